@@ -1,0 +1,47 @@
+// The shape of a model in the catalog: built-in figures merged with what providers report.
+import type { ProviderKind } from '../providers/provider.js';
+
+export type Capability =
+  | 'chat'
+  | 'streaming'
+  | 'vision'
+  | 'function_calling'
+  | 'json_mode'
+  | 'structured_outputs'
+  | 'reasoning'
+  | 'embeddings'
+  | 'audio'
+  | 'prompt_caching'
+  | 'completions';
+
+export type Modality = 'text' | 'image' | 'audio' | 'video' | 'file';
+
+/** One entry of builtin-models.json. Costs are USD per 1K tokens; null means not known. */
+export interface CatalogEntry {
+  /** What a chat request's `model` takes, e.g. "gpt-4o", "claude-3-5-sonnet-20241022". */
+  id: string;
+  /** Display name, e.g. "GPT-4o". */
+  name: string;
+  /** The provider kind that serves it natively. */
+  provider: ProviderKind;
+  context_length: number | null;
+  max_output_tokens: number | null;
+  input_cost: number | null;
+  output_cost: number | null;
+  cached_input_cost?: number | null;
+  supports_chat: boolean;
+  supports_streaming: boolean;
+  capabilities: Capability[];
+  modalities: { input: Modality[]; output: Modality[] };
+  /** Other names the provider accepts for the same model (e.g. "claude-3-5-sonnet-latest"). */
+  aliases?: string[];
+  deprecated?: boolean;
+  /** Where the figures come from, and when they were read. */
+  source: { url: string; date: string };
+}
+
+export interface CatalogFile {
+  version: number;
+  updated: string;
+  models: CatalogEntry[];
+}

@@ -1,0 +1,229 @@
+// Loads the configuration: defaults, then the YAML file (LLM_PROXY_CONFIG, with ${ENV} interpolation),
+// then the environment variables of CONTRACT.md. The only module that reads process.env.
+import { readFileSync } from 'node:fs';
+import { Value } from '@sinclair/typebox/value';
+import { parse as parseYaml } from 'yaml';
+import { ConfigSchema, KNOWN_PROVIDER_KINDS, type Config, type ProviderConfig } from './config-schema.js';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+export function defaultConfig(): Config {
+  return {
+    server: { port: 8000, host: '127.0.0.1', body_limit_mb: 10, headers_timeout_s: 10, request_timeout_s: 60, keepalive_s: 15 },
+    auth: { api_keys: [] },
+    providers: {},
+    aliases: {},
+    routing: {
+      retries: 2,
+      connect_timeout_s: 10,
+      ttfb_timeout_s: 120,
+      idle_timeout_s: 120,
+      max_response_mb: 20,
+      discovery_interval_s: 600,
+    },
+    limits: { default_rpm: 600, default_tpm: 0 },
+    cache: { backend: 'memory', ttl_s: 3600, max_mb: 256 },
+    storage: { db_path: './data/llm-proxy.db' },
+    logging: { level: 'info' },
+  };
+}
+
+/** Env prefixes of the OpenAI-compatible hosts: `<NAME>_API_KEY`, `<NAME>_BASE_URL`. */
+const HOSTED_KINDS = ['openai', 'anthropic', 'gemini', 'mistral', 'groq', 'deepseek', 'together', 'openrouter', 'xai', 'fireworks'] as const;
+
+/** Replaces `${NAME}` and `${NAME:-default}` in every string of a parsed YAML document. */
+export function interpolateEnv(value: unknown, env: Environment, path = ''): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_match, name: string, fallback: string | undefined) => {
+      const found = env[name];
+      if (found !== undefined && found !== '') return found;
+      if (fallback !== undefined) return fallback;
+      throw new ConfigError(`${path || 'config'}: environment variable ${name} is not set (use \${${name}:-default} for a default).`);
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, index) => interpolateEnv(item, env, `${path}[${index}]`));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) out[key] = interpolateEnv(item, env, path ? `${path}.${key}` : key);
+    return out;
+  }
+  return value;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** Deep merge for plain config objects; arrays and scalars from `over` replace. Own keys only. */
+function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    if (key === '__proto__' || key === 'constructor' || key === 'prototype') continue;
+    const current = out[key];
+    out[key] = isRecord(current) && isRecord(value) ? merge(current, value) : value;
+  }
+  return out;
+}
+
+function numberFromEnv(env: Environment, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value)) throw new ConfigError(`${name}=${JSON.stringify(raw)} is not a number.`);
+  return value;
+}
+
+function stringFromEnv(env: Environment, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
+}
+
+/** The environment's part of the configuration, as a partial config to merge over the file. */
+function configFromEnv(env: Environment): Record<string, unknown> {
+  const server: Record<string, unknown> = {};
+  const port = numberFromEnv(env, 'PORT');
+  if (port !== undefined) server.port = port;
+  const host = stringFromEnv(env, 'HOST');
+  if (host !== undefined) server.host = host;
+  const bodyLimit = numberFromEnv(env, 'LLM_PROXY_BODY_LIMIT_MB');
+  if (bodyLimit !== undefined) server.body_limit_mb = bodyLimit;
+
+  const auth: Record<string, unknown> = {};
+  const keys = stringFromEnv(env, 'LLM_PROXY_API_KEYS');
+  if (keys !== undefined) auth.api_keys = keys.split(',').map((key) => key.trim()).filter((key) => key.length > 0);
+  const master = stringFromEnv(env, 'LLM_PROXY_MASTER_KEY');
+  if (master !== undefined) auth.master_key = master;
+
+  const providers: Record<string, ProviderConfig> = {};
+  for (const kind of HOSTED_KINDS) {
+    const prefix = kind.toUpperCase();
+    const apiKey = stringFromEnv(env, `${prefix}_API_KEY`);
+    const baseUrl = stringFromEnv(env, `${prefix}_BASE_URL`);
+    if (apiKey === undefined && baseUrl === undefined) continue;
+    providers[kind] = { ...(apiKey === undefined ? {} : { api_key: apiKey }), ...(baseUrl === undefined ? {} : { base_url: baseUrl }) };
+  }
+  const azureKey = stringFromEnv(env, 'AZURE_OPENAI_API_KEY');
+  const azureEndpoint = stringFromEnv(env, 'AZURE_OPENAI_ENDPOINT');
+  const azureVersion = stringFromEnv(env, 'AZURE_OPENAI_API_VERSION');
+  if (azureKey !== undefined || azureEndpoint !== undefined) {
+    providers.azure = {
+      ...(azureKey === undefined ? {} : { api_key: azureKey }),
+      ...(azureEndpoint === undefined ? {} : { base_url: azureEndpoint }),
+      ...(azureVersion === undefined ? {} : { api_version: azureVersion }),
+    };
+  }
+  const ollama = stringFromEnv(env, 'OLLAMA_BASE_URL');
+  if (ollama !== undefined) providers.ollama = { base_url: ollama };
+
+  const limits: Record<string, unknown> = {};
+  const rpm = numberFromEnv(env, 'LLM_PROXY_RPM');
+  if (rpm !== undefined) limits.default_rpm = rpm;
+  const tpm = numberFromEnv(env, 'LLM_PROXY_TPM');
+  if (tpm !== undefined) limits.default_tpm = tpm;
+
+  const cache: Record<string, unknown> = {};
+  const cacheBackend = stringFromEnv(env, 'LLM_PROXY_CACHE');
+  if (cacheBackend !== undefined) cache.backend = cacheBackend;
+  const cacheTtl = numberFromEnv(env, 'LLM_PROXY_CACHE_TTL');
+  if (cacheTtl !== undefined) cache.ttl_s = cacheTtl;
+
+  const storage: Record<string, unknown> = {};
+  const db = stringFromEnv(env, 'LLM_PROXY_DB');
+  if (db !== undefined) storage.db_path = db;
+  const databaseUrl = stringFromEnv(env, 'DATABASE_URL');
+  if (databaseUrl !== undefined) storage.database_url = databaseUrl;
+  const redisUrl = stringFromEnv(env, 'REDIS_URL');
+  if (redisUrl !== undefined) storage.redis_url = redisUrl;
+
+  const logging: Record<string, unknown> = {};
+  const level = stringFromEnv(env, 'LLM_PROXY_LOG_LEVEL');
+  if (level !== undefined) logging.level = level;
+
+  return { server, auth, providers, limits, cache, storage, logging };
+}
+
+/** How an env variable is named for a config path, so an error can point at what the user set. */
+const ENV_NAMES: Record<string, string> = {
+  '/server/port': 'PORT',
+  '/server/host': 'HOST',
+  '/server/body_limit_mb': 'LLM_PROXY_BODY_LIMIT_MB',
+  '/limits/default_rpm': 'LLM_PROXY_RPM',
+  '/limits/default_tpm': 'LLM_PROXY_TPM',
+  '/cache/backend': 'LLM_PROXY_CACHE',
+  '/cache/ttl_s': 'LLM_PROXY_CACHE_TTL',
+  '/logging/level': 'LLM_PROXY_LOG_LEVEL',
+};
+
+function describeErrors(config: unknown, source: string): string {
+  const lines: string[] = [];
+  for (const error of Value.Errors(ConfigSchema, config)) {
+    const field = error.path === '' ? '(root)' : error.path.slice(1).replaceAll('/', '.');
+    const env = ENV_NAMES[error.path];
+    const where = env === undefined ? field : `${field} (or ${env})`;
+    const shown = error.value === undefined ? 'missing' : JSON.stringify(error.value);
+    lines.push(`  ${where}: ${error.message}; got ${shown && shown.length > 80 ? `${shown.slice(0, 77)}...` : shown}`);
+    if (lines.length >= 10) break;
+  }
+  return `Invalid configuration (${source}):\n${lines.join('\n')}`;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** The file it came from, if any (for reload and messages). */
+  file: string | undefined;
+}
+
+/** Builds and validates the configuration; throws ConfigError with a message naming the bad field. */
+export function loadConfig(env: Environment = process.env): LoadedConfig {
+  const file = stringFromEnv(env, 'LLM_PROXY_CONFIG');
+  let fromFile: Record<string, unknown> = {};
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new ConfigError(`LLM_PROXY_CONFIG=${file}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'}).`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(text);
+    } catch (error) {
+      throw new ConfigError(`${file}: not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+    }
+    if (parsed === null || parsed === undefined) parsed = {};
+    if (!isRecord(parsed)) throw new ConfigError(`${file}: the top level must be a mapping (key: value).`);
+    fromFile = interpolateEnv(parsed, env) as Record<string, unknown>;
+  }
+  const merged = merge(merge(defaultConfig() as unknown as Record<string, unknown>, fromFile), configFromEnv(env));
+  if (!Value.Check(ConfigSchema, merged)) throw new ConfigError(describeErrors(merged, file ?? 'environment'));
+  const config = merged as Config;
+  for (const [name, provider] of Object.entries(config.providers)) {
+    const kind = provider.type ?? name;
+    if (!(KNOWN_PROVIDER_KINDS as readonly string[]).includes(kind)) {
+      throw new ConfigError(
+        `providers.${name}.type: '${name}' is not a known provider, so set type to one of ${KNOWN_PROVIDER_KINDS.join(', ')}.`,
+      );
+    }
+    if (provider.base_url !== undefined) {
+      let url: URL;
+      try {
+        url = new URL(provider.base_url);
+      } catch {
+        throw new ConfigError(`providers.${name}.base_url: ${JSON.stringify(provider.base_url)} is not a URL.`);
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`providers.${name}.base_url: only http and https URLs are allowed.`);
+      if (url.username !== '' || url.password !== '') throw new ConfigError(`providers.${name}.base_url: credentials in the URL are not allowed; use api_key.`);
+    }
+  }
+  for (const [alias, target] of Object.entries(config.aliases)) {
+    if (alias === target) throw new ConfigError(`aliases.${alias}: an alias cannot point at itself.`);
+  }
+  return { config, file };
+}

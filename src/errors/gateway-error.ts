@@ -1,0 +1,222 @@
+// GatewayError: the one error type every layer throws, and the one mapping to OpenAI's error JSON.
+// Messages are written for clients: never a stack, an upstream URL, a header or a secret.
+import type { ErrorBody } from '../openai/types.js';
+
+export type ErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'rate_limit_error'
+  | 'api_error'
+  | 'timeout_error'
+  | 'service_unavailable_error';
+
+export interface GatewayErrorOptions {
+  status: number;
+  type: ErrorType;
+  code: string | null;
+  message: string;
+  param?: string | null;
+  provider?: string;
+  retryable?: boolean;
+  retryAfterMs?: number;
+  cause?: unknown;
+}
+
+export class GatewayError extends Error {
+  readonly status: number;
+  readonly type: ErrorType;
+  readonly code: string | null;
+  readonly param: string | null;
+  readonly provider: string | undefined;
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(options: GatewayErrorOptions) {
+    super(options.message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'GatewayError';
+    this.status = options.status;
+    this.type = options.type;
+    this.code = options.code;
+    this.param = options.param ?? null;
+    this.provider = options.provider;
+    this.retryable = options.retryable ?? false;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+
+  toBody(): ErrorBody {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+export function isGatewayError(value: unknown): value is GatewayError {
+  return value instanceof GatewayError;
+}
+
+export function invalidRequest(message: string, code = 'invalid_request', param: string | null = null): GatewayError {
+  return new GatewayError({ status: 400, type: 'invalid_request_error', code, message, param });
+}
+
+export function invalidJson(message = 'The request body is not valid JSON.'): GatewayError {
+  return invalidRequest(message, 'invalid_json');
+}
+
+export function invalidType(param: string, expected: string): GatewayError {
+  return invalidRequest(`Invalid type for '${param}': expected ${expected}.`, 'invalid_type', param);
+}
+
+export function invalidValue(param: string, detail: string): GatewayError {
+  return invalidRequest(`Invalid value for '${param}': ${detail}.`, 'invalid_value', param);
+}
+
+export function authentication(message = 'Invalid API key. Pass a valid key as "Authorization: Bearer <key>".', code = 'invalid_api_key'): GatewayError {
+  return new GatewayError({ status: 401, type: 'authentication_error', code, message });
+}
+
+export function permissionDenied(message: string, code = 'permission_denied'): GatewayError {
+  return new GatewayError({ status: 403, type: 'permission_error', code, message });
+}
+
+export function modelNotFound(model: string): GatewayError {
+  // The model name is echoed only when it is short and printable, so a hostile name cannot
+  // smuggle control characters or megabytes into the answer.
+  const shown = /^[\x20-\x7e]{1,128}$/.test(model) ? `'${model}'` : 'requested';
+  return new GatewayError({
+    status: 404,
+    type: 'invalid_request_error',
+    code: 'model_not_found',
+    param: 'model',
+    message: `The model ${shown} does not exist or is not served by any configured provider. GET /v1/models lists the models you can use.`,
+  });
+}
+
+export function routeNotFound(method: string, path: string): GatewayError {
+  const shown = /^[\x20-\x7e]{1,200}$/.test(path) ? path : 'this path';
+  return new GatewayError({
+    status: 404,
+    type: 'invalid_request_error',
+    code: 'not_found',
+    message: `No route for ${method} ${shown}.`,
+  });
+}
+
+export function rateLimited(message: string, retryAfterMs: number, code = 'rate_limit_exceeded'): GatewayError {
+  return new GatewayError({ status: 429, type: 'rate_limit_error', code, message, retryAfterMs });
+}
+
+export function requestTooLarge(limitBytes: number): GatewayError {
+  return new GatewayError({
+    status: 413,
+    type: 'invalid_request_error',
+    code: 'request_too_large',
+    message: `The request body is larger than the limit of ${limitBytes} bytes.`,
+  });
+}
+
+export function serviceUnavailable(message: string, code = 'service_unavailable', retryAfterMs?: number): GatewayError {
+  return new GatewayError({
+    status: 503,
+    type: 'service_unavailable_error',
+    code,
+    message,
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+  });
+}
+
+export function upstreamTimeout(provider: string, phase: string): GatewayError {
+  return new GatewayError({
+    status: 504,
+    type: 'timeout_error',
+    code: 'upstream_timeout',
+    provider,
+    retryable: true,
+    message: `The provider '${provider}' did not answer in time (${phase}).`,
+  });
+}
+
+export function upstreamUnreachable(provider: string, cause?: unknown): GatewayError {
+  return new GatewayError({
+    status: 502,
+    type: 'api_error',
+    code: 'upstream_unreachable',
+    provider,
+    retryable: true,
+    cause,
+    message: `The provider '${provider}' could not be reached.`,
+  });
+}
+
+export function upstreamBadResponse(provider: string, detail = 'an answer that is not valid'): GatewayError {
+  return new GatewayError({
+    status: 502,
+    type: 'api_error',
+    code: 'upstream_error',
+    provider,
+    retryable: true,
+    message: `The provider '${provider}' sent ${detail}.`,
+  });
+}
+
+export function upstreamStreamError(provider: string, detail: string): GatewayError {
+  return new GatewayError({
+    status: 502,
+    type: 'api_error',
+    code: 'upstream_stream_error',
+    provider,
+    message: `The stream from provider '${provider}' failed: ${detail}.`,
+  });
+}
+
+export function internalError(): GatewayError {
+  return new GatewayError({
+    status: 500,
+    type: 'api_error',
+    code: 'internal_error',
+    message: 'The proxy failed to handle this request. It has been logged; the server keeps serving.',
+  });
+}
+
+/**
+ * Maps an upstream HTTP error to ours: the one table of upstream status → gateway error.
+ * `message` must already be redacted by the caller.
+ */
+export function upstreamError(status: number, provider: string, message: string, retryAfterMs?: number): GatewayError {
+  const base = { provider, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+  if (status === 401 || status === 403) {
+    return new GatewayError({
+      ...base,
+      status: 502,
+      type: 'api_error',
+      code: 'upstream_auth_error',
+      message: `The provider '${provider}' rejected the proxy's credentials (HTTP ${status}). An operator must fix the provider key.`,
+    });
+  }
+  if (status === 429) {
+    return new GatewayError({
+      ...base,
+      status: 429,
+      type: 'rate_limit_error',
+      code: 'upstream_rate_limited',
+      retryable: true,
+      message: `The provider '${provider}' is rate limiting requests: ${message}`,
+    });
+  }
+  if (status === 408) {
+    return new GatewayError({ ...base, status: 504, type: 'timeout_error', code: 'upstream_timeout', retryable: true, message: `The provider '${provider}' timed out: ${message}` });
+  }
+  if (status === 404) {
+    return new GatewayError({ ...base, status: 404, type: 'invalid_request_error', code: 'model_not_found', param: 'model', message: `The provider '${provider}' answered not found: ${message}` });
+  }
+  if (status >= 400 && status < 500 && status !== 409) {
+    return new GatewayError({ ...base, status: 400, type: 'invalid_request_error', code: 'upstream_invalid_request', message: `The provider '${provider}' rejected the request: ${message}` });
+  }
+  return new GatewayError({
+    ...base,
+    status: 502,
+    type: 'api_error',
+    code: 'upstream_error',
+    retryable: true,
+    message: `The provider '${provider}' failed (HTTP ${status}): ${message}`,
+  });
+}

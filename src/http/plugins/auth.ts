@@ -1,0 +1,83 @@
+// Authentication and per-key request limits for every route. Each route declares its access in
+// its config (`auth: 'none' | 'client' | 'master'`); a route that declares nothing needs a client
+// key, so a forgotten declaration fails closed. Decided on the route table, never on the URL.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { authentication, permissionDenied, rateLimited } from '../../errors/gateway-error.js';
+import type { Principal } from '../../keys/static-keys.js';
+import type { Services } from '../../services.js';
+
+export type Access = 'none' | 'client' | 'master';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    auth?: Access;
+  }
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+const MAX_KEY_LENGTH = 512;
+/** Printable ASCII without spaces: anything else is malformed, and answered like an unknown key. */
+const TOKEN = /^[\x21-\x7e]+$/;
+
+/** The presented key, from `Authorization: Bearer` or `x-api-key`; undefined when absent or malformed. */
+export function presentedKey(request: FastifyRequest): string | undefined {
+  const raw = request.raw.rawHeaders;
+  let authorizations = 0;
+  for (let index = 0; index < raw.length; index += 2) {
+    const name = raw[index] as string;
+    if (name.length === 13 && name.toLowerCase() === 'authorization') authorizations++;
+  }
+  // Node keeps only the first of repeated Authorization headers; two of them is an ambiguous request.
+  if (authorizations > 1) return undefined;
+  const header = request.headers.authorization;
+  let token: string | undefined;
+  if (header !== undefined) {
+    if (header.length < 8 || header.slice(0, 7).toLowerCase() !== 'bearer ') return undefined;
+    token = header.slice(7).trim();
+  } else {
+    const apiKey = request.headers['x-api-key'];
+    token = typeof apiKey === 'string' ? apiKey.trim() : undefined;
+  }
+  if (token === undefined || token.length === 0 || token.length > MAX_KEY_LENGTH || !TOKEN.test(token)) return undefined;
+  return token;
+}
+
+function setLimitHeaders(reply: FastifyReply, limit: number, remaining: number, resetMs: number): void {
+  reply.header('x-ratelimit-limit', limit);
+  reply.header('x-ratelimit-remaining', remaining);
+  reply.header('x-ratelimit-reset', Math.ceil(resetMs / 1000));
+}
+
+export function registerAuth(app: FastifyInstance, services: Services): void {
+  app.decorateRequest('principal', null);
+  const defaultRpm = services.config.limits.default_rpm;
+
+  app.addHook('onRequest', async (request, reply) => {
+    const access = request.routeOptions.config.auth ?? 'client';
+    if (access === 'none') return;
+    const key = presentedKey(request);
+    const principal = key === undefined ? undefined : services.keys.authenticate(key);
+    if (principal === undefined) {
+      throw authentication(
+        key === undefined
+          ? 'Missing or malformed API key. Send "Authorization: Bearer <key>".'
+          : 'Invalid API key. Check the key you send in "Authorization: Bearer <key>".',
+      );
+    }
+    if (access === 'master' && principal.role !== 'master') {
+      throw permissionDenied('This endpoint needs the master key.', 'master_key_required');
+    }
+    request.principal = principal;
+
+    const rpm = principal.rpmLimit ?? defaultRpm;
+    if (rpm > 0) {
+      const decision = services.rateLimiter.consume(`rpm:${principal.keyId}`, rpm, 1, Date.now());
+      setLimitHeaders(reply, decision.limit, decision.remaining, decision.resetMs);
+      if (!decision.allowed) {
+        throw rateLimited(`Rate limit reached: ${rpm} requests per minute for this key. Retry after the time in Retry-After.`, decision.resetMs);
+      }
+    }
+  });
+}

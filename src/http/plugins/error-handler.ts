@@ -1,0 +1,91 @@
+// The one place errors become HTTP answers: every layer's failure, Fastify's own, unknown routes
+// and malformed HTTP all leave as OpenAI-shaped JSON with the right status.
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyInstance } from 'fastify';
+import {
+  GatewayError,
+  internalError,
+  invalidJson,
+  invalidRequest,
+  isGatewayError,
+  requestTooLarge,
+  routeNotFound,
+} from '../../errors/gateway-error.js';
+import type { ErrorBody } from '../../openai/types.js';
+import type { Logger } from '../../logging/logger.js';
+
+function unsupportedMediaType(message: string): GatewayError {
+  return new GatewayError({ status: 415, type: 'invalid_request_error', code: 'unsupported_media_type', message });
+}
+
+/** Fastify's own errors (body limit, content type, parser) mapped to ours. */
+export function fromFastifyError(error: FastifyError, bodyLimit: number): GatewayError | undefined {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return requestTooLarge(bodyLimit);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return invalidRequest('The request body does not match its Content-Length.', 'invalid_body');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return invalidJson('The request body is empty.');
+    case 'FST_ERR_CTP_INVALID_TYPE':
+      return unsupportedMediaType('The Content-Type header is not valid.');
+    default:
+      break;
+  }
+  if (error.validation !== undefined) return invalidRequest(error.message, 'invalid_value');
+  if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+    return new GatewayError({ status: error.statusCode, type: 'invalid_request_error', code: 'invalid_request', message: 'The request is not valid.' });
+  }
+  return undefined;
+}
+
+export function registerErrorHandler(app: FastifyInstance, bodyLimit: number): void {
+  app.setErrorHandler((error: FastifyError | GatewayError, request, reply) => {
+    let gateway = isGatewayError(error) ? error : fromFastifyError(error, bodyLimit);
+    if (gateway === undefined) {
+      request.log.error({ err: error, reqId: request.id }, 'unhandled error');
+      gateway = internalError();
+    }
+    if (gateway.retryAfterMs !== undefined) reply.header('retry-after', Math.max(1, Math.ceil(gateway.retryAfterMs / 1000)));
+    reply.code(gateway.status).header('content-type', 'application/json; charset=utf-8').send(gateway.toBody());
+  });
+
+  app.setNotFoundHandler({}, (request, reply) => {
+    const error = routeNotFound(request.method, request.url.split('?')[0] ?? '');
+    reply.code(404).header('content-type', 'application/json; charset=utf-8').send(error.toBody());
+  });
+}
+
+const REASONS: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Payload Too Large', 431: 'Request Header Fields Too Large' };
+
+/** Answers HTTP that never became a request (bad framing, huge headers, slow clients). */
+export function clientErrorHandler(logger: Logger) {
+  return (error: NodeJS.ErrnoException, socket: Socket): void => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    let status = 400;
+    let code = 'invalid_http';
+    let message = 'The request is not valid HTTP.';
+    if (error.code === 'HPE_HEADER_OVERFLOW') {
+      status = 431;
+      code = 'headers_too_large';
+      message = 'The request headers are too large.';
+    } else if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      status = 408;
+      code = 'request_timeout';
+      message = 'The request was not received in time.';
+    } else if (error.code === 'HPE_INVALID_HEADER_TOKEN' || error.code === 'HPE_INVALID_CONSTANT') {
+      code = 'invalid_header';
+      message = 'A request header is not valid.';
+    }
+    const body: ErrorBody = { error: { message, type: 'invalid_request_error', param: null, code } };
+    const text = JSON.stringify(body);
+    logger.debug({ code: error.code, status }, 'client error');
+    socket.end(
+      `HTTP/1.1 ${status} ${REASONS[status] ?? 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+    );
+  };
+}

@@ -1,0 +1,118 @@
+// Writes a stream of SSE frames to a client: backpressure honoured (no frame is read from the
+// upstream while the client's socket is full), `: keepalive` comments on idle streams from one
+// shared timer, and a failure after the first byte ends the stream with one error event, no [DONE].
+import type { ServerResponse } from 'node:http';
+import { isGatewayError, upstreamStreamError, type GatewayError } from '../errors/gateway-error.js';
+import { encodeSseError, SSE_KEEPALIVE } from '../streaming/sse-encoder.js';
+
+interface ActiveStream {
+  res: ServerResponse;
+  lastWrite: number;
+  blocked: boolean;
+}
+
+/** Keeps idle streams alive with one interval for all of them, not a timer per stream. */
+export class StreamRegistry {
+  private readonly active = new Set<ActiveStream>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly keepaliveMs: number) {
+    this.timer = setInterval(() => this.tick(Date.now()), Math.max(250, Math.min(keepaliveMs / 3, 5000)));
+    this.timer.unref();
+  }
+
+  get size(): number {
+    return this.active.size;
+  }
+
+  add(res: ServerResponse): ActiveStream {
+    const stream = { res, lastWrite: Date.now(), blocked: false };
+    this.active.add(stream);
+    return stream;
+  }
+
+  remove(stream: ActiveStream): void {
+    this.active.delete(stream);
+  }
+
+  private tick(now: number): void {
+    for (const stream of this.active) {
+      if (stream.blocked || now - stream.lastWrite < this.keepaliveMs || stream.res.destroyed) continue;
+      stream.res.write(SSE_KEEPALIVE);
+      stream.lastWrite = now;
+    }
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+}
+
+/** How long a client may leave its socket full before it is dropped. */
+const WRITE_STALL_MS = 60_000;
+
+function waitForDrain(res: ServerResponse): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (drained: boolean) => {
+      clearTimeout(timer);
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(drained);
+    };
+    const onDrain = () => done(true);
+    const onClose = () => done(false);
+    const timer = setTimeout(() => {
+      done(false);
+      res.destroy();
+    }, WRITE_STALL_MS);
+    res.on('drain', onDrain);
+    res.on('close', onClose);
+  });
+}
+
+export type StreamEnd =
+  | { kind: 'complete' }
+  | { kind: 'client_disconnected' }
+  | { kind: 'failed'; error: GatewayError };
+
+/** Writes `first` and every following frame; resolves with how the stream ended. Never throws. */
+export async function writeFrames(
+  res: ServerResponse,
+  first: string,
+  frames: AsyncGenerator<string>,
+  registry: StreamRegistry,
+  provider: string,
+): Promise<StreamEnd> {
+  const stream = registry.add(res);
+  try {
+    let frame = first;
+    for (;;) {
+      if (res.destroyed) return { kind: 'client_disconnected' };
+      stream.lastWrite = Date.now();
+      if (!res.write(frame)) {
+        stream.blocked = true;
+        const drained = await waitForDrain(res);
+        stream.blocked = false;
+        if (!drained) return { kind: 'client_disconnected' };
+      }
+      let next: IteratorResult<string>;
+      try {
+        next = await frames.next();
+      } catch (error) {
+        if (res.destroyed) return { kind: 'client_disconnected' };
+        const failure = isGatewayError(error) ? error : upstreamStreamError(provider, 'the connection broke');
+        res.end(encodeSseError(failure.toBody()));
+        return { kind: 'failed', error: failure };
+      }
+      if (next.done === true) {
+        res.end();
+        return { kind: 'complete' };
+      }
+      frame = next.value;
+    }
+  } finally {
+    registry.remove(stream);
+    // Stops the upstream read if we left early (client gone); a finished generator ignores it.
+    void frames.return(undefined).catch(() => undefined);
+  }
+}

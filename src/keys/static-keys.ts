@@ -1,0 +1,51 @@
+// Static client keys and the master key: held only as SHA-256 digests, compared in constant time.
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+export type Role = 'master' | 'client';
+
+/** Who is calling: what every authenticated request carries from auth onwards. */
+export interface Principal {
+  keyId: string;
+  role: Role;
+  /** Requests per minute; undefined means the default, 0 means none. */
+  rpmLimit?: number;
+  tpmLimit?: number;
+  /** Models this key may use; undefined means all. */
+  models?: readonly string[];
+}
+
+export function digestKey(key: string): Buffer {
+  return createHash('sha256').update(key, 'utf8').digest();
+}
+
+interface Entry {
+  digest: Buffer;
+  principal: Principal;
+}
+
+export class StaticKeyRing {
+  private readonly entries = new Map<string, Entry>();
+
+  /** `masterDigest` may come from a generated master key, of which only the hash is kept. */
+  constructor(clientKeys: readonly string[], masterKey: string | undefined, masterDigest?: Buffer) {
+    clientKeys.forEach((key, index) => this.add(digestKey(key), { keyId: `static-${index + 1}`, role: 'client' }));
+    const master = masterKey === undefined ? masterDigest : digestKey(masterKey);
+    if (master !== undefined) this.add(master, { keyId: 'master', role: 'master' });
+  }
+
+  private add(digest: Buffer, principal: Principal): void {
+    this.entries.set(digest.toString('hex'), { digest, principal });
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Looks a presented key up by digest; the final compare is constant-time on two 32-byte digests. */
+  authenticate(presented: string): Principal | undefined {
+    const digest = digestKey(presented);
+    const entry = this.entries.get(digest.toString('hex'));
+    if (entry === undefined || !timingSafeEqual(entry.digest, digest)) return undefined;
+    return entry.principal;
+  }
+}

@@ -1,0 +1,41 @@
+// The one redactor: every log line, every upstream error text we pass on, and anything else that
+// leaves the process goes through it. It knows each configured secret exactly and the common key
+// shapes by pattern, at every log level.
+
+const PATTERNS = [
+  // OpenAI-style, Anthropic (sk-ant-), our virtual keys (sk-gw_...), and most hosted providers.
+  String.raw`\bsk-[A-Za-z0-9_\-]{6,}`,
+  // Google API keys.
+  String.raw`\bAIza[0-9A-Za-z_\-]{20,}`,
+  // Groq, xAI, and similar prefixes.
+  String.raw`\b(?:gsk|xai|fw)_[A-Za-z0-9]{16,}`,
+  // Authorization-style carriers: keep the label, hide the value.
+  String.raw`(?<=\bBearer\s+)[^\s",'}]+`,
+  String.raw`(?<=\b(?:x-api-key|api-key|x-goog-api-key|authorization)["']?\s*[:=]\s*["']?)(?!Bearer\b)[^\s",'}&]+`,
+  String.raw`(?<=[?&](?:key|api_key|apikey|token|access_token)=)[^&\s"']+`,
+];
+
+function escape(value: string): string {
+  return value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+export class Redactor {
+  private readonly pattern: RegExp;
+
+  /** `secrets` are the exact values to hide: provider keys, client keys, the master key. */
+  constructor(secrets: Iterable<string>) {
+    // Longest first, so a secret that contains another is hidden whole.
+    const exact = [...new Set([...secrets].filter((secret) => secret.length >= 4))].sort((a, b) => b.length - a.length).map(escape);
+    this.pattern = new RegExp([...exact, ...PATTERNS].join('|'), 'g');
+  }
+
+  redact(text: string): string {
+    this.pattern.lastIndex = 0;
+    return text.replace(this.pattern, '[redacted]');
+  }
+}
+
+/** A short, safe handle for a key in logs: never more than 4 characters of it. */
+export function maskKey(key: string): string {
+  return key.length <= 8 ? '****' : `****${key.slice(-4)}`;
+}

@@ -1,0 +1,148 @@
+// The Chat Completions request schema (TypeBox, compiled once) and its mapping to OpenAI-style
+// 400s: `invalid_type` for a wrong type, `invalid_value` for a value out of range, `param` as the path.
+import { Type, type TSchema } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
+import { invalidType, invalidValue, type GatewayError } from '../errors/gateway-error.js';
+import type { ChatCompletionRequest } from './types.js';
+
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+const open = { additionalProperties: true } as const;
+
+const ContentPartSchema = Type.Object({ type: Type.String({ minLength: 1 }) }, open);
+
+export const ChatMessageSchema = Type.Object(
+  {
+    role: Type.Union(['system', 'developer', 'user', 'assistant', 'tool', 'function'].map((role) => Type.Literal(role))),
+    content: Type.Optional(Nullable(Type.Union([Type.String(), Type.Array(ContentPartSchema)]))),
+    name: Type.Optional(Type.String()),
+    tool_call_id: Type.Optional(Type.String()),
+    tool_calls: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            id: Type.String(),
+            type: Type.Optional(Type.Literal('function')),
+            function: Type.Object({ name: Type.String(), arguments: Type.String() }, open),
+          },
+          open,
+        ),
+      ),
+    ),
+    function_call: Type.Optional(Type.Object({ name: Type.String(), arguments: Type.String() }, open)),
+  },
+  open,
+);
+
+const FunctionSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 128 }),
+    description: Type.Optional(Type.String()),
+    parameters: Type.Optional(Type.Object({}, open)),
+  },
+  open,
+);
+
+/** Upper bound for max_tokens when the catalog does not know the model's own limit. */
+export const MAX_OUTPUT_TOKENS_CEILING = 1_000_000;
+
+export const ChatCompletionRequestSchema = Type.Object(
+  {
+    model: Type.String({ minLength: 1, maxLength: 256 }),
+    messages: Type.Array(ChatMessageSchema, { minItems: 1, maxItems: 100_000 }),
+    stream: Type.Optional(Nullable(Type.Boolean())),
+    stream_options: Type.Optional(Nullable(Type.Object({ include_usage: Type.Optional(Type.Boolean()) }, open))),
+    max_tokens: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: MAX_OUTPUT_TOKENS_CEILING }))),
+    max_completion_tokens: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: MAX_OUTPUT_TOKENS_CEILING }))),
+    temperature: Type.Optional(Nullable(Type.Number({ minimum: 0, maximum: 2 }))),
+    top_p: Type.Optional(Nullable(Type.Number({ minimum: 0, maximum: 1 }))),
+    n: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 128 }))),
+    stop: Type.Optional(Nullable(Type.Union([Type.String(), Type.Array(Type.String(), { maxItems: 4 })]))),
+    presence_penalty: Type.Optional(Nullable(Type.Number({ minimum: -2, maximum: 2 }))),
+    frequency_penalty: Type.Optional(Nullable(Type.Number({ minimum: -2, maximum: 2 }))),
+    seed: Type.Optional(Nullable(Type.Integer())),
+    user: Type.Optional(Type.String({ maxLength: 512 })),
+    logprobs: Type.Optional(Nullable(Type.Boolean())),
+    top_logprobs: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 20 }))),
+    logit_bias: Type.Optional(Nullable(Type.Record(Type.String(), Type.Number({ minimum: -100, maximum: 100 })))),
+    response_format: Type.Optional(
+      Type.Object({ type: Type.Union([Type.Literal('text'), Type.Literal('json_object'), Type.Literal('json_schema')]) }, open),
+    ),
+    tools: Type.Optional(
+      Type.Array(Type.Object({ type: Type.Literal('function'), function: FunctionSchema }, open), { maxItems: 128 }),
+    ),
+    tool_choice: Type.Optional(
+      Type.Union([
+        Type.Literal('none'),
+        Type.Literal('auto'),
+        Type.Literal('required'),
+        Type.Object({ type: Type.Literal('function'), function: Type.Object({ name: Type.String() }, open) }, open),
+      ]),
+    ),
+    parallel_tool_calls: Type.Optional(Type.Boolean()),
+    functions: Type.Optional(Type.Array(FunctionSchema, { maxItems: 128 })),
+    function_call: Type.Optional(
+      Type.Union([Type.Literal('none'), Type.Literal('auto'), Type.Object({ name: Type.String() }, open)]),
+    ),
+    metadata: Type.Optional(Nullable(Type.Record(Type.String(), Type.String()))),
+  },
+  open,
+);
+
+const check = TypeCompiler.Compile(ChatCompletionRequestSchema);
+
+/** Fields whose every failure is a value problem (OpenAI answers `invalid_value` for "100" as well as -1). */
+const VALUE_FIELDS = new Set(['max_tokens', 'max_completion_tokens', 'n', 'temperature', 'top_p', 'top_logprobs']);
+
+const RANGE_ERRORS = new Set<ValueErrorType>([
+  ValueErrorType.NumberMaximum,
+  ValueErrorType.NumberMinimum,
+  ValueErrorType.NumberExclusiveMaximum,
+  ValueErrorType.NumberExclusiveMinimum,
+  ValueErrorType.IntegerMaximum,
+  ValueErrorType.IntegerMinimum,
+  ValueErrorType.ArrayMaxItems,
+  ValueErrorType.ArrayMinItems,
+  ValueErrorType.StringMaxLength,
+  ValueErrorType.StringMinLength,
+]);
+
+/** `/messages/0/role` → `messages[0].role`, the form OpenAI's `param` uses. */
+export function toParam(pointer: string): string {
+  let out = '';
+  for (const segment of pointer.split('/').slice(1)) {
+    const name = segment.replaceAll('~1', '/').replaceAll('~0', '~');
+    out += /^\d+$/.test(name) ? `[${name}]` : out.length === 0 ? name : `.${name}`;
+  }
+  return out;
+}
+
+function describe(error: ValueError): string {
+  return error.message.charAt(0).toLowerCase() + error.message.slice(1);
+}
+
+/** The most specific error: TypeBox reports a union failure first, then its members'. */
+function pickError(body: unknown): ValueError | undefined {
+  let first: ValueError | undefined;
+  for (const error of check.Errors(body)) {
+    first ??= error;
+    if (error.type !== ValueErrorType.Union) return error;
+  }
+  return first;
+}
+
+export function mapSchemaError(error: ValueError): GatewayError {
+  const param = toParam(error.path) || 'body';
+  const top = param.split(/[.[]/)[0] ?? param;
+  if (error.value === undefined && error.type !== ValueErrorType.Union) return invalidType(param, `a required field (${describe(error)})`);
+  if (VALUE_FIELDS.has(top) || RANGE_ERRORS.has(error.type)) return invalidValue(param, describe(error));
+  return invalidType(param, describe(error));
+}
+
+/** Checks a parsed body against the schema; returns the typed request or throws a 400. */
+export function validateChatRequest(body: unknown): ChatCompletionRequest {
+  if (check.Check(body)) return body as ChatCompletionRequest;
+  const error = pickError(body);
+  if (error === undefined) throw invalidType('body', 'a JSON object');
+  throw mapSchemaError(error);
+}

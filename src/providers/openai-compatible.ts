@@ -1,0 +1,138 @@
+// The OpenAI-format family: OpenAI, Azure OpenAI, Ollama and the OpenAI-compatible hosts, as one
+// codec and one preset table. Bodies and streams pass through; only the model name and the usage
+// request are changed on the way out.
+import { upstreamBadResponse, upstreamStreamError } from '../errors/gateway-error.js';
+import type { ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse } from '../openai/types.js';
+import type { SseEvent } from '../streaming/sse-decoder.js';
+import type { ChatCodec, ChatTarget, DiscoveredModel, ProviderKind, UpstreamRequestSpec } from './provider.js';
+
+export type OpenAiFamilyKind = Exclude<ProviderKind, 'anthropic' | 'gemini'>;
+
+interface Preset {
+  /** Default base URL, `/v1` (or the host's equivalent) included. */
+  baseUrl: string | undefined;
+  /** Whether the host needs a key to be usable. */
+  requiresKey: boolean;
+  /** The host accepts `stream_options.include_usage` (others send usage unasked, or never). */
+  streamOptions: boolean;
+}
+
+/** One row per host. A new OpenAI-compatible host is one line here. */
+export const OPENAI_FAMILY_PRESETS: Record<OpenAiFamilyKind, Preset> = {
+  openai: { baseUrl: 'https://api.openai.com/v1', requiresKey: true, streamOptions: true },
+  azure: { baseUrl: undefined, requiresKey: true, streamOptions: true },
+  ollama: { baseUrl: 'http://127.0.0.1:11434/v1', requiresKey: false, streamOptions: true },
+  // Mistral rejects unknown fields and reports usage in the last chunk by itself.
+  mistral: { baseUrl: 'https://api.mistral.ai/v1', requiresKey: true, streamOptions: false },
+  groq: { baseUrl: 'https://api.groq.com/openai/v1', requiresKey: true, streamOptions: true },
+  deepseek: { baseUrl: 'https://api.deepseek.com/v1', requiresKey: true, streamOptions: true },
+  together: { baseUrl: 'https://api.together.xyz/v1', requiresKey: true, streamOptions: true },
+  openrouter: { baseUrl: 'https://openrouter.ai/api/v1', requiresKey: true, streamOptions: true },
+  xai: { baseUrl: 'https://api.x.ai/v1', requiresKey: true, streamOptions: true },
+  fireworks: { baseUrl: 'https://api.fireworks.ai/inference/v1', requiresKey: true, streamOptions: true },
+  'openai-compatible': { baseUrl: undefined, requiresKey: false, streamOptions: true },
+};
+
+export const AZURE_DEFAULT_API_VERSION = '2024-10-21';
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** The outgoing body: the client's request with the upstream model name, and usage always asked for. */
+export function convertOpenAiRequest(request: ChatCompletionRequest, target: ChatTarget, streamOptions: boolean): string {
+  const body: Record<string, unknown> = { ...request, model: target.model };
+  if (target.stream && streamOptions) body.stream_options = { ...(isRecord(request.stream_options) ? request.stream_options : {}), include_usage: true };
+  return JSON.stringify(body);
+}
+
+/** Checks an upstream answer has the shape of a chat completion (it passes through as bytes). */
+export function parseOpenAiResponse(body: unknown, target: ChatTarget): ChatCompletionResponse {
+  if (!isRecord(body) || !Array.isArray(body.choices)) throw upstreamBadResponse(target.provider, 'an answer that is not a chat completion');
+  return body as unknown as ChatCompletionResponse;
+}
+
+export function parseOpenAiErrorMessage(body: unknown): string | undefined {
+  if (!isRecord(body)) return undefined;
+  const error = body.error;
+  if (isRecord(error) && typeof error.message === 'string') return error.message;
+  if (typeof error === 'string') return error;
+  if (typeof body.message === 'string') return body.message;
+  return undefined;
+}
+
+/** Events → chunks, for when a caller needs objects rather than the pass-through bytes. */
+export async function* convertOpenAiStream(events: AsyncIterable<SseEvent>, target: ChatTarget): AsyncGenerator<ChatCompletionChunk> {
+  for await (const event of events) {
+    if (event.data === '[DONE]') return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(event.data);
+    } catch {
+      throw upstreamStreamError(target.provider, 'an event that is not JSON');
+    }
+    if (isRecord(parsed) && parsed.error !== undefined) {
+      throw upstreamStreamError(target.provider, parseOpenAiErrorMessage(parsed) ?? 'an error event');
+    }
+    if (!isRecord(parsed) || !Array.isArray(parsed.choices)) throw upstreamStreamError(target.provider, 'an event that is not a chunk');
+    const chunk = parsed as unknown as ChatCompletionChunk;
+    if (!target.includeUsage && chunk.usage) {
+      if (chunk.choices.length === 0) continue;
+      delete chunk.usage;
+    }
+    yield chunk;
+  }
+}
+
+export function parseOpenAiModelList(body: unknown): DiscoveredModel[] {
+  if (!isRecord(body) || !Array.isArray(body.data)) return [];
+  const models: DiscoveredModel[] = [];
+  for (const item of body.data) {
+    if (!isRecord(item) || typeof item.id !== 'string' || item.id.length === 0 || item.id.length > 256) continue;
+    const model: DiscoveredModel = { id: item.id };
+    if (typeof item.owned_by === 'string') model.ownedBy = item.owned_by;
+    if (typeof item.created === 'number') model.created = item.created;
+    // OpenRouter and some hosts report context windows in their list.
+    if (typeof item.context_length === 'number') model.contextLength = item.context_length;
+    models.push(model);
+  }
+  return models;
+}
+
+export interface OpenAiCodecOptions {
+  kind: OpenAiFamilyKind;
+  /** Azure's `api-version`. */
+  apiVersion?: string;
+}
+
+export function createOpenAiCodec(options: OpenAiCodecOptions): ChatCodec {
+  const preset = OPENAI_FAMILY_PRESETS[options.kind];
+  const azure = options.kind === 'azure';
+  const version = encodeURIComponent(options.apiVersion ?? AZURE_DEFAULT_API_VERSION);
+  // Azure puts the deployment in the path; everyone else takes the model in the body.
+  const chatPath = azure
+    ? (model: string) => `/openai/deployments/${encodeURIComponent(model)}/chat/completions?api-version=${version}`
+    : () => '/chat/completions';
+  const noHeaders: Record<string, string> = {};
+  return {
+    passthrough: true,
+    authHeaders(apiKey): Record<string, string> {
+      if (apiKey === undefined) return {};
+      return azure ? { 'api-key': apiKey } : { authorization: `Bearer ${apiKey}` };
+    },
+    buildChatRequest(request, target): UpstreamRequestSpec {
+      return { path: chatPath(target.model), method: 'POST', headers: noHeaders, body: convertOpenAiRequest(request, target, preset.streamOptions) };
+    },
+    parseChatResponse: parseOpenAiResponse,
+    convertStream: convertOpenAiStream,
+    parseErrorMessage: parseOpenAiErrorMessage,
+    ...(azure
+      ? {}
+      : {
+          listModels: {
+            request: (): UpstreamRequestSpec => ({ path: '/models', method: 'GET', headers: noHeaders }),
+            parse: parseOpenAiModelList,
+          },
+        }),
+  };
+}

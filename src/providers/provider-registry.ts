@@ -1,0 +1,109 @@
+// Builds the configured provider instances from the config: one registry line per wire format.
+import type { Config, ConfiguredProviderKind } from '../config/config-schema.js';
+import { createOpenAiCodec, OPENAI_FAMILY_PRESETS, type OpenAiFamilyKind } from './openai-compatible.js';
+import type { ChatCodec, ProviderInstance, ProviderKind } from './provider.js';
+
+interface CodecFactoryOptions {
+  kind: ProviderKind;
+  apiVersion: string | undefined;
+}
+
+interface KindInfo {
+  defaultBaseUrl: string | undefined;
+  requiresKey: boolean;
+  /** The env variables that configure it, for start-up messages. */
+  env: string;
+  codec(options: CodecFactoryOptions): ChatCodec;
+}
+
+const extraKinds = new Map<ProviderKind, KindInfo>();
+
+/** Registers a translated provider (Anthropic, Gemini): one line in that provider's module. */
+export function registerProviderKind(kind: ProviderKind, info: KindInfo): void {
+  extraKinds.set(kind, info);
+}
+
+function envNames(kind: ProviderKind): string {
+  if (kind === 'azure') return 'AZURE_OPENAI_API_KEY and AZURE_OPENAI_ENDPOINT';
+  if (kind === 'ollama') return 'OLLAMA_BASE_URL';
+  if (kind === 'openai-compatible') return 'a providers entry in the config file';
+  const prefix = kind.toUpperCase();
+  return `${prefix}_API_KEY (and optionally ${prefix}_BASE_URL)`;
+}
+
+function kindInfo(kind: ProviderKind): KindInfo | undefined {
+  const extra = extraKinds.get(kind);
+  if (extra !== undefined) return extra;
+  const preset = OPENAI_FAMILY_PRESETS[kind as OpenAiFamilyKind] as (typeof OPENAI_FAMILY_PRESETS)[OpenAiFamilyKind] | undefined;
+  if (preset === undefined) return undefined;
+  return {
+    defaultBaseUrl: preset.baseUrl,
+    requiresKey: preset.requiresKey,
+    env: envNames(kind),
+    codec: (options) => createOpenAiCodec({ kind: options.kind as OpenAiFamilyKind, ...(options.apiVersion === undefined ? {} : { apiVersion: options.apiVersion }) }),
+  };
+}
+
+/** Every kind a user can configure by environment alone, in the order start-up reports them. */
+export const ENV_PROVIDER_KINDS: readonly ProviderKind[] = [
+  'openai',
+  'anthropic',
+  'gemini',
+  'azure',
+  'ollama',
+  'mistral',
+  'groq',
+  'deepseek',
+  'together',
+  'openrouter',
+  'xai',
+  'fireworks',
+];
+
+export interface ProviderSetup {
+  providers: ProviderInstance[];
+  /** Provider name → why it is not serving, for start-up logs and /health/providers. */
+  notConfigured: Record<string, string>;
+}
+
+function normaliseBaseUrl(kind: ProviderKind, raw: string): URL {
+  const url = new URL(raw);
+  // Ollama's OpenAI-compatible API lives under /v1; accept the bare server address too.
+  if (kind === 'ollama' && !/\/v1\/?$/.test(url.pathname)) url.pathname = `${url.pathname.replace(/\/+$/, '')}/v1`;
+  url.pathname = url.pathname.replace(/\/+$/, '');
+  return url;
+}
+
+export function buildProviders(config: Config): ProviderSetup {
+  const providers: ProviderInstance[] = [];
+  const notConfigured: Record<string, string> = {};
+  for (const [name, settings] of Object.entries(config.providers)) {
+    const kind = (settings.type ?? name) as ConfiguredProviderKind;
+    const info = kindInfo(kind);
+    if (info === undefined) {
+      notConfigured[name] = `the ${kind} provider is not available in this build`;
+      continue;
+    }
+    const base = settings.base_url ?? info.defaultBaseUrl;
+    if (base === undefined) {
+      notConfigured[name] = `no base URL: set ${kind === 'azure' ? 'AZURE_OPENAI_ENDPOINT' : `providers.${name}.base_url`}`;
+      continue;
+    }
+    if (info.requiresKey && settings.api_key === undefined) {
+      notConfigured[name] = `no API key: set ${info.env}`;
+      continue;
+    }
+    providers.push({
+      name,
+      kind,
+      baseUrl: normaliseBaseUrl(kind, base),
+      apiKey: settings.api_key,
+      codec: info.codec({ kind, apiVersion: settings.api_version }),
+      staticModels: settings.models ?? [],
+    });
+  }
+  for (const kind of ENV_PROVIDER_KINDS) {
+    if (config.providers[kind] === undefined) notConfigured[kind] = `not configured: set ${envNames(kind)}`;
+  }
+  return { providers, notConfigured };
+}

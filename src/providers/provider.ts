@@ -1,0 +1,90 @@
+// The provider contract: what a provider codec must translate, and the configured provider
+// instance the router sends requests to. Codecs are pure (no I/O, env or clock); the shared
+// upstream client does the HTTP.
+import type { ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse } from '../openai/types.js';
+import type { SseEvent } from '../streaming/sse-decoder.js';
+
+/** Every provider kind we speak. One string-literal union; no constants file. */
+export type ProviderKind =
+  | 'openai'
+  | 'azure'
+  | 'anthropic'
+  | 'gemini'
+  | 'ollama'
+  | 'mistral'
+  | 'groq'
+  | 'deepseek'
+  | 'together'
+  | 'openrouter'
+  | 'xai'
+  | 'fireworks'
+  | 'openai-compatible';
+
+/** What a codec needs to know about one call. Built per request by the router. */
+export interface ChatTarget {
+  /** The configured provider's name, for messages. */
+  provider: string;
+  /** The model name the upstream expects. */
+  model: string;
+  stream: boolean;
+  /** The client asked for a usage chunk (`stream_options.include_usage`). */
+  includeUsage: boolean;
+  requestId: string;
+  /** Unix seconds, for ids and `created` the proxy has to make up. */
+  created: number;
+  /** A sink for fields that were dropped: they go out in `X-LLM-Proxy-Warnings`. */
+  warnings: string[];
+  /** The catalog's max output tokens for the model, for providers that require a limit. */
+  defaultMaxTokens?: number;
+  /** The client used the legacy `functions`/`function_call` fields: answer in that style. */
+  legacyFunctions?: boolean;
+}
+
+/** The provider-specific part of an upstream HTTP call. The client adds the origin, auth and timeouts. */
+export interface UpstreamRequestSpec {
+  /** Appended to the provider's base URL; may carry a query string. */
+  path: string;
+  method: 'POST' | 'GET';
+  headers: Record<string, string>;
+  body?: string;
+}
+
+/** A model as a provider's list endpoint reports it. */
+export interface DiscoveredModel {
+  id: string;
+  name?: string;
+  ownedBy?: string;
+  created?: number;
+  contextLength?: number;
+  maxOutputTokens?: number;
+}
+
+export interface ChatCodec {
+  /** True when the upstream speaks OpenAI's format, so bodies and streams can pass through. */
+  readonly passthrough: boolean;
+  /** Headers that carry the credential and protocol version. */
+  authHeaders(apiKey: string | undefined): Record<string, string>;
+  buildChatRequest(request: ChatCompletionRequest, target: ChatTarget): UpstreamRequestSpec;
+  parseChatResponse(body: unknown, target: ChatTarget): ChatCompletionResponse;
+  convertStream(events: AsyncIterable<SseEvent>, target: ChatTarget): AsyncIterable<ChatCompletionChunk>;
+  /** Pulls a human-readable message out of an upstream error body, if it has one. */
+  parseErrorMessage(body: unknown): string | undefined;
+  /** Statuses beyond the shared table that mean "try again" (Anthropic's 529). */
+  readonly extraRetryableStatuses?: readonly number[];
+  /** The list endpoint, for discovery. */
+  readonly listModels?: {
+    request(): UpstreamRequestSpec;
+    parse(body: unknown): DiscoveredModel[];
+  };
+}
+
+/** A provider as configured: a codec plus where and with what key to reach it. */
+export interface ProviderInstance {
+  name: string;
+  kind: ProviderKind;
+  baseUrl: URL;
+  apiKey: string | undefined;
+  codec: ChatCodec;
+  /** Names served without discovery: configured models and built-in catalog entries. */
+  staticModels: readonly string[];
+}

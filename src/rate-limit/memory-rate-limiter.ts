@@ -1,0 +1,51 @@
+// Per-key request and token limits in this process: a sliding-window counter (the current
+// minute plus the previous minute weighted by overlap), O(1) per check, no timers per key.
+
+export interface RateLimitDecision {
+  allowed: boolean;
+  limit: number;
+  remaining: number;
+  /** Milliseconds until the current window ends. */
+  resetMs: number;
+}
+
+export interface RateLimiter {
+  /** Counts `cost` against `key` if it fits under `limit` per window. */
+  consume(key: string, limit: number, cost: number, now: number): RateLimitDecision;
+}
+
+interface Counter {
+  windowStart: number;
+  current: number;
+  previous: number;
+}
+
+export class MemoryRateLimiter implements RateLimiter {
+  private readonly counters = new Map<string, Counter>();
+
+  constructor(private readonly windowMs = 60_000) {}
+
+  consume(key: string, limit: number, cost: number, now: number): RateLimitDecision {
+    const windowStart = now - (now % this.windowMs);
+    let counter = this.counters.get(key);
+    if (counter === undefined) {
+      counter = { windowStart, current: 0, previous: 0 };
+      this.counters.set(key, counter);
+    } else if (counter.windowStart !== windowStart) {
+      counter.previous = windowStart - counter.windowStart === this.windowMs ? counter.current : 0;
+      counter.current = 0;
+      counter.windowStart = windowStart;
+    }
+    const overlap = 1 - (now - windowStart) / this.windowMs;
+    const used = counter.current + Math.floor(counter.previous * overlap);
+    const resetMs = windowStart + this.windowMs - now;
+    if (used + cost > limit) return { allowed: false, limit, remaining: Math.max(0, limit - used), resetMs };
+    counter.current += cost;
+    return { allowed: true, limit, remaining: Math.max(0, limit - used - cost), resetMs };
+  }
+
+  /** Drops counters idle for two windows; called from a background timer. */
+  prune(now: number): void {
+    for (const [key, counter] of this.counters) if (now - counter.windowStart > 2 * this.windowMs) this.counters.delete(key);
+  }
+}

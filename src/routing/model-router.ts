@@ -1,0 +1,128 @@
+// Model name → the provider that serves it. `provider/model` always routes to that provider;
+// a bare name routes through config aliases, configured model lists, the built-in catalog and
+// what each provider's list endpoint reported (refreshed in the background, never per request).
+import type { CatalogEntry } from '../catalog/catalog-types.js';
+import type { ModelCatalog } from '../catalog/model-catalog.js';
+import type { DiscoveredModel, ProviderInstance } from '../providers/provider.js';
+
+export interface Route {
+  provider: ProviderInstance;
+  /** The name the upstream expects. */
+  upstreamModel: string;
+  /** What the client asked for, after aliases: the name usage and answers report. */
+  model: string;
+  entry: CatalogEntry | undefined;
+}
+
+export interface RoutableModel {
+  id: string;
+  provider: ProviderInstance;
+  entry: CatalogEntry | undefined;
+  discovered: DiscoveredModel | undefined;
+  aliasOf?: string;
+}
+
+/**
+ * Names that can be sent upstream: letters, digits and `._:+-`, with `/` only between
+ * non-empty segments that are not `.` or `..`. Anything else (`#?@%\`, spaces, control
+ * characters, traversal) never routes, so it can never reach an upstream URL.
+ */
+const SAFE_MODEL = /^(?!.*(?:^|\/)\.{1,2}(?:\/|$))[A-Za-z0-9._:+-]+(?:\/[A-Za-z0-9._:+-]+)*$/;
+export const MAX_MODEL_LENGTH = 256;
+
+export function isSafeModelName(model: string): boolean {
+  return model.length > 0 && model.length <= MAX_MODEL_LENGTH && SAFE_MODEL.test(model);
+}
+
+export class ModelRouter {
+  private readonly byName = new Map<string, ProviderInstance>();
+  private readonly providersByName = new Map<string, ProviderInstance>();
+  private readonly discovered = new Map<string, Map<string, DiscoveredModel>>();
+  private readonly resolved = new Map<string, Route | null>();
+
+  constructor(
+    readonly providers: readonly ProviderInstance[],
+    private readonly catalog: ModelCatalog,
+    private readonly aliases: Readonly<Record<string, string>>,
+  ) {
+    for (const provider of providers) this.providersByName.set(provider.name, provider);
+    this.rebuild();
+  }
+
+  provider(name: string): ProviderInstance | undefined {
+    return this.providersByName.get(name);
+  }
+
+  /** Replaces what one provider's list endpoint reported. */
+  setDiscovered(providerName: string, models: readonly DiscoveredModel[]): void {
+    this.discovered.set(providerName, new Map(models.map((model) => [model.id, model])));
+    this.rebuild();
+  }
+
+  discoveredFor(providerName: string): ReadonlyMap<string, DiscoveredModel> | undefined {
+    return this.discovered.get(providerName);
+  }
+
+  private rebuild(): void {
+    this.byName.clear();
+    this.resolved.clear();
+    const add = (name: string, provider: ProviderInstance) => {
+      if (!this.byName.has(name)) this.byName.set(name, provider);
+    };
+    // Configured names first, then each provider's native catalog models, then discovered ones.
+    for (const provider of this.providers) for (const name of provider.staticModels) add(name, provider);
+    for (const provider of this.providers) {
+      for (const entry of this.catalog.forKind(provider.kind)) {
+        add(entry.id, provider);
+        for (const alias of entry.aliases ?? []) add(alias, provider);
+      }
+    }
+    for (const provider of this.providers) for (const name of this.discovered.get(provider.name)?.keys() ?? []) add(name, provider);
+  }
+
+  /** Resolves a requested model name; undefined when nothing configured serves it. */
+  resolve(requested: string): Route | undefined {
+    const cached = this.resolved.get(requested);
+    if (cached !== undefined) return cached ?? undefined;
+    const route = this.resolveUncached(requested, 0);
+    // The memo is bounded: names clients make up must not grow it without limit.
+    if (this.resolved.size < 10_000) this.resolved.set(requested, route ?? null);
+    return route;
+  }
+
+  private resolveUncached(requested: string, depth: number): Route | undefined {
+    if (!isSafeModelName(requested)) return undefined;
+    const alias = this.aliases[requested];
+    if (alias !== undefined && depth < 4 && Object.hasOwn(this.aliases, requested)) {
+      const route = this.resolveUncached(alias, depth + 1);
+      return route === undefined ? undefined : { ...route, model: requested };
+    }
+    const slash = requested.indexOf('/');
+    if (slash > 0) {
+      const provider = this.providersByName.get(requested.slice(0, slash));
+      if (provider !== undefined) {
+        const upstreamModel = requested.slice(slash + 1);
+        return { provider, upstreamModel, model: requested, entry: this.catalog.get(upstreamModel) };
+      }
+    }
+    const provider = this.byName.get(requested);
+    if (provider === undefined) return undefined;
+    return { provider, upstreamModel: requested, model: requested, entry: this.catalog.get(requested) };
+  }
+
+  /** Every name a client can use right now, with what is known of it. */
+  list(): RoutableModel[] {
+    const out: RoutableModel[] = [];
+    const seen = new Set<string>();
+    for (const [id, provider] of this.byName) {
+      seen.add(id);
+      out.push({ id, provider, entry: this.catalog.get(id), discovered: this.discovered.get(provider.name)?.get(id) });
+    }
+    for (const [alias, target] of Object.entries(this.aliases)) {
+      if (seen.has(alias)) continue;
+      const route = this.resolve(alias);
+      if (route !== undefined) out.push({ id: alias, provider: route.provider, entry: route.entry, discovered: undefined, aliasOf: target });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,121 @@
+// The one SSE decoder: bytes → events, per the WHATWG event-stream rules.
+// Handles events split across reads and inside UTF-8 code points, CR/LF/CRLF line ends,
+// comments, `data:` with or without a space, multi-line data, and a final event with no blank line.
+// @see https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
+
+export interface SseEvent {
+  /** The `event:` field; undefined when absent (the spec's "message"). */
+  event?: string;
+  data: string;
+  id?: string;
+}
+
+/** Incremental decoder; feed it text, take complete events. Exposed for tests and fast paths. */
+export class SseParser {
+  private buffer = '';
+  private data: string[] = [];
+  private event: string | undefined;
+  private id: string | undefined;
+  private pendingCr = false;
+
+  /** Feeds decoded text; returns the events it completed. */
+  push(text: string): SseEvent[] {
+    const out: SseEvent[] = [];
+    let input = text;
+    if (this.pendingCr) {
+      // A CR ended the previous read; a LF now belongs to that same line end.
+      this.pendingCr = false;
+      if (input.startsWith('\n')) input = input.slice(1);
+    }
+    this.buffer = this.buffer.length === 0 ? input : this.buffer + input;
+    let start = 0;
+    const buffer = this.buffer;
+    for (;;) {
+      let end = -1;
+      let next = -1;
+      for (let i = start; i < buffer.length; i++) {
+        const c = buffer.charCodeAt(i);
+        if (c === 10) {
+          end = i;
+          next = i + 1;
+          break;
+        }
+        if (c === 13) {
+          end = i;
+          if (i + 1 < buffer.length) {
+            next = buffer.charCodeAt(i + 1) === 10 ? i + 2 : i + 1;
+          } else {
+            next = i + 1;
+            this.pendingCr = true;
+          }
+          break;
+        }
+      }
+      if (end < 0) break;
+      this.line(buffer.slice(start, end), out);
+      start = next;
+    }
+    this.buffer = start === 0 ? buffer : buffer.slice(start);
+    return out;
+  }
+
+  /** Ends the input: a last event without its blank line still counts (many servers omit it). */
+  end(): SseEvent[] {
+    const out: SseEvent[] = [];
+    if (this.buffer.length > 0) {
+      this.line(this.buffer, out);
+      this.buffer = '';
+    }
+    this.dispatch(out);
+    return out;
+  }
+
+  private line(line: string, out: SseEvent[]): void {
+    if (line.length === 0) {
+      this.dispatch(out);
+      return;
+    }
+    if (line.charCodeAt(0) === 58 /* : */) return; // comment
+    const colon = line.indexOf(':');
+    let field: string;
+    let value: string;
+    if (colon < 0) {
+      field = line;
+      value = '';
+    } else {
+      field = line.slice(0, colon);
+      value = line.charCodeAt(colon + 1) === 32 ? line.slice(colon + 2) : line.slice(colon + 1);
+    }
+    if (field === 'data') this.data.push(value);
+    else if (field === 'event') this.event = value;
+    else if (field === 'id') this.id = value;
+    // `retry` and unknown fields are ignored, as the spec says.
+  }
+
+  private dispatch(out: SseEvent[]): void {
+    if (this.data.length === 0) {
+      this.event = undefined;
+      return;
+    }
+    const event: SseEvent = { data: this.data.length === 1 ? (this.data[0] as string) : this.data.join('\n') };
+    if (this.event !== undefined) event.event = this.event;
+    if (this.id !== undefined) event.id = this.id;
+    out.push(event);
+    this.data = [];
+    this.event = undefined;
+  }
+}
+
+/** Decodes a byte stream into SSE events. UTF-8 split across reads is reassembled. */
+export async function* decodeSse(body: AsyncIterable<Uint8Array | string>): AsyncGenerator<SseEvent> {
+  const decoder = new TextDecoder('utf-8');
+  const parser = new SseParser();
+  for await (const chunk of body) {
+    const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+    const events = parser.push(text);
+    for (const event of events) yield event;
+  }
+  const tail = decoder.decode();
+  if (tail.length > 0) for (const event of parser.push(tail)) yield event;
+  for (const event of parser.end()) yield event;
+}

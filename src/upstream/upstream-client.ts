@@ -1,0 +1,165 @@
+// The shared upstream HTTP client: one undici Agent (keep-alive pools per origin), connect,
+// first-byte and idle timeouts, no redirects, capped bodies, and one mapping of transport
+// failures to GatewayError. Providers never do I/O themselves; they describe requests.
+import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
+import {
+  GatewayError,
+  upstreamBadResponse,
+  upstreamError,
+  upstreamTimeout,
+  upstreamUnreachable,
+} from '../errors/gateway-error.js';
+import type { Redactor } from '../logging/redactor.js';
+import type { ProviderInstance, UpstreamRequestSpec } from '../providers/provider.js';
+
+export interface UpstreamClientOptions {
+  connectTimeoutMs: number;
+  /** Time to response headers. */
+  ttfbTimeoutMs: number;
+  /** Longest silence between two body chunks. */
+  idleTimeoutMs: number;
+  maxResponseBytes: number;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Dispatcher.ResponseData['body'];
+}
+
+/** Where a provider lives, split once at start so no URL is parsed per request. */
+interface Endpoint {
+  origin: string;
+  basePath: string;
+  headers: Record<string, string>;
+}
+
+export class UpstreamClient {
+  readonly agent: Agent;
+  private readonly endpoints = new WeakMap<ProviderInstance, Endpoint>();
+
+  constructor(
+    private readonly options: UpstreamClientOptions,
+    private readonly redactor: Redactor,
+  ) {
+    this.agent = new Agent({
+      connect: { timeout: options.connectTimeoutMs },
+      headersTimeout: options.ttfbTimeoutMs,
+      bodyTimeout: options.idleTimeoutMs,
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 600_000,
+      connections: 256,
+      pipelining: 1,
+    });
+  }
+
+  private endpoint(provider: ProviderInstance): Endpoint {
+    let endpoint = this.endpoints.get(provider);
+    if (endpoint === undefined) {
+      const basePath = provider.baseUrl.pathname.replace(/\/+$/, '');
+      endpoint = {
+        origin: provider.baseUrl.origin,
+        basePath,
+        headers: { ...provider.codec.authHeaders(provider.apiKey), 'user-agent': 'llm-proxy' },
+      };
+      this.endpoints.set(provider, endpoint);
+    }
+    return endpoint;
+  }
+
+  /** Sends a request and resolves at the response headers. Transport failures become GatewayErrors. */
+  async send(provider: ProviderInstance, spec: UpstreamRequestSpec, signal: AbortSignal): Promise<UpstreamResponse> {
+    const endpoint = this.endpoint(provider);
+    const headers =
+      spec.body === undefined
+        ? { ...endpoint.headers, ...spec.headers }
+        : { ...endpoint.headers, 'content-type': 'application/json', ...spec.headers };
+    try {
+      const response = await this.agent.request({
+        origin: endpoint.origin,
+        path: endpoint.basePath + spec.path,
+        method: spec.method,
+        headers,
+        body: spec.body ?? null,
+        signal,
+      });
+      return { status: response.statusCode, headers: response.headers, body: response.body };
+    } catch (error) {
+      throw this.transportError(provider.name, error, 'waiting for the response headers');
+    }
+  }
+
+  /** Maps undici's failures: timeouts to 504, everything else to 502 unreachable. Aborts pass through. */
+  transportError(provider: string, error: unknown, phase: string): unknown {
+    if (error instanceof GatewayError) return error;
+    if (error instanceof undiciErrors.RequestAbortedError || (error instanceof Error && error.name === 'AbortError')) return error;
+    if (error instanceof undiciErrors.HeadersTimeoutError) return upstreamTimeout(provider, phase);
+    if (error instanceof undiciErrors.BodyTimeoutError) return upstreamTimeout(provider, 'between body chunks');
+    if (error instanceof undiciErrors.ConnectTimeoutError) return upstreamTimeout(provider, 'connecting');
+    return upstreamUnreachable(provider, error);
+  }
+
+  /** Reads a whole body, refusing more than the configured cap (an endless body cannot exhaust memory). */
+  async readBody(provider: string, body: UpstreamResponse['body']): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of body) {
+        const buffer = chunk as Buffer;
+        size += buffer.length;
+        if (size > this.options.maxResponseBytes) {
+          body.destroy();
+          throw upstreamBadResponse(provider, `a body larger than ${this.options.maxResponseBytes} bytes`);
+        }
+        chunks.push(buffer);
+      }
+    } catch (error) {
+      throw this.transportError(provider, error, 'reading the body');
+    }
+    return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+  }
+
+  /** Turns a non-2xx answer into our error, with the provider's message redacted. */
+  async errorFrom(provider: ProviderInstance, response: UpstreamResponse): Promise<GatewayError> {
+    let text = '';
+    try {
+      text = (await this.readBody(provider.name, response.body)).toString('utf8');
+    } catch {
+      // The status alone still tells what happened.
+    }
+    let message: string | undefined;
+    if (text.length > 0) {
+      try {
+        message = provider.codec.parseErrorMessage(JSON.parse(text) as unknown);
+      } catch {
+        // HTML or other non-JSON error pages are never reflected (they leak internals).
+      }
+    }
+    const safe = message === undefined ? 'no details' : this.redactor.redact(message.slice(0, 1000));
+    if (response.status >= 300 && response.status < 400) {
+      return upstreamBadResponse(provider.name, `a redirect (HTTP ${response.status}), which is not followed`);
+    }
+    return upstreamError(response.status, provider.name, safe, retryAfterMs(response.headers));
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
+  }
+}
+
+/** Reads `retry-after-ms` or `retry-after` (seconds or an HTTP date). */
+export function retryAfterMs(headers: Record<string, string | string[] | undefined>): number | undefined {
+  const ms = headers['retry-after-ms'];
+  if (typeof ms === 'string') {
+    const value = Number(ms);
+    if (Number.isFinite(value) && value >= 0) return value;
+  }
+  const after = headers['retry-after'];
+  if (typeof after === 'string') {
+    const seconds = Number(after);
+    if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+    const date = Date.parse(after);
+    if (!Number.isNaN(date)) return Math.max(0, date - Date.now());
+  }
+  return undefined;
+}

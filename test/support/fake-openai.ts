@@ -1,0 +1,251 @@
+// A fake OpenAI-format upstream (OpenAI, Azure deployments, any OpenAI-compatible host) on
+// 127.0.0.1:0. It speaks the real wire format (JSON bodies, `data:` SSE lines, `[DONE]`, error
+// envelopes, `retry-after` headers), records every request it receives, and takes scripted
+// faults from a queue: `fake.enqueue({...})` shapes the next request's answer.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: Record<string, unknown> | undefined;
+  /** Set when the client went away before the answer was complete. */
+  aborted: boolean;
+}
+
+export type Fault =
+  /** Answer with this status and body (an OpenAI error envelope by default). */
+  | { kind: 'status'; status: number; body?: string; headers?: Record<string, string> }
+  /** Send N chunks, then destroy the socket. */
+  | { kind: 'reset-after'; chunks: number }
+  /** Send N chunks, then go silent (never end). */
+  | { kind: 'stall-after'; chunks: number }
+  /** Wait before sending the response headers. */
+  | { kind: 'delay-headers'; ms: number }
+  /** Send an `error` event mid-stream after N chunks. */
+  | { kind: 'error-event'; chunks: number; message: string }
+  /** Send N chunks, then a line that is not JSON. */
+  | { kind: 'bad-json-event'; chunks: number }
+  /** Send N chunks and end without [DONE] or a finish_reason. */
+  | { kind: 'truncate'; chunks: number }
+  /** A raw body with the given status and content type. */
+  | { kind: 'raw'; status: number; contentType: string; body: string }
+  /** Delay between stream chunks. */
+  | { kind: 'slow-stream'; delayMs: number };
+
+export interface FakeOpenAiOptions {
+  /** The key the fake accepts as `Authorization: Bearer` (or Azure `api-key`). */
+  apiKey: string;
+  models?: string[];
+  /** Words the streamed and plain answers are made of. */
+  reply?: string;
+}
+
+export interface FakeOpenAi {
+  url: string;
+  requests: RecordedRequest[];
+  enqueue(fault: Fault): void;
+  /** Resolves when a request has been recorded as aborted by the client. */
+  waitForAbort(timeoutMs?: number): Promise<RecordedRequest>;
+  close(): Promise<void>;
+}
+
+function lastUserText(body: Record<string, unknown>): string {
+  const messages = Array.isArray(body.messages) ? (body.messages as Array<Record<string, unknown>>) : [];
+  for (let index = messages.length - 1; index >= 0; index--) {
+    const message = messages[index];
+    if (message?.role !== 'user') continue;
+    if (typeof message.content === 'string') return message.content;
+    if (Array.isArray(message.content)) {
+      return (message.content as Array<Record<string, unknown>>)
+        .filter((part) => part.type === 'text')
+        .map((part) => String(part.text))
+        .join(' ');
+    }
+  }
+  return '';
+}
+
+function errorBody(status: number, message: string): string {
+  const type = status === 401 ? 'invalid_request_error' : status === 429 ? 'requests' : status >= 500 ? 'server_error' : 'invalid_request_error';
+  const code = status === 401 ? 'invalid_api_key' : status === 429 ? 'rate_limit_exceeded' : status === 404 ? 'model_not_found' : null;
+  return JSON.stringify({ error: { message, type, param: null, code } });
+}
+
+export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeOpenAi> {
+  const requests: RecordedRequest[] = [];
+  const faults: Fault[] = [];
+  const abortWaiters: Array<(request: RecordedRequest) => void> = [];
+  const models = options.models ?? ['gpt-4', 'gpt-3.5-turbo', 'gpt-4o-mini', 'my-finetune'];
+  const replyText = options.reply ?? 'Hello from the fake upstream.';
+  const sockets = new Set<import('node:net').Socket>();
+
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => void handle(req, res, Buffer.concat(chunks)));
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse, raw: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    let body: Record<string, unknown> | undefined;
+    if (raw.length > 0) {
+      try {
+        body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+      } catch {
+        res.writeHead(400, { 'content-type': 'application/json' }).end(errorBody(400, 'We could not parse the JSON body of your request.'));
+        return;
+      }
+    }
+    const recorded: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname + url.search, headers: req.headers, body, aborted: false };
+    requests.push(recorded);
+    res.on('close', () => {
+      if (!res.writableFinished) {
+        recorded.aborted = true;
+        for (const waiter of abortWaiters.splice(0)) waiter(recorded);
+      }
+    });
+
+    const azure = url.pathname.startsWith('/openai/deployments/');
+    const presented = azure ? req.headers['api-key'] : req.headers.authorization?.replace(/^Bearer /, '');
+    if (presented !== options.apiKey) {
+      res.writeHead(401, { 'content-type': 'application/json' }).end(errorBody(401, 'Incorrect API key provided.'));
+      return;
+    }
+    if (req.method === 'GET' && url.pathname === '/v1/models') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({ object: 'list', data: models.map((id) => ({ id, object: 'model', created: 1_700_000_000, owned_by: 'system' })) }),
+      );
+      return;
+    }
+    const isChat = url.pathname === '/v1/chat/completions' || (azure && url.pathname.endsWith('/chat/completions'));
+    if (req.method !== 'POST' || !isChat || body === undefined) {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(errorBody(404, 'Unknown path.'));
+      return;
+    }
+    let fault = faults.shift();
+    if (fault?.kind === 'delay-headers') {
+      await new Promise((resolve) => setTimeout(resolve, fault && fault.kind === 'delay-headers' ? fault.ms : 0));
+      fault = faults.shift();
+    }
+    if (fault?.kind === 'status') {
+      res.writeHead(fault.status, { 'content-type': 'application/json', ...fault.headers }).end(fault.body ?? errorBody(fault.status, `Fake failure ${fault.status}`));
+      return;
+    }
+    if (fault?.kind === 'raw') {
+      res.writeHead(fault.status, { 'content-type': fault.contentType }).end(fault.body);
+      return;
+    }
+    const model = String(body.model);
+    if (model === 'missing-model') {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(errorBody(404, `The model '${model}' does not exist`));
+      return;
+    }
+    const id = `chatcmpl-fake${requests.length}`;
+    const created = 1_700_000_000;
+    const text = lastUserText(body);
+    const content = text.length > 0 ? `${replyText} You said: ${text}` : replyText;
+    const tools = Array.isArray(body.tools) && body.tool_choice !== 'none' ? (body.tools as Array<{ function: { name: string } }>) : undefined;
+    const functions = Array.isArray(body.functions) && body.function_call !== 'none' ? (body.functions as Array<{ name: string }>) : undefined;
+    const promptTokens = Math.ceil(raw.length / 4);
+    const completionTokens = content.split(' ').length;
+    const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+    const toolName = tools?.[0]?.function.name;
+    const functionName = functions?.[0]?.name;
+    const args = JSON.stringify({ location: 'Tokyo', unit: 'celsius' });
+
+    if (body.stream !== true) {
+      const message: Record<string, unknown> = { role: 'assistant', content: toolName || functionName ? null : content, refusal: null };
+      let finish = 'stop';
+      if (toolName) {
+        message.tool_calls = [{ id: 'call_fake_1', type: 'function', function: { name: toolName, arguments: args } }];
+        finish = 'tool_calls';
+      } else if (functionName) {
+        message.function_call = { name: functionName, arguments: args };
+        finish = 'function_call';
+      }
+      const n = typeof body.n === 'number' ? body.n : 1;
+      const choices = Array.from({ length: n }, (_, index) => ({ index, message, logprobs: null, finish_reason: finish }));
+      res
+        .writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'req_fake' })
+        .end(JSON.stringify({ id, object: 'chat.completion', created, model, choices, usage, system_fingerprint: 'fp_fake' }));
+      return;
+    }
+
+    const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+    const frames: string[] = [];
+    const base = { id, object: 'chat.completion.chunk', created, model, system_fingerprint: 'fp_fake' };
+    const chunk = (delta: Record<string, unknown>, finish: string | null) =>
+      JSON.stringify({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...(includeUsage ? { usage: null } : {}) });
+    frames.push(chunk({ role: 'assistant', content: '', refusal: null }, null));
+    if (toolName) {
+      frames.push(chunk({ tool_calls: [{ index: 0, id: 'call_fake_1', type: 'function', function: { name: toolName, arguments: '' } }] }, null));
+      for (const piece of [args.slice(0, 10), args.slice(10)]) frames.push(chunk({ tool_calls: [{ index: 0, function: { arguments: piece } }] }, null));
+      frames.push(chunk({}, 'tool_calls'));
+    } else if (functionName) {
+      frames.push(chunk({ function_call: { name: functionName, arguments: '' } }, null));
+      for (const piece of [args.slice(0, 10), args.slice(10)]) frames.push(chunk({ function_call: { arguments: piece } }, null));
+      frames.push(chunk({}, 'function_call'));
+    } else {
+      const words = content.split(' ');
+      words.forEach((word, index) => frames.push(chunk({ content: index === 0 ? word : ` ${word}` }, null)));
+      frames.push(chunk({}, 'stop'));
+    }
+    if (includeUsage) frames.push(JSON.stringify({ ...base, choices: [], usage }));
+
+    const delay = fault?.kind === 'slow-stream' ? fault.delayMs : 0;
+    for (let index = 0; index < frames.length; index++) {
+      if (res.destroyed) return;
+      if (fault?.kind === 'reset-after' && index === fault.chunks) {
+        res.socket?.destroy();
+        return;
+      }
+      if (fault?.kind === 'stall-after' && index === fault.chunks) return;
+      if (fault?.kind === 'error-event' && index === fault.chunks) {
+        res.end(`data: ${JSON.stringify({ error: { message: fault.message, type: 'server_error', param: null, code: null } })}\n\n`);
+        return;
+      }
+      if (fault?.kind === 'bad-json-event' && index === fault.chunks) {
+        res.end('data: {"id": this is not json\n\n');
+        return;
+      }
+      if (fault?.kind === 'truncate' && index === fault.chunks) {
+        res.end();
+        return;
+      }
+      res.write(`data: ${frames[index]}\n\n`);
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+    res.end('data: [DONE]\n\n');
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    enqueue: (fault) => faults.push(fault),
+    waitForAbort(timeoutMs = 2000) {
+      const already = requests.find((request) => request.aborted);
+      if (already) return Promise.resolve(already);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no upstream abort seen')), timeoutMs);
+        abortWaiters.push((request) => {
+          clearTimeout(timer);
+          resolve(request);
+        });
+      });
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

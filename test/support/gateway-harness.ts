@@ -1,0 +1,59 @@
+// Starts the real app on 127.0.0.1:0 in front of fake upstreams, with every log line captured
+// (for canary and redaction checks). Tests build config the way main.ts does, through the loader.
+import type { AddressInfo } from 'node:net';
+import { buildApp, type App } from '../../src/app.js';
+import { loadConfig, type Environment } from '../../src/config/config-loader.js';
+import { createLogger } from '../../src/logging/logger.js';
+import { Redactor } from '../../src/logging/redactor.js';
+import { configuredSecrets, createServices } from '../../src/services.js';
+import { MemoryUsageRecorder } from '../../src/usage/usage-recorder.js';
+
+export const CLIENT_KEY = 'your-api-key';
+export const MASTER_KEY = 'sk-master-test-key-0123456789abcdefghijkl';
+export const UPSTREAM_KEY = 'sk-upstream-secret-key-abcdef123456';
+
+export interface Gateway {
+  url: string;
+  app: App;
+  logs: string[];
+  usage: MemoryUsageRecorder;
+  close(): Promise<void>;
+}
+
+/** `env` is the process environment the proxy would see; LLM_PROXY_DB is pointed at a temp path. */
+export async function startGateway(env: Environment): Promise<Gateway> {
+  const { config } = loadConfig({ LLM_PROXY_API_KEYS: CLIENT_KEY, LLM_PROXY_MASTER_KEY: MASTER_KEY, LLM_PROXY_LOG_LEVEL: 'debug', ...env });
+  // Discovery is started explicitly by tests that need it.
+  config.routing.discovery_interval_s = 0;
+  const logs: string[] = [];
+  const redactor = new Redactor(configuredSecrets(config));
+  const logger = createLogger(config.logging.level, redactor, { write: (line: string) => void logs.push(line) });
+  const usage = new MemoryUsageRecorder();
+  const services = createServices(config, { logger, usage });
+  const app = buildApp(services);
+  await app.app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = app.app.server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    app,
+    logs,
+    usage,
+    async close() {
+      await app.app.close();
+      await services.close();
+    },
+  };
+}
+
+export function authHeaders(key = CLIENT_KEY): Record<string, string> {
+  return { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+}
+
+/** Polls until `check` passes or the time runs out (for effects that land after the answer). */
+export async function eventually(check: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

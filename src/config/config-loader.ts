@@ -38,20 +38,60 @@ export function defaultConfig(): Config {
 /** Env prefixes of the OpenAI-compatible hosts: `<NAME>_API_KEY`, `<NAME>_BASE_URL`. */
 const HOSTED_KINDS = ['openai', 'anthropic', 'gemini', 'mistral', 'groq', 'deepseek', 'together', 'openrouter', 'xai', 'fireworks'] as const;
 
-/** Replaces `${NAME}` and `${NAME:-default}` in every string of a parsed YAML document. */
-export function interpolateEnv(value: unknown, env: Environment, path = ''): unknown {
+const ENV_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+const PLACEHOLDER = /__LLMPROXY_ENV_(\d+)__/g;
+
+interface Reference {
+  name: string;
+  fallback: string | undefined;
+}
+
+/**
+ * `${NAME}` may stand anywhere, even unquoted in a flow mapping (`{ api_key: ${KEY} }`), where
+ * YAML would read `{` as syntax. So references become plain placeholder words before parsing and
+ * get their values after, inside the parsed strings; a value that stands alone keeps its type.
+ */
+export function protectEnvReferences(text: string): { text: string; references: Reference[] } {
+  const references: Reference[] = [];
+  const replaced = text.replace(ENV_REFERENCE, (_match, name: string, fallback: string | undefined) => {
+    references.push({ name, fallback });
+    return `__LLMPROXY_ENV_${references.length - 1}__`;
+  });
+  return { text: replaced, references };
+}
+
+function resolveReference(reference: Reference, env: Environment, path: string): string {
+  const found = env[reference.name];
+  if (found !== undefined && found !== '') return found;
+  if (reference.fallback !== undefined) return reference.fallback;
+  throw new ConfigError(`${path || 'config'}: environment variable ${reference.name} is not set (use \${${reference.name}:-default} for a default).`);
+}
+
+/** Puts the environment's values into every string of a parsed document. */
+export function interpolateEnv(value: unknown, env: Environment, references: readonly Reference[] = [], path = ''): unknown {
   if (typeof value === 'string') {
-    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_match, name: string, fallback: string | undefined) => {
-      const found = env[name];
-      if (found !== undefined && found !== '') return found;
-      if (fallback !== undefined) return fallback;
-      throw new ConfigError(`${path || 'config'}: environment variable ${name} is not set (use \${${name}:-default} for a default).`);
-    });
+    const lookup = (index: string) => {
+      const reference = references[Number(index)];
+      return reference === undefined ? '' : resolveReference(reference, env, path);
+    };
+    const whole = /^__LLMPROXY_ENV_(\d+)__$/.exec(value);
+    if (whole !== null) {
+      const resolved = lookup(whole[1] as string);
+      // A lone reference keeps the type its value has (PORT=8000 is a number).
+      if (/^-?\d+(\.\d+)?$/.test(resolved)) return Number(resolved);
+      if (resolved === 'true' || resolved === 'false') return resolved === 'true';
+      return resolved;
+    }
+    const placeheld = value.replace(PLACEHOLDER, (_match, index: string) => lookup(index));
+    return placeheld.replace(ENV_REFERENCE, (_match, name: string, fallback: string | undefined) => resolveReference({ name, fallback }, env, path));
   }
-  if (Array.isArray(value)) return value.map((item, index) => interpolateEnv(item, env, `${path}[${index}]`));
+  if (Array.isArray(value)) return value.map((item, index) => interpolateEnv(item, env, references, `${path}[${index}]`));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[key] = interpolateEnv(item, env, path ? `${path}.${key}` : key);
+    for (const [key, item] of Object.entries(value)) {
+      if (key === '__proto__' || key === 'constructor' || key === 'prototype') continue;
+      out[key] = interpolateEnv(item, env, references, path ? `${path}.${key}` : key);
+    }
     return out;
   }
   return value;
@@ -192,14 +232,15 @@ export function loadConfig(env: Environment = process.env): LoadedConfig {
       throw new ConfigError(`LLM_PROXY_CONFIG=${file}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'}).`);
     }
     let parsed: unknown;
+    const protectedText = protectEnvReferences(text);
     try {
-      parsed = parseYaml(text);
+      parsed = parseYaml(protectedText.text);
     } catch (error) {
       throw new ConfigError(`${file}: not valid YAML: ${(error as Error).message.split('\n')[0]}`);
     }
     if (parsed === null || parsed === undefined) parsed = {};
     if (!isRecord(parsed)) throw new ConfigError(`${file}: the top level must be a mapping (key: value).`);
-    fromFile = interpolateEnv(parsed, env) as Record<string, unknown>;
+    fromFile = interpolateEnv(parsed, env, protectedText.references) as Record<string, unknown>;
   }
   const merged = merge(merge(defaultConfig() as unknown as Record<string, unknown>, fromFile), configFromEnv(env));
   if (!Value.Check(ConfigSchema, merged)) throw new ConfigError(describeErrors(merged, file ?? 'environment'));

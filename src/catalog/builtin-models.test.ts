@@ -1,0 +1,196 @@
+// Sanity checks on the built-in model catalog data (builtin-models.json).
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import catalog from './builtin-models.json' with { type: 'json' };
+import type { Capability, CatalogEntry, CatalogFile, Modality } from './catalog-types.js';
+import type { ProviderKind } from '../providers/provider.js';
+
+const file = catalog as CatalogFile;
+const models: readonly CatalogEntry[] = file.models;
+
+// Every ProviderKind, spelled out so a new kind must be added here on purpose.
+const PROVIDER_KINDS: Record<ProviderKind, true> = {
+  openai: true,
+  azure: true,
+  anthropic: true,
+  gemini: true,
+  ollama: true,
+  mistral: true,
+  groq: true,
+  deepseek: true,
+  together: true,
+  openrouter: true,
+  xai: true,
+  fireworks: true,
+  'openai-compatible': true,
+};
+const CAPABILITIES: Record<Capability, true> = {
+  chat: true,
+  streaming: true,
+  vision: true,
+  function_calling: true,
+  json_mode: true,
+  structured_outputs: true,
+  reasoning: true,
+  embeddings: true,
+  audio: true,
+  prompt_caching: true,
+  completions: true,
+};
+const MODALITIES: Record<Modality, true> = { text: true, image: true, audio: true, video: true, file: true };
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+function isValidDate(value: string): boolean {
+  if (!DATE.test(value)) return false;
+  const parsed = new Date(`${value}T00:00:00Z`);
+  return !Number.isNaN(parsed.getTime()) && parsed.toISOString().slice(0, 10) === value;
+}
+
+function byId(id: string): CatalogEntry {
+  const entry = models.find((m) => m.id === id);
+  assert.ok(entry, `catalog has no entry ${id}`);
+  return entry;
+}
+
+test('catalog header has a version and an updated date', () => {
+  assert.equal(file.version, 1);
+  assert.ok(isValidDate(file.updated), `updated ${file.updated}`);
+});
+
+test('catalog holds at least 150 models', () => {
+  assert.ok(models.length >= 150, `only ${models.length} models`);
+});
+
+test('ids and aliases are unique and never collide', () => {
+  const seen = new Map<string, string>();
+  for (const m of models) {
+    assert.equal(typeof m.id, 'string');
+    assert.ok(m.id.length > 0, 'empty id');
+    assert.ok(!seen.has(m.id), `duplicate id ${m.id} (also ${seen.get(m.id)})`);
+    seen.set(m.id, m.id);
+  }
+  for (const m of models) {
+    const own = new Set<string>();
+    for (const alias of m.aliases ?? []) {
+      assert.ok(alias.length > 0, `empty alias on ${m.id}`);
+      assert.notEqual(alias, m.id, `${m.id} lists itself as an alias`);
+      assert.ok(!own.has(alias), `${m.id} lists alias ${alias} twice`);
+      own.add(alias);
+      assert.ok(!seen.has(alias), `alias ${alias} of ${m.id} collides with ${seen.get(alias)}`);
+      seen.set(alias, m.id);
+    }
+  }
+});
+
+test('every provider is a valid ProviderKind', () => {
+  for (const m of models) {
+    assert.ok(Object.hasOwn(PROVIDER_KINDS, m.provider), `${m.id}: unknown provider ${m.provider}`);
+  }
+});
+
+test('costs are null or finite non-negative numbers', () => {
+  for (const m of models) {
+    for (const key of ['input_cost', 'output_cost', 'cached_input_cost'] as const) {
+      const value = m[key];
+      if (value === undefined && key === 'cached_input_cost') continue;
+      assert.ok(
+        value === null || (typeof value === 'number' && Number.isFinite(value) && value >= 0),
+        `${m.id}: ${key} is ${String(value)}`,
+      );
+    }
+  }
+});
+
+test('token limits are null or positive integers, and the context holds the output', () => {
+  for (const m of models) {
+    for (const key of ['context_length', 'max_output_tokens'] as const) {
+      const value = m[key];
+      assert.ok(value === null || (Number.isInteger(value) && value > 0), `${m.id}: ${key} is ${String(value)}`);
+    }
+    if (m.context_length !== null && m.max_output_tokens !== null) {
+      assert.ok(
+        m.context_length >= m.max_output_tokens,
+        `${m.id}: context_length ${m.context_length} < max_output_tokens ${m.max_output_tokens}`,
+      );
+    }
+  }
+});
+
+test('capabilities and modalities use known values', () => {
+  for (const m of models) {
+    assert.ok(Array.isArray(m.capabilities) && m.capabilities.length > 0, `${m.id}: no capabilities`);
+    assert.equal(new Set(m.capabilities).size, m.capabilities.length, `${m.id}: repeated capability`);
+    for (const c of m.capabilities) assert.ok(Object.hasOwn(CAPABILITIES, c), `${m.id}: unknown capability ${c}`);
+    for (const side of ['input', 'output'] as const) {
+      assert.ok(Array.isArray(m.modalities[side]), `${m.id}: modalities.${side} missing`);
+      for (const mod of m.modalities[side]) assert.ok(Object.hasOwn(MODALITIES, mod), `${m.id}: unknown modality ${mod}`);
+    }
+    assert.ok(m.modalities.input.length > 0, `${m.id}: no input modality`);
+  }
+});
+
+test('every chat model has the chat and streaming capabilities', () => {
+  for (const m of models) {
+    assert.equal(m.supports_chat, m.capabilities.includes('chat'), `${m.id}: supports_chat disagrees with capabilities`);
+    assert.equal(
+      m.supports_streaming,
+      m.capabilities.includes('streaming'),
+      `${m.id}: supports_streaming disagrees with capabilities`,
+    );
+    if (m.supports_chat) {
+      assert.ok(m.capabilities.includes('chat'), `${m.id}: chat model without "chat"`);
+      assert.ok(m.capabilities.includes('streaming'), `${m.id}: chat model without "streaming"`);
+      assert.ok(m.modalities.output.includes('text'), `${m.id}: chat model without text output`);
+    }
+  }
+});
+
+test('embedding models are not chat models', () => {
+  const embeddings = models.filter((m) => m.capabilities.includes('embeddings'));
+  assert.ok(embeddings.length > 0);
+  for (const m of embeddings) assert.equal(m.supports_chat, false, `${m.id}: embedding model marked as chat`);
+  for (const id of ['text-embedding-3-small', 'text-embedding-3-large', 'text-embedding-ada-002']) {
+    const entry = byId(id);
+    assert.equal(entry.supports_chat, false);
+    assert.ok(entry.capabilities.includes('embeddings'));
+  }
+  const instruct = byId('gpt-3.5-turbo-instruct');
+  assert.equal(instruct.supports_chat, false);
+  assert.ok(instruct.capabilities.includes('completions'));
+});
+
+test('local ollama models cost nothing', () => {
+  const local = models.filter((m) => m.provider === 'ollama');
+  assert.ok(local.length > 0);
+  for (const m of local) {
+    assert.equal(m.input_cost, 0, `${m.id}: input_cost`);
+    assert.equal(m.output_cost, 0, `${m.id}: output_cost`);
+  }
+});
+
+test('every entry has an https source url and a YYYY-MM-DD date', () => {
+  for (const m of models) {
+    assert.equal(typeof m.source?.url, 'string', `${m.id}: no source url`);
+    assert.ok(m.source.url.startsWith('https://'), `${m.id}: source url ${m.source.url}`);
+    assert.doesNotThrow(() => new URL(m.source.url), `${m.id}: source url does not parse`);
+    assert.ok(isValidDate(m.source.date), `${m.id}: source date ${m.source.date}`);
+  }
+});
+
+test('gpt-4 keeps the figures the user guide quotes', () => {
+  const gpt4 = byId('gpt-4');
+  assert.equal(gpt4.provider, 'openai');
+  assert.equal(gpt4.context_length, 8192);
+  assert.equal(gpt4.input_cost, 0.03);
+  assert.equal(gpt4.output_cost, 0.06);
+  assert.equal(gpt4.max_output_tokens, 8192);
+});
+
+test('gpt-3.5-turbo keeps the figures the user guide quotes', () => {
+  const turbo = byId('gpt-3.5-turbo');
+  assert.equal(turbo.provider, 'openai');
+  assert.equal(turbo.context_length, 16385);
+  assert.equal(turbo.input_cost, 0.0005);
+  assert.equal(turbo.output_cost, 0.0015);
+  assert.equal(turbo.max_output_tokens, 4096);
+});

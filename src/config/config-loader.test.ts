@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ConfigError, interpolateEnv, loadConfig } from './config-loader.js';
+
+function file(text: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'llm-proxy-config-')), 'config.yaml');
+  writeFileSync(path, text);
+  return path;
+}
+
+test('defaults with no file and no env', () => {
+  const { config } = loadConfig({});
+  assert.equal(config.server.port, 8000);
+  assert.equal(config.server.host, '127.0.0.1');
+  assert.equal(config.server.body_limit_mb, 10);
+  assert.equal(config.limits.default_rpm, 600);
+  assert.equal(config.limits.default_tpm, 0);
+  assert.equal(config.storage.db_path, './data/llm-proxy.db');
+  assert.deepEqual(config.providers, {});
+});
+
+test('environment variables of the contract', () => {
+  const { config } = loadConfig({
+    PORT: '9000',
+    HOST: '0.0.0.0',
+    LLM_PROXY_API_KEYS: ' k1, k2 ,,',
+    LLM_PROXY_MASTER_KEY: 'master',
+    OPENAI_API_KEY: 'sk-a',
+    OPENAI_BASE_URL: 'http://127.0.0.1:1/v1',
+    AZURE_OPENAI_API_KEY: 'az',
+    AZURE_OPENAI_ENDPOINT: 'https://x.openai.azure.com',
+    AZURE_OPENAI_API_VERSION: '2024-06-01',
+    OLLAMA_BASE_URL: 'http://127.0.0.1:11434',
+    GROQ_API_KEY: 'gsk',
+    LLM_PROXY_RPM: '5',
+    LLM_PROXY_TPM: '1000',
+    LLM_PROXY_CACHE: 'off',
+    LLM_PROXY_CACHE_TTL: '30',
+    LLM_PROXY_BODY_LIMIT_MB: '2',
+    LLM_PROXY_LOG_LEVEL: 'warn',
+  });
+  assert.equal(config.server.port, 9000);
+  assert.deepEqual(config.auth.api_keys, ['k1', 'k2']);
+  assert.equal(config.auth.master_key, 'master');
+  assert.deepEqual(config.providers.openai, { api_key: 'sk-a', base_url: 'http://127.0.0.1:1/v1' });
+  assert.deepEqual(config.providers.azure, { api_key: 'az', base_url: 'https://x.openai.azure.com', api_version: '2024-06-01' });
+  assert.deepEqual(config.providers.ollama, { base_url: 'http://127.0.0.1:11434' });
+  assert.deepEqual(config.providers.groq, { api_key: 'gsk' });
+  assert.equal(config.limits.default_rpm, 5);
+  assert.equal(config.limits.default_tpm, 1000);
+  assert.equal(config.cache.backend, 'off');
+  assert.equal(config.cache.ttl_s, 30);
+  assert.equal(config.server.body_limit_mb, 2);
+  assert.equal(config.logging.level, 'warn');
+});
+
+test('YAML file with ${ENV} interpolation, env over file', () => {
+  const path = file(`
+server: { port: 8100, body_limit_mb: ${BODY_MB} }
+providers:
+  openai: { api_key: \${MY_KEY} }
+  gpu-box: { type: openai-compatible, base_url: "\${GPU_URL:-http://127.0.0.1:8001/v1}", models: [llama-local] }
+aliases: { fast: gpu-box/llama-local }
+`);
+  const { config } = loadConfig({ LLM_PROXY_CONFIG: path, MY_KEY: 'sk-from-env', PORT: '8200', BODY_MB: '3' });
+  assert.equal(config.server.body_limit_mb, 3);
+  assert.equal(config.server.port, 8200);
+  assert.equal(config.providers.openai?.api_key, 'sk-from-env');
+  assert.equal(config.providers['gpu-box']?.base_url, 'http://127.0.0.1:8001/v1');
+  assert.deepEqual(config.aliases, { fast: 'gpu-box/llama-local' });
+});
+
+test('errors name the field and the fix', () => {
+  assert.throws(() => loadConfig({ PORT: 'eighty' }), (error: unknown) => error instanceof ConfigError && /PORT/.test(error.message));
+  assert.throws(() => loadConfig({ PORT: '70000' }), (error: unknown) => error instanceof ConfigError && /server\.port \(or PORT\)/.test(error.message));
+  assert.throws(() => loadConfig({ LLM_PROXY_CACHE: 'disk' }), (error: unknown) => error instanceof ConfigError && /cache\.backend/.test(error.message));
+  assert.throws(
+    () => loadConfig({ LLM_PROXY_CONFIG: file('server: { prot: 1 }') }),
+    (error: unknown) => error instanceof ConfigError && /server\.prot/.test(error.message),
+  );
+  assert.throws(
+    () => loadConfig({ LLM_PROXY_CONFIG: file('providers: { mybox: { base_url: "http://x" } }') }),
+    (error: unknown) => error instanceof ConfigError && /providers\.mybox\.type/.test(error.message),
+  );
+  assert.throws(
+    () => loadConfig({ LLM_PROXY_CONFIG: file('providers: { openai: { base_url: "ftp://x" } }') }),
+    (error: unknown) => error instanceof ConfigError && /providers\.openai\.base_url/.test(error.message),
+  );
+  assert.throws(
+    () => loadConfig({ LLM_PROXY_CONFIG: file('providers: { openai: { api_key: ${UNSET_VAR} } }') }),
+    (error: unknown) => error instanceof ConfigError && /UNSET_VAR/.test(error.message),
+  );
+  assert.throws(() => loadConfig({ LLM_PROXY_CONFIG: '/nonexistent/config.yaml' }), (error: unknown) => error instanceof ConfigError && /cannot read/.test(error.message));
+  assert.throws(() => loadConfig({ LLM_PROXY_CONFIG: file('[1, 2]') }), (error: unknown) => error instanceof ConfigError && /mapping/.test(error.message));
+});
+
+test('interpolation leaves other strings alone and does not pollute prototypes', () => {
+  const value = interpolateEnv(JSON.parse('{"a":"x","__proto__":{"polluted":true}}'), {});
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  assert.equal((value as Record<string, unknown>).a, 'x');
+});

@@ -59,7 +59,7 @@ test('environment variables of the contract', () => {
 
 test('YAML file with ${ENV} interpolation, env over file', () => {
   const path = file(`
-server: { port: 8100, body_limit_mb: ${BODY_MB} }
+server: { port: 8100, body_limit_mb: \${BODY_MB} }
 providers:
   openai: { api_key: \${MY_KEY} }
   gpu-box: { type: openai-compatible, base_url: "\${GPU_URL:-http://127.0.0.1:8001/v1}", models: [llama-local] }

@@ -1,0 +1,107 @@
+// The user guide's chat examples, run as written in Python with `requests`, against the real proxy
+// in front of a fake OpenAI upstream. What each example prints is what its reader would see.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
+import { startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+import { guideText, pythonExamples, pythonHas, runExample, SEED_GUIDE, seedGuideExists } from '../support/usage-guide.js';
+
+const examples = pythonExamples();
+const python = pythonHas();
+const skip = python ? false : 'python3 with the requests package is not installed here';
+
+function example(heading: string): string {
+  const source = examples.get(heading);
+  assert.ok(source !== undefined, `USAGE.md has no python example under "${heading}"`);
+  return source;
+}
+
+test('docs/USAGE.md is the seed guide, unchanged', { skip: seedGuideExists() ? false : 'no shared/seed beside the checkout' }, () => {
+  assert.equal(guideText(), readFileSync(SEED_GUIDE, 'utf8'));
+});
+
+describe('USAGE.md chat examples', { skip }, () => {
+  let upstream: FakeOpenAi;
+  let gateway: Gateway;
+  let port: number;
+
+  before(async () => {
+    upstream = await startFakeOpenAi({ apiKey: UPSTREAM_KEY });
+    gateway = await startGateway({ OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${upstream.url}/v1` });
+    port = Number(new URL(gateway.url).port);
+  });
+  after(async () => {
+    await gateway.close();
+    await upstream.close();
+  });
+
+  async function run(heading: string, extra = ''): Promise<string> {
+    const result = await runExample(example(heading) + extra, port);
+    assert.equal(result.code, 0, `${heading} failed:\n${result.stderr}`);
+    return result.stdout;
+  }
+
+  test('Quick Start 1: basic chat completion', async () => {
+    const out = await run('1. Basic Chat Completion');
+    assert.match(out, /'object': 'chat\.completion'/);
+    assert.match(out, /'content': 'Hello from the fake upstream\. You said: Hello! How are you\?'/);
+    const sent = upstream.requests.at(-1)?.body;
+    assert.equal(sent?.model, 'gpt-3.5-turbo');
+    assert.equal(sent?.max_tokens, 100);
+    assert.equal(sent?.temperature, 0.7);
+  });
+
+  test('Quick Start 3: streaming response', async () => {
+    const out = await run('3. Streaming Response');
+    assert.equal(out, 'Hello from the fake upstream. You said: Tell me a story');
+  });
+
+  test('Authentication', async () => {
+    await run('Authentication', '\nprint(response.status_code)');
+  });
+
+  test('Simple chat', async () => {
+    const out = await run('Simple Chat');
+    assert.equal(out.trim(), 'Hello from the fake upstream. You said: Explain quantum computing in simple terms');
+  });
+
+  test('Multi-turn conversation', async () => {
+    const out = await run('Multi-turn Conversation');
+    assert.equal(out.trim(), "Hello from the fake upstream. You said: What's interesting about it?");
+    assert.equal((upstream.requests.at(-1)?.body?.messages as unknown[]).length, 4);
+  });
+
+  test('Function calling (legacy functions, answered in the legacy shape)', async () => {
+    const out = await run('Function Calling');
+    assert.match(out, /'function_call': \{'name': 'get_weather', 'arguments': '\{"location":"Tokyo","unit":"celsius"\}'\}/);
+    assert.match(out, /'finish_reason': 'function_call'/);
+  });
+
+  test('Batch processing', async () => {
+    const out = await run('Batch Processing');
+    // The guide prints the first 50 characters of each answer.
+    assert.equal(out, 'Request 1: Hello from the fake upstream. You said: Summarize ...\nRequest 2: Hello from the fake upstream. You said: Analyze th...\n');
+  });
+
+  test('Error handling and retry', async () => {
+    const out = await run('Error Handling and Retry');
+    assert.equal(out.trim(), 'Hello from the fake upstream. You said: Hello, world!');
+  });
+
+  test('Asynchronous processing', { skip: pythonHas('aiohttp') ? false : 'aiohttp is not installed here' }, async () => {
+    const out = await run('Asynchronous Processing');
+    assert.match(out, /You said: Explain async programming/);
+  });
+
+  for (const [heading, said] of [
+    ['Content Generation', 'Write a informative blog post about: The Future of AI in Healthcare'],
+    ['Code Review Assistant', 'Please review the following python code'],
+    ['Data Analysis Assistant', 'Extract key insights and patterns from this dataset description'],
+  ] as const) {
+    test(`Use case: ${heading}`, async () => {
+      const out = await run(heading);
+      assert.ok(out.includes(said), out);
+    });
+  }
+});

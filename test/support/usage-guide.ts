@@ -1,0 +1,68 @@
+// Reads the user guide's Python examples (docs/USAGE.md, a copy of the seed guide) so tests can run
+// them exactly as written, against a proxy on a test port, with the real `requests` library.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const GUIDE = fileURLToPath(new URL('../../../docs/USAGE.md', import.meta.url));
+/** The steering copy beside the checkout, when there is one: the copy must not drift from it. */
+export const SEED_GUIDE = fileURLToPath(new URL('../../../../shared/seed/USAGE.md', import.meta.url));
+
+export function guideText(): string {
+  return readFileSync(GUIDE, 'utf8');
+}
+
+/** Top-level ```python blocks, keyed by the heading above them. Fences indented in lists are skipped. */
+export function pythonExamples(text = guideText()): Map<string, string> {
+  const examples = new Map<string, string>();
+  let heading = '';
+  let block: string[] | undefined;
+  for (const line of text.split('\n')) {
+    if (block !== undefined) {
+      if (line.trimEnd() === '```') {
+        if (!examples.has(heading)) examples.set(heading, block.join('\n'));
+        block = undefined;
+      } else block.push(line);
+      continue;
+    }
+    if (line.startsWith('```python')) block = [];
+    else if (/^#{2,4} /.test(line)) heading = line.replace(/^#+ /, '').trim();
+  }
+  return examples;
+}
+
+/** Whether `python3` with `requests` (and optionally other modules) can run here. */
+export function pythonHas(...modules: string[]): boolean {
+  const result = spawnSync('python3', ['-c', ['requests', ...modules].map((module) => `import ${module}`).join('; ')], { stdio: 'ignore' });
+  return result.status === 0;
+}
+
+export interface PythonRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs one example unchanged but for the proxy's address (`localhost:8000` → the test port).
+ * The guide's snippets assume `requests`, `json` and `time` are imported, as its first example does.
+ */
+export function runExample(source: string, port: number, timeoutMs = 20_000): Promise<PythonRun> {
+  const script = `import json, time, requests\n${source.replaceAll('localhost:8000', `127.0.0.1:${port}`)}\n`;
+  return new Promise((resolve) => {
+    const child = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+export function seedGuideExists(): boolean {
+  return existsSync(SEED_GUIDE);
+}

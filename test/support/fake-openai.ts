@@ -35,8 +35,8 @@ export type Fault =
   | { kind: 'slow-stream'; delayMs: number };
 
 export interface FakeOpenAiOptions {
-  /** The key the fake accepts as `Authorization: Bearer` (or Azure `api-key`). */
-  apiKey: string;
+  /** The key the fake accepts as `Authorization: Bearer` (or Azure `api-key`); undefined accepts any (Ollama). */
+  apiKey: string | undefined;
   models?: string[];
   /** Words the streamed and plain answers are made of. */
   reply?: string;
@@ -113,7 +113,7 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeO
 
     const azure = url.pathname.startsWith('/openai/deployments/');
     const presented = azure ? req.headers['api-key'] : req.headers.authorization?.replace(/^Bearer /, '');
-    if (presented !== options.apiKey) {
+    if (options.apiKey !== undefined && presented !== options.apiKey) {
       res.writeHead(401, { 'content-type': 'application/json' }).end(errorBody(401, 'Incorrect API key provided.'));
       return;
     }

@@ -1,0 +1,151 @@
+// The OpenAI-format family beyond OpenAI itself: Azure deployment URLs and `api-key`, Ollama's
+// OpenAI-compatible API without a key, hosted OpenAI-compatible presets, config-file providers
+// and aliases. Each against a fake upstream that records exactly what it was sent.
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
+import { authHeaders, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+
+async function chat(gateway: Gateway, body: Record<string, unknown>): Promise<Response> {
+  return fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: authHeaders(), body: JSON.stringify(body) });
+}
+
+describe('OpenAI-format family', () => {
+  let azure: FakeOpenAi;
+  let ollama: FakeOpenAi;
+  let groq: FakeOpenAi;
+  let mistral: FakeOpenAi;
+  let box: FakeOpenAi;
+  let gateway: Gateway;
+
+  before(async () => {
+    [azure, ollama, groq, mistral, box] = await Promise.all([
+      startFakeOpenAi({ apiKey: 'azure-key-123456' }),
+      startFakeOpenAi({ apiKey: undefined }),
+      startFakeOpenAi({ apiKey: 'gsk_groqkey1234567890abcdef' }),
+      startFakeOpenAi({ apiKey: 'mistral-key-123456' }),
+      startFakeOpenAi({ apiKey: undefined }),
+    ]);
+    const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-family-'));
+    const file = join(dir, 'config.yaml');
+    writeFileSync(
+      file,
+      `providers:
+  gpu-box: { type: openai-compatible, base_url: "${box.url}/v1", models: [llama-local] }
+  azure: { models: [prod-gpt4o] }
+aliases:
+  fast: gpu-box/llama-local
+  smart: prod-gpt4o
+`,
+    );
+    gateway = await startGateway({
+      LLM_PROXY_CONFIG: file,
+      AZURE_OPENAI_API_KEY: 'azure-key-123456',
+      AZURE_OPENAI_ENDPOINT: azure.url,
+      AZURE_OPENAI_API_VERSION: '2024-06-01',
+      OLLAMA_BASE_URL: ollama.url,
+      GROQ_API_KEY: 'gsk_groqkey1234567890abcdef',
+      GROQ_BASE_URL: `${groq.url}/v1`,
+      MISTRAL_API_KEY: 'mistral-key-123456',
+      MISTRAL_BASE_URL: `${mistral.url}/v1`,
+    });
+  });
+  after(async () => {
+    await gateway.close();
+    await Promise.all([azure, ollama, groq, mistral, box].map((fake) => fake.close()));
+  });
+
+  test('azure: deployment in the path, api-version in the query, key in api-key', async () => {
+    const response = await chat(gateway, { model: 'azure/my-deployment', messages: [{ role: 'user', content: 'hi' }] });
+    assert.equal(response.status, 200);
+    const sent = azure.requests.at(-1);
+    assert.equal(sent?.path, '/openai/deployments/my-deployment/chat/completions?api-version=2024-06-01');
+    assert.equal(sent?.headers['api-key'], 'azure-key-123456');
+    assert.equal(sent?.headers.authorization, undefined);
+  });
+
+  test('azure: a configured deployment routes by bare name and through an alias', async () => {
+    assert.equal((await chat(gateway, { model: 'prod-gpt4o', messages: [{ role: 'user', content: 'hi' }] })).status, 200);
+    assert.equal(azure.requests.at(-1)?.path.split('?')[0], '/openai/deployments/prod-gpt4o/chat/completions');
+    assert.equal((await chat(gateway, { model: 'smart', messages: [{ role: 'user', content: 'hi' }] })).status, 200);
+    assert.equal(azure.requests.at(-1)?.path.split('?')[0], '/openai/deployments/prod-gpt4o/chat/completions');
+  });
+
+  test('azure streams pass through', async () => {
+    const response = await chat(gateway, { model: 'azure/dep', messages: [{ role: 'user', content: 'stream' }], stream: true });
+    const text = await response.text();
+    assert.match(text, /data: \[DONE\]\n\n$/);
+    assert.match(text, /"content":" stream"/);
+  });
+
+  test('ollama: the bare server address gets /v1, and no key is sent', async () => {
+    const response = await chat(gateway, { model: 'ollama/llama3.1', messages: [{ role: 'user', content: 'hi' }] });
+    assert.equal(response.status, 200);
+    const sent = ollama.requests.at(-1);
+    assert.equal(sent?.path, '/v1/chat/completions');
+    assert.equal(sent?.headers.authorization, undefined);
+    assert.equal(sent?.body?.model, 'llama3.1');
+  });
+
+  test('groq: a catalog model routes by bare name to its host', async () => {
+    const response = await chat(gateway, { model: 'llama-3.1-8b-instant', messages: [{ role: 'user', content: 'hi' }] });
+    assert.equal(response.status, 200);
+    assert.equal(groq.requests.at(-1)?.headers.authorization, 'Bearer gsk_groqkey1234567890abcdef');
+  });
+
+  test('mistral: streams without stream_options, which Mistral rejects', async () => {
+    const response = await chat(gateway, { model: 'mistral/mistral-small-2506', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    assert.equal(response.status, 200);
+    await response.text();
+    assert.equal(mistral.requests.at(-1)?.body?.stream_options, undefined);
+  });
+
+  test('a config-file openai-compatible provider and an alias to it', async () => {
+    const response = await chat(gateway, { model: 'fast', messages: [{ role: 'user', content: 'hi' }] });
+    assert.equal(response.status, 200);
+    assert.equal(box.requests.at(-1)?.body?.model, 'llama-local');
+  });
+
+  test('every field a client sends is forwarded; only the model name changes', async () => {
+    const body = {
+      model: 'fast',
+      messages: [{ role: 'user', content: 'hi' }],
+      n: 2,
+      seed: 7,
+      logprobs: true,
+      top_logprobs: 2,
+      presence_penalty: 0.5,
+      frequency_penalty: 0.25,
+      stop: ['###'],
+      response_format: { type: 'json_object' },
+      user: 'user-1',
+      a_field_openai_adds_next_year: { nested: [1, 2] },
+    };
+    assert.equal((await chat(gateway, body)).status, 200);
+    assert.deepEqual(box.requests.at(-1)?.body, { ...body, model: 'llama-local' });
+  });
+
+  test('/v1/models lists what each configured provider serves', async () => {
+    const response = await fetch(`${gateway.url}/v1/models`, { headers: authHeaders() });
+    const list = (await response.json()) as { data: Array<{ id: string; owned_by: string }> };
+    const owner = new Map(list.data.map((model) => [model.id, model.owned_by]));
+    assert.equal(owner.get('llama-local'), 'gpu-box');
+    assert.equal(owner.get('prod-gpt4o'), 'azure');
+    assert.equal(owner.get('llama-3.1-8b-instant'), 'groq');
+    assert.equal(owner.get('fast'), 'gpu-box');
+    assert.equal(owner.has('gpt-4'), false, 'no OpenAI provider is configured here');
+  });
+
+  test('/health and /health/providers need no key and name every provider', async () => {
+    const health = (await (await fetch(`${gateway.url}/health`)).json()) as { status: string };
+    assert.equal(health.status, 'healthy');
+    const providers = (await (await fetch(`${gateway.url}/health/providers`)).json()) as Record<string, { status: string; configured: boolean }>;
+    assert.equal(providers.azure?.configured, true);
+    assert.equal(providers['gpu-box']?.configured, true);
+    assert.equal(providers.openai?.status, 'not_configured');
+    assert.equal(JSON.stringify(providers).includes('azure-key-123456'), false);
+  });
+});

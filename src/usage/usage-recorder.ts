@@ -36,9 +36,10 @@ export interface UsageRecorder {
   flush(): Promise<void>;
 }
 
-/** Keeps the last `capacity` records (for tests and the health view) and forwards to a listener. */
+/** Keeps the last `capacity` records in a ring (for tests and the health view) and forwards each to a listener. */
 export class MemoryUsageRecorder implements UsageRecorder {
-  private readonly records: UsageRecord[] = [];
+  private readonly ring: UsageRecord[] = [];
+  private next = 0;
 
   constructor(
     private readonly capacity = 10_000,
@@ -46,13 +47,15 @@ export class MemoryUsageRecorder implements UsageRecorder {
   ) {}
 
   record(record: UsageRecord): void {
-    this.records.push(record);
-    if (this.records.length > this.capacity) this.records.splice(0, this.records.length - this.capacity);
+    if (this.ring.length < this.capacity) this.ring.push(record);
+    else this.ring[this.next] = record;
+    this.next = (this.next + 1) % this.capacity;
     this.listener?.(record);
   }
 
-  recent(): readonly UsageRecord[] {
-    return this.records;
+  /** Oldest first. */
+  recent(): UsageRecord[] {
+    return this.ring.length < this.capacity ? this.ring.slice() : [...this.ring.slice(this.next), ...this.ring.slice(0, this.next)];
   }
 
   async flush(): Promise<void> {}

@@ -5,8 +5,12 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { GatewayError } from './errors/gateway-error.js';
 import { parseJsonBody } from './http/json-body.js';
 import { registerAuth } from './http/plugins/auth.js';
+import { registerAdminKeys } from './http/routes/admin-keys.js';
+import { registerUsage } from './http/routes/usage.js';
 import { clientErrorHandler, registerErrorHandler } from './http/plugins/error-handler.js';
+import { registerCatalog } from './http/routes/catalog.js';
 import { registerChatCompletions } from './http/routes/chat-completions.js';
+import { registerCacheHealth } from './http/routes/cache-health.js';
 import { registerHealth } from './http/routes/health.js';
 import { registerModels } from './http/routes/models.js';
 import { StreamRegistry } from './http/stream-response.js';
@@ -15,6 +19,12 @@ import type { Services } from './services.js';
 /** A client's own request id is kept when it is short and plain; anything else is replaced. */
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const MAX_HEADERS = 100;
+/**
+ * A Host is a name (letters, digits, `.`, `-`, `_` as in container names) or a bracketed IPv6
+ * literal, with an optional port. Nothing reads it, but a malformed one is refused, so no later
+ * code can be fooled by `evil/`, `a?b` or `u@h` (RELIABILITY 4a#20).
+ */
+const VALID_HOST = /^(?:[A-Za-z0-9._-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$/;
 
 export interface App {
   app: FastifyInstance;
@@ -38,20 +48,41 @@ export function buildApp(services: Services): App {
       return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
     },
     clientErrorHandler: clientErrorHandler(logger),
+    http: {
+      // A missing Host is answered by the hook below as JSON, not by Node's bare 400.
+      requireHostHeader: false,
+      // Node checks header and request timeouts only this often (30 s by default), so slow
+      // clients would otherwise hold sockets far past headers_timeout_s.
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor((config.server.headers_timeout_s * 1000) / 4))),
+    },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
   });
   app.server.headersTimeout = config.server.headers_timeout_s * 1000;
   app.server.requestTimeout = config.server.request_timeout_s * 1000;
 
   const streams = new StreamRegistry(config.server.keepalive_s * 1000);
-  registerErrorHandler(app, bodyLimit);
+  registerErrorHandler(app, bodyLimit, services.redactor);
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     reply.header('cache-control', 'no-store');
     reply.header('vary', 'Authorization');
+    // A client that leaves before its answer is complete (mid-stream too) never reaches
+    // onResponse: its access line says 499, as nginx does (RELIABILITY 4b#19).
+    const res = reply.raw;
+    res.once('close', () => {
+      if (res.writableFinished || !logger.isLevelEnabled('info')) return;
+      request.log.info(
+        { reqId: request.id, method: request.method, path: request.url.split('?')[0], status: 499, ms: Math.round(reply.elapsedTime * 100) / 100, key: request.principal?.keyId },
+        'request',
+      );
+    });
     if (request.raw.rawHeaders.length > MAX_HEADERS * 2) {
       throw new GatewayError({ status: 431, type: 'invalid_request_error', code: 'too_many_headers', message: `More than ${MAX_HEADERS} request headers.` });
+    }
+    const host = request.headers.host;
+    if (host === undefined ? request.raw.httpVersion !== '1.0' : !VALID_HOST.test(host)) {
+      throw new GatewayError({ status: 400, type: 'invalid_request_error', code: 'invalid_header', message: 'The Host header is missing or not valid.' });
     }
   });
   registerAuth(app, services);
@@ -89,8 +120,12 @@ export function buildApp(services: Services): App {
   });
 
   registerHealth(app, services);
+  registerCacheHealth(app, services);
   registerModels(app, services);
+  registerCatalog(app, services);
   registerChatCompletions(app, services, streams);
+  registerAdminKeys(app, services);
+  registerUsage(app, services);
 
   app.addHook('onClose', async () => {
     streams.close();

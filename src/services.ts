@@ -1,18 +1,31 @@
 // Builds the gateway's long-lived services from a validated config: one place that wires them,
 // so the app, the CLI and the tests get the same objects.
+import { dirname, join, resolve } from 'node:path';
+import { createResponseCache } from './cache/create-response-cache.js';
+import type { ResponseCache } from './cache/response-cache.js';
 import { ModelCatalog } from './catalog/model-catalog.js';
+import { ModelDirectory } from './catalog/model-directory.js';
 import { ModelDiscovery } from './catalog/model-discovery.js';
 import type { Config } from './config/config-schema.js';
+import { KeyChangeBus } from './keys/key-change-bus.js';
 import { StaticKeyRing } from './keys/static-keys.js';
+import { VirtualKeyService } from './keys/virtual-keys.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { Redactor } from './logging/redactor.js';
 import { buildProviders, type ProviderSetup } from './providers/provider-registry.js';
+import { BudgetLedger } from './rate-limit/budget-ledger.js';
+import { ChatAdmission } from './rate-limit/chat-admission.js';
 import { MemoryRateLimiter, type RateLimiter } from './rate-limit/memory-rate-limiter.js';
+import { RedisRateLimiter } from './rate-limit/redis-rate-limiter.js';
 import { ChatExecutor } from './routing/chat-executor.js';
 import { ModelRouter } from './routing/model-router.js';
+import { DEFAULT_BREAKER, HealthRegistry } from './routing/deployment-health.js';
 import { RetryBudget } from './routing/retry-policy.js';
+import { RedisConnection } from './store/redis-connection.js';
+import { SqlStore } from './store/sql-store.js';
+import { BatchedUsageWriter, fanOutUsage } from './usage/batched-usage-writer.js';
 import { UpstreamClient } from './upstream/upstream-client.js';
-import { MemoryUsageRecorder, type UsageRecorder } from './usage/usage-recorder.js';
+import type { UsageRecorder } from './usage/usage-recorder.js';
 
 export interface Services {
   config: Config;
@@ -22,11 +35,25 @@ export interface Services {
   providerSetup: ProviderSetup;
   router: ModelRouter;
   discovery: ModelDiscovery;
+  /** The public model list (/api/models, /v1/models), rebuilt only when routing or discovery changes. */
+  models: ModelDirectory;
   keys: StaticKeyRing;
+  /** Virtual keys (sk-gw_…) from the database, behind a short-lived cache. */
+  virtualKeys: VirtualKeyService;
+  /** Keys and usage: SQLite by default, PostgreSQL with DATABASE_URL. */
+  store: SqlStore;
   rateLimiter: RateLimiter;
+  /** Token-limit and budget holds around each chat call. */
+  admission: ChatAdmission;
   usage: UsageRecorder;
   upstream: UpstreamClient;
   executor: ChatExecutor;
+  /** Live health of every deployment: breakers, cool-downs, latency. */
+  health: HealthRegistry;
+  /** The one shared Redis connection (REDIS_URL), for every feature that keeps state across instances. */
+  redis?: RedisConnection;
+  /** The response cache; undefined when it is off (then the request path does no cache work). */
+  cache?: ResponseCache;
   startedAt: number;
   /** Stops background work and closes pools. */
   close(): Promise<void>;
@@ -59,9 +86,13 @@ export function configuredSecrets(config: Config): string[] {
 export function createServices(config: Config, overrides: ServiceOverrides = {}): Services {
   const redactor = new Redactor(configuredSecrets(config));
   const logger = overrides.logger ?? createLogger(config.logging.level, redactor);
-  const catalog = ModelCatalog.builtin();
+  const catalog = ModelCatalog.builtin(config.model_catalog);
   const providerSetup = buildProviders(config);
-  const router = new ModelRouter(providerSetup.providers, catalog, config.aliases);
+  const router = new ModelRouter(providerSetup.providers, catalog, config.aliases, config.models ?? [], {
+    strategy: config.routing.strategy ?? 'weighted-random',
+    retries: config.routing.retries,
+    fallbacks: config.routing.fallbacks ?? [],
+  });
   const upstream = new UpstreamClient(
     {
       connectTimeoutMs: config.routing.connect_timeout_s * 1000,
@@ -72,10 +103,36 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     redactor,
   );
   const discovery = new ModelDiscovery(router, upstream, logger, config.routing.discovery_interval_s * 1000);
-  const executor = new ChatExecutor(upstream, { retries: config.routing.retries }, new RetryBudget(), redactor);
-  const rateLimiter = new MemoryRateLimiter();
-  const pruneTimer = setInterval(() => (rateLimiter as MemoryRateLimiter).prune(Date.now()), 60_000);
+  const health = new HealthRegistry(
+    {
+      ...DEFAULT_BREAKER,
+      ...(config.routing.failure_threshold === undefined ? {} : { failureThreshold: config.routing.failure_threshold }),
+      ...(config.routing.cooldown_s === undefined ? {} : { cooldownMs: config.routing.cooldown_s * 1000 }),
+    },
+    // One log line per breaker transition.
+    (deployment, from, to, reason) => logger[to === 'open' ? 'warn' : 'info']({ deployment, from, to, reason }, `circuit ${to}`),
+  );
+  const executor = new ChatExecutor(upstream, router, health, new RetryBudget(), redactor, logger, {
+    ttfbMs: config.routing.ttfb_timeout_s * 1000,
+    ...(config.routing.total_timeout_s === undefined ? {} : { totalMs: config.routing.total_timeout_s * 1000 }),
+    contextWindowFallbacks: config.routing.context_window_fallbacks ?? true,
+  });
+  const redis = config.storage.redis_url === undefined ? undefined : new RedisConnection({ url: config.storage.redis_url }, logger);
+  const cache = createResponseCache(config, logger, redis);
+  const localLimiter = new MemoryRateLimiter();
+  const pruneTimer = setInterval(() => localLimiter.prune(Date.now()), 60_000);
   pruneTimer.unref();
+  // Keys, limits, budgets and usage (issue #6): Redis makes limits and revocations shared, the store keeps keys and usage.
+  const redisPrefix = config.storage.redis_prefix ?? 'llm-proxy:';
+  const rateLimiter: RateLimiter = redis === undefined ? localLimiter : new RedisRateLimiter(redis, localLimiter, redisPrefix);
+  const store = new SqlStore({ dbPath: config.storage.db_path, ...(config.storage.database_url === undefined ? {} : { databaseUrl: config.storage.database_url }) }, logger);
+  store.ready().catch((error: unknown) => logger.warn({ component: 'store', err: error instanceof Error ? error.message : String(error) }, 'database not ready at start; retrying on first use'));
+  const virtualKeys = new VirtualKeyService(store.keys, logger);
+  const keyChanges = new KeyChangeBus(virtualKeys, store.keys, logger, { redis, channel: `${redisPrefix}key-changes` });
+  keyChanges.start();
+  const ledger = new BudgetLedger(store.keys, (id) => virtualKeys.cached(id), logger);
+  const admission = new ChatAdmission({ rateLimiter, ledger, catalog, defaultTpm: config.limits.default_tpm, logger });
+  const usageWriter = new BatchedUsageWriter(store.usage, logger, { spoolFile: join(dirname(resolve(config.storage.db_path)), 'usage-spool.jsonl') });
   return {
     config,
     logger,
@@ -84,17 +141,30 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     providerSetup,
     router,
     discovery,
+    models: new ModelDirectory(router, catalog, discovery),
     keys: new StaticKeyRing(config.auth.api_keys, config.auth.master_key, overrides.masterKeyDigest),
+    virtualKeys,
+    store,
     rateLimiter,
-    usage: overrides.usage ?? new MemoryUsageRecorder(),
+    admission,
+    usage: fanOutUsage(overrides.usage === undefined ? [usageWriter] : [usageWriter, overrides.usage]),
     upstream,
     executor,
+    health,
+    ...(redis === undefined ? {} : { redis }),
+    ...(cache === undefined ? {} : { cache }),
     startedAt: Date.now(),
     async close() {
       clearInterval(pruneTimer);
       discovery.stop();
+      await keyChanges.close();
+      ledger.close();
       await this.usage.flush();
+      await usageWriter.close();
+      await store.close();
       await upstream.close();
+      await cache?.close();
+      await redis?.close();
     },
   };
 }

@@ -1,6 +1,7 @@
 // The model catalog: built-in figures (builtin-models.json, shipped with the code, never fetched),
 // looked up by id or alias. One source of context windows, limits and prices.
 import builtin from './builtin-models.json' with { type: 'json' };
+import { applyCatalogPatches, type CatalogEntryPatch } from './catalog-patch.js';
 import type { CatalogEntry, CatalogFile } from './catalog-types.js';
 import type { ProviderKind } from '../providers/provider.js';
 
@@ -8,18 +9,25 @@ export class ModelCatalog {
   private readonly byName = new Map<string, CatalogEntry>();
   private readonly byKind = new Map<ProviderKind, CatalogEntry[]>();
 
-  constructor(readonly entries: readonly CatalogEntry[]) {
+  /** `unrouted`: ids looked up by name but never routed by kind (config entries without a provider). */
+  constructor(
+    readonly entries: readonly CatalogEntry[],
+    unrouted: ReadonlySet<string> = new Set(),
+  ) {
     for (const entry of entries) {
       this.byName.set(entry.id, entry);
       for (const alias of entry.aliases ?? []) if (!this.byName.has(alias)) this.byName.set(alias, entry);
+      if (unrouted.has(entry.id)) continue;
       const list = this.byKind.get(entry.provider);
       if (list === undefined) this.byKind.set(entry.provider, [entry]);
       else list.push(entry);
     }
   }
 
-  static builtin(): ModelCatalog {
-    return new ModelCatalog((builtin as CatalogFile).models);
+  /** The shipped catalog, with the config's `model_catalog` patches merged over it. */
+  static builtin(patches: Readonly<Record<string, CatalogEntryPatch>> = {}, today = new Date().toISOString().slice(0, 10)): ModelCatalog {
+    const patched = applyCatalogPatches((builtin as CatalogFile).models, patches, today);
+    return new ModelCatalog(patched.entries, patched.unrouted);
   }
 
   /** The entry for a model id or alias, if the catalog knows it. */

@@ -20,6 +20,7 @@ export function defaultConfig(): Config {
     auth: { api_keys: [] },
     providers: {},
     aliases: {},
+    model_catalog: {},
     routing: {
       retries: 2,
       connect_timeout_s: 10,
@@ -265,6 +266,12 @@ export function loadConfig(env: Environment = process.env): LoadedConfig {
   }
   for (const [alias, target] of Object.entries(config.aliases)) {
     if (alias === target) throw new ConfigError(`aliases.${alias}: an alias cannot point at itself.`);
+  }
+  // REDIS_URL puts the cache in Redis (CONTRACT.md "shared state") unless a backend was chosen.
+  const chosenBackend = stringFromEnv(env, 'LLM_PROXY_CACHE') ?? (isRecord(fromFile.cache) ? fromFile.cache.backend : undefined);
+  if (chosenBackend === undefined && config.storage.redis_url !== undefined) config.cache.backend = 'redis';
+  if (config.cache.backend === 'redis' && config.storage.redis_url === undefined) {
+    throw new ConfigError('cache.backend (or LLM_PROXY_CACHE) is "redis", which needs REDIS_URL (or storage.redis_url) to be set.');
   }
   return { config, file };
 }

@@ -35,6 +35,88 @@ export const ProviderConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 
+const CAPABILITIES = [
+  'chat',
+  'streaming',
+  'vision',
+  'function_calling',
+  'json_mode',
+  'structured_outputs',
+  'reasoning',
+  'embeddings',
+  'audio',
+  'prompt_caching',
+  'completions',
+] as const;
+const MODALITIES = ['text', 'image', 'audio', 'video', 'file'] as const;
+const Cost = Type.Union([Type.Number({ minimum: 0, maximum: 1_000_000 }), Type.Null()]);
+const TokenCount = Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000_000 }), Type.Null()]);
+const Modalities = Type.Array(Type.Union(MODALITIES.map((modality) => Type.Literal(modality))), { maxItems: 5 });
+
+/**
+ * `model_catalog:` what the operator says about a model, merged over the built-in catalog entry with
+ * that id (or alias), or creating one. Costs are USD per 1K tokens; null means not known.
+ */
+export const CatalogPatchSchema = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    /** The provider kind that serves it; a new entry without one only describes a model routed otherwise. */
+    provider: Type.Optional(ProviderKindSchema),
+    context_length: Type.Optional(TokenCount),
+    max_output_tokens: Type.Optional(TokenCount),
+    input_cost: Type.Optional(Cost),
+    output_cost: Type.Optional(Cost),
+    cached_input_cost: Type.Optional(Cost),
+    supports_chat: Type.Optional(Type.Boolean()),
+    supports_streaming: Type.Optional(Type.Boolean()),
+    capabilities: Type.Optional(Type.Array(Type.Union(CAPABILITIES.map((capability) => Type.Literal(capability))), { maxItems: 32 })),
+    modalities: Type.Optional(Type.Object({ input: Type.Optional(Modalities), output: Type.Optional(Modalities) }, { additionalProperties: false })),
+    aliases: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9._:+/-]{1,256}$' }), { maxItems: 64 })),
+    deprecated: Type.Optional(Type.Boolean()),
+    source: Type.Optional(Type.Object({ url: Type.String({ minLength: 1, maxLength: 2048 }), date: Type.String({ minLength: 1, maxLength: 32 }) }, { additionalProperties: false })),
+  },
+  { additionalProperties: false },
+);
+
+const StrategySchema = Type.Union([
+  Type.Literal('weighted-random'),
+  Type.Literal('least-busy'),
+  Type.Literal('lowest-latency'),
+  Type.Literal('lowest-cost'),
+]);
+
+export const DeploymentSchema = Type.Object(
+  {
+    /** A configured provider's name. */
+    provider: Type.String({ minLength: 1 }),
+    /** The model (or Azure deployment) name the provider expects. */
+    model: Type.String({ minLength: 1, maxLength: 256 }),
+    weight: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+
+export const ModelGroupSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 256 }),
+    deployments: Type.Array(DeploymentSchema, { minItems: 1 }),
+    strategy: Type.Optional(StrategySchema),
+    fallbacks: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }))),
+    retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 5 })),
+    timeouts: Type.Optional(
+      Type.Object(
+        {
+          ttfb_s: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+          idle_s: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+          total_s: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const ConfigSchema = Type.Object(
   {
     server: Type.Object(
@@ -60,6 +142,10 @@ export const ConfigSchema = Type.Object(
     ),
     providers: Type.Record(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' }), ProviderConfigSchema),
     aliases: Type.Record(Type.String({ minLength: 1, maxLength: 256 }), Type.String({ minLength: 1, maxLength: 256 })),
+    /** Model id (or alias) → figures that override or extend the built-in catalog. */
+    model_catalog: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[A-Za-z0-9._:+/-]{1,256}$' }), CatalogPatchSchema, { additionalProperties: false }),
+    ),
     routing: Type.Object(
       {
         /** Extra attempts after the first, for retryable failures before any byte reached the client. */
@@ -73,9 +159,22 @@ export const ConfigSchema = Type.Object(
         max_response_mb: Type.Number({ exclusiveMinimum: 0 }),
         /** Seconds between background refreshes of provider model lists. */
         discovery_interval_s: Type.Number({ minimum: 0 }),
+        /** Default load-balancing strategy for model groups that name none. */
+        strategy: Type.Optional(StrategySchema),
+        /** Models tried, in order, when every deployment of the asked model failed. */
+        fallbacks: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }))),
+        /** On a context-window overflow, move to a fallback whose catalog window is larger. */
+        context_window_fallbacks: Type.Optional(Type.Boolean()),
+        /** Total time cap for a non-streaming call, all attempts included. */
+        total_timeout_s: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+        /** Circuit breaker: consecutive failures that open a deployment's circuit, and the first cool-down. */
+        failure_threshold: Type.Optional(Type.Integer({ minimum: 1 })),
+        cooldown_s: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
       },
       { additionalProperties: false },
     ),
+    /** Model groups: one name standing for several deployments, with a strategy and fallbacks. */
+    models: Type.Optional(Type.Array(ModelGroupSchema)),
     limits: Type.Object(
       {
         default_rpm: Type.Integer({ minimum: 0 }),
@@ -88,6 +187,16 @@ export const ConfigSchema = Type.Object(
         backend: Type.Union([Type.Literal('off'), Type.Literal('memory'), Type.Literal('redis')]),
         ttl_s: Type.Number({ minimum: 0 }),
         max_mb: Type.Number({ exclusiveMinimum: 0 }),
+        /** Model name (as asked, as routed, or `provider/model`) → TTL seconds; 0 turns caching off for it. */
+        ttl_by_model: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 256 }), Type.Number({ minimum: 0 }))),
+        /** Share entries between all keys under this name (default: each key has its own). */
+        namespace: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._:-]{1,128}$' })),
+        /** HMAC secret for cache keys; instances sharing Redis must agree (default: derived, see the README). */
+        secret: Type.Optional(Type.String({ minLength: 16 })),
+        /** Prefix of every Redis key the cache writes. */
+        key_prefix: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._:{}-]{1,64}$' })),
+        /** Also store answers with n > 1. */
+        multiple_choices: Type.Optional(Type.Boolean()),
       },
       { additionalProperties: false },
     ),
@@ -96,6 +205,8 @@ export const ConfigSchema = Type.Object(
         db_path: Type.String({ minLength: 1 }),
         database_url: Type.Optional(Type.String({ minLength: 1 })),
         redis_url: Type.Optional(Type.String({ minLength: 1 })),
+        /** Prefix of the Redis keys and channel for rate limits and key changes (default `llm-proxy:`). */
+        redis_prefix: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._:{}-]{1,64}$' })),
       },
       { additionalProperties: false },
     ),
@@ -111,5 +222,7 @@ export const ConfigSchema = Type.Object(
 
 export type Config = Static<typeof ConfigSchema>;
 export type ProviderConfig = Static<typeof ProviderConfigSchema>;
+export type ModelGroupConfig = Static<typeof ModelGroupSchema>;
+export type CatalogPatchConfig = Static<typeof CatalogPatchSchema>;
 export type ConfiguredProviderKind = (typeof PROVIDER_KINDS)[number];
 export const KNOWN_PROVIDER_KINDS: readonly ConfiguredProviderKind[] = PROVIDER_KINDS;

@@ -168,6 +168,27 @@ export function upstreamStreamError(provider: string, detail: string): GatewayEr
   });
 }
 
+export function contextLengthExceeded(provider: string, detail: string): GatewayError {
+  return new GatewayError({
+    status: 400,
+    type: 'invalid_request_error',
+    code: 'context_length_exceeded',
+    param: 'messages',
+    provider,
+    message: `The conversation is longer than the model's context window (provider '${provider}': ${detail})`,
+  });
+}
+
+export function noHealthyDeployment(model: string, retryAfterMs: number | undefined): GatewayError {
+  return new GatewayError({
+    status: 503,
+    type: 'service_unavailable_error',
+    code: 'no_healthy_deployment',
+    message: `No deployment of '${model}' is healthy right now; every one is cooling down after failures.`,
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+  });
+}
+
 export function internalError(): GatewayError {
   return new GatewayError({
     status: 500,

@@ -12,6 +12,8 @@ export interface Principal {
   tpmLimit?: number;
   /** Models this key may use; undefined means all. */
   models?: readonly string[];
+  /** USD this key may spend (virtual keys); undefined means no budget. */
+  maxBudget?: number;
 }
 
 export function digestKey(key: string): Buffer {

@@ -3,7 +3,7 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
-import { invalidType, invalidValue, type GatewayError } from '../errors/gateway-error.js';
+import { invalidType, invalidValue, modelNotFound, type GatewayError } from '../errors/gateway-error.js';
 import type { ChatCompletionRequest } from './types.js';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -92,7 +92,7 @@ export const ChatCompletionRequestSchema = Type.Object(
 const check = TypeCompiler.Compile(ChatCompletionRequestSchema);
 
 /** Fields whose every failure is a value problem (OpenAI answers `invalid_value` for "100" as well as -1). */
-const VALUE_FIELDS = new Set(['max_tokens', 'max_completion_tokens', 'n', 'temperature', 'top_p', 'top_logprobs']);
+const VALUE_FIELDS = new Set(['max_tokens', 'max_completion_tokens', 'n', 'top_logprobs']);
 
 const RANGE_ERRORS = new Set<ValueErrorType>([
   ValueErrorType.NumberMaximum,
@@ -131,11 +131,37 @@ function pickError(body: unknown): ValueError | undefined {
   return first;
 }
 
+/**
+ * Whether a union (nested unions included) has a plain member of the value's JSON type, so the
+ * value failed a constraint (range, length), not its type: `temperature: 3` against
+ * number|null is a value error, `temperature: "hot"` a type error. Enum members (`const`) never
+ * count: a role outside the list is the wrong kind of value (RELIABILITY 4a#5).
+ */
+function unionAcceptsTypeOf(schema: TSchema, value: unknown): boolean {
+  const kind = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+  const pending: TSchema[] = [schema];
+  while (pending.length > 0) {
+    const member = pending.pop() as TSchema;
+    if (Array.isArray(member.anyOf)) {
+      pending.push(...(member.anyOf as TSchema[]));
+      continue;
+    }
+    if (member.const !== undefined) continue;
+    if (member.type === kind || (member.type === 'integer' && kind === 'number')) return true;
+  }
+  return false;
+}
+
 export function mapSchemaError(error: ValueError): GatewayError {
   const param = toParam(error.path) || 'body';
   const top = param.split(/[.[]/)[0] ?? param;
   if (error.value === undefined && error.type !== ValueErrorType.Union) return invalidType(param, `a required field (${describe(error)})`);
+  // An over-long model name is a name nothing serves: 404, as for any unknown model (RELIABILITY 4a#9).
+  if (param === 'model' && error.type === ValueErrorType.StringMaxLength) return modelNotFound(String(error.value));
+  // An empty list where a non-empty one is required counts as missing (`messages: []`, RELIABILITY 4a#5).
+  if (error.type === ValueErrorType.ArrayMinItems && Array.isArray(error.value) && error.value.length === 0) return invalidType(param, 'a non-empty array');
   if (VALUE_FIELDS.has(top) || RANGE_ERRORS.has(error.type)) return invalidValue(param, describe(error));
+  if (error.type === ValueErrorType.Union && unionAcceptsTypeOf(error.schema, error.value)) return invalidValue(param, describe(error));
   return invalidType(param, describe(error));
 }
 

@@ -1,5 +1,7 @@
 // Builds the configured provider instances from the config: one registry line per wire format.
 import type { Config, ConfiguredProviderKind } from '../config/config-schema.js';
+import { ANTHROPIC_DEFAULT_BASE_URL, anthropicCodec } from './anthropic/anthropic-codec.js';
+import { GEMINI_DEFAULT_BASE_URL, geminiCodec } from './gemini/gemini-codec.js';
 import { createOpenAiCodec, OPENAI_FAMILY_PRESETS, type OpenAiFamilyKind } from './openai-compatible.js';
 import type { ChatCodec, ProviderInstance, ProviderKind } from './provider.js';
 
@@ -16,12 +18,11 @@ interface KindInfo {
   codec(options: CodecFactoryOptions): ChatCodec;
 }
 
-const extraKinds = new Map<ProviderKind, KindInfo>();
-
-/** Registers a translated provider (Anthropic, Gemini): one line in that provider's module. */
-export function registerProviderKind(kind: ProviderKind, info: KindInfo): void {
-  extraKinds.set(kind, info);
-}
+/** The translated providers: one registry line each. The OpenAI-format family comes from its preset table. */
+const TRANSLATED: Partial<Record<ProviderKind, KindInfo>> = {
+  anthropic: { defaultBaseUrl: ANTHROPIC_DEFAULT_BASE_URL, requiresKey: true, env: 'ANTHROPIC_API_KEY (and optionally ANTHROPIC_BASE_URL)', codec: () => anthropicCodec },
+  gemini: { defaultBaseUrl: GEMINI_DEFAULT_BASE_URL, requiresKey: true, env: 'GEMINI_API_KEY (and optionally GEMINI_BASE_URL)', codec: () => geminiCodec },
+};
 
 function envNames(kind: ProviderKind): string {
   if (kind === 'azure') return 'AZURE_OPENAI_API_KEY and AZURE_OPENAI_ENDPOINT';
@@ -32,8 +33,8 @@ function envNames(kind: ProviderKind): string {
 }
 
 function kindInfo(kind: ProviderKind): KindInfo | undefined {
-  const extra = extraKinds.get(kind);
-  if (extra !== undefined) return extra;
+  const translated = TRANSLATED[kind];
+  if (translated !== undefined) return translated;
   const preset = OPENAI_FAMILY_PRESETS[kind as OpenAiFamilyKind] as (typeof OPENAI_FAMILY_PRESETS)[OpenAiFamilyKind] | undefined;
   if (preset === undefined) return undefined;
   return {
@@ -71,6 +72,9 @@ function normaliseBaseUrl(kind: ProviderKind, raw: string): URL {
   // Ollama's OpenAI-compatible API lives under /v1; accept the bare server address too.
   if (kind === 'ollama' && !/\/v1\/?$/.test(url.pathname)) url.pathname = `${url.pathname.replace(/\/+$/, '')}/v1`;
   url.pathname = url.pathname.replace(/\/+$/, '');
+  // Anthropic's and Gemini's request paths carry their version; accept a base URL written with it.
+  if (kind === 'anthropic') url.pathname = url.pathname.replace(/\/v1$/, '');
+  if (kind === 'gemini') url.pathname = url.pathname.replace(/\/v1(beta|alpha)?$/, '');
   return url;
 }
 

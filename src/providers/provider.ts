@@ -69,6 +69,10 @@ export interface ChatCodec {
   convertStream(events: AsyncIterable<SseEvent>, target: ChatTarget): AsyncIterable<ChatCompletionChunk>;
   /** Pulls a human-readable message out of an upstream error body, if it has one. */
   parseErrorMessage(body: unknown): string | undefined;
+  /** A wait the provider states in its error body rather than a header (Gemini's RetryInfo). */
+  parseRetryAfterMs?(body: unknown): number | undefined;
+  /** The status an error body means when the provider's HTTP status says otherwise (Gemini's bad key is a 400). */
+  parseErrorStatus?(status: number, body: unknown): number | undefined;
   /** Statuses beyond the shared table that mean "try again" (Anthropic's 529). */
   readonly extraRetryableStatuses?: readonly number[];
   /** The list endpoint, for discovery. */

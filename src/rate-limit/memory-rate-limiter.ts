@@ -10,8 +10,10 @@ export interface RateLimitDecision {
 }
 
 export interface RateLimiter {
-  /** Counts `cost` against `key` if it fits under `limit` per window. */
-  consume(key: string, limit: number, cost: number, now: number): RateLimitDecision;
+  /** Counts `cost` against `key` if it fits under `limit` per window (a promise for shared backends). */
+  consume(key: string, limit: number, cost: number, now: number): RateLimitDecision | Promise<RateLimitDecision>;
+  /** Corrects the current window by `delta` (negative gives back), never below 0: settles a reservation. */
+  adjust(key: string, delta: number, now: number): void | Promise<void>;
 }
 
 interface Counter {
@@ -42,6 +44,13 @@ export class MemoryRateLimiter implements RateLimiter {
     if (used + cost > limit) return { allowed: false, limit, remaining: Math.max(0, limit - used), resetMs };
     counter.current += cost;
     return { allowed: true, limit, remaining: Math.max(0, limit - used - cost), resetMs };
+  }
+
+  adjust(key: string, delta: number, now: number): void {
+    const counter = this.counters.get(key);
+    // The counter's own window is the one the reservation went into, unless it is older than the last one.
+    if (counter === undefined || now - (now % this.windowMs) - counter.windowStart > this.windowMs) return;
+    counter.current = Math.max(0, counter.current + delta);
   }
 
   /** Drops counters idle for two windows; called from a background timer. */

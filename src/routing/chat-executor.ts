@@ -1,20 +1,28 @@
-// Runs one chat call against a routed provider: builds the upstream request through the codec,
-// retries what is safe to retry before the client has seen a byte, and hands back either a whole
-// answer or a stream of ready-to-write SSE frames. OpenAI-format upstreams pass through.
+// Runs one chat call for a model group: orders its deployments by the group's strategy, skips
+// open circuits, fails over and retries what is safe before the client has seen a byte, falls back
+// to other models, and hands back a whole answer or a stream of ready-to-write SSE frames.
+// OpenAI-format upstreams pass through. A stream is held until its first real content, so any
+// failure before that point can still move to another deployment invisibly.
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   GatewayError,
   isGatewayError,
+  noHealthyDeployment,
   upstreamBadResponse,
   upstreamStreamError,
+  upstreamTimeout,
 } from '../errors/gateway-error.js';
+import type { Logger } from '../logging/logger.js';
 import type { Redactor } from '../logging/redactor.js';
 import type { ChatCompletionChunk, ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
 import type { ChatTarget, ProviderInstance } from '../providers/provider.js';
-import { decodeSse, type SseEvent } from '../streaming/sse-decoder.js';
+import { decodeSse, decodeSseBatches, type SseEvent } from '../streaming/sse-decoder.js';
 import { encodeSseData, encodeSseJson, SSE_DONE } from '../streaming/sse-encoder.js';
 import type { UpstreamClient } from '../upstream/upstream-client.js';
-import type { Route } from './model-router.js';
-import { withRetries, type RetryBudget, type RetryOptions } from './retry-policy.js';
+import type { HealthRegistry } from './deployment-health.js';
+import { orderCandidates, type Candidate } from './load-balance.js';
+import type { ModelGroup, ModelRouter, Route } from './model-router.js';
+import { retryDelay, type RetryBudget } from './retry-policy.js';
 
 export interface ChatCallContext {
   requestId: string;
@@ -30,21 +38,43 @@ export interface ChatCallContext {
 export interface StreamStats {
   usage: CompletionUsage | undefined;
   finished: boolean;
+  /** A chunk with content, a tool call, a refusal or a finish has been seen. */
+  contentStarted: boolean;
   chunks: number;
 }
 
-export interface JsonOutcome {
-  body: string | Buffer;
-  usage: CompletionUsage | undefined;
-  attempts: number;
+/** One try at one deployment, for the `X-LLM-Proxy-Route` header and the final error. */
+export interface AttemptRecord {
+  deployment: string;
+  /** `200`, an HTTP status, or an error code such as `upstream_timeout`, `circuit_open`. */
+  outcome: string;
 }
 
-export interface StreamOutcome {
-  /** The first frame, already received: the stream is known to work when this returns. */
+interface Served {
+  route: Route;
+  attempts: AttemptRecord[];
+}
+
+export interface JsonOutcome extends Served {
+  body: string | Buffer;
+  usage: CompletionUsage | undefined;
+}
+
+export interface StreamOutcome extends Served {
+  /** Every frame up to and including the first real content, already received. */
   first: string;
   frames: AsyncGenerator<string>;
   stats: StreamStats;
-  attempts: number;
+}
+
+export interface ExecutorOptions {
+  /** Time to the first content of a stream / headers of a call, unless a group says otherwise. */
+  ttfbMs: number;
+  /** Cap on a whole non-streaming call, attempts included. */
+  totalMs?: number;
+  /** On a context overflow, fall back only to models with a larger catalog window. */
+  contextWindowFallbacks: boolean;
+  random?: () => number;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -55,38 +85,57 @@ function isAbort(error: unknown): boolean {
   return error instanceof Error && (error.name === 'AbortError' || (error as { code?: string }).code === 'UND_ERR_ABORTED');
 }
 
-/** A failure before the client saw anything is always safe to try again. */
-function retryableCopy(error: GatewayError): GatewayError {
-  if (error.retryable || error.status === 400 || error.status === 404) return error;
-  return new GatewayError({
-    status: error.status,
-    type: error.type,
-    code: error.code,
-    message: error.message,
-    param: error.param,
-    ...(error.provider === undefined ? {} : { provider: error.provider }),
-    retryable: true,
-    ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
-  });
-}
-
 function readUsage(value: unknown): CompletionUsage | undefined {
   if (!isRecord(value)) return undefined;
-  const prompt = value.prompt_tokens;
-  const completion = value.completion_tokens;
-  if (typeof prompt !== 'number' || typeof completion !== 'number') return undefined;
+  if (typeof value.prompt_tokens !== 'number' || typeof value.completion_tokens !== 'number') return undefined;
   return value as unknown as CompletionUsage;
 }
 
+function hasContent(delta: unknown): boolean {
+  if (!isRecord(delta)) return false;
+  return (
+    (typeof delta.content === 'string' && delta.content.length > 0) ||
+    (Array.isArray(delta.tool_calls) && delta.tool_calls.length > 0) ||
+    isRecord(delta.function_call) ||
+    (typeof delta.refusal === 'string' && delta.refusal.length > 0)
+  );
+}
+
+/** How a failed attempt counts: against the deployment, or against the request itself. */
+type Verdict = 'client' | 'rate-limited' | 'deployment' | 'overflow';
+
+function verdict(error: GatewayError): Verdict {
+  if (error.code === 'context_length_exceeded') return 'overflow';
+  if (error.code === 'upstream_rate_limited') return 'rate-limited';
+  if (error.code === 'upstream_auth_error' || error.retryable) return 'deployment';
+  return 'client';
+}
+
+class AttemptTimeout extends Error {
+  constructor() {
+    super('attempt timed out');
+    this.name = 'AttemptTimeout';
+  }
+}
+
 export class ChatExecutor {
+  private readonly random: () => number;
+
   constructor(
     private readonly client: UpstreamClient,
-    private readonly retry: RetryOptions,
+    private readonly router: ModelRouter,
+    private readonly health: HealthRegistry,
     private readonly budget: RetryBudget,
     private readonly redactor: Redactor,
-  ) {}
+    private readonly logger: Logger,
+    private readonly options: ExecutorOptions,
+  ) {
+    this.random = options.random ?? Math.random;
+  }
 
   private target(route: Route, request: ChatCompletionRequest, context: ChatCallContext, stream: boolean): ChatTarget {
+    // One target per attempt, one attempt at a time: the warnings left are those of the attempt that answered.
+    context.warnings.length = 0;
     const target: ChatTarget = {
       provider: route.provider.name,
       model: route.upstreamModel,
@@ -103,80 +152,312 @@ export class ChatExecutor {
     return target;
   }
 
-  async complete(route: Route, request: ChatCompletionRequest, context: ChatCallContext): Promise<JsonOutcome> {
-    const provider = route.provider;
-    const target = this.target(route, request, context, false);
-    const spec = provider.codec.buildChatRequest(request, target);
-    this.budget.inFlight++;
-    let attempts = 0;
-    try {
-      return await withRetries(
-        async () => {
-          attempts++;
-          const response = await this.client.send(provider, spec, context.signal);
-          if (response.status < 200 || response.status >= 300) throw await this.client.errorFrom(provider, response);
-          const bytes = await this.client.readBody(provider.name, response.body);
-          let parsed: unknown;
-          try {
-            parsed = JSON.parse(bytes.toString('utf8'));
-          } catch {
-            throw upstreamBadResponse(provider.name, 'an answer that is not JSON');
-          }
-          if (provider.codec.passthrough) {
-            const checked = provider.codec.parseChatResponse(parsed, target);
-            return { body: bytes, usage: readUsage(checked.usage), attempts };
-          }
-          const converted = provider.codec.parseChatResponse(parsed, target);
-          return { body: JSON.stringify(converted), usage: converted.usage, attempts };
-        },
-        this.retry,
-        this.budget,
-        context.signal,
-      );
-    } finally {
-      this.budget.inFlight--;
+  /** The chain of groups to try: the asked group, then its fallbacks (each once). */
+  private *chain(group: ModelGroup): Generator<ModelGroup> {
+    yield group;
+    const seen = new Set([group.name]);
+    for (const name of group.fallbacks) {
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const fallback = this.router.plan(name);
+      if (fallback !== undefined) yield fallback;
     }
   }
 
-  async stream(route: Route, request: ChatCompletionRequest, context: ChatCallContext): Promise<StreamOutcome> {
+  private candidates(group: ModelGroup): Candidate[] {
+    return group.deployments.map((deployment) => {
+      const entry = deployment.route.entry;
+      const unitCost = entry && entry.input_cost !== null && entry.output_cost !== null ? entry.input_cost + entry.output_cost : undefined;
+      return { route: deployment.route, weight: deployment.weight, health: this.health.get(deployment.id), unitCost };
+    });
+  }
+
+  /**
+   * Tries deployments until one answers. Within a group: strategy order, moving on at once after a
+   * failure and cycling back with backoff until `1 + retries` attempts (at least one per deployment);
+   * then each fallback group. Every attempt after the first needs a place in the retry budget.
+   */
+  private async run<T>(
+    group: ModelGroup,
+    context: ChatCallContext,
+    attempt: (route: Route, group: ModelGroup, signal: AbortSignal) => Promise<T>,
+  ): Promise<{ result: T; route: Route; attempts: AttemptRecord[] }> {
+    const attempts: AttemptRecord[] = [];
+    let lastError: GatewayError | undefined;
+    let overflowWindow: number | undefined;
+    let earliestRetry: number | undefined;
+    let total = 0;
+    let holding = false;
+    this.budget.inFlight++;
+    try {
+      for (const current of this.chain(group)) {
+        if (overflowWindow !== undefined) {
+          // After an overflow only a model with a larger window can help.
+          const window = current.deployments[0]?.route.entry?.context_length;
+          if (typeof window !== 'number' || window <= overflowWindow) continue;
+        }
+        const ordered = orderCandidates(this.candidates(current), current.strategy, this.random);
+        const limit = Math.max(ordered.length, 1 + current.retries);
+        const tried = new Set<string>();
+        const skipped = new Set<string>();
+        let groupAttempts = 0;
+        for (let index = 0; groupAttempts < limit && index < limit * 2; index++) {
+          const candidate = ordered[index % ordered.length] as Candidate;
+          const deployment = candidate.health.id;
+          const now = Date.now();
+          if (!candidate.health.available(now)) {
+            if (!skipped.has(deployment)) {
+              skipped.add(deployment);
+              attempts.push({ deployment, outcome: candidate.health.cooling(now) ? 'cooling' : 'circuit_open' });
+              const at = candidate.health.availableAt();
+              if (at > now) earliestRetry = earliestRetry === undefined ? at : Math.min(earliestRetry, at);
+            }
+            if (skipped.size === ordered.length) break;
+            continue;
+          }
+          if (total > 0) {
+            if (holding) this.budget.release();
+            holding = this.budget.tryAcquire();
+            if (!holding) {
+              candidate.health.released();
+              throw lastError ?? noHealthyDeployment(group.name, undefined);
+            }
+            if (tried.has(deployment) && lastError !== undefined) {
+              const delay = retryDelay(lastError, groupAttempts, { retries: current.retries }, this.random);
+              if (delay === undefined) {
+                candidate.health.released();
+                break;
+              }
+              try {
+                await sleep(delay, undefined, { signal: context.signal });
+              } catch {
+                candidate.health.released();
+                throw lastError;
+              }
+            }
+          }
+          tried.add(deployment);
+          groupAttempts++;
+          total++;
+          candidate.health.start();
+          const started = Date.now();
+          try {
+            const result = await attempt(candidate.route, current, context.signal);
+            candidate.health.succeeded(Date.now() - started);
+            attempts.push({ deployment, outcome: '200' });
+            return { result, route: candidate.route, attempts };
+          } catch (error) {
+            if (context.signal.aborted || isAbort(error) || !isGatewayError(error)) {
+              candidate.health.released();
+              throw error;
+            }
+            attempts.push({ deployment, outcome: error.status === 502 || error.status === 504 ? (error.code ?? String(error.status)) : String(error.status) });
+            const kind = verdict(error);
+            if (kind === 'client') {
+              candidate.health.released();
+              throw error;
+            }
+            lastError = error;
+            if (kind === 'overflow') {
+              candidate.health.released();
+              if (!this.options.contextWindowFallbacks) throw error;
+              overflowWindow = candidate.route.entry?.context_length ?? 0;
+              break;
+            }
+            if (kind === 'rate-limited') {
+              candidate.health.released();
+              const until = Date.now() + (error.retryAfterMs ?? 1000);
+              candidate.health.coolDown(until);
+              earliestRetry = earliestRetry === undefined ? until : Math.min(earliestRetry, until);
+            } else {
+              candidate.health.failed(error.code ?? `HTTP ${error.status}`, Date.now());
+            }
+          }
+        }
+      }
+    } finally {
+      if (holding) this.budget.release();
+      this.budget.inFlight--;
+    }
+    throw this.exhausted(group.name, attempts, lastError, earliestRetry);
+  }
+
+  /** The one error when nothing could serve: says what was tried, never where or with what key. */
+  private exhausted(model: string, attempts: AttemptRecord[], lastError: GatewayError | undefined, earliestRetry: number | undefined): GatewayError {
+    const retryAfterMs = earliestRetry === undefined ? undefined : Math.max(1000, earliestRetry - Date.now());
+    const tried = attempts.filter((entry) => entry.outcome !== 'circuit_open' && entry.outcome !== 'cooling');
+    if (lastError === undefined && attempts.length > 0 && attempts.every((entry) => entry.outcome === 'cooling')) {
+      return new GatewayError({
+        status: 429,
+        type: 'rate_limit_error',
+        code: 'upstream_rate_limited',
+        message: `Every deployment of '${model}' is rate limited by its provider; retry after the time in Retry-After.`,
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      });
+    }
+    if (lastError === undefined) return noHealthyDeployment(model, retryAfterMs);
+    if (tried.length <= 1 && attempts.length === tried.length) return lastError;
+    const summary = attempts.map((entry) => `${entry.deployment.split('/')[0]} (${entry.outcome})`).join(', ');
+    if (tried.every((entry) => entry.outcome === '429' || entry.outcome === 'cooling')) {
+      return new GatewayError({
+        status: 429,
+        type: 'rate_limit_error',
+        code: 'upstream_rate_limited',
+        message: `Every deployment of '${model}' is rate limited by its provider. Tried: ${summary}.`,
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      });
+    }
+    return new GatewayError({
+      status: lastError.status === 504 ? 504 : lastError.status === 400 ? 400 : 502,
+      type: lastError.status === 504 ? 'timeout_error' : lastError.type,
+      code: lastError.code,
+      param: lastError.param,
+      message: `${lastError.message} Tried ${tried.length} attempt(s): ${summary}.`,
+    });
+  }
+
+  async complete(group: ModelGroup, request: ChatCompletionRequest, context: ChatCallContext): Promise<JsonOutcome> {
+    const totalMs = group.timeouts.totalMs ?? this.options.totalMs;
+    let signal = context.signal;
+    let timer: NodeJS.Timeout | undefined;
+    if (totalMs !== undefined) {
+      const controller = new AbortController();
+      const abort = () => controller.abort();
+      context.signal.addEventListener('abort', abort, { once: true });
+      timer = setTimeout(() => controller.abort(new AttemptTimeout()), totalMs);
+      signal = controller.signal;
+    }
+    const callContext = signal === context.signal ? context : { ...context, signal };
+    try {
+      const { result, route, attempts } = await this.run(group, callContext, (route, current, attemptSignal) =>
+        this.completeOnce(route, current, request, callContext, attemptSignal),
+      );
+      return { ...result, route, attempts };
+    } catch (error) {
+      if (signal.reason instanceof AttemptTimeout && !context.signal.aborted) throw upstreamTimeout(group.name, 'the total time allowed for the call');
+      throw error;
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+    }
+  }
+
+  private async completeOnce(
+    route: Route,
+    group: ModelGroup,
+    request: ChatCompletionRequest,
+    context: ChatCallContext,
+    signal: AbortSignal,
+  ): Promise<{ body: string | Buffer; usage: CompletionUsage | undefined }> {
+    const provider = route.provider;
+    const target = this.target(route, request, context, false);
+    const spec = provider.codec.buildChatRequest(request, target);
+    const response = await this.client.send(provider, spec, signal, {
+      ...(group.timeouts.ttfbMs === undefined ? {} : { headersTimeoutMs: group.timeouts.ttfbMs }),
+      ...(group.timeouts.idleMs === undefined ? {} : { bodyTimeoutMs: group.timeouts.idleMs }),
+    });
+    if (response.status < 200 || response.status >= 300) throw await this.client.errorFrom(provider, response);
+    const bytes = await this.client.readBody(provider.name, response.body);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      throw upstreamBadResponse(provider.name, 'an answer that is not JSON');
+    }
+    const checked = provider.codec.parseChatResponse(parsed, target);
+    if (provider.codec.passthrough) return { body: bytes, usage: readUsage(checked.usage) };
+    return { body: JSON.stringify(checked), usage: checked.usage };
+  }
+
+  async stream(group: ModelGroup, request: ChatCompletionRequest, context: ChatCallContext): Promise<StreamOutcome> {
+    const { result, route, attempts } = await this.run(group, context, (route, current) => this.streamOnce(route, current, request, context));
+    return { ...result, route, attempts };
+  }
+
+  /** Opens one upstream stream and holds it until the first real content (or fails, retryably). */
+  private async streamOnce(
+    route: Route,
+    group: ModelGroup,
+    request: ChatCompletionRequest,
+    context: ChatCallContext,
+  ): Promise<{ first: string; frames: AsyncGenerator<string>; stats: StreamStats }> {
     const provider = route.provider;
     const target = this.target(route, request, context, true);
     const spec = provider.codec.buildChatRequest(request, target);
-    this.budget.inFlight++;
-    let attempts = 0;
+    // The attempt has its own signal: the client's going away aborts it, and so does a stall
+    // before the first content (past the time-to-first-token limit).
+    const controller = new AbortController();
+    const onClientAbort = () => controller.abort();
+    context.signal.addEventListener('abort', onClientAbort, { once: true });
+    const ttfbMs = group.timeouts.ttfbMs ?? this.options.ttfbMs;
+    const timer = setTimeout(() => controller.abort(new AttemptTimeout()), ttfbMs);
+    const timedOut = () => controller.signal.reason instanceof AttemptTimeout;
+    let response;
     try {
-      return await withRetries(
-        async () => {
-          attempts++;
-          const response = await this.client.send(provider, spec, context.signal);
-          if (response.status < 200 || response.status >= 300) throw await this.client.errorFrom(provider, response);
-          const stats: StreamStats = { usage: undefined, finished: false, chunks: 0 };
-          const events = decodeSse(response.body);
-          const frames = provider.codec.passthrough
-            ? this.passthroughFrames(events, provider, stats, context.includeUsage)
-            : this.translatedFrames(provider.codec.convertStream(events, target), provider, stats, context.includeUsage);
-          let first: IteratorResult<string>;
-          try {
-            first = await frames.next();
-          } catch (error) {
-            response.body.destroy();
-            throw isGatewayError(error) ? retryableCopy(error) : error;
-          }
-          if (first.done === true) throw retryableCopy(upstreamStreamError(provider.name, 'it ended before any event'));
-          return { first: first.value, frames, stats, attempts };
-        },
-        this.retry,
-        this.budget,
-        context.signal,
-      );
-    } finally {
-      this.budget.inFlight--;
+      response = await this.client.send(provider, spec, controller.signal, {
+        headersTimeoutMs: ttfbMs,
+        ...(group.timeouts.idleMs === undefined ? {} : { bodyTimeoutMs: group.timeouts.idleMs }),
+      });
+    } catch (error) {
+      clearTimeout(timer);
+      if (timedOut()) throw upstreamTimeout(provider.name, 'waiting for the first token');
+      throw error;
     }
+    if (response.status < 200 || response.status >= 300) {
+      clearTimeout(timer);
+      throw await this.client.errorFrom(provider, response);
+    }
+    const stats: StreamStats = { usage: undefined, finished: false, contentStarted: false, chunks: 0 };
+    const frames = provider.codec.passthrough
+      ? this.passthroughFrames(decodeSseBatches(response.body), provider, stats, context.includeUsage)
+      : this.translatedFrames(provider.codec.convertStream(decodeSse(response.body), target), provider, stats, context.includeUsage);
+    let first = '';
+    try {
+      while (!stats.contentStarted) {
+        const next = await frames.next();
+        if (next.done === true) {
+          if (first.length > 0 && stats.finished) break;
+          throw upstreamStreamError(provider.name, 'it ended before any content');
+        }
+        first += next.value;
+      }
+    } catch (error) {
+      response.body.destroy();
+      if (timedOut()) throw upstreamTimeout(provider.name, 'waiting for the first token');
+      if (context.signal.aborted || !isGatewayError(error)) throw error;
+      // Nothing has reached the client: any failure here may move to another deployment.
+      throw error.retryable || error.status === 429 ? error : new GatewayError({
+        status: error.status,
+        type: error.type,
+        code: error.code,
+        message: error.message,
+        param: error.param,
+        retryable: true,
+        ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+    return { first, frames, stats };
   }
 
   /** Maps a failure while reading an upstream stream to the error event the client gets. */
   private streamFailure(provider: ProviderInstance, error: unknown): unknown {
-    if (isAbort(error) || isGatewayError(error)) return error;
+    if (isAbort(error)) return error;
+    if (isGatewayError(error)) {
+      // Translated providers' error events carry the provider's own words: scrub them like any other.
+      const message = this.redactor.redact(error.message);
+      if (message === error.message) return error;
+      return new GatewayError({
+        status: error.status,
+        type: error.type,
+        code: error.code,
+        message,
+        param: error.param,
+        retryable: error.retryable,
+        ...(error.provider === undefined ? {} : { provider: error.provider }),
+        ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+      });
+    }
     const mapped = this.client.transportError(provider.name, error, 'streaming');
     if (isGatewayError(mapped) && mapped.code === 'upstream_timeout') return upstreamStreamError(provider.name, 'it stalled past the idle timeout');
     return upstreamStreamError(provider.name, 'the connection broke');
@@ -190,45 +471,57 @@ export class ChatExecutor {
   /**
    * OpenAI-format events go out as they came (the JSON text is not re-serialised); each is parsed
    * once to prove it is JSON, to read usage and finish, and to drop the usage chunk the client
-   * did not ask for.
+   * did not ask for. The events of one upstream read leave as one string: one socket write.
    */
   private async *passthroughFrames(
-    events: AsyncGenerator<SseEvent>,
+    batches: AsyncGenerator<SseEvent[]>,
     provider: ProviderInstance,
     stats: StreamStats,
     includeUsage: boolean,
   ): AsyncGenerator<string> {
     try {
-      for await (const event of events) {
-        const data = event.data;
-        if (data === '[DONE]') {
-          stats.finished = true;
-          yield SSE_DONE;
-          return;
-        }
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(data);
-        } catch {
-          throw upstreamStreamError(provider.name, 'an event that is not JSON');
-        }
-        if (!isRecord(parsed)) throw upstreamStreamError(provider.name, 'an event that is not a chunk');
-        if (parsed.error !== undefined && parsed.error !== null) throw this.upstreamErrorEvent(provider, parsed);
-        const choices = parsed.choices;
-        if (!Array.isArray(choices)) throw upstreamStreamError(provider.name, 'an event that is not a chunk');
-        stats.chunks++;
-        for (const choice of choices) if (isRecord(choice) && typeof choice.finish_reason === 'string') stats.finished = true;
-        const usage = parsed.usage;
-        if (usage !== undefined && usage !== null) {
-          stats.usage = readUsage(usage) ?? stats.usage;
-          if (!includeUsage) {
-            if (choices.length === 0) continue;
-            delete parsed.usage;
-            yield encodeSseJson(parsed);
-            continue;
+      for await (const batch of batches) {
+        let out = '';
+        for (const event of batch) {
+          const data = event.data;
+          if (data === '[DONE]') {
+            stats.finished = true;
+            yield out + SSE_DONE;
+            return;
           }
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(data);
+          } catch {
+            if (out.length > 0) yield out;
+            throw upstreamStreamError(provider.name, 'an event that is not JSON');
+          }
+          if (!isRecord(parsed)) throw upstreamStreamError(provider.name, 'an event that is not a chunk');
+          if (parsed.error !== undefined && parsed.error !== null) {
+            if (out.length > 0) yield out;
+            throw this.upstreamErrorEvent(provider, parsed);
+          }
+          const choices = parsed.choices;
+          if (!Array.isArray(choices)) throw upstreamStreamError(provider.name, 'an event that is not a chunk');
+          stats.chunks++;
+          for (const choice of choices) {
+            if (!isRecord(choice)) continue;
+            if (typeof choice.finish_reason === 'string') stats.finished = stats.contentStarted = true;
+            else if (!stats.contentStarted && hasContent(choice.delta)) stats.contentStarted = true;
+          }
+          const usage = parsed.usage;
+          if (usage !== undefined && usage !== null) {
+            stats.usage = readUsage(usage) ?? stats.usage;
+            if (!includeUsage) {
+              if (choices.length === 0) continue;
+              delete parsed.usage;
+              out += encodeSseJson(parsed);
+              continue;
+            }
+          }
+          out += encodeSseData(data);
         }
-        yield encodeSseData(data);
+        if (out.length > 0) yield out;
       }
     } catch (error) {
       throw this.streamFailure(provider, error);
@@ -247,7 +540,10 @@ export class ChatExecutor {
     try {
       for await (const chunk of chunks) {
         stats.chunks++;
-        for (const choice of chunk.choices) if (choice.finish_reason !== null && choice.finish_reason !== undefined) stats.finished = true;
+        for (const choice of chunk.choices) {
+          if (choice.finish_reason !== null && choice.finish_reason !== undefined) stats.finished = stats.contentStarted = true;
+          else if (!stats.contentStarted && hasContent(choice.delta)) stats.contentStarted = true;
+        }
         if (chunk.usage !== undefined && chunk.usage !== null) stats.usage = chunk.usage;
         if (!includeUsage && chunk.usage !== undefined) {
           if (chunk.usage !== null && chunk.choices.length === 0) continue;

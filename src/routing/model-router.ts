@@ -3,7 +3,9 @@
 // what each provider's list endpoint reported (refreshed in the background, never per request).
 import type { CatalogEntry } from '../catalog/catalog-types.js';
 import type { ModelCatalog } from '../catalog/model-catalog.js';
+import type { ModelGroupConfig } from '../config/config-schema.js';
 import type { DiscoveredModel, ProviderInstance } from '../providers/provider.js';
+import type { Strategy } from './load-balance.js';
 
 export interface Route {
   provider: ProviderInstance;
@@ -12,6 +14,31 @@ export interface Route {
   /** What the client asked for, after aliases: the name usage and answers report. */
   model: string;
   entry: CatalogEntry | undefined;
+}
+
+export interface Deployment {
+  /** `provider/upstream-model`: the key its health is kept under, shared by every group using it. */
+  id: string;
+  route: Route;
+  weight: number;
+}
+
+/** What a requested name resolves to: the deployments to balance over and what to do when they fail. */
+export interface ModelGroup {
+  name: string;
+  deployments: Deployment[];
+  strategy: Strategy;
+  fallbacks: readonly string[];
+  retries: number;
+  timeouts: { ttfbMs?: number; idleMs?: number; totalMs?: number };
+  /** True when the config declared this group; false for a plain name routed to one provider. */
+  configured: boolean;
+}
+
+export interface RoutingDefaults {
+  strategy: Strategy;
+  retries: number;
+  fallbacks: readonly string[];
 }
 
 export interface RoutableModel {
@@ -39,14 +66,73 @@ export class ModelRouter {
   private readonly providersByName = new Map<string, ProviderInstance>();
   private readonly discovered = new Map<string, Map<string, DiscoveredModel>>();
   private readonly resolved = new Map<string, Route | null>();
+  private generation = 0;
+
+  private readonly groups = new Map<string, ModelGroup>();
+  private readonly defaults: RoutingDefaults;
 
   constructor(
     readonly providers: readonly ProviderInstance[],
     private readonly catalog: ModelCatalog,
     private readonly aliases: Readonly<Record<string, string>>,
+    groups: readonly ModelGroupConfig[] = [],
+    defaults: Partial<RoutingDefaults> = {},
   ) {
+    this.defaults = { strategy: defaults.strategy ?? 'weighted-random', retries: defaults.retries ?? 2, fallbacks: defaults.fallbacks ?? [] };
     for (const provider of providers) this.providersByName.set(provider.name, provider);
+    for (const group of groups) {
+      const deployments: Deployment[] = [];
+      for (const deployment of group.deployments) {
+        const provider = this.providersByName.get(deployment.provider);
+        // A deployment on a provider without a key is left out; start-up logs say why.
+        if (provider === undefined || !isSafeModelName(deployment.model)) continue;
+        const entry = this.catalog.get(deployment.model) ?? this.catalog.get(group.name);
+        deployments.push({
+          id: `${provider.name}/${deployment.model}`,
+          route: { provider, upstreamModel: deployment.model, model: group.name, entry },
+          weight: deployment.weight ?? 1,
+        });
+      }
+      if (deployments.length === 0) continue;
+      const timeouts: ModelGroup['timeouts'] = {};
+      if (group.timeouts?.ttfb_s !== undefined) timeouts.ttfbMs = group.timeouts.ttfb_s * 1000;
+      if (group.timeouts?.idle_s !== undefined) timeouts.idleMs = group.timeouts.idle_s * 1000;
+      if (group.timeouts?.total_s !== undefined) timeouts.totalMs = group.timeouts.total_s * 1000;
+      this.groups.set(group.name, {
+        name: group.name,
+        deployments,
+        strategy: group.strategy ?? this.defaults.strategy,
+        fallbacks: group.fallbacks ?? this.defaults.fallbacks,
+        retries: group.retries ?? this.defaults.retries,
+        timeouts,
+        configured: true,
+      });
+    }
     this.rebuild();
+  }
+
+  /** The deployments and policy for a requested name; undefined when nothing serves it. */
+  plan(requested: string): ModelGroup | undefined {
+    const group = this.groups.get(requested);
+    if (group !== undefined) return group;
+    const alias = Object.hasOwn(this.aliases, requested) ? this.aliases[requested] : undefined;
+    if (alias !== undefined && this.groups.has(alias)) return this.groups.get(alias);
+    const route = this.resolve(requested);
+    if (route === undefined) return undefined;
+    return {
+      name: requested,
+      deployments: [{ id: `${route.provider.name}/${route.upstreamModel}`, route, weight: 1 }],
+      strategy: this.defaults.strategy,
+      fallbacks: this.defaults.fallbacks.filter((name) => name !== requested),
+      retries: this.defaults.retries,
+      timeouts: {},
+      configured: false,
+    };
+  }
+
+  /** Every configured model group. */
+  modelGroups(): readonly ModelGroup[] {
+    return [...this.groups.values()];
   }
 
   provider(name: string): ProviderInstance | undefined {
@@ -63,7 +149,13 @@ export class ModelRouter {
     return this.discovered.get(providerName);
   }
 
+  /** Changes whenever the set of routable names does: views built from `list()` key their caches on it. */
+  get version(): number {
+    return this.generation;
+  }
+
   private rebuild(): void {
+    this.generation++;
     this.byName.clear();
     this.resolved.clear();
     const add = (name: string, provider: ProviderInstance) => {
@@ -105,6 +197,8 @@ export class ModelRouter {
         return { provider, upstreamModel, model: requested, entry: this.catalog.get(upstreamModel) };
       }
     }
+    const group = this.groups.get(requested);
+    if (group !== undefined) return group.deployments[0]?.route;
     const provider = this.byName.get(requested);
     if (provider === undefined) return undefined;
     return { provider, upstreamModel: requested, model: requested, entry: this.catalog.get(requested) };
@@ -114,7 +208,14 @@ export class ModelRouter {
   list(): RoutableModel[] {
     const out: RoutableModel[] = [];
     const seen = new Set<string>();
+    for (const group of this.groups.values()) {
+      const first = group.deployments[0];
+      if (first === undefined) continue;
+      seen.add(group.name);
+      out.push({ id: group.name, provider: first.route.provider, entry: first.route.entry, discovered: undefined });
+    }
     for (const [id, provider] of this.byName) {
+      if (seen.has(id)) continue;
       seen.add(id);
       out.push({ id, provider, entry: this.catalog.get(id), discovered: this.discovered.get(provider.name)?.get(id) });
     }

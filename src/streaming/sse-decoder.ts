@@ -20,6 +20,9 @@ export class SseParser {
 
   /** Feeds decoded text; returns the events it completed. */
   push(text: string): SseEvent[] {
+    // An empty read (a zero-length chunk, or bytes that end inside a code point) must not clear a
+    // pending CR, or the LF of a split CRLF would count as a blank line and end the event early.
+    if (text.length === 0) return [];
     const out: SseEvent[] = [];
     let input = text;
     if (this.pendingCr) {
@@ -106,16 +109,25 @@ export class SseParser {
   }
 }
 
-/** Decodes a byte stream into SSE events. UTF-8 split across reads is reassembled. */
-export async function* decodeSse(body: AsyncIterable<Uint8Array | string>): AsyncGenerator<SseEvent> {
+/**
+ * Decodes a byte stream into batches of SSE events: one batch per read that completed any.
+ * Batches let the pass-through path write one frame group per upstream read, not one per event.
+ */
+export async function* decodeSseBatches(body: AsyncIterable<Uint8Array | string>): AsyncGenerator<SseEvent[]> {
   const decoder = new TextDecoder('utf-8');
   const parser = new SseParser();
   for await (const chunk of body) {
     const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
     const events = parser.push(text);
-    for (const event of events) yield event;
+    if (events.length > 0) yield events;
   }
   const tail = decoder.decode();
-  if (tail.length > 0) for (const event of parser.push(tail)) yield event;
-  for (const event of parser.end()) yield event;
+  const last = tail.length > 0 ? parser.push(tail) : [];
+  for (const event of parser.end()) last.push(event);
+  if (last.length > 0) yield last;
+}
+
+/** Decodes a byte stream into SSE events, one at a time. */
+export async function* decodeSse(body: AsyncIterable<Uint8Array | string>): AsyncGenerator<SseEvent> {
+  for await (const batch of decodeSseBatches(body)) for (const event of batch) yield event;
 }

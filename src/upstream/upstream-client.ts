@@ -5,6 +5,7 @@ import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 import {
   GatewayError,
   upstreamBadResponse,
+  contextLengthExceeded,
   upstreamError,
   upstreamTimeout,
   upstreamUnreachable,
@@ -67,8 +68,16 @@ export class UpstreamClient {
     return endpoint;
   }
 
-  /** Sends a request and resolves at the response headers. Transport failures become GatewayErrors. */
-  async send(provider: ProviderInstance, spec: UpstreamRequestSpec, signal: AbortSignal): Promise<UpstreamResponse> {
+  /**
+   * Sends a request and resolves at the response headers. Transport failures become GatewayErrors.
+   * `timeouts` override the client's time to headers and idle time between body chunks for this call.
+   */
+  async send(
+    provider: ProviderInstance,
+    spec: UpstreamRequestSpec,
+    signal: AbortSignal,
+    timeouts?: { headersTimeoutMs?: number; bodyTimeoutMs?: number },
+  ): Promise<UpstreamResponse> {
     const endpoint = this.endpoint(provider);
     const headers =
       spec.body === undefined
@@ -82,6 +91,8 @@ export class UpstreamClient {
         headers,
         body: spec.body ?? null,
         signal,
+        ...(timeouts?.headersTimeoutMs === undefined ? {} : { headersTimeout: timeouts.headersTimeoutMs }),
+        ...(timeouts?.bodyTimeoutMs === undefined ? {} : { bodyTimeout: timeouts.bodyTimeoutMs }),
       });
       return { status: response.statusCode, headers: response.headers, body: response.body };
     } catch (error) {
@@ -128,9 +139,14 @@ export class UpstreamClient {
       // The status alone still tells what happened.
     }
     let message: string | undefined;
+    let bodyRetryAfter: number | undefined;
+    let status = response.status;
     if (text.length > 0) {
       try {
-        message = provider.codec.parseErrorMessage(JSON.parse(text) as unknown);
+        const parsed = JSON.parse(text) as unknown;
+        message = provider.codec.parseErrorMessage(parsed);
+        bodyRetryAfter = provider.codec.parseRetryAfterMs?.(parsed);
+        status = provider.codec.parseErrorStatus?.(response.status, parsed) ?? status;
       } catch {
         // HTML or other non-JSON error pages are never reflected (they leak internals).
       }
@@ -139,13 +155,17 @@ export class UpstreamClient {
     if (response.status >= 300 && response.status < 400) {
       return upstreamBadResponse(provider.name, `a redirect (HTTP ${response.status}), which is not followed`);
     }
-    return upstreamError(response.status, provider.name, safe, retryAfterMs(response.headers));
+    if (status === 400 && CONTEXT_OVERFLOW.test(safe)) return contextLengthExceeded(provider.name, safe);
+    return upstreamError(status, provider.name, safe, retryAfterMs(response.headers) ?? bodyRetryAfter);
   }
 
   close(): Promise<void> {
     return this.agent.close();
   }
 }
+
+/** How providers word a prompt too long for the model's window (OpenAI, Anthropic, Gemini, vLLM, Ollama). */
+const CONTEXT_OVERFLOW = /context.length|context window|maximum context|prompt is too long|too many tokens|input token count.*exceeds|reduce the length/i;
 
 /** Reads `retry-after-ms` or `retry-after` (seconds or an HTTP date). */
 export function retryAfterMs(headers: Record<string, string | string[] | undefined>): number | undefined {

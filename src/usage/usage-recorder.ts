@@ -4,6 +4,8 @@
 export type UsageStatus = 'ok' | 'error' | 'client_disconnected' | 'incomplete';
 
 export interface UsageRecord {
+  /** Unique, made by the server (the writer assigns one when absent); X-Request-Id may repeat. */
+  id?: string;
   requestId: string;
   keyId: string;
   endpoint: string;

@@ -28,7 +28,13 @@ describe('USAGE.md chat examples', { skip }, () => {
 
   before(async () => {
     upstream = await startFakeOpenAi({ apiKey: UPSTREAM_KEY });
-    gateway = await startGateway({ OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${upstream.url}/v1` });
+    gateway = await startGateway({
+      OPENAI_API_KEY: UPSTREAM_KEY,
+      OPENAI_BASE_URL: `${upstream.url}/v1`,
+      // Listed from the catalog for the model examples; never called here.
+      ANTHROPIC_API_KEY: 'sk-ant-unused-in-this-test-000000',
+      ANTHROPIC_BASE_URL: 'http://127.0.0.1:9',
+    });
     port = Number(new URL(gateway.url).port);
   });
   after(async () => {
@@ -104,4 +110,29 @@ describe('USAGE.md chat examples', { skip }, () => {
       assert.ok(out.includes(said), out);
     });
   }
+
+  test('Quick Start 2: model discovery', async () => {
+    const out = await run('2. Model Discovery');
+    const total = /Available models: (\d+)/.exec(out);
+    const openai = /OpenAI models: (\d+)/.exec(out);
+    assert.ok(total !== null && openai !== null, out);
+    assert.ok(Number(openai[1]) > 20 && Number(total[1]) > Number(openai[1]), out);
+  });
+
+  test('List available models', async () => {
+    const out = await run('List Available Models');
+    const [total, chat, vision] = [/Total models: (\d+)/, /Chat models: (\d+)/, /Vision models: (\d+)/].map((pattern) => Number(pattern.exec(out)?.[1]));
+    assert.ok((total ?? 0) > 0 && (chat ?? 0) > 0 && (vision ?? 0) > 0 && (chat ?? 0) <= (total ?? 0), out);
+  });
+
+  test('Search models', async () => {
+    const out = await run('Search Models');
+    assert.ok(Number(/GPT-4 models: (\d+)/.exec(out)?.[1]) > 0, out);
+    assert.ok(Number(/Advanced search results: (\d+)/.exec(out)?.[1]) > 0, out);
+  });
+
+  test('Get model details', async () => {
+    const out = await run('Get Model Details');
+    assert.equal(out, 'Model: GPT-4\nContext: 8192\nInput cost: $0.03/1K tokens\n');
+  });
 });

@@ -46,6 +46,8 @@ export interface FakeOpenAi {
   url: string;
   requests: RecordedRequest[];
   enqueue(fault: Fault): void;
+  /** Forgets recorded requests and queued faults (between tests). */
+  reset(): void;
   /** Resolves when a request has been recorded as aborted by the client. */
   waitForAbort(timeoutMs?: number): Promise<RecordedRequest>;
   close(): Promise<void>;
@@ -219,7 +221,8 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeO
         res.end();
         return;
       }
-      res.write(`data: ${frames[index]}\n\n`);
+      // Each write is flushed before the next step, so a scripted reset happens after what was sent.
+      await new Promise<void>((resolve) => res.write(`data: ${frames[index]}\n\n`, () => resolve()));
       if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
     }
     res.end('data: [DONE]\n\n');
@@ -231,6 +234,10 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeO
     url: `http://127.0.0.1:${port}`,
     requests,
     enqueue: (fault) => faults.push(fault),
+    reset() {
+      requests.length = 0;
+      faults.length = 0;
+    },
     waitForAbort(timeoutMs = 2000) {
       const already = requests.find((request) => request.aborted);
       if (already) return Promise.resolve(already);

@@ -1,8 +1,12 @@
 // Starts the real app on 127.0.0.1:0 in front of fake upstreams, with every log line captured
 // (for canary and redaction checks). Tests build config the way main.ts does, through the loader.
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig, type Environment } from '../../src/config/config-loader.js';
+import type { Config } from '../../src/config/config-schema.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { Redactor } from '../../src/logging/redactor.js';
 import { configuredSecrets, createServices } from '../../src/services.js';
@@ -20,11 +24,27 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-/** `env` is the process environment the proxy would see; LLM_PROXY_DB is pointed at a temp path. */
-export async function startGateway(env: Environment): Promise<Gateway> {
-  const { config } = loadConfig({ LLM_PROXY_API_KEYS: CLIENT_KEY, LLM_PROXY_MASTER_KEY: MASTER_KEY, LLM_PROXY_LOG_LEVEL: 'debug', ...env });
+export interface GatewayOptions {
+  /** Changes the loaded config before the services are built (e.g. a per-run Redis key prefix). */
+  configure?: (config: Config) => void;
+}
+
+/** `env` is the process environment the proxy would see; LLM_PROXY_DB is pointed at a temp path unless given. */
+export async function startGateway(env: Environment, options: GatewayOptions = {}): Promise<Gateway> {
+  const dataDir = env.LLM_PROXY_DB === undefined ? mkdtempSync(join(tmpdir(), 'llm-proxy-test-')) : undefined;
+  const { config } = loadConfig({
+    LLM_PROXY_API_KEYS: CLIENT_KEY,
+    LLM_PROXY_MASTER_KEY: MASTER_KEY,
+    LLM_PROXY_LOG_LEVEL: 'debug',
+    // The response cache would answer repeated requests without the fake upstream; tests that
+    // exercise it pass LLM_PROXY_CACHE=memory|redis themselves.
+    LLM_PROXY_CACHE: 'off',
+    ...(dataDir === undefined ? {} : { LLM_PROXY_DB: join(dataDir, 'llm-proxy.db') }),
+    ...env,
+  });
   // Discovery is started explicitly by tests that need it.
   config.routing.discovery_interval_s = 0;
+  options.configure?.(config);
   const logs: string[] = [];
   const redactor = new Redactor(configuredSecrets(config));
   const logger = createLogger(config.logging.level, redactor, { write: (line: string) => void logs.push(line) });
@@ -41,6 +61,7 @@ export async function startGateway(env: Environment): Promise<Gateway> {
     async close() {
       await app.app.close();
       await services.close();
+      if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -43,12 +43,20 @@ export interface PythonRun {
   stderr: string;
 }
 
+export interface RunExampleOptions {
+  /** Puts this model in place of the guide's `"gpt-4"` and `"gpt-3.5-turbo"` string literals. */
+  model?: string;
+}
+
 /**
- * Runs one example unchanged but for the proxy's address (`localhost:8000` → the test port).
+ * Runs one example unchanged but for the proxy's address (`localhost:8000` → the test port), and the
+ * model names when `options.model` is given.
  * The guide's snippets assume `requests`, `json` and `time` are imported, as its first example does.
  */
-export function runExample(source: string, port: number, timeoutMs = 20_000): Promise<PythonRun> {
-  const script = `import json, time, requests\n${source.replaceAll('localhost:8000', `127.0.0.1:${port}`)}\n`;
+export function runExample(source: string, port: number, timeoutMs = 20_000, options: RunExampleOptions = {}): Promise<PythonRun> {
+  let code = source.replaceAll('localhost:8000', `127.0.0.1:${port}`);
+  if (options.model !== undefined) code = code.replace(/"(gpt-4|gpt-3\.5-turbo)"/g, JSON.stringify(options.model));
+  const script = `import json, time, requests\n${code}\n`;
   return new Promise((resolve) => {
     const child = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authentication, permissionDenied, rateLimited } from '../../errors/gateway-error.js';
 import type { Principal } from '../../keys/static-keys.js';
+import { isVirtualKeyShaped } from '../../keys/virtual-keys.js';
 import type { Services } from '../../services.js';
 
 export type Access = 'none' | 'client' | 'master';
@@ -58,13 +59,12 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
     const access = request.routeOptions.config.auth ?? 'client';
     if (access === 'none') return;
     const key = presentedKey(request);
-    const principal = key === undefined ? undefined : services.keys.authenticate(key);
+    let principal = key === undefined ? undefined : services.keys.authenticate(key);
+    // Virtual keys (sk-gw_…) after the static ones: the cache first, the database on a miss.
+    if (principal === undefined && key !== undefined && isVirtualKeyShaped(key)) principal = await services.virtualKeys.authenticate(key);
     if (principal === undefined) {
-      throw authentication(
-        key === undefined
-          ? 'Missing or malformed API key. Send "Authorization: Bearer <key>".'
-          : 'Invalid API key. Check the key you send in "Authorization: Bearer <key>".',
-      );
+      // One answer for missing, malformed and unknown keys, so the body tells a prober nothing (RELIABILITY 4a#16).
+      throw authentication('Missing or invalid API key. Send a valid key as "Authorization: Bearer <key>".');
     }
     if (access === 'master' && principal.role !== 'master') {
       throw permissionDenied('This endpoint needs the master key.', 'master_key_required');
@@ -73,7 +73,8 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
 
     const rpm = principal.rpmLimit ?? defaultRpm;
     if (rpm > 0) {
-      const decision = services.rateLimiter.consume(`rpm:${principal.keyId}`, rpm, 1, Date.now());
+      const pending = services.rateLimiter.consume(`rpm:${principal.keyId}`, rpm, 1, Date.now());
+      const decision = pending instanceof Promise ? await pending : pending;
       setLimitHeaders(reply, decision.limit, decision.remaining, decision.resetMs);
       if (!decision.allowed) {
         throw rateLimited(`Rate limit reached: ${rpm} requests per minute for this key. Retry after the time in Retry-After.`, decision.resetMs);

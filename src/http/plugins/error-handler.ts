@@ -1,5 +1,6 @@
 // The one place errors become HTTP answers: every layer's failure, Fastify's own, unknown routes
 // and malformed HTTP all leave as OpenAI-shaped JSON with the right status.
+import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import {
@@ -13,6 +14,7 @@ import {
 } from '../../errors/gateway-error.js';
 import type { ErrorBody } from '../../openai/types.js';
 import type { Logger } from '../../logging/logger.js';
+import type { Redactor } from '../../logging/redactor.js';
 
 function unsupportedMediaType(message: string): GatewayError {
   return new GatewayError({ status: 415, type: 'invalid_request_error', code: 'unsupported_media_type', message });
@@ -40,20 +42,33 @@ export function fromFastifyError(error: FastifyError, bodyLimit: number): Gatewa
   return undefined;
 }
 
-export function registerErrorHandler(app: FastifyInstance, bodyLimit: number): void {
+/**
+ * `redactor` scrubs every error message on its way out (RELIABILITY 4d#7: one redactor for logs
+ * and errors alike), so a key a client put in a model name or a path is not echoed back.
+ */
+export function registerErrorHandler(app: FastifyInstance, bodyLimit: number, redactor?: Redactor): void {
+  const body = (error: GatewayError): ErrorBody => {
+    const out = error.toBody();
+    if (redactor !== undefined) out.error.message = redactor.redact(out.error.message);
+    return out;
+  };
   app.setErrorHandler((error: FastifyError | GatewayError, request, reply) => {
     let gateway = isGatewayError(error) ? error : fromFastifyError(error, bodyLimit);
     if (gateway === undefined) {
-      request.log.error({ err: error, reqId: request.id }, 'unhandled error');
+      // A call aborted because its client went away is not a bug: the access log says 499.
+      const clientGone = request.raw.aborted || request.raw.socket?.destroyed === true;
+      if (!(clientGone && error instanceof Error && error.name === 'AbortError')) {
+        request.log.error({ err: error, reqId: request.id }, 'unhandled error');
+      }
       gateway = internalError();
     }
     if (gateway.retryAfterMs !== undefined) reply.header('retry-after', Math.max(1, Math.ceil(gateway.retryAfterMs / 1000)));
-    reply.code(gateway.status).header('content-type', 'application/json; charset=utf-8').send(gateway.toBody());
+    reply.code(gateway.status).header('content-type', 'application/json; charset=utf-8').send(body(gateway));
   });
 
   app.setNotFoundHandler({}, (request, reply) => {
     const error = routeNotFound(request.method, request.url.split('?')[0] ?? '');
-    reply.code(404).header('content-type', 'application/json; charset=utf-8').send(error.toBody());
+    reply.code(404).header('content-type', 'application/json; charset=utf-8').send(body(error));
   });
 }
 
@@ -62,7 +77,9 @@ const REASONS: Record<number, string> = { 400: 'Bad Request', 408: 'Request Time
 /** Answers HTTP that never became a request (bad framing, huge headers, slow clients). */
 export function clientErrorHandler(logger: Logger) {
   return (error: NodeJS.ErrnoException, socket: Socket): void => {
-    if (!socket.writable) {
+    // A response already under way on this socket (a stream) must not get a second status line.
+    const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (!socket.writable || inFlight?.headersSent === true) {
       socket.destroy();
       return;
     }
@@ -77,7 +94,13 @@ export function clientErrorHandler(logger: Logger) {
       status = 408;
       code = 'request_timeout';
       message = 'The request was not received in time.';
-    } else if (error.code === 'HPE_INVALID_HEADER_TOKEN' || error.code === 'HPE_INVALID_CONSTANT') {
+    } else if (
+      error.code === 'HPE_INVALID_HEADER_TOKEN' ||
+      error.code === 'HPE_INVALID_CONSTANT' ||
+      // A bare CR or LF inside a header value (header injection attempts).
+      error.code === 'HPE_LF_EXPECTED' ||
+      error.code === 'HPE_CR_EXPECTED'
+    ) {
       code = 'invalid_header';
       message = 'A request header is not valid.';
     }
@@ -85,7 +108,7 @@ export function clientErrorHandler(logger: Logger) {
     const text = JSON.stringify(body);
     logger.debug({ code: error.code, status }, 'client error');
     socket.end(
-      `HTTP/1.1 ${status} ${REASONS[status] ?? 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+      `HTTP/1.1 ${status} ${REASONS[status] ?? 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nX-Request-Id: ${randomUUID()}\r\nConnection: close\r\n\r\n${text}`,
     );
   };
 }

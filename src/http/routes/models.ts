@@ -8,9 +8,9 @@ export function registerModels(app: FastifyInstance, services: Services): void {
     const allowed = request.principal?.models;
     const created = Math.floor(services.startedAt / 1000);
     const list: ModelList = { object: 'list', data: [] };
-    for (const model of services.router.list()) {
-      if (allowed !== undefined && !allowed.includes(model.id)) continue;
-      list.data.push({ id: model.id, object: 'model', created: model.discovered?.created ?? created, owned_by: model.provider.name });
+    // The same list as /api/models: each model once (catalog aliases are not models of their own).
+    for (const model of services.models.index().search({}, allowed).models) {
+      list.data.push({ id: model.id, object: 'model', created: model.created ?? created, owned_by: model.owned_by });
     }
     return list;
   });

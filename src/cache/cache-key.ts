@@ -1,0 +1,38 @@
+// Response-cache keys: HMAC-SHA-256 under a server-side secret, over the caller's scope and the
+// canonical JSON of everything that changes the answer. The scope is a required argument, so no
+// caller can build a key that two tenants share by accident (RELIABILITY.md §4d rule 12).
+import { createHmac } from 'node:crypto';
+import type { ChatCompletionRequest } from '../openai/types.js';
+import { canonicalJson } from './canonical-json.js';
+
+/**
+ * Request fields that never change the answer: how it is delivered (`stream`, `stream_options`,
+ * which the cache serves either way) and the caller's own labels. `model` is replaced by what it
+ * resolved to: the model group and the deployments (`provider/upstream-model`) that may serve it.
+ */
+const IGNORED_FIELDS = new Set(['model', 'stream', 'stream_options', 'user', 'metadata']);
+
+export interface CacheKeyTarget {
+  /** The model group the requested name resolved to (after aliases). */
+  model: string;
+  /** `provider/upstream-model` of every deployment that may answer, in the group's order. */
+  deployments: readonly string[];
+}
+
+/** Who may read an entry: the calling key, or a namespace the operator shares on purpose. */
+export function cacheScope(keyId: string, namespace: string | undefined): string {
+  return namespace === undefined ? `key:${keyId}` : `ns:${namespace}`;
+}
+
+/** The canonical text the key is computed over (exported for tests). */
+export function canonicalCacheInput(scope: string, target: CacheKeyTarget, request: ChatCompletionRequest): string {
+  const fields: Record<string, unknown> = {};
+  for (const name of Object.keys(request)) if (!IGNORED_FIELDS.has(name)) fields[name] = request[name];
+  return canonicalJson({ scope, model: target.model, deployments: target.deployments, request: fields });
+}
+
+/** The cache key (43 characters, base64url). Throws when the scope is empty. */
+export function buildCacheKey(secret: Buffer, scope: string, target: CacheKeyTarget, request: ChatCompletionRequest): string {
+  if (scope.length === 0) throw new Error('a cache key needs the caller scope');
+  return createHmac('sha256', secret).update(canonicalCacheInput(scope, target, request)).digest('base64url');
+}

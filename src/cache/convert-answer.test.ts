@@ -1,0 +1,189 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { ChatCompletionChunk, ChatCompletionResponse } from '../openai/types.js';
+import { encodeSseData, encodeSseJson, SSE_DONE } from '../streaming/sse-encoder.js';
+import { answerFromFrames, parseAnswer, renderCompletion, renderStream, stripUsageFromFrame } from './cached-answer.js';
+import { convertChunksToCompletion, convertCompletionToChunks, parseChunkFrame, parseFrameData } from './convert-answer.js';
+
+const base = { id: 'chatcmpl-1', object: 'chat.completion.chunk' as const, created: 1_700_000_000, model: 'gpt-4o', system_fingerprint: 'fp_1' };
+const usage = { prompt_tokens: 9, completion_tokens: 4, total_tokens: 13 };
+
+function chunk(choices: ChatCompletionChunk['choices'], extra: Partial<ChatCompletionChunk> = {}): ChatCompletionChunk {
+  return { ...base, choices, ...extra };
+}
+
+const textChunks: ChatCompletionChunk[] = [
+  chunk([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]),
+  chunk([{ index: 0, delta: { content: 'Hello' }, logprobs: null, finish_reason: null }]),
+  chunk([{ index: 0, delta: { content: ' world' }, logprobs: null, finish_reason: null }]),
+  chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }]),
+  chunk([], { usage }),
+];
+
+const toolChunks: ChatCompletionChunk[] = [
+  chunk([{ index: 0, delta: { role: 'assistant', content: null }, finish_reason: null }]),
+  chunk([{ index: 0, delta: { tool_calls: [{ index: 0, id: 'call_a', type: 'function', function: { name: 'get_weather', arguments: '' } }] }, finish_reason: null }]),
+  chunk([{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '{"loc' } }] }, finish_reason: null }]),
+  chunk([{ index: 0, delta: { tool_calls: [{ index: 1, id: 'call_b', type: 'function', function: { name: 'get_time', arguments: '{}' } }] }, finish_reason: null }]),
+  chunk([{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: 'ation":"Tokyo"}' } }] }, finish_reason: null }]),
+  chunk([{ index: 0, delta: {}, finish_reason: 'tool_calls' }], { usage }),
+];
+
+describe('convertChunksToCompletion', () => {
+  test('joins content, keeps ids, finish and usage', () => {
+    const completion = convertChunksToCompletion(textChunks);
+    assert.deepEqual(completion, {
+      id: 'chatcmpl-1',
+      object: 'chat.completion',
+      created: 1_700_000_000,
+      model: 'gpt-4o',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'Hello world', refusal: null }, logprobs: null, finish_reason: 'stop' }],
+      usage,
+      system_fingerprint: 'fp_1',
+    });
+  });
+
+  test('merges tool calls by index with their arguments concatenated', () => {
+    const message = convertChunksToCompletion(toolChunks).choices[0]?.message;
+    assert.equal(message?.content, null);
+    assert.deepEqual(message?.tool_calls, [
+      { id: 'call_a', type: 'function', function: { name: 'get_weather', arguments: '{"location":"Tokyo"}' } },
+      { id: 'call_b', type: 'function', function: { name: 'get_time', arguments: '{}' } },
+    ]);
+    assert.equal(convertChunksToCompletion(toolChunks).choices[0]?.finish_reason, 'tool_calls');
+  });
+
+  test('joins the legacy function_call and keeps several choices apart', () => {
+    const chunks = [
+      chunk([{ index: 1, delta: { role: 'assistant', content: 'B' }, finish_reason: null }]),
+      chunk([{ index: 0, delta: { role: 'assistant', function_call: { name: 'f', arguments: '{"a"' } }, finish_reason: null }]),
+      chunk([{ index: 0, delta: { function_call: { arguments: ':1}' } }, finish_reason: 'function_call' }]),
+      chunk([{ index: 1, delta: {}, finish_reason: 'length' }]),
+    ];
+    const completion = convertChunksToCompletion(chunks);
+    assert.deepEqual(completion.choices.map((choice) => choice.index), [0, 1]);
+    assert.deepEqual(completion.choices[0]?.message.function_call, { name: 'f', arguments: '{"a":1}' });
+    assert.equal(completion.choices[0]?.finish_reason, 'function_call');
+    assert.equal(completion.choices[1]?.message.content, 'B');
+    assert.equal(completion.choices[1]?.finish_reason, 'length');
+    assert.equal(completion.usage, undefined);
+  });
+
+  test('appends logprobs and refusals', () => {
+    const chunks = [
+      chunk([{ index: 0, delta: { content: 'a' }, logprobs: { content: [{ token: 'a', logprob: -0.1 }] }, finish_reason: null }]),
+      chunk([{ index: 0, delta: { content: 'b', refusal: 'no' }, logprobs: { content: [{ token: 'b', logprob: -0.2 }] }, finish_reason: 'stop' }]),
+    ];
+    const choice = convertChunksToCompletion(chunks).choices[0];
+    assert.deepEqual(choice?.logprobs, { content: [{ token: 'a', logprob: -0.1 }, { token: 'b', logprob: -0.2 }], refusal: null });
+    assert.equal(choice?.message.refusal, 'no');
+  });
+});
+
+describe('convertCompletionToChunks', () => {
+  const completion: ChatCompletionResponse = {
+    id: 'chatcmpl-2',
+    object: 'chat.completion',
+    created: 1_700_000_001,
+    model: 'gpt-4o',
+    choices: [
+      {
+        index: 0,
+        message: {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            { id: 'call_a', type: 'function', function: { name: 'get_weather', arguments: '{"location":"Tokyo"}' } },
+            { id: 'call_b', type: 'function', function: { name: 'get_time', arguments: '{}' } },
+          ],
+        },
+        logprobs: null,
+        finish_reason: 'tool_calls',
+      },
+    ],
+    usage,
+    system_fingerprint: 'fp_2',
+  };
+
+  test('role, tool calls, finish, then usage only when asked', () => {
+    const chunks = convertCompletionToChunks(completion, true);
+    assert.deepEqual(chunks[0]?.choices[0]?.delta, { role: 'assistant', content: null });
+    assert.deepEqual(chunks[1]?.choices[0]?.delta.tool_calls, [{ index: 0, id: 'call_a', type: 'function', function: { name: 'get_weather', arguments: '{"location":"Tokyo"}' } }]);
+    assert.equal(chunks[2]?.choices[0]?.delta.tool_calls?.[0]?.index, 1);
+    assert.equal(chunks[3]?.choices[0]?.finish_reason, 'tool_calls');
+    assert.deepEqual(chunks[4], { id: 'chatcmpl-2', object: 'chat.completion.chunk', created: 1_700_000_001, model: 'gpt-4o', system_fingerprint: 'fp_2', choices: [], usage });
+    assert.equal(convertCompletionToChunks(completion, false).length, 4);
+    for (const item of chunks) assert.equal(item.object, 'chat.completion.chunk');
+  });
+
+  test('round trip: completion → chunks → completion is the same answer', () => {
+    assert.deepEqual(convertChunksToCompletion(convertCompletionToChunks(completion, true)), {
+      ...completion,
+      choices: [{ ...completion.choices[0], message: { ...completion.choices[0]?.message, refusal: null } }],
+    });
+    const text = convertChunksToCompletion(textChunks);
+    assert.deepEqual(convertChunksToCompletion(convertCompletionToChunks(text, true)), text);
+  });
+});
+
+describe('frames', () => {
+  test('parseFrameData reads single and multi-line data fields', () => {
+    assert.equal(parseFrameData('data: {"a":1}\n\n'), '{"a":1}');
+    assert.equal(parseFrameData(encodeSseData('{"a":\n1}')), '{"a":\n1}');
+    assert.equal(parseChunkFrame('data: {"error":{"message":"x"},"choices":[]}\n\n'), undefined);
+    assert.equal(parseChunkFrame('data: not json\n\n'), undefined);
+  });
+
+  test('stripUsageFromFrame mirrors the executor for clients that did not ask for usage', () => {
+    const usageOnly = encodeSseJson(chunk([], { usage }));
+    assert.equal(stripUsageFromFrame(usageOnly, true), null);
+    assert.equal(stripUsageFromFrame(usageOnly, false), null);
+    // Pass-through bytes with spaces, usage on a chunk with choices: usage removed, the rest re-encoded.
+    const spaced = 'data: {"id": "x", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}\n\n';
+    assert.equal(stripUsageFromFrame(spaced, true), 'data: {"id":"x","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n');
+    // "usage":null stays in pass-through bytes, and goes from translated chunks.
+    const nullUsage = encodeSseJson(chunk([{ index: 0, delta: { content: 'hi' }, finish_reason: null }], { usage: null }));
+    assert.equal(stripUsageFromFrame(nullUsage, true), nullUsage);
+    const withoutUsage = chunk([{ index: 0, delta: { content: 'hi' }, finish_reason: null }]);
+    assert.equal(stripUsageFromFrame(nullUsage, false), encodeSseJson(withoutUsage));
+    // A "usage" inside content is escaped, so it is never taken for the key.
+    const inContent = encodeSseJson(chunk([{ index: 0, delta: { content: '"usage": {"x":1}' }, finish_reason: null }]));
+    assert.equal(stripUsageFromFrame(inContent, true), inContent);
+  });
+});
+
+describe('cached answers', () => {
+  const frames = [...textChunks.map((item) => encodeSseJson(item)), SSE_DONE];
+
+  test('only a stream that finished every choice and ended with [DONE] is an answer', () => {
+    assert.ok(answerFromFrames(frames, true, usage, [], 1) !== undefined);
+    assert.equal(answerFromFrames(frames.slice(0, -1), true, usage, [], 1), undefined);
+    assert.equal(answerFromFrames([...frames.slice(0, 3), SSE_DONE], true, usage, [], 1), undefined);
+    assert.equal(answerFromFrames([frames[0] as string, 'data: {"error":{"message":"x"}}\n\n', SSE_DONE], true, usage, [], 1), undefined);
+  });
+
+  test('a stream entry replays its frames byte for byte, and serves a non-stream request', () => {
+    const answer = answerFromFrames(frames, true, usage, [], 1);
+    assert.ok(answer !== undefined);
+    assert.equal(renderStream(answer, true), frames.join(''));
+    assert.equal(renderStream(answer, false), [...frames.slice(0, 4), SSE_DONE].join(''));
+    assert.deepEqual(JSON.parse(renderCompletion(answer)), convertChunksToCompletion(textChunks));
+  });
+
+  test('a JSON entry serves its own bytes, and a stream synthesised from them', () => {
+    const body = JSON.stringify(convertChunksToCompletion(textChunks));
+    const answer = parseAnswer(JSON.stringify({ kind: 'json', storedAt: 5, body, usage }));
+    assert.ok(answer !== undefined);
+    assert.equal(renderCompletion(answer), body);
+    const replay = renderStream(answer, true);
+    assert.ok(replay.endsWith(SSE_DONE));
+    const chunks = replay.split('\n\n').filter((frame) => frame.length > 0 && frame !== 'data: [DONE]').map((frame) => parseChunkFrame(`${frame}\n\n`));
+    assert.deepEqual(convertChunksToCompletion(chunks as ChatCompletionChunk[]), JSON.parse(body));
+  });
+
+  test('parseAnswer refuses anything that is not an entry', () => {
+    assert.equal(parseAnswer('nope'), undefined);
+    assert.equal(parseAnswer('{"kind":"stream","storedAt":1,"frames":[1]}'), undefined);
+    assert.equal(parseAnswer('{"kind":"json","body":"{}"}'), undefined);
+  });
+});

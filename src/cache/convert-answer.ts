@@ -1,0 +1,198 @@
+// Pure conversions between the two forms of one answer: a list of chat.completion.chunk objects
+// (a stream) and a chat.completion. The cache stores whichever form it saw first and serves the
+// other from it; nothing here does I/O or reads the clock.
+import type {
+  ChatCompletionChoice,
+  ChatCompletionChunk,
+  ChatCompletionChunkChoice,
+  ChatCompletionResponse,
+  ChunkDelta,
+  CompletionUsage,
+  FinishReason,
+  FunctionCall,
+  ResponseMessage,
+  ToolCall,
+} from '../openai/types.js';
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+interface ToolCallParts {
+  id: string;
+  type: 'function';
+  name: string;
+  arguments: string;
+}
+
+interface ChoiceParts {
+  content: string | null;
+  refusal: string | null;
+  toolCalls: Map<number, ToolCallParts>;
+  functionCall: FunctionCall | undefined;
+  finishReason: FinishReason | null;
+  logprobContent: unknown[] | undefined;
+  logprobRefusal: unknown[] | undefined;
+}
+
+function newChoice(): ChoiceParts {
+  return {
+    content: null,
+    refusal: null,
+    toolCalls: new Map(),
+    functionCall: undefined,
+    finishReason: null,
+    logprobContent: undefined,
+    logprobRefusal: undefined,
+  };
+}
+
+function addDelta(parts: ChoiceParts, delta: ChunkDelta): void {
+  if (typeof delta.content === 'string') parts.content = (parts.content ?? '') + delta.content;
+  if (typeof delta.refusal === 'string') parts.refusal = (parts.refusal ?? '') + delta.refusal;
+  if (Array.isArray(delta.tool_calls)) {
+    for (const call of delta.tool_calls) {
+      let known = parts.toolCalls.get(call.index);
+      if (known === undefined) {
+        known = { id: '', type: 'function', name: '', arguments: '' };
+        parts.toolCalls.set(call.index, known);
+      }
+      if (typeof call.id === 'string') known.id = call.id;
+      // Names arrive whole (some hosts repeat them on every delta); arguments arrive in pieces.
+      if (typeof call.function?.name === 'string' && call.function.name.length > 0) known.name = call.function.name;
+      if (typeof call.function?.arguments === 'string') known.arguments += call.function.arguments;
+    }
+  }
+  if (isRecord(delta.function_call)) {
+    const call = (parts.functionCall ??= { name: '', arguments: '' });
+    if (typeof delta.function_call.name === 'string' && delta.function_call.name.length > 0) call.name = delta.function_call.name;
+    if (typeof delta.function_call.arguments === 'string') call.arguments += delta.function_call.arguments;
+  }
+}
+
+function addLogprobs(parts: ChoiceParts, logprobs: unknown): void {
+  if (!isRecord(logprobs)) return;
+  if (Array.isArray(logprobs.content)) (parts.logprobContent ??= []).push(...(logprobs.content as unknown[]));
+  if (Array.isArray(logprobs.refusal)) (parts.logprobRefusal ??= []).push(...(logprobs.refusal as unknown[]));
+}
+
+/**
+ * Assembles a chat.completion from the chunks of a stream, as the OpenAI SDKs do: content and
+ * refusal concatenated per choice, tool calls merged by index with their arguments joined, the
+ * legacy function_call joined, the last finish_reason, logprobs appended, usage from the chunk
+ * that carried it.
+ */
+export function convertChunksToCompletion(chunks: readonly ChatCompletionChunk[]): ChatCompletionResponse {
+  const choices = new Map<number, ChoiceParts>();
+  let usage: CompletionUsage | undefined;
+  let fingerprint: string | null | undefined;
+  for (const chunk of chunks) {
+    if (isRecord(chunk.usage)) usage = chunk.usage;
+    if (chunk.system_fingerprint !== undefined && chunk.system_fingerprint !== null) fingerprint = chunk.system_fingerprint;
+    for (const choice of chunk.choices) {
+      let parts = choices.get(choice.index);
+      if (parts === undefined) {
+        parts = newChoice();
+        choices.set(choice.index, parts);
+      }
+      if (isRecord(choice.delta)) addDelta(parts, choice.delta);
+      addLogprobs(parts, choice.logprobs);
+      if (choice.finish_reason !== null && choice.finish_reason !== undefined) parts.finishReason = choice.finish_reason;
+    }
+  }
+  const first = chunks[0];
+  const assembled: ChatCompletionChoice[] = [...choices.entries()]
+    .sort(([left], [right]) => left - right)
+    .map(([index, parts]) => {
+      const message: ResponseMessage = { role: 'assistant', content: parts.content, refusal: parts.refusal };
+      if (parts.toolCalls.size > 0) {
+        message.tool_calls = [...parts.toolCalls.entries()]
+          .sort(([left], [right]) => left - right)
+          .map(([, call]): ToolCall => ({ id: call.id, type: call.type, function: { name: call.name, arguments: call.arguments } }));
+      }
+      if (parts.functionCall !== undefined) message.function_call = parts.functionCall;
+      const logprobs =
+        parts.logprobContent === undefined && parts.logprobRefusal === undefined
+          ? null
+          : { content: parts.logprobContent ?? null, refusal: parts.logprobRefusal ?? null };
+      return { index, message, logprobs, finish_reason: parts.finishReason };
+    });
+  const completion: ChatCompletionResponse = {
+    id: first?.id ?? '',
+    object: 'chat.completion',
+    created: first?.created ?? 0,
+    model: first?.model ?? '',
+    choices: assembled,
+  };
+  if (usage !== undefined) completion.usage = usage;
+  if (fingerprint !== undefined) completion.system_fingerprint = fingerprint;
+  return completion;
+}
+
+function chunkChoice(index: number, delta: ChunkDelta, finishReason: FinishReason | null, logprobs: unknown = null): ChatCompletionChunkChoice {
+  return { index, delta, logprobs, finish_reason: finishReason };
+}
+
+/**
+ * Synthesises the chunks of a stream from a chat.completion: per choice a role chunk, the content
+ * (with its logprobs), the refusal, one chunk per tool call, the legacy function_call and the
+ * finish; then, when asked, a usage chunk with no choices, as OpenAI sends it.
+ */
+export function convertCompletionToChunks(completion: ChatCompletionResponse, includeUsage: boolean): ChatCompletionChunk[] {
+  const base = {
+    id: completion.id,
+    object: 'chat.completion.chunk' as const,
+    created: completion.created,
+    model: completion.model,
+    ...(completion.system_fingerprint === undefined ? {} : { system_fingerprint: completion.system_fingerprint }),
+  };
+  const chunk = (choices: ChatCompletionChunkChoice[]): ChatCompletionChunk => ({ ...base, choices });
+  const chunks: ChatCompletionChunk[] = [];
+  for (const choice of completion.choices) {
+    const message = choice.message;
+    const content = typeof message.content === 'string' ? message.content : null;
+    chunks.push(chunk([chunkChoice(choice.index, { role: 'assistant', content: content === null ? null : '' }, null)]));
+    if (content !== null && content.length > 0) {
+      chunks.push(chunk([chunkChoice(choice.index, { content }, null, choice.logprobs ?? null)]));
+    }
+    if (typeof message.refusal === 'string' && message.refusal.length > 0) {
+      chunks.push(chunk([chunkChoice(choice.index, { refusal: message.refusal }, null)]));
+    }
+    (message.tool_calls ?? []).forEach((call, index) => {
+      chunks.push(
+        chunk([
+          chunkChoice(choice.index, {
+            tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.function.name, arguments: call.function.arguments } }],
+          }, null),
+        ]),
+      );
+    });
+    if (message.function_call !== undefined) {
+      chunks.push(chunk([chunkChoice(choice.index, { function_call: { name: message.function_call.name, arguments: message.function_call.arguments } }, null)]));
+    }
+    chunks.push(chunk([chunkChoice(choice.index, {}, choice.finish_reason ?? 'stop')]));
+  }
+  if (includeUsage && completion.usage !== undefined) chunks.push({ ...base, choices: [], usage: completion.usage });
+  return chunks;
+}
+
+/** The JSON text of one SSE frame (`data: ...\n\n`, possibly several `data:` lines). */
+export function parseFrameData(frame: string): string {
+  const body = frame.endsWith('\n\n') ? frame.slice(0, -2) : frame;
+  const field = (line: string) => (line.startsWith('data: ') ? line.slice(6) : line.startsWith('data:') ? line.slice(5) : line);
+  if (body.indexOf('\n') < 0) return field(body);
+  return body.split('\n').map(field).join('\n');
+}
+
+/** A frame's chunk, or undefined when the frame is not a chunk (an error event, junk). */
+export function parseChunkFrame(frame: string): ChatCompletionChunk | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(parseFrameData(frame));
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(parsed) || !Array.isArray(parsed.choices) || parsed.error !== undefined) return undefined;
+  for (const choice of parsed.choices) if (!isRecord(choice) || typeof choice.index !== 'number') return undefined;
+  return parsed as unknown as ChatCompletionChunk;
+}

@@ -1,0 +1,229 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { pino } from 'pino';
+import type { ChatCompletionRequest } from '../openai/types.js';
+import { answerFromCompletion, type CachedAnswer } from './cached-answer.js';
+import type { CacheStore, CacheStoreStats } from './cache-store.js';
+import { MemoryCacheStore } from './memory-cache-store.js';
+import { NO_DIRECTIVES, parseCacheControl, ResponseCache, type ResponseCacheOptions } from './response-cache.js';
+
+const logger = pino({ level: 'silent' });
+const TARGET = { model: 'gpt-4', deployments: ['openai/gpt-4'] };
+
+function cache(options: Partial<ResponseCacheOptions> = {}, store: CacheStore = new MemoryCacheStore(1024 * 1024)): ResponseCache {
+  return new ResponseCache(
+    store,
+    { secret: Buffer.alloc(32, 1), namespace: undefined, ttlS: 60, ttlByModel: {}, multipleChoices: false, flightWaitMs: 1000, maxEntryBytes: 1024 * 1024, ...options },
+    logger,
+  );
+}
+
+function chat(content: string, fields: Record<string, unknown> = {}): ChatCompletionRequest {
+  return { model: 'gpt-4', messages: [{ role: 'user', content }], ...fields } as ChatCompletionRequest;
+}
+
+function answer(body = '{"id":"x"}', storedAt = Date.now()): CachedAnswer {
+  return answerFromCompletion(body, { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 }, [], storedAt);
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('parseCacheControl', () => {
+  test('reads no-cache, no-store and max-age, ignoring the rest', () => {
+    assert.deepEqual(parseCacheControl(undefined), NO_DIRECTIVES);
+    assert.deepEqual(parseCacheControl('No-Cache'), { noCache: true, noStore: false, maxAgeS: undefined });
+    assert.deepEqual(parseCacheControl('private, no-store'), { noCache: false, noStore: true, maxAgeS: undefined });
+    assert.deepEqual(parseCacheControl('max-age=30, max-age=10'), { noCache: false, noStore: false, maxAgeS: 10 });
+    assert.equal(parseCacheControl('max-age=-1').maxAgeS, undefined);
+    assert.equal(parseCacheControl('max-age=abc').maxAgeS, undefined);
+  });
+});
+
+describe('ResponseCache', () => {
+  test('miss, then hit; counts both', async () => {
+    const responses = cache();
+    const plan = responses.plan('k1', TARGET, chat('a'), NO_DIRECTIVES);
+    assert.ok(plan !== undefined);
+    assert.equal(await responses.lookup(plan), undefined);
+    responses.save(plan, answer('{"id":"a"}'));
+    await tick();
+    const again = responses.plan('k1', TARGET, chat('a'), NO_DIRECTIVES);
+    assert.ok(again !== undefined);
+    const hit = await responses.lookup(again);
+    assert.equal(hit?.answer.kind === 'json' ? hit.answer.body : '', '{"id":"a"}');
+    const health = await responses.health();
+    assert.deepEqual({ hits: health.hits, misses: health.misses, hit_rate: health.hit_rate, entries: health.entries }, { hits: 1, misses: 1, hit_rate: 0.5, entries: 1 });
+  });
+
+  test('two keys never share an entry unless a namespace says so', async () => {
+    const responses = cache();
+    const plan = responses.plan('k1', TARGET, chat('a'), NO_DIRECTIVES);
+    assert.ok(plan !== undefined);
+    await responses.lookup(plan);
+    responses.save(plan, answer());
+    await tick();
+    const other = responses.plan('k2', TARGET, chat('a'), NO_DIRECTIVES);
+    assert.ok(other !== undefined);
+    assert.equal(await responses.lookup(other), undefined);
+    responses.release(other);
+
+    const shared = cache({ namespace: 'team' });
+    const first = shared.plan('k1', TARGET, chat('a'), NO_DIRECTIVES);
+    assert.ok(first !== undefined);
+    await shared.lookup(first);
+    shared.save(first, answer());
+    await tick();
+    const second = shared.plan('k2', TARGET, chat('a'), NO_DIRECTIVES);
+    assert.ok(second !== undefined && (await shared.lookup(second)) !== undefined);
+  });
+
+  test('no-store, n > 1 and a TTL of 0 keep the cache out; no-cache skips reading only', async () => {
+    const responses = cache({ ttlByModel: { 'gpt-4-nocache': 0 } });
+    assert.equal(responses.plan('k', TARGET, chat('a'), { ...NO_DIRECTIVES, noStore: true }), undefined);
+    assert.equal(responses.plan('k', TARGET, chat('a', { n: 2 }), NO_DIRECTIVES), undefined);
+    assert.ok(cache({ multipleChoices: true }).plan('k', TARGET, chat('a', { n: 2 }), NO_DIRECTIVES) !== undefined);
+    assert.equal(responses.plan('k', TARGET, chat('a', { model: 'gpt-4-nocache' }), NO_DIRECTIVES), undefined);
+    const plan = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES);
+    assert.ok(plan !== undefined);
+    await responses.lookup(plan);
+    responses.save(plan, answer());
+    await tick();
+    const noCache = responses.plan('k', TARGET, chat('a'), { ...NO_DIRECTIVES, noCache: true });
+    assert.equal(noCache?.read, false);
+    assert.ok(noCache !== undefined);
+    assert.equal(await responses.lookup(noCache), undefined);
+  });
+
+  test('per-model TTL and max-age decide freshness', async () => {
+    const responses = cache({ ttlByModel: { 'gpt-4': 120 } });
+    const plan = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES);
+    assert.equal(plan?.ttlMs, 120_000);
+    assert.ok(plan !== undefined);
+    await responses.lookup(plan);
+    responses.save(plan, answer('{}', Date.now() - 30_000));
+    await tick();
+    const young = responses.plan('k', TARGET, chat('a'), { ...NO_DIRECTIVES, maxAgeS: 10 });
+    assert.ok(young !== undefined);
+    assert.equal(await responses.lookup(young), undefined);
+    responses.release(young);
+    const old = responses.plan('k', TARGET, chat('a'), { ...NO_DIRECTIVES, maxAgeS: 60 });
+    assert.ok(old !== undefined);
+    const hit = await responses.lookup(old);
+    assert.ok(hit !== undefined && hit.ageS >= 29 && hit.ageS <= 31);
+  });
+
+  test('entries expire with their TTL', async () => {
+    const responses = cache({ ttlS: 0.5 });
+    const plan = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES);
+    assert.ok(plan !== undefined);
+    await responses.lookup(plan);
+    responses.save(plan, answer());
+    await tick();
+    assert.equal((await responses.health()).entries, 1);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const later = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES);
+    assert.ok(later !== undefined);
+    assert.equal(await responses.lookup(later), undefined);
+    assert.equal((await responses.health()).entries, 0);
+  });
+
+  test('the memory store is bounded by bytes and evicts the least recently used', async () => {
+    const store = new MemoryCacheStore(3000);
+    const body = 'x'.repeat(800);
+    for (let index = 0; index < 5; index++) await store.set(`key-${index}`, answer(body), 60_000);
+    const stats = await store.stats();
+    assert.ok(stats.sizeBytes <= 3000, `size ${stats.sizeBytes}`);
+    assert.equal(stats.entries, 3);
+    assert.equal(await store.get('key-0'), undefined);
+    assert.ok((await store.get('key-4')) !== undefined);
+    // An answer larger than the whole bound is not kept.
+    await store.set('huge', answer('y'.repeat(5000)), 60_000);
+    assert.equal(await store.get('huge'), undefined);
+  });
+
+  test('single flight: identical requests wait for the first and get its answer', async () => {
+    const responses = cache();
+    const leader = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES);
+    assert.ok(leader !== undefined);
+    assert.equal(await responses.lookup(leader), undefined);
+    assert.ok(leader.flight !== undefined);
+    const followers = Array.from({ length: 5 }, () => responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES));
+    const waiting = followers.map((plan) => (plan === undefined ? Promise.resolve(undefined) : responses.lookup(plan)));
+    await tick();
+    assert.equal(responses.inFlight, 1);
+    responses.save(leader, answer('{"id":"first"}'));
+    const hits = await Promise.all(waiting);
+    for (const hit of hits) assert.equal(hit?.answer.kind === 'json' ? hit.answer.body : '', '{"id":"first"}');
+    assert.equal(responses.inFlight, 0);
+  });
+
+  test('single flight: a failed leader releases the others to try on their own', async () => {
+    const responses = cache();
+    const leader = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES);
+    assert.ok(leader !== undefined);
+    await responses.lookup(leader);
+    const follower = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES);
+    assert.ok(follower !== undefined);
+    const waiting = responses.lookup(follower);
+    responses.release(leader);
+    assert.equal(await waiting, undefined);
+    // Released requests do not hold anyone themselves.
+    assert.equal(follower.flight, undefined);
+    assert.equal(responses.inFlight, 0);
+  });
+
+  test('single flight: the wait is bounded', async () => {
+    const responses = cache({ flightWaitMs: 30 });
+    const leader = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES);
+    assert.ok(leader !== undefined);
+    await responses.lookup(leader);
+    const follower = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES);
+    assert.ok(follower !== undefined);
+    const started = Date.now();
+    assert.equal(await responses.lookup(follower), undefined);
+    assert.ok(Date.now() - started < 500);
+    // A leader that never settles is forgotten once the wait has passed.
+    assert.equal(responses.inFlight, 0);
+  });
+
+  test('a failing store is a miss, never an error', async () => {
+    const broken: CacheStore = {
+      backend: 'redis',
+      get: () => Promise.reject(new Error('down')),
+      set: () => Promise.reject(new Error('down')),
+      countLookup: () => undefined,
+      stats: (): Promise<CacheStoreStats> => Promise.resolve({ status: 'unavailable', entries: 0, sizeBytes: 0 }),
+      close: () => Promise.resolve(),
+    };
+    const responses = cache({}, broken);
+    const plan = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES);
+    assert.ok(plan !== undefined);
+    assert.equal(await responses.lookup(plan), undefined);
+    responses.save(plan, answer());
+    await tick();
+    const health = await responses.health();
+    assert.equal(health.status, 'unavailable');
+    assert.equal(health.misses, 1);
+  });
+});
+
+describe('ResponseCache limits', () => {
+  test('an answer above the entry bound is not stored, and releases its waiters', async () => {
+    const responses = cache({ maxEntryBytes: 1000 });
+    const plan = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES);
+    assert.ok(plan !== undefined);
+    await responses.lookup(plan);
+    const follower = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES);
+    assert.ok(follower !== undefined);
+    const waiting = responses.lookup(follower);
+    responses.save(plan, answer('z'.repeat(2000)));
+    assert.equal(await waiting, undefined);
+    assert.equal((await responses.health()).entries, 0);
+  });
+
+  test('a body deeper than the canonicaliser allows goes uncached instead of failing', () => {
+    let deep: unknown = 'x';
+    for (let index = 0; index < 200; index++) deep = [deep];
+    assert.equal(cache().plan('k', TARGET, chat('a', { tools: deep }), NO_DIRECTIVES), undefined);
+  });
+});

@@ -1,0 +1,141 @@
+// `model_catalog:` overrides: merged over built-in entries (by id or alias), creating entries, and
+// validated by the config schema with errors that name the field.
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { applyCatalogPatches, CONFIG_SOURCE_URL } from './catalog-patch.js';
+import type { CatalogEntry } from './catalog-types.js';
+import { ModelCatalog } from './model-catalog.js';
+import { ConfigError, defaultConfig, loadConfig } from '../config/config-loader.js';
+import { Value } from '@sinclair/typebox/value';
+import { ConfigSchema } from '../config/config-schema.js';
+
+const base: CatalogEntry = {
+  id: 'big',
+  name: 'Big',
+  provider: 'openai',
+  context_length: 128_000,
+  max_output_tokens: 16_384,
+  input_cost: 0.001,
+  output_cost: 0.002,
+  cached_input_cost: 0.0005,
+  supports_chat: true,
+  supports_streaming: true,
+  capabilities: ['chat', 'streaming'],
+  modalities: { input: ['text'], output: ['text'] },
+  aliases: ['big-latest'],
+  source: { url: 'https://example.test/big', date: '2026-01-01' },
+};
+
+function configFile(yaml: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-catalog-'));
+  const file = join(dir, 'config.yaml');
+  writeFileSync(file, yaml);
+  return file;
+}
+
+describe('applyCatalogPatches', () => {
+  test('merges over the built-in entry, keeping what the patch does not name', () => {
+    const { entries, unrouted } = applyCatalogPatches([base], { big: { input_cost: 0.0009, context_length: null, modalities: { input: ['text', 'image'] } } }, '2026-02-02');
+    const [patched] = entries;
+    assert.equal(patched?.input_cost, 0.0009);
+    assert.equal(patched?.output_cost, 0.002);
+    assert.equal(patched?.context_length, null, 'null is a value: "not known"');
+    assert.deepEqual(patched?.modalities, { input: ['text', 'image'], output: ['text'] });
+    assert.deepEqual(patched?.aliases, ['big-latest']);
+    assert.deepEqual(patched?.source, { url: CONFIG_SOURCE_URL, date: '2026-02-02' });
+    assert.equal(unrouted.size, 0);
+    assert.equal(base.input_cost, 0.001, 'the built-in entry is not mutated');
+  });
+
+  test('a patch named by an alias changes that model', () => {
+    const { entries } = applyCatalogPatches([base], { 'big-latest': { output_cost: 0.003, source: { url: 'https://example.test/pricing', date: '2026-03-03' } } }, '2026-02-02');
+    assert.equal(entries.length, 1);
+    assert.equal(entries[0]?.id, 'big');
+    assert.equal(entries[0]?.output_cost, 0.003);
+    assert.deepEqual(entries[0]?.source, { url: 'https://example.test/pricing', date: '2026-03-03' });
+  });
+
+  test('creates entries: routed by kind with a provider, by name only without one', () => {
+    const { entries, unrouted } = applyCatalogPatches(
+      [base],
+      {
+        'my-finetune': { name: 'My fine-tune', input_cost: 0.003, output_cost: 0.006, context_length: 16_384 },
+        'gpu-llama': { provider: 'openai-compatible', supports_chat: true, supports_streaming: false },
+      },
+      '2026-02-02',
+    );
+    assert.equal(entries.length, 3);
+    const finetune = entries[1];
+    assert.equal(finetune?.name, 'My fine-tune');
+    assert.equal(finetune?.max_output_tokens, null);
+    assert.deepEqual(finetune?.capabilities, ['chat', 'streaming']);
+    assert.deepEqual(entries[2]?.capabilities, ['chat']);
+    assert.deepEqual([...unrouted], ['my-finetune']);
+    const catalog = new ModelCatalog(entries, unrouted);
+    assert.equal(catalog.get('my-finetune')?.input_cost, 0.003);
+    assert.ok(!catalog.forKind('openai-compatible').some((entry) => entry.id === 'my-finetune'));
+    assert.ok(catalog.forKind('openai-compatible').some((entry) => entry.id === 'gpu-llama'));
+  });
+
+  test('ModelCatalog.builtin applies patches; the seed figures stand without them', () => {
+    const plain = ModelCatalog.builtin();
+    assert.equal(plain.get('gpt-4')?.context_length, 8192);
+    assert.equal(plain.get('gpt-4')?.input_cost, 0.03);
+    assert.equal(plain.get('gpt-4')?.output_cost, 0.06);
+    const patched = ModelCatalog.builtin({ 'gpt-4o-mini': { input_cost: 0.0001 } }, '2026-02-02');
+    assert.equal(patched.get('gpt-4o-mini')?.input_cost, 0.0001);
+    assert.equal(patched.entries.length, plain.entries.length);
+  });
+});
+
+describe('model_catalog in the config', () => {
+  test('the default config validates and has an empty model_catalog', () => {
+    assert.ok(Value.Check(ConfigSchema, defaultConfig()));
+    assert.deepEqual(defaultConfig().model_catalog, {});
+  });
+
+  test('a YAML model_catalog loads', () => {
+    const file = configFile(`
+model_catalog:
+  gpt-4o-mini:
+    input_cost: 0.0001
+    output_cost: 0.0004
+  my-finetune:
+    name: My fine-tune
+    provider: openai
+    context_length: 16384
+    capabilities: [chat, streaming, function_calling]
+  openai/gpt-oss-120b:
+    context_length: null
+`);
+    const { config } = loadConfig({ LLM_PROXY_CONFIG: file });
+    assert.equal(config.model_catalog?.['gpt-4o-mini']?.input_cost, 0.0001);
+    assert.deepEqual(config.model_catalog?.['my-finetune']?.capabilities, ['chat', 'streaming', 'function_calling']);
+    assert.equal(config.model_catalog?.['openai/gpt-oss-120b']?.context_length, null);
+  });
+
+  test('bad entries fail at start with the field named', () => {
+    const cases: Array<[string, RegExp]> = [
+      ['model_catalog:\n  gpt-4:\n    input_cost: -1\n', /model_catalog\.gpt-4\.input_cost/],
+      ['model_catalog:\n  gpt-4:\n    context_length: 1.5\n', /model_catalog\.gpt-4\.context_length/],
+      ['model_catalog:\n  gpt-4:\n    capabilities: [telepathy]\n', /model_catalog\.gpt-4\.capabilities/],
+      ['model_catalog:\n  gpt-4:\n    price: 3\n', /model_catalog\.gpt-4/],
+      ['model_catalog:\n  gpt-4:\n    provider: nowhere\n', /model_catalog\.gpt-4\.provider/],
+      ['model_catalog:\n  "bad id!":\n    input_cost: 1\n', /model_catalog/],
+    ];
+    for (const [yaml, field] of cases) {
+      assert.throws(
+        () => loadConfig({ LLM_PROXY_CONFIG: configFile(yaml) }),
+        (error: unknown) => {
+          assert.ok(error instanceof ConfigError, String(error));
+          assert.match(error.message, field);
+          return true;
+        },
+        yaml,
+      );
+    }
+  });
+});

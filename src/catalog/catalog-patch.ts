@@ -1,0 +1,104 @@
+// Operator overrides of the built-in catalog (the config's `model_catalog:`): each patch is merged
+// over the built-in entry with the same id, or creates one. Pure; the config schema validates input.
+import type { Capability, CatalogEntry, Modality } from './catalog-types.js';
+import type { ProviderKind } from '../providers/provider.js';
+
+/** What the config may say about one model. Every field is optional; null means "not known". */
+export interface CatalogEntryPatch {
+  name?: string;
+  /** The provider kind that serves it natively; the model then routes on providers of that kind. */
+  provider?: ProviderKind;
+  context_length?: number | null;
+  max_output_tokens?: number | null;
+  input_cost?: number | null;
+  output_cost?: number | null;
+  cached_input_cost?: number | null;
+  supports_chat?: boolean;
+  supports_streaming?: boolean;
+  capabilities?: Capability[];
+  modalities?: { input?: Modality[]; output?: Modality[] };
+  aliases?: string[];
+  deprecated?: boolean;
+  source?: { url: string; date: string };
+}
+
+export interface PatchedCatalog {
+  entries: CatalogEntry[];
+  /**
+   * Ids of entries the config created without a `provider`: they describe models that discovery, a
+   * provider's `models:` list or an alias routes, and route nothing by themselves.
+   */
+  unrouted: Set<string>;
+}
+
+/** Where figures come from when the config set them and named no source of its own. */
+export const CONFIG_SOURCE_URL = 'config:model_catalog';
+
+/** Merges `patches` over `entries` (keeping their order; new entries last). `today` is `YYYY-MM-DD`. */
+export function applyCatalogPatches(
+  entries: readonly CatalogEntry[],
+  patches: Readonly<Record<string, CatalogEntryPatch>>,
+  today: string,
+): PatchedCatalog {
+  const out = [...entries];
+  const unrouted = new Set<string>();
+  const position = new Map(out.map((entry, index) => [entry.id, index]));
+  // A patch may name a model by one of its aliases; it then changes that model's entry.
+  const aliasPosition = new Map<string, number>();
+  out.forEach((entry, index) => {
+    for (const alias of entry.aliases ?? []) if (!aliasPosition.has(alias)) aliasPosition.set(alias, index);
+  });
+  for (const [id, patch] of Object.entries(patches)) {
+    const source = patch.source ?? { url: CONFIG_SOURCE_URL, date: today };
+    const index = position.get(id) ?? aliasPosition.get(id);
+    const base = index === undefined ? undefined : out[index];
+    if (base !== undefined && index !== undefined) {
+      out[index] = {
+        ...base,
+        ...definedFields(patch),
+        id: base.id,
+        modalities: {
+          input: patch.modalities?.input ?? base.modalities.input,
+          output: patch.modalities?.output ?? base.modalities.output,
+        },
+        source,
+      };
+      continue;
+    }
+    const supportsChat = patch.supports_chat ?? true;
+    const supportsStreaming = patch.supports_streaming ?? supportsChat;
+    const capabilities: Capability[] = patch.capabilities ?? [
+      ...(supportsChat ? (['chat'] as const) : []),
+      ...(supportsStreaming ? (['streaming'] as const) : []),
+    ];
+    const created: CatalogEntry = {
+      id,
+      name: patch.name ?? id,
+      // Never used for routing when unrouted; the view shows the configured provider's name instead.
+      provider: patch.provider ?? 'openai-compatible',
+      context_length: patch.context_length ?? null,
+      max_output_tokens: patch.max_output_tokens ?? null,
+      input_cost: patch.input_cost ?? null,
+      output_cost: patch.output_cost ?? null,
+      cached_input_cost: patch.cached_input_cost ?? null,
+      supports_chat: supportsChat,
+      supports_streaming: supportsStreaming,
+      capabilities,
+      modalities: { input: patch.modalities?.input ?? ['text'], output: patch.modalities?.output ?? ['text'] },
+      ...(patch.aliases === undefined ? {} : { aliases: patch.aliases }),
+      ...(patch.deprecated === undefined ? {} : { deprecated: patch.deprecated }),
+      source,
+    };
+    if (patch.provider === undefined) unrouted.add(id);
+    position.set(id, out.length);
+    out.push(created);
+  }
+  return { entries: out, unrouted };
+}
+
+/** The patch without `undefined` values, so an absent field never erases a built-in figure. */
+function definedFields(patch: CatalogEntryPatch): Partial<CatalogEntry> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(patch)) if (value !== undefined && key !== 'modalities' && key !== 'source') out[key] = value;
+  return out as Partial<CatalogEntry>;
+}

@@ -1,0 +1,59 @@
+// The public model list as the routes serve it: views and their search index, rebuilt only when
+// the router's names change (config, discovery) or a provider's list turns stale or fresh again.
+import type { ModelCatalog } from './model-catalog.js';
+import type { DiscoveryStatus } from './model-discovery.js';
+import { compileModelIndex, type ModelIndex } from './model-search.js';
+import { buildModelViews, createModelView, type ModelView } from './model-view.js';
+import { isSafeModelName, type ModelRouter } from '../routing/model-router.js';
+
+export class ModelDirectory {
+  private cached: { version: number; stale: string; index: ModelIndex } | undefined;
+
+  constructor(
+    private readonly router: ModelRouter,
+    private readonly catalog: ModelCatalog,
+    private readonly discovery: { statusOf(provider: string): DiscoveryStatus | undefined },
+  ) {}
+
+  private isStale(provider: string): boolean {
+    return this.discovery.statusOf(provider)?.lastError !== undefined;
+  }
+
+  /** The current index; cheap when nothing changed (one version compare, one flag per provider). */
+  index(): ModelIndex {
+    let stale = '';
+    for (const provider of this.router.providers) stale += this.isStale(provider.name) ? '1' : '0';
+    const version = this.router.version;
+    if (this.cached !== undefined && this.cached.version === version && this.cached.stale === stale) return this.cached.index;
+    const groups = new Map(this.router.modelGroups().map((group) => [group.name, group.deployments.map((deployment) => deployment.id)]));
+    const sources = this.router.list().map((source) => {
+      const routes = source.aliasOf === undefined ? groups.get(source.id) : undefined;
+      return routes === undefined ? source : { ...source, routes };
+    });
+    const index = compileModelIndex(buildModelViews(sources, (provider) => this.isStale(provider)));
+    this.cached = { version, stale, index };
+    return index;
+  }
+
+  /**
+   * A model by id, alias or `provider/model`. A `provider/model` name the list does not show (the
+   * list names each model once, under one provider) is described when that provider's list
+   * reported the model or the catalog has it for that provider's kind, since it routes all the
+   * same. Unsafe names find nothing.
+   */
+  find(name: string): ModelView | undefined {
+    if (!isSafeModelName(name)) return undefined;
+    const found = this.index().get(name);
+    if (found !== undefined) return found;
+    const slash = name.indexOf('/');
+    if (slash <= 0) return undefined;
+    const provider = this.router.provider(name.slice(0, slash));
+    if (provider === undefined) return undefined;
+    const upstreamModel = name.slice(slash + 1);
+    const discovered = this.router.discoveredFor(provider.name)?.get(upstreamModel);
+    const known = this.catalog.get(upstreamModel);
+    const entry = discovered !== undefined || known?.provider === provider.kind ? known : undefined;
+    if (entry === undefined && discovered === undefined) return undefined;
+    return createModelView({ id: name, provider, entry, discovered, upstreamModel }, this.isStale(provider.name));
+  }
+}

@@ -1,0 +1,183 @@
+// The public `Model` objects of /api/models: every name the router can route, merged with the
+// catalog's figures and what the provider's list reported. Pure: no I/O, no clock.
+import type { CatalogEntry } from './catalog-types.js';
+import type { DiscoveredModel } from '../providers/provider.js';
+
+/** One model as clients see it. Costs are USD per 1K tokens; null means not known. */
+export interface ModelView {
+  /** What a chat request's `model` takes. */
+  id: string;
+  name: string;
+  /** The configured provider that serves it (its name in the config, e.g. "openai"). */
+  provider: string;
+  /** null when the catalog does not know the model (a provider reported it, nothing more). */
+  supports_chat: boolean | null;
+  supports_streaming: boolean | null;
+  capabilities: string[];
+  context_length: number | null;
+  max_output_tokens: number | null;
+  input_cost: number | null;
+  output_cost: number | null;
+  cached_input_cost: number | null;
+  modalities: { input: string[]; output: string[] } | null;
+  /** Other names that route to this model (the catalog's aliases). */
+  aliases: string[];
+  /** For a config alias (`aliases:` in the config): the name it points at. */
+  alias_of: string | null;
+  deprecated: boolean;
+  owned_by: string;
+  /** Unix seconds, when the provider's list reported it. */
+  created: number | null;
+  /** The provider's list endpoint reported it. */
+  discovered: boolean;
+  /** The provider's list could not be read on the last attempt: figures may be out of date. */
+  stale: boolean;
+  /** The `provider/model` names that always route to it. */
+  routes: string[];
+  /** Where the catalog's figures come from; null when only the provider reported the model. */
+  source: { url: string; date: string } | null;
+}
+
+/** What the router knows of one routable name (`RoutableModel` fits). */
+export interface ViewSource {
+  id: string;
+  provider: { readonly name: string };
+  entry: CatalogEntry | undefined;
+  discovered: DiscoveredModel | undefined;
+  /** Set for config aliases: the name they point at. */
+  aliasOf?: string;
+  /** The name the upstream expects, when it is not `id` (a `provider/model` lookup). */
+  upstreamModel?: string;
+  /** For a configured model group (`models:` in the config): its deployments as `provider/model`. */
+  routes?: readonly string[];
+}
+
+/** One view from one source. Catalog figures (config overrides included) first, then what the provider reported. */
+export function createModelView(source: ViewSource, stale: boolean): ModelView {
+  const { entry, discovered } = source;
+  const provider = source.provider.name;
+  return {
+    id: source.id,
+    name: entry?.name ?? discovered?.name ?? source.id,
+    provider,
+    supports_chat: entry?.supports_chat ?? null,
+    supports_streaming: entry?.supports_streaming ?? null,
+    capabilities: entry === undefined ? [] : [...entry.capabilities],
+    context_length: entry?.context_length ?? discovered?.contextLength ?? null,
+    max_output_tokens: entry?.max_output_tokens ?? discovered?.maxOutputTokens ?? null,
+    input_cost: entry?.input_cost ?? null,
+    output_cost: entry?.output_cost ?? null,
+    cached_input_cost: entry?.cached_input_cost ?? null,
+    modalities: entry === undefined ? null : { input: [...entry.modalities.input], output: [...entry.modalities.output] },
+    aliases: [],
+    alias_of: null,
+    deprecated: entry?.deprecated ?? false,
+    owned_by: provider,
+    created: discovered?.created ?? null,
+    discovered: discovered !== undefined,
+    stale,
+    routes: source.routes === undefined ? [`${provider}/${source.upstreamModel ?? source.id}`] : [...source.routes],
+    source: entry === undefined ? null : { url: entry.source.url, date: entry.source.date },
+  };
+}
+
+/** Folds what a provider reported under an alias into the model's view, where the catalog left gaps. */
+function absorbDiscovered(view: ModelView, discovered: DiscoveredModel | undefined): void {
+  if (discovered === undefined) return;
+  view.discovered = true;
+  view.context_length ??= discovered.contextLength ?? null;
+  view.max_output_tokens ??= discovered.maxOutputTokens ?? null;
+  view.created ??= discovered.created ?? null;
+}
+
+/**
+ * Each model once, in the router's order: a catalog alias is listed on its model's `aliases`, not
+ * as a model of its own; a config alias is a model of its own, marked `alias_of`, with the figures
+ * of what it points at; a configured model group is one model whose `routes` are its deployments.
+ */
+export function buildModelViews(sources: readonly ViewSource[], isStale: (provider: string) => boolean = () => false): ModelView[] {
+  const views: ModelView[] = [];
+  /** Names a client sends as `model` (ids and catalog aliases) → view. */
+  const byName = new Map<string, ModelView>();
+  /** `provider/model` forms → view. */
+  const byRoute = new Map<string, ModelView>();
+  /** Provider + catalog entry id → the view listing that entry. */
+  const byEntry = new Map<string, ModelView>();
+  const catalogAliases: ViewSource[] = [];
+  const configAliases: ViewSource[] = [];
+  const add = (view: ModelView) => {
+    views.push(view);
+    byName.set(view.id, view);
+    for (const route of view.routes) if (!byRoute.has(route)) byRoute.set(route, view);
+  };
+
+  for (const source of sources) {
+    if (source.aliasOf !== undefined) configAliases.push(source);
+    else if (source.routes === undefined && source.entry?.id !== source.id && source.entry?.aliases?.includes(source.id)) catalogAliases.push(source);
+    else if (!byName.has(source.id)) {
+      // A model group named after a catalog model (or anything else) is a model of its own.
+      const view = createModelView(source, isStale(source.provider.name));
+      add(view);
+      if (source.entry?.id === source.id) byEntry.set(`${source.provider.name}\n${source.entry.id}`, view);
+    }
+  }
+
+  for (const source of catalogAliases) {
+    if (byName.has(source.id)) continue;
+    const entry = source.entry as CatalogEntry;
+    const key = `${source.provider.name}\n${entry.id}`;
+    const view = byEntry.get(key);
+    if (view !== undefined) {
+      view.aliases.push(source.id);
+      byName.set(source.id, view);
+      absorbDiscovered(view, source.discovered);
+      continue;
+    }
+    // The model's own id routes elsewhere (or not at all): the alias is the name that reaches it here.
+    const own = createModelView(source, isStale(source.provider.name));
+    add(own);
+    byEntry.set(key, own);
+  }
+
+  for (const source of configAliases) {
+    if (byName.has(source.id)) continue;
+    const target = resolveTarget(source, byName, byRoute, configAliases);
+    const view: ModelView =
+      target === undefined
+        ? createModelView({ ...source, upstreamModel: upstreamOf(source) }, isStale(source.provider.name))
+        : { ...target, id: source.id, capabilities: [...target.capabilities], routes: [...target.routes] };
+    view.alias_of = source.aliasOf ?? null;
+    view.aliases = [];
+    views.push(view);
+    byName.set(source.id, view);
+  }
+  return views;
+}
+
+/**
+ * The view a config alias points at, following alias chains a few steps as the router does. Only a
+ * view on the provider the router chose counts (`openai/x` names a provider before it names an id).
+ */
+function resolveTarget(
+  source: ViewSource,
+  byName: ReadonlyMap<string, ModelView>,
+  byRoute: ReadonlyMap<string, ModelView>,
+  aliases: readonly ViewSource[],
+): ModelView | undefined {
+  let name = source.aliasOf;
+  for (let depth = 0; name !== undefined && depth < 4; depth++) {
+    for (const found of [byRoute.get(name), byName.get(name)]) {
+      if (found !== undefined && found.provider === source.provider.name && found.alias_of === null) return found;
+    }
+    const next: string = name;
+    name = aliases.find((alias) => alias.id === next)?.aliasOf;
+  }
+  return undefined;
+}
+
+/** The upstream name a config alias reaches, as far as its target says. */
+function upstreamOf(source: ViewSource): string {
+  const target = source.aliasOf ?? source.id;
+  const prefix = `${source.provider.name}/`;
+  return target.startsWith(prefix) ? target.slice(prefix.length) : target;
+}

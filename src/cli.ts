@@ -1,0 +1,175 @@
+#!/usr/bin/env node
+// The `llm-proxy` command: `start` runs the server (main.ts); `keys create|list|revoke` manage
+// virtual keys in the same store the server uses, configured the same way (env and LLM_PROXY_CONFIG).
+import { once } from 'node:events';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { ConfigError, loadConfig } from './config/config-loader.js';
+import type { Config } from './config/config-schema.js';
+import { isGatewayError } from './errors/gateway-error.js';
+import { describeKey, parseKeySettings } from './http/routes/admin-keys.js';
+import { KeyChangeBus } from './keys/key-change-bus.js';
+import { VirtualKeyService } from './keys/virtual-keys.js';
+import type { Logger } from './logging/logger.js';
+import { RedisConnection } from './store/redis-connection.js';
+import { SqlStore } from './store/sql-store.js';
+
+const HELP = `llm-proxy: one OpenAI-compatible endpoint in front of many LLM providers.
+
+Usage:
+  llm-proxy [start]                 run the server (PORT, HOST, provider keys from the environment)
+  llm-proxy keys create [options]   make a virtual key; its secret is printed once
+      --name NAME                   a label for people
+      --models a,b,c                models the key may use (default: all)
+      --rpm N / --tpm N             requests / tokens per minute (default: LLM_PROXY_RPM / LLM_PROXY_TPM; 0 = none)
+      --budget USD                  most the key may spend
+      --period daily|weekly|monthly when the budget starts again (default: never)
+      --expires ISO-8601            when the key stops working
+  llm-proxy keys list [--json]      every key: id, name, prefix, limits, spend, state (never a secret)
+  llm-proxy keys revoke ID          revoke a key (running servers refuse it within a second)
+  llm-proxy --help                  this text
+
+The keys commands use the server's store: LLM_PROXY_DB (SQLite, default ./data/llm-proxy.db) or
+DATABASE_URL (PostgreSQL), and REDIS_URL, if set, to announce revocations at once.
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`llm-proxy: ${message}\n`);
+  process.exit(1);
+}
+
+function option(values: Record<string, string | boolean | undefined>, name: string): string | undefined {
+  const value = values[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function numberOption(values: Record<string, string | boolean | undefined>, name: string): number | undefined {
+  const raw = option(values, name);
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(value)) fail(`--${name} must be a number, not ${JSON.stringify(raw)}`);
+  return value;
+}
+
+interface KeysContext {
+  store: SqlStore;
+  keys: VirtualKeyService;
+  close(): Promise<void>;
+}
+
+async function openKeys(config: Config, logger: Logger): Promise<KeysContext> {
+  const store = new SqlStore({ dbPath: config.storage.db_path, ...(config.storage.database_url === undefined ? {} : { databaseUrl: config.storage.database_url }) }, logger);
+  await store.ready();
+  const keys = new VirtualKeyService(store.keys, logger);
+  let redis: RedisConnection | undefined;
+  let bus: KeyChangeBus | undefined;
+  if (config.storage.redis_url !== undefined) {
+    redis = new RedisConnection({ url: config.storage.redis_url }, logger);
+    // Announcements need a connected client; without Redis, servers still see changes by their database poll.
+    await Promise.race([once(redis.client, 'ready'), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+    bus = new KeyChangeBus(keys, store.keys, logger, { redis, channel: `${config.storage.redis_prefix ?? 'llm-proxy:'}key-changes` });
+  }
+  return {
+    store,
+    keys,
+    async close() {
+      await bus?.close();
+      await redis?.close();
+      await store.close();
+    },
+  };
+}
+
+function table(rows: Array<Record<string, unknown>>): string {
+  const columns = ['id', 'name', 'prefix', 'state', 'rpm_limit', 'tpm_limit', 'max_budget', 'budget_period', 'spend', 'expires_at'];
+  const cells = rows.map((row) => columns.map((column) => (row[column] === null || row[column] === undefined ? '-' : String(row[column]))));
+  const widths = columns.map((column, index) => Math.max(column.length, ...cells.map((line) => (line[index] ?? '').length)));
+  const format = (line: string[]) => line.map((cell, index) => cell.padEnd(widths[index] ?? 0)).join('  ').trimEnd();
+  return [format(columns), ...cells.map(format)].join('\n');
+}
+
+async function keysCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      name: { type: 'string' },
+      models: { type: 'string' },
+      rpm: { type: 'string' },
+      tpm: { type: 'string' },
+      budget: { type: 'string' },
+      period: { type: 'string' },
+      expires: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  });
+  const [action, id] = positionals;
+  if (action !== 'create' && action !== 'list' && action !== 'revoke') fail(`unknown keys command ${JSON.stringify(action ?? '')}; see llm-proxy --help`);
+  if (action === 'revoke' && id === undefined) fail('keys revoke needs a key id (llm-proxy keys list shows them)');
+
+  let config: Config;
+  try {
+    config = loadConfig().config;
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message);
+    throw error;
+  }
+  const logger = pino({ level: 'warn', base: { service: 'llm-proxy-cli' } }, pino.destination(2));
+  const context = await openKeys(config, logger);
+  try {
+    if (action === 'create') {
+      const models = option(values, 'models');
+      const body: Record<string, unknown> = {};
+      const name = option(values, 'name');
+      if (name !== undefined) body.name = name;
+      if (models !== undefined) body.models = models.split(',').map((model) => model.trim()).filter((model) => model.length > 0);
+      const rpm = numberOption(values, 'rpm');
+      if (rpm !== undefined) body.rpm_limit = rpm;
+      const tpm = numberOption(values, 'tpm');
+      if (tpm !== undefined) body.tpm_limit = tpm;
+      const budget = numberOption(values, 'budget');
+      if (budget !== undefined) body.max_budget = budget;
+      const period = option(values, 'period');
+      if (period !== undefined) body.budget_period = period;
+      const expires = option(values, 'expires');
+      if (expires !== undefined) body.expires_at = expires;
+      const settings = parseKeySettings(body);
+      if (settings.expiresAt != null && settings.expiresAt <= Date.now()) fail('--expires must be in the future');
+      const { record, key } = await context.keys.create(settings);
+      process.stdout.write(`${JSON.stringify({ ...describeKey(record), key }, null, 2)}\n`);
+      process.stderr.write('The key is shown only this once: store it now.\n');
+    } else if (action === 'list') {
+      const rows = (await context.keys.list()).map((key) => describeKey(key));
+      process.stdout.write(values.json === true ? `${JSON.stringify({ keys: rows, count: rows.length }, null, 2)}\n` : `${table(rows)}\n`);
+    } else {
+      const record = await context.keys.revoke(id as string);
+      if (record === undefined) fail(`no key has the id ${JSON.stringify(id)}`);
+      process.stdout.write(`${JSON.stringify(describeKey(record), null, 2)}\n`);
+    }
+  } finally {
+    await context.close();
+  }
+}
+
+async function run(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(HELP);
+    return;
+  }
+  if (command === undefined || command === 'start') {
+    // main.ts starts the server when it is loaded.
+    await import('./main.js');
+    return;
+  }
+  if (command === 'keys') {
+    await keysCommand(rest);
+    return;
+  }
+  fail(`unknown command ${JSON.stringify(command)}; see llm-proxy --help`);
+}
+
+run(process.argv.slice(2)).catch((error: unknown) => {
+  if (isGatewayError(error)) fail(error.message);
+  fail(error instanceof Error ? error.message : String(error));
+});

@@ -1,0 +1,133 @@
+// The chat route's side of the response cache: plan from the request (scope = the calling key,
+// Cache-Control), answer a hit in the form asked for (X-Cache, Age), and capture a live answer,
+// JSON or stream, so a complete one is stored and handed to identical requests waiting for it.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { CacheKeyTarget } from '../cache/cache-key.js';
+import { answerFromCompletion, answerFromFrames, renderCompletion, renderStream, stripUsageFromFrame } from '../cache/cached-answer.js';
+import { parseCacheControl, type CacheHit, type CachePlan, type ResponseCache } from '../cache/response-cache.js';
+import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
+import type { ModelGroup } from '../routing/model-router.js';
+import type { StreamEnd } from './stream-response.js';
+
+function cacheTarget(group: ModelGroup): CacheKeyTarget {
+  return { model: group.name, deployments: group.deployments.map((deployment) => deployment.id) };
+}
+
+/** The request's cache plan; undefined when the cache stays out (no-store, n > 1, TTL 0). */
+export function planCache(cache: ResponseCache, request: FastifyRequest, group: ModelGroup, chat: ChatCompletionRequest): CachePlan | undefined {
+  const keyId = request.principal?.keyId;
+  // Every route that reaches here is authenticated; without a caller there is no scope, so no cache.
+  if (keyId === undefined) return undefined;
+  return cache.plan(keyId, cacheTarget(group), chat, parseCacheControl(request.headers['cache-control']));
+}
+
+/**
+ * Sets X-Cache and, on a hit, sends the answer (and returns the hit: the caller records usage and
+ * returns the reply). On a miss, the plan may now hold identical requests: it must be ended with
+ * saveCompletion/settleStream or release.
+ */
+export async function answerFromCache(
+  cache: ResponseCache,
+  plan: CachePlan | undefined,
+  reply: FastifyReply,
+  stream: boolean,
+  includeUsage: boolean,
+  signal: AbortSignal,
+): Promise<CacheHit | undefined> {
+  if (plan === undefined || !plan.read) {
+    reply.header('x-cache', 'BYPASS');
+    if (plan !== undefined) await cache.lookup(plan, signal);
+    return undefined;
+  }
+  reply.header('x-cache', 'MISS');
+  const hit = await cache.lookup(plan, signal);
+  if (hit === undefined) return undefined;
+  let body: string;
+  try {
+    body = stream ? renderStream(hit.answer, includeUsage) : renderCompletion(hit.answer);
+  } catch {
+    // An entry that cannot be rendered (never written by this code) is a miss.
+    return undefined;
+  }
+  reply.header('x-cache', 'HIT').header('age', String(hit.ageS));
+  if (hit.answer.warnings !== undefined) reply.header('x-llm-proxy-warnings', hit.answer.warnings.join('; '));
+  if (stream) reply.header('content-type', 'text/event-stream; charset=utf-8').header('x-accel-buffering', 'no');
+  else reply.header('content-type', 'application/json');
+  reply.code(200).send(body);
+  return hit;
+}
+
+/** Stores a whole JSON answer. */
+export function saveCompletion(
+  cache: ResponseCache,
+  plan: CachePlan,
+  body: string | Buffer,
+  usage: CompletionUsage | undefined,
+  warnings: readonly string[],
+): void {
+  cache.save(plan, answerFromCompletion(typeof body === 'string' ? body : body.toString('utf8'), usage, warnings, Date.now()));
+}
+
+export interface FrameCapture {
+  /** What to write first and after, as the client asked (usage chunk or not). */
+  first: string;
+  frames: AsyncGenerator<string>;
+  /** Every frame as produced, usage included, for the cache (emptied if the stream outgrows an entry). */
+  captured: string[];
+  /** The stream grew past the largest entry: it will not be stored. */
+  overflow: boolean;
+  passthrough: boolean;
+}
+
+/**
+ * Taps a live stream that the executor produced with the usage chunk included (the entry must
+ * serve both kinds of client): records every frame and passes on what this client asked for.
+ */
+export function captureFrames(
+  first: string,
+  frames: AsyncGenerator<string>,
+  includeUsage: boolean,
+  passthrough: boolean,
+  maxBytes: number,
+): FrameCapture {
+  const capture: FrameCapture = { first: '', frames: rest(), captured: [], overflow: false, passthrough };
+  let size = 0;
+  const keep = (frame: string) => {
+    if (capture.overflow) return;
+    size += frame.length;
+    if (size > maxBytes) {
+      capture.overflow = true;
+      capture.captured = [];
+    } else capture.captured.push(frame);
+  };
+  const shown = (frame: string) => (includeUsage ? frame : stripUsageFromFrame(frame, passthrough));
+  // `first` may hold several frames (everything up to the first content); frames end with a blank line.
+  for (const piece of first.split('\n\n')) {
+    if (piece.length === 0) continue;
+    const frame = `${piece}\n\n`;
+    keep(frame);
+    capture.first += shown(frame) ?? '';
+  }
+  async function* rest(): AsyncGenerator<string> {
+    for await (const frame of frames) {
+      keep(frame);
+      const out = shown(frame);
+      if (out !== null) yield out;
+    }
+  }
+  return capture;
+}
+
+/** After a captured stream ends: stores it when it is a complete answer, else releases the waiters. */
+export function settleStream(
+  cache: ResponseCache,
+  plan: CachePlan,
+  capture: FrameCapture,
+  end: StreamEnd,
+  usage: CompletionUsage | undefined,
+  warnings: readonly string[],
+): void {
+  const answer = end.kind === 'complete' && !capture.overflow ? answerFromFrames(capture.captured, capture.passthrough, usage, warnings, Date.now()) : undefined;
+  if (answer === undefined) cache.release(plan);
+  else cache.save(plan, answer);
+}

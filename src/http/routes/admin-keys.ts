@@ -1,0 +1,153 @@
+// /admin/keys: the master key makes, lists, changes and revokes virtual keys. A new key's secret is
+// in the 201 answer and nowhere else, ever; lists show an id, a 4-character prefix and the limits.
+import type { FastifyInstance } from 'fastify';
+import { GatewayError, invalidRequest, invalidType, invalidValue } from '../../errors/gateway-error.js';
+import { keyState } from '../../keys/virtual-keys.js';
+import { BUDGET_PERIODS, currentSpend, periodEnd, type BudgetPeriod, type KeySettings, type StoredKey } from '../../store/key-store.js';
+import type { Services } from '../../services.js';
+
+const KEY_ID = /^[0-9a-f]{16}$/;
+/** A date, or a date and time with an optional zone: what `expires_at` takes. */
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+const FIELDS = new Set(['name', 'models', 'rpm_limit', 'tpm_limit', 'max_budget', 'budget_period', 'expires_at']);
+const MAX_LIMIT = 1_000_000_000;
+
+function keyNotFound(): GatewayError {
+  return new GatewayError({ status: 404, type: 'invalid_request_error', code: 'key_not_found', message: 'No virtual key has this id.' });
+}
+
+function limit(value: unknown, param: string): number | null {
+  if (value === null) return null;
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw invalidType(param, 'an integer or null');
+  if (value < 0 || value > MAX_LIMIT) throw invalidValue(param, `must be between 0 and ${MAX_LIMIT} (0 means no limit)`);
+  return value;
+}
+
+/** Parses an ISO 8601 date or date-time into epoch ms; a date alone means its start, UTC. */
+export function parseIsoDate(value: unknown, param: string): number {
+  if (typeof value !== 'string') throw invalidType(param, 'an ISO 8601 date string');
+  const parsed = ISO_8601.test(value) ? Date.parse(value.length === 10 ? `${value}T00:00:00Z` : value) : Number.NaN;
+  if (!Number.isFinite(parsed)) throw invalidValue(param, 'must be an ISO 8601 date such as 2025-12-31 or 2025-12-31T23:59:59Z');
+  return parsed;
+}
+
+/** The settings in a POST or PATCH body; unknown fields are refused, so a typo is not silently ignored. */
+export function parseKeySettings(body: unknown): KeySettings {
+  if (body === undefined || body === null) return {};
+  if (typeof body !== 'object' || Array.isArray(body)) throw invalidRequest('The request body must be a JSON object.', 'invalid_json');
+  const input = body as Record<string, unknown>;
+  for (const field of Object.keys(input)) {
+    if (!FIELDS.has(field)) throw invalidRequest(`Unknown field '${field.slice(0, 64)}'. Allowed: ${[...FIELDS].join(', ')}.`, 'unknown_parameter', field.slice(0, 64));
+  }
+  const settings: KeySettings = {};
+  if (input.name !== undefined) {
+    if (input.name !== null && typeof input.name !== 'string') throw invalidType('name', 'a string or null');
+    if (typeof input.name === 'string' && (input.name.length === 0 || input.name.length > 256 || /[\u0000-\u001f]/.test(input.name))) {
+      throw invalidValue('name', 'must be 1 to 256 printable characters');
+    }
+    settings.name = input.name;
+  }
+  if (input.models !== undefined) {
+    if (input.models !== null) {
+      if (!Array.isArray(input.models)) throw invalidType('models', 'an array of model names or null');
+      if (input.models.length > 1_000) throw invalidValue('models', 'may list at most 1000 models');
+      for (const [index, model] of input.models.entries()) {
+        if (typeof model !== 'string' || model.length === 0 || model.length > 256) throw invalidValue(`models[${index}]`, 'must be a model name of 1 to 256 characters');
+      }
+    }
+    settings.models = input.models === null ? null : [...new Set(input.models as string[])];
+  }
+  if (input.rpm_limit !== undefined) settings.rpmLimit = limit(input.rpm_limit, 'rpm_limit');
+  if (input.tpm_limit !== undefined) settings.tpmLimit = limit(input.tpm_limit, 'tpm_limit');
+  if (input.max_budget !== undefined) {
+    const budget = input.max_budget;
+    if (budget !== null && (typeof budget !== 'number' || !Number.isFinite(budget))) throw invalidType('max_budget', 'a number (USD) or null');
+    if (typeof budget === 'number' && (budget < 0 || budget > MAX_LIMIT)) throw invalidValue('max_budget', 'must be between 0 and 1e9 USD');
+    settings.maxBudget = budget as number | null;
+  }
+  if (input.budget_period !== undefined) {
+    const period = input.budget_period;
+    if (period !== null && (typeof period !== 'string' || !(BUDGET_PERIODS as readonly string[]).includes(period))) {
+      throw invalidValue('budget_period', `must be one of ${BUDGET_PERIODS.join(', ')}, or null for a budget that never resets`);
+    }
+    settings.budgetPeriod = period as BudgetPeriod | null;
+  }
+  if (input.expires_at !== undefined) settings.expiresAt = input.expires_at === null ? null : parseIsoDate(input.expires_at, 'expires_at');
+  return settings;
+}
+
+function iso(epochMs: number | null): string | null {
+  return epochMs === null ? null : new Date(epochMs).toISOString();
+}
+
+/** A key as the admin API shows it: never the secret, never its hash. */
+export function describeKey(key: StoredKey, now = Date.now()): Record<string, unknown> {
+  const spend = currentSpend(key, now);
+  let state: string = keyState(key, now);
+  if (state === 'active' && key.maxBudget !== null && spend >= key.maxBudget) state = 'over_budget';
+  return {
+    id: key.id,
+    object: 'virtual_key',
+    name: key.name,
+    prefix: key.prefix,
+    masked_key: `sk-gw_${key.id}_${key.prefix}…`,
+    models: key.models,
+    rpm_limit: key.rpmLimit,
+    tpm_limit: key.tpmLimit,
+    max_budget: key.maxBudget,
+    budget_period: key.budgetPeriod,
+    // A period that has ended is restarted on the key's next request; until then, show the one that is current.
+    budget_reset_at: key.budgetPeriod === null ? null : iso(key.budgetResetAt !== null && now < key.budgetResetAt ? key.budgetResetAt : periodEnd(key.budgetPeriod, now)),
+    spend,
+    total_spend: key.totalSpend,
+    state,
+    expires_at: iso(key.expiresAt),
+    revoked_at: iso(key.revokedAt),
+    created_at: iso(key.createdAt),
+    updated_at: iso(key.updatedAt),
+  };
+}
+
+function idParam(params: unknown): string {
+  const id = (params as { id?: unknown }).id;
+  if (typeof id !== 'string' || !KEY_ID.test(id)) throw keyNotFound();
+  return id;
+}
+
+export function registerAdminKeys(app: FastifyInstance, services: Services): void {
+  const keys = services.virtualKeys;
+
+  app.post('/admin/keys', { config: { auth: 'master' } }, async (request, reply) => {
+    const settings = parseKeySettings(request.body);
+    const now = Date.now();
+    if (settings.expiresAt != null && settings.expiresAt <= now) throw invalidValue('expires_at', 'must be in the future');
+    const { record, key } = await keys.create(settings, now);
+    return reply.code(201).send({ ...describeKey(record, now), key });
+  });
+
+  app.get('/admin/keys', { config: { auth: 'master' } }, async () => {
+    const now = Date.now();
+    const list = (await keys.list()).map((key) => describeKey(key, now));
+    return { keys: list, count: list.length };
+  });
+
+  app.get('/admin/keys/:id', { config: { auth: 'master' } }, async (request) => {
+    const key = await keys.get(idParam(request.params));
+    if (key === undefined) throw keyNotFound();
+    return describeKey(key);
+  });
+
+  app.patch('/admin/keys/:id', { config: { auth: 'master' } }, async (request) => {
+    const id = idParam(request.params);
+    const settings = parseKeySettings(request.body);
+    const key = await keys.update(id, settings);
+    if (key === undefined) throw keyNotFound();
+    return describeKey(key);
+  });
+
+  app.delete('/admin/keys/:id', { config: { auth: 'master' } }, async (request) => {
+    const key = await keys.revoke(idParam(request.params));
+    if (key === undefined) throw keyNotFound();
+    return describeKey(key);
+  });
+}

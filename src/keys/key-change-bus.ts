@@ -1,0 +1,137 @@
+// How a key change made on one instance (or by the CLI) reaches every instance's key cache: a Redis
+// pub/sub message when REDIS_URL is set (milliseconds), and, as a net under it, a poll of the keys
+// whose `updated_at` moved (every second; it also catches a CLI writing to the same database, and
+// announcements missed while Redis was away). The subscriber is the one connection that cannot share
+// the command connection, since a subscribed Redis connection takes no other commands.
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logging/logger.js';
+import type { KeyStore } from '../store/key-store.js';
+import type { RedisConnection } from '../store/redis-connection.js';
+import type { VirtualKeyService } from './virtual-keys.js';
+
+/** Writers' clocks may differ by this much; changes are looked for this far back. */
+const CLOCK_MARGIN_MS = 30_000;
+
+interface Announcement {
+  origin: string;
+  id: string;
+}
+
+function parseAnnouncement(message: string): Announcement | undefined {
+  try {
+    const parsed: unknown = JSON.parse(message);
+    if (parsed === null || typeof parsed !== 'object') return undefined;
+    const { origin, id } = parsed as Record<string, unknown>;
+    return typeof origin === 'string' && typeof id === 'string' ? { origin, id } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface KeyChangeBusOptions {
+  redis: RedisConnection | undefined;
+  /** The pub/sub channel (already carrying the deployment's key prefix). */
+  channel: string;
+  pollMs?: number;
+}
+
+export class KeyChangeBus {
+  private readonly origin = randomUUID();
+  private subscriber: Redis | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private polling = false;
+  private pollFailing = false;
+  private newest = Date.now();
+  private readonly seen = new Map<string, number>();
+
+  constructor(
+    private readonly keys: VirtualKeyService,
+    private readonly store: KeyStore,
+    private readonly logger: Logger,
+    private readonly options: KeyChangeBusOptions,
+  ) {
+    keys.onChange((id) => void this.publish(id));
+  }
+
+  start(): void {
+    if (this.pollTimer !== undefined) return;
+    this.subscribe();
+    this.pollTimer = setInterval(() => void this.poll(), this.options.pollMs ?? 1_000);
+    this.pollTimer.unref();
+  }
+
+  private subscribe(): void {
+    const redis = this.options.redis;
+    if (redis === undefined) return;
+    const subscriber = redis.client.duplicate();
+    this.subscriber = subscriber;
+    subscriber.on('error', () => undefined);
+    let connectedBefore = false;
+    subscriber.on('ready', () => {
+      if (connectedBefore) {
+        // ioredis subscribes again by itself; what was announced meanwhile is lost, so start afresh.
+        this.keys.invalidateAll();
+        return;
+      }
+      connectedBefore = true;
+      subscriber.subscribe(this.options.channel).catch((error: unknown) => {
+        this.logger.warn({ component: 'keys', err: error instanceof Error ? error.message : String(error) }, 'key change subscription failed; relying on the database poll');
+      });
+    });
+    subscriber.on('message', (channel: string, message: string) => {
+      if (channel !== this.options.channel) return;
+      const announcement = parseAnnouncement(message);
+      if (announcement !== undefined && announcement.origin !== this.origin) this.keys.invalidate(announcement.id);
+    });
+  }
+
+  private async publish(id: string): Promise<void> {
+    const redis = this.options.redis;
+    if (redis === undefined) return;
+    const message = JSON.stringify({ origin: this.origin, id } satisfies Announcement);
+    try {
+      await redis.run((client) => client.publish(this.options.channel, message));
+    } catch {
+      // The other instances' poll picks the change up within a second or two.
+    }
+  }
+
+  /** One look at what changed; exported for tests through `pollNow`. */
+  async pollNow(): Promise<void> {
+    await this.poll();
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      const changed = await this.store.changedSince(this.newest - CLOCK_MARGIN_MS);
+      for (const { id, updatedAt } of changed) {
+        if (updatedAt > this.newest) this.newest = updatedAt;
+        if (this.seen.get(id) === updatedAt) continue;
+        this.seen.set(id, updatedAt);
+        this.keys.invalidate(id);
+      }
+      for (const [id, updatedAt] of this.seen) if (updatedAt < this.newest - 2 * CLOCK_MARGIN_MS) this.seen.delete(id);
+      if (this.pollFailing) {
+        this.pollFailing = false;
+        this.logger.info({ component: 'keys' }, 'key change poll working again');
+      }
+    } catch (error) {
+      if (!this.pollFailing) {
+        this.pollFailing = true;
+        this.logger.warn({ component: 'keys', err: error instanceof Error ? error.message : String(error) }, 'key change poll failed; retrying every second');
+      }
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.pollTimer !== undefined) clearInterval(this.pollTimer);
+    this.pollTimer = undefined;
+    this.subscriber?.disconnect();
+    this.subscriber = undefined;
+  }
+}

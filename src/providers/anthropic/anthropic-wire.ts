@@ -1,0 +1,318 @@
+// Anthropic Messages API wire types, as documented for `anthropic-version: 2023-06-01`: the request we
+// build, the response and stream events we read, the error body and the model list. Only the fields the
+// proxy writes or reads are typed; everything the server may add is tolerated by the parsers.
+// @see https://docs.anthropic.com/en/api/messages
+// @see https://docs.anthropic.com/en/docs/build-with-claude/streaming
+// @see https://docs.anthropic.com/en/api/errors
+
+/** The API version we pin. 2026-10-21 rejects `temperature`/`top_p`, which OpenAI clients send. */
+export const ANTHROPIC_VERSION = '2023-06-01';
+
+// ---- Request ----
+
+export interface AnthropicTextBlockParam {
+  type: 'text';
+  text: string;
+}
+
+export type AnthropicImageMediaType = 'image/jpeg' | 'image/png' | 'image/gif' | 'image/webp';
+
+export interface AnthropicBase64ImageSource {
+  type: 'base64';
+  media_type: AnthropicImageMediaType;
+  data: string;
+}
+
+export interface AnthropicUrlSource {
+  type: 'url';
+  url: string;
+}
+
+export interface AnthropicImageBlockParam {
+  type: 'image';
+  source: AnthropicBase64ImageSource | AnthropicUrlSource;
+}
+
+export interface AnthropicBase64PdfSource {
+  type: 'base64';
+  media_type: 'application/pdf';
+  data: string;
+}
+
+export interface AnthropicDocumentBlockParam {
+  type: 'document';
+  source: AnthropicBase64PdfSource;
+}
+
+export interface AnthropicToolUseBlockParam {
+  type: 'tool_use';
+  id: string;
+  name: string;
+  input: Record<string, unknown>;
+}
+
+export interface AnthropicToolResultBlockParam {
+  type: 'tool_result';
+  tool_use_id: string;
+  content?: string | Array<AnthropicTextBlockParam | AnthropicImageBlockParam>;
+  is_error?: boolean;
+}
+
+export type AnthropicContentBlockParam =
+  | AnthropicTextBlockParam
+  | AnthropicImageBlockParam
+  | AnthropicDocumentBlockParam
+  | AnthropicToolUseBlockParam
+  | AnthropicToolResultBlockParam;
+
+export interface AnthropicMessageParam {
+  role: 'user' | 'assistant';
+  content: string | AnthropicContentBlockParam[];
+}
+
+export interface AnthropicInputSchema {
+  type: 'object';
+  [keyword: string]: unknown;
+}
+
+export interface AnthropicTool {
+  name: string;
+  description?: string;
+  input_schema: AnthropicInputSchema;
+}
+
+export type AnthropicToolChoice =
+  | { type: 'auto'; disable_parallel_tool_use?: boolean }
+  | { type: 'any'; disable_parallel_tool_use?: boolean }
+  | { type: 'tool'; name: string; disable_parallel_tool_use?: boolean }
+  | { type: 'none' };
+
+export interface AnthropicMessagesRequest {
+  model: string;
+  messages: AnthropicMessageParam[];
+  max_tokens: number;
+  system?: string | AnthropicTextBlockParam[];
+  metadata?: { user_id?: string };
+  stop_sequences?: string[];
+  stream?: boolean;
+  temperature?: number;
+  top_p?: number;
+  tools?: AnthropicTool[];
+  tool_choice?: AnthropicToolChoice;
+}
+
+// ---- Response ----
+
+export type AnthropicStopReason =
+  | 'end_turn'
+  | 'max_tokens'
+  | 'stop_sequence'
+  | 'tool_use'
+  | 'pause_turn'
+  | 'refusal'
+  | 'model_context_window_exceeded';
+
+export interface AnthropicTextBlock {
+  type: 'text';
+  text: string;
+  citations?: unknown[] | null;
+}
+
+export interface AnthropicToolUseBlock {
+  type: 'tool_use';
+  id: string;
+  name: string;
+  input: unknown;
+}
+
+export interface AnthropicThinkingBlock {
+  type: 'thinking';
+  thinking: string;
+  signature: string;
+}
+
+export interface AnthropicRedactedThinkingBlock {
+  type: 'redacted_thinking';
+  data: string;
+}
+
+/** Server tools (web search, code execution) add block types; the proxy does not surface them. */
+export interface AnthropicOtherBlock {
+  type: string;
+}
+
+export type AnthropicContentBlock =
+  | AnthropicTextBlock
+  | AnthropicToolUseBlock
+  | AnthropicThinkingBlock
+  | AnthropicRedactedThinkingBlock
+  | AnthropicOtherBlock;
+
+export interface AnthropicUsage {
+  input_tokens: number;
+  output_tokens: number;
+  cache_creation_input_tokens?: number | null;
+  cache_read_input_tokens?: number | null;
+  cache_creation?: { ephemeral_5m_input_tokens?: number; ephemeral_1h_input_tokens?: number } | null;
+  service_tier?: string | null;
+}
+
+export interface AnthropicMessage {
+  id: string;
+  type: 'message';
+  role: 'assistant';
+  model: string;
+  content: AnthropicContentBlock[];
+  stop_reason: AnthropicStopReason | null;
+  stop_sequence: string | null;
+  usage: AnthropicUsage;
+}
+
+// ---- Stream events ----
+
+export interface AnthropicMessageStartEvent {
+  type: 'message_start';
+  message: AnthropicMessage;
+}
+
+export interface AnthropicContentBlockStartEvent {
+  type: 'content_block_start';
+  index: number;
+  content_block: AnthropicContentBlock;
+}
+
+export type AnthropicContentBlockDelta =
+  | { type: 'text_delta'; text: string }
+  | { type: 'input_json_delta'; partial_json: string }
+  | { type: 'thinking_delta'; thinking: string }
+  | { type: 'signature_delta'; signature: string }
+  | { type: 'citations_delta'; citation: unknown };
+
+export interface AnthropicContentBlockDeltaEvent {
+  type: 'content_block_delta';
+  index: number;
+  delta: AnthropicContentBlockDelta;
+}
+
+export interface AnthropicContentBlockStopEvent {
+  type: 'content_block_stop';
+  index: number;
+}
+
+/** Usage in `message_delta` is cumulative; the input counts appear when they apply. */
+export interface AnthropicMessageDeltaUsage {
+  output_tokens: number;
+  input_tokens?: number | null;
+  cache_creation_input_tokens?: number | null;
+  cache_read_input_tokens?: number | null;
+}
+
+export interface AnthropicMessageDeltaEvent {
+  type: 'message_delta';
+  delta: { stop_reason: AnthropicStopReason | null; stop_sequence: string | null };
+  usage: AnthropicMessageDeltaUsage;
+}
+
+export interface AnthropicMessageStopEvent {
+  type: 'message_stop';
+}
+
+export interface AnthropicPingEvent {
+  type: 'ping';
+}
+
+export interface AnthropicErrorEvent {
+  type: 'error';
+  error: AnthropicErrorObject;
+}
+
+export type AnthropicStreamEvent =
+  | AnthropicMessageStartEvent
+  | AnthropicContentBlockStartEvent
+  | AnthropicContentBlockDeltaEvent
+  | AnthropicContentBlockStopEvent
+  | AnthropicMessageDeltaEvent
+  | AnthropicMessageStopEvent
+  | AnthropicPingEvent
+  | AnthropicErrorEvent;
+
+// ---- Errors ----
+
+export type AnthropicErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'billing_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'request_too_large'
+  | 'rate_limit_error'
+  | 'timeout_error'
+  | 'api_error'
+  | 'overloaded_error';
+
+export interface AnthropicErrorObject {
+  type: AnthropicErrorType | (string & {});
+  message: string;
+}
+
+/** The body of every non-2xx answer, and the data of an `error` stream event. */
+export interface AnthropicErrorResponse {
+  type: 'error';
+  error: AnthropicErrorObject;
+  request_id?: string | null;
+}
+
+// ---- Models ----
+
+export interface AnthropicModelInfo {
+  type: 'model';
+  id: string;
+  display_name: string;
+  /** RFC 3339 date-time. */
+  created_at: string;
+  max_input_tokens?: number | null;
+  max_tokens?: number | null;
+}
+
+export interface AnthropicModelList {
+  data: AnthropicModelInfo[];
+  has_more: boolean;
+  first_id: string | null;
+  last_id: string | null;
+}
+
+// ---- Narrowing ----
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+}
+
+/** Usage as the API sends it: the two counts are required, the cache counts optional or null. */
+export function isAnthropicUsage(value: unknown): value is AnthropicUsage {
+  return isRecord(value) && isCount(value.input_tokens) && isCount(value.output_tokens);
+}
+
+/** A block the converters can read: an object with a string `type`. Its fields are checked per type. */
+export function isAnthropicContentBlock(value: unknown): value is AnthropicContentBlock {
+  return isRecord(value) && typeof value.type === 'string';
+}
+
+export function isAnthropicMessage(value: unknown): value is AnthropicMessage {
+  return (
+    isRecord(value) &&
+    value.type === 'message' &&
+    typeof value.id === 'string' &&
+    Array.isArray(value.content) &&
+    value.content.every(isAnthropicContentBlock) &&
+    (value.stop_reason === null || typeof value.stop_reason === 'string') &&
+    isAnthropicUsage(value.usage)
+  );
+}
+
+export function isAnthropicErrorResponse(value: unknown): value is AnthropicErrorResponse {
+  return isRecord(value) && isRecord(value.error) && typeof value.error.message === 'string' && typeof value.error.type === 'string';
+}

@@ -1,0 +1,248 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { GatewayError } from '../../errors/gateway-error.js';
+import type { ChatCompletionRequest } from '../../openai/types.js';
+import { makeTarget } from '../../../test/providers/codec-harness.js';
+import { openAiCase, weatherFunction, type ChatCase } from '../../../test/providers/openai-cases.js';
+import { readAnthropicJson } from '../../../test/support/fake-anthropic.js';
+import { convertAnthropicRequest, JSON_RESPONSE_TOOL } from './convert-request.js';
+
+const CASES: Array<[ChatCase, string[]]> = [
+  ['text', []],
+  ['multi-turn', ['top_p: not supported by anthropic together with temperature, ignored']],
+  ['image', []],
+  ['image-url', []],
+  ['tools', ['tools[0].function.strict: not supported by anthropic, ignored']],
+  ['parallel-tools', ['tools[0].function.strict: not supported by anthropic, ignored']],
+  ['tool-result', ['tools[0].function.strict: not supported by anthropic, ignored']],
+  ['legacy-functions', []],
+  ['json-mode', []],
+  ['stop', []],
+  ['max-tokens', []],
+];
+
+function convert(request: ChatCompletionRequest, overrides: Parameters<typeof makeTarget>[1] = {}) {
+  const target = makeTarget('anthropic', overrides);
+  return { body: convertAnthropicRequest(request, target), warnings: target.warnings };
+}
+
+function rejects(request: ChatCompletionRequest, expected: { code: string; param: string | null; message?: RegExp }): void {
+  assert.throws(
+    () => convert(request),
+    (error: unknown) => {
+      assert.ok(error instanceof GatewayError);
+      assert.equal(error.status, 400);
+      assert.equal(error.type, 'invalid_request_error');
+      assert.equal(error.code, expected.code);
+      assert.equal(error.param, expected.param);
+      if (expected.message !== undefined) assert.match(error.message, expected.message);
+      return true;
+    },
+  );
+}
+
+const user = (content: string) => ({ role: 'user' as const, content });
+
+describe('convertAnthropicRequest on the fixture cases', () => {
+  for (const [name, warnings] of CASES) {
+    it(`builds anthropic-${name}.request.json`, () => {
+      const { body, warnings: got } = convert(openAiCase(name), { legacyFunctions: name === 'legacy-functions' });
+      assert.deepEqual(body, readAnthropicJson(`anthropic-${name}.request.json`));
+      assert.deepEqual(got, warnings);
+    });
+  }
+
+  it('adds stream: true when the client streams', () => {
+    const { body } = convert(openAiCase('text'), { stream: true });
+    assert.deepEqual(body, { ...(readAnthropicJson('anthropic-text.request.json') as object), stream: true });
+  });
+});
+
+describe('convertAnthropicRequest field decisions', () => {
+  it('takes max_tokens from the catalog default, then 4096', () => {
+    assert.equal(convert(openAiCase('text'), { defaultMaxTokens: 64000 }).body.max_tokens, 64000);
+    assert.equal(convert({ ...openAiCase('text'), max_tokens: 50 }, { defaultMaxTokens: 64000 }).body.max_tokens, 50);
+    assert.equal(convert({ ...openAiCase('text'), max_tokens: 50, max_completion_tokens: 70 }).body.max_tokens, 70);
+  });
+
+  it('refuses a temperature above 1 instead of clamping it', () => {
+    rejects({ ...openAiCase('text'), temperature: 1.5 }, { code: 'invalid_value', param: 'temperature', message: /0 to 1.*1\.5/ });
+    assert.equal(convert({ ...openAiCase('text'), temperature: 1 }).body.temperature, 1);
+    assert.equal(convert({ ...openAiCase('text'), temperature: 0 }).body.temperature, 0);
+  });
+
+  it('sends top_p alone when there is no temperature', () => {
+    const { body, warnings } = convert({ ...openAiCase('text'), top_p: 0.5 });
+    assert.equal(body.top_p, 0.5);
+    assert.deepEqual(warnings, []);
+  });
+
+  it('accepts n=1 and refuses more choices', () => {
+    assert.doesNotThrow(() => convert({ ...openAiCase('text'), n: 1 }));
+    rejects({ ...openAiCase('text'), n: 2 }, { code: 'unsupported_parameter', param: 'n' });
+  });
+
+  it('refuses logprobs', () => {
+    rejects({ ...openAiCase('text'), logprobs: true }, { code: 'unsupported_parameter', param: 'logprobs' });
+    rejects({ ...openAiCase('text'), top_logprobs: 2 }, { code: 'unsupported_parameter', param: 'top_logprobs' });
+    assert.doesNotThrow(() => convert({ ...openAiCase('text'), logprobs: false }));
+  });
+
+  it('drops seed, penalties, logit_bias and unknown fields with a warning each', () => {
+    const { body, warnings } = convert({
+      ...openAiCase('text'),
+      seed: 7,
+      presence_penalty: 0.5,
+      frequency_penalty: 0,
+      logit_bias: { '50256': -100 },
+      reasoning_effort: 'low',
+      store: null,
+      service_tier: 'auto',
+    });
+    assert.deepEqual(body, readAnthropicJson('anthropic-text.request.json'));
+    assert.deepEqual(warnings, [
+      'seed: not supported by anthropic, ignored',
+      'presence_penalty: not supported by anthropic, ignored',
+      'logit_bias: not supported by anthropic, ignored',
+      'reasoning_effort: not supported by anthropic, ignored',
+      'service_tier: not supported by anthropic, ignored',
+    ]);
+  });
+
+  it('passes user as metadata.user_id and drops message names with a warning', () => {
+    const { body, warnings } = convert({ model: 'm', messages: [{ role: 'user', name: 'alice', content: 'Hi' }], user: 'u-1' });
+    assert.deepEqual(body.metadata, { user_id: 'u-1' });
+    assert.deepEqual(warnings, ['messages[].name: not supported by anthropic, ignored']);
+  });
+
+  it('turns a single stop string into a list', () => {
+    assert.deepEqual(convert({ ...openAiCase('text'), stop: 'END' }).body.stop_sequences, ['END']);
+  });
+
+  it('maps tool_choice none, named and required with parallel calls off', () => {
+    const tools = openAiCase('tools').tools;
+    assert.deepEqual(convert({ ...openAiCase('text'), tools, tool_choice: 'none' }).body.tool_choice, { type: 'none' });
+    assert.deepEqual(convert({ ...openAiCase('text'), tools, tool_choice: { type: 'function', function: { name: 'get_weather' } } }).body.tool_choice, {
+      type: 'tool',
+      name: 'get_weather',
+    });
+    assert.deepEqual(convert({ ...openAiCase('text'), tools, tool_choice: 'required', parallel_tool_calls: false }).body.tool_choice, {
+      type: 'any',
+      disable_parallel_tool_use: true,
+    });
+    assert.equal(convert({ ...openAiCase('text'), tools, tool_choice: 'none', parallel_tool_calls: false }).body.tool_choice?.type, 'none');
+  });
+
+  it('maps legacy function_call none and named', () => {
+    const functions = [weatherFunction] as unknown as ChatCompletionRequest['functions'];
+    assert.deepEqual(convert({ ...openAiCase('text'), functions, function_call: 'none' }).body.tool_choice, { type: 'none' });
+    assert.deepEqual(convert({ ...openAiCase('text'), functions, function_call: { name: 'get_weather' } }).body.tool_choice, { type: 'tool', name: 'get_weather' });
+  });
+
+  it('declares a function without parameters with an empty object schema', () => {
+    const { body } = convert({ ...openAiCase('text'), tools: [{ type: 'function', function: { name: 'now' } }] });
+    assert.deepEqual(body.tools, [{ name: 'now', input_schema: { type: 'object', properties: {} } }]);
+  });
+
+  it('emulates json_object with a forced tool whose schema is any object', () => {
+    const { body } = convert({ ...openAiCase('text'), response_format: { type: 'json_object' } });
+    assert.deepEqual(body.tools, [{ name: JSON_RESPONSE_TOOL, description: 'Respond with a JSON object.', input_schema: { type: 'object' } }]);
+    assert.deepEqual(body.tool_choice, { type: 'tool', name: JSON_RESPONSE_TOOL });
+  });
+
+  it('lets the model call client tools before answering in JSON mode', () => {
+    const base = { ...openAiCase('tools'), response_format: { type: 'json_object' as const } };
+    assert.deepEqual(convert(base).body.tool_choice, { type: 'any' });
+    assert.deepEqual(convert({ ...base, tool_choice: { type: 'function', function: { name: 'get_weather' } } }).body.tool_choice, { type: 'tool', name: 'get_weather' });
+    assert.deepEqual(convert({ ...base, tool_choice: 'none' }).body.tool_choice, { type: 'tool', name: JSON_RESPONSE_TOOL });
+    assert.deepEqual(
+      convert(base).body.tools?.map((tool) => tool.name),
+      ['get_weather', JSON_RESPONSE_TOOL],
+    );
+  });
+
+  it('refuses a client tool that takes the JSON-mode name, and a JSON schema whose root is not an object', () => {
+    rejects({ ...openAiCase('text'), tools: [{ type: 'function', function: { name: JSON_RESPONSE_TOOL } }] }, { code: 'invalid_value', param: 'tools[0].function.name' });
+    rejects(
+      { ...openAiCase('text'), response_format: { type: 'json_schema', json_schema: { name: 'list', schema: { type: 'array', items: { type: 'string' } } } } },
+      { code: 'invalid_value', param: 'response_format.json_schema.schema' },
+    );
+  });
+
+  it('refuses tool call arguments that are not a JSON object', () => {
+    const call = (args: string) => ({
+      model: 'm',
+      messages: [user('Hi'), { role: 'assistant' as const, content: null, tool_calls: [{ id: 'c1', type: 'function' as const, function: { name: 'f', arguments: args } }] }],
+    });
+    rejects(call('{"a":'), { code: 'invalid_value', param: 'messages[1].tool_calls[0].function.arguments', message: /not valid JSON/ });
+    rejects(call('[1,2]'), { code: 'invalid_value', param: 'messages[1].tool_calls[0].function.arguments' });
+    assert.deepEqual(convert(call('')).body.messages[1], { role: 'assistant', content: [{ type: 'tool_use', id: 'c1', name: 'f', input: {} }] });
+  });
+
+  it('refuses content Anthropic cannot take, naming the part', () => {
+    rejects(
+      { model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: 'Listen' }, { type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }] }] },
+      { code: 'unsupported_content', param: 'messages[0].content[1]' },
+    );
+    rejects(
+      { model: 'm', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/bmp;base64,Qk0=' } }] }] },
+      { code: 'unsupported_content', param: 'messages[0].content[0]', message: /image\/bmp/ },
+    );
+    rejects({ model: 'm', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'ftp://example.com/a.png' } }] }] }, {
+      code: 'invalid_value',
+      param: 'messages[0].content[0].image_url.url',
+    });
+    rejects({ model: 'm', messages: [{ role: 'system', content: [{ type: 'image_url', image_url: { url: 'https://example.com/a.png' } }] }, user('Hi')] }, {
+      code: 'unsupported_content',
+      param: 'messages[0].content[0]',
+    });
+  });
+
+  it('sends an inline PDF as a document block', () => {
+    const { body } = convert({ model: 'm', messages: [{ role: 'user', content: [{ type: 'file', file: { filename: 'a.pdf', file_data: 'data:application/pdf;base64,JVBERi0=' } }] }] });
+    assert.deepEqual(body.messages, [{ role: 'user', content: [{ type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' } }] }]);
+  });
+
+  it('refuses a tool message without its call id and a function message without an earlier call', () => {
+    rejects({ model: 'm', messages: [user('Hi'), { role: 'tool', content: 'x' }] }, { code: 'invalid_value', param: 'messages[1].tool_call_id' });
+    rejects({ model: 'm', messages: [user('Hi'), { role: 'function', name: 'f', content: 'x' }] }, { code: 'invalid_value', param: 'messages[1].name' });
+  });
+
+  it('puts tool results before text merged into the same user turn, and drops empty turns', () => {
+    const { body } = convert({
+      model: 'm',
+      messages: [
+        user('Hi'),
+        { role: 'assistant', content: '', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+        user('Also this.'),
+        { role: 'tool', tool_call_id: 'c1', content: [{ type: 'text', text: 'done' }] },
+        { role: 'assistant', content: null },
+      ],
+    });
+    assert.deepEqual(body.messages, [
+      { role: 'user', content: 'Hi' },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 'c1', name: 'f', input: {} }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'c1', content: [{ type: 'text', text: 'done' }] }, { type: 'text', text: 'Also this.' }] },
+    ]);
+  });
+
+  it('rewrites tool call ids Anthropic would refuse, the same way on calls and results', () => {
+    const { body } = convert({
+      model: 'm',
+      messages: [
+        user('Hi'),
+        { role: 'assistant', content: null, tool_calls: [{ id: 'fc:12.3/x', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+        { role: 'tool', tool_call_id: 'fc:12.3/x', content: 'ok' },
+      ],
+    });
+    assert.deepEqual(body.messages.slice(1), [
+      { role: 'assistant', content: [{ type: 'tool_use', id: 'fc_12_3_x', name: 'f', input: {} }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'fc_12_3_x', content: 'ok' }] },
+    ]);
+  });
+
+  it('removes a draft-07 $schema from tool schemas', () => {
+    const { body } = convert(openAiCase('tools'));
+    assert.equal(Object.hasOwn(body.tools?.[0]?.input_schema ?? {}, '$schema'), false);
+  });
+});

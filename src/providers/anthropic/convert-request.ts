@@ -1,0 +1,453 @@
+/**
+ * OpenAI chat request → Anthropic Messages request. Pure: no I/O; dropped fields go to `target.warnings`.
+ *
+ * | OpenAI field | Anthropic | Decision |
+ * | --- | --- | --- |
+ * | `model` | `model` | the routed upstream name (`target.model`) |
+ * | `messages` system / developer | `system` | hoisted in order (one text → string, several → text blocks); non-text parts → 400 `unsupported_content` |
+ * | `messages` user / assistant | `messages` | consecutive same-role turns merged (Anthropic requires alternation); empty text dropped |
+ * | `messages` tool | user `tool_result` block | `tool_call_id` → `tool_use_id`; merged into one user turn, results first |
+ * | tool call ids | `tool_use.id` / `tool_use_id` | characters outside `[a-zA-Z0-9_-]` become `_` (ids from other providers) |
+ * | `messages` function (legacy) | user `tool_result` block | matched by `name` to the latest legacy `function_call` |
+ * | `name` on user/assistant/system | — | dropped, warning |
+ * | content `text` | `text` block | |
+ * | content `image_url` data URL | `image` source `base64` | jpeg, png, gif, webp; other types → 400 `unsupported_content` |
+ * | content `image_url` http(s) | `image` source `url` | other schemes → 400 `invalid_value` |
+ * | content `file` (PDF data) | `document` source `base64` | `file_id` and non-PDF files → 400 `unsupported_content` |
+ * | content `input_audio`, other parts | — | 400 `unsupported_content` |
+ * | assistant `tool_calls` | `tool_use` blocks | arguments JSON-parsed; invalid JSON or a non-object → 400 `invalid_value` |
+ * | assistant `function_call` (legacy) | `tool_use` block | id `toolu_legacy_<message index>` |
+ * | `tools`, `functions` (legacy) | `tools` | `parameters` → `input_schema` (`{type:"object"}` when absent, `$schema` removed); `strict: true` dropped, warning |
+ * | `tool_choice` / `function_call` | `tool_choice` | auto → auto, none → none, required → any, named → tool |
+ * | `parallel_tool_calls: false` | `tool_choice.disable_parallel_tool_use` | |
+ * | `response_format` json_object | forced tool `json_response` | input schema `{type:"object"}`; the call comes back as message content |
+ * | `response_format` json_schema | forced tool `json_response` | input schema = the schema (root must be an object, else 400); with client tools the choice becomes `any` |
+ * | `response_format` text | — | the default |
+ * | `max_completion_tokens` / `max_tokens` | `max_tokens` | required by Anthropic: `target.defaultMaxTokens`, else 4096 |
+ * | `temperature` | `temperature` | 0..1 only: outside → 400 `invalid_value`, never clamped |
+ * | `top_p` | `top_p` | with `temperature` too, dropped with a warning (current models accept only one) |
+ * | `stop` | `stop_sequences` | a string becomes a one-item list |
+ * | `n` | — | 1 only; more → 400 `unsupported_parameter` |
+ * | `seed` | — | dropped, warning |
+ * | `user` | `metadata.user_id` | |
+ * | `presence_penalty`, `frequency_penalty` | — | dropped, warning when non-zero |
+ * | `logit_bias` | — | dropped, warning when non-empty |
+ * | `logprobs: true`, `top_logprobs` | — | 400 `unsupported_parameter` |
+ * | `stream` | `stream` | `true` when the client streams |
+ * | `stream_options` | — | read by the router (`target.includeUsage`) |
+ * | any other field | — | dropped, warning naming it |
+ *
+ * @see https://docs.anthropic.com/en/api/messages
+ * @see https://docs.anthropic.com/en/api/openai-sdk (Anthropic's own OpenAI-compatibility notes)
+ */
+import { invalidRequest, invalidValue, type GatewayError } from '../../errors/gateway-error.js';
+import type {
+  ChatCompletionRequest,
+  ChatMessage,
+  ContentPart,
+  FunctionCallChoice,
+  FunctionDefinition,
+  OtherContentPart,
+  ToolChoice,
+} from '../../openai/types.js';
+import type { ChatTarget } from '../provider.js';
+import type {
+  AnthropicContentBlockParam,
+  AnthropicImageBlockParam,
+  AnthropicImageMediaType,
+  AnthropicMessageParam,
+  AnthropicMessagesRequest,
+  AnthropicTextBlockParam,
+  AnthropicTool,
+  AnthropicToolChoice,
+  AnthropicToolResultBlockParam,
+  AnthropicToolUseBlockParam,
+} from './anthropic-wire.js';
+import { isRecord } from './anthropic-wire.js';
+
+/** The tool that carries JSON-mode answers. A client tool of this name is refused, so a call to it is always ours. */
+export const JSON_RESPONSE_TOOL = 'json_response';
+
+export const DEFAULT_ANTHROPIC_MAX_TOKENS = 4096;
+
+/** Fields this file reads. Anything else the client sends is dropped with a warning. */
+const HANDLED_FIELDS = new Set([
+  'model',
+  'messages',
+  'stream',
+  'stream_options',
+  'max_tokens',
+  'max_completion_tokens',
+  'temperature',
+  'top_p',
+  'n',
+  'stop',
+  'presence_penalty',
+  'frequency_penalty',
+  'seed',
+  'user',
+  'logprobs',
+  'top_logprobs',
+  'logit_bias',
+  'response_format',
+  'tools',
+  'tool_choice',
+  'parallel_tool_calls',
+  'functions',
+  'function_call',
+]);
+
+const IMAGE_TYPES: Readonly<Record<string, AnthropicImageMediaType>> = {
+  'image/jpeg': 'image/jpeg',
+  'image/jpg': 'image/jpeg',
+  'image/png': 'image/png',
+  'image/gif': 'image/gif',
+  'image/webp': 'image/webp',
+};
+
+function ignored(target: ChatTarget, field: string): void {
+  target.warnings.push(`${field}: not supported by anthropic, ignored`);
+}
+
+function unsupportedContent(param: string, detail: string): GatewayError {
+  return invalidRequest(`Unsupported content in '${param}': ${detail}.`, 'unsupported_content', param);
+}
+
+function unsupportedParameter(param: string, detail: string): GatewayError {
+  return invalidRequest(`The parameter '${param}' is not supported by anthropic: ${detail}.`, 'unsupported_parameter', param);
+}
+
+interface DataUrl {
+  mediaType: string;
+  data: string;
+}
+
+/** `data:<type>[;params];base64,<data>` → parts. Non-base64 data URLs are not accepted by either side. */
+function parseDataUrl(url: string): DataUrl | undefined {
+  if (!url.startsWith('data:')) return undefined;
+  const comma = url.indexOf(',');
+  if (comma < 0) return undefined;
+  const params = url.slice(5, comma).split(';');
+  if (params[params.length - 1]?.toLowerCase() !== 'base64') return undefined;
+  return { mediaType: (params[0] ?? '').trim().toLowerCase(), data: url.slice(comma + 1) };
+}
+
+function convertImage(url: unknown, param: string): AnthropicImageBlockParam {
+  if (typeof url !== 'string') throw invalidValue(`${param}.image_url.url`, 'expected a string');
+  if (url.startsWith('data:')) {
+    const parsed = parseDataUrl(url);
+    if (parsed === undefined) throw invalidValue(`${param}.image_url.url`, 'a data URL must be base64-encoded');
+    const mediaType = IMAGE_TYPES[parsed.mediaType];
+    if (mediaType === undefined) {
+      throw unsupportedContent(param, `anthropic accepts JPEG, PNG, GIF and WebP images, not '${parsed.mediaType.slice(0, 64)}'`);
+    }
+    return { type: 'image', source: { type: 'base64', media_type: mediaType, data: parsed.data } };
+  }
+  if (/^https?:\/\//i.test(url)) return { type: 'image', source: { type: 'url', url } };
+  throw invalidValue(`${param}.image_url.url`, 'expected an http(s) URL or a base64 data URL');
+}
+
+function convertFile(part: Record<string, unknown>, param: string): AnthropicContentBlockParam {
+  const file = isRecord(part.file) ? part.file : {};
+  if (typeof file.file_data !== 'string') throw unsupportedContent(param, 'anthropic needs the file inline as file_data (file_id is not supported)');
+  const parsed = parseDataUrl(file.file_data);
+  const isPdf = parsed !== undefined ? parsed.mediaType === 'application/pdf' : typeof file.filename === 'string' && /\.pdf$/i.test(file.filename);
+  if (!isPdf) throw unsupportedContent(param, 'anthropic accepts PDF files only');
+  return { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: parsed?.data ?? file.file_data } };
+}
+
+type Part = ContentPart | OtherContentPart;
+
+/** One content part → a block, or undefined for empty text (Anthropic rejects empty text blocks). */
+function convertPart(part: Part, param: string, allowDocuments: boolean): AnthropicContentBlockParam | undefined {
+  const record = part as Record<string, unknown>;
+  if (part.type === 'text') {
+    if (typeof record.text !== 'string') throw invalidValue(`${param}.text`, 'expected a string');
+    return record.text.length === 0 ? undefined : { type: 'text', text: record.text };
+  }
+  if (part.type === 'image_url') return convertImage(isRecord(record.image_url) ? record.image_url.url : undefined, param);
+  if (part.type === 'file' && allowDocuments) return convertFile(record, param);
+  throw unsupportedContent(param, `anthropic does not accept '${String(part.type).slice(0, 64)}' parts here`);
+}
+
+function convertContent(content: ChatMessage['content'], param: string, allowDocuments: boolean): AnthropicContentBlockParam[] {
+  if (content === undefined || content === null) return [];
+  if (typeof content === 'string') return content.length === 0 ? [] : [{ type: 'text', text: content }];
+  const blocks: AnthropicContentBlockParam[] = [];
+  content.forEach((part, index) => {
+    const block = convertPart(part, `${param}[${index}]`, allowDocuments);
+    if (block !== undefined) blocks.push(block);
+  });
+  return blocks;
+}
+
+/** The text of a system or assistant message; assistant `refusal` parts carry no input for the model. */
+function textParts(content: ChatMessage['content'], param: string): string[] {
+  if (content === undefined || content === null) return [];
+  if (typeof content === 'string') return content.length === 0 ? [] : [content];
+  const texts: string[] = [];
+  content.forEach((part, index) => {
+    const record = part as Record<string, unknown>;
+    if (part.type === 'refusal') return;
+    if (part.type !== 'text' || typeof record.text !== 'string') {
+      throw unsupportedContent(`${param}[${index}]`, 'only text is accepted in system and assistant messages');
+    }
+    if (record.text.length > 0) texts.push(record.text);
+  });
+  return texts;
+}
+
+/**
+ * Anthropic ids must match `^[a-zA-Z0-9_-]+$`; ids other providers made (a conversation may move
+ * between them) can hold other characters. The same mapping on calls and results keeps them paired.
+ */
+function toolUseId(id: string): string {
+  return id.replace(/[^a-zA-Z0-9_-]/g, '_');
+}
+
+function parseArguments(raw: unknown, param: string): Record<string, unknown> {
+  if (raw === undefined || raw === null || raw === '') return {};
+  if (typeof raw !== 'string') throw invalidValue(param, 'expected a JSON string');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw invalidValue(param, 'the arguments are not valid JSON');
+  }
+  if (!isRecord(parsed)) throw invalidValue(param, 'the arguments must be a JSON object');
+  return parsed;
+}
+
+function toolResultContent(content: ChatMessage['content'], param: string): AnthropicToolResultBlockParam['content'] {
+  if (content === undefined || content === null) return undefined;
+  if (typeof content === 'string') return content.length === 0 ? undefined : content;
+  const blocks: Array<AnthropicTextBlockParam | AnthropicImageBlockParam> = [];
+  for (const block of convertContent(content, param, false)) {
+    if (block.type === 'text' || block.type === 'image') blocks.push(block);
+  }
+  return blocks.length === 0 ? undefined : blocks;
+}
+
+interface ConvertedMessages {
+  system: AnthropicTextBlockParam[];
+  messages: AnthropicMessageParam[];
+}
+
+function convertMessages(messages: ChatMessage[], target: ChatTarget): ConvertedMessages {
+  const system: AnthropicTextBlockParam[] = [];
+  const turns: Array<{ role: 'user' | 'assistant'; blocks: AnthropicContentBlockParam[] }> = [];
+  // Legacy `function` results name their call; the latest call of that name is the one answered.
+  const legacyCalls = new Map<string, string>();
+  let namesDropped = false;
+
+  const push = (role: 'user' | 'assistant', blocks: AnthropicContentBlockParam[]) => {
+    if (blocks.length === 0) return;
+    const last = turns[turns.length - 1];
+    if (last !== undefined && last.role === role) last.blocks.push(...blocks);
+    else turns.push({ role, blocks: [...blocks] });
+  };
+
+  messages.forEach((message, index) => {
+    const param = `messages[${index}]`;
+    if (!isRecord(message)) throw invalidValue(param, 'expected a message object');
+    const role = message.role;
+    if (typeof message.name === 'string' && (role === 'user' || role === 'assistant' || role === 'system' || role === 'developer')) namesDropped = true;
+    if (role === 'system' || role === 'developer') {
+      for (const text of textParts(message.content, `${param}.content`)) system.push({ type: 'text', text });
+      return;
+    }
+    if (role === 'user') {
+      push('user', convertContent(message.content, `${param}.content`, true));
+      return;
+    }
+    if (role === 'assistant') {
+      const blocks: AnthropicContentBlockParam[] = textParts(message.content, `${param}.content`).map((text) => ({ type: 'text', text }));
+      (message.tool_calls ?? []).forEach((call, callIndex) => {
+        const callParam = `${param}.tool_calls[${callIndex}]`;
+        if (!isRecord(call) || !isRecord(call.function) || typeof call.function.name !== 'string' || typeof call.id !== 'string') {
+          throw invalidValue(callParam, 'expected {id, type: "function", function: {name, arguments}}');
+        }
+        const block: AnthropicToolUseBlockParam = {
+          type: 'tool_use',
+          id: toolUseId(call.id),
+          name: call.function.name,
+          input: parseArguments(call.function.arguments, `${callParam}.function.arguments`),
+        };
+        blocks.push(block);
+      });
+      if (isRecord(message.function_call) && typeof message.function_call.name === 'string') {
+        const id = `toolu_legacy_${index}`;
+        legacyCalls.set(message.function_call.name, id);
+        blocks.push({
+          type: 'tool_use',
+          id,
+          name: message.function_call.name,
+          input: parseArguments(message.function_call.arguments, `${param}.function_call.arguments`),
+        });
+      }
+      push('assistant', blocks);
+      return;
+    }
+    if (role === 'tool') {
+      if (typeof message.tool_call_id !== 'string' || message.tool_call_id.length === 0) throw invalidValue(`${param}.tool_call_id`, 'a tool message needs the id of the call it answers');
+      const block: AnthropicToolResultBlockParam = { type: 'tool_result', tool_use_id: toolUseId(message.tool_call_id) };
+      const content = toolResultContent(message.content, `${param}.content`);
+      if (content !== undefined) block.content = content;
+      push('user', [block]);
+      return;
+    }
+    if (role === 'function') {
+      const id = typeof message.name === 'string' ? legacyCalls.get(message.name) : undefined;
+      if (id === undefined) throw invalidValue(`${param}.name`, 'a function message must name an earlier assistant function_call');
+      const block: AnthropicToolResultBlockParam = { type: 'tool_result', tool_use_id: id };
+      const content = toolResultContent(message.content, `${param}.content`);
+      if (content !== undefined) block.content = content;
+      push('user', [block]);
+      return;
+    }
+    throw invalidValue(`${param}.role`, `unknown role '${String(role).slice(0, 32)}'`);
+  });
+
+  if (namesDropped) ignored(target, 'messages[].name');
+  return {
+    system,
+    messages: turns.map(({ role, blocks }) => {
+      // Anthropic reads tool results at the start of a user turn, so they go before any text merged in.
+      const ordered = role === 'user' ? [...blocks.filter((b) => b.type === 'tool_result'), ...blocks.filter((b) => b.type !== 'tool_result')] : blocks;
+      const only = ordered[0];
+      return ordered.length === 1 && only !== undefined && only.type === 'text' ? { role, content: only.text } : { role, content: ordered };
+    }),
+  };
+}
+
+/**
+ * A client schema as `input_schema`. `$schema` goes: Anthropic validates against draft 2020-12 and has
+ * failed requests naming draft-07 (what zod-to-json-schema emits).
+ * @see https://github.com/anthropics/anthropic-sdk-python/issues/1001
+ */
+function objectSchema(schema: Record<string, unknown>): AnthropicTool['input_schema'] {
+  const { $schema: _dialect, ...rest } = schema;
+  return { ...rest, type: 'object' };
+}
+
+function convertFunction(definition: FunctionDefinition, param: string, target: ChatTarget): AnthropicTool {
+  if (!isRecord(definition) || typeof definition.name !== 'string') throw invalidValue(param, 'expected a function with a name');
+  if (definition.name === JSON_RESPONSE_TOOL) throw invalidValue(`${param}.name`, `'${JSON_RESPONSE_TOOL}' is reserved by the proxy for JSON mode on anthropic`);
+  const parameters = definition.parameters;
+  let schema: AnthropicTool['input_schema'];
+  if (parameters === undefined || parameters === null) schema = { type: 'object', properties: {} };
+  else if (!isRecord(parameters) || (parameters.type !== undefined && parameters.type !== 'object')) throw invalidValue(`${param}.parameters`, 'anthropic needs an object schema');
+  else schema = objectSchema(parameters);
+  if (definition.strict === true) ignored(target, `${param}.strict`);
+  const tool: AnthropicTool = { name: definition.name, input_schema: schema };
+  if (typeof definition.description === 'string' && definition.description.length > 0) tool.description = definition.description;
+  return tool;
+}
+
+function convertToolChoice(choice: ToolChoice | undefined, param: string): AnthropicToolChoice | undefined {
+  if (choice === undefined || choice === null) return undefined;
+  if (choice === 'auto') return { type: 'auto' };
+  if (choice === 'none') return { type: 'none' };
+  if (choice === 'required') return { type: 'any' };
+  if (isRecord(choice) && isRecord(choice.function) && typeof choice.function.name === 'string') return { type: 'tool', name: choice.function.name };
+  throw invalidValue(param, "expected 'auto', 'none', 'required' or {type: 'function', function: {name}}");
+}
+
+function convertFunctionCall(choice: FunctionCallChoice | undefined): AnthropicToolChoice | undefined {
+  if (choice === undefined || choice === null) return undefined;
+  if (choice === 'auto') return { type: 'auto' };
+  if (choice === 'none') return { type: 'none' };
+  if (isRecord(choice) && typeof choice.name === 'string') return { type: 'tool', name: choice.name };
+  throw invalidValue('function_call', "expected 'auto', 'none' or {name}");
+}
+
+/** JSON mode's tool, or undefined when the client asked for text. */
+function jsonTool(request: ChatCompletionRequest): AnthropicTool | undefined {
+  const format = request.response_format;
+  if (format === undefined || format === null || !isRecord(format) || format.type === 'text') return undefined;
+  if (format.type === 'json_object') {
+    return { name: JSON_RESPONSE_TOOL, description: 'Respond with a JSON object.', input_schema: { type: 'object' } };
+  }
+  if (format.type === 'json_schema' && isRecord(format.json_schema)) {
+    const spec = format.json_schema;
+    const schema = spec.schema;
+    if (schema !== undefined && (!isRecord(schema) || (schema.type !== undefined && schema.type !== 'object'))) {
+      throw invalidValue('response_format.json_schema.schema', 'anthropic JSON mode needs a schema whose root is an object');
+    }
+    const description = typeof spec.description === 'string' && spec.description.length > 0 ? spec.description : `Respond with a JSON object (${String(spec.name)}).`;
+    return { name: JSON_RESPONSE_TOOL, description, input_schema: schema === undefined ? { type: 'object' } : objectSchema(schema) };
+  }
+  throw invalidValue('response_format', "expected type 'text', 'json_object' or 'json_schema'");
+}
+
+function checkSampling(request: ChatCompletionRequest): void {
+  const { temperature, n } = request;
+  if (temperature !== undefined && temperature !== null && (typeof temperature !== 'number' || temperature < 0 || temperature > 1)) {
+    throw invalidValue('temperature', `anthropic accepts a temperature from 0 to 1, got ${String(temperature).slice(0, 32)}`);
+  }
+  if (n !== undefined && n !== null && n !== 1) throw unsupportedParameter('n', 'anthropic returns one choice per request, so n must be 1');
+  if (request.logprobs === true) throw unsupportedParameter('logprobs', 'anthropic does not return log probabilities');
+  if (request.top_logprobs !== undefined && request.top_logprobs !== null) throw unsupportedParameter('top_logprobs', 'anthropic does not return log probabilities');
+}
+
+function warnDropped(request: ChatCompletionRequest, target: ChatTarget): void {
+  if (request.seed !== undefined && request.seed !== null) ignored(target, 'seed');
+  if (typeof request.presence_penalty === 'number' && request.presence_penalty !== 0) ignored(target, 'presence_penalty');
+  if (typeof request.frequency_penalty === 'number' && request.frequency_penalty !== 0) ignored(target, 'frequency_penalty');
+  if (isRecord(request.logit_bias) && Object.keys(request.logit_bias).length > 0) ignored(target, 'logit_bias');
+  for (const [field, value] of Object.entries(request)) {
+    if (!HANDLED_FIELDS.has(field) && value !== undefined && value !== null) ignored(target, field.slice(0, 64));
+  }
+}
+
+export function convertAnthropicRequest(request: ChatCompletionRequest, target: ChatTarget): AnthropicMessagesRequest {
+  if (!Array.isArray(request.messages)) throw invalidValue('messages', 'expected an array');
+  checkSampling(request);
+  const { system, messages } = convertMessages(request.messages, target);
+
+  const body: AnthropicMessagesRequest = {
+    model: target.model,
+    messages,
+    max_tokens: request.max_completion_tokens ?? request.max_tokens ?? target.defaultMaxTokens ?? DEFAULT_ANTHROPIC_MAX_TOKENS,
+  };
+  const firstSystem = system[0];
+  if (system.length === 1 && firstSystem !== undefined) body.system = firstSystem.text;
+  else if (system.length > 1) body.system = system;
+
+  const tools: AnthropicTool[] = [];
+  (request.tools ?? []).forEach((tool, index) => {
+    if (!isRecord(tool) || tool.type !== 'function' || !isRecord(tool.function)) throw invalidValue(`tools[${index}]`, "anthropic accepts tools of type 'function'");
+    tools.push(convertFunction(tool.function, `tools[${index}].function`, target));
+  });
+  (request.functions ?? []).forEach((definition, index) => tools.push(convertFunction(definition, `functions[${index}]`, target)));
+  let choice = convertToolChoice(request.tool_choice, 'tool_choice') ?? convertFunctionCall(request.function_call);
+
+  const json = jsonTool(request);
+  if (json !== undefined) {
+    // No JSON mode on Anthropic: the answer is forced through a tool whose input is the JSON.
+    // With client tools the model may still call them first ("any"); a named or required choice stays.
+    if (tools.length === 0 || choice === undefined || choice.type === 'none') choice = { type: 'tool', name: JSON_RESPONSE_TOOL };
+    else if (choice.type === 'auto') choice = { type: 'any' };
+    tools.push(json);
+  }
+  if (tools.length > 0) {
+    body.tools = tools;
+    if (request.parallel_tool_calls === false && (choice === undefined || choice.type !== 'none')) {
+      choice = { ...(choice ?? { type: 'auto' }), disable_parallel_tool_use: true };
+    }
+    if (choice !== undefined) body.tool_choice = choice;
+  }
+
+  if (typeof request.temperature === 'number') body.temperature = request.temperature;
+  if (typeof request.top_p === 'number') {
+    // Current Claude models answer 400 when both are set ("cannot both be specified"); temperature wins.
+    if (body.temperature === undefined) body.top_p = request.top_p;
+    else target.warnings.push('top_p: not supported by anthropic together with temperature, ignored');
+  }
+  if (typeof request.stop === 'string') body.stop_sequences = [request.stop];
+  else if (Array.isArray(request.stop) && request.stop.length > 0) body.stop_sequences = request.stop;
+  if (typeof request.user === 'string' && request.user.length > 0) body.metadata = { user_id: request.user };
+  if (target.stream) body.stream = true;
+  warnDropped(request, target);
+  return body;
+}

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { GatewayError } from '../../errors/gateway-error.js';
+import type { ChatCompletionResponse, ResponseMessage } from '../../openai/types.js';
+import { CREATED, makeTarget } from '../../../test/providers/codec-harness.js';
+import { readAnthropicJson } from '../../../test/support/fake-anthropic.js';
+import { parseAnthropicErrorMessage, parseAnthropicResponse } from './convert-response.js';
+
+function expected(id: string, message: ResponseMessage, finish: string, usage: [number, number, number]): ChatCompletionResponse {
+  const [prompt, completion, cached] = usage;
+  return {
+    id,
+    object: 'chat.completion',
+    created: CREATED,
+    model: 'claude-sonnet-4-5',
+    choices: [{ index: 0, message, finish_reason: finish as ChatCompletionResponse['choices'][number]['finish_reason'], logprobs: null }],
+    usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: { cached_tokens: cached } },
+  };
+}
+
+const parse = (name: string, legacyFunctions = false) => parseAnthropicResponse(readAnthropicJson(`anthropic-${name}.response.json`), makeTarget('anthropic', { legacyFunctions }));
+
+describe('parseAnthropicResponse on the fixtures', () => {
+  it('text', () => {
+    assert.deepEqual(parse('text'), expected('msg_01XFDUDYJgAACzvnptvVoYEL', { role: 'assistant', content: 'Hello! How can I help you today?' }, 'stop', [8, 12, 0]));
+  });
+
+  it('multi-turn: cache reads and writes count as prompt tokens, reads as cached', () => {
+    assert.deepEqual(parse('multi-turn'), expected('msg_01B8MeJHrDpVCzbpSZzuPVtF', { role: 'assistant', content: 'Berlin.' }, 'stop', [21 + 1024, 5, 1024]));
+  });
+
+  it('image and image-url', () => {
+    assert.deepEqual(parse('image'), expected('msg_01Ewe9W5Cp2ANDYxPdUbQ3ro', { role: 'assistant', content: 'The image is a single transparent pixel.' }, 'stop', [24, 11, 0]));
+    assert.deepEqual(
+      parse('image-url'),
+      expected('msg_01FtkJ5Mnc8rQHbcKBAyzH7W', { role: 'assistant', content: 'Two dice on a checkered background, one of them semi-transparent.' }, 'stop', [1563, 17, 0]),
+    );
+  });
+
+  it('tools: text and a tool call in one turn', () => {
+    assert.deepEqual(
+      parse('tools'),
+      expected(
+        'msg_01Aq9w938a90dw8q',
+        {
+          role: 'assistant',
+          content: "I'll check the current weather in Paris for you.",
+          tool_calls: [{ id: 'toolu_01A09q90qw90lq917835lq9', type: 'function', function: { name: 'get_weather', arguments: '{"location":"Paris","unit":"celsius","days":null}' } }],
+        },
+        'tool_calls',
+        [612, 88, 0],
+      ),
+    );
+  });
+
+  it('parallel-tools: two calls, no text', () => {
+    assert.deepEqual(
+      parse('parallel-tools'),
+      expected(
+        'msg_01Q8Faay6S7QPTvEUUQARt7h',
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            { id: 'toolu_01Lcq2WmSZrDuA2jrSfDAqAF', type: 'function', function: { name: 'get_weather', arguments: '{"location":"Paris","unit":"celsius","days":null}' } },
+            { id: 'toolu_01VNzT4mLvKXbtzqUD8zfKk4', type: 'function', function: { name: 'get_weather', arguments: '{"location":"Tokyo","unit":"celsius","days":null}' } },
+          ],
+        },
+        'tool_calls',
+        [620, 120, 0],
+      ),
+    );
+  });
+
+  it('tool-result', () => {
+    assert.deepEqual(
+      parse('tool-result'),
+      expected('msg_01JbQEHGVbo5oVFHZy6HBszJ', { role: 'assistant', content: 'Paris is cloudy at 18°C, while Tokyo is sunny at 24°C.' }, 'stop', [780, 24, 0]),
+    );
+  });
+
+  it('legacy-functions: function_call and finish_reason function_call', () => {
+    assert.deepEqual(
+      parse('legacy-functions', true),
+      expected('msg_01NRLTGSHwZc3ZUsnhyrDEz8', { role: 'assistant', content: null, function_call: { name: 'get_weather', arguments: '{"location":"Rome"}' } }, 'function_call', [402, 53, 0]),
+    );
+  });
+
+  it('json-mode: the forced tool call becomes the content, finishing with stop', () => {
+    assert.deepEqual(parse('json-mode'), expected('msg_01PZTquvVN5TRg3BXHaHnRyB', { role: 'assistant', content: '{"name":"Tokyo","population":13960000}' }, 'stop', [455, 41, 0]));
+  });
+
+  it('stop and max-tokens', () => {
+    assert.deepEqual(parse('stop'), expected('msg_01UbBwbwGFsEh2Rrq7RWaakE', { role: 'assistant', content: '1\n2\n3\n4\n' }, 'stop', [20, 9, 0]));
+    assert.deepEqual(
+      parse('max-tokens'),
+      expected('msg_01GqHfyR3AcbqWnBX89P8tbv', { role: 'assistant', content: 'In the mist-wrapped peaks of Eldermoor, there lived a dragon named' }, 'length', [16, 16, 0]),
+    );
+  });
+});
+
+describe('parseAnthropicResponse edge cases', () => {
+  const base = readAnthropicJson('anthropic-text.response.json') as Record<string, unknown>;
+
+  it('reports a refusal as content_filter', () => {
+    const response = parseAnthropicResponse({ ...base, stop_reason: 'refusal', content: [] }, makeTarget('anthropic'));
+    assert.equal(response.choices[0]?.finish_reason, 'content_filter');
+    assert.equal(response.choices[0]?.message.content, '');
+  });
+
+  it('leaves thinking blocks out of the content', () => {
+    const content = [
+      { type: 'thinking', thinking: 'Let me think.', signature: 'sig' },
+      { type: 'redacted_thinking', data: 'xxx' },
+      { type: 'text', text: 'Done.', citations: null },
+    ];
+    assert.equal(parseAnthropicResponse({ ...base, content }, makeTarget('anthropic')).choices[0]?.message.content, 'Done.');
+  });
+
+  it('makes an id when the provider sent an empty one', () => {
+    assert.equal(parseAnthropicResponse({ ...base, id: '' }, makeTarget('anthropic')).id, 'chatcmpl-req123');
+  });
+
+  it('refuses bodies that are not a message', () => {
+    for (const body of [null, 'text', { type: 'message' }, { ...base, usage: {} }, { ...base, content: [1] }, readAnthropicJson('anthropic-error-500.json')]) {
+      assert.throws(
+        () => parseAnthropicResponse(body, makeTarget('anthropic')),
+        (error: unknown) => error instanceof GatewayError && error.status === 502 && error.code === 'upstream_error' && error.provider === 'anthropic',
+      );
+    }
+  });
+});
+
+describe('parseAnthropicErrorMessage', () => {
+  it('reads type and message from every error fixture', () => {
+    assert.equal(parseAnthropicErrorMessage(readAnthropicJson('anthropic-error-401.json')), 'authentication_error: invalid x-api-key');
+    assert.equal(parseAnthropicErrorMessage(readAnthropicJson('anthropic-error-529.json')), 'overloaded_error: Overloaded');
+    assert.match(parseAnthropicErrorMessage(readAnthropicJson('anthropic-error-429.json')) ?? '', /^rate_limit_error: This request would exceed/);
+    assert.match(parseAnthropicErrorMessage(readAnthropicJson('anthropic-error-400.json')) ?? '', /^invalid_request_error: max_tokens/);
+    assert.equal(parseAnthropicErrorMessage(readAnthropicJson('anthropic-error-500.json')), 'api_error: Internal server error');
+  });
+
+  it('returns undefined for bodies without a message', () => {
+    assert.equal(parseAnthropicErrorMessage('<html>'), undefined);
+    assert.equal(parseAnthropicErrorMessage({ error: 'x' }), undefined);
+    assert.equal(parseAnthropicErrorMessage(null), undefined);
+  });
+});

@@ -1,0 +1,98 @@
+// Anthropic Message → OpenAI chat completion: text blocks joined, tool_use blocks as tool calls (or the
+// JSON-mode tool as content), stop reason through the shared map, cache-aware usage.
+// @see https://docs.anthropic.com/en/api/messages#response-content
+import { upstreamBadResponse } from '../../errors/gateway-error.js';
+import type { ChatCompletionResponse, CompletionUsage, ResponseMessage, ToolCall } from '../../openai/types.js';
+import { mapFinishReason } from '../map-finish-reason.js';
+import type { ChatTarget } from '../provider.js';
+import type { AnthropicMessageDeltaUsage, AnthropicUsage } from './anthropic-wire.js';
+import { isAnthropicMessage, isRecord } from './anthropic-wire.js';
+import { JSON_RESPONSE_TOOL } from './convert-request.js';
+
+function count(value: number | null | undefined): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
+}
+
+/**
+ * Anthropic counts cached input apart from `input_tokens`; OpenAI's `prompt_tokens` includes it,
+ * with the cache hits reported again as `cached_tokens`.
+ */
+export function convertAnthropicUsage(usage: AnthropicUsage): CompletionUsage {
+  const cacheRead = count(usage.cache_read_input_tokens);
+  const prompt = count(usage.input_tokens) + cacheRead + count(usage.cache_creation_input_tokens);
+  const completion = count(usage.output_tokens);
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+    prompt_tokens_details: { cached_tokens: cacheRead },
+  };
+}
+
+/** Folds a `message_delta` usage into the running totals: every count it carries is cumulative. */
+export function mergeAnthropicUsage(usage: AnthropicUsage, delta: AnthropicMessageDeltaUsage): AnthropicUsage {
+  const merged: AnthropicUsage = { ...usage };
+  if (typeof delta.output_tokens === 'number') merged.output_tokens = delta.output_tokens;
+  if (typeof delta.input_tokens === 'number') merged.input_tokens = delta.input_tokens;
+  if (typeof delta.cache_read_input_tokens === 'number') merged.cache_read_input_tokens = delta.cache_read_input_tokens;
+  if (typeof delta.cache_creation_input_tokens === 'number') merged.cache_creation_input_tokens = delta.cache_creation_input_tokens;
+  return merged;
+}
+
+/** Tool input is an object on the wire; OpenAI carries it as a JSON string. */
+export function stringifyToolInput(input: unknown): string {
+  return JSON.stringify(input === undefined || input === null ? {} : input);
+}
+
+export function parseAnthropicResponse(body: unknown, target: ChatTarget): ChatCompletionResponse {
+  if (!isAnthropicMessage(body)) throw upstreamBadResponse(target.provider, 'an answer that is not an Anthropic message');
+  let text = '';
+  let sawText = false;
+  const toolCalls: ToolCall[] = [];
+  for (const block of body.content) {
+    if (block.type === 'text' && isRecord(block) && typeof block.text === 'string') {
+      text += block.text;
+      sawText = true;
+    } else if (block.type === 'tool_use' && isRecord(block) && typeof block.id === 'string' && typeof block.name === 'string') {
+      if (block.name === JSON_RESPONSE_TOOL) {
+        // JSON mode: the forced tool's input is the answer.
+        text += stringifyToolInput(block.input);
+        sawText = true;
+      } else {
+        toolCalls.push({ id: block.id, type: 'function', function: { name: block.name, arguments: stringifyToolInput(block.input) } });
+      }
+    }
+    // thinking, redacted_thinking and server-tool blocks have no OpenAI field.
+  }
+
+  const legacy = target.legacyFunctions === true;
+  const message: ResponseMessage = { role: 'assistant', content: sawText || toolCalls.length === 0 ? text : null };
+  const firstCall = toolCalls[0];
+  if (legacy && firstCall !== undefined) message.function_call = { ...firstCall.function };
+  else if (toolCalls.length > 0) message.tool_calls = toolCalls;
+
+  return {
+    id: body.id.length > 0 ? body.id : `chatcmpl-${target.requestId}`,
+    object: 'chat.completion',
+    created: target.created,
+    model: target.model,
+    choices: [
+      {
+        index: 0,
+        message,
+        finish_reason: mapFinishReason('anthropic', body.stop_reason, { hasToolCalls: toolCalls.length > 0, legacyFunctions: legacy }),
+        logprobs: null,
+      },
+    ],
+    usage: convertAnthropicUsage(body.usage),
+  };
+}
+
+export function parseAnthropicErrorMessage(body: unknown): string | undefined {
+  if (!isRecord(body)) return undefined;
+  const error = body.error;
+  if (isRecord(error) && typeof error.message === 'string') {
+    return typeof error.type === 'string' ? `${error.type}: ${error.message}` : error.message;
+  }
+  return undefined;
+}

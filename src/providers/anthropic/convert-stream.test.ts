@@ -1,0 +1,179 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { GatewayError } from '../../errors/gateway-error.js';
+import type { ChatCompletionChunk, ChunkDelta, CompletionUsage, FinishReason } from '../../openai/types.js';
+import { CREATED, choicesOf, collect, collectUntilError, makeTarget, reassemble, sseEvents } from '../../../test/providers/codec-harness.js';
+import { readAnthropicFixture, readAnthropicJson } from '../../../test/support/fake-anthropic.js';
+import type { ChatTarget } from '../provider.js';
+import { parseAnthropicResponse } from './convert-response.js';
+import { convertAnthropicStream } from './convert-stream.js';
+
+function stream(name: string, overrides: Partial<ChatTarget> = {}): AsyncIterable<ChatCompletionChunk> {
+  return convertAnthropicStream(sseEvents(readAnthropicFixture(`anthropic-${name}.chunks.txt`)), makeTarget('anthropic', { stream: true, ...overrides }));
+}
+
+function chunkMaker(id: string, includeUsage = false) {
+  return (delta: ChunkDelta, finish: FinishReason | null = null): ChatCompletionChunk => ({
+    id,
+    object: 'chat.completion.chunk',
+    created: CREATED,
+    model: 'claude-sonnet-4-5',
+    choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
+    ...(includeUsage ? { usage: null } : {}),
+  });
+}
+
+function usageChunk(id: string, usage: CompletionUsage): ChatCompletionChunk {
+  return { id, object: 'chat.completion.chunk', created: CREATED, model: 'claude-sonnet-4-5', choices: [], usage };
+}
+
+const CASES = ['text', 'multi-turn', 'image', 'image-url', 'tools', 'parallel-tools', 'tool-result', 'legacy-functions', 'json-mode', 'stop', 'max-tokens'];
+
+describe('convertAnthropicStream on the fixtures', () => {
+  it('text: role first, content deltas, finish; ping ignored', async () => {
+    const c = chunkMaker('msg_01XFDUDYJgAACzvnptvVoYEL');
+    assert.deepEqual(await collect(stream('text')), [
+      c({ role: 'assistant', content: '' }),
+      c({ content: 'Hello! How c' }),
+      c({ content: 'an I help yo' }),
+      c({ content: 'u today?' }),
+      c({}, 'stop'),
+    ]);
+  });
+
+  it('text with include_usage: usage null on every chunk, then a usage chunk with no choices', async () => {
+    const id = 'msg_01XFDUDYJgAACzvnptvVoYEL';
+    const c = chunkMaker(id, true);
+    assert.deepEqual(await collect(stream('text', { includeUsage: true })), [
+      c({ role: 'assistant', content: '' }),
+      c({ content: 'Hello! How c' }),
+      c({ content: 'an I help yo' }),
+      c({ content: 'u today?' }),
+      c({}, 'stop'),
+      usageChunk(id, { prompt_tokens: 8, completion_tokens: 12, total_tokens: 20, prompt_tokens_details: { cached_tokens: 0 } }),
+    ]);
+  });
+
+  it('multi-turn usage counts cached input', async () => {
+    const chunks = await collect(stream('multi-turn', { includeUsage: true }));
+    assert.deepEqual(chunks[chunks.length - 1]?.usage, { prompt_tokens: 1045, completion_tokens: 5, total_tokens: 1050, prompt_tokens_details: { cached_tokens: 1024 } });
+  });
+
+  it('tools: text, then a call with id and name first and argument fragments after', async () => {
+    const c = chunkMaker('msg_01Aq9w938a90dw8q');
+    const args = (index: number, fragment: string): ChunkDelta => ({ tool_calls: [{ index, function: { arguments: fragment } }] });
+    assert.deepEqual(await collect(stream('tools')), [
+      c({ role: 'assistant', content: '' }),
+      c({ content: "I'll check t" }),
+      c({ content: 'he current w' }),
+      c({ content: 'eather in Pa' }),
+      c({ content: 'ris for you.' }),
+      c({ tool_calls: [{ index: 0, id: 'toolu_01A09q90qw90lq917835lq9', type: 'function', function: { name: 'get_weather', arguments: '' } }] }),
+      c(args(0, '{"location":"Pa')),
+      c(args(0, 'ris","unit":"ce')),
+      c(args(0, 'lsius","days":n')),
+      c(args(0, 'ull}')),
+      c({}, 'tool_calls'),
+    ]);
+  });
+
+  it('parallel-tools: indexes 0 and 1', async () => {
+    const c = chunkMaker('msg_01Q8Faay6S7QPTvEUUQARt7h');
+    const args = (index: number, fragment: string): ChunkDelta => ({ tool_calls: [{ index, function: { arguments: fragment } }] });
+    assert.deepEqual(await collect(stream('parallel-tools')), [
+      c({ role: 'assistant', content: '' }),
+      c({ tool_calls: [{ index: 0, id: 'toolu_01Lcq2WmSZrDuA2jrSfDAqAF', type: 'function', function: { name: 'get_weather', arguments: '' } }] }),
+      c(args(0, '{"location":"Pa')),
+      c(args(0, 'ris","unit":"ce')),
+      c(args(0, 'lsius","days":n')),
+      c(args(0, 'ull}')),
+      c({ tool_calls: [{ index: 1, id: 'toolu_01VNzT4mLvKXbtzqUD8zfKk4', type: 'function', function: { name: 'get_weather', arguments: '' } }] }),
+      c(args(1, '{"location":"To')),
+      c(args(1, 'kyo","unit":"ce')),
+      c(args(1, 'lsius","days":n')),
+      c(args(1, 'ull}')),
+      c({}, 'tool_calls'),
+    ]);
+  });
+
+  it('legacy-functions: delta.function_call and finish_reason function_call', async () => {
+    const c = chunkMaker('msg_01NRLTGSHwZc3ZUsnhyrDEz8');
+    assert.deepEqual(await collect(stream('legacy-functions', { legacyFunctions: true })), [
+      c({ role: 'assistant', content: '' }),
+      c({ function_call: { name: 'get_weather', arguments: '' } }),
+      c({ function_call: { arguments: '{"location":"Ro' } }),
+      c({ function_call: { arguments: 'me"}' } }),
+      c({}, 'function_call'),
+    ]);
+  });
+
+  it('json-mode: the forced tool input streams as content and finishes with stop', async () => {
+    const c = chunkMaker('msg_01PZTquvVN5TRg3BXHaHnRyB');
+    assert.deepEqual(await collect(stream('json-mode')), [
+      c({ role: 'assistant', content: '' }),
+      c({ content: '{"name":"Tokyo"' }),
+      c({ content: ',"population":1' }),
+      c({ content: '3960000}' }),
+      c({}, 'stop'),
+    ]);
+  });
+
+  for (const name of CASES) {
+    it(`${name}: the stream reassembles to the non-streamed answer`, async () => {
+      const legacyFunctions = name === 'legacy-functions';
+      const chunks = await collect(stream(name, { legacyFunctions }));
+      const response = parseAnthropicResponse(readAnthropicJson(`anthropic-${name}.response.json`), makeTarget('anthropic', { legacyFunctions }));
+      assert.deepEqual(reassemble(chunks), choicesOf(response));
+      assert.ok(chunks.every((chunk) => chunk.id === response.id && chunk.created === CREATED && !('usage' in chunk)));
+    });
+  }
+});
+
+describe('convertAnthropicStream failures', () => {
+  it('turns an overloaded error event into a retryable 502 after the chunks sent so far', async () => {
+    const { items, error } = await collectUntilError(stream('stream-overloaded'));
+    assert.deepEqual(
+      items.map((chunk) => chunk.choices[0]?.delta),
+      [{ role: 'assistant', content: '' }, { content: 'Hello! How c' }, { content: 'an I help yo' }],
+    );
+    assert.ok(error instanceof GatewayError);
+    assert.equal(error.status, 502);
+    assert.equal(error.code, 'upstream_error');
+    assert.equal(error.retryable, true);
+    assert.match(error.message, /overloaded_error: Overloaded/);
+  });
+
+  it('turns a rate_limit_error event into a 429 and an unknown one into a stream error', async () => {
+    const events = (type: string) =>
+      `event: message_start\ndata: ${JSON.stringify({ type: 'message_start', message: readAnthropicJson('anthropic-text.response.json') })}\n\nevent: error\ndata: {"type":"error","error":{"type":"${type}","message":"slow down"}}\n\n`;
+    const rate = await collectUntilError(convertAnthropicStream(sseEvents(events('rate_limit_error')), makeTarget('anthropic')));
+    assert.ok(rate.error instanceof GatewayError);
+    assert.equal(rate.error.status, 429);
+    assert.equal(rate.error.type, 'rate_limit_error');
+    const other = await collectUntilError(convertAnthropicStream(sseEvents(events('brand_new_error')), makeTarget('anthropic')));
+    assert.ok(other.error instanceof GatewayError);
+    assert.equal(other.error.code, 'upstream_stream_error');
+  });
+
+  it('refuses a stream that ends without message_stop', async () => {
+    const { items, error } = await collectUntilError(stream('stream-truncated'));
+    assert.equal(items.length, 4);
+    assert.ok(error instanceof GatewayError);
+    assert.equal(error.code, 'upstream_stream_error');
+    assert.match(error.message, /before message_stop/);
+  });
+
+  it('refuses an empty stream, content before message_start and events that are not JSON', async () => {
+    for (const text of ['', 'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n', 'event: ping\ndata: {not json\n\n']) {
+      const { error } = await collectUntilError(convertAnthropicStream(sseEvents(text), makeTarget('anthropic')));
+      assert.ok(error instanceof GatewayError, text);
+      assert.equal(error.code, 'upstream_stream_error');
+    }
+  });
+
+  it('skips event types it does not know', async () => {
+    const text = readAnthropicFixture('anthropic-text.chunks.txt').replace('event: ping', 'event: something_new\ndata: {"type":"something_new"}\n\nevent: ping');
+    const chunks = await collect(convertAnthropicStream(sseEvents(text), makeTarget('anthropic')));
+    assert.equal(reassemble(chunks)[0]?.content, 'Hello! How can I help you today?');
+  });
+});

@@ -1,0 +1,152 @@
+// Anthropic Messages event stream → OpenAI chat completion chunks. State (block kinds, tool indexes,
+// usage) lives in the generator; a stream that stops before `message_stop` is an error, not an answer.
+// @see https://docs.anthropic.com/en/docs/build-with-claude/streaming
+import { upstreamError, upstreamStreamError, type GatewayError } from '../../errors/gateway-error.js';
+import type { ChatCompletionChunk, ChunkDelta, FinishReason } from '../../openai/types.js';
+import type { SseEvent } from '../../streaming/sse-decoder.js';
+import { mapFinishReason } from '../map-finish-reason.js';
+import type { ChatTarget } from '../provider.js';
+import type { AnthropicMessageDeltaUsage, AnthropicUsage } from './anthropic-wire.js';
+import { isAnthropicUsage, isRecord } from './anthropic-wire.js';
+import { JSON_RESPONSE_TOOL } from './convert-request.js';
+import { convertAnthropicUsage, mergeAnthropicUsage, stringifyToolInput } from './convert-response.js';
+
+/** Error types an `error` event can carry, as the HTTP status they stand for. */
+const ERROR_STATUS: Readonly<Record<string, number>> = {
+  invalid_request_error: 400,
+  authentication_error: 401,
+  permission_error: 403,
+  not_found_error: 404,
+  request_too_large: 413,
+  rate_limit_error: 429,
+  api_error: 500,
+  timeout_error: 504,
+  overloaded_error: 529,
+};
+
+/** An `error` event → the error the status table gives (overloaded → retryable 502, rate limit → 429). */
+export function convertAnthropicStreamError(data: unknown, provider: string): GatewayError {
+  const error = isRecord(data) && isRecord(data.error) ? data.error : undefined;
+  const type = typeof error?.type === 'string' ? error.type : undefined;
+  // Codecs cannot reach the redactor; the message is cut short and never includes request data we sent.
+  const message = typeof error?.message === 'string' ? error.message.slice(0, 500) : 'an error event';
+  const status = type === undefined ? undefined : ERROR_STATUS[type];
+  return status === undefined ? upstreamStreamError(provider, message) : upstreamError(status, provider, `${type}: ${message}`);
+}
+
+/** What a content block index turned out to be. */
+type BlockKind = { kind: 'text' } | { kind: 'json' } | { kind: 'tool'; index: number } | { kind: 'ignored' };
+
+function parseData(event: SseEvent, provider: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(event.data);
+  } catch {
+    throw upstreamStreamError(provider, 'an event that is not JSON');
+  }
+  if (!isRecord(parsed)) throw upstreamStreamError(provider, 'an event that is not an object');
+  return parsed;
+}
+
+export async function* convertAnthropicStream(events: AsyncIterable<SseEvent>, target: ChatTarget): AsyncGenerator<ChatCompletionChunk> {
+  const legacy = target.legacyFunctions === true;
+  let id = `chatcmpl-${target.requestId}`;
+  let started = false;
+  let usage: AnthropicUsage = { input_tokens: 0, output_tokens: 0 };
+  let stopReason: string | null = null;
+  let toolCalls = 0;
+  const blocks = new Map<number, BlockKind>();
+
+  const chunk = (delta: ChunkDelta, finishReason: FinishReason | null = null): ChatCompletionChunk => ({
+    id,
+    object: 'chat.completion.chunk',
+    created: target.created,
+    model: target.model,
+    choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }],
+    ...(target.includeUsage ? { usage: null } : {}),
+  });
+  const toolDelta = (index: number, fields: { id?: string; name?: string; arguments: string }): ChunkDelta => {
+    if (legacy) return { function_call: fields.name === undefined ? { arguments: fields.arguments } : { name: fields.name, arguments: fields.arguments } };
+    if (fields.id === undefined || fields.name === undefined) return { tool_calls: [{ index, function: { arguments: fields.arguments } }] };
+    return { tool_calls: [{ index, id: fields.id, type: 'function', function: { name: fields.name, arguments: fields.arguments } }] };
+  };
+
+  for await (const event of events) {
+    const data = parseData(event, target.provider);
+    const type = typeof data.type === 'string' ? data.type : event.event;
+    if (type === 'ping') continue;
+    if (type === 'error') throw convertAnthropicStreamError(data, target.provider);
+    if (type === 'message_start') {
+      const message = data.message;
+      if (started || !isRecord(message)) throw upstreamStreamError(target.provider, 'an unexpected message_start');
+      started = true;
+      if (typeof message.id === 'string' && message.id.length > 0) id = message.id;
+      if (isAnthropicUsage(message.usage)) usage = message.usage;
+      yield chunk({ role: 'assistant', content: '' });
+      continue;
+    }
+    if (!started) {
+      // Event types added later are skipped; known content before message_start means a broken stream.
+      if (type === 'content_block_start' || type === 'content_block_delta' || type === 'message_delta' || type === 'message_stop') {
+        throw upstreamStreamError(target.provider, `${type} before message_start`);
+      }
+      continue;
+    }
+    const index = typeof data.index === 'number' ? data.index : -1;
+
+    if (type === 'content_block_start') {
+      const block = isRecord(data.content_block) ? data.content_block : {};
+      if (block.type === 'text') {
+        blocks.set(index, { kind: 'text' });
+        if (typeof block.text === 'string' && block.text.length > 0) yield chunk({ content: block.text });
+      } else if (block.type === 'tool_use' && typeof block.name === 'string' && typeof block.id === 'string') {
+        if (block.name === JSON_RESPONSE_TOOL) {
+          blocks.set(index, { kind: 'json' });
+        } else if (legacy && toolCalls > 0) {
+          // The legacy format has room for one function call per answer.
+          blocks.set(index, { kind: 'ignored' });
+        } else {
+          const callIndex = toolCalls++;
+          blocks.set(index, { kind: 'tool', index: callIndex });
+          // `input` is `{}` at the start; the arguments arrive as input_json_delta fragments.
+          const initial = isRecord(block.input) && Object.keys(block.input).length > 0 ? stringifyToolInput(block.input) : '';
+          yield chunk(toolDelta(callIndex, { id: block.id, name: block.name, arguments: initial }));
+        }
+      } else {
+        blocks.set(index, { kind: 'ignored' });
+      }
+      continue;
+    }
+
+    if (type === 'content_block_delta') {
+      const kind = blocks.get(index);
+      const delta = isRecord(data.delta) ? data.delta : {};
+      if (kind === undefined) throw upstreamStreamError(target.provider, 'a delta for a block that never started');
+      if (kind.kind === 'text' && delta.type === 'text_delta' && typeof delta.text === 'string' && delta.text.length > 0) {
+        yield chunk({ content: delta.text });
+      } else if (delta.type === 'input_json_delta' && typeof delta.partial_json === 'string' && delta.partial_json.length > 0) {
+        if (kind.kind === 'json') yield chunk({ content: delta.partial_json });
+        else if (kind.kind === 'tool') yield chunk(toolDelta(kind.index, { arguments: delta.partial_json }));
+      }
+      // thinking, signature and citation deltas have no OpenAI field.
+      continue;
+    }
+
+    if (type === 'message_delta') {
+      const delta = isRecord(data.delta) ? data.delta : {};
+      if (typeof delta.stop_reason === 'string') stopReason = delta.stop_reason;
+      if (isRecord(data.usage)) usage = mergeAnthropicUsage(usage, data.usage as unknown as AnthropicMessageDeltaUsage);
+      continue;
+    }
+
+    if (type === 'message_stop') {
+      yield chunk({}, mapFinishReason('anthropic', stopReason, { hasToolCalls: toolCalls > 0, legacyFunctions: legacy }));
+      if (target.includeUsage) {
+        yield { id, object: 'chat.completion.chunk', created: target.created, model: target.model, choices: [], usage: convertAnthropicUsage(usage) };
+      }
+      return;
+    }
+    // content_block_stop and event types added later carry nothing for the client.
+  }
+  throw upstreamStreamError(target.provider, started ? 'the stream ended before message_stop' : 'the stream ended before message_start');
+}

@@ -1,0 +1,196 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { GatewayError } from '../../errors/gateway-error.js';
+import type { ChatCompletionRequest } from '../../openai/types.js';
+import { makeTarget } from '../../../test/providers/codec-harness.js';
+import { openAiCase, TINY_PNG_BASE64, type ChatCase } from '../../../test/providers/openai-cases.js';
+import { readGeminiJson } from '../../../test/support/fake-gemini.js';
+import { convertGeminiRequest, PLACEHOLDER_THOUGHT_SIGNATURE, requiresThoughtSignature } from './convert-request.js';
+
+const strict = 'tools[0].function.strict: not supported by gemini, ignored';
+const CASES: Array<[ChatCase, string[]]> = [
+  ['text', []],
+  ['multi-turn', ['user: not supported by gemini, ignored']],
+  ['image', []],
+  ['tools', [strict]],
+  ['parallel-tools', [strict]],
+  ['tool-result', [strict, 'parallel_tool_calls: not supported by gemini, ignored']],
+  ['legacy-functions', []],
+  ['json-mode', []],
+  ['stop', []],
+  ['max-tokens', []],
+];
+
+function convert(request: ChatCompletionRequest, overrides: Parameters<typeof makeTarget>[1] = {}) {
+  const target = makeTarget('gemini', overrides);
+  return { body: convertGeminiRequest(request, target), warnings: target.warnings };
+}
+
+function rejects(request: ChatCompletionRequest, expected: { code: string; param: string | null; message?: RegExp }): void {
+  assert.throws(
+    () => convert(request),
+    (error: unknown) => {
+      assert.ok(error instanceof GatewayError);
+      assert.equal(error.status, 400);
+      assert.equal(error.type, 'invalid_request_error');
+      assert.equal(error.code, expected.code);
+      assert.equal(error.param, expected.param);
+      if (expected.message !== undefined) assert.match(error.message, expected.message);
+      return true;
+    },
+  );
+}
+
+const user = (content: string) => ({ role: 'user' as const, content });
+
+describe('convertGeminiRequest on the fixture cases', () => {
+  for (const [name, warnings] of CASES) {
+    it(`builds gemini-${name}.request.json`, () => {
+      const { body, warnings: got } = convert(openAiCase(name));
+      assert.deepEqual(body, readGeminiJson(`gemini-${name}.request.json`));
+      assert.deepEqual(got, warnings);
+    });
+  }
+
+  it('builds the same body when streaming (the codec picks the streaming path)', () => {
+    assert.deepEqual(convert(openAiCase('tools'), { stream: true }).body, readGeminiJson('gemini-tools.request.json'));
+  });
+
+  it('refuses an http(s) image URL: fileData takes uploaded files only', () => {
+    rejects(openAiCase('image-url'), { code: 'unsupported_content', param: 'messages[0].content[1]', message: /base64 data URL/ });
+  });
+});
+
+describe('convertGeminiRequest field decisions', () => {
+  it('sends a Gemini Files API URI as fileData', () => {
+    const uri = 'https://generativelanguage.googleapis.com/v1beta/files/abc-123';
+    const { body } = convert({ model: 'm', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: uri } }] }] });
+    assert.deepEqual(body.contents, [{ role: 'user', parts: [{ fileData: { fileUri: uri } }] }]);
+  });
+
+  it('sends audio and inline files as inlineData', () => {
+    const { body } = convert({
+      model: 'm',
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'input_audio', input_audio: { data: 'UklGRg==', format: 'wav' } },
+            { type: 'file', file: { filename: 'a.pdf', file_data: 'data:application/pdf;base64,JVBERi0=' } },
+            { type: 'image_url', image_url: { url: `data:image/jpg;base64,${TINY_PNG_BASE64}` } },
+          ],
+        },
+      ],
+    });
+    assert.deepEqual(body.contents[0]?.parts, [
+      { inlineData: { mimeType: 'audio/wav', data: 'UklGRg==' } },
+      { inlineData: { mimeType: 'application/pdf', data: 'JVBERi0=' } },
+      { inlineData: { mimeType: 'image/jpeg', data: TINY_PNG_BASE64 } },
+    ]);
+  });
+
+  it('accepts temperature up to 2 and refuses more', () => {
+    assert.equal(convert({ ...openAiCase('text'), temperature: 1.5 }).body.generationConfig?.temperature, 1.5);
+    rejects({ ...openAiCase('text'), temperature: 2.5 }, { code: 'invalid_value', param: 'temperature', message: /0 to 2/ });
+  });
+
+  it('maps n, seed, penalties and logprobs', () => {
+    const { body, warnings } = convert({ ...openAiCase('text'), n: 2, seed: 42, presence_penalty: 0.5, frequency_penalty: -0.5, logprobs: true, top_logprobs: 3 });
+    assert.deepEqual(body.generationConfig, { candidateCount: 2, seed: 42, presencePenalty: 0.5, frequencyPenalty: -0.5, responseLogprobs: true, logprobs: 3 });
+    assert.deepEqual(warnings, []);
+    assert.equal(convert({ ...openAiCase('text'), n: 1 }).body.generationConfig, undefined);
+  });
+
+  it('drops user, logit_bias and unknown fields with a warning each', () => {
+    const { body, warnings } = convert({ ...openAiCase('text'), user: 'u', logit_bias: { '1': 2 }, reasoning_effort: 'high', metadata: { a: 'b' } });
+    assert.deepEqual(body, readGeminiJson('gemini-text.request.json'));
+    assert.deepEqual(warnings, [
+      'user: not supported by gemini, ignored',
+      'logit_bias: not supported by gemini, ignored',
+      'reasoning_effort: not supported by gemini, ignored',
+      'metadata: not supported by gemini, ignored',
+    ]);
+  });
+
+  it('maps json_object to the JSON mime type alone', () => {
+    assert.deepEqual(convert({ ...openAiCase('text'), response_format: { type: 'json_object' } }).body.generationConfig, { responseMimeType: 'application/json' });
+    assert.equal(convert({ ...openAiCase('text'), response_format: { type: 'text' } }).body.generationConfig, undefined);
+  });
+
+  it('maps tool_choice none and named, and legacy function_call', () => {
+    const tools = openAiCase('tools').tools;
+    assert.deepEqual(convert({ ...openAiCase('text'), tools, tool_choice: 'none' }).body.toolConfig, { functionCallingConfig: { mode: 'NONE' } });
+    assert.deepEqual(convert({ ...openAiCase('text'), tools, tool_choice: { type: 'function', function: { name: 'get_weather' } } }).body.toolConfig, {
+      functionCallingConfig: { mode: 'ANY', allowedFunctionNames: ['get_weather'] },
+    });
+    const functions = [{ name: 'f', parameters: { type: 'object', properties: { a: { type: 'string' } } } }];
+    assert.deepEqual(convert({ ...openAiCase('text'), functions, function_call: { name: 'f' } }).body.toolConfig, { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: ['f'] } });
+    assert.deepEqual(convert({ ...openAiCase('text'), functions, function_call: 'none' }).body.toolConfig, { functionCallingConfig: { mode: 'NONE' } });
+  });
+
+  it('declares functions without arguments without parameters', () => {
+    const { body } = convert({
+      ...openAiCase('text'),
+      tools: [
+        { type: 'function', function: { name: 'now' } },
+        { type: 'function', function: { name: 'ping', parameters: { type: 'object', properties: {} } } },
+      ],
+    });
+    assert.deepEqual(body.tools, [{ functionDeclarations: [{ name: 'now' }, { name: 'ping' }] }]);
+  });
+
+  it('puts the placeholder thought signature on the first replayed call for Gemini 3 and later', () => {
+    const { body } = convert(openAiCase('tool-result'), { model: 'gemini-3-pro-preview' });
+    assert.deepEqual(body.contents[1], {
+      role: 'model',
+      parts: [
+        { functionCall: { name: 'get_weather', args: { location: 'Paris', unit: 'celsius', days: null } }, thoughtSignature: PLACEHOLDER_THOUGHT_SIGNATURE },
+        { functionCall: { name: 'get_weather', args: { location: 'Tokyo', unit: 'celsius', days: null } } },
+      ],
+    });
+    assert.equal(requiresThoughtSignature('gemini-2.5-flash'), false);
+    assert.equal(requiresThoughtSignature('gemini-3.1-flash-lite'), true);
+    assert.equal(requiresThoughtSignature('gemini-10-ultra'), true);
+    assert.equal(requiresThoughtSignature('gemma-3-27b-it'), false);
+  });
+
+  it('refuses a tool result whose call id was never issued', () => {
+    rejects({ model: 'm', messages: [user('Hi'), { role: 'tool', tool_call_id: 'call_unknown', content: 'x' }] }, { code: 'invalid_value', param: 'messages[1].tool_call_id' });
+  });
+
+  it('refuses tool call arguments that are not a JSON object', () => {
+    rejects(
+      { model: 'm', messages: [user('Hi'), { role: 'assistant', content: null, tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: 'nope' } }] }] },
+      { code: 'invalid_value', param: 'messages[1].tool_calls[0].function.arguments' },
+    );
+    rejects(
+      { model: 'm', messages: [user('Hi'), { role: 'assistant', content: null, function_call: { name: 'f', arguments: '"s"' } }] },
+      { code: 'invalid_value', param: 'messages[1].function_call.arguments' },
+    );
+  });
+
+  it('refuses non-text parts in system and tool messages, and unknown part types', () => {
+    rejects({ model: 'm', messages: [{ role: 'system', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,AA==' } }] }, user('Hi')] }, {
+      code: 'unsupported_content',
+      param: 'messages[0].content[0]',
+    });
+    rejects({ model: 'm', messages: [{ role: 'user', content: [{ type: 'video_url', video_url: 'x' }] }] }, { code: 'unsupported_content', param: 'messages[0].content[0]' });
+    rejects({ model: 'm', messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'file-1' } }] }] }, { code: 'unsupported_content', param: 'messages[0].content[0]' });
+  });
+
+  it('wraps tool results that are not JSON objects in {output}', () => {
+    const { body } = convert({
+      model: 'm',
+      messages: [
+        user('Hi'),
+        { role: 'assistant', content: null, tool_calls: [{ id: 'a', type: 'function', function: { name: 'f', arguments: '{}' } }, { id: 'b', type: 'function', function: { name: 'g', arguments: '{}' } }] },
+        { role: 'tool', tool_call_id: 'a', content: '[1,2]' },
+        { role: 'tool', tool_call_id: 'b', content: [{ type: 'text', text: '{"ok":' }, { type: 'text', text: 'true}' }] },
+      ],
+    });
+    assert.deepEqual(body.contents[2], {
+      role: 'user',
+      parts: [{ functionResponse: { name: 'f', response: { output: [1, 2] } } }, { functionResponse: { name: 'g', response: { ok: true } } }],
+    });
+  });
+});

@@ -1,0 +1,369 @@
+/**
+ * OpenAI chat request → Gemini GenerateContentRequest. Pure: no I/O; dropped fields go to `target.warnings`.
+ *
+ * | OpenAI field | Gemini | Decision |
+ * | --- | --- | --- |
+ * | `model` | URL path | the routed upstream name (`target.model`), URL-encoded by the codec |
+ * | `messages` system / developer | `systemInstruction.parts` | hoisted in order; non-text parts → 400 `unsupported_content` |
+ * | `messages` user / assistant | `contents` role `user` / `model` | consecutive same-role turns merged; empty text dropped |
+ * | `messages` tool | user `functionResponse` part | name looked up from the earlier `tool_calls` id (unknown id → 400 `invalid_value`); a JSON-object result is the `response`, anything else `{output: ...}`; non-text parts → 400 |
+ * | `messages` function (legacy) | user `functionResponse` part | name from `name` |
+ * | `name` on user/assistant/system | — | dropped, warning |
+ * | content `text` | `text` part | |
+ * | content `image_url` data URL | `inlineData` | any base64 media type Gemini accepts |
+ * | content `image_url` http(s) | — | 400 `unsupported_content` (`fileData.fileUri` takes uploaded files only); Gemini Files API URIs → `fileData` |
+ * | content `input_audio` | `inlineData` `audio/<format>` | |
+ * | content `file` data | `inlineData` | `file_id` → 400 `unsupported_content` |
+ * | assistant `tool_calls` / `function_call` | `functionCall` parts | arguments JSON-parsed (invalid or non-object → 400 `invalid_value`); Gemini ≥ 3 gets Google's documented placeholder `thoughtSignature` on the first call of a turn, since the real one cannot survive the OpenAI format |
+ * | `tools`, `functions` (legacy) | `tools[0].functionDeclarations` | `parameters` cleaned to Gemini's schema subset (see convert-schema.ts); an empty object schema is omitted; `strict: true` dropped, warning |
+ * | `tool_choice` / `function_call` | `toolConfig.functionCallingConfig` | auto → AUTO, none → NONE, required → ANY, named → ANY + `allowedFunctionNames` |
+ * | `parallel_tool_calls: false` | — | no Gemini control: dropped, warning |
+ * | `response_format` json_object | `responseMimeType: application/json` | |
+ * | `response_format` json_schema | + `responseSchema` | cleaned: no additionalProperties/$schema/default/examples/strict, refs inlined (recursion → 400), const → enum, type lists → nullable/anyOf |
+ * | `max_completion_tokens` / `max_tokens` | `maxOutputTokens` | |
+ * | `temperature` | `temperature` | 0..2; outside → 400 `invalid_value` |
+ * | `top_p` | `topP` | |
+ * | `stop` | `stopSequences` | a string becomes a one-item list |
+ * | `n` | `candidateCount` | sent when not 1 |
+ * | `seed` | `seed` | |
+ * | `presence_penalty`, `frequency_penalty` | `presencePenalty`, `frequencyPenalty` | |
+ * | `logprobs`, `top_logprobs` | `responseLogprobs`, `logprobs` | |
+ * | `user` | — | dropped, warning |
+ * | `logit_bias` | — | dropped, warning when non-empty |
+ * | `stream` | URL path | `:streamGenerateContent?alt=sse` (codec) |
+ * | `stream_options` | — | read by the router (`target.includeUsage`) |
+ * | any other field | — | dropped, warning naming it |
+ *
+ * @see https://ai.google.dev/api/generate-content#request-body
+ * @see https://ai.google.dev/gemini-api/docs/function-calling
+ * @see https://ai.google.dev/gemini-api/docs/thought-signatures
+ */
+import { invalidRequest, invalidValue, type GatewayError } from '../../errors/gateway-error.js';
+import type { ChatCompletionRequest, ChatMessage, FunctionCallChoice, FunctionDefinition, ToolChoice } from '../../openai/types.js';
+import type { ChatTarget } from '../provider.js';
+import { convertGeminiSchema } from './convert-schema.js';
+import type {
+  GeminiContent,
+  GeminiFunctionDeclaration,
+  GeminiGenerateContentRequest,
+  GeminiGenerationConfig,
+  GeminiPart,
+  GeminiRole,
+  GeminiToolConfig,
+} from './gemini-wire.js';
+import { isRecord } from './gemini-wire.js';
+
+/**
+ * Google's documented placeholder for function calls Gemini did not sign itself (history that went
+ * through another format). Without a signature Gemini 3 answers 400.
+ * @see https://ai.google.dev/gemini-api/docs/thought-signatures
+ */
+export const PLACEHOLDER_THOUGHT_SIGNATURE = 'skip_thought_signature_validator';
+
+const HANDLED_FIELDS = new Set([
+  'model',
+  'messages',
+  'stream',
+  'stream_options',
+  'max_tokens',
+  'max_completion_tokens',
+  'temperature',
+  'top_p',
+  'n',
+  'stop',
+  'presence_penalty',
+  'frequency_penalty',
+  'seed',
+  'user',
+  'logprobs',
+  'top_logprobs',
+  'logit_bias',
+  'response_format',
+  'tools',
+  'tool_choice',
+  'parallel_tool_calls',
+  'functions',
+  'function_call',
+]);
+
+/** Files uploaded through the Gemini Files API: the only URLs `fileData` takes. */
+const FILES_API_URI = /^https:\/\/generativelanguage\.googleapis\.com\/v1(?:beta|alpha)?\/files\/[A-Za-z0-9_-]+$/;
+
+function ignored(target: ChatTarget, field: string): void {
+  target.warnings.push(`${field}: not supported by gemini, ignored`);
+}
+
+function unsupportedContent(param: string, detail: string): GatewayError {
+  return invalidRequest(`Unsupported content in '${param}': ${detail}.`, 'unsupported_content', param);
+}
+
+/** Gemini 3 and later validate thought signatures on function calls in history. */
+export function requiresThoughtSignature(model: string): boolean {
+  const match = /^(?:models\/)?gemini-(\d+)/.exec(model);
+  return match !== null && Number(match[1]) >= 3;
+}
+
+/** `data:<type>[;params];base64,<data>` → parts; undefined when not a base64 data URL. */
+function parseDataUrl(url: string): { mediaType: string; data: string } | undefined {
+  if (!url.startsWith('data:')) return undefined;
+  const comma = url.indexOf(',');
+  if (comma < 0) return undefined;
+  const params = url.slice(5, comma).split(';');
+  if (params[params.length - 1]?.toLowerCase() !== 'base64') return undefined;
+  return { mediaType: (params[0] ?? '').trim().toLowerCase(), data: url.slice(comma + 1) };
+}
+
+function convertImage(url: unknown, param: string): GeminiPart {
+  if (typeof url !== 'string') throw invalidValue(`${param}.image_url.url`, 'expected a string');
+  if (url.startsWith('data:')) {
+    const parsed = parseDataUrl(url);
+    if (parsed === undefined || parsed.mediaType.length === 0) throw invalidValue(`${param}.image_url.url`, 'a data URL must name its media type and be base64-encoded');
+    return { inlineData: { mimeType: parsed.mediaType === 'image/jpg' ? 'image/jpeg' : parsed.mediaType, data: parsed.data } };
+  }
+  if (FILES_API_URI.test(url)) return { fileData: { fileUri: url } };
+  if (/^https?:\/\//i.test(url)) {
+    throw unsupportedContent(param, 'gemini does not fetch image URLs; send the image as a base64 data URL');
+  }
+  throw invalidValue(`${param}.image_url.url`, 'expected a base64 data URL');
+}
+
+function convertPart(part: Record<string, unknown>, param: string): GeminiPart | undefined {
+  if (part.type === 'text') {
+    if (typeof part.text !== 'string') throw invalidValue(`${param}.text`, 'expected a string');
+    return part.text.length === 0 ? undefined : { text: part.text };
+  }
+  if (part.type === 'image_url') return convertImage(isRecord(part.image_url) ? part.image_url.url : undefined, param);
+  if (part.type === 'input_audio') {
+    const audio = isRecord(part.input_audio) ? part.input_audio : {};
+    if (typeof audio.data !== 'string' || typeof audio.format !== 'string' || !/^[a-z0-9.+-]{1,20}$/i.test(audio.format)) {
+      throw invalidValue(`${param}.input_audio`, 'expected {data, format}');
+    }
+    return { inlineData: { mimeType: `audio/${audio.format.toLowerCase()}`, data: audio.data } };
+  }
+  if (part.type === 'file') {
+    const file = isRecord(part.file) ? part.file : {};
+    if (typeof file.file_data !== 'string') throw unsupportedContent(param, 'gemini needs the file inline as file_data (file_id is not supported)');
+    const parsed = parseDataUrl(file.file_data);
+    if (parsed !== undefined && parsed.mediaType.length > 0) return { inlineData: { mimeType: parsed.mediaType, data: parsed.data } };
+    if (typeof file.filename === 'string' && /\.pdf$/i.test(file.filename)) return { inlineData: { mimeType: 'application/pdf', data: file.file_data } };
+    throw invalidValue(`${param}.file.file_data`, 'expected a base64 data URL naming the media type');
+  }
+  throw unsupportedContent(param, `gemini does not accept '${String(part.type).slice(0, 64)}' parts`);
+}
+
+function convertContent(content: ChatMessage['content'], param: string): GeminiPart[] {
+  if (content === undefined || content === null) return [];
+  if (typeof content === 'string') return content.length === 0 ? [] : [{ text: content }];
+  const parts: GeminiPart[] = [];
+  content.forEach((part, index) => {
+    const converted = convertPart(part as Record<string, unknown>, `${param}[${index}]`);
+    if (converted !== undefined) parts.push(converted);
+  });
+  return parts;
+}
+
+/** Text of a system, assistant or tool message; any other part is refused. */
+function textOf(content: ChatMessage['content'], param: string): string[] {
+  if (content === undefined || content === null) return [];
+  if (typeof content === 'string') return content.length === 0 ? [] : [content];
+  const texts: string[] = [];
+  content.forEach((part, index) => {
+    const record = part as Record<string, unknown>;
+    if (part.type === 'refusal') return;
+    if (part.type !== 'text' || typeof record.text !== 'string') throw unsupportedContent(`${param}[${index}]`, 'gemini accepts only text here');
+    if (record.text.length > 0) texts.push(record.text);
+  });
+  return texts;
+}
+
+function parseArguments(raw: unknown, param: string): Record<string, unknown> {
+  if (raw === undefined || raw === null || raw === '') return {};
+  if (typeof raw !== 'string') throw invalidValue(param, 'expected a JSON string');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw invalidValue(param, 'the arguments are not valid JSON');
+  }
+  if (!isRecord(parsed)) throw invalidValue(param, 'the arguments must be a JSON object');
+  return parsed;
+}
+
+/** A tool result → `functionResponse.response`, which must be an object. */
+function functionResponseBody(content: ChatMessage['content'], param: string): Record<string, unknown> {
+  const text = textOf(content, param).join('');
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (isRecord(parsed)) return parsed;
+    return { output: parsed };
+  } catch {
+    return { output: text };
+  }
+}
+
+interface ConvertedMessages {
+  system: GeminiPart[];
+  contents: GeminiContent[];
+}
+
+function convertMessages(messages: ChatMessage[], target: ChatTarget): ConvertedMessages {
+  const system: GeminiPart[] = [];
+  const contents: GeminiContent[] = [];
+  // Gemini matches results to calls by function name; OpenAI by call id.
+  const callNames = new Map<string, string>();
+  const signCalls = requiresThoughtSignature(target.model);
+  let namesDropped = false;
+
+  const push = (role: GeminiRole, parts: GeminiPart[]) => {
+    if (parts.length === 0) return;
+    const last = contents[contents.length - 1];
+    if (last !== undefined && last.role === role) last.parts.push(...parts);
+    else contents.push({ role, parts: [...parts] });
+  };
+
+  messages.forEach((message, index) => {
+    const param = `messages[${index}]`;
+    if (!isRecord(message)) throw invalidValue(param, 'expected a message object');
+    const role = message.role;
+    if (typeof message.name === 'string' && (role === 'user' || role === 'assistant' || role === 'system' || role === 'developer')) namesDropped = true;
+    if (role === 'system' || role === 'developer') {
+      for (const text of textOf(message.content, `${param}.content`)) system.push({ text });
+      return;
+    }
+    if (role === 'user') {
+      push('user', convertContent(message.content, `${param}.content`));
+      return;
+    }
+    if (role === 'assistant') {
+      const parts: GeminiPart[] = textOf(message.content, `${param}.content`).map((text) => ({ text }));
+      const calls: GeminiPart[] = [];
+      (message.tool_calls ?? []).forEach((call, callIndex) => {
+        const callParam = `${param}.tool_calls[${callIndex}]`;
+        if (!isRecord(call) || !isRecord(call.function) || typeof call.function.name !== 'string' || typeof call.id !== 'string') {
+          throw invalidValue(callParam, 'expected {id, type: "function", function: {name, arguments}}');
+        }
+        callNames.set(call.id, call.function.name);
+        calls.push({ functionCall: { name: call.function.name, args: parseArguments(call.function.arguments, `${callParam}.function.arguments`) } });
+      });
+      if (isRecord(message.function_call) && typeof message.function_call.name === 'string') {
+        calls.push({ functionCall: { name: message.function_call.name, args: parseArguments(message.function_call.arguments, `${param}.function_call.arguments`) } });
+      }
+      // Only the first call of a parallel set carries a signature, as Gemini itself sends them.
+      const first = calls[0];
+      if (signCalls && first !== undefined) first.thoughtSignature = PLACEHOLDER_THOUGHT_SIGNATURE;
+      push('model', [...parts, ...calls]);
+      return;
+    }
+    if (role === 'tool') {
+      const id = message.tool_call_id;
+      const name = typeof id === 'string' ? callNames.get(id) : undefined;
+      if (name === undefined) throw invalidValue(`${param}.tool_call_id`, 'it does not match a tool call of an earlier assistant message');
+      push('user', [{ functionResponse: { name, response: functionResponseBody(message.content, `${param}.content`) } }]);
+      return;
+    }
+    if (role === 'function') {
+      if (typeof message.name !== 'string' || message.name.length === 0) throw invalidValue(`${param}.name`, 'a function message must name its function');
+      push('user', [{ functionResponse: { name: message.name, response: functionResponseBody(message.content, `${param}.content`) } }]);
+      return;
+    }
+    throw invalidValue(`${param}.role`, `unknown role '${String(role).slice(0, 32)}'`);
+  });
+  if (namesDropped) ignored(target, 'messages[].name');
+  return { system, contents };
+}
+
+function convertFunction(definition: FunctionDefinition, param: string, target: ChatTarget): GeminiFunctionDeclaration {
+  if (!isRecord(definition) || typeof definition.name !== 'string') throw invalidValue(param, 'expected a function with a name');
+  if (definition.strict === true) ignored(target, `${param}.strict`);
+  const declaration: GeminiFunctionDeclaration = { name: definition.name };
+  if (typeof definition.description === 'string' && definition.description.length > 0) declaration.description = definition.description;
+  if (definition.parameters !== undefined && definition.parameters !== null) {
+    const parameters = convertGeminiSchema(definition.parameters, `${param}.parameters`);
+    // A function without arguments is declared without parameters (an empty OBJECT is rejected).
+    if (!(parameters.type === 'OBJECT' && parameters.properties === undefined && parameters.anyOf === undefined)) declaration.parameters = parameters;
+  }
+  return declaration;
+}
+
+function convertToolChoice(choice: ToolChoice | undefined): GeminiToolConfig | undefined {
+  if (choice === undefined || choice === null) return undefined;
+  if (choice === 'auto') return { functionCallingConfig: { mode: 'AUTO' } };
+  if (choice === 'none') return { functionCallingConfig: { mode: 'NONE' } };
+  if (choice === 'required') return { functionCallingConfig: { mode: 'ANY' } };
+  if (isRecord(choice) && isRecord(choice.function) && typeof choice.function.name === 'string') {
+    return { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: [choice.function.name] } };
+  }
+  throw invalidValue('tool_choice', "expected 'auto', 'none', 'required' or {type: 'function', function: {name}}");
+}
+
+function convertFunctionCall(choice: FunctionCallChoice | undefined): GeminiToolConfig | undefined {
+  if (choice === undefined || choice === null) return undefined;
+  if (choice === 'auto') return { functionCallingConfig: { mode: 'AUTO' } };
+  if (choice === 'none') return { functionCallingConfig: { mode: 'NONE' } };
+  if (isRecord(choice) && typeof choice.name === 'string') return { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: [choice.name] } };
+  throw invalidValue('function_call', "expected 'auto', 'none' or {name}");
+}
+
+function convertGenerationConfig(request: ChatCompletionRequest): GeminiGenerationConfig {
+  const config: GeminiGenerationConfig = {};
+  const { temperature } = request;
+  if (temperature !== undefined && temperature !== null) {
+    if (typeof temperature !== 'number' || temperature < 0 || temperature > 2) {
+      throw invalidValue('temperature', `gemini accepts a temperature from 0 to 2, got ${String(temperature).slice(0, 32)}`);
+    }
+    config.temperature = temperature;
+  }
+  if (typeof request.top_p === 'number') config.topP = request.top_p;
+  const maxTokens = request.max_completion_tokens ?? request.max_tokens;
+  if (typeof maxTokens === 'number') config.maxOutputTokens = maxTokens;
+  if (typeof request.stop === 'string') config.stopSequences = [request.stop];
+  else if (Array.isArray(request.stop) && request.stop.length > 0) config.stopSequences = request.stop;
+  if (typeof request.n === 'number' && request.n !== 1) config.candidateCount = request.n;
+  if (typeof request.seed === 'number') config.seed = request.seed;
+  if (typeof request.presence_penalty === 'number') config.presencePenalty = request.presence_penalty;
+  if (typeof request.frequency_penalty === 'number') config.frequencyPenalty = request.frequency_penalty;
+  if (request.logprobs === true) config.responseLogprobs = true;
+  if (typeof request.top_logprobs === 'number') config.logprobs = request.top_logprobs;
+
+  const format = request.response_format;
+  if (isRecord(format) && format.type !== 'text') {
+    if (format.type === 'json_object') config.responseMimeType = 'application/json';
+    else if (format.type === 'json_schema' && isRecord(format.json_schema)) {
+      config.responseMimeType = 'application/json';
+      if (format.json_schema.schema !== undefined) config.responseSchema = convertGeminiSchema(format.json_schema.schema, 'response_format.json_schema.schema');
+    } else throw invalidValue('response_format', "expected type 'text', 'json_object' or 'json_schema'");
+  }
+  return config;
+}
+
+function warnDropped(request: ChatCompletionRequest, target: ChatTarget): void {
+  if (typeof request.user === 'string' && request.user.length > 0) ignored(target, 'user');
+  if (request.parallel_tool_calls === false) ignored(target, 'parallel_tool_calls');
+  if (isRecord(request.logit_bias) && Object.keys(request.logit_bias).length > 0) ignored(target, 'logit_bias');
+  for (const [field, value] of Object.entries(request)) {
+    if (!HANDLED_FIELDS.has(field) && value !== undefined && value !== null) ignored(target, field.slice(0, 64));
+  }
+}
+
+export function convertGeminiRequest(request: ChatCompletionRequest, target: ChatTarget): GeminiGenerateContentRequest {
+  if (!Array.isArray(request.messages)) throw invalidValue('messages', 'expected an array');
+  const generationConfig = convertGenerationConfig(request);
+  const { system, contents } = convertMessages(request.messages, target);
+  const body: GeminiGenerateContentRequest = { contents };
+  if (system.length > 0) body.systemInstruction = { parts: system };
+
+  const declarations: GeminiFunctionDeclaration[] = [];
+  (request.tools ?? []).forEach((tool, index) => {
+    if (!isRecord(tool) || tool.type !== 'function' || !isRecord(tool.function)) throw invalidValue(`tools[${index}]`, "gemini accepts tools of type 'function'");
+    declarations.push(convertFunction(tool.function, `tools[${index}].function`, target));
+  });
+  (request.functions ?? []).forEach((definition, index) => declarations.push(convertFunction(definition, `functions[${index}]`, target)));
+  if (declarations.length > 0) {
+    body.tools = [{ functionDeclarations: declarations }];
+    const toolConfig = convertToolChoice(request.tool_choice) ?? convertFunctionCall(request.function_call);
+    if (toolConfig !== undefined) body.toolConfig = toolConfig;
+  }
+  if (Object.keys(generationConfig).length > 0) body.generationConfig = generationConfig;
+  warnDropped(request, target);
+  return body;
+}

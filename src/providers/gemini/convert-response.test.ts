@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { GatewayError } from '../../errors/gateway-error.js';
+import type { ChatCompletionResponse, CompletionUsage, FinishReason, ResponseMessage } from '../../openai/types.js';
+import { CREATED, makeTarget } from '../../../test/providers/codec-harness.js';
+import { readGeminiJson } from '../../../test/support/fake-gemini.js';
+import { parseGeminiErrorMessage, parseGeminiResponse } from './convert-response.js';
+
+/** Usage as OpenAI reports it: thinking counted in completion and shown as reasoning. */
+function usage(prompt: number, candidates: number, thoughts?: number, cached = 0): CompletionUsage {
+  const completion = candidates + (thoughts ?? 0);
+  const out: CompletionUsage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: { cached_tokens: cached } };
+  if (thoughts !== undefined) out.completion_tokens_details = { reasoning_tokens: thoughts };
+  return out;
+}
+
+function expected(id: string, message: ResponseMessage, finish: FinishReason, u: CompletionUsage): ChatCompletionResponse {
+  return { id, object: 'chat.completion', created: CREATED, model: 'gemini-2.5-flash', choices: [{ index: 0, message, finish_reason: finish, logprobs: null }], usage: u };
+}
+
+const parse = (name: string, legacyFunctions = false) => parseGeminiResponse(readGeminiJson(`gemini-${name}.response.json`), makeTarget('gemini', { legacyFunctions }));
+const paris = '{"location":"Paris","unit":"celsius","days":null}';
+
+describe('parseGeminiResponse on the fixtures', () => {
+  it('text, with thinking tokens as reasoning', () => {
+    assert.deepEqual(parse('text'), expected('mPD2aIXJE9ic1dkPxraqqQs', { role: 'assistant', content: 'Hello there! How can I help you today?' }, 'stop', usage(2, 10, 25)));
+  });
+
+  it('multi-turn and image', () => {
+    assert.deepEqual(parse('multi-turn'), expected('n_D2aKLvJ4Kj1dkP7ZjL8Ak', { role: 'assistant', content: 'Berlin.' }, 'stop', usage(24, 2, 31)));
+    assert.deepEqual(parse('image'), expected('o_D2aO2kA8Oe1dkPl6nQqQ4', { role: 'assistant', content: 'The image is a single pixel.' }, 'stop', usage(264, 7, 40)));
+  });
+
+  it('tools: text and a call with an id made from the request id; STOP becomes tool_calls', () => {
+    assert.deepEqual(
+      parse('tools'),
+      expected(
+        'p_D2aJ6mLIyL1dkPt4rZ8QI',
+        { role: 'assistant', content: "I'll look up the weather in Paris.", tool_calls: [{ id: 'call_req123_0', type: 'function', function: { name: 'get_weather', arguments: paris } }] },
+        'tool_calls',
+        usage(95, 28, 61),
+      ),
+    );
+  });
+
+  it('parallel-tools: ids by position', () => {
+    assert.deepEqual(
+      parse('parallel-tools'),
+      expected(
+        'q_D2aNqYCY6m1dkPwpLs2Q8',
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            { id: 'call_req123_0', type: 'function', function: { name: 'get_weather', arguments: paris } },
+            { id: 'call_req123_1', type: 'function', function: { name: 'get_weather', arguments: '{"location":"Tokyo","unit":"celsius","days":null}' } },
+          ],
+        },
+        'tool_calls',
+        usage(101, 40, 77),
+      ),
+    );
+  });
+
+  it('tool-result: cached content tokens', () => {
+    assert.deepEqual(
+      parse('tool-result'),
+      expected('r_D2aPzUGM2f1dkP6Knr-Ak', { role: 'assistant', content: 'Paris is cloudy at 18°C, while Tokyo is sunny at 24°C.' }, 'stop', usage(2210, 19, 48, 2048)),
+    );
+  });
+
+  it('legacy-functions', () => {
+    assert.deepEqual(
+      parse('legacy-functions', true),
+      expected('s_D2aKqPEJGY1dkPn_3V6Ag', { role: 'assistant', content: null, function_call: { name: 'get_weather', arguments: '{"location":"Rome"}' } }, 'function_call', usage(88, 15, 35)),
+    );
+  });
+
+  it('json-mode, stop and max-tokens', () => {
+    assert.deepEqual(parse('json-mode'), expected('t_D2aOu5NpGk1dkP3oSb2Q4', { role: 'assistant', content: '{\n  "name": "Tokyo",\n  "population": 13960000\n}' }, 'stop', usage(14, 20, 102)));
+    assert.deepEqual(parse('stop'), expected('u_D2aM7tC5ex1dkP-62Z6Qo', { role: 'assistant', content: '1\n2\n3\n4\n' }, 'stop', usage(12, 8, 30)));
+    assert.deepEqual(
+      parse('max-tokens'),
+      expected('v_D2aJXWM4yN1dkP9_nJgQo', { role: 'assistant', content: 'In the mist-wrapped peaks of Eldermoor, there lived a' }, 'length', usage(9, 16)),
+    );
+  });
+
+  it('prompt-blocked: empty content, content_filter', () => {
+    assert.deepEqual(
+      parse('prompt-blocked'),
+      expected('x_D2aMHsLYqG1dkP4-6Z0Aw', { role: 'assistant', content: '' }, 'content_filter', { prompt_tokens: 9, completion_tokens: 0, total_tokens: 9, prompt_tokens_details: { cached_tokens: 0 } }),
+    );
+  });
+});
+
+describe('parseGeminiResponse edge cases', () => {
+  const target = makeTarget('gemini');
+
+  it('gives each candidate its own choice, ordered by index, with distinct call ids', () => {
+    const response = parseGeminiResponse(
+      {
+        candidates: [
+          { content: { parts: [{ functionCall: { name: 'f', args: { a: 1 } } }], role: 'model' }, finishReason: 'STOP', index: 1 },
+          { content: { parts: [{ text: 'zero' }], role: 'model' }, finishReason: 'STOP', index: 0 },
+        ],
+      },
+      target,
+    );
+    assert.deepEqual(response.choices, [
+      { index: 0, message: { role: 'assistant', content: 'zero' }, finish_reason: 'stop', logprobs: null },
+      { index: 1, message: { role: 'assistant', content: null, tool_calls: [{ id: 'call_req123_1_0', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }] }, finish_reason: 'tool_calls', logprobs: null },
+    ]);
+    assert.equal(response.id, 'chatcmpl-req123');
+    assert.equal(response.usage, undefined);
+  });
+
+  it('leaves thought summaries out and reports a safety stop without content', () => {
+    const response = parseGeminiResponse(
+      { candidates: [{ content: { parts: [{ text: 'thinking...', thought: true }, { text: 'Answer.' }], role: 'model' }, finishReason: 'STOP' }, { finishReason: 'SAFETY', index: 1 }] },
+      target,
+    );
+    assert.equal(response.choices[0]?.message.content, 'Answer.');
+    assert.deepEqual(response.choices[1], { index: 1, message: { role: 'assistant', content: '' }, finish_reason: 'content_filter', logprobs: null });
+  });
+
+  it('converts log probabilities when they were asked for', () => {
+    const response = parseGeminiResponse(
+      {
+        candidates: [
+          {
+            content: { parts: [{ text: 'Hi!' }], role: 'model' },
+            finishReason: 'STOP',
+            logprobsResult: {
+              topCandidates: [{ candidates: [{ token: 'Hi', logProbability: -0.1 }, { token: 'Hello', logProbability: -2.5 }] }, { candidates: [{ token: '!', logProbability: -0.01 }] }],
+              chosenCandidates: [
+                { token: 'Hi', logProbability: -0.1 },
+                { token: '!', logProbability: -0.01 },
+              ],
+            },
+          },
+        ],
+      },
+      target,
+    );
+    assert.deepEqual(response.choices[0]?.logprobs, {
+      content: [
+        { token: 'Hi', logprob: -0.1, bytes: [72, 105], top_logprobs: [{ token: 'Hi', logprob: -0.1, bytes: [72, 105] }, { token: 'Hello', logprob: -2.5, bytes: [72, 101, 108, 108, 111] }] },
+        { token: '!', logprob: -0.01, bytes: [33], top_logprobs: [{ token: '!', logprob: -0.01, bytes: [33] }] },
+      ],
+      refusal: null,
+    });
+  });
+
+  it('refuses bodies that are not a GenerateContentResponse', () => {
+    for (const body of [null, [], {}, { candidates: 'x' }, { candidates: [{ content: { parts: 'x' } }] }, { candidates: [] }, readGeminiJson('gemini-error-500.json')]) {
+      assert.throws(
+        () => parseGeminiResponse(body, target),
+        (error: unknown) => error instanceof GatewayError && error.status === 502 && error.code === 'upstream_error' && error.provider === 'gemini',
+      );
+    }
+  });
+});
+
+describe('parseGeminiErrorMessage', () => {
+  it('reads status and message from the error fixtures', () => {
+    assert.equal(parseGeminiErrorMessage(readGeminiJson('gemini-error-invalid-key.json')), 'INVALID_ARGUMENT: API key not valid. Please pass a valid API key.');
+    assert.match(parseGeminiErrorMessage(readGeminiJson('gemini-error-429.json')) ?? '', /^RESOURCE_EXHAUSTED: You exceeded your current quota/);
+    assert.equal(parseGeminiErrorMessage(readGeminiJson('gemini-error-503.json')), 'UNAVAILABLE: The model is overloaded. Please try again later.');
+    assert.match(parseGeminiErrorMessage(readGeminiJson('gemini-error-401.json')) ?? '', /^UNAUTHENTICATED: /);
+    assert.match(parseGeminiErrorMessage(readGeminiJson('gemini-error-500.json')) ?? '', /^INTERNAL: /);
+  });
+
+  it('reads the array form and returns undefined for anything else', () => {
+    assert.equal(parseGeminiErrorMessage([{ error: { code: 400, message: 'bad', status: 'INVALID_ARGUMENT' } }]), 'INVALID_ARGUMENT: bad');
+    assert.equal(parseGeminiErrorMessage({ message: 'x' }), undefined);
+    assert.equal(parseGeminiErrorMessage('x'), undefined);
+  });
+});

@@ -1,0 +1,139 @@
+// Gemini GenerateContentResponse → OpenAI chat completion: one choice per candidate, text parts joined
+// (thought summaries left out), function calls as tool calls with ids the proxy makes up, finish reason
+// through the shared map, usage with cached and thinking tokens, log probabilities when asked for.
+// @see https://ai.google.dev/api/generate-content#generatecontentresponse
+import { upstreamBadResponse } from '../../errors/gateway-error.js';
+import type { ChatCompletionChoice, ChatCompletionResponse, CompletionUsage, ResponseMessage, ToolCall } from '../../openai/types.js';
+import { mapFinishReason, PROMPT_BLOCKED_FINISH_REASON } from '../map-finish-reason.js';
+import type { ChatTarget } from '../provider.js';
+import type { GeminiCandidate, GeminiLogprobsCandidate, GeminiLogprobsResult, GeminiPart, GeminiUsageMetadata } from './gemini-wire.js';
+import { isGeminiResponse, isRecord } from './gemini-wire.js';
+
+function count(value: number | undefined): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
+}
+
+/**
+ * Thinking tokens are billed as output, so they count in `completion_tokens` (as OpenAI counts
+ * reasoning); tool-use prompt tokens (server tools) count as prompt, so the totals agree with Gemini's.
+ */
+export function convertGeminiUsage(usage: GeminiUsageMetadata): CompletionUsage {
+  const prompt = count(usage.promptTokenCount) + count(usage.toolUsePromptTokenCount);
+  const thoughts = count(usage.thoughtsTokenCount);
+  const completion = count(usage.candidatesTokenCount) + thoughts;
+  const converted: CompletionUsage = {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+    prompt_tokens_details: { cached_tokens: count(usage.cachedContentTokenCount) },
+  };
+  if (usage.thoughtsTokenCount !== undefined) converted.completion_tokens_details = { reasoning_tokens: thoughts };
+  return converted;
+}
+
+/**
+ * Gemini has no call ids, so the proxy makes them from the request id: the same in the answer and
+ * the stream, and unique across a conversation because every turn is a new request.
+ */
+export function geminiToolCallId(requestId: string, candidate: number, call: number): string {
+  return candidate === 0 ? `call_${requestId}_${call}` : `call_${requestId}_${candidate}_${call}`;
+}
+
+export function stringifyArgs(args: unknown): string {
+  return JSON.stringify(isRecord(args) ? args : {});
+}
+
+/** The parts a candidate carries, with anything not an object left out. */
+export function candidateParts(candidate: GeminiCandidate): GeminiPart[] {
+  const parts = candidate.content?.parts;
+  return Array.isArray(parts) ? parts.filter(isRecord) : [];
+}
+
+/** A part the client sees as text: thought summaries are the model's scratchpad, not its answer. */
+export function visibleText(part: GeminiPart): string | undefined {
+  return typeof part.text === 'string' && part.thought !== true ? part.text : undefined;
+}
+
+export interface OpenAiTokenLogprob {
+  token: string;
+  logprob: number;
+  bytes: number[];
+  top_logprobs: Array<{ token: string; logprob: number; bytes: number[] }>;
+}
+
+function tokenEntry(candidate: GeminiLogprobsCandidate | undefined): { token: string; logprob: number; bytes: number[] } {
+  const token = typeof candidate?.token === 'string' ? candidate.token : '';
+  return { token, logprob: typeof candidate?.logProbability === 'number' ? candidate.logProbability : 0, bytes: [...Buffer.from(token, 'utf8')] };
+}
+
+/** `logprobsResult` → OpenAI's `logprobs.content`, one entry per chosen token. */
+export function convertGeminiLogprobs(result: GeminiLogprobsResult | undefined): { content: OpenAiTokenLogprob[]; refusal: null } | null {
+  if (!isRecord(result) || !Array.isArray(result.chosenCandidates)) return null;
+  const top = Array.isArray(result.topCandidates) ? result.topCandidates : [];
+  const content = result.chosenCandidates.map((chosen, position) => {
+    const alternatives = top[position]?.candidates;
+    return { ...tokenEntry(chosen), top_logprobs: Array.isArray(alternatives) ? alternatives.map(tokenEntry) : [] };
+  });
+  return { content, refusal: null };
+}
+
+function convertCandidate(candidate: GeminiCandidate, position: number, target: ChatTarget): ChatCompletionChoice {
+  const index = typeof candidate.index === 'number' ? candidate.index : position;
+  let text = '';
+  let sawText = false;
+  const toolCalls: ToolCall[] = [];
+  for (const part of candidateParts(candidate)) {
+    const partText = visibleText(part);
+    if (partText !== undefined) {
+      text += partText;
+      sawText = true;
+    } else if (isRecord(part.functionCall) && typeof part.functionCall.name === 'string') {
+      toolCalls.push({
+        id: geminiToolCallId(target.requestId, index, toolCalls.length),
+        type: 'function',
+        function: { name: part.functionCall.name, arguments: stringifyArgs(part.functionCall.args) },
+      });
+    }
+  }
+  const legacy = target.legacyFunctions === true;
+  const message: ResponseMessage = { role: 'assistant', content: sawText || toolCalls.length === 0 ? text : null };
+  const firstCall = toolCalls[0];
+  if (legacy && firstCall !== undefined) message.function_call = { ...firstCall.function };
+  else if (toolCalls.length > 0) message.tool_calls = toolCalls;
+  return {
+    index,
+    message,
+    finish_reason: mapFinishReason('gemini', candidate.finishReason, { hasToolCalls: toolCalls.length > 0, legacyFunctions: legacy }),
+    logprobs: convertGeminiLogprobs(candidate.logprobsResult),
+  };
+}
+
+export function parseGeminiResponse(body: unknown, target: ChatTarget): ChatCompletionResponse {
+  if (!isGeminiResponse(body)) throw upstreamBadResponse(target.provider, 'an answer that is not a Gemini GenerateContentResponse');
+  const candidates = body.candidates ?? [];
+  let choices: ChatCompletionChoice[];
+  if (candidates.length > 0) {
+    choices = candidates.map((candidate, position) => convertCandidate(candidate, position, target)).sort((a, b) => a.index - b.index);
+  } else if (typeof body.promptFeedback?.blockReason === 'string') {
+    // The prompt itself was blocked: no candidates at all, so the answer is empty and filtered.
+    choices = [{ index: 0, message: { role: 'assistant', content: '' }, finish_reason: PROMPT_BLOCKED_FINISH_REASON, logprobs: null }];
+  } else {
+    throw upstreamBadResponse(target.provider, 'an answer with no candidates');
+  }
+  const response: ChatCompletionResponse = {
+    id: typeof body.responseId === 'string' && body.responseId.length > 0 ? body.responseId : `chatcmpl-${target.requestId}`,
+    object: 'chat.completion',
+    created: target.created,
+    model: target.model,
+    choices,
+  };
+  if (body.usageMetadata !== undefined) response.usage = convertGeminiUsage(body.usageMetadata);
+  return response;
+}
+
+export function parseGeminiErrorMessage(body: unknown): string | undefined {
+  // A list endpoint or proxy may wrap the status in an array: [{"error": {...}}].
+  const value = Array.isArray(body) ? body[0] : body;
+  if (!isRecord(value) || !isRecord(value.error) || typeof value.error.message !== 'string') return undefined;
+  return typeof value.error.status === 'string' ? `${value.error.status}: ${value.error.message}` : value.error.message;
+}

@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { GatewayError } from '../../errors/gateway-error.js';
+import { convertGeminiSchema } from './convert-schema.js';
+
+const convert = (schema: unknown) => convertGeminiSchema(schema, 'response_format.json_schema.schema');
+
+describe('convertGeminiSchema', () => {
+  it('removes the keywords Gemini rejects and names types as Gemini does', () => {
+    assert.deepEqual(
+      convert({
+        $schema: 'https://json-schema.org/draft/2020-12/schema',
+        $id: 'urn:x',
+        type: 'object',
+        title: 'Person',
+        additionalProperties: false,
+        strict: true,
+        properties: {
+          name: { type: 'string', minLength: 1, default: 'x', examples: ['Ada'] },
+          age: { type: 'integer', minimum: 0, maximum: 150, exclusiveMaximum: 151, multipleOf: 1 },
+          tags: { type: 'array', items: { type: 'string' }, maxItems: 3, uniqueItems: true },
+        },
+        required: ['name', 'age', 'missing'],
+      }),
+      {
+        type: 'OBJECT',
+        title: 'Person',
+        properties: {
+          name: { type: 'STRING', minLength: 1 },
+          age: { type: 'INTEGER', minimum: 0, maximum: 150 },
+          tags: { type: 'ARRAY', maxItems: 3, items: { type: 'STRING' } },
+        },
+        required: ['name', 'age'],
+      },
+    );
+  });
+
+  it('turns type lists with null into nullable, and several types into anyOf', () => {
+    assert.deepEqual(convert({ type: ['string', 'null'], description: 'maybe' }), { type: 'STRING', description: 'maybe', nullable: true });
+    assert.deepEqual(convert({ type: ['string', 'number'] }), { anyOf: [{ type: 'STRING' }, { type: 'NUMBER' }] });
+  });
+
+  it('turns anyOf/oneOf with a null member into nullable, inlining a single member', () => {
+    assert.deepEqual(convert({ anyOf: [{ type: 'null' }, { type: 'array', items: { type: 'integer' } }], description: 'ids' }), {
+      type: 'ARRAY',
+      description: 'ids',
+      nullable: true,
+      items: { type: 'INTEGER' },
+    });
+    assert.deepEqual(convert({ oneOf: [{ type: 'string' }, { type: 'integer' }, { type: 'null' }] }), { anyOf: [{ type: 'STRING' }, { type: 'INTEGER' }], nullable: true });
+  });
+
+  it('turns const into a one-value string enum and keeps string enums', () => {
+    assert.deepEqual(convert({ const: 'fixed' }), { type: 'STRING', enum: ['fixed'] });
+    assert.deepEqual(convert({ type: 'string', enum: ['a', 'b'] }), { type: 'STRING', enum: ['a', 'b'] });
+  });
+
+  it('keeps non-string enums for the model to read, since Gemini enums are strings', () => {
+    assert.deepEqual(convert({ type: 'integer', enum: [1, 2], description: 'Level.' }), { type: 'INTEGER', description: 'Level. Allowed values: 1, 2.' });
+  });
+
+  it('keeps only the formats Gemini accepts', () => {
+    assert.deepEqual(convert({ type: 'string', format: 'date-time' }), { type: 'STRING', format: 'date-time' });
+    assert.deepEqual(convert({ type: 'string', format: 'email' }), { type: 'STRING' });
+    assert.deepEqual(convert({ type: 'integer', format: 'int64' }), { type: 'INTEGER', format: 'int64' });
+  });
+
+  it('inlines $ref from $defs and definitions, keeping sibling keywords', () => {
+    assert.deepEqual(
+      convert({
+        type: 'object',
+        properties: { home: { $ref: '#/$defs/Address', description: 'Home address' }, work: { $ref: '#/definitions/Address' } },
+        $defs: { Address: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
+        definitions: { Address: { type: 'object', properties: { street: { type: 'string' } } } },
+      }),
+      {
+        type: 'OBJECT',
+        properties: {
+          home: { type: 'OBJECT', description: 'Home address', properties: { city: { type: 'STRING' } }, required: ['city'] },
+          work: { type: 'OBJECT', properties: { city: { type: 'STRING' } }, required: ['city'] },
+        },
+      },
+    );
+  });
+
+  it('merges allOf members', () => {
+    assert.deepEqual(convert({ allOf: [{ type: 'object', properties: { a: { type: 'string' } }, required: ['a'] }, { properties: { b: { type: 'number' } } }] }), {
+      type: 'OBJECT',
+      properties: { a: { type: 'STRING' }, b: { type: 'NUMBER' } },
+      required: ['a'],
+    });
+  });
+
+  it('drops an empty properties map (Gemini rejects it) and keeps tuple items as their first schema', () => {
+    assert.deepEqual(convert({ type: 'object', properties: {} }), { type: 'OBJECT' });
+    assert.deepEqual(convert({ type: 'array', prefixItems: [{ type: 'string' }, { type: 'number' }] }), { type: 'ARRAY', items: { type: 'STRING' } });
+  });
+
+  it('refuses recursive and dangling references with a 400 naming the parameter', () => {
+    const recursive = { $ref: '#/$defs/Node', $defs: { Node: { type: 'object', properties: { children: { type: 'array', items: { $ref: '#/$defs/Node' } } } } } };
+    for (const schema of [recursive, { $ref: '#/$defs/Missing' }, { $ref: 'https://example.com/schema.json' }]) {
+      assert.throws(
+        () => convert(schema),
+        (error: unknown) => error instanceof GatewayError && error.status === 400 && error.code === 'unsupported_schema' && error.param === 'response_format.json_schema.schema',
+      );
+    }
+  });
+
+  it('accepts `true` and empty schemas as unconstrained', () => {
+    assert.deepEqual(convert(true), {});
+    assert.deepEqual(convert({ type: 'object', properties: { any: {} } }), { type: 'OBJECT', properties: { any: {} } });
+  });
+});

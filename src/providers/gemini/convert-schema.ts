@@ -1,0 +1,164 @@
+// JSON Schema (OpenAI `parameters`, `response_format.json_schema.schema`) → the OpenAPI subset Gemini
+// accepts in `responseSchema` and function `parameters`. Gemini answers 400 to keywords outside it, so
+// they are removed; what can be expressed another way is rewritten (refs inlined, const → enum, type
+// lists → nullable/anyOf), as the official SDK's own `processJsonSchema` does.
+// @see https://ai.google.dev/api/caching#Schema
+// @see https://ai.google.dev/gemini-api/docs/structured-output
+import { invalidRequest, type GatewayError } from '../../errors/gateway-error.js';
+import type { GeminiSchema } from './gemini-wire.js';
+import { isRecord } from './gemini-wire.js';
+
+/** JSON Schema type names → Gemini's `Type` enum. */
+const TYPES: Readonly<Record<string, string>> = {
+  string: 'STRING',
+  number: 'NUMBER',
+  integer: 'INTEGER',
+  boolean: 'BOOLEAN',
+  array: 'ARRAY',
+  object: 'OBJECT',
+};
+
+/** The only `format` values Gemini accepts, per type. Others (email, uri, ...) are rejected upstream. */
+const FORMATS: Readonly<Record<string, readonly string[]>> = {
+  STRING: ['enum', 'date-time'],
+  INTEGER: ['int32', 'int64'],
+  NUMBER: ['float', 'double'],
+};
+
+/** Keywords copied as they are. Anything not here or handled below is dropped (additionalProperties, $schema, default, examples, strict, ...). */
+const COPIED = ['title', 'description', 'minItems', 'maxItems', 'minProperties', 'maxProperties', 'minLength', 'maxLength', 'pattern', 'minimum', 'maximum'] as const;
+
+function unsupportedSchema(param: string, detail: string): GatewayError {
+  return invalidRequest(`Unsupported schema in '${param}': ${detail}.`, 'unsupported_schema', param);
+}
+
+interface Context {
+  param: string;
+  definitions: Record<string, unknown>;
+  /** The refs being expanded, to refuse recursion (Gemini schemas cannot refer to themselves). */
+  expanding: string[];
+}
+
+function resolveRef(ref: string, context: Context): { name: string; schema: unknown } {
+  const match = /^#\/(?:\$defs|definitions)\/(.+)$/.exec(ref);
+  const name = match?.[1]?.replace(/~1/g, '/').replace(/~0/g, '~');
+  if (name === undefined || !Object.hasOwn(context.definitions, name)) {
+    throw unsupportedSchema(context.param, `the reference '${ref.slice(0, 100)}' does not point into $defs`);
+  }
+  if (context.expanding.includes(name)) throw unsupportedSchema(context.param, `'${name.slice(0, 100)}' refers to itself, and Gemini schemas cannot be recursive`);
+  return { name, schema: context.definitions[name] };
+}
+
+/** Merges `allOf` members into one schema: properties and required lists combined, later keywords win. */
+function mergeAllOf(node: Record<string, unknown>): Record<string, unknown> {
+  const { allOf, ...rest } = node;
+  if (!Array.isArray(allOf)) return rest;
+  let merged: Record<string, unknown> = {};
+  for (const member of [...allOf, rest]) {
+    if (!isRecord(member)) continue;
+    const properties = { ...(isRecord(merged.properties) ? merged.properties : {}), ...(isRecord(member.properties) ? member.properties : {}) };
+    const required = [...(Array.isArray(merged.required) ? merged.required : []), ...(Array.isArray(member.required) ? member.required : [])];
+    merged = { ...merged, ...member, properties, required };
+  }
+  if (isRecord(merged.properties) && Object.keys(merged.properties).length === 0) delete merged.properties;
+  if (Array.isArray(merged.required) && merged.required.length === 0) delete merged.required;
+  return merged;
+}
+
+function convertNode(input: unknown, context: Context): GeminiSchema {
+  // `true` / `{}` accept anything: Gemini has no such schema, so the type is left open.
+  if (!isRecord(input)) return {};
+  let node: Record<string, unknown> = input;
+  let expanding = context.expanding;
+
+  if (typeof node.$ref === 'string') {
+    const { name, schema } = resolveRef(node.$ref, context);
+    const { $ref: _ref, ...siblings } = node;
+    node = { ...(isRecord(schema) ? schema : {}), ...siblings };
+    expanding = [...expanding, name];
+  }
+  if (node.allOf !== undefined) node = mergeAllOf(node);
+  const inner: Context = { ...context, expanding };
+
+  const out: GeminiSchema = {};
+  let nullable = node.nullable === true;
+
+  // anyOf / oneOf: a `null` member becomes nullable; one member left is inlined.
+  const union = Array.isArray(node.anyOf) ? node.anyOf : Array.isArray(node.oneOf) ? node.oneOf : undefined;
+  if (union !== undefined) {
+    const members = union.filter((member) => {
+      if (isRecord(member) && member.type === 'null') {
+        nullable = true;
+        return false;
+      }
+      return true;
+    });
+    const { anyOf: _anyOf, oneOf: _oneOf, ...rest } = node;
+    const only = members[0];
+    if (members.length === 1 && only !== undefined) {
+      const inlined = convertNode({ ...(isRecord(only) ? only : {}), ...rest }, inner);
+      if (nullable) inlined.nullable = true;
+      return inlined;
+    }
+    out.anyOf = members.map((member) => convertNode(member, inner));
+    node = rest;
+  }
+
+  // Type lists: ["string", "null"] → STRING + nullable; several real types → anyOf.
+  let type: string | undefined;
+  if (Array.isArray(node.type)) {
+    const types = node.type.filter((t): t is string => typeof t === 'string');
+    if (types.includes('null')) nullable = true;
+    const real = types.filter((t) => t !== 'null');
+    if (real.length === 1) type = TYPES[real[0] as string];
+    else if (real.length > 1) out.anyOf = real.map((t) => (TYPES[t] === undefined ? {} : { type: TYPES[t] as string }));
+  } else if (typeof node.type === 'string') {
+    if (node.type === 'null') nullable = true;
+    else type = TYPES[node.type];
+  }
+
+  // const → a one-value enum (Gemini enums are strings only).
+  let values: unknown[] | undefined = Array.isArray(node.enum) ? node.enum : node.const !== undefined ? [node.const] : undefined;
+  if (values !== undefined && values.every((value) => typeof value === 'string')) {
+    if (type === undefined && out.anyOf === undefined) type = 'STRING';
+    if (type === 'STRING') out.enum = values as string[];
+    values = undefined;
+  }
+
+  if (type !== undefined) out.type = type;
+  if (typeof node.format === 'string' && type !== undefined && FORMATS[type]?.includes(node.format)) out.format = node.format;
+  for (const key of COPIED) {
+    const value = node[key];
+    if (typeof value === 'string' || typeof value === 'number') (out as Record<string, unknown>)[key] = value;
+  }
+  if (values !== undefined && values.length > 0) {
+    // Non-string enums cannot be expressed; the allowed values are kept for the model to read.
+    const listed = values.map((value) => JSON.stringify(value)).join(', ');
+    out.description = `${out.description === undefined ? '' : `${out.description} `}Allowed values: ${listed}.`;
+  }
+  if (nullable) out.nullable = true;
+
+  if (isRecord(node.properties)) {
+    const properties: Record<string, GeminiSchema> = {};
+    for (const [name, schema] of Object.entries(node.properties)) properties[name] = convertNode(schema, inner);
+    // Gemini rejects an empty `properties` ("should be non-empty for OBJECT type").
+    if (Object.keys(properties).length > 0) {
+      out.properties = properties;
+      if (Array.isArray(node.required)) {
+        const required = node.required.filter((name): name is string => typeof name === 'string' && Object.hasOwn(properties, name));
+        if (required.length > 0) out.required = required;
+      }
+      if (Array.isArray(node.propertyOrdering)) out.propertyOrdering = node.propertyOrdering.filter((name): name is string => typeof name === 'string');
+    }
+  }
+  if (node.items !== undefined && !Array.isArray(node.items)) out.items = convertNode(node.items, inner);
+  else if (Array.isArray(node.prefixItems) && node.prefixItems.length > 0) out.items = convertNode(node.prefixItems[0], inner);
+  return out;
+}
+
+/** Converts a client JSON Schema; `param` names it in errors (recursive or dangling `$ref` → 400). */
+export function convertGeminiSchema(schema: unknown, param: string): GeminiSchema {
+  const root = isRecord(schema) ? schema : {};
+  const definitions = { ...(isRecord(root.definitions) ? root.definitions : {}), ...(isRecord(root.$defs) ? root.$defs : {}) };
+  return convertNode(root, { param, definitions, expanding: [] });
+}

@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { GatewayError } from '../../errors/gateway-error.js';
+import type { ChatCompletionChunk, ChunkDelta, CompletionUsage, FinishReason } from '../../openai/types.js';
+import { CREATED, choicesOf, collect, collectUntilError, makeTarget, reassemble, sseEvents } from '../../../test/providers/codec-harness.js';
+import { readGeminiFixture, readGeminiJson } from '../../../test/support/fake-gemini.js';
+import type { ChatTarget } from '../provider.js';
+import { parseGeminiResponse } from './convert-response.js';
+import { convertGeminiStream } from './convert-stream.js';
+
+function stream(name: string, overrides: Partial<ChatTarget> = {}): AsyncIterable<ChatCompletionChunk> {
+  return convertGeminiStream(sseEvents(readGeminiFixture(`gemini-${name}.chunks.txt`)), makeTarget('gemini', { stream: true, ...overrides }));
+}
+
+function chunkMaker(id: string, includeUsage = false) {
+  return (delta: ChunkDelta, finish: FinishReason | null = null): ChatCompletionChunk => ({
+    id,
+    object: 'chat.completion.chunk',
+    created: CREATED,
+    model: 'gemini-2.5-flash',
+    choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
+    ...(includeUsage ? { usage: null } : {}),
+  });
+}
+
+function usageChunk(id: string, usage: CompletionUsage): ChatCompletionChunk {
+  return { id, object: 'chat.completion.chunk', created: CREATED, model: 'gemini-2.5-flash', choices: [], usage };
+}
+
+const paris = '{"location":"Paris","unit":"celsius","days":null}';
+const CASES = ['text', 'multi-turn', 'image', 'tools', 'parallel-tools', 'tool-result', 'legacy-functions', 'json-mode', 'stop', 'max-tokens', 'prompt-blocked'];
+
+describe('convertGeminiStream on the fixtures', () => {
+  it('text: role first, content deltas, finish', async () => {
+    const c = chunkMaker('mPD2aIXJE9ic1dkPxraqqQs');
+    assert.deepEqual(await collect(stream('text')), [
+      c({ role: 'assistant', content: '' }),
+      c({ content: 'Hello there! How' }),
+      c({ content: ' can I help you ' }),
+      c({ content: 'today?' }),
+      c({}, 'stop'),
+    ]);
+  });
+
+  it('text with include_usage: usage null on every chunk, then the last usage with reasoning', async () => {
+    const id = 'mPD2aIXJE9ic1dkPxraqqQs';
+    const c = chunkMaker(id, true);
+    assert.deepEqual(await collect(stream('text', { includeUsage: true })), [
+      c({ role: 'assistant', content: '' }),
+      c({ content: 'Hello there! How' }),
+      c({ content: ' can I help you ' }),
+      c({ content: 'today?' }),
+      c({}, 'stop'),
+      usageChunk(id, { prompt_tokens: 2, completion_tokens: 35, total_tokens: 37, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 25 } }),
+    ]);
+  });
+
+  it('tools: text, then the whole call as a name delta and one arguments fragment', async () => {
+    const c = chunkMaker('p_D2aJ6mLIyL1dkPt4rZ8QI');
+    assert.deepEqual(await collect(stream('tools')), [
+      c({ role: 'assistant', content: '' }),
+      c({ content: "I'll look up the" }),
+      c({ content: ' weather in Pari' }),
+      c({ content: 's.' }),
+      c({ tool_calls: [{ index: 0, id: 'call_req123_0', type: 'function', function: { name: 'get_weather', arguments: '' } }] }),
+      c({ tool_calls: [{ index: 0, function: { arguments: paris } }] }),
+      c({}, 'tool_calls'),
+    ]);
+  });
+
+  it('parallel-tools: indexes 0 and 1 from one event', async () => {
+    const c = chunkMaker('q_D2aNqYCY6m1dkPwpLs2Q8');
+    assert.deepEqual(await collect(stream('parallel-tools')), [
+      c({ role: 'assistant', content: '' }),
+      c({ tool_calls: [{ index: 0, id: 'call_req123_0', type: 'function', function: { name: 'get_weather', arguments: '' } }] }),
+      c({ tool_calls: [{ index: 0, function: { arguments: paris } }] }),
+      c({ tool_calls: [{ index: 1, id: 'call_req123_1', type: 'function', function: { name: 'get_weather', arguments: '' } }] }),
+      c({ tool_calls: [{ index: 1, function: { arguments: '{"location":"Tokyo","unit":"celsius","days":null}' } }] }),
+      c({}, 'tool_calls'),
+    ]);
+  });
+
+  it('legacy-functions: delta.function_call', async () => {
+    const c = chunkMaker('s_D2aKqPEJGY1dkPn_3V6Ag');
+    assert.deepEqual(await collect(stream('legacy-functions', { legacyFunctions: true })), [
+      c({ role: 'assistant', content: '' }),
+      c({ function_call: { name: 'get_weather', arguments: '' } }),
+      c({ function_call: { arguments: '{"location":"Rome"}' } }),
+      c({}, 'function_call'),
+    ]);
+  });
+
+  it('safety stop mid-stream: content_filter after the text sent so far', async () => {
+    const c = chunkMaker('w_D2aL2xBKC01dkPp5bJ0Ak');
+    assert.deepEqual(await collect(stream('safety')), [c({ role: 'assistant', content: '' }), c({ content: 'Here is how you' }), c({}, 'content_filter')]);
+  });
+
+  it('prompt-blocked: a role chunk, content_filter, then usage', async () => {
+    const id = 'x_D2aMHsLYqG1dkP4-6Z0Aw';
+    const c = chunkMaker(id, true);
+    assert.deepEqual(await collect(stream('prompt-blocked', { includeUsage: true })), [
+      c({ role: 'assistant', content: '' }),
+      c({}, 'content_filter'),
+      usageChunk(id, { prompt_tokens: 9, completion_tokens: 0, total_tokens: 9, prompt_tokens_details: { cached_tokens: 0 } }),
+    ]);
+  });
+
+  for (const name of CASES) {
+    it(`${name}: the stream reassembles to the non-streamed answer`, async () => {
+      const legacyFunctions = name === 'legacy-functions';
+      const chunks = await collect(stream(name, { legacyFunctions }));
+      const response = parseGeminiResponse(readGeminiJson(`gemini-${name}.response.json`), makeTarget('gemini', { legacyFunctions }));
+      assert.deepEqual(reassemble(chunks), choicesOf(response));
+      assert.ok(chunks.every((chunk) => chunk.id === response.id && chunk.created === CREATED && !('usage' in chunk)));
+    });
+  }
+
+  it('streams several candidates as separate choices', async () => {
+    const event = (body: unknown) => `data: ${JSON.stringify(body)}\r\n\r\n`;
+    const text =
+      event({ candidates: [{ content: { parts: [{ text: 'A' }], role: 'model' }, index: 0 }, { content: { parts: [{ text: 'B' }], role: 'model' }, index: 1 }] }) +
+      event({ candidates: [{ content: { parts: [{ text: '!' }], role: 'model' }, finishReason: 'STOP', index: 0 }, { content: { parts: [{ functionCall: { name: 'f' } }], role: 'model' }, finishReason: 'STOP', index: 1 }] });
+    const chunks = await collect(convertGeminiStream(sseEvents(text), makeTarget('gemini')));
+    assert.deepEqual(reassemble(chunks), [
+      { index: 0, content: 'A!', finish_reason: 'stop' },
+      { index: 1, content: 'B', tool_calls: [{ id: 'call_req123_1_0', type: 'function', function: { name: 'f', arguments: '{}' } }], finish_reason: 'tool_calls' },
+    ]);
+  });
+});
+
+describe('convertGeminiStream failures', () => {
+  it('turns an error payload mid-stream into the status table error (503 → retryable 502)', async () => {
+    const { items, error } = await collectUntilError(stream('stream-error'));
+    assert.deepEqual(
+      items.map((chunk) => chunk.choices[0]?.delta),
+      [{ role: 'assistant', content: '' }, { content: 'Hello there! How' }],
+    );
+    assert.ok(error instanceof GatewayError);
+    assert.equal(error.status, 502);
+    assert.equal(error.retryable, true);
+    assert.match(error.message, /UNAVAILABLE: The model is overloaded/);
+  });
+
+  it('maps RESOURCE_EXHAUSTED in the stream to 429', async () => {
+    const text = `data: ${JSON.stringify(readGeminiJson('gemini-error-429.json'))}\r\n\r\n`;
+    const { error } = await collectUntilError(convertGeminiStream(sseEvents(text), makeTarget('gemini')));
+    assert.ok(error instanceof GatewayError);
+    assert.equal(error.status, 429);
+    assert.equal(error.type, 'rate_limit_error');
+  });
+
+  it('refuses a stream that ends before a finishReason', async () => {
+    const { items, error } = await collectUntilError(stream('stream-truncated'));
+    assert.equal(items.length, 3);
+    assert.ok(error instanceof GatewayError);
+    assert.equal(error.code, 'upstream_stream_error');
+    assert.match(error.message, /before a finishReason/);
+  });
+
+  it('refuses an empty stream and events that are not responses', async () => {
+    for (const text of ['', 'data: {not json\r\n\r\n', 'data: {"hello": 1}\r\n\r\n']) {
+      const { error } = await collectUntilError(convertGeminiStream(sseEvents(text), makeTarget('gemini')));
+      assert.ok(error instanceof GatewayError, text);
+      assert.equal(error.code, 'upstream_stream_error');
+    }
+  });
+});

@@ -1,0 +1,128 @@
+// Gemini `streamGenerateContent?alt=sse` events → OpenAI chat completion chunks. Each event is a partial
+// GenerateContentResponse; a candidate ends with `finishReason`, and a stream where one never does was
+// cut off. Function calls arrive whole and are sent as a name delta, then one arguments fragment.
+// @see https://ai.google.dev/api/generate-content#method:-models.streamgeneratecontent
+import { upstreamError, upstreamStreamError, type GatewayError } from '../../errors/gateway-error.js';
+import type { ChatCompletionChunk, ChunkDelta, FinishReason } from '../../openai/types.js';
+import type { SseEvent } from '../../streaming/sse-decoder.js';
+import { mapFinishReason, PROMPT_BLOCKED_FINISH_REASON } from '../map-finish-reason.js';
+import type { ChatTarget } from '../provider.js';
+import { candidateParts, convertGeminiLogprobs, convertGeminiUsage, geminiToolCallId, stringifyArgs, visibleText } from './convert-response.js';
+import type { GeminiUsageMetadata } from './gemini-wire.js';
+import { isGeminiResponse, isRecord } from './gemini-wire.js';
+
+/** An error payload in the stream (`{"error": {code, message, status}}`) → the status table's error. */
+export function convertGeminiStreamError(data: Record<string, unknown>, provider: string): GatewayError {
+  const error = isRecord(data.error) ? data.error : {};
+  // Codecs cannot reach the redactor; the message is cut short.
+  const message = typeof error.message === 'string' ? error.message.slice(0, 500) : 'an error event';
+  const detail = typeof error.status === 'string' ? `${error.status}: ${message}` : message;
+  const code = error.code;
+  return typeof code === 'number' && code >= 400 && code <= 599 ? upstreamError(code, provider, detail) : upstreamStreamError(provider, detail);
+}
+
+interface ChoiceState {
+  toolCalls: number;
+  finished: boolean;
+}
+
+export async function* convertGeminiStream(events: AsyncIterable<SseEvent>, target: ChatTarget): AsyncGenerator<ChatCompletionChunk> {
+  const legacy = target.legacyFunctions === true;
+  let id = `chatcmpl-${target.requestId}`;
+  let first = true;
+  let usage: GeminiUsageMetadata | undefined;
+  let promptBlocked = false;
+  const choices = new Map<number, ChoiceState>();
+
+  const chunk = (index: number, delta: ChunkDelta, finishReason: FinishReason | null = null, logprobs: unknown = null): ChatCompletionChunk => ({
+    id,
+    object: 'chat.completion.chunk',
+    created: target.created,
+    model: target.model,
+    choices: [{ index, delta, finish_reason: finishReason, logprobs }],
+    ...(target.includeUsage ? { usage: null } : {}),
+  });
+  /** The choice's state; its first sight is the role chunk. */
+  function* open(index: number): Generator<ChatCompletionChunk, ChoiceState> {
+    let state = choices.get(index);
+    if (state === undefined) {
+      state = { toolCalls: 0, finished: false };
+      choices.set(index, state);
+      yield chunk(index, { role: 'assistant', content: '' });
+    }
+    return state;
+  }
+
+  for await (const event of events) {
+    let data: unknown;
+    try {
+      data = JSON.parse(event.data);
+    } catch {
+      throw upstreamStreamError(target.provider, 'an event that is not JSON');
+    }
+    if (isRecord(data) && data.error !== undefined) throw convertGeminiStreamError(data, target.provider);
+    if (!isGeminiResponse(data)) throw upstreamStreamError(target.provider, 'an event that is not a GenerateContentResponse');
+    if (first) {
+      // Every chunk keeps the id the first one had.
+      if (typeof data.responseId === 'string' && data.responseId.length > 0) id = data.responseId;
+      first = false;
+    }
+    if (data.usageMetadata !== undefined) usage = data.usageMetadata;
+    const candidates = data.candidates ?? [];
+
+    if (candidates.length === 0 && typeof data.promptFeedback?.blockReason === 'string' && !promptBlocked) {
+      promptBlocked = true;
+      const state = yield* open(0);
+      state.finished = true;
+      yield chunk(0, {}, PROMPT_BLOCKED_FINISH_REASON);
+      continue;
+    }
+
+    for (const [position, candidate] of candidates.entries()) {
+      const index = typeof candidate.index === 'number' ? candidate.index : position;
+      const state = yield* open(index);
+      if (state.finished) continue;
+      const logprobs = convertGeminiLogprobs(candidate.logprobsResult);
+      for (const part of candidateParts(candidate)) {
+        const text = visibleText(part);
+        if (text !== undefined) {
+          if (text.length > 0) yield chunk(index, { content: text }, null, logprobs);
+          continue;
+        }
+        const call = part.functionCall;
+        if (!isRecord(call) || typeof call.name !== 'string') continue;
+        const args = stringifyArgs(call.args);
+        if (legacy) {
+          // The legacy format has room for one function call per answer.
+          if (state.toolCalls > 0) continue;
+          state.toolCalls++;
+          yield chunk(index, { function_call: { name: call.name, arguments: '' } });
+          yield chunk(index, { function_call: { arguments: args } });
+          continue;
+        }
+        const callIndex = state.toolCalls++;
+        yield chunk(index, { tool_calls: [{ index: callIndex, id: geminiToolCallId(target.requestId, index, callIndex), type: 'function', function: { name: call.name, arguments: '' } }] });
+        yield chunk(index, { tool_calls: [{ index: callIndex, function: { arguments: args } }] });
+      }
+      if (typeof candidate.finishReason === 'string' && candidate.finishReason.length > 0) {
+        state.finished = true;
+        yield chunk(index, {}, mapFinishReason('gemini', candidate.finishReason, { hasToolCalls: state.toolCalls > 0, legacyFunctions: legacy }));
+      }
+    }
+  }
+
+  if (choices.size === 0) throw upstreamStreamError(target.provider, 'the stream ended before any candidate');
+  for (const state of choices.values()) {
+    if (!state.finished) throw upstreamStreamError(target.provider, 'the stream ended before a finishReason');
+  }
+  if (target.includeUsage) {
+    yield {
+      id,
+      object: 'chat.completion.chunk',
+      created: target.created,
+      model: target.model,
+      choices: [],
+      usage: convertGeminiUsage(usage ?? {}),
+    };
+  }
+}

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { collect, makeTarget, sseEvents } from '../../../test/providers/codec-harness.js';
+import { openAiCase } from '../../../test/providers/openai-cases.js';
+import { readGeminiFixture, readGeminiJson } from '../../../test/support/fake-gemini.js';
+import { geminiCodec, parseGeminiModelList, parseGeminiRetryDelay } from './gemini-codec.js';
+
+describe('geminiCodec', () => {
+  it('translates: it is not a pass-through codec', () => {
+    assert.equal(geminiCodec.passthrough, false);
+  });
+
+  it('sends the key in x-goog-api-key only', () => {
+    assert.deepEqual(geminiCodec.authHeaders('AIza-test'), { 'x-goog-api-key': 'AIza-test' });
+    assert.deepEqual(geminiCodec.authHeaders(undefined), {});
+  });
+
+  it('posts to :generateContent, or :streamGenerateContent?alt=sse when streaming, never with the key in the URL', () => {
+    const plain = geminiCodec.buildChatRequest(openAiCase('text'), makeTarget('gemini'));
+    assert.deepEqual({ ...plain, body: JSON.parse(plain.body ?? '') as unknown }, {
+      path: '/v1beta/models/gemini-2.5-flash:generateContent',
+      method: 'POST',
+      headers: {},
+      body: readGeminiJson('gemini-text.request.json'),
+    });
+    const streaming = geminiCodec.buildChatRequest(openAiCase('text'), makeTarget('gemini', { stream: true }));
+    assert.equal(streaming.path, '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse');
+    assert.doesNotMatch(plain.path + streaming.path, /key=/);
+  });
+
+  it('URL-encodes the model and accepts the models/ prefix', () => {
+    assert.equal(geminiCodec.buildChatRequest(openAiCase('text'), makeTarget('gemini', { model: 'models/gemini-2.5-pro' })).path, '/v1beta/models/gemini-2.5-pro:generateContent');
+    assert.equal(geminiCodec.buildChatRequest(openAiCase('text'), makeTarget('gemini', { model: 'tuned/a b?c' })).path, '/v1beta/models/tuned%2Fa%20b%3Fc:generateContent');
+  });
+
+  it('parses answers, streams and error bodies', async () => {
+    assert.equal(geminiCodec.parseChatResponse(readGeminiJson('gemini-text.response.json'), makeTarget('gemini')).choices[0]?.finish_reason, 'stop');
+    const chunks = await collect(geminiCodec.convertStream(sseEvents(readGeminiFixture('gemini-tools.chunks.txt')), makeTarget('gemini', { stream: true })));
+    assert.equal(chunks[chunks.length - 1]?.choices[0]?.finish_reason, 'tool_calls');
+    assert.equal(geminiCodec.parseErrorMessage(readGeminiJson('gemini-error-503.json')), 'UNAVAILABLE: The model is overloaded. Please try again later.');
+    assert.equal(geminiCodec.extraRetryableStatuses, undefined);
+  });
+
+  it('lists the models that can generate content, without the models/ prefix', () => {
+    assert.deepEqual(geminiCodec.listModels?.request(), { path: '/v1beta/models?pageSize=1000', method: 'GET', headers: {} });
+    assert.deepEqual(geminiCodec.listModels?.parse(readGeminiJson('gemini-models.json')), [
+      { id: 'gemini-2.5-flash', ownedBy: 'google', name: 'Gemini 2.5 Flash', contextLength: 1048576, maxOutputTokens: 65536 },
+      { id: 'gemini-2.5-pro', ownedBy: 'google', name: 'Gemini 2.5 Pro', contextLength: 1048576, maxOutputTokens: 65536 },
+    ]);
+    assert.deepEqual(parseGeminiModelList({ models: [{ name: 'models/x', supportedGenerationMethods: 'generateContent' }, { name: 'models/', supportedGenerationMethods: ['generateContent'] }, 7] }), []);
+    assert.deepEqual(parseGeminiModelList(null), []);
+  });
+
+  it("reads a 429's RetryInfo delay from the error body", () => {
+    assert.equal(parseGeminiRetryDelay(readGeminiJson('gemini-error-429.json')), 37_000);
+    assert.equal(parseGeminiRetryDelay({ error: { details: [{ retryDelay: '1.5s' }] } }), 1500);
+    assert.equal(parseGeminiRetryDelay({ error: { message: 'no details' } }), undefined);
+    assert.equal(parseGeminiRetryDelay('not an object'), undefined);
+  });
+});

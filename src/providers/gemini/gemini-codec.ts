@@ -1,0 +1,94 @@
+// The Gemini codec: Generative Language API paths and headers around the pure converters, and model
+// discovery. The key travels in `x-goog-api-key`, never in the URL (URLs end up in logs).
+// Side-effect free; `gemini-provider.ts` registers it as a provider kind.
+// @see https://ai.google.dev/api/generate-content
+import type { ChatCodec, DiscoveredModel, UpstreamRequestSpec } from '../provider.js';
+import { convertGeminiRequest } from './convert-request.js';
+import { parseGeminiErrorMessage, parseGeminiResponse } from './convert-response.js';
+import { convertGeminiStream } from './convert-stream.js';
+import { isRecord } from './gemini-wire.js';
+
+export const GEMINI_DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com';
+
+/** `models/gemini-2.5-flash` and `gemini-2.5-flash` name the same model; the path wants the bare id. */
+function modelPath(model: string): string {
+  return encodeURIComponent(model.startsWith('models/') ? model.slice('models/'.length) : model);
+}
+
+/** `GET /v1beta/models` → the models that can chat (`generateContent`), with their token limits. */
+export function parseGeminiModelList(body: unknown): DiscoveredModel[] {
+  if (!isRecord(body) || !Array.isArray(body.models)) return [];
+  const models: DiscoveredModel[] = [];
+  for (const item of body.models) {
+    if (!isRecord(item) || typeof item.name !== 'string') continue;
+    const methods = item.supportedGenerationMethods;
+    if (!Array.isArray(methods) || !methods.includes('generateContent')) continue;
+    const id = item.name.startsWith('models/') ? item.name.slice('models/'.length) : item.name;
+    if (id.length === 0 || id.length > 256) continue;
+    const model: DiscoveredModel = { id, ownedBy: 'google' };
+    if (typeof item.displayName === 'string') model.name = item.displayName;
+    if (typeof item.inputTokenLimit === 'number') model.contextLength = item.inputTokenLimit;
+    if (typeof item.outputTokenLimit === 'number') model.maxOutputTokens = item.outputTokenLimit;
+    models.push(model);
+  }
+  return models;
+}
+
+const noHeaders: Record<string, string> = {};
+
+/**
+ * A 429's `google.rpc.RetryInfo` detail: `{"@type": ".../google.rpc.RetryInfo", "retryDelay": "37s"}`.
+ * @see https://ai.google.dev/gemini-api/docs/rate-limits
+ */
+export function parseGeminiRetryDelay(body: unknown): number | undefined {
+  if (body === null || typeof body !== 'object') return undefined;
+  const error = (body as { error?: unknown }).error;
+  if (error === null || typeof error !== 'object') return undefined;
+  const details = (error as { details?: unknown }).details;
+  if (!Array.isArray(details)) return undefined;
+  for (const detail of details) {
+    if (detail === null || typeof detail !== 'object') continue;
+    const delay = (detail as { retryDelay?: unknown }).retryDelay;
+    if (typeof delay !== 'string') continue;
+    const match = /^(\d+(?:\.\d+)?)s$/.exec(delay);
+    if (match !== null) return Math.round(Number(match[1]) * 1000);
+  }
+  return undefined;
+}
+
+/**
+ * Gemini answers a bad or expired key with 400 INVALID_ARGUMENT and an `ErrorInfo` reason of
+ * `API_KEY_INVALID`: the operator's key is at fault, not the client's request, so it is a 401.
+ * @see https://cloud.google.com/apis/design/errors#error_info
+ */
+export function parseGeminiErrorStatus(status: number, body: unknown): number | undefined {
+  if (status !== 400 || body === null || typeof body !== 'object') return undefined;
+  const error = (body as { error?: unknown }).error;
+  if (error === null || typeof error !== 'object') return undefined;
+  const details = (error as { details?: unknown }).details;
+  if (!Array.isArray(details)) return undefined;
+  const rejectedKey = details.some((detail: unknown) => detail !== null && typeof detail === 'object' && (detail as { reason?: unknown }).reason === 'API_KEY_INVALID');
+  return rejectedKey ? 401 : undefined;
+}
+
+export const geminiCodec: ChatCodec = {
+  passthrough: false,
+  authHeaders(apiKey): Record<string, string> {
+    return apiKey === undefined ? {} : { 'x-goog-api-key': apiKey };
+  },
+  buildChatRequest(request, target): UpstreamRequestSpec {
+    const path = target.stream
+      ? `/v1beta/models/${modelPath(target.model)}:streamGenerateContent?alt=sse`
+      : `/v1beta/models/${modelPath(target.model)}:generateContent`;
+    return { path, method: 'POST', headers: noHeaders, body: JSON.stringify(convertGeminiRequest(request, target)) };
+  },
+  parseChatResponse: parseGeminiResponse,
+  convertStream: convertGeminiStream,
+  parseErrorMessage: parseGeminiErrorMessage,
+  parseRetryAfterMs: parseGeminiRetryDelay,
+  parseErrorStatus: parseGeminiErrorStatus,
+  listModels: {
+    request: (): UpstreamRequestSpec => ({ path: '/v1beta/models?pageSize=1000', method: 'GET', headers: noHeaders }),
+    parse: parseGeminiModelList,
+  },
+};

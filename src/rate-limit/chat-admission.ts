@@ -1,0 +1,138 @@
+// Token limits and budgets around one chat call (tensorzero's way: estimated up front, settled after).
+// Before the call: prompt tokens counted locally plus the most the answer may hold (max_tokens, or
+// the catalog's max output) × n are taken from the key's tokens-per-minute window, and the most the
+// call can cost is held against its budget. After it, the usage record settles both with what the
+// provider reported. A key with neither a token limit nor a budget skips all of this.
+import { randomUUID } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ModelCatalog } from '../catalog/model-catalog.js';
+import { rateLimited } from '../errors/gateway-error.js';
+import type { Logger } from '../logging/logger.js';
+import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
+import type { Route } from '../routing/model-router.js';
+import { estimatePromptTokens } from '../usage/token-estimator.js';
+import type { BudgetLedger, HoldMode } from './budget-ledger.js';
+import type { RateLimiter } from './memory-rate-limiter.js';
+
+/** Output allowance when neither the request nor the catalog bounds it. */
+const DEFAULT_MAX_OUTPUT = 4_096;
+/** After the client's connection closes, how long a hold waits for its usage record before it is given back. */
+const ORPHAN_GRACE_MS = 5_000;
+
+interface Hold {
+  /** Also the usage record's id, which is how the database settles the budget hold. */
+  id: string;
+  keyId: string;
+  tpmKey: string;
+  tokens: number;
+  budget: number;
+  budgetMode: HoldMode | undefined;
+  done: boolean;
+}
+
+export interface ChatAdmissionOptions {
+  rateLimiter: RateLimiter;
+  ledger: BudgetLedger;
+  catalog: ModelCatalog;
+  defaultTpm: number;
+  logger: Logger;
+}
+
+export class ChatAdmission {
+  private readonly holds = new WeakMap<FastifyRequest, Hold>();
+
+  constructor(private readonly options: ChatAdmissionOptions) {}
+
+  /**
+   * Takes the request's tokens and budget, or throws 429/403 with what was exceeded. `routes` are the
+   * deployments that may serve it: the hold covers the dearest, since a retry may land on any.
+   */
+  async reserve(request: FastifyRequest, reply: FastifyReply, chat: ChatCompletionRequest, routes: readonly Route[]): Promise<void> {
+    const principal = request.principal;
+    if (principal === null) return;
+    const tpm = principal.tpmLimit ?? this.options.defaultTpm;
+    const budget = principal.maxBudget;
+    if (tpm <= 0 && budget === undefined) return;
+
+    const promptTokens = await estimatePromptTokens(chat);
+    const choices = Math.max(1, chat.n ?? 1);
+    const asked = chat.max_completion_tokens ?? chat.max_tokens ?? undefined;
+    const outputOf = (route: Route | undefined) => (asked ?? route?.entry?.max_output_tokens ?? DEFAULT_MAX_OUTPUT) * choices;
+    const candidates: ReadonlyArray<Route | undefined> = routes.length === 0 ? [undefined] : routes;
+    const maxOutput = Math.max(...candidates.map(outputOf));
+    const hold: Hold = { id: randomUUID(), keyId: principal.keyId, tpmKey: `tpm:${principal.keyId}`, tokens: 0, budget: 0, budgetMode: undefined, done: false };
+
+    if (tpm > 0) {
+      // A request larger than the whole limit is let through on an empty window rather than never.
+      const tokens = Math.min(tpm, promptTokens + maxOutput);
+      const decision = await this.options.rateLimiter.consume(hold.tpmKey, tpm, tokens, Date.now());
+      reply.header('x-ratelimit-limit-tokens', decision.limit);
+      reply.header('x-ratelimit-remaining-tokens', decision.remaining);
+      reply.header('x-ratelimit-reset-tokens', Math.ceil(decision.resetMs / 1000));
+      if (!decision.allowed) {
+        throw rateLimited(
+          `Token rate limit reached: this key may use ${tpm} tokens per minute and this request may need up to ${tokens}. Retry after the time in Retry-After, or lower max_tokens.`,
+          decision.resetMs,
+        );
+      }
+      hold.tokens = tokens;
+    }
+
+    if (budget !== undefined) {
+      // A model without a price in the catalog holds nothing: set its price under model_catalog to bill it.
+      const amount = Math.max(...candidates.map((route) => this.options.catalog.cost(route?.entry, promptTokens, outputOf(route)) ?? 0));
+      try {
+        hold.budgetMode = await this.options.ledger.hold(principal.keyId, hold.id, amount);
+        hold.budget = amount;
+      } catch (error) {
+        this.giveBackTokens(hold);
+        throw error;
+      }
+    }
+
+    this.holds.set(request, hold);
+    // A path that ends without a usage record must not keep the hold until the sweeper finds it.
+    reply.raw.once('close', () => {
+      if (!hold.done) setTimeout(() => this.release(hold), ORPHAN_GRACE_MS).unref();
+    });
+  }
+
+  /**
+   * Settles the request's holds from its real usage; returns the fields the usage record needs
+   * (its id, which settles the budget hold when the record reaches the database).
+   */
+  settle(request: FastifyRequest, usage: CompletionUsage | undefined, cost: number | undefined): { id?: string } {
+    const hold = this.holds.get(request);
+    if (hold === undefined || hold.done) return {};
+    hold.done = true;
+    this.holds.delete(request);
+    if (hold.tokens > 0) {
+      const used = usage === undefined ? 0 : Math.max(0, usage.prompt_tokens) + Math.max(0, usage.completion_tokens);
+      this.adjustTokens(hold, used - hold.tokens);
+    }
+    if (hold.budgetMode === 'local') this.options.ledger.settleLocal(hold.keyId, hold.budget, cost ?? 0);
+    return { id: hold.id };
+  }
+
+  private release(hold: Hold): void {
+    if (hold.done) return;
+    hold.done = true;
+    this.giveBackTokens(hold);
+    if (hold.budgetMode === 'store') void this.options.ledger.release(hold.id);
+    else if (hold.budgetMode === 'local') this.options.ledger.settleLocal(hold.keyId, hold.budget, 0);
+  }
+
+  private giveBackTokens(hold: Hold): void {
+    if (hold.tokens > 0) this.adjustTokens(hold, -hold.tokens);
+  }
+
+  private adjustTokens(hold: Hold, delta: number): void {
+    if (delta === 0 || !Number.isFinite(delta)) return;
+    try {
+      const pending = this.options.rateLimiter.adjust(hold.tpmKey, delta, Date.now());
+      if (pending instanceof Promise) pending.catch(() => undefined);
+    } catch (error) {
+      this.options.logger.warn({ component: 'rate-limit', err: error instanceof Error ? error.message : String(error) }, 'token settlement failed');
+    }
+  }
+}

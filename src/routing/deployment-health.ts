@@ -1,0 +1,209 @@
+// What the proxy knows about each deployment from live traffic: a circuit breaker (opened by
+// consecutive failures or a high error rate, cool-down doubling on each reopening, one half-open
+// probe), 429 cool-downs from Retry-After, in-flight count, and an EWMA of time to first byte.
+// It feeds load balancing, failover and /health/providers.
+
+export type CircuitState = 'closed' | 'open' | 'half-open';
+
+export interface BreakerOptions {
+  /** Consecutive failures that open the circuit. */
+  failureThreshold: number;
+  /** Error rate over the recent window that opens it (with at least `minimumRequests`). */
+  errorRateThreshold: number;
+  minimumRequests: number;
+  /** First cool-down; doubles each time the circuit reopens, up to `maxCooldownMs`. */
+  cooldownMs: number;
+  maxCooldownMs: number;
+}
+
+export const DEFAULT_BREAKER: BreakerOptions = {
+  failureThreshold: 5,
+  errorRateThreshold: 0.5,
+  minimumRequests: 10,
+  cooldownMs: 10_000,
+  maxCooldownMs: 300_000,
+};
+
+const WINDOW = 20;
+const EWMA_WEIGHT = 0.2;
+
+export interface HealthSnapshot {
+  status: 'healthy' | 'degraded' | 'down' | 'cooling';
+  circuit: CircuitState;
+  inFlight: number;
+  requests: number;
+  failures: number;
+  errorRate: number;
+  latencyMs: number | null;
+  lastError: string | null;
+  lastErrorAt: string | null;
+  retryAt: string | null;
+}
+
+export class DeploymentHealth {
+  inFlight = 0;
+  ewmaTtfbMs: number | undefined;
+  requests = 0;
+  failures = 0;
+  private state: CircuitState = 'closed';
+  private consecutive = 0;
+  private readonly recent: boolean[] = [];
+  private openUntil = 0;
+  private currentCooldown: number;
+  private probing = false;
+  private coolUntil = 0;
+  lastError: string | undefined;
+  lastErrorAt: number | undefined;
+
+  constructor(
+    readonly id: string,
+    private readonly options: BreakerOptions,
+    private readonly onTransition: (id: string, from: CircuitState, to: CircuitState, reason: string) => void,
+  ) {
+    this.currentCooldown = options.cooldownMs;
+  }
+
+  get circuit(): CircuitState {
+    return this.state;
+  }
+
+  /** Whether a request may go here now; a half-open circuit lets exactly one probe through. */
+  available(now: number): boolean {
+    if (now < this.coolUntil) return false;
+    if (this.state === 'closed') return true;
+    if (this.state === 'open') {
+      if (now < this.openUntil) return false;
+      this.transition('half-open', 'cool-down over');
+    }
+    if (this.probing) return false;
+    this.probing = true;
+    return true;
+  }
+
+  /** True while a provider's Retry-After holds traffic off (as opposed to an open circuit). */
+  cooling(now: number): boolean {
+    return now < this.coolUntil;
+  }
+
+  /** When this deployment can next take traffic (for Retry-After when none can). */
+  availableAt(): number {
+    return Math.max(this.coolUntil, this.state === 'open' ? this.openUntil : 0);
+  }
+
+  start(): void {
+    this.inFlight++;
+  }
+
+  succeeded(ttfbMs: number): void {
+    this.inFlight = Math.max(0, this.inFlight - 1);
+    this.requests++;
+    this.ewmaTtfbMs = this.ewmaTtfbMs === undefined ? ttfbMs : this.ewmaTtfbMs + EWMA_WEIGHT * (ttfbMs - this.ewmaTtfbMs);
+    this.push(true);
+    this.consecutive = 0;
+    this.probing = false;
+    if (this.state !== 'closed') {
+      this.currentCooldown = this.options.cooldownMs;
+      this.transition('closed', 'probe succeeded');
+    }
+  }
+
+  /** A failure that says something about the deployment (not the client's fault). */
+  failed(reason: string, now: number): void {
+    this.inFlight = Math.max(0, this.inFlight - 1);
+    this.requests++;
+    this.failures++;
+    this.lastError = reason;
+    this.lastErrorAt = now;
+    this.push(false);
+    this.consecutive++;
+    this.probing = false;
+    if (this.state === 'half-open') {
+      this.currentCooldown = Math.min(this.currentCooldown * 2, this.options.maxCooldownMs);
+      this.open(now, `probe failed: ${reason}`);
+      return;
+    }
+    if (this.state === 'closed') {
+      const errors = this.recent.filter((ok) => !ok).length;
+      if (this.consecutive >= this.options.failureThreshold) this.open(now, `${this.consecutive} consecutive failures: ${reason}`);
+      else if (this.recent.length >= this.options.minimumRequests && errors / this.recent.length >= this.options.errorRateThreshold) {
+        this.open(now, `error rate ${Math.round((100 * errors) / this.recent.length)}%: ${reason}`);
+      }
+    }
+  }
+
+  /** A request that ended without saying anything about the deployment (client gone, bad request). */
+  released(): void {
+    this.inFlight = Math.max(0, this.inFlight - 1);
+    this.probing = false;
+  }
+
+  /** The provider asked us to wait (429 Retry-After): no traffic here until then. */
+  coolDown(untilMs: number): void {
+    this.coolUntil = Math.max(this.coolUntil, untilMs);
+  }
+
+  private push(ok: boolean): void {
+    this.recent.push(ok);
+    if (this.recent.length > WINDOW) this.recent.shift();
+  }
+
+  private open(now: number, reason: string): void {
+    this.openUntil = now + this.currentCooldown;
+    this.transition('open', reason);
+  }
+
+  private transition(to: CircuitState, reason: string): void {
+    const from = this.state;
+    if (from === to) return;
+    this.state = to;
+    this.onTransition(this.id, from, to, reason);
+  }
+
+  snapshot(now: number): HealthSnapshot {
+    const errors = this.recent.filter((ok) => !ok).length;
+    const errorRate = this.recent.length === 0 ? 0 : errors / this.recent.length;
+    let status: HealthSnapshot['status'] = 'healthy';
+    if (this.state !== 'closed') status = 'down';
+    else if (now < this.coolUntil) status = 'cooling';
+    // Old failures stop counting against the status after five quiet minutes.
+    else if (errorRate > 0.2 && this.lastErrorAt !== undefined && now - this.lastErrorAt < 300_000) status = 'degraded';
+    const retryAt = this.availableAt();
+    return {
+      status,
+      circuit: this.state,
+      inFlight: this.inFlight,
+      requests: this.requests,
+      failures: this.failures,
+      errorRate: Math.round(errorRate * 1000) / 1000,
+      latencyMs: this.ewmaTtfbMs === undefined ? null : Math.round(this.ewmaTtfbMs * 10) / 10,
+      lastError: this.lastError ?? null,
+      lastErrorAt: this.lastErrorAt === undefined ? null : new Date(this.lastErrorAt).toISOString(),
+      retryAt: retryAt > now ? new Date(retryAt).toISOString() : null,
+    };
+  }
+}
+
+/** Every deployment's health, created on first use, keyed by `provider/model`. */
+export class HealthRegistry {
+  private readonly entries = new Map<string, DeploymentHealth>();
+
+  constructor(
+    private readonly options: BreakerOptions,
+    private readonly onTransition: (id: string, from: CircuitState, to: CircuitState, reason: string) => void,
+  ) {}
+
+  get(id: string): DeploymentHealth {
+    let health = this.entries.get(id);
+    if (health === undefined) {
+      health = new DeploymentHealth(id, this.options, this.onTransition);
+      this.entries.set(id, health);
+    }
+    return health;
+  }
+
+  /** Deployments seen so far for one provider (ids start with `provider/`). */
+  forProvider(provider: string): DeploymentHealth[] {
+    const prefix = `${provider}/`;
+    return [...this.entries.values()].filter((health) => health.id.startsWith(prefix));
+  }
+}

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ProviderInstance } from '../providers/provider.js';
+import { DEFAULT_BREAKER, DeploymentHealth } from './deployment-health.js';
+import { orderCandidates, seededRandom, type Candidate } from './load-balance.js';
+
+function candidate(id: string, weight: number, unitCost?: number): Candidate {
+  const provider = { name: id } as ProviderInstance;
+  return {
+    route: { provider, upstreamModel: id, model: 'group', entry: undefined },
+    weight,
+    health: new DeploymentHealth(id, DEFAULT_BREAKER, () => undefined),
+    unitCost,
+  };
+}
+
+function firstPicks(candidates: Candidate[], strategy: Parameters<typeof orderCandidates>[1], runs: number, seed = 42): Map<string, number> {
+  const random = seededRandom(seed);
+  const counts = new Map<string, number>();
+  for (let run = 0; run < runs; run++) {
+    const first = orderCandidates(candidates, strategy, random)[0]?.health.id ?? '';
+    counts.set(first, (counts.get(first) ?? 0) + 1);
+  }
+  return counts;
+}
+
+test('weighted-random picks in proportion to weight (3:1 over 20k runs, within 2%)', () => {
+  const counts = firstPicks([candidate('a', 3), candidate('b', 1)], 'weighted-random', 20_000);
+  const share = (counts.get('a') ?? 0) / 20_000;
+  assert.ok(Math.abs(share - 0.75) < 0.02, `share of a: ${share}`);
+});
+
+test('every order contains every deployment once', () => {
+  const all = [candidate('a', 1), candidate('b', 2), candidate('c', 3)];
+  for (const strategy of ['weighted-random', 'least-busy', 'lowest-latency', 'lowest-cost'] as const) {
+    const order = orderCandidates(all, strategy, seededRandom(1)).map((item) => item.health.id).sort();
+    assert.deepEqual(order, ['a', 'b', 'c']);
+  }
+});
+
+test('least-busy prefers the fewest requests in flight, ties shared', () => {
+  const a = candidate('a', 1);
+  const b = candidate('b', 1);
+  a.health.start();
+  a.health.start();
+  b.health.start();
+  assert.equal(orderCandidates([a, b], 'least-busy', seededRandom(3))[0]?.health.id, 'b');
+  b.health.start();
+  const counts = firstPicks([a, b], 'least-busy', 10_000);
+  assert.ok(Math.abs((counts.get('a') ?? 0) / 10_000 - 0.5) < 0.03);
+});
+
+test('lowest-latency measures unmeasured deployments first, then prefers the fastest', () => {
+  const fast = candidate('fast', 1);
+  const slow = candidate('slow', 1);
+  const fresh = candidate('fresh', 1);
+  for (const [health, ms] of [[fast.health, 50], [slow.health, 400]] as const) {
+    health.start();
+    health.succeeded(ms);
+  }
+  assert.deepEqual(orderCandidates([slow, fast, fresh], 'lowest-latency', seededRandom(5)).map((item) => item.health.id), ['fresh', 'fast', 'slow']);
+});
+
+test('lowest-cost prefers the cheapest known price, unknown last', () => {
+  const order = orderCandidates([candidate('pricey', 1, 0.09), candidate('unknown', 1), candidate('cheap', 1, 0.001)], 'lowest-cost', seededRandom(9));
+  assert.deepEqual(order.map((item) => item.health.id), ['cheap', 'pricey', 'unknown']);
+});

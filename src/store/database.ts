@@ -1,0 +1,142 @@
+// The database behind virtual keys and usage: one Kysely schema over embedded SQLite (better-sqlite3,
+// the default, a file at storage.db_path) or PostgreSQL (DATABASE_URL). Callers speak Kysely and
+// never ask which; the few dialect differences (row locks) are decided here.
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+
+/** Times are epoch milliseconds; money is USD; booleans are 0/1 (the same on both engines). */
+export interface VirtualKeyTable {
+  id: string;
+  name: string | null;
+  /** Hex SHA-256 of the whole key; the key itself is never stored. */
+  key_hash: string;
+  /** The first characters of the secret, for people to tell keys apart. */
+  key_prefix: string;
+  /** JSON array of model names, or null for every model. */
+  models: string | null;
+  rpm_limit: number | null;
+  tpm_limit: number | null;
+  max_budget: number | null;
+  budget_period: string | null;
+  /** When the current budget period ends and spend starts again from 0. */
+  budget_reset_at: number | null;
+  /** Spend in the current period, settled from usage records. */
+  spend: number;
+  /** Money held by requests in flight (see budget_reservations). */
+  reserved: number;
+  total_spend: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+  created_at: number;
+  /** Changed only by the admin API and the CLI, never by spend: instances poll it to drop stale cache entries. */
+  updated_at: number;
+}
+
+export interface BudgetReservationTable {
+  /** The usage record id of the request that holds it. */
+  id: string;
+  key_id: string;
+  amount: number;
+  created_at: number;
+}
+
+export interface UsageRecordTable {
+  /** Server-made and unique: a replayed batch inserts nothing twice. */
+  id: string;
+  /** The X-Request-Id, which a client may choose, so not unique. */
+  request_id: string;
+  key_id: string;
+  endpoint: string;
+  model: string;
+  provider: string | null;
+  upstream_model: string | null;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached_tokens: number;
+  cost: number | null;
+  latency_ms: number;
+  ttft_ms: number | null;
+  status: string;
+  http_status: number;
+  error_code: string | null;
+  stream: number;
+  cache_hit: number;
+  estimated: number;
+  created_at: number;
+  /** UTC date `YYYY-MM-DD`, for per-day breakdowns without dialect-specific date functions. */
+  day: string;
+}
+
+export interface Schema {
+  virtual_keys: VirtualKeyTable;
+  budget_reservations: BudgetReservationTable;
+  usage_records: UsageRecordTable;
+}
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface DatabaseOptions {
+  /** The SQLite file, used when no databaseUrl is given. */
+  dbPath: string;
+  /** postgres://…; a `?options=-c search_path=name` parameter selects a schema. */
+  databaseUrl?: string;
+  /** Longest wait for a connection or a query on PostgreSQL. */
+  timeoutMs?: number;
+}
+
+export interface Database {
+  db: Kysely<Schema>;
+  dialect: Dialect;
+  /** Where it lives, without credentials, for logs. */
+  location: string;
+  close(): Promise<void>;
+}
+
+const INT8_OID = 20;
+const NUMERIC_OID = 1700;
+
+/** node-pg returns bigint and numeric as strings; every figure here fits a double. */
+const pgTypes = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8_OID || oid === NUMERIC_OID) return (value: string) => Number(value);
+    return format === 'binary' ? pg.types.getTypeParser(oid, 'binary') : pg.types.getTypeParser(oid, 'text');
+  },
+} as pg.CustomTypesConfig;
+
+export function openDatabase(options: DatabaseOptions, onPoolError: (error: Error) => void = () => undefined): Database {
+  if (options.databaseUrl !== undefined) {
+    const timeout = options.timeoutMs ?? 5_000;
+    const pool = new pg.Pool({
+      connectionString: options.databaseUrl,
+      max: 20,
+      // Also the longest wait for a free pooled connection.
+      connectionTimeoutMillis: Math.min(timeout, 3_000),
+      query_timeout: timeout,
+      idleTimeoutMillis: 30_000,
+      types: pgTypes,
+    });
+    // An idle client losing its server emits here; unhandled, it would end the process.
+    pool.on('error', onPoolError);
+    const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+    let location = 'postgres';
+    try {
+      const url = new URL(options.databaseUrl);
+      location = `postgres://${url.host}${url.pathname}`;
+    } catch {
+      // Not a URL: pg reads other forms; keep the generic name.
+    }
+    return { db, dialect: 'postgres', location, close: () => db.destroy() };
+  }
+  const file = resolve(options.dbPath);
+  mkdirSync(dirname(file), { recursive: true });
+  const sqlite = new SqliteDatabase(file);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  // The CLI may write while the server runs: wait for its lock instead of failing.
+  sqlite.pragma('busy_timeout = 5000');
+  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return { db, dialect: 'sqlite', location: file, close: () => db.destroy() };
+}

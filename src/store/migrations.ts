@@ -1,0 +1,89 @@
+// Versioned schema migrations, run at start by whichever instance gets there first (Kysely's
+// migrator holds a lock, so two instances starting together do not race). Never edit a released
+// migration: add the next one.
+import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import type { Schema } from './database.js';
+
+const migrations: Record<string, Migration> = {
+  '0001_keys_usage': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('virtual_keys')
+        .addColumn('id', 'varchar(32)', (column) => column.primaryKey())
+        .addColumn('name', 'varchar(256)')
+        .addColumn('key_hash', 'varchar(64)', (column) => column.notNull().unique())
+        .addColumn('key_prefix', 'varchar(16)', (column) => column.notNull())
+        .addColumn('models', 'text')
+        .addColumn('rpm_limit', 'integer')
+        .addColumn('tpm_limit', 'integer')
+        .addColumn('max_budget', 'double precision')
+        .addColumn('budget_period', 'varchar(16)')
+        .addColumn('budget_reset_at', 'bigint')
+        .addColumn('spend', 'double precision', (column) => column.notNull().defaultTo(0))
+        .addColumn('reserved', 'double precision', (column) => column.notNull().defaultTo(0))
+        .addColumn('total_spend', 'double precision', (column) => column.notNull().defaultTo(0))
+        .addColumn('expires_at', 'bigint')
+        .addColumn('revoked_at', 'bigint')
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .addColumn('updated_at', 'bigint', (column) => column.notNull())
+        .execute();
+      await db.schema.createIndex('virtual_keys_updated_at').on('virtual_keys').column('updated_at').execute();
+
+      await db.schema
+        .createTable('budget_reservations')
+        .addColumn('id', 'varchar(64)', (column) => column.primaryKey())
+        .addColumn('key_id', 'varchar(32)', (column) => column.notNull())
+        .addColumn('amount', 'double precision', (column) => column.notNull())
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .execute();
+      await db.schema.createIndex('budget_reservations_created_at').on('budget_reservations').column('created_at').execute();
+
+      await db.schema
+        .createTable('usage_records')
+        .addColumn('id', 'varchar(64)', (column) => column.primaryKey())
+        .addColumn('request_id', 'varchar(128)', (column) => column.notNull())
+        .addColumn('key_id', 'varchar(64)', (column) => column.notNull())
+        .addColumn('endpoint', 'varchar(64)', (column) => column.notNull())
+        .addColumn('model', 'varchar(256)', (column) => column.notNull())
+        .addColumn('provider', 'varchar(64)')
+        .addColumn('upstream_model', 'varchar(256)')
+        .addColumn('prompt_tokens', 'integer', (column) => column.notNull())
+        .addColumn('completion_tokens', 'integer', (column) => column.notNull())
+        .addColumn('cached_tokens', 'integer', (column) => column.notNull())
+        .addColumn('cost', 'double precision')
+        .addColumn('latency_ms', 'integer', (column) => column.notNull())
+        .addColumn('ttft_ms', 'integer')
+        .addColumn('status', 'varchar(32)', (column) => column.notNull())
+        .addColumn('http_status', 'integer', (column) => column.notNull())
+        .addColumn('error_code', 'varchar(64)')
+        .addColumn('stream', 'integer', (column) => column.notNull())
+        .addColumn('cache_hit', 'integer', (column) => column.notNull())
+        .addColumn('estimated', 'integer', (column) => column.notNull())
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .addColumn('day', 'varchar(10)', (column) => column.notNull())
+        .execute();
+      await db.schema.createIndex('usage_records_key_day').on('usage_records').columns(['key_id', 'day']).execute();
+      await db.schema.createIndex('usage_records_day').on('usage_records').column('day').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('usage_records').execute();
+      await db.schema.dropTable('budget_reservations').execute();
+      await db.schema.dropTable('virtual_keys').execute();
+    },
+  },
+};
+
+const provider: MigrationProvider = { getMigrations: async () => migrations };
+
+/** Brings the schema to the newest version; throws with the failing migration's error. */
+export async function migrateToLatest(db: Kysely<Schema>): Promise<string[]> {
+  const migrator = new Migrator({
+    db,
+    provider,
+    migrationTableName: 'llm_proxy_migration',
+    migrationLockTableName: 'llm_proxy_migration_lock',
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((result) => result.status === 'Success').map((result) => result.migrationName);
+}

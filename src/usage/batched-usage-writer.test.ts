@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { pino } from 'pino';
+import type { IdentifiedUsageRecord } from '../store/usage-store.js';
+import { BatchedUsageWriter, type UsageSink } from './batched-usage-writer.js';
+import type { UsageRecord } from './usage-recorder.js';
+
+function record(index: number, model = 'gpt-4'): UsageRecord {
+  return {
+    requestId: `same-request-id`, keyId: 'k', endpoint: 'chat.completions', model, promptTokens: 1, completionTokens: 1, cachedTokens: 0,
+    latencyMs: 1, status: 'ok', httpStatus: 200, stream: false, cacheHit: false, estimated: false, createdAt: index,
+  };
+}
+
+/** Insert-or-ignore by id, like the real store; `down` makes every call fail, `poison` rejects some rows. */
+class FakeSink implements UsageSink {
+  readonly rows = new Map<string, IdentifiedUsageRecord>();
+  readonly batches: number[] = [];
+  readonly attemptedIds: string[] = [];
+  down = false;
+  poison = (_record: IdentifiedUsageRecord) => false;
+
+  async insertBatch(records: readonly IdentifiedUsageRecord[]): Promise<number> {
+    this.attemptedIds.push(...records.map((item) => item.id));
+    if (this.down) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+    if (records.some(this.poison)) throw new Error('invalid input syntax');
+    this.batches.push(records.length);
+    let inserted = 0;
+    for (const item of records) {
+      if (this.rows.has(item.id)) continue;
+      this.rows.set(item.id, item);
+      inserted++;
+    }
+    return inserted;
+  }
+
+  async ping(): Promise<void> {
+    if (this.down) throw new Error('down');
+  }
+}
+
+function capturingLogger() {
+  const lines: string[] = [];
+  return { lines, logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }) };
+}
+
+test('writes in batches of the configured size, every record with its own id', async () => {
+  const sink = new FakeSink();
+  const writer = new BatchedUsageWriter(sink, pino({ level: 'silent' }), { batchSize: 3, flushIntervalMs: 60_000 });
+  for (let index = 0; index < 7; index++) writer.record(record(index));
+  await writer.flush();
+  assert.equal(sink.rows.size, 7, 'a repeated X-Request-Id does not collapse records');
+  assert.ok(sink.batches.every((size) => size <= 3));
+  assert.equal(writer.stats().pending, 0);
+  await writer.close();
+});
+
+test('flushes on its own within the interval', async () => {
+  const sink = new FakeSink();
+  const writer = new BatchedUsageWriter(sink, pino({ level: 'silent' }), { flushIntervalMs: 20 });
+  writer.record(record(1));
+  const deadline = Date.now() + 2_000;
+  while (sink.rows.size === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(sink.rows.size, 1);
+  await writer.close();
+});
+
+test('database down: records wait in the spool and are written once it is back, with no loss and no duplicates', async () => {
+  const sink = new FakeSink();
+  const { lines, logger } = capturingLogger();
+  const writer = new BatchedUsageWriter(sink, logger, { batchSize: 2, flushIntervalMs: 60_000 });
+  sink.down = true;
+  for (let index = 0; index < 5; index++) writer.record(record(index));
+  await writer.flush();
+  await writer.flush();
+  await writer.flush();
+  assert.equal(writer.stats().pending, 5);
+  assert.equal(writer.stats().databaseDown, true);
+  assert.equal(lines.filter((line) => line.includes('usage store unavailable')).length, 1, 'one log line per transition');
+
+  sink.down = false;
+  await writer.flush();
+  assert.equal(sink.rows.size, 5);
+  assert.equal(writer.stats().pending, 0);
+  assert.equal(writer.stats().databaseDown, false);
+  assert.equal(lines.filter((line) => line.includes('available again')).length, 1);
+  // Every retry of a record used the id it was given first, so a batch that did land is not doubled.
+  assert.equal(new Set(sink.attemptedIds).size, 5);
+  await writer.close();
+});
+
+test('a record the database rejects is dropped alone; the rest of its batch is written', async () => {
+  const sink = new FakeSink();
+  sink.poison = (item) => item.model === 'poison';
+  const writer = new BatchedUsageWriter(sink, pino({ level: 'silent' }), { batchSize: 10, flushIntervalMs: 60_000 });
+  writer.record(record(1));
+  writer.record(record(2, 'poison'));
+  writer.record(record(3));
+  await writer.flush();
+  assert.equal(sink.rows.size, 2);
+  assert.equal(writer.stats().rejected, 1);
+  assert.equal(writer.stats().pending, 0);
+  await writer.close();
+});
+
+test('the spool is bounded: beyond it the oldest records are dropped and counted', async () => {
+  const sink = new FakeSink();
+  sink.down = true;
+  const writer = new BatchedUsageWriter(sink, pino({ level: 'silent' }), { maxSpool: 10, flushIntervalMs: 60_000 });
+  for (let index = 0; index < 15; index++) writer.record(record(index));
+  assert.equal(writer.stats().pending, 10);
+  assert.equal(writer.stats().dropped, 5);
+  sink.down = false;
+  await writer.flush();
+  assert.deepEqual([...sink.rows.values()].map((item) => item.createdAt).sort((a, b) => a - b), [5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+  await writer.close();
+});
+
+test('closing with the database down saves the spool; the next start writes it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-spool-'));
+  const spoolFile = join(dir, 'usage-spool.jsonl');
+  try {
+    const down = new FakeSink();
+    down.down = true;
+    const first = new BatchedUsageWriter(down, pino({ level: 'silent' }), { spoolFile, flushIntervalMs: 60_000 });
+    for (let index = 0; index < 4; index++) first.record(record(index));
+    await first.close();
+    assert.ok(existsSync(spoolFile));
+
+    const up = new FakeSink();
+    const second = new BatchedUsageWriter(up, pino({ level: 'silent' }), { spoolFile, flushIntervalMs: 60_000 });
+    assert.ok(!existsSync(spoolFile), 'claimed at start');
+    await second.flush();
+    assert.equal(up.rows.size, 4);
+    assert.deepEqual(new Set(up.rows.keys()), new Set(down.attemptedIds), 'the same ids as before the restart');
+    await second.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,246 @@
+// Usage records to the database, off the request path: buffered, written in batches (every second
+// or every 500 records), and kept in a bounded spool while the database is away. Every record gets
+// its unique id when it is recorded, so a batch written twice inserts nothing twice. On close the
+// spool is flushed, or saved to a file beside the SQLite path and replayed on the next start.
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Logger } from '../logging/logger.js';
+import type { IdentifiedUsageRecord } from '../store/usage-store.js';
+import type { UsageRecord, UsageRecorder } from './usage-recorder.js';
+
+export interface UsageSink {
+  insertBatch(records: readonly IdentifiedUsageRecord[]): Promise<number>;
+  /** Succeeds when the database answers, whatever a batch said. */
+  ping(): Promise<void>;
+}
+
+export interface BatchedUsageWriterOptions {
+  flushIntervalMs?: number;
+  batchSize?: number;
+  /** Most records held while the database is away; beyond it the oldest are dropped and counted. */
+  maxSpool?: number;
+  /** Where the spool goes when the process stops with the database still away. */
+  spoolFile?: string;
+}
+
+export interface UsageWriterStats {
+  pending: number;
+  written: number;
+  dropped: number;
+  rejected: number;
+  databaseDown: boolean;
+}
+
+export class BatchedUsageWriter implements UsageRecorder {
+  private queue: IdentifiedUsageRecord[] = [];
+  private draining: Promise<void> | undefined;
+  private readonly timer: NodeJS.Timeout;
+  private readonly batchSize: number;
+  private readonly maxSpool: number;
+  private readonly spoolFile: string | undefined;
+  private down = false;
+  private retryAt = 0;
+  private backoffMs = 0;
+  private closed = false;
+  private written = 0;
+  private dropped = 0;
+  private rejected = 0;
+
+  constructor(
+    private readonly sink: UsageSink,
+    private readonly logger: Logger,
+    options: BatchedUsageWriterOptions = {},
+  ) {
+    this.batchSize = options.batchSize ?? 500;
+    this.maxSpool = options.maxSpool ?? 100_000;
+    this.spoolFile = options.spoolFile;
+    this.loadSpool();
+    this.timer = setInterval(() => void this.flushIfDue(), options.flushIntervalMs ?? 1_000);
+    this.timer.unref();
+  }
+
+  record(record: UsageRecord): void {
+    // The id is fixed here, once, so every later attempt to write this record is the same insert.
+    this.queue.push({ ...record, id: record.id ?? randomUUID() });
+    this.enforceBound();
+    if (this.queue.length >= this.batchSize && !this.down) void this.flushIfDue();
+  }
+
+  stats(): UsageWriterStats {
+    return { pending: this.queue.length, written: this.written, dropped: this.dropped, rejected: this.rejected, databaseDown: this.down };
+  }
+
+  /** Writes everything buffered; resolves (never rejects) when done or when the database is away. */
+  async flush(): Promise<void> {
+    this.retryAt = 0;
+    await this.drain();
+  }
+
+  /** Final flush; what cannot be written is saved to the spool file for the next start. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    await this.flush();
+    if (this.queue.length > 0) this.saveSpool();
+  }
+
+  private async flushIfDue(): Promise<void> {
+    if (Date.now() < this.retryAt) return;
+    await this.drain();
+  }
+
+  private drain(): Promise<void> {
+    if (this.draining === undefined) {
+      this.draining = this.drainLoop().finally(() => {
+        this.draining = undefined;
+      });
+    }
+    return this.draining;
+  }
+
+  private async drainLoop(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.batchSize);
+      try {
+        await this.sink.insertBatch(batch);
+        this.written += batch.length;
+        this.recovered();
+      } catch (error) {
+        if (await this.databaseAnswers()) {
+          // The database is up, so something in this batch is unwritable: find it, keep the rest.
+          const rest = await this.writeOneByOne(batch);
+          if (rest.length === 0) {
+            this.recovered();
+            continue;
+          }
+          this.queue.unshift(...rest);
+          this.enforceBound();
+          this.wentDown(error);
+          return;
+        }
+        this.queue.unshift(...batch);
+        this.enforceBound();
+        this.wentDown(error);
+        return;
+      }
+    }
+  }
+
+  private async databaseAnswers(): Promise<boolean> {
+    try {
+      await this.sink.ping();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Writes a batch record by record, dropping only what the database rejects; returns what is left when it goes away. */
+  private async writeOneByOne(batch: IdentifiedUsageRecord[]): Promise<IdentifiedUsageRecord[]> {
+    for (let index = 0; index < batch.length; index++) {
+      const record = batch[index] as IdentifiedUsageRecord;
+      try {
+        await this.sink.insertBatch([record]);
+        this.written++;
+      } catch (error) {
+        if (!(await this.databaseAnswers())) return batch.slice(index);
+        this.rejected++;
+        this.logger.error(
+          { component: 'usage', usageId: record.id, reqId: record.requestId, err: error instanceof Error ? error.message : String(error) },
+          'usage record rejected by the database and dropped',
+        );
+      }
+    }
+    return [];
+  }
+
+  private wentDown(error: unknown): void {
+    this.backoffMs = Math.min(Math.max(this.backoffMs * 2, 1_000), 10_000);
+    this.retryAt = Date.now() + this.backoffMs;
+    if (this.down) return;
+    this.down = true;
+    this.logger.warn(
+      { component: 'usage', err: error instanceof Error ? error.message : String(error), pending: this.queue.length },
+      'usage store unavailable: records wait in the spool',
+    );
+  }
+
+  private recovered(): void {
+    this.backoffMs = 0;
+    this.retryAt = 0;
+    if (!this.down) return;
+    this.down = false;
+    this.logger.info({ component: 'usage' }, 'usage store available again: writing the spool');
+  }
+
+  private enforceBound(): void {
+    const excess = this.queue.length - this.maxSpool;
+    if (excess <= 0) return;
+    this.queue.splice(0, excess);
+    if (this.dropped === 0 || this.dropped % 10_000 < excess) {
+      this.logger.error({ component: 'usage', dropped: this.dropped + excess, maxSpool: this.maxSpool }, 'usage spool full: oldest records dropped');
+    }
+    this.dropped += excess;
+  }
+
+  private loadSpool(): void {
+    const file = this.spoolFile;
+    if (file === undefined || !existsSync(file)) return;
+    // Renamed first, so a crash while replaying cannot make two processes load it; ids keep replays single.
+    const claimed = `${file}.${process.pid}.loading`;
+    try {
+      renameSync(file, claimed);
+      const lines = readFileSync(claimed, 'utf8').split('\n');
+      let loaded = 0;
+      for (const line of lines) {
+        if (line.trim() === '') continue;
+        try {
+          const parsed = JSON.parse(line) as IdentifiedUsageRecord;
+          if (typeof parsed.id === 'string' && typeof parsed.requestId === 'string') {
+            this.queue.push(parsed);
+            loaded++;
+          }
+        } catch {
+          this.rejected++;
+        }
+      }
+      rmSync(claimed, { force: true });
+      this.enforceBound();
+      this.logger.info({ component: 'usage', loaded }, 'usage spool from the last run loaded; writing it now');
+    } catch (error) {
+      this.logger.error({ component: 'usage', err: (error as Error).message }, 'usage spool file could not be read');
+    }
+  }
+
+  private saveSpool(): void {
+    const file = this.spoolFile;
+    if (file === undefined) {
+      this.logger.error({ component: 'usage', lost: this.queue.length }, 'usage records could not be written before exit');
+      return;
+    }
+    try {
+      mkdirSync(dirname(file), { recursive: true });
+      const existing = existsSync(file) ? readFileSync(file, 'utf8') : '';
+      writeFileSync(file, existing + this.queue.map((record) => JSON.stringify(record)).join('\n') + '\n', { mode: 0o600 });
+      this.logger.warn({ component: 'usage', saved: this.queue.length, file }, 'database away at exit: usage spool saved for the next start');
+      this.queue = [];
+    } catch (error) {
+      this.logger.error({ component: 'usage', lost: this.queue.length, err: (error as Error).message }, 'usage spool could not be saved');
+    }
+  }
+}
+
+/** Sends every record to each recorder (the database writer, plus an in-memory one in tests). */
+export function fanOutUsage(recorders: readonly UsageRecorder[]): UsageRecorder {
+  if (recorders.length === 1 && recorders[0] !== undefined) return recorders[0];
+  return {
+    record(record) {
+      for (const recorder of recorders) recorder.record(record);
+    },
+    async flush() {
+      await Promise.all(recorders.map((recorder) => recorder.flush()));
+    },
+  };
+}

@@ -1,0 +1,76 @@
+// `llm-proxy keys create|list|revoke` against the store a running server uses: a key made by the
+// CLI works at once, and one it revokes is refused by the server within its poll interval.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
+import { startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+import { chat, errorCode } from '../support/key-support.js';
+
+const run = promisify(execFile);
+const CLI = join(process.cwd(), 'dist', 'src', 'cli.js');
+
+describe('llm-proxy keys (CLI)', () => {
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  let upstream: FakeOpenAi;
+  let gateway: Gateway;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'llm-proxy-cli-'));
+    const db = join(dir, 'llm-proxy.db');
+    env = { PATH: process.env.PATH ?? '', LLM_PROXY_DB: db };
+    upstream = await startFakeOpenAi({ apiKey: UPSTREAM_KEY });
+    gateway = await startGateway({ OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${upstream.url}/v1`, LLM_PROXY_RPM: '0', LLM_PROXY_DB: db });
+  });
+  after(async () => {
+    await gateway.close();
+    await upstream.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('--help describes the commands', async () => {
+    const { stdout } = await run(process.execPath, [CLI, '--help'], { env });
+    assert.match(stdout, /keys create/);
+    assert.match(stdout, /keys revoke ID/);
+  });
+
+  test('create, list and revoke, seen by the running server', async () => {
+    const created = await run(process.execPath, [CLI, 'keys', 'create', '--name', 'from-cli', '--rpm', '5', '--budget', '1.5', '--models', 'gpt-4,gpt-4o'], { env });
+    const key = JSON.parse(created.stdout) as { id: string; key: string; rpm_limit: number; max_budget: number; models: string[] };
+    assert.match(key.key, /^sk-gw_/);
+    assert.equal(key.rpm_limit, 5);
+    assert.equal(key.max_budget, 1.5);
+    assert.deepEqual(key.models, ['gpt-4', 'gpt-4o']);
+    assert.match(created.stderr, /only this once/);
+
+    assert.equal((await chat(gateway.url, key.key)).status, 200);
+
+    const listed = await run(process.execPath, [CLI, 'keys', 'list'], { env });
+    assert.match(listed.stdout, new RegExp(`${key.id}\\s+from-cli`));
+    assert.ok(!listed.stdout.includes(key.key.slice(-40)));
+    const json = JSON.parse((await run(process.execPath, [CLI, 'keys', 'list', '--json'], { env })).stdout) as { keys: Array<{ id: string; key?: string }> };
+    assert.ok(json.keys.some((item) => item.id === key.id && item.key === undefined));
+
+    const revoked = await run(process.execPath, [CLI, 'keys', 'revoke', key.id], { env });
+    assert.equal((JSON.parse(revoked.stdout) as { state: string }).state, 'revoked');
+    // No Redis here: the server's poll of the keys table notices within about a second.
+    const deadline = Date.now() + 3_000;
+    let response = await chat(gateway.url, key.key);
+    while (response.status === 200 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      response = await chat(gateway.url, key.key);
+    }
+    assert.equal(response.status, 403);
+    assert.equal(errorCode(response), 'key_revoked');
+  });
+
+  test('bad input is refused with a message', async () => {
+    await assert.rejects(run(process.execPath, [CLI, 'keys', 'create', '--period', 'yearly'], { env }), /budget_period/);
+    await assert.rejects(run(process.execPath, [CLI, 'keys', 'revoke'], { env }), /needs a key id/);
+  });
+});

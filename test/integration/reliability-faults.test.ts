@@ -1,0 +1,623 @@
+// RELIABILITY.md §4b: upstream and client faults, injected through the fake upstream's fault queue
+// (or a purpose-built local server where the fake has no such fault). Every test builds its own
+// fake + gateway, so no fault can leak from one test into another and order does not matter.
+import assert from 'node:assert/strict';
+import { createServer, request as httpRequest, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, test } from 'node:test';
+import { CLIENT_KEY, eventually, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+import {
+  assertError,
+  assertRequestId,
+  assertServing,
+  chat,
+  chatCalls,
+  configFile,
+  JSON_AUTH,
+  post,
+  sleep,
+  splitSse,
+  startStack,
+  type Stack,
+} from '../support/reliability-support.js';
+
+async function withStack(options: Parameters<typeof startStack>[0], run: (stack: Stack) => Promise<void>): Promise<void> {
+  const stack = await startStack(options);
+  try {
+    await run(stack);
+  } finally {
+    await stack.close();
+  }
+}
+
+async function usageOf(gateway: Gateway, requestId: string) {
+  await eventually(() => gateway.usage.recent().some((record) => record.requestId === requestId), 3000);
+  const record = gateway.usage.recent().find((entry) => entry.requestId === requestId);
+  assert.ok(record);
+  return record;
+}
+
+/** A local server for faults the fake has no queue entry for. */
+async function startServer(handler: (res: ServerResponse, path: string) => void): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+  const sockets = new Set<import('node:net').Socket>();
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => handler(res, req.url ?? '/'));
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    server,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** The access log has one line for the request, with nginx's 499 "client closed request". */
+function assertAccessLine499(gateway: Gateway, requestId: string): void {
+  const lines = gateway.logs.filter((line) => line.includes('"msg":"request"') && line.includes(`"reqId":"${requestId}"`));
+  assert.equal(lines.length, 1, `one access line for ${requestId}`);
+  assert.match(lines[0] ?? '', /"status":499/);
+}
+
+interface StreamingClient {
+  /** Resolves with the status once the response headers are in. */
+  status: Promise<number>;
+  /** Everything received so far. */
+  text(): string;
+  /** Resolves at the first body byte. */
+  firstData: Promise<void>;
+  destroy(): void;
+}
+
+/** A raw streaming client that can disconnect at any moment. */
+function openStream(base: string, body: string, requestId?: string): StreamingClient {
+  const url = new URL(base);
+  let received = '';
+  let onFirst: () => void = () => undefined;
+  const firstData = new Promise<void>((resolve) => (onFirst = resolve));
+  let req: ReturnType<typeof httpRequest>;
+  const status = new Promise<number>((resolve, reject) => {
+    const headers = requestId === undefined ? JSON_AUTH : { ...JSON_AUTH, 'x-request-id': requestId };
+    req = httpRequest({ host: url.hostname, port: url.port, path: '/v1/chat/completions', method: 'POST', headers, agent: false }, (res) => {
+      resolve(res.statusCode ?? 0);
+      res.on('data', (chunk: Buffer) => {
+        received += chunk.toString('utf8');
+        onFirst();
+      });
+      res.on('error', () => undefined);
+    });
+    req.on('error', (error) => reject(error));
+    req.end(body);
+  });
+  status.catch(() => undefined);
+  return {
+    status,
+    text: () => received,
+    firstData,
+    destroy: () => req.destroy(),
+  };
+}
+
+describe('RELIABILITY §4b faults', () => {
+  // Each failure sequence gets a fresh stack: deployments have circuit breakers (5 consecutive
+  // failures open one), so sequences sharing a gateway would see each other's failures.
+  test('4b#1 upstream 500/502/503/529 before any byte → 1 + 2 retries, then 502 upstream_error; usage row failed, no cost', async () => {
+    for (const [statuses, stream] of [
+      [[500, 500, 500], false],
+      [[502, 503, 529], false],
+      [[503, 500, 502], true],
+    ] as const) {
+      await withStack({}, async ({ fake, gateway, url }) => {
+        for (const status of statuses) fake.enqueue({ kind: 'status', status });
+        const res = await post(url, chat({ stream }));
+        // Streamed or not, nothing was sent yet: a plain JSON error.
+        const error = assertError(res, { status: 502, code: 'upstream_error', type: 'api_error', param: null });
+        assert.ok(!error.message.includes(fake.url) && !error.message.includes('127.0.0.1'), 'no upstream URL in the message');
+        assert.equal(chatCalls(fake), 3, `${statuses.join('/')}: one attempt and two retries`);
+        const record = await usageOf(gateway, res.headers['x-request-id'] as string);
+        assert.equal(record.status, 'error');
+        assert.equal(record.httpStatus, 502);
+        assert.equal(record.errorCode, 'upstream_error');
+        assert.equal(record.cost, undefined);
+        assert.equal(record.promptTokens, 0);
+      });
+    }
+    // A failure followed by a success is invisible to the client.
+    await withStack({}, async ({ fake, url }) => {
+      fake.enqueue({ kind: 'status', status: 500 });
+      const recovered = await post(url, chat());
+      assert.equal(recovered.status, 200, recovered.body);
+      assert.equal(chatCalls(fake), 2);
+      await assertServing(url);
+    });
+  });
+
+  test('4b#2 upstream 429 with retry-after → 429 upstream_rate_limited with Retry-After; the deployment cools that long', async () => {
+    await withStack({}, async ({ fake, url }) => {
+      fake.enqueue({ kind: 'status', status: 429, headers: { 'retry-after': '60' } });
+      const started = Date.now();
+      const res = await post(url, chat());
+      assertError(res, { status: 429, code: 'upstream_rate_limited', type: 'rate_limit_error', param: null });
+      assert.equal(res.headers['retry-after'], '60');
+      assert.equal(chatCalls(fake), 1, 'the only deployment is cooling: nothing else to try');
+      assert.ok(Date.now() - started < 2000, 'a long Retry-After is not waited out');
+      // While it cools, the upstream is spared and the client keeps getting 429 + Retry-After.
+      const again = await post(url, chat());
+      assertError(again, { status: 429, code: 'upstream_rate_limited' });
+      const retryAfter = Number(again.headers['retry-after']);
+      assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
+      assert.equal(chatCalls(fake), 1);
+    });
+    await withStack({}, async ({ fake, url }) => {
+      fake.enqueue({ kind: 'status', status: 429, headers: { 'retry-after-ms': '100' } });
+      const res = await post(url, chat());
+      assertError(res, { status: 429, code: 'upstream_rate_limited' });
+      assert.ok(Number(res.headers['retry-after']) >= 1, 'Retry-After in whole seconds, at least 1');
+      // Once the cool-down is over, the deployment serves again.
+      await sleep(150);
+      await assertServing(url);
+    });
+  });
+
+  test('4b#3 upstream 400/404/422 → not retried (one attempt); the message is passed on only after redaction', async () => {
+    await withStack({}, async ({ fake, url }) => {
+      const leaked = `sk-proj-${'Z'.repeat(40)}`;
+      const cases: Array<[number, number, string, string | null]> = [
+        [400, 400, 'upstream_invalid_request', null],
+        [404, 404, 'model_not_found', 'model'],
+        [422, 400, 'upstream_invalid_request', null],
+      ];
+      for (const [upstream, status, code, param] of cases) {
+        const from = fake.requests.length;
+        const body = JSON.stringify({ error: { message: `Bad field 'foo' (key ${leaked}, ${UPSTREAM_KEY})`, type: 'invalid_request_error', param: null, code: null } });
+        fake.enqueue({ kind: 'status', status: upstream, body });
+        const res = await post(url, chat());
+        const error = assertError(res, { status, code, param });
+        assert.equal(chatCalls(fake, from), 1, `HTTP ${upstream} is not retried`);
+        assert.match(error.message, /Bad field 'foo'/, 'the provider message is passed on');
+        assert.ok(!error.message.includes(leaked) && !error.message.includes(UPSTREAM_KEY), error.message);
+      }
+      await assertServing(url);
+    });
+  });
+
+  test('4b#4 upstream 401/403 (bad provider key) → 502 upstream_auth_error, never 401, no key in the message or logs', async () => {
+    for (const upstream of [401, 403]) {
+      await withStack({}, async ({ fake, gateway, url }) => {
+        const from = fake.requests.length;
+        const body = JSON.stringify({ error: { message: `Incorrect API key provided: ${UPSTREAM_KEY}.`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
+        // Enough for every attempt the executor may make at this one deployment.
+        for (let index = 0; index < 3; index++) fake.enqueue({ kind: 'status', status: upstream, body });
+        const res = await post(url, chat());
+        const error = assertError(res, { status: 502, code: 'upstream_auth_error', type: 'api_error', param: null });
+        assert.ok(chatCalls(fake, from) >= 1);
+        assert.ok(!error.message.includes(UPSTREAM_KEY) && !res.body.includes(UPSTREAM_KEY.slice(3, 20)));
+        assert.ok(!JSON.stringify(res.headers).includes(UPSTREAM_KEY));
+        assert.ok(!gateway.logs.join('\n').includes(UPSTREAM_KEY), 'no provider key in any log line');
+        await assertServing(url);
+      });
+    }
+  });
+
+  test('4b#5 connection refused → 502', async () => {
+    // A port that was just free: nothing listens there.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    for (const stream of [false, true]) {
+      const gateway = await startGateway({ OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1`, LLM_PROXY_RPM: '0', LLM_PROXY_CACHE: 'off' });
+      try {
+        const started = Date.now();
+        const res = await post(gateway.url, chat({ stream }));
+        const error = assertError(res, { status: 502, code: 'upstream_unreachable', type: 'api_error', param: null });
+        assert.ok(!error.message.includes(String(port)) && !error.message.includes('127.0.0.1'), 'no upstream address in the message');
+        assert.ok(Date.now() - started < 3000, `answered in ${Date.now() - started} ms`);
+        // The gateway itself is fine and says so.
+        const health = await fetch(`${gateway.url}/health`);
+        assert.ok(health.status === 200 || health.status === 503, `health ${health.status}`);
+        assert.ok(typeof ((await health.json()) as { status: string }).status === 'string');
+      } finally {
+        await gateway.close();
+      }
+    }
+  });
+
+  test('4b#6 no response headers within the TTFB timeout → abort, retry, then 504 upstream_timeout', async () => {
+    // Streamed: the time to first token is timed by the executor itself, so 0.2 s is 0.2 s. The fake
+    // takes its next queued fault only after a delay ends, so each delay outlasts all three attempts.
+    await withStack({ yaml: 'routing:\n  ttfb_timeout_s: 0.2\n' }, async ({ fake, url }) => {
+      for (let index = 0; index < 3; index++) fake.enqueue({ kind: 'delay-headers', ms: 2500 });
+      const started = Date.now();
+      const res = await post(url, chat({ stream: true }));
+      assertError(res, { status: 504, code: 'upstream_timeout', type: 'timeout_error', param: null });
+      assert.equal(chatCalls(fake), 3, 'one attempt and two retries');
+      assert.ok(Date.now() - started < 2400, `answered in ${Date.now() - started} ms`);
+      await eventually(() => fake.requests.every((request) => request.aborted), 2000);
+    });
+    // Not streamed: undici's header timer ticks in ~1 s steps, so one attempt only, to stay quick.
+    await withStack({ yaml: 'routing:\n  ttfb_timeout_s: 0.2\n  retries: 0\n' }, async ({ fake, url }) => {
+      fake.enqueue({ kind: 'delay-headers', ms: 2500 });
+      const started = Date.now();
+      const res = await post(url, chat());
+      assertError(res, { status: 504, code: 'upstream_timeout', type: 'timeout_error', param: null });
+      assert.equal(chatCalls(fake), 1);
+      assert.ok(Date.now() - started < 2400, `answered in ${Date.now() - started} ms`);
+      await fake.waitForAbort(500);
+    });
+    // One slow attempt, then a prompt one: the retry answers.
+    await withStack({ yaml: 'routing:\n  ttfb_timeout_s: 0.2\n' }, async ({ fake, url }) => {
+      fake.enqueue({ kind: 'delay-headers', ms: 1000 });
+      const retried = await post(url, chat({ stream: true }));
+      assert.equal(retried.status, 200, retried.body);
+      assert.equal(splitSse(retried.body).data.at(-1), '[DONE]');
+      assert.equal(chatCalls(fake), 2);
+      await assertServing(url);
+    });
+  });
+
+  test('4b#7 reset or stall mid-stream → the client keeps its chunks, gets one upstream_stream_error event, no [DONE]; usage incomplete', async () => {
+    // A TCP reset once the client has content. (The fake's own reset-after writes and resets in one
+    // go, so the reset can land before any content is read; that case is retried invisibly.)
+    let resets = 0;
+    const resetting = await startServer((res) => {
+      resets++;
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const frame = (content: string) =>
+        `data: ${JSON.stringify({ id: 'r', object: 'chat.completion.chunk', created: 1, model: 'gpt-4', choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
+      res.write(frame('one'));
+      setTimeout(() => res.write(frame(' two')), 50);
+      setTimeout(() => res.socket?.resetAndDestroy(), 150);
+    });
+    const gateway = await startGateway({ OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${resetting.url}/v1`, LLM_PROXY_RPM: '0', LLM_PROXY_CACHE: 'off' });
+    try {
+      const res = await post(gateway.url, chat({ stream: true }));
+      assert.equal(res.status, 200);
+      assertRequestId(res.headers);
+      const { data } = splitSse(res.body);
+      assert.ok(!data.includes('[DONE]'));
+      assert.deepEqual(
+        data.slice(0, -1).map((item) => (JSON.parse(item) as { choices: Array<{ delta: { content: string } }> }).choices[0]?.delta.content),
+        ['one', ' two'],
+        'the chunks sent before the reset are kept',
+      );
+      const last = JSON.parse(data.at(-1) ?? '{}') as { error: Record<string, unknown> };
+      assert.deepEqual(Object.keys(last.error).sort(), ['code', 'message', 'param', 'type']);
+      assert.equal(last.error.code, 'upstream_stream_error');
+      assert.equal(resets, 1, 'no retry after the first byte');
+      const record = await usageOf(gateway, res.headers['x-request-id'] as string);
+      assert.equal(record.status, 'incomplete');
+      assert.equal(record.errorCode, 'upstream_stream_error');
+      assert.ok(record.completionTokens >= 2, 'locally counted completion tokens');
+    } finally {
+      await resetting.close();
+      await gateway.close();
+    }
+
+    await withStack({ yaml: 'routing:\n  idle_timeout_s: 0.4\n' }, async ({ fake, gateway, url }) => {
+      for (const fault of [
+        { kind: 'stall-after', chunks: 3 },
+        { kind: 'truncate', chunks: 3 },
+        { kind: 'error-event', chunks: 3, message: `overloaded, key ${UPSTREAM_KEY}` },
+      ] as const) {
+        const from = fake.requests.length;
+        fake.enqueue(fault);
+        const started = Date.now();
+        const res = await post(url, chat({ stream: true }));
+        assert.equal(res.status, 200);
+        assertRequestId(res.headers);
+        assert.ok(Date.now() - started < 3000);
+        const { data } = splitSse(res.body);
+        assert.ok(!data.includes('[DONE]'), `${fault.kind}: no [DONE]`);
+        const chunks = data.slice(0, -1).map((item) => JSON.parse(item) as { object: string });
+        assert.ok(chunks.length >= 1, `${fault.kind}: chunks before the failure are kept`);
+        for (const chunk of chunks) assert.equal(chunk.object, 'chat.completion.chunk');
+        const last = JSON.parse(data.at(-1) ?? '{}') as { error: Record<string, unknown> };
+        assert.deepEqual(Object.keys(last.error).sort(), ['code', 'message', 'param', 'type']);
+        assert.equal(last.error.code, 'upstream_stream_error');
+        assert.ok(!JSON.stringify(last).includes(UPSTREAM_KEY));
+        assert.equal(data.filter((item) => item.includes('"error"')).length, 1, 'exactly one error event');
+        assert.equal(chatCalls(fake, from), 1, `${fault.kind}: no retry after the first byte`);
+        const record = await usageOf(gateway, res.headers['x-request-id'] as string);
+        assert.equal(record.status, 'incomplete', fault.kind);
+        assert.equal(record.errorCode, 'upstream_stream_error');
+        assert.equal(record.estimated, true);
+        assert.ok(record.completionTokens >= 1);
+      }
+      // The stalled upstream call was aborted, not left open.
+      await eventually(() => fake.requests.some((request) => request.aborted), 2000);
+      await assertServing(url);
+    });
+  });
+
+  test('4b#8 a slow stream is held open with `: keepalive` comments', async () => {
+    await withStack({ yaml: 'server:\n  keepalive_s: 0.1\n', fake: { reply: 'Hi.' } }, async ({ fake, url }) => {
+      fake.enqueue({ kind: 'slow-stream', delayMs: 500 });
+      const res = await post(url, chat({ stream: true }, ''));
+      assert.equal(res.status, 200);
+      const { data, comments } = splitSse(res.body);
+      assert.ok(comments.length >= 2, `keepalives: ${comments.length}`);
+      for (const comment of comments) assert.equal(comment, ': keepalive');
+      assert.equal(data.at(-1), '[DONE]');
+      const text = data
+        .slice(0, -1)
+        .map((item) => (JSON.parse(item) as { choices: Array<{ delta: { content?: string } }> }).choices[0]?.delta.content ?? '')
+        .join('');
+      assert.equal(text, 'Hi.');
+      assertRequestId(res.headers);
+      await assertServing(url);
+    });
+  });
+
+  test('4b#9 a bad JSON event mid-stream → one error event and close, no unhandled rejection; before any byte → retried', async () => {
+    const unhandled: unknown[] = [];
+    const listener = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', listener);
+    try {
+      await withStack({}, async ({ fake, gateway, url }) => {
+        let from = fake.requests.length;
+        fake.enqueue({ kind: 'bad-json-event', chunks: 2 });
+        const res = await post(url, chat({ stream: true }));
+        assert.equal(res.status, 200);
+        assertRequestId(res.headers);
+        const { data } = splitSse(res.body);
+        assert.ok(!data.includes('[DONE]'));
+        assert.equal(data.length, 3, 'two chunks, then the error event');
+        const last = JSON.parse(data.at(-1) ?? '{}') as { error: { code: string; message: string } };
+        assert.equal(last.error.code, 'upstream_stream_error');
+        assert.ok(!last.error.message.includes('this is not json'), 'the bad event is not reflected');
+        assert.equal(chatCalls(fake, from), 1);
+        assert.equal((await usageOf(gateway, res.headers['x-request-id'] as string)).status, 'incomplete');
+
+        // The first event bad: nothing was sent, so it is retried like any failure before a byte.
+        from = fake.requests.length;
+        fake.enqueue({ kind: 'bad-json-event', chunks: 0 });
+        const recovered = await post(url, chat({ stream: true }));
+        assert.equal(recovered.status, 200);
+        assert.equal(splitSse(recovered.body).data.at(-1), '[DONE]');
+        assert.equal(chatCalls(fake, from), 2);
+
+        // Always bad: a JSON 502 after the retries.
+        for (let index = 0; index < 3; index++) fake.enqueue({ kind: 'bad-json-event', chunks: 0 });
+        assertError(await post(url, chat({ stream: true })), { status: 502, code: 'upstream_stream_error' });
+        await sleep(50);
+        await assertServing(url);
+      });
+    } finally {
+      process.off('unhandledRejection', listener);
+    }
+    assert.deepEqual(unhandled, []);
+  });
+
+  test('4b#10 upstream HTML or non-JSON, with 200 or 502 → 502 upstream_error; the body is not reflected', async () => {
+    const html = '<!DOCTYPE html><html><head><title>nginx internal</title></head><body>/srv/secret/path upstream 10.0.0.7</body></html>';
+    for (const [status, contentType, body] of [
+      [200, 'text/html', html],
+      [502, 'text/html', html],
+      [200, 'application/json', 'not json {'],
+      [503, 'text/plain', 'upstream connect error or disconnect/reset before headers'],
+      // A 200 JSON that is not a chat completion is nonsense too.
+      [200, 'application/json', '{"unexpected":true}'],
+    ] as const) {
+      // One retry is enough here (the retry count is 4b#1's subject) and keeps the test quick.
+      await withStack({ yaml: 'routing:\n  retries: 1\n' }, async ({ fake, url }) => {
+        for (let index = 0; index < 2; index++) fake.enqueue({ kind: 'raw', status, contentType, body });
+        const res = await post(url, chat());
+        const error = assertError(res, { status: 502, code: 'upstream_error', type: 'api_error', param: null });
+        for (const fragment of ['DOCTYPE', '<html', 'nginx', '/srv/secret', '10.0.0.7', 'not json', 'disconnect/reset', 'unexpected']) {
+          assert.ok(!res.body.includes(fragment), `${status} ${contentType}: reflected ${fragment}: ${error.message}`);
+        }
+        await assertServing(url);
+      });
+    }
+  });
+
+  test('4b#11 upstream 3xx to 169.254.169.254 → not followed → 502', async () => {
+    // Anything that did follow the redirect would land here (standing in for the metadata service).
+    let metadataHits = 0;
+    const metadata = await startServer((res) => {
+      metadataHits++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"choices":[]}');
+    });
+    try {
+      for (const status of [301, 302, 303, 307, 308]) {
+        await withStack({ yaml: 'routing:\n  retries: 1\n' }, async ({ fake, url }) => {
+          for (const location of ['http://169.254.169.254/latest/meta-data/iam/security-credentials/', `${metadata.url}/v1/chat/completions`]) {
+            fake.enqueue({ kind: 'status', status, body: '', headers: { location } });
+          }
+          const res = await post(url, chat());
+          const error = assertError(res, { status: 502, code: 'upstream_error', param: null });
+          assert.ok(!error.message.includes('169.254') && !error.message.includes(metadata.url), error.message);
+          assert.ok(chatCalls(fake) >= 1 && chatCalls(fake) <= 2);
+          await assertServing(url);
+        });
+      }
+      assert.equal(metadataHits, 0, 'no redirect was followed');
+    } finally {
+      await metadata.close();
+    }
+  });
+
+  test('4b#12 a non-stream body over the cap, or endless chunked data → abort at the cap → 502', async () => {
+    await withStack({ yaml: 'routing:\n  max_response_mb: 0.05\n' }, async ({ fake, url }) => {
+      const big = JSON.stringify({
+        id: 'x',
+        object: 'chat.completion',
+        created: 1,
+        model: 'gpt-4',
+        choices: [{ index: 0, message: { role: 'assistant', content: 'y'.repeat(200_000) }, finish_reason: 'stop' }],
+      });
+      for (let index = 0; index < 3; index++) fake.enqueue({ kind: 'raw', status: 200, contentType: 'application/json', body: big });
+      assertError(await post(url, chat()), { status: 502, code: 'upstream_error', type: 'api_error', param: null });
+      await assertServing(url);
+    });
+
+    // Endless chunked data: the upstream sees its connection dropped once the cap is passed.
+    let sent = 0;
+    let closed = 0;
+    const endless = await startServer((res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"choices":[{"message":{"content":"');
+      const block = 'z'.repeat(16 * 1024);
+      const pump = () => {
+        while (!res.destroyed && sent < 512 * 1024 * 1024) {
+          sent += block.length;
+          if (!res.write(block)) return;
+        }
+      };
+      res.on('drain', pump);
+      res.on('close', () => closed++);
+      pump();
+    });
+    const gateway = await startGateway({
+      OPENAI_API_KEY: UPSTREAM_KEY,
+      OPENAI_BASE_URL: `${endless.url}/v1`,
+      LLM_PROXY_RPM: '0',
+      LLM_PROXY_CACHE: 'off',
+      LLM_PROXY_CONFIG: configFile('routing:\n  max_response_mb: 1\n  retries: 0\n'),
+    });
+    try {
+      const res = await post(gateway.url, chat());
+      assertError(res, { status: 502, code: 'upstream_error' });
+      await eventually(() => closed === 1, 2000);
+      assert.ok(sent < 64 * 1024 * 1024, `the upstream was cut off after ${sent} bytes`);
+    } finally {
+      await endless.close();
+      await gateway.close();
+    }
+  });
+
+  test('4b#19 client disconnects mid-stream → upstream aborted within 1 s; usage client_disconnected; the next request works', async () => {
+    await withStack({}, async ({ fake, gateway, url }) => {
+      fake.enqueue({ kind: 'slow-stream', delayMs: 200 });
+      const client = openStream(url, chat({ stream: true }), 'disconnect-mid-stream');
+      assert.equal(await client.status, 200);
+      await client.firstData;
+      await sleep(250);
+      const cut = Date.now();
+      client.destroy();
+      const aborted = await fake.waitForAbort(1000);
+      assert.ok(Date.now() - cut < 1000, `upstream aborted after ${Date.now() - cut} ms`);
+      assert.equal(aborted.body?.stream, true);
+      await eventually(() => gateway.usage.recent().some((record) => record.status === 'client_disconnected'), 2000);
+      const record = gateway.usage.recent().find((entry) => entry.status === 'client_disconnected');
+      assert.equal(record?.stream, true);
+      assert.ok(client.text().includes('data: {'), 'the client had chunks before it left');
+      assertAccessLine499(gateway, 'disconnect-mid-stream');
+      await assertServing(url);
+    });
+  });
+
+  test('4b#20 client disconnects during TTFT or on a non-stream call → upstream aborted within 1 s; usage client_disconnected', async () => {
+    for (const stream of [true, false]) {
+      await withStack({}, async ({ fake, gateway, url }) => {
+        fake.enqueue({ kind: 'delay-headers', ms: 1500 });
+        const client = openStream(url, chat({ stream }), `disconnect-early-${stream}`);
+        await eventually(() => fake.requests.length === 1, 2000);
+        await sleep(100);
+        const cut = Date.now();
+        client.destroy();
+        await fake.waitForAbort(1000);
+        assert.ok(Date.now() - cut < 1000, `upstream aborted after ${Date.now() - cut} ms`);
+        await eventually(() => gateway.usage.recent().length === 1, 2000);
+        const record = gateway.usage.recent()[0];
+        assert.equal(record?.status, 'client_disconnected', `stream=${stream}`);
+        assert.equal(record?.stream, stream);
+        assert.equal(chatCalls(fake), 1, 'a client that left is not retried for');
+        assertAccessLine499(gateway, `disconnect-early-${stream}`);
+        assert.ok(!gateway.logs.some((line) => line.includes('unhandled error')), 'a disconnect is not logged as a bug');
+        await assertServing(url);
+      });
+    }
+  });
+
+  test('4b#21 a client that stops reading does not make the proxy buffer the upstream stream without bound', async () => {
+    // An upstream that streams as fast as it is allowed to (it honours backpressure itself).
+    let produced = 0;
+    let upstreamClosed = false;
+    const chunk = `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'gpt-4', choices: [{ index: 0, delta: { content: 'x'.repeat(4000) }, finish_reason: null }] })}\n\n`;
+    const firehose = await startServer((res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const pump = () => {
+        while (!res.destroyed) {
+          produced += chunk.length;
+          if (!res.write(chunk)) return;
+        }
+      };
+      res.on('drain', pump);
+      res.on('close', () => (upstreamClosed = true));
+      pump();
+    });
+    const gateway = await startGateway({ OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${firehose.url}/v1`, LLM_PROXY_RPM: '0', LLM_PROXY_CACHE: 'off' });
+    try {
+      const url = new URL(gateway.url);
+      let read = 0;
+      const req = httpRequest({ host: url.hostname, port: url.port, path: '/v1/chat/completions', method: 'POST', headers: JSON_AUTH, agent: false });
+      const res = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
+        req.on('response', resolve);
+        req.on('error', reject);
+        req.end(chat({ stream: true }));
+      });
+      assert.equal(res.statusCode, 200);
+      res.on('data', (data: Buffer) => (read += data.length));
+      // Read for a moment (the stream flows), then stop reading altogether.
+      await sleep(200);
+      assert.ok(read > 0);
+      res.pause();
+      await sleep(400);
+      const pausedAt = produced;
+      await sleep(1000);
+      const growth = produced - pausedAt;
+      const backlog = produced - read;
+      // The kernel's socket buffers on two hops hold some megabytes; an unbounded proxy would
+      // have taken hundreds of megabytes from a local firehose in that time.
+      assert.ok(growth < 4 * 1024 * 1024, `the upstream kept producing ${growth} bytes while the client read nothing`);
+      assert.ok(backlog < 48 * 1024 * 1024, `backlog ${backlog} bytes`);
+      // Reading again resumes the flow: it was paused, not broken.
+      res.resume();
+      const resumedFrom = produced;
+      await eventually(() => produced > resumedFrom + 1024 * 1024, 3000);
+      req.destroy();
+      await eventually(() => upstreamClosed, 2000);
+      assert.equal((await fetch(`${gateway.url}/health`)).status, 200, 'still serving');
+    } finally {
+      await firehose.close();
+      await gateway.close();
+    }
+  });
+
+  test('4b#23 a handler that throws → 500 for that request only; the process keeps serving', async () => {
+    await withStack({ fake: { reply: 'ok' } }, async ({ fake, gateway, url }) => {
+      const executor = gateway.app.services.executor;
+      const original = executor.complete.bind(executor);
+      // Provoked from outside src: the executor throws a plain bug for one request's content.
+      executor.complete = async (route, request, context) => {
+        const last = request.messages.at(-1);
+        if (last?.content === 'explode') throw new TypeError('boom: internal detail /srv/app/secret.ts');
+        return original(route, request, context);
+      };
+      try {
+        fake.enqueue({ kind: 'delay-headers', ms: 200 });
+        const [bad, good] = await Promise.all([post(url, chat({}, 'explode')), post(url, chat({}, 'calm'))]);
+        const error = assertError(bad, { status: 500, code: 'internal_error', type: 'api_error', param: null });
+        assert.ok(!error.message.includes('boom') && !error.message.includes('/srv/app'), 'no internals in the answer');
+        assert.equal(good.status, 200, good.body);
+        assert.ok(gateway.logs.some((line) => line.includes('unhandled error') && line.includes(bad.headers['x-request-id'] as string)));
+        // The throwing path again, then normal traffic.
+        assertError(await post(url, chat({}, 'explode')), { status: 500, code: 'internal_error' });
+      } finally {
+        executor.complete = original;
+      }
+      await assertServing(url);
+      assert.equal((await fetch(`${url}/health`, { headers: { authorization: `Bearer ${CLIENT_KEY}` } })).status, 200);
+    });
+  });
+});

@@ -1,0 +1,612 @@
+// RELIABILITY.md §4a: bad inputs, against the real app on a socket, in front of a fake OpenAI
+// upstream. Each test is one row: status, the full OpenAI error envelope with the row's code and
+// param, an x-request-id, what the upstream saw, and that the server keeps serving afterwards.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { CLIENT_KEY, eventually, UPSTREAM_KEY } from '../support/gateway-harness.js';
+import {
+  assertError,
+  assertRequestId,
+  assertServing,
+  call,
+  chat,
+  chatCalls,
+  hasWholeResponse,
+  JSON_AUTH,
+  parseRawResponse,
+  post,
+  rawExchange,
+  splitSse,
+  startStack,
+  type Stack,
+} from '../support/reliability-support.js';
+
+const MESSAGES = [{ role: 'user', content: 'hi' }];
+
+function nestedArrays(depth: number): string {
+  return '['.repeat(depth) + ']'.repeat(depth);
+}
+
+function nestedObjects(depth: number): string {
+  return '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
+}
+
+describe('RELIABILITY §4a bad inputs', () => {
+  let stack: Stack;
+  let url: string;
+
+  before(async () => {
+    stack = await startStack();
+    url = stack.url;
+  });
+  after(async () => {
+    await stack.close();
+  });
+
+  /** Runs `body` against the chat route and checks the error and that nothing went upstream. */
+  async function rejects(body: string | Buffer, expected: { status: number; code: string; param?: string | null }, headers: Record<string, string> = {}) {
+    const from = stack.fake.requests.length;
+    const res = await post(url, body, headers);
+    const error = assertError(res, expected);
+    assert.equal(chatCalls(stack.fake, from), 0, 'the upstream saw nothing');
+    return { res, error };
+  }
+
+  test('4a#1 non-JSON, truncated, top-level []/"x"/null and empty bodies → 400 invalid_json', async () => {
+    for (const body of ['not json at all', '{"model":', '{"model":"gpt-4",}', '[]', '"x"', 'null', '42', 'true', '']) {
+      await rejects(body, { status: 400, code: 'invalid_json', param: null });
+    }
+    // A POST with no body and no Content-Type at all is the same bad input, not a crash.
+    const bare = await call(url, { headers: { authorization: `Bearer ${CLIENT_KEY}` } });
+    assertError(bare, { status: 400, code: 'invalid_json', param: null });
+    await assertServing(url);
+  });
+
+  test('4a#2 JSON accepted whatever the Content-Type; non-JSON form body → invalid_json; unknown Content-Encoding → 415', async () => {
+    for (const type of [undefined, 'text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=utf-8', 'multipart/form-data; boundary=x']) {
+      const headers: Record<string, string> = { authorization: `Bearer ${CLIENT_KEY}` };
+      if (type !== undefined) headers['content-type'] = type;
+      const res = await call(url, { headers, body: chat() });
+      assert.equal(res.status, 200, `content-type ${String(type)}: ${res.body}`);
+      assertRequestId(res.headers);
+    }
+    // curl -d 'model=gpt-4&messages=...' sends a real form body: that is not JSON.
+    await rejects('model=gpt-4&messages=hi', { status: 400, code: 'invalid_json', param: null }, { 'content-type': 'application/x-www-form-urlencoded' });
+    for (const encoding of ['gzip', 'br', 'deflate', 'x-custom']) {
+      await rejects(chat(), { status: 415, code: 'unsupported_media_type', param: null }, { 'content-encoding': encoding });
+    }
+    const identity = await post(url, chat(), { 'content-encoding': 'identity' });
+    assert.equal(identity.status, 200);
+    await assertServing(url);
+  });
+
+  test('4a#3 body over the 10 MiB cap, by Content-Length or chunked → 413 request_too_large before the body is read', async () => {
+    const from = stack.fake.requests.length;
+    const head = (extra: string) =>
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${CLIENT_KEY}\r\nContent-Type: application/json\r\n${extra}\r\n`;
+
+    // Declared 11 MiB, 1 KiB sent: the answer comes without waiting for the rest.
+    const declared = await rawExchange(url, [head(`Content-Length: ${11 * 1024 * 1024}\r\n`), `{"model":"gpt-4","x":"${'a'.repeat(1024)}`], {
+      timeoutMs: 3000,
+      until: hasWholeResponse,
+    });
+    assert.ok(hasWholeResponse(declared.text), `413 before the body: ${declared.text.slice(0, 200)}`);
+    assertError(parseRawResponse(declared.text), { status: 413, code: 'request_too_large', param: null });
+
+    // Chunked without a length: 11 MiB in 64 KiB chunks and no terminating chunk.
+    const piece = Buffer.alloc(64 * 1024, 'a');
+    const frame = Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n')]);
+    const pieces: Array<string | Buffer> = [head('Transfer-Encoding: chunked\r\n'), '1\r\n{\r\n'];
+    for (let sent = 0; sent < 11 * 1024 * 1024; sent += piece.length) pieces.push(frame);
+    const chunked = await rawExchange(url, pieces, { timeoutMs: 5000, until: hasWholeResponse });
+    assert.ok(hasWholeResponse(chunked.text), `413 on a chunked body: ${chunked.text.slice(0, 200)}`);
+    assertError(parseRawResponse(chunked.text), { status: 413, code: 'request_too_large', param: null });
+    assert.equal(chatCalls(stack.fake, from), 0);
+    await assertServing(url);
+  });
+
+  test('4a#4 nesting deeper than 64 (and 10k-deep [[[[…) → 400 nesting_too_deep; the process survives', async () => {
+    const prefix = `{"model":"gpt-4","messages":${JSON.stringify(MESSAGES)},`;
+    await rejects(`${prefix}"x":${nestedArrays(65)}}`, { status: 400, code: 'nesting_too_deep' });
+    await rejects(`${prefix}"x":${nestedArrays(10_000)}}`, { status: 400, code: 'nesting_too_deep' });
+    await rejects(`${prefix}"x":${nestedObjects(10_000)}}`, { status: 400, code: 'nesting_too_deep' });
+    // Inside a tool's JSON schema, where any property names are allowed, depth is still bounded.
+    const deepSchema = `${prefix}"tools":[{"type":"function","function":{"name":"f","parameters":${nestedObjects(100)}}}]}`;
+    await rejects(deepSchema, { status: 400, code: 'nesting_too_deep' });
+    // A top-level 10k-deep array is not an object at all.
+    await rejects(nestedArrays(10_000), { status: 400, code: 'invalid_json', param: null });
+    await rejects(nestedArrays(100_000), { status: 400, code: 'invalid_json', param: null });
+
+    // Shallow enough is fine and forwarded as sent.
+    const from = stack.fake.requests.length;
+    const ok = await post(url, `${prefix}"x":${nestedArrays(40)}}`);
+    assert.equal(ok.status, 200, ok.body);
+    assert.equal(chatCalls(stack.fake, from), 1);
+    await assertServing(url);
+  });
+
+  test('4a#5 wrong types: messages, role, content, temperature, stream, model → 400 invalid_type with the JSON path', async () => {
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ model: 'gpt-4', messages: 'hi' }, 'messages'],
+      [{ model: 'gpt-4', messages: {} }, 'messages'],
+      [{ model: 'gpt-4', messages: [] }, 'messages'],
+      [{ model: 'gpt-4' }, 'messages'],
+      [{ model: 'gpt-4', messages: [{ role: 'wizard', content: 'x' }] }, 'messages[0].role'],
+      [{ model: 'gpt-4', messages: [{ role: 'user', content: 'a' }, { role: 'user', content: 42 }] }, 'messages[1].content'],
+      [{ model: 'gpt-4', messages: MESSAGES, temperature: 'hot' }, 'temperature'],
+      [{ model: 'gpt-4', messages: MESSAGES, stream: 'yes' }, 'stream'],
+      [{ model: 123, messages: MESSAGES }, 'model'],
+      [{ messages: MESSAGES }, 'model'],
+    ];
+    for (const [body, param] of cases) {
+      await rejects(JSON.stringify(body), { status: 400, code: 'invalid_type', param });
+    }
+    await assertServing(url);
+  });
+
+  test('4a#6 out of range: temperature, top_p, n, stop >4, >128 tools → 400 invalid_value with param', async () => {
+    const tools = (count: number) => Array.from({ length: count }, (_, index) => ({ type: 'function', function: { name: `f${index}` } }));
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ temperature: 2.5 }, 'temperature'],
+      [{ temperature: -0.1 }, 'temperature'],
+      [{ top_p: 1.5 }, 'top_p'],
+      [{ top_p: -1 }, 'top_p'],
+      [{ n: 0 }, 'n'],
+      [{ n: -3 }, 'n'],
+      [{ n: 129 }, 'n'],
+      [{ stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop'],
+      [{ tools: tools(129) }, 'tools'],
+    ];
+    for (const [extra, param] of cases) {
+      await rejects(chat(extra), { status: 400, code: 'invalid_value', param });
+    }
+    // The edges themselves are allowed.
+    const edges = await post(url, chat({ temperature: 2, top_p: 1, n: 1, stop: ['a', 'b', 'c', 'd'], tools: tools(128) }));
+    assert.equal(edges.status, 200, edges.body);
+    await assertServing(url);
+  });
+
+  test('4a#7 max_tokens / max_completion_tokens -1, 0, 1.5, "100", 1e9 or above the model limit → 400 invalid_value', async () => {
+    for (const param of ['max_tokens', 'max_completion_tokens']) {
+      // gpt-4 allows 8192 output tokens in the built-in catalog.
+      for (const value of [-1, 0, 1.5, '100', 1e9, 8193, true]) {
+        await rejects(chat({ [param]: value }), { status: 400, code: 'invalid_value', param });
+      }
+      const ok = await post(url, chat({ [param]: 8192 }));
+      assert.equal(ok.status, 200, ok.body);
+    }
+    await assertServing(url);
+  });
+
+  test('4a#8 unknown model → 404 model_not_found, nothing upstream', async () => {
+    const { error } = await rejects(chat({ model: 'no-such-model-xyz' }), { status: 404, code: 'model_not_found', param: 'model' });
+    assert.equal(error.type, 'invalid_request_error');
+    await rejects(chat({ model: 'openai-nope/gpt-4' }), { status: 404, code: 'model_not_found', param: 'model' });
+    await assertServing(url);
+  });
+
+  test('4a#9 model names with #, ?, @, ../, %2F, %2e%2e, \\, CR/LF, NUL or >256 chars → 404 model_not_found, upstream sees nothing', async () => {
+    const names = [
+      'gpt-4#frag',
+      'gpt-4?x=1',
+      'gpt-4@evil.example',
+      'openai/../admin',
+      'openai/../../v1/models',
+      '../gpt-4',
+      'openai/./gpt-4',
+      'openai%2Fgpt-4',
+      'openai/..%2F..%2Fadmin',
+      '%2e%2e/gpt-4',
+      'openai\\..\\gpt-4',
+      'gpt-4\r\nX-Injected: 1',
+      'gpt-4\n',
+      'gpt-4\u0000',
+      'gpt-4 ',
+      'openai/',
+      '/gpt-4',
+      'openai//gpt-4',
+      'a'.repeat(257),
+      `openai/${'b'.repeat(300)}`,
+    ];
+    for (const model of names) {
+      const { error } = await rejects(chat({ model }), { status: 404, code: 'model_not_found', param: 'model' });
+      // A hostile name is never reflected raw (no control characters, no megabytes).
+      assert.ok(!/[\r\n\0]/.test(error.message), JSON.stringify(error.message));
+      assert.ok(error.message.length < 400);
+    }
+    await assertServing(url);
+  });
+
+  test('4a#11 override params at any depth (api_base, base_url, api_key, …, *_url) → 400 forbidden_param with the path, zero upstream calls', async () => {
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ api_base: 'http://127.0.0.1:1' }, 'api_base'],
+      [{ base_url: 'http://169.254.169.254/' }, 'base_url'],
+      [{ api_key: 'sk-attacker-0000000000' }, 'api_key'],
+      [{ api_version: '2020-01-01' }, 'api_version'],
+      [{ organization: 'org-x' }, 'organization'],
+      [{ extra_headers: { authorization: 'Bearer x' } }, 'extra_headers'],
+      [{ custom_host: 'evil.example' }, 'custom_host'],
+      [{ callback_url: 'http://evil.example/' }, 'callback_url'],
+      [{ metadata: { custom_host: 'x' } }, 'metadata.custom_host'],
+      [{ messages: [{ role: 'user', content: 'x', base_url: 'http://evil' }] }, 'messages[0].base_url'],
+      [{ messages: [{ role: 'user', content: [{ type: 'text', text: 'x', api_key: 'k' }] }] }, 'messages[0].content[0].api_key'],
+      [{ extra_body: { nested: [{ deeper: { webhook_url: 'http://evil' } }] } }, 'extra_body.nested[0].deeper.webhook_url'],
+    ];
+    for (const [extra, param] of cases) {
+      await rejects(chat(extra), { status: 400, code: 'forbidden_param', param });
+    }
+    // Content parts that carry data for the model are not overrides.
+    const from = stack.fake.requests.length;
+    const image = await post(
+      url,
+      JSON.stringify({ model: 'gpt-4', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] }] }),
+    );
+    assert.equal(image.status, 200, image.body);
+    assert.equal(chatCalls(stack.fake, from), 1);
+    await assertServing(url);
+  });
+
+  test('4a#12 unknown top-level fields are forwarded to OpenAI-format upstreams as sent', async () => {
+    const extra = { reasoning_effort: 'low', brand_new_field: { nested: [1, 'two', { three: null }] }, store: false, prediction: { type: 'content', content: 'x' } };
+    const from = stack.fake.requests.length;
+    const res = await post(url, chat(extra));
+    assert.equal(res.status, 200, res.body);
+    const sent = stack.fake.requests.slice(from).find((request) => request.path.endsWith('/chat/completions'));
+    assert.ok(sent?.body);
+    for (const [key, value] of Object.entries(extra)) assert.deepEqual(sent.body[key], value, key);
+    assert.equal(res.headers['x-llm-proxy-warnings'], undefined, 'nothing dropped, so no warning');
+    assertRequestId(res.headers);
+    await assertServing(url);
+  });
+
+  test('4a#13 duplicate keys: the one parsed object (last key wins) drives validation, routing, billing and what is forwarded', async () => {
+    const messages = JSON.stringify(MESSAGES);
+    // Routing: the last "model" routes, and the same value goes upstream and into the usage row.
+    let from = stack.fake.requests.length;
+    const routed = await post(url, `{"model":"no-such-model","messages":${messages},"model":"gpt-4"}`);
+    assert.equal(routed.status, 200, routed.body);
+    const forwarded = stack.fake.requests.slice(from);
+    assert.equal(forwarded.length, 1);
+    assert.equal(forwarded[0]?.body?.model, 'gpt-4');
+    const id = routed.headers['x-request-id'] as string;
+    await eventually(() => stack.gateway.usage.recent().some((record) => record.requestId === id));
+    assert.equal(stack.gateway.usage.recent().find((record) => record.requestId === id)?.model, 'gpt-4');
+
+    // The other order: the last model is unknown, so nothing goes upstream.
+    await rejects(`{"model":"gpt-4","messages":${messages},"model":"no-such-model"}`, { status: 404, code: 'model_not_found', param: 'model' });
+
+    // Validation and forwarding agree on max_tokens.
+    from = stack.fake.requests.length;
+    const limited = await post(url, `{"model":"gpt-4","messages":${messages},"max_tokens":99999999,"max_tokens":10}`);
+    assert.equal(limited.status, 200, limited.body);
+    assert.equal(stack.fake.requests.at(-1)?.body?.max_tokens, 10);
+    await rejects(`{"model":"gpt-4","messages":${messages},"max_tokens":10,"max_tokens":99999999}`, { status: 400, code: 'invalid_value', param: 'max_tokens' });
+
+    // The response mode and the forwarded stream flag agree.
+    from = stack.fake.requests.length;
+    const notStreamed = await post(url, `{"model":"gpt-4","messages":${messages},"stream":true,"stream":false}`);
+    assert.equal(notStreamed.status, 200);
+    assert.match(String(notStreamed.headers['content-type']), /^application\/json/);
+    assert.equal(stack.fake.requests.at(-1)?.body?.stream, false);
+
+    // Messages: what the model answers to is what was forwarded.
+    const second = await post(url, `{"model":"gpt-4","messages":[{"role":"user","content":"first"}],"messages":[{"role":"user","content":"second"}]}`);
+    const answer = JSON.parse(second.body) as { choices: Array<{ message: { content: string } }> };
+    assert.match(answer.choices[0]?.message.content ?? '', /You said: second$/);
+    assert.deepEqual(stack.fake.requests.at(-1)?.body?.messages, [{ role: 'user', content: 'second' }]);
+    assert.ok(stack.fake.requests.length > from);
+    await assertServing(url);
+  });
+
+  test('4a#14 __proto__ and constructor.prototype in the body have no effect on any object', async () => {
+    const bodies = [
+      `{"__proto__":{"admin":true,"polluted":"yes"},"model":"gpt-4","messages":${JSON.stringify(MESSAGES)}}`,
+      `{"constructor":{"prototype":{"admin":true,"polluted":"yes"}},"model":"gpt-4","messages":${JSON.stringify(MESSAGES)}}`,
+      `{"model":"gpt-4","messages":[{"role":"user","content":"hi","__proto__":{"role":"system","polluted":"yes"}}],"metadata":{"__proto__":"x"}}`,
+    ];
+    for (const body of bodies) {
+      const res = await post(url, body);
+      assert.ok(res.status === 200 || res.status === 400, `no 500: ${res.status} ${res.body}`);
+      assertRequestId(res.headers);
+      assert.equal(({} as Record<string, unknown>).admin, undefined);
+      assert.equal(({} as Record<string, unknown>).polluted, undefined);
+      assert.equal(Object.prototype.hasOwnProperty.call(Object.prototype, 'polluted'), false);
+    }
+    // The role really sent is the one in the message, not one from a __proto__ key.
+    assert.equal((stack.fake.requests.at(-1)?.body?.messages as Array<{ role: string }>)[0]?.role, 'user');
+    // A required field offered only through __proto__ is still missing.
+    await rejects(`{"__proto__":{"model":"gpt-4","messages":${JSON.stringify(MESSAGES)}}}`, { status: 400, code: 'invalid_type', param: 'model' });
+    await assertServing(url);
+  });
+
+  test('4a#15 invalid UTF-8 → 400 invalid_json; \\u0000 and a lone \\ud800 are served (or 400), never a 500, never a lost usage row', async () => {
+    const wrap = (bytes: number[]) =>
+      Buffer.concat([Buffer.from('{"model":"gpt-4","messages":[{"role":"user","content":"'), Buffer.from(bytes), Buffer.from('"}]}')]);
+    for (const bytes of [[0xff, 0xfe], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xe2, 0x82], [0x80]]) {
+      await rejects(wrap(bytes), { status: 400, code: 'invalid_json', param: null });
+    }
+    for (const content of ['a\\u0000b', '\\ud800', 'x\\udfff\\ud800y', '\\u0000']) {
+      const res = await post(url, `{"model":"gpt-4","messages":[{"role":"user","content":"${content}"}]}`);
+      assert.ok(res.status === 200 || res.status === 400, `${content}: ${res.status} ${res.body}`);
+      if (res.status === 400) assertError(res, { status: 400, code: (JSON.parse(res.body) as { error: { code: string } }).error.code });
+      const id = res.headers['x-request-id'] as string;
+      if (res.status === 200) {
+        await eventually(() => stack.gateway.usage.recent().some((record) => record.requestId === id));
+      }
+    }
+    // Streamed too.
+    const streamed = await post(url, `{"model":"gpt-4","stream":true,"messages":[{"role":"user","content":"nul\\u0000 and \\ud800"}]}`);
+    assert.equal(streamed.status, 200);
+    assert.equal(splitSse(streamed.body).data.at(-1), '[DONE]');
+    const id = streamed.headers['x-request-id'] as string;
+    await eventually(() => stack.gateway.usage.recent().some((record) => record.requestId === id && record.status === 'ok'));
+    await assertServing(url);
+  });
+
+  test('4a#16 missing, empty, Basic, doubled, 10 KB, SQL-ish or %00 credentials → 401 invalid_api_key, one body for all', async () => {
+    const from = stack.fake.requests.length;
+    const headerSets: Array<Record<string, string> | string[]> = [
+      {},
+      { authorization: 'Bearer ' },
+      { authorization: 'Bearer' },
+      { authorization: 'Basic dXNlcjpwYXNz' },
+      { authorization: `Basic ${Buffer.from(`user:${CLIENT_KEY}`).toString('base64')}` },
+      { authorization: `Bearer ${'a'.repeat(10 * 1024)}` },
+      { authorization: "Bearer ' OR '1'='1" },
+      { authorization: "Bearer x' OR '1'='1' --" },
+      { authorization: 'Bearer %00' },
+      { authorization: `Bearer ${CLIENT_KEY}%00` },
+      { authorization: 'Bearer sk-unknown-0123456789abcdef' },
+      { authorization: `Bearer ${CLIENT_KEY}x` },
+      { authorization: `bearer  ${CLIENT_KEY.slice(0, -1)}` },
+      { 'x-api-key': 'sk-unknown-0123456789abcdef' },
+      // Two Authorization headers, even when one of them is valid, are ambiguous.
+      ['Authorization', `Bearer ${CLIENT_KEY}`, 'Authorization', 'Bearer sk-unknown-0123456789abcdef'],
+      ['Authorization', `Bearer ${CLIENT_KEY}`, 'Authorization', `Bearer ${CLIENT_KEY}`],
+    ];
+    const bodies = new Set<string>();
+    for (const headers of headerSets) {
+      const list = Array.isArray(headers) ? [...headers, 'Host', '127.0.0.1', 'Content-Type', 'application/json'] : { ...headers, 'content-type': 'application/json' };
+      const res = await call(url, { headers: list, body: chat() });
+      const error = assertError(res, { status: 401, code: 'invalid_api_key', param: null, type: 'authentication_error' });
+      bodies.add(JSON.stringify(error));
+    }
+    assert.equal(bodies.size, 1, `malformed and unknown keys get one body: ${[...bodies].join('\n')}`);
+    assert.equal(chatCalls(stack.fake, from), 0);
+    await assertServing(url);
+  });
+
+  test('4a#17 key in the query string (?key=, ?api_key=) → 401; the query string never reaches the access log', async () => {
+    for (const query of ['?key=query-secret-one', `?api_key=query-secret-two`, `?key=${CLIENT_KEY}`]) {
+      const res = await call(url, { path: `/v1/chat/completions${query}`, headers: { 'content-type': 'application/json' }, body: chat() });
+      assertError(res, { status: 401, code: 'invalid_api_key', param: null });
+      const id = res.headers['x-request-id'] as string;
+      await eventually(() => stack.gateway.logs.some((line) => line.includes(id) && line.includes('"msg":"request"')));
+      const line = stack.gateway.logs.find((entry) => entry.includes(id) && entry.includes('"msg":"request"')) ?? '';
+      assert.match(line, /"path":"\/v1\/chat\/completions"/);
+    }
+    const all = stack.gateway.logs.join('\n');
+    assert.ok(!all.includes('query-secret'), 'no query value in any log line');
+    assert.ok(!all.includes('?key=') && !all.includes('?api_key='));
+    await assertServing(url);
+  });
+
+  test('4a#18 CR/LF or non-latin1 in headers we would copy (x-request-id, metadata) → 400 invalid_header or a safe replacement, no crash', async () => {
+    for (const value of ['abc\rdef', 'abc\ndef', 'abc\0def']) {
+      const exchange = await rawExchange(url, [`GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: ${value}\r\n\r\n`], { timeoutMs: 2000, until: hasWholeResponse });
+      assertError(parseRawResponse(exchange.text), { status: 400, code: 'invalid_header', param: null });
+    }
+    // Bytes above latin1 (sent as UTF-8) are legal on the wire but not safe to echo: a fresh id replaces them.
+    const utf8 = Buffer.concat([
+      Buffer.from(`POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${CLIENT_KEY}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(chat())}\r\nX-Request-Id: `),
+      Buffer.from('ид-€-1', 'utf8'),
+      Buffer.from(`\r\nConnection: close\r\n\r\n${chat()}`),
+    ]);
+    const replaced = parseRawResponse((await rawExchange(url, [utf8], { timeoutMs: 3000 })).text);
+    assert.equal(replaced.status, 200, replaced.body);
+    assertRequestId(replaced.headers);
+    // A safe client id is kept; an unsafe or over-long one is replaced.
+    const kept = await post(url, chat(), { 'x-request-id': 'client-req-123' });
+    assert.equal(kept.headers['x-request-id'], 'client-req-123');
+    const long = await post(url, chat(), { 'x-request-id': 'x'.repeat(200) });
+    assert.notEqual(long.headers['x-request-id'], 'x'.repeat(200));
+    assertRequestId(long.headers);
+    // Metadata and user strings with CR/LF and non-latin1 travel in the body only.
+    const from = stack.fake.requests.length;
+    const metadata = { note: 'line1\r\nX-Injected: yes', name: 'ключ €' };
+    const res = await post(url, chat({ metadata, user: 'u\r\nSet-Cookie: a=b' }));
+    assert.equal(res.status, 200, res.body);
+    assert.equal(res.headers['x-injected'], undefined);
+    assert.equal(res.headers['set-cookie'], undefined);
+    const sent = stack.fake.requests.slice(from).at(-1);
+    assert.deepEqual(sent?.body?.metadata, metadata);
+    assert.equal(sent?.headers['x-injected'], undefined);
+
+    // Garbage pipelined behind a request whose stream is under way: the connection is dropped, and
+    // no second status line is ever written into the middle of the stream.
+    stack.fake.enqueue({ kind: 'slow-stream', delayMs: 100 });
+    const body = chat({ stream: true });
+    const pipelined = await rawExchange(
+      url,
+      [
+        `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${CLIENT_KEY}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        'X-Bad\r\n: header\r\n\r\n',
+      ],
+      { gapMs: 250, timeoutMs: 4000 },
+    );
+    assert.equal(pipelined.text.match(/HTTP\/1\.1 /g)?.length, 1, 'one status line on the connection');
+    assert.match(pipelined.text, /^HTTP\/1\.1 200/);
+    await assertServing(url);
+  });
+
+  test('4a#19 client Authorization, x-api-key, cookie, host, x-forwarded-*, forwarded and x-gw-* are never forwarded upstream', async () => {
+    const from = stack.fake.requests.length;
+    const res = await post(url, chat(), {
+      'x-api-key': 'client-x-api-key-value',
+      cookie: 'session=client-cookie-value',
+      'x-forwarded-for': '203.0.113.9',
+      'x-forwarded-host': 'evil.example',
+      'x-forwarded-proto': 'http',
+      'x-forwarded-port': '1',
+      forwarded: 'for=203.0.113.9;host=evil.example',
+      'x-real-ip': '203.0.113.9',
+      'proxy-authorization': 'Basic Zm9vOmJhcg==',
+      'x-gw-key-id': 'master',
+      'x-gw-role': 'master',
+      'x-gw-tenant': 'other-tenant',
+    });
+    assert.equal(res.status, 200, res.body);
+    const sent = stack.fake.requests.slice(from).filter((request) => request.path.endsWith('/chat/completions'));
+    assert.equal(sent.length, 1);
+    const headers = sent[0]?.headers ?? {};
+    assert.equal(headers.authorization, `Bearer ${UPSTREAM_KEY}`, 'only the provider key goes upstream');
+    assert.equal(headers.host, new URL(stack.fake.url).host, 'the upstream host, not the client one');
+    for (const name of Object.keys(headers)) {
+      assert.ok(!/^(x-api-key|cookie|x-forwarded-|forwarded$|x-real-ip|proxy-authorization|x-gw-)/.test(name), `forwarded ${name}`);
+    }
+    const serialized = JSON.stringify(headers);
+    for (const value of [CLIENT_KEY, 'client-x-api-key-value', 'client-cookie-value', '203.0.113.9', 'evil.example', 'other-tenant']) {
+      assert.ok(!serialized.includes(value), `upstream headers hold ${value}`);
+    }
+    // Forged internal headers do not change who the caller is.
+    const id = res.headers['x-request-id'] as string;
+    await eventually(() => stack.gateway.usage.recent().some((record) => record.requestId === id));
+    assert.equal(stack.gateway.usage.recent().find((record) => record.requestId === id)?.keyId, 'static-1');
+  });
+
+  test('4a#20 auth is decided on the route, never on Host: odd Host values never bypass it; a malformed or missing Host → 400', async () => {
+    const noKey = { 'content-type': 'application/json' };
+    for (const host of ['evil/', 'a?b', 'a#b', 'u@h', 'h/../../health', 'a'.repeat(10 * 1024), '127.0.0.1:1/health?']) {
+      for (const headers of [noKey, JSON_AUTH]) {
+        const res = await call(url, { path: '/v1/models', method: 'GET', headers: { ...headers, host } });
+        assertError(res, { status: 400, code: 'invalid_header', param: null });
+      }
+    }
+    // No Host at all on HTTP/1.1.
+    const missing = await rawExchange(url, [`GET /v1/models HTTP/1.1\r\nAuthorization: Bearer ${CLIENT_KEY}\r\n\r\n`], { timeoutMs: 2000, until: hasWholeResponse });
+    assertError(parseRawResponse(missing.text), { status: 400, code: 'invalid_header', param: null });
+    // Ordinary hosts work, and auth still applies with them.
+    for (const host of ['localhost:8000', 'llm_proxy:8000', 'api.example.com', '[::1]:8000', '127.0.0.1']) {
+      const open = await call(url, { path: '/v1/models', method: 'GET', headers: { ...JSON_AUTH, host } });
+      assert.equal(open.status, 200, `${host}: ${open.body}`);
+      const closed = await call(url, { path: '/v1/models', method: 'GET', headers: { ...noKey, host } });
+      assertError(closed, { status: 401, code: 'invalid_api_key' });
+    }
+    // Paths that look like the open /health route are still closed routes.
+    for (const path of ['/v1/models?x=/health', '/v1/models/../../health', '/health/../v1/models', '//v1/models', '/V1/MODELS', '/v1/models%2f..%2f..%2fhealth']) {
+      const res = await call(url, { path, method: 'GET', headers: noKey });
+      assert.equal(res.status, 401, `${path}: ${res.status}`);
+      assertError(res, { status: 401, code: 'invalid_api_key' });
+    }
+    const absolute = await rawExchange(url, [`GET http://127.0.0.1/health/../v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`], { timeoutMs: 2000, until: hasWholeResponse });
+    assert.notEqual(parseRawResponse(absolute.text).status, 200);
+    await assertServing(url);
+  });
+
+  test('4a#21 "\\n\\ndata: [DONE]\\n\\n" and a bare \\r echoed into SSE stay JSON-escaped in one data: line; the stream is not cut', async () => {
+    const content = 'start\n\ndata: [DONE]\n\nmiddle\rend\r\n\r\ndata: {"x":1}';
+    const res = await post(url, chat({ stream: true }, content));
+    assert.equal(res.status, 200);
+    assert.match(String(res.headers['content-type']), /^text\/event-stream/);
+    assert.ok(!res.body.includes('\r'), 'no raw CR on the wire');
+    assert.equal(res.body.split('data: [DONE]').length - 1, 1, 'exactly one [DONE] line');
+    const { data } = splitSse(res.body);
+    assert.equal(data.at(-1), '[DONE]');
+    let text = '';
+    let finish: string | null = null;
+    for (const item of data.slice(0, -1)) {
+      const chunk = JSON.parse(item) as { choices: Array<{ delta: { content?: string }; finish_reason: string | null }> };
+      text += chunk.choices[0]?.delta.content ?? '';
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    assert.equal(text, `Hello from the fake upstream. You said: ${content}`);
+    assert.equal(finish, 'stop');
+    // Non-streamed, the same text is one JSON string.
+    const plain = await post(url, chat({}, content));
+    assert.equal((JSON.parse(plain.body) as { choices: Array<{ message: { content: string } }> }).choices[0]?.message.content, `Hello from the fake upstream. You said: ${content}`);
+    assertRequestId(res.headers);
+    await assertServing(url);
+  });
+
+  test('4a#22 slow headers and slow bodies → 408 and the socket closed at the timeout; slow sockets do not slow others', async () => {
+    const slow = await startStack({ yaml: 'server:\n  headers_timeout_s: 1\n  request_timeout_s: 1.5\n' });
+    try {
+      const headersStart = ['GET /health HTTP/1.1\r\n', 'Host: 127.0.0.1\r\n', 'X-A: 1\r\n', 'X-B: 2\r\n', 'X-C: 3\r\n', 'X-D: 4\r\n', 'X-E: 5\r\n', 'X-F: 6\r\n', 'X-G: 7\r\n'];
+      const bodyPieces = [
+        `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${CLIENT_KEY}\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n`,
+        ...Array.from({ length: 20 }, () => '{'),
+      ];
+      // 50 trickling sockets alongside, to show a normal request is not held up by them.
+      const crowd = Array.from({ length: 50 }, () => rawExchange(slow.url, headersStart, { gapMs: 250, timeoutMs: 6000 }));
+      const [headersExchange, bodyExchange] = await Promise.all([
+        rawExchange(slow.url, headersStart, { gapMs: 250, timeoutMs: 6000 }),
+        rawExchange(slow.url, bodyPieces, { gapMs: 250, timeoutMs: 6000 }),
+        (async () => {
+          const started = Date.now();
+          await assertServing(slow.url);
+          assert.ok(Date.now() - started < 1500, 'a normal request is served promptly');
+        })(),
+      ]);
+      for (const [exchange, limitMs] of [
+        [headersExchange, 1000],
+        [bodyExchange, 1500],
+      ] as const) {
+        assert.ok(exchange.closedByServer, 'the server closed the socket');
+        assert.ok(exchange.ms >= limitMs - 100 && exchange.ms < limitMs + 1600, `closed after ${exchange.ms} ms`);
+        assertError(parseRawResponse(exchange.text), { status: 408, code: 'request_timeout', param: null });
+      }
+      for (const exchange of await Promise.all(crowd)) assert.ok(exchange.closedByServer && exchange.ms < 3000, `crowd socket closed after ${exchange.ms} ms`);
+      await assertServing(slow.url);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  test('4a#23 header block over 16 KiB or more than 100 headers → 431', async () => {
+    const big = await rawExchange(url, [`GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${CLIENT_KEY}\r\nX-Big: ${'a'.repeat(17 * 1024)}\r\n\r\n`], {
+      timeoutMs: 2000,
+      until: hasWholeResponse,
+    });
+    assertError(parseRawResponse(big.text), { status: 431, code: 'headers_too_large', param: null });
+
+    const many: Record<string, string> = { authorization: `Bearer ${CLIENT_KEY}` };
+    for (let index = 0; index < 101; index++) many[`x-h${index}`] = String(index);
+    const res = await call(url, { path: '/v1/models', method: 'GET', headers: many });
+    assertError(res, { status: 431, code: 'too_many_headers', param: null });
+    // Without a key too: the count is checked before anything else.
+    delete many.authorization;
+    assertError(await call(url, { path: '/v1/models', method: 'GET', headers: many }), { status: 431, code: 'too_many_headers' });
+    await assertServing(url);
+  });
+
+  test('4a#24 a stream without stream_options: upstream asked for include_usage, the usage chunk stripped', async () => {
+    for (const extra of [{}, { stream_options: { include_usage: false } }, { stream_options: null }]) {
+      const from = stack.fake.requests.length;
+      const res = await post(url, chat({ stream: true, ...extra }));
+      assert.equal(res.status, 200);
+      const sent = stack.fake.requests.slice(from).at(-1);
+      assert.deepEqual(sent?.body?.stream_options, { include_usage: true });
+      const { data } = splitSse(res.body);
+      assert.equal(data.at(-1), '[DONE]');
+      for (const item of data.slice(0, -1)) {
+        const chunk = JSON.parse(item) as { choices: unknown[]; usage?: unknown };
+        assert.ok(chunk.choices.length > 0, 'no usage-only chunk');
+        assert.ok(chunk.usage === undefined || chunk.usage === null, 'no usage figures');
+      }
+      // The proxy still counted the provider's usage.
+      const id = res.headers['x-request-id'] as string;
+      await eventually(() => stack.gateway.usage.recent().some((record) => record.requestId === id));
+      const record = stack.gateway.usage.recent().find((entry) => entry.requestId === id);
+      assert.equal(record?.estimated, false);
+      assert.ok((record?.completionTokens ?? 0) > 0);
+    }
+    // When asked, exactly one usage chunk, just before [DONE].
+    const asked = await post(url, chat({ stream: true, stream_options: { include_usage: true } }));
+    const data = splitSse(asked.body).data;
+    const usageChunks = data.slice(0, -1).filter((item) => (JSON.parse(item) as { usage?: unknown }).usage);
+    assert.equal(usageChunks.length, 1);
+    assert.deepEqual((JSON.parse(data.at(-2) ?? '{}') as { choices: unknown[] }).choices, []);
+    assertRequestId(asked.headers);
+    await assertServing(url);
+  });
+});

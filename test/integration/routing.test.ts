@@ -1,0 +1,214 @@
+// Routing and resilience through real HTTP: model groups over two fake providers, weighted
+// balancing, failover, fallbacks, honest streaming failover, circuit breaking, Retry-After
+// cool-downs, time-to-first-token timeouts, context-window fallbacks and /health/providers.
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
+import { authHeaders, startGateway, type Gateway } from '../support/gateway-harness.js';
+
+function chat(gateway: Gateway, model: string, extra: Record<string, unknown> = {}): Promise<Response> {
+  return fetch(`${gateway.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: authHeaders(),
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], ...extra }),
+  });
+}
+
+describe('routing and resilience', () => {
+  let one: FakeOpenAi;
+  let two: FakeOpenAi;
+  let big: FakeOpenAi;
+  let gateway: Gateway;
+
+  before(async () => {
+    [one, two, big] = await Promise.all([
+      startFakeOpenAi({ apiKey: undefined, reply: 'one' }),
+      startFakeOpenAi({ apiKey: undefined, reply: 'two' }),
+      startFakeOpenAi({ apiKey: undefined, reply: 'big' }),
+    ]);
+    const file = join(mkdtempSync(join(tmpdir(), 'llm-proxy-routing-')), 'config.yaml');
+    writeFileSync(
+      file,
+      `providers:
+  one: { type: openai-compatible, base_url: "${one.url}/v1", discover: false }
+  two: { type: openai-compatible, base_url: "${two.url}/v1", discover: false }
+  big: { type: openai-compatible, base_url: "${big.url}/v1", discover: false }
+model_catalog:
+  small-window: { context_length: 8000, max_output_tokens: 4000 }
+  large-window: { context_length: 200000, max_output_tokens: 8000 }
+  h1: { input_cost: 0.001, output_cost: 0.001 }
+  h2: { input_cost: 0.01, output_cost: 0.01 }
+models:
+  - name: balanced
+    deployments: [{ provider: one, model: m1, weight: 3 }, { provider: two, model: m2, weight: 1 }]
+  - name: primary
+    strategy: least-busy
+    deployments: [{ provider: one, model: p1 }, { provider: two, model: p2 }]
+  - name: streamer
+    deployments: [{ provider: one, model: s1 }, { provider: two, model: s2 }]
+  - name: midstream
+    deployments: [{ provider: one, model: ms1 }, { provider: two, model: ms2 }]
+  - name: lonely
+    retries: 1
+    deployments: [{ provider: one, model: lonely-1 }]
+    fallbacks: [rescue]
+  - name: rescue
+    deployments: [{ provider: two, model: rescue-2 }]
+  - name: small-window
+    deployments: [{ provider: one, model: small-window }]
+    fallbacks: [also-small, large-window]
+  - name: also-small
+    deployments: [{ provider: two, model: small-window }]
+  - name: large-window
+    deployments: [{ provider: big, model: large-window }]
+  - name: hasty
+    timeouts: { ttfb_s: 0.3 }
+    deployments: [{ provider: one, model: h1 }, { provider: two, model: h2 }]
+    strategy: lowest-cost
+  - name: breaker
+    deployments: [{ provider: one, model: b1 }, { provider: two, model: b2 }]
+routing: { failure_threshold: 3, cooldown_s: 0.5 }
+`,
+    );
+    gateway = await startGateway({ LLM_PROXY_CONFIG: file, LLM_PROXY_RPM: '0' });
+  });
+  after(async () => {
+    await gateway.close();
+    await Promise.all([one.close(), two.close(), big.close()]);
+  });
+  afterEach(() => {
+    for (const fake of [one, two, big]) fake.reset();
+  });
+
+  test('weighted-random spreads load by weight (3:1)', async () => {
+    for (let index = 0; index < 200; index++) assert.equal((await chat(gateway, 'balanced')).status, 200);
+    const share = one.requests.length / 200;
+    assert.ok(share > 0.65 && share < 0.85, `share on the weight-3 deployment: ${share}`);
+    assert.equal(one.requests.length + two.requests.length, 200);
+  });
+
+  test('a failing deployment is invisible when another can serve; the route header shows the attempts', async () => {
+    one.enqueue({ kind: 'status', status: 503 });
+    const response = await chat(gateway, 'primary');
+    assert.equal(response.status, 200);
+    const route = response.headers.get('x-llm-proxy-route') ?? '';
+    // Least-busy with both idle picks either; if it picked the failing one, it moved on at once.
+    assert.ok(route === 'two/p2=200' || route === 'one/p1=upstream_error, two/p2=200', route);
+    if (route === 'two/p2=200') {
+      one.reset();
+      two.enqueue({ kind: 'status', status: 503 });
+      const again = await chat(gateway, 'primary');
+      assert.equal(again.status, 200);
+      assert.match(again.headers.get('x-llm-proxy-route') ?? '', /^(one\/p1=200|two\/p2=upstream_error, one\/p1=200)$/);
+    }
+  });
+
+  test('exhausted retries fall back to the next model, which says it answered', async () => {
+    for (let index = 0; index < 2; index++) one.enqueue({ kind: 'status', status: 500 });
+    const response = await chat(gateway, 'lonely');
+    assert.equal(response.status, 200);
+    const body = (await response.json()) as { model: string; choices: Array<{ message: { content: string } }> };
+    assert.equal(body.model, 'rescue-2');
+    assert.match(body.choices[0]?.message.content ?? '', /^two/);
+    assert.equal(response.headers.get('x-llm-proxy-route'), 'one/lonely-1=upstream_error, one/lonely-1=upstream_error, two/rescue-2=200');
+  });
+
+  test('400s are not retried and do not fall back', async () => {
+    one.enqueue({ kind: 'status', status: 422, body: JSON.stringify({ error: { message: 'bad field', type: 'invalid_request_error', param: null, code: null } }) });
+    const response = await chat(gateway, 'lonely');
+    assert.equal(response.status, 400);
+    assert.equal(one.requests.length, 1);
+    assert.equal(two.requests.length, 0);
+  });
+
+  test('a context-window overflow moves to a model with a larger window, skipping same-size ones', async () => {
+    one.enqueue({
+      kind: 'status',
+      status: 400,
+      body: JSON.stringify({ error: { message: "This model's maximum context length is 8000 tokens.", type: 'invalid_request_error', param: 'messages', code: 'context_length_exceeded' } }),
+    });
+    const response = await chat(gateway, 'small-window');
+    assert.equal(response.status, 200);
+    assert.equal(((await response.json()) as { model: string }).model, 'large-window');
+    assert.equal(two.requests.length, 0, 'a fallback with the same window is skipped');
+    assert.equal(big.requests.length, 1);
+  });
+
+  test('a stream that fails before its first content fails over invisibly', async () => {
+    // The role chunk arrives, then the connection drops: nothing has reached the client yet.
+    one.enqueue({ kind: 'reset-after', chunks: 1 });
+    two.enqueue({ kind: 'reset-after', chunks: 1 });
+    const response = await chat(gateway, 'streamer', { stream: true });
+    assert.equal(response.status, 200);
+    const text = await response.text();
+    assert.doesNotMatch(text, /"error"/);
+    assert.match(text, /data: \[DONE\]\n\n$/);
+    assert.equal(one.requests.length + two.requests.length, 3, 'both failed once, the retry was served');
+    assert.match(response.headers.get('x-llm-proxy-route') ?? '', /^[^=]+=upstream_stream_error, [^=]+=upstream_stream_error, [^=]+=200$/);
+  });
+
+  test('after the first content there is no failover: the stream ends with an error event', async () => {
+    one.enqueue({ kind: 'reset-after', chunks: 3 });
+    two.enqueue({ kind: 'reset-after', chunks: 3 });
+    const response = await chat(gateway, 'midstream', { stream: true });
+    const text = await response.text();
+    assert.match(text, /data: \{"error":\{[^\n]*"code":"upstream_stream_error"/);
+    assert.doesNotMatch(text, /\[DONE\]/);
+    assert.equal(one.requests.length + two.requests.length, 1);
+  });
+
+  test('a stall past the time-to-first-token limit fails over', async () => {
+    // lowest-cost puts h1 first; it stalls.
+    one.enqueue({ kind: 'delay-headers', ms: 1000 });
+    const started = Date.now();
+    const response = await chat(gateway, 'hasty', { stream: true });
+    assert.equal(response.status, 200);
+    await response.text();
+    assert.ok(Date.now() - started < 900, 'the second deployment answered without waiting out the first');
+    assert.equal(response.headers.get('x-llm-proxy-route'), 'one/h1=upstream_timeout, two/h2=200');
+  });
+
+  test('circuit breaker: opens after consecutive failures, skips the deployment, half-opens after the cool-down', async () => {
+    // b1 fails three times (each request still served by b2), which opens its circuit.
+    let failures = 0;
+    for (let index = 0; index < 20 && failures < 3; index++) {
+      one.enqueue({ kind: 'status', status: 500 });
+      const response = await chat(gateway, 'breaker');
+      assert.equal(response.status, 200);
+      if ((response.headers.get('x-llm-proxy-route') ?? '').includes('one/b1=upstream_error')) failures++;
+      one.reset();
+    }
+    assert.equal(failures, 3);
+    const providers = (await (await fetch(`${gateway.url}/health/providers`)).json()) as Record<string, { status: string; deployments: Record<string, { circuit: string }> }>;
+    assert.equal(providers.one?.deployments['one/b1']?.circuit, 'open');
+    assert.equal(providers.one?.status, 'degraded');
+    const health = (await (await fetch(`${gateway.url}/health`)).json()) as { status: string };
+    assert.equal(health.status, 'degraded');
+
+    for (let index = 0; index < 5; index++) assert.equal((await chat(gateway, 'breaker')).status, 200);
+    assert.equal(one.requests.filter((request) => request.body?.model === 'b1').length, 0, 'no traffic while open');
+
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    for (let index = 0; index < 10; index++) await chat(gateway, 'breaker');
+    assert.ok(one.requests.some((request) => request.body?.model === 'b1'), 'probed after the cool-down');
+    const after = (await (await fetch(`${gateway.url}/health/providers`)).json()) as Record<string, { deployments: Record<string, { circuit: string }> }>;
+    assert.equal(after.one?.deployments['one/b1']?.circuit, 'closed', JSON.stringify(after.one));
+  });
+
+  test("a 429's Retry-After cools only that deployment; when none is left the client gets 429 with Retry-After", async () => {
+    one.enqueue({ kind: 'status', status: 429, headers: { 'retry-after': '2' } });
+    two.enqueue({ kind: 'status', status: 429, headers: { 'retry-after': '3' } });
+    const response = await chat(gateway, 'hasty');
+    assert.equal(response.status, 429);
+    const body = (await response.json()) as { error: { code: string } };
+    assert.equal(body.error.code, 'upstream_rate_limited');
+    assert.ok(Number(response.headers.get('retry-after')) >= 1);
+    // Both are cooling now: refused without calling either.
+    const again = await chat(gateway, 'hasty');
+    assert.equal(again.status, 429);
+    assert.equal(one.requests.length + two.requests.length, 2);
+  });
+});

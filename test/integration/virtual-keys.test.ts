@@ -1,0 +1,301 @@
+// Virtual keys end to end on one instance (embedded SQLite): the admin API, a virtual key used for
+// chat, rate and token limits with their headers, budgets (the 100-request race), usage read back,
+// and a database that goes away mid-run.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { generateVirtualKey } from '../../src/keys/virtual-keys.js';
+import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
+import { CLIENT_KEY, eventually, MASTER_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+import { callJson, chat, createKey, errorCode, errorMessage } from '../support/key-support.js';
+
+describe('virtual keys on one instance', () => {
+  let upstream: FakeOpenAi;
+  let gateway: Gateway;
+  let base: string;
+
+  before(async () => {
+    upstream = await startFakeOpenAi({ apiKey: UPSTREAM_KEY });
+    gateway = await startGateway({ OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${upstream.url}/v1`, LLM_PROXY_RPM: '0' });
+    base = gateway.url;
+  });
+  after(async () => {
+    await gateway.close();
+    await upstream.close();
+  });
+
+  test('the admin API needs the master key: 401 without a key, 403 for client and virtual keys', async () => {
+    assert.equal((await callJson(base, 'GET', '/admin/keys', undefined)).status, 401);
+    const asClient = await callJson(base, 'GET', '/admin/keys', CLIENT_KEY);
+    assert.equal(asClient.status, 403);
+    assert.equal(errorCode(asClient), 'master_key_required');
+    const { key } = await createKey(base, { name: 'not-an-admin' });
+    for (const [method, path] of [['GET', '/admin/keys'], ['POST', '/admin/keys'], ['PATCH', '/admin/keys/0123456789abcdef'], ['DELETE', '/admin/keys/0123456789abcdef'], ['GET', '/admin/usage']]) {
+      const response = await callJson(base, method as string, path as string, key, method === 'POST' || method === 'PATCH' ? {} : undefined);
+      assert.equal(response.status, 403, `${method} ${path}`);
+    }
+  });
+
+  test('a new key is shown once; lists and look-ups never hold the secret or its hash', async () => {
+    const created = await createKey(base, { name: 'app', models: ['gpt-4'], rpm_limit: 10, tpm_limit: 5000, max_budget: 2.5, budget_period: 'monthly', expires_at: '2099-01-01' });
+    assert.match(created.key, /^sk-gw_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
+    assert.ok(created.key.startsWith(`sk-gw_${created.id}_`));
+    assert.equal(created.body.name, 'app');
+    assert.equal(created.body.rpm_limit, 10);
+    assert.equal(created.body.max_budget, 2.5);
+    assert.equal(created.body.budget_period, 'monthly');
+    assert.equal(created.body.expires_at, '2099-01-01T00:00:00.000Z');
+    assert.equal(created.body.state, 'active');
+    const secret = created.key.slice(`sk-gw_${created.id}_`.length);
+    assert.equal(created.body.prefix, secret.slice(0, 4));
+    const hash = createHash('sha256').update(created.key).digest('hex');
+
+    const list = await callJson(base, 'GET', '/admin/keys', MASTER_KEY);
+    assert.equal(list.status, 200);
+    const listed = (list.body.keys as Array<Record<string, unknown>>).find((key) => key.id === created.id);
+    assert.ok(listed !== undefined);
+    assert.equal(listed.key, undefined);
+    assert.equal(list.body.count, (list.body.keys as unknown[]).length);
+    const one = await callJson(base, 'GET', `/admin/keys/${created.id}`, MASTER_KEY);
+    assert.equal(one.status, 200);
+    for (const text of [list.text, one.text]) {
+      assert.ok(!text.includes(secret), 'no secret');
+      assert.ok(!text.includes(secret.slice(4, 12)), 'no more than 4 characters of it');
+      assert.ok(!text.includes(hash), 'no hash');
+    }
+    assert.ok(!gateway.logs.join('\n').includes(secret), 'no secret in the logs');
+  });
+
+  test('bad settings are 400s that name the field; unknown ids are 404', async () => {
+    const cases: Array<[Record<string, unknown>, string, string]> = [
+      [{ rpm_limit: -1 }, 'invalid_value', 'rpm_limit'],
+      [{ rpm_limit: 1.5 }, 'invalid_type', 'rpm_limit'],
+      [{ tpm_limit: '100' }, 'invalid_type', 'tpm_limit'],
+      [{ max_budget: -5 }, 'invalid_value', 'max_budget'],
+      [{ budget_period: 'yearly' }, 'invalid_value', 'budget_period'],
+      [{ expires_at: 'tomorrow' }, 'invalid_value', 'expires_at'],
+      [{ expires_at: '2001-01-01T00:00:00Z' }, 'invalid_value', 'expires_at'],
+      [{ models: 'gpt-4' }, 'invalid_type', 'models'],
+      [{ models: [''] }, 'invalid_value', 'models[0]'],
+      [{ name: 42 }, 'invalid_type', 'name'],
+      [{ admin: true }, 'unknown_parameter', 'admin'],
+    ];
+    for (const [body, code, param] of cases) {
+      const response = await callJson(base, 'POST', '/admin/keys', MASTER_KEY, body);
+      assert.equal(response.status, 400, JSON.stringify(body));
+      assert.equal(errorCode(response), code, JSON.stringify(body));
+      assert.equal((response.body.error as { param: unknown }).param, param);
+    }
+    assert.equal((await callJson(base, 'PATCH', '/admin/keys/ffffffffffffffff', MASTER_KEY, { name: 'x' })).status, 404);
+    assert.equal((await callJson(base, 'DELETE', '/admin/keys/not-an-id', MASTER_KEY)).status, 404);
+    assert.equal((await callJson(base, 'GET', '/admin/keys/..%2f..%2fhealth', MASTER_KEY)).status, 404);
+  });
+
+  test('a virtual key chats, carries limit headers, and is held to its model list', async () => {
+    const { id, key } = await createKey(base, { models: ['gpt-4'], rpm_limit: 50 });
+    const response = await chat(base, key);
+    assert.equal(response.status, 200, response.text);
+    assert.equal(response.headers.get('x-ratelimit-limit'), '50');
+    assert.equal(response.headers.get('x-ratelimit-remaining'), '49');
+    assert.ok(Number(response.headers.get('x-ratelimit-reset')) > 0);
+    await eventually(() => gateway.usage.recent().some((record) => record.keyId === id));
+    const denied = await chat(base, key, { model: 'gpt-3.5-turbo' });
+    assert.equal(denied.status, 403);
+    assert.equal(errorCode(denied), 'model_not_allowed');
+    const models = await callJson(base, 'GET', '/v1/models', key);
+    assert.deepEqual((models.body.data as Array<{ id: string }>).map((model) => model.id), ['gpt-4']);
+  });
+
+  test('unknown keys, hashes of keys and near-misses are 401', async () => {
+    const { id, key } = await createKey(base);
+    const hash = createHash('sha256').update(key).digest('hex');
+    for (const presented of [hash, `sk-gw_${id}_${hash}`, `sk-gw_${id}_${'x'.repeat(43)}`, generateVirtualKey().key, `${key}=`]) {
+      const response = await chat(base, presented);
+      assert.equal(response.status, 401, presented);
+      assert.equal(errorCode(response), 'invalid_api_key');
+    }
+  });
+
+  test('revocation and expiry take effect at once, with a message that says which', async () => {
+    const { id, key } = await createKey(base);
+    assert.equal((await chat(base, key)).status, 200);
+    const revoked = await callJson(base, 'DELETE', `/admin/keys/${id}`, MASTER_KEY);
+    assert.equal(revoked.status, 200);
+    assert.equal(revoked.body.state, 'revoked');
+    const refused = await chat(base, key);
+    assert.equal(refused.status, 403);
+    assert.equal(errorCode(refused), 'key_revoked');
+    assert.match(errorMessage(refused), /revoked/);
+
+    const second = await createKey(base);
+    assert.equal((await chat(base, second.key)).status, 200);
+    assert.equal((await callJson(base, 'PATCH', `/admin/keys/${second.id}`, MASTER_KEY, { expires_at: new Date(Date.now() - 1000).toISOString() })).status, 200);
+    const expired = await chat(base, second.key);
+    assert.equal(expired.status, 403);
+    assert.equal(errorCode(expired), 'key_expired');
+    assert.match(errorMessage(expired), /expired/);
+  });
+
+  test('PATCH changes limits at once', async () => {
+    const { id, key } = await createKey(base, { rpm_limit: 100 });
+    assert.equal((await chat(base, key)).headers.get('x-ratelimit-limit'), '100');
+    const patched = await callJson(base, 'PATCH', `/admin/keys/${id}`, MASTER_KEY, { rpm_limit: 7, name: 'renamed' });
+    assert.equal(patched.body.rpm_limit, 7);
+    assert.equal(patched.body.name, 'renamed');
+    assert.equal((await chat(base, key)).headers.get('x-ratelimit-limit'), '7');
+  });
+
+  test('requests per minute: the limit, then 429 with Retry-After', async () => {
+    const { key } = await createKey(base, { rpm_limit: 3 });
+    const remaining = [];
+    for (let index = 0; index < 3; index++) {
+      const response = await chat(base, key);
+      assert.equal(response.status, 200);
+      remaining.push(response.headers.get('x-ratelimit-remaining'));
+    }
+    assert.deepEqual(remaining, ['2', '1', '0']);
+    const refused = await chat(base, key);
+    assert.equal(refused.status, 429);
+    assert.equal(errorCode(refused), 'rate_limit_exceeded');
+    assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+    assert.equal(refused.headers.get('x-ratelimit-remaining'), '0');
+  });
+
+  test('tokens per minute: reserved from the estimate, settled from the reported usage', async () => {
+    const { key } = await createKey(base, { tpm_limit: 100 });
+    // Asks for more than the whole limit: let through on an empty window, then settled to the ~40 used.
+    const first = await chat(base, key, { max_tokens: 500 });
+    assert.equal(first.status, 200, first.text);
+    assert.equal(first.headers.get('x-ratelimit-limit-tokens'), '100');
+    const tooMuch = await chat(base, key, { max_tokens: 90 });
+    assert.equal(tooMuch.status, 429);
+    assert.match(errorMessage(tooMuch), /tokens per minute/);
+    assert.ok(Number(tooMuch.headers.get('retry-after')) >= 1);
+    // Fits only because the first reservation was settled down to what was really used.
+    const small = await chat(base, key, { max_tokens: 10 });
+    assert.equal(small.status, 200, small.text);
+  });
+
+  test('budget race: 100 concurrent requests against a budget that fits one admit exactly one', async () => {
+    // gpt-4 is $0.03 / $0.06 per 1K: with max_tokens 100 a request may cost ~$0.0062, so $0.007 fits one,
+    // and still only one once the first has settled at its real cost (~$0.0014), however slowly they arrive.
+    const { id, key } = await createKey(base, { max_budget: 0.007 });
+    const responses = await Promise.all(Array.from({ length: 100 }, () => chat(base, key, { max_tokens: 100 })));
+    const statuses = responses.map((response) => response.status);
+    assert.equal(statuses.filter((status) => status === 200).length, 1, statuses.join(','));
+    assert.ok(responses.filter((response) => response.status !== 200).every((response) => errorCode(response) === 'budget_exceeded'));
+    await gateway.app.services.usage.flush();
+    const after = await callJson(base, 'GET', `/admin/keys/${id}`, MASTER_KEY);
+    const spend = Number(after.body.spend);
+    assert.ok(spend > 0 && spend < 0.005, `spend settled to the real cost: ${spend}`);
+  });
+
+  test('a budget that is used up: 403 when it never resets, 429 until the reset when it does', async () => {
+    const spent = await createKey(base, { max_budget: 0 });
+    const refused = await chat(base, spent.key);
+    assert.equal(refused.status, 403);
+    assert.equal(errorCode(refused), 'budget_exceeded');
+    assert.match(errorMessage(refused), /budget/);
+    assert.equal((await callJson(base, 'GET', `/admin/keys/${spent.id}`, MASTER_KEY)).body.state, 'over_budget');
+
+    const daily = await createKey(base, { max_budget: 0, budget_period: 'daily' });
+    const windowed = await chat(base, daily.key);
+    assert.equal(windowed.status, 429);
+    assert.equal(errorCode(windowed), 'budget_exceeded');
+    assert.ok(Number(windowed.headers.get('retry-after')) >= 1);
+    assert.match(errorMessage(windowed), /resets at/);
+  });
+
+  test('usage is recorded per request and read back per key, model and day', async () => {
+    const { id, key } = await createKey(base);
+    for (let index = 0; index < 3; index++) assert.equal((await chat(base, key)).status, 200);
+    assert.equal((await chat(base, key, { stream: true })).status, 200);
+    const usage = await callJson(base, 'GET', '/api/usage', key);
+    assert.equal(usage.status, 200, usage.text);
+    assert.equal(usage.body.key_id, id);
+    const totals = usage.body.totals as Record<string, number>;
+    assert.equal(totals.requests, 4);
+    assert.ok((totals.prompt_tokens ?? 0) > 0 && (totals.completion_tokens ?? 0) > 0);
+    assert.equal(totals.total_tokens, (totals.prompt_tokens ?? 0) + (totals.completion_tokens ?? 0));
+    assert.ok((totals.cost ?? 0) > 0);
+    assert.deepEqual((usage.body.by_model as Array<{ model: string; requests: number }>).map((row) => [row.model, row.requests]), [['gpt-4', 4]]);
+    const today = new Date().toISOString().slice(0, 10);
+    assert.deepEqual((usage.body.by_day as Array<{ date: string }>).map((row) => row.date), [today]);
+
+    const ranged = await callJson(base, 'GET', `/api/usage?start=${today}&end=${today}`, key);
+    assert.equal((ranged.body.totals as Record<string, number>).requests, 4);
+    const before = await callJson(base, 'GET', '/api/usage?start=2020-01-01&end=2020-01-31', key);
+    assert.equal((before.body.totals as Record<string, number>).requests, 0);
+    const bad = await callJson(base, 'GET', '/api/usage?start=yesterday', key);
+    assert.equal(bad.status, 400);
+    assert.equal((bad.body.error as { param: unknown }).param, 'start');
+
+    const admin = await callJson(base, 'GET', `/admin/usage?key_id=${id}`, MASTER_KEY);
+    assert.equal(admin.status, 200);
+    assert.equal((admin.body.totals as Record<string, number>).requests, 4);
+    assert.deepEqual((admin.body.by_key as Array<{ key_id: string }>).map((row) => row.key_id), [id]);
+    const everyone = await callJson(base, 'GET', '/admin/usage', MASTER_KEY);
+    assert.ok((everyone.body.by_key as Array<{ key_id: string }>).length > 1);
+    assert.equal((await callJson(base, 'GET', '/admin/usage', CLIENT_KEY)).status, 403);
+  });
+});
+
+describe('the database goes away at runtime', () => {
+  let upstream: FakeOpenAi;
+  let gateway: Gateway;
+
+  before(async () => {
+    upstream = await startFakeOpenAi({ apiKey: UPSTREAM_KEY });
+    gateway = await startGateway({ OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${upstream.url}/v1`, LLM_PROXY_RPM: '0' });
+  });
+  after(async () => {
+    await gateway.close();
+    await upstream.close();
+  });
+
+  test('known keys keep working from the cache, unknown keys get 503, usage waits in the spool and lands once', async () => {
+    const base = gateway.url;
+    const services = gateway.app.services;
+    const { id, key } = await createKey(base, { max_budget: 5 });
+    assert.equal((await chat(base, key)).status, 200);
+    await services.usage.flush();
+    const spentBefore = (await services.store.keys.findById(id))?.spend ?? 0;
+
+    // Simulated outage: every store call the request path makes fails like a refused connection.
+    const keys = services.store.keys;
+    const usage = services.store.usage;
+    const saved = { findById: keys.findById, reserveBudget: keys.reserveBudget, insertBatch: usage.insertBatch, ping: usage.ping };
+    const down = async (): Promise<never> => {
+      throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+    };
+    keys.findById = down;
+    keys.reserveBudget = down;
+    usage.insertBatch = down;
+    usage.ping = down;
+    try {
+      // The key was read before the outage, so it is known; its budget is held in this instance meanwhile.
+      for (let index = 0; index < 6; index++) {
+        const response = await chat(base, key, { messages: [{ role: 'user', content: `during the outage ${index}` }] });
+        assert.equal(response.status, 200, response.text);
+      }
+      const stranger = await chat(base, generateVirtualKey().key);
+      assert.equal(stranger.status, 503);
+      assert.equal(errorCode(stranger), 'auth_unavailable');
+      assert.equal((await chat(base, CLIENT_KEY)).status, 200, 'static keys never touch the database');
+      await services.usage.flush();
+      assert.ok(gateway.logs.some((line) => line.includes('usage store unavailable')));
+    } finally {
+      Object.assign(keys, { findById: saved.findById, reserveBudget: saved.reserveBudget });
+      Object.assign(usage, { insertBatch: saved.insertBatch, ping: saved.ping });
+    }
+    await services.usage.flush();
+    const summary = await services.store.usage.summarize({ keyId: id, start: Date.now() - 3_600_000, end: Date.now() + 1 });
+    assert.equal(summary.reduce((sum, group) => sum + group.requests, 0), 7, `every request once: none lost, none doubled\n${gateway.logs.slice(-15).join('')}`);
+    await services.usage.flush();
+    const again = await services.store.usage.summarize({ keyId: id, start: Date.now() - 3_600_000, end: Date.now() + 1 });
+    assert.equal(again.reduce((sum, group) => sum + group.requests, 0), 7);
+    const stored = await services.store.keys.findById(id);
+    assert.ok((stored?.spend ?? 0) > spentBefore, 'the spend made during the outage reached the key');
+    assert.equal(stored?.reserved, 0);
+  });
+});

@@ -1,0 +1,145 @@
+// The Redis limiter: the memory limiter's decisions, atomic under concurrency, and a per-instance
+// fallback when Redis refuses connections, never answers, or hangs after connecting.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { pino } from 'pino';
+import { MemoryRateLimiter } from '../../src/rate-limit/memory-rate-limiter.js';
+import { RedisRateLimiter } from '../../src/rate-limit/redis-rate-limiter.js';
+import { RedisConnection } from '../../src/store/redis-connection.js';
+import { createRedisPrefix, type RedisPrefix } from '../support/backing-services.js';
+
+const redis = await createRedisPrefix();
+
+describe('Redis rate limiter on a real Redis', { skip: typeof redis === 'string' ? redis : false }, () => {
+  const shared = redis as RedisPrefix;
+  let connection: RedisConnection;
+
+  before(async () => {
+    connection = new RedisConnection({ url: shared.url }, pino({ level: 'silent' }));
+    await once(connection.client, 'ready');
+  });
+  after(async () => {
+    await connection.close();
+    await shared.drop();
+  });
+
+  test('the same decisions as the memory limiter within a window', async () => {
+    const limiter = new RedisRateLimiter(connection, new MemoryRateLimiter(), shared.prefix);
+    const memory = new MemoryRateLimiter();
+    const now = Date.now();
+    for (const cost of [1, 2, 1, 3, 1, 1]) {
+      const fromRedis = await limiter.consume('same', 5, cost, now);
+      const fromMemory = memory.consume('same', 5, cost, now);
+      assert.equal(fromRedis.allowed, fromMemory.allowed, `cost ${cost}`);
+      assert.equal(fromRedis.remaining, fromMemory.remaining, `cost ${cost}`);
+      assert.ok(fromRedis.resetMs > 0 && fromRedis.resetMs <= 60_000);
+    }
+  });
+
+  test('atomic: 60 concurrent checks against a limit of 20 admit exactly 20', async () => {
+    const limiter = new RedisRateLimiter(connection, new MemoryRateLimiter(), shared.prefix);
+    const decisions = await Promise.all(Array.from({ length: 60 }, () => limiter.consume('race', 20, 1, Date.now())));
+    assert.equal(decisions.filter((decision) => decision.allowed).length, 20);
+  });
+
+  test('adjust gives tokens back (never below zero) and takes the excess', async () => {
+    const limiter = new RedisRateLimiter(connection, new MemoryRateLimiter(), shared.prefix);
+    assert.equal((await limiter.consume('tokens', 100, 80, Date.now())).remaining, 20);
+    await limiter.adjust('tokens', -70, Date.now());
+    assert.equal((await limiter.consume('tokens', 100, 10, Date.now())).remaining, 80);
+    await limiter.adjust('tokens', -1_000, Date.now());
+    assert.equal((await limiter.consume('tokens', 100, 0, Date.now())).remaining, 100);
+  });
+});
+
+function silentServer(onSocket: (socket: Socket) => void): Promise<{ server: Server; url: string; sockets: Set<Socket> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    onSocket(socket);
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve({ server, url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`, sockets })),
+  );
+}
+
+async function closeServer(fake: { server: Server; sockets: Set<Socket> }): Promise<void> {
+  for (const socket of fake.sockets) socket.destroy();
+  await new Promise((resolve) => fake.server.close(resolve));
+}
+
+describe('Redis away: each instance limits on its own and requests keep flowing', () => {
+  test('connection refused', async () => {
+    const probe = await silentServer(() => undefined);
+    const url = probe.url;
+    await closeServer(probe);
+    const connection = new RedisConnection({ url }, pino({ level: 'silent' }));
+    try {
+      const limiter = new RedisRateLimiter(connection, new MemoryRateLimiter(), 'x:');
+      const started = Date.now();
+      const allowed = [];
+      for (let index = 0; index < 5; index++) allowed.push((await limiter.consume('k', 3, 1, Date.now())).allowed);
+      assert.deepEqual(allowed, [true, true, true, false, false]);
+      assert.ok(Date.now() - started < 500);
+    } finally {
+      await connection.close();
+    }
+  });
+
+  test('accepts the connection but never answers', async () => {
+    const fake = await silentServer(() => undefined);
+    const connection = new RedisConnection({ url: fake.url }, pino({ level: 'silent' }));
+    try {
+      const limiter = new RedisRateLimiter(connection, new MemoryRateLimiter(), 'x:');
+      const started = Date.now();
+      for (let index = 0; index < 3; index++) assert.equal((await limiter.consume('k', 2, 1, Date.now())).allowed, index < 2);
+      assert.ok(Date.now() - started < 500);
+    } finally {
+      await connection.close();
+      await closeServer(fake);
+    }
+  });
+
+  test('connects, then hangs: calls time out, the breaker opens once and later calls skip Redis', async () => {
+    // Answers the connection handshake (CLIENT SETINFO, the INFO ready check), then never again (like CLIENT PAUSE).
+    const fake = await silentServer((socket) => {
+      let hanging = false;
+      socket.on('data', (data: Buffer) => {
+        for (const [, command] of data.toString().matchAll(/\*\d+\r\n\$\d+\r\n(\w+)\r\n/g)) {
+          if (hanging) return;
+          if (command?.toLowerCase() === 'info') {
+            const info = '# Server\r\nredis_version:7.0.0\r\nloading:0\r\n';
+            socket.write(`$${Buffer.byteLength(info)}\r\n${info}\r\n`);
+            hanging = true;
+          } else socket.write('+OK\r\n');
+        }
+      });
+    });
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const connection = new RedisConnection({ url: fake.url, commandTimeoutMs: 100 }, logger);
+    try {
+      await once(connection.client, 'ready');
+      const limiter = new RedisRateLimiter(connection, new MemoryRateLimiter(), 'x:');
+      const timings: number[] = [];
+      let admitted = 0;
+      for (let index = 0; index < 12; index++) {
+        const started = Date.now();
+        if ((await limiter.consume('k', 100, 1, Date.now())).allowed) admitted++;
+        timings.push(Date.now() - started);
+      }
+      assert.equal(admitted, 12, 'requests keep flowing');
+      assert.ok(timings.slice(0, 5).every((ms) => ms >= 90 && ms < 400), `timed out calls: ${timings.join(',')}`);
+      assert.ok(timings.slice(6).every((ms) => ms < 20), `breaker open: ${timings.join(',')}`);
+      assert.equal(lines.filter((line) => line.includes('redis breaker opened')).length, 1);
+    } finally {
+      await connection.close();
+      await closeServer(fake);
+    }
+  });
+});

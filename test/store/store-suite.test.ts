@@ -1,0 +1,221 @@
+// The store suite, run unchanged against embedded SQLite and PostgreSQL: migrations, keys, budget
+// holds (exact under concurrency), usage batches (idempotent, settling spend and holds), sums.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { pino } from 'pino';
+import { periodEnd } from '../../src/store/key-store.js';
+import { SqlStore } from '../../src/store/sql-store.js';
+import type { IdentifiedUsageRecord } from '../../src/store/usage-store.js';
+import { createPostgresSchema, type PostgresSchema } from '../support/backing-services.js';
+
+const logger = pino({ level: 'silent' });
+const postgres = await createPostgresSchema();
+
+function usageRecord(id: string, keyId: string, overrides: Partial<IdentifiedUsageRecord> = {}): IdentifiedUsageRecord {
+  return {
+    id,
+    requestId: `req-${id}`,
+    keyId,
+    endpoint: 'chat.completions',
+    model: 'gpt-4',
+    promptTokens: 10,
+    completionTokens: 5,
+    cachedTokens: 0,
+    cost: 0.001,
+    latencyMs: 12,
+    status: 'ok',
+    httpStatus: 200,
+    stream: false,
+    cacheHit: false,
+    estimated: false,
+    createdAt: Date.UTC(2025, 0, 15, 12),
+    ...overrides,
+  };
+}
+
+interface Backend {
+  name: string;
+  skip: string | false;
+  open(): SqlStore;
+  setup(): Promise<void>;
+  teardown(): Promise<void>;
+}
+
+function sqliteBackend(): Backend {
+  let dir = '';
+  return {
+    name: 'SQLite',
+    skip: false,
+    open: () => new SqlStore({ dbPath: join(dir, 'nested', 'store.db') }, logger),
+    async setup() {
+      dir = mkdtempSync(join(tmpdir(), 'llm-proxy-store-'));
+    },
+    async teardown() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function postgresBackend(): Backend {
+  const schema = typeof postgres === 'string' ? undefined : (postgres as PostgresSchema);
+  return {
+    name: 'PostgreSQL',
+    skip: typeof postgres === 'string' ? postgres : false,
+    open: () => new SqlStore({ dbPath: 'unused.db', databaseUrl: schema?.url ?? '' }, logger),
+    async setup() {},
+    async teardown() {
+      await schema?.drop();
+    },
+  };
+}
+
+for (const backend of [sqliteBackend(), postgresBackend()]) {
+  describe(`store on ${backend.name}`, { skip: backend.skip }, () => {
+    let store: SqlStore;
+    let keyCount = 0;
+    const newKeyId = () => (++keyCount).toString(16).padStart(16, '0');
+
+    before(async () => {
+      await backend.setup();
+      store = backend.open();
+      await store.ready();
+    });
+    after(async () => {
+      await store.close();
+      await backend.teardown();
+    });
+
+    test('migrations run once: a second store on the same database finds nothing to do', async () => {
+      const again = backend.open();
+      try {
+        await again.ready();
+        assert.deepEqual(await again.keys.list(), await store.keys.list());
+      } finally {
+        await again.close();
+      }
+    });
+
+    test('keys: insert, find, list, update, revoke, and the change feed', async () => {
+      const id = newKeyId();
+      const before = Date.now() - 1;
+      const created = await store.keys.insert({ id, keyHash: 'a'.repeat(64), prefix: 'AbCd', name: 'app', models: ['gpt-4'], rpmLimit: 5, maxBudget: 2 }, Date.now());
+      assert.equal(created.name, 'app');
+      const found = await store.keys.findById(id);
+      assert.deepEqual(found?.models, ['gpt-4']);
+      assert.equal(found?.rpmLimit, 5);
+      assert.equal(found?.maxBudget, 2);
+      assert.equal(found?.tpmLimit, null);
+      assert.equal(typeof found?.createdAt, 'number');
+      assert.ok((await store.keys.list()).some((key) => key.id === id));
+
+      const updated = await store.keys.update(id, { tpmLimit: 1000, models: null, budgetPeriod: 'daily' }, Date.now());
+      assert.equal(updated?.tpmLimit, 1000);
+      assert.equal(updated?.models, null);
+      assert.equal(updated?.budgetPeriod, 'daily');
+      assert.ok((updated?.budgetResetAt ?? 0) > Date.now());
+
+      const first = await store.keys.revoke(id, 1_000);
+      const second = await store.keys.revoke(id, 2_000);
+      assert.equal(first?.revokedAt, 1_000);
+      assert.equal(second?.revokedAt, 1_000, 'a second revocation keeps the first time');
+      assert.ok((second?.updatedAt ?? 0) > (first?.updatedAt ?? 0), 'every change moves updated_at forward');
+      const changed = await store.keys.changedSince(before);
+      assert.ok(changed.some((row) => row.id === id));
+      assert.equal(await store.keys.findById('ffffffffffffffff'), undefined);
+      assert.equal(await store.keys.update('ffffffffffffffff', { name: 'x' }, Date.now()), undefined);
+    });
+
+    test('budget holds: admitted while they fit, with a reason when not', async () => {
+      const id = newKeyId();
+      await store.keys.insert({ id, keyHash: 'b'.repeat(64), prefix: 'x', maxBudget: 1 }, Date.now());
+      assert.deepEqual(await store.keys.reserveBudget(id, `${id}-1`, 0.6, Date.now()), { admitted: true });
+      const held = await store.keys.reserveBudget(id, `${id}-2`, 0.6, Date.now());
+      assert.equal(held.admitted, false);
+      assert.equal(!held.admitted && held.reason, 'insufficient');
+      assert.equal((await store.keys.findById(id))?.reserved, 0.6);
+      assert.equal(await store.keys.releaseReservation(`${id}-1`), 1);
+      assert.equal(await store.keys.releaseReservation(`${id}-1`), 0, 'a hold is given back once');
+      assert.equal((await store.keys.findById(id))?.reserved, 0);
+
+      const noBudget = newKeyId();
+      await store.keys.insert({ id: noBudget, keyHash: 'c'.repeat(64), prefix: 'x' }, Date.now());
+      assert.deepEqual(await store.keys.reserveBudget(noBudget, `${noBudget}-1`, 1e6, Date.now()), { admitted: true });
+      const missing = await store.keys.reserveBudget('eeeeeeeeeeeeeeee', 'h', 1, Date.now());
+      assert.equal(!missing.admitted && missing.reason, 'missing');
+    });
+
+    test('budget race: 100 concurrent holds against a budget that fits one admit exactly one', async () => {
+      const id = newKeyId();
+      await store.keys.insert({ id, keyHash: 'd'.repeat(64), prefix: 'x', maxBudget: 0.01 }, Date.now());
+      const outcomes = await Promise.all(Array.from({ length: 100 }, (_, index) => store.keys.reserveBudget(id, `${id}-race-${index}`, 0.006, Date.now())));
+      assert.equal(outcomes.filter((outcome) => outcome.admitted).length, 1);
+      const key = await store.keys.findById(id);
+      assert.ok(Math.abs((key?.reserved ?? 0) - 0.006) < 1e-12);
+    });
+
+    test('a budget period that has ended starts again from 0', async () => {
+      const id = newKeyId();
+      const lastWeek = Date.now() - 8 * 86_400_000;
+      await store.keys.insert({ id, keyHash: 'e'.repeat(64), prefix: 'x', maxBudget: 1, budgetPeriod: 'daily' }, lastWeek);
+      await store.usage.insertBatch([usageRecord(`${id}-spent`, id, { cost: 5 })]);
+      assert.equal((await store.keys.findById(id))?.spend, 5);
+      assert.deepEqual(await store.keys.reserveBudget(id, `${id}-new`, 0.5, Date.now()), { admitted: true });
+      const key = await store.keys.findById(id);
+      assert.equal(key?.spend, 0);
+      assert.equal(key?.budgetResetAt, periodEnd('daily', Date.now()));
+      assert.equal(key?.totalSpend, 5);
+    });
+
+    test('usage batches are idempotent and settle spend and holds of exactly the new rows', async () => {
+      const id = newKeyId();
+      await store.keys.insert({ id, keyHash: 'f'.repeat(64), prefix: 'x', maxBudget: 10 }, Date.now());
+      assert.deepEqual(await store.keys.reserveBudget(id, `${id}-u1`, 2, Date.now()), { admitted: true });
+      const batch = [usageRecord(`${id}-u1`, id, { cost: 0.5 }), usageRecord(`${id}-u2`, id, { cost: 0.25 }), usageRecord(`${id}-u3`, 'static-1', { cost: 1 })];
+      assert.equal(await store.usage.insertBatch(batch), 3);
+      assert.equal(await store.usage.insertBatch(batch), 0, 'a replayed batch inserts nothing');
+      const key = await store.keys.findById(id);
+      assert.equal(key?.spend, 0.75);
+      assert.equal(key?.reserved, 0, 'the hold was settled by its usage record');
+    });
+
+    test('NUL and over-long strings are cleaned before they reach the database', async () => {
+      const id = `nul-${newKeyId()}`;
+      assert.equal(await store.usage.insertBatch([usageRecord(id, 'k-nul', { model: 'gpt\u0000-4', errorCode: 'x'.repeat(500), requestId: 'r\u0000' })]), 1);
+      const groups = await store.usage.summarize({ keyId: 'k-nul', start: 0, end: Date.now() + 1 });
+      assert.deepEqual(groups.map((group) => group.model), ['gpt-4']);
+    });
+
+    test('usage sums by day, model and key over a half-open range', async () => {
+      const key = `sum-${newKeyId()}`;
+      const day1 = Date.UTC(2025, 2, 1, 10);
+      const day2 = Date.UTC(2025, 2, 2, 23, 59);
+      await store.usage.insertBatch([
+        usageRecord(`${key}-1`, key, { createdAt: day1, model: 'gpt-4', promptTokens: 10, completionTokens: 1, cost: 0.5 }),
+        usageRecord(`${key}-2`, key, { createdAt: day1 + 1000, model: 'gpt-4', promptTokens: 20, completionTokens: 2, cost: 0.25 }),
+        usageRecord(`${key}-3`, key, { createdAt: day2, model: 'claude', promptTokens: 5, completionTokens: 5, cost: undefined }),
+        usageRecord(`${key}-4`, `${key}-other`, { createdAt: day1, model: 'gpt-4' }),
+      ]);
+      const groups = await store.usage.summarize({ keyId: key, start: Date.UTC(2025, 2, 1), end: Date.UTC(2025, 2, 3) });
+      assert.deepEqual(groups, [
+        { day: '2025-03-01', model: 'gpt-4', keyId: key, requests: 2, promptTokens: 30, completionTokens: 3, cost: 0.75 },
+        { day: '2025-03-02', model: 'claude', keyId: key, requests: 1, promptTokens: 5, completionTokens: 5, cost: 0 },
+      ]);
+      const firstDay = await store.usage.summarize({ keyId: key, start: Date.UTC(2025, 2, 1), end: Date.UTC(2025, 2, 2) });
+      assert.equal(firstDay.length, 1);
+      const everyKey = await store.usage.summarize({ start: Date.UTC(2025, 2, 1), end: Date.UTC(2025, 2, 3) });
+      assert.ok(everyKey.some((group) => group.keyId === `${key}-other`));
+    });
+
+    test('stale holds (an instance that died mid-request) are released by the sweeper', async () => {
+      const id = newKeyId();
+      await store.keys.insert({ id, keyHash: '0'.repeat(64), prefix: 'x', maxBudget: 1 }, Date.now());
+      await store.keys.reserveBudget(id, `${id}-old`, 0.9, Date.now() - 3_600_000);
+      await store.keys.reserveBudget(id, `${id}-new`, 0.05, Date.now());
+      assert.ok((await store.keys.releaseStale(Date.now() - 1_800_000)) >= 1);
+      assert.ok(Math.abs(((await store.keys.findById(id))?.reserved ?? 0) - 0.05) < 1e-12);
+    });
+  });
+}

@@ -1,0 +1,232 @@
+/**
+ * A fake Anthropic Messages API for tests: a `node:http` server on 127.0.0.1, port 0, answering with the
+ * recorded fixtures in `src/providers/anthropic/__fixtures__/` byte for byte, with Anthropic's headers.
+ *
+ * ```ts
+ * const fake = await startFakeAnthropic();          // answers every request with scenario 'text'
+ * provider.baseUrl = new URL(fake.url);             // http://127.0.0.1:<port>
+ * fake.respondWith('tools');                        // the scenario for every later request
+ * fake.enqueue({ kind: 'error', status: 529 });     // the next request only (a FIFO queue before the default)
+ * fake.enqueue({ kind: 'destroy', scenario: 'text', afterEvents: 3 }); // 3 SSE events, then the socket dies
+ * fake.requests[0]                                  // { method, path, query, headers, body (parsed JSON), rawBody }
+ * await fake.close();
+ * ```
+ *
+ * Routes: `POST /v1/messages` answers `anthropic-<scenario>.response.json`, or, when the body says
+ * `"stream": true`, `anthropic-<scenario>.chunks.txt` as `text/event-stream` (one write per event).
+ * `GET /v1/models` answers `anthropic-models.json`. Other paths get Anthropic's 404 body.
+ * An error reply without a body sends `anthropic-error-<status>.json` when it exists.
+ * The fake checks no credentials: tests assert on the recorded headers instead.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type AnthropicScenario =
+  | 'text'
+  | 'multi-turn'
+  | 'image'
+  | 'image-url'
+  | 'tools'
+  | 'parallel-tools'
+  | 'tool-result'
+  | 'legacy-functions'
+  | 'json-mode'
+  | 'stop'
+  | 'max-tokens'
+  /** Stream only: a few events, then an `error` event (overloaded_error). */
+  | 'stream-overloaded'
+  /** Stream only: everything but `message_stop`. */
+  | 'stream-truncated';
+
+export type FakeAnthropicReply =
+  | { kind: 'scenario'; scenario: AnthropicScenario }
+  /** A non-2xx answer; `body` (object → JSON, string → as is) defaults to the status's fixture. */
+  | { kind: 'error'; status: number; body?: unknown; headers?: Record<string, string> }
+  /** Streams the scenario's first `afterEvents` events, then destroys the socket mid-body. */
+  | { kind: 'destroy'; scenario: AnthropicScenario; afterEvents: number };
+
+export interface RecordedRequest {
+  method: string;
+  /** Path without the query string. */
+  path: string;
+  query: Record<string, string>;
+  headers: IncomingHttpHeaders;
+  /** The body parsed as JSON; undefined when empty or not JSON. */
+  body: unknown;
+  rawBody: string;
+}
+
+export interface FakeAnthropic {
+  /** `http://127.0.0.1:<port>`: the provider's base URL. */
+  readonly url: string;
+  readonly port: number;
+  readonly requests: RecordedRequest[];
+  /** Sets the scenario every request gets once the queue is empty. */
+  respondWith(scenario: AnthropicScenario): void;
+  /** Queues one-shot replies, used in order before the default scenario. */
+  enqueue(...replies: FakeAnthropicReply[]): void;
+  /** Empties the queue and the recorded requests; the default scenario goes back to the initial one. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+function findFixtureDir(): string {
+  // The sources' copy: tsc also copies the .json fixtures to dist, but not the .chunks.txt ones.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 8; i++) {
+    if (existsSync(join(dir, 'package.json'))) return join(dir, 'src', 'providers', 'anthropic', '__fixtures__');
+    dir = dirname(dir);
+  }
+  throw new Error('anthropic fixtures not found: no package.json above ' + fileURLToPath(import.meta.url));
+}
+
+export const ANTHROPIC_FIXTURE_DIR = findFixtureDir();
+
+/** A fixture's exact bytes, as text (`anthropic-text.response.json`, `anthropic-tools.chunks.txt`, ...). */
+export function readAnthropicFixture(name: string): string {
+  return readFileSync(join(ANTHROPIC_FIXTURE_DIR, name), 'utf8');
+}
+
+export function readAnthropicJson(name: string): unknown {
+  return JSON.parse(readAnthropicFixture(name)) as unknown;
+}
+
+/** Splits an SSE fixture into its events, each with its blank line, as the server writes them. */
+export function splitSseEvents(text: string): string[] {
+  return text.split(/(?<=\r\n\r\n|\n\n)/).filter((event) => event.length > 0);
+}
+
+const STREAM_ONLY: ReadonlySet<AnthropicScenario> = new Set(['stream-overloaded', 'stream-truncated']);
+
+let requestCounter = 0;
+function baseHeaders(): Record<string, string> {
+  requestCounter++;
+  return {
+    'request-id': `req_011CFakeAnthropic${String(requestCounter).padStart(6, '0')}`,
+    'anthropic-organization-id': '00000000-0000-4000-8000-000000000000',
+    via: '1.1 google',
+  };
+}
+
+function errorHeaders(status: number): Record<string, string> {
+  if (status === 429) {
+    return {
+      'retry-after': '7',
+      'anthropic-ratelimit-requests-limit': '50',
+      'anthropic-ratelimit-requests-remaining': '0',
+      'anthropic-ratelimit-requests-reset': '2025-11-01T00:00:07Z',
+      'x-should-retry': 'true',
+    };
+  }
+  if (status === 529 || status >= 500) return { 'x-should-retry': 'true' };
+  return { 'x-should-retry': 'false' };
+}
+
+function sendError(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> | undefined): void {
+  let text: string;
+  if (typeof body === 'string') text = body;
+  else if (body !== undefined) text = JSON.stringify(body);
+  else if (existsSync(join(ANTHROPIC_FIXTURE_DIR, `anthropic-error-${status}.json`))) text = readAnthropicFixture(`anthropic-error-${status}.json`);
+  else text = JSON.stringify({ type: 'error', error: { type: 'api_error', message: `HTTP ${status}` }, request_id: null });
+  response.writeHead(status, { ...baseHeaders(), ...errorHeaders(status), 'content-type': 'application/json', ...headers });
+  response.end(text);
+}
+
+function sendStream(response: ServerResponse, scenario: AnthropicScenario, afterEvents: number | undefined): void {
+  const events = splitSseEvents(readAnthropicFixture(`anthropic-${scenario}.chunks.txt`));
+  response.writeHead(200, { ...baseHeaders(), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+  const limit = afterEvents ?? events.length;
+  let index = 0;
+  const next = () => {
+    if (index >= limit) {
+      if (afterEvents !== undefined) response.socket?.destroy();
+      else response.end();
+      return;
+    }
+    response.write(events[index] as string);
+    index++;
+    setImmediate(next);
+  };
+  next();
+}
+
+function handle(request: RecordedRequest, response: ServerResponse, reply: FakeAnthropicReply): void {
+  if (reply.kind === 'error') {
+    sendError(response, reply.status, reply.body, reply.headers);
+    return;
+  }
+  if (request.method === 'GET' && request.path === '/v1/models') {
+    response.writeHead(200, { ...baseHeaders(), 'content-type': 'application/json' });
+    response.end(readAnthropicFixture('anthropic-models.json'));
+    return;
+  }
+  if (request.method !== 'POST' || request.path !== '/v1/messages') {
+    sendError(response, 404, { type: 'error', error: { type: 'not_found_error', message: 'Not Found' }, request_id: null }, undefined);
+    return;
+  }
+  const streaming = typeof request.body === 'object' && request.body !== null && (request.body as Record<string, unknown>).stream === true;
+  if (reply.kind === 'destroy' || streaming || STREAM_ONLY.has(reply.scenario)) {
+    sendStream(response, reply.scenario, reply.kind === 'destroy' ? reply.afterEvents : undefined);
+    return;
+  }
+  response.writeHead(200, { ...baseHeaders(), 'content-type': 'application/json' });
+  response.end(readAnthropicFixture(`anthropic-${reply.scenario}.response.json`));
+}
+
+function record(request: IncomingMessage, raw: string): RecordedRequest {
+  const url = new URL(request.url ?? '/', 'http://127.0.0.1');
+  let body: unknown;
+  try {
+    body = raw.length > 0 ? (JSON.parse(raw) as unknown) : undefined;
+  } catch {
+    body = undefined;
+  }
+  return { method: request.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: request.headers, body, rawBody: raw };
+}
+
+export async function startFakeAnthropic(options: { scenario?: AnthropicScenario } = {}): Promise<FakeAnthropic> {
+  const initial: AnthropicScenario = options.scenario ?? 'text';
+  let fallback = initial;
+  const queue: FakeAnthropicReply[] = [];
+  const requests: RecordedRequest[] = [];
+  const server: Server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const recorded = record(request, Buffer.concat(chunks).toString('utf8'));
+      requests.push(recorded);
+      try {
+        handle(recorded, response, queue.shift() ?? { kind: 'scenario', scenario: fallback });
+      } catch (error) {
+        // A missing fixture must fail the test that asked for it, not hang it.
+        response.writeHead(500, { 'content-type': 'text/plain' });
+        response.end(`fake-anthropic: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    requests,
+    respondWith(scenario) {
+      fallback = scenario;
+    },
+    enqueue(...replies) {
+      queue.push(...replies);
+    },
+    reset() {
+      queue.length = 0;
+      requests.length = 0;
+      fallback = initial;
+    },
+    close() {
+      server.closeAllConnections();
+      return new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+    },
+  };
+}

@@ -1,0 +1,234 @@
+/**
+ * A fake Gemini API (Generative Language, v1beta) for tests: a `node:http` server on 127.0.0.1, port 0,
+ * answering with the recorded fixtures in `src/providers/gemini/__fixtures__/` byte for byte, with
+ * Google's headers.
+ *
+ * ```ts
+ * const fake = await startFakeGemini();             // answers every request with scenario 'text'
+ * provider.baseUrl = new URL(fake.url);             // http://127.0.0.1:<port>
+ * fake.respondWith('parallel-tools');               // the scenario for every later request
+ * fake.enqueue({ kind: 'error', status: 429 });     // the next request only (a FIFO queue before the default)
+ * fake.enqueue({ kind: 'error', status: 400, fixture: 'invalid-key' }); // gemini-error-invalid-key.json
+ * fake.enqueue({ kind: 'destroy', scenario: 'text', afterEvents: 1 }); // 1 SSE event, then the socket dies
+ * fake.requests[0]                                  // { method, path, query, headers, body (parsed JSON), rawBody, model }
+ * await fake.close();
+ * ```
+ *
+ * Routes: `POST /v1beta/models/<model>:generateContent` answers `gemini-<scenario>.response.json`;
+ * `POST /v1beta/models/<model>:streamGenerateContent?alt=sse` answers `gemini-<scenario>.chunks.txt` as
+ * `text/event-stream` (one write per `data:` event). `GET /v1beta/models` answers `gemini-models.json`.
+ * Other paths get Google's 404 body. An error reply without a body sends `gemini-error-<status>.json`.
+ * The fake checks no credentials: tests assert on the recorded headers (and that the URL has no key).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type GeminiScenario =
+  | 'text'
+  | 'multi-turn'
+  | 'image'
+  | 'tools'
+  | 'parallel-tools'
+  | 'tool-result'
+  | 'legacy-functions'
+  | 'json-mode'
+  | 'stop'
+  | 'max-tokens'
+  /** The prompt is blocked: `promptFeedback.blockReason`, no candidates (answer and stream). */
+  | 'prompt-blocked'
+  /** Stream only: text, then the candidate finishes with SAFETY. */
+  | 'safety'
+  /** Stream only: one event, then an error payload (503 UNAVAILABLE). */
+  | 'stream-error'
+  /** Stream only: two events and no finishReason. */
+  | 'stream-truncated';
+
+export type FakeGeminiReply =
+  | { kind: 'scenario'; scenario: GeminiScenario }
+  /**
+   * A non-2xx answer. `body` (object → JSON, string → as is) wins; else `fixture` names
+   * `gemini-error-<fixture>.json`; else the status's fixture.
+   */
+  | { kind: 'error'; status: number; body?: unknown; fixture?: string; headers?: Record<string, string> }
+  /** Streams the scenario's first `afterEvents` events, then destroys the socket mid-body. */
+  | { kind: 'destroy'; scenario: GeminiScenario; afterEvents: number };
+
+export interface RecordedGeminiRequest {
+  method: string;
+  /** Path without the query string. */
+  path: string;
+  query: Record<string, string>;
+  headers: IncomingHttpHeaders;
+  /** The body parsed as JSON; undefined when empty or not JSON. */
+  body: unknown;
+  rawBody: string;
+  /** The model named in the path (decoded), for generate calls. */
+  model: string | undefined;
+}
+
+export interface FakeGemini {
+  /** `http://127.0.0.1:<port>`: the provider's base URL. */
+  readonly url: string;
+  readonly port: number;
+  readonly requests: RecordedGeminiRequest[];
+  /** Sets the scenario every request gets once the queue is empty. */
+  respondWith(scenario: GeminiScenario): void;
+  /** Queues one-shot replies, used in order before the default scenario. */
+  enqueue(...replies: FakeGeminiReply[]): void;
+  /** Empties the queue and the recorded requests; the default scenario goes back to the initial one. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+function findFixtureDir(): string {
+  // The sources' copy: tsc also copies the .json fixtures to dist, but not the .chunks.txt ones.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 8; i++) {
+    if (existsSync(join(dir, 'package.json'))) return join(dir, 'src', 'providers', 'gemini', '__fixtures__');
+    dir = dirname(dir);
+  }
+  throw new Error('gemini fixtures not found: no package.json above ' + fileURLToPath(import.meta.url));
+}
+
+export const GEMINI_FIXTURE_DIR = findFixtureDir();
+
+/** A fixture's exact bytes, as text (`gemini-text.response.json`, `gemini-tools.chunks.txt`, ...). */
+export function readGeminiFixture(name: string): string {
+  return readFileSync(join(GEMINI_FIXTURE_DIR, name), 'utf8');
+}
+
+export function readGeminiJson(name: string): unknown {
+  return JSON.parse(readGeminiFixture(name)) as unknown;
+}
+
+/** Splits an SSE fixture into its events, each with its blank line, as the server writes them. */
+export function splitGeminiEvents(text: string): string[] {
+  return text.split(/(?<=\r\n\r\n)/).filter((event) => event.length > 0);
+}
+
+const STREAM_ONLY: ReadonlySet<GeminiScenario> = new Set(['safety', 'stream-error', 'stream-truncated']);
+
+const GOOGLE_HEADERS: Readonly<Record<string, string>> = {
+  vary: 'Origin, X-Origin, Referer',
+  server: 'scaffolding on HTTPServer2',
+  'x-xss-protection': '0',
+  'x-frame-options': 'SAMEORIGIN',
+  'x-content-type-options': 'nosniff',
+};
+
+function sendError(response: ServerResponse, reply: Extract<FakeGeminiReply, { kind: 'error' }>): void {
+  let text: string;
+  if (typeof reply.body === 'string') text = reply.body;
+  else if (reply.body !== undefined) text = JSON.stringify(reply.body);
+  else {
+    const name = `gemini-error-${reply.fixture ?? String(reply.status)}.json`;
+    text = existsSync(join(GEMINI_FIXTURE_DIR, name))
+      ? readGeminiFixture(name)
+      : JSON.stringify({ error: { code: reply.status, message: `HTTP ${reply.status}`, status: 'UNKNOWN' } }, null, 2);
+  }
+  response.writeHead(reply.status, { ...GOOGLE_HEADERS, 'content-type': 'application/json; charset=UTF-8', ...reply.headers });
+  response.end(text);
+}
+
+function sendStream(response: ServerResponse, scenario: GeminiScenario, afterEvents: number | undefined): void {
+  const events = splitGeminiEvents(readGeminiFixture(`gemini-${scenario}.chunks.txt`));
+  response.writeHead(200, { ...GOOGLE_HEADERS, 'content-type': 'text/event-stream', 'content-disposition': 'attachment' });
+  const limit = afterEvents ?? events.length;
+  let index = 0;
+  const next = () => {
+    if (index >= limit) {
+      if (afterEvents !== undefined) response.socket?.destroy();
+      else response.end();
+      return;
+    }
+    response.write(events[index] as string);
+    index++;
+    setImmediate(next);
+  };
+  next();
+}
+
+const GENERATE = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
+
+function handle(request: RecordedGeminiRequest, response: ServerResponse, reply: FakeGeminiReply): void {
+  if (reply.kind === 'error') {
+    sendError(response, reply);
+    return;
+  }
+  if (request.method === 'GET' && request.path === '/v1beta/models') {
+    response.writeHead(200, { ...GOOGLE_HEADERS, 'content-type': 'application/json; charset=UTF-8' });
+    response.end(readGeminiFixture('gemini-models.json'));
+    return;
+  }
+  const match = request.method === 'POST' ? GENERATE.exec(request.path) : null;
+  if (match === null) {
+    sendError(response, { kind: 'error', status: 404, body: { error: { code: 404, message: 'Not Found', status: 'NOT_FOUND' } } });
+    return;
+  }
+  if (match[2] === 'streamGenerateContent' || reply.kind === 'destroy' || STREAM_ONLY.has(reply.scenario)) {
+    sendStream(response, reply.scenario, reply.kind === 'destroy' ? reply.afterEvents : undefined);
+    return;
+  }
+  response.writeHead(200, { ...GOOGLE_HEADERS, 'content-type': 'application/json; charset=UTF-8' });
+  response.end(readGeminiFixture(`gemini-${reply.scenario}.response.json`));
+}
+
+function record(request: IncomingMessage, raw: string): RecordedGeminiRequest {
+  const url = new URL(request.url ?? '/', 'http://127.0.0.1');
+  let body: unknown;
+  try {
+    body = raw.length > 0 ? (JSON.parse(raw) as unknown) : undefined;
+  } catch {
+    body = undefined;
+  }
+  const match = GENERATE.exec(url.pathname);
+  const model = match?.[1] === undefined ? undefined : decodeURIComponent(match[1]);
+  return { method: request.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: request.headers, body, rawBody: raw, model };
+}
+
+export async function startFakeGemini(options: { scenario?: GeminiScenario } = {}): Promise<FakeGemini> {
+  const initial: GeminiScenario = options.scenario ?? 'text';
+  let fallback = initial;
+  const queue: FakeGeminiReply[] = [];
+  const requests: RecordedGeminiRequest[] = [];
+  const server: Server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const recorded = record(request, Buffer.concat(chunks).toString('utf8'));
+      requests.push(recorded);
+      try {
+        handle(recorded, response, queue.shift() ?? { kind: 'scenario', scenario: fallback });
+      } catch (error) {
+        // A missing fixture must fail the test that asked for it, not hang it.
+        response.writeHead(500, { 'content-type': 'text/plain' });
+        response.end(`fake-gemini: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    requests,
+    respondWith(scenario) {
+      fallback = scenario;
+    },
+    enqueue(...replies) {
+      queue.push(...replies);
+    },
+    reset() {
+      queue.length = 0;
+      requests.length = 0;
+      fallback = initial;
+    },
+    close() {
+      server.closeAllConnections();
+      return new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+    },
+  };
+}

@@ -1,0 +1,53 @@
+// HTTP helpers for the virtual-key suites: JSON calls with a key, the admin API, chat requests.
+import assert from 'node:assert/strict';
+import { MASTER_KEY } from './gateway-harness.js';
+
+export interface JsonResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+  body: Record<string, unknown>;
+}
+
+export async function callJson(base: string, method: string, path: string, key: string | undefined, body?: unknown): Promise<JsonResponse> {
+  const headers: Record<string, string> = {};
+  if (key !== undefined) headers.authorization = `Bearer ${key}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(`${base}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const text = await response.text();
+  let parsed: Record<string, unknown> = {};
+  try {
+    parsed = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    // Not JSON: the test looks at `text`.
+  }
+  return { status: response.status, headers: response.headers, text, body: parsed };
+}
+
+export interface CreatedKey {
+  id: string;
+  key: string;
+  body: Record<string, unknown>;
+}
+
+export async function createKey(base: string, settings: Record<string, unknown> = {}): Promise<CreatedKey> {
+  const response = await callJson(base, 'POST', '/admin/keys', MASTER_KEY, settings);
+  assert.equal(response.status, 201, response.text);
+  return { id: String(response.body.id), key: String(response.body.key), body: response.body };
+}
+
+export function chatBody(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { model: 'gpt-4', messages: [{ role: 'user', content: 'hi' }], ...extra };
+}
+
+export function chat(base: string, key: string, extra: Record<string, unknown> = {}): Promise<JsonResponse> {
+  return callJson(base, 'POST', '/v1/chat/completions', key, chatBody(extra));
+}
+
+export function errorCode(response: JsonResponse): unknown {
+  return (response.body.error as { code?: unknown } | undefined)?.code;
+}
+
+export function errorMessage(response: JsonResponse): string {
+  return String((response.body.error as { message?: unknown } | undefined)?.message ?? '');
+}

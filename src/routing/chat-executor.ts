@@ -223,7 +223,8 @@ export class ChatExecutor {
               throw lastError ?? noHealthyDeployment(group.name, undefined);
             }
             if (tried.has(deployment) && lastError !== undefined) {
-              const delay = retryDelay(lastError, groupAttempts, { retries: current.retries }, this.random);
+              // A deployment that refused the proxy's key would refuse it again: no second try there.
+              const delay = lastError.retryable ? retryDelay(lastError, groupAttempts, { retries: current.retries }, this.random) : undefined;
               if (delay === undefined) {
                 candidate.health.released();
                 break;

@@ -47,6 +47,15 @@ async function cacheHealth(gateway: Gateway): Promise<Record<string, unknown>> {
   return (await response.json()) as Record<string, unknown>;
 }
 
+/** Waits until Redis holds more entries than `before` (writes land off the request path). */
+async function waitForEntries(gateway: Gateway, before: number): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    if (((await cacheHealth(gateway)).entries as number) > before) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error('the cache entry never landed in Redis');
+}
+
 let counter = 0;
 function unique(extra: Record<string, unknown> = {}): Record<string, unknown> {
   counter++;
@@ -97,14 +106,11 @@ describe('response cache (redis, shared by two instances)', { skip }, () => {
   test('an answer cached by one instance is a HIT on the other', async () => {
     const body = unique();
     const calls = upstream.requests.length;
+    const before = (await cacheHealth(first)).entries as number;
     const miss = await post(first, body);
     assert.equal(miss.headers.get('x-cache'), 'MISS');
-    // The write is off the request path: retry briefly until it has landed.
-    let hit = await post(second, body);
-    for (let attempt = 0; attempt < 40 && hit.headers.get('x-cache') !== 'HIT'; attempt++) {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-      hit = await post(second, body);
-    }
+    await waitForEntries(first, before);
+    const hit = await post(second, body);
     assert.equal(hit.headers.get('x-cache'), 'HIT');
     assert.equal(hit.text, miss.text);
     assert.equal(upstream.requests.length, calls + 1);
@@ -115,14 +121,11 @@ describe('response cache (redis, shared by two instances)', { skip }, () => {
 
   test('a stream cached by one instance replays byte for byte from the other, and serves JSON', async () => {
     const body = unique({ stream: true, stream_options: { include_usage: true } });
+    const before = (await cacheHealth(first)).entries as number;
     const live = await post(first, body);
     assert.ok(live.text.endsWith('data: [DONE]\n\n'));
-    // The write is off the request path (and the machine may be busy): retry briefly until it has landed.
-    let replay = await post(second, body);
-    for (let attempt = 0; attempt < 40 && replay.headers.get('x-cache') !== 'HIT'; attempt++) {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-      replay = await post(second, body);
-    }
+    await waitForEntries(first, before);
+    const replay = await post(second, body);
     assert.equal(replay.headers.get('x-cache'), 'HIT');
     assert.equal(replay.text, live.text);
     const plain = await post(second, { ...body, stream: false, stream_options: undefined });

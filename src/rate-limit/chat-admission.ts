@@ -101,7 +101,7 @@ export class ChatAdmission {
    * Settles the request's holds from its real usage; returns the fields the usage record needs
    * (its id, which settles the budget hold when the record reaches the database).
    */
-  settle(request: FastifyRequest, usage: CompletionUsage | undefined, cost: number | undefined): { id?: string } {
+  settle(request: FastifyRequest, usage: CompletionUsage | undefined, cost: number | undefined): { id?: string; budgetHeld?: boolean } {
     const hold = this.holds.get(request);
     if (hold === undefined || hold.done) return {};
     hold.done = true;
@@ -111,7 +111,7 @@ export class ChatAdmission {
       this.adjustTokens(hold, used - hold.tokens);
     }
     if (hold.budgetMode === 'local') this.options.ledger.settleLocal(hold.keyId, hold.budget, cost ?? 0);
-    return { id: hold.id };
+    return hold.budgetMode === 'store' ? { id: hold.id, budgetHeld: true } : { id: hold.id };
   }
 
   private release(hold: Hold): void {

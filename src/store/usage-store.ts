@@ -117,7 +117,9 @@ export class UsageStore {
           .where('id', '=', keyId)
           .execute();
       }
-      const ids = inserted.map((row) => row.id);
+      // Only records whose call held budget have a reservation to release: skip the delete otherwise.
+      const held = new Set(records.filter((record) => record.budgetHeld === true).map((record) => record.id));
+      const ids = held.size === 0 ? [] : inserted.filter((row) => held.has(row.id)).map((row) => row.id);
       for (let index = 0; index < ids.length; index += ROWS_PER_STATEMENT) {
         await releaseReservations(trx, { ids: ids.slice(index, index + ROWS_PER_STATEMENT) });
       }

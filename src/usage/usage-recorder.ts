@@ -6,6 +6,8 @@ export type UsageStatus = 'ok' | 'error' | 'client_disconnected' | 'incomplete';
 export interface UsageRecord {
   /** Unique, made by the server (the writer assigns one when absent); X-Request-Id may repeat. */
   id?: string;
+  /** A budget hold in the database carries this record's id and is released when it is written. */
+  budgetHeld?: boolean;
   requestId: string;
   keyId: string;
   endpoint: string;

@@ -173,7 +173,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       const id = newKeyId();
       await store.keys.insert({ id, keyHash: 'f'.repeat(64), prefix: 'x', maxBudget: 10 }, Date.now());
       assert.deepEqual(await store.keys.reserveBudget(id, `${id}-u1`, 2, Date.now()), { admitted: true });
-      const batch = [usageRecord(`${id}-u1`, id, { cost: 0.5 }), usageRecord(`${id}-u2`, id, { cost: 0.25 }), usageRecord(`${id}-u3`, 'static-1', { cost: 1 })];
+      const batch = [usageRecord(`${id}-u1`, id, { cost: 0.5, budgetHeld: true }), usageRecord(`${id}-u2`, id, { cost: 0.25 }), usageRecord(`${id}-u3`, 'static-1', { cost: 1 })];
       assert.equal(await store.usage.insertBatch(batch), 3);
       assert.equal(await store.usage.insertBatch(batch), 0, 'a replayed batch inserts nothing');
       const key = await store.keys.findById(id);

@@ -12,6 +12,9 @@ import { registerCatalog } from './http/routes/catalog.js';
 import { registerChatCompletions } from './http/routes/chat-completions.js';
 import { registerCacheHealth } from './http/routes/cache-health.js';
 import { registerHealth } from './http/routes/health.js';
+import { registerHealthProbes } from './http/routes/health-probes.js';
+import { registerMetrics } from './http/routes/metrics.js';
+import { Lifecycle } from './http/graceful-shutdown.js';
 import { registerModels } from './http/routes/models.js';
 import { StreamRegistry } from './http/stream-response.js';
 import type { Services } from './services.js';
@@ -30,6 +33,8 @@ export interface App {
   app: FastifyInstance;
   services: Services;
   streams: StreamRegistry;
+  /** Draining or not (graceful shutdown); /health/ready reads it. */
+  lifecycle: Lifecycle;
 }
 
 export function buildApp(services: Services): App {
@@ -73,7 +78,7 @@ export function buildApp(services: Services): App {
     res.once('close', () => {
       if (res.writableFinished || !logger.isLevelEnabled('info')) return;
       request.log.info(
-        { reqId: request.id, method: request.method, path: request.url.split('?')[0], status: 499, ms: Math.round(reply.elapsedTime * 100) / 100, key: request.principal?.keyId },
+        { method: request.method, path: request.url.split('?')[0], status: 499, ms: Math.round(reply.elapsedTime * 100) / 100, key: request.principal?.keyId },
         'request',
       );
     });
@@ -107,7 +112,6 @@ export function buildApp(services: Services): App {
     if (logger.isLevelEnabled('info')) {
       request.log.info(
         {
-          reqId: request.id,
           method: request.method,
           path: request.url.split('?')[0],
           status: reply.statusCode,
@@ -119,6 +123,9 @@ export function buildApp(services: Services): App {
     }
   });
 
+  const lifecycle = new Lifecycle();
+  registerMetrics(app, services, streams);
+  registerHealthProbes(app, lifecycle);
   registerHealth(app, services);
   registerCacheHealth(app, services);
   registerModels(app, services);
@@ -130,5 +137,5 @@ export function buildApp(services: Services): App {
   app.addHook('onClose', async () => {
     streams.close();
   });
-  return { app, services, streams };
+  return { app, services, streams, lifecycle };
 }

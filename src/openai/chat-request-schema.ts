@@ -121,6 +121,11 @@ function describe(error: ValueError): string {
   return error.message.charAt(0).toLowerCase() + error.message.slice(1);
 }
 
+/** TypeBox says "Expected array"; our type messages already say "expected …". */
+function expectedType(error: ValueError): string {
+  return describe(error).replace(/^expected /, '');
+}
+
 /** The most specific error: TypeBox reports a union failure first, then its members'. */
 function pickError(body: unknown): ValueError | undefined {
   let first: ValueError | undefined;
@@ -162,7 +167,7 @@ export function mapSchemaError(error: ValueError): GatewayError {
   if (error.type === ValueErrorType.ArrayMinItems && Array.isArray(error.value) && error.value.length === 0) return invalidType(param, 'a non-empty array');
   if (VALUE_FIELDS.has(top) || RANGE_ERRORS.has(error.type)) return invalidValue(param, describe(error));
   if (error.type === ValueErrorType.Union && unionAcceptsTypeOf(error.schema, error.value)) return invalidValue(param, describe(error));
-  return invalidType(param, describe(error));
+  return invalidType(param, expectedType(error));
 }
 
 /** Checks a parsed body against the schema; returns the typed request or throws a 400. */

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { CLIENT_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+import { createKey } from '../support/key-support.js';
 
 interface Model {
   id: string;
@@ -402,7 +403,18 @@ model_catalog:
     }
   });
 
-  test('a key allowlist filters the list', { skip: 'StaticKeyRing has no per-key model allowlist yet (virtual keys will); the filter is unit-tested in model-search.test.ts' }, () => {});
+  test('a key allowlist filters the list, the search, the details and /v1/models', async () => {
+    const limited = await createKey(gateway.url, { name: 'catalog-limited', models: ['gpt-4', 'gpt-4o-mini'] });
+    const { body } = await get<ModelList>(gateway, '/api/models', undefined, limited.key);
+    assert.deepEqual(body.models.map((model) => model.id).sort(), ['gpt-4', 'gpt-4o-mini']);
+    assert.equal(body.count, 2);
+    const search = await get<ModelList>(gateway, '/api/models/search', { q: 'gpt' }, limited.key);
+    assert.deepEqual(search.body.models.map((model) => model.id).sort(), ['gpt-4', 'gpt-4o-mini']);
+    assert.equal((await get<ErrorBody>(gateway, '/api/models/gpt-4o', undefined, limited.key)).status, 403);
+    assert.equal((await get<{ model: { id: string } }>(gateway, '/api/models/gpt-4', undefined, limited.key)).status, 200);
+    const openai = await get<{ data: Array<{ id: string }> }>(gateway, '/v1/models', undefined, limited.key);
+    assert.deepEqual(openai.body.data.map((model) => model.id).sort(), ['gpt-4', 'gpt-4o-mini']);
+  });
 });
 
 describe('model catalog: a provider that cannot be reached stays listed, marked stale', () => {

@@ -1,5 +1,6 @@
 // Entry point: load the config, build the app, listen. The only file that listens.
 import { buildApp } from './app.js';
+import { gracefulShutdown } from './http/graceful-shutdown.js';
 import { ConfigError, loadConfig } from './config/config-loader.js';
 import { bootstrapMasterKey, isLoopback } from './keys/master-key-bootstrap.js';
 import { createServices } from './services.js';
@@ -31,7 +32,8 @@ async function main(): Promise<void> {
   }
 
   const services = createServices(config, masterKeyDigest === undefined ? {} : { masterKeyDigest });
-  const { app } = buildApp(services);
+  const built = buildApp(services);
+  const { app } = built;
   const { logger } = services;
 
   for (const provider of services.providerSetup.providers) {
@@ -44,16 +46,14 @@ async function main(): Promise<void> {
     logger.warn('no provider is configured, so every chat request will fail: set OPENAI_API_KEY (or another provider key) and restart');
   }
 
-  let closing = false;
+  const deadlineMs = (server.shutdown_timeout_s ?? 30) * 1000;
   const shutdown = async (signal: string) => {
-    if (closing) return;
-    closing = true;
     logger.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 30_000);
+    // A backstop only: the drain itself ends streams at the deadline and cuts what is left.
+    const force = setTimeout(() => process.exit(1), deadlineMs + 15_000);
     force.unref();
     try {
-      await app.close();
-      await services.close();
+      await gracefulShutdown(built, deadlineMs);
     } finally {
       process.exit(0);
     }
@@ -77,6 +77,7 @@ async function main(): Promise<void> {
     logger.info('using the generated master key whose hash is stored next to the database (delete master-key.sha256 to make a new one)');
   }
   void services.discovery.start();
+  services.probe.start();
 }
 
 process.on('unhandledRejection', (reason) => {

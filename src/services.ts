@@ -20,10 +20,12 @@ import { RedisRateLimiter } from './rate-limit/redis-rate-limiter.js';
 import { ChatExecutor } from './routing/chat-executor.js';
 import { ModelRouter } from './routing/model-router.js';
 import { DEFAULT_BREAKER, HealthRegistry } from './routing/deployment-health.js';
+import { HealthProbe } from './routing/health-probe.js';
 import { RetryBudget } from './routing/retry-policy.js';
 import { RedisConnection } from './store/redis-connection.js';
 import { SqlStore } from './store/sql-store.js';
 import { BatchedUsageWriter, fanOutUsage } from './usage/batched-usage-writer.js';
+import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { UpstreamClient } from './upstream/upstream-client.js';
 import type { UsageRecorder } from './usage/usage-recorder.js';
 
@@ -50,10 +52,14 @@ export interface Services {
   executor: ChatExecutor;
   /** Live health of every deployment: breakers, cool-downs, latency. */
   health: HealthRegistry;
+  /** Optional background probes of model groups' deployments (started by main). */
+  probe: HealthProbe;
   /** The one shared Redis connection (REDIS_URL), for every feature that keeps state across instances. */
   redis?: RedisConnection;
   /** The response cache; undefined when it is off (then the request path does no cache work). */
   cache?: ResponseCache;
+  /** Prometheus metrics (/metrics), fed by the usage fan-out and the HTTP hooks. */
+  metrics: GatewayMetrics;
   startedAt: number;
   /** Stops background work and closes pools. */
   close(): Promise<void>;
@@ -70,6 +76,7 @@ export interface ServiceOverrides {
 export function configuredSecrets(config: Config): string[] {
   const secrets = [...config.auth.api_keys];
   if (config.auth.master_key !== undefined) secrets.push(config.auth.master_key);
+  if (config.metrics?.token !== undefined) secrets.push(config.metrics.token);
   for (const provider of Object.values(config.providers)) if (provider.api_key !== undefined) secrets.push(provider.api_key);
   for (const url of [config.storage.database_url, config.storage.redis_url]) {
     if (url === undefined) continue;
@@ -117,6 +124,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     ...(config.routing.total_timeout_s === undefined ? {} : { totalMs: config.routing.total_timeout_s * 1000 }),
     contextWindowFallbacks: config.routing.context_window_fallbacks ?? true,
   });
+  const probe = new HealthProbe(router, executor, logger, (config.routing.probe_interval_s ?? 0) * 1000);
   const redis = config.storage.redis_url === undefined ? undefined : new RedisConnection({ url: config.storage.redis_url }, logger);
   const cache = createResponseCache(config, logger, redis);
   const localLimiter = new MemoryRateLimiter();
@@ -133,6 +141,11 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   const ledger = new BudgetLedger(store.keys, (id) => virtualKeys.cached(id), logger);
   const admission = new ChatAdmission({ rateLimiter, ledger, catalog, defaultTpm: config.limits.default_tpm, logger });
   const usageWriter = new BatchedUsageWriter(store.usage, logger, { spoolFile: join(dirname(resolve(config.storage.db_path)), 'usage-spool.jsonl') });
+  const metrics = new GatewayMetrics((value) => redactor.redact(value) !== value);
+  metrics.bind({
+    circuits: () => providerSetup.providers.flatMap((provider) => health.forProvider(provider.name).map((entry) => ({ deployment: entry.id, provider: provider.name, state: entry.circuit }))),
+    ...(cache === undefined ? {} : { cache: () => cache.health() }),
+  });
   return {
     config,
     logger,
@@ -147,16 +160,19 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     store,
     rateLimiter,
     admission,
-    usage: fanOutUsage(overrides.usage === undefined ? [usageWriter] : [usageWriter, overrides.usage]),
+    usage: fanOutUsage(overrides.usage === undefined ? [usageWriter, metrics] : [usageWriter, metrics, overrides.usage]),
+    metrics,
     upstream,
     executor,
     health,
+    probe,
     ...(redis === undefined ? {} : { redis }),
     ...(cache === undefined ? {} : { cache }),
     startedAt: Date.now(),
     async close() {
       clearInterval(pruneTimer);
       discovery.stop();
+      probe.stop();
       await keyChanges.close();
       ledger.close();
       await this.usage.flush();

@@ -85,6 +85,9 @@ const StrategySchema = Type.Union([
   Type.Literal('lowest-cost'),
 ]);
 
+/** What the chat route does with a prompt longer than the model's window (issue #8, src/context/). */
+export const ContextPolicySchema = Type.Union([Type.Literal('error'), Type.Literal('truncate'), Type.Literal('condense'), Type.Literal('fallback')]);
+
 export const DeploymentSchema = Type.Object(
   {
     /** A configured provider's name. */
@@ -103,6 +106,8 @@ export const ModelGroupSchema = Type.Object(
     strategy: Type.Optional(StrategySchema),
     fallbacks: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }))),
     retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 5 })),
+    /** Over-long prompts for this group: error (default), truncate, condense or fallback. */
+    context_policy: Type.Optional(ContextPolicySchema),
     timeouts: Type.Optional(
       Type.Object(
         {
@@ -130,6 +135,8 @@ export const ConfigSchema = Type.Object(
         request_timeout_s: Type.Number({ exclusiveMinimum: 0 }),
         /** Seconds between `: keepalive` comments on an idle stream. */
         keepalive_s: Type.Number({ exclusiveMinimum: 0 }),
+        /** Seconds a SIGTERM/SIGINT waits for in-flight requests and streams before ending them (default 30). */
+        shutdown_timeout_s: Type.Optional(Type.Number({ minimum: 0, maximum: 3600 })),
       },
       { additionalProperties: false },
     ),
@@ -165,13 +172,21 @@ export const ConfigSchema = Type.Object(
         fallbacks: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }))),
         /** On a context-window overflow, move to a fallback whose catalog window is larger. */
         context_window_fallbacks: Type.Optional(Type.Boolean()),
+        /** Over-long prompts for groups that set no `context_policy` (default `error`). */
+        context_policy: Type.Optional(ContextPolicySchema),
         /** Total time cap for a non-streaming call, all attempts included. */
         total_timeout_s: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
         /** Circuit breaker: consecutive failures that open a deployment's circuit, and the first cool-down. */
         failure_threshold: Type.Optional(Type.Integer({ minimum: 1 })),
         cooldown_s: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+        /** Seconds between background one-token probes of every model group's deployments; 0 (default) is off. */
+        probe_interval_s: Type.Optional(Type.Number({ minimum: 0 })),
       },
       { additionalProperties: false },
+    ),
+    /** POST /api/condense and the `condense` context policy: the summarising model (default: the cheapest chat model). */
+    condense: Type.Optional(
+      Type.Object({ model: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) }, { additionalProperties: false }),
     ),
     /** Model groups: one name standing for several deployments, with a strategy and fallbacks. */
     models: Type.Optional(Type.Array(ModelGroupSchema)),
@@ -210,6 +225,16 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /** Prometheus /metrics: on by default, master key unless `token` is set (then that token, or the master key). */
+    metrics: Type.Optional(
+      Type.Object(
+        {
+          enabled: Type.Optional(Type.Boolean()),
+          token: Type.Optional(Type.String({ minLength: 16 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     logging: Type.Object(
       {
         level: Type.Union(['debug', 'info', 'warn', 'error'].map((level) => Type.Literal(level))),
@@ -224,5 +249,6 @@ export type Config = Static<typeof ConfigSchema>;
 export type ProviderConfig = Static<typeof ProviderConfigSchema>;
 export type ModelGroupConfig = Static<typeof ModelGroupSchema>;
 export type CatalogPatchConfig = Static<typeof CatalogPatchSchema>;
+export type ContextPolicy = Static<typeof ContextPolicySchema>;
 export type ConfiguredProviderKind = (typeof PROVIDER_KINDS)[number];
 export const KNOWN_PROVIDER_KINDS: readonly ConfiguredProviderKind[] = PROVIDER_KINDS;

@@ -198,6 +198,18 @@ routing: { failure_threshold: 3, cooldown_s: 0.5 }
     assert.equal(after.one?.deployments['one/b1']?.circuit, 'closed', JSON.stringify(after.one));
   });
 
+  test('background probes send a one-token call to each deployment of each model group and feed its health', async () => {
+    const probed = await gateway.app.services.probe.probeAll();
+    const pings = [...one.requests, ...two.requests, ...big.requests].filter((request) => {
+      const messages = request.body?.messages as Array<{ content: string }> | undefined;
+      return messages?.[0]?.content === 'ping';
+    });
+    assert.equal(probed, 17);
+    assert.ok(pings.length >= 15, `pings: ${pings.length}`);
+    assert.ok(pings.every((request) => request.body?.max_tokens === 1));
+    assert.ok(big.requests.some((request) => request.body?.model === 'large-window'));
+  });
+
   test("a 429's Retry-After cools only that deployment; when none is left the client gets 429 with Retry-After", async () => {
     one.enqueue({ kind: 'status', status: 429, headers: { 'retry-after': '2' } });
     two.enqueue({ kind: 'status', status: 429, headers: { 'retry-after': '3' } });

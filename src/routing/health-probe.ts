@@ -1,0 +1,63 @@
+// Optional background probes (off by default: each one is a real, billed completion of one token).
+// Every `interval` each deployment of the configured model groups gets a one-token chat call; the
+// result feeds the same health and circuit breakers as live traffic, so a dead deployment is found
+// before a client finds it and a recovered one is closed again without waiting for traffic.
+import type { Logger } from '../logging/logger.js';
+import type { ChatExecutor } from './chat-executor.js';
+import type { ModelGroup, ModelRouter } from './model-router.js';
+
+export class HealthProbe {
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+
+  constructor(
+    private readonly router: ModelRouter,
+    private readonly executor: ChatExecutor,
+    private readonly logger: Logger,
+    private readonly intervalMs: number,
+  ) {}
+
+  start(): void {
+    if (this.intervalMs <= 0 || this.timer !== undefined) return;
+    this.timer = setInterval(() => void this.probeAll(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Probes every deployment of every configured group once; never throws. */
+  async probeAll(): Promise<number> {
+    if (this.running) return 0;
+    this.running = true;
+    let probed = 0;
+    try {
+      const seen = new Set<string>();
+      for (const group of this.router.modelGroups()) {
+        for (const deployment of group.deployments) {
+          if (seen.has(deployment.id)) continue;
+          seen.add(deployment.id);
+          probed++;
+          // A group of one deployment, no retries, no fallbacks: the answer is about this deployment only.
+          const single: ModelGroup = { ...group, deployments: [deployment], fallbacks: [], retries: 0 };
+          try {
+            await this.executor.complete(single, { model: group.name, messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 }, {
+              requestId: `probe-${deployment.id}`,
+              signal: AbortSignal.timeout(30_000),
+              includeUsage: false,
+              created: Math.floor(Date.now() / 1000),
+              warnings: [],
+            });
+          } catch (error) {
+            this.logger.debug({ deployment: deployment.id, code: (error as { code?: string }).code }, 'health probe failed');
+          }
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+    return probed;
+  }
+}

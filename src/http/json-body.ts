@@ -50,36 +50,55 @@ export function parseJsonBody(raw: Buffer): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
+interface Frame {
+  value: object;
+  depth: number;
+  /** The parent frame and the key or index that leads here: the path is built only for an error. */
+  parent: Frame | undefined;
+  key: string | number | undefined;
+  schema: boolean;
+}
+
+function pathOf(frame: Frame | undefined, key: string | number): string {
+  const parts: Array<string | number> = [key];
+  for (let current = frame; current !== undefined && current.key !== undefined; current = current.parent) parts.unshift(current.key);
+  let out = '';
+  for (const part of parts) out += typeof part === 'number' ? `[${part}]` : out.length === 0 ? part : `.${part}`;
+  return out;
+}
+
 /**
  * One walk over the body: refuses nesting deeper than MAX_JSON_DEPTH and override keys at any
- * depth (outside JSON-schema subtrees). Iterative, so a 10k-deep array cannot blow the stack.
+ * depth (outside JSON-schema subtrees). Iterative, so a 10k-deep array cannot blow the stack, and
+ * it allocates no path strings unless it has an error to report.
  */
 export function guardBody(body: Record<string, unknown>): void {
-  const stack: Array<{ value: unknown; depth: number; path: string; schema: boolean }> = [{ value: body, depth: 1, path: '', schema: false }];
-  while (stack.length > 0) {
-    const { value, depth, path, schema } = stack.pop() as { value: unknown; depth: number; path: string; schema: boolean };
-    if (depth > MAX_JSON_DEPTH) {
+  const stack: Frame[] = [{ value: body, depth: 1, parent: undefined, key: undefined, schema: false }];
+  for (let frame = stack.pop(); frame !== undefined; frame = stack.pop()) {
+    if (frame.depth > MAX_JSON_DEPTH) {
       throw invalidRequest(`The request body is nested deeper than ${MAX_JSON_DEPTH} levels.`, 'nesting_too_deep');
     }
+    const value = frame.value;
     if (Array.isArray(value)) {
       for (let index = 0; index < value.length; index++) {
-        const item = value[index];
-        if (item !== null && typeof item === 'object') stack.push({ value: item, depth: depth + 1, path: `${path}[${index}]`, schema });
+        const item: unknown = value[index];
+        if (item !== null && typeof item === 'object') stack.push({ value: item, depth: frame.depth + 1, parent: frame, key: index, schema: frame.schema });
       }
       continue;
     }
-    for (const key of Object.keys(value as object)) {
-      const item = (value as Record<string, unknown>)[key];
-      const itemPath = path.length === 0 ? key : `${path}.${key}`;
-      if (!schema && forbidden(key)) {
+    for (const key in value) {
+      if (!Object.hasOwn(value, key)) continue;
+      if (!frame.schema && forbidden(key)) {
+        const param = pathOf(frame, key);
         throw invalidRequest(
-          `The field '${itemPath}' is not allowed: the proxy chooses upstream endpoints and credentials, clients cannot.`,
+          `The field '${param}' is not allowed: the proxy chooses upstream endpoints and credentials, clients cannot.`,
           'forbidden_param',
-          itemPath,
+          param,
         );
       }
+      const item = (value as Record<string, unknown>)[key];
       if (item !== null && typeof item === 'object') {
-        stack.push({ value: item, depth: depth + 1, path: itemPath, schema: schema || SCHEMA_KEYS.has(key) });
+        stack.push({ value: item, depth: frame.depth + 1, parent: frame, key, schema: frame.schema || SCHEMA_KEYS.has(key) });
       }
     }
   }

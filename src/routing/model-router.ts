@@ -69,6 +69,7 @@ export class ModelRouter {
   private generation = 0;
 
   private readonly groups = new Map<string, ModelGroup>();
+  private readonly implicit = new Map<string, ModelGroup>();
   private readonly defaults: RoutingDefaults;
 
   constructor(
@@ -117,9 +118,11 @@ export class ModelRouter {
     if (group !== undefined) return group;
     const alias = Object.hasOwn(this.aliases, requested) ? this.aliases[requested] : undefined;
     if (alias !== undefined && this.groups.has(alias)) return this.groups.get(alias);
+    const known = this.implicit.get(requested);
+    if (known !== undefined) return known;
     const route = this.resolve(requested);
     if (route === undefined) return undefined;
-    return {
+    const plan: ModelGroup = {
       name: requested,
       deployments: [{ id: `${route.provider.name}/${route.upstreamModel}`, route, weight: 1 }],
       strategy: this.defaults.strategy,
@@ -128,6 +131,9 @@ export class ModelRouter {
       timeouts: {},
       configured: false,
     };
+    // Built once per name, not per request; bounded like the resolve memo.
+    if (this.implicit.size < 10_000) this.implicit.set(requested, plan);
+    return plan;
   }
 
   /** Every configured model group. */
@@ -158,6 +164,7 @@ export class ModelRouter {
     this.generation++;
     this.byName.clear();
     this.resolved.clear();
+    this.implicit?.clear();
     const add = (name: string, provider: ProviderInstance) => {
       if (!this.byName.has(name)) this.byName.set(name, provider);
     };

@@ -164,12 +164,19 @@ export class ChatExecutor {
     }
   }
 
+  /** Groups are long-lived (configured, or planned once per name): their candidates are too. */
+  private readonly candidateCache = new WeakMap<ModelGroup, Candidate[]>();
+
   private candidates(group: ModelGroup): Candidate[] {
-    return group.deployments.map((deployment) => {
+    const cached = this.candidateCache.get(group);
+    if (cached !== undefined) return cached;
+    const built = group.deployments.map((deployment) => {
       const entry = deployment.route.entry;
       const unitCost = entry && entry.input_cost !== null && entry.output_cost !== null ? entry.input_cost + entry.output_cost : undefined;
       return { route: deployment.route, weight: deployment.weight, health: this.health.get(deployment.id), unitCost };
     });
+    this.candidateCache.set(group, built);
+    return built;
   }
 
   /**

@@ -10,10 +10,12 @@ import { registerUsage } from './http/routes/usage.js';
 import { clientErrorHandler, registerErrorHandler } from './http/plugins/error-handler.js';
 import { registerCatalog } from './http/routes/catalog.js';
 import { registerChatCompletions } from './http/routes/chat-completions.js';
+import { registerCondense } from './http/routes/condense.js';
 import { registerCacheHealth } from './http/routes/cache-health.js';
 import { registerHealth } from './http/routes/health.js';
 import { registerHealthProbes } from './http/routes/health-probes.js';
 import { registerMetrics } from './http/routes/metrics.js';
+import { registerOpenApi } from './http/openapi-docs.js';
 import { Lifecycle } from './http/graceful-shutdown.js';
 import { registerModels } from './http/routes/models.js';
 import { StreamRegistry } from './http/stream-response.js';
@@ -47,7 +49,8 @@ export function buildApp(services: Services): App {
     bodyLimit,
     requestTimeout: config.server.request_timeout_s * 1000,
     keepAliveTimeout: 72_000,
-    return503OnClosing: true,
+    // While draining, health-probes.ts answers with an OpenAI-shaped 503 (Fastify's own is not).
+    return503OnClosing: false,
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
@@ -67,6 +70,10 @@ export function buildApp(services: Services): App {
 
   const streams = new StreamRegistry(config.server.keepalive_s * 1000);
   registerErrorHandler(app, bodyLimit, services.redactor);
+  // Before any route: swagger collects routes as they are added.
+  registerOpenApi(app);
+  // First, so its onRequest hook counts requests that auth or the Host check refuse.
+  registerMetrics(app, services, streams);
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -124,13 +131,13 @@ export function buildApp(services: Services): App {
   });
 
   const lifecycle = new Lifecycle();
-  registerMetrics(app, services, streams);
   registerHealthProbes(app, lifecycle);
   registerHealth(app, services);
   registerCacheHealth(app, services);
   registerModels(app, services);
   registerCatalog(app, services);
   registerChatCompletions(app, services, streams);
+  registerCondense(app, services);
   registerAdminKeys(app, services);
   registerUsage(app, services);
 

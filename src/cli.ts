@@ -13,6 +13,7 @@ import { VirtualKeyService } from './keys/virtual-keys.js';
 import type { Logger } from './logging/logger.js';
 import { RedisConnection } from './store/redis-connection.js';
 import { SqlStore } from './store/sql-store.js';
+import { CHECK_CONFIG_HELP, checkConfigCommand, MODELS_HELP, modelsCommand } from './cli-operations.js';
 
 const HELP = `llm-proxy: one OpenAI-compatible endpoint in front of many LLM providers.
 
@@ -27,6 +28,10 @@ Usage:
       --expires ISO-8601            when the key stops working
   llm-proxy keys list [--json]      every key: id, name, prefix, limits, spend, state (never a secret)
   llm-proxy keys revoke ID          revoke a key (running servers refuse it within a second)
+  llm-proxy check-config [--json]   validate the configuration and print it, secrets masked (exit 1 if invalid)
+  llm-proxy models [--search Q] [--provider P] [--capability C] [--all] [--json]
+                                    list or search the model catalog offline
+  llm-proxy COMMAND --help          help for one command
   llm-proxy --help                  this text
 
 The keys commands use the server's store: LLM_PROXY_DB (SQLite, default ./data/llm-proxy.db) or
@@ -157,9 +162,21 @@ async function run(argv: string[]): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(command === 'check-config' ? CHECK_CONFIG_HELP : command === 'models' ? MODELS_HELP : HELP);
+    return;
+  }
   if (command === undefined || command === 'start') {
     // main.ts starts the server when it is loaded.
     await import('./main.js');
+    return;
+  }
+  if (command === 'check-config') {
+    checkConfigCommand(rest);
+    return;
+  }
+  if (command === 'models') {
+    modelsCommand(rest);
     return;
   }
   if (command === 'keys') {

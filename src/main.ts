@@ -77,6 +77,8 @@ async function main(): Promise<void> {
     logger.info('using the generated master key whose hash is stored next to the database (delete master-key.sha256 to make a new one)');
   }
   void services.discovery.start();
+  // Shed new work with 503 before an out-of-memory crash (RELIABILITY 4b#24).
+  built.lifecycle.watchHeap();
   services.probe.start();
 }
 

@@ -9,6 +9,10 @@ interface ActiveStream {
   res: ServerResponse;
   lastWrite: number;
   blocked: boolean;
+  /** Stops the upstream read (the route's abort), so an interrupted stream ends at once. */
+  abort: (() => void) | undefined;
+  /** Set by interrupt(): the error event this stream ends with (graceful shutdown). */
+  interrupted: GatewayError | undefined;
 }
 
 /** Keeps idle streams alive with one interval for all of them, not a timer per stream. */
@@ -25,8 +29,8 @@ export class StreamRegistry {
     return this.active.size;
   }
 
-  add(res: ServerResponse): ActiveStream {
-    const stream = { res, lastWrite: Date.now(), blocked: false };
+  add(res: ServerResponse, abort?: () => void): ActiveStream {
+    const stream: ActiveStream = { res, lastWrite: Date.now(), blocked: false, abort, interrupted: undefined };
     this.active.add(stream);
     return stream;
   }
@@ -41,6 +45,17 @@ export class StreamRegistry {
       stream.res.write(SSE_KEEPALIVE);
       stream.lastWrite = now;
     }
+  }
+
+  /** Ends every active stream with `error` as its last event (graceful shutdown); returns how many. */
+  interrupt(error: GatewayError): number {
+    for (const stream of this.active) {
+      stream.interrupted = error;
+      // A client that leaves its socket full cannot take the event: drop it.
+      if (stream.blocked) stream.res.destroy();
+      else stream.abort?.();
+    }
+    return this.active.size;
   }
 
   close(): void {
@@ -82,8 +97,9 @@ export async function writeFrames(
   frames: AsyncGenerator<string>,
   registry: StreamRegistry,
   provider: string,
+  abort?: () => void,
 ): Promise<StreamEnd> {
-  const stream = registry.add(res);
+  const stream = registry.add(res, abort);
   try {
     let frame = first;
     for (;;) {
@@ -100,9 +116,13 @@ export async function writeFrames(
         next = await frames.next();
       } catch (error) {
         if (res.destroyed) return { kind: 'client_disconnected' };
-        const failure = isGatewayError(error) ? error : upstreamStreamError(provider, 'the connection broke');
+        const failure = stream.interrupted ?? (isGatewayError(error) ? error : upstreamStreamError(provider, 'the connection broke'));
         res.end(encodeSseError(failure.toBody()));
         return { kind: 'failed', error: failure };
+      }
+      if (stream.interrupted !== undefined) {
+        res.end(encodeSseError(stream.interrupted.toBody()));
+        return { kind: 'failed', error: stream.interrupted };
       }
       if (next.done === true) {
         res.end();

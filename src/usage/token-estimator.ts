@@ -1,7 +1,7 @@
 // Prompt tokens counted locally (gpt-tokenizer, o200k_base) for what must be known before the
 // provider answers: token-limit and budget reservations. An estimate, not a bill: other providers'
 // tokenizers differ, which is why every reservation is settled from the provider's own report.
-import type { ChatCompletionRequest } from '../openai/types.js';
+import type { ChatCompletionRequest, ChatMessage } from '../openai/types.js';
 
 type CountTokens = (text: string) => number;
 
@@ -12,6 +12,10 @@ const TOKENS_PER_REPLY = 3;
 const TOKENS_PER_IMAGE = 765;
 /** Audio and files are not decoded here; a fixed allowance keeps them from counting as free. */
 const TOKENS_PER_OTHER_PART = 1_000;
+
+/** Low-detail images are a flat 85 tokens; high detail adds 170 per 512-px tile (OpenAI vision guide). */
+const TOKENS_PER_LOW_IMAGE = 85;
+const TOKENS_PER_TILE = 170;
 
 let loading: Promise<CountTokens> | undefined;
 
@@ -25,32 +29,106 @@ function tokenizer(): Promise<CountTokens> {
   return loading;
 }
 
+/**
+ * An image's prompt tokens by OpenAI's tile formula: fit within 2048×2048, scale the short side to
+ * 768, then 85 + 170 per 512-px tile. Without a known size a high/auto image counts as 1024×1024 (765).
+ * @see https://platform.openai.com/docs/guides/vision#calculating-costs
+ */
+export function imageTokens(detail: unknown, width?: number, height?: number): number {
+  if (detail === 'low') return TOKENS_PER_LOW_IMAGE;
+  if (width === undefined || height === undefined || width <= 0 || height <= 0) return TOKENS_PER_IMAGE;
+  let w = width;
+  let h = height;
+  const fit = Math.min(1, 2048 / Math.max(w, h));
+  w *= fit;
+  h *= fit;
+  const shortSide = Math.min(w, h);
+  if (shortSide > 768) {
+    w *= 768 / shortSide;
+    h *= 768 / shortSide;
+  }
+  return TOKENS_PER_LOW_IMAGE + TOKENS_PER_TILE * Math.ceil(w / 512) * Math.ceil(h / 512);
+}
+
+/** Width and height of an inline PNG or GIF (`data:` URL), read from its header; undefined otherwise. */
+function inlineImageSize(url: string): { width: number; height: number } | undefined {
+  const comma = url.indexOf(',');
+  if (!url.startsWith('data:image/') || comma < 0) return undefined;
+  const head = Buffer.from(url.slice(comma + 1, comma + 45), 'base64');
+  if (head.length >= 24 && head.readUInt32BE(0) === 0x89504e47) return { width: head.readUInt32BE(16), height: head.readUInt32BE(20) };
+  if (head.length >= 10 && head.toString('latin1', 0, 3) === 'GIF') return { width: head.readUInt16LE(6), height: head.readUInt16LE(8) };
+  return undefined;
+}
+
 function countContent(count: CountTokens, content: unknown): number {
   if (typeof content === 'string') return count(content);
   if (!Array.isArray(content)) return 0;
   let tokens = 0;
   for (const part of content) {
     if (part === null || typeof part !== 'object') continue;
-    const typed = part as { type?: unknown; text?: unknown };
+    const typed = part as { type?: unknown; text?: unknown; image_url?: { url?: unknown; detail?: unknown } };
     if (typed.type === 'text' && typeof typed.text === 'string') tokens += count(typed.text);
-    else if (typed.type === 'image_url') tokens += TOKENS_PER_IMAGE;
-    else tokens += TOKENS_PER_OTHER_PART;
+    else if (typed.type === 'image_url') {
+      const url = typed.image_url?.url;
+      const size = typeof url === 'string' ? inlineImageSize(url) : undefined;
+      tokens += imageTokens(typed.image_url?.detail, size?.width, size?.height);
+    } else tokens += TOKENS_PER_OTHER_PART;
   }
   return tokens;
 }
 
+/** A loaded counter: synchronous, so callers that count many times (condensation) pay the load once. */
+export interface TokenCounter {
+  text(text: string): number;
+  /** One message with OpenAI's per-message framing: content, name, tool calls. */
+  message(message: ChatMessage): number;
+  /** A whole prompt: every message plus the reply priming. */
+  messages(messages: readonly ChatMessage[]): number;
+  /** A chat request's prompt: messages, tool and function definitions, response schema. */
+  request(chat: ChatCompletionRequest): number;
+}
+
+function makeCounter(count: CountTokens): TokenCounter {
+  const message = (entry: ChatMessage): number => {
+    let tokens = TOKENS_PER_MESSAGE + countContent(count, entry.content);
+    if (typeof entry.name === 'string') tokens += count(entry.name);
+    if (entry.tool_calls !== undefined) tokens += count(JSON.stringify(entry.tool_calls));
+    if (entry.function_call !== undefined) tokens += count(JSON.stringify(entry.function_call));
+    if (typeof entry.tool_call_id === 'string') tokens += count(entry.tool_call_id);
+    return tokens;
+  };
+  const messages = (list: readonly ChatMessage[]): number => list.reduce((sum, entry) => sum + message(entry), TOKENS_PER_REPLY);
+  return {
+    text: count,
+    message,
+    messages,
+    request(chat) {
+      let tokens = messages(chat.messages);
+      if (chat.tools !== undefined) tokens += count(JSON.stringify(chat.tools));
+      if (chat.functions !== undefined) tokens += count(JSON.stringify(chat.functions));
+      if (chat.response_format !== undefined) tokens += count(JSON.stringify(chat.response_format));
+      return tokens;
+    },
+  };
+}
+
+let counter: Promise<TokenCounter> | undefined;
+
+/** The shared counter (o200k_base), loaded on first use. */
+export function loadTokenCounter(): Promise<TokenCounter> {
+  counter ??= tokenizer().then(makeCounter);
+  return counter;
+}
+
+/**
+ * How exact our count is for a provider kind: OpenAI-family models use the tokenizers gpt-tokenizer
+ * ships; for every other provider the o200k_base count is an estimate (their tokenizers are not public).
+ */
+export function tokenCountMethod(kind: string | undefined): 'tokenizer' | 'estimate' {
+  return kind === 'openai' || kind === 'azure' ? 'tokenizer' : 'estimate';
+}
+
 /** Prompt tokens of a chat request: messages, tool and function definitions, response schema. */
 export async function estimatePromptTokens(chat: ChatCompletionRequest): Promise<number> {
-  const count = await tokenizer();
-  let tokens = TOKENS_PER_REPLY;
-  for (const message of chat.messages) {
-    tokens += TOKENS_PER_MESSAGE + countContent(count, message.content);
-    if (typeof message.name === 'string') tokens += count(message.name);
-    if (message.tool_calls !== undefined) tokens += count(JSON.stringify(message.tool_calls));
-    if (message.function_call !== undefined) tokens += count(JSON.stringify(message.function_call));
-  }
-  if (chat.tools !== undefined) tokens += count(JSON.stringify(chat.tools));
-  if (chat.functions !== undefined) tokens += count(JSON.stringify(chat.functions));
-  if (chat.response_format !== undefined) tokens += count(JSON.stringify(chat.response_format));
-  return tokens;
+  return (await loadTokenCounter()).request(chat);
 }

@@ -40,6 +40,8 @@ export interface FakeOpenAiOptions {
   models?: string[];
   /** Words the streamed and plain answers are made of. */
   reply?: string;
+  /** The whole answer text for a request, when it returns one (else the echo below). */
+  answer?: (body: Record<string, unknown>) => string | undefined;
 }
 
 export interface FakeOpenAi {
@@ -151,7 +153,7 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeO
     const id = `chatcmpl-fake${requests.length}`;
     const created = 1_700_000_000;
     const text = lastUserText(body);
-    const content = text.length > 0 ? `${replyText} You said: ${text}` : replyText;
+    const content = options.answer?.(body) ?? (text.length > 0 ? `${replyText} You said: ${text}` : replyText);
     const tools = Array.isArray(body.tools) && body.tool_choice !== 'none' ? (body.tools as Array<{ function: { name: string } }>) : undefined;
     const functions = Array.isArray(body.functions) && body.function_call !== 'none' ? (body.functions as Array<{ name: string }>) : undefined;
     const promptTokens = Math.ceil(raw.length / 4);

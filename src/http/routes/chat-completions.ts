@@ -9,6 +9,7 @@ import {
   permissionDenied,
   type GatewayError,
 } from '../../errors/gateway-error.js';
+import { fitContext } from '../../context/context-policy.js';
 import { validateChatRequest } from '../../openai/chat-request-schema.js';
 import type { ChatCompletionRequest, CompletionUsage } from '../../openai/types.js';
 import type { ChatCallContext } from '../../routing/chat-executor.js';
@@ -94,10 +95,14 @@ export function registerChatCompletions(app: FastifyInstance, services: Services
     guardBody(body);
     const chat = validateChatRequest(body);
     const stream = chat.stream === true;
-    const group = router.plan(chat.model);
-    if (group === undefined) throw modelNotFound(chat.model);
-    checkModelAccess(request, group, chat.model);
-    checkOutputLimit(chat, group);
+    const routed = router.plan(chat.model);
+    if (routed === undefined) throw modelNotFound(chat.model);
+    checkModelAccess(request, routed, chat.model);
+    checkOutputLimit(chat, routed);
+    // Context policy (issue #8, src/context/context-policy.ts): a prompt over the model's window is
+    // refused, truncated or condensed in place, or moved to a larger-window fallback group. No counting
+    // when the catalog knows no window or the body is obviously small.
+    const group = await fitContext(services, request, reply, chat, routed);
     // Token limit and budget (issue #6): held here from the estimate, settled in record() from the
     // provider's usage. Keys with neither skip it: no tokenizer, no store call.
     await services.admission.reserve(request, reply, chat, group.deployments.map((deployment) => deployment.route));
@@ -168,7 +173,7 @@ export function registerChatCompletions(app: FastifyInstance, services: Services
     const ttftMs = Date.now() - started;
     const route = outcome.route;
     const capture = cachePlan === undefined ? undefined : captureFrames(outcome.first, outcome.frames, clientUsage, route.provider.codec.passthrough, cache?.maxEntryBytes ?? 0);
-    const end = await writeFrames(res, capture?.first ?? outcome.first, capture?.frames ?? outcome.frames, streams, route.provider.name);
+    const end = await writeFrames(res, capture?.first ?? outcome.first, capture?.frames ?? outcome.frames, streams, route.provider.name, () => controller.abort());
     const stats = outcome.stats;
     if (cache !== undefined && cachePlan !== undefined && capture !== undefined) settleStream(cache, cachePlan, capture, end, stats.usage, warnings);
     let status: UsageStatus = 'ok';

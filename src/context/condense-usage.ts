@@ -1,0 +1,56 @@
+// The usage record of summariser work (endpoint `condense`): one record per client request, summing
+// every summariser call it made (map-reduce makes several), priced from the catalog.
+import type { FastifyRequest } from 'fastify';
+import type { CompletionUsage } from '../openai/types.js';
+import type { Route } from '../routing/model-router.js';
+import type { Services } from '../services.js';
+import type { SummariserCall } from './context-condenser.js';
+
+export function recordCondenseUsage(
+  services: Pick<Services, 'usage' | 'catalog' | 'admission'>,
+  request: FastifyRequest,
+  model: string,
+  calls: readonly SummariserCall[],
+  started: number,
+  settle: boolean,
+): void {
+  let prompt = 0;
+  let completion = 0;
+  let cost: number | undefined;
+  let route: Route | undefined;
+  let reported = true;
+  for (const call of calls) {
+    route = call.route ?? route;
+    if (call.usage === undefined) {
+      if (call.ok) reported = false;
+      continue;
+    }
+    prompt += call.usage.prompt_tokens;
+    completion += call.usage.completion_tokens;
+    const part = services.catalog.cost(call.route?.entry, call.usage.prompt_tokens, call.usage.completion_tokens);
+    if (part !== undefined) cost = (cost ?? 0) + part;
+  }
+  const failed = calls.filter((call) => !call.ok);
+  const ok = calls.length === 0 || calls.some((call) => call.ok);
+  const tokens: CompletionUsage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  services.usage.record({
+    requestId: request.id,
+    keyId: request.principal?.keyId ?? 'anonymous',
+    endpoint: 'condense',
+    model,
+    ...(route === undefined ? {} : { provider: route.provider.name, upstreamModel: route.upstreamModel }),
+    promptTokens: prompt,
+    completionTokens: completion,
+    cachedTokens: 0,
+    ...(cost === undefined ? {} : { cost }),
+    latencyMs: Date.now() - started,
+    status: ok ? 'ok' : 'error',
+    httpStatus: 200,
+    ...(failed[0]?.errorCode === undefined ? {} : { errorCode: failed[0].errorCode }),
+    stream: false,
+    cacheHit: false,
+    estimated: !reported,
+    createdAt: started,
+    ...(settle ? services.admission.settle(request, tokens, cost) : {}),
+  });
+}

@@ -1,0 +1,147 @@
+// Budgets are never exceeded: ~200 random conversations (seeded) through the extractive summary and
+// the truncation planner, plus the invariants each must keep (instructions, newest turn, tool pairs).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ChatMessage } from '../openai/types.js';
+import { imageTokens, loadTokenCounter } from '../usage/token-estimator.js';
+import { conversationUnits, planTrim } from './conversation-trim.js';
+import { extractiveSummary, truncateToTokens } from './extractive-summary.js';
+
+/** mulberry32: a small seeded generator, so a failure replays. */
+function rng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const WORDS = ['order', 'refund', 'Alice', 'Tokyo', 'account', 'password', 'the', 'is', 'invoice', '#4521', 'on', 'March', '2024', 'blocked', 'Zürich', '東京', '🙂', 'ticket', 'we', 'agreed', 'escalate', 'why', 'delivery', '$129.99'];
+
+function sentence(random: () => number): string {
+  const length = 1 + Math.floor(random() * 18);
+  const words = Array.from({ length }, () => WORDS[Math.floor(random() * WORDS.length)] as string);
+  return words.join(' ') + ['.', '?', '!', ''][Math.floor(random() * 4)];
+}
+
+function text(random: () => number): string {
+  const sentences = Math.floor(random() * 6);
+  return Array.from({ length: sentences }, () => sentence(random)).join(random() < 0.2 ? '\n' : ' ');
+}
+
+/** A random conversation: optional system prompt, user/assistant turns, tool-call rounds, images. */
+function conversation(random: () => number): ChatMessage[] {
+  const messages: ChatMessage[] = [];
+  if (random() < 0.7) messages.push({ role: 'system', content: text(random) || 'Be helpful.' });
+  const turns = 1 + Math.floor(random() * 14);
+  let call = 0;
+  for (let turn = 0; turn < turns; turn++) {
+    if (random() < 0.15) messages.push({ role: 'user', content: [{ type: 'text', text: text(random) }, { type: 'image_url', image_url: { url: 'https://example.com/a.png' } }] });
+    else messages.push({ role: 'user', content: text(random) });
+    if (random() < 0.3) {
+      const ids = Array.from({ length: 1 + Math.floor(random() * 2) }, () => `call_${call++}`);
+      messages.push({ role: 'assistant', content: null, tool_calls: ids.map((id) => ({ id, type: 'function', function: { name: 'lookup', arguments: '{"q":"x"}' } })) });
+      for (const id of ids) messages.push({ role: 'tool', tool_call_id: id, content: text(random) });
+    }
+    if (random() < 0.1) messages.push({ role: 'developer', content: 'Answer briefly.' });
+    if (turn < turns - 1 || random() < 0.5) messages.push({ role: 'assistant', content: text(random) });
+  }
+  return messages;
+}
+
+test('extractive summaries never exceed the budget (200 seeded conversations)', async () => {
+  const counter = await loadTokenCounter();
+  const random = rng(20_240_801);
+  for (let round = 0; round < 200; round++) {
+    const messages = conversation(random);
+    const budget = 1 + Math.floor(random() * 120);
+    const summary = extractiveSummary(messages, budget, counter.text);
+    assert.ok(counter.text(summary) <= budget, `round ${round}: ${counter.text(summary)} > ${budget}`);
+  }
+});
+
+test('truncation keeps instructions, the newest turn and whole tool pairs, within the budget (200 seeded conversations)', async () => {
+  const counter = await loadTokenCounter();
+  const random = rng(7);
+  let trimmed = 0;
+  for (let round = 0; round < 200; round++) {
+    const messages = conversation(random);
+    const tokens = messages.map((message) => counter.message(message));
+    const total = tokens.reduce((sum, value) => sum + value, 0);
+    const budget = Math.floor(total * random());
+    const plan = planTrim(messages, tokens, budget);
+    const units = conversationUnits(messages);
+    const pinnedTokens = units.filter((unit) => unit.pinned).reduce((sum, unit) => sum + tokens.slice(unit.start, unit.end).reduce((a, b) => a + b, 0), 0);
+    if (plan === undefined) {
+      assert.ok(pinnedTokens > budget, `round ${round}: refused although the pinned messages fit`);
+      continue;
+    }
+    if (plan.dropped.length > 0) trimmed++;
+    const kept = plan.kept.map((index) => messages[index] as ChatMessage);
+    assert.ok(kept.reduce((sum, message) => sum + counter.message(message), 0) <= budget, `round ${round}: over budget`);
+    // Instructions and the newest user turn stay.
+    for (const [index, message] of messages.entries()) {
+      if (message.role === 'system' || message.role === 'developer') assert.ok(plan.kept.includes(index), `round ${round}: dropped an instruction`);
+    }
+    const lastUser = messages.map((message) => message.role).lastIndexOf('user');
+    for (let index = lastUser; index < messages.length; index++) assert.ok(plan.kept.includes(index), `round ${round}: dropped the newest turn`);
+    // Every kept tool result has its call, and every kept call all its results.
+    const callIds = new Set(kept.flatMap((message) => (message.tool_calls ?? []).map((call) => call.id)));
+    const resultIds = new Set(kept.filter((message) => message.role === 'tool').map((message) => message.tool_call_id));
+    for (const id of resultIds) assert.ok(callIds.has(id as string), `round ${round}: orphan tool result ${id}`);
+    for (const id of callIds) assert.ok(resultIds.has(id), `round ${round}: call ${id} without its result`);
+    // Kept messages keep their order.
+    assert.deepEqual(plan.kept, [...plan.kept].sort((a, b) => a - b));
+  }
+  assert.ok(trimmed > 50, `only ${trimmed} conversations were trimmed`);
+});
+
+test('truncateToTokens cuts at a sentence or word boundary, never over', async () => {
+  const counter = await loadTokenCounter();
+  const long = 'The order #4521 shipped on March 3. Alice asked for a refund of $129.99. We agreed to escalate to Tokyo support.';
+  const cut = truncateToTokens(long, 12, counter.text);
+  assert.ok(counter.text(cut) <= 12);
+  assert.equal(cut, 'The order #4521 shipped on March 3.');
+  const words = truncateToTokens('alpha beta gamma delta epsilon zeta eta theta', 3, counter.text);
+  assert.ok(counter.text(words) <= 3 && 'alpha beta gamma delta'.startsWith(words) && !words.endsWith(' '));
+  assert.equal(truncateToTokens('short', 10, counter.text), 'short');
+  assert.equal(truncateToTokens('anything', 0, counter.text), '');
+});
+
+test('extractive summaries favour the first and last turns and sentences with numbers', async () => {
+  const counter = await loadTokenCounter();
+  const messages: ChatMessage[] = [
+    { role: 'user', content: 'I need help with order 4521 from Acme.' },
+    { role: 'assistant', content: 'Sure, happy to help. Let me look.' },
+    { role: 'assistant', content: 'ok' },
+    { role: 'user', content: 'Can you refund it by Friday?' },
+  ];
+  const summary = extractiveSummary(messages, 40, counter.text);
+  assert.match(summary, /order 4521/);
+  assert.match(summary, /refund it by Friday\?/);
+  assert.ok(summary.indexOf('4521') < summary.indexOf('Friday'));
+});
+
+test('images count by the tile formula; unknown sizes by a fixed estimate', () => {
+  assert.equal(imageTokens('low', 4000, 3000), 85);
+  assert.equal(imageTokens('high', 1024, 1024), 765);
+  // 2048×4096 → 1024×2048 → 768×1536: 2×3 tiles.
+  assert.equal(imageTokens('high', 2048, 4096), 85 + 170 * 6);
+  assert.equal(imageTokens(undefined), 765);
+});
+
+test('an inline PNG is counted from its own size', async () => {
+  const counter = await loadTokenCounter();
+  const png = Buffer.alloc(33);
+  png.writeUInt32BE(0x89504e47, 0);
+  png.writeUInt32BE(0x0d0a1a0a, 4);
+  png.writeUInt32BE(13, 8);
+  png.write('IHDR', 12, 'latin1');
+  png.writeUInt32BE(512, 16);
+  png.writeUInt32BE(512, 20);
+  const message: ChatMessage = { role: 'user', content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${png.toString('base64')}` } }] };
+  assert.equal(counter.message(message), 4 + 85 + 170);
+});

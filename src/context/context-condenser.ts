@@ -1,0 +1,248 @@
+// Summarises a conversation within a token budget: one LLM call, map-reduce when the input is larger
+// than the summariser's window, and an extractive summary when no model can serve. Every call goes
+// through the executor (routing, retries, fallbacks); the caller records the usage it reports.
+import { isGatewayError } from '../errors/gateway-error.js';
+import type { ChatCompletionRequest, ChatMessage, CompletionUsage } from '../openai/types.js';
+import type { ModelGroup, Route } from '../routing/model-router.js';
+import type { Services } from '../services.js';
+import { loadTokenCounter, type TokenCounter } from '../usage/token-estimator.js';
+import { extractiveSummary, transcriptLine, truncateToTokens } from './extractive-summary.js';
+
+export type CondenseMethod = 'llm' | 'llm-map-reduce' | 'extractive';
+
+export interface CondenseRequest {
+  messages: readonly ChatMessage[];
+  maxTokens: number;
+  /** The summarising model group; undefined means extractive only. */
+  group: ModelGroup | undefined;
+  instructions?: string | undefined;
+}
+
+export interface CondenseResult {
+  summary: string;
+  original_tokens: number;
+  summary_tokens: number;
+  model: string;
+  method: CondenseMethod;
+}
+
+/** One summariser call that reached (or tried to reach) a deployment, for the usage record. */
+export interface SummariserCall {
+  route: Route | undefined;
+  usage: CompletionUsage | undefined;
+  ok: boolean;
+  errorCode?: string;
+}
+
+export interface CondenseContext {
+  requestId: string;
+  signal: AbortSignal;
+  onCall?: (call: SummariserCall) => void;
+}
+
+/** What `model` says when no LLM wrote the summary. */
+export const EXTRACTIVE_MODEL = 'extractive';
+
+/** Room kept in a summariser call for the prompt's own words and framing. */
+const PROMPT_SLACK = 64;
+/** A map-reduce over more calls than this is given up in favour of the extractive summary. */
+const MAX_CALLS = 48;
+const PARALLEL_CALLS = 4;
+
+function summaryPrompt(maxTokens: number, instructions: string | undefined): string {
+  const extra = instructions === undefined || instructions.length === 0 ? '' : `\n\nAdditional instructions: ${instructions}`;
+  return (
+    'You condense conversations. Summarise the conversation you are given so that it can replace the original in a later prompt. ' +
+    "Keep every fact, name, number, date, identifier, decision made, open question, and the user's goals and preferences; " +
+    'say who said what when it matters. Drop greetings and repetition. Answer with the summary only, in plain prose, ' +
+    `in at most ${maxTokens} tokens.${extra}`
+  );
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** The first choice's text from an OpenAI-shaped completion body. */
+function completionText(body: string | Buffer): string {
+  const parsed: unknown = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));
+  const choice = isRecord(parsed) && Array.isArray(parsed.choices) ? (parsed.choices[0] as unknown) : undefined;
+  const message = isRecord(choice) ? choice.message : undefined;
+  const content = isRecord(message) ? message.content : undefined;
+  if (typeof content !== 'string' || content.trim().length === 0) throw new Error('the summariser answered with no text');
+  return content.trim();
+}
+
+/** The smallest catalog window among a group's deployments (a retry may land on any); undefined if none is known. */
+export function groupWindow(group: ModelGroup): number | undefined {
+  let window: number | undefined;
+  for (const deployment of group.deployments) {
+    const length = deployment.route.entry?.context_length;
+    if (typeof length === 'number') window = window === undefined ? length : Math.min(window, length);
+  }
+  return window;
+}
+
+/** Splits lines into chunks of at most `budget` tokens, on line boundaries; an oversized line is cut into pieces. */
+function chunkLines(lines: readonly string[], budget: number, counter: TokenCounter): string[] {
+  const chunks: string[] = [];
+  let current: string[] = [];
+  let used = 0;
+  const flush = () => {
+    if (current.length > 0) chunks.push(current.join('\n'));
+    current = [];
+    used = 0;
+  };
+  for (const line of lines) {
+    let rest = line;
+    let tokens = counter.text(rest) + 1;
+    while (tokens > budget) {
+      flush();
+      const piece = truncateToTokens(rest, budget - 1, counter.text);
+      // A piece with no word boundary inside the budget is cut on characters.
+      const taken = piece.length > 0 ? piece : rest.slice(0, Math.max(1, budget));
+      chunks.push(taken);
+      rest = rest.slice(taken.length).trimStart();
+      tokens = counter.text(rest) + 1;
+    }
+    if (rest.length === 0) continue;
+    if (used + tokens > budget) flush();
+    current.push(rest);
+    used += tokens;
+  }
+  flush();
+  return chunks;
+}
+
+export class ContextCondenser {
+  private cheapest: { version: number; name: string | undefined } | undefined;
+
+  constructor(private readonly services: Pick<Services, 'router' | 'executor' | 'config' | 'logger'>) {}
+
+  /**
+   * The summarising model: `condense.model` from the config, else the cheapest routable chat model
+   * (catalog input + output price; reasoning models only when nothing else is priced). `allowed` is the
+   * calling key's model list, if it has one.
+   */
+  pickModel(allowed?: readonly string[]): ModelGroup | undefined {
+    const configured = this.services.config.condense?.model;
+    if (configured !== undefined) return this.services.router.plan(configured);
+    const router = this.services.router;
+    if (allowed === undefined && this.cheapest?.version === router.version) {
+      return this.cheapest.name === undefined ? undefined : router.plan(this.cheapest.name);
+    }
+    let best: { name: string; cost: number; reasoning: boolean } | undefined;
+    for (const model of router.list()) {
+      const entry = model.entry;
+      if (entry === undefined || !entry.supports_chat || entry.deprecated === true) continue;
+      if (entry.input_cost === null || entry.output_cost === null) continue;
+      if (!entry.modalities.output.includes('text')) continue;
+      if (allowed !== undefined && !allowed.includes(model.id)) continue;
+      const cost = entry.input_cost + entry.output_cost;
+      const reasoning = entry.capabilities.includes('reasoning');
+      const better = best === undefined || (best.reasoning && !reasoning) || (best.reasoning === reasoning && cost < best.cost);
+      if (better) best = { name: model.id, cost, reasoning };
+    }
+    if (allowed === undefined) this.cheapest = { version: router.version, name: best?.name };
+    return best === undefined ? undefined : router.plan(best.name);
+  }
+
+  async condense(request: CondenseRequest, context: CondenseContext): Promise<CondenseResult> {
+    const counter = await loadTokenCounter();
+    const originalTokens = counter.messages(request.messages);
+    const finish = (summary: string, model: string, method: CondenseMethod): CondenseResult => {
+      const fitted = truncateToTokens(summary, request.maxTokens, counter.text);
+      return { summary: fitted, original_tokens: originalTokens, summary_tokens: counter.text(fitted), model, method };
+    };
+    if (request.group !== undefined) {
+      try {
+        const { summary, method } = await this.summarise(request.group, request, counter, context);
+        return finish(summary, request.group.name, method);
+      } catch (error) {
+        if (context.signal.aborted) throw error;
+        this.services.logger.warn(
+          { component: 'condense', model: request.group.name, err: isGatewayError(error) ? (error.code ?? error.message) : error instanceof Error ? error.message : String(error) },
+          'summariser failed; answering with an extractive summary',
+        );
+      }
+    }
+    return finish(extractiveSummary(request.messages, request.maxTokens, counter.text), EXTRACTIVE_MODEL, 'extractive');
+  }
+
+  private async summarise(group: ModelGroup, request: CondenseRequest, counter: TokenCounter, context: CondenseContext): Promise<{ summary: string; method: CondenseMethod }> {
+    const lines = request.messages.map(transcriptLine);
+    const window = groupWindow(group);
+    const promptTokens = counter.text(summaryPrompt(request.maxTokens, request.instructions)) + PROMPT_SLACK;
+    const inputBudget = window === undefined ? Number.POSITIVE_INFINITY : window - request.maxTokens - promptTokens;
+    const whole = lines.join('\n');
+    if (counter.text(whole) <= inputBudget) {
+      return { summary: await this.call(group, whole, request.maxTokens, request.instructions, context), method: 'llm' };
+    }
+    // Map-reduce: summarise window-sized chunks, then the joined partial summaries, until one call fits.
+    let calls = 0;
+    let level = lines;
+    for (;;) {
+      const partBudget = Math.max(16, Math.min(request.maxTokens, inputBudget));
+      const chunks = chunkLines(level, inputBudget, counter);
+      const partMax = Math.max(16, Math.min(partBudget, Math.floor(inputBudget / Math.max(1, chunks.length))));
+      if (inputBudget < 32 || calls + chunks.length > MAX_CALLS) throw new Error('the conversation needs too many summariser calls');
+      const partials: string[] = [];
+      for (let index = 0; index < chunks.length; index += PARALLEL_CALLS) {
+        const batch = chunks.slice(index, index + PARALLEL_CALLS);
+        calls += batch.length;
+        const answers = await Promise.all(
+          batch.map((chunk) => this.call(group, chunk, partMax, undefined, context).then((text) => truncateToTokens(text, partMax, counter.text))),
+        );
+        partials.push(...answers);
+      }
+      const joined = partials.map((text, index) => `Part ${index + 1}: ${text}`);
+      if (counter.text(joined.join('\n')) <= inputBudget) {
+        return { summary: await this.call(group, joined.join('\n'), request.maxTokens, request.instructions, context), method: 'llm-map-reduce' };
+      }
+      if (joined.length >= level.length) throw new Error('the partial summaries do not get shorter');
+      level = joined;
+    }
+  }
+
+  private async call(group: ModelGroup, transcript: string, maxTokens: number, instructions: string | undefined, context: CondenseContext): Promise<string> {
+    const chat: ChatCompletionRequest = {
+      model: group.name,
+      messages: [
+        { role: 'system', content: summaryPrompt(maxTokens, instructions) },
+        { role: 'user', content: `Conversation to summarise:\n\n${transcript}` },
+      ],
+      max_tokens: maxTokens,
+    };
+    try {
+      const outcome = await this.services.executor.complete(group, chat, {
+        requestId: context.requestId,
+        signal: context.signal,
+        includeUsage: false,
+        created: Math.floor(Date.now() / 1000),
+        warnings: [],
+      });
+      context.onCall?.({ route: outcome.route, usage: outcome.usage, ok: true });
+      return completionText(outcome.body);
+    } catch (error) {
+      context.onCall?.({
+        route: group.deployments[0]?.route,
+        usage: undefined,
+        ok: false,
+        ...(isGatewayError(error) && error.code !== null ? { errorCode: error.code } : {}),
+      });
+      throw error;
+    }
+  }
+}
+
+const condensers = new WeakMap<object, ContextCondenser>();
+
+/** The one condenser of a services object (the route and the chat policy share its model choice). */
+export function condenserFor(services: Pick<Services, 'router' | 'executor' | 'config' | 'logger'>): ContextCondenser {
+  let condenser = condensers.get(services);
+  if (condenser === undefined) {
+    condenser = new ContextCondenser(services);
+    condensers.set(services, condenser);
+  }
+  return condenser;
+}

@@ -1,0 +1,145 @@
+// The chat route's context policy (issue #8): before any upstream call, a prompt that will not fit
+// the model's catalog window is refused (`error`), cut (`truncate`), partly summarised (`condense`)
+// or sent to a fallback with a larger window (`fallback`). Streams are fitted the same way.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ContextPolicy } from '../config/config-schema.js';
+import { contextLengthExceeded, invalidValue, type GatewayError } from '../errors/gateway-error.js';
+import type { ChatCompletionRequest, ChatMessage } from '../openai/types.js';
+import type { ModelGroup } from '../routing/model-router.js';
+import type { Services } from '../services.js';
+import { loadTokenCounter, type TokenCounter } from '../usage/token-estimator.js';
+import { condenserFor, groupWindow, type SummariserCall } from './context-condenser.js';
+import { recordCondenseUsage } from './condense-usage.js';
+import { planTrim } from './conversation-trim.js';
+
+export const CONTEXT_HEADER = 'x-llm-proxy-context';
+const POLICIES: ReadonlySet<string> = new Set<ContextPolicy>(['error', 'truncate', 'condense', 'fallback']);
+/** The summary replacing old turns gets at most this, or a quarter of the room, whichever is less. */
+const MAX_SUMMARY_TOKENS = 512;
+/** The summary message's framing and lead-in words. */
+const SUMMARY_OVERHEAD = 16;
+const SUMMARY_PREFIX = 'Summary of the earlier conversation: ';
+
+type FitServices = Pick<Services, 'config' | 'router' | 'executor' | 'logger' | 'usage' | 'catalog' | 'admission'>;
+
+const groupPolicies = new WeakMap<object, Map<string, ContextPolicy>>();
+
+function configuredPolicy(services: FitServices, group: ModelGroup): ContextPolicy {
+  let byName = groupPolicies.get(services.config);
+  if (byName === undefined) {
+    byName = new Map();
+    for (const entry of services.config.models ?? []) if (entry.context_policy !== undefined) byName.set(entry.name, entry.context_policy);
+    groupPolicies.set(services.config, byName);
+  }
+  return byName.get(group.name) ?? services.config.routing.context_policy ?? 'error';
+}
+
+/** The request's policy: `X-LLM-Proxy-Context`, else the group's `context_policy`, else `routing.context_policy`, else `error`. */
+export function contextPolicy(services: FitServices, request: FastifyRequest, group: ModelGroup): ContextPolicy {
+  const header = request.headers[CONTEXT_HEADER];
+  if (header === undefined) return configuredPolicy(services, group);
+  const value = (Array.isArray(header) ? header[0] : header)?.trim().toLowerCase() ?? '';
+  if (!POLICIES.has(value)) throw invalidValue('X-LLM-Proxy-Context', `'${value.slice(0, 32)}' is not one of error, truncate, condense, fallback`);
+  return value as ContextPolicy;
+}
+
+function overflow(group: ModelGroup, prompt: number, output: number, window: number): GatewayError {
+  const provider = group.deployments[0]?.route.provider.name ?? group.name;
+  return contextLengthExceeded(
+    provider,
+    `${prompt} prompt tokens (estimated) + ${output} requested output tokens > ${window} for '${group.name}'. ` +
+      'Shorten the conversation, lower max_tokens, or send X-LLM-Proxy-Context: truncate, condense or fallback.',
+  );
+}
+
+/** Request tokens outside the messages (tools, functions, schema), which no policy removes. */
+function fixedTokens(counter: TokenCounter, chat: ChatCompletionRequest): number {
+  return counter.request(chat) - counter.messages(chat.messages);
+}
+
+/**
+ * Fits `chat` (in place) to the window of the group that will serve it, and returns that group (a
+ * fallback's, under `fallback`). Does no counting at all when the catalog knows no window for the
+ * group, or when the body is obviously small (under half a token per byte).
+ */
+export async function fitContext(services: FitServices, request: FastifyRequest, reply: FastifyReply, chat: ChatCompletionRequest, group: ModelGroup): Promise<ModelGroup> {
+  const policy = contextPolicy(services, request, group);
+  const window = groupWindow(group);
+  if (window === undefined) return group;
+  const output = chat.max_completion_tokens ?? chat.max_tokens ?? 0;
+  const length = Number(request.headers['content-length']);
+  const bytes = Number.isFinite(length) && length > 0 ? length : Buffer.byteLength(JSON.stringify(chat.messages));
+  if (bytes / 2 + output < window) return group;
+
+  const counter = await loadTokenCounter();
+  const before = counter.request(chat);
+  if (before + output <= window) return group;
+  const mark = (after: number, method: ContextPolicy) => {
+    reply.header('x-llm-proxy-context-tokens', `${before}->${after}`);
+    reply.header('x-llm-proxy-context-method', method);
+  };
+
+  if (policy === 'fallback') {
+    for (const name of group.fallbacks) {
+      const fallback = services.router.plan(name);
+      const room = fallback === undefined ? undefined : groupWindow(fallback);
+      if (fallback !== undefined && room !== undefined && before + output <= room) {
+        mark(before, 'fallback');
+        return fallback;
+      }
+    }
+    throw overflow(group, before, output, window);
+  }
+  if (policy === 'error') throw overflow(group, before, output, window);
+
+  // Room for the messages themselves (the reply priming is part of `messages`' count).
+  const budget = window - output - fixedTokens(counter, chat);
+  const perMessage = chat.messages.map((message) => counter.message(message));
+  const priming = counter.messages([]);
+
+  if (policy === 'truncate') {
+    const plan = planTrim(chat.messages, perMessage, budget - priming);
+    if (plan === undefined) throw overflow(group, before, output, window);
+    chat.messages = plan.kept.map((index) => chat.messages[index] as ChatMessage);
+    const after = counter.request(chat);
+    mark(after, 'truncate');
+    return group;
+  }
+
+  // condense: keep what fits beside a summary of at most `summaryTokens`, summarise the rest.
+  const summaryTokens = Math.min(MAX_SUMMARY_TOKENS, Math.floor((budget - priming) / 4));
+  const plan = summaryTokens < 1 ? undefined : planTrim(chat.messages, perMessage, budget - priming - summaryTokens - SUMMARY_OVERHEAD);
+  if (plan === undefined || plan.dropped.length === 0) throw overflow(group, before, output, window);
+  const started = Date.now();
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  const condenser = condenserFor(services);
+  const summariser = condenser.pickModel(request.principal?.models);
+  const calls: SummariserCall[] = [];
+  const dropped = plan.dropped.map((index) => chat.messages[index] as ChatMessage);
+  const result = await condenser.condense(
+    { messages: dropped, maxTokens: summaryTokens, group: summariser },
+    { requestId: request.id, signal: controller.signal, onCall: (call) => calls.push(call) },
+  );
+  if (calls.length > 0) recordCondenseUsage(services, request, summariser?.name ?? result.model, calls, started, false);
+  const summary: ChatMessage = { role: 'system', content: `${SUMMARY_PREFIX}${result.summary}` };
+  // The summary takes the place of the first dropped message: after the leading instructions.
+  const first = plan.dropped[0] as number;
+  const messages: ChatMessage[] = [];
+  let placed = false;
+  for (const index of plan.kept) {
+    if (!placed && index > first) {
+      messages.push(summary);
+      placed = true;
+    }
+    messages.push(chat.messages[index] as ChatMessage);
+  }
+  if (!placed) messages.push(summary);
+  chat.messages = messages;
+  const after = counter.request(chat);
+  if (after + output > window) throw overflow(group, before, output, window);
+  mark(after, 'condense');
+  return group;
+}

@@ -1,0 +1,145 @@
+// Conversation text without a model: the transcript a summariser reads, a token-exact cut at a
+// sentence or word boundary, and the extractive summary used when no model can summarise.
+import type { ChatMessage } from '../openai/types.js';
+
+type Count = (text: string) => number;
+
+const ROLE_LABEL: Record<string, string> = {
+  system: 'System',
+  developer: 'Developer',
+  user: 'User',
+  assistant: 'Assistant',
+  tool: 'Tool result',
+  function: 'Function result',
+};
+
+/** A message's readable text: its text parts, `[image]` for images, and the calls it makes. */
+export function messageText(message: ChatMessage): string {
+  const pieces: string[] = [];
+  const content = message.content;
+  if (typeof content === 'string') pieces.push(content);
+  else if (Array.isArray(content)) {
+    for (const part of content) {
+      if (part.type === 'text' && typeof part.text === 'string') pieces.push(part.text);
+      else pieces.push(`[${part.type === 'image_url' ? 'image' : part.type}]`);
+    }
+  }
+  for (const call of message.tool_calls ?? []) pieces.push(`[called ${call.function.name}(${call.function.arguments})]`);
+  if (message.function_call !== undefined) pieces.push(`[called ${message.function_call.name}(${message.function_call.arguments})]`);
+  return pieces.join(' ').trim();
+}
+
+/** One line per message, `Role: text`: what the summariser is asked to condense. */
+export function transcriptLine(message: ChatMessage): string {
+  const label = ROLE_LABEL[message.role] ?? message.role;
+  const name = typeof message.name === 'string' ? ` (${message.name})` : '';
+  return `${label}${name}: ${messageText(message).replace(/\s*\n\s*/g, ' ')}`;
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
+}
+
+/**
+ * The longest start of `text` that counts at most `maxTokens`, cut after a sentence when that keeps
+ * at least half of it, else after a word. The result is always verified by counting: never over.
+ */
+export function truncateToTokens(text: string, maxTokens: number, count: Count): string {
+  if (maxTokens <= 0) return '';
+  if (count(text) <= maxTokens) return text;
+  // Binary search on characters for the longest prefix within the budget.
+  let low = 0;
+  let high = text.length;
+  while (low < high) {
+    const middle = Math.ceil((low + high) / 2);
+    if (count(text.slice(0, middle)) <= maxTokens) low = middle;
+    else high = middle - 1;
+  }
+  let cut = low;
+  if (cut > 0 && isHighSurrogate(text.charCodeAt(cut - 1))) cut--;
+  const prefix = text.slice(0, cut);
+  const sentence = Math.max(prefix.lastIndexOf('. '), prefix.lastIndexOf('! '), prefix.lastIndexOf('? '), prefix.lastIndexOf('\n'));
+  let result: string;
+  if (sentence >= cut / 2) result = prefix.slice(0, sentence + 1);
+  else {
+    const space = prefix.search(/\s\S*$/);
+    result = space > 0 ? prefix.slice(0, space) : prefix;
+  }
+  result = result.trimEnd();
+  // A BPE count is not strictly monotone in the prefix: shorten word by word until it fits.
+  while (result.length > 0 && count(result) > maxTokens) {
+    const space = result.search(/\s\S*$/);
+    result = space > 0 ? result.slice(0, space).trimEnd() : '';
+  }
+  return result;
+}
+
+interface Sentence {
+  message: number;
+  order: number;
+  text: string;
+  score: number;
+  tokens: number;
+}
+
+const SENTENCE_SPLIT = /(?<=[.!?])\s+|\n+/;
+const NAME = /\b[A-Z][a-z]+/g;
+
+/**
+ * An extractive summary within `maxTokens`: sentences picked by how much they likely carry (the first
+ * and last turns, numbers, names, questions, the user's words), printed in conversation order as
+ * `Role: sentence …` lines.
+ */
+export function extractiveSummary(messages: readonly ChatMessage[], maxTokens: number, count: Count): string {
+  if (maxTokens <= 0) return '';
+  const firstUser = messages.findIndex((message) => message.role === 'user');
+  const last = messages.length - 1;
+  const sentences: Sentence[] = [];
+  const seen = new Set<string>();
+  messages.forEach((message, index) => {
+    const parts = messageText(message).split(SENTENCE_SPLIT);
+    parts.forEach((raw, position) => {
+      const text = raw.trim();
+      if (text.length === 0 || seen.has(text)) return;
+      seen.add(text);
+      let score = 1;
+      if (index === firstUser) score += 3;
+      if (index === last) score += 3;
+      if (message.role === 'user') score += 1;
+      if (/\d/.test(text)) score += 2;
+      if (text.endsWith('?')) score += 1.5;
+      // Capitalised words after the first: likely names of people, products, places.
+      score += Math.min(3, Math.max(0, (text.match(NAME)?.length ?? 0) - 1));
+      if (position === 0) score += 0.5;
+      const words = text.split(/\s+/).length;
+      if (words < 3) score -= 1;
+      sentences.push({ message: index, order: sentences.length, text, score, tokens: count(text) + 1 });
+    });
+  });
+  const labels = new Map<number, number>();
+  const chosen: Sentence[] = [];
+  let used = 0;
+  for (const sentence of [...sentences].sort((a, b) => b.score - a.score || a.order - b.order)) {
+    const label = labels.has(sentence.message) ? 0 : count(`${ROLE_LABEL[messages[sentence.message]?.role ?? ''] ?? 'Message'}: `) + 1;
+    if (used + sentence.tokens + label > maxTokens) continue;
+    used += sentence.tokens + label;
+    labels.set(sentence.message, 1);
+    chosen.push(sentence);
+  }
+  chosen.sort((a, b) => a.order - b.order);
+  const lines: string[] = [];
+  let current = -1;
+  for (const sentence of chosen) {
+    if (sentence.message !== current) {
+      current = sentence.message;
+      lines.push(`${ROLE_LABEL[messages[current]?.role ?? ''] ?? 'Message'}: ${sentence.text}`);
+    } else lines[lines.length - 1] += ` ${sentence.text}`;
+  }
+  let summary = lines.join('\n');
+  // Nothing fitted whole (one long sentence): keep the start of the most informative one.
+  if (summary.length === 0) {
+    const best = [...sentences].sort((a, b) => b.score - a.score || a.order - b.order)[0];
+    if (best !== undefined) summary = best.text;
+  }
+  return truncateToTokens(summary, maxTokens, count);
+}

@@ -1,0 +1,128 @@
+// Graceful shutdown (RELIABILITY 4b#22): readiness goes false, the listener stops accepting,
+// in-flight requests and streams get up to a deadline, the streams still open then end with one
+// `server_shutting_down` error event, and the services close (usage flushed). main.ts calls it
+// on SIGTERM/SIGINT; tests call it directly.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { getHeapStatistics } from 'node:v8';
+import { GatewayError } from '../errors/gateway-error.js';
+import type { App } from '../app.js';
+
+/** Whether this instance is taking new work: /health/ready reads it. */
+export class Lifecycle {
+  draining = false;
+  /** Heap above the shedding threshold (RELIABILITY 4b#24): new work is refused with 503 until it falls. */
+  overloaded = false;
+  private heapTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * Samples the heap once per `intervalMs` (not per request) and sets `overloaded` while used heap
+   * is above `ratio` of V8's limit. `read` is for tests.
+   */
+  watchHeap(ratio = 0.85, intervalMs = 1000, read: () => number = heapRatio): void {
+    if (this.heapTimer !== undefined) return;
+    this.heapTimer = setInterval(() => {
+      this.overloaded = read() > ratio;
+    }, intervalMs);
+    this.heapTimer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.heapTimer);
+    this.heapTimer = undefined;
+  }
+}
+
+function heapRatio(): number {
+  return process.memoryUsage().heapUsed / getHeapStatistics().heap_size_limit;
+}
+
+export function overloadedError(): GatewayError {
+  return new GatewayError({
+    status: 503,
+    type: 'service_unavailable_error',
+    code: 'server_overloaded',
+    message: 'The server is low on memory; retry the request shortly.',
+    retryable: true,
+    retryAfterMs: 2000,
+  });
+}
+
+export interface ShutdownResult {
+  /** Streams ended with the error event at the deadline. */
+  interrupted: number;
+  /** True when everything finished before the deadline. */
+  drained: boolean;
+}
+
+export function shuttingDownError(): GatewayError {
+  return new GatewayError({
+    status: 503,
+    type: 'service_unavailable_error',
+    code: 'server_shutting_down',
+    message: 'The server is shutting down; retry the request.',
+    retryable: true,
+    retryAfterMs: 1000,
+  });
+}
+
+/** Time given to interrupted streams to write their last event and record their usage. */
+const INTERRUPT_GRACE_MS = 2_000;
+
+function settled(promise: Promise<unknown>): Promise<void> {
+  return promise.then(
+    () => undefined,
+    () => undefined,
+  );
+}
+
+/**
+ * Drains `app` and closes its services. Never rejects; safe to call twice (the second call
+ * returns the first one's result).
+ */
+export function gracefulShutdown(target: App & { lifecycle: Lifecycle }, deadlineMs: number): Promise<ShutdownResult> {
+  const running = inProgress.get(target);
+  if (running !== undefined) return running;
+  const result = drain(target, deadlineMs);
+  inProgress.set(target, result);
+  return result;
+}
+
+const inProgress = new WeakMap<App, Promise<ShutdownResult>>();
+
+async function drain(target: App & { lifecycle: Lifecycle }, deadlineMs: number): Promise<ShutdownResult> {
+  const { app, services, streams, lifecycle } = target;
+  const logger = services.logger;
+  lifecycle.draining = true;
+  lifecycle.stop();
+  logger.info({ deadline_s: deadlineMs / 1000, streams: streams.size }, 'draining: not ready, no new connections');
+  // Fastify stops listening and closes idle sockets; requests still arriving on busy kept-alive
+  // sockets get 503 from health-probes.ts. It resolves once the busy connections have ended
+  // (hijacked streams included).
+  const closed = settled(app.close());
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'deadline'>((resolve) => {
+    timer = setTimeout(() => resolve('deadline'), deadlineMs);
+  });
+  const first = await Promise.race([closed.then(() => 'closed' as const), deadline]);
+  clearTimeout(timer);
+  let interrupted = 0;
+  if (first === 'deadline') {
+    interrupted = streams.interrupt(shuttingDownError());
+    logger.warn({ interrupted }, 'shutdown deadline reached: ending the streams still open');
+    const until = Date.now() + INTERRUPT_GRACE_MS;
+    while (streams.size > 0 && Date.now() < until) await sleep(10);
+    // Whatever is still open (a non-streaming call past the deadline) is cut.
+    const cut = await Promise.race([closed.then(() => false), sleep(Math.max(0, until - Date.now()) + 50).then(() => true)]);
+    if (cut) {
+      app.server.closeAllConnections();
+      await closed;
+    }
+  }
+  try {
+    await services.close();
+  } catch (error) {
+    logger.error({ err: error instanceof Error ? error.message : String(error) }, 'error while closing services');
+  }
+  logger.info({ interrupted }, 'shutdown complete');
+  return { interrupted, drained: first === 'closed' };
+}

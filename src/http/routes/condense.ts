@@ -1,0 +1,109 @@
+// POST /api/condense: a conversation → a summary within max_tokens (CONTRACT.md), written by the
+// summarising model, map-reduced over long inputs, extractive when no model can serve (src/context/).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { invalidJson, invalidType, invalidValue, modelNotFound, permissionDenied } from '../../errors/gateway-error.js';
+import { condenserFor, type SummariserCall } from '../../context/context-condenser.js';
+import { recordCondenseUsage } from '../../context/condense-usage.js';
+import { validateChatRequest } from '../../openai/chat-request-schema.js';
+import type { ChatMessage } from '../../openai/types.js';
+import type { Services } from '../../services.js';
+import { tokenCountMethod } from '../../usage/token-estimator.js';
+import { guardBody } from '../json-body.js';
+
+export const DEFAULT_SUMMARY_TOKENS = 512;
+const MAX_INSTRUCTIONS = 4_000;
+
+export interface CondenseBody {
+  messages: ChatMessage[];
+  maxTokens: number;
+  model: string | undefined;
+  preserveRecent: number;
+  instructions: string | undefined;
+}
+
+function optionalInteger(body: Record<string, unknown>, param: string, minimum: number, fallback: number): number {
+  const value = body[param];
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== 'number') throw invalidType(param, 'an integer');
+  if (!Number.isInteger(value)) throw invalidValue(param, `${value} is not an integer`);
+  if (value < minimum) throw invalidValue(param, `${value} is below the minimum of ${minimum}`);
+  return value;
+}
+
+function optionalString(body: Record<string, unknown>, param: string, maxLength: number): string | undefined {
+  const value = body[param];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw invalidType(param, 'a string');
+  if (value.length > maxLength) throw invalidValue(param, `longer than ${maxLength} characters`);
+  return value;
+}
+
+/** Checks the body; the messages get the chat route's own validation, so the same `param` names. */
+export function parseCondenseBody(body: unknown): CondenseBody {
+  if (body === undefined || body === null) throw invalidJson('The request body is empty.');
+  if (typeof body !== 'object' || Array.isArray(body)) throw invalidType('body', 'a JSON object');
+  const fields = body as Record<string, unknown>;
+  if (fields.messages === undefined || fields.messages === null) throw invalidType('messages', 'a required field (a non-empty array of messages)');
+  if (!Array.isArray(fields.messages)) throw invalidType('messages', 'an array of messages');
+  if (fields.messages.length === 0) throw invalidType('messages', 'a non-empty array');
+  const { messages } = validateChatRequest({ model: 'condense', messages: fields.messages });
+  const model = optionalString(fields, 'model', 256);
+  if (model !== undefined && model.length === 0) throw invalidValue('model', 'empty');
+  return {
+    messages,
+    maxTokens: optionalInteger(fields, 'max_tokens', 1, DEFAULT_SUMMARY_TOKENS),
+    model,
+    preserveRecent: optionalInteger(fields, 'preserve_recent', 0, 0),
+    instructions: optionalString(fields, 'instructions', MAX_INSTRUCTIONS),
+  };
+}
+
+export function registerCondense(app: FastifyInstance, services: Services): void {
+  const condenser = condenserFor(services);
+
+  app.post('/api/condense', { config: { auth: 'client' } }, async (request: FastifyRequest, reply: FastifyReply) => {
+    const started = Date.now();
+    if (request.body !== undefined && request.body !== null) guardBody(request.body as Record<string, unknown>);
+    const input = parseCondenseBody(request.body);
+    const allowed = request.principal?.models;
+    let group;
+    if (input.model !== undefined) {
+      group = services.router.plan(input.model);
+      if (group === undefined) throw modelNotFound(input.model);
+      if (allowed !== undefined && !allowed.includes(input.model) && !allowed.includes(group.name)) {
+        throw permissionDenied(`This key may not use the model '${input.model}'.`, 'model_not_allowed');
+      }
+    } else group = condenser.pickModel(allowed);
+
+    // `preserve_recent`: the newest messages stay verbatim; only the older ones are summarised.
+    const cut = Math.max(0, input.messages.length - input.preserveRecent);
+    const older = input.messages.slice(0, cut);
+    const recent = input.messages.slice(cut);
+    const summarised = older.length > 0 ? older : input.messages;
+
+    // The summariser's tokens count against the key's token limit and budget, as a chat call's do.
+    if (group !== undefined) {
+      const estimate = { model: group.name, messages: summarised, max_tokens: input.maxTokens };
+      await services.admission.reserve(request, reply, estimate, group.deployments.map((deployment) => deployment.route));
+    }
+    const controller = new AbortController();
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) controller.abort();
+    });
+    const calls: SummariserCall[] = [];
+    const result = await condenser.condense(
+      { messages: summarised, maxTokens: input.maxTokens, group, instructions: input.instructions },
+      { requestId: request.id, signal: controller.signal, onCall: (call) => calls.push(call) },
+    );
+    recordCondenseUsage(services, request, group?.name ?? result.model, calls, started, true);
+    const instructions = summarised.filter((message) => message.role === 'system' || message.role === 'developer');
+    return {
+      ...result,
+      // Counted with gpt-tokenizer (o200k_base): exact for OpenAI models, an estimate for other providers.
+      token_count: tokenCountMethod(group?.deployments[0]?.route.provider.kind),
+      // The conversation to send on: its instructions, the summary, then the preserved recent turns.
+      messages: older.length > 0 ? [...instructions, { role: 'system', content: `Summary of the earlier conversation: ${result.summary}` }, ...recent] : input.messages,
+      preserved: recent.length,
+    };
+  });
+}

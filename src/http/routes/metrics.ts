@@ -1,0 +1,50 @@
+// GET /metrics (Prometheus text) and the hooks that count every request. The master key may
+// scrape; so may `metrics.token` when set, so a Prometheus job needs no admin credential.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type {} from '@fastify/swagger';
+import type { FastifyInstance } from 'fastify';
+import { authentication } from '../../errors/gateway-error.js';
+import type { Services } from '../../services.js';
+import { presentedKey } from '../plugins/auth.js';
+import type { StreamRegistry } from '../stream-response.js';
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+const METRICS_SCHEMA = { description: 'Prometheus metrics (text exposition format).', tags: ['operations'], security: [{ bearer: [] }] };
+
+export function registerMetrics(app: FastifyInstance, services: Services, streams: StreamRegistry): void {
+  const { metrics } = services;
+  metrics.bind({ activeStreams: () => streams.size });
+  // Counted even when metrics are not served, so turning the route on later changes nothing here.
+  app.addHook('onRequest', async (request, reply) => {
+    metrics.requestStarted();
+    const res = reply.raw;
+    const route = request.routeOptions.url ?? 'unmatched';
+    const method = request.method;
+    res.once('close', () => {
+      metrics.requestFinished(route, method, res.writableFinished ? res.statusCode : 499, reply.elapsedTime / 1000, reply.getHeader('x-llm-proxy-route'));
+    });
+  });
+
+  const options = services.config.metrics ?? {};
+  if (options.enabled === false) return;
+  const token = options.token === undefined ? undefined : digest(options.token);
+  app.get(
+    '/metrics',
+    {
+      config: { auth: token === undefined ? 'master' : 'none' },
+      schema: METRICS_SCHEMA,
+    },
+    async (request, reply) => {
+      if (token !== undefined) {
+        const key = presentedKey(request);
+        const allowed = key !== undefined && (timingSafeEqual(digest(key), token) || services.keys.authenticate(key)?.role === 'master');
+        if (!allowed) throw authentication('Missing or invalid metrics token. Send it as "Authorization: Bearer <token>".');
+      }
+      const body = await metrics.render();
+      return reply.header('content-type', metrics.contentType()).send(body);
+    },
+  );
+}

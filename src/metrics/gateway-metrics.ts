@@ -1,0 +1,202 @@
+// Prometheus metrics on a registry of our own (never prom-client's global one): HTTP requests
+// from one `close` listener per request, chat figures from the usage records, and breaker,
+// stream and cache state read at scrape time, so the request path only bumps counters.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { UsageRecord, UsageRecorder } from '../usage/usage-recorder.js';
+
+/** Deployments' circuit states, read at scrape time. */
+export interface CircuitSource {
+  circuits(): Iterable<{ deployment: string; provider: string; state: 'closed' | 'open' | 'half-open' }>;
+}
+
+export interface MetricsSources {
+  circuits?: CircuitSource['circuits'];
+  /** Hits and misses of the response cache (undefined when the cache is off). */
+  cache?: () => Promise<{ hits: number; misses: number } | undefined>;
+  /** Streams being written now. */
+  activeStreams?: () => number;
+}
+
+/** A label value we may publish: plain identifiers only, never free text. */
+const SAFE_LABEL = /^[A-Za-z0-9._:/@+-]{1,128}$/;
+/** Most distinct model labels; later ones are counted as "other", so a client cannot blow up the series count. */
+const MAX_MODEL_LABELS = 200;
+const CIRCUIT_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
+
+type Child = { inc(value?: number): void };
+type Timer = { observe(value: number): void };
+
+export class GatewayMetrics implements UsageRecorder {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'route' | 'method' | 'status'>;
+  private readonly duration: Histogram<'route' | 'method'>;
+  private readonly inFlight: Gauge;
+  private readonly rateLimited: Counter<'route'>;
+  private readonly chatRequests: Counter<'model' | 'provider' | 'status'>;
+  private readonly chatLatency: Histogram<'provider' | 'stream'>;
+  private readonly ttft: Histogram<'provider'>;
+  private readonly tokens: Counter<'provider' | 'model' | 'direction'>;
+  private readonly cost: Counter<'provider' | 'model'>;
+  private readonly upstreamErrors: Counter<'code'>;
+  private readonly upstreamRetries: Counter<'cause'>;
+  private readonly modelLabels = new Set<string>();
+  /** Label-bound children by route → method → status: no key strings built per request. */
+  private readonly requestChildren = new Map<string, Map<string, Map<number, Child>>>();
+  private readonly durationChildren = new Map<string, Map<string, Timer>>();
+  private sources: MetricsSources = {};
+
+  constructor(private readonly isSecret: (value: string) => boolean = () => false) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'llm_proxy_' });
+    this.requests = new Counter({ name: 'llm_proxy_http_requests_total', help: 'HTTP requests by route, method and status.', labelNames: ['route', 'method', 'status'], registers });
+    this.duration = new Histogram({
+      name: 'llm_proxy_http_request_duration_seconds',
+      help: 'Time from request to the end of the answer (whole stream included).',
+      labelNames: ['route', 'method'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers,
+    });
+    this.inFlight = new Gauge({ name: 'llm_proxy_http_in_flight_requests', help: 'Requests being handled now.', registers });
+    this.rateLimited = new Counter({ name: 'llm_proxy_rate_limited_total', help: 'Requests refused with 429 (key limits and upstream rate limits), by route.', labelNames: ['route'], registers });
+    this.chatRequests = new Counter({
+      name: 'llm_proxy_chat_requests_total',
+      help: 'Chat completions by requested model (routed names only, else "other"), provider and outcome.',
+      labelNames: ['model', 'provider', 'status'],
+      registers,
+    });
+    this.chatLatency = new Histogram({
+      name: 'llm_proxy_chat_latency_seconds',
+      help: 'Chat completion latency by provider.',
+      labelNames: ['provider', 'stream'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 40, 80, 160],
+      registers,
+    });
+    this.ttft = new Histogram({
+      name: 'llm_proxy_chat_time_to_first_token_seconds',
+      help: 'Time to the first streamed chunk, by provider.',
+      labelNames: ['provider'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 40],
+      registers,
+    });
+    this.tokens = new Counter({ name: 'llm_proxy_tokens_total', help: 'Tokens by provider, model and direction (in|out).', labelNames: ['provider', 'model', 'direction'], registers });
+    this.cost = new Counter({ name: 'llm_proxy_cost_usd_total', help: 'Cost in USD from catalog prices, by provider and model.', labelNames: ['provider', 'model'], registers });
+    this.upstreamErrors = new Counter({ name: 'llm_proxy_upstream_errors_total', help: 'Chat requests that ended in an error, by error code.', labelNames: ['code'], registers });
+    this.upstreamRetries = new Counter({
+      name: 'llm_proxy_upstream_retries_total',
+      help: 'Failed attempts before a served answer (retries and fallbacks), by cause (status or error code).',
+      labelNames: ['cause'],
+      registers,
+    });
+    const sources = () => this.sources;
+    new Gauge({
+      name: 'llm_proxy_active_streams',
+      help: 'SSE streams being written now.',
+      registers,
+      collect() {
+        this.set(sources().activeStreams?.() ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'llm_proxy_circuit_state',
+      help: 'Circuit breaker state per deployment: 0 closed, 1 half-open, 2 open.',
+      labelNames: ['deployment', 'provider'],
+      registers,
+      collect() {
+        this.reset();
+        for (const circuit of sources().circuits?.() ?? []) this.set({ deployment: circuit.deployment, provider: circuit.provider }, CIRCUIT_VALUE[circuit.state]);
+      },
+    });
+    // Both read from the cache at scrape time; one call serves the pair.
+    let pendingCache: Promise<{ hits: number; misses: number } | undefined> | undefined;
+    const readCache = () => {
+      pendingCache ??= (sources().cache?.() ?? Promise.resolve(undefined)).catch(() => undefined).finally(() => {
+        pendingCache = undefined;
+      });
+      return pendingCache;
+    };
+    for (const field of ['hits', 'misses'] as const) {
+      new Counter({
+        name: `llm_proxy_cache_${field}_total`,
+        help: `Response cache ${field}.`,
+        registers,
+        async collect() {
+          const stats = await readCache();
+          this.reset();
+          if (stats !== undefined && stats[field] > 0) this.inc(stats[field]);
+        },
+      });
+    }
+  }
+
+  /** Where scrape-time figures come from; set once the app and services exist. */
+  bind(sources: MetricsSources): void {
+    this.sources = { ...this.sources, ...sources };
+  }
+
+  requestStarted(): void {
+    this.inFlight.inc();
+  }
+
+  /**
+   * One finished (or abandoned: 499) request. `route` is the route-table pattern, never the URL.
+   * `attempts` is the X-LLM-Proxy-Route header, when the answer has one.
+   */
+  requestFinished(route: string, method: string, status: number, seconds: number, attempts: unknown): void {
+    this.inFlight.dec();
+    let byMethod = this.requestChildren.get(route);
+    if (byMethod === undefined) this.requestChildren.set(route, (byMethod = new Map()));
+    let byStatus = byMethod.get(method);
+    if (byStatus === undefined) byMethod.set(method, (byStatus = new Map()));
+    let child = byStatus.get(status);
+    if (child === undefined) byStatus.set(status, (child = this.requests.labels(route, method, String(status))));
+    child.inc();
+    let timers = this.durationChildren.get(route);
+    if (timers === undefined) this.durationChildren.set(route, (timers = new Map()));
+    let timer = timers.get(method);
+    if (timer === undefined) timers.set(method, (timer = this.duration.labels(route, method)));
+    timer.observe(seconds);
+    if (status === 429) this.rateLimited.labels(route).inc();
+    // "a/x=503, b/y=200": every entry before the served one failed.
+    if (typeof attempts === 'string' && attempts.includes(',')) {
+      for (const entry of attempts.split(', ')) {
+        const cause = entry.slice(entry.lastIndexOf('=') + 1);
+        if (cause !== '200' && SAFE_LABEL.test(cause)) this.upstreamRetries.labels(cause).inc();
+      }
+    }
+  }
+
+  /** A usage record: the fan-out in services.ts calls this for every chat request. */
+  record(record: UsageRecord): void {
+    const provider = record.provider ?? 'none';
+    const model = this.modelLabel(record);
+    const status = record.cacheHit ? 'cache_hit' : record.status;
+    this.chatRequests.labels(model, provider, status).inc();
+    this.chatLatency.labels(provider, record.stream ? 'true' : 'false').observe(record.latencyMs / 1000);
+    if (record.ttftMs !== undefined) this.ttft.labels(provider).observe(record.ttftMs / 1000);
+    if (record.promptTokens > 0) this.tokens.labels(provider, model, 'in').inc(record.promptTokens);
+    if (record.completionTokens > 0) this.tokens.labels(provider, model, 'out').inc(record.completionTokens);
+    if (record.cost !== undefined && record.cost > 0 && Number.isFinite(record.cost)) this.cost.labels(provider, model).inc(record.cost);
+    if (record.errorCode !== undefined && record.status !== 'client_disconnected') {
+      this.upstreamErrors.labels(SAFE_LABEL.test(record.errorCode) ? record.errorCode : 'other').inc();
+    }
+  }
+
+  async flush(): Promise<void> {}
+
+  /** The requested model name when it routed and is a plain identifier; "other" past the cap. */
+  private modelLabel(record: UsageRecord): string {
+    const model = record.model;
+    if (this.modelLabels.has(model)) return model;
+    if (record.provider === undefined || this.modelLabels.size >= MAX_MODEL_LABELS || !SAFE_LABEL.test(model) || this.isSecret(model)) return 'other';
+    this.modelLabels.add(model);
+    return model;
+  }
+
+  contentType(): string {
+    return this.registry.contentType;
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

@@ -1,0 +1,85 @@
+// `llm-proxy check-config` and `llm-proxy models` (issue #9), run as the built CLI.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const CLI = join(process.cwd(), 'dist', 'src', 'cli.js');
+
+describe('llm-proxy check-config and models (CLI)', () => {
+  let dir: string;
+  const base = { PATH: process.env.PATH ?? '' };
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'llm-proxy-cli-ops-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('check-config prints the resolved config with every secret masked', async () => {
+    const file = join(dir, 'good.yaml');
+    writeFileSync(file, 'server:\n  shutdown_timeout_s: 5\nmetrics:\n  token: metrics-token-abcdefghij0123\nproviders:\n  groq:\n    api_key: ${GROQ_KEY}\n');
+    const env = {
+      ...base,
+      LLM_PROXY_CONFIG: file,
+      GROQ_KEY: 'gsk-secret-groq-key-98765',
+      LLM_PROXY_MASTER_KEY: 'sk-master-very-secret-key-0123456789',
+      LLM_PROXY_API_KEYS: 'client-secret-key-aaaa',
+      OPENAI_API_KEY: 'sk-openai-secret-1111',
+      DATABASE_URL: 'postgres://user:db-password-xyz@127.0.0.1:5432/proxy',
+    };
+    const { stdout, stderr } = await run(process.execPath, [CLI, 'check-config', '--json'], { env });
+    const printed = JSON.parse(stdout) as { server: { shutdown_timeout_s: number }; auth: { master_key: string }; providers: Record<string, { api_key?: string }>; storage: { database_url: string } };
+    assert.equal(printed.server.shutdown_timeout_s, 5);
+    for (const secret of ['gsk-secret-groq-key-98765', 'sk-master-very-secret-key-0123456789', 'client-secret-key-aaaa', 'sk-openai-secret-1111', 'db-password-xyz', 'metrics-token-abcdefghij0123']) {
+      assert.ok(!stdout.includes(secret), `${secret} printed`);
+      assert.ok(!stderr.includes(secret), `${secret} printed`);
+    }
+    assert.equal(printed.auth.master_key, '****6789');
+    assert.match(printed.storage.database_url, /^postgres:\/\/user:\*{4}@127\.0\.0\.1:5432\/proxy$/);
+    assert.match(stderr, /configuration OK/);
+    assert.match(stderr, /groq/);
+    const yaml = await run(process.execPath, [CLI, 'check-config'], { env });
+    assert.match(yaml.stdout, /^server:\n/);
+  });
+
+  test('check-config exits 1 naming the bad field', async () => {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'server:\n  port: "not-a-port"\n');
+    await assert.rejects(run(process.execPath, [CLI, 'check-config'], { env: { ...base, LLM_PROXY_CONFIG: file } }), (error: { code: number; stderr: string }) => {
+      assert.equal(error.code, 1);
+      assert.match(error.stderr, /server\.port/);
+      return true;
+    });
+  });
+
+  test('models lists and searches the catalog offline', async () => {
+    const all = await run(process.execPath, [CLI, 'models', '--json'], { env: base });
+    const listed = JSON.parse(all.stdout) as { models: Array<{ id: string; provider: string }>; count: number };
+    assert.ok(listed.count > 10);
+    const found = await run(process.execPath, [CLI, 'models', '--search', 'CLAUDE', '--provider', 'anthropic', '--json'], { env: base });
+    const result = JSON.parse(found.stdout) as { models: Array<{ id: string; provider: string }>; count: number };
+    assert.ok(result.count > 0);
+    for (const model of result.models) {
+      assert.equal(model.provider, 'anthropic');
+      assert.match(model.id, /claude/i);
+    }
+    // With a provider configured, only what it serves.
+    const configured = await run(process.execPath, [CLI, 'models', '--json'], { env: { ...base, OPENAI_API_KEY: 'sk-x-1234567890' } });
+    const openai = JSON.parse(configured.stdout) as { models: Array<{ provider: string }>; count: number };
+    assert.ok(openai.count > 0);
+    assert.ok(openai.models.every((model) => model.provider === 'openai'));
+    const table = await run(process.execPath, [CLI, 'models', '--search', 'claude'], { env: base });
+    assert.match(table.stdout, /^id\s+provider/);
+    assert.match(table.stdout, /\d+ models?\n$/);
+  });
+
+  test('--help everywhere', async () => {
+    assert.match((await run(process.execPath, [CLI, '--help'], { env: base })).stdout, /check-config/);
+    assert.match((await run(process.execPath, [CLI, 'check-config', '--help'], { env: base })).stdout, /secret masked|every secret masked/);
+    assert.match((await run(process.execPath, [CLI, 'models', '--help'], { env: base })).stdout, /--search Q/);
+    assert.match((await run(process.execPath, [CLI, 'keys', '--help'], { env: base })).stdout, /keys create/);
+  });
+});

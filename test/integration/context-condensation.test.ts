@@ -1,0 +1,264 @@
+// Issue #8 over real HTTP: POST /api/condense (LLM, overrun cut, map-reduce, extractive fallback,
+// validation) and the chat route's context policies (error, truncate, condense incl. a stream, fallback).
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
+import { authHeaders, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+
+const SUMMARISER_PROMPT = /^You condense conversations/;
+const FACTS = 'Alice Smith needs a refund of $129.99 for order #4521, placed on March 3 in Tokyo.';
+
+function isSummariserCall(body: Record<string, unknown> | undefined): boolean {
+  const first = (body?.messages as Array<{ content?: unknown }> | undefined)?.[0]?.content;
+  return typeof first === 'string' && SUMMARISER_PROMPT.test(first);
+}
+
+/** A conversation of about `turns` × 45 tokens, with a tool round in the middle. */
+function longConversation(turns: number): Array<Record<string, unknown>> {
+  const messages: Array<Record<string, unknown>> = [{ role: 'system', content: 'You are the TechCorp support assistant.' }];
+  for (let turn = 0; turn < turns; turn++) {
+    messages.push({ role: 'user', content: `Turn ${turn}: ${FACTS} Please also check the delivery status of parcel ${1000 + turn} and tell me when it arrives.` });
+    if (turn === Math.floor(turns / 2)) {
+      messages.push({ role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'lookup_order', arguments: '{"order":"4521"}' } }] });
+      messages.push({ role: 'tool', tool_call_id: 'call_1', content: 'Order 4521: shipped, refund eligible.' });
+    }
+    messages.push({ role: 'assistant', content: `Noted for turn ${turn}. The parcel ${1000 + turn} is on its way and should arrive within three working days.` });
+  }
+  messages.push({ role: 'user', content: 'What is my order number?' });
+  return messages;
+}
+
+describe('context condensation', () => {
+  let upstream: FakeOpenAi;
+  let gateway: Gateway;
+  let summaryReply: string;
+
+  before(async () => {
+    upstream = await startFakeOpenAi({ apiKey: UPSTREAM_KEY, answer: (body) => (isSummariserCall(body) ? summaryReply : undefined) });
+    gateway = await startGateway(
+      { OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${upstream.url}/v1` },
+      {
+        configure: (config) => {
+          config.condense = { model: 'gpt-4o-mini' };
+          // A small window for the chat policies, and a tiny one for the map-reduce summariser.
+          config.model_catalog = { 'gpt-3.5-turbo': { context_length: 400 }, 'gpt-4': { context_length: 700 } };
+          config.models = [{ name: 'small-group', deployments: [{ provider: 'openai', model: 'gpt-3.5-turbo' }], fallbacks: ['gpt-4o'], context_policy: 'fallback' }];
+        },
+      },
+    );
+  });
+  after(async () => {
+    await gateway.close();
+    await upstream.close();
+  });
+  beforeEach(() => {
+    upstream.reset();
+    summaryReply = `Summary: ${FACTS}`;
+  });
+
+  async function condense(body: unknown, headers = authHeaders()): Promise<{ status: number; json: Record<string, unknown> }> {
+    const response = await fetch(`${gateway.url}/api/condense`, { method: 'POST', headers, body: JSON.stringify(body) });
+    return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+  }
+
+  async function chat(body: Record<string, unknown>, context?: string): Promise<Response> {
+    return fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { ...authHeaders(), ...(context === undefined ? {} : { 'x-llm-proxy-context': context }) },
+      body: JSON.stringify(body),
+    });
+  }
+
+  test('/api/condense: the configured model writes the summary; usage is recorded as condense', async () => {
+    const messages = longConversation(4);
+    const { status, json } = await condense({ messages, max_tokens: 100 });
+    assert.equal(status, 200, JSON.stringify(json));
+    assert.equal(json.summary, summaryReply);
+    assert.equal(json.model, 'gpt-4o-mini');
+    assert.equal(json.method, 'llm');
+    assert.equal(json.token_count, 'tokenizer');
+    assert.ok(typeof json.original_tokens === 'number' && json.original_tokens > 100);
+    assert.ok(typeof json.summary_tokens === 'number' && json.summary_tokens > 0 && json.summary_tokens <= 100);
+    const sent = upstream.requests.at(-1)?.body;
+    assert.equal(sent?.model, 'gpt-4o-mini');
+    assert.equal(sent?.max_tokens, 100);
+    const prompt = (sent?.messages as Array<{ content: string }>)[0]?.content ?? '';
+    for (const kept of ['facts', 'names', 'numbers', 'decisions', 'open questions', 'goals']) assert.ok(prompt.includes(kept.slice(0, -1)), kept);
+    const record = gateway.usage.recent().find((entry) => entry.endpoint === 'condense');
+    assert.ok(record !== undefined && record.model === 'gpt-4o-mini' && record.status === 'ok' && record.promptTokens > 0);
+  });
+
+  test('/api/condense: a model that overruns max_tokens is cut at a boundary, never over', async () => {
+    summaryReply = Array.from({ length: 40 }, (_, index) => `Point ${index}: the customer repeated the request again.`).join(' ');
+    const { status, json } = await condense({ messages: longConversation(2), max_tokens: 20 });
+    assert.equal(status, 200);
+    assert.ok((json.summary_tokens as number) <= 20, String(json.summary_tokens));
+    assert.ok(summaryReply.startsWith(json.summary as string));
+    assert.match(json.summary as string, /\.$/);
+  });
+
+  test('/api/condense: input larger than the summariser window is map-reduced', async () => {
+    const { status, json } = await condense({ messages: longConversation(30), max_tokens: 100, model: 'gpt-4' });
+    assert.equal(status, 200, JSON.stringify(json));
+    assert.equal(json.method, 'llm-map-reduce');
+    assert.equal(json.model, 'gpt-4');
+    const calls = upstream.requests.filter((request) => isSummariserCall(request.body));
+    assert.ok(calls.length >= 3, `only ${calls.length} summariser calls`);
+    // Every call fits the 700-token window: prompt (estimated from bytes by the fake) plus max_tokens.
+    for (const call of calls) assert.ok(Number(call.body?.max_tokens) <= 100);
+    assert.ok((json.summary_tokens as number) <= 100);
+  });
+
+  test('/api/condense: when the summariser fails, an extractive summary still answers', async () => {
+    upstream.enqueue({ kind: 'status', status: 400 });
+    const { status, json } = await condense({ messages: longConversation(6), max_tokens: 60 });
+    assert.equal(status, 200, JSON.stringify(json));
+    assert.equal(json.method, 'extractive');
+    assert.equal(json.model, 'extractive');
+    assert.ok((json.summary_tokens as number) <= 60 && (json.summary as string).length > 0);
+    assert.match(json.summary as string, /4521|What is my order number\?/);
+  });
+
+  test('/api/condense: preserve_recent keeps the newest messages verbatim', async () => {
+    const messages = longConversation(3);
+    const { status, json } = await condense({ messages, preserve_recent: 2, instructions: 'Mention the order number.' });
+    assert.equal(status, 200);
+    const out = json.messages as Array<Record<string, unknown>>;
+    assert.deepEqual(out.slice(-2), messages.slice(-2));
+    assert.equal(out[0]?.content, messages[0]?.content);
+    assert.match(String(out[1]?.content), /^Summary of the earlier conversation: /);
+    const sent = upstream.requests.at(-1)?.body?.messages as Array<{ content: string }>;
+    assert.match(sent[0]?.content ?? '', /Mention the order number\./);
+    assert.ok(!(sent[1]?.content ?? '').includes('What is my order number?'));
+  });
+
+  test('/api/condense: bad input is a 400 naming the parameter', async () => {
+    const ok = [{ role: 'user', content: 'hi' }];
+    const cases: Array<[unknown, string]> = [
+      [{}, 'messages'],
+      [{ messages: 'hello' }, 'messages'],
+      [{ messages: [] }, 'messages'],
+      [{ messages: [{ role: 'wizard', content: 'x' }] }, 'messages[0].role'],
+      [{ messages: ok, max_tokens: 0 }, 'max_tokens'],
+      [{ messages: ok, max_tokens: -5 }, 'max_tokens'],
+      [{ messages: ok, max_tokens: 2.5 }, 'max_tokens'],
+      [{ messages: ok, max_tokens: '100' }, 'max_tokens'],
+      [{ messages: ok, preserve_recent: -1 }, 'preserve_recent'],
+      [{ messages: ok, model: 42 }, 'model'],
+      [{ messages: ok, instructions: ['x'] }, 'instructions'],
+    ];
+    for (const [body, param] of cases) {
+      const { status, json } = await condense(body);
+      assert.equal(status, 400, JSON.stringify(body));
+      assert.equal((json.error as Record<string, unknown>).param, param, JSON.stringify(body));
+    }
+    assert.equal((await condense({ messages: ok, model: 'no-such-model' })).status, 404);
+    assert.equal((await condense({ messages: ok }, { 'content-type': 'application/json' })).status, 401);
+  });
+
+  test('policy error (default): an over-long prompt is refused before any upstream call', async () => {
+    const response = await chat({ model: 'gpt-3.5-turbo', messages: longConversation(12), max_tokens: 50 });
+    assert.equal(response.status, 400);
+    const body = (await response.json()) as { error: { code: string; param: string } };
+    assert.equal(body.error.code, 'context_length_exceeded');
+    assert.equal(body.error.param, 'messages');
+    assert.equal(upstream.requests.length, 0);
+  });
+
+  test('a prompt that fits is sent untouched, without context headers', async () => {
+    const response = await chat({ model: 'gpt-3.5-turbo', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 50 }, 'truncate');
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('x-llm-proxy-context-method'), null);
+    await response.text();
+  });
+
+  test('policy truncate: oldest turns go; system prompt, newest turn and tool pairs stay', async () => {
+    const messages = longConversation(12);
+    const response = await chat({ model: 'gpt-3.5-turbo', messages, max_tokens: 50 }, 'truncate');
+    assert.equal(response.status, 200, await response.clone().text());
+    assert.equal(response.headers.get('x-llm-proxy-context-method'), 'truncate');
+    const [before, after] = (response.headers.get('x-llm-proxy-context-tokens') ?? '').split('->').map(Number);
+    assert.ok(before !== undefined && after !== undefined && before > 400 && after + 50 <= 400, `${before}->${after}`);
+    const sent = upstream.requests.at(-1)?.body?.messages as Array<Record<string, unknown>>;
+    assert.ok(sent.length < messages.length);
+    assert.deepEqual(sent[0], messages[0]);
+    assert.deepEqual(sent.at(-1), messages.at(-1));
+    const calls = sent.filter((message) => Array.isArray(message.tool_calls)).length;
+    const results = sent.filter((message) => message.role === 'tool').length;
+    assert.equal(calls, results);
+    await response.text();
+  });
+
+  test('policy condense: old turns become one summary message; the summariser call is recorded', async () => {
+    const messages = longConversation(12);
+    const response = await chat({ model: 'gpt-3.5-turbo', messages, max_tokens: 50 }, 'condense');
+    assert.equal(response.status, 200, await response.clone().text());
+    assert.equal(response.headers.get('x-llm-proxy-context-method'), 'condense');
+    const [, after] = (response.headers.get('x-llm-proxy-context-tokens') ?? '').split('->').map(Number);
+    assert.ok(after !== undefined && after + 50 <= 400);
+    assert.equal(upstream.requests.length, 2);
+    assert.ok(isSummariserCall(upstream.requests[0]?.body));
+    const sent = upstream.requests[1]?.body?.messages as Array<Record<string, unknown>>;
+    assert.deepEqual(sent[0], messages[0]);
+    assert.equal(sent[1]?.role, 'system');
+    assert.equal(sent[1]?.content, `Summary of the earlier conversation: ${summaryReply}`);
+    assert.deepEqual(sent.at(-1), messages.at(-1));
+    await response.text();
+    assert.ok(gateway.usage.recent().some((entry) => entry.endpoint === 'condense' && entry.requestId === response.headers.get('x-request-id')));
+  });
+
+  test('policy condense works for a stream', async () => {
+    const messages = longConversation(12);
+    const response = await chat({ model: 'gpt-3.5-turbo', messages, max_tokens: 50, stream: true }, 'condense');
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('x-llm-proxy-context-method'), 'condense');
+    assert.match(response.headers.get('x-llm-proxy-context-tokens') ?? '', /^\d+->\d+$/);
+    const text = await response.text();
+    assert.match(text, /"content":" number\?"/);
+    assert.ok(text.trimEnd().endsWith('data: [DONE]'));
+    const sent = upstream.requests.at(-1)?.body;
+    assert.equal(sent?.stream, true);
+    assert.match(String((sent?.messages as Array<Record<string, unknown>>)[1]?.content), /^Summary of the earlier conversation: /);
+  });
+
+  test('policy fallback (from the group config): a larger-window fallback serves it', async () => {
+    const response = await chat({ model: 'small-group', messages: longConversation(12), max_tokens: 50 });
+    assert.equal(response.status, 200, await response.clone().text());
+    assert.equal(response.headers.get('x-llm-proxy-context-method'), 'fallback');
+    assert.equal(upstream.requests.length, 1);
+    assert.equal(upstream.requests[0]?.body?.model, 'gpt-4o');
+    await response.text();
+  });
+
+  test('the header overrides the group policy, and a bad value is a 400', async () => {
+    const refused = await chat({ model: 'small-group', messages: longConversation(12), max_tokens: 50 }, 'error');
+    assert.equal(refused.status, 400);
+    await refused.text();
+    const bad = await chat({ model: 'gpt-3.5-turbo', messages: [{ role: 'user', content: 'hi' }] }, 'shrink');
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as { error: { param: string } }).error.param, 'X-LLM-Proxy-Context');
+  });
+});
+
+describe('context condensation without any provider', () => {
+  let gateway: Gateway;
+  before(async () => {
+    gateway = await startGateway({});
+  });
+  after(async () => {
+    await gateway.close();
+  });
+
+  test('/api/condense answers extractively when no model can serve', async () => {
+    const response = await fetch(`${gateway.url}/api/condense`, {
+      method: 'POST',
+      headers: authHeaders(),
+      body: JSON.stringify({ messages: longConversation(5), max_tokens: 50 }),
+    });
+    assert.equal(response.status, 200);
+    const json = (await response.json()) as Record<string, unknown>;
+    assert.equal(json.method, 'extractive');
+    assert.equal(json.token_count, 'estimate');
+    assert.ok((json.summary_tokens as number) <= 50 && (json.summary as string).length > 0);
+  });
+});

@@ -1,0 +1,203 @@
+// Graceful shutdown (RELIABILITY 4b#22, issue #9): in-process through gracefulShutdown() on a real
+// listener, and once end to end: `node dist/src/main.js`, a slow stream, SIGTERM, exit 0, usage row in SQLite.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { gracefulShutdown } from '../../src/http/graceful-shutdown.js';
+import { startFakeOpenAi } from '../support/fake-openai.js';
+import { CLIENT_KEY, MASTER_KEY, UPSTREAM_KEY, eventually, startGateway } from '../support/gateway-harness.js';
+import { call, chat, JSON_AUTH, sleep, splitSse } from '../support/reliability-support.js';
+
+async function startDrainable() {
+  const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-drain-'));
+  const fake = await startFakeOpenAi({ apiKey: UPSTREAM_KEY });
+  const gateway = await startGateway({
+    OPENAI_API_KEY: UPSTREAM_KEY,
+    OPENAI_BASE_URL: `${fake.url}/v1`,
+    LLM_PROXY_RPM: '0',
+    LLM_PROXY_DB: join(dir, 'llm-proxy.db'),
+  });
+  return {
+    fake,
+    gateway,
+    async cleanup() {
+      await fake.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function streamRequest(url: string, requestId: string) {
+  return call(url, { headers: { ...JSON_AUTH, 'x-request-id': requestId }, body: chat({ stream: true }), timeoutMs: 20_000 });
+}
+
+describe('graceful shutdown', () => {
+  test('before the deadline: in-flight work finishes, late requests and readiness get 503, usage is kept', async () => {
+    const { fake, gateway, cleanup } = await startDrainable();
+    try {
+      assert.equal((await call(gateway.url, { method: 'GET', path: '/health/ready' })).status, 200);
+      assert.equal((await call(gateway.url, { method: 'GET', path: '/health/live' })).status, 200);
+      fake.enqueue({ kind: 'slow-stream', delayMs: 100 });
+      const streamed = streamRequest(gateway.url, 'drain-stream');
+      await eventually(() => fake.requests.length === 1);
+      // A kept-alive connection that is busy when the drain starts (so it is not closed as idle),
+      // with two more requests sent on it once the drain has begun.
+      fake.enqueue({ kind: 'delay-headers', ms: 600 });
+      const body = chat();
+      const socket = connect(Number(new URL(gateway.url).port), '127.0.0.1');
+      let text = '';
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+      const socketClosed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${CLIENT_KEY}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      await eventually(() => fake.requests.length === 2);
+
+      const shutdown = gracefulShutdown(gateway.app, 10_000);
+      await sleep(50);
+      socket.write('GET /health/ready HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      socket.write(`GET /v1/models HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${CLIENT_KEY}\r\n\r\n`);
+      const result = await shutdown;
+      assert.deepEqual(result, { interrupted: 0, drained: true });
+      const stream = await streamed;
+      assert.equal(stream.status, 200);
+      assert.equal(splitSse(stream.body).data.at(-1), '[DONE]');
+      await Promise.race([socketClosed, sleep(3000)]);
+      assert.ok(socket.destroyed || socket.readableEnded, 'the server closed the kept-alive connection');
+      socket.destroy();
+      const statuses = [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => match[1]);
+      assert.equal(statuses[0], '200');
+      // Whatever the connection carries after the drain began is refused: readiness false, work 503.
+      assert.deepEqual(statuses.slice(1), ['503', '503'].slice(0, statuses.length - 1));
+      if (statuses.length > 1) assert.match(text, /\{"status":"shutting_down"\}/);
+      if (statuses.length > 2) assert.match(text, /"code":"server_shutting_down"/);
+      assert.ok(statuses.length >= 2, text);
+      assert.ok(gateway.usage.recent().some((record) => record.requestId === 'drain-stream' && record.status === 'ok'));
+      await assert.rejects(call(gateway.url, { method: 'GET', path: '/health/live', timeoutMs: 1000 }));
+    } finally {
+      await cleanup();
+    }
+  });
+
+  test('at the deadline: open streams end with one server_shutting_down event and no [DONE]', async () => {
+    const { fake, gateway, cleanup } = await startDrainable();
+    try {
+      fake.enqueue({ kind: 'slow-stream', delayMs: 1_500 });
+      const streamed = streamRequest(gateway.url, 'cut-stream');
+      await eventually(() => gateway.app.streams.size === 1, 5000);
+      const started = Date.now();
+      const result = await gracefulShutdown(gateway.app, 300);
+      assert.deepEqual(result, { interrupted: 1, drained: false });
+      assert.ok(Date.now() - started < 3000, 'the drain waited for the slow upstream');
+      const stream = await streamed;
+      const events = splitSse(stream.body).data;
+      assert.ok(!events.includes('[DONE]'));
+      const last = JSON.parse(events.at(-1) ?? '{}') as { error?: { code?: string; type?: string } };
+      assert.equal(last.error?.code, 'server_shutting_down');
+      const record = gateway.usage.recent().find((entry) => entry.requestId === 'cut-stream');
+      assert.equal(record?.status, 'incomplete');
+      assert.equal(record?.errorCode, 'server_shutting_down');
+    } finally {
+      await cleanup();
+    }
+  });
+
+  test('SIGTERM on `node dist/src/main.js`: the stream ends, the process exits 0, the usage row is in SQLite', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-sigterm-'));
+    const fake = await startFakeOpenAi({ apiKey: UPSTREAM_KEY });
+    try {
+      const probe = createServer();
+      await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+      const port = (probe.address() as AddressInfo).port;
+      await new Promise<void>((resolve) => probe.close(() => resolve()));
+      const configPath = join(dir, 'config.yaml');
+      writeFileSync(configPath, 'server:\n  shutdown_timeout_s: 1\n');
+      const dbPath = join(dir, 'llm-proxy.db');
+      const child = spawn(process.execPath, ['dist/src/main.js'], {
+        env: {
+          PATH: process.env.PATH,
+          PORT: String(port),
+          HOST: '127.0.0.1',
+          LLM_PROXY_CONFIG: configPath,
+          LLM_PROXY_DB: dbPath,
+          LLM_PROXY_API_KEYS: CLIENT_KEY,
+          LLM_PROXY_MASTER_KEY: MASTER_KEY,
+          LLM_PROXY_CACHE: 'off',
+          OPENAI_API_KEY: UPSTREAM_KEY,
+          OPENAI_BASE_URL: `${fake.url}/v1`,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      await eventually(() => output.includes('llm-proxy listening'), 10_000);
+      const url = `http://127.0.0.1:${port}`;
+
+      fake.enqueue({ kind: 'slow-stream', delayMs: 2_000 });
+      let received = '';
+      const done = new Promise<void>((resolve, reject) => {
+        const req = httpRequest(`${url}/v1/chat/completions`, { method: 'POST', headers: { ...JSON_AUTH, 'x-request-id': 'sigterm-stream' } }, (res) => {
+          res.on('data', (chunk: Buffer) => (received += chunk.toString('utf8')));
+          res.on('end', () => resolve());
+          res.on('error', reject);
+        });
+        req.on('error', reject);
+        req.end(chat({ stream: true }));
+      });
+      await eventually(() => received.includes('data: '), 5000);
+      await sleep(50);
+      const signalled = Date.now();
+      child.kill('SIGTERM');
+      await done;
+      const code = await exited;
+      assert.equal(code, 0, output);
+      assert.ok(Date.now() - signalled < 8000);
+      const events = splitSse(received).data;
+      assert.ok(!events.includes('[DONE]'));
+      assert.match(events.at(-1) ?? '', /"code":"server_shutting_down"/);
+
+      const db = new Database(dbPath, { readonly: true });
+      try {
+        const row = db.prepare('SELECT status, error_code, stream FROM usage_records WHERE request_id = ?').get('sigterm-stream') as
+          | { status: string; error_code: string | null; stream: number }
+          | undefined;
+        assert.deepEqual(row, { status: 'incomplete', error_code: 'server_shutting_down', stream: 1 });
+      } finally {
+        db.close();
+      }
+    } finally {
+      await fake.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('heap shedding', () => {
+  test('over the heap threshold: readiness false, new work 503 with Retry-After, probes still answer', async () => {
+    const { gateway, cleanup } = await startDrainable();
+    try {
+      let ratio = 0.9;
+      gateway.app.lifecycle.watchHeap(0.85, 20, () => ratio);
+      await eventually(() => gateway.app.lifecycle.overloaded);
+      const refused = await call(gateway.url, { headers: JSON_AUTH, body: chat() });
+      assert.equal(refused.status, 503);
+      assert.equal(refused.headers['retry-after'], '2');
+      assert.equal((JSON.parse(refused.body) as { error: { code: string } }).error.code, 'server_overloaded');
+      assert.equal((await call(gateway.url, { method: 'GET', path: '/health/ready' })).status, 503);
+      assert.equal((await call(gateway.url, { method: 'GET', path: '/health/live' })).status, 200);
+      ratio = 0.5;
+      await eventually(() => !gateway.app.lifecycle.overloaded);
+      assert.equal((await call(gateway.url, { headers: JSON_AUTH, body: chat() })).status, 200);
+      gateway.app.lifecycle.stop();
+    } finally {
+      await gateway.close();
+      await cleanup();
+    }
+  });
+});

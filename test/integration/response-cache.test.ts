@@ -263,8 +263,7 @@ describe('response cache (memory)', () => {
     const body = unique();
     const calls = upstream.requests.length;
     // The first call waits, then fails (with its retries); the waiting ones then call themselves.
-    upstream.enqueue({ kind: 'delay-headers', ms: 500 });
-    upstream.enqueue({ kind: 'status', status: 400 });
+    upstream.enqueue({ kind: 'delay-headers', ms: 500, then: { kind: 'status', status: 400 } });
     const answers = await Promise.all(Array.from({ length: 3 }, () => post(gateway, body)));
     assert.equal(answers.filter((answer) => answer.status === 400).length, 1);
     assert.equal(answers.filter((answer) => answer.status === 200).length, 2);

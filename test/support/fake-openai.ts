@@ -21,8 +21,8 @@ export type Fault =
   | { kind: 'reset-after'; chunks: number }
   /** Send N chunks, then go silent (never end). */
   | { kind: 'stall-after'; chunks: number }
-  /** Wait before sending the response headers. */
-  | { kind: 'delay-headers'; ms: number }
+  /** Wait before sending the response headers, then answer normally (or as `then` says). */
+  | { kind: 'delay-headers'; ms: number; then?: Fault }
   /** Send an `error` event mid-stream after N chunks. */
   | { kind: 'error-event'; chunks: number; message: string }
   /** Send N chunks, then a line that is not JSON. */
@@ -134,8 +134,12 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeO
     }
     let fault = faults.shift();
     if (fault?.kind === 'delay-headers') {
-      await new Promise((resolve) => setTimeout(resolve, fault && fault.kind === 'delay-headers' ? fault.ms : 0));
-      fault = faults.shift();
+      // A delay is this request's whole fault: it then answers normally. (Taking another fault from
+      // the queue after the delay would steal one queued later for another request.)
+      const ms = fault.ms;
+      fault = fault.then;
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      if (res.destroyed) return;
     }
     if (fault?.kind === 'status') {
       res.writeHead(fault.status, { 'content-type': 'application/json', ...fault.headers }).end(fault.body ?? errorBody(fault.status, `Fake failure ${fault.status}`));

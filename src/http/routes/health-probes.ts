@@ -1,7 +1,8 @@
 // GET /health/live and /health/ready: orchestrator probes, no key. Live while the process
 // answers; ready until a shutdown starts draining or the heap passes the shedding threshold
 // (then 503, so load balancers stop sending).
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { GatewayError } from '../../errors/gateway-error.js';
 import { overloadedError, shuttingDownError, type Lifecycle } from '../graceful-shutdown.js';
 
 const probeSchema = (description: string) => ({
@@ -13,18 +14,24 @@ const probeSchema = (description: string) => ({
   },
 });
 
+/**
+ * Requests that still arrive while draining (on a busy kept-alive connection) are refused; the
+ * probes keep answering so the orchestrator sees "not ready" rather than a dead process. Past the
+ * heap threshold, new work is shed the same way before the process runs out of memory.
+ * Called from the one onRequest hook in app.ts.
+ */
+export function refusal(lifecycle: Lifecycle, request: FastifyRequest, reply: FastifyReply): GatewayError | undefined {
+  if (!lifecycle.draining && !lifecycle.overloaded) return undefined;
+  const url = request.routeOptions.url;
+  if (url === '/health/ready' || url === '/health/live') return undefined;
+  if (lifecycle.draining) {
+    reply.header('connection', 'close');
+    return shuttingDownError();
+  }
+  return overloadedError();
+}
+
 export function registerHealthProbes(app: FastifyInstance, lifecycle: Lifecycle): void {
-  // Requests that still arrive while draining (on a busy kept-alive connection) are refused; the
-  // probes keep answering so the orchestrator sees "not ready" rather than a dead process.
-  // Past the heap threshold, new work is shed the same way before the process runs out of memory.
-  app.addHook('onRequest', async (request, reply) => {
-    if ((!lifecycle.draining && !lifecycle.overloaded) || request.routeOptions.url === '/health/ready' || request.routeOptions.url === '/health/live') return;
-    if (lifecycle.draining) {
-      reply.header('connection', 'close');
-      throw shuttingDownError();
-    }
-    throw overloadedError();
-  });
   app.get('/health/live', { config: { auth: 'none' }, schema: probeSchema('Liveness: 200 while the process answers.') }, async () => ({ status: 'alive' }));
 
   app.get('/health/ready', { config: { auth: 'none' }, schema: probeSchema('Readiness: 503 once a shutdown has started.') }, async (_request, reply) => {

@@ -17,16 +17,7 @@ const METRICS_SCHEMA = { description: 'Prometheus metrics (text exposition forma
 export function registerMetrics(app: FastifyInstance, services: Services, streams: StreamRegistry): void {
   const { metrics } = services;
   metrics.bind({ activeStreams: () => streams.size });
-  // Counted even when metrics are not served, so turning the route on later changes nothing here.
-  app.addHook('onRequest', async (request, reply) => {
-    metrics.requestStarted();
-    const res = reply.raw;
-    const route = request.routeOptions.url ?? 'unmatched';
-    const method = request.method;
-    res.once('close', () => {
-      metrics.requestFinished(route, method, res.writableFinished ? res.statusCode : 499, reply.elapsedTime / 1000, reply.getHeader('x-llm-proxy-route'));
-    });
-  });
+  // Requests are counted by the one onRequest hook in app.ts (no extra hook or listener per request).
 
   const options = services.config.metrics ?? {};
   if (options.enabled === false) return;

@@ -41,6 +41,7 @@
  * @see https://docs.anthropic.com/en/api/openai-sdk (Anthropic's own OpenAI-compatibility notes)
  */
 import { invalidRequest, invalidValue, type GatewayError } from '../../errors/gateway-error.js';
+import { parseDataUrl, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
 import type {
   ChatCompletionRequest,
   ChatMessage,
@@ -71,31 +72,6 @@ export const JSON_RESPONSE_TOOL = 'json_response';
 export const DEFAULT_ANTHROPIC_MAX_TOKENS = 4096;
 
 /** Fields this file reads. Anything else the client sends is dropped with a warning. */
-const HANDLED_FIELDS = new Set([
-  'model',
-  'messages',
-  'stream',
-  'stream_options',
-  'max_tokens',
-  'max_completion_tokens',
-  'temperature',
-  'top_p',
-  'n',
-  'stop',
-  'presence_penalty',
-  'frequency_penalty',
-  'seed',
-  'user',
-  'logprobs',
-  'top_logprobs',
-  'logit_bias',
-  'response_format',
-  'tools',
-  'tool_choice',
-  'parallel_tool_calls',
-  'functions',
-  'function_call',
-]);
 
 const IMAGE_TYPES: Readonly<Record<string, AnthropicImageMediaType>> = {
   'image/jpeg': 'image/jpeg',
@@ -106,30 +82,11 @@ const IMAGE_TYPES: Readonly<Record<string, AnthropicImageMediaType>> = {
 };
 
 function ignored(target: ChatTarget, field: string): void {
-  target.warnings.push(`${field}: not supported by anthropic, ignored`);
-}
-
-function unsupportedContent(param: string, detail: string): GatewayError {
-  return invalidRequest(`Unsupported content in '${param}': ${detail}.`, 'unsupported_content', param);
+  warnIgnored(target, 'anthropic', field);
 }
 
 function unsupportedParameter(param: string, detail: string): GatewayError {
   return invalidRequest(`The parameter '${param}' is not supported by anthropic: ${detail}.`, 'unsupported_parameter', param);
-}
-
-interface DataUrl {
-  mediaType: string;
-  data: string;
-}
-
-/** `data:<type>[;params];base64,<data>` → parts. Non-base64 data URLs are not accepted by either side. */
-function parseDataUrl(url: string): DataUrl | undefined {
-  if (!url.startsWith('data:')) return undefined;
-  const comma = url.indexOf(',');
-  if (comma < 0) return undefined;
-  const params = url.slice(5, comma).split(';');
-  if (params[params.length - 1]?.toLowerCase() !== 'base64') return undefined;
-  return { mediaType: (params[0] ?? '').trim().toLowerCase(), data: url.slice(comma + 1) };
 }
 
 function convertImage(url: unknown, param: string): AnthropicImageBlockParam {
@@ -395,9 +352,7 @@ function warnDropped(request: ChatCompletionRequest, target: ChatTarget): void {
   if (typeof request.presence_penalty === 'number' && request.presence_penalty !== 0) ignored(target, 'presence_penalty');
   if (typeof request.frequency_penalty === 'number' && request.frequency_penalty !== 0) ignored(target, 'frequency_penalty');
   if (isRecord(request.logit_bias) && Object.keys(request.logit_bias).length > 0) ignored(target, 'logit_bias');
-  for (const [field, value] of Object.entries(request)) {
-    if (!HANDLED_FIELDS.has(field) && value !== undefined && value !== null) ignored(target, field.slice(0, 64));
-  }
+  warnUnknownFields(request, target, 'anthropic');
 }
 
 export function convertAnthropicRequest(request: ChatCompletionRequest, target: ChatTarget): AnthropicMessagesRequest {

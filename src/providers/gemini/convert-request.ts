@@ -38,7 +38,8 @@
  * @see https://ai.google.dev/gemini-api/docs/function-calling
  * @see https://ai.google.dev/gemini-api/docs/thought-signatures
  */
-import { invalidRequest, invalidValue, type GatewayError } from '../../errors/gateway-error.js';
+import { invalidValue } from '../../errors/gateway-error.js';
+import { parseDataUrl, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
 import type { ChatCompletionRequest, ChatMessage, FunctionCallChoice, FunctionDefinition, ToolChoice } from '../../openai/types.js';
 import type { ChatTarget } from '../provider.js';
 import { convertGeminiSchema } from './convert-schema.js';
@@ -60,57 +61,18 @@ import { isRecord } from './gemini-wire.js';
  */
 export const PLACEHOLDER_THOUGHT_SIGNATURE = 'skip_thought_signature_validator';
 
-const HANDLED_FIELDS = new Set([
-  'model',
-  'messages',
-  'stream',
-  'stream_options',
-  'max_tokens',
-  'max_completion_tokens',
-  'temperature',
-  'top_p',
-  'n',
-  'stop',
-  'presence_penalty',
-  'frequency_penalty',
-  'seed',
-  'user',
-  'logprobs',
-  'top_logprobs',
-  'logit_bias',
-  'response_format',
-  'tools',
-  'tool_choice',
-  'parallel_tool_calls',
-  'functions',
-  'function_call',
-]);
 
 /** Files uploaded through the Gemini Files API: the only URLs `fileData` takes. */
 const FILES_API_URI = /^https:\/\/generativelanguage\.googleapis\.com\/v1(?:beta|alpha)?\/files\/[A-Za-z0-9_-]+$/;
 
 function ignored(target: ChatTarget, field: string): void {
-  target.warnings.push(`${field}: not supported by gemini, ignored`);
-}
-
-function unsupportedContent(param: string, detail: string): GatewayError {
-  return invalidRequest(`Unsupported content in '${param}': ${detail}.`, 'unsupported_content', param);
+  warnIgnored(target, 'gemini', field);
 }
 
 /** Gemini 3 and later validate thought signatures on function calls in history. */
 export function requiresThoughtSignature(model: string): boolean {
   const match = /^(?:models\/)?gemini-(\d+)/.exec(model);
   return match !== null && Number(match[1]) >= 3;
-}
-
-/** `data:<type>[;params];base64,<data>` → parts; undefined when not a base64 data URL. */
-function parseDataUrl(url: string): { mediaType: string; data: string } | undefined {
-  if (!url.startsWith('data:')) return undefined;
-  const comma = url.indexOf(',');
-  if (comma < 0) return undefined;
-  const params = url.slice(5, comma).split(';');
-  if (params[params.length - 1]?.toLowerCase() !== 'base64') return undefined;
-  return { mediaType: (params[0] ?? '').trim().toLowerCase(), data: url.slice(comma + 1) };
 }
 
 function convertImage(url: unknown, param: string): GeminiPart {
@@ -340,9 +302,7 @@ function warnDropped(request: ChatCompletionRequest, target: ChatTarget): void {
   if (typeof request.user === 'string' && request.user.length > 0) ignored(target, 'user');
   if (request.parallel_tool_calls === false) ignored(target, 'parallel_tool_calls');
   if (isRecord(request.logit_bias) && Object.keys(request.logit_bias).length > 0) ignored(target, 'logit_bias');
-  for (const [field, value] of Object.entries(request)) {
-    if (!HANDLED_FIELDS.has(field) && value !== undefined && value !== null) ignored(target, field.slice(0, 64));
-  }
+  warnUnknownFields(request, target, 'gemini');
 }
 
 export function convertGeminiRequest(request: ChatCompletionRequest, target: ChatTarget): GeminiGenerateContentRequest {

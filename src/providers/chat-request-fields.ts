@@ -1,0 +1,63 @@
+// What the translated providers (Anthropic, Gemini) share when reading an OpenAI chat request:
+// the fields a codec handles itself, data URLs, and the warnings and errors for what it cannot take.
+import { invalidRequest, type GatewayError } from '../errors/gateway-error.js';
+import type { ChatCompletionRequest } from '../openai/types.js';
+import type { ChatTarget } from './provider.js';
+
+/** Fields every translated codec reads (or deliberately drops with its own warning). */
+const HANDLED_FIELDS = new Set([
+  'model',
+  'messages',
+  'stream',
+  'stream_options',
+  'max_tokens',
+  'max_completion_tokens',
+  'temperature',
+  'top_p',
+  'n',
+  'stop',
+  'presence_penalty',
+  'frequency_penalty',
+  'seed',
+  'user',
+  'logprobs',
+  'top_logprobs',
+  'logit_bias',
+  'response_format',
+  'tools',
+  'tool_choice',
+  'parallel_tool_calls',
+  'functions',
+  'function_call',
+]);
+
+/** Records that a field was dropped: it reaches the client in `X-LLM-Proxy-Warnings`. */
+export function warnIgnored(target: ChatTarget, provider: string, field: string): void {
+  target.warnings.push(`${field}: not supported by ${provider}, ignored`);
+}
+
+/** Any other top-level field the client sent is dropped with a warning naming it, never misapplied. */
+export function warnUnknownFields(request: ChatCompletionRequest, target: ChatTarget, provider: string): void {
+  for (const [field, value] of Object.entries(request)) {
+    if (!HANDLED_FIELDS.has(field) && value !== undefined && value !== null) warnIgnored(target, provider, field.slice(0, 64));
+  }
+}
+
+export function unsupportedContent(param: string, detail: string): GatewayError {
+  return invalidRequest(`Unsupported content in '${param}': ${detail}.`, 'unsupported_content', param);
+}
+
+export interface DataUrl {
+  mediaType: string;
+  data: string;
+}
+
+/** `data:<type>[;params];base64,<data>` → parts; undefined when not a base64 data URL (neither provider takes others). */
+export function parseDataUrl(url: string): DataUrl | undefined {
+  if (!url.startsWith('data:')) return undefined;
+  const comma = url.indexOf(',');
+  if (comma < 0) return undefined;
+  const params = url.slice(5, comma).split(';');
+  if (params[params.length - 1]?.toLowerCase() !== 'base64') return undefined;
+  return { mediaType: (params[0] ?? '').trim().toLowerCase(), data: url.slice(comma + 1) };
+}

@@ -119,7 +119,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     // One log line per breaker transition.
     (deployment, from, to, reason) => logger[to === 'open' ? 'warn' : 'info']({ deployment, from, to, reason }, `circuit ${to}`),
   );
-  const executor = new ChatExecutor(upstream, router, health, new RetryBudget(), redactor, logger, {
+  const executor = new ChatExecutor(upstream, router, health, new RetryBudget(), redactor, {
     ttfbMs: config.routing.ttfb_timeout_s * 1000,
     ...(config.routing.total_timeout_s === undefined ? {} : { totalMs: config.routing.total_timeout_s * 1000 }),
     contextWindowFallbacks: config.routing.context_window_fallbacks ?? true,

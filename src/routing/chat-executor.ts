@@ -12,7 +12,6 @@ import {
   upstreamStreamError,
   upstreamTimeout,
 } from '../errors/gateway-error.js';
-import type { Logger } from '../logging/logger.js';
 import type { Redactor } from '../logging/redactor.js';
 import type { ChatCompletionChunk, ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
 import type { ChatTarget, ProviderInstance } from '../providers/provider.js';
@@ -127,7 +126,6 @@ export class ChatExecutor {
     private readonly health: HealthRegistry,
     private readonly budget: RetryBudget,
     private readonly redactor: Redactor,
-    private readonly logger: Logger,
     private readonly options: ExecutorOptions,
   ) {
     this.random = options.random ?? Math.random;

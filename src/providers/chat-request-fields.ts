@@ -1,7 +1,7 @@
 // What the translated providers (Anthropic, Gemini) share when reading an OpenAI chat request:
 // the fields a codec handles itself, data URLs, and the warnings and errors for what it cannot take.
 import { invalidRequest, type GatewayError } from '../errors/gateway-error.js';
-import type { ChatCompletionRequest } from '../openai/types.js';
+import type { ChatCompletionRequest, ChatMessage } from '../openai/types.js';
 import type { ChatTarget } from './provider.js';
 
 /** Fields every translated codec reads (or deliberately drops with its own warning). */
@@ -60,4 +60,21 @@ export function parseDataUrl(url: string): DataUrl | undefined {
   const params = url.slice(5, comma).split(';');
   if (params[params.length - 1]?.toLowerCase() !== 'base64') return undefined;
   return { mediaType: (params[0] ?? '').trim().toLowerCase(), data: url.slice(comma + 1) };
+}
+
+/**
+ * The text of a message that may only hold text (system, assistant, tool). Assistant `refusal`
+ * parts carry no input for the model and are skipped; any other part is refused with `refused`.
+ */
+export function textOfMessage(content: ChatMessage['content'], param: string, refused: string): string[] {
+  if (content === undefined || content === null) return [];
+  if (typeof content === 'string') return content.length === 0 ? [] : [content];
+  const texts: string[] = [];
+  content.forEach((part, index) => {
+    const record = part as Record<string, unknown>;
+    if (part.type === 'refusal') return;
+    if (part.type !== 'text' || typeof record.text !== 'string') throw unsupportedContent(`${param}[${index}]`, refused);
+    if (record.text.length > 0) texts.push(record.text);
+  });
+  return texts;
 }

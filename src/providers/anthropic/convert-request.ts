@@ -41,7 +41,7 @@
  * @see https://docs.anthropic.com/en/api/openai-sdk (Anthropic's own OpenAI-compatibility notes)
  */
 import { invalidRequest, invalidValue, type GatewayError } from '../../errors/gateway-error.js';
-import { parseDataUrl, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
+import { parseDataUrl, textOfMessage, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
 import type {
   ChatCompletionRequest,
   ChatMessage,
@@ -138,20 +138,9 @@ function convertContent(content: ChatMessage['content'], param: string, allowDoc
   return blocks;
 }
 
-/** The text of a system or assistant message; assistant `refusal` parts carry no input for the model. */
+/** The text of a system or assistant message. */
 function textParts(content: ChatMessage['content'], param: string): string[] {
-  if (content === undefined || content === null) return [];
-  if (typeof content === 'string') return content.length === 0 ? [] : [content];
-  const texts: string[] = [];
-  content.forEach((part, index) => {
-    const record = part as Record<string, unknown>;
-    if (part.type === 'refusal') return;
-    if (part.type !== 'text' || typeof record.text !== 'string') {
-      throw unsupportedContent(`${param}[${index}]`, 'only text is accepted in system and assistant messages');
-    }
-    if (record.text.length > 0) texts.push(record.text);
-  });
-  return texts;
+  return textOfMessage(content, param, 'only text is accepted in system and assistant messages');
 }
 
 /**

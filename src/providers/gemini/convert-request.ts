@@ -39,7 +39,7 @@
  * @see https://ai.google.dev/gemini-api/docs/thought-signatures
  */
 import { invalidValue } from '../../errors/gateway-error.js';
-import { parseDataUrl, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
+import { parseDataUrl, textOfMessage, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
 import type { ChatCompletionRequest, ChatMessage, FunctionCallChoice, FunctionDefinition, ToolChoice } from '../../openai/types.js';
 import type { ChatTarget } from '../provider.js';
 import { convertGeminiSchema } from './convert-schema.js';
@@ -126,16 +126,7 @@ function convertContent(content: ChatMessage['content'], param: string): GeminiP
 
 /** Text of a system, assistant or tool message; any other part is refused. */
 function textOf(content: ChatMessage['content'], param: string): string[] {
-  if (content === undefined || content === null) return [];
-  if (typeof content === 'string') return content.length === 0 ? [] : [content];
-  const texts: string[] = [];
-  content.forEach((part, index) => {
-    const record = part as Record<string, unknown>;
-    if (part.type === 'refusal') return;
-    if (part.type !== 'text' || typeof record.text !== 'string') throw unsupportedContent(`${param}[${index}]`, 'gemini accepts only text here');
-    if (record.text.length > 0) texts.push(record.text);
-  });
-  return texts;
+  return textOfMessage(content, param, 'gemini accepts only text here');
 }
 
 function parseArguments(raw: unknown, param: string): Record<string, unknown> {

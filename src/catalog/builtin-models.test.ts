@@ -2,7 +2,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import catalog from './builtin-models.json' with { type: 'json' };
-import type { Capability, CatalogEntry, CatalogFile, Modality } from './catalog-types.js';
+import { CAPABILITIES, MODALITIES, type CatalogEntry, type CatalogFile } from './catalog-types.js';
 import type { ProviderKind } from '../providers/provider.js';
 
 const file = catalog as CatalogFile;
@@ -24,20 +24,6 @@ const PROVIDER_KINDS: Record<ProviderKind, true> = {
   fireworks: true,
   'openai-compatible': true,
 };
-const CAPABILITIES: Record<Capability, true> = {
-  chat: true,
-  streaming: true,
-  vision: true,
-  function_calling: true,
-  json_mode: true,
-  structured_outputs: true,
-  reasoning: true,
-  embeddings: true,
-  audio: true,
-  prompt_caching: true,
-  completions: true,
-};
-const MODALITIES: Record<Modality, true> = { text: true, image: true, audio: true, video: true, file: true };
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 function isValidDate(value: string): boolean {
@@ -120,10 +106,10 @@ test('capabilities and modalities use known values', () => {
   for (const m of models) {
     assert.ok(Array.isArray(m.capabilities) && m.capabilities.length > 0, `${m.id}: no capabilities`);
     assert.equal(new Set(m.capabilities).size, m.capabilities.length, `${m.id}: repeated capability`);
-    for (const c of m.capabilities) assert.ok(Object.hasOwn(CAPABILITIES, c), `${m.id}: unknown capability ${c}`);
+    for (const c of m.capabilities) assert.ok((CAPABILITIES as readonly string[]).includes(c), `${m.id}: unknown capability ${c}`);
     for (const side of ['input', 'output'] as const) {
       assert.ok(Array.isArray(m.modalities[side]), `${m.id}: modalities.${side} missing`);
-      for (const mod of m.modalities[side]) assert.ok(Object.hasOwn(MODALITIES, mod), `${m.id}: unknown modality ${mod}`);
+      for (const mod of m.modalities[side]) assert.ok((MODALITIES as readonly string[]).includes(mod), `${m.id}: unknown modality ${mod}`);
     }
     assert.ok(m.modalities.input.length > 0, `${m.id}: no input modality`);
   }

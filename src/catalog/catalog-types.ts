@@ -1,20 +1,26 @@
 // The shape of a model in the catalog: built-in figures merged with what providers report.
 import type { ProviderKind } from '../providers/provider.js';
 
-export type Capability =
-  | 'chat'
-  | 'streaming'
-  | 'vision'
-  | 'function_calling'
-  | 'json_mode'
-  | 'structured_outputs'
-  | 'reasoning'
-  | 'embeddings'
-  | 'audio'
-  | 'prompt_caching'
-  | 'completions';
+/** Every capability a model can have; filters, config overrides and the data file use this one list. */
+export const CAPABILITIES = [
+  'chat',
+  'streaming',
+  'vision',
+  'function_calling',
+  'json_mode',
+  'structured_outputs',
+  'reasoning',
+  'embeddings',
+  'audio',
+  'prompt_caching',
+  'completions',
+] as const;
 
-export type Modality = 'text' | 'image' | 'audio' | 'video' | 'file';
+export type Capability = (typeof CAPABILITIES)[number];
+
+export const MODALITIES = ['text', 'image', 'audio', 'video', 'file'] as const;
+
+export type Modality = (typeof MODALITIES)[number];
 
 /** One entry of builtin-models.json. Costs are USD per 1K tokens; null means not known. */
 export interface CatalogEntry {

@@ -2,25 +2,11 @@
 // The index is built once per model list (a trigram index of the lowercased names, typed columns,
 // lazily sorted orders), so a search checks only the models that can match `q`, then makes one
 // pass over flat arrays.
-import type { Capability } from './catalog-types.js';
+import { CAPABILITIES, type Capability } from './catalog-types.js';
 import type { ModelView } from './model-view.js';
 import { invalidRequest, invalidValue } from '../errors/gateway-error.js';
 
-/** Every capability a filter may name, spelled out so a new one must be added here on purpose. */
-const CAPABILITIES: Record<Capability, true> = {
-  chat: true,
-  streaming: true,
-  vision: true,
-  function_calling: true,
-  json_mode: true,
-  structured_outputs: true,
-  reasoning: true,
-  embeddings: true,
-  audio: true,
-  prompt_caching: true,
-  completions: true,
-};
-const CAPABILITY_NAMES = Object.keys(CAPABILITIES) as Capability[];
+const CAPABILITY_NAMES: readonly Capability[] = CAPABILITIES;
 /** One bit per known capability, so "has all of these" is one AND. */
 const CAPABILITY_BIT = new Map<string, number>(CAPABILITY_NAMES.map((name, index) => [name, 1 << index]));
 

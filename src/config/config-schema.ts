@@ -1,5 +1,6 @@
 // The one configuration schema, for the YAML file and the environment alike (TypeBox, as the routes).
 import { Type, type Static } from '@sinclair/typebox';
+import { CAPABILITIES, MODALITIES } from '../catalog/catalog-types.js';
 
 const PROVIDER_KINDS = [
   'openai',
@@ -35,20 +36,6 @@ export const ProviderConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 
-const CAPABILITIES = [
-  'chat',
-  'streaming',
-  'vision',
-  'function_calling',
-  'json_mode',
-  'structured_outputs',
-  'reasoning',
-  'embeddings',
-  'audio',
-  'prompt_caching',
-  'completions',
-] as const;
-const MODALITIES = ['text', 'image', 'audio', 'video', 'file'] as const;
 const Cost = Type.Union([Type.Number({ minimum: 0, maximum: 1_000_000 }), Type.Null()]);
 const TokenCount = Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000_000 }), Type.Null()]);
 const Modalities = Type.Array(Type.Union(MODALITIES.map((modality) => Type.Literal(modality))), { maxItems: 5 });

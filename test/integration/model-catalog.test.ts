@@ -11,32 +11,16 @@ import { after, before, describe, test } from 'node:test';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { CLIENT_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 import { createKey } from '../support/key-support.js';
+import type { ModelView } from '../../src/catalog/model-view.js';
+import type { ErrorBody } from '../../src/openai/types.js';
 
-interface Model {
-  id: string;
-  name: string;
-  provider: string;
-  supports_chat: boolean | null;
-  supports_streaming: boolean | null;
-  capabilities: string[];
-  context_length: number | null;
-  max_output_tokens: number | null;
-  input_cost: number | null;
-  output_cost: number | null;
-  aliases: string[];
-  alias_of: string | null;
-  discovered: boolean;
-  stale: boolean;
-  routes: string[];
-}
+/** The API's own types: the test reads what the server declares it sends. */
+type Model = ModelView;
 interface ModelList {
   models: Model[];
   count: number;
   limit?: number | null;
   offset?: number;
-}
-interface ErrorBody {
-  error: { message: string; type: string; param: string | null; code: string | null };
 }
 
 const ANTHROPIC_KEY = 'sk-ant-upstream-test-key-0123456789';

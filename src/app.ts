@@ -1,15 +1,22 @@
 // buildApp(): the Fastify app with every plugin and route registered, apart from the listener
 // (main.ts alone listens), so tests can run it on port 0 or through inject().
 import { randomUUID } from 'node:crypto';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { ServerResponse } from 'node:http';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerFactory } from 'fastify';
 import { GatewayError } from './errors/gateway-error.js';
 import { parseJsonBody } from './http/json-body.js';
 import { registerAuth } from './http/plugins/auth.js';
 import { registerAdminKeys } from './http/routes/admin-keys.js';
+import { registerAdminReload, type ReloadHandler } from './http/routes/admin-reload.js';
 import { registerUsage } from './http/routes/usage.js';
+import { registerUsageAnalytics } from './http/routes/usage-analytics.js';
+import { registerUi } from './http/routes/ui.js';
 import { clientErrorHandler, registerErrorHandler } from './http/plugins/error-handler.js';
 import { registerCatalog } from './http/routes/catalog.js';
 import { registerChatCompletions } from './http/routes/chat-completions.js';
+import { ChatPipeline } from './http/chat-pipeline.js';
+import { registerMessages } from './http/routes/messages.js';
+import { registerCompletions } from './http/routes/completions.js';
 import { registerCondense } from './http/routes/condense.js';
 import { registerCacheHealth } from './http/routes/cache-health.js';
 import { registerHealth } from './http/routes/health.js';
@@ -17,6 +24,7 @@ import { refusal, registerHealthProbes } from './http/routes/health-probes.js';
 import { registerMetrics } from './http/routes/metrics.js';
 import { registerOpenApi } from './http/openapi-docs.js';
 import { Lifecycle } from './http/graceful-shutdown.js';
+import { registerEmbeddings } from './http/routes/embeddings.js';
 import { registerModels } from './http/routes/models.js';
 import { StreamRegistry } from './http/stream-response.js';
 import type { Services } from './services.js';
@@ -31,6 +39,10 @@ const MAX_HEADERS = 100;
  */
 const VALID_HOST = /^(?:[A-Za-z0-9._-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$/;
 
+const TRACKED = Symbol('llm-proxy.reply');
+/** The raw response carries its Fastify reply for the shared close listener. */
+type TrackedResponse = ServerResponse & { [TRACKED]?: FastifyReply | undefined };
+
 export interface App {
   app: FastifyInstance;
   services: Services;
@@ -39,7 +51,14 @@ export interface App {
   lifecycle: Lifecycle;
 }
 
-export function buildApp(services: Services): App {
+export interface AppOptions {
+  /** main.ts: one listener shared by the generations a config reload creates (see src/server/gateway-server.ts). */
+  serverFactory?: FastifyServerFactory;
+  /** POST /admin/reload is registered only when something can reload. */
+  reload?: ReloadHandler;
+}
+
+export function buildApp(services: Services, options: AppOptions = {}): App {
   const { config, logger } = services;
   const bodyLimit = Math.floor(config.server.body_limit_mb * 1024 * 1024);
   const app = Fastify({
@@ -64,6 +83,7 @@ export function buildApp(services: Services): App {
       connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor((config.server.headers_timeout_s * 1000) / 4))),
     },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
+    ...(options.serverFactory === undefined ? {} : { serverFactory: options.serverFactory }),
   });
   app.server.headersTimeout = config.server.headers_timeout_s * 1000;
   app.server.requestTimeout = config.server.request_timeout_s * 1000;
@@ -78,6 +98,22 @@ export function buildApp(services: Services): App {
   const lifecycle = new Lifecycle();
   const { metrics } = services;
   const accessLog = logger.isLevelEnabled('info');
+  function onResponseClose(this: TrackedResponse): void {
+    const reply = this[TRACKED];
+    if (reply === undefined) return;
+    this[TRACKED] = undefined;
+    const request = reply.request;
+    const finished = this.writableFinished;
+    metrics.requestFinished(request.routeOptions.url ?? 'unmatched', request.method, finished ? this.statusCode : 499, reply.elapsedTime / 1000, reply.getHeader('x-llm-proxy-route'));
+    // A client that leaves before its answer is complete (mid-stream too) never reaches
+    // onResponse: its access line says 499, as nginx does (RELIABILITY 4b#19).
+    if (!finished && accessLog) {
+      request.log.info(
+        { method: request.method, path: request.url.split('?')[0], status: 499, ms: Math.round(reply.elapsedTime * 100) / 100, key: request.principal?.keyId },
+        'request',
+      );
+    }
+  }
   // The one per-request hook before auth, callback-style (no promise per request): common headers,
   // request metrics and the 499 access line from one 'close' listener, then the cheap refusals.
   app.addHook('onRequest', (request, reply, done) => {
@@ -85,20 +121,10 @@ export function buildApp(services: Services): App {
     reply.header('cache-control', 'no-store');
     reply.header('vary', 'Authorization');
     metrics.requestStarted();
-    const res = reply.raw;
-    const route = request.routeOptions.url ?? 'unmatched';
-    res.once('close', () => {
-      const finished = res.writableFinished;
-      metrics.requestFinished(route, request.method, finished ? res.statusCode : 499, reply.elapsedTime / 1000, reply.getHeader('x-llm-proxy-route'));
-      // A client that leaves before its answer is complete (mid-stream too) never reaches
-      // onResponse: its access line says 499, as nginx does (RELIABILITY 4b#19).
-      if (!finished && accessLog) {
-        request.log.info(
-          { method: request.method, path: request.url.split('?')[0], status: 499, ms: Math.round(reply.elapsedTime * 100) / 100, key: request.principal?.keyId },
-          'request',
-        );
-      }
-    });
+    const res = reply.raw as TrackedResponse;
+    res[TRACKED] = reply;
+    // One shared listener (it reads the reply from the response) instead of a closure and a once-wrapper per request.
+    res.on('close', onResponseClose);
     const refused = refusal(lifecycle, request, reply);
     if (refused !== undefined) {
       done(refused);
@@ -157,10 +183,17 @@ export function buildApp(services: Services): App {
   registerCacheHealth(app, services);
   registerModels(app, services);
   registerCatalog(app, services);
-  registerChatCompletions(app, services, streams);
+  const pipeline = new ChatPipeline(services, streams);
+  registerChatCompletions(app, pipeline);
+  registerMessages(app, services, pipeline);
+  registerCompletions(app, services, pipeline);
+  registerEmbeddings(app, services);
   registerCondense(app, services);
   registerAdminKeys(app, services);
   registerUsage(app, services);
+  if (options.reload !== undefined) registerAdminReload(app, options.reload);
+  registerUsageAnalytics(app, services);
+  registerUi(app, services);
 
   app.addHook('onClose', async () => {
     streams.close();

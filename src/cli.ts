@@ -19,6 +19,8 @@ const HELP = `llm-proxy: one OpenAI-compatible endpoint in front of many LLM pro
 
 Usage:
   llm-proxy [start]                 run the server (PORT, HOST, provider keys from the environment)
+      --workers N|auto              N processes on one port (default: LLM_PROXY_WORKERS, else 1;
+                                    auto = one per core); SIGHUP reloads the config, SIGTERM drains
   llm-proxy keys create [options]   make a virtual key; its secret is printed once
       --name NAME                   a label for people
       --models a,b,c                models the key may use (default: all)

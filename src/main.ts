@@ -1,41 +1,59 @@
-// Entry point: load the config, build the app, listen. The only file that listens.
-import { buildApp } from './app.js';
-import { gracefulShutdown } from './http/graceful-shutdown.js';
+// Entry point: load the config, then serve: in this process (GatewayServer: one listener whose
+// app a reload swaps), or with `--workers N` / LLM_PROXY_WORKERS as a node:cluster primary whose
+// workers each run a GatewayServer on the shared port. The only file that starts listening.
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+import { runPrimary } from './cluster/primary.js';
+import { runWorker } from './cluster/worker.js';
 import { ConfigError, loadConfig } from './config/config-loader.js';
-import { bootstrapMasterKey, isLoopback } from './keys/master-key-bootstrap.js';
-import { createServices } from './services.js';
+import type { Config } from './config/config-schema.js';
+import type { Logger } from './logging/logger.js';
+import { GatewayServer, masterKeySetup, servingProblem } from './server/gateway-server.js';
 
 function fail(message: string): never {
   process.stderr.write(`llm-proxy: ${message}\n`);
   process.exit(1);
 }
 
-async function main(): Promise<void> {
-  let loaded;
-  try {
-    loaded = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) fail(error.message);
-    throw error;
-  }
-  const { config } = loaded;
-  const { auth, server } = config;
-  if (!isLoopback(server.host) && (auth.master_key === undefined || auth.master_key.length < 32)) {
-    fail(`refusing to listen on ${server.host} without a master key of at least 32 characters: set LLM_PROXY_MASTER_KEY (or bind HOST=127.0.0.1).`);
-  }
-  let masterKeyDigest: Buffer | undefined;
-  let generated: { key: string; file: string } | undefined;
-  if (auth.api_keys.length === 0 && auth.master_key === undefined) {
-    const bootstrapped = bootstrapMasterKey(config.storage.db_path);
-    masterKeyDigest = bootstrapped.digest;
-    if (bootstrapped.generated !== undefined) generated = { key: bootstrapped.generated, file: bootstrapped.file };
-  }
+/** `--workers N|auto` (after `llm-proxy start` or `npm start --`) over LLM_PROXY_WORKERS / server.workers. */
+function workerCount(argv: readonly string[], configured: Config['server']['workers']): number {
+  const { values } = parseArgs({ args: [...argv], allowPositionals: true, strict: false, options: { workers: { type: 'string' } } });
+  const raw = typeof values.workers === 'string' ? values.workers : configured === undefined ? '1' : String(configured);
+  if (raw === 'auto') return availableParallelism();
+  const count = Number(raw);
+  if (!Number.isInteger(count) || count < 1 || count > 256) fail(`--workers must be a whole number from 1 to 256, or auto; got ${JSON.stringify(raw)}`);
+  return count;
+}
 
-  const services = createServices(config, masterKeyDigest === undefined ? {} : { masterKeyDigest });
-  const built = buildApp(services);
-  const { app } = built;
+function addressOf(config: Config): string {
+  const { host, port } = config.server;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** Written straight to stderr, not through the log: the one time a generated key is ever shown. */
+function showGeneratedKey(key: string, file: string, address: string): void {
+  process.stderr.write(
+    `\n  No API key was configured, so llm-proxy generated a master key. It is shown only this once:\n\n` +
+      `      ${key}\n\n` +
+      `  Use it as "Authorization: Bearer <key>" against ${address}/v1.\n` +
+      `  Only its SHA-256 is kept, in ${file}; delete that file to generate a new one,\n` +
+      `  or set LLM_PROXY_MASTER_KEY / LLM_PROXY_API_KEYS to choose your own keys.\n\n`,
+  );
+}
+
+function announce(logger: Logger, config: Config, generated: { key: string; file: string } | undefined, usesStoredKey: boolean, workers?: number): void {
+  const address = addressOf(config);
+  logger.info({ address, ...(workers === undefined ? {} : { workers }) }, 'llm-proxy listening');
+  if (generated !== undefined) showGeneratedKey(generated.key, generated.file, address);
+  else if (usesStoredKey) logger.info('using the generated master key whose hash is stored next to the database (delete master-key.sha256 to make a new one)');
+}
+
+async function runSingle(config: Config): Promise<void> {
+  const key = masterKeySetup(config);
+  const gateway = await GatewayServer.create(config, key.digest, { onGeneratedKey: (generated, file) => showGeneratedKey(generated, file, addressOf(config)) });
+  const { services } = gateway.app;
   const { logger } = services;
-
   for (const provider of services.providerSetup.providers) {
     logger.info({ provider: provider.name, kind: provider.kind, base_url: provider.baseUrl.origin }, 'provider configured');
   }
@@ -46,40 +64,53 @@ async function main(): Promise<void> {
     logger.warn('no provider is configured, so every chat request will fail: set OPENAI_API_KEY (or another provider key) and restart');
   }
 
-  const deadlineMs = (server.shutdown_timeout_s ?? 30) * 1000;
   const shutdown = async (signal: string) => {
+    const deadlineMs = (gateway.app.services.config.server.shutdown_timeout_s ?? 30) * 1000;
     logger.info({ signal }, 'shutting down');
     // A backstop only: the drain itself ends streams at the deadline and cuts what is left.
     const force = setTimeout(() => process.exit(1), deadlineMs + 15_000);
     force.unref();
     try {
-      await gracefulShutdown(built, deadlineMs);
+      await gateway.shutdown(deadlineMs);
     } finally {
       process.exit(0);
     }
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
+  // A refused config is logged by reload() with its reason; the running one stays.
+  process.on('SIGHUP', () => void gateway.reload());
 
-  await app.listen({ port: server.port, host: server.host });
-  const address = `http://${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}`;
-  logger.info({ address }, 'llm-proxy listening');
-  if (generated !== undefined) {
-    // Written straight to stderr, not through the log: the one time this key is ever shown.
-    process.stderr.write(
-      `\n  No API key was configured, so llm-proxy generated a master key. It is shown only this once:\n\n` +
-        `      ${generated.key}\n\n` +
-        `  Use it as "Authorization: Bearer <key>" against ${address}/v1.\n` +
-        `  Only its SHA-256 is kept, in ${generated.file}; delete that file to generate a new one,\n` +
-        `  or set LLM_PROXY_MASTER_KEY / LLM_PROXY_API_KEYS to choose your own keys.\n\n`,
-    );
-  } else if (masterKeyDigest !== undefined) {
-    logger.info('using the generated master key whose hash is stored next to the database (delete master-key.sha256 to make a new one)');
+  await gateway.listen(config.server.port, config.server.host);
+  announce(logger, config, key.generated, key.digest !== undefined);
+}
+
+async function main(): Promise<void> {
+  if (cluster.isWorker) {
+    // The primary hands over the config it checked, so a worker restarted after a bad edit still starts.
+    await runWorker(fail);
+    return;
   }
-  void services.discovery.start();
-  // Shed new work with 503 before an out-of-memory crash (RELIABILITY 4b#24).
-  built.lifecycle.watchHeap();
-  services.probe.start();
+  let config: Config;
+  try {
+    config = loadConfig().config;
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message);
+    throw error;
+  }
+  const problem = servingProblem(config);
+  if (problem !== undefined) fail(problem.replace(/^auth\.master_key: /, ''));
+  const workers = workerCount(process.argv.slice(2), config.server.workers);
+  if (workers <= 1) {
+    await runSingle(config);
+    return;
+  }
+  // Made once here, before any worker starts, so workers only read its hash.
+  const key = masterKeySetup(config);
+  await runPrimary(config, workers, {
+    onListening: (logger) => announce(logger, config, key.generated, key.digest !== undefined, workers),
+    onGeneratedKey: (generated, file) => showGeneratedKey(generated, file, addressOf(config)),
+  });
 }
 
 process.on('unhandledRejection', (reason) => {

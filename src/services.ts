@@ -1,7 +1,7 @@
 // Builds the gateway's long-lived services from a validated config: one place that wires them,
 // so the app, the CLI and the tests get the same objects.
 import { dirname, join, resolve } from 'node:path';
-import { createResponseCache } from './cache/create-response-cache.js';
+import { createResponseCache, type SharedMemoryCache } from './cache/create-response-cache.js';
 import type { ResponseCache } from './cache/response-cache.js';
 import { ModelCatalog } from './catalog/model-catalog.js';
 import { ModelDirectory } from './catalog/model-directory.js';
@@ -10,6 +10,7 @@ import type { Config } from './config/config-schema.js';
 import { KeyChangeBus } from './keys/key-change-bus.js';
 import { StaticKeyRing } from './keys/static-keys.js';
 import { VirtualKeyService } from './keys/virtual-keys.js';
+import { UiSessionStore } from './keys/ui-sessions.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { Redactor } from './logging/redactor.js';
 import { buildProviders, type ProviderSetup } from './providers/provider-registry.js';
@@ -19,7 +20,7 @@ import { MemoryRateLimiter, type RateLimiter } from './rate-limit/memory-rate-li
 import { RedisRateLimiter } from './rate-limit/redis-rate-limiter.js';
 import { ChatExecutor } from './routing/chat-executor.js';
 import { ModelRouter } from './routing/model-router.js';
-import { DEFAULT_BREAKER, HealthRegistry } from './routing/deployment-health.js';
+import { DEFAULT_BREAKER, HealthRegistry, type BreakerOptions } from './routing/deployment-health.js';
 import { HealthProbe } from './routing/health-probe.js';
 import { RetryBudget } from './routing/retry-policy.js';
 import { RedisConnection } from './store/redis-connection.js';
@@ -60,16 +61,56 @@ export interface Services {
   cache?: ResponseCache;
   /** Prometheus metrics (/metrics), fed by the usage fan-out and the HTTP hooks. */
   metrics: GatewayMetrics;
+  /** Dashboard sign-ins (/ui): cookie sessions that act as the master key (issue #10). */
+  uiSessions: UiSessionStore;
   startedAt: number;
-  /** Stops background work and closes pools. */
+  /** What this generation shares with the ones before and after a config reload. */
+  shared: SharedServices;
+  /** Stops background work and closes pools (the shared part too, when this generation created it). */
+  close(): Promise<void>;
+}
+
+/**
+ * What outlives a config reload: connections (database, Redis), counters (rate limits), caches
+ * (virtual keys, responses, UI sessions), the usage writer and the metrics registry. A reload
+ * builds new providers, router, catalog, limits defaults and upstream pools around these.
+ */
+export interface SharedServices {
+  logger: Logger;
+  redactor: Redactor;
+  redis?: RedisConnection;
+  store: SqlStore;
+  rateLimiter: RateLimiter;
+  virtualKeys: VirtualKeyService;
+  ledger: BudgetLedger;
+  usage: UsageRecorder;
+  metrics: GatewayMetrics;
+  cache?: ResponseCache;
+  uiSessions: UiSessionStore;
+  /** When the process started serving (uptime and model `created` do not restart with a reload). */
+  startedAt: number;
   close(): Promise<void>;
 }
 
 export interface ServiceOverrides {
   logger?: Logger;
+  /** The redactor `logger` writes through (a reload extends it with the new config's secrets). */
+  redactor?: Redactor;
   usage?: UsageRecorder;
   /** The digest of a generated master key, when none is configured. */
   masterKeyDigest?: Buffer;
+  /** A reload: the previous generation's shared part, which this one uses and does not close. */
+  shared?: SharedServices;
+  /** A reload with unchanged breaker settings: the previous generation's deployment health. */
+  health?: HealthRegistry;
+  /** Worker processes: counters kept by the primary (used directly, or under Redis while it is away). */
+  localRateLimiter?: RateLimiter;
+  /** Worker processes: the memory response cache kept by the primary. */
+  sharedMemoryCache?: SharedMemoryCache;
+  /** Where unwritten usage goes at exit (default usage-spool.jsonl beside the SQLite file). */
+  spoolFile?: string;
+  /** Worker processes: dashboard sessions that every worker learns of. */
+  uiSessions?: UiSessionStore;
 }
 
 /** Every secret the process knows, for the redactor. */
@@ -90,9 +131,59 @@ export function configuredSecrets(config: Config): string[] {
   return secrets;
 }
 
-export function createServices(config: Config, overrides: ServiceOverrides = {}): Services {
-  const redactor = new Redactor(configuredSecrets(config));
+/** The part of the services that a config reload keeps (see SharedServices). */
+export function createSharedServices(config: Config, overrides: ServiceOverrides = {}): SharedServices {
+  const redactor = overrides.redactor ?? new Redactor(configuredSecrets(config));
   const logger = overrides.logger ?? createLogger(config.logging.level, redactor);
+  const redis = config.storage.redis_url === undefined ? undefined : new RedisConnection({ url: config.storage.redis_url }, logger);
+  const cache = createResponseCache(config, logger, redis, overrides.sharedMemoryCache);
+  const memoryLimiter = overrides.localRateLimiter === undefined ? new MemoryRateLimiter() : undefined;
+  const pruneTimer = memoryLimiter === undefined ? undefined : setInterval(() => memoryLimiter.prune(Date.now()), 60_000);
+  pruneTimer?.unref();
+  const localLimiter = overrides.localRateLimiter ?? (memoryLimiter as MemoryRateLimiter);
+  // Keys, limits, budgets and usage (issue #6): Redis makes limits and revocations shared, the store keeps keys and usage.
+  const redisPrefix = config.storage.redis_prefix ?? 'llm-proxy:';
+  const rateLimiter: RateLimiter = redis === undefined ? localLimiter : new RedisRateLimiter(redis, localLimiter, redisPrefix);
+  const store = new SqlStore({ dbPath: config.storage.db_path, ...(config.storage.database_url === undefined ? {} : { databaseUrl: config.storage.database_url }) }, logger);
+  store.ready().catch((error: unknown) => logger.warn({ component: 'store', err: error instanceof Error ? error.message : String(error) }, 'database not ready at start; retrying on first use'));
+  const virtualKeys = new VirtualKeyService(store.keys, logger);
+  const keyChanges = new KeyChangeBus(virtualKeys, store.keys, logger, { redis, channel: `${redisPrefix}key-changes` });
+  keyChanges.start();
+  const ledger = new BudgetLedger(store.keys, (id) => virtualKeys.cached(id), logger);
+  const usageWriter = new BatchedUsageWriter(store.usage, logger, { spoolFile: overrides.spoolFile ?? join(dirname(resolve(config.storage.db_path)), 'usage-spool.jsonl') });
+  const metrics = new GatewayMetrics((value) => redactor.redact(value) !== value);
+  if (cache !== undefined) metrics.bind({ cache: () => cache.health() });
+  const usage = fanOutUsage(overrides.usage === undefined ? [usageWriter, metrics] : [usageWriter, metrics, overrides.usage]);
+  return {
+    logger,
+    redactor,
+    ...(redis === undefined ? {} : { redis }),
+    store,
+    rateLimiter,
+    virtualKeys,
+    ledger,
+    usage,
+    metrics,
+    ...(cache === undefined ? {} : { cache }),
+    uiSessions: overrides.uiSessions ?? new UiSessionStore(),
+    startedAt: Date.now(),
+    async close() {
+      clearInterval(pruneTimer);
+      await keyChanges.close();
+      ledger.close();
+      await usage.flush();
+      await usageWriter.close();
+      await store.close();
+      await cache?.close();
+      await redis?.close();
+    },
+  };
+}
+
+export function createServices(config: Config, overrides: ServiceOverrides = {}): Services {
+  const shared = overrides.shared ?? createSharedServices(config, overrides);
+  const ownsShared = overrides.shared === undefined;
+  const { logger, redactor, redis, cache, store, rateLimiter, virtualKeys, ledger, metrics } = shared;
   const catalog = ModelCatalog.builtin(config.model_catalog);
   const providerSetup = buildProviders(config);
   const router = new ModelRouter(providerSetup.providers, catalog, config.aliases, config.models ?? [], {
@@ -110,41 +201,22 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     redactor,
   );
   const discovery = new ModelDiscovery(router, upstream, logger, config.routing.discovery_interval_s * 1000);
-  const health = new HealthRegistry(
-    {
-      ...DEFAULT_BREAKER,
-      ...(config.routing.failure_threshold === undefined ? {} : { failureThreshold: config.routing.failure_threshold }),
-      ...(config.routing.cooldown_s === undefined ? {} : { cooldownMs: config.routing.cooldown_s * 1000 }),
-    },
-    // One log line per breaker transition.
-    (deployment, from, to, reason) => logger[to === 'open' ? 'warn' : 'info']({ deployment, from, to, reason }, `circuit ${to}`),
-  );
+  const health =
+    overrides.health ??
+    new HealthRegistry(
+      breakerOptions(config),
+      // One log line per breaker transition.
+      (deployment, from, to, reason) => logger[to === 'open' ? 'warn' : 'info']({ deployment, from, to, reason }, `circuit ${to}`),
+    );
   const executor = new ChatExecutor(upstream, router, health, new RetryBudget(), redactor, {
     ttfbMs: config.routing.ttfb_timeout_s * 1000,
     ...(config.routing.total_timeout_s === undefined ? {} : { totalMs: config.routing.total_timeout_s * 1000 }),
     contextWindowFallbacks: config.routing.context_window_fallbacks ?? true,
   });
   const probe = new HealthProbe(router, executor, logger, (config.routing.probe_interval_s ?? 0) * 1000);
-  const redis = config.storage.redis_url === undefined ? undefined : new RedisConnection({ url: config.storage.redis_url }, logger);
-  const cache = createResponseCache(config, logger, redis);
-  const localLimiter = new MemoryRateLimiter();
-  const pruneTimer = setInterval(() => localLimiter.prune(Date.now()), 60_000);
-  pruneTimer.unref();
-  // Keys, limits, budgets and usage (issue #6): Redis makes limits and revocations shared, the store keeps keys and usage.
-  const redisPrefix = config.storage.redis_prefix ?? 'llm-proxy:';
-  const rateLimiter: RateLimiter = redis === undefined ? localLimiter : new RedisRateLimiter(redis, localLimiter, redisPrefix);
-  const store = new SqlStore({ dbPath: config.storage.db_path, ...(config.storage.database_url === undefined ? {} : { databaseUrl: config.storage.database_url }) }, logger);
-  store.ready().catch((error: unknown) => logger.warn({ component: 'store', err: error instanceof Error ? error.message : String(error) }, 'database not ready at start; retrying on first use'));
-  const virtualKeys = new VirtualKeyService(store.keys, logger);
-  const keyChanges = new KeyChangeBus(virtualKeys, store.keys, logger, { redis, channel: `${redisPrefix}key-changes` });
-  keyChanges.start();
-  const ledger = new BudgetLedger(store.keys, (id) => virtualKeys.cached(id), logger);
   const admission = new ChatAdmission({ rateLimiter, ledger, catalog, defaultTpm: config.limits.default_tpm, logger });
-  const usageWriter = new BatchedUsageWriter(store.usage, logger, { spoolFile: join(dirname(resolve(config.storage.db_path)), 'usage-spool.jsonl') });
-  const metrics = new GatewayMetrics((value) => redactor.redact(value) !== value);
   metrics.bind({
     circuits: () => providerSetup.providers.flatMap((provider) => health.forProvider(provider.name).map((entry) => ({ deployment: entry.id, provider: provider.name, state: entry.circuit }))),
-    ...(cache === undefined ? {} : { cache: () => cache.health() }),
   });
   return {
     config,
@@ -160,27 +232,31 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     store,
     rateLimiter,
     admission,
-    usage: fanOutUsage(overrides.usage === undefined ? [usageWriter, metrics] : [usageWriter, metrics, overrides.usage]),
+    usage: shared.usage,
     metrics,
+    uiSessions: shared.uiSessions,
     upstream,
     executor,
     health,
     probe,
     ...(redis === undefined ? {} : { redis }),
     ...(cache === undefined ? {} : { cache }),
-    startedAt: Date.now(),
+    startedAt: shared.startedAt,
+    shared,
     async close() {
-      clearInterval(pruneTimer);
       discovery.stop();
       probe.stop();
-      await keyChanges.close();
-      ledger.close();
-      await this.usage.flush();
-      await usageWriter.close();
-      await store.close();
       await upstream.close();
-      await cache?.close();
-      await redis?.close();
+      if (ownsShared) await shared.close();
     },
+  };
+}
+
+/** The circuit breaker settings of a config (a reload keeps deployment health only when these are equal). */
+export function breakerOptions(config: Config): BreakerOptions {
+  return {
+    ...DEFAULT_BREAKER,
+    ...(config.routing.failure_threshold === undefined ? {} : { failureThreshold: config.routing.failure_threshold }),
+    ...(config.routing.cooldown_s === undefined ? {} : { cooldownMs: config.routing.cooldown_s * 1000 }),
   };
 }

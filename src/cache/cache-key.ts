@@ -2,7 +2,6 @@
 // canonical JSON of everything that changes the answer. The scope is a required argument, so no
 // caller can build a key that two tenants share by accident (RELIABILITY.md §4d rule 12).
 import { createHmac } from 'node:crypto';
-import type { ChatCompletionRequest } from '../openai/types.js';
 import { canonicalJson } from './canonical-json.js';
 
 /**
@@ -13,10 +12,22 @@ import { canonicalJson } from './canonical-json.js';
 const IGNORED_FIELDS = new Set(['model', 'stream', 'stream_options', 'user', 'metadata']);
 
 export interface CacheKeyTarget {
+  /**
+   * Set for endpoints whose answers are not chat completions (`embeddings`): part of the key, so an
+   * entry of one endpoint can never answer another. Chat keys leave it out.
+   */
+  endpoint?: string;
   /** The model group the requested name resolved to (after aliases). */
   model: string;
   /** `provider/upstream-model` of every deployment that may answer, in the group's order. */
   deployments: readonly string[];
+}
+
+/** Any request body the cache keys: chat completions, embeddings. */
+export interface CacheableRequest {
+  model: string;
+  n?: number | null;
+  [field: string]: unknown;
 }
 
 /** Who may read an entry: the calling key, or a namespace the operator shares on purpose. */
@@ -25,14 +36,16 @@ export function cacheScope(keyId: string, namespace: string | undefined): string
 }
 
 /** The canonical text the key is computed over (exported for tests). */
-export function canonicalCacheInput(scope: string, target: CacheKeyTarget, request: ChatCompletionRequest): string {
+export function canonicalCacheInput(scope: string, target: CacheKeyTarget, request: CacheableRequest): string {
   const fields: Record<string, unknown> = {};
   for (const name of Object.keys(request)) if (!IGNORED_FIELDS.has(name)) fields[name] = request[name];
-  return canonicalJson({ scope, model: target.model, deployments: target.deployments, request: fields });
+  const input: Record<string, unknown> = { scope, model: target.model, deployments: target.deployments, request: fields };
+  if (target.endpoint !== undefined) input.endpoint = target.endpoint;
+  return canonicalJson(input);
 }
 
 /** The cache key (43 characters, base64url). Throws when the scope is empty. */
-export function buildCacheKey(secret: Buffer, scope: string, target: CacheKeyTarget, request: ChatCompletionRequest): string {
+export function buildCacheKey(secret: Buffer, scope: string, target: CacheKeyTarget, request: CacheableRequest): string {
   if (scope.length === 0) throw new Error('a cache key needs the caller scope');
   return createHmac('sha256', secret).update(canonicalCacheInput(scope, target, request)).digest('base64url');
 }

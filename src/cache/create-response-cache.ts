@@ -4,6 +4,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import type { Config } from '../config/config-schema.js';
 import type { Logger } from '../logging/logger.js';
 import type { RedisConnection } from '../store/redis-connection.js';
+import type { CacheStore } from './cache-store.js';
 import { MemoryCacheStore } from './memory-cache-store.js';
 import { RedisCacheStore } from './redis-cache-store.js';
 import { ResponseCache } from './response-cache.js';
@@ -28,13 +29,24 @@ export function cacheSecret(config: Config): { secret: Buffer; source: CacheSecr
   return { secret: derive(config.storage.redis_url ?? ''), source: 'redis_url' };
 }
 
+/**
+ * What replaces the per-process memory store when several worker processes share one cache (the
+ * primary holds the entries): the store that reaches it, and the key secret every worker uses.
+ */
+export interface SharedMemoryCache {
+  store: CacheStore;
+  secret: Buffer;
+}
+
 /** The cache, or undefined when `cache.backend` is off (then the request path does no cache work at all). */
-export function createResponseCache(config: Config, logger: Logger, redis: RedisConnection | undefined): ResponseCache | undefined {
+export function createResponseCache(config: Config, logger: Logger, redis: RedisConnection | undefined, sharedMemory?: SharedMemoryCache): ResponseCache | undefined {
   const settings = config.cache;
   if (settings.backend === 'off') return undefined;
-  const { secret, source } = cacheSecret(config);
-  let store;
-  if (settings.backend === 'redis') {
+  const { secret, source } = sharedMemory !== undefined && settings.backend === 'memory' && settings.secret === undefined ? { secret: sharedMemory.secret, source: 'random' as const } : cacheSecret(config);
+  let store: CacheStore;
+  if (sharedMemory !== undefined && settings.backend === 'memory') {
+    store = sharedMemory.store;
+  } else if (settings.backend === 'redis') {
     if (redis === undefined) throw new Error('the redis cache backend needs a Redis connection');
     // Under the shared prefix of every Redis key (storage.redis_prefix) unless cache.key_prefix says otherwise.
     const prefix = settings.key_prefix ?? (config.storage.redis_prefix === undefined ? DEFAULT_CACHE_KEY_PREFIX : `${config.storage.redis_prefix}cache:`);

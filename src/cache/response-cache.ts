@@ -3,8 +3,7 @@
 // the first is in flight until its answer is stored (single flight, per instance). A store that
 // fails is a miss, never an error: requests keep flowing while /health/cache says so.
 import type { Logger } from '../logging/logger.js';
-import type { ChatCompletionRequest } from '../openai/types.js';
-import { buildCacheKey, cacheScope, type CacheKeyTarget } from './cache-key.js';
+import { buildCacheKey, cacheScope, type CacheableRequest, type CacheKeyTarget } from './cache-key.js';
 import { answerSize, type CachedAnswer } from './cached-answer.js';
 import { CanonicalDepthError } from './canonical-json.js';
 import type { CacheStatus, CacheStore } from './cache-store.js';
@@ -133,7 +132,7 @@ export class ResponseCache {
    * The plan for one request, or undefined when the cache stays out of it (no-store, n > 1, a TTL
    * of 0). `keyId` is the calling key's id: the scope every key is built under.
    */
-  plan(keyId: string, target: CacheKeyTarget, request: ChatCompletionRequest, directives: CacheDirectives): CachePlan | undefined {
+  plan(keyId: string, target: CacheKeyTarget, request: CacheableRequest, directives: CacheDirectives): CachePlan | undefined {
     if (directives.noStore) return undefined;
     if (typeof request.n === 'number' && request.n > 1 && !this.options.multipleChoices) return undefined;
     const ttlMs = this.ttlFor(request.model, target);

@@ -135,6 +135,9 @@ function configFromEnv(env: Environment): Record<string, unknown> {
   if (host !== undefined) server.host = host;
   const bodyLimit = numberFromEnv(env, 'LLM_PROXY_BODY_LIMIT_MB');
   if (bodyLimit !== undefined) server.body_limit_mb = bodyLimit;
+  const workers = stringFromEnv(env, 'LLM_PROXY_WORKERS');
+  // `auto` stays a word; anything else is handed to the schema as a number, so "two" is named as invalid.
+  if (workers !== undefined) server.workers = workers === 'auto' || !Number.isFinite(Number(workers)) ? workers : Number(workers);
 
   const auth: Record<string, unknown> = {};
   const keys = stringFromEnv(env, 'LLM_PROXY_API_KEYS');
@@ -195,6 +198,7 @@ const ENV_NAMES: Record<string, string> = {
   '/server/port': 'PORT',
   '/server/host': 'HOST',
   '/server/body_limit_mb': 'LLM_PROXY_BODY_LIMIT_MB',
+  '/server/workers': 'LLM_PROXY_WORKERS',
   '/limits/default_rpm': 'LLM_PROXY_RPM',
   '/limits/default_tpm': 'LLM_PROXY_TPM',
   '/cache/backend': 'LLM_PROXY_CACHE',

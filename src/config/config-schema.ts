@@ -124,6 +124,8 @@ export const ConfigSchema = Type.Object(
         keepalive_s: Type.Number({ exclusiveMinimum: 0 }),
         /** Seconds a SIGTERM/SIGINT waits for in-flight requests and streams before ending them (default 30). */
         shutdown_timeout_s: Type.Optional(Type.Number({ minimum: 0, maximum: 3600 })),
+        /** Worker processes on one port (node:cluster); `auto` = one per core. Default 1: no cluster. */
+        workers: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 256 }), Type.Literal('auto')])),
       },
       { additionalProperties: false },
     ),

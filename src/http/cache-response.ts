@@ -2,23 +2,27 @@
 // Cache-Control), answer a hit in the form asked for (X-Cache, Age), and capture a live answer,
 // JSON or stream, so a complete one is stored and handed to identical requests waiting for it.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { CacheKeyTarget } from '../cache/cache-key.js';
+import type { CacheableRequest, CacheKeyTarget } from '../cache/cache-key.js';
 import { answerFromCompletion, answerFromFrames, renderCompletion, renderStream, stripUsageFromFrame } from '../cache/cached-answer.js';
 import { parseCacheControl, type CacheHit, type CachePlan, type ResponseCache } from '../cache/response-cache.js';
-import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
+import type { CompletionUsage } from '../openai/types.js';
 import type { ModelGroup } from '../routing/model-router.js';
 import type { StreamEnd } from './stream-response.js';
 
-function cacheTarget(group: ModelGroup): CacheKeyTarget {
-  return { model: group.name, deployments: group.deployments.map((deployment) => deployment.id) };
+function cacheTarget(group: ModelGroup, endpoint: string | undefined): CacheKeyTarget {
+  const deployments = group.deployments.map((deployment) => deployment.id);
+  return endpoint === undefined ? { model: group.name, deployments } : { endpoint, model: group.name, deployments };
 }
 
-/** The request's cache plan; undefined when the cache stays out (no-store, n > 1, TTL 0). */
-export function planCache(cache: ResponseCache, request: FastifyRequest, group: ModelGroup, chat: ChatCompletionRequest): CachePlan | undefined {
+/**
+ * The request's cache plan; undefined when the cache stays out (no-store, n > 1, TTL 0). `endpoint`
+ * keeps answers that are not chat completions (embeddings) apart from chat entries.
+ */
+export function planCache(cache: ResponseCache, request: FastifyRequest, group: ModelGroup, chat: CacheableRequest, endpoint?: string): CachePlan | undefined {
   const keyId = request.principal?.keyId;
   // Every route that reaches here is authenticated; without a caller there is no scope, so no cache.
   if (keyId === undefined) return undefined;
-  return cache.plan(keyId, cacheTarget(group), chat, parseCacheControl(request.headers['cache-control']));
+  return cache.plan(keyId, cacheTarget(group, endpoint), chat, parseCacheControl(request.headers['cache-control']));
 }
 
 /**
@@ -33,6 +37,8 @@ export async function answerFromCache(
   stream: boolean,
   includeUsage: boolean,
   signal: AbortSignal,
+  /** Another endpoint's form of the chat answer (/v1/messages, /v1/completions). */
+  render?: (body: string) => string,
 ): Promise<CacheHit | undefined> {
   if (plan === undefined || !plan.read) {
     reply.header('x-cache', 'BYPASS');
@@ -45,6 +51,7 @@ export async function answerFromCache(
   let body: string;
   try {
     body = stream ? renderStream(hit.answer, includeUsage) : renderCompletion(hit.answer);
+    if (render !== undefined) body = render(body);
   } catch {
     // An entry that cannot be rendered (never written by this code) is a miss.
     return undefined;

@@ -6,6 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { getHeapStatistics } from 'node:v8';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { App } from '../app.js';
+import type { Logger } from '../logging/logger.js';
+import type { StreamRegistry } from './stream-response.js';
 
 /** Whether this instance is taking new work: /health/ready reads it. */
 export class Lifecycle {
@@ -99,30 +101,41 @@ async function drain(target: App & { lifecycle: Lifecycle }, deadlineMs: number)
   // sockets get 503 from health-probes.ts. It resolves once the busy connections have ended
   // (hijacked streams included).
   const closed = settled(app.close());
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<'deadline'>((resolve) => {
-    timer = setTimeout(() => resolve('deadline'), deadlineMs);
-  });
-  const first = await Promise.race([closed.then(() => 'closed' as const), deadline]);
-  clearTimeout(timer);
-  let interrupted = 0;
-  if (first === 'deadline') {
-    interrupted = streams.interrupt(shuttingDownError());
-    logger.warn({ interrupted }, 'shutdown deadline reached: ending the streams still open');
-    const until = Date.now() + INTERRUPT_GRACE_MS;
-    while (streams.size > 0 && Date.now() < until) await sleep(10);
-    // Whatever is still open (a non-streaming call past the deadline) is cut.
-    const cut = await Promise.race([closed.then(() => false), sleep(Math.max(0, until - Date.now()) + 50).then(() => true)]);
-    if (cut) {
-      app.server.closeAllConnections();
-      await closed;
-    }
-  }
+  const { interrupted, drained } = await awaitDrain(closed, deadlineMs, [streams], () => app.server.closeAllConnections(), logger);
   try {
     await services.close();
   } catch (error) {
     logger.error({ err: error instanceof Error ? error.message : String(error) }, 'error while closing services');
   }
   logger.info({ interrupted }, 'shutdown complete');
-  return { interrupted, drained: first === 'closed' };
+  return { interrupted, drained };
+}
+
+/**
+ * Waits for `closed` (every connection ended) up to `deadlineMs`. At the deadline, the streams
+ * still open end with one `server_shutting_down` event and get a short grace to write it and
+ * record their usage; whatever is still open after that (a non-streaming call) is cut by `cutAll`.
+ * Shared with the reload-aware server (src/server/gateway-server.ts), which drains several apps.
+ */
+export async function awaitDrain(closed: Promise<void>, deadlineMs: number, streams: readonly StreamRegistry[], cutAll: () => void, logger: Logger): Promise<ShutdownResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'deadline'>((resolve) => {
+    timer = setTimeout(() => resolve('deadline'), deadlineMs);
+  });
+  const first = await Promise.race([closed.then(() => 'closed' as const), deadline]);
+  clearTimeout(timer);
+  if (first === 'closed') return { interrupted: 0, drained: true };
+  let interrupted = 0;
+  for (const registry of streams) interrupted += registry.interrupt(shuttingDownError());
+  logger.warn({ interrupted }, 'shutdown deadline reached: ending the streams still open');
+  const open = () => streams.reduce((sum, registry) => sum + registry.size, 0);
+  const until = Date.now() + INTERRUPT_GRACE_MS;
+  while (open() > 0 && Date.now() < until) await sleep(10);
+  // Whatever is still open (a non-streaming call past the deadline) is cut.
+  const cut = await Promise.race([closed.then(() => false), sleep(Math.max(0, until - Date.now()) + 50).then(() => true)]);
+  if (cut) {
+    cutAll();
+    await closed;
+  }
+  return { interrupted, drained: false };
 }

@@ -6,7 +6,10 @@ import { fastifySwagger } from '@fastify/swagger';
 import { fastifySwaggerUi, type FastifySwaggerUiOptions } from '@fastify/swagger-ui';
 import { Type, type TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyPluginAsync, FastifySchema, RouteOptions } from 'fastify';
+import { CountTokensRequestSchema, MessagesRequestSchema } from '../anthropic-api/messages-request.js';
+import { CompletionRequestSchema } from '../completions-api/completion-request.js';
 import { ChatCompletionRequestSchema } from '../openai/chat-request-schema.js';
+import { EmbeddingRequestSchema } from '../openai/embeddings-request.js';
 import { VERSION } from '../version.js';
 
 interface RouteDoc {
@@ -47,6 +50,22 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
     summary: 'Create a chat completion (OpenAI Chat Completions), JSON or SSE with `stream: true`.',
     body: ChatCompletionRequestSchema,
   },
+  'POST /v1/messages': {
+    summary: 'Create a message (Anthropic Messages API) with any chat model, JSON or SSE with `stream: true`. Key as `x-api-key` or Bearer; errors in Anthropic\'s `{type: "error", error: {type, message}}` shape.',
+    body: MessagesRequestSchema,
+  },
+  'POST /v1/messages/count_tokens': {
+    summary: "Count a Messages request's input tokens: `{input_tokens}` (Anthropic's own count for Anthropic models, our tokenizer otherwise).",
+    body: CountTokensRequestSchema,
+  },
+  'POST /v1/completions': {
+    summary: 'Create a legacy text completion; passed through where the provider serves completions, emulated over chat elsewhere (`X-LLM-Proxy-Emulated: chat`).',
+    body: CompletionRequestSchema,
+  },
+  'POST /v1/embeddings': {
+    summary: 'Create embeddings (OpenAI Embeddings): `float` or `base64` (little-endian float32) vectors, with usage.',
+    body: EmbeddingRequestSchema,
+  },
   'GET /v1/models': { summary: 'List models (OpenAI list format).' },
   'GET /api/models': { summary: 'List the model catalog: `{models, count}`.' },
   'GET /api/models/search': {
@@ -78,6 +97,50 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
   'DELETE /admin/keys/:id': { summary: 'Revoke a key (at once, on every instance).', params: KeyId },
   'GET /api/usage': { summary: 'Usage of the calling key.', querystring: UsageRange },
   'GET /admin/usage': { summary: 'Usage of every key, or one (`key_id`).', querystring: Type.Composite([UsageRange, Type.Object({ key_id: Type.Optional(Type.String()) })]) },
+  // The dashboard's aggregates (issue #10), computed in SQL; `key_id` and `model` narrow any of them.
+  'GET /admin/usage/summary': {
+    summary: 'Usage totals and sums grouped by day, key, model and/or provider: one page of groups, or every group as CSV (`format=csv`).',
+    querystring: Type.Composite([
+      UsageRange,
+      Type.Object({
+        key_id: Type.Optional(Type.String()),
+        model: Type.Optional(Type.String()),
+        group_by: Type.Optional(Type.String({ description: 'Comma-separated: day, key, model, provider (default model).' })),
+        sort: Type.Optional(Type.String({ enum: ['requests', 'cost', 'tokens', 'errors', 'name'] })),
+        limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+        offset: Type.Optional(Type.Integer({ minimum: 0 })),
+        format: Type.Optional(Type.String({ enum: ['json', 'csv'] })),
+      }),
+    ]),
+  },
+  'GET /admin/usage/timeseries': {
+    summary: 'Requests, tokens, spend, errors and latency per hour or day, one series per key, model or provider (the top N, the rest summed).',
+    querystring: Type.Composite([
+      UsageRange,
+      Type.Object({
+        key_id: Type.Optional(Type.String()),
+        model: Type.Optional(Type.String()),
+        bucket: Type.Optional(Type.String({ enum: ['hour', 'day'] })),
+        group_by: Type.Optional(Type.String({ enum: ['none', 'key', 'model', 'provider'] })),
+        top: Type.Optional(Type.Integer({ minimum: 1, maximum: 50 })),
+      }),
+    ]),
+  },
+  'GET /admin/usage/records': {
+    summary: 'The usage records themselves, newest first; pass `next_cursor` as `before` for the next page.',
+    querystring: Type.Composite([
+      UsageRange,
+      Type.Object({ key_id: Type.Optional(Type.String()), model: Type.Optional(Type.String()), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })), before: Type.Optional(Type.String()) }),
+    ]),
+  },
+  'GET /ui': { summary: 'The admin dashboard page (sign in with the master key).' },
+  'GET /ui/*': { summary: 'The dashboard’s scripts, styles and chart library, from the package.', params: Type.Object({ '*': Type.String() }) },
+  'POST /ui/session': {
+    summary: 'Dashboard sign-in: exchanges the master key for an HttpOnly session cookie and a CSRF token to send as `X-LLM-Proxy-CSRF`.',
+    body: Type.Object({ master_key: Type.String() }),
+  },
+  'GET /ui/session': { summary: 'The signed-in dashboard session (cookie) and its CSRF token.' },
+  'DELETE /ui/session': { summary: 'Dashboard sign-out (cookie and `X-LLM-Proxy-CSRF`).' },
   'GET /openapi.json': { summary: 'This document.' },
 };
 

@@ -90,6 +90,10 @@ export type StreamEnd =
   | { kind: 'client_disconnected' }
   | { kind: 'failed'; error: GatewayError };
 
+function openAiErrorFrame(error: GatewayError): string {
+  return encodeSseError(error.toBody());
+}
+
 /** Writes `first` and every following frame; resolves with how the stream ended. Never throws. */
 export async function writeFrames(
   res: ServerResponse,
@@ -98,6 +102,8 @@ export async function writeFrames(
   registry: StreamRegistry,
   provider: string,
   abort?: () => void,
+  /** The endpoint's error event (default: OpenAI's `data: {"error": …}`). */
+  errorFrame: (error: GatewayError) => string = openAiErrorFrame,
 ): Promise<StreamEnd> {
   const stream = registry.add(res, abort);
   try {
@@ -117,11 +123,11 @@ export async function writeFrames(
       } catch (error) {
         if (res.destroyed) return { kind: 'client_disconnected' };
         const failure = stream.interrupted ?? (isGatewayError(error) ? error : upstreamStreamError(provider, 'the connection broke'));
-        res.end(encodeSseError(failure.toBody()));
+        res.end(errorFrame(failure));
         return { kind: 'failed', error: failure };
       }
       if (stream.interrupted !== undefined) {
-        res.end(encodeSseError(stream.interrupted.toBody()));
+        res.end(errorFrame(stream.interrupted));
         return { kind: 'failed', error: stream.interrupted };
       }
       if (next.done === true) {

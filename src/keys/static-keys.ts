@@ -1,5 +1,5 @@
 // Static client keys and the master key: held only as SHA-256 digests, compared in constant time.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 
 export type Role = 'master' | 'client';
 
@@ -17,7 +17,12 @@ export interface Principal {
 }
 
 export function digestKey(key: string): Buffer {
-  return createHash('sha256').update(key, 'utf8').digest();
+  return Buffer.from(digestHex(key), 'hex');
+}
+
+/** One-shot SHA-256 to hex: several times cheaper per request than a Hash object plus toString. */
+function digestHex(key: string): string {
+  return hash('sha256', key, 'hex');
 }
 
 interface Entry {
@@ -45,9 +50,9 @@ export class StaticKeyRing {
 
   /** Looks a presented key up by digest; the final compare is constant-time on two 32-byte digests. */
   authenticate(presented: string): Principal | undefined {
-    const digest = digestKey(presented);
-    const entry = this.entries.get(digest.toString('hex'));
-    if (entry === undefined || !timingSafeEqual(entry.digest, digest)) return undefined;
+    const hex = digestHex(presented);
+    const entry = this.entries.get(hex);
+    if (entry === undefined || !timingSafeEqual(entry.digest, Buffer.from(hex, 'hex'))) return undefined;
     return entry.principal;
   }
 }

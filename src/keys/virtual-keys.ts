@@ -3,7 +3,7 @@
 // its SHA-256 only. Look-ups go through a short-lived memory cache keyed by the full digest, with a
 // bounded negative cache; a change is dropped from this instance's cache at once and announced to
 // the others (key-change-bus.ts). While the database is away, known keys are served from the cache.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { permissionDenied, serviceUnavailable } from '../errors/gateway-error.js';
 import type { Logger } from '../logging/logger.js';
@@ -23,7 +23,7 @@ export interface GeneratedKey {
 }
 
 export function hashVirtualKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
+  return hash('sha256', key, 'hex');
 }
 
 export function generateVirtualKey(): GeneratedKey {

@@ -20,13 +20,29 @@ function escape(value: string): string {
 }
 
 export class Redactor {
-  private readonly pattern: RegExp;
+  private pattern: RegExp;
+  private readonly secrets: Set<string>;
 
   /** `secrets` are the exact values to hide: provider keys, client keys, the master key. */
   constructor(secrets: Iterable<string>) {
+    this.secrets = new Set([...secrets].filter((secret) => secret.length >= 4));
+    this.pattern = Redactor.compile(this.secrets);
+  }
+
+  private static compile(secrets: ReadonlySet<string>): RegExp {
     // Longest first, so a secret that contains another is hidden whole.
-    const exact = [...new Set([...secrets].filter((secret) => secret.length >= 4))].sort((a, b) => b.length - a.length).map(escape);
-    this.pattern = new RegExp([...exact, ...PATTERNS].join('|'), 'g');
+    const exact = [...secrets].sort((a, b) => b.length - a.length).map(escape);
+    return new RegExp([...exact, ...PATTERNS].join('|'), 'g');
+  }
+
+  /**
+   * Adds secrets (a config reload's new keys). Old ones stay hidden: requests on the previous
+   * config may still be running, and a log line must never show a key that was once in use.
+   */
+  extend(secrets: Iterable<string>): void {
+    const before = this.secrets.size;
+    for (const secret of secrets) if (secret.length >= 4) this.secrets.add(secret);
+    if (this.secrets.size !== before) this.pattern = Redactor.compile(this.secrets);
   }
 
   redact(text: string): string {

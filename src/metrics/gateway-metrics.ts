@@ -21,10 +21,22 @@ export interface MetricsSources {
 const SAFE_LABEL = /^[A-Za-z0-9._:/@+-]{1,128}$/;
 /** Most distinct model labels; later ones are counted as "other", so a client cannot blow up the series count. */
 const MAX_MODEL_LABELS = 200;
+/** The endpoints that record usage; anything else is labelled "other". */
+const ENDPOINTS = new Set(['chat.completions', 'messages', 'completions', 'embeddings']);
 const CIRCUIT_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
 
 type Child = { inc(value?: number): void };
 type Timer = { observe(value: number): void };
+interface UsageSeries {
+  endpoint: string;
+  requests: Map<string, Child>;
+  latency: Timer;
+  latencyStream: Timer;
+  ttft: Timer;
+  tokensIn: Child;
+  tokensOut: Child;
+  cost: Child;
+}
 
 export class GatewayMetrics implements UsageRecorder {
   readonly registry = new Registry();
@@ -32,17 +44,19 @@ export class GatewayMetrics implements UsageRecorder {
   private readonly duration: Histogram<'route' | 'method'>;
   private readonly inFlight: Gauge;
   private readonly rateLimited: Counter<'route'>;
-  private readonly chatRequests: Counter<'model' | 'provider' | 'status'>;
-  private readonly chatLatency: Histogram<'provider' | 'stream'>;
+  private readonly chatRequests: Counter<'model' | 'provider' | 'status' | 'endpoint'>;
+  private readonly chatLatency: Histogram<'provider' | 'stream' | 'endpoint'>;
   private readonly ttft: Histogram<'provider'>;
-  private readonly tokens: Counter<'provider' | 'model' | 'direction'>;
-  private readonly cost: Counter<'provider' | 'model'>;
+  private readonly tokens: Counter<'provider' | 'model' | 'direction' | 'endpoint'>;
+  private readonly cost: Counter<'provider' | 'model' | 'endpoint'>;
   private readonly upstreamErrors: Counter<'code'>;
   private readonly upstreamRetries: Counter<'cause'>;
   private readonly modelLabels = new Set<string>();
   /** Label-bound children by route → method → status: no key strings built per request. */
   private readonly requestChildren = new Map<string, Map<string, Map<number, Child>>>();
   private readonly durationChildren = new Map<string, Map<string, Timer>>();
+  /** Bounded like the model labels: at most MAX_MODEL_LABELS + 1 models per provider. */
+  private readonly seriesByModel = new Map<string, UsageSeries>();
   private sources: MetricsSources = {};
 
   constructor(private readonly isSecret: (value: string) => boolean = () => false) {
@@ -60,14 +74,14 @@ export class GatewayMetrics implements UsageRecorder {
     this.rateLimited = new Counter({ name: 'llm_proxy_rate_limited_total', help: 'Requests refused with 429 (key limits and upstream rate limits), by route.', labelNames: ['route'], registers });
     this.chatRequests = new Counter({
       name: 'llm_proxy_chat_requests_total',
-      help: 'Chat completions by requested model (routed names only, else "other"), provider and outcome.',
-      labelNames: ['model', 'provider', 'status'],
+      help: 'Model calls (chat, messages, completions, embeddings) by requested model (routed names only, else "other"), provider, outcome and endpoint.',
+      labelNames: ['model', 'provider', 'status', 'endpoint'],
       registers,
     });
     this.chatLatency = new Histogram({
       name: 'llm_proxy_chat_latency_seconds',
-      help: 'Chat completion latency by provider.',
-      labelNames: ['provider', 'stream'],
+      help: 'Model call latency by provider, streaming or not, and endpoint.',
+      labelNames: ['provider', 'stream', 'endpoint'],
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 40, 80, 160],
       registers,
     });
@@ -78,8 +92,8 @@ export class GatewayMetrics implements UsageRecorder {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 40],
       registers,
     });
-    this.tokens = new Counter({ name: 'llm_proxy_tokens_total', help: 'Tokens by provider, model and direction (in|out).', labelNames: ['provider', 'model', 'direction'], registers });
-    this.cost = new Counter({ name: 'llm_proxy_cost_usd_total', help: 'Cost in USD from catalog prices, by provider and model.', labelNames: ['provider', 'model'], registers });
+    this.tokens = new Counter({ name: 'llm_proxy_tokens_total', help: 'Tokens by provider, model, direction (in|out) and endpoint.', labelNames: ['provider', 'model', 'direction', 'endpoint'], registers });
+    this.cost = new Counter({ name: 'llm_proxy_cost_usd_total', help: 'Cost in USD from catalog prices, by provider, model and endpoint.', labelNames: ['provider', 'model', 'endpoint'], registers });
     this.upstreamErrors = new Counter({ name: 'llm_proxy_upstream_errors_total', help: 'Chat requests that ended in an error, by error code.', labelNames: ['code'], registers });
     this.upstreamRetries = new Counter({
       name: 'llm_proxy_upstream_retries_total',
@@ -170,18 +184,41 @@ export class GatewayMetrics implements UsageRecorder {
     const provider = record.provider ?? 'none';
     const model = this.modelLabel(record);
     const status = record.cacheHit ? 'cache_hit' : record.status;
-    this.chatRequests.labels(model, provider, status).inc();
-    this.chatLatency.labels(provider, record.stream ? 'true' : 'false').observe(record.latencyMs / 1000);
-    if (record.ttftMs !== undefined) this.ttft.labels(provider).observe(record.ttftMs / 1000);
-    if (record.promptTokens > 0) this.tokens.labels(provider, model, 'in').inc(record.promptTokens);
-    if (record.completionTokens > 0) this.tokens.labels(provider, model, 'out').inc(record.completionTokens);
-    if (record.cost !== undefined && record.cost > 0 && Number.isFinite(record.cost)) this.cost.labels(provider, model).inc(record.cost);
+    const series = this.usageSeries(provider, model, ENDPOINTS.has(record.endpoint) ? record.endpoint : 'other');
+    let requests = series.requests.get(status);
+    if (requests === undefined) series.requests.set(status, (requests = this.chatRequests.labels(model, provider, status, series.endpoint)));
+    requests.inc();
+    (record.stream ? series.latencyStream : series.latency).observe(record.latencyMs / 1000);
+    if (record.ttftMs !== undefined) series.ttft.observe(record.ttftMs / 1000);
+    if (record.promptTokens > 0) series.tokensIn.inc(record.promptTokens);
+    if (record.completionTokens > 0) series.tokensOut.inc(record.completionTokens);
+    if (record.cost !== undefined && record.cost > 0 && Number.isFinite(record.cost)) series.cost.inc(record.cost);
     if (record.errorCode !== undefined && record.status !== 'client_disconnected') {
       this.upstreamErrors.labels(SAFE_LABEL.test(record.errorCode) ? record.errorCode : 'other').inc();
     }
   }
 
   async flush(): Promise<void> {}
+
+  /** The label-bound children of one provider and model, made once (prom-client hashes label objects on every call otherwise). */
+  private usageSeries(provider: string, model: string, endpoint: string): UsageSeries {
+    const id = `${provider}\u0000${model}\u0000${endpoint}`;
+    let series = this.seriesByModel.get(id);
+    if (series === undefined) {
+      series = {
+        endpoint,
+        requests: new Map(),
+        latency: this.chatLatency.labels(provider, 'false', endpoint),
+        latencyStream: this.chatLatency.labels(provider, 'true', endpoint),
+        ttft: this.ttft.labels(provider),
+        tokensIn: this.tokens.labels(provider, model, 'in', endpoint),
+        tokensOut: this.tokens.labels(provider, model, 'out', endpoint),
+        cost: this.cost.labels(provider, model, endpoint),
+      };
+      this.seriesByModel.set(id, series);
+    }
+    return series;
+  }
 
   /** The requested model name when it routed and is a plain identifier; "other" past the cap. */
   private modelLabel(record: UsageRecord): string {
@@ -197,6 +234,13 @@ export class GatewayMetrics implements UsageRecorder {
   }
 
   render(): Promise<string> {
-    return this.registry.metrics();
+    return this.renderer === undefined ? this.registry.metrics() : this.renderer();
+  }
+
+  private renderer: (() => Promise<string>) | undefined;
+
+  /** A cluster worker: /metrics shows every worker's figures, aggregated by the primary. */
+  renderFrom(renderer: () => Promise<string>): void {
+    this.renderer = renderer;
   }
 }

@@ -177,3 +177,18 @@ export function validateChatRequest(body: unknown): ChatCompletionRequest {
   if (error === undefined) throw invalidType('body', 'a JSON object');
   throw mapSchemaError(error);
 }
+
+/** The same checking and 400s for another endpoint's compiled schema (/v1/messages, /v1/completions). */
+export function validateAgainst<T>(compiled: { Check(value: unknown): boolean; Errors(value: unknown): Iterable<ValueError> }, body: unknown): T {
+  if (compiled.Check(body)) return body as T;
+  let first: ValueError | undefined;
+  for (const error of compiled.Errors(body)) {
+    first ??= error;
+    if (error.type !== ValueErrorType.Union) {
+      first = error;
+      break;
+    }
+  }
+  if (first === undefined) throw invalidType('body', 'a JSON object');
+  throw mapSchemaError(first);
+}

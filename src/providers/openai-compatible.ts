@@ -5,6 +5,7 @@ import { upstreamBadResponse, upstreamStreamError } from '../errors/gateway-erro
 import type { ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse } from '../openai/types.js';
 import type { SseEvent } from '../streaming/sse-decoder.js';
 import type { ChatCodec, ChatTarget, DiscoveredModel, ProviderKind, UpstreamRequestSpec } from './provider.js';
+import { createOpenAiEmbeddingsCodec } from './openai-embeddings.js';
 
 export type OpenAiFamilyKind = Exclude<ProviderKind, 'anthropic' | 'gemini'>;
 
@@ -114,8 +115,10 @@ export function createOpenAiCodec(options: OpenAiCodecOptions): ChatCodec {
     ? (model: string) => `/openai/deployments/${encodeURIComponent(model)}/chat/completions?api-version=${version}`
     : () => '/chat/completions';
   const noHeaders: Record<string, string> = {};
+  const embeddings = createOpenAiEmbeddingsCodec({ kind: options.kind, encodedApiVersion: version });
   return {
     passthrough: true,
+    ...(embeddings === undefined ? {} : { embeddings }),
     authHeaders(apiKey): Record<string, string> {
       if (apiKey === undefined) return {};
       return azure ? { 'api-key': apiKey } : { authorization: `Bearer ${apiKey}` };

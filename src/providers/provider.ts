@@ -3,6 +3,7 @@
 // upstream client does the HTTP.
 import type { ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse } from '../openai/types.js';
 import type { SseEvent } from '../streaming/sse-decoder.js';
+import type { EmbeddingsCodec } from './embeddings-codec.js';
 
 /** Every provider kind we speak. One string-literal union; no constants file. */
 export type ProviderKind =
@@ -75,6 +76,8 @@ export interface ChatCodec {
   parseErrorStatus?(status: number, body: unknown): number | undefined;
   /** Statuses beyond the shared table that mean "try again" (Anthropic's 529). */
   readonly extraRetryableStatuses?: readonly number[];
+  /** POST /v1/embeddings; absent when the provider serves no embeddings. */
+  readonly embeddings?: EmbeddingsCodec;
   /** The list endpoint, for discovery. */
   readonly listModels?: {
     request(): UpstreamRequestSpec;

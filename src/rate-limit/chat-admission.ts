@@ -48,16 +48,30 @@ export class ChatAdmission {
    * deployments that may serve it: the hold covers the dearest, since a retry may land on any.
    */
   async reserve(request: FastifyRequest, reply: FastifyReply, chat: ChatCompletionRequest, routes: readonly Route[]): Promise<void> {
+    const choices = Math.max(1, chat.n ?? 1);
+    const asked = chat.max_completion_tokens ?? chat.max_tokens ?? undefined;
+    const outputOf = (route: Route | undefined) => (asked ?? route?.entry?.max_output_tokens ?? DEFAULT_MAX_OUTPUT) * choices;
+    return this.reserveTokens(request, reply, () => estimatePromptTokens(chat), routes, outputOf);
+  }
+
+  /**
+   * The same holds for a call sized another way (embeddings: its input tokens, no output).
+   * `countPrompt` runs only when the key has a token limit or a budget.
+   */
+  async reserveTokens(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    countPrompt: () => Promise<number>,
+    routes: readonly Route[],
+    outputOf: (route: Route | undefined) => number = () => 0,
+  ): Promise<void> {
     const principal = request.principal;
     if (principal === null) return;
     const tpm = principal.tpmLimit ?? this.options.defaultTpm;
     const budget = principal.maxBudget;
     if (tpm <= 0 && budget === undefined) return;
 
-    const promptTokens = await estimatePromptTokens(chat);
-    const choices = Math.max(1, chat.n ?? 1);
-    const asked = chat.max_completion_tokens ?? chat.max_tokens ?? undefined;
-    const outputOf = (route: Route | undefined) => (asked ?? route?.entry?.max_output_tokens ?? DEFAULT_MAX_OUTPUT) * choices;
+    const promptTokens = await countPrompt();
     const candidates: ReadonlyArray<Route | undefined> = routes.length === 0 ? [undefined] : routes;
     const maxOutput = Math.max(...candidates.map(outputOf));
     const hold: Hold = { id: randomUUID(), keyId: principal.keyId, tpmKey: `tpm:${principal.keyId}`, tokens: 0, budget: 0, budgetMode: undefined, done: false };

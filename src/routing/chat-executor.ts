@@ -8,7 +8,6 @@ import {
   GatewayError,
   isGatewayError,
   noHealthyDeployment,
-  upstreamBadResponse,
   upstreamStreamError,
   upstreamTimeout,
 } from '../errors/gateway-error.js';
@@ -110,6 +109,14 @@ function verdict(error: GatewayError): Verdict {
   return 'client';
 }
 
+/** A group's own time to headers and idle time for one non-streaming call, when it sets them. */
+export function callTimeouts(group: ModelGroup): { headersTimeoutMs?: number; bodyTimeoutMs?: number } {
+  return {
+    ...(group.timeouts.ttfbMs === undefined ? {} : { headersTimeoutMs: group.timeouts.ttfbMs }),
+    ...(group.timeouts.idleMs === undefined ? {} : { bodyTimeoutMs: group.timeouts.idleMs }),
+  };
+}
+
 class AttemptTimeout extends Error {
   constructor() {
     super('attempt timed out');
@@ -184,7 +191,7 @@ export class ChatExecutor {
    */
   private async run<T>(
     group: ModelGroup,
-    context: ChatCallContext,
+    signal: AbortSignal,
     attempt: (route: Route, group: ModelGroup, signal: AbortSignal) => Promise<T>,
   ): Promise<{ result: T; route: Route; attempts: AttemptRecord[] }> {
     const attempts: AttemptRecord[] = [];
@@ -235,7 +242,7 @@ export class ChatExecutor {
                 break;
               }
               try {
-                await sleep(delay, undefined, { signal: context.signal });
+                await sleep(delay, undefined, { signal: signal });
               } catch {
                 candidate.health.released();
                 throw lastError;
@@ -248,12 +255,12 @@ export class ChatExecutor {
           candidate.health.start();
           const started = Date.now();
           try {
-            const result = await attempt(candidate.route, current, context.signal);
+            const result = await attempt(candidate.route, current, signal);
             candidate.health.succeeded(Date.now() - started);
             attempts.push({ deployment, outcome: '200' });
             return { result, route: candidate.route, attempts };
           } catch (error) {
-            if (context.signal.aborted || isAbort(error) || !isGatewayError(error)) {
+            if (signal.aborted || isAbort(error) || !isGatewayError(error)) {
               candidate.health.released();
               throw error;
             }
@@ -322,25 +329,48 @@ export class ChatExecutor {
     });
   }
 
+  /**
+   * A streamed call of another kind (native /v1/messages and /v1/completions pass-through) over the
+   * group, like execute() but without the total cap (a stream's length is the client's business).
+   */
+  routeStream<T>(
+    group: ModelGroup,
+    signal: AbortSignal,
+    attempt: (route: Route, group: ModelGroup, signal: AbortSignal) => Promise<T>,
+  ): Promise<{ result: T; route: Route; attempts: AttemptRecord[] }> {
+    return this.run(group, signal, attempt);
+  }
+
   async complete(group: ModelGroup, request: ChatCompletionRequest, context: ChatCallContext): Promise<JsonOutcome> {
+    const { result, route, attempts } = await this.execute(group, context.signal, (route, current, attemptSignal) =>
+      this.completeOnce(route, current, request, context, attemptSignal),
+    );
+    return { ...result, route, attempts };
+  }
+
+  /**
+   * One non-streaming call of any kind (chat, embeddings) over the group: `attempt` makes one try
+   * at one deployment; failover, retries, breakers and the group's total time cap are applied here.
+   */
+  async execute<T>(
+    group: ModelGroup,
+    clientSignal: AbortSignal,
+    attempt: (route: Route, group: ModelGroup, signal: AbortSignal) => Promise<T>,
+  ): Promise<{ result: T; route: Route; attempts: AttemptRecord[] }> {
     const totalMs = group.timeouts.totalMs ?? this.options.totalMs;
-    let signal = context.signal;
+    let signal = clientSignal;
     let timer: NodeJS.Timeout | undefined;
     if (totalMs !== undefined) {
       const controller = new AbortController();
       const abort = () => controller.abort();
-      context.signal.addEventListener('abort', abort, { once: true });
+      clientSignal.addEventListener('abort', abort, { once: true });
       timer = setTimeout(() => controller.abort(new AttemptTimeout()), totalMs);
       signal = controller.signal;
     }
-    const callContext = signal === context.signal ? context : { ...context, signal };
     try {
-      const { result, route, attempts } = await this.run(group, callContext, (route, current, attemptSignal) =>
-        this.completeOnce(route, current, request, callContext, attemptSignal),
-      );
-      return { ...result, route, attempts };
+      return await this.run(group, signal, attempt);
     } catch (error) {
-      if (signal.reason instanceof AttemptTimeout && !context.signal.aborted) throw upstreamTimeout(group.name, 'the total time allowed for the call');
+      if (signal.reason instanceof AttemptTimeout && !clientSignal.aborted) throw upstreamTimeout(group.name, 'the total time allowed for the call');
       throw error;
     } finally {
       if (timer !== undefined) clearTimeout(timer);
@@ -357,25 +387,14 @@ export class ChatExecutor {
     const provider = route.provider;
     const target = this.target(route, request, context, false);
     const spec = provider.codec.buildChatRequest(request, target);
-    const response = await this.client.send(provider, spec, signal, {
-      ...(group.timeouts.ttfbMs === undefined ? {} : { headersTimeoutMs: group.timeouts.ttfbMs }),
-      ...(group.timeouts.idleMs === undefined ? {} : { bodyTimeoutMs: group.timeouts.idleMs }),
-    });
-    if (response.status < 200 || response.status >= 300) throw await this.client.errorFrom(provider, response);
-    const bytes = await this.client.readBody(provider.name, response.body);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(bytes.toString('utf8'));
-    } catch {
-      throw upstreamBadResponse(provider.name, 'an answer that is not JSON');
-    }
+    const { bytes, parsed } = await this.client.sendForJson(provider, spec, signal, callTimeouts(group));
     const checked = provider.codec.parseChatResponse(parsed, target);
     if (provider.codec.passthrough) return { body: bytes, usage: readUsage(checked.usage) };
     return { body: JSON.stringify(checked), usage: checked.usage };
   }
 
   async stream(group: ModelGroup, request: ChatCompletionRequest, context: ChatCallContext): Promise<StreamOutcome> {
-    const { result, route, attempts } = await this.run(group, context, (route, current) => this.streamOnce(route, current, request, context));
+    const { result, route, attempts } = await this.run(group, context.signal, (route, current) => this.streamOnce(route, current, request, context));
     return { ...result, route, attempts };
   }
 

@@ -201,6 +201,12 @@ export class HealthRegistry {
     return health;
   }
 
+  /** Forgets one provider's deployments (a reload changed its endpoint or key: old failures say nothing of the new one). */
+  forgetProvider(provider: string): void {
+    const prefix = `${provider}/`;
+    for (const id of this.entries.keys()) if (id.startsWith(prefix)) this.entries.delete(id);
+  }
+
   /** Deployments seen so far for one provider (ids start with `provider/`). */
   forProvider(provider: string): DeploymentHealth[] {
     const prefix = `${provider}/`;

@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig } from 'kysely';
 import pg from 'pg';
 
 /** Times are epoch milliseconds; money is USD; booleans are 0/1 (the same on both engines). */
@@ -92,6 +92,8 @@ export interface Database {
   dialect: Dialect;
   /** Where it lives, without credentials, for logs. */
   location: string;
+  /** The SQLite handle itself, for the one hot statement (usage inserts) that skips the query builder. */
+  sqlite?: SqliteDatabase.Database;
   close(): Promise<void>;
 }
 
@@ -105,6 +107,27 @@ const pgTypes = {
     return format === 'binary' ? pg.types.getTypeParser(oid, 'binary') : pg.types.getTypeParser(oid, 'text');
   },
 } as pg.CustomTypesConfig;
+
+/**
+ * SQLite transactions take the write lock when they begin (BEGIN IMMEDIATE, which waits out
+ * busy_timeout). A deferred one that reads first (a budget hold) fails at once with SQLITE_BUSY
+ * when another process (a cluster worker, the CLI) wrote in between, without waiting.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(private readonly settings: SqliteDialectConfig) {
+    super(settings);
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.settings);
+  }
+}
 
 export function openDatabase(options: DatabaseOptions, onPoolError: (error: Error) => void = () => undefined): Database {
   if (options.databaseUrl !== undefined) {
@@ -137,6 +160,6 @@ export function openDatabase(options: DatabaseOptions, onPoolError: (error: Erro
   sqlite.pragma('synchronous = NORMAL');
   // The CLI may write while the server runs: wait for its lock instead of failing.
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return { db, dialect: 'sqlite', location: file, close: () => db.destroy() };
+  const db = new Kysely<Schema>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
+  return { db, dialect: 'sqlite', location: file, sqlite, close: () => db.destroy() };
 }

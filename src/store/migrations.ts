@@ -71,6 +71,15 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('virtual_keys').execute();
     },
   },
+  // The dashboard's newest-first request list (issue #10) walks this index instead of sorting the range.
+  '0002_usage_created_at': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.createIndex('usage_records_created_at').on('usage_records').column('created_at').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex('usage_records_created_at').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

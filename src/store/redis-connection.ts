@@ -90,8 +90,11 @@ export class RedisConnection {
   private transition(next: BreakerState): void {
     const previous = this.state;
     this.state = next;
-    // One line per transition, never one per failed command.
-    const level = next === 'open' ? 'warn' : 'info';
+    // One line per transition, never one per failed command. While Redis stays away the breaker cycles
+    // open → half-open → open once per cool-down; those probe cycles go to debug, so an outage logs
+    // "opened" once and "closed" once however long it lasts (RELIABILITY §4c: ≤10 lines for 90 s).
+    const probeCycle = next === 'half-open' || (previous === 'half-open' && next === 'open');
+    const level = probeCycle ? 'debug' : next === 'open' ? 'warn' : 'info';
     this.logger[level]({ component: 'redis', from: previous, to: next }, next === 'open' ? 'redis breaker opened: using per-instance state' : `redis breaker ${next}`);
   }
 

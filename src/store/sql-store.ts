@@ -6,10 +6,13 @@ import { openDatabase, type Database, type DatabaseOptions, type Dialect } from 
 import { KeyStore } from './key-store.js';
 import { migrateToLatest } from './migrations.js';
 import { UsageStore } from './usage-store.js';
+import { UsageAnalytics } from './usage-analytics.js';
 
 export class SqlStore {
   readonly keys: KeyStore;
   readonly usage: UsageStore;
+  /** Dashboard aggregates over the usage records (issue #10). */
+  readonly analytics: UsageAnalytics;
   readonly dialect: Dialect;
   private readonly database: Database;
   private migration: Promise<void> | undefined;
@@ -22,7 +25,8 @@ export class SqlStore {
     this.dialect = this.database.dialect;
     const ready = () => this.ready();
     this.keys = new KeyStore(this.database.db, this.dialect, ready);
-    this.usage = new UsageStore(this.database.db, ready);
+    this.usage = new UsageStore(this.database.db, ready, this.database.sqlite);
+    this.analytics = new UsageAnalytics(this.database.db, ready);
   }
 
   get location(): string {

@@ -1,6 +1,7 @@
 // Usage records in the database: batch inserts that are safe to replay (insert-or-ignore on a
 // server-made id), each settling the spend and budget holds of exactly the rows it inserted, and
 // the per-key, per-model, per-day sums the usage API reads.
+import type SqliteDatabase from 'better-sqlite3';
 import { sql, type Kysely } from 'kysely';
 import type { UsageRecord } from '../usage/usage-recorder.js';
 import type { Schema, UsageRecordTable } from './database.js';
@@ -77,11 +78,37 @@ export function toUsageRow(record: IdentifiedUsageRecord): UsageRecordTable {
   };
 }
 
+/** Column order of the prepared SQLite insert; the same names as UsageRecordTable. */
+const USAGE_COLUMNS = [
+  'id', 'request_id', 'key_id', 'endpoint', 'model', 'provider', 'upstream_model', 'prompt_tokens', 'completion_tokens',
+  'cached_tokens', 'cost', 'latency_ms', 'ttft_ms', 'status', 'http_status', 'error_code', 'stream', 'cache_hit',
+  'estimated', 'created_at', 'day',
+] as const satisfies ReadonlyArray<keyof UsageRecordTable>;
+
+type Inserted = { id: string; key_id: string; cost: number | null };
+
 export class UsageStore {
+  /** SQLite only: one prepared statement, made on first use (after the migration created the table). */
+  private sqliteInsert: SqliteDatabase.Statement<UsageRecordTable> | undefined;
+
   constructor(
     private readonly db: Kysely<Schema>,
     private readonly ready: () => Promise<void>,
+    /** On SQLite, usage rows go in through a prepared statement: the query builder's per-batch compile was a visible share of CPU under load. */
+    private readonly sqlite?: SqliteDatabase.Database,
   ) {}
+
+  /** Inserts rows one prepared statement at a time (inside the caller's transaction); returns those that were new. */
+  private insertSqlite(sqlite: SqliteDatabase.Database, rows: readonly UsageRecordTable[]): Inserted[] {
+    this.sqliteInsert ??= sqlite.prepare<UsageRecordTable>(
+      `INSERT INTO usage_records (${USAGE_COLUMNS.join(', ')}) VALUES (${USAGE_COLUMNS.map((name) => `@${name}`).join(', ')}) ON CONFLICT (id) DO NOTHING`,
+    );
+    const inserted: Inserted[] = [];
+    for (const row of rows) {
+      if (this.sqliteInsert.run(row).changes === 1) inserted.push({ id: row.id, key_id: row.key_id, cost: row.cost });
+    }
+    return inserted;
+  }
 
   /**
    * Inserts the records that are not there yet and, in the same transaction, adds their cost to
@@ -92,8 +119,9 @@ export class UsageStore {
     await this.ready();
     const rows = records.map(toUsageRow);
     return this.db.transaction().execute(async (trx) => {
-      const inserted: Array<{ id: string; key_id: string; cost: number | null }> = [];
-      for (let index = 0; index < rows.length; index += ROWS_PER_STATEMENT) {
+      const sqlite = this.sqlite;
+      const inserted: Inserted[] = sqlite === undefined ? [] : this.insertSqlite(sqlite, rows);
+      for (let index = 0; sqlite === undefined && index < rows.length; index += ROWS_PER_STATEMENT) {
         const part = rows.slice(index, index + ROWS_PER_STATEMENT);
         const result = await trx
           .insertInto('usage_records')

@@ -49,7 +49,10 @@ export class UpstreamClient {
       bodyTimeout: options.idleTimeoutMs,
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 600_000,
-      connections: 256,
+      // No per-origin cap: an LLM stream holds its connection for seconds to minutes, so a cap queues
+      // every request beyond it behind whole streams (with 256, stream 600 waited ~5 s for its first
+      // byte; RELIABILITY §4c, 2,000 concurrent streams). Client concurrency is bounded by the server.
+      connections: null,
       pipelining: 1,
     });
   }
@@ -100,6 +103,58 @@ export class UpstreamClient {
     }
   }
 
+  /**
+   * A call whose answer is one JSON body (non-streaming chat, embeddings): a non-2xx status becomes
+   * our error, a body that is not JSON a 502; else the bytes (for pass-through) and their parse.
+   * Dispatched with a handler of our own that collects the chunks: no response stream and no async
+   * iterator per call, which `request()` + `readBody()` cost on the busiest path.
+   */
+  async sendForJson(
+    provider: ProviderInstance,
+    spec: UpstreamRequestSpec,
+    signal: AbortSignal,
+    timeouts?: { headersTimeoutMs?: number; bodyTimeoutMs?: number },
+  ): Promise<{ bytes: Buffer; parsed: unknown }> {
+    let answer: CollectedAnswer | undefined;
+    try {
+      answer = await new Promise<CollectedAnswer>((resolve, reject) => {
+        const handler = new CollectingHandler(this.options.maxResponseBytes, signal, resolve, reject);
+        if (handler.settled) return;
+        this.agent.dispatch(this.dispatchOptions(provider, spec, timeouts), handler);
+      });
+    } catch (error) {
+      if (error instanceof BodyTooLarge) throw upstreamBadResponse(provider.name, `a body larger than ${this.options.maxResponseBytes} bytes`);
+      throw this.transportError(provider.name, error, 'waiting for the response');
+    }
+    if (answer.status < 200 || answer.status >= 300) return Promise.reject(this.errorFromBytes(provider, answer.status, answer.headers, answer.bytes));
+    try {
+      return { bytes: answer.bytes, parsed: JSON.parse(answer.bytes.toString('utf8')) as unknown };
+    } catch {
+      throw upstreamBadResponse(provider.name, 'an answer that is not JSON');
+    }
+  }
+
+  private dispatchOptions(
+    provider: ProviderInstance,
+    spec: UpstreamRequestSpec,
+    timeouts?: { headersTimeoutMs?: number; bodyTimeoutMs?: number },
+  ): Dispatcher.DispatchOptions {
+    const endpoint = this.endpoint(provider);
+    const headers =
+      spec.body === undefined
+        ? { ...endpoint.headers, ...spec.headers }
+        : { ...endpoint.headers, 'content-type': 'application/json', ...spec.headers };
+    return {
+      origin: endpoint.origin,
+      path: endpoint.basePath + spec.path,
+      method: spec.method,
+      headers,
+      body: spec.body ?? null,
+      ...(timeouts?.headersTimeoutMs === undefined ? {} : { headersTimeout: timeouts.headersTimeoutMs }),
+      ...(timeouts?.bodyTimeoutMs === undefined ? {} : { bodyTimeout: timeouts.bodyTimeoutMs }),
+    };
+  }
+
   /** Maps undici's failures: timeouts to 504, everything else to 502 unreachable. Aborts pass through. */
   transportError(provider: string, error: unknown, phase: string): unknown {
     if (error instanceof GatewayError) return error;
@@ -132,31 +187,36 @@ export class UpstreamClient {
 
   /** Turns a non-2xx answer into our error, with the provider's message redacted. */
   async errorFrom(provider: ProviderInstance, response: UpstreamResponse): Promise<GatewayError> {
-    let text = '';
+    let bytes: Buffer | undefined;
     try {
-      text = (await this.readBody(provider.name, response.body)).toString('utf8');
+      bytes = await this.readBody(provider.name, response.body);
     } catch {
       // The status alone still tells what happened.
     }
+    return this.errorFromBytes(provider, response.status, response.headers, bytes);
+  }
+
+  private errorFromBytes(provider: ProviderInstance, httpStatus: number, headers: UpstreamResponse['headers'], bytes: Buffer | undefined): GatewayError {
+    const text = bytes === undefined ? '' : bytes.toString('utf8');
     let message: string | undefined;
     let bodyRetryAfter: number | undefined;
-    let status = response.status;
+    let status = httpStatus;
     if (text.length > 0) {
       try {
         const parsed = JSON.parse(text) as unknown;
         message = provider.codec.parseErrorMessage(parsed);
         bodyRetryAfter = provider.codec.parseRetryAfterMs?.(parsed);
-        status = provider.codec.parseErrorStatus?.(response.status, parsed) ?? status;
+        status = provider.codec.parseErrorStatus?.(httpStatus, parsed) ?? status;
       } catch {
         // HTML or other non-JSON error pages are never reflected (they leak internals).
       }
     }
     const safe = message === undefined ? 'no details' : this.redactor.redact(message.slice(0, 1000));
-    if (response.status >= 300 && response.status < 400) {
-      return upstreamBadResponse(provider.name, `a redirect (HTTP ${response.status}), which is not followed`);
+    if (httpStatus >= 300 && httpStatus < 400) {
+      return upstreamBadResponse(provider.name, `a redirect (HTTP ${httpStatus}), which is not followed`);
     }
     if (status === 400 && CONTEXT_OVERFLOW.test(safe)) return contextLengthExceeded(provider.name, safe);
-    return upstreamError(status, provider.name, safe, retryAfterMs(response.headers) ?? bodyRetryAfter);
+    return upstreamError(status, provider.name, safe, retryAfterMs(headers) ?? bodyRetryAfter);
   }
 
   close(): Promise<void> {
@@ -182,4 +242,79 @@ export function retryAfterMs(headers: Record<string, string | string[] | undefin
     if (!Number.isNaN(date)) return Math.max(0, date - Date.now());
   }
   return undefined;
+}
+
+interface CollectedAnswer {
+  status: number;
+  headers: UpstreamResponse['headers'];
+  bytes: Buffer;
+}
+
+/** The cap was passed: the call is aborted and answered as a bad upstream response. */
+class BodyTooLarge extends Error {}
+
+/**
+ * Collects one whole answer (status, headers, body chunks) straight from the connection, within a
+ * size cap, and aborts the call when the signal does.
+ */
+class CollectingHandler implements Dispatcher.DispatchHandler {
+  settled = false;
+  private controller: Dispatcher.DispatchController | undefined;
+  private status = 0;
+  private headers: UpstreamResponse['headers'] = {};
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private readonly onAbort = (): void => {
+    this.fail(this.signal.reason instanceof Error ? this.signal.reason : new undiciErrors.RequestAbortedError());
+  };
+
+  constructor(
+    private readonly maxBytes: number,
+    private readonly signal: AbortSignal,
+    private readonly resolve: (answer: CollectedAnswer) => void,
+    private readonly reject: (error: unknown) => void,
+  ) {
+    if (signal.aborted) this.onAbort();
+    else signal.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.settled) controller.abort(new undiciErrors.RequestAbortedError());
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: UpstreamResponse['headers']): void {
+    this.status = statusCode;
+    this.headers = headers;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.size += chunk.length;
+    if (this.size > this.maxBytes) {
+      this.fail(new BodyTooLarge());
+      controller.abort(new BodyTooLarge());
+      return;
+    }
+    this.chunks.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.signal.removeEventListener('abort', this.onAbort);
+    const bytes = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.size);
+    this.resolve({ status: this.status, headers: this.headers, bytes });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.fail(error);
+  }
+
+  private fail(error: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.signal.removeEventListener('abort', this.onAbort);
+    this.controller?.abort(error instanceof Error ? error : new undiciErrors.RequestAbortedError());
+    this.reject(error);
+  }
 }

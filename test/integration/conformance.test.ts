@@ -7,214 +7,19 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import { ChatCompletionStream, type ChatCompletionStreamParams } from 'openai/lib/ChatCompletionStream';
-import { openAiCase, type ChatCase } from '../providers/openai-cases.js';
+import { openAiCase } from '../providers/openai-cases.js';
 import {
-  anthropicProvider,
-  geminiProvider,
-  KEYS,
-  openAiProvider,
   OPENAI_SNAPSHOT,
   record,
   type Answer,
-  type FailureReply,
   type Json,
   type ProviderId,
   type ProviderUnderTest,
   type SentRequest,
-  type Slot,
   type Usage,
 } from '../support/conformance-providers.js';
-import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
-import { startFakeGemini, type FakeGemini } from '../support/fake-gemini.js';
-import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
-import { authHeaders, CLIENT_KEY, startGateway, type Gateway } from '../support/gateway-harness.js';
-
-/** What the client must see when the provider cannot do a case at all. */
-interface Refusal {
-  status: number;
-  code: string;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The case table
-// ---------------------------------------------------------------------------------------------
-
-interface AnswerCase {
-  kind: 'answer';
-  name: string;
-  scenario: ChatCase;
-  expect(provider: ProviderId): Answer | Refusal;
-}
-
-interface FailureCase {
-  kind: 'failure';
-  name: string;
-  slot: Slot;
-  reply(provider: ProviderUnderTest): { reply: FailureReply; times: number };
-  /** `attempts` is exact, or a [min, max] range where the retry policy may vary. */
-  expect(provider: ProviderUnderTest): { status: number; code: string; attempts: number | [number, number]; retryAfter?: string };
-}
-
-interface DisconnectCase {
-  kind: 'disconnect';
-  name: string;
-  slot: Slot;
-}
-
-/** One upstream failure, then the scenario's answer: the client sees only the answer. */
-interface RecoveryCase {
-  kind: 'recovery';
-  name: string;
-  slot: Slot;
-  scenario: ChatCase;
-}
-
-type ConformanceCase = AnswerCase | FailureCase | DisconnectCase | RecoveryCase;
-
-const strict = (provider: string) => `tools[0].function.strict: not supported by ${provider}, ignored`;
-const paris = { location: 'Paris', unit: 'celsius', days: null };
-const tokyo = { location: 'Tokyo', unit: 'celsius', days: null };
-
-function answer(scenario: ChatCase, name: string, byProvider: Record<ProviderId, Answer | Refusal>): AnswerCase {
-  return { kind: 'answer', name, scenario, expect: (provider) => byProvider[provider] };
-}
-
-const CASES: ConformanceCase[] = [
-  answer('text', 'text', {
-    openai: { content: 'Hello! How can I help you today?', finish: 'stop' },
-    anthropic: { content: 'Hello! How can I help you today?', finish: 'stop' },
-    gemini: { content: 'Hello there! How can I help you today?', finish: 'stop' },
-  }),
-  answer('multi-turn', 'multi-turn with system and developer messages', {
-    openai: { content: 'Berlin.', finish: 'stop' },
-    anthropic: { content: 'Berlin.', finish: 'stop', warnings: ['top_p: not supported by anthropic together with temperature, ignored'] },
-    gemini: { content: 'Berlin.', finish: 'stop', warnings: ['user: not supported by gemini, ignored'] },
-  }),
-  answer('image', 'image as a data URL', {
-    openai: { content: 'The image is a single transparent pixel.', finish: 'stop' },
-    anthropic: { content: 'The image is a single transparent pixel.', finish: 'stop' },
-    gemini: { content: 'The image is a single pixel.', finish: 'stop' },
-  }),
-  answer('image-url', 'image as an http URL', {
-    openai: { content: 'Two dice on a checkered background, one of them semi-transparent.', finish: 'stop' },
-    anthropic: { content: 'Two dice on a checkered background, one of them semi-transparent.', finish: 'stop' },
-    // Gemini's fileData takes uploaded files only: a web URL is refused before any upstream call.
-    gemini: { status: 400, code: 'unsupported_content' },
-  }),
-  answer('tools', 'tools', {
-    openai: { content: null, toolCalls: [{ id: 'call_paris', name: 'get_weather', arguments: paris }], finish: 'tool_calls' },
-    anthropic: {
-      content: "I'll check the current weather in Paris for you.",
-      toolCalls: [{ id: 'toolu_01A09q90qw90lq917835lq9', name: 'get_weather', arguments: paris }],
-      finish: 'tool_calls',
-      warnings: [strict('anthropic')],
-    },
-    gemini: { content: "I'll look up the weather in Paris.", toolCalls: [{ name: 'get_weather', arguments: paris }], finish: 'tool_calls', warnings: [strict('gemini')] },
-  }),
-  answer('parallel-tools', 'parallel tool calls', {
-    openai: {
-      content: null,
-      toolCalls: [
-        { id: 'call_paris', name: 'get_weather', arguments: paris },
-        { id: 'call_tokyo', name: 'get_weather', arguments: tokyo },
-      ],
-      finish: 'tool_calls',
-    },
-    anthropic: {
-      content: null,
-      toolCalls: [
-        { id: 'toolu_01Lcq2WmSZrDuA2jrSfDAqAF', name: 'get_weather', arguments: paris },
-        { id: 'toolu_01VNzT4mLvKXbtzqUD8zfKk4', name: 'get_weather', arguments: tokyo },
-      ],
-      finish: 'tool_calls',
-      warnings: [strict('anthropic')],
-    },
-    gemini: {
-      content: null,
-      toolCalls: [
-        { name: 'get_weather', arguments: paris },
-        { name: 'get_weather', arguments: tokyo },
-      ],
-      finish: 'tool_calls',
-      warnings: [strict('gemini')],
-    },
-  }),
-  answer('tool-result', 'tool results round trip', {
-    openai: { content: 'Paris is cloudy at 18°C, while Tokyo is sunny at 24°C.', finish: 'stop' },
-    anthropic: { content: 'Paris is cloudy at 18°C, while Tokyo is sunny at 24°C.', finish: 'stop', warnings: [strict('anthropic')] },
-    gemini: {
-      content: 'Paris is cloudy at 18°C, while Tokyo is sunny at 24°C.',
-      finish: 'stop',
-      warnings: [strict('gemini'), 'parallel_tool_calls: not supported by gemini, ignored'],
-    },
-  }),
-  answer('legacy-functions', 'legacy functions / function_call', {
-    openai: { content: null, functionCall: { name: 'get_weather', arguments: { location: 'Rome' } }, finish: 'function_call' },
-    anthropic: { content: null, functionCall: { name: 'get_weather', arguments: { location: 'Rome' } }, finish: 'function_call' },
-    gemini: { content: null, functionCall: { name: 'get_weather', arguments: { location: 'Rome' } }, finish: 'function_call' },
-  }),
-  answer('json-mode', 'JSON mode (json_schema)', {
-    openai: { content: '{"name":"Tokyo","population":13960000}', json: { name: 'Tokyo', population: 13960000 }, finish: 'stop' },
-    anthropic: { content: '{"name":"Tokyo","population":13960000}', json: { name: 'Tokyo', population: 13960000 }, finish: 'stop' },
-    gemini: { content: '{\n  "name": "Tokyo",\n  "population": 13960000\n}', json: { name: 'Tokyo', population: 13960000 }, finish: 'stop' },
-  }),
-  answer('stop', 'stop sequence', {
-    openai: { content: '1\n2\n3\n4\n', finish: 'stop' },
-    anthropic: { content: '1\n2\n3\n4\n', finish: 'stop' },
-    gemini: { content: '1\n2\n3\n4\n', finish: 'stop' },
-  }),
-  answer('max-tokens', 'max_completion_tokens reached', {
-    openai: { content: 'In the mist-wrapped peaks of Eldermoor, there lived a dragon named', finish: 'length' },
-    anthropic: { content: 'In the mist-wrapped peaks of Eldermoor, there lived a dragon named', finish: 'length' },
-    gemini: { content: 'In the mist-wrapped peaks of Eldermoor, there lived a', finish: 'length' },
-  }),
-  {
-    kind: 'failure',
-    name: 'upstream 400 → 400 upstream_invalid_request, not retried',
-    slot: 'e400',
-    reply: () => ({ reply: { status: 400 }, times: 1 }),
-    expect: () => ({ status: 400, code: 'upstream_invalid_request', attempts: 1 }),
-  },
-  {
-    kind: 'failure',
-    name: 'upstream 401 → 502 upstream_auth_error',
-    slot: 'e401',
-    reply: () => ({ reply: { status: 401 }, times: 3 }),
-    // A rejected key is the deployment's fault (another deployment could serve), never the client's 401.
-    // The executor currently retries it on the same deployment too: allowed, not required.
-    expect: () => ({ status: 502, code: 'upstream_auth_error', attempts: [1, 1] }),
-  },
-  {
-    kind: 'failure',
-    name: "the provider's own bad-key reply (echoing the key) → 502 upstream_auth_error",
-    slot: 'badKey',
-    reply: (provider) => ({ reply: provider.badKey, times: 3 }),
-    expect: () => ({ status: 502, code: 'upstream_auth_error', attempts: [1, 1] }),
-  },
-  {
-    kind: 'failure',
-    name: 'upstream 429 → 429 with the Retry-After the provider gave',
-    slot: 'e429',
-    reply: (provider) => ({ reply: provider.id === 'openai' ? { status: 429, headers: { 'retry-after': '20' } } : { status: 429 }, times: 1 }),
-    expect: (provider) => ({ status: 429, code: 'upstream_rate_limited', attempts: 1, retryAfter: provider.retryAfter }),
-  },
-  {
-    kind: 'failure',
-    name: 'upstream 500 → 502 upstream_error after 3 attempts',
-    slot: 'e500',
-    reply: () => ({ reply: { status: 500 }, times: 3 }),
-    expect: () => ({ status: 502, code: 'upstream_error', attempts: 3 }),
-  },
-  {
-    kind: 'failure',
-    name: 'upstream overloaded (529 / 503) → 502 upstream_error after 3 attempts',
-    slot: 'overloaded',
-    reply: (provider) => ({ reply: { status: provider.overloaded }, times: 3 }),
-    expect: () => ({ status: 502, code: 'upstream_error', attempts: 3 }),
-  },
-  { kind: 'recovery', name: 'upstream 500, then an answer: the retry is invisible and warnings are listed once', slot: 'recover', scenario: 'tools' },
-  { kind: 'disconnect', name: 'mid-stream disconnect after the first content → one error event, no [DONE]', slot: 'cut' },
-];
+import { authHeaders, CLIENT_KEY, type Gateway } from '../support/gateway-harness.js';
+import { CASES, recoveryPlan, startConformanceStack, type AnswerCase, type ConformanceStack, type DisconnectCase, type FailureCase, type RecoveryCase } from '../support/conformance-cases.js';
 
 // ---------------------------------------------------------------------------------------------
 // What the client saw
@@ -337,45 +142,19 @@ function readSse(text: string): SseRead {
 // ---------------------------------------------------------------------------------------------
 
 describe('conformance: one case table, every adapter, the openai SDK through the proxy', () => {
-  let openai: FakeOpenAi;
-  let anthropic: FakeAnthropic;
-  let gemini: FakeGemini;
+  let stack: ConformanceStack;
   let gateway: Gateway;
   let client: OpenAI;
-  const providers = new Map<ProviderId, ProviderUnderTest>();
 
   before(async () => {
-    [openai, anthropic, gemini] = await Promise.all([startFakeOpenAi({ apiKey: KEYS.openai }), startFakeAnthropic(), startFakeGemini()]);
-    gateway = await startGateway({
-      OPENAI_API_KEY: KEYS.openai,
-      OPENAI_BASE_URL: `${openai.url}/v1`,
-      ANTHROPIC_API_KEY: KEYS.anthropic,
-      // Both spellings of a base URL are accepted: without the version, and with it.
-      ANTHROPIC_BASE_URL: anthropic.url,
-      GEMINI_API_KEY: KEYS.gemini,
-      GEMINI_BASE_URL: `${gemini.url}/v1beta`,
-      LLM_PROXY_RPM: '0',
-      LLM_PROXY_CACHE: 'off',
-    });
+    stack = await startConformanceStack('gemini');
+    gateway = stack.gateway;
     client = new OpenAI({ apiKey: CLIENT_KEY, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
-    providers.set('openai', openAiProvider(openai));
-    providers.set('anthropic', anthropicProvider(anthropic));
-    providers.set('gemini', geminiProvider(gemini));
   });
-  after(async () => {
-    await gateway?.close();
-    await Promise.all([openai?.close(), anthropic?.close(), gemini?.close()]);
-  });
+  after(() => stack?.close());
 
-  function provider(id: ProviderId): ProviderUnderTest {
-    const found = providers.get(id);
-    assert.ok(found !== undefined);
-    return found;
-  }
-
-  function noKeyIn(text: string): void {
-    for (const key of Object.values(KEYS)) assert.ok(!text.includes(key) && !text.includes(key.slice(8, 30)), `a provider key leaked: ${text}`);
-  }
+  const provider = (id: ProviderId): ProviderUnderTest => stack.provider(id);
+  const noKeyIn = (text: string): void => stack.noKeyIn(text);
 
   async function runAnswer(p: ProviderUnderTest, testCase: AnswerCase): Promise<void> {
     const expected = testCase.expect(p.id);
@@ -480,11 +259,7 @@ describe('conformance: one case table, every adapter, the openai SDK through the
   }
 
   async function runRecovery(p: ProviderUnderTest, testCase: RecoveryCase): Promise<void> {
-    const model = p.models[testCase.slot];
-    const table = CASES.find((entry): entry is AnswerCase => entry.kind === 'answer' && entry.scenario === testCase.scenario);
-    const expected = table?.expect(p.id);
-    assert.ok(expected !== undefined && !('status' in expected));
-    const deployment = `${p.id}/${model.replace(/^[a-z]+\//, '')}`;
+    const { model, expected, deployment } = recoveryPlan(p, testCase);
     for (const stream of [false, true]) {
       p.reset();
       p.fail({ status: 500 }, 1);

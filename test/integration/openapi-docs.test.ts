@@ -40,6 +40,9 @@ describe('OpenAPI document and docs page', () => {
       const chat = doc.paths['/v1/chat/completions']?.post;
       assert.ok(chat?.requestBody?.content['application/json']?.schema.properties.messages);
       assert.deepEqual(chat?.security, [{ bearer: [] }]);
+      assert.ok(doc.paths['/v1/messages']?.post?.requestBody?.content['application/json']?.schema.properties.max_tokens, 'the Messages request schema');
+      assert.ok(doc.paths['/v1/messages/count_tokens']?.post?.requestBody?.content['application/json']?.schema.properties.messages, 'the count_tokens request schema');
+      assert.ok(doc.paths['/v1/completions']?.post?.requestBody?.content['application/json']?.schema.properties.prompt, 'the completions request schema');
       assert.deepEqual(doc.paths['/health/ready']?.get?.security, []);
     } finally {
       await stack.close();

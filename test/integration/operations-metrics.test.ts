@@ -23,7 +23,9 @@ describe('/metrics', () => {
       const streamed = await post(stack.url, chat({ stream: true, stream_options: { include_usage: true } }));
       assert.equal(streamed.status, 200);
       assert.equal((await call(stack.url, { headers: { authorization: 'Bearer sk-wrong-key-0000000000' }, body: chat() })).status, 401);
-      await eventually(() => stack.gateway.usage.recent().length >= 2);
+      const embedded = await call(stack.url, { path: '/v1/embeddings', headers: JSON_AUTH, body: JSON.stringify({ model: 'text-embedding-3-small', input: 'metrics' }) });
+      assert.equal(embedded.status, 200, embedded.body);
+      await eventually(() => stack.gateway.usage.recent().length >= 3);
 
       const refused = await scrape(stack.url, CLIENT_KEY);
       assert.equal(refused.status, 403);
@@ -33,12 +35,15 @@ describe('/metrics', () => {
       const text = res.body;
       assert.equal(sample(text, 'llm_proxy_http_requests_total{route="/v1/chat/completions",method="POST",status="200"}'), 2);
       assert.equal(sample(text, 'llm_proxy_http_requests_total{route="/v1/chat/completions",method="POST",status="401"}'), 1);
-      assert.equal(sample(text, 'llm_proxy_chat_requests_total{model="gpt-4",provider="openai",status="ok"}'), 2);
-      assert.ok((sample(text, 'llm_proxy_tokens_total{provider="openai",model="gpt-4",direction="in"}') ?? 0) > 0);
-      assert.ok((sample(text, 'llm_proxy_tokens_total{provider="openai",model="gpt-4",direction="out"}') ?? 0) > 0);
-      assert.ok((sample(text, 'llm_proxy_cost_usd_total{provider="openai",model="gpt-4"}') ?? 0) > 0);
+      assert.equal(sample(text, 'llm_proxy_chat_requests_total{model="gpt-4",provider="openai",status="ok",endpoint="chat.completions"}'), 2);
+      assert.ok((sample(text, 'llm_proxy_tokens_total{provider="openai",model="gpt-4",direction="in",endpoint="chat.completions"}') ?? 0) > 0);
+      assert.ok((sample(text, 'llm_proxy_tokens_total{provider="openai",model="gpt-4",direction="out",endpoint="chat.completions"}') ?? 0) > 0);
+      assert.ok((sample(text, 'llm_proxy_cost_usd_total{provider="openai",model="gpt-4",endpoint="chat.completions"}') ?? 0) > 0);
       assert.equal(sample(text, 'llm_proxy_chat_time_to_first_token_seconds_count{provider="openai"}'), 1);
-      assert.equal(sample(text, 'llm_proxy_chat_latency_seconds_count{provider="openai",stream="false"}'), 1);
+      assert.equal(sample(text, 'llm_proxy_chat_latency_seconds_count{provider="openai",stream="false",endpoint="chat.completions"}'), 1);
+      // Embeddings are counted apart from chat, by their own endpoint label.
+      assert.equal(sample(text, 'llm_proxy_chat_requests_total{model="text-embedding-3-small",provider="openai",status="ok",endpoint="embeddings"}'), 1);
+      assert.equal(sample(text, 'llm_proxy_chat_latency_seconds_count{provider="openai",stream="false",endpoint="embeddings"}'), 1);
       assert.equal(sample(text, 'llm_proxy_active_streams'), 0);
       // The scrape itself is in flight while it is rendered.
       assert.equal(sample(text, 'llm_proxy_http_in_flight_requests'), 1);
@@ -65,7 +70,7 @@ describe('/metrics', () => {
       assert.equal(sample(text, 'llm_proxy_upstream_retries_total{cause="upstream_error"}'), 1);
       assert.equal(sample(text, 'llm_proxy_rate_limited_total{route="/v1/chat/completions"}'), 1);
       assert.match(text, /^llm_proxy_upstream_errors_total\{code="[a-z_]+"\} 1$/m);
-      assert.equal(sample(text, 'llm_proxy_chat_requests_total{model="gpt-4",provider="openai",status="error"}'), 1);
+      assert.equal(sample(text, 'llm_proxy_chat_requests_total{model="gpt-4",provider="openai",status="error",endpoint="chat.completions"}'), 1);
     } finally {
       await stack.close();
     }

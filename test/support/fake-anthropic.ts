@@ -14,7 +14,8 @@
  *
  * Routes: `POST /v1/messages` answers `anthropic-<scenario>.response.json`, or, when the body says
  * `"stream": true`, `anthropic-<scenario>.chunks.txt` as `text/event-stream` (one write per event).
- * `GET /v1/models` answers `anthropic-models.json`. Other paths get Anthropic's 404 body.
+ * `GET /v1/models` answers `anthropic-models.json`; `POST /v1/messages/count_tokens` answers
+ * `{"input_tokens": FAKE_COUNT_TOKENS}`. Other paths get Anthropic's 404 body.
  * An error reply without a body sends `anthropic-error-<status>.json` when it exists.
  * The fake checks no credentials: tests assert on the recorded headers instead.
  */
@@ -99,6 +100,9 @@ export function splitSseEvents(text: string): string[] {
   return text.split(/(?<=\r\n\r\n|\n\n)/).filter((event) => event.length > 0);
 }
 
+/** What `POST /v1/messages/count_tokens` answers as `input_tokens`. */
+export const FAKE_COUNT_TOKENS = 2_213;
+
 const STREAM_ONLY: ReadonlySet<AnthropicScenario> = new Set(['stream-overloaded', 'stream-truncated']);
 
 let requestCounter = 0;
@@ -161,6 +165,12 @@ function handle(request: RecordedRequest, response: ServerResponse, reply: FakeA
   if (request.method === 'GET' && request.path === '/v1/models') {
     response.writeHead(200, { ...baseHeaders(), 'content-type': 'application/json' });
     response.end(readAnthropicFixture('anthropic-models.json'));
+    return;
+  }
+  if (request.method === 'POST' && request.path === '/v1/messages/count_tokens') {
+    // Anthropic's own count; any fixed figure does, the proxy must pass it on unchanged.
+    response.writeHead(200, { ...baseHeaders(), 'content-type': 'application/json' });
+    response.end(JSON.stringify({ input_tokens: FAKE_COUNT_TOKENS }));
     return;
   }
   if (request.method !== 'POST' || request.path !== '/v1/messages') {

@@ -17,6 +17,7 @@
  * Routes: `POST /v1beta/models/<model>:generateContent` answers `gemini-<scenario>.response.json`;
  * `POST /v1beta/models/<model>:streamGenerateContent?alt=sse` answers `gemini-<scenario>.chunks.txt` as
  * `text/event-stream` (one write per `data:` event). `GET /v1beta/models` answers `gemini-models.json`.
+ * `POST /v1beta/models/<model>:batchEmbedContents` answers computed embeddings (see sendEmbeddings).
  * Other paths get Google's 404 body. An error reply without a body sends `gemini-error-<status>.json`.
  * The fake checks no credentials: tests assert on the recorded headers (and that the URL has no key).
  */
@@ -25,6 +26,7 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fakeEmbedding } from './fake-openai.js';
 
 export type GeminiScenario =
   | 'text'
@@ -151,7 +153,24 @@ function sendStream(response: ServerResponse, scenario: GeminiScenario, afterEve
   next();
 }
 
-const GENERATE = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
+const GENERATE = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent|batchEmbedContents)$/;
+
+/**
+ * `batchEmbedContents`: `{embeddings: [{values}]}`, one per request, each `outputDimensionality` long
+ * (8 by default), the same vectors as the OpenAI fake's for the same text. A request without text is
+ * Google's 400.
+ */
+function sendEmbeddings(response: ServerResponse, body: unknown): void {
+  const requests = (body as { requests?: Array<{ content?: { parts?: Array<{ text?: unknown }> }; outputDimensionality?: unknown }> } | undefined)?.requests;
+  const texts = Array.isArray(requests) ? requests.map((entry) => entry.content?.parts?.map((part) => (typeof part.text === 'string' ? part.text : '')).join('') ?? '') : [];
+  if (!Array.isArray(requests) || requests.length === 0 || texts.some((text) => text.length === 0)) {
+    sendError(response, { kind: 'error', status: 400, body: { error: { code: 400, message: '* BatchEmbedContentsRequest.requests: contents are required.', status: 'INVALID_ARGUMENT' } } });
+    return;
+  }
+  const embeddings = requests.map((entry, index) => ({ values: fakeEmbedding(texts[index] as string, typeof entry.outputDimensionality === 'number' ? entry.outputDimensionality : 8) }));
+  response.writeHead(200, { ...GOOGLE_HEADERS, 'content-type': 'application/json; charset=UTF-8' });
+  response.end(JSON.stringify({ embeddings }, null, 2));
+}
 
 function handle(request: RecordedGeminiRequest, response: ServerResponse, reply: FakeGeminiReply): void {
   if (reply.kind === 'error') {
@@ -166,6 +185,10 @@ function handle(request: RecordedGeminiRequest, response: ServerResponse, reply:
   const match = request.method === 'POST' ? GENERATE.exec(request.path) : null;
   if (match === null) {
     sendError(response, { kind: 'error', status: 404, body: { error: { code: 404, message: 'Not Found', status: 'NOT_FOUND' } } });
+    return;
+  }
+  if (match[2] === 'batchEmbedContents') {
+    sendEmbeddings(response, request.body);
     return;
   }
   if (match[2] === 'streamGenerateContent' || reply.kind === 'destroy' || STREAM_ONLY.has(reply.scenario)) {

@@ -42,6 +42,8 @@ export interface FakeOpenAiOptions {
   reply?: string;
   /** The whole answer text for a request, when it returns one (else the echo below). */
   answer?: (body: Record<string, unknown>) => string | undefined;
+  /** Embeddings answers report usage (as OpenAI does); false imitates hosts that send none. */
+  embeddingUsage?: boolean;
 }
 
 export interface FakeOpenAi {
@@ -75,6 +77,42 @@ function errorBody(status: number, message: string): string {
   const type = status === 401 ? 'invalid_request_error' : status === 429 ? 'requests' : status >= 500 ? 'server_error' : 'invalid_request_error';
   const code = status === 401 ? 'invalid_api_key' : status === 429 ? 'rate_limit_exceeded' : status === 404 ? 'model_not_found' : null;
   return JSON.stringify({ error: { message, type, param: null, code } });
+}
+
+/**
+ * The fake's embedding of one input: `dimensions` values (8 by default) derived from the text, each a
+ * multiple of 1/1024 so float32 holds it exactly (float and base64 answers decode to the same numbers).
+ */
+export function fakeEmbedding(text: string, dimensions = 8): number[] {
+  const values: number[] = [];
+  let hash = 2166136261;
+  for (const char of text) hash = Math.imul(hash ^ (char.codePointAt(0) ?? 0), 16777619) >>> 0;
+  for (let index = 0; index < dimensions; index++) {
+    hash = Math.imul(hash ^ index, 16777619) >>> 0;
+    values.push(((hash % 2001) - 1000) / 1024);
+  }
+  return values;
+}
+
+/** An OpenAI `/embeddings` answer: one embedding per input, floats or (`encoding_format: base64`) float32 LE. */
+function fakeEmbeddingsAnswer(body: Record<string, unknown>, model: string, withUsage: boolean): Record<string, unknown> {
+  const input = body.input;
+  const items: string[] =
+    typeof input === 'string' ? [input] : Array.isArray(input) && typeof input[0] === 'number' ? [`tokens:${input.join(',')}`] : Array.isArray(input) ? input.map((item) => (typeof item === 'string' ? item : `tokens:${(item as number[]).join(',')}`)) : [];
+  const dimensions = typeof body.dimensions === 'number' ? body.dimensions : 8;
+  const base64 = body.encoding_format === 'base64';
+  const data = items.map((text, index) => {
+    const values = fakeEmbedding(text, dimensions);
+    let embedding: number[] | string = values;
+    if (base64) {
+      const bytes = Buffer.alloc(values.length * 4);
+      values.forEach((value, at) => bytes.writeFloatLE(value, at * 4));
+      embedding = bytes.toString('base64');
+    }
+    return { object: 'embedding', index, embedding };
+  });
+  const tokens = items.reduce((sum, text) => sum + (text.startsWith('tokens:') ? text.split(',').length : text.split(' ').length), 0);
+  return { object: 'list', data, model, ...(withUsage ? { usage: { prompt_tokens: tokens, total_tokens: tokens } } : {}) };
 }
 
 export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeOpenAi> {
@@ -128,7 +166,8 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeO
       return;
     }
     const isChat = url.pathname === '/v1/chat/completions' || (azure && url.pathname.endsWith('/chat/completions'));
-    if (req.method !== 'POST' || !isChat || body === undefined) {
+    const isEmbeddings = url.pathname === '/v1/embeddings' || (azure && url.pathname.endsWith('/embeddings'));
+    if (req.method !== 'POST' || !(isChat || isEmbeddings) || body === undefined) {
       res.writeHead(404, { 'content-type': 'application/json' }).end(errorBody(404, 'Unknown path.'));
       return;
     }
@@ -152,6 +191,10 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeO
     const model = String(body.model);
     if (model === 'missing-model') {
       res.writeHead(404, { 'content-type': 'application/json' }).end(errorBody(404, `The model '${model}' does not exist`));
+      return;
+    }
+    if (isEmbeddings) {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'req_fake' }).end(JSON.stringify(fakeEmbeddingsAnswer(body, model, options.embeddingUsage !== false)));
       return;
     }
     const id = `chatcmpl-fake${requests.length}`;

@@ -62,6 +62,8 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
     let principal = key === undefined ? undefined : services.keys.authenticate(key);
     // Virtual keys (sk-gw_…) after the static ones: the cache first, the database on a miss.
     if (principal === undefined && key !== undefined && isVirtualKeyShaped(key)) principal = await services.virtualKeys.authenticate(key);
+    // No key at all: a dashboard session cookie, honoured only with its CSRF header (src/keys/ui-sessions.ts).
+    if (key === undefined) principal = services.uiSessions.authenticate(request.headers);
     if (principal === undefined) {
       // One answer for missing, malformed and unknown keys, so the body tells a prober nothing (RELIABILITY 4a#16).
       throw authentication('Missing or invalid API key. Send a valid key as "Authorization: Bearer <key>".');

@@ -12,12 +12,20 @@ import {
   requestTooLarge,
   routeNotFound,
 } from '../../errors/gateway-error.js';
+import { toAnthropicError } from '../../anthropic-api/from-chat.js';
 import type { ErrorBody } from '../../openai/types.js';
 import type { Logger } from '../../logging/logger.js';
 import type { Redactor } from '../../logging/redactor.js';
 
 function unsupportedMediaType(message: string): GatewayError {
   return new GatewayError({ status: 415, type: 'invalid_request_error', code: 'unsupported_media_type', message });
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The error body's shape: OpenAI's (default) or Anthropic's `{type: "error", error: {type, message}}`. */
+    errorFormat?: 'openai' | 'anthropic';
+  }
 }
 
 /** Fastify's own errors (body limit, content type, parser) mapped to ours. */
@@ -63,7 +71,14 @@ export function registerErrorHandler(app: FastifyInstance, bodyLimit: number, re
       gateway = internalError();
     }
     if (gateway.retryAfterMs !== undefined) reply.header('retry-after', Math.max(1, Math.ceil(gateway.retryAfterMs / 1000)));
-    reply.code(gateway.status).header('content-type', 'application/json; charset=utf-8').send(body(gateway));
+    reply.code(gateway.status).header('content-type', 'application/json; charset=utf-8');
+    // Routes of another API answer in that API's own error shape (route config `errorFormat`).
+    if (request.routeOptions.config?.errorFormat === 'anthropic') {
+      const message = redactor === undefined ? gateway.message : redactor.redact(gateway.message);
+      reply.send(toAnthropicError({ status: gateway.status, message }, request.id));
+      return;
+    }
+    reply.send(body(gateway));
   });
 
   app.setNotFoundHandler({}, (request, reply) => {

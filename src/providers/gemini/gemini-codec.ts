@@ -6,6 +6,7 @@ import type { ChatCodec, DiscoveredModel, UpstreamRequestSpec } from '../provide
 import { convertGeminiRequest } from './convert-request.js';
 import { parseGeminiErrorMessage, parseGeminiResponse } from './convert-response.js';
 import { convertGeminiStream } from './convert-stream.js';
+import { geminiEmbeddingsCodec } from './gemini-embeddings.js';
 import { isRecord } from './gemini-wire.js';
 
 export const GEMINI_DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com';
@@ -87,6 +88,7 @@ export const geminiCodec: ChatCodec = {
   parseErrorMessage: parseGeminiErrorMessage,
   parseRetryAfterMs: parseGeminiRetryDelay,
   parseErrorStatus: parseGeminiErrorStatus,
+  embeddings: geminiEmbeddingsCodec,
   listModels: {
     request: (): UpstreamRequestSpec => ({ path: '/v1beta/models?pageSize=1000', method: 'GET', headers: noHeaders }),
     parse: parseGeminiModelList,

@@ -1,0 +1,181 @@
+#!/usr/bin/env node
+// Workers benchmark: `npm run build && node bench/workers.mjs [--workers 1,auto] [--duration 5] [--connections 64]`.
+//
+// Starts bench/mock-upstream.mjs and, one after the other, the proxy (dist/src/main.js --workers N,
+// cache off, log level warn, temp SQLite db) for each N, and measures with autocannon per N:
+//   json          non-streaming chat, rate limit off
+//   json + rpm    the same with a per-key rpm limit too high to refuse anything, so every request
+//                 goes through the shared limiter (with N > 1: a round trip to the primary over IPC)
+//   stream        streaming chat, rate limit off
+// Reported: RPS and p50/p99 latency (per response, from autocannon's hrtime-based `response`
+// event), non-2xx/errors, and RPS relative to N = 1. The mock and this driver share the machine's
+// cores with the proxy, so the gain from workers is bounded by what is left for them (printed).
+// Separate from bench/run.mjs, which another engineer owns; nothing here changes its numbers.
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const HOST = '127.0.0.1';
+const CLIENT_KEY = 'bench-client-key';
+const UPSTREAM_KEY = 'sk-bench-upstream-key';
+const CHAT_PATH = '/v1/chat/completions';
+const HEADERS = { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json' };
+const BODY = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }], max_tokens: 50 };
+
+const { values: args } = parseArgs({
+  options: {
+    workers: { type: 'string', default: '1,auto' },
+    duration: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '64' },
+  },
+});
+const durationS = Number(args.duration);
+const connections = Number(args.connections);
+const cores = os.availableParallelism();
+const counts = [...new Set(args.workers.split(',').map((value) => (value === 'auto' ? Math.max(2, cores) : Number(value))))].filter((n) => n >= 1);
+
+const children = new Set();
+function killAll() {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+}
+process.on('exit', killAll);
+process.on('SIGINT', () => process.exit(130));
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, HOST, () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function start(name, argv, env, ready) {
+  const child = spawn(process.execPath, argv, { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  let output = '';
+  child.stdout.on('data', (data) => (output += data));
+  child.stderr.on('data', (data) => (output += data));
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + 20_000;
+    const poll = async () => {
+      if (child.exitCode !== null) return reject(new Error(`${name} exited:\n${output}`));
+      if (await ready(output)) return resolve(child);
+      if (Date.now() > deadline) return reject(new Error(`${name} not ready in 20 s:\n${output}`));
+      setTimeout(poll, 50);
+    };
+    poll();
+  });
+}
+
+function percentile(sorted, q) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+function cannon(port, body) {
+  return new Promise((resolve, reject) => {
+    const latencies = [];
+    const instance = autocannon(
+      { url: `http://${HOST}:${port}${CHAT_PATH}`, method: 'POST', headers: HEADERS, body: JSON.stringify(body), connections, pipelining: 1, duration: durationS, timeout: 10 },
+      (error, result) => {
+        if (error) return reject(error);
+        const sorted = Float64Array.from(latencies).sort();
+        resolve({ rps: result.requests.total / result.duration, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), bad: result.non2xx + result.errors + result.timeouts });
+      },
+    );
+    instance.on('response', (_client, _status, _bytes, ms) => latencies.push(ms));
+  });
+}
+
+/** Runs the proxy with `workers` processes and `rpm` as the default per-key limit; returns it once every worker answers. */
+async function startProxy(entry, mockPort, tmp, workers, rpm) {
+  const port = await freePort();
+  const env = {
+    PORT: String(port),
+    HOST,
+    OPENAI_API_KEY: UPSTREAM_KEY,
+    OPENAI_BASE_URL: `http://${HOST}:${mockPort}/v1`,
+    LLM_PROXY_API_KEYS: CLIENT_KEY,
+    LLM_PROXY_CACHE: 'off',
+    LLM_PROXY_RPM: String(rpm),
+    LLM_PROXY_LOG_LEVEL: 'warn',
+    LLM_PROXY_WORKERS: String(workers),
+    LLM_PROXY_DB: path.join(tmp, `bench-${workers}-${rpm}.db`),
+  };
+  const child = await start(`proxy (${workers} workers)`, [entry], env, async () => {
+    try {
+      return (await fetch(`http://${HOST}:${port}/health/ready`)).status === 200;
+    } catch {
+      return false;
+    }
+  });
+  // Connections go to workers in turn; give the last ones a moment to listen.
+  await new Promise((resolve) => setTimeout(resolve, workers > 1 ? 1_000 : 0));
+  const check = await fetch(`http://${HOST}:${port}${CHAT_PATH}`, { method: 'POST', headers: HEADERS, body: JSON.stringify(BODY) });
+  if (check.status !== 200) throw new Error(`sanity request: ${check.status} ${(await check.text()).slice(0, 200)}`);
+  return { port, child };
+}
+
+async function stop(child) {
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+const fmt = (n, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
+
+async function main() {
+  const entry = path.join(ROOT, 'dist', 'src', 'main.js');
+  if (!fs.existsSync(entry)) throw new Error('dist/src/main.js is missing: run `npm run build` first');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'llm-proxy-workers-bench-'));
+  const mockPort = await freePort();
+  await start('mock', ['bench/mock-upstream.mjs', String(mockPort)], { MOCK_EXPECT_KEY: UPSTREAM_KEY }, (out) => out.includes('listening'));
+  console.log(`workers benchmark: ${cores} core(s) for the proxy, the mock and this driver; c=${connections}, ${durationS}s per run`);
+
+  const scenarios = [
+    ['json', 0, BODY],
+    ['json + rpm', 1_000_000_000, BODY],
+    ['stream', 0, { ...BODY, stream: true }],
+  ];
+  const rows = [];
+  for (const [name, rpm, body] of scenarios) {
+    for (const workers of counts) {
+      const proxy = await startProxy(entry, mockPort, tmp, workers, rpm);
+      await cannon(proxy.port, body).catch(() => undefined);
+      const result = await cannon(proxy.port, body);
+      rows.push({ name, workers, ...result });
+      await stop(proxy.child);
+    }
+  }
+
+  console.log('\n  scenario     workers        RPS   vs 1   p50 ms   p99 ms   bad');
+  for (const row of rows) {
+    const base = rows.find((other) => other.name === row.name && other.workers === counts[0]);
+    console.log(
+      `  ${row.name.padEnd(12)} ${String(row.workers).padStart(7)}  ${fmt(row.rps, 0).padStart(9)}  ${fmt(row.rps / base.rps, 2).padStart(5)}  ${fmt(row.p50, 3).padStart(7)}  ${fmt(row.p99, 3).padStart(7)}  ${String(row.bad).padStart(4)}`,
+    );
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
+  if (rows.some((row) => row.bad > 0)) {
+    console.log('\nINVALID: non-2xx responses or errors');
+    process.exitCode = 1;
+  }
+}
+
+main()
+  .catch((error) => {
+    console.error(error.message);
+    process.exitCode = 1;
+  })
+  .finally(killAll);

@@ -1,0 +1,159 @@
+// Chat answers → Anthropic messages and events, on recorded payloads: Gemini's streams (a whole
+// functionCall in one chunk) through the Gemini codec, then through the writer; OpenAI-style
+// fragments; reasoning; a chat.completion with tool calls.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { collect, makeTarget, sseEvents } from '../../test/providers/codec-harness.js';
+import { readGeminiFixture } from '../../test/support/fake-gemini.js';
+import { GatewayError } from '../errors/gateway-error.js';
+import type { ChatCompletionChunk, ChatCompletionResponse } from '../openai/types.js';
+import type { AnthropicStreamEvent } from '../providers/anthropic/anthropic-wire.js';
+import { convertGeminiStream } from '../providers/gemini/convert-stream.js';
+import { AnthropicStreamWriter, anthropicErrorType, encodeErrorEvent, parseToolInput, toAnthropicMessage, usageOf } from './from-chat.js';
+
+/** Every frame the writer made, as [event name, data]; the name must match the data's type. */
+function events(text: string): AnthropicStreamEvent[] {
+  return text
+    .split('\n\n')
+    .filter((frame) => frame.length > 0)
+    .map((frame) => {
+      const [head, data] = frame.split('\n');
+      const event = JSON.parse((data ?? '').slice('data: '.length)) as AnthropicStreamEvent;
+      assert.equal(head, `event: ${event.type}`);
+      return event;
+    });
+}
+
+function write(chunks: ChatCompletionChunk[]): AnthropicStreamEvent[] {
+  const writer = new AnthropicStreamWriter('req1', 'model-x');
+  return events(chunks.map((chunk) => writer.push(chunk)).join('') + writer.end());
+}
+
+/** Each tool_use block's input_json_delta fragments, joined. */
+function toolInputs(list: AnthropicStreamEvent[]): Map<number, string> {
+  const inputs = new Map<number, string>();
+  for (const event of list) {
+    if (event.type === 'content_block_start' && event.content_block.type === 'tool_use') inputs.set(event.index, '');
+    if (event.type === 'content_block_delta' && event.delta.type === 'input_json_delta') inputs.set(event.index, (inputs.get(event.index) ?? '') + event.delta.partial_json);
+  }
+  return inputs;
+}
+
+function chunk(delta: ChatCompletionChunk['choices'][number]['delta'], finish: ChatCompletionChunk['choices'][number]['finish_reason'] = null): ChatCompletionChunk {
+  return { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o', choices: [{ index: 0, delta, finish_reason: finish }] };
+}
+
+async function gemini(name: string): Promise<ChatCompletionChunk[]> {
+  return collect(convertGeminiStream(sseEvents(readGeminiFixture(`gemini-${name}.chunks.txt`)), makeTarget('gemini', { stream: true, includeUsage: true })));
+}
+
+describe('AnthropicStreamWriter', () => {
+  it('Gemini sends a whole functionCall in one chunk: its arguments arrive as one complete input_json_delta', async () => {
+    const list = write(await gemini('tools'));
+    assert.deepEqual(
+      list.map((event) => event.type),
+      ['message_start', 'ping', 'content_block_start', 'content_block_delta', 'content_block_delta', 'content_block_delta', 'content_block_stop', 'content_block_start', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop'],
+    );
+    assert.deepEqual([...toolInputs(list).values()].map((text) => JSON.parse(text) as unknown), [{ location: 'Paris', unit: 'celsius', days: null }]);
+    const delta = list.find((event) => event.type === 'message_delta');
+    assert.deepEqual(delta, {
+      type: 'message_delta',
+      delta: { stop_reason: 'tool_use', stop_sequence: null },
+      usage: { output_tokens: 89, input_tokens: 95, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+    });
+  });
+
+  it('Gemini parallel calls: two tool_use blocks, each input complete', async () => {
+    const inputs = toolInputs(write(await gemini('parallel-tools')));
+    assert.deepEqual([...inputs.values()].map((text) => JSON.parse(text) as unknown), [
+      { location: 'Paris', unit: 'celsius', days: null },
+      { location: 'Tokyo', unit: 'celsius', days: null },
+    ]);
+  });
+
+  it('OpenAI fragments are forwarded one by one; a call without arguments gets {}', () => {
+    const args = '{"city":"Paris","days":[1,2]}';
+    const pieces = args.match(/.{1,4}/g) ?? [];
+    const list = write([
+      chunk({ role: 'assistant', content: 'Checking.' }),
+      chunk({ tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'weather', arguments: '' } }] }),
+      ...pieces.map((piece) => chunk({ tool_calls: [{ index: 0, function: { arguments: piece } }] })),
+      chunk({ tool_calls: [{ index: 1, id: 'call_2', type: 'function', function: { name: 'now', arguments: '' } }] }),
+      chunk({}, 'tool_calls'),
+      { ...chunk({}), choices: [], usage: { prompt_tokens: 20, completion_tokens: 5, total_tokens: 25, prompt_tokens_details: { cached_tokens: 8 } } },
+    ]);
+    const fragments = list.filter((event) => event.type === 'content_block_delta' && event.delta.type === 'input_json_delta');
+    assert.equal(fragments.length, pieces.length + 1);
+    assert.deepEqual(toolInputs(list), new Map([[1, args], [2, '{}']]));
+    const start = list.find((event) => event.type === 'content_block_start' && event.index === 1);
+    assert.deepEqual(start, { type: 'content_block_start', index: 1, content_block: { type: 'tool_use', id: 'call_1', name: 'weather', input: {} } });
+    const delta = list.find((event) => event.type === 'message_delta');
+    assert.deepEqual(delta?.type === 'message_delta' ? delta.usage : undefined, { output_tokens: 5, input_tokens: 12, cache_creation_input_tokens: 0, cache_read_input_tokens: 8 });
+  });
+
+  it('reasoning_content becomes a thinking block before the text', () => {
+    const list = write([chunk({ role: 'assistant', reasoning_content: 'Let me think.' } as never), chunk({ content: 'Done.' }), chunk({}, 'stop')]);
+    const starts = list.filter((event) => event.type === 'content_block_start').map((event) => (event.type === 'content_block_start' ? event.content_block.type : ''));
+    assert.deepEqual(starts, ['thinking', 'text']);
+    assert.ok(list.some((event) => event.type === 'content_block_delta' && event.delta.type === 'thinking_delta' && event.delta.thinking === 'Let me think.'));
+  });
+
+  it('finish reasons: length → max_tokens, content_filter → refusal; an empty stream still closes properly', () => {
+    const stops = (['length', 'content_filter', 'stop'] as const).map((finish) => {
+      const event = write([chunk({ content: 'a' }, finish)]).find((entry) => entry.type === 'message_delta');
+      return event?.type === 'message_delta' ? event.delta.stop_reason : undefined;
+    });
+    assert.deepEqual(stops, ['max_tokens', 'refusal', 'end_turn']);
+    const writer = new AnthropicStreamWriter('req1', 'model-x');
+    assert.deepEqual(events(writer.end()).map((event) => event.type), ['message_start', 'ping', 'message_delta', 'message_stop']);
+  });
+});
+
+describe('toAnthropicMessage and errors', () => {
+  it('a chat.completion with text and tool calls', () => {
+    const chat: ChatCompletionResponse = {
+      id: 'chatcmpl-abc',
+      object: 'chat.completion',
+      created: 1,
+      model: 'gpt-4o',
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: 'Sure.', tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }] },
+          finish_reason: 'tool_calls',
+          logprobs: null,
+        },
+      ],
+      usage: { prompt_tokens: 10, completion_tokens: 3, total_tokens: 13 },
+    };
+    assert.deepEqual(toAnthropicMessage(chat, 'req1'), {
+      id: 'msg_abc',
+      type: 'message',
+      role: 'assistant',
+      model: 'gpt-4o',
+      content: [
+        { type: 'text', text: 'Sure.' },
+        { type: 'tool_use', id: 'call_1', name: 'f', input: { a: 1 } },
+      ],
+      stop_reason: 'tool_use',
+      stop_sequence: null,
+      usage: { input_tokens: 10, output_tokens: 3, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+    });
+  });
+
+  it('tool arguments that are not a JSON object are kept, not lost', () => {
+    assert.deepEqual(parseToolInput(''), {});
+    assert.deepEqual(parseToolInput('{"a":1}'), { a: 1 });
+    assert.deepEqual(parseToolInput('not json'), { _raw: 'not json' });
+    assert.deepEqual(usageOf(undefined), { input_tokens: 0, output_tokens: 0 });
+  });
+
+  it('statuses map to Anthropic error types; the error event is framed as Anthropic frames it', () => {
+    assert.deepEqual(
+      [400, 401, 403, 404, 413, 429, 500, 502, 503, 504, 529].map(anthropicErrorType),
+      ['invalid_request_error', 'authentication_error', 'permission_error', 'not_found_error', 'request_too_large', 'rate_limit_error', 'api_error', 'api_error', 'overloaded_error', 'timeout_error', 'overloaded_error'],
+    );
+    const frame = encodeErrorEvent(new GatewayError({ status: 502, type: 'api_error', code: 'upstream_stream_error', message: 'broke' }));
+    assert.equal(frame, 'event: error\ndata: {"type":"error","error":{"type":"api_error","message":"broke"}}\n\n');
+  });
+});

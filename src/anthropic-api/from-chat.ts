@@ -1,0 +1,251 @@
+// Chat answers → Anthropic Messages answers: a chat.completion → a `message`, and a stream of chat
+// chunks → the exact Messages event sequence (message_start, ping, content_block_start / delta /
+// stop per block, message_delta with stop_reason and usage, message_stop). Pure: no I/O.
+// Tool arguments are forwarded fragment by fragment as `input_json_delta`, whether they arrive in
+// pieces (OpenAI) or whole in the call's first chunk (Gemini, Ollama): the concatenation is always
+// the complete JSON, `{}` when the model sent none.
+// @see https://docs.anthropic.com/en/docs/build-with-claude/streaming
+import type { GatewayError } from '../errors/gateway-error.js';
+import type { ChatCompletionChunk, ChatCompletionResponse, CompletionUsage, FinishReason } from '../openai/types.js';
+import type {
+  AnthropicContentBlock,
+  AnthropicErrorResponse,
+  AnthropicErrorType,
+  AnthropicMessage,
+  AnthropicStopReason,
+  AnthropicStreamEvent,
+  AnthropicUsage,
+} from '../providers/anthropic/anthropic-wire.js';
+import { isRecord } from '../providers/anthropic/anthropic-wire.js';
+
+export function stopReasonOf(finish: FinishReason | null | undefined): AnthropicStopReason {
+  switch (finish) {
+    case 'length':
+      return 'max_tokens';
+    case 'tool_calls':
+    case 'function_call':
+      return 'tool_use';
+    case 'content_filter':
+      return 'refusal';
+    default:
+      return 'end_turn';
+  }
+}
+
+/** OpenAI's prompt_tokens include cached tokens; Anthropic reports cache reads apart from input_tokens. */
+export function usageOf(usage: CompletionUsage | undefined | null): AnthropicUsage {
+  if (usage === undefined || usage === null) return { input_tokens: 0, output_tokens: 0 };
+  const cached = usage.prompt_tokens_details?.cached_tokens ?? 0;
+  return {
+    input_tokens: Math.max(0, usage.prompt_tokens - cached),
+    output_tokens: usage.completion_tokens,
+    cache_creation_input_tokens: 0,
+    cache_read_input_tokens: cached,
+  };
+}
+
+/** A tool call's arguments as an object: `{}` for none; text that is not a JSON object is kept under `_raw`, never lost. */
+export function parseToolInput(text: string): Record<string, unknown> {
+  if (text.trim().length === 0) return {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (isRecord(parsed)) return parsed;
+  } catch {
+    // Falls through: the model wrote something that is not JSON.
+  }
+  return { _raw: text };
+}
+
+/** Providers that think aloud in OpenAI's format put it in `reasoning_content` (DeepSeek, vLLM) or `reasoning` (OpenRouter). */
+function reasoningOf(value: unknown): string | undefined {
+  if (!isRecord(value)) return undefined;
+  const text = value.reasoning_content ?? value.reasoning;
+  return typeof text === 'string' && text.length > 0 ? text : undefined;
+}
+
+export function messageId(chatId: string | undefined, fallback: string): string {
+  const id = chatId !== undefined && chatId.length > 0 ? chatId : fallback;
+  return id.startsWith('msg_') ? id : `msg_${id.replace(/^chatcmpl-/, '')}`;
+}
+
+/** A whole chat.completion → an Anthropic `message`. */
+export function toAnthropicMessage(chat: ChatCompletionResponse, requestId: string): AnthropicMessage {
+  const choice = chat.choices[0];
+  const content: AnthropicContentBlock[] = [];
+  const message = choice?.message;
+  const reasoning = reasoningOf(message);
+  if (reasoning !== undefined) content.push({ type: 'thinking', thinking: reasoning, signature: '' });
+  if (typeof message?.content === 'string' && message.content.length > 0) content.push({ type: 'text', text: message.content });
+  for (const call of message?.tool_calls ?? []) {
+    content.push({ type: 'tool_use', id: call.id, name: call.function.name, input: parseToolInput(call.function.arguments) });
+  }
+  if (message?.function_call !== undefined) {
+    content.push({ type: 'tool_use', id: `toolu_${requestId}`, name: message.function_call.name, input: parseToolInput(message.function_call.arguments) });
+  }
+  return {
+    id: messageId(chat.id, requestId),
+    type: 'message',
+    role: 'assistant',
+    model: chat.model,
+    content,
+    stop_reason: stopReasonOf(choice?.finish_reason),
+    stop_sequence: null,
+    usage: usageOf(chat.usage),
+  };
+}
+
+/** One event, framed as Anthropic frames it: the `event:` name (the SDK dispatches on it) and the JSON. */
+export function encodeEvent(event: AnthropicStreamEvent): string {
+  return `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+}
+
+type OpenBlock = { kind: 'text' | 'thinking'; index: number } | { kind: 'tool'; index: number; call: number; sent: boolean };
+
+/**
+ * Turns chat chunks into Anthropic events, one chunk at a time: `push` returns the frames a chunk
+ * makes (maybe none), `finish` the closing ones. Only choice 0 is read (Messages has one answer).
+ */
+export class AnthropicStreamWriter {
+  private started = false;
+  private open: OpenBlock | undefined;
+  private next = 0;
+  /** OpenAI tool-call index → its block (so later argument fragments find it). */
+  private readonly tools = new Map<number, Extract<OpenBlock, { kind: 'tool' }>>();
+  private finish: FinishReason | null = null;
+  private usage: CompletionUsage | undefined;
+  private ended = false;
+
+  constructor(
+    private readonly requestId: string,
+    private readonly model: string,
+  ) {}
+
+  private start(chunk: ChatCompletionChunk): string {
+    this.started = true;
+    const message: AnthropicMessage = {
+      id: messageId(chunk.id, this.requestId),
+      type: 'message',
+      role: 'assistant',
+      model: chunk.model.length > 0 ? chunk.model : this.model,
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      // The prompt's count arrives with the last chunk; message_delta carries it.
+      usage: { input_tokens: 0, output_tokens: 0 },
+    };
+    return encodeEvent({ type: 'message_start', message }) + encodeEvent({ type: 'ping' });
+  }
+
+  private close(): string {
+    const open = this.open;
+    if (open === undefined) return '';
+    this.open = undefined;
+    let out = '';
+    // A call with no arguments at all still has a complete input: `{}`.
+    if (open.kind === 'tool' && !open.sent) out += encodeEvent({ type: 'content_block_delta', index: open.index, delta: { type: 'input_json_delta', partial_json: '{}' } });
+    return out + encodeEvent({ type: 'content_block_stop', index: open.index });
+  }
+
+  private openBlock(kind: 'text' | 'thinking'): string {
+    if (this.open?.kind === kind) return '';
+    let out = this.close();
+    const index = this.next++;
+    this.open = { kind, index };
+    const block: AnthropicContentBlock = kind === 'text' ? { type: 'text', text: '' } : { type: 'thinking', thinking: '', signature: '' };
+    out += encodeEvent({ type: 'content_block_start', index, content_block: block });
+    return out;
+  }
+
+  push(chunk: ChatCompletionChunk): string {
+    let out = this.started ? '' : this.start(chunk);
+    if (chunk.usage !== undefined && chunk.usage !== null) this.usage = chunk.usage;
+    const choice = chunk.choices.find((entry) => entry.index === 0);
+    if (choice === undefined) return out;
+    const delta = choice.delta;
+    const reasoning = reasoningOf(delta);
+    if (reasoning !== undefined) {
+      out += this.openBlock('thinking');
+      out += encodeEvent({ type: 'content_block_delta', index: (this.open as OpenBlock).index, delta: { type: 'thinking_delta', thinking: reasoning } });
+    }
+    if (typeof delta.content === 'string' && delta.content.length > 0) {
+      out += this.openBlock('text');
+      out += encodeEvent({ type: 'content_block_delta', index: (this.open as OpenBlock).index, delta: { type: 'text_delta', text: delta.content } });
+    }
+    const calls = delta.tool_calls ?? (delta.function_call === undefined ? undefined : [{ index: 0, id: undefined, function: delta.function_call }]);
+    for (const call of calls ?? []) {
+      let block = this.tools.get(call.index);
+      if (block === undefined) {
+        out += this.close();
+        block = { kind: 'tool', index: this.next++, call: call.index, sent: false };
+        this.tools.set(call.index, block);
+        this.open = block;
+        const id = call.id !== undefined && call.id.length > 0 ? call.id : `toolu_${this.requestId}_${call.index}`;
+        out += encodeEvent({ type: 'content_block_start', index: block.index, content_block: { type: 'tool_use', id, name: call.function?.name ?? '', input: {} } });
+      }
+      // The first delta may carry the whole arguments (Gemini, Ollama): they are forwarded like any fragment.
+      const fragment = call.function?.arguments;
+      if (typeof fragment === 'string' && fragment.length > 0) {
+        block.sent = true;
+        out += encodeEvent({ type: 'content_block_delta', index: block.index, delta: { type: 'input_json_delta', partial_json: fragment } });
+      }
+    }
+    if (choice.finish_reason !== null && choice.finish_reason !== undefined) this.finish = choice.finish_reason;
+    return out;
+  }
+
+  /** The closing events: the open block's stop, message_delta (stop reason, usage), message_stop. */
+  end(): string {
+    if (this.ended) return '';
+    this.ended = true;
+    let out = this.started ? '' : this.start({ id: '', object: 'chat.completion.chunk', created: 0, model: this.model, choices: [] });
+    out += this.close();
+    const usage = usageOf(this.usage);
+    out += encodeEvent({
+      type: 'message_delta',
+      delta: { stop_reason: stopReasonOf(this.finish), stop_sequence: null },
+      usage: {
+        output_tokens: usage.output_tokens,
+        input_tokens: usage.input_tokens,
+        cache_creation_input_tokens: usage.cache_creation_input_tokens ?? null,
+        cache_read_input_tokens: usage.cache_read_input_tokens ?? null,
+      },
+    });
+    return out + encodeEvent({ type: 'message_stop' });
+  }
+}
+
+/** GatewayError statuses → Anthropic's error types (the status stays ours). */
+export function anthropicErrorType(status: number): AnthropicErrorType {
+  switch (status) {
+    case 400:
+      return 'invalid_request_error';
+    case 401:
+      return 'authentication_error';
+    case 402:
+      return 'billing_error';
+    case 403:
+      return 'permission_error';
+    case 404:
+      return 'not_found_error';
+    case 413:
+      return 'request_too_large';
+    case 429:
+      return 'rate_limit_error';
+    case 503:
+    case 529:
+      return 'overloaded_error';
+    case 504:
+      return 'timeout_error';
+    default:
+      return status >= 400 && status < 500 ? 'invalid_request_error' : 'api_error';
+  }
+}
+
+/** The body of an error answer on /v1/messages, and the data of an `error` event. */
+export function toAnthropicError(error: Pick<GatewayError, 'status' | 'message'>, requestId?: string): AnthropicErrorResponse {
+  return { type: 'error', error: { type: anthropicErrorType(error.status), message: error.message }, ...(requestId === undefined ? {} : { request_id: requestId }) };
+}
+
+export function encodeErrorEvent(error: GatewayError): string {
+  return `event: error\ndata: ${JSON.stringify(toAnthropicError(error))}\n\n`;
+}

@@ -1,0 +1,189 @@
+// Anthropic requests (the recorded requests of the codec fixtures, and hand-written edge cases) → chat.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { readAnthropicJson } from '../../test/support/fake-anthropic.js';
+import { TINY_PNG_BASE64 } from '../../test/providers/openai-cases.js';
+import { GatewayError } from '../errors/gateway-error.js';
+import type { MessagesRequest } from './messages-request.js';
+import { validateMessagesRequest } from './messages-request.js';
+import { effortForBudget, toChatRequest } from './to-chat-request.js';
+
+function fixture(name: string): MessagesRequest {
+  return validateMessagesRequest(readAnthropicJson(`anthropic-${name}.request.json`));
+}
+
+function translate(request: MessagesRequest, reasoning = false): { chat: ReturnType<typeof toChatRequest>['chat']; warnings: string[] } {
+  const warnings: string[] = [];
+  return { chat: toChatRequest(request, warnings, { reasoning }).chat, warnings };
+}
+
+const weatherSchema = (readAnthropicJson('anthropic-tools.request.json') as { tools: Array<{ input_schema: unknown }> }).tools[0]?.input_schema;
+
+describe('toChatRequest on the recorded Anthropic requests', () => {
+  it('multi-turn: system blocks joined into one system message, metadata.user_id → user', () => {
+    const { chat, warnings } = translate(fixture('multi-turn'));
+    assert.deepEqual(chat, {
+      model: 'claude-sonnet-4-5',
+      messages: [
+        { role: 'system', content: 'You are a terse assistant.\n\nAnswer in English.' },
+        { role: 'user', content: 'What is the capital of France?' },
+        { role: 'assistant', content: 'Paris.' },
+        { role: 'user', content: [{ type: 'text', text: 'And of Germany?' }, { type: 'text', text: 'One word, please.' }] },
+      ],
+      max_tokens: 100,
+      temperature: 0.2,
+      user: 'user-123',
+    });
+    assert.deepEqual(warnings, []);
+  });
+
+  it('image: a base64 source becomes a data URL', () => {
+    const { chat } = translate(fixture('image'));
+    const content = chat.messages[0]?.content as Array<{ type: string; image_url?: { url: string } }>;
+    assert.equal(content.find((part) => part.type === 'image_url')?.image_url?.url, `data:image/png;base64,${TINY_PNG_BASE64}`);
+  });
+
+  it('image-url: a url source stays a URL', () => {
+    const { chat } = translate(fixture('image-url'));
+    const content = chat.messages[0]?.content as Array<{ type: string; image_url?: { url: string } }>;
+    assert.match(content[1]?.image_url?.url ?? '', /^https:\/\/upload\.wikimedia\.org\//);
+  });
+
+  it('tools: input_schema → parameters, tool_choice auto', () => {
+    const { chat } = translate(fixture('tools'));
+    assert.deepEqual(chat.tools, [{ type: 'function', function: { name: 'get_weather', description: 'Get the current weather for a city.', parameters: weatherSchema as Record<string, unknown> } }]);
+    assert.equal(chat.tool_choice, 'auto');
+  });
+
+  it('parallel-tools: tool_choice any → required', () => {
+    assert.equal(translate(fixture('parallel-tools')).chat.tool_choice, 'required');
+  });
+
+  it('tool-result: tool_use → tool_calls, tool_result → tool messages right after', () => {
+    const { chat } = translate(fixture('tool-result'));
+    assert.deepEqual(chat.messages.slice(1), [
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [
+          { id: 'call_paris', type: 'function', function: { name: 'get_weather', arguments: '{"location":"Paris","unit":"celsius","days":null}' } },
+          { id: 'call_tokyo', type: 'function', function: { name: 'get_weather', arguments: '{"location":"Tokyo","unit":"celsius","days":null}' } },
+        ],
+      },
+      { role: 'tool', tool_call_id: 'call_paris', content: '{"temperature":18,"condition":"cloudy"}' },
+      { role: 'tool', tool_call_id: 'call_tokyo', content: 'Sunny, 24°C' },
+    ]);
+  });
+
+  it('legacy-functions: a tool_result followed by text → a tool message, then the user text', () => {
+    const { chat } = translate(fixture('legacy-functions'));
+    assert.deepEqual(chat.messages.slice(2), [
+      { role: 'tool', tool_call_id: 'toolu_legacy_1', content: '{"temperature":18,"condition":"cloudy"}' },
+      { role: 'user', content: 'And in Rome?' },
+    ]);
+  });
+
+  it('json-mode: a named tool_choice → a named function', () => {
+    assert.deepEqual(translate(fixture('json-mode')).chat.tool_choice, { type: 'function', function: { name: 'json_response' } });
+  });
+
+  it('stop: stop_sequences → stop', () => {
+    assert.deepEqual(translate(fixture('stop')).chat.stop, ['5']);
+  });
+});
+
+describe('toChatRequest edge cases', () => {
+  const base = { model: 'm', max_tokens: 10 };
+
+  it('streams ask for usage; top_k and unknown fields are dropped with a warning', () => {
+    const { chat, warnings } = translate(validateMessagesRequest({ ...base, stream: true, top_k: 3, fancy_new_field: 1, service_tier: 'auto', messages: [{ role: 'user', content: 'x' }] }));
+    assert.equal(chat.stream, true);
+    assert.deepEqual(chat.stream_options, { include_usage: true });
+    assert.deepEqual(warnings, ['top_k: no OpenAI-format equivalent, ignored', 'fancy_new_field: only Anthropic models take it, ignored']);
+  });
+
+  it('thinking budgets map to reasoning_effort; replayed thinking blocks are dropped with a warning', () => {
+    assert.deepEqual([1024, 8000, 32000].map(effortForBudget), ['low', 'medium', 'high']);
+    const withThinking = (type: string) =>
+      validateMessagesRequest({ ...base, thinking: { type: 'enabled', budget_tokens: 10000 }, output_config: type === 'effort' ? { effort: 'low' } : undefined, messages: [{ role: 'user', content: 'x' }] });
+    assert.equal(translate(withThinking('budget'), true).chat.reasoning_effort, 'medium');
+    assert.equal(translate(withThinking('effort'), true).chat.reasoning_effort, 'low');
+    const plain = translate(withThinking('budget'), false);
+    assert.equal(plain.chat.reasoning_effort, undefined, 'a model not known to reason would refuse the field');
+    assert.deepEqual(plain.warnings, ['thinking: the model is not known to reason, ignored']);
+    const { chat, warnings } = translate(
+      validateMessagesRequest({
+        ...base,
+        thinking: { type: 'enabled', budget_tokens: 10000 },
+        messages: [
+          { role: 'user', content: 'x' },
+          { role: 'assistant', content: [{ type: 'thinking', thinking: 'hmm', signature: 'sig' }, { type: 'text', text: 'y' }] },
+          { role: 'user', content: 'z' },
+        ],
+      }),
+    );
+    assert.deepEqual(chat.messages[1], { role: 'assistant', content: 'y' });
+    assert.equal(warnings.length, 2);
+    assert.match(warnings[0] ?? '', /^messages\[1\]: thinking blocks/);
+  });
+
+  it('a tool_result with is_error and images; a PDF document → a file part; plain-text document → text', () => {
+    const { chat } = translate(
+      validateMessagesRequest({
+        ...base,
+        messages: [
+          { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'shot', input: {} }] },
+          {
+            role: 'user',
+            content: [
+              { type: 'tool_result', tool_use_id: 't1', is_error: true, content: [{ type: 'text', text: 'failed' }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAAA' } }] },
+              { type: 'document', title: 'a.pdf', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBE' } },
+              { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'notes' } },
+            ],
+          },
+        ],
+      }),
+    );
+    assert.deepEqual(chat.messages, [
+      { role: 'assistant', content: null, tool_calls: [{ id: 't1', type: 'function', function: { name: 'shot', arguments: '{}' } }] },
+      { role: 'tool', tool_call_id: 't1', content: 'Error: failed' },
+      {
+        role: 'user',
+        content: [
+          { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } },
+          { type: 'file', file: { file_data: 'data:application/pdf;base64,JVBE', filename: 'a.pdf' } },
+          { type: 'text', text: 'notes' },
+        ],
+      },
+    ]);
+  });
+
+  it('what only Anthropic takes is refused, or stands as a placeholder in lenient mode', () => {
+    const request = validateMessagesRequest({
+      ...base,
+      tools: [{ type: 'web_search_20250305', name: 'web_search' }],
+      messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'file', file_id: 'file_1' } }] }],
+    });
+    assert.throws(() => toChatRequest(request, []), (error: unknown) => error instanceof GatewayError && error.status === 400 && error.code === 'unsupported_content');
+    const lenient = toChatRequest(request, [], { lenient: true });
+    assert.equal(lenient.lossy, true);
+    assert.equal(lenient.chat.messages.length, 1);
+    const fine = toChatRequest(validateMessagesRequest({ ...base, messages: [{ role: 'user', content: 'x' }] }), [], { lenient: true });
+    assert.equal(fine.lossy, false);
+  });
+
+  it('tool_choice none and disable_parallel_tool_use', () => {
+    const tools = [{ name: 'f', input_schema: { type: 'object' } }];
+    const none = translate(validateMessagesRequest({ ...base, tools, tool_choice: { type: 'none' }, messages: [{ role: 'user', content: 'x' }] })).chat;
+    assert.equal(none.tool_choice, 'none');
+    const single = translate(validateMessagesRequest({ ...base, tools, tool_choice: { type: 'auto', disable_parallel_tool_use: true }, messages: [{ role: 'user', content: 'x' }] })).chat;
+    assert.equal(single.tool_choice, 'auto');
+    assert.equal(single.parallel_tool_calls, false);
+  });
+
+  it('validation: the path of the bad field, max_tokens required, count_tokens without it', () => {
+    assert.throws(() => validateMessagesRequest({ model: 'm', messages: [{ role: 'user', content: 'x' }] }), (error: unknown) => error instanceof GatewayError && error.param === 'max_tokens');
+    assert.throws(() => validateMessagesRequest({ ...base, temperature: 1.5, messages: [{ role: 'user', content: 'x' }] }), (error: unknown) => error instanceof GatewayError && error.param === 'temperature');
+    assert.throws(() => validateMessagesRequest({ ...base, messages: [{ role: 'user', content: [{ text: 'no type' }] }] }), (error: unknown) => error instanceof GatewayError && error.param === 'messages[0].content');
+  });
+});

@@ -1,0 +1,299 @@
+// Anthropic Messages request → the proxy's internal ChatCompletionRequest, for every provider that is
+// not Anthropic (an Anthropic upstream gets the client's body as it came). Pure: no I/O. What cannot
+// be expressed is refused with a 400 naming it; what only changes style is dropped with a warning.
+import { invalidValue } from '../errors/gateway-error.js';
+import type { ChatCompletionRequest, ChatMessage, ContentPart, ToolCall, ToolChoice, ToolDefinition } from '../openai/types.js';
+import { unsupportedContent } from '../providers/chat-request-fields.js';
+import type { AnthropicToolResultBlockParam, AnthropicToolUseBlockParam } from '../providers/anthropic/anthropic-wire.js';
+import type { InboundContentBlock, InboundMessageParam, InboundTool, MessagesRequest } from './messages-request.js';
+
+/** Fields read below, or deliberately dropped with their own warning. */
+const HANDLED = new Set([
+  'model',
+  'messages',
+  'max_tokens',
+  'system',
+  'metadata',
+  'stop_sequences',
+  'stream',
+  'temperature',
+  'top_p',
+  'top_k',
+  'tools',
+  'tool_choice',
+  'thinking',
+  'output_config',
+  // Anthropic's own routing and billing knobs: meaningless elsewhere, dropped without a word.
+  'service_tier',
+  'container',
+  'context_management',
+  'mcp_servers',
+]);
+
+function dropped(warnings: string[], field: string, why = 'only Anthropic models take it'): void {
+  warnings.push(`${field}: ${why}, ignored`);
+}
+
+/** `budget_tokens` → OpenAI's `reasoning_effort`, by the thresholds Anthropic's docs use for small, medium and large budgets. */
+export function effortForBudget(budget: number): 'low' | 'medium' | 'high' {
+  if (budget < 4_096) return 'low';
+  if (budget < 16_384) return 'medium';
+  return 'high';
+}
+
+function mediaTypeOf(source: Record<string, unknown>, param: string): string {
+  if (typeof source.media_type !== 'string' || typeof source.data !== 'string') throw invalidValue(`${param}.source`, 'a base64 source needs media_type and data');
+  return source.media_type;
+}
+
+/** An image or document block of a user turn → an OpenAI content part. */
+function mediaPart(block: InboundContentBlock, param: string): ContentPart {
+  const source = (block as { source?: unknown }).source;
+  if (source === null || typeof source !== 'object') throw invalidValue(`${param}.source`, 'expected an object');
+  const typed = source as Record<string, unknown>;
+  if (block.type === 'image') {
+    if (typed.type === 'base64') return { type: 'image_url', image_url: { url: `data:${mediaTypeOf(typed, param)};base64,${String(typed.data)}` } };
+    if (typed.type === 'url' && typeof typed.url === 'string') return { type: 'image_url', image_url: { url: typed.url } };
+    throw unsupportedContent(`${param}.source`, `image source '${String(typed.type)}' is only available with Anthropic models`);
+  }
+  // A document: base64 PDFs become file parts, plain text becomes text; URLs and Files API ids cannot travel.
+  if (typed.type === 'base64') {
+    const title = (block as { title?: unknown }).title;
+    return { type: 'file', file: { file_data: `data:${mediaTypeOf(typed, param)};base64,${String(typed.data)}`, ...(typeof title === 'string' ? { filename: title } : {}) } };
+  }
+  if (typed.type === 'text' && typeof typed.data === 'string') return { type: 'text', text: typed.data };
+  throw unsupportedContent(`${param}.source`, `document source '${String(typed.type)}' is only available with Anthropic models`);
+}
+
+/** A tool_result's content → the tool message's text, and any images it held (they follow as a user turn). */
+function toolResultParts(block: AnthropicToolResultBlockParam, param: string): { text: string; images: ContentPart[] } {
+  const content = block.content;
+  if (content === undefined) return { text: '', images: [] };
+  if (typeof content === 'string') return { text: content, images: [] };
+  if (!Array.isArray(content)) throw invalidValue(`${param}.content`, 'expected a string or an array of blocks');
+  const texts: string[] = [];
+  const images: ContentPart[] = [];
+  content.forEach((part, index) => {
+    const at = `${param}.content[${index}]`;
+    if (part.type === 'text' && typeof part.text === 'string') texts.push(part.text);
+    else if (part.type === 'image' || (part as { type: string }).type === 'document') images.push(mediaPart(part as InboundContentBlock, at));
+    else throw unsupportedContent(at, `'${String((part as { type: unknown }).type)}' blocks in a tool_result are only available with Anthropic models`);
+  });
+  return { text: texts.join('\n'), images };
+}
+
+function argumentsOf(block: AnthropicToolUseBlockParam, param: string): string {
+  const input = block.input as unknown;
+  if (input === undefined || input === null) return '{}';
+  if (typeof input !== 'object' || Array.isArray(input)) throw invalidValue(`${param}.input`, 'expected an object');
+  return JSON.stringify(input);
+}
+
+/**
+ * With `lenient`, what cannot be translated stands as its JSON text instead of a 400: the request is
+ * served natively by Anthropic, and the chat form only feeds token counts, limits and the cache key.
+ */
+interface Mode {
+  lenient: boolean;
+  /** Set when a placeholder was used: the chat form is then not fit to send anywhere. */
+  lossy: boolean;
+}
+
+function placeholder(block: unknown, mode: Mode, error: unknown): ContentPart {
+  if (!mode.lenient) throw error;
+  mode.lossy = true;
+  return { type: 'text', text: JSON.stringify(block) };
+}
+
+function userTurn(message: InboundMessageParam, param: string, out: ChatMessage[], mode: Mode): void {
+  if (typeof message.content === 'string') {
+    out.push({ role: 'user', content: message.content });
+    return;
+  }
+  const parts: ContentPart[] = [];
+  const afterTools: ContentPart[] = [];
+  message.content.forEach((block, index) => {
+    const at = `${param}.content[${index}]`;
+    switch (block.type) {
+      case 'text':
+        if (typeof (block as { text?: unknown }).text !== 'string') throw invalidValue(`${at}.text`, 'expected a string');
+        parts.push({ type: 'text', text: (block as { text: string }).text });
+        return;
+      case 'image':
+      case 'document':
+        try {
+          parts.push(mediaPart(block, at));
+        } catch (error) {
+          parts.push(placeholder(block, mode, error));
+        }
+        return;
+      case 'tool_result': {
+        const result = block as AnthropicToolResultBlockParam;
+        if (typeof result.tool_use_id !== 'string') throw invalidValue(`${at}.tool_use_id`, 'expected a string');
+        let converted: { text: string; images: ContentPart[] };
+        try {
+          converted = toolResultParts(result, at);
+        } catch (error) {
+          placeholder(block, mode, error);
+          converted = { text: JSON.stringify(result.content), images: [] };
+        }
+        const { text, images } = converted;
+        // OpenAI has no error flag on tool results: the model reads it from the text.
+        out.push({ role: 'tool', tool_call_id: result.tool_use_id, content: result.is_error === true && !/^error/i.test(text) ? `Error: ${text}` : text });
+        afterTools.push(...images);
+        return;
+      }
+      default:
+        parts.push(placeholder(block, mode, unsupportedContent(at, `'${block.type.slice(0, 64)}' blocks in a user turn are only available with Anthropic models`)));
+    }
+  });
+  // Tool results come first in a user turn (Anthropic requires it, OpenAI needs them right after the call).
+  const content = [...afterTools, ...parts];
+  if (content.length === 0) return;
+  const only = content[0];
+  out.push({ role: 'user', content: content.length === 1 && only?.type === 'text' ? only.text : content });
+}
+
+function assistantTurn(message: InboundMessageParam, param: string, out: ChatMessage[], warnings: string[], mode: Mode): void {
+  if (typeof message.content === 'string') {
+    out.push({ role: 'assistant', content: message.content });
+    return;
+  }
+  const texts: string[] = [];
+  const calls: ToolCall[] = [];
+  let thinking = false;
+  message.content.forEach((block, index) => {
+    const at = `${param}.content[${index}]`;
+    if (block.type === 'text') {
+      const text = (block as { text?: unknown }).text;
+      if (typeof text !== 'string') throw invalidValue(`${at}.text`, 'expected a string');
+      texts.push(text);
+    } else if (block.type === 'tool_use') {
+      const use = block as AnthropicToolUseBlockParam;
+      if (typeof use.id !== 'string' || typeof use.name !== 'string') throw invalidValue(at, 'a tool_use block needs an id and a name');
+      calls.push({ id: use.id, type: 'function', function: { name: use.name, arguments: argumentsOf(use, at) } });
+    } else if (block.type === 'thinking' || block.type === 'redacted_thinking') {
+      // Signed thinking only means something to the Anthropic model that wrote it.
+      thinking = true;
+    } else {
+      const part = placeholder(block, mode, unsupportedContent(at, `'${block.type.slice(0, 64)}' blocks in an assistant turn are only available with Anthropic models`));
+      texts.push((part as { text: string }).text);
+    }
+  });
+  if (thinking) dropped(warnings, `${param}: thinking blocks`, 'only the Anthropic model that wrote them can read them');
+  const text = texts.join('');
+  if (text.length === 0 && calls.length === 0) return;
+  out.push({ role: 'assistant', content: text.length === 0 ? null : text, ...(calls.length === 0 ? {} : { tool_calls: calls }) });
+}
+
+function convertTool(tool: InboundTool, index: number, mode: Mode): ToolDefinition {
+  const custom = tool as { type?: unknown; name: string; description?: unknown; input_schema?: unknown };
+  if (custom.type !== undefined && custom.type !== null && custom.type !== 'custom') {
+    const error = unsupportedContent(`tools[${index}]`, `the server tool '${String(custom.type).slice(0, 64)}' is only available with Anthropic models`);
+    placeholder(tool, mode, error);
+    return { type: 'function', function: { name: custom.name, description: JSON.stringify(tool), parameters: { type: 'object' } } };
+  }
+  const schema = custom.input_schema;
+  if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) throw invalidValue(`tools[${index}].input_schema`, 'expected a JSON schema object');
+  return {
+    type: 'function',
+    function: {
+      name: custom.name,
+      ...(typeof custom.description === 'string' ? { description: custom.description } : {}),
+      parameters: schema as Record<string, unknown>,
+    },
+  };
+}
+
+function convertToolChoice(choice: NonNullable<MessagesRequest['tool_choice']>): ToolChoice {
+  switch (choice.type) {
+    case 'any':
+      return 'required';
+    case 'tool':
+      return { type: 'function', function: { name: choice.name } };
+    case 'none':
+      return 'none';
+    default:
+      return 'auto';
+  }
+}
+
+/** Extended thinking or an effort level → OpenAI's `reasoning_effort`; undefined when none is asked. */
+function reasoningEffort(request: MessagesRequest): 'low' | 'medium' | 'high' | undefined {
+  const effort = request.output_config?.effort;
+  if (effort === 'low' || effort === 'medium' || effort === 'high') return effort;
+  if (typeof effort === 'string') return 'high';
+  const thinking = request.thinking;
+  if (thinking === undefined || thinking.type === 'disabled') return undefined;
+  if (thinking.type === 'enabled' && 'budget_tokens' in thinking && typeof thinking.budget_tokens === 'number') return effortForBudget(thinking.budget_tokens);
+  return 'medium';
+}
+
+function systemText(system: MessagesRequest['system']): string | undefined {
+  if (system === undefined) return undefined;
+  if (typeof system === 'string') return system.length === 0 ? undefined : system;
+  const text = system.map((block) => block.text).join('\n\n');
+  return text.length === 0 ? undefined : text;
+}
+
+export interface ChatTranslation {
+  chat: ChatCompletionRequest;
+  /** Something could not be translated and stands as a placeholder (lenient mode only). */
+  lossy: boolean;
+}
+
+/**
+ * The chat request for a Messages request. `warnings` receives one entry per dropped field (they go
+ * out in `X-LLM-Proxy-Warnings`). Streams always ask for usage: message_delta reports it.
+ */
+export interface TranslationOptions {
+  /** Untranslatable content stands as a placeholder instead of a 400 (the Anthropic fast path). */
+  lenient?: boolean;
+  /** The catalog says the model reasons: thinking becomes `reasoning_effort` (models that do not refuse the field). */
+  reasoning?: boolean;
+  /** OpenAI and Azure take the limit as `max_completion_tokens` (their reasoning models refuse `max_tokens`); other hosts know only `max_tokens`. */
+  completionTokens?: boolean;
+}
+
+export function toChatRequest(request: MessagesRequest, warnings: string[], options: TranslationOptions = {}): ChatTranslation {
+  const mode: Mode = { lenient: options.lenient === true, lossy: false };
+  const messages: ChatMessage[] = [];
+  const system = systemText(request.system);
+  if (system !== undefined) messages.push({ role: 'system', content: system });
+  request.messages.forEach((message, index) => {
+    const param = `messages[${index}]`;
+    if (message.role === 'user') userTurn(message, param, messages, mode);
+    else assistantTurn(message, param, messages, warnings, mode);
+  });
+  const chat: ChatCompletionRequest = { model: request.model, messages };
+  if (request.max_tokens !== undefined) {
+    if (options.completionTokens === true) chat.max_completion_tokens = request.max_tokens;
+    else chat.max_tokens = request.max_tokens;
+  }
+  if (request.stream === true) {
+    chat.stream = true;
+    chat.stream_options = { include_usage: true };
+  }
+  if (request.temperature !== undefined) chat.temperature = request.temperature;
+  if (request.top_p !== undefined) chat.top_p = request.top_p;
+  if (request.top_k !== undefined) dropped(warnings, 'top_k', 'no OpenAI-format equivalent');
+  if (request.stop_sequences !== undefined && request.stop_sequences.length > 0) chat.stop = request.stop_sequences;
+  const user = request.metadata?.user_id;
+  if (typeof user === 'string' && user.length > 0) chat.user = user;
+  if (request.tools !== undefined && request.tools.length > 0) chat.tools = request.tools.map((tool, index) => convertTool(tool, index, mode));
+  if (request.tool_choice !== undefined) {
+    chat.tool_choice = convertToolChoice(request.tool_choice);
+    if ('disable_parallel_tool_use' in request.tool_choice && request.tool_choice.disable_parallel_tool_use === true && chat.tools !== undefined) chat.parallel_tool_calls = false;
+  }
+  const effort = reasoningEffort(request);
+  if (effort !== undefined) {
+    if (options.reasoning === true) chat.reasoning_effort = effort;
+    else dropped(warnings, request.thinking !== undefined ? 'thinking' : 'output_config.effort', 'the model is not known to reason');
+  }
+  const format = request.output_config?.format;
+  if (format !== undefined && format !== null) chat.response_format = { type: 'json_schema', json_schema: { name: 'output', schema: format.schema } };
+  for (const [field, value] of Object.entries(request)) {
+    if (!HANDLED.has(field) && value !== undefined && value !== null) dropped(warnings, field.slice(0, 64));
+  }
+  return { chat, lossy: mode.lossy };
+}

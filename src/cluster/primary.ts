@@ -1,0 +1,237 @@
+// The cluster primary (`--workers N`): it does what must happen once (the generated master key,
+// database migrations), forks N workers that share the port, keeps the state they must agree on
+// when no Redis keeps it (rate-limit counters, the memory response cache), relays key changes,
+// restarts a worker that dies, turns SIGHUP into one reload on every worker, and on SIGTERM/SIGINT
+// lets every worker drain before it exits. It serves no HTTP itself.
+import cluster, { type Worker } from 'node:cluster';
+import { randomBytes } from 'node:crypto';
+import { AggregatorRegistry } from 'prom-client';
+import { MemoryCacheStore } from '../cache/memory-cache-store.js';
+import type { Config } from '../config/config-schema.js';
+import type { ReloadOutcome } from '../http/routes/admin-reload.js';
+import { createLogger, type Logger } from '../logging/logger.js';
+import { Redactor } from '../logging/redactor.js';
+import { MemoryRateLimiter } from '../rate-limit/memory-rate-limiter.js';
+import { loadForReload, masterKeySetup } from '../server/gateway-server.js';
+import { configuredSecrets } from '../services.js';
+import { SqlStore } from '../store/sql-store.js';
+import { isMessage, type PrimaryMessage, type ReplyValue, type WorkerMessage } from './messages.js';
+
+/** A worker that dies sooner than this after starting counts as a crash loop: restarts back off. */
+const STABLE_AFTER_MS = 5_000;
+const MAX_RESTART_DELAY_MS = 10_000;
+const RELOAD_TIMEOUT_MS = 60_000;
+
+export interface PrimaryHooks {
+  /** Called once every worker listens (the first time): the address line and the generated-key banner. */
+  onListening(logger: Logger): void;
+  /** Shows a master key a reload generated. */
+  onGeneratedKey(key: string, file: string): void;
+}
+
+interface Slot {
+  index: number;
+  worker: Worker;
+  startedAt: number;
+  crashes: number;
+}
+
+function send(worker: Worker, message: PrimaryMessage): void {
+  if (worker.isConnected()) worker.send(message, undefined, () => undefined);
+}
+
+export async function runPrimary(config: Config, count: number, hooks: PrimaryHooks): Promise<void> {
+  const redactor = new Redactor(configuredSecrets(config));
+  const logger = createLogger(config.logging.level, redactor);
+  let running = config;
+
+  // Migrations once, before the workers open the database together (SQLite has no migration lock).
+  const store = new SqlStore({ dbPath: config.storage.db_path, ...(config.storage.database_url === undefined ? {} : { databaseUrl: config.storage.database_url }) }, logger);
+  try {
+    await store.ready();
+  } catch (error) {
+    logger.warn({ component: 'store', err: error instanceof Error ? error.message : String(error) }, 'database not ready at start; the workers retry on first use');
+  } finally {
+    await store.close().catch(() => undefined);
+  }
+
+  // What the workers share when Redis does not hold it (with REDIS_URL, the limiter is their fallback).
+  const limiter = new MemoryRateLimiter();
+  const pruneTimer = setInterval(() => limiter.prune(Date.now()), 60_000);
+  pruneTimer.unref();
+  const cache = new MemoryCacheStore(config.cache.max_mb * 1024 * 1024);
+  const cacheSecret = randomBytes(32).toString('hex');
+  // Gathers every worker's registry for /metrics (prom-client's cluster protocol).
+  const aggregator = new AggregatorRegistry();
+
+  const slots = new Map<number, Slot>();
+  const reloadWaits = new Map<number, { worker: Worker; resolve(outcome: ReloadOutcome | undefined): void }>();
+  let nextReloadId = 1;
+  let stopping = false;
+  let listening = 0;
+  let announced = false;
+
+  const reply = (worker: Worker, id: number, value: ReplyValue) => send(worker, { llmp: 1, t: 'reply', id, value });
+
+  const askReload = (worker: Worker, restartRequired: string[]): Promise<ReloadOutcome | undefined> =>
+    new Promise((resolve) => {
+      const id = nextReloadId++;
+      const timer = setTimeout(() => settle(undefined), RELOAD_TIMEOUT_MS);
+      const settle = (outcome: ReloadOutcome | undefined) => {
+        clearTimeout(timer);
+        reloadWaits.delete(id);
+        resolve(outcome);
+      };
+      reloadWaits.set(id, { worker, resolve: settle });
+      send(worker, { llmp: 1, t: 'reload', id, config: running, restartRequired });
+    });
+
+  /** Checks the config once here, then reloads every worker; the outcome covers them all. */
+  const reloadNow = async (): Promise<ReloadOutcome> => {
+    const loaded = loadForReload(running);
+    if ('error' in loaded) {
+      logger.error({ component: 'reload', err: loaded.error }, 'configuration reload refused; the running configuration stays');
+      return { reloaded: false, error: loaded.error, param: loaded.param, restartRequired: [], processes: 0 };
+    }
+    try {
+      // Made here, once, so the workers only read it.
+      const key = masterKeySetup(loaded.config);
+      if (key.generated !== undefined) hooks.onGeneratedKey(key.generated.key, key.generated.file);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      logger.error({ component: 'reload', err: message }, 'configuration reload refused; the running configuration stays');
+      return { reloaded: false, error: message, param: null, restartRequired: [], processes: 0 };
+    }
+    running = loaded.config;
+    redactor.extend(configuredSecrets(running));
+    logger.level = running.logging.level;
+    const outcomes = await Promise.all([...slots.values()].map((slot) => askReload(slot.worker, loaded.restartRequired)));
+    const done = outcomes.filter((outcome) => outcome?.reloaded === true).length;
+    const failed = outcomes.find((outcome) => outcome !== undefined && !outcome.reloaded);
+    if (loaded.restartRequired.length > 0) {
+      logger.warn({ component: 'reload', settings: loaded.restartRequired }, 'these settings changed but need a restart; they keep their running values');
+    }
+    if (failed !== undefined) {
+      logger.error({ component: 'reload', err: failed.error, reloaded: done, workers: slots.size }, 'configuration reload failed on a worker');
+      return { reloaded: false, error: failed.error ?? 'a worker could not reload', param: failed.param ?? null, restartRequired: loaded.restartRequired, processes: done };
+    }
+    logger.info({ component: 'reload', workers: done }, 'configuration reloaded on every worker');
+    return { reloaded: true, restartRequired: loaded.restartRequired, processes: done };
+  };
+  let reloading: Promise<ReloadOutcome> = Promise.resolve({ reloaded: true, restartRequired: [], processes: 0 });
+  const reloadAll = (): Promise<ReloadOutcome> => {
+    if (stopping) return Promise.resolve({ reloaded: false, error: 'the server is shutting down', param: null, restartRequired: [], processes: 0 });
+    reloading = reloading.then(reloadNow, reloadNow);
+    return reloading;
+  };
+
+  const handle = (slot: Slot, message: WorkerMessage) => {
+    const { worker } = slot;
+    switch (message.t) {
+      case 'init':
+        reply(worker, message.id, { slot: slot.index, cacheSecret, config: running });
+        return;
+      case 'rl.consume':
+        reply(worker, message.id, limiter.consume(message.key, message.limit, message.cost, message.now));
+        return;
+      case 'rl.adjust':
+        limiter.adjust(message.key, message.delta, message.now);
+        return;
+      case 'cache.get':
+        void cache.get(message.key).then((answer) => reply(worker, message.id, answer ?? null));
+        return;
+      case 'cache.set':
+        void cache.set(message.key, message.answer, message.ttlMs);
+        return;
+      case 'metrics':
+        aggregator.clusterMetrics().then(
+          (text) => reply(worker, message.id, { text }),
+          (error: unknown) => reply(worker, message.id, { error: error instanceof Error ? error.message : String(error) }),
+        );
+        return;
+      case 'cache.stats':
+        void cache.stats().then((stats) => reply(worker, message.id, stats));
+        return;
+      case 'key.changed':
+      case 'ui.session':
+      case 'ui.session.deleted':
+        // News for every other worker, passed on as it came.
+        for (const other of slots.values()) if (other !== slot) send(other.worker, message);
+        return;
+      case 'reload.request':
+        void reloadAll().then((outcome) => reply(worker, message.id, outcome));
+        return;
+      case 'reload.done':
+        reloadWaits.get(message.id)?.resolve(message.outcome);
+        return;
+      case 'listening':
+        listening++;
+        if (!announced && listening >= count) {
+          announced = true;
+          hooks.onListening(logger);
+        }
+        return;
+    }
+  };
+
+  const fork = (index: number, crashes: number) => {
+    const worker = cluster.fork();
+    const slot: Slot = { index, worker, startedAt: Date.now(), crashes };
+    slots.set(index, slot);
+    worker.on('message', (message: unknown) => {
+      if (isMessage<WorkerMessage>(message)) handle(slot, message);
+    });
+    worker.on('exit', (code, signal) => {
+      if (slots.get(index) === slot) slots.delete(index);
+      for (const wait of reloadWaits.values()) if (wait.worker === worker) wait.resolve(undefined);
+      if (stopping) return;
+      if (!announced) {
+        // A worker that cannot start (a port in use, a bad database path) would fail the same way again.
+        logger.error({ worker: index, code, signal }, 'a worker failed to start; stopping');
+        void stop(1);
+        return;
+      }
+      const lived = Date.now() - slot.startedAt;
+      const streak = lived < STABLE_AFTER_MS ? crashes + 1 : 0;
+      const delay = streak === 0 ? 0 : Math.min(MAX_RESTART_DELAY_MS, 250 * 2 ** streak);
+      logger.warn({ worker: index, pid: worker.process.pid, code, signal, restart_in_ms: delay }, 'worker exited; starting a new one');
+      setTimeout(() => {
+        if (!stopping) fork(index, streak);
+      }, delay).unref();
+    });
+  };
+
+  const stop = async (failure: number) => {
+    if (stopping) return;
+    stopping = true;
+    const deadlineMs = (running.server.shutdown_timeout_s ?? 30) * 1000;
+    logger.info({ workers: slots.size }, 'shutting down: every worker drains');
+    // A backstop only: each worker ends its own streams at the deadline.
+    const force = setTimeout(() => {
+      for (const slot of slots.values()) slot.worker.process.kill('SIGKILL');
+      process.exit(1);
+    }, deadlineMs + 20_000);
+    force.unref();
+    const exits = [...slots.values()].map(
+      (slot) =>
+        new Promise<boolean>((resolve) => {
+          if (slot.worker.isDead()) return resolve(slot.worker.process.exitCode === 0);
+          slot.worker.once('exit', (code) => resolve(code === 0));
+          slot.worker.process.kill('SIGTERM');
+        }),
+    );
+    const clean = (await Promise.all(exits)).every(Boolean);
+    clearInterval(pruneTimer);
+    await cache.close();
+    logger.info({ clean }, 'shutdown complete');
+    // Let pino's asynchronous destination write the last lines.
+    logger.flush(() => process.exit(failure !== 0 ? failure : clean ? 0 : 1));
+  };
+
+  process.once('SIGTERM', () => void stop(0));
+  process.once('SIGINT', () => void stop(0));
+  process.on('SIGHUP', () => void reloadAll());
+
+  logger.info({ workers: count }, 'starting workers');
+  for (let index = 0; index < count; index++) fork(index, 0);
+}

@@ -1,0 +1,247 @@
+// A cluster worker: the whole gateway (GatewayServer) on the shared port, with the state that must
+// be exact across workers kept by the primary when Redis does not keep it: rate-limit counters and
+// the memory response cache (over IPC), key changes relayed to the other workers at once, and
+// reloads run on every worker together (the primary checks the config once, then asks each one).
+import { dirname, join, resolve } from 'node:path';
+import { AggregatorRegistry } from 'prom-client';
+import type { CachedAnswer } from '../cache/cached-answer.js';
+import type { CacheStore, CacheStoreStats } from '../cache/cache-store.js';
+import type { Config } from '../config/config-schema.js';
+import type { ReloadOutcome } from '../http/routes/admin-reload.js';
+import { UiSessionStore, type UiSession } from '../keys/ui-sessions.js';
+import type { Logger } from '../logging/logger.js';
+import { MemoryRateLimiter, type RateLimitDecision, type RateLimiter } from '../rate-limit/memory-rate-limiter.js';
+import { GatewayServer, masterKeySetup } from '../server/gateway-server.js';
+import { isMessage, type MetricsText, type PrimaryMessage, type ReplyValue, type WorkerInit, type WorkerMessage, type WorkerNotice, type WorkerRequest } from './messages.js';
+
+/** A rate-limit or cache question the primary has not answered in this long is decided locally. */
+const ASK_TIMEOUT_MS = 2_000;
+/** A reload runs on every worker; a slow provider list or database may take a while. */
+const RELOAD_TIMEOUT_MS = 60_000;
+/** prom-client gives up on a worker that does not answer in 5 s. */
+const METRICS_TIMEOUT_MS = 6_000;
+
+/** A request as the caller writes it: the link adds the id its reply is matched by. */
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+type Question = WithoutId<WorkerRequest>;
+
+interface Pending {
+  resolve(value: ReplyValue): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/** The worker's end of the IPC channel: questions with replies, and notices. */
+export class PrimaryLink {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly handlers = new Map<PrimaryMessage['t'], (message: PrimaryMessage) => void>();
+
+  constructor() {
+    process.on('message', (message: unknown) => {
+      if (!isMessage<PrimaryMessage>(message)) return;
+      if (message.t === 'reply') {
+        const waiting = this.pending.get(message.id);
+        if (waiting === undefined) return;
+        this.pending.delete(message.id);
+        clearTimeout(waiting.timer);
+        waiting.resolve(message.value);
+        return;
+      }
+      this.handlers.get(message.t)?.(message);
+    });
+    process.once('disconnect', () => {
+      for (const [id, waiting] of this.pending) {
+        clearTimeout(waiting.timer);
+        waiting.reject(new Error('the primary process is gone'));
+        this.pending.delete(id);
+      }
+    });
+  }
+
+  on<T extends PrimaryMessage['t']>(type: T, handler: (message: Extract<PrimaryMessage, { t: T }>) => void): void {
+    this.handlers.set(type, handler as (message: PrimaryMessage) => void);
+  }
+
+  get connected(): boolean {
+    return process.connected;
+  }
+
+  notify(message: WorkerNotice | Extract<WorkerMessage, { t: 'listening' }>): void {
+    // With a callback, a failed send is reported to it instead of as an 'error' event that would end the process.
+    if (process.connected) process.send?.(message, undefined, {}, () => undefined);
+  }
+
+  ask(question: Question, timeoutMs = ASK_TIMEOUT_MS): Promise<ReplyValue> {
+    if (!process.connected || process.send === undefined) return Promise.reject(new Error('the primary process is gone'));
+    const id = this.nextId++;
+    return new Promise<ReplyValue>((resolvePromise, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error('the primary process did not answer in time'));
+      }, timeoutMs);
+      this.pending.set(id, { resolve: resolvePromise, reject, timer });
+      process.send?.({ ...question, id } as WorkerMessage, undefined, {}, (error: Error | null) => {
+        if (error === null) return;
+        clearTimeout(timer);
+        this.pending.delete(id);
+        reject(error);
+      });
+    });
+  }
+}
+
+/**
+ * Rate limits counted by the primary, so N workers enforce one limit, not N. Should the primary
+ * not answer, this worker decides alone (and says so once), as the Redis limiter does.
+ */
+export class IpcRateLimiter implements RateLimiter {
+  private readonly fallback = new MemoryRateLimiter();
+  private warned = false;
+
+  constructor(
+    private readonly link: PrimaryLink,
+    private readonly logger: () => Logger,
+  ) {}
+
+  async consume(key: string, limit: number, cost: number, now: number): Promise<RateLimitDecision> {
+    try {
+      return (await this.link.ask({ llmp: 1, t: 'rl.consume', key, limit, cost, now })) as RateLimitDecision;
+    } catch (error) {
+      if (!this.warned) {
+        this.warned = true;
+        this.logger().warn({ component: 'rate-limit', err: (error as Error).message }, 'cluster primary not answering: this worker counts limits alone');
+      }
+      return this.fallback.consume(key, limit, cost, now);
+    }
+  }
+
+  adjust(key: string, delta: number, now: number): void {
+    if (this.link.connected) this.link.notify({ llmp: 1, t: 'rl.adjust', key, delta, now });
+    else this.fallback.adjust(key, delta, now);
+  }
+}
+
+/** The memory response cache kept by the primary: every worker reads and fills the same entries. */
+export class IpcCacheStore implements CacheStore {
+  readonly backend = 'memory' as const;
+
+  constructor(private readonly link: PrimaryLink) {}
+
+  async get(key: string): Promise<CachedAnswer | undefined> {
+    const value = await this.link.ask({ llmp: 1, t: 'cache.get', key });
+    return value === null ? undefined : (value as CachedAnswer);
+  }
+
+  async set(key: string, answer: CachedAnswer, ttlMs: number): Promise<void> {
+    if (!this.link.connected) throw new Error('the primary process is gone');
+    this.link.notify({ llmp: 1, t: 'cache.set', key, answer, ttlMs });
+  }
+
+  countLookup(): void {}
+
+  async stats(): Promise<CacheStoreStats> {
+    try {
+      return (await this.link.ask({ llmp: 1, t: 'cache.stats' })) as CacheStoreStats;
+    } catch {
+      return { status: 'unavailable', entries: 0, sizeBytes: 0 };
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+
+/** Dashboard sessions made on any worker are accepted by all: each new or ended one is announced. */
+class ClusterUiSessions extends UiSessionStore {
+  constructor(private readonly link: PrimaryLink) {
+    super();
+  }
+
+  override create(now?: number): UiSession {
+    const session = super.create(now);
+    this.link.notify({ llmp: 1, t: 'ui.session', session });
+    return session;
+  }
+
+  override delete(id: string): void {
+    super.delete(id);
+    this.link.notify({ llmp: 1, t: 'ui.session.deleted', id });
+  }
+
+  listen(): void {
+    this.link.on('ui.session', (message) => this.adopt(message.session));
+    this.link.on('ui.session.deleted', (message) => super.delete(message.id));
+  }
+}
+
+function spoolFile(config: Config, slot: number): string {
+  // Slot 0 keeps the single-process name, so a spool left by an earlier run is replayed.
+  return join(dirname(resolve(config.storage.db_path)), slot === 0 ? 'usage-spool.jsonl' : `usage-spool-${slot}.jsonl`);
+}
+
+/** Runs this worker until the primary (or a signal) tells it to stop; its config comes from the primary. */
+export async function runWorker(fail: (message: string) => never): Promise<void> {
+  let gateway: GatewayServer | undefined;
+  let stopping = false;
+  const shutdown = (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    // Stopped before it served: nothing to drain.
+    if (gateway === undefined) process.exit(0);
+    const running = gateway;
+    const deadlineMs = (running.app.services.config.server.shutdown_timeout_s ?? 30) * 1000;
+    running.shared.logger.info({ reason, pid: process.pid }, 'worker shutting down');
+    const force = setTimeout(() => process.exit(1), deadlineMs + 15_000);
+    force.unref();
+    void running.shutdown(deadlineMs).finally(() => process.exit(0));
+  };
+  // The primary forwards SIGTERM; Ctrl-C sends SIGINT to the whole group as well (one drain either way).
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  // Reloads are coordinated by the primary (SIGHUP to it); one sent to the whole group must not end a worker.
+  process.on('SIGHUP', () => undefined);
+  // (A worker whose primary is gone is ended at once by node:cluster itself: kill the primary with SIGTERM, not SIGKILL.)
+
+  const link = new PrimaryLink();
+  // Asked for rather than pushed by the primary at fork: a message that arrives before this process listens would be lost.
+  const init = (await link.ask({ llmp: 1, t: 'init' }, RELOAD_TIMEOUT_MS)) as WorkerInit;
+  const { config } = init;
+  const limiter = new IpcRateLimiter(link, () => (gateway as GatewayServer).shared.logger);
+  const { digest } = masterKeySetup(config);
+  const uiSessions = new ClusterUiSessions(link);
+  uiSessions.listen();
+  const running = await GatewayServer.create(config, digest, {
+    logFields: { worker: init.slot },
+    overrides: {
+      localRateLimiter: limiter,
+      sharedMemoryCache: { store: new IpcCacheStore(link), secret: Buffer.from(init.cacheSecret, 'hex') },
+      spoolFile: spoolFile(config, init.slot),
+      uiSessions,
+    },
+    reloadAll: async () => (await link.ask({ llmp: 1, t: 'reload.request' }, RELOAD_TIMEOUT_MS)) as ReloadOutcome,
+  });
+  gateway = running;
+  // /metrics answers for the whole cluster: the primary gathers every worker's registry (this one's through prom-client's listener).
+  new AggregatorRegistry();
+  AggregatorRegistry.setRegistries([running.shared.metrics.registry]);
+  running.shared.metrics.renderFrom(async () => {
+    const gathered = (await link.ask({ llmp: 1, t: 'metrics' }, METRICS_TIMEOUT_MS)) as MetricsText;
+    if (gathered.text === undefined) throw new Error(`the workers' metrics could not be gathered: ${gathered.error ?? 'no answer'}`);
+    return gathered.text;
+  });
+  const { virtualKeys } = running.shared;
+  // A key changed here (revoked, limits edited) is dropped from every other worker's cache at once.
+  virtualKeys.onChange((keyId) => link.notify({ llmp: 1, t: 'key.changed', keyId }));
+  link.on('key.changed', (message) => virtualKeys.invalidate(message.keyId));
+  link.on('reload', (message) => {
+    void running.reload({ config: message.config, restartRequired: message.restartRequired }).then((outcome) => link.notify({ llmp: 1, t: 'reload.done', id: message.id, outcome }));
+  });
+  try {
+    await running.listen(config.server.port, config.server.host);
+  } catch (error) {
+    fail(`worker ${init.slot} could not listen: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  link.notify({ llmp: 1, t: 'listening' });
+  running.shared.logger.debug({ pid: process.pid }, 'worker listening');
+}

@@ -1,0 +1,70 @@
+// Legacy completions over chat: the request mapping, the refusals, and chat answers back as text_completion.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { GatewayError } from '../errors/gateway-error.js';
+import { validateCompletionRequest } from './completion-request.js';
+import { completionToChat, promptText, toCompletion, toCompletionChunk } from './completions-chat.js';
+
+describe('completions over chat', () => {
+  it('the prompt becomes one user message; shared fields are copied', () => {
+    const request = validateCompletionRequest({ model: 'm', prompt: 'Once', max_tokens: 5, temperature: 0.3, stop: ['\n'], n: 2, user: 'u', seed: 4, stream: true, stream_options: { include_usage: true } });
+    assert.deepEqual(completionToChat(request, true), {
+      model: 'm',
+      messages: [{ role: 'user', content: 'Once' }],
+      max_tokens: 5,
+      temperature: 0.3,
+      n: 2,
+      stop: ['\n'],
+      user: 'u',
+      seed: 4,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    assert.equal(completionToChat(validateCompletionRequest({ model: 'm', prompt: ['Only one'] }), true).messages[0]?.content, 'Only one');
+  });
+
+  it('refuses what chat cannot honour when emulating, accepts it for counting only', () => {
+    for (const [fields, param] of [
+      [{ echo: true }, 'echo'],
+      [{ logprobs: 0 }, 'logprobs'],
+      [{ suffix: 'x' }, 'suffix'],
+      [{ best_of: 3 }, 'best_of'],
+      [{ prompt: ['a', 'b'] }, 'prompt'],
+      [{ prompt: [[1, 2]] }, 'prompt'],
+    ] as const) {
+      const request = validateCompletionRequest({ model: 'm', prompt: 'p', ...fields });
+      assert.throws(() => completionToChat(request, true), (error: unknown) => error instanceof GatewayError && error.status === 400 && error.param === param);
+      assert.doesNotThrow(() => completionToChat(request, false));
+    }
+    assert.equal(promptText([1, 2, 3]), 'x x x');
+    assert.equal(promptText([[1, 2], [3]]), 'x x\nx');
+  });
+
+  it('validation names the field', () => {
+    assert.throws(() => validateCompletionRequest({ model: 'm', prompt: 3 }), (error: unknown) => error instanceof GatewayError && error.param === 'prompt');
+    assert.throws(() => validateCompletionRequest({ model: 'm', logprobs: 9 }), (error: unknown) => error instanceof GatewayError && error.param === 'logprobs');
+  });
+
+  it('chat answers come back as text_completion objects', () => {
+    const completion = toCompletion({
+      id: 'chatcmpl-9',
+      object: 'chat.completion',
+      created: 7,
+      model: 'claude',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'Hi.' }, finish_reason: 'stop', logprobs: null }],
+      usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5, prompt_tokens_details: { cached_tokens: 0 } },
+    });
+    assert.deepEqual(completion, {
+      id: 'cmpl-9',
+      object: 'text_completion',
+      created: 7,
+      model: 'claude',
+      choices: [{ text: 'Hi.', index: 0, logprobs: null, finish_reason: 'stop' }],
+      usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
+    });
+    const base = { id: 'chatcmpl-9', object: 'chat.completion.chunk' as const, created: 7, model: 'claude' };
+    assert.equal(toCompletionChunk({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] }), undefined, 'the role chunk carries nothing');
+    assert.deepEqual(toCompletionChunk({ ...base, choices: [{ index: 0, delta: { content: 'Hi' }, finish_reason: null }] })?.choices, [{ text: 'Hi', index: 0, logprobs: null, finish_reason: null }]);
+    assert.deepEqual(toCompletionChunk({ ...base, choices: [], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } })?.usage, { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 });
+  });
+});

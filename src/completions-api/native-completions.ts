@@ -1,0 +1,98 @@
+// Legacy completions passed through to hosts that still serve them: OpenAI, Azure
+// (`/openai/deployments/{d}/completions`), Ollama's OpenAI API, Together, Fireworks, DeepSeek's beta
+// API (a base URL ending in /beta) and OpenAI-compatible servers (vLLM, llama.cpp, LM Studio).
+// The body goes out as the client sent it, with the routed model; usage is always asked of a stream
+// and shown only to clients that asked.
+import { upstreamBadResponse, upstreamStreamError } from '../errors/gateway-error.js';
+import { servedNatively, type NativeProtocol } from '../http/native-call.js';
+import type { CompletionUsage } from '../openai/types.js';
+import { AZURE_DEFAULT_API_VERSION, parseOpenAiErrorMessage } from '../providers/openai-compatible.js';
+import type { ProviderInstance } from '../providers/provider.js';
+import type { ModelGroup, ModelRouter } from '../routing/model-router.js';
+import { encodeSseData, encodeSseJson, SSE_DONE } from '../streaming/sse-encoder.js';
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** Whether this provider answers `POST …/completions` itself. */
+export function servesCompletions(provider: ProviderInstance): boolean {
+  switch (provider.kind) {
+    case 'openai':
+    case 'azure':
+    case 'ollama':
+    case 'together':
+    case 'fireworks':
+    case 'openai-compatible':
+      return true;
+    case 'deepseek':
+      // DeepSeek serves completions (FIM) only on its beta base URL.
+      return /\/beta$/.test(provider.baseUrl.pathname);
+    default:
+      return false;
+  }
+}
+
+/** Every deployment of the group and of its fallbacks serves completions natively. */
+export function completionsNative(router: ModelRouter, group: ModelGroup): boolean {
+  return servedNatively(router, group, servesCompletions);
+}
+
+function readUsage(value: unknown): CompletionUsage | undefined {
+  if (!isRecord(value) || typeof value.prompt_tokens !== 'number' || typeof value.completion_tokens !== 'number') return undefined;
+  return value as unknown as CompletionUsage;
+}
+
+/** `apiVersions`: configured provider name → Azure `api-version`. */
+export function completionsProtocol(body: Record<string, unknown>, clientUsage: boolean, apiVersions: (provider: string) => string | undefined): NativeProtocol {
+  return {
+    request(route, stream) {
+      const provider = route.provider;
+      const path =
+        provider.kind === 'azure'
+          ? `/openai/deployments/${encodeURIComponent(route.upstreamModel)}/completions?api-version=${encodeURIComponent(apiVersions(provider.name) ?? AZURE_DEFAULT_API_VERSION)}`
+          : '/completions';
+      const options = isRecord(body.stream_options) ? body.stream_options : {};
+      const out = { ...body, model: route.upstreamModel, ...(stream ? { stream: true, stream_options: { ...options, include_usage: true } } : {}) };
+      return { path, method: 'POST', headers: {}, body: JSON.stringify(out) };
+    },
+    readJson(parsed, route) {
+      if (!isRecord(parsed) || !Array.isArray(parsed.choices)) throw upstreamBadResponse(route.provider.name, 'an answer that is not a text completion');
+      return { usage: readUsage(parsed.usage) };
+    },
+    readEvent(event, stats, route) {
+      const data = event.data;
+      if (data === '[DONE]') {
+        stats.finished = true;
+        stats.contentStarted = true;
+        return SSE_DONE;
+      }
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(data);
+      } catch {
+        throw upstreamStreamError(route.provider.name, 'an event that is not JSON');
+      }
+      if (!isRecord(parsed)) throw upstreamStreamError(route.provider.name, 'an event that is not a chunk');
+      if (parsed.error !== undefined && parsed.error !== null) throw upstreamStreamError(route.provider.name, parseOpenAiErrorMessage(parsed) ?? 'an error event');
+      const choices = Array.isArray(parsed.choices) ? parsed.choices : [];
+      for (const choice of choices) {
+        if (!isRecord(choice)) continue;
+        // Some hosts close without [DONE]; a finished choice is a complete answer.
+        if (typeof choice.finish_reason === 'string') stats.finished = stats.contentStarted = true;
+        else if (typeof choice.text === 'string' && choice.text.length > 0) stats.contentStarted = true;
+      }
+      const usage = readUsage(parsed.usage);
+      if (usage !== undefined) {
+        stats.usage = usage;
+        if (!clientUsage) {
+          // The usage the proxy asked for, not the client: a usage-only chunk is dropped, a usage field removed.
+          if (choices.length === 0) return '';
+          delete parsed.usage;
+          return encodeSseJson(parsed);
+        }
+      }
+      return encodeSseData(data);
+    },
+  };
+}

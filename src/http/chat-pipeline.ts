@@ -1,0 +1,266 @@
+// The one chat pipeline behind every generating endpoint (/v1/chat/completions, /v1/messages,
+// /v1/completions): route → access → context policy → admission → cache → execute → record. The
+// endpoints differ only in how they read the request (each turns it into a ChatCompletionRequest)
+// and how the answer leaves (an AnswerFormat), or, for upstreams that speak the endpoint's own
+// wire format, in a NativeRunner that replaces the executor for that call.
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { invalidValue, isGatewayError, modelNotFound, permissionDenied, type GatewayError } from '../errors/gateway-error.js';
+import { fitContext } from '../context/context-policy.js';
+import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
+import type { AttemptRecord, ChatCallContext, JsonOutcome, StreamOutcome } from '../routing/chat-executor.js';
+import type { ModelGroup, Route } from '../routing/model-router.js';
+import type { Services } from '../services.js';
+import type { UsageRecord, UsageStatus } from '../usage/usage-recorder.js';
+import { answerFromCache, captureFrames, planCache, saveCompletion, settleStream } from './cache-response.js';
+import { writeFrames, type StreamRegistry } from './stream-response.js';
+
+/** The usage record's `endpoint`. */
+export type ChatEndpoint = 'chat.completions' | 'messages' | 'completions';
+
+/**
+ * How a chat-format answer leaves an endpoint that is not /v1/chat/completions. Each function gets
+ * what the executor (or the cache) produced in OpenAI's chat format and returns the endpoint's own.
+ */
+export interface AnswerFormat {
+  /** A whole chat.completion body → the endpoint's body. */
+  json(body: string | Buffer): string;
+  /** Chat SSE frames (`data: {chunk}` … `data: [DONE]`) → the endpoint's frames. */
+  stream(first: string, frames: AsyncGenerator<string>): { first: string; frames: AsyncGenerator<string> };
+  /** A whole chat SSE body (a cache hit) → the endpoint's. */
+  streamBody(body: string): string;
+  /** The last event of a stream that failed after its first byte. */
+  streamError(error: GatewayError): string;
+}
+
+/** What a native call produced: the endpoint's own body or frames, and the chat-form body for the cache. */
+export interface NativeJsonOutcome extends JsonOutcome {
+  /** The same answer as a chat.completion, when the runner can make one (it is cached). */
+  chatBody?: string;
+}
+
+/** A call in the endpoint's own wire format (Anthropic to Anthropic), with the executor's routing and retries. */
+export interface NativeRunner {
+  complete(group: ModelGroup, context: ChatCallContext): Promise<NativeJsonOutcome>;
+  stream(group: ModelGroup, context: ChatCallContext): Promise<StreamOutcome>;
+}
+
+export interface PipelineOptions {
+  endpoint: ChatEndpoint;
+  /** Undefined for /v1/chat/completions: the chat answer goes out as it is. */
+  format?: AnswerFormat;
+  /**
+   * Picks a native runner for the group that will serve (after the context policy, which may have
+   * rewritten the messages: `rewritten` is then true and the original body no longer applies).
+   */
+  native?: (group: ModelGroup, rewritten: boolean) => NativeRunner | undefined;
+  /** False when a native answer means something else than the chat answer to the same chat form (legacy completions). */
+  nativeCache?: boolean;
+  /** Fields the endpoint's own translation dropped, listed before the provider's in `X-LLM-Proxy-Warnings`. */
+  warnings?: readonly string[];
+  /** Extra answer headers (e.g. `X-LLM-Proxy-Emulated`). */
+  headers?: Readonly<Record<string, string>>;
+}
+
+/** `X-LLM-Proxy-Route`: every deployment tried, in order, with its outcome. */
+export function routeHeader(attempts: readonly AttemptRecord[]): string {
+  return attempts.map((attempt) => `${attempt.deployment}=${attempt.outcome}`).join(', ');
+}
+
+export function checkModelAccess(request: FastifyRequest, group: ModelGroup, requested: string): void {
+  const allowed = request.principal?.models;
+  if (allowed === undefined) return;
+  if (allowed.includes(requested) || allowed.includes(group.name)) return;
+  throw permissionDenied(`This key may not use the model '${requested}'.`, 'model_not_allowed');
+}
+
+function checkOutputLimit(chat: ChatCompletionRequest, group: ModelGroup): void {
+  const route = group.deployments[0]?.route;
+  const limit = route?.entry?.max_output_tokens;
+  if (typeof limit !== 'number') return;
+  for (const param of ['max_tokens', 'max_completion_tokens'] as const) {
+    const value = chat[param];
+    if (typeof value === 'number' && value > limit) {
+      throw invalidValue(param, `${value} is above the ${limit} output tokens that ${group.name} allows`);
+    }
+  }
+}
+
+function warningsOf(options: PipelineOptions, warnings: readonly string[]): string | undefined {
+  const all = options.warnings === undefined || options.warnings.length === 0 ? warnings : [...options.warnings, ...warnings];
+  return all.length === 0 ? undefined : all.join('; ');
+}
+
+function failureExtra(error: unknown): Partial<UsageRecord> {
+  return isGatewayError(error) && error.code !== null ? { errorCode: error.code } : {};
+}
+
+export class ChatPipeline {
+  constructor(
+    private readonly services: Services,
+    private readonly streams: StreamRegistry,
+  ) {}
+
+  private record(
+    request: FastifyRequest,
+    endpoint: ChatEndpoint,
+    route: Route | undefined,
+    model: string,
+    stream: boolean,
+    started: number,
+    status: UsageStatus,
+    httpStatus: number,
+    tokens: CompletionUsage | undefined,
+    extra: Partial<UsageRecord> = {},
+  ): void {
+    const { usage, catalog, admission } = this.services;
+    const prompt = tokens?.prompt_tokens ?? 0;
+    const completion = tokens?.completion_tokens ?? 0;
+    const cached = tokens?.prompt_tokens_details?.cached_tokens ?? 0;
+    const cost = tokens === undefined ? undefined : catalog.cost(route?.entry, prompt, completion, cached);
+    usage.record({
+      requestId: request.id,
+      keyId: request.principal?.keyId ?? 'anonymous',
+      endpoint,
+      model,
+      ...(route === undefined ? {} : { provider: route.provider.name, upstreamModel: route.upstreamModel }),
+      promptTokens: prompt,
+      completionTokens: completion,
+      cachedTokens: cached,
+      ...(cost === undefined ? {} : { cost }),
+      latencyMs: Date.now() - started,
+      status,
+      httpStatus,
+      stream,
+      cacheHit: false,
+      estimated: false,
+      createdAt: started,
+      ...extra,
+      // Settles the token and budget holds taken before the call; its id lets the store settle the budget.
+      ...admission.settle(request, extra.cacheHit === true ? undefined : tokens, extra.cost ?? cost),
+    });
+  }
+
+  /**
+   * Serves one validated chat request. `started` is when the route began (latency). Throws
+   * GatewayErrors before the first byte (the error handler answers them in the route's format).
+   */
+  async run(request: FastifyRequest, reply: FastifyReply, chat: ChatCompletionRequest, started: number, options: PipelineOptions): Promise<FastifyReply | undefined> {
+    const { router, executor, cache } = this.services;
+    const { endpoint, format } = options;
+    const stream = chat.stream === true;
+    const routed = router.plan(chat.model);
+    if (routed === undefined) throw modelNotFound(chat.model);
+    checkModelAccess(request, routed, chat.model);
+    checkOutputLimit(chat, routed);
+    // Context policy (issue #8, src/context/context-policy.ts): a prompt over the model's window is
+    // refused, truncated or condensed in place, or moved to a larger-window fallback group. No counting
+    // when the catalog knows no window or the body is obviously small.
+    const messages = chat.messages;
+    const group = await fitContext(this.services, request, reply, chat, routed);
+    // Token limit and budget (issue #6): held here from the estimate, settled in record() from the
+    // provider's usage. Keys with neither skip it: no tokenizer, no store call.
+    await this.services.admission.reserve(request, reply, chat, group.deployments.map((deployment) => deployment.route));
+    // Usage of a call that never reached a deployment is recorded against the group's first.
+    const planned = group.deployments[0]?.route;
+    const native = options.native?.(group, chat.messages !== messages || group !== routed);
+    // Response cache (when on): the scoped key is hashed once, here.
+    const cachePlan = cache === undefined || (native !== undefined && options.nativeCache === false) ? undefined : planCache(cache, request, group, chat);
+    const clientUsage = chat.stream_options?.include_usage === true;
+    if (options.headers !== undefined) for (const [name, value] of Object.entries(options.headers)) reply.header(name, value);
+
+    const controller = new AbortController();
+    const res = reply.raw;
+    res.once('close', () => {
+      if (!res.writableFinished) controller.abort();
+    });
+    const warnings: string[] = [];
+    const context: ChatCallContext = {
+      requestId: request.id,
+      signal: controller.signal,
+      // A stream that may be cached is read with its usage chunk: the entry serves both kinds of client.
+      includeUsage: clientUsage || cachePlan !== undefined,
+      created: Math.floor(started / 1000),
+      warnings,
+    };
+    if (cache !== undefined) {
+      const render = format === undefined ? undefined : (body: string) => (stream ? format.streamBody(body) : format.json(body));
+      const hit = await answerFromCache(cache, cachePlan, reply, stream, clientUsage, controller.signal, render);
+      if (hit !== undefined) {
+        this.record(request, endpoint, planned, chat.model, stream, started, 'ok', 200, hit.answer.usage ?? undefined, { cacheHit: true, cost: 0 });
+        return reply;
+      }
+    }
+
+    if (!stream) {
+      let outcome: NativeJsonOutcome;
+      try {
+        outcome = native === undefined ? await executor.complete(group, chat, context) : await native.complete(group, context);
+      } catch (error) {
+        if (cachePlan !== undefined) cache?.release(cachePlan);
+        const disconnected = controller.signal.aborted;
+        this.record(request, endpoint, planned, chat.model, false, started, disconnected ? 'client_disconnected' : 'error', isGatewayError(error) ? error.status : 500, undefined, failureExtra(error));
+        throw error;
+      }
+      if (cache !== undefined && cachePlan !== undefined) {
+        const chatBody = native === undefined ? outcome.body : outcome.chatBody;
+        if (chatBody === undefined) cache.release(cachePlan);
+        else saveCompletion(cache, cachePlan, chatBody, outcome.usage, warnings);
+      }
+      this.record(request, endpoint, outcome.route, chat.model, false, started, 'ok', 200, outcome.usage);
+      reply.header('x-llm-proxy-route', routeHeader(outcome.attempts));
+      const shown = warningsOf(options, warnings);
+      if (shown !== undefined) reply.header('x-llm-proxy-warnings', shown);
+      const body = native === undefined && format !== undefined ? format.json(outcome.body) : outcome.body;
+      return reply.code(200).header('content-type', 'application/json').send(body);
+    }
+
+    let outcome: StreamOutcome;
+    try {
+      outcome = native === undefined ? await executor.stream(group, chat, context) : await native.stream(group, context);
+    } catch (error) {
+      if (cachePlan !== undefined) cache?.release(cachePlan);
+      this.record(request, endpoint, planned, chat.model, true, started, controller.signal.aborted ? 'client_disconnected' : 'error', isGatewayError(error) ? error.status : 500, undefined, failureExtra(error));
+      throw error;
+    }
+    reply.hijack();
+    const headers = reply.getHeaders() as OutgoingHttpHeaders;
+    headers['content-type'] = 'text/event-stream; charset=utf-8';
+    headers['x-accel-buffering'] = 'no';
+    const shown = warningsOf(options, warnings);
+    if (shown !== undefined) headers['x-llm-proxy-warnings'] = shown;
+    headers['x-llm-proxy-route'] = routeHeader(outcome.attempts);
+    res.writeHead(200, headers);
+    const ttftMs = Date.now() - started;
+    const route = outcome.route;
+    // Native streams are not in the chat format the cache keeps: their waiters are released.
+    const capture =
+      cachePlan === undefined || native !== undefined ? undefined : captureFrames(outcome.first, outcome.frames, clientUsage, route.provider.codec.passthrough, cache?.maxEntryBytes ?? 0);
+    if (cachePlan !== undefined && native !== undefined) cache?.release(cachePlan);
+    let first = capture?.first ?? outcome.first;
+    let frames = capture?.frames ?? outcome.frames;
+    if (native === undefined && format !== undefined) ({ first, frames } = format.stream(first, frames));
+    const end = await writeFrames(res, first, frames, this.streams, route.provider.name, () => controller.abort(), format?.streamError);
+    const stats = outcome.stats;
+    if (cache !== undefined && cachePlan !== undefined && capture !== undefined) settleStream(cache, cachePlan, capture, end, stats.usage, warnings);
+    let status: UsageStatus = 'ok';
+    let errorCode: string | undefined;
+    if (end.kind === 'client_disconnected') status = 'client_disconnected';
+    else if (end.kind === 'failed') {
+      status = 'incomplete';
+      errorCode = end.error.code ?? undefined;
+    }
+    // Without a usage report (a stream cut short), count roughly one token per chunk, and say so.
+    const tokens: CompletionUsage = stats.usage ?? {
+      prompt_tokens: Math.ceil((request.headers['content-length'] ? Number(request.headers['content-length']) : 0) / 4),
+      completion_tokens: stats.chunks,
+      total_tokens: 0,
+    };
+    this.record(request, endpoint, route, chat.model, true, started, status, 200, tokens, {
+      ttftMs,
+      estimated: stats.usage === undefined,
+      ...(errorCode === undefined ? {} : { errorCode }),
+    });
+    return undefined;
+  }
+}

@@ -1,0 +1,151 @@
+// Native pass-through calls: a body in the upstream's own wire format (Anthropic Messages to an
+// Anthropic upstream, legacy completions to a host that serves them), sent through the executor's
+// routing, failover, retries and breakers, answered as the upstream's own bytes. Streams are held
+// until their first content, like chat streams, so a failure before it can still move elsewhere.
+import { GatewayError, isGatewayError, upstreamStreamError, upstreamTimeout } from '../errors/gateway-error.js';
+import type { CompletionUsage } from '../openai/types.js';
+import type { UpstreamRequestSpec } from '../providers/provider.js';
+import { callTimeouts, type ChatCallContext, type StreamOutcome, type StreamStats } from '../routing/chat-executor.js';
+import type { ModelGroup, ModelRouter, Route } from '../routing/model-router.js';
+import type { ProviderInstance } from '../providers/provider.js';
+import type { Services } from '../services.js';
+import { decodeSseBatches, type SseEvent } from '../streaming/sse-decoder.js';
+import type { NativeJsonOutcome } from './chat-pipeline.js';
+
+/** One native protocol: how to build the call for a deployment and read what comes back. */
+export interface NativeProtocol {
+  request(route: Route, stream: boolean): UpstreamRequestSpec;
+  /** A whole answer: its usage, and the same answer as a chat.completion for the cache when there is one. */
+  readJson(parsed: unknown, route: Route): { usage: CompletionUsage | undefined; chatBody?: string };
+  /**
+   * Reads one stream event: updates `stats` (usage, contentStarted, finished) and returns the frame
+   * to forward ('' drops it). Throws a GatewayError for an error event.
+   */
+  readEvent(event: SseEvent, stats: StreamStats, route: Route): string;
+}
+
+const verdicts = new WeakMap<(provider: ProviderInstance) => boolean, WeakMap<ModelGroup, boolean>>();
+
+/**
+ * Whether every deployment that may serve the group, its fallback groups' included, is a provider
+ * `native` accepts. Groups are long-lived, so each answer is kept (per predicate: pass a module-level function).
+ */
+export function servedNatively(router: ModelRouter, group: ModelGroup, native: (provider: ProviderInstance) => boolean): boolean {
+  let known = verdicts.get(native);
+  if (known === undefined) {
+    known = new WeakMap();
+    verdicts.set(native, known);
+  }
+  const cached = known.get(group);
+  if (cached !== undefined) return cached;
+  const groups = [group];
+  for (const name of group.fallbacks) {
+    const fallback = router.plan(name);
+    if (fallback !== undefined) groups.push(fallback);
+  }
+  const verdict = groups.every((entry) => entry.deployments.length > 0 && entry.deployments.every((deployment) => native(deployment.route.provider)));
+  known.set(group, verdict);
+  return verdict;
+}
+
+function isAbort(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'AbortError' || (error as { code?: string }).code === 'UND_ERR_ABORTED');
+}
+
+class FirstTokenTimeout extends Error {}
+
+export class NativeCaller {
+  constructor(private readonly services: Pick<Services, 'executor' | 'upstream' | 'redactor' | 'config'>) {}
+
+  async complete(group: ModelGroup, context: ChatCallContext, protocol: NativeProtocol): Promise<NativeJsonOutcome> {
+    const { upstream, executor } = this.services;
+    const { result, route, attempts } = await executor.execute(group, context.signal, async (route, current, signal) => {
+      const { bytes, parsed } = await upstream.sendForJson(route.provider, protocol.request(route, false), signal, callTimeouts(current));
+      return { bytes, ...protocol.readJson(parsed, route) };
+    });
+    return { body: result.bytes, usage: result.usage, ...(result.chatBody === undefined ? {} : { chatBody: result.chatBody }), route, attempts };
+  }
+
+  async stream(group: ModelGroup, context: ChatCallContext, protocol: NativeProtocol): Promise<StreamOutcome> {
+    const { result, route, attempts } = await this.services.executor.routeStream(group, context.signal, (route, current) => this.open(route, current, context, protocol));
+    return { ...result, route, attempts };
+  }
+
+  private async open(route: Route, group: ModelGroup, context: ChatCallContext, protocol: NativeProtocol): Promise<{ first: string; frames: AsyncGenerator<string>; stats: StreamStats }> {
+    const provider = route.provider;
+    const controller = new AbortController();
+    const onClientAbort = () => controller.abort();
+    context.signal.addEventListener('abort', onClientAbort, { once: true });
+    const ttfbMs = group.timeouts.ttfbMs ?? this.services.config.routing.ttfb_timeout_s * 1000;
+    const timer = setTimeout(() => controller.abort(new FirstTokenTimeout()), ttfbMs);
+    const timedOut = () => controller.signal.reason instanceof FirstTokenTimeout;
+    let response;
+    try {
+      response = await this.services.upstream.send(provider, protocol.request(route, true), controller.signal, {
+        headersTimeoutMs: ttfbMs,
+        ...(group.timeouts.idleMs === undefined ? {} : { bodyTimeoutMs: group.timeouts.idleMs }),
+      });
+      if (response.status < 200 || response.status >= 300) throw await this.services.upstream.errorFrom(provider, response);
+    } catch (error) {
+      clearTimeout(timer);
+      context.signal.removeEventListener('abort', onClientAbort);
+      if (timedOut()) throw upstreamTimeout(provider.name, 'waiting for the first token');
+      throw error;
+    }
+    const stats: StreamStats = { usage: undefined, finished: false, contentStarted: false, chunks: 0 };
+    const frames = this.frames(decodeSseBatches(response.body), route, stats, protocol, () => context.signal.removeEventListener('abort', onClientAbort));
+    let first = '';
+    try {
+      while (!stats.contentStarted) {
+        const next = await frames.next();
+        if (next.done === true) {
+          if (first.length > 0 && stats.finished) break;
+          throw upstreamStreamError(provider.name, 'it ended before any content');
+        }
+        first += next.value;
+      }
+    } catch (error) {
+      response.body.destroy();
+      if (timedOut()) throw upstreamTimeout(provider.name, 'waiting for the first token');
+      if (context.signal.aborted || !isGatewayError(error)) throw error;
+      // Nothing has reached the client: any failure here may move to another deployment.
+      throw error.retryable || error.status === 429
+        ? error
+        : new GatewayError({ status: error.status, type: error.type, code: error.code, message: error.message, param: error.param, retryable: true });
+    } finally {
+      clearTimeout(timer);
+    }
+    return { first, frames, stats };
+  }
+
+  private async *frames(batches: AsyncGenerator<SseEvent[]>, route: Route, stats: StreamStats, protocol: NativeProtocol, done: () => void): AsyncGenerator<string> {
+    const provider = route.provider.name;
+    try {
+      for await (const batch of batches) {
+        let out = '';
+        for (const event of batch) {
+          stats.chunks++;
+          let frame: string;
+          try {
+            frame = protocol.readEvent(event, stats, route);
+          } catch (error) {
+            if (out.length > 0) yield out;
+            throw error;
+          }
+          out += frame;
+        }
+        if (out.length > 0) yield out;
+      }
+    } catch (error) {
+      if (isAbort(error)) throw error;
+      if (isGatewayError(error)) {
+        const message = this.services.redactor.redact(error.message);
+        throw message === error.message ? error : new GatewayError({ status: error.status, type: error.type, code: error.code, message, param: error.param });
+      }
+      throw upstreamStreamError(provider, 'the connection broke');
+    } finally {
+      done();
+    }
+    if (!stats.finished) throw upstreamStreamError(provider, 'it ended before the answer was complete');
+  }
+}

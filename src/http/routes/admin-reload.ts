@@ -1,0 +1,61 @@
+// POST /admin/reload: the master key asks the server to re-read its config file and environment
+// (what SIGHUP does). A valid config serves every new request; one that is not valid is refused
+// with the reason (400, naming the field) and the running config stays.
+import type { FastifyInstance } from 'fastify';
+import { GatewayError } from '../../errors/gateway-error.js';
+
+export interface ReloadOutcome {
+  /** True when the new config is in use (on every worker). */
+  reloaded: boolean;
+  /** Why the config was refused: the loader's message, naming the field. */
+  error?: string;
+  /** The field the error names, when it names one. */
+  param?: string | null;
+  /** Changed settings that keep their running values until a restart. */
+  restartRequired: string[];
+  /** Worker processes that took the new config (1 without a cluster). */
+  processes: number;
+}
+
+/** Runs one reload (main.ts: this process, or every worker through the primary). */
+export type ReloadHandler = () => Promise<ReloadOutcome>;
+
+const responseDoc = {
+  200: {
+    type: 'object',
+    properties: {
+      status: { type: 'string', enum: ['reloaded'] },
+      restart_required: { type: 'array', items: { type: 'string' }, description: 'Changed settings that need a restart; they keep their running values.' },
+      processes: { type: 'integer', description: 'Processes now serving the new config.' },
+    },
+    required: ['status', 'restart_required', 'processes'],
+  },
+};
+
+export function registerAdminReload(app: FastifyInstance, reload: ReloadHandler): void {
+  app.post(
+    '/admin/reload',
+    {
+      config: { auth: 'master' },
+      schema: {
+        summary: 'Re-read the config file (LLM_PROXY_CONFIG) and the environment, as SIGHUP does.',
+        description:
+          'New requests use the new config at once; requests and streams in flight finish on the old one. An invalid config is refused with 400 naming the field, and the running config stays. Port, host, workers, storage and cache settings need a restart.',
+        response: responseDoc,
+      },
+    },
+    async () => {
+      const outcome = await reload();
+      if (!outcome.reloaded) {
+        throw new GatewayError({
+          status: 400,
+          type: 'invalid_request_error',
+          code: 'invalid_config',
+          param: outcome.param ?? null,
+          message: `The new configuration was refused and the running one stays: ${outcome.error ?? 'unknown error'}`,
+        });
+      }
+      return { status: 'reloaded', restart_required: outcome.restartRequired, processes: outcome.processes };
+    },
+  );
+}

@@ -1,0 +1,126 @@
+// POST /v1/embeddings (OpenAI format): validate, route, check the key's models, hold tokens and
+// budget, answer from the cache or call the provider (failover and retries as for chat), record
+// usage with the catalog's input price. Provider differences live in each codec's `embeddings`.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { invalidJson, isGatewayError, modelNotFound } from '../../errors/gateway-error.js';
+import { countInputTokens, validateEmbeddingRequest, type EmbeddingRequest, type EmbeddingUsage } from '../../openai/embeddings-request.js';
+import type { CompletionUsage } from '../../openai/types.js';
+import { EmbeddingsExecutor, embeddingsNotServed, type EmbeddingsOutcome } from '../../routing/embeddings-executor.js';
+import type { Route } from '../../routing/model-router.js';
+import type { Services } from '../../services.js';
+import { loadTokenCounter } from '../../usage/token-estimator.js';
+import type { UsageRecord, UsageStatus } from '../../usage/usage-recorder.js';
+import { answerFromCache, planCache, saveCompletion } from '../cache-response.js';
+import { checkModelAccess, routeHeader } from '../chat-pipeline.js';
+import { guardBody } from '../json-body.js';
+
+/** The usage record's `endpoint`, and what keeps embedding cache entries apart from chat ones. */
+const ENDPOINT = 'embeddings';
+
+/** Embeddings usage in the shape usage records, admission and the cache share (no output tokens). */
+function asCompletionUsage(usage: EmbeddingUsage): CompletionUsage {
+  return { prompt_tokens: usage.prompt_tokens, completion_tokens: 0, total_tokens: usage.total_tokens };
+}
+
+export function registerEmbeddings(app: FastifyInstance, services: Services): void {
+  const { router, usage, catalog, cache } = services;
+  const embeddings = new EmbeddingsExecutor(services.upstream, services.executor, router);
+
+  function record(
+    request: FastifyRequest,
+    route: Route | undefined,
+    model: string,
+    started: number,
+    status: UsageStatus,
+    httpStatus: number,
+    tokens: CompletionUsage | undefined,
+    extra: Partial<UsageRecord> = {},
+  ): void {
+    const prompt = tokens?.prompt_tokens ?? 0;
+    const cost = tokens === undefined ? undefined : catalog.cost(route?.entry, prompt, 0);
+    usage.record({
+      requestId: request.id,
+      keyId: request.principal?.keyId ?? 'anonymous',
+      endpoint: ENDPOINT,
+      model,
+      ...(route === undefined ? {} : { provider: route.provider.name, upstreamModel: route.upstreamModel }),
+      promptTokens: prompt,
+      completionTokens: 0,
+      cachedTokens: 0,
+      ...(cost === undefined ? {} : { cost }),
+      latencyMs: Date.now() - started,
+      status,
+      httpStatus,
+      stream: false,
+      cacheHit: false,
+      estimated: false,
+      createdAt: started,
+      ...extra,
+      // Settles the token and budget holds taken before the call.
+      ...services.admission.settle(request, extra.cacheHit === true ? undefined : tokens, extra.cost ?? cost),
+    });
+  }
+
+  app.post('/v1/embeddings', { config: { auth: 'client' } }, async (request: FastifyRequest, reply: FastifyReply) => {
+    const started = Date.now();
+    const body = request.body as Record<string, unknown> | undefined;
+    // No body and no Content-Type skips the parser entirely: still a bad input, not a crash.
+    if (body === undefined || body === null) throw invalidJson('The request body is empty.');
+    guardBody(body);
+    const embed: EmbeddingRequest = validateEmbeddingRequest(body);
+    const routed = router.plan(embed.model);
+    if (routed === undefined) throw modelNotFound(embed.model);
+    checkModelAccess(request, routed, embed.model);
+    const group = embeddings.servedGroup(routed);
+    if (group === undefined) throw embeddingsNotServed(routed.deployments[0]?.route.provider.name ?? 'unknown', embed.model);
+    const routes = group.deployments.map((deployment) => deployment.route);
+    // Usage of a call that never reached a deployment is recorded against the group's first.
+    const planned = routes[0];
+
+    // Counted locally at most once: for a key's token limit or budget, and when the provider reports no usage.
+    let counted: Promise<number> | undefined;
+    const countTokens = () => (counted ??= loadTokenCounter().then((counter) => countInputTokens(embed.input, counter.text)));
+    await services.admission.reserveTokens(request, reply, countTokens, routes);
+    const cachePlan = cache === undefined ? undefined : planCache(cache, request, group, embed, ENDPOINT);
+
+    const controller = new AbortController();
+    const res = reply.raw;
+    res.once('close', () => {
+      if (!res.writableFinished) controller.abort();
+    });
+    if (cache !== undefined) {
+      const hit = await answerFromCache(cache, cachePlan, reply, false, false, controller.signal);
+      if (hit !== undefined) {
+        record(request, planned, embed.model, started, 'ok', 200, hit.answer.usage ?? undefined, { cacheHit: true, cost: 0 });
+        return reply;
+      }
+    }
+
+    const warnings: string[] = [];
+    let outcome: EmbeddingsOutcome;
+    try {
+      outcome = await embeddings.embed(group, embed, { signal: controller.signal, warnings });
+    } catch (error) {
+      if (cachePlan !== undefined) cache?.release(cachePlan);
+      record(request, planned, embed.model, started, controller.signal.aborted ? 'client_disconnected' : 'error', isGatewayError(error) ? error.status : 500, undefined, {
+        ...(isGatewayError(error) && error.code !== null ? { errorCode: error.code } : {}),
+      });
+      throw error;
+    }
+    const answer = outcome.response;
+    let estimated = false;
+    if (answer.usage === undefined) {
+      // Gemini (and some hosts) report no tokens: the client still gets usage, marked estimated in our records.
+      const tokens = await countTokens();
+      answer.usage = { prompt_tokens: tokens, total_tokens: tokens };
+      estimated = true;
+    }
+    const tokens = asCompletionUsage(answer.usage);
+    const out = outcome.raw ?? JSON.stringify(answer);
+    if (cache !== undefined && cachePlan !== undefined) saveCompletion(cache, cachePlan, out, tokens, warnings);
+    record(request, outcome.route, embed.model, started, 'ok', 200, tokens, { estimated });
+    reply.header('x-llm-proxy-route', routeHeader(outcome.attempts));
+    if (warnings.length > 0) reply.header('x-llm-proxy-warnings', warnings.join('; '));
+    return reply.code(200).header('content-type', 'application/json').send(out);
+  });
+}

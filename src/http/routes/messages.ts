@@ -1,0 +1,109 @@
+// POST /v1/messages and /v1/messages/count_tokens: the Anthropic Messages API in front of every chat
+// model. Anthropic upstreams get the client's body as it came (src/anthropic-api/native-messages.ts);
+// every other provider is reached through the chat pipeline, translated both ways
+// (src/anthropic-api/). Errors leave in Anthropic's shape (route config `errorFormat`).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { toAnthropicMessage, AnthropicStreamWriter, encodeErrorEvent } from '../../anthropic-api/from-chat.js';
+import { validateCountTokensRequest, validateMessagesRequest } from '../../anthropic-api/messages-request.js';
+import { anthropicHeaders, messagesProtocol, servedByAnthropicOnly } from '../../anthropic-api/native-messages.js';
+import { toChatRequest } from '../../anthropic-api/to-chat-request.js';
+import { invalidJson, invalidRequest, modelNotFound, upstreamBadResponse } from '../../errors/gateway-error.js';
+import type { ChatCompletionResponse } from '../../openai/types.js';
+import { isRecord } from '../../providers/anthropic/anthropic-wire.js';
+import type { Services } from '../../services.js';
+import { loadTokenCounter } from '../../usage/token-estimator.js';
+import { chunkFormat } from '../answer-format.js';
+import { checkModelAccess, type AnswerFormat, type ChatPipeline, type NativeRunner } from '../chat-pipeline.js';
+import { guardBody } from '../json-body.js';
+import { NativeCaller, type NativeProtocol } from '../native-call.js';
+
+const CONFIG = { auth: 'client', errorFormat: 'anthropic' } as const;
+
+/** Chat answers → Messages answers for one request. */
+function messagesFormat(requestId: string, model: string): AnswerFormat {
+  return chunkFormat({
+    json: (body) => JSON.stringify(toAnthropicMessage(JSON.parse(typeof body === 'string' ? body : body.toString('utf8')) as ChatCompletionResponse, requestId)),
+    converter: () => new AnthropicStreamWriter(requestId, model),
+    streamError: encodeErrorEvent,
+  });
+}
+
+function headerValue(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function bodyOf(request: FastifyRequest): Record<string, unknown> {
+  const body = request.body as Record<string, unknown> | undefined;
+  // No body and no Content-Type skips the parser entirely: still a bad input, not a crash.
+  if (body === undefined || body === null) throw invalidJson('The request body is empty.');
+  guardBody(body);
+  return body;
+}
+
+export function registerMessages(app: FastifyInstance, services: Services, pipeline: ChatPipeline): void {
+  const caller = new NativeCaller(services);
+  const { router } = services;
+
+  app.post('/v1/messages', { config: CONFIG }, async (request: FastifyRequest, reply: FastifyReply) => {
+    const started = Date.now();
+    const body = bodyOf(request);
+    const parsed = validateMessagesRequest(body);
+    const routed = router.plan(parsed.model);
+    // Before translating: an unknown model is a 404 whatever its content.
+    if (routed === undefined) throw modelNotFound(parsed.model);
+    const nativeOnly = servedByAnthropicOnly(router, routed);
+    const warnings: string[] = [];
+    // For an Anthropic-only model the chat form only feeds limits, context checks and the cache key.
+    const first = routed.deployments[0]?.route;
+    const { chat, lossy } = toChatRequest(parsed, warnings, {
+      lenient: nativeOnly,
+      reasoning: first?.entry?.capabilities.includes('reasoning') === true,
+      completionTokens: first?.provider.kind === 'openai' || first?.provider.kind === 'azure',
+    });
+    reply.header('request-id', request.id);
+    let runner: NativeRunner | undefined;
+    if (nativeOnly) {
+      const protocol = messagesProtocol(body, anthropicHeaders({ version: headerValue(request, 'anthropic-version'), beta: headerValue(request, 'anthropic-beta') }), request.id);
+      runner = { complete: (group, context) => caller.complete(group, context, protocol), stream: (group, context) => caller.stream(group, context, protocol) };
+    }
+    return pipeline.run(request, reply, chat, started, {
+      endpoint: 'messages',
+      format: messagesFormat(request.id, parsed.model),
+      ...(nativeOnly ? {} : { warnings }),
+      native: (group, rewritten) => {
+        if (runner !== undefined && !rewritten && servedByAnthropicOnly(router, group)) return runner;
+        if (lossy) throw invalidRequest('This conversation holds content only Anthropic models take, and the context policy or a fallback would send it elsewhere.', 'unsupported_content');
+        return undefined;
+      },
+    });
+  });
+
+  app.post('/v1/messages/count_tokens', { config: CONFIG }, async (request: FastifyRequest, reply: FastifyReply) => {
+    const body = bodyOf(request);
+    const parsed = validateCountTokensRequest(body);
+    const group = router.plan(parsed.model);
+    if (group === undefined) throw modelNotFound(parsed.model);
+    checkModelAccess(request, group, parsed.model);
+    reply.header('request-id', request.id);
+    if (servedByAnthropicOnly(router, group)) {
+      // Anthropic counts with its own tokenizer: ask it.
+      const protocol: NativeProtocol = {
+        ...messagesProtocol(body, anthropicHeaders({ version: headerValue(request, 'anthropic-version'), beta: headerValue(request, 'anthropic-beta') }), request.id, '/v1/messages/count_tokens'),
+        readJson(answer, route) {
+          if (!isRecord(answer) || typeof answer.input_tokens !== 'number') throw upstreamBadResponse(route.provider.name, 'a token count that is not one');
+          return { usage: undefined };
+        },
+      };
+      const controller = new AbortController();
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) controller.abort();
+      });
+      const outcome = await caller.complete(group, { requestId: request.id, signal: controller.signal, includeUsage: false, created: 0, warnings: [] }, protocol);
+      return reply.code(200).header('content-type', 'application/json').send(outcome.body);
+    }
+    const { chat } = toChatRequest(parsed, [], { lenient: true });
+    const counter = await loadTokenCounter();
+    return reply.code(200).send({ input_tokens: counter.request(chat) });
+  });
+}

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { CSRF_HEADER, SESSION_COOKIE, sessionCookie, UiSessionStore } from './ui-sessions.js';
+
+describe('dashboard sessions', () => {
+  test('a session authenticates only with its cookie and its own CSRF token', () => {
+    const store = new UiSessionStore(60_000);
+    const session = store.create(1_000);
+    const other = store.create(1_000);
+    const cookie = `theme=dark; ${SESSION_COOKIE}=${session.id}`;
+    assert.deepEqual(store.authenticate({ cookie, [CSRF_HEADER]: session.csrf }, 2_000), { keyId: 'master', role: 'master' });
+    assert.equal(store.authenticate({ cookie }, 2_000), undefined, 'cookie without the header (a cross-site form)');
+    assert.equal(store.authenticate({ cookie, [CSRF_HEADER]: other.csrf }, 2_000), undefined, "another session's token");
+    assert.equal(store.authenticate({ [CSRF_HEADER]: session.csrf }, 2_000), undefined, 'token without the cookie');
+    assert.equal(store.authenticate({ cookie, [CSRF_HEADER]: session.csrf, 'sec-fetch-site': 'cross-site' }, 2_000), undefined);
+    // A request that presents a key is judged by the key, never by a cookie that rides along.
+    assert.equal(store.authenticate({ cookie, [CSRF_HEADER]: session.csrf, authorization: 'Bearer nope' }, 2_000), undefined);
+    assert.equal(store.authenticate({ cookie, [CSRF_HEADER]: session.csrf, 'x-api-key': 'nope' }, 2_000), undefined);
+  });
+
+  test('sessions expire, can be deleted, and are bounded in number', () => {
+    const store = new UiSessionStore(60_000);
+    const session = store.create(0);
+    const headers = { cookie: `${SESSION_COOKIE}=${session.id}`, [CSRF_HEADER]: session.csrf };
+    assert.ok(store.verified(headers, 59_999));
+    assert.equal(store.verified(headers, 60_000), undefined);
+    assert.equal(store.size, 0, 'an expired session is dropped when seen');
+    const again = store.create(0);
+    store.delete(again.id);
+    assert.equal(store.fromCookie({ cookie: `${SESSION_COOKIE}=${again.id}` }, 1), undefined);
+    for (let index = 0; index < 1_005; index++) store.create(10);
+    assert.equal(store.size, 1_000);
+  });
+
+  test('only a well-formed session id is read from the Cookie header', () => {
+    const id = 'A'.repeat(43);
+    assert.equal(sessionCookie(`${SESSION_COOKIE}=${id}`), id);
+    assert.equal(sessionCookie(`a=b;${SESSION_COOKIE}=${id}; c=d`), id);
+    assert.equal(sessionCookie(`${SESSION_COOKIE}=short`), undefined);
+    assert.equal(sessionCookie(`x${SESSION_COOKIE}=${id}`), undefined);
+    assert.equal(sessionCookie(undefined), undefined);
+  });
+
+  test('ids and tokens are random and distinct', () => {
+    const store = new UiSessionStore();
+    const seen = new Set<string>();
+    for (let index = 0; index < 50; index++) {
+      const session = store.create();
+      assert.match(session.id, /^[A-Za-z0-9_-]{43}$/);
+      assert.notEqual(session.id, session.csrf);
+      seen.add(session.id).add(session.csrf);
+    }
+    assert.equal(seen.size, 100);
+  });
+});
+
+describe('sessions made by another worker process', () => {
+  test('are adopted when well-formed and live, within the same bound and lifetime', () => {
+    const maker = new UiSessionStore(60_000);
+    const store = new UiSessionStore(60_000);
+    const session = maker.create();
+    store.adopt(session);
+    assert.deepEqual(store.authenticate({ cookie: `${SESSION_COOKIE}=${session.id}`, [CSRF_HEADER]: session.csrf }), { keyId: 'master', role: 'master' });
+    store.adopt({ id: 'short', csrf: session.csrf, expiresAt: Date.now() + 1_000 });
+    store.adopt({ ...maker.create(), expiresAt: Date.now() - 1 });
+    store.adopt({ ...maker.create(), expiresAt: Number.POSITIVE_INFINITY });
+    assert.equal(store.size, 1);
+    const long = { ...maker.create(), expiresAt: Date.now() + 365 * 86_400_000 };
+    store.adopt(long);
+    assert.equal(store.fromCookie({ cookie: `${SESSION_COOKIE}=${long.id}` }, Date.now() + 61_000), undefined, 'never longer than this store would grant');
+  });
+});

@@ -1,0 +1,363 @@
+// One listener, many generations. A config reload builds a new Services + Fastify app (a
+// generation) around the state that must survive it (SharedServices: store, Redis, counters,
+// caches, usage writer, metrics), then points the listener at it: every new request goes to the
+// new generation, while requests and streams already in flight finish on the old one, which is
+// closed once its last one has ended. The node:http server is created once, from the first
+// generation's Fastify options (timeouts, header limits, client-error handling), and never closed
+// by a reload; SIGTERM drains every generation (see shutdown()).
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isDeepStrictEqual } from 'node:util';
+import type { FastifyServerFactory } from 'fastify';
+import { buildApp, type App } from '../app.js';
+import { ConfigError, loadConfig } from '../config/config-loader.js';
+import type { Config } from '../config/config-schema.js';
+import { changedProviders, configErrorField, keepRestartOnly } from '../config/reload.js';
+import { awaitDrain, type ShutdownResult } from '../http/graceful-shutdown.js';
+import type { ReloadHandler, ReloadOutcome } from '../http/routes/admin-reload.js';
+import { bootstrapMasterKey, isLoopback } from '../keys/master-key-bootstrap.js';
+import { createLogger } from '../logging/logger.js';
+import { Redactor } from '../logging/redactor.js';
+import { breakerOptions, configuredSecrets, createServices, createSharedServices, type ServiceOverrides, type SharedServices } from '../services.js';
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+type ClientErrorListener = (...args: unknown[]) => void;
+
+/** The longest a start waits for Redis before it listens anyway. */
+const REDIS_WAIT_MS = 2_000;
+/** While draining, connections that went idle after their last answer are closed this often. */
+const IDLE_SWEEP_MS = 100;
+
+interface Generation {
+  id: number;
+  built: App;
+  handler: Handler;
+  clientErrorListeners: ClientErrorListener[];
+  inflight: number;
+  /** Set while retiring: called when the last request on this generation ends. */
+  idle: (() => void) | undefined;
+  /** Bound once per generation, so counting a request allocates nothing. */
+  onResponseClose: () => void;
+}
+
+/** The part of the overrides that a cluster worker supplies (state kept by the primary). */
+export type ProcessOverrides = Pick<ServiceOverrides, 'localRateLimiter' | 'sharedMemoryCache' | 'spoolFile' | 'uiSessions'>;
+
+export interface GatewayServerOptions {
+  overrides?: ProcessOverrides;
+  /** Fields on every log line of this process (a cluster worker: its slot). */
+  logFields?: Record<string, unknown>;
+  /** What POST /admin/reload runs; default: this process's own reload. A worker asks the primary. */
+  reloadAll?: ReloadHandler;
+  /** Told when a reload generates a master key (no key configured any more and none stored). */
+  onGeneratedKey?: (key: string, file: string) => void;
+}
+
+export interface MasterKeySetup {
+  digest: Buffer | undefined;
+  /** Set when this call generated the key: the one time it can be shown. */
+  generated?: { key: string; file: string };
+}
+
+/**
+ * The master key a config serves with: the configured ones, or else the generated key whose
+ * hash is stored beside the database (made on the first start; a cluster's primary makes it
+ * before any worker starts, so workers only read it).
+ */
+export function masterKeySetup(config: Config): MasterKeySetup {
+  if (config.auth.api_keys.length > 0 || config.auth.master_key !== undefined) return { digest: undefined };
+  const bootstrapped = bootstrapMasterKey(config.storage.db_path);
+  return { digest: bootstrapped.digest, ...(bootstrapped.generated === undefined ? {} : { generated: { key: bootstrapped.generated, file: bootstrapped.file } }) };
+}
+
+/** Why a config must not serve, or undefined: a public listener needs a strong master key. */
+export function servingProblem(config: Config): string | undefined {
+  const { auth, server } = config;
+  if (isLoopback(server.host) || (auth.master_key !== undefined && auth.master_key.length >= 32)) return undefined;
+  return `auth.master_key: refusing to listen on ${server.host} without a master key of at least 32 characters: set LLM_PROXY_MASTER_KEY (or bind HOST=127.0.0.1).`;
+}
+
+/** A config to reload to (restart-only settings already put back), or why there is none. */
+export type ReloadSource = { config: Config; restartRequired: string[] } | { error: string; param: string | null };
+
+/** Loads and checks the config for a reload; a refusal carries the message and the field it names. */
+export function loadForReload(running: Config): ReloadSource {
+  let next: Config;
+  try {
+    next = loadConfig().config;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return { error: error.message, param: configErrorField(error.message) };
+  }
+  const restartRequired = keepRestartOnly(running, next);
+  const problem = servingProblem(next);
+  if (problem !== undefined) return { error: problem, param: 'auth.master_key' };
+  return { config: next, restartRequired };
+}
+
+function createListener(options: Record<string, unknown>, handler: Handler): Server {
+  // As Fastify builds its own server (lib/server.js): the same http options and timeouts.
+  const server = createServer((options.http ?? {}) as object, handler);
+  if (typeof options.keepAliveTimeout === 'number') server.keepAliveTimeout = options.keepAliveTimeout;
+  if (typeof options.requestTimeout === 'number') server.requestTimeout = options.requestTimeout;
+  if (typeof options.connectionTimeout === 'number') server.setTimeout(options.connectionTimeout);
+  if (typeof options.maxRequestsPerSocket === 'number' && options.maxRequestsPerSocket > 0) server.maxRequestsPerSocket = options.maxRequestsPerSocket;
+  return server;
+}
+
+export class GatewayServer {
+  private server: Server | undefined;
+  private current!: Generation;
+  private readonly retiring = new Set<Generation>();
+  private nextId = 1;
+  private reloading: Promise<ReloadOutcome> | undefined;
+  private stopping: Promise<ShutdownResult> | undefined;
+  private masterKeyDigest: Buffer | undefined;
+
+  private constructor(
+    private config: Config,
+    readonly shared: SharedServices,
+    private readonly options: GatewayServerOptions,
+  ) {}
+
+  /** Builds the first generation (not listening yet). */
+  static async create(config: Config, masterKeyDigest: Buffer | undefined, options: GatewayServerOptions = {}): Promise<GatewayServer> {
+    let logging: Pick<ServiceOverrides, 'logger' | 'redactor'> = {};
+    if (options.logFields !== undefined) {
+      const redactor = new Redactor(configuredSecrets(config));
+      logging = { redactor, logger: createLogger(config.logging.level, redactor).child(options.logFields) };
+    }
+    const shared = createSharedServices(config, { ...options.overrides, ...logging });
+    const gateway = new GatewayServer(config, shared, options);
+    gateway.masterKeyDigest = masterKeyDigest;
+    gateway.current = await gateway.build(config, undefined);
+    return gateway;
+  }
+
+  /** The generation serving new requests. */
+  get app(): App {
+    return this.current.built;
+  }
+
+  get listener(): Server {
+    return this.server as Server;
+  }
+
+  async listen(port: number, host: string): Promise<void> {
+    const redis = this.shared.redis;
+    if (redis !== undefined && redis.client.status !== 'ready') {
+      // Shared limits count in Redis from the first request (until it is ready, each process counts
+      // alone); a Redis that is down only delays the start by this much.
+      await Promise.race([once(redis.client, 'ready').catch(() => undefined), sleep(REDIS_WAIT_MS, undefined, { ref: false })]);
+    }
+    const server = this.listener;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      // A deep accept queue (the kernel caps it at net.core.somaxconn): with Node's default of 511, a
+      // burst of new connections (2,000 streams opened in 2.5 s, RELIABILITY §4c) overflowed it, and
+      // each dropped SYN cost its client a 1, 3 or 7 s retransmit before the first byte.
+      server.listen({ port, host, backlog: 4096 }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.startBackground(this.current);
+  }
+
+  private readonly dispatch: Handler = (req, res) => {
+    const generation = this.current;
+    generation.inflight++;
+    res.on('close', generation.onResponseClose);
+    generation.handler(req, res);
+  };
+
+  private async build(config: Config, health: ServiceOverrides['health']): Promise<Generation> {
+    const services = createServices(config, {
+      shared: this.shared,
+      ...(health === undefined ? {} : { health }),
+      ...(this.masterKeyDigest === undefined ? {} : { masterKeyDigest: this.masterKeyDigest }),
+    });
+    let handler: Handler | undefined;
+    const serverFactory: FastifyServerFactory = (fastifyHandler, fastifyOptions) => {
+      handler = fastifyHandler as Handler;
+      this.server ??= createListener(fastifyOptions as Record<string, unknown>, this.dispatch);
+      return this.server;
+    };
+    const before = new Set(this.server?.listeners('clientError') ?? []);
+    let built: App;
+    try {
+      built = buildApp(services, { serverFactory, reload: this.options.reloadAll ?? (() => this.reload()) });
+    } catch (error) {
+      await services.close();
+      throw error;
+    }
+    const server = this.listener;
+    // Fastify adds its client-error handler to the server it is given; only the serving generation's
+    // is attached (a new one's from swap()).
+    const added = server.listeners('clientError').filter((listener) => !before.has(listener)) as ClientErrorListener[];
+    if (before.size > 0) for (const listener of added) server.off('clientError', listener);
+    const generation: Generation = {
+      id: this.nextId++,
+      built,
+      handler: handler as Handler,
+      clientErrorListeners: added,
+      inflight: 0,
+      idle: undefined,
+      onResponseClose: () => {
+        if (--generation.inflight === 0) generation.idle?.();
+      },
+    };
+    try {
+      await built.app.ready();
+    } catch (error) {
+      await built.app.close().catch(() => undefined);
+      await services.close();
+      throw error;
+    }
+    return generation;
+  }
+
+  private startBackground(generation: Generation): void {
+    const { services, lifecycle } = generation.built;
+    void services.discovery.start();
+    // Shed new work with 503 before an out-of-memory crash (RELIABILITY 4b#24).
+    lifecycle.watchHeap();
+    services.probe.start();
+  }
+
+  /**
+   * Re-reads the config file and the environment, or applies `given` (a cluster worker: the config
+   * its primary loaded and checked); one reload at a time.
+   */
+  reload(given?: ReloadSource): Promise<ReloadOutcome> {
+    if (this.stopping !== undefined) return Promise.resolve({ reloaded: false, error: 'the server is shutting down', param: null, restartRequired: [], processes: 0 });
+    const previous = this.reloading ?? Promise.resolve(undefined);
+    const run = previous.then(() => this.reloadNow(given ?? loadForReload(this.config)));
+    this.reloading = run;
+    void run.finally(() => {
+      if (this.reloading === run) this.reloading = undefined;
+    });
+    return run;
+  }
+
+  private async reloadNow(loaded: ReloadSource): Promise<ReloadOutcome> {
+    const { logger } = this.shared;
+    if ('error' in loaded) {
+      logger.error({ component: 'reload', err: loaded.error }, 'configuration reload refused; the running configuration stays');
+      return { reloaded: false, error: loaded.error, param: loaded.param, restartRequired: [], processes: 0 };
+    }
+    const next = loaded.config;
+    const running = this.config;
+    const previousLevel = logger.level;
+    try {
+      const key = masterKeySetup(next);
+      if (key.generated !== undefined) this.options.onGeneratedKey?.(key.generated.key, key.generated.file);
+      this.masterKeyDigest = key.digest;
+      this.shared.redactor.extend(configuredSecrets(next));
+      logger.level = next.logging.level;
+      // Breaker state carries over for deployments whose provider did not change.
+      let health: ServiceOverrides['health'];
+      if (isDeepStrictEqual(breakerOptions(running), breakerOptions(next))) {
+        health = this.current.built.services.health;
+        for (const provider of changedProviders(running, next)) health.forgetProvider(provider);
+      }
+      const generation = await this.build(next, health);
+      this.swap(generation);
+      this.config = next;
+    } catch (error) {
+      logger.level = previousLevel;
+      const message = error instanceof Error ? error.message : String(error);
+      logger.error({ component: 'reload', err: message }, 'configuration reload failed; the running configuration stays');
+      return { reloaded: false, error: message, param: null, restartRequired: [], processes: 0 };
+    }
+    if (loaded.restartRequired.length > 0) {
+      logger.warn({ component: 'reload', settings: loaded.restartRequired }, 'these settings changed but need a restart; they keep their running values');
+    }
+    logger.info({ component: 'reload', generation: this.current.id, providers: this.current.built.services.providerSetup.providers.map((provider) => provider.name) }, 'configuration reloaded');
+    return { reloaded: true, restartRequired: loaded.restartRequired, processes: 1 };
+  }
+
+  private swap(next: Generation): void {
+    const server = this.listener;
+    const old = this.current;
+    for (const listener of old.clientErrorListeners) server.off('clientError', listener);
+    for (const listener of next.clientErrorListeners) if (!server.listeners('clientError').includes(listener)) server.on('clientError', listener);
+    this.current = next;
+    if (server.listening) this.startBackground(next);
+    this.retire(old);
+  }
+
+  /** Stops the old generation's background work now and closes it when its last request has ended. */
+  private retire(generation: Generation): void {
+    const { services, lifecycle } = generation.built;
+    services.discovery.stop();
+    services.probe.stop();
+    lifecycle.stop();
+    this.retiring.add(generation);
+    const release = () => {
+      generation.idle = undefined;
+      void this.release(generation);
+    };
+    if (generation.inflight === 0) release();
+    else generation.idle = release;
+  }
+
+  private async release(generation: Generation): Promise<void> {
+    this.retiring.delete(generation);
+    try {
+      await generation.built.app.close();
+      await generation.built.services.close();
+    } catch (error) {
+      this.shared.logger.warn({ component: 'reload', err: error instanceof Error ? error.message : String(error) }, 'error while closing the previous configuration');
+    }
+    this.shared.logger.debug({ component: 'reload', generation: generation.id }, 'previous configuration closed');
+  }
+
+  /**
+   * Graceful shutdown across generations (RELIABILITY 4b#22), as http/graceful-shutdown.ts does for
+   * one app: not ready, no new connections, in-flight work gets up to `deadlineMs`, streams still
+   * open then end with the `server_shutting_down` event, then every generation and the shared
+   * services close (usage flushed). Never rejects; a second call returns the first one's result.
+   */
+  shutdown(deadlineMs: number): Promise<ShutdownResult> {
+    this.stopping ??= this.drain(deadlineMs);
+    return this.stopping;
+  }
+
+  private async drain(deadlineMs: number): Promise<ShutdownResult> {
+    await this.reloading?.catch(() => undefined);
+    const { logger } = this.shared;
+    const generations = [this.current, ...this.retiring];
+    // Closed below, all together: a retiring generation no longer closes itself when it goes idle.
+    for (const generation of this.retiring) generation.idle = undefined;
+    for (const { built } of generations) {
+      built.lifecycle.draining = true;
+      built.lifecycle.stop();
+    }
+    const server = this.listener;
+    const streams = generations.map(({ built }) => built.streams);
+    logger.info({ deadline_s: deadlineMs / 1000, streams: streams.reduce((sum, registry) => sum + registry.size, 0) }, 'draining: not ready, no new connections');
+    const closed = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    // Node closes idle keep-alive connections once at close(); ones that go idle later are swept.
+    server.closeIdleConnections();
+    const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
+    const { interrupted, drained } = await awaitDrain(closed, deadlineMs, streams, () => server.closeAllConnections(), logger);
+    clearInterval(sweep);
+    for (const { built } of generations) {
+      try {
+        await built.app.close();
+        await built.services.close();
+      } catch (error) {
+        logger.error({ err: error instanceof Error ? error.message : String(error) }, 'error while closing services');
+      }
+    }
+    try {
+      await this.shared.close();
+    } catch (error) {
+      logger.error({ err: error instanceof Error ? error.message : String(error) }, 'error while closing services');
+    }
+    logger.info({ interrupted }, 'shutdown complete');
+    return { interrupted, drained };
+  }
+}

@@ -1,0 +1,266 @@
+// Aggregates over the usage records for the admin dashboard (issue #10): totals, time series per
+// hour or day, sums grouped by day/key/model/provider with paging, and the raw rows newest first.
+// All of it is computed by the database in SQL that SQLite and PostgreSQL read alike (integer
+// arithmetic for hour buckets, the stored `day` column for days), so 100,000 rows never travel.
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import type { Schema } from './database.js';
+import { utcDay } from './usage-store.js';
+
+export const USAGE_DIMENSIONS = ['day', 'key', 'model', 'provider'] as const;
+export type UsageDimension = (typeof USAGE_DIMENSIONS)[number];
+export type UsageBucket = 'hour' | 'day';
+export const GROUP_SORTS = ['requests', 'cost', 'tokens', 'errors', 'name'] as const;
+export type GroupSort = (typeof GROUP_SORTS)[number];
+
+const HOUR_MS = 3_600_000;
+
+/** Columns by dimension: fixed strings, never user input, so they may be spliced into SQL. */
+const COLUMN: Record<UsageDimension, string> = {
+  day: 'day',
+  key: 'key_id',
+  model: 'model',
+  // Records of requests that never reached a provider have none.
+  provider: "coalesce(provider, '')",
+};
+
+export interface UsageFilter {
+  /** Inclusive, epoch ms. */
+  start: number;
+  /** Exclusive, epoch ms. */
+  end: number;
+  keyId?: string;
+  model?: string;
+}
+
+export interface UsageFigures {
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+  cost: number;
+  errors: number;
+  cacheHits: number;
+  /** Sum of latencies, so averages can be formed after merging groups. */
+  latencyMsSum: number;
+  latencyMsMax: number;
+}
+
+export interface UsageGroupRow extends UsageFigures {
+  /** The dimension values, in the order asked for. */
+  keys: string[];
+}
+
+export interface TimeseriesRow extends UsageFigures {
+  /** Bucket start, epoch ms (UTC). */
+  bucket: number;
+  /** The group's value ('' when not grouped). */
+  group: string;
+}
+
+export interface UsageRow {
+  id: string;
+  requestId: string;
+  keyId: string;
+  endpoint: string;
+  model: string;
+  provider: string | null;
+  upstreamModel: string | null;
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+  cost: number | null;
+  latencyMs: number;
+  ttftMs: number | null;
+  status: string;
+  httpStatus: number;
+  errorCode: string | null;
+  stream: boolean;
+  cacheHit: boolean;
+  estimated: boolean;
+  createdAt: number;
+}
+
+/** Where the next (older) page starts: the last row's time and id. */
+export interface RowCursor {
+  createdAt: number;
+  id: string;
+}
+
+/** Each figure's column and aggregate; max for the maximum, sums (of the per-group values) otherwise. */
+const AGGREGATES = [
+  ['requests', 'count(*)'],
+  ['prompt_tokens', 'sum(prompt_tokens)'],
+  ['completion_tokens', 'sum(completion_tokens)'],
+  ['cached_tokens', 'sum(cached_tokens)'],
+  ['cost', 'sum(cost)'],
+  ['errors', "sum(case when status = 'error' then 1 else 0 end)"],
+  ['cache_hits', 'sum(cache_hit)'],
+  ['latency_sum', 'sum(latency_ms)'],
+  ['latency_max', 'max(latency_ms)'],
+] as const;
+const FIGURES = sql.raw(AGGREGATES.map(([name, aggregate]) => `${aggregate} as ${name}`).join(', '));
+/**
+ * The same figures over every group, as window functions over the grouped rows: the totals and the
+ * number of groups come with the page, in the one scan (both engines have had windows for years).
+ */
+const WINDOW_TOTALS = sql.raw(
+  [
+    'count(*) over () as group_count',
+    ...AGGREGATES.map(([name, aggregate]) => `${name === 'latency_max' ? 'max' : 'sum'}(${aggregate}) over () as total_${name}`),
+  ].join(', '),
+);
+
+type FigureName = (typeof AGGREGATES)[number][0];
+type FigureColumns = Record<FigureName, unknown>;
+
+/** node-pg and better-sqlite3 both give numbers here (database.ts parses bigint); sums of no rows are null. */
+function num(value: unknown): number {
+  const number = Number(value ?? 0);
+  return Number.isFinite(number) ? number : 0;
+}
+
+function figures(row: FigureColumns): UsageFigures {
+  return {
+    requests: num(row.requests),
+    promptTokens: num(row.prompt_tokens),
+    completionTokens: num(row.completion_tokens),
+    cachedTokens: num(row.cached_tokens),
+    cost: num(row.cost),
+    errors: num(row.errors),
+    cacheHits: num(row.cache_hits),
+    latencyMsSum: num(row.latency_sum),
+    latencyMsMax: num(row.latency_max),
+  };
+}
+
+/** The WHERE clause: the day bounds let the day indexes narrow the scan; created_at makes it exact. */
+function where(filter: UsageFilter): RawBuilder<unknown> {
+  const parts = [
+    sql`day >= ${utcDay(filter.start)}`,
+    sql`day <= ${utcDay(Math.max(filter.start, filter.end - 1))}`,
+    sql`created_at >= ${filter.start}`,
+    sql`created_at < ${filter.end}`,
+  ];
+  if (filter.keyId !== undefined) parts.push(sql`key_id = ${filter.keyId}`);
+  if (filter.model !== undefined) parts.push(sql`model = ${filter.model}`);
+  return sql`where ${sql.join(parts, sql` and `)}`;
+}
+
+function dayStart(day: string): number {
+  return Date.parse(`${day}T00:00:00Z`);
+}
+
+export class UsageAnalytics {
+  constructor(
+    private readonly db: Kysely<Schema>,
+    private readonly ready: () => Promise<void>,
+  ) {}
+
+  /** Totals over the filter. */
+  async totals(filter: UsageFilter): Promise<UsageFigures> {
+    await this.ready();
+    const result = await sql<FigureColumns>`select ${FIGURES} from usage_records ${where(filter)}`.execute(this.db);
+    return figures(result.rows[0] ?? ({} as FigureColumns));
+  }
+
+  /** Sums per time bucket (and per group, when `groupBy` is given); only buckets with records are returned. */
+  async timeseries(filter: UsageFilter, bucket: UsageBucket, groupBy?: Exclude<UsageDimension, 'day'>): Promise<TimeseriesRow[]> {
+    await this.ready();
+    // Integer arithmetic on epoch ms: the same expression and result on both engines.
+    const bucketSql = bucket === 'hour' ? sql.raw(`created_at - created_at % ${HOUR_MS}`) : sql.raw('day');
+    // PostgreSQL refuses a constant in GROUP BY, so the ungrouped form groups by the bucket alone.
+    const groupSql = groupBy === undefined ? sql.raw("''") : sql.raw(COLUMN[groupBy]);
+    const result = await sql<FigureColumns & { bucket: unknown; grp: string }>`
+      select ${bucketSql} as bucket, ${groupSql} as grp, ${FIGURES}
+      from usage_records ${where(filter)}
+      group by ${groupBy === undefined ? bucketSql : sql`${bucketSql}, ${groupSql}`}
+      order by 1`.execute(this.db);
+    return result.rows.map((row) => ({
+      bucket: bucket === 'hour' ? num(row.bucket) : dayStart(String(row.bucket)),
+      group: String(row.grp ?? ''),
+      ...figures(row),
+    }));
+  }
+
+  /** Sums grouped by one or more dimensions, one page of them, the number of groups and the totals over all of them. */
+  async groups(
+    filter: UsageFilter,
+    dimensions: readonly UsageDimension[],
+    page: { sort: GroupSort; limit: number; offset: number },
+  ): Promise<{ rows: UsageGroupRow[]; count: number; totals: UsageFigures }> {
+    await this.ready();
+    const columns = dimensions.map((dimension, index) => sql.raw(`${COLUMN[dimension]} as d${index}`));
+    const groupBy = sql.raw(dimensions.map((dimension) => COLUMN[dimension]).join(', '));
+    // Ties and 'name' fall back to the dimensions themselves, so paging is stable.
+    const byName = dimensions.map((_, index) => `d${index}`).join(', ');
+    const sortSql = {
+      requests: 'count(*) desc',
+      cost: 'coalesce(sum(cost), 0) desc',
+      tokens: 'sum(prompt_tokens) + sum(completion_tokens) desc',
+      errors: "sum(case when status = 'error' then 1 else 0 end) desc",
+      name: byName,
+    }[page.sort];
+    const order = sql.raw(page.sort === 'name' ? byName : `${sortSql}, ${byName}`);
+    const result = await sql<FigureColumns & Record<string, unknown>>`
+      select ${sql.join(columns)}, ${FIGURES}, ${WINDOW_TOTALS}
+      from usage_records ${where(filter)}
+      group by ${groupBy}
+      order by ${order}
+      limit ${page.limit} offset ${page.offset}`.execute(this.db);
+    const first = result.rows[0];
+    if (first === undefined) {
+      // An empty page (no usage, or an offset past the end) carries no window: ask separately.
+      const [totals, counted] = await Promise.all([
+        this.totals(filter),
+        sql<{ n: unknown }>`select count(*) as n from (select 1 as one from usage_records ${where(filter)} group by ${groupBy}) grouped`.execute(this.db),
+      ]);
+      return { rows: [], count: num(counted.rows[0]?.n), totals };
+    }
+    const totals = figures(Object.fromEntries(AGGREGATES.map(([name]) => [name, first[`total_${name}`]])) as FigureColumns);
+    return {
+      rows: result.rows.map((row) => ({ keys: dimensions.map((_, index) => String(row[`d${index}`] ?? '')), ...figures(row) })),
+      count: num(first.group_count),
+      totals,
+    };
+  }
+
+  /** Raw records, newest first, `limit` of them from `before` (exclusive); keyset paging stays fast deep in 100,000 rows. */
+  async rows(filter: UsageFilter, limit: number, before?: RowCursor): Promise<UsageRow[]> {
+    await this.ready();
+    let query = this.db
+      .selectFrom('usage_records')
+      .selectAll()
+      .where('day', '>=', utcDay(filter.start))
+      .where('day', '<=', utcDay(Math.max(filter.start, filter.end - 1)))
+      .where('created_at', '>=', filter.start)
+      .where('created_at', '<', filter.end);
+    if (filter.keyId !== undefined) query = query.where('key_id', '=', filter.keyId);
+    if (filter.model !== undefined) query = query.where('model', '=', filter.model);
+    if (before !== undefined) {
+      query = query.where((eb) => eb.or([eb('created_at', '<', before.createdAt), eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', before.id)])]));
+    }
+    const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+    return rows.map((row) => ({
+      id: row.id,
+      requestId: row.request_id,
+      keyId: row.key_id,
+      endpoint: row.endpoint,
+      model: row.model,
+      provider: row.provider,
+      upstreamModel: row.upstream_model,
+      promptTokens: num(row.prompt_tokens),
+      completionTokens: num(row.completion_tokens),
+      cachedTokens: num(row.cached_tokens),
+      cost: row.cost === null ? null : num(row.cost),
+      latencyMs: num(row.latency_ms),
+      ttftMs: row.ttft_ms === null ? null : num(row.ttft_ms),
+      status: row.status,
+      httpStatus: num(row.http_status),
+      errorCode: row.error_code,
+      stream: num(row.stream) === 1,
+      cacheHit: num(row.cache_hit) === 1,
+      estimated: num(row.estimated) === 1,
+      createdAt: num(row.created_at),
+    }));
+  }
+}

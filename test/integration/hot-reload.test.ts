@@ -1,0 +1,177 @@
+// Config reload on the real process (`node dist/src/main.js`): SIGHUP and POST /admin/reload with a
+// good config (a new provider and alias serve new requests while a stream started before the
+// reload finishes intact) and with a bad one (refused with the reason, the old config serves on).
+import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import { after, before, describe, test } from 'node:test';
+import { CLIENT_KEY, eventually, MASTER_KEY, UPSTREAM_KEY } from '../support/gateway-harness.js';
+import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
+import { openStream, send, startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
+import { rawExchange } from '../support/reliability-support.js';
+
+const SECOND_KEY = 'sk-second-upstream-key-0123456789';
+const JSON_AUTH = { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json' };
+const MASTER_AUTH = { authorization: `Bearer ${MASTER_KEY}` };
+const WORDS = Array.from({ length: 12 }, (_, index) => `word${index}`).join(' ');
+
+function chat(model: string, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], ...extra });
+}
+
+function configWith(second: FakeOpenAi | undefined, aliases: Record<string, string>, extra = ''): string {
+  const lines = ['server:', '  shutdown_timeout_s: 5', '  headers_timeout_s: 1', 'routing:', '  discovery_interval_s: 0'];
+  if (second !== undefined) lines.push('providers:', `  second: { type: openai-compatible, base_url: "${second.url}/v1", api_key: ${SECOND_KEY}, models: [gpt-4o-mini] }`);
+  if (Object.keys(aliases).length > 0) lines.push('aliases:', ...Object.entries(aliases).map(([alias, target]) => `  ${alias}: ${target}`));
+  return `${lines.join('\n')}\n${extra}`;
+}
+
+function errorOf(body: string): { code: string; param: string | null; message: string } {
+  return (JSON.parse(body) as { error: { code: string; param: string | null; message: string } }).error;
+}
+
+describe('hot reload', () => {
+  let first: FakeOpenAi;
+  let second: FakeOpenAi;
+  let gateway: GatewayProcess;
+
+  before(async () => {
+    first = await startFakeOpenAi({ apiKey: UPSTREAM_KEY, answer: () => WORDS });
+    second = await startFakeOpenAi({ apiKey: SECOND_KEY, answer: () => 'from the second provider' });
+    gateway = await startGatewayProcess(
+      { LLM_PROXY_API_KEYS: CLIENT_KEY, LLM_PROXY_MASTER_KEY: MASTER_KEY, OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${first.url}/v1` },
+      configWith(undefined, {}),
+    );
+  });
+
+  after(async () => {
+    await gateway.cleanup();
+    await first.close();
+    await second.close();
+  });
+
+  test('SIGHUP with a good config: a new provider and alias serve new requests; a stream begun before finishes intact', async () => {
+    assert.equal((await send(gateway.url, '/v1/chat/completions', { headers: JSON_AUTH, body: chat('fast') })).status, 404);
+    first.enqueue({ kind: 'slow-stream', delayMs: 120 });
+    const stream = openStream(gateway.url, JSON_AUTH, chat('gpt-4o-mini', { stream: true }));
+    await eventually(() => stream.received().includes('data: '), 5_000);
+
+    gateway.writeConfig(configWith(second, { fast: 'second/gpt-4o-mini' }));
+    gateway.child.kill('SIGHUP');
+    await gateway.waitFor('configuration reloaded');
+    assert.ok(!stream.received().includes('[DONE]'), 'the stream was still running during the reload');
+
+    const answer = await send(gateway.url, '/v1/chat/completions', { headers: JSON_AUTH, body: chat('fast') });
+    assert.equal(answer.status, 200, answer.body);
+    assert.match(answer.body, /from the second provider/);
+    const chats = second.requests.filter((request) => request.path === '/v1/chat/completions');
+    assert.equal(chats.length, 1);
+    assert.equal(chats[0]?.headers.authorization, `Bearer ${SECOND_KEY}`);
+
+    const text = await stream.done;
+    assert.ok(text.trimEnd().endsWith('data: [DONE]'), text.slice(-300));
+    const content = text
+      .split('\n')
+      .filter((line) => line.startsWith('data: {'))
+      .map((line) => (JSON.parse(line.slice(6)) as { choices: Array<{ delta?: { content?: string } }> }).choices[0]?.delta?.content ?? '')
+      .join('');
+    assert.equal(content, WORDS);
+    // The new provider's key is hidden in the log like the old ones.
+    assert.ok(!gateway.output().includes(SECOND_KEY));
+  });
+
+  test('SIGHUP with a bad config: refused with the reason in the log, the old config still serves', async () => {
+    gateway.writeConfig(configWith(second, { fast: 'second/gpt-4o-mini' }, 'limits:\n  default_rpm: -5\n'));
+    gateway.child.kill('SIGHUP');
+    await gateway.waitFor('configuration reload refused');
+    const line = gateway
+      .output()
+      .split('\n')
+      .find((entry) => entry.includes('configuration reload refused'));
+    assert.match(line ?? '', /"level":50/);
+    assert.match(line ?? '', /limits\.default_rpm/);
+    const answer = await send(gateway.url, '/v1/chat/completions', { headers: JSON_AUTH, body: chat('fast') });
+    assert.equal(answer.status, 200, answer.body);
+    assert.equal(gateway.child.exitCode, null);
+  });
+
+  test('POST /admin/reload: master key only; a bad config is a 400 naming the field; a good one applies', async () => {
+    const denied = await send(gateway.url, '/admin/reload', { method: 'POST', headers: { authorization: JSON_AUTH.authorization } });
+    assert.equal(denied.status, 403);
+    assert.equal(errorOf(denied.body).code, 'master_key_required');
+
+    gateway.writeConfig(`${configWith(second, { fast: 'second/gpt-4o-mini' })}logging:\n  level: loud\n`);
+    const refused = await send(gateway.url, '/admin/reload', { method: 'POST', headers: MASTER_AUTH });
+    assert.equal(refused.status, 400, refused.body);
+    const error = errorOf(refused.body);
+    assert.equal(error.code, 'invalid_config');
+    assert.equal(error.param, 'logging.level');
+    assert.match(error.message, /logging\.level/);
+    assert.equal((await send(gateway.url, '/v1/chat/completions', { headers: JSON_AUTH, body: chat('fast') })).status, 200);
+
+    // A good config; the Redis prefix cannot change without a restart, and is reported.
+    gateway.writeConfig(`${configWith(second, { quick: 'second/gpt-4o-mini' })}storage:\n  redis_prefix: "other:"\n`);
+    const applied = await send(gateway.url, '/admin/reload', { method: 'POST', headers: MASTER_AUTH });
+    assert.equal(applied.status, 200, applied.body);
+    assert.deepEqual(JSON.parse(applied.body), { status: 'reloaded', restart_required: ['storage.redis_prefix'], processes: 1 });
+    assert.equal((await send(gateway.url, '/v1/chat/completions', { headers: JSON_AUTH, body: chat('quick') })).status, 200);
+    assert.equal((await send(gateway.url, '/v1/chat/completions', { headers: JSON_AUTH, body: chat('fast') })).status, 404);
+    await gateway.waitFor('need a restart');
+
+    // The metrics registry outlives the reloads (registered once; counts carry on).
+    const scraped = await send(gateway.url, '/metrics', { headers: MASTER_AUTH });
+    assert.equal(scraped.status, 200, scraped.body);
+    assert.match(scraped.body, /llm_proxy_http_requests_total\{[^}]*route="\/admin\/reload"[^}]*status="400"[^}]*\} [1-9]/);
+    const docs = JSON.parse((await send(gateway.url, '/openapi.json')).body) as { paths: Record<string, Record<string, unknown>> };
+    assert.ok(docs.paths['/admin/reload']?.post !== undefined, 'POST /admin/reload is in the OpenAPI document');
+  });
+
+  test('after reloads the one listener keeps its limits: slow headers time out, a malformed request gets one JSON 400', async () => {
+    const slow = await rawExchange(gateway.url, ['POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n'], { timeoutMs: 8_000 });
+    assert.ok(slow.closedByServer, 'the slow client was cut off');
+    assert.match(slow.text, /^HTTP\/1\.1 408/);
+    const { text: malformed } = await rawExchange(gateway.url, ['NOT A REQUEST\r\n\r\n']);
+    assert.match(malformed, /^HTTP\/1\.1 400/);
+    assert.equal(malformed.split('HTTP/1.1').length - 1, 1, malformed);
+    assert.match(malformed, /"error":\{/);
+  });
+
+  test('SIGTERM after reloads drains and exits 0', async () => {
+    gateway.child.kill('SIGTERM');
+    assert.equal(await gateway.exited, 0, gateway.output().slice(-2000));
+    await gateway.waitFor('shutdown complete');
+  });
+});
+
+describe('hot reload, then SIGTERM', () => {
+  test('a stream still running on the previous config past the deadline ends with the error event; usage recorded; exit 0', async () => {
+    const fake = await startFakeOpenAi({ apiKey: UPSTREAM_KEY, answer: () => WORDS });
+    const config = 'server:\n  shutdown_timeout_s: 1\nrouting:\n  discovery_interval_s: 0\n';
+    const gateway = await startGatewayProcess(
+      { LLM_PROXY_API_KEYS: CLIENT_KEY, LLM_PROXY_MASTER_KEY: MASTER_KEY, OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${fake.url}/v1` },
+      config,
+    );
+    try {
+      fake.enqueue({ kind: 'slow-stream', delayMs: 500 });
+      const stream = openStream(gateway.url, { ...JSON_AUTH, 'x-request-id': 'old-generation-stream' }, chat('gpt-4o-mini', { stream: true }));
+      await eventually(() => stream.received().includes('data: '), 5_000);
+      gateway.writeConfig(`${config}aliases:\n  later: openai/gpt-4o-mini\n`);
+      gateway.child.kill('SIGHUP');
+      await gateway.waitFor('configuration reloaded');
+      gateway.child.kill('SIGTERM');
+      const text = await stream.done;
+      assert.ok(!text.includes('[DONE]'));
+      assert.match(text, /"code":"server_shutting_down"/);
+      assert.equal(await gateway.exited, 0, gateway.output().slice(-2000));
+      const db = new Database(gateway.dbPath, { readonly: true });
+      try {
+        const row = db.prepare('SELECT status, error_code FROM usage_records WHERE request_id = ?').get('old-generation-stream');
+        assert.deepEqual(row, { status: 'incomplete', error_code: 'server_shutting_down' });
+      } finally {
+        db.close();
+      }
+    } finally {
+      await gateway.cleanup();
+      await fake.close();
+    }
+  });
+});

@@ -1,0 +1,254 @@
+// /v1/messages beyond the conformance table (issue #11): both ways of sending a key, Anthropic's error
+// shape for every refusal (auth, unknown model, validation, body limit, rate limit), streamed tool
+// calls whose input_json_delta fragments always form the complete input (OpenAI sending arguments
+// in many pieces, and a call with none), dropped fields listed, thinking mapped, the cache answering
+// in Anthropic's format, and Anthropic-only content passed through but refused elsewhere.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import Anthropic from '@anthropic-ai/sdk';
+import { KEYS, record, type Json } from '../support/conformance-providers.js';
+import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
+import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
+import { CLIENT_KEY, startGateway, type Gateway } from '../support/gateway-harness.js';
+
+const BASE = { id: 'chatcmpl-frag', object: 'chat.completion.chunk', created: 1_700_000_000, model: 'gpt-4o-2024-08-06' };
+
+function sse(chunks: Json[]): string {
+  return chunks.map((chunk) => `data: ${JSON.stringify(chunk)}\n\n`).join('') + 'data: [DONE]\n\n';
+}
+
+function delta(value: Json, finish: string | null = null): Json {
+  return { ...BASE, choices: [{ index: 0, delta: value, logprobs: null, finish_reason: finish }] };
+}
+
+/** An OpenAI stream with two calls: the first's arguments in 3-character pieces, the second with none at all. */
+function fragmentedToolStream(args: string): string {
+  const chunks: Json[] = [delta({ role: 'assistant', content: null })];
+  chunks.push(delta({ tool_calls: [{ index: 0, id: 'call_a', type: 'function', function: { name: 'get_weather', arguments: '' } }] }));
+  for (let at = 0; at < args.length; at += 3) chunks.push(delta({ tool_calls: [{ index: 0, function: { arguments: args.slice(at, at + 3) } }] }));
+  chunks.push(delta({ tool_calls: [{ index: 1, id: 'call_b', type: 'function', function: { name: 'get_time', arguments: '' } }] }));
+  chunks.push(delta({}, 'tool_calls'));
+  chunks.push({ ...BASE, choices: [], usage: { prompt_tokens: 30, completion_tokens: 12, total_tokens: 42 } });
+  return sse(chunks);
+}
+
+async function post(url: string, body: unknown, headers: Record<string, string>, path = '/v1/messages'): Promise<{ status: number; body: Json; headers: Headers }> {
+  const response = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  return { status: response.status, body: record(JSON.parse(await response.text()) as unknown), headers: response.headers };
+}
+
+function assertAnthropicError(body: Json, type: string): void {
+  assert.equal(body.type, 'error');
+  const error = record(body.error);
+  assert.equal(error.type, type, JSON.stringify(body));
+  assert.equal(typeof error.message, 'string');
+  assert.equal(typeof body.request_id, 'string');
+}
+
+const HELLO = { model: 'gpt-4o', max_tokens: 64, messages: [{ role: 'user', content: 'Hello' }] };
+
+describe('/v1/messages: keys, errors, tool streams, cache', () => {
+  let openai: FakeOpenAi;
+  let anthropic: FakeAnthropic;
+  let gateway: Gateway;
+  let client: Anthropic;
+
+  before(async () => {
+    [openai, anthropic] = await Promise.all([startFakeOpenAi({ apiKey: KEYS.openai }), startFakeAnthropic()]);
+    gateway = await startGateway(
+      {
+        OPENAI_API_KEY: KEYS.openai,
+        OPENAI_BASE_URL: `${openai.url}/v1`,
+        ANTHROPIC_API_KEY: KEYS.anthropic,
+        ANTHROPIC_BASE_URL: anthropic.url,
+        LLM_PROXY_RPM: '0',
+        LLM_PROXY_CACHE: 'memory',
+      },
+      { configure: (config) => void (config.server.body_limit_mb = 0.05) },
+    );
+    client = new Anthropic({ apiKey: CLIENT_KEY, baseURL: gateway.url, maxRetries: 0 });
+  });
+  after(async () => {
+    await gateway?.close();
+    await Promise.all([openai?.close(), anthropic?.close()]);
+  });
+
+  test('a key as x-api-key or as Authorization: Bearer; anthropic-version is optional', async () => {
+    const viaHeader = await post(gateway.url, HELLO, { 'x-api-key': CLIENT_KEY, 'cache-control': 'no-store' });
+    assert.equal(viaHeader.status, 200, JSON.stringify(viaHeader.body));
+    assert.equal(viaHeader.body.type, 'message');
+    const viaBearer = await post(gateway.url, HELLO, { authorization: `Bearer ${CLIENT_KEY}`, 'anthropic-version': '2023-06-01', 'cache-control': 'no-store' });
+    assert.equal(viaBearer.status, 200);
+    // Claude Code adds `?beta=true`.
+    const withQuery = await post(gateway.url, HELLO, { authorization: `Bearer ${CLIENT_KEY}`, 'cache-control': 'no-store' }, '/v1/messages?beta=true');
+    assert.equal(withQuery.status, 200);
+    // Claude Code with ANTHROPIC_AUTH_TOKEN sends Bearer; the SDK with authToken does too.
+    const bearerClient = new Anthropic({ authToken: CLIENT_KEY, apiKey: null, baseURL: gateway.url, maxRetries: 0 });
+    const message = await bearerClient.messages.create({ ...HELLO, messages: [{ role: 'user', content: 'Hello' }] }, { headers: { 'cache-control': 'no-store' } });
+    assert.equal(message.type, 'message');
+  });
+
+  test('refusals in Anthropic error format, with our statuses', async () => {
+    const missing = await post(gateway.url, HELLO, {});
+    assert.equal(missing.status, 401);
+    assertAnthropicError(missing.body, 'authentication_error');
+    const wrong = await post(gateway.url, HELLO, { 'x-api-key': 'not-a-key' });
+    assert.equal(wrong.status, 401);
+    assertAnthropicError(wrong.body, 'authentication_error');
+
+    const unknown = await post(gateway.url, { ...HELLO, model: 'no-such-model' }, { 'x-api-key': CLIENT_KEY });
+    assert.equal(unknown.status, 404);
+    assertAnthropicError(unknown.body, 'not_found_error');
+
+    const noMaxTokens = await post(gateway.url, { model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] }, { 'x-api-key': CLIENT_KEY });
+    assert.equal(noMaxTokens.status, 400);
+    assertAnthropicError(noMaxTokens.body, 'invalid_request_error');
+    assert.match(String(record(noMaxTokens.body.error).message), /max_tokens/);
+
+    const badRole = await post(gateway.url, { ...HELLO, messages: [{ role: 'system', content: 'Hi' }] }, { 'x-api-key': CLIENT_KEY });
+    assert.equal(badRole.status, 400);
+    assertAnthropicError(badRole.body, 'invalid_request_error');
+    assert.match(String(record(badRole.body.error).message), /messages\[0\]\.role/);
+
+    const notJson = await post(gateway.url, '{"model":', { 'x-api-key': CLIENT_KEY });
+    assert.equal(notJson.status, 400);
+    assertAnthropicError(notJson.body, 'invalid_request_error');
+
+    const tooLarge = await post(gateway.url, { ...HELLO, messages: [{ role: 'user', content: 'x'.repeat(100_000) }] }, { 'x-api-key': CLIENT_KEY });
+    assert.equal(tooLarge.status, 413);
+    assertAnthropicError(tooLarge.body, 'request_too_large');
+
+    // The SDK maps them onto its own classes.
+    await assert.rejects(client.messages.create({ ...HELLO, model: 'no-such-model', messages: [{ role: 'user', content: 'Hi' }] }), Anthropic.NotFoundError);
+    await assert.rejects(new Anthropic({ apiKey: 'wrong', baseURL: gateway.url, maxRetries: 0 }).messages.create({ ...HELLO, messages: [{ role: 'user', content: 'Hi' }] }), Anthropic.AuthenticationError);
+    const counted = await post(gateway.url, { model: 'no-such-model', messages: [] }, { 'x-api-key': CLIENT_KEY });
+    assert.equal(counted.status, 400, 'count_tokens validates too');
+
+    // Chat keeps OpenAI's shape.
+    const chat = await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(HELLO) });
+    assert.equal(chat.status, 401);
+    assert.equal(record(record(JSON.parse(await chat.text()) as unknown).error).code, 'invalid_api_key');
+  });
+
+  test('count_tokens refusals are Anthropic-shaped as well', async () => {
+    const response = await fetch(`${gateway.url}/v1/messages/count_tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': CLIENT_KEY },
+      body: JSON.stringify({ model: 'no-such-model', messages: [{ role: 'user', content: 'Hi' }] }),
+    });
+    assert.equal(response.status, 404);
+    assertAnthropicError(record(JSON.parse(await response.text()) as unknown), 'not_found_error');
+  });
+
+  test('OpenAI arguments in many fragments, and a call with none: every input_json_delta sequence parses', async () => {
+    const args = JSON.stringify({ location: 'Paris, "Île-de-France"', unit: 'celsius', days: [1, 2, 3] });
+    openai.reset();
+    openai.enqueue({ kind: 'raw', status: 200, contentType: 'text/event-stream', body: fragmentedToolStream(args) });
+    const stream = client.messages.stream(
+      {
+        model: 'gpt-4o',
+        max_tokens: 200,
+        messages: [{ role: 'user', content: 'Weather and time in Paris?' }],
+        tools: [
+          { name: 'get_weather', input_schema: { type: 'object', properties: { location: { type: 'string' } } } },
+          { name: 'get_time', input_schema: { type: 'object', properties: {} } },
+        ],
+      },
+      { headers: { 'cache-control': 'no-store' } },
+    );
+    const fragments = new Map<number, string[]>();
+    stream.on('streamEvent', (event) => {
+      if (event.type === 'content_block_delta' && event.delta.type === 'input_json_delta') fragments.set(event.index, [...(fragments.get(event.index) ?? []), event.delta.partial_json]);
+    });
+    const final = await stream.finalMessage();
+    assert.equal(final.stop_reason, 'tool_use');
+    assert.deepEqual(
+      final.content.map((block) => (block.type === 'tool_use' ? { id: block.id, name: block.name, input: block.input } : block.type)),
+      [
+        { id: 'call_a', name: 'get_weather', input: JSON.parse(args) as unknown },
+        { id: 'call_b', name: 'get_time', input: {} },
+      ],
+    );
+    assert.ok((fragments.get(0)?.length ?? 0) > 10, 'the fragments are forwarded as they come');
+    assert.deepEqual(JSON.parse(fragments.get(0)?.join('') ?? '') as unknown, JSON.parse(args));
+    assert.deepEqual(fragments.get(1), ['{}'], 'a call without arguments still has a complete input');
+    assert.deepEqual(final.usage.input_tokens, 30);
+    assert.deepEqual(final.usage.output_tokens, 12);
+  });
+
+  test('dropped fields are listed; thinking becomes reasoning_effort for reasoning models; tool_choice any → required', async () => {
+    openai.reset();
+    const thinking = { max_tokens: 2048, thinking: { type: 'enabled', budget_tokens: 1024 }, messages: [{ role: 'user', content: 'Hi' }] };
+    const reasoner = await post(gateway.url, { ...thinking, model: 'o3-mini' }, { 'x-api-key': CLIENT_KEY, 'cache-control': 'no-store' });
+    assert.equal(reasoner.status, 200);
+    assert.equal(record(openai.requests[0]?.body).reasoning_effort, 'low');
+    // OpenAI's reasoning models refuse max_tokens: the limit travels as max_completion_tokens.
+    assert.equal(record(openai.requests[0]?.body).max_completion_tokens, 2048);
+    assert.equal(record(openai.requests[0]?.body).max_tokens, undefined);
+    assert.equal(reasoner.headers.get('x-llm-proxy-warnings'), null);
+    openai.reset();
+    // top_k is older than this SDK's types (clients of earlier versions send it).
+    const params = {
+      model: 'gpt-4o',
+      max_tokens: 2048,
+      top_k: 5,
+      thinking: { type: 'enabled', budget_tokens: 1024 },
+      metadata: { user_id: 'user-7' },
+      stop_sequences: ['END'],
+      system: [{ type: 'text', text: 'Be brief.' }],
+      tools: [{ name: 'get_time', input_schema: { type: 'object', properties: {} } }],
+      tool_choice: { type: 'any', disable_parallel_tool_use: true },
+      messages: [{ role: 'user', content: 'Hi' }],
+    } as Anthropic.MessageCreateParamsNonStreaming;
+    const { response } = await client.messages.create(params, { headers: { 'cache-control': 'no-store' } }).withResponse();
+    // gpt-4o does not reason: OpenAI would refuse reasoning_effort, so thinking is dropped and said so.
+    assert.equal(response.headers.get('x-llm-proxy-warnings'), 'top_k: no OpenAI-format equivalent, ignored; thinking: the model is not known to reason, ignored');
+    const sent = record(openai.requests[0]?.body);
+    assert.equal(sent.reasoning_effort, undefined);
+    assert.equal(sent.user, 'user-7');
+    assert.deepEqual(sent.stop, ['END']);
+    assert.equal(sent.tool_choice, 'required');
+    assert.equal(sent.parallel_tool_calls, false);
+    assert.deepEqual(sent.messages, [
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'Hi' },
+    ]);
+  });
+
+  test('the response cache answers /v1/messages in Anthropic format, plain and streamed', async () => {
+    openai.reset();
+    const request = { model: 'gpt-4o', max_tokens: 64, messages: [{ role: 'user' as const, content: 'Cache me' }] };
+    const first = await client.messages.create(request).withResponse();
+    assert.equal(first.response.headers.get('x-cache'), 'MISS');
+    const second = await client.messages.create(request).withResponse();
+    assert.equal(second.response.headers.get('x-cache'), 'HIT');
+    assert.deepEqual(blocks(second.data), blocks(first.data));
+    assert.equal(second.data.type, 'message');
+    const streamed = client.messages.stream(request);
+    const final = await streamed.finalMessage();
+    assert.equal((await streamed.withResponse()).response.headers.get('x-cache'), 'HIT');
+    assert.deepEqual(blocks(final), blocks(first.data));
+    assert.equal(openai.requests.length, 1, 'one upstream call for all three');
+  });
+
+  test('Anthropic-only content: passed through to Anthropic, refused elsewhere', async () => {
+    const request = {
+      max_tokens: 64,
+      tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 1 }],
+      messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'url', url: 'https://example.com/a.pdf' } }, { type: 'text', text: 'Summarise' }] }],
+    };
+    anthropic.reset();
+    const native = await post(gateway.url, { ...request, model: 'claude-sonnet-4-5' }, { 'x-api-key': CLIENT_KEY, 'anthropic-beta': 'oauth-2025-04-20,web-search-2025-03-05' });
+    assert.equal(native.status, 200, JSON.stringify(native.body));
+    assert.deepEqual(anthropic.requests[0]?.body, { ...request, model: 'claude-sonnet-4-5' });
+    assert.equal(anthropic.requests[0]?.headers['anthropic-beta'], 'web-search-2025-03-05', 'betas travel on, OAuth ones do not');
+    const elsewhere = await post(gateway.url, { ...request, model: 'gpt-4o' }, { 'x-api-key': CLIENT_KEY });
+    assert.equal(elsewhere.status, 400);
+    assertAnthropicError(elsewhere.body, 'invalid_request_error');
+    assert.match(String(record(elsewhere.body.error).message), /only available with Anthropic models/);
+  });
+});
+
+function blocks(message: Anthropic.Message): unknown {
+  return message.content.map((block) => (block.type === 'text' ? block.text : block.type));
+}

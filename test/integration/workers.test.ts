@@ -1,0 +1,237 @@
+// `--workers N` on the real process: N workers on one port share one rate limit (through the
+// primary over IPC, or through Redis), one memory response cache and key revocations; SIGHUP and
+// POST /admin/reload reload every worker; a killed worker is replaced; SIGTERM drains them all.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createRedisPrefix, type RedisPrefix } from '../support/backing-services.js';
+import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
+import { eventually, MASTER_KEY, UPSTREAM_KEY } from '../support/gateway-harness.js';
+import { childPids, openStream, send, startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
+
+const MASTER_AUTH = { authorization: `Bearer ${MASTER_KEY}`, 'content-type': 'application/json' };
+const BASE_CONFIG = 'server:\n  shutdown_timeout_s: 10\nrouting:\n  discovery_interval_s: 0\n';
+
+function bearer(key: string): Record<string, string> {
+  return { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+}
+
+function chat(model: string, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], ...extra });
+}
+
+async function createKey(url: string, settings: Record<string, unknown>): Promise<{ id: string; key: string }> {
+  const created = await send(url, '/admin/keys', { headers: MASTER_AUTH, body: JSON.stringify(settings) });
+  assert.equal(created.status, 201, created.body);
+  return JSON.parse(created.body) as { id: string; key: string };
+}
+
+/** `total` requests, each on its own connection (the cluster hands connections to workers in turn). */
+async function statuses(url: string, key: string, total: number): Promise<number[]> {
+  const results: number[] = [];
+  for (let index = 0; index < total; index++) results.push((await send(url, '/v1/models', { headers: bearer(key) })).status);
+  return results;
+}
+
+/** An rpm limit of 5 across two workers: exactly 5 of 12 requests pass, the rest are 429. */
+async function assertOneLimit(url: string): Promise<void> {
+  const { key } = await createKey(url, { name: 'shared-limit', rpm_limit: 5 });
+  const results = await statuses(url, key, 12);
+  assert.equal(results.filter((status) => status === 200).length, 5, results.join(','));
+  assert.equal(results.filter((status) => status === 429).length, 7, results.join(','));
+}
+
+describe('workers: state through the primary (no Redis)', () => {
+  let fake: FakeOpenAi;
+  let gateway: GatewayProcess;
+
+  before(async () => {
+    fake = await startFakeOpenAi({ apiKey: UPSTREAM_KEY, answer: () => 'one two three four five six seven eight' });
+    gateway = await startGatewayProcess(
+      { LLM_PROXY_MASTER_KEY: MASTER_KEY, OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${fake.url}/v1`, LLM_PROXY_CACHE: 'memory' },
+      BASE_CONFIG,
+      ['--workers', '2'],
+    );
+    assert.equal(childPids(gateway.child.pid as number).length, 2);
+  });
+
+  after(async () => {
+    await gateway.cleanup();
+    await fake.close();
+  });
+
+  test('two workers share one rate limit: exactly N of the requests pass', async () => {
+    await assertOneLimit(gateway.url);
+    // Both workers answered (each access line names its worker), so a per-process count would have let more through.
+    const served = (worker: number) => gateway.output().split('\n').some((line) => line.includes('"path":"/v1/models"') && line.includes(`"worker":${worker}`));
+    await eventually(() => served(0) && served(1), 3_000);
+  });
+
+  test('/metrics on any worker counts the requests of every worker', async () => {
+    for (let index = 0; index < 2; index++) {
+      const scraped = await send(gateway.url, '/metrics', { headers: { authorization: MASTER_AUTH.authorization } });
+      assert.equal(scraped.status, 200, scraped.body);
+      const refusals = scraped.body.split('\n').find((line) => line.startsWith('llm_proxy_http_requests_total{') && line.includes('route="/v1/models"') && line.includes('status="429"'));
+      assert.equal(refusals?.split(' ').at(-1), '7', refusals);
+    }
+  });
+
+  test('a budget is held exactly across workers: of 6 concurrent calls, the 3 that fit run, 3 are refused', async () => {
+    // Each call holds about $0.0006 (1,000 output tokens of gpt-4o-mini) until it settles; $0.0019 fits three.
+    const { key } = await createKey(gateway.url, { name: 'budget', max_budget: 0.0019 });
+    for (let index = 0; index < 6; index++) fake.enqueue({ kind: 'slow-stream', delayMs: 60 });
+    const body = chat('gpt-4o-mini', { stream: true, max_tokens: 1_000 });
+    const answers = await Promise.all(Array.from({ length: 6 }, () => send(gateway.url, '/v1/chat/completions', { headers: { ...bearer(key), 'cache-control': 'no-store' }, body })));
+    const refused = answers.filter((answer) => answer.status === 429);
+    assert.equal(answers.filter((answer) => answer.status === 200).length, 3, answers.map((answer) => answer.status).join(','));
+    assert.equal(refused.length, 3);
+    for (const answer of refused) assert.equal((JSON.parse(answer.body) as { error: { code: string } }).error.code, 'budget_exceeded');
+    assert.ok(!gateway.output().includes('budgets held per instance'), 'no worker fell back to local holds');
+    fake.reset();
+  });
+
+  test('the memory response cache is shared: the same request on another connection is a hit', async () => {
+    const { key } = await createKey(gateway.url, { name: 'cache' });
+    const body = chat('gpt-4o-mini', { temperature: 0 });
+    const first = await send(gateway.url, '/v1/chat/completions', { headers: bearer(key), body });
+    assert.equal(first.status, 200, first.body);
+    assert.equal(first.headers['x-cache'], 'MISS');
+    for (let index = 0; index < 3; index++) {
+      const again = await send(gateway.url, '/v1/chat/completions', { headers: bearer(key), body });
+      assert.equal(again.headers['x-cache'], 'HIT', `request ${index + 2}`);
+    }
+    assert.equal(fake.requests.filter((request) => request.path === '/v1/chat/completions').length, 1);
+  });
+
+  test('a key revoked through one worker is refused by every worker at once', async () => {
+    const { id, key } = await createKey(gateway.url, { name: 'to-revoke' });
+    assert.deepEqual(await statuses(gateway.url, key, 4), [200, 200, 200, 200]);
+    const revoked = await send(gateway.url, `/admin/keys/${id}`, { method: 'DELETE', headers: { authorization: MASTER_AUTH.authorization } });
+    assert.equal(revoked.status, 200, revoked.body);
+    assert.deepEqual(await statuses(gateway.url, key, 4), [403, 403, 403, 403]);
+  });
+
+  test('a dashboard session made on one worker is accepted by every worker, and signing out ends it on all', async () => {
+    const signIn = await send(gateway.url, '/ui/session', { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ master_key: MASTER_KEY }) });
+    assert.equal(signIn.status, 201, signIn.body);
+    const cookie = String(signIn.headers['set-cookie']).split(';')[0] as string;
+    const csrf = (JSON.parse(signIn.body) as { csrf_token: string }).csrf_token;
+    const asDashboard = { cookie, 'x-llm-proxy-csrf': csrf };
+    await sleep(100);
+    for (let index = 0; index < 4; index++) assert.equal((await send(gateway.url, '/admin/keys', { headers: asDashboard })).status, 200, `request ${index + 1}`);
+    assert.equal((await send(gateway.url, '/ui/session', { method: 'DELETE', headers: asDashboard })).status, 200);
+    await sleep(100);
+    for (let index = 0; index < 4; index++) assert.equal((await send(gateway.url, '/admin/keys', { headers: asDashboard })).status, 401, `request ${index + 1}`);
+  });
+
+  test('SIGHUP to the primary reloads every worker; POST /admin/reload on any worker does too', async () => {
+    gateway.writeConfig(`${BASE_CONFIG}aliases:\n  fast: openai/gpt-4o-mini\n`);
+    gateway.child.kill('SIGHUP');
+    await gateway.waitFor('configuration reloaded on every worker');
+    const { key } = await createKey(gateway.url, { name: 'reload' });
+    for (let index = 0; index < 4; index++) {
+      const answer = await send(gateway.url, '/v1/chat/completions', { headers: { ...bearer(key), 'cache-control': 'no-store' }, body: chat('fast') });
+      assert.equal(answer.status, 200, answer.body);
+    }
+
+    gateway.writeConfig(`${BASE_CONFIG}aliases:\n  quick: openai/gpt-4o-mini\n`);
+    const applied = await send(gateway.url, '/admin/reload', { method: 'POST', headers: { authorization: MASTER_AUTH.authorization } });
+    assert.equal(applied.status, 200, applied.body);
+    assert.equal((JSON.parse(applied.body) as { processes: number }).processes, 2);
+    for (let index = 0; index < 4; index++) {
+      assert.equal((await send(gateway.url, '/v1/chat/completions', { headers: { ...bearer(key), 'cache-control': 'no-store' }, body: chat('quick') })).status, 200);
+      assert.equal((await send(gateway.url, '/v1/chat/completions', { headers: { ...bearer(key), 'cache-control': 'no-store' }, body: chat('fast') })).status, 404);
+    }
+
+    gateway.writeConfig(`${BASE_CONFIG}limits:\n  default_rpm: many\n`);
+    const refused = await send(gateway.url, '/admin/reload', { method: 'POST', headers: { authorization: MASTER_AUTH.authorization } });
+    assert.equal(refused.status, 400, refused.body);
+    assert.equal((JSON.parse(refused.body) as { error: { param: string } }).error.param, 'limits.default_rpm');
+    assert.equal((await send(gateway.url, '/v1/chat/completions', { headers: { ...bearer(key), 'cache-control': 'no-store' }, body: chat('quick') })).status, 200);
+  });
+
+  test('a killed worker is replaced, with the running config even though the file now holds a bad one', async () => {
+    const pid = gateway.child.pid as number;
+    const [victim, survivor] = childPids(pid);
+    process.kill(victim as number, 'SIGKILL');
+    await gateway.waitFor('worker exited; starting a new one');
+    await eventually(() => {
+      const now = childPids(pid);
+      return now.length === 2 && !now.includes(victim as number) && now.includes(survivor as number);
+    }, 10_000);
+    const exitLine = gateway
+      .output()
+      .split('\n')
+      .find((line) => line.includes('worker exited; starting a new one')) as string;
+    const slot = (JSON.parse(exitLine) as { worker: number }).worker;
+    const from = gateway.output().length;
+    const { key } = await createKey(gateway.url, { name: 'after-restart' });
+    // Once the replacement listens, the cluster hands it connections too: it answers in the dead one's slot.
+    const deadline = Date.now() + 15_000;
+    const servedByReplacement = () => gateway.output().slice(from).split('\n').some((line) => line.includes('"path":"/v1/models"') && line.includes(`"worker":${slot},`));
+    while (!servedByReplacement()) {
+      assert.ok(Date.now() < deadline, 'the replacement worker never answered');
+      assert.deepEqual(await statuses(gateway.url, key, 2), [200, 200]);
+      await sleep(100);
+    }
+  });
+
+  test('SIGTERM to the primary: every worker drains (a stream in flight completes), exit 0', async () => {
+    const { key } = await createKey(gateway.url, { name: 'drain' });
+    fake.enqueue({ kind: 'slow-stream', delayMs: 150 });
+    const stream = openStream(gateway.url, { ...bearer(key), 'cache-control': 'no-store' }, chat('gpt-4o-mini', { stream: true }));
+    await eventually(() => stream.received().includes('data: '), 5_000);
+    gateway.child.kill('SIGTERM');
+    const text = await stream.done;
+    assert.ok(text.trimEnd().endsWith('data: [DONE]'), text.slice(-300));
+    assert.equal(await gateway.exited, 0, gateway.output().slice(-3000));
+    await gateway.waitFor('worker shutting down', 1_000, 2);
+  });
+});
+
+describe('workers: started by the CLI with no key configured', () => {
+  test('`llm-proxy start --workers 2` generates one master key, shown once, valid on every worker', async () => {
+    const gateway = await startGatewayProcess({}, BASE_CONFIG, ['start', '--workers', '2'], 'dist/src/cli.js');
+    try {
+      assert.equal(childPids(gateway.child.pid as number).length, 2);
+      const output = gateway.output();
+      assert.equal(output.split('generated a master key').length - 1, 1, output);
+      const key = /\n\s+(sk-llmp-master-\S+)\n/.exec(output)?.[1];
+      assert.ok(key !== undefined, output);
+      assert.deepEqual(await statuses(gateway.url, key, 4), [200, 200, 200, 200]);
+    } finally {
+      await gateway.cleanup();
+    }
+  });
+});
+
+describe('workers: limits through Redis', () => {
+  let redis: RedisPrefix | string;
+  let gateway: GatewayProcess | undefined;
+
+  before(async () => {
+    redis = await createRedisPrefix();
+    if (typeof redis === 'string') return;
+    gateway = await startGatewayProcess(
+      { LLM_PROXY_MASTER_KEY: MASTER_KEY, REDIS_URL: redis.url, LLM_PROXY_WORKERS: '2' },
+      `${BASE_CONFIG}storage:\n  redis_prefix: "${redis.prefix}"\n`,
+    );
+  });
+
+  after(async () => {
+    await gateway?.cleanup();
+    if (typeof redis !== 'string') await redis.drop();
+  });
+
+  test('LLM_PROXY_WORKERS=2 with REDIS_URL: two workers share one rate limit', async (t) => {
+    if (typeof redis === 'string' || gateway === undefined) {
+      t.skip(typeof redis === 'string' ? redis : 'not started');
+      return;
+    }
+    assert.equal(childPids(gateway.child.pid as number).length, 2);
+    await assertOneLimit(gateway.url);
+    // The counter is in Redis under this run's prefix, not in the primary.
+    const keys = await redis.client.keys(`${redis.prefix}rl:*`);
+    assert.ok(keys.length > 0, 'the rate-limit counter is kept in Redis');
+  });
+});

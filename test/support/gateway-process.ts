@@ -1,0 +1,138 @@
+// Runs the real `node dist/src/main.js` (optionally with --workers) on a free 127.0.0.1 port, for
+// tests of what only a process has: signals, config reloads, cluster workers. Output is captured.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eventually } from './gateway-harness.js';
+
+export interface GatewayProcess {
+  url: string;
+  port: number;
+  child: ChildProcessWithoutNullStreams;
+  /** The config file the process reads (LLM_PROXY_CONFIG); rewrite it, then SIGHUP or POST /admin/reload. */
+  configPath: string;
+  dbPath: string;
+  output(): string;
+  /** Waits until the output holds `text` `times` times in all. */
+  waitFor(text: string, timeoutMs?: number, times?: number): Promise<void>;
+  exited: Promise<number | null>;
+  writeConfig(yaml: string): void;
+  /** Kills what is still running (SIGKILL) and removes the data directory. */
+  cleanup(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+function count(haystack: string, needle: string): number {
+  let found = 0;
+  for (let at = haystack.indexOf(needle); at !== -1; at = haystack.indexOf(needle, at + needle.length)) found++;
+  return found;
+}
+
+/** `args` follow the script: `['--workers', '2']`, or `['start', '--workers', '2']` with `entry` = the CLI. */
+export async function startGatewayProcess(env: Record<string, string>, configYaml: string, args: string[] = [], entry = 'dist/src/main.js'): Promise<GatewayProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-process-'));
+  const configPath = join(dir, 'config.yaml');
+  writeFileSync(configPath, configYaml);
+  const dbPath = join(dir, 'llm-proxy.db');
+  const port = await freePort();
+  const child = spawn(process.execPath, [entry, ...args], {
+    env: { PATH: process.env.PATH ?? '', PORT: String(port), HOST: '127.0.0.1', LLM_PROXY_CONFIG: configPath, LLM_PROXY_DB: dbPath, LLM_PROXY_CACHE: 'off', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const running: GatewayProcess = {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    child,
+    configPath,
+    dbPath,
+    output: () => output,
+    async waitFor(text, timeoutMs = 10_000, times = 1) {
+      try {
+        await eventually(() => count(output, text) >= times, timeoutMs);
+      } catch {
+        throw new Error(`"${text}" did not appear ${times} time(s) in the output:\n${output.slice(-4000)}`);
+      }
+    },
+    exited,
+    writeConfig: (yaml) => writeFileSync(configPath, yaml),
+    async cleanup() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await running.waitFor('llm-proxy listening', 20_000);
+  return running;
+}
+
+export interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** One request on its own connection (no keep-alive), so a cluster spreads them over its workers. */
+export function send(url: string, path: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${url}${path}`, { method: options.method ?? (options.body === undefined ? 'GET' : 'POST'), headers: options.headers ?? {}, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** A streaming request whose text arrives in `received`; `done` resolves with all of it. */
+export function openStream(url: string, headers: Record<string, string>, body: string): { received: () => string; done: Promise<string> } {
+  let text = '';
+  const done = new Promise<string>((resolve, reject) => {
+    const req = httpRequest(`${url}/v1/chat/completions`, { method: 'POST', headers, agent: false }, (res) => {
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve(text));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  return { received: () => text, done };
+}
+
+/** The pids of a process's children (a cluster primary's workers), from /proc. */
+export function childPids(pid: number): number[] {
+  // Every process whose parent is `pid`, from /proc/<n>/stat (field 4). The per-thread `children`
+  // file misses children forked from another thread of the parent.
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[1]) === pid) children.push(Number(entry));
+  }
+  return children;
+}

@@ -108,21 +108,34 @@ export function captureFrames(
     } else capture.captured.push(frame);
   };
   const shown = (frame: string) => (includeUsage ? frame : stripUsageFromFrame(frame, passthrough));
-  // `first` may hold several frames (everything up to the first content); frames end with a blank line.
-  for (const piece of first.split('\n\n')) {
-    if (piece.length === 0) continue;
-    const frame = `${piece}\n\n`;
+  // `first` (everything up to the first content) and each pass-through write (every event of one
+  // upstream read) may hold several frames: each is kept, and usage-stripped, on its own.
+  eachFrame(first, (frame) => {
     keep(frame);
     capture.first += shown(frame) ?? '';
-  }
+  });
   async function* rest(): AsyncGenerator<string> {
-    for await (const frame of frames) {
-      keep(frame);
-      const out = shown(frame);
-      if (out !== null) yield out;
+    for await (const batch of frames) {
+      let out = '';
+      eachFrame(batch, (frame) => {
+        keep(frame);
+        out += shown(frame) ?? '';
+      });
+      if (out.length > 0) yield out;
     }
   }
   return capture;
+}
+
+/** Calls `visit` with each SSE frame (ending in a blank line) of a string of one or more frames. */
+function eachFrame(batch: string, visit: (frame: string) => void): void {
+  let start = 0;
+  while (start < batch.length) {
+    const end = batch.indexOf('\n\n', start);
+    const stop = end < 0 ? batch.length : end + 2;
+    visit(batch.slice(start, stop));
+    start = stop;
+  }
 }
 
 /** After a captured stream ends: stores it when it is a complete answer, else releases the waiters. */

@@ -153,6 +153,28 @@ describe('response cache (memory)', () => {
     assert.equal(again.text, live.text);
   });
 
+  test('a stream whose events arrive in one upstream read is cached, and a client without usage gets none', async () => {
+    // Real upstreams often deliver the finish chunk, the usage chunk and [DONE] in one read: the
+    // pass-through writes them as one string, which the cache must still take apart frame by frame.
+    const chunk = (delta: Record<string, unknown>, finish: string | null) =>
+      `data: ${JSON.stringify({ id: 'chatcmpl-batch', object: 'chat.completion.chunk', created: 1, model: 'gpt-4', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+    const usage = `data: ${JSON.stringify({ id: 'chatcmpl-batch', object: 'chat.completion.chunk', created: 1, model: 'gpt-4', choices: [], usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 } })}\n\n`;
+    const opening = chunk({ role: 'assistant', content: '' }, null) + chunk({ content: 'Hi there' }, null);
+    const closing = chunk({}, 'stop') + usage + 'data: [DONE]\n\n';
+    upstream.enqueue({ kind: 'raw-parts', parts: [opening, closing], gapMs: 30 });
+    const body = unique({ stream: true });
+    const live = await post(gateway, body);
+    assert.equal(live.headers.get('x-cache'), 'MISS');
+    assert.ok(live.text.endsWith('data: [DONE]\n\n'));
+    assert.ok(!live.text.includes('"total_tokens":7'), 'the usage chunk reached a client that did not ask for it');
+    const replay = await post(gateway, body);
+    assert.equal(replay.headers.get('x-cache'), 'HIT');
+    assert.equal(replay.text, live.text);
+    const withUsage = await post(gateway, { ...body, stream_options: { include_usage: true } });
+    assert.equal(withUsage.headers.get('x-cache'), 'HIT');
+    assert.ok(withUsage.text.includes('"total_tokens":7'));
+  });
+
   test('a stream entry serves a non-stream request with the assembled completion', async () => {
     const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { location: { type: 'string' } } } } }];
     const body = unique({ tools });

@@ -31,6 +31,8 @@ export type Fault =
   | { kind: 'truncate'; chunks: number }
   /** A raw body with the given status and content type. */
   | { kind: 'raw'; status: number; contentType: string; body: string }
+  /** A raw 200 event stream sent in the given pieces, `gapMs` apart (each piece reaches the proxy as its own read). */
+  | { kind: 'raw-parts'; parts: string[]; gapMs: number }
   /** Delay between stream chunks. */
   | { kind: 'slow-stream'; delayMs: number };
 
@@ -186,6 +188,15 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeO
     }
     if (fault?.kind === 'raw') {
       res.writeHead(fault.status, { 'content-type': fault.contentType }).end(fault.body);
+      return;
+    }
+    if (fault?.kind === 'raw-parts') {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (const [index, part] of fault.parts.entries()) {
+        if (index > 0) await new Promise((resolve) => setTimeout(resolve, fault.gapMs));
+        res.write(part);
+      }
+      res.end();
       return;
     }
     const model = String(body.model);

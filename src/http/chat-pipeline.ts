@@ -9,11 +9,12 @@ import { invalidValue, isGatewayError, modelNotFound, permissionDenied, type Gat
 import { fitContext } from '../context/context-policy.js';
 import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
 import type { AttemptRecord, ChatCallContext, JsonOutcome, StreamOutcome } from '../routing/chat-executor.js';
-import type { ModelGroup, Route } from '../routing/model-router.js';
+import type { ModelGroup } from '../routing/model-router.js';
 import type { Services } from '../services.js';
 import type { UsageRecord, UsageStatus } from '../usage/usage-recorder.js';
 import { answerFromCache, captureFrames, planCache, saveCompletion, settleStream } from './cache-response.js';
 import { writeFrames, type StreamRegistry } from './stream-response.js';
+import { recordCall } from './usage-record.js';
 
 /** The usage record's `endpoint`. */
 export type ChatEndpoint = 'chat.completions' | 'messages' | 'completions';
@@ -101,46 +102,6 @@ export class ChatPipeline {
     private readonly streams: StreamRegistry,
   ) {}
 
-  private record(
-    request: FastifyRequest,
-    endpoint: ChatEndpoint,
-    route: Route | undefined,
-    model: string,
-    stream: boolean,
-    started: number,
-    status: UsageStatus,
-    httpStatus: number,
-    tokens: CompletionUsage | undefined,
-    extra: Partial<UsageRecord> = {},
-  ): void {
-    const { usage, catalog, admission } = this.services;
-    const prompt = tokens?.prompt_tokens ?? 0;
-    const completion = tokens?.completion_tokens ?? 0;
-    const cached = tokens?.prompt_tokens_details?.cached_tokens ?? 0;
-    const cost = tokens === undefined ? undefined : catalog.cost(route?.entry, prompt, completion, cached);
-    usage.record({
-      requestId: request.id,
-      keyId: request.principal?.keyId ?? 'anonymous',
-      endpoint,
-      model,
-      ...(route === undefined ? {} : { provider: route.provider.name, upstreamModel: route.upstreamModel }),
-      promptTokens: prompt,
-      completionTokens: completion,
-      cachedTokens: cached,
-      ...(cost === undefined ? {} : { cost }),
-      latencyMs: Date.now() - started,
-      status,
-      httpStatus,
-      stream,
-      cacheHit: false,
-      estimated: false,
-      createdAt: started,
-      ...extra,
-      // Settles the token and budget holds taken before the call; its id lets the store settle the budget.
-      ...admission.settle(request, extra.cacheHit === true ? undefined : tokens, extra.cost ?? cost),
-    });
-  }
-
   /**
    * Serves one validated chat request. `started` is when the route began (latency). Throws
    * GatewayErrors before the first byte (the error handler answers them in the route's format).
@@ -187,7 +148,7 @@ export class ChatPipeline {
       const render = format === undefined ? undefined : (body: string) => (stream ? format.streamBody(body) : format.json(body));
       const hit = await answerFromCache(cache, cachePlan, reply, stream, clientUsage, controller.signal, render);
       if (hit !== undefined) {
-        this.record(request, endpoint, planned, chat.model, stream, started, 'ok', 200, hit.answer.usage ?? undefined, { cacheHit: true, cost: 0 });
+        recordCall(this.services, request, endpoint, planned, chat.model, stream, started, 'ok', 200, hit.answer.usage ?? undefined, { cacheHit: true, cost: 0 });
         return reply;
       }
     }
@@ -199,7 +160,7 @@ export class ChatPipeline {
       } catch (error) {
         if (cachePlan !== undefined) cache?.release(cachePlan);
         const disconnected = controller.signal.aborted;
-        this.record(request, endpoint, planned, chat.model, false, started, disconnected ? 'client_disconnected' : 'error', isGatewayError(error) ? error.status : 500, undefined, failureExtra(error));
+        recordCall(this.services, request, endpoint, planned, chat.model, false, started, disconnected ? 'client_disconnected' : 'error', isGatewayError(error) ? error.status : 500, undefined, failureExtra(error));
         throw error;
       }
       if (cache !== undefined && cachePlan !== undefined) {
@@ -207,7 +168,7 @@ export class ChatPipeline {
         if (chatBody === undefined) cache.release(cachePlan);
         else saveCompletion(cache, cachePlan, chatBody, outcome.usage, warnings);
       }
-      this.record(request, endpoint, outcome.route, chat.model, false, started, 'ok', 200, outcome.usage);
+      recordCall(this.services, request, endpoint, outcome.route, chat.model, false, started, 'ok', 200, outcome.usage);
       reply.header('x-llm-proxy-route', routeHeader(outcome.attempts));
       const shown = warningsOf(options, warnings);
       if (shown !== undefined) reply.header('x-llm-proxy-warnings', shown);
@@ -220,7 +181,7 @@ export class ChatPipeline {
       outcome = native === undefined ? await executor.stream(group, chat, context) : await native.stream(group, context);
     } catch (error) {
       if (cachePlan !== undefined) cache?.release(cachePlan);
-      this.record(request, endpoint, planned, chat.model, true, started, controller.signal.aborted ? 'client_disconnected' : 'error', isGatewayError(error) ? error.status : 500, undefined, failureExtra(error));
+      recordCall(this.services, request, endpoint, planned, chat.model, true, started, controller.signal.aborted ? 'client_disconnected' : 'error', isGatewayError(error) ? error.status : 500, undefined, failureExtra(error));
       throw error;
     }
     reply.hijack();
@@ -256,7 +217,7 @@ export class ChatPipeline {
       completion_tokens: stats.chunks,
       total_tokens: 0,
     };
-    this.record(request, endpoint, route, chat.model, true, started, status, 200, tokens, {
+    recordCall(this.services, request, endpoint, route, chat.model, true, started, status, 200, tokens, {
       ttftMs,
       estimated: stats.usage === undefined,
       ...(errorCode === undefined ? {} : { errorCode }),

@@ -2,14 +2,15 @@
 // Anthropic upstream, legacy completions to a host that serves them), sent through the executor's
 // routing, failover, retries and breakers, answered as the upstream's own bytes. Streams are held
 // until their first content, like chat streams, so a failure before it can still move elsewhere.
-import { GatewayError, isGatewayError, upstreamStreamError, upstreamTimeout } from '../errors/gateway-error.js';
+import { GatewayError, isGatewayError, upstreamStreamError } from '../errors/gateway-error.js';
 import type { CompletionUsage } from '../openai/types.js';
 import type { UpstreamRequestSpec } from '../providers/provider.js';
-import { callTimeouts, type ChatCallContext, type StreamOutcome, type StreamStats } from '../routing/chat-executor.js';
+import { callTimeouts, openHeldStream, type ChatCallContext, type HeldStream, type StreamOutcome, type StreamStats } from '../routing/chat-executor.js';
 import type { ModelGroup, ModelRouter, Route } from '../routing/model-router.js';
 import type { ProviderInstance } from '../providers/provider.js';
 import type { Services } from '../services.js';
 import { decodeSseBatches, type SseEvent } from '../streaming/sse-decoder.js';
+import { releaseBody, upstreamSse } from '../upstream/upstream-client.js';
 import type { NativeJsonOutcome } from './chat-pipeline.js';
 
 /** One native protocol: how to build the call for a deployment and read what comes back. */
@@ -52,8 +53,6 @@ function isAbort(error: unknown): boolean {
   return error instanceof Error && (error.name === 'AbortError' || (error as { code?: string }).code === 'UND_ERR_ABORTED');
 }
 
-class FirstTokenTimeout extends Error {}
-
 export class NativeCaller {
   constructor(private readonly services: Pick<Services, 'executor' | 'upstream' | 'redactor' | 'config'>) {}
 
@@ -71,51 +70,11 @@ export class NativeCaller {
     return { ...result, route, attempts };
   }
 
-  private async open(route: Route, group: ModelGroup, context: ChatCallContext, protocol: NativeProtocol): Promise<{ first: string; frames: AsyncGenerator<string>; stats: StreamStats }> {
-    const provider = route.provider;
-    const controller = new AbortController();
-    const onClientAbort = () => controller.abort();
-    context.signal.addEventListener('abort', onClientAbort, { once: true });
-    const ttfbMs = group.timeouts.ttfbMs ?? this.services.config.routing.ttfb_timeout_s * 1000;
-    const timer = setTimeout(() => controller.abort(new FirstTokenTimeout()), ttfbMs);
-    const timedOut = () => controller.signal.reason instanceof FirstTokenTimeout;
-    let response;
-    try {
-      response = await this.services.upstream.send(provider, protocol.request(route, true), controller.signal, {
-        headersTimeoutMs: ttfbMs,
-        ...(group.timeouts.idleMs === undefined ? {} : { bodyTimeoutMs: group.timeouts.idleMs }),
-      });
-      if (response.status < 200 || response.status >= 300) throw await this.services.upstream.errorFrom(provider, response);
-    } catch (error) {
-      clearTimeout(timer);
-      context.signal.removeEventListener('abort', onClientAbort);
-      if (timedOut()) throw upstreamTimeout(provider.name, 'waiting for the first token');
-      throw error;
-    }
-    const stats: StreamStats = { usage: undefined, finished: false, contentStarted: false, chunks: 0 };
-    const frames = this.frames(decodeSseBatches(response.body), route, stats, protocol, () => context.signal.removeEventListener('abort', onClientAbort));
-    let first = '';
-    try {
-      while (!stats.contentStarted) {
-        const next = await frames.next();
-        if (next.done === true) {
-          if (first.length > 0 && stats.finished) break;
-          throw upstreamStreamError(provider.name, 'it ended before any content');
-        }
-        first += next.value;
-      }
-    } catch (error) {
-      response.body.destroy();
-      if (timedOut()) throw upstreamTimeout(provider.name, 'waiting for the first token');
-      if (context.signal.aborted || !isGatewayError(error)) throw error;
-      // Nothing has reached the client: any failure here may move to another deployment.
-      throw error.retryable || error.status === 429
-        ? error
-        : new GatewayError({ status: error.status, type: error.type, code: error.code, message: error.message, param: error.param, retryable: true });
-    } finally {
-      clearTimeout(timer);
-    }
-    return { first, frames, stats };
+  private open(route: Route, group: ModelGroup, context: ChatCallContext, protocol: NativeProtocol): Promise<HeldStream> {
+    const { upstream, config } = this.services;
+    return openHeldStream(upstream, route.provider, protocol.request(route, true), group, context.signal, config.routing.ttfb_timeout_s * 1000, (body, stats, release) =>
+      this.frames(decodeSseBatches(upstreamSse(body), () => releaseBody(body)), route, stats, protocol, release),
+    );
   }
 
   private async *frames(batches: AsyncGenerator<SseEvent[]>, route: Route, stats: StreamStats, protocol: NativeProtocol, done: () => void): AsyncGenerator<string> {

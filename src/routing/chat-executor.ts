@@ -13,10 +13,10 @@ import {
 } from '../errors/gateway-error.js';
 import type { Redactor } from '../logging/redactor.js';
 import type { ChatCompletionChunk, ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
-import type { ChatTarget, ProviderInstance } from '../providers/provider.js';
+import type { ChatTarget, ProviderInstance, UpstreamRequestSpec } from '../providers/provider.js';
 import { decodeSse, decodeSseBatches, type SseEvent } from '../streaming/sse-decoder.js';
 import { encodeSseData, encodeSseJson, SSE_DONE } from '../streaming/sse-encoder.js';
-import type { UpstreamClient } from '../upstream/upstream-client.js';
+import { releaseBody, upstreamSse, type UpstreamClient, type UpstreamResponse } from '../upstream/upstream-client.js';
 import type { HealthRegistry } from './deployment-health.js';
 import { orderCandidates, type Candidate } from './load-balance.js';
 import type { ModelGroup, ModelRouter, Route } from './model-router.js';
@@ -122,6 +122,86 @@ class AttemptTimeout extends Error {
     super('attempt timed out');
     this.name = 'AttemptTimeout';
   }
+}
+
+/** A stream held until its first real content: every frame so far, the rest, and what it has produced. */
+export interface HeldStream {
+  first: string;
+  frames: AsyncGenerator<string>;
+  stats: StreamStats;
+}
+
+/**
+ * Opens one upstream stream and reads it until its first real content (a chunk with content, a
+ * tool call or a finish), so any failure before that point, a stall past the time to the first
+ * token included, can still move to another deployment: such failures are thrown as retryable.
+ * `framesOf` turns the body into ready-to-write frames and keeps `stats`; `release` is for it to
+ * call when the stream is over (it drops the client-abort listener). Chat and native calls share it.
+ */
+export async function openHeldStream(
+  client: UpstreamClient,
+  provider: ProviderInstance,
+  spec: UpstreamRequestSpec,
+  group: ModelGroup,
+  clientSignal: AbortSignal,
+  defaultTtfbMs: number,
+  framesOf: (body: UpstreamResponse['body'], stats: StreamStats, release: () => void) => AsyncGenerator<string>,
+): Promise<HeldStream> {
+  // The attempt has its own signal: the client's going away aborts it, and so does a stall
+  // before the first content (past the time-to-first-token limit).
+  const controller = new AbortController();
+  const onClientAbort = () => controller.abort();
+  clientSignal.addEventListener('abort', onClientAbort, { once: true });
+  const release = () => clientSignal.removeEventListener('abort', onClientAbort);
+  const ttfbMs = group.timeouts.ttfbMs ?? defaultTtfbMs;
+  const timer = setTimeout(() => controller.abort(new AttemptTimeout()), ttfbMs);
+  const timedOut = () => controller.signal.reason instanceof AttemptTimeout;
+  let response: UpstreamResponse;
+  try {
+    response = await client.send(provider, spec, controller.signal, {
+      headersTimeoutMs: ttfbMs,
+      ...(group.timeouts.idleMs === undefined ? {} : { bodyTimeoutMs: group.timeouts.idleMs }),
+    });
+    if (response.status < 200 || response.status >= 300) throw await client.errorFrom(provider, response);
+  } catch (error) {
+    clearTimeout(timer);
+    release();
+    if (timedOut()) throw upstreamTimeout(provider.name, 'waiting for the first token');
+    throw error;
+  }
+  const stats: StreamStats = { usage: undefined, finished: false, contentStarted: false, chunks: 0 };
+  const frames = framesOf(response.body, stats, release);
+  let first = '';
+  try {
+    while (!stats.contentStarted) {
+      const next = await frames.next();
+      if (next.done === true) {
+        if (first.length > 0 && stats.finished) break;
+        throw upstreamStreamError(provider.name, 'it ended before any content');
+      }
+      first += next.value;
+    }
+  } catch (error) {
+    response.body.destroy();
+    release();
+    if (timedOut()) throw upstreamTimeout(provider.name, 'waiting for the first token');
+    if (clientSignal.aborted || !isGatewayError(error)) throw error;
+    // Nothing has reached the client: any failure here may move to another deployment.
+    throw error.retryable || error.status === 429
+      ? error
+      : new GatewayError({
+          status: error.status,
+          type: error.type,
+          code: error.code,
+          message: error.message,
+          param: error.param,
+          retryable: true,
+          ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+        });
+  } finally {
+    clearTimeout(timer);
+  }
+  return { first, frames, stats };
 }
 
 export class ChatExecutor {
@@ -399,70 +479,20 @@ export class ChatExecutor {
   }
 
   /** Opens one upstream stream and holds it until the first real content (or fails, retryably). */
-  private async streamOnce(
+  private streamOnce(
     route: Route,
     group: ModelGroup,
     request: ChatCompletionRequest,
     context: ChatCallContext,
-  ): Promise<{ first: string; frames: AsyncGenerator<string>; stats: StreamStats }> {
+  ): Promise<HeldStream> {
     const provider = route.provider;
     const target = this.target(route, request, context, true);
     const spec = provider.codec.buildChatRequest(request, target);
-    // The attempt has its own signal: the client's going away aborts it, and so does a stall
-    // before the first content (past the time-to-first-token limit).
-    const controller = new AbortController();
-    const onClientAbort = () => controller.abort();
-    context.signal.addEventListener('abort', onClientAbort, { once: true });
-    const ttfbMs = group.timeouts.ttfbMs ?? this.options.ttfbMs;
-    const timer = setTimeout(() => controller.abort(new AttemptTimeout()), ttfbMs);
-    const timedOut = () => controller.signal.reason instanceof AttemptTimeout;
-    let response;
-    try {
-      response = await this.client.send(provider, spec, controller.signal, {
-        headersTimeoutMs: ttfbMs,
-        ...(group.timeouts.idleMs === undefined ? {} : { bodyTimeoutMs: group.timeouts.idleMs }),
-      });
-    } catch (error) {
-      clearTimeout(timer);
-      if (timedOut()) throw upstreamTimeout(provider.name, 'waiting for the first token');
-      throw error;
-    }
-    if (response.status < 200 || response.status >= 300) {
-      clearTimeout(timer);
-      throw await this.client.errorFrom(provider, response);
-    }
-    const stats: StreamStats = { usage: undefined, finished: false, contentStarted: false, chunks: 0 };
-    const frames = provider.codec.passthrough
-      ? this.passthroughFrames(decodeSseBatches(response.body), provider, stats, context.includeUsage)
-      : this.translatedFrames(provider.codec.convertStream(decodeSse(response.body), target), provider, stats, context.includeUsage);
-    let first = '';
-    try {
-      while (!stats.contentStarted) {
-        const next = await frames.next();
-        if (next.done === true) {
-          if (first.length > 0 && stats.finished) break;
-          throw upstreamStreamError(provider.name, 'it ended before any content');
-        }
-        first += next.value;
-      }
-    } catch (error) {
-      response.body.destroy();
-      if (timedOut()) throw upstreamTimeout(provider.name, 'waiting for the first token');
-      if (context.signal.aborted || !isGatewayError(error)) throw error;
-      // Nothing has reached the client: any failure here may move to another deployment.
-      throw error.retryable || error.status === 429 ? error : new GatewayError({
-        status: error.status,
-        type: error.type,
-        code: error.code,
-        message: error.message,
-        param: error.param,
-        retryable: true,
-        ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
-      });
-    } finally {
-      clearTimeout(timer);
-    }
-    return { first, frames, stats };
+    return openHeldStream(this.client, provider, spec, group, context.signal, this.options.ttfbMs, (body, stats) =>
+      provider.codec.passthrough
+        ? this.passthroughFrames(decodeSseBatches(upstreamSse(body), () => releaseBody(body)), provider, stats, context.includeUsage)
+        : this.translatedFrames(provider.codec.convertStream(decodeSse(upstreamSse(body), () => releaseBody(body)), target), provider, stats, context.includeUsage),
+    );
   }
 
   /** Maps a failure while reading an upstream stream to the error event the client gets. */

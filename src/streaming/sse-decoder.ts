@@ -112,14 +112,22 @@ export class SseParser {
 /**
  * Decodes a byte stream into batches of SSE events: one batch per read that completed any.
  * Batches let the pass-through path write one frame group per upstream read, not one per event.
+ * `onEarlyExit` runs when the reader stops before the body ends (a reader that stops at its own
+ * end marker, `[DONE]` or `message_stop`, or on an error), to release the body.
  */
-export async function* decodeSseBatches(body: AsyncIterable<Uint8Array | string>): AsyncGenerator<SseEvent[]> {
+export async function* decodeSseBatches(body: AsyncIterable<Uint8Array | string>, onEarlyExit?: () => void): AsyncGenerator<SseEvent[]> {
   const decoder = new TextDecoder('utf-8');
   const parser = new SseParser();
-  for await (const chunk of body) {
-    const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
-    const events = parser.push(text);
-    if (events.length > 0) yield events;
+  let ended = false;
+  try {
+    for await (const chunk of body) {
+      const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+      const events = parser.push(text);
+      if (events.length > 0) yield events;
+    }
+    ended = true;
+  } finally {
+    if (!ended) onEarlyExit?.();
   }
   const tail = decoder.decode();
   const last = tail.length > 0 ? parser.push(tail) : [];
@@ -128,6 +136,6 @@ export async function* decodeSseBatches(body: AsyncIterable<Uint8Array | string>
 }
 
 /** Decodes a byte stream into SSE events, one at a time. */
-export async function* decodeSse(body: AsyncIterable<Uint8Array | string>): AsyncGenerator<SseEvent> {
-  for await (const batch of decodeSseBatches(body)) for (const event of batch) yield event;
+export async function* decodeSse(body: AsyncIterable<Uint8Array | string>, onEarlyExit?: () => void): AsyncGenerator<SseEvent> {
+  for await (const batch of decodeSseBatches(body, onEarlyExit)) for (const event of batch) yield event;
 }

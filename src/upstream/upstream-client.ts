@@ -224,6 +224,23 @@ export class UpstreamClient {
   }
 }
 
+/**
+ * An upstream SSE body for readers that stop at the stream's own end marker (`[DONE]`,
+ * `message_stop`) before the body has ended: stopping drains the few bytes left, so the
+ * connection stays reusable, instead of destroying the body with an abort error (whose stack
+ * trace alone was ~6% of the streaming path's CPU). A client that leaves still aborts the call
+ * through its signal.
+ */
+export function upstreamSse(body: UpstreamResponse['body']): AsyncIterable<Buffer> {
+  return body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
+}
+
+/** Releases an upstream body its reader stopped early: reads what is left (within a cap), then closes. */
+export function releaseBody(body: UpstreamResponse['body']): void {
+  if (body.destroyed || body.readableEnded) return;
+  body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+}
+
 /** How providers word a prompt too long for the model's window (OpenAI, Anthropic, Gemini, vLLM, Ollama). */
 const CONTEXT_OVERFLOW = /context.length|context window|maximum context|prompt is too long|too many tokens|input token count.*exceeds|reduce the length/i;
 

@@ -150,14 +150,14 @@ describe('§4d secrets canary sweep', () => {
     await chatAs('cached-2', chat({}, 'same question'));
 
     // Upstream errors whose bodies echo the provider key, each followed by successes.
-    const echo = (status: number) => JSON.stringify({ error: { message: `Incorrect API key provided: ${OPENAI_CANARY}. Authorization: Bearer ${OPENAI_CANARY}`, type: 'x', param: null, code: null } });
+    const echo = () => JSON.stringify({ error: { message: `Incorrect API key provided: ${OPENAI_CANARY}. Authorization: Bearer ${OPENAI_CANARY}`, type: 'x', param: null, code: null } });
     for (const status of [401, 403, 500, 400, 404, 422, 502]) {
-      fake.enqueue({ kind: 'status', status, body: echo(status) });
+      fake.enqueue({ kind: 'status', status, body: echo() });
       await chatAs(`upstream ${status}`, chat({}, `err ${status}`));
       await ok(`after ${status} a`);
       await ok(`after ${status} b`);
     }
-    fake.enqueue({ kind: 'status', status: 503, body: echo(503) });
+    fake.enqueue({ kind: 'status', status: 503, body: echo() });
     await chatAs('upstream 503 stream', chat({ stream: true }, 'err stream'));
     await ok('after 503 a');
     await ok('after 503 b');

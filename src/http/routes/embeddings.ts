@@ -13,6 +13,7 @@ import type { UsageRecord, UsageStatus } from '../../usage/usage-recorder.js';
 import { answerFromCache, planCache, saveCompletion } from '../cache-response.js';
 import { checkModelAccess, routeHeader } from '../chat-pipeline.js';
 import { guardBody } from '../json-body.js';
+import { recordCall } from '../usage-record.js';
 
 /** The usage record's `endpoint`, and what keeps embedding cache entries apart from chat ones. */
 const ENDPOINT = 'embeddings';
@@ -23,7 +24,7 @@ function asCompletionUsage(usage: EmbeddingUsage): CompletionUsage {
 }
 
 export function registerEmbeddings(app: FastifyInstance, services: Services): void {
-  const { router, usage, catalog, cache } = services;
+  const { router, cache } = services;
   const embeddings = new EmbeddingsExecutor(services.upstream, services.executor, router);
 
   function record(
@@ -34,31 +35,9 @@ export function registerEmbeddings(app: FastifyInstance, services: Services): vo
     status: UsageStatus,
     httpStatus: number,
     tokens: CompletionUsage | undefined,
-    extra: Partial<UsageRecord> = {},
+    extra?: Partial<UsageRecord>,
   ): void {
-    const prompt = tokens?.prompt_tokens ?? 0;
-    const cost = tokens === undefined ? undefined : catalog.cost(route?.entry, prompt, 0);
-    usage.record({
-      requestId: request.id,
-      keyId: request.principal?.keyId ?? 'anonymous',
-      endpoint: ENDPOINT,
-      model,
-      ...(route === undefined ? {} : { provider: route.provider.name, upstreamModel: route.upstreamModel }),
-      promptTokens: prompt,
-      completionTokens: 0,
-      cachedTokens: 0,
-      ...(cost === undefined ? {} : { cost }),
-      latencyMs: Date.now() - started,
-      status,
-      httpStatus,
-      stream: false,
-      cacheHit: false,
-      estimated: false,
-      createdAt: started,
-      ...extra,
-      // Settles the token and budget holds taken before the call.
-      ...services.admission.settle(request, extra.cacheHit === true ? undefined : tokens, extra.cost ?? cost),
-    });
+    recordCall(services, request, ENDPOINT, route, model, false, started, status, httpStatus, tokens, extra);
   }
 
   app.post('/v1/embeddings', { config: { auth: 'client' } }, async (request: FastifyRequest, reply: FastifyReply) => {

@@ -87,6 +87,8 @@ export interface SharedServices {
   metrics: GatewayMetrics;
   cache?: ResponseCache;
   uiSessions: UiSessionStore;
+  /** Failed authentications per client address, in this process (RELIABILITY 4d#4). */
+  authFailures: MemoryRateLimiter;
   /** When the process started serving (uptime and model `created` do not restart with a reload). */
   startedAt: number;
   close(): Promise<void>;
@@ -138,8 +140,13 @@ export function createSharedServices(config: Config, overrides: ServiceOverrides
   const redis = config.storage.redis_url === undefined ? undefined : new RedisConnection({ url: config.storage.redis_url }, logger);
   const cache = createResponseCache(config, logger, redis, overrides.sharedMemoryCache);
   const memoryLimiter = overrides.localRateLimiter === undefined ? new MemoryRateLimiter() : undefined;
-  const pruneTimer = memoryLimiter === undefined ? undefined : setInterval(() => memoryLimiter.prune(Date.now()), 60_000);
-  pruneTimer?.unref();
+  const authFailures = new MemoryRateLimiter();
+  const pruneTimer = setInterval(() => {
+    const now = Date.now();
+    memoryLimiter?.prune(now);
+    authFailures.prune(now);
+  }, 60_000);
+  pruneTimer.unref();
   const localLimiter = overrides.localRateLimiter ?? (memoryLimiter as MemoryRateLimiter);
   // Keys, limits, budgets and usage (issue #6): Redis makes limits and revocations shared, the store keeps keys and usage.
   const redisPrefix = config.storage.redis_prefix ?? 'llm-proxy:';
@@ -166,6 +173,7 @@ export function createSharedServices(config: Config, overrides: ServiceOverrides
     metrics,
     ...(cache === undefined ? {} : { cache }),
     uiSessions: overrides.uiSessions ?? new UiSessionStore(),
+    authFailures,
     startedAt: Date.now(),
     async close() {
       clearInterval(pruneTimer);

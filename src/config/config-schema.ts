@@ -133,6 +133,8 @@ export const ConfigSchema = Type.Object(
       {
         master_key: Type.Optional(Type.String({ minLength: 1 })),
         api_keys: Type.Array(Type.String({ minLength: 1 })),
+        /** Failed authentications allowed per client address per minute before 429 (0: no limit). */
+        max_failures_per_minute: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
       },
       { additionalProperties: false },
     ),

@@ -19,6 +19,8 @@ declare module 'fastify' {
 }
 
 const MAX_KEY_LENGTH = 512;
+/** Failed authentications per client address per minute, unless `auth.max_failures_per_minute` says otherwise. */
+const DEFAULT_FAILURES_PER_MINUTE = 60;
 /** Printable ASCII without spaces: anything else is malformed, and answered like an unknown key. */
 const TOKEN = /^[\x21-\x7e]+$/;
 
@@ -55,16 +57,30 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
   app.decorateRequest('principal', null);
   const defaultRpm = services.config.limits.default_rpm;
 
+  const failureLimit = services.config.auth.max_failures_per_minute ?? DEFAULT_FAILURES_PER_MINUTE;
+  const failures = services.shared.authFailures;
+
   app.addHook('onRequest', async (request, reply) => {
     const access = request.routeOptions.config.auth ?? 'client';
     if (access === 'none') return;
     const key = presentedKey(request);
     let principal = key === undefined ? undefined : services.keys.authenticate(key);
-    // Virtual keys (sk-gw_…) after the static ones: the cache first, the database on a miss.
-    if (principal === undefined && key !== undefined && isVirtualKeyShaped(key)) principal = await services.virtualKeys.authenticate(key);
-    // No key at all: a dashboard session cookie, honoured only with its CSRF header (src/keys/ui-sessions.ts).
-    if (key === undefined) principal = services.uiSessions.authenticate(request.headers);
     if (principal === undefined) {
+      // An address over its failed-authentication limit gets no further lookups (no database reads
+      // for guessed virtual keys) until its window passes; a static or master key above still works.
+      if (failureLimit > 0) {
+        const standing = failures.consume(request.ip, failureLimit - 1, 0, Date.now());
+        if (!standing.allowed) {
+          throw rateLimited('Too many failed authentication attempts from this address. Retry after the time in Retry-After.', standing.resetMs, 'too_many_auth_failures');
+        }
+      }
+      // Virtual keys (sk-gw_…) after the static ones: the cache first, the database on a miss.
+      if (key !== undefined && isVirtualKeyShaped(key)) principal = await services.virtualKeys.authenticate(key);
+      // No key at all: a dashboard session cookie, honoured only with its CSRF header (src/keys/ui-sessions.ts).
+      if (key === undefined) principal = services.uiSessions.authenticate(request.headers);
+    }
+    if (principal === undefined) {
+      if (failureLimit > 0) failures.consume(request.ip, failureLimit, 1, Date.now());
       // One answer for missing, malformed and unknown keys, so the body tells a prober nothing (RELIABILITY 4a#16).
       throw authentication('Missing or invalid API key. Send a valid key as "Authorization: Bearer <key>".');
     }

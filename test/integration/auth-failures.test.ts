@@ -1,0 +1,56 @@
+// Failed authentication is limited per client address (RELIABILITY 4d#4): past the limit an address
+// gets 429 without any further key lookup (no database reads for guessed virtual keys), while
+// static and master keys keep working; 0 turns the limit off.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { CLIENT_KEY, MASTER_KEY, startGateway, type Gateway } from '../support/gateway-harness.js';
+
+async function models(url: string, key: string): Promise<Response> {
+  return fetch(`${url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
+}
+
+const GUESS = `sk-gw_${'0'.repeat(16)}_${'A'.repeat(43)}`;
+
+describe('failed authentication per address', () => {
+  let gateway: Gateway;
+  before(async () => {
+    gateway = await startGateway({}, { configure: (config) => void (config.auth.max_failures_per_minute = 5) });
+  });
+  after(() => gateway.close());
+
+  test('five failures are 401, then 429 with Retry-After; good keys still pass', async () => {
+    for (let attempt = 0; attempt < 5; attempt++) assert.equal((await models(gateway.url, `sk-wrong-${attempt}`)).status, 401);
+    const refused = await models(gateway.url, 'sk-wrong-again');
+    assert.equal(refused.status, 429);
+    const body = (await refused.json()) as { error: { code: string; type: string } };
+    assert.equal(body.error.code, 'too_many_auth_failures');
+    assert.equal(body.error.type, 'rate_limit_error');
+    assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+    // A guessed virtual key is refused before any lookup, and a missing key likewise.
+    const keys = gateway.app.services.store.keys;
+    const findById = keys.findById.bind(keys);
+    let lookups = 0;
+    keys.findById = (id) => {
+      lookups++;
+      return findById(id);
+    };
+    assert.equal((await models(gateway.url, GUESS)).status, 429);
+    assert.equal((await fetch(`${gateway.url}/v1/models`)).status, 429);
+    assert.equal(lookups, 0);
+    // The address is not locked out for keys that are known without a lookup.
+    assert.equal((await models(gateway.url, CLIENT_KEY)).status, 200);
+    assert.equal((await models(gateway.url, MASTER_KEY)).status, 200);
+  });
+});
+
+describe('failed authentication limit off', () => {
+  let gateway: Gateway;
+  before(async () => {
+    gateway = await startGateway({}, { configure: (config) => void (config.auth.max_failures_per_minute = 0) });
+  });
+  after(() => gateway.close());
+
+  test('max_failures_per_minute: 0 answers every failure with 401', async () => {
+    for (let attempt = 0; attempt < 20; attempt++) assert.equal((await models(gateway.url, `sk-wrong-${attempt}`)).status, 401);
+  });
+});

@@ -36,7 +36,8 @@ function showGeneratedKey(key: string, file: string, address: string): void {
   process.stderr.write(
     `\n  No API key was configured, so llm-proxy generated a master key. It is shown only this once:\n\n` +
       `      ${key}\n\n` +
-      `  Use it as "Authorization: Bearer <key>" against ${address}/v1.\n` +
+      `  Use it as "Authorization: Bearer <key>" against ${address}/v1,\n` +
+      `  and to sign in to the dashboard at ${address}/ui.\n` +
       `  Only its SHA-256 is kept, in ${file}; delete that file to generate a new one,\n` +
       `  or set LLM_PROXY_MASTER_KEY / LLM_PROXY_API_KEYS to choose your own keys.\n\n`,
   );
@@ -44,7 +45,7 @@ function showGeneratedKey(key: string, file: string, address: string): void {
 
 function announce(logger: Logger, config: Config, generated: { key: string; file: string } | undefined, usesStoredKey: boolean, workers?: number): void {
   const address = addressOf(config);
-  logger.info({ address, ...(workers === undefined ? {} : { workers }) }, 'llm-proxy listening');
+  logger.info({ address, dashboard: `${address}/ui`, docs: `${address}/docs`, ...(workers === undefined ? {} : { workers }) }, 'llm-proxy listening');
   if (generated !== undefined) showGeneratedKey(generated.key, generated.file, address);
   else if (usesStoredKey) logger.info('using the generated master key whose hash is stored next to the database (delete master-key.sha256 to make a new one)');
 }

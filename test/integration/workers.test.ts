@@ -194,6 +194,10 @@ describe('workers: started by the CLI with no key configured', () => {
     const gateway = await startGatewayProcess({}, BASE_CONFIG, ['start', '--workers', '2'], 'dist/src/cli.js');
     try {
       assert.equal(childPids(gateway.child.pid as number).length, 2);
+      // The banner goes to stderr, the 'listening' line to stdout: either pipe may be read first.
+      await gateway.waitFor('choose your own keys', 5_000);
+      // Time for a second banner to show up, if a worker were to make its own key.
+      await sleep(300);
       const output = gateway.output();
       assert.equal(output.split('generated a master key').length - 1, 1, output);
       const key = /\n\s+(sk-llmp-master-\S+)\n/.exec(output)?.[1];

@@ -168,12 +168,17 @@ export class ChatPipeline {
         if (chatBody === undefined) cache.release(cachePlan);
         else saveCompletion(cache, cachePlan, chatBody, outcome.usage, warnings);
       }
-      recordCall(this.services, request, endpoint, outcome.route, chat.model, false, started, 'ok', 200, outcome.usage);
-      reply.header('x-llm-proxy-route', routeHeader(outcome.attempts));
-      const shown = warningsOf(options, warnings);
-      if (shown !== undefined) reply.header('x-llm-proxy-warnings', shown);
-      const body = native === undefined && format !== undefined ? format.json(outcome.body) : outcome.body;
-      return reply.code(200).header('content-type', 'application/json').send(body);
+      try {
+        reply.header('x-llm-proxy-route', routeHeader(outcome.attempts));
+        const shown = warningsOf(options, warnings);
+        if (shown !== undefined) reply.header('x-llm-proxy-warnings', shown);
+        const body = native === undefined && format !== undefined ? format.json(outcome.body) : outcome.body;
+        return reply.code(200).header('content-type', 'application/json').send(body);
+      } finally {
+        // Recorded once the answer is on its way (the provider served it, whatever happens next):
+        // the client does not wait for the bookkeeping.
+        recordCall(this.services, request, endpoint, outcome.route, chat.model, false, started, 'ok', 200, outcome.usage);
+      }
     }
 
     let outcome: StreamOutcome;

@@ -71,6 +71,16 @@ export function registerErrorHandler(app: FastifyInstance, bodyLimit: number, re
       gateway = internalError();
     }
     if (gateway.retryAfterMs !== undefined) reply.header('retry-after', Math.max(1, Math.ceil(gateway.retryAfterMs / 1000)));
+    if (!request.raw.complete) {
+      // A body refused while it is still arriving (413, bad JSON framing): Fastify asks for
+      // `Connection: close`, and closing at once, with the client's bytes unread, makes the kernel
+      // reset the connection, which can destroy the answer before the client reads it. Instead the
+      // answer goes out, the proxy's side is shut, and the rest of the upload is read and dropped
+      // until the client closes, for at most LINGER_MS (a lingering close, as nginx does).
+      reply.removeHeader('connection');
+      const socket = request.raw.socket;
+      reply.raw.once('finish', () => lingeringClose(socket));
+    }
     reply.code(gateway.status).header('content-type', 'application/json; charset=utf-8');
     // Routes of another API answer in that API's own error shape (route config `errorFormat`).
     if (request.routeOptions.config?.errorFormat === 'anthropic') {
@@ -85,6 +95,17 @@ export function registerErrorHandler(app: FastifyInstance, bodyLimit: number, re
     const error = routeNotFound(request.method, request.url.split('?')[0] ?? '');
     reply.code(404).header('content-type', 'application/json; charset=utf-8').send(body(error));
   });
+}
+
+/** How long a connection whose request body was refused mid-upload is drained before it is closed. */
+const LINGER_MS = 2_000;
+
+function lingeringClose(socket: Socket | null): void {
+  if (socket === null || socket.destroyed) return;
+  socket.end();
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }
 
 const REASONS: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Payload Too Large', 431: 'Request Header Fields Too Large' };

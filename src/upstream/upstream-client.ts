@@ -33,6 +33,13 @@ interface Endpoint {
   origin: string;
   basePath: string;
   headers: Record<string, string>;
+  /** `headers` plus the JSON content type, for calls with a body. */
+  jsonHeaders: Record<string, string>;
+}
+
+function hasKeys(record: Record<string, string>): boolean {
+  for (const key in record) if (Object.hasOwn(record, key)) return true;
+  return false;
 }
 
 export class UpstreamClient {
@@ -61,11 +68,8 @@ export class UpstreamClient {
     let endpoint = this.endpoints.get(provider);
     if (endpoint === undefined) {
       const basePath = provider.baseUrl.pathname.replace(/\/+$/, '');
-      endpoint = {
-        origin: provider.baseUrl.origin,
-        basePath,
-        headers: { ...provider.codec.authHeaders(provider.apiKey), 'user-agent': 'llm-proxy' },
-      };
+      const headers = { ...provider.codec.authHeaders(provider.apiKey), 'user-agent': 'llm-proxy' };
+      endpoint = { origin: provider.baseUrl.origin, basePath, headers, jsonHeaders: { ...headers, 'content-type': 'application/json' } };
       this.endpoints.set(provider, endpoint);
     }
     return endpoint;
@@ -81,22 +85,8 @@ export class UpstreamClient {
     signal: AbortSignal,
     timeouts?: { headersTimeoutMs?: number; bodyTimeoutMs?: number },
   ): Promise<UpstreamResponse> {
-    const endpoint = this.endpoint(provider);
-    const headers =
-      spec.body === undefined
-        ? { ...endpoint.headers, ...spec.headers }
-        : { ...endpoint.headers, 'content-type': 'application/json', ...spec.headers };
     try {
-      const response = await this.agent.request({
-        origin: endpoint.origin,
-        path: endpoint.basePath + spec.path,
-        method: spec.method,
-        headers,
-        body: spec.body ?? null,
-        signal,
-        ...(timeouts?.headersTimeoutMs === undefined ? {} : { headersTimeout: timeouts.headersTimeoutMs }),
-        ...(timeouts?.bodyTimeoutMs === undefined ? {} : { bodyTimeout: timeouts.bodyTimeoutMs }),
-      });
+      const response = await this.agent.request({ ...this.dispatchOptions(provider, spec, timeouts), signal });
       return { status: response.statusCode, headers: response.headers, body: response.body };
     } catch (error) {
       throw this.transportError(provider.name, error, 'waiting for the response headers');
@@ -140,10 +130,9 @@ export class UpstreamClient {
     timeouts?: { headersTimeoutMs?: number; bodyTimeoutMs?: number },
   ): Dispatcher.DispatchOptions {
     const endpoint = this.endpoint(provider);
-    const headers =
-      spec.body === undefined
-        ? { ...endpoint.headers, ...spec.headers }
-        : { ...endpoint.headers, 'content-type': 'application/json', ...spec.headers };
+    const base = spec.body === undefined ? endpoint.headers : endpoint.jsonHeaders;
+    // Most calls add no headers of their own: the endpoint's prepared set then serves as is.
+    const headers = hasKeys(spec.headers) ? { ...base, ...spec.headers } : base;
     return {
       origin: endpoint.origin,
       path: endpoint.basePath + spec.path,

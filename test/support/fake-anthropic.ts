@@ -20,10 +20,10 @@
  * The fake checks no credentials: tests assert on the recorded headers instead.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startScriptedFake, type ScriptedFake } from './scripted-fake.js';
 
 export type AnthropicScenario =
   | 'text'
@@ -60,19 +60,7 @@ export interface RecordedRequest {
   rawBody: string;
 }
 
-export interface FakeAnthropic {
-  /** `http://127.0.0.1:<port>`: the provider's base URL. */
-  readonly url: string;
-  readonly port: number;
-  readonly requests: RecordedRequest[];
-  /** Sets the scenario every request gets once the queue is empty. */
-  respondWith(scenario: AnthropicScenario): void;
-  /** Queues one-shot replies, used in order before the default scenario. */
-  enqueue(...replies: FakeAnthropicReply[]): void;
-  /** Empties the queue and the recorded requests; the default scenario goes back to the initial one. */
-  reset(): void;
-  close(): Promise<void>;
-}
+export type FakeAnthropic = ScriptedFake<AnthropicScenario, FakeAnthropicReply, RecordedRequest>;
 
 function findFixtureDir(): string {
   // The sources' copy: tsc also copies the .json fixtures to dist, but not the .chunks.txt ones.
@@ -197,46 +185,12 @@ function record(request: IncomingMessage, raw: string): RecordedRequest {
   return { method: request.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: request.headers, body, rawBody: raw };
 }
 
-export async function startFakeAnthropic(options: { scenario?: AnthropicScenario } = {}): Promise<FakeAnthropic> {
-  const initial: AnthropicScenario = options.scenario ?? 'text';
-  let fallback = initial;
-  const queue: FakeAnthropicReply[] = [];
-  const requests: RecordedRequest[] = [];
-  const server: Server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const recorded = record(request, Buffer.concat(chunks).toString('utf8'));
-      requests.push(recorded);
-      try {
-        handle(recorded, response, queue.shift() ?? { kind: 'scenario', scenario: fallback });
-      } catch (error) {
-        // A missing fixture must fail the test that asked for it, not hang it.
-        response.writeHead(500, { 'content-type': 'text/plain' });
-        response.end(`fake-anthropic: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    });
+export function startFakeAnthropic(options: { scenario?: AnthropicScenario } = {}): Promise<FakeAnthropic> {
+  return startScriptedFake<AnthropicScenario, FakeAnthropicReply, RecordedRequest>({
+    name: 'fake-anthropic',
+    initial: options.scenario ?? 'text',
+    scenarioReply: (scenario) => ({ kind: 'scenario', scenario }),
+    record,
+    handle,
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    requests,
-    respondWith(scenario) {
-      fallback = scenario;
-    },
-    enqueue(...replies) {
-      queue.push(...replies);
-    },
-    reset() {
-      queue.length = 0;
-      requests.length = 0;
-      fallback = initial;
-    },
-    close() {
-      server.closeAllConnections();
-      return new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
-    },
-  };
 }

@@ -22,10 +22,10 @@
  * The fake checks no credentials: tests assert on the recorded headers (and that the URL has no key).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startScriptedFake, type ScriptedFake } from './scripted-fake.js';
 import { fakeEmbedding } from './fake-openai.js';
 
 export type GeminiScenario =
@@ -71,19 +71,7 @@ export interface RecordedGeminiRequest {
   model: string | undefined;
 }
 
-export interface FakeGemini {
-  /** `http://127.0.0.1:<port>`: the provider's base URL. */
-  readonly url: string;
-  readonly port: number;
-  readonly requests: RecordedGeminiRequest[];
-  /** Sets the scenario every request gets once the queue is empty. */
-  respondWith(scenario: GeminiScenario): void;
-  /** Queues one-shot replies, used in order before the default scenario. */
-  enqueue(...replies: FakeGeminiReply[]): void;
-  /** Empties the queue and the recorded requests; the default scenario goes back to the initial one. */
-  reset(): void;
-  close(): Promise<void>;
-}
+export type FakeGemini = ScriptedFake<GeminiScenario, FakeGeminiReply, RecordedGeminiRequest>;
 
 function findFixtureDir(): string {
   // The sources' copy: tsc also copies the .json fixtures to dist, but not the .chunks.txt ones.
@@ -212,46 +200,12 @@ function record(request: IncomingMessage, raw: string): RecordedGeminiRequest {
   return { method: request.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: request.headers, body, rawBody: raw, model };
 }
 
-export async function startFakeGemini(options: { scenario?: GeminiScenario } = {}): Promise<FakeGemini> {
-  const initial: GeminiScenario = options.scenario ?? 'text';
-  let fallback = initial;
-  const queue: FakeGeminiReply[] = [];
-  const requests: RecordedGeminiRequest[] = [];
-  const server: Server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const recorded = record(request, Buffer.concat(chunks).toString('utf8'));
-      requests.push(recorded);
-      try {
-        handle(recorded, response, queue.shift() ?? { kind: 'scenario', scenario: fallback });
-      } catch (error) {
-        // A missing fixture must fail the test that asked for it, not hang it.
-        response.writeHead(500, { 'content-type': 'text/plain' });
-        response.end(`fake-gemini: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    });
+export function startFakeGemini(options: { scenario?: GeminiScenario } = {}): Promise<FakeGemini> {
+  return startScriptedFake<GeminiScenario, FakeGeminiReply, RecordedGeminiRequest>({
+    name: 'fake-gemini',
+    initial: options.scenario ?? 'text',
+    scenarioReply: (scenario) => ({ kind: 'scenario', scenario }),
+    record,
+    handle,
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    requests,
-    respondWith(scenario) {
-      fallback = scenario;
-    },
-    enqueue(...replies) {
-      queue.push(...replies);
-    },
-    reset() {
-      queue.length = 0;
-      requests.length = 0;
-      fallback = initial;
-    },
-    close() {
-      server.closeAllConnections();
-      return new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
-    },
-  };
 }

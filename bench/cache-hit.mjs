@@ -15,17 +15,13 @@
 // lines of a second proxy started at log level info, over 300 sequential requests each.
 // Separate from bench/run.mjs, which another engineer owns; nothing here changes its numbers.
 
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { fmt, freePort, HOST, killAll, percentile, ROOT, start } from './bench-support.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const HOST = '127.0.0.1';
 const CLIENT_KEY = 'bench-client-key';
 const UPSTREAM_KEY = 'sk-bench-upstream-key';
 const CHAT_PATH = '/v1/chat/completions';
@@ -41,44 +37,6 @@ const { values: args } = parseArgs({
 const durationS = Number(args.duration);
 const levels = args.connections.split(',').map(Number).filter((n) => n > 0);
 
-const children = [];
-function killAll() {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-}
-process.on('exit', killAll);
-process.on('SIGINT', () => process.exit(130));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, HOST, () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function start(name, args, env, ready, onOutput) {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-  children.push(child);
-  let output = '';
-  child.stdout.on('data', (data) => {
-    output += data;
-    onOutput?.(String(data));
-  });
-  child.stderr.on('data', (data) => (output += data));
-  return new Promise((resolve, reject) => {
-    const deadline = Date.now() + 15_000;
-    const poll = async () => {
-      if (child.exitCode !== null) return reject(new Error(`${name} exited:\n${output}`));
-      if (await ready(output)) return resolve(child);
-      if (Date.now() > deadline) return reject(new Error(`${name} not ready in 15 s:\n${output}`));
-      setTimeout(poll, 50);
-    };
-    poll();
-  });
-}
 
 async function request(port, method, urlPath, body, headers = {}) {
   const response = await fetch(`http://${HOST}:${port}${urlPath}`, {
@@ -87,11 +45,6 @@ async function request(port, method, urlPath, body, headers = {}) {
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { status: response.status, headers: response.headers, text: await response.text() };
-}
-
-function percentile(sorted, q) {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
 function cannon(port, body, headers, connections) {
@@ -192,7 +145,6 @@ async function serverTimes(entry, mockPort, tmp) {
   return { hit, miss };
 }
 
-const fmt = (n, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 
 async function main() {
   const entry = path.join(ROOT, 'dist', 'src', 'main.js');

@@ -12,17 +12,13 @@
 // cores with the proxy, so the gain from workers is bounded by what is left for them (printed).
 // Separate from bench/run.mjs, which another engineer owns; nothing here changes its numbers.
 
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { fmt, freePort, HOST, killAll, percentile, ROOT, start } from './bench-support.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const HOST = '127.0.0.1';
 const CLIENT_KEY = 'bench-client-key';
 const UPSTREAM_KEY = 'sk-bench-upstream-key';
 const CHAT_PATH = '/v1/chat/completions';
@@ -41,47 +37,6 @@ const connections = Number(args.connections);
 const cores = os.availableParallelism();
 const counts = [...new Set(args.workers.split(',').map((value) => (value === 'auto' ? Math.max(2, cores) : Number(value))))].filter((n) => n >= 1);
 
-const children = new Set();
-function killAll() {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-}
-process.on('exit', killAll);
-process.on('SIGINT', () => process.exit(130));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, HOST, () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function start(name, argv, env, ready) {
-  const child = spawn(process.execPath, argv, { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  let output = '';
-  child.stdout.on('data', (data) => (output += data));
-  child.stderr.on('data', (data) => (output += data));
-  return new Promise((resolve, reject) => {
-    const deadline = Date.now() + 20_000;
-    const poll = async () => {
-      if (child.exitCode !== null) return reject(new Error(`${name} exited:\n${output}`));
-      if (await ready(output)) return resolve(child);
-      if (Date.now() > deadline) return reject(new Error(`${name} not ready in 20 s:\n${output}`));
-      setTimeout(poll, 50);
-    };
-    poll();
-  });
-}
-
-function percentile(sorted, q) {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-}
 
 function cannon(port, body) {
   return new Promise((resolve, reject) => {
@@ -133,7 +88,6 @@ async function stop(child) {
   await exited;
 }
 
-const fmt = (n, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 
 async function main() {
   const entry = path.join(ROOT, 'dist', 'src', 'main.js');

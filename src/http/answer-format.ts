@@ -4,6 +4,7 @@
 import { parseChunkFrame } from '../cache/convert-answer.js';
 import { upstreamStreamError, type GatewayError } from '../errors/gateway-error.js';
 import type { ChatCompletionChunk } from '../openai/types.js';
+import { frameText } from '../streaming/sse-passthrough.js';
 import type { AnswerFormat } from './chat-pipeline.js';
 
 /** Stateful, one per request: chunk in, the endpoint's frames out. */
@@ -46,11 +47,11 @@ export function chunkFormat(parts: FormatParts): AnswerFormat {
     streamBody: (body) => convertFrames(body, parts.converter()),
     stream(first, frames) {
       const converter = parts.converter();
-      const head = convertFrames(first, converter);
+      const head = convertFrames(frameText(first), converter);
       async function* rest(): AsyncGenerator<string> {
         try {
           for await (const frame of frames) {
-            const out = convertFrames(frame, converter);
+            const out = convertFrames(frameText(frame), converter);
             if (out.length > 0) yield out;
           }
         } finally {

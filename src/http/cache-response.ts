@@ -7,6 +7,7 @@ import { answerFromCompletion, answerFromFrames, renderCompletion, renderStream,
 import { parseCacheControl, type CacheHit, type CachePlan, type ResponseCache } from '../cache/response-cache.js';
 import type { CompletionUsage } from '../openai/types.js';
 import type { ModelGroup } from '../routing/model-router.js';
+import { frameText, type Frame } from '../streaming/sse-passthrough.js';
 import type { StreamEnd } from './stream-response.js';
 
 function cacheTarget(group: ModelGroup, endpoint: string | undefined): CacheKeyTarget {
@@ -91,8 +92,8 @@ export interface FrameCapture {
  * serve both kinds of client): records every frame and passes on what this client asked for.
  */
 export function captureFrames(
-  first: string,
-  frames: AsyncGenerator<string>,
+  first: Frame,
+  frames: AsyncGenerator<Frame>,
   includeUsage: boolean,
   passthrough: boolean,
   maxBytes: number,
@@ -110,14 +111,14 @@ export function captureFrames(
   const shown = (frame: string) => (includeUsage ? frame : stripUsageFromFrame(frame, passthrough));
   // `first` (everything up to the first content) and each pass-through write (every event of one
   // upstream read) may hold several frames: each is kept, and usage-stripped, on its own.
-  eachFrame(first, (frame) => {
+  eachFrame(frameText(first), (frame) => {
     keep(frame);
     capture.first += shown(frame) ?? '';
   });
   async function* rest(): AsyncGenerator<string> {
     for await (const batch of frames) {
       let out = '';
-      eachFrame(batch, (frame) => {
+      eachFrame(frameText(batch), (frame) => {
         keep(frame);
         out += shown(frame) ?? '';
       });

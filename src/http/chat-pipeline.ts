@@ -8,6 +8,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { invalidValue, isGatewayError, modelNotFound, permissionDenied, type GatewayError } from '../errors/gateway-error.js';
 import { fitContext } from '../context/context-policy.js';
 import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
+import type { Frame } from '../streaming/sse-passthrough.js';
 import type { AttemptRecord, ChatCallContext, JsonOutcome, StreamOutcome } from '../routing/chat-executor.js';
 import type { ModelGroup } from '../routing/model-router.js';
 import type { Services } from '../services.js';
@@ -27,7 +28,7 @@ export interface AnswerFormat {
   /** A whole chat.completion body → the endpoint's body. */
   json(body: string | Buffer): string;
   /** Chat SSE frames (`data: {chunk}` … `data: [DONE]`) → the endpoint's frames. */
-  stream(first: string, frames: AsyncGenerator<string>): { first: string; frames: AsyncGenerator<string> };
+  stream(first: Frame, frames: AsyncGenerator<Frame>): { first: string; frames: AsyncGenerator<string> };
   /** A whole chat SSE body (a cache hit) → the endpoint's. */
   streamBody(body: string): string;
   /** The last event of a stream that failed after its first byte. */
@@ -203,8 +204,8 @@ export class ChatPipeline {
     const capture =
       cachePlan === undefined || native !== undefined ? undefined : captureFrames(outcome.first, outcome.frames, clientUsage, route.provider.codec.passthrough, cache?.maxEntryBytes ?? 0);
     if (cachePlan !== undefined && native !== undefined) cache?.release(cachePlan);
-    let first = capture?.first ?? outcome.first;
-    let frames = capture?.frames ?? outcome.frames;
+    let first: Frame = capture?.first ?? outcome.first;
+    let frames: AsyncGenerator<Frame> = capture?.frames ?? outcome.frames;
     if (native === undefined && format !== undefined) ({ first, frames } = format.stream(first, frames));
     const end = await writeFrames(res, first, frames, this.streams, route.provider.name, () => controller.abort(), format?.streamError);
     const stats = outcome.stats;

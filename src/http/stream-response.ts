@@ -4,6 +4,7 @@
 import type { ServerResponse } from 'node:http';
 import { isGatewayError, upstreamStreamError, type GatewayError } from '../errors/gateway-error.js';
 import { encodeSseError, SSE_KEEPALIVE } from '../streaming/sse-encoder.js';
+import type { Frame } from '../streaming/sse-passthrough.js';
 
 interface ActiveStream {
   res: ServerResponse;
@@ -97,8 +98,8 @@ function openAiErrorFrame(error: GatewayError): string {
 /** Writes `first` and every following frame; resolves with how the stream ended. Never throws. */
 export async function writeFrames(
   res: ServerResponse,
-  first: string,
-  frames: AsyncGenerator<string>,
+  first: Frame,
+  frames: AsyncGenerator<Frame>,
   registry: StreamRegistry,
   provider: string,
   abort?: () => void,
@@ -117,7 +118,7 @@ export async function writeFrames(
         stream.blocked = false;
         if (!drained) return { kind: 'client_disconnected' };
       }
-      let next: IteratorResult<string>;
+      let next: IteratorResult<Frame>;
       try {
         next = await frames.next();
       } catch (error) {

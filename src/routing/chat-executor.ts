@@ -14,8 +14,9 @@ import {
 import type { Redactor } from '../logging/redactor.js';
 import type { ChatCompletionChunk, ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
 import type { ChatTarget, ProviderInstance, UpstreamRequestSpec } from '../providers/provider.js';
-import { decodeSse, decodeSseBatches, type SseEvent } from '../streaming/sse-decoder.js';
-import { encodeSseData, encodeSseJson, SSE_DONE } from '../streaming/sse-encoder.js';
+import { decodeSse } from '../streaming/sse-decoder.js';
+import { encodeSseJson, SSE_DONE } from '../streaming/sse-encoder.js';
+import { joinFrames, SsePassthrough, type Frame } from '../streaming/sse-passthrough.js';
 import { releaseBody, upstreamSse, type UpstreamClient, type UpstreamResponse } from '../upstream/upstream-client.js';
 import type { HealthRegistry } from './deployment-health.js';
 import { orderCandidates, type Candidate } from './load-balance.js';
@@ -60,8 +61,8 @@ export interface JsonOutcome extends Served {
 
 export interface StreamOutcome extends Served {
   /** Every frame up to and including the first real content, already received. */
-  first: string;
-  frames: AsyncGenerator<string>;
+  first: Frame;
+  frames: AsyncGenerator<Frame>;
   stats: StreamStats;
 }
 
@@ -126,8 +127,8 @@ class AttemptTimeout extends Error {
 
 /** A stream held until its first real content: every frame so far, the rest, and what it has produced. */
 export interface HeldStream {
-  first: string;
-  frames: AsyncGenerator<string>;
+  first: Frame;
+  frames: AsyncGenerator<Frame>;
   stats: StreamStats;
 }
 
@@ -145,7 +146,7 @@ export async function openHeldStream(
   group: ModelGroup,
   clientSignal: AbortSignal,
   defaultTtfbMs: number,
-  framesOf: (body: UpstreamResponse['body'], stats: StreamStats, release: () => void) => AsyncGenerator<string>,
+  framesOf: (body: UpstreamResponse['body'], stats: StreamStats, release: () => void) => AsyncGenerator<Frame>,
 ): Promise<HeldStream> {
   // The attempt has its own signal: the client's going away aborts it, and so does a stall
   // before the first content (past the time-to-first-token limit).
@@ -171,15 +172,15 @@ export async function openHeldStream(
   }
   const stats: StreamStats = { usage: undefined, finished: false, contentStarted: false, chunks: 0 };
   const frames = framesOf(response.body, stats, release);
-  let first = '';
+  const held: Frame[] = [];
   try {
     while (!stats.contentStarted) {
       const next = await frames.next();
       if (next.done === true) {
-        if (first.length > 0 && stats.finished) break;
+        if (held.length > 0 && stats.finished) break;
         throw upstreamStreamError(provider.name, 'it ended before any content');
       }
-      first += next.value;
+      held.push(next.value);
     }
   } catch (error) {
     response.body.destroy();
@@ -201,7 +202,7 @@ export async function openHeldStream(
   } finally {
     clearTimeout(timer);
   }
-  return { first, frames, stats };
+  return { first: joinFrames(held), frames, stats };
 }
 
 export class ChatExecutor {
@@ -490,7 +491,7 @@ export class ChatExecutor {
     const spec = provider.codec.buildChatRequest(request, target);
     return openHeldStream(this.client, provider, spec, group, context.signal, this.options.ttfbMs, (body, stats) =>
       provider.codec.passthrough
-        ? this.passthroughFrames(decodeSseBatches(upstreamSse(body), () => releaseBody(body)), provider, stats, context.includeUsage)
+        ? this.passthroughFrames(body, provider, stats, context.includeUsage)
         : this.translatedFrames(provider.codec.convertStream(decodeSse(upstreamSse(body), () => releaseBody(body)), target), provider, stats, context.includeUsage),
     );
   }
@@ -524,66 +525,73 @@ export class ChatExecutor {
   }
 
   /**
-   * OpenAI-format events go out as they came (the JSON text is not re-serialised); each is parsed
-   * once to prove it is JSON, to read usage and finish, and to drop the usage chunk the client
-   * did not ask for. The events of one upstream read leave as one string: one socket write.
+   * OpenAI-format streams pass through as bytes (src/streaming/sse-passthrough.ts): only the
+   * events that may matter (before the first content; a usage, error or finish) are decoded, here,
+   * to read usage and finish, report an upstream error and drop the usage chunk the client did
+   * not ask for. One upstream read leaves as one write.
    */
   private async *passthroughFrames(
-    batches: AsyncGenerator<SseEvent[]>,
+    body: UpstreamResponse['body'],
     provider: ProviderInstance,
     stats: StreamStats,
     includeUsage: boolean,
-  ): AsyncGenerator<string> {
+  ): AsyncGenerator<Frame> {
+    const scanner = new SsePassthrough(stats, (data) => this.inspectEvent(provider, stats, includeUsage, data));
+    let ended = false;
     try {
-      for await (const batch of batches) {
-        let out = '';
-        for (const event of batch) {
-          const data = event.data;
-          if (data === '[DONE]') {
-            stats.finished = true;
-            yield out + SSE_DONE;
-            return;
-          }
-          let parsed: unknown;
-          try {
-            parsed = JSON.parse(data);
-          } catch {
-            if (out.length > 0) yield out;
-            throw upstreamStreamError(provider.name, 'an event that is not JSON');
-          }
-          if (!isRecord(parsed)) throw upstreamStreamError(provider.name, 'an event that is not a chunk');
-          if (parsed.error !== undefined && parsed.error !== null) {
-            if (out.length > 0) yield out;
-            throw this.upstreamErrorEvent(provider, parsed);
-          }
-          const choices = parsed.choices;
-          if (!Array.isArray(choices)) throw upstreamStreamError(provider.name, 'an event that is not a chunk');
-          stats.chunks++;
-          for (const choice of choices) {
-            if (!isRecord(choice)) continue;
-            if (typeof choice.finish_reason === 'string') stats.finished = stats.contentStarted = true;
-            else if (!stats.contentStarted && hasContent(choice.delta)) stats.contentStarted = true;
-          }
-          const usage = parsed.usage;
-          if (usage !== undefined && usage !== null) {
-            stats.usage = readUsage(usage) ?? stats.usage;
-            if (!includeUsage) {
-              if (choices.length === 0) continue;
-              delete parsed.usage;
-              out += encodeSseJson(parsed);
-              continue;
-            }
-          }
-          out += encodeSseData(data);
-        }
+      for await (const chunk of upstreamSse(body)) {
+        const out = scanner.push(chunk);
         if (out.length > 0) yield out;
+        if (scanner.failure !== undefined) throw scanner.failure;
+        if (scanner.done) {
+          stats.finished = true;
+          return;
+        }
+      }
+      ended = true;
+      const out = scanner.end();
+      if (out.length > 0) yield out;
+      if (scanner.failure !== undefined) throw scanner.failure;
+      if (scanner.done) {
+        stats.finished = true;
+        return;
       }
     } catch (error) {
       throw this.streamFailure(provider, error);
+    } finally {
+      // Stopped at [DONE], on an error or by the client: what is left of the body is released.
+      if (!ended) releaseBody(body);
     }
     // Some hosts close without [DONE]; a finished answer is still complete.
     if (!stats.finished) throw upstreamStreamError(provider.name, 'it ended before the answer was complete');
     yield SSE_DONE;
+  }
+
+  /** One pass-through event that had to be read: undefined keeps it as it came, '' drops it. */
+  private inspectEvent(provider: ProviderInstance, stats: StreamStats, includeUsage: boolean, data: string): string | undefined {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(data);
+    } catch {
+      throw upstreamStreamError(provider.name, 'an event that is not JSON');
+    }
+    if (!isRecord(parsed)) throw upstreamStreamError(provider.name, 'an event that is not a chunk');
+    if (parsed.error !== undefined && parsed.error !== null) throw this.upstreamErrorEvent(provider, parsed);
+    const choices = parsed.choices;
+    if (!Array.isArray(choices)) throw upstreamStreamError(provider.name, 'an event that is not a chunk');
+    stats.chunks++;
+    for (const choice of choices) {
+      if (!isRecord(choice)) continue;
+      if (typeof choice.finish_reason === 'string') stats.finished = stats.contentStarted = true;
+      else if (!stats.contentStarted && hasContent(choice.delta)) stats.contentStarted = true;
+    }
+    const usage = parsed.usage;
+    if (usage === undefined || usage === null) return undefined;
+    stats.usage = readUsage(usage) ?? stats.usage;
+    if (includeUsage) return undefined;
+    if (choices.length === 0) return '';
+    delete parsed.usage;
+    return encodeSseJson(parsed);
   }
 
   private async *translatedFrames(

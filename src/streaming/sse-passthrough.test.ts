@@ -1,0 +1,116 @@
+// The byte pass-through of OpenAI-format streams: what passes untouched, what is looked at, and
+// that any way of cutting the stream into reads gives the client the same events.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { frameText, SsePassthrough, type Frame, type InspectEvent } from './sse-passthrough.js';
+
+const ROLE = '{"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}';
+const HELLO = '{"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Héllo 👋"},"finish_reason":null}],"usage":null}';
+const WORLD = '{"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":" said \\"usage\\": and usage"},"finish_reason":null}]}';
+const STOP = '{"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}';
+const USAGE = '{"id":"c1","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":3,"total_tokens":12}}';
+const frame = (data: string) => `data: ${data}\n\n`;
+const STREAM = [ROLE, HELLO, WORLD, STOP, USAGE].map(frame).join('') + 'data: [DONE]\n\n';
+
+interface Run {
+  out: string;
+  inspected: string[];
+  stats: { contentStarted: boolean; chunks: number };
+  scanner: SsePassthrough;
+  frames: Frame[];
+}
+
+/** Feeds `reads` through a scanner whose inspector marks content, drops the usage chunk and fails on `boom`. */
+function run(reads: Buffer[], options: { dropUsage?: boolean } = {}): Run {
+  const stats = { contentStarted: false, chunks: 0 };
+  const inspected: string[] = [];
+  const inspect: InspectEvent = (data) => {
+    inspected.push(data);
+    if (data === 'boom') throw new Error('boom');
+    const parsed = JSON.parse(data) as { choices: Array<{ delta?: { content?: string } }>; usage?: unknown };
+    stats.chunks++;
+    if (parsed.choices.some((choice) => (choice.delta?.content ?? '').length > 0)) stats.contentStarted = true;
+    if (options.dropUsage && parsed.usage !== null && parsed.usage !== undefined && parsed.choices.length === 0) return '';
+    return undefined;
+  };
+  const scanner = new SsePassthrough(stats, inspect);
+  const frames: Frame[] = [];
+  for (const read of reads) {
+    const out = scanner.push(read);
+    if (out.length > 0) frames.push(out);
+    if (scanner.done || scanner.failure !== undefined) break;
+  }
+  if (!scanner.done && scanner.failure === undefined) {
+    const out = scanner.end();
+    if (out.length > 0) frames.push(out);
+  }
+  return { out: frames.map(frameText).join(''), inspected, stats, scanner, frames };
+}
+
+describe('SsePassthrough', () => {
+  test('a canonical stream leaves byte for byte, in one write per read, and stops at [DONE]', () => {
+    const bytes = Buffer.from(`${STREAM}data: {"after":"done"}\n\n`);
+    const { out, frames, scanner, stats } = run([bytes]);
+    assert.equal(out, STREAM);
+    assert.equal(frames.length, 1);
+    assert.ok(Buffer.isBuffer(frames[0]), 'passed as upstream bytes, not re-encoded text');
+    assert.equal(scanner.done, true);
+    assert.equal(stats.chunks, 5);
+  });
+
+  test('only events before the first content and those with a usage, error or finish value are decoded', () => {
+    const { inspected } = run([Buffer.from(STREAM)]);
+    // ROLE (no content yet), HELLO (the first content; its "usage":null alone would pass), STOP, USAGE.
+    // WORLD mentions "usage" only inside its text, which JSON escapes: it passes unread.
+    assert.deepEqual(inspected, [ROLE, HELLO, STOP, USAGE]);
+  });
+
+  test('an event the inspector drops is cut out; the events around it still pass', () => {
+    const { out, frames } = run([Buffer.from(STREAM)], { dropUsage: true });
+    assert.equal(out, [ROLE, HELLO, WORLD, STOP].map(frame).join('') + 'data: [DONE]\n\n');
+    assert.equal(frames.length, 1);
+  });
+
+  test('any cut of the stream into two reads, and one byte per read, gives the same events', () => {
+    const bytes = Buffer.from(STREAM);
+    for (let at = 1; at < bytes.length; at++) {
+      const { out } = run([bytes.subarray(0, at), bytes.subarray(at)]);
+      assert.equal(out, STREAM, `cut at byte ${at}`);
+    }
+    const single = [...bytes].map((byte) => Buffer.from([byte]));
+    assert.equal(run(single).out, STREAM);
+  });
+
+  test('CR and CRLF line ends, comments, data: without a space and multi-line data are re-framed by the decoder', () => {
+    const crlf = Buffer.from(`data: ${ROLE}\r\n\r\ndata: ${HELLO}\r\n\r\ndata: [DONE]\r\n\r\n`);
+    assert.equal(run([crlf]).out, frame(ROLE) + frame(HELLO) + 'data: [DONE]\n\n');
+    const odd = Buffer.from(`: keepalive\n\ndata:${ROLE}\n\nevent: chunk\ndata: ${HELLO}\n\ndata: {"id":"c1",\ndata: "choices":[]}\n\ndata: [DONE]\n\n`);
+    const { out } = run([odd]);
+    assert.equal(out, frame(ROLE) + frame(HELLO) + 'data: {"id":"c1",\ndata: "choices":[]}\n\n' + 'data: [DONE]\n\n');
+  });
+
+  test('a CR that arrives after a held partial event switches to the decoder without losing it', () => {
+    const text = `data: ${ROLE}\n\ndata: ${HELLO}\r\n\r\ndata: [DONE]\r\n\r\n`;
+    const cut = text.indexOf('Héllo');
+    assert.equal(run([Buffer.from(text.slice(0, cut)), Buffer.from(text.slice(cut))]).out, frame(ROLE) + frame(HELLO) + 'data: [DONE]\n\n');
+  });
+
+  test('when the inspector throws, what came before the failing event is still returned', () => {
+    const { out, scanner } = run([Buffer.from(frame(ROLE) + frame(HELLO) + 'data: boom\n\n' + frame(STOP))]);
+    assert.equal(out, frame(ROLE) + frame(HELLO));
+    assert.equal((scanner.failure as Error).message, 'boom');
+  });
+
+  test('a last event without its blank line counts at the end of the body', () => {
+    const { out, stats } = run([Buffer.from(frame(ROLE) + frame(HELLO) + `data: ${STOP}`)]);
+    assert.equal(out, frame(ROLE) + frame(HELLO) + frame(STOP));
+    assert.equal(stats.chunks, 3);
+  });
+
+  test('a key spelled with spaces before and after its colon is still seen; a null value is not', () => {
+    const spaced = '{"choices":[],"usage" : {"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}';
+    const nulled = '{"choices":[{"index":0,"delta":{"content":"x"},"finish_reason" :  null}],"usage": null}';
+    const { inspected } = run([Buffer.from(frame(HELLO) + frame(nulled) + frame(spaced) + 'data: [DONE]\n\n')]);
+    assert.deepEqual(inspected, [HELLO, spaced]);
+  });
+});

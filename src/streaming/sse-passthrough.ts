@@ -1,0 +1,216 @@
+// The pass-through path for OpenAI-format chat streams: upstream bytes go to the client as they
+// came, cut only at event boundaries. An event is decoded and handed to the caller only when it
+// may matter: before the first content (the stream is still held and may fail over), or when its
+// bytes show a non-null `usage`, `error` or `finish_reason` (usage to record or strip, an error to
+// report, the end of the answer). Every other chunk is a `data: {…}` line passed without a
+// TextDecoder, a JSON.parse or a re-encode: that per-event work was most of a streamed request's
+// CPU. Anything unusual (CR line ends, comments, multi-line data, `event:` fields, no space after
+// `data:`) goes through the one SSE decoder and leaves re-framed, as before.
+import { TextDecoder } from 'node:util';
+import { SseParser, type SseEvent } from './sse-decoder.js';
+import { encodeSseData, SSE_DONE } from './sse-encoder.js';
+
+/** What goes to the client in one write: text, or upstream bytes passed through. */
+export type Frame = string | Buffer;
+
+export function frameText(frame: Frame): string {
+  return typeof frame === 'string' ? frame : frame.toString('utf8');
+}
+
+/** One write from several frames (a held stream's start); text stays text. */
+export function joinFrames(frames: readonly Frame[]): Frame {
+  if (frames.length === 1) return frames[0] as Frame;
+  if (frames.every((frame) => typeof frame === 'string')) return frames.join('');
+  return Buffer.concat(frames.map((frame) => (typeof frame === 'string' ? Buffer.from(frame, 'utf8') : frame)));
+}
+
+/** What the scanner keeps up to date for the stream's holder and its usage record. */
+export interface PassthroughStats {
+  contentStarted: boolean;
+  chunks: number;
+}
+
+/**
+ * Looks at one event's data (JSON text): returns undefined to send it unchanged, '' to drop it, or
+ * the frame to send instead. May throw: the stream then fails after what came before it.
+ */
+export type InspectEvent = (data: string) => string | undefined;
+
+const LF = 0x0a;
+const CR = 0x0d;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const COLON = 0x3a;
+const EVENT_END = Buffer.from('\n\n');
+const DATA_PREFIX = Buffer.from('data: ');
+const DONE_DATA = Buffer.from('[DONE]');
+/** Keys whose non-null value makes an event worth decoding. JSON strings escape `"`, so a match outside a key is a string value, which fails the `:` test. */
+const KEYS = [Buffer.from('"usage"'), Buffer.from('"error"'), Buffer.from('"finish_reason"')];
+const EMPTY = Buffer.alloc(0);
+
+function isSpace(byte: number | undefined): boolean {
+  return byte === 0x20 || byte === 0x09;
+}
+
+export class SsePassthrough {
+  /** `data: [DONE]` has been sent: nothing after it is read. */
+  done = false;
+  /** Set when `inspect` threw: the frame returned with it is what came before. */
+  failure: unknown = undefined;
+  /** An event that continues in the next read (bytes mode). */
+  private carry: Buffer | undefined;
+  /** After the first CR: the rest of the stream goes through the full decoder. */
+  private decoder: TextDecoder | undefined;
+  private readonly parser = new SseParser();
+  /** Per read: the next offset of each key at or after the scan position (-1 none, -2 not searched). */
+  private readonly next = [-2, -2, -2];
+
+  constructor(
+    private readonly stats: PassthroughStats,
+    private readonly inspect: InspectEvent,
+  ) {}
+
+  /** One upstream read in; what to write for it out ('' when nothing). */
+  push(chunk: Buffer): Frame {
+    if (this.done || this.failure !== undefined) return '';
+    if (this.decoder === undefined && chunk.indexOf(CR) >= 0) {
+      // CR line ends (legal SSE, rare): the decoder takes over, starting with what was held.
+      this.decoder = new TextDecoder('utf-8');
+      const held = this.carry;
+      this.carry = undefined;
+      return this.decoded(held === undefined ? chunk : Buffer.concat([held, chunk]), false);
+    }
+    if (this.decoder !== undefined) return this.decoded(chunk, false);
+    const data = this.carry === undefined ? chunk : Buffer.concat([this.carry, chunk]);
+    this.carry = undefined;
+    return this.scan(data);
+  }
+
+  /** The upstream body ended: a last event without its blank line still counts. */
+  end(): Frame {
+    if (this.done || this.failure !== undefined) return '';
+    if (this.decoder !== undefined) return this.decoded(EMPTY, true);
+    const held = this.carry;
+    this.carry = undefined;
+    if (held === undefined) return '';
+    return this.events(this.parser.push(held.toString('utf8')).concat(this.parser.end()));
+  }
+
+  private decoded(bytes: Buffer, last: boolean): Frame {
+    const decoder = this.decoder as TextDecoder;
+    const text = last ? decoder.decode() : decoder.decode(bytes, { stream: true });
+    const events = this.parser.push(text);
+    if (last) for (const event of this.parser.end()) events.push(event);
+    return this.events(events);
+  }
+
+  /** Events from the decoder: each inspected and re-framed. */
+  private events(events: readonly SseEvent[]): string {
+    let out = '';
+    for (const event of events) {
+      if (event.data === '[DONE]') {
+        this.done = true;
+        return out + SSE_DONE;
+      }
+      const frame = this.inspected(event.data);
+      if (this.failure !== undefined) return out;
+      out += frame ?? encodeSseData(event.data);
+    }
+    return out;
+  }
+
+  private inspected(data: string): string | undefined {
+    try {
+      return this.inspect(data);
+    } catch (error) {
+      this.failure = error;
+      return '';
+    }
+  }
+
+  /** Bytes mode: complete events pass as one slice of `data` unless one of them had to change. */
+  private scan(data: Buffer): Frame {
+    this.next.fill(-2);
+    let pieces: Frame[] | undefined;
+    let runStart = 0;
+    let position = 0;
+    const cut = (upTo: number, replacement: string | undefined) => {
+      pieces ??= [];
+      if (upTo > runStart) pieces.push(data.subarray(runStart, upTo));
+      if (replacement !== undefined && replacement.length > 0) pieces.push(replacement);
+    };
+    for (;;) {
+      const boundary = data.indexOf(EVENT_END, position);
+      if (boundary < 0) break;
+      const eventEnd = boundary + 2;
+      const start = position;
+      position = eventEnd;
+      if (boundary === start) continue; // a stray blank line
+      const lineEnd = data.indexOf(LF, start);
+      const canonical = lineEnd === boundary && data.compare(DATA_PREFIX, 0, DATA_PREFIX.length, start, start + DATA_PREFIX.length) === 0;
+      const payload = start + DATA_PREFIX.length;
+      if (canonical && boundary - payload === DONE_DATA.length && data.compare(DONE_DATA, 0, DONE_DATA.length, payload, boundary) === 0) {
+        this.done = true;
+        return this.result(data, pieces, runStart, eventEnd);
+      }
+      if (canonical && this.passes(data, payload, boundary)) {
+        this.stats.chunks++;
+        continue;
+      }
+      // This event is looked at (and possibly changed): the run before it is cut off.
+      let replacement: string | undefined;
+      if (canonical) {
+        const text = data.toString('utf8', payload, boundary);
+        const frame = this.inspected(text);
+        if (this.failure !== undefined) return this.result(data, pieces, runStart, start);
+        if (frame === undefined) continue; // unchanged: stays in the run
+        replacement = frame;
+      } else {
+        const events = this.parser.push(data.toString('utf8', start, eventEnd));
+        replacement = this.events(events);
+        if (this.failure !== undefined || this.done) {
+          cut(start, replacement);
+          return this.result(data, pieces, eventEnd, eventEnd);
+        }
+      }
+      cut(start, replacement);
+      runStart = eventEnd;
+    }
+    if (position < data.length) this.carry = Buffer.from(data.subarray(position));
+    return this.result(data, pieces, runStart, position);
+  }
+
+  private result(data: Buffer, pieces: Frame[] | undefined, runStart: number, runEnd: number): Frame {
+    if (pieces === undefined) return runEnd > runStart ? (runStart === 0 && runEnd === data.length ? data : data.subarray(runStart, runEnd)) : '';
+    if (runEnd > runStart) pieces.push(data.subarray(runStart, runEnd));
+    return pieces.length === 0 ? '' : joinFrames(pieces);
+  }
+
+  /** A data event that can pass unread: content has started and none of the keys has a value. */
+  private passes(data: Buffer, start: number, end: number): boolean {
+    if (!this.stats.contentStarted) return false;
+    if (data[start] !== OPEN_BRACE || data[end - 1] !== CLOSE_BRACE) return false;
+    for (let key = 0; key < KEYS.length; key++) if (this.hasValue(data, key, start, end)) return false;
+    return true;
+  }
+
+  /** Whether key `key` occurs in [start, end) followed by `:` and a value other than null. */
+  private hasValue(data: Buffer, key: number, start: number, end: number): boolean {
+    const bytes = KEYS[key] as Buffer;
+    let at = this.next[key] as number;
+    if (at === -2 || (at >= 0 && at < start)) at = data.indexOf(bytes, start);
+    for (;;) {
+      this.next[key] = at;
+      if (at < 0 || at >= end) return false;
+      let index = at + bytes.length;
+      while (isSpace(data[index])) index++;
+      if (data[index] === COLON) {
+        index++;
+        while (isSpace(data[index])) index++;
+        const isNull = data[index] === 0x6e && data[index + 1] === 0x75 && data[index + 2] === 0x6c && data[index + 3] === 0x6c;
+        if (!isNull) return true;
+      }
+      at = data.indexOf(bytes, at + bytes.length);
+    }
+  }
+}

@@ -269,6 +269,15 @@ export class ChatExecutor {
    * Tries deployments until one answers. Within a group: strategy order, moving on at once after a
    * failure and cycling back with backoff until `1 + retries` attempts (at least one per deployment);
    * then each fallback group. Every attempt after the first needs a place in the retry budget.
+   *
+   * An open circuit exists to send traffic elsewhere; it is no reason to call no one. So when every
+   * group of the chain was skipped without a single attempt, and some deployment was skipped for a
+   * circuit opened by failures, the request goes to one of them anyway: the one whose cool-down ends
+   * first (the one the breaker would probe next; for equal cool-downs, the one that opened earliest),
+   * once, with no retries, like a half-open probe. A group of one deployment (a plain model name) thus
+   * never answers 503 without calling its only deployment, as LiteLLM never cools down the only
+   * deployment of a group. A provider's 429 Retry-After is an instruction, not a guess: a cooling
+   * deployment is never chosen, and when nothing else is left the client gets 429 with Retry-After.
    */
   private async run<T>(
     group: ModelGroup,
@@ -281,6 +290,50 @@ export class ChatExecutor {
     let earliestRetry: number | undefined;
     let total = 0;
     let holding = false;
+    /** The deployment tried when nothing else could be (see above), with its group. */
+    let lastResort: { candidate: Candidate; group: ModelGroup; at: number } | undefined;
+
+    /** One attempt at one deployment; failures are recorded here, and only a client's fault or an abort is thrown. */
+    const tryOnce = async (candidate: Candidate, current: ModelGroup): Promise<{ served: T } | 'failed' | 'overflow'> => {
+      const deployment = candidate.health.id;
+      total++;
+      candidate.health.start();
+      const started = Date.now();
+      try {
+        const served = await attempt(candidate.route, current, signal);
+        candidate.health.succeeded(Date.now() - started);
+        attempts.push({ deployment, outcome: '200' });
+        return { served };
+      } catch (error) {
+        if (signal.aborted || isAbort(error) || !isGatewayError(error)) {
+          candidate.health.released();
+          throw error;
+        }
+        attempts.push({ deployment, outcome: error.status === 502 || error.status === 504 ? (error.code ?? String(error.status)) : String(error.status) });
+        const kind = verdict(error);
+        if (kind === 'client') {
+          candidate.health.released();
+          throw error;
+        }
+        lastError = error;
+        if (kind === 'overflow') {
+          candidate.health.released();
+          if (!this.options.contextWindowFallbacks) throw error;
+          overflowWindow = candidate.route.entry?.context_length ?? 0;
+          return 'overflow';
+        }
+        if (kind === 'rate-limited') {
+          candidate.health.released();
+          const until = Date.now() + (error.retryAfterMs ?? 1000);
+          candidate.health.coolDown(until);
+          earliestRetry = earliestRetry === undefined ? until : Math.min(earliestRetry, until);
+        } else {
+          candidate.health.failed(error.code ?? `HTTP ${error.status}`, Date.now());
+        }
+        return 'failed';
+      }
+    };
+
     this.budget.inFlight++;
     try {
       for (const current of this.chain(group)) {
@@ -301,9 +354,13 @@ export class ChatExecutor {
           if (!candidate.health.available(now)) {
             if (!skipped.has(deployment)) {
               skipped.add(deployment);
-              attempts.push({ deployment, outcome: candidate.health.cooling(now) ? 'cooling' : 'circuit_open' });
+              const cooling = candidate.health.cooling(now);
+              attempts.push({ deployment, outcome: cooling ? 'cooling' : 'circuit_open' });
               const at = candidate.health.availableAt();
               if (at > now) earliestRetry = earliestRetry === undefined ? at : Math.min(earliestRetry, at);
+              if (!cooling && (lastResort === undefined || (lastResort.group === current && at < lastResort.at))) {
+                lastResort = { candidate, group: current, at };
+              }
             }
             if (skipped.size === ordered.length) break;
             continue;
@@ -332,42 +389,18 @@ export class ChatExecutor {
           }
           tried.add(deployment);
           groupAttempts++;
-          total++;
-          candidate.health.start();
-          const started = Date.now();
-          try {
-            const result = await attempt(candidate.route, current, signal);
-            candidate.health.succeeded(Date.now() - started);
-            attempts.push({ deployment, outcome: '200' });
-            return { result, route: candidate.route, attempts };
-          } catch (error) {
-            if (signal.aborted || isAbort(error) || !isGatewayError(error)) {
-              candidate.health.released();
-              throw error;
-            }
-            attempts.push({ deployment, outcome: error.status === 502 || error.status === 504 ? (error.code ?? String(error.status)) : String(error.status) });
-            const kind = verdict(error);
-            if (kind === 'client') {
-              candidate.health.released();
-              throw error;
-            }
-            lastError = error;
-            if (kind === 'overflow') {
-              candidate.health.released();
-              if (!this.options.contextWindowFallbacks) throw error;
-              overflowWindow = candidate.route.entry?.context_length ?? 0;
-              break;
-            }
-            if (kind === 'rate-limited') {
-              candidate.health.released();
-              const until = Date.now() + (error.retryAfterMs ?? 1000);
-              candidate.health.coolDown(until);
-              earliestRetry = earliestRetry === undefined ? until : Math.min(earliestRetry, until);
-            } else {
-              candidate.health.failed(error.code ?? `HTTP ${error.status}`, Date.now());
-            }
-          }
+          const outcome = await tryOnce(candidate, current);
+          if (outcome === 'overflow') break;
+          if (outcome !== 'failed') return { result: outcome.served, route: candidate.route, attempts };
         }
+      }
+      if (total === 0 && lastResort !== undefined) {
+        const { candidate } = lastResort;
+        // It was not skipped after all: the route header shows the attempt only.
+        const index = attempts.findIndex((entry) => entry.deployment === candidate.health.id && entry.outcome === 'circuit_open');
+        if (index >= 0) attempts.splice(index, 1);
+        const outcome = await tryOnce(candidate, lastResort.group);
+        if (outcome !== 'failed' && outcome !== 'overflow') return { result: outcome.served, route: candidate.route, attempts };
       }
     } finally {
       if (holding) this.budget.release();

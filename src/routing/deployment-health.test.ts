@@ -54,6 +54,21 @@ test('an error rate over the threshold opens it without consecutive failures', (
   assert.equal(health.circuit, 'open');
 });
 
+test('an attempt let through an open circuit: a failure leaves the cool-down as it was, a success closes it', () => {
+  const { health, transitions } = tracked();
+  for (let index = 0; index < 3; index++) fail(health, 0);
+  assert.equal(health.available(100), false);
+  health.start();
+  health.failed('HTTP 500', 100);
+  assert.equal(health.circuit, 'open');
+  assert.equal(health.availableAt(), 1000, 'not extended, not doubled');
+  health.start();
+  health.succeeded(15);
+  assert.equal(health.circuit, 'closed');
+  assert.equal(health.available(200), true);
+  assert.deepEqual(transitions, [['closed', 'open'], ['open', 'closed']]);
+});
+
 test("a 429's Retry-After cools the deployment without opening its circuit", () => {
   const { health } = tracked();
   health.coolDown(5000);

@@ -107,7 +107,11 @@ export class DeploymentHealth {
     }
   }
 
-  /** A failure that says something about the deployment (not the client's fault). */
+  /**
+   * A failure that says something about the deployment (not the client's fault). While the circuit
+   * is open (an attempt let through because nothing else could serve, see ChatExecutor.run) it only
+   * counts: the cool-down runs on unchanged; a success closes the circuit as a probe's would.
+   */
   failed(reason: string, now: number): void {
     this.inFlight = Math.max(0, this.inFlight - 1);
     this.requests++;

@@ -19,6 +19,8 @@ export type Fault =
   | { kind: 'status'; status: number; body?: string; headers?: Record<string, string> }
   /** Send N chunks, then destroy the socket. */
   | { kind: 'reset-after'; chunks: number }
+  /** Destroy the socket before any response byte (a connection reset, as a crashing upstream or proxy gives). */
+  | { kind: 'reset' }
   /** Send N chunks, then go silent (never end). */
   | { kind: 'stall-after'; chunks: number }
   /** Wait before sending the response headers, then answer normally (or as `then` says). */
@@ -181,6 +183,10 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeO
       fault = fault.then;
       await new Promise((resolve) => setTimeout(resolve, ms));
       if (res.destroyed) return;
+    }
+    if (fault?.kind === 'reset') {
+      req.socket.destroy();
+      return;
     }
     if (fault?.kind === 'status') {
       res.writeHead(fault.status, { 'content-type': 'application/json', ...fault.headers }).end(fault.body ?? errorBody(fault.status, `Fake failure ${fault.status}`));

@@ -176,11 +176,12 @@ export class ResponseCache {
     }
   }
 
-  private async waitFor(flight: Flight, signal: AbortSignal | undefined): Promise<CachedAnswer | undefined> {
+  /** The leader's answer; undefined when it failed or this request left; 'timeout' when the wait ran out. */
+  private async waitFor(flight: Flight, signal: AbortSignal | undefined): Promise<CachedAnswer | 'timeout' | undefined> {
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
-    const giveUp = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), this.options.flightWaitMs);
+    const giveUp = new Promise<'timeout' | undefined>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.options.flightWaitMs);
       onAbort = () => resolve(undefined);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
@@ -214,8 +215,10 @@ export class ResponseCache {
       waited = true;
       const answer = await this.waitFor(flight, signal);
       const now = Date.now();
-      if (answer !== undefined && this.fresh(answer, plan, now)) return this.hit(answer, now);
-      this.current(plan.key);
+      if (answer !== undefined && answer !== 'timeout' && this.fresh(answer, plan, now)) return this.hit(answer, now);
+      // A leader that outlived the whole wait holds no one else. Said here rather than left to
+      // current()'s clock check: the timer runs on the event loop's clock, which can lag a little.
+      if (answer === 'timeout' && this.flights.get(plan.key) === flight) this.flights.delete(plan.key);
     }
     this.misses++;
     this.store.countLookup(false);

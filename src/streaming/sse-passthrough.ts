@@ -36,20 +36,17 @@ export interface PassthroughStats {
  */
 export type InspectEvent = (data: string) => string | undefined;
 
-const LF = 0x0a;
-const CR = 0x0d;
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 const COLON = 0x3a;
-const EVENT_END = Buffer.from('\n\n');
-const DATA_PREFIX = Buffer.from('data: ');
-const DONE_DATA = Buffer.from('[DONE]');
+const DATA_PREFIX = 'data: ';
+const DONE_DATA = '[DONE]';
 /** Keys whose non-null value makes an event worth decoding. JSON strings escape `"`, so a match outside a key is a string value, which fails the `:` test. */
-const KEYS = [Buffer.from('"usage"'), Buffer.from('"error"'), Buffer.from('"finish_reason"')];
+const KEYS = ['"usage"', '"error"', '"finish_reason"'];
 const EMPTY = Buffer.alloc(0);
 
-function isSpace(byte: number | undefined): boolean {
-  return byte === 0x20 || byte === 0x09;
+function isSpace(code: number): boolean {
+  return code === 0x20 || code === 0x09;
 }
 
 export class SsePassthrough {
@@ -73,17 +70,18 @@ export class SsePassthrough {
   /** One upstream read in; what to write for it out ('' when nothing). */
   push(chunk: Buffer): Frame {
     if (this.done || this.failure !== undefined) return '';
-    if (this.decoder === undefined && chunk.indexOf(CR) >= 0) {
-      // CR line ends (legal SSE, rare): the decoder takes over, starting with what was held.
-      this.decoder = new TextDecoder('utf-8');
-      const held = this.carry;
-      this.carry = undefined;
-      return this.decoded(held === undefined ? chunk : Buffer.concat([held, chunk]), false);
-    }
     if (this.decoder !== undefined) return this.decoded(chunk, false);
     const data = this.carry === undefined ? chunk : Buffer.concat([this.carry, chunk]);
     this.carry = undefined;
-    return this.scan(data);
+    // Searched as latin1 text, one character per byte, so offsets are byte offsets: one copy,
+    // then every search is a string builtin instead of a native Buffer call per event and key.
+    const text = data.toString('latin1');
+    if (text.indexOf('\r') >= 0) {
+      // CR line ends (legal SSE, rare): the decoder takes over, starting with what was held.
+      this.decoder = new TextDecoder('utf-8');
+      return this.decoded(data, false);
+    }
+    return this.scan(data, text);
   }
 
   /** The upstream body ended: a last event without its blank line still counts. */
@@ -129,7 +127,7 @@ export class SsePassthrough {
   }
 
   /** Bytes mode: complete events pass as one slice of `data` unless one of them had to change. */
-  private scan(data: Buffer): Frame {
+  private scan(data: Buffer, text: string): Frame {
     this.next.fill(-2);
     let pieces: Frame[] | undefined;
     let runStart = 0;
@@ -140,20 +138,19 @@ export class SsePassthrough {
       if (replacement !== undefined && replacement.length > 0) pieces.push(replacement);
     };
     for (;;) {
-      const boundary = data.indexOf(EVENT_END, position);
+      const boundary = text.indexOf('\n\n', position);
       if (boundary < 0) break;
       const eventEnd = boundary + 2;
       const start = position;
       position = eventEnd;
       if (boundary === start) continue; // a stray blank line
-      const lineEnd = data.indexOf(LF, start);
-      const canonical = lineEnd === boundary && data.compare(DATA_PREFIX, 0, DATA_PREFIX.length, start, start + DATA_PREFIX.length) === 0;
+      const canonical = text.indexOf('\n', start) === boundary && text.startsWith(DATA_PREFIX, start);
       const payload = start + DATA_PREFIX.length;
-      if (canonical && boundary - payload === DONE_DATA.length && data.compare(DONE_DATA, 0, DONE_DATA.length, payload, boundary) === 0) {
+      if (canonical && boundary - payload === DONE_DATA.length && text.startsWith(DONE_DATA, payload)) {
         this.done = true;
         return this.result(data, pieces, runStart, eventEnd);
       }
-      if (canonical && this.passes(data, payload, boundary)) {
+      if (canonical && this.passes(text, payload, boundary)) {
         this.stats.chunks++;
         continue;
       }
@@ -187,30 +184,29 @@ export class SsePassthrough {
   }
 
   /** A data event that can pass unread: content has started and none of the keys has a value. */
-  private passes(data: Buffer, start: number, end: number): boolean {
+  private passes(text: string, start: number, end: number): boolean {
     if (!this.stats.contentStarted) return false;
-    if (data[start] !== OPEN_BRACE || data[end - 1] !== CLOSE_BRACE) return false;
-    for (let key = 0; key < KEYS.length; key++) if (this.hasValue(data, key, start, end)) return false;
+    if (text.charCodeAt(start) !== OPEN_BRACE || text.charCodeAt(end - 1) !== CLOSE_BRACE) return false;
+    for (let key = 0; key < KEYS.length; key++) if (this.hasValue(text, key, start, end)) return false;
     return true;
   }
 
   /** Whether key `key` occurs in [start, end) followed by `:` and a value other than null. */
-  private hasValue(data: Buffer, key: number, start: number, end: number): boolean {
-    const bytes = KEYS[key] as Buffer;
+  private hasValue(text: string, key: number, start: number, end: number): boolean {
+    const name = KEYS[key] as string;
     let at = this.next[key] as number;
-    if (at === -2 || (at >= 0 && at < start)) at = data.indexOf(bytes, start);
+    if (at === -2 || (at >= 0 && at < start)) at = text.indexOf(name, start);
     for (;;) {
       this.next[key] = at;
       if (at < 0 || at >= end) return false;
-      let index = at + bytes.length;
-      while (isSpace(data[index])) index++;
-      if (data[index] === COLON) {
+      let index = at + name.length;
+      while (isSpace(text.charCodeAt(index))) index++;
+      if (text.charCodeAt(index) === COLON) {
         index++;
-        while (isSpace(data[index])) index++;
-        const isNull = data[index] === 0x6e && data[index + 1] === 0x75 && data[index + 2] === 0x6c && data[index + 3] === 0x6c;
-        if (!isNull) return true;
+        while (isSpace(text.charCodeAt(index))) index++;
+        if (!text.startsWith('null', index)) return true;
       }
-      at = data.indexOf(bytes, at + bytes.length);
+      at = text.indexOf(name, at + name.length);
     }
   }
 }

@@ -5,7 +5,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig } from 'kysely';
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type pg from 'pg';
 
 /** Times are epoch milliseconds; money is USD; booleans are 0/1 (the same on both engines). */
 export interface VirtualKeyTable {
@@ -97,6 +98,14 @@ export interface Database {
   close(): Promise<void>;
 }
 
+const require = createRequire(import.meta.url);
+let pgModule: typeof pg | undefined;
+/** node-pg is loaded when PostgreSQL is configured, not before: the embedded default never pays its memory. */
+function loadPg(): typeof pg {
+  pgModule ??= require('pg') as typeof pg;
+  return pgModule;
+}
+
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
 
@@ -104,7 +113,8 @@ const NUMERIC_OID = 1700;
 const pgTypes = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
     if (oid === INT8_OID || oid === NUMERIC_OID) return (value: string) => Number(value);
-    return format === 'binary' ? pg.types.getTypeParser(oid, 'binary') : pg.types.getTypeParser(oid, 'text');
+    const { types } = loadPg();
+    return format === 'binary' ? types.getTypeParser(oid, 'binary') : types.getTypeParser(oid, 'text');
   },
 } as pg.CustomTypesConfig;
 
@@ -132,7 +142,7 @@ class ImmediateSqliteDialect extends SqliteDialect {
 export function openDatabase(options: DatabaseOptions, onPoolError: (error: Error) => void = () => undefined): Database {
   if (options.databaseUrl !== undefined) {
     const timeout = options.timeoutMs ?? 5_000;
-    const pool = new pg.Pool({
+    const pool = new (loadPg().Pool)({
       connectionString: options.databaseUrl,
       max: 20,
       // Also the longest wait for a free pooled connection.

@@ -1,8 +1,11 @@
 // The one Redis connection shared by every feature that keeps state across instances (rate
 // limits, cache, revocations). Every command has a timeout, nothing queues while Redis is away,
 // and a breaker stops calling a Redis that keeps failing: callers fall back to local state.
-import { Redis, type RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from '../logging/logger.js';
+
+const require = createRequire(import.meta.url);
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
@@ -46,7 +49,9 @@ export class RedisConnection {
       lazyConnect: false,
       retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
     };
-    this.client = new Redis(options.url, redisOptions);
+    // ioredis is loaded when Redis is configured, not before: the embedded default never pays its memory.
+    const { Redis: RedisClient } = require('ioredis') as typeof import('ioredis');
+    this.client = new RedisClient(options.url, redisOptions);
     // ioredis reports connection errors as events; the breaker and its log lines speak for them.
     this.client.on('error', () => undefined);
   }

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerFactory } from 'fastify';
 import { GatewayError } from './errors/gateway-error.js';
+import { admitBody } from './http/body-budget.js';
 import { parseJsonBody } from './http/json-body.js';
 import { registerAuth } from './http/plugins/auth.js';
 import { registerAdminKeys } from './http/routes/admin-keys.js';
@@ -97,12 +98,18 @@ export function buildApp(services: Services, options: AppOptions = {}): App {
 
   const lifecycle = new Lifecycle();
   const { metrics } = services;
+  // Shared by every generation; the newest config sets its size.
+  const bodyBudget = services.shared.bodyBudget;
+  bodyBudget.configure(config.server);
+  app.decorateRequest('bodyCharge', 0);
   const accessLog = logger.isLevelEnabled('info');
   function onResponseClose(this: TrackedResponse): void {
     const reply = this[TRACKED];
     if (reply === undefined) return;
     this[TRACKED] = undefined;
     const request = reply.request;
+    // A body refused, cut short or never parsed gives its charge back here.
+    bodyBudget.release(request);
     const finished = this.writableFinished;
     metrics.requestFinished(request.routeOptions.url ?? 'unmatched', request.method, finished ? this.statusCode : 499, reply.elapsedTime / 1000, reply.getHeader('x-llm-proxy-route'));
     // A client that leaves before its answer is complete (mid-stream too) never reaches
@@ -149,11 +156,16 @@ export function buildApp(services: Services, options: AppOptions = {}): App {
       done(new GatewayError({ status: 415, type: 'invalid_request_error', code: 'unsupported_media_type', message: 'Content-Encoding is not supported; send the body uncompressed.' }));
       return;
     }
-    done(null, payload);
+    // The body is charged to the process-wide budget while it is read (src/http/body-budget.ts).
+    const admitted = admitBody(bodyBudget, request, payload, bodyLimit);
+    if (admitted instanceof GatewayError) done(admitted);
+    else done(null, admitted);
   });
   // Every body is JSON whatever its Content-Type says (curl -d sends a form type).
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
+    // Read whole and about to be parsed: the budget counts bodies still arriving, not requests in flight (a stream may last minutes).
+    bodyBudget.release(request);
     try {
       done(null, parseJsonBody(body as Buffer));
     } catch (error) {

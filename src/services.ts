@@ -7,6 +7,7 @@ import { ModelCatalog } from './catalog/model-catalog.js';
 import { ModelDirectory } from './catalog/model-directory.js';
 import { ModelDiscovery } from './catalog/model-discovery.js';
 import type { Config } from './config/config-schema.js';
+import { BodyBudget } from './http/body-budget.js';
 import { KeyChangeBus } from './keys/key-change-bus.js';
 import { StaticKeyRing } from './keys/static-keys.js';
 import { VirtualKeyService } from './keys/virtual-keys.js';
@@ -89,6 +90,8 @@ export interface SharedServices {
   uiSessions: UiSessionStore;
   /** Failed authentications per client address, in this process (RELIABILITY 4d#4). */
   authFailures: MemoryRateLimiter;
+  /** Request body bytes being read, across every generation (RELIABILITY 4c "Body caps"); buildApp sets its size. */
+  bodyBudget: BodyBudget;
   /** When the process started serving (uptime and model `created` do not restart with a reload). */
   startedAt: number;
   close(): Promise<void>;
@@ -174,6 +177,7 @@ export function createSharedServices(config: Config, overrides: ServiceOverrides
     ...(cache === undefined ? {} : { cache }),
     uiSessions: overrides.uiSessions ?? new UiSessionStore(),
     authFailures,
+    bodyBudget: new BodyBudget(config.server),
     startedAt: Date.now(),
     async close() {
       clearInterval(pruneTimer);

@@ -102,3 +102,14 @@ test('interpolation leaves other strings alone and does not pollute prototypes',
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
   assert.equal((value as Record<string, unknown>).a, 'x');
 });
+
+test('server.body_buffer_budget_mb: optional, and never below body_limit_mb', () => {
+  assert.equal(loadConfig({}).config.server.body_buffer_budget_mb, undefined);
+  const fits = loadConfig({ LLM_PROXY_CONFIG: file('server: { body_limit_mb: 4, body_buffer_budget_mb: 4 }\n') });
+  assert.equal(fits.config.server.body_buffer_budget_mb, 4);
+  // The env limit raised over a file budget: one body at the limit would never fit.
+  assert.throws(
+    () => loadConfig({ LLM_PROXY_CONFIG: file('server: { body_buffer_budget_mb: 16 }\n'), LLM_PROXY_BODY_LIMIT_MB: '32' }),
+    (error: unknown) => error instanceof ConfigError && /server\.body_buffer_budget_mb: 16 is less than server\.body_limit_mb \(32\)/.test(error.message),
+  );
+});

@@ -271,6 +271,11 @@ export function loadConfig(env: Environment = process.env): LoadedConfig {
   for (const [alias, target] of Object.entries(config.aliases)) {
     if (alias === target) throw new ConfigError(`aliases.${alias}: an alias cannot point at itself.`);
   }
+  // A budget smaller than one body at the cap would refuse such a body forever, as 503 and retried.
+  const { body_buffer_budget_mb: budget, body_limit_mb: bodyLimit } = config.server;
+  if (budget !== undefined && budget < bodyLimit) {
+    throw new ConfigError(`server.body_buffer_budget_mb: ${budget} is less than server.body_limit_mb (${bodyLimit}); one body at the limit must fit.`);
+  }
   // REDIS_URL puts the cache in Redis (CONTRACT.md "shared state") unless a backend was chosen.
   const chosenBackend = stringFromEnv(env, 'LLM_PROXY_CACHE') ?? (isRecord(fromFile.cache) ? fromFile.cache.backend : undefined);
   if (chosenBackend === undefined && config.storage.redis_url !== undefined) config.cache.backend = 'redis';

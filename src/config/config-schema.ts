@@ -116,6 +116,11 @@ export const ConfigSchema = Type.Object(
         port: Type.Integer({ minimum: 0, maximum: 65535 }),
         host: Type.String({ minLength: 1 }),
         body_limit_mb: Type.Number({ exclusiveMinimum: 0, maximum: 1024 }),
+        /**
+         * MB of request body the process holds while reading, across all requests: a body that would
+         * go over it gets 503 `server_busy`. At least body_limit_mb; default 2 x body_limit_mb.
+         */
+        body_buffer_budget_mb: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 65536 })),
         /** Seconds a client may take to send its headers (slowloris guard). */
         headers_timeout_s: Type.Number({ exclusiveMinimum: 0 }),
         /** Seconds a client may take to send its whole request. */

@@ -1,17 +1,22 @@
 // A body refused while it is still arriving (over the cap, chunked) still gets its 413: the proxy
 // answers, shuts its side and drains the upload until the client closes (a lingering close), where
 // closing at once with the client's bytes unread made the kernel reset the connection and the
-// client lose the answer.
+// client lose the answer. And the bodies being read at once share one budget
+// (server.body_buffer_budget_mb, src/http/body-budget.ts): past it an upload gets a 503 the same way,
+// ordinary requests keep being served, and every byte charged is given back.
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { CLIENT_KEY, startGateway, type Gateway } from '../support/gateway-harness.js';
+import type { BodyBudget } from '../../src/http/body-budget.js';
+import { CLIENT_KEY, eventually, startGateway, type Gateway } from '../support/gateway-harness.js';
+import { assertError, assertServing, call, chat, JSON_AUTH, parseRawResponse, post, startStack, type RawResponse, type Stack } from '../support/reliability-support.js';
 
 const MiB = 1024 * 1024;
 const ONE_MIB = Buffer.alloc(MiB, 0x20);
+const HEAD = `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${CLIENT_KEY}\r\nContent-Type: application/json\r\n`;
 
-/** Sends a chunked body of `sizeMb` MiB on a raw socket until an answer arrives; resolves with its status (0: none) and how long the socket lived. */
-function chunkedUpload(url: string, sizeMb: number): Promise<{ status: number; ms: number }> {
+/** Sends a chunked body of `sizeMb` MiB on a raw socket until an answer arrives; resolves with its status (0: none), the raw answer and how long the socket lived. */
+function chunkedUpload(url: string, sizeMb: number): Promise<{ status: number; text: string; ms: number }> {
   const started = Date.now();
   return new Promise((resolve) => {
     const socket = connect(Number(new URL(url).port), '127.0.0.1');
@@ -19,8 +24,8 @@ function chunkedUpload(url: string, sizeMb: number): Promise<{ status: number; m
     let written = 0;
     socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
     socket.on('error', () => undefined);
-    socket.on('close', () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(received)?.[1] ?? 0), ms: Date.now() - started }));
-    socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${CLIENT_KEY}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`);
+    socket.on('close', () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(received)?.[1] ?? 0), text: received, ms: Date.now() - started }));
+    socket.write(`${HEAD}Transfer-Encoding: chunked\r\n\r\n`);
     const pump = (): void => {
       while (received === '' && written < sizeMb && !socket.destroyed) {
         written++;
@@ -35,10 +40,29 @@ function chunkedUpload(url: string, sizeMb: number): Promise<{ status: number; m
   });
 }
 
+/** Starts an upload and stops after `bytes` of its body, leaving the request open: chunked, or with the Content-Length it declares. */
+function stalledUpload(url: string, bytes: number, declared?: number): Socket {
+  const socket = connect(Number(new URL(url).port), '127.0.0.1');
+  socket.on('error', () => undefined);
+  const body = Buffer.alloc(bytes, 0x20);
+  if (declared === undefined) socket.write(`${HEAD}Transfer-Encoding: chunked\r\n\r\n${bytes.toString(16)}\r\n`);
+  else socket.write(`${HEAD}Content-Length: ${declared}\r\n\r\n`);
+  socket.write(body);
+  return socket;
+}
+
+/** The refusal a client reads when the budget is full. */
+function assertBusy(res: RawResponse): void {
+  assertError(res, { status: 503, code: 'server_busy', type: 'service_unavailable_error', param: null });
+  assert.equal(res.headers['retry-after'], '1');
+}
+
 describe('a body refused mid-upload', () => {
   let gateway: Gateway;
   before(async () => {
-    gateway = await startGateway({});
+    // A budget whose part for uploads (7/8) holds ten bodies at the cap, so every upload here reaches
+    // the cap: the 413 path alone.
+    gateway = await startGateway({}, { configure: (config) => void (config.server.body_buffer_budget_mb = 120) });
   });
   after(() => gateway.close());
 
@@ -53,5 +77,99 @@ describe('a body refused mid-upload', () => {
     assert.deepEqual(results.map((result) => result.status), Array.from({ length: 10 }, () => 413));
     const health = await fetch(`${gateway.url}/health`);
     assert.equal(health.status, 200);
+  });
+});
+
+describe('the request-body budget (server.body_buffer_budget_mb)', () => {
+  // Cap 2 MiB, budget 4 MiB: chunked and large bodies may fill 3.5 MiB of it, the rest is kept for small bodies.
+  let stack: Stack;
+  let budget: BodyBudget;
+  const open: Socket[] = [];
+  before(async () => {
+    stack = await startStack({ yaml: 'server:\n  body_limit_mb: 2\n  body_buffer_budget_mb: 4\n' });
+    budget = stack.gateway.app.services.shared.bodyBudget;
+  });
+  after(async () => {
+    for (const socket of open) socket.destroy();
+    await stack.close();
+  });
+
+  test('parallel chunked uploads past the budget each read a 413 or a 503 server_busy, and every byte charged is given back', async () => {
+    assert.equal(budget.capacity, 4 * MiB);
+    const results = await Promise.all(Array.from({ length: 24 }, () => chunkedUpload(stack.url, 8)));
+    for (const result of results) {
+      assert.ok(result.ms < 5_000, `the connection lived ${result.ms} ms`);
+      const res = parseRawResponse(result.text);
+      if (res.status === 413) assertError(res, { status: 413, code: 'request_too_large', type: 'invalid_request_error' });
+      else assertBusy(res);
+    }
+    // Unbounded, each would be read to its 2 MiB cap: 48 MiB at once for 24.
+    assert.ok(results.some((result) => result.status === 503), `no upload was refused for the budget: ${results.map((result) => result.status).join(',')}`);
+    await eventually(() => budget.held === 0);
+    await assertServing(stack.url);
+  });
+
+  test('while stalled uploads hold the budget, a new upload gets 503 at once and ordinary requests are still served', async () => {
+    // Three chunked uploads of 1.1 MiB each, stalled: 3.3 of the 3.5 MiB uploads may hold.
+    const part = Math.floor(1.1 * MiB);
+    for (let i = 0; i < 3; i++) open.push(stalledUpload(stack.url, part));
+    await eventually(() => budget.held === 3 * part, 5_000);
+
+    const refused = await chunkedUpload(stack.url, 8);
+    assertBusy(parseRawResponse(refused.text));
+    assert.ok(refused.ms < 5_000, `the connection lived ${refused.ms} ms`);
+    // Small bodies use the reserve, chunked or not.
+    await assertServing(stack.url);
+    const smallChunked = await call(stack.url, { headers: { ...JSON_AUTH, 'transfer-encoding': 'chunked' }, body: chat() });
+    assert.equal(smallChunked.status, 200, smallChunked.body);
+    assert.equal(budget.held, 3 * part, 'the stalled uploads still hold their bytes, the answered ones nothing');
+
+    // Cut short, the stalled uploads give their bytes back when their requests close.
+    for (const socket of open.splice(0)) socket.destroy();
+    await eventually(() => budget.held === 0);
+  });
+
+  test('bodies above 64 KiB, with a Content-Length or chunked, are metered and served', async () => {
+    // Words, on a model whose window holds them: the token estimate is not what is tested here.
+    const large = chat({ model: 'gpt-4o' }, 'hello world '.repeat(25_600));
+    const declared = await post(stack.url, large);
+    assert.equal(declared.status, 200, declared.body);
+    const chunked = await call(stack.url, { headers: { ...JSON_AUTH, 'transfer-encoding': 'chunked' }, body: large });
+    assert.equal(chunked.status, 200, chunked.body);
+    await eventually(() => budget.held === 0);
+  });
+});
+
+describe('the request-body budget, small bodies', () => {
+  // Cap 100 KiB, budget 250 KiB: four declared 60,000-byte bodies fill all but 10,000 bytes.
+  let stack: Stack;
+  let budget: BodyBudget;
+  const open: Socket[] = [];
+  before(async () => {
+    stack = await startStack({ yaml: 'server:\n  body_limit_mb: 0.09765625\n  body_buffer_budget_mb: 0.244140625\n' });
+    budget = stack.gateway.app.services.shared.bodyBudget;
+  });
+  after(async () => {
+    for (const socket of open) socket.destroy();
+    await stack.close();
+  });
+
+  test('a small Content-Length is charged whole before its body is read; past the budget the next one gets 503 unread', async () => {
+    assert.equal(budget.capacity, 250 * 1024);
+    for (let i = 0; i < 4; i++) open.push(stalledUpload(stack.url, 100, 60_000));
+    // Charged for what they declared, not the 100 bytes they sent.
+    await eventually(() => budget.held === 240_000, 5_000);
+
+    // Words, on a model whose window holds them: the token estimate is not what is tested here.
+    const fill = 60_000 - chat({ model: 'gpt-4o' }, '').length;
+    const padded = chat({ model: 'gpt-4o' }, 'hello world '.repeat(Math.floor(fill / 12)) + '.'.repeat(fill % 12));
+    assert.equal(Buffer.byteLength(padded), 60_000);
+    assertBusy(await post(stack.url, padded));
+    await assertServing(stack.url);
+
+    for (const socket of open.splice(0)) socket.destroy();
+    await eventually(() => budget.held === 0);
+    const fits = await post(stack.url, padded);
+    assert.equal(fits.status, 200, fits.body);
   });
 });

@@ -15,9 +15,7 @@ import { failures, figures, formatResult, TEST_SIZES, type FigureResult } from '
  * Checks the proxy fails today, each a reported finding (see the load notes): the test still runs and
  * reports them, as TODO, and turns into a plain pass once they are fixed.
  */
-const KNOWN_FINDINGS = new Map([
-  ['chunked: RSS growth', 'a chunked upload over the cap is buffered up to body_limit_mb before the 413, so N parallel ones hold N x 10 MiB'],
-]);
+const KNOWN_FINDINGS = new Map<string, string>();
 
 function assertFigure(result: FigureResult): void {
   assert.ok(result.checks.length > 0, `${result.figure} measured nothing`);

@@ -1,0 +1,164 @@
+// The process-wide budget for request bodies being read (RELIABILITY 4c "Body caps"). Every body
+// is charged to it while it is read and released once it is parsed or its request ends; a body that
+// would take the total over `server.body_buffer_budget_mb` is refused with a 503 instead of being
+// buffered, so the memory uploads hold stays bounded however many arrive at once. The per-request
+// cap (`body_limit_mb`, 413) alone bounds one body, not N of them.
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import type { FastifyRequest, RequestPayload } from 'fastify';
+import type { Config } from '../config/config-schema.js';
+import { GatewayError, requestTooLarge } from '../errors/gateway-error.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Bytes of this request's body charged to the BodyBudget and not yet released; -1 once released for good. */
+    bodyCharge: number;
+  }
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * A body whose Content-Length is at most this is charged whole before it is read, with no meter
+ * (the common case, a chat request). Larger ones are metered as they arrive, so a client that
+ * declares a large body and then stalls holds only what it sent.
+ */
+export const METER_ABOVE_BYTES = 64 * 1024;
+
+/** The refusal when the budget is full: the client is not at fault, so a retryable 503. */
+export function bodyBudgetFull(): GatewayError {
+  return new GatewayError({
+    status: 503,
+    type: 'service_unavailable_error',
+    code: 'server_busy',
+    message: 'The server is reading too many request bodies at once; retry the request shortly.',
+    retryable: true,
+    retryAfterMs: 1000,
+  });
+}
+
+/**
+ * Bytes of request body held across every request of the process (shared by the generations a
+ * reload creates). Metered bodies (chunked or large) may fill it only up to a reserve kept for
+ * small ones, so a flood of uploads cannot refuse ordinary requests.
+ */
+export class BodyBudget {
+  #capacity = 0;
+  /** What metered bodies may fill: the capacity less an eighth, but never less than one body at the cap. */
+  #meteredCapacity = 0;
+  #held = 0;
+
+  constructor(server: Config['server']) {
+    this.configure(server);
+  }
+
+  /** `body_buffer_budget_mb`, by default two bodies at the cap; a reload's values apply to the next charge. */
+  configure(server: Config['server']): void {
+    const limit = Math.floor(server.body_limit_mb * MiB);
+    this.#capacity = Math.floor((server.body_buffer_budget_mb ?? 2 * server.body_limit_mb) * MiB);
+    this.#meteredCapacity = Math.max(this.#capacity - Math.floor(this.#capacity / 8), Math.min(limit, this.#capacity));
+  }
+
+  /** Bytes charged now. */
+  get held(): number {
+    return this.#held;
+  }
+
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /** Charges a small body whole; false, and nothing charged, when it does not fit. */
+  charge(request: FastifyRequest, bytes: number): boolean {
+    return this.#charge(request, bytes, this.#capacity);
+  }
+
+  /** Charges a metered body's next chunk, leaving the small bodies' reserve; false when it does not fit. */
+  chargeChunk(request: FastifyRequest, bytes: number): boolean {
+    return this.#charge(request, bytes, this.#meteredCapacity);
+  }
+
+  #charge(request: FastifyRequest, bytes: number, capacity: number): boolean {
+    // A released request charges nothing more: what it still receives is dropped, not held.
+    if (request.bodyCharge < 0 || this.#held + bytes > capacity) return false;
+    this.#held += bytes;
+    request.bodyCharge += bytes;
+    return true;
+  }
+
+  /** Gives back what `request` holds; it can charge nothing after (no allocation: called for every request). */
+  release(request: FastifyRequest): void {
+    const charge = request.bodyCharge;
+    if (charge > 0) this.#held -= charge;
+    request.bodyCharge = -1;
+  }
+}
+
+function ignoreError(): void {
+  // A meter's late error (the client left after Fastify stopped listening) has nobody to tell.
+}
+
+/**
+ * Passes a body through while charging each chunk to the budget. Over the cap or the budget, it
+ * fails with the 413 or 503 before the chunk reaches Fastify's buffer, and leaves the rest of the
+ * upload to be read and dropped, so the error handler's lingering close can deliver the answer.
+ */
+class BodyMeter extends Transform {
+  #received = 0;
+  readonly #budget: BodyBudget;
+  readonly #request: FastifyRequest;
+  readonly #source: Readable;
+  readonly #limit: number;
+
+  constructor(budget: BodyBudget, request: FastifyRequest, source: Readable, limit: number) {
+    super();
+    this.#budget = budget;
+    this.#request = request;
+    this.#source = source;
+    this.#limit = limit;
+    this.on('error', ignoreError);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#received += chunk.length;
+    // Checked here, not left to Fastify: a chunk Fastify refused would stay charged to a dropped body.
+    if (this.#received > this.#limit) return this.#refuse(requestTooLarge(this.#limit), callback);
+    if (!this.#budget.chargeChunk(this.#request, chunk.length)) return this.#refuse(bodyBudgetFull(), callback);
+    callback(null, chunk);
+  }
+
+  #refuse(error: GatewayError, callback: TransformCallback): void {
+    this.#budget.release(this.#request);
+    this.#source.unpipe(this);
+    // An unpiped request is paused; flowing with no reader, the rest of the upload is dropped.
+    this.#source.resume();
+    callback(error);
+  }
+}
+
+/**
+ * What the preParsing hook hands Fastify for `request`'s body: the payload itself when there is
+ * nothing to meter (no body, a body over the cap that Fastify refuses unread, or a small
+ * Content-Length charged up front), a metering stream otherwise, or the refusal when the budget
+ * cannot take a small body.
+ */
+export function admitBody(budget: BodyBudget, request: FastifyRequest, payload: RequestPayload, limit: number): RequestPayload | GatewayError {
+  const headers = request.headers;
+  // Chunked framing wins over any Content-Length, so only a body without it is sized by its header.
+  if (headers['transfer-encoding'] === undefined) {
+    const declared = headers['content-length'];
+    if (declared === undefined) return payload;
+    const bytes = Number(declared);
+    if (bytes === 0 || bytes > limit) return payload;
+    if (bytes <= METER_ABOVE_BYTES) return budget.charge(request, bytes) ? payload : bodyBudgetFull();
+  }
+  // Fastify never reads these methods' bodies; Node discards them after the answer, unmetered.
+  const method = request.method;
+  if (method === 'GET' || method === 'HEAD' || method === 'TRACE') return payload;
+  const meter = new BodyMeter(budget, request, payload, limit);
+  payload.pipe(meter);
+  // pipe() does not pass an abort on: without this, Fastify would wait for the meter's end forever.
+  payload.once('close', () => {
+    if (!meter.writableEnded) meter.destroy(new GatewayError({ status: 400, type: 'invalid_request_error', code: 'invalid_body', message: 'The request body ended early.' }));
+  });
+  return meter;
+}

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ChatCompletionRequest } from '../openai/types.js';
-import { estimatePromptTokens } from './token-estimator.js';
+import { countTokens } from 'gpt-tokenizer';
+import { countInPieces, estimatePromptTokens } from './token-estimator.js';
 
 function request(content: ChatCompletionRequest['messages'][number]['content'], extra: Partial<ChatCompletionRequest> = {}): ChatCompletionRequest {
   return { model: 'gpt-4o', messages: [{ role: 'user', content }], ...extra };
@@ -23,4 +24,38 @@ test('images, other parts, tools and schemas all count', async () => {
   assert.equal(withImage - text, 765);
   const withTools = await estimatePromptTokens(request('hi', { tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } }] }));
   assert.ok(withTools > (await estimatePromptTokens(request('hi'))));
+});
+
+test('runs with no break are counted in pieces of at most 64 characters; other text in one call', () => {
+  const pieces: string[] = [];
+  const record = (text: string) => {
+    pieces.push(text);
+    return 1;
+  };
+  assert.equal(countInPieces(record, 'an ordinary sentence, with words of every length'), 1);
+  assert.equal(pieces.length, 1);
+  pieces.length = 0;
+  const text = `start ${'x'.repeat(1000)} middle ${' '.repeat(300)}${'中文'.repeat(200)} 👋${'😀'.repeat(100)} end`;
+  countInPieces(record, text);
+  assert.equal(pieces.join(''), text, 'the pieces cover the text, in order, once');
+  for (const piece of pieces) {
+    assert.ok(!/\S{65}|\s{65}/.test(piece), `a piece holds a run over 64: ${piece.length} chars`);
+    assert.ok(!/^[\udc00-\udfff]/.test(piece), 'no piece starts inside a surrogate pair');
+  }
+});
+
+test('counting in pieces stays within two tokens per piece of the exact count', () => {
+  for (const text of ['x'.repeat(3000), '中文'.repeat(1500), ' '.repeat(3000), '!?'.repeat(1500), `say ${'ab'.repeat(1000)} then stop`]) {
+    const exact = countTokens(text);
+    const pieces = Math.ceil(text.length / 64);
+    const counted = countInPieces((part) => countTokens(part), text);
+    assert.ok(Math.abs(counted - exact) <= 2 * pieces, `${text.slice(0, 10)}…: ${counted} vs exact ${exact}`);
+  }
+});
+
+test('a body-sized run with no break is counted without holding the event loop (quadratic BPE took minutes)', { timeout: 10_000 }, async () => {
+  // 300,000 characters of one letter, then of CJK text: exact BPE over one pre-token is quadratic
+  // (20,000 took 0.7 s and 3.4 s); in pieces it is linear.
+  assert.ok((await estimatePromptTokens(request('x'.repeat(300_000)))) > 30_000);
+  assert.ok((await estimatePromptTokens(request('中文'.repeat(150_000)))) > 100_000);
 });

@@ -180,6 +180,19 @@ describe('RELIABILITY §4a bad inputs', () => {
     await assertServing(url);
   });
 
+  test('4a#7b a prompt of one unbroken run (300,000 of one letter, CJK with no spaces) → 400 context_length_exceeded at once; others are served meanwhile', { timeout: 30_000 }, async () => {
+    // Token counting is BPE, quadratic in the length of one pre-token: unbroken, such a prompt held
+    // the event loop for seconds (20,000 CJK characters) to minutes (a body-sized run).
+    for (const content of ['x'.repeat(300_000), '中文'.repeat(150_000)]) {
+      const from = stack.fake.requests.length;
+      const [big, other] = await Promise.all([post(url, chat({}, content)), post(url, chat())]);
+      assertError(big, { status: 400, code: 'context_length_exceeded', param: 'messages' });
+      assert.equal(other.status, 200, other.body);
+      assert.equal(chatCalls(stack.fake, from), 1, 'only the ordinary request went upstream');
+    }
+    await assertServing(url);
+  });
+
   test('4a#8 unknown model → 404 model_not_found, nothing upstream', async () => {
     const { error } = await rejects(chat({ model: 'no-such-model-xyz' }), { status: 404, code: 'model_not_found', param: 'model' });
     assert.equal(error.type, 'invalid_request_error');

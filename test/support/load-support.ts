@@ -610,6 +610,8 @@ export async function streamsFigure(size: StreamsSize): Promise<FigureResult> {
     const dropped = results.filter((outcome) => outcome.status !== 200 || outcome.error !== undefined || outcome.data.at(-1) !== '[DONE]' || outcome.data.length < size.chunks + 3);
     await sleep(size.settleMs);
     const after = rssMb(proxy.pid);
+    // Read after the check, for the report only: is what stayed garbage a GC frees, or held?
+    const collected = await heapAfterGc(proxy);
     const example = dropped[0];
     const firstBytes = results.flatMap((outcome) => (outcome.firstByteAt === undefined ? [] : [outcome.firstByteAt - outcome.startedAt]));
     const lasting = results.map((outcome) => outcome.endedAt - outcome.startedAt);
@@ -624,6 +626,7 @@ export async function streamsFigure(size: StreamsSize): Promise<FigureResult> {
       info: [
         `${size.streams} streams x ${size.chunks} chunks ${size.gapMs} ms apart, opened over ${size.rampMs} ms; RSS baseline ${round(baseline)} MB, peak ${round(peak)} MB, after ${round(after)} MB`,
         `event-loop p99 per window (ms): ${windows.map((value) => round(value)).join(' ')}`,
+        `after a forced full GC: heap ${round(collected.heapMb)} MB, RSS ${round(collected.rssMb)} MB`,
         `CPU while streaming (cores): proxy ${round(cpuShare.proxy, 2)}, this load generator ${round(cpuShare.driver, 2)} (a proxy near 1.0 is saturated; the rest of the machine was shared); connections dropped by full accept queues on this host: ${listenOverflows() - cpuBefore.overflows}`,
         `first byte p50 ${round(percentile(firstBytes, 0.5))} ms, p99 ${round(percentile(firstBytes, 0.99))} ms; stream duration p50 ${round(percentile(lasting, 0.5))} ms, max ${round(Math.max(...lasting))} ms`,
         ...(example === undefined ? [] : [`first dropped: status ${example.status}, error ${example.error ?? 'none'}, ${example.data.length} events, last ${example.data.at(-1)?.slice(0, 120)}`]),

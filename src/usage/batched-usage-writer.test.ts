@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import type { IdentifiedUsageRecord } from '../store/usage-store.js';
-import { BatchedUsageWriter, type UsageSink } from './batched-usage-writer.js';
+import { BatchedUsageWriter, spoolsToReplay, type UsageSink } from './batched-usage-writer.js';
 import type { UsageRecord } from './usage-recorder.js';
 
 function record(index: number, model = 'gpt-4'): UsageRecord {
@@ -137,6 +137,35 @@ test('closing with the database down saves the spool; the next start writes it',
     assert.equal(up.rows.size, 4);
     assert.deepEqual(new Set(up.rows.keys()), new Set(down.attemptedIds), 'the same ids as before the restart');
     await second.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a start also replays the spools of worker slots that no longer run and of replays that crashed half-way', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-spool-'));
+  const line = (id: string) => `${JSON.stringify({ ...record(1), id })}\n`;
+  try {
+    // Left by `--workers 4` (slot 3) before a restart with fewer workers, by a replay whose process
+    // died after claiming its file (pid 2^22+1 is above Linux's pid_max), and by an earlier run
+    // with our own pid (containers start node as pid 1 every time).
+    writeFileSync(join(dir, 'usage-spool-3.jsonl'), line('slot-3'));
+    writeFileSync(join(dir, 'usage-spool.jsonl.4194305.loading'), line('crashed-replay'));
+    writeFileSync(join(dir, `usage-spool-1.jsonl.${process.pid}.loading`), line('own-pid-leftover'));
+    // A live process's claim is its own business; other files are not spools.
+    writeFileSync(join(dir, `usage-spool-2.jsonl.${process.ppid}.loading`), line('live-claim'));
+    writeFileSync(join(dir, 'usage-spool-backup.json'), line('not-a-spool'));
+    assert.deepEqual(spoolsToReplay(join(dir, 'usage-spool.jsonl')).map((file) => file.slice(dir.length + 1)).sort(), [
+      `usage-spool-1.jsonl.${process.pid}.loading`,
+      'usage-spool-3.jsonl',
+      'usage-spool.jsonl.4194305.loading',
+    ]);
+    const sink = new FakeSink();
+    const writer = new BatchedUsageWriter(sink, pino({ level: 'silent' }), { spoolFile: join(dir, 'usage-spool.jsonl'), flushIntervalMs: 60_000 });
+    await writer.flush();
+    assert.deepEqual([...sink.rows.keys()].sort(), ['crashed-replay', 'own-pid-leftover', 'slot-3']);
+    assert.deepEqual(readdirSync(dir).sort(), [`usage-spool-2.jsonl.${process.ppid}.loading`, 'usage-spool-backup.json']);
+    await writer.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -3,11 +3,48 @@
 // its unique id when it is recorded, so a batch written twice inserts nothing twice. On close the
 // spool is flushed, or saved to a file beside the SQLite path and replayed on the next start.
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../logging/logger.js';
 import type { IdentifiedUsageRecord } from '../store/usage-store.js';
 import type { UsageRecord, UsageRecorder } from './usage-recorder.js';
+
+/** `<spool>.<pid>.loading`: a spool being replayed by process <pid>. */
+const LOADING_SUFFIX = /\.\d+\.loading$/;
+
+function processAlive(pid: number): boolean {
+  // Our own pid on a leftover is an earlier run's (a container's node is pid 1 on every start).
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The spool files beside `file` that are ours to replay: `<stem>.jsonl` and `<stem>-<slot>.jsonl`
+ * of every worker slot, and those files half-claimed (`….<pid>.loading`) by a process that is gone.
+ */
+export function spoolsToReplay(file: string): string[] {
+  const dir = dirname(file);
+  const stem = basename(file).replace(/(-\d+)?\.jsonl$/, '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const spool = new RegExp(`^${stem}(-\\d+)?\\.jsonl$`);
+  const loading = new RegExp(`^${stem}(-\\d+)?\\.jsonl\\.(\\d+)\\.loading$`);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const found: string[] = [];
+  for (const name of names.sort()) {
+    const half = loading.exec(name);
+    if (spool.test(name) || (half !== null && !processAlive(Number(half[2])))) found.push(join(dir, name));
+  }
+  return found;
+}
 
 /**
  * A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then random bits. Records inserted in time
@@ -196,13 +233,26 @@ export class BatchedUsageWriter implements UsageRecorder {
     this.dropped += excess;
   }
 
+  /**
+   * Replays every spool this process may take: its own, one left by a worker slot that no longer
+   * runs (a smaller --workers), and one a crashed replay left half-claimed. Each is claimed by a
+   * rename first, so two processes never load the same file; record ids keep a replay single.
+   */
   private loadSpool(): void {
     const file = this.spoolFile;
-    if (file === undefined || !existsSync(file)) return;
-    // Renamed first, so a crash while replaying cannot make two processes load it; ids keep replays single.
-    const claimed = `${file}.${process.pid}.loading`;
+    if (file === undefined) return;
+    for (const source of spoolsToReplay(file)) this.loadSpoolFile(source);
+  }
+
+  private loadSpoolFile(source: string): void {
+    // One claim name per source slot: sources are taken one after the other, each removed before the next.
+    const claimed = `${source.replace(LOADING_SUFFIX, '')}.${process.pid}.loading`;
     try {
-      renameSync(file, claimed);
+      renameSync(source, claimed);
+    } catch {
+      return; // another process claimed it first
+    }
+    try {
       const lines = readFileSync(claimed, 'utf8').split('\n');
       let loaded = 0;
       for (const line of lines) {
@@ -219,7 +269,7 @@ export class BatchedUsageWriter implements UsageRecorder {
       }
       rmSync(claimed, { force: true });
       this.enforceBound();
-      this.logger.info({ component: 'usage', loaded }, 'usage spool from the last run loaded; writing it now');
+      this.logger.info({ component: 'usage', loaded, file: basename(source) }, 'usage spool from the last run loaded; writing it now');
     } catch (error) {
       this.logger.error({ component: 'usage', err: (error as Error).message }, 'usage spool file could not be read');
     }

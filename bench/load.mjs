@@ -15,8 +15,9 @@
 // redis-pause and the two-instance half of budget start a private `redis-server` on a free port (so
 // CLIENT PAUSE stalls nobody else); set LOAD_REDIS_URL to use a given server instead. Without either,
 // they are skipped with a message. On a shared or busy machine the latency figures are pessimistic.
-// Diagnostics for the proxy under load: LOAD_TRACE_GC=1 (V8 GC trace in its output) and
-// LOAD_CPU_PROF=<file> (a CPU profile, written when the heap probe next fires); see the probe.
+// Diagnostics for the proxy under load: LOAD_TRACE_GC=1 (V8 GC trace in its output),
+// LOAD_CPU_PROF=<file> (a CPU profile, written when the heap probe next fires; see the probe) and
+// LOAD_OUTPUT=<file> (each proxy's output appended there when its figure ends).
 
 import fs from 'node:fs';
 import os from 'node:os';

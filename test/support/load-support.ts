@@ -7,7 +7,7 @@
 // Post-GC heap comes from bench/load-heap-probe.mjs, preloaded into the proxy with NODE_OPTIONS: on
 // SIGUSR2 it runs gc() and prints the heap, so the product needs no diagnostic endpoint.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -463,6 +463,8 @@ async function withProxy<T>(options: { env?: Record<string, string>; yaml?: stri
     proxy = await startProxy(upstream, options.env, options.yaml);
     return await run(proxy, upstream);
   } finally {
+    // Diagnostics: LOAD_OUTPUT=<file> keeps each proxy's output (with LOAD_TRACE_GC, its GC trace).
+    if (proxy !== undefined && process.env.LOAD_OUTPUT) appendFileSync(process.env.LOAD_OUTPUT, proxy.output());
     await proxy?.cleanup();
     await upstream.close();
   }

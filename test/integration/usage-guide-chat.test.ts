@@ -135,4 +135,62 @@ describe('USAGE.md chat examples', { skip }, () => {
     const out = await run('Get Model Details');
     assert.equal(out, 'Model: GPT-4\nContext: 8192\nInput cost: $0.03/1K tokens\n');
   });
+
+  test('Web application integration (Flask), its route called through Flask\'s test client', { skip: pythonHas('flask') ? false : 'flask is not installed here' }, async () => {
+    // Run as a module, not as __main__, so app.run() does not block; then one request to its route.
+    const driver = [
+      `namespace = {"__name__": "usage_guide_flask"}`,
+      `exec(${JSON.stringify(example('Web Application Integration'))}, namespace)`,
+      `reply = namespace["app"].test_client().post("/api/chat", json={"message": "Hello from Flask"})`,
+      `print(reply.status_code, json.dumps(reply.get_json(), sort_keys=True))`,
+    ].join('\n');
+    const result = await runExample(driver, port);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, '200 {"response": "Hello from the fake upstream. You said: Hello from Flask", "success": true}\n');
+    assert.equal(upstream.requests.at(-1)?.body?.model, 'gpt-3.5-turbo');
+  });
+
+  test('Troubleshooting: authentication errors', async () => {
+    const out = await run('Authentication Errors');
+    assert.match(out, /^Status: 200\nResponse: \{"models":\[/);
+  });
+
+  test('Troubleshooting: health checks (no key: /health* is public)', async () => {
+    const out = await run('Health Checks');
+    assert.match(out, /^API Status: (healthy|degraded)\n/);
+    assert.match(out, /\nopenai: \{'status': 'healthy'/);
+    assert.match(out, /\nanthropic: \{'status': /);
+    assert.match(out, /\nCache status: \{'backend': '\w+', 'status': /);
+  });
+
+  // The remaining troubleshooting snippets use the reader's own `url`, `data` and `headers` (and
+  // the retry loop's `attempt`): they run here after a prelude that defines them.
+  const prelude = [
+    'url = "http://localhost:8000/v1/chat/completions"',
+    'headers = {"Authorization": "Bearer your-api-key", "Content-Type": "application/json"}',
+    'data = {"model": "gpt-4", "messages": [{"role": "user", "content": "Hello"}]}',
+    'attempt = 0',
+    '',
+  ].join('\n');
+
+  test('Troubleshooting: rate limiting, timeouts and debug mode, with the reader\'s request variables', async () => {
+    for (const heading of ['Rate Limiting', 'Timeout Issues', 'Debug Mode']) {
+      const result = await runExample(prelude + example(heading) + '\nprint(response.status_code)', port);
+      assert.equal(result.code, 0, `${heading} failed:\n${result.stderr}`);
+      assert.match(result.stdout, /200\n$/, heading);
+      if (heading === 'Rate Limiting') assert.match(result.stdout, /^Rate limit remaining: \d+\nRate limit reset: \d+\n/);
+      if (heading === 'Debug Mode') assert.match(result.stdout, /Response status: 200\n/);
+    }
+  });
+
+  test('Troubleshooting: model not found (CONTRACT.md: every route but /health* needs a key, so the snippet\'s keyless call is 401)', async () => {
+    const asWritten = await runExample(example('Model Not Found'), port);
+    assert.notEqual(asWritten.code, 0);
+    assert.match(asWritten.stderr, /KeyError: 'models'/);
+    // With the key every other example sends, it lists the models.
+    const withKey = example('Model Not Found').replace('requests.get("http://localhost:8000/api/models")', 'requests.get("http://localhost:8000/api/models", headers={"Authorization": "Bearer your-api-key"})');
+    const result = await runExample(withKey, port);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^Available models: \[.*'gpt-4'/);
+  });
 });

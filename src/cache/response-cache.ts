@@ -7,6 +7,7 @@ import { buildCacheKey, cacheScope, type CacheableRequest, type CacheKeyTarget }
 import { answerSize, type CachedAnswer } from './cached-answer.js';
 import { CanonicalDepthError } from './canonical-json.js';
 import type { CacheStatus, CacheStore } from './cache-store.js';
+import type { CallSignal } from '../upstream/call-signal.js';
 
 /** What a request's Cache-Control header asks of the cache. */
 export interface CacheDirectives {
@@ -177,7 +178,7 @@ export class ResponseCache {
   }
 
   /** The leader's answer; undefined when it failed or this request left; 'timeout' when the wait ran out. */
-  private async waitFor(flight: Flight, signal: AbortSignal | undefined): Promise<CachedAnswer | 'timeout' | undefined> {
+  private async waitFor(flight: Flight, signal: CallSignal | undefined): Promise<CachedAnswer | 'timeout' | undefined> {
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
     const giveUp = new Promise<'timeout' | undefined>((resolve) => {
@@ -198,7 +199,7 @@ export class ResponseCache {
    * a miss, after which this request may be the one others wait for. Every plan that comes back
    * from a miss must end in save() or release().
    */
-  async lookup(plan: CachePlan, signal?: AbortSignal): Promise<CacheHit | undefined> {
+  async lookup(plan: CachePlan, signal?: CallSignal): Promise<CacheHit | undefined> {
     if (!plan.read) {
       this.lead(plan);
       return undefined;

@@ -7,6 +7,7 @@ import type { ModelGroup, Route } from '../routing/model-router.js';
 import type { Services } from '../services.js';
 import { loadTokenCounter, type TokenCounter } from '../usage/token-estimator.js';
 import { extractiveSummary, transcriptLine, truncateToTokens } from './extractive-summary.js';
+import type { CallSignal } from '../upstream/call-signal.js';
 
 export type CondenseMethod = 'llm' | 'llm-map-reduce' | 'extractive';
 
@@ -36,7 +37,7 @@ export interface SummariserCall {
 
 export interface CondenseContext {
   requestId: string;
-  signal: AbortSignal;
+  signal: CallSignal;
   onCall?: (call: SummariserCall) => void;
 }
 

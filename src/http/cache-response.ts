@@ -9,6 +9,7 @@ import type { CompletionUsage } from '../openai/types.js';
 import type { ModelGroup } from '../routing/model-router.js';
 import { frameText, type Frame } from '../streaming/sse-passthrough.js';
 import type { StreamEnd } from './stream-response.js';
+import type { CallSignal } from '../upstream/call-signal.js';
 
 function cacheTarget(group: ModelGroup, endpoint: string | undefined): CacheKeyTarget {
   const deployments = group.deployments.map((deployment) => deployment.id);
@@ -37,7 +38,7 @@ export async function answerFromCache(
   reply: FastifyReply,
   stream: boolean,
   includeUsage: boolean,
-  signal: AbortSignal,
+  signal: CallSignal,
   /** Another endpoint's form of the chat answer (/v1/messages, /v1/completions). */
   render?: (body: string) => string,
 ): Promise<CacheHit | undefined> {

@@ -9,6 +9,7 @@ import { invalidValue, isGatewayError, modelNotFound, permissionDenied, type Gat
 import { fitContext } from '../context/context-policy.js';
 import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
 import type { Frame } from '../streaming/sse-passthrough.js';
+import { CallAbort } from '../upstream/call-signal.js';
 import type { AttemptRecord, ChatCallContext, JsonOutcome, StreamOutcome } from '../routing/chat-executor.js';
 import type { ModelGroup } from '../routing/model-router.js';
 import type { Services } from '../services.js';
@@ -131,15 +132,16 @@ export class ChatPipeline {
     const clientUsage = chat.stream_options?.include_usage === true;
     if (options.headers !== undefined) for (const [name, value] of Object.entries(options.headers)) reply.header(name, value);
 
-    const controller = new AbortController();
+    // The client's disconnect stops the upstream call (a light signal: see src/upstream/call-signal.ts).
+    const disconnect = new CallAbort();
     const res = reply.raw;
     res.once('close', () => {
-      if (!res.writableFinished) controller.abort();
+      if (!res.writableFinished) disconnect.abort();
     });
     const warnings: string[] = [];
     const context: ChatCallContext = {
       requestId: request.id,
-      signal: controller.signal,
+      signal: disconnect,
       // A stream that may be cached is read with its usage chunk: the entry serves both kinds of client.
       includeUsage: clientUsage || cachePlan !== undefined,
       created: Math.floor(started / 1000),
@@ -147,7 +149,7 @@ export class ChatPipeline {
     };
     if (cache !== undefined) {
       const render = format === undefined ? undefined : (body: string) => (stream ? format.streamBody(body) : format.json(body));
-      const hit = await answerFromCache(cache, cachePlan, reply, stream, clientUsage, controller.signal, render);
+      const hit = await answerFromCache(cache, cachePlan, reply, stream, clientUsage, disconnect, render);
       if (hit !== undefined) {
         recordCall(this.services, request, endpoint, planned, chat.model, stream, started, 'ok', 200, hit.answer.usage ?? undefined, { cacheHit: true, cost: 0 });
         return reply;
@@ -160,7 +162,7 @@ export class ChatPipeline {
         outcome = native === undefined ? await executor.complete(group, chat, context) : await native.complete(group, context);
       } catch (error) {
         if (cachePlan !== undefined) cache?.release(cachePlan);
-        const disconnected = controller.signal.aborted;
+        const disconnected = disconnect.aborted;
         recordCall(this.services, request, endpoint, planned, chat.model, false, started, disconnected ? 'client_disconnected' : 'error', isGatewayError(error) ? error.status : 500, undefined, failureExtra(error));
         throw error;
       }
@@ -187,7 +189,7 @@ export class ChatPipeline {
       outcome = native === undefined ? await executor.stream(group, chat, context) : await native.stream(group, context);
     } catch (error) {
       if (cachePlan !== undefined) cache?.release(cachePlan);
-      recordCall(this.services, request, endpoint, planned, chat.model, true, started, controller.signal.aborted ? 'client_disconnected' : 'error', isGatewayError(error) ? error.status : 500, undefined, failureExtra(error));
+      recordCall(this.services, request, endpoint, planned, chat.model, true, started, disconnect.aborted ? 'client_disconnected' : 'error', isGatewayError(error) ? error.status : 500, undefined, failureExtra(error));
       throw error;
     }
     reply.hijack();
@@ -207,7 +209,7 @@ export class ChatPipeline {
     let first: Frame = capture?.first ?? outcome.first;
     let frames: AsyncGenerator<Frame> = capture?.frames ?? outcome.frames;
     if (native === undefined && format !== undefined) ({ first, frames } = format.stream(first, frames));
-    const end = await writeFrames(res, first, frames, this.streams, route.provider.name, () => controller.abort(), format?.streamError);
+    const end = await writeFrames(res, first, frames, this.streams, route.provider.name, () => disconnect.abort(), format?.streamError);
     const stats = outcome.stats;
     if (cache !== undefined && cachePlan !== undefined && capture !== undefined) settleStream(cache, cachePlan, capture, end, stats.usage, warnings);
     let status: UsageStatus = 'ok';

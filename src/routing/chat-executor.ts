@@ -3,7 +3,6 @@
 // to other models, and hands back a whole answer or a stream of ready-to-write SSE frames.
 // OpenAI-format upstreams pass through. A stream is held until its first real content, so any
 // failure before that point can still move to another deployment invisibly.
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   GatewayError,
   isGatewayError,
@@ -17,6 +16,7 @@ import type { ChatTarget, ProviderInstance, UpstreamRequestSpec } from '../provi
 import { decodeSse } from '../streaming/sse-decoder.js';
 import { encodeSseJson, SSE_DONE } from '../streaming/sse-encoder.js';
 import { joinFrames, SsePassthrough, type Frame } from '../streaming/sse-passthrough.js';
+import { CallAbort, delay as wait, type CallSignal } from '../upstream/call-signal.js';
 import { releaseBody, upstreamSse, type UpstreamClient, type UpstreamResponse } from '../upstream/upstream-client.js';
 import type { HealthRegistry } from './deployment-health.js';
 import { orderCandidates, type Candidate } from './load-balance.js';
@@ -25,7 +25,7 @@ import { retryDelay, type RetryBudget } from './retry-policy.js';
 
 export interface ChatCallContext {
   requestId: string;
-  signal: AbortSignal;
+  signal: CallSignal;
   /** The client asked for a usage chunk. */
   includeUsage: boolean;
   /** Unix seconds. */
@@ -144,7 +144,7 @@ export async function openHeldStream(
   provider: ProviderInstance,
   spec: UpstreamRequestSpec,
   group: ModelGroup,
-  clientSignal: AbortSignal,
+  clientSignal: CallSignal,
   defaultTtfbMs: number,
   framesOf: (body: UpstreamResponse['body'], stats: StreamStats, release: () => void) => AsyncGenerator<Frame>,
 ): Promise<HeldStream> {
@@ -281,8 +281,8 @@ export class ChatExecutor {
    */
   private async run<T>(
     group: ModelGroup,
-    signal: AbortSignal,
-    attempt: (route: Route, group: ModelGroup, signal: AbortSignal) => Promise<T>,
+    signal: CallSignal,
+    attempt: (route: Route, group: ModelGroup, signal: CallSignal) => Promise<T>,
   ): Promise<{ result: T; route: Route; attempts: AttemptRecord[] }> {
     const attempts: AttemptRecord[] = [];
     let lastError: GatewayError | undefined;
@@ -380,7 +380,7 @@ export class ChatExecutor {
                 break;
               }
               try {
-                await sleep(delay, undefined, { signal: signal });
+                await wait(delay, signal);
               } catch {
                 candidate.health.released();
                 throw lastError;
@@ -449,8 +449,8 @@ export class ChatExecutor {
    */
   routeStream<T>(
     group: ModelGroup,
-    signal: AbortSignal,
-    attempt: (route: Route, group: ModelGroup, signal: AbortSignal) => Promise<T>,
+    signal: CallSignal,
+    attempt: (route: Route, group: ModelGroup, signal: CallSignal) => Promise<T>,
   ): Promise<{ result: T; route: Route; attempts: AttemptRecord[] }> {
     return this.run(group, signal, attempt);
   }
@@ -468,18 +468,18 @@ export class ChatExecutor {
    */
   async execute<T>(
     group: ModelGroup,
-    clientSignal: AbortSignal,
-    attempt: (route: Route, group: ModelGroup, signal: AbortSignal) => Promise<T>,
+    clientSignal: CallSignal,
+    attempt: (route: Route, group: ModelGroup, signal: CallSignal) => Promise<T>,
   ): Promise<{ result: T; route: Route; attempts: AttemptRecord[] }> {
     const totalMs = group.timeouts.totalMs ?? this.options.totalMs;
     let signal = clientSignal;
     let timer: NodeJS.Timeout | undefined;
     if (totalMs !== undefined) {
-      const controller = new AbortController();
-      const abort = () => controller.abort();
+      const deadline = new CallAbort();
+      const abort = () => deadline.abort();
       clientSignal.addEventListener('abort', abort, { once: true });
-      timer = setTimeout(() => controller.abort(new AttemptTimeout()), totalMs);
-      signal = controller.signal;
+      timer = setTimeout(() => deadline.abort(new AttemptTimeout()), totalMs);
+      signal = deadline;
     }
     try {
       return await this.run(group, signal, attempt);
@@ -496,7 +496,7 @@ export class ChatExecutor {
     group: ModelGroup,
     request: ChatCompletionRequest,
     context: ChatCallContext,
-    signal: AbortSignal,
+    signal: CallSignal,
   ): Promise<{ body: string | Buffer; usage: CompletionUsage | undefined }> {
     const provider = route.provider;
     const target = this.target(route, request, context, false);

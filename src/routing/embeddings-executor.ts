@@ -9,9 +9,10 @@ import type { EmbeddingsTarget } from '../providers/embeddings-codec.js';
 import type { UpstreamClient } from '../upstream/upstream-client.js';
 import { callTimeouts, type AttemptRecord, type ChatExecutor } from './chat-executor.js';
 import type { ModelGroup, ModelRouter, Route } from './model-router.js';
+import type { CallSignal } from '../upstream/call-signal.js';
 
 export interface EmbeddingsCallContext {
-  signal: AbortSignal;
+  signal: CallSignal;
   /** Dropped fields of the attempt that answered, for `X-LLM-Proxy-Warnings`. */
   warnings: string[];
 }
@@ -82,7 +83,7 @@ export class EmbeddingsExecutor {
     group: ModelGroup,
     request: EmbeddingRequest,
     warnings: string[],
-    signal: AbortSignal,
+    signal: CallSignal,
     expected: number,
     format: EncodingFormat,
   ): Promise<{ response: EmbeddingResponse; raw: Buffer | undefined }> {
@@ -93,7 +94,7 @@ export class EmbeddingsExecutor {
     warnings.length = 0;
     const target: EmbeddingsTarget = { provider: provider.name, model: route.upstreamModel, warnings };
     const timeouts = callTimeouts(group);
-    const call = async (part: EmbeddingRequest, count: number, partSignal: AbortSignal) => {
+    const call = async (part: EmbeddingRequest, count: number, partSignal: CallSignal) => {
       const spec = codec.buildEmbeddingsRequest(part, target);
       const { bytes, parsed } = await this.client.sendForJson(provider, spec, partSignal, timeouts);
       return { bytes, response: codec.parseEmbeddingsResponse(parsed, target, count) };
@@ -119,8 +120,8 @@ export class EmbeddingsExecutor {
   private async embedInBatches(
     request: EmbeddingRequest,
     size: number,
-    signal: AbortSignal,
-    call: (part: EmbeddingRequest, count: number, signal: AbortSignal) => Promise<{ response: EmbeddingResponse }>,
+    signal: CallSignal,
+    call: (part: EmbeddingRequest, count: number, signal: CallSignal) => Promise<{ response: EmbeddingResponse }>,
   ): Promise<EmbeddingResponse> {
     const inputs = request.input as readonly unknown[];
     const controller = new AbortController();

@@ -12,6 +12,7 @@ import {
 } from '../errors/gateway-error.js';
 import type { Redactor } from '../logging/redactor.js';
 import type { ProviderInstance, UpstreamRequestSpec } from '../providers/provider.js';
+import type { CallSignal } from './call-signal.js';
 
 export interface UpstreamClientOptions {
   connectTimeoutMs: number;
@@ -102,7 +103,7 @@ export class UpstreamClient {
   async sendForJson(
     provider: ProviderInstance,
     spec: UpstreamRequestSpec,
-    signal: AbortSignal,
+    signal: CallSignal,
     timeouts?: { headersTimeoutMs?: number; bodyTimeoutMs?: number },
   ): Promise<{ bytes: Buffer; parsed: unknown }> {
     let answer: CollectedAnswer | undefined;
@@ -276,7 +277,7 @@ class CollectingHandler implements Dispatcher.DispatchHandler {
 
   constructor(
     private readonly maxBytes: number,
-    private readonly signal: AbortSignal,
+    private readonly signal: CallSignal,
     private readonly resolve: (answer: CollectedAnswer) => void,
     private readonly reject: (error: unknown) => void,
   ) {

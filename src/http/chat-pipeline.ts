@@ -151,7 +151,12 @@ export class ChatPipeline {
       const render = format === undefined ? undefined : (body: string) => (stream ? format.streamBody(body) : format.json(body));
       const hit = await answerFromCache(cache, cachePlan, reply, stream, clientUsage, disconnect, render);
       if (hit !== undefined) {
-        recordCall(this.services, request, endpoint, planned, chat.model, stream, started, 'ok', 200, hit.answer.usage ?? undefined, { cacheHit: true, cost: 0 });
+        // A replayed stream is written whole at once: its first token leaves when the answer does.
+        recordCall(this.services, request, endpoint, planned, chat.model, stream, started, 'ok', 200, hit.answer.usage ?? undefined, {
+          cacheHit: true,
+          cost: 0,
+          ...(stream ? { ttftMs: Date.now() - started } : {}),
+        });
         return reply;
       }
     }

@@ -134,6 +134,13 @@ describe('response cache (memory)', () => {
     assert.equal(second.headers.get('content-type'), 'text/event-stream; charset=utf-8');
     assert.deepEqual(frames(second.text), frames(first.text));
     assert.equal(second.text, first.text);
+    // Both recorded with a time to first token; the replay's is its whole (short) time.
+    const [liveRecord, replay] = gateway.usage.recent().slice(-2);
+    assert.equal(liveRecord?.cacheHit, false);
+    assert.equal(replay?.cacheHit, true);
+    assert.equal(typeof liveRecord?.ttftMs, 'number');
+    assert.equal(typeof replay?.ttftMs, 'number');
+    assert.ok((replay?.ttftMs ?? Infinity) <= (replay?.latencyMs ?? 0));
     // The client asked for no usage: none was sent, live or replayed.
     assert.ok(chunks(first.text).every((chunk) => chunk.usage === undefined || chunk.usage === null));
 

@@ -5,6 +5,8 @@ import { test } from 'node:test';
 import type { ChatMessage } from '../openai/types.js';
 import { imageTokens, loadTokenCounter } from '../usage/token-estimator.js';
 import { conversationUnits, planTrim } from './conversation-trim.js';
+import type { ModelGroup } from '../routing/model-router.js';
+import { ContextCondenser } from './context-condenser.js';
 import { extractiveSummary, truncateToTokens } from './extractive-summary.js';
 
 /** mulberry32: a small seeded generator, so a failure replays. */
@@ -144,4 +146,49 @@ test('an inline PNG is counted from its own size', async () => {
   png.writeUInt32BE(512, 20);
   const message: ChatMessage = { role: 'user', content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${png.toString('base64')}` } }] };
   assert.equal(counter.message(message), 4 + 85 + 170);
+});
+
+// The work is synchronous, so node:test's timeout could not stop it: the time is checked instead.
+test('map-reduce cuts one long line into window-sized pieces in linear time (each piece recounted the whole rest: 2 MB took 32 s)', async () => {
+  const started = performance.now();
+  const counter = await loadTokenCounter();
+  const random = rng(11);
+  // One line of words and no sentence ends, so nothing but the budget cuts it.
+  const line = (size: number) => {
+    const words: string[] = [];
+    for (let length = 0; length < size; ) {
+      const word = WORDS[Math.floor(random() * WORDS.length)] as string;
+      words.push(word);
+      length += word.length + 1;
+    }
+    return words.join(' ');
+  };
+  const transcripts: string[] = [];
+  const executor = {
+    complete: async (_group: unknown, chat: { messages: Array<{ content: string }> }) => {
+      transcripts.push((chat.messages[1]?.content ?? '').replace('Conversation to summarise:\n\n', ''));
+      return { body: JSON.stringify({ choices: [{ message: { content: 'A summary.' } }] }), route: undefined, usage: undefined };
+    },
+  };
+  const services = { router: {}, config: {}, logger: { warn: () => undefined }, executor } as unknown as ConstructorParameters<typeof ContextCondenser>[0];
+  const condenser = new ContextCondenser(services);
+  const group = { name: 'small', deployments: [{ route: { entry: { context_length: 8192 } } }], fallbacks: [] } as unknown as ModelGroup;
+  const context = { requestId: 'test', signal: new AbortController().signal };
+
+  // 200 KB: several pieces, each within the summariser's room, together the whole line.
+  const text = line(200_000);
+  const result = await condenser.condense({ messages: [{ role: 'user', content: text }], maxTokens: 512, group }, context);
+  assert.equal(result.method, 'llm-map-reduce');
+  const pieces = transcripts.slice(0, -1);
+  assert.ok(pieces.length > 4, `${pieces.length} pieces`);
+  for (const piece of pieces) assert.ok(counter.text(piece) <= 8192 - 512, `a piece of ${counter.text(piece)} tokens`);
+  assert.equal(pieces.join(' ').replace(/\s+/g, ' '), `User: ${text}`);
+
+  // 2 MB: more pieces than the call limit; refused after 49 of them, then summarised extractively.
+  transcripts.length = 0;
+  const huge = await condenser.condense({ messages: [{ role: 'user', content: line(2_000_000) }], maxTokens: 512, group }, context);
+  assert.equal(huge.method, 'extractive');
+  assert.equal(transcripts.length, 0);
+  assert.ok(huge.summary_tokens <= 512);
+  assert.ok(performance.now() - started < 15_000, `${Math.round(performance.now() - started)} ms`);
 });

@@ -6,7 +6,7 @@ import type { ChatCompletionRequest, ChatMessage, CompletionUsage } from '../ope
 import type { ModelGroup, Route } from '../routing/model-router.js';
 import type { Services } from '../services.js';
 import { loadTokenCounter, type TokenCounter } from '../usage/token-estimator.js';
-import { extractiveSummary, transcriptLine, truncateToTokens } from './extractive-summary.js';
+import { cutOverBudget, extractiveSummary, overBudgetPrefix, transcriptLine, truncateToTokens } from './extractive-summary.js';
 import type { CallSignal } from '../upstream/call-signal.js';
 
 export type CondenseMethod = 'llm' | 'llm-map-reduce' | 'extractive';
@@ -84,8 +84,11 @@ export function groupWindow(group: ModelGroup): number | undefined {
   return window;
 }
 
-/** Splits lines into chunks of at most `budget` tokens, on line boundaries; an oversized line is cut into pieces. */
-function chunkLines(lines: readonly string[], budget: number, counter: TokenCounter): string[] {
+/**
+ * Splits lines into chunks of at most `budget` tokens, on line boundaries; an oversized line is cut
+ * into pieces. Stops once there are more than `maxChunks`: that many are refused anyway.
+ */
+function chunkLines(lines: readonly string[], budget: number, counter: TokenCounter, maxChunks: number): string[] {
   const chunks: string[] = [];
   let current: string[] = [];
   let used = 0;
@@ -96,18 +99,23 @@ function chunkLines(lines: readonly string[], budget: number, counter: TokenCoun
   };
   for (const line of lines) {
     let rest = line;
-    let tokens = counter.text(rest) + 1;
-    while (tokens > budget) {
+    // Each piece is cut from, and the rest measured by, a start just over the budget (all of the rest
+    // once it fits): counting the whole rest for every piece made one long line quadratic (1 MB took 14 s).
+    let head = overBudgetPrefix(rest, budget - 1, counter.text);
+    while (head.tokens + 1 > budget) {
       flush();
-      const piece = truncateToTokens(rest, budget - 1, counter.text);
+      if (chunks.length > maxChunks) return chunks;
+      const piece = cutOverBudget(head.text, budget - 1, counter.text, counter.fit);
       // A piece with no word boundary inside the budget is cut on characters.
       const taken = piece.length > 0 ? piece : rest.slice(0, Math.max(1, budget));
       chunks.push(taken);
       rest = rest.slice(taken.length).trimStart();
-      tokens = counter.text(rest) + 1;
+      head = overBudgetPrefix(rest, budget - 1, counter.text);
     }
+    const tokens = head.tokens + 1;
     if (rest.length === 0) continue;
     if (used + tokens > budget) flush();
+    if (chunks.length > maxChunks) return chunks;
     current.push(rest);
     used += tokens;
   }
@@ -152,7 +160,7 @@ export class ContextCondenser {
     const counter = await loadTokenCounter();
     const originalTokens = counter.messages(request.messages);
     const finish = (summary: string, model: string, method: CondenseMethod): CondenseResult => {
-      const fitted = truncateToTokens(summary, request.maxTokens, counter.text);
+      const fitted = truncateToTokens(summary, request.maxTokens, counter.text, counter.fit);
       return { summary: fitted, original_tokens: originalTokens, summary_tokens: counter.text(fitted), model, method };
     };
     if (request.group !== undefined) {
@@ -167,7 +175,7 @@ export class ContextCondenser {
         );
       }
     }
-    return finish(extractiveSummary(request.messages, request.maxTokens, counter.text), EXTRACTIVE_MODEL, 'extractive');
+    return finish(extractiveSummary(request.messages, request.maxTokens, counter.text, counter.fit), EXTRACTIVE_MODEL, 'extractive');
   }
 
   private async summarise(group: ModelGroup, request: CondenseRequest, counter: TokenCounter, context: CondenseContext): Promise<{ summary: string; method: CondenseMethod }> {
@@ -184,7 +192,7 @@ export class ContextCondenser {
     let level = lines;
     for (;;) {
       const partBudget = Math.max(16, Math.min(request.maxTokens, inputBudget));
-      const chunks = chunkLines(level, inputBudget, counter);
+      const chunks = chunkLines(level, inputBudget, counter, MAX_CALLS - calls);
       const partMax = Math.max(16, Math.min(partBudget, Math.floor(inputBudget / Math.max(1, chunks.length))));
       if (inputBudget < 32 || calls + chunks.length > MAX_CALLS) throw new Error('the conversation needs too many summariser calls');
       const partials: string[] = [];
@@ -192,7 +200,7 @@ export class ContextCondenser {
         const batch = chunks.slice(index, index + PARALLEL_CALLS);
         calls += batch.length;
         const answers = await Promise.all(
-          batch.map((chunk) => this.call(group, chunk, partMax, undefined, context).then((text) => truncateToTokens(text, partMax, counter.text))),
+          batch.map((chunk) => this.call(group, chunk, partMax, undefined, context).then((text) => truncateToTokens(text, partMax, counter.text, counter.fit))),
         );
         partials.push(...answers);
       }

@@ -3,6 +3,8 @@
 import type { ChatMessage } from '../openai/types.js';
 
 type Count = (text: string) => number;
+/** The length of the longest start of a text within a token budget (TokenCounter.fit). */
+type Fit = (text: string, maxTokens: number) => number;
 
 const ROLE_LABEL: Record<string, string> = {
   system: 'System',
@@ -41,19 +43,43 @@ function isHighSurrogate(code: number): boolean {
 }
 
 /**
+ * The shortest start of `text`, trying 4 characters per token and then twice as many each time, that
+ * counts over `maxTokens` (with its count); all of `text` when none does. A cut within the budget
+ * lies inside it, so cutting a long text costs what is kept, not the whole text each time.
+ */
+export function overBudgetPrefix(text: string, maxTokens: number, count: Count): { text: string; tokens: number } {
+  for (let size = Math.max(256, maxTokens * 4); ; size *= 2) {
+    if (size >= text.length) return { text, tokens: count(text) };
+    const prefix = text.slice(0, size);
+    const tokens = count(prefix);
+    if (tokens > maxTokens) return { text: prefix, tokens };
+  }
+}
+
+/**
  * The longest start of `text` that counts at most `maxTokens`, cut after a sentence when that keeps
  * at least half of it, else after a word. The result is always verified by counting: never over.
+ * With `fit` the cut is found by one encoding of a start just over the budget; without, by a binary
+ * search on counts (twenty counts of megabytes, for a long text and a large budget).
  */
-export function truncateToTokens(text: string, maxTokens: number, count: Count): string {
+export function truncateToTokens(text: string, maxTokens: number, count: Count, fit?: Fit): string {
   if (maxTokens <= 0) return '';
-  if (count(text) <= maxTokens) return text;
-  // Binary search on characters for the longest prefix within the budget.
+  // Only a start of a long text is counted: the cut lies inside it.
+  const head = overBudgetPrefix(text, maxTokens, count);
+  return head.tokens <= maxTokens ? text : cutOverBudget(head.text, maxTokens, count, fit);
+}
+
+/** truncateToTokens for a `text` known to count over `maxTokens` (a start from overBudgetPrefix). */
+export function cutOverBudget(text: string, maxTokens: number, count: Count, fit?: Fit): string {
   let low = 0;
-  let high = text.length;
-  while (low < high) {
-    const middle = Math.ceil((low + high) / 2);
-    if (count(text.slice(0, middle)) <= maxTokens) low = middle;
-    else high = middle - 1;
+  if (fit !== undefined) low = fit(text, maxTokens);
+  else {
+    let high = text.length;
+    while (low < high) {
+      const middle = Math.ceil((low + high) / 2);
+      if (count(text.slice(0, middle)) <= maxTokens) low = middle;
+      else high = middle - 1;
+    }
   }
   let cut = low;
   if (cut > 0 && isHighSurrogate(text.charCodeAt(cut - 1))) cut--;
@@ -90,7 +116,7 @@ const NAME = /\b[A-Z][a-z]+/g;
  * and last turns, numbers, names, questions, the user's words), printed in conversation order as
  * `Role: sentence …` lines.
  */
-export function extractiveSummary(messages: readonly ChatMessage[], maxTokens: number, count: Count): string {
+export function extractiveSummary(messages: readonly ChatMessage[], maxTokens: number, count: Count, fit?: Fit): string {
   if (maxTokens <= 0) return '';
   const firstUser = messages.findIndex((message) => message.role === 'user');
   const last = messages.length - 1;
@@ -141,5 +167,5 @@ export function extractiveSummary(messages: readonly ChatMessage[], maxTokens: n
     const best = [...sentences].sort((a, b) => b.score - a.score || a.order - b.order)[0];
     if (best !== undefined) summary = best.text;
   }
-  return truncateToTokens(summary, maxTokens, count);
+  return truncateToTokens(summary, maxTokens, count, fit);
 }

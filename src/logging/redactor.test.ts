@@ -32,3 +32,16 @@ test('masks keep at most 4 characters', () => {
   assert.equal(maskKey('sk-1234567890abcd'), '****abcd');
   assert.equal(maskKey('short'), '****');
 });
+
+test('long whitespace runs are scanned once: 200,000 spaces, after "Bearer" and "api-key:" too', () => {
+  // The lookbehinds, tried at every position, scanned back over the whole run: 40,000 spaces took 7 s.
+  // The work is synchronous, so node:test's timeout could not stop it: the time is checked instead.
+  const started = performance.now();
+  const redactor = new Redactor(['your-api-key']);
+  const spaces = ' '.repeat(200_000);
+  assert.equal(redactor.redact(spaces), spaces);
+  assert.equal(redactor.redact(`Bearer${spaces}`), `Bearer${spaces}`);
+  assert.equal(redactor.redact(`api-key:${spaces}x`), `api-key:${spaces}[redacted]`);
+  assert.equal(redactor.redact(`Authorization: Bearer${spaces}abc`), `Authorization: Bearer${spaces}[redacted]`);
+  assert.ok(performance.now() - started < 5_000, `${Math.round(performance.now() - started)} ms`);
+});

@@ -9,9 +9,11 @@ const PATTERNS = [
   String.raw`\bAIza[0-9A-Za-z_\-]{20,}`,
   // Groq, xAI, and similar prefixes.
   String.raw`\b(?:gsk|xai|fw)_[A-Za-z0-9]{16,}`,
-  // Authorization-style carriers: keep the label, hide the value.
-  String.raw`(?<=\bBearer\s+)[^\s",'}]+`,
-  String.raw`(?<=\b(?:x-api-key|api-key|x-goog-api-key|authorization)["']?\s*[:=]\s*["']?)(?!Bearer\b)[^\s",'}&]+`,
+  // Authorization-style carriers: keep the label, hide the value. Each lookbehind is tried only
+  // where a value can start (the leading lookahead): tried at every position, its `\s+` scanned
+  // back over the whole of a whitespace run, and 40,000 spaces in an error message took 7 s.
+  String.raw`(?=[^\s",'}])(?<=\bBearer\s+)[^\s",'}]+`,
+  String.raw`(?=[^\s",'}&])(?<=\b(?:x-api-key|api-key|x-goog-api-key|authorization)["']?\s*[:=]\s*["']?)(?!Bearer\b)[^\s",'}&]+`,
   String.raw`(?<=[?&](?:key|api_key|apikey|token|access_token)=)[^&\s"']+`,
 ];
 

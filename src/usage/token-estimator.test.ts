@@ -59,3 +59,26 @@ test('a body-sized run with no break is counted without holding the event loop (
   assert.ok((await estimatePromptTokens(request('x'.repeat(300_000)))) > 30_000);
   assert.ok((await estimatePromptTokens(request('中文'.repeat(150_000)))) > 100_000);
 });
+
+test('a run of slashes and line breaks ("!/\\n/\\n…", one pre-token that is no \\S or \\s run) is counted in pieces too', async () => {
+  // 20,000 pairs took 2 s, quadratically; 150,000 would take minutes. The work is synchronous, so
+  // node:test's timeout could not stop it: the time is checked instead.
+  const started = performance.now();
+  const pieces: string[] = [];
+  countInPieces((part) => (pieces.push(part), 1), `!${'/\n'.repeat(1_000)}`);
+  assert.ok(pieces.length > 1 && pieces.every((piece) => piece.length <= 65), 'cut into pieces');
+  assert.ok((await estimatePromptTokens(request(`!${'/\n'.repeat(150_000)}`))) > 100_000);
+  assert.ok(performance.now() - started < 5_000, `${Math.round(performance.now() - started)} ms`);
+});
+
+test('2 MB of distinct words is counted in linear time (the tokenizer cache evicted in time proportional to its deletions)', async () => {
+  // gpt-tokenizer's 100,000-entry merge cache, once full, made each new word cost tens of µs: 1 MB of
+  // distinct words took 3.7 s, 2 MB 27 s.
+  let state = 11;
+  const letter = () => String.fromCharCode(97 + ((state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0) >>> 16) % 26);
+  const words: string[] = [];
+  for (let length = 0; length < 2_000_000; length += 8) words.push(letter() + letter() + letter() + letter() + letter() + letter() + letter());
+  const started = performance.now();
+  assert.ok((await estimatePromptTokens(request(words.join(' ')))) > 500_000);
+  assert.ok(performance.now() - started < 15_000, `${Math.round(performance.now() - started)} ms`);
+});

@@ -17,7 +17,12 @@ const TOKENS_PER_OTHER_PART = 1_000;
 const TOKENS_PER_LOW_IMAGE = 85;
 const TOKENS_PER_TILE = 170;
 
-let loading: Promise<CountTokens> | undefined;
+interface Tokenizer {
+  count: CountTokens;
+  fit(text: string, maxTokens: number): number;
+}
+
+let loading: Promise<Tokenizer> | undefined;
 
 /**
  * BPE is quadratic in the length of one pre-token, and a run with no break in it is one pre-token:
@@ -26,12 +31,39 @@ let loading: Promise<CountTokens> | undefined;
  * instead, which keeps counting linear and moves the estimate by a token or two per piece.
  */
 const MAX_RUN = 64;
-const LONG_RUN = /\S{65}|\s{65}/;
-const RUN_PIECE = /\S{64}|\s{64}/g;
+// o200k's punctuation pre-token (` ?[^\s\p{L}\p{N}]+[\r\n/]*`) also runs on through any mix of
+// slashes and line breaks ("!/\n/\n..."), which neither \S nor \s runs catch: 40 KB of it took 2 s.
+const LONG_RUN = /\S{65}|\s{65}|[\r\n/]{65}/;
+const RUN_PIECE = /\S{64}|\s{64}|[\r\n/]{64}/g;
 
-export function countInPieces(count: CountTokens, text: string): number {
-  if (!LONG_RUN.test(text)) return count(text);
-  let total = 0;
+/** The longest text handed to the tokenizer in one call (see CLEAR_EVERY). */
+const MAX_SLICE = 16_384;
+const WHITESPACE = /\s/;
+
+/** Hands `visit` `piece` in slices of at most MAX_SLICE characters, each cut before a space that ends a word. */
+function visitSliced(piece: string, offset: number, visit: (piece: string, offset: number) => boolean): boolean {
+  let start = 0;
+  while (piece.length - start > MAX_SLICE) {
+    // Before the space of " word", which starts a pre-token either way, so the count barely moves.
+    let end = piece.lastIndexOf(' ', start + MAX_SLICE);
+    while (end > start && WHITESPACE.test(piece.charAt(end - 1))) end = piece.lastIndexOf(' ', end - 1);
+    if (end <= start) {
+      end = start + MAX_SLICE;
+      const code = piece.charCodeAt(end);
+      if (code >= 0xdc00 && code <= 0xdfff) end++;
+    }
+    if (!visit(piece.slice(start, end), offset + start)) return false;
+    start = end;
+  }
+  return visit(start === 0 ? piece : piece.slice(start), offset + start);
+}
+
+/** Hands `visit` the pieces of `text` in order: runs over MAX_RUN cut, long text sliced; it returns false to stop. */
+function eachPiece(text: string, visit: (piece: string, offset: number) => boolean): void {
+  if (!LONG_RUN.test(text)) {
+    visitSliced(text, 0, visit);
+    return;
+  }
   let start = 0;
   const cuts = new RegExp(RUN_PIECE.source, 'g');
   for (let match = cuts.exec(text); match !== null; match = cuts.exec(text)) {
@@ -39,20 +71,80 @@ export function countInPieces(count: CountTokens, text: string): number {
     // Never between the two halves of a surrogate pair (emoji, rare CJK).
     const code = text.charCodeAt(end);
     if (code >= 0xdc00 && code <= 0xdfff) end++;
-    total += count(text.slice(start, end));
+    if (!visitSliced(text.slice(start, end), start, visit)) return;
     start = end;
     cuts.lastIndex = end;
   }
-  return start < text.length ? total + count(text.slice(start)) : total;
+  if (start < text.length) visitSliced(text.slice(start), start, visit);
+}
+
+export function countInPieces(count: CountTokens, text: string): number {
+  let total = 0;
+  eachPiece(text, (piece) => {
+    total += count(piece);
+    return true;
+  });
+  return total;
+}
+
+/**
+ * The length of the longest start of `text` that its first `maxTokens` tokens cover, in the same
+ * pieces as countInPieces: one encoding, where a binary search on counts took twenty.
+ */
+export function fitInPieces(encode: (text: string) => number[], decode: (tokens: number[]) => string, text: string, maxTokens: number): number {
+  let room = maxTokens;
+  let length = 0;
+  eachPiece(text, (piece, offset) => {
+    const tokens = encode(piece);
+    if (tokens.length <= room) {
+      room -= tokens.length;
+      length = offset + piece.length;
+      return true;
+    }
+    // A token may end inside a UTF-8 sequence: drop tokens until the decoded text is a real start.
+    let kept = room;
+    let prefix = decode(tokens.slice(0, kept));
+    while (kept > 0 && !piece.startsWith(prefix)) prefix = decode(tokens.slice(0, --kept));
+    length = offset + (kept > 0 ? prefix.length : 0);
+    return false;
+  });
+  return length;
 }
 
 /** The tokenizer is loaded on first use only, so keys with no token limit or budget never pay for it. */
-function tokenizer(): Promise<CountTokens> {
+/**
+ * gpt-tokenizer caches up to 100,000 pre-tokens in a Map and evicts the oldest with `keys().next()`,
+ * which steps over every entry deleted before it: once the cache is full, each new word cost up to
+ * ~50 µs, and 4 MB of distinct words took 55 s to count (6 s with no cache). The cache is emptied
+ * before it can fill instead: a call adds at most one entry per character, and no call is longer
+ * than MAX_SLICE.
+ */
+const CLEAR_EVERY = 65_536;
+
+function tokenizer(): Promise<Tokenizer> {
   loading ??= import('gpt-tokenizer').then((module) => {
     // Text that looks like a special token (`<|endoftext|>`) is counted as text, never refused.
     const options = { disallowedSpecial: new Set<string>() };
-    const count = (text: string) => module.countTokens(text, options);
-    return (text: string) => (text.length === 0 ? 0 : countInPieces(count, text));
+    let cached = 0;
+    const room = (length: number) => {
+      cached += length;
+      if (cached > CLEAR_EVERY) {
+        module.clearMergeCache();
+        cached = length;
+      }
+    };
+    const count = (text: string) => {
+      room(text.length);
+      return module.countTokens(text, options);
+    };
+    const encode = (text: string) => {
+      room(text.length);
+      return module.encode(text, options);
+    };
+    return {
+      count: (text: string) => (text.length === 0 ? 0 : countInPieces(count, text)),
+      fit: (text: string, maxTokens: number) => (text.length === 0 || maxTokens <= 0 ? 0 : fitInPieces(encode, module.decode, text, maxTokens)),
+    };
   });
   return loading;
 }
@@ -108,6 +200,8 @@ function countContent(count: CountTokens, content: unknown): number {
 /** A loaded counter: synchronous, so callers that count many times (condensation) pay the load once. */
 export interface TokenCounter {
   text(text: string): number;
+  /** The length of the longest start of `text` within `maxTokens` (what its first `maxTokens` tokens cover). */
+  fit(text: string, maxTokens: number): number;
   /** One message with OpenAI's per-message framing: content, name, tool calls. */
   message(message: ChatMessage): number;
   /** A whole prompt: every message plus the reply priming. */
@@ -116,7 +210,7 @@ export interface TokenCounter {
   request(chat: ChatCompletionRequest): number;
 }
 
-function makeCounter(count: CountTokens): TokenCounter {
+function makeCounter({ count, fit }: Tokenizer): TokenCounter {
   const message = (entry: ChatMessage): number => {
     let tokens = TOKENS_PER_MESSAGE + countContent(count, entry.content);
     if (typeof entry.name === 'string') tokens += count(entry.name);
@@ -128,6 +222,7 @@ function makeCounter(count: CountTokens): TokenCounter {
   const messages = (list: readonly ChatMessage[]): number => list.reduce((sum, entry) => sum + message(entry), TOKENS_PER_REPLY);
   return {
     text: count,
+    fit,
     message,
     messages,
     request(chat) {

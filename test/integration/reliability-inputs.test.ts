@@ -18,8 +18,10 @@ import {
   rawExchange,
   splitSse,
   startStack,
+  type RawResponse,
   type Stack,
 } from '../support/reliability-support.js';
+import { startFakeGemini } from '../support/fake-gemini.js';
 
 const MESSAGES = [{ role: 'user', content: 'hi' }];
 
@@ -191,6 +193,88 @@ describe('RELIABILITY §4a bad inputs', () => {
       assert.equal(chatCalls(stack.fake, from), 1, 'only the ordinary request went upstream');
     }
     await assertServing(url);
+  });
+
+  test('4a#7c a slash and line-break run ("!/\\n/\\n…", one pre-token that is no \\S or \\s run) on every counting route → answered at once; others are served meanwhile', { timeout: 30_000 }, async () => {
+    // o200k's punctuation pre-token runs on through any mix of `/` and line breaks; BPE over it is
+    // quadratic like any unbroken run (40 KB took 2 s). Each route gets its own text: the tokenizer
+    // caches what it has seen, so a repeat would prove nothing.
+    const own = await startStack({ fake: { embeddingUsage: false } });
+    try {
+      const run = (lead: string) => `${lead}${'/\n'.repeat(150_000)}`;
+      const cases: Array<{ path: string; body: Record<string, unknown>; check: (res: { status: number; body: string }) => void }> = [
+        { path: '/v1/chat/completions', body: { model: 'gpt-4', messages: [{ role: 'user', content: run('!') }] }, check: (res) => void assertError(res as RawResponse, { status: 400, code: 'context_length_exceeded', param: 'messages' }) },
+        { path: '/v1/messages', body: { model: 'gpt-4', max_tokens: 10, messages: [{ role: 'user', content: run('?') }] }, check: (res) => {
+          assert.equal(res.status, 400, res.body.slice(0, 300));
+          assert.equal((JSON.parse(res.body) as { type: string }).type, 'error');
+        } },
+        { path: '/v1/messages/count_tokens', body: { model: 'gpt-4', messages: [{ role: 'user', content: run('#') }] }, check: (res) => {
+          assert.equal(res.status, 200, res.body.slice(0, 300));
+          assert.ok((JSON.parse(res.body) as { input_tokens: number }).input_tokens > 100_000);
+        } },
+        // The fake reports no embedding usage here, so the proxy counts the input itself.
+        { path: '/v1/embeddings', body: { model: 'text-embedding-3-small', input: run('%') }, check: (res) => {
+          assert.equal(res.status, 200, res.body.slice(0, 300));
+          assert.ok((JSON.parse(res.body) as { usage: { prompt_tokens: number } }).usage.prompt_tokens > 100_000);
+        } },
+        { path: '/v1/completions', body: { model: 'gpt-4', prompt: run('&'), max_tokens: 5 }, check: (res) => void assertError(res as RawResponse, { status: 400, code: 'context_length_exceeded' }) },
+        { path: '/api/condense', body: { messages: [{ role: 'user', content: run('*') }, { role: 'assistant', content: 'ok' }] }, check: (res) => {
+          assert.equal(res.status, 200, res.body.slice(0, 300));
+          assert.ok((JSON.parse(res.body) as { original_tokens: number }).original_tokens > 100_000);
+        } },
+      ];
+      for (const { path, body, check } of cases) {
+        const [big, other] = await Promise.all([call(own.url, { path, headers: JSON_AUTH, body: JSON.stringify(body) }), post(own.url, chat())]);
+        check(big);
+        assert.equal(other.status, 200, `${path}: ${other.body}`);
+      }
+      await assertServing(own.url);
+    } finally {
+      await own.close();
+    }
+  });
+
+  test('4a#7d an error message holding a 200,000-space field name → 400 forbidden_param at once (the redactor scanned each whitespace run once per position)', { timeout: 30_000 }, async () => {
+    // Every error message passes the redactor; its `Bearer\s+` and `api-key\s*[:=]` lookbehinds,
+    // tried at every position, made 40,000 spaces take 5 s.
+    const name = `${' '.repeat(200_000)}_url`;
+    const [big, other] = await Promise.all([post(url, chat({ options: { [name]: 'x' } })), post(url, chat())]);
+    assertError(big, { status: 400, code: 'forbidden_param', param: `options.${name}` });
+    assert.equal(other.status, 200, other.body);
+    await assertServing(url);
+  });
+
+  test('4a#7e Gemini tool schemas: a $ref fan-out, a 10,000-link $ref chain → 400 unsupported_schema at once; a 20,000-member allOf is served', { timeout: 30_000 }, async () => {
+    const gemini = await startFakeGemini();
+    const own = await startStack({ env: { GEMINI_API_KEY: 'AIzaSyReliability-0123456789abcdef', GEMINI_BASE_URL: gemini.url } });
+    try {
+      const withTool = (parameters: Record<string, unknown>) =>
+        JSON.stringify({ model: 'gemini-2.5-flash', messages: MESSAGES, tools: [{ type: 'function', function: { name: 'lookup', parameters } }] });
+      // 30 definitions that each refer twice to the next: inlined, 2^30 subschemas.
+      const fanOut: Record<string, unknown> = { D30: { type: 'string' } };
+      for (let index = 0; index < 30; index++) fanOut[`D${index}`] = { type: 'object', properties: { a: { $ref: `#/$defs/D${index + 1}` }, b: { $ref: `#/$defs/D${index + 1}` } } };
+      const chain: Record<string, unknown> = { D10000: { type: 'string' } };
+      for (let index = 0; index < 10_000; index++) chain[`D${index}`] = { type: 'object', properties: { a: { $ref: `#/$defs/D${index + 1}` } } };
+      for (const defs of [fanOut, chain]) {
+        const from = gemini.requests.length;
+        const [big, other] = await Promise.all([post(own.url, withTool({ type: 'object', properties: { r: { $ref: '#/$defs/D0' } }, $defs: defs })), post(own.url, chat())]);
+        assertError(big, { status: 400, code: 'unsupported_schema', param: 'tools[0].function.parameters' });
+        assert.equal(other.status, 200, other.body);
+        assert.equal(gemini.requests.length, from, 'Gemini saw nothing');
+      }
+      // Merging allOf members re-spread the whole merged schema for each one (10,000 took 28 s).
+      const allOf = Array.from({ length: 20_000 }, (_, index) => ({ properties: { [`p${index}`]: { type: 'string' } }, required: [`p${index}`] }));
+      const merged = await post(own.url, withTool({ type: 'object', allOf }));
+      assert.equal(merged.status, 200, merged.body.slice(0, 300));
+      const sent = gemini.requests.at(-1)?.body as { tools: Array<{ functionDeclarations: Array<{ parameters: { properties: Record<string, unknown>; required: string[] } }> }> };
+      const parameters = sent.tools[0]?.functionDeclarations[0]?.parameters;
+      assert.equal(Object.keys(parameters?.properties ?? {}).length, 20_000);
+      assert.equal(parameters?.required.length, 20_000);
+      await assertServing(own.url);
+    } finally {
+      await own.close();
+      await gemini.close();
+    }
   });
 
   test('4a#8 unknown model → 404 model_not_found, nothing upstream', async () => {

@@ -110,4 +110,27 @@ describe('convertGeminiSchema', () => {
     assert.deepEqual(convert(true), {});
     assert.deepEqual(convert({ type: 'object', properties: { any: {} } }), { type: 'OBJECT', properties: { any: {} } });
   });
+
+  // The work is synchronous, so node:test's timeout could not stop it: the time is checked instead.
+  it('refuses a $ref fan-out (2^30 subschemas inlined) and a 10,000-link $ref chain at once, and merges 20,000 allOf members (10,000 took 28 s)', () => {
+    const started = performance.now();
+    const refused = (error: unknown) => error instanceof GatewayError && error.code === 'unsupported_schema' && error.param === 'response_format.json_schema.schema';
+    const fanOut: Record<string, unknown> = { D30: { type: 'string' } };
+    for (let index = 0; index < 30; index++) fanOut[`D${index}`] = { type: 'object', properties: { a: { $ref: `#/$defs/D${index + 1}` }, b: { $ref: `#/$defs/D${index + 1}` } } };
+    assert.throws(() => convert({ $ref: '#/$defs/D0', $defs: fanOut }), refused);
+    // A chain recursed once per link: 8,000 overflowed the stack.
+    const chain: Record<string, unknown> = { D10000: { type: 'string' } };
+    for (let index = 0; index < 10_000; index++) chain[`D${index}`] = { type: 'object', properties: { a: { $ref: `#/$defs/D${index + 1}` } } };
+    assert.throws(() => convert({ $ref: '#/$defs/D0', $defs: chain }), refused);
+    // A short chain and a few shared definitions still inline.
+    assert.deepEqual(convert({ type: 'object', properties: { x: { $ref: '#/$defs/A' }, y: { $ref: '#/$defs/A' } }, $defs: { A: { type: 'array', items: { $ref: '#/$defs/B' } }, B: { type: 'string' } } }), {
+      type: 'OBJECT',
+      properties: { x: { type: 'ARRAY', items: { type: 'STRING' } }, y: { type: 'ARRAY', items: { type: 'STRING' } } },
+    });
+    const allOf = Array.from({ length: 20_000 }, (_, index) => ({ properties: { [`p${index}`]: { type: 'string' } }, required: [`p${index}`] }));
+    const merged = convert({ type: 'object', allOf });
+    assert.equal(Object.keys(merged.properties ?? {}).length, 20_000);
+    assert.deepEqual(merged.required?.slice(0, 2), ['p0', 'p1']);
+    assert.ok(performance.now() - started < 5_000, `${Math.round(performance.now() - started)} ms`);
+  });
 });

@@ -6,16 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { startFakeOpenAi } from '../support/fake-openai.js';
 import { startGateway, type Gateway } from '../support/gateway-harness.js';
-import { assertError, call, chat, chatCalls, configFile, JSON_AUTH, post, startStack, type Stack } from '../support/reliability-support.js';
-
-async function withStack(options: Parameters<typeof startStack>[0], run: (stack: Stack) => Promise<void>): Promise<void> {
-  const stack = await startStack(options);
-  try {
-    await run(stack);
-  } finally {
-    await stack.close();
-  }
-}
+import { assertError, call, chat, chatCalls, configFile, JSON_AUTH, post, withStack } from '../support/reliability-support.js';
 
 async function circuitOf(url: string, provider: string, deployment: string): Promise<string | undefined> {
   const providers = (await (await fetch(`${url}/health/providers`)).json()) as Record<string, { deployments?: Record<string, { circuit: string }> }>;

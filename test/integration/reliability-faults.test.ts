@@ -17,18 +17,8 @@ import {
   post,
   sleep,
   splitSse,
-  startStack,
-  type Stack,
+  withStack,
 } from '../support/reliability-support.js';
-
-async function withStack(options: Parameters<typeof startStack>[0], run: (stack: Stack) => Promise<void>): Promise<void> {
-  const stack = await startStack(options);
-  try {
-    await run(stack);
-  } finally {
-    await stack.close();
-  }
-}
 
 async function usageOf(gateway: Gateway, requestId: string) {
   await eventually(() => gateway.usage.recent().some((record) => record.requestId === requestId), 3000);

@@ -253,3 +253,13 @@ export function chatCalls(fake: FakeOpenAi, from = 0): number {
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Runs `run` against a stack of its own, closed afterwards whatever happens. */
+export async function withStack(options: Parameters<typeof startStack>[0], run: (stack: Stack) => Promise<void>): Promise<void> {
+  const stack = await startStack(options);
+  try {
+    await run(stack);
+  } finally {
+    await stack.close();
+  }
+}

@@ -59,11 +59,17 @@ interface Frame {
   schema: boolean;
 }
 
+/** Longest key name an error message repeats: a client's 200 KB key is not echoed back whole. */
+const MAX_KEY_SHOWN = 64;
+
 function pathOf(frame: Frame | undefined, key: string | number): string {
   const parts: Array<string | number> = [key];
   for (let current = frame; current !== undefined && current.key !== undefined; current = current.parent) parts.unshift(current.key);
   let out = '';
-  for (const part of parts) out += typeof part === 'number' ? `[${part}]` : out.length === 0 ? part : `.${part}`;
+  for (const part of parts) {
+    const shown = typeof part === 'string' && part.length > MAX_KEY_SHOWN ? `${part.slice(0, MAX_KEY_SHOWN)}…` : part;
+    out += typeof shown === 'number' ? `[${shown}]` : out.length === 0 ? shown : `.${shown}`;
+  }
   return out;
 }
 

@@ -234,12 +234,14 @@ describe('RELIABILITY §4a bad inputs', () => {
     }
   });
 
-  test('4a#7d an error message holding a 200,000-space field name → 400 forbidden_param at once (the redactor scanned each whitespace run once per position)', { timeout: 30_000 }, async () => {
+  test('4a#7d a 200,000-space field name → 400 forbidden_param at once, the key cut to 64 characters in the answer (the redactor scanned each whitespace run once per position)', { timeout: 30_000 }, async () => {
     // Every error message passes the redactor; its `Bearer\s+` and `api-key\s*[:=]` lookbehinds,
     // tried at every position, made 40,000 spaces take 5 s.
     const name = `${' '.repeat(200_000)}_url`;
     const [big, other] = await Promise.all([post(url, chat({ options: { [name]: 'x' } })), post(url, chat())]);
-    assertError(big, { status: 400, code: 'forbidden_param', param: `options.${name}` });
+    // The key is named, cut to its first 64 characters: a 200 KB key is not echoed back whole.
+    assertError(big, { status: 400, code: 'forbidden_param', param: `options.${name.slice(0, 64)}…` });
+    assert.ok(big.body.length < 1_000, `${big.body.length} bytes`);
     assert.equal(other.status, 200, other.body);
     await assertServing(url);
   });

@@ -140,7 +140,7 @@ function userTurn(message: InboundMessageParam, param: string, out: ChatMessage[
         const { text, images } = converted;
         // OpenAI has no error flag on tool results: the model reads it from the text.
         out.push({ role: 'tool', tool_call_id: result.tool_use_id, content: result.is_error === true && !/^error/i.test(text) ? `Error: ${text}` : text });
-        afterTools.push(...images);
+        for (const image of images) afterTools.push(image);
         return;
       }
       default:

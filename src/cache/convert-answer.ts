@@ -72,8 +72,9 @@ function addDelta(parts: ChoiceParts, delta: ChunkDelta): void {
 
 function addLogprobs(parts: ChoiceParts, logprobs: unknown): void {
   if (!isRecord(logprobs)) return;
-  if (Array.isArray(logprobs.content)) (parts.logprobContent ??= []).push(...(logprobs.content as unknown[]));
-  if (Array.isArray(logprobs.refusal)) (parts.logprobRefusal ??= []).push(...(logprobs.refusal as unknown[]));
+  // Loops, not push(...): a spread of a very long array overflows the stack.
+  if (Array.isArray(logprobs.content)) for (const entry of logprobs.content as unknown[]) (parts.logprobContent ??= []).push(entry);
+  if (Array.isArray(logprobs.refusal)) for (const entry of logprobs.refusal as unknown[]) (parts.logprobRefusal ??= []).push(entry);
 }
 
 /**

@@ -246,3 +246,13 @@ describe('convertAnthropicRequest field decisions', () => {
     assert.equal(Object.hasOwn(body.tools?.[0]?.input_schema ?? {}, '$schema'), false);
   });
 });
+
+describe('many parts', () => {
+  it('consecutive user messages of 150,000 text parts each merge into one turn (no spread that overflows the stack)', () => {
+    const parts = Array.from({ length: 150_000 }, () => ({ type: 'text' as const, text: 'a' }));
+    const { body } = convert({ model: 'm', messages: [{ role: 'user', content: parts }, { role: 'user', content: parts }] });
+    assert.equal(body.messages.length, 1, 'one merged turn');
+    const merged = body.messages[0]?.content;
+    assert.equal(Array.isArray(merged) ? merged.length : 0, 300_000);
+  });
+});

@@ -189,7 +189,8 @@ function convertMessages(messages: ChatMessage[], target: ChatTarget): Converted
   const push = (role: 'user' | 'assistant', blocks: AnthropicContentBlockParam[]) => {
     if (blocks.length === 0) return;
     const last = turns[turns.length - 1];
-    if (last !== undefined && last.role === role) last.blocks.push(...blocks);
+    // A loop, not push(...blocks): a spread of 100k+ blocks from a client would overflow the stack.
+    if (last !== undefined && last.role === role) for (const block of blocks) last.blocks.push(block);
     else turns.push({ role, blocks: [...blocks] });
   };
 

@@ -194,3 +194,13 @@ describe('convertGeminiRequest field decisions', () => {
     });
   });
 });
+
+describe('many parts', () => {
+  it('consecutive user messages of 150,000 text parts each merge into one turn (no spread that overflows the stack)', () => {
+    const parts = Array.from({ length: 150_000 }, () => ({ type: 'text' as const, text: 'a' }));
+    const { body } = convert({ model: 'm', messages: [{ role: 'user', content: parts }, { role: 'user', content: parts }] });
+    assert.equal(body.contents.length, 1, 'one merged turn');
+    const merged = body.contents[0]?.parts;
+    assert.equal(Array.isArray(merged) ? merged.length : 0, 300_000);
+  });
+});

@@ -170,7 +170,8 @@ function convertMessages(messages: ChatMessage[], target: ChatTarget): Converted
   const push = (role: GeminiRole, parts: GeminiPart[]) => {
     if (parts.length === 0) return;
     const last = contents[contents.length - 1];
-    if (last !== undefined && last.role === role) last.parts.push(...parts);
+    // A loop, not push(...parts): a spread of 100k+ parts from a client would overflow the stack.
+    if (last !== undefined && last.role === role) for (const part of parts) last.parts.push(part);
     else contents.push({ role, parts: [...parts] });
   };
 

@@ -43,13 +43,24 @@ export function contextPolicy(services: FitServices, request: FastifyRequest, gr
   return value as ContextPolicy;
 }
 
-function overflow(group: ModelGroup, prompt: number, output: number, window: number): GatewayError {
+function overflow(group: ModelGroup, prompt: number, output: number, window: number, counted = true): GatewayError {
   const provider = group.deployments[0]?.route.provider.name ?? group.name;
   return contextLengthExceeded(
     provider,
-    `${prompt} prompt tokens (estimated) + ${output} requested output tokens > ${window} for '${group.name}'. ` +
+    `${counted ? '' : 'over '}${prompt} prompt tokens (estimated) + ${output} requested output tokens > ${window} for '${group.name}'. ` +
       'Shorten the conversation, lower max_tokens, or send X-LLM-Proxy-Context: truncate, condense or fallback.',
   );
+}
+
+/** The largest window among the group and the fallbacks the catalog knows a window for. */
+function largestWindow(services: FitServices, group: ModelGroup, window: number): number {
+  let largest = window;
+  for (const name of group.fallbacks) {
+    const fallback = services.router.plan(name);
+    const room = fallback === undefined ? undefined : groupWindow(fallback);
+    if (room !== undefined && room > largest) largest = room;
+  }
+  return largest;
 }
 
 /** Request tokens outside the messages (tools, functions, schema), which no policy removes. */
@@ -72,7 +83,12 @@ export async function fitContext(services: FitServices, request: FastifyRequest,
   if (bytes / 2 + output < window) return group;
 
   const counter = await loadTokenCounter();
-  const before = counter.request(chat);
+  // Refusing, or moving to a larger window, needs the count only up to the largest window that
+  // could take the prompt: a 10 MB body is not counted whole (seconds of event loop) to be refused.
+  const largest = policy === 'error' ? window : policy === 'fallback' ? largestWindow(services, group, window) : undefined;
+  const cap = largest === undefined ? undefined : Math.max(0, largest - output);
+  const before = cap === undefined ? counter.request(chat) : counter.requestUpTo(chat, cap);
+  const counted = cap === undefined || before <= cap;
   if (before + output <= window) return group;
   const mark = (after: number, method: ContextPolicy) => {
     reply.header('x-llm-proxy-context-tokens', `${before}->${after}`);
@@ -88,9 +104,9 @@ export async function fitContext(services: FitServices, request: FastifyRequest,
         return fallback;
       }
     }
-    throw overflow(group, before, output, window);
+    throw overflow(group, before, output, window, counted);
   }
-  if (policy === 'error') throw overflow(group, before, output, window);
+  if (policy === 'error') throw overflow(group, before, output, window, counted);
 
   // Room for the messages themselves (the reply priming is part of `messages`' count).
   const budget = window - output - fixedTokens(counter, chat);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ChatCompletionRequest } from '../openai/types.js';
 import { countTokens } from 'gpt-tokenizer';
-import { countInPieces, estimatePromptTokens } from './token-estimator.js';
+import { countInPieces, estimatePromptTokens, loadTokenCounter } from './token-estimator.js';
 
 function request(content: ChatCompletionRequest['messages'][number]['content'], extra: Partial<ChatCompletionRequest> = {}): ChatCompletionRequest {
   return { model: 'gpt-4o', messages: [{ role: 'user', content }], ...extra };
@@ -81,4 +81,18 @@ test('2 MB of distinct words is counted in linear time (the tokenizer cache evic
   const started = performance.now();
   assert.ok((await estimatePromptTokens(request(words.join(' ')))) > 500_000);
   assert.ok(performance.now() - started < 15_000, `${Math.round(performance.now() - started)} ms`);
+});
+
+test('requestUpTo: exact up to its cap; past it, it stops counting (a refusal costs the window, not the body)', async () => {
+  const counter = await loadTokenCounter();
+  const small = request('Hello world, how are you?', { tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }] });
+  assert.equal(counter.requestUpTo(small, 10_000), counter.request(small));
+  const exact = counter.request(small);
+  assert.equal(counter.requestUpTo(small, exact), exact, 'a count equal to the cap is exact');
+  // ~400,000 tokens of words: stopped within one 16 KiB slice past a 1,000-token cap.
+  const words = Array.from({ length: 200_000 }, (_, index) => `w${index % 997}`).join(' ');
+  const big = request(words);
+  const capped = counter.requestUpTo(big, 1_000);
+  assert.ok(capped > 1_000 && capped < 1_000 + 16_384, `${capped}`);
+  assert.ok(counter.request(big) > 100_000);
 });

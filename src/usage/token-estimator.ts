@@ -19,6 +19,8 @@ const TOKENS_PER_TILE = 170;
 
 interface Tokenizer {
   count: CountTokens;
+  /** The count of `text` when it is at most `cap`; past that, stops and returns some number over `cap`. */
+  countUpTo(text: string, cap: number): number;
   fit(text: string, maxTokens: number): number;
 }
 
@@ -78,11 +80,11 @@ function eachPiece(text: string, visit: (piece: string, offset: number) => boole
   if (start < text.length) visitSliced(text.slice(start), start, visit);
 }
 
-export function countInPieces(count: CountTokens, text: string): number {
+export function countInPieces(count: CountTokens, text: string, cap = Infinity): number {
   let total = 0;
   eachPiece(text, (piece) => {
     total += count(piece);
-    return true;
+    return total <= cap;
   });
   return total;
 }
@@ -143,6 +145,7 @@ function tokenizer(): Promise<Tokenizer> {
     };
     return {
       count: (text: string) => (text.length === 0 ? 0 : countInPieces(count, text)),
+      countUpTo: (text: string, cap: number) => (text.length === 0 ? 0 : countInPieces(count, text, cap)),
       fit: (text: string, maxTokens: number) => (text.length === 0 || maxTokens <= 0 ? 0 : fitInPieces(encode, module.decode, text, maxTokens)),
     };
   });
@@ -208,9 +211,18 @@ export interface TokenCounter {
   messages(messages: readonly ChatMessage[]): number;
   /** A chat request's prompt: messages, tool and function definitions, response schema. */
   request(chat: ChatCompletionRequest): number;
+  /**
+   * request(), exact when it is at most `cap`; past `cap` counting stops and some number over it
+   * comes back. What a refusal needs, at a cost bounded by the window instead of by the body.
+   */
+  requestUpTo(chat: ChatCompletionRequest, cap: number): number;
 }
 
-function makeCounter({ count, fit }: Tokenizer): TokenCounter {
+/** Thrown inside requestUpTo's count once the running total passes its cap. */
+const PAST_CAP = Symbol('past the cap');
+
+function makeCounter(tokenizer: Tokenizer): TokenCounter {
+  const { count, fit } = tokenizer;
   const message = (entry: ChatMessage): number => {
     let tokens = TOKENS_PER_MESSAGE + countContent(count, entry.content);
     if (typeof entry.name === 'string') tokens += count(entry.name);
@@ -231,6 +243,23 @@ function makeCounter({ count, fit }: Tokenizer): TokenCounter {
       if (chat.functions !== undefined) tokens += count(JSON.stringify(chat.functions));
       if (chat.response_format !== undefined) tokens += count(JSON.stringify(chat.response_format));
       return tokens;
+    },
+    requestUpTo(chat, cap) {
+      // The same walk over a count that keeps a running total of the text it has seen (framing
+      // tokens aside, so it never stops early) and leaves the walk once that total passes `cap`.
+      let seen = 0;
+      const capped = (text: string) => {
+        const tokens = tokenizer.countUpTo(text, cap - seen);
+        seen += tokens;
+        if (seen > cap) throw PAST_CAP;
+        return tokens;
+      };
+      try {
+        return makeCounter({ ...tokenizer, count: capped }).request(chat);
+      } catch (error) {
+        if (error === PAST_CAP) return seen;
+        throw error;
+      }
     },
   };
 }

@@ -279,6 +279,29 @@ describe('RELIABILITY §4a bad inputs', () => {
     }
   });
 
+  test('4a#7f a 9 MB prompt for an 8k-window model is refused after counting about a window of it, not all of it; a request sent with it is served at once', { timeout: 60_000 }, async () => {
+    // Mostly distinct seven-letter words (a fixed pseudo-random sequence): the tokenizer's cache
+    // cannot help, as with real text of that size.
+    let seed = 12_345;
+    const letter = () => String.fromCharCode(97 + ((seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) % 26));
+    const words = Array.from({ length: 1_100_000 }, () => letter() + letter() + letter() + letter() + letter() + letter() + letter()).join(' ');
+    const from = stack.fake.requests.length;
+    const bigStarted = performance.now();
+    const big = post(url, chat({}, words));
+    // Sent once the big body is on its way: it waits for nothing but the big one's parse and count.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const otherStarted = performance.now();
+    const other = await post(url, chat());
+    const otherMs = performance.now() - otherStarted;
+    const refused = await big;
+    assertError(refused, { status: 400, code: 'context_length_exceeded', param: 'messages' });
+    assert.match(JSON.parse(refused.body).error.message, /: over \d+ prompt tokens \(estimated\)/);
+    assert.equal(other.status, 200, other.body);
+    // Counted whole, 9 MB of words held the event loop for ~15 s; a window's worth is milliseconds.
+    assert.ok(otherMs < 5_000, `the other request waited ${Math.round(otherMs)} ms (the big one took ${Math.round(performance.now() - bigStarted)} ms)`);
+    assert.equal(chatCalls(stack.fake, from), 1, 'only the ordinary request went upstream');
+  });
+
   test('4a#8 unknown model → 404 model_not_found, nothing upstream', async () => {
     const { error } = await rejects(chat({ model: 'no-such-model-xyz' }), { status: 404, code: 'model_not_found', param: 'model' });
     assert.equal(error.type, 'invalid_request_error');

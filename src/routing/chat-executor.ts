@@ -472,22 +472,19 @@ export class ChatExecutor {
     attempt: (route: Route, group: ModelGroup, signal: CallSignal) => Promise<T>,
   ): Promise<{ result: T; route: Route; attempts: AttemptRecord[] }> {
     const totalMs = group.timeouts.totalMs ?? this.options.totalMs;
-    let signal = clientSignal;
-    let timer: NodeJS.Timeout | undefined;
-    if (totalMs !== undefined) {
-      const deadline = new CallAbort();
-      const abort = () => deadline.abort();
-      clientSignal.addEventListener('abort', abort, { once: true });
-      timer = setTimeout(() => deadline.abort(new AttemptTimeout()), totalMs);
-      signal = deadline;
-    }
+    if (totalMs === undefined) return this.run(group, clientSignal, attempt);
+    const deadline = new CallAbort();
+    const abort = () => deadline.abort();
+    clientSignal.addEventListener('abort', abort, { once: true });
+    const timer = setTimeout(() => deadline.abort(new AttemptTimeout()), totalMs);
     try {
-      return await this.run(group, signal, attempt);
+      return await this.run(group, deadline, attempt);
     } catch (error) {
-      if (signal.reason instanceof AttemptTimeout && !clientSignal.aborted) throw upstreamTimeout(group.name, 'the total time allowed for the call');
+      if (deadline.reason instanceof AttemptTimeout && !clientSignal.aborted) throw upstreamTimeout(group.name, 'the total time allowed for the call');
       throw error;
     } finally {
-      if (timer !== undefined) clearTimeout(timer);
+      clearTimeout(timer);
+      clientSignal.removeEventListener('abort', abort);
     }
   }
 

@@ -49,6 +49,14 @@ function isSpace(code: number): boolean {
   return code === 0x20 || code === 0x09;
 }
 
+/** The pieces so far, plus the unchanged run [runStart, upTo) of `data` and what replaces the event after it. */
+function cut(pieces: Frame[] | undefined, data: Buffer, runStart: number, upTo: number, replacement: string | undefined): Frame[] {
+  const out = pieces ?? [];
+  if (upTo > runStart) out.push(data.subarray(runStart, upTo));
+  if (replacement !== undefined && replacement.length > 0) out.push(replacement);
+  return out;
+}
+
 export class SsePassthrough {
   /** `data: [DONE]` has been sent: nothing after it is read. */
   done = false;
@@ -147,11 +155,6 @@ export class SsePassthrough {
     let pieces: Frame[] | undefined;
     let runStart = 0;
     let position = 0;
-    const cut = (upTo: number, replacement: string | undefined) => {
-      pieces ??= [];
-      if (upTo > runStart) pieces.push(data.subarray(runStart, upTo));
-      if (replacement !== undefined && replacement.length > 0) pieces.push(replacement);
-    };
     for (;;) {
       const boundary = text.indexOf('\n\n', position);
       if (boundary < 0) break;
@@ -172,20 +175,16 @@ export class SsePassthrough {
       // This event is looked at (and possibly changed): the run before it is cut off.
       let replacement: string | undefined;
       if (canonical) {
-        const text = data.toString('utf8', payload, boundary);
-        const frame = this.inspected(text);
+        const frame = this.inspected(data.toString('utf8', payload, boundary));
         if (this.failure !== undefined) return this.result(data, pieces, runStart, start);
         if (frame === undefined) continue; // unchanged: stays in the run
         replacement = frame;
       } else {
         const events = this.parser.push(data.toString('utf8', start, eventEnd));
         replacement = this.events(events);
-        if (this.failure !== undefined || this.done) {
-          cut(start, replacement);
-          return this.result(data, pieces, eventEnd, eventEnd);
-        }
+        if (this.failure !== undefined || this.done) return this.result(data, cut(pieces, data, runStart, start, replacement), eventEnd, eventEnd);
       }
-      cut(start, replacement);
+      pieces = cut(pieces, data, runStart, start, replacement);
       runStart = eventEnd;
     }
     if (position < data.length) this.carry = [Buffer.from(data.subarray(position))];

@@ -254,6 +254,20 @@ describe('RELIABILITY §4b faults', () => {
     });
   });
 
+  test('4b#6b a group\'s total time cap (timeouts.total_s) ends a non-streaming call, retries included → 504; the next call is served', async () => {
+    const yaml = 'models:\n  - name: capped\n    deployments: [{ provider: openai, model: gpt-4 }]\n    timeouts: { total_s: 0.4 }\n';
+    await withStack({ yaml }, async ({ fake, url }) => {
+      fake.enqueue({ kind: 'delay-headers', ms: 3000 });
+      const started = Date.now();
+      const res = await post(url, chat({ model: 'capped' }));
+      const error = assertError(res, { status: 504, code: 'upstream_timeout', type: 'timeout_error', param: null });
+      assert.match(error.message, /total time allowed/);
+      assert.ok(Date.now() - started < 2500, `answered in ${Date.now() - started} ms`);
+      const next = await post(url, chat({ model: 'capped' }));
+      assert.equal(next.status, 200, next.body);
+    });
+  });
+
   test('4b#7 reset or stall mid-stream → the client keeps its chunks, gets one upstream_stream_error event, no [DONE]; usage incomplete', async () => {
     // A TCP reset once the client has content. (The fake's own reset-after writes and resets in one
     // go, so the reset can land before any content is read; that case is retried invisibly.)

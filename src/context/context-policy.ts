@@ -69,6 +69,19 @@ function fixedTokens(counter: TokenCounter, chat: ChatCompletionRequest): number
 }
 
 /**
+ * True when the request surely fits without counting: no policy header to check, and the catalog
+ * knows no window for the group or the body is obviously small (under half a token per byte). The
+ * chat route asks this first, so most requests never enter the async fitContext.
+ */
+export function fitsUncounted(request: FastifyRequest, chat: ChatCompletionRequest, group: ModelGroup): boolean {
+  if (request.headers[CONTEXT_HEADER] !== undefined) return false;
+  const window = groupWindow(group);
+  if (window === undefined) return true;
+  const length = Number(request.headers['content-length']);
+  return Number.isFinite(length) && length > 0 && length / 2 + (chat.max_completion_tokens ?? chat.max_tokens ?? 0) < window;
+}
+
+/**
  * Fits `chat` (in place) to the window of the group that will serve it, and returns that group (a
  * fallback's, under `fallback`). Does no counting at all when the catalog knows no window for the
  * group, or when the body is obviously small (under half a token per byte).

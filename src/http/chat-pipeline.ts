@@ -6,7 +6,7 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { invalidValue, isGatewayError, modelNotFound, permissionDenied, type GatewayError } from '../errors/gateway-error.js';
-import { fitContext } from '../context/context-policy.js';
+import { fitContext, fitsUncounted } from '../context/context-policy.js';
 import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
 import type { Frame } from '../streaming/sse-passthrough.js';
 import { CallAbort } from '../upstream/call-signal.js';
@@ -120,10 +120,11 @@ export class ChatPipeline {
     // refused, truncated or condensed in place, or moved to a larger-window fallback group. No counting
     // when the catalog knows no window or the body is obviously small.
     const messages = chat.messages;
-    const group = await fitContext(this.services, request, reply, chat, routed);
+    const group = fitsUncounted(request, chat, routed) ? routed : await fitContext(this.services, request, reply, chat, routed);
     // Token limit and budget (issue #6): held here from the estimate, settled in record() from the
     // provider's usage. Keys with neither skip it: no tokenizer, no store call.
-    await this.services.admission.reserve(request, reply, chat, group.deployments.map((deployment) => deployment.route));
+    const { admission } = this.services;
+    if (admission.needsHold(request)) await admission.reserve(request, reply, chat, group.deployments.map((deployment) => deployment.route));
     // Usage of a call that never reached a deployment is recorded against the group's first.
     const planned = group.deployments[0]?.route;
     const native = options.native?.(group, chat.messages !== messages || group !== routed);

@@ -43,6 +43,13 @@ export class ChatAdmission {
 
   constructor(private readonly options: ChatAdmissionOptions) {}
 
+  /** Whether the request's key has a token limit or a budget: without either there is nothing to hold (no count, no promise). */
+  needsHold(request: FastifyRequest): boolean {
+    const principal = request.principal;
+    if (principal === null) return false;
+    return (principal.tpmLimit ?? this.options.defaultTpm) > 0 || principal.maxBudget !== undefined;
+  }
+
   /**
    * Takes the request's tokens and budget, or throws 429/403 with what was exceeded. `routes` are the
    * deployments that may serve it: the hold covers the dearest, since a retry may land on any.

@@ -466,13 +466,22 @@ export class ChatExecutor {
    * One non-streaming call of any kind (chat, embeddings) over the group: `attempt` makes one try
    * at one deployment; failover, retries, breakers and the group's total time cap are applied here.
    */
-  async execute<T>(
+  execute<T>(
     group: ModelGroup,
     clientSignal: CallSignal,
     attempt: (route: Route, group: ModelGroup, signal: CallSignal) => Promise<T>,
   ): Promise<{ result: T; route: Route; attempts: AttemptRecord[] }> {
     const totalMs = group.timeouts.totalMs ?? this.options.totalMs;
-    if (totalMs === undefined) return this.run(group, clientSignal, attempt);
+    // Not async itself: an uncapped call (the default) adds no promise of its own.
+    return totalMs === undefined ? this.run(group, clientSignal, attempt) : this.executeCapped(group, clientSignal, attempt, totalMs);
+  }
+
+  private async executeCapped<T>(
+    group: ModelGroup,
+    clientSignal: CallSignal,
+    attempt: (route: Route, group: ModelGroup, signal: CallSignal) => Promise<T>,
+    totalMs: number,
+  ): Promise<{ result: T; route: Route; attempts: AttemptRecord[] }> {
     const deadline = new CallAbort();
     const abort = () => deadline.abort();
     clientSignal.addEventListener('abort', abort, { once: true });

@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authentication, permissionDenied, rateLimited } from '../../errors/gateway-error.js';
 import type { Principal } from '../../keys/static-keys.js';
 import { isVirtualKeyShaped } from '../../keys/virtual-keys.js';
+import type { RateLimitDecision } from '../../rate-limit/memory-rate-limiter.js';
 import type { Services } from '../../services.js';
 
 export type Access = 'none' | 'client' | 'master';
@@ -60,25 +61,23 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
   const failureLimit = services.config.auth.max_failures_per_minute ?? DEFAULT_FAILURES_PER_MINUTE;
   const failures = services.shared.authFailures;
 
-  app.addHook('onRequest', async (request, reply) => {
-    const access = request.routeOptions.config.auth ?? 'client';
-    if (access === 'none') return;
-    const key = presentedKey(request);
-    let principal = key === undefined ? undefined : services.keys.authenticate(key);
-    if (principal === undefined) {
-      // An address over its failed-authentication limit gets no further lookups (no database reads
-      // for guessed virtual keys) until its window passes; a static or master key above still works.
-      if (failureLimit > 0) {
-        const standing = failures.consume(request.ip, failureLimit - 1, 0, Date.now());
-        if (!standing.allowed) {
-          throw rateLimited('Too many failed authentication attempts from this address. Retry after the time in Retry-After.', standing.resetMs, 'too_many_auth_failures');
-        }
+  /** The key's request limit; the limiter answers at once in memory, through a promise with Redis or the cluster primary. */
+  const limitRequests = (principal: Principal, reply: FastifyReply): Promise<void> | undefined => {
+    const rpm = principal.rpmLimit ?? defaultRpm;
+    if (rpm <= 0) return undefined;
+    const apply = (decision: RateLimitDecision) => {
+      setLimitHeaders(reply, decision.limit, decision.remaining, decision.resetMs);
+      if (!decision.allowed) {
+        throw rateLimited(`Rate limit reached: ${rpm} requests per minute for this key. Retry after the time in Retry-After.`, decision.resetMs);
       }
-      // Virtual keys (sk-gw_…) after the static ones: the cache first, the database on a miss.
-      if (key !== undefined && isVirtualKeyShaped(key)) principal = await services.virtualKeys.authenticate(key);
-      // No key at all: a dashboard session cookie, honoured only with its CSRF header (src/keys/ui-sessions.ts).
-      if (key === undefined) principal = services.uiSessions.authenticate(request.headers);
-    }
+    };
+    const pending = services.rateLimiter.consume(`rpm:${principal.keyId}`, rpm, 1, Date.now());
+    if (pending instanceof Promise) return pending.then(apply);
+    apply(pending);
+    return undefined;
+  };
+
+  const admit = (request: FastifyRequest, reply: FastifyReply, access: Access, principal: Principal | undefined): Promise<void> | undefined => {
     if (principal === undefined) {
       if (failureLimit > 0) failures.consume(request.ip, failureLimit, 1, Date.now());
       // One answer for missing, malformed and unknown keys, so the body tells a prober nothing (RELIABILITY 4a#16).
@@ -88,15 +87,42 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
       throw permissionDenied('This endpoint needs the master key.', 'master_key_required');
     }
     request.principal = principal;
+    return limitRequests(principal, reply);
+  };
 
-    const rpm = principal.rpmLimit ?? defaultRpm;
-    if (rpm > 0) {
-      const pending = services.rateLimiter.consume(`rpm:${principal.keyId}`, rpm, 1, Date.now());
-      const decision = pending instanceof Promise ? await pending : pending;
-      setLimitHeaders(reply, decision.limit, decision.remaining, decision.resetMs);
-      if (!decision.allowed) {
-        throw rateLimited(`Rate limit reached: ${rpm} requests per minute for this key. Retry after the time in Retry-After.`, decision.resetMs);
+  /** Undefined when decided at once (static and master keys, the in-memory limiter); a promise otherwise. */
+  const check = (request: FastifyRequest, reply: FastifyReply): Promise<void> | undefined => {
+    const access = request.routeOptions.config.auth ?? 'client';
+    if (access === 'none') return undefined;
+    const key = presentedKey(request);
+    const principal = key === undefined ? undefined : services.keys.authenticate(key);
+    if (principal !== undefined) return admit(request, reply, access, principal);
+    // An address over its failed-authentication limit gets no further lookups (no database reads
+    // for guessed virtual keys) until its window passes; a static or master key above still works.
+    if (failureLimit > 0) {
+      const standing = failures.consume(request.ip, failureLimit - 1, 0, Date.now());
+      if (!standing.allowed) {
+        throw rateLimited('Too many failed authentication attempts from this address. Retry after the time in Retry-After.', standing.resetMs, 'too_many_auth_failures');
       }
     }
+    // Virtual keys (sk-gw_…) after the static ones: the cache first, the database on a miss.
+    if (key !== undefined && isVirtualKeyShaped(key)) {
+      return services.virtualKeys.authenticate(key).then((found) => admit(request, reply, access, found));
+    }
+    // No key at all: a dashboard session cookie, honoured only with its CSRF header (src/keys/ui-sessions.ts).
+    return admit(request, reply, access, key === undefined ? services.uiSessions.authenticate(request.headers) : undefined);
+  };
+
+  // Callback-style: a request with a static key costs no promise (it runs once per request).
+  app.addHook('onRequest', (request, reply, done) => {
+    let pending: Promise<void> | undefined;
+    try {
+      pending = check(request, reply);
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+    if (pending === undefined) done();
+    else pending.then(() => done(), done);
   });
 }

@@ -1,7 +1,8 @@
 // Prometheus metrics on a registry of our own (never prom-client's global one): HTTP requests
 // from one `close` listener per request, chat figures from the usage records, and breaker,
 // stream and cache state read at scrape time, so the request path only bumps counters.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { CounterFamily, type CounterSeries, FastGauge, HistogramFamily, type HistogramSeries } from './fast-series.js';
 import type { UsageRecord, UsageRecorder } from '../usage/usage-recorder.js';
 
 /** Deployments' circuit states, read at scrape time. */
@@ -25,8 +26,8 @@ const MAX_MODEL_LABELS = 200;
 const ENDPOINTS = new Set(['chat.completions', 'messages', 'completions', 'embeddings']);
 const CIRCUIT_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
 
-type Child = { inc(value?: number): void };
-type Timer = { observe(value: number): void };
+type Child = CounterSeries;
+type Timer = HistogramSeries;
 interface UsageSeries {
   endpoint: string;
   requests: Map<string, Child>;
@@ -40,60 +41,61 @@ interface UsageSeries {
 
 export class GatewayMetrics implements UsageRecorder {
   readonly registry = new Registry();
-  private readonly requests: Counter<'route' | 'method' | 'status'>;
-  private readonly duration: Histogram<'route' | 'method'>;
-  private readonly inFlight: Gauge;
+  // The per-request series are our own (fast-series.ts): prom-client hashes labels on every update.
+  private readonly requests: CounterFamily;
+  private readonly duration: HistogramFamily;
+  private readonly inFlight: FastGauge;
   private readonly rateLimited: Counter<'route'>;
-  private readonly chatRequests: Counter<'model' | 'provider' | 'status' | 'endpoint'>;
-  private readonly chatLatency: Histogram<'provider' | 'stream' | 'endpoint'>;
-  private readonly ttft: Histogram<'provider'>;
-  private readonly tokens: Counter<'provider' | 'model' | 'direction' | 'endpoint'>;
-  private readonly cost: Counter<'provider' | 'model' | 'endpoint'>;
+  private readonly chatRequests: CounterFamily;
+  private readonly chatLatency: HistogramFamily;
+  private readonly ttft: HistogramFamily;
+  private readonly tokens: CounterFamily;
+  private readonly cost: CounterFamily;
   private readonly upstreamErrors: Counter<'code'>;
   private readonly upstreamRetries: Counter<'cause'>;
   private readonly modelLabels = new Set<string>();
-  /** Label-bound children by route → method → status: no key strings built per request. */
+  /** Series by route → method → status: no key strings built per request. */
   private readonly requestChildren = new Map<string, Map<string, Map<number, Child>>>();
   private readonly durationChildren = new Map<string, Map<string, Timer>>();
-  /** Bounded like the model labels: at most MAX_MODEL_LABELS + 1 models per provider. */
-  private readonly seriesByModel = new Map<string, UsageSeries>();
+  /** By provider → endpoint → model, bounded like the model labels (at most MAX_MODEL_LABELS + 1 models per provider). */
+  private readonly seriesByModel = new Map<string, Map<string, Map<string, UsageSeries>>>();
   private sources: MetricsSources = {};
 
   constructor(private readonly isSecret: (value: string) => boolean = () => false) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'llm_proxy_' });
-    this.requests = new Counter({ name: 'llm_proxy_http_requests_total', help: 'HTTP requests by route, method and status.', labelNames: ['route', 'method', 'status'], registers });
-    this.duration = new Histogram({
+    this.requests = new CounterFamily({ name: 'llm_proxy_http_requests_total', help: 'HTTP requests by route, method and status.', labelNames: ['route', 'method', 'status'], registers });
+    this.duration = new HistogramFamily({
       name: 'llm_proxy_http_request_duration_seconds',
       help: 'Time from request to the end of the answer (whole stream included).',
       labelNames: ['route', 'method'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
       registers,
     });
-    this.inFlight = new Gauge({ name: 'llm_proxy_http_in_flight_requests', help: 'Requests being handled now.', registers });
+    this.inFlight = new FastGauge({ name: 'llm_proxy_http_in_flight_requests', help: 'Requests being handled now.', registers });
     this.rateLimited = new Counter({ name: 'llm_proxy_rate_limited_total', help: 'Requests refused with 429 (key limits and upstream rate limits), by route.', labelNames: ['route'], registers });
-    this.chatRequests = new Counter({
+    this.chatRequests = new CounterFamily({
       name: 'llm_proxy_chat_requests_total',
       help: 'Model calls (chat, messages, completions, embeddings) by requested model (routed names only, else "other"), provider, outcome and endpoint.',
       labelNames: ['model', 'provider', 'status', 'endpoint'],
       registers,
     });
-    this.chatLatency = new Histogram({
+    this.chatLatency = new HistogramFamily({
       name: 'llm_proxy_chat_latency_seconds',
       help: 'Model call latency by provider, streaming or not, and endpoint.',
       labelNames: ['provider', 'stream', 'endpoint'],
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 40, 80, 160],
       registers,
     });
-    this.ttft = new Histogram({
+    this.ttft = new HistogramFamily({
       name: 'llm_proxy_chat_time_to_first_token_seconds',
       help: 'Time to the first streamed chunk, by provider.',
       labelNames: ['provider'],
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 40],
       registers,
     });
-    this.tokens = new Counter({ name: 'llm_proxy_tokens_total', help: 'Tokens by provider, model, direction (in|out) and endpoint.', labelNames: ['provider', 'model', 'direction', 'endpoint'], registers });
-    this.cost = new Counter({ name: 'llm_proxy_cost_usd_total', help: 'Cost in USD from catalog prices, by provider, model and endpoint.', labelNames: ['provider', 'model', 'endpoint'], registers });
+    this.tokens = new CounterFamily({ name: 'llm_proxy_tokens_total', help: 'Tokens by provider, model, direction (in|out) and endpoint.', labelNames: ['provider', 'model', 'direction', 'endpoint'], registers });
+    this.cost = new CounterFamily({ name: 'llm_proxy_cost_usd_total', help: 'Cost in USD from catalog prices, by provider, model and endpoint.', labelNames: ['provider', 'model', 'endpoint'], registers });
     this.upstreamErrors = new Counter({ name: 'llm_proxy_upstream_errors_total', help: 'Chat requests that ended in an error, by error code.', labelNames: ['code'], registers });
     this.upstreamRetries = new Counter({
       name: 'llm_proxy_upstream_retries_total',
@@ -162,12 +164,12 @@ export class GatewayMetrics implements UsageRecorder {
     let byStatus = byMethod.get(method);
     if (byStatus === undefined) byMethod.set(method, (byStatus = new Map()));
     let child = byStatus.get(status);
-    if (child === undefined) byStatus.set(status, (child = this.requests.labels(route, method, String(status))));
+    if (child === undefined) byStatus.set(status, (child = this.requests.series(route, method, String(status))));
     child.inc();
     let timers = this.durationChildren.get(route);
     if (timers === undefined) this.durationChildren.set(route, (timers = new Map()));
     let timer = timers.get(method);
-    if (timer === undefined) timers.set(method, (timer = this.duration.labels(route, method)));
+    if (timer === undefined) timers.set(method, (timer = this.duration.series(route, method)));
     timer.observe(seconds);
     if (status === 429) this.rateLimited.labels(route).inc();
     // "a/x=503, b/y=200": every entry before the served one failed.
@@ -186,7 +188,7 @@ export class GatewayMetrics implements UsageRecorder {
     const status = record.cacheHit ? 'cache_hit' : record.status;
     const series = this.usageSeries(provider, model, ENDPOINTS.has(record.endpoint) ? record.endpoint : 'other');
     let requests = series.requests.get(status);
-    if (requests === undefined) series.requests.set(status, (requests = this.chatRequests.labels(model, provider, status, series.endpoint)));
+    if (requests === undefined) series.requests.set(status, (requests = this.chatRequests.series(model, provider, status, series.endpoint)));
     requests.inc();
     (record.stream ? series.latencyStream : series.latency).observe(record.latencyMs / 1000);
     if (record.ttftMs !== undefined) series.ttft.observe(record.ttftMs / 1000);
@@ -200,22 +202,25 @@ export class GatewayMetrics implements UsageRecorder {
 
   async flush(): Promise<void> {}
 
-  /** The label-bound children of one provider and model, made once (prom-client hashes label objects on every call otherwise). */
+  /** The series of one provider, endpoint and model, made once (a family's own lookup builds a key string). */
   private usageSeries(provider: string, model: string, endpoint: string): UsageSeries {
-    const id = `${provider}\u0000${model}\u0000${endpoint}`;
-    let series = this.seriesByModel.get(id);
+    let byEndpoint = this.seriesByModel.get(provider);
+    if (byEndpoint === undefined) this.seriesByModel.set(provider, (byEndpoint = new Map()));
+    let byModel = byEndpoint.get(endpoint);
+    if (byModel === undefined) byEndpoint.set(endpoint, (byModel = new Map()));
+    let series = byModel.get(model);
     if (series === undefined) {
       series = {
         endpoint,
         requests: new Map(),
-        latency: this.chatLatency.labels(provider, 'false', endpoint),
-        latencyStream: this.chatLatency.labels(provider, 'true', endpoint),
-        ttft: this.ttft.labels(provider),
-        tokensIn: this.tokens.labels(provider, model, 'in', endpoint),
-        tokensOut: this.tokens.labels(provider, model, 'out', endpoint),
-        cost: this.cost.labels(provider, model, endpoint),
+        latency: this.chatLatency.series(provider, 'false', endpoint),
+        latencyStream: this.chatLatency.series(provider, 'true', endpoint),
+        ttft: this.ttft.series(provider),
+        tokensIn: this.tokens.series(provider, model, 'in', endpoint),
+        tokensOut: this.tokens.series(provider, model, 'out', endpoint),
+        cost: this.cost.series(provider, model, endpoint),
       };
-      this.seriesByModel.set(id, series);
+      byModel.set(model, series);
     }
     return series;
   }

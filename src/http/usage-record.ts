@@ -7,6 +7,9 @@ import type { Route } from '../routing/model-router.js';
 import type { Services } from '../services.js';
 import type { UsageRecord, UsageStatus } from '../usage/usage-recorder.js';
 
+/** The default `extra`: shared, so a call without one allocates nothing for it. */
+const NO_EXTRA: Partial<UsageRecord> = Object.freeze({});
+
 export function recordCall(
   services: Services,
   request: FastifyRequest,
@@ -18,31 +21,42 @@ export function recordCall(
   status: UsageStatus,
   httpStatus: number,
   tokens: CompletionUsage | undefined,
-  extra: Partial<UsageRecord> = {},
+  extra: Partial<UsageRecord> = NO_EXTRA,
 ): void {
   const prompt = tokens?.prompt_tokens ?? 0;
   const completion = tokens?.completion_tokens ?? 0;
   const cached = tokens?.prompt_tokens_details?.cached_tokens ?? 0;
   const cost = tokens === undefined ? undefined : services.catalog.cost(route?.entry, prompt, completion, cached);
-  services.usage.record({
+  // One object of one shape for every call (every field present, in UsageRecord's order; undefined
+  // when absent): the recorders' property reads stay monomorphic and nothing is copied on the way.
+  const record: UsageRecord = {
+    id: undefined,
+    budgetHeld: undefined,
     requestId: request.id,
     keyId: request.principal?.keyId ?? 'anonymous',
     endpoint,
     model,
-    ...(route === undefined ? {} : { provider: route.provider.name, upstreamModel: route.upstreamModel }),
+    provider: route?.provider.name,
+    upstreamModel: route?.upstreamModel,
     promptTokens: prompt,
     completionTokens: completion,
     cachedTokens: cached,
-    ...(cost === undefined ? {} : { cost }),
+    cost,
     latencyMs: Date.now() - started,
+    ttftMs: undefined,
     status,
     httpStatus,
+    errorCode: undefined,
     stream,
     cacheHit: false,
     estimated: false,
     createdAt: started,
-    ...extra,
-    // Settles the token and budget holds taken before the call; its id lets the store settle the budget.
-    ...services.admission.settle(request, extra.cacheHit === true ? undefined : tokens, extra.cost ?? cost),
-  });
+  };
+  // The caller's fields win over the defaults, as a spread would (the shape is unchanged: they all exist).
+  if (extra !== NO_EXTRA) Object.assign(record, extra);
+  // Settles the token and budget holds taken before the call; its id lets the store settle the budget.
+  const settled = services.admission.settle(request, extra.cacheHit === true ? undefined : tokens, extra.cost ?? cost);
+  if (settled.id !== undefined) record.id = settled.id;
+  if (settled.budgetHeld !== undefined) record.budgetHeld = settled.budgetHeld;
+  services.usage.record(record);
 }

@@ -2,7 +2,7 @@
 // server-made id), each settling the spend and budget holds of exactly the rows it inserted, and
 // the per-key, per-model, per-day sums the usage API reads.
 import type SqliteDatabase from 'better-sqlite3';
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { UsageRecord } from '../usage/usage-recorder.js';
 import type { Schema, UsageRecordTable } from './database.js';
 import { releaseReservations } from './key-store.js';
@@ -51,8 +51,33 @@ export function utcDay(epochMs: number): string {
   return new Date(epochMs).toISOString().slice(0, 10);
 }
 
+const DAY_MS = 86_400_000;
+/** The UTC day last written, and its bounds: a batch's rows nearly all fall on the same day. */
+let dayStart = 0;
+let dayEnd = 0;
+let dayText = '';
+
+/** utcDay() for a row's created_at (an integer), without a Date and two strings per row. */
+function rowDay(createdAt: number): string {
+  if (createdAt >= dayStart && createdAt < dayEnd) return dayText;
+  const day = utcDay(createdAt);
+  dayStart = createdAt - (((createdAt % DAY_MS) + DAY_MS) % DAY_MS);
+  dayEnd = dayStart + DAY_MS;
+  dayText = day;
+  return day;
+}
+
+function rowCreatedAt(record: IdentifiedUsageRecord): number {
+  return Number.isFinite(record.createdAt) ? Math.round(record.createdAt) : Date.now();
+}
+
+function rowCost(record: IdentifiedUsageRecord): number | null {
+  return record.cost !== undefined && Number.isFinite(record.cost) && record.cost >= 0 ? record.cost : null;
+}
+
+/** The row of a record (PostgreSQL path); SQLite binds the same values without it (UsageStore.insertSqlite). */
 export function toUsageRow(record: IdentifiedUsageRecord): UsageRecordTable {
-  const createdAt = Number.isFinite(record.createdAt) ? Math.round(record.createdAt) : Date.now();
+  const createdAt = rowCreatedAt(record);
   return {
     id: text(record.id, 64),
     request_id: text(record.requestId, 128),
@@ -64,7 +89,7 @@ export function toUsageRow(record: IdentifiedUsageRecord): UsageRecordTable {
     prompt_tokens: integer(record.promptTokens),
     completion_tokens: integer(record.completionTokens),
     cached_tokens: integer(record.cachedTokens),
-    cost: record.cost !== undefined && Number.isFinite(record.cost) && record.cost >= 0 ? record.cost : null,
+    cost: rowCost(record),
     latency_ms: integer(record.latencyMs),
     ttft_ms: record.ttftMs === undefined ? null : integer(record.ttftMs),
     status: text(record.status, 32),
@@ -74,22 +99,40 @@ export function toUsageRow(record: IdentifiedUsageRecord): UsageRecordTable {
     cache_hit: record.cacheHit ? 1 : 0,
     estimated: record.estimated ? 1 : 0,
     created_at: createdAt,
-    day: utcDay(createdAt),
+    day: rowDay(createdAt),
   };
 }
 
-/** Column order of the prepared SQLite insert; the same names as UsageRecordTable. */
+/** Column order of the prepared SQLite insert: insertSqlite() binds its values in this order. */
 const USAGE_COLUMNS = [
   'id', 'request_id', 'key_id', 'endpoint', 'model', 'provider', 'upstream_model', 'prompt_tokens', 'completion_tokens',
   'cached_tokens', 'cost', 'latency_ms', 'ttft_ms', 'status', 'http_status', 'error_code', 'stream', 'cache_hit',
   'estimated', 'created_at', 'day',
 ] as const satisfies ReadonlyArray<keyof UsageRecordTable>;
 
-type Inserted = { id: string; key_id: string; cost: number | null };
+type UsageValues = [
+  id: string, request_id: string, key_id: string, endpoint: string, model: string, provider: string | null, upstream_model: string | null,
+  prompt_tokens: number, completion_tokens: number, cached_tokens: number, cost: number | null, latency_ms: number, ttft_ms: number | null,
+  status: string, http_status: number, error_code: string | null, stream: number, cache_hit: number, estimated: number, created_at: number, day: string,
+];
+
+/** What the newly inserted rows settle: their keys' spend and the budget holds they release. */
+class Settlement {
+  inserted = 0;
+  readonly spendByKey = new Map<string, number>();
+  readonly heldIds: string[] = [];
+
+  add(keyId: string, cost: number | string | null, heldId: string | undefined): void {
+    this.inserted++;
+    const value = cost === null ? 0 : Number(cost);
+    if (value > 0) this.spendByKey.set(keyId, (this.spendByKey.get(keyId) ?? 0) + value);
+    if (heldId !== undefined) this.heldIds.push(heldId);
+  }
+}
 
 export class UsageStore {
   /** SQLite only: one prepared statement, made on first use (after the migration created the table). */
-  private sqliteInsert: SqliteDatabase.Statement<UsageRecordTable> | undefined;
+  private sqliteInsert: SqliteDatabase.Statement<UsageValues> | undefined;
 
   constructor(
     private readonly db: Kysely<Schema>,
@@ -98,16 +141,63 @@ export class UsageStore {
     private readonly sqlite?: SqliteDatabase.Database,
   ) {}
 
-  /** Inserts rows one prepared statement at a time (inside the caller's transaction); returns those that were new. */
-  private insertSqlite(sqlite: SqliteDatabase.Database, rows: readonly UsageRecordTable[]): Inserted[] {
-    this.sqliteInsert ??= sqlite.prepare<UsageRecordTable>(
-      `INSERT INTO usage_records (${USAGE_COLUMNS.join(', ')}) VALUES (${USAGE_COLUMNS.map((name) => `@${name}`).join(', ')}) ON CONFLICT (id) DO NOTHING`,
+  /**
+   * Inserts records one prepared statement at a time (inside the caller's transaction). Values are
+   * bound by position straight from the record: no row object, and better-sqlite3 looks up no names.
+   */
+  private insertSqlite(sqlite: SqliteDatabase.Database, records: readonly IdentifiedUsageRecord[], settlement: Settlement): void {
+    this.sqliteInsert ??= sqlite.prepare<UsageValues>(
+      `INSERT INTO usage_records (${USAGE_COLUMNS.join(', ')}) VALUES (${USAGE_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT (id) DO NOTHING`,
     );
-    const inserted: Inserted[] = [];
-    for (const row of rows) {
-      if (this.sqliteInsert.run(row).changes === 1) inserted.push({ id: row.id, key_id: row.key_id, cost: row.cost });
+    const insert = this.sqliteInsert;
+    for (const record of records) {
+      const id = text(record.id, 64);
+      const keyId = text(record.keyId, 64);
+      const cost = rowCost(record);
+      const createdAt = rowCreatedAt(record);
+      const changes = insert.run(
+        id,
+        text(record.requestId, 128),
+        keyId,
+        text(record.endpoint, 64),
+        text(record.model, 256),
+        optionalText(record.provider, 64),
+        optionalText(record.upstreamModel, 256),
+        integer(record.promptTokens),
+        integer(record.completionTokens),
+        integer(record.cachedTokens),
+        cost,
+        integer(record.latencyMs),
+        record.ttftMs === undefined ? null : integer(record.ttftMs),
+        text(record.status, 32),
+        integer(record.httpStatus),
+        optionalText(record.errorCode, 64),
+        record.stream ? 1 : 0,
+        record.cacheHit ? 1 : 0,
+        record.estimated ? 1 : 0,
+        createdAt,
+        rowDay(createdAt),
+      ).changes;
+      // A hold is released by the record's own id (as stored; ids are server-made, so never cut).
+      if (changes === 1) settlement.add(keyId, cost, record.budgetHeld === true && id === record.id ? id : undefined);
     }
-    return inserted;
+  }
+
+  /** The PostgreSQL path: multi-row inserts through Kysely, the new rows read back with RETURNING. */
+  private async insertRows(trx: Transaction<Schema>, records: readonly IdentifiedUsageRecord[], settlement: Settlement): Promise<void> {
+    const rows = records.map(toUsageRow);
+    // Only records whose call held budget have a reservation to release.
+    const held = new Set(records.filter((record) => record.budgetHeld === true).map((record) => record.id));
+    for (let index = 0; index < rows.length; index += ROWS_PER_STATEMENT) {
+      const part = rows.slice(index, index + ROWS_PER_STATEMENT);
+      const result = await trx
+        .insertInto('usage_records')
+        .values(part)
+        .onConflict((conflict) => conflict.column('id').doNothing())
+        .returning(['id', 'key_id', 'cost'])
+        .execute();
+      for (const row of result) settlement.add(row.key_id, row.cost, held.has(row.id) ? row.id : undefined);
+    }
   }
 
   /**
@@ -117,41 +207,25 @@ export class UsageStore {
   async insertBatch(records: readonly IdentifiedUsageRecord[]): Promise<number> {
     if (records.length === 0) return 0;
     await this.ready();
-    const rows = records.map(toUsageRow);
     return this.db.transaction().execute(async (trx) => {
-      const sqlite = this.sqlite;
-      const inserted: Inserted[] = sqlite === undefined ? [] : this.insertSqlite(sqlite, rows);
-      for (let index = 0; sqlite === undefined && index < rows.length; index += ROWS_PER_STATEMENT) {
-        const part = rows.slice(index, index + ROWS_PER_STATEMENT);
-        const result = await trx
-          .insertInto('usage_records')
-          .values(part)
-          .onConflict((conflict) => conflict.column('id').doNothing())
-          .returning(['id', 'key_id', 'cost'])
-          .execute();
-        inserted.push(...result);
-      }
-      if (inserted.length === 0) return 0;
-      const spendByKey = new Map<string, number>();
-      for (const row of inserted) {
-        const cost = row.cost === null ? 0 : Number(row.cost);
-        if (cost > 0) spendByKey.set(row.key_id, (spendByKey.get(row.key_id) ?? 0) + cost);
-      }
+      const settlement = new Settlement();
+      if (this.sqlite !== undefined) this.insertSqlite(this.sqlite, records, settlement);
+      else await this.insertRows(trx, records, settlement);
+      if (settlement.inserted === 0) return 0;
       // Static keys have no row here, so their updates touch nothing.
-      for (const [keyId, cost] of spendByKey) {
+      for (const [keyId, cost] of settlement.spendByKey) {
         await trx
           .updateTable('virtual_keys')
           .set((eb) => ({ spend: eb('spend', '+', cost), total_spend: eb('total_spend', '+', cost) }))
           .where('id', '=', keyId)
           .execute();
       }
-      // Only records whose call held budget have a reservation to release: skip the delete otherwise.
-      const held = new Set(records.filter((record) => record.budgetHeld === true).map((record) => record.id));
-      const ids = held.size === 0 ? [] : inserted.filter((row) => held.has(row.id)).map((row) => row.id);
+      // Only records whose call held budget have a reservation to release: no delete otherwise.
+      const ids = settlement.heldIds;
       for (let index = 0; index < ids.length; index += ROWS_PER_STATEMENT) {
         await releaseReservations(trx, { ids: ids.slice(index, index + ROWS_PER_STATEMENT) });
       }
-      return inserted.length;
+      return settlement.inserted;
     });
   }
 

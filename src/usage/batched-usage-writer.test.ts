@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import type { IdentifiedUsageRecord } from '../store/usage-store.js';
-import { BatchedUsageWriter, spoolsToReplay, type UsageSink } from './batched-usage-writer.js';
+import { BatchedUsageWriter, fanOutUsage, spoolsToReplay, timeOrderedId, type UsageSink } from './batched-usage-writer.js';
+import { MemoryUsageRecorder } from './usage-recorder.js';
 import type { UsageRecord } from './usage-recorder.js';
 
 function record(index: number, model = 'gpt-4'): UsageRecord {
@@ -169,4 +170,66 @@ test('a start also replays the spools of worker slots that no longer run and of 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+test('timeOrderedId: RFC 9562 version 7 layout, the 48-bit millisecond time first', () => {
+  for (const now of [0, 1, 0xffff_ffff, 0x1_0000_0000, Date.UTC(2026, 10, 27, 10, 7, 42, 123), 0xffff_ffff_ffff]) {
+    const id = timeOrderedId(now);
+    assert.match(id, UUID_V7);
+    assert.equal(id.slice(0, 8) + id.slice(9, 13), now.toString(16).padStart(12, '0'), `time of ${now}`);
+  }
+  // Fractions are floored; what is not a time falls back to now.
+  assert.equal(timeOrderedId(1_700_000_000_000.9).slice(0, 13), timeOrderedId(1_700_000_000_000).slice(0, 13));
+  for (const bad of [Number.NaN, -1, Number.POSITIVE_INFINITY]) {
+    const before = Date.now();
+    const time = Number.parseInt(timeOrderedId(bad).slice(0, 13).replace('-', ''), 16);
+    assert.ok(time >= before && time <= Date.now(), `${bad} gives the current time`);
+  }
+});
+
+test('timeOrderedId: 100k ids are unique, sort in time order, and every random digit varies', () => {
+  const count = 100_000;
+  const start = Date.UTC(2026, 0, 1);
+  const ids: string[] = [];
+  // Several ids per millisecond, as under load.
+  for (let index = 0; index < count; index++) ids.push(timeOrderedId(start + Math.floor(index / 4)));
+  assert.equal(new Set(ids).size, count, 'no id repeats');
+  for (let index = 1; index < count; index++) {
+    const [previous, current] = [ids[index - 1] as string, ids[index] as string];
+    if (index % 4 === 0) assert.ok(previous < current, `a later millisecond sorts after: ${previous} ${current}`);
+    else assert.equal(previous.slice(0, 13), current.slice(0, 13));
+  }
+  const variants = new Set<string>();
+  // Digits 15-17, 20-22 and 24-35 are random: each takes all 16 values over this many ids.
+  const seen = Array.from({ length: 36 }, () => new Set<string>());
+  for (const id of ids) {
+    assert.match(id, UUID_V7);
+    variants.add(id.charAt(19));
+    for (let position = 0; position < 36; position++) seen[position]?.add(id.charAt(position));
+  }
+  assert.deepEqual([...variants].sort(), ['8', '9', 'a', 'b']);
+  for (const position of [15, 16, 17, 20, 21, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35]) {
+    assert.equal(seen[position]?.size, 16, `digit ${position} is random`);
+  }
+});
+
+test('the writer takes the record without copying it and fixes its id in place; a given id is kept', async () => {
+  const sink = new FakeSink();
+  const writer = new BatchedUsageWriter(sink, pino({ level: 'silent' }), { flushIntervalMs: 60_000 });
+  const memory = new MemoryUsageRecorder();
+  const usage = fanOutUsage([writer, memory]);
+  const fresh = record(Date.UTC(2026, 0, 1));
+  const held = { ...record(2), id: 'hold-id', budgetHeld: true };
+  usage.record(fresh);
+  usage.record(held);
+  assert.match(fresh.id ?? '', UUID_V7);
+  assert.equal(fresh.id?.slice(0, 13), timeOrderedId(Date.UTC(2026, 0, 1)).slice(0, 13), 'the id carries the record time');
+  await writer.flush();
+  assert.equal(sink.rows.get(fresh.id ?? ''), fresh, 'the same object reaches the sink');
+  assert.equal(sink.rows.get('hold-id'), held);
+  // Every recorder sees the one record, id included.
+  assert.deepEqual(memory.recent(), [fresh, held]);
+  await writer.close();
 });

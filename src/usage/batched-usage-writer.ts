@@ -2,7 +2,7 @@
 // or every 500 records), and kept in a bounded spool while the database is away. Every record gets
 // its unique id when it is recorded, so a batch written twice inserts nothing twice. On close the
 // spool is flushed, or saved to a file beside the SQLite path and replayed on the next start.
-import { randomUUID } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../logging/logger.js';
@@ -46,15 +46,51 @@ export function spoolsToReplay(file: string): string[] {
   return found;
 }
 
+/** Random bytes one id takes (74 bits are used). */
+const ID_RANDOM_BYTES = 11;
+/** Random bytes for ids, drawn from the CSPRNG in bulk: one call per 512 ids instead of one per id. */
+const RANDOM_POOL = Buffer.alloc(ID_RANDOM_BYTES * 512);
+let randomAt = RANDOM_POOL.length;
+/** ASCII codes of the hex digits. */
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+/** The id is written into this template (dashes and the version digit stay) and read out as one string. */
+const ID_SCRATCH = Buffer.from('00000000-0000-7000-8000-000000000000', 'latin1');
+
+function writeHex(value: number, at: number, digits: number): void {
+  for (let index = at + digits - 1; index >= at; index--) {
+    ID_SCRATCH[index] = HEX[value & 15] as number;
+    value >>>= 4;
+  }
+}
+
 /**
- * A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then random bits. Records inserted in time
- * order land at the end of the primary-key index instead of at random pages, which more than
- * halved SQLite's cost per usage row under load.
+ * A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, the version 7, 12 random bits, the variant
+ * (10), then 62 random bits. Records inserted in time order land at the end of the primary-key
+ * index instead of at random pages, which more than halved SQLite's cost per usage row under load.
+ * Written digit by digit into one buffer: the string slicing this replaced cost ~1 KB per id.
  */
 export function timeOrderedId(now: number = Date.now()): string {
-  const random = randomUUID();
-  const time = (Number.isFinite(now) && now >= 0 ? Math.floor(now) : Date.now()).toString(16).padStart(12, '0').slice(-12);
-  return `${time.slice(0, 8)}-${time.slice(8, 12)}-7${random.slice(15, 18)}${random.slice(18)}`;
+  const ms = Number.isFinite(now) && now >= 0 ? Math.floor(now) : Date.now();
+  // The low 48 bits, as 16 + 32 (bitwise operators work on 32 bits).
+  writeHex(Math.floor(ms / 0x1_0000_0000) & 0xffff, 0, 4);
+  writeHex(ms >>> 16, 4, 4);
+  writeHex(ms & 0xffff, 9, 4);
+  if (randomAt + ID_RANDOM_BYTES > RANDOM_POOL.length) {
+    randomFillSync(RANDOM_POOL);
+    randomAt = 0;
+  }
+  const at = randomAt;
+  randomAt += ID_RANDOM_BYTES;
+  const random = RANDOM_POOL;
+  // rand_a: 12 bits after the version digit (index 14 holds the 7).
+  writeHex(random.readUInt16BE(at) & 0x0fff, 15, 3);
+  // The variant digit: 10 then two random bits (8, 9, a or b); then 12 random bits.
+  ID_SCRATCH[19] = HEX[8 | ((random[at + 2] as number) & 3)] as number;
+  writeHex(random.readUInt16BE(at + 3) & 0x0fff, 20, 3);
+  // The last 48 bits.
+  writeHex(random.readUInt16BE(at + 5), 24, 4);
+  writeHex(random.readUInt32BE(at + 7), 28, 8);
+  return ID_SCRATCH.toString('latin1', 0, 36);
 }
 
 export interface UsageSink {
@@ -108,9 +144,13 @@ export class BatchedUsageWriter implements UsageRecorder {
     this.timer.unref();
   }
 
+  /**
+   * Takes the record as it is (no copy: the caller made it for this call and does not reuse it) and
+   * fixes its id here, once, in place, so every later attempt to write it is the same insert.
+   */
   record(record: UsageRecord): void {
-    // The id is fixed here, once, so every later attempt to write this record is the same insert.
-    this.queue.push({ ...record, id: record.id ?? timeOrderedId(record.createdAt) });
+    record.id ??= timeOrderedId(record.createdAt);
+    this.queue.push(record as IdentifiedUsageRecord);
     this.enforceBound();
     if (this.queue.length >= this.batchSize && !this.down) void this.flushIfDue();
   }

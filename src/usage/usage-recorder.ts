@@ -35,6 +35,10 @@ export interface UsageRecord {
 }
 
 export interface UsageRecorder {
+  /**
+   * The record is shared by every recorder and kept as it is: callers make a new one per call and do
+   * not change it afterwards. The database writer sets its `id` in place when absent.
+   */
   record(record: UsageRecord): void;
   /** Writes whatever is buffered; called on shutdown. */
   flush(): Promise<void>;

@@ -7,7 +7,8 @@ import { contextLengthExceeded, invalidValue, type GatewayError } from '../error
 import type { ChatCompletionRequest, ChatMessage } from '../openai/types.js';
 import type { ModelGroup } from '../routing/model-router.js';
 import type { Services } from '../services.js';
-import { loadTokenCounter, type TokenCounter } from '../usage/token-estimator.js';
+import { countTokens, type PromptPlan } from '../usage/token-counts.js';
+import { loadTokenCounter } from '../usage/token-estimator.js';
 import { condenserFor, groupWindow, type SummariserCall } from './context-condenser.js';
 import { recordCondenseUsage } from './condense-usage.js';
 import { planTrim } from './conversation-trim.js';
@@ -63,11 +64,6 @@ function largestWindow(services: FitServices, group: ModelGroup, window: number)
   return largest;
 }
 
-/** Request tokens outside the messages (tools, functions, schema), which no policy removes. */
-function fixedTokens(counter: TokenCounter, chat: ChatCompletionRequest): number {
-  return counter.request(chat) - counter.messages(chat.messages);
-}
-
 /**
  * True when the request surely fits without counting: no policy header to check, and the catalog
  * knows no window for the group or the body is obviously small (under half a token per byte). The
@@ -95,12 +91,13 @@ export async function fitContext(services: FitServices, request: FastifyRequest,
   const bytes = Number.isFinite(length) && length > 0 ? length : Buffer.byteLength(JSON.stringify(chat.messages));
   if (bytes / 2 + output < window) return group;
 
-  const counter = await loadTokenCounter();
   // Refusing, or moving to a larger window, needs the count only up to the largest window that
-  // could take the prompt: a 10 MB body is not counted whole (seconds of event loop) to be refused.
+  // could take the prompt: a 10 MB body is not counted whole (seconds of counting) to be refused.
+  // Big prompts are counted in a worker thread (src/usage/token-counts.ts), never on the event loop.
   const largest = policy === 'error' ? window : policy === 'fallback' ? largestWindow(services, group, window) : undefined;
   const cap = largest === undefined ? undefined : Math.max(0, largest - output);
-  const before = cap === undefined ? counter.request(chat) : counter.requestUpTo(chat, cap);
+  const parts = cap === undefined ? await countTokens({ kind: 'plan', chat }) : undefined;
+  const before = parts?.request ?? (await countTokens({ kind: 'upTo', chat, cap: cap as number }));
   const counted = cap === undefined || before <= cap;
   if (before + output <= window) return group;
   const mark = (after: number, method: ContextPolicy) => {
@@ -122,16 +119,16 @@ export async function fitContext(services: FitServices, request: FastifyRequest,
   if (policy === 'error') throw overflow(group, before, output, window, counted);
 
   // Room for the messages themselves (the reply priming is part of `messages`' count).
-  const budget = window - output - fixedTokens(counter, chat);
-  const perMessage = chat.messages.map((message) => counter.message(message));
-  const priming = counter.messages([]);
+  const { perMessage, priming, fixed } = parts as PromptPlan;
+  const budget = window - output - fixed;
+  /** The prompt after cutting: its parts were counted once, so nothing is counted again. */
+  const keptTokens = (kept: readonly number[]) => kept.reduce((sum, index) => sum + (perMessage[index] as number), fixed + priming);
 
   if (policy === 'truncate') {
     const plan = planTrim(chat.messages, perMessage, budget - priming);
     if (plan === undefined) throw overflow(group, before, output, window);
     chat.messages = plan.kept.map((index) => chat.messages[index] as ChatMessage);
-    const after = counter.request(chat);
-    mark(after, 'truncate');
+    mark(keptTokens(plan.kept), 'truncate');
     return group;
   }
 
@@ -167,7 +164,7 @@ export async function fitContext(services: FitServices, request: FastifyRequest,
   }
   if (!placed) messages.push(summary);
   chat.messages = messages;
-  const after = counter.request(chat);
+  const after = keptTokens(plan.kept) + (await loadTokenCounter()).message(summary);
   if (after + output > window) throw overflow(group, before, output, window);
   mark(after, 'condense');
   return group;

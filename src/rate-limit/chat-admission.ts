@@ -10,7 +10,7 @@ import { rateLimited } from '../errors/gateway-error.js';
 import type { Logger } from '../logging/logger.js';
 import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
 import type { Route } from '../routing/model-router.js';
-import { estimatePromptTokens } from '../usage/token-estimator.js';
+import { countTokens } from '../usage/token-counts.js';
 import type { BudgetLedger, HoldMode } from './budget-ledger.js';
 import type { RateLimiter } from './memory-rate-limiter.js';
 
@@ -58,7 +58,7 @@ export class ChatAdmission {
     const choices = Math.max(1, chat.n ?? 1);
     const asked = chat.max_completion_tokens ?? chat.max_tokens ?? undefined;
     const outputOf = (route: Route | undefined) => (asked ?? route?.entry?.max_output_tokens ?? DEFAULT_MAX_OUTPUT) * choices;
-    return this.reserveTokens(request, reply, () => estimatePromptTokens(chat), routes, outputOf);
+    return this.reserveTokens(request, reply, () => countTokens({ kind: 'request', chat }), routes, outputOf);
   }
 
   /**

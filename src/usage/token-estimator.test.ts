@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ChatCompletionRequest } from '../openai/types.js';
 import { countTokens } from 'gpt-tokenizer';
-import { countInPieces, estimatePromptTokens, loadTokenCounter } from './token-estimator.js';
+import { countInPieces, loadTokenCounter } from './token-estimator.js';
+import { countTokens as countJob } from './token-counts.js';
+
+/** Counted the way the admission counts (a worker thread for the big ones). */
+const estimatePromptTokens = (chat: ChatCompletionRequest) => countJob({ kind: 'request', chat });
 
 function request(content: ChatCompletionRequest['messages'][number]['content'], extra: Partial<ChatCompletionRequest> = {}): ChatCompletionRequest {
   return { model: 'gpt-4o', messages: [{ role: 'user', content }], ...extra };

@@ -280,7 +280,3 @@ export function tokenCountMethod(kind: string | undefined): 'tokenizer' | 'estim
   return kind === 'openai' || kind === 'azure' ? 'tokenizer' : 'estimate';
 }
 
-/** Prompt tokens of a chat request: messages, tool and function definitions, response schema. */
-export async function estimatePromptTokens(chat: ChatCompletionRequest): Promise<number> {
-  return (await loadTokenCounter()).request(chat);
-}

@@ -189,6 +189,41 @@ describe('context condensation', () => {
     await response.text();
   });
 
+  test('policy truncate on a 1.5 MB conversation is counted in a worker thread: the event loop stays free', { timeout: 60_000 }, async () => {
+    // Distinct words (no help from the tokenizer's cache): counting them takes about a second per MB.
+    let seed = 7;
+    const word = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) % 1_000_000_007).toString(36);
+    const old = (count: number) => Array.from({ length: count }, word).join(' ');
+    const messages = [
+      { role: 'system', content: 'You are terse.' },
+      { role: 'user', content: old(100_000) },
+      { role: 'assistant', content: old(100_000) },
+      { role: 'user', content: 'And now, in one word?' },
+    ];
+    // The gateway runs in this process: a count on its event loop would stall this ticker.
+    let last = performance.now();
+    let worstGap = 0;
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      worstGap = Math.max(worstGap, now - last);
+      last = now;
+    }, 5);
+    const started = performance.now();
+    const response = await chat({ model: 'gpt-3.5-turbo', messages, max_tokens: 50 }, 'truncate');
+    const took = performance.now() - started;
+    clearInterval(ticker);
+    worstGap = Math.max(worstGap, performance.now() - last);
+    assert.equal(response.status, 200, await response.clone().text());
+    assert.equal(response.headers.get('x-llm-proxy-context-method'), 'truncate');
+    const [before, after] = (response.headers.get('x-llm-proxy-context-tokens') ?? '').split('->').map(Number);
+    assert.ok(before !== undefined && after !== undefined && before > 100_000 && after + 50 <= 400, `${before}->${after}`);
+    assert.deepEqual(upstream.requests.at(-1)?.body?.messages, [messages[0], messages[3]]);
+    await response.text();
+    // On the event loop, the count (most of `took`) was one stall; off it, only the body's parse and clone are.
+    assert.ok(took > 400, `the request took ${Math.round(took)} ms: too little to tell`);
+    assert.ok(worstGap < took / 3, `the event loop stalled ${Math.round(worstGap)} ms of the request's ${Math.round(took)} ms`);
+  });
+
   test('policy condense: old turns become one summary message; the summariser call is recorded', async () => {
     const messages = longConversation(12);
     const response = await chat({ model: 'gpt-3.5-turbo', messages, max_tokens: 50 }, 'condense');

@@ -3,12 +3,12 @@
 // usage with the catalog's input price. Provider differences live in each codec's `embeddings`.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalidJson, isGatewayError, modelNotFound } from '../../errors/gateway-error.js';
-import { countInputTokens, validateEmbeddingRequest, type EmbeddingRequest, type EmbeddingUsage } from '../../openai/embeddings-request.js';
+import { validateEmbeddingRequest, type EmbeddingRequest, type EmbeddingUsage } from '../../openai/embeddings-request.js';
 import type { CompletionUsage } from '../../openai/types.js';
 import { EmbeddingsExecutor, embeddingsNotServed, type EmbeddingsOutcome } from '../../routing/embeddings-executor.js';
 import type { Route } from '../../routing/model-router.js';
 import type { Services } from '../../services.js';
-import { loadTokenCounter } from '../../usage/token-estimator.js';
+import { countTokens } from '../../usage/token-counts.js';
 import type { UsageRecord, UsageStatus } from '../../usage/usage-recorder.js';
 import { answerFromCache, planCache, saveCompletion } from '../cache-response.js';
 import { checkModelAccess, routeHeader } from '../chat-pipeline.js';
@@ -58,8 +58,8 @@ export function registerEmbeddings(app: FastifyInstance, services: Services): vo
 
     // Counted locally at most once: for a key's token limit or budget, and when the provider reports no usage.
     let counted: Promise<number> | undefined;
-    const countTokens = () => (counted ??= loadTokenCounter().then((counter) => countInputTokens(embed.input, counter.text)));
-    await services.admission.reserveTokens(request, reply, countTokens, routes);
+    const countInput = () => (counted ??= countTokens({ kind: 'embeddings', input: embed.input }));
+    await services.admission.reserveTokens(request, reply, countInput, routes);
     const cachePlan = cache === undefined ? undefined : planCache(cache, request, group, embed, ENDPOINT);
 
     const controller = new AbortController();
@@ -90,7 +90,7 @@ export function registerEmbeddings(app: FastifyInstance, services: Services): vo
     let estimated = false;
     if (answer.usage === undefined) {
       // Gemini (and some hosts) report no tokens: the client still gets usage, marked estimated in our records.
-      const tokens = await countTokens();
+      const tokens = await countInput();
       answer.usage = { prompt_tokens: tokens, total_tokens: tokens };
       estimated = true;
     }

@@ -11,7 +11,7 @@ import { invalidJson, invalidRequest, modelNotFound, upstreamBadResponse } from 
 import type { ChatCompletionResponse } from '../../openai/types.js';
 import { isRecord } from '../../providers/anthropic/anthropic-wire.js';
 import type { Services } from '../../services.js';
-import { loadTokenCounter } from '../../usage/token-estimator.js';
+import { countTokens } from '../../usage/token-counts.js';
 import { chunkFormat } from '../answer-format.js';
 import { checkModelAccess, type AnswerFormat, type ChatPipeline, type NativeRunner } from '../chat-pipeline.js';
 import { guardBody } from '../json-body.js';
@@ -103,7 +103,7 @@ export function registerMessages(app: FastifyInstance, services: Services, pipel
       return reply.code(200).header('content-type', 'application/json').send(outcome.body);
     }
     const { chat } = toChatRequest(parsed, [], { lenient: true });
-    const counter = await loadTokenCounter();
-    return reply.code(200).send({ input_tokens: counter.request(chat) });
+    // A big prompt is counted in a worker thread, off the event loop (src/usage/token-counts.ts).
+    return reply.code(200).send({ input_tokens: await countTokens({ kind: 'request', chat }) });
   });
 }

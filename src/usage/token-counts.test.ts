@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import type { ChatCompletionRequest } from '../openai/types.js';
+import { closeCountPool, CountPool, countTokens, INLINE_CHARS, jobChars, runCountJob, type CountJob, type PromptPlan } from './token-counts.js';
+import { loadTokenCounter } from './token-estimator.js';
+
+after(closeCountPool);
+
+const WORDS = ['river', 'stone', 'lantern', 'quietly', 'orbit', 'maple', 'seven', 'harbor', 'echo', 'velvet'];
+
+function prose(chars: number): string {
+  let text = '';
+  for (let index = 0; text.length < chars; index++) text += `${WORDS[(index * 7) % WORDS.length]}${index % 13 === 0 ? '. ' : ' '}`;
+  return text;
+}
+
+function chat(text: string): ChatCompletionRequest {
+  return {
+    model: 'gpt-4o',
+    messages: [
+      { role: 'system', content: 'You are terse.' },
+      { role: 'user', content: text },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'lookup', arguments: '{"q":"x"}' } }] },
+      { role: 'tool', tool_call_id: 'call_1', content: [{ type: 'text', text: text.slice(0, 1000) }] },
+    ],
+    tools: [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: { q: { type: 'string' } } } } }],
+  };
+}
+
+test('a plan adds up: the request is the priming, every message and the fixed part (tools)', async () => {
+  const counter = await loadTokenCounter();
+  const request = chat('How far is the harbor from the river?');
+  const plan = runCountJob(counter, { kind: 'plan', chat: request }) as PromptPlan;
+  assert.equal(plan.request, counter.request(request));
+  assert.equal(plan.perMessage.length, 4);
+  assert.deepEqual(plan.perMessage, request.messages.map((message) => counter.message(message)));
+  assert.equal(plan.priming, counter.messages([]));
+  assert.ok(plan.fixed > 0, 'the tool definition is counted outside the messages');
+  assert.equal(plan.priming + plan.perMessage.reduce((sum, tokens) => sum + tokens, 0) + plan.fixed, plan.request);
+});
+
+test('big jobs counted in a worker thread give the same numbers as counting in place', async () => {
+  const counter = await loadTokenCounter();
+  const request = chat(prose(200_000));
+  const jobs: CountJob[] = [
+    { kind: 'request', chat: request },
+    { kind: 'upTo', chat: request, cap: 5_000 },
+    { kind: 'plan', chat: request },
+    { kind: 'messages', messages: request.messages },
+    { kind: 'embeddings', input: [prose(50_000), 'short', prose(20_000)] },
+  ];
+  for (const job of jobs) {
+    assert.ok(jobChars(job) >= INLINE_CHARS, `${job.kind} is big enough for a worker`);
+    assert.deepEqual(await countTokens(job), runCountJob(counter, job), job.kind);
+  }
+  const upTo = (await countTokens({ kind: 'upTo', chat: request, cap: 5_000 })) as number;
+  assert.ok(upTo > 5_000 && upTo < (runCountJob(counter, { kind: 'request', chat: request }) as number), 'upTo stops past its cap');
+});
+
+/** Distinct words: no help from the tokenizer's cache, so counting takes its real time (~1 s a MB). */
+function distinctWords(chars: number): string {
+  let text = '';
+  for (let index = 1; text.length < chars; index++) text += `${((index * 2_654_435_761) >>> 0).toString(36)} `;
+  return text;
+}
+
+test('counting a big prompt leaves the event loop free (in place it held it for the whole count)', async () => {
+  const request = chat(distinctWords(1_500_000));
+  let last = performance.now();
+  let worstGap = 0;
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    worstGap = Math.max(worstGap, now - last);
+    last = now;
+  }, 5);
+  const started = performance.now();
+  const tokens = (await countTokens({ kind: 'request', chat: request })) as number;
+  const took = performance.now() - started;
+  clearInterval(ticker);
+  // The gap still open counts too: a count in place ends before the ticker ever fires.
+  worstGap = Math.max(worstGap, performance.now() - last);
+  assert.ok(tokens > 300_000, `counted ${tokens}`);
+  // Counted in place, the worst gap would be the whole count; here only the request's structured
+  // clone runs on this thread.
+  assert.ok(took > 200, `the count took ${took.toFixed(0)} ms: too little to tell`);
+  assert.ok(worstGap < took / 4, `the loop stalled ${worstGap.toFixed(0)} ms while a count took ${took.toFixed(0)} ms`);
+});
+
+test('a small prompt is sized as small, and tool calls or schemas count as big enough to move', () => {
+  assert.ok(jobChars({ kind: 'request', chat: { model: 'm', messages: [{ role: 'user', content: 'hi' }] } }) < INLINE_CHARS);
+  assert.ok(jobChars({ kind: 'request', chat: { model: 'm', messages: [{ role: 'user', content: 'hi' }], response_format: { type: 'json_object' } } }) >= INLINE_CHARS);
+  assert.equal(jobChars({ kind: 'embeddings', input: ['abcd', 'ef'] }), 6);
+  assert.equal(jobChars({ kind: 'embeddings', input: [[1, 2, 3], [4]] }), 2);
+});
+
+test('jobs waiting on a worker that goes away are rejected, not left hanging', async () => {
+  const pool = new CountPool(1);
+  const pending = pool.run({ kind: 'request', chat: chat(prose(3_000_000)) });
+  assert.equal(pool.pending(), 1);
+  await pool.close();
+  await assert.rejects(pending);
+  assert.equal(pool.pending(), 0);
+});

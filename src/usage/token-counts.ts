@@ -1,0 +1,199 @@
+// Token counts of whole requests, off the event loop when they are big. Counting is linear but
+// not cheap (~1-2 µs a character): a 4 MB prompt held the loop 3.5-7.5 s, stalling every other
+// request and stream of the process. Requests under INLINE_CHARS are counted in place (a worker
+// round trip costs more than they do); bigger ones go to a small pool of worker threads that load
+// the tokenizer on their first job. The jobs are pure (runCountJob), so both paths give one answer.
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { countInputTokens, type EmbeddingInput } from '../openai/embeddings-request.js';
+import type { ChatCompletionRequest, ChatMessage } from '../openai/types.js';
+import { loadTokenCounter, type TokenCounter } from './token-estimator.js';
+
+/** Below this many characters of prompt a count stays on the event loop (~10-20 ms at worst). */
+export const INLINE_CHARS = 8 * 1024;
+
+/** What the context policies need to cut a conversation: the whole count and its parts. */
+export interface PromptPlan {
+  /** The request's prompt tokens (counter.request). */
+  request: number;
+  /** Each message's tokens, framing included. */
+  perMessage: number[];
+  /** The reply priming (a prompt of no messages). */
+  priming: number;
+  /** Tokens outside the messages: tools, functions, response schema. No policy removes them. */
+  fixed: number;
+}
+
+export type CountJob =
+  | { kind: 'request'; chat: ChatCompletionRequest }
+  /** request(), exact up to `cap`; past it, some number over `cap` (see TokenCounter.requestUpTo). */
+  | { kind: 'upTo'; chat: ChatCompletionRequest; cap: number }
+  | { kind: 'plan'; chat: ChatCompletionRequest }
+  | { kind: 'messages'; messages: ChatMessage[] }
+  | { kind: 'embeddings'; input: EmbeddingInput };
+
+type Result<J extends CountJob> = J extends { kind: 'plan' } ? PromptPlan : number;
+
+/** One job on a loaded counter; what the worker runs and what the inline path runs. */
+export function runCountJob(counter: TokenCounter, job: CountJob): number | PromptPlan {
+  switch (job.kind) {
+    case 'request':
+      return counter.request(job.chat);
+    case 'upTo':
+      return counter.requestUpTo(job.chat, job.cap);
+    case 'messages':
+      return counter.messages(job.messages);
+    case 'embeddings':
+      return countInputTokens(job.input, counter.text);
+    case 'plan': {
+      const perMessage = job.chat.messages.map((message) => counter.message(message));
+      const priming = counter.messages([]);
+      let messages = priming;
+      for (const tokens of perMessage) messages += tokens;
+      const request = counter.request(job.chat);
+      return { request, perMessage, priming, fixed: request - messages };
+    }
+  }
+}
+
+function contentChars(content: unknown): number {
+  if (typeof content === 'string') return content.length;
+  if (!Array.isArray(content)) return 0;
+  let chars = 0;
+  for (const part of content as unknown[]) {
+    if (part !== null && typeof part === 'object') {
+      const text = (part as { text?: unknown }).text;
+      if (typeof text === 'string') chars += text.length;
+    }
+  }
+  return chars;
+}
+
+/** Roughly how much text a job counts: enough to choose between inline and a worker, never a count. */
+export function jobChars(job: CountJob): number {
+  if (job.kind === 'embeddings') {
+    const input = job.input;
+    if (typeof input === 'string') return input.length;
+    let chars = 0;
+    for (const item of input) chars += typeof item === 'string' ? item.length : 1;
+    return chars;
+  }
+  const messages = job.kind === 'messages' ? job.messages : job.chat.messages;
+  let chars = 0;
+  for (const message of messages) {
+    chars += contentChars(message.content);
+    if (message.tool_calls !== undefined || message.function_call !== undefined) chars += INLINE_CHARS;
+  }
+  if (job.kind !== 'messages' && (job.chat.tools !== undefined || job.chat.functions !== undefined || job.chat.response_format !== undefined)) {
+    chars += INLINE_CHARS;
+  }
+  return chars;
+}
+
+interface Pending {
+  resolve(value: number | PromptPlan): void;
+  reject(error: Error): void;
+}
+
+interface Slot {
+  worker: Worker;
+  pending: Map<number, Pending>;
+  /** Set once the worker failed or exited: its jobs were rejected, it takes no more. */
+  dead: boolean;
+}
+
+interface WorkerReply {
+  id: number;
+  result?: number | PromptPlan;
+  error?: string;
+}
+
+/** A few worker threads, started on first use, each job to the least busy; never keeps the process alive. */
+export class CountPool {
+  private readonly slots: Slot[] = [];
+  private nextId = 0;
+
+  constructor(private readonly size: number = Math.max(1, Math.min(4, availableParallelism() - 1))) {}
+
+  run(job: CountJob): Promise<number | PromptPlan> {
+    const slot = this.slot();
+    const id = ++this.nextId;
+    return new Promise((resolve, reject) => {
+      // Referenced while it has work (a caller is waiting on it), unreferenced when idle.
+      if (slot.pending.size === 0) slot.worker.ref();
+      slot.pending.set(id, { resolve, reject });
+      slot.worker.postMessage({ id, job });
+    });
+  }
+
+  /** Jobs waiting or running, over every worker. */
+  pending(): number {
+    let total = 0;
+    for (const slot of this.slots) total += slot.pending.size;
+    return total;
+  }
+
+  async close(): Promise<void> {
+    const slots = this.slots.splice(0);
+    await Promise.all(slots.map((slot) => slot.worker.terminate()));
+  }
+
+  private slot(): Slot {
+    let best: Slot | undefined;
+    for (const slot of this.slots) if (best === undefined || slot.pending.size < best.pending.size) best = slot;
+    if (best !== undefined && (best.pending.size === 0 || this.slots.length >= this.size)) return best;
+    return this.spawn();
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(new URL('./token-count-worker.js', import.meta.url));
+    const slot: Slot = { worker, pending: new Map(), dead: false };
+    worker.on('message', (message: WorkerReply) => {
+      const waiting = slot.pending.get(message.id);
+      if (waiting === undefined) return;
+      slot.pending.delete(message.id);
+      if (slot.pending.size === 0) worker.unref();
+      if (message.error !== undefined || message.result === undefined) waiting.reject(new Error(message.error ?? 'no result'));
+      else waiting.resolve(message.result);
+    });
+    const fail = (error: Error) => {
+      if (slot.dead) return;
+      slot.dead = true;
+      const index = this.slots.indexOf(slot);
+      if (index >= 0) this.slots.splice(index, 1);
+      for (const waiting of slot.pending.values()) waiting.reject(error);
+      slot.pending.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`token count worker exited with code ${code}`)));
+    // After the listeners (adding a 'message' listener refs the worker's port again); run() refs it while it has jobs.
+    worker.unref();
+    this.slots.push(slot);
+    return slot;
+  }
+}
+
+let pool: CountPool | undefined;
+
+/**
+ * Counts `job`: in place when it is small, else in a worker thread. A worker that fails (it
+ * crashed, or could not start) is not the request's fault: the count is then made in place.
+ */
+export async function countTokens<J extends CountJob>(job: J): Promise<Result<J>> {
+  if (jobChars(job) >= INLINE_CHARS) {
+    pool ??= new CountPool();
+    try {
+      return (await pool.run(job)) as Result<J>;
+    } catch {
+      // Fall through: counted here, as before workers.
+    }
+  }
+  return runCountJob(await loadTokenCounter(), job) as Result<J>;
+}
+
+/** Stops the shared pool's workers (tests; the process never waits for them). */
+export async function closeCountPool(): Promise<void> {
+  const current = pool;
+  pool = undefined;
+  await current?.close();
+}

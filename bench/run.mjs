@@ -64,6 +64,7 @@
 //   --duration <s> (3)  --rounds <n> (3)  --warmup <s> (1)  --ttfb-requests <n> (500)  --no-pin  --strict
 //   --max-reruns <n> (5; 2 with --quick): how many runs spoiled by other processes' CPU use may be repeated
 //   --proxy-entry <file> (dist/src/main.js)
+//   --proxy-node-flags="<flags>" (default: the node flags of `npm start` in package.json; "" for none)
 //   (--strict: exit code 2 when the run is valid but a target FAILs)
 
 import { spawn, execFileSync } from 'node:child_process';
@@ -104,6 +105,7 @@ try {
       only: { type: 'string', multiple: true },
       'no-proxy': { type: 'boolean', default: false },
       'proxy-entry': { type: 'string' },
+      'proxy-node-flags': { type: 'string' },
       'no-pin': { type: 'boolean', default: false },
       strict: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -139,6 +141,17 @@ const cfg = {
   proxyEntry: path.resolve(opts['proxy-entry'] ?? DEFAULT_PROXY_ENTRY),
 };
 const PROXY_ENTRY = cfg.proxyEntry;
+// The proxy runs with the node flags `npm start` gives it (package.json scripts.start, between `node`
+// and the entry), so the bench measures what users run; --proxy-node-flags "" measures without them.
+const PROXY_NODE_FLAGS = opts['proxy-node-flags'] !== undefined
+  ? opts['proxy-node-flags'].split(/\s+/).filter(Boolean)
+  : startScriptFlags();
+
+function startScriptFlags() {
+  const start = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts?.start ?? '';
+  const words = start.trim().split(/\s+/);
+  return words[0] === 'node' ? words.slice(1).filter((word) => word.startsWith('--')) : [];
+}
 
 const ALL_SCENARIOS = [
   { name: 'nonstream-c1', stream: false, connections: 1 },
@@ -637,7 +650,8 @@ async function main() {
       LLM_PROXY_DB: path.join(tmpDir, 'bench.db'),
       LLM_PROXY_CACHE: 'off',
     };
-    const args = [...(cfg.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${OUT_DIR}`] : []), PROXY_ENTRY];
+    const args = [...PROXY_NODE_FLAGS, ...(cfg.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${OUT_DIR}`] : []), PROXY_ENTRY];
+    log(`proxy: node ${[...PROXY_NODE_FLAGS, path.relative(ROOT, PROXY_ENTRY)].join(' ')}`);
     proxy = startChild('proxy', { cpu: layout.pinned ? layout.sut : undefined, args, env: proxyEnv });
     const deadline = Date.now() + PROXY_HEALTH_TIMEOUT_MS;
     let last = 'no answer';

@@ -5,7 +5,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { request as httpRequest, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { eventually } from './gateway-harness.js';
 
 export interface GatewayProcess {
@@ -38,14 +39,30 @@ function count(haystack: string, needle: string): number {
   return found;
 }
 
-/** `args` follow the script: `['--workers', '2']`, or `['start', '--workers', '2']` with `entry` = the CLI. */
-export async function startGatewayProcess(env: Record<string, string>, configYaml: string, args: string[] = [], entry = 'dist/src/main.js'): Promise<GatewayProcess> {
+/** The node flags `npm start` runs the proxy with (package.json scripts.start, between `node` and the entry). */
+export function startScriptFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'package.json'), 'utf8')) as { scripts?: { start?: string } };
+  const words = (pkg.scripts?.start ?? '').trim().split(/\s+/);
+  return words[0] === 'node' ? words.slice(1).filter((word) => word.startsWith('--')) : [];
+}
+
+/**
+ * `args` follow the script: `['--workers', '2']`, or `['start', '--workers', '2']` with `entry` = the CLI.
+ * `nodeFlags` go before the script (the load figures pass those of `npm start`).
+ */
+export async function startGatewayProcess(
+  env: Record<string, string>,
+  configYaml: string,
+  args: string[] = [],
+  entry = 'dist/src/main.js',
+  nodeFlags: readonly string[] = [],
+): Promise<GatewayProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-process-'));
   const configPath = join(dir, 'config.yaml');
   writeFileSync(configPath, configYaml);
   const dbPath = join(dir, 'llm-proxy.db');
   const port = await freePort();
-  const child = spawn(process.execPath, [entry, ...args], {
+  const child = spawn(process.execPath, [...nodeFlags, entry, ...args], {
     env: { PATH: process.env.PATH ?? '', PORT: String(port), HOST: '127.0.0.1', LLM_PROXY_CONFIG: configPath, LLM_PROXY_DB: dbPath, LLM_PROXY_CACHE: 'off', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });

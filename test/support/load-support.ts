@@ -17,7 +17,7 @@ import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import { CLIENT_KEY, MASTER_KEY } from './gateway-harness.js';
-import { freePort, startGatewayProcess, type GatewayProcess } from './gateway-process.js';
+import { freePort, startGatewayProcess, startScriptFlags, type GatewayProcess } from './gateway-process.js';
 import { sleep, splitSse } from './reliability-support.js';
 
 /** The checkout root: this file runs as dist/test/support/load-support.js. */
@@ -127,6 +127,10 @@ export async function startProxy(upstream: LoadUpstream, env: Record<string, str
       ...env,
     },
     yaml,
+    [],
+    'dist/src/main.js',
+    // As users run it: the GC flags of `npm start` are part of the product's memory figures.
+    startScriptFlags(),
   );
   const pid = proxy.child.pid;
   if (pid === undefined) throw new Error('the proxy has no pid');

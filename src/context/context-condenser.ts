@@ -6,7 +6,8 @@ import type { ChatCompletionRequest, ChatMessage, CompletionUsage } from '../ope
 import type { ModelGroup, Route } from '../routing/model-router.js';
 import type { Services } from '../services.js';
 import { loadTokenCounter, type TokenCounter } from '../usage/token-estimator.js';
-import { cutOverBudget, extractiveSummary, overBudgetPrefix, transcriptLine, truncateToTokens } from './extractive-summary.js';
+import { countTokens } from '../usage/token-counts.js';
+import { transcriptLine, truncateToTokens } from './extractive-summary.js';
 import type { CallSignal } from '../upstream/call-signal.js';
 
 export type CondenseMethod = 'llm' | 'llm-map-reduce' | 'extractive';
@@ -84,45 +85,6 @@ export function groupWindow(group: ModelGroup): number | undefined {
   return window;
 }
 
-/**
- * Splits lines into chunks of at most `budget` tokens, on line boundaries; an oversized line is cut
- * into pieces. Stops once there are more than `maxChunks`: that many are refused anyway.
- */
-function chunkLines(lines: readonly string[], budget: number, counter: TokenCounter, maxChunks: number): string[] {
-  const chunks: string[] = [];
-  let current: string[] = [];
-  let used = 0;
-  const flush = () => {
-    if (current.length > 0) chunks.push(current.join('\n'));
-    current = [];
-    used = 0;
-  };
-  for (const line of lines) {
-    let rest = line;
-    // Each piece is cut from, and the rest measured by, a start just over the budget (all of the rest
-    // once it fits): counting the whole rest for every piece made one long line quadratic (1 MB took 14 s).
-    let head = overBudgetPrefix(rest, budget - 1, counter.text);
-    while (head.tokens + 1 > budget) {
-      flush();
-      if (chunks.length > maxChunks) return chunks;
-      const piece = cutOverBudget(head.text, budget - 1, counter.text, counter.fit);
-      // A piece with no word boundary inside the budget is cut on characters.
-      const taken = piece.length > 0 ? piece : rest.slice(0, Math.max(1, budget));
-      chunks.push(taken);
-      rest = rest.slice(taken.length).trimStart();
-      head = overBudgetPrefix(rest, budget - 1, counter.text);
-    }
-    const tokens = head.tokens + 1;
-    if (rest.length === 0) continue;
-    if (used + tokens > budget) flush();
-    if (chunks.length > maxChunks) return chunks;
-    current.push(rest);
-    used += tokens;
-  }
-  flush();
-  return chunks;
-}
-
 export class ContextCondenser {
   private cheapest: { version: number; name: string | undefined } | undefined;
 
@@ -157,8 +119,10 @@ export class ContextCondenser {
   }
 
   async condense(request: CondenseRequest, context: CondenseContext): Promise<CondenseResult> {
+    // The input may be megabytes: its counts, chunks and extractive summary run in a worker thread
+    // when it is big (src/usage/token-counts.ts); the summaries themselves are small.
     const counter = await loadTokenCounter();
-    const originalTokens = counter.messages(request.messages);
+    const originalTokens = await countTokens({ kind: 'messages', messages: [...request.messages] });
     const finish = (summary: string, model: string, method: CondenseMethod): CondenseResult => {
       const fitted = truncateToTokens(summary, request.maxTokens, counter.text, counter.fit);
       return { summary: fitted, original_tokens: originalTokens, summary_tokens: counter.text(fitted), model, method };
@@ -175,7 +139,7 @@ export class ContextCondenser {
         );
       }
     }
-    return finish(extractiveSummary(request.messages, request.maxTokens, counter.text, counter.fit), EXTRACTIVE_MODEL, 'extractive');
+    return finish(await countTokens({ kind: 'extractive', messages: [...request.messages], maxTokens: request.maxTokens }), EXTRACTIVE_MODEL, 'extractive');
   }
 
   private async summarise(group: ModelGroup, request: CondenseRequest, counter: TokenCounter, context: CondenseContext): Promise<{ summary: string; method: CondenseMethod }> {
@@ -184,7 +148,7 @@ export class ContextCondenser {
     const promptTokens = counter.text(summaryPrompt(request.maxTokens, request.instructions)) + PROMPT_SLACK;
     const inputBudget = window === undefined ? Number.POSITIVE_INFINITY : window - request.maxTokens - promptTokens;
     const whole = lines.join('\n');
-    if (counter.text(whole) <= inputBudget) {
+    if ((await countTokens({ kind: 'text', text: whole })) <= inputBudget) {
       return { summary: await this.call(group, whole, request.maxTokens, request.instructions, context), method: 'llm' };
     }
     // Map-reduce: summarise window-sized chunks, then the joined partial summaries, until one call fits.
@@ -192,7 +156,7 @@ export class ContextCondenser {
     let level = lines;
     for (;;) {
       const partBudget = Math.max(16, Math.min(request.maxTokens, inputBudget));
-      const chunks = chunkLines(level, inputBudget, counter, MAX_CALLS - calls);
+      const chunks = await countTokens({ kind: 'chunks', lines: [...level], budget: inputBudget, maxChunks: MAX_CALLS - calls });
       const partMax = Math.max(16, Math.min(partBudget, Math.floor(inputBudget / Math.max(1, chunks.length))));
       if (inputBudget < 32 || calls + chunks.length > MAX_CALLS) throw new Error('the conversation needs too many summariser calls');
       const partials: string[] = [];
@@ -205,7 +169,7 @@ export class ContextCondenser {
         partials.push(...answers);
       }
       const joined = partials.map((text, index) => `Part ${index + 1}: ${text}`);
-      if (counter.text(joined.join('\n')) <= inputBudget) {
+      if ((await countTokens({ kind: 'text', text: joined.join('\n') })) <= inputBudget) {
         return { summary: await this.call(group, joined.join('\n'), request.maxTokens, request.instructions, context), method: 'llm-map-reduce' };
       }
       if (joined.length >= level.length) throw new Error('the partial summaries do not get shorter');

@@ -169,3 +169,42 @@ export function extractiveSummary(messages: readonly ChatMessage[], maxTokens: n
   }
   return truncateToTokens(summary, maxTokens, count, fit);
 }
+
+/**
+ * Splits lines into chunks of at most `budget` tokens, on line boundaries; an oversized line is cut
+ * into pieces. Stops once there are more than `maxChunks`: that many are refused anyway.
+ */
+export function chunkLines(lines: readonly string[], budget: number, count: Count, fit: Fit | undefined, maxChunks: number): string[] {
+  const chunks: string[] = [];
+  let current: string[] = [];
+  let used = 0;
+  const flush = () => {
+    if (current.length > 0) chunks.push(current.join('\n'));
+    current = [];
+    used = 0;
+  };
+  for (const line of lines) {
+    let rest = line;
+    // Each piece is cut from, and the rest measured by, a start just over the budget (all of the rest
+    // once it fits): counting the whole rest for every piece made one long line quadratic (1 MB took 14 s).
+    let head = overBudgetPrefix(rest, budget - 1, count);
+    while (head.tokens + 1 > budget) {
+      flush();
+      if (chunks.length > maxChunks) return chunks;
+      const piece = cutOverBudget(head.text, budget - 1, count, fit);
+      // A piece with no word boundary inside the budget is cut on characters.
+      const taken = piece.length > 0 ? piece : rest.slice(0, Math.max(1, budget));
+      chunks.push(taken);
+      rest = rest.slice(taken.length).trimStart();
+      head = overBudgetPrefix(rest, budget - 1, count);
+    }
+    const tokens = head.tokens + 1;
+    if (rest.length === 0) continue;
+    if (used + tokens > budget) flush();
+    if (chunks.length > maxChunks) return chunks;
+    current.push(rest);
+    used += tokens;
+  }
+  flush();
+  return chunks;
+}

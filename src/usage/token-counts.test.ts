@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { ChatCompletionRequest } from '../openai/types.js';
 import { closeCountPool, CountPool, countTokens, INLINE_CHARS, jobChars, runCountJob, type CountJob, type PromptPlan } from './token-counts.js';
+import { watchLoop } from '../../test/support/loop-watch.js';
 import { loadTokenCounter } from './token-estimator.js';
 
 after(closeCountPool);
@@ -48,6 +49,9 @@ test('big jobs counted in a worker thread give the same numbers as counting in p
     { kind: 'plan', chat: request },
     { kind: 'messages', messages: request.messages },
     { kind: 'embeddings', input: [prose(50_000), 'short', prose(20_000)] },
+    { kind: 'text', text: prose(30_000) },
+    { kind: 'chunks', lines: [prose(40_000), 'a short line', prose(9_000)], budget: 700, maxChunks: 100 },
+    { kind: 'extractive', messages: request.messages, maxTokens: 120 },
   ];
   for (const job of jobs) {
     assert.ok(jobChars(job) >= INLINE_CHARS, `${job.kind} is big enough for a worker`);
@@ -66,19 +70,11 @@ function distinctWords(chars: number): string {
 
 test('counting a big prompt leaves the event loop free (in place it held it for the whole count)', async () => {
   const request = chat(distinctWords(1_500_000));
-  let last = performance.now();
-  let worstGap = 0;
-  const ticker = setInterval(() => {
-    const now = performance.now();
-    worstGap = Math.max(worstGap, now - last);
-    last = now;
-  }, 5);
+  const watch = watchLoop();
   const started = performance.now();
-  const tokens = (await countTokens({ kind: 'request', chat: request })) as number;
+  const tokens = await countTokens({ kind: 'request', chat: request });
   const took = performance.now() - started;
-  clearInterval(ticker);
-  // The gap still open counts too: a count in place ends before the ticker ever fires.
-  worstGap = Math.max(worstGap, performance.now() - last);
+  const worstGap = watch.stop();
   assert.ok(tokens > 300_000, `counted ${tokens}`);
   // Counted in place, the worst gap would be the whole count; here only the request's structured
   // clone runs on this thread.

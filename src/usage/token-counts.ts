@@ -5,6 +5,7 @@
 // the tokenizer on their first job. The jobs are pure (runCountJob), so both paths give one answer.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { chunkLines, extractiveSummary } from '../context/extractive-summary.js';
 import { countInputTokens, type EmbeddingInput } from '../openai/embeddings-request.js';
 import type { ChatCompletionRequest, ChatMessage } from '../openai/types.js';
 import { loadTokenCounter, type TokenCounter } from './token-estimator.js';
@@ -30,12 +31,18 @@ export type CountJob =
   | { kind: 'upTo'; chat: ChatCompletionRequest; cap: number }
   | { kind: 'plan'; chat: ChatCompletionRequest }
   | { kind: 'messages'; messages: ChatMessage[] }
-  | { kind: 'embeddings'; input: EmbeddingInput };
+  | { kind: 'embeddings'; input: EmbeddingInput }
+  | { kind: 'text'; text: string }
+  /** chunkLines (src/context/extractive-summary.ts): a transcript cut into chunks of at most `budget` tokens. */
+  | { kind: 'chunks'; lines: string[]; budget: number; maxChunks: number }
+  /** extractiveSummary: the summary made without a model. */
+  | { kind: 'extractive'; messages: ChatMessage[]; maxTokens: number };
 
-type Result<J extends CountJob> = J extends { kind: 'plan' } ? PromptPlan : number;
+type Result<J extends CountJob> = J extends { kind: 'plan' } ? PromptPlan : J extends { kind: 'chunks' } ? string[] : J extends { kind: 'extractive' } ? string : number;
+type AnyResult = number | PromptPlan | string[] | string;
 
 /** One job on a loaded counter; what the worker runs and what the inline path runs. */
-export function runCountJob(counter: TokenCounter, job: CountJob): number | PromptPlan {
+export function runCountJob(counter: TokenCounter, job: CountJob): AnyResult {
   switch (job.kind) {
     case 'request':
       return counter.request(job.chat);
@@ -45,6 +52,12 @@ export function runCountJob(counter: TokenCounter, job: CountJob): number | Prom
       return counter.messages(job.messages);
     case 'embeddings':
       return countInputTokens(job.input, counter.text);
+    case 'text':
+      return counter.text(job.text);
+    case 'chunks':
+      return chunkLines(job.lines, job.budget, counter.text, counter.fit, job.maxChunks);
+    case 'extractive':
+      return extractiveSummary(job.messages, job.maxTokens, counter.text, counter.fit);
     case 'plan': {
       const perMessage = job.chat.messages.map((message) => counter.message(message));
       const priming = counter.messages([]);
@@ -71,6 +84,12 @@ function contentChars(content: unknown): number {
 
 /** Roughly how much text a job counts: enough to choose between inline and a worker, never a count. */
 export function jobChars(job: CountJob): number {
+  if (job.kind === 'text') return job.text.length;
+  if (job.kind === 'chunks') {
+    let chars = 0;
+    for (const line of job.lines) chars += line.length;
+    return chars;
+  }
   if (job.kind === 'embeddings') {
     const input = job.input;
     if (typeof input === 'string') return input.length;
@@ -78,20 +97,20 @@ export function jobChars(job: CountJob): number {
     for (const item of input) chars += typeof item === 'string' ? item.length : 1;
     return chars;
   }
-  const messages = job.kind === 'messages' ? job.messages : job.chat.messages;
+  const messages = job.kind === 'messages' || job.kind === 'extractive' ? job.messages : job.chat.messages;
   let chars = 0;
   for (const message of messages) {
     chars += contentChars(message.content);
     if (message.tool_calls !== undefined || message.function_call !== undefined) chars += INLINE_CHARS;
   }
-  if (job.kind !== 'messages' && (job.chat.tools !== undefined || job.chat.functions !== undefined || job.chat.response_format !== undefined)) {
+  if (job.kind !== 'messages' && job.kind !== 'extractive' && (job.chat.tools !== undefined || job.chat.functions !== undefined || job.chat.response_format !== undefined)) {
     chars += INLINE_CHARS;
   }
   return chars;
 }
 
 interface Pending {
-  resolve(value: number | PromptPlan): void;
+  resolve(value: AnyResult): void;
   reject(error: Error): void;
 }
 
@@ -104,7 +123,7 @@ interface Slot {
 
 interface WorkerReply {
   id: number;
-  result?: number | PromptPlan;
+  result?: AnyResult;
   error?: string;
 }
 
@@ -115,7 +134,7 @@ export class CountPool {
 
   constructor(private readonly size: number = Math.max(1, Math.min(4, availableParallelism() - 1))) {}
 
-  run(job: CountJob): Promise<number | PromptPlan> {
+  run(job: CountJob): Promise<AnyResult> {
     const slot = this.slot();
     const id = ++this.nextId;
     return new Promise((resolve, reject) => {

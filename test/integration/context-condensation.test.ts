@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { authHeaders, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+import { watchLoop } from '../support/loop-watch.js';
 
 const SUMMARISER_PROMPT = /^You condense conversations/;
 const FACTS = 'Alice Smith needs a refund of $129.99 for order #4521, placed on March 3 in Tokyo.';
@@ -190,29 +191,18 @@ describe('context condensation', () => {
   });
 
   test('policy truncate on a 1.5 MB conversation is counted in a worker thread: the event loop stays free', { timeout: 60_000 }, async () => {
-    // Distinct words (no help from the tokenizer's cache): counting them takes about a second per MB.
-    let seed = 7;
-    const word = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) % 1_000_000_007).toString(36);
-    const old = (count: number) => Array.from({ length: count }, word).join(' ');
     const messages = [
       { role: 'system', content: 'You are terse.' },
-      { role: 'user', content: old(100_000) },
-      { role: 'assistant', content: old(100_000) },
+      { role: 'user', content: distinctWords(100_000) },
+      { role: 'assistant', content: distinctWords(100_000) },
       { role: 'user', content: 'And now, in one word?' },
     ];
-    // The gateway runs in this process: a count on its event loop would stall this ticker.
-    let last = performance.now();
-    let worstGap = 0;
-    const ticker = setInterval(() => {
-      const now = performance.now();
-      worstGap = Math.max(worstGap, now - last);
-      last = now;
-    }, 5);
+    // The gateway runs in this process: a count on its event loop would stall this watch.
+    const watch = watchLoop();
     const started = performance.now();
     const response = await chat({ model: 'gpt-3.5-turbo', messages, max_tokens: 50 }, 'truncate');
     const took = performance.now() - started;
-    clearInterval(ticker);
-    worstGap = Math.max(worstGap, performance.now() - last);
+    const worstGap = watch.stop();
     assert.equal(response.status, 200, await response.clone().text());
     assert.equal(response.headers.get('x-llm-proxy-context-method'), 'truncate');
     const [before, after] = (response.headers.get('x-llm-proxy-context-tokens') ?? '').split('->').map(Number);
@@ -275,6 +265,13 @@ describe('context condensation', () => {
   });
 });
 
+/** Distinct words (no help from the tokenizer's cache): counting them takes about a second per MB. */
+function distinctWords(count: number): string {
+  let seed = count;
+  const word = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) % 1_000_000_007).toString(36);
+  return Array.from({ length: count }, word).join(' ');
+}
+
 describe('context condensation without any provider', () => {
   let gateway: Gateway;
   before(async () => {
@@ -295,5 +292,26 @@ describe('context condensation without any provider', () => {
     assert.equal(json.method, 'extractive');
     assert.equal(json.token_count, 'estimate');
     assert.ok((json.summary_tokens as number) <= 50 && (json.summary as string).length > 0);
+  });
+
+  test('/api/condense of a 1.5 MB conversation counts and summarises in a worker thread: the event loop stays free', { timeout: 60_000 }, async () => {
+    const messages = [
+      { role: 'user', content: distinctWords(100_000) },
+      { role: 'assistant', content: distinctWords(100_000) },
+      { role: 'user', content: 'What did we decide about the order 4521?' },
+    ];
+    // The gateway runs in this process: counting on its event loop would stall this watch.
+    const watch = watchLoop();
+    const started = performance.now();
+    const response = await fetch(`${gateway.url}/api/condense`, { method: 'POST', headers: authHeaders(), body: JSON.stringify({ messages, max_tokens: 80 }) });
+    const json = (await response.json()) as Record<string, unknown>;
+    const took = performance.now() - started;
+    const worstGap = watch.stop();
+    assert.equal(response.status, 200, JSON.stringify(json));
+    assert.equal(json.method, 'extractive');
+    assert.ok((json.original_tokens as number) > 100_000, String(json.original_tokens));
+    assert.ok((json.summary_tokens as number) <= 80 && (json.summary as string).length > 0);
+    assert.ok(took > 400, `the request took ${Math.round(took)} ms: too little to tell`);
+    assert.ok(worstGap < took / 3, `the event loop stalled ${Math.round(worstGap)} ms of the request's ${Math.round(took)} ms`);
   });
 });

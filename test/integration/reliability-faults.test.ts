@@ -614,7 +614,10 @@ describe('RELIABILITY §4b faults', () => {
         const error = assertError(bad, { status: 500, code: 'internal_error', type: 'api_error', param: null });
         assert.ok(!error.message.includes('boom') && !error.message.includes('/srv/app'), 'no internals in the answer');
         assert.equal(good.status, 200, good.body);
-        assert.ok(gateway.logs.some((line) => line.includes('unhandled error') && line.includes(bad.headers['x-request-id'] as string)));
+        const logged = gateway.logs.find((line) => line.includes('unhandled error') && line.includes(bad.headers['x-request-id'] as string));
+        assert.ok(logged !== undefined);
+        // One reqId per line: the request's logger already binds it.
+        assert.equal(logged.split('"reqId"').length - 1, 1, logged);
         // The throwing path again, then normal traffic.
         assertError(await post(url, chat({}, 'explode')), { status: 500, code: 'internal_error' });
       } finally {

@@ -66,7 +66,8 @@ export function registerErrorHandler(app: FastifyInstance, bodyLimit: number, re
       // A call aborted because its client went away is not a bug: the access log says 499.
       const clientGone = request.raw.aborted || request.raw.socket?.destroyed === true;
       if (!(clientGone && error instanceof Error && error.name === 'AbortError')) {
-        request.log.error({ err: error, reqId: request.id }, 'unhandled error');
+        // request.log already carries reqId: repeating it wrote the key twice in one JSON line.
+        request.log.error({ err: error }, 'unhandled error');
       }
       gateway = internalError();
     }

@@ -150,16 +150,16 @@ export async function openHeldStream(
 ): Promise<HeldStream> {
   // The attempt has its own signal: the client's going away aborts it, and so does a stall
   // before the first content (past the time-to-first-token limit).
-  const controller = new AbortController();
-  const onClientAbort = () => controller.abort();
+  const attempt = new CallAbort();
+  const onClientAbort = () => attempt.abort();
   clientSignal.addEventListener('abort', onClientAbort, { once: true });
   const release = () => clientSignal.removeEventListener('abort', onClientAbort);
   const ttfbMs = group.timeouts.ttfbMs ?? defaultTtfbMs;
-  const timer = setTimeout(() => controller.abort(new AttemptTimeout()), ttfbMs);
-  const timedOut = () => controller.signal.reason instanceof AttemptTimeout;
+  const timer = setTimeout(() => attempt.abort(new AttemptTimeout()), ttfbMs);
+  const timedOut = () => attempt.reason instanceof AttemptTimeout;
   let response: UpstreamResponse;
   try {
-    response = await client.send(provider, spec, controller.signal, {
+    response = await client.send(provider, spec, attempt, {
       headersTimeoutMs: ttfbMs,
       ...(group.timeouts.idleMs === undefined ? {} : { bodyTimeoutMs: group.timeouts.idleMs }),
     });

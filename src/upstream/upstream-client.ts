@@ -83,11 +83,14 @@ export class UpstreamClient {
   async send(
     provider: ProviderInstance,
     spec: UpstreamRequestSpec,
-    signal: AbortSignal,
+    signal: CallSignal,
     timeouts?: { headersTimeoutMs?: number; bodyTimeoutMs?: number },
   ): Promise<UpstreamResponse> {
     try {
-      const response = await this.agent.request({ ...this.dispatchOptions(provider, spec, timeouts), signal });
+      // undici reads `aborted`, `reason` and addEventListener/removeEventListener of any EventTarget-like
+      // signal (core/util.js addAbortListener); its types name only AbortSignal and EventEmitter. A
+      // CallAbort saves the AbortController a stream would otherwise make (src/upstream/call-signal.ts).
+      const response = await this.agent.request({ ...this.dispatchOptions(provider, spec, timeouts), signal: signal as AbortSignal });
       return { status: response.statusCode, headers: response.headers, body: response.body };
     } catch (error) {
       throw this.transportError(provider.name, error, 'waiting for the response headers');

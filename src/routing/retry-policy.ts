@@ -1,7 +1,7 @@
 // Retries before the first byte reaches the client: exponential backoff with full jitter,
 // `Retry-After` honoured, inside a retry budget (Envoy's rule: retries at most 20% of the
-// requests in flight, never fewer than 3 allowed at once).
-import { setTimeout as sleep } from 'node:timers/promises';
+// requests in flight, never fewer than 3 allowed at once). The loop itself is the executor's
+// (src/routing/chat-executor.ts run()), which also moves between deployments.
 import { isGatewayError } from '../errors/gateway-error.js';
 
 export interface RetryOptions {
@@ -33,10 +33,6 @@ export class RetryBudget {
   }
 }
 
-export function isRetryable(error: unknown): boolean {
-  return isGatewayError(error) && error.retryable;
-}
-
 /** The delay before retry number `attempt` (1-based), or undefined when it should not be retried. */
 export function retryDelay(error: unknown, attempt: number, options: RetryOptions, random: () => number = Math.random): number | undefined {
   const base = options.baseDelayMs ?? 250;
@@ -44,43 +40,4 @@ export function retryDelay(error: unknown, attempt: number, options: RetryOption
   const hinted = isGatewayError(error) ? error.retryAfterMs : undefined;
   if (hinted !== undefined) return hinted <= (options.maxRetryAfterMs ?? 10_000) ? hinted : undefined;
   return Math.floor(random() * Math.min(cap, base * 2 ** (attempt - 1)));
-}
-
-/**
- * Runs `attempt` until it succeeds, fails with an error that is not retryable, runs out of
- * attempts or budget, or the client goes away. `onRetry` hears each failure that is retried.
- */
-export async function withRetries<T>(
-  attempt: (number: number) => Promise<T>,
-  options: RetryOptions,
-  budget: RetryBudget,
-  signal: AbortSignal,
-  onRetry?: (error: unknown, attempt: number) => void,
-): Promise<T> {
-  // A retry holds a place in the budget from its decision until its attempt ends.
-  let holding = false;
-  try {
-    for (let number = 1; ; number++) {
-      try {
-        return await attempt(number);
-      } catch (error) {
-        if (holding) {
-          budget.release();
-          holding = false;
-        }
-        if (number > options.retries || signal.aborted || !isRetryable(error)) throw error;
-        const delay = retryDelay(error, number, options);
-        if (delay === undefined || !budget.tryAcquire()) throw error;
-        holding = true;
-        onRetry?.(error, number);
-        try {
-          await sleep(delay, undefined, { signal });
-        } catch {
-          throw error;
-        }
-      }
-    }
-  } finally {
-    if (holding) budget.release();
-  }
 }

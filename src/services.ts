@@ -89,7 +89,8 @@ export interface SharedServices {
   cache?: ResponseCache;
   uiSessions: UiSessionStore;
   /** Failed authentications per client address, in this process (RELIABILITY 4d#4). */
-  authFailures: MemoryRateLimiter;
+  /** Failed authentications per client address: the shared rate limiter, under `auth-fail:` keys. */
+  authFailures: RateLimiter;
   /** Request body bytes being read, across every generation (RELIABILITY 4c "Body caps"); buildApp sets its size. */
   bodyBudget: BodyBudget;
   /** When the process started serving (uptime and model `created` do not restart with a reload). */
@@ -143,17 +144,15 @@ export function createSharedServices(config: Config, overrides: ServiceOverrides
   const redis = config.storage.redis_url === undefined ? undefined : new RedisConnection({ url: config.storage.redis_url }, logger);
   const cache = createResponseCache(config, logger, redis, overrides.sharedMemoryCache);
   const memoryLimiter = overrides.localRateLimiter === undefined ? new MemoryRateLimiter() : undefined;
-  const authFailures = new MemoryRateLimiter();
-  const pruneTimer = setInterval(() => {
-    const now = Date.now();
-    memoryLimiter?.prune(now);
-    authFailures.prune(now);
-  }, 60_000);
+  const pruneTimer = setInterval(() => memoryLimiter?.prune(Date.now()), 60_000);
   pruneTimer.unref();
   const localLimiter = overrides.localRateLimiter ?? (memoryLimiter as MemoryRateLimiter);
   // Keys, limits, budgets and usage (issue #6): Redis makes limits and revocations shared, the store keeps keys and usage.
   const redisPrefix = config.storage.redis_prefix ?? 'llm-proxy:';
   const rateLimiter: RateLimiter = redis === undefined ? localLimiter : new RedisRateLimiter(redis, localLimiter, redisPrefix);
+  // Failed authentications per address are counted where request limits are (Redis, the cluster
+  // primary, or here), so N workers or instances allow an address one limit, not N.
+  const authFailures = rateLimiter;
   const store = new SqlStore({ dbPath: config.storage.db_path, ...(config.storage.database_url === undefined ? {} : { databaseUrl: config.storage.database_url }) }, logger);
   store.ready().catch((error: unknown) => logger.warn({ component: 'store', err: error instanceof Error ? error.message : String(error) }, 'database not ready at start; retrying on first use'));
   const virtualKeys = new VirtualKeyService(store.keys, logger);

@@ -88,4 +88,18 @@ describe('two instances sharing PostgreSQL and Redis', { skip }, () => {
       assert.equal((usage.body.totals as Record<string, number>).requests, 2);
     }
   });
+
+  test('failed authentications of one address are counted once over both instances', async () => {
+    // Last: it locks this address out of virtual-key lookups for the rest of the minute.
+    const statuses: number[] = [];
+    for (let index = 0; index < 70; index++) {
+      const gateway = (index % 2 === 0 ? a : b) as Gateway;
+      const response = await fetch(`${gateway.url}/v1/models`, { headers: { authorization: `Bearer sk-wrong-${index}` } });
+      statuses.push(response.status);
+      await response.arrayBuffer();
+    }
+    // 60 a minute per address by default; counted per instance, the two would allow 120.
+    assert.equal(statuses.filter((status) => status === 401).length, 60, statuses.join(','));
+    assert.equal(statuses.filter((status) => status === 429).length, 10, statuses.join(','));
+  });
 });

@@ -76,6 +76,18 @@ describe('workers: state through the primary (no Redis)', () => {
     }
   });
 
+  test('failed authentications of one address are counted once for all workers', async () => {
+    // After the /metrics count of 429s above. From 127.0.0.2, an address of its own: the other tests' requests from 127.0.0.1 are not locked out.
+    const results: number[] = [];
+    for (let index = 0; index < 70; index++) {
+      results.push((await send(gateway.url, '/v1/models', { headers: bearer(`sk-wrong-${index}`), localAddress: '127.0.0.2' })).status);
+    }
+    // The default limit is 60 a minute per address; counted per worker, two workers would allow 120.
+    assert.equal(results.filter((status) => status === 401).length, 60, results.join(','));
+    assert.equal(results.filter((status) => status === 429).length, 10, results.join(','));
+    assert.equal((await send(gateway.url, '/v1/models', { headers: bearer(MASTER_KEY), localAddress: '127.0.0.2' })).status, 200);
+  });
+
   test('a budget is held exactly across workers: of 6 concurrent calls, the 3 that fit run, 3 are refused', async () => {
     // Each call holds about $0.0006 (1,000 output tokens of gpt-4o-mini) until it settles; $0.0019 fits three.
     const { key } = await createKey(gateway.url, { name: 'budget', max_budget: 0.0019 });

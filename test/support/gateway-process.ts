@@ -105,9 +105,15 @@ export interface Answer {
 }
 
 /** One request on its own connection (no keep-alive), so a cluster spreads them over its workers. */
-export function send(url: string, path: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
+export function send(
+  url: string,
+  path: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string; /** Another loopback source (127.0.0.2): another client address. */ localAddress?: string } = {},
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(`${url}${path}`, { method: options.method ?? (options.body === undefined ? 'GET' : 'POST'), headers: options.headers ?? {}, agent: false }, (res) => {
+    const method = options.method ?? (options.body === undefined ? 'GET' : 'POST');
+    const from = options.localAddress === undefined ? {} : { localAddress: options.localAddress };
+    const req = httpRequest(`${url}${path}`, { method, headers: options.headers ?? {}, agent: false, ...from }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));

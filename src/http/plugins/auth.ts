@@ -48,6 +48,11 @@ export function presentedKey(request: FastifyRequest): string | undefined {
   return token;
 }
 
+/** The failed-authentication counter of a client address, beside the keys' own counters in the shared limiter. */
+function failureKey(request: FastifyRequest): string {
+  return `auth-fail:${request.ip}`;
+}
+
 function setLimitHeaders(reply: FastifyReply, limit: number, remaining: number, resetMs: number): void {
   reply.header('x-ratelimit-limit', limit);
   reply.header('x-ratelimit-remaining', remaining);
@@ -77,11 +82,17 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
     return undefined;
   };
 
+  const refuse = (): never => {
+    // One answer for missing, malformed and unknown keys, so the body tells a prober nothing (RELIABILITY 4a#16).
+    throw authentication('Missing or invalid API key. Send a valid key as "Authorization: Bearer <key>".');
+  };
+
   const admit = (request: FastifyRequest, reply: FastifyReply, access: Access, principal: Principal | undefined): Promise<void> | undefined => {
     if (principal === undefined) {
-      if (failureLimit > 0) failures.consume(request.ip, failureLimit, 1, Date.now());
-      // One answer for missing, malformed and unknown keys, so the body tells a prober nothing (RELIABILITY 4a#16).
-      throw authentication('Missing or invalid API key. Send a valid key as "Authorization: Bearer <key>".');
+      if (failureLimit <= 0) return refuse();
+      // Counted before the answer, so a burst of guesses cannot outrun its own count.
+      const counted = failures.consume(failureKey(request), failureLimit, 1, Date.now());
+      return counted instanceof Promise ? counted.then(refuse) : refuse();
     }
     if (access === 'master' && principal.role !== 'master') {
       throw permissionDenied('This endpoint needs the master key.', 'master_key_required');
@@ -97,20 +108,25 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
     const key = presentedKey(request);
     const principal = key === undefined ? undefined : services.keys.authenticate(key);
     if (principal !== undefined) return admit(request, reply, access, principal);
+    const lookUp = (): Promise<void> | undefined => {
+      // Virtual keys (sk-gw_…) after the static ones: the cache first, the database on a miss.
+      if (key !== undefined && isVirtualKeyShaped(key)) {
+        return services.virtualKeys.authenticate(key).then((found) => admit(request, reply, access, found));
+      }
+      // No key at all: a dashboard session cookie, honoured only with its CSRF header (src/keys/ui-sessions.ts).
+      return admit(request, reply, access, key === undefined ? services.uiSessions.authenticate(request.headers) : undefined);
+    };
+    if (failureLimit <= 0) return lookUp();
     // An address over its failed-authentication limit gets no further lookups (no database reads
     // for guessed virtual keys) until its window passes; a static or master key above still works.
-    if (failureLimit > 0) {
-      const standing = failures.consume(request.ip, failureLimit - 1, 0, Date.now());
-      if (!standing.allowed) {
-        throw rateLimited('Too many failed authentication attempts from this address. Retry after the time in Retry-After.', standing.resetMs, 'too_many_auth_failures');
+    const standing = failures.consume(failureKey(request), failureLimit - 1, 0, Date.now());
+    const decide = (decision: RateLimitDecision): Promise<void> | undefined => {
+      if (!decision.allowed) {
+        throw rateLimited('Too many failed authentication attempts from this address. Retry after the time in Retry-After.', decision.resetMs, 'too_many_auth_failures');
       }
-    }
-    // Virtual keys (sk-gw_…) after the static ones: the cache first, the database on a miss.
-    if (key !== undefined && isVirtualKeyShaped(key)) {
-      return services.virtualKeys.authenticate(key).then((found) => admit(request, reply, access, found));
-    }
-    // No key at all: a dashboard session cookie, honoured only with its CSRF header (src/keys/ui-sessions.ts).
-    return admit(request, reply, access, key === undefined ? services.uiSessions.authenticate(request.headers) : undefined);
+      return lookUp();
+    };
+    return standing instanceof Promise ? standing.then(decide) : decide(standing);
   };
 
   // Callback-style: a request with a static key costs no promise (it runs once per request).

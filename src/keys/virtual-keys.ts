@@ -122,6 +122,18 @@ export class VirtualKeyService {
     return toPrincipal(key);
   }
 
+  /**
+   * The principal of an active key whose record is fresh in the cache, without a promise or a
+   * database read; undefined when only authenticate() can tell (not cached, stale, unknown, revoked
+   * or expired: it gives the answer and the message).
+   */
+  cachedPrincipal(presented: string, now = Date.now()): Principal | undefined {
+    if (!KEY_FORMAT.test(presented)) return undefined;
+    const cached = this.cache.get(hashVirtualKey(presented));
+    if (cached === undefined || cached.key === null || now - cached.fetchedAt >= this.ttlMs) return undefined;
+    return keyState(cached.key, now) === 'active' ? toPrincipal(cached.key) : undefined;
+  }
+
   /** The cached record of a key, if any (budget decisions while the database is away). */
   cached(id: string): StoredKey | undefined {
     const digest = this.digestById.get(id);

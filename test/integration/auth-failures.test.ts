@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CLIENT_KEY, MASTER_KEY, startGateway, type Gateway } from '../support/gateway-harness.js';
+import { createKey } from '../support/key-support.js';
 
 async function models(url: string, key: string): Promise<Response> {
   return fetch(`${url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
@@ -19,6 +20,9 @@ describe('failed authentication per address', () => {
   after(() => gateway.close());
 
   test('five failures are 401, then 429 with Retry-After; good keys still pass', async () => {
+    // A virtual key used before the lockout is known (cached) and keeps working through it.
+    const { key: known } = await createKey(gateway.url, { name: 'known-before' });
+    assert.equal((await models(gateway.url, known)).status, 200);
     for (let attempt = 0; attempt < 5; attempt++) assert.equal((await models(gateway.url, `sk-wrong-${attempt}`)).status, 401);
     const refused = await models(gateway.url, 'sk-wrong-again');
     assert.equal(refused.status, 429);
@@ -40,6 +44,8 @@ describe('failed authentication per address', () => {
     // The address is not locked out for keys that are known without a lookup.
     assert.equal((await models(gateway.url, CLIENT_KEY)).status, 200);
     assert.equal((await models(gateway.url, MASTER_KEY)).status, 200);
+    assert.equal((await models(gateway.url, known)).status, 200);
+    assert.equal(lookups, 0, 'the cached virtual key needed no lookup either');
   });
 });
 

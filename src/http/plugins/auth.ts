@@ -106,7 +106,9 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
     const access = request.routeOptions.config.auth ?? 'client';
     if (access === 'none') return undefined;
     const key = presentedKey(request);
-    const principal = key === undefined ? undefined : services.keys.authenticate(key);
+    // Static and master keys, then virtual keys already verified and cached: decided at once, with
+    // no shared counter asked (that is a Redis or IPC round trip, paid only by what may be a guess).
+    const principal = key === undefined ? undefined : (services.keys.authenticate(key) ?? (isVirtualKeyShaped(key) ? services.virtualKeys.cachedPrincipal(key) : undefined));
     if (principal !== undefined) return admit(request, reply, access, principal);
     const lookUp = (): Promise<void> | undefined => {
       // Virtual keys (sk-gw_…) after the static ones: the cache first, the database on a miss.
@@ -118,7 +120,7 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
     };
     if (failureLimit <= 0) return lookUp();
     // An address over its failed-authentication limit gets no further lookups (no database reads
-    // for guessed virtual keys) until its window passes; a static or master key above still works.
+    // for guessed virtual keys) until its window passes; the keys known above still work.
     const standing = failures.consume(failureKey(request), failureLimit - 1, 0, Date.now());
     const decide = (decision: RateLimitDecision): Promise<void> | undefined => {
       if (!decision.allowed) {

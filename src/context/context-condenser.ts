@@ -122,7 +122,7 @@ export class ContextCondenser {
     // The input may be megabytes: its counts, chunks and extractive summary run in a worker thread
     // when it is big (src/usage/token-counts.ts); the summaries themselves are small.
     const counter = await loadTokenCounter();
-    const originalTokens = await countTokens({ kind: 'messages', messages: [...request.messages] });
+    const originalTokens = await countTokens({ kind: 'messages', messages: request.messages });
     const finish = (summary: string, model: string, method: CondenseMethod): CondenseResult => {
       const fitted = truncateToTokens(summary, request.maxTokens, counter.text, counter.fit);
       return { summary: fitted, original_tokens: originalTokens, summary_tokens: counter.text(fitted), model, method };
@@ -139,7 +139,7 @@ export class ContextCondenser {
         );
       }
     }
-    return finish(await countTokens({ kind: 'extractive', messages: [...request.messages], maxTokens: request.maxTokens }), EXTRACTIVE_MODEL, 'extractive');
+    return finish(await countTokens({ kind: 'extractive', messages: request.messages, maxTokens: request.maxTokens }), EXTRACTIVE_MODEL, 'extractive');
   }
 
   private async summarise(group: ModelGroup, request: CondenseRequest, counter: TokenCounter, context: CondenseContext): Promise<{ summary: string; method: CondenseMethod }> {
@@ -156,7 +156,7 @@ export class ContextCondenser {
     let level = lines;
     for (;;) {
       const partBudget = Math.max(16, Math.min(request.maxTokens, inputBudget));
-      const chunks = await countTokens({ kind: 'chunks', lines: [...level], budget: inputBudget, maxChunks: MAX_CALLS - calls });
+      const chunks = await countTokens({ kind: 'chunks', lines: level, budget: inputBudget, maxChunks: MAX_CALLS - calls });
       const partMax = Math.max(16, Math.min(partBudget, Math.floor(inputBudget / Math.max(1, chunks.length))));
       if (inputBudget < 32 || calls + chunks.length > MAX_CALLS) throw new Error('the conversation needs too many summariser calls');
       const partials: string[] = [];

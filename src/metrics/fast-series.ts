@@ -245,10 +245,6 @@ export class FastGauge {
     this.value -= amount;
   }
 
-  set(value: number): void {
-    this.value = value;
-  }
-
   reset(): void {
     this.value = 0;
   }

@@ -97,3 +97,14 @@ test('jobs waiting on a worker that goes away are rejected, not left hanging', a
   await assert.rejects(pending);
   assert.equal(pool.pending(), 0);
 });
+
+test('a job that cannot be sent to a worker is refused there and counted in place', async () => {
+  // JSON bodies always clone; a function inside is what structured clone refuses.
+  const request = { model: 'm', messages: [{ role: 'user', content: prose(20_000) }], hook: () => 1 } as unknown as ChatCompletionRequest;
+  const pool = new CountPool(1);
+  await assert.rejects(pool.run({ kind: 'request', chat: request }));
+  assert.equal(pool.pending(), 0, 'nothing left waiting (the worker is not held referenced)');
+  await pool.close();
+  const counter = await loadTokenCounter();
+  assert.equal(await countTokens({ kind: 'request', chat: request }), counter.request(request));
+});

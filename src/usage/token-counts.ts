@@ -30,13 +30,13 @@ export type CountJob =
   /** request(), exact up to `cap`; past it, some number over `cap` (see TokenCounter.requestUpTo). */
   | { kind: 'upTo'; chat: ChatCompletionRequest; cap: number }
   | { kind: 'plan'; chat: ChatCompletionRequest }
-  | { kind: 'messages'; messages: ChatMessage[] }
+  | { kind: 'messages'; messages: readonly ChatMessage[] }
   | { kind: 'embeddings'; input: EmbeddingInput }
   | { kind: 'text'; text: string }
   /** chunkLines (src/context/extractive-summary.ts): a transcript cut into chunks of at most `budget` tokens. */
-  | { kind: 'chunks'; lines: string[]; budget: number; maxChunks: number }
+  | { kind: 'chunks'; lines: readonly string[]; budget: number; maxChunks: number }
   /** extractiveSummary: the summary made without a model. */
-  | { kind: 'extractive'; messages: ChatMessage[]; maxTokens: number };
+  | { kind: 'extractive'; messages: readonly ChatMessage[]; maxTokens: number };
 
 type Result<J extends CountJob> = J extends { kind: 'plan' } ? PromptPlan : J extends { kind: 'chunks' } ? string[] : J extends { kind: 'extractive' } ? string : number;
 type AnyResult = number | PromptPlan | string[] | string;
@@ -141,7 +141,14 @@ export class CountPool {
       // Referenced while it has work (a caller is waiting on it), unreferenced when idle.
       if (slot.pending.size === 0) slot.worker.ref();
       slot.pending.set(id, { resolve, reject });
-      slot.worker.postMessage({ id, job });
+      try {
+        slot.worker.postMessage({ id, job });
+      } catch (error) {
+        // A job that cannot be cloned never reaches the worker: it must not hold it referenced.
+        slot.pending.delete(id);
+        if (slot.pending.size === 0) slot.worker.unref();
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
     });
   }
 

@@ -106,18 +106,19 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
     const access = request.routeOptions.config.auth ?? 'client';
     if (access === 'none') return undefined;
     const key = presentedKey(request);
-    // Static and master keys, then virtual keys already verified and cached: decided at once, with
-    // no shared counter asked (that is a Redis or IPC round trip, paid only by what may be a guess).
-    const principal = key === undefined ? undefined : (services.keys.authenticate(key) ?? (isVirtualKeyShaped(key) ? services.virtualKeys.cachedPrincipal(key) : undefined));
+    // Decided at once, with no shared counter asked (a Redis or IPC round trip, paid only by what may
+    // be a guess): static and master keys, virtual keys already verified and cached, and with no key
+    // at all a dashboard session cookie, honoured only with its CSRF header (src/keys/ui-sessions.ts).
+    const principal =
+      key === undefined
+        ? services.uiSessions.authenticate(request.headers)
+        : (services.keys.authenticate(key) ?? (isVirtualKeyShaped(key) ? services.virtualKeys.cachedPrincipal(key) : undefined));
     if (principal !== undefined) return admit(request, reply, access, principal);
-    const lookUp = (): Promise<void> | undefined => {
-      // Virtual keys (sk-gw_…) after the static ones: the cache first, the database on a miss.
-      if (key !== undefined && isVirtualKeyShaped(key)) {
-        return services.virtualKeys.authenticate(key).then((found) => admit(request, reply, access, found));
-      }
-      // No key at all: a dashboard session cookie, honoured only with its CSRF header (src/keys/ui-sessions.ts).
-      return admit(request, reply, access, key === undefined ? services.uiSessions.authenticate(request.headers) : undefined);
-    };
+    const lookUp = (): Promise<void> | undefined =>
+      // Other virtual keys (sk-gw_…) from the database; anything else is refused (and counted).
+      key !== undefined && isVirtualKeyShaped(key)
+        ? services.virtualKeys.authenticate(key).then((found) => admit(request, reply, access, found))
+        : admit(request, reply, access, undefined);
     if (failureLimit <= 0) return lookUp();
     // An address over its failed-authentication limit gets no further lookups (no database reads
     // for guessed virtual keys) until its window passes; the keys known above still work.

@@ -38,16 +38,16 @@ export type InspectEvent = (data: string) => string | undefined;
 
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
-const COLON = 0x3a;
 const DATA_PREFIX = 'data: ';
 const DONE_DATA = '[DONE]';
-/** Keys whose non-null value makes an event worth decoding. JSON strings escape `"`, so a match outside a key is a string value, which fails the `:` test. */
-const KEYS = ['"usage"', '"error"', '"finish_reason"'];
+/**
+ * A key whose non-null value makes an event worth decoding. JSON strings escape `"`, so a match
+ * cannot start inside a string value. The lookahead takes the spaces after the colon itself (a
+ * backtracking `[ \t]*` would let `: null` pass as ` null`). One compiled scan per read: the three
+ * keys searched with indexOf cost ~0.3 µs per key and event, most of a passed event's CPU.
+ */
+const WORTH_DECODING = /"(?:usage|error|finish_reason)"[ \t]*:(?![ \t]*null)/g;
 const EMPTY = Buffer.alloc(0);
-
-function isSpace(code: number): boolean {
-  return code === 0x20 || code === 0x09;
-}
 
 /** The pieces so far, plus the unchanged run [runStart, upTo) of `data` and what replaces the event after it. */
 function cut(pieces: Frame[] | undefined, data: Buffer, runStart: number, upTo: number, replacement: string | undefined): Frame[] {
@@ -71,8 +71,8 @@ export class SsePassthrough {
   /** After the first CR: the rest of the stream goes through the full decoder. */
   private decoder: TextDecoder | undefined;
   private readonly parser = new SseParser();
-  /** Per read: the next offset of each key at or after the scan position (-1 none, -2 not searched). */
-  private readonly next = [-2, -2, -2];
+  /** Per read: the offset of the next key with a value at or after the scan position (-1 none, -2 not searched). */
+  private next = -2;
 
   constructor(
     private readonly stats: PassthroughStats,
@@ -151,7 +151,7 @@ export class SsePassthrough {
 
   /** Bytes mode: complete events pass as one slice of `data` unless one of them had to change. */
   private scan(data: Buffer, text: string): Frame {
-    this.next.fill(-2);
+    this.next = -2;
     let pieces: Frame[] | undefined;
     let runStart = 0;
     let position = 0;
@@ -201,26 +201,14 @@ export class SsePassthrough {
   private passes(text: string, start: number, end: number): boolean {
     if (!this.stats.contentStarted) return false;
     if (text.charCodeAt(start) !== OPEN_BRACE || text.charCodeAt(end - 1) !== CLOSE_BRACE) return false;
-    for (let key = 0; key < KEYS.length; key++) if (this.hasValue(text, key, start, end)) return false;
-    return true;
-  }
-
-  /** Whether key `key` occurs in [start, end) followed by `:` and a value other than null. */
-  private hasValue(text: string, key: number, start: number, end: number): boolean {
-    const name = KEYS[key] as string;
-    let at = this.next[key] as number;
-    if (at === -2 || (at >= 0 && at < start)) at = text.indexOf(name, start);
-    for (;;) {
-      this.next[key] = at;
-      if (at < 0 || at >= end) return false;
-      let index = at + name.length;
-      while (isSpace(text.charCodeAt(index))) index++;
-      if (text.charCodeAt(index) === COLON) {
-        index++;
-        while (isSpace(text.charCodeAt(index))) index++;
-        if (!text.startsWith('null', index)) return true;
-      }
-      at = text.indexOf(name, at + name.length);
+    let at = this.next;
+    // A match found for an earlier event that lies beyond it still holds: searched once per read, not per event.
+    if (at === -2 || (at >= 0 && at < start)) {
+      WORTH_DECODING.lastIndex = start;
+      const match = WORTH_DECODING.exec(text);
+      at = match === null ? -1 : match.index;
+      this.next = at;
     }
+    return at < 0 || at >= end;
   }
 }

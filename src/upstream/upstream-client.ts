@@ -2,6 +2,7 @@
 // first-byte and idle timeouts, no redirects, capped bodies, and one mapping of transport
 // failures to GatewayError. Providers never do I/O themselves; they describe requests.
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
+import { BodyChunks } from './body-chunks.js';
 import {
   GatewayError,
   upstreamBadResponse,
@@ -225,7 +226,7 @@ export class UpstreamClient {
  * through its signal.
  */
 export function upstreamSse(body: UpstreamResponse['body']): AsyncIterable<Buffer> {
-  return body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
+  return new BodyChunks(body);
 }
 
 /** Releases an upstream body its reader stopped early: reads what is left (within a cap), then closes. */

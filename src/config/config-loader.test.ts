@@ -97,6 +97,20 @@ test('errors name the field and the fix', () => {
   assert.throws(() => loadConfig({ LLM_PROXY_CONFIG: file('[1, 2]') }), (error: unknown) => error instanceof ConfigError && /mapping/.test(error.message));
 });
 
+test('models[].timeouts.connect_s: optional, a positive number of seconds', () => {
+  const group = (timeouts: string) => file(`models:\n  - name: g\n    timeouts: ${timeouts}\n    deployments: [{ provider: openai, model: m }]\n`);
+  const loaded = loadConfig({ LLM_PROXY_CONFIG: group('{ connect_s: 0.5, ttfb_s: 20 }') });
+  assert.equal(loaded.config.models?.[0]?.timeouts?.connect_s, 0.5);
+  assert.equal(loadConfig({ LLM_PROXY_CONFIG: group('{ ttfb_s: 20 }') }).config.models?.[0]?.timeouts?.connect_s, undefined);
+  for (const bad of ['0', '-1', '"fast"']) {
+    assert.throws(
+      () => loadConfig({ LLM_PROXY_CONFIG: group(`{ connect_s: ${bad} }`) }),
+      (error: unknown) => error instanceof ConfigError && /models\.0\.timeouts\.connect_s: /.test(error.message),
+      `connect_s: ${bad}`,
+    );
+  }
+});
+
 test('interpolation leaves other strings alone and does not pollute prototypes', () => {
   const value = interpolateEnv(JSON.parse('{"a":"x","__proto__":{"polluted":true}}'), {});
   assert.equal(({} as Record<string, unknown>).polluted, undefined);

@@ -98,6 +98,8 @@ export const ModelGroupSchema = Type.Object(
     timeouts: Type.Optional(
       Type.Object(
         {
+          /** Seconds to open the TCP (and TLS) connection; default routing.connect_timeout_s. */
+          connect_s: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
           ttfb_s: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
           idle_s: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
           total_s: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),

@@ -17,7 +17,7 @@ import { decodeSse } from '../streaming/sse-decoder.js';
 import { encodeSseJson, SSE_DONE } from '../streaming/sse-encoder.js';
 import { joinFrames, SsePassthrough, type Frame } from '../streaming/sse-passthrough.js';
 import { CallAbort, delay as wait, type CallSignal } from '../upstream/call-signal.js';
-import { releaseBody, upstreamSse, type UpstreamClient, type UpstreamResponse } from '../upstream/upstream-client.js';
+import { releaseBody, upstreamSse, type CallTimeouts, type UpstreamClient, type UpstreamResponse } from '../upstream/upstream-client.js';
 import type { HealthRegistry } from './deployment-health.js';
 import { orderCandidates, type Candidate } from './load-balance.js';
 import type { ModelGroup, ModelRouter, Route } from './model-router.js';
@@ -110,12 +110,14 @@ function verdict(error: GatewayError): Verdict {
   return 'client';
 }
 
-/** A group's own time to headers and idle time for one non-streaming call, when it sets them. */
-export function callTimeouts(group: ModelGroup): { headersTimeoutMs?: number; bodyTimeoutMs?: number } {
-  return {
-    ...(group.timeouts.ttfbMs === undefined ? {} : { headersTimeoutMs: group.timeouts.ttfbMs }),
-    ...(group.timeouts.idleMs === undefined ? {} : { bodyTimeoutMs: group.timeouts.idleMs }),
-  };
+/** A group's own connect time, time to headers and idle time for one non-streaming call, when it sets them. */
+export function callTimeouts(group: ModelGroup): CallTimeouts {
+  // Set field by field: one object per call, and none of the spreads' temporaries.
+  const timeouts: CallTimeouts = {};
+  if (group.timeouts.connectMs !== undefined) timeouts.connectTimeoutMs = group.timeouts.connectMs;
+  if (group.timeouts.ttfbMs !== undefined) timeouts.headersTimeoutMs = group.timeouts.ttfbMs;
+  if (group.timeouts.idleMs !== undefined) timeouts.bodyTimeoutMs = group.timeouts.idleMs;
+  return timeouts;
 }
 
 class AttemptTimeout extends Error {
@@ -159,10 +161,10 @@ export async function openHeldStream(
   const timedOut = () => attempt.reason instanceof AttemptTimeout;
   let response: UpstreamResponse;
   try {
-    response = await client.send(provider, spec, attempt, {
-      headersTimeoutMs: ttfbMs,
-      ...(group.timeouts.idleMs === undefined ? {} : { bodyTimeoutMs: group.timeouts.idleMs }),
-    });
+    const timeouts: CallTimeouts = { headersTimeoutMs: ttfbMs };
+    if (group.timeouts.idleMs !== undefined) timeouts.bodyTimeoutMs = group.timeouts.idleMs;
+    if (group.timeouts.connectMs !== undefined) timeouts.connectTimeoutMs = group.timeouts.connectMs;
+    response = await client.send(provider, spec, attempt, timeouts);
     if (response.status < 200 || response.status >= 300) throw await client.errorFrom(provider, response);
   } catch (error) {
     clearTimeout(timer);

@@ -30,7 +30,8 @@ export interface ModelGroup {
   strategy: Strategy;
   fallbacks: readonly string[];
   retries: number;
-  timeouts: { ttfbMs?: number; idleMs?: number; totalMs?: number };
+  /** The group's own limits; an absent one is the routing default. */
+  timeouts: { connectMs?: number; ttfbMs?: number; idleMs?: number; totalMs?: number };
   /** True when the config declared this group; false for a plain name routed to one provider. */
   configured: boolean;
 }
@@ -96,6 +97,7 @@ export class ModelRouter {
       }
       if (deployments.length === 0) continue;
       const timeouts: ModelGroup['timeouts'] = {};
+      if (group.timeouts?.connect_s !== undefined) timeouts.connectMs = group.timeouts.connect_s * 1000;
       if (group.timeouts?.ttfb_s !== undefined) timeouts.ttfbMs = group.timeouts.ttfb_s * 1000;
       if (group.timeouts?.idle_s !== undefined) timeouts.idleMs = group.timeouts.idle_s * 1000;
       if (group.timeouts?.total_s !== undefined) timeouts.totalMs = group.timeouts.total_s * 1000;

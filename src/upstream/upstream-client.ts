@@ -1,5 +1,5 @@
-// The shared upstream HTTP client: one undici Agent (keep-alive pools per origin), connect,
-// first-byte and idle timeouts, no redirects, capped bodies, and one mapping of transport
+// The shared upstream HTTP client: one undici Agent (keep-alive pools per origin; one more per
+// model-group connect timeout), connect, first-byte and idle timeouts, no redirects, capped bodies, and one mapping of transport
 // failures to GatewayError. Providers never do I/O themselves; they describe requests.
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 import { BodyChunks } from './body-chunks.js';
@@ -24,6 +24,13 @@ export interface UpstreamClientOptions {
   maxResponseBytes: number;
 }
 
+/** A model group's own limits for one call; an absent one is the client's default. */
+export interface CallTimeouts {
+  connectTimeoutMs?: number;
+  headersTimeoutMs?: number;
+  bodyTimeoutMs?: number;
+}
+
 export interface UpstreamResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
@@ -45,17 +52,40 @@ function hasKeys(record: Record<string, string>): boolean {
 }
 
 export class UpstreamClient {
+  /** Serves every call at the default connect timeout. */
   readonly agent: Agent;
+  /**
+   * undici fixes the connect timeout per Agent, so a group with its own `connect_s` gets an Agent
+   * of its own, keyed by milliseconds and made on first use: one per distinct value in the config.
+   */
+  private readonly connectAgents = new Map<number, Agent>();
+  private closed = false;
   private readonly endpoints = new WeakMap<ProviderInstance, Endpoint>();
 
   constructor(
     private readonly options: UpstreamClientOptions,
     private readonly redactor: Redactor,
   ) {
-    this.agent = new Agent({
-      connect: { timeout: options.connectTimeoutMs },
-      headersTimeout: options.ttfbTimeoutMs,
-      bodyTimeout: options.idleTimeoutMs,
+    this.agent = this.createAgent(options.connectTimeoutMs);
+  }
+
+  /** The Agent for a call whose group sets its own connect timeout (the default's is `agent`). */
+  agentFor(connectTimeoutMs: number): Agent {
+    // After close() no Agent is made: the call fails on the closed main one, as any other would.
+    if (connectTimeoutMs === this.options.connectTimeoutMs || this.closed) return this.agent;
+    let agent = this.connectAgents.get(connectTimeoutMs);
+    if (agent === undefined) {
+      agent = this.createAgent(connectTimeoutMs);
+      this.connectAgents.set(connectTimeoutMs, agent);
+    }
+    return agent;
+  }
+
+  private createAgent(connectTimeoutMs: number): Agent {
+    return new Agent({
+      connect: { timeout: connectTimeoutMs },
+      headersTimeout: this.options.ttfbTimeoutMs,
+      bodyTimeout: this.options.idleTimeoutMs,
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 600_000,
       // No per-origin cap: an LLM stream holds its connection for seconds to minutes, so a cap queues
@@ -79,19 +109,20 @@ export class UpstreamClient {
 
   /**
    * Sends a request and resolves at the response headers. Transport failures become GatewayErrors.
-   * `timeouts` override the client's time to headers and idle time between body chunks for this call.
+   * `timeouts` override the client's connect time, time to headers and idle time between body chunks for this call.
    */
   async send(
     provider: ProviderInstance,
     spec: UpstreamRequestSpec,
     signal: CallSignal,
-    timeouts?: { headersTimeoutMs?: number; bodyTimeoutMs?: number },
+    timeouts?: CallTimeouts,
   ): Promise<UpstreamResponse> {
     try {
       // undici reads `aborted`, `reason` and addEventListener/removeEventListener of any EventTarget-like
       // signal (core/util.js addAbortListener); its types name only AbortSignal and EventEmitter. A
       // CallAbort saves the AbortController a stream would otherwise make (src/upstream/call-signal.ts).
-      const response = await this.agent.request({ ...this.dispatchOptions(provider, spec, timeouts), signal: signal as AbortSignal });
+      const agent = timeouts?.connectTimeoutMs === undefined ? this.agent : this.agentFor(timeouts.connectTimeoutMs);
+      const response = await agent.request({ ...this.dispatchOptions(provider, spec, timeouts), signal: signal as AbortSignal });
       return { status: response.statusCode, headers: response.headers, body: response.body };
     } catch (error) {
       throw this.transportError(provider.name, error, 'waiting for the response headers');
@@ -108,14 +139,15 @@ export class UpstreamClient {
     provider: ProviderInstance,
     spec: UpstreamRequestSpec,
     signal: CallSignal,
-    timeouts?: { headersTimeoutMs?: number; bodyTimeoutMs?: number },
+    timeouts?: CallTimeouts,
   ): Promise<{ bytes: Buffer; parsed: unknown }> {
     let answer: CollectedAnswer | undefined;
     try {
       answer = await new Promise<CollectedAnswer>((resolve, reject) => {
         const handler = new CollectingHandler(this.options.maxResponseBytes, signal, resolve, reject);
         if (handler.settled) return;
-        this.agent.dispatch(this.dispatchOptions(provider, spec, timeouts), handler);
+        const agent = timeouts?.connectTimeoutMs === undefined ? this.agent : this.agentFor(timeouts.connectTimeoutMs);
+        agent.dispatch(this.dispatchOptions(provider, spec, timeouts), handler);
       });
     } catch (error) {
       if (error instanceof BodyTooLarge) throw upstreamBadResponse(provider.name, `a body larger than ${this.options.maxResponseBytes} bytes`);
@@ -132,7 +164,7 @@ export class UpstreamClient {
   private dispatchOptions(
     provider: ProviderInstance,
     spec: UpstreamRequestSpec,
-    timeouts?: { headersTimeoutMs?: number; bodyTimeoutMs?: number },
+    timeouts?: CallTimeouts,
   ): Dispatcher.DispatchOptions {
     const endpoint = this.endpoint(provider);
     const base = spec.body === undefined ? endpoint.headers : endpoint.jsonHeaders;
@@ -213,8 +245,12 @@ export class UpstreamClient {
     return upstreamError(status, provider.name, safe, retryAfterMs(headers) ?? bodyRetryAfter);
   }
 
-  close(): Promise<void> {
-    return this.agent.close();
+  /** Closes the main Agent and every per-group one (shutdown, or the old services after a reload). */
+  async close(): Promise<void> {
+    this.closed = true;
+    const agents = [this.agent, ...this.connectAgents.values()];
+    this.connectAgents.clear();
+    await Promise.all(agents.map((agent) => agent.close()));
   }
 }
 

@@ -1,6 +1,7 @@
 // Routing and resilience through real HTTP: model groups over two fake providers, weighted
 // balancing, failover, fallbacks, honest streaming failover, circuit breaking, Retry-After
-// cool-downs, time-to-first-token timeouts, context-window fallbacks and /health/providers.
+// cool-downs, time-to-first-token and per-group connect timeouts, context-window fallbacks and
+// /health/providers.
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +9,7 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { authHeaders, startGateway, type Gateway } from '../support/gateway-harness.js';
+import { startStalledListener, type StalledListener } from '../support/stalled-listener.js';
 
 function chat(gateway: Gateway, model: string, extra: Record<string, unknown> = {}): Promise<Response> {
   return fetch(`${gateway.url}/v1/chat/completions`, {
@@ -222,5 +224,82 @@ routing: { failure_threshold: 3, cooldown_s: 0.5 }
     const again = await chat(gateway, 'hasty');
     assert.equal(again.status, 429);
     assert.equal(one.requests.length + two.requests.length, 2);
+  });
+});
+
+describe('per-group connect timeouts', () => {
+  let stalled: StalledListener;
+  let one: FakeOpenAi;
+  let gateway: Gateway;
+
+  before(async () => {
+    [stalled, one] = await Promise.all([startStalledListener(), startFakeOpenAi({ apiKey: undefined, reply: 'one' })]);
+    const file = join(mkdtempSync(join(tmpdir(), 'llm-proxy-connect-')), 'config.yaml');
+    writeFileSync(
+      file,
+      `providers:
+  stalled: { type: openai-compatible, base_url: "${stalled.url}/v1", discover: false }
+  one: { type: openai-compatible, base_url: "${one.url}/v1", discover: false }
+model_catalog:
+  c1: { input_cost: 0.001, output_cost: 0.001 }
+  c2: { input_cost: 0.01, output_cost: 0.01 }
+models:
+  - name: quick-connect
+    retries: 0
+    timeouts: { connect_s: 0.2 }
+    deployments: [{ provider: stalled, model: q1 }]
+  - name: default-connect
+    retries: 0
+    deployments: [{ provider: stalled, model: d1 }]
+  - name: connect-failover
+    retries: 0
+    strategy: lowest-cost
+    timeouts: { connect_s: 0.2 }
+    deployments: [{ provider: stalled, model: c1 }, { provider: one, model: c2 }]
+routing: { connect_timeout_s: 2.5, failure_threshold: 100 }
+`,
+    );
+    gateway = await startGateway({ LLM_PROXY_CONFIG: file, LLM_PROXY_RPM: '0' });
+  });
+  after(async () => {
+    await gateway.close();
+    await Promise.all([stalled.close(), one.close()]);
+  });
+
+  // undici runs connect timers on a ~0.5 s tick (lib/util/timers.js), so 0.2 s fires at ~1 s
+  // and the 2.5 s default at ~3 s: the bounds below leave a margin either side.
+  test("a group's connect_s bounds the connect: 504 upstream_timeout in its time, not the global one", async () => {
+    for (const stream of [false, true]) {
+      const started = Date.now();
+      const response = await chat(gateway, 'quick-connect', { stream });
+      const elapsed = Date.now() - started;
+      assert.equal(response.status, 504, `stream: ${stream}`);
+      const body = (await response.json()) as { error: { code: string; message: string } };
+      assert.equal(body.error.code, 'upstream_timeout');
+      assert.match(body.error.message, /connecting/);
+      assert.ok(elapsed < 2000, `stream: ${stream}, ${elapsed} ms`);
+    }
+  });
+
+  test('a group without connect_s keeps routing.connect_timeout_s, on the main Agent', async () => {
+    const upstream = gateway.app.services.upstream;
+    const group = gateway.app.services.router.plan('default-connect');
+    assert.equal(group?.timeouts.connectMs, undefined, 'no override: the call takes the main Agent');
+    assert.notEqual(upstream.agentFor(200), upstream.agent, 'the quick groups have an Agent of their own');
+    const started = Date.now();
+    const response = await chat(gateway, 'default-connect');
+    const elapsed = Date.now() - started;
+    assert.equal(response.status, 504);
+    assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'upstream_timeout');
+    assert.ok(elapsed >= 2400, `waited out the global 2.5 s, took ${elapsed} ms`);
+  });
+
+  test('a connect timeout fails over to the next deployment like any other failure', async () => {
+    const started = Date.now();
+    const response = await chat(gateway, 'connect-failover');
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('x-llm-proxy-route'), 'stalled/c1=upstream_timeout, one/c2=200');
+    assert.ok(Date.now() - started < 2000, `${Date.now() - started} ms`);
+    assert.equal(one.requests.length, 1);
   });
 });

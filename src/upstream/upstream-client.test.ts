@@ -1,0 +1,27 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Redactor } from '../logging/redactor.js';
+import { UpstreamClient } from './upstream-client.js';
+
+function client(): UpstreamClient {
+  return new UpstreamClient({ connectTimeoutMs: 10_000, ttfbTimeoutMs: 120_000, idleTimeoutMs: 120_000, maxResponseBytes: 1024 }, new Redactor([]));
+}
+
+test('a group connect timeout other than the default gets one Agent of its own, made once', async () => {
+  const upstream = client();
+  assert.equal(upstream.agentFor(10_000), upstream.agent, 'the default value is the main Agent');
+  const quick = upstream.agentFor(200);
+  assert.notEqual(quick, upstream.agent);
+  assert.equal(upstream.agentFor(200), quick, 'reused, not made per call');
+  assert.notEqual(upstream.agentFor(3_000), quick);
+  await upstream.close();
+});
+
+test('close() closes the per-group Agents too, and makes no new one afterwards', async () => {
+  const upstream = client();
+  const quick = upstream.agentFor(200);
+  await upstream.close();
+  assert.equal(upstream.agent.closed, true);
+  assert.equal(quick.closed, true);
+  assert.equal(upstream.agentFor(500), upstream.agent, 'a late call meets the closed main Agent');
+});

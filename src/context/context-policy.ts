@@ -9,7 +9,7 @@ import type { ModelGroup } from '../routing/model-router.js';
 import type { Services } from '../services.js';
 import { countTokens, type PromptPlan } from '../usage/token-counts.js';
 import { loadTokenCounter } from '../usage/token-estimator.js';
-import { condenserFor, groupWindow, type SummariserCall } from './context-condenser.js';
+import { condenserFor, EXTRACTIVE_MODEL, groupWindow, type CondenseResult, type SummariserCall } from './context-condenser.js';
 import { recordCondenseUsage } from './condense-usage.js';
 import { planTrim } from './conversation-trim.js';
 
@@ -145,11 +145,26 @@ export async function fitContext(services: FitServices, request: FastifyRequest,
   const summariser = condenser.pickModel(request.principal?.models);
   const calls: SummariserCall[] = [];
   const dropped = plan.dropped.map((index) => chat.messages[index] as ChatMessage);
-  const result = await condenser.condense(
-    { messages: dropped, maxTokens: summaryTokens, group: summariser },
-    { requestId: request.id, signal: controller.signal, onCall: (call) => calls.push(call) },
-  );
-  if (calls.length > 0) recordCondenseUsage(services, request, summariser?.name ?? result.model, calls, started, false);
+  // The summariser call is admitted like any call of the key, as /api/condense does: a key over its
+  // budget or token limit is refused here, before any spend, with the error its chat call would get.
+  // Sized from the counts above (no second count); keys with neither limit skip it.
+  const held = summariser !== undefined && services.admission.needsHold(request);
+  if (held) {
+    const input = plan.dropped.reduce((sum, index) => sum + (perMessage[index] as number), priming);
+    const routes = summariser.deployments.map((deployment) => deployment.route);
+    await services.admission.reserveTokens(request, reply, () => Promise.resolve(input), routes, () => summaryTokens);
+  }
+  let result: CondenseResult;
+  try {
+    result = await condenser.condense(
+      { messages: dropped, maxTokens: summaryTokens, group: summariser },
+      { requestId: request.id, signal: controller.signal, onCall: (call) => calls.push(call) },
+    );
+  } finally {
+    // Settled from the recorded usage, also when the client left mid-call; the chat call's own hold follows.
+    if (calls.length > 0) recordCondenseUsage(services, request, summariser?.name ?? EXTRACTIVE_MODEL, calls, started, held);
+    else if (held) services.admission.cancel(request);
+  }
   const summary: ChatMessage = { role: 'system', content: `${SUMMARY_PREFIX}${result.summary}` };
   // The summary takes the place of the first dropped message: after the leading instructions.
   const first = plan.dropped[0] as number;

@@ -135,6 +135,14 @@ export class ChatAdmission {
     return hold.budgetMode === 'store' ? { id: hold.id, budgetHeld: true } : { id: hold.id };
   }
 
+  /** Gives the request's holds back unspent: the call they were taken for was never made (no usage record will settle them). */
+  cancel(request: FastifyRequest): void {
+    const hold = this.holds.get(request);
+    if (hold === undefined) return;
+    this.holds.delete(request);
+    this.release(hold);
+  }
+
   private release(hold: Hold): void {
     if (hold.done) return;
     hold.done = true;

@@ -42,8 +42,15 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 /** The outgoing body: the client's request with the upstream model name, and usage always asked for. */
 export function convertOpenAiRequest(request: ChatCompletionRequest, target: ChatTarget, streamOptions: boolean): string {
+  const askUsage = target.stream && streamOptions;
+  // The common case (same model name, no stream_options of the client's) serialises the request
+  // itself, with no copy of it: a stringified object ends in `}`, so the usage request is appended.
+  if (request.model === target.model && (!askUsage || request.stream_options === undefined)) {
+    const json = JSON.stringify(request);
+    return askUsage ? `${json.slice(0, -1)},"stream_options":{"include_usage":true}}` : json;
+  }
   const body: Record<string, unknown> = { ...request, model: target.model };
-  if (target.stream && streamOptions) body.stream_options = { ...(isRecord(request.stream_options) ? request.stream_options : {}), include_usage: true };
+  if (askUsage) body.stream_options = { ...(isRecord(request.stream_options) ? request.stream_options : {}), include_usage: true };
   return JSON.stringify(body);
 }
 

@@ -1,0 +1,59 @@
+// The outgoing body of the OpenAI-format family: every field the client sent, the upstream's model
+// name, and the usage chunk always asked for on streams (where the host takes stream_options).
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { ChatCompletionRequest } from '../openai/types.js';
+import { convertOpenAiRequest } from './openai-compatible.js';
+import type { ChatTarget } from './provider.js';
+
+const target = (model: string, stream: boolean): ChatTarget => ({
+  provider: 'openai',
+  model,
+  stream,
+  includeUsage: false,
+  requestId: 'r1',
+  created: 0,
+  warnings: [],
+});
+
+const base: ChatCompletionRequest = {
+  model: 'gpt-4o-mini',
+  messages: [{ role: 'user', content: 'Say "hi" }' }],
+  temperature: 0.2,
+  future_field: { nested: [1, 2] },
+} as ChatCompletionRequest;
+
+describe('convertOpenAiRequest', () => {
+  test('same model, not streaming: the request as sent, every field kept', () => {
+    const out = convertOpenAiRequest(base, target('gpt-4o-mini', false), true);
+    assert.deepEqual(JSON.parse(out), base);
+  });
+
+  test('same model, streaming: include_usage is added, once, and the body stays valid JSON', () => {
+    const request = { ...base, stream: true } as ChatCompletionRequest;
+    const out = convertOpenAiRequest(request, target('gpt-4o-mini', true), true);
+    assert.deepEqual(JSON.parse(out), { ...request, stream_options: { include_usage: true } });
+    assert.equal(out.match(/"stream_options"/g)?.length, 1);
+  });
+
+  test("the client's own stream_options are kept beside include_usage", () => {
+    const request = { ...base, stream: true, stream_options: { include_usage: false, extra: 1 } } as unknown as ChatCompletionRequest;
+    const out = JSON.parse(convertOpenAiRequest(request, target('gpt-4o-mini', true), true)) as Record<string, unknown>;
+    assert.deepEqual(out.stream_options, { include_usage: true, extra: 1 });
+  });
+
+  test("another upstream model name replaces the client's; the request object is not changed", () => {
+    const request = { ...base, stream: true } as ChatCompletionRequest;
+    const before = JSON.stringify(request);
+    const out = JSON.parse(convertOpenAiRequest(request, target('prod-deployment', true), true)) as Record<string, unknown>;
+    assert.equal(out.model, 'prod-deployment');
+    assert.deepEqual(out.stream_options, { include_usage: true });
+    assert.equal(JSON.stringify(request), before);
+  });
+
+  test('a host that refuses stream_options gets none', () => {
+    const request = { ...base, stream: true } as ChatCompletionRequest;
+    const out = JSON.parse(convertOpenAiRequest(request, target('gpt-4o-mini', true), false)) as Record<string, unknown>;
+    assert.equal('stream_options' in out, false);
+  });
+});

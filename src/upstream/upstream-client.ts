@@ -2,7 +2,6 @@
 // model-group connect timeout), connect, first-byte and idle timeouts, no redirects, capped bodies, and one mapping of transport
 // failures to GatewayError. Providers never do I/O themselves; they describe requests.
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
-import { BodyChunks } from './body-chunks.js';
 import {
   GatewayError,
   upstreamBadResponse,
@@ -262,7 +261,7 @@ export class UpstreamClient {
  * through its signal.
  */
 export function upstreamSse(body: UpstreamResponse['body']): AsyncIterable<Buffer> {
-  return new BodyChunks(body);
+  return body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
 }
 
 /** Releases an upstream body its reader stopped early: reads what is left (within a cap), then closes. */

@@ -88,8 +88,7 @@ export interface SharedServices {
   metrics: GatewayMetrics;
   cache?: ResponseCache;
   uiSessions: UiSessionStore;
-  /** Failed authentications per client address, in this process (RELIABILITY 4d#4). */
-  /** Failed authentications per client address: the shared rate limiter, under `auth-fail:` keys. */
+  /** Failed authentications per client address (RELIABILITY 4d#4): the shared rate limiter, under `auth-fail:` keys. */
   authFailures: RateLimiter;
   /** Request body bytes being read, across every generation (RELIABILITY 4c "Body caps"); buildApp sets its size. */
   bodyBudget: BodyBudget;

@@ -110,7 +110,7 @@ function verdict(error: GatewayError): Verdict {
   return 'client';
 }
 
-/** A group's own connect time, time to headers and idle time for one non-streaming call, when it sets them. */
+/** A group's own connect time, time to headers and idle time for one call, when it sets them. */
 export function callTimeouts(group: ModelGroup): CallTimeouts {
   // Set field by field: one object per call, and none of the spreads' temporaries.
   const timeouts: CallTimeouts = {};
@@ -161,9 +161,9 @@ export async function openHeldStream(
   const timedOut = () => attempt.reason instanceof AttemptTimeout;
   let response: UpstreamResponse;
   try {
-    const timeouts: CallTimeouts = { headersTimeoutMs: ttfbMs };
-    if (group.timeouts.idleMs !== undefined) timeouts.bodyTimeoutMs = group.timeouts.idleMs;
-    if (group.timeouts.connectMs !== undefined) timeouts.connectTimeoutMs = group.timeouts.connectMs;
+    // The group's limits, with the time to headers always set: a stream's first byte has the TTFT limit.
+    const timeouts = callTimeouts(group);
+    timeouts.headersTimeoutMs = ttfbMs;
     response = await client.send(provider, spec, attempt, timeouts);
     if (response.status < 200 || response.status >= 300) throw await client.errorFrom(provider, response);
   } catch (error) {

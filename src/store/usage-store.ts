@@ -67,42 +67,6 @@ function rowDay(createdAt: number): string {
   return day;
 }
 
-function rowCreatedAt(record: IdentifiedUsageRecord): number {
-  return Number.isFinite(record.createdAt) ? Math.round(record.createdAt) : Date.now();
-}
-
-function rowCost(record: IdentifiedUsageRecord): number | null {
-  return record.cost !== undefined && Number.isFinite(record.cost) && record.cost >= 0 ? record.cost : null;
-}
-
-/** The row of a record (PostgreSQL path); SQLite binds the same values without it (UsageStore.insertSqlite). */
-export function toUsageRow(record: IdentifiedUsageRecord): UsageRecordTable {
-  const createdAt = rowCreatedAt(record);
-  return {
-    id: text(record.id, 64),
-    request_id: text(record.requestId, 128),
-    key_id: text(record.keyId, 64),
-    endpoint: text(record.endpoint, 64),
-    model: text(record.model, 256),
-    provider: optionalText(record.provider, 64),
-    upstream_model: optionalText(record.upstreamModel, 256),
-    prompt_tokens: integer(record.promptTokens),
-    completion_tokens: integer(record.completionTokens),
-    cached_tokens: integer(record.cachedTokens),
-    cost: rowCost(record),
-    latency_ms: integer(record.latencyMs),
-    ttft_ms: record.ttftMs === undefined ? null : integer(record.ttftMs),
-    status: text(record.status, 32),
-    http_status: integer(record.httpStatus),
-    error_code: optionalText(record.errorCode, 64),
-    stream: record.stream ? 1 : 0,
-    cache_hit: record.cacheHit ? 1 : 0,
-    estimated: record.estimated ? 1 : 0,
-    created_at: createdAt,
-    day: rowDay(createdAt),
-  };
-}
-
 /** Column order of the prepared SQLite insert: insertSqlite() binds its values in this order. */
 const USAGE_COLUMNS = [
   'id', 'request_id', 'key_id', 'endpoint', 'model', 'provider', 'upstream_model', 'prompt_tokens', 'completion_tokens',
@@ -115,6 +79,50 @@ type UsageValues = [
   prompt_tokens: number, completion_tokens: number, cached_tokens: number, cost: number | null, latency_ms: number, ttft_ms: number | null,
   status: string, http_status: number, error_code: string | null, stream: number, cache_hit: number, estimated: number, created_at: number, day: string,
 ];
+
+/** Where each value sits in UsageValues. */
+const ID = 0;
+const KEY_ID = 2;
+const COST = 10;
+
+/**
+ * A record's values in USAGE_COLUMNS order, cut and checked for the database: the one mapping both
+ * stores write (SQLite binds it by position; PostgreSQL gets it as a row object).
+ */
+function usageValues(record: IdentifiedUsageRecord): UsageValues {
+  const createdAt = Number.isFinite(record.createdAt) ? Math.round(record.createdAt) : Date.now();
+  return [
+    text(record.id, 64),
+    text(record.requestId, 128),
+    text(record.keyId, 64),
+    text(record.endpoint, 64),
+    text(record.model, 256),
+    optionalText(record.provider, 64),
+    optionalText(record.upstreamModel, 256),
+    integer(record.promptTokens),
+    integer(record.completionTokens),
+    integer(record.cachedTokens),
+    record.cost !== undefined && Number.isFinite(record.cost) && record.cost >= 0 ? record.cost : null,
+    integer(record.latencyMs),
+    record.ttftMs === undefined ? null : integer(record.ttftMs),
+    text(record.status, 32),
+    integer(record.httpStatus),
+    optionalText(record.errorCode, 64),
+    record.stream ? 1 : 0,
+    record.cacheHit ? 1 : 0,
+    record.estimated ? 1 : 0,
+    createdAt,
+    rowDay(createdAt),
+  ];
+}
+
+/** The row of a record (the PostgreSQL path). */
+export function toUsageRow(record: IdentifiedUsageRecord): UsageRecordTable {
+  const values = usageValues(record);
+  const row: Record<string, unknown> = {};
+  for (let index = 0; index < USAGE_COLUMNS.length; index++) row[USAGE_COLUMNS[index] as string] = values[index];
+  return row as unknown as UsageRecordTable;
+}
 
 /** What the newly inserted rows settle: their keys' spend and the budget holds they release. */
 class Settlement {
@@ -143,7 +151,7 @@ export class UsageStore {
 
   /**
    * Inserts records one prepared statement at a time (inside the caller's transaction). Values are
-   * bound by position straight from the record: no row object, and better-sqlite3 looks up no names.
+   * bound by position: no row object, and better-sqlite3 looks up no names.
    */
   private insertSqlite(sqlite: SqliteDatabase.Database, records: readonly IdentifiedUsageRecord[], settlement: Settlement): void {
     this.sqliteInsert ??= sqlite.prepare<UsageValues>(
@@ -151,35 +159,10 @@ export class UsageStore {
     );
     const insert = this.sqliteInsert;
     for (const record of records) {
-      const id = text(record.id, 64);
-      const keyId = text(record.keyId, 64);
-      const cost = rowCost(record);
-      const createdAt = rowCreatedAt(record);
-      const changes = insert.run(
-        id,
-        text(record.requestId, 128),
-        keyId,
-        text(record.endpoint, 64),
-        text(record.model, 256),
-        optionalText(record.provider, 64),
-        optionalText(record.upstreamModel, 256),
-        integer(record.promptTokens),
-        integer(record.completionTokens),
-        integer(record.cachedTokens),
-        cost,
-        integer(record.latencyMs),
-        record.ttftMs === undefined ? null : integer(record.ttftMs),
-        text(record.status, 32),
-        integer(record.httpStatus),
-        optionalText(record.errorCode, 64),
-        record.stream ? 1 : 0,
-        record.cacheHit ? 1 : 0,
-        record.estimated ? 1 : 0,
-        createdAt,
-        rowDay(createdAt),
-      ).changes;
+      const values = usageValues(record);
+      const id = values[ID];
       // A hold is released by the record's own id (as stored; ids are server-made, so never cut).
-      if (changes === 1) settlement.add(keyId, cost, record.budgetHeld === true && id === record.id ? id : undefined);
+      if (insert.run(...values).changes === 1) settlement.add(values[KEY_ID], values[COST], record.budgetHeld === true && id === record.id ? id : undefined);
     }
   }
 

@@ -2,6 +2,7 @@
 // call of the key (budget hold, token limit) before making it, and settles it from its usage.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
+import type { Config } from '../../src/config/config-schema.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { MASTER_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 import { callJson, createKey, type JsonResponse } from '../support/key-support.js';
@@ -28,22 +29,33 @@ function errorOf(response: JsonResponse): { type?: unknown; code?: unknown; mess
   return (response.body.error ?? {}) as { type?: unknown; code?: unknown; message?: unknown };
 }
 
+/** A fake OpenAI upstream (answering summariser calls with SUMMARY) and a gateway in front of it. */
+async function startPair(configure: (config: Config) => void): Promise<{ upstream: FakeOpenAi; gateway: Gateway }> {
+  const upstream = await startFakeOpenAi({ apiKey: UPSTREAM_KEY, answer: (body) => (isSummariserCall(body) ? SUMMARY : undefined) });
+  const gateway = await startGateway({ OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${upstream.url}/v1`, LLM_PROXY_RPM: '0' }, { configure });
+  return { upstream, gateway };
+}
+
+/** A gpt-3.5-turbo chat with `key`, the context policy header when given. */
+function chatWith(base: string, key: string, messages: Array<Record<string, unknown>>, context?: string, maxTokens = 50): Promise<JsonResponse> {
+  const headers: Record<string, string> = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+  if (context !== undefined) headers['x-llm-proxy-context'] = context;
+  return fetch(`${base}/v1/chat/completions`, { method: 'POST', headers, body: JSON.stringify({ model: 'gpt-3.5-turbo', messages, max_tokens: maxTokens }) }).then(async (response) => {
+    const text = await response.text();
+    return { status: response.status, headers: response.headers, text, body: JSON.parse(text) as Record<string, unknown> };
+  });
+}
+
 describe('condense policy: the summariser call is admitted against the key', () => {
   let upstream: FakeOpenAi;
   let gateway: Gateway;
   let base: string;
 
   before(async () => {
-    upstream = await startFakeOpenAi({ apiKey: UPSTREAM_KEY, answer: (body) => (isSummariserCall(body) ? SUMMARY : undefined) });
-    gateway = await startGateway(
-      { OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${upstream.url}/v1`, LLM_PROXY_RPM: '0' },
-      {
-        configure: (config) => {
-          config.condense = { model: 'gpt-4o-mini' };
-          config.model_catalog = { 'gpt-3.5-turbo': { context_length: 400 } };
-        },
-      },
-    );
+    ({ upstream, gateway } = await startPair((config) => {
+      config.condense = { model: 'gpt-4o-mini' };
+      config.model_catalog = { 'gpt-3.5-turbo': { context_length: 400 } };
+    }));
     base = gateway.url;
   });
   after(async () => {
@@ -52,14 +64,7 @@ describe('condense policy: the summariser call is admitted against the key', () 
   });
   beforeEach(() => upstream.reset());
 
-  function chat(key: string, messages: Array<Record<string, unknown>>, context?: string, maxTokens = 50): Promise<JsonResponse> {
-    const headers: Record<string, string> = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
-    if (context !== undefined) headers['x-llm-proxy-context'] = context;
-    return fetch(`${base}/v1/chat/completions`, { method: 'POST', headers, body: JSON.stringify({ model: 'gpt-3.5-turbo', messages, max_tokens: maxTokens }) }).then(async (response) => {
-      const text = await response.text();
-      return { status: response.status, headers: response.headers, text, body: JSON.parse(text) as Record<string, unknown> };
-    });
-  }
+  const chat = (key: string, messages: Array<Record<string, unknown>>, context?: string, maxTokens = 50) => chatWith(base, key, messages, context, maxTokens);
 
   test('a spent budget refuses the condense with the chat call\'s own error, and no summariser call is made', async () => {
     // Spend real money, then lower the budget to exactly what was spent.
@@ -153,17 +158,11 @@ describe('condense policy: a summariser that makes no call holds nothing', () =>
   let gateway: Gateway;
 
   before(async () => {
-    upstream = await startFakeOpenAi({ apiKey: UPSTREAM_KEY, answer: (body) => (isSummariserCall(body) ? SUMMARY : undefined) });
-    gateway = await startGateway(
-      { OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${upstream.url}/v1`, LLM_PROXY_RPM: '0' },
-      {
-        configure: (config) => {
-          // A summariser window too small for even one call: the summary is extractive, no call is made.
-          config.condense = { model: 'gpt-4' };
-          config.model_catalog = { 'gpt-3.5-turbo': { context_length: 400 }, 'gpt-4': { context_length: 150 } };
-        },
-      },
-    );
+    ({ upstream, gateway } = await startPair((config) => {
+      // A summariser window too small for even one call: the summary is extractive, no call is made.
+      config.condense = { model: 'gpt-4' };
+      config.model_catalog = { 'gpt-3.5-turbo': { context_length: 400 }, 'gpt-4': { context_length: 150 } };
+    }));
   });
   after(async () => {
     await gateway.close();
@@ -172,13 +171,8 @@ describe('condense policy: a summariser that makes no call holds nothing', () =>
 
   test('the hold taken for the summariser is given back when it never calls', async () => {
     const { id, key } = await createKey(gateway.url, { max_budget: 5, tpm_limit: 100_000 });
-    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-llm-proxy-context': 'condense' },
-      body: JSON.stringify({ model: 'gpt-3.5-turbo', messages: longConversation(12), max_tokens: 50 }),
-    });
-    assert.equal(response.status, 200, await response.clone().text());
-    await response.text();
+    const response = await chatWith(gateway.url, key, longConversation(12), 'condense');
+    assert.equal(response.status, 200, response.text);
     assert.equal(response.headers.get('x-llm-proxy-context-method'), 'condense');
     assert.equal(upstream.requests.length, 1);
     assert.ok(!isSummariserCall(upstream.requests[0]?.body));

@@ -128,9 +128,9 @@ class BodyMeter extends Transform {
 
   #refuse(error: GatewayError, callback: TransformCallback): void {
     this.#budget.release(this.#request);
+    // Unpiped, the request is paused: what is left of the upload waits for the answer, after which
+    // the error handler's lingering close reads a bounded part of it or stops reading.
     this.#source.unpipe(this);
-    // An unpiped request is paused; flowing with no reader, the rest of the upload is dropped.
-    this.#source.resume();
     callback(error);
   }
 }

@@ -15,19 +15,24 @@ const MiB = 1024 * 1024;
 const ONE_MIB = Buffer.alloc(MiB, 0x20);
 const HEAD = `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${CLIENT_KEY}\r\nContent-Type: application/json\r\n`;
 
-/** Sends a chunked body of `sizeMb` MiB on a raw socket until an answer arrives; resolves with its status (0: none), the raw answer and how long the socket lived. */
-function chunkedUpload(url: string, sizeMb: number): Promise<{ status: number; text: string; ms: number }> {
+/**
+ * Sends a chunked body of `sizeMb` MiB on a raw socket until an answer arrives; resolves with its
+ * status (0: none), the raw answer, the bytes the kernel took from the client and how long the
+ * socket lived. `relentless`: it keeps sending after the answer (as a client that reads only once
+ * its upload is sent would), and the proxy's FIN does not end its side.
+ */
+function chunkedUpload(url: string, sizeMb: number, relentless = false): Promise<{ status: number; text: string; sent: number; ms: number }> {
   const started = Date.now();
   return new Promise((resolve) => {
-    const socket = connect(Number(new URL(url).port), '127.0.0.1');
+    const socket = connect({ port: Number(new URL(url).port), host: '127.0.0.1', allowHalfOpen: relentless });
     let received = '';
     let written = 0;
     socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
     socket.on('error', () => undefined);
-    socket.on('close', () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(received)?.[1] ?? 0), text: received, ms: Date.now() - started }));
+    socket.on('close', () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(received)?.[1] ?? 0), text: received, sent: socket.bytesWritten, ms: Date.now() - started }));
     socket.write(`${HEAD}Transfer-Encoding: chunked\r\n\r\n`);
     const pump = (): void => {
-      while (received === '' && written < sizeMb && !socket.destroyed) {
+      while ((relentless || received === '') && written < sizeMb && !socket.destroyed) {
         written++;
         socket.write(`${MiB.toString(16)}\r\n`);
         const more = socket.write(ONE_MIB);
@@ -69,6 +74,15 @@ describe('a body refused mid-upload', () => {
   test('one chunked upload over the cap reads its 413, and the connection closes soon after', async () => {
     const { status, ms } = await chunkedUpload(gateway.url, 50);
     assert.equal(status, 413);
+    assert.ok(ms < 5_000, `the connection lived ${ms} ms`);
+  });
+
+  test('after the answer only a bounded part of the rest is read: a client that keeps sending stalls, then is closed', async () => {
+    // Drained to its end (as before), each refused upload was read at full speed for up to 2 s: 50
+    // of them grew RSS by 40-65 MB with the buffers read and dropped.
+    const { status, sent, ms } = await chunkedUpload(gateway.url, 200, true);
+    assert.equal(status, 413);
+    assert.ok(sent < 100 * MiB, `the proxy took ${(sent / MiB).toFixed(1)} MiB of a refused 200 MiB upload`);
     assert.ok(ms < 5_000, `the connection lived ${ms} ms`);
   });
 

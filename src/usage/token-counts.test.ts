@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { ChatCompletionRequest } from '../openai/types.js';
-import { closeCountPool, CountPool, countTokens, INLINE_CHARS, jobChars, runCountJob, type CountJob, type PromptPlan } from './token-counts.js';
+import { closeCountPool, CountPool, countTokens, INLINE_CHARS, jobChars, runCountJob, WorkersUnavailable, type CountJob, type PromptPlan } from './token-counts.js';
 import { watchLoop } from '../../test/support/loop-watch.js';
 import { loadTokenCounter } from './token-estimator.js';
 
@@ -107,4 +107,21 @@ test('a job that cannot be sent to a worker is refused there and counted in plac
   await pool.close();
   const counter = await loadTokenCounter();
   assert.equal(await countTokens({ kind: 'request', chat: request }), counter.request(request));
+});
+
+test('where workers cannot start, the pool stops starting them after three failures, and tries again a minute later', async () => {
+  let now = 1_000_000;
+  const pool = new CountPool(1, { workerUrl: new URL('./no-such-worker.js', import.meta.url), now: () => now });
+  const job: CountJob = { kind: 'request', chat: chat(prose(20_000)) };
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    await assert.rejects(pool.run(job));
+    assert.equal(pool.started, attempt);
+  }
+  // Refused at once, no fourth worker: the caller counts in place without a failed start's cost.
+  for (let attempt = 0; attempt < 5; attempt++) await assert.rejects(pool.run(job), WorkersUnavailable);
+  assert.equal(pool.started, 3);
+  now += 60_000;
+  await assert.rejects(pool.run(job));
+  assert.equal(pool.started, 4, 'a worker is tried again once the pause is over');
+  await pool.close();
 });

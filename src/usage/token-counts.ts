@@ -119,6 +119,8 @@ interface Slot {
   pending: Map<number, Pending>;
   /** Set once the worker failed or exited: its jobs were rejected, it takes no more. */
   dead: boolean;
+  /** Set at its first reply: a worker that dies before it is a failed start. */
+  answered: boolean;
 }
 
 interface WorkerReply {
@@ -127,14 +129,44 @@ interface WorkerReply {
   error?: string;
 }
 
+/** Workers that fail in a row, none having answered, before the pool stops starting them for a while. */
+const FAILED_STARTS_BEFORE_PAUSE = 3;
+/** How long the pool then refuses jobs at once (they are counted in place) before it tries a worker again. */
+const WORKER_RETRY_MS = 60_000;
+
+/** A worker that failed before it answered anything: where worker threads cannot run, every start does. */
+export class WorkersUnavailable extends Error {}
+
+export interface CountPoolOptions {
+  /** The worker's script (tests point it at one that cannot start). */
+  workerUrl?: URL;
+  now?: () => number;
+}
+
 /** A few worker threads, started on first use, each job to the least busy; never keeps the process alive. */
 export class CountPool {
   private readonly slots: Slot[] = [];
   private nextId = 0;
+  private readonly workerUrl: URL;
+  private readonly now: () => number;
+  /** Workers that died before their first answer, since the last answer. */
+  private failedStarts = 0;
+  /** While now() is before this, run() refuses at once instead of starting another worker to fail. */
+  private pausedUntil = 0;
+  /** Workers started, for tests and diagnostics. */
+  started = 0;
 
-  constructor(private readonly size: number = Math.max(1, Math.min(4, availableParallelism() - 1))) {}
+  constructor(
+    private readonly size: number = Math.max(1, Math.min(4, availableParallelism() - 1)),
+    options: CountPoolOptions = {},
+  ) {
+    this.workerUrl = options.workerUrl ?? new URL('./token-count-worker.js', import.meta.url);
+    this.now = options.now ?? Date.now;
+  }
 
   run(job: CountJob): Promise<AnyResult> {
+    // A missing worker file or a sandbox without threads would otherwise cost a failed start (~30 ms) per big count.
+    if (this.slots.length === 0 && this.now() < this.pausedUntil) return Promise.reject(new WorkersUnavailable('token count workers are unavailable'));
     const slot = this.slot();
     const id = ++this.nextId;
     return new Promise((resolve, reject) => {
@@ -172,9 +204,14 @@ export class CountPool {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(new URL('./token-count-worker.js', import.meta.url));
-    const slot: Slot = { worker, pending: new Map(), dead: false };
+    const worker = new Worker(this.workerUrl);
+    this.started++;
+    const slot: Slot = { worker, pending: new Map(), dead: false, answered: false };
     worker.on('message', (message: WorkerReply) => {
+      if (!slot.answered) {
+        slot.answered = true;
+        this.failedStarts = 0;
+      }
       const waiting = slot.pending.get(message.id);
       if (waiting === undefined) return;
       slot.pending.delete(message.id);
@@ -185,6 +222,10 @@ export class CountPool {
     const fail = (error: Error) => {
       if (slot.dead) return;
       slot.dead = true;
+      if (!slot.answered && ++this.failedStarts >= FAILED_STARTS_BEFORE_PAUSE) {
+        this.failedStarts = 0;
+        this.pausedUntil = this.now() + WORKER_RETRY_MS;
+      }
       const index = this.slots.indexOf(slot);
       if (index >= 0) this.slots.splice(index, 1);
       for (const waiting of slot.pending.values()) waiting.reject(error);

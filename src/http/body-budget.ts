@@ -16,6 +16,8 @@ declare module 'fastify' {
 }
 
 const MiB = 1024 * 1024;
+/** How long a refused body's bytes stay charged (see releaseLater): longer than a flood of uploads takes to be refused. */
+export const REFUSED_HOLD_MS = 1_000;
 
 /**
  * A body whose Content-Length is at most this is charged whole before it is read, with no meter
@@ -85,6 +87,22 @@ export class BodyBudget {
     return true;
   }
 
+  /**
+   * Gives back what a refused body holds a little later (REFUSED_HOLD_MS); the request charges
+   * nothing more. The body's buffers are garbage from the refusal on, but they stay memory until a
+   * GC frees them, and V8 collects such buffers only after ~64 MB of them: given back at once, their
+   * bytes let the other uploads of a flood go on reading, and 50 refused chunked uploads read ~110 MB
+   * into garbage (+55 to +69 MB RSS) instead of ~20 MB (+20 MB).
+   */
+  releaseLater(request: FastifyRequest): void {
+    const charge = request.bodyCharge;
+    request.bodyCharge = -1;
+    if (charge <= 0) return;
+    setTimeout(() => {
+      this.#held -= charge;
+    }, REFUSED_HOLD_MS).unref();
+  }
+
   /** Gives back what `request` holds; it can charge nothing after (no allocation: called for every request). */
   release(request: FastifyRequest): void {
     const charge = request.bodyCharge;
@@ -127,7 +145,7 @@ class BodyMeter extends Transform {
   }
 
   #refuse(error: GatewayError, callback: TransformCallback): void {
-    this.#budget.release(this.#request);
+    this.#budget.releaseLater(this.#request);
     // Unpiped, the request is paused: what is left of the upload waits for the answer, after which
     // the error handler's lingering close reads a bounded part of it or stops reading.
     this.#source.unpipe(this);

@@ -123,6 +123,15 @@ describe('the request-body budget (server.body_buffer_budget_mb)', () => {
     await assertServing(stack.url);
   });
 
+  test('a refused body stays charged for a moment after its answer (its buffers are garbage, not yet freed), then is given back', async () => {
+    await eventually(() => budget.held === 0);
+    const refused = await chunkedUpload(stack.url, 8);
+    assert.equal(refused.status, 413);
+    // Given back at once, a flood's refused bytes let the other uploads go on reading into garbage.
+    assert.ok(budget.held >= 2 * MiB, `held ${budget.held} bytes right after the 413`);
+    await eventually(() => budget.held === 0, 3_000);
+  });
+
   test('while stalled uploads hold the budget, a new upload gets 503 at once and ordinary requests are still served', async () => {
     // Three chunked uploads of 1.1 MiB each, stalled: 3.3 of the 3.5 MiB uploads may hold.
     const part = Math.floor(1.1 * MiB);

@@ -117,8 +117,8 @@ function ignoreError(): void {
 
 /**
  * Passes a body through while charging each chunk to the budget. Over the cap or the budget, it
- * fails with the 413 or 503 before the chunk reaches Fastify's buffer, and leaves the rest of the
- * upload to be read and dropped, so the error handler's lingering close can deliver the answer.
+ * fails with the 413 or 503 before the chunk reaches Fastify's buffer and stops taking the upload;
+ * after the answer, the error handler's lingering close reads a bounded part of what is left.
  */
 class BodyMeter extends Transform {
   #received = 0;

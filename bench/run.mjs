@@ -43,6 +43,9 @@
 //   * Validity: non-2xx responses, socket errors and timeouts are counted per target and printed; any of
 //     them marks the whole run INVALID (exit code 1). The mock also counts the upstream calls it served
 //     (GET /__bench/stats), which shows whether the proxy forwarded one call per request and which key it sent.
+//   * CPU per response (every row, `µs/req`): the target's CPU use over its RPS, median over rounds. At c=64
+//     the target saturates its core, so this is what its throughput is made of, and it compares across runs
+//     on a machine whose speed drifts better than RPS does.
 //   * Derived numbers (proxy rows): added p50 (proxy - direct, proxy - floor), added TTFB, RPS ratios, and the
 //     proxy's RSS (/proc/<pid>/status VmRSS; VmHWM = peak) after the run. Targets are printed as PASS/FAIL:
 //       proxy RPS >= 0.7 x floor RPS at c=64 (non-streaming and streaming)
@@ -800,6 +803,8 @@ async function main() {
         p50: median(rs.map((x) => x.p50)),
         p99: median(rs.map((x) => x.p99)),
         cpu: median(rs.map((x) => (t === 'direct' ? x.cpu?.mock : x.cpu?.target) ?? NaN)),
+        // CPU time per response: what compares between runs on a machine whose speed drifts.
+        cpuUs: median(rs.map((x) => (((t === 'direct' ? x.cpu?.mock : x.cpu?.target) ?? NaN) / x.rps) * 1e6)),
         otherCpu: median(rs.map((x) => x.otherCpu)),
         ttfb: r.ttfb?.ttfbP50 ?? NaN,
         ttfbP99: r.ttfb?.ttfbP99 ?? NaN,
@@ -822,7 +827,7 @@ async function main() {
   if (proxyCrash) invalid.push(proxyCrash.split('\n')[0]);
 
   // Table.
-  const header = ['scenario', 'target', 'RPS', 'p50 ms', 'p99 ms', 'TTFB ms', 'cpu', 'non2xx', 'errors', 'Δp50 vs direct', 'Δp50 vs floor', 'ΔTTFB vs direct', 'ΔTTFB vs floor', 'RPS/direct', 'RPS/floor'];
+  const header = ['scenario', 'target', 'RPS', 'p50 ms', 'p99 ms', 'TTFB ms', 'cpu', 'µs/req', 'non2xx', 'errors', 'Δp50 vs direct', 'Δp50 vs floor', 'ΔTTFB vs direct', 'ΔTTFB vs floor', 'RPS/direct', 'RPS/floor'];
   const rows = [];
   const derived = {};
   for (const sc of scenarios) {
@@ -844,7 +849,7 @@ async function main() {
       };
       if (t !== 'direct') (derived[sc.name] ??= {})[t] = row;
       rows.push([
-        sc.name, t, fs0(s.rps), f(s.p50), f(s.p99), f(s.ttfb), f(s.cpu, 2), String(s.non2xx), String(s.errors),
+        sc.name, t, fs0(s.rps), f(s.p50), f(s.p99), f(s.ttfb), f(s.cpu, 2), f(s.cpuUs, 1), String(s.non2xx), String(s.errors),
         signed(row.dp50Direct), signed(row.dp50Floor), signed(row.dTtfbDirect), signed(row.dTtfbFloor), f(row.rpsDirect, 2), f(row.rpsFloor, 2),
       ]);
     }
@@ -880,7 +885,7 @@ async function main() {
   const lines = [];
   lines.push('');
   lines.push(`RESULTS (medians of ${cfg.rounds} round(s) x ${cfg.duration} s; latency = full response; TTFB = first body byte, concurrency 1, ${cfg.ttfbRequests} req; Δ in ms;`);
-  lines.push(` cpu = cores used by the target process during its runs (direct: the mock), ~1.00 = its core is saturated)`);
+  lines.push(` cpu = cores used by the target process during its runs (direct: the mock), ~1.00 = its core is saturated; µs/req = its CPU time per response)`);
   lines.push(table);
   if (cfg.proxy) lines.push(`\nproxy RSS after run: ${f(mem.rssMB, 1)} MB (VmRSS), peak ${f(mem.hwmMB, 1)} MB (VmHWM)`);
   if (cfg.proxy) {

@@ -79,14 +79,23 @@ describe('a body refused mid-upload', () => {
 
   test('after the answer only a bounded part of the rest is read: a client that keeps sending stalls, then is closed', async () => {
     // Drained to its end (as before), each refused upload was read at full speed for up to 2 s: 50
-    // of them grew RSS by 40-65 MB with the buffers read and dropped.
+    // of them grew RSS by 40-65 MB with the buffers read and dropped. Now at most 32 MiB more is read.
     const { status, sent, ms } = await chunkedUpload(gateway.url, 200, true);
     assert.equal(status, 413);
     assert.ok(sent < 100 * MiB, `the proxy took ${(sent / MiB).toFixed(1)} MiB of a refused 200 MiB upload`);
     assert.ok(ms < 5_000, `the connection lived ${ms} ms`);
   });
 
+  test('a client that sends its whole upload before it reads (as Python requests does) still reads its 413', async () => {
+    // 30 MiB against the 10 MiB cap: the 20 MiB after the refusal fit what one connection may drain.
+    const { status, sent } = await chunkedUpload(gateway.url, 30, true);
+    assert.equal(status, 413);
+    assert.ok(sent >= 30 * MiB, `only ${(sent / MiB).toFixed(1)} MiB of the 30 MiB upload left the client`);
+  });
+
   test('ten at once all read their 413, and the proxy still serves', async () => {
+    // The earlier tests' refused bodies stay charged for a second; with them, these would share a fuller budget and get 503.
+    await eventually(() => gateway.app.services.shared.bodyBudget.held === 0);
     const results = await Promise.all(Array.from({ length: 10 }, () => chunkedUpload(gateway.url, 50)));
     assert.deepEqual(results.map((result) => result.status), Array.from({ length: 10 }, () => 413));
     const health = await fetch(`${gateway.url}/health`);
@@ -145,6 +154,8 @@ describe('the request-body budget (server.body_buffer_budget_mb)', () => {
     await assertServing(stack.url);
     const smallChunked = await call(stack.url, { headers: { ...JSON_AUTH, 'transfer-encoding': 'chunked' }, body: chat() });
     assert.equal(smallChunked.status, 200, smallChunked.body);
+    // The refused upload's own bytes, if it sent any before its 503, stay charged for a moment.
+    await eventually(() => budget.held === 3 * part);
     assert.equal(budget.held, 3 * part, 'the stalled uploads still hold their bytes, the answered ones nothing');
 
     // Cut short, the stalled uploads give their bytes back when their requests close.

@@ -1,6 +1,7 @@
 // The one place errors become HTTP answers: every layer's failure, Fastify's own, unknown routes
 // and malformed HTTP all leave as OpenAI-shaped JSON with the right status.
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import {
@@ -76,11 +77,11 @@ export function registerErrorHandler(app: FastifyInstance, bodyLimit: number, re
       // A body refused while it is still arriving (413, bad JSON framing): Fastify asks for
       // `Connection: close`, and closing at once, with the client's bytes unread, makes the kernel
       // reset the connection, which can destroy the answer before the client reads it. Instead the
-      // answer goes out, the proxy's side is shut, and the rest of the upload is read and dropped
-      // until the client closes, for at most LINGER_MS (a lingering close, as nginx does).
+      // answer goes out, the proxy's side is shut, and a bounded part of the rest of the upload is
+      // read and dropped until the client closes, for at most LINGER_MS (a lingering close, as nginx does).
       reply.removeHeader('connection');
-      const socket = request.raw.socket;
-      reply.raw.once('finish', () => lingeringClose(socket));
+      const raw = request.raw;
+      reply.raw.once('finish', () => lingeringClose(raw));
     }
     reply.code(gateway.status).header('content-type', 'application/json; charset=utf-8');
     // Routes of another API answer in that API's own error shape (route config `errorFormat`).
@@ -106,11 +107,12 @@ const LINGER_MS = 2_000;
  * 40-65 MB (RELIABILITY 4c "Body caps" allows 50). So at most LINGER_DRAINS connections drain at a
  * time, each at most LINGER_BYTES (checked every LINGER_CHECK_MS: the parser reads the socket
  * itself, with no 'data' events to count); the others stop reading. A client that reads while it
- * uploads has its answer either way; one that reads only after its upload gets it from a draining
- * connection, and a reset from a paused one once LINGER_MS passes.
+ * uploads has its answer either way. One that reads only once its upload is sent (Python's
+ * requests does) gets it when it is given a draining connection and the rest of its upload fits in
+ * LINGER_BYTES; otherwise its connection is reset once LINGER_MS passes.
  */
-const LINGER_DRAINS = 4;
-const LINGER_BYTES = 4 * 1024 * 1024;
+const LINGER_DRAINS = 2;
+const LINGER_BYTES = 32 * 1024 * 1024;
 const LINGER_CHECK_MS = 10;
 let draining = 0;
 
@@ -131,7 +133,8 @@ function pauseAgain(this: Socket): void {
   this.emit('pause');
 }
 
-function lingeringClose(socket: Socket | null): void {
+function lingeringClose(request: IncomingMessage): void {
+  const socket = request.socket;
   if (socket === null || socket.destroyed) return;
   socket.end();
   const timer = setTimeout(() => socket.destroy(), LINGER_MS);
@@ -141,6 +144,9 @@ function lingeringClose(socket: Socket | null): void {
     stopReading(socket);
   } else {
     draining++;
+    // A body refused while piped (the meter) is left paused, and Node dumps only a body nobody
+    // read: flowing with no reader, the rest of the upload is dropped as it arrives.
+    request.resume();
     const start = socket.bytesRead;
     check = setInterval(() => {
       if (socket.bytesRead - start <= LINGER_BYTES) return;

@@ -10,6 +10,7 @@ import type { Services } from '../services.js';
 import { countTokens, type PromptPlan } from '../usage/token-counts.js';
 import { loadTokenCounter } from '../usage/token-estimator.js';
 import { condenserFor, EXTRACTIVE_MODEL, groupWindow, type CondenseResult, type SummariserCall } from './context-condenser.js';
+import { abortWhenClientLeaves } from '../http/client-gone.js';
 import { recordCondenseUsage } from './condense-usage.js';
 import { planTrim } from './conversation-trim.js';
 
@@ -138,9 +139,7 @@ export async function fitContext(services: FitServices, request: FastifyRequest,
   if (plan === undefined || plan.dropped.length === 0) throw overflow(group, before, output, window);
   const started = Date.now();
   const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort();
-  });
+  abortWhenClientLeaves(reply.raw, controller);
   const condenser = condenserFor(services);
   const summariser = condenser.pickModel(request.principal?.models);
   const calls: SummariserCall[] = [];

@@ -15,6 +15,7 @@ import type { ModelGroup } from '../routing/model-router.js';
 import type { Services } from '../services.js';
 import type { UsageRecord, UsageStatus } from '../usage/usage-recorder.js';
 import { answerFromCache, captureFrames, planCache, saveCompletion, settleStream } from './cache-response.js';
+import { abortWhenClientLeaves } from './client-gone.js';
 import { writeFrames, type StreamRegistry } from './stream-response.js';
 import { recordCall } from './usage-record.js';
 
@@ -136,9 +137,7 @@ export class ChatPipeline {
     // The client's disconnect stops the upstream call (a light signal: see src/upstream/call-signal.ts).
     const disconnect = new CallAbort();
     const res = reply.raw;
-    res.once('close', () => {
-      if (!res.writableFinished) disconnect.abort();
-    });
+    abortWhenClientLeaves(res, disconnect);
     const warnings: string[] = [];
     const context: ChatCallContext = {
       requestId: request.id,

@@ -8,6 +8,7 @@ import { validateChatRequest } from '../../openai/chat-request-schema.js';
 import type { ChatMessage } from '../../openai/types.js';
 import type { Services } from '../../services.js';
 import { tokenCountMethod } from '../../usage/token-estimator.js';
+import { abortWhenClientLeaves } from '../client-gone.js';
 import { guardBody } from '../json-body.js';
 
 export const DEFAULT_SUMMARY_TOKENS = 512;
@@ -87,9 +88,7 @@ export function registerCondense(app: FastifyInstance, services: Services): void
       await services.admission.reserve(request, reply, estimate, group.deployments.map((deployment) => deployment.route));
     }
     const controller = new AbortController();
-    reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) controller.abort();
-    });
+    abortWhenClientLeaves(reply.raw, controller);
     const calls: SummariserCall[] = [];
     const result = await condenser.condense(
       { messages: summarised, maxTokens: input.maxTokens, group, instructions: input.instructions },

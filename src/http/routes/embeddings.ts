@@ -12,6 +12,7 @@ import { countTokens } from '../../usage/token-counts.js';
 import type { UsageRecord, UsageStatus } from '../../usage/usage-recorder.js';
 import { answerFromCache, planCache, saveCompletion } from '../cache-response.js';
 import { checkModelAccess, routeHeader } from '../chat-pipeline.js';
+import { abortWhenClientLeaves } from '../client-gone.js';
 import { guardBody } from '../json-body.js';
 import { recordCall } from '../usage-record.js';
 
@@ -63,10 +64,7 @@ export function registerEmbeddings(app: FastifyInstance, services: Services): vo
     const cachePlan = cache === undefined ? undefined : planCache(cache, request, group, embed, ENDPOINT);
 
     const controller = new AbortController();
-    const res = reply.raw;
-    res.once('close', () => {
-      if (!res.writableFinished) controller.abort();
-    });
+    abortWhenClientLeaves(reply.raw, controller);
     if (cache !== undefined) {
       const hit = await answerFromCache(cache, cachePlan, reply, false, false, controller.signal);
       if (hit !== undefined) {

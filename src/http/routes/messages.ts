@@ -13,6 +13,7 @@ import { isRecord } from '../../providers/anthropic/anthropic-wire.js';
 import type { Services } from '../../services.js';
 import { countTokens } from '../../usage/token-counts.js';
 import { chunkFormat } from '../answer-format.js';
+import { abortWhenClientLeaves } from '../client-gone.js';
 import { checkModelAccess, type AnswerFormat, type ChatPipeline, type NativeRunner } from '../chat-pipeline.js';
 import { guardBody } from '../json-body.js';
 import { NativeCaller, type NativeProtocol } from '../native-call.js';
@@ -96,9 +97,7 @@ export function registerMessages(app: FastifyInstance, services: Services, pipel
         },
       };
       const controller = new AbortController();
-      reply.raw.once('close', () => {
-        if (!reply.raw.writableFinished) controller.abort();
-      });
+      abortWhenClientLeaves(reply.raw, controller);
       const outcome = await caller.complete(group, { requestId: request.id, signal: controller.signal, includeUsage: false, created: 0, warnings: [] }, protocol);
       return reply.code(200).header('content-type', 'application/json').send(outcome.body);
     }

@@ -13,6 +13,7 @@ import {
 import type { Redactor } from '../logging/redactor.js';
 import type { ProviderInstance, UpstreamRequestSpec } from '../providers/provider.js';
 import type { CallSignal } from './call-signal.js';
+import { StreamingHandler, type UpstreamResponse } from './upstream-body.js';
 
 export interface UpstreamClientOptions {
   connectTimeoutMs: number;
@@ -30,11 +31,7 @@ export interface CallTimeouts {
   bodyTimeoutMs?: number;
 }
 
-export interface UpstreamResponse {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Dispatcher.ResponseData['body'];
-}
+export type { UpstreamResponse } from './upstream-body.js';
 
 /** Where a provider lives, split once at start so no URL is parsed per request. */
 interface Endpoint {
@@ -117,12 +114,14 @@ export class UpstreamClient {
     timeouts?: CallTimeouts,
   ): Promise<UpstreamResponse> {
     try {
-      // undici reads `aborted`, `reason` and addEventListener/removeEventListener of any EventTarget-like
-      // signal (core/util.js addAbortListener); its types name only AbortSignal and EventEmitter. A
-      // CallAbort saves the AbortController a stream would otherwise make (src/upstream/call-signal.ts).
-      const agent = timeouts?.connectTimeoutMs === undefined ? this.agent : this.agentFor(timeouts.connectTimeoutMs);
-      const response = await agent.request({ ...this.dispatchOptions(provider, spec, timeouts), signal: signal as AbortSignal });
-      return { status: response.statusCode, headers: response.headers, body: response.body };
+      // Dispatched with a handler of our own (src/upstream/upstream-body.ts): the body is fed to one
+      // reader as the connection delivers it, without request()'s Readable and AsyncResource.
+      return await new Promise<UpstreamResponse>((resolve, reject) => {
+        const handler = new StreamingHandler(signal, resolve, reject);
+        if (handler.done) return;
+        const agent = timeouts?.connectTimeoutMs === undefined ? this.agent : this.agentFor(timeouts.connectTimeoutMs);
+        agent.dispatch(this.dispatchOptions(provider, spec, timeouts), handler);
+      });
     } catch (error) {
       throw this.transportError(provider.name, error, 'waiting for the response headers');
     }
@@ -261,13 +260,13 @@ export class UpstreamClient {
  * through its signal.
  */
 export function upstreamSse(body: UpstreamResponse['body']): AsyncIterable<Buffer> {
-  return body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
+  return body.chunks(false);
 }
 
 /** Releases an upstream body its reader stopped early: reads what is left (within a cap), then closes. */
 export function releaseBody(body: UpstreamResponse['body']): void {
   if (body.destroyed || body.readableEnded) return;
-  body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+  void body.dump(64 * 1024);
 }
 
 /** How providers word a prompt too long for the model's window (OpenAI, Anthropic, Gemini, vLLM, Ollama). */

@@ -64,6 +64,25 @@ test('chunks arrive in order and the body ends', async () => {
   assert.equal(answer.body.readableEnded, true);
 });
 
+test('the chunks of one socket read reach the reader joined, not one by one', async () => {
+  // An SSE upstream sends one HTTP chunk per event: twenty, written at once, arrive in one read.
+  routes.set('/events', (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    for (let index = 0; index < 20; index++) res.write(`data: {"n":${index}}\n\n`);
+    res.end('data: [DONE]\n\n');
+  });
+  const answer = await call('/events');
+  let reads = 0;
+  let text = '';
+  for await (const chunk of answer.body) {
+    reads++;
+    text += chunk.toString();
+  }
+  assert.equal(text.split('\n\n').length - 1, 21);
+  // One per event was ~20 scanner passes, generator steps and writes per stream.
+  assert.ok(reads <= 2, `${reads} reads for 21 events`);
+});
+
 test('a reader that falls behind pauses the connection; reading again resumes it', async () => {
   let produced = 0;
   routes.set('/firehose', (_req, res) => {

@@ -26,6 +26,8 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
   /** While dump() runs: bytes it may still drop before it closes the connection instead. */
   private dumpLeft = -1;
   private dumped: (() => void) | undefined;
+  /** A delivery to the waiting reader is scheduled for the end of the current socket read. */
+  private delivering = false;
   /** Set by destroy(): the call was aborted and nothing more is read. */
   destroyed = false;
 
@@ -46,15 +48,32 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
       if (this.dumpLeft < 0) this.destroy();
       return;
     }
-    const waiter = this.waiter;
-    if (waiter !== undefined) {
-      this.waiter = undefined;
-      waiter.resolve({ value: chunk, done: false });
-      return;
-    }
     this.queue.push(chunk);
     this.queued += chunk.length;
+    // The chunks of one socket read arrive together (one per HTTP chunk: an SSE upstream sends one
+    // per event); the waiting reader gets them joined, at the end of that read, not one by one.
+    if (this.waiter !== undefined && !this.delivering) {
+      this.delivering = true;
+      queueMicrotask(this.deliver);
+    }
     if (this.queued >= HIGH_WATER_MARK && !this.controller.paused) this.controller.pause();
+  }
+
+  private readonly deliver = (): void => {
+    this.delivering = false;
+    const waiter = this.waiter;
+    if (waiter === undefined || this.queue.length === 0) return;
+    this.waiter = undefined;
+    waiter.resolve({ value: this.take(), done: false });
+  };
+
+  /** Everything queued, as one buffer; the connection resumes if it was paused. */
+  private take(): Buffer {
+    const chunk = this.queue.length === 1 ? (this.queue[0] as Buffer) : Buffer.concat(this.queue, this.queued);
+    this.queue.length = 0;
+    this.queued = 0;
+    if (this.controller.paused) this.controller.resume();
+    return chunk;
   }
 
   /** @internal */
@@ -83,14 +102,9 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
 
   // -------------------------------------------------------------------------------- the reader
 
-  /** The next chunk; rejects with the call's failure (a timeout, a reset, an abort). */
+  /** What has arrived since the last read, as one chunk; rejects with the call's failure (a timeout, a reset, an abort). */
   read(): Promise<IteratorResult<Buffer>> {
-    const chunk = this.queue.shift();
-    if (chunk !== undefined) {
-      this.queued -= chunk.length;
-      if (this.controller.paused && this.queued < HIGH_WATER_MARK) this.controller.resume();
-      return Promise.resolve({ value: chunk, done: false });
-    }
+    if (this.queue.length > 0) return Promise.resolve({ value: this.take(), done: false });
     if (this.failure !== undefined) return Promise.reject(this.failure);
     if (this.ended || this.destroyed) return Promise.resolve(DONE);
     return new Promise((resolve, reject) => {

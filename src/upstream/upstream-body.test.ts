@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent } from 'undici';
 import { CallAbort } from './call-signal.js';
-import { StreamingHandler, type UpstreamResponse } from './upstream-body.js';
+import { StreamingHandler, UpstreamBody, type UpstreamResponse } from './upstream-body.js';
 
 type Route = (req: IncomingMessage, res: ServerResponse) => void;
 const routes = new Map<string, Route>();
@@ -194,4 +194,16 @@ test('the signal aborts before the headers (the call rejects) and after them (th
   await assert.rejects(async () => {
     for (;;) if ((await reader.next()).done === true) break;
   }, /client left/);
+});
+
+test('chunks that arrived with a failure reach the reader before the failure', async () => {
+  const controller = { paused: false, aborted: false, reason: null, pause() {}, resume() {}, abort() {} };
+  const body = new UpstreamBody(controller);
+  const reading = body.read();
+  // One socket read: the last events, then the connection breaks.
+  body.push(Buffer.from('data: {"a":1}\n\n'));
+  body.push(Buffer.from('data: {"b":2}\n\n'));
+  body.fail(new Error('connection reset'));
+  assert.equal((await reading).value?.toString(), 'data: {"a":1}\n\ndata: {"b":2}\n\n');
+  await assert.rejects(body.read(), /connection reset/);
 });

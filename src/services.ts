@@ -88,8 +88,6 @@ export interface SharedServices {
   metrics: GatewayMetrics;
   cache?: ResponseCache;
   uiSessions: UiSessionStore;
-  /** Failed authentications per client address (RELIABILITY 4d#4): the shared rate limiter, under `auth-fail:` keys. */
-  authFailures: RateLimiter;
   /** Request body bytes being read, across every generation (RELIABILITY 4c "Body caps"); buildApp sets its size. */
   bodyBudget: BodyBudget;
   /** When the process started serving (uptime and model `created` do not restart with a reload). */
@@ -149,9 +147,6 @@ export function createSharedServices(config: Config, overrides: ServiceOverrides
   // Keys, limits, budgets and usage (issue #6): Redis makes limits and revocations shared, the store keeps keys and usage.
   const redisPrefix = config.storage.redis_prefix ?? 'llm-proxy:';
   const rateLimiter: RateLimiter = redis === undefined ? localLimiter : new RedisRateLimiter(redis, localLimiter, redisPrefix);
-  // Failed authentications per address are counted where request limits are (Redis, the cluster
-  // primary, or here), so N workers or instances allow an address one limit, not N.
-  const authFailures = rateLimiter;
   const store = new SqlStore({ dbPath: config.storage.db_path, ...(config.storage.database_url === undefined ? {} : { databaseUrl: config.storage.database_url }) }, logger);
   store.ready().catch((error: unknown) => logger.warn({ component: 'store', err: error instanceof Error ? error.message : String(error) }, 'database not ready at start; retrying on first use'));
   const virtualKeys = new VirtualKeyService(store.keys, logger);
@@ -174,7 +169,6 @@ export function createSharedServices(config: Config, overrides: ServiceOverrides
     metrics,
     ...(cache === undefined ? {} : { cache }),
     uiSessions: overrides.uiSessions ?? new UiSessionStore(),
-    authFailures,
     bodyBudget: new BodyBudget(config.server),
     startedAt: Date.now(),
     async close() {

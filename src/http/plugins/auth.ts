@@ -64,7 +64,9 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
   const defaultRpm = services.config.limits.default_rpm;
 
   const failureLimit = services.config.auth.max_failures_per_minute ?? DEFAULT_FAILURES_PER_MINUTE;
-  const failures = services.shared.authFailures;
+  // Failed authentications per address (RELIABILITY 4d#4) are counted where request limits are
+  // (Redis, the cluster primary, or the process), so N workers or instances allow an address one limit, not N.
+  const failures = services.rateLimiter;
 
   /** The key's request limit; the limiter answers at once in memory, through a promise with Redis or the cluster primary. */
   const limitRequests = (principal: Principal, reply: FastifyReply): Promise<void> | undefined => {

@@ -63,11 +63,15 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
 
   private readonly deliver = (): void => {
     this.delivering = false;
-    const waiter = this.waiter;
-    if (waiter === undefined || this.queue.length === 0) return;
-    this.waiter = undefined;
-    waiter.resolve({ value: this.take(), done: false });
+    if (this.queue.length > 0) this.takeWaiter()?.resolve({ value: this.take(), done: false });
   };
+
+  /** The waiting reader, if any, no longer waiting. */
+  private takeWaiter(): Waiter | undefined {
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    return waiter;
+  }
 
   /** Everything queued, as one buffer; the connection resumes if it was paused. */
   private take(): Buffer {
@@ -82,11 +86,8 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
   end(): void {
     this.ended = true;
     this.settleDump();
-    const waiter = this.waiter;
-    if (waiter !== undefined && this.queue.length === 0) {
-      this.waiter = undefined;
-      waiter.resolve(DONE);
-    }
+    // With chunks queued, a delivery is on its way: the reader gets them first, the end next.
+    if (this.queue.length === 0) this.takeWaiter()?.resolve(DONE);
   }
 
   /** @internal */
@@ -96,11 +97,7 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
     this.failure = error;
     this.settleDump();
     // With chunks queued, a delivery is on its way: the reader gets them first, the failure next.
-    const waiter = this.waiter;
-    if (waiter !== undefined && this.queue.length === 0) {
-      this.waiter = undefined;
-      waiter.reject(error);
-    }
+    if (this.queue.length === 0) this.takeWaiter()?.reject(error);
   }
 
   // -------------------------------------------------------------------------------- the reader
@@ -144,11 +141,7 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
     this.queued = 0;
     if (!this.ended && !this.controller.aborted) this.controller.abort(error ?? new undiciErrors.RequestAbortedError());
     this.settleDump();
-    const waiter = this.waiter;
-    if (waiter !== undefined) {
-      this.waiter = undefined;
-      waiter.resolve(DONE);
-    }
+    this.takeWaiter()?.resolve(DONE);
   }
 
   /** Reads and drops what is left, up to `limit` bytes, then closes the connection if more remains. */

@@ -5,7 +5,7 @@
 import { GatewayError, isGatewayError, upstreamStreamError } from '../errors/gateway-error.js';
 import type { CompletionUsage } from '../openai/types.js';
 import type { UpstreamRequestSpec } from '../providers/provider.js';
-import { callTimeouts, openHeldStream, type ChatCallContext, type HeldStream, type StreamOutcome, type StreamStats } from '../routing/chat-executor.js';
+import { callTimeouts, heldOutcome, openHeldStream, type ChatCallContext, type HeldStream, type StreamOutcome, type StreamStats } from '../routing/chat-executor.js';
 import type { ModelGroup, ModelRouter, Route } from '../routing/model-router.js';
 import type { ProviderInstance } from '../providers/provider.js';
 import type { Services } from '../services.js';
@@ -67,7 +67,7 @@ export class NativeCaller {
 
   async stream(group: ModelGroup, context: ChatCallContext, protocol: NativeProtocol): Promise<StreamOutcome> {
     const { result, route, attempts } = await this.services.executor.routeStream(group, context.signal, (route, current) => this.open(route, current, context, protocol));
-    return { ...result, route, attempts };
+    return heldOutcome(result, route, attempts);
   }
 
   private open(route: Route, group: ModelGroup, context: ChatCallContext, protocol: NativeProtocol): Promise<HeldStream> {

@@ -135,6 +135,18 @@ export interface HeldStream {
 }
 
 /**
+ * The outcome of a held stream and where it was served. Written with named fields on purpose: on
+ * Node 20's V8 (11.3) an object spread followed by properties the source lacks,
+ * `{ ...result, route, attempts }`, takes a slow path (~0.5-0.7 µs a call in a microbenchmark,
+ * against ~0.02 µs for the literal) and its objects were all promoted to the old generation: on the
+ * non-streaming path that one spread was 22 of the 81 MB promoted over 60,000 requests (V8's sampling
+ * heap profiler), and a third of the full GCs. Overriding properties the source has is not affected.
+ */
+export function heldOutcome(held: HeldStream, route: Route, attempts: AttemptRecord[]): StreamOutcome {
+  return { first: held.first, frames: held.frames, stats: held.stats, route, attempts };
+}
+
+/**
  * Opens one upstream stream and reads it until its first real content (a chunk with content, a
  * tool call or a finish), so any failure before that point, a stall past the time to the first
  * token included, can still move to another deployment: such failures are thrown as retryable.
@@ -461,7 +473,8 @@ export class ChatExecutor {
     const { result, route, attempts } = await this.execute(group, context.signal, (route, current, attemptSignal) =>
       this.completeOnce(route, current, request, context, attemptSignal),
     );
-    return { ...result, route, attempts };
+    // Named fields, not a spread: see heldOutcome.
+    return { body: result.body, usage: result.usage, route, attempts };
   }
 
   /**
@@ -517,7 +530,7 @@ export class ChatExecutor {
 
   async stream(group: ModelGroup, request: ChatCompletionRequest, context: ChatCallContext): Promise<StreamOutcome> {
     const { result, route, attempts } = await this.run(group, context.signal, (route, current) => this.streamOnce(route, current, request, context));
-    return { ...result, route, attempts };
+    return heldOutcome(result, route, attempts);
   }
 
   /** Opens one upstream stream and holds it until the first real content (or fails, retryably). */

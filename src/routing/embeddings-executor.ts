@@ -75,7 +75,8 @@ export class EmbeddingsExecutor {
     const { result, route, attempts } = await this.executor.execute(group, context.signal, (route, current, signal) =>
       this.embedOnce(route, current, request, context.warnings, signal, expected, format),
     );
-    return { ...result, route, attempts };
+    // Named fields, not a spread: see heldOutcome in src/routing/chat-executor.ts (the same V8 slow path).
+    return { response: result.response, raw: result.raw, route, attempts };
   }
 
   private async embedOnce(

@@ -410,6 +410,8 @@ describe('RELIABILITY §4b faults', () => {
       [503, 'text/plain', 'upstream connect error or disconnect/reset before headers'],
       // A 200 JSON that is not a chat completion is nonsense too.
       [200, 'application/json', '{"unexpected":true}'],
+      // ... even with a usage the pass-through scan could read (it wants `choices` too).
+      [200, 'application/json', '{"unexpected":true,"usage":{"prompt_tokens":1,"completion_tokens":1}}'],
     ] as const) {
       // One retry is enough here (the retry count is 4b#1's subject) and keeps the test quick.
       await withStack({ yaml: 'routing:\n  retries: 1\n' }, async ({ fake, url }) => {

@@ -207,3 +207,18 @@ describe('the request-body budget, small bodies', () => {
     assert.equal(fits.status, 200, fits.body);
   });
 });
+
+describe('closing right after refused uploads', () => {
+  test('the server closes: lingering connections end on their own timer, the process does not go idle before them', async () => {
+    // Alone in the process (no upstream, no other gateway): if a lingering connection that stopped
+    // reading were left to an unref'd timer, nothing would keep the event loop alive while close()
+    // waits for it, and the process would wind down with the close (and what follows it, such as
+    // the final usage flush) never finished.
+    const gateway = await startGateway({}, { configure: (config) => void (config.server.body_buffer_budget_mb = 120) });
+    const results = await Promise.all(Array.from({ length: 10 }, () => chunkedUpload(gateway.url, 50)));
+    assert.deepEqual(results.map((result) => result.status), Array.from({ length: 10 }, () => 413));
+    const started = Date.now();
+    await gateway.close();
+    assert.ok(Date.now() - started < 5_000, `close took ${Date.now() - started} ms`);
+  });
+});

@@ -133,12 +133,14 @@ function pauseAgain(this: Socket): void {
   this.emit('pause');
 }
 
-function lingeringClose(request: IncomingMessage): void {
+export function lingeringClose(request: IncomingMessage): void {
   const socket = request.socket;
   if (socket === null || socket.destroyed) return;
   socket.end();
+  // Kept referenced: a socket that stopped reading is no active handle, so while the server closes
+  // (it waits for this connection) nothing else may keep the event loop alive, and an unref'd timer
+  // let the process go idle with the close, and the usage flush after it, never finished.
   const timer = setTimeout(() => socket.destroy(), LINGER_MS);
-  timer.unref();
   let check: NodeJS.Timeout | undefined;
   if (draining >= LINGER_DRAINS) {
     stopReading(socket);

@@ -580,9 +580,9 @@ export class ChatExecutor {
 
   /**
    * OpenAI-format streams pass through as bytes (src/streaming/sse-passthrough.ts): only the
-   * events that may matter (before the first content; a usage, error or finish) are decoded, here,
+   * events that may matter (before the first content; a usage or an error) are decoded, here,
    * to read usage and finish, report an upstream error and drop the usage chunk the client did
-   * not ask for. One upstream read leaves as one write.
+   * not ask for; a bare finish is noted by the scanner itself. One upstream read leaves as one write.
    */
   private async *passthroughFrames(
     body: UpstreamResponse['body'],

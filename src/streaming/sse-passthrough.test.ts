@@ -15,14 +15,14 @@ const STREAM = [ROLE, HELLO, WORLD, STOP, USAGE].map(frame).join('') + 'data: [D
 interface Run {
   out: string;
   inspected: string[];
-  stats: { contentStarted: boolean; chunks: number };
+  stats: { contentStarted: boolean; finished: boolean; chunks: number };
   scanner: SsePassthrough;
   frames: Frame[];
 }
 
 /** Feeds `reads` through a scanner whose inspector marks content, drops the usage chunk and fails on `boom`. */
 function run(reads: Buffer[], options: { dropUsage?: boolean } = {}): Run {
-  const stats = { contentStarted: false, chunks: 0 };
+  const stats = { contentStarted: false, finished: false, chunks: 0 };
   const inspected: string[] = [];
   const inspect: InspectEvent = (data) => {
     inspected.push(data);
@@ -58,11 +58,32 @@ describe('SsePassthrough', () => {
     assert.equal(stats.chunks, 5);
   });
 
-  test('only events before the first content and those with a usage, error or finish value are decoded', () => {
-    const { inspected } = run([Buffer.from(STREAM)]);
-    // ROLE (no content yet), HELLO (the first content; its "usage":null alone would pass), STOP, USAGE.
-    // WORLD mentions "usage" only inside its text, which JSON escapes: it passes unread.
-    assert.deepEqual(inspected, [ROLE, HELLO, STOP, USAGE]);
+  test('only events before the first content and those with a usage or error value are decoded; a finish alone is noted unread', () => {
+    const { inspected, stats } = run([Buffer.from(STREAM)]);
+    // ROLE (no content yet), HELLO (the first content; its "usage":null alone would pass), USAGE.
+    // WORLD mentions "usage" only inside its text, which JSON escapes: it passes unread. STOP has
+    // only a finish_reason: it passes, and the stream is marked finished.
+    assert.deepEqual(inspected, [ROLE, HELLO, USAGE]);
+    assert.equal(stats.finished, true);
+    assert.equal(stats.chunks, 5);
+  });
+
+  test('a finish with a usage or an error beside it is decoded; a null finish_reason is no finish', () => {
+    const withUsage = '{"id":"c1","choices":[{"index":0,"delta":{},"finish_reason":"length"}],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}';
+    const withError = '{"id":"c1","choices":[{"index":0,"delta":{},"finish_reason" : "stop"}],"error":{"message":"late"}}';
+    const spaced = '{"id":"c1","choices":[{"index":0,"delta":{},"finish_reason" :\t"stop"}]}';
+    for (const [event, decoded] of [[withUsage, true], [withError, true], [spaced, false]] as const) {
+      const { inspected, stats } = run([Buffer.from(frame(ROLE) + frame(HELLO) + frame(event) + 'data: [DONE]\n\n')]);
+      assert.deepEqual(inspected, decoded ? [ROLE, HELLO, event] : [ROLE, HELLO], event);
+      if (!decoded) assert.equal(stats.finished, true, event);
+    }
+    const { stats } = run([Buffer.from(frame(ROLE) + frame(HELLO) + frame(WORLD) + 'data: [DONE]\n\n')]);
+    assert.equal(stats.finished, false, 'finish_reason: null everywhere');
+  });
+
+  test('a finish before any content is decoded (the stream is still held)', () => {
+    const { inspected } = run([Buffer.from(frame(ROLE) + frame(STOP) + 'data: [DONE]\n\n')]);
+    assert.deepEqual(inspected, [ROLE, STOP]);
   });
 
   test('an event the inspector drops is cut out; the events around it still pass', () => {

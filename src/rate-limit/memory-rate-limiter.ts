@@ -39,11 +39,13 @@ export class MemoryRateLimiter implements RateLimiter {
       counter.windowStart = windowStart;
     }
     const overlap = 1 - (now - windowStart) / this.windowMs;
-    const used = counter.current + Math.floor(counter.previous * overlap);
+    // Not rounded down: a floor here let one request more through at every window boundary (60
+    // counted just before it weighed 59.99…, floored to 59).
+    const used = counter.current + counter.previous * overlap;
     const resetMs = windowStart + this.windowMs - now;
-    if (used + cost > limit) return { allowed: false, limit, remaining: Math.max(0, limit - used), resetMs };
+    if (used + cost > limit) return { allowed: false, limit, remaining: Math.max(0, Math.floor(limit - used)), resetMs };
     counter.current += cost;
-    return { allowed: true, limit, remaining: Math.max(0, limit - used - cost), resetMs };
+    return { allowed: true, limit, remaining: Math.max(0, Math.floor(limit - used - cost)), resetMs };
   }
 
   adjust(key: string, delta: number, now: number): void {

@@ -32,14 +32,14 @@ elseif ws ~= windowStart then
 end
 local limit = tonumber(ARGV[1])
 local cost = tonumber(ARGV[2])
-local used = cur + math.floor(prev * (1 - (now - windowStart) / windowMs))
+local used = cur + prev * (1 - (now - windowStart) / windowMs)
 local reset = windowStart + windowMs - now
 if used + cost > limit then
-  return {0, math.max(0, limit - used), reset}
+  return {0, math.max(0, math.floor(limit - used)), reset}
 end
 redis.call('HSET', KEYS[1], 'ws', windowStart, 'cur', cur + cost, 'prev', prev)
 redis.call('PEXPIRE', KEYS[1], windowMs * 2)
-return {1, math.max(0, limit - used - cost), reset}
+return {1, math.max(0, math.floor(limit - used - cost)), reset}
 `;
 const SLIDING_WINDOW_SHA = createHash('sha1').update(SLIDING_WINDOW).digest('hex');
 

@@ -91,6 +91,30 @@ describe('two instances sharing PostgreSQL and Redis', { skip }, () => {
 
   test('failed authentications of one address are counted once over both instances', async () => {
     // Last: it locks this address out of virtual-key lookups for the rest of the minute.
+    // A Redis call that fails (a 250 ms command timeout on a loaded machine) is decided by that
+    // instance alone, as documented: each such call may let one failure more through. Counted here,
+    // so the exact figure is asserted whenever Redis answered every call.
+    let redisFailures = 0;
+    for (const gateway of [a, b]) {
+      const connection = gateway.app.services.redis;
+      assert.ok(connection !== undefined);
+      // An open breaker skips Redis altogether: those calls are decided locally too.
+      const available = connection.available.bind(connection);
+      connection.available = (now?: number) => {
+        const answer = available(now);
+        if (!answer) redisFailures++;
+        return answer;
+      };
+      const run = connection.run.bind(connection);
+      connection.run = (async (operation: Parameters<typeof run>[0]) => {
+        try {
+          return await run(operation);
+        } catch (error) {
+          redisFailures++;
+          throw error;
+        }
+      }) as typeof connection.run;
+    }
     const statuses: number[] = [];
     for (let index = 0; index < 70; index++) {
       const gateway = (index % 2 === 0 ? a : b) as Gateway;
@@ -99,7 +123,9 @@ describe('two instances sharing PostgreSQL and Redis', { skip }, () => {
       await response.arrayBuffer();
     }
     // 60 a minute per address by default; counted per instance, the two would allow 120.
-    assert.equal(statuses.filter((status) => status === 401).length, 60, statuses.join(','));
-    assert.equal(statuses.filter((status) => status === 429).length, 10, statuses.join(','));
+    const unauthorized = statuses.filter((status) => status === 401).length;
+    if (redisFailures === 0) assert.equal(unauthorized, 60, statuses.join(','));
+    else assert.ok(unauthorized >= 60 && unauthorized <= 60 + redisFailures, `${redisFailures} Redis failure(s): ${statuses.join(',')}`);
+    assert.equal(statuses.filter((status) => status === 429).length, 70 - unauthorized, statuses.join(','));
   });
 });

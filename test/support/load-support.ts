@@ -122,8 +122,8 @@ export async function startProxy(upstream: LoadUpstream, env: Record<string, str
       LLM_PROXY_RPM: '0',
       // info, the default: the figures include the cost of the access log a real deployment writes.
       LLM_PROXY_LOG_LEVEL: 'info',
-      // Diagnostics of bench/load-heap-probe.mjs, passed through: LOAD_TRACE_GC, LOAD_CPU_PROF.
-      ...Object.fromEntries(['LOAD_TRACE_GC', 'LOAD_CPU_PROF'].flatMap((name) => (process.env[name] ? [[name, process.env[name] as string]] : []))),
+      // Diagnostics of bench/load-heap-probe.mjs, passed through: LOAD_TRACE_GC, LOAD_CPU_PROF(_AT).
+      ...Object.fromEntries(['LOAD_TRACE_GC', 'LOAD_CPU_PROF', 'LOAD_CPU_PROF_AT'].flatMap((name) => (process.env[name] ? [[name, process.env[name] as string]] : []))),
       ...env,
     },
     yaml,

@@ -13,6 +13,7 @@ import { condenserFor, EXTRACTIVE_MODEL, groupWindow, type CondenseResult, type 
 import { abortWhenClientLeaves } from '../http/client-gone.js';
 import { recordCondenseUsage } from './condense-usage.js';
 import { planTrim } from './conversation-trim.js';
+import { CallAbort } from '../upstream/call-signal.js';
 
 export const CONTEXT_HEADER = 'x-llm-proxy-context';
 const POLICIES: ReadonlySet<string> = new Set<ContextPolicy>(['error', 'truncate', 'condense', 'fallback']);
@@ -138,8 +139,8 @@ export async function fitContext(services: FitServices, request: FastifyRequest,
   const plan = summaryTokens < 1 ? undefined : planTrim(chat.messages, perMessage, budget - priming - summaryTokens - SUMMARY_OVERHEAD);
   if (plan === undefined || plan.dropped.length === 0) throw overflow(group, before, output, window);
   const started = Date.now();
-  const controller = new AbortController();
-  abortWhenClientLeaves(reply.raw, controller);
+  const disconnect = new CallAbort();
+  abortWhenClientLeaves(reply.raw, disconnect);
   const condenser = condenserFor(services);
   const summariser = condenser.pickModel(request.principal?.models);
   const calls: SummariserCall[] = [];
@@ -157,7 +158,7 @@ export async function fitContext(services: FitServices, request: FastifyRequest,
   try {
     result = await condenser.condense(
       { messages: dropped, maxTokens: summaryTokens, group: summariser },
-      { requestId: request.id, signal: controller.signal, onCall: (call) => calls.push(call) },
+      { requestId: request.id, signal: disconnect, onCall: (call) => calls.push(call) },
     );
   } finally {
     // Settled from the recorded usage, also when the client left mid-call; the chat call's own hold follows.

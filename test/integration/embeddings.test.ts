@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import { fakeEmbedding, startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { startFakeGemini, type FakeGemini } from '../support/fake-gemini.js';
-import { authHeaders, CLIENT_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+import { authHeaders, CLIENT_KEY, eventually, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 import { callJson, createKey, errorCode } from '../support/key-support.js';
 
 const AZURE_KEY = 'azure-key-embed-123456';
@@ -388,6 +388,27 @@ aliases:
       assert.equal(auth.status, 502);
       assert.equal((auth.body.error as { code: string }).code, 'upstream_auth_error');
       assert.ok(!JSON.stringify(auth.body).includes(UPSTREAM_KEY));
+    });
+
+    test('a client that leaves mid-call: the upstream call is aborted at once, usage says client_disconnected', async () => {
+      openai.enqueue({ kind: 'delay-headers', ms: 1500 });
+      const client = new AbortController();
+      const sent = fetch(`${gateway.url}/v1/embeddings`, {
+        method: 'POST',
+        headers: { ...authHeaders(), 'x-request-id': 'embed-gone-1' },
+        body: JSON.stringify({ model: 'text-embedding-ada-002', input: 'leaving early' }),
+        signal: client.signal,
+      });
+      sent.catch(() => undefined);
+      await eventually(() => openai.requests.some((request) => request.body?.input === 'leaving early'), 2000);
+      const upstream = openai.requests.find((request) => request.body?.input === 'leaving early');
+      const cut = Date.now();
+      client.abort();
+      await eventually(() => upstream?.aborted === true, 1000);
+      assert.ok(Date.now() - cut < 1000, `upstream aborted after ${Date.now() - cut} ms`);
+      await eventually(() => gateway.usage.recent().some((entry) => entry.requestId === 'embed-gone-1'), 2000);
+      assert.equal(gateway.usage.recent().find((entry) => entry.requestId === 'embed-gone-1')?.status, 'client_disconnected');
+      assert.equal(openai.requests.filter((request) => request.body?.input === 'leaving early').length, 1, 'a client that left is not retried for');
     });
 
     test('an answer that is not an embeddings list is a 502, and is not passed on', async () => {

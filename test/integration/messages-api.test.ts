@@ -4,12 +4,15 @@
 // in many pieces, and a call with none), dropped fields listed, thinking mapped, the cache answering
 // in Anthropic's format, and Anthropic-only content passed through but refused elsewhere.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { KEYS, record, type Json } from '../support/conformance-providers.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
-import { CLIENT_KEY, startGateway, type Gateway } from '../support/gateway-harness.js';
+import { CLIENT_KEY, eventually, startGateway, type Gateway } from '../support/gateway-harness.js';
 
 const BASE = { id: 'chatcmpl-frag', object: 'chat.completion.chunk', created: 1_700_000_000, model: 'gpt-4o-2024-08-06' };
 
@@ -252,3 +255,57 @@ describe('/v1/messages: keys, errors, tool streams, cache', () => {
 function blocks(message: Anthropic.Message): unknown {
   return message.content.map((block) => (block.type === 'text' ? block.text : block.type));
 }
+
+describe('/v1/messages: a client that leaves a passed-through Claude call', () => {
+  // An Anthropic upstream that takes each request and never answers: only the proxy can end a call.
+  let upstream: Server;
+  let gateway: Gateway;
+  const arrived: Array<{ path: string; goneAt?: number }> = [];
+  before(async () => {
+    upstream = createServer((req) => {
+      const entry: { path: string; goneAt?: number } = { path: req.url ?? '' };
+      arrived.push(entry);
+      req.resume();
+      req.socket.on('close', () => (entry.goneAt = Date.now()));
+    });
+    upstream.listen(0, '127.0.0.1');
+    await once(upstream, 'listening');
+    gateway = await startGateway({ ANTHROPIC_API_KEY: KEYS.anthropic, ANTHROPIC_BASE_URL: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, LLM_PROXY_RPM: '0', LLM_PROXY_CACHE: 'off' });
+  });
+  after(async () => {
+    await gateway.close();
+    upstream.closeAllConnections();
+    upstream.close();
+  });
+
+  /** Sends `path`, leaves once the upstream has the call, and returns how long the upstream call outlived the client. */
+  async function leave(path: string, requestId: string): Promise<number> {
+    const before = arrived.length;
+    const client = new AbortController();
+    const sent = fetch(`${gateway.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': CLIENT_KEY, 'x-request-id': requestId },
+      body: JSON.stringify({ model: 'anthropic/claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content: 'Hello' }] }),
+      signal: client.signal,
+    });
+    sent.catch(() => undefined);
+    await eventually(() => arrived.length > before, 2000);
+    const call = arrived[before] as { path: string; goneAt?: number };
+    const cut = Date.now();
+    client.abort();
+    await eventually(() => call.goneAt !== undefined, 1000);
+    return (call.goneAt as number) - cut;
+  }
+
+  test('a message: the upstream call is aborted at once and the usage record says client_disconnected', async () => {
+    const lag = await leave('/v1/messages', 'messages-gone-1');
+    assert.ok(lag < 1000, `upstream aborted after ${lag} ms`);
+    await eventually(() => gateway.usage.recent().some((entry) => entry.requestId === 'messages-gone-1'), 2000);
+    assert.equal(gateway.usage.recent().find((entry) => entry.requestId === 'messages-gone-1')?.status, 'client_disconnected');
+  });
+
+  test('a token count: the upstream call is aborted at once', async () => {
+    const lag = await leave('/v1/messages/count_tokens', 'count-gone-1');
+    assert.ok(lag < 1000, `upstream aborted after ${lag} ms`);
+  });
+});

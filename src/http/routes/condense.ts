@@ -10,6 +10,7 @@ import type { Services } from '../../services.js';
 import { tokenCountMethod } from '../../usage/token-estimator.js';
 import { abortWhenClientLeaves } from '../client-gone.js';
 import { guardBody } from '../json-body.js';
+import { CallAbort } from '../../upstream/call-signal.js';
 
 export const DEFAULT_SUMMARY_TOKENS = 512;
 const MAX_INSTRUCTIONS = 4_000;
@@ -87,12 +88,12 @@ export function registerCondense(app: FastifyInstance, services: Services): void
       const estimate = { model: group.name, messages: summarised, max_tokens: input.maxTokens };
       await services.admission.reserve(request, reply, estimate, group.deployments.map((deployment) => deployment.route));
     }
-    const controller = new AbortController();
-    abortWhenClientLeaves(reply.raw, controller);
+    const disconnect = new CallAbort();
+    abortWhenClientLeaves(reply.raw, disconnect);
     const calls: SummariserCall[] = [];
     const result = await condenser.condense(
       { messages: summarised, maxTokens: input.maxTokens, group, instructions: input.instructions },
-      { requestId: request.id, signal: controller.signal, onCall: (call) => calls.push(call) },
+      { requestId: request.id, signal: disconnect, onCall: (call) => calls.push(call) },
     );
     recordCondenseUsage(services, request, group?.name ?? result.model, calls, started, true);
     const instructions = summarised.filter((message) => message.role === 'system' || message.role === 'developer');

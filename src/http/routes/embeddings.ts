@@ -15,6 +15,7 @@ import { checkModelAccess, routeHeader } from '../chat-pipeline.js';
 import { abortWhenClientLeaves } from '../client-gone.js';
 import { guardBody } from '../json-body.js';
 import { recordCall } from '../usage-record.js';
+import { CallAbort } from '../../upstream/call-signal.js';
 
 /** The usage record's `endpoint`, and what keeps embedding cache entries apart from chat ones. */
 const ENDPOINT = 'embeddings';
@@ -63,10 +64,11 @@ export function registerEmbeddings(app: FastifyInstance, services: Services): vo
     await services.admission.reserveTokens(request, reply, countInput, routes);
     const cachePlan = cache === undefined ? undefined : planCache(cache, request, group, embed, ENDPOINT);
 
-    const controller = new AbortController();
-    abortWhenClientLeaves(reply.raw, controller);
+    // The light signal of src/upstream/call-signal.ts: an AbortController costs 6-9 µs a request.
+    const disconnect = new CallAbort();
+    abortWhenClientLeaves(reply.raw, disconnect);
     if (cache !== undefined) {
-      const hit = await answerFromCache(cache, cachePlan, reply, false, false, controller.signal);
+      const hit = await answerFromCache(cache, cachePlan, reply, false, false, disconnect);
       if (hit !== undefined) {
         record(request, planned, embed.model, started, 'ok', 200, hit.answer.usage ?? undefined, { cacheHit: true, cost: 0 });
         return reply;
@@ -76,10 +78,10 @@ export function registerEmbeddings(app: FastifyInstance, services: Services): vo
     const warnings: string[] = [];
     let outcome: EmbeddingsOutcome;
     try {
-      outcome = await embeddings.embed(group, embed, { signal: controller.signal, warnings });
+      outcome = await embeddings.embed(group, embed, { signal: disconnect, warnings });
     } catch (error) {
       if (cachePlan !== undefined) cache?.release(cachePlan);
-      record(request, planned, embed.model, started, controller.signal.aborted ? 'client_disconnected' : 'error', isGatewayError(error) ? error.status : 500, undefined, {
+      record(request, planned, embed.model, started, disconnect.aborted ? 'client_disconnected' : 'error', isGatewayError(error) ? error.status : 500, undefined, {
         ...(isGatewayError(error) && error.code !== null ? { errorCode: error.code } : {}),
       });
       throw error;

@@ -17,6 +17,7 @@ import { abortWhenClientLeaves } from '../client-gone.js';
 import { checkModelAccess, type AnswerFormat, type ChatPipeline, type NativeRunner } from '../chat-pipeline.js';
 import { guardBody } from '../json-body.js';
 import { NativeCaller, type NativeProtocol } from '../native-call.js';
+import { CallAbort } from '../../upstream/call-signal.js';
 
 const CONFIG = { auth: 'client', errorFormat: 'anthropic' } as const;
 
@@ -96,9 +97,10 @@ export function registerMessages(app: FastifyInstance, services: Services, pipel
           return { usage: undefined };
         },
       };
-      const controller = new AbortController();
-      abortWhenClientLeaves(reply.raw, controller);
-      const outcome = await caller.complete(group, { requestId: request.id, signal: controller.signal, includeUsage: false, created: 0, warnings: [] }, protocol);
+      // The light signal of src/upstream/call-signal.ts: an AbortController costs 6-9 µs a request.
+      const disconnect = new CallAbort();
+      abortWhenClientLeaves(reply.raw, disconnect);
+      const outcome = await caller.complete(group, { requestId: request.id, signal: disconnect, includeUsage: false, created: 0, warnings: [] }, protocol);
       return reply.code(200).header('content-type', 'application/json').send(outcome.body);
     }
     const { chat } = toChatRequest(parsed, [], { lenient: true });

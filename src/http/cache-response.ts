@@ -27,6 +27,9 @@ export function planCache(cache: ResponseCache, request: FastifyRequest, group: 
   return cache.plan(keyId, cacheTarget(group, endpoint), chat, parseCacheControl(request.headers['cache-control']));
 }
 
+/** `X-LLM-Proxy-Route` of an answer served from the cache. */
+export const CACHE_ROUTE = 'cache=hit';
+
 /**
  * Sets X-Cache and, on a hit, sends the answer (and returns the hit: the caller records usage and
  * returns the reply). On a miss, the plan may now hold identical requests: it must be ended with
@@ -58,7 +61,8 @@ export async function answerFromCache(
     // An entry that cannot be rendered (never written by this code) is a miss.
     return undefined;
   }
-  reply.header('x-cache', 'HIT').header('age', String(hit.ageS));
+  // No deployment was called: the route says so, as every answer carries one (README, Routing).
+  reply.header('x-cache', 'HIT').header('age', String(hit.ageS)).header('x-llm-proxy-route', CACHE_ROUTE);
   if (hit.answer.warnings !== undefined) reply.header('x-llm-proxy-warnings', hit.answer.warnings.join('; '));
   if (stream) reply.header('content-type', 'text/event-stream; charset=utf-8').header('x-accel-buffering', 'no');
   else reply.header('content-type', 'application/json');

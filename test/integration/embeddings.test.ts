@@ -444,6 +444,7 @@ describe('POST /v1/embeddings with the response cache', () => {
     const second = await embed(gateway, { ...body, user: 'someone-else' }, { 'x-request-id': 'embed-hit-1' });
     assert.equal(second.status, 200);
     assert.equal(second.headers.get('x-cache'), 'HIT');
+    assert.equal(second.headers.get('x-llm-proxy-route'), 'cache=hit');
     assert.deepEqual(second.body, first.body);
     assert.equal(openai.requests.length, calls);
     const recorded = gateway.usage.recent().find((entry) => entry.requestId === 'embed-hit-1');

@@ -89,10 +89,13 @@ describe('response cache (memory)', () => {
     assert.equal(first.status, 200);
     assert.equal(first.headers.get('x-cache'), 'MISS');
     assert.equal(first.headers.get('age'), null);
+    assert.match(first.headers.get('x-llm-proxy-route') ?? '', /=200$/);
     const second = await post(gateway, body);
     assert.equal(second.status, 200);
     assert.equal(second.headers.get('x-cache'), 'HIT');
     assert.equal(second.headers.get('age'), '0');
+    // No deployment was called: the route header says where the answer came from.
+    assert.equal(second.headers.get('x-llm-proxy-route'), 'cache=hit');
     assert.match(second.headers.get('content-type') ?? '', /^application\/json/);
     assert.equal(second.text, first.text);
     assert.equal(upstream.requests.length, calls + 1);
@@ -176,6 +179,7 @@ describe('response cache (memory)', () => {
     assert.ok(!live.text.includes('"total_tokens":7'), 'the usage chunk reached a client that did not ask for it');
     const replay = await post(gateway, body);
     assert.equal(replay.headers.get('x-cache'), 'HIT');
+    assert.equal(replay.headers.get('x-llm-proxy-route'), 'cache=hit');
     assert.equal(replay.text, live.text);
     const withUsage = await post(gateway, { ...body, stream_options: { include_usage: true } });
     assert.equal(withUsage.headers.get('x-cache'), 'HIT');

@@ -6,7 +6,17 @@ import { upstreamBadResponse } from '../errors/gateway-error.js';
 import { servedNatively, type NativeProtocol } from '../http/native-call.js';
 import { convertAnthropicStreamError } from '../providers/anthropic/convert-stream.js';
 import { convertAnthropicUsage, mergeAnthropicUsage, parseAnthropicResponse } from '../providers/anthropic/convert-response.js';
-import { isAnthropicMessage, isAnthropicUsage, isRecord, type AnthropicMessageDeltaUsage, type AnthropicUsage } from '../providers/anthropic/anthropic-wire.js';
+import {
+  isAnthropicMessage,
+  isAnthropicUsage,
+  isRecord,
+  type AnthropicMessage,
+  type AnthropicMessageDeltaUsage,
+  type AnthropicTextBlock,
+  type AnthropicToolUseBlock,
+  type AnthropicUsage,
+} from '../providers/anthropic/anthropic-wire.js';
+import { JSON_RESPONSE_TOOL } from '../providers/anthropic/convert-request.js';
 import type { ChatTarget, ProviderInstance } from '../providers/provider.js';
 import type { ModelGroup, ModelRouter, Route } from '../routing/model-router.js';
 import { encodeSseData } from '../streaming/sse-encoder.js';
@@ -41,13 +51,38 @@ export function servedByAnthropicOnly(router: ModelRouter, group: ModelGroup): b
   return servedNatively(router, group, isAnthropic);
 }
 
-function chatTarget(route: Route, requestId: string): ChatTarget {
-  return { provider: route.provider.name, model: route.upstreamModel, stream: false, includeUsage: true, requestId, created: Math.floor(Date.now() / 1000), warnings: [] };
+/** The chat form of a native answer keeps the model name the answer gave (a hit shows the same). */
+function chatTarget(route: Route, requestId: string, model: string): ChatTarget {
+  return { provider: route.provider.name, model: model.length > 0 ? model : route.upstreamModel, stream: false, includeUsage: true, requestId, created: Math.floor(Date.now() / 1000), warnings: [] };
 }
 
-/** Only plain text and tool calls survive the trip through the chat-format cache unchanged. */
-function cacheable(message: { content: Array<{ type: string }> }): boolean {
-  return message.content.every((block) => block.type === 'text' || block.type === 'tool_use');
+/** Stop reasons the chat form keeps (stop_sequence loses its sequence, pause_turn becomes end_turn). */
+const KEPT_STOP_REASONS: ReadonlySet<string | null> = new Set(['end_turn', 'max_tokens', 'tool_use', 'refusal']);
+
+/**
+ * Whether the chat-format cache gives this answer back unchanged, so a hit is the same message: at
+ * most one non-empty text block without citations, before any tool calls; no tool named like the
+ * proxy's JSON-mode tool (the chat form reads it back as text); a stop reason the chat form keeps,
+ * `tool_use` exactly when there are tool calls; no cache writes in the usage (the chat form folds
+ * them into the input tokens). Anything else is answered but not stored.
+ */
+export function cacheable(message: AnthropicMessage): boolean {
+  if (!KEPT_STOP_REASONS.has(message.stop_reason)) return false;
+  const written = message.usage.cache_creation_input_tokens;
+  if (typeof written === 'number' && written > 0) return false;
+  let texts = 0;
+  let tools = 0;
+  for (const block of message.content) {
+    if (block.type === 'text') {
+      const text = block as AnthropicTextBlock;
+      if (tools > 0 || ++texts > 1 || typeof text.text !== 'string' || text.text.length === 0) return false;
+      if (text.citations !== undefined && text.citations !== null && text.citations.length > 0) return false;
+    } else if (block.type === 'tool_use') {
+      if ((block as AnthropicToolUseBlock).name === JSON_RESPONSE_TOOL) return false;
+      tools++;
+    } else return false;
+  }
+  return (message.stop_reason === 'tool_use') === tools > 0;
 }
 
 /**
@@ -65,7 +100,7 @@ export function messagesProtocol(body: Record<string, unknown>, headers: Record<
       if (!isAnthropicMessage(parsed)) throw upstreamBadResponse(route.provider.name, 'an answer that is not an Anthropic message');
       const usage = convertAnthropicUsage(parsed.usage);
       if (!cacheable(parsed)) return { usage };
-      return { usage, chatBody: JSON.stringify(parseAnthropicResponse(parsed, chatTarget(route, requestId))) };
+      return { usage, chatBody: JSON.stringify(parseAnthropicResponse(parsed, chatTarget(route, requestId, parsed.model))) };
     },
     readEvent(event, stats, route) {
       let data: unknown;

@@ -250,6 +250,22 @@ describe('/v1/messages: keys, errors, tool streams, cache', () => {
     assertAnthropicError(elsewhere.body, 'invalid_request_error');
     assert.match(String(record(elsewhere.body.error).message), /only available with Anthropic models/);
   });
+
+  test('a passed-through Claude answer served from the cache is the same message', async () => {
+    anthropic.reset();
+    const request = { model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user' as const, content: 'Cache this Claude answer' }] };
+    const first = await client.messages.create(request).withResponse();
+    assert.equal(first.response.headers.get('x-cache'), 'MISS');
+    const second = await client.messages.create(request).withResponse();
+    assert.equal(second.response.headers.get('x-cache'), 'HIT');
+    assert.equal(second.response.headers.get('x-llm-proxy-route'), 'cache=hit');
+    const { usage: firstUsage, ...firstRest } = first.data;
+    const { usage: secondUsage, ...secondRest } = second.data;
+    assert.deepEqual(secondRest, firstRest);
+    assert.equal(secondUsage.input_tokens, firstUsage.input_tokens);
+    assert.equal(secondUsage.output_tokens, firstUsage.output_tokens);
+    assert.equal(anthropic.requests.length, 1);
+  });
 });
 
 function blocks(message: Anthropic.Message): unknown {

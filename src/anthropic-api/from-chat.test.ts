@@ -107,9 +107,32 @@ describe('AnthropicStreamWriter', () => {
     const writer = new AnthropicStreamWriter('req1', 'model-x');
     assert.deepEqual(events(writer.end()).map((event) => event.type), ['message_start', 'ping', 'message_delta', 'message_stop']);
   });
+
+  it("an OpenAI refusal streams as text with stop_reason 'refusal'", () => {
+    const list = write([chunk({ role: 'assistant', content: null, refusal: '' } as never), chunk({ refusal: "I'm sorry, " } as never), chunk({ refusal: "I can't help with that." } as never), chunk({}, 'stop')]);
+    const text = list.map((event) => (event.type === 'content_block_delta' && event.delta.type === 'text_delta' ? event.delta.text : '')).join('');
+    assert.equal(text, "I'm sorry, I can't help with that.");
+    assert.equal(list.filter((event) => event.type === 'content_block_start').length, 1);
+    const closing = list.find((event) => event.type === 'message_delta');
+    assert.equal(closing?.type === 'message_delta' ? closing.delta.stop_reason : undefined, 'refusal');
+  });
 });
 
 describe('toAnthropicMessage and errors', () => {
+  it("a refusal (content null) is the message's text, with stop_reason 'refusal'", () => {
+    const chat: ChatCompletionResponse = {
+      id: 'chatcmpl-r',
+      object: 'chat.completion',
+      created: 1,
+      model: 'gpt-4o',
+      choices: [{ index: 0, message: { role: 'assistant', content: null, refusal: "I'm sorry, I can't assist with that request." }, finish_reason: 'stop', logprobs: null }],
+      usage: { prompt_tokens: 9, completion_tokens: 10, total_tokens: 19 },
+    };
+    const message = toAnthropicMessage(chat, 'req1');
+    assert.deepEqual(message.content, [{ type: 'text', text: "I'm sorry, I can't assist with that request." }]);
+    assert.equal(message.stop_reason, 'refusal');
+  });
+
   it('a chat.completion with text and tool calls', () => {
     const chat: ChatCompletionResponse = {
       id: 'chatcmpl-abc',

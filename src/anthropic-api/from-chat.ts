@@ -75,7 +75,10 @@ export function toAnthropicMessage(chat: ChatCompletionResponse, requestId: stri
   const message = choice?.message;
   const reasoning = reasoningOf(message);
   if (reasoning !== undefined) content.push({ type: 'thinking', thinking: reasoning, signature: '' });
-  if (typeof message?.content === 'string' && message.content.length > 0) content.push({ type: 'text', text: message.content });
+  // An OpenAI refusal is the model's answer (content null): Anthropic carries it as text with stop_reason `refusal`.
+  const refusal = typeof message?.refusal === 'string' && message.refusal.length > 0 ? message.refusal : undefined;
+  const text = typeof message?.content === 'string' && message.content.length > 0 ? message.content : refusal;
+  if (text !== undefined) content.push({ type: 'text', text });
   for (const call of message?.tool_calls ?? []) {
     content.push({ type: 'tool_use', id: call.id, name: call.function.name, input: parseToolInput(call.function.arguments) });
   }
@@ -88,7 +91,7 @@ export function toAnthropicMessage(chat: ChatCompletionResponse, requestId: stri
     role: 'assistant',
     model: chat.model,
     content,
-    stop_reason: stopReasonOf(choice?.finish_reason),
+    stop_reason: refusal === undefined ? stopReasonOf(choice?.finish_reason) : 'refusal',
     stop_sequence: null,
     usage: usageOf(chat.usage),
   };
@@ -112,6 +115,8 @@ export class AnthropicStreamWriter {
   /** OpenAI tool-call index → its block (so later argument fragments find it). */
   private readonly tools = new Map<number, Extract<OpenBlock, { kind: 'tool' }>>();
   private finish: FinishReason | null = null;
+  /** The model refused (OpenAI's `refusal` deltas): the stop reason says so. */
+  private refused = false;
   private usage: CompletionUsage | undefined;
   private ended = false;
 
@@ -171,6 +176,11 @@ export class AnthropicStreamWriter {
       out += this.openBlock('text');
       out += encodeEvent({ type: 'content_block_delta', index: (this.open as OpenBlock).index, delta: { type: 'text_delta', text: delta.content } });
     }
+    if (typeof delta.refusal === 'string' && delta.refusal.length > 0) {
+      this.refused = true;
+      out += this.openBlock('text');
+      out += encodeEvent({ type: 'content_block_delta', index: (this.open as OpenBlock).index, delta: { type: 'text_delta', text: delta.refusal } });
+    }
     const calls = delta.tool_calls ?? (delta.function_call === undefined ? undefined : [{ index: 0, id: undefined, function: delta.function_call }]);
     for (const call of calls ?? []) {
       let block = this.tools.get(call.index);
@@ -202,7 +212,7 @@ export class AnthropicStreamWriter {
     const usage = usageOf(this.usage);
     out += encodeEvent({
       type: 'message_delta',
-      delta: { stop_reason: stopReasonOf(this.finish), stop_sequence: null },
+      delta: { stop_reason: this.refused ? 'refusal' : stopReasonOf(this.finish), stop_sequence: null },
       usage: {
         output_tokens: usage.output_tokens,
         input_tokens: usage.input_tokens,

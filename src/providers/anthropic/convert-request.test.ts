@@ -155,6 +155,9 @@ describe('convertAnthropicRequest field decisions', () => {
     assert.deepEqual(convert(base).body.tool_choice, { type: 'any' });
     assert.deepEqual(convert({ ...base, tool_choice: { type: 'function', function: { name: 'get_weather' } } }).body.tool_choice, { type: 'tool', name: 'get_weather' });
     assert.deepEqual(convert({ ...base, tool_choice: 'none' }).body.tool_choice, { type: 'tool', name: JSON_RESPONSE_TOOL });
+    // No tool_choice with tools is "auto" in OpenAI's API: the client's tools stay callable.
+    const { tool_choice: _omitted, ...withoutChoice } = base;
+    assert.deepEqual(convert(withoutChoice).body.tool_choice, { type: 'any' });
     assert.deepEqual(
       convert(base).body.tools?.map((tool) => tool.name),
       ['get_weather', JSON_RESPONSE_TOOL],

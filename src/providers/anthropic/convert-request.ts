@@ -370,9 +370,10 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
   const json = jsonTool(request);
   if (json !== undefined) {
     // No JSON mode on Anthropic: the answer is forced through a tool whose input is the JSON.
-    // With client tools the model may still call them first ("any"); a named or required choice stays.
-    if (tools.length === 0 || choice === undefined || choice.type === 'none') choice = { type: 'tool', name: JSON_RESPONSE_TOOL };
-    else if (choice.type === 'auto') choice = { type: 'any' };
+    // With client tools the model may still call them first ("any"; no tool_choice means "auto", as
+    // in OpenAI's API); a named or required choice stays.
+    if (tools.length === 0 || choice?.type === 'none') choice = { type: 'tool', name: JSON_RESPONSE_TOOL };
+    else if (choice === undefined || choice.type === 'auto') choice = { type: 'any' };
     tools.push(json);
   }
   if (tools.length > 0) {

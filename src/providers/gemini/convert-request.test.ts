@@ -134,9 +134,11 @@ describe('convertGeminiRequest field decisions', () => {
       tools: [
         { type: 'function', function: { name: 'now' } },
         { type: 'function', function: { name: 'ping', parameters: { type: 'object', properties: {} } } },
+        // `{}` is a valid OpenAI declaration of no arguments; Gemini refuses a schema without a type.
+        { type: 'function', function: { name: 'tick', parameters: {} } },
       ],
     });
-    assert.deepEqual(body.tools, [{ functionDeclarations: [{ name: 'now' }, { name: 'ping' }] }]);
+    assert.deepEqual(body.tools, [{ functionDeclarations: [{ name: 'now' }, { name: 'ping' }, { name: 'tick' }] }]);
   });
 
   it('puts the placeholder thought signature on the first replayed call for Gemini 3 and later', () => {

@@ -233,8 +233,10 @@ function convertFunction(definition: FunctionDefinition, param: string, target: 
   if (typeof definition.description === 'string' && definition.description.length > 0) declaration.description = definition.description;
   if (definition.parameters !== undefined && definition.parameters !== null) {
     const parameters = convertGeminiSchema(definition.parameters, `${param}.parameters`);
-    // A function without arguments is declared without parameters (an empty OBJECT is rejected).
-    if (!(parameters.type === 'OBJECT' && parameters.properties === undefined && parameters.anyOf === undefined)) declaration.parameters = parameters;
+    // A function without arguments is declared without parameters: Gemini rejects an empty OBJECT and
+    // a schema with no type, and `parameters: {}` is a valid OpenAI way to declare no arguments.
+    const empty = (parameters.type === 'OBJECT' || parameters.type === undefined) && parameters.properties === undefined && parameters.anyOf === undefined;
+    if (!empty) declaration.parameters = parameters;
   }
   return declaration;
 }

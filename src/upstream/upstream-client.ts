@@ -240,7 +240,7 @@ export class UpstreamClient {
       return upstreamBadResponse(provider.name, `a redirect (HTTP ${httpStatus}), which is not followed`);
     }
     if (status === 400 && CONTEXT_OVERFLOW.test(safe)) return contextLengthExceeded(provider.name, safe);
-    return upstreamError(status, provider.name, safe, retryAfterMs(headers) ?? bodyRetryAfter);
+    return upstreamError(status, provider.name, safe, cappedRetryAfter(retryAfterMs(headers) ?? bodyRetryAfter));
   }
 
   /** Closes the main Agent and every per-group one (shutdown, or the old services after a reload). */
@@ -271,6 +271,17 @@ export function releaseBody(body: UpstreamResponse['body']): void {
 
 /** How providers word a prompt too long for the model's window (OpenAI, Anthropic, Gemini, vLLM, Ollama). */
 const CONTEXT_OVERFLOW = /context.length|context window|maximum context|prompt is too long|too many tokens|input token count.*exceeds|reduce the length/i;
+
+/**
+ * The longest an upstream's Retry-After may cool a deployment (and be passed on to clients): a
+ * provider's "retry in 3,000 years" must not take a model away until the next restart. The breaker's
+ * longest cool-down is the same 5 minutes.
+ */
+export const MAX_RETRY_AFTER_MS = 5 * 60_000;
+
+function cappedRetryAfter(ms: number | undefined): number | undefined {
+  return ms === undefined ? undefined : Math.min(ms, MAX_RETRY_AFTER_MS);
+}
 
 /** Reads `retry-after-ms` or `retry-after` (seconds or an HTTP date). */
 export function retryAfterMs(headers: Record<string, string | string[] | undefined>): number | undefined {

@@ -89,6 +89,21 @@ describe('circuit breakers with no other deployment to go to', () => {
     });
   });
 
+  test("a provider's absurd Retry-After is capped at 5 minutes (RELIABILITY 4b#2)", async () => {
+    await withStack({ yaml: BREAKER_YAML }, async ({ fake, url }) => {
+      fake.enqueue({ kind: 'status', status: 429, headers: { 'retry-after': '99999999999' } });
+      const limited = await post(url, chat());
+      assertError(limited, { status: 429, code: 'upstream_rate_limited' });
+      assert.equal(limited.headers['retry-after'], '300');
+      const again = await post(url, chat());
+      assertError(again, { status: 429, code: 'upstream_rate_limited' });
+      const retryAfter = Number(again.headers['retry-after']);
+      assert.ok(retryAfter >= 298 && retryAfter <= 300, `Retry-After ${retryAfter}`);
+      const health = await fetch(`${url}/health/providers`).then((response) => response.json() as Promise<unknown>);
+      assert.ok(!JSON.stringify(health).includes('99999999'), 'the uncapped cool-down shows in /health/providers');
+    });
+  });
+
   test('two deployments: an open one is skipped while the other serves; when both are open, the one that opened first is tried', async () => {
     const [one, two] = await Promise.all([startFakeOpenAi({ apiKey: undefined, reply: 'one' }), startFakeOpenAi({ apiKey: undefined, reply: 'two' })]);
     let gateway: Gateway | undefined;

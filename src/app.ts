@@ -166,6 +166,12 @@ export function buildApp(services: Services, options: AppOptions = {}): App {
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
     // Read whole and about to be parsed: the budget counts bodies still arriving, not requests in flight (a stream may last minutes).
     bodyBudget.release(request);
+    // An empty body with a Content-Type (curl -X DELETE -H 'Content-Type: application/json', Python
+    // requests with the usual JSON headers) is no body: routes that need one say so themselves.
+    if ((body as Buffer).length === 0) {
+      done(null, undefined);
+      return;
+    }
     try {
       done(null, parseJsonBody(body as Buffer));
     } catch (error) {

@@ -127,6 +127,13 @@ describe('virtual keys on one instance', () => {
     assert.equal(errorCode(refused), 'key_revoked');
     assert.match(errorMessage(refused), /revoked/);
 
+    // A DELETE with the usual JSON Content-Type and no body (curl -H, Python requests) revokes too.
+    const third = await createKey(base);
+    const withType = await fetch(`${base}/admin/keys/${third.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${MASTER_KEY}`, 'content-type': 'application/json' } });
+    assert.equal(withType.status, 200, await withType.clone().text());
+    assert.equal(((await withType.json()) as { state?: string }).state, 'revoked');
+    assert.equal((await chat(base, third.key)).status, 403);
+
     const second = await createKey(base);
     assert.equal((await chat(base, second.key)).status, 200);
     assert.equal((await callJson(base, 'PATCH', `/admin/keys/${second.id}`, MASTER_KEY, { expires_at: new Date(Date.now() - 1000).toISOString() })).status, 200);

@@ -53,6 +53,24 @@ describe('convertChunksToCompletion', () => {
     assert.equal(convertChunksToCompletion(toolChunks).choices[0]?.finish_reason, 'tool_calls');
   });
 
+  test('a role chunk\'s content "" before a call or a refusal is content null, as in a whole answer', () => {
+    const calls = [chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]), ...toolChunks.slice(1)];
+    assert.equal(convertChunksToCompletion(calls).choices[0]?.message.content, null);
+    const legacy = [
+      chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]),
+      chunk([{ index: 0, delta: { function_call: { name: 'f', arguments: '{}' } }, finish_reason: 'function_call' }]),
+    ];
+    assert.equal(convertChunksToCompletion(legacy).choices[0]?.message.content, null);
+    const refused = [
+      chunk([{ index: 0, delta: { role: 'assistant', content: '', refusal: null }, finish_reason: null }]),
+      chunk([{ index: 0, delta: { refusal: 'No.' }, finish_reason: 'stop' }]),
+    ];
+    assert.deepEqual(convertChunksToCompletion(refused).choices[0]?.message, { role: 'assistant', content: null, refusal: 'No.' });
+    // An empty text answer stays "".
+    const empty = [chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: 'stop' }])];
+    assert.equal(convertChunksToCompletion(empty).choices[0]?.message.content, '');
+  });
+
   test('joins the legacy function_call and keeps several choices apart', () => {
     const chunks = [
       chunk([{ index: 1, delta: { role: 'assistant', content: 'B' }, finish_reason: null }]),

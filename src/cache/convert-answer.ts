@@ -105,7 +105,9 @@ export function convertChunksToCompletion(chunks: readonly ChatCompletionChunk[]
   const assembled: ChatCompletionChoice[] = [...choices.entries()]
     .sort(([left], [right]) => left - right)
     .map(([index, parts]) => {
-      const message: ResponseMessage = { role: 'assistant', content: parts.content, refusal: parts.refusal };
+      // A role chunk's `content: ""` is no content: a call or a refusal answers with content null, as OpenAI's whole answers do.
+      const calls = parts.toolCalls.size > 0 || parts.functionCall !== undefined || parts.refusal !== null;
+      const message: ResponseMessage = { role: 'assistant', content: parts.content === '' && calls ? null : parts.content, refusal: parts.refusal };
       if (parts.toolCalls.size > 0) {
         message.tool_calls = [...parts.toolCalls.entries()]
           .sort(([left], [right]) => left - right)

@@ -496,6 +496,9 @@ describe('RELIABILITY §4a bad inputs', () => {
       bodies.add(JSON.stringify(error));
     }
     assert.equal(bodies.size, 1, `malformed and unknown keys get one body: ${[...bodies].join('\n')}`);
+    // The hint is readable: the redactor that masks secrets in errors has nothing to mask in it.
+    assert.ok(![...bodies][0]?.includes('[redacted]'), [...bodies][0]);
+    assert.match([...bodies][0] ?? '', /Authorization.*x-api-key/);
     assert.equal(chatCalls(stack.fake, from), 0);
     await assertServing(url);
   });

@@ -86,7 +86,8 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
 
   const refuse = (): never => {
     // One answer for missing, malformed and unknown keys, so the body tells a prober nothing (RELIABILITY 4a#16).
-    throw authentication('Missing or invalid API key. Send a valid key as "Authorization: Bearer <key>".');
+    // Worded so the redactor, which masks whatever follows "Bearer ", leaves the hint readable.
+    throw authentication('Missing or invalid API key. Send a valid key in the "Authorization" header ("Bearer" and the key) or in "x-api-key".');
   };
 
   const admit = (request: FastifyRequest, reply: FastifyReply, access: Access, principal: Principal | undefined): Promise<void> | undefined => {

@@ -9,7 +9,7 @@ import { callTimeouts, heldOutcome, openHeldStream, type ChatCallContext, type H
 import type { ModelGroup, ModelRouter, Route } from '../routing/model-router.js';
 import type { ProviderInstance } from '../providers/provider.js';
 import type { Services } from '../services.js';
-import { decodeSseBatches, type SseEvent } from '../streaming/sse-decoder.js';
+import { decodeSseBatches, SseEventTooLarge, type SseEvent } from '../streaming/sse-decoder.js';
 import { releaseBody, upstreamSse } from '../upstream/upstream-client.js';
 import type { NativeJsonOutcome } from './chat-pipeline.js';
 
@@ -101,7 +101,7 @@ export class NativeCaller {
         const message = this.services.redactor.redact(error.message);
         throw message === error.message ? error : new GatewayError({ status: error.status, type: error.type, code: error.code, message, param: error.param });
       }
-      throw upstreamStreamError(provider, 'the connection broke');
+      throw upstreamStreamError(provider, error instanceof SseEventTooLarge ? error.message : 'the connection broke');
     } finally {
       done();
     }

@@ -13,7 +13,7 @@ import {
 import type { Redactor } from '../logging/redactor.js';
 import type { ChatCompletionChunk, ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
 import type { ChatTarget, ProviderInstance, UpstreamRequestSpec } from '../providers/provider.js';
-import { decodeSse } from '../streaming/sse-decoder.js';
+import { decodeSse, SseEventTooLarge } from '../streaming/sse-decoder.js';
 import { encodeSseJson, SSE_DONE } from '../streaming/sse-encoder.js';
 import { joinFrames, SsePassthrough, type Frame } from '../streaming/sse-passthrough.js';
 import { CallAbort, delay as wait, type CallSignal } from '../upstream/call-signal.js';
@@ -146,6 +146,9 @@ export function heldOutcome(held: HeldStream, route: Route, attempts: AttemptRec
   return { first: held.first, frames: held.frames, stats: held.stats, route, attempts };
 }
 
+/** What a stream may send before its first content (held for failover, unsent): far above any real start. */
+const MAX_HELD_BYTES = 4 * 1024 * 1024;
+
 /**
  * Opens one upstream stream and reads it until its first real content (a chunk with content, a
  * tool call or a finish), so any failure before that point, a stall past the time to the first
@@ -187,6 +190,7 @@ export async function openHeldStream(
   const stats: StreamStats = { usage: undefined, finished: false, contentStarted: false, chunks: 0 };
   const frames = framesOf(response.body, stats, release);
   const held: Frame[] = [];
+  let heldBytes = 0;
   try {
     while (!stats.contentStarted) {
       const next = await frames.next();
@@ -195,6 +199,9 @@ export async function openHeldStream(
         throw upstreamStreamError(provider.name, 'it ended before any content');
       }
       held.push(next.value);
+      // Events without content (role chunks, pings) are held, not sent: an upstream that sends only those must not grow the process.
+      heldBytes += next.value.length;
+      if (!stats.contentStarted && heldBytes > MAX_HELD_BYTES) throw upstreamStreamError(provider.name, `it sent more than ${MAX_HELD_BYTES / (1024 * 1024)} MiB before any content`);
     }
   } catch (error) {
     response.body.destroy();
@@ -568,6 +575,7 @@ export class ChatExecutor {
         ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
       });
     }
+    if (error instanceof SseEventTooLarge) return upstreamStreamError(provider.name, error.message);
     const mapped = this.client.transportError(provider.name, error, 'streaming');
     if (isGatewayError(mapped) && mapped.code === 'upstream_timeout') return upstreamStreamError(provider.name, 'it stalled past the idle timeout');
     return upstreamStreamError(provider.name, 'the connection broke');

@@ -10,6 +10,21 @@ export interface SseEvent {
   id?: string;
 }
 
+/**
+ * The most one event may hold while it is still arriving (its unfinished line and its data lines):
+ * an upstream that never ends a line or an event must not grow the process without bound
+ * (RELIABILITY 4b#12). Larger than any real event (a Gemini image arrives whole in one, a few MB).
+ */
+export const MAX_SSE_EVENT_CHARS = 16 * 1024 * 1024;
+
+/** An upstream event outgrew MAX_SSE_EVENT_CHARS: the stream is ended as a bad upstream stream. */
+export class SseEventTooLarge extends Error {
+  constructor(limit: number) {
+    super(`an event larger than ${Math.round(limit / (1024 * 1024))} MiB`);
+    this.name = 'SseEventTooLarge';
+  }
+}
+
 /** Incremental decoder; feed it text, take complete events. Exposed for tests and fast paths. */
 export class SseParser {
   /**
@@ -19,9 +34,14 @@ export class SseParser {
    */
   private partial: string[] = [];
   private data: string[] = [];
+  /** Characters held in `partial` and `data`: what the event still arriving takes. */
+  private partialChars = 0;
+  private dataChars = 0;
   private event: string | undefined;
   private id: string | undefined;
   private pendingCr = false;
+
+  constructor(private readonly maxEventChars = MAX_SSE_EVENT_CHARS) {}
 
   /** Feeds decoded text; returns the events it completed. */
   push(text: string): SseEvent[] {
@@ -64,11 +84,16 @@ export class SseParser {
         this.partial.push(line);
         line = this.partial.join('');
         this.partial = [];
+        this.partialChars = 0;
       }
       this.line(line, out);
       start = next;
     }
-    if (start < input.length) this.partial.push(start === 0 ? input : input.slice(start));
+    if (start < input.length) {
+      this.partial.push(start === 0 ? input : input.slice(start));
+      this.partialChars += input.length - start;
+      this.checkSize();
+    }
     return out;
   }
 
@@ -78,9 +103,14 @@ export class SseParser {
     if (this.partial.length > 0) {
       this.line(this.partial.join(''), out);
       this.partial = [];
+      this.partialChars = 0;
     }
     this.dispatch(out);
     return out;
+  }
+
+  private checkSize(): void {
+    if (this.partialChars + this.dataChars > this.maxEventChars) throw new SseEventTooLarge(this.maxEventChars);
   }
 
   private line(line: string, out: SseEvent[]): void {
@@ -99,7 +129,11 @@ export class SseParser {
       field = line.slice(0, colon);
       value = line.charCodeAt(colon + 1) === 32 ? line.slice(colon + 2) : line.slice(colon + 1);
     }
-    if (field === 'data') this.data.push(value);
+    if (field === 'data') {
+      this.data.push(value);
+      this.dataChars += value.length;
+      this.checkSize();
+    }
     else if (field === 'event') this.event = value;
     else if (field === 'id') this.id = value;
     // `retry` and unknown fields are ignored, as the spec says.
@@ -115,6 +149,7 @@ export class SseParser {
     if (this.id !== undefined) event.id = this.id;
     out.push(event);
     this.data = [];
+    this.dataChars = 0;
     this.event = undefined;
   }
 }

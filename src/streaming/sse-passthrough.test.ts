@@ -2,6 +2,7 @@
 // that any way of cutting the stream into reads gives the client the same events.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { MAX_SSE_EVENT_CHARS, SseEventTooLarge } from './sse-decoder.js';
 import { frameText, SsePassthrough, type Frame, type InspectEvent } from './sse-passthrough.js';
 
 const ROLE = '{"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}';
@@ -147,5 +148,21 @@ describe('SsePassthrough', () => {
     assert.equal(out, frame(ROLE) + frame(big) + frame(STOP) + 'data: [DONE]\n\n');
     assert.equal(stats.chunks, 3);
     assert.ok(performance.now() - started < 5_000, `${Math.round(performance.now() - started)} ms`);
+  });
+
+  test('an event that never ends fails the stream at the cap instead of growing the process (RELIABILITY 4b#12)', () => {
+    for (const piece of ['x'.repeat(65_536), `data: ${'y'.repeat(65_530)}\n`]) {
+      const stats = { contentStarted: true, finished: false, chunks: 0 };
+      const scanner = new SsePassthrough(stats, () => undefined);
+      assert.equal(frameText(scanner.push(Buffer.from(frame(HELLO) + 'data: '))), frame(HELLO));
+      let reads = 0;
+      while (scanner.failure === undefined && reads < 1_000) {
+        scanner.push(Buffer.from(piece));
+        reads++;
+      }
+      assert.ok(scanner.failure instanceof SseEventTooLarge, `no failure after ${reads} reads`);
+      assert.ok(reads * piece.length >= MAX_SSE_EVENT_CHARS && reads * piece.length < MAX_SSE_EVENT_CHARS + 2 * piece.length, `${reads} reads`);
+      assert.equal(scanner.push(Buffer.from('\n\n')), '', 'nothing after the failure');
+    }
   });
 });

@@ -7,7 +7,7 @@
 // CPU. Anything unusual (CR line ends, comments, multi-line data, `event:` fields, no space after
 // `data:`) goes through the one SSE decoder and leaves re-framed, as before.
 import { TextDecoder } from 'node:util';
-import { SseParser, type SseEvent } from './sse-decoder.js';
+import { MAX_SSE_EVENT_CHARS, SseEventTooLarge, SseParser, type SseEvent } from './sse-decoder.js';
 import { encodeSseData, SSE_DONE } from './sse-encoder.js';
 
 /** What goes to the client in one write: text, or upstream bytes passed through. */
@@ -71,6 +71,8 @@ export class SsePassthrough {
    * rescanning it on every read made one long event quadratic (8 MB took 6 s in 16 KB reads).
    */
   private carry: Buffer[] | undefined;
+  /** Bytes in `carry`: an event that never ends must not grow without bound. */
+  private carryBytes = 0;
   /** After the first CR: the rest of the stream goes through the full decoder. */
   private decoder: TextDecoder | undefined;
   private readonly parser = new SseParser();
@@ -88,6 +90,11 @@ export class SsePassthrough {
     if (this.decoder !== undefined) return this.decoded(chunk, false);
     if (this.carry !== undefined && !this.mayEnd(this.carry, chunk)) {
       if (chunk.length > 0) this.carry.push(chunk);
+      this.carryBytes += chunk.length;
+      if (this.carryBytes > MAX_SSE_EVENT_CHARS) {
+        this.carry = undefined;
+        this.failure = new SseEventTooLarge(MAX_SSE_EVENT_CHARS);
+      }
       return '';
     }
     const data = this.carry === undefined ? chunk : Buffer.concat([...this.carry, chunk]);
@@ -190,7 +197,10 @@ export class SsePassthrough {
       pieces = cut(pieces, data, runStart, start, replacement);
       runStart = eventEnd;
     }
-    if (position < data.length) this.carry = [Buffer.from(data.subarray(position))];
+    if (position < data.length) {
+      this.carry = [Buffer.from(data.subarray(position))];
+      this.carryBytes = data.length - position;
+    }
     return this.result(data, pieces, runStart, position);
   }
 

@@ -501,6 +501,66 @@ describe('RELIABILITY §4b faults', () => {
     }
   });
 
+  test('4b#12 an endless stream (an event that never ends, or events that never bring content) → cut at the cap', async () => {
+    const ROLE_CHUNK = 'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-4","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}\n\n';
+    const CONTENT_CHUNK = 'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-4","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}\n\n';
+    // What the upstream sends first (once), then what it repeats until the proxy hangs up.
+    const shapes: Record<string, { first: string; block: string }> = {
+      'no line end': { first: 'data: ', block: 'z'.repeat(64 * 1024) },
+      'data lines, no blank line': { first: '', block: `data: ${'z'.repeat(64 * 1024 - 7)}\n` },
+      'role chunks only': { first: '', block: ROLE_CHUNK.repeat(256) },
+      'content, then no line end': { first: ROLE_CHUNK + CONTENT_CHUNK + 'data: ', block: 'z'.repeat(64 * 1024) },
+    };
+    let shape = shapes['no line end'] as { first: string; block: string };
+    let sent = 0;
+    let closed = 0;
+    const endless = await startServer((res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(shape.first);
+      const pump = () => {
+        while (!res.destroyed && sent < 512 * 1024 * 1024) {
+          sent += shape.block.length;
+          if (!res.write(shape.block)) return;
+        }
+      };
+      res.on('drain', pump);
+      res.on('close', () => closed++);
+      pump();
+    });
+    const gateway = await startGateway({
+      OPENAI_API_KEY: UPSTREAM_KEY,
+      OPENAI_BASE_URL: `${endless.url}/v1`,
+      LLM_PROXY_RPM: '0',
+      LLM_PROXY_CACHE: 'off',
+      LLM_PROXY_CONFIG: configFile('routing:\n  retries: 0\n'),
+    });
+    try {
+      for (const [name, current] of Object.entries(shapes)) {
+        shape = current;
+        sent = 0;
+        const before = closed;
+        const res = await post(gateway.url, chat({ stream: true }));
+        if (name.startsWith('content')) {
+          // The client has the start of an answer: it ends with an error event and no [DONE].
+          assert.equal(res.status, 200, name);
+          assert.ok(res.body.includes('"Hi"'), `${name}: ${res.body.slice(0, 300)}`);
+          assert.match(res.body, /"code":"upstream_stream_error"/, name);
+          assert.ok(!res.body.includes('[DONE]'), name);
+        } else {
+          const error = assertError(res, { status: 502, code: 'upstream_stream_error' });
+          assert.match(error.message, /MiB/, `${name}: ${error.message}`);
+        }
+        await eventually(() => closed === before + 1, 5000);
+        assert.ok(sent < 64 * 1024 * 1024, `${name}: the upstream was cut off after ${sent} bytes`);
+      }
+      const health = await fetch(`${gateway.url}/health`);
+      assert.equal(health.status, 200);
+    } finally {
+      await endless.close();
+      await gateway.close();
+    }
+  });
+
   test('4b#19 client disconnects mid-stream → upstream aborted within 1 s; usage client_disconnected; the next request works', async () => {
     await withStack({}, async ({ fake, gateway, url }) => {
       fake.enqueue({ kind: 'slow-stream', delayMs: 200 });

@@ -50,6 +50,29 @@ async function startServer(handler: (res: ServerResponse, path: string) => void)
   };
 }
 
+/**
+ * An upstream that answers 200 with `contentType`, writes `first`, then repeats `block` (honouring
+ * backpressure) until the proxy hangs up or 512 MiB have gone: `sent` and `closed` say which.
+ */
+async function startEndless(contentType: string, shape: () => { first: string; block: string }) {
+  const counts = { sent: 0, closed: 0 };
+  const server = await startServer((res) => {
+    const { first, block } = shape();
+    res.writeHead(200, { 'content-type': contentType });
+    res.write(first);
+    const pump = () => {
+      while (!res.destroyed && counts.sent < 512 * 1024 * 1024) {
+        counts.sent += block.length;
+        if (!res.write(block)) return;
+      }
+    };
+    res.on('drain', pump);
+    res.on('close', () => counts.closed++);
+    pump();
+  });
+  return { ...server, counts };
+}
+
 /** The access log has one line for the request, with nginx's 499 "client closed request". */
 function assertAccessLine499(gateway: Gateway, requestId: string): void {
   const lines = gateway.logs.filter((line) => line.includes('"msg":"request"') && line.includes(`"reqId":"${requestId}"`));
@@ -467,22 +490,7 @@ describe('RELIABILITY §4b faults', () => {
     });
 
     // Endless chunked data: the upstream sees its connection dropped once the cap is passed.
-    let sent = 0;
-    let closed = 0;
-    const endless = await startServer((res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.write('{"choices":[{"message":{"content":"');
-      const block = 'z'.repeat(16 * 1024);
-      const pump = () => {
-        while (!res.destroyed && sent < 512 * 1024 * 1024) {
-          sent += block.length;
-          if (!res.write(block)) return;
-        }
-      };
-      res.on('drain', pump);
-      res.on('close', () => closed++);
-      pump();
-    });
+    const endless = await startEndless('application/json', () => ({ first: '{"choices":[{"message":{"content":"', block: 'z'.repeat(16 * 1024) }));
     const gateway = await startGateway({
       OPENAI_API_KEY: UPSTREAM_KEY,
       OPENAI_BASE_URL: `${endless.url}/v1`,
@@ -493,8 +501,8 @@ describe('RELIABILITY §4b faults', () => {
     try {
       const res = await post(gateway.url, chat());
       assertError(res, { status: 502, code: 'upstream_error' });
-      await eventually(() => closed === 1, 2000);
-      assert.ok(sent < 64 * 1024 * 1024, `the upstream was cut off after ${sent} bytes`);
+      await eventually(() => endless.counts.closed === 1, 2000);
+      assert.ok(endless.counts.sent < 64 * 1024 * 1024, `the upstream was cut off after ${endless.counts.sent} bytes`);
     } finally {
       await endless.close();
       await gateway.close();
@@ -512,21 +520,7 @@ describe('RELIABILITY §4b faults', () => {
       'content, then no line end': { first: ROLE_CHUNK + CONTENT_CHUNK + 'data: ', block: 'z'.repeat(64 * 1024) },
     };
     let shape = shapes['no line end'] as { first: string; block: string };
-    let sent = 0;
-    let closed = 0;
-    const endless = await startServer((res) => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write(shape.first);
-      const pump = () => {
-        while (!res.destroyed && sent < 512 * 1024 * 1024) {
-          sent += shape.block.length;
-          if (!res.write(shape.block)) return;
-        }
-      };
-      res.on('drain', pump);
-      res.on('close', () => closed++);
-      pump();
-    });
+    const endless = await startEndless('text/event-stream', () => shape);
     const gateway = await startGateway({
       OPENAI_API_KEY: UPSTREAM_KEY,
       OPENAI_BASE_URL: `${endless.url}/v1`,
@@ -537,8 +531,8 @@ describe('RELIABILITY §4b faults', () => {
     try {
       for (const [name, current] of Object.entries(shapes)) {
         shape = current;
-        sent = 0;
-        const before = closed;
+        endless.counts.sent = 0;
+        const before = endless.counts.closed;
         const res = await post(gateway.url, chat({ stream: true }));
         if (name.startsWith('content')) {
           // The client has the start of an answer: it ends with an error event and no [DONE].
@@ -550,8 +544,8 @@ describe('RELIABILITY §4b faults', () => {
           const error = assertError(res, { status: 502, code: 'upstream_stream_error' });
           assert.match(error.message, /MiB/, `${name}: ${error.message}`);
         }
-        await eventually(() => closed === before + 1, 5000);
-        assert.ok(sent < 64 * 1024 * 1024, `${name}: the upstream was cut off after ${sent} bytes`);
+        await eventually(() => endless.counts.closed === before + 1, 5000);
+        assert.ok(endless.counts.sent < 64 * 1024 * 1024, `${name}: the upstream was cut off after ${endless.counts.sent} bytes`);
       }
       const health = await fetch(`${gateway.url}/health`);
       assert.equal(health.status, 200);

@@ -10,14 +10,15 @@ import { fitContext, fitsUncounted } from '../context/context-policy.js';
 import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
 import type { Frame } from '../streaming/sse-passthrough.js';
 import { CallAbort } from '../upstream/call-signal.js';
-import type { AttemptRecord, ChatCallContext, JsonOutcome, StreamOutcome } from '../routing/chat-executor.js';
-import type { ModelGroup } from '../routing/model-router.js';
+import type { AttemptRecord, ChatCallContext, JsonOutcome, StreamOutcome, StreamStats } from '../routing/chat-executor.js';
+import type { ModelGroup, Route } from '../routing/model-router.js';
 import type { Services } from '../services.js';
 import type { UsageRecord, UsageStatus } from '../usage/usage-recorder.js';
 import { answerFromCache, captureFrames, planCache, saveCompletion, settleStream } from './cache-response.js';
 import { abortWhenClientLeaves } from './client-gone.js';
 import { writeFrames, type StreamRegistry } from './stream-response.js';
-import { recordCall } from './usage-record.js';
+import { checkUsage, estimateAnswerTokens, shouldWarnUsage, type CheckedUsage } from '../usage/usage-check.js';
+import { ESTIMATED, NO_EXTRA, recordCall } from './usage-record.js';
 
 /** The usage record's `endpoint`. */
 export type ChatEndpoint = 'chat.completions' | 'messages' | 'completions';
@@ -99,11 +100,34 @@ function failureExtra(error: unknown): Partial<UsageRecord> {
   return isGatewayError(error) && error.code !== null ? { errorCode: error.code } : {};
 }
 
+/** The estimate of a stream's output without a report: about a token per chunk. */
+const chunksOf = (stats: StreamStats): number => stats.chunks;
+
 export class ChatPipeline {
   constructor(
     private readonly services: Services,
     private readonly streams: StreamRegistry,
   ) {}
+
+  /**
+   * The provider's usage checked before it is billed (src/usage/usage-check.ts): undefined when it
+   * stands; otherwise the estimate, and (when `warn`: the call finished) one log line a minute per provider.
+   */
+  private checkUsage<S>(
+    request: FastifyRequest,
+    route: Route,
+    chat: ChatCompletionRequest,
+    reported: CompletionUsage | undefined,
+    warn: boolean,
+    completion: (source: S) => number,
+    source: S,
+  ): CheckedUsage | undefined {
+    const checked = checkUsage(reported, chat, route.entry, completion, source);
+    if (checked !== undefined && warn && shouldWarnUsage(route.provider.name)) {
+      request.log.warn({ provider: route.provider.name, model: route.upstreamModel, problem: checked.problem }, 'usage report not usable: billed from the local estimate');
+    }
+    return checked;
+  }
 
   /**
    * Serves one validated chat request. `started` is when the route began (latency). Throws
@@ -185,7 +209,8 @@ export class ChatPipeline {
       } finally {
         // Recorded once the answer is on its way (the provider served it, whatever happens next):
         // the client does not wait for the bookkeeping.
-        recordCall(this.services, request, endpoint, outcome.route, chat.model, false, started, 'ok', 200, outcome.usage);
+        const checked = this.checkUsage(request, outcome.route, chat, outcome.usage, true, estimateAnswerTokens, outcome.body);
+        recordCall(this.services, request, endpoint, outcome.route, chat.model, false, started, 'ok', 200, checked?.usage ?? outcome.usage, checked === undefined ? NO_EXTRA : ESTIMATED);
       }
     }
 
@@ -224,15 +249,13 @@ export class ChatPipeline {
       status = 'incomplete';
       errorCode = end.error.code ?? undefined;
     }
-    // Without a usage report (a stream cut short), count roughly one token per chunk, and say so.
-    const tokens: CompletionUsage = stats.usage ?? {
-      prompt_tokens: Math.ceil((request.headers['content-length'] ? Number(request.headers['content-length']) : 0) / 4),
-      completion_tokens: stats.chunks,
-      total_tokens: 0,
-    };
-    recordCall(this.services, request, endpoint, route, chat.model, true, started, status, 200, tokens, {
+    // Without a usable report (a stream cut short, or a provider's bad count) the prompt is estimated
+    // from the request (images by their tile formula, not their base64 length) and the output as a
+    // token per chunk, and the record says so. Only a finished stream's problem is the provider's to log.
+    const checked = this.checkUsage(request, route, chat, stats.usage, status === 'ok', chunksOf, stats);
+    recordCall(this.services, request, endpoint, route, chat.model, true, started, status, 200, checked?.usage ?? stats.usage, {
       ttftMs,
-      estimated: stats.usage === undefined,
+      estimated: checked !== undefined,
       ...(errorCode === undefined ? {} : { errorCode }),
     });
     return undefined;

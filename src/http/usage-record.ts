@@ -8,7 +8,9 @@ import type { Services } from '../services.js';
 import type { UsageRecord, UsageStatus } from '../usage/usage-recorder.js';
 
 /** The default `extra`: shared, so a call without one allocates nothing for it. */
-const NO_EXTRA: Partial<UsageRecord> = Object.freeze({});
+export const NO_EXTRA: Partial<UsageRecord> = Object.freeze({});
+/** The `extra` of a call billed from the local estimate (src/usage/usage-check.ts). */
+export const ESTIMATED: Partial<UsageRecord> = Object.freeze({ estimated: true });
 
 export function recordCall(
   services: Services,

@@ -53,6 +53,7 @@ export class GatewayMetrics implements UsageRecorder {
   private readonly cost: CounterFamily;
   private readonly upstreamErrors: Counter<'code'>;
   private readonly upstreamRetries: Counter<'cause'>;
+  private readonly estimatedUsage: Counter<'provider' | 'endpoint'>;
   private readonly modelLabels = new Set<string>();
   /** Series by route → method → status: no key strings built per request. */
   private readonly requestChildren = new Map<string, Map<string, Map<number, Child>>>();
@@ -97,6 +98,13 @@ export class GatewayMetrics implements UsageRecorder {
     this.tokens = new CounterFamily({ name: 'llm_proxy_tokens_total', help: 'Tokens by provider, model, direction (in|out) and endpoint.', labelNames: ['provider', 'model', 'direction', 'endpoint'], registers });
     this.cost = new CounterFamily({ name: 'llm_proxy_cost_usd_total', help: 'Cost in USD from catalog prices, by provider, model and endpoint.', labelNames: ['provider', 'model', 'endpoint'], registers });
     this.upstreamErrors = new Counter({ name: 'llm_proxy_upstream_errors_total', help: 'Chat requests that ended in an error, by error code.', labelNames: ['code'], registers });
+    // Calls billed from the local estimate: a provider whose usage reports go missing or wrong (alert on its rate).
+    this.estimatedUsage = new Counter({
+      name: 'llm_proxy_usage_estimated_total',
+      help: 'Usage records billed from the local estimate (no usable provider report: missing, invalid or out of bounds, or a stream cut short), by provider and endpoint.',
+      labelNames: ['provider', 'endpoint'],
+      registers,
+    });
     this.upstreamRetries = new Counter({
       name: 'llm_proxy_upstream_retries_total',
       help: 'Failed attempts before a served answer (retries and fallbacks), by cause (status or error code).',
@@ -195,6 +203,7 @@ export class GatewayMetrics implements UsageRecorder {
     if (record.promptTokens > 0) series.tokensIn.inc(record.promptTokens);
     if (record.completionTokens > 0) series.tokensOut.inc(record.completionTokens);
     if (record.cost !== undefined && record.cost > 0 && Number.isFinite(record.cost)) series.cost.inc(record.cost);
+    if (record.estimated) this.estimatedUsage.labels(provider, series.endpoint).inc();
     if (record.errorCode !== undefined && record.status !== 'client_disconnected') {
       this.upstreamErrors.labels(SAFE_LABEL.test(record.errorCode) ? record.errorCode : 'other').inc();
     }

@@ -264,6 +264,21 @@ function makeCounter(tokenizer: Tokenizer): TokenCounter {
   };
 }
 
+/** About four characters of text per token: what a count without the tokenizer can say. */
+const CHARS_PER_TOKEN = 4;
+const roughCount = (text: string): number => Math.ceil(text.length / CHARS_PER_TOKEN);
+
+/**
+ * A counter without the tokenizer, synchronous and linear: text at four characters a token, images
+ * by the tile formula, other parts at their allowance (never their base64 length). For a usage
+ * record the provider did not report (or reported wrongly), where no await is possible.
+ */
+export const roughCounter: TokenCounter = makeCounter({
+  count: roughCount,
+  countUpTo: (text) => roughCount(text),
+  fit: (text, maxTokens) => Math.min(text.length, maxTokens * CHARS_PER_TOKEN),
+});
+
 let counter: Promise<TokenCounter> | undefined;
 
 /** The shared counter (o200k_base), loaded on first use. */

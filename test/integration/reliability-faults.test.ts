@@ -365,6 +365,59 @@ describe('RELIABILITY §4b faults', () => {
     });
   });
 
+  test('4b#13 usage negative, missing, not numbers or beyond max_tokens × n → billed from the local estimate and flagged, never a credit', async () => {
+    await withStack({}, async ({ fake, gateway, url }) => {
+      const answer = (usage: unknown) =>
+        JSON.stringify({
+          id: 'u',
+          object: 'chat.completion',
+          created: 1,
+          model: 'gpt-4',
+          choices: [{ index: 0, message: { role: 'assistant', content: 'x'.repeat(40) }, finish_reason: 'stop' }],
+          ...(usage === undefined ? {} : { usage }),
+        });
+      const cases: Array<[string, unknown]> = [
+        ['negative', { prompt_tokens: -1e9, completion_tokens: -1e9, total_tokens: -2e9 }],
+        ['missing', undefined],
+        ['strings', { prompt_tokens: '5', completion_tokens: '5', total_tokens: '10' }],
+        ['huge', { prompt_tokens: 1e15, completion_tokens: 1e300, total_tokens: 1e300 }],
+        ['over max_tokens', { prompt_tokens: 9, completion_tokens: 1_000_000, total_tokens: 1_000_009 }],
+      ];
+      for (const [name, usage] of cases) {
+        fake.enqueue({ kind: 'raw', status: 200, contentType: 'application/json', body: answer(usage) });
+        const res = await post(url, chat({ max_tokens: 20 }));
+        assert.equal(res.status, 200, name);
+        const record = await usageOf(gateway, res.headers['x-request-id'] as string);
+        assert.equal(record.estimated, true, name);
+        // The answer's 40 characters, at four a token.
+        assert.equal(record.completionTokens, 10, name);
+        if (name === 'over max_tokens') assert.equal(record.promptTokens, 9, 'a plausible prompt count stands');
+        else assert.ok(record.promptTokens > 0 && record.promptTokens < 50, `${name}: ${record.promptTokens}`);
+        assert.ok(record.cost !== undefined && record.cost > 0 && record.cost < 0.01, `${name}: cost ${String(record.cost)}`);
+      }
+      fake.enqueue({ kind: 'raw', status: 200, contentType: 'application/json', body: answer({ prompt_tokens: 9, completion_tokens: 3, total_tokens: 12 }) });
+      const good = await post(url, chat({ max_tokens: 20 }));
+      const record = await usageOf(gateway, good.headers['x-request-id'] as string);
+      assert.deepEqual([record.estimated, record.promptTokens, record.completionTokens], [false, 9, 3]);
+      await assertServing(url);
+    });
+  });
+
+  test('4b#7 a stream cut short is billed its prompt by the local estimate: an image counts as an image, not as its base64 bytes', async () => {
+    await withStack({}, async ({ fake, gateway, url }) => {
+      fake.enqueue({ kind: 'truncate', chunks: 3 });
+      const image = `data:image/jpeg;base64,${'A'.repeat(300_000)}`;
+      const body = JSON.stringify({ model: 'gpt-4', stream: true, messages: [{ role: 'user', content: [{ type: 'text', text: 'What is in this picture?' }, { type: 'image_url', image_url: { url: image } }] }] });
+      const res = await post(url, body);
+      assert.equal(res.status, 200);
+      const record = await usageOf(gateway, res.headers['x-request-id'] as string);
+      assert.equal(record.status, 'incomplete');
+      assert.equal(record.estimated, true);
+      // One high-detail image (765) plus a few words and framing; the body's length / 4 was 75,000.
+      assert.ok(record.promptTokens > 765 && record.promptTokens < 800, `prompt ${record.promptTokens}`);
+    });
+  });
+
   test('4b#8 a slow stream is held open with `: keepalive` comments', async () => {
     await withStack({ yaml: 'server:\n  keepalive_s: 0.1\n', fake: { reply: 'Hi.' } }, async ({ fake, url }) => {
       fake.enqueue({ kind: 'slow-stream', delayMs: 500 });

@@ -1,0 +1,143 @@
+// The provider's usage report, checked before it is billed (RELIABILITY 4b#13): a count that is
+// missing, not a number, negative, or more than the call could have produced is replaced by the
+// local estimate and the record is flagged `estimated`. A provider bug must neither make calls free
+// nor drain a budget (1e300 tokens at catalog prices), and a negative count must never credit one.
+import type { CatalogEntry } from '../catalog/catalog-types.js';
+import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
+import { roughCounter } from './token-estimator.js';
+
+/** Past these no call is real, whatever the catalog knows of the model. */
+const MAX_PROMPT_TOKENS = 100_000_000;
+const MAX_COMPLETION_TOKENS = 10_000_000;
+
+/** A report replaced, in part or whole, by the local estimate (the record is flagged `estimated`). */
+export interface CheckedUsage {
+  usage: CompletionUsage;
+  estimated: true;
+  /** What was wrong with the report, for the log line. */
+  problem: string;
+}
+
+function count(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? Math.round(value) : undefined;
+}
+
+/** The most output a call may bill: max_tokens (or the catalog's output limit) for each of n choices, with a little slack. */
+function completionLimit(chat: ChatCompletionRequest, entry: CatalogEntry | undefined): number {
+  const asked = chat.max_completion_tokens ?? chat.max_tokens;
+  const perChoice = typeof asked === 'number' && asked > 0 ? asked : entry?.max_output_tokens;
+  if (typeof perChoice !== 'number' || perChoice <= 0) return MAX_COMPLETION_TOKENS;
+  const n = typeof chat.n === 'number' && chat.n >= 1 ? chat.n : 1;
+  const limit = perChoice * n;
+  // Some providers count a token or two of framing past the limit; none count 10% more.
+  return Math.min(MAX_COMPLETION_TOKENS, limit + Math.max(64, Math.ceil(limit / 10)));
+}
+
+/** The most prompt a call may bill: the model's window when the catalog knows it, with slack for other tokenizers. */
+function promptLimit(entry: CatalogEntry | undefined): number {
+  const window = entry?.context_length;
+  return typeof window === 'number' && window > 0 ? Math.min(MAX_PROMPT_TOKENS, Math.ceil(window * 1.25) + 1_000) : MAX_PROMPT_TOKENS;
+}
+
+/** The local estimate of a chat request's prompt, without the tokenizer (see roughCounter). */
+export function estimatePromptTokens(chat: ChatCompletionRequest): number {
+  return roughCounter.request(chat);
+}
+
+/**
+ * Checks `reported` against what `chat` could have cost on a model of `entry`: undefined when it
+ * stands as reported (no allocation: the path of nearly every call). Each count that fails
+ * is replaced by its estimate: the prompt from the request, the completion by `completion(source)`
+ * from what was answered (called only when needed). Cached tokens survive only inside a prompt
+ * count that does.
+ */
+export function checkUsage<S>(
+  reported: CompletionUsage | undefined,
+  chat: ChatCompletionRequest,
+  entry: CatalogEntry | undefined,
+  completion: (source: S) => number,
+  source: S,
+): CheckedUsage | undefined {
+  if (reported === undefined) {
+    const prompt = estimatePromptTokens(chat);
+    const output = completion(source);
+    return { usage: { prompt_tokens: prompt, completion_tokens: output, total_tokens: prompt + output }, estimated: true, problem: 'no usage reported' };
+  }
+  // The common case allocates nothing: two reads, two comparisons each.
+  let problem: string | undefined;
+  let prompt = count(reported.prompt_tokens);
+  if (prompt === undefined) problem = `prompt_tokens ${String(reported.prompt_tokens).slice(0, 32)}`;
+  else if (prompt > promptLimit(entry)) {
+    problem = `prompt_tokens ${prompt} over the model's window`;
+    prompt = undefined;
+  }
+  let output = count(reported.completion_tokens);
+  if (output === undefined) problem = `${problem === undefined ? '' : `${problem}, `}completion_tokens ${String(reported.completion_tokens).slice(0, 32)}`;
+  else if (output > completionLimit(chat, entry)) {
+    problem = `${problem === undefined ? '' : `${problem}, `}completion_tokens ${output} over max_tokens × n`;
+    output = undefined;
+  }
+  if (problem === undefined) return undefined;
+  const promptTokens = prompt ?? estimatePromptTokens(chat);
+  const completionTokens = output ?? completion(source);
+  const usage: CompletionUsage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+  const cached = prompt === undefined ? undefined : count(reported.prompt_tokens_details?.cached_tokens);
+  if (cached !== undefined && cached <= promptTokens) usage.prompt_tokens_details = { cached_tokens: cached };
+  return { usage, estimated: true, problem };
+}
+
+function blockChars(blocks: readonly unknown[]): number {
+  let chars = 0;
+  for (const block of blocks) {
+    if (block === null || typeof block !== 'object') continue;
+    const { text, thinking, input } = block as Record<string, unknown>;
+    if (typeof text === 'string') chars += text.length;
+    if (typeof thinking === 'string') chars += thinking.length;
+    if (input !== undefined) chars += JSON.stringify(input).length;
+  }
+  return chars;
+}
+
+/**
+ * Output tokens of a whole answer, estimated from its text: a chat completion (content, refusal,
+ * tool and function calls of every choice), a legacy completion (`text`) or an Anthropic message
+ * (its blocks). Parsed here, on the rare path where the provider's own count is unusable.
+ */
+export function estimateAnswerTokens(body: string | Buffer): number {
+  let answer: unknown;
+  try {
+    answer = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));
+  } catch {
+    return Math.ceil(body.length / 4);
+  }
+  if (answer === null || typeof answer !== 'object') return 0;
+  const { choices, content } = answer as { choices?: unknown; content?: unknown };
+  let chars = 0;
+  if (Array.isArray(content)) chars += blockChars(content as unknown[]);
+  if (Array.isArray(choices)) {
+    for (const choice of choices as unknown[]) {
+      if (choice === null || typeof choice !== 'object') continue;
+      const { message, text } = choice as { message?: unknown; text?: unknown };
+      if (typeof text === 'string') chars += text.length;
+      if (message === null || typeof message !== 'object') continue;
+      const { content: said, refusal, tool_calls: calls, function_call: call } = message as Record<string, unknown>;
+      if (typeof said === 'string') chars += said.length;
+      if (typeof refusal === 'string') chars += refusal.length;
+      if (calls !== undefined) chars += JSON.stringify(calls).length;
+      if (call !== undefined) chars += JSON.stringify(call).length;
+    }
+  }
+  return Math.ceil(chars / 4);
+}
+
+/** When each provider's usage was last complained about: one log line a minute each, not one per call. */
+const lastWarned = new Map<string, number>();
+const WARN_EVERY_MS = 60_000;
+
+/** Whether a usage problem of `provider` should be logged now (the row is flagged either way). */
+export function shouldWarnUsage(provider: string, now = Date.now()): boolean {
+  const last = lastWarned.get(provider);
+  if (last !== undefined && now - last < WARN_EVERY_MS) return false;
+  lastWarned.set(provider, now);
+  return true;
+}

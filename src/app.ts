@@ -156,6 +156,12 @@ export function buildApp(services: Services, options: AppOptions = {}): App {
       done(new GatewayError({ status: 415, type: 'invalid_request_error', code: 'unsupported_media_type', message: 'Content-Encoding is not supported; send the body uncompressed.' }));
       return;
     }
+    // Node frames a body by its final `chunked` and leaves any coding before it (`gzip, chunked`) undone: refused like Content-Encoding.
+    const transfer = request.headers['transfer-encoding'];
+    if (transfer !== undefined && transfer.trim().toLowerCase() !== 'chunked') {
+      done(new GatewayError({ status: 415, type: 'invalid_request_error', code: 'unsupported_media_type', message: 'Transfer-Encoding other than chunked is not supported; send the body uncompressed.' }));
+      return;
+    }
     // The body is charged to the process-wide budget while it is read (src/http/body-budget.ts).
     const admitted = admitBody(bodyBudget, request, payload, bodyLimit);
     if (admitted instanceof GatewayError) done(admitted);

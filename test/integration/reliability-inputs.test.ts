@@ -77,6 +77,12 @@ describe('RELIABILITY §4a bad inputs', () => {
     for (const encoding of ['gzip', 'br', 'deflate', 'x-custom']) {
       await rejects(chat(), { status: 415, code: 'unsupported_media_type', param: null }, { 'content-encoding': encoding });
     }
+    // A transfer coding before chunked is a compression too (Node undoes only the chunked framing).
+    for (const transfer of ['gzip, chunked', 'deflate, chunked']) {
+      await rejects(chat(), { status: 415, code: 'unsupported_media_type', param: null }, { 'transfer-encoding': transfer });
+    }
+    const chunked = await post(url, chat(), { 'transfer-encoding': 'chunked' });
+    assert.equal(chunked.status, 200, chunked.body);
     const identity = await post(url, chat(), { 'content-encoding': 'identity' });
     assert.equal(identity.status, 200);
     await assertServing(url);

@@ -78,7 +78,7 @@ export function permissionDenied(message: string, code = 'permission_denied'): G
   return new GatewayError({ status: 403, type: 'permission_error', code, message });
 }
 
-export function modelNotFound(model: string): GatewayError {
+export function modelNotFound(model: string, param: string | null = 'model'): GatewayError {
   // The model name is echoed only when it is short and printable, so a hostile name cannot
   // smuggle control characters or megabytes into the answer.
   const shown = /^[\x20-\x7e]{1,128}$/.test(model) ? `'${model}'` : 'requested';
@@ -86,7 +86,7 @@ export function modelNotFound(model: string): GatewayError {
     status: 404,
     type: 'invalid_request_error',
     code: 'model_not_found',
-    param: 'model',
+    param,
     message: `The model ${shown} does not exist or is not served by any configured provider. GET /v1/models lists the models you can use.`,
   });
 }

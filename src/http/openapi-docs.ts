@@ -67,6 +67,10 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
     body: EmbeddingRequestSchema,
   },
   'GET /v1/models': { summary: 'List models (OpenAI list format).' },
+  'GET /v1/models/*': {
+    summary: 'One model object `{id, object, created, owned_by}` by a listed id or its `provider/model` name (may hold `/`); 404 `model_not_found` when unknown or not allowed for the key.',
+    params: Type.Object({ '*': Type.String({ description: 'The model id.' }) }),
+  },
   'GET /api/models': { summary: 'List the model catalog: `{models, count}`.' },
   'GET /api/models/search': {
     summary: 'Search the model catalog.',

@@ -3,13 +3,13 @@
 // overrides and aliases, 400s for bad parameters and 404s for unknown or traversal ids.
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
-import { CLIENT_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+import { CLIENT_KEY, MASTER_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 import { createKey } from '../support/key-support.js';
 import type { ModelView } from '../../src/catalog/model-view.js';
 import type { ErrorBody } from '../../src/openai/types.js';
@@ -69,14 +69,14 @@ async function get<T>(gateway: Gateway, path: string, params?: Record<string, st
 }
 
 /** A GET with the path sent byte for byte (fetch would resolve `..` and `\`). */
-function rawGet(gateway: Gateway, path: string): Promise<{ status: number; body: string }> {
+function rawGet(gateway: Gateway, path: string, key = CLIENT_KEY): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
   const { port } = new URL(gateway.url);
   return new Promise((resolve, reject) => {
-    const request = httpRequest({ host: '127.0.0.1', port, path, method: 'GET', headers: { authorization: `Bearer ${CLIENT_KEY}` } }, (response) => {
+    const request = httpRequest({ host: '127.0.0.1', port, path, method: 'GET', headers: { authorization: `Bearer ${key}` } }, (response) => {
       let body = '';
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
     });
     request.on('error', reject);
     request.end();
@@ -387,6 +387,69 @@ model_catalog:
     }
   });
 
+  test('GET /v1/models/{id}: one entry of the list, by its id or its provider/model name (slash plain or %2F)', async () => {
+    const { body: list } = await get<{ data: Array<{ id: string; object: string; created: number; owned_by: string }> }>(gateway, '/v1/models');
+    const cases: Array<[string, string, string]> = [
+      ['/v1/models/gpt-4o', 'gpt-4o', 'gpt-4o'],
+      ['/v1/models/openai/gpt-4o', 'openai/gpt-4o', 'gpt-4o'],
+      ['/v1/models/openai%2Fgpt-4o', 'openai/gpt-4o', 'gpt-4o'],
+      ['/v1/models/openai%2fgpt-4o', 'openai/gpt-4o', 'gpt-4o'],
+      ['/v1/models/gpt-4o/', 'gpt-4o', 'gpt-4o'],
+      ['/v1/models/anthropic/claude-sonnet-4-5-20250929', 'anthropic/claude-sonnet-4-5-20250929', 'claude-sonnet-4-5-20250929'],
+      ['/v1/models/fast', 'fast', 'fast'],
+    ];
+    for (const [path, id, listed] of cases) {
+      const { status, body } = await get<Record<string, unknown>>(gateway, path);
+      assert.equal(status, 200, path);
+      const entry = list.data.find((model) => model.id === listed);
+      assert.ok(entry, `${listed} is listed`);
+      // The list's entry, under the name asked for (as OpenAI's retrieve answers).
+      assert.deepEqual(body, { ...entry, id }, path);
+    }
+    const unauthenticated = await fetch(`${gateway.url}/v1/models/gpt-4o`);
+    assert.equal(unauthenticated.status, 401);
+    assert.equal(((await unauthenticated.json()) as ErrorBody).error.code, 'invalid_api_key');
+  });
+
+  test('GET /v1/models/{id}: unknown, unlisted and traversal ids are 404 model_not_found, never another route (4a#10)', async () => {
+    const ids = [
+      'no-such-model',
+      'openai/no-such-model',
+      // Routes and resolves in a chat request, but is no id the list shows: exact names only.
+      'gpt-4o-2024-08-06',
+      'OPENAI/gpt-4o',
+      '..%2f..%2fadmin',
+      '..%2f..%2fadmin%2fkeys',
+      '%2e%2e/',
+      '%2e%2e%2fhealth',
+      '%252e',
+      '%252e%252e%252fhealth',
+      '\\..\\',
+      '..\\..\\admin',
+      '../../admin/keys',
+      'openai/../gpt-4o',
+      'openai/./gpt-4o',
+      '%00',
+      'gpt-4o%00',
+      'gpt-4o%0d%0aX-Injected:%201',
+      'a'.repeat(300),
+    ];
+    for (const id of ids) {
+      const path = `/v1/models/${id}`;
+      // The master key too: `../../admin/keys` must not reach the admin API with the one key that could use it.
+      for (const key of [CLIENT_KEY, MASTER_KEY]) {
+        const { status, headers, body } = await rawGet(gateway, path, key);
+        assert.equal(status, 404, `${path}: ${body.slice(0, 200)}`);
+        assert.match(String(headers['content-type']), /^application\/json/, path);
+        assert.match(String(headers['x-request-id']), /^[A-Za-z0-9._:-]{1,128}$/, path);
+        const parsed = JSON.parse(body) as ErrorBody;
+        assert.deepEqual(Object.keys(parsed), ['error'], path);
+        assert.deepEqual({ ...parsed.error, message: typeof parsed.error.message }, { message: 'string', type: 'invalid_request_error', param: null, code: 'model_not_found' }, path);
+        assert.ok(!/[\r\n\0]/.test(parsed.error.message), path);
+      }
+    }
+  });
+
   test('a key allowlist filters the list, the search, the details and /v1/models', async () => {
     const limited = await createKey(gateway.url, { name: 'catalog-limited', models: ['gpt-4', 'gpt-4o-mini'] });
     const { body } = await get<ModelList>(gateway, '/api/models', undefined, limited.key);
@@ -398,6 +461,12 @@ model_catalog:
     assert.equal((await get<{ model: { id: string } }>(gateway, '/api/models/gpt-4', undefined, limited.key)).status, 200);
     const openai = await get<{ data: Array<{ id: string }> }>(gateway, '/v1/models', undefined, limited.key);
     assert.deepEqual(openai.body.data.map((model) => model.id).sort(), ['gpt-4', 'gpt-4o-mini']);
+    // One model of /v1/models: hidden as the list hides it (404, not /api/models' 403).
+    for (const [path, status] of [['/v1/models/gpt-4', 200], ['/v1/models/openai/gpt-4', 200], ['/v1/models/gpt-4o', 404], ['/v1/models/openai%2Fgpt-4o', 404]] as const) {
+      const answer = await get<ErrorBody>(gateway, path, undefined, limited.key);
+      assert.equal(answer.status, status, path);
+      if (status === 404) assert.equal(answer.body.error.code, 'model_not_found', path);
+    }
   });
 });
 

@@ -107,6 +107,24 @@ describe('openai SDK against the proxy', () => {
     assert.ok(ids.includes('gpt-3.5-turbo'));
   });
 
+  test('models.retrieve: a bare id, an id with a slash (sent as %2F), and a 404 the SDK raises', async () => {
+    const model = await client.models.retrieve('gpt-4o');
+    assert.deepEqual({ ...model }, { id: 'gpt-4o', object: 'model', created: model.created, owned_by: 'openai' });
+    assert.ok(Number.isInteger(model.created) && model.created > 0);
+    const routed = await client.models.retrieve('openai/gpt-4o');
+    assert.equal(routed.id, 'openai/gpt-4o');
+    assert.equal(routed.owned_by, 'openai');
+    for (const id of ['no-such-model', '../../admin/keys']) {
+      await assert.rejects(client.models.retrieve(id), (error: unknown) => {
+        assert.ok(error instanceof OpenAI.NotFoundError, String(error));
+        assert.equal(error.code, 'model_not_found');
+        assert.equal(error.type, 'invalid_request_error');
+        assert.equal(error.param, null);
+        return true;
+      });
+    }
+  });
+
   test('error classes: 401, 404, 429, 5xx', async () => {
     const wrong = new OpenAI({ apiKey: 'wrong-key', baseURL: `${gateway.url}/v1`, maxRetries: 0 });
     await assert.rejects(wrong.chat.completions.create({ model: 'gpt-4', messages: [{ role: 'user', content: 'x' }] }), (error: unknown) => {

@@ -2,7 +2,7 @@
 // (main.ts alone listens), so tests can run it on port 0 or through inject().
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerFactory } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerFactory } from 'fastify';
 import { GatewayError } from './errors/gateway-error.js';
 import { admitBody } from './http/body-budget.js';
 import { parseJsonBody } from './http/json-body.js';
@@ -12,7 +12,7 @@ import { registerAdminReload, type ReloadHandler } from './http/routes/admin-rel
 import { registerUsage } from './http/routes/usage.js';
 import { registerUsageAnalytics } from './http/routes/usage-analytics.js';
 import { registerUi } from './http/routes/ui.js';
-import { clientErrorHandler, registerErrorHandler } from './http/plugins/error-handler.js';
+import { clientErrorHandler, frameworkErrorHandler, registerErrorHandler } from './http/plugins/error-handler.js';
 import { registerCatalog } from './http/routes/catalog.js';
 import { registerChatCompletions } from './http/routes/chat-completions.js';
 import { ChatPipeline } from './http/chat-pipeline.js';
@@ -41,8 +41,9 @@ const MAX_HEADERS = 100;
 const VALID_HOST = /^(?:[A-Za-z0-9._-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$/;
 
 const TRACKED = Symbol('llm-proxy.reply');
+const UNROUTED = Symbol('llm-proxy.unrouted');
 /** The raw response carries its Fastify reply for the shared close listener. */
-type TrackedResponse = ServerResponse & { [TRACKED]?: FastifyReply | undefined };
+type TrackedResponse = ServerResponse & { [TRACKED]?: FastifyReply | undefined; [UNROUTED]?: boolean };
 
 export interface App {
   app: FastifyInstance;
@@ -62,6 +63,7 @@ export interface AppOptions {
 export function buildApp(services: Services, options: AppOptions = {}): App {
   const { config, logger } = services;
   const bodyLimit = Math.floor(config.server.body_limit_mb * 1024 * 1024);
+  const answerFrameworkError = frameworkErrorHandler(bodyLimit, services.redactor);
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // One access line per request, written below, instead of Fastify's two.
@@ -76,6 +78,12 @@ export function buildApp(services: Services, options: AppOptions = {}): App {
       return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
     },
     clientErrorHandler: clientErrorHandler(logger),
+    // The router answers a malformed percent-encoding (`/%`) or an over-long path parameter before
+    // any hook runs, in Fastify's own JSON quoting the path, unless this option answers instead.
+    frameworkErrors: (error, request, reply) => {
+      startRequest(request, reply, true);
+      answerFrameworkError(error, request, reply);
+    },
     http: {
       // A missing Host is answered by the hook below as JSON, not by Node's bare 400.
       requireHostHeader: false,
@@ -103,6 +111,12 @@ export function buildApp(services: Services, options: AppOptions = {}): App {
   bodyBudget.configure(config.server);
   app.decorateRequest('bodyCharge', 0);
   const accessLog = logger.isLevelEnabled('info');
+  function writeAccessLine(request: FastifyRequest, status: number, reply: FastifyReply): void {
+    request.log.info(
+      { method: request.method, path: request.url.split('?')[0], status, ms: Math.round(reply.elapsedTime * 100) / 100, key: request.principal?.keyId },
+      'request',
+    );
+  }
   function onResponseClose(this: TrackedResponse): void {
     const reply = this[TRACKED];
     if (reply === undefined) return;
@@ -113,25 +127,29 @@ export function buildApp(services: Services, options: AppOptions = {}): App {
     const finished = this.writableFinished;
     metrics.requestFinished(request.routeOptions.url ?? 'unmatched', request.method, finished ? this.statusCode : 499, reply.elapsedTime / 1000, reply.getHeader('x-llm-proxy-route'));
     // A client that leaves before its answer is complete (mid-stream too) never reaches
-    // onResponse: its access line says 499, as nginx does (RELIABILITY 4b#19).
-    if (!finished && accessLog) {
-      request.log.info(
-        { method: request.method, path: request.url.split('?')[0], status: 499, ms: Math.round(reply.elapsedTime * 100) / 100, key: request.principal?.keyId },
-        'request',
-      );
-    }
+    // onResponse: its access line says 499, as nginx does (RELIABILITY 4b#19). An answer the
+    // router gave (frameworkErrors) never reaches onResponse either: its line is written here.
+    if (accessLog && (!finished || this[UNROUTED] === true)) writeAccessLine(request, finished ? this.statusCode : 499, reply);
   }
-  // The one per-request hook before auth, callback-style (no promise per request): common headers,
-  // request metrics and the 499 access line from one 'close' listener, then the cheap refusals.
-  app.addHook('onRequest', (request, reply, done) => {
+  /**
+   * What every answer starts with: the common headers, and request metrics and the 499 access line
+   * from one 'close' listener. `unrouted`: the router refused the request, so no hook will run.
+   */
+  function startRequest(request: FastifyRequest, reply: FastifyReply, unrouted = false): void {
     reply.header('x-request-id', request.id);
     reply.header('cache-control', 'no-store');
     reply.header('vary', 'Authorization');
     metrics.requestStarted();
     const res = reply.raw as TrackedResponse;
     res[TRACKED] = reply;
+    if (unrouted) res[UNROUTED] = true;
     // One shared listener (it reads the reply from the response) instead of a closure and a once-wrapper per request.
     res.on('close', onResponseClose);
+  }
+  // The one per-request hook before auth, callback-style (no promise per request): the common
+  // start, then the cheap refusals.
+  app.addHook('onRequest', (request, reply, done) => {
+    startRequest(request, reply);
     const refused = refusal(lifecycle, request, reply);
     if (refused !== undefined) {
       done(refused);
@@ -188,16 +206,7 @@ export function buildApp(services: Services, options: AppOptions = {}): App {
   // One access line per request; no hook at all when the level is above info.
   if (accessLog) {
     app.addHook('onResponse', (request, reply, done) => {
-      request.log.info(
-        {
-          method: request.method,
-          path: request.url.split('?')[0],
-          status: reply.statusCode,
-          ms: Math.round(reply.elapsedTime * 100) / 100,
-          key: request.principal?.keyId,
-        },
-        'request',
-      );
+      writeAccessLine(request, reply.statusCode, reply);
       done();
     });
   }

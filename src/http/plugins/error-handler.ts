@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   GatewayError,
   internalError,
@@ -41,6 +41,11 @@ export function fromFastifyError(error: FastifyError, bodyLimit: number): Gatewa
       return invalidJson('The request body is empty.');
     case 'FST_ERR_CTP_INVALID_TYPE':
       return unsupportedMediaType('The Content-Type header is not valid.');
+    // The router's refusals (via `frameworkErrors`). Fastify's own messages quote the raw path; ours do not.
+    case 'FST_ERR_BAD_URL':
+      return invalidRequest('The request URL is not valid: it holds a malformed percent-encoding.', 'invalid_url');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new GatewayError({ status: 414, type: 'invalid_request_error', code: 'url_too_long', message: 'A segment of the request URL is too long.' });
     default:
       break;
   }
@@ -56,11 +61,7 @@ export function fromFastifyError(error: FastifyError, bodyLimit: number): Gatewa
  * and errors alike), so a key a client put in a model name or a path is not echoed back.
  */
 export function registerErrorHandler(app: FastifyInstance, bodyLimit: number, redactor?: Redactor): void {
-  const body = (error: GatewayError): ErrorBody => {
-    const out = error.toBody();
-    if (redactor !== undefined) out.error.message = redactor.redact(out.error.message);
-    return out;
-  };
+  const write = errorWriter(redactor);
   app.setErrorHandler((error: FastifyError | GatewayError, request, reply) => {
     let gateway = isGatewayError(error) ? error : fromFastifyError(error, bodyLimit);
     if (gateway === undefined) {
@@ -72,8 +73,49 @@ export function registerErrorHandler(app: FastifyInstance, bodyLimit: number, re
       }
       gateway = internalError();
     }
+    write(request, reply, gateway);
+  });
+
+  app.setNotFoundHandler({}, (request, reply) => {
+    const error = routeNotFound(request.method, request.url.split('?')[0] ?? '');
+    reply.code(404).header('content-type', 'application/json; charset=utf-8').send(errorBody(error, redactor));
+  });
+}
+
+/**
+ * Fastify's `frameworkErrors` option: what the router refuses before any route, hook or error
+ * handler runs (a malformed percent-encoding, a path parameter over `maxParamLength`), answered
+ * like every other error. The caller sets the common headers first: no onRequest hook ran.
+ */
+export function frameworkErrorHandler(bodyLimit: number, redactor?: Redactor): (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => void {
+  const write = errorWriter(redactor);
+  return (error, request, reply) => {
+    const gateway = fromFastifyError(error, bodyLimit);
+    if (gateway === undefined) request.log.error({ err: error }, 'unhandled framework error');
+    write(request, reply, gateway ?? internalError());
+  };
+}
+
+function errorBody(error: GatewayError, redactor: Redactor | undefined): ErrorBody {
+  const out = error.toBody();
+  if (redactor !== undefined) out.error.message = redactor.redact(out.error.message);
+  return out;
+}
+
+/**
+ * The request has a body to read. A request without one is not yet `complete` while the router
+ * answers it in its 'request' event (frameworkErrors): Node's parser marks it just after.
+ */
+function hasBody(request: IncomingMessage): boolean {
+  const length = request.headers['content-length'];
+  return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/** Sends `gateway` as the answer: the one place a GatewayError becomes a status, headers and body. */
+function errorWriter(redactor: Redactor | undefined): (request: FastifyRequest, reply: FastifyReply, gateway: GatewayError) => void {
+  return (request, reply, gateway) => {
     if (gateway.retryAfterMs !== undefined) reply.header('retry-after', Math.max(1, Math.ceil(gateway.retryAfterMs / 1000)));
-    if (!request.raw.complete) {
+    if (!request.raw.complete && hasBody(request.raw)) {
       // A body refused while it is still arriving (413, bad JSON framing): Fastify asks for
       // `Connection: close`, and closing at once, with the client's bytes unread, makes the kernel
       // reset the connection, which can destroy the answer before the client reads it. Instead the
@@ -90,13 +132,8 @@ export function registerErrorHandler(app: FastifyInstance, bodyLimit: number, re
       reply.send(toAnthropicError({ status: gateway.status, message }, request.id));
       return;
     }
-    reply.send(body(gateway));
-  });
-
-  app.setNotFoundHandler({}, (request, reply) => {
-    const error = routeNotFound(request.method, request.url.split('?')[0] ?? '');
-    reply.code(404).header('content-type', 'application/json; charset=utf-8').send(body(error));
-  });
+    reply.send(errorBody(gateway, redactor));
+  };
 }
 
 /** How long a connection whose request body was refused mid-upload is kept open before it is closed. */

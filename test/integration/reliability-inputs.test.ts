@@ -81,6 +81,11 @@ describe('RELIABILITY §4a bad inputs', () => {
     for (const transfer of ['gzip, chunked', 'deflate, chunked']) {
       await rejects(chat(), { status: 415, code: 'unsupported_media_type', param: null }, { 'transfer-encoding': transfer });
     }
+    // A Content-Type that is no media type at all says so (any valid type is read as JSON).
+    for (const type of [';;;', 'a/b/c']) {
+      const { error } = await rejects(chat(), { status: 415, code: 'unsupported_media_type', param: null }, { 'content-type': type });
+      assert.match(error.message, /Content-Type/);
+    }
     const chunked = await post(url, chat(), { 'transfer-encoding': 'chunked' });
     assert.equal(chunked.status, 200, chunked.body);
     const identity = await post(url, chat(), { 'content-encoding': 'identity' });

@@ -34,7 +34,9 @@ export function fromFastifyError(error: FastifyError, bodyLimit: number): Gatewa
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return requestTooLarge(bodyLimit);
+    // A Content-Type header that does not parse as a media type (`;;;`): any valid one is read as JSON.
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return unsupportedMediaType('The Content-Type header is not a valid media type; send application/json, or no Content-Type.');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return invalidRequest('The request body does not match its Content-Length.', 'invalid_body');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':

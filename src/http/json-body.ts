@@ -28,8 +28,39 @@ const FORBIDDEN_KEYS = new Set([
 /** `*_url` keys are refused too, except the content-part fields that carry data for the model. */
 const ALLOWED_URL_KEYS = new Set(['image_url', 'audio_url', 'video_url', 'file_url', 'document_url']);
 
-/** JSON-schema subtrees hold the client's own property names, which may be anything. */
-const SCHEMA_KEYS = new Set(['parameters', 'schema', 'input_schema', 'properties']);
+/** A path step: a key, or `null` for any array index. */
+type Step = string | null;
+
+/**
+ * Where a request carries JSON schemas: subtrees of the client's own property names (a tool may
+ * have a parameter called `base_url`), so nothing under them is refused. Only these exact paths
+ * from the body's root count: a `parameters` or `schema` key anywhere else is no schema and gets no
+ * exemption (it did, and `{"parameters":{"api_key":…}}` went upstream).
+ */
+export interface SchemaPositions {
+  /** The last key of every path: a key outside it starts no schema, checked without a walk. */
+  leaves: ReadonlySet<string>;
+  paths: ReadonlyArray<readonly Step[]>;
+}
+
+/** Builds positions from paths such as `tools[].function.parameters` (`[]`: any index). */
+export function schemaPositions(...paths: string[]): SchemaPositions {
+  const parsed = paths.map((path) => path.split('.').flatMap((part): Step[] => (part.endsWith('[]') ? [part.slice(0, -2), null] : [part])));
+  return { leaves: new Set(parsed.map((steps) => steps.at(-1) ?? '')), paths: parsed };
+}
+
+/** OpenAI chat: function tools, legacy functions, structured output. */
+export const CHAT_SCHEMAS = schemaPositions('tools[].function.parameters', 'functions[].parameters', 'response_format.json_schema.schema');
+
+/**
+ * Anthropic Messages: client tools and structured output (`output_config.format`, and the beta's
+ * `output_format`, which an Anthropic upstream gets as sent).
+ * @see https://docs.anthropic.com/en/docs/build-with-claude/structured-outputs
+ */
+export const MESSAGES_SCHEMAS = schemaPositions('tools[].input_schema', 'output_config.format.schema', 'output_format.schema');
+
+/** Bodies without schemas (completions, embeddings, condense): every key is checked. */
+const NO_SCHEMAS = schemaPositions();
 
 function forbidden(key: string): boolean {
   return FORBIDDEN_KEYS.has(key) || (key.endsWith('_url') && !ALLOWED_URL_KEYS.has(key));
@@ -62,6 +93,25 @@ interface Frame {
 /** Longest key name an error message repeats: a client's 200 KB key is not echoed back whole. */
 const MAX_KEY_SHOWN = 64;
 
+/**
+ * Whether `frame[key]` is the root of a schema. A path matches only at its own depth (the root is
+ * depth 1), so walking the parents from `frame` compares steps without building the path.
+ */
+function startsSchema(positions: SchemaPositions, frame: Frame, key: string): boolean {
+  if (!positions.leaves.has(key)) return false;
+  for (const steps of positions.paths) {
+    if (steps.length !== frame.depth || steps[steps.length - 1] !== key) continue;
+    let current: Frame | undefined = frame;
+    let index = steps.length - 2;
+    for (; index >= 0 && current !== undefined; index--, current = current.parent) {
+      const step = steps[index];
+      if (step === null ? typeof current.key !== 'number' : current.key !== step) break;
+    }
+    if (index < 0) return true;
+  }
+  return false;
+}
+
 function pathOf(frame: Frame | undefined, key: string | number): string {
   const parts: Array<string | number> = [key];
   for (let current = frame; current !== undefined && current.key !== undefined; current = current.parent) parts.unshift(current.key);
@@ -75,10 +125,10 @@ function pathOf(frame: Frame | undefined, key: string | number): string {
 
 /**
  * One walk over the body: refuses nesting deeper than MAX_JSON_DEPTH and override keys at any
- * depth (outside JSON-schema subtrees). Iterative, so a 10k-deep array cannot blow the stack, and
- * it allocates no path strings unless it has an error to report.
+ * depth (outside the route's JSON-schema subtrees, `schemas`). Iterative, so a 10k-deep array
+ * cannot blow the stack, and it allocates no path strings unless it has an error to report.
  */
-export function guardBody(body: Record<string, unknown>): void {
+export function guardBody(body: Record<string, unknown>, schemas: SchemaPositions = NO_SCHEMAS): void {
   const stack: Frame[] = [{ value: body, depth: 1, parent: undefined, key: undefined, schema: false }];
   for (let frame = stack.pop(); frame !== undefined; frame = stack.pop()) {
     if (frame.depth > MAX_JSON_DEPTH) {
@@ -104,7 +154,7 @@ export function guardBody(body: Record<string, unknown>): void {
       }
       const item = (value as Record<string, unknown>)[key];
       if (item !== null && typeof item === 'object') {
-        stack.push({ value: item, depth: frame.depth + 1, parent: frame, key, schema: frame.schema || SCHEMA_KEYS.has(key) });
+        stack.push({ value: item, depth: frame.depth + 1, parent: frame, key, schema: frame.schema || startsSchema(schemas, frame, key) });
       }
     }
   }

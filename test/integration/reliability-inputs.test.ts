@@ -381,6 +381,44 @@ describe('RELIABILITY §4a bad inputs', () => {
     await assertServing(url);
   });
 
+  test('4a#11 keys named parameters/schema outside a real schema position are no exemption; real tool and output schemas may name base_url/api_key', async () => {
+    // The bypass: a top-level `parameters` or `schema` key once exempted its whole subtree.
+    const bypass = { model: 'gpt-4o-mini', messages: MESSAGES, parameters: { base_url: 'http://evil', api_key: 'x' }, schema: { custom_host: 'h' } };
+    const { error } = await rejects(JSON.stringify(bypass), { status: 400, code: 'forbidden_param' });
+    assert.ok(['parameters.base_url', 'parameters.api_key', 'schema.custom_host'].includes(String(error.param)), String(error.param));
+    await rejects(chat({ parameters: { base_url: 'http://evil' } }), { status: 400, code: 'forbidden_param', param: 'parameters.base_url' });
+    await rejects(chat({ schema: { custom_host: 'h' } }), { status: 400, code: 'forbidden_param', param: 'schema.custom_host' });
+    await rejects(chat({ messages: [{ role: 'user', content: 'x', parameters: { api_key: 'x' } }] }), { status: 400, code: 'forbidden_param', param: 'messages[0].parameters.api_key' });
+    await rejects(chat({ metadata: { schema: { base_url: 'http://evil' } } }), { status: 400, code: 'forbidden_param', param: 'metadata.schema.base_url' });
+
+    const schema = { type: 'object', properties: { base_url: { type: 'string' }, api_key: { type: 'string' } }, required: ['base_url'] };
+    let from = stack.fake.requests.length;
+    const tools = await post(
+      url,
+      chat({
+        tools: [{ type: 'function', function: { name: 'connect', parameters: schema } }],
+        response_format: { type: 'json_schema', json_schema: { name: 'out', schema } },
+      }),
+    );
+    assert.equal(tools.status, 200, tools.body);
+    assert.equal(chatCalls(stack.fake, from), 1);
+    const sent = stack.fake.requests.slice(from).find((request) => request.path.endsWith('/chat/completions'));
+    assert.deepEqual((sent?.body?.tools as Array<{ function: { parameters: unknown } }>)[0]?.function.parameters, schema);
+
+    // /v1/messages: Anthropic's `input_schema` is its schema position; a top-level `schema` is not.
+    const messages = (extra: Record<string, unknown>) => call(url, { path: '/v1/messages', headers: JSON_AUTH, body: JSON.stringify({ model: 'gpt-4', max_tokens: 10, messages: MESSAGES, ...extra }) });
+    from = stack.fake.requests.length;
+    const anthropic = await messages({ tools: [{ name: 'connect', input_schema: schema }] });
+    assert.equal(anthropic.status, 200, anthropic.body);
+    assert.equal(chatCalls(stack.fake, from), 1);
+    from = stack.fake.requests.length;
+    const refused = await messages({ schema: { api_key: 'x' } });
+    assert.equal(refused.status, 400, refused.body);
+    assert.match(refused.body, /schema\.api_key/);
+    assert.equal(chatCalls(stack.fake, from), 0);
+    await assertServing(url);
+  });
+
   test('4a#12 unknown top-level fields are forwarded to OpenAI-format upstreams as sent', async () => {
     const extra = { reasoning_effort: 'low', brand_new_field: { nested: [1, 'two', { three: null }] }, store: false, prediction: { type: 'content', content: 'x' } };
     const from = stack.fake.requests.length;

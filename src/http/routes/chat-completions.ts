@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalidJson } from '../../errors/gateway-error.js';
 import { validateChatRequest } from '../../openai/chat-request-schema.js';
 import type { ChatPipeline } from '../chat-pipeline.js';
-import { guardBody } from '../json-body.js';
+import { CHAT_SCHEMAS, guardBody } from '../json-body.js';
 
 const OPTIONS = { endpoint: 'chat.completions' } as const;
 
@@ -14,7 +14,7 @@ export function registerChatCompletions(app: FastifyInstance, pipeline: ChatPipe
     const body = request.body as Record<string, unknown> | undefined;
     // No body and no Content-Type skips the parser entirely: still a bad input, not a crash.
     if (body === undefined || body === null) throw invalidJson('The request body is empty.');
-    guardBody(body);
+    guardBody(body, CHAT_SCHEMAS);
     return pipeline.run(request, reply, validateChatRequest(body), started, OPTIONS);
   });
 }

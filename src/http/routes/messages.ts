@@ -15,7 +15,7 @@ import { countTokens } from '../../usage/token-counts.js';
 import { chunkFormat } from '../answer-format.js';
 import { abortWhenClientLeaves } from '../client-gone.js';
 import { checkModelAccess, type AnswerFormat, type ChatPipeline, type NativeRunner } from '../chat-pipeline.js';
-import { guardBody } from '../json-body.js';
+import { MESSAGES_SCHEMAS, guardBody } from '../json-body.js';
 import { NativeCaller, type NativeProtocol } from '../native-call.js';
 import { CallAbort } from '../../upstream/call-signal.js';
 
@@ -39,7 +39,7 @@ function bodyOf(request: FastifyRequest): Record<string, unknown> {
   const body = request.body as Record<string, unknown> | undefined;
   // No body and no Content-Type skips the parser entirely: still a bad input, not a crash.
   if (body === undefined || body === null) throw invalidJson('The request body is empty.');
-  guardBody(body);
+  guardBody(body, MESSAGES_SCHEMAS);
   return body;
 }
 

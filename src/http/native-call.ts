@@ -98,7 +98,7 @@ export class NativeCaller {
     } catch (error) {
       if (isAbort(error)) throw error;
       if (isGatewayError(error)) {
-        const message = this.services.redactor.redact(error.message);
+        const message = this.services.redactor.redactProviderText(error.message);
         throw message === error.message ? error : new GatewayError({ status: error.status, type: error.type, code: error.code, message, param: error.param });
       }
       throw upstreamStreamError(provider, error instanceof SseEventTooLarge ? error.message : 'the connection broke');

@@ -17,6 +17,17 @@ const PATTERNS = [
   String.raw`(?<=[?&](?:key|api_key|apikey|token|access_token)=)[^&\s"']+`,
 ];
 
+/**
+ * An absolute http(s) or ws(s) URL, ended before trailing punctuation so the sentence around it
+ * survives. Linear: a match starts only at a scheme and runs to whitespace or a quote.
+ */
+const URL_PATTERN = /\b(?:https?|wss?):\/\/[^\s"'<>`]*[^\s"'<>`.,;:!?)\]}]/gi;
+
+/** Replaces every URL in `text` with `[url]`. */
+export function removeUrls(text: string): string {
+  return text.replace(URL_PATTERN, '[url]');
+}
+
 function escape(value: string): string {
   return value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
@@ -50,6 +61,15 @@ export class Redactor {
   redact(text: string): string {
     this.pattern.lastIndex = 0;
     return text.replace(this.pattern, '[redacted]');
+  }
+
+  /**
+   * Text an upstream wrote (an error body's message, an error event) on its way into an error a
+   * client sees: its URLs go, since they name our upstream hosts, deployments and query strings
+   * (RELIABILITY 4d#8), and then secrets, as everywhere. Every such intake calls this one method.
+   */
+  redactProviderText(text: string): string {
+    return this.redact(removeUrls(text));
   }
 }
 

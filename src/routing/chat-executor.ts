@@ -562,7 +562,7 @@ export class ChatExecutor {
     if (isAbort(error)) return error;
     if (isGatewayError(error)) {
       // Translated providers' error events carry the provider's own words: scrub them like any other.
-      const message = this.redactor.redact(error.message);
+      const message = this.redactor.redactProviderText(error.message);
       if (message === error.message) return error;
       return new GatewayError({
         status: error.status,
@@ -583,7 +583,7 @@ export class ChatExecutor {
 
   private upstreamErrorEvent(provider: ProviderInstance, parsed: Record<string, unknown>): GatewayError {
     const message = provider.codec.parseErrorMessage(parsed);
-    return upstreamStreamError(provider.name, message === undefined ? 'an error event' : this.redactor.redact(message.slice(0, 500)));
+    return upstreamStreamError(provider.name, message === undefined ? 'an error event' : this.redactor.redactProviderText(message.slice(0, 500)));
   }
 
   /**

@@ -235,7 +235,7 @@ export class UpstreamClient {
         // HTML or other non-JSON error pages are never reflected (they leak internals).
       }
     }
-    const safe = message === undefined ? 'no details' : this.redactor.redact(message.slice(0, 1000));
+    const safe = message === undefined ? 'no details' : this.redactor.redactProviderText(message.slice(0, 1000));
     if (httpStatus >= 300 && httpStatus < 400) {
       return upstreamBadResponse(provider.name, `a redirect (HTTP ${httpStatus}), which is not followed`);
     }

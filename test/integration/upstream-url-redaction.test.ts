@@ -1,0 +1,113 @@
+// RELIABILITY §4d#8: no upstream URL reaches a client. Provider error text (a JSON error body, an
+// error event mid-stream, on /v1/chat/completions and /v1/messages) loses its URLs and keeps the
+// rest; the errors the proxy writes itself for transport failures never name the configured host.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
+import { CLIENT_KEY, startGateway, type Gateway } from '../support/gateway-harness.js';
+import { freePort } from '../support/gateway-process.js';
+import { assertError, call, chat, chatCalls, JSON_AUTH, post, splitSse, startStack, withStack, type Stack } from '../support/reliability-support.js';
+
+/** A message naming the upstream by URL, with a key in its query string, as some hosts write. */
+function leaky(base: string): string {
+  return `No deployment at ${base}/v1/chat/completions?key=abc, see wss://${new URL(base).host}/status.`;
+}
+
+function assertNoUpstream(text: string, base: string): void {
+  const { host } = new URL(base);
+  assert.ok(!text.includes(host), `the upstream host ${host} leaked: ${text}`);
+  assert.ok(!/(?:https?|wss?):\/\//i.test(text), `a URL leaked: ${text}`);
+  assert.ok(!text.includes('key=abc'), text);
+}
+
+describe('RELIABILITY §4d#8 upstream URLs in errors', () => {
+  let stack: Stack;
+
+  before(async () => {
+    stack = await startStack({ yaml: 'routing:\n  retries: 0\n' });
+  });
+  after(async () => {
+    await stack.close();
+  });
+
+  test('an upstream error body: the URL goes, the rest of the message stays (chat and /v1/messages)', async () => {
+    const body = JSON.stringify({ error: { message: leaky(stack.fake.url), type: 'invalid_request_error', param: null, code: null } });
+    stack.fake.enqueue({ kind: 'status', status: 404, body });
+    const res = await post(stack.url, chat());
+    assert.equal(res.status, 404, res.body);
+    assertNoUpstream(res.body, stack.fake.url);
+    const error = (JSON.parse(res.body) as { error: { message: string } }).error;
+    assert.match(error.message, /No deployment at \[url\], see \[url\]\./);
+
+    stack.fake.enqueue({ kind: 'status', status: 404, body });
+    const messages = await call(stack.url, { path: '/v1/messages', headers: JSON_AUTH, body: JSON.stringify({ model: 'gpt-4', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }) });
+    assert.equal(messages.status, 404, messages.body);
+    assertNoUpstream(messages.body, stack.fake.url);
+    assert.match(messages.body, /No deployment at \[url\]/);
+  });
+
+  test('a stream that fails mid-way with an error event: the event keeps the message without the URL', async () => {
+    for (const path of ['/v1/chat/completions', '/v1/messages']) {
+      const from = stack.fake.requests.length;
+      stack.fake.enqueue({ kind: 'error-event', chunks: 3, message: leaky(stack.fake.url) });
+      const body = path === '/v1/messages' ? JSON.stringify({ model: 'gpt-4', max_tokens: 10, stream: true, messages: [{ role: 'user', content: 'hi' }] }) : chat({ stream: true });
+      const res = await call(stack.url, { path, headers: JSON_AUTH, body });
+      assert.equal(res.status, 200, res.body);
+      assert.equal(chatCalls(stack.fake, from), 1);
+      assertNoUpstream(res.body, stack.fake.url);
+      const events = splitSse(res.body).data.filter((data) => data.includes('"error"'));
+      assert.equal(events.length, 1, res.body);
+      assert.match(events[0] ?? '', /No deployment at \[url\], see \[url\]\./);
+    }
+  });
+
+  test('transport failures (connection refused, unknown host, timeout) never name the configured host', async () => {
+    // A port bound and released: nothing listens there.
+    const port = await freePort();
+    for (const base of [`http://127.0.0.1:${port}`, 'http://upstream-host.invalid:9911']) {
+      await withStack({ yaml: 'routing:\n  retries: 0\n  connect_timeout_s: 2\n', env: { OPENAI_BASE_URL: `${base}/v1` } }, async ({ url }) => {
+        for (const stream of [false, true]) {
+          const res = await post(url, chat({ stream }));
+          assert.ok(res.status >= 500, res.body);
+          assertNoUpstream(res.body, base);
+        }
+      });
+    }
+    await withStack({ yaml: 'routing:\n  ttfb_timeout_s: 0.2\n  retries: 0\n' }, async ({ fake, url }) => {
+      fake.enqueue({ kind: 'delay-headers', ms: 2500 });
+      const res = await post(url, chat({ stream: true }));
+      assertError(res, { status: 504, code: 'upstream_timeout' });
+      assertNoUpstream(res.body, fake.url);
+    });
+  });
+});
+
+describe('RELIABILITY §4d#8 Anthropic upstream (native /v1/messages)', () => {
+  let anthropic: FakeAnthropic;
+  let gateway: Gateway;
+
+  before(async () => {
+    anthropic = await startFakeAnthropic();
+    gateway = await startGateway({ ANTHROPIC_API_KEY: 'sk-ant-upstream-key-0000', ANTHROPIC_BASE_URL: anthropic.url, LLM_PROXY_RPM: '0' });
+  });
+  after(async () => {
+    await gateway?.close();
+    await anthropic?.close();
+  });
+
+  test('an Anthropic error body loses its URL on /v1/messages and on chat', async () => {
+    const body = { type: 'error', error: { type: 'not_found_error', message: leaky(anthropic.url) } };
+    const request = { model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] };
+    anthropic.enqueue({ kind: 'error', status: 404, body });
+    const native = await call(gateway.url, { path: '/v1/messages', headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(request) });
+    assert.equal(native.status, 404, native.body);
+    assertNoUpstream(native.body, anthropic.url);
+    assert.match(native.body, /No deployment at \[url\]/);
+
+    anthropic.enqueue({ kind: 'error', status: 404, body });
+    const translated = await call(gateway.url, { headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(request) });
+    assert.equal(translated.status, 404, translated.body);
+    assertNoUpstream(translated.body, anthropic.url);
+    assert.match(translated.body, /No deployment at \[url\]/);
+  });
+});

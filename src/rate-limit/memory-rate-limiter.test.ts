@@ -1,19 +1,26 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { checkWaits, TIMING_CASES, WINDOW_MS, WINDOW_START } from '../../test/support/rate-limit-timing.js';
 import { MemoryRateLimiter } from './memory-rate-limiter.js';
 
-test('admits up to the limit in a window, then refuses with the time to reset', () => {
+test('admits up to the limit in a window, then refuses with the time until one more fits', () => {
   const limiter = new MemoryRateLimiter(60_000);
   const start = 1_800_000_000_000 - (1_800_000_000_000 % 60_000);
+  const resets = [];
   for (let index = 0; index < 3; index++) {
     const decision = limiter.consume('k', 3, 1, start + 1000);
     assert.equal(decision.allowed, true);
     assert.equal(decision.remaining, 2 - index);
+    resets.push(decision.resetMs);
   }
   const refused = limiter.consume('k', 3, 1, start + 1000);
   assert.equal(refused.allowed, false);
   assert.equal(refused.remaining, 0);
-  assert.equal(refused.resetMs, 59_000);
+  // Not the window's end (59 s): the 3 still weigh 2 + 1 > 3 until a third of the next window has passed.
+  assert.equal(refused.resetMs, 79_000);
+  // An admitted request's reset is when one more than its remaining fits (3 with 1 counted: once the
+  // window is empty; 2 with 2 counted: half into the next), and with none left, the refusal's.
+  assert.deepEqual(resets, [119_000, 89_000, 79_000]);
   // Other keys are independent.
   assert.equal(limiter.consume('other', 3, 1, start + 1000).allowed, true);
 });
@@ -56,4 +63,31 @@ test('costs larger than one (tokens) and pruning', () => {
   assert.equal(limiter.consume('t', 100, 40, now).allowed, true);
   limiter.prune(now + 10 * 60_000);
   assert.equal(limiter.consume('t', 100, 100, now + 10 * 60_000).allowed, true);
+});
+
+test('Retry-After is exact to the second and the ms: on time is admitted, a second early refused', async () => {
+  const waits = await checkWaits(new MemoryRateLimiter(WINDOW_MS), 'case:');
+  assert.deepEqual(waits, TIMING_CASES.map((timing) => timing.waitMs));
+});
+
+test('the reported sequence: a client that waits as told gets through, twice', () => {
+  // LLM_PROXY_RPM=3: four requests 22 s into a minute. The fourth was told 38 s (the minute's end),
+  // and after waiting them, 60 s: the three still weighed nearly three just past the boundary.
+  const limiter = new MemoryRateLimiter(WINDOW_MS);
+  let now = WINDOW_START + 22_000;
+  for (let index = 0; index < 3; index++) assert.equal(limiter.consume('rpm', 3, 1, now).allowed, true);
+  const refused = limiter.consume('rpm', 3, 1, now);
+  assert.equal(refused.allowed, false);
+  assert.equal(Math.ceil(refused.resetMs / 1000), 58);
+  now += 58_000;
+  const admitted = limiter.consume('rpm', 3, 1, now);
+  assert.equal(admitted.allowed, true);
+  assert.equal(admitted.remaining, 0);
+  // The next one fits once the three before weigh 1: two thirds into the window, 40 s after the 20 s mark.
+  const again = limiter.consume('rpm', 3, 1, now);
+  assert.equal(again.allowed, false);
+  assert.equal(again.resetMs, admitted.resetMs);
+  assert.equal(Math.ceil(again.resetMs / 1000), 20);
+  assert.equal(limiter.consume('rpm', 3, 1, now + 19_000).allowed, false);
+  assert.equal(limiter.consume('rpm', 3, 1, now + 20_000).allowed, true);
 });

@@ -5,7 +5,10 @@ export interface RateLimitDecision {
   allowed: boolean;
   limit: number;
   remaining: number;
-  /** Milliseconds until the current window ends. */
+  /**
+   * Milliseconds until, with no other traffic, the request would fit (refused), or one unit more
+   * than `remaining` would (admitted; with `remaining` 0, the next request of cost 1). See msUntilFits.
+   */
   resetMs: number;
 }
 
@@ -14,6 +17,26 @@ export interface RateLimiter {
   consume(key: string, limit: number, cost: number, now: number): RateLimitDecision | Promise<RateLimitDecision>;
   /** Corrects the current window by `delta` (negative gives back), never below 0: settles a reservation. */
   adjust(key: string, delta: number, now: number): void | Promise<void>;
+}
+
+/**
+ * Milliseconds from now until `need` units would fit in a window of `limit` per `windowMs`, with no
+ * other traffic, given the previous and current windows' counts and `elapsed` ms into the current
+ * one; 0 if they fit now. Exact to the ms for whole counts (compared in integers, as consume does):
+ * a request then is admitted, one a ms earlier is not. Mirrored line for line in the Redis script.
+ */
+export function msUntilFits(previous: number, current: number, elapsed: number, limit: number, need: number, windowMs: number): number {
+  // It never fits: the end of this window, as before this was computed, rather than never.
+  if (need > limit) return windowMs - elapsed;
+  if (current + need <= limit) {
+    // In this window, once the previous one weighs no more than the room left:
+    // previous × (W − elapsed − t) ≤ room × W.
+    const room = (limit - current - need) * windowMs;
+    if (previous * (windowMs - elapsed) <= room) return 0;
+    return windowMs - elapsed - Math.floor(room / previous);
+  }
+  // Only in the next window, where this one's count is the previous: current × (W − t′) ≤ (limit − need) × W.
+  return windowMs - elapsed + windowMs - Math.floor(((limit - need) * windowMs) / current);
 }
 
 interface Counter {
@@ -38,14 +61,20 @@ export class MemoryRateLimiter implements RateLimiter {
       counter.current = 0;
       counter.windowStart = windowStart;
     }
-    const overlap = 1 - (now - windowStart) / this.windowMs;
-    // Not rounded down: a floor here let one request more through at every window boundary (60
-    // counted just before it weighed 59.99…, floored to 59).
-    const used = counter.current + counter.previous * overlap;
-    const resetMs = windowStart + this.windowMs - now;
-    if (used + cost > limit) return { allowed: false, limit, remaining: Math.max(0, Math.floor(limit - used)), resetMs };
+    const windowMs = this.windowMs;
+    const elapsed = now - windowStart;
+    // The used count times the window, in integers: the previous window weighs previous × (W − elapsed) / W,
+    // not rounded (a floor let one request more through at every window boundary). Unscaled, float
+    // rounding refused some exact fits (180 + 411 × (1 − 20/60) > 454), later than msUntilFits says.
+    const scaledUsed = counter.current * windowMs + counter.previous * (windowMs - elapsed);
+    if (scaledUsed + cost * windowMs > limit * windowMs) {
+      const remaining = Math.max(0, Math.floor((limit * windowMs - scaledUsed) / windowMs));
+      return { allowed: false, limit, remaining, resetMs: msUntilFits(counter.previous, counter.current, elapsed, limit, cost, windowMs) };
+    }
     counter.current += cost;
-    return { allowed: true, limit, remaining: Math.max(0, Math.floor(limit - used - cost)), resetMs };
+    const remaining = Math.max(0, Math.floor((limit * windowMs - scaledUsed - cost * windowMs) / windowMs));
+    const resetMs = msUntilFits(counter.previous, counter.current, elapsed, limit, Math.min(remaining + 1, limit), windowMs);
+    return { allowed: true, limit, remaining, resetMs };
   }
 
   adjust(key: string, delta: number, now: number): void {

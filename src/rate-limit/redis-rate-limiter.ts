@@ -8,10 +8,19 @@ import type { Redis } from 'ioredis';
 import type { RedisConnection } from '../store/redis-connection.js';
 import type { RateLimitDecision, RateLimiter } from './memory-rate-limiter.js';
 
-/** KEYS[1]: the counter hash. ARGV: limit, cost (or delta), window ms, mode. Returns {allowed, remaining, resetMs}. */
+/**
+ * KEYS[1]: the counter hash. ARGV: limit, cost (or delta), window ms, mode, and optionally now (ms;
+ * Redis's clock otherwise). Returns {allowed, remaining, resetMs}. The arithmetic is the memory
+ * limiter's, operation for operation (both are IEEE doubles), so the two decide and wait alike.
+ */
 const SLIDING_WINDOW = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now
+if ARGV[5] then
+  now = tonumber(ARGV[5])
+else
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 local windowMs = tonumber(ARGV[3])
 local windowStart = now - (now % windowMs)
 local stored = redis.call('HMGET', KEYS[1], 'ws', 'cur', 'prev')
@@ -32,14 +41,25 @@ elseif ws ~= windowStart then
 end
 local limit = tonumber(ARGV[1])
 local cost = tonumber(ARGV[2])
-local used = cur + prev * (1 - (now - windowStart) / windowMs)
-local reset = windowStart + windowMs - now
-if used + cost > limit then
-  return {0, math.max(0, math.floor(limit - used)), reset}
+local elapsed = now - windowStart
+-- msUntilFits in memory-rate-limiter.ts
+local function untilFits(current, need)
+  if need > limit then return windowMs - elapsed end
+  if current + need <= limit then
+    local room = (limit - current - need) * windowMs
+    if prev * (windowMs - elapsed) <= room then return 0 end
+    return windowMs - elapsed - math.floor(room / prev)
+  end
+  return windowMs - elapsed + windowMs - math.floor(((limit - need) * windowMs) / current)
+end
+local scaledUsed = cur * windowMs + prev * (windowMs - elapsed)
+if scaledUsed + cost * windowMs > limit * windowMs then
+  return {0, math.max(0, math.floor((limit * windowMs - scaledUsed) / windowMs)), untilFits(cur, cost)}
 end
 redis.call('HSET', KEYS[1], 'ws', windowStart, 'cur', cur + cost, 'prev', prev)
 redis.call('PEXPIRE', KEYS[1], windowMs * 2)
-return {1, math.max(0, math.floor(limit - used - cost)), reset}
+local remaining = math.max(0, math.floor((limit * windowMs - scaledUsed - cost * windowMs) / windowMs))
+return {1, remaining, untilFits(cur + cost, math.min(remaining + 1, limit))}
 `;
 const SLIDING_WINDOW_SHA = createHash('sha1').update(SLIDING_WINDOW).digest('hex');
 
@@ -68,6 +88,8 @@ export class RedisRateLimiter implements RateLimiter {
     private readonly local: RateLimiter,
     private readonly prefix: string,
     private readonly windowMs = 60_000,
+    /** Whose clock places a check in its window: Redis's, shared by every instance; 'caller' (tests) uses the `now` passed in. */
+    private readonly clock: 'redis' | 'caller' = 'redis',
   ) {}
 
   private counterKey(key: string): string {
@@ -77,7 +99,7 @@ export class RedisRateLimiter implements RateLimiter {
   async consume(key: string, limit: number, cost: number, now: number): Promise<RateLimitDecision> {
     if (this.redis.available(now)) {
       try {
-        const reply = await this.redis.run((client) => runScript(client, this.counterKey(key), [limit, cost, this.windowMs, 'consume']));
+        const reply = await this.redis.run((client) => runScript(client, this.counterKey(key), this.clock === 'redis' ? [limit, cost, this.windowMs, 'consume'] : [limit, cost, this.windowMs, 'consume', now]));
         return toDecision(reply, limit);
       } catch {
         // The breaker has counted the failure (and logs its transitions); this request is decided locally.
@@ -90,7 +112,7 @@ export class RedisRateLimiter implements RateLimiter {
     if (delta === 0) return;
     if (this.redis.available(now)) {
       try {
-        await this.redis.run((client) => runScript(client, this.counterKey(key), [0, delta, this.windowMs, 'adjust']));
+        await this.redis.run((client) => runScript(client, this.counterKey(key), this.clock === 'redis' ? [0, delta, this.windowMs, 'adjust'] : [0, delta, this.windowMs, 'adjust', now]));
         return;
       } catch {
         // As in consume: fall through to the local counter.

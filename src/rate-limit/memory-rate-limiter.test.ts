@@ -55,6 +55,18 @@ test('a full window just before the boundary admits nothing more just after it',
   assert.equal(admitted, 30);
 });
 
+test('a settlement after a refusal in the next window reaches the window its reservation was in', () => {
+  // The refusal used to move the counter into the new window, so giving back the 300 reserved
+  // before it was lost at 0 there, and the full reservation kept weighing as the previous window.
+  const limiter = new MemoryRateLimiter(WINDOW_MS);
+  assert.equal(limiter.consume('tpm', 300, 300, WINDOW_START + 59_000).allowed, true);
+  assert.equal(limiter.consume('tpm', 300, 100, WINDOW_START + WINDOW_MS + 1_000).allowed, false);
+  limiter.adjust('tpm', -250, WINDOW_START + WINDOW_MS + 2_000);
+  const after = limiter.consume('tpm', 300, 100, WINDOW_START + WINDOW_MS + 3_000);
+  assert.equal(after.allowed, true);
+  assert.equal(after.remaining, 152);
+});
+
 test('costs larger than one (tokens) and pruning', () => {
   const limiter = new MemoryRateLimiter(60_000);
   const now = 1_800_000_000_000;

@@ -52,28 +52,37 @@ export class MemoryRateLimiter implements RateLimiter {
 
   consume(key: string, limit: number, cost: number, now: number): RateLimitDecision {
     const windowStart = now - (now % this.windowMs);
-    let counter = this.counters.get(key);
-    if (counter === undefined) {
-      counter = { windowStart, current: 0, previous: 0 };
-      this.counters.set(key, counter);
-    } else if (counter.windowStart !== windowStart) {
-      counter.previous = windowStart - counter.windowStart === this.windowMs ? counter.current : 0;
-      counter.current = 0;
-      counter.windowStart = windowStart;
+    // Read as of this window but written only when admitted, as the Redis script does: a refusal that
+    // moved the counter into a new window sent a later settlement of the last window's reservation
+    // to the new one (a give-back there was lost at 0, and the old count kept weighing).
+    const counter = this.counters.get(key);
+    let previous = 0;
+    let current = 0;
+    if (counter !== undefined) {
+      if (counter.windowStart === windowStart) {
+        previous = counter.previous;
+        current = counter.current;
+      } else if (windowStart - counter.windowStart === this.windowMs) previous = counter.current;
     }
     const windowMs = this.windowMs;
     const elapsed = now - windowStart;
     // The used count times the window, in integers: the previous window weighs previous × (W − elapsed) / W,
     // not rounded (a floor let one request more through at every window boundary). Unscaled, float
     // rounding refused some exact fits (180 + 411 × (1 − 20/60) > 454), later than msUntilFits says.
-    const scaledUsed = counter.current * windowMs + counter.previous * (windowMs - elapsed);
+    const scaledUsed = current * windowMs + previous * (windowMs - elapsed);
     if (scaledUsed + cost * windowMs > limit * windowMs) {
       const remaining = Math.max(0, Math.floor((limit * windowMs - scaledUsed) / windowMs));
-      return { allowed: false, limit, remaining, resetMs: msUntilFits(counter.previous, counter.current, elapsed, limit, cost, windowMs) };
+      return { allowed: false, limit, remaining, resetMs: msUntilFits(previous, current, elapsed, limit, cost, windowMs) };
     }
-    counter.current += cost;
+    current += cost;
+    if (counter === undefined) this.counters.set(key, { windowStart, current, previous });
+    else {
+      counter.windowStart = windowStart;
+      counter.previous = previous;
+      counter.current = current;
+    }
     const remaining = Math.max(0, Math.floor((limit * windowMs - scaledUsed - cost * windowMs) / windowMs));
-    const resetMs = msUntilFits(counter.previous, counter.current, elapsed, limit, Math.min(remaining + 1, limit), windowMs);
+    const resetMs = msUntilFits(previous, current, elapsed, limit, Math.min(remaining + 1, limit), windowMs);
     return { allowed: true, limit, remaining, resetMs };
   }
 

@@ -73,7 +73,7 @@ export async function checkWaits(limiter: RateLimiter, prefix: string): Promise<
   return waits;
 }
 
-/** A fixed mixed sequence of checks and corrections over four windows; returns every decision, for comparing backends. */
+/** A fixed mixed sequence of checks and corrections over five windows; returns every decision, for comparing backends. */
 export async function replaySequence(limiter: RateLimiter, key: string): Promise<Array<[boolean, number, number]>> {
   const decisions: Array<[boolean, number, number]> = [];
   let seed = 7;
@@ -82,8 +82,15 @@ export async function replaySequence(limiter: RateLimiter, key: string): Promise
     seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
     return seed % range;
   };
-  let now = WINDOW_START + 1_234;
-  while (now < WINDOW_START + 4 * WINDOW_MS) {
+  // First a settlement that comes after a refusal in the next window (the memory limiter once sent it there).
+  const scripted: Array<[number, number]> = [[WINDOW_START + 59_000, 12], [WINDOW_START + WINDOW_MS + 1_000, 4]];
+  for (const [at, cost] of scripted) {
+    const decision = await limiter.consume(key, 12, cost, at);
+    decisions.push([decision.allowed, decision.remaining, decision.resetMs]);
+  }
+  await limiter.adjust(key, -9, WINDOW_START + WINDOW_MS + 2_000);
+  let now = WINDOW_START + WINDOW_MS + 3_000;
+  while (now < WINDOW_START + 5 * WINDOW_MS) {
     now += next(4_000);
     if (next(5) === 0) await limiter.adjust(key, next(7) - 3, now);
     else {

@@ -9,6 +9,7 @@ import { loadConfig, type Environment } from '../../src/config/config-loader.js'
 import type { Config } from '../../src/config/config-schema.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { Redactor } from '../../src/logging/redactor.js';
+import type { RateLimiter } from '../../src/rate-limit/memory-rate-limiter.js';
 import { configuredSecrets, createServices } from '../../src/services.js';
 import { MemoryUsageRecorder } from '../../src/usage/usage-recorder.js';
 
@@ -27,6 +28,8 @@ export interface Gateway {
 export interface GatewayOptions {
   /** Changes the loaded config before the services are built (e.g. a per-run Redis key prefix). */
   configure?: (config: Config) => void;
+  /** Counts request and token limits in place of the process's memory limiter (e.g. on a clock the test sets). */
+  rateLimiter?: RateLimiter;
 }
 
 /** `env` is the process environment the proxy would see; LLM_PROXY_DB is pointed at a temp path unless given. */
@@ -49,7 +52,7 @@ export async function startGateway(env: Environment, options: GatewayOptions = {
   const redactor = new Redactor(configuredSecrets(config));
   const logger = createLogger(config.logging.level, redactor, { write: (line: string) => void logs.push(line) });
   const usage = new MemoryUsageRecorder();
-  const services = createServices(config, { logger, usage });
+  const services = createServices(config, { logger, usage, ...(options.rateLimiter === undefined ? {} : { localRateLimiter: options.rateLimiter }) });
   const app = buildApp(services);
   await app.app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.app.server.address() as AddressInfo;

@@ -1,0 +1,85 @@
+// Retry-After through the proxy, on a limiter clock the test moves (no real minute-long sleeps): a
+// client refused for requests or tokens that waits exactly as told gets through, a second less not.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { MemoryRateLimiter, type RateLimitDecision, type RateLimiter } from '../../src/rate-limit/memory-rate-limiter.js';
+import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
+import { CLIENT_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+import { chat, createKey, errorCode, type JsonResponse } from '../support/key-support.js';
+import { WINDOW_MS, WINDOW_START } from '../support/rate-limit-timing.js';
+
+/** The memory limiter, reading `now` here instead of the time the proxy passes. */
+class SetClockLimiter implements RateLimiter {
+  private readonly inner = new MemoryRateLimiter(WINDOW_MS);
+  now = WINDOW_START;
+
+  consume(key: string, limit: number, cost: number): RateLimitDecision {
+    return this.inner.consume(key, limit, cost, this.now);
+  }
+
+  adjust(key: string, delta: number): void {
+    this.inner.adjust(key, delta, this.now);
+  }
+}
+
+function retryAfter(response: JsonResponse): number {
+  assert.equal(response.status, 429, response.text);
+  assert.equal(errorCode(response), 'rate_limit_exceeded');
+  return Number(response.headers.get('retry-after'));
+}
+
+describe('Retry-After is how long to wait on the sliding window', () => {
+  const clock = new SetClockLimiter();
+  let upstream: FakeOpenAi;
+  let gateway: Gateway;
+
+  before(async () => {
+    upstream = await startFakeOpenAi({ apiKey: UPSTREAM_KEY });
+    gateway = await startGateway({ OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${upstream.url}/v1`, LLM_PROXY_RPM: '3' }, { rateLimiter: clock });
+  });
+  after(async () => {
+    await gateway.close();
+    await upstream.close();
+  });
+
+  test('requests: the reported sequence, where waiting as told was refused twice', async () => {
+    // Four requests 22 s into a minute: the fourth was told 38 s (the minute's end), then 60 s.
+    clock.now = WINDOW_START + 22_000;
+    for (let index = 0; index < 2; index++) assert.equal((await chat(gateway.url, CLIENT_KEY)).status, 200);
+    const last = await chat(gateway.url, CLIENT_KEY);
+    assert.equal(last.status, 200);
+    assert.equal(last.headers.get('x-ratelimit-remaining'), '0');
+    const refused = await chat(gateway.url, CLIENT_KEY);
+    const wait = retryAfter(refused);
+    assert.equal(wait, 58);
+    // With nothing left, the admitted request's reset already said when the next one may go.
+    assert.equal(last.headers.get('x-ratelimit-reset'), String(wait));
+    assert.equal(refused.headers.get('x-ratelimit-reset'), String(wait));
+    const refusedAt = clock.now;
+    clock.now = refusedAt + (wait - 1) * 1000;
+    assert.equal(retryAfter(await chat(gateway.url, CLIENT_KEY)), 1);
+    clock.now = refusedAt + wait * 1000;
+    assert.equal((await chat(gateway.url, CLIENT_KEY)).status, 200);
+    // Again, just past the boundary's 20 s mark: the three before weigh 2 until 40 s in.
+    const again = retryAfter(await chat(gateway.url, CLIENT_KEY));
+    assert.equal(again, 20);
+    clock.now += again * 1000;
+    assert.equal((await chat(gateway.url, CLIENT_KEY)).status, 200);
+  });
+
+  test('tokens: Retry-After of a token refusal, after the first call was settled', async () => {
+    clock.now = WINDOW_START + 10 * WINDOW_MS + 5_000;
+    const { key } = await createKey(gateway.url, { rpm_limit: 0, tpm_limit: 100 });
+    // Reserves the whole 100 (more than the limit is asked: let through on an empty window), settled to what was used.
+    assert.equal((await chat(gateway.url, key, { max_tokens: 500 })).status, 200);
+    const refused = await chat(gateway.url, key, { max_tokens: 90 });
+    const wait = retryAfter(refused);
+    assert.equal(refused.headers.get('x-ratelimit-reset-tokens'), String(wait));
+    const refusedAt = clock.now;
+    clock.now = refusedAt + (wait - 1) * 1000;
+    retryAfter(await chat(gateway.url, key, { max_tokens: 90 }));
+    clock.now = refusedAt + wait * 1000;
+    const admitted = await chat(gateway.url, key, { max_tokens: 90 });
+    assert.equal(admitted.status, 200, admitted.text);
+  });
+});

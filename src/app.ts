@@ -40,6 +40,17 @@ const MAX_HEADERS = 100;
  */
 const VALID_HOST = /^(?:[A-Za-z0-9._-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$/;
 
+/**
+ * How many Host lines a request has: Node keeps the first of several, but two Hosts are ambiguous
+ * (one proxy may route by one, the next by the other), and RFC 9112 §3.2 asks for a 400.
+ */
+function hostLines(raw: readonly string[]): number {
+  let lines = 0;
+  // The length test first: the per-request cost is one comparison per header.
+  for (let index = 0; index < raw.length; index += 2) if ((raw[index] as string).length === 4 && (raw[index] as string).toLowerCase() === 'host') lines++;
+  return lines;
+}
+
 const TRACKED = Symbol('llm-proxy.reply');
 const UNROUTED = Symbol('llm-proxy.unrouted');
 /** The raw response carries its Fastify reply for the shared close listener. */
@@ -160,7 +171,7 @@ export function buildApp(services: Services, options: AppOptions = {}): App {
       return;
     }
     const host = request.headers.host;
-    if (host === undefined ? request.raw.httpVersion !== '1.0' : !VALID_HOST.test(host)) {
+    if (host === undefined ? request.raw.httpVersion !== '1.0' : !VALID_HOST.test(host) || hostLines(request.raw.rawHeaders) > 1) {
       done(new GatewayError({ status: 400, type: 'invalid_request_error', code: 'invalid_header', message: 'The Host header is missing or not valid.' }));
       return;
     }

@@ -661,6 +661,11 @@ describe('RELIABILITY §4a bad inputs', () => {
     // No Host at all on HTTP/1.1.
     const missing = await rawExchange(url, [`GET /v1/models HTTP/1.1\r\nAuthorization: Bearer ${CLIENT_KEY}\r\n\r\n`], { timeoutMs: 2000, until: hasWholeResponse });
     assertError(parseRawResponse(missing.text), { status: 400, code: 'invalid_header', param: null });
+    // Two Host lines are ambiguous (RFC 9112 §3.2), whichever comes first, same value or not.
+    for (const [first, second] of [['127.0.0.1', 'evil.example'], ['127.0.0.1', '127.0.0.1']]) {
+      const doubled = await rawExchange(url, [`GET /v1/models HTTP/1.1\r\nHost: ${first}\r\nAuthorization: Bearer ${CLIENT_KEY}\r\nhost: ${second}\r\n\r\n`], { timeoutMs: 2000, until: hasWholeResponse });
+      assertError(parseRawResponse(doubled.text), { status: 400, code: 'invalid_header', param: null });
+    }
     // Ordinary hosts work, and auth still applies with them.
     for (const host of ['localhost:8000', 'llm_proxy:8000', 'api.example.com', '[::1]:8000', '127.0.0.1']) {
       const open = await call(url, { path: '/v1/models', method: 'GET', headers: { ...JSON_AUTH, host } });

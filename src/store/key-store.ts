@@ -48,6 +48,16 @@ export interface NewKey extends KeySettings {
 
 export type BudgetRefusal = 'exhausted' | 'insufficient' | 'revoked' | 'missing';
 
+/**
+ * What one instance knows of a key that the database's figures do not show yet: the cost of its
+ * finished calls whose usage rows have not landed, and the part of `reserved` that their holds
+ * still take (budget-ledger.ts).
+ */
+export interface UnwrittenSpend {
+  spend: number;
+  held: number;
+}
+
 export type BudgetOutcome =
   | { admitted: true }
   | { admitted: false; reason: BudgetRefusal; spend: number; maxBudget: number; resetAt: number | null };
@@ -226,9 +236,17 @@ export class KeyStore {
   /**
    * Holds `amount` USD of the key's budget for one request, if it fits beside the settled spend
    * and every other hold; starts a new period first when the old one has ended. A key without
-   * a budget is always admitted and nothing is held.
+   * a budget is always admitted and nothing is held. `unwritten` is read once the key's row is
+   * locked: a usage batch that settles this key commits either wholly before that (and has
+   * already taken its records out of it) or after this transaction.
    */
-  async reserveBudget(keyId: string, reservationId: string, amount: number, now: number): Promise<BudgetOutcome> {
+  async reserveBudget(
+    keyId: string,
+    reservationId: string,
+    amount: number,
+    now: number,
+    unwritten?: (keyId: string) => UnwrittenSpend | undefined,
+  ): Promise<BudgetOutcome> {
     await this.ready();
     return this.db.transaction().execute(async (trx) => {
       let query = trx.selectFrom('virtual_keys').selectAll().where('id', '=', keyId);
@@ -246,8 +264,15 @@ export class KeyStore {
         await trx.updateTable('virtual_keys').set({ spend: 0, budget_reset_at: resetAt }).where('id', '=', keyId).execute();
       }
       if (key.maxBudget === null) return { admitted: true };
+      let reserved = key.reserved;
+      const pending = unwritten?.(keyId);
+      if (pending !== undefined) {
+        spend += pending.spend;
+        // Never below 0: a hold the sweeper already gave back is not taken off twice.
+        reserved = Math.max(0, reserved - pending.held);
+      }
       const exhausted = spend + EPSILON_USD >= key.maxBudget;
-      if (exhausted || spend + key.reserved + amount > key.maxBudget + EPSILON_USD) {
+      if (exhausted || spend + reserved + amount > key.maxBudget + EPSILON_USD) {
         return { admitted: false, reason: exhausted ? 'exhausted' : 'insufficient', spend, maxBudget: key.maxBudget, resetAt };
       }
       if (amount > 0) {

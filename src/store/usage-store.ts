@@ -186,30 +186,37 @@ export class UsageStore {
   /**
    * Inserts the records that are not there yet and, in the same transaction, adds their cost to
    * their keys' spend and gives back the budget holds they settle. Returns how many were new.
+   * `beforeCommit` runs last inside the transaction, with every record of the batch (new or
+   * already there): the budget ledger stops counting their spend itself while the keys' rows are
+   * still locked by this transaction, so a budget check sees either both or neither.
    */
-  async insertBatch(records: readonly IdentifiedUsageRecord[]): Promise<number> {
+  async insertBatch(records: readonly IdentifiedUsageRecord[], beforeCommit?: (records: readonly IdentifiedUsageRecord[]) => void): Promise<number> {
     if (records.length === 0) return 0;
     await this.ready();
     return this.db.transaction().execute(async (trx) => {
       const settlement = new Settlement();
       if (this.sqlite !== undefined) this.insertSqlite(this.sqlite, records, settlement);
       else await this.insertRows(trx, records, settlement);
-      if (settlement.inserted === 0) return 0;
-      // Static keys have no row here, so their updates touch nothing.
-      for (const [keyId, cost] of settlement.spendByKey) {
-        await trx
-          .updateTable('virtual_keys')
-          .set((eb) => ({ spend: eb('spend', '+', cost), total_spend: eb('total_spend', '+', cost) }))
-          .where('id', '=', keyId)
-          .execute();
-      }
-      // Only records whose call held budget have a reservation to release: no delete otherwise.
-      const ids = settlement.heldIds;
-      for (let index = 0; index < ids.length; index += ROWS_PER_STATEMENT) {
-        await releaseReservations(trx, { ids: ids.slice(index, index + ROWS_PER_STATEMENT) });
-      }
+      if (settlement.inserted > 0) await this.settle(trx, settlement);
+      beforeCommit?.(records);
       return settlement.inserted;
     });
+  }
+
+  private async settle(trx: Transaction<Schema>, settlement: Settlement): Promise<void> {
+    // Static keys have no row here, so their updates touch nothing.
+    for (const [keyId, cost] of settlement.spendByKey) {
+      await trx
+        .updateTable('virtual_keys')
+        .set((eb) => ({ spend: eb('spend', '+', cost), total_spend: eb('total_spend', '+', cost) }))
+        .where('id', '=', keyId)
+        .execute();
+    }
+    // Only records whose call held budget have a reservation to release: no delete otherwise.
+    const ids = settlement.heldIds;
+    for (let index = 0; index < ids.length; index += ROWS_PER_STATEMENT) {
+      await releaseReservations(trx, { ids: ids.slice(index, index + ROWS_PER_STATEMENT) });
+    }
   }
 
   /** A cheap round trip: is the database answering? */

@@ -209,6 +209,70 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.ok(everyKey.some((group) => group.keyId === `${key}-other`));
     });
 
+    test("an instance's finished calls count at their real cost, not their holds, until their rows land", async () => {
+      const id = newKeyId();
+      await store.keys.insert({ id, keyHash: '1'.repeat(64), prefix: 'x', maxBudget: 1 }, Date.now());
+      for (let index = 0; index < 4; index++) assert.deepEqual(await store.keys.reserveBudget(id, `${id}-h${index}`, 0.22, Date.now()), { admitted: true });
+      // Without what this instance knows, the 4 holds leave no room for a 5th.
+      assert.equal((await store.keys.reserveBudget(id, `${id}-h4`, 0.22, Date.now())).admitted, false);
+      const unwritten = (keyId: string) => (keyId === id ? { spend: 0.08, held: 0.88 } : undefined);
+      assert.deepEqual(await store.keys.reserveBudget(id, `${id}-h4`, 0.22, Date.now(), unwritten), { admitted: true });
+      const refused = await store.keys.reserveBudget(id, `${id}-h5`, 0.8, Date.now(), unwritten);
+      assert.ok(!refused.admitted && Math.abs(refused.spend - 0.08) < 1e-12, 'the refusal counts the unwritten spend');
+      // A hold the sweeper already gave back is not taken off twice.
+      assert.equal(await store.keys.releaseReservation(`${id}-h0`), 1);
+      const bigger = (keyId: string) => (keyId === id ? { spend: 0, held: 10 } : undefined);
+      assert.equal((await store.keys.reserveBudget(id, `${id}-h6`, 1.01, Date.now(), bigger)).admitted, false);
+    });
+
+    test('beforeCommit runs inside the usage transaction: a budget check sees the rows and the unwritten figures change together', async () => {
+      const id = newKeyId();
+      await store.keys.insert({ id, keyHash: '2'.repeat(64), prefix: 'x', maxBudget: 100 }, Date.now());
+      const pending = { spend: 0, held: 0 };
+      const records: IdentifiedUsageRecord[] = [];
+      for (let index = 0; index < 40; index++) {
+        assert.deepEqual(await store.keys.reserveBudget(id, `${id}-r${index}`, 0.22, Date.now()), { admitted: true });
+        records.push(usageRecord(`${id}-r${index}`, id, { cost: 0.02, budgetHeld: true }));
+        pending.spend += 0.02;
+        pending.held += 0.22;
+      }
+      const unwritten = (keyId: string) => (keyId === id ? pending : undefined);
+      const clear = () => {
+        pending.spend = 0;
+        pending.held = 0;
+      };
+      // A throwing beforeCommit rolls the batch back: it ran inside the transaction.
+      await assert.rejects(
+        store.usage.insertBatch(records.slice(0, 1), () => {
+          throw new Error('stop');
+        }),
+      );
+      assert.equal((await store.keys.findById(id))?.spend, 0);
+      // Checks racing the batches: each sees the spend once, from the database or from the instance, never both or neither.
+      const checks: Array<Promise<number>> = [];
+      const check = async () => {
+        const outcome = await store.keys.reserveBudget(id, 'never', 1_000, Date.now(), unwritten);
+        return outcome.admitted ? Number.NaN : outcome.spend;
+      };
+      const writes: Array<Promise<number>> = [];
+      for (let index = 0; index < 4; index++) {
+        checks.push(check(), check());
+        writes.push(
+          store.usage.insertBatch(records.slice(index * 10, index * 10 + 10), (written) => {
+            pending.spend -= 0.02 * written.length;
+            pending.held -= 0.22 * written.length;
+          }),
+        );
+        checks.push(check(), check());
+      }
+      await Promise.all(writes);
+      clear();
+      for (const spend of await Promise.all(checks)) assert.ok(Math.abs(spend - 0.8) < 1e-9, `seen ${spend}`);
+      const key = await store.keys.findById(id);
+      assert.ok(Math.abs((key?.spend ?? 0) - 0.8) < 1e-9);
+      assert.ok(Math.abs(key?.reserved ?? 1) < 1e-9);
+    });
+
     test('stale holds (an instance that died mid-request) are released by the sweeper', async () => {
       const id = newKeyId();
       await store.keys.insert({ id, keyHash: '0'.repeat(64), prefix: 'x', maxBudget: 1 }, Date.now());

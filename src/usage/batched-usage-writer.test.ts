@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import type { IdentifiedUsageRecord } from '../store/usage-store.js';
-import { BatchedUsageWriter, fanOutUsage, spoolsToReplay, timeOrderedId, type UsageSink } from './batched-usage-writer.js';
+import { BatchedUsageWriter, fanOutUsage, spoolsToReplay, timeOrderedId, type UsageSink, type UsageWriteObserver } from './batched-usage-writer.js';
 import { MemoryUsageRecorder } from './usage-recorder.js';
 import type { UsageRecord } from './usage-recorder.js';
 
@@ -24,18 +24,22 @@ class FakeSink implements UsageSink {
   down = false;
   poison = (_record: IdentifiedUsageRecord) => false;
 
-  async insertBatch(records: readonly IdentifiedUsageRecord[]): Promise<number> {
+  /** The connection is lost at the commit (after the statements and `beforeCommit`): nothing is kept, and the database is away. */
+  failCommit = false;
+
+  async insertBatch(records: readonly IdentifiedUsageRecord[], beforeCommit?: (records: readonly IdentifiedUsageRecord[]) => void): Promise<number> {
     this.attemptedIds.push(...records.map((item) => item.id));
     if (this.down) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
     if (records.some(this.poison)) throw new Error('invalid input syntax');
-    this.batches.push(records.length);
-    let inserted = 0;
-    for (const item of records) {
-      if (this.rows.has(item.id)) continue;
-      this.rows.set(item.id, item);
-      inserted++;
+    const fresh = records.filter((item) => !this.rows.has(item.id));
+    beforeCommit?.(records);
+    if (this.failCommit) {
+      this.down = true;
+      throw new Error('Connection terminated unexpectedly');
     }
-    return inserted;
+    this.batches.push(records.length);
+    for (const item of fresh) this.rows.set(item.id, item);
+    return fresh.length;
   }
 
   async ping(): Promise<void> {
@@ -231,5 +235,61 @@ test('the writer takes the record without copying it and fixes its id in place; 
   assert.equal(sink.rows.get('hold-id'), held);
   // Every recorder sees the one record, id included.
   assert.deepEqual(memory.recent(), [fresh, held]);
+  await writer.close();
+});
+
+/** Logs what the writer tells it, with whether the sink had stored the records at that moment. */
+function observing(sink: FakeSink) {
+  const events: string[] = [];
+  const ids = (records: readonly IdentifiedUsageRecord[]) => records.map((item) => item.createdAt).join(',');
+  const observer: UsageWriteObserver = {
+    landing: (records) => void events.push(`landing ${ids(records)} stored=${records.some((item) => sink.rows.has(item.id))}`),
+    landed: (records, committed) => void events.push(`landed ${ids(records)} ${committed}`),
+    lost: (records) => void events.push(`lost ${ids(records)}`),
+  };
+  return { events, observer };
+}
+
+test('the observer hears of each batch inside its transaction, then whether it committed, and of every record dropped', async () => {
+  const sink = new FakeSink();
+  const { events, observer } = observing(sink);
+  const writer = new BatchedUsageWriter(sink, pino({ level: 'silent' }), { batchSize: 2, maxSpool: 3, flushIntervalMs: 60_000, observer });
+  writer.record(record(1));
+  writer.record(record(2));
+  await writer.flush();
+  assert.deepEqual(events.splice(0), ['landing 1,2 stored=false', 'landed 1,2 true']);
+
+  sink.failCommit = true;
+  writer.record(record(3));
+  await writer.flush();
+  assert.deepEqual(events.splice(0), ['landing 3 stored=false', 'landed 3 false']);
+  sink.failCommit = false;
+  for (let index = 4; index < 7; index++) writer.record(record(index));
+  assert.deepEqual(events.splice(0), ['lost 3'], 'the spool is full: the oldest record is dropped');
+  await writer.flush();
+  assert.deepEqual(events.splice(0), ['landed 4,5 false'], 'a batch that never reached its commit is not landing (the observer ignores what it was not told of)');
+
+  sink.down = false;
+  sink.poison = (item) => item.createdAt === 5;
+  await writer.flush();
+  assert.deepEqual(events.splice(0), ['landed 4,5 false', 'landing 4 stored=false', 'landed 4 true', 'landed 5 false', 'lost 5', 'landing 6 stored=false', 'landed 6 true']);
+  await writer.close();
+});
+
+test('retryNow ends the backoff: the spool is written as soon as the database is known to be back', async () => {
+  const sink = new FakeSink();
+  const writer = new BatchedUsageWriter(sink, pino({ level: 'silent' }), { flushIntervalMs: 10 });
+  sink.down = true;
+  writer.record(record(1));
+  // Four failures: the next attempt of its own is 8 s away.
+  for (let index = 0; index < 4; index++) await writer.flush();
+  sink.down = false;
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(sink.rows.size, 0, 'still waiting out the backoff');
+  writer.retryNow();
+  const deadline = Date.now() + 1_000;
+  while (writer.stats().databaseDown && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(writer.stats().databaseDown, false);
+  assert.equal(sink.rows.size, 1);
   await writer.close();
 });

@@ -94,9 +94,23 @@ export function timeOrderedId(now: number = Date.now()): string {
 }
 
 export interface UsageSink {
-  insertBatch(records: readonly IdentifiedUsageRecord[]): Promise<number>;
+  /** `beforeCommit` runs inside the batch's transaction, after its statements. */
+  insertBatch(records: readonly IdentifiedUsageRecord[], beforeCommit?: (records: readonly IdentifiedUsageRecord[]) => void): Promise<number>;
   /** Succeeds when the database answers, whatever a batch said. */
   ping(): Promise<void>;
+}
+
+/**
+ * Told where records stand on their way to the database: the budget ledger counts the spend of a
+ * record itself until its row lands, and not a moment longer (budget-ledger.ts).
+ */
+export interface UsageWriteObserver {
+  /** Inside the transaction that writes `records`, just before it commits. */
+  landing(records: readonly IdentifiedUsageRecord[]): void;
+  /** That transaction ended: committed, or not (the records wait to be written again). */
+  landed(records: readonly IdentifiedUsageRecord[], committed: boolean): void;
+  /** Records that will never be written: the spool was full, or the database rejected them. */
+  lost(records: readonly IdentifiedUsageRecord[]): void;
 }
 
 export interface BatchedUsageWriterOptions {
@@ -106,6 +120,7 @@ export interface BatchedUsageWriterOptions {
   maxSpool?: number;
   /** Where the spool goes when the process stops with the database still away. */
   spoolFile?: string;
+  observer?: UsageWriteObserver;
 }
 
 export interface UsageWriterStats {
@@ -123,6 +138,8 @@ export class BatchedUsageWriter implements UsageRecorder {
   private readonly batchSize: number;
   private readonly maxSpool: number;
   private readonly spoolFile: string | undefined;
+  private readonly observer: UsageWriteObserver | undefined;
+  private readonly landing: ((records: readonly IdentifiedUsageRecord[]) => void) | undefined;
   private down = false;
   private retryAt = 0;
   private backoffMs = 0;
@@ -139,6 +156,9 @@ export class BatchedUsageWriter implements UsageRecorder {
     this.batchSize = options.batchSize ?? 500;
     this.maxSpool = options.maxSpool ?? 100_000;
     this.spoolFile = options.spoolFile;
+    const observer = options.observer;
+    this.observer = observer;
+    this.landing = observer === undefined ? undefined : (records) => observer.landing(records);
     this.loadSpool();
     this.timer = setInterval(() => void this.flushIfDue(), options.flushIntervalMs ?? 1_000);
     this.timer.unref();
@@ -163,6 +183,16 @@ export class BatchedUsageWriter implements UsageRecorder {
   async flush(): Promise<void> {
     this.retryAt = 0;
     await this.drain();
+  }
+
+  /**
+   * The database answers again (someone else's call just succeeded): retry the spool now instead
+   * of at the end of the backoff, which may be 10 s away; spend made meanwhile counts until then.
+   */
+  retryNow(): void {
+    if (!this.down || this.closed) return;
+    this.retryAt = 0;
+    void this.drain();
   }
 
   /** Final flush; what cannot be written is saved to the spool file for the next start. */
@@ -192,10 +222,12 @@ export class BatchedUsageWriter implements UsageRecorder {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.batchSize);
       try {
-        await this.sink.insertBatch(batch);
+        await this.sink.insertBatch(batch, this.landing);
+        this.observer?.landed(batch, true);
         this.written += batch.length;
         this.recovered();
       } catch (error) {
+        this.observer?.landed(batch, false);
         if (await this.databaseAnswers()) {
           // The database is up, so something in this batch is unwritable: find it, keep the rest.
           const rest = await this.writeOneByOne(batch);
@@ -229,12 +261,16 @@ export class BatchedUsageWriter implements UsageRecorder {
   private async writeOneByOne(batch: IdentifiedUsageRecord[]): Promise<IdentifiedUsageRecord[]> {
     for (let index = 0; index < batch.length; index++) {
       const record = batch[index] as IdentifiedUsageRecord;
+      const single = [record];
       try {
-        await this.sink.insertBatch([record]);
+        await this.sink.insertBatch(single, this.landing);
+        this.observer?.landed(single, true);
         this.written++;
       } catch (error) {
+        this.observer?.landed(single, false);
         if (!(await this.databaseAnswers())) return batch.slice(index);
         this.rejected++;
+        this.observer?.lost(single);
         this.logger.error(
           { component: 'usage', usageId: record.id, reqId: record.requestId, err: error instanceof Error ? error.message : String(error) },
           'usage record rejected by the database and dropped',
@@ -266,7 +302,8 @@ export class BatchedUsageWriter implements UsageRecorder {
   private enforceBound(): void {
     const excess = this.queue.length - this.maxSpool;
     if (excess <= 0) return;
-    this.queue.splice(0, excess);
+    const dropped = this.queue.splice(0, excess);
+    this.observer?.lost(dropped);
     if (this.dropped === 0 || this.dropped % 10_000 < excess) {
       this.logger.error({ component: 'usage', dropped: this.dropped + excess, maxSpool: this.maxSpool }, 'usage spool full: oldest records dropped');
     }

@@ -153,7 +153,12 @@ export function createSharedServices(config: Config, overrides: ServiceOverrides
   const keyChanges = new KeyChangeBus(virtualKeys, store.keys, logger, { redis, channel: `${redisPrefix}key-changes` });
   keyChanges.start();
   const ledger = new BudgetLedger(store.keys, (id) => virtualKeys.cached(id), logger);
-  const usageWriter = new BatchedUsageWriter(store.usage, logger, { spoolFile: overrides.spoolFile ?? join(dirname(resolve(config.storage.db_path)), 'usage-spool.jsonl') });
+  const usageWriter = new BatchedUsageWriter(store.usage, logger, {
+    spoolFile: overrides.spoolFile ?? join(dirname(resolve(config.storage.db_path)), 'usage-spool.jsonl'),
+    // The ledger counts a call's spend until its row lands, and the first budget check the database answers again ends the writer's backoff.
+    observer: ledger,
+  });
+  ledger.onStoreBack(() => usageWriter.retryNow());
   const metrics = new GatewayMetrics((value) => redactor.redact(value) !== value);
   if (cache !== undefined) metrics.bind({ cache: () => cache.health() });
   const usage = fanOutUsage(overrides.usage === undefined ? [usageWriter, metrics] : [usageWriter, metrics, overrides.usage]);

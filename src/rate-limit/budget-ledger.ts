@@ -2,9 +2,14 @@
 // (one row lock per key, so the hold is exact across instances); the usage record settles it with
 // the real cost (usage-store.ts). If the database is away, holds are decided from the cached key
 // in this instance alone until it is back, and the spend waits in the usage spool.
+// Between the end of a call and the landing of its usage row (a batch a second, longer while the
+// database is away), this instance counts the call at its real cost instead of its hold: see
+// `settle` and the UsageWriteObserver methods.
 import { permissionDenied, rateLimited, serviceUnavailable, type GatewayError } from '../errors/gateway-error.js';
 import type { Logger } from '../logging/logger.js';
-import { currentSpend, type BudgetOutcome, type KeyStore, type StoredKey } from '../store/key-store.js';
+import { currentSpend, type BudgetOutcome, type KeyStore, type StoredKey, type UnwrittenSpend } from '../store/key-store.js';
+import type { IdentifiedUsageRecord } from '../store/usage-store.js';
+import type { UsageWriteObserver } from '../usage/batched-usage-writer.js';
 
 /** Holds older than this belong to a request that can no longer settle them (its instance died). */
 const STALE_HOLD_MS = 30 * 60_000;
@@ -12,6 +17,9 @@ const SWEEP_EVERY_MS = 60_000;
 const PROBE_EVERY_MS = 1_000;
 
 export type HoldMode = 'store' | 'local';
+
+/** The part of the key store the ledger uses. */
+export type BudgetStore = Pick<KeyStore, 'reserveBudget' | 'releaseReservation' | 'releaseStale'>;
 
 function usd(amount: number): string {
   return `$${amount < 0.01 ? amount.toPrecision(2) : amount.toFixed(2)}`;
@@ -38,16 +46,35 @@ export function budgetRefusal(outcome: Exclude<BudgetOutcome, { admitted: true }
   );
 }
 
-export class BudgetLedger {
+/** A finished call whose usage row has not landed: what it cost, and what its database hold still takes. */
+interface FinishedCall {
+  keyId: string;
+  cost: number;
+  held: number;
+  /** A transaction writing its row is about to commit: already taken off the key's figures here (see `landing`). */
+  landing: boolean;
+}
+
+/** Per key: the finished calls not yet in the database, and what landed while the database was away from budget checks. */
+interface KeyUnwritten extends UnwrittenSpend {
+  /** Cost written while holds were local: not in the cached key they are decided from, so it still counts there. */
+  landedWhileDown: number;
+}
+
+export class BudgetLedger implements UsageWriteObserver {
   private readonly queues = new Map<string, Promise<void>>();
   private readonly localHeld = new Map<string, number>();
-  private readonly localSpent = new Map<string, number>();
+  /** By usage record id (the hold id). */
+  private readonly finished = new Map<string, FinishedCall>();
+  private readonly unwritten = new Map<string, KeyUnwritten>();
+  private readonly unwrittenOf = (keyId: string): UnwrittenSpend | undefined => this.unwritten.get(keyId);
+  private readonly storeBackListeners: Array<() => void> = [];
   private storeDown = false;
   private probeAt = 0;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
-    private readonly store: KeyStore,
+    private readonly store: BudgetStore,
     /** The cached key record, for decisions while the database is away. */
     private readonly cachedKey: (keyId: string) => StoredKey | undefined,
     private readonly logger: Logger,
@@ -84,7 +111,7 @@ export class BudgetLedger {
     }
     let outcome: BudgetOutcome;
     try {
-      outcome = await this.store.reserveBudget(keyId, holdId, amount, now);
+      outcome = await this.store.reserveBudget(keyId, holdId, amount, now, this.unwrittenOf);
     } catch (error) {
       this.probeAt = Date.now() + PROBE_EVERY_MS;
       this.markStore(false, error);
@@ -100,8 +127,10 @@ export class BudgetLedger {
     const key = this.cachedKey(keyId);
     if (key === undefined) throw serviceUnavailable('The budget of this key cannot be checked right now. Retry shortly.', 'auth_unavailable', 1_000);
     if (key.maxBudget === null) return;
-    // Conservative: the holds the database had when the key was cached still count.
-    const spend = currentSpend(key, now) + (this.localSpent.get(keyId) ?? 0);
+    // Conservative: the holds the database had when the key was cached still count, and so does
+    // every cost written since (the cached figure predates it).
+    const unwritten = this.unwritten.get(keyId);
+    const spend = currentSpend(key, now) + (unwritten === undefined ? 0 : unwritten.spend + unwritten.landedWhileDown);
     const held = key.reserved + (this.localHeld.get(keyId) ?? 0);
     if (spend + held + amount > key.maxBudget + 1e-9 || spend >= key.maxBudget) {
       const resetAt = key.budgetPeriod === null ? null : key.budgetResetAt;
@@ -110,12 +139,90 @@ export class BudgetLedger {
     this.localHeld.set(keyId, (this.localHeld.get(keyId) ?? 0) + amount);
   }
 
-  /** Ends a hold taken while the database was away; its cost reaches the database with the usage spool. */
-  settleLocal(keyId: string, amount: number, cost: number): void {
-    const held = (this.localHeld.get(keyId) ?? 0) - amount;
-    if (held > 1e-12) this.localHeld.set(keyId, held);
-    else this.localHeld.delete(keyId);
-    if (cost > 0) this.localSpent.set(keyId, (this.localSpent.get(keyId) ?? 0) + cost);
+  /**
+   * Ends a finished call's hold in this instance at once: from now on it counts at its real `cost`
+   * until its usage record (id `holdId`) lands. A database hold stays in the database until then:
+   * this instance takes it off the database's `reserved` when it checks a budget; other instances
+   * still see the whole hold for that second, which can only make them refuse early, never
+   * overspend. Shrinking the row to the real cost here would be one more write and row lock per
+   * call on the key's hottest row, the cost the batched usage writer exists to avoid.
+   * `cost` 0 with no record to come gives a hold back (a local one; a database one goes by `release`).
+   */
+  settle(keyId: string, holdId: string, mode: HoldMode, amount: number, cost: number): void {
+    if (mode === 'local') {
+      const held = (this.localHeld.get(keyId) ?? 0) - amount;
+      if (held > 1e-12) this.localHeld.set(keyId, held);
+      else this.localHeld.delete(keyId);
+    }
+    const call: FinishedCall = { keyId, cost: cost > 0 ? cost : 0, held: mode === 'store' ? amount : 0, landing: false };
+    if (call.cost === 0 && call.held === 0) return;
+    this.finished.set(holdId, call);
+    this.count(call, 1);
+  }
+
+  /** Adds (`sign` 1) or takes off (-1) a finished call from its key's unwritten figures. */
+  private count(call: FinishedCall, sign: 1 | -1): void {
+    let figures = this.unwritten.get(call.keyId);
+    if (figures === undefined) {
+      figures = { spend: 0, held: 0, landedWhileDown: 0 };
+      this.unwritten.set(call.keyId, figures);
+    }
+    figures.spend += sign * call.cost;
+    figures.held += sign * call.held;
+    // Float sums drift: what is left of a key's last call is 0.
+    if (figures.spend < 1e-12) figures.spend = 0;
+    if (figures.held < 1e-12) figures.held = 0;
+    if (figures.spend === 0 && figures.held === 0 && figures.landedWhileDown === 0) this.unwritten.delete(call.keyId);
+  }
+
+  /**
+   * Inside the transaction that writes these records, after it has added their cost to the keys'
+   * spend and released their holds: a budget check on those keys waits for that transaction (the
+   * key's row lock on PostgreSQL, the one connection on SQLite), so it reads either the old figures
+   * and these calls from here, or the new figures without them. After the commit would be too late:
+   * a check could read the new figures and these calls too, and count the holds as freed twice.
+   */
+  landing(records: readonly IdentifiedUsageRecord[]): void {
+    for (const record of records) {
+      const call = this.finished.get(record.id);
+      if (call === undefined || call.landing) continue;
+      call.landing = true;
+      this.count(call, -1);
+      if (this.storeDown && call.cost > 0) {
+        const figures = this.unwritten.get(call.keyId) ?? { spend: 0, held: 0, landedWhileDown: 0 };
+        figures.landedWhileDown += call.cost;
+        this.unwritten.set(call.keyId, figures);
+      }
+    }
+  }
+
+  /** A failed commit puts the calls back: their rows are not in the database after all. */
+  landed(records: readonly IdentifiedUsageRecord[], committed: boolean): void {
+    for (const record of records) {
+      const call = this.finished.get(record.id);
+      if (call === undefined || !call.landing) continue;
+      if (committed) {
+        this.finished.delete(record.id);
+      } else {
+        call.landing = false;
+        this.count(call, 1);
+      }
+    }
+  }
+
+  /** Records the writer dropped: their spend never reaches the database, and a database hold goes back with the sweeper. */
+  lost(records: readonly IdentifiedUsageRecord[]): void {
+    for (const record of records) {
+      const call = this.finished.get(record.id);
+      if (call === undefined) continue;
+      this.finished.delete(record.id);
+      if (!call.landing) this.count(call, -1);
+    }
+  }
+
+  /** Called when the database answers a budget check again after failing (the usage writer retries then). */
+  onStoreBack(listener: () => void): void {
+    this.storeBackListeners.push(listener);
   }
 
   /** Gives a database hold back unspent (a request that ended without a usage record). */
@@ -141,9 +248,13 @@ export class BudgetLedger {
     if (up === !this.storeDown) return;
     this.storeDown = !up;
     if (up) {
-      // The spool carries what was spent meanwhile; the cache refresh brings the database's figure.
-      this.localSpent.clear();
+      // Spend still in the spool keeps counting (per record, until it lands); what has landed is in the figures the database now gives.
+      for (const [keyId, figures] of this.unwritten) {
+        figures.landedWhileDown = 0;
+        if (figures.spend === 0 && figures.held === 0) this.unwritten.delete(keyId);
+      }
       this.logger.info({ component: 'budget' }, 'budget holds back in the database');
+      for (const listener of this.storeBackListeners) listener();
     } else {
       this.logger.warn({ component: 'budget', err: error instanceof Error ? error.message : String(error) }, 'database unavailable: budgets held per instance from cached keys');
     }

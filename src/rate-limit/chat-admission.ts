@@ -120,7 +120,9 @@ export class ChatAdmission {
 
   /**
    * Settles the request's holds from its real usage; returns the fields the usage record needs
-   * (its id, which settles the budget hold when the record reaches the database).
+   * (its id, which settles the budget hold when the record reaches the database). The budget hold
+   * stops counting here, at once: the call is over, and the ledger counts its real cost instead
+   * until the record lands. The caller records the usage right after (the ledger expects it).
    */
   settle(request: FastifyRequest, usage: CompletionUsage | undefined, cost: number | undefined): { id?: string; budgetHeld?: boolean } {
     const hold = this.holds.get(request);
@@ -131,7 +133,7 @@ export class ChatAdmission {
       const used = usage === undefined ? 0 : Math.max(0, usage.prompt_tokens) + Math.max(0, usage.completion_tokens);
       this.adjustTokens(hold, used - hold.tokens);
     }
-    if (hold.budgetMode === 'local') this.options.ledger.settleLocal(hold.keyId, hold.budget, cost ?? 0);
+    if (hold.budgetMode !== undefined) this.options.ledger.settle(hold.keyId, hold.id, hold.budgetMode, hold.budget, cost ?? 0);
     return hold.budgetMode === 'store' ? { id: hold.id, budgetHeld: true } : { id: hold.id };
   }
 
@@ -148,7 +150,7 @@ export class ChatAdmission {
     hold.done = true;
     this.giveBackTokens(hold);
     if (hold.budgetMode === 'store') void this.options.ledger.release(hold.id);
-    else if (hold.budgetMode === 'local') this.options.ledger.settleLocal(hold.keyId, hold.budget, 0);
+    else if (hold.budgetMode === 'local') this.options.ledger.settle(hold.keyId, hold.id, 'local', hold.budget, 0);
   }
 
   private giveBackTokens(hold: Hold): void {

@@ -197,6 +197,23 @@ describe('virtual keys on one instance', () => {
     assert.ok(spend > 0 && spend < 0.005, `spend settled to the real cost: ${spend}`);
   });
 
+  test('sequential calls whose holds exceed the budget but whose real costs do not are all admitted', async () => {
+    // Each call holds ~$0.0062 (max_tokens 100) and costs ~$0.0014: 12 holds are ~$0.074, 12 real costs ~$0.017.
+    // The usage rows land a second later, after the last call: finished calls must count at their real cost meanwhile.
+    const { id, key } = await createKey(base, { max_budget: 0.03 });
+    for (let index = 0; index < 12; index++) {
+      const response = await chat(base, key, { max_tokens: 100 });
+      assert.equal(response.status, 200, `call ${index}: ${response.text}`);
+    }
+    await gateway.app.services.usage.flush();
+    const stored = await gateway.app.services.store.keys.findById(id);
+    const groups = await gateway.app.services.store.usage.summarize({ keyId: id, start: Date.now() - 3_600_000, end: Date.now() + 1 });
+    assert.equal(groups.reduce((sum, group) => sum + group.requests, 0), 12);
+    const rowCost = groups.reduce((sum, group) => sum + group.cost, 0);
+    assert.ok(rowCost > 0 && Math.abs((stored?.spend ?? 0) - rowCost) < 1e-9, `spend ${stored?.spend} is the sum of the rows ${rowCost}`);
+    assert.equal(stored?.reserved, 0);
+  });
+
   test('a budget that is used up: 403 when it never resets, 429 until the reset when it does', async () => {
     const spent = await createKey(base, { max_budget: 0 });
     const refused = await chat(base, spent.key);

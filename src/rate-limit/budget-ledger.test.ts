@@ -1,0 +1,236 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { pino } from 'pino';
+import { isGatewayError } from '../errors/gateway-error.js';
+import type { BudgetOutcome, StoredKey, UnwrittenSpend } from '../store/key-store.js';
+import { SqlStore } from '../store/sql-store.js';
+import type { IdentifiedUsageRecord } from '../store/usage-store.js';
+import { BatchedUsageWriter } from '../usage/batched-usage-writer.js';
+import { BudgetLedger, type BudgetStore, type HoldMode } from './budget-ledger.js';
+
+const logger = pino({ level: 'silent' });
+let dir: string;
+let store: SqlStore;
+let keyCount = 0;
+/** Hold ids, which are also the usage records' ids: unique across instances, as the proxy's UUIDs are. */
+let callCount = 0;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'llm-proxy-ledger-'));
+  store = new SqlStore({ dbPath: join(dir, 'ledger.db') }, logger);
+  await store.ready();
+});
+after(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function newKey(maxBudget: number): Promise<StoredKey> {
+  const id = `ledger-${++keyCount}`;
+  return store.keys.insert({ id, keyHash: String(keyCount).padStart(64, '0'), prefix: 'x', maxBudget }, Date.now());
+}
+
+function usage(id: string, keyId: string, cost: number, budgetHeld: boolean): IdentifiedUsageRecord {
+  return {
+    id, requestId: `req-${id}`, keyId, endpoint: 'chat.completions', model: 'gpt-4', promptTokens: 10, completionTokens: 5, cachedTokens: 0,
+    cost, latencyMs: 1, status: 'ok', httpStatus: 200, stream: false, cacheHit: false, estimated: false, createdAt: Date.now(),
+    ...(budgetHeld ? { budgetHeld } : {}),
+  };
+}
+
+/** One instance: a ledger and a usage writer wired as services.ts wires them (no timed flush: tests flush). */
+function instance(cached: () => StoredKey | undefined = () => undefined) {
+  const ledger = new BudgetLedger(store.keys, cached, logger);
+  const writer = new BatchedUsageWriter(store.usage, logger, { flushIntervalMs: 60_000, observer: ledger });
+  ledger.onStoreBack(() => writer.retryNow());
+  /** One call as the proxy makes it: hold, then settle at the real cost and record its usage. Returns how it was held, or the refusal code. */
+  async function call(keyId: string, amount: number, cost: number): Promise<HoldMode | string> {
+    const id = `${keyId}-call-${++callCount}`;
+    let mode: HoldMode;
+    try {
+      mode = await ledger.hold(keyId, id, amount);
+    } catch (error) {
+      assert.ok(isGatewayError(error));
+      return error.code ?? 'refused';
+    }
+    ledger.settle(keyId, id, mode, amount, cost);
+    writer.record(usage(id, keyId, cost, mode === 'store'));
+    return mode;
+  }
+  return {
+    ledger,
+    writer,
+    call,
+    async close() {
+      ledger.close();
+      await writer.close();
+    },
+  };
+}
+
+/** Makes the store calls a proxy makes fail like a refused connection, until `restore` (parts may be given back one by one). */
+function outage() {
+  const keys = store.keys;
+  const rows = store.usage;
+  const saved = { reserveBudget: keys.reserveBudget, insertBatch: rows.insertBatch, ping: rows.ping };
+  const down = async (): Promise<never> => {
+    throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+  };
+  Object.assign(keys, { reserveBudget: down });
+  Object.assign(rows, { insertBatch: down, ping: down });
+  return {
+    restoreUsage: () => Object.assign(rows, { insertBatch: saved.insertBatch, ping: saved.ping }),
+    restoreKeys: () => Object.assign(keys, { reserveBudget: saved.reserveBudget }),
+  };
+}
+
+async function rowCosts(keyId: string): Promise<{ rows: number; cost: number }> {
+  const groups = await store.usage.summarize({ keyId, start: 0, end: Date.now() + 1 });
+  return { rows: groups.reduce((sum, group) => sum + group.requests, 0), cost: groups.reduce((sum, group) => sum + group.cost, 0) };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+test('a finished call counts at its real cost at once, not at its hold until its row lands', async () => {
+  const key = await newKey(1);
+  const one = instance();
+  try {
+    // Each call holds $0.22 and costs $0.02: 30 in a row fit a $1 budget ($0.58 spent + the last hold).
+    for (let index = 0; index < 30; index++) assert.equal(await one.call(key.id, 0.22, 0.02), 'store', `call ${index}`);
+    assert.equal(one.writer.stats().pending, 30, 'nothing was written meanwhile');
+    // The next $0.50 hold would overspend the real $0.60: refused, and the message counts the spend.
+    const refused = await one.call(key.id, 0.5, 0.02);
+    assert.equal(refused, 'budget_exceeded');
+
+    // Another instance sees this one's holds in the database until the rows land: it refuses early, never overspends.
+    const other = instance();
+    assert.equal(await other.call(key.id, 0.22, 0), 'budget_exceeded');
+    await one.writer.flush();
+    assert.equal(await other.call(key.id, 0.22, 0), 'store');
+    await other.writer.flush();
+    await other.close();
+
+    const stored = await store.keys.findById(key.id);
+    assert.ok(Math.abs((stored?.spend ?? 0) - 0.6) < 1e-9, `spend ${stored?.spend}`);
+    assert.equal(stored?.reserved, 0, 'every hold was released with its row');
+    const rows = await rowCosts(key.id);
+    assert.equal(rows.rows, 31);
+    assert.ok(Math.abs(rows.cost - (stored?.spend ?? 0)) < 1e-9);
+  } finally {
+    await one.close();
+  }
+});
+
+test('spend made while the database was away counts until its records are written, and the writer retries as soon as it is back', async () => {
+  const key = await newKey(0.5);
+  let cached: StoredKey | undefined;
+  const one = instance(() => cached);
+  assert.equal(await one.call(key.id, 0.04, 0.02), 'store');
+  await one.writer.flush();
+  // As the key cache holds it when the outage begins.
+  cached = await store.keys.findById(key.id);
+  const down = outage();
+  let local = 0;
+  try {
+    // Holds of $0.04 costing $0.02, decided locally from the cached key: 23 more fit ($0.02 + 22 × $0.02 + $0.04 ≤ $0.50).
+    for (let index = 0; index < 40; index++) if ((await one.call(key.id, 0.04, 0.02)) === 'local') local++;
+    assert.equal(local, 23);
+    // Several failed attempts: the writer now waits 8 s before trying again on its own.
+    for (let index = 0; index < 4; index++) await one.writer.flush();
+    assert.equal(one.writer.stats().databaseDown, true);
+  } finally {
+    down.restoreUsage();
+    down.restoreKeys();
+  }
+  // The ledger asks the database again at most once a second.
+  await sleep(1_100);
+  let admitted = 0;
+  for (let index = 0; index < 40; index++) if ((await one.call(key.id, 0.04, 0.02)) === 'store') admitted++;
+  assert.equal(admitted, 0, 'the spool still counts: $0.48 spent, and a $0.04 hold does not fit');
+  // The database's first answer to a budget check ended the writer's backoff.
+  for (let wait = 0; wait < 50 && one.writer.stats().databaseDown; wait++) await sleep(20);
+  assert.equal(one.writer.stats().databaseDown, false, 'the spool was written well before the 8 s backoff');
+  await one.writer.flush();
+  const stored = await store.keys.findById(key.id);
+  const rows = await rowCosts(key.id);
+  assert.equal(rows.rows, 24, 'none lost, none doubled');
+  assert.ok(Math.abs((stored?.spend ?? 0) - 0.48) < 1e-9, `spend ${stored?.spend}`);
+  assert.ok(Math.abs(rows.cost - (stored?.spend ?? 0)) < 1e-9);
+  assert.equal(stored?.reserved, 0);
+  await one.close();
+});
+
+test('spend written while budgets are still decided locally keeps counting there until the database answers a budget check', async () => {
+  const key = await newKey(0.3);
+  const one = instance(() => key);
+  const down = outage();
+  try {
+    for (let index = 0; index < 10; index++) assert.equal(await one.call(key.id, 0.02, 0.02), 'local');
+    // The usage writer reaches the database before the ledger does: the cached key's spend ($0) predates these rows.
+    down.restoreUsage();
+    await one.writer.flush();
+    assert.equal((await rowCosts(key.id)).rows, 10);
+    let local = 0;
+    for (let index = 0; index < 20; index++) if ((await one.call(key.id, 0.02, 0.02)) === 'local') local++;
+    assert.equal(local, 5, '$0.20 landed + 5 × $0.02 fills $0.30');
+  } finally {
+    down.restoreUsage();
+    down.restoreKeys();
+  }
+  await one.writer.flush();
+  const stored = await store.keys.findById(key.id);
+  assert.ok(Math.abs((stored?.spend ?? 0) - 0.3) < 1e-9, `spend ${stored?.spend}`);
+  await one.close();
+});
+
+/** Admits everything and keeps what the ledger says it has not written yet at each check. */
+class RecordingStore implements BudgetStore {
+  readonly seen: Array<UnwrittenSpend | undefined> = [];
+
+  async reserveBudget(keyId: string, _id: string, _amount: number, _now: number, unwritten?: (keyId: string) => UnwrittenSpend | undefined): Promise<BudgetOutcome> {
+    const figures = unwritten?.(keyId);
+    this.seen.push(figures === undefined ? undefined : { spend: figures.spend, held: figures.held });
+    return { admitted: true };
+  }
+
+  async releaseReservation(): Promise<number> {
+    return 0;
+  }
+
+  async releaseStale(): Promise<number> {
+    return 0;
+  }
+}
+
+test('a call leaves the unwritten figures when its transaction is about to commit; a failed commit puts it back; a dropped record leaves them', async () => {
+  const fake = new RecordingStore();
+  const ledger = new BudgetLedger(fake, () => undefined, logger);
+  const check = async () => {
+    await ledger.hold('k', `check-${fake.seen.length}`, 0);
+    return fake.seen.at(-1);
+  };
+  ledger.settle('k', 'a', 'store', 0.22, 0.02);
+  ledger.settle('k', 'b', 'local', 0.1, 0.05);
+  ledger.settle('k', 'c', 'store', 0, 0);
+  ledger.settle('other', 'd', 'store', 0.3, 0.01);
+  const close = (value: UnwrittenSpend | undefined, spend: number, held: number) =>
+    assert.ok(value !== undefined && Math.abs(value.spend - spend) < 1e-12 && Math.abs(value.held - held) < 1e-12, JSON.stringify(value));
+  close(await check(), 0.07, 0.22);
+
+  const a = usage('a', 'k', 0.02, true);
+  const b = usage('b', 'k', 0.05, false);
+  ledger.landing([a, b, usage('unknown', 'k', 1, false)]);
+  assert.equal(await check(), undefined, 'nothing left for the key while its rows commit');
+  ledger.landed([a, b], false);
+  close(await check(), 0.07, 0.22);
+  ledger.landing([a]);
+  ledger.landed([a], true);
+  ledger.landed([a], false);
+  close(await check(), 0.05, 0);
+  ledger.lost([b]);
+  assert.equal(await check(), undefined);
+  ledger.close();
+});

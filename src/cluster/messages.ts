@@ -18,7 +18,7 @@ export type WorkerRequest =
 
 /** A worker's news: no answer expected. */
 export type WorkerNotice =
-  | { llmp: 1; t: 'rl.adjust'; key: string; delta: number; now: number }
+  | { llmp: 1; t: 'rl.adjust'; key: string; delta: number; windowStart: number }
   | { llmp: 1; t: 'cache.set'; key: string; answer: CachedAnswer; ttlMs: number }
   | { llmp: 1; t: 'key.changed'; keyId: string }
   | { llmp: 1; t: 'ui.session'; session: UiSession }

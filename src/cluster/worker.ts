@@ -116,9 +116,9 @@ export class IpcRateLimiter implements RateLimiter {
     }
   }
 
-  adjust(key: string, delta: number, now: number): void {
-    if (this.link.connected) this.link.notify({ llmp: 1, t: 'rl.adjust', key, delta, now });
-    else this.fallback.adjust(key, delta, now);
+  adjust(key: string, delta: number, windowStart: number): void {
+    if (this.link.connected) this.link.notify({ llmp: 1, t: 'rl.adjust', key, delta, windowStart });
+    else this.fallback.adjust(key, delta, windowStart);
   }
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkWaits, TIMING_CASES, WINDOW_MS, WINDOW_START } from '../../test/support/rate-limit-timing.js';
+import { checkSettlements, checkWaits, TIMING_CASES, WINDOW_MS, WINDOW_START } from '../../test/support/rate-limit-timing.js';
 import { MemoryRateLimiter } from './memory-rate-limiter.js';
 
 test('admits up to the limit in a window, then refuses with the time until one more fits', () => {
@@ -59,12 +59,17 @@ test('a settlement after a refusal in the next window reaches the window its res
   // The refusal used to move the counter into the new window, so giving back the 300 reserved
   // before it was lost at 0 there, and the full reservation kept weighing as the previous window.
   const limiter = new MemoryRateLimiter(WINDOW_MS);
-  assert.equal(limiter.consume('tpm', 300, 300, WINDOW_START + 59_000).allowed, true);
+  const reserved = limiter.consume('tpm', 300, 300, WINDOW_START + 59_000);
+  assert.equal(reserved.allowed, true);
   assert.equal(limiter.consume('tpm', 300, 100, WINDOW_START + WINDOW_MS + 1_000).allowed, false);
-  limiter.adjust('tpm', -250, WINDOW_START + WINDOW_MS + 2_000);
+  limiter.adjust('tpm', -250, reserved.windowStart);
   const after = limiter.consume('tpm', 300, 100, WINDOW_START + WINDOW_MS + 3_000);
   assert.equal(after.allowed, true);
   assert.equal(after.remaining, 152);
+});
+
+test('a settlement lands in its reservation\'s window: this one, the previous one once another call rolled the counter, or none', async () => {
+  await checkSettlements(new MemoryRateLimiter(WINDOW_MS), 'settle:');
 });
 
 test('costs larger than one (tokens) and pruning', () => {

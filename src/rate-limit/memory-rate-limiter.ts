@@ -10,13 +10,23 @@ export interface RateLimitDecision {
    * than `remaining` would (admitted; with `remaining` 0, the next request of cost 1). See msUntilFits.
    */
   resetMs: number;
+  /**
+   * Start (ms) of the window the request was counted in (asked in, if refused). A reservation
+   * settles against it: the limiter's clock may not be the caller's (Redis's), and the window may
+   * have moved on by the time the call ends.
+   */
+  windowStart: number;
 }
 
 export interface RateLimiter {
   /** Counts `cost` against `key` if it fits under `limit` per window (a promise for shared backends). */
   consume(key: string, limit: number, cost: number, now: number): RateLimitDecision | Promise<RateLimitDecision>;
-  /** Corrects the current window by `delta` (negative gives back), never below 0: settles a reservation. */
-  adjust(key: string, delta: number, now: number): void | Promise<void>;
+  /**
+   * Corrects a reservation by `delta` (negative gives back), never below 0, in the window it was
+   * counted in (`windowStart`, from its decision): the current one, or the previous one once the
+   * counter has moved on; a window older than that no longer counts and is left alone.
+   */
+  adjust(key: string, delta: number, windowStart: number): void | Promise<void>;
 }
 
 /**
@@ -72,7 +82,7 @@ export class MemoryRateLimiter implements RateLimiter {
     const scaledUsed = current * windowMs + previous * (windowMs - elapsed);
     if (scaledUsed + cost * windowMs > limit * windowMs) {
       const remaining = Math.max(0, Math.floor((limit * windowMs - scaledUsed) / windowMs));
-      return { allowed: false, limit, remaining, resetMs: msUntilFits(previous, current, elapsed, limit, cost, windowMs) };
+      return { allowed: false, limit, remaining, resetMs: msUntilFits(previous, current, elapsed, limit, cost, windowMs), windowStart };
     }
     current += cost;
     if (counter === undefined) this.counters.set(key, { windowStart, current, previous });
@@ -83,14 +93,16 @@ export class MemoryRateLimiter implements RateLimiter {
     }
     const remaining = Math.max(0, Math.floor((limit * windowMs - scaledUsed - cost * windowMs) / windowMs));
     const resetMs = msUntilFits(previous, current, elapsed, limit, Math.min(remaining + 1, limit), windowMs);
-    return { allowed: true, limit, remaining, resetMs };
+    return { allowed: true, limit, remaining, resetMs, windowStart };
   }
 
-  adjust(key: string, delta: number, now: number): void {
+  adjust(key: string, delta: number, windowStart: number): void {
     const counter = this.counters.get(key);
-    // The counter's own window is the one the reservation went into, unless it is older than the last one.
-    if (counter === undefined || now - (now % this.windowMs) - counter.windowStart > this.windowMs) return;
-    counter.current = Math.max(0, counter.current + delta);
+    if (counter === undefined) return;
+    // Not the counter's window as of now: a call that spanned a boundary, where another call has
+    // rolled the counter, gave its refund to the new minute (lost at 0) while the old one kept it all.
+    if (counter.windowStart === windowStart) counter.current = Math.max(0, counter.current + delta);
+    else if (counter.windowStart - windowStart === this.windowMs) counter.previous = Math.max(0, counter.previous + delta);
   }
 
   /** Drops counters idle for two windows; called from a background timer. */

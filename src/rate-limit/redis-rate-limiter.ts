@@ -9,11 +9,28 @@ import type { RedisConnection } from '../store/redis-connection.js';
 import type { RateLimitDecision, RateLimiter } from './memory-rate-limiter.js';
 
 /**
- * KEYS[1]: the counter hash. ARGV: limit, cost (or delta), window ms, mode, and optionally now (ms;
- * Redis's clock otherwise). Returns {allowed, remaining, resetMs}. The arithmetic is the memory
+ * KEYS[1]: the counter hash. ARGV: limit, cost (or delta), window ms, mode, then for 'consume'
+ * optionally now (ms; Redis's clock otherwise) and for 'adjust' the reservation's window start.
+ * 'consume' returns {allowed, remaining, resetMs, windowStart}. The arithmetic is the memory
  * limiter's, operation for operation (both are IEEE doubles), so the two decide and wait alike.
  */
 const SLIDING_WINDOW = `
+local windowMs = tonumber(ARGV[3])
+local stored = redis.call('HMGET', KEYS[1], 'ws', 'cur', 'prev')
+local ws = tonumber(stored[1])
+local cur = tonumber(stored[2]) or 0
+local prev = tonumber(stored[3]) or 0
+if ARGV[4] == 'adjust' then
+  -- MemoryRateLimiter.adjust: the reservation's window, current or previous; no clock needed.
+  local reserved = tonumber(ARGV[5])
+  if ws == nil then return 0 end
+  if ws == reserved then
+    redis.call('HSET', KEYS[1], 'cur', math.max(0, cur + tonumber(ARGV[2])))
+  elseif ws - reserved == windowMs then
+    redis.call('HSET', KEYS[1], 'prev', math.max(0, prev + tonumber(ARGV[2])))
+  end
+  return 0
+end
 local now
 if ARGV[5] then
   now = tonumber(ARGV[5])
@@ -21,17 +38,7 @@ else
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-local windowMs = tonumber(ARGV[3])
 local windowStart = now - (now % windowMs)
-local stored = redis.call('HMGET', KEYS[1], 'ws', 'cur', 'prev')
-local ws = tonumber(stored[1])
-local cur = tonumber(stored[2]) or 0
-local prev = tonumber(stored[3]) or 0
-if ARGV[4] == 'adjust' then
-  if ws == nil or windowStart - ws > windowMs then return {1, 0, 0} end
-  redis.call('HSET', KEYS[1], 'cur', math.max(0, cur + tonumber(ARGV[2])))
-  return {1, 0, 0}
-end
 if ws == nil then
   cur = 0
   prev = 0
@@ -54,12 +61,12 @@ local function untilFits(current, need)
 end
 local scaledUsed = cur * windowMs + prev * (windowMs - elapsed)
 if scaledUsed + cost * windowMs > limit * windowMs then
-  return {0, math.max(0, math.floor((limit * windowMs - scaledUsed) / windowMs)), untilFits(cur, cost)}
+  return {0, math.max(0, math.floor((limit * windowMs - scaledUsed) / windowMs)), untilFits(cur, cost), windowStart}
 end
 redis.call('HSET', KEYS[1], 'ws', windowStart, 'cur', cur + cost, 'prev', prev)
 redis.call('PEXPIRE', KEYS[1], windowMs * 2)
 local remaining = math.max(0, math.floor((limit * windowMs - scaledUsed - cost * windowMs) / windowMs))
-return {1, remaining, untilFits(cur + cost, math.min(remaining + 1, limit))}
+return {1, remaining, untilFits(cur + cost, math.min(remaining + 1, limit)), windowStart}
 `;
 const SLIDING_WINDOW_SHA = createHash('sha1').update(SLIDING_WINDOW).digest('hex');
 
@@ -74,11 +81,11 @@ async function runScript(client: Redis, key: string, args: Array<string | number
 }
 
 function toDecision(reply: unknown, limit: number): RateLimitDecision {
-  if (!Array.isArray(reply) || reply.length < 3 || !reply.every((item) => typeof item === 'number')) {
+  if (!Array.isArray(reply) || reply.length < 4 || !reply.every((item) => typeof item === 'number')) {
     throw new Error('unexpected reply from the rate-limit script');
   }
-  const [allowed, remaining, resetMs] = reply as [number, number, number];
-  return { allowed: allowed === 1, limit, remaining, resetMs };
+  const [allowed, remaining, resetMs, windowStart] = reply as [number, number, number, number];
+  return { allowed: allowed === 1, limit, remaining, resetMs, windowStart };
 }
 
 export class RedisRateLimiter implements RateLimiter {
@@ -108,16 +115,16 @@ export class RedisRateLimiter implements RateLimiter {
     return this.local.consume(key, limit, cost, now);
   }
 
-  async adjust(key: string, delta: number, now: number): Promise<void> {
+  async adjust(key: string, delta: number, windowStart: number): Promise<void> {
     if (delta === 0) return;
-    if (this.redis.available(now)) {
+    if (this.redis.available()) {
       try {
-        await this.redis.run((client) => runScript(client, this.counterKey(key), this.clock === 'redis' ? [0, delta, this.windowMs, 'adjust'] : [0, delta, this.windowMs, 'adjust', now]));
+        await this.redis.run((client) => runScript(client, this.counterKey(key), [0, delta, this.windowMs, 'adjust', windowStart]));
         return;
       } catch {
         // As in consume: fall through to the local counter.
       }
     }
-    await this.local.adjust(key, delta, now);
+    await this.local.adjust(key, delta, windowStart);
   }
 }

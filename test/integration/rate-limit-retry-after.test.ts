@@ -17,8 +17,8 @@ class SetClockLimiter implements RateLimiter {
     return this.inner.consume(key, limit, cost, this.now);
   }
 
-  adjust(key: string, delta: number): void {
-    this.inner.adjust(key, delta, this.now);
+  adjust(key: string, delta: number, windowStart: number): void {
+    this.inner.adjust(key, delta, windowStart);
   }
 }
 

@@ -10,7 +10,7 @@ import { MemoryRateLimiter } from '../../src/rate-limit/memory-rate-limiter.js';
 import { RedisRateLimiter } from '../../src/rate-limit/redis-rate-limiter.js';
 import { RedisConnection } from '../../src/store/redis-connection.js';
 import { createRedisPrefix, type RedisPrefix } from '../support/backing-services.js';
-import { checkWaits, replaySequence, TIMING_CASES, WINDOW_MS } from '../support/rate-limit-timing.js';
+import { checkSettlements, checkWaits, replaySequence, TIMING_CASES, WINDOW_MS, WINDOW_START } from '../support/rate-limit-timing.js';
 
 const redis = await createRedisPrefix();
 
@@ -55,6 +55,21 @@ describe('Redis rate limiter on a real Redis', { skip: typeof redis === 'string'
     assert.deepEqual(fromRedis, fromMemory);
   });
 
+  test('a settlement lands in its reservation\'s window, as in memory', async () => {
+    const limiter = new RedisRateLimiter(connection, new MemoryRateLimiter(), shared.prefix, WINDOW_MS, 'caller');
+    await checkSettlements(limiter, 'settle:');
+  });
+
+  test('the window a settlement names is Redis\'s, whatever the caller\'s clock says', async () => {
+    const limiter = new RedisRateLimiter(connection, new MemoryRateLimiter(), shared.prefix, WINDOW_MS);
+    // A caller's clock far from Redis's: the decision still names the window Redis counted in.
+    const decision = await limiter.consume('clock', 100, 80, WINDOW_START);
+    assert.equal(decision.windowStart % WINDOW_MS, 0);
+    assert.ok(Math.abs(decision.windowStart - Date.now()) < 2 * WINDOW_MS, String(decision.windowStart));
+    await limiter.adjust('clock', -70, decision.windowStart);
+    assert.equal((await limiter.consume('clock', 100, 0, WINDOW_START)).remaining, 90);
+  });
+
   test('atomic: 60 concurrent checks against a limit of 20 admit exactly 20', async () => {
     const limiter = new RedisRateLimiter(connection, new MemoryRateLimiter(), shared.prefix);
     const decisions = await Promise.all(Array.from({ length: 60 }, () => limiter.consume('race', 20, 1, Date.now())));
@@ -63,10 +78,12 @@ describe('Redis rate limiter on a real Redis', { skip: typeof redis === 'string'
 
   test('adjust gives tokens back (never below zero) and takes the excess', async () => {
     const limiter = new RedisRateLimiter(connection, new MemoryRateLimiter(), shared.prefix);
-    assert.equal((await limiter.consume('tokens', 100, 80, Date.now())).remaining, 20);
-    await limiter.adjust('tokens', -70, Date.now());
-    assert.equal((await limiter.consume('tokens', 100, 10, Date.now())).remaining, 80);
-    await limiter.adjust('tokens', -1_000, Date.now());
+    const reserved = await limiter.consume('tokens', 100, 80, Date.now());
+    assert.equal(reserved.remaining, 20);
+    await limiter.adjust('tokens', -70, reserved.windowStart);
+    const more = await limiter.consume('tokens', 100, 10, Date.now());
+    assert.equal(more.remaining, 80);
+    await limiter.adjust('tokens', -1_000, more.windowStart);
     assert.equal((await limiter.consume('tokens', 100, 0, Date.now())).remaining, 100);
   });
 });

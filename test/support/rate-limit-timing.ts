@@ -38,10 +38,10 @@ export const TIMING_CASES: readonly TimingCase[] = [
 /** Counts the case's units (as token settlement does, by adjust) and asks; returns when it asked and the refusal's wait. */
 async function refuse(limiter: RateLimiter, key: string, timing: TimingCase): Promise<{ now: number; resetMs: number }> {
   const next = WINDOW_START + WINDOW_MS;
-  await limiter.consume(key, timing.limit, 0, WINDOW_START);
-  await limiter.adjust(key, timing.previous, WINDOW_START);
-  await limiter.consume(key, timing.limit, 0, next);
-  await limiter.adjust(key, timing.current, next);
+  const first = await limiter.consume(key, timing.limit, 0, WINDOW_START);
+  await limiter.adjust(key, timing.previous, first.windowStart);
+  const second = await limiter.consume(key, timing.limit, 0, next);
+  await limiter.adjust(key, timing.current, second.windowStart);
   const now = next + timing.elapsed;
   const decision = await limiter.consume(key, timing.limit, timing.cost, now);
   assert.equal(decision.allowed, false, timing.name);
@@ -82,21 +82,65 @@ export async function replaySequence(limiter: RateLimiter, key: string): Promise
     seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
     return seed % range;
   };
-  // First a settlement that comes after a refusal in the next window (the memory limiter once sent it there).
-  const scripted: Array<[number, number]> = [[WINDOW_START + 59_000, 12], [WINDOW_START + WINDOW_MS + 1_000, 4]];
-  for (const [at, cost] of scripted) {
+  // The windows of admitted checks, newest last: settlements name one (this one, the last, or older, which is ignored).
+  const reserved: number[] = [];
+  const check = async (cost: number, at: number) => {
     const decision = await limiter.consume(key, 12, cost, at);
     decisions.push([decision.allowed, decision.remaining, decision.resetMs]);
-  }
-  await limiter.adjust(key, -9, WINDOW_START + WINDOW_MS + 2_000);
+    if (decision.allowed) reserved.push(decision.windowStart);
+  };
+  // First a settlement that comes after a refusal in the next window (the memory limiter once sent it there).
+  await check(12, WINDOW_START + 59_000);
+  await check(4, WINDOW_START + WINDOW_MS + 1_000);
+  await limiter.adjust(key, -9, WINDOW_START);
   let now = WINDOW_START + WINDOW_MS + 3_000;
   while (now < WINDOW_START + 5 * WINDOW_MS) {
     now += next(4_000);
-    if (next(5) === 0) await limiter.adjust(key, next(7) - 3, now);
-    else {
-      const decision = await limiter.consume(key, 12, next(5), now);
-      decisions.push([decision.allowed, decision.remaining, decision.resetMs]);
-    }
+    if (next(5) === 0) {
+      const delta = next(7) - 3;
+      await limiter.adjust(key, delta, reserved[reserved.length - 1 - next(Math.min(reserved.length, 30))] ?? WINDOW_START);
+    } else await check(next(5), now);
   }
   return decisions;
+}
+
+/**
+ * Token settlement across window boundaries (the report: tpm_limit 2000, a 20 s stream reserved
+ * ~1,524 tokens at :48 and used 15; a small call at :02 rolled the counter, so the stream's refund
+ * at :08 went to the new minute, lost at 0, and the old minute still weighed the whole reservation).
+ * Checked the same on every backend: each refund lands in the window its reservation was counted in.
+ */
+export async function checkSettlements(limiter: RateLimiter, prefix: string): Promise<void> {
+  const next = WINDOW_START + WINDOW_MS;
+
+  // The reported sequence.
+  const stream = await limiter.consume(`${prefix}boundary`, 2_000, 1_524, WINDOW_START + 48_000);
+  assert.equal(stream.allowed, true);
+  assert.equal(stream.windowStart, WINDOW_START);
+  const small = await limiter.consume(`${prefix}boundary`, 2_000, 30, next + 2_000);
+  assert.equal(small.allowed, true);
+  assert.equal(small.windowStart, next);
+  await limiter.adjust(`${prefix}boundary`, 15 - 30, small.windowStart);
+  await limiter.adjust(`${prefix}boundary`, 15 - 1_524, stream.windowStart);
+  // 15 before weigh 15 × 51/60 = 12.75, 15 now: 2000 − 27.75 − 1024 leaves 948 (it said 702 and refused).
+  const large = await limiter.consume(`${prefix}boundary`, 2_000, 1_024, next + 9_000);
+  assert.equal(large.allowed, true, 'the refund after the boundary reached the previous window');
+  assert.equal(large.remaining, 948);
+
+  // A refund in the window of its reservation.
+  const same = await limiter.consume(`${prefix}same`, 2_000, 1_524, WINDOW_START + 10_000);
+  await limiter.adjust(`${prefix}same`, 15 - 1_524, same.windowStart);
+  assert.equal((await limiter.consume(`${prefix}same`, 2_000, 1_024, WINDOW_START + 40_000)).remaining, 2_000 - 15 - 1_024);
+
+  // Two windows later the reservation no longer counts: its refund is dropped, not taken from the current window.
+  const old = await limiter.consume(`${prefix}old`, 2_000, 1_524, WINDOW_START + 48_000);
+  assert.equal((await limiter.consume(`${prefix}old`, 2_000, 500, next + WINDOW_MS + 2_000)).remaining, 1_500);
+  await limiter.adjust(`${prefix}old`, 15 - 1_524, old.windowStart);
+  assert.equal((await limiter.consume(`${prefix}old`, 2_000, 0, next + WINDOW_MS + 3_000)).remaining, 1_500);
+
+  // A call that used more than it reserved, settled after the boundary: the excess weighs with the previous window.
+  const over = await limiter.consume(`${prefix}over`, 2_000, 600, WINDOW_START + 30_000);
+  assert.equal((await limiter.consume(`${prefix}over`, 2_000, 0, next + 30_000)).remaining, 1_700);
+  await limiter.adjust(`${prefix}over`, 400, over.windowStart);
+  assert.equal((await limiter.consume(`${prefix}over`, 2_000, 0, next + 30_000)).remaining, 1_500);
 }

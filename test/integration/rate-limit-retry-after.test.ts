@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { MemoryRateLimiter, type RateLimitDecision, type RateLimiter } from '../../src/rate-limit/memory-rate-limiter.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
-import { CLIENT_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+import { CLIENT_KEY, eventually, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 import { chat, createKey, errorCode, type JsonResponse } from '../support/key-support.js';
 import { WINDOW_MS, WINDOW_START } from '../support/rate-limit-timing.js';
 
@@ -81,5 +81,29 @@ describe('Retry-After is how long to wait on the sliding window', () => {
     clock.now = refusedAt + wait * 1000;
     const admitted = await chat(gateway.url, key, { max_tokens: 90 });
     assert.equal(admitted.status, 200, admitted.text);
+  });
+
+  test('tokens: a call that spans a minute boundary gives its unused tokens back to the minute it reserved them in', async () => {
+    // The report (tpm_limit 2000): a stream reserved ~1,500 at :48 and used a few; a small call at
+    // :02 rolled the window, so the refund at :08 was lost and a 1,000-token call at :09 got 429.
+    const minute = WINDOW_START + 20 * WINDOW_MS;
+    const { key } = await createKey(gateway.url, { rpm_limit: 0, tpm_limit: 2_000 });
+    const settled = () => gateway.usage.recent().length;
+    const settledBefore = settled();
+    clock.now = minute + 48_000;
+    const seen = upstream.requests.length;
+    upstream.enqueue({ kind: 'delay-headers', ms: 300 });
+    const stream = chat(gateway.url, key, { stream: true, max_tokens: 1_500 });
+    // Reserved: the upstream has the request (and holds its answer a while).
+    await eventually(() => upstream.requests.length > seen);
+    clock.now = minute + WINDOW_MS + 2_000;
+    const small = await chat(gateway.url, key, { max_tokens: 10 });
+    assert.equal(small.status, 200, small.text);
+    clock.now = minute + WINDOW_MS + 8_000;
+    assert.equal((await stream).status, 200);
+    await eventually(() => settled() === settledBefore + 2);
+    clock.now = minute + WINDOW_MS + 9_000;
+    const large = await chat(gateway.url, key, { max_tokens: 1_000 });
+    assert.equal(large.status, 200, large.text);
   });
 });

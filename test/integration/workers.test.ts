@@ -102,6 +102,23 @@ describe('workers: state through the primary (no Redis)', () => {
     fake.reset();
   });
 
+  test('token settlement through the primary: unused tokens are given back to the window they were reserved in', async () => {
+    // tpm 2000: after a call that reserved ~1,500 and used a few, a second one fits only once the
+    // refund, sent with the window its reservation was counted in, has reached the primary's counter.
+    const { key } = await createKey(gateway.url, { name: 'tokens', rpm_limit: 0, tpm_limit: 2_000 });
+    const call = () => send(gateway.url, '/v1/chat/completions', { headers: { ...bearer(key), 'cache-control': 'no-store' }, body: chat('gpt-4o-mini', { max_tokens: 1_500 }) });
+    const first = await call();
+    assert.equal(first.status, 200, first.body);
+    // The refund is a notice to the primary: the next call, through the other worker, may ask first.
+    let second = await call();
+    for (let attempt = 0; second.status === 429 && attempt < 40; attempt++) {
+      await sleep(50);
+      second = await call();
+    }
+    assert.equal(second.status, 200, second.body);
+    fake.reset();
+  });
+
   test('the memory response cache is shared: the same request on another connection is a hit', async () => {
     const { key } = await createKey(gateway.url, { name: 'cache' });
     const body = chat('gpt-4o-mini', { temperature: 0 });

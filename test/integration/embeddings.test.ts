@@ -324,6 +324,24 @@ aliases:
   });
 
   describe('keys and limits', () => {
+    test('a reported input count that is no count or more than the inputs could hold is billed from the local count (RELIABILITY 4b#13)', async () => {
+      const answer = (usage: unknown) => JSON.stringify({ object: 'list', data: [{ object: 'embedding', index: 0, embedding: [0.1, 0.2] }], model: 'text-embedding-3-large', usage });
+      for (const [name, usage] of [
+        ['negative', { prompt_tokens: -5, total_tokens: -5 }],
+        ['huge', { prompt_tokens: 1e300, total_tokens: 1e300 }],
+        ['a string', { prompt_tokens: '4', total_tokens: '4' }],
+      ] as const) {
+        openai.enqueue({ kind: 'raw', status: 200, contentType: 'application/json', body: answer(usage) });
+        const id = `embed-bad-usage-${name.replace(' ', '-')}`;
+        const response = await embed(gateway, { model: 'docs-embed', input: ['one two three four'] }, { 'x-request-id': id });
+        assert.equal(response.status, 200, name);
+        const recorded = gateway.usage.recent().find((entry) => entry.requestId === id);
+        assert.equal(recorded?.estimated, true, name);
+        assert.equal(recorded?.promptTokens, 4, name);
+        assert.ok(Math.abs((recorded?.cost ?? -1) - (4 * 0.00013) / 1000) < 1e-12, `${name}: cost ${String(recorded?.cost)}`);
+      }
+    });
+
     test('a key limited to some models gets 403 for others', async () => {
       const { key } = await createKey(gateway.url, { models: ['text-embedding-3-small'] });
       const allowed = await callJson(gateway.url, 'POST', '/v1/embeddings', key, { model: 'text-embedding-3-small', input: 'x' });

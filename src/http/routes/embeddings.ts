@@ -25,6 +25,15 @@ function asCompletionUsage(usage: EmbeddingUsage): CompletionUsage {
   return { prompt_tokens: usage.prompt_tokens, completion_tokens: 0, total_tokens: usage.total_tokens };
 }
 
+/** Whether a reported input count is a count the request could have cost: each input at most the model's window (with room for other tokenizers). */
+function plausibleInput(tokens: unknown, embed: EmbeddingRequest, route: Route): boolean {
+  if (typeof tokens !== 'number' || !Number.isFinite(tokens) || tokens < 0) return false;
+  const inputs = typeof embed.input === 'string' ? 1 : Math.max(1, embed.input.length);
+  const window = route.entry?.context_length;
+  const perInput = typeof window === 'number' && window > 0 ? Math.ceil(window * 1.25) + 1_000 : 10_000_000;
+  return tokens <= inputs * perInput;
+}
+
 export function registerEmbeddings(app: FastifyInstance, services: Services): void {
   const { router, cache } = services;
   const embeddings = new EmbeddingsExecutor(services.upstream, services.executor, router);
@@ -94,7 +103,14 @@ export function registerEmbeddings(app: FastifyInstance, services: Services): vo
       answer.usage = { prompt_tokens: tokens, total_tokens: tokens };
       estimated = true;
     }
-    const tokens = asCompletionUsage(answer.usage);
+    let tokens = asCompletionUsage(answer.usage);
+    if (!plausibleInput(tokens.prompt_tokens, embed, outcome.route)) {
+      // As for chat (src/usage/usage-check.ts): a count that is no count, or more than the inputs
+      // could hold, is billed from the local count; the client still gets the provider's answer.
+      const counted = await countInput();
+      tokens = { prompt_tokens: counted, completion_tokens: 0, total_tokens: counted };
+      estimated = true;
+    }
     const out = outcome.raw ?? JSON.stringify(answer);
     if (cache !== undefined && cachePlan !== undefined) saveCompletion(cache, cachePlan, out, tokens, warnings);
     record(request, outcome.route, embed.model, started, 'ok', 200, tokens, { estimated });

@@ -67,22 +67,45 @@ function largestWindow(services: FitServices, group: ModelGroup, window: number)
 }
 
 /**
+ * What a part other than text may count beyond its bytes in the body: an image URL of 40 bytes is
+ * hundreds of tokens (the estimator's tile formula reaches 1,445 for one image), an audio or file
+ * part 1,000.
+ */
+const NON_TEXT_PART_TOKENS = 1_500;
+
+/**
+ * True when a prompt of `bytes` body bytes surely fits without counting. No tokenizer makes more
+ * than one token per byte of text (byte-level BPE falls back to single bytes: 130 hieroglyphs, 520
+ * bytes, are ~520 tokens), so text is bounded by its bytes; each non-text part gets its allowance.
+ * (Half a token per byte, the bound before, let such prompts and image-heavy ones skip the policy.)
+ */
+function surelyFits(bytes: number, chat: ChatCompletionRequest, output: number, window: number): boolean {
+  if (bytes + output >= window) return false;
+  let parts = 0;
+  for (const message of chat.messages) {
+    const content = message.content;
+    if (Array.isArray(content)) for (const part of content as unknown[]) if ((part as { type?: unknown } | null)?.type !== 'text') parts++;
+  }
+  return bytes + parts * NON_TEXT_PART_TOKENS + output < window;
+}
+
+/**
  * True when the request surely fits without counting: no policy header to check, and the catalog
- * knows no window for the group or the body is obviously small (under half a token per byte). The
- * chat route asks this first, so most requests never enter the async fitContext.
+ * knows no window for the group or the body is obviously small (see surelyFits). The chat route
+ * asks this first, so most requests never enter the async fitContext.
  */
 export function fitsUncounted(request: FastifyRequest, chat: ChatCompletionRequest, group: ModelGroup): boolean {
   if (request.headers[CONTEXT_HEADER] !== undefined) return false;
   const window = groupWindow(group);
   if (window === undefined) return true;
   const length = Number(request.headers['content-length']);
-  return Number.isFinite(length) && length > 0 && length / 2 + (chat.max_completion_tokens ?? chat.max_tokens ?? 0) < window;
+  return Number.isFinite(length) && length > 0 && surelyFits(length, chat, chat.max_completion_tokens ?? chat.max_tokens ?? 0, window);
 }
 
 /**
  * Fits `chat` (in place) to the window of the group that will serve it, and returns that group (a
  * fallback's, under `fallback`). Does no counting at all when the catalog knows no window for the
- * group, or when the body is obviously small (under half a token per byte).
+ * group, or when the body is obviously small (see surelyFits).
  */
 export async function fitContext(services: FitServices, request: FastifyRequest, reply: FastifyReply, chat: ChatCompletionRequest, group: ModelGroup): Promise<ModelGroup> {
   const policy = contextPolicy(services, request, group);
@@ -91,7 +114,7 @@ export async function fitContext(services: FitServices, request: FastifyRequest,
   const output = chat.max_completion_tokens ?? chat.max_tokens ?? 0;
   const length = Number(request.headers['content-length']);
   const bytes = Number.isFinite(length) && length > 0 ? length : Buffer.byteLength(JSON.stringify(chat.messages));
-  if (bytes / 2 + output < window) return group;
+  if (surelyFits(bytes, chat, output, window)) return group;
 
   // Refusing, or moving to a larger window, needs the count only up to the largest window that
   // could take the prompt: a 10 MB body is not counted whole (seconds of counting) to be refused.

@@ -166,6 +166,19 @@ describe('context condensation', () => {
     assert.equal(upstream.requests.length, 0);
   });
 
+  test('prompts denser than half a token per byte are counted, not waved through: byte-fallback text and image URLs', async () => {
+    // 130 hieroglyphs: 520 bytes of UTF-8, each byte its own token (the old bound counted ~290).
+    const glyphs = '\u{13000}'.repeat(130);
+    const dense = await chat({ model: 'gpt-3.5-turbo', messages: [{ role: 'user', content: glyphs }], max_tokens: 10 });
+    assert.equal(dense.status, 400, await dense.clone().text());
+    assert.equal(((await dense.json()) as { error: { code: string } }).error.code, 'context_length_exceeded');
+    // One image URL, ~40 bytes, counts 765 tokens: over the 400-token window.
+    const image = await chat({ model: 'gpt-3.5-turbo', messages: [{ role: 'user', content: [{ type: 'text', text: 'What is it?' }, { type: 'image_url', image_url: { url: 'https://ex.com/1.jpg' } }] }], max_tokens: 10 });
+    assert.equal(image.status, 400, await image.clone().text());
+    assert.equal(((await image.json()) as { error: { code: string } }).error.code, 'context_length_exceeded');
+    assert.equal(upstream.requests.length, 0);
+  });
+
   test('a prompt that fits is sent untouched, without context headers', async () => {
     const response = await chat({ model: 'gpt-3.5-turbo', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 50 }, 'truncate');
     assert.equal(response.status, 200);

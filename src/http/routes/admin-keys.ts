@@ -8,7 +8,7 @@ import type { Services } from '../../services.js';
 
 const KEY_ID = /^[0-9a-f]{16}$/;
 /** A date, or a date and time with an optional zone: what `expires_at` takes. */
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 const FIELDS = new Set(['name', 'models', 'rpm_limit', 'tpm_limit', 'max_budget', 'budget_period', 'expires_at']);
 const MAX_LIMIT = 1_000_000_000;
 
@@ -23,10 +23,22 @@ function limit(value: unknown, param: string): number | null {
   return value;
 }
 
-/** Parses an ISO 8601 date or date-time into epoch ms; a date alone means its start, UTC. */
+/**
+ * Parses an ISO 8601 date or date-time into epoch ms. Everything is UTC: a date alone means its
+ * start, and a time without an offset is UTC too (Date.parse would read it in the server's zone, so a
+ * range would move with TZ and fall into DST gaps). A day the calendar lacks (2026-02-30) is refused,
+ * not rolled into the next month.
+ */
 export function parseIsoDate(value: unknown, param: string): number {
   if (typeof value !== 'string') throw invalidType(param, 'an ISO 8601 date string');
-  const parsed = ISO_8601.test(value) ? Date.parse(value.length === 10 ? `${value}T00:00:00Z` : value) : Number.NaN;
+  const match = ISO_8601.exec(value);
+  let parsed = Number.NaN;
+  if (match !== null) {
+    const [, year, month, day, zone] = match;
+    const date = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+    const real = date.getUTCFullYear() === Number(year) && date.getUTCMonth() === Number(month) - 1 && date.getUTCDate() === Number(day);
+    if (real) parsed = Date.parse(value.length === 10 ? `${value}T00:00:00Z` : zone === undefined ? `${value}Z` : value);
+  }
   if (!Number.isFinite(parsed)) throw invalidValue(param, 'must be an ISO 8601 date such as 2025-12-31 or 2025-12-31T23:59:59Z');
   return parsed;
 }

@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { isGatewayError } from '../../errors/gateway-error.js';
+import { parseIsoDate } from './admin-keys.js';
+
+describe('parseIsoDate: every date and time is UTC, and only real calendar days pass', () => {
+  test('dates, times with an offset or Z, and times without one (UTC, whatever the server zone)', () => {
+    const zone = process.env.TZ;
+    // A zone with DST: 2026-03-08 02:30 does not exist there, and midnight is 04:00 or 05:00 UTC.
+    process.env.TZ = 'America/New_York';
+    try {
+      assert.equal(parseIsoDate('2026-06-01', 'start'), Date.UTC(2026, 5, 1));
+      assert.equal(parseIsoDate('2026-06-01T00:00', 'start'), Date.UTC(2026, 5, 1));
+      assert.equal(parseIsoDate('2026-03-08T02:30', 'start'), Date.UTC(2026, 2, 8, 2, 30));
+      assert.equal(parseIsoDate('2026-06-01T12:30:15.5Z', 'start'), Date.UTC(2026, 5, 1, 12, 30, 15, 500));
+      assert.equal(parseIsoDate('2026-06-01T12:00+02:00', 'start'), Date.UTC(2026, 5, 1, 10));
+      assert.equal(parseIsoDate('2028-02-29', 'start'), Date.UTC(2028, 1, 29));
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
+
+  test('a day the calendar lacks, a bad time or another format is a 400 naming the parameter', () => {
+    for (const value of ['2026-11-31', '2026-02-30', '2027-02-29', '2026-13-01', '2026-00-10', '2026-06-01T25:00', '01/06/2026', 'tomorrow', '']) {
+      assert.throws(
+        () => parseIsoDate(value, 'expires_at'),
+        (error: unknown) => isGatewayError(error) && error.status === 400 && error.param === 'expires_at',
+        value,
+      );
+    }
+    assert.throws(() => parseIsoDate(42, 'start'), (error: unknown) => isGatewayError(error) && error.code === 'invalid_type');
+  });
+});

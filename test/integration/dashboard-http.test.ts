@@ -114,9 +114,16 @@ describe('dashboard over HTTP', () => {
     assert.equal((await call('/admin/usage/summary', { cookie, [CSRF]: csrf, 'sec-fetch-site': 'same-origin' })).status, 200);
     assert.equal((await call('/v1/models', { cookie, [CSRF]: csrf })).status, 200, 'the playground calls client routes as the master key');
     // A reloaded page reads its token back with the cookie; only this origin can read the answer.
-    const again = (await (await call('/ui/session', { cookie })).json()) as { csrf_token: string };
+    const read = await call('/ui/session', { cookie });
+    const again = (await read.json()) as { csrf_token: string };
     assert.equal(again.csrf_token, csrf);
-    assert.equal((await call('/ui/session', {})).status, 401);
+    const signedOut = await call('/ui/session', {});
+    assert.equal(signedOut.status, 401);
+    // Like every /ui answer, both carry the page's security headers.
+    for (const answer of [read, signedOut]) {
+      assert.equal(answer.headers.get('content-security-policy'), CONTENT_SECURITY_POLICY);
+      assert.equal(answer.headers.get('x-frame-options'), 'DENY');
+    }
   });
 
   test('sign-out needs the CSRF header, ends the session on the server and clears the cookie', async () => {

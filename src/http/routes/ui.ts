@@ -146,7 +146,8 @@ export function registerUi(app: FastifyInstance, services: Services): void {
   });
 
   // A page that was reloaded asks for its CSRF token again; only this origin can read the answer.
-  app.get('/ui/session', { config: { auth: 'none' } }, async (request) => {
+  app.get('/ui/session', { config: { auth: 'none' } }, async (request, reply) => {
+    securityHeaders(reply);
     const session = sessions.fromCookie(request.headers);
     if (session === undefined) throw authentication('Not signed in.', 'no_session');
     return describeSession(session);

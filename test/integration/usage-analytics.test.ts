@@ -263,6 +263,10 @@ for (const backend of backends) {
         assert.equal(response.status, 400, `${path}: ${response.text}`);
         assert.equal((response.body.error as Record<string, unknown>).param, param, path);
       }
+      // Days over any range /admin/usage takes (up to 3,660 days): one point a day.
+      const decade = await get(gateway, '/admin/usage/timeseries?start=2016-12-01&end=2026-12-01&bucket=day');
+      assert.equal(decade.status, 200, decade.text);
+      assert.equal((decade.body.timestamps as unknown[]).length, 3653);
     });
   });
 }

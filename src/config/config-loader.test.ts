@@ -127,3 +127,41 @@ test('server.body_buffer_budget_mb: optional, and never below body_limit_mb', ()
     (error: unknown) => error instanceof ConfigError && /server\.body_buffer_budget_mb: 16 is less than server\.body_limit_mb \(32\)/.test(error.message),
   );
 });
+
+test('a refused value is described, never printed: a key in the wrong place stays out of the message', () => {
+  const secret = 'sk-proj-realsecretkey0123456789';
+  for (const [text, env, field] of [
+    ['providers: { openai: ${OK} }', { OK: secret }, 'providers.openai'],
+    ['auth: { api_keys: sk-client-secret-one,sk-client-secret-two }', {}, 'auth.api_keys'],
+    ['metrics: { token: 98765432109876 }', {}, 'metrics'],
+  ] as const) {
+    assert.throws(
+      () => loadConfig({ ...env, LLM_PROXY_CONFIG: file(text) }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.message.includes(field) &&
+        !error.message.includes(secret) &&
+        !error.message.includes('sk-client-secret') &&
+        !error.message.includes('98765432109876') &&
+        !error.message.includes('9.87654'),
+    );
+  }
+  // A small number is still shown: it is what a port or a limit looks like.
+  assert.throws(() => loadConfig({ PORT: '70000' }), (error: unknown) => error instanceof ConfigError && /got 70000/.test(error.message));
+});
+
+test('a value brought in by ${ENV} is not expanded again', () => {
+  const { config } = loadConfig({ KEYX: 'abc${HOME}def${NOPE}', LLM_PROXY_CONFIG: file('providers: { openai: { api_key: "pre-${KEYX}" } }') });
+  assert.equal(config.providers.openai?.api_key, 'pre-abc${HOME}def${NOPE}');
+});
+
+test('seconds that feed a timer stop at 24.8 days: Node would turn a longer timer into 1 ms', () => {
+  for (const setting of ['probe_interval_s: 2592000', 'discovery_interval_s: 2592000', 'total_timeout_s: 3000000', 'cooldown_s: 9999999']) {
+    assert.throws(
+      () => loadConfig({ LLM_PROXY_CONFIG: file(`routing: { ${setting} }`) }),
+      (error: unknown) => error instanceof ConfigError && error.message.includes(`routing.${setting.split(':')[0]}`),
+      setting,
+    );
+  }
+  assert.equal(loadConfig({ LLM_PROXY_CONFIG: file('routing: { probe_interval_s: 2147483 }') }).config.routing.probe_interval_s, 2147483);
+});

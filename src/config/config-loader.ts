@@ -41,6 +41,8 @@ const HOSTED_KINDS = ['openai', 'anthropic', 'gemini', 'mistral', 'groq', 'deeps
 
 const ENV_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 const PLACEHOLDER = /__LLMPROXY_ENV_(\d+)__/g;
+/** A placeholder or a reference, matched together so a replacement is never matched again. */
+const ANY_REFERENCE = new RegExp(`${PLACEHOLDER.source}|${ENV_REFERENCE.source}`, 'g');
 
 interface Reference {
   name: string;
@@ -83,8 +85,11 @@ export function interpolateEnv(value: unknown, env: Environment, references: rea
       if (resolved === 'true' || resolved === 'false') return resolved === 'true';
       return resolved;
     }
-    const placeheld = value.replace(PLACEHOLDER, (_match, index: string) => lookup(index));
-    return placeheld.replace(ENV_REFERENCE, (_match, name: string, fallback: string | undefined) => resolveReference({ name, fallback }, env, path));
+    // One pass over the text as written: a value brought in is never scanned again (a password
+    // holding `${` must arrive as it is, not expanded or refused as an unset variable).
+    return value.replace(ANY_REFERENCE, (_match, index: string | undefined, name: string | undefined, fallback: string | undefined) =>
+      index !== undefined ? lookup(index) : resolveReference({ name: name as string, fallback }, env, path),
+    );
   }
   if (Array.isArray(value)) return value.map((item, index) => interpolateEnv(item, env, references, `${path}[${index}]`));
   if (value !== null && typeof value === 'object') {
@@ -206,14 +211,39 @@ const ENV_NAMES: Record<string, string> = {
   '/logging/level': 'LLM_PROXY_LOG_LEVEL',
 };
 
+/**
+ * What a refused value was, without the value: a field meant for a key (or a key put in the wrong
+ * place: `providers: { openai: ${OPENAI_API_KEY} }`) must not be printed at start-up, by
+ * check-config or in a reload's answer. Types and sizes say enough to find the mistake.
+ */
+function shownValue(value: unknown): string {
+  if (value === undefined) return 'missing';
+  if (value === null) return 'null';
+  if (typeof value === 'string') return value.length === 0 ? 'an empty string' : `a string of ${value.length} characters`;
+  if (typeof value === 'number') return Number.isInteger(value) && Math.abs(value) < 1_000_000 ? String(value) : 'a number';
+  if (typeof value === 'boolean') return String(value);
+  if (Array.isArray(value)) return `a list of ${value.length}`;
+  return 'an object';
+}
+
+/** Key prefixes the redactor knows (src/logging/redactor.ts): the config loads before it exists. */
+const KEY_SHAPED = /^(?:sk-|AIza|gsk_|xai_|fw_)/;
+
+/**
+ * A field name as shown in a message: a key can become one (`auth: { api_keys: sk-a,sk-b }` reads
+ * `sk-b` as a property of `auth`), so a key-shaped or very long name is described instead.
+ */
+function shownName(name: string): string {
+  return KEY_SHAPED.test(name) || name.length > 40 ? `<a ${name.length}-character name>` : name;
+}
+
 function describeErrors(config: unknown, source: string): string {
   const lines: string[] = [];
   for (const error of Value.Errors(ConfigSchema, config)) {
-    const field = error.path === '' ? '(root)' : error.path.slice(1).replaceAll('/', '.');
+    const field = error.path === '' ? '(root)' : error.path.slice(1).split('/').map(shownName).join('.');
     const env = ENV_NAMES[error.path];
     const where = env === undefined ? field : `${field} (or ${env})`;
-    const shown = error.value === undefined ? 'missing' : JSON.stringify(error.value);
-    lines.push(`  ${where}: ${error.message}; got ${shown && shown.length > 80 ? `${shown.slice(0, 77)}...` : shown}`);
+    lines.push(`  ${where}: ${error.message}; got ${shownValue(error.value)}`);
     if (lines.length >= 10) break;
   }
   return `Invalid configuration (${source}):\n${lines.join('\n')}`;

@@ -2,6 +2,12 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { CAPABILITIES, MODALITIES } from '../catalog/catalog-types.js';
 
+/**
+ * The longest a seconds setting that feeds a timer may be: Node's timers hold at most 2^31 − 1 ms
+ * (24.8 days) and turn anything longer into 1 ms, so "30 days" would probe or time out every millisecond.
+ */
+const MAX_TIMER_S = 2_147_483;
+
 const PROVIDER_KINDS = [
   'openai',
   'azure',
@@ -99,10 +105,10 @@ export const ModelGroupSchema = Type.Object(
       Type.Object(
         {
           /** Seconds to open the TCP (and TLS) connection; default routing.connect_timeout_s. */
-          connect_s: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
-          ttfb_s: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
-          idle_s: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
-          total_s: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+          connect_s: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: MAX_TIMER_S })),
+          ttfb_s: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: MAX_TIMER_S })),
+          idle_s: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: MAX_TIMER_S })),
+          total_s: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: MAX_TIMER_S })),
         },
         { additionalProperties: false },
       ),
@@ -124,11 +130,11 @@ export const ConfigSchema = Type.Object(
          */
         body_buffer_budget_mb: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 65536 })),
         /** Seconds a client may take to send its headers (slowloris guard). */
-        headers_timeout_s: Type.Number({ exclusiveMinimum: 0 }),
+        headers_timeout_s: Type.Number({ exclusiveMinimum: 0, maximum: MAX_TIMER_S }),
         /** Seconds a client may take to send its whole request. */
-        request_timeout_s: Type.Number({ exclusiveMinimum: 0 }),
+        request_timeout_s: Type.Number({ exclusiveMinimum: 0, maximum: MAX_TIMER_S }),
         /** Seconds between `: keepalive` comments on an idle stream. */
-        keepalive_s: Type.Number({ exclusiveMinimum: 0 }),
+        keepalive_s: Type.Number({ exclusiveMinimum: 0, maximum: MAX_TIMER_S }),
         /** Seconds a SIGTERM/SIGINT waits for in-flight requests and streams before ending them (default 30). */
         shutdown_timeout_s: Type.Optional(Type.Number({ minimum: 0, maximum: 3600 })),
         /** Worker processes on one port (node:cluster); `auto` = one per core. Default 1: no cluster. */
@@ -155,15 +161,15 @@ export const ConfigSchema = Type.Object(
       {
         /** Extra attempts after the first, for retryable failures before any byte reached the client. */
         retries: Type.Integer({ minimum: 0, maximum: 5 }),
-        connect_timeout_s: Type.Number({ exclusiveMinimum: 0 }),
+        connect_timeout_s: Type.Number({ exclusiveMinimum: 0, maximum: MAX_TIMER_S }),
         /** Time to the upstream's response headers (time to first byte). */
-        ttfb_timeout_s: Type.Number({ exclusiveMinimum: 0 }),
+        ttfb_timeout_s: Type.Number({ exclusiveMinimum: 0, maximum: MAX_TIMER_S }),
         /** Longest silence between two chunks of an upstream body. */
-        idle_timeout_s: Type.Number({ exclusiveMinimum: 0 }),
+        idle_timeout_s: Type.Number({ exclusiveMinimum: 0, maximum: MAX_TIMER_S }),
         /** Largest non-streaming upstream body accepted. */
         max_response_mb: Type.Number({ exclusiveMinimum: 0 }),
         /** Seconds between background refreshes of provider model lists. */
-        discovery_interval_s: Type.Number({ minimum: 0 }),
+        discovery_interval_s: Type.Number({ minimum: 0, maximum: MAX_TIMER_S }),
         /** Default load-balancing strategy for model groups that name none. */
         strategy: Type.Optional(StrategySchema),
         /** Models tried, in order, when every deployment of the asked model failed. */
@@ -173,12 +179,12 @@ export const ConfigSchema = Type.Object(
         /** Over-long prompts for groups that set no `context_policy` (default `error`). */
         context_policy: Type.Optional(ContextPolicySchema),
         /** Total time cap for a non-streaming call, all attempts included. */
-        total_timeout_s: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+        total_timeout_s: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: MAX_TIMER_S })),
         /** Circuit breaker: consecutive failures that open a deployment's circuit, and the first cool-down. */
         failure_threshold: Type.Optional(Type.Integer({ minimum: 1 })),
-        cooldown_s: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+        cooldown_s: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: MAX_TIMER_S })),
         /** Seconds between background one-token probes of every model group's deployments; 0 (default) is off. */
-        probe_interval_s: Type.Optional(Type.Number({ minimum: 0 })),
+        probe_interval_s: Type.Optional(Type.Number({ minimum: 0, maximum: MAX_TIMER_S })),
       },
       { additionalProperties: false },
     ),

@@ -11,6 +11,7 @@ import { KNOWN_PROVIDER_KINDS, type Config } from './config/config-schema.js';
 import { maskKey } from './logging/redactor.js';
 import { buildProviders } from './providers/provider-registry.js';
 import { ModelRouter } from './routing/model-router.js';
+import { servingProblem } from './server/gateway-server.js';
 import { configuredSecrets } from './services.js';
 
 export const CHECK_CONFIG_HELP = `llm-proxy check-config [--json]
@@ -74,6 +75,12 @@ function load(env: Environment): { config: Config; file: string | undefined } {
 export function checkConfigCommand(argv: string[], env: Environment = process.env): void {
   const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' } } });
   const { config, file } = load(env);
+  // What the server itself would refuse to start with (0.0.0.0 without a strong master key) fails here too.
+  const problem = servingProblem(config);
+  if (problem !== undefined) {
+    process.stderr.write(`llm-proxy: the server would not start: ${problem}\n`);
+    process.exit(1);
+  }
   const masked = maskConfig(config, new Set(configuredSecrets(config)));
   const setup = buildProviders(config);
   process.stdout.write(values.json === true ? `${JSON.stringify(masked, null, 2)}\n` : toYaml(masked));

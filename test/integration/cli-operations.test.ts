@@ -55,6 +55,14 @@ describe('llm-proxy check-config and models (CLI)', () => {
     });
   });
 
+  test('check-config refuses what the server would: 0.0.0.0 without a strong master key', async () => {
+    await assert.rejects(run(process.execPath, [CLI, 'check-config'], { env: { ...base, HOST: '0.0.0.0', LLM_PROXY_MASTER_KEY: 'short' } }), (error: { code: number; stderr: string }) => {
+      assert.equal(error.code, 1);
+      assert.match(error.stderr, /would not start: .*0\.0\.0\.0/);
+      return true;
+    });
+  });
+
   test('models lists and searches the catalog offline', async () => {
     const all = await run(process.execPath, [CLI, 'models', '--json'], { env: base });
     const listed = JSON.parse(all.stdout) as { models: Array<{ id: string; provider: string }>; count: number };

@@ -97,8 +97,64 @@ test('truncation keeps instructions, the newest turn and whole tool pairs, withi
     for (const id of callIds) assert.ok(resultIds.has(id), `round ${round}: call ${id} without its result`);
     // Kept messages keep their order.
     assert.deepEqual(plan.kept, [...plan.kept].sort((a, b) => a - b));
+    // After a trim the conversation opens with a user turn: no reply outlives its question.
+    const opening = kept.find((message) => message.role !== 'system' && message.role !== 'developer');
+    if (plan.dropped.length > 0) assert.equal(opening?.role, 'user', `round ${round}: the kept conversation opens with ${opening?.role}`);
   }
   assert.ok(trimmed > 50, `only ${trimmed} conversations were trimmed`);
+});
+
+/** One token per message unless `tokens` says otherwise: the cases below are about which units go. */
+function plan(messages: ChatMessage[], budget: number, tokens: Record<number, number> = {}) {
+  return planTrim(messages, messages.map((_, index) => tokens[index] ?? 1), budget);
+}
+
+test('truncation drops the reply whose question went: the kept conversation opens with a user turn', () => {
+  const messages: ChatMessage[] = [
+    { role: 'system', content: 'Be brief.' },
+    { role: 'user', content: 'a long question' },
+    { role: 'assistant', content: 'an answer' },
+    { role: 'user', content: 'and now?' },
+  ];
+  // Dropping the long question alone fits; its answer goes with it (was: [system, assistant, user]).
+  const result = plan(messages, 3, { 1: 100 });
+  assert.deepEqual(result?.kept, [0, 3]);
+  assert.deepEqual(result?.dropped, [1, 2]);
+  assert.equal(result?.tokens, 2);
+});
+
+test('truncation drops a tool exchange and a reply left leading, past a developer prompt, and keeps the newest turn', () => {
+  const call = { id: 'call_1', type: 'function' as const, function: { name: 'lookup', arguments: '{}' } };
+  const messages: ChatMessage[] = [
+    { role: 'system', content: 'Be brief.' },
+    { role: 'user', content: 'look it up' },
+    { role: 'developer', content: 'Answer briefly.' },
+    { role: 'assistant', content: null, tool_calls: [call] },
+    { role: 'tool', tool_call_id: 'call_1', content: 'found' },
+    { role: 'assistant', content: 'it is found' },
+    { role: 'user', content: 'thanks, and next?' },
+    { role: 'assistant', content: null, tool_calls: [{ ...call, id: 'call_2' }] },
+    { role: 'tool', tool_call_id: 'call_2', content: 'next' },
+  ];
+  const result = plan(messages, 6, { 1: 50 });
+  assert.deepEqual(result?.kept, [0, 2, 6, 7, 8]);
+  assert.deepEqual(result?.dropped, [1, 3, 4, 5]);
+});
+
+test('truncation leaves a valid conversation alone, and one without a user message loses only what the budget needs', () => {
+  const messages: ChatMessage[] = [
+    { role: 'system', content: 'Be brief.' },
+    { role: 'assistant', content: 'Hello! How can I help?' },
+    { role: 'user', content: 'a question' },
+    { role: 'assistant', content: 'an answer' },
+    { role: 'user', content: 'and now?' },
+  ];
+  // Fits: nothing is dropped, even the greeting that opens it.
+  assert.deepEqual(plan(messages, 5)?.kept, [0, 1, 2, 3, 4]);
+  // Dropping the greeting is enough, and the rest already opens with a user turn.
+  assert.deepEqual(plan(messages, 4)?.kept, [0, 2, 3, 4]);
+  const replies: ChatMessage[] = [{ role: 'system', content: 'Continue.' }, { role: 'assistant', content: 'one' }, { role: 'assistant', content: 'two' }, { role: 'assistant', content: 'three' }];
+  assert.deepEqual(plan(replies, 3)?.kept, [0, 2, 3]);
 });
 
 test('truncateToTokens cuts at a sentence or word boundary, never over', async () => {

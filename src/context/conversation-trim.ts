@@ -1,5 +1,6 @@
 // Pure planning for over-long conversations: which messages may go, and which must stay. A
-// conversation is cut into units that are kept or dropped whole, so a tool call never loses its result.
+// conversation is cut into units that are kept or dropped whole, so a tool call never loses its result,
+// and what is kept after trimming opens with a user turn.
 import type { ChatMessage } from '../openai/types.js';
 
 /** A run of messages kept or dropped together: `messages.slice(start, end)`. */
@@ -55,8 +56,9 @@ export interface TrimPlan {
 }
 
 /**
- * Drops the oldest unpinned units until the kept messages' tokens fit `budget`. `messageTokens[i]`
- * is message i's count, framing included. Undefined when even the pinned messages do not fit.
+ * Drops the oldest unpinned units until the kept messages' tokens fit `budget`, then any assistant
+ * or tool units left leading the kept conversation. `messageTokens[i]` is message i's count, framing
+ * included. Undefined when even the pinned messages do not fit.
  */
 export function planTrim(messages: readonly ChatMessage[], messageTokens: readonly number[], budget: number): TrimPlan | undefined {
   const units = conversationUnits(messages);
@@ -67,12 +69,26 @@ export function planTrim(messages: readonly ChatMessage[], messageTokens: readon
   });
   let total = unitTokens.reduce((sum, tokens) => sum + tokens, 0);
   const drop = new Set<number>();
-  for (let index = 0; index < units.length && total > budget; index++) {
-    if (units[index]?.pinned === true) continue;
-    drop.add(index);
-    total -= unitTokens[index] ?? 0;
+  let next = 0;
+  for (; next < units.length && total > budget; next++) {
+    if (units[next]?.pinned === true) continue;
+    drop.add(next);
+    total -= unitTokens[next] ?? 0;
   }
   if (total > budget) return undefined;
+  // A reply whose question was dropped goes too: the kept conversation must open with a user turn
+  // (Anthropic refuses any other first message). Drops are oldest-first, so only the units right
+  // after them can have lost their user message; the pinned newest turn opens with one and stops this.
+  if (drop.size > 0 && messages.some((message) => message.role === 'user')) {
+    for (; next < units.length; next++) {
+      const unit = units[next] as ConversationUnit;
+      const first = messages[unit.start] as ChatMessage;
+      if (isInstruction(first)) continue;
+      if (first.role === 'user' || unit.pinned) break;
+      drop.add(next);
+      total -= unitTokens[next] ?? 0;
+    }
+  }
   const kept: number[] = [];
   const dropped: number[] = [];
   units.forEach((unit, index) => {

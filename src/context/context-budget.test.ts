@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ChatMessage } from '../openai/types.js';
 import { imageTokens, loadTokenCounter } from '../usage/token-estimator.js';
-import { conversationUnits, planTrim } from './conversation-trim.js';
+import { conversationUnits, planTrim, recentStart } from './conversation-trim.js';
 import type { ModelGroup } from '../routing/model-router.js';
 import { ContextCondenser } from './context-condenser.js';
 import { extractiveSummary, truncateToTokens } from './extractive-summary.js';
@@ -155,6 +155,35 @@ test('truncation leaves a valid conversation alone, and one without a user messa
   assert.deepEqual(plan(messages, 4)?.kept, [0, 2, 3, 4]);
   const replies: ChatMessage[] = [{ role: 'system', content: 'Continue.' }, { role: 'assistant', content: 'one' }, { role: 'assistant', content: 'two' }, { role: 'assistant', content: 'three' }];
   assert.deepEqual(plan(replies, 3)?.kept, [0, 2, 3]);
+});
+
+test('preserve_recent never starts the kept tail inside a tool exchange', () => {
+  const call = (id: string) => ({ id, type: 'function' as const, function: { name: 'lookup', arguments: '{}' } });
+  const messages: ChatMessage[] = [
+    { role: 'user', content: 'look both up' },
+    { role: 'assistant', content: null, tool_calls: [call('call_1'), call('call_2')] },
+    { role: 'tool', tool_call_id: 'call_1', content: 'one' },
+    { role: 'tool', tool_call_id: 'call_2', content: 'two' },
+    { role: 'assistant', content: 'both found' },
+    { role: 'user', content: 'thanks' },
+  ];
+  // A cut at either result moves back to the call, so it keeps all its results.
+  assert.equal(recentStart(messages, 3), 1);
+  assert.equal(recentStart(messages, 4), 1);
+  // Cuts on a unit boundary, and the edges, stay where they are.
+  assert.equal(recentStart(messages, 2), 4);
+  assert.equal(recentStart(messages, 5), 1);
+  assert.equal(recentStart(messages, 0), 6);
+  assert.equal(recentStart(messages, 6), 0);
+  assert.equal(recentStart(messages, 99), 0);
+  // A legacy function call keeps its answer the same way.
+  const legacy: ChatMessage[] = [
+    { role: 'user', content: 'weather?' },
+    { role: 'assistant', content: null, function_call: { name: 'weather', arguments: '{}' } },
+    { role: 'function', name: 'weather', content: 'sunny' },
+    { role: 'user', content: 'thanks' },
+  ];
+  assert.equal(recentStart(legacy, 2), 1);
 });
 
 test('truncateToTokens cuts at a sentence or word boundary, never over', async () => {

@@ -46,6 +46,17 @@ export function conversationUnits(messages: readonly ChatMessage[]): Conversatio
   return units;
 }
 
+/**
+ * Where the newest `count` messages start (`preserve_recent`), moved earlier when the cut would fall
+ * inside a tool exchange: a tool result sent without its call is refused upstream, and so is a call
+ * without all its results.
+ */
+export function recentStart(messages: readonly ChatMessage[], count: number): number {
+  const cut = Math.max(0, messages.length - count);
+  for (const unit of conversationUnits(messages)) if (unit.start < cut && cut < unit.end) return unit.start;
+  return cut;
+}
+
 export interface TrimPlan {
   /** Indexes of the messages kept, in order. */
   kept: number[];

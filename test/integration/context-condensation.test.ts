@@ -133,6 +133,23 @@ describe('context condensation', () => {
     assert.ok(!(sent[1]?.content ?? '').includes('What is my order number?'));
   });
 
+  test('/api/condense: preserve_recent moves back to keep a tool call with its result, never an orphan result', async () => {
+    const messages = [
+      { role: 'user', content: `${FACTS} Where is it?` },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'lookup_order', arguments: '{"order":"4521"}' } }] },
+      { role: 'tool', tool_call_id: 'call_1', content: 'Order 4521: shipped.' },
+      { role: 'assistant', content: 'It has shipped.' },
+      { role: 'user', content: 'When does it arrive?' },
+    ];
+    const { status, json } = await condense({ messages, preserve_recent: 3 });
+    assert.equal(status, 200);
+    // Three from the end is the tool result: the cut moves back to the call that asked for it.
+    assert.deepEqual(json.messages, [{ role: 'system', content: `Summary of the earlier conversation: ${summaryReply}` }, ...messages.slice(1)]);
+    assert.equal(json.preserved, 4);
+    const sent = upstream.requests.at(-1)?.body?.messages as Array<{ content: string }>;
+    assert.ok(!(sent[1]?.content ?? '').includes('Order 4521: shipped.'));
+  });
+
   test('/api/condense: bad input is a 400 naming the parameter', async () => {
     const ok = [{ role: 'user', content: 'hi' }];
     const cases: Array<[unknown, string]> = [

@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalidJson, invalidType, invalidValue, modelNotFound, permissionDenied } from '../../errors/gateway-error.js';
 import { condenserFor, type SummariserCall } from '../../context/context-condenser.js';
 import { recordCondenseUsage } from '../../context/condense-usage.js';
+import { recentStart } from '../../context/conversation-trim.js';
 import { validateChatRequest } from '../../openai/chat-request-schema.js';
 import type { ChatMessage } from '../../openai/types.js';
 import type { Services } from '../../services.js';
@@ -78,7 +79,7 @@ export function registerCondense(app: FastifyInstance, services: Services): void
     } else group = condenser.pickModel(allowed);
 
     // `preserve_recent`: the newest messages stay verbatim; only the older ones are summarised.
-    const cut = Math.max(0, input.messages.length - input.preserveRecent);
+    const cut = recentStart(input.messages, input.preserveRecent);
     const older = input.messages.slice(0, cut);
     const recent = input.messages.slice(cut);
     const summarised = older.length > 0 ? older : input.messages;

@@ -262,6 +262,29 @@ describe('context condensation', () => {
     assert.ok(gateway.usage.recent().some((entry) => entry.endpoint === 'condense' && entry.requestId === response.headers.get('x-request-id')));
   });
 
+  test('policy truncate and condense drop the reply whose question went: the upstream conversation opens with a user message', async () => {
+    const messages = [
+      { role: 'system', content: 'You are terse.' },
+      { role: 'user', content: `${FACTS} `.repeat(30) },
+      { role: 'assistant', content: 'Refund filed for order 4521.' },
+      { role: 'user', content: 'And now?' },
+    ];
+    const truncated = await chat({ model: 'gpt-3.5-turbo', messages, max_tokens: 50 }, 'truncate');
+    assert.equal(truncated.status, 200, await truncated.clone().text());
+    // Was [system, assistant, user]: Anthropic refuses a first message that is not the user's.
+    assert.deepEqual(upstream.requests.at(-1)?.body?.messages, [messages[0], messages[3]]);
+    await truncated.text();
+
+    upstream.reset();
+    const condensed = await chat({ model: 'gpt-3.5-turbo', messages, max_tokens: 50 }, 'condense');
+    assert.equal(condensed.status, 200, await condensed.clone().text());
+    // The reply dropped with its question is summarised with it.
+    const transcript = String((upstream.requests[0]?.body?.messages as Array<{ content: unknown }>)[1]?.content);
+    assert.match(transcript, /Refund filed for order 4521\./);
+    assert.deepEqual(upstream.requests[1]?.body?.messages, [messages[0], { role: 'system', content: `Summary of the earlier conversation: ${summaryReply}` }, messages[3]]);
+    await condensed.text();
+  });
+
   test('policy condense works for a stream', async () => {
     const messages = longConversation(12);
     const response = await chat({ model: 'gpt-3.5-turbo', messages, max_tokens: 50, stream: true }, 'condense');

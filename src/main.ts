@@ -2,6 +2,7 @@
 // app a reload swaps), or with `--workers N` / LLM_PROXY_WORKERS as a node:cluster primary whose
 // workers each run a GatewayServer on the shared port. The only file that starts listening.
 import cluster from 'node:cluster';
+import { rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { runPrimary } from './cluster/primary.js';
@@ -9,7 +10,7 @@ import { runWorker } from './cluster/worker.js';
 import { ConfigError, loadConfig } from './config/config-loader.js';
 import type { Config } from './config/config-schema.js';
 import type { Logger } from './logging/logger.js';
-import { GatewayServer, masterKeySetup, servingProblem } from './server/gateway-server.js';
+import { GatewayServer, masterKeySetup, servingProblem, type MasterKeySetup } from './server/gateway-server.js';
 
 function fail(message: string): never {
   process.stderr.write(`llm-proxy: ${message}\n`);
@@ -50,8 +51,26 @@ function announce(logger: Logger, config: Config, generated: { key: string; file
   else if (usesStoredKey) logger.info('using the generated master key whose hash is stored next to the database (delete master-key.sha256 to make a new one)');
 }
 
+/**
+ * A master key made by this start and never shown (the start failed before it listened: the port
+ * taken, the database unreadable) would leave only its hash behind, a key nobody has: its hash file
+ * goes, so the next start makes and shows a new one.
+ */
+async function forgettingKeyOnFailure<T>(key: MasterKeySetup, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    if (key.generated !== undefined) rmSync(key.generated.file, { force: true });
+    throw error;
+  }
+}
+
 async function runSingle(config: Config): Promise<void> {
   const key = masterKeySetup(config);
+  await forgettingKeyOnFailure(key, () => startSingle(config, key));
+}
+
+async function startSingle(config: Config, key: MasterKeySetup): Promise<void> {
   const gateway = await GatewayServer.create(config, key.digest, { onGeneratedKey: (generated, file) => showGeneratedKey(generated, file, addressOf(config)) });
   const { services } = gateway.app;
   const { logger } = services;
@@ -108,10 +127,10 @@ async function main(): Promise<void> {
   }
   // Made once here, before any worker starts, so workers only read its hash.
   const key = masterKeySetup(config);
-  await runPrimary(config, workers, {
+  await forgettingKeyOnFailure(key, () => runPrimary(config, workers, {
     onListening: (logger) => announce(logger, config, key.generated, key.digest !== undefined, workers),
     onGeneratedKey: (generated, file) => showGeneratedKey(generated, file, addressOf(config)),
-  });
+  }));
 }
 
 process.on('unhandledRejection', (reason) => {

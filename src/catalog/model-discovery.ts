@@ -62,6 +62,8 @@ export class ModelDiscovery {
       }
       const body: unknown = JSON.parse((await this.client.readBody(provider.name, response.body)).toString('utf8'));
       const models = list.parse(body);
+      // A 200 whose JSON is not a list (`{"error": ...}`) is a failed read, like a body that is not JSON.
+      if (models === undefined) throw new Error('an answer that is not a model list');
       this.router.setDiscovered(provider.name, models);
       status.models = models.length;
       status.lastSuccessAt = Date.now();

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ChatCompletionRequest } from '../openai/types.js';
-import { convertOpenAiRequest } from './openai-compatible.js';
+import { convertOpenAiRequest, parseOpenAiModelList } from './openai-compatible.js';
 import type { ChatTarget } from './provider.js';
 
 const target = (model: string, stream: boolean): ChatTarget => ({
@@ -55,5 +55,39 @@ describe('convertOpenAiRequest', () => {
     const request = { ...base, stream: true } as ChatCompletionRequest;
     const out = JSON.parse(convertOpenAiRequest(request, target('gpt-4o-mini', true), false)) as Record<string, unknown>;
     assert.equal('stream_options' in out, false);
+  });
+});
+
+describe('parseOpenAiModelList', () => {
+  test('reads ids, owners, creation times and context windows; skips entries without a usable id', () => {
+    const body = {
+      object: 'list',
+      data: [
+        { id: 'gpt-4o', object: 'model', created: 1715367049, owned_by: 'system' },
+        { id: 'meta/llama-3.1-8b', context_length: 131072 },
+        { id: '' },
+        { id: 7 },
+        null,
+      ],
+    };
+    assert.deepEqual(parseOpenAiModelList(body), [
+      { id: 'gpt-4o', ownedBy: 'system', created: 1715367049 },
+      { id: 'meta/llama-3.1-8b', contextLength: 131072 },
+    ]);
+  });
+
+  test('a 200 whose JSON is not a list is a failed read (undefined), not an empty list', () => {
+    assert.equal(parseOpenAiModelList({ error: 'temporarily unavailable' }), undefined);
+    assert.equal(parseOpenAiModelList({ error: { message: 'overloaded', type: 'server_error' } }), undefined);
+    assert.equal(parseOpenAiModelList({ object: 'list', data: { id: 'gpt-4o' } }), undefined);
+    assert.equal(parseOpenAiModelList({ data: null }), undefined);
+    assert.equal(parseOpenAiModelList([{ id: 'gpt-4o' }]), undefined);
+    assert.equal(parseOpenAiModelList('ok'), undefined);
+    assert.equal(parseOpenAiModelList(null), undefined);
+  });
+
+  test('an explicit empty list is empty; so is Ollama with nothing pulled (`data: null` in a list)', () => {
+    assert.deepEqual(parseOpenAiModelList({ object: 'list', data: [] }), []);
+    assert.deepEqual(parseOpenAiModelList({ object: 'list', data: null }), []);
   });
 });

@@ -97,10 +97,14 @@ export async function* convertOpenAiStream(events: AsyncIterable<SseEvent>, targ
   }
 }
 
-export function parseOpenAiModelList(body: unknown): DiscoveredModel[] {
-  if (!isRecord(body) || !Array.isArray(body.data)) return [];
+/** `GET /models` → discovered models; undefined when the body is not a list. */
+export function parseOpenAiModelList(body: unknown): DiscoveredModel[] | undefined {
+  if (!isRecord(body)) return undefined;
+  // Ollama with no model pulled answers `{"object":"list","data":null}` (a nil Go slice).
+  const data = body.data === null && body.object === 'list' ? [] : body.data;
+  if (!Array.isArray(data)) return undefined;
   const models: DiscoveredModel[] = [];
-  for (const item of body.data) {
+  for (const item of data) {
     if (!isRecord(item) || typeof item.id !== 'string' || item.id.length === 0 || item.id.length > 256) continue;
     const model: DiscoveredModel = { id: item.id };
     if (typeof item.owned_by === 'string') model.ownedBy = item.owned_by;

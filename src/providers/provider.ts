@@ -81,7 +81,11 @@ export interface ChatCodec {
   /** The list endpoint, for discovery. */
   readonly listModels?: {
     request(): UpstreamRequestSpec;
-    parse(body: unknown): DiscoveredModel[];
+    /**
+     * undefined when the body is not a list (a 200 carrying an error object): discovery then keeps
+     * the last known list and marks it stale, where an empty array would wipe it.
+     */
+    parse(body: unknown): DiscoveredModel[] | undefined;
   };
 }
 

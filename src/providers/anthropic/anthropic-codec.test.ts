@@ -48,6 +48,13 @@ describe('anthropicCodec', () => {
 
   it('skips model entries it cannot use', () => {
     assert.deepEqual(parseAnthropicModelList({ data: [{ id: '' }, { id: 3 }, null, { id: 'x'.repeat(300) }, { id: 'ok', created_at: 'not a date' }] }), [{ id: 'ok', ownedBy: 'anthropic' }]);
-    assert.deepEqual(parseAnthropicModelList({ error: {} }), []);
+  });
+
+  it('a body that is not a list is a failed read (undefined), an empty data array an empty list', () => {
+    assert.equal(parseAnthropicModelList({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }), undefined);
+    assert.equal(parseAnthropicModelList({ data: { id: 'x' } }), undefined);
+    assert.equal(parseAnthropicModelList(null), undefined);
+    assert.equal(parseAnthropicModelList([]), undefined);
+    assert.deepEqual(parseAnthropicModelList({ data: [], has_more: false }), []);
   });
 });

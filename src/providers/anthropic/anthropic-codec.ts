@@ -9,9 +9,12 @@ import { convertAnthropicStream } from './convert-stream.js';
 
 export const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
 
-/** `GET /v1/models` → discovered models. Entries without a usable id are skipped, never fatal. */
-export function parseAnthropicModelList(body: unknown): DiscoveredModel[] {
-  if (!isRecord(body) || !Array.isArray(body.data)) return [];
+/**
+ * `GET /v1/models` → discovered models; undefined when the body is not a list. Entries without a
+ * usable id are skipped, never fatal.
+ */
+export function parseAnthropicModelList(body: unknown): DiscoveredModel[] | undefined {
+  if (!isRecord(body) || !Array.isArray(body.data)) return undefined;
   const models: DiscoveredModel[] = [];
   for (const item of body.data) {
     if (!isRecord(item) || typeof item.id !== 'string' || item.id.length === 0 || item.id.length > 256) continue;

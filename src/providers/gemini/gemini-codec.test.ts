@@ -48,7 +48,16 @@ describe('geminiCodec', () => {
       { id: 'gemini-2.5-pro', ownedBy: 'google', name: 'Gemini 2.5 Pro', contextLength: 1048576, maxOutputTokens: 65536 },
     ]);
     assert.deepEqual(parseGeminiModelList({ models: [{ name: 'models/x', supportedGenerationMethods: 'generateContent' }, { name: 'models/', supportedGenerationMethods: ['generateContent'] }, 7] }), []);
-    assert.deepEqual(parseGeminiModelList(null), []);
+  });
+
+  it('a body that is not a list is a failed read (undefined); `{}` is an empty list', () => {
+    assert.equal(parseGeminiModelList(null), undefined);
+    assert.equal(parseGeminiModelList({ error: { code: 503, message: 'The service is currently unavailable.', status: 'UNAVAILABLE' } }), undefined);
+    assert.equal(parseGeminiModelList({ models: 'none' }), undefined);
+    assert.equal(parseGeminiModelList({ nextPageToken: 'x' }), undefined);
+    // Google's JSON leaves an empty repeated field out.
+    assert.deepEqual(parseGeminiModelList({}), []);
+    assert.deepEqual(parseGeminiModelList({ models: [] }), []);
   });
 
   it("reads a 429's RetryInfo delay from the error body", () => {

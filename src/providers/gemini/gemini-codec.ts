@@ -16,11 +16,17 @@ function modelPath(model: string): string {
   return encodeURIComponent(model.startsWith('models/') ? model.slice('models/'.length) : model);
 }
 
-/** `GET /v1beta/models` → the models that can chat (`generateContent`), with their token limits. */
-export function parseGeminiModelList(body: unknown): DiscoveredModel[] {
-  if (!isRecord(body) || !Array.isArray(body.models)) return [];
+/**
+ * `GET /v1beta/models` → the models that can chat (`generateContent`), with their token limits;
+ * undefined when the body is not a list.
+ */
+export function parseGeminiModelList(body: unknown): DiscoveredModel[] | undefined {
+  if (!isRecord(body)) return undefined;
+  // Google's JSON omits an empty repeated field, so an empty list is `{}`; an error object is not.
+  const list = body.models === undefined && Object.keys(body).length === 0 ? [] : body.models;
+  if (!Array.isArray(list)) return undefined;
   const models: DiscoveredModel[] = [];
-  for (const item of body.models) {
+  for (const item of list) {
     if (!isRecord(item) || typeof item.name !== 'string') continue;
     const methods = item.supportedGenerationMethods;
     if (!Array.isArray(methods) || !methods.includes('generateContent')) continue;

@@ -1,8 +1,8 @@
 // Reads each configured provider's model list at start and then in the background, never on the
 // request path. A provider that cannot be reached keeps its last list and is marked stale.
 import type { Logger } from '../logging/logger.js';
-import type { ProviderInstance } from '../providers/provider.js';
-import type { ModelRouter } from '../routing/model-router.js';
+import type { DiscoveredModel, ProviderInstance } from '../providers/provider.js';
+import { isSafeModelName, type ModelRouter } from '../routing/model-router.js';
 import type { UpstreamClient } from '../upstream/upstream-client.js';
 
 export interface DiscoveryStatus {
@@ -15,8 +15,56 @@ export interface DiscoveryStatus {
   stale: boolean;
 }
 
+/** Models kept per provider list: bounds the memory, the router rebuild and the index build a list can cost. */
+export const MAX_DISCOVERED_MODELS = 10_000;
+
+export interface CheckedModelList {
+  models: DiscoveredModel[];
+  /** Entries dropped for an unsafe id or a repeated one. */
+  dropped: number;
+  /** Entries left out past the limit. */
+  cut: number;
+}
+
+function positiveInteger(value: number | undefined): value is number {
+  return value !== undefined && Number.isSafeInteger(value) && value > 0;
+}
+
+/**
+ * What a provider reported, made safe to list and route: ids that are not safe model names (they
+ * would list as routes that 404) and repeats are dropped, figures kept only when they are positive
+ * integers, and the list cut at `limit`.
+ */
+export function checkDiscoveredModels(reported: readonly DiscoveredModel[], limit = MAX_DISCOVERED_MODELS): CheckedModelList {
+  const models: DiscoveredModel[] = [];
+  const seen = new Set<string>();
+  let dropped = 0;
+  let cut = 0;
+  for (const item of reported) {
+    if (!isSafeModelName(item.id) || seen.has(item.id)) {
+      dropped++;
+      continue;
+    }
+    if (models.length >= limit) {
+      cut++;
+      continue;
+    }
+    seen.add(item.id);
+    const model: DiscoveredModel = { id: item.id };
+    if (item.name !== undefined) model.name = item.name;
+    if (item.ownedBy !== undefined) model.ownedBy = item.ownedBy;
+    if (positiveInteger(item.created)) model.created = item.created;
+    if (positiveInteger(item.contextLength)) model.contextLength = item.contextLength;
+    if (positiveInteger(item.maxOutputTokens)) model.maxOutputTokens = item.maxOutputTokens;
+    models.push(model);
+  }
+  return { models, dropped, cut };
+}
+
 export class ModelDiscovery {
   private readonly status = new Map<string, DiscoveryStatus>();
+  /** Whether each provider's last list was cut or had entries dropped: logged when that changes, not per refresh. */
+  private readonly trimmed = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -61,9 +109,11 @@ export class ModelDiscovery {
         throw new Error(`HTTP ${response.status} (${error.code ?? 'error'})`);
       }
       const body: unknown = JSON.parse((await this.client.readBody(provider.name, response.body)).toString('utf8'));
-      const models = list.parse(body);
+      const reported = list.parse(body);
       // A 200 whose JSON is not a list (`{"error": ...}`) is a failed read, like a body that is not JSON.
-      if (models === undefined) throw new Error('an answer that is not a model list');
+      if (reported === undefined) throw new Error('an answer that is not a model list');
+      const { models, dropped, cut } = checkDiscoveredModels(reported);
+      this.noteTrimmed(provider.name, dropped, cut);
       this.router.setDiscovered(provider.name, models);
       status.models = models.length;
       status.lastSuccessAt = Date.now();
@@ -78,5 +128,16 @@ export class ModelDiscovery {
       // One line per change of state, not one per refresh.
       if (changed) this.logger.warn({ provider: provider.name, reason }, 'could not read the provider model list; keeping the last known list');
     }
+  }
+
+  private noteTrimmed(provider: string, dropped: number, cut: number): void {
+    const state = `${dropped > 0 ? 'dropped' : ''}${cut > 0 ? 'cut' : ''}`;
+    if ((this.trimmed.get(provider) ?? '') === state) return;
+    this.trimmed.set(provider, state);
+    if (state === '') return;
+    this.logger.warn(
+      { provider, dropped, cut, limit: MAX_DISCOVERED_MODELS },
+      cut > 0 ? `the provider model list is longer than ${MAX_DISCOVERED_MODELS} models; the rest are left out` : 'the provider model list has unusable entries; they are left out',
+    );
   }
 }

@@ -68,4 +68,41 @@ describe('model discovery over HTTP', () => {
     assert.equal(discovery.statusOf('openai')?.stale, false);
     assert.equal((await models(gateway)).find((m) => m.id === 'team-finetune'), undefined, 'an explicit empty list is a real empty list');
   });
+
+  test('ids that are not safe model names and figures that are not positive integers never reach the lists', async () => {
+    upstream.body = JSON.stringify({
+      object: 'list',
+      data: [
+        { id: 'bad model id' },
+        { id: '../../admin' },
+        { id: 'team-finetune', context_length: -5 },
+        { id: 'team-long', context_length: 32768 },
+      ],
+    });
+    await gateway.app.services.discovery.refreshAll();
+    const all = await models(gateway);
+    const ids = all.map((m) => m.id);
+    for (const bad of ['bad model id', '../../admin', 'openai/../../admin']) assert.ok(!ids.includes(bad), bad);
+    assert.equal(all.find((m) => m.id === 'team-finetune')?.context_length, null);
+    assert.equal(all.find((m) => m.id === 'team-long')?.context_length, 32768);
+    const v1 = await fetch(`${gateway.url}/v1/models`, { headers: { Authorization: `Bearer ${CLIENT_KEY}` } });
+    const v1Ids = ((await v1.json()) as { data: { id: string }[] }).data.map((m) => m.id);
+    assert.ok(v1Ids.includes('team-long'));
+    assert.ok(!v1Ids.some((id) => id.includes(' ') || id.includes('..')), v1Ids.join(','));
+    const search = await fetch(`${gateway.url}/api/models/search?q=admin`, { headers: { Authorization: `Bearer ${CLIENT_KEY}` } });
+    assert.equal(((await search.json()) as { count: number }).count, 0);
+    assert.equal(gateway.app.services.router.discoveredFor('openai')?.has('../../admin'), false);
+  });
+
+  test('a list longer than the limit is cut, with one log line for as long as it stays too long', async () => {
+    const logsBefore = gateway.logs.length;
+    upstream.body = list(Array.from({ length: 10_050 }, (_, i) => `bulk-${i}`));
+    await gateway.app.services.discovery.refreshAll();
+    await gateway.app.services.discovery.refreshAll();
+    assert.equal(gateway.app.services.router.discoveredFor('openai')?.size, 10_000);
+    assert.equal(gateway.app.services.discovery.statusOf('openai')?.models, 10_000);
+    const cutLines = gateway.logs.slice(logsBefore).filter((line) => line.includes('longer than 10000 models'));
+    assert.equal(cutLines.length, 1, 'logged once, not per refresh');
+    assert.match(cutLines[0] ?? '', /"cut":50/);
+  });
 });

@@ -1,0 +1,47 @@
+// checkDiscoveredModels: what a provider's list reports is listed and routed only with safe ids,
+// figures that are positive integers, and no more than the limit.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { checkDiscoveredModels, MAX_DISCOVERED_MODELS } from './model-discovery.js';
+
+describe('checkDiscoveredModels', () => {
+  test('drops ids that are not safe model names, and repeats', () => {
+    const checked = checkDiscoveredModels([
+      { id: 'gpt-4o' },
+      { id: 'bad model id' },
+      { id: '../../admin' },
+      { id: 'a/../b' },
+      { id: 'x%2Fy' },
+      { id: 'line\nbreak' },
+      { id: 'x'.repeat(257) },
+      { id: 'meta-llama/Llama-3.1-8B-Instruct:free' },
+      { id: 'gpt-4o', contextLength: 1 },
+    ]);
+    assert.deepEqual(checked.models, [{ id: 'gpt-4o' }, { id: 'meta-llama/Llama-3.1-8B-Instruct:free' }]);
+    assert.equal(checked.dropped, 7);
+    assert.equal(checked.cut, 0);
+  });
+
+  test('keeps figures only when they are positive integers', () => {
+    const bad = [-5, 0, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 60];
+    const checked = checkDiscoveredModels([
+      { id: 'good', name: 'Good', ownedBy: 'acme', created: 1700000000, contextLength: 131072, maxOutputTokens: 8192 },
+      ...bad.map((value, i) => ({ id: `bad-${i}`, created: value, contextLength: value, maxOutputTokens: value })),
+    ]);
+    assert.deepEqual(checked.models, [
+      { id: 'good', name: 'Good', ownedBy: 'acme', created: 1700000000, contextLength: 131072, maxOutputTokens: 8192 },
+      ...bad.map((_, i) => ({ id: `bad-${i}` })),
+    ]);
+    assert.equal(checked.dropped, 0);
+  });
+
+  test('cuts the list at the limit (10,000 by default), counting what was left out', () => {
+    assert.equal(MAX_DISCOVERED_MODELS, 10_000);
+    const reported = Array.from({ length: 5 }, (_, i) => ({ id: `m-${i}` }));
+    assert.deepEqual(checkDiscoveredModels(reported, 3), { models: [{ id: 'm-0' }, { id: 'm-1' }, { id: 'm-2' }], dropped: 0, cut: 2 });
+    const long = Array.from({ length: MAX_DISCOVERED_MODELS + 1 }, (_, i) => ({ id: `m-${i}` }));
+    const checked = checkDiscoveredModels(long);
+    assert.equal(checked.models.length, MAX_DISCOVERED_MODELS);
+    assert.equal(checked.cut, 1);
+  });
+});

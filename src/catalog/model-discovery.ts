@@ -114,12 +114,12 @@ export class ModelDiscovery {
       if (reported === undefined) throw new Error('an answer that is not a model list');
       const { models, dropped, cut } = checkDiscoveredModels(reported);
       this.noteTrimmed(provider.name, dropped, cut);
-      this.router.setDiscovered(provider.name, models);
+      const changed = this.router.setDiscovered(provider.name, models);
       status.models = models.length;
       status.lastSuccessAt = Date.now();
       status.lastError = undefined;
       status.stale = false;
-      this.logger.debug({ provider: provider.name, models: models.length }, 'model list refreshed');
+      this.logger.debug({ provider: provider.name, models: models.length, changed }, 'model list refreshed');
     } catch (error) {
       const reason = error instanceof Error ? error.message : 'unknown error';
       const changed = status.lastError !== reason;

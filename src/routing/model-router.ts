@@ -62,6 +62,20 @@ export function isSafeModelName(model: string): boolean {
   return model.length > 0 && model.length <= MAX_MODEL_LENGTH && SAFE_MODEL.test(model);
 }
 
+/** Same ids with the same fields; the order of the list does not change what routes. */
+function sameDiscovered(previous: ReadonlyMap<string, DiscoveredModel> | undefined, next: ReadonlyMap<string, DiscoveredModel>): boolean {
+  if ((previous?.size ?? 0) !== next.size) return false;
+  if (previous === undefined) return true;
+  for (const [id, model] of next) {
+    const before = previous.get(id);
+    if (before === undefined) return false;
+    const keys = Object.keys(model) as (keyof DiscoveredModel)[];
+    if (keys.length !== Object.keys(before).length) return false;
+    for (const key of keys) if (model[key] !== before[key]) return false;
+  }
+  return true;
+}
+
 export class ModelRouter {
   private readonly byName = new Map<string, ProviderInstance>();
   private readonly providersByName = new Map<string, ProviderInstance>();
@@ -147,10 +161,16 @@ export class ModelRouter {
     return this.providersByName.get(name);
   }
 
-  /** Replaces what one provider's list endpoint reported. */
-  setDiscovered(providerName: string, models: readonly DiscoveredModel[]): void {
-    this.discovered.set(providerName, new Map(models.map((model) => [model.id, model])));
+  /**
+   * Replaces what one provider's list endpoint reported; false when it is what the router already
+   * has. An unchanged list keeps the version, so the model index is not rebuilt on every refresh.
+   */
+  setDiscovered(providerName: string, models: readonly DiscoveredModel[]): boolean {
+    const next = new Map(models.map((model) => [model.id, model]));
+    if (sameDiscovered(this.discovered.get(providerName), next)) return false;
+    this.discovered.set(providerName, next);
     this.rebuild();
+    return true;
   }
 
   discoveredFor(providerName: string): ReadonlyMap<string, DiscoveredModel> | undefined {

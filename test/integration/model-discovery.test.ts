@@ -105,4 +105,33 @@ describe('model discovery over HTTP', () => {
     assert.equal(cutLines.length, 1, 'logged once, not per refresh');
     assert.match(cutLines[0] ?? '', /"cut":50/);
   });
+
+  test('a refresh that finds the same list keeps the router version and the model index; a changed one rebuilds both', async () => {
+    const { discovery, router, models: directory } = gateway.app.services;
+    await models(gateway);
+    const version = router.version;
+    const index = directory.index();
+    for (let i = 0; i < 3; i++) await discovery.refreshAll();
+    assert.equal(router.version, version, 'no rebuild for an unchanged list');
+    assert.equal(directory.index(), index, 'the model index is the same object');
+    assert.equal(discovery.statusOf('openai')?.lastSuccessAt !== undefined, true);
+
+    upstream.body = list(['team-finetune'], { context_length: 65536 });
+    await discovery.refreshAll();
+    assert.equal(router.version, version + 1, 'a changed figure rebuilds');
+    assert.notEqual(directory.index(), index);
+    assert.equal((await models(gateway)).find((m) => m.id === 'team-finetune')?.context_length, 65536);
+  });
+
+  test('a stale list read again unchanged is fresh again without a rebuild', async () => {
+    const { discovery, router } = gateway.app.services;
+    const version = router.version;
+    upstream.body = '{"error":"temporarily unavailable"}';
+    await discovery.refreshAll();
+    assert.equal((await models(gateway)).find((m) => m.id === 'team-finetune')?.stale, true);
+    upstream.body = list(['team-finetune']);
+    await discovery.refreshAll();
+    assert.equal(router.version, version);
+    assert.equal((await models(gateway)).find((m) => m.id === 'team-finetune')?.stale, false);
+  });
 });

@@ -98,6 +98,11 @@ export class UiSessionStore {
     this.sessions.delete(id);
   }
 
+  /** Ends every session: the master key they were signed in with is no longer the master key. */
+  clear(): void {
+    this.sessions.clear();
+  }
+
   /** Keeps a session another worker process of this server made (`--workers`), so any worker accepts it. */
   adopt(session: UiSession): void {
     const now = Date.now();

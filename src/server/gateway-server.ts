@@ -78,6 +78,10 @@ export function servingProblem(config: Config): string | undefined {
   return `auth.master_key: refusing to listen on ${server.host} without a master key of at least 32 characters: set LLM_PROXY_MASTER_KEY (or bind HOST=127.0.0.1).`;
 }
 
+function sameDigest(a: Buffer | undefined, b: Buffer | undefined): boolean {
+  return a === undefined || b === undefined ? a === b : a.equals(b);
+}
+
 /** A config to reload to (restart-only settings already put back), or why there is none. */
 export type ReloadSource = { config: Config; restartRequired: string[] } | { error: string; param: string | null };
 
@@ -253,6 +257,9 @@ export class GatewayServer {
     try {
       const key = masterKeySetup(next);
       if (key.generated !== undefined) this.options.onGeneratedKey?.(key.generated.key, key.generated.file);
+      // A rotated master key ends the dashboard sessions signed in with the old one (each worker
+      // clears its own copy: every worker reloads the same config).
+      const rotated = next.auth.master_key !== running.auth.master_key || !sameDigest(key.digest, this.masterKeyDigest);
       this.masterKeyDigest = key.digest;
       this.shared.redactor.extend(configuredSecrets(next));
       logger.level = next.logging.level;
@@ -265,6 +272,10 @@ export class GatewayServer {
       const generation = await this.build(next, health);
       this.swap(generation);
       this.config = next;
+      if (rotated) {
+        this.shared.uiSessions.clear();
+        logger.info({ component: 'reload' }, 'the master key changed: dashboard sessions ended');
+      }
     } catch (error) {
       logger.level = previousLevel;
       const message = error instanceof Error ? error.message : String(error);

@@ -175,3 +175,38 @@ describe('hot reload, then SIGTERM', () => {
     }
   });
 });
+
+describe('hot reload: a rotated master key ends the dashboard sessions', () => {
+  const OLD_MASTER = 'old-master-key-0123456789abcdefghijklmnop';
+  const NEW_MASTER = 'new-master-key-0123456789abcdefghijklmnop';
+  let gateway: GatewayProcess;
+
+  before(async () => {
+    gateway = await startGatewayProcess({ LLM_PROXY_API_KEYS: CLIENT_KEY }, `auth: { master_key: ${OLD_MASTER} }\nrouting: { discovery_interval_s: 0 }\n`);
+  });
+  after(async () => {
+    await gateway.cleanup();
+  });
+
+  async function signIn(key: string): Promise<Record<string, string>> {
+    const response = await fetch(`${gateway.url}/ui/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ master_key: key }) });
+    assert.equal(response.status, 201, await response.clone().text());
+    const cookie = (response.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    return { cookie, 'x-llm-proxy-csrf': ((await response.json()) as { csrf_token: string }).csrf_token };
+  }
+  const keys = async (headers: Record<string, string>) => (await fetch(`${gateway.url}/admin/keys`, { headers })).status;
+  const reload = async (key: string) => send(gateway.url, '/admin/reload', { method: 'POST', headers: { authorization: `Bearer ${key}` } });
+
+  test('a reload with the same master key keeps the session; one with a new key ends it', async () => {
+    const session = await signIn(OLD_MASTER);
+    assert.equal(await keys(session), 200);
+    assert.equal((await reload(OLD_MASTER)).status, 200);
+    assert.equal(await keys(session), 200, 'an unchanged master key keeps the session');
+
+    gateway.writeConfig(`auth: { master_key: ${NEW_MASTER} }\nrouting: { discovery_interval_s: 0 }\n`);
+    assert.equal((await reload(OLD_MASTER)).status, 200);
+    assert.equal(await keys(session), 401, 'the session signed in with the old key still works');
+    assert.equal(await keys({ authorization: `Bearer ${OLD_MASTER}` }), 401);
+    assert.equal(await keys(await signIn(NEW_MASTER)), 200);
+  });
+});

@@ -33,8 +33,8 @@ function completionLimit(chat: ChatCompletionRequest, entry: CatalogEntry | unde
   return Math.min(MAX_COMPLETION_TOKENS, limit + Math.max(64, Math.ceil(limit / 10)));
 }
 
-/** The most prompt a call may bill: the model's window when the catalog knows it, with slack for other tokenizers. */
-function promptLimit(entry: CatalogEntry | undefined): number {
+/** The most prompt a call (or one embeddings input) may bill: the model's window when the catalog knows it, with slack for other tokenizers. */
+export function promptLimit(entry: CatalogEntry | undefined): number {
   const window = entry?.context_length;
   return typeof window === 'number' && window > 0 ? Math.min(MAX_PROMPT_TOKENS, Math.ceil(window * 1.25) + 1_000) : MAX_PROMPT_TOKENS;
 }

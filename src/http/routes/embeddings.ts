@@ -9,6 +9,7 @@ import { EmbeddingsExecutor, embeddingsNotServed, type EmbeddingsOutcome } from 
 import type { Route } from '../../routing/model-router.js';
 import type { Services } from '../../services.js';
 import { countTokens } from '../../usage/token-counts.js';
+import { promptLimit } from '../../usage/usage-check.js';
 import type { UsageRecord, UsageStatus } from '../../usage/usage-recorder.js';
 import { answerFromCache, planCache, saveCompletion } from '../cache-response.js';
 import { checkModelAccess, routeHeader } from '../chat-pipeline.js';
@@ -25,13 +26,11 @@ function asCompletionUsage(usage: EmbeddingUsage): CompletionUsage {
   return { prompt_tokens: usage.prompt_tokens, completion_tokens: 0, total_tokens: usage.total_tokens };
 }
 
-/** Whether a reported input count is a count the request could have cost: each input at most the model's window (with room for other tokenizers). */
+/** Whether a reported input count is a count the request could have cost: each input at most what a chat prompt may bill (usage-check.ts). */
 function plausibleInput(tokens: unknown, embed: EmbeddingRequest, route: Route): boolean {
   if (typeof tokens !== 'number' || !Number.isFinite(tokens) || tokens < 0) return false;
   const inputs = typeof embed.input === 'string' ? 1 : Math.max(1, embed.input.length);
-  const window = route.entry?.context_length;
-  const perInput = typeof window === 'number' && window > 0 ? Math.ceil(window * 1.25) + 1_000 : 10_000_000;
-  return tokens <= inputs * perInput;
+  return tokens <= inputs * promptLimit(route.entry);
 }
 
 export function registerEmbeddings(app: FastifyInstance, services: Services): void {

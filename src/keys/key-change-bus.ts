@@ -111,7 +111,7 @@ export class KeyChangeBus {
         if (updatedAt > this.newest) this.newest = updatedAt;
         if (this.seen.get(id) === updatedAt) continue;
         this.seen.set(id, updatedAt);
-        this.keys.invalidate(id);
+        this.keys.invalidate(id, updatedAt);
       }
       for (const [id, updatedAt] of this.seen) if (updatedAt < this.newest - 2 * CLOCK_MARGIN_MS) this.seen.delete(id);
       if (this.pollFailing) {

@@ -142,3 +142,26 @@ test('a read that began before an invalidation is not cached after it', async ()
   }
   assert.deepEqual(await refusal(service.authenticate(key)), { status: 403, code: 'key_revoked' });
 });
+
+test("the change poll's invalidation keeps a cached copy already at the changed version, and drops an older one", async () => {
+  const service = new VirtualKeyService(store.keys, logger);
+  const { record, key } = await service.create({ name: 'polled' });
+  const { state, restore } = instrument();
+  try {
+    assert.ok((await service.authenticate(key)) !== undefined);
+    const reads = state.reads;
+    // The poll reports the key's own creation (or an update the cache already read): no lookup after.
+    service.invalidate(record.id, record.updatedAt);
+    assert.ok((await service.authenticate(key)) !== undefined);
+    assert.equal(state.reads, reads);
+    // A newer version, and an announcement without one, both drop it.
+    service.invalidate(record.id, record.updatedAt + 1);
+    assert.ok((await service.authenticate(key)) !== undefined);
+    assert.equal(state.reads, reads + 1);
+    service.invalidate(record.id);
+    assert.ok((await service.authenticate(key)) !== undefined);
+    assert.equal(state.reads, reads + 2);
+  } finally {
+    restore();
+  }
+});

@@ -188,11 +188,20 @@ export class VirtualKeyService {
     else this.logger.warn({ component: 'keys', err: error instanceof Error ? error.message : String(error) }, 'key database unavailable: known keys are served from the cache');
   }
 
-  /** Drops one key from this instance's cache, so its next use reads the database. */
-  invalidate(id: string): void {
+  /**
+   * Drops one key from this instance's cache, so its next use reads the database. With `updatedAt`
+   * (the change poll's row version), a cached copy already at that version stays: a key created and
+   * used within the poll's second was dropped once for its own creation, and a lookup it then needed
+   * could be refused (an address locked out for failed keys) or fail (the database away).
+   */
+  invalidate(id: string, updatedAt?: number): void {
+    const digest = this.digestById.get(id);
+    if (updatedAt !== undefined && digest !== undefined) {
+      const cached = this.cache.get(digest)?.key;
+      if (cached != null && cached.updatedAt >= updatedAt) return;
+    }
     this.generation++;
     this.inflight.clear();
-    const digest = this.digestById.get(id);
     if (digest !== undefined) this.cache.delete(digest);
     this.digestById.delete(id);
   }

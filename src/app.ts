@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerFactory } from 'fastify';
+import { trustProxyOption } from './config/trust-proxy.js';
 import { GatewayError } from './errors/gateway-error.js';
 import { admitBody } from './http/body-budget.js';
 import { parseJsonBody } from './http/json-body.js';
@@ -82,6 +83,8 @@ export function buildApp(services: Services, options: AppOptions = {}): App {
     bodyLimit,
     requestTimeout: config.server.request_timeout_s * 1000,
     keepAliveTimeout: 72_000,
+    // request.ip and request.protocol follow X-Forwarded-* only from the peers server.trust_proxy names.
+    trustProxy: trustProxyOption(config.server.trust_proxy),
     // While draining, health-probes.ts answers with an OpenAI-shaped 503 (Fastify's own is not).
     return503OnClosing: false,
     genReqId: (request) => {

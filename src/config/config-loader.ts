@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { ConfigSchema, KNOWN_PROVIDER_KINDS, type Config, type ProviderConfig } from './config-schema.js';
+import { trustProxyProblem } from './trust-proxy.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -143,6 +144,9 @@ function configFromEnv(env: Environment): Record<string, unknown> {
   const workers = stringFromEnv(env, 'LLM_PROXY_WORKERS');
   // `auto` stays a word; anything else is handed to the schema as a number, so "two" is named as invalid.
   if (workers !== undefined) server.workers = workers === 'auto' || !Number.isFinite(Number(workers)) ? workers : Number(workers);
+  const trustProxy = stringFromEnv(env, 'LLM_PROXY_TRUST_PROXY');
+  // As a lone `${VAR}` in the file: true/false and a hop count keep their type; anything else is an address list.
+  if (trustProxy !== undefined) server.trust_proxy = trustProxy === 'true' || trustProxy === 'false' ? trustProxy === 'true' : /^\d+$/.test(trustProxy) ? Number(trustProxy) : trustProxy;
 
   const auth: Record<string, unknown> = {};
   const keys = stringFromEnv(env, 'LLM_PROXY_API_KEYS');
@@ -204,6 +208,7 @@ const ENV_NAMES: Record<string, string> = {
   '/server/host': 'HOST',
   '/server/body_limit_mb': 'LLM_PROXY_BODY_LIMIT_MB',
   '/server/workers': 'LLM_PROXY_WORKERS',
+  '/server/trust_proxy': 'LLM_PROXY_TRUST_PROXY',
   '/limits/default_rpm': 'LLM_PROXY_RPM',
   '/limits/default_tpm': 'LLM_PROXY_TPM',
   '/cache/backend': 'LLM_PROXY_CACHE',
@@ -243,7 +248,9 @@ function describeErrors(config: unknown, source: string): string {
     const field = error.path === '' ? '(root)' : error.path.slice(1).split('/').map(shownName).join('.');
     const env = ENV_NAMES[error.path];
     const where = env === undefined ? field : `${field} (or ${env})`;
-    lines.push(`  ${where}: ${error.message}; got ${shownValue(error.value)}`);
+    // A union says only "Expected union value"; one that describes its forms says those instead.
+    const expected = typeof error.schema.description === 'string' ? `Expected ${error.schema.description}` : error.message;
+    lines.push(`  ${where}: ${expected}; got ${shownValue(error.value)}`);
     if (lines.length >= 10) break;
   }
   return `Invalid configuration (${source}):\n${lines.join('\n')}`;
@@ -306,6 +313,8 @@ export function loadConfig(env: Environment = process.env): LoadedConfig {
   if (budget !== undefined && budget < bodyLimit) {
     throw new ConfigError(`server.body_buffer_budget_mb: ${budget} is less than server.body_limit_mb (${bodyLimit}); one body at the limit must fit.`);
   }
+  const trustProblem = trustProxyProblem(config.server.trust_proxy);
+  if (trustProblem !== undefined) throw new ConfigError(trustProblem);
   // REDIS_URL puts the cache in Redis (CONTRACT.md "shared state") unless a backend was chosen.
   const chosenBackend = stringFromEnv(env, 'LLM_PROXY_CACHE') ?? (isRecord(fromFile.cache) ? fromFile.cache.backend : undefined);
   if (chosenBackend === undefined && config.storage.redis_url !== undefined) config.cache.backend = 'redis';

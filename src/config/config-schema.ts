@@ -139,6 +139,21 @@ export const ConfigSchema = Type.Object(
         shutdown_timeout_s: Type.Optional(Type.Number({ minimum: 0, maximum: 3600 })),
         /** Worker processes on one port (node:cluster); `auto` = one per core. Default 1: no cluster. */
         workers: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 256 }), Type.Literal('auto')])),
+        /**
+         * Which peers' X-Forwarded-For/-Proto/-Host are believed (a TLS-terminating balancer): false
+         * (default), true (every peer), a hop count, or addresses/CIDRs (a list or a comma-separated string).
+         */
+        trust_proxy: Type.Optional(
+          Type.Union(
+            [
+              Type.Boolean(),
+              Type.Integer({ minimum: 0, maximum: 64 }),
+              Type.String({ minLength: 1, maxLength: 4096 }),
+              Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { minItems: 1, maxItems: 256 }),
+            ],
+            { description: 'true, false, a hop count from 0 to 64, or a list of addresses/CIDRs' },
+          ),
+        ),
       },
       { additionalProperties: false },
     ),

@@ -10,7 +10,11 @@ import { eventually, MASTER_KEY, UPSTREAM_KEY } from '../support/gateway-harness
 import { childPids, openStream, send, startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
 
 const MASTER_AUTH = { authorization: `Bearer ${MASTER_KEY}`, 'content-type': 'application/json' };
-const BASE_CONFIG = 'server:\n  shutdown_timeout_s: 10\nrouting:\n  discovery_interval_s: 0\n';
+/** `serverLines`: more `server:` settings, each line indented by two spaces. */
+function baseConfig(serverLines = ''): string {
+  return `server:\n  shutdown_timeout_s: 10\n${serverLines}routing:\n  discovery_interval_s: 0\n`;
+}
+const BASE_CONFIG = baseConfig();
 
 function bearer(key: string): Record<string, string> {
   return { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
@@ -49,7 +53,8 @@ describe('workers: state through the primary (no Redis)', () => {
     fake = await startFakeOpenAi({ apiKey: UPSTREAM_KEY, answer: () => 'one two three four five six seven eight' });
     gateway = await startGatewayProcess(
       { LLM_PROXY_MASTER_KEY: MASTER_KEY, OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${fake.url}/v1`, LLM_PROXY_CACHE: 'memory' },
-      BASE_CONFIG,
+      // The test client stands in for a load balancer on 127.0.0.1 (127.0.0.2 stays an untrusted client).
+      baseConfig('  trust_proxy: 127.0.0.1\n'),
       ['--workers', '2'],
     );
     assert.equal(childPids(gateway.child.pid as number).length, 2);
@@ -153,6 +158,24 @@ describe('workers: state through the primary (no Redis)', () => {
     for (let index = 0; index < 4; index++) assert.equal((await send(gateway.url, '/admin/keys', { headers: asDashboard })).status, 401, `request ${index + 1}`);
   });
 
+  test('server.trust_proxy reaches every worker: a forwarded client has one sign-in limit across them; forwarded https gives Secure', async () => {
+    const attempt = (forwardedFor: string, masterKey: string, proto: string) =>
+      send(gateway.url, '/ui/session', {
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': forwardedFor, 'x-forwarded-proto': proto },
+        body: JSON.stringify({ master_key: masterKey }),
+      });
+    const results: number[] = [];
+    for (let index = 0; index < 32; index++) results.push((await attempt('203.0.113.2', 'sk-guess-guess-guess-guess', 'http')).status);
+    // 30 a minute for that address on both workers together; a worker blind to the header would count them as 127.0.0.1's.
+    assert.equal(results.filter((status) => status === 401).length, 30, results.join(','));
+    assert.equal(results.filter((status) => status === 429).length, 2, results.join(','));
+    for (let index = 0; index < 4; index++) {
+      const signedIn = await attempt('203.0.113.3', MASTER_KEY, 'https');
+      assert.equal(signedIn.status, 201, signedIn.body);
+      assert.match(String(signedIn.headers['set-cookie']), /; Secure$/, `sign-in ${index + 1}`);
+    }
+  });
+
   test('SIGHUP to the primary reloads every worker; POST /admin/reload on any worker does too', async () => {
     gateway.writeConfig(`${BASE_CONFIG}aliases:\n  fast: openai/gpt-4o-mini\n`);
     gateway.child.kill('SIGHUP');
@@ -161,6 +184,15 @@ describe('workers: state through the primary (no Redis)', () => {
     for (let index = 0; index < 4; index++) {
       const answer = await send(gateway.url, '/v1/chat/completions', { headers: { ...bearer(key), 'cache-control': 'no-store' }, body: chat('fast') });
       assert.equal(answer.status, 200, answer.body);
+    }
+    // That config drops server.trust_proxy: no worker believes a forwarded https any more.
+    for (let index = 0; index < 4; index++) {
+      const signedIn = await send(gateway.url, '/ui/session', {
+        headers: { 'content-type': 'application/json', 'x-forwarded-proto': 'https' },
+        body: JSON.stringify({ master_key: MASTER_KEY }),
+      });
+      assert.equal(signedIn.status, 201, signedIn.body);
+      assert.doesNotMatch(String(signedIn.headers['set-cookie']), /Secure/, `sign-in ${index + 1}`);
     }
 
     gateway.writeConfig(`${BASE_CONFIG}aliases:\n  quick: openai/gpt-4o-mini\n`);

@@ -48,7 +48,10 @@ export function presentedKey(request: FastifyRequest): string | undefined {
   return token;
 }
 
-/** The failed-authentication counter of a client address, beside the keys' own counters in the shared limiter. */
+/**
+ * The failed-authentication counter of a client address (behind a balancer named in
+ * server.trust_proxy, the address it forwards), beside the keys' own counters in the shared limiter.
+ */
 function failureKey(request: FastifyRequest): string {
   return `auth-fail:${request.ip}`;
 }

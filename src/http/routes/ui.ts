@@ -85,7 +85,8 @@ export function securityHeaders(reply: FastifyReply): FastifyReply {
 }
 
 function cookie(request: FastifyRequest, value: string, maxAgeS: number): string {
-  // Secure only over TLS: on plain http://localhost a Secure cookie would never come back.
+  // Secure only over https (TLS here, or X-Forwarded-Proto from a balancer server.trust_proxy
+  // trusts): on plain http://localhost a Secure cookie would never come back.
   const secure = request.protocol === 'https' ? '; Secure' : '';
   return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${secure}`;
 }

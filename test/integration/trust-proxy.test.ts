@@ -1,0 +1,130 @@
+// server.trust_proxy over real HTTP. Off (the default), a client's own X-Forwarded-For and
+// X-Forwarded-Proto change nothing: no way out of the sign-in limit or the auth-failure lockout, no
+// Secure cookie. With the balancer (here 127.0.0.1) trusted, each forwarded client address has its
+// own limits, a client cannot pick one by prepending to the header, and forwarded https gives Secure.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { MASTER_KEY, startGateway, type Gateway } from '../support/gateway-harness.js';
+
+/** The dashboard allows 30 sign-in attempts a minute per address (src/http/routes/ui.ts). */
+const SIGN_INS_PER_MINUTE = 30;
+const FAILURES_PER_MINUTE = 5;
+const SECURE_COOKIE = /^llmp_ui=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=28800; Secure$/;
+
+/** A suite around one gateway started with LLM_PROXY_TRUST_PROXY=`trust` (unset: the default). */
+function describeTrusting(title: string, trust: string | undefined, tests: (gateway: () => Gateway) => void): void {
+  describe(title, () => {
+    let gateway: Gateway | undefined;
+    before(async () => {
+      gateway = await startGateway(
+        { LLM_PROXY_RPM: '0', ...(trust === undefined ? {} : { LLM_PROXY_TRUST_PROXY: trust }) },
+        { configure: (config) => void (config.auth.max_failures_per_minute = FAILURES_PER_MINUTE) },
+      );
+    });
+    after(() => gateway?.close());
+    tests(() => gateway as Gateway);
+  });
+}
+
+function signIn(gateway: Gateway, masterKey: string, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${gateway.url}/ui/session`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ master_key: masterKey }) });
+}
+
+function models(gateway: Gateway, key: string, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${gateway.url}/v1/models`, { headers: { authorization: `Bearer ${key}`, ...headers } });
+}
+
+/** Wrong sign-ins until one is refused; returns how many were answered 401 before it. */
+async function signInsUntilRefused(gateway: Gateway, forwardedFor: (attempt: number) => string): Promise<number> {
+  for (let attempt = 0; attempt <= SIGN_INS_PER_MINUTE; attempt++) {
+    const response = await signIn(gateway, 'sk-guess-guess-guess-guess', { 'x-forwarded-for': forwardedFor(attempt) });
+    await response.body?.cancel();
+    if (response.status === 429) return attempt;
+    assert.equal(response.status, 401);
+  }
+  return Number.POSITIVE_INFINITY;
+}
+
+/** Wrong keys until the lockout answers; returns how many were answered 401 before it. */
+async function failuresUntilLocked(gateway: Gateway, forwardedFor: (attempt: number) => string): Promise<number> {
+  for (let attempt = 0; attempt <= FAILURES_PER_MINUTE; attempt++) {
+    const response = await models(gateway, `sk-wrong-${attempt}`, { 'x-forwarded-for': forwardedFor(attempt) });
+    await response.body?.cancel();
+    if (response.status === 429) return attempt;
+    assert.equal(response.status, 401);
+  }
+  return Number.POSITIVE_INFINITY;
+}
+
+describeTrusting('trust_proxy off (default): forwarded headers from a client are ignored', undefined, (current) => {
+  test('X-Forwarded-Proto: https does not make the cookie Secure', async () => {
+    const gateway = current();
+    const response = await signIn(gateway, MASTER_KEY, { 'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.1' });
+    assert.equal(response.status, 201);
+    assert.doesNotMatch(response.headers.get('set-cookie') ?? '', /Secure/);
+  });
+
+  test('a new X-Forwarded-For on every attempt does not escape the sign-in limit', async () => {
+    const gateway = current();
+    // One attempt was spent by the sign-in above, from the same socket address.
+    assert.equal(await signInsUntilRefused(gateway, (attempt) => `198.51.100.${attempt + 1}`), SIGN_INS_PER_MINUTE - 1);
+  });
+
+  test('nor the auth-failure lockout', async () => {
+    const gateway = current();
+    assert.equal(await failuresUntilLocked(gateway, (attempt) => `198.51.100.${attempt + 1}`), FAILURES_PER_MINUTE);
+  });
+});
+
+describeTrusting('trust_proxy: 127.0.0.1 (the balancer): each forwarded client is its own address', '127.0.0.1', (current) => {
+  test('X-Forwarded-Proto: https makes the session cookie Secure, and its clearing too', async () => {
+    const gateway = current();
+    const response = await signIn(gateway, MASTER_KEY, { 'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.1' });
+    assert.equal(response.status, 201);
+    const setCookie = response.headers.get('set-cookie') ?? '';
+    assert.match(setCookie, SECURE_COOKIE);
+    const { csrf_token: csrf } = (await response.json()) as { csrf_token: string };
+    const out = await fetch(`${gateway.url}/ui/session`, {
+      method: 'DELETE',
+      headers: { cookie: setCookie.split(';')[0] ?? '', 'x-llm-proxy-csrf': csrf, 'x-forwarded-proto': 'https' },
+    });
+    assert.equal(out.status, 200);
+    assert.match(out.headers.get('set-cookie') ?? '', /^llmp_ui=; Path=\/; HttpOnly; SameSite=Strict; Max-Age=0; Secure$/);
+    // Plain http through the balancer: no Secure, or the browser would never send the cookie back.
+    const plain = await signIn(gateway, MASTER_KEY, { 'x-forwarded-proto': 'http', 'x-forwarded-for': '203.0.113.1' });
+    assert.doesNotMatch(plain.headers.get('set-cookie') ?? '', /Secure/);
+  });
+
+  test('one client using up its sign-in attempts leaves the others theirs', async () => {
+    const gateway = current();
+    assert.equal(await signInsUntilRefused(gateway, () => '203.0.113.2'), SIGN_INS_PER_MINUTE);
+    assert.equal((await signIn(gateway, MASTER_KEY, { 'x-forwarded-for': '203.0.113.2' })).status, 429);
+    assert.equal((await signIn(gateway, MASTER_KEY, { 'x-forwarded-for': '203.0.113.3' })).status, 201);
+    // The operator on the balancer's own address (no forwarded header) is not locked out either.
+    assert.equal((await signIn(gateway, MASTER_KEY)).status, 201);
+  });
+
+  test('the client address is the one the balancer appended: what a client prepends is not believed', async () => {
+    const gateway = current();
+    assert.equal(await failuresUntilLocked(gateway, (attempt) => `198.51.100.${attempt + 1}, 203.0.113.4`), FAILURES_PER_MINUTE);
+    const other = await models(gateway, 'sk-wrong-other', { 'x-forwarded-for': '203.0.113.5' });
+    assert.equal(other.status, 401);
+  });
+});
+
+describeTrusting('trust_proxy: a hop count', '1', (current) => {
+  test('trusts the nearest hop: its X-Forwarded-Proto, and the address it appended', async () => {
+    const gateway = current();
+    assert.match((await signIn(gateway, MASTER_KEY, { 'x-forwarded-proto': 'https' })).headers.get('set-cookie') ?? '', SECURE_COOKIE);
+    assert.equal(await failuresUntilLocked(gateway, (attempt) => `198.51.100.${attempt + 1}, 203.0.113.6`), FAILURES_PER_MINUTE);
+    assert.equal((await models(gateway, 'sk-wrong-other', { 'x-forwarded-for': '203.0.113.7' })).status, 401);
+  });
+});
+
+describeTrusting('trust_proxy naming other addresses', '10.0.0.0/8, fd00::/8', (current) => {
+  test('a peer outside the list is not believed', async () => {
+    const gateway = current();
+    assert.doesNotMatch((await signIn(gateway, MASTER_KEY, { 'x-forwarded-proto': 'https' })).headers.get('set-cookie') ?? '', /Secure/);
+    assert.equal(await failuresUntilLocked(gateway, (attempt) => `198.51.100.${attempt + 1}`), FAILURES_PER_MINUTE);
+  });
+});

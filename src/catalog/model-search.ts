@@ -2,6 +2,7 @@
 // The index is built once per model list (a trigram index of the lowercased names, typed columns,
 // lazily sorted orders), so a search checks only the models that can match `q`, then makes one
 // pass over flat arrays.
+import { Type } from '@sinclair/typebox';
 import { CAPABILITIES, type Capability } from './catalog-types.js';
 import type { ModelView } from './model-view.js';
 import { invalidRequest, invalidValue } from '../errors/gateway-error.js';
@@ -39,11 +40,40 @@ export interface SearchResult {
 }
 
 export const MAX_LIMIT = 1000;
+const MAX_OFFSET = 1_000_000_000;
 const MAX_QUERY_LENGTH = 256;
 
 const BOOLEAN_PARAMS = ['supports_chat', 'supports_streaming', 'deprecated'] as const;
 const NUMBER_PARAMS = ['min_context', 'max_input_cost', 'max_output_cost'] as const;
-const KNOWN_PARAMS = new Set<string>(['q', 'provider', 'capability', 'sort', 'limit', 'offset', ...BOOLEAN_PARAMS, ...NUMBER_PARAMS]);
+
+/** A boolean query value as parseBooleanParam reads it (in any case). */
+export const BooleanParamSchema = Type.String({ enum: ['true', 'false', 'True', 'False', '1', '0'], description: 'true/false (any case) or 1/0.' });
+const nonNegative = (description: string) => Type.Optional(Type.Number({ minimum: 0, description }));
+
+/**
+ * The query string of GET /api/models/search, as /openapi.json shows it. Its names are the only
+ * ones parseSearchParams accepts, so a parameter cannot be read here and missing from the document.
+ */
+export const SearchParamsSchema = Type.Object({
+  q: Type.Optional(Type.String({ maxLength: MAX_QUERY_LENGTH, description: 'Case-insensitive substring of the id, the name or an alias.' })),
+  provider: Type.Optional(Type.String({ description: 'A configured provider name.' })),
+  supports_chat: Type.Optional(BooleanParamSchema),
+  supports_streaming: Type.Optional(BooleanParamSchema),
+  deprecated: Type.Optional(BooleanParamSchema),
+  capability: Type.Optional(Type.Array(Type.String({ enum: [...CAPABILITIES] }), { description: 'Repeated or comma-separated; a model needs every one.' })),
+  min_context: nonNegative('context_length at least this.'),
+  max_input_cost: nonNegative('input_cost (USD per 1K tokens) at most this.'),
+  max_output_cost: nonNegative('output_cost (USD per 1K tokens) at most this.'),
+  sort: Type.Optional(
+    Type.String({
+      enum: [...SORT_FIELDS, ...SORT_FIELDS.map((field) => `-${field}`)],
+      description: 'A leading `-` sorts descending; `cost` is input + output; unknown values last; ties by id.',
+    }),
+  ),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, description: 'Page size (default: every match).' })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_OFFSET })),
+});
+const KNOWN_PARAMS = new Set<string>(Object.keys(SearchParamsSchema.properties));
 
 /** A parameter name we may echo back (anything else is described, not quoted). */
 function shownParam(name: string): string | null {
@@ -138,7 +168,7 @@ export function parseSearchParams(query: Readonly<Record<string, unknown>>): Sea
   const limit = single('limit', query.limit);
   if (limit !== undefined) out.limit = parseInteger('limit', limit, 1, MAX_LIMIT);
   const offset = single('offset', query.offset);
-  if (offset !== undefined) out.offset = parseInteger('offset', offset, 0, 1_000_000_000);
+  if (offset !== undefined) out.offset = parseInteger('offset', offset, 0, MAX_OFFSET);
   return out;
 }
 

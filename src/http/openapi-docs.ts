@@ -1,16 +1,25 @@
 // OpenAPI document (/openapi.json, from @fastify/swagger) and the interactive page (/docs, from
 // @fastify/swagger-ui's bundled assets: nothing is loaded from a CDN). Request schemas are added
 // here, through swagger's `transform`, not on the routes: Fastify never validates with them, so the
-// handlers keep producing OpenAI-shaped errors, and a route without an entry still appears.
+// handlers keep producing OpenAI-shaped errors, and a route without an entry still appears. Each
+// schema lives beside its handler's parser and shares its names, enums and patterns; the OpenAPI
+// test checks every handler against the document.
 import { fastifySwagger } from '@fastify/swagger';
 import { fastifySwaggerUi, type FastifySwaggerUiOptions } from '@fastify/swagger-ui';
 import { Type, type TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyPluginAsync, FastifySchema, RouteOptions } from 'fastify';
 import { CountTokensRequestSchema, MessagesRequestSchema } from '../anthropic-api/messages-request.js';
+import { SearchParamsSchema } from '../catalog/model-search.js';
 import { CompletionRequestSchema } from '../completions-api/completion-request.js';
+import { CSRF_HEADER, SESSION_COOKIE } from '../keys/ui-sessions.js';
 import { ChatCompletionRequestSchema } from '../openai/chat-request-schema.js';
 import { EmbeddingRequestSchema } from '../openai/embeddings-request.js';
 import { VERSION } from '../version.js';
+import { KeySettingsSchema } from './routes/admin-keys.js';
+import { UsageRecordsQuerySchema, UsageSummaryQuerySchema, UsageTimeseriesQuerySchema } from './routes/usage-analytics.js';
+import { AdminUsageQuerySchema, UsageRangeSchema } from './routes/usage.js';
+
+type Security = Array<Record<string, string[]>>;
 
 interface RouteDoc {
   summary: string;
@@ -18,6 +27,8 @@ interface RouteDoc {
   body?: TSchema;
   querystring?: TSchema;
   params?: TSchema;
+  /** For a route that checks the dashboard session itself (its auth config is 'none'). */
+  security?: Security;
 }
 
 const ErrorSchema = Type.Object(
@@ -32,17 +43,21 @@ const ErrorSchema = Type.Object(
   { title: 'Error', description: 'Every error, from any layer.' },
 );
 
-const Bool = Type.String({ enum: ['true', 'false', 'True', 'False', '1', '0'] });
-const KeySettings = Type.Object({
-  name: Type.Optional(Type.String()),
-  models: Type.Optional(Type.Array(Type.String())),
-  rpm_limit: Type.Optional(Type.Integer({ minimum: 0 })),
-  tpm_limit: Type.Optional(Type.Integer({ minimum: 0 })),
-  max_budget: Type.Optional(Type.Number({ minimum: 0 })),
-  expires_at: Type.Optional(Type.String({ format: 'date-time' })),
-});
+/** How a request authenticates (src/http/plugins/auth.ts, src/keys/ui-sessions.ts). */
+const SECURITY_SCHEMES = {
+  bearer: { type: 'http', scheme: 'bearer' },
+  apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'The key, as Anthropic clients send it; used when there is no Authorization header.' },
+  dashboardSession: {
+    type: 'apiKey',
+    in: 'cookie',
+    name: SESSION_COOKIE,
+    description: 'The dashboard session from POST /ui/session (HttpOnly); it acts as the master key, and only together with dashboardCsrf and no key presented.',
+  },
+  dashboardCsrf: { type: 'apiKey', in: 'header', name: CSRF_HEADER, description: "The session's csrf_token (from POST or GET /ui/session)." },
+} as const;
+/** Alternatives: a key in either header, or the session cookie with its CSRF header. */
+const KEYED: Security = [{ bearer: [] }, { apiKey: [] }, { dashboardSession: [], dashboardCsrf: [] }];
 const KeyId = Type.Object({ id: Type.String() });
-const UsageRange = Type.Object({ start: Type.Optional(Type.String({ format: 'date-time' })), end: Type.Optional(Type.String({ format: 'date-time' })) });
 
 /** Docs by `METHOD url` (the route-table pattern). */
 const ROUTE_DOCS: Record<string, RouteDoc> = {
@@ -72,17 +87,7 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
     params: Type.Object({ '*': Type.String({ description: 'The model id.' }) }),
   },
   'GET /api/models': { summary: 'List the model catalog: `{models, count}`.' },
-  'GET /api/models/search': {
-    summary: 'Search the model catalog.',
-    querystring: Type.Object({
-      q: Type.Optional(Type.String({ description: 'Case-insensitive match on id and name.' })),
-      provider: Type.Optional(Type.String()),
-      supports_chat: Type.Optional(Bool),
-      capability: Type.Optional(Type.String()),
-      min_context: Type.Optional(Type.Integer()),
-      max_input_cost: Type.Optional(Type.Number()),
-    }),
-  },
+  'GET /api/models/search': { summary: 'Search the model catalog: `{models, count, limit, offset}`; `count` counts matches before paging.', querystring: SearchParamsSchema },
   'GET /api/models/*': {
     summary: 'One model by id or `provider/model` (may hold `/`); 404 when unknown.',
     params: Type.Object({ '*': Type.String({ description: 'The model id.' }) }),
@@ -94,48 +99,25 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
   'GET /health': { summary: 'Overall status: healthy, degraded or unhealthy.' },
   'GET /health/providers': { summary: 'Status of every provider and deployment.' },
   'GET /health/cache': { summary: 'Response cache status and hit rate.' },
-  'POST /admin/keys': { summary: 'Create a virtual key (shown once).', body: KeySettings },
+  'POST /admin/keys': { summary: 'Create a virtual key (shown once).', body: KeySettingsSchema },
   'GET /admin/keys': { summary: 'List virtual keys (no secrets).' },
   'GET /admin/keys/:id': { summary: 'One virtual key.', params: KeyId },
-  'PATCH /admin/keys/:id': { summary: 'Update a key’s limits.', params: KeyId, body: KeySettings },
+  'PATCH /admin/keys/:id': { summary: 'Update a key’s settings; `null` clears one.', params: KeyId, body: KeySettingsSchema },
   'DELETE /admin/keys/:id': { summary: 'Revoke a key (at once, on every instance).', params: KeyId },
-  'GET /api/usage': { summary: 'Usage of the calling key.', querystring: UsageRange },
-  'GET /admin/usage': { summary: 'Usage of every key, or one (`key_id`).', querystring: Type.Composite([UsageRange, Type.Object({ key_id: Type.Optional(Type.String()) })]) },
+  'GET /api/usage': { summary: 'Usage of the calling key.', querystring: UsageRangeSchema },
+  'GET /admin/usage': { summary: 'Usage of every key, or one (`key_id`).', querystring: AdminUsageQuerySchema },
   // The dashboard's aggregates (issue #10), computed in SQL; `key_id` and `model` narrow any of them.
   'GET /admin/usage/summary': {
     summary: 'Usage totals and sums grouped by day, key, model and/or provider: one page of groups, or every group as CSV (`format=csv`).',
-    querystring: Type.Composite([
-      UsageRange,
-      Type.Object({
-        key_id: Type.Optional(Type.String()),
-        model: Type.Optional(Type.String()),
-        group_by: Type.Optional(Type.String({ description: 'Comma-separated: day, key, model, provider (default model).' })),
-        sort: Type.Optional(Type.String({ enum: ['requests', 'cost', 'tokens', 'errors', 'name'] })),
-        limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-        offset: Type.Optional(Type.Integer({ minimum: 0 })),
-        format: Type.Optional(Type.String({ enum: ['json', 'csv'] })),
-      }),
-    ]),
+    querystring: UsageSummaryQuerySchema,
   },
   'GET /admin/usage/timeseries': {
     summary: 'Requests, tokens, spend, errors and latency per hour or day, one series per key, model or provider (the top N, the rest summed).',
-    querystring: Type.Composite([
-      UsageRange,
-      Type.Object({
-        key_id: Type.Optional(Type.String()),
-        model: Type.Optional(Type.String()),
-        bucket: Type.Optional(Type.String({ enum: ['hour', 'day'] })),
-        group_by: Type.Optional(Type.String({ enum: ['none', 'key', 'model', 'provider'] })),
-        top: Type.Optional(Type.Integer({ minimum: 1, maximum: 50 })),
-      }),
-    ]),
+    querystring: UsageTimeseriesQuerySchema,
   },
   'GET /admin/usage/records': {
     summary: 'The usage records themselves, newest first; pass `next_cursor` as `before` for the next page.',
-    querystring: Type.Composite([
-      UsageRange,
-      Type.Object({ key_id: Type.Optional(Type.String()), model: Type.Optional(Type.String()), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })), before: Type.Optional(Type.String()) }),
-    ]),
+    querystring: UsageRecordsQuerySchema,
   },
   'GET /ui': { summary: 'The admin dashboard page (sign in with the master key).' },
   'GET /ui/*': { summary: 'The dashboard’s scripts, styles and chart library, from the package.', params: Type.Object({ '*': Type.String() }) },
@@ -143,8 +125,8 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
     summary: 'Dashboard sign-in: exchanges the master key for an HttpOnly session cookie and a CSRF token to send as `X-LLM-Proxy-CSRF`.',
     body: Type.Object({ master_key: Type.String() }),
   },
-  'GET /ui/session': { summary: 'The signed-in dashboard session (cookie) and its CSRF token.' },
-  'DELETE /ui/session': { summary: 'Dashboard sign-out (cookie and `X-LLM-Proxy-CSRF`).' },
+  'GET /ui/session': { summary: 'The signed-in dashboard session (cookie) and its CSRF token.', security: [{ dashboardSession: [] }] },
+  'DELETE /ui/session': { summary: 'Dashboard sign-out (cookie and `X-LLM-Proxy-CSRF`).', security: [{ dashboardSession: [], dashboardCsrf: [] }] },
   'GET /openapi.json': { summary: 'This document.' },
 };
 
@@ -163,8 +145,8 @@ export function documentRoute({ schema, url, route }: TransformInput): { schema:
   const documented: FastifySchema = {
     tags: [tag],
     summary: doc?.summary ?? `${method} ${url}`,
-    description: [base.description ?? doc?.description, ACCESS_NOTE[access]].filter((part) => part !== undefined).join(' '),
-    security: access === 'none' ? [] : [{ bearer: [] }],
+    description: [base.description ?? doc?.description, doc?.security === undefined ? ACCESS_NOTE[access] : 'Needs the dashboard session.'].filter((part) => part !== undefined).join(' '),
+    security: doc?.security ?? (access === 'none' ? [] : KEYED),
     ...base,
     ...(doc?.body === undefined || base.body !== undefined ? {} : { body: doc.body }),
     ...(doc?.querystring === undefined || base.querystring !== undefined ? {} : { querystring: doc.querystring }),
@@ -185,10 +167,10 @@ export function registerOpenApi(app: FastifyInstance): void {
         openapi: '3.0.3',
         info: { title: 'llm-proxy', version: VERSION, description: 'One OpenAI-compatible endpoint in front of many LLM providers.' },
         components: {
-          securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+          securitySchemes: SECURITY_SCHEMES,
           schemas: { Error: ErrorSchema },
         },
-        security: [{ bearer: [] }],
+        security: KEYED,
       },
       transform: documentRoute as never,
     },

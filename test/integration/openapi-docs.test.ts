@@ -1,8 +1,41 @@
 // /openapi.json and /docs (issue #9): every route in the route table is in the document, the chat
-// request schema is documented without Fastify validating with it, and the UI is served locally.
+// request schema is documented without Fastify validating with it, the document says what the
+// handlers accept (and they accept what it says), and the UI is served locally.
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
+import { MASTER_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+import { callJson, createKey } from '../support/key-support.js';
 import { call, JSON_AUTH, post, startStack } from '../support/reliability-support.js';
+
+interface SchemaDoc {
+  type?: string;
+  enum?: string[];
+  pattern?: string;
+  format?: string;
+  nullable?: boolean;
+  maximum?: number;
+  items?: SchemaDoc;
+  properties?: Record<string, SchemaDoc>;
+}
+interface OperationDoc {
+  security?: Array<Record<string, string[]>>;
+  parameters?: Array<{ name: string; in: string; schema: SchemaDoc }>;
+  requestBody?: { content: Record<string, { schema: SchemaDoc }> };
+}
+interface OpenApiDoc {
+  paths: Record<string, Record<string, OperationDoc>>;
+  components: { securitySchemes: Record<string, { type: string; in?: string; name?: string }> };
+}
+
+/** An operation's query parameters by name. */
+function queryOf(operation: OperationDoc | undefined): Map<string, SchemaDoc> {
+  return new Map((operation?.parameters ?? []).filter((parameter) => parameter.in === 'query').map((parameter) => [parameter.name, parameter.schema]));
+}
+
+/** A documented path as a URL that reaches its handler. */
+function urlOf(path: string): string {
+  return path.replace('{*}', 'gpt-4').replace('{id}', '0123456789abcdef');
+}
 
 /** [METHOD, url] for every route, read from printRoutes' tree (one level = 4 characters). */
 function routesOf(tree: string): Array<[string, string]> {
@@ -39,7 +72,7 @@ describe('OpenAPI document and docs page', () => {
       assert.ok(!Object.keys(doc.paths).some((path) => path.startsWith('/docs')));
       const chat = doc.paths['/v1/chat/completions']?.post;
       assert.ok(chat?.requestBody?.content['application/json']?.schema.properties.messages);
-      assert.deepEqual(chat?.security, [{ bearer: [] }]);
+      assert.deepEqual(chat?.security, [{ bearer: [] }, { apiKey: [] }, { dashboardSession: [], dashboardCsrf: [] }]);
       assert.ok(doc.paths['/v1/messages']?.post?.requestBody?.content['application/json']?.schema.properties.max_tokens, 'the Messages request schema');
       assert.ok(doc.paths['/v1/messages/count_tokens']?.post?.requestBody?.content['application/json']?.schema.properties.messages, 'the count_tokens request schema');
       assert.ok(doc.paths['/v1/completions']?.post?.requestBody?.content['application/json']?.schema.properties.prompt, 'the completions request schema');
@@ -81,6 +114,126 @@ describe('OpenAPI document and docs page', () => {
       assert.equal((await call(stack.url, { method: 'GET', path: '/v1/models', headers: JSON_AUTH })).status, 200);
     } finally {
       await stack.close();
+    }
+  });
+});
+
+describe('OpenAPI document against the handlers', () => {
+  let gateway: Gateway;
+  let doc: OpenApiDoc;
+  /** The query parameter names the handler of the last injected request read. */
+  const reads = new Set<string>();
+  const get = (url: string) => gateway.app.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${MASTER_KEY}` } });
+
+  before(async () => {
+    gateway = await startGateway(
+      { OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: 'http://127.0.0.1:9/v1', LLM_PROXY_RPM: '0' },
+      {
+        prepare: ({ app }) =>
+          app.addHook('preHandler', async (request) => {
+            const query = request.query as Record<string, unknown>;
+            request.query = new Proxy(query, {
+              get(target, name, receiver) {
+                if (typeof name === 'string') reads.add(name);
+                return Reflect.get(target, name, receiver) as unknown;
+              },
+            });
+          }),
+      },
+    );
+    doc = (await callJson(gateway.url, 'GET', '/openapi.json', undefined)).body as unknown as OpenApiDoc;
+  });
+  after(async () => {
+    await gateway?.close();
+  });
+
+  test('model search documents every filter, sort and page parameter', () => {
+    const search = queryOf(doc.paths['/api/models/search']?.get);
+    for (const name of ['q', 'provider', 'supports_chat', 'supports_streaming', 'deprecated', 'capability', 'min_context', 'max_input_cost', 'max_output_cost', 'sort', 'limit', 'offset']) {
+      assert.ok(search.has(name), `search parameter ${name}`);
+    }
+    assert.ok(search.get('sort')?.enum?.includes('-cost'));
+    assert.equal(search.get('limit')?.maximum, 1000);
+  });
+
+  test('key settings document budget_period and null for clearing, and the handler takes each', async () => {
+    const key = await createKey(gateway.url);
+    for (const [path, method] of [['/admin/keys', 'post'], ['/admin/keys/{id}', 'patch']] as const) {
+      const fields = doc.paths[path]?.[method]?.requestBody?.content['application/json']?.schema.properties ?? {};
+      assert.deepEqual(Object.keys(fields), ['name', 'models', 'rpm_limit', 'tpm_limit', 'max_budget', 'budget_period', 'expires_at'], path);
+      assert.deepEqual(fields.budget_period?.enum, ['daily', 'weekly', 'monthly']);
+      for (const [name, field] of Object.entries(fields)) assert.equal(field.nullable, true, `${method} ${path}: ${name} may be null`);
+      assert.ok(new RegExp(fields.expires_at?.pattern ?? '^$').test('2030-12-31'), 'expires_at takes a date alone');
+      assert.notEqual(fields.expires_at?.format, 'date-time');
+    }
+    const patch = doc.paths['/admin/keys/{id}']?.patch?.requestBody?.content['application/json']?.schema.properties ?? {};
+    for (const name of Object.keys(patch)) {
+      const answer = await callJson(gateway.url, 'PATCH', `/admin/keys/${key.id}`, MASTER_KEY, { [name]: null });
+      assert.equal(answer.status, 200, `${name}: null → ${answer.text}`);
+    }
+    for (const period of patch.budget_period?.enum ?? []) {
+      const answer = await callJson(gateway.url, 'PATCH', `/admin/keys/${key.id}`, MASTER_KEY, { max_budget: 5, budget_period: period });
+      assert.equal(answer.status, 200, answer.text);
+    }
+  });
+
+  test('usage ranges take a date alone (YYYY-MM-DD), in the document and in every handler', async () => {
+    const paths = Object.keys(doc.paths).filter((path) => path === '/api/usage' || path.startsWith('/admin/usage'));
+    assert.equal(paths.length, 5, paths.join(' '));
+    for (const path of paths) {
+      const query = queryOf(doc.paths[path]?.get);
+      for (const name of ['start', 'end']) {
+        const schema = query.get(name);
+        assert.ok(schema?.pattern !== undefined && schema.format === undefined, `${path} ${name}: ${JSON.stringify(schema)}`);
+        const pattern = new RegExp(schema.pattern);
+        for (const value of ['2026-06-01', '2026-06-01T12:00:00Z', '2026-06-01T12:00:00+02:00']) assert.ok(pattern.test(value), `${path} ${name}=${value}`);
+        assert.ok(!pattern.test('June 1'));
+      }
+      const answer = await get(`${path}?start=2026-06-01&end=2026-06-30`);
+      assert.equal(answer.statusCode, 200, `${path}: ${answer.body}`);
+    }
+  });
+
+  test('the dashboard session (cookie + CSRF header) is a documented way in to every keyed call', () => {
+    const schemes = doc.components.securitySchemes;
+    assert.deepEqual(schemes.dashboardSession, { ...schemes.dashboardSession, type: 'apiKey', in: 'cookie', name: 'llmp_ui' });
+    assert.deepEqual(schemes.dashboardCsrf, { ...schemes.dashboardCsrf, type: 'apiKey', in: 'header', name: 'x-llm-proxy-csrf' });
+    let keyed = 0;
+    for (const [path, operations] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        if (!operation.security?.some((requirement) => 'bearer' in requirement)) continue;
+        keyed++;
+        assert.ok(
+          operation.security.some((requirement) => 'dashboardSession' in requirement && 'dashboardCsrf' in requirement),
+          `${method} ${path}: ${JSON.stringify(operation.security)}`,
+        );
+      }
+    }
+    assert.ok(keyed > 20, String(keyed));
+    assert.deepEqual(doc.paths['/ui/session']?.get?.security, [{ dashboardSession: [] }]);
+    assert.deepEqual(doc.paths['/ui/session']?.delete?.security, [{ dashboardSession: [], dashboardCsrf: [] }]);
+  });
+
+  test('every query parameter a handler reads is documented, and every documented one is read', async () => {
+    let checked = 0;
+    for (const [path, operations] of Object.entries(doc.paths)) {
+      if (operations.get === undefined) continue;
+      reads.clear();
+      await get(urlOf(path));
+      assert.deepEqual([...reads].sort(), [...queryOf(operations.get).keys()].sort(), `GET ${path}`);
+      checked += reads.size;
+    }
+    assert.ok(checked >= 30, String(checked));
+  });
+
+  test('every value a documented enum allows is accepted by its handler', async () => {
+    for (const [path, operations] of Object.entries(doc.paths)) {
+      for (const [name, schema] of queryOf(operations.get)) {
+        for (const value of schema.enum ?? schema.items?.enum ?? []) {
+          const answer = await get(`${urlOf(path)}?${new URLSearchParams({ [name]: value })}`);
+          assert.equal(answer.statusCode, 200, `GET ${path}?${name}=${value}: ${answer.body}`);
+        }
+      }
     }
   });
 });

@@ -30,6 +30,8 @@ export interface GatewayOptions {
   configure?: (config: Config) => void;
   /** Counts request and token limits in place of the process's memory limiter (e.g. on a clock the test sets). */
   rateLimiter?: RateLimiter;
+  /** Runs on the built app before it listens (e.g. to add a hook). */
+  prepare?: (app: App) => void;
 }
 
 /** `env` is the process environment the proxy would see; LLM_PROXY_DB is pointed at a temp path unless given. */
@@ -54,6 +56,7 @@ export async function startGateway(env: Environment, options: GatewayOptions = {
   const usage = new MemoryUsageRecorder();
   const services = createServices(config, { logger, usage, ...(options.rateLimiter === undefined ? {} : { localRateLimiter: options.rateLimiter }) });
   const app = buildApp(services);
+  options.prepare?.(app);
   await app.app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.app.server.address() as AddressInfo;
   return {

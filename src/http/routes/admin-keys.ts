@@ -1,5 +1,6 @@
 // /admin/keys: the master key makes, lists, changes and revokes virtual keys. A new key's secret is
 // in the 201 answer and nowhere else, ever; lists show an id, a 4-character prefix and the limits.
+import { Type, type TSchema } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { GatewayError, invalidRequest, invalidType, invalidValue } from '../../errors/gateway-error.js';
 import { keyState } from '../../keys/virtual-keys.js';
@@ -9,8 +10,34 @@ import type { Services } from '../../services.js';
 const KEY_ID = /^[0-9a-f]{16}$/;
 /** A date, or a date and time with an optional zone: what `expires_at` takes. */
 const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
-const FIELDS = new Set(['name', 'models', 'rpm_limit', 'tpm_limit', 'max_budget', 'budget_period', 'expires_at']);
 const MAX_LIMIT = 1_000_000_000;
+
+/** A date or date-time as parseIsoDate reads it (the same pattern), for the documented schemas. */
+export function isoDateSchema(description: string) {
+  return Type.String({ pattern: ISO_8601.source, description: `ISO 8601, UTC unless an offset is given: a date (YYYY-MM-DD) or a date-time. ${description}` });
+}
+
+/** In a PATCH, `null` clears a setting (back to the server default, or none). */
+const clearable = <T extends TSchema>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
+const limitSchema = (description: string) => clearable(Type.Integer({ minimum: 0, maximum: MAX_LIMIT, description }));
+
+/**
+ * The body of POST /admin/keys and PATCH /admin/keys/{id}, as /openapi.json shows it. Its names are
+ * the only fields parseKeySettings accepts, so the document cannot miss one.
+ */
+export const KeySettingsSchema = Type.Object(
+  {
+    name: clearable(Type.String({ minLength: 1, maxLength: 256 })),
+    models: clearable(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 1_000, description: 'The models the key may use; null: every model.' })),
+    rpm_limit: limitSchema('Requests per minute; 0 means no limit, null the server default (LLM_PROXY_RPM).'),
+    tpm_limit: limitSchema('Tokens per minute; 0 means no limit, null the server default (LLM_PROXY_TPM).'),
+    max_budget: clearable(Type.Number({ minimum: 0, maximum: MAX_LIMIT, description: 'USD; null: no budget.' })),
+    budget_period: clearable(Type.String({ enum: [...BUDGET_PERIODS], description: 'When the budget starts again (UTC, weeks from Monday); null: never.' })),
+    expires_at: clearable(isoDateSchema('A date alone is its start; null: never expires.')),
+  },
+  { additionalProperties: false },
+);
+const FIELDS = new Set(Object.keys(KeySettingsSchema.properties));
 
 function keyNotFound(): GatewayError {
   return new GatewayError({ status: 404, type: 'invalid_request_error', code: 'key_not_found', message: 'No virtual key has this id.' });

@@ -12,7 +12,9 @@ function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
 }
 
-const METRICS_SCHEMA = { description: 'Prometheus metrics (text exposition format).', tags: ['operations'], security: [{ bearer: [] }] };
+const METRICS_SCHEMA = { description: 'Prometheus metrics (text exposition format).', tags: ['operations'] };
+/** With `metrics.token`, only a presented token or key opens it (no dashboard session); without, the master's usual ways (src/http/openapi-docs.ts). */
+const TOKEN_SCHEMA = { ...METRICS_SCHEMA, description: 'Prometheus metrics (text exposition format); needs `metrics.token` or the master key.', security: [{ bearer: [] }, { apiKey: [] }] };
 
 export function registerMetrics(app: FastifyInstance, services: Services, streams: StreamRegistry): void {
   const { metrics } = services;
@@ -26,7 +28,7 @@ export function registerMetrics(app: FastifyInstance, services: Services, stream
     '/metrics',
     {
       config: { auth: token === undefined ? 'master' : 'none' },
-      schema: METRICS_SCHEMA,
+      schema: token === undefined ? METRICS_SCHEMA : TOKEN_SCHEMA,
     },
     async (request, reply) => {
       if (token !== undefined) {

@@ -3,6 +3,7 @@
 //   GET /admin/usage/timeseries  sums per hour or day, dense, optionally one series per key/model/provider
 //   GET /admin/usage/records     the raw usage records, newest first, keyset-paged
 // Ranges take `start`/`end` exactly as GET /admin/usage does.
+import { Type, type TObject } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { invalidRequest, invalidValue, isGatewayError, serviceUnavailable } from '../../errors/gateway-error.js';
 import type { Services } from '../../services.js';
@@ -16,7 +17,7 @@ import {
   type UsageFilter,
   type UsageRow,
 } from '../../store/usage-analytics.js';
-import { parseRange } from './usage.js';
+import { parseRange, UsageRangeSchema } from './usage.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
@@ -30,9 +31,50 @@ const MAX_CSV_GROUPS = 200_000;
 /** What a group's dimension is called on the wire. */
 const FIELD: Record<UsageDimension, string> = { day: 'date', key: 'key_id', model: 'model', provider: 'provider' };
 
+const MAX_OFFSET = 1_000_000_000;
+/** A comma-separated list of dimensions, as parseDimensions reads it. */
+const DIMENSION_LIST = `(?:${USAGE_DIMENSIONS.join('|')})`;
+
+/** The range and the `key_id` and `model` filters every call here takes (parseFilter). */
+const UsageFilterSchema = Type.Composite([
+  UsageRangeSchema,
+  Type.Object({
+    key_id: Type.Optional(Type.String({ maxLength: 64, description: 'One key.' })),
+    model: Type.Optional(Type.String({ maxLength: 256, description: 'One model, as asked for.' })),
+  }),
+]);
+const pageSize = Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, description: 'Default 50.' }));
+
+// The query strings of the three calls, as /openapi.json shows them; each handler accepts exactly these names.
+export const UsageSummaryQuerySchema = Type.Composite([
+  UsageFilterSchema,
+  Type.Object({
+    group_by: Type.Optional(
+      Type.String({ pattern: `^\\s*${DIMENSION_LIST}\\s*(?:,\\s*${DIMENSION_LIST}\\s*)*$`, description: `Comma-separated: ${USAGE_DIMENSIONS.join(', ')} (default model).` }),
+    ),
+    sort: Type.Optional(Type.String({ enum: [...GROUP_SORTS], description: 'Default requests.' })),
+    limit: pageSize,
+    offset: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_OFFSET })),
+    format: Type.Optional(Type.String({ enum: ['json', 'csv'], description: `csv: every group (at most ${MAX_CSV_GROUPS}), not one page.` })),
+  }),
+]);
+export const UsageTimeseriesQuerySchema = Type.Composite([
+  UsageFilterSchema,
+  Type.Object({
+    bucket: Type.Optional(Type.String({ enum: ['hour', 'day'], description: `Default hour (at most ${MAX_BUCKETS} of them).` })),
+    group_by: Type.Optional(Type.String({ enum: ['none', 'key', 'model', 'provider'], description: 'Default none.' })),
+    top: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_SERIES, description: `Series kept apart, the rest summed (default ${DEFAULT_SERIES}).` })),
+  }),
+]);
+export const UsageRecordsQuerySchema = Type.Composite([
+  UsageFilterSchema,
+  Type.Object({ limit: pageSize, before: Type.Optional(Type.String({ description: 'The next_cursor of the page before.' })) }),
+]);
+
 type Query = Readonly<Record<string, unknown>>;
 
-function knownParams(query: Query, known: readonly string[]): void {
+function knownParams(query: Query, schema: TObject): void {
+  const known = Object.keys(schema.properties);
   for (const name of Object.keys(query)) {
     if (!known.includes(name)) {
       const shown = /^[A-Za-z0-9_.-]{1,64}$/.test(name) ? name : null;
@@ -181,7 +223,7 @@ export function registerUsageAnalytics(app: FastifyInstance, services: Services)
 
   app.get('/admin/usage/summary', { config: { auth: 'master' } }, async (request, reply) => {
     const query = (request.query ?? {}) as Query;
-    knownParams(query, ['start', 'end', 'key_id', 'model', 'group_by', 'sort', 'limit', 'offset', 'format']);
+    knownParams(query, UsageSummaryQuerySchema);
     const filter = parseFilter(query);
     const dimensions = parseDimensions(single(query, 'group_by'));
     const sort: GroupSort = oneOf(query, 'sort', GROUP_SORTS, 'requests');
@@ -203,7 +245,7 @@ export function registerUsageAnalytics(app: FastifyInstance, services: Services)
       return reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}"`).send(`${lines.join('\r\n')}\r\n`);
     }
     const limit = integer(query, 'limit', 50, 1, MAX_PAGE);
-    const offset = integer(query, 'offset', 0, 0, 1_000_000_000);
+    const offset = integer(query, 'offset', 0, 0, MAX_OFFSET);
     const page = await read(() => analytics.groups(filter, dimensions, { sort, limit, offset }));
     return {
       object: 'usage.summary',
@@ -223,7 +265,7 @@ export function registerUsageAnalytics(app: FastifyInstance, services: Services)
 
   app.get('/admin/usage/timeseries', { config: { auth: 'master' } }, async (request) => {
     const query = (request.query ?? {}) as Query;
-    knownParams(query, ['start', 'end', 'key_id', 'model', 'bucket', 'group_by', 'top']);
+    knownParams(query, UsageTimeseriesQuerySchema);
     const filter = parseFilter(query);
     const bucket = oneOf(query, 'bucket', ['hour', 'day'] as const, 'hour');
     const groupBy = oneOf(query, 'group_by', ['none', 'key', 'model', 'provider'] as const, 'none');
@@ -289,7 +331,7 @@ export function registerUsageAnalytics(app: FastifyInstance, services: Services)
 
   app.get('/admin/usage/records', { config: { auth: 'master' } }, async (request) => {
     const query = (request.query ?? {}) as Query;
-    knownParams(query, ['start', 'end', 'key_id', 'model', 'limit', 'before']);
+    knownParams(query, UsageRecordsQuerySchema);
     const filter = parseFilter(query);
     const limit = integer(query, 'limit', 50, 1, MAX_PAGE);
     const rawBefore = single(query, 'before');

@@ -1,10 +1,11 @@
 // GET /api/usage (the calling key's own usage) and GET /admin/usage (every key; master key only):
 // totals and breakdowns by model and by UTC day over [start, end], from the usage records.
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { invalidValue, isGatewayError, serviceUnavailable } from '../../errors/gateway-error.js';
 import type { Services } from '../../services.js';
 import type { UsageGroup } from '../../store/usage-store.js';
-import { parseIsoDate } from './admin-keys.js';
+import { isoDateSchema, parseIsoDate } from './admin-keys.js';
 
 const DAY_MS = 86_400_000;
 const DEFAULT_DAYS = 30;
@@ -44,6 +45,14 @@ function breakdown<K extends string>(groups: readonly UsageGroup[], name: K, pic
   }
   return [...byValue.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([value, totals]) => ({ [name]: value, ...rounded(totals) }) as Record<K, string> & Totals);
 }
+
+/** What parseRange reads, as /openapi.json shows it for every usage endpoint. */
+export const UsageRangeSchema = Type.Object({
+  start: Type.Optional(isoDateSchema(`Default: ${DEFAULT_DAYS} days before end; at most ${MAX_DAYS} days before it.`)),
+  end: Type.Optional(isoDateSchema('A date alone includes that whole day. Default: now.')),
+});
+/** GET /admin/usage's query string. */
+export const AdminUsageQuerySchema = Type.Composite([UsageRangeSchema, Type.Object({ key_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'One key; default every key.' })) })]);
 
 /** `start`/`end` as ISO dates or date-times; a date alone for `end` includes that whole day. */
 export function parseRange(query: unknown, now = Date.now()): { start: number; end: number } {

@@ -7,34 +7,12 @@ import type { IdentifiedUsageRecord } from '../../src/store/usage-store.js';
 import { createPostgresSchema, type PostgresSchema } from '../support/backing-services.js';
 import { CLIENT_KEY, MASTER_KEY, startGateway, type Gateway } from '../support/gateway-harness.js';
 import { callJson, type JsonResponse } from '../support/key-support.js';
+import { usageRecord as record } from '../support/usage-fixture.js';
 
 const postgres = await createPostgresSchema();
 const HOUR = 3_600_000;
 const DAY_15 = Date.UTC(2025, 0, 15);
 const DAY_16 = Date.UTC(2025, 0, 16);
-
-function record(id: string, keyId: string, model: string, createdAt: number, overrides: Partial<IdentifiedUsageRecord> = {}): IdentifiedUsageRecord {
-  return {
-    id,
-    requestId: `req-${id}`,
-    keyId,
-    endpoint: 'chat.completions',
-    model,
-    provider: 'openai',
-    promptTokens: 10,
-    completionTokens: 5,
-    cachedTokens: 0,
-    cost: 0.001,
-    latencyMs: 100,
-    status: 'ok',
-    httpStatus: 200,
-    stream: false,
-    cacheHit: false,
-    estimated: false,
-    createdAt,
-    ...overrides,
-  };
-}
 
 /**
  * Six records over two days, three keys, three models (one a spreadsheet formula), two providers

@@ -64,14 +64,18 @@ export function renderUsage(root: HTMLElement): () => void {
     h('section', { class: 'panel' }, h('h2', {}, 'Requests, newest first'), records, recordPager),
   );
 
-  const range = () => ({ start: from.value, end: to.value, key_id: keyFilter.value, model: modelFilter.value.trim() });
+  /** The filters as the form holds them now, applied or not. */
+  const readForm = () => ({ start: from.value, end: to.value, key_id: keyFilter.value, model: modelFilter.value.trim(), group_by: groupBy.value, sort: sort.value });
+  /** The filters of the results shown: the pagers page through these, not through what was typed since. */
+  let applied = readForm();
+  const range = ({ start, end, key_id, model }: ReturnType<typeof readForm>) => ({ start, end, key_id, model });
   const keyLabel = (id: string | undefined) => (id === undefined ? '' : (keyNames.get(id) ?? id));
 
   async function loadCharts(): Promise<void> {
-    const dimension = groupBy.value.split(',')[0];
+    const dimension = applied.group_by.split(',')[0];
     const seriesGroup = dimension === 'key' || dimension === 'model' || dimension === 'provider' ? dimension : 'none';
-    const days = (Date.parse(to.value) - Date.parse(from.value)) / DAY + 1;
-    const series = await api<Timeseries>(`/admin/usage/timeseries${query({ ...range(), bucket: days <= 3 ? 'hour' : 'day', group_by: seriesGroup })}`);
+    const days = (Date.parse(applied.end) - Date.parse(applied.start)) / DAY + 1;
+    const series = await api<Timeseries>(`/admin/usage/timeseries${query({ ...range(applied), bucket: days <= 3 ? 'hour' : 'day', group_by: seriesGroup })}`);
     const label = (group: string | null) => (group === null ? 'other' : seriesGroup === 'key' ? keyLabel(group) : group === '' ? '(none)' : group);
     disposeCharts();
     replace(
@@ -82,7 +86,7 @@ export function renderUsage(root: HTMLElement): () => void {
   }
 
   async function loadGroups(offset: number): Promise<void> {
-    const summary = await api<UsageSummary>(`/admin/usage/summary${query({ ...range(), group_by: groupBy.value, sort: sort.value, limit: PAGE, offset })}`);
+    const summary = await api<UsageSummary>(`/admin/usage/summary${query({ ...range(applied), group_by: applied.group_by, sort: applied.sort, limit: PAGE, offset })}`);
     const dims = summary.group_by;
     const columns: Array<Column<UsageGroup>> = [];
     if (dims.includes('day')) columns.push({ label: 'Day', value: (row) => row.date ?? '' });
@@ -110,7 +114,7 @@ export function renderUsage(root: HTMLElement): () => void {
   /** `cursors[i]` opens page i; page 0 has none. */
   const cursors: Array<string | undefined> = [undefined];
   async function loadRecords(page: number): Promise<void> {
-    const answer = await api<RecordPage>(`/admin/usage/records${query({ ...range(), limit: PAGE, before: cursors[page] })}`);
+    const answer = await api<RecordPage>(`/admin/usage/records${query({ ...range(applied), limit: PAGE, before: cursors[page] })}`);
     if (answer.next_cursor !== null) cursors[page + 1] = answer.next_cursor;
     replace(
       records,
@@ -140,6 +144,7 @@ export function renderUsage(root: HTMLElement): () => void {
 
   async function loadAll(): Promise<void> {
     status.textContent = 'Loading…';
+    applied = readForm();
     cursors.length = 1;
     try {
       await Promise.all([loadCharts(), loadGroups(0), loadRecords(0)]);
@@ -152,7 +157,7 @@ export function renderUsage(root: HTMLElement): () => void {
   async function exportCsv(): Promise<void> {
     exportStatus.textContent = 'Preparing…';
     try {
-      const response = await request(`/admin/usage/summary${query({ ...range(), group_by: 'day,key,model', sort: 'name', format: 'csv' })}`);
+      const response = await request(`/admin/usage/summary${query({ ...range(readForm()), group_by: 'day,key,model', sort: 'name', format: 'csv' })}`);
       const blob = await response.blob();
       const url = URL.createObjectURL(blob);
       const link = h('a', { attrs: { href: url, download: `llm-proxy-usage-${from.value}-${to.value}.csv` } });

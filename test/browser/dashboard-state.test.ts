@@ -1,9 +1,10 @@
 // The dashboard keeps what it shows and what it asks for in step (Chromium, as dashboard.test.ts):
-// the usage pagers page through the filters of the results shown, not filters typed but not applied.
+// the usage pagers page through the filters of the results shown, not filters typed but not applied;
+// the playground sends exactly the conversation it shows, a failed question marked and left out.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { browserUnavailable, launchBrowser, withScreenshot, type Browser } from '../support/browser.js';
+import { browserUnavailable, launchBrowser, waitUntil, withScreenshot, type Browser } from '../support/browser.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { MASTER_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 import { usageRecord } from '../support/usage-fixture.js';
@@ -69,6 +70,88 @@ describe('dashboard state in Chromium', { skip: skip ?? false }, () => {
       // Applied, the filter holds for the pages too.
       await page.getByRole('button', { name: 'Apply' }).click();
       await page.getByRole('table', { name: 'Usage by model (1 groups)' }).waitFor();
+    });
+  });
+
+  /** The transcript as shown: role and text of each bubble, and whether it is marked failed. */
+  async function transcript(): Promise<Array<{ role: string; content: string; failed: boolean }>> {
+    // Page code as a string, as in dashboard.test.ts: the test build has no DOM types.
+    return (await page.evaluate(
+      "[...document.querySelectorAll('[data-transcript] [data-role]')].map((bubble) => ({ role: bubble.getAttribute('data-role'), content: bubble.querySelector('.text').textContent, failed: bubble.hasAttribute('data-failed') }))",
+    )) as Array<{ role: string; content: string; failed: boolean }>;
+  }
+
+  /** The messages of the last chat request the upstream received. */
+  function lastSent(): Array<{ role: string; content: string }> {
+    const chats = upstream.requests.filter((request) => request.path.endsWith('/chat/completions'));
+    return ((chats[chats.length - 1]?.body?.messages ?? []) as Array<{ role: string; content: string }>).map(({ role, content }) => ({ role, content }));
+  }
+
+  /** Sends a message from the playground and waits until its answer (or failure) is in. */
+  async function ask(text: string): Promise<void> {
+    const asked = (await page.locator('[data-transcript] [data-role="user"]').count()) + 1;
+    await page.getByLabel('Message').fill(text);
+    await page.getByRole('button', { name: 'Send' }).click();
+    // The question's bubble and the disabled Send come in the same task; Send is enabled again once the call is over.
+    await waitUntil(page, `document.querySelectorAll('[data-transcript] [data-role="user"]').length === ${asked} && !document.querySelector('[data-transcript] ~ form button[type="submit"]').disabled`);
+  }
+
+  const answered = (text: string) => `Hello from the fake upstream. You said: ${text}`;
+  const shownSent = async () => (await transcript()).filter((bubble) => !bubble.failed).map(({ role, content }) => ({ role, content }));
+
+  test('the playground sends what it shows: a failed question stays marked and left out, Retry asks it again, Clear drops an answer in flight', async () => {
+    await withScreenshot(page, 'playground-failed-turn', async () => {
+      await go('Playground');
+      await page.getByLabel('Model').fill('gpt-4');
+      await ask('first question');
+      assert.deepEqual(await transcript(), [
+        { role: 'user', content: 'first question', failed: false },
+        { role: 'assistant', content: answered('first question'), failed: false },
+      ]);
+
+      upstream.enqueue({ kind: 'status', status: 500 });
+      await ask('this one fails');
+      assert.notEqual((await page.locator('[data-transcript] ~ form [role="alert"]').innerText()).trim(), '');
+      // The question stays, marked and explained; no empty answer bubble is left behind.
+      assert.deepEqual(await transcript(), [
+        { role: 'user', content: 'first question', failed: false },
+        { role: 'assistant', content: answered('first question'), failed: false },
+        { role: 'user', content: 'this one fails', failed: true },
+      ]);
+      const failed = page.locator('[data-transcript] [data-failed]');
+      await failed.getByText('not part of the conversation').waitFor();
+
+      // What is sent next is what is shown as the conversation: the failed question is left out.
+      await ask('second question');
+      assert.deepEqual(lastSent(), [
+        { role: 'user', content: 'first question' },
+        { role: 'assistant', content: answered('first question') },
+        { role: 'user', content: 'second question' },
+      ]);
+      assert.deepEqual(await shownSent(), [...lastSent(), { role: 'assistant', content: answered('second question') }]);
+
+      // Retry asks it again as the newest turn, and the failed bubble goes.
+      await failed.getByRole('button', { name: 'Retry' }).click();
+      await page.locator('[data-role="assistant"] .text', { hasText: answered('this one fails') }).waitFor();
+      assert.equal(await failed.count(), 0);
+      assert.deepEqual(lastSent().slice(-2), [
+        { role: 'assistant', content: answered('second question') },
+        { role: 'user', content: 'this one fails' },
+      ]);
+      assert.deepEqual(await shownSent(), [...lastSent(), { role: 'assistant', content: answered('this one fails') }]);
+      await waitUntil(page, `!document.querySelector('[data-transcript] ~ form button[type="submit"]').disabled`);
+
+      // Cleared while an answer streams: neither the question nor its partial answer comes back.
+      upstream.enqueue({ kind: 'slow-stream', delayMs: 150 });
+      await page.getByLabel('Message').fill('cleared mid-answer');
+      await page.getByRole('button', { name: 'Send' }).click();
+      await waitUntil(page, `(document.querySelector('[data-transcript] > [data-role="assistant"]:last-child .text')?.textContent ?? '') !== ''`);
+      await page.getByRole('button', { name: 'Clear conversation' }).click();
+      await waitUntil(page, `!document.querySelector('[data-transcript] ~ form button[type="submit"]').disabled`);
+      assert.deepEqual(await transcript(), []);
+      await ask('after clearing');
+      assert.deepEqual(lastSent(), [{ role: 'user', content: 'after clearing' }]);
+      assert.deepEqual(await shownSent(), [...lastSent(), { role: 'assistant', content: answered('after clearing') }]);
     });
   });
 });

@@ -1,11 +1,20 @@
 // Playground: a streamed chat with any routable model, through POST /v1/chat/completions as any
 // client would call it. The answer is appended as text (never parsed as HTML), chunk by chunk.
+// The transcript and the request are built from one list of turns, so what is shown is what is sent:
+// a turn that got no answer stays on screen marked failed, left out of the conversation, with Retry.
 import { api, ApiError, request } from './api.js';
 import { button, checkbox, field, fmtInt, fmtMs, h, input, replace } from './dom.js';
 
 interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
   content: string;
+}
+
+/** One bubble of the transcript; a failed one is shown but never sent. */
+interface Turn {
+  message: ChatMessage;
+  element: HTMLElement;
+  failed: boolean;
 }
 
 interface ChunkUsage {
@@ -62,17 +71,17 @@ export function renderPlayground(root: HTMLElement, params: URLSearchParams): ()
   const send = h('button', { attrs: { type: 'submit' } }, 'Send');
   const stop = button('Stop', () => controller?.abort(), 'quiet');
   stop.disabled = true;
-  const history: ChatMessage[] = [];
+  const turns: Turn[] = [];
   let controller: AbortController | undefined;
 
   const form = h(
     'form',
-    { on: { submit: (event) => (event.preventDefault(), void run()) } },
+    { on: { submit: (event) => (event.preventDefault(), submit()) } },
     h('div', { class: 'playground-grid' }, field('Model', model), field('Temperature', temperature), field('Max tokens', maxTokens), checkbox('Stream', stream)),
     models,
     field('System prompt', system),
     field('Message', prompt),
-    h('div', { class: 'toolbar' }, send, stop, button('Clear conversation', () => (history.splice(0), replace(transcript), (stats.textContent = '')), 'quiet')),
+    h('div', { class: 'toolbar' }, send, stop, button('Clear conversation', clearConversation, 'quiet')),
     error,
   );
   replace(root, h('h1', {}, 'Playground'), h('section', { class: 'panel' }, transcript, form, stats));
@@ -83,22 +92,60 @@ export function renderPlayground(root: HTMLElement, params: URLSearchParams): ()
     }
   });
 
-  function bubble(role: ChatMessage['role'], text: string): HTMLElement {
+  /** A bubble at the end of the transcript, and its text element. */
+  function bubble(role: ChatMessage['role'], text: string): { element: HTMLElement; body: HTMLElement } {
     const body = h('div', { class: 'text' }, text);
-    transcript.appendChild(h('div', { class: `message ${role}`, attrs: { 'data-role': role } }, h('div', { class: 'role' }, role), body));
-    return body;
+    const element = h('div', { class: `message ${role}`, attrs: { 'data-role': role } }, h('div', { class: 'role' }, role), body);
+    transcript.appendChild(element);
+    return { element, body };
   }
 
-  async function run(): Promise<void> {
+  function addTurn(role: ChatMessage['role'], content: string, element: HTMLElement): Turn {
+    const turn: Turn = { message: { role, content }, element, failed: false };
+    turns.push(turn);
+    return turn;
+  }
+
+  /** A question that got no answer: kept in view, marked, left out of what is sent next, and offered again. */
+  function markFailed(turn: Turn, why: string): void {
+    turn.failed = true;
+    turn.element.classList.add('failed');
+    turn.element.setAttribute('data-failed', '');
+    const retry = button(
+      'Retry',
+      () => {
+        if (controller !== undefined) return;
+        turns.splice(turns.indexOf(turn), 1);
+        turn.element.remove();
+        void ask(turn.message.content);
+      },
+      'quiet',
+    );
+    turn.element.appendChild(h('p', { class: 'note' }, `${why}: not part of the conversation. `, retry));
+  }
+
+  /** Empties both the transcript and the conversation; a request in flight is stopped and its answer dropped. */
+  function clearConversation(): void {
+    controller?.abort();
+    turns.splice(0);
+    replace(transcript);
+    stats.textContent = '';
+    error.textContent = '';
+  }
+
+  function submit(): void {
     const text = prompt.value.trim();
-    if (text === '' || model.value.trim() === '') return;
+    if (text === '' || model.value.trim() === '' || controller !== undefined) return;
+    prompt.value = '';
+    void ask(text);
+  }
+
+  async function ask(text: string): Promise<void> {
     error.textContent = '';
     stats.textContent = '';
-    history.push({ role: 'user', content: text });
-    bubble('user', text);
-    prompt.value = '';
-    const output = bubble('assistant', '');
-    const messages = [...(system.value.trim() === '' ? [] : [{ role: 'system' as const, content: system.value.trim() }]), ...history];
+    const asked = addTurn('user', text, bubble('user', text).element);
+    const { element: outputElement, body: output } = bubble('assistant', '');
+    const messages = [...(system.value.trim() === '' ? [] : [{ role: 'system' as const, content: system.value.trim() }]), ...turns.filter((turn) => !turn.failed).map((turn) => turn.message)];
     const streaming = stream.checked;
     const body: Record<string, unknown> = { model: model.value.trim(), messages, stream: streaming };
     if (streaming) body.stream_options = { include_usage: true };
@@ -134,7 +181,9 @@ export function renderPlayground(root: HTMLElement, params: URLSearchParams): ()
         output.textContent = answer;
         usage = completion.usage;
       }
-      history.push({ role: 'assistant', content: answer });
+      // Cleared meanwhile: the answer belongs to no conversation.
+      if (!turns.includes(asked)) return;
+      addTurn('assistant', answer, outputElement);
       const parts = [
         `Total ${fmtMs(performance.now() - started)}`,
         firstToken === undefined ? '' : `first token ${fmtMs(firstToken - started)}`,
@@ -144,8 +193,13 @@ export function renderPlayground(root: HTMLElement, params: URLSearchParams): ()
       stats.textContent = parts.filter((part) => part !== '').join(' · ');
     } catch (caught) {
       const aborted = caught instanceof DOMException && caught.name === 'AbortError';
-      if (answer !== '') history.push({ role: 'assistant', content: answer });
-      else history.pop();
+      if (!turns.includes(asked)) return;
+      // A partial answer is kept, and sent next, as shown; no answer at all leaves the question out.
+      if (answer !== '') addTurn('assistant', answer, outputElement);
+      else {
+        outputElement.remove();
+        markFailed(asked, aborted ? 'Stopped' : 'Failed');
+      }
       error.textContent = aborted ? 'Stopped.' : caught instanceof ApiError || caught instanceof Error ? caught.message : String(caught);
     } finally {
       send.disabled = false;

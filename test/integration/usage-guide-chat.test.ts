@@ -1,11 +1,12 @@
 // The user guide's chat examples, run as written in Python with `requests`, against the real proxy
 // in front of a fake OpenAI upstream. What each example prints is what its reader would see.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
-import { guideText, pythonExamples, pythonHas, runExample, SEED_GUIDE, seedGuideExists } from '../support/usage-guide.js';
+import { guideText, pythonExamples, pythonHas, pythonScript, READER_SNIPPETS, READER_VARIABLES, runExample, SEED_GUIDE, seedGuideExists } from '../support/usage-guide.js';
 
 const examples = pythonExamples();
 const python = pythonHas();
@@ -19,6 +20,35 @@ function example(heading: string): string {
 
 test('docs/USAGE.md is the seed guide, unchanged', { skip: seedGuideExists() ? false : 'no shared/seed beside the checkout' }, () => {
   assert.equal(guideText(), readFileSync(SEED_GUIDE, 'utf8'));
+});
+
+/** Reads {heading: script} as JSON and prints {heading: [names read but never bound, imported or built in]} for each script with any. */
+const UNBOUND_NAMES = `
+import ast, builtins, json, sys
+found = {}
+for heading, script in json.load(sys.stdin).items():
+    bound, read = set(dir(builtins)), set()
+    for node in ast.walk(ast.parse(script)):
+        if isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.alias):
+            bound.add((node.asname or node.name).split('.')[0])
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+    if read - bound:
+        found[heading] = sorted(read - bound)
+print(json.dumps(found))
+`;
+
+test('every example, as the tests run it, imports or defines each name it uses', { skip: spawnSync('python3', ['--version']).status === 0 ? false : 'python3 is not installed here' }, () => {
+  const scripts = Object.fromEntries([...examples].map(([heading, source]) => [heading, pythonScript((READER_SNIPPETS.includes(heading) ? READER_VARIABLES : '') + source, 8000)]));
+  const result = spawnSync('python3', ['-c', UNBOUND_NAMES], { input: JSON.stringify(scripts), encoding: 'utf8' });
+  assert.equal(result.status, 0, result.stderr);
+  assert.deepEqual(JSON.parse(result.stdout), {});
 });
 
 describe('USAGE.md chat examples', { skip }, () => {
@@ -164,18 +194,10 @@ describe('USAGE.md chat examples', { skip }, () => {
   });
 
   // The remaining troubleshooting snippets use the reader's own `url`, `data` and `headers` (and
-  // the retry loop's `attempt`): they run here after a prelude that defines them.
-  const prelude = [
-    'url = "http://localhost:8000/v1/chat/completions"',
-    'headers = {"Authorization": "Bearer your-api-key", "Content-Type": "application/json"}',
-    'data = {"model": "gpt-4", "messages": [{"role": "user", "content": "Hello"}]}',
-    'attempt = 0',
-    '',
-  ].join('\n');
-
+  // the retry loop's `attempt`): they run here after READER_VARIABLES, which defines them.
   test('Troubleshooting: rate limiting, timeouts and debug mode, with the reader\'s request variables', async () => {
-    for (const heading of ['Rate Limiting', 'Timeout Issues', 'Debug Mode']) {
-      const result = await runExample(prelude + example(heading) + '\nprint(response.status_code)', port);
+    for (const heading of READER_SNIPPETS) {
+      const result = await runExample(READER_VARIABLES + example(heading) + '\nprint(response.status_code)', port);
       assert.equal(result.code, 0, `${heading} failed:\n${result.stderr}`);
       assert.match(result.stdout, /200\n$/, heading);
       if (heading === 'Rate Limiting') assert.match(result.stdout, /^Rate limit remaining: \d+\nRate limit reset: \d+\n/);

@@ -49,14 +49,35 @@ export interface RunExampleOptions {
 }
 
 /**
- * Runs one example unchanged but for the proxy's address (`localhost:8000` → the test port), and the
- * model names when `options.model` is given.
- * The guide's snippets assume `requests`, `json` and `time` are imported, as its first example does.
+ * Variables the troubleshooting snippets take from the reader's own code (`url`, `headers`, `data`,
+ * and the retry loop's `attempt`), defined ahead of those snippets.
  */
-export function runExample(source: string, port: number, timeoutMs = 20_000, options: RunExampleOptions = {}): Promise<PythonRun> {
+export const READER_VARIABLES = [
+  'url = "http://localhost:8000/v1/chat/completions"',
+  'headers = {"Authorization": "Bearer your-api-key", "Content-Type": "application/json"}',
+  'data = {"model": "gpt-4", "messages": [{"role": "user", "content": "Hello"}]}',
+  'attempt = 0',
+  '',
+].join('\n');
+/** The snippets that run after READER_VARIABLES. */
+export const READER_SNIPPETS: readonly string[] = ['Rate Limiting', 'Timeout Issues', 'Debug Mode'];
+
+/**
+ * The script that runs one example: unchanged but for the proxy's address (`localhost:8000` → the
+ * test port), and the model names when `options.model` is given. The guide's snippets assume the
+ * modules they use are imported: `json`, `time`, `asyncio` and `requests` always, and `aiohttp`
+ * where a snippet names it (not every machine has it).
+ */
+export function pythonScript(source: string, port: number, options: RunExampleOptions = {}): string {
   let code = source.replaceAll('localhost:8000', `127.0.0.1:${port}`);
   if (options.model !== undefined) code = code.replace(/"(gpt-4|gpt-3\.5-turbo)"/g, JSON.stringify(options.model));
-  const script = `import json, time, requests\n${code}\n`;
+  const imports = ['json', 'time', 'asyncio', 'requests', ...(/\baiohttp\./.test(code) ? ['aiohttp'] : [])];
+  return `import ${imports.join(', ')}\n${code}\n`;
+}
+
+/** Runs one example as pythonScript writes it. */
+export function runExample(source: string, port: number, timeoutMs = 20_000, options: RunExampleOptions = {}): Promise<PythonRun> {
+  const script = pythonScript(source, port, options);
   return new Promise((resolve) => {
     const child = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

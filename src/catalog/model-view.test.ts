@@ -186,6 +186,30 @@ describe('buildModelViews', () => {
     );
   });
 
+  test('a model listed as provider/model folds its catalog aliases by their upstream names', () => {
+    const oss = entry('openai/oss', { provider: 'groq', aliases: ['openai/oss-latest'] });
+    const views = buildModelViews([
+      { id: 'groq/openai/oss', provider: groq, entry: oss, discovered: undefined, upstreamModel: 'openai/oss' },
+      { id: 'groq/openai/oss-latest', provider: groq, entry: oss, discovered: undefined, upstreamModel: 'openai/oss-latest' },
+    ]);
+    assert.deepEqual(
+      views.map((view) => [view.id, view.aliases, view.routes]),
+      [['groq/openai/oss', ['groq/openai/oss-latest'], ['groq/openai/oss']]],
+    );
+  });
+
+  test('with the real router: a name starting with a configured provider is listed under the provider that serves it', () => {
+    const router = new ModelRouter([provider('openai', 'openai'), provider('groq', 'groq'), provider('openrouter', 'openrouter')], ModelCatalog.builtin(), {});
+    const views = buildModelViews(router.list());
+    const ids = new Set(views.map((view) => view.id));
+    for (const view of views) assert.equal(router.resolve(view.id)?.provider.name, view.provider, `${view.id} routes to ${view.provider}`);
+    assert.ok(ids.has('groq/openai/gpt-oss-120b'));
+    assert.ok(ids.has('openrouter/openai/gpt-4o'));
+    // OpenRouter's own `openrouter/auto` reaches it only with the provider named first.
+    assert.ok(ids.has('openrouter/openrouter/auto'));
+    assert.equal(router.resolve('openrouter/openrouter/auto')?.upstreamModel, 'openrouter/auto');
+  });
+
   test('createModelView names the upstream model in routes for a provider/model lookup', () => {
     const view = createModelView({ id: 'azure/big', provider: { name: 'azure' }, entry: entry('big'), discovered: undefined, upstreamModel: 'big' }, false);
     assert.equal(view.id, 'azure/big');

@@ -112,13 +112,15 @@ export function buildModelViews(sources: readonly ViewSource[], isStale: (provid
   };
 
   for (const source of sources) {
+    // A model listed as `provider/model` is the catalog's model (or alias) by its upstream name.
+    const name = source.upstreamModel ?? source.id;
     if (source.aliasOf !== undefined) configAliases.push(source);
-    else if (source.routes === undefined && source.entry?.id !== source.id && source.entry?.aliases?.includes(source.id)) catalogAliases.push(source);
+    else if (source.routes === undefined && source.entry?.id !== name && source.entry?.aliases?.includes(name)) catalogAliases.push(source);
     else if (!byName.has(source.id)) {
       // A model group named after a catalog model (or anything else) is a model of its own.
       const view = createModelView(source, isStale(source.provider.name));
       add(view);
-      if (source.entry?.id === source.id) byEntry.set(`${source.provider.name}\n${source.entry.id}`, view);
+      if (source.entry?.id === name) byEntry.set(`${source.provider.name}\n${source.entry.id}`, view);
     }
   }
 

@@ -48,6 +48,8 @@ export interface RoutableModel {
   entry: CatalogEntry | undefined;
   discovered: DiscoveredModel | undefined;
   aliasOf?: string;
+  /** The name the upstream expects, when it is not `id` (a model listed as `provider/model`, see `rebuild`). */
+  upstreamModel?: string;
 }
 
 /**
@@ -78,6 +80,8 @@ function sameDiscovered(previous: ReadonlyMap<string, DiscoveredModel> | undefin
 
 export class ModelRouter {
   private readonly byName = new Map<string, ProviderInstance>();
+  /** Served names a request cannot reach as they are, keyed by the `provider/model` form that does. */
+  private readonly qualified = new Map<string, { provider: ProviderInstance; upstreamModel: string }>();
   private readonly providersByName = new Map<string, ProviderInstance>();
   private readonly discovered = new Map<string, Map<string, DiscoveredModel>>();
   private readonly resolved = new Map<string, Route | null>();
@@ -187,8 +191,14 @@ export class ModelRouter {
     this.byName.clear();
     this.resolved.clear();
     this.implicit?.clear();
+    this.qualified.clear();
     const add = (name: string, provider: ProviderInstance) => {
-      if (!this.byName.has(name)) this.byName.set(name, provider);
+      // Groq's `openai/gpt-oss-120b`: a request naming it goes to the provider `openai` (the
+      // `provider/model` rule), so only `groq/openai/gpt-oss-120b` reaches this model.
+      if (this.namesProvider(name)) {
+        const id = `${provider.name}/${name}`;
+        if (!this.qualified.has(id)) this.qualified.set(id, { provider, upstreamModel: name });
+      } else if (!this.byName.has(name)) this.byName.set(name, provider);
     };
     // Configured names first, then each provider's native catalog models, then discovered ones.
     for (const provider of this.providers) for (const name of provider.staticModels) add(name, provider);
@@ -199,6 +209,12 @@ export class ModelRouter {
       }
     }
     for (const provider of this.providers) for (const name of this.discovered.get(provider.name)?.keys() ?? []) add(name, provider);
+  }
+
+  /** Whether a name starts with a configured provider's name and a slash, so it routes to that provider. */
+  private namesProvider(name: string): boolean {
+    const slash = name.indexOf('/');
+    return slash > 0 && this.providersByName.has(name.slice(0, slash));
   }
 
   /** Resolves a requested model name; undefined when nothing configured serves it. */
@@ -247,6 +263,12 @@ export class ModelRouter {
       if (seen.has(id)) continue;
       seen.add(id);
       out.push({ id, provider, entry: this.catalog.get(id), discovered: this.discovered.get(provider.name)?.get(id) });
+    }
+    for (const [id, { provider, upstreamModel }] of this.qualified) {
+      // A config alias of that very name takes it first.
+      if (seen.has(id) || Object.hasOwn(this.aliases, id)) continue;
+      seen.add(id);
+      out.push({ id, provider, entry: this.catalog.get(upstreamModel), discovered: this.discovered.get(provider.name)?.get(upstreamModel), upstreamModel });
     }
     for (const [alias, target] of Object.entries(this.aliases)) {
       if (seen.has(alias)) continue;

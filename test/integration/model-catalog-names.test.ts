@@ -1,0 +1,101 @@
+// The catalog names each model by what a request with that name does: a listed id routes to the
+// provider and model whose figures it shows, in /api/models and /v1/models alike.
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
+import { CLIENT_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+import type { ModelView } from '../../src/catalog/model-view.js';
+
+function configFile(yaml: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'llm-proxy-names-')), 'config.yaml');
+  writeFileSync(file, yaml);
+  return file;
+}
+
+async function get<T>(gateway: Gateway, path: string, key = CLIENT_KEY): Promise<{ status: number; body: T }> {
+  const response = await fetch(`${gateway.url}${path}`, { headers: { Authorization: `Bearer ${key}` } });
+  return { status: response.status, body: (await response.json()) as T };
+}
+
+/** A chat request; answers the status and the `X-LLM-Proxy-Route` header (which deployment answered). */
+async function chat(gateway: Gateway, model: string, key = CLIENT_KEY): Promise<{ status: number; route: string | null }> {
+  const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
+  });
+  await response.arrayBuffer();
+  return { status: response.status, route: response.headers.get('x-llm-proxy-route') };
+}
+
+interface OpenAiList {
+  data: Array<{ id: string; owned_by: string }>;
+}
+
+describe('model catalog names: a listed id routes where its figures say', () => {
+  let openai: FakeOpenAi;
+  let groq: FakeOpenAi;
+  let gateway: Gateway;
+
+  before(async () => {
+    openai = await startFakeOpenAi({ apiKey: UPSTREAM_KEY, models: ['gpt-4o-mini', 'gpt-oss-120b'] });
+    groq = await startFakeOpenAi({ apiKey: UPSTREAM_KEY, models: ['openai/gpt-oss-120b', 'llama-3.1-8b-instant'] });
+    gateway = await startGateway({
+      OPENAI_API_KEY: UPSTREAM_KEY,
+      OPENAI_BASE_URL: `${openai.url}/v1`,
+      GROQ_API_KEY: UPSTREAM_KEY,
+      GROQ_BASE_URL: `${groq.url}/v1`,
+      LLM_PROXY_CONFIG: configFile('routing: { retries: 0 }\n'),
+      LLM_PROXY_RPM: '0',
+    });
+    await gateway.app.services.discovery.refreshAll();
+  });
+  after(async () => {
+    await gateway.close();
+    await openai.close();
+    await groq.close();
+  });
+
+  test("an id starting with another configured provider's name is listed in the provider/model form that reaches it", async () => {
+    const { body } = await get<{ models: ModelView[] }>(gateway, '/api/models');
+    const groqEntry = gateway.app.services.catalog.get('openai/gpt-oss-120b');
+    assert.equal(groqEntry?.provider, 'groq', 'the built-in catalog has it as a groq model');
+    // `openai/gpt-oss-120b` routes to the provider openai, model gpt-oss-120b: groq's figures may not carry that name.
+    assert.equal(body.models.find((m) => m.id === 'openai/gpt-oss-120b'), undefined);
+    const listed = body.models.find((m) => m.id === 'groq/openai/gpt-oss-120b');
+    assert.equal(listed?.provider, 'groq');
+    assert.equal(listed?.context_length, groqEntry?.context_length);
+    assert.equal(listed?.input_cost, groqEntry?.input_cost);
+    assert.deepEqual(listed?.routes, ['groq/openai/gpt-oss-120b']);
+
+    const v1 = await get<OpenAiList>(gateway, '/v1/models');
+    assert.equal(v1.body.data.find((m) => m.id === 'openai/gpt-oss-120b'), undefined);
+    assert.equal(v1.body.data.find((m) => m.id === 'groq/openai/gpt-oss-120b')?.owned_by, 'groq');
+    const one = await get<{ id: string; owned_by: string }>(gateway, '/v1/models/groq/openai/gpt-oss-120b');
+    assert.equal(one.status, 200);
+    assert.equal(one.body.owned_by, 'groq');
+
+    // The details of each name describe where a request with it goes.
+    const viaGroq = await get<{ model: ModelView }>(gateway, '/api/models/groq/openai/gpt-oss-120b');
+    assert.equal(viaGroq.body.model.provider, 'groq');
+    const viaOpenAi = await get<{ model: ModelView }>(gateway, '/api/models/openai/gpt-oss-120b');
+    assert.equal(viaOpenAi.status, 200);
+    assert.equal(viaOpenAi.body.model.provider, 'openai');
+    assert.deepEqual(viaOpenAi.body.model.routes, ['openai/gpt-oss-120b']);
+
+    // And the requests go there.
+    groq.reset();
+    openai.reset();
+    assert.deepEqual(await chat(gateway, 'groq/openai/gpt-oss-120b'), { status: 200, route: 'groq/openai/gpt-oss-120b=200' });
+    assert.equal(groq.requests.at(-1)?.body?.model, 'openai/gpt-oss-120b');
+    assert.deepEqual(await chat(gateway, 'openai/gpt-oss-120b'), { status: 200, route: 'openai/gpt-oss-120b=200' });
+    assert.equal(openai.requests.at(-1)?.body?.model, 'gpt-oss-120b');
+    for (const model of body.models.filter((m) => m.provider === 'groq')) {
+      const route = gateway.app.services.router.resolve(model.id);
+      assert.equal(route?.provider.name, 'groq', `${model.id} routes to groq`);
+    }
+  });
+});

@@ -259,17 +259,21 @@ export class ModelRouter {
       seen.add(group.name);
       out.push({ id: group.name, provider: first.route.provider, entry: first.route.entry, discovered: undefined });
     }
-    for (const [id, provider] of this.byName) {
-      if (seen.has(id)) continue;
+    const add = (id: string, provider: ProviderInstance, name: string) => {
+      // A config alias named like the `provider/model` form takes it first.
+      if (seen.has(id) || (id !== name && Object.hasOwn(this.aliases, id))) return;
       seen.add(id);
-      out.push({ id, provider, entry: this.catalog.get(id), discovered: this.discovered.get(provider.name)?.get(id) });
+      const model: RoutableModel = { id, provider, entry: this.catalog.get(name), discovered: this.discovered.get(provider.name)?.get(name) };
+      if (id !== name) model.upstreamModel = name;
+      out.push(model);
+    };
+    for (const [name, provider] of this.byName) {
+      if (seen.has(name)) continue;
+      // A config alias of the same name takes it first (`gpt-4: gpu/llama-local`): the model it
+      // shadows is reached, and listed, as `openai/gpt-4`.
+      add(Object.hasOwn(this.aliases, name) ? `${provider.name}/${name}` : name, provider, name);
     }
-    for (const [id, { provider, upstreamModel }] of this.qualified) {
-      // A config alias of that very name takes it first.
-      if (seen.has(id) || Object.hasOwn(this.aliases, id)) continue;
-      seen.add(id);
-      out.push({ id, provider, entry: this.catalog.get(upstreamModel), discovered: this.discovered.get(provider.name)?.get(upstreamModel), upstreamModel });
-    }
+    for (const [id, { provider, upstreamModel }] of this.qualified) add(id, provider, upstreamModel);
     for (const [alias, target] of Object.entries(this.aliases)) {
       if (seen.has(alias)) continue;
       const route = this.resolve(alias);

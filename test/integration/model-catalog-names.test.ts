@@ -38,17 +38,27 @@ interface OpenAiList {
 describe('model catalog names: a listed id routes where its figures say', () => {
   let openai: FakeOpenAi;
   let groq: FakeOpenAi;
+  let gpu: FakeOpenAi;
   let gateway: Gateway;
 
   before(async () => {
     openai = await startFakeOpenAi({ apiKey: UPSTREAM_KEY, models: ['gpt-4o-mini', 'gpt-oss-120b'] });
     groq = await startFakeOpenAi({ apiKey: UPSTREAM_KEY, models: ['openai/gpt-oss-120b', 'llama-3.1-8b-instant'] });
+    gpu = await startFakeOpenAi({ apiKey: UPSTREAM_KEY, models: ['llama-local'] });
     gateway = await startGateway({
       OPENAI_API_KEY: UPSTREAM_KEY,
       OPENAI_BASE_URL: `${openai.url}/v1`,
       GROQ_API_KEY: UPSTREAM_KEY,
       GROQ_BASE_URL: `${groq.url}/v1`,
-      LLM_PROXY_CONFIG: configFile('routing: { retries: 0 }\n'),
+      LLM_PROXY_CONFIG: configFile(`
+providers:
+  gpu: { type: openai-compatible, api_key: ${UPSTREAM_KEY}, base_url: "${gpu.url}/v1", models: [llama-local] }
+aliases:
+  gpt-4: gpu/llama-local
+model_catalog:
+  llama-local: { context_length: 32768, input_cost: 0.0002, output_cost: 0.0004 }
+routing: { retries: 0 }
+`),
       LLM_PROXY_RPM: '0',
     });
     await gateway.app.services.discovery.refreshAll();
@@ -57,6 +67,7 @@ describe('model catalog names: a listed id routes where its figures say', () => 
     await gateway.close();
     await openai.close();
     await groq.close();
+    await gpu.close();
   });
 
   test("an id starting with another configured provider's name is listed in the provider/model form that reaches it", async () => {
@@ -97,5 +108,29 @@ describe('model catalog names: a listed id routes where its figures say', () => 
       const route = gateway.app.services.router.resolve(model.id);
       assert.equal(route?.provider.name, 'groq', `${model.id} routes to groq`);
     }
+  });
+
+  test('a config alias that shadows a catalog id shows its target; the shadowed model is listed as provider/model', async () => {
+    const { body } = await get<{ models: ModelView[] }>(gateway, '/api/models');
+    const gpt4 = body.models.filter((m) => m.id === 'gpt-4');
+    assert.equal(gpt4.length, 1);
+    assert.equal(gpt4[0]?.alias_of, 'gpu/llama-local');
+    assert.equal(gpt4[0]?.provider, 'gpu');
+    assert.equal(gpt4[0]?.context_length, 32768, "the target's window, not GPT-4's 8,192");
+    assert.equal(gpt4[0]?.input_cost, 0.0002);
+    assert.deepEqual(gpt4[0]?.routes, ['gpu/llama-local']);
+    const details = await get<{ model: ModelView }>(gateway, '/api/models/gpt-4');
+    assert.deepEqual(details.body.model, gpt4[0]);
+    const retrieved = await get<{ id: string; owned_by: string }>(gateway, '/v1/models/gpt-4');
+    assert.equal(retrieved.body.owned_by, 'gpu');
+    assert.equal((await get<OpenAiList>(gateway, '/v1/models')).body.data.find((m) => m.id === 'gpt-4')?.owned_by, 'gpu');
+
+    // OpenAI's GPT-4 is still there, under the name that reaches it.
+    const openaiGpt4 = body.models.find((m) => m.id === 'openai/gpt-4');
+    assert.equal(openaiGpt4?.provider, 'openai');
+    assert.equal(openaiGpt4?.context_length, 8192);
+    assert.equal(openaiGpt4?.input_cost, 0.03);
+    assert.deepEqual(await chat(gateway, 'gpt-4'), { status: 200, route: 'gpu/llama-local=200' });
+    assert.deepEqual(await chat(gateway, 'openai/gpt-4'), { status: 200, route: 'openai/gpt-4=200' });
   });
 });

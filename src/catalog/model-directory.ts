@@ -7,7 +7,7 @@ import { buildModelViews, createModelView, type ModelView } from './model-view.j
 import { isSafeModelName, type ModelRouter } from '../routing/model-router.js';
 
 export class ModelDirectory {
-  private cached: { version: number; stale: string; index: ModelIndex } | undefined;
+  private cached: { version: number; stale: string; index: ModelIndex; groups: ReadonlySet<string> } | undefined;
 
   constructor(
     private readonly router: ModelRouter,
@@ -21,18 +21,22 @@ export class ModelDirectory {
 
   /** The current index; cheap when nothing changed (one version compare, one flag per provider). */
   index(): ModelIndex {
+    return this.current().index;
+  }
+
+  private current(): NonNullable<ModelDirectory['cached']> {
     let stale = '';
     for (const provider of this.router.providers) stale += this.isStale(provider.name) ? '1' : '0';
     const version = this.router.version;
-    if (this.cached !== undefined && this.cached.version === version && this.cached.stale === stale) return this.cached.index;
+    if (this.cached !== undefined && this.cached.version === version && this.cached.stale === stale) return this.cached;
     const groups = new Map(this.router.modelGroups().map((group) => [group.name, group.deployments.map((deployment) => deployment.id)]));
     const sources = this.router.list().map((source) => {
       const routes = source.aliasOf === undefined ? groups.get(source.id) : undefined;
       return routes === undefined ? source : { ...source, routes };
     });
     const index = compileModelIndex(buildModelViews(sources, (provider) => this.isStale(provider)));
-    this.cached = { version, stale, index };
-    return index;
+    this.cached = { version, stale, index, groups: new Set(groups.keys()) };
+    return this.cached;
   }
 
   /**
@@ -44,7 +48,30 @@ export class ModelDirectory {
   find(name: string): ModelView | undefined {
     if (!isSafeModelName(name)) return undefined;
     const found = this.index().get(name);
-    if (found !== undefined) return found;
+    if (found !== undefined && !this.isGroupRoute(found, name)) return found;
+    return this.describeRoute(name, found !== undefined);
+  }
+
+  /**
+   * A name the list shows, exactly: a model's id or one of its `provider/model` routes (no alias,
+   * nothing unlisted), as GET /v1/models/{id} answers it.
+   */
+  listed(name: string): ModelView | undefined {
+    const found = this.index().get(name);
+    if (found === undefined || (found.id !== name && !found.routes.includes(name))) return undefined;
+    return this.isGroupRoute(found, name) ? this.describeRoute(name, true) : found;
+  }
+
+  /**
+   * A configured group found by one deployment's `provider/model` route: a request with that name
+   * goes to that deployment alone (no balancing, no fallbacks), so it is not the group.
+   */
+  private isGroupRoute(view: ModelView, name: string): boolean {
+    return view.id !== name && view.alias_of === null && this.current().groups.has(view.id);
+  }
+
+  /** `provider/model` as a request with it routes; `deployment`: a configured group's, described even when nothing is known of it. */
+  private describeRoute(name: string, deployment: boolean): ModelView | undefined {
     const slash = name.indexOf('/');
     if (slash <= 0) return undefined;
     const provider = this.router.provider(name.slice(0, slash));
@@ -53,7 +80,7 @@ export class ModelDirectory {
     const discovered = this.router.discoveredFor(provider.name)?.get(upstreamModel);
     const known = this.catalog.get(upstreamModel);
     const entry = discovered !== undefined || known?.provider === provider.kind ? known : undefined;
-    if (entry === undefined && discovered === undefined) return undefined;
+    if (!deployment && entry === undefined && discovered === undefined) return undefined;
     return createModelView({ id: name, provider, entry, discovered, upstreamModel }, this.isStale(provider.name));
   }
 }

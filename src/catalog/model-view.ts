@@ -105,10 +105,11 @@ export function buildModelViews(sources: readonly ViewSource[], isStale: (provid
   const byEntry = new Map<string, ModelView>();
   const catalogAliases: ViewSource[] = [];
   const configAliases: ViewSource[] = [];
-  const add = (view: ModelView) => {
+  const add = (view: ModelView, group = false) => {
     views.push(view);
     byName.set(view.id, view);
-    for (const route of view.routes) if (!byRoute.has(route)) byRoute.set(route, view);
+    // A group's routes name its deployments: a config alias to one of them reaches that one alone.
+    if (!group) for (const route of view.routes) if (!byRoute.has(route)) byRoute.set(route, view);
   };
 
   for (const source of sources) {
@@ -119,7 +120,7 @@ export function buildModelViews(sources: readonly ViewSource[], isStale: (provid
     else if (!byName.has(source.id)) {
       // A model group named after a catalog model (or anything else) is a model of its own.
       const view = createModelView(source, isStale(source.provider.name));
-      add(view);
+      add(view, source.routes !== undefined);
       if (source.entry?.id === name) byEntry.set(`${source.provider.name}\n${source.entry.id}`, view);
     }
   }

@@ -57,6 +57,11 @@ aliases:
   gpt-4: gpu/llama-local
 model_catalog:
   llama-local: { context_length: 32768, input_cost: 0.0002, output_cost: 0.0004 }
+models:
+  - name: team-model
+    deployments:
+      - { provider: gpu, model: llama-local }
+      - { provider: groq, model: llama-3.1-8b-instant }
 routing: { retries: 0 }
 `),
       LLM_PROXY_RPM: '0',
@@ -132,5 +137,35 @@ routing: { retries: 0 }
     assert.equal(openaiGpt4?.input_cost, 0.03);
     assert.deepEqual(await chat(gateway, 'gpt-4'), { status: 200, route: 'gpu/llama-local=200' });
     assert.deepEqual(await chat(gateway, 'openai/gpt-4'), { status: 200, route: 'openai/gpt-4=200' });
+  });
+
+  test("a group's provider/model route is that provider's deployment alone, as a request with it is", async () => {
+    const group = await get<{ model: ModelView }>(gateway, '/api/models/team-model');
+    assert.deepEqual(group.body.model.routes, ['gpu/llama-local', 'groq/llama-3.1-8b-instant']);
+    const instant = gateway.app.services.catalog.get('llama-3.1-8b-instant');
+    assert.equal(instant?.provider, 'groq');
+
+    const viaGroq = await get<{ model: ModelView }>(gateway, '/api/models/groq/llama-3.1-8b-instant');
+    assert.equal(viaGroq.status, 200);
+    assert.equal(viaGroq.body.model.id, 'groq/llama-3.1-8b-instant');
+    assert.equal(viaGroq.body.model.provider, 'groq');
+    assert.equal(viaGroq.body.model.context_length, instant?.context_length);
+    assert.equal(viaGroq.body.model.input_cost, instant?.input_cost);
+    assert.deepEqual(viaGroq.body.model.routes, ['groq/llama-3.1-8b-instant']);
+    const viaGpu = await get<{ model: ModelView }>(gateway, '/api/models/gpu%2Fllama-local');
+    assert.equal(viaGpu.body.model.provider, 'gpu');
+    assert.equal(viaGpu.body.model.context_length, 32768);
+    assert.deepEqual(viaGpu.body.model.routes, ['gpu/llama-local']);
+
+    for (const [path, owner] of [
+      ['/v1/models/team-model', 'gpu'],
+      ['/v1/models/groq/llama-3.1-8b-instant', 'groq'],
+      ['/v1/models/gpu/llama-local', 'gpu'],
+    ] as const) {
+      const retrieved = await get<{ id: string; owned_by: string }>(gateway, path);
+      assert.equal(retrieved.status, 200, path);
+      assert.equal(retrieved.body.owned_by, owner, path);
+    }
+    assert.deepEqual(await chat(gateway, 'groq/llama-3.1-8b-instant'), { status: 200, route: 'groq/llama-3.1-8b-instant=200' });
   });
 });

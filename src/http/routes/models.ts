@@ -24,17 +24,14 @@ export function registerModels(app: FastifyInstance, services: Services): void {
 
   // A wildcard, so `openai/gpt-4o` and `openai%2Fgpt-4o` reach the lookup (RELIABILITY 4a#10).
   // Only the names a list entry stands for match, byte for byte: its id or one of its
-  // `provider/model` routes. Nothing is decoded twice or normalised, so `..`, `%2e`, `\` and NUL
-  // find nothing. A model the key may not use is not found, as the list hides it (OpenAI does the same).
+  // `provider/model` routes (a group's route: that deployment alone). Nothing is decoded twice or
+  // normalised, so `..`, `%2e`, `\` and NUL find nothing. A model the key may not use is not found,
+  // as the list hides it (OpenAI does the same).
   app.get('/v1/models/*', { config: { auth: 'client' } }, async (request) => {
     const id = (request.params as { '*'?: string })['*'] ?? '';
-    const model = services.models.index().get(id);
+    const model = services.models.listed(id);
     const allowlist = request.principal?.models;
-    if (
-      model === undefined ||
-      (model.id !== id && !model.routes.includes(id)) ||
-      !isModelAllowed(model, allowlist === undefined ? undefined : new Set(allowlist))
-    ) {
+    if (model === undefined || !isModelAllowed(model, allowlist === undefined ? undefined : new Set(allowlist))) {
       // No `param`: the id is in the path, not a body field (OpenAI's retrieve answers null too).
       throw modelNotFound(id, null);
     }

@@ -1,8 +1,8 @@
 // checkDiscoveredModels: what a provider's list reports is listed and routed only with safe ids,
-// figures that are positive integers, and no more than the limit.
+// figures that are positive integers, bounded display text, and no more than the limit.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { checkDiscoveredModels, MAX_DISCOVERED_MODELS } from './model-discovery.js';
+import { checkDiscoveredModels, MAX_DISCOVERED_MODELS, MAX_DISPLAY_LENGTH } from './model-discovery.js';
 
 describe('checkDiscoveredModels', () => {
   test('drops ids that are not safe model names, and repeats', () => {
@@ -43,5 +43,21 @@ describe('checkDiscoveredModels', () => {
     const checked = checkDiscoveredModels(long);
     assert.equal(checked.models.length, MAX_DISCOVERED_MODELS);
     assert.equal(checked.cut, 1);
+  });
+
+  test('display text: control characters dropped, ends trimmed, at most 256 units, never half a surrogate pair', () => {
+    assert.equal(MAX_DISPLAY_LENGTH, 256);
+    const checked = checkDiscoveredModels([
+      { id: 'huge', name: 'N'.repeat(1_000_000), ownedBy: 'o'.repeat(300) },
+      { id: 'controls', name: ' Team\u0000 \u001b[31mModel\r\n\u0085 ', ownedBy: 'acme\u0007' },
+      { id: 'empty', name: '\u0000\t ', ownedBy: '' },
+      { id: 'pair', name: `${'x'.repeat(255)}😀` },
+    ]);
+    assert.deepEqual(checked.models, [
+      { id: 'huge', name: 'N'.repeat(256), ownedBy: 'o'.repeat(256) },
+      { id: 'controls', name: 'Team [31mModel', ownedBy: 'acme' },
+      { id: 'empty' },
+      { id: 'pair', name: 'x'.repeat(255) },
+    ]);
   });
 });

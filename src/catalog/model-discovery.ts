@@ -30,10 +30,28 @@ function positiveInteger(value: number | undefined): value is number {
   return value !== undefined && Number.isSafeInteger(value) && value > 0;
 }
 
+/** Longest display text (a name, an owner) kept from a provider's list, in UTF-16 units. */
+export const MAX_DISPLAY_LENGTH = 256;
+
+/**
+ * Display text as a list reported it, made fit to store and serve: control characters dropped,
+ * ends trimmed, cut at MAX_DISPLAY_LENGTH (never inside a surrogate pair); undefined when empty.
+ */
+function displayText(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  let text = value.replace(/\p{Cc}+/gu, '').trim();
+  if (text.length > MAX_DISPLAY_LENGTH) {
+    text = text.slice(0, MAX_DISPLAY_LENGTH);
+    if (/[\uD800-\uDBFF]$/.test(text)) text = text.slice(0, -1);
+    text = text.trimEnd();
+  }
+  return text.length === 0 ? undefined : text;
+}
+
 /**
  * What a provider reported, made safe to list and route: ids that are not safe model names (they
  * would list as routes that 404) and repeats are dropped, figures kept only when they are positive
- * integers, and the list cut at `limit`.
+ * integers, display text bounded (displayText), and the list cut at `limit`.
  */
 export function checkDiscoveredModels(reported: readonly DiscoveredModel[], limit = MAX_DISCOVERED_MODELS): CheckedModelList {
   const models: DiscoveredModel[] = [];
@@ -51,8 +69,10 @@ export function checkDiscoveredModels(reported: readonly DiscoveredModel[], limi
     }
     seen.add(item.id);
     const model: DiscoveredModel = { id: item.id };
-    if (item.name !== undefined) model.name = item.name;
-    if (item.ownedBy !== undefined) model.ownedBy = item.ownedBy;
+    const name = displayText(item.name);
+    if (name !== undefined) model.name = name;
+    const ownedBy = displayText(item.ownedBy);
+    if (ownedBy !== undefined) model.ownedBy = ownedBy;
     if (positiveInteger(item.created)) model.created = item.created;
     if (positiveInteger(item.contextLength)) model.contextLength = item.contextLength;
     if (positiveInteger(item.maxOutputTokens)) model.maxOutputTokens = item.maxOutputTokens;

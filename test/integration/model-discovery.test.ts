@@ -1,6 +1,6 @@
 // Discovery against a provider whose list endpoint answers what each test sets: a 200 that is not
-// a list keeps the last list (stale), bad entries never reach the model list, and a refresh that
-// changes nothing leaves the router (and so the model index) alone.
+// a list keeps the last list (stale), bad entries and oversized names never reach the model list,
+// and a refresh that changes nothing leaves the router (and so the model index) alone.
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,11 +8,11 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { startGateway, UPSTREAM_KEY, CLIENT_KEY, type Gateway } from '../support/gateway-harness.js';
 import type { ModelView } from '../../src/catalog/model-view.js';
 
-/** A `GET /v1/models` that answers `body` with status 200. */
+/** A `GET /v1/models` (any query) that answers `body` with status 200. */
 async function startListServer(): Promise<{ url: string; body: string; close(): Promise<void> }> {
   const state = { url: '', body: '{"object":"list","data":[]}', close: () => Promise.resolve() };
   const server: Server = createServer((req, res) => {
-    if (req.method === 'GET' && req.url === '/v1/models') res.writeHead(200, { 'content-type': 'application/json' }).end(state.body);
+    if (req.method === 'GET' && req.url?.split('?')[0] === '/v1/models') res.writeHead(200, { 'content-type': 'application/json' }).end(state.body);
     else res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"message":"not found"}}');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -133,5 +133,40 @@ describe('model discovery over HTTP', () => {
     await discovery.refreshAll();
     assert.equal(router.version, version);
     assert.equal((await models(gateway)).find((m) => m.id === 'team-finetune')?.stale, false);
+  });
+});
+
+describe('model discovery over HTTP: display names', () => {
+  let upstream: Awaited<ReturnType<typeof startListServer>>;
+  let gateway: Gateway;
+
+  before(async () => {
+    upstream = await startListServer();
+    gateway = await startGateway({ ANTHROPIC_API_KEY: UPSTREAM_KEY, ANTHROPIC_BASE_URL: upstream.url, LLM_PROXY_RPM: '0' });
+  });
+  after(async () => {
+    await gateway.close();
+    await upstream.close();
+  });
+
+  test('a 1 MB display name with control characters is stored and served cut to 256 characters, without them', async () => {
+    upstream.body = JSON.stringify({
+      data: [
+        { type: 'model', id: 'claude-team-huge', display_name: `\u001b[2J${'N'.repeat(1_000_000)}` },
+        { type: 'model', id: 'claude-team-lines', display_name: 'Team\r\nX-Injected: 1\u0000' },
+      ],
+      has_more: false,
+    });
+    await gateway.app.services.discovery.refreshAll();
+    assert.equal(gateway.app.services.discovery.statusOf('anthropic')?.lastError, undefined);
+    assert.equal(gateway.app.services.router.discoveredFor('anthropic')?.get('claude-team-huge')?.name?.length, 256);
+    const all = await models(gateway);
+    const huge = all.find((m) => m.id === 'claude-team-huge');
+    assert.equal(huge?.name, `[2J${'N'.repeat(253)}`);
+    assert.equal(all.find((m) => m.id === 'claude-team-lines')?.name, 'TeamX-Injected: 1');
+    const details = await fetch(`${gateway.url}/api/models/claude-team-huge`, { headers: { Authorization: `Bearer ${CLIENT_KEY}` } });
+    assert.equal(((await details.json()) as { model: ModelView }).model.name.length, 256);
+    const search = await fetch(`${gateway.url}/api/models/search?q=injected`, { headers: { Authorization: `Bearer ${CLIENT_KEY}` } });
+    assert.deepEqual(((await search.json()) as { models: ModelView[] }).models.map((m) => m.id), ['claude-team-lines']);
   });
 });

@@ -4,6 +4,7 @@ import type { ModelCatalog } from './model-catalog.js';
 import type { DiscoveryStatus } from './model-discovery.js';
 import { compileModelIndex, type ModelIndex } from './model-search.js';
 import { buildModelViews, createModelView, type ModelView } from './model-view.js';
+import { ModelAllowlist } from '../keys/model-allowlist.js';
 import { isSafeModelName, type ModelRouter } from '../routing/model-router.js';
 
 export class ModelDirectory {
@@ -82,5 +83,22 @@ export class ModelDirectory {
     const entry = discovered !== undefined || known?.provider === provider.kind ? known : undefined;
     if (!deployment && entry === undefined && discovered === undefined) return undefined;
     return createModelView({ id: name, provider, entry, discovered, upstreamModel }, this.isStale(provider.name));
+  }
+
+  /**
+   * The list filter for a key's allowlist (undefined: no filter): a model is shown when a request
+   * naming it, or one of its catalog aliases, would be allowed. A plain model goes where its one
+   * route says; model groups and config aliases are planned as a request would be.
+   */
+  visibleTo(allowlist: readonly string[] | undefined): ((view: ModelView) => boolean) | undefined {
+    if (allowlist === undefined) return undefined;
+    const allowed = new ModelAllowlist(allowlist, (name) => this.router.plan(name));
+    const { groups } = this.current();
+    return (view) => {
+      if (allowed.has(view.id) || view.aliases.some((alias) => allowed.has(alias))) return true;
+      if (view.alias_of !== null || groups.has(view.id)) return allowed.allowsName(view.id);
+      const route = view.routes[0];
+      return route !== undefined && allowed.allowsDeployment(route);
+    };
   }
 }

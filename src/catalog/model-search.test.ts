@@ -1,8 +1,8 @@
 // Model search: query parsing (each boolean spelling, numbers, sort, paging, 400s) and the index
-// (filters, nulls sorted last, paging counts, aliases, allowlists, lookups).
+// (filters, nulls sorted last, paging counts, aliases, key filters, lookups).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { compileModelIndex, isModelAllowed, parseSearchParams, searchModels, type SearchQuery } from './model-search.js';
+import { compileModelIndex, parseSearchParams, searchModels, type SearchQuery } from './model-search.js';
 import { createModelView, type ModelView } from './model-view.js';
 import type { CatalogEntry } from './catalog-types.js';
 import { GatewayError } from '../errors/gateway-error.js';
@@ -47,7 +47,7 @@ const MODELS: ModelView[] = [
   { ...known('old-model', 'openai', { name: 'Old model', context_length: 4096, input_cost: 0.002, output_cost: 0.002, deprecated: true }) },
 ];
 const index = compileModelIndex(MODELS);
-const ids = (query: SearchQuery, allowlist?: readonly string[]) => index.search(query, allowlist).models.map((view) => view.id);
+const ids = (query: SearchQuery, allowed?: (view: ModelView) => boolean) => index.search(query, allowed).models.map((view) => view.id);
 
 function rejects(query: Record<string, unknown>, param: string | null, code = 'invalid_value'): void {
   assert.throws(
@@ -190,12 +190,12 @@ describe('ModelIndex.search', () => {
     assert.equal(unpaged.models[0], MODELS[0]);
   });
 
-  test('an allowlist shows only models it names by id, alias or provider/model', () => {
-    assert.deepEqual(ids({}, ['gpt-4', 'claude-sonnet-latest', 'groq/mystery']), ['gpt-4', 'claude-sonnet', 'mystery']);
-    assert.deepEqual(ids({}, []), []);
-    assert.equal(index.search({}, ['gpt-4']).count, 1);
-    assert.equal(isModelAllowed(MODELS[0] as ModelView, undefined), true);
-    assert.equal(isModelAllowed(MODELS[0] as ModelView, new Set(['gpt-4o'])), false);
+  test("a key's filter shows only the models it lets through, and the count counts only those", () => {
+    const names = new Set(['gpt-4', 'claude-sonnet', 'mystery']);
+    assert.deepEqual(ids({}, (view) => names.has(view.id)), ['gpt-4', 'claude-sonnet', 'mystery']);
+    assert.deepEqual(ids({}, () => false), []);
+    assert.equal(index.search({ limit: 1 }, (view) => names.has(view.id)).count, 3);
+    assert.equal(searchModels(index, { q: 'claude' }, (view) => names.has(view.id)).count, 1);
   });
 
   test('get finds a model by id, alias or provider/model, and the id wins', () => {

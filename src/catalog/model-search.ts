@@ -172,14 +172,6 @@ export function parseSearchParams(query: Readonly<Record<string, unknown>>): Sea
   return out;
 }
 
-/** Whether a key with this allowlist (undefined: all models) may see the model: it names the id, an alias or a `provider/model` form. */
-export function isModelAllowed(view: ModelView, allowed: ReadonlySet<string> | undefined): boolean {
-  if (allowed === undefined || allowed.has(view.id)) return true;
-  for (const alias of view.aliases) if (allowed.has(alias)) return true;
-  for (const route of view.routes) if (allowed.has(route)) return true;
-  return false;
-}
-
 /**
  * Three UTF-16 units from `position` as one small integer (10 bits each, so it stays a V8 small
  * integer); undefined when one is a line break (a name separator). Units above 1023 share keys:
@@ -281,7 +273,8 @@ export class ModelIndex {
     return this.fullJson;
   }
 
-  search(query: SearchQuery, allowlist?: readonly string[]): SearchResult {
+  /** `allowed`: the calling key's filter (ModelDirectory.visibleTo); undefined shows every model. */
+  search(query: SearchQuery, allowed?: (view: ModelView) => boolean): SearchResult {
     const offset = query.offset ?? 0;
     const limit = query.limit ?? Number.POSITIVE_INFINITY;
     const needle = query.q === undefined || query.q.length === 0 ? undefined : query.q.toLowerCase();
@@ -297,7 +290,6 @@ export class ModelIndex {
     const minContext = query.min_context;
     const maxInput = query.max_input_cost;
     const maxOutput = query.max_output_cost;
-    const allowed = allowlist === undefined ? undefined : new Set(allowlist);
     const order = query.sort === undefined ? undefined : this.order(query.sort.field, query.sort.descending);
     const { context_length: context, input_cost: input, output_cost: output } = this.columns;
 
@@ -316,7 +308,7 @@ export class ModelIndex {
       if (maxOutput !== undefined && !((output[index] as number) <= maxOutput)) continue;
       if (stamp !== 0 && this.matches[index] !== stamp) continue;
       const model = this.models[index] as ModelView;
-      if (allowed !== undefined && !isModelAllowed(model, allowed)) continue;
+      if (allowed !== undefined && !allowed(model)) continue;
       if (count >= offset && page.length < limit) page.push(model);
       count++;
     }
@@ -394,6 +386,6 @@ export function compileModelIndex(models: readonly ModelView[]): ModelIndex {
  * One search as the server runs it: parse the query string, then search the index. Throws the
  * same 400s as the route. This is the benchmark hook (bench/catalog-search.mjs).
  */
-export function searchModels(index: ModelIndex, query: Readonly<Record<string, unknown>>, allowlist?: readonly string[]): SearchResult {
-  return index.search(parseSearchParams(query), allowlist);
+export function searchModels(index: ModelIndex, query: Readonly<Record<string, unknown>>, allowed?: (view: ModelView) => boolean): SearchResult {
+  return index.search(parseSearchParams(query), allowed);
 }

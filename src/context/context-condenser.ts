@@ -2,6 +2,7 @@
 // than the summariser's window, and an extractive summary when no model can serve. Every call goes
 // through the executor (routing, retries, fallbacks); the caller records the usage it reports.
 import { isGatewayError } from '../errors/gateway-error.js';
+import { ModelAllowlist } from '../keys/model-allowlist.js';
 import type { ChatCompletionRequest, ChatMessage, CompletionUsage } from '../openai/types.js';
 import type { ModelGroup, Route } from '../routing/model-router.js';
 import type { Services } from '../services.js';
@@ -102,17 +103,18 @@ export class ContextCondenser {
     if (allowed === undefined && this.cheapest?.version === router.version) {
       return this.cheapest.name === undefined ? undefined : router.plan(this.cheapest.name);
     }
+    const allowlist = allowed === undefined ? undefined : new ModelAllowlist(allowed, (name) => router.plan(name));
     let best: { name: string; cost: number; reasoning: boolean } | undefined;
     for (const model of router.list()) {
       const entry = model.entry;
       if (entry === undefined || !entry.supports_chat || entry.deprecated === true) continue;
       if (entry.input_cost === null || entry.output_cost === null) continue;
       if (!entry.modalities.output.includes('text')) continue;
-      if (allowed !== undefined && !allowed.includes(model.id)) continue;
       const cost = entry.input_cost + entry.output_cost;
       const reasoning = entry.capabilities.includes('reasoning');
       const better = best === undefined || (best.reasoning && !reasoning) || (best.reasoning === reasoning && cost < best.cost);
-      if (better) best = { name: model.id, cost, reasoning };
+      // The allowlist last: it plans the name, which only a better candidate needs.
+      if (better && (allowlist === undefined || allowlist.allowsName(model.id))) best = { name: model.id, cost, reasoning };
     }
     if (allowed === undefined) this.cheapest = { version: router.version, name: best?.name };
     return best === undefined ? undefined : router.plan(best.name);

@@ -11,7 +11,8 @@ import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js'
 import type { Frame } from '../streaming/sse-passthrough.js';
 import { CallAbort } from '../upstream/call-signal.js';
 import type { AttemptRecord, ChatCallContext, JsonOutcome, StreamOutcome, StreamStats } from '../routing/chat-executor.js';
-import type { ModelGroup, Route } from '../routing/model-router.js';
+import type { ModelGroup, ModelRouter, Route } from '../routing/model-router.js';
+import { ModelAllowlist } from '../keys/model-allowlist.js';
 import type { Services } from '../services.js';
 import type { UsageRecord, UsageStatus } from '../usage/usage-recorder.js';
 import { answerFromCache, captureFrames, planCache, saveCompletion, settleStream } from './cache-response.js';
@@ -72,10 +73,11 @@ export function routeHeader(attempts: readonly AttemptRecord[]): string {
   return attempts.map((attempt) => `${attempt.deployment}=${attempt.outcome}`).join(', ');
 }
 
-export function checkModelAccess(request: FastifyRequest, group: ModelGroup, requested: string): void {
+/** 403 unless the key's allowlist reaches what `requested` routes to (keys/model-allowlist.ts). */
+export function checkModelAccess(request: FastifyRequest, router: Pick<ModelRouter, 'plan'>, group: ModelGroup, requested: string): void {
   const allowed = request.principal?.models;
   if (allowed === undefined) return;
-  if (allowed.includes(requested) || allowed.includes(group.name)) return;
+  if (new ModelAllowlist(allowed, (name) => router.plan(name)).allows(requested, group)) return;
   throw permissionDenied(`This key may not use the model '${requested}'.`, 'model_not_allowed');
 }
 
@@ -139,7 +141,7 @@ export class ChatPipeline {
     const stream = chat.stream === true;
     const routed = router.plan(chat.model);
     if (routed === undefined) throw modelNotFound(chat.model);
-    checkModelAccess(request, routed, chat.model);
+    checkModelAccess(request, router, routed, chat.model);
     checkOutputLimit(chat, routed);
     // Context policy (issue #8, src/context/context-policy.ts): a prompt over the model's window is
     // refused, truncated or condensed in place, or moved to a larger-window fallback group. No counting

@@ -1,5 +1,6 @@
 // The catalog names each model by what a request with that name does: a listed id routes to the
-// provider and model whose figures it shows, in /api/models and /v1/models alike.
+// provider and model whose figures it shows, in /api/models and /v1/models alike; and a key's
+// allowlist is compared by where names route.
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { CLIENT_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+import { createKey } from '../support/key-support.js';
 import type { ModelView } from '../../src/catalog/model-view.js';
 
 function configFile(yaml: string): string {
@@ -55,6 +57,7 @@ providers:
   gpu: { type: openai-compatible, api_key: ${UPSTREAM_KEY}, base_url: "${gpu.url}/v1", models: [llama-local] }
 aliases:
   gpt-4: gpu/llama-local
+  fast: openai/gpt-4o-mini
 model_catalog:
   llama-local: { context_length: 32768, input_cost: 0.0002, output_cost: 0.0004 }
 models:
@@ -167,5 +170,49 @@ routing: { retries: 0 }
       assert.equal(retrieved.body.owned_by, owner, path);
     }
     assert.deepEqual(await chat(gateway, 'groq/llama-3.1-8b-instant'), { status: 200, route: 'groq/llama-3.1-8b-instant=200' });
+  });
+
+  test('a key allowlist entry allows every name that routes to the same provider and model, and nothing else', async () => {
+    const cases: Array<[string[], Record<string, number>]> = [
+      [['gpt-4o-mini'], { 'gpt-4o-mini': 200, 'openai/gpt-4o-mini': 200, fast: 200, 'groq/gpt-4o-mini': 403, 'gpu/gpt-4o-mini': 403, 'gpt-4': 403 }],
+      [['openai/gpt-4o-mini'], { 'gpt-4o-mini': 200, fast: 200, 'groq/gpt-4o-mini': 403 }],
+      [['fast'], { fast: 200, 'gpt-4o-mini': 200, 'openai/gpt-4o-mini': 200, 'groq/gpt-4o-mini': 403 }],
+      // A group is not its deployments: it also balances and falls back.
+      [['team-model'], { 'team-model': 200, 'gpu/llama-local': 403, 'gpt-4': 403 }],
+      [['gpu/llama-local'], { 'gpt-4': 200, 'llama-local': 200, 'team-model': 403, 'openai/gpt-4': 403 }],
+    ];
+    for (const [models, expected] of cases) {
+      const { key } = await createKey(gateway.url, { name: `allow-${models.join('-')}`, models });
+      for (const [model, status] of Object.entries(expected)) {
+        const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+          body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
+        });
+        const body = (await response.json()) as { error?: { code: string } };
+        assert.equal(response.status, status, `${models.join(',')} → ${model}`);
+        if (status === 403) assert.equal(body.error?.code, 'model_not_allowed', model);
+      }
+    }
+
+    // The lists show what the key may use, by the same rule.
+    const { key } = await createKey(gateway.url, { name: 'allow-listed', models: ['openai/gpt-4o-mini'] });
+    const listed = await get<OpenAiList>(gateway, '/v1/models', key);
+    assert.deepEqual(listed.body.data.map((m) => m.id).sort(), ['fast', 'gpt-4o-mini']);
+    assert.equal((await get<{ id: string }>(gateway, '/v1/models/gpt-4o-mini', key)).status, 200);
+    const groupKey = await createKey(gateway.url, { name: 'allow-deployment', models: ['gpu/llama-local'] });
+    const catalog = await get<{ models: ModelView[] }>(gateway, '/api/models', groupKey.key);
+    assert.deepEqual(catalog.body.models.map((m) => m.id).sort(), ['gpt-4', 'llama-local'], 'not the group that also reaches groq');
+    assert.equal((await get<unknown>(gateway, '/api/models/team-model', groupKey.key)).status, 403);
+
+    // /api/condense checks its model the same way.
+    const condense = async (model: string) =>
+      fetch(`${gateway.url}/api/condense`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ model, messages: [{ role: 'user', content: 'a long question' }, { role: 'assistant', content: 'a long answer' }] }),
+      });
+    assert.equal((await condense('gpt-4o-mini')).status, 200);
+    assert.equal((await condense('groq/gpt-4o-mini')).status, 403);
   });
 });

@@ -2,21 +2,21 @@
 // key may see it (CONTRACT.md "Model"). The figures, search and index live in src/catalog/.
 import type { FastifyInstance } from 'fastify';
 import { modelNotFound, permissionDenied } from '../../errors/gateway-error.js';
-import { isModelAllowed, searchModels } from '../../catalog/model-search.js';
+import { searchModels } from '../../catalog/model-search.js';
 import type { Services } from '../../services.js';
 
 export function registerCatalog(app: FastifyInstance, services: Services): void {
   app.get('/api/models', { config: { auth: 'client' } }, async (request, reply) => {
     const index = services.models.index();
-    const allowlist = request.principal?.models;
+    const allowed = services.models.visibleTo(request.principal?.models);
     // The unfiltered list is serialised once per model list, not once per request.
-    if (allowlist === undefined) return reply.header('content-type', 'application/json; charset=utf-8').send(index.listJson());
-    const { models, count } = index.search({}, allowlist);
+    if (allowed === undefined) return reply.header('content-type', 'application/json; charset=utf-8').send(index.listJson());
+    const { models, count } = index.search({}, allowed);
     return { models, count };
   });
 
   app.get('/api/models/search', { config: { auth: 'client' } }, async (request) => {
-    return searchModels(services.models.index(), request.query as Record<string, unknown>, request.principal?.models);
+    return searchModels(services.models.index(), request.query as Record<string, unknown>, services.models.visibleTo(request.principal?.models));
   });
 
   // A wildcard, so ids holding `/` (`anthropic/claude-...`, `openai%2Fgpt-4o`) reach the lookup;
@@ -25,8 +25,8 @@ export function registerCatalog(app: FastifyInstance, services: Services): void 
     const id = (request.params as { '*'?: string })['*'] ?? '';
     const model = services.models.find(id);
     if (model === undefined) throw modelNotFound(id);
-    const allowlist = request.principal?.models;
-    if (!isModelAllowed(model, allowlist === undefined ? undefined : new Set(allowlist))) {
+    const allowed = services.models.visibleTo(request.principal?.models);
+    if (allowed !== undefined && !allowed(model)) {
       throw permissionDenied(`This key may not use the model '${model.id}'.`, 'model_not_allowed');
     }
     return { model };

@@ -1,7 +1,7 @@
 // POST /api/condense: a conversation → a summary within max_tokens (CONTRACT.md), written by the
 // summarising model, map-reduced over long inputs, extractive when no model can serve (src/context/).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { invalidJson, invalidType, invalidValue, modelNotFound, permissionDenied } from '../../errors/gateway-error.js';
+import { invalidJson, invalidType, invalidValue, modelNotFound } from '../../errors/gateway-error.js';
 import { condenserFor, type SummariserCall } from '../../context/context-condenser.js';
 import { recordCondenseUsage } from '../../context/condense-usage.js';
 import { recentStart } from '../../context/conversation-trim.js';
@@ -9,6 +9,7 @@ import { validateChatRequest } from '../../openai/chat-request-schema.js';
 import type { ChatMessage } from '../../openai/types.js';
 import type { Services } from '../../services.js';
 import { tokenCountMethod } from '../../usage/token-estimator.js';
+import { checkModelAccess } from '../chat-pipeline.js';
 import { abortWhenClientLeaves } from '../client-gone.js';
 import { guardBody } from '../json-body.js';
 import { CallAbort } from '../../upstream/call-signal.js';
@@ -68,15 +69,12 @@ export function registerCondense(app: FastifyInstance, services: Services): void
     const started = Date.now();
     if (request.body !== undefined && request.body !== null) guardBody(request.body as Record<string, unknown>);
     const input = parseCondenseBody(request.body);
-    const allowed = request.principal?.models;
     let group;
     if (input.model !== undefined) {
       group = services.router.plan(input.model);
       if (group === undefined) throw modelNotFound(input.model);
-      if (allowed !== undefined && !allowed.includes(input.model) && !allowed.includes(group.name)) {
-        throw permissionDenied(`This key may not use the model '${input.model}'.`, 'model_not_allowed');
-      }
-    } else group = condenser.pickModel(allowed);
+      checkModelAccess(request, services.router, group, input.model);
+    } else group = condenser.pickModel(request.principal?.models);
 
     // `preserve_recent`: the newest messages stay verbatim; only the older ones are summarised.
     const cut = recentStart(input.messages, input.preserveRecent);

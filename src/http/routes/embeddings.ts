@@ -59,7 +59,7 @@ export function registerEmbeddings(app: FastifyInstance, services: Services): vo
     const embed: EmbeddingRequest = validateEmbeddingRequest(body);
     const routed = router.plan(embed.model);
     if (routed === undefined) throw modelNotFound(embed.model);
-    checkModelAccess(request, routed, embed.model);
+    checkModelAccess(request, router, routed, embed.model);
     const group = embeddings.servedGroup(routed);
     if (group === undefined) throw embeddingsNotServed(routed.deployments[0]?.route.provider.name ?? 'unknown', embed.model);
     const routes = group.deployments.map((deployment) => deployment.route);

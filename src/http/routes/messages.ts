@@ -86,7 +86,7 @@ export function registerMessages(app: FastifyInstance, services: Services, pipel
     const parsed = validateCountTokensRequest(body);
     const group = router.plan(parsed.model);
     if (group === undefined) throw modelNotFound(parsed.model);
-    checkModelAccess(request, group, parsed.model);
+    checkModelAccess(request, router, group, parsed.model);
     reply.header('request-id', request.id);
     if (servedByAnthropicOnly(router, group)) {
       // Anthropic counts with its own tokenizer: ask it.

@@ -1,7 +1,6 @@
 // GET /v1/models and GET /v1/models/{id}: what the calling key can route right now, in OpenAI's
 // list format and as one OpenAI model object.
 import type { FastifyInstance } from 'fastify';
-import { isModelAllowed } from '../../catalog/model-search.js';
 import type { ModelView } from '../../catalog/model-view.js';
 import { modelNotFound } from '../../errors/gateway-error.js';
 import type { ModelList, ModelObject } from '../../openai/types.js';
@@ -16,7 +15,7 @@ export function registerModels(app: FastifyInstance, services: Services): void {
   app.get('/v1/models', { config: { auth: 'client' } }, async (request) => {
     const list: ModelList = { object: 'list', data: [] };
     // The same list as /api/models: each model once (catalog aliases are not models of their own).
-    for (const model of services.models.index().search({}, request.principal?.models).models) {
+    for (const model of services.models.index().search({}, services.models.visibleTo(request.principal?.models)).models) {
       list.data.push(toModelObject(model, model.id, services.startedAt));
     }
     return list;
@@ -30,8 +29,8 @@ export function registerModels(app: FastifyInstance, services: Services): void {
   app.get('/v1/models/*', { config: { auth: 'client' } }, async (request) => {
     const id = (request.params as { '*'?: string })['*'] ?? '';
     const model = services.models.listed(id);
-    const allowlist = request.principal?.models;
-    if (model === undefined || !isModelAllowed(model, allowlist === undefined ? undefined : new Set(allowlist))) {
+    const allowed = services.models.visibleTo(request.principal?.models);
+    if (model === undefined || (allowed !== undefined && !allowed(model))) {
       // No `param`: the id is in the path, not a body field (OpenAI's retrieve answers null too).
       throw modelNotFound(id, null);
     }

@@ -1,0 +1,38 @@
+// ModelAllowlist: entries compared by where they route, with the real router and catalog.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ModelAllowlist } from './model-allowlist.js';
+import { ModelCatalog } from '../catalog/model-catalog.js';
+import type { ChatCodec, ProviderInstance, ProviderKind } from '../providers/provider.js';
+import { ModelRouter } from '../routing/model-router.js';
+
+function provider(name: string, kind: ProviderKind): ProviderInstance {
+  return { name, kind, baseUrl: new URL('http://127.0.0.1:1/v1'), apiKey: 'k', codec: {} as ChatCodec, staticModels: [] };
+}
+
+const router = new ModelRouter([provider('openai', 'openai'), provider('backup', 'openai')], ModelCatalog.builtin(), { smart: 'team', mini: 'gpt-4o-mini' }, [
+  { name: 'team', deployments: [{ provider: 'openai', model: 'gpt-4o' }, { provider: 'backup', model: 'gpt-4o' }] },
+]);
+const allows = (entries: string[], requested: string): boolean => new ModelAllowlist(entries, (name) => router.plan(name)).allowsName(requested);
+
+describe('ModelAllowlist', () => {
+  test('a bare name, its provider/model form and an alias of it allow each other; another provider is refused', () => {
+    for (const entry of ['gpt-4o-mini', 'openai/gpt-4o-mini', 'mini']) {
+      for (const requested of ['gpt-4o-mini', 'openai/gpt-4o-mini', 'mini']) assert.equal(allows([entry], requested), true, `${entry} → ${requested}`);
+      assert.equal(allows([entry], 'backup/gpt-4o-mini'), false, entry);
+      assert.equal(allows([entry], 'gpt-4o'), false, entry);
+    }
+  });
+
+  test('a group is allowed by its name or an alias of it, not by one of its deployments', () => {
+    assert.equal(allows(['smart'], 'team'), true);
+    assert.equal(allows(['team'], 'smart'), true);
+    assert.equal(allows(['openai/gpt-4o'], 'team'), false);
+    assert.equal(allows(['team'], 'openai/gpt-4o'), false);
+  });
+
+  test('entries that route nowhere allow only their own name', () => {
+    assert.equal(allows(['no-such-model'], 'no-such-model'), true);
+    assert.equal(allows(['no-such-model', 'nowhere/x'], 'gpt-4o-mini'), false);
+  });
+});

@@ -1,0 +1,57 @@
+// A key's `models` allowlist, compared by where names route: `gpt-4o-mini` and `openai/gpt-4o-mini`
+// (and a config alias of either) reach one model on one provider, so either entry allows the
+// others; `groq/gpt-4o-mini` reaches another and is refused. A model group is allowed only by its
+// name or an alias of it: its deployments alone are not the group (it also balances and falls back).
+import type { ModelGroup } from '../routing/model-router.js';
+
+export class ModelAllowlist {
+  private readonly names: ReadonlySet<string>;
+  /** What the entries route to; worked out on first need, since most checks match a name. */
+  private targets: { deployments: Set<string>; groups: Set<ModelGroup> } | undefined;
+
+  constructor(
+    private readonly entries: readonly string[],
+    private readonly plan: (name: string) => ModelGroup | undefined,
+  ) {
+    this.names = new Set(entries);
+  }
+
+  /** Whether the list holds this exact name. */
+  has(name: string): boolean {
+    return this.names.has(name);
+  }
+
+  /** Whether a request for `requested`, planned as `group`, may go ahead. */
+  allows(requested: string, group: ModelGroup): boolean {
+    if (this.names.has(requested) || this.names.has(group.name)) return true;
+    const targets = this.resolveTargets();
+    if (group.configured) return targets.groups.has(group);
+    const deployment = group.deployments[0];
+    return deployment !== undefined && targets.deployments.has(deployment.id);
+  }
+
+  /** Whether a request naming `name` may go ahead; false when nothing routes it. */
+  allowsName(name: string): boolean {
+    if (this.names.has(name)) return true;
+    const group = this.plan(name);
+    return group !== undefined && this.allows(name, group);
+  }
+
+  /** Whether the list reaches this deployment (`provider/model`) through a name that routes to it alone. */
+  allowsDeployment(deployment: string): boolean {
+    return this.resolveTargets().deployments.has(deployment);
+  }
+
+  private resolveTargets(): { deployments: Set<string>; groups: Set<ModelGroup> } {
+    if (this.targets !== undefined) return this.targets;
+    const targets = { deployments: new Set<string>(), groups: new Set<ModelGroup>() };
+    for (const entry of this.entries) {
+      const group = this.plan(entry);
+      if (group === undefined) continue;
+      if (group.configured) targets.groups.add(group);
+      else if (group.deployments[0] !== undefined) targets.deployments.add(group.deployments[0].id);
+    }
+    this.targets = targets;
+    return targets;
+  }
+}

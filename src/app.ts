@@ -5,7 +5,7 @@ import type { ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerFactory } from 'fastify';
 import { trustProxyOption } from './config/trust-proxy.js';
 import { GatewayError } from './errors/gateway-error.js';
-import { admitBody } from './http/body-budget.js';
+import { admitBody } from './http/body-meter.js';
 import { parseJsonBody } from './http/json-body.js';
 import { registerAuth } from './http/plugins/auth.js';
 import { registerAdminKeys } from './http/routes/admin-keys.js';

@@ -3,10 +3,9 @@
 // would take the total over `server.body_buffer_budget_mb` is refused with a 503 instead of being
 // buffered, so the memory uploads hold stays bounded however many arrive at once. The per-request
 // cap (`body_limit_mb`, 413) alone bounds one body, not N of them.
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import type { FastifyRequest, RequestPayload } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { Config } from '../config/config-schema.js';
-import { GatewayError, requestTooLarge } from '../errors/gateway-error.js';
+import { GatewayError } from '../errors/gateway-error.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -18,13 +17,6 @@ declare module 'fastify' {
 const MiB = 1024 * 1024;
 /** How long a refused body's bytes stay charged (see releaseLater): longer than a flood of uploads takes to be refused. */
 export const REFUSED_HOLD_MS = 1_000;
-
-/**
- * A body whose Content-Length is at most this is charged whole before it is read, with no meter
- * (the common case, a chat request). Larger ones are metered as they arrive, so a client that
- * declares a large body and then stalls holds only what it sent.
- */
-export const METER_ABOVE_BYTES = 64 * 1024;
 
 /** The refusal when the budget is full: the client is not at fault, so a retryable 503. */
 export function bodyBudgetFull(): GatewayError {
@@ -109,74 +101,4 @@ export class BodyBudget {
     if (charge > 0) this.#held -= charge;
     request.bodyCharge = -1;
   }
-}
-
-function ignoreError(): void {
-  // A meter's late error (the client left after Fastify stopped listening) has nobody to tell.
-}
-
-/**
- * Passes a body through while charging each chunk to the budget. Over the cap or the budget, it
- * fails with the 413 or 503 before the chunk reaches Fastify's buffer and stops taking the upload;
- * after the answer, the error handler's lingering close reads a bounded part of what is left.
- */
-class BodyMeter extends Transform {
-  #received = 0;
-  readonly #budget: BodyBudget;
-  readonly #request: FastifyRequest;
-  readonly #source: Readable;
-  readonly #limit: number;
-
-  constructor(budget: BodyBudget, request: FastifyRequest, source: Readable, limit: number) {
-    super();
-    this.#budget = budget;
-    this.#request = request;
-    this.#source = source;
-    this.#limit = limit;
-    this.on('error', ignoreError);
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.#received += chunk.length;
-    // Checked here, not left to Fastify: a chunk Fastify refused would stay charged to a dropped body.
-    if (this.#received > this.#limit) return this.#refuse(requestTooLarge(this.#limit), callback);
-    if (!this.#budget.chargeChunk(this.#request, chunk.length)) return this.#refuse(bodyBudgetFull(), callback);
-    callback(null, chunk);
-  }
-
-  #refuse(error: GatewayError, callback: TransformCallback): void {
-    this.#budget.releaseLater(this.#request);
-    // Unpiped, the request is paused: what is left of the upload waits for the answer, after which
-    // the error handler's lingering close reads a bounded part of it or stops reading.
-    this.#source.unpipe(this);
-    callback(error);
-  }
-}
-
-/**
- * What the preParsing hook hands Fastify for `request`'s body: the payload itself when there is
- * nothing to meter (no body, a body over the cap that Fastify refuses unread, or a small
- * Content-Length charged up front), a metering stream otherwise, or the refusal when the budget
- * cannot take a small body.
- */
-export function admitBody(budget: BodyBudget, request: FastifyRequest, payload: RequestPayload, limit: number): RequestPayload | GatewayError {
-  const headers = request.headers;
-  // Chunked framing wins over any Content-Length, so only a body without it is sized by its header.
-  if (headers['transfer-encoding'] === undefined) {
-    const declared = headers['content-length'];
-    if (declared === undefined) return payload;
-    const bytes = Number(declared);
-    if (bytes === 0 || bytes > limit) return payload;
-    if (bytes <= METER_ABOVE_BYTES) return budget.charge(request, bytes) ? payload : bodyBudgetFull();
-  }
-  // Fastify never reads these methods' bodies; Node discards them after the answer, unmetered.
-  const method = request.method;
-  if (method === 'GET' || method === 'HEAD' || method === 'TRACE') return payload;
-  const meter = new BodyMeter(budget, request, payload, limit);
-  payload.pipe(meter);
-  // pipe() does not pass an abort on: without this, Fastify would wait for the meter's end forever.
-  payload.once('close', () => {
-    if (!meter.writableEnded) meter.destroy(new GatewayError({ status: 400, type: 'invalid_request_error', code: 'invalid_body', message: 'The request body ended early.' }));
-  });
-  return meter;
 }

@@ -126,9 +126,11 @@ export const ConfigSchema = Type.Object(
         body_limit_mb: Type.Number({ exclusiveMinimum: 0, maximum: 1024 }),
         /**
          * MB of request body the process holds while reading, across all requests: a body that would
-         * go over it gets 503 `server_busy`. At least body_limit_mb; default 2 x body_limit_mb.
+         * go over it waits, unread, for room. At least body_limit_mb; default 2 x body_limit_mb.
          */
         body_buffer_budget_mb: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 65536 })),
+        /** Seconds a body may wait for room in that budget before it gets 503 `server_busy` (default 5). */
+        body_buffer_wait_s: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: MAX_TIMER_S })),
         /** Seconds a client may take to send its headers (slowloris guard). */
         headers_timeout_s: Type.Number({ exclusiveMinimum: 0, maximum: MAX_TIMER_S }),
         /** Seconds a client may take to send its whole request. */

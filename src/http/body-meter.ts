@@ -3,7 +3,7 @@
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { FastifyRequest, RequestPayload } from 'fastify';
 import { GatewayError, requestTooLarge } from '../errors/gateway-error.js';
-import { bodyBudgetFull, type BodyBudget } from './body-budget.js';
+import { bodyBudgetFull, type BodyBudget, type MeteredBody } from './body-budget.js';
 
 /**
  * A body whose Content-Length is at most this is charged whole before it is read, with no meter
@@ -17,36 +17,76 @@ function ignoreError(): void {
 }
 
 /**
- * Passes a body through while charging each chunk to the budget. Over the cap or the budget, it
- * fails with the 413 or 503 before the chunk reaches Fastify's buffer and stops taking the upload;
+ * Passes a body through while charging each chunk to the budget. A chunk the budget has no room
+ * for is held back, uncharged, until the budget lets it in: meanwhile the request's stream backs up
+ * and Node stops reading its socket. Over the cap (or after waiting too long for room) it fails
+ * with the 413 (or 503) before the chunk reaches Fastify's buffer and stops taking the upload;
  * after the answer, the error handler's lingering close reads a bounded part of what is left.
  */
-class BodyMeter extends Transform {
+class BodyMeter extends Transform implements MeteredBody {
+  readonly request: FastifyRequest;
+  waitingBytes = 0;
+  waitingSince = 0;
   #received = 0;
   readonly #budget: BodyBudget;
-  readonly #request: FastifyRequest;
   readonly #source: Readable;
   readonly #limit: number;
+  /** The chunk waiting for room, and the callback that passes it on. */
+  #waitingChunk: Buffer | undefined;
+  #waitingCallback: TransformCallback | undefined;
 
   constructor(budget: BodyBudget, request: FastifyRequest, source: Readable, limit: number) {
     super();
     this.#budget = budget;
-    this.#request = request;
+    this.request = request;
     this.#source = source;
     this.#limit = limit;
     this.on('error', ignoreError);
+    budget.startMetering(this);
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.#received += chunk.length;
     // Checked here, not left to Fastify: a chunk Fastify refused would stay charged to a dropped body.
     if (this.#received > this.#limit) return this.#refuse(requestTooLarge(this.#limit), callback);
-    if (!this.#budget.chargeChunk(this.#request, chunk.length)) return this.#refuse(bodyBudgetFull(), callback);
-    callback(null, chunk);
+    // Released (its request ended): what it still receives is dropped, not held.
+    if (this.request.bodyCharge < 0) return this.#refuse(bodyBudgetFull(), callback);
+    if (this.#budget.chargeChunk(this, chunk.length)) return callback(null, chunk);
+    this.#waitingChunk = chunk;
+    this.#waitingCallback = callback;
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this.#budget.stopMetering(this);
+    callback();
+  }
+
+  override _destroy(error: Error | null, callback: (error: Error | null) => void): void {
+    this.#waitingChunk = undefined;
+    this.#waitingCallback = undefined;
+    this.#budget.stopMetering(this);
+    callback(error);
+  }
+
+  proceed(): void {
+    const callback = this.#waitingCallback;
+    const chunk = this.#waitingChunk;
+    this.#waitingCallback = undefined;
+    this.#waitingChunk = undefined;
+    callback?.(null, chunk);
+  }
+
+  refuse(error: GatewayError): void {
+    const callback = this.#waitingCallback;
+    this.#waitingCallback = undefined;
+    this.#waitingChunk = undefined;
+    if (callback !== undefined) this.#refuse(error, callback);
   }
 
   #refuse(error: GatewayError, callback: TransformCallback): void {
-    this.#budget.releaseLater(this.#request);
+    // Given back at once: the bodies waiting for room go on, and the next reaches its own end or cap.
+    this.#budget.stopMetering(this);
+    this.#budget.release(this.request);
     // Unpiped, the request is paused: what is left of the upload waits for the answer, after which
     // the error handler's lingering close reads a bounded part of it or stops reading.
     this.#source.unpipe(this);

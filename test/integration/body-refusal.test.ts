@@ -2,11 +2,13 @@
 // answers, shuts its side and drains the upload until the client closes (a lingering close), where
 // closing at once with the client's bytes unread made the kernel reset the connection and the
 // client lose the answer. And the bodies being read at once share one budget
-// (server.body_buffer_budget_mb, src/http/body-budget.ts): past it an upload gets a 503 the same way,
-// ordinary requests keep being served, and every byte charged is given back.
+// (server.body_buffer_budget_mb, src/http/body-budget.ts): an upload with no room waits, unread,
+// so parallel uploads over the cap each read their 413 in turn; one that waits longer than
+// server.body_buffer_wait_s gets 503, ordinary requests keep being served, and every byte charged
+// is given back.
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import type { BodyBudget } from '../../src/http/body-budget.js';
 import { CLIENT_KEY, eventually, startGateway, type Gateway } from '../support/gateway-harness.js';
 import { assertError, assertServing, call, chat, JSON_AUTH, parseRawResponse, post, startStack, type RawResponse, type Stack } from '../support/reliability-support.js';
@@ -16,12 +18,14 @@ const ONE_MIB = Buffer.alloc(MiB, 0x20);
 const HEAD = `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${CLIENT_KEY}\r\nContent-Type: application/json\r\n`;
 
 /**
- * Sends a chunked body of `sizeMb` MiB on a raw socket until an answer arrives; resolves with its
- * status (0: none), the raw answer, the bytes the kernel took from the client and how long the
- * socket lived. `relentless`: it keeps sending after the answer (as a client that reads only once
- * its upload is sent would), and the proxy's FIN does not end its side.
+ * Sends a body of `sizeMb` MiB on a raw socket until an answer arrives (chunked, or with its
+ * Content-Length when `declared`); resolves with its status (0: none), the raw answer, the bytes the
+ * kernel took from the client and how long the socket lived. `relentless`: it keeps sending after
+ * the answer (as a client that reads only once its upload is sent would), and the proxy's FIN does
+ * not end its side.
  */
-function chunkedUpload(url: string, sizeMb: number, relentless = false): Promise<{ status: number; text: string; sent: number; ms: number }> {
+function upload(url: string, sizeMb: number, options: { relentless?: boolean; declared?: boolean } = {}): Promise<{ status: number; text: string; sent: number; ms: number }> {
+  const { relentless = false, declared = false } = options;
   const started = Date.now();
   return new Promise((resolve) => {
     const socket = connect({ port: Number(new URL(url).port), host: '127.0.0.1', allowHalfOpen: relentless });
@@ -30,16 +34,16 @@ function chunkedUpload(url: string, sizeMb: number, relentless = false): Promise
     socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
     socket.on('error', () => undefined);
     socket.on('close', () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(received)?.[1] ?? 0), text: received, sent: socket.bytesWritten, ms: Date.now() - started }));
-    socket.write(`${HEAD}Transfer-Encoding: chunked\r\n\r\n`);
+    socket.write(`${HEAD}${declared ? `Content-Length: ${sizeMb * MiB}` : 'Transfer-Encoding: chunked'}\r\n\r\n`);
     const pump = (): void => {
       while ((relentless || received === '') && written < sizeMb && !socket.destroyed) {
         written++;
-        socket.write(`${MiB.toString(16)}\r\n`);
+        if (!declared) socket.write(`${MiB.toString(16)}\r\n`);
         const more = socket.write(ONE_MIB);
-        socket.write('\r\n');
+        if (!declared) socket.write('\r\n');
         if (!more) return void socket.once('drain', pump);
       }
-      if (written >= sizeMb && !socket.destroyed) socket.end('0\r\n\r\n');
+      if (written >= sizeMb && !socket.destroyed) socket.end(declared ? '' : '0\r\n\r\n');
     };
     pump();
   });
@@ -65,14 +69,13 @@ function assertBusy(res: RawResponse): void {
 describe('a body refused mid-upload', () => {
   let gateway: Gateway;
   before(async () => {
-    // A budget whose part for uploads (7/8) holds ten bodies at the cap, so every upload here reaches
-    // the cap: the 413 path alone.
+    // A budget whose part for uploads (7/8) holds ten bodies at the cap, so no upload here waits: the 413 path alone.
     gateway = await startGateway({}, { configure: (config) => void (config.server.body_buffer_budget_mb = 120) });
   });
   after(() => gateway.close());
 
   test('one chunked upload over the cap reads its 413, and the connection closes soon after', async () => {
-    const { status, ms } = await chunkedUpload(gateway.url, 50);
+    const { status, ms } = await upload(gateway.url, 50);
     assert.equal(status, 413);
     assert.ok(ms < 5_000, `the connection lived ${ms} ms`);
   });
@@ -80,7 +83,7 @@ describe('a body refused mid-upload', () => {
   test('after the answer only a bounded part of the rest is read: a client that keeps sending stalls, then is closed', async () => {
     // Drained to its end (as before), each refused upload was read at full speed for up to 2 s: 50
     // of them grew RSS by 40-65 MB with the buffers read and dropped. Now at most 32 MiB more is read.
-    const { status, sent, ms } = await chunkedUpload(gateway.url, 200, true);
+    const { status, sent, ms } = await upload(gateway.url, 200, { relentless: true });
     assert.equal(status, 413);
     assert.ok(sent < 100 * MiB, `the proxy took ${(sent / MiB).toFixed(1)} MiB of a refused 200 MiB upload`);
     assert.ok(ms < 5_000, `the connection lived ${ms} ms`);
@@ -88,79 +91,133 @@ describe('a body refused mid-upload', () => {
 
   test('a client that sends its whole upload before it reads (as Python requests does) still reads its 413', async () => {
     // 30 MiB against the 10 MiB cap: the 20 MiB after the refusal fit what one connection may drain.
-    const { status, sent } = await chunkedUpload(gateway.url, 30, true);
+    const { status, sent } = await upload(gateway.url, 30, { relentless: true });
     assert.equal(status, 413);
     assert.ok(sent >= 30 * MiB, `only ${(sent / MiB).toFixed(1)} MiB of the 30 MiB upload left the client`);
   });
 
   test('ten at once all read their 413, and the proxy still serves', async () => {
-    // The earlier tests' refused bodies stay charged for a second; with them, these would share a fuller budget and get 503.
-    await eventually(() => gateway.app.services.shared.bodyBudget.held === 0);
-    const results = await Promise.all(Array.from({ length: 10 }, () => chunkedUpload(gateway.url, 50)));
+    const results = await Promise.all(Array.from({ length: 10 }, () => upload(gateway.url, 50)));
     assert.deepEqual(results.map((result) => result.status), Array.from({ length: 10 }, () => 413));
     const health = await fetch(`${gateway.url}/health`);
     assert.equal(health.status, 200);
   });
 });
 
-describe('the request-body budget (server.body_buffer_budget_mb)', () => {
-  // Cap 2 MiB, budget 4 MiB: chunked and large bodies may fill 3.5 MiB of it, the rest is kept for small bodies.
+describe('parallel uploads over the cap against the default budget (10 MiB cap, 20 MiB budget)', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack();
+  });
+  after(() => stack.close());
+
+  for (const declared of [false, true]) {
+    test(`ten 11 MiB uploads at once${declared ? ' with a Content-Length' : ', chunked,'} all read an OpenAI-shaped 413, and the proxy still serves`, async () => {
+      // Chunked, the budget filled with ten partial bodies before any reached the cap: one 413 and nine 503 server_busy.
+      const results = await Promise.all(Array.from({ length: 10 }, () => upload(stack.url, 11, { declared })));
+      for (const result of results) {
+        assertError(parseRawResponse(result.text), { status: 413, code: 'request_too_large', type: 'invalid_request_error', param: null });
+        assert.ok(result.ms < 5_000, `the connection lived ${result.ms} ms`);
+      }
+      const budget = stack.gateway.app.services.shared.bodyBudget;
+      await eventually(() => budget.held === 0 && budget.waiting === 0);
+      await assertServing(stack.url);
+    });
+  }
+});
+
+describe('the request-body budget (server.body_buffer_budget_mb, body_buffer_wait_s)', () => {
+  // Cap 2 MiB, budget 4 MiB: metered (chunked or large) bodies may fill 3.5 MiB of it, the one
+  // holding the most up to the cap and the others 1.5 MiB between them; the rest is kept for small bodies.
   let stack: Stack;
   let budget: BodyBudget;
   const open: Socket[] = [];
+  const SPARE = 1.5 * MiB;
+  const LEADER = Math.round(1.9 * MiB);
+  /** A stalled chunked upload, once the budget holds all of its `bytes`. */
+  async function holding(bytes: number): Promise<Socket> {
+    const before = budget.held;
+    const socket = stalledUpload(stack.url, bytes);
+    open.push(socket);
+    await eventually(() => budget.held === before + bytes, 5_000);
+    return socket;
+  }
   before(async () => {
-    stack = await startStack({ yaml: 'server:\n  body_limit_mb: 2\n  body_buffer_budget_mb: 4\n' });
+    stack = await startStack({ yaml: 'server:\n  body_limit_mb: 2\n  body_buffer_budget_mb: 4\n  body_buffer_wait_s: 1\n' });
     budget = stack.gateway.app.services.shared.bodyBudget;
   });
   after(async () => {
     for (const socket of open) socket.destroy();
     await stack.close();
   });
-
-  test('parallel chunked uploads past the budget each read a 413 or a 503 server_busy, and every byte charged is given back', async () => {
-    assert.equal(budget.capacity, 4 * MiB);
-    const results = await Promise.all(Array.from({ length: 24 }, () => chunkedUpload(stack.url, 8)));
-    for (const result of results) {
-      assert.ok(result.ms < 5_000, `the connection lived ${result.ms} ms`);
-      const res = parseRawResponse(result.text);
-      if (res.status === 413) assertError(res, { status: 413, code: 'request_too_large', type: 'invalid_request_error' });
-      else assertBusy(res);
-    }
-    // Unbounded, each would be read to its 2 MiB cap: 48 MiB at once for 24.
-    assert.ok(results.some((result) => result.status === 503), `no upload was refused for the budget: ${results.map((result) => result.status).join(',')}`);
-    await eventually(() => budget.held === 0);
-    await assertServing(stack.url);
-  });
-
-  test('a refused body stays charged for a moment after its answer (its buffers are garbage, not yet freed), then is given back', async () => {
-    await eventually(() => budget.held === 0);
-    const refused = await chunkedUpload(stack.url, 8);
-    assert.equal(refused.status, 413);
-    // Given back at once, a flood's refused bytes let the other uploads go on reading into garbage.
-    assert.ok(budget.held >= 2 * MiB, `held ${budget.held} bytes right after the 413`);
-    await eventually(() => budget.held === 0, 3_000);
-  });
-
-  test('while stalled uploads hold the budget, a new upload gets 503 at once and ordinary requests are still served', async () => {
-    // Three chunked uploads of 1.1 MiB each, stalled: 3.3 of the 3.5 MiB uploads may hold.
-    const part = Math.floor(1.1 * MiB);
-    for (let i = 0; i < 3; i++) open.push(stalledUpload(stack.url, part));
-    await eventually(() => budget.held === 3 * part, 5_000);
-
-    const refused = await chunkedUpload(stack.url, 8);
-    assertBusy(parseRawResponse(refused.text));
-    assert.ok(refused.ms < 5_000, `the connection lived ${refused.ms} ms`);
-    // Small bodies use the reserve, chunked or not.
-    await assertServing(stack.url);
-    const smallChunked = await call(stack.url, { headers: { ...JSON_AUTH, 'transfer-encoding': 'chunked' }, body: chat() });
-    assert.equal(smallChunked.status, 200, smallChunked.body);
-    // The refused upload's own bytes, if it sent any before its 503, stay charged for a moment.
-    await eventually(() => budget.held === 3 * part);
-    assert.equal(budget.held, 3 * part, 'the stalled uploads still hold their bytes, the answered ones nothing');
-
-    // Cut short, the stalled uploads give their bytes back when their requests close.
+  afterEach(async () => {
     for (const socket of open.splice(0)) socket.destroy();
+    await eventually(() => budget.held === 0 && budget.waiting === 0);
+  });
+
+  test('24 parallel chunked uploads over the cap all read 413 in turn, ordinary requests are served meanwhile, and every byte is given back', async () => {
+    assert.equal(budget.capacity, 4 * MiB);
+    const uploads = Promise.all(Array.from({ length: 24 }, () => upload(stack.url, 8)));
+    // Bodies of at most 64 KiB with a Content-Length never wait behind uploads.
+    await assertServing(stack.url);
+    for (const result of await uploads) {
+      assert.ok(result.ms < 5_000, `the connection lived ${result.ms} ms`);
+      assertError(parseRawResponse(result.text), { status: 413, code: 'request_too_large', type: 'invalid_request_error', param: null });
+    }
+    await assertServing(stack.url);
+  });
+
+  test('an upload with no room waits unread, and goes on to its 413 once room is given back', async () => {
+    const leader = await holding(LEADER);
+    await holding(SPARE - 100 * 1024);
+    const waiting = upload(stack.url, 8);
+    await eventually(() => budget.waiting === 1);
+    // It took what was left of the others' 1.5 MiB, no more: the leader's room to the cap stays free.
+    assert.ok(budget.held <= LEADER + SPARE, `held ${budget.held} bytes`);
+    leader.destroy();
+    const result = await waiting;
+    assertError(parseRawResponse(result.text), { status: 413, code: 'request_too_large', type: 'invalid_request_error' });
+  });
+
+  test('a body with a Content-Length over 64 KiB waits its turn too, and is served', async () => {
+    await holding(LEADER);
+    const other = await holding(SPARE);
+    // Words, on a model whose window holds them: the token estimate is not what is tested here.
+    const served = post(stack.url, chat({ model: 'gpt-4o' }, 'hello world '.repeat(25_600)));
+    await eventually(() => budget.waiting === 1);
+    other.destroy();
+    const res = await served;
+    assert.equal(res.status, 200, res.body);
+  });
+
+  test('a client that leaves while its upload waits gives back every byte it held', async () => {
+    const leader = await holding(LEADER);
+    // 3 MiB sent: it takes the others' 1.5 MiB, less at most one read, and waits with the rest unread.
+    const paused = stalledUpload(stack.url, 3 * MiB);
+    open.push(paused);
+    await eventually(() => budget.waiting === 1, 5_000);
+    assert.ok(budget.held > LEADER + SPARE - 64 * 1024 && budget.held <= LEADER + SPARE, `held ${budget.held} bytes`);
+    paused.destroy();
+    await eventually(() => budget.waiting === 0 && budget.held === LEADER);
+    leader.destroy();
     await eventually(() => budget.held === 0);
+    // Nothing left charged: a body can again take the whole cap and read its 413 without waiting.
+    const result = await upload(stack.url, 8);
+    assert.equal(result.status, 413);
+    assert.ok(result.ms < 1_000, `it waited: ${result.ms} ms`);
+  });
+
+  test('an upload that waits longer than body_buffer_wait_s gets 503 server_busy, and ordinary requests are served meanwhile', async () => {
+    await holding(LEADER);
+    await holding(SPARE);
+    const refused = upload(stack.url, 8);
+    await eventually(() => budget.waiting === 1);
+    await assertServing(stack.url);
+    const result = await refused;
+    assertBusy(parseRawResponse(result.text));
+    assert.ok(result.ms >= 900 && result.ms < 5_000, `answered after ${result.ms} ms`);
+    assert.equal(budget.waiting, 0);
+    assert.equal(budget.held, LEADER + SPARE, 'the stalled uploads still hold their bytes, the refused one nothing');
   });
 
   test('bodies above 64 KiB, with a Content-Length or chunked, are metered and served', async () => {
@@ -170,7 +227,6 @@ describe('the request-body budget (server.body_buffer_budget_mb)', () => {
     assert.equal(declared.status, 200, declared.body);
     const chunked = await call(stack.url, { headers: { ...JSON_AUTH, 'transfer-encoding': 'chunked' }, body: large });
     assert.equal(chunked.status, 200, chunked.body);
-    await eventually(() => budget.held === 0);
   });
 });
 
@@ -215,7 +271,7 @@ describe('closing right after refused uploads', () => {
     // waits for it, and the process would wind down with the close (and what follows it, such as
     // the final usage flush) never finished.
     const gateway = await startGateway({}, { configure: (config) => void (config.server.body_buffer_budget_mb = 120) });
-    const results = await Promise.all(Array.from({ length: 10 }, () => chunkedUpload(gateway.url, 50)));
+    const results = await Promise.all(Array.from({ length: 10 }, () => upload(gateway.url, 50)));
     assert.deepEqual(results.map((result) => result.status), Array.from({ length: 10 }, () => 413));
     const started = Date.now();
     await gateway.close();

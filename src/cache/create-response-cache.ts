@@ -65,7 +65,6 @@ export function createResponseCache(config: Config, logger: Logger, redis: Redis
       ttlS: settings.ttl_s,
       ttlByModel: settings.ttl_by_model ?? {},
       multipleChoices: settings.multiple_choices === true,
-      flightWaitMs: config.routing.ttfb_timeout_s * 1000,
       maxEntryBytes: Math.min(MAX_ENTRY_BYTES, Math.floor(settings.max_mb * 1024 * 1024)),
     },
     logger,

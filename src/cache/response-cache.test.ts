@@ -9,11 +9,12 @@ import { NO_DIRECTIVES, parseCacheControl, ResponseCache, type ResponseCacheOpti
 
 const logger = pino({ level: 'silent' });
 const TARGET = { model: 'gpt-4', deployments: ['openai/gpt-4'] };
+const WAIT_MS = 1000;
 
 function cache(options: Partial<ResponseCacheOptions> = {}, store: CacheStore = new MemoryCacheStore(1024 * 1024)): ResponseCache {
   return new ResponseCache(
     store,
-    { secret: Buffer.alloc(32, 1), namespace: undefined, ttlS: 60, ttlByModel: {}, multipleChoices: false, flightWaitMs: 1000, maxEntryBytes: 1024 * 1024, ...options },
+    { secret: Buffer.alloc(32, 1), namespace: undefined, ttlS: 60, ttlByModel: {}, multipleChoices: false, maxEntryBytes: 1024 * 1024, ...options },
     logger,
   );
 }
@@ -42,12 +43,12 @@ describe('parseCacheControl', () => {
 describe('ResponseCache', () => {
   test('miss, then hit; counts both', async () => {
     const responses = cache();
-    const plan = responses.plan('k1', TARGET, chat('a'), NO_DIRECTIVES);
+    const plan = responses.plan('k1', TARGET, chat('a'), NO_DIRECTIVES, WAIT_MS);
     assert.ok(plan !== undefined);
     assert.equal(await responses.lookup(plan), undefined);
     responses.save(plan, answer('{"id":"a"}'));
     await tick();
-    const again = responses.plan('k1', TARGET, chat('a'), NO_DIRECTIVES);
+    const again = responses.plan('k1', TARGET, chat('a'), NO_DIRECTIVES, WAIT_MS);
     assert.ok(again !== undefined);
     const hit = await responses.lookup(again);
     assert.equal(hit?.answer.kind === 'json' ? hit.answer.body : '', '{"id":"a"}');
@@ -57,38 +58,38 @@ describe('ResponseCache', () => {
 
   test('two keys never share an entry unless a namespace says so', async () => {
     const responses = cache();
-    const plan = responses.plan('k1', TARGET, chat('a'), NO_DIRECTIVES);
+    const plan = responses.plan('k1', TARGET, chat('a'), NO_DIRECTIVES, WAIT_MS);
     assert.ok(plan !== undefined);
     await responses.lookup(plan);
     responses.save(plan, answer());
     await tick();
-    const other = responses.plan('k2', TARGET, chat('a'), NO_DIRECTIVES);
+    const other = responses.plan('k2', TARGET, chat('a'), NO_DIRECTIVES, WAIT_MS);
     assert.ok(other !== undefined);
     assert.equal(await responses.lookup(other), undefined);
     responses.release(other);
 
     const shared = cache({ namespace: 'team' });
-    const first = shared.plan('k1', TARGET, chat('a'), NO_DIRECTIVES);
+    const first = shared.plan('k1', TARGET, chat('a'), NO_DIRECTIVES, WAIT_MS);
     assert.ok(first !== undefined);
     await shared.lookup(first);
     shared.save(first, answer());
     await tick();
-    const second = shared.plan('k2', TARGET, chat('a'), NO_DIRECTIVES);
+    const second = shared.plan('k2', TARGET, chat('a'), NO_DIRECTIVES, WAIT_MS);
     assert.ok(second !== undefined && (await shared.lookup(second)) !== undefined);
   });
 
   test('no-store, n > 1 and a TTL of 0 keep the cache out; no-cache skips reading only', async () => {
     const responses = cache({ ttlByModel: { 'gpt-4-nocache': 0 } });
-    assert.equal(responses.plan('k', TARGET, chat('a'), { ...NO_DIRECTIVES, noStore: true }), undefined);
-    assert.equal(responses.plan('k', TARGET, chat('a', { n: 2 }), NO_DIRECTIVES), undefined);
-    assert.ok(cache({ multipleChoices: true }).plan('k', TARGET, chat('a', { n: 2 }), NO_DIRECTIVES) !== undefined);
-    assert.equal(responses.plan('k', TARGET, chat('a', { model: 'gpt-4-nocache' }), NO_DIRECTIVES), undefined);
-    const plan = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES);
+    assert.equal(responses.plan('k', TARGET, chat('a'), { ...NO_DIRECTIVES, noStore: true }, WAIT_MS), undefined);
+    assert.equal(responses.plan('k', TARGET, chat('a', { n: 2 }), NO_DIRECTIVES, WAIT_MS), undefined);
+    assert.ok(cache({ multipleChoices: true }).plan('k', TARGET, chat('a', { n: 2 }), NO_DIRECTIVES, WAIT_MS) !== undefined);
+    assert.equal(responses.plan('k', TARGET, chat('a', { model: 'gpt-4-nocache' }), NO_DIRECTIVES, WAIT_MS), undefined);
+    const plan = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES, WAIT_MS);
     assert.ok(plan !== undefined);
     await responses.lookup(plan);
     responses.save(plan, answer());
     await tick();
-    const noCache = responses.plan('k', TARGET, chat('a'), { ...NO_DIRECTIVES, noCache: true });
+    const noCache = responses.plan('k', TARGET, chat('a'), { ...NO_DIRECTIVES, noCache: true }, WAIT_MS);
     assert.equal(noCache?.read, false);
     assert.ok(noCache !== undefined);
     assert.equal(await responses.lookup(noCache), undefined);
@@ -96,17 +97,17 @@ describe('ResponseCache', () => {
 
   test('per-model TTL and max-age decide freshness', async () => {
     const responses = cache({ ttlByModel: { 'gpt-4': 120 } });
-    const plan = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES);
+    const plan = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES, WAIT_MS);
     assert.equal(plan?.ttlMs, 120_000);
     assert.ok(plan !== undefined);
     await responses.lookup(plan);
     responses.save(plan, answer('{}', Date.now() - 30_000));
     await tick();
-    const young = responses.plan('k', TARGET, chat('a'), { ...NO_DIRECTIVES, maxAgeS: 10 });
+    const young = responses.plan('k', TARGET, chat('a'), { ...NO_DIRECTIVES, maxAgeS: 10 }, WAIT_MS);
     assert.ok(young !== undefined);
     assert.equal(await responses.lookup(young), undefined);
     responses.release(young);
-    const old = responses.plan('k', TARGET, chat('a'), { ...NO_DIRECTIVES, maxAgeS: 60 });
+    const old = responses.plan('k', TARGET, chat('a'), { ...NO_DIRECTIVES, maxAgeS: 60 }, WAIT_MS);
     assert.ok(old !== undefined);
     const hit = await responses.lookup(old);
     assert.ok(hit !== undefined && hit.ageS >= 29 && hit.ageS <= 31);
@@ -114,14 +115,14 @@ describe('ResponseCache', () => {
 
   test('entries expire with their TTL', async () => {
     const responses = cache({ ttlS: 0.5 });
-    const plan = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES);
+    const plan = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES, WAIT_MS);
     assert.ok(plan !== undefined);
     await responses.lookup(plan);
     responses.save(plan, answer());
     await tick();
     assert.equal((await responses.health()).entries, 1);
     await new Promise((resolve) => setTimeout(resolve, 600));
-    const later = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES);
+    const later = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES, WAIT_MS);
     assert.ok(later !== undefined);
     assert.equal(await responses.lookup(later), undefined);
     assert.equal((await responses.health()).entries, 0);
@@ -143,11 +144,11 @@ describe('ResponseCache', () => {
 
   test('single flight: identical requests wait for the first and get its answer', async () => {
     const responses = cache();
-    const leader = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES);
+    const leader = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES, WAIT_MS);
     assert.ok(leader !== undefined);
     assert.equal(await responses.lookup(leader), undefined);
     assert.ok(leader.flight !== undefined);
-    const followers = Array.from({ length: 5 }, () => responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES));
+    const followers = Array.from({ length: 5 }, () => responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES, WAIT_MS));
     const waiting = followers.map((plan) => (plan === undefined ? Promise.resolve(undefined) : responses.lookup(plan)));
     await tick();
     assert.equal(responses.inFlight, 1);
@@ -159,10 +160,10 @@ describe('ResponseCache', () => {
 
   test('single flight: a failed leader releases the others to try on their own', async () => {
     const responses = cache();
-    const leader = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES);
+    const leader = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES, WAIT_MS);
     assert.ok(leader !== undefined);
     await responses.lookup(leader);
-    const follower = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES);
+    const follower = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES, WAIT_MS);
     assert.ok(follower !== undefined);
     const waiting = responses.lookup(follower);
     responses.release(leader);
@@ -173,17 +174,29 @@ describe('ResponseCache', () => {
   });
 
   test('single flight: the wait is bounded', async () => {
-    const responses = cache({ flightWaitMs: 30 });
-    const leader = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES);
+    const responses = cache();
+    const leader = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES, 30);
     assert.ok(leader !== undefined);
     await responses.lookup(leader);
-    const follower = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES);
+    const follower = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES, 30);
     assert.ok(follower !== undefined);
     const started = Date.now();
     assert.equal(await responses.lookup(follower), undefined);
     assert.ok(Date.now() - started < 500);
     // A leader that never settles is forgotten once the wait has passed.
     assert.equal(responses.inFlight, 0);
+  });
+
+  test("single flight: each request waits as long as its own plan says (a reload's new timeout applies to the requests after it)", async () => {
+    const responses = cache();
+    const [leader, patient, brief] = [WAIT_MS, WAIT_MS, 30].map((waitMs) => responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES, waitMs));
+    assert.ok(leader !== undefined && patient !== undefined && brief !== undefined);
+    await responses.lookup(leader);
+    const waiting = responses.lookup(patient);
+    assert.equal(await responses.lookup(brief), undefined);
+    responses.save(leader, answer('{"id":"first"}'));
+    const hit = await waiting;
+    assert.equal(hit?.answer.kind === 'json' ? hit.answer.body : '', '{"id":"first"}');
   });
 
   test('a failing store is a miss, never an error', async () => {
@@ -196,7 +209,7 @@ describe('ResponseCache', () => {
       close: () => Promise.resolve(),
     };
     const responses = cache({}, broken);
-    const plan = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES);
+    const plan = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES, WAIT_MS);
     assert.ok(plan !== undefined);
     assert.equal(await responses.lookup(plan), undefined);
     responses.save(plan, answer());
@@ -210,10 +223,10 @@ describe('ResponseCache', () => {
 describe('ResponseCache limits', () => {
   test('an answer above the entry bound is not stored, and releases its waiters', async () => {
     const responses = cache({ maxEntryBytes: 1000 });
-    const plan = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES);
+    const plan = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES, WAIT_MS);
     assert.ok(plan !== undefined);
     await responses.lookup(plan);
-    const follower = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES);
+    const follower = responses.plan('k', TARGET, chat('a'), NO_DIRECTIVES, WAIT_MS);
     assert.ok(follower !== undefined);
     const waiting = responses.lookup(follower);
     responses.save(plan, answer('z'.repeat(2000)));
@@ -224,6 +237,6 @@ describe('ResponseCache limits', () => {
   test('a body deeper than the canonicaliser allows goes uncached instead of failing', () => {
     let deep: unknown = 'x';
     for (let index = 0; index < 200; index++) deep = [deep];
-    assert.equal(cache().plan('k', TARGET, chat('a', { tools: deep }), NO_DIRECTIVES), undefined);
+    assert.equal(cache().plan('k', TARGET, chat('a', { tools: deep }), NO_DIRECTIVES, WAIT_MS), undefined);
   });
 });

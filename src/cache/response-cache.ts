@@ -53,6 +53,8 @@ export interface CachePlan {
   readonly read: boolean;
   readonly ttlMs: number;
   readonly maxAgeMs: number | undefined;
+  /** Longest wait for an identical request in flight: the serving config's, so a reload applies to new requests. */
+  readonly flightWaitMs: number;
   /** Set while this request is the one the identical ones wait for. */
   flight: Flight | undefined;
 }
@@ -73,8 +75,6 @@ export interface ResponseCacheOptions {
   ttlByModel: Readonly<Record<string, number>>;
   /** Store answers with n > 1. */
   multipleChoices: boolean;
-  /** Longest wait for an identical request in flight before calling the provider anyway. */
-  flightWaitMs: number;
   /** Larger answers are not stored (and a stream stops being captured past it). */
   maxEntryBytes: number;
 }
@@ -131,9 +131,10 @@ export class ResponseCache {
 
   /**
    * The plan for one request, or undefined when the cache stays out of it (no-store, n > 1, a TTL
-   * of 0). `keyId` is the calling key's id: the scope every key is built under.
+   * of 0). `keyId` is the calling key's id: the scope every key is built under. `flightWaitMs` is the
+   * longest this request waits for an identical one in flight before calling the provider itself.
    */
-  plan(keyId: string, target: CacheKeyTarget, request: CacheableRequest, directives: CacheDirectives): CachePlan | undefined {
+  plan(keyId: string, target: CacheKeyTarget, request: CacheableRequest, directives: CacheDirectives, flightWaitMs: number): CachePlan | undefined {
     if (directives.noStore) return undefined;
     if (typeof request.n === 'number' && request.n > 1 && !this.options.multipleChoices) return undefined;
     const ttlMs = this.ttlFor(request.model, target);
@@ -151,6 +152,7 @@ export class ResponseCache {
       read: !directives.noCache,
       ttlMs,
       maxAgeMs: directives.maxAgeS === undefined ? undefined : directives.maxAgeS * 1000,
+      flightWaitMs,
       flight: undefined,
     };
   }
@@ -178,11 +180,11 @@ export class ResponseCache {
   }
 
   /** The leader's answer; undefined when it failed or this request left; 'timeout' when the wait ran out. */
-  private async waitFor(flight: Flight, signal: CallSignal | undefined): Promise<CachedAnswer | 'timeout' | undefined> {
+  private async waitFor(flight: Flight, waitMs: number, signal: CallSignal | undefined): Promise<CachedAnswer | 'timeout' | undefined> {
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
     const giveUp = new Promise<'timeout' | undefined>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), this.options.flightWaitMs);
+      timer = setTimeout(() => resolve('timeout'), waitMs);
       onAbort = () => resolve(undefined);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
@@ -205,16 +207,16 @@ export class ResponseCache {
       return undefined;
     }
     let waited = false;
-    let flight = this.current(plan.key);
+    let flight = this.current(plan);
     if (flight === undefined) {
       const stored = await this.read(plan.key);
       const now = Date.now();
       if (stored !== undefined && this.fresh(stored, plan, now)) return this.hit(stored, now);
-      flight = this.current(plan.key);
+      flight = this.current(plan);
     }
     if (flight !== undefined) {
       waited = true;
-      const answer = await this.waitFor(flight, signal);
+      const answer = await this.waitFor(flight, plan.flightWaitMs, signal);
       const now = Date.now();
       if (answer !== undefined && answer !== 'timeout' && this.fresh(answer, plan, now)) return this.hit(answer, now);
       // A leader that outlived the whole wait holds no one else. Said here rather than left to
@@ -228,11 +230,11 @@ export class ResponseCache {
     return undefined;
   }
 
-  /** The request in flight for `key`; one that outlived the longest wait no longer holds anyone. */
-  private current(key: string): Flight | undefined {
-    const flight = this.flights.get(key);
-    if (flight === undefined || Date.now() - flight.startedAt < this.options.flightWaitMs) return flight;
-    this.flights.delete(key);
+  /** The request in flight for the plan's key; one that outlived the plan's longest wait no longer holds anyone. */
+  private current(plan: CachePlan): Flight | undefined {
+    const flight = this.flights.get(plan.key);
+    if (flight === undefined || Date.now() - flight.startedAt < plan.flightWaitMs) return flight;
+    this.flights.delete(plan.key);
     return undefined;
   }
 

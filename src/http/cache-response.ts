@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { CacheableRequest, CacheKeyTarget } from '../cache/cache-key.js';
 import { answerFromCompletion, answerFromFrames, renderCompletion, renderStream, stripUsageFromFrame } from '../cache/cached-answer.js';
 import { parseCacheControl, type CacheHit, type CachePlan, type ResponseCache } from '../cache/response-cache.js';
+import type { Config } from '../config/config-schema.js';
 import type { CompletionUsage } from '../openai/types.js';
 import type { ModelGroup } from '../routing/model-router.js';
 import { frameText, type Frame } from '../streaming/sse-passthrough.js';
@@ -18,13 +19,15 @@ function cacheTarget(group: ModelGroup, endpoint: string | undefined): CacheKeyT
 
 /**
  * The request's cache plan; undefined when the cache stays out (no-store, n > 1, TTL 0). `endpoint`
- * keeps answers that are not chat completions (embeddings) apart from chat entries.
+ * keeps answers that are not chat completions (embeddings) apart from chat entries. The cache
+ * outlives config reloads; `config` is the one serving this request, whose time-to-first-byte
+ * timeout bounds the wait for an identical request in flight (so a reload applies to new requests).
  */
-export function planCache(cache: ResponseCache, request: FastifyRequest, group: ModelGroup, chat: CacheableRequest, endpoint?: string): CachePlan | undefined {
+export function planCache(cache: ResponseCache, config: Config, request: FastifyRequest, group: ModelGroup, chat: CacheableRequest, endpoint?: string): CachePlan | undefined {
   const keyId = request.principal?.keyId;
   // Every route that reaches here is authenticated; without a caller there is no scope, so no cache.
   if (keyId === undefined) return undefined;
-  return cache.plan(keyId, cacheTarget(group, endpoint), chat, parseCacheControl(request.headers['cache-control']));
+  return cache.plan(keyId, cacheTarget(group, endpoint), chat, parseCacheControl(request.headers['cache-control']), config.routing.ttfb_timeout_s * 1000);
 }
 
 /** `X-LLM-Proxy-Route` of an answer served from the cache. */

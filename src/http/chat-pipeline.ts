@@ -158,7 +158,7 @@ export class ChatPipeline {
     const planned = group.deployments[0]?.route;
     const native = options.native?.(group, chat.messages !== messages || group !== routed);
     // Response cache (when on): the scoped key is hashed once, here.
-    const cachePlan = cache === undefined || (native !== undefined && options.nativeCache === false) ? undefined : planCache(cache, request, group, chat);
+    const cachePlan = cache === undefined || (native !== undefined && options.nativeCache === false) ? undefined : planCache(cache, this.services.config, request, group, chat);
     const clientUsage = chat.stream_options?.include_usage === true;
     if (options.headers !== undefined) for (const [name, value] of Object.entries(options.headers)) reply.header(name, value);
 

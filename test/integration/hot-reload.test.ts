@@ -210,3 +210,59 @@ describe('hot reload: a rotated master key ends the dashboard sessions', () => {
     assert.equal(await keys(await signIn(NEW_MASTER)), 200);
   });
 });
+
+describe('hot reload: the response cache waits for identical requests by the serving config', () => {
+  const singleFlightConfig = (ttfbS: number) => `routing:\n  discovery_interval_s: 0\n  ttfb_timeout_s: ${ttfbS}\n`;
+  let fake: FakeOpenAi;
+  let gateway: GatewayProcess;
+
+  before(async () => {
+    fake = await startFakeOpenAi({ apiKey: UPSTREAM_KEY, answer: () => WORDS });
+    gateway = await startGatewayProcess(
+      { LLM_PROXY_API_KEYS: CLIENT_KEY, LLM_PROXY_MASTER_KEY: MASTER_KEY, OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${fake.url}/v1`, LLM_PROXY_CACHE: 'memory' },
+      singleFlightConfig(1),
+    );
+  });
+  after(async () => {
+    await gateway.cleanup();
+    await fake.close();
+  });
+
+  const chatCalls = () => fake.requests.filter((request) => request.path === '/v1/chat/completions').length;
+  const reload = async (ttfbS: number) => {
+    gateway.writeConfig(singleFlightConfig(ttfbS));
+    const answer = await send(gateway.url, '/admin/reload', { method: 'POST', headers: MASTER_AUTH });
+    assert.equal(answer.status, 200, answer.body);
+  };
+
+  /**
+   * A stream of about 2.4 s, then an identical streaming request once its first chunk is out; with
+   * `reloadBetween`, a reload runs between the two. Says whether the second waited for the first.
+   */
+  async function identicalDuringStream(label: string, reloadBetween?: () => Promise<void>): Promise<{ cache: unknown; upstreamCalls: number }> {
+    const body = chat('gpt-4o-mini', { stream: true, messages: [{ role: 'user', content: `single flight ${label}` }] });
+    const calls = chatCalls();
+    fake.enqueue({ kind: 'slow-stream', delayMs: 200 });
+    const first = openStream(gateway.url, JSON_AUTH, body);
+    await eventually(() => first.received().includes('data: '), 5_000);
+    await reloadBetween?.();
+    const second = await send(gateway.url, '/v1/chat/completions', { headers: JSON_AUTH, body });
+    assert.equal(second.status, 200, second.body);
+    assert.ok(second.body.trimEnd().endsWith('data: [DONE]'), second.body.slice(-300));
+    assert.ok((await first.done).trimEnd().endsWith('data: [DONE]'));
+    return { cache: second.headers['x-cache'], upstreamCalls: chatCalls() - calls };
+  }
+
+  test('a reload that changes routing.ttfb_timeout_s changes how long the next identical request waits, as a start with that config would', async () => {
+    // Started with a 1 s bound: the second request stops waiting for the 2.4 s stream and calls the provider.
+    assert.deepEqual(await identicalDuringStream('started at 1 s'), { cache: 'MISS', upstreamCalls: 2 });
+    // Reloaded to 60 s: it waits for the whole stream and gets it replayed (the cache kept 1 s before).
+    await reload(60);
+    assert.deepEqual(await identicalDuringStream('reloaded to 60 s'), { cache: 'HIT', upstreamCalls: 1 });
+    // A stream begun before a reload holds an identical request that arrives after it: one cache for both.
+    assert.deepEqual(await identicalDuringStream('across a reload', () => reload(60)), { cache: 'HIT', upstreamCalls: 1 });
+    // Back to 1 s: as before the first reload.
+    await reload(1);
+    assert.deepEqual(await identicalDuringStream('reloaded to 1 s'), { cache: 'MISS', upstreamCalls: 2 });
+  });
+});

@@ -70,7 +70,7 @@ export function registerEmbeddings(app: FastifyInstance, services: Services): vo
     let counted: Promise<number> | undefined;
     const countInput = () => (counted ??= countTokens({ kind: 'embeddings', input: embed.input }));
     await services.admission.reserveTokens(request, reply, countInput, routes);
-    const cachePlan = cache === undefined ? undefined : planCache(cache, request, group, embed, ENDPOINT);
+    const cachePlan = cache === undefined ? undefined : planCache(cache, services.config, request, group, embed, ENDPOINT);
 
     // The light signal of src/upstream/call-signal.ts: an AbortController costs 6-9 µs a request.
     const disconnect = new CallAbort();

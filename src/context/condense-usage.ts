@@ -1,10 +1,28 @@
-// The usage record of summariser work (endpoint `condense`): one record per client request, summing
-// every summariser call it made (map-reduce makes several), priced from the catalog.
-import type { FastifyRequest } from 'fastify';
+// The admission and usage record of summariser work (endpoint `condense`): held up front for every
+// call the condensation plans, then one record per client request summing every call it made
+// (map-reduce makes several), priced from the catalog.
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { CompletionUsage } from '../openai/types.js';
-import type { Route } from '../routing/model-router.js';
+import type { ModelGroup, Route } from '../routing/model-router.js';
 import type { Services } from '../services.js';
-import type { SummariserCall } from './context-condenser.js';
+import type { SummariserCall, SummariserEstimate } from './context-condenser.js';
+
+/**
+ * Takes the key's token-limit and budget holds for every planned summariser call (none when the key
+ * has neither limit, or no call is planned); false when nothing was held. Throws 429/403 as a chat call would.
+ */
+export async function holdSummariserCalls(
+  services: Pick<Services, 'admission'>,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  group: ModelGroup,
+  estimate: SummariserEstimate,
+): Promise<boolean> {
+  if (estimate.calls === 0 || !services.admission.needsHold(request)) return false;
+  const routes = group.deployments.map((deployment) => deployment.route);
+  await services.admission.reserveTokens(request, reply, () => Promise.resolve(estimate.promptTokens), routes, () => estimate.outputTokens);
+  return true;
+}
 
 export function recordCondenseUsage(
   services: Pick<Services, 'usage' | 'catalog' | 'admission'>,

@@ -1,6 +1,7 @@
 // Summarises a conversation within a token budget: one LLM call, map-reduce when the input is larger
-// than the summariser's window, and an extractive summary when no model can serve. Every call goes
-// through the executor (routing, retries, fallbacks); the caller records the usage it reports.
+// than the summariser's window, and an extractive summary when no model can serve. The calls are
+// planned first (prepare), so the caller can hold what all of them may use; every call goes through
+// the executor (routing, retries, fallbacks) and the caller records the usage it reports.
 import { isGatewayError } from '../errors/gateway-error.js';
 import { ModelAllowlist } from '../keys/model-allowlist.js';
 import type { ChatCompletionRequest, ChatMessage, CompletionUsage } from '../openai/types.js';
@@ -86,6 +87,63 @@ export function groupWindow(group: ModelGroup): number | undefined {
   return window;
 }
 
+/** The summariser calls a condensation plans and the tokens they may use, for the key's holds. */
+export interface SummariserEstimate {
+  calls: number;
+  promptTokens: number;
+  outputTokens: number;
+}
+
+/** A counted and cut condensation, ready to run. */
+export interface PreparedCondense {
+  /** Every planned summariser call (each chunk call and the combine call of a map-reduce); none for an extractive summary. */
+  estimate: SummariserEstimate;
+  run(context: CondenseContext): Promise<CondenseResult>;
+}
+
+interface SummaryPlan {
+  whole: string;
+  inputBudget: number;
+  /** The first level of a map-reduce; undefined when one call takes the whole transcript. */
+  chunks: string[] | undefined;
+  estimate: SummariserEstimate;
+}
+
+const NO_CALLS: SummariserEstimate = Object.freeze({ calls: 0, promptTokens: 0, outputTokens: 0 });
+/** What `Part N: ` and the line break add to each partial summary in the combine call (a bound). */
+const PART_LABEL_TOKENS = 8;
+
+/** The most a partial summary may take when `chunks` of them must fit one call together. */
+function partTokens(maxTokens: number, inputBudget: number, chunks: number): number {
+  const partBudget = Math.max(16, Math.min(maxTokens, inputBudget));
+  return Math.max(16, Math.min(partBudget, Math.floor(inputBudget / Math.max(1, chunks))));
+}
+
+/**
+ * The tokens of a map-reduce over `chunks` pieces of a `wholeTokens` transcript: every chunk call
+ * (its piece, the instructions, at most `partTokens` out), each further level while the partial
+ * summaries do not fit one call, and the combine call (the partials in, `maxTokens` out).
+ */
+function estimateMapReduce(wholeTokens: number, chunks: number, inputBudget: number, maxTokens: number, promptTokens: number): SummariserEstimate {
+  const total = { calls: 0, promptTokens: 0, outputTokens: 0 };
+  let levelTokens = wholeTokens;
+  let pieces = chunks;
+  for (;;) {
+    const partMax = partTokens(maxTokens, inputBudget, pieces);
+    total.calls += pieces;
+    total.promptTokens += levelTokens + pieces * promptTokens;
+    total.outputTokens += pieces * partMax;
+    const joinedTokens = pieces * (partMax + PART_LABEL_TOKENS);
+    const next = Math.ceil(joinedTokens / inputBudget);
+    // The run gives up (extractive) where the partials stop getting fewer or the calls run out.
+    if (joinedTokens <= inputBudget || next >= pieces || total.calls + next > MAX_CALLS) {
+      return { calls: total.calls + 1, promptTokens: total.promptTokens + joinedTokens + promptTokens, outputTokens: total.outputTokens + maxTokens };
+    }
+    levelTokens = joinedTokens;
+    pieces = next;
+  }
+}
+
 export class ContextCondenser {
   private cheapest: { version: number; name: string | undefined } | undefined;
 
@@ -121,6 +179,14 @@ export class ContextCondenser {
   }
 
   async condense(request: CondenseRequest, context: CondenseContext): Promise<CondenseResult> {
+    return (await this.prepare(request)).run(context);
+  }
+
+  /**
+   * Counts and cuts the input and plans the summariser calls, without making any: the caller holds
+   * the estimate against the key's token limit and budget, then runs the plan.
+   */
+  async prepare(request: CondenseRequest): Promise<PreparedCondense> {
     // The input may be megabytes: its counts, chunks and extractive summary run in a worker thread
     // when it is big (src/usage/token-counts.ts); the summaries themselves are small.
     const counter = await loadTokenCounter();
@@ -129,37 +195,58 @@ export class ContextCondenser {
       const fitted = truncateToTokens(summary, request.maxTokens, counter.text, counter.fit);
       return { summary: fitted, original_tokens: originalTokens, summary_tokens: counter.text(fitted), model, method };
     };
-    if (request.group !== undefined) {
-      try {
-        const { summary, method } = await this.summarise(request.group, request, counter, context);
-        return finish(summary, request.group.name, method);
-      } catch (error) {
-        if (context.signal.aborted) throw error;
-        this.services.logger.warn(
-          { component: 'condense', model: request.group.name, err: isGatewayError(error) ? (error.code ?? error.message) : error instanceof Error ? error.message : String(error) },
-          'summariser failed; answering with an extractive summary',
-        );
-      }
-    }
-    return finish(await countTokens({ kind: 'extractive', messages: request.messages, maxTokens: request.maxTokens }), EXTRACTIVE_MODEL, 'extractive');
+    const extractive = async () => finish(await countTokens({ kind: 'extractive', messages: request.messages, maxTokens: request.maxTokens }), EXTRACTIVE_MODEL, 'extractive');
+    const group = request.group;
+    // A plan that cannot be made is a summariser failure like any other: the run answers extractively.
+    const plan = group === undefined ? undefined : await this.plan(group, request, counter).catch((error: unknown) => ({ refused: error instanceof Error ? error.message : String(error) }));
+    return {
+      estimate: plan === undefined || 'refused' in plan ? NO_CALLS : plan.estimate,
+      run: async (context) => {
+        if (group === undefined || plan === undefined) return extractive();
+        try {
+          if ('refused' in plan) throw new Error(plan.refused);
+          const { summary, method } = await this.summarise(group, request, plan, counter, context);
+          return finish(summary, group.name, method);
+        } catch (error) {
+          if (context.signal.aborted) throw error;
+          this.services.logger.warn(
+            { component: 'condense', model: group.name, err: isGatewayError(error) ? (error.code ?? error.message) : error instanceof Error ? error.message : String(error) },
+            'summariser failed; answering with an extractive summary',
+          );
+        }
+        return extractive();
+      },
+    };
   }
 
-  private async summarise(group: ModelGroup, request: CondenseRequest, counter: TokenCounter, context: CondenseContext): Promise<{ summary: string; method: CondenseMethod }> {
+  /** One call when the transcript fits the summariser's window, else the first level of a map-reduce. */
+  private async plan(group: ModelGroup, request: CondenseRequest, counter: TokenCounter): Promise<SummaryPlan | { refused: string }> {
     const lines = request.messages.map(transcriptLine);
     const window = groupWindow(group);
     const promptTokens = counter.text(summaryPrompt(request.maxTokens, request.instructions)) + PROMPT_SLACK;
     const inputBudget = window === undefined ? Number.POSITIVE_INFINITY : window - request.maxTokens - promptTokens;
     const whole = lines.join('\n');
-    if ((await countTokens({ kind: 'text', text: whole })) <= inputBudget) {
-      return { summary: await this.call(group, whole, request.maxTokens, request.instructions, context), method: 'llm' };
+    const wholeTokens = await countTokens({ kind: 'text', text: whole });
+    if (wholeTokens <= inputBudget) {
+      return { whole, inputBudget, chunks: undefined, estimate: { calls: 1, promptTokens: wholeTokens + promptTokens, outputTokens: request.maxTokens } };
+    }
+    const refused = { refused: 'the conversation needs too many summariser calls' };
+    if (inputBudget < 32) return refused;
+    const chunks = await countTokens({ kind: 'chunks', lines, budget: inputBudget, maxChunks: MAX_CALLS });
+    if (chunks.length > MAX_CALLS) return refused;
+    return { whole, inputBudget, chunks, estimate: estimateMapReduce(wholeTokens, chunks.length, inputBudget, request.maxTokens, promptTokens) };
+  }
+
+  private async summarise(group: ModelGroup, request: CondenseRequest, plan: SummaryPlan, counter: TokenCounter, context: CondenseContext): Promise<{ summary: string; method: CondenseMethod }> {
+    const { inputBudget } = plan;
+    if (plan.chunks === undefined) {
+      return { summary: await this.call(group, plan.whole, request.maxTokens, request.instructions, context), method: 'llm' };
     }
     // Map-reduce: summarise window-sized chunks, then the joined partial summaries, until one call fits.
     let calls = 0;
-    let level = lines;
+    let chunks: string[] = plan.chunks;
     for (;;) {
-      const partBudget = Math.max(16, Math.min(request.maxTokens, inputBudget));
-      const chunks = await countTokens({ kind: 'chunks', lines: level, budget: inputBudget, maxChunks: MAX_CALLS - calls });
-      const partMax = Math.max(16, Math.min(partBudget, Math.floor(inputBudget / Math.max(1, chunks.length))));
+      const partMax = partTokens(request.maxTokens, inputBudget, chunks.length);
       if (inputBudget < 32 || calls + chunks.length > MAX_CALLS) throw new Error('the conversation needs too many summariser calls');
       const partials: string[] = [];
       for (let index = 0; index < chunks.length; index += PARALLEL_CALLS) {
@@ -174,8 +261,8 @@ export class ContextCondenser {
       if ((await countTokens({ kind: 'text', text: joined.join('\n') })) <= inputBudget) {
         return { summary: await this.call(group, joined.join('\n'), request.maxTokens, request.instructions, context), method: 'llm-map-reduce' };
       }
-      if (joined.length >= level.length) throw new Error('the partial summaries do not get shorter');
-      level = joined;
+      if (joined.length >= chunks.length) throw new Error('the partial summaries do not get shorter');
+      chunks = await countTokens({ kind: 'chunks', lines: joined, budget: inputBudget, maxChunks: MAX_CALLS - calls });
     }
   }
 

@@ -11,7 +11,7 @@ import { countTokens, type PromptPlan } from '../usage/token-counts.js';
 import { loadTokenCounter } from '../usage/token-estimator.js';
 import { condenserFor, EXTRACTIVE_MODEL, groupWindow, type CondenseResult, type SummariserCall } from './context-condenser.js';
 import { abortWhenClientLeaves } from '../http/client-gone.js';
-import { recordCondenseUsage } from './condense-usage.js';
+import { holdSummariserCalls, recordCondenseUsage } from './condense-usage.js';
 import { planTrim } from './conversation-trim.js';
 import { CallAbort } from '../upstream/call-signal.js';
 
@@ -168,21 +168,14 @@ export async function fitContext(services: FitServices, request: FastifyRequest,
   const summariser = condenser.pickModel(request.principal?.models);
   const calls: SummariserCall[] = [];
   const dropped = plan.dropped.map((index) => chat.messages[index] as ChatMessage);
-  // The summariser call is admitted like any call of the key, as /api/condense does: a key over its
+  const prepared = await condenser.prepare({ messages: dropped, maxTokens: summaryTokens, group: summariser });
+  // The summariser calls are admitted like any call of the key, as /api/condense does: a key over its
   // budget or token limit is refused here, before any spend, with the error its chat call would get.
-  // Sized from the counts above (no second count); keys with neither limit skip it.
-  const held = summariser !== undefined && services.admission.needsHold(request);
-  if (held) {
-    const input = plan.dropped.reduce((sum, index) => sum + (perMessage[index] as number), priming);
-    const routes = summariser.deployments.map((deployment) => deployment.route);
-    await services.admission.reserveTokens(request, reply, () => Promise.resolve(input), routes, () => summaryTokens);
-  }
+  // The hold covers every planned call (map-reduce: each chunk and the combine); keys with neither limit skip it.
+  const held = summariser !== undefined && (await holdSummariserCalls(services, request, reply, summariser, prepared.estimate));
   let result: CondenseResult;
   try {
-    result = await condenser.condense(
-      { messages: dropped, maxTokens: summaryTokens, group: summariser },
-      { requestId: request.id, signal: disconnect, onCall: (call) => calls.push(call) },
-    );
+    result = await prepared.run({ requestId: request.id, signal: disconnect, onCall: (call) => calls.push(call) });
   } finally {
     // Settled from the recorded usage, also when the client left mid-call; the chat call's own hold follows.
     if (calls.length > 0) recordCondenseUsage(services, request, summariser?.name ?? EXTRACTIVE_MODEL, calls, started, held);

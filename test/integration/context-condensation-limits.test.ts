@@ -1,8 +1,13 @@
 // Issue #8 over real HTTP: the chat route's `condense` policy admits its summariser call like any
-// call of the key (budget hold, token limit) before making it, and settles it from its usage.
+// call of the key (budget hold, token limit) before making it, and settles it from its usage; a
+// map-reduce (/api/condense) holds, records and bills every one of its summariser calls.
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { Config } from '../../src/config/config-schema.js';
+import type { ChatMessage, CompletionUsage } from '../../src/openai/types.js';
+import { loadTokenCounter } from '../../src/usage/token-estimator.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { MASTER_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 import { callJson, createKey, type JsonResponse } from '../support/key-support.js';
@@ -191,5 +196,86 @@ describe('condense policy: a summariser that makes no call holds nothing', () =>
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     assert.ok(Math.abs(reserved) < 1e-9, `still held: ${reserved}`);
+  });
+});
+
+/**
+ * An OpenAI-format upstream whose every answer reports its own usage, counted with the proxy's
+ * tokenizer (prompt: the messages sent; completion: the answer, within max_tokens), as a provider does.
+ */
+async function startUsageReporter(answer: string): Promise<{ url: string; reported: CompletionUsage[]; close(): Promise<void> }> {
+  const counter = await loadTokenCounter();
+  const reported: CompletionUsage[] = [];
+  const server: Server = createServer((req, res) => {
+    let raw = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (raw += chunk));
+    req.on('end', () => {
+      if (req.url !== '/v1/chat/completions') {
+        res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"message":"not here","type":"invalid_request_error","param":null,"code":null}}');
+        return;
+      }
+      const body = JSON.parse(raw) as { model: string; messages: ChatMessage[]; max_tokens: number };
+      const content = answer.slice(0, counter.fit(answer, body.max_tokens));
+      const prompt = counter.messages(body.messages);
+      const completion = counter.text(content);
+      const usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+      reported.push(usage);
+      const choices = [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }];
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: `chatcmpl-${reported.length}`, object: 'chat.completion', created: 1, model: body.model, choices, usage }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    reported,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe('/api/condense map-reduce: every summariser call is held, recorded and billed', () => {
+  let upstream: Awaited<ReturnType<typeof startUsageReporter>>;
+  let gateway: Gateway;
+
+  before(async () => {
+    upstream = await startUsageReporter(SUMMARY);
+    gateway = await startGateway(
+      { OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${upstream.url}/v1`, LLM_PROXY_RPM: '0' },
+      { configure: (config) => void (config.model_catalog = { 'gpt-4': { context_length: 700 } }) },
+    );
+  });
+  after(async () => {
+    await gateway.close();
+    await upstream.close();
+  });
+
+  test('the token hold covers every chunk call and the combine call; the record and the spend are their sum', async () => {
+    const { id, key } = await createKey(gateway.url, { max_budget: 50, tpm_limit: 1_000_000 });
+    const response = await callJson(gateway.url, 'POST', '/api/condense', key, { messages: longConversation(30), max_tokens: 100, model: 'gpt-4' });
+    assert.equal(response.status, 200, response.text);
+    assert.equal(response.body.method, 'llm-map-reduce');
+    const calls = upstream.reported.length;
+    assert.ok(calls >= 3, `${calls} summariser calls`);
+    const prompt = upstream.reported.reduce((sum, usage) => sum + usage.prompt_tokens, 0);
+    const completion = upstream.reported.reduce((sum, usage) => sum + usage.completion_tokens, 0);
+
+    // Held before the first call: at least what all the calls then used (it was one call's worth).
+    const held = 1_000_000 - Number(response.headers.get('x-ratelimit-remaining-tokens'));
+    assert.ok(held >= prompt + completion, `held ${held} tokens for ${calls} calls that used ${prompt + completion}`);
+
+    await gateway.app.services.usage.flush();
+    const records = gateway.usage.recent().filter((record) => record.requestId === response.headers.get('x-request-id'));
+    assert.equal(records.length, 1);
+    const record = records[0];
+    assert.ok(record !== undefined);
+    assert.deepEqual(
+      { endpoint: record.endpoint, promptTokens: record.promptTokens, completionTokens: record.completionTokens, estimated: record.estimated },
+      { endpoint: 'condense', promptTokens: prompt, completionTokens: completion, estimated: false },
+    );
+    const price = gateway.app.services.router.plan('gpt-4')?.deployments[0]?.route.entry;
+    const cost = upstream.reported.reduce((sum, usage) => sum + (gateway.app.services.catalog.cost(price, usage.prompt_tokens, usage.completion_tokens) ?? Number.NaN), 0);
+    assert.ok(cost > 0 && Math.abs((record.cost ?? 0) - cost) < 1e-12, `cost ${record.cost}, calls ${cost}`);
+    const stored = await gateway.app.services.store.keys.findById(id);
+    assert.ok(stored !== undefined && Math.abs(stored.spend - cost) < 1e-9 && Math.abs(stored.reserved) < 1e-9, JSON.stringify(stored));
   });
 });

@@ -3,7 +3,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalidJson, invalidType, invalidValue, modelNotFound } from '../../errors/gateway-error.js';
 import { condenserFor, type SummariserCall } from '../../context/context-condenser.js';
-import { recordCondenseUsage } from '../../context/condense-usage.js';
+import { holdSummariserCalls, recordCondenseUsage } from '../../context/condense-usage.js';
 import { recentStart } from '../../context/conversation-trim.js';
 import { validateChatRequest } from '../../openai/chat-request-schema.js';
 import type { ChatMessage } from '../../openai/types.js';
@@ -82,18 +82,14 @@ export function registerCondense(app: FastifyInstance, services: Services): void
     const recent = input.messages.slice(cut);
     const summarised = older.length > 0 ? older : input.messages;
 
-    // The summariser's tokens count against the key's token limit and budget, as a chat call's do.
-    if (group !== undefined) {
-      const estimate = { model: group.name, messages: summarised, max_tokens: input.maxTokens };
-      await services.admission.reserve(request, reply, estimate, group.deployments.map((deployment) => deployment.route));
-    }
+    const prepared = await condenser.prepare({ messages: summarised, maxTokens: input.maxTokens, group, instructions: input.instructions });
+    // The summariser's tokens count against the key's token limit and budget, as a chat call's do:
+    // every planned call's (a map-reduce makes one per chunk and one to combine them).
+    if (group !== undefined) await holdSummariserCalls(services, request, reply, group, prepared.estimate);
     const disconnect = new CallAbort();
     abortWhenClientLeaves(reply.raw, disconnect);
     const calls: SummariserCall[] = [];
-    const result = await condenser.condense(
-      { messages: summarised, maxTokens: input.maxTokens, group, instructions: input.instructions },
-      { requestId: request.id, signal: disconnect, onCall: (call) => calls.push(call) },
-    );
+    const result = await prepared.run({ requestId: request.id, signal: disconnect, onCall: (call) => calls.push(call) });
     recordCondenseUsage(services, request, group?.name ?? result.model, calls, started, true);
     const instructions = summarised.filter((message) => message.role === 'system' || message.role === 'developer');
     return {

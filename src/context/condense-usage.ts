@@ -36,13 +36,12 @@ export function recordCondenseUsage(
   let completion = 0;
   let cost: number | undefined;
   let route: Route | undefined;
-  let reported = true;
+  let estimated = false;
   for (const call of calls) {
     route = call.route ?? route;
-    if (call.usage === undefined) {
-      if (call.ok) reported = false;
-      continue;
-    }
+    estimated ||= call.estimated;
+    // A call that failed has no usage (the executor's failed attempts are not billed either).
+    if (call.usage === undefined) continue;
     prompt += call.usage.prompt_tokens;
     completion += call.usage.completion_tokens;
     const part = services.catalog.cost(call.route?.entry, call.usage.prompt_tokens, call.usage.completion_tokens);
@@ -67,7 +66,7 @@ export function recordCondenseUsage(
     ...(failed[0]?.errorCode === undefined ? {} : { errorCode: failed[0].errorCode }),
     stream: false,
     cacheHit: false,
-    estimated: !reported,
+    estimated,
     createdAt: started,
     ...(settle ? services.admission.settle(request, tokens, cost) : {}),
   });

@@ -252,7 +252,7 @@ test('map-reduce cuts one long line into window-sized pieces in linear time (eac
   const executor = {
     complete: async (_group: unknown, chat: { messages: Array<{ content: string }> }) => {
       transcripts.push((chat.messages[1]?.content ?? '').replace('Conversation to summarise:\n\n', ''));
-      return { body: JSON.stringify({ choices: [{ message: { content: 'A summary.' } }] }), route: undefined, usage: undefined };
+      return { body: JSON.stringify({ choices: [{ message: { content: 'A summary.' } }] }), route: { entry: undefined }, usage: undefined };
     },
   };
   const services = { router: {}, config: {}, logger: { warn: () => undefined }, executor } as unknown as ConstructorParameters<typeof ContextCondenser>[0];

@@ -9,6 +9,7 @@ import type { ModelGroup, Route } from '../routing/model-router.js';
 import type { Services } from '../services.js';
 import { loadTokenCounter, type TokenCounter } from '../usage/token-estimator.js';
 import { countTokens } from '../usage/token-counts.js';
+import { checkUsage, estimateAnswerTokens } from '../usage/usage-check.js';
 import { transcriptLine, truncateToTokens } from './extractive-summary.js';
 import type { CallSignal } from '../upstream/call-signal.js';
 
@@ -33,7 +34,10 @@ export interface CondenseResult {
 /** One summariser call that reached (or tried to reach) a deployment, for the usage record. */
 export interface SummariserCall {
   route: Route | undefined;
+  /** Set on every call that answered: the provider's report, or the local estimate where it was missing or implausible. */
   usage: CompletionUsage | undefined;
+  /** The usage is (partly) the local estimate. */
+  estimated: boolean;
   ok: boolean;
   errorCode?: string;
 }
@@ -283,12 +287,15 @@ export class ContextCondenser {
         created: Math.floor(Date.now() / 1000),
         warnings: [],
       });
-      context.onCall?.({ route: outcome.route, usage: outcome.usage, ok: true });
+      // Checked like a chat call's report: a missing or implausible count is billed from the local estimate.
+      const checked = checkUsage(outcome.usage, chat, outcome.route.entry, estimateAnswerTokens, outcome.body);
+      context.onCall?.({ route: outcome.route, usage: checked?.usage ?? outcome.usage, estimated: checked !== undefined, ok: true });
       return completionText(outcome.body);
     } catch (error) {
       context.onCall?.({
         route: group.deployments[0]?.route,
         usage: undefined,
+        estimated: false,
         ok: false,
         ...(isGatewayError(error) && error.code !== null ? { errorCode: error.code } : {}),
       });

@@ -6,7 +6,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { Config } from '../../src/config/config-schema.js';
-import type { ChatMessage, CompletionUsage } from '../../src/openai/types.js';
+import type { ChatCompletionRequest, CompletionUsage } from '../../src/openai/types.js';
+import { estimateAnswerTokens, estimatePromptTokens } from '../../src/usage/usage-check.js';
 import { loadTokenCounter } from '../../src/usage/token-estimator.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { MASTER_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
@@ -199,13 +200,28 @@ describe('condense policy: a summariser that makes no call holds nothing', () =>
   });
 });
 
+/** One call the usage reporter answered: what it reported, or (when it left usage out) what the proxy's local estimate makes of it. */
+interface ReporterCall {
+  reported: boolean;
+  usage: CompletionUsage;
+}
+
+interface UsageReporter {
+  url: string;
+  calls: ReporterCall[];
+  /** Whether the call of this index (from 0) reports its usage. */
+  reports: (index: number) => boolean;
+  close(): Promise<void>;
+}
+
 /**
- * An OpenAI-format upstream whose every answer reports its own usage, counted with the proxy's
- * tokenizer (prompt: the messages sent; completion: the answer, within max_tokens), as a provider does.
+ * An OpenAI-format upstream whose answers report their own usage, counted with the proxy's
+ * tokenizer (prompt: the messages sent; completion: the answer, within max_tokens), as a provider
+ * does; a call `reports` says no to gets no usage at all, as some hosts answer.
  */
-async function startUsageReporter(answer: string): Promise<{ url: string; reported: CompletionUsage[]; close(): Promise<void> }> {
+async function startUsageReporter(answer: string): Promise<UsageReporter> {
   const counter = await loadTokenCounter();
-  const reported: CompletionUsage[] = [];
+  const calls: ReporterCall[] = [];
   const server: Server = createServer((req, res) => {
     let raw = '';
     req.setEncoding('utf8');
@@ -215,26 +231,31 @@ async function startUsageReporter(answer: string): Promise<{ url: string; report
         res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"message":"not here","type":"invalid_request_error","param":null,"code":null}}');
         return;
       }
-      const body = JSON.parse(raw) as { model: string; messages: ChatMessage[]; max_tokens: number };
+      const body = JSON.parse(raw) as ChatCompletionRequest & { max_tokens: number };
       const content = answer.slice(0, counter.fit(answer, body.max_tokens));
       const prompt = counter.messages(body.messages);
       const completion = counter.text(content);
       const usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
-      reported.push(usage);
+      const reported = reporter.reports(calls.length);
       const choices = [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }];
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: `chatcmpl-${reported.length}`, object: 'chat.completion', created: 1, model: body.model, choices, usage }));
+      const text = JSON.stringify({ id: `chatcmpl-${calls.length}`, object: 'chat.completion', created: 1, model: body.model, choices, ...(reported ? { usage } : {}) });
+      const estimate = { prompt_tokens: estimatePromptTokens(body), completion_tokens: estimateAnswerTokens(text), total_tokens: 0 };
+      calls.push({ reported, usage: reported ? usage : estimate });
+      res.writeHead(200, { 'content-type': 'application/json' }).end(text);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
+  const reporter: UsageReporter = {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    reported,
+    calls,
+    reports: () => true,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+  return reporter;
 }
 
 describe('/api/condense map-reduce: every summariser call is held, recorded and billed', () => {
-  let upstream: Awaited<ReturnType<typeof startUsageReporter>>;
+  let upstream: UsageReporter;
   let gateway: Gateway;
 
   before(async () => {
@@ -248,20 +269,21 @@ describe('/api/condense map-reduce: every summariser call is held, recorded and 
     await gateway.close();
     await upstream.close();
   });
+  beforeEach(() => {
+    upstream.calls.length = 0;
+    upstream.reports = () => true;
+  });
 
-  test('the token hold covers every chunk call and the combine call; the record and the spend are their sum', async () => {
+  /** A map-reduce by a key with a token limit and a budget: the tokens it held, and its usage record checked against every call. */
+  async function condenseChecked(): Promise<{ held: number; used: number }> {
     const { id, key } = await createKey(gateway.url, { max_budget: 50, tpm_limit: 1_000_000 });
     const response = await callJson(gateway.url, 'POST', '/api/condense', key, { messages: longConversation(30), max_tokens: 100, model: 'gpt-4' });
     assert.equal(response.status, 200, response.text);
     assert.equal(response.body.method, 'llm-map-reduce');
-    const calls = upstream.reported.length;
-    assert.ok(calls >= 3, `${calls} summariser calls`);
-    const prompt = upstream.reported.reduce((sum, usage) => sum + usage.prompt_tokens, 0);
-    const completion = upstream.reported.reduce((sum, usage) => sum + usage.completion_tokens, 0);
-
-    // Held before the first call: at least what all the calls then used (it was one call's worth).
-    const held = 1_000_000 - Number(response.headers.get('x-ratelimit-remaining-tokens'));
-    assert.ok(held >= prompt + completion, `held ${held} tokens for ${calls} calls that used ${prompt + completion}`);
+    const { calls } = upstream;
+    assert.ok(calls.length >= 3, `${calls.length} summariser calls`);
+    const prompt = calls.reduce((sum, call) => sum + call.usage.prompt_tokens, 0);
+    const completion = calls.reduce((sum, call) => sum + call.usage.completion_tokens, 0);
 
     await gateway.app.services.usage.flush();
     const records = gateway.usage.recent().filter((record) => record.requestId === response.headers.get('x-request-id'));
@@ -270,12 +292,25 @@ describe('/api/condense map-reduce: every summariser call is held, recorded and 
     assert.ok(record !== undefined);
     assert.deepEqual(
       { endpoint: record.endpoint, promptTokens: record.promptTokens, completionTokens: record.completionTokens, estimated: record.estimated },
-      { endpoint: 'condense', promptTokens: prompt, completionTokens: completion, estimated: false },
+      { endpoint: 'condense', promptTokens: prompt, completionTokens: completion, estimated: calls.some((call) => !call.reported) },
     );
     const price = gateway.app.services.router.plan('gpt-4')?.deployments[0]?.route.entry;
-    const cost = upstream.reported.reduce((sum, usage) => sum + (gateway.app.services.catalog.cost(price, usage.prompt_tokens, usage.completion_tokens) ?? Number.NaN), 0);
+    const cost = calls.reduce((sum, call) => sum + (gateway.app.services.catalog.cost(price, call.usage.prompt_tokens, call.usage.completion_tokens) ?? Number.NaN), 0);
     assert.ok(cost > 0 && Math.abs((record.cost ?? 0) - cost) < 1e-12, `cost ${record.cost}, calls ${cost}`);
     const stored = await gateway.app.services.store.keys.findById(id);
     assert.ok(stored !== undefined && Math.abs(stored.spend - cost) < 1e-9 && Math.abs(stored.reserved) < 1e-9, JSON.stringify(stored));
+    return { held: 1_000_000 - Number(response.headers.get('x-ratelimit-remaining-tokens')), used: prompt + completion };
+  }
+
+  test('the token hold covers every chunk call and the combine call; the record and the spend are their sum', async () => {
+    const { held, used } = await condenseChecked();
+    // Held before the first call: at least what all the calls then used (it was one call's worth).
+    assert.ok(held >= used, `held ${held} tokens for calls that used ${used}`);
+  });
+
+  test('a call whose answer reports no usage is billed from the local estimate, not as free', async () => {
+    upstream.reports = (index) => index % 2 === 1;
+    await condenseChecked();
+    assert.ok(upstream.calls.some((call) => !call.reported) && upstream.calls.some((call) => call.reported));
   });
 });

@@ -31,6 +31,8 @@ export function recordCondenseUsage(
   calls: readonly SummariserCall[],
   started: number,
   settle: boolean,
+  /** The client left before the summary was done. */
+  disconnected = false,
 ): void {
   let prompt = 0;
   let completion = 0;
@@ -61,7 +63,7 @@ export function recordCondenseUsage(
     cachedTokens: 0,
     ...(cost === undefined ? {} : { cost }),
     latencyMs: Date.now() - started,
-    status: ok ? 'ok' : 'error',
+    status: disconnected ? 'client_disconnected' : ok ? 'ok' : 'error',
     httpStatus: 200,
     ...(failed[0]?.errorCode === undefined ? {} : { errorCode: failed[0].errorCode }),
     stream: false,

@@ -10,7 +10,7 @@ import type { ChatCompletionRequest, CompletionUsage } from '../../src/openai/ty
 import { estimateAnswerTokens, estimatePromptTokens } from '../../src/usage/usage-check.js';
 import { loadTokenCounter } from '../../src/usage/token-estimator.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
-import { MASTER_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+import { eventually, MASTER_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 import { callJson, createKey, type JsonResponse } from '../support/key-support.js';
 
 const SUMMARY = 'Summary: Alice Smith needs a refund of $129.99 for order #4521.';
@@ -211,6 +211,10 @@ interface UsageReporter {
   calls: ReporterCall[];
   /** Whether the call of this index (from 0) reports its usage. */
   reports: (index: number) => boolean;
+  /** Whether the call of this index is answered at all (else it hangs until the proxy gives up on it). */
+  answers: (index: number) => boolean;
+  /** Calls received, answered or not. */
+  received: number;
   close(): Promise<void>;
 }
 
@@ -231,6 +235,7 @@ async function startUsageReporter(answer: string): Promise<UsageReporter> {
         res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"message":"not here","type":"invalid_request_error","param":null,"code":null}}');
         return;
       }
+      if (!reporter.answers(reporter.received++)) return;
       const body = JSON.parse(raw) as ChatCompletionRequest & { max_tokens: number };
       const content = answer.slice(0, counter.fit(answer, body.max_tokens));
       const prompt = counter.messages(body.messages);
@@ -249,6 +254,8 @@ async function startUsageReporter(answer: string): Promise<UsageReporter> {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     calls,
     reports: () => true,
+    answers: () => true,
+    received: 0,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
   return reporter;
@@ -271,7 +278,9 @@ describe('/api/condense map-reduce: every summariser call is held, recorded and 
   });
   beforeEach(() => {
     upstream.calls.length = 0;
+    upstream.received = 0;
     upstream.reports = () => true;
+    upstream.answers = () => true;
   });
 
   /** A map-reduce by a key with a token limit and a budget: the tokens it held, and its usage record checked against every call. */
@@ -306,6 +315,35 @@ describe('/api/condense map-reduce: every summariser call is held, recorded and 
     const { held, used } = await condenseChecked();
     // Held before the first call: at least what all the calls then used (it was one call's worth).
     assert.ok(held >= used, `held ${held} tokens for calls that used ${used}`);
+  });
+
+  test('a client that leaves before the combine call still pays for the chunk calls that finished', async () => {
+    const { id, key } = await createKey(gateway.url, { max_budget: 50, tpm_limit: 1_000_000 });
+    // The chunk calls answer; the one after them (the combine call) never does.
+    upstream.answers = (index) => index < 4;
+    const leaving = new AbortController();
+    const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-request-id': 'condense-left-early' };
+    const body = JSON.stringify({ messages: longConversation(30), max_tokens: 100, model: 'gpt-4' });
+    const sent = fetch(`${gateway.url}/api/condense`, { method: 'POST', headers, body, signal: leaving.signal }).catch((error: unknown) => error);
+    await eventually(() => upstream.received === 5, 10_000);
+    leaving.abort();
+    await sent;
+    await eventually(() => gateway.usage.recent().some((record) => record.requestId === 'condense-left-early'), 5_000);
+    const record = gateway.usage.recent().find((record) => record.requestId === 'condense-left-early');
+    const { calls } = upstream;
+    assert.equal(calls.length, 4);
+    assert.deepEqual(
+      { status: record?.status, promptTokens: record?.promptTokens, completionTokens: record?.completionTokens },
+      {
+        status: 'client_disconnected',
+        promptTokens: calls.reduce((sum, call) => sum + call.usage.prompt_tokens, 0),
+        completionTokens: calls.reduce((sum, call) => sum + call.usage.completion_tokens, 0),
+      },
+    );
+    assert.ok((record?.cost ?? 0) > 0);
+    await gateway.app.services.usage.flush();
+    const stored = await gateway.app.services.store.keys.findById(id);
+    assert.ok(stored !== undefined && Math.abs(stored.spend - (record?.cost ?? 0)) < 1e-9 && Math.abs(stored.reserved) < 1e-9, JSON.stringify(stored));
   });
 
   test('a call whose answer reports no usage is billed from the local estimate, not as free', async () => {

@@ -2,7 +2,7 @@
 // summarising model, map-reduced over long inputs, extractive when no model can serve (src/context/).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalidJson, invalidType, invalidValue, modelNotFound } from '../../errors/gateway-error.js';
-import { condenserFor, type SummariserCall } from '../../context/context-condenser.js';
+import { condenserFor, EXTRACTIVE_MODEL, type CondenseResult, type SummariserCall } from '../../context/context-condenser.js';
 import { holdSummariserCalls, recordCondenseUsage } from '../../context/condense-usage.js';
 import { recentStart } from '../../context/conversation-trim.js';
 import { validateChatRequest } from '../../openai/chat-request-schema.js';
@@ -89,7 +89,15 @@ export function registerCondense(app: FastifyInstance, services: Services): void
     const disconnect = new CallAbort();
     abortWhenClientLeaves(reply.raw, disconnect);
     const calls: SummariserCall[] = [];
-    const result = await prepared.run({ requestId: request.id, signal: disconnect, onCall: (call) => calls.push(call) });
+    let result: CondenseResult;
+    try {
+      result = await prepared.run({ requestId: request.id, signal: disconnect, onCall: (call) => calls.push(call) });
+    } catch (error) {
+      // A client that leaves mid map-reduce still pays for the calls that finished (the provider billed them).
+      if (calls.length > 0) recordCondenseUsage(services, request, group?.name ?? EXTRACTIVE_MODEL, calls, started, true, disconnect.aborted);
+      else services.admission.cancel(request);
+      throw error;
+    }
     recordCondenseUsage(services, request, group?.name ?? result.model, calls, started, true);
     const instructions = summarised.filter((message) => message.role === 'system' || message.role === 'developer');
     return {

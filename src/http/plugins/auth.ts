@@ -56,10 +56,18 @@ function failureKey(request: FastifyRequest): string {
   return `auth-fail:${request.ip}`;
 }
 
+/**
+ * The request limit's headers, under the names CONTRACT.md pins and again under OpenAI's (`-requests`),
+ * which clients written for OpenAI read beside the `-tokens` family (src/rate-limit/chat-admission.ts).
+ */
 function setLimitHeaders(reply: FastifyReply, limit: number, remaining: number, resetMs: number): void {
+  const reset = Math.ceil(resetMs / 1000);
   reply.header('x-ratelimit-limit', limit);
   reply.header('x-ratelimit-remaining', remaining);
-  reply.header('x-ratelimit-reset', Math.ceil(resetMs / 1000));
+  reply.header('x-ratelimit-reset', reset);
+  reply.header('x-ratelimit-limit-requests', limit);
+  reply.header('x-ratelimit-remaining-requests', remaining);
+  reply.header('x-ratelimit-reset-requests', reset);
 }
 
 export function registerAuth(app: FastifyInstance, services: Services): void {

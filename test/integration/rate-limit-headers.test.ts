@@ -1,0 +1,78 @@
+// Which X-RateLimit-* headers an answer carries, per the limits its key has: the request family
+// (under CONTRACT.md's bare names and OpenAI's `-requests` names) when the key has a request limit,
+// the `-tokens` family when it has a token limit and the route counts tokens, nothing for a limit
+// the key does not have.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
+import { startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+import { callJson, chat, createKey, type JsonResponse } from '../support/key-support.js';
+
+const REQUEST_HEADERS = ['x-ratelimit-limit', 'x-ratelimit-limit-requests', 'x-ratelimit-remaining', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset', 'x-ratelimit-reset-requests'];
+const TOKEN_HEADERS = ['x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens'];
+
+function limitHeaders(response: JsonResponse): string[] {
+  return [...response.headers.keys()].filter((name) => name.startsWith('x-ratelimit-')).sort();
+}
+
+describe('rate-limit headers per the key\'s limits', () => {
+  let upstream: FakeOpenAi;
+  let gateway: Gateway;
+
+  before(async () => {
+    upstream = await startFakeOpenAi({ apiKey: UPSTREAM_KEY });
+    gateway = await startGateway({ OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${upstream.url}/v1` });
+  });
+  after(async () => {
+    await gateway.close();
+    await upstream.close();
+  });
+
+  test('requests and tokens: both families on chat, the request family elsewhere, the -requests names equal to the bare ones', async () => {
+    const { key } = await createKey(gateway.url, { rpm_limit: 5, tpm_limit: 1_000 });
+    const answered = await chat(gateway.url, key, { max_tokens: 50 });
+    assert.equal(answered.status, 200, answered.text);
+    assert.deepEqual(limitHeaders(answered), [...REQUEST_HEADERS, ...TOKEN_HEADERS].sort());
+    for (const [bare, named] of [['limit', 'limit-requests'], ['remaining', 'remaining-requests'], ['reset', 'reset-requests']]) {
+      assert.equal(answered.headers.get(`x-ratelimit-${named}`), answered.headers.get(`x-ratelimit-${bare}`), named);
+    }
+    assert.equal(answered.headers.get('x-ratelimit-limit-requests'), '5');
+    assert.equal(answered.headers.get('x-ratelimit-remaining-requests'), '4');
+    assert.equal(answered.headers.get('x-ratelimit-limit-tokens'), '1000');
+    assert.deepEqual(limitHeaders(await callJson(gateway.url, 'GET', '/v1/models', key)), REQUEST_HEADERS);
+    const refused = await chat(gateway.url, key, { max_tokens: 990 });
+    assert.equal(refused.status, 429, refused.text);
+    assert.deepEqual(limitHeaders(refused), [...REQUEST_HEADERS, ...TOKEN_HEADERS].sort());
+  });
+
+  test('tokens only: the -tokens family where tokens are counted, no request headers anywhere', async () => {
+    const { key } = await createKey(gateway.url, { rpm_limit: 0, tpm_limit: 1_000 });
+    const answered = await chat(gateway.url, key, { max_tokens: 50 });
+    assert.equal(answered.status, 200, answered.text);
+    assert.deepEqual(limitHeaders(answered), TOKEN_HEADERS);
+    const streamed = await chat(gateway.url, key, { max_tokens: 50, stream: true });
+    assert.equal(streamed.status, 200, streamed.text);
+    assert.deepEqual(limitHeaders(streamed), TOKEN_HEADERS);
+    const refused = await chat(gateway.url, key, { max_tokens: 990 });
+    assert.equal(refused.status, 429, refused.text);
+    assert.deepEqual(limitHeaders(refused), TOKEN_HEADERS);
+    upstream.enqueue({ kind: 'status', status: 400, body: JSON.stringify({ error: { message: 'bad', type: 'invalid_request_error', param: null, code: null } }) });
+    const failed = await chat(gateway.url, key, { max_tokens: 50 });
+    assert.equal(failed.status, 400, failed.text);
+    assert.deepEqual(limitHeaders(failed), TOKEN_HEADERS);
+    // Nothing counted: no limit applies to a model list, nor to a request refused before its tokens are.
+    assert.deepEqual(limitHeaders(await callJson(gateway.url, 'GET', '/v1/models', key)), []);
+    assert.deepEqual(limitHeaders(await chat(gateway.url, key, { model: 'no-such-model' })), []);
+  });
+
+  test('requests only: the request family on every route, no -tokens headers', async () => {
+    const { key } = await createKey(gateway.url, { rpm_limit: 5, tpm_limit: 0 });
+    assert.deepEqual(limitHeaders(await chat(gateway.url, key, { max_tokens: 50 })), REQUEST_HEADERS);
+    assert.deepEqual(limitHeaders(await callJson(gateway.url, 'GET', '/v1/models', key)), REQUEST_HEADERS);
+  });
+
+  test('no limit: no rate-limit headers', async () => {
+    const { key } = await createKey(gateway.url, { rpm_limit: 0, tpm_limit: 0 });
+    assert.deepEqual(limitHeaders(await chat(gateway.url, key, { max_tokens: 50 })), []);
+  });
+});

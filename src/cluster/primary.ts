@@ -135,7 +135,7 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
         reply(worker, message.id, limiter.consume(message.key, message.limit, message.cost, message.now));
         return;
       case 'rl.adjust':
-        limiter.adjust(message.key, message.delta, message.windowStart);
+        limiter.adjust(message.key, message.delta, { windowStart: message.windowStart });
         return;
       case 'cache.get':
         void cache.get(message.key).then((answer) => reply(worker, message.id, answer ?? null));

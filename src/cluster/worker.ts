@@ -10,7 +10,7 @@ import type { Config } from '../config/config-schema.js';
 import type { ReloadOutcome } from '../http/routes/admin-reload.js';
 import { UiSessionStore, type UiSession } from '../keys/ui-sessions.js';
 import type { Logger } from '../logging/logger.js';
-import { MemoryRateLimiter, type RateLimitDecision, type RateLimiter } from '../rate-limit/memory-rate-limiter.js';
+import { countedByFallback, MemoryRateLimiter, type RateLimitDecision, type RateLimiter, type Reservation } from '../rate-limit/memory-rate-limiter.js';
 import { GatewayServer, masterKeySetup } from '../server/gateway-server.js';
 import { isMessage, type MetricsText, type PrimaryMessage, type ReplyValue, type WorkerInit, type WorkerMessage, type WorkerNotice, type WorkerRequest } from './messages.js';
 
@@ -93,14 +93,15 @@ export class PrimaryLink {
 
 /**
  * Rate limits counted by the primary, so N workers enforce one limit, not N. Should the primary
- * not answer, this worker decides alone (and says so once), as the Redis limiter does.
+ * not answer, this worker decides alone (and says so once), as the Redis limiter does; each
+ * reservation is settled by the counter that made it.
  */
 export class IpcRateLimiter implements RateLimiter {
   private readonly fallback = new MemoryRateLimiter();
   private warned = false;
 
   constructor(
-    private readonly link: PrimaryLink,
+    private readonly link: Pick<PrimaryLink, 'ask' | 'notify'>,
     private readonly logger: () => Logger,
   ) {}
 
@@ -112,13 +113,14 @@ export class IpcRateLimiter implements RateLimiter {
         this.warned = true;
         this.logger().warn({ component: 'rate-limit', err: (error as Error).message }, 'cluster primary not answering: this worker counts limits alone');
       }
-      return this.fallback.consume(key, limit, cost, now);
+      return countedByFallback(this.fallback.consume(key, limit, cost, now));
     }
   }
 
-  adjust(key: string, delta: number, windowStart: number): void {
-    if (this.link.connected) this.link.notify({ llmp: 1, t: 'rl.adjust', key, delta, windowStart });
-    else this.fallback.adjust(key, delta, windowStart);
+  adjust(key: string, delta: number, reservation: Reservation): void {
+    if (reservation.fallback !== undefined) this.fallback.adjust(key, delta, reservation.fallback);
+    // Sent only while the primary is there: once it is gone, so are its counters.
+    else this.link.notify({ llmp: 1, t: 'rl.adjust', key, delta, windowStart: reservation.windowStart });
   }
 }
 

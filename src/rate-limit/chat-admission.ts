@@ -12,7 +12,7 @@ import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js'
 import type { Route } from '../routing/model-router.js';
 import { countTokens } from '../usage/token-counts.js';
 import type { BudgetLedger, HoldMode } from './budget-ledger.js';
-import type { RateLimiter } from './memory-rate-limiter.js';
+import type { RateLimiter, Reservation } from './memory-rate-limiter.js';
 
 /** Output allowance when neither the request nor the catalog bounds it. */
 const DEFAULT_MAX_OUTPUT = 4_096;
@@ -25,8 +25,8 @@ interface Hold {
   keyId: string;
   tpmKey: string;
   tokens: number;
-  /** The window the tokens were counted in (the limiter's decision): settlement corrects that one. */
-  tpmWindowStart: number;
+  /** Where the tokens were counted (the limiter's decision): settlement corrects that counter and window. */
+  tpmReservation: Reservation;
   budget: number;
   budgetMode: HoldMode | undefined;
   done: boolean;
@@ -83,7 +83,7 @@ export class ChatAdmission {
     const promptTokens = await countPrompt();
     const candidates: ReadonlyArray<Route | undefined> = routes.length === 0 ? [undefined] : routes;
     const maxOutput = Math.max(...candidates.map(outputOf));
-    const hold: Hold = { id: randomUUID(), keyId: principal.keyId, tpmKey: `tpm:${principal.keyId}`, tokens: 0, tpmWindowStart: 0, budget: 0, budgetMode: undefined, done: false };
+    const hold: Hold = { id: randomUUID(), keyId: principal.keyId, tpmKey: `tpm:${principal.keyId}`, tokens: 0, tpmReservation: { windowStart: 0 }, budget: 0, budgetMode: undefined, done: false };
 
     if (tpm > 0) {
       // A request larger than the whole limit is let through on an empty window rather than never.
@@ -99,7 +99,7 @@ export class ChatAdmission {
         );
       }
       hold.tokens = tokens;
-      hold.tpmWindowStart = decision.windowStart;
+      hold.tpmReservation = decision;
     }
 
     if (budget !== undefined) {
@@ -163,7 +163,7 @@ export class ChatAdmission {
   private adjustTokens(hold: Hold, delta: number): void {
     if (delta === 0 || !Number.isFinite(delta)) return;
     try {
-      const pending = this.options.rateLimiter.adjust(hold.tpmKey, delta, hold.tpmWindowStart);
+      const pending = this.options.rateLimiter.adjust(hold.tpmKey, delta, hold.tpmReservation);
       if (pending instanceof Promise) pending.catch(() => undefined);
     } catch (error) {
       this.options.logger.warn({ component: 'rate-limit', err: error instanceof Error ? error.message : String(error) }, 'token settlement failed');

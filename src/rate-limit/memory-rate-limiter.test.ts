@@ -62,7 +62,7 @@ test('a settlement after a refusal in the next window reaches the window its res
   const reserved = limiter.consume('tpm', 300, 300, WINDOW_START + 59_000);
   assert.equal(reserved.allowed, true);
   assert.equal(limiter.consume('tpm', 300, 100, WINDOW_START + WINDOW_MS + 1_000).allowed, false);
-  limiter.adjust('tpm', -250, reserved.windowStart);
+  limiter.adjust('tpm', -250, reserved);
   const after = limiter.consume('tpm', 300, 100, WINDOW_START + WINDOW_MS + 3_000);
   assert.equal(after.allowed, true);
   assert.equal(after.remaining, 152);

@@ -1,7 +1,23 @@
 // Per-key request and token limits in this process: a sliding-window counter (the current
 // minute plus the previous minute weighted by overlap), O(1) per check, no timers per key.
 
-export interface RateLimitDecision {
+/** Where a reservation was counted: what its settlement needs. */
+export interface Reservation {
+  /**
+   * Start (ms) of the window the request was counted in (asked in, if refused). A reservation
+   * settles against it: the limiter's clock may not be the caller's (Redis's), and the window may
+   * have moved on by the time the call ends.
+   */
+  windowStart: number;
+  /**
+   * Set when a limiter's fallback counted it (Redis or the cluster primary away): the fallback's own
+   * reservation. Its settlement goes to that counter, whichever is reachable by then; sent to the
+   * shared one, it corrected a count that never held it while the fallback's kept it all.
+   */
+  fallback?: Reservation;
+}
+
+export interface RateLimitDecision extends Reservation {
   allowed: boolean;
   limit: number;
   remaining: number;
@@ -10,23 +26,23 @@ export interface RateLimitDecision {
    * than `remaining` would (admitted; with `remaining` 0, the next request of cost 1). See msUntilFits.
    */
   resetMs: number;
-  /**
-   * Start (ms) of the window the request was counted in (asked in, if refused). A reservation
-   * settles against it: the limiter's clock may not be the caller's (Redis's), and the window may
-   * have moved on by the time the call ends.
-   */
-  windowStart: number;
 }
 
 export interface RateLimiter {
   /** Counts `cost` against `key` if it fits under `limit` per window (a promise for shared backends). */
   consume(key: string, limit: number, cost: number, now: number): RateLimitDecision | Promise<RateLimitDecision>;
   /**
-   * Corrects a reservation by `delta` (negative gives back), never below 0, in the window it was
-   * counted in (`windowStart`, from its decision): the current one, or the previous one once the
-   * counter has moved on; a window older than that no longer counts and is left alone.
+   * Corrects a reservation (its decision) by `delta` (negative gives back), never below 0, in the
+   * counter and window it was counted in: the current window, or the previous one once the counter
+   * has moved on; a window older than that no longer counts and is left alone.
    */
-  adjust(key: string, delta: number, windowStart: number): void | Promise<void>;
+  adjust(key: string, delta: number, reservation: Reservation): void | Promise<void>;
+}
+
+/** `decision`, made by a limiter's fallback, as that limiter returns it: marked to be settled there. */
+export function countedByFallback(decision: RateLimitDecision): RateLimitDecision {
+  const reservation: Reservation = decision.fallback === undefined ? { windowStart: decision.windowStart } : { windowStart: decision.windowStart, fallback: decision.fallback };
+  return { ...decision, fallback: reservation };
 }
 
 /**
@@ -96,9 +112,10 @@ export class MemoryRateLimiter implements RateLimiter {
     return { allowed: true, limit, remaining, resetMs, windowStart };
   }
 
-  adjust(key: string, delta: number, windowStart: number): void {
+  adjust(key: string, delta: number, reservation: Reservation): void {
     const counter = this.counters.get(key);
     if (counter === undefined) return;
+    const windowStart = reservation.windowStart;
     // Not the counter's window as of now: a call that spanned a boundary, where another call has
     // rolled the counter, gave its refund to the new minute (lost at 0) while the old one kept it all.
     if (counter.windowStart === windowStart) counter.current = Math.max(0, counter.current + delta);

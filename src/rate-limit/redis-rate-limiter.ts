@@ -3,10 +3,11 @@
 // round trip, with Redis's clock for every instance. When Redis is away (the shared connection's
 // breaker is open, or a call fails) each instance falls back to its own memory limiter at the full
 // limit: requests keep flowing, and the operator chooses whether to divide limits by replicas.
+// A reservation is settled in the counter that made it, whether Redis is reachable by then or not.
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { RedisConnection } from '../store/redis-connection.js';
-import type { RateLimitDecision, RateLimiter } from './memory-rate-limiter.js';
+import { countedByFallback, type RateLimitDecision, type RateLimiter, type Reservation } from './memory-rate-limiter.js';
 
 /**
  * KEYS[1]: the counter hash. ARGV: limit, cost (or delta), window ms, mode, then for 'consume'
@@ -112,19 +113,22 @@ export class RedisRateLimiter implements RateLimiter {
         // The breaker has counted the failure (and logs its transitions); this request is decided locally.
       }
     }
-    return this.local.consume(key, limit, cost, now);
+    return countedByFallback(await this.local.consume(key, limit, cost, now));
   }
 
-  async adjust(key: string, delta: number, windowStart: number): Promise<void> {
+  async adjust(key: string, delta: number, reservation: Reservation): Promise<void> {
     if (delta === 0) return;
-    if (this.redis.available()) {
-      try {
-        await this.redis.run((client) => runScript(client, this.counterKey(key), [0, delta, this.windowMs, 'adjust', windowStart]));
-        return;
-      } catch {
-        // As in consume: fall through to the local counter.
-      }
+    if (reservation.fallback !== undefined) {
+      await this.local.adjust(key, delta, reservation.fallback);
+      return;
     }
-    await this.local.adjust(key, delta, windowStart);
+    // Counted in Redis: the local counter never held it. With Redis away the correction is dropped:
+    // a refund then errs on the safe side, and the shared counter expires within two windows.
+    if (!this.redis.available()) return;
+    try {
+      await this.redis.run((client) => runScript(client, this.counterKey(key), [0, delta, this.windowMs, 'adjust', reservation.windowStart]));
+    } catch {
+      // The breaker has counted the failure; dropped, as above.
+    }
   }
 }

@@ -2,7 +2,7 @@
 // client refused for requests or tokens that waits exactly as told gets through, a second less not.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { MemoryRateLimiter, type RateLimitDecision, type RateLimiter } from '../../src/rate-limit/memory-rate-limiter.js';
+import { MemoryRateLimiter, type RateLimitDecision, type RateLimiter, type Reservation } from '../../src/rate-limit/memory-rate-limiter.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { CLIENT_KEY, eventually, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 import { chat, createKey, errorCode, type JsonResponse } from '../support/key-support.js';
@@ -17,8 +17,8 @@ class SetClockLimiter implements RateLimiter {
     return this.inner.consume(key, limit, cost, this.now);
   }
 
-  adjust(key: string, delta: number, windowStart: number): void {
-    this.inner.adjust(key, delta, windowStart);
+  adjust(key: string, delta: number, reservation: Reservation): void {
+    this.inner.adjust(key, delta, reservation);
   }
 }
 

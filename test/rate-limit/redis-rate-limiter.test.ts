@@ -10,7 +10,9 @@ import { MemoryRateLimiter } from '../../src/rate-limit/memory-rate-limiter.js';
 import { RedisRateLimiter } from '../../src/rate-limit/redis-rate-limiter.js';
 import { RedisConnection } from '../../src/store/redis-connection.js';
 import { createRedisPrefix, type RedisPrefix } from '../support/backing-services.js';
+import { eventually } from '../support/gateway-harness.js';
 import { checkSettlements, checkWaits, replaySequence, TIMING_CASES, WINDOW_MS, WINDOW_START } from '../support/rate-limit-timing.js';
+import { startTcpRelay } from '../support/tcp-relay.js';
 
 const redis = await createRedisPrefix();
 
@@ -66,8 +68,47 @@ describe('Redis rate limiter on a real Redis', { skip: typeof redis === 'string'
     const decision = await limiter.consume('clock', 100, 80, WINDOW_START);
     assert.equal(decision.windowStart % WINDOW_MS, 0);
     assert.ok(Math.abs(decision.windowStart - Date.now()) < 2 * WINDOW_MS, String(decision.windowStart));
-    await limiter.adjust('clock', -70, decision.windowStart);
+    await limiter.adjust('clock', -70, decision);
     assert.equal((await limiter.consume('clock', 100, 0, WINDOW_START)).remaining, 90);
+  });
+
+  test('a reservation is settled by the counter that made it, whether Redis was away then or is away now', async () => {
+    // The limiter under test reaches Redis through a relay the test cuts; `direct` reads the shared counter.
+    const relay = await startTcpRelay(shared.url);
+    const throughRelay = new RedisConnection({ url: relay.url }, pino({ level: 'silent' }));
+    const local = new MemoryRateLimiter(WINDOW_MS);
+    const limiter = new RedisRateLimiter(throughRelay, local, shared.prefix, WINDOW_MS, 'caller');
+    const direct = new RedisRateLimiter(connection, new MemoryRateLimiter(WINDOW_MS), shared.prefix, WINDOW_MS, 'caller');
+    const now = WINDOW_START + 10_000;
+    const away = async () => {
+      relay.cut();
+      await eventually(() => !throughRelay.available());
+    };
+    const back = async () => {
+      relay.restore();
+      await eventually(() => throughRelay.available(), 5_000);
+    };
+    try {
+      await once(throughRelay.client, 'ready');
+      await away();
+      const counted = await limiter.consume('drift', 100, 80, now);
+      assert.equal(counted.allowed, true);
+      assert.equal(local.consume('drift', 100, 0, now).remaining, 20, 'counted locally');
+      await back();
+      const inRedis = await limiter.consume('drift', 100, 50, now);
+      assert.equal(inRedis.remaining, 50, 'counted in Redis, where the local 80 are not');
+      // Settled while Redis is away: the local counter never held these 50, so it keeps its 80.
+      await away();
+      await limiter.adjust('drift', -40, inRedis);
+      // Settled once Redis is back: the local reservation's refund goes to the local counter.
+      await back();
+      await limiter.adjust('drift', -70, counted);
+      assert.equal(local.consume('drift', 100, 0, now).remaining, 90, 'local: 80 − 70');
+      assert.equal((await direct.consume('drift', 100, 0, now)).remaining, 50, 'Redis: the 50 reserved there, untouched');
+    } finally {
+      await throughRelay.close();
+      await relay.close();
+    }
   });
 
   test('atomic: 60 concurrent checks against a limit of 20 admit exactly 20', async () => {
@@ -80,10 +121,10 @@ describe('Redis rate limiter on a real Redis', { skip: typeof redis === 'string'
     const limiter = new RedisRateLimiter(connection, new MemoryRateLimiter(), shared.prefix);
     const reserved = await limiter.consume('tokens', 100, 80, Date.now());
     assert.equal(reserved.remaining, 20);
-    await limiter.adjust('tokens', -70, reserved.windowStart);
+    await limiter.adjust('tokens', -70, reserved);
     const more = await limiter.consume('tokens', 100, 10, Date.now());
     assert.equal(more.remaining, 80);
-    await limiter.adjust('tokens', -1_000, more.windowStart);
+    await limiter.adjust('tokens', -1_000, more);
     assert.equal((await limiter.consume('tokens', 100, 0, Date.now())).remaining, 100);
   });
 });

@@ -39,9 +39,9 @@ export const TIMING_CASES: readonly TimingCase[] = [
 async function refuse(limiter: RateLimiter, key: string, timing: TimingCase): Promise<{ now: number; resetMs: number }> {
   const next = WINDOW_START + WINDOW_MS;
   const first = await limiter.consume(key, timing.limit, 0, WINDOW_START);
-  await limiter.adjust(key, timing.previous, first.windowStart);
+  await limiter.adjust(key, timing.previous, first);
   const second = await limiter.consume(key, timing.limit, 0, next);
-  await limiter.adjust(key, timing.current, second.windowStart);
+  await limiter.adjust(key, timing.current, second);
   const now = next + timing.elapsed;
   const decision = await limiter.consume(key, timing.limit, timing.cost, now);
   assert.equal(decision.allowed, false, timing.name);
@@ -92,13 +92,13 @@ export async function replaySequence(limiter: RateLimiter, key: string): Promise
   // First a settlement that comes after a refusal in the next window (the memory limiter once sent it there).
   await check(12, WINDOW_START + 59_000);
   await check(4, WINDOW_START + WINDOW_MS + 1_000);
-  await limiter.adjust(key, -9, WINDOW_START);
+  await limiter.adjust(key, -9, { windowStart: WINDOW_START });
   let now = WINDOW_START + WINDOW_MS + 3_000;
   while (now < WINDOW_START + 5 * WINDOW_MS) {
     now += next(4_000);
     if (next(5) === 0) {
       const delta = next(7) - 3;
-      await limiter.adjust(key, delta, reserved[reserved.length - 1 - next(Math.min(reserved.length, 30))] ?? WINDOW_START);
+      await limiter.adjust(key, delta, { windowStart: reserved[reserved.length - 1 - next(Math.min(reserved.length, 30))] ?? WINDOW_START });
     } else await check(next(5), now);
   }
   return decisions;
@@ -120,8 +120,8 @@ export async function checkSettlements(limiter: RateLimiter, prefix: string): Pr
   const small = await limiter.consume(`${prefix}boundary`, 2_000, 30, next + 2_000);
   assert.equal(small.allowed, true);
   assert.equal(small.windowStart, next);
-  await limiter.adjust(`${prefix}boundary`, 15 - 30, small.windowStart);
-  await limiter.adjust(`${prefix}boundary`, 15 - 1_524, stream.windowStart);
+  await limiter.adjust(`${prefix}boundary`, 15 - 30, small);
+  await limiter.adjust(`${prefix}boundary`, 15 - 1_524, stream);
   // 15 before weigh 15 × 51/60 = 12.75, 15 now: 2000 − 27.75 − 1024 leaves 948 (it said 702 and refused).
   const large = await limiter.consume(`${prefix}boundary`, 2_000, 1_024, next + 9_000);
   assert.equal(large.allowed, true, 'the refund after the boundary reached the previous window');
@@ -129,18 +129,18 @@ export async function checkSettlements(limiter: RateLimiter, prefix: string): Pr
 
   // A refund in the window of its reservation.
   const same = await limiter.consume(`${prefix}same`, 2_000, 1_524, WINDOW_START + 10_000);
-  await limiter.adjust(`${prefix}same`, 15 - 1_524, same.windowStart);
+  await limiter.adjust(`${prefix}same`, 15 - 1_524, same);
   assert.equal((await limiter.consume(`${prefix}same`, 2_000, 1_024, WINDOW_START + 40_000)).remaining, 2_000 - 15 - 1_024);
 
   // Two windows later the reservation no longer counts: its refund is dropped, not taken from the current window.
   const old = await limiter.consume(`${prefix}old`, 2_000, 1_524, WINDOW_START + 48_000);
   assert.equal((await limiter.consume(`${prefix}old`, 2_000, 500, next + WINDOW_MS + 2_000)).remaining, 1_500);
-  await limiter.adjust(`${prefix}old`, 15 - 1_524, old.windowStart);
+  await limiter.adjust(`${prefix}old`, 15 - 1_524, old);
   assert.equal((await limiter.consume(`${prefix}old`, 2_000, 0, next + WINDOW_MS + 3_000)).remaining, 1_500);
 
   // A call that used more than it reserved, settled after the boundary: the excess weighs with the previous window.
   const over = await limiter.consume(`${prefix}over`, 2_000, 600, WINDOW_START + 30_000);
   assert.equal((await limiter.consume(`${prefix}over`, 2_000, 0, next + 30_000)).remaining, 1_700);
-  await limiter.adjust(`${prefix}over`, 400, over.windowStart);
+  await limiter.adjust(`${prefix}over`, 400, over);
   assert.equal((await limiter.consume(`${prefix}over`, 2_000, 0, next + 30_000)).remaining, 1_500);
 }

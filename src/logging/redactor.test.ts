@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { maskKey, Redactor, removeUrls } from './redactor.js';
+import { maskKey, Redactor, removeHosts, removeUrls } from './redactor.js';
 
 test('hides configured secrets exactly, wherever they stand', () => {
   const redactor = new Redactor(['your-api-key', 'plain-secret-value']);
@@ -46,17 +46,54 @@ test('long whitespace runs are scanned once: 200,000 spaces, after "Bearer" and 
   assert.ok(performance.now() - started < 5_000, `${Math.round(performance.now() - started)} ms`);
 });
 
+/** Checks `rewrite` on a table of [input, expected output] pairs. */
+function assertRewrites(rewrite: (text: string) => string, cases: ReadonlyArray<readonly [string, string]>): void {
+  for (const [input, expected] of cases) assert.equal(rewrite(input), expected, input);
+}
+
 test('provider text loses its URLs (http, https, ws, wss, any case) and keeps the sentence around them', () => {
-  for (const [input, expected] of [
+  assertRewrites(removeUrls, [
     ['No deployment at http://127.0.0.1:9911/v1/chat/completions?key=abc', 'No deployment at [url]'],
     ['See https://api.example.com/v1/x.', 'See [url].'],
     ['(HTTPS://Internal.Host:8443/a), then wss://h/ws?x=1; ws://10.0.0.2:81 too', '([url]), then [url]; [url] too'],
     ['"url":"https://h/p","next":1', '"url":"[url]","next":1'],
     ['<a href=\'http://x/y\'>x</a>', "<a href='[url]'>x</a>"],
     ['a bare http:// or ftp://host/x is no upstream URL', 'a bare http:// or ftp://host/x is no upstream URL'],
-  ] as const) {
-    assert.equal(removeUrls(input), expected);
+  ]);
+});
+
+test('provider text loses host addresses written without a scheme: IPv4 with a port, private IPv4, IPv6, names with a port', () => {
+  assertRewrites(removeHosts, [
+    ['dial tcp 10.0.0.5:8080: connect: connection refused', 'dial tcp [host]: connect: connection refused'],
+    ['upstream internal-llm.corp.local:8443 timed out.', 'upstream [host] timed out.'],
+    ['no route to [fd00::1]:443 or [FD00::2]', 'no route to [host] or [host]'],
+    ['connect ECONNREFUSED ::1:8080', 'connect ECONNREFUSED [host]'],
+    ['via fe80::1%eth0, fd00::1 and ::ffff:10.0.0.5', 'via [host], [host] and [host]'],
+    ['"host":"203.0.113.7:8000","peer":"192.168.1.20"', '"host":"[host]","peer":"[host]"'],
+    ['(localhost:11434), host.docker.internal:11434/v1 and llm.default.svc.cluster.local:8000;', '([host]), [host]/v1 and [host];'],
+    ['lookup x on 127.0.0.53:53; 172.16.4.1 and 100.64.0.1 and 169.254.169.254', 'lookup x on [host]; [host] and [host] and [host]'],
+  ]);
+});
+
+test('host removal leaves times, ratios, versions, model names, file lines and public addresses without a port alone', () => {
+  for (const text of [
+    'Try again at 10:30 or 10:30:45 (UTC), ratio 3:1 or 16:9, version 1.2.3 and 10.0.1.',
+    "model 'llama3:8b' not found, try pulling it first; also qwen2.5:7b, llama3.1:70b and deepseek-r1:1.5b",
+    'gpt-4o:latest, ft:gpt-3.5-turbo-0613:personal::7qTVmEwB and anthropic.claude-3-5-sonnet-20240620-v1:0',
+    'us.anthropic.claude-3-5-sonnet-20241022-v2:0, amazon.titan-embed-text-v1:2, meta.llama3-8b-instruct-v1:0',
+    'at server.go:45, index.js:10:5 and app.py:120; max_tokens:4096, status:429, tokens[0:2], a::b',
+    'the public resolver 8.8.8.8 answered; see api.openai.com for limits; std::vector; Error: 404; e.g. foo',
+    'port 99999 is no port: 10.0.0.5:99999 and host.example.com:0',
+  ]) {
+    assert.equal(removeHosts(text), text);
   }
+});
+
+test('host removal stays linear on hostile input', () => {
+  const text = `${'a.'.repeat(20_000)}:${'1:'.repeat(20_000)} ${'[::'.repeat(10_000)} ${'a-'.repeat(20_000)}.b`;
+  const started = performance.now();
+  removeHosts(text);
+  assert.ok(performance.now() - started < 500, `took ${performance.now() - started} ms`);
 });
 
 test('redactProviderText removes URLs and still redacts keys', () => {

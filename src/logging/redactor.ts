@@ -1,6 +1,7 @@
 // The one redactor: every log line, every upstream error text we pass on, and anything else that
 // leaves the process goes through it. It knows each configured secret exactly and the common key
 // shapes by pattern, at every log level.
+import { isIPv4, isIPv6 } from 'node:net';
 
 const PATTERNS = [
   // OpenAI-style, Anthropic (sk-ant-), our virtual keys (sk-gw_...), and most hosted providers.
@@ -26,6 +27,63 @@ const URL_PATTERN = /\b(?:https?|wss?):\/\/[^\s"'<>`]*[^\s"'<>`.,;:!?)\]}]/gi;
 /** Replaces every URL in `text` with `[url]`. */
 export function removeUrls(text: string): string {
   return text.replace(URL_PATTERN, '[url]');
+}
+
+/**
+ * A run of characters an address can be made of, holding a `.` or `:`: the candidates removeHosts
+ * classifies whole, so `llama3:8b` or `tokens[0:2]` is judged as one word, never cut into a match.
+ * Linear: a run is entered only at its start (the lookbehind), and its one `[.:]` backtracks within it.
+ */
+const ADDRESS_RUN = /(?<![\w.:[\]%-])[\w.:[\]%-]*[.:][\w.:[\]%-]*/g;
+/** A port: 1 to 5 digits (checked against 65,535 apart). */
+const WITH_PORT = /^(.+):(\d{1,5})$/;
+/** `[v6]` or `[v6]:port`, a zone id allowed. */
+const BRACKETED = /^\[([0-9a-f:.]+)(?:%[\w.-]+)?\](?::(\d{1,5}))?$/i;
+/**
+ * A DNS name of two labels or more whose last is letters only, as TLDs and internal suffixes
+ * (`local`, `internal`, `corp`) are: `gpt-4o`, `llama3` or a Bedrock `…-v1` never ends one.
+ */
+const DOTTED_NAME = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+([a-z]{2,63})$/i;
+/** Last labels that name a file, not a host: `server.go:45` is a source line. */
+const FILE_EXTENSIONS = new Set(['c', 'cc', 'cjs', 'cpp', 'cs', 'css', 'go', 'h', 'hpp', 'html', 'java', 'js', 'json', 'jsx', 'kt', 'log', 'lua', 'md', 'mjs', 'php', 'py', 'rb', 'rs', 'scala', 'sh', 'swift', 'toml', 'ts', 'tsx', 'txt', 'yaml', 'yml']);
+
+function isPort(digits: string | undefined): boolean {
+  return digits === undefined || (Number(digits) >= 1 && Number(digits) <= 65_535);
+}
+
+/** 127/8, 10/8, 172.16/12, 192.168/16, 169.254/16, 100.64/10, 0/8: addresses that name something inside. */
+function isPrivateIpv4(address: string): boolean {
+  const [a, b] = address.split('.').map(Number) as [number, number];
+  return a === 0 || a === 10 || a === 127 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254) || (a === 100 && b >= 64 && b <= 127);
+}
+
+/** Whether a whole word is a network address that names a host: see removeHosts. */
+function isHostAddress(word: string): boolean {
+  const bracketed = BRACKETED.exec(word);
+  if (bracketed !== null) return isIPv6(bracketed[1] as string) && isPort(bracketed[2]);
+  // IPv6 as Node and Go print it, port or not (`::1:8080`, `fd00::1`); a digit keeps `a::b` out, and
+  // a time (`10:30:45`) is no IPv6 address.
+  if (/\d/.test(word) && isIPv6(word)) return true;
+  const ported = WITH_PORT.exec(word);
+  if (ported === null) return isIPv4(word) && isPrivateIpv4(word);
+  const host = ported[1] as string;
+  if (!isPort(ported[2])) return false;
+  if (isIPv4(host) || host.toLowerCase() === 'localhost') return true;
+  const name = DOTTED_NAME.exec(host);
+  return name !== null && !FILE_EXTENSIONS.has((name[1] as string).toLowerCase());
+}
+
+/**
+ * Replaces with `[host]` each address written without a scheme that names an upstream: any IPv4
+ * address with a port, a private one without; IPv6 (bracketed or not, port or not); `localhost` or a
+ * dotted name with a port. Model names (`llama3:8b`, `gpt-4o:latest`), times, ratios, versions and
+ * `file.py:12` stay. Punctuation that ends a sentence stays outside the replacement.
+ */
+export function removeHosts(text: string): string {
+  return text.replace(ADDRESS_RUN, (run) => {
+    const word = run.replace(/[.:]+$/, '');
+    return word.length > 0 && isHostAddress(word) ? `[host]${run.slice(word.length)}` : run;
+  });
 }
 
 function escape(value: string): string {
@@ -65,11 +123,12 @@ export class Redactor {
 
   /**
    * Text an upstream wrote (an error body's message, an error event) on its way into an error a
-   * client sees: its URLs go, since they name our upstream hosts, deployments and query strings
-   * (RELIABILITY 4d#8), and then secrets, as everywhere. Every such intake calls this one method.
+   * client sees: its URLs and bare host addresses go, since they name our upstream hosts,
+   * deployments and query strings (RELIABILITY 4d#8), and then secrets, as everywhere. Every such
+   * intake calls this one method.
    */
   redactProviderText(text: string): string {
-    return this.redact(removeUrls(text));
+    return this.redact(removeHosts(removeUrls(text)));
   }
 }
 

@@ -46,6 +46,23 @@ describe('RELIABILITY §4d#8 upstream URLs in errors', () => {
     assert.match(messages.body, /No deployment at \[url\]/);
   });
 
+  test('host addresses without a scheme go too; model names, times and versions in the same message stay', async () => {
+    const message = "model 'llama3:8b' not served by 10.0.0.5:8080, internal-llm.corp.local:8443 or [fd00::1]:443 since 10:30 (v1.2.3, gpt-4o:latest)";
+    const expected = "model 'llama3:8b' not served by [host], [host] or [host] since 10:30 (v1.2.3, gpt-4o:latest)";
+    const body = JSON.stringify({ error: { message, type: 'invalid_request_error', param: null, code: null } });
+    stack.fake.enqueue({ kind: 'status', status: 404, body });
+    const res = await post(stack.url, chat());
+    assert.equal(res.status, 404, res.body);
+    assert.equal((JSON.parse(res.body) as { error: { message: string } }).error.message, `The provider 'openai' answered not found: ${expected}`);
+
+    stack.fake.enqueue({ kind: 'error-event', chunks: 2, message });
+    const streamed = await post(stack.url, chat({ stream: true }));
+    assert.equal(streamed.status, 200, streamed.body);
+    const events = splitSse(streamed.body).data.filter((data) => data.includes('"error"'));
+    assert.equal(events.length, 1, streamed.body);
+    assert.ok(events[0]?.includes(expected), events[0]);
+  });
+
   test('a stream that fails mid-way with an error event: the event keeps the message without the URL', async () => {
     for (const path of ['/v1/chat/completions', '/v1/messages']) {
       const from = stack.fake.requests.length;

@@ -83,7 +83,7 @@ export function buildApp(services: Services, options: AppOptions = {}): App {
     bodyLimit,
     requestTimeout: config.server.request_timeout_s * 1000,
     keepAliveTimeout: 72_000,
-    // request.ip and request.protocol follow X-Forwarded-* only from the peers server.trust_proxy names.
+    // request.ip, .protocol and .host follow X-Forwarded-* only from the peers server.trust_proxy names.
     trustProxy: trustProxyOption(config.server.trust_proxy),
     // While draining, health-probes.ts answers with an OpenAI-shaped 503 (Fastify's own is not).
     return503OnClosing: false,

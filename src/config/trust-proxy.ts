@@ -1,6 +1,7 @@
 // server.trust_proxy: whose X-Forwarded-For/-Proto/-Host the proxy believes, so that request.ip
-// (per-address limits) and request.protocol (the dashboard cookie's Secure) are the client's, not
-// the load balancer's. Checked at load, turned into Fastify's `trustProxy` when an app is built.
+// (per-address limits), request.protocol (the dashboard cookie's Secure) and request.host (its
+// sign-in's same-origin check) are the client's, not the load balancer's. Checked at load, turned
+// into Fastify's `trustProxy` when an app is built.
 import { isIP } from 'node:net';
 import type { Config } from './config-schema.js';
 

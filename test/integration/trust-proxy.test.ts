@@ -2,9 +2,11 @@
 // X-Forwarded-Proto change nothing: no way out of the sign-in limit or the auth-failure lockout, no
 // Secure cookie. With the balancer (here 127.0.0.1) trusted, each forwarded client address has its
 // own limits, a client cannot pick one by prepending to the header, and forwarded https gives Secure.
+// The dashboard's same-origin check follows the balancer's X-Forwarded-Host only when it is trusted.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { MASTER_KEY, startGateway, type Gateway } from '../support/gateway-harness.js';
+import { send, type Answer } from '../support/gateway-process.js';
 
 /** The dashboard allows 30 sign-in attempts a minute per address (src/http/routes/ui.ts). */
 const SIGN_INS_PER_MINUTE = 30;
@@ -32,6 +34,26 @@ function signIn(gateway: Gateway, masterKey: string, headers: Record<string, str
 
 function models(gateway: Gateway, key: string, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(`${gateway.url}/v1/models`, { headers: { authorization: `Bearer ${key}`, ...headers } });
+}
+
+/**
+ * A browser's sign-in from https://llm.example.com as a balancer passes it on: Host rewritten to
+ * the upstream's (nginx's default `$proxy_host`), the page's host in X-Forwarded-Host. `from` is
+ * the connection's source address (another loopback address: a peer the gateway does not trust).
+ */
+function signInThroughBalancer(gateway: Gateway, headers: Record<string, string | undefined>, from?: string): Promise<Answer> {
+  const forwarded = { host: new URL(gateway.url).host, 'x-forwarded-host': 'llm.example.com', 'x-forwarded-proto': 'https', origin: 'https://llm.example.com' };
+  // A header given as undefined is not sent.
+  const sent = Object.entries({ ...forwarded, ...headers }).filter((entry): entry is [string, string] => entry[1] !== undefined);
+  return send(gateway.url, '/ui/session', {
+    headers: { 'content-type': 'application/json', ...Object.fromEntries(sent) },
+    body: JSON.stringify({ master_key: MASTER_KEY }),
+    ...(from === undefined ? {} : { localAddress: from }),
+  });
+}
+
+function errorCode(answer: Answer): unknown {
+  return (JSON.parse(answer.body) as { error?: { code?: unknown } }).error?.code;
 }
 
 /** Wrong sign-ins until one is refused; returns how many were answered 401 before it. */
@@ -74,6 +96,19 @@ describeTrusting('trust_proxy off (default): forwarded headers from a client are
     const gateway = current();
     assert.equal(await failuresUntilLocked(gateway, (attempt) => `198.51.100.${attempt + 1}`), FAILURES_PER_MINUTE);
   });
+
+  test("sign-in: a client's own X-Forwarded-Host does not make another site's page same-origin", async () => {
+    const gateway = current();
+    // From another address: the sign-in limit of 127.0.0.1 is used up above.
+    const spoofed = await signInThroughBalancer(gateway, {}, '127.0.0.2');
+    assert.equal(spoofed.status, 403, spoofed.body);
+    assert.equal(errorCode(spoofed), 'cross_origin');
+    const evil = await signInThroughBalancer(gateway, { host: 'llm.example.com', 'x-forwarded-host': 'evil.example', origin: 'https://evil.example' }, '127.0.0.2');
+    assert.equal(evil.status, 403, evil.body);
+    // As before: a balancer that keeps Host (`proxy_set_header Host $host`) and ends TLS, untrusted.
+    const kept = await signInThroughBalancer(gateway, { host: 'llm.example.com' }, '127.0.0.2');
+    assert.equal(kept.status, 201, kept.body);
+  });
 });
 
 describeTrusting('trust_proxy: 127.0.0.1 (the balancer): each forwarded client is its own address', '127.0.0.1', (current) => {
@@ -110,6 +145,31 @@ describeTrusting('trust_proxy: 127.0.0.1 (the balancer): each forwarded client i
     const other = await models(gateway, 'sk-wrong-other', { 'x-forwarded-for': '203.0.113.5' });
     assert.equal(other.status, 401);
   });
+
+  test('sign-in through a balancer that rewrites Host: the page is compared with X-Forwarded-Host and -Proto', async () => {
+    const gateway = current();
+    const through = (headers: Record<string, string | undefined>) => signInThroughBalancer(gateway, { 'x-forwarded-for': '203.0.113.8', ...headers });
+    const signedIn = await through({});
+    assert.equal(signedIn.status, 201, signedIn.body);
+    assert.match(String(signedIn.headers['set-cookie']), SECURE_COOKIE);
+    // The last X-Forwarded-Host is the one the trusted balancer wrote.
+    assert.equal((await through({ 'x-forwarded-host': 'evil.example, llm.example.com' })).status, 201);
+    for (const headers of [
+      { origin: 'https://evil.example' },
+      { 'x-forwarded-host': 'llm.example.com, evil.example' },
+      { origin: 'https://llm.example.com:8443' },
+      // An http page on the same host may not sign in to the https one.
+      { origin: 'http://llm.example.com' },
+      { origin: 'null' },
+    ]) {
+      const refused = await through(headers);
+      assert.equal(refused.status, 403, JSON.stringify(headers));
+      assert.equal(errorCode(refused), 'cross_origin');
+    }
+    // Without X-Forwarded-Host, Host is the page's host as before.
+    const kept = await through({ host: 'llm.example.com', 'x-forwarded-host': undefined });
+    assert.equal(kept.status, 201, kept.body);
+  });
 });
 
 describeTrusting('trust_proxy: a hop count', '1', (current) => {
@@ -126,5 +186,7 @@ describeTrusting('trust_proxy naming other addresses', '10.0.0.0/8, fd00::/8', (
     const gateway = current();
     assert.doesNotMatch((await signIn(gateway, MASTER_KEY, { 'x-forwarded-proto': 'https' })).headers.get('set-cookie') ?? '', /Secure/);
     assert.equal(await failuresUntilLocked(gateway, (attempt) => `198.51.100.${attempt + 1}`), FAILURES_PER_MINUTE);
+    const spoofed = await signInThroughBalancer(gateway, {});
+    assert.equal(spoofed.status, 403, spoofed.body);
   });
 });

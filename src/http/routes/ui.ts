@@ -91,16 +91,26 @@ function cookie(request: FastifyRequest, value: string, maxAgeS: number): string
   return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${secure}`;
 }
 
-/** A browser names the page that sent a request; a sign-in from any other site is refused. */
+/**
+ * A browser names the page that sent a request; a sign-in from any other site is refused. The
+ * page's host is compared with the one the client asked for: request.host, which follows
+ * X-Forwarded-Host only from a peer server.trust_proxy trusts (a balancer that rewrites Host).
+ */
 function sameOrigin(request: FastifyRequest): boolean {
   if (request.headers['sec-fetch-site'] === 'cross-site') return false;
   const origin = request.headers.origin;
   if (origin === undefined) return true;
+  let page: URL;
   try {
-    return new URL(origin).host === request.headers.host;
+    page = new URL(origin);
   } catch {
     return false;
   }
+  // HTTP/1.0 may come without a Host: nothing to compare with.
+  if (request.host === '' || page.host !== request.host) return false;
+  // Over https (TLS here, or a trusted balancer's X-Forwarded-Proto) the page must be https too. Over
+  // plain http the client's scheme is unknown: an untrusted balancer may have ended TLS.
+  return page.protocol === 'https:' || (page.protocol === 'http:' && request.protocol.toLowerCase() !== 'https');
 }
 
 function describeSession(session: UiSession): Record<string, unknown> {

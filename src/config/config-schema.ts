@@ -140,7 +140,9 @@ export const ConfigSchema = Type.Object(
         /** Seconds a SIGTERM/SIGINT waits for in-flight requests and streams before ending them (default 30). */
         shutdown_timeout_s: Type.Optional(Type.Number({ minimum: 0, maximum: 3600 })),
         /** Worker processes on one port (node:cluster); `auto` = one per core. Default 1: no cluster. */
-        workers: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 256 }), Type.Literal('auto')])),
+        workers: Type.Optional(
+          Type.Union([Type.Integer({ minimum: 1, maximum: 256 }), Type.Literal('auto')], { description: 'a whole number from 1 to 256, or auto (one per core)' }),
+        ),
         /**
          * Which peers' X-Forwarded-For/-Proto/-Host are believed (a TLS-terminating balancer): false
          * (default), true (every peer), a hop count, or addresses/CIDRs (a list or a comma-separated string).

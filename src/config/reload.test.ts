@@ -48,6 +48,16 @@ test('LLM_PROXY_WORKERS takes a count or auto', () => {
   assert.match(loadError({ LLM_PROXY_WORKERS: '0' }), /server\.workers \(or LLM_PROXY_WORKERS\)/);
 });
 
+test('a bad worker count is answered with the forms it may take, not "Expected union value"', () => {
+  const expected = 'Expected a whole number from 1 to 256, or auto (one per core)';
+  assert.ok(loadError({ LLM_PROXY_WORKERS: 'two' }).endsWith(`\n  server.workers (or LLM_PROXY_WORKERS): ${expected}; got a string of 3 characters`));
+  for (const bad of ['0', '257', '1.5', '-2']) {
+    const message = loadError({ LLM_PROXY_WORKERS: bad });
+    assert.ok(message.includes(expected), message);
+    assert.ok(!message.includes('union'), message);
+  }
+});
+
 test('a redactor extended by a reload hides the new secrets and still the old ones', () => {
   const redactor = new Redactor(['old-secret-value']);
   redactor.extend(['new-secret-value']);

@@ -96,12 +96,31 @@ describe('workers: state through the primary (no Redis)', () => {
   test('a budget is held exactly across workers: of 6 concurrent calls, the 3 that fit run, 3 are refused', async () => {
     // Each call holds about $0.0006 (1,000 output tokens of gpt-4o-mini) until it settles; $0.0019 fits three.
     const { key } = await createKey(gateway.url, { name: 'budget', max_budget: 0.0019 });
-    for (let index = 0; index < 6; index++) fake.enqueue({ kind: 'slow-stream', delayMs: 60 });
+    // The admitted calls stay in flight until all 6 are decided. One that ended first would count at
+    // its real cost (~$0.000005), and a request that a loaded machine delivered after it would rightly
+    // fit in the freed hold: a 4th 200 that says nothing about holds.
+    fake.reset();
+    let release = (): void => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    for (let index = 0; index < 6; index++) fake.enqueue({ kind: 'gated-stream', chunks: 1, release: released });
     const body = chat('gpt-4o-mini', { stream: true, max_tokens: 1_000 });
-    const answers = await Promise.all(Array.from({ length: 6 }, () => send(gateway.url, '/v1/chat/completions', { headers: { ...bearer(key), 'cache-control': 'no-store' }, body })));
+    let answered = 0;
+    const pending = Array.from({ length: 6 }, async () => {
+      const answer = await send(gateway.url, '/v1/chat/completions', { headers: { ...bearer(key), 'cache-control': 'no-store' }, body });
+      answered += 1;
+      return answer;
+    });
+    try {
+      // Each call is decided once it is refused (answered) or admitted (its upstream call made, and held).
+      await eventually(() => answered + fake.requests.length === 6, 30_000);
+    } finally {
+      release();
+    }
+    const answers = await Promise.all(pending);
     const refused = answers.filter((answer) => answer.status === 429);
     assert.equal(answers.filter((answer) => answer.status === 200).length, 3, answers.map((answer) => answer.status).join(','));
     assert.equal(refused.length, 3);
+    assert.equal(fake.requests.length, 3, 'upstream calls');
     for (const answer of refused) assert.equal((JSON.parse(answer.body) as { error: { code: string } }).error.code, 'budget_exceeded');
     assert.ok(!gateway.output().includes('budgets held per instance'), 'no worker fell back to local holds');
     fake.reset();

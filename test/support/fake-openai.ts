@@ -36,7 +36,9 @@ export type Fault =
   /** A raw 200 event stream sent in the given pieces, `gapMs` apart (each piece reaches the proxy as its own read). */
   | { kind: 'raw-parts'; parts: string[]; gapMs: number }
   /** Delay between stream chunks. */
-  | { kind: 'slow-stream'; delayMs: number };
+  | { kind: 'slow-stream'; delayMs: number }
+  /** Send N chunks, then the rest once `release` resolves: a call kept in flight for as long as the test needs. */
+  | { kind: 'gated-stream'; chunks: number; release: Promise<void> };
 
 export interface FakeOpenAiOptions {
   /** The key the fake accepts as `Authorization: Bearer` (or Azure `api-key`); undefined accepts any (Ollama). */
@@ -275,6 +277,10 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeO
         return;
       }
       if (fault?.kind === 'stall-after' && index === fault.chunks) return;
+      if (fault?.kind === 'gated-stream' && index === fault.chunks) {
+        await fault.release;
+        if (res.destroyed) return;
+      }
       if (fault?.kind === 'error-event' && index === fault.chunks) {
         res.end(`data: ${JSON.stringify({ error: { message: fault.message, type: 'server_error', param: null, code: null } })}\n\n`);
         return;

@@ -21,13 +21,13 @@ function cacheTarget(group: ModelGroup, endpoint: string | undefined): CacheKeyT
  * The request's cache plan; undefined when the cache stays out (no-store, n > 1, TTL 0). `endpoint`
  * keeps answers that are not chat completions (embeddings) apart from chat entries. The cache
  * outlives config reloads; `config` is the one serving this request, whose time-to-first-byte
- * timeout bounds the wait for an identical request in flight (so a reload applies to new requests).
+ * timeout (the group's own first) bounds the wait for an identical request in flight (so a reload applies to new requests).
  */
 export function planCache(cache: ResponseCache, config: Config, request: FastifyRequest, group: ModelGroup, chat: CacheableRequest, endpoint?: string): CachePlan | undefined {
   const keyId = request.principal?.keyId;
   // Every route that reaches here is authenticated; without a caller there is no scope, so no cache.
   if (keyId === undefined) return undefined;
-  return cache.plan(keyId, cacheTarget(group, endpoint), chat, parseCacheControl(request.headers['cache-control']), config.routing.ttfb_timeout_s * 1000);
+  return cache.plan(keyId, cacheTarget(group, endpoint), chat, parseCacheControl(request.headers['cache-control']), group.timeouts.ttfbMs ?? config.routing.ttfb_timeout_s * 1000);
 }
 
 /** `X-LLM-Proxy-Route` of an answer served from the cache. */

@@ -265,4 +265,14 @@ describe('hot reload: the response cache waits for identical requests by the ser
     await reload(1);
     assert.deepEqual(await identicalDuringStream('reloaded to 1 s'), { cache: 'MISS', upstreamCalls: 2 });
   });
+
+  test("a model group's own timeouts.ttfb_s bounds the wait for its requests, as it bounds their calls", async () => {
+    // Routing default 60 s, the group 1 s: the second request stops waiting for the 2.4 s stream.
+    gateway.writeConfig(
+      `${singleFlightConfig(60)}models:\n  - name: gpt-4o-mini\n    deployments: [{ provider: openai, model: gpt-4o-mini }]\n    timeouts: { ttfb_s: 1 }\n`,
+    );
+    const answer = await send(gateway.url, '/admin/reload', { method: 'POST', headers: MASTER_AUTH });
+    assert.equal(answer.status, 200, answer.body);
+    assert.deepEqual(await identicalDuringStream('group at 1 s'), { cache: 'MISS', upstreamCalls: 2 });
+  });
 });

@@ -165,3 +165,29 @@ test('seconds that feed a timer stop at 24.8 days: Node would turn a longer time
   }
   assert.equal(loadConfig({ LLM_PROXY_CONFIG: file('routing: { probe_interval_s: 2147483 }') }).config.routing.probe_interval_s, 2147483);
 });
+
+test('a lone ${VAR} takes its field\'s type: digits stay a string where a string is expected', () => {
+  const path = file(`
+server: { port: \${PORT_X}, workers: \${WORKERS_X} }
+providers:
+  openai: { api_key: \${DIGIT_KEY}, models: [\${MODEL_X}], discover: \${DISCOVER_X} }
+aliases: { fast: \${MODEL_X} }
+condense: { model: "\${MODEL_X}" }
+cache: { multiple_choices: \${TRUE_X} }
+`);
+  const env = { LLM_PROXY_CONFIG: path, PORT_X: '8100', WORKERS_X: '2', DIGIT_KEY: '0123456789', MODEL_X: '1234', DISCOVER_X: 'false', TRUE_X: 'true' };
+  const { config } = loadConfig(env);
+  assert.equal(config.server.port, 8100);
+  assert.equal(config.server.workers, 2);
+  assert.equal(config.providers.openai?.api_key, '0123456789');
+  assert.deepEqual(config.providers.openai?.models, ['1234']);
+  assert.equal(config.providers.openai?.discover, false);
+  assert.equal(config.aliases.fast, '1234');
+  assert.equal(config.condense?.model, '1234');
+  assert.equal(config.cache.multiple_choices, true);
+  // A union of a number and a word takes either.
+  assert.equal(loadConfig({ ...env, WORKERS_X: 'auto' }).config.server.workers, 'auto');
+  // A string field keeps `true` as a word; a number field still refuses a word, naming the field.
+  assert.equal(loadConfig({ ...env, DIGIT_KEY: 'true' }).config.providers.openai?.api_key, 'true');
+  assert.throws(() => loadConfig({ ...env, PORT_X: 'eighty' }), (error: unknown) => error instanceof ConfigError && /server\.port \(or PORT\): Expected integer/.test(error.message));
+});

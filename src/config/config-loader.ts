@@ -53,7 +53,7 @@ interface Reference {
 /**
  * `${NAME}` may stand anywhere, even unquoted in a flow mapping (`{ api_key: ${KEY} }`), where
  * YAML would read `{` as syntax. So references become plain placeholder words before parsing and
- * get their values after, inside the parsed strings; a value that stands alone keeps its type.
+ * get their values after, inside the parsed strings; a value that stands alone takes its field's type.
  */
 export function protectEnvReferences(text: string): { text: string; references: Reference[] } {
   const references: Reference[] = [];
@@ -71,33 +71,67 @@ function resolveReference(reference: Reference, env: Environment, path: string):
   throw new ConfigError(`${path || 'config'}: environment variable ${reference.name} is not set (use \${${reference.name}:-default} for a default).`);
 }
 
-/** Puts the environment's values into every string of a parsed document. */
-export function interpolateEnv(value: unknown, env: Environment, references: readonly Reference[] = [], path = ''): unknown {
+/** The parts of a TypeBox (JSON Schema) node that say what a field holds. */
+interface SchemaNode {
+  type?: unknown;
+  const?: unknown;
+  anyOf?: SchemaNode[];
+  properties?: Record<string, SchemaNode>;
+  patternProperties?: Record<string, SchemaNode>;
+  items?: SchemaNode;
+}
+
+/** The schema of `key` inside `schema` (a property, a record's value, an array's item), if known. */
+function fieldSchema(schema: SchemaNode | undefined, key: string | number): SchemaNode | undefined {
+  if (schema === undefined) return undefined;
+  if (typeof key === 'number') return schema.items;
+  const property = schema.properties?.[key];
+  if (property !== undefined) return property;
+  return schema.patternProperties === undefined ? undefined : Object.values(schema.patternProperties)[0];
+}
+
+/** Whether the field takes a number or a boolean (in any member of a union). */
+function takes(schema: SchemaNode | undefined, kind: 'number' | 'boolean'): boolean {
+  if (schema === undefined) return false;
+  if (schema.anyOf !== undefined) return schema.anyOf.some((member) => takes(member, kind));
+  if (kind === 'number') return schema.type === 'number' || schema.type === 'integer' || typeof schema.const === 'number';
+  return schema.type === 'boolean' || typeof schema.const === 'boolean';
+}
+
+/**
+ * A lone reference's value, typed by its field: PORT=8000 fills a number, but an all-digit key or
+ * a model named 1234 stays the string its field expects.
+ */
+function typedForField(resolved: string, schema: SchemaNode | undefined): unknown {
+  if (takes(schema, 'number') && /^-?\d+(\.\d+)?$/.test(resolved)) return Number(resolved);
+  if (takes(schema, 'boolean') && (resolved === 'true' || resolved === 'false')) return resolved === 'true';
+  return resolved;
+}
+
+/**
+ * Puts the environment's values into every string of a parsed document. `schema` (the document's)
+ * types lone references; without it they stay strings.
+ */
+export function interpolateEnv(value: unknown, env: Environment, references: readonly Reference[] = [], path = '', schema?: SchemaNode): unknown {
   if (typeof value === 'string') {
     const lookup = (index: string) => {
       const reference = references[Number(index)];
       return reference === undefined ? '' : resolveReference(reference, env, path);
     };
     const whole = /^__LLMPROXY_ENV_(\d+)__$/.exec(value);
-    if (whole !== null) {
-      const resolved = lookup(whole[1] as string);
-      // A lone reference keeps the type its value has (PORT=8000 is a number).
-      if (/^-?\d+(\.\d+)?$/.test(resolved)) return Number(resolved);
-      if (resolved === 'true' || resolved === 'false') return resolved === 'true';
-      return resolved;
-    }
+    if (whole !== null) return typedForField(lookup(whole[1] as string), schema);
     // One pass over the text as written: a value brought in is never scanned again (a password
     // holding `${` must arrive as it is, not expanded or refused as an unset variable).
     return value.replace(ANY_REFERENCE, (_match, index: string | undefined, name: string | undefined, fallback: string | undefined) =>
       index !== undefined ? lookup(index) : resolveReference({ name: name as string, fallback }, env, path),
     );
   }
-  if (Array.isArray(value)) return value.map((item, index) => interpolateEnv(item, env, references, `${path}[${index}]`));
+  if (Array.isArray(value)) return value.map((item, index) => interpolateEnv(item, env, references, `${path}[${index}]`, fieldSchema(schema, index)));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
       if (key === '__proto__' || key === 'constructor' || key === 'prototype') continue;
-      out[key] = interpolateEnv(item, env, references, path ? `${path}.${key}` : key);
+      out[key] = interpolateEnv(item, env, references, path ? `${path}.${key}` : key, fieldSchema(schema, key));
     }
     return out;
   }
@@ -282,7 +316,7 @@ export function loadConfig(env: Environment = process.env): LoadedConfig {
     }
     if (parsed === null || parsed === undefined) parsed = {};
     if (!isRecord(parsed)) throw new ConfigError(`${file}: the top level must be a mapping (key: value).`);
-    fromFile = interpolateEnv(parsed, env, protectedText.references) as Record<string, unknown>;
+    fromFile = interpolateEnv(parsed, env, protectedText.references, '', ConfigSchema) as Record<string, unknown>;
   }
   const merged = merge(merge(defaultConfig() as unknown as Record<string, unknown>, fromFile), configFromEnv(env));
   if (!Value.Check(ConfigSchema, merged)) throw new ConfigError(describeErrors(merged, file ?? 'environment'));

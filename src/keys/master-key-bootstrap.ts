@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { dbPathError } from '../store/database.js';
 import { digestKey } from './static-keys.js';
 
 export interface BootstrappedMasterKey {
@@ -25,8 +26,12 @@ export function bootstrapMasterKey(dbPath: string): BootstrappedMasterKey {
   }
   const key = `sk-llmp-master-${randomBytes(32).toString('base64url')}`;
   const digest = digestKey(key);
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, `${digest.toString('hex')}\n`, { mode: 0o600 });
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, `${digest.toString('hex')}\n`, { mode: 0o600 });
+  } catch (error) {
+    throw dbPathError(`cannot write the generated master key's hash to ${file}, beside the SQLite database`, error);
+  }
   return { digest, file, generated: key };
 }
 

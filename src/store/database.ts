@@ -139,6 +139,18 @@ class ImmediateSqliteDialect extends SqliteDialect {
   }
 }
 
+/**
+ * A failure to use the SQLite file or its directory, said with the path, the setting that chose it
+ * and what to change: SQLite's own "unable to open database file" names neither.
+ */
+export function dbPathError(what: string, cause: unknown): Error {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new Error(
+    `${what} (storage.db_path, or LLM_PROXY_DB): ${reason}. Set LLM_PROXY_DB to a file in a directory this process can create and write, or DATABASE_URL to use PostgreSQL.`,
+    { cause },
+  );
+}
+
 export function openDatabase(options: DatabaseOptions, onPoolError: (error: Error) => void = () => undefined): Database {
   if (options.databaseUrl !== undefined) {
     const timeout = options.timeoutMs ?? 5_000;
@@ -164,12 +176,18 @@ export function openDatabase(options: DatabaseOptions, onPoolError: (error: Erro
     return { db, dialect: 'postgres', location, close: () => db.destroy() };
   }
   const file = resolve(options.dbPath);
-  mkdirSync(dirname(file), { recursive: true });
-  const sqlite = new SqliteDatabase(file);
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('synchronous = NORMAL');
-  // The CLI may write while the server runs: wait for its lock instead of failing.
-  sqlite.pragma('busy_timeout = 5000');
+  let sqlite: SqliteDatabase.Database | undefined;
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    sqlite = new SqliteDatabase(file);
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    // The CLI may write while the server runs: wait for its lock instead of failing.
+    sqlite.pragma('busy_timeout = 5000');
+  } catch (error) {
+    sqlite?.close();
+    throw dbPathError(`cannot open the SQLite database ${file}`, error);
+  }
   const db = new Kysely<Schema>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
   return { db, dialect: 'sqlite', location: file, sqlite, close: () => db.destroy() };
 }

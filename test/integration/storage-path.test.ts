@@ -1,0 +1,65 @@
+// A SQLite path the process cannot use stops the start with a message that names the path, the
+// setting (LLM_PROXY_DB) and the fix: SQLite's own "unable to open database file" names neither.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+function start(dbPath: string, env: Record<string, string>): { status: number | null; stderr: string } {
+  const result = spawnSync(process.execPath, ['dist/src/main.js'], {
+    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LLM_PROXY_DB: dbPath, LLM_PROXY_LOG_LEVEL: 'warn', ...env },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  return { status: result.status, stderr: result.stderr };
+}
+
+function assertNamed(result: { status: number | null; stderr: string }, path: string): void {
+  assert.equal(result.status, 1, result.stderr);
+  assert.ok(result.stderr.includes(path), result.stderr);
+  assert.match(result.stderr, /LLM_PROXY_DB/);
+  assert.match(result.stderr, /Set LLM_PROXY_DB to a file in a directory this process can create and write/);
+}
+
+describe('start-up with an unusable SQLite path', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'llm-proxy-storage-path-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('a directory where the database file should be', () => {
+    const path = join(dir, 'a-directory');
+    mkdirSync(path);
+    const result = start(path, { LLM_PROXY_API_KEYS: 'client-key' });
+    assertNamed(result, path);
+    assert.match(result.stderr, /unable to open database file/);
+  });
+
+  test('a directory that cannot be created (a file stands in its place), with and without a configured key', () => {
+    const blocker = join(dir, 'plain-file');
+    writeFileSync(blocker, '');
+    const path = join(blocker, 'llm-proxy.db');
+    assertNamed(start(path, { LLM_PROXY_API_KEYS: 'client-key' }), path);
+    // With no key, the generated key's hash goes beside the database first: that file is named.
+    assertNamed(start(path, {}), join(blocker, 'master-key.sha256'));
+  });
+
+  test('a directory the process may not write', (t) => {
+    if (process.getuid?.() === 0) {
+      t.skip('root writes any directory');
+      return;
+    }
+    const locked = join(dir, 'read-only');
+    mkdirSync(locked);
+    chmodSync(locked, 0o555);
+    const path = join(locked, 'llm-proxy.db');
+    try {
+      assertNamed(start(path, { LLM_PROXY_API_KEYS: 'client-key' }), path);
+    } finally {
+      chmodSync(locked, 0o755);
+    }
+  });
+});

@@ -191,3 +191,22 @@ cache: { multiple_choices: \${TRUE_X} }
   assert.equal(loadConfig({ ...env, DIGIT_KEY: 'true' }).config.providers.openai?.api_key, 'true');
   assert.throws(() => loadConfig({ ...env, PORT_X: 'eighty' }), (error: unknown) => error instanceof ConfigError && /server\.port \(or PORT\): Expected integer/.test(error.message));
 });
+
+test('a union field refused lists what it takes, under the field path', () => {
+  const refused = (env: Record<string, string>): string => {
+    try {
+      loadConfig(env);
+    } catch (error) {
+      if (error instanceof ConfigError) return error.message;
+      throw error;
+    }
+    assert.fail('the configuration was accepted');
+  };
+  const groups = file('routing: { strategy: fastest }\nmodels:\n  - name: g\n    context_policy: drop\n    deployments: [{ provider: openai, model: m }]\n');
+  const message = refused({ LLM_PROXY_CONFIG: groups });
+  assert.match(message, /routing\.strategy: Expected one of "weighted-random", "least-busy", "lowest-latency", "lowest-cost"; got a string of 7 characters/);
+  assert.match(message, /models\.0\.context_policy: Expected one of "error", "truncate", "condense", "fallback"; got/);
+  assert.match(refused({ LLM_PROXY_CACHE: 'disk' }), /cache\.backend \(or LLM_PROXY_CACHE\): Expected one of "off", "memory", "redis"; got/);
+  assert.match(refused({ LLM_PROXY_WORKERS: 'many' }), /server\.workers \(or LLM_PROXY_WORKERS\): Expected a whole number from 1 to 256, or auto \(one per core\); got/);
+  assert.match(refused({ LLM_PROXY_CONFIG: file('model_catalog: { m: { input_cost: -1 } }') }), /model_catalog\.m\.input_cost: Expected a number from 0 to 1000000 or null; got -1/);
+});

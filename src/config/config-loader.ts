@@ -1,7 +1,7 @@
 // Loads the configuration: defaults, then the YAML file (LLM_PROXY_CONFIG, with ${ENV} interpolation),
 // then the environment variables of CONTRACT.md. The only module that reads process.env.
 import { readFileSync } from 'node:fs';
-import { Value } from '@sinclair/typebox/value';
+import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { ConfigSchema, KNOWN_PROVIDER_KINDS, type Config, type ProviderConfig } from './config-schema.js';
 import { trustProxyProblem } from './trust-proxy.js';
@@ -75,6 +75,9 @@ function resolveReference(reference: Reference, env: Environment, path: string):
 interface SchemaNode {
   type?: unknown;
   const?: unknown;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
   anyOf?: SchemaNode[];
   properties?: Record<string, SchemaNode>;
   patternProperties?: Record<string, SchemaNode>;
@@ -276,14 +279,40 @@ function shownName(name: string): string {
   return KEY_SHAPED.test(name) || name.length > 40 ? `<a ${name.length}-character name>` : name;
 }
 
+/** One member of a union as a reader would name it: `"auto"`, `an integer from 1 to 256`, `null`. */
+function describeMember(schema: SchemaNode): string {
+  if (schema.const !== undefined) return JSON.stringify(schema.const);
+  if (schema.type === 'integer' || schema.type === 'number') {
+    const kind = schema.type === 'integer' ? 'an integer' : 'a number';
+    const { minimum, maximum, exclusiveMinimum } = schema;
+    if (minimum !== undefined && maximum !== undefined) return `${kind} from ${minimum} to ${maximum}`;
+    if (exclusiveMinimum !== undefined) return `${kind} above ${exclusiveMinimum}`;
+    if (minimum !== undefined) return `${kind} of at least ${minimum}`;
+    return maximum === undefined ? kind : `${kind} up to ${maximum}`;
+  }
+  return typeof schema.type === 'string' ? (schema.type === 'null' ? 'null' : `a ${schema.type}`) : 'another value';
+}
+
+/**
+ * TypeBox says only "Expected union value": the allowed words of a strategy or a policy are what
+ * the reader needs, so a union is spelled out (`one of "error", "truncate", …`).
+ */
+function describeError(error: ValueError): string {
+  const members = (error.schema as SchemaNode).anyOf;
+  if (error.type !== ValueErrorType.Union || members === undefined || members.length === 0) return error.message;
+  const named = members.map(describeMember);
+  if (members.every((member) => member.const !== undefined)) return `Expected one of ${named.join(', ')}`;
+  return `Expected ${named.slice(0, -1).join(', ')}${named.length > 1 ? ' or ' : ''}${named.at(-1) as string}`;
+}
+
 function describeErrors(config: unknown, source: string): string {
   const lines: string[] = [];
   for (const error of Value.Errors(ConfigSchema, config)) {
     const field = error.path === '' ? '(root)' : error.path.slice(1).split('/').map(shownName).join('.');
     const env = ENV_NAMES[error.path];
     const where = env === undefined ? field : `${field} (or ${env})`;
-    // A union says only "Expected union value"; one that describes its forms says those instead.
-    const expected = typeof error.schema.description === 'string' ? `Expected ${error.schema.description}` : error.message;
+    // A field whose schema describes its forms says those; other unions list their members.
+    const expected = typeof error.schema.description === 'string' ? `Expected ${error.schema.description}` : describeError(error);
     lines.push(`  ${where}: ${expected}; got ${shownValue(error.value)}`);
     if (lines.length >= 10) break;
   }

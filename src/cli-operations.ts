@@ -8,7 +8,7 @@ import { compileModelIndex, searchModels } from './catalog/model-search.js';
 import { buildModelViews, type ModelView, type ViewSource } from './catalog/model-view.js';
 import { ConfigError, loadConfig, type Environment } from './config/config-loader.js';
 import { KNOWN_PROVIDER_KINDS, type Config } from './config/config-schema.js';
-import { maskKey } from './logging/redactor.js';
+import { maskKey, maskUrl } from './logging/redactor.js';
 import { buildProviders } from './providers/provider-registry.js';
 import { ModelRouter } from './routing/model-router.js';
 import { servingProblem } from './server/gateway-server.js';
@@ -34,18 +34,7 @@ no provider is called). With no provider configured, or with --all, lists the wh
 /** Field names whose values are secrets wherever they appear. */
 const SECRET_FIELD = /(?:^|_)(?:key|keys|secret|token|password)$/i;
 
-function maskUrl(value: string): string {
-  try {
-    const url = new URL(value);
-    if (url.password === '' && url.username === '') return value;
-    if (url.password !== '') url.password = '****';
-    return url.toString();
-  } catch {
-    return value;
-  }
-}
-
-/** A copy of `value` with secrets masked: known secrets anywhere, secret-named fields, URL passwords. */
+/** A copy of `value` with secrets masked: known secrets anywhere, secret-named fields, URL credentials and secret query values. */
 export function maskConfig(value: unknown, secrets: ReadonlySet<string>, field = ''): unknown {
   if (typeof value === 'string') {
     if (secrets.has(value) || SECRET_FIELD.test(field)) return maskKey(value);

@@ -362,7 +362,8 @@ export function loadConfig(env: Environment = process.env): LoadedConfig {
       try {
         url = new URL(provider.base_url);
       } catch {
-        throw new ConfigError(`providers.${name}.base_url: ${JSON.stringify(provider.base_url)} is not a URL.`);
+        // Described, not printed: a mistyped URL may still carry `?key=…`.
+        throw new ConfigError(`providers.${name}.base_url: not a URL (with http:// or https://); got ${shownValue(provider.base_url)}.`);
       }
       if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`providers.${name}.base_url: only http and https URLs are allowed.`);
       if (url.username !== '' || url.password !== '') throw new ConfigError(`providers.${name}.base_url: credentials in the URL are not allowed; use api_key.`);

@@ -136,3 +136,43 @@ export class Redactor {
 export function maskKey(key: string): string {
   return key.length <= 8 ? '****' : `****${key.slice(-4)}`;
 }
+
+/** Query parameters whose values are secrets: `key`, `api_key`, `access_token`, `sig`, `password`, … */
+const SECRET_PARAMETER = /key|token|secret|passw|pwd|sig|auth|credential|session/i;
+
+function maskParameters(query: string): string {
+  return query
+    .split('&')
+    .map((pair) => {
+      const equals = pair.indexOf('=');
+      if (equals === -1) return pair;
+      let name = pair.slice(0, equals);
+      try {
+        name = decodeURIComponent(name.replace(/\+/g, ' '));
+      } catch {
+        // A malformed escape: judge the name as written.
+      }
+      return SECRET_PARAMETER.test(name) ? `${pair.slice(0, equals)}=****` : pair;
+    })
+    .join('&');
+}
+
+/**
+ * A URL as it may be shown (check-config, messages): the password, or a user name standing alone
+ * (often a token), and the values of secret-looking query parameters become `****`. Anything else,
+ * and a string that is not a URL, is returned as it was.
+ */
+export function maskUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return value;
+  }
+  const search = url.search === '' ? '' : `?${maskParameters(url.search.slice(1))}`;
+  if (url.password === '' && url.username === '' && search === url.search) return value;
+  if (url.password !== '') url.password = '****';
+  else if (url.username !== '') url.username = '****';
+  url.search = search;
+  return url.toString();
+}

@@ -79,6 +79,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Client } from 'undici';
+// Built by `npm run bench` before this runs: the one reader of package.json's start flags.
+import { startScriptFlags } from '../dist/src/server/node-flags.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BENCH_DIR = path.join(ROOT, 'bench');
@@ -149,12 +151,6 @@ const PROXY_ENTRY = cfg.proxyEntry;
 const PROXY_NODE_FLAGS = opts['proxy-node-flags'] !== undefined
   ? opts['proxy-node-flags'].split(/\s+/).filter(Boolean)
   : startScriptFlags();
-
-function startScriptFlags() {
-  const start = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts?.start ?? '';
-  const words = start.trim().split(/\s+/);
-  return words[0] === 'node' ? words.slice(1).filter((word) => word.startsWith('--')) : [];
-}
 
 const ALL_SCENARIOS = [
   { name: 'nonstream-c1', stream: false, connections: 1 },

@@ -11,6 +11,7 @@ import { describeKey, parseKeySettings } from './http/routes/admin-keys.js';
 import { KeyChangeBus } from './keys/key-change-bus.js';
 import { VirtualKeyService } from './keys/virtual-keys.js';
 import type { Logger } from './logging/logger.js';
+import { missingStartFlags, relaunchWithFlags, stopWithParent } from './server/node-flags.js';
 import { RedisConnection } from './store/redis-connection.js';
 import { SqlStore } from './store/sql-store.js';
 import { CHECK_CONFIG_HELP, checkConfigCommand, MODELS_HELP, modelsCommand } from './cli-operations.js';
@@ -169,6 +170,10 @@ async function run(argv: string[]): Promise<void> {
     return;
   }
   if (command === undefined || command === 'start') {
+    // The GC flags of `npm start` can only be given when node starts: run again with them if missing.
+    const missing = missingStartFlags(process.execArgv);
+    if (missing.length > 0) await relaunchWithFlags(missing);
+    stopWithParent();
     // main.ts starts the server when it is loaded.
     await import('./main.js');
     return;

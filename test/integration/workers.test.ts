@@ -2,8 +2,10 @@
 // primary over IPC, or through Redis), one memory response cache and key revocations; SIGHUP and
 // POST /admin/reload reload every worker; a killed worker is replaced; SIGTERM drains them all.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { startScriptFlags } from '../../src/server/node-flags.js';
 import { createRedisPrefix, type RedisPrefix } from '../support/backing-services.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { eventually, MASTER_KEY, UPSTREAM_KEY } from '../support/gateway-harness.js';
@@ -273,7 +275,15 @@ describe('workers: started by the CLI with no key configured', () => {
   test('`llm-proxy start --workers 2` generates one master key, shown once, valid on every worker', async () => {
     const gateway = await startGatewayProcess({}, BASE_CONFIG, ['start', '--workers', '2'], 'dist/src/cli.js');
     try {
-      assert.equal(childPids(gateway.child.pid as number).length, 2);
+      // The CLI runs the primary again with the flags of `npm start`; its workers inherit them.
+      const primaries = childPids(gateway.child.pid as number);
+      assert.equal(primaries.length, 1);
+      const workers = childPids(primaries[0] as number);
+      assert.equal(workers.length, 2);
+      for (const pid of workers) {
+        const flags = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        for (const flag of startScriptFlags()) assert.ok(flags.includes(flag), `worker ${pid}: ${flag} missing from ${flags.join(' ')}`);
+      }
       // The banner goes to stderr, the 'listening' line to stdout: either pipe may be read first.
       await gateway.waitFor('choose your own keys', 5_000);
       // Time for a second banner to show up, if a worker were to make its own key.

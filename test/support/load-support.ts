@@ -17,7 +17,8 @@ import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import { CLIENT_KEY, MASTER_KEY } from './gateway-harness.js';
-import { freePort, startGatewayProcess, startScriptFlags, type GatewayProcess } from './gateway-process.js';
+import { startScriptFlags } from '../../src/server/node-flags.js';
+import { freePort, startGatewayProcess, type GatewayProcess } from './gateway-process.js';
 import { sleep, splitSse } from './reliability-support.js';
 
 /** The checkout root: this file runs as dist/test/support/load-support.js. */

@@ -1,9 +1,10 @@
 // The model catalog: built-in figures (builtin-models.json, shipped with the code, never fetched),
-// looked up by id or alias. One source of context windows, limits and prices.
+// looked up by id or alias, and by the provider that serves a model. One source of context windows,
+// limits and prices.
 import builtin from './builtin-models.json' with { type: 'json' };
 import { applyCatalogPatches, type CatalogEntryPatch } from './catalog-patch.js';
 import type { CatalogEntry, CatalogFile } from './catalog-types.js';
-import type { ProviderKind } from '../providers/provider.js';
+import type { DiscoveredModel, ProviderKind } from '../providers/provider.js';
 
 export class ModelCatalog {
   private readonly byName = new Map<string, CatalogEntry>();
@@ -12,7 +13,7 @@ export class ModelCatalog {
   /** `unrouted`: ids looked up by name but never routed by kind (config entries without a provider). */
   constructor(
     readonly entries: readonly CatalogEntry[],
-    unrouted: ReadonlySet<string> = new Set(),
+    private readonly unrouted: ReadonlySet<string> = new Set(),
   ) {
     for (const entry of entries) {
       this.byName.set(entry.id, entry);
@@ -35,6 +36,19 @@ export class ModelCatalog {
     return this.byName.get(name);
   }
 
+  /**
+   * The entry whose figures apply to `model` on `provider`: the config's entry for `provider/model`,
+   * else the entry named `model` when it is that provider kind's own or a config entry that names no
+   * provider. Another provider's model of the same name is not this one: its prices and limits are
+   * not this provider's (Groq's `gpt-4o` is not billed at OpenAI's price).
+   */
+  entryFor(provider: { readonly name: string; readonly kind: ProviderKind }, model: string): CatalogEntry | undefined {
+    const qualified = `${provider.name}/${model}`;
+    if (this.unrouted.has(qualified)) return this.byName.get(qualified);
+    const entry = this.byName.get(model);
+    return entry !== undefined && (entry.provider === provider.kind || this.unrouted.has(entry.id)) ? entry : undefined;
+  }
+
   /** Every entry served natively by one kind of provider. */
   forKind(kind: ProviderKind): readonly CatalogEntry[] {
     return this.byKind.get(kind) ?? [];
@@ -47,4 +61,31 @@ export class ModelCatalog {
     const uncached = Math.max(0, promptTokens - cachedTokens);
     return (uncached * entry.input_cost + cachedTokens * cachedPrice + completionTokens * entry.output_cost) / 1000;
   }
+}
+
+/**
+ * `entry` with the gaps its provider's list fills (context window, output limit), or an entry of
+ * those figures alone when there is none. A list carries no prices: they stay unknown.
+ */
+export function withReported(entry: CatalogEntry | undefined, reported: DiscoveredModel | undefined, kind: ProviderKind): CatalogEntry | undefined {
+  if (reported === undefined || (reported.contextLength === undefined && reported.maxOutputTokens === undefined)) return entry;
+  const context = entry?.context_length ?? reported.contextLength ?? null;
+  const output = entry?.max_output_tokens ?? reported.maxOutputTokens ?? null;
+  if (entry !== undefined) return context === entry.context_length && output === entry.max_output_tokens ? entry : { ...entry, context_length: context, max_output_tokens: output };
+  return {
+    id: reported.id,
+    name: reported.name ?? reported.id,
+    provider: kind,
+    context_length: context,
+    max_output_tokens: output,
+    input_cost: null,
+    output_cost: null,
+    cached_input_cost: null,
+    // What the list cannot say is left out: no capability is claimed.
+    supports_chat: true,
+    supports_streaming: true,
+    capabilities: [],
+    modalities: { input: ['text'], output: ['text'] },
+    source: { url: 'provider:models', date: '' },
+  };
 }

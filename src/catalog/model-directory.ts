@@ -43,8 +43,8 @@ export class ModelDirectory {
   /**
    * A model by id, alias or `provider/model`. A `provider/model` name the list does not show (the
    * list names each model once, under one provider) is described when that provider's list
-   * reported the model or the catalog has it for that provider's kind, since it routes all the
-   * same. Unsafe names find nothing.
+   * reported the model or the catalog has figures of that provider's for it, since it routes all
+   * the same. Unsafe names find nothing.
    */
   find(name: string): ModelView | undefined {
     if (!isSafeModelName(name)) return undefined;
@@ -79,8 +79,8 @@ export class ModelDirectory {
     if (provider === undefined) return undefined;
     const upstreamModel = name.slice(slash + 1);
     const discovered = this.router.discoveredFor(provider.name)?.get(upstreamModel);
-    const known = this.catalog.get(upstreamModel);
-    const entry = discovered !== undefined || known?.provider === provider.kind ? known : undefined;
+    // The figures a request with this name is limited and billed by (routing/model-router.ts).
+    const entry = this.catalog.entryFor(provider, upstreamModel);
     if (!deployment && entry === undefined && discovered === undefined) return undefined;
     return createModelView({ id: name, provider, entry, discovered, upstreamModel }, this.isStale(provider.name));
   }

@@ -2,7 +2,7 @@
 // a bare name routes through config aliases, configured model lists, the built-in catalog and
 // what each provider's list endpoint reported (refreshed in the background, never per request).
 import type { CatalogEntry } from '../catalog/catalog-types.js';
-import type { ModelCatalog } from '../catalog/model-catalog.js';
+import { withReported, type ModelCatalog } from '../catalog/model-catalog.js';
 import type { ModelGroupConfig } from '../config/config-schema.js';
 import type { DiscoveredModel, ProviderInstance } from '../providers/provider.js';
 import type { Strategy } from './load-balance.js';
@@ -87,6 +87,7 @@ export class ModelRouter {
   private readonly resolved = new Map<string, Route | null>();
   private generation = 0;
 
+  /** Configured groups by name; rebuilt with the names (see buildGroups). */
   private readonly groups = new Map<string, ModelGroup>();
   private readonly implicit = new Map<string, ModelGroup>();
   private readonly defaults: RoutingDefaults;
@@ -95,21 +96,31 @@ export class ModelRouter {
     readonly providers: readonly ProviderInstance[],
     private readonly catalog: ModelCatalog,
     private readonly aliases: Readonly<Record<string, string>>,
-    groups: readonly ModelGroupConfig[] = [],
+    private readonly groupConfigs: readonly ModelGroupConfig[] = [],
     defaults: Partial<RoutingDefaults> = {},
   ) {
     this.defaults = { strategy: defaults.strategy ?? 'weighted-random', retries: defaults.retries ?? 2, fallbacks: defaults.fallbacks ?? [] };
     for (const provider of providers) this.providersByName.set(provider.name, provider);
-    for (const group of groups) {
+    this.rebuild();
+  }
+
+  /**
+   * The configured groups, built again whenever a provider's list changes: a deployment's figures
+   * include what its provider reported (new objects, so caches keyed on a group start afresh).
+   */
+  private buildGroups(): void {
+    this.groups.clear();
+    for (const group of this.groupConfigs) {
       const deployments: Deployment[] = [];
       for (const deployment of group.deployments) {
         const provider = this.providersByName.get(deployment.provider);
         // A deployment on a provider without a key is left out; start-up logs say why.
         if (provider === undefined || !isSafeModelName(deployment.model)) continue;
-        const entry = this.catalog.get(deployment.model) ?? this.catalog.get(group.name);
+        // A group named after a catalog model says what its deployments serve (Azure's `prod-gpt4o` in `gpt-4o`).
+        const known = this.known(provider, deployment.model, group.name);
         deployments.push({
           id: `${provider.name}/${deployment.model}`,
-          route: { provider, upstreamModel: deployment.model, model: group.name, entry },
+          route: { provider, upstreamModel: deployment.model, model: group.name, entry: withReported(known.entry, known.discovered, provider.kind) },
           weight: deployment.weight ?? 1,
         });
       }
@@ -129,7 +140,21 @@ export class ModelRouter {
         configured: true,
       });
     }
-    this.rebuild();
+  }
+
+  /**
+   * What is known of `model` on `provider`: the catalog entry that belongs to it (catalog/model-catalog.ts
+   * `entryFor`; else `named`'s, a group's name) and what the provider's list reported.
+   */
+  private known(provider: ProviderInstance, model: string, named?: string): Pick<RoutableModel, 'entry' | 'discovered'> {
+    const entry = this.catalog.entryFor(provider, model) ?? (named === undefined ? undefined : this.catalog.get(named));
+    return { entry, discovered: this.discovered.get(provider.name)?.get(model) };
+  }
+
+  /** A route's figures: its catalog entry, with the gaps its provider's list fills. */
+  private route(provider: ProviderInstance, upstreamModel: string, model: string): Route {
+    const { entry, discovered } = this.known(provider, upstreamModel);
+    return { provider, upstreamModel, model, entry: withReported(entry, discovered, provider.kind) };
   }
 
   /** The deployments and policy for a requested name; undefined when nothing serves it. */
@@ -192,6 +217,7 @@ export class ModelRouter {
     this.resolved.clear();
     this.implicit?.clear();
     this.qualified.clear();
+    this.buildGroups();
     const add = (name: string, provider: ProviderInstance) => {
       // Groq's `openai/gpt-oss-120b`: a request naming it goes to the provider `openai` (the
       // `provider/model` rule), so only `groq/openai/gpt-oss-120b` reaches this model.
@@ -238,15 +264,21 @@ export class ModelRouter {
     if (slash > 0) {
       const provider = this.providersByName.get(requested.slice(0, slash));
       if (provider !== undefined) {
-        const upstreamModel = requested.slice(slash + 1);
-        return { provider, upstreamModel, model: requested, entry: this.catalog.get(upstreamModel) };
+        return this.route(provider, requested.slice(slash + 1), requested);
       }
     }
     const group = this.groups.get(requested);
     if (group !== undefined) return group.deployments[0]?.route;
     const provider = this.byName.get(requested);
     if (provider === undefined) return undefined;
-    return { provider, upstreamModel: requested, model: requested, entry: this.catalog.get(requested) };
+    return this.route(provider, requested, requested);
+  }
+
+  /** The configured group a chain of config aliases ends at, as resolve follows it. */
+  private groupOfAlias(target: string): string | undefined {
+    let name = target;
+    for (let depth = 1; depth < 4 && Object.hasOwn(this.aliases, name) && !this.groups.has(name); depth++) name = this.aliases[name] ?? name;
+    return this.groups.has(name) ? name : undefined;
   }
 
   /** Every name a client can use right now, with what is known of it. */
@@ -257,13 +289,13 @@ export class ModelRouter {
       const first = group.deployments[0];
       if (first === undefined) continue;
       seen.add(group.name);
-      out.push({ id: group.name, provider: first.route.provider, entry: first.route.entry, discovered: undefined });
+      out.push({ id: group.name, provider: first.route.provider, ...this.known(first.route.provider, first.route.upstreamModel, group.name) });
     }
     const add = (id: string, provider: ProviderInstance, name: string) => {
       // A config alias named like the `provider/model` form takes it first.
       if (seen.has(id) || (id !== name && Object.hasOwn(this.aliases, id))) return;
       seen.add(id);
-      const model: RoutableModel = { id, provider, entry: this.catalog.get(name), discovered: this.discovered.get(provider.name)?.get(name) };
+      const model: RoutableModel = { id, provider, ...this.known(provider, name) };
       if (id !== name) model.upstreamModel = name;
       out.push(model);
     };
@@ -277,7 +309,9 @@ export class ModelRouter {
     for (const [alias, target] of Object.entries(this.aliases)) {
       if (seen.has(alias)) continue;
       const route = this.resolve(alias);
-      if (route !== undefined) out.push({ id: alias, provider: route.provider, entry: route.entry, discovered: undefined, aliasOf: target });
+      if (route === undefined) continue;
+      const known = this.known(route.provider, route.upstreamModel, this.groupOfAlias(target));
+      out.push({ id: alias, provider: route.provider, entry: known.entry, discovered: known.discovered, aliasOf: target });
     }
     return out;
   }

@@ -44,6 +44,8 @@ export interface FakeOpenAiOptions {
   /** The key the fake accepts as `Authorization: Bearer` (or Azure `api-key`); undefined accepts any (Ollama). */
   apiKey: string | undefined;
   models?: string[];
+  /** Extra fields of a model's entry in the list (a host's own `context_length`, say). */
+  listFields?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   /** Words the streamed and plain answers are made of. */
   reply?: string;
   /** The whole answer text for a request, when it returns one (else the echo below). */
@@ -167,7 +169,7 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeO
     }
     if (req.method === 'GET' && url.pathname === '/v1/models') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({ object: 'list', data: models.map((id) => ({ id, object: 'model', created: 1_700_000_000, owned_by: 'system' })) }),
+        JSON.stringify({ object: 'list', data: models.map((id) => ({ id, object: 'model', created: 1_700_000_000, owned_by: 'system', ...options.listFields?.[id] })) }),
       );
       return;
     }

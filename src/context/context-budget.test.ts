@@ -258,7 +258,7 @@ test('map-reduce cuts one long line into window-sized pieces in linear time (eac
   const services = { router: {}, config: {}, logger: { warn: () => undefined }, executor } as unknown as ConstructorParameters<typeof ContextCondenser>[0];
   const condenser = new ContextCondenser(services);
   const group = { name: 'small', deployments: [{ route: { entry: { context_length: 8192 } } }], fallbacks: [] } as unknown as ModelGroup;
-  const context = { requestId: 'test', signal: new AbortController().signal };
+  const context = { requestId: 'test', signal: new AbortController().signal, allowed: undefined };
 
   // 200 KB: several pieces, each within the summariser's room, together the whole line.
   const text = line(200_000);

@@ -45,6 +45,8 @@ export interface SummariserCall {
 export interface CondenseContext {
   requestId: string;
   signal: CallSignal;
+  /** The calling key's model allowlist (undefined: any model): the summariser's fallbacks follow it. */
+  allowed: readonly string[] | undefined;
   onCall?: (call: SummariserCall) => void;
 }
 
@@ -286,6 +288,7 @@ export class ContextCondenser {
         includeUsage: false,
         created: Math.floor(Date.now() / 1000),
         warnings: [],
+        allowed: context.allowed,
       });
       // Checked like a chat call's report: a missing or implausible count is billed from the local estimate.
       const checked = checkUsage(outcome.usage, chat, outcome.route.entry, estimateAnswerTokens, outcome.body);

@@ -4,6 +4,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ContextPolicy } from '../config/config-schema.js';
 import { contextLengthExceeded, invalidValue, type GatewayError } from '../errors/gateway-error.js';
+import { mayUseModel } from '../keys/model-allowlist.js';
 import type { ChatCompletionRequest, ChatMessage } from '../openai/types.js';
 import type { ModelGroup } from '../routing/model-router.js';
 import type { Services } from '../services.js';
@@ -55,14 +56,24 @@ function overflow(group: ModelGroup, prompt: number, output: number, window: num
   );
 }
 
-/** The largest window among the group and the fallbacks the catalog knows a window for. */
-function largestWindow(services: FitServices, group: ModelGroup, window: number): number {
-  let largest = window;
+/**
+ * The group's fallbacks the catalog knows a window for, in order, with that window; a fallback the
+ * key may not use is no way out for it (keys/model-allowlist.ts), so it is left out.
+ */
+function* fallbackWindows(services: FitServices, request: FastifyRequest, group: ModelGroup): Generator<{ fallback: ModelGroup; room: number }> {
+  const allowed = request.principal?.models;
   for (const name of group.fallbacks) {
     const fallback = services.router.plan(name);
     const room = fallback === undefined ? undefined : groupWindow(fallback);
-    if (room !== undefined && room > largest) largest = room;
+    if (fallback === undefined || room === undefined) continue;
+    if (allowed === undefined || mayUseModel(allowed, services.router, name, fallback)) yield { fallback, room };
   }
+}
+
+/** The largest window among the group and the fallbacks the key may use. */
+function largestWindow(services: FitServices, request: FastifyRequest, group: ModelGroup, window: number): number {
+  let largest = window;
+  for (const { room } of fallbackWindows(services, request, group)) if (room > largest) largest = room;
   return largest;
 }
 
@@ -119,7 +130,7 @@ export async function fitContext(services: FitServices, request: FastifyRequest,
   // Refusing, or moving to a larger window, needs the count only up to the largest window that
   // could take the prompt: a 10 MB body is not counted whole (seconds of counting) to be refused.
   // Big prompts are counted in a worker thread (src/usage/token-counts.ts), never on the event loop.
-  const largest = policy === 'error' ? window : policy === 'fallback' ? largestWindow(services, group, window) : undefined;
+  const largest = policy === 'error' ? window : policy === 'fallback' ? largestWindow(services, request, group, window) : undefined;
   const cap = largest === undefined ? undefined : Math.max(0, largest - output);
   const parts = cap === undefined ? await countTokens({ kind: 'plan', chat }) : undefined;
   const before = parts?.request ?? (await countTokens({ kind: 'upTo', chat, cap: cap as number }));
@@ -131,10 +142,8 @@ export async function fitContext(services: FitServices, request: FastifyRequest,
   };
 
   if (policy === 'fallback') {
-    for (const name of group.fallbacks) {
-      const fallback = services.router.plan(name);
-      const room = fallback === undefined ? undefined : groupWindow(fallback);
-      if (fallback !== undefined && room !== undefined && before + output <= room) {
+    for (const { fallback, room } of fallbackWindows(services, request, group)) {
+      if (before + output <= room) {
         mark(before, 'fallback');
         return fallback;
       }
@@ -175,7 +184,7 @@ export async function fitContext(services: FitServices, request: FastifyRequest,
   const held = summariser !== undefined && (await holdSummariserCalls(services, request, reply, summariser, prepared.estimate));
   let result: CondenseResult;
   try {
-    result = await prepared.run({ requestId: request.id, signal: disconnect, onCall: (call) => calls.push(call) });
+    result = await prepared.run({ requestId: request.id, signal: disconnect, allowed: request.principal?.models, onCall: (call) => calls.push(call) });
   } finally {
     // Settled from the recorded usage, also when the client left mid-call; the chat call's own hold follows.
     if (calls.length > 0) recordCondenseUsage(services, request, summariser?.name ?? EXTRACTIVE_MODEL, calls, started, held);

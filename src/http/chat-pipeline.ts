@@ -12,7 +12,7 @@ import type { Frame } from '../streaming/sse-passthrough.js';
 import { CallAbort } from '../upstream/call-signal.js';
 import type { AttemptRecord, ChatCallContext, JsonOutcome, StreamOutcome, StreamStats } from '../routing/chat-executor.js';
 import type { ModelGroup, ModelRouter, Route } from '../routing/model-router.js';
-import { ModelAllowlist } from '../keys/model-allowlist.js';
+import { mayUseModel } from '../keys/model-allowlist.js';
 import type { Services } from '../services.js';
 import type { UsageRecord, UsageStatus } from '../usage/usage-recorder.js';
 import { answerFromCache, captureFrames, planCache, saveCompletion, settleStream } from './cache-response.js';
@@ -76,10 +76,7 @@ export function routeHeader(attempts: readonly AttemptRecord[]): string {
 /** 403 unless the key's allowlist reaches what `requested` routes to (keys/model-allowlist.ts). */
 export function checkModelAccess(request: FastifyRequest, router: Pick<ModelRouter, 'plan'>, group: ModelGroup, requested: string): void {
   const allowed = request.principal?.models;
-  if (allowed === undefined) return;
-  // The usual match, an exact name, builds nothing per request.
-  if (allowed.includes(requested) || allowed.includes(group.name)) return;
-  if (new ModelAllowlist(allowed, (name) => router.plan(name)).allows(requested, group)) return;
+  if (allowed === undefined || mayUseModel(allowed, router, requested, group)) return;
   throw permissionDenied(`This key may not use the model '${requested}'.`, 'model_not_allowed');
 }
 
@@ -174,6 +171,7 @@ export class ChatPipeline {
       includeUsage: clientUsage || cachePlan !== undefined,
       created: Math.floor(started / 1000),
       warnings,
+      allowed: request.principal?.models,
     };
     if (cache !== undefined) {
       const render = format === undefined ? undefined : (body: string) => (stream ? format.streamBody(body) : format.json(body));

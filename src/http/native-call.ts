@@ -58,15 +58,20 @@ export class NativeCaller {
 
   async complete(group: ModelGroup, context: ChatCallContext, protocol: NativeProtocol): Promise<NativeJsonOutcome> {
     const { upstream, executor } = this.services;
-    const { result, route, attempts } = await executor.execute(group, context.signal, async (route, current, signal) => {
-      const { bytes, parsed } = await upstream.sendForJson(route.provider, protocol.request(route, false), signal, callTimeouts(current));
-      return { bytes, ...protocol.readJson(parsed, route) };
-    });
+    const { result, route, attempts } = await executor.execute(
+      group,
+      context.signal,
+      async (route, current, signal) => {
+        const { bytes, parsed } = await upstream.sendForJson(route.provider, protocol.request(route, false), signal, callTimeouts(current));
+        return { bytes, ...protocol.readJson(parsed, route) };
+      },
+      context.allowed,
+    );
     return { body: result.bytes, usage: result.usage, ...(result.chatBody === undefined ? {} : { chatBody: result.chatBody }), route, attempts };
   }
 
   async stream(group: ModelGroup, context: ChatCallContext, protocol: NativeProtocol): Promise<StreamOutcome> {
-    const { result, route, attempts } = await this.services.executor.routeStream(group, context.signal, (route, current) => this.open(route, current, context, protocol));
+    const { result, route, attempts } = await this.services.executor.routeStream(group, context.signal, (route, current) => this.open(route, current, context, protocol), context.allowed);
     return heldOutcome(result, route, attempts);
   }
 

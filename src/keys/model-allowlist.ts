@@ -2,7 +2,16 @@
 // (and a config alias of either) reach one model on one provider, so either entry allows the
 // others; `groq/gpt-4o-mini` reaches another and is refused. A model group is allowed only by its
 // name or an alias of it: its deployments alone are not the group (it also balances and falls back).
-import type { ModelGroup } from '../routing/model-router.js';
+import type { ModelGroup, ModelRouter } from '../routing/model-router.js';
+
+/**
+ * Whether a key limited to `allowed` may use `requested`, planned as `group` (the model asked for,
+ * or a fallback). The usual match, an exact name, builds nothing.
+ */
+export function mayUseModel(allowed: readonly string[], router: Pick<ModelRouter, 'plan'>, requested: string, group: ModelGroup): boolean {
+  if (allowed.includes(requested) || allowed.includes(group.name)) return true;
+  return new ModelAllowlist(allowed, (name) => router.plan(name)).allows(requested, group);
+}
 
 export class ModelAllowlist {
   private readonly names: ReadonlySet<string>;

@@ -22,6 +22,7 @@ import type { HealthRegistry } from './deployment-health.js';
 import { orderCandidates, type Candidate } from './load-balance.js';
 import type { ModelGroup, ModelRouter, Route } from './model-router.js';
 import { retryDelay, type RetryBudget } from './retry-policy.js';
+import { mayUseModel } from '../keys/model-allowlist.js';
 
 export interface ChatCallContext {
   requestId: string;
@@ -31,6 +32,8 @@ export interface ChatCallContext {
   /** Unix seconds. */
   created: number;
   warnings: string[];
+  /** The calling key's model allowlist (undefined: any model): a fallback outside it is skipped. */
+  allowed: readonly string[] | undefined;
 }
 
 /** What a stream produced so far: read when the stream ends, however it ends. */
@@ -44,6 +47,7 @@ export interface StreamStats {
 
 /** One try at one deployment, for the `X-LLM-Proxy-Route` header and the final error. */
 export interface AttemptRecord {
+  /** `provider/model`, or a fallback's name when the key may not use it (outcome NOT_ALLOWED). */
   deployment: string;
   /** `200`, an HTTP status, or an error code such as `upstream_timeout`, `circuit_open`. */
   outcome: string;
@@ -75,6 +79,9 @@ export interface ExecutorOptions {
   contextWindowFallbacks: boolean;
   random?: () => number;
 }
+
+/** The route header's outcome for a fallback the key may not use: it was skipped, not tried. */
+const NOT_ALLOWED = 'model_not_allowed';
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -259,15 +266,20 @@ export class ChatExecutor {
     return target;
   }
 
-  /** The chain of groups to try: the asked group, then its fallbacks (each once). */
-  private *chain(group: ModelGroup): Generator<ModelGroup> {
+  /**
+   * The chain of groups to try: the asked group, then its fallbacks (each once). A fallback the key
+   * may not use is skipped and noted in `attempts`; it is planned and checked only once reached.
+   */
+  private *chain(group: ModelGroup, allowed: readonly string[] | undefined, attempts: AttemptRecord[]): Generator<ModelGroup> {
     yield group;
     const seen = new Set([group.name]);
     for (const name of group.fallbacks) {
       if (seen.has(name)) continue;
       seen.add(name);
       const fallback = this.router.plan(name);
-      if (fallback !== undefined) yield fallback;
+      if (fallback === undefined) continue;
+      if (allowed !== undefined && !mayUseModel(allowed, this.router, name, fallback)) attempts.push({ deployment: name, outcome: NOT_ALLOWED });
+      else yield fallback;
     }
   }
 
@@ -304,6 +316,7 @@ export class ChatExecutor {
     group: ModelGroup,
     signal: CallSignal,
     attempt: (route: Route, group: ModelGroup, signal: CallSignal) => Promise<T>,
+    allowed: readonly string[] | undefined,
   ): Promise<{ result: T; route: Route; attempts: AttemptRecord[] }> {
     const attempts: AttemptRecord[] = [];
     let lastError: GatewayError | undefined;
@@ -357,7 +370,7 @@ export class ChatExecutor {
 
     this.budget.inFlight++;
     try {
-      for (const current of this.chain(group)) {
+      for (const current of this.chain(group, allowed, attempts)) {
         if (overflowWindow !== undefined) {
           // After an overflow only a model with a larger window can help.
           const window = current.deployments[0]?.route.entry?.context_length;
@@ -431,7 +444,9 @@ export class ChatExecutor {
   }
 
   /** The one error when nothing could serve: says what was tried, never where or with what key. */
-  private exhausted(model: string, attempts: AttemptRecord[], lastError: GatewayError | undefined, earliestRetry: number | undefined): GatewayError {
+  private exhausted(model: string, all: AttemptRecord[], lastError: GatewayError | undefined, earliestRetry: number | undefined): GatewayError {
+    // A fallback the key may not use was never a candidate: the error is the one the others made.
+    const attempts = all.some((entry) => entry.outcome === NOT_ALLOWED) ? all.filter((entry) => entry.outcome !== NOT_ALLOWED) : all;
     const retryAfterMs = earliestRetry === undefined ? undefined : Math.max(1000, earliestRetry - Date.now());
     const tried = attempts.filter((entry) => entry.outcome !== 'circuit_open' && entry.outcome !== 'cooling');
     if (lastError === undefined && attempts.length > 0 && attempts.every((entry) => entry.outcome === 'cooling')) {
@@ -472,13 +487,17 @@ export class ChatExecutor {
     group: ModelGroup,
     signal: CallSignal,
     attempt: (route: Route, group: ModelGroup, signal: CallSignal) => Promise<T>,
+    allowed: readonly string[] | undefined,
   ): Promise<{ result: T; route: Route; attempts: AttemptRecord[] }> {
-    return this.run(group, signal, attempt);
+    return this.run(group, signal, attempt, allowed);
   }
 
   async complete(group: ModelGroup, request: ChatCompletionRequest, context: ChatCallContext): Promise<JsonOutcome> {
-    const { result, route, attempts } = await this.execute(group, context.signal, (route, current, attemptSignal) =>
-      this.completeOnce(route, current, request, context, attemptSignal),
+    const { result, route, attempts } = await this.execute(
+      group,
+      context.signal,
+      (route, current, attemptSignal) => this.completeOnce(route, current, request, context, attemptSignal),
+      context.allowed,
     );
     // Named fields, not a spread: see heldOutcome.
     return { body: result.body, usage: result.usage, route, attempts };
@@ -492,16 +511,18 @@ export class ChatExecutor {
     group: ModelGroup,
     clientSignal: CallSignal,
     attempt: (route: Route, group: ModelGroup, signal: CallSignal) => Promise<T>,
+    allowed: readonly string[] | undefined,
   ): Promise<{ result: T; route: Route; attempts: AttemptRecord[] }> {
     const totalMs = group.timeouts.totalMs ?? this.options.totalMs;
     // Not async itself: an uncapped call (the default) adds no promise of its own.
-    return totalMs === undefined ? this.run(group, clientSignal, attempt) : this.executeCapped(group, clientSignal, attempt, totalMs);
+    return totalMs === undefined ? this.run(group, clientSignal, attempt, allowed) : this.executeCapped(group, clientSignal, attempt, allowed, totalMs);
   }
 
   private async executeCapped<T>(
     group: ModelGroup,
     clientSignal: CallSignal,
     attempt: (route: Route, group: ModelGroup, signal: CallSignal) => Promise<T>,
+    allowed: readonly string[] | undefined,
     totalMs: number,
   ): Promise<{ result: T; route: Route; attempts: AttemptRecord[] }> {
     const deadline = new CallAbort();
@@ -509,7 +530,7 @@ export class ChatExecutor {
     clientSignal.addEventListener('abort', abort, { once: true });
     const timer = setTimeout(() => deadline.abort(new AttemptTimeout()), totalMs);
     try {
-      return await this.run(group, deadline, attempt);
+      return await this.run(group, deadline, attempt, allowed);
     } catch (error) {
       if (deadline.reason instanceof AttemptTimeout && !clientSignal.aborted) throw upstreamTimeout(group.name, 'the total time allowed for the call');
       throw error;
@@ -536,7 +557,7 @@ export class ChatExecutor {
   }
 
   async stream(group: ModelGroup, request: ChatCompletionRequest, context: ChatCallContext): Promise<StreamOutcome> {
-    const { result, route, attempts } = await this.run(group, context.signal, (route, current) => this.streamOnce(route, current, request, context));
+    const { result, route, attempts } = await this.run(group, context.signal, (route, current) => this.streamOnce(route, current, request, context), context.allowed);
     return heldOutcome(result, route, attempts);
   }
 

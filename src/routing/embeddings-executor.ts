@@ -15,6 +15,8 @@ export interface EmbeddingsCallContext {
   signal: CallSignal;
   /** Dropped fields of the attempt that answered, for `X-LLM-Proxy-Warnings`. */
   warnings: string[];
+  /** The calling key's model allowlist (undefined: any model): a fallback outside it is skipped. */
+  allowed: readonly string[] | undefined;
 }
 
 export interface EmbeddingsOutcome {
@@ -72,8 +74,11 @@ export class EmbeddingsExecutor {
   async embed(group: ModelGroup, request: EmbeddingRequest, context: EmbeddingsCallContext): Promise<EmbeddingsOutcome> {
     const expected = inputCount(request.input);
     const format = encodingOf(request);
-    const { result, route, attempts } = await this.executor.execute(group, context.signal, (route, current, signal) =>
-      this.embedOnce(route, current, request, context.warnings, signal, expected, format),
+    const { result, route, attempts } = await this.executor.execute(
+      group,
+      context.signal,
+      (route, current, signal) => this.embedOnce(route, current, request, context.warnings, signal, expected, format),
+      context.allowed,
     );
     // Named fields, not a spread: see heldOutcome in src/routing/chat-executor.ts (the same V8 slow path).
     return { response: result.response, raw: result.raw, route, attempts };

@@ -49,6 +49,8 @@ export class HealthProbe {
               includeUsage: false,
               created: Math.floor(Date.now() / 1000),
               warnings: [],
+              // The proxy's own probe, made for no key.
+              allowed: undefined,
             });
           } catch (error) {
             this.logger.debug({ deployment: deployment.id, code: (error as { code?: string }).code }, 'health probe failed');

@@ -91,7 +91,7 @@ export function registerCondense(app: FastifyInstance, services: Services): void
     const calls: SummariserCall[] = [];
     let result: CondenseResult;
     try {
-      result = await prepared.run({ requestId: request.id, signal: disconnect, onCall: (call) => calls.push(call) });
+      result = await prepared.run({ requestId: request.id, signal: disconnect, allowed: request.principal?.models, onCall: (call) => calls.push(call) });
     } catch (error) {
       // A client that leaves mid map-reduce still pays for the calls that finished (the provider billed them).
       if (calls.length > 0) recordCondenseUsage(services, request, group?.name ?? EXTRACTIVE_MODEL, calls, started, true, disconnect.aborted);

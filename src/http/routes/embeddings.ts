@@ -86,7 +86,7 @@ export function registerEmbeddings(app: FastifyInstance, services: Services): vo
     const warnings: string[] = [];
     let outcome: EmbeddingsOutcome;
     try {
-      outcome = await embeddings.embed(group, embed, { signal: disconnect, warnings });
+      outcome = await embeddings.embed(group, embed, { signal: disconnect, warnings, allowed: request.principal?.models });
     } catch (error) {
       if (cachePlan !== undefined) cache?.release(cachePlan);
       record(request, planned, embed.model, started, disconnect.aborted ? 'client_disconnected' : 'error', isGatewayError(error) ? error.status : 500, undefined, {

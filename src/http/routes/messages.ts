@@ -100,7 +100,7 @@ export function registerMessages(app: FastifyInstance, services: Services, pipel
       // The light signal of src/upstream/call-signal.ts: an AbortController costs 6-9 µs a request.
       const disconnect = new CallAbort();
       abortWhenClientLeaves(reply.raw, disconnect);
-      const outcome = await caller.complete(group, { requestId: request.id, signal: disconnect, includeUsage: false, created: 0, warnings: [] }, protocol);
+      const outcome = await caller.complete(group, { requestId: request.id, signal: disconnect, includeUsage: false, created: 0, warnings: [], allowed: request.principal?.models }, protocol);
       return reply.code(200).header('content-type', 'application/json').send(outcome.body);
     }
     const { chat } = toChatRequest(parsed, [], { lenient: true });

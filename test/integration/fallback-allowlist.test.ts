@@ -1,0 +1,117 @@
+// A key's model allowlist covers fallbacks too: a fallback the key may not use is skipped (never
+// called, never billed), both after an upstream failure and when the context policy moves a long
+// prompt to a larger-window model; with nothing it may use left, the original error stands.
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
+import { startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+import { chat, createKey, errorCode } from '../support/key-support.js';
+import { configFile } from '../support/reliability-support.js';
+
+describe("fallbacks follow the key's model allowlist", () => {
+  let primary: FakeOpenAi;
+  let backup: FakeOpenAi;
+  let gateway: Gateway;
+  /** May use the group `cheap` and its fallback `cheap-backup`, not `dear-model`. */
+  let withBackup: string;
+  /** May use the group `cheap` alone. */
+  let cheapOnly: string;
+  /** May use the plain model `solo-model` (routing-wide fallbacks) and `cheap-backup`. */
+  let solo: string;
+
+  before(async () => {
+    primary = await startFakeOpenAi({ apiKey: UPSTREAM_KEY, models: ['cheap-model', 'solo-model'] });
+    backup = await startFakeOpenAi({ apiKey: UPSTREAM_KEY, models: ['dear-model', 'cheap-backup'] });
+    gateway = await startGateway({
+      LLM_PROXY_CONFIG: configFile(`
+providers:
+  primary: { type: openai-compatible, api_key: ${UPSTREAM_KEY}, base_url: "${primary.url}/v1", models: [cheap-model, solo-model] }
+  backup: { type: openai-compatible, api_key: ${UPSTREAM_KEY}, base_url: "${backup.url}/v1", models: [dear-model, cheap-backup] }
+model_catalog:
+  cheap-model: { context_length: 1000, input_cost: 0.0001, output_cost: 0.0001 }
+  dear-model: { context_length: 100000, input_cost: 0.01, output_cost: 0.03 }
+  cheap-backup: { context_length: 50000, input_cost: 0.0001, output_cost: 0.0001 }
+models:
+  - name: cheap
+    deployments: [{ provider: primary, model: cheap-model }]
+    fallbacks: [dear-model, cheap-backup]
+routing: { retries: 0, failure_threshold: 1000, fallbacks: [dear-model, cheap-backup] }
+`),
+      LLM_PROXY_RPM: '0',
+    });
+    withBackup = (await createKey(gateway.url, { name: 'with-backup', models: ['cheap', 'cheap-backup'] })).key;
+    cheapOnly = (await createKey(gateway.url, { name: 'cheap-only', models: ['cheap'] })).key;
+    solo = (await createKey(gateway.url, { name: 'solo', models: ['solo-model', 'cheap-backup'] })).key;
+  });
+  beforeEach(() => {
+    primary.reset();
+    backup.reset();
+  });
+  after(async () => {
+    await gateway.close();
+    await primary.close();
+    await backup.close();
+  });
+
+  const calledModels = () => backup.requests.map((request) => request.body?.model);
+
+  test('a failing primary falls back past a model the key may not use, to one it may', async () => {
+    for (const stream of [false, true]) {
+      backup.reset();
+      primary.enqueue({ kind: 'status', status: 500 });
+      const response = await chat(gateway.url, withBackup, { model: 'cheap', stream });
+      assert.equal(response.status, 200, response.text);
+      assert.deepEqual(calledModels(), ['cheap-backup'], 'dear-model is never called');
+      assert.equal(response.headers.get('x-llm-proxy-route'), 'primary/cheap-model=upstream_error, dear-model=model_not_allowed, backup/cheap-backup=200');
+    }
+    const { usage } = gateway;
+    assert.equal(usage.recent().at(-1)?.upstreamModel, 'cheap-backup');
+  });
+
+  test("the routing-wide fallbacks are checked the same way", async () => {
+    primary.enqueue({ kind: 'status', status: 503 });
+    const response = await chat(gateway.url, solo, { model: 'solo-model' });
+    assert.equal(response.status, 200, response.text);
+    assert.deepEqual(calledModels(), ['cheap-backup']);
+  });
+
+  test('with no fallback the key may use, the primary error stands', async () => {
+    primary.enqueue({ kind: 'status', status: 500 });
+    const response = await chat(gateway.url, cheapOnly, { model: 'cheap' });
+    assert.equal(response.status, 502, response.text);
+    assert.equal(errorCode(response), 'upstream_error');
+    assert.doesNotMatch(response.text, /dear-model|cheap-backup|Tried/);
+    assert.deepEqual(calledModels(), []);
+  });
+
+  test('a key without an allowlist still gets the first fallback', async () => {
+    const { key } = await createKey(gateway.url, { name: 'any-model' });
+    primary.enqueue({ kind: 'status', status: 500 });
+    const response = await chat(gateway.url, key, { model: 'cheap' });
+    assert.equal(response.status, 200, response.text);
+    assert.deepEqual(calledModels(), ['dear-model']);
+  });
+
+  test('the context policy moves a long prompt only to a larger-window fallback the key may use', async () => {
+    const long = 'lorem ipsum dolor sit amet '.repeat(400);
+    const request = { model: 'cheap', messages: [{ role: 'user', content: long }] };
+    const send = (key: string) =>
+      fetch(`${gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json', 'X-LLM-Proxy-Context': 'fallback' },
+        body: JSON.stringify(request),
+      });
+    const moved = await send(withBackup);
+    assert.equal(moved.status, 200, await moved.clone().text());
+    assert.equal(moved.headers.get('x-llm-proxy-route'), 'backup/cheap-backup=200');
+    assert.deepEqual(calledModels(), ['cheap-backup']);
+    assert.deepEqual(primary.requests, []);
+
+    backup.reset();
+    const refused = await send(cheapOnly);
+    const body = (await refused.json()) as { error: { code: string } };
+    assert.equal(refused.status, 400);
+    assert.equal(body.error.code, 'context_length_exceeded');
+    assert.deepEqual(calledModels(), []);
+  });
+});

@@ -6,6 +6,12 @@ import { applyCatalogPatches, type CatalogEntryPatch } from './catalog-patch.js'
 import type { CatalogEntry, CatalogFile } from './catalog-types.js';
 import type { DiscoveredModel, ProviderKind } from '../providers/provider.js';
 
+/**
+ * Provider kinds that sell another kind's models under the same names at its list prices: Azure
+ * OpenAI deploys OpenAI's models (a deployment named `gpt-4o` is OpenAI's gpt-4o, priced alike).
+ */
+const RESOLD: Partial<Record<ProviderKind, ProviderKind>> = { azure: 'openai' };
+
 export class ModelCatalog {
   private readonly byName = new Map<string, CatalogEntry>();
   private readonly byKind = new Map<ProviderKind, CatalogEntry[]>();
@@ -39,14 +45,16 @@ export class ModelCatalog {
   /**
    * The entry whose figures apply to `model` on `provider`: the config's entry for `provider/model`,
    * else the entry named `model` when it is that provider kind's own or a config entry that names no
-   * provider. Another provider's model of the same name is not this one: its prices and limits are
-   * not this provider's (Groq's `gpt-4o` is not billed at OpenAI's price).
+   * provider (or whose models that kind resells: Azure's are OpenAI's). Another provider's model of
+   * the same name is not this one: its prices and limits are not this provider's (Groq's `gpt-4o` is
+   * not billed at OpenAI's price).
    */
   entryFor(provider: { readonly name: string; readonly kind: ProviderKind }, model: string): CatalogEntry | undefined {
     const qualified = `${provider.name}/${model}`;
     if (this.unrouted.has(qualified)) return this.byName.get(qualified);
     const entry = this.byName.get(model);
-    return entry !== undefined && (entry.provider === provider.kind || this.unrouted.has(entry.id)) ? entry : undefined;
+    if (entry === undefined) return undefined;
+    return entry.provider === provider.kind || RESOLD[provider.kind] === entry.provider || this.unrouted.has(entry.id) ? entry : undefined;
   }
 
   /** Every entry served natively by one kind of provider. */

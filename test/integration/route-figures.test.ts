@@ -12,13 +12,17 @@ import type { UsageRecord } from '../../src/usage/usage-recorder.js';
 describe("route figures: another provider's catalog entry never prices a provider/model route", () => {
   let openai: FakeOpenAi;
   let groq: FakeOpenAi;
+  let azure: FakeOpenAi;
   let gateway: Gateway;
 
   before(async () => {
     openai = await startFakeOpenAi({ apiKey: UPSTREAM_KEY, models: ['gpt-4o', 'gpt-4o-mini'] });
     // Groq's list reports gpt-4o with a window of its own; gpt-4o-mini and gpt-4.1 it does not report.
     groq = await startFakeOpenAi({ apiKey: UPSTREAM_KEY, models: ['gpt-4o', 'llama-3.1-8b-instant'], listFields: { 'gpt-4o': { context_length: 8000 } } });
+    azure = await startFakeOpenAi({ apiKey: UPSTREAM_KEY });
     gateway = await startGateway({
+      AZURE_OPENAI_API_KEY: UPSTREAM_KEY,
+      AZURE_OPENAI_ENDPOINT: azure.url,
       OPENAI_API_KEY: UPSTREAM_KEY,
       OPENAI_BASE_URL: `${openai.url}/v1`,
       GROQ_API_KEY: UPSTREAM_KEY,
@@ -36,6 +40,7 @@ routing: { retries: 0 }
     await gateway.close();
     await openai.close();
     await groq.close();
+    await azure.close();
   });
 
   async function details(model: string): Promise<{ status: number; model: ModelView | undefined }> {
@@ -111,6 +116,14 @@ routing: { retries: 0 }
     assert.equal(entry?.provider, 'groq');
     const { status, record } = await chat('groq/llama-3.1-8b-instant');
     assert.equal(status, 200);
+    assert.equal(record?.cost, priced(record, entry?.input_cost ?? NaN, entry?.output_cost ?? NaN));
+  });
+
+  test("Azure's deployment of an OpenAI model is priced as OpenAI's: Azure resells those models under their names", async () => {
+    const entry = gateway.app.services.catalog.get('gpt-4o-mini');
+    const { status, record } = await chat('azure/gpt-4o-mini');
+    assert.equal(status, 200);
+    assert.equal(record?.provider, 'azure');
     assert.equal(record?.cost, priced(record, entry?.input_cost ?? NaN, entry?.output_cost ?? NaN));
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadConfig } from '../config/config-loader.js';
 import type { GatewayError } from '../errors/gateway-error.js';
-import { BodyBudget, type MeteredBody } from './body-budget.js';
+import { BodyBudget, WAITING_BODY_BYTES, type MeteredBody } from './body-budget.js';
 
 const MiB = 1024 * 1024;
 const KiB = 1024;
@@ -28,7 +28,8 @@ class FakeUpload implements MeteredBody {
   waitingSince = 0;
   received = 0;
   waiting = false;
-  outcome: 'read' | 'too large' | GatewayError | undefined;
+  /** 'busy': refused at once, the line of waiting bodies full. */
+  outcome: 'read' | 'too large' | 'busy' | GatewayError | undefined;
   readonly #budget: BodyBudget;
   readonly #size: number;
   readonly #limit: number;
@@ -45,7 +46,9 @@ class FakeUpload implements MeteredBody {
     const chunk = Math.min(bytes, this.#size - this.received);
     this.received += chunk;
     if (this.received > this.#limit) return this.#end('too large');
-    if (!this.#budget.chargeChunk(this, chunk)) {
+    const admission = this.#budget.chargeChunk(this, chunk);
+    if (admission === 'busy') return this.#end('busy');
+    if (admission === 'waits') {
       this.waiting = true;
       return;
     }
@@ -78,7 +81,7 @@ function server(limitMb: number, budgetMb: number): ReturnType<typeof loadConfig
   return { ...loadConfig({}).config.server, body_limit_mb: limitMb, body_buffer_budget_mb: budgetMb, body_buffer_wait_s: 3600 };
 }
 
-test('uploads sending in any order all reach their end or their cap: the budget never fills with bodies none can finish', () => {
+test('uploads sending in any order all reach their end or their cap, or find the line of waiting bodies full: the budget never fills with bodies none can finish', () => {
   for (const [limitMb, budgetMb] of [
     [10, 20],
     [2, 4],
@@ -91,19 +94,22 @@ test('uploads sending in any order all reach their end or their cap: the budget 
       // Over the cap (chunked) or under it (a Content-Length up to the cap).
       const uploads = Array.from({ length: 30 }, () => new FakeUpload(budget, next() < 0.6 ? limit + 1 + Math.floor(next() * limit) : 1 + Math.floor(next() * limit), limit));
       let most = 0;
+      let mostWaiting = 0;
       for (;;) {
         const sending = uploads.filter((upload) => upload.outcome === undefined && !upload.waiting);
         if (sending.length === 0) break;
         sending[Math.floor(next() * sending.length)]?.send(1 + Math.floor(next() * 64 * KiB));
         most = Math.max(most, budget.held);
+        mostWaiting = Math.max(mostWaiting, budget.waiting);
       }
       const label = `cap ${limitMb} MiB, budget ${budgetMb} MiB, seed ${seed}`;
       assert.deepEqual(
-        uploads.filter((upload) => upload.outcome !== 'read' && upload.outcome !== 'too large').length,
+        uploads.filter((upload) => upload.outcome !== 'read' && upload.outcome !== 'too large' && upload.outcome !== 'busy').length,
         0,
-        `${label}: bodies left waiting or refused for room`,
+        `${label}: bodies left waiting or refused after a wait`,
       );
       assert.ok(most <= budget.capacity, `${label}: held ${most} bytes`);
+      assert.ok(mostWaiting <= budget.maxWaiting, `${label}: ${mostWaiting} bodies waited at once`);
       assert.equal(budget.held, 0, label);
       assert.equal(budget.waiting, 0, label);
     }
@@ -160,4 +166,32 @@ test('bodies wait longer than body_buffer_wait_s without a 503 while waiting bod
     ['too large', 'too large', 'too large', 'too large'],
   );
   assert.equal(budget.held, 0);
+});
+
+test('at most maxWaiting bodies wait, half the budget in the reads they hold; the next is refused at once and holds nothing', () => {
+  // Cap 2 MiB, budget 4 MiB: 16 waiting bodies of 128 KiB each.
+  const budget = new BodyBudget(server(2, 4));
+  assert.equal(budget.maxWaiting, (4 * MiB) / 2 / WAITING_BODY_BYTES);
+  const leader = new FakeUpload(budget, 3 * MiB, 2 * MiB);
+  for (let i = 0; i < 30; i++) leader.send(64 * KiB);
+  // The others' 1.5 MiB, all taken: every new body waits at its first read.
+  const filler = new FakeUpload(budget, 3 * MiB, 2 * MiB);
+  for (let i = 0; i < 24; i++) filler.send(64 * KiB);
+  assert.equal(filler.waiting, false);
+  const line = Array.from({ length: 24 }, () => new FakeUpload(budget, 3 * MiB, 2 * MiB));
+  for (const upload of line) upload.send(64 * KiB);
+  assert.equal(budget.waiting, budget.maxWaiting);
+  assert.deepEqual(
+    line.map((upload) => upload.outcome ?? (upload.waiting ? 'waits' : 'charged')),
+    line.map((_, index) => (index < budget.maxWaiting ? 'waits' : 'busy')),
+  );
+  assert.equal(budget.held, 54 * 64 * KiB, 'those refused hold nothing');
+  // The line moves on as before: the leader reaches its cap, and those first in line are let in.
+  while (leader.outcome === undefined) leader.send(64 * KiB);
+  assert.equal(leader.outcome, 'too large');
+  assert.ok(budget.waiting < budget.maxWaiting, 'let in once the leader gave its bytes back');
+  // And a new body may wait again.
+  const late = new FakeUpload(budget, 3 * MiB, 2 * MiB);
+  for (let i = 0; i < 40 && late.outcome === undefined && !late.waiting; i++) late.send(64 * KiB);
+  assert.equal(late.waiting, true);
 });

@@ -3,7 +3,7 @@
 // memory uploads hold stays bounded however many arrive at once (`body_limit_mb`, 413, alone bounds
 // one body, not N of them). A metered body whose next chunk does not fit waits, its socket unread,
 // until bytes are released: only a wait of `body_buffer_wait_s` in which no waiting body was let in
-// ends in a 503.
+// ends in a 503, or, at once, a line of waiting bodies already full (each holds reads outside the budget).
 import type { FastifyRequest } from 'fastify';
 import type { Config } from '../config/config-schema.js';
 import { GatewayError } from '../errors/gateway-error.js';
@@ -31,6 +31,15 @@ export function bodyBudgetFull(): GatewayError {
   });
 }
 
+/**
+ * What a waiting body is taken to hold outside the budget: the read it waits to charge and the
+ * socket's next, which Node reads before the backpressure stops it (64 KiB each at most).
+ */
+export const WAITING_BODY_BYTES = 128 * 1024;
+
+/** What chargeChunk() decided: charged; waits for room; or refused, the line of waiting bodies being full. */
+export type ChunkAdmission = 'charged' | 'waits' | 'busy';
+
 /** What the budget reads and writes of a request. */
 export type ChargedRequest = Pick<FastifyRequest, 'bodyCharge'>;
 
@@ -57,6 +66,8 @@ export interface MeteredBody {
  * always reach its end or its 413 and give its bytes back, and a flood of uploads over the cap is
  * answered 413 one after the other instead of filling the budget with partial bodies none can finish.
  * Bodies that do not fit wait and are let in first come, first served as bytes are given back.
+ * At most `maxWaiting` wait, so what they hold outside the budget (WAITING_BODY_BYTES each) stays
+ * within half the capacity; a body that finds the line full is refused at once.
  * A body is refused only when it has waited `body_buffer_wait_s` and no waiting body was let in
  * meanwhile: the budget is stuck (stalled uploads hold it), not merely busy (in a flood of uploads
  * the last in line may wait longer, as long as the line moves; `request_timeout_s` still ends it).
@@ -66,6 +77,7 @@ export class BodyBudget {
   /** What the metered bodies other than the leader may hold: the capacity less an eighth, less one body at the cap (never below 0). */
   #spare = 0;
   #waitMs = 0;
+  #maxWaiting = 1;
   #held = 0;
   /** Metered bodies still arriving, and the one of them charged the most. */
   readonly #metered = new Set<MeteredBody>();
@@ -87,6 +99,7 @@ export class BodyBudget {
     const metered = Math.max(this.#capacity - Math.floor(this.#capacity / 8), Math.min(limit, this.#capacity));
     this.#spare = Math.max(0, metered - limit);
     this.#waitMs = (server.body_buffer_wait_s ?? DEFAULT_WAIT_S) * 1000;
+    this.#maxWaiting = Math.max(1, Math.floor(this.#capacity / 2 / WAITING_BODY_BYTES));
     this.#wake();
   }
 
@@ -104,6 +117,11 @@ export class BodyBudget {
     return this.#waiting.size;
   }
 
+  /** How many metered bodies may wait at once. */
+  get maxWaiting(): number {
+    return this.#maxWaiting;
+  }
+
   /** Charges a small body whole; false, and nothing charged, when it does not fit. */
   charge(request: ChargedRequest, bytes: number): boolean {
     if (request.bodyCharge < 0 || this.#held + bytes > this.#capacity) return false;
@@ -118,19 +136,21 @@ export class BodyBudget {
   }
 
   /**
-   * Charges a metered body's next chunk: true when charged; false when it waits for room, until
-   * the budget calls its proceed() (the chunk charged) or refuse() (`body_buffer_wait_s` passed).
+   * Charges a metered body's next chunk. When it does not fit, the body waits for room, until the
+   * budget calls its proceed() (the chunk charged) or refuse() (`body_buffer_wait_s` passed); or,
+   * when `maxWaiting` bodies wait already, it is refused at once ('busy', nothing charged).
    */
-  chargeChunk(body: MeteredBody, bytes: number): boolean {
+  chargeChunk(body: MeteredBody, bytes: number): ChunkAdmission {
     if (this.#fits(body, bytes)) {
       this.#chargeMetered(body, bytes);
-      return true;
+      return 'charged';
     }
+    if (this.#waiting.size >= this.#maxWaiting) return 'busy';
     body.waitingBytes = bytes;
     body.waitingSince = performance.now();
     this.#waiting.add(body);
     this.#timer ??= setTimeout(this.#expire, this.#waitMs).unref();
-    return false;
+    return 'waits';
   }
 
   /** `body` charges nothing more (it ended, was refused or cut short); what it holds stays charged until release(). */

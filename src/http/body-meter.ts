@@ -20,7 +20,8 @@ function ignoreError(): void {
  * Passes a body through while charging each chunk to the budget. A chunk the budget has no room
  * for is held back, uncharged, until the budget lets it in: meanwhile the request's stream backs up
  * and Node stops reading its socket. Over the cap (or after waiting too long for room) it fails
- * with the 413 (or 503) before the chunk reaches Fastify's buffer and stops taking the upload;
+ * with the 413 (or 503; at once when too many bodies wait already) before the chunk reaches
+ * Fastify's buffer and stops taking the upload;
  * after the answer, the error handler's lingering close reads a bounded part of what is left.
  */
 class BodyMeter extends Transform implements MeteredBody {
@@ -51,7 +52,9 @@ class BodyMeter extends Transform implements MeteredBody {
     if (this.#received > this.#limit) return this.#refuse(requestTooLarge(this.#limit), callback);
     // Released (its request ended): what it still receives is dropped, not held.
     if (this.request.bodyCharge < 0) return this.#refuse(bodyBudgetFull(), callback);
-    if (this.#budget.chargeChunk(this, chunk.length)) return callback(null, chunk);
+    const admission = this.#budget.chargeChunk(this, chunk.length);
+    if (admission === 'charged') return callback(null, chunk);
+    if (admission === 'busy') return this.#refuse(bodyBudgetFull(), callback);
     this.#waitingChunk = chunk;
     this.#waitingCallback = callback;
   }

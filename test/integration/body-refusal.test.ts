@@ -155,9 +155,9 @@ describe('the request-body budget (server.body_buffer_budget_mb, body_buffer_wai
     await eventually(() => budget.held === 0 && budget.waiting === 0);
   });
 
-  test('24 parallel chunked uploads over the cap all read 413 in turn, ordinary requests are served meanwhile, and every byte is given back', async () => {
+  test('16 parallel chunked uploads over the cap (as many as may wait) all read 413 in turn, ordinary requests are served meanwhile, and every byte is given back', async () => {
     assert.equal(budget.capacity, 4 * MiB);
-    const uploads = Promise.all(Array.from({ length: 24 }, () => upload(stack.url, 8)));
+    const uploads = Promise.all(Array.from({ length: 16 }, () => upload(stack.url, 8)));
     // Bodies of at most 64 KiB with a Content-Length never wait behind uploads.
     await assertServing(stack.url);
     for (const result of await uploads) {
@@ -227,6 +227,42 @@ describe('the request-body budget (server.body_buffer_budget_mb, body_buffer_wai
     assert.equal(declared.status, 200, declared.body);
     const chunked = await call(stack.url, { headers: { ...JSON_AUTH, 'transfer-encoding': 'chunked' }, body: large });
     assert.equal(chunked.status, 200, chunked.body);
+  });
+});
+
+describe('the line of bodies waiting for room (at most half the budget in the reads they hold)', () => {
+  // Cap 2 MiB, budget 4 MiB: at most 16 bodies wait. A wait no test reaches, so any 503 here is the line being full.
+  let stack: Stack;
+  let budget: BodyBudget;
+  before(async () => {
+    stack = await startStack({ yaml: 'server:\n  body_limit_mb: 2\n  body_buffer_budget_mb: 4\n  body_buffer_wait_s: 60\n' });
+    budget = stack.gateway.app.services.shared.bodyBudget;
+  });
+  after(() => stack.close());
+
+  test('80 parallel chunked uploads over the cap: past the line\'s 16 they get 503 server_busy at once, the others their 413; every byte is given back', async () => {
+    assert.equal(budget.maxWaiting, 16);
+    // Each waiting body holds a read or two outside the budget: 2,000 of them held ~250 MB.
+    let mostWaiting = 0;
+    const sampler = setInterval(() => (mostWaiting = Math.max(mostWaiting, budget.waiting)), 2);
+    const results = await Promise.all(Array.from({ length: 80 }, () => upload(stack.url, 8)));
+    clearInterval(sampler);
+    assert.ok(mostWaiting > 0 && mostWaiting <= 16, `${mostWaiting} bodies waited at once`);
+    const busy = results.filter((result) => result.status === 503);
+    const tooLarge = results.filter((result) => result.status === 413);
+    assert.equal(busy.length + tooLarge.length, 80, `statuses: ${results.map((result) => result.status).join(' ')}`);
+    assert.ok(busy.length > 0, 'none found the line full');
+    // One body reads to its cap while 16 wait, and more join the line as it moves.
+    assert.ok(tooLarge.length >= 17, `only ${tooLarge.length} read their 413`);
+    for (const result of busy) {
+      assertBusy(parseRawResponse(result.text));
+      assert.ok(result.ms < 10_000, `a 503 took ${result.ms} ms`);
+    }
+    for (const result of tooLarge) assertError(parseRawResponse(result.text), { status: 413, code: 'request_too_large', type: 'invalid_request_error', param: null });
+    await eventually(() => budget.held === 0 && budget.waiting === 0);
+    await assertServing(stack.url);
+    const after = await upload(stack.url, 8);
+    assert.equal(after.status, 413);
   });
 });
 

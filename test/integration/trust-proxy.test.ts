@@ -4,6 +4,7 @@
 // own limits, a client cannot pick one by prepending to the header, and forwarded https gives Secure.
 // The dashboard's same-origin check follows the balancer's X-Forwarded-Host only when it is trusted.
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { MASTER_KEY, startGateway, type Gateway } from '../support/gateway-harness.js';
 import { send, type Answer } from '../support/gateway-process.js';
@@ -146,6 +147,22 @@ describeTrusting('trust_proxy: 127.0.0.1 (the balancer): each forwarded client i
     assert.equal(other.status, 401);
   });
 
+  test('an IPv6 client is counted by its /64: a new address in it for every attempt escapes neither the lockout nor the sign-in limit', async () => {
+    const gateway = current();
+    assert.equal(await failuresUntilLocked(gateway, (attempt) => `2001:db8:1:2::${attempt + 1}`), FAILURES_PER_MINUTE);
+    assert.equal((await models(gateway, 'sk-wrong-other', { 'x-forwarded-for': '2001:db8:1:2:ffff::9' })).status, 429);
+    // The next /64 is another client.
+    assert.equal((await models(gateway, 'sk-wrong-other', { 'x-forwarded-for': '2001:db8:1:3::1' })).status, 401);
+    assert.equal(await signInsUntilRefused(gateway, (attempt) => `2001:db8:5:6:${(attempt + 1).toString(16)}::1`), SIGN_INS_PER_MINUTE);
+    assert.equal((await signIn(gateway, MASTER_KEY, { 'x-forwarded-for': '2001:db8:5:7::1' })).status, 201);
+  });
+
+  test('an IPv4-mapped IPv6 address counts as its IPv4 address', async () => {
+    const gateway = current();
+    assert.equal(await failuresUntilLocked(gateway, (attempt) => (attempt % 2 === 0 ? '203.0.113.9' : '::ffff:203.0.113.9')), FAILURES_PER_MINUTE);
+    assert.equal((await models(gateway, 'sk-wrong-other', { 'x-forwarded-for': '::ffff:203.0.113.10' })).status, 401);
+  });
+
   test('sign-in through a balancer that rewrites Host: the page is compared with X-Forwarded-Host and -Proto', async () => {
     const gateway = current();
     const through = (headers: Record<string, string | undefined>) => signInThroughBalancer(gateway, { 'x-forwarded-for': '203.0.113.8', ...headers });
@@ -188,5 +205,32 @@ describeTrusting('trust_proxy naming other addresses', '10.0.0.0/8, fd00::/8', (
     assert.equal(await failuresUntilLocked(gateway, (attempt) => `198.51.100.${attempt + 1}`), FAILURES_PER_MINUTE);
     const spoofed = await signInThroughBalancer(gateway, {});
     assert.equal(spoofed.status, 403, spoofed.body);
+  });
+});
+
+/** Whether this host can listen on IPv6 loopback (containers without IPv6 cannot). */
+const IPV6_LOOPBACK = await new Promise<boolean>((resolve) => {
+  const server = createServer();
+  server.once('error', () => resolve(false));
+  server.listen(0, '::1', () => server.close(() => resolve(true)));
+});
+
+describe('over IPv6 loopback, the balancer on ::1: the peer and the clients it forwards are counted by their /64', { skip: IPV6_LOOPBACK ? false : 'IPv6 loopback (::1) is unavailable on this host' }, () => {
+  let gateway: Gateway;
+  before(async () => {
+    gateway = await startGateway({ LLM_PROXY_RPM: '0', LLM_PROXY_TRUST_PROXY: 'loopback' }, { host: '::1', configure: (config) => void (config.auth.max_failures_per_minute = FAILURES_PER_MINUTE) });
+  });
+  after(() => gateway.close());
+
+  test('failures from ::1 itself and from ::2 and ::3 forwarded by it share one limit', async () => {
+    assert.match(gateway.url, /^http:\/\/\[::1\]:\d+$/);
+    // ::1 three times, then ::2 and ::3: five failures in one /64 (0:0:0:0::/64).
+    for (const forwarded of [undefined, undefined, undefined, '::2', '::3']) {
+      const response = await models(gateway, 'sk-wrong', forwarded === undefined ? {} : { 'x-forwarded-for': forwarded });
+      assert.equal(response.status, 401, forwarded);
+    }
+    assert.equal((await models(gateway, 'sk-wrong-other', { 'x-forwarded-for': '::4' })).status, 429);
+    assert.equal((await models(gateway, 'sk-wrong-other')).status, 429);
+    assert.equal((await models(gateway, 'sk-wrong-other', { 'x-forwarded-for': '2001:db8:9::1' })).status, 401);
   });
 });

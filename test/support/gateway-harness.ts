@@ -1,4 +1,4 @@
-// Starts the real app on 127.0.0.1:0 in front of fake upstreams, with every log line captured
+// Starts the real app on 127.0.0.1:0 (or ::1) in front of fake upstreams, with every log line captured
 // (for canary and redaction checks). Tests build config the way main.ts does, through the loader.
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -32,6 +32,8 @@ export interface GatewayOptions {
   rateLimiter?: RateLimiter;
   /** Runs on the built app before it listens (e.g. to add a hook). */
   prepare?: (app: App) => void;
+  /** The loopback address to listen on: 127.0.0.1 unless given (::1 for IPv6). */
+  host?: string;
 }
 
 /** `env` is the process environment the proxy would see; LLM_PROXY_DB is pointed at a temp path unless given. */
@@ -57,10 +59,11 @@ export async function startGateway(env: Environment, options: GatewayOptions = {
   const services = createServices(config, { logger, usage, ...(options.rateLimiter === undefined ? {} : { localRateLimiter: options.rateLimiter }) });
   const app = buildApp(services);
   options.prepare?.(app);
-  await app.app.listen({ port: 0, host: '127.0.0.1' });
+  const host = options.host ?? '127.0.0.1';
+  await app.app.listen({ port: 0, host });
   const { port } = app.app.server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     app,
     logs,
     usage,

@@ -7,6 +7,7 @@ import type { Principal } from '../../keys/static-keys.js';
 import { isVirtualKeyShaped } from '../../keys/virtual-keys.js';
 import type { RateLimitDecision } from '../../rate-limit/memory-rate-limiter.js';
 import type { Services } from '../../services.js';
+import { addressBucket } from '../client-address.js';
 
 export type Access = 'none' | 'client' | 'master';
 
@@ -50,10 +51,10 @@ export function presentedKey(request: FastifyRequest): string | undefined {
 
 /**
  * The failed-authentication counter of a client address (behind a balancer named in
- * server.trust_proxy, the address it forwards), beside the keys' own counters in the shared limiter.
+ * server.trust_proxy, the address it forwards; IPv6 by its /64), beside the keys' own counters in the shared limiter.
  */
 function failureKey(request: FastifyRequest): string {
-  return `auth-fail:${request.ip}`;
+  return `auth-fail:${addressBucket(request.ip)}`;
 }
 
 /**

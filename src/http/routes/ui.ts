@@ -12,6 +12,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authentication, GatewayError, invalidRequest, invalidType, permissionDenied, rateLimited, routeNotFound } from '../../errors/gateway-error.js';
 import { SESSION_COOKIE, type UiSession } from '../../keys/ui-sessions.js';
 import type { Services } from '../../services.js';
+import { addressBucket } from '../client-address.js';
 
 export const CONTENT_SECURITY_POLICY =
   "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
@@ -143,7 +144,7 @@ export function registerUi(app: FastifyInstance, services: Services): void {
   app.post('/ui/session', { config: { auth: 'none' } }, async (request, reply) => {
     securityHeaders(reply);
     if (!sameOrigin(request)) throw permissionDenied('Sign in from the dashboard page itself.', 'cross_origin');
-    const decision = await services.rateLimiter.consume(`ui-sign-in:${request.ip}`, SIGN_INS_PER_MINUTE, 1, Date.now());
+    const decision = await services.rateLimiter.consume(`ui-sign-in:${addressBucket(request.ip)}`, SIGN_INS_PER_MINUTE, 1, Date.now());
     if (!decision.allowed) throw rateLimited('Too many sign-in attempts. Retry after the time in Retry-After.', decision.resetMs);
     const body = request.body;
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalidRequest('The request body must be a JSON object with "master_key".', 'invalid_json');

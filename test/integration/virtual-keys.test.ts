@@ -262,6 +262,39 @@ describe('virtual keys on one instance', () => {
     assert.ok((everyone.body.by_key as Array<{ key_id: string }>).length > 1);
     assert.equal((await callJson(base, 'GET', '/admin/usage', CLIENT_KEY)).status, 403);
   });
+
+  test('/api/usage and /admin/usage refuse an unknown query parameter with a 400 that names it, as the dashboard usage calls do; the documented ones work', async () => {
+    const { id, key } = await createKey(base);
+    for (const [path, caller, param] of [
+      ['/api/usage?strat=2026-01-01', key, 'strat'],
+      // A key sees only its own usage: key_id is no parameter here.
+      [`/api/usage?key_id=${id}`, key, 'key_id'],
+      ['/admin/usage?start=2026-01-01&keyid=abc', MASTER_KEY, 'keyid'],
+      ['/admin/usage?model=gpt-4', MASTER_KEY, 'model'],
+    ] as const) {
+      const refused = await callJson(base, 'GET', path, caller);
+      assert.equal(refused.status, 400, `${path}: ${refused.text}`);
+      assert.deepEqual(refused.body.error, {
+        message: `Unknown query parameter '${param}'. Known: ${path.startsWith('/api') ? 'start, end' : 'start, end, key_id'}.`,
+        type: 'invalid_request_error',
+        param,
+        code: 'unknown_parameter',
+      });
+    }
+    // A name that is not plain is not echoed.
+    const odd = await callJson(base, 'GET', '/api/usage?%3Cb%3E=1', key);
+    assert.equal(odd.status, 400);
+    assert.equal((odd.body.error as { param: unknown }).param, null);
+    assert.doesNotMatch(odd.text, /<b>/);
+    for (const [path, caller] of [
+      ['/api/usage?start=2026-01-01&end=2026-01-31', key],
+      ['/api/usage?start=&end=', key],
+      [`/admin/usage?start=2026-01-01T00:00:00Z&end=2026-01-31&key_id=${id}`, MASTER_KEY],
+    ] as const) {
+      const served = await callJson(base, 'GET', path, caller);
+      assert.equal(served.status, 200, `${path}: ${served.text}`);
+    }
+  });
 });
 
 describe('the database goes away at runtime', () => {

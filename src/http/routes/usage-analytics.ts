@@ -3,9 +3,9 @@
 //   GET /admin/usage/timeseries  sums per hour or day, dense, optionally one series per key/model/provider
 //   GET /admin/usage/records     the raw usage records, newest first, keyset-paged
 // Ranges take `start`/`end` exactly as GET /admin/usage does.
-import { Type, type TObject } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { invalidRequest, invalidValue, isGatewayError, serviceUnavailable } from '../../errors/gateway-error.js';
+import { invalidValue, isGatewayError, serviceUnavailable } from '../../errors/gateway-error.js';
 import type { Services } from '../../services.js';
 import {
   GROUP_SORTS,
@@ -17,7 +17,7 @@ import {
   type UsageFilter,
   type UsageRow,
 } from '../../store/usage-analytics.js';
-import { parseRange, UsageRangeSchema } from './usage.js';
+import { knownParams, parseRange, UsageRangeSchema } from './usage.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
@@ -72,16 +72,6 @@ export const UsageRecordsQuerySchema = Type.Composite([
 ]);
 
 type Query = Readonly<Record<string, unknown>>;
-
-function knownParams(query: Query, schema: TObject): void {
-  const known = Object.keys(schema.properties);
-  for (const name of Object.keys(query)) {
-    if (!known.includes(name)) {
-      const shown = /^[A-Za-z0-9_.-]{1,64}$/.test(name) ? name : null;
-      throw invalidRequest(`Unknown query parameter${shown === null ? '' : ` '${shown}'`}. Known: ${known.join(', ')}.`, 'unknown_parameter', shown);
-    }
-  }
-}
 
 /** A parameter given at most once, as a non-empty string (empty counts as not given, as forms send). */
 function single(query: Query, name: string): string | undefined {

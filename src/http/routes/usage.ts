@@ -1,8 +1,8 @@
 // GET /api/usage (the calling key's own usage) and GET /admin/usage (every key; master key only):
 // totals and breakdowns by model and by UTC day over [start, end], from the usage records.
-import { Type } from '@sinclair/typebox';
+import { Type, type TObject } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { invalidValue, isGatewayError, serviceUnavailable } from '../../errors/gateway-error.js';
+import { invalidRequest, invalidValue, isGatewayError, serviceUnavailable } from '../../errors/gateway-error.js';
 import type { Services } from '../../services.js';
 import type { UsageGroup } from '../../store/usage-store.js';
 import { isoDateSchema, parseIsoDate } from './admin-keys.js';
@@ -54,6 +54,20 @@ export const UsageRangeSchema = Type.Object({
 /** GET /admin/usage's query string. */
 export const AdminUsageQuerySchema = Type.Composite([UsageRangeSchema, Type.Object({ key_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'One key; default every key.' })) })]);
 
+/**
+ * Refuses a query parameter `schema` does not name (400 `unknown_parameter`, `param` the name when it
+ * is a plain one): a misspelt `strat=` would otherwise answer the default range as if it were asked for.
+ */
+export function knownParams(query: unknown, schema: TObject): void {
+  const known = Object.keys(schema.properties);
+  for (const name of Object.keys(query ?? {})) {
+    if (!known.includes(name)) {
+      const shown = /^[A-Za-z0-9_.-]{1,64}$/.test(name) ? name : null;
+      throw invalidRequest(`Unknown query parameter${shown === null ? '' : ` '${shown}'`}. Known: ${known.join(', ')}.`, 'unknown_parameter', shown);
+    }
+  }
+}
+
 /** `start`/`end` as ISO dates or date-times; a date alone for `end` includes that whole day. */
 export function parseRange(query: unknown, now = Date.now()): { start: number; end: number } {
   const { start: rawStart, end: rawEnd } = (query ?? {}) as { start?: unknown; end?: unknown };
@@ -95,12 +109,14 @@ export function registerUsage(app: FastifyInstance, services: Services): void {
   }
 
   app.get('/api/usage', { config: { auth: 'client' } }, async (request) => {
+    knownParams(request.query, UsageRangeSchema);
     const keyId = request.principal?.keyId ?? 'anonymous';
     const { summary } = await summarize(keyId, request.query);
     return { key_id: keyId, ...summary };
   });
 
   app.get('/admin/usage', { config: { auth: 'master' } }, async (request) => {
+    knownParams(request.query, AdminUsageQuerySchema);
     const rawKey = (request.query as { key_id?: unknown } | undefined)?.key_id;
     if (rawKey !== undefined && (typeof rawKey !== 'string' || rawKey.length === 0 || rawKey.length > 64)) throw invalidValue('key_id', 'must be a key id');
     const keyId = typeof rawKey === 'string' ? rawKey : undefined;

@@ -1,5 +1,6 @@
 // The dashboard keeps what it shows and what it asks for in step (Chromium, as dashboard.test.ts):
-// the usage pagers page through the filters of the results shown, not filters typed but not applied;
+// the usage pagers and the CSV export use the filters of the results shown, not filters typed but
+// not applied, and an older answer arriving after a newer one is not shown over it;
 // the playground sends exactly the conversation it shows, a failed question marked and left out.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -70,6 +71,54 @@ describe('dashboard state in Chromium', { skip: skip ?? false }, () => {
       // Applied, the filter holds for the pages too.
       await page.getByRole('button', { name: 'Apply' }).click();
       await page.getByRole('table', { name: 'Usage by model (1 groups)' }).waitFor();
+    });
+  });
+
+  test('usage: an answer that arrives after a newer Apply is not shown; Export CSV exports the applied filters, not those typed since', async () => {
+    await withScreenshot(page, 'usage-response-race', async () => {
+      await go('Overview');
+      // The page's first answers (every model) are held until the answers to a later Apply are shown.
+      const held: Array<() => Promise<void>> = [];
+      const hold = /\/admin\/usage\/(?:summary|records|timeseries)\?/;
+      await page.route(hold, async (route) => {
+        if (route.request().url().includes('model=') || held.length === 3) return route.continue();
+        const response = await route.fetch();
+        // The page may have given up on it (aborted) by the time it is released.
+        held.push(() => route.fulfill({ response }).catch(() => undefined));
+      });
+      try {
+        await go('Usage');
+        while (held.length < 3) await new Promise((resolve) => setTimeout(resolve, 25));
+        await page.getByLabel('Model').fill('model-07');
+        await page.getByRole('button', { name: 'Apply' }).click();
+        const groups = page.getByRole('table', { name: 'Usage by model (1 groups)' });
+        await groups.waitFor();
+        const records = page.getByRole('table', { name: 'Usage records' });
+        await waitUntil(page, `document.querySelector('[data-chart="usage-requests"]')?.getAttribute('data-total') === '1'`);
+        assert.equal(await records.locator('tbody tr').count(), 1);
+
+        // The older answers arrive last: what is shown stays the newer one.
+        await Promise.all(held.map((release) => release()));
+        await page.waitForTimeout(300);
+        assert.equal(await page.getByRole('table', { name: `Usage by model (${MODELS} groups)` }).count(), 0);
+        assert.equal(await groups.locator('tbody tr').count(), 1);
+        assert.equal(await records.locator('tbody tr').count(), 1);
+        assert.equal(await page.locator('[data-chart="usage-requests"]').getAttribute('data-total'), '1');
+        assert.match(await page.locator('section.panel > p[aria-live]').innerText(), /^1 requests/);
+      } finally {
+        await page.unroute(hold);
+      }
+
+      // Typed, not applied: the export is of model-07, as shown.
+      await page.getByLabel('Model').fill('model-12');
+      const exported = page.waitForRequest((request) => request.url().includes('format=csv'));
+      const download = page.waitForEvent('download');
+      await page.getByRole('button', { name: 'Export CSV' }).click();
+      const url = (await exported).url();
+      assert.ok(url.includes('model=model-07') && !url.includes('model-12'), url);
+      const { readFileSync } = await import('node:fs');
+      const csv = readFileSync(await (await download).path(), 'utf8');
+      assert.ok(csv.includes(',model-07,') && !csv.includes('model-12'), csv);
     });
   });
 

@@ -71,11 +71,32 @@ export function renderUsage(root: HTMLElement): () => void {
   const range = ({ start, end, key_id, model }: ReturnType<typeof readForm>) => ({ start, end, key_id, model });
   const keyLabel = (id: string | undefined) => (id === undefined ? '' : (keyNames.get(id) ?? id));
 
+  /**
+   * Each section's request in flight. A newer one aborts it, so only the latest answer renders: an
+   * Apply (or a pager click) while a page was loading could show the older answer over the newer.
+   */
+  type Section = 'charts' | 'groups' | 'records';
+  const inFlight = new Map<Section, AbortController>();
+  /** The answer to `path` for `section`, or undefined once a newer request of that section (or leaving the page) superseded it. */
+  async function latest<T>(section: Section, path: string): Promise<T | undefined> {
+    inFlight.get(section)?.abort();
+    const controller = new AbortController();
+    inFlight.set(section, controller);
+    try {
+      const answer = await api<T>(path, { signal: controller.signal });
+      return controller.signal.aborted ? undefined : answer;
+    } catch (error) {
+      if (controller.signal.aborted) return undefined;
+      throw error;
+    }
+  }
+
   async function loadCharts(): Promise<void> {
     const dimension = applied.group_by.split(',')[0];
     const seriesGroup = dimension === 'key' || dimension === 'model' || dimension === 'provider' ? dimension : 'none';
     const days = (Date.parse(applied.end) - Date.parse(applied.start)) / DAY + 1;
-    const series = await api<Timeseries>(`/admin/usage/timeseries${query({ ...range(applied), bucket: days <= 3 ? 'hour' : 'day', group_by: seriesGroup })}`);
+    const series = await latest<Timeseries>('charts', `/admin/usage/timeseries${query({ ...range(applied), bucket: days <= 3 ? 'hour' : 'day', group_by: seriesGroup })}`);
+    if (series === undefined) return;
     const label = (group: string | null) => (group === null ? 'other' : seriesGroup === 'key' ? keyLabel(group) : group === '' ? '(none)' : group);
     disposeCharts();
     replace(
@@ -86,7 +107,8 @@ export function renderUsage(root: HTMLElement): () => void {
   }
 
   async function loadGroups(offset: number): Promise<void> {
-    const summary = await api<UsageSummary>(`/admin/usage/summary${query({ ...range(applied), group_by: applied.group_by, sort: applied.sort, limit: PAGE, offset })}`);
+    const summary = await latest<UsageSummary>('groups', `/admin/usage/summary${query({ ...range(applied), group_by: applied.group_by, sort: applied.sort, limit: PAGE, offset })}`);
+    if (summary === undefined) return;
     const dims = summary.group_by;
     const columns: Array<Column<UsageGroup>> = [];
     if (dims.includes('day')) columns.push({ label: 'Day', value: (row) => row.date ?? '' });
@@ -114,7 +136,8 @@ export function renderUsage(root: HTMLElement): () => void {
   /** `cursors[i]` opens page i; page 0 has none. */
   const cursors: Array<string | undefined> = [undefined];
   async function loadRecords(page: number): Promise<void> {
-    const answer = await api<RecordPage>(`/admin/usage/records${query({ ...range(applied), limit: PAGE, before: cursors[page] })}`);
+    const answer = await latest<RecordPage>('records', `/admin/usage/records${query({ ...range(applied), limit: PAGE, before: cursors[page] })}`);
+    if (answer === undefined) return;
     if (answer.next_cursor !== null) cursors[page + 1] = answer.next_cursor;
     replace(
       records,
@@ -153,14 +176,18 @@ export function renderUsage(root: HTMLElement): () => void {
     }
   }
 
-  /** The CSV comes through fetch (it needs the CSRF header), then is saved from a blob. */
+  /**
+   * The CSV of the filters applied (those of the results shown, as the pagers use), comes through
+   * fetch (it needs the CSRF header), then is saved from a blob.
+   */
   async function exportCsv(): Promise<void> {
     exportStatus.textContent = 'Preparing…';
+    const filters = range(applied);
     try {
-      const response = await request(`/admin/usage/summary${query({ ...range(readForm()), group_by: 'day,key,model', sort: 'name', format: 'csv' })}`);
+      const response = await request(`/admin/usage/summary${query({ ...filters, group_by: 'day,key,model', sort: 'name', format: 'csv' })}`);
       const blob = await response.blob();
       const url = URL.createObjectURL(blob);
-      const link = h('a', { attrs: { href: url, download: `llm-proxy-usage-${from.value}-${to.value}.csv` } });
+      const link = h('a', { attrs: { href: url, download: `llm-proxy-usage-${filters.start}-${filters.end}.csv` } });
       document.body.appendChild(link);
       link.click();
       link.remove();
@@ -182,5 +209,8 @@ export function renderUsage(root: HTMLElement): () => void {
     })
     .catch(() => undefined)
     .finally(() => void loadAll());
-  return () => disposeCharts();
+  return () => {
+    for (const controller of inFlight.values()) controller.abort();
+    disposeCharts();
+  };
 }

@@ -24,7 +24,7 @@ function nodeArguments(pid: number): string[] {
 }
 
 test('the start flags come from package.json', () => {
-  assert.deepEqual(startScriptFlags(), ['--max-semi-space-size=8', '--heap-growing-percent=20']);
+  assert.deepEqual(startScriptFlags(), ['--max-semi-space-size=8', '--heap-growing-percent=20', '--expose-gc']);
 });
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -187,7 +187,7 @@ export async function fitContext(services: FitServices, request: FastifyRequest,
     result = await prepared.run({ requestId: request.id, signal: disconnect, allowed: request.principal?.models, onCall: (call) => calls.push(call) });
   } finally {
     // Settled from the recorded usage, also when the client left mid-call; the chat call's own hold follows.
-    if (calls.length > 0) recordCondenseUsage(services, request, summariser?.name ?? EXTRACTIVE_MODEL, calls, started, held);
+    if (calls.length > 0) recordCondenseUsage(services, request, summariser?.name ?? EXTRACTIVE_MODEL, calls, started, held, disconnect.aborted);
     else if (held) services.admission.cancel(request);
   }
   const summary: ChatMessage = { role: 'system', content: `${SUMMARY_PREFIX}${result.summary}` };

@@ -10,7 +10,7 @@ import type { ChatCompletionRequest, CompletionUsage } from '../../src/openai/ty
 import { estimateAnswerTokens, estimatePromptTokens } from '../../src/usage/usage-check.js';
 import { loadTokenCounter } from '../../src/usage/token-estimator.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
-import { eventually, MASTER_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+import { CLIENT_KEY, eventually, MASTER_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 import { callJson, createKey, type JsonResponse } from '../support/key-support.js';
 
 const SUMMARY = 'Summary: Alice Smith needs a refund of $129.99 for order #4521.';
@@ -344,6 +344,21 @@ describe('/api/condense map-reduce: every summariser call is held, recorded and 
     await gateway.app.services.usage.flush();
     const stored = await gateway.app.services.store.keys.findById(id);
     assert.ok(stored !== undefined && Math.abs(stored.spend - (record?.cost ?? 0)) < 1e-9 && Math.abs(stored.reserved) < 1e-9, JSON.stringify(stored));
+  });
+
+  test('a chat client that leaves while the condense policy summarises gets a client_disconnected condense record', async () => {
+    // The summariser call never answers, and the client gives up meanwhile.
+    upstream.answers = () => false;
+    const leaving = new AbortController();
+    const headers = { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json', 'x-request-id': 'policy-left-early', 'x-llm-proxy-context': 'condense' };
+    const body = JSON.stringify({ model: 'gpt-4', messages: longConversation(30), max_tokens: 50 });
+    const sent = fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers, body, signal: leaving.signal }).catch((error: unknown) => error);
+    await eventually(() => upstream.received >= 1, 10_000);
+    leaving.abort();
+    await sent;
+    await eventually(() => gateway.usage.recent().some((record) => record.requestId === 'policy-left-early' && record.endpoint === 'condense'), 5_000);
+    const record = gateway.usage.recent().find((record) => record.requestId === 'policy-left-early' && record.endpoint === 'condense');
+    assert.equal(record?.status, 'client_disconnected');
   });
 
   test('a call whose answer reports no usage is billed from the local estimate, not as free', async () => {

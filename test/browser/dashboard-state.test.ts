@@ -1,6 +1,7 @@
 // The dashboard keeps what it shows and what it asks for in step (Chromium, as dashboard.test.ts):
 // the usage pagers and the CSV export use the filters of the results shown, not filters typed but
-// not applied, and an older answer arriving after a newer one is not shown over it;
+// not applied, an older answer arriving after a newer one is not shown over it, and a page that
+// fails to load says so and leaves the results shown;
 // the playground sends exactly the conversation it shows, a failed question marked and left out.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -119,6 +120,56 @@ describe('dashboard state in Chromium', { skip: skip ?? false }, () => {
       const { readFileSync } = await import('node:fs');
       const csv = readFileSync(await (await download).path(), 'utf8');
       assert.ok(csv.includes(',model-07,') && !csv.includes('model-12'), csv);
+    });
+  });
+
+  test('usage pagers: a page that fails to load says why in the status line and leaves the results and the pager as they were', async () => {
+    await withScreenshot(page, 'usage-pager-failure', async () => {
+      const pageErrors: Error[] = [];
+      const onPageError = (error: Error) => void pageErrors.push(error);
+      page.on('pageerror', onPageError);
+      // Next of the groups and Older of the records answer 500, as the gateway's error handler writes it.
+      const failing = /\/admin\/usage\/(?:summary\?.*offset=25|records\?.*before=)/;
+      await page.route(failing, (route) =>
+        route.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ error: { message: 'usage store unavailable', type: 'server_error', param: null, code: 'internal_error' } }) }),
+      );
+      try {
+        await go('Overview');
+        await go('Usage');
+        const status = page.locator('section.panel > p[aria-live]');
+        const groups = page.getByRole('table', { name: `Usage by model (${MODELS} groups)` });
+        const records = page.getByRole('table', { name: 'Usage records' });
+        const pagers = page.locator('.pager');
+        await pagers.first().getByText(`1–25 of ${MODELS}`).waitFor();
+        await pagers.nth(1).getByText('Page 1').waitFor();
+        const totals = await status.innerText();
+        assert.match(totals, new RegExp(`^${MODELS} requests`));
+        const firstModels = await groups.locator('tbody tr').allInnerTexts();
+        const firstRecords = await records.locator('tbody tr').allInnerTexts();
+
+        for (const [pager, name] of [[pagers.first(), 'Next'], [pagers.nth(1), 'Older']] as const) {
+          const failed = page.waitForResponse((response) => failing.test(response.url()));
+          await pager.getByRole('button', { name }).click();
+          assert.equal((await failed).status(), 500);
+          await waitUntil(page, `document.querySelector('section.panel > p[aria-live]').textContent.includes('usage store unavailable')`);
+          assert.deepEqual(pageErrors.map(String), [], name);
+          assert.deepEqual(await groups.locator('tbody tr').allInnerTexts(), firstModels, name);
+          assert.deepEqual(await records.locator('tbody tr').allInnerTexts(), firstRecords, name);
+          assert.match(await pagers.first().innerText(), new RegExp(`1–25 of ${MODELS}`), name);
+          assert.match(await pagers.nth(1).innerText(), /Page 1/, name);
+        }
+
+        // Once the request succeeds, the page turns and the status line shows the totals again.
+        await page.unroute(failing);
+        await pagers.nth(1).getByRole('button', { name: 'Older' }).click();
+        await pagers.nth(1).getByText('Page 2').waitFor();
+        assert.equal(await status.innerText(), totals);
+        await page.waitForTimeout(100);
+        assert.deepEqual(pageErrors.map(String), []);
+      } finally {
+        await page.unroute(failing);
+        page.off('pageerror', onPageError);
+      }
     });
   });
 

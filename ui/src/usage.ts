@@ -91,6 +91,25 @@ export function renderUsage(root: HTMLElement): () => void {
     }
   }
 
+  /** The status line's words when nothing failed: the totals of the results shown. */
+  let totals = '';
+  /** The status line's words for the last page that failed to load, until a page loads. */
+  let pageFailure: string | undefined;
+  /**
+   * A pager's click: a page that fails to load leaves the results and the pager as they were (they
+   * are replaced only by an answer) and says why in the status line, as Apply does.
+   */
+  const turnPage = (load: () => Promise<void>) => () =>
+    void load().then(
+      () => {
+        if (status.textContent === pageFailure) status.textContent = totals;
+      },
+      (error: unknown) => {
+        pageFailure = `Could not load the page: ${error instanceof Error ? error.message : String(error)}`;
+        status.textContent = pageFailure;
+      },
+    );
+
   async function loadCharts(): Promise<void> {
     const dimension = applied.group_by.split(',')[0];
     const seriesGroup = dimension === 'key' || dimension === 'model' || dimension === 'provider' ? dimension : 'none';
@@ -125,12 +144,13 @@ export function renderUsage(root: HTMLElement): () => void {
     );
     replace(groups, table(`Usage by ${dims.join(', ')} (${fmtInt(summary.count)} groups)`, columns, summary.groups, 'No usage in this range.'));
     const last = summary.offset + summary.groups.length;
-    const previous = button('Previous', () => void loadGroups(Math.max(0, offset - PAGE)), 'quiet');
-    const next = button('Next', () => void loadGroups(offset + PAGE), 'quiet');
+    const previous = button('Previous', turnPage(() => loadGroups(Math.max(0, offset - PAGE))), 'quiet');
+    const next = button('Next', turnPage(() => loadGroups(offset + PAGE)), 'quiet');
     previous.disabled = offset === 0;
     next.disabled = last >= summary.count;
     replace(groupPager, previous, next, h('span', { class: 'muted' }, summary.count === 0 ? '' : `${fmtInt(offset + 1)}–${fmtInt(last)} of ${fmtInt(summary.count)}`));
-    status.textContent = `${fmtInt(summary.totals.requests)} requests · ${fmtInt(summary.totals.total_tokens)} tokens · ${fmtUsd(summary.totals.cost)} · ${fmtInt(summary.totals.errors)} errors`;
+    totals = `${fmtInt(summary.totals.requests)} requests · ${fmtInt(summary.totals.total_tokens)} tokens · ${fmtUsd(summary.totals.cost)} · ${fmtInt(summary.totals.errors)} errors`;
+    status.textContent = totals;
   }
 
   /** `cursors[i]` opens page i; page 0 has none. */
@@ -158,8 +178,8 @@ export function renderUsage(root: HTMLElement): () => void {
         'No request in this range.',
       ),
     );
-    const newer = button('Newer', () => void loadRecords(page - 1), 'quiet');
-    const older = button('Older', () => void loadRecords(page + 1), 'quiet');
+    const newer = button('Newer', turnPage(() => loadRecords(page - 1)), 'quiet');
+    const older = button('Older', turnPage(() => loadRecords(page + 1)), 'quiet');
     newer.disabled = page === 0;
     older.disabled = !answer.has_more;
     replace(recordPager, newer, older, h('span', { class: 'muted' }, `Page ${page + 1}`));

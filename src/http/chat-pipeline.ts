@@ -74,7 +74,7 @@ export function routeHeader(attempts: readonly AttemptRecord[]): string {
 }
 
 /** 403 unless the key's allowlist reaches what `requested` routes to (keys/model-allowlist.ts). */
-export function checkModelAccess(request: FastifyRequest, router: Pick<ModelRouter, 'plan'>, group: ModelGroup, requested: string): void {
+export function checkModelAccess(request: FastifyRequest, router: Pick<ModelRouter, 'plan' | 'version'>, group: ModelGroup, requested: string): void {
   const allowed = request.principal?.models;
   if (allowed === undefined || mayUseModel(allowed, router, requested, group)) return;
   throw permissionDenied(`This key may not use the model '${requested}'.`, 'model_not_allowed');

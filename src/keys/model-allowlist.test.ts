@@ -1,7 +1,7 @@
 // ModelAllowlist: entries compared by where they route, with the real router and catalog.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ModelAllowlist } from './model-allowlist.js';
+import { mayUseModel, ModelAllowlist } from './model-allowlist.js';
 import { ModelCatalog } from '../catalog/model-catalog.js';
 import type { ChatCodec, ProviderInstance, ProviderKind } from '../providers/provider.js';
 import { ModelRouter } from '../routing/model-router.js';
@@ -34,5 +34,23 @@ describe('ModelAllowlist', () => {
   test('entries that route nowhere allow only their own name', () => {
     assert.equal(allows(['no-such-model'], 'no-such-model'), true);
     assert.equal(allows(['no-such-model', 'nowhere/x'], 'gpt-4o-mini'), false);
+  });
+
+  test("mayUseModel works a key's entries out once per routing version: a list a provider reported later counts", () => {
+    const own = new ModelRouter([provider('openai', 'openai'), provider('backup', 'openai')], ModelCatalog.builtin(), {});
+    const allowed = ['only-backup'];
+    const group = own.plan('backup/only-backup');
+    assert.ok(group !== undefined);
+    // Nothing routes `only-backup` yet: the entry reaches nothing.
+    assert.equal(mayUseModel(allowed, own, 'backup/only-backup', group), false);
+    own.setDiscovered('backup', [{ id: 'only-backup' }]);
+    const after = own.plan('backup/only-backup');
+    assert.ok(after !== undefined);
+    assert.equal(mayUseModel(allowed, own, 'backup/only-backup', after), true);
+    // Another router (a reload) with the same version number does not reuse this one's answer.
+    const fresh = new ModelRouter([provider('openai', 'openai'), provider('backup', 'openai')], ModelCatalog.builtin(), {});
+    const freshGroup = fresh.plan('backup/only-backup');
+    assert.ok(freshGroup !== undefined);
+    assert.equal(mayUseModel(allowed, fresh, 'backup/only-backup', freshGroup), false);
   });
 });

@@ -5,12 +5,25 @@
 import type { ModelGroup, ModelRouter } from '../routing/model-router.js';
 
 /**
+ * Each key's allowlist with its entries' routes worked out, for the router version it was made
+ * under (and the router: a reload builds another): a key's cached principal keeps one `models`
+ * array, so its entries are planned once per routing change, not on every request that names a
+ * model another way.
+ */
+const resolvedLists = new WeakMap<readonly string[], { router: object; version: number; list: ModelAllowlist }>();
+
+/**
  * Whether a key limited to `allowed` may use `requested`, planned as `group` (the model asked for,
  * or a fallback). The usual match, an exact name, builds nothing.
  */
-export function mayUseModel(allowed: readonly string[], router: Pick<ModelRouter, 'plan'>, requested: string, group: ModelGroup): boolean {
+export function mayUseModel(allowed: readonly string[], router: Pick<ModelRouter, 'plan' | 'version'>, requested: string, group: ModelGroup): boolean {
   if (allowed.includes(requested) || allowed.includes(group.name)) return true;
-  return new ModelAllowlist(allowed, (name) => router.plan(name)).allows(requested, group);
+  let cached = resolvedLists.get(allowed);
+  if (cached === undefined || cached.router !== router || cached.version !== router.version) {
+    cached = { router, version: router.version, list: new ModelAllowlist(allowed, (name) => router.plan(name)) };
+    resolvedLists.set(allowed, cached);
+  }
+  return cached.list.allows(requested, group);
 }
 
 export class ModelAllowlist {

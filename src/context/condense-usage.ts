@@ -2,16 +2,18 @@
 // call the condensation plans, then one record per client request summing every call it made
 // (map-reduce makes several), priced from the catalog.
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { abortWhenClientLeaves } from '../http/client-gone.js';
 import type { CompletionUsage } from '../openai/types.js';
 import type { ModelGroup, Route } from '../routing/model-router.js';
 import type { Services } from '../services.js';
-import type { SummariserCall, SummariserEstimate } from './context-condenser.js';
+import { CallAbort } from '../upstream/call-signal.js';
+import { EXTRACTIVE_MODEL, type CondenseResult, type PreparedCondense, type SummariserCall, type SummariserEstimate } from './context-condenser.js';
 
 /**
  * Takes the key's token-limit and budget holds for every planned summariser call (none when the key
  * has neither limit, or no call is planned); false when nothing was held. Throws 429/403 as a chat call would.
  */
-export async function holdSummariserCalls(
+async function holdSummariserCalls(
   services: Pick<Services, 'admission'>,
   request: FastifyRequest,
   reply: FastifyReply,
@@ -24,7 +26,51 @@ export async function holdSummariserCalls(
   return true;
 }
 
-export function recordCondenseUsage(
+export interface CondenseRun {
+  /** The summarising group the condensation was prepared for; undefined: extractive only. */
+  group: ModelGroup | undefined;
+  /** When the client's request began (the record's latency). */
+  started: number;
+  /**
+   * Record even when no summariser call was made: /api/condense's record is the request's own,
+   * while the chat policy's sits beside the chat call's and only counts calls.
+   */
+  recordWithoutCalls: boolean;
+}
+
+/**
+ * Holds every planned summariser call, runs the condensation for the client's request and records it
+ * (endpoint `condense`), settling the hold. A run that fails still records the calls made (the
+ * provider billed them; `client_disconnected` when the client left mid-way); with none made, the hold
+ * is given back. Shared by /api/condense and the chat route's `condense` policy.
+ */
+export async function runCondensation(
+  services: Pick<Services, 'usage' | 'catalog' | 'admission'>,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  prepared: PreparedCondense,
+  options: CondenseRun,
+): Promise<CondenseResult> {
+  const { group, started } = options;
+  // The summariser calls are admitted like any call of the key: one over its budget or token limit is refused here, before any spend.
+  const held = group !== undefined && (await holdSummariserCalls(services, request, reply, group, prepared.estimate));
+  const disconnect = new CallAbort();
+  abortWhenClientLeaves(reply.raw, disconnect);
+  const model = group?.name ?? EXTRACTIVE_MODEL;
+  const calls: SummariserCall[] = [];
+  let result: CondenseResult;
+  try {
+    result = await prepared.run({ requestId: request.id, signal: disconnect, allowed: request.principal?.models, onCall: (call) => calls.push(call) });
+  } catch (error) {
+    if (calls.length > 0) recordCondenseUsage(services, request, model, calls, started, held, disconnect.aborted);
+    else if (held) services.admission.cancel(request);
+    throw error;
+  }
+  if (calls.length > 0 || options.recordWithoutCalls) recordCondenseUsage(services, request, model, calls, started, held);
+  return result;
+}
+
+function recordCondenseUsage(
   services: Pick<Services, 'usage' | 'catalog' | 'admission'>,
   request: FastifyRequest,
   model: string,

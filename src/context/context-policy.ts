@@ -10,11 +10,9 @@ import type { ModelGroup } from '../routing/model-router.js';
 import type { Services } from '../services.js';
 import { countTokens, type PromptPlan } from '../usage/token-counts.js';
 import { loadTokenCounter } from '../usage/token-estimator.js';
-import { condenserFor, EXTRACTIVE_MODEL, groupWindow, type CondenseResult, type SummariserCall } from './context-condenser.js';
-import { abortWhenClientLeaves } from '../http/client-gone.js';
-import { holdSummariserCalls, recordCondenseUsage } from './condense-usage.js';
+import { condenserFor, groupWindow } from './context-condenser.js';
+import { runCondensation } from './condense-usage.js';
 import { planTrim } from './conversation-trim.js';
-import { CallAbort } from '../upstream/call-signal.js';
 
 export const CONTEXT_HEADER = 'x-llm-proxy-context';
 const POLICIES: ReadonlySet<string> = new Set<ContextPolicy>(['error', 'truncate', 'condense', 'fallback']);
@@ -171,25 +169,13 @@ export async function fitContext(services: FitServices, request: FastifyRequest,
   const plan = summaryTokens < 1 ? undefined : planTrim(chat.messages, perMessage, budget - priming - summaryTokens - SUMMARY_OVERHEAD);
   if (plan === undefined || plan.dropped.length === 0) throw overflow(group, before, output, window);
   const started = Date.now();
-  const disconnect = new CallAbort();
-  abortWhenClientLeaves(reply.raw, disconnect);
   const condenser = condenserFor(services);
   const summariser = condenser.pickModel(request.principal?.models);
-  const calls: SummariserCall[] = [];
   const dropped = plan.dropped.map((index) => chat.messages[index] as ChatMessage);
   const prepared = await condenser.prepare({ messages: dropped, maxTokens: summaryTokens, group: summariser });
-  // The summariser calls are admitted like any call of the key, as /api/condense does: a key over its
-  // budget or token limit is refused here, before any spend, with the error its chat call would get.
-  // The hold covers every planned call (map-reduce: each chunk and the combine); keys with neither limit skip it.
-  const held = summariser !== undefined && (await holdSummariserCalls(services, request, reply, summariser, prepared.estimate));
-  let result: CondenseResult;
-  try {
-    result = await prepared.run({ requestId: request.id, signal: disconnect, allowed: request.principal?.models, onCall: (call) => calls.push(call) });
-  } finally {
-    // Settled from the recorded usage, also when the client left mid-call; the chat call's own hold follows.
-    if (calls.length > 0) recordCondenseUsage(services, request, summariser?.name ?? EXTRACTIVE_MODEL, calls, started, held, disconnect.aborted);
-    else if (held) services.admission.cancel(request);
-  }
+  // Admitted, run and recorded as /api/condense does: a key over its budget or token limit is refused
+  // before any spend, with the error its chat call would get; the chat call's own hold follows.
+  const result = await runCondensation(services, request, reply, prepared, { group: summariser, started, recordWithoutCalls: false });
   const summary: ChatMessage = { role: 'system', content: `${SUMMARY_PREFIX}${result.summary}` };
   // The summary takes the place of the first dropped message: after the leading instructions.
   const first = plan.dropped[0] as number;

@@ -2,17 +2,15 @@
 // summarising model, map-reduced over long inputs, extractive when no model can serve (src/context/).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalidJson, invalidType, invalidValue, modelNotFound } from '../../errors/gateway-error.js';
-import { condenserFor, EXTRACTIVE_MODEL, type CondenseResult, type SummariserCall } from '../../context/context-condenser.js';
-import { holdSummariserCalls, recordCondenseUsage } from '../../context/condense-usage.js';
+import { condenserFor } from '../../context/context-condenser.js';
+import { runCondensation } from '../../context/condense-usage.js';
 import { recentStart } from '../../context/conversation-trim.js';
 import { validateChatRequest } from '../../openai/chat-request-schema.js';
 import type { ChatMessage } from '../../openai/types.js';
 import type { Services } from '../../services.js';
 import { tokenCountMethod } from '../../usage/token-estimator.js';
 import { checkModelAccess } from '../chat-pipeline.js';
-import { abortWhenClientLeaves } from '../client-gone.js';
 import { guardBody } from '../json-body.js';
-import { CallAbort } from '../../upstream/call-signal.js';
 
 export const DEFAULT_SUMMARY_TOKENS = 512;
 const MAX_INSTRUCTIONS = 4_000;
@@ -85,20 +83,7 @@ export function registerCondense(app: FastifyInstance, services: Services): void
     const prepared = await condenser.prepare({ messages: summarised, maxTokens: input.maxTokens, group, instructions: input.instructions });
     // The summariser's tokens count against the key's token limit and budget, as a chat call's do:
     // every planned call's (a map-reduce makes one per chunk and one to combine them).
-    if (group !== undefined) await holdSummariserCalls(services, request, reply, group, prepared.estimate);
-    const disconnect = new CallAbort();
-    abortWhenClientLeaves(reply.raw, disconnect);
-    const calls: SummariserCall[] = [];
-    let result: CondenseResult;
-    try {
-      result = await prepared.run({ requestId: request.id, signal: disconnect, allowed: request.principal?.models, onCall: (call) => calls.push(call) });
-    } catch (error) {
-      // A client that leaves mid map-reduce still pays for the calls that finished (the provider billed them).
-      if (calls.length > 0) recordCondenseUsage(services, request, group?.name ?? EXTRACTIVE_MODEL, calls, started, true, disconnect.aborted);
-      else services.admission.cancel(request);
-      throw error;
-    }
-    recordCondenseUsage(services, request, group?.name ?? result.model, calls, started, true);
+    const result = await runCondensation(services, request, reply, prepared, { group, started, recordWithoutCalls: true });
     const instructions = summarised.filter((message) => message.role === 'system' || message.role === 'developer');
     return {
       ...result,

@@ -22,8 +22,8 @@ export interface MetricsSources {
 const SAFE_LABEL = /^[A-Za-z0-9._:/@+-]{1,128}$/;
 /** Most distinct model labels; later ones are counted as "other", so a client cannot blow up the series count. */
 const MAX_MODEL_LABELS = 200;
-/** The endpoints that record usage; anything else is labelled "other". */
-const ENDPOINTS = new Set(['chat.completions', 'messages', 'completions', 'embeddings']);
+/** The endpoints that record usage (`condense`: the summariser calls of a condensation); anything else is labelled "other". */
+const ENDPOINTS = new Set(['chat.completions', 'messages', 'completions', 'embeddings', 'condense']);
 const CIRCUIT_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
 
 type Child = CounterSeries;
@@ -77,7 +77,7 @@ export class GatewayMetrics implements UsageRecorder {
     this.rateLimited = new Counter({ name: 'llm_proxy_rate_limited_total', help: 'Requests refused with 429 (key limits and upstream rate limits), by route.', labelNames: ['route'], registers });
     this.chatRequests = new CounterFamily({
       name: 'llm_proxy_chat_requests_total',
-      help: 'Model calls (chat, messages, completions, embeddings) by requested model (routed names only, else "other"), provider, outcome and endpoint.',
+      help: 'Model calls (chat, messages, completions, embeddings, condense) by requested model (routed names only, else "other"), provider, outcome and endpoint.',
       labelNames: ['model', 'provider', 'status', 'endpoint'],
       registers,
     });

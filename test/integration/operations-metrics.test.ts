@@ -57,6 +57,28 @@ describe('/metrics', () => {
     }
   });
 
+  test('condensation is counted under its own endpoint label, not "other"', async () => {
+    const stack = await startStack();
+    try {
+      const messages = [
+        { role: 'user', content: 'My order #4521 never arrived.' },
+        { role: 'assistant', content: 'Sorry! Let me check.' },
+      ];
+      const res = await call(stack.url, { path: '/api/condense', headers: JSON_AUTH, body: JSON.stringify({ model: 'gpt-4', messages, max_tokens: 50 }) });
+      assert.equal(res.status, 200, res.body);
+      await eventually(() => stack.gateway.usage.recent().some((record) => record.endpoint === 'condense'));
+      const text = (await scrape(stack.url, MASTER_KEY)).body;
+      assert.equal(sample(text, 'llm_proxy_chat_requests_total{model="gpt-4",provider="openai",status="ok",endpoint="condense"}'), 1);
+      assert.equal(sample(text, 'llm_proxy_chat_latency_seconds_count{provider="openai",stream="false",endpoint="condense"}'), 1);
+      assert.ok((sample(text, 'llm_proxy_tokens_total{provider="openai",model="gpt-4",direction="in",endpoint="condense"}') ?? 0) > 0);
+      assert.ok((sample(text, 'llm_proxy_tokens_total{provider="openai",model="gpt-4",direction="out",endpoint="condense"}') ?? 0) > 0);
+      assert.ok((sample(text, 'llm_proxy_cost_usd_total{provider="openai",model="gpt-4",endpoint="condense"}') ?? 0) > 0);
+      assert.doesNotMatch(text, /endpoint="other"/);
+    } finally {
+      await stack.close();
+    }
+  });
+
   test('upstream failures before a served answer count as retries by cause; final errors by code; 429s counted', async () => {
     const stack = await startStack({ env: { LLM_PROXY_RPM: '2' } });
     try {

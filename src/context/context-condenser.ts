@@ -3,7 +3,7 @@
 // planned first (prepare), so the caller can hold what all of them may use; every call goes through
 // the executor (routing, retries, fallbacks) and the caller records the usage it reports.
 import { isGatewayError } from '../errors/gateway-error.js';
-import { ModelAllowlist } from '../keys/model-allowlist.js';
+import { mayUseModel, ModelAllowlist } from '../keys/model-allowlist.js';
 import type { ChatCompletionRequest, ChatMessage, CompletionUsage } from '../openai/types.js';
 import type { ModelGroup, Route } from '../routing/model-router.js';
 import type { Services } from '../services.js';
@@ -158,12 +158,16 @@ export class ContextCondenser {
   /**
    * The summarising model: `condense.model` from the config, else the cheapest routable chat model
    * (catalog input + output price; reasoning models only when nothing else is priced). `allowed` is the
-   * calling key's model list, if it has one.
+   * calling key's model list, if it has one: never a model outside it. `condense.model` is the
+   * operator's choice, so it is not swapped for another the key may use: none (extractive) instead.
    */
   pickModel(allowed?: readonly string[]): ModelGroup | undefined {
-    const configured = this.services.config.condense?.model;
-    if (configured !== undefined) return this.services.router.plan(configured);
     const router = this.services.router;
+    const configured = this.services.config.condense?.model;
+    if (configured !== undefined) {
+      const group = router.plan(configured);
+      return group === undefined || allowed === undefined || mayUseModel(allowed, router, configured, group) ? group : undefined;
+    }
     if (allowed === undefined && this.cheapest?.version === router.version) {
       return this.cheapest.name === undefined ? undefined : router.plan(this.cheapest.name);
     }

@@ -73,11 +73,14 @@ export function routeHeader(attempts: readonly AttemptRecord[]): string {
   return attempts.map((attempt) => `${attempt.deployment}=${attempt.outcome}`).join(', ');
 }
 
-/** 403 unless the key's allowlist reaches what `requested` routes to (keys/model-allowlist.ts). */
-export function checkModelAccess(request: FastifyRequest, router: Pick<ModelRouter, 'plan' | 'version'>, group: ModelGroup, requested: string): void {
+/**
+ * 403 unless the key's allowlist reaches what `requested` routes to (keys/model-allowlist.ts).
+ * `hint` ends the message (say, where a model the client did not name came from).
+ */
+export function checkModelAccess(request: FastifyRequest, router: Pick<ModelRouter, 'plan' | 'version'>, group: ModelGroup, requested: string, hint = ''): void {
   const allowed = request.principal?.models;
   if (allowed === undefined || mayUseModel(allowed, router, requested, group)) return;
-  throw permissionDenied(`This key may not use the model '${requested}'.`, 'model_not_allowed');
+  throw permissionDenied(`This key may not use the model '${requested}'.${hint}`, 'model_not_allowed');
 }
 
 function checkOutputLimit(chat: ChatCompletionRequest, group: ModelGroup): void {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { authHeaders, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+import { createKey } from '../support/key-support.js';
 import { watchLoop } from '../support/loop-watch.js';
 
 const SUMMARISER_PROMPT = /^You condense conversations/;
@@ -172,6 +173,43 @@ describe('context condensation', () => {
     }
     assert.equal((await condense({ messages: ok, model: 'no-such-model' })).status, 404);
     assert.equal((await condense({ messages: ok }, { 'content-type': 'application/json' })).status, 401);
+  });
+
+  test('a key whose allowlist leaves out condense.model: /api/condense is refused unless it names a model it may use; the policy summarises extractively', async () => {
+    const { key } = await createKey(gateway.url, { name: 'no-summariser', models: ['gpt-3.5-turbo', 'gpt-4'] });
+    const refused = await condense({ messages: longConversation(4), max_tokens: 100 }, authHeaders(key));
+    assert.equal(refused.status, 403, JSON.stringify(refused.json));
+    const error = refused.json.error as { code: string; message: string };
+    assert.equal(error.code, 'model_not_allowed');
+    assert.match(error.message, /'gpt-4o-mini'.*condense\.model/);
+    assert.equal(upstream.requests.length, 0);
+    const named = await condense({ messages: longConversation(4), max_tokens: 100, model: 'gpt-4' }, authHeaders(key));
+    assert.equal(named.status, 200, JSON.stringify(named.json));
+    assert.equal(named.json.model, 'gpt-4');
+
+    // The chat call is the key's own; its summary is made without the summariser it may not use.
+    upstream.reset();
+    const messages = longConversation(12);
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { ...authHeaders(key), 'x-llm-proxy-context': 'condense' },
+      body: JSON.stringify({ model: 'gpt-3.5-turbo', messages, max_tokens: 50 }),
+    });
+    assert.equal(response.status, 200, await response.clone().text());
+    assert.equal(response.headers.get('x-llm-proxy-context-method'), 'condense');
+    await response.text();
+    assert.deepEqual(upstream.requests.map((request) => request.body?.model), ['gpt-3.5-turbo']);
+    const sent = upstream.requests[0]?.body?.messages as Array<Record<string, unknown>>;
+    assert.match(String(sent[1]?.content), /^Summary of the earlier conversation: /);
+    assert.ok(!String(sent[1]?.content).includes(summaryReply));
+    const requestId = response.headers.get('x-request-id');
+    assert.ok(!gateway.usage.recent().some((entry) => entry.endpoint === 'condense' && entry.requestId === requestId));
+
+    // An entry that routes where condense.model does allows it.
+    const allowed = await createKey(gateway.url, { name: 'summariser-by-provider-name', models: ['openai/gpt-4o-mini'] });
+    const served = await condense({ messages: longConversation(4), max_tokens: 100 }, authHeaders(allowed.key));
+    assert.equal(served.status, 200, JSON.stringify(served.json));
+    assert.equal(served.json.model, 'gpt-4o-mini');
   });
 
   test('policy error (default): an over-long prompt is refused before any upstream call', async () => {

@@ -14,6 +14,7 @@ import { guardBody } from '../json-body.js';
 
 export const DEFAULT_SUMMARY_TOKENS = 512;
 const MAX_INSTRUCTIONS = 4_000;
+const DEFAULT_MODEL_HINT = " It is the configured summariser (condense.model): name one this key may use in 'model'.";
 
 export interface CondenseBody {
   messages: ChatMessage[];
@@ -67,12 +68,12 @@ export function registerCondense(app: FastifyInstance, services: Services): void
     const started = Date.now();
     if (request.body !== undefined && request.body !== null) guardBody(request.body as Record<string, unknown>);
     const input = parseCondenseBody(request.body);
-    let group;
-    if (input.model !== undefined) {
-      group = services.router.plan(input.model);
-      if (group === undefined) throw modelNotFound(input.model);
-      checkModelAccess(request, services.router, group, input.model);
-    } else group = condenser.pickModel(request.principal?.models);
+    // The key's allowlist holds for the operator's `condense.model` as for a model the client names:
+    // a key that may not use it is refused (403), not answered by it, nor by a model put in its place.
+    const named = input.model ?? services.config.condense?.model;
+    const group = named === undefined ? condenser.pickModel(request.principal?.models) : services.router.plan(named);
+    if (group === undefined && input.model !== undefined) throw modelNotFound(input.model);
+    if (group !== undefined && named !== undefined) checkModelAccess(request, services.router, group, named, input.model === undefined ? DEFAULT_MODEL_HINT : '');
 
     // `preserve_recent`: the newest messages stay verbatim; only the older ones are summarised.
     const cut = recentStart(input.messages, input.preserveRecent);

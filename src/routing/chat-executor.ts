@@ -23,6 +23,7 @@ import { orderCandidates, type Candidate } from './load-balance.js';
 import type { ModelGroup, ModelRouter, Route } from './model-router.js';
 import { retryDelay, type RetryBudget } from './retry-policy.js';
 import { mayUseModel } from '../keys/model-allowlist.js';
+import { plannedFallbacks } from './reachable-groups.js';
 
 export interface ChatCallContext {
   requestId: string;
@@ -81,7 +82,7 @@ export interface ExecutorOptions {
 }
 
 /** The route header's outcome for a fallback the key may not use: it was skipped, not tried. */
-const NOT_ALLOWED = 'model_not_allowed';
+export const NOT_ALLOWED = 'model_not_allowed';
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -268,16 +269,11 @@ export class ChatExecutor {
 
   /**
    * The chain of groups to try: the asked group, then its fallbacks (each once). A fallback the key
-   * may not use is skipped and noted in `attempts`; it is planned and checked only once reached.
+   * may not use is skipped and noted in `attempts`; it is checked only once reached.
    */
   private *chain(group: ModelGroup, allowed: readonly string[] | undefined, attempts: AttemptRecord[]): Generator<ModelGroup> {
     yield group;
-    const seen = new Set([group.name]);
-    for (const name of group.fallbacks) {
-      if (seen.has(name)) continue;
-      seen.add(name);
-      const fallback = this.router.plan(name);
-      if (fallback === undefined) continue;
+    for (const { name, group: fallback } of plannedFallbacks(this.router, group)) {
       if (allowed !== undefined && !mayUseModel(allowed, this.router, name, fallback)) attempts.push({ deployment: name, outcome: NOT_ALLOWED });
       else yield fallback;
     }

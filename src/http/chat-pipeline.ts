@@ -13,6 +13,7 @@ import { CallAbort } from '../upstream/call-signal.js';
 import type { AttemptRecord, ChatCallContext, JsonOutcome, StreamOutcome, StreamStats } from '../routing/chat-executor.js';
 import type { ModelGroup, ModelRouter, Route } from '../routing/model-router.js';
 import { mayUseModel } from '../keys/model-allowlist.js';
+import { reachableGroups } from '../routing/reachable-groups.js';
 import type { Services } from '../services.js';
 import type { UsageRecord, UsageStatus } from '../usage/usage-recorder.js';
 import { answerFromCache, captureFrames, planCache, saveCompletion, settleStream } from './cache-response.js';
@@ -151,9 +152,10 @@ export class ChatPipeline {
     const messages = chat.messages;
     const group = fitsUncounted(request, chat, routed) ? routed : await fitContext(this.services, request, reply, chat, routed);
     // Token limit and budget (issue #6): held here from the estimate, settled in record() from the
-    // provider's usage. Keys with neither skip it: no tokenizer, no store call.
+    // provider's usage. Keys with neither skip it: no tokenizer, no store call. The hold covers every
+    // deployment the call may reach, the fallbacks the key may use included.
     const { admission } = this.services;
-    if (admission.needsHold(request)) await admission.reserve(request, reply, chat, group.deployments.map((deployment) => deployment.route));
+    if (admission.needsHold(request)) await admission.reserve(request, reply, chat, reachableGroups(router, group, request.principal?.models).routes);
     // Usage of a call that never reached a deployment is recorded against the group's first.
     const planned = group.deployments[0]?.route;
     const native = options.native?.(group, chat.messages !== messages || group !== routed);

@@ -1,6 +1,7 @@
 // A key's model allowlist covers fallbacks too: a fallback the key may not use is skipped (never
 // called, never billed), both after an upstream failure and when the context policy moves a long
-// prompt to a larger-window model; with nothing it may use left, the original error stands.
+// prompt to a larger-window model; with nothing it may use left, the original error stands. The
+// budget hold covers the fallbacks the key may use, and only those.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
@@ -113,5 +114,28 @@ routing: { retries: 0, failure_threshold: 1000, fallbacks: [dear-model, cheap-ba
     assert.equal(refused.status, 400);
     assert.equal(body.error.code, 'context_length_exceeded');
     assert.deepEqual(calledModels(), []);
+  });
+
+  test('the budget hold prices the dearest fallback the key may use, not one it may not', async () => {
+    // With max_tokens 100, cheap-model (and cheap-backup) may cost ~$0.00001, dear-model ~$0.003:
+    // a budget of $0.001 fits a call that can only reach the cheap ones.
+    const request = { model: 'cheap', max_tokens: 100 };
+    const budget = { max_budget: 0.001 };
+    const mayFallToDear = [
+      (await createKey(gateway.url, { name: 'dear-fallback', models: ['cheap', 'dear-model'], ...budget })).key,
+      (await createKey(gateway.url, { name: 'any-fallback', ...budget })).key,
+    ];
+    for (const key of mayFallToDear) {
+      const refused = await chat(gateway.url, key, request);
+      assert.equal(refused.status, 403, refused.text);
+      assert.equal(errorCode(refused), 'budget_exceeded');
+    }
+    assert.deepEqual(primary.requests, [], 'refused before any call');
+
+    const { key } = await createKey(gateway.url, { name: 'cheap-fallback', models: ['cheap', 'cheap-backup'], ...budget });
+    primary.enqueue({ kind: 'status', status: 500 });
+    const admitted = await chat(gateway.url, key, request);
+    assert.equal(admitted.status, 200, admitted.text);
+    assert.equal(admitted.headers.get('x-llm-proxy-route'), 'primary/cheap-model=upstream_error, dear-model=model_not_allowed, backup/cheap-backup=200');
   });
 });

@@ -46,9 +46,9 @@ export function anthropicHeaders(client: ClientAnthropicHeaders): Record<string,
 
 const isAnthropic = (provider: ProviderInstance): boolean => provider.kind === 'anthropic';
 
-/** Whether every deployment of the group and of its fallback groups is an Anthropic upstream. */
-export function servedByAnthropicOnly(router: ModelRouter, group: ModelGroup): boolean {
-  return servedNatively(router, group, isAnthropic);
+/** Whether every deployment of the group and of the fallback groups the key may use is an Anthropic upstream. */
+export function servedByAnthropicOnly(router: ModelRouter, group: ModelGroup, allowed: readonly string[] | undefined): boolean {
+  return servedNatively(router, group, isAnthropic, allowed);
 }
 
 /** The chat form of a native answer keeps the model name the answer gave (a hit shows the same). */

@@ -33,9 +33,9 @@ export function servesCompletions(provider: ProviderInstance): boolean {
   }
 }
 
-/** Every deployment of the group and of its fallbacks serves completions natively. */
-export function completionsNative(router: ModelRouter, group: ModelGroup): boolean {
-  return servedNatively(router, group, servesCompletions);
+/** Every deployment of the group and of the fallbacks the key may use serves completions natively. */
+export function completionsNative(router: ModelRouter, group: ModelGroup, allowed: readonly string[] | undefined): boolean {
+  return servedNatively(router, group, servesCompletions, allowed);
 }
 
 function readUsage(value: unknown): CompletionUsage | undefined {

@@ -8,6 +8,7 @@ import type { UpstreamRequestSpec } from '../providers/provider.js';
 import { callTimeouts, heldOutcome, openHeldStream, type ChatCallContext, type HeldStream, type StreamOutcome, type StreamStats } from '../routing/chat-executor.js';
 import type { ModelGroup, ModelRouter, Route } from '../routing/model-router.js';
 import type { ProviderInstance } from '../providers/provider.js';
+import { reachableGroups } from '../routing/reachable-groups.js';
 import type { Services } from '../services.js';
 import { decodeSseBatches, SseEventTooLarge, type SseEvent } from '../streaming/sse-decoder.js';
 import { releaseBody, upstreamSse } from '../upstream/upstream-client.js';
@@ -27,26 +28,28 @@ export interface NativeProtocol {
 
 const verdicts = new WeakMap<(provider: ProviderInstance) => boolean, WeakMap<ModelGroup, boolean>>();
 
-/**
- * Whether every deployment that may serve the group, its fallback groups' included, is a provider
- * `native` accepts. Groups are long-lived, so each answer is kept (per predicate: pass a module-level function).
- */
-export function servedNatively(router: ModelRouter, group: ModelGroup, native: (provider: ProviderInstance) => boolean): boolean {
+/** Whether every deployment of this one group is a provider `native` accepts; kept per group and predicate. */
+function groupServedNatively(group: ModelGroup, native: (provider: ProviderInstance) => boolean): boolean {
   let known = verdicts.get(native);
   if (known === undefined) {
     known = new WeakMap();
     verdicts.set(native, known);
   }
-  const cached = known.get(group);
-  if (cached !== undefined) return cached;
-  const groups = [group];
-  for (const name of group.fallbacks) {
-    const fallback = router.plan(name);
-    if (fallback !== undefined) groups.push(fallback);
+  let verdict = known.get(group);
+  if (verdict === undefined) {
+    verdict = group.deployments.length > 0 && group.deployments.every((deployment) => native(deployment.route.provider));
+    known.set(group, verdict);
   }
-  const verdict = groups.every((entry) => entry.deployments.length > 0 && entry.deployments.every((deployment) => native(deployment.route.provider)));
-  known.set(group, verdict);
   return verdict;
+}
+
+/**
+ * Whether every deployment that may serve the group, its fallback groups' included, is a provider
+ * `native` accepts (pass a module-level function). A fallback the key may not use (`allowed`) is
+ * never called, so it does not count.
+ */
+export function servedNatively(router: ModelRouter, group: ModelGroup, native: (provider: ProviderInstance) => boolean, allowed: readonly string[] | undefined): boolean {
+  return reachableGroups(router, group, allowed).groups.every((entry) => groupServedNatively(entry, native));
 }
 
 function isAbort(error: unknown): boolean {

@@ -1,7 +1,8 @@
 // POST /v1/completions (issue #11) through the official `openai` SDK: passed through to a host that
 // serves completions (an OpenAI-format fake speaking text_completion), and emulated over chat for
 // Anthropic and Gemini (recorded fixtures), marked `X-LLM-Proxy-Emulated: chat`. Fields chat cannot
-// honour get a 400 in OpenAI's error format; usage records say `completions`.
+// honour get a 400 in OpenAI's error format; usage records say `completions`. A fallback the key may
+// not use does not count against passing through.
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,7 +11,7 @@ import OpenAI from 'openai';
 import { KEYS, record } from '../support/conformance-providers.js';
 import { readAnthropicJson, startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
 import { readGeminiJson, startFakeGemini, type FakeGemini } from '../support/fake-gemini.js';
-import { CLIENT_KEY, eventually, startGateway, type Gateway } from '../support/gateway-harness.js';
+import { CLIENT_KEY, eventually, MASTER_KEY, startGateway, type Gateway } from '../support/gateway-harness.js';
 
 interface SeenRequest {
   path: string;
@@ -66,17 +67,23 @@ describe('/v1/completions through the openai SDK', () => {
 
   before(async () => {
     [host, anthropic, gemini] = await Promise.all([startCompletionsHost(), startFakeAnthropic(), startFakeGemini()]);
-    gateway = await startGateway({
-      OPENAI_API_KEY: KEYS.openai,
-      OPENAI_BASE_URL: `${host.url}/v1`,
-      ANTHROPIC_API_KEY: KEYS.anthropic,
-      ANTHROPIC_BASE_URL: anthropic.url,
-      GEMINI_API_KEY: KEYS.gemini,
-      GEMINI_BASE_URL: gemini.url,
-      AZURE_OPENAI_API_KEY: 'azure-key-0123456789',
-      AZURE_OPENAI_ENDPOINT: host.url,
-      LLM_PROXY_RPM: '0',
-    });
+    gateway = await startGateway(
+      {
+        OPENAI_API_KEY: KEYS.openai,
+        OPENAI_BASE_URL: `${host.url}/v1`,
+        ANTHROPIC_API_KEY: KEYS.anthropic,
+        ANTHROPIC_BASE_URL: anthropic.url,
+        GEMINI_API_KEY: KEYS.gemini,
+        GEMINI_BASE_URL: gemini.url,
+        AZURE_OPENAI_API_KEY: 'azure-key-0123456789',
+        AZURE_OPENAI_ENDPOINT: host.url,
+        LLM_PROXY_RPM: '0',
+      },
+      {
+        // Served natively only for keys that may not use the Claude fallback.
+        configure: (config) => void (config.models = [{ name: 'instruct-backed', deployments: [{ provider: 'openai', model: 'gpt-3.5-turbo-instruct' }], fallbacks: ['claude-sonnet-4-5'] }]),
+      },
+    );
     client = new OpenAI({ apiKey: CLIENT_KEY, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
   });
   after(async () => {
@@ -106,6 +113,27 @@ describe('/v1/completions through the openai SDK', () => {
     assert.equal(usage.endpoint, 'completions');
     assert.equal(usage.promptTokens, USAGE.prompt_tokens);
     assert.equal(usage.completionTokens, USAGE.completion_tokens);
+  });
+
+  test('a fallback the key may not use does not make a completions host emulated', async () => {
+    const created = await fetch(`${gateway.url}/admin/keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${MASTER_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'instruct-only', models: ['instruct-backed'] }),
+    });
+    const { key } = (await created.json()) as { key: string };
+    const request = { model: 'instruct-backed', prompt: 'Once upon a time', max_tokens: 9, logprobs: 2 };
+    host.requests.length = 0;
+    const limited = new OpenAI({ apiKey: key, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
+    const { data, response } = await limited.completions.create(request).withResponse();
+    assert.equal(data.choices[0]?.text, TEXT);
+    assert.equal(response.headers.get('x-llm-proxy-emulated'), null, 'not emulated');
+    assert.equal(host.requests[0]?.path, '/v1/completions');
+    assert.equal(host.requests[0]?.body.logprobs, 2);
+
+    // A key that may fall back to Claude is emulated, and emulation refuses logprobs.
+    await assert.rejects(client.completions.create(request), (error: unknown) => error instanceof OpenAI.BadRequestError && error.param === 'logprobs');
+    assert.equal(host.requests.length, 1);
   });
 
   test('native on Azure: the deployment in the path, the key in api-key', async () => {

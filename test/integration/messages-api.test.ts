@@ -2,7 +2,8 @@
 // shape for every refusal (auth, unknown model, validation, body limit, rate limit), streamed tool
 // calls whose input_json_delta fragments always form the complete input (OpenAI sending arguments
 // in many pieces, and a call with none), dropped fields listed, thinking mapped, the cache answering
-// in Anthropic's format, and Anthropic-only content passed through but refused elsewhere.
+// in Anthropic's format, and Anthropic-only content passed through but refused elsewhere (and passed
+// through for a key that may not use a group's non-Anthropic fallback).
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
@@ -10,9 +11,9 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { KEYS, record, type Json } from '../support/conformance-providers.js';
-import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
+import { FAKE_COUNT_TOKENS, startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
-import { CLIENT_KEY, eventually, startGateway, type Gateway } from '../support/gateway-harness.js';
+import { CLIENT_KEY, eventually, MASTER_KEY, startGateway, type Gateway } from '../support/gateway-harness.js';
 
 const BASE = { id: 'chatcmpl-frag', object: 'chat.completion.chunk', created: 1_700_000_000, model: 'gpt-4o-2024-08-06' };
 
@@ -67,7 +68,13 @@ describe('/v1/messages: keys, errors, tool streams, cache', () => {
         LLM_PROXY_RPM: '0',
         LLM_PROXY_CACHE: 'memory',
       },
-      { configure: (config) => void (config.server.body_limit_mb = 0.05) },
+      {
+        configure: (config) => {
+          config.server.body_limit_mb = 0.05;
+          // A Claude group with a GPT fallback: passed through only for keys that may not use the fallback.
+          config.models = [{ name: 'claude-backed', deployments: [{ provider: 'anthropic', model: 'claude-sonnet-4-5' }], fallbacks: ['gpt-4o'] }];
+        },
+      },
     );
     client = new Anthropic({ apiKey: CLIENT_KEY, baseURL: gateway.url, maxRetries: 0 });
   });
@@ -249,6 +256,30 @@ describe('/v1/messages: keys, errors, tool streams, cache', () => {
     assert.equal(elsewhere.status, 400);
     assertAnthropicError(elsewhere.body, 'invalid_request_error');
     assert.match(String(record(elsewhere.body.error).message), /only available with Anthropic models/);
+  });
+
+  test('a fallback the key may not use does not stop a Claude group from being passed through', async () => {
+    const request = {
+      model: 'claude-backed',
+      max_tokens: 64,
+      messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'url', url: 'https://example.com/a.pdf' } }, { type: 'text', text: 'Summarise' }] }],
+    };
+    const created = await post(gateway.url, { name: 'claude-only', models: ['claude-backed'] }, { authorization: `Bearer ${MASTER_KEY}` }, '/admin/keys');
+    const claudeOnly = String(created.body.key);
+    anthropic.reset();
+    const native = await post(gateway.url, request, { 'x-api-key': claudeOnly, 'cache-control': 'no-store' });
+    assert.equal(native.status, 200, JSON.stringify(native.body));
+    assert.deepEqual(anthropic.requests[0]?.body, { ...request, model: 'claude-sonnet-4-5' }, 'the body as it came');
+    const counted = await post(gateway.url, request, { 'x-api-key': claudeOnly }, '/v1/messages/count_tokens');
+    assert.equal(counted.body.input_tokens, FAKE_COUNT_TOKENS, "Anthropic's own count");
+    assert.equal(anthropic.requests.at(-1)?.path, '/v1/messages/count_tokens');
+
+    // A key that may fall back to gpt-4o gets the translated path, which refuses Anthropic-only content.
+    anthropic.reset();
+    const translated = await post(gateway.url, request, { 'x-api-key': CLIENT_KEY, 'cache-control': 'no-store' });
+    assert.equal(translated.status, 400);
+    assert.match(String(record(translated.body.error).message), /only available with Anthropic models/);
+    assert.deepEqual(anthropic.requests, []);
   });
 
   test('a passed-through Claude answer served from the cache is the same message', async () => {

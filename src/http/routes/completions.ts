@@ -45,7 +45,8 @@ export function registerCompletions(app: FastifyInstance, services: Services, pi
     const routed = router.plan(parsed.model);
     // Before the emulation's refusals: an unknown model is a 404 whatever the fields.
     if (routed === undefined) throw modelNotFound(parsed.model);
-    const native = completionsNative(router, routed);
+    const allowed = request.principal?.models;
+    const native = completionsNative(router, routed, allowed);
     // Emulation refuses what chat cannot do before anything is counted or called.
     const chat = completionToChat(parsed, !native);
     let runner: NativeRunner | undefined;
@@ -59,7 +60,7 @@ export function registerCompletions(app: FastifyInstance, services: Services, pi
       nativeCache: false,
       ...(native ? {} : { headers: EMULATED }),
       native: (group, rewritten) => {
-        if (runner !== undefined && !rewritten && completionsNative(router, group)) return runner;
+        if (runner !== undefined && !rewritten && completionsNative(router, group, allowed)) return runner;
         // The context policy or a fallback moved the call off the native hosts: emulate, with emulation's rules.
         if (runner !== undefined) {
           completionToChat(parsed, true);

@@ -54,7 +54,8 @@ export function registerMessages(app: FastifyInstance, services: Services, pipel
     const routed = router.plan(parsed.model);
     // Before translating: an unknown model is a 404 whatever its content.
     if (routed === undefined) throw modelNotFound(parsed.model);
-    const nativeOnly = servedByAnthropicOnly(router, routed);
+    const allowed = request.principal?.models;
+    const nativeOnly = servedByAnthropicOnly(router, routed, allowed);
     const warnings: string[] = [];
     // For an Anthropic-only model the chat form only feeds limits, context checks and the cache key.
     const first = routed.deployments[0]?.route;
@@ -74,7 +75,7 @@ export function registerMessages(app: FastifyInstance, services: Services, pipel
       format: messagesFormat(request.id, parsed.model),
       ...(nativeOnly ? {} : { warnings }),
       native: (group, rewritten) => {
-        if (runner !== undefined && !rewritten && servedByAnthropicOnly(router, group)) return runner;
+        if (runner !== undefined && !rewritten && servedByAnthropicOnly(router, group, allowed)) return runner;
         if (lossy) throw invalidRequest('This conversation holds content only Anthropic models take, and the context policy or a fallback would send it elsewhere.', 'unsupported_content');
         return undefined;
       },
@@ -88,7 +89,7 @@ export function registerMessages(app: FastifyInstance, services: Services, pipel
     if (group === undefined) throw modelNotFound(parsed.model);
     checkModelAccess(request, router, group, parsed.model);
     reply.header('request-id', request.id);
-    if (servedByAnthropicOnly(router, group)) {
+    if (servedByAnthropicOnly(router, group, request.principal?.models)) {
       // Anthropic counts with its own tokenizer: ask it.
       const protocol: NativeProtocol = {
         ...messagesProtocol(body, anthropicHeaders({ version: headerValue(request, 'anthropic-version'), beta: headerValue(request, 'anthropic-beta') }), request.id, '/v1/messages/count_tokens'),

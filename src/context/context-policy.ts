@@ -6,7 +6,9 @@ import type { ContextPolicy } from '../config/config-schema.js';
 import { contextLengthExceeded, invalidValue, type GatewayError } from '../errors/gateway-error.js';
 import { mayUseModel } from '../keys/model-allowlist.js';
 import type { ChatCompletionRequest, ChatMessage } from '../openai/types.js';
+import { NOT_ALLOWED, type AttemptRecord } from '../routing/chat-executor.js';
 import type { ModelGroup } from '../routing/model-router.js';
+import { plannedFallbacks } from '../routing/reachable-groups.js';
 import type { Services } from '../services.js';
 import { countTokens, type PromptPlan } from '../usage/token-counts.js';
 import { loadTokenCounter } from '../usage/token-estimator.js';
@@ -55,23 +57,21 @@ function overflow(group: ModelGroup, prompt: number, output: number, window: num
 }
 
 /**
- * The group's fallbacks the catalog knows a window for, in order, with that window; a fallback the
- * key may not use is no way out for it (keys/model-allowlist.ts), so it is left out.
+ * The group's fallbacks the catalog knows a window for, in order, with that window and whether the
+ * key may use it (keys/model-allowlist.ts): one it may not is no way out for it.
  */
-function* fallbackWindows(services: FitServices, request: FastifyRequest, group: ModelGroup): Generator<{ fallback: ModelGroup; room: number }> {
+function* fallbackWindows(services: FitServices, request: FastifyRequest, group: ModelGroup): Generator<{ name: string; fallback: ModelGroup; room: number; allowed: boolean }> {
   const allowed = request.principal?.models;
-  for (const name of group.fallbacks) {
-    const fallback = services.router.plan(name);
-    const room = fallback === undefined ? undefined : groupWindow(fallback);
-    if (fallback === undefined || room === undefined) continue;
-    if (allowed === undefined || mayUseModel(allowed, services.router, name, fallback)) yield { fallback, room };
+  for (const { name, group: fallback } of plannedFallbacks(services.router, group)) {
+    const room = groupWindow(fallback);
+    if (room !== undefined) yield { name, fallback, room, allowed: allowed === undefined || mayUseModel(allowed, services.router, name, fallback) };
   }
 }
 
 /** The largest window among the group and the fallbacks the key may use. */
 function largestWindow(services: FitServices, request: FastifyRequest, group: ModelGroup, window: number): number {
   let largest = window;
-  for (const { room } of fallbackWindows(services, request, group)) if (room > largest) largest = room;
+  for (const { room, allowed } of fallbackWindows(services, request, group)) if (allowed && room > largest) largest = room;
   return largest;
 }
 
@@ -111,19 +111,27 @@ export function fitsUncounted(request: FastifyRequest, chat: ChatCompletionReque
   return Number.isFinite(length) && length > 0 && surelyFits(length, chat, chat.max_completion_tokens ?? chat.max_tokens ?? 0, window);
 }
 
+/** The group that will serve, and (under `fallback`) the fallbacks that would have fitted but the key may not use. */
+export interface Fitted {
+  group: ModelGroup;
+  /** `name=model_not_allowed` entries that open `X-LLM-Proxy-Route`, as the executor notes them. */
+  skipped?: readonly AttemptRecord[];
+}
+
 /**
  * Fits `chat` (in place) to the window of the group that will serve it, and returns that group (a
- * fallback's, under `fallback`). Does no counting at all when the catalog knows no window for the
- * group, or when the body is obviously small (see surelyFits).
+ * fallback's, under `fallback`, with those passed over for the key's allowlist). Does no counting at
+ * all when the catalog knows no window for the group, or when the body is obviously small (see surelyFits).
  */
-export async function fitContext(services: FitServices, request: FastifyRequest, reply: FastifyReply, chat: ChatCompletionRequest, group: ModelGroup): Promise<ModelGroup> {
+export async function fitContext(services: FitServices, request: FastifyRequest, reply: FastifyReply, chat: ChatCompletionRequest, group: ModelGroup): Promise<Fitted> {
   const policy = contextPolicy(services, request, group);
   const window = groupWindow(group);
-  if (window === undefined) return group;
+  const unchanged = { group };
+  if (window === undefined) return unchanged;
   const output = chat.max_completion_tokens ?? chat.max_tokens ?? 0;
   const length = Number(request.headers['content-length']);
   const bytes = Number.isFinite(length) && length > 0 ? length : Buffer.byteLength(JSON.stringify(chat.messages));
-  if (surelyFits(bytes, chat, output, window)) return group;
+  if (surelyFits(bytes, chat, output, window)) return unchanged;
 
   // Refusing, or moving to a larger window, needs the count only up to the largest window that
   // could take the prompt: a 10 MB body is not counted whole (seconds of counting) to be refused.
@@ -133,18 +141,22 @@ export async function fitContext(services: FitServices, request: FastifyRequest,
   const parts = cap === undefined ? await countTokens({ kind: 'plan', chat }) : undefined;
   const before = parts?.request ?? (await countTokens({ kind: 'upTo', chat, cap: cap as number }));
   const counted = cap === undefined || before <= cap;
-  if (before + output <= window) return group;
+  if (before + output <= window) return unchanged;
   const mark = (after: number, method: ContextPolicy) => {
     reply.header('x-llm-proxy-context-tokens', `${before}->${after}`);
     reply.header('x-llm-proxy-context-method', method);
   };
 
   if (policy === 'fallback') {
-    for (const { fallback, room } of fallbackWindows(services, request, group)) {
-      if (before + output <= room) {
-        mark(before, 'fallback');
-        return fallback;
+    const skipped: AttemptRecord[] = [];
+    for (const { name, fallback, room, allowed } of fallbackWindows(services, request, group)) {
+      if (before + output > room) continue;
+      if (!allowed) {
+        skipped.push({ deployment: name, outcome: NOT_ALLOWED });
+        continue;
       }
+      mark(before, 'fallback');
+      return skipped.length === 0 ? { group: fallback } : { group: fallback, skipped };
     }
     throw overflow(group, before, output, window, counted);
   }
@@ -161,7 +173,7 @@ export async function fitContext(services: FitServices, request: FastifyRequest,
     if (plan === undefined) throw overflow(group, before, output, window);
     chat.messages = plan.kept.map((index) => chat.messages[index] as ChatMessage);
     mark(keptTokens(plan.kept), 'truncate');
-    return group;
+    return unchanged;
   }
 
   // condense: keep what fits beside a summary of at most `summaryTokens`, summarise the rest.
@@ -193,5 +205,5 @@ export async function fitContext(services: FitServices, request: FastifyRequest,
   const after = keptTokens(plan.kept) + (await loadTokenCounter()).message(summary);
   if (after + output > window) throw overflow(group, before, output, window);
   mark(after, 'condense');
-  return group;
+  return unchanged;
 }

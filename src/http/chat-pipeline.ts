@@ -69,9 +69,13 @@ export interface PipelineOptions {
   headers?: Readonly<Record<string, string>>;
 }
 
-/** `X-LLM-Proxy-Route`: every deployment tried, in order, with its outcome. */
-export function routeHeader(attempts: readonly AttemptRecord[]): string {
-  return attempts.map((attempt) => `${attempt.deployment}=${attempt.outcome}`).join(', ');
+/**
+ * `X-LLM-Proxy-Route`: every deployment tried, in order, with its outcome, after what the context
+ * policy passed over before the call (`skipped`).
+ */
+export function routeHeader(attempts: readonly AttemptRecord[], skipped?: readonly AttemptRecord[]): string {
+  const all = skipped === undefined ? attempts : [...skipped, ...attempts];
+  return all.map((attempt) => `${attempt.deployment}=${attempt.outcome}`).join(', ');
 }
 
 /**
@@ -150,7 +154,9 @@ export class ChatPipeline {
     // refused, truncated or condensed in place, or moved to a larger-window fallback group. No counting
     // when the catalog knows no window or the body is obviously small.
     const messages = chat.messages;
-    const group = fitsUncounted(request, chat, routed) ? routed : await fitContext(this.services, request, reply, chat, routed);
+    const fitted = fitsUncounted(request, chat, routed) ? undefined : await fitContext(this.services, request, reply, chat, routed);
+    const group = fitted?.group ?? routed;
+    const skipped = fitted?.skipped;
     // Token limit and budget (issue #6): held here from the estimate, settled in record() from the
     // provider's usage. Keys with neither skip it: no tokenizer, no store call. The hold covers every
     // deployment the call may reach, the fallbacks the key may use included.
@@ -208,7 +214,7 @@ export class ChatPipeline {
         else saveCompletion(cache, cachePlan, chatBody, outcome.usage, warnings);
       }
       try {
-        reply.header('x-llm-proxy-route', routeHeader(outcome.attempts));
+        reply.header('x-llm-proxy-route', routeHeader(outcome.attempts, skipped));
         const shown = warningsOf(options, warnings);
         if (shown !== undefined) reply.header('x-llm-proxy-warnings', shown);
         const body = native === undefined && format !== undefined ? format.json(outcome.body) : outcome.body;
@@ -235,7 +241,7 @@ export class ChatPipeline {
     headers['x-accel-buffering'] = 'no';
     const shown = warningsOf(options, warnings);
     if (shown !== undefined) headers['x-llm-proxy-warnings'] = shown;
-    headers['x-llm-proxy-route'] = routeHeader(outcome.attempts);
+    headers['x-llm-proxy-route'] = routeHeader(outcome.attempts, skipped);
     res.writeHead(200, headers);
     const ttftMs = Date.now() - started;
     const route = outcome.route;

@@ -1,7 +1,7 @@
 // A key's model allowlist covers fallbacks too: a fallback the key may not use is skipped (never
-// called, never billed), both after an upstream failure and when the context policy moves a long
-// prompt to a larger-window model; with nothing it may use left, the original error stands. The
-// budget hold covers the fallbacks the key may use, and only those.
+// called, never billed, named in the route header), both after an upstream failure and when the
+// context policy moves a long prompt to a larger-window model; with nothing it may use left, the
+// original error stands. The budget hold covers the fallbacks the key may use, and only those.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
@@ -104,7 +104,9 @@ routing: { retries: 0, failure_threshold: 1000, fallbacks: [dear-model, cheap-ba
       });
     const moved = await send(withBackup);
     assert.equal(moved.status, 200, await moved.clone().text());
-    assert.equal(moved.headers.get('x-llm-proxy-route'), 'backup/cheap-backup=200');
+    assert.equal(moved.headers.get('x-llm-proxy-context-method'), 'fallback');
+    // dear-model would have taken the prompt first: the client is told why it was passed over.
+    assert.equal(moved.headers.get('x-llm-proxy-route'), 'dear-model=model_not_allowed, backup/cheap-backup=200');
     assert.deepEqual(calledModels(), ['cheap-backup']);
     assert.deepEqual(primary.requests, []);
 
@@ -114,6 +116,12 @@ routing: { retries: 0, failure_threshold: 1000, fallbacks: [dear-model, cheap-ba
     assert.equal(refused.status, 400);
     assert.equal(body.error.code, 'context_length_exceeded');
     assert.deepEqual(calledModels(), []);
+
+    // A key that may use dear-model is moved there, with nothing skipped to report.
+    const { key } = await createKey(gateway.url, { name: 'dear-allowed', models: ['cheap', 'dear-model'] });
+    const dear = await send(key);
+    assert.equal(dear.status, 200, await dear.clone().text());
+    assert.equal(dear.headers.get('x-llm-proxy-route'), 'backup/dear-model=200');
   });
 
   test('the budget hold prices the dearest fallback the key may use, not one it may not', async () => {

@@ -11,6 +11,7 @@ import { ConfigError, loadConfig } from './config/config-loader.js';
 import type { Config } from './config/config-schema.js';
 import type { Logger } from './logging/logger.js';
 import { GatewayServer, masterKeySetup, servingProblem, type MasterKeySetup } from './server/gateway-server.js';
+import { onStopSignals } from './server/stop-signals.js';
 
 function fail(message: string): never {
   process.stderr.write(`llm-proxy: ${message}\n`);
@@ -96,8 +97,7 @@ async function startSingle(config: Config, key: MasterKeySetup): Promise<void> {
       process.exit(0);
     }
   };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  onStopSignals((signal) => void shutdown(signal));
   // A refused config is logged by reload() with its reason; the running one stays.
   process.on('SIGHUP', () => void gateway.reload());
 

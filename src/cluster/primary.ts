@@ -13,6 +13,7 @@ import { createLogger, type Logger } from '../logging/logger.js';
 import { Redactor } from '../logging/redactor.js';
 import { MemoryRateLimiter } from '../rate-limit/memory-rate-limiter.js';
 import { loadForReload, masterKeySetup } from '../server/gateway-server.js';
+import { onStopSignals } from '../server/stop-signals.js';
 import { configuredSecrets } from '../services.js';
 import { SqlStore } from '../store/sql-store.js';
 import { isMessage, type PrimaryMessage, type ReplyValue, type WorkerMessage } from './messages.js';
@@ -228,8 +229,8 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
     logger.flush(() => process.exit(failure !== 0 ? failure : clean ? 0 : 1));
   };
 
-  process.once('SIGTERM', () => void stop(0));
-  process.once('SIGINT', () => void stop(0));
+  // Under the CLI, its parent passes the signal on too: one stop either way (see stop-signals.ts).
+  onStopSignals(() => void stop(0));
   process.on('SIGHUP', () => void reloadAll());
 
   logger.info({ workers: count }, 'starting workers');

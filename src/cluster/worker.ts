@@ -12,6 +12,7 @@ import { UiSessionStore, type UiSession } from '../keys/ui-sessions.js';
 import type { Logger } from '../logging/logger.js';
 import { countedByFallback, MemoryRateLimiter, type RateLimitDecision, type RateLimiter, type Reservation } from '../rate-limit/memory-rate-limiter.js';
 import { GatewayServer, masterKeySetup } from '../server/gateway-server.js';
+import { onStopSignals } from '../server/stop-signals.js';
 import { isMessage, type MetricsText, type PrimaryMessage, type ReplyValue, type WorkerInit, type WorkerMessage, type WorkerNotice, type WorkerRequest } from './messages.js';
 
 /** A rate-limit or cache question the primary has not answered in this long is decided locally. */
@@ -198,9 +199,9 @@ export async function runWorker(fail: (message: string) => never): Promise<void>
     force.unref();
     void running.shutdown(deadlineMs).finally(() => process.exit(0));
   };
-  // The primary forwards SIGTERM; Ctrl-C sends SIGINT to the whole group as well (one drain either way).
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  // The primary passes SIGTERM on, so a stop sent to the whole group or cgroup (Ctrl-C, systemd)
+  // arrives twice: one drain either way (see stop-signals.ts).
+  onStopSignals(shutdown);
   // Reloads are coordinated by the primary (SIGHUP to it); one sent to the whole group must not end a worker.
   process.on('SIGHUP', () => undefined);
   // (A worker whose primary is gone is ended at once by node:cluster itself: kill the primary with SIGTERM, not SIGKILL.)

@@ -29,8 +29,9 @@ const RELAYED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 /**
  * Runs this script again in a node with `flags` added and becomes its shadow: signals are passed
  * on and its exit is this process's exit. Node 20 cannot exec in place, hence a child. The child
- * gets its own process group, so a Ctrl-C reaches it once (passed on from here), not twice: a
- * second SIGINT would end its drain at once.
+ * gets its own process group, so a Ctrl-C reaches it once (passed on from here). A stop sent to
+ * every process (systemd's KillMode=control-group) still reaches it twice, directly and from here:
+ * the server takes the copy as the same stop (stop-signals.ts).
  */
 export function relaunchWithFlags(flags: readonly string[]): Promise<never> {
   const script = process.argv[1] as string;

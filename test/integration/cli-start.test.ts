@@ -1,12 +1,15 @@
 // `llm-proxy start` serves from a node with the flags of `npm start` (package.json's start script):
 // started without them, the CLI runs itself again with them, passes signals on and exits as the
-// server did; started with them, it serves in its own process.
+// server did; started with them, it serves in its own process. A SIGTERM that reaches a server
+// twice (from the stop and passed on by its parent) drains it once.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startScriptFlags } from '../../src/server/node-flags.js';
-import { eventually, MASTER_KEY } from '../support/gateway-harness.js';
-import { childPids, send, startGatewayProcess } from '../support/gateway-process.js';
+import { startFakeOpenAi } from '../support/fake-openai.js';
+import { eventually, MASTER_KEY, UPSTREAM_KEY } from '../support/gateway-harness.js';
+import { childPids, openStream, send, startGatewayProcess, signalEveryProcess } from '../support/gateway-process.js';
 
 const CONFIG = 'server:\n  shutdown_timeout_s: 5\nrouting:\n  discovery_interval_s: 0\n';
 
@@ -69,5 +72,66 @@ test('llm-proxy start in a node that has the flags serves in that process', asyn
     assert.equal((await send(cli.url, '/health/live')).status, 200);
   } finally {
     await cli.cleanup();
+  }
+});
+
+const CHAT_AUTH = { authorization: `Bearer ${MASTER_KEY}`, 'content-type': 'application/json' };
+const STREAM_BODY = JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+
+/** The CLI (started detached, with `args`) in front of a fake upstream, and a stream in flight that ends when `release` is called. */
+async function cliWithStream(args: string[]) {
+  const fake = await startFakeOpenAi({ apiKey: UPSTREAM_KEY });
+  const cli = await startGatewayProcess({ LLM_PROXY_MASTER_KEY: MASTER_KEY, OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${fake.url}/v1` }, CONFIG, ['start', ...args], 'dist/src/cli.js', [], { detached: true });
+  let release = () => undefined as void;
+  fake.enqueue({ kind: 'gated-stream', chunks: 2, release: new Promise<void>((resolve) => (release = resolve)) });
+  const stream = openStream(cli.url, CHAT_AUTH, STREAM_BODY);
+  // A broken stream is text the assertions show, not an unhandled rejection.
+  const finished = stream.done.catch((error: Error) => `the stream broke: ${error.message}`);
+  await eventually(() => stream.received().includes('data: '), 5_000);
+  return {
+    cli,
+    release: () => release(),
+    finished,
+    async cleanup() {
+      await cli.cleanup();
+      await fake.close();
+    },
+  };
+}
+
+for (const workers of [1, 2]) {
+  test(`SIGTERM to every process (systemd's stop), so each server process gets it twice, workers: ${workers}: a stream in flight completes and the CLI exits 0`, async () => {
+    const { cli, release, finished, cleanup } = await cliWithStream(['--workers', String(workers)]);
+    try {
+      // Each server process gets SIGTERM directly, then once more from its parent (the CLI, the primary).
+      await signalEveryProcess(cli.child.pid as number, 'SIGTERM', (signalled) => cli.waitFor('shutting down', 5_000, signalled));
+      // Well past the repeated signal: the drain is still waiting for the stream.
+      await sleep(500);
+      release();
+      const text = await finished;
+      assert.ok(text.trimEnd().endsWith('data: [DONE]'), `${text.slice(-300)}\n${cli.output().slice(-3000)}`);
+      assert.equal(await cli.exited, 0, cli.output().slice(-3000));
+      // One drain per server process: the primary and each worker, or the one server.
+      assert.equal(cli.output().split('shutting down').length - 1, workers === 1 ? 1 : workers + 1, cli.output());
+    } finally {
+      await cleanup();
+    }
+  });
+}
+
+test('a second SIGTERM more than a second after the first ends the drain at once', async () => {
+  const { cli, finished, cleanup } = await cliWithStream([]);
+  try {
+    cli.child.kill('SIGTERM');
+    await cli.waitFor('shutting down');
+    await sleep(1_200);
+    cli.child.kill('SIGTERM');
+    // Ended by the signal (the server's, passed on by the CLI), long before the 5 s deadline.
+    await cli.exited;
+    assert.equal(cli.child.signalCode, 'SIGTERM', cli.output().slice(-3000));
+    assert.doesNotMatch(await finished, /data: \[DONE\]/);
+    assert.doesNotMatch(cli.output(), /shutdown complete/);
+  } finally {
+    await cleanup();
   }
 });

@@ -40,7 +40,8 @@ function count(haystack: string, needle: string): number {
 
 /**
  * `args` follow the script: `['--workers', '2']`, or `['start', '--workers', '2']` with `entry` = the CLI.
- * `nodeFlags` go before the script (the load figures pass those of `npm start`).
+ * `nodeFlags` go before the script (the load figures pass those of `npm start`). `detached` starts it
+ * in a process group of its own, so stopEveryProcess() can signal its groups without this one's.
  */
 export async function startGatewayProcess(
   env: Record<string, string>,
@@ -48,6 +49,7 @@ export async function startGatewayProcess(
   args: string[] = [],
   entry = 'dist/src/main.js',
   nodeFlags: readonly string[] = [],
+  options: { detached?: boolean } = {},
 ): Promise<GatewayProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-process-'));
   const configPath = join(dir, 'config.yaml');
@@ -57,6 +59,7 @@ export async function startGatewayProcess(
   const child = spawn(process.execPath, [...nodeFlags, entry, ...args], {
     env: { PATH: process.env.PATH ?? '', PORT: String(port), HOST: '127.0.0.1', LLM_PROXY_CONFIG: configPath, LLM_PROXY_DB: dbPath, LLM_PROXY_CACHE: 'off', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
+    detached: options.detached === true,
   });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
@@ -133,6 +136,16 @@ export function openStream(url: string, headers: Record<string, string>, body: s
   return { received: () => text, done };
 }
 
+/** The fields of /proc/<pid>/stat after the command name: [0] state, [1] parent pid, [2] process group. */
+function statFields(pid: number | 'self'): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
 /** The pids of a process's children (a cluster primary's workers), from /proc. */
 export function childPids(pid: number): number[] {
   // Every process whose parent is `pid`, from /proc/<n>/stat (field 4). The per-thread `children`
@@ -140,14 +153,27 @@ export function childPids(pid: number): number[] {
   const children: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[1]) === pid) children.push(Number(entry));
+    if (Number(statFields(Number(entry))?.[1]) === pid) children.push(Number(entry));
   }
   return children;
+}
+
+/**
+ * Sends `signal` to every process of `root`'s tree, as systemd's default stop (KillMode=control-group)
+ * does, so each server process also gets the one its parent (the CLI, a cluster primary) passes on.
+ * The deepest first, awaiting `settle(count signalled so far)` after each level, so that each process
+ * has taken its own before the copy comes; `root` last, as its process group (`kill -SIG -PGID`:
+ * start it `detached`).
+ */
+export async function signalEveryProcess(root: number, signal: NodeJS.Signals, settle: (signalled: number) => Promise<void>): Promise<void> {
+  if (Number(statFields(root)?.[2]) !== root) throw new Error(`process ${root} is not the leader of its own group: start it detached`);
+  const levels = [[root]];
+  for (let below = childPids(root); below.length > 0; below = below.flatMap(childPids)) levels.push(below);
+  let signalled = 0;
+  for (const level of levels.slice(1).reverse()) {
+    for (const pid of level) process.kill(pid, signal);
+    signalled += level.length;
+    await settle(signalled);
+  }
+  process.kill(-root, signal);
 }

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { MemoryRateLimiter } from '../rate-limit/memory-rate-limiter.js';
-import { IpcRateLimiter, type PrimaryLink } from './worker.js';
+import type { PrimaryMessage, WorkerMessage } from './messages.js';
+import { IpcRateLimiter, PrimaryLink, type PrimaryChannel } from './worker.js';
 
 /** The primary's end of the link, in process: its limiter answers while `answering`, and takes the adjust notices. */
 function fakePrimary() {
@@ -43,4 +46,49 @@ test('a reservation is settled by the counter that made it: the worker\'s own wh
   limiter.adjust('drift', -40, atPrimary);
   assert.equal(await ownRemaining(), 90, 'the worker\'s counter: 80 − 70');
   assert.equal(primary.limiter.consume('drift', 100, 0, now).remaining, 90, 'the primary\'s: 50 − 40');
+});
+
+/**
+ * A primary at the other end of a real PrimaryLink that answers rate-limit questions as the
+ * primary does (its own MemoryRateLimiter), `delayMs` late, and takes notices in the order sent.
+ */
+function slowPrimary(delayMs: number) {
+  const limiter = new MemoryRateLimiter();
+  const toWorker = new EventEmitter();
+  const state = { delayMs, answered: 0 };
+  const channel: PrimaryChannel = {
+    connected: true,
+    on: (event, listener) => toWorker.on(event, listener),
+    once: (event, listener) => toWorker.once(event, listener),
+    send: (message: WorkerMessage, callback) => {
+      callback(null);
+      if (message.t === 'rl.adjust') limiter.adjust(message.key, message.delta, { windowStart: message.windowStart });
+      if (message.t !== 'rl.consume') return;
+      setTimeout(() => {
+        const reply: PrimaryMessage = { llmp: 1, t: 'reply', id: message.id, value: limiter.consume(message.key, message.limit, message.cost, message.now) };
+        state.answered++;
+        toWorker.emit('message', reply);
+      }, state.delayMs);
+    },
+  };
+  return { limiter, state, link: new PrimaryLink(channel, 50) };
+}
+
+test('a count the primary answers after the worker gave up on it is taken back there: the request counts once, in the worker', async () => {
+  const primary = slowPrimary(150);
+  const limiter = new IpcRateLimiter(primary.link, () => pino({ level: 'silent' }));
+  const now = 1_800_000_000_000 + 10_000;
+
+  const alone = await limiter.consume('late', 10, 3, now);
+  assert.equal(alone.remaining, 7);
+  assert.notEqual(alone.fallback, undefined, 'counted by the worker: the primary did not answer within the wait');
+  await sleep(250);
+  assert.equal(primary.state.answered, 1, 'the primary answered, late');
+  assert.equal(primary.limiter.consume('late', 10, 0, now).remaining, 10, 'the primary\'s late count was withdrawn');
+
+  primary.state.delayMs = 0;
+  const shared = await limiter.consume('late', 10, 4, now);
+  assert.equal(shared.fallback, undefined);
+  await sleep(20);
+  assert.equal(primary.limiter.consume('late', 10, 0, now).remaining, 6, 'an answer in time stays counted');
 });

@@ -17,6 +17,8 @@ import { isMessage, type MetricsText, type PrimaryMessage, type ReplyValue, type
 
 /** A rate-limit or cache question the primary has not answered in this long is decided locally. */
 const ASK_TIMEOUT_MS = 2_000;
+/** How long an answer to a question given up on is still taken (the primary answers every one it gets, in order). */
+const LATE_REPLY_MS = 60_000;
 /** A reload runs on every worker; a slow provider list or database may take a while. */
 const RELOAD_TIMEOUT_MS = 60_000;
 /** prom-client gives up on a worker that does not answer in 5 s. */
@@ -32,32 +34,73 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
+/** A question given up on whose answer still matters: what the primary did must be undone. */
+interface Late {
+  handle(value: ReplyValue): void;
+  timer: NodeJS.Timeout;
+}
+
+/** The worker's side of the IPC channel: `process` in a cluster worker, a fake primary in tests. */
+export interface PrimaryChannel {
+  readonly connected: boolean;
+  on(event: 'message', listener: (message: unknown) => void): unknown;
+  once(event: 'disconnect', listener: () => void): unknown;
+  /** A failed send goes to `callback`, not to an 'error' event that would end the process. */
+  send(message: WorkerMessage, callback: (error: Error | null) => void): void;
+}
+
+const processChannel: PrimaryChannel = {
+  get connected() {
+    return process.connected;
+  },
+  on: (event, listener) => process.on(event, listener),
+  once: (event, listener) => process.once(event, listener),
+  send: (message, callback) => {
+    if (process.send === undefined) callback(new Error('the primary process is gone'));
+    else process.send(message, undefined, {}, callback);
+  },
+};
+
 /** The worker's end of the IPC channel: questions with replies, and notices. */
 export class PrimaryLink {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+  private readonly late = new Map<number, Late>();
   private readonly handlers = new Map<PrimaryMessage['t'], (message: PrimaryMessage) => void>();
 
-  constructor() {
-    process.on('message', (message: unknown) => {
+  constructor(
+    private readonly channel: PrimaryChannel = processChannel,
+    private readonly askTimeoutMs = ASK_TIMEOUT_MS,
+  ) {
+    channel.on('message', (message: unknown) => {
       if (!isMessage<PrimaryMessage>(message)) return;
-      if (message.t === 'reply') {
-        const waiting = this.pending.get(message.id);
-        if (waiting === undefined) return;
-        this.pending.delete(message.id);
-        clearTimeout(waiting.timer);
-        waiting.resolve(message.value);
-        return;
-      }
-      this.handlers.get(message.t)?.(message);
+      if (message.t === 'reply') this.settle(message.id, message.value);
+      else this.handlers.get(message.t)?.(message);
     });
-    process.once('disconnect', () => {
+    channel.once('disconnect', () => {
       for (const [id, waiting] of this.pending) {
         clearTimeout(waiting.timer);
         waiting.reject(new Error('the primary process is gone'));
         this.pending.delete(id);
       }
+      for (const late of this.late.values()) clearTimeout(late.timer);
+      this.late.clear();
     });
+  }
+
+  private settle(id: number, value: ReplyValue): void {
+    const waiting = this.pending.get(id);
+    if (waiting !== undefined) {
+      this.pending.delete(id);
+      clearTimeout(waiting.timer);
+      waiting.resolve(value);
+      return;
+    }
+    const late = this.late.get(id);
+    if (late === undefined) return;
+    this.late.delete(id);
+    clearTimeout(late.timer);
+    late.handle(value);
   }
 
   on<T extends PrimaryMessage['t']>(type: T, handler: (message: Extract<PrimaryMessage, { t: T }>) => void): void {
@@ -65,26 +108,32 @@ export class PrimaryLink {
   }
 
   get connected(): boolean {
-    return process.connected;
+    return this.channel.connected;
   }
 
   notify(message: WorkerNotice | Extract<WorkerMessage, { t: 'listening' }>): void {
-    // With a callback, a failed send is reported to it instead of as an 'error' event that would end the process.
-    if (process.connected) process.send?.(message, undefined, {}, () => undefined);
+    if (this.channel.connected) this.channel.send(message, () => undefined);
   }
 
-  ask(question: Question, timeoutMs = ASK_TIMEOUT_MS): Promise<ReplyValue> {
-    if (!process.connected || process.send === undefined) return Promise.reject(new Error('the primary process is gone'));
+  /**
+   * Sends `question` and waits up to `timeoutMs` for its reply. A reply after that is dropped, or
+   * given to `onLateReply` (for LATE_REPLY_MS): the caller has gone on without it, and whatever
+   * the primary did for it may need undoing.
+   */
+  ask(question: Question, timeoutMs = this.askTimeoutMs, onLateReply?: (value: ReplyValue) => void): Promise<ReplyValue> {
+    if (!this.channel.connected) return Promise.reject(new Error('the primary process is gone'));
     const id = this.nextId++;
     return new Promise<ReplyValue>((resolvePromise, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
+        if (onLateReply !== undefined) this.late.set(id, { handle: onLateReply, timer: setTimeout(() => this.late.delete(id), LATE_REPLY_MS).unref() });
         reject(new Error('the primary process did not answer in time'));
       }, timeoutMs);
       this.pending.set(id, { resolve: resolvePromise, reject, timer });
-      process.send?.({ ...question, id } as WorkerMessage, undefined, {}, (error: Error | null) => {
+      this.channel.send({ ...question, id } as WorkerMessage, (error) => {
         if (error === null) return;
         clearTimeout(timer);
+        // Never sent: the primary counted nothing for it, late or not.
         this.pending.delete(id);
         reject(error);
       });
@@ -95,7 +144,8 @@ export class PrimaryLink {
 /**
  * Rate limits counted by the primary, so N workers enforce one limit, not N. Should the primary
  * not answer, this worker decides alone (and says so once), as the Redis limiter does; each
- * reservation is settled by the counter that made it.
+ * reservation is settled by the counter that made it. A count the primary makes after this worker
+ * gave up on it is taken back when its answer comes, so the request is counted once, here.
  */
 export class IpcRateLimiter implements RateLimiter {
   private readonly fallback = new MemoryRateLimiter();
@@ -108,7 +158,7 @@ export class IpcRateLimiter implements RateLimiter {
 
   async consume(key: string, limit: number, cost: number, now: number): Promise<RateLimitDecision> {
     try {
-      return (await this.link.ask({ llmp: 1, t: 'rl.consume', key, limit, cost, now })) as RateLimitDecision;
+      return (await this.link.ask({ llmp: 1, t: 'rl.consume', key, limit, cost, now }, undefined, (late) => this.withdraw(key, cost, late as RateLimitDecision))) as RateLimitDecision;
     } catch (error) {
       if (!this.warned) {
         this.warned = true;
@@ -116,6 +166,11 @@ export class IpcRateLimiter implements RateLimiter {
       }
       return countedByFallback(this.fallback.consume(key, limit, cost, now));
     }
+  }
+
+  /** The primary counted `cost` after this worker had counted the request alone: the primary's count goes. */
+  private withdraw(key: string, cost: number, late: RateLimitDecision): void {
+    if (late.allowed && cost > 0) this.link.notify({ llmp: 1, t: 'rl.adjust', key, delta: -cost, windowStart: late.windowStart });
   }
 
   adjust(key: string, delta: number, reservation: Reservation): void {

@@ -1,9 +1,10 @@
 // First start with no key configured: the proxy never runs open. It makes a master key, keeps only
 // its SHA-256 next to the database, and shows the key once on stderr. Later starts reuse the hash.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { dbPathError } from '../store/database.js';
+import { makeDirectory } from '../store/make-directory.js';
 import { digestKey } from './static-keys.js';
 
 export interface BootstrappedMasterKey {
@@ -27,7 +28,7 @@ export function bootstrapMasterKey(dbPath: string): BootstrappedMasterKey {
   const key = `sk-llmp-master-${randomBytes(32).toString('base64url')}`;
   const digest = digestKey(key);
   try {
-    mkdirSync(dirname(file), { recursive: true });
+    makeDirectory(dirname(file));
     writeFileSync(file, `${digest.toString('hex')}\n`, { mode: 0o600 });
   } catch (error) {
     throw dbPathError(`cannot write the generated master key's hash to ${file}, beside the SQLite database`, error);

@@ -1,12 +1,12 @@
 // The database behind virtual keys and usage: one Kysely schema over embedded SQLite (better-sqlite3,
 // the default, a file at storage.db_path) or PostgreSQL (DATABASE_URL). Callers speak Kysely and
 // never ask which; the few dialect differences (row locks) are decided here.
-import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig } from 'kysely';
 import { createRequire } from 'node:module';
 import type pg from 'pg';
+import { makeDirectory } from './make-directory.js';
 
 /** Times are epoch milliseconds; money is USD; booleans are 0/1 (the same on both engines). */
 export interface VirtualKeyTable {
@@ -178,7 +178,7 @@ export function openDatabase(options: DatabaseOptions, onPoolError: (error: Erro
   const file = resolve(options.dbPath);
   let sqlite: SqliteDatabase.Database | undefined;
   try {
-    mkdirSync(dirname(file), { recursive: true });
+    makeDirectory(dirname(file));
     sqlite = new SqliteDatabase(file);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');

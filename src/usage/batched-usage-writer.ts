@@ -3,9 +3,10 @@
 // its unique id when it is recorded, so a batch written twice inserts nothing twice. On close the
 // spool is flushed, or saved to a file beside the SQLite path and replayed on the next start.
 import { randomFillSync } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../logging/logger.js';
+import { makeDirectory } from '../store/make-directory.js';
 import type { IdentifiedUsageRecord } from '../store/usage-store.js';
 import type { UsageRecord, UsageRecorder } from './usage-recorder.js';
 
@@ -359,7 +360,7 @@ export class BatchedUsageWriter implements UsageRecorder {
       return;
     }
     try {
-      mkdirSync(dirname(file), { recursive: true });
+      makeDirectory(dirname(file));
       const existing = existsSync(file) ? readFileSync(file, 'utf8') : '';
       writeFileSync(file, existing + this.queue.map((record) => JSON.stringify(record)).join('\n') + '\n', { mode: 0o600 });
       this.logger.warn({ component: 'usage', saved: this.queue.length, file }, 'database away at exit: usage spool saved for the next start');

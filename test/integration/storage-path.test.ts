@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-function start(dbPath: string, env: Record<string, string>): { status: number | null; stderr: string } {
+function start(dbPath: string, env: Record<string, string>, timeout = 30_000): { status: number | null; stderr: string } {
   const result = spawnSync(process.execPath, ['dist/src/main.js'], {
     env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LLM_PROXY_DB: dbPath, LLM_PROXY_LOG_LEVEL: 'warn', ...env },
     encoding: 'utf8',
-    timeout: 30_000,
+    timeout,
   });
   return { status: result.status, stderr: result.stderr };
 }
@@ -45,6 +45,14 @@ describe('start-up with an unusable SQLite path', () => {
     assertNamed(start(path, { LLM_PROXY_API_KEYS: 'client-key' }), path);
     // With no key, the generated key's hash goes beside the database first: that file is named.
     assertNamed(start(path, {}), join(blocker, 'master-key.sha256'));
+  });
+
+  test('a path under /proc, where Node\'s recursive mkdir never returns: the start fails at once, naming the path', { skip: process.platform !== 'linux' }, () => {
+    const path = '/proc/self/llm-proxy/data/llm-proxy.db';
+    const keyed = start(path, { LLM_PROXY_API_KEYS: 'client-key' }, 15_000);
+    assertNamed(keyed, path);
+    assert.match(keyed.stderr, /cannot create the directory \/proc\/self\/llm-proxy: \/proc\/self exists but refuses new directories/);
+    assertNamed(start(path, {}, 15_000), '/proc/self/llm-proxy/data/master-key.sha256');
   });
 
   test('a directory the process may not write', (t) => {

@@ -13,6 +13,7 @@ import type { Route } from '../routing/model-router.js';
 import { countTokens } from '../usage/token-counts.js';
 import type { BudgetLedger, HoldMode } from './budget-ledger.js';
 import type { RateLimiter, Reservation } from './memory-rate-limiter.js';
+import { formatOpenAiDuration } from './openai-duration.js';
 
 /** Output allowance when neither the request nor the catalog bounds it. */
 const DEFAULT_MAX_OUTPUT = 4_096;
@@ -91,7 +92,7 @@ export class ChatAdmission {
       const decision = await this.options.rateLimiter.consume(hold.tpmKey, tpm, tokens, Date.now());
       reply.header('x-ratelimit-limit-tokens', decision.limit);
       reply.header('x-ratelimit-remaining-tokens', decision.remaining);
-      reply.header('x-ratelimit-reset-tokens', Math.ceil(decision.resetMs / 1000));
+      reply.header('x-ratelimit-reset-tokens', formatOpenAiDuration(decision.resetMs));
       if (!decision.allowed) {
         throw rateLimited(
           `Token rate limit reached: this key may use ${tpm} tokens per minute and this request may need up to ${tokens}. Retry after the time in Retry-After, or lower max_tokens.`,

@@ -1,12 +1,13 @@
 // Which X-RateLimit-* headers an answer carries, per the limits its key has: the request family
-// (under CONTRACT.md's bare names and OpenAI's `-requests` names) when the key has a request limit,
-// the `-tokens` family when it has a token limit and the route counts tokens, nothing for a limit
-// the key does not have.
+// (under CONTRACT.md's bare names and OpenAI's `-requests` names, whose reset is OpenAI's duration)
+// when the key has a request limit, the `-tokens` family when it has a token limit and the route
+// counts tokens, nothing for a limit the key does not have.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 import { callJson, chat, createKey, type JsonResponse } from '../support/key-support.js';
+import { durationMs } from '../support/rate-limit-timing.js';
 
 const REQUEST_HEADERS = ['x-ratelimit-limit', 'x-ratelimit-limit-requests', 'x-ratelimit-remaining', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset', 'x-ratelimit-reset-requests'];
 const TOKEN_HEADERS = ['x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens'];
@@ -33,9 +34,14 @@ describe('rate-limit headers per the key\'s limits', () => {
     const answered = await chat(gateway.url, key, { max_tokens: 50 });
     assert.equal(answered.status, 200, answered.text);
     assert.deepEqual(limitHeaders(answered), [...REQUEST_HEADERS, ...TOKEN_HEADERS].sort());
-    for (const [bare, named] of [['limit', 'limit-requests'], ['remaining', 'remaining-requests'], ['reset', 'reset-requests']]) {
+    for (const [bare, named] of [['limit', 'limit-requests'], ['remaining', 'remaining-requests']]) {
       assert.equal(answered.headers.get(`x-ratelimit-${named}`), answered.headers.get(`x-ratelimit-${bare}`), named);
     }
+    // The same reset: whole seconds under the bare name, OpenAI's duration under its own.
+    const reset = Number(answered.headers.get('x-ratelimit-reset'));
+    assert.ok(Number.isInteger(reset) && reset > 0, String(reset));
+    assert.equal(Math.ceil(durationMs(answered.headers.get('x-ratelimit-reset-requests')) / 1000), reset);
+    assert.ok(durationMs(answered.headers.get('x-ratelimit-reset-tokens')) > 0);
     assert.equal(answered.headers.get('x-ratelimit-limit-requests'), '5');
     assert.equal(answered.headers.get('x-ratelimit-remaining-requests'), '4');
     assert.equal(answered.headers.get('x-ratelimit-limit-tokens'), '1000');

@@ -6,7 +6,7 @@ import { MemoryRateLimiter, type RateLimitDecision, type RateLimiter, type Reser
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { CLIENT_KEY, eventually, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 import { chat, createKey, errorCode, type JsonResponse } from '../support/key-support.js';
-import { WINDOW_MS, WINDOW_START } from '../support/rate-limit-timing.js';
+import { durationMs, WINDOW_MS, WINDOW_START } from '../support/rate-limit-timing.js';
 
 /** The memory limiter, reading `now` here instead of the time the proxy passes. */
 class SetClockLimiter implements RateLimiter {
@@ -55,6 +55,7 @@ describe('Retry-After is how long to wait on the sliding window', () => {
     // With nothing left, the admitted request's reset already said when the next one may go.
     assert.equal(last.headers.get('x-ratelimit-reset'), String(wait));
     assert.equal(refused.headers.get('x-ratelimit-reset'), String(wait));
+    assert.equal(refused.headers.get('x-ratelimit-reset-requests'), `${wait}s`);
     const refusedAt = clock.now;
     clock.now = refusedAt + (wait - 1) * 1000;
     assert.equal(retryAfter(await chat(gateway.url, CLIENT_KEY)), 1);
@@ -74,7 +75,8 @@ describe('Retry-After is how long to wait on the sliding window', () => {
     assert.equal((await chat(gateway.url, key, { max_tokens: 500 })).status, 200);
     const refused = await chat(gateway.url, key, { max_tokens: 90 });
     const wait = retryAfter(refused);
-    assert.equal(refused.headers.get('x-ratelimit-reset-tokens'), String(wait));
+    // OpenAI's name, OpenAI's format (`1m50.715s`): the same wait, to the millisecond.
+    assert.equal(Math.ceil(durationMs(refused.headers.get('x-ratelimit-reset-tokens')) / 1000), wait);
     const refusedAt = clock.now;
     clock.now = refusedAt + (wait - 1) * 1000;
     retryAfter(await chat(gateway.url, key, { max_tokens: 90 }));

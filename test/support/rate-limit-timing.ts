@@ -35,6 +35,14 @@ export const TIMING_CASES: readonly TimingCase[] = [
   { name: 'cost 0 over the limit', limit: 2, previous: 0, current: 3, elapsed: 10_000, cost: 0, waitMs: 70_000 },
 ];
 
+/** An OpenAI reset duration header (`20ms`, `59.5s`, `6m0s`) in milliseconds; fails the test on any other form. */
+export function durationMs(value: string | null): number {
+  const match = /^(?:(\d+)ms|(?:(\d+)m)?(\d+(?:\.\d{1,3})?)s)$/.exec(value ?? '');
+  assert.ok(match !== null, `not an OpenAI duration: ${value}`);
+  if (match[1] !== undefined) return Number(match[1]);
+  return Number(match[2] ?? 0) * 60_000 + Math.round(Number(match[3]) * 1000);
+}
+
 /** Counts the case's units (as token settlement does, by adjust) and asks; returns when it asked and the refusal's wait. */
 async function refuse(limiter: RateLimiter, key: string, timing: TimingCase): Promise<{ now: number; resetMs: number }> {
   const next = WINDOW_START + WINDOW_MS;

@@ -6,6 +6,7 @@ import { authentication, permissionDenied, rateLimited } from '../../errors/gate
 import type { Principal } from '../../keys/static-keys.js';
 import { isVirtualKeyShaped } from '../../keys/virtual-keys.js';
 import type { RateLimitDecision } from '../../rate-limit/memory-rate-limiter.js';
+import { formatOpenAiDuration } from '../../rate-limit/openai-duration.js';
 import type { Services } from '../../services.js';
 import { addressBucket } from '../client-address.js';
 
@@ -60,6 +61,7 @@ function failureKey(request: FastifyRequest): string {
 /**
  * The request limit's headers, under the names CONTRACT.md pins and again under OpenAI's (`-requests`),
  * which clients written for OpenAI read beside the `-tokens` family (src/rate-limit/chat-admission.ts).
+ * The reset is whole seconds under the bare name (CONTRACT.md) and OpenAI's duration (`1s`, `6m0s`) under its name.
  */
 function setLimitHeaders(reply: FastifyReply, limit: number, remaining: number, resetMs: number): void {
   const reset = Math.ceil(resetMs / 1000);
@@ -68,7 +70,7 @@ function setLimitHeaders(reply: FastifyReply, limit: number, remaining: number, 
   reply.header('x-ratelimit-reset', reset);
   reply.header('x-ratelimit-limit-requests', limit);
   reply.header('x-ratelimit-remaining-requests', remaining);
-  reply.header('x-ratelimit-reset-requests', reset);
+  reply.header('x-ratelimit-reset-requests', formatOpenAiDuration(resetMs));
 }
 
 export function registerAuth(app: FastifyInstance, services: Services): void {

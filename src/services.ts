@@ -134,9 +134,20 @@ export function configuredSecrets(config: Config): string[] {
   return secrets;
 }
 
+/** The configured providers' base URL hosts: the redactor removes them from provider text by name. */
+export function configuredHosts(config: Config): string[] {
+  const urls = Object.values(config.providers).map((provider) => provider.base_url);
+  return urls.filter((url): url is string => url !== undefined && URL.canParse(url)).map((url) => new URL(url).hostname);
+}
+
+/** The redactor for `config`: its secrets, and its providers' hosts for text bound for clients. */
+export function createRedactor(config: Config): Redactor {
+  return new Redactor(configuredSecrets(config), configuredHosts(config));
+}
+
 /** The part of the services that a config reload keeps (see SharedServices). */
 export function createSharedServices(config: Config, overrides: ServiceOverrides = {}): SharedServices {
-  const redactor = overrides.redactor ?? new Redactor(configuredSecrets(config));
+  const redactor = overrides.redactor ?? createRedactor(config);
   const logger = overrides.logger ?? createLogger(config.logging.level, redactor);
   const redis = config.storage.redis_url === undefined ? undefined : new RedisConnection({ url: config.storage.redis_url }, logger);
   const cache = createResponseCache(config, logger, redis, overrides.sharedMemoryCache);

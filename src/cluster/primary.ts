@@ -10,11 +10,10 @@ import { MemoryCacheStore } from '../cache/memory-cache-store.js';
 import type { Config } from '../config/config-schema.js';
 import type { ReloadOutcome } from '../http/routes/admin-reload.js';
 import { createLogger, type Logger } from '../logging/logger.js';
-import { Redactor } from '../logging/redactor.js';
 import { MemoryRateLimiter } from '../rate-limit/memory-rate-limiter.js';
 import { loadForReload, masterKeySetup } from '../server/gateway-server.js';
 import { onStopSignals } from '../server/stop-signals.js';
-import { configuredSecrets } from '../services.js';
+import { configuredHosts, configuredSecrets, createRedactor } from '../services.js';
 import { SqlStore } from '../store/sql-store.js';
 import { isMessage, type PrimaryMessage, type ReplyValue, type WorkerMessage } from './messages.js';
 
@@ -42,7 +41,7 @@ function send(worker: Worker, message: PrimaryMessage): void {
 }
 
 export async function runPrimary(config: Config, count: number, hooks: PrimaryHooks): Promise<void> {
-  const redactor = new Redactor(configuredSecrets(config));
+  const redactor = createRedactor(config);
   const logger = createLogger(config.logging.level, redactor);
   let running = config;
 
@@ -104,7 +103,7 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
       return { reloaded: false, error: message, param: null, restartRequired: [], processes: 0 };
     }
     running = loaded.config;
-    redactor.extend(configuredSecrets(running));
+    redactor.extend(configuredSecrets(running), configuredHosts(running));
     logger.level = running.logging.level;
     const outcomes = await Promise.all([...slots.values()].map((slot) => askReload(slot.worker, loaded.restartRequired)));
     const done = outcomes.filter((outcome) => outcome?.reloaded === true).length;

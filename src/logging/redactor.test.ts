@@ -89,10 +89,47 @@ test('host removal leaves times, ratios, versions, model names, file lines and p
   }
 });
 
+test('bare names under an internal or cloud suffix go; model names, versions, file names and public API names stay', () => {
+  // Error texts as providers and the proxies in front of them write them.
+  assertRewrites(removeHosts, [
+    ['getaddrinfo ENOTFOUND my-resource.openai.azure.com', 'getaddrinfo ENOTFOUND [host]'],
+    ["Resource not found: no deployment 'gpt-4o-mini' on My-Resource.OpenAI.Azure.com (api-version 2024-08-01-preview).", "Resource not found: no deployment 'gpt-4o-mini' on [host] (api-version 2024-08-01-preview)."],
+    ['OpenAIException - Connection error. host=vllm.internal.corp, model=llama3.1:8b', 'OpenAIException - Connection error. host=[host], model=llama3.1:8b'],
+    ['502 Bad Gateway: upstream vllm-0.vllm.inference.svc.cluster.local did not answer', '502 Bad Gateway: upstream [host] did not answer'],
+    ['no healthy upstream in llm.default.svc; see gpu-7.lan or tgi.home.arpa.', 'no healthy upstream in [host]; see [host] or [host].'],
+    ['Could not connect to bedrock-runtime.us-east-1.amazonaws.com or ip-10-0-1-5.ec2.internal', 'Could not connect to [host] or [host]'],
+    ['"endpoint":"my-llm.eastus2.inference.ai.azure.com","app":"chat-api.azurewebsites.net"', '"endpoint":"[host]","app":"[host]"'],
+  ]);
+  for (const text of [
+    "The model `gpt-4o-mini` does not exist or you do not have access to it. Try claude-3.5-sonnet or llama3.1:8b.",
+    'Invalid api-version 2024-08-01; read config.yaml, settings.local.json and .env.local; messages.0.content: Field required',
+    'Request too large for gpt-4o in organization org-abc on tokens per min (TPM): Limit 30000. See api.openai.com and azure.com for limits.',
+    'the suffix alone is no host: openai.azure.com, amazonaws.com, home.arpa and corp.',
+  ]) {
+    assert.equal(removeHosts(text), text);
+  }
+});
+
+test('the configured providers\' hosts go by name, port or not, in any case; a one-label name only with its port', () => {
+  const redactor = new Redactor(['your-api-key'], ['LLM.Acme.example', 'ollama', '203.0.113.7', '[2001:db8::7]']);
+  assert.equal(
+    redactor.redactProviderText('Deployment gpt-4o-mini is unavailable on llm.acme.example; ask the admin of LLM.ACME.EXAMPLE:8443, or 203.0.113.7.'),
+    'Deployment gpt-4o-mini is unavailable on [host]; ask the admin of [host], or [host].',
+  );
+  // `ollama` is a word as much as a host.
+  assert.equal(redactor.redactProviderText('ollama: model "llama3:8b" not found (ollama:11434); ollama.'), 'ollama: model "llama3:8b" not found ([host]); ollama.');
+  // Others' hosts and public API names stay, as without configured hosts.
+  assert.equal(redactor.redactProviderText('see llm.other.example and api.openai.com'), 'see llm.other.example and api.openai.com');
+  redactor.extend([], ['llm.other.example']);
+  assert.equal(redactor.redactProviderText('see llm.other.example and llm.acme.example'), 'see [host] and [host]');
+  // Logs keep host names.
+  assert.equal(redactor.redact('upstream llm.acme.example answered 503'), 'upstream llm.acme.example answered 503');
+});
+
 test('host removal stays linear on hostile input', () => {
-  const text = `${'a.'.repeat(20_000)}:${'1:'.repeat(20_000)} ${'[::'.repeat(10_000)} ${'a-'.repeat(20_000)}.b`;
+  const text = `${'a.'.repeat(20_000)}:${'1:'.repeat(20_000)} ${'[::'.repeat(10_000)} ${'a-'.repeat(20_000)}.b ${'a.'.repeat(20_000)}internal`;
   const started = performance.now();
-  removeHosts(text);
+  removeHosts(text, new Set(['a.internal']));
   assert.ok(performance.now() - started < 500, `took ${performance.now() - started} ms`);
 });
 

@@ -57,33 +57,75 @@ function isPrivateIpv4(address: string): boolean {
   return a === 0 || a === 10 || a === 127 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254) || (a === 100 && b >= 64 && b <= 127);
 }
 
+/**
+ * Suffixes under which a bare name (no port, no scheme) is taken for a host: a short list, not any
+ * TLD, since without a port a name is told from other dotted words by its ending alone. Two kinds,
+ * both naming someone's own host: names that resolve only inside a network (RFC 6761/6762/8375,
+ * ICANN's `internal`, Kubernetes' `svc`, the usual corporate ones), and cloud names whose first
+ * label is the customer's resource (Azure OpenAI `<resource>.openai.azure.com`, AWS, Cloud Run,
+ * Modal, Hugging Face endpoints). Model names (`gpt-4o-mini`, `claude-3.5-sonnet`, `llama3.1`),
+ * versions (`2024-08-01`) and file names (`config.yaml`) end otherwise, and public API names
+ * (`api.openai.com`) stay. The price: a Java package written alone (`io.grpc.internal`) goes too.
+ */
+const PRIVATE_SUFFIXES = new Set([
+  'internal', 'local', 'localdomain', 'localhost', 'lan', 'home.arpa', 'corp', 'intranet', 'intra', 'private', 'svc',
+  'openai.azure.com', 'cognitiveservices.azure.com', 'services.ai.azure.com', 'inference.ai.azure.com', 'azure-api.net',
+  'azurewebsites.net', 'azurecontainerapps.io', 'cloudapp.azure.com', 'amazonaws.com', 'run.app', 'modal.run',
+  'endpoints.huggingface.cloud', 'proxy.runpod.net',
+]);
+
+/** A dotted name with at least one label before one of PRIVATE_SUFFIXES. */
+function isPrivateName(name: string): boolean {
+  // 253: the longest DNS name, so a hostile run of labels is never scanned.
+  if (name.length > 253 || !DOTTED_NAME.test(name)) return false;
+  const lower = name.toLowerCase();
+  for (let dot = lower.indexOf('.'); dot !== -1; dot = lower.indexOf('.', dot + 1)) {
+    if (PRIVATE_SUFFIXES.has(lower.slice(dot + 1))) return true;
+  }
+  return false;
+}
+
 /** Whether a whole word is a network address that names a host: see removeHosts. */
-function isHostAddress(word: string): boolean {
+function isHostAddress(word: string, knownHosts: ReadonlySet<string>): boolean {
   const bracketed = BRACKETED.exec(word);
   if (bracketed !== null) return isIPv6(bracketed[1] as string) && isPort(bracketed[2]);
   // IPv6 as Node and Go print it, port or not (`::1:8080`, `fd00::1`); a digit keeps `a::b` out, and
   // a time (`10:30:45`) is no IPv6 address.
   if (/\d/.test(word) && isIPv6(word)) return true;
   const ported = WITH_PORT.exec(word);
-  if (ported === null) return isIPv4(word) && isPrivateIpv4(word);
+  if (ported === null) {
+    // A name of one label (`ollama`, `vllm` as a Compose service) is as often an ordinary word (the
+    // provider's own name) and stays without its port; `ollama.` ending a sentence is such a word.
+    if (word.includes('.') && knownHosts.has(word.toLowerCase())) return true;
+    return isIPv4(word) ? isPrivateIpv4(word) : isPrivateName(word);
+  }
   const host = ported[1] as string;
   if (!isPort(ported[2])) return false;
-  if (isIPv4(host) || host.toLowerCase() === 'localhost') return true;
+  if (isIPv4(host) || host.toLowerCase() === 'localhost' || knownHosts.has(host.toLowerCase())) return true;
   const name = DOTTED_NAME.exec(host);
   return name !== null && !FILE_EXTENSIONS.has((name[1] as string).toLowerCase());
 }
 
+const NO_HOSTS: ReadonlySet<string> = new Set();
+
 /**
  * Replaces with `[host]` each address written without a scheme that names an upstream: any IPv4
  * address with a port, a private one without; IPv6 (bracketed or not, port or not); `localhost` or a
- * dotted name with a port. Model names (`llama3:8b`, `gpt-4o:latest`), times, ratios, versions and
- * `file.py:12` stay. Punctuation that ends a sentence stays outside the replacement.
+ * dotted name with a port; a bare name under PRIVATE_SUFFIXES; and any of `knownHosts` (lower-case
+ * names or addresses: the configured providers' hosts), a dotted one with or without a port. Model
+ * names (`llama3:8b`, `gpt-4o:latest`), times, ratios, versions and `file.py:12` stay. Punctuation
+ * that ends a sentence stays outside the replacement.
  */
-export function removeHosts(text: string): string {
+export function removeHosts(text: string, knownHosts: ReadonlySet<string> = NO_HOSTS): string {
   return text.replace(ADDRESS_RUN, (run) => {
     const word = run.replace(/[.:]+$/, '');
-    return word.length > 0 && isHostAddress(word) ? `[host]${run.slice(word.length)}` : run;
+    return word.length > 0 && isHostAddress(word, knownHosts) ? `[host]${run.slice(word.length)}` : run;
   });
+}
+
+/** A URL's host as removeHosts compares it: lower case, IPv6 without brackets, no final dot. */
+function knownHostForm(host: string): string {
+  return host.toLowerCase().replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
 }
 
 function escape(value: string): string {
@@ -93,11 +135,16 @@ function escape(value: string): string {
 export class Redactor {
   private pattern: RegExp;
   private readonly secrets: Set<string>;
+  private readonly hosts = new Set<string>();
 
-  /** `secrets` are the exact values to hide: provider keys, client keys, the master key. */
-  constructor(secrets: Iterable<string>) {
+  /**
+   * `secrets` are the exact values to hide: provider keys, client keys, the master key. `hosts` are
+   * the configured providers' base URL hosts, removed from provider text even without a port.
+   */
+  constructor(secrets: Iterable<string>, hosts: Iterable<string> = []) {
     this.secrets = new Set([...secrets].filter((secret) => secret.length >= 4));
     this.pattern = Redactor.compile(this.secrets);
+    for (const host of hosts) this.hosts.add(knownHostForm(host));
   }
 
   private static compile(secrets: ReadonlySet<string>): RegExp {
@@ -107,13 +154,14 @@ export class Redactor {
   }
 
   /**
-   * Adds secrets (a config reload's new keys). Old ones stay hidden: requests on the previous
-   * config may still be running, and a log line must never show a key that was once in use.
+   * Adds secrets and hosts (a config reload's new keys and base URLs). Old ones stay hidden: requests
+   * on the previous config may still be running, and a log line must never show a key that was once in use.
    */
-  extend(secrets: Iterable<string>): void {
+  extend(secrets: Iterable<string>, hosts: Iterable<string> = []): void {
     const before = this.secrets.size;
     for (const secret of secrets) if (secret.length >= 4) this.secrets.add(secret);
     if (this.secrets.size !== before) this.pattern = Redactor.compile(this.secrets);
+    for (const host of hosts) this.hosts.add(knownHostForm(host));
   }
 
   redact(text: string): string {
@@ -124,11 +172,11 @@ export class Redactor {
   /**
    * Text an upstream wrote (an error body's message, an error event) on its way into an error a
    * client sees: its URLs and bare host addresses go, since they name our upstream hosts,
-   * deployments and query strings (RELIABILITY 4d#8), and then secrets, as everywhere. Every such
-   * intake calls this one method.
+   * deployments and query strings (RELIABILITY 4d#8), the configured hosts by name too, and then
+   * secrets, as everywhere. Every such intake calls this one method.
    */
   redactProviderText(text: string): string {
-    return this.redact(removeHosts(removeUrls(text)));
+    return this.redact(removeHosts(removeUrls(text), this.hosts));
   }
 }
 

@@ -18,8 +18,7 @@ import { awaitDrain, type ShutdownResult } from '../http/graceful-shutdown.js';
 import type { ReloadHandler, ReloadOutcome } from '../http/routes/admin-reload.js';
 import { bootstrapMasterKey, isLoopback } from '../keys/master-key-bootstrap.js';
 import { createLogger } from '../logging/logger.js';
-import { Redactor } from '../logging/redactor.js';
-import { breakerOptions, configuredSecrets, createServices, createSharedServices, type ServiceOverrides, type SharedServices } from '../services.js';
+import { breakerOptions, configuredHosts, configuredSecrets, createRedactor, createServices, createSharedServices, type ServiceOverrides, type SharedServices } from '../services.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 type ClientErrorListener = (...args: unknown[]) => void;
@@ -129,7 +128,7 @@ export class GatewayServer {
   static async create(config: Config, masterKeyDigest: Buffer | undefined, options: GatewayServerOptions = {}): Promise<GatewayServer> {
     let logging: Pick<ServiceOverrides, 'logger' | 'redactor'> = {};
     if (options.logFields !== undefined) {
-      const redactor = new Redactor(configuredSecrets(config));
+      const redactor = createRedactor(config);
       logging = { redactor, logger: createLogger(config.logging.level, redactor).child(options.logFields) };
     }
     const shared = createSharedServices(config, { ...options.overrides, ...logging });
@@ -261,7 +260,7 @@ export class GatewayServer {
       // clears its own copy: every worker reloads the same config).
       const rotated = next.auth.master_key !== running.auth.master_key || !sameDigest(key.digest, this.masterKeyDigest);
       this.masterKeyDigest = key.digest;
-      this.shared.redactor.extend(configuredSecrets(next));
+      this.shared.redactor.extend(configuredSecrets(next), configuredHosts(next));
       logger.level = next.logging.level;
       // Breaker state carries over for deployments whose provider did not change.
       let health: ServiceOverrides['health'];

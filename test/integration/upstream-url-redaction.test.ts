@@ -2,9 +2,11 @@
 // error event mid-stream, on /v1/chat/completions and /v1/messages) loses its URLs and keeps the
 // rest; the errors the proxy writes itself for transport failures never name the configured host.
 import assert from 'node:assert/strict';
+import dns from 'node:dns';
 import { after, before, describe, test } from 'node:test';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
-import { CLIENT_KEY, startGateway, type Gateway } from '../support/gateway-harness.js';
+import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
+import { CLIENT_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 import { freePort } from '../support/gateway-process.js';
 import { assertError, call, chat, chatCalls, JSON_AUTH, post, splitSse, startStack, withStack, type Stack } from '../support/reliability-support.js';
 
@@ -126,5 +128,37 @@ describe('RELIABILITY §4d#8 Anthropic upstream (native /v1/messages)', () => {
     assert.equal(translated.status, 404, translated.body);
     assertNoUpstream(translated.body, anthropic.url);
     assert.match(translated.body, /No deployment at \[url\]/);
+  });
+});
+
+describe('RELIABILITY §4d#8 the configured host named bare in an error', () => {
+  // A public-looking name (no internal suffix, no port), so only the configured-host rule removes it.
+  const HOST = 'llm-gateway.acme.example';
+  const lookup = dns.lookup;
+  let fake: FakeOpenAi;
+  let gateway: Gateway;
+
+  before(async () => {
+    // No test touches a resolver: the name is answered here with the fake's loopback address.
+    dns.lookup = ((hostname: string, ...rest: unknown[]) => Reflect.apply(lookup, dns, [hostname === HOST ? '127.0.0.1' : hostname, ...rest])) as typeof dns.lookup;
+    fake = await startFakeOpenAi({ apiKey: UPSTREAM_KEY });
+    const port = new URL(fake.url).port;
+    gateway = await startGateway({ OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `http://${HOST}:${port}/v1`, LLM_PROXY_RPM: '0' });
+  });
+  after(async () => {
+    await fake?.close();
+    await gateway?.close();
+    dns.lookup = lookup;
+  });
+
+  test('the upstream\'s error body names its own host: the client\'s message does not, and keeps the rest', async () => {
+    const message = `Deployment gpt-4o-mini is not served by ${HOST} (api-version 2024-08-01); ask the admin of ${HOST.toUpperCase()}.`;
+    fake.enqueue({ kind: 'status', status: 404, body: JSON.stringify({ error: { message, type: 'invalid_request_error', param: null, code: null } }) });
+    const res = await post(gateway.url, chat());
+    assert.equal(res.status, 404, res.body);
+    assert.equal(fake.requests.length, 1, 'the request went to the fake by its name');
+    assert.ok(!res.body.toLowerCase().includes(HOST), res.body);
+    const error = (JSON.parse(res.body) as { error: { message: string } }).error;
+    assert.equal(error.message, "The provider 'openai' answered not found: Deployment gpt-4o-mini is not served by [host] (api-version 2024-08-01); ask the admin of [host].");
   });
 });

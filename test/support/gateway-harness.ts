@@ -8,9 +8,8 @@ import { buildApp, type App } from '../../src/app.js';
 import { loadConfig, type Environment } from '../../src/config/config-loader.js';
 import type { Config } from '../../src/config/config-schema.js';
 import { createLogger } from '../../src/logging/logger.js';
-import { Redactor } from '../../src/logging/redactor.js';
 import type { RateLimiter } from '../../src/rate-limit/memory-rate-limiter.js';
-import { configuredSecrets, createServices } from '../../src/services.js';
+import { createRedactor, createServices } from '../../src/services.js';
 import { MemoryUsageRecorder } from '../../src/usage/usage-recorder.js';
 
 export const CLIENT_KEY = 'your-api-key';
@@ -53,7 +52,7 @@ export async function startGateway(env: Environment, options: GatewayOptions = {
   config.routing.discovery_interval_s = 0;
   options.configure?.(config);
   const logs: string[] = [];
-  const redactor = new Redactor(configuredSecrets(config));
+  const redactor = createRedactor(config);
   const logger = createLogger(config.logging.level, redactor, { write: (line: string) => void logs.push(line) });
   const usage = new MemoryUsageRecorder();
   const services = createServices(config, { logger, usage, ...(options.rateLimiter === undefined ? {} : { localRateLimiter: options.rateLimiter }) });

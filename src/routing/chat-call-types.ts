@@ -1,0 +1,63 @@
+// The shapes a chat call hands around: its context, the records of its attempts, what a stream
+// produced and the two outcomes (a whole answer, a held stream). Apart from the code so that the
+// failover loop, the stream reader and the HTTP side share them without importing one another.
+import type { CompletionUsage } from '../openai/types.js';
+import type { Frame } from '../streaming/sse-passthrough.js';
+import type { CallSignal } from '../upstream/call-signal.js';
+import type { Route } from './model-router.js';
+
+export interface ChatCallContext {
+  requestId: string;
+  signal: CallSignal;
+  /** The client asked for a usage chunk. */
+  includeUsage: boolean;
+  /** Unix seconds. */
+  created: number;
+  warnings: string[];
+  /** The calling key's model allowlist (undefined: any model): a fallback outside it is skipped. */
+  allowed: readonly string[] | undefined;
+}
+
+/** What a stream produced so far: read when the stream ends, however it ends. */
+export interface StreamStats {
+  usage: CompletionUsage | undefined;
+  finished: boolean;
+  /** A chunk with content, a tool call, a refusal or a finish has been seen. */
+  contentStarted: boolean;
+  chunks: number;
+}
+
+/** One try at one deployment, for the `X-LLM-Proxy-Route` header and the final error. */
+export interface AttemptRecord {
+  /** `provider/model`, or a fallback's name when the key may not use it (outcome NOT_ALLOWED). */
+  deployment: string;
+  /** `200`, an HTTP status, or an error code such as `upstream_timeout`, `circuit_open`. */
+  outcome: string;
+}
+
+interface Served {
+  route: Route;
+  attempts: AttemptRecord[];
+}
+
+export interface JsonOutcome extends Served {
+  body: string | Buffer;
+  usage: CompletionUsage | undefined;
+}
+
+export interface StreamOutcome extends Served {
+  /** Every frame up to and including the first real content, already received. */
+  first: Frame;
+  frames: AsyncGenerator<Frame>;
+  stats: StreamStats;
+}
+
+export interface ExecutorOptions {
+  /** Time to the first content of a stream / headers of a call, unless a group says otherwise. */
+  ttfbMs: number;
+  /** Cap on a whole non-streaming call, attempts included. */
+  totalMs?: number;
+  /** On a context overflow, fall back only to models with a larger catalog window. */
+  contextWindowFallbacks: boolean;
+  random?: () => number;
+}

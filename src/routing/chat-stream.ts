@@ -1,0 +1,268 @@
+// The streaming side of a chat call: an upstream stream held until its first real content (so a
+// failure before it can still fail over), then the frames the client gets, passed through as bytes
+// for OpenAI-format upstreams or encoded from a codec's chunks, with usage and finish noted as they pass.
+import { GatewayError, isGatewayError, upstreamStreamError, upstreamTimeout } from '../errors/gateway-error.js';
+import type { Redactor } from '../logging/redactor.js';
+import type { ChatCompletionChunk, CompletionUsage } from '../openai/types.js';
+import type { ProviderInstance, UpstreamRequestSpec } from '../providers/provider.js';
+import { SseEventTooLarge } from '../streaming/sse-decoder.js';
+import { encodeSseJson, SSE_DONE } from '../streaming/sse-encoder.js';
+import { joinFrames, SsePassthrough, type Frame } from '../streaming/sse-passthrough.js';
+import { CallAbort, type CallSignal } from '../upstream/call-signal.js';
+import { releaseBody, upstreamSse, type UpstreamClient, type UpstreamResponse } from '../upstream/upstream-client.js';
+import { AttemptTimeout, callTimeouts, isAbort } from './call-limits.js';
+import type { AttemptRecord, StreamOutcome, StreamStats } from './chat-call-types.js';
+import type { ModelGroup, Route } from './model-router.js';
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+export function readUsage(value: unknown): CompletionUsage | undefined {
+  if (!isRecord(value)) return undefined;
+  if (typeof value.prompt_tokens !== 'number' || typeof value.completion_tokens !== 'number') return undefined;
+  return value as unknown as CompletionUsage;
+}
+
+function hasContent(delta: unknown): boolean {
+  if (!isRecord(delta)) return false;
+  return (
+    (typeof delta.content === 'string' && delta.content.length > 0) ||
+    (Array.isArray(delta.tool_calls) && delta.tool_calls.length > 0) ||
+    isRecord(delta.function_call) ||
+    (typeof delta.refusal === 'string' && delta.refusal.length > 0)
+  );
+}
+
+/** A stream held until its first real content: every frame so far, the rest, and what it has produced. */
+export interface HeldStream {
+  first: Frame;
+  frames: AsyncGenerator<Frame>;
+  stats: StreamStats;
+}
+
+/**
+ * The outcome of a held stream and where it was served. Written with named fields on purpose: on
+ * Node 20's V8 (11.3) an object spread followed by properties the source lacks,
+ * `{ ...result, route, attempts }`, takes a slow path (~0.5-0.7 µs a call in a microbenchmark,
+ * against ~0.02 µs for the literal) and its objects were all promoted to the old generation: on the
+ * non-streaming path that one spread was 22 of the 81 MB promoted over 60,000 requests (V8's sampling
+ * heap profiler), and a third of the full GCs. Overriding properties the source has is not affected.
+ */
+export function heldOutcome(held: HeldStream, route: Route, attempts: AttemptRecord[]): StreamOutcome {
+  return { first: held.first, frames: held.frames, stats: held.stats, route, attempts };
+}
+
+/** What a stream may send before its first content (held for failover, unsent): far above any real start. */
+const MAX_HELD_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Opens one upstream stream and reads it until its first real content (a chunk with content, a
+ * tool call or a finish), so any failure before that point, a stall past the time to the first
+ * token included, can still move to another deployment: such failures are thrown as retryable.
+ * `framesOf` turns the body into ready-to-write frames and keeps `stats`; `release` is for it to
+ * call when the stream is over (it drops the client-abort listener). Chat and native calls share it.
+ */
+export async function openHeldStream(
+  client: UpstreamClient,
+  provider: ProviderInstance,
+  spec: UpstreamRequestSpec,
+  group: ModelGroup,
+  clientSignal: CallSignal,
+  defaultTtfbMs: number,
+  framesOf: (body: UpstreamResponse['body'], stats: StreamStats, release: () => void) => AsyncGenerator<Frame>,
+): Promise<HeldStream> {
+  // The attempt has its own signal: the client's going away aborts it, and so does a stall
+  // before the first content (past the time-to-first-token limit).
+  const attempt = new CallAbort();
+  const onClientAbort = () => attempt.abort();
+  clientSignal.addEventListener('abort', onClientAbort, { once: true });
+  const release = () => clientSignal.removeEventListener('abort', onClientAbort);
+  const ttfbMs = group.timeouts.ttfbMs ?? defaultTtfbMs;
+  const timer = setTimeout(() => attempt.abort(new AttemptTimeout()), ttfbMs);
+  const timedOut = () => attempt.reason instanceof AttemptTimeout;
+  let response: UpstreamResponse;
+  try {
+    // The group's limits, with the time to headers always set: a stream's first byte has the TTFT limit.
+    const timeouts = callTimeouts(group);
+    timeouts.headersTimeoutMs = ttfbMs;
+    response = await client.send(provider, spec, attempt, timeouts);
+    if (response.status < 200 || response.status >= 300) throw await client.errorFrom(provider, response);
+  } catch (error) {
+    clearTimeout(timer);
+    release();
+    if (timedOut()) throw upstreamTimeout(provider.name, 'waiting for the first token');
+    throw error;
+  }
+  const stats: StreamStats = { usage: undefined, finished: false, contentStarted: false, chunks: 0 };
+  const frames = framesOf(response.body, stats, release);
+  const held: Frame[] = [];
+  let heldBytes = 0;
+  try {
+    while (!stats.contentStarted) {
+      const next = await frames.next();
+      if (next.done === true) {
+        if (held.length > 0 && stats.finished) break;
+        throw upstreamStreamError(provider.name, 'it ended before any content');
+      }
+      held.push(next.value);
+      // Events without content (role chunks, pings) are held, not sent: an upstream that sends only those must not grow the process.
+      heldBytes += next.value.length;
+      if (!stats.contentStarted && heldBytes > MAX_HELD_BYTES) throw upstreamStreamError(provider.name, `it sent more than ${MAX_HELD_BYTES / (1024 * 1024)} MiB before any content`);
+    }
+  } catch (error) {
+    response.body.destroy();
+    release();
+    if (timedOut()) throw upstreamTimeout(provider.name, 'waiting for the first token');
+    if (clientSignal.aborted || !isGatewayError(error)) throw error;
+    // Nothing has reached the client: any failure here may move to another deployment.
+    throw error.retryable || error.status === 429
+      ? error
+      : new GatewayError({
+          status: error.status,
+          type: error.type,
+          code: error.code,
+          message: error.message,
+          param: error.param,
+          retryable: true,
+          ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+        });
+  } finally {
+    clearTimeout(timer);
+  }
+  return { first: joinFrames(held), frames, stats };
+}
+
+/** Turns an upstream stream body into the frames the client gets; one per executor, shared by every stream. */
+export class ChatStreamFrames {
+  constructor(
+    private readonly client: UpstreamClient,
+    private readonly redactor: Redactor,
+  ) {}
+
+  /** Maps a failure while reading an upstream stream to the error event the client gets. */
+  private streamFailure(provider: ProviderInstance, error: unknown): unknown {
+    if (isAbort(error)) return error;
+    if (isGatewayError(error)) {
+      // Translated providers' error events carry the provider's own words: scrub them like any other.
+      const message = this.redactor.redactProviderText(error.message);
+      if (message === error.message) return error;
+      return new GatewayError({
+        status: error.status,
+        type: error.type,
+        code: error.code,
+        message,
+        param: error.param,
+        retryable: error.retryable,
+        ...(error.provider === undefined ? {} : { provider: error.provider }),
+        ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+      });
+    }
+    if (error instanceof SseEventTooLarge) return upstreamStreamError(provider.name, error.message);
+    const mapped = this.client.transportError(provider.name, error, 'streaming');
+    if (isGatewayError(mapped) && mapped.code === 'upstream_timeout') return upstreamStreamError(provider.name, 'it stalled past the idle timeout');
+    return upstreamStreamError(provider.name, 'the connection broke');
+  }
+
+  private upstreamErrorEvent(provider: ProviderInstance, parsed: Record<string, unknown>): GatewayError {
+    const message = provider.codec.parseErrorMessage(parsed);
+    return upstreamStreamError(provider.name, message === undefined ? 'an error event' : this.redactor.redactProviderText(message.slice(0, 500)));
+  }
+
+  /**
+   * OpenAI-format streams pass through as bytes (src/streaming/sse-passthrough.ts): only the
+   * events that may matter (before the first content; a usage or an error) are decoded, here,
+   * to read usage and finish, report an upstream error and drop the usage chunk the client did
+   * not ask for; a bare finish is noted by the scanner itself. One upstream read leaves as one write.
+   */
+  async *passthroughFrames(
+    body: UpstreamResponse['body'],
+    provider: ProviderInstance,
+    stats: StreamStats,
+    includeUsage: boolean,
+  ): AsyncGenerator<Frame> {
+    const scanner = new SsePassthrough(stats, (data) => this.inspectEvent(provider, stats, includeUsage, data));
+    let ended = false;
+    try {
+      for await (const chunk of upstreamSse(body)) {
+        const out = scanner.push(chunk);
+        if (out.length > 0) yield out;
+        if (scanner.failure !== undefined) throw scanner.failure;
+        if (scanner.done) {
+          stats.finished = true;
+          return;
+        }
+      }
+      ended = true;
+      const out = scanner.end();
+      if (out.length > 0) yield out;
+      if (scanner.failure !== undefined) throw scanner.failure;
+      if (scanner.done) {
+        stats.finished = true;
+        return;
+      }
+    } catch (error) {
+      throw this.streamFailure(provider, error);
+    } finally {
+      // Stopped at [DONE], on an error or by the client: what is left of the body is released.
+      if (!ended) releaseBody(body);
+    }
+    // Some hosts close without [DONE]; a finished answer is still complete.
+    if (!stats.finished) throw upstreamStreamError(provider.name, 'it ended before the answer was complete');
+    yield SSE_DONE;
+  }
+
+  /** One pass-through event that had to be read: undefined keeps it as it came, '' drops it. */
+  private inspectEvent(provider: ProviderInstance, stats: StreamStats, includeUsage: boolean, data: string): string | undefined {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(data);
+    } catch {
+      throw upstreamStreamError(provider.name, 'an event that is not JSON');
+    }
+    if (!isRecord(parsed)) throw upstreamStreamError(provider.name, 'an event that is not a chunk');
+    if (parsed.error !== undefined && parsed.error !== null) throw this.upstreamErrorEvent(provider, parsed);
+    const choices = parsed.choices;
+    if (!Array.isArray(choices)) throw upstreamStreamError(provider.name, 'an event that is not a chunk');
+    stats.chunks++;
+    for (const choice of choices) {
+      if (!isRecord(choice)) continue;
+      if (typeof choice.finish_reason === 'string') stats.finished = stats.contentStarted = true;
+      else if (!stats.contentStarted && hasContent(choice.delta)) stats.contentStarted = true;
+    }
+    const usage = parsed.usage;
+    if (usage === undefined || usage === null) return undefined;
+    stats.usage = readUsage(usage) ?? stats.usage;
+    if (includeUsage) return undefined;
+    if (choices.length === 0) return '';
+    delete parsed.usage;
+    return encodeSseJson(parsed);
+  }
+
+  async *translatedFrames(
+    chunks: AsyncIterable<ChatCompletionChunk>,
+    provider: ProviderInstance,
+    stats: StreamStats,
+    includeUsage: boolean,
+  ): AsyncGenerator<string> {
+    try {
+      for await (const chunk of chunks) {
+        stats.chunks++;
+        for (const choice of chunk.choices) {
+          if (choice.finish_reason !== null && choice.finish_reason !== undefined) stats.finished = stats.contentStarted = true;
+          else if (!stats.contentStarted && hasContent(choice.delta)) stats.contentStarted = true;
+        }
+        if (chunk.usage !== undefined && chunk.usage !== null) stats.usage = chunk.usage;
+        if (!includeUsage && chunk.usage !== undefined) {
+          if (chunk.usage !== null && chunk.choices.length === 0) continue;
+          delete chunk.usage;
+        }
+        yield encodeSseJson(chunk);
+      }
+    } catch (error) {
+      throw this.streamFailure(provider, error);
+    }
+    stats.finished = true;
+    yield SSE_DONE;
+  }
+}

@@ -1,0 +1,248 @@
+// The retry and failover loop shared by every routed call (chat, embeddings, native streams):
+// orders a group's deployments by its strategy, skips open circuits and cooling deployments,
+// retries within the retry budget, moves on to the fallbacks the key may use, and makes the one
+// error when nothing could serve. ChatExecutor extends it; each attempt is the caller's function.
+import { GatewayError, isGatewayError, noHealthyDeployment } from '../errors/gateway-error.js';
+import { mayUseModel } from '../keys/model-allowlist.js';
+import { delay as wait, type CallSignal } from '../upstream/call-signal.js';
+import { isAbort } from './call-limits.js';
+import type { AttemptRecord, ExecutorOptions } from './chat-call-types.js';
+import type { HealthRegistry } from './deployment-health.js';
+import { orderCandidates, type Candidate } from './load-balance.js';
+import type { ModelGroup, ModelRouter, Route } from './model-router.js';
+import { plannedFallbacks } from './reachable-groups.js';
+import { retryDelay, type RetryBudget } from './retry-policy.js';
+
+/** The route header's outcome for a fallback the key may not use: it was skipped, not tried. */
+export const NOT_ALLOWED = 'model_not_allowed';
+
+/** How a failed attempt counts: against the deployment, or against the request itself. */
+type Verdict = 'client' | 'rate-limited' | 'deployment' | 'overflow';
+
+function verdict(error: GatewayError): Verdict {
+  if (error.code === 'context_length_exceeded') return 'overflow';
+  if (error.code === 'upstream_rate_limited') return 'rate-limited';
+  if (error.code === 'upstream_auth_error' || error.retryable) return 'deployment';
+  return 'client';
+}
+
+export class DeploymentFailover {
+  private readonly random: () => number;
+
+  constructor(
+    private readonly router: ModelRouter,
+    private readonly health: HealthRegistry,
+    private readonly budget: RetryBudget,
+    protected readonly options: ExecutorOptions,
+  ) {
+    this.random = options.random ?? Math.random;
+  }
+
+  /**
+   * The chain of groups to try: the asked group, then its fallbacks (each once). A fallback the key
+   * may not use is skipped and noted in `attempts`; it is checked only once reached.
+   */
+  private *chain(group: ModelGroup, allowed: readonly string[] | undefined, attempts: AttemptRecord[]): Generator<ModelGroup> {
+    yield group;
+    for (const { name, group: fallback } of plannedFallbacks(this.router, group)) {
+      if (allowed !== undefined && !mayUseModel(allowed, this.router, name, fallback)) attempts.push({ deployment: name, outcome: NOT_ALLOWED });
+      else yield fallback;
+    }
+  }
+
+  /** Groups are long-lived (configured, or planned once per name): their candidates are too. */
+  private readonly candidateCache = new WeakMap<ModelGroup, Candidate[]>();
+
+  private candidates(group: ModelGroup): Candidate[] {
+    const cached = this.candidateCache.get(group);
+    if (cached !== undefined) return cached;
+    const built = group.deployments.map((deployment) => {
+      const entry = deployment.route.entry;
+      const unitCost = entry && entry.input_cost !== null && entry.output_cost !== null ? entry.input_cost + entry.output_cost : undefined;
+      return { route: deployment.route, weight: deployment.weight, health: this.health.get(deployment.id), unitCost };
+    });
+    this.candidateCache.set(group, built);
+    return built;
+  }
+
+  /**
+   * Tries deployments until one answers. Within a group: strategy order, moving on at once after a
+   * failure and cycling back with backoff until `1 + retries` attempts (at least one per deployment);
+   * then each fallback group. Every attempt after the first needs a place in the retry budget.
+   *
+   * An open circuit exists to send traffic elsewhere; it is no reason to call no one. So when every
+   * group of the chain was skipped without a single attempt, and some deployment was skipped for a
+   * circuit opened by failures, the request goes to one of them anyway: the one whose cool-down ends
+   * first (the one the breaker would probe next; for equal cool-downs, the one that opened earliest),
+   * once, with no retries, like a half-open probe. A group of one deployment (a plain model name) thus
+   * never answers 503 without calling its only deployment, as LiteLLM never cools down the only
+   * deployment of a group. A provider's 429 Retry-After is an instruction, not a guess: a cooling
+   * deployment is never chosen, and when nothing else is left the client gets 429 with Retry-After.
+   */
+  protected async run<T>(
+    group: ModelGroup,
+    signal: CallSignal,
+    attempt: (route: Route, group: ModelGroup, signal: CallSignal) => Promise<T>,
+    allowed: readonly string[] | undefined,
+  ): Promise<{ result: T; route: Route; attempts: AttemptRecord[] }> {
+    const attempts: AttemptRecord[] = [];
+    let lastError: GatewayError | undefined;
+    let overflowWindow: number | undefined;
+    let earliestRetry: number | undefined;
+    let total = 0;
+    let holding = false;
+    /** The deployment tried when nothing else could be (see above), with its group. */
+    let lastResort: { candidate: Candidate; group: ModelGroup; at: number } | undefined;
+
+    /** One attempt at one deployment; failures are recorded here, and only a client's fault or an abort is thrown. */
+    const tryOnce = async (candidate: Candidate, current: ModelGroup): Promise<{ served: T } | 'failed' | 'overflow'> => {
+      const deployment = candidate.health.id;
+      total++;
+      candidate.health.start();
+      const started = Date.now();
+      try {
+        const served = await attempt(candidate.route, current, signal);
+        candidate.health.succeeded(Date.now() - started);
+        attempts.push({ deployment, outcome: '200' });
+        return { served };
+      } catch (error) {
+        if (signal.aborted || isAbort(error) || !isGatewayError(error)) {
+          candidate.health.released();
+          throw error;
+        }
+        attempts.push({ deployment, outcome: error.status === 502 || error.status === 504 ? (error.code ?? String(error.status)) : String(error.status) });
+        const kind = verdict(error);
+        if (kind === 'client') {
+          candidate.health.released();
+          throw error;
+        }
+        lastError = error;
+        if (kind === 'overflow') {
+          candidate.health.released();
+          if (!this.options.contextWindowFallbacks) throw error;
+          overflowWindow = candidate.route.entry?.context_length ?? 0;
+          return 'overflow';
+        }
+        if (kind === 'rate-limited') {
+          candidate.health.released();
+          const until = Date.now() + (error.retryAfterMs ?? 1000);
+          candidate.health.coolDown(until);
+          earliestRetry = earliestRetry === undefined ? until : Math.min(earliestRetry, until);
+        } else {
+          candidate.health.failed(error.code ?? `HTTP ${error.status}`, Date.now());
+        }
+        return 'failed';
+      }
+    };
+
+    this.budget.inFlight++;
+    try {
+      for (const current of this.chain(group, allowed, attempts)) {
+        if (overflowWindow !== undefined) {
+          // After an overflow only a model with a larger window can help.
+          const window = current.deployments[0]?.route.entry?.context_length;
+          if (typeof window !== 'number' || window <= overflowWindow) continue;
+        }
+        const ordered = orderCandidates(this.candidates(current), current.strategy, this.random);
+        const limit = Math.max(ordered.length, 1 + current.retries);
+        const tried = new Set<string>();
+        const skipped = new Set<string>();
+        let groupAttempts = 0;
+        for (let index = 0; groupAttempts < limit && index < limit * 2; index++) {
+          const candidate = ordered[index % ordered.length] as Candidate;
+          const deployment = candidate.health.id;
+          const now = Date.now();
+          if (!candidate.health.available(now)) {
+            if (!skipped.has(deployment)) {
+              skipped.add(deployment);
+              const cooling = candidate.health.cooling(now);
+              attempts.push({ deployment, outcome: cooling ? 'cooling' : 'circuit_open' });
+              const at = candidate.health.availableAt();
+              if (at > now) earliestRetry = earliestRetry === undefined ? at : Math.min(earliestRetry, at);
+              if (!cooling && (lastResort === undefined || (lastResort.group === current && at < lastResort.at))) {
+                lastResort = { candidate, group: current, at };
+              }
+            }
+            if (skipped.size === ordered.length) break;
+            continue;
+          }
+          if (total > 0) {
+            if (holding) this.budget.release();
+            holding = this.budget.tryAcquire();
+            if (!holding) {
+              candidate.health.released();
+              throw lastError ?? noHealthyDeployment(group.name, undefined);
+            }
+            if (tried.has(deployment) && lastError !== undefined) {
+              // A deployment that refused the proxy's key would refuse it again: no second try there.
+              const delay = lastError.retryable ? retryDelay(lastError, groupAttempts, { retries: current.retries }, this.random) : undefined;
+              if (delay === undefined) {
+                candidate.health.released();
+                break;
+              }
+              try {
+                await wait(delay, signal);
+              } catch {
+                candidate.health.released();
+                throw lastError;
+              }
+            }
+          }
+          tried.add(deployment);
+          groupAttempts++;
+          const outcome = await tryOnce(candidate, current);
+          if (outcome === 'overflow') break;
+          if (outcome !== 'failed') return { result: outcome.served, route: candidate.route, attempts };
+        }
+      }
+      if (total === 0 && lastResort !== undefined) {
+        const { candidate } = lastResort;
+        // It was not skipped after all: the route header shows the attempt only.
+        const index = attempts.findIndex((entry) => entry.deployment === candidate.health.id && entry.outcome === 'circuit_open');
+        if (index >= 0) attempts.splice(index, 1);
+        const outcome = await tryOnce(candidate, lastResort.group);
+        if (outcome !== 'failed' && outcome !== 'overflow') return { result: outcome.served, route: candidate.route, attempts };
+      }
+    } finally {
+      if (holding) this.budget.release();
+      this.budget.inFlight--;
+    }
+    throw this.exhausted(group.name, attempts, lastError, earliestRetry);
+  }
+
+  /** The one error when nothing could serve: says what was tried, never where or with what key. */
+  private exhausted(model: string, all: AttemptRecord[], lastError: GatewayError | undefined, earliestRetry: number | undefined): GatewayError {
+    // A fallback the key may not use was never a candidate: the error is the one the others made.
+    const attempts = all.some((entry) => entry.outcome === NOT_ALLOWED) ? all.filter((entry) => entry.outcome !== NOT_ALLOWED) : all;
+    const retryAfterMs = earliestRetry === undefined ? undefined : Math.max(1000, earliestRetry - Date.now());
+    const tried = attempts.filter((entry) => entry.outcome !== 'circuit_open' && entry.outcome !== 'cooling');
+    if (lastError === undefined && attempts.length > 0 && attempts.every((entry) => entry.outcome === 'cooling')) {
+      return new GatewayError({
+        status: 429,
+        type: 'rate_limit_error',
+        code: 'upstream_rate_limited',
+        message: `Every deployment of '${model}' is rate limited by its provider; retry after the time in Retry-After.`,
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      });
+    }
+    if (lastError === undefined) return noHealthyDeployment(model, retryAfterMs);
+    if (tried.length <= 1 && attempts.length === tried.length) return lastError;
+    const summary = attempts.map((entry) => `${entry.deployment.split('/')[0]} (${entry.outcome})`).join(', ');
+    if (tried.every((entry) => entry.outcome === '429' || entry.outcome === 'cooling')) {
+      return new GatewayError({
+        status: 429,
+        type: 'rate_limit_error',
+        code: 'upstream_rate_limited',
+        message: `Every deployment of '${model}' is rate limited by its provider. Tried: ${summary}.`,
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      });
+    }
+    return new GatewayError({
+      status: lastError.status === 504 ? 504 : lastError.status === 400 ? 400 : 502,
+      type: lastError.status === 504 ? 'timeout_error' : lastError.type,
+      code: lastError.code,
+      param: lastError.param,
+      message: `${lastError.message} Tried ${tried.length} attempt(s): ${summary}.`,
+    });
+  }
+}

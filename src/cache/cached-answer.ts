@@ -42,7 +42,7 @@ const USAGE_OBJECT = /"usage"\s*:\s*\{/;
 const USAGE_NULL = ',"usage":null';
 
 /**
- * The frame a client that did not ask for usage gets, mirroring ChatExecutor: a usage-only chunk
+ * The frame a client that did not ask for usage gets, mirroring ChatStreamFrames: a usage-only chunk
  * is dropped (null), a usage object on a chunk with choices is removed, and translated providers'
  * chunks lose their `"usage":null` too, while pass-through bytes keep it.
  */

@@ -51,7 +51,7 @@ export function convertOpenAiRequest(request: ChatCompletionRequest, target: Cha
   }
   const body: Record<string, unknown> = { ...request, model: target.model };
   if (askUsage) {
-    // Copied, then set: a spread followed by a property the source may lack is V8's slow path (see heldOutcome in src/routing/chat-executor.ts).
+    // Copied, then set: a spread followed by a property the source may lack is V8's slow path (see heldOutcome in src/routing/chat-stream.ts).
     const options: Record<string, unknown> = { ...(isRecord(request.stream_options) ? request.stream_options : {}) };
     options.include_usage = true;
     body.stream_options = options;

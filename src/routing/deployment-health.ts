@@ -109,7 +109,7 @@ export class DeploymentHealth {
 
   /**
    * A failure that says something about the deployment (not the client's fault). While the circuit
-   * is open (an attempt let through because nothing else could serve, see ChatExecutor.run) it only
+   * is open (an attempt let through because nothing else could serve, see DeploymentFailover.run) it only
    * counts: the cool-down runs on unchanged; a success closes the circuit as a probe's would.
    */
   failed(reason: string, now: number): void {

@@ -80,7 +80,7 @@ export class EmbeddingsExecutor {
       (route, current, signal) => this.embedOnce(route, current, request, context.warnings, signal, expected, format),
       context.allowed,
     );
-    // Named fields, not a spread: see heldOutcome in src/routing/chat-executor.ts (the same V8 slow path).
+    // Named fields, not a spread: see heldOutcome in src/routing/chat-stream.ts (the same V8 slow path).
     return { response: result.response, raw: result.raw, route, attempts };
   }
 

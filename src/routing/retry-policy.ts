@@ -1,7 +1,7 @@
 // Retries before the first byte reaches the client: exponential backoff with full jitter,
 // `Retry-After` honoured, inside a retry budget (Envoy's rule: retries at most 20% of the
 // requests in flight, never fewer than 3 allowed at once). The loop itself is the executor's
-// (src/routing/chat-executor.ts run()), which also moves between deployments.
+// (src/routing/deployment-failover.ts run()), which also moves between deployments.
 import { isGatewayError } from '../errors/gateway-error.js';
 
 export interface RetryOptions {

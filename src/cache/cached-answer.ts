@@ -4,6 +4,7 @@
 import type { ChatCompletionChunk, ChatCompletionResponse, CompletionUsage } from '../openai/types.js';
 import { encodeSseJson, SSE_DONE } from '../streaming/sse-encoder.js';
 import { convertChunksToCompletion, convertCompletionToChunks, parseChunkFrame, parseFrameData } from './convert-answer.js';
+import { isRecord } from '../json/guards.js';
 
 interface AnswerBase {
   /** Unix milliseconds when the answer was stored (Age, max-age). */
@@ -32,10 +33,6 @@ export interface StreamAnswer extends AnswerBase {
 }
 
 export type CachedAnswer = JsonAnswer | StreamAnswer;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 /** A `usage` key holding an object. Inside JSON strings quotes are escaped, so this only finds keys. */
 const USAGE_OBJECT = /"usage"\s*:\s*\{/;

@@ -13,10 +13,7 @@ import type {
   ResponseMessage,
   ToolCall,
 } from '../openai/types.js';
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
+import { isRecord } from '../json/guards.js';
 
 interface ToolCallParts {
   id: string;

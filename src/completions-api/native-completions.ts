@@ -10,10 +10,7 @@ import { AZURE_DEFAULT_API_VERSION, parseOpenAiErrorMessage } from '../providers
 import type { ProviderInstance } from '../providers/provider.js';
 import type { ModelGroup, ModelRouter } from '../routing/model-router.js';
 import { encodeSseData, encodeSseJson, SSE_DONE } from '../streaming/sse-encoder.js';
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
+import { isRecord } from '../json/guards.js';
 
 /** Whether this provider answers `POST …/completions` itself. */
 export function servesCompletions(provider: ProviderInstance): boolean {

@@ -5,6 +5,7 @@ import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value'
 import { parse as parseYaml } from 'yaml';
 import { ConfigSchema, KNOWN_PROVIDER_KINDS, type Config, type ProviderConfig } from './config-schema.js';
 import { trustProxyProblem } from './trust-proxy.js';
+import { isRecord } from '../json/guards.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -139,10 +140,6 @@ export function interpolateEnv(value: unknown, env: Environment, references: rea
     return out;
   }
   return value;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /** Deep merge for plain config objects; arrays and scalars from `over` replace. Own keys only. */

@@ -12,6 +12,7 @@ import { countTokens } from '../usage/token-counts.js';
 import { checkUsage, estimateAnswerTokens } from '../usage/usage-check.js';
 import { transcriptLine, truncateToTokens } from './extractive-summary.js';
 import type { CallSignal } from '../upstream/call-signal.js';
+import { isRecord } from '../json/guards.js';
 
 export type CondenseMethod = 'llm' | 'llm-map-reduce' | 'extractive';
 
@@ -67,10 +68,6 @@ function summaryPrompt(maxTokens: number, instructions: string | undefined): str
     'say who said what when it matters. Drop greetings and repetition. Answer with the summary only, in plain prose, ' +
     `in at most ${maxTokens} tokens.${extra}`
   );
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /** The first choice's text from an OpenAI-shaped completion body. */

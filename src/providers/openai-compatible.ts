@@ -6,6 +6,7 @@ import type { ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse
 import type { SseEvent } from '../streaming/sse-decoder.js';
 import type { ChatCodec, ChatTarget, DiscoveredModel, ProviderKind, UpstreamRequestSpec } from './provider.js';
 import { createOpenAiEmbeddingsCodec } from './openai-embeddings.js';
+import { isRecord } from '../json/guards.js';
 
 export type OpenAiFamilyKind = Exclude<ProviderKind, 'anthropic' | 'gemini'>;
 
@@ -35,10 +36,6 @@ export const OPENAI_FAMILY_PRESETS: Record<OpenAiFamilyKind, Preset> = {
 };
 
 export const AZURE_DEFAULT_API_VERSION = '2024-10-21';
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 /** The outgoing body: the client's request with the upstream model name, and usage always asked for. */
 export function convertOpenAiRequest(request: ChatCompletionRequest, target: ChatTarget, streamOptions: boolean): string {

@@ -6,6 +6,7 @@ import type { EmbeddingRequest, EmbeddingResponse } from '../openai/embeddings-r
 import type { EmbeddingsCodec, EmbeddingsTarget } from './embeddings-codec.js';
 import type { OpenAiFamilyKind } from './openai-compatible.js';
 import type { UpstreamRequestSpec } from './provider.js';
+import { isRecord } from '../json/guards.js';
 
 interface EmbeddingsDialect {
   /** Answers `encoding_format: "base64"` itself; others are asked for floats, which the proxy encodes. */
@@ -38,10 +39,6 @@ const DIALECTS: Record<OpenAiFamilyKind, EmbeddingsDialect | null> = {
   fireworks: COMPATIBLE,
   'openai-compatible': COMPATIBLE,
 };
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 /** The outgoing body: the client's request with the upstream model name and the host's field names. */
 export function convertOpenAiEmbeddingsRequest(request: EmbeddingRequest, target: EmbeddingsTarget, dialect: EmbeddingsDialect): string {

@@ -13,10 +13,7 @@ import { releaseBody, upstreamSse, type UpstreamClient, type UpstreamResponse } 
 import { AttemptTimeout, callTimeouts, isAbort } from './call-limits.js';
 import type { AttemptRecord, StreamOutcome, StreamStats } from './chat-call-types.js';
 import type { ModelGroup, Route } from './model-router.js';
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
+import { isRecord } from '../json/guards.js';
 
 export function readUsage(value: unknown): CompletionUsage | undefined {
   if (!isRecord(value)) return undefined;

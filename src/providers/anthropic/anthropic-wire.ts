@@ -1,3 +1,5 @@
+import { isRecord } from '../../json/guards.js';
+export { isRecord };
 // Anthropic Messages API wire types, as documented for `anthropic-version: 2023-06-01`: the request we
 // build, the response and stream events we read, the error body and the model list. Only the fields the
 // proxy writes or reads are typed; everything the server may add is tolerated by the parsers.
@@ -282,10 +284,6 @@ export interface AnthropicModelList {
 }
 
 // ---- Narrowing ----
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0;

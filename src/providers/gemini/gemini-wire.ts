@@ -1,3 +1,5 @@
+import { isRecord } from '../../json/guards.js';
+export { isRecord };
 // Google Gemini (Generative Language API, v1beta) wire types: the GenerateContentRequest we build, the
 // GenerateContentResponse we read (whole, and per `streamGenerateContent?alt=sse` event), the error body
 // and the model list. REST JSON is camelCase. Only fields the proxy writes or reads are typed.
@@ -231,10 +233,6 @@ export interface GeminiModelList {
 }
 
 // ---- Narrowing ----
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 function isOptionalCount(value: unknown): boolean {
   return value === undefined || (typeof value === 'number' && Number.isFinite(value) && value >= 0);

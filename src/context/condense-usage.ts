@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { abortWhenClientLeaves } from '../http/client-gone.js';
 import type { CompletionUsage } from '../openai/types.js';
 import type { ModelGroup, Route } from '../routing/model-router.js';
+import { reachableGroups } from '../routing/reachable-groups.js';
 import type { Services } from '../services.js';
 import { CallAbort } from '../upstream/call-signal.js';
 import { EXTRACTIVE_MODEL, type CondenseResult, type PreparedCondense, type SummariserCall, type SummariserEstimate } from './context-condenser.js';
@@ -14,14 +15,15 @@ import { EXTRACTIVE_MODEL, type CondenseResult, type PreparedCondense, type Summ
  * has neither limit, or no call is planned); false when nothing was held. Throws 429/403 as a chat call would.
  */
 async function holdSummariserCalls(
-  services: Pick<Services, 'admission'>,
+  services: Pick<Services, 'admission' | 'router'>,
   request: FastifyRequest,
   reply: FastifyReply,
   group: ModelGroup,
   estimate: SummariserEstimate,
 ): Promise<boolean> {
   if (estimate.calls === 0 || !services.admission.needsHold(request)) return false;
-  const routes = group.deployments.map((deployment) => deployment.route);
+  // Priced at the dearest deployment a call may reach: the summariser's fallbacks the key may use included.
+  const { routes } = reachableGroups(services.router, group, request.principal?.models);
   await services.admission.reserveTokens(request, reply, () => Promise.resolve(estimate.promptTokens), routes, () => estimate.outputTokens);
   return true;
 }
@@ -45,7 +47,7 @@ export interface CondenseRun {
  * is given back. Shared by /api/condense and the chat route's `condense` policy.
  */
 export async function runCondensation(
-  services: Pick<Services, 'usage' | 'catalog' | 'admission'>,
+  services: Pick<Services, 'usage' | 'catalog' | 'admission' | 'router'>,
   request: FastifyRequest,
   reply: FastifyReply,
   prepared: PreparedCondense,

@@ -9,6 +9,7 @@ import type { EmbeddingsTarget } from '../providers/embeddings-codec.js';
 import type { UpstreamClient } from '../upstream/upstream-client.js';
 import { callTimeouts, type AttemptRecord, type ChatExecutor } from './chat-executor.js';
 import type { ModelGroup, ModelRouter, Route } from './model-router.js';
+import { reachableGroups, type Reach } from './reachable-groups.js';
 import type { CallSignal } from '../upstream/call-signal.js';
 
 export interface EmbeddingsCallContext {
@@ -45,6 +46,8 @@ function servesEmbeddings(route: Route): boolean {
 export class EmbeddingsExecutor {
   /** Groups as embeddings see them, per router version (discovery can make a fallback routable). */
   private readonly served = new WeakMap<ModelGroup, { version: number; group: ModelGroup | undefined }>();
+  /** The embedding deployments of each reach (reachable-groups.ts keeps one per group, router version and allowlist). */
+  private readonly embedding = new WeakMap<Reach, readonly Route[]>();
 
   constructor(
     private readonly client: UpstreamClient,
@@ -69,6 +72,21 @@ export class EmbeddingsExecutor {
     }
     this.served.set(group, { version, group: served });
     return served;
+  }
+
+  /**
+   * The deployments that may embed for a served group: its own and those of the fallbacks the key
+   * may use (`allowed`; undefined: any model), for the hold. A fallback's chat-only deployment
+   * bills no embeddings, so it is not priced.
+   */
+  reachableRoutes(group: ModelGroup, allowed: readonly string[] | undefined): readonly Route[] {
+    const reach = reachableGroups(this.router, group, allowed);
+    let routes = this.embedding.get(reach);
+    if (routes === undefined) {
+      routes = reach.routes.filter(servesEmbeddings);
+      this.embedding.set(reach, routes);
+    }
+    return routes;
   }
 
   async embed(group: ModelGroup, request: EmbeddingRequest, context: EmbeddingsCallContext): Promise<EmbeddingsOutcome> {

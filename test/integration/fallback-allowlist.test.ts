@@ -1,12 +1,13 @@
 // A key's model allowlist covers fallbacks too: a fallback the key may not use is skipped (never
 // called, never billed, named in the route header), both after an upstream failure and when the
 // context policy moves a long prompt to a larger-window model; with nothing it may use left, the
-// original error stands. The budget hold covers the fallbacks the key may use, and only those.
+// original error stands. The budget hold covers the fallbacks the key may use, and only those: for
+// chat, the summariser (/api/condense and the `condense` policy) and embeddings alike.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
-import { chat, createKey, errorCode } from '../support/key-support.js';
+import { callJson, chat, createKey, errorCode, type JsonResponse } from '../support/key-support.js';
 import { configFile } from '../support/reliability-support.js';
 
 describe("fallbacks follow the key's model allowlist", () => {
@@ -28,14 +29,22 @@ describe("fallbacks follow the key's model allowlist", () => {
 providers:
   primary: { type: openai-compatible, api_key: ${UPSTREAM_KEY}, base_url: "${primary.url}/v1", models: [cheap-model, solo-model] }
   backup: { type: openai-compatible, api_key: ${UPSTREAM_KEY}, base_url: "${backup.url}/v1", models: [dear-model, cheap-backup] }
+  claude: { type: anthropic, api_key: sk-ant-unused-123456, base_url: "http://127.0.0.1:9", models: [dear-chat] }
 model_catalog:
   cheap-model: { context_length: 1000, input_cost: 0.0001, output_cost: 0.0001 }
   dear-model: { context_length: 100000, input_cost: 0.01, output_cost: 0.03 }
   cheap-backup: { context_length: 50000, input_cost: 0.0001, output_cost: 0.0001 }
+  claude/dear-chat: { context_length: 100000, input_cost: 0.01, output_cost: 0.03 }
 models:
   - name: cheap
     deployments: [{ provider: primary, model: cheap-model }]
     fallbacks: [dear-model, cheap-backup]
+  # An embeddings fallback with a dear chat-only deployment (no embeddings to bill) beside a cheap one.
+  - name: mixed
+    deployments: [{ provider: claude, model: dear-chat }, { provider: backup, model: cheap-backup }]
+  - name: embed
+    deployments: [{ provider: primary, model: cheap-model }]
+    fallbacks: [mixed]
 routing: { retries: 0, failure_threshold: 1000, fallbacks: [dear-model, cheap-backup] }
 `),
       LLM_PROXY_RPM: '0',
@@ -145,5 +154,63 @@ routing: { retries: 0, failure_threshold: 1000, fallbacks: [dear-model, cheap-ba
     const admitted = await chat(gateway.url, key, request);
     assert.equal(admitted.status, 200, admitted.text);
     assert.equal(admitted.headers.get('x-llm-proxy-route'), 'primary/cheap-model=upstream_error, dear-model=model_not_allowed, backup/cheap-backup=200');
+  });
+
+  /**
+   * Sends `send` with a $0.001 budget key that may fall back to dear-model (by its list, and with no
+   * list) and one that may reach only the cheap models: the first two are refused before any call,
+   * the last is served by cheap-backup after the primary fails.
+   */
+  async function checkHolds(name: string, send: (key: string) => Promise<JsonResponse>): Promise<JsonResponse> {
+    const budget = { max_budget: 0.001 };
+    for (const models of [['cheap', 'dear-model'], undefined]) {
+      const { key } = await createKey(gateway.url, { name: `${name}-dear`, ...budget, ...(models === undefined ? {} : { models }) });
+      const refused = await send(key);
+      assert.equal(refused.status, 403, `${name} ${String(models)}: ${refused.text}`);
+      assert.equal(errorCode(refused), 'budget_exceeded');
+    }
+    assert.deepEqual([...primary.requests, ...backup.requests], [], 'refused before any call');
+    const { key } = await createKey(gateway.url, { name: `${name}-cheap`, models: ['cheap', 'cheap-backup'], ...budget });
+    primary.enqueue({ kind: 'status', status: 500 });
+    const admitted = await send(key);
+    assert.equal(admitted.status, 200, admitted.text);
+    assert.deepEqual(calledModels(), ['cheap-backup']);
+    return admitted;
+  }
+
+  test("the summariser's hold prices the dearest fallback the key may use, not one it may not", async () => {
+    // ~150 prompt tokens and 100 out: ~$0.0045 at dear-model's prices, ~$0.00003 at the cheap ones'.
+    const messages = [{ role: 'user', content: 'My order #4521 never arrived.' }, { role: 'assistant', content: 'Sorry! Let me check.' }];
+    const admitted = await checkHolds('condense', (key) => callJson(gateway.url, 'POST', '/api/condense', key, { model: 'cheap', messages, max_tokens: 100 }));
+    assert.equal(admitted.body.method, 'llm');
+  });
+
+  test("the condense policy's summariser hold refuses before the summariser is called", async () => {
+    // Over cheap-model's 1,000-token window: the older turns go to the summariser (`cheap`, the
+    // cheapest model the key may use), whose fallback dear-model prices the hold past the budget.
+    const turn = 'lorem ipsum dolor sit amet '.repeat(60);
+    const messages = [1, 2, 3, 4].flatMap(() => [{ role: 'user', content: turn }, { role: 'assistant', content: turn }]);
+    const { key } = await createKey(gateway.url, { name: 'policy-dear', models: ['cheap', 'dear-model'], max_budget: 0.001 });
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json', 'X-LLM-Proxy-Context': 'condense' },
+      body: JSON.stringify({ model: 'cheap', max_tokens: 50, messages: [...messages, { role: 'user', content: 'And now?' }] }),
+    });
+    const text = await response.text();
+    assert.equal(response.status, 403, text);
+    assert.match(text, /budget_exceeded/);
+    assert.deepEqual([...primary.requests, ...backup.requests], [], 'no summariser call was made');
+  });
+
+  test('the embeddings hold prices the dearest fallback the key may use, not one it may not', async () => {
+    // ~300 input tokens: ~$0.003 at dear-model's input price, ~$0.00003 at the cheap ones'.
+    const input = 'word '.repeat(300);
+    const admitted = await checkHolds('embeddings', (key) => callJson(gateway.url, 'POST', '/v1/embeddings', key, { model: 'cheap', input }));
+    assert.equal(admitted.headers.get('x-llm-proxy-route'), 'primary/cheap-model=upstream_error, dear-model=model_not_allowed, backup/cheap-backup=200');
+
+    // A fallback's deployment that cannot embed bills nothing, so it is not held for.
+    const { key: any } = await createKey(gateway.url, { name: 'embeddings-mixed', max_budget: 0.001 });
+    const mixed = await callJson(gateway.url, 'POST', '/v1/embeddings', any, { model: 'embed', input });
+    assert.equal(mixed.status, 200, mixed.text);
   });
 });

@@ -62,14 +62,14 @@ export function registerEmbeddings(app: FastifyInstance, services: Services): vo
     checkModelAccess(request, router, routed, embed.model);
     const group = embeddings.servedGroup(routed);
     if (group === undefined) throw embeddingsNotServed(routed.deployments[0]?.route.provider.name ?? 'unknown', embed.model);
-    const routes = group.deployments.map((deployment) => deployment.route);
     // Usage of a call that never reached a deployment is recorded against the group's first.
-    const planned = routes[0];
+    const planned = group.deployments[0]?.route;
 
     // Counted locally at most once: for a key's token limit or budget, and when the provider reports no usage.
     let counted: Promise<number> | undefined;
     const countInput = () => (counted ??= countTokens({ kind: 'embeddings', input: embed.input }));
-    await services.admission.reserveTokens(request, reply, countInput, routes);
+    // The hold prices every deployment the call may reach: the fallbacks the key may use included.
+    await services.admission.reserveTokens(request, reply, countInput, embeddings.reachableRoutes(group, request.principal?.models));
     const cachePlan = cache === undefined ? undefined : planCache(cache, services.config, request, group, embed, ENDPOINT);
 
     // The light signal of src/upstream/call-signal.ts: an AbortController costs 6-9 µs a request.

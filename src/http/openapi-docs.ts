@@ -1,9 +1,9 @@
 // OpenAPI document (/openapi.json, from @fastify/swagger) and the interactive page (/docs, from
-// @fastify/swagger-ui's bundled assets: nothing is loaded from a CDN). Request schemas are added
-// here, through swagger's `transform`, not on the routes: Fastify never validates with them, so the
-// handlers keep producing OpenAI-shaped errors, and a route without an entry still appears. Each
-// schema lives beside its handler's parser and shares its names, enums and patterns; the OpenAPI
-// test checks every handler against the document.
+// @fastify/swagger-ui's bundled assets: nothing is loaded from a CDN). Request schemas and error
+// answers are added here, through swagger's `transform`, not on the routes: Fastify never validates
+// or serialises with them, so the handlers keep producing OpenAI-shaped errors, and a route without
+// an entry still appears. Each schema lives beside its handler's parser and shares its names, enums
+// and patterns; the OpenAPI test checks every handler against the document.
 import { fastifySwagger } from '@fastify/swagger';
 import { fastifySwaggerUi, type FastifySwaggerUiOptions } from '@fastify/swagger-ui';
 import { Type, type TSchema } from '@sinclair/typebox';
@@ -29,6 +29,8 @@ interface RouteDoc {
   params?: TSchema;
   /** For a route that checks the dashboard session itself (its auth config is 'none'). */
   security?: Security;
+  /** Error answers by status: when each comes, with its `code`s. Every one has the Error shape. */
+  errors?: Record<number, string>;
 }
 
 const ErrorSchema = Type.Object(
@@ -95,6 +97,10 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
   'POST /api/condense': {
     summary: 'Summarise a conversation.',
     body: Type.Object({ messages: Type.Array(Type.Object({}, { additionalProperties: true })), max_tokens: Type.Optional(Type.Integer()), model: Type.Optional(Type.String()) }),
+    errors: {
+      403: "`model_not_allowed`: the key's `models` leave out `model`, or `condense.model` when `model` is left out; `budget_exceeded`: the summariser calls could cost more than the key's budget has left (one that never resets).",
+      404: '`model_not_found`: no configured provider serves `model`.',
+    },
   },
   'GET /health': { summary: 'Overall status: healthy, degraded or unhealthy.' },
   'GET /health/providers': { summary: 'Status of every provider and deployment.' },
@@ -134,7 +140,7 @@ const ACCESS_NOTE = { none: 'No key needed.', client: 'Needs a client key.', mas
 
 type TransformInput = { schema: FastifySchema | undefined; url: string; route: RouteOptions };
 
-/** Adds the summary, request schemas, security and the error response to one route's document. */
+/** Adds the summary, request schemas, security and the documented error answers to one route's document. */
 export function documentRoute({ schema, url, route }: TransformInput): { schema: FastifySchema; url: string } {
   const base: FastifySchema = schema ?? {};
   if (base.hide === true) return { schema: base, url };
@@ -151,8 +157,14 @@ export function documentRoute({ schema, url, route }: TransformInput): { schema:
     ...(doc?.body === undefined || base.body !== undefined ? {} : { body: doc.body }),
     ...(doc?.querystring === undefined || base.querystring !== undefined ? {} : { querystring: doc.querystring }),
     ...(doc?.params === undefined || base.params !== undefined ? {} : { params: doc.params }),
+    ...(doc?.errors === undefined ? {} : { response: { ...errorResponses(doc.errors), ...(base.response as Record<string, unknown> | undefined) } }),
   };
   return { schema: documented, url };
+}
+
+/** A route's documented error answers: the Error component under each answer's own description. */
+function errorResponses(errors: Record<number, string>): Record<string, { description: string; $ref: string }> {
+  return Object.fromEntries(Object.entries(errors).map(([status, description]) => [status, { description, $ref: '#/components/schemas/Error' }]));
 }
 
 /**

@@ -21,10 +21,11 @@ interface OperationDoc {
   security?: Array<Record<string, string[]>>;
   parameters?: Array<{ name: string; in: string; schema: SchemaDoc }>;
   requestBody?: { content: Record<string, { schema: SchemaDoc }> };
+  responses?: Record<string, { description: string; content?: Record<string, { schema: { $ref?: string } }> }>;
 }
 interface OpenApiDoc {
   paths: Record<string, Record<string, OperationDoc>>;
-  components: { securitySchemes: Record<string, { type: string; in?: string; name?: string }> };
+  components: { securitySchemes: Record<string, { type: string; in?: string; name?: string }>; schemas: Record<string, SchemaDoc> };
 }
 
 /** An operation's query parameters by name. */
@@ -212,6 +213,27 @@ describe('OpenAPI document against the handlers', () => {
     assert.ok(keyed > 20, String(keyed));
     assert.deepEqual(doc.paths['/ui/session']?.get?.security, [{ dashboardSession: [] }]);
     assert.deepEqual(doc.paths['/ui/session']?.delete?.security, [{ dashboardSession: [], dashboardCsrf: [] }]);
+  });
+
+  test("/api/condense documents its 403 and 404 answers, and the handler gives each code it names", async () => {
+    const responses = doc.paths['/api/condense']?.post?.responses ?? {};
+    assert.ok(doc.components.schemas.Error?.properties?.error, 'the Error component');
+    const restricted = await createKey(gateway.url, { name: 'condense-restricted', models: ['gpt-4.1-mini'] });
+    const spent = await createKey(gateway.url, { name: 'condense-spent', max_budget: 0 });
+    const messages = [{ role: 'user', content: 'My order #4521 never arrived.' }];
+    const cases: Array<[status: number, code: string, key: string, model: string]> = [
+      [403, 'model_not_allowed', restricted.key, 'gpt-4.1-nano'],
+      [403, 'budget_exceeded', spent.key, 'gpt-4.1-nano'],
+      [404, 'model_not_found', spent.key, 'no-such-model'],
+    ];
+    for (const [status, code, key, model] of cases) {
+      const documented = responses[String(status)];
+      assert.equal(documented?.content?.['application/json']?.schema.$ref, '#/components/schemas/Error', `${status}: ${JSON.stringify(documented)}`);
+      assert.ok(documented.description.includes(`\`${code}\``), `${status} names ${code}: ${documented.description}`);
+      const answer = await callJson(gateway.url, 'POST', '/api/condense', key, { model, messages });
+      assert.equal(answer.status, status, answer.text);
+      assert.equal((answer.body.error as { code?: string } | undefined)?.code, code);
+    }
   });
 
   test('every query parameter a handler reads is documented, and every documented one is read', async () => {

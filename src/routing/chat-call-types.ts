@@ -4,7 +4,7 @@
 import type { CompletionUsage } from '../openai/types.js';
 import type { Frame } from '../streaming/sse-passthrough.js';
 import type { CallSignal } from '../upstream/call-signal.js';
-import type { Route } from './model-router.js';
+import type { ModelGroup, Route } from './model-router.js';
 
 export interface ChatCallContext {
   requestId: string;
@@ -34,6 +34,13 @@ export interface AttemptRecord {
   /** `200`, an HTTP status, or an error code such as `upstream_timeout`, `circuit_open`. */
   outcome: string;
 }
+
+/**
+ * A kind of call's view of a fallback group: the group less the deployments that cannot serve that
+ * kind (embeddings: chat-only providers), or undefined when none can and the group is skipped.
+ * It returns the same object for the same group (callers cache it): candidates are kept per group.
+ */
+export type GroupView = (group: ModelGroup) => ModelGroup | undefined;
 
 interface Served {
   route: Route;

@@ -11,14 +11,14 @@ import { decodeSse } from '../streaming/sse-decoder.js';
 import { CallAbort, type CallSignal } from '../upstream/call-signal.js';
 import { releaseBody, upstreamSse, type UpstreamClient } from '../upstream/upstream-client.js';
 import { AttemptTimeout, callTimeouts } from './call-limits.js';
-import type { AttemptRecord, ChatCallContext, ExecutorOptions, JsonOutcome, StreamOutcome } from './chat-call-types.js';
+import type { AttemptRecord, ChatCallContext, ExecutorOptions, GroupView, JsonOutcome, StreamOutcome } from './chat-call-types.js';
 import { ChatStreamFrames, heldOutcome, openHeldStream, readUsage, type HeldStream } from './chat-stream.js';
 import type { HealthRegistry } from './deployment-health.js';
 import { DeploymentFailover } from './deployment-failover.js';
 import type { ModelGroup, ModelRouter, Route } from './model-router.js';
 import type { RetryBudget } from './retry-policy.js';
 
-export type { AttemptRecord, ChatCallContext, ExecutorOptions, JsonOutcome, StreamOutcome, StreamStats } from './chat-call-types.js';
+export type { AttemptRecord, ChatCallContext, ExecutorOptions, GroupView, JsonOutcome, StreamOutcome, StreamStats } from './chat-call-types.js';
 export { callTimeouts } from './call-limits.js';
 export { heldOutcome, openHeldStream, type HeldStream } from './chat-stream.js';
 export { NOT_ALLOWED } from './deployment-failover.js';
@@ -85,16 +85,18 @@ export class ChatExecutor extends DeploymentFailover {
   /**
    * One non-streaming call of any kind (chat, embeddings) over the group: `attempt` makes one try
    * at one deployment; failover, retries, breakers and the group's total time cap are applied here.
+   * `view` narrows each fallback to the deployments that can serve this kind of call.
    */
   execute<T>(
     group: ModelGroup,
     clientSignal: CallSignal,
     attempt: (route: Route, group: ModelGroup, signal: CallSignal) => Promise<T>,
     allowed: readonly string[] | undefined,
+    view?: GroupView,
   ): Promise<{ result: T; route: Route; attempts: AttemptRecord[] }> {
     const totalMs = group.timeouts.totalMs ?? this.options.totalMs;
     // Not async itself: an uncapped call (the default) adds no promise of its own.
-    return totalMs === undefined ? this.run(group, clientSignal, attempt, allowed) : this.executeCapped(group, clientSignal, attempt, allowed, totalMs);
+    return totalMs === undefined ? this.run(group, clientSignal, attempt, allowed, view) : this.executeCapped(group, clientSignal, attempt, allowed, view, totalMs);
   }
 
   private async executeCapped<T>(
@@ -102,6 +104,7 @@ export class ChatExecutor extends DeploymentFailover {
     clientSignal: CallSignal,
     attempt: (route: Route, group: ModelGroup, signal: CallSignal) => Promise<T>,
     allowed: readonly string[] | undefined,
+    view: GroupView | undefined,
     totalMs: number,
   ): Promise<{ result: T; route: Route; attempts: AttemptRecord[] }> {
     const deadline = new CallAbort();
@@ -109,7 +112,7 @@ export class ChatExecutor extends DeploymentFailover {
     clientSignal.addEventListener('abort', abort, { once: true });
     const timer = setTimeout(() => deadline.abort(new AttemptTimeout()), totalMs);
     try {
-      return await this.run(group, deadline, attempt, allowed);
+      return await this.run(group, deadline, attempt, allowed, view);
     } catch (error) {
       if (deadline.reason instanceof AttemptTimeout && !clientSignal.aborted) throw upstreamTimeout(group.name, 'the total time allowed for the call');
       throw error;

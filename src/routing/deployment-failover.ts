@@ -6,7 +6,7 @@ import { GatewayError, isGatewayError, noHealthyDeployment } from '../errors/gat
 import { mayUseModel } from '../keys/model-allowlist.js';
 import { delay as wait, type CallSignal } from '../upstream/call-signal.js';
 import { isAbort } from './call-limits.js';
-import type { AttemptRecord, ExecutorOptions } from './chat-call-types.js';
+import type { AttemptRecord, ExecutorOptions, GroupView } from './chat-call-types.js';
 import type { HealthRegistry } from './deployment-health.js';
 import { orderCandidates, type Candidate } from './load-balance.js';
 import type { ModelGroup, ModelRouter, Route } from './model-router.js';
@@ -39,14 +39,18 @@ export class DeploymentFailover {
   }
 
   /**
-   * The chain of groups to try: the asked group, then its fallbacks (each once). A fallback the key
-   * may not use is skipped and noted in `attempts`; it is checked only once reached.
+   * The chain of groups to try: the asked group, then its fallbacks (each once), as `view` shows
+   * them. A fallback the view leaves nothing of is passed over unnoted (it was never a candidate);
+   * one the key may not use is skipped and noted in `attempts`; each is checked only once reached.
    */
-  private *chain(group: ModelGroup, allowed: readonly string[] | undefined, attempts: AttemptRecord[]): Generator<ModelGroup> {
+  private *chain(group: ModelGroup, allowed: readonly string[] | undefined, attempts: AttemptRecord[], view: GroupView | undefined): Generator<ModelGroup> {
     yield group;
     for (const { name, group: fallback } of plannedFallbacks(this.router, group)) {
+      const shown = view === undefined ? fallback : view(fallback);
+      if (shown === undefined) continue;
+      // The allowlist knows the configured group, not a view of it.
       if (allowed !== undefined && !mayUseModel(allowed, this.router, name, fallback)) attempts.push({ deployment: name, outcome: NOT_ALLOWED });
-      else yield fallback;
+      else yield shown;
     }
   }
 
@@ -78,12 +82,15 @@ export class DeploymentFailover {
    * never answers 503 without calling its only deployment, as LiteLLM never cools down the only
    * deployment of a group. A provider's 429 Retry-After is an instruction, not a guess: a cooling
    * deployment is never chosen, and when nothing else is left the client gets 429 with Retry-After.
+   *
+   * `group` is tried as given; `view` (see GroupView) narrows each fallback to what can serve the call.
    */
   protected async run<T>(
     group: ModelGroup,
     signal: CallSignal,
     attempt: (route: Route, group: ModelGroup, signal: CallSignal) => Promise<T>,
     allowed: readonly string[] | undefined,
+    view?: GroupView,
   ): Promise<{ result: T; route: Route; attempts: AttemptRecord[] }> {
     const attempts: AttemptRecord[] = [];
     let lastError: GatewayError | undefined;
@@ -137,7 +144,7 @@ export class DeploymentFailover {
 
     this.budget.inFlight++;
     try {
-      for (const current of this.chain(group, allowed, attempts)) {
+      for (const current of this.chain(group, allowed, attempts, view)) {
         if (overflowWindow !== undefined) {
           // After an overflow only a model with a larger window can help.
           const window = current.deployments[0]?.route.entry?.context_length;

@@ -7,7 +7,7 @@ import { conformEncoding } from '../openai/embeddings-encoding.js';
 import { encodingOf, inputCount, type EmbeddingRequest, type EmbeddingResponse, type EncodingFormat } from '../openai/embeddings-request.js';
 import type { EmbeddingsTarget } from '../providers/embeddings-codec.js';
 import type { UpstreamClient } from '../upstream/upstream-client.js';
-import { callTimeouts, type AttemptRecord, type ChatExecutor } from './chat-executor.js';
+import { callTimeouts, type AttemptRecord, type ChatExecutor, type GroupView } from './chat-executor.js';
 import type { ModelGroup, ModelRouter, Route } from './model-router.js';
 import { reachableGroups, type Reach } from './reachable-groups.js';
 import type { CallSignal } from '../upstream/call-signal.js';
@@ -44,10 +44,12 @@ function servesEmbeddings(route: Route): boolean {
 }
 
 export class EmbeddingsExecutor {
-  /** Groups as embeddings see them, per router version (discovery can make a fallback routable). */
+  /** Groups as embeddings see them, per router version (a routing change can replace a deployment). */
   private readonly served = new WeakMap<ModelGroup, { version: number; group: ModelGroup | undefined }>();
   /** The embedding deployments of each reach (reachable-groups.ts keeps one per group, router version and allowlist). */
   private readonly embedding = new WeakMap<Reach, readonly Route[]>();
+  /** servedGroup for the failover's fallbacks: made once, not per request. */
+  private readonly view: GroupView = (group) => this.servedGroup(group);
 
   constructor(
     private readonly client: UpstreamClient,
@@ -56,20 +58,17 @@ export class EmbeddingsExecutor {
   ) {}
 
   /**
-   * The group with only the deployments and fallbacks that can embed (a chat-only fallback such as
-   * a Claude model must not turn an upstream failure into a 400); undefined when none can.
+   * The group with only the deployments that can embed, the same object while nothing changes;
+   * undefined when none can. The asked group and, through `view`, each fallback go through it: a
+   * chat-only deployment such as a Claude model is never an attempt, so it can neither turn an
+   * upstream failure into a 400 nor be counted against the group.
    */
   servedGroup(group: ModelGroup): ModelGroup | undefined {
     const version = this.router.version;
     const cached = this.served.get(group);
     if (cached !== undefined && cached.version === version) return cached.group;
     const deployments = group.deployments.filter((deployment) => servesEmbeddings(deployment.route));
-    let served: ModelGroup | undefined;
-    if (deployments.length === group.deployments.length && group.fallbacks.length === 0) served = group;
-    else if (deployments.length > 0) {
-      const fallbacks = group.fallbacks.filter((name) => this.router.plan(name)?.deployments.some((deployment) => servesEmbeddings(deployment.route)) === true);
-      served = { ...group, deployments, fallbacks };
-    }
+    const served = deployments.length === group.deployments.length ? group : deployments.length > 0 ? { ...group, deployments } : undefined;
     this.served.set(group, { version, group: served });
     return served;
   }
@@ -97,6 +96,7 @@ export class EmbeddingsExecutor {
       context.signal,
       (route, current, signal) => this.embedOnce(route, current, request, context.warnings, signal, expected, format),
       context.allowed,
+      this.view,
     );
     // Named fields, not a spread: see heldOutcome in src/routing/chat-stream.ts (the same V8 slow path).
     return { response: result.response, raw: result.raw, route, attempts };

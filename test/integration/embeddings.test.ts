@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import { fakeEmbedding, startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { startFakeGemini, type FakeGemini } from '../support/fake-gemini.js';
+import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
 import { authHeaders, CLIENT_KEY, eventually, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 import { callJson, createKey, errorCode } from '../support/key-support.js';
 
@@ -43,9 +44,11 @@ describe('POST /v1/embeddings', () => {
   let ollama: FakeOpenAi;
   let mistral: FakeOpenAi;
   let gemini: FakeGemini;
+  let anthropic: FakeAnthropic;
   let gateway: Gateway;
 
   before(async () => {
+    anthropic = await startFakeAnthropic();
     [openai, azure, ollama, mistral, gemini] = await Promise.all([
       startFakeOpenAi({ apiKey: UPSTREAM_KEY }),
       startFakeOpenAi({ apiKey: AZURE_KEY }),
@@ -64,6 +67,16 @@ describe('POST /v1/embeddings', () => {
     retries: 1
     # A chat-only fallback is passed over: embeddings go on to the next one.
     fallbacks: [claude-sonnet-4-5, azure/embed-deploy]
+  - name: embed-first
+    deployments: [{ provider: openai, model: fail-before-mixed }]
+    retries: 0
+    fallbacks: [chat-only, mixed-fallback]
+  - name: chat-only
+    deployments: [{ provider: anthropic, model: claude-haiku-4-5 }]
+  # lowest-cost puts the priced Claude model before the unpriced embedding model.
+  - name: mixed-fallback
+    strategy: lowest-cost
+    deployments: [{ provider: anthropic, model: claude-sonnet-4-5 }, { provider: openai, model: mixed-embed }]
 aliases:
   docs-embed: openai/text-embedding-3-large
 `,
@@ -82,7 +95,7 @@ aliases:
       GEMINI_API_KEY: 'gemini-key-embed-123456',
       GEMINI_BASE_URL: gemini.url,
       ANTHROPIC_API_KEY: 'sk-ant-embed-123456',
-      ANTHROPIC_BASE_URL: 'http://127.0.0.1:9',
+      ANTHROPIC_BASE_URL: anthropic.url,
       GROQ_API_KEY: 'gsk_embed_1234567890',
       GROQ_BASE_URL: 'http://127.0.0.1:9/v1',
     });
@@ -91,6 +104,7 @@ aliases:
     await gateway.close();
     await Promise.all([openai, azure, ollama, mistral].map((fake) => fake.close()));
     await gemini.close();
+    await anthropic.close();
   });
 
   describe('through the openai SDK', () => {
@@ -383,6 +397,17 @@ aliases:
       const recorded = gateway.usage.recent().at(-1);
       assert.equal(recorded?.provider, 'azure');
       assert.equal(recorded?.model, 'embed-primary');
+    });
+
+    test('a fallback group mixing chat-only and embedding deployments: only the embedding one is tried', async () => {
+      openai.enqueue({ kind: 'status', status: 500 });
+      const before = anthropic.requests.length;
+      const response = await embed(gateway, { model: 'embed-first', input: 'mixed fallback' });
+      assert.equal(response.status, 200, JSON.stringify(response.body));
+      // Neither the chat-only group nor the Claude deployment of the mixed group is an attempt.
+      assert.equal(response.headers.get('x-llm-proxy-route'), 'openai/fail-before-mixed=upstream_error, openai/mixed-embed=200');
+      assert.equal(openai.requests.at(-1)?.body?.model, 'mixed-embed');
+      assert.equal(anthropic.requests.length, before);
     });
 
     test('rate limited on every try: 429 with Retry-After', async () => {

@@ -25,8 +25,14 @@ function usd(amount: number): string {
   return `$${amount < 0.01 ? amount.toPrecision(2) : amount.toFixed(2)}`;
 }
 
-/** The error for a refused hold, worded so the client knows whether waiting helps. */
-export function budgetRefusal(outcome: Exclude<BudgetOutcome, { admitted: true }>, amount: number, now: number): GatewayError {
+/** What a chat call can change to cost less; the budget refusal's default last sentence. */
+export const CHAT_BUDGET_REMEDY = 'Lower max_tokens or shorten the prompt.';
+
+/**
+ * The error for a refused hold, worded so the client knows whether waiting helps. `remedy` ends the
+ * refusal of a request dearer than what is left: what this kind of request can change to cost less.
+ */
+export function budgetRefusal(outcome: Exclude<BudgetOutcome, { admitted: true }>, amount: number, now: number, remedy = CHAT_BUDGET_REMEDY): GatewayError {
   const { reason, spend, maxBudget, resetAt } = outcome;
   if (reason === 'revoked') return permissionDenied('This API key has been revoked. Ask the administrator for a new key.', 'key_revoked');
   if (reason === 'missing') return permissionDenied('This API key no longer exists.', 'key_revoked');
@@ -35,7 +41,7 @@ export function budgetRefusal(outcome: Exclude<BudgetOutcome, { admitted: true }
     const message =
       reason === 'exhausted'
         ? `This key's budget of ${usd(maxBudget)} is used up (${usd(spend)} spent).${resets}`
-        : `This request could cost up to ${usd(amount)}, more than the ${usd(Math.max(0, maxBudget - spend))} left of this key's budget of ${usd(maxBudget)}. Lower max_tokens or shorten the prompt.${resets}`;
+        : `This request could cost up to ${usd(amount)}, more than the ${usd(Math.max(0, maxBudget - spend))} left of this key's budget of ${usd(maxBudget)}. ${remedy}${resets}`;
     // A budget that resets is a window, answered like a rate limit; one that never resets is final.
     return resetAt === null ? permissionDenied(message, 'budget_exceeded') : rateLimited(message, Math.max(1_000, resetAt - now), 'budget_exceeded');
   }
@@ -84,13 +90,14 @@ export class BudgetLedger implements UsageWriteObserver {
   }
 
   /**
-   * Holds `amount` USD for one request, or throws the refusal. Holds on one key go to the database
-   * one at a time from this instance: they would queue on the row lock anyway, and a hot key then
-   * cannot take every pooled connection (whose wait timing out would look like a database outage).
+   * Holds `amount` USD for one request, or throws the refusal (ending with `remedy`, see budgetRefusal).
+   * Holds on one key go to the database one at a time from this instance: they would queue on the row
+   * lock anyway, and a hot key then cannot take every pooled connection (whose wait timing out would
+   * look like a database outage).
    */
-  hold(keyId: string, holdId: string, amount: number): Promise<HoldMode> {
+  hold(keyId: string, holdId: string, amount: number, remedy = CHAT_BUDGET_REMEDY): Promise<HoldMode> {
     const previous = this.queues.get(keyId);
-    const run = () => this.holdNow(keyId, holdId, amount, Date.now());
+    const run = () => this.holdNow(keyId, holdId, amount, Date.now(), remedy);
     const current = previous === undefined ? run() : previous.then(run, run);
     const tail = current.then(
       () => undefined,
@@ -103,10 +110,10 @@ export class BudgetLedger implements UsageWriteObserver {
     return current;
   }
 
-  private async holdNow(keyId: string, holdId: string, amount: number, now: number): Promise<HoldMode> {
+  private async holdNow(keyId: string, holdId: string, amount: number, now: number, remedy: string): Promise<HoldMode> {
     // While the database is known to be away, one request a second finds out whether it is back; the rest do not wait for it.
     if (this.storeDown && now < this.probeAt) {
-      this.holdLocally(keyId, amount, now);
+      this.holdLocally(keyId, amount, now, remedy);
       return 'local';
     }
     let outcome: BudgetOutcome;
@@ -115,15 +122,15 @@ export class BudgetLedger implements UsageWriteObserver {
     } catch (error) {
       this.probeAt = Date.now() + PROBE_EVERY_MS;
       this.markStore(false, error);
-      this.holdLocally(keyId, amount, now);
+      this.holdLocally(keyId, amount, now, remedy);
       return 'local';
     }
     this.markStore(true);
-    if (!outcome.admitted) throw budgetRefusal(outcome, amount, now);
+    if (!outcome.admitted) throw budgetRefusal(outcome, amount, now, remedy);
     return 'store';
   }
 
-  private holdLocally(keyId: string, amount: number, now: number): void {
+  private holdLocally(keyId: string, amount: number, now: number, remedy: string): void {
     const key = this.cachedKey(keyId);
     if (key === undefined) throw serviceUnavailable('The budget of this key cannot be checked right now. Retry shortly.', 'auth_unavailable', 1_000);
     if (key.maxBudget === null) return;
@@ -134,7 +141,7 @@ export class BudgetLedger implements UsageWriteObserver {
     const held = key.reserved + (this.localHeld.get(keyId) ?? 0);
     if (spend + held + amount > key.maxBudget + 1e-9 || spend >= key.maxBudget) {
       const resetAt = key.budgetPeriod === null ? null : key.budgetResetAt;
-      throw budgetRefusal({ admitted: false, reason: spend >= key.maxBudget ? 'exhausted' : 'insufficient', spend, maxBudget: key.maxBudget, resetAt }, amount, now);
+      throw budgetRefusal({ admitted: false, reason: spend >= key.maxBudget ? 'exhausted' : 'insufficient', spend, maxBudget: key.maxBudget, resetAt }, amount, now, remedy);
     }
     this.localHeld.set(keyId, (this.localHeld.get(keyId) ?? 0) + amount);
   }

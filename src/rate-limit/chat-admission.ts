@@ -11,7 +11,7 @@ import type { Logger } from '../logging/logger.js';
 import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
 import type { Route } from '../routing/model-router.js';
 import { countTokens } from '../usage/token-counts.js';
-import type { BudgetLedger, HoldMode } from './budget-ledger.js';
+import { CHAT_BUDGET_REMEDY, type BudgetLedger, type HoldMode } from './budget-ledger.js';
 import type { RateLimiter, Reservation } from './memory-rate-limiter.js';
 import { formatOpenAiDuration } from './openai-duration.js';
 
@@ -32,6 +32,20 @@ interface Hold {
   budgetMode: HoldMode | undefined;
   done: boolean;
 }
+
+/** What a refused request can change to need less, worded for its endpoint (an embeddings call has no max_tokens). */
+export interface HoldRemedy {
+  /** Ends the token-limit refusal, after "Retry after the time in Retry-After, or". */
+  tokens: string;
+  /** Ends the budget refusal, a sentence. */
+  budget: string;
+}
+
+/** Chat's (and the summariser's): both bounded by max_tokens. */
+const CHAT_REMEDY: HoldRemedy = { tokens: 'lower max_tokens', budget: CHAT_BUDGET_REMEDY };
+
+/** The output allowance of a call that writes none (embeddings). */
+export const NO_OUTPUT = (): number => 0;
 
 export interface ChatAdmissionOptions {
   rateLimiter: RateLimiter;
@@ -66,14 +80,15 @@ export class ChatAdmission {
 
   /**
    * The same holds for a call sized another way (embeddings: its input tokens, no output).
-   * `countPrompt` runs only when the key has a token limit or a budget.
+   * `countPrompt` runs only when the key has a token limit or a budget; `remedy` words a refusal.
    */
   async reserveTokens(
     request: FastifyRequest,
     reply: FastifyReply,
     countPrompt: () => Promise<number>,
     routes: readonly Route[],
-    outputOf: (route: Route | undefined) => number = () => 0,
+    outputOf: (route: Route | undefined) => number = NO_OUTPUT,
+    remedy: HoldRemedy = CHAT_REMEDY,
   ): Promise<void> {
     const principal = request.principal;
     if (principal === null) return;
@@ -95,7 +110,7 @@ export class ChatAdmission {
       reply.header('x-ratelimit-reset-tokens', formatOpenAiDuration(decision.resetMs));
       if (!decision.allowed) {
         throw rateLimited(
-          `Token rate limit reached: this key may use ${tpm} tokens per minute and this request may need up to ${tokens}. Retry after the time in Retry-After, or lower max_tokens.`,
+          `Token rate limit reached: this key may use ${tpm} tokens per minute and this request may need up to ${tokens}. Retry after the time in Retry-After, or ${remedy.tokens}.`,
           decision.resetMs,
         );
       }
@@ -107,7 +122,7 @@ export class ChatAdmission {
       // A model without a price in the catalog holds nothing: set its price under model_catalog to bill it.
       const amount = Math.max(...candidates.map((route) => this.options.catalog.cost(route?.entry, promptTokens, outputOf(route)) ?? 0));
       try {
-        hold.budgetMode = await this.options.ledger.hold(principal.keyId, hold.id, amount);
+        hold.budgetMode = await this.options.ledger.hold(principal.keyId, hold.id, amount, remedy.budget);
         hold.budget = amount;
       } catch (error) {
         this.giveBackTokens(hold);

@@ -12,7 +12,7 @@ import { fakeEmbedding, startFakeOpenAi, type FakeOpenAi } from '../support/fake
 import { startFakeGemini, type FakeGemini } from '../support/fake-gemini.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
 import { authHeaders, CLIENT_KEY, eventually, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
-import { callJson, createKey, errorCode } from '../support/key-support.js';
+import { callJson, chat, createKey, errorCode, errorMessage } from '../support/key-support.js';
 
 const AZURE_KEY = 'azure-key-embed-123456';
 const MISTRAL_KEY = 'mistral-key-embed-123456';
@@ -375,6 +375,25 @@ aliases:
       assert.equal(second.status, 429);
       assert.equal(errorCode(second), 'rate_limit_exceeded');
       assert.ok(Number(second.headers.get('retry-after')) > 0);
+      // Embeddings have no max_tokens: the refusal says what the client can change.
+      assert.match(errorMessage(second), /or shorten or split the input\.$/);
+      assert.doesNotMatch(errorMessage(second), /max_tokens/);
+      const chatRefused = await chat(gateway.url, key);
+      assert.equal(chatRefused.status, 429);
+      assert.match(errorMessage(chatRefused), /or lower max_tokens\.$/);
+    });
+
+    test('a budget too small for the input: the refusal says to shorten or split it; chat keeps its wording', async () => {
+      // text-embedding-3-large costs $0.13 per million input tokens: four tokens are more than this.
+      const { key } = await createKey(gateway.url, { max_budget: 0.0000001 });
+      const refused = await callJson(gateway.url, 'POST', '/v1/embeddings', key, { model: 'text-embedding-3-large', input: ['one two three four'] });
+      assert.equal(refused.status, 403, refused.text);
+      assert.equal(errorCode(refused), 'budget_exceeded');
+      assert.match(errorMessage(refused), /of this key's budget of \$1\.0e-7\. Shorten or split the input\.$/);
+      assert.doesNotMatch(errorMessage(refused), /max_tokens/);
+      const chatRefused = await chat(gateway.url, key);
+      assert.equal(chatRefused.status, 403, chatRefused.text);
+      assert.match(errorMessage(chatRefused), /Lower max_tokens or shorten the prompt\.$/);
     });
   });
 

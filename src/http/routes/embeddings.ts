@@ -7,6 +7,7 @@ import { validateEmbeddingRequest, type EmbeddingRequest, type EmbeddingUsage } 
 import type { CompletionUsage } from '../../openai/types.js';
 import { EmbeddingsExecutor, embeddingsNotServed, type EmbeddingsOutcome } from '../../routing/embeddings-executor.js';
 import type { Route } from '../../routing/model-router.js';
+import { NO_OUTPUT, type HoldRemedy } from '../../rate-limit/chat-admission.js';
 import type { Services } from '../../services.js';
 import { countTokens } from '../../usage/token-counts.js';
 import { promptLimit } from '../../usage/usage-check.js';
@@ -20,6 +21,9 @@ import { CallAbort } from '../../upstream/call-signal.js';
 
 /** The usage record's `endpoint`, and what keeps embedding cache entries apart from chat ones. */
 const ENDPOINT = 'embeddings';
+
+/** A refused hold's advice: the input is all an embeddings request can make smaller. */
+const REMEDY: HoldRemedy = { tokens: 'shorten or split the input', budget: 'Shorten or split the input.' };
 
 /** Embeddings usage in the shape usage records, admission and the cache share (no output tokens). */
 function asCompletionUsage(usage: EmbeddingUsage): CompletionUsage {
@@ -69,7 +73,7 @@ export function registerEmbeddings(app: FastifyInstance, services: Services): vo
     let counted: Promise<number> | undefined;
     const countInput = () => (counted ??= countTokens({ kind: 'embeddings', input: embed.input }));
     // The hold prices every deployment the call may reach: the fallbacks the key may use included.
-    await services.admission.reserveTokens(request, reply, countInput, embeddings.reachableRoutes(group, request.principal?.models));
+    await services.admission.reserveTokens(request, reply, countInput, embeddings.reachableRoutes(group, request.principal?.models), NO_OUTPUT, REMEDY);
     const cachePlan = cache === undefined ? undefined : planCache(cache, services.config, request, group, embed, ENDPOINT);
 
     // The light signal of src/upstream/call-signal.ts: an AbortController costs 6-9 µs a request.

@@ -23,7 +23,7 @@ import { CallAbort } from '../../upstream/call-signal.js';
 const ENDPOINT = 'embeddings';
 
 /** A refused hold's advice: the input is all an embeddings request can make smaller. */
-const REMEDY: HoldRemedy = { tokens: 'shorten or split the input', budget: 'Shorten or split the input.' };
+const REMEDY: HoldRemedy = { tokens: 'shorten or split the input', budget: 'Shorten the input.' };
 
 /** Embeddings usage in the shape usage records, admission and the cache share (no output tokens). */
 function asCompletionUsage(usage: EmbeddingUsage): CompletionUsage {

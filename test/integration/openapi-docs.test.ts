@@ -13,9 +13,13 @@ interface SchemaDoc {
   pattern?: string;
   format?: string;
   nullable?: boolean;
+  minimum?: number;
   maximum?: number;
+  minLength?: number;
+  maxLength?: number;
   items?: SchemaDoc;
   properties?: Record<string, SchemaDoc>;
+  additionalProperties?: boolean;
 }
 interface OperationDoc {
   security?: Array<Record<string, string[]>>;
@@ -31,6 +35,31 @@ interface OpenApiDoc {
 /** An operation's query parameters by name. */
 function queryOf(operation: OperationDoc | undefined): Map<string, SchemaDoc> {
   return new Map((operation?.parameters ?? []).filter((parameter) => parameter.in === 'query').map((parameter) => [parameter.name, parameter.schema]));
+}
+
+/** Values a documented field allows, at its bounds (none for an array or a patterned string but null). */
+function allowedValues(field: SchemaDoc): unknown[] {
+  const values: unknown[] = field.nullable === true ? [null] : [];
+  if (field.enum !== undefined) return [...values, ...field.enum];
+  if (field.type === 'integer' || field.type === 'number') values.push(field.minimum ?? 1, ...(field.maximum === undefined ? [] : [field.maximum]));
+  if (field.type === 'string' && field.pattern === undefined) values.push('a'.repeat(Math.max(1, field.minLength ?? 0)), ...(field.maxLength === undefined ? [] : ['a'.repeat(field.maxLength)]));
+  return values;
+}
+
+/** Values just outside a documented field's type or bounds. */
+function refusedValues(field: SchemaDoc): unknown[] {
+  if (field.enum !== undefined) return ['not-one-of-them'];
+  if (field.type === 'integer' || field.type === 'number') {
+    return ['1', ...(field.minimum === undefined ? [] : [field.minimum - 1]), ...(field.maximum === undefined ? [] : [field.maximum + 1]), ...(field.type === 'integer' ? [1.5] : [])];
+  }
+  if (field.type === 'string') return [1, ...((field.minLength ?? 0) > 0 ? [''] : []), ...(field.maxLength === undefined ? [] : ['a'.repeat(field.maxLength + 1)])];
+  if (field.type === 'array') return [{}];
+  return [];
+}
+
+/** An error answer's code and param. */
+function pick({ error }: { error: { code: string; param: string } }): { code: string; param: string } {
+  return { code: error.code, param: error.param };
 }
 
 /** A documented path as a URL that reaches its handler. */
@@ -215,25 +244,73 @@ describe('OpenAPI document against the handlers', () => {
     assert.deepEqual(doc.paths['/ui/session']?.delete?.security, [{ dashboardSession: [], dashboardCsrf: [] }]);
   });
 
-  test("/api/condense documents its 403 and 404 answers, and the handler gives each code it names", async () => {
+  test('/api/condense documents its 400, 403, 404 and 429 answers, and the handler gives each code it names', async () => {
     const responses = doc.paths['/api/condense']?.post?.responses ?? {};
     assert.ok(doc.components.schemas.Error?.properties?.error, 'the Error component');
     const restricted = await createKey(gateway.url, { name: 'condense-restricted', models: ['gpt-4.1-mini'] });
     const spent = await createKey(gateway.url, { name: 'condense-spent', max_budget: 0 });
+    const spentToday = await createKey(gateway.url, { name: 'condense-spent-today', max_budget: 0, budget_period: 'daily' });
+    const oncePerMinute = await createKey(gateway.url, { name: 'condense-rpm', rpm_limit: 1 });
     const messages = [{ role: 'user', content: 'My order #4521 never arrived.' }];
-    const cases: Array<[status: number, code: string, key: string, model: string]> = [
-      [403, 'model_not_allowed', restricted.key, 'gpt-4.1-nano'],
-      [403, 'budget_exceeded', spent.key, 'gpt-4.1-nano'],
-      [404, 'model_not_found', spent.key, 'no-such-model'],
+    const named = { model: 'gpt-4.1-nano', messages };
+    assert.equal((await callJson(gateway.url, 'POST', '/api/condense', oncePerMinute.key, named)).status, 200);
+    const cases: Array<[status: number, code: string, key: string, body: Record<string, unknown>]> = [
+      [400, 'unknown_parameter', restricted.key, { ...named, preserve_recnt: 1 }],
+      [400, 'invalid_value', restricted.key, { ...named, max_tokens: 0 }],
+      [400, 'invalid_type', restricted.key, { ...named, messages: 'My order' }],
+      [403, 'model_not_allowed', restricted.key, named],
+      [403, 'budget_exceeded', spent.key, named],
+      [404, 'model_not_found', spent.key, { model: 'no-such-model', messages }],
+      [429, 'rate_limit_exceeded', oncePerMinute.key, named],
+      [429, 'budget_exceeded', spentToday.key, named],
     ];
-    for (const [status, code, key, model] of cases) {
+    for (const [status, code, key, body] of cases) {
       const documented = responses[String(status)];
       assert.equal(documented?.content?.['application/json']?.schema.$ref, '#/components/schemas/Error', `${status}: ${JSON.stringify(documented)}`);
       assert.ok(documented.description.includes(`\`${code}\``), `${status} names ${code}: ${documented.description}`);
-      const answer = await callJson(gateway.url, 'POST', '/api/condense', key, { model, messages });
+      const answer = await callJson(gateway.url, 'POST', '/api/condense', key, body);
       assert.equal(answer.status, status, answer.text);
       assert.equal((answer.body.error as { code?: string } | undefined)?.code, code);
+      if (status === 429) assert.ok(Number(answer.headers.get('retry-after')) > 0, `${code}: Retry-After`);
     }
+  });
+
+  test('a closed request body: every documented field is taken within its bounds and refused outside them, and any other field is refused', async () => {
+    const key = await createKey(gateway.url);
+    // A valid body for each route whose document closes its body (additionalProperties: false).
+    const bases: Record<string, Record<string, unknown>> = {
+      'post /api/condense': { messages: [{ role: 'user', content: 'My order #4521 never arrived.' }] },
+      'post /admin/keys': {},
+      'patch /admin/keys/{id}': { max_budget: 5 },
+    };
+    const closed: string[] = [];
+    for (const [path, operations] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        const schema = operation.requestBody?.content['application/json']?.schema;
+        if (schema?.additionalProperties !== false) continue;
+        const route = `${method} ${path}`;
+        closed.push(route);
+        const base = bases[route];
+        assert.ok(base !== undefined, `${route}: add a valid body to this test`);
+        const send = (body: Record<string, unknown>) =>
+          gateway.app.app.inject({ method: method.toUpperCase() as 'POST', url: urlOf(path).replace('0123456789abcdef', key.id), headers: { authorization: `Bearer ${MASTER_KEY}` }, payload: body });
+        for (const [name, field] of Object.entries(schema.properties ?? {})) {
+          for (const value of allowedValues(field)) {
+            const answer = await send({ ...base, [name]: value });
+            assert.notEqual(answer.statusCode, 400, `${route} ${name}=${JSON.stringify(value).slice(0, 40)}: ${answer.body}`);
+          }
+          for (const value of refusedValues(field)) {
+            const answer = await send({ ...base, [name]: value });
+            assert.equal(answer.statusCode, 400, `${route} ${name}=${JSON.stringify(value).slice(0, 40)}: ${answer.body}`);
+            assert.equal((JSON.parse(answer.body) as { error: { param: string } }).error.param, name);
+          }
+        }
+        const unknown = await send({ ...base, summary_style: 'short' });
+        assert.equal(unknown.statusCode, 400, `${route}: ${unknown.body}`);
+        assert.deepEqual(pick(JSON.parse(unknown.body) as { error: { code: string; param: string } }), { code: 'unknown_parameter', param: 'summary_style' });
+      }
+    }
+    assert.deepEqual(closed.sort(), Object.keys(bases).sort());
   });
 
   test('every query parameter a handler reads is documented, and every documented one is read', async () => {

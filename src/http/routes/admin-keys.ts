@@ -6,6 +6,7 @@ import { GatewayError, invalidRequest, invalidType, invalidValue } from '../../e
 import { keyState } from '../../keys/virtual-keys.js';
 import { BUDGET_PERIODS, currentSpend, periodEnd, type BudgetPeriod, type KeySettings, type StoredKey } from '../../store/key-store.js';
 import type { Services } from '../../services.js';
+import { knownFields } from '../known-fields.js';
 
 const KEY_ID = /^[0-9a-f]{16}$/;
 /** A date, or a date and time with an optional zone: what `expires_at` takes. */
@@ -37,7 +38,6 @@ export const KeySettingsSchema = Type.Object(
   },
   { additionalProperties: false },
 );
-const FIELDS = new Set(Object.keys(KeySettingsSchema.properties));
 
 function keyNotFound(): GatewayError {
   return new GatewayError({ status: 404, type: 'invalid_request_error', code: 'key_not_found', message: 'No virtual key has this id.' });
@@ -75,9 +75,7 @@ export function parseKeySettings(body: unknown): KeySettings {
   if (body === undefined || body === null) return {};
   if (typeof body !== 'object' || Array.isArray(body)) throw invalidRequest('The request body must be a JSON object.', 'invalid_json');
   const input = body as Record<string, unknown>;
-  for (const field of Object.keys(input)) {
-    if (!FIELDS.has(field)) throw invalidRequest(`Unknown field '${field.slice(0, 64)}'. Allowed: ${[...FIELDS].join(', ')}.`, 'unknown_parameter', field.slice(0, 64));
-  }
+  knownFields(input, KeySettingsSchema);
   const settings: KeySettings = {};
   if (input.name !== undefined) {
     if (input.name !== null && typeof input.name !== 'string') throw invalidType('name', 'a string or null');

@@ -1,20 +1,50 @@
 // POST /api/condense: a conversation → a summary within max_tokens (CONTRACT.md), written by the
 // summarising model, map-reduced over long inputs, extractive when no model can serve (src/context/).
+import { Type, type TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalidJson, invalidType, invalidValue, modelNotFound } from '../../errors/gateway-error.js';
 import { condenserFor } from '../../context/context-condenser.js';
 import { runCondensation } from '../../context/condense-usage.js';
 import { recentStart } from '../../context/conversation-trim.js';
-import { validateChatRequest } from '../../openai/chat-request-schema.js';
+import { ChatCompletionRequestSchema, validateChatRequest } from '../../openai/chat-request-schema.js';
 import type { ChatMessage } from '../../openai/types.js';
+import { MAX_MODEL_LENGTH } from '../../routing/model-router.js';
 import type { Services } from '../../services.js';
 import { tokenCountMethod } from '../../usage/token-estimator.js';
 import { checkModelAccess } from '../chat-pipeline.js';
 import { guardBody } from '../json-body.js';
+import { knownFields } from '../known-fields.js';
 
 export const DEFAULT_SUMMARY_TOKENS = 512;
 const MAX_INSTRUCTIONS = 4_000;
 const DEFAULT_MODEL_HINT = " It is the configured summariser (condense.model): name one this key may use in 'model'.";
+
+/** Absent or null: the default. */
+const optional = <T extends TSchema>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
+
+/**
+ * The body of POST /api/condense, as /openapi.json shows it. Its names are the only fields
+ * parseCondenseBody accepts (any other is refused), and its bounds are the ones the parser checks.
+ */
+export const CondenseBodySchema = Type.Object(
+  {
+    // The chat route's own schema: the parser checks the messages with it.
+    messages: { ...ChatCompletionRequestSchema.properties.messages, description: "The conversation, checked as /v1/chat/completions' messages are." },
+    max_tokens: optional(Type.Integer({ minimum: 1, default: DEFAULT_SUMMARY_TOKENS, description: 'The summary budget: summary_tokens never exceeds it.' })),
+    model: optional(
+      Type.String({
+        minLength: 1,
+        maxLength: MAX_MODEL_LENGTH,
+        description: 'The summarising model. Default: condense.model, else the cheapest routable chat model the key may use.',
+      }),
+    ),
+    preserve_recent: optional(
+      Type.Integer({ minimum: 0, default: 0, description: 'The newest N messages stay verbatim (more when the Nth-newest is a tool result: its call stays with it).' }),
+    ),
+    instructions: optional(Type.String({ maxLength: MAX_INSTRUCTIONS, description: 'Extra guidance for the summariser.' })),
+  },
+  { additionalProperties: false },
+);
 
 export interface CondenseBody {
   messages: ChatMessage[];
@@ -46,11 +76,12 @@ export function parseCondenseBody(body: unknown): CondenseBody {
   if (body === undefined || body === null) throw invalidJson('The request body is empty.');
   if (typeof body !== 'object' || Array.isArray(body)) throw invalidType('body', 'a JSON object');
   const fields = body as Record<string, unknown>;
+  knownFields(fields, CondenseBodySchema);
   if (fields.messages === undefined || fields.messages === null) throw invalidType('messages', 'a required field (a non-empty array of messages)');
   if (!Array.isArray(fields.messages)) throw invalidType('messages', 'an array of messages');
   if (fields.messages.length === 0) throw invalidType('messages', 'a non-empty array');
   const { messages } = validateChatRequest({ model: 'condense', messages: fields.messages });
-  const model = optionalString(fields, 'model', 256);
+  const model = optionalString(fields, 'model', MAX_MODEL_LENGTH);
   if (model !== undefined && model.length === 0) throw invalidValue('model', 'empty');
   return {
     messages,

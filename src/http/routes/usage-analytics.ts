@@ -17,7 +17,8 @@ import {
   type UsageFilter,
   type UsageRow,
 } from '../../store/usage-analytics.js';
-import { knownParams, parseRange, UsageRangeSchema } from './usage.js';
+import { knownParams } from '../known-fields.js';
+import { parseRange, UsageRangeSchema } from './usage.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;

@@ -1,10 +1,11 @@
 // GET /api/usage (the calling key's own usage) and GET /admin/usage (every key; master key only):
 // totals and breakdowns by model and by UTC day over [start, end], from the usage records.
-import { Type, type TObject } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { invalidRequest, invalidValue, isGatewayError, serviceUnavailable } from '../../errors/gateway-error.js';
+import { invalidValue, isGatewayError, serviceUnavailable } from '../../errors/gateway-error.js';
 import type { Services } from '../../services.js';
 import type { UsageGroup } from '../../store/usage-store.js';
+import { knownParams } from '../known-fields.js';
 import { isoDateSchema, parseIsoDate } from './admin-keys.js';
 
 const DAY_MS = 86_400_000;
@@ -53,20 +54,6 @@ export const UsageRangeSchema = Type.Object({
 });
 /** GET /admin/usage's query string. */
 export const AdminUsageQuerySchema = Type.Composite([UsageRangeSchema, Type.Object({ key_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'One key; default every key.' })) })]);
-
-/**
- * Refuses a query parameter `schema` does not name (400 `unknown_parameter`, `param` the name when it
- * is a plain one): a misspelt `strat=` would otherwise answer the default range as if it were asked for.
- */
-export function knownParams(query: unknown, schema: TObject): void {
-  const known = Object.keys(schema.properties);
-  for (const name of Object.keys(query ?? {})) {
-    if (!known.includes(name)) {
-      const shown = /^[A-Za-z0-9_.-]{1,64}$/.test(name) ? name : null;
-      throw invalidRequest(`Unknown query parameter${shown === null ? '' : ` '${shown}'`}. Known: ${known.join(', ')}.`, 'unknown_parameter', shown);
-    }
-  }
-}
 
 /** `start`/`end` as ISO dates or date-times; a date alone for `end` includes that whole day. */
 export function parseRange(query: unknown, now = Date.now()): { start: number; end: number } {

@@ -7,10 +7,11 @@ import { ModelDirectory } from './catalog/model-directory.js';
 import { compileModelIndex, searchModels } from './catalog/model-search.js';
 import { buildModelViews, type ModelView, type ViewSource } from './catalog/model-view.js';
 import { ConfigError, loadConfig, type Environment } from './config/config-loader.js';
+import { condenseModelWarning } from './context/condense-model-check.js';
 import { KNOWN_PROVIDER_KINDS, type Config } from './config/config-schema.js';
 import { maskKey, maskUrl } from './logging/redactor.js';
 import { buildProviders } from './providers/provider-registry.js';
-import { ModelRouter } from './routing/model-router.js';
+import { routerFor } from './routing/model-router.js';
 import { servingProblem } from './server/gateway-server.js';
 import { configuredSecrets } from './services.js';
 
@@ -18,7 +19,7 @@ export const CHECK_CONFIG_HELP = `llm-proxy check-config [--json]
 
 Loads the configuration exactly as the server would (defaults, LLM_PROXY_CONFIG, environment),
 validates it, and prints the result with every secret masked. Exits 1 with the reason when it is
-not valid. --json prints JSON instead of YAML.
+not valid; warns (exit 0) when condense.model names no routable model. --json prints JSON instead of YAML.
 `;
 
 export const MODELS_HELP = `llm-proxy models [--search Q] [--provider P] [--capability C] [--all] [--json]
@@ -76,6 +77,9 @@ export function checkConfigCommand(argv: string[], env: Environment = process.en
   process.stderr.write(
     `configuration OK (${file ?? 'defaults and environment'}); providers configured: ${setup.providers.map((provider) => provider.name).join(', ') || 'none'}\n`,
   );
+  // Valid, and the server starts with it: said, not refused (discovery may still offer the name).
+  const warning = condenseModelWarning(config);
+  if (warning !== undefined) process.stderr.write(`warning: ${warning}\n`);
 }
 
 /** Every model of the built-in catalog (plus config patches), as if each provider kind were configured. */
@@ -111,11 +115,7 @@ export function modelsCommand(argv: string[], env: Environment = process.env): v
   if (values.all === true || setup.providers.length === 0) {
     views = wholeCatalog(catalog);
   } else {
-    const router = new ModelRouter(setup.providers, catalog, config.aliases, config.models ?? [], {
-      strategy: config.routing.strategy ?? 'weighted-random',
-      retries: config.routing.retries,
-      fallbacks: config.routing.fallbacks ?? [],
-    });
+    const router = routerFor(config, setup.providers, catalog);
     views = [...new ModelDirectory(router, catalog, { statusOf: () => undefined }).index().models];
   }
   const query: Record<string, string> = {};

@@ -9,6 +9,7 @@ import { runPrimary } from './cluster/primary.js';
 import { runWorker } from './cluster/worker.js';
 import { ConfigError, loadConfig } from './config/config-loader.js';
 import type { Config } from './config/config-schema.js';
+import { condenseModelWarning } from './context/condense-model-check.js';
 import type { Logger } from './logging/logger.js';
 import { GatewayServer, masterKeySetup, servingProblem, type MasterKeySetup } from './server/gateway-server.js';
 import { onStopSignals } from './server/stop-signals.js';
@@ -31,6 +32,12 @@ function workerCount(argv: readonly string[], configured: Config['server']['work
 function addressOf(config: Config): string {
   const { host, port } = config.server;
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** A condense.model that routes to nothing yet: each condensation would go extractive without a word. */
+function warnAboutCondenseModel(logger: Logger, config: Config): void {
+  const warning = condenseModelWarning(config);
+  if (warning !== undefined) logger.warn({ component: 'condense' }, warning);
 }
 
 /** Written straight to stderr, not through the log: the one time a generated key is ever shown. */
@@ -84,6 +91,7 @@ async function startSingle(config: Config, key: MasterKeySetup): Promise<void> {
   if (services.providerSetup.providers.length === 0) {
     logger.warn('no provider is configured, so every chat request will fail: set OPENAI_API_KEY (or another provider key) and restart');
   }
+  warnAboutCondenseModel(logger, config);
 
   const shutdown = async (signal: string) => {
     const deadlineMs = (gateway.app.services.config.server.shutdown_timeout_s ?? 30) * 1000;
@@ -128,7 +136,10 @@ async function main(): Promise<void> {
   // Made once here, before any worker starts, so workers only read its hash.
   const key = masterKeySetup(config);
   await forgettingKeyOnFailure(key, () => runPrimary(config, workers, {
-    onListening: (logger) => announce(logger, config, key.generated, key.digest !== undefined, workers),
+    onListening: (logger) => {
+      warnAboutCondenseModel(logger, config);
+      announce(logger, config, key.generated, key.digest !== undefined, workers);
+    },
     onGeneratedKey: (generated, file) => showGeneratedKey(generated, file, addressOf(config)),
   }));
 }

@@ -20,7 +20,7 @@ import { ChatAdmission } from './rate-limit/chat-admission.js';
 import { MemoryRateLimiter, type RateLimiter } from './rate-limit/memory-rate-limiter.js';
 import { RedisRateLimiter } from './rate-limit/redis-rate-limiter.js';
 import { ChatExecutor } from './routing/chat-executor.js';
-import { ModelRouter } from './routing/model-router.js';
+import { routerFor, type ModelRouter } from './routing/model-router.js';
 import { DEFAULT_BREAKER, HealthRegistry, type BreakerOptions } from './routing/deployment-health.js';
 import { HealthProbe } from './routing/health-probe.js';
 import { RetryBudget } from './routing/retry-policy.js';
@@ -206,11 +206,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   const { logger, redactor, redis, cache, store, rateLimiter, virtualKeys, ledger, metrics } = shared;
   const catalog = ModelCatalog.builtin(config.model_catalog);
   const providerSetup = buildProviders(config);
-  const router = new ModelRouter(providerSetup.providers, catalog, config.aliases, config.models ?? [], {
-    strategy: config.routing.strategy ?? 'weighted-random',
-    retries: config.routing.retries,
-    fallbacks: config.routing.fallbacks ?? [],
-  });
+  const router = routerFor(config, providerSetup.providers, catalog);
   const upstream = new UpstreamClient(
     {
       connectTimeoutMs: config.routing.connect_timeout_s * 1000,

@@ -115,6 +115,7 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
       logger.error({ component: 'reload', err: failed.error, reloaded: done, workers: slots.size }, 'configuration reload failed on a worker');
       return { reloaded: false, error: failed.error ?? 'a worker could not reload', param: failed.param ?? null, restartRequired: loaded.restartRequired, processes: done };
     }
+    for (const warning of loaded.warnings ?? []) logger.warn({ component: 'reload' }, warning);
     logger.info({ component: 'reload', workers: done }, 'configuration reloaded on every worker');
     return { reloaded: true, restartRequired: loaded.restartRequired, processes: done };
   };

@@ -3,7 +3,7 @@
 // what each provider's list endpoint reported (refreshed in the background, never per request).
 import type { CatalogEntry } from '../catalog/catalog-types.js';
 import { withReported, type ModelCatalog } from '../catalog/model-catalog.js';
-import type { ModelGroupConfig } from '../config/config-schema.js';
+import type { Config, ModelGroupConfig } from '../config/config-schema.js';
 import type { DiscoveredModel, ProviderInstance } from '../providers/provider.js';
 import type { Strategy } from './load-balance.js';
 
@@ -76,6 +76,15 @@ function sameDiscovered(previous: ReadonlyMap<string, DiscoveredModel> | undefin
     for (const key of keys) if (model[key] !== before[key]) return false;
   }
   return true;
+}
+
+/** The router a config describes (aliases, groups, routing defaults), before any provider's list is discovered. */
+export function routerFor(config: Config, providers: readonly ProviderInstance[], catalog: ModelCatalog): ModelRouter {
+  return new ModelRouter(providers, catalog, config.aliases, config.models ?? [], {
+    strategy: config.routing.strategy ?? 'weighted-random',
+    retries: config.routing.retries,
+    fallbacks: config.routing.fallbacks ?? [],
+  });
 }
 
 export class ModelRouter {

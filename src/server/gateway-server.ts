@@ -13,6 +13,7 @@ import type { FastifyServerFactory } from 'fastify';
 import { buildApp, type App } from '../app.js';
 import { ConfigError, loadConfig } from '../config/config-loader.js';
 import type { Config } from '../config/config-schema.js';
+import { condenseModelWarning } from '../context/condense-model-check.js';
 import { changedProviders, configErrorField, keepRestartOnly } from '../config/reload.js';
 import { awaitDrain, type ShutdownResult } from '../http/graceful-shutdown.js';
 import type { ReloadHandler, ReloadOutcome } from '../http/routes/admin-reload.js';
@@ -81,8 +82,11 @@ function sameDigest(a: Buffer | undefined, b: Buffer | undefined): boolean {
   return a === undefined || b === undefined ? a === b : a.equals(b);
 }
 
-/** A config to reload to (restart-only settings already put back), or why there is none. */
-export type ReloadSource = { config: Config; restartRequired: string[] } | { error: string; param: string | null };
+/**
+ * A config to reload to (restart-only settings already put back), or why there is none. `warnings`:
+ * what the process that loaded it logs (a worker given its primary's config logs none of them again).
+ */
+export type ReloadSource = { config: Config; restartRequired: string[]; warnings?: string[] } | { error: string; param: string | null };
 
 /** Loads and checks the config for a reload; a refusal carries the message and the field it names. */
 export function loadForReload(running: Config): ReloadSource {
@@ -96,7 +100,8 @@ export function loadForReload(running: Config): ReloadSource {
   const restartRequired = keepRestartOnly(running, next);
   const problem = servingProblem(next);
   if (problem !== undefined) return { error: problem, param: 'auth.master_key' };
-  return { config: next, restartRequired };
+  const warning = condenseModelWarning(next);
+  return { config: next, restartRequired, warnings: warning === undefined ? [] : [warning] };
 }
 
 function createListener(options: Record<string, unknown>, handler: Handler): Server {
@@ -284,6 +289,7 @@ export class GatewayServer {
     if (loaded.restartRequired.length > 0) {
       logger.warn({ component: 'reload', settings: loaded.restartRequired }, 'these settings changed but need a restart; they keep their running values');
     }
+    for (const warning of loaded.warnings ?? []) logger.warn({ component: 'reload' }, warning);
     logger.info({ component: 'reload', generation: this.current.id, providers: this.current.built.services.providerSetup.providers.map((provider) => provider.name) }, 'configuration reloaded');
     return { reloaded: true, restartRequired: loaded.restartRequired, processes: 1 };
   }

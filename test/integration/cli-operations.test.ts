@@ -63,6 +63,23 @@ describe('llm-proxy check-config and models (CLI)', () => {
     });
   });
 
+  test('check-config warns, and still passes, when condense.model names no routable model', async () => {
+    const file = join(dir, 'condense.yaml');
+    const env = { ...base, LLM_PROXY_CONFIG: file, OPENAI_API_KEY: 'sk-openai-0123456789' };
+    writeFileSync(file, 'condense:\n  model: gpt-4o-mni\n');
+    for (const format of [['--json'], []]) {
+      const { stdout, stderr } = await run(process.execPath, [CLI, 'check-config', ...format], { env });
+      assert.match(stdout, /gpt-4o-mni/);
+      assert.match(stderr, /configuration OK/);
+      assert.match(
+        stderr,
+        /^warning: condense\.model 'gpt-4o-mni' names no routable model \(no configured provider, model group or alias serves that name\), so every condensation that uses it \(\/api\/condense without 'model', the condense context policy\) gets the extractive summary, written without an LLM, until a provider's model list \(discovery\) offers that name$/m,
+      );
+    }
+    writeFileSync(file, 'condense:\n  model: gpt-4o-mini\n');
+    assert.doesNotMatch((await run(process.execPath, [CLI, 'check-config'], { env })).stderr, /warning/);
+  });
+
   test('models lists and searches the catalog offline', async () => {
     const all = await run(process.execPath, [CLI, 'models', '--json'], { env: base });
     const listed = JSON.parse(all.stdout) as { models: Array<{ id: string; provider: string }>; count: number };

@@ -80,14 +80,26 @@ function completionText(body: string | Buffer): string {
   return content.trim();
 }
 
-/** The smallest catalog window among a group's deployments (a retry may land on any); undefined if none is known. */
-export function groupWindow(group: ModelGroup): number | undefined {
-  let window: number | undefined;
+/** The smallest catalog value among a group's deployments (a retry may land on any); undefined if none is known. */
+function smallestOf(group: ModelGroup, field: 'context_length' | 'max_output_tokens'): number | undefined {
+  let smallest: number | undefined;
   for (const deployment of group.deployments) {
-    const length = deployment.route.entry?.context_length;
-    if (typeof length === 'number') window = window === undefined ? length : Math.min(window, length);
+    const value = deployment.route.entry?.[field];
+    if (typeof value === 'number') smallest = smallest === undefined ? value : Math.min(smallest, value);
   }
-  return window;
+  return smallest;
+}
+
+/** The smallest catalog window among a group's deployments; undefined if none is known. */
+export const groupWindow = (group: ModelGroup): number | undefined => smallestOf(group, 'context_length');
+
+/**
+ * The summariser's own budget: the request's, lowered to the smallest catalog output limit of the
+ * group (the upstream refuses a larger max_tokens; the summary still never exceeds the request's).
+ */
+function summariserRequest(request: CondenseRequest, group: ModelGroup): CondenseRequest {
+  const limit = smallestOf(group, 'max_output_tokens');
+  return limit === undefined || limit >= request.maxTokens ? request : { ...request, maxTokens: limit };
 }
 
 /** The summariser calls a condensation plans and the tokens they may use, for the key's holds. */
@@ -205,14 +217,15 @@ export class ContextCondenser {
     const extractive = async () => finish(await countTokens({ kind: 'extractive', messages: request.messages, maxTokens: request.maxTokens }), EXTRACTIVE_MODEL, 'extractive');
     const group = request.group;
     // A plan that cannot be made is a summariser failure like any other: the run answers extractively.
-    const plan = group === undefined ? undefined : await this.plan(group, request, counter).catch((error: unknown) => ({ refused: error instanceof Error ? error.message : String(error) }));
+    const summariser = group === undefined ? request : summariserRequest(request, group);
+    const plan = group === undefined ? undefined : await this.plan(group, summariser, counter).catch((error: unknown) => ({ refused: error instanceof Error ? error.message : String(error) }));
     return {
       estimate: plan === undefined || 'refused' in plan ? NO_CALLS : plan.estimate,
       run: async (context) => {
         if (group === undefined || plan === undefined) return extractive();
         try {
           if ('refused' in plan) throw new Error(plan.refused);
-          const { summary, method } = await this.summarise(group, request, plan, counter, context);
+          const { summary, method } = await this.summarise(group, summariser, plan, counter, context);
           return finish(summary, group.name, method);
         } catch (error) {
           if (context.signal.aborted) throw error;

@@ -90,6 +90,16 @@ describe('context condensation', () => {
     assert.ok(record !== undefined && record.model === 'gpt-4o-mini' && record.status === 'ok' && record.promptTokens > 0);
   });
 
+  test("/api/condense: a budget above the summariser's catalog output limit asks it for that limit only", async () => {
+    // gpt-4o writes at most 16,384 tokens (built-in catalog): a larger max_tokens would be refused upstream.
+    const { status, json } = await condense({ messages: longConversation(4), max_tokens: 20_000, model: 'gpt-4o' });
+    assert.equal(status, 200, JSON.stringify(json));
+    assert.equal(json.method, 'llm');
+    const sent = upstream.requests.find((request) => isSummariserCall(request.body))?.body;
+    assert.equal(sent?.max_tokens, 16_384);
+    assert.match((sent?.messages as Array<{ content: string }>)[0]?.content ?? '', /in at most 16384 tokens/);
+  });
+
   test('/api/condense: a model that overruns max_tokens is cut at a boundary, never over', async () => {
     summaryReply = Array.from({ length: 40 }, (_, index) => `Point ${index}: the customer repeated the request again.`).join(' ');
     const { status, json } = await condense({ messages: longConversation(2), max_tokens: 20 });
@@ -162,6 +172,7 @@ describe('context condensation', () => {
       [{ messages: ok, max_tokens: -5 }, 'max_tokens'],
       [{ messages: ok, max_tokens: 2.5 }, 'max_tokens'],
       [{ messages: ok, max_tokens: '100' }, 'max_tokens'],
+      [{ messages: ok, max_tokens: 32_769 }, 'max_tokens'],
       [{ messages: ok, preserve_recent: -1 }, 'preserve_recent'],
       [{ messages: ok, model: 42 }, 'model'],
       [{ messages: ok, instructions: ['x'] }, 'instructions'],
@@ -171,6 +182,8 @@ describe('context condensation', () => {
       assert.equal(status, 400, JSON.stringify(body));
       assert.equal((json.error as Record<string, unknown>).param, param, JSON.stringify(body));
     }
+    const ceiling = await condense({ messages: ok, max_tokens: 1_000_000 });
+    assert.deepEqual(ceiling.json.error, { message: "Invalid value for 'max_tokens': 1000000 is above the maximum of 32768.", type: 'invalid_request_error', param: 'max_tokens', code: 'invalid_value' });
     assert.equal((await condense({ messages: ok, model: 'no-such-model' })).status, 404);
     assert.equal((await condense({ messages: ok }, { 'content-type': 'application/json' })).status, 401);
   });

@@ -16,6 +16,11 @@ import { guardBody } from '../json-body.js';
 import { knownFields } from '../known-fields.js';
 
 export const DEFAULT_SUMMARY_TOKENS = 512;
+/**
+ * The largest summary budget: a summary is short by design, and a larger one is more than most
+ * models write in one answer (the summariser call is also lowered to its catalog output limit).
+ */
+export const SUMMARY_TOKENS_CEILING = 32_768;
 const MAX_INSTRUCTIONS = 4_000;
 const DEFAULT_MODEL_HINT = " It is the configured summariser (condense.model): name one this key may use in 'model'.";
 
@@ -30,7 +35,14 @@ export const CondenseBodySchema = Type.Object(
   {
     // The chat route's own schema: the parser checks the messages with it.
     messages: { ...ChatCompletionRequestSchema.properties.messages, description: "The conversation, checked as /v1/chat/completions' messages are." },
-    max_tokens: optional(Type.Integer({ minimum: 1, default: DEFAULT_SUMMARY_TOKENS, description: 'The summary budget: summary_tokens never exceeds it.' })),
+    max_tokens: optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: SUMMARY_TOKENS_CEILING,
+        default: DEFAULT_SUMMARY_TOKENS,
+        description: "The summary budget: summary_tokens never exceeds it. The summariser is asked for at most its model's catalog output limit.",
+      }),
+    ),
     model: optional(
       Type.String({
         minLength: 1,
@@ -54,12 +66,13 @@ export interface CondenseBody {
   instructions: string | undefined;
 }
 
-function optionalInteger(body: Record<string, unknown>, param: string, minimum: number, fallback: number): number {
+function optionalInteger(body: Record<string, unknown>, param: string, bounds: { minimum: number; maximum?: number }, fallback: number): number {
   const value = body[param];
   if (value === undefined || value === null) return fallback;
   if (typeof value !== 'number') throw invalidType(param, 'an integer');
   if (!Number.isInteger(value)) throw invalidValue(param, `${value} is not an integer`);
-  if (value < minimum) throw invalidValue(param, `${value} is below the minimum of ${minimum}`);
+  if (value < bounds.minimum) throw invalidValue(param, `${value} is below the minimum of ${bounds.minimum}`);
+  if (bounds.maximum !== undefined && value > bounds.maximum) throw invalidValue(param, `${value} is above the maximum of ${bounds.maximum}`);
   return value;
 }
 
@@ -85,9 +98,9 @@ export function parseCondenseBody(body: unknown): CondenseBody {
   if (model !== undefined && model.length === 0) throw invalidValue('model', 'empty');
   return {
     messages,
-    maxTokens: optionalInteger(fields, 'max_tokens', 1, DEFAULT_SUMMARY_TOKENS),
+    maxTokens: optionalInteger(fields, 'max_tokens', { minimum: 1, maximum: SUMMARY_TOKENS_CEILING }, DEFAULT_SUMMARY_TOKENS),
     model,
-    preserveRecent: optionalInteger(fields, 'preserve_recent', 0, 0),
+    preserveRecent: optionalInteger(fields, 'preserve_recent', { minimum: 0 }, 0),
     instructions: optionalString(fields, 'instructions', MAX_INSTRUCTIONS),
   };
 }

@@ -91,7 +91,7 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
     const loaded = loadForReload(running);
     if ('error' in loaded) {
       logger.error({ component: 'reload', err: loaded.error }, 'configuration reload refused; the running configuration stays');
-      return { reloaded: false, error: loaded.error, param: loaded.param, restartRequired: [], processes: 0 };
+      return { reloaded: false, error: loaded.error, param: loaded.param, restartRequired: [], processes: 0, warnings: [] };
     }
     try {
       // Made here, once, so the workers only read it.
@@ -100,7 +100,7 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       logger.error({ component: 'reload', err: message }, 'configuration reload refused; the running configuration stays');
-      return { reloaded: false, error: message, param: null, restartRequired: [], processes: 0 };
+      return { reloaded: false, error: message, param: null, restartRequired: [], processes: 0, warnings: [] };
     }
     running = loaded.config;
     redactor.extend(configuredSecrets(running), configuredHosts(running));
@@ -113,15 +113,17 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
     }
     if (failed !== undefined) {
       logger.error({ component: 'reload', err: failed.error, reloaded: done, workers: slots.size }, 'configuration reload failed on a worker');
-      return { reloaded: false, error: failed.error ?? 'a worker could not reload', param: failed.param ?? null, restartRequired: loaded.restartRequired, processes: done };
+      return { reloaded: false, error: failed.error ?? 'a worker could not reload', param: failed.param ?? null, restartRequired: loaded.restartRequired, processes: done, warnings: [] };
     }
-    for (const warning of loaded.warnings ?? []) logger.warn({ component: 'reload' }, warning);
+    // Checked and logged here, once: a worker given this config reports none of its own.
+    const warnings = loaded.warnings ?? [];
+    for (const warning of warnings) logger.warn({ component: 'reload' }, warning);
     logger.info({ component: 'reload', workers: done }, 'configuration reloaded on every worker');
-    return { reloaded: true, restartRequired: loaded.restartRequired, processes: done };
+    return { reloaded: true, restartRequired: loaded.restartRequired, processes: done, warnings };
   };
-  let reloading: Promise<ReloadOutcome> = Promise.resolve({ reloaded: true, restartRequired: [], processes: 0 });
+  let reloading: Promise<ReloadOutcome> = Promise.resolve({ reloaded: true, restartRequired: [], processes: 0, warnings: [] });
   const reloadAll = (): Promise<ReloadOutcome> => {
-    if (stopping) return Promise.resolve({ reloaded: false, error: 'the server is shutting down', param: null, restartRequired: [], processes: 0 });
+    if (stopping) return Promise.resolve({ reloaded: false, error: 'the server is shutting down', param: null, restartRequired: [], processes: 0, warnings: [] });
     reloading = reloading.then(reloadNow, reloadNow);
     return reloading;
   };

@@ -84,7 +84,7 @@ function sameDigest(a: Buffer | undefined, b: Buffer | undefined): boolean {
 
 /**
  * A config to reload to (restart-only settings already put back), or why there is none. `warnings`:
- * what the process that loaded it logs (a worker given its primary's config logs none of them again).
+ * what the process that loaded it logs and answers (a worker given its primary's config has none).
  */
 export type ReloadSource = { config: Config; restartRequired: string[]; warnings?: string[] } | { error: string; param: string | null };
 
@@ -239,7 +239,7 @@ export class GatewayServer {
    * its primary loaded and checked); one reload at a time.
    */
   reload(given?: ReloadSource): Promise<ReloadOutcome> {
-    if (this.stopping !== undefined) return Promise.resolve({ reloaded: false, error: 'the server is shutting down', param: null, restartRequired: [], processes: 0 });
+    if (this.stopping !== undefined) return Promise.resolve({ reloaded: false, error: 'the server is shutting down', param: null, restartRequired: [], processes: 0, warnings: [] });
     const previous = this.reloading ?? Promise.resolve(undefined);
     const run = previous.then(() => this.reloadNow(given ?? loadForReload(this.config)));
     this.reloading = run;
@@ -253,7 +253,7 @@ export class GatewayServer {
     const { logger } = this.shared;
     if ('error' in loaded) {
       logger.error({ component: 'reload', err: loaded.error }, 'configuration reload refused; the running configuration stays');
-      return { reloaded: false, error: loaded.error, param: loaded.param, restartRequired: [], processes: 0 };
+      return { reloaded: false, error: loaded.error, param: loaded.param, restartRequired: [], processes: 0, warnings: [] };
     }
     const next = loaded.config;
     const running = this.config;
@@ -284,14 +284,15 @@ export class GatewayServer {
       logger.level = previousLevel;
       const message = error instanceof Error ? error.message : String(error);
       logger.error({ component: 'reload', err: message }, 'configuration reload failed; the running configuration stays');
-      return { reloaded: false, error: message, param: null, restartRequired: [], processes: 0 };
+      return { reloaded: false, error: message, param: null, restartRequired: [], processes: 0, warnings: [] };
     }
     if (loaded.restartRequired.length > 0) {
       logger.warn({ component: 'reload', settings: loaded.restartRequired }, 'these settings changed but need a restart; they keep their running values');
     }
-    for (const warning of loaded.warnings ?? []) logger.warn({ component: 'reload' }, warning);
+    const warnings = loaded.warnings ?? [];
+    for (const warning of warnings) logger.warn({ component: 'reload' }, warning);
     logger.info({ component: 'reload', generation: this.current.id, providers: this.current.built.services.providerSetup.providers.map((provider) => provider.name) }, 'configuration reloaded');
-    return { reloaded: true, restartRequired: loaded.restartRequired, processes: 1 };
+    return { reloaded: true, restartRequired: loaded.restartRequired, processes: 1, warnings };
   }
 
   private swap(next: Generation): void {

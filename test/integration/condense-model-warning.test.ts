@@ -1,5 +1,5 @@
 // A condense.model that routes to nothing makes every condensation extractive; the server says so in
-// a warn line at start-up and after a reload to such a config, and not for one that routes.
+// a warn line at start-up and after a reload to such a config (and in the reload's answer), and not for one that routes.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { MASTER_KEY } from '../support/gateway-harness.js';
@@ -37,6 +37,7 @@ describe('condense.model that routes to nothing', () => {
     gateway.writeConfig(configWith('gpt-4o-mini'));
     const fixed = await send(gateway.url, '/admin/reload', { method: 'POST', headers: { authorization: `Bearer ${MASTER_KEY}` } });
     assert.equal(fixed.status, 200, fixed.body);
+    assert.deepEqual((JSON.parse(fixed.body) as { warnings: string[] }).warnings, []);
     await gateway.waitFor('configuration reloaded');
     assert.equal(linesWith(gateway.output(), UNROUTED).length, 1, gateway.output());
 
@@ -47,5 +48,7 @@ describe('condense.model that routes to nothing', () => {
     const line = linesWith(gateway.output(), UNROUTED)[1];
     assert.equal(line?.level, 40);
     assert.match(line.msg, /'claude-3-5-haiku-20241022' names no routable model \(it needs the anthropic provider, which is not configured: set ANTHROPIC_API_KEY/);
+    // The answer says it too: the caller of /admin/reload need not read the log.
+    assert.deepEqual((JSON.parse(unrouted.body) as { warnings: string[] }).warnings, [line.msg]);
   });
 });

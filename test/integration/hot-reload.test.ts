@@ -112,7 +112,7 @@ describe('hot reload', () => {
     gateway.writeConfig(`${configWith(second, { quick: 'second/gpt-4o-mini' })}storage:\n  redis_prefix: "other:"\n`);
     const applied = await send(gateway.url, '/admin/reload', { method: 'POST', headers: MASTER_AUTH });
     assert.equal(applied.status, 200, applied.body);
-    assert.deepEqual(JSON.parse(applied.body), { status: 'reloaded', restart_required: ['storage.redis_prefix'], processes: 1 });
+    assert.deepEqual(JSON.parse(applied.body), { status: 'reloaded', restart_required: ['storage.redis_prefix'], processes: 1, warnings: [] });
     assert.equal((await send(gateway.url, '/v1/chat/completions', { headers: JSON_AUTH, body: chat('quick') })).status, 200);
     assert.equal((await send(gateway.url, '/v1/chat/completions', { headers: JSON_AUTH, body: chat('fast') })).status, 404);
     await gateway.waitFor('need a restart');

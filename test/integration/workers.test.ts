@@ -216,10 +216,14 @@ describe('workers: state through the primary (no Redis)', () => {
       assert.doesNotMatch(String(signedIn.headers['set-cookie']), /Secure/, `sign-in ${index + 1}`);
     }
 
-    gateway.writeConfig(`${BASE_CONFIG}aliases:\n  quick: openai/gpt-4o-mini\n`);
+    // A condense.model that routes nowhere: the primary checks it once and the answer says so once.
+    gateway.writeConfig(`${BASE_CONFIG}aliases:\n  quick: openai/gpt-4o-mini\ncondense: { model: gpt-4o-mni }\n`);
     const applied = await send(gateway.url, '/admin/reload', { method: 'POST', headers: { authorization: MASTER_AUTH.authorization } });
     assert.equal(applied.status, 200, applied.body);
-    assert.equal((JSON.parse(applied.body) as { processes: number }).processes, 2);
+    const outcome = JSON.parse(applied.body) as { processes: number; warnings: string[] };
+    assert.equal(outcome.processes, 2);
+    assert.equal(outcome.warnings.length, 1, applied.body);
+    assert.match(outcome.warnings[0] ?? '', /^condense\.model 'gpt-4o-mni' names no routable model/);
     for (let index = 0; index < 4; index++) {
       assert.equal((await send(gateway.url, '/v1/chat/completions', { headers: { ...bearer(key), 'cache-control': 'no-store' }, body: chat('quick') })).status, 200);
       assert.equal((await send(gateway.url, '/v1/chat/completions', { headers: { ...bearer(key), 'cache-control': 'no-store' }, body: chat('fast') })).status, 404);

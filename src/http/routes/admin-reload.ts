@@ -15,6 +15,8 @@ export interface ReloadOutcome {
   restartRequired: string[];
   /** Worker processes that took the new config (1 without a cluster). */
   processes: number;
+  /** What the loaded config may get wrong without being refused (also logged as warn lines). */
+  warnings: string[];
 }
 
 /** Runs one reload (main.ts: this process, or every worker through the primary). */
@@ -27,8 +29,13 @@ const responseDoc = {
       status: { type: 'string', enum: ['reloaded'] },
       restart_required: { type: 'array', items: { type: 'string' }, description: 'Changed settings that need a restart; they keep their running values.' },
       processes: { type: 'integer', description: 'Processes now serving the new config.' },
+      warnings: {
+        type: 'array',
+        items: { type: 'string' },
+        description: 'What the new config may get wrong without being refused (say, a condense.model that routes nowhere); also logged. Empty when none.',
+      },
     },
-    required: ['status', 'restart_required', 'processes'],
+    required: ['status', 'restart_required', 'processes', 'warnings'],
   },
 };
 
@@ -55,7 +62,7 @@ export function registerAdminReload(app: FastifyInstance, reload: ReloadHandler)
           message: `The new configuration was refused and the running one stays: ${outcome.error ?? 'unknown error'}`,
         });
       }
-      return { status: 'reloaded', restart_required: outcome.restartRequired, processes: outcome.processes };
+      return { status: 'reloaded', restart_required: outcome.restartRequired, processes: outcome.processes, warnings: outcome.warnings };
     },
   );
 }

@@ -5,7 +5,8 @@
 import { Type } from '@sinclair/typebox';
 import { CAPABILITIES, type Capability } from './catalog-types.js';
 import type { ModelView } from './model-view.js';
-import { invalidRequest, invalidValue } from '../errors/gateway-error.js';
+import { invalidValue } from '../errors/gateway-error.js';
+import { knownParams } from '../http/known-fields.js';
 
 const CAPABILITY_NAMES: readonly Capability[] = CAPABILITIES;
 /** One bit per known capability, so "has all of these" is one AND. */
@@ -73,12 +74,6 @@ export const SearchParamsSchema = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, description: 'Page size (default: every match).' })),
   offset: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_OFFSET })),
 });
-const KNOWN_PARAMS = new Set<string>(Object.keys(SearchParamsSchema.properties));
-
-/** A parameter name we may echo back (anything else is described, not quoted). */
-function shownParam(name: string): string | null {
-  return /^[A-Za-z0-9_.-]{1,64}$/.test(name) ? name : null;
-}
 
 /** One value of a parameter that must be given once; empty means "not given" (as HTML forms send). */
 function single(name: string, value: unknown): string | undefined {
@@ -115,16 +110,7 @@ function parseInteger(name: string, value: string, min: number, max: number): nu
  */
 export function parseSearchParams(query: Readonly<Record<string, unknown>>): SearchQuery {
   const out: SearchQuery = {};
-  for (const name of Object.keys(query)) {
-    if (!KNOWN_PARAMS.has(name)) {
-      const shown = shownParam(name);
-      throw invalidRequest(
-        `Unknown query parameter ${shown === null ? '' : `'${shown}' `}for model search. Known: ${[...KNOWN_PARAMS].join(', ')}.`,
-        'unknown_parameter',
-        shown,
-      );
-    }
-  }
+  knownParams(query, SearchParamsSchema);
   const q = single('q', query.q);
   if (q !== undefined) {
     if (q.length > MAX_QUERY_LENGTH) throw invalidValue('q', `at most ${MAX_QUERY_LENGTH} characters`);

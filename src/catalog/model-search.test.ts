@@ -104,7 +104,7 @@ describe('parseSearchParams', () => {
     rejects({ provider: ['openai', 'groq'] }, 'provider');
     rejects({ capabilities: 'vision' }, 'capabilities', 'unknown_parameter');
     rejects({ 'bad name\n': '1' }, null, 'unknown_parameter');
-    // The wording every route gives an unknown parameter (src/http/known-fields.ts).
+    // The wording every route gives an unknown parameter (src/json/known-fields.ts).
     assert.throws(() => parseSearchParams({ providr: 'openai' }), {
       message: "Unknown query parameter 'providr'. Known: q, provider, supports_chat, supports_streaming, deprecated, capability, min_context, max_input_cost, max_output_cost, sort, limit, offset.",
     });

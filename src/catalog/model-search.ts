@@ -6,7 +6,7 @@ import { Type } from '@sinclair/typebox';
 import { CAPABILITIES, type Capability } from './catalog-types.js';
 import type { ModelView } from './model-view.js';
 import { invalidValue } from '../errors/gateway-error.js';
-import { knownParams } from '../http/known-fields.js';
+import { knownParams } from '../json/known-fields.js';
 
 const CAPABILITY_NAMES: readonly Capability[] = CAPABILITIES;
 /** One bit per known capability, so "has all of these" is one AND. */

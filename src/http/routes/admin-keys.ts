@@ -6,7 +6,7 @@ import { GatewayError, invalidRequest, invalidType, invalidValue } from '../../e
 import { keyState } from '../../keys/virtual-keys.js';
 import { BUDGET_PERIODS, currentSpend, periodEnd, type BudgetPeriod, type KeySettings, type StoredKey } from '../../store/key-store.js';
 import type { Services } from '../../services.js';
-import { knownFields } from '../known-fields.js';
+import { knownFields } from '../../json/known-fields.js';
 
 const KEY_ID = /^[0-9a-f]{16}$/;
 /** A date, or a date and time with an optional zone: what `expires_at` takes. */

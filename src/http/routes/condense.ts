@@ -13,7 +13,7 @@ import type { Services } from '../../services.js';
 import { tokenCountMethod } from '../../usage/token-estimator.js';
 import { checkModelAccess } from '../chat-pipeline.js';
 import { guardBody } from '../json-body.js';
-import { knownFields } from '../known-fields.js';
+import { knownFields } from '../../json/known-fields.js';
 
 export const DEFAULT_SUMMARY_TOKENS = 512;
 /**

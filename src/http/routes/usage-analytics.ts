@@ -17,7 +17,7 @@ import {
   type UsageFilter,
   type UsageRow,
 } from '../../store/usage-analytics.js';
-import { knownParams } from '../known-fields.js';
+import { knownParams } from '../../json/known-fields.js';
 import { parseRange, UsageRangeSchema } from './usage.js';
 
 const HOUR_MS = 3_600_000;

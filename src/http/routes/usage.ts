@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { invalidValue, isGatewayError, serviceUnavailable } from '../../errors/gateway-error.js';
 import type { Services } from '../../services.js';
 import type { UsageGroup } from '../../store/usage-store.js';
-import { knownParams } from '../known-fields.js';
+import { knownParams } from '../../json/known-fields.js';
 import { isoDateSchema, parseIsoDate } from './admin-keys.js';
 
 const DAY_MS = 86_400_000;

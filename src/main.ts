@@ -97,7 +97,10 @@ async function startSingle(config: Config, key: MasterKeySetup): Promise<void> {
     const deadlineMs = (gateway.app.services.config.server.shutdown_timeout_s ?? 30) * 1000;
     logger.info({ signal }, 'shutting down');
     // A backstop only: the drain itself ends streams at the deadline and cuts what is left.
-    const force = setTimeout(() => process.exit(1), deadlineMs + 15_000);
+    const force = setTimeout(() => {
+      gateway.shared.spoolUsageNow();
+      process.exit(1);
+    }, deadlineMs + 15_000);
     force.unref();
     try {
       await gateway.shutdown(deadlineMs);
@@ -105,7 +108,8 @@ async function startSingle(config: Config, key: MasterKeySetup): Promise<void> {
       process.exit(0);
     }
   };
-  onStopSignals((signal) => void shutdown(signal));
+  // An exit with no drain still keeps the usage records already made (the spool file, written next start).
+  onStopSignals((signal) => void shutdown(signal), () => gateway.shared.spoolUsageNow());
   // A refused config is logged by reload() with its reason; the running one stays.
   process.on('SIGHUP', () => void gateway.reload());
 

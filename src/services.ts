@@ -92,6 +92,8 @@ export interface SharedServices {
   bodyBudget: BodyBudget;
   /** When the process started serving (uptime and model `created` do not restart with a reload). */
   startedAt: number;
+  /** Before an exit with no drain: buffered usage records are saved to the spool file, synchronously. */
+  spoolUsageNow(): void;
   close(): Promise<void>;
 }
 
@@ -187,6 +189,7 @@ export function createSharedServices(config: Config, overrides: ServiceOverrides
     uiSessions: overrides.uiSessions ?? new UiSessionStore(),
     bodyBudget: new BodyBudget(config.server),
     startedAt: Date.now(),
+    spoolUsageNow: () => usageWriter.spoolNow(),
     async close() {
       clearInterval(pruneTimer);
       await keyChanges.close();

@@ -250,13 +250,17 @@ export async function runWorker(fail: (message: string) => never): Promise<void>
     const running = gateway;
     const deadlineMs = (running.app.services.config.server.shutdown_timeout_s ?? 30) * 1000;
     running.shared.logger.info({ reason, pid: process.pid }, 'worker shutting down');
-    const force = setTimeout(() => process.exit(1), deadlineMs + 15_000);
+    const force = setTimeout(() => {
+      running.shared.spoolUsageNow();
+      process.exit(1);
+    }, deadlineMs + 15_000);
     force.unref();
     void running.shutdown(deadlineMs).finally(() => process.exit(0));
   };
   // The primary passes SIGTERM on, so a stop sent to the whole group or cgroup (Ctrl-C, systemd)
   // arrives twice: one drain either way (see stop-signals.ts).
-  onStopSignals(shutdown);
+  // An exit with no drain still keeps the usage records already made (this worker's spool file).
+  onStopSignals(shutdown, () => gateway?.shared.spoolUsageNow());
   // Reloads are coordinated by the primary (SIGHUP to it); one sent to the whole group must not end a worker.
   process.on('SIGHUP', () => undefined);
   // (A worker whose primary is gone is ended at once by node:cluster itself: kill the primary with SIGTERM, not SIGKILL.)

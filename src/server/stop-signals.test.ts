@@ -14,8 +14,10 @@ function fakeProcess() {
     raise: (signal) => raised.push(signal),
   };
   const started: StopSignal[] = [];
-  onStopSignals((signal) => started.push(signal), target, () => clock.now);
-  return { emitter, raised, clock, started };
+  /** What happened at the forced exit, in order: the caller's last words, then the raise. */
+  const lastWords: string[] = [];
+  onStopSignals((signal) => started.push(signal), () => lastWords.push(`spooled (raised so far: ${raised.length})`), target, () => clock.now);
+  return { emitter, raised, clock, started, lastWords };
 }
 
 test('copies of the stop within the window start one drain and end nothing', () => {
@@ -28,6 +30,7 @@ test('copies of the stop within the window start one drain and end nothing', () 
   fake.emitter.emit('SIGINT');
   assert.deepEqual(fake.started, ['SIGTERM']);
   assert.deepEqual(fake.raised, []);
+  assert.deepEqual(fake.lastWords, []);
 });
 
 test('a stop signal after the window ends the process by that signal, with no listener left to take it', () => {
@@ -37,5 +40,7 @@ test('a stop signal after the window ends the process by that signal, with no li
   fake.emitter.emit('SIGINT');
   assert.deepEqual(fake.started, ['SIGINT']);
   assert.deepEqual(fake.raised, ['SIGINT']);
+  // The usage spool is written before the signal that ends the process is raised.
+  assert.deepEqual(fake.lastWords, ['spooled (raised so far: 0)']);
   assert.equal(fake.emitter.listenerCount('SIGINT') + fake.emitter.listenerCount('SIGTERM'), 0);
 });

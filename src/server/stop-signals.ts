@@ -1,7 +1,8 @@
 // How a server process (single, cluster primary or worker) takes SIGTERM and SIGINT: the first
 // starts its drain; a repeat within REPEAT_WINDOW_MS is the same stop delivered twice (systemd's
 // stop reaches every process and the parent passes it on as well) and is ignored; a later one is
-// an operator insisting, and ends the process at once, as the signal does by default.
+// an operator insisting, and ends the process at once, as the signal does by default, after the
+// caller's last synchronous words (buffered usage records saved to the spool file).
 
 export type StopSignal = 'SIGTERM' | 'SIGINT';
 
@@ -24,9 +25,14 @@ const processTarget: SignalTarget = {
 
 /**
  * Calls `start` on the first SIGTERM or SIGINT, ignores either for REPEAT_WINDOW_MS after it, and
- * ends the process with the next one after that.
+ * ends the process with the next one after that, once `beforeForcedExit` (synchronous) has run.
  */
-export function onStopSignals(start: (signal: StopSignal) => void, target: SignalTarget = processTarget, now: () => number = () => performance.now()): void {
+export function onStopSignals(
+  start: (signal: StopSignal) => void,
+  beforeForcedExit: () => void = () => undefined,
+  target: SignalTarget = processTarget,
+  now: () => number = () => performance.now(),
+): void {
   let startedAt: number | undefined;
   const signals: StopSignal[] = ['SIGTERM', 'SIGINT'];
   const listeners = signals.map((signal) => {
@@ -36,7 +42,11 @@ export function onStopSignals(start: (signal: StopSignal) => void, target: Signa
         start(signal);
       } else if (now() - startedAt >= REPEAT_WINDOW_MS) {
         for (const [index, name] of signals.entries()) target.off(name, listeners[index] as () => void);
-        target.raise(signal);
+        try {
+          beforeForcedExit();
+        } finally {
+          target.raise(signal);
+        }
       }
     };
     target.on(signal, listener);

@@ -196,6 +196,14 @@ export class BatchedUsageWriter implements UsageRecorder {
     void this.drain();
   }
 
+  /**
+   * The process is about to end without a drain (an operator's second stop signal): what is
+   * buffered goes to the spool file at once, synchronously, for the next start to write.
+   */
+  spoolNow(): void {
+    if (this.queue.length > 0) this.saveSpool();
+  }
+
   /** Final flush; what cannot be written is saved to the spool file for the next start. */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -4,12 +4,13 @@
 // twice (from the stop and passed on by its parent) drains it once.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startScriptFlags } from '../../src/server/node-flags.js';
 import { startFakeOpenAi } from '../support/fake-openai.js';
 import { eventually, MASTER_KEY, UPSTREAM_KEY } from '../support/gateway-harness.js';
-import { childPids, openStream, send, startGatewayProcess, signalEveryProcess } from '../support/gateway-process.js';
+import { childPids, openStream, send, startGatewayProcess, signalEveryProcess, type GatewayProcess } from '../support/gateway-process.js';
 
 const CONFIG = 'server:\n  shutdown_timeout_s: 5\nrouting:\n  discovery_interval_s: 0\n';
 
@@ -79,9 +80,10 @@ const CHAT_AUTH = { authorization: `Bearer ${MASTER_KEY}`, 'content-type': 'appl
 const STREAM_BODY = JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] });
 
 /** The CLI (started detached, with `args`) in front of a fake upstream, and a stream in flight that ends when `release` is called. */
-async function cliWithStream(args: string[]) {
+async function cliWithStream(args: string[], env: Record<string, string> = {}, before?: (url: string) => Promise<void>) {
   const fake = await startFakeOpenAi({ apiKey: UPSTREAM_KEY });
-  const cli = await startGatewayProcess({ LLM_PROXY_MASTER_KEY: MASTER_KEY, OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${fake.url}/v1` }, CONFIG, ['start', ...args], 'dist/src/cli.js', [], { detached: true });
+  const cli = await startGatewayProcess({ LLM_PROXY_MASTER_KEY: MASTER_KEY, OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${fake.url}/v1`, ...env }, CONFIG, ['start', ...args], 'dist/src/cli.js', [], { detached: true });
+  await before?.(cli.url);
   let release = () => undefined as void;
   fake.enqueue({ kind: 'gated-stream', chunks: 2, release: new Promise<void>((resolve) => (release = resolve)) });
   const stream = openStream(cli.url, CHAT_AUTH, STREAM_BODY);
@@ -119,18 +121,41 @@ for (const workers of [1, 2]) {
   });
 }
 
+/** SIGTERM, then another more than a second later: the operator insisting ends the drain at once. */
+async function forceStop(cli: GatewayProcess): Promise<void> {
+  cli.child.kill('SIGTERM');
+  await cli.waitFor('shutting down');
+  await sleep(1_200);
+  cli.child.kill('SIGTERM');
+  // Ended by the signal (the server's, passed on by the CLI), long before the 5 s deadline.
+  await cli.exited;
+  assert.equal(cli.child.signalCode, 'SIGTERM', cli.output().slice(-3000));
+}
+
 test('a second SIGTERM more than a second after the first ends the drain at once', async () => {
   const { cli, finished, cleanup } = await cliWithStream([]);
   try {
-    cli.child.kill('SIGTERM');
-    await cli.waitFor('shutting down');
-    await sleep(1_200);
-    cli.child.kill('SIGTERM');
-    // Ended by the signal (the server's, passed on by the CLI), long before the 5 s deadline.
-    await cli.exited;
-    assert.equal(cli.child.signalCode, 'SIGTERM', cli.output().slice(-3000));
+    await forceStop(cli);
     assert.doesNotMatch(await finished, /data: \[DONE\]/);
     assert.doesNotMatch(cli.output(), /shutdown complete/);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('the forced exit keeps the usage records already made: they go to the spool file for the next start', async () => {
+  // A database that never answers keeps the finished call's record in the writer's queue.
+  const answered = (url: string) => send(url, '/v1/chat/completions', { method: 'POST', headers: CHAT_AUTH, body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }) });
+  const { cli, finished, cleanup } = await cliWithStream([], { DATABASE_URL: 'postgres://llm@127.0.0.1:1/none' }, async (url) => {
+    assert.equal((await answered(url)).status, 200);
+  });
+  try {
+    await forceStop(cli);
+    await finished;
+    const spool = join(dirname(cli.dbPath), 'usage-spool.jsonl');
+    const lines = readFileSync(spool, 'utf8').trim().split('\n');
+    assert.equal(lines.length, 1, cli.output().slice(-3000));
+    assert.equal((JSON.parse(lines[0] as string) as { endpoint: string }).endpoint, 'chat.completions');
   } finally {
     await cleanup();
   }

@@ -13,6 +13,7 @@ import { checkUsage, estimateAnswerTokens } from '../usage/usage-check.js';
 import { transcriptLine, truncateToTokens } from './extractive-summary.js';
 import type { CallSignal } from '../upstream/call-signal.js';
 import { isRecord } from '../json/guards.js';
+import { groupOutputLimit, groupWindow } from '../routing/group-figures.js';
 
 export type CondenseMethod = 'llm' | 'llm-map-reduce' | 'extractive';
 
@@ -80,25 +81,13 @@ function completionText(body: string | Buffer): string {
   return content.trim();
 }
 
-/** The smallest catalog value among a group's deployments (a retry may land on any); undefined if none is known. */
-function smallestOf(group: ModelGroup, field: 'context_length' | 'max_output_tokens'): number | undefined {
-  let smallest: number | undefined;
-  for (const deployment of group.deployments) {
-    const value = deployment.route.entry?.[field];
-    if (typeof value === 'number') smallest = smallest === undefined ? value : Math.min(smallest, value);
-  }
-  return smallest;
-}
-
-/** The smallest catalog window among a group's deployments; undefined if none is known. */
-export const groupWindow = (group: ModelGroup): number | undefined => smallestOf(group, 'context_length');
 
 /**
  * The summariser's own budget: the request's, lowered to the smallest catalog output limit of the
  * group (the upstream refuses a larger max_tokens; the summary still never exceeds the request's).
  */
 function summariserRequest(request: CondenseRequest, group: ModelGroup): CondenseRequest {
-  const limit = smallestOf(group, 'max_output_tokens');
+  const limit = groupOutputLimit(group);
   return limit === undefined || limit >= request.maxTokens ? request : { ...request, maxTokens: limit };
 }
 

@@ -12,7 +12,8 @@ import { plannedFallbacks } from '../routing/reachable-groups.js';
 import type { Services } from '../services.js';
 import { countTokens, type PromptPlan } from '../usage/token-counts.js';
 import { loadTokenCounter } from '../usage/token-estimator.js';
-import { condenserFor, groupWindow } from './context-condenser.js';
+import { condenserFor } from './context-condenser.js';
+import { groupWindow } from '../routing/group-figures.js';
 import { runCondensation } from './condense-usage.js';
 import { planTrim } from './conversation-trim.js';
 

@@ -21,6 +21,7 @@ import { abortWhenClientLeaves } from './client-gone.js';
 import { writeFrames, type StreamRegistry } from './stream-response.js';
 import { checkUsage, estimateAnswerTokens, shouldWarnUsage, type CheckedUsage } from '../usage/usage-check.js';
 import { ESTIMATED, NO_EXTRA, recordCall } from './usage-record.js';
+import { groupOutputLimit } from '../routing/group-figures.js';
 
 /** The usage record's `endpoint`. */
 export type ChatEndpoint = 'chat.completions' | 'messages' | 'completions';
@@ -88,10 +89,10 @@ export function checkModelAccess(request: FastifyRequest, router: Pick<ModelRout
   throw permissionDenied(`This key may not use the model '${requested}'.${hint}`, 'model_not_allowed');
 }
 
+/** A group allows the smallest output limit of its deployments: the balancer or a retry may pick any of them. */
 function checkOutputLimit(chat: ChatCompletionRequest, group: ModelGroup): void {
-  const route = group.deployments[0]?.route;
-  const limit = route?.entry?.max_output_tokens;
-  if (typeof limit !== 'number') return;
+  const limit = groupOutputLimit(group);
+  if (limit === undefined) return;
   for (const param of ['max_tokens', 'max_completion_tokens'] as const) {
     const value = chat[param];
     if (typeof value === 'number' && value > limit) {

@@ -72,6 +72,8 @@ models:
     strategy: lowest-cost
   - name: breaker
     deployments: [{ provider: one, model: b1 }, { provider: two, model: b2 }]
+  - name: mixed-output
+    deployments: [{ provider: big, model: large-window }, { provider: one, model: small-window }]
 routing: { failure_threshold: 3, cooldown_s: 0.5 }
 `,
     );
@@ -116,6 +118,19 @@ routing: { failure_threshold: 3, cooldown_s: 0.5 }
     assert.equal(body.model, 'rescue-2');
     assert.match(body.choices[0]?.message.content ?? '', /^two/);
     assert.equal(response.headers.get('x-llm-proxy-route'), 'one/lonely-1=upstream_error, one/lonely-1=upstream_error, two/rescue-2=200');
+  });
+
+  test("a group allows the smallest output limit of its deployments, whichever the balancer would pick", async () => {
+    // large-window allows 8,000 output tokens, small-window 4,000: 6,000 would fail on the second.
+    for (let index = 0; index < 4; index++) {
+      const refused = await chat(gateway, 'mixed-output', { max_tokens: 6000 });
+      assert.equal(refused.status, 400);
+      const body = (await refused.json()) as { error: { param: string; message: string } };
+      assert.equal(body.error.param, 'max_tokens');
+      assert.match(body.error.message, /6000 is above the 4000 output tokens that mixed-output allows/);
+    }
+    assert.equal(one.requests.length + big.requests.length, 0);
+    assert.equal((await chat(gateway, 'mixed-output', { max_tokens: 4000 })).status, 200);
   });
 
   test('400s are not retried and do not fall back', async () => {

@@ -292,6 +292,7 @@ export class ContextCondenser {
         created: Math.floor(Date.now() / 1000),
         warnings: [],
         allowed: context.allowed,
+        maxOutput: maxTokens,
       });
       // Checked like a chat call's report: a missing or implausible count is billed from the local estimate.
       const checked = checkUsage(outcome.usage, chat, outcome.route.entry, estimateAnswerTokens, outcome.body);

@@ -184,6 +184,7 @@ export class ChatPipeline {
       created: Math.floor(started / 1000),
       warnings,
       allowed: request.principal?.models,
+      maxOutput: typeof chat.max_completion_tokens === 'number' ? chat.max_completion_tokens : typeof chat.max_tokens === 'number' ? chat.max_tokens : undefined,
     };
     if (cache !== undefined) {
       const render = format === undefined ? undefined : (body: string) => (stream ? format.streamBody(body) : format.json(body));

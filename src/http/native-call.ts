@@ -68,13 +68,13 @@ export class NativeCaller {
         const { bytes, parsed } = await upstream.sendForJson(route.provider, protocol.request(route, false), signal, callTimeouts(current));
         return { bytes, ...protocol.readJson(parsed, route) };
       },
-      context.allowed,
+      context,
     );
     return { body: result.bytes, usage: result.usage, ...(result.chatBody === undefined ? {} : { chatBody: result.chatBody }), route, attempts };
   }
 
   async stream(group: ModelGroup, context: ChatCallContext, protocol: NativeProtocol): Promise<StreamOutcome> {
-    const { result, route, attempts } = await this.services.executor.routeStream(group, context.signal, (route, current) => this.open(route, current, context, protocol), context.allowed);
+    const { result, route, attempts } = await this.services.executor.routeStream(group, context.signal, (route, current) => this.open(route, current, context, protocol), context);
     return heldOutcome(result, route, attempts);
   }
 

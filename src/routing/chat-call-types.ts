@@ -6,7 +6,18 @@ import type { Frame } from '../streaming/sse-passthrough.js';
 import type { CallSignal } from '../upstream/call-signal.js';
 import type { ModelGroup, Route } from './model-router.js';
 
-export interface ChatCallContext {
+/** What bounds the groups a call may reach beyond the one asked for. */
+export interface CallReach {
+  /** The calling key's model allowlist (undefined: any model): a fallback outside it is skipped. */
+  allowed: readonly string[] | undefined;
+  /**
+   * The output tokens the request asks for at most (max_completion_tokens, else max_tokens): a
+   * fallback whose deployments allow fewer is skipped (the asked group is checked before the call).
+   */
+  maxOutput?: number | undefined;
+}
+
+export interface ChatCallContext extends CallReach {
   requestId: string;
   signal: CallSignal;
   /** The client asked for a usage chunk. */
@@ -14,8 +25,6 @@ export interface ChatCallContext {
   /** Unix seconds. */
   created: number;
   warnings: string[];
-  /** The calling key's model allowlist (undefined: any model): a fallback outside it is skipped. */
-  allowed: readonly string[] | undefined;
 }
 
 /** What a stream produced so far: read when the stream ends, however it ends. */

@@ -11,7 +11,7 @@ import { decodeSse } from '../streaming/sse-decoder.js';
 import { CallAbort, type CallSignal } from '../upstream/call-signal.js';
 import { releaseBody, upstreamSse, type UpstreamClient } from '../upstream/upstream-client.js';
 import { AttemptTimeout, callTimeouts } from './call-limits.js';
-import type { AttemptRecord, ChatCallContext, ExecutorOptions, GroupView, JsonOutcome, StreamOutcome } from './chat-call-types.js';
+import type { AttemptRecord, CallReach, ChatCallContext, ExecutorOptions, GroupView, JsonOutcome, StreamOutcome } from './chat-call-types.js';
 import { ChatStreamFrames, heldOutcome, openHeldStream, readUsage, type HeldStream } from './chat-stream.js';
 import type { HealthRegistry } from './deployment-health.js';
 import { DeploymentFailover } from './deployment-failover.js';
@@ -66,9 +66,9 @@ export class ChatExecutor extends DeploymentFailover {
     group: ModelGroup,
     signal: CallSignal,
     attempt: (route: Route, group: ModelGroup, signal: CallSignal) => Promise<T>,
-    allowed: readonly string[] | undefined,
+    reach: CallReach,
   ): Promise<{ result: T; route: Route; attempts: AttemptRecord[] }> {
-    return this.run(group, signal, attempt, allowed);
+    return this.run(group, signal, attempt, reach);
   }
 
   async complete(group: ModelGroup, request: ChatCompletionRequest, context: ChatCallContext): Promise<JsonOutcome> {
@@ -76,7 +76,7 @@ export class ChatExecutor extends DeploymentFailover {
       group,
       context.signal,
       (route, current, attemptSignal) => this.completeOnce(route, current, request, context, attemptSignal),
-      context.allowed,
+      context,
     );
     // Named fields, not a spread: see heldOutcome.
     return { body: result.body, usage: result.usage, route, attempts };
@@ -91,19 +91,19 @@ export class ChatExecutor extends DeploymentFailover {
     group: ModelGroup,
     clientSignal: CallSignal,
     attempt: (route: Route, group: ModelGroup, signal: CallSignal) => Promise<T>,
-    allowed: readonly string[] | undefined,
+    reach: CallReach,
     view?: GroupView,
   ): Promise<{ result: T; route: Route; attempts: AttemptRecord[] }> {
     const totalMs = group.timeouts.totalMs ?? this.options.totalMs;
     // Not async itself: an uncapped call (the default) adds no promise of its own.
-    return totalMs === undefined ? this.run(group, clientSignal, attempt, allowed, view) : this.executeCapped(group, clientSignal, attempt, allowed, view, totalMs);
+    return totalMs === undefined ? this.run(group, clientSignal, attempt, reach, view) : this.executeCapped(group, clientSignal, attempt, reach, view, totalMs);
   }
 
   private async executeCapped<T>(
     group: ModelGroup,
     clientSignal: CallSignal,
     attempt: (route: Route, group: ModelGroup, signal: CallSignal) => Promise<T>,
-    allowed: readonly string[] | undefined,
+    reach: CallReach,
     view: GroupView | undefined,
     totalMs: number,
   ): Promise<{ result: T; route: Route; attempts: AttemptRecord[] }> {
@@ -112,7 +112,7 @@ export class ChatExecutor extends DeploymentFailover {
     clientSignal.addEventListener('abort', abort, { once: true });
     const timer = setTimeout(() => deadline.abort(new AttemptTimeout()), totalMs);
     try {
-      return await this.run(group, deadline, attempt, allowed, view);
+      return await this.run(group, deadline, attempt, reach, view);
     } catch (error) {
       if (deadline.reason instanceof AttemptTimeout && !clientSignal.aborted) throw upstreamTimeout(group.name, 'the total time allowed for the call');
       throw error;
@@ -139,7 +139,7 @@ export class ChatExecutor extends DeploymentFailover {
   }
 
   async stream(group: ModelGroup, request: ChatCompletionRequest, context: ChatCallContext): Promise<StreamOutcome> {
-    const { result, route, attempts } = await this.run(group, context.signal, (route, current) => this.streamOnce(route, current, request, context), context.allowed);
+    const { result, route, attempts } = await this.run(group, context.signal, (route, current) => this.streamOnce(route, current, request, context), context);
     return heldOutcome(result, route, attempts);
   }
 

@@ -6,7 +6,8 @@ import { GatewayError, isGatewayError, noHealthyDeployment } from '../errors/gat
 import { mayUseModel } from '../keys/model-allowlist.js';
 import { delay as wait, type CallSignal } from '../upstream/call-signal.js';
 import { isAbort } from './call-limits.js';
-import type { AttemptRecord, ExecutorOptions, GroupView } from './chat-call-types.js';
+import type { AttemptRecord, CallReach, ExecutorOptions, GroupView } from './chat-call-types.js';
+import { groupOutputLimit } from './group-figures.js';
 import type { HealthRegistry } from './deployment-health.js';
 import { orderCandidates, type Candidate } from './load-balance.js';
 import type { ModelGroup, ModelRouter, Route } from './model-router.js';
@@ -15,6 +16,10 @@ import { retryDelay, type RetryBudget } from './retry-policy.js';
 
 /** The route header's outcome for a fallback the key may not use: it was skipped, not tried. */
 export const NOT_ALLOWED = 'model_not_allowed';
+/** The route header's outcome for a fallback whose deployments allow fewer output tokens than asked: skipped, not tried. */
+export const OUTPUT_LIMIT = 'output_limit';
+
+const neverTried = (entry: AttemptRecord): boolean => entry.outcome === NOT_ALLOWED || entry.outcome === OUTPUT_LIMIT;
 
 /** How a failed attempt counts: against the deployment, or against the request itself. */
 type Verdict = 'client' | 'rate-limited' | 'deployment' | 'overflow';
@@ -43,13 +48,16 @@ export class DeploymentFailover {
    * them. A fallback the view leaves nothing of is passed over unnoted (it was never a candidate);
    * one the key may not use is skipped and noted in `attempts`; each is checked only once reached.
    */
-  private *chain(group: ModelGroup, allowed: readonly string[] | undefined, attempts: AttemptRecord[], view: GroupView | undefined): Generator<ModelGroup> {
+  private *chain(group: ModelGroup, reach: CallReach, attempts: AttemptRecord[], view: GroupView | undefined): Generator<ModelGroup> {
+    const { allowed, maxOutput } = reach;
     yield group;
     for (const { name, group: fallback } of plannedFallbacks(this.router, group)) {
       const shown = view === undefined ? fallback : view(fallback);
       if (shown === undefined) continue;
       // The allowlist knows the configured group, not a view of it.
       if (allowed !== undefined && !mayUseModel(allowed, this.router, name, fallback)) attempts.push({ deployment: name, outcome: NOT_ALLOWED });
+      // Its upstream would refuse the max_tokens with a 400, which ends the request: not tried.
+      else if (maxOutput !== undefined && (groupOutputLimit(shown) ?? Infinity) < maxOutput) attempts.push({ deployment: name, outcome: OUTPUT_LIMIT });
       else yield shown;
     }
   }
@@ -89,7 +97,7 @@ export class DeploymentFailover {
     group: ModelGroup,
     signal: CallSignal,
     attempt: (route: Route, group: ModelGroup, signal: CallSignal) => Promise<T>,
-    allowed: readonly string[] | undefined,
+    reach: CallReach,
     view?: GroupView,
   ): Promise<{ result: T; route: Route; attempts: AttemptRecord[] }> {
     const attempts: AttemptRecord[] = [];
@@ -144,7 +152,7 @@ export class DeploymentFailover {
 
     this.budget.inFlight++;
     try {
-      for (const current of this.chain(group, allowed, attempts, view)) {
+      for (const current of this.chain(group, reach, attempts, view)) {
         if (overflowWindow !== undefined) {
           // After an overflow only a model with a larger window can help.
           const window = current.deployments[0]?.route.entry?.context_length;
@@ -219,8 +227,8 @@ export class DeploymentFailover {
 
   /** The one error when nothing could serve: says what was tried, never where or with what key. */
   private exhausted(model: string, all: AttemptRecord[], lastError: GatewayError | undefined, earliestRetry: number | undefined): GatewayError {
-    // A fallback the key may not use was never a candidate: the error is the one the others made.
-    const attempts = all.some((entry) => entry.outcome === NOT_ALLOWED) ? all.filter((entry) => entry.outcome !== NOT_ALLOWED) : all;
+    // A fallback skipped for the key or the output asked for was never a candidate: the error is the one the others made.
+    const attempts = all.some(neverTried) ? all.filter((entry) => !neverTried(entry)) : all;
     const retryAfterMs = earliestRetry === undefined ? undefined : Math.max(1000, earliestRetry - Date.now());
     const tried = attempts.filter((entry) => entry.outcome !== 'circuit_open' && entry.outcome !== 'cooling');
     if (lastError === undefined && attempts.length > 0 && attempts.every((entry) => entry.outcome === 'cooling')) {

@@ -95,7 +95,7 @@ export class EmbeddingsExecutor {
       group,
       context.signal,
       (route, current, signal) => this.embedOnce(route, current, request, context.warnings, signal, expected, format),
-      context.allowed,
+      context,
       this.view,
     );
     // Named fields, not a spread: see heldOutcome in src/routing/chat-stream.ts (the same V8 slow path).

@@ -74,6 +74,10 @@ models:
     deployments: [{ provider: one, model: b1 }, { provider: two, model: b2 }]
   - name: mixed-output
     deployments: [{ provider: big, model: large-window }, { provider: one, model: small-window }]
+  - name: roomy
+    retries: 0
+    deployments: [{ provider: big, model: large-window }]
+    fallbacks: [also-small, rescue]
 routing: { failure_threshold: 3, cooldown_s: 0.5 }
 `,
     );
@@ -131,6 +135,19 @@ routing: { failure_threshold: 3, cooldown_s: 0.5 }
     }
     assert.equal(one.requests.length + big.requests.length, 0);
     assert.equal((await chat(gateway, 'mixed-output', { max_tokens: 4000 })).status, 200);
+  });
+
+  test('a fallback whose deployments allow fewer output tokens than asked is skipped, not tried, and said so', async () => {
+    big.enqueue({ kind: 'status', status: 500 });
+    const response = await chat(gateway, 'roomy', { max_tokens: 6000 });
+    assert.equal(response.status, 200);
+    // also-small allows 4,000: its upstream would refuse 6,000 with a 400, which would end the request.
+    assert.equal(response.headers.get('x-llm-proxy-route'), 'big/large-window=upstream_error, also-small=output_limit, two/rescue-2=200');
+    assert.deepEqual(two.requests.map((request) => request.body?.model), ['rescue-2']);
+    // Within its limit, it is the next try as configured.
+    big.enqueue({ kind: 'status', status: 500 });
+    const fits = await chat(gateway, 'roomy', { max_completion_tokens: 3000 });
+    assert.equal(fits.headers.get('x-llm-proxy-route'), 'big/large-window=upstream_error, two/small-window=200');
   });
 
   test('400s are not retried and do not fall back', async () => {

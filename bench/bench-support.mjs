@@ -1,5 +1,5 @@
 // Helpers the secondary benchmarks share (cache-hit.mjs, workers.mjs): child processes killed on
-// exit, free ports, readiness polling, percentiles and number formatting.
+// exit, free ports, readiness polling, the proxy's environment, percentiles and number formatting.
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
@@ -50,6 +50,25 @@ export function start(name, argv, env, ready, onOutput) {
     };
     poll();
   });
+}
+
+export const CLIENT_KEY = 'bench-client-key';
+export const UPSTREAM_KEY = 'sk-bench-upstream-key';
+
+/** The environment a benchmarked proxy runs with: the mock as OpenAI, one client key, no request limit; no cache and logs at warn unless asked. */
+export function proxyEnv({ port, mockPort, db, rpm = 0, workers, cache = 'off', level = 'warn' }) {
+  return {
+    PORT: String(port),
+    HOST,
+    OPENAI_API_KEY: UPSTREAM_KEY,
+    OPENAI_BASE_URL: `http://${HOST}:${mockPort}/v1`,
+    LLM_PROXY_API_KEYS: CLIENT_KEY,
+    LLM_PROXY_CACHE: cache,
+    LLM_PROXY_RPM: String(rpm),
+    LLM_PROXY_LOG_LEVEL: level,
+    LLM_PROXY_DB: db,
+    ...(workers === undefined ? {} : { LLM_PROXY_WORKERS: String(workers) }),
+  };
 }
 
 export function percentile(sorted, q) {

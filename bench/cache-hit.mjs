@@ -20,10 +20,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { fmt, freePort, HOST, killAll, percentile, ROOT, start } from './bench-support.mjs';
+import { CLIENT_KEY, fmt, freePort, HOST, killAll, percentile, proxyEnv, ROOT, start, UPSTREAM_KEY } from './bench-support.mjs';
 
-const CLIENT_KEY = 'bench-client-key';
-const UPSTREAM_KEY = 'sk-bench-upstream-key';
 const CHAT_PATH = '/v1/chat/completions';
 const HEADERS = { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json' };
 const BODY = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }], max_tokens: 50 };
@@ -89,19 +87,8 @@ async function settledStats(mockPort) {
   return last;
 }
 
-function proxyEnv(port, mockPort, tmp, level) {
-  return {
-    PORT: String(port),
-    HOST,
-    OPENAI_API_KEY: UPSTREAM_KEY,
-    OPENAI_BASE_URL: `http://${HOST}:${mockPort}/v1`,
-    LLM_PROXY_API_KEYS: CLIENT_KEY,
-    LLM_PROXY_CACHE: 'memory',
-    LLM_PROXY_CACHE_TTL: '3600',
-    LLM_PROXY_RPM: '0',
-    LLM_PROXY_LOG_LEVEL: level,
-    LLM_PROXY_DB: path.join(tmp, `bench-${level}.db`),
-  };
+function cacheProxyEnv(port, mockPort, tmp, level) {
+  return { ...proxyEnv({ port, mockPort, db: path.join(tmp, `bench-${level}.db`), cache: 'memory', level }), LLM_PROXY_CACHE_TTL: '3600' };
 }
 
 async function healthy(port) {
@@ -117,7 +104,7 @@ async function serverTimes(entry, mockPort, tmp) {
   const port = await freePort();
   const lines = [];
   let pending = '';
-  const child = await start('proxy (info)', [entry], proxyEnv(port, mockPort, tmp, 'info'), () => healthy(port), (text) => {
+  const child = await start('proxy (info)', [entry], cacheProxyEnv(port, mockPort, tmp, 'info'), () => healthy(port), (text) => {
     pending += text;
     const parts = pending.split('\n');
     pending = parts.pop() ?? '';
@@ -157,7 +144,7 @@ async function main() {
   console.log(`proxy server time (median of its access log, sequential): hit ${fmt(server.hit, 3)} ms, miss (no-store) ${fmt(server.miss, 3)} ms`);
 
   const proxyPort = await freePort();
-  await start('proxy', [entry], proxyEnv(proxyPort, mockPort, tmp, 'warn'), () => healthy(proxyPort));
+  await start('proxy', [entry], cacheProxyEnv(proxyPort, mockPort, tmp, 'warn'), () => healthy(proxyPort));
 
   // Warm the cache (one upstream call each for the JSON and the streamed answer) and check a hit.
   const streamBody = { ...BODY, stream: true };

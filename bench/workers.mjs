@@ -17,10 +17,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { fmt, freePort, HOST, killAll, percentile, ROOT, start } from './bench-support.mjs';
+import { CLIENT_KEY, fmt, freePort, HOST, killAll, percentile, proxyEnv, ROOT, start, UPSTREAM_KEY } from './bench-support.mjs';
 
-const CLIENT_KEY = 'bench-client-key';
-const UPSTREAM_KEY = 'sk-bench-upstream-key';
 const CHAT_PATH = '/v1/chat/completions';
 const HEADERS = { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json' };
 const BODY = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }], max_tokens: 50 };
@@ -56,18 +54,7 @@ function cannon(port, body) {
 /** Runs the proxy with `workers` processes and `rpm` as the default per-key limit; returns it once every worker answers. */
 async function startProxy(entry, mockPort, tmp, workers, rpm) {
   const port = await freePort();
-  const env = {
-    PORT: String(port),
-    HOST,
-    OPENAI_API_KEY: UPSTREAM_KEY,
-    OPENAI_BASE_URL: `http://${HOST}:${mockPort}/v1`,
-    LLM_PROXY_API_KEYS: CLIENT_KEY,
-    LLM_PROXY_CACHE: 'off',
-    LLM_PROXY_RPM: String(rpm),
-    LLM_PROXY_LOG_LEVEL: 'warn',
-    LLM_PROXY_WORKERS: String(workers),
-    LLM_PROXY_DB: path.join(tmp, `bench-${workers}-${rpm}.db`),
-  };
+  const env = proxyEnv({ port, mockPort, db: path.join(tmp, `bench-${workers}-${rpm}.db`), rpm, workers });
   const child = await start(`proxy (${workers} workers)`, [entry], env, async () => {
     try {
       return (await fetch(`http://${HOST}:${port}/health/ready`)).status === 200;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
-import { CLIENT_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+import { CLIENT_KEY, fakeProviderEnv, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 import { createKey } from '../support/key-support.js';
 import type { ModelView } from '../../src/catalog/model-view.js';
 
@@ -48,10 +48,7 @@ describe('model catalog names: a listed id routes where its figures say', () => 
     groq = await startFakeOpenAi({ apiKey: UPSTREAM_KEY, models: ['openai/gpt-oss-120b', 'llama-3.1-8b-instant'] });
     gpu = await startFakeOpenAi({ apiKey: UPSTREAM_KEY, models: ['llama-local'] });
     gateway = await startGateway({
-      OPENAI_API_KEY: UPSTREAM_KEY,
-      OPENAI_BASE_URL: `${openai.url}/v1`,
-      GROQ_API_KEY: UPSTREAM_KEY,
-      GROQ_BASE_URL: `${groq.url}/v1`,
+      ...fakeProviderEnv({ openai, groq }),
       LLM_PROXY_CONFIG: configFile(`
 providers:
   gpu: { type: openai-compatible, api_key: ${UPSTREAM_KEY}, base_url: "${gpu.url}/v1", models: [llama-local] }

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
-import { CLIENT_KEY, eventually, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+import { CLIENT_KEY, eventually, fakeProviderEnv, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 import { configFile } from '../support/reliability-support.js';
 import type { ModelView } from '../../src/catalog/model-view.js';
 import type { UsageRecord } from '../../src/usage/usage-recorder.js';
@@ -21,12 +21,7 @@ describe("route figures: another provider's catalog entry never prices a provide
     groq = await startFakeOpenAi({ apiKey: UPSTREAM_KEY, models: ['gpt-4o', 'llama-3.1-8b-instant'], listFields: { 'gpt-4o': { context_length: 8000 } } });
     azure = await startFakeOpenAi({ apiKey: UPSTREAM_KEY });
     gateway = await startGateway({
-      AZURE_OPENAI_API_KEY: UPSTREAM_KEY,
-      AZURE_OPENAI_ENDPOINT: azure.url,
-      OPENAI_API_KEY: UPSTREAM_KEY,
-      OPENAI_BASE_URL: `${openai.url}/v1`,
-      GROQ_API_KEY: UPSTREAM_KEY,
-      GROQ_BASE_URL: `${groq.url}/v1`,
+      ...fakeProviderEnv({ openai, groq, azure }),
       LLM_PROXY_CONFIG: configFile(`
 model_catalog:
   groq/gpt-4.1: { context_length: 50000, max_output_tokens: 4000, input_cost: 0.5, output_cost: 1.5 }

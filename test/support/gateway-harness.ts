@@ -74,6 +74,15 @@ export async function startGateway(env: Environment, options: GatewayOptions = {
   };
 }
 
+/** The provider variables that point the gateway at fake upstreams (each keyed with UPSTREAM_KEY). */
+export function fakeProviderEnv(fakes: { openai?: { url: string }; groq?: { url: string }; azure?: { url: string } }): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (fakes.openai !== undefined) Object.assign(env, { OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${fakes.openai.url}/v1` });
+  if (fakes.groq !== undefined) Object.assign(env, { GROQ_API_KEY: UPSTREAM_KEY, GROQ_BASE_URL: `${fakes.groq.url}/v1` });
+  if (fakes.azure !== undefined) Object.assign(env, { AZURE_OPENAI_API_KEY: UPSTREAM_KEY, AZURE_OPENAI_ENDPOINT: fakes.azure.url });
+  return env;
+}
+
 export function authHeaders(key = CLIENT_KEY): Record<string, string> {
   return { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
 }

@@ -18,9 +18,13 @@ function flagName(flag: string): string {
   return flag.split('=')[0]?.replace(/_/g, '-') ?? flag;
 }
 
-/** The start flags `execArgv` does not set: one the operator gave (with any value) wins. */
-export function missingStartFlags(execArgv: readonly string[], flags: readonly string[] = startScriptFlags()): string[] {
-  const given = new Set(execArgv.map(flagName));
+/**
+ * The start flags neither `execArgv` nor NODE_OPTIONS sets: one the operator gave (with any value)
+ * wins. NODE_OPTIONS never shows in execArgv, and a flag on the relaunch's command line would
+ * override it there.
+ */
+export function missingStartFlags(execArgv: readonly string[], flags: readonly string[] = startScriptFlags(), nodeOptions = process.env.NODE_OPTIONS ?? ''): string[] {
+  const given = new Set([...execArgv, ...nodeOptions.split(/\s+/)].map(flagName));
   return flags.filter((flag) => !given.has(flagName(flag)));
 }
 

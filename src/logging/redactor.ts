@@ -107,6 +107,8 @@ function isHostAddress(word: string, knownHosts: ReadonlySet<string>): boolean {
 }
 
 const NO_HOSTS: ReadonlySet<string> = new Set();
+/** The longest run removeHosts looks at: a bracketed IPv6 address with a zone and a port, or a DNS name with a port, fit well within it. */
+const MAX_ADDRESS_CHARS = 300;
 
 /**
  * Replaces with `[host]` each address written without a scheme that names an upstream: any IPv4
@@ -118,7 +120,12 @@ const NO_HOSTS: ReadonlySet<string> = new Set();
  */
 export function removeHosts(text: string, knownHosts: ReadonlySet<string> = NO_HOSTS): string {
   return text.replace(ADDRESS_RUN, (run) => {
-    const word = run.replace(/[.:]+$/, '');
+    // No address is this long (a DNS name is at most 253 characters), and every check below would
+    // cost time in proportion to a run an upstream may make megabytes long.
+    if (run.length > MAX_ADDRESS_CHARS) return run;
+    let end = run.length;
+    while (end > 0 && (run[end - 1] === '.' || run[end - 1] === ':')) end--;
+    const word = run.slice(0, end);
     return word.length > 0 && isHostAddress(word, knownHosts) ? `[host]${run.slice(word.length)}` : run;
   });
 }

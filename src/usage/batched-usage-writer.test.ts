@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -142,6 +142,25 @@ test('closing with the database down saves the spool; the next start writes it',
     assert.equal(up.rows.size, 4);
     assert.deepEqual(new Set(up.rows.keys()), new Set(down.attemptedIds), 'the same ids as before the restart');
     await second.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a forced exit while a batch write hangs spools that batch with the records queued after it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-spool-'));
+  const spoolFile = join(dir, 'usage-spool.jsonl');
+  try {
+    // A database that takes the batch and never answers.
+    const hanging: UsageSink = { insertBatch: () => new Promise<number>(() => undefined), ping: () => Promise.resolve() };
+    const writer = new BatchedUsageWriter(hanging, pino({ level: 'silent' }), { spoolFile, flushIntervalMs: 60_000 });
+    for (let index = 0; index < 3; index++) writer.record(record(index));
+    void writer.flush();
+    writer.record(record(3));
+    writer.spoolNow();
+    const saved = readFileSync(spoolFile, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { model: string; id: string }).id);
+    assert.equal(saved.length, 4, 'the three in the hanging write and the one queued after it');
+    assert.equal(new Set(saved).size, 4);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

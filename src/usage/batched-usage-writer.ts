@@ -134,6 +134,8 @@ export interface UsageWriterStats {
 
 export class BatchedUsageWriter implements UsageRecorder {
   private queue: IdentifiedUsageRecord[] = [];
+  /** The batch being written: out of the queue until its write ends (a forced exit spools it too). */
+  private writing: IdentifiedUsageRecord[] | undefined;
   private draining: Promise<void> | undefined;
   private readonly timer: NodeJS.Timeout;
   private readonly batchSize: number;
@@ -201,6 +203,9 @@ export class BatchedUsageWriter implements UsageRecorder {
    * buffered goes to the spool file at once, synchronously, for the next start to write.
    */
   spoolNow(): void {
+    // The write under way may be what hangs: its batch goes too (ids make a replay insert nothing twice).
+    if (this.writing !== undefined) this.queue.unshift(...this.writing);
+    this.writing = undefined;
     if (this.queue.length > 0) this.saveSpool();
   }
 
@@ -230,6 +235,7 @@ export class BatchedUsageWriter implements UsageRecorder {
   private async drainLoop(): Promise<void> {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.batchSize);
+      this.writing = batch;
       try {
         await this.sink.insertBatch(batch, this.landing);
         this.observer?.landed(batch, true);
@@ -253,6 +259,8 @@ export class BatchedUsageWriter implements UsageRecorder {
         this.enforceBound();
         this.wentDown(error);
         return;
+      } finally {
+        this.writing = undefined;
       }
     }
   }

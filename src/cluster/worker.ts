@@ -2,6 +2,7 @@
 // be exact across workers kept by the primary when Redis does not keep it: rate-limit counters and
 // the memory response cache (over IPC), key changes relayed to the other workers at once, and
 // reloads run on every worker together (the primary checks the config once, then asks each one).
+import cluster from 'node:cluster';
 import { dirname, join, resolve } from 'node:path';
 import { AggregatorRegistry } from 'prom-client';
 import type { CachedAnswer } from '../cache/cached-answer.js';
@@ -263,7 +264,9 @@ export async function runWorker(fail: (message: string) => never): Promise<void>
   onStopSignals(shutdown, () => gateway?.shared.spoolUsageNow());
   // Reloads are coordinated by the primary (SIGHUP to it); one sent to the whole group must not end a worker.
   process.on('SIGHUP', () => undefined);
-  // (A worker whose primary is gone is ended at once by node:cluster itself: kill the primary with SIGTERM, not SIGKILL.)
+  // A worker whose primary is gone is ended at once by node:cluster itself (process.exit after this
+  // event): the usage records not yet written go to its spool file first, whatever ended the primary.
+  cluster.worker?.once('disconnect', () => gateway?.shared.spoolUsageNow());
 
   const link = new PrimaryLink();
   // Asked for rather than pushed by the primary at fork: a message that arrives before this process listens would be lost.

@@ -3,7 +3,7 @@
 // server did; started with them, it serves in its own process. A SIGTERM that reaches a server
 // twice (from the stop and passed on by its parent) drains it once.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -138,6 +138,30 @@ test('a second SIGTERM more than a second after the first ends the drain at once
     await forceStop(cli);
     assert.doesNotMatch(await finished, /data: \[DONE\]/);
     assert.doesNotMatch(cli.output(), /shutdown complete/);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('workers whose primary is killed outright (SIGKILL) spool the usage records not yet written', async () => {
+  const answered = (url: string) => send(url, '/v1/chat/completions', { method: 'POST', headers: CHAT_AUTH, body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }) });
+  // A database that never answers keeps the finished call's record in its worker's queue.
+  const { cli, cleanup } = await cliWithStream(['--workers', '2'], { DATABASE_URL: 'postgres://llm@127.0.0.1:1/none' }, async (url) => {
+    assert.equal((await answered(url)).status, 200);
+  });
+  try {
+    const [primary] = childPids(cli.child.pid as number);
+    assert.ok(primary !== undefined, cli.output());
+    const workers = childPids(primary);
+    assert.equal(workers.length, 2, cli.output());
+    process.kill(primary, 'SIGKILL');
+    // node:cluster ends each worker once its channel to the primary closes.
+    await eventually(() => workers.every((pid) => !running(pid)), 10_000);
+    const dir = dirname(cli.dbPath);
+    const lines = readdirSync(dir)
+      .filter((name) => /^usage-spool(-\d+)?\.jsonl$/.test(name))
+      .flatMap((name) => readFileSync(join(dir, name), 'utf8').split('\n').filter((line) => line.length > 0));
+    assert.equal(lines.length, 1, cli.output().slice(-3000));
   } finally {
     await cleanup();
   }

@@ -4,7 +4,7 @@ import type { ModelCatalog } from './model-catalog.js';
 import type { DiscoveryStatus } from './model-discovery.js';
 import { compileModelIndex, type ModelIndex } from './model-search.js';
 import { buildModelViews, createModelView, type ModelView } from './model-view.js';
-import { ModelAllowlist } from '../keys/model-allowlist.js';
+import { allowlistFor } from '../keys/model-allowlist.js';
 import { isSafeModelName, type ModelRouter } from '../routing/model-router.js';
 
 export class ModelDirectory {
@@ -92,7 +92,7 @@ export class ModelDirectory {
    */
   visibleTo(allowlist: readonly string[] | undefined): ((view: ModelView) => boolean) | undefined {
     if (allowlist === undefined) return undefined;
-    const allowed = new ModelAllowlist(allowlist, (name) => this.router.plan(name));
+    const allowed = allowlistFor(allowlist, this.router);
     const { groups } = this.current();
     return (view) => {
       if (allowed.has(view.id) || view.aliases.some((alias) => allowed.has(alias))) return true;

@@ -18,12 +18,17 @@ const resolvedLists = new WeakMap<readonly string[], { router: object; version: 
  */
 export function mayUseModel(allowed: readonly string[], router: Pick<ModelRouter, 'plan' | 'version'>, requested: string, group: ModelGroup): boolean {
   if (allowed.includes(requested) || allowed.includes(group.name)) return true;
+  return allowlistFor(allowed, router).allows(requested, group);
+}
+
+/** A key's allowlist with its entries' routes, made once per key, router and routing version. */
+export function allowlistFor(allowed: readonly string[], router: Pick<ModelRouter, 'plan' | 'version'>): ModelAllowlist {
   let cached = resolvedLists.get(allowed);
   if (cached === undefined || cached.router !== router || cached.version !== router.version) {
     cached = { router, version: router.version, list: new ModelAllowlist(allowed, (name) => router.plan(name)) };
     resolvedLists.set(allowed, cached);
   }
-  return cached.list.allows(requested, group);
+  return cached.list;
 }
 
 export class ModelAllowlist {

@@ -53,4 +53,16 @@ describe('ModelAllowlist', () => {
     assert.ok(freshGroup !== undefined);
     assert.equal(mayUseModel(allowed, fresh, 'backup/only-backup', freshGroup), false);
   });
+
+  test('a configured group planned before a routing change is still allowed by an alias of it after the change', () => {
+    const own = new ModelRouter([provider('openai', 'openai'), provider('backup', 'openai')], ModelCatalog.builtin(), { smart: 'team' }, [
+      { name: 'team', deployments: [{ provider: 'openai', model: 'gpt-4o' }] },
+    ]);
+    // A fallback chain planned its group, then discovery rebuilt the routes (new group objects).
+    const before = own.plan('team');
+    assert.ok(before !== undefined);
+    own.setDiscovered('backup', [{ id: 'late-model' }]);
+    assert.notEqual(own.plan('team'), before);
+    assert.equal(mayUseModel(['smart'], own, 'team', before), true);
+  });
 });

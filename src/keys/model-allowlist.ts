@@ -34,7 +34,8 @@ export function allowlistFor(allowed: readonly string[], router: Pick<ModelRoute
 export class ModelAllowlist {
   private readonly names: ReadonlySet<string>;
   /** What the entries route to; worked out on first need, since most checks match a name. */
-  private targets: { deployments: Set<string>; groups: Set<ModelGroup> } | undefined;
+  /** Configured groups by name: a routing change makes new group objects for the same groups. */
+  private targets: { deployments: Set<string>; groups: Set<string> } | undefined;
 
   constructor(
     private readonly entries: readonly string[],
@@ -52,7 +53,7 @@ export class ModelAllowlist {
   allows(requested: string, group: ModelGroup): boolean {
     if (this.names.has(requested) || this.names.has(group.name)) return true;
     const targets = this.resolveTargets();
-    if (group.configured) return targets.groups.has(group);
+    if (group.configured) return targets.groups.has(group.name);
     const deployment = group.deployments[0];
     return deployment !== undefined && targets.deployments.has(deployment.id);
   }
@@ -69,13 +70,13 @@ export class ModelAllowlist {
     return this.resolveTargets().deployments.has(deployment);
   }
 
-  private resolveTargets(): { deployments: Set<string>; groups: Set<ModelGroup> } {
+  private resolveTargets(): { deployments: Set<string>; groups: Set<string> } {
     if (this.targets !== undefined) return this.targets;
-    const targets = { deployments: new Set<string>(), groups: new Set<ModelGroup>() };
+    const targets = { deployments: new Set<string>(), groups: new Set<string>() };
     for (const entry of this.entries) {
       const group = this.plan(entry);
       if (group === undefined) continue;
-      if (group.configured) targets.groups.add(group);
+      if (group.configured) targets.groups.add(group.name);
       else if (group.deployments[0] !== undefined) targets.deployments.add(group.deployments[0].id);
     }
     this.targets = targets;

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { AggregatorRegistry } from 'prom-client';
 import { MemoryCacheStore } from '../cache/memory-cache-store.js';
 import type { Config } from '../config/config-schema.js';
-import type { ReloadOutcome } from '../http/routes/admin-reload.js';
+import { refusedReload, type ReloadOutcome } from '../http/routes/admin-reload.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { MemoryRateLimiter } from '../rate-limit/memory-rate-limiter.js';
 import { loadForReload, masterKeySetup } from '../server/gateway-server.js';
@@ -91,7 +91,7 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
     const loaded = loadForReload(running);
     if ('error' in loaded) {
       logger.error({ component: 'reload', err: loaded.error }, 'configuration reload refused; the running configuration stays');
-      return { reloaded: false, error: loaded.error, param: loaded.param, restartRequired: [], processes: 0, warnings: [] };
+      return refusedReload(loaded.error, loaded.param);
     }
     try {
       // Made here, once, so the workers only read it.
@@ -100,7 +100,7 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       logger.error({ component: 'reload', err: message }, 'configuration reload refused; the running configuration stays');
-      return { reloaded: false, error: message, param: null, restartRequired: [], processes: 0, warnings: [] };
+      return refusedReload(message, null);
     }
     running = loaded.config;
     redactor.extend(configuredSecrets(running), configuredHosts(running));
@@ -113,7 +113,7 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
     }
     if (failed !== undefined) {
       logger.error({ component: 'reload', err: failed.error, reloaded: done, workers: slots.size }, 'configuration reload failed on a worker');
-      return { reloaded: false, error: failed.error ?? 'a worker could not reload', param: failed.param ?? null, restartRequired: loaded.restartRequired, processes: done, warnings: [] };
+      return refusedReload(failed.error ?? 'a worker could not reload', failed.param ?? null, loaded.restartRequired, done);
     }
     // Checked and logged here, once: a worker given this config reports none of its own.
     const warnings = loaded.warnings ?? [];
@@ -123,7 +123,7 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
   };
   let reloading: Promise<ReloadOutcome> = Promise.resolve({ reloaded: true, restartRequired: [], processes: 0, warnings: [] });
   const reloadAll = (): Promise<ReloadOutcome> => {
-    if (stopping) return Promise.resolve({ reloaded: false, error: 'the server is shutting down', param: null, restartRequired: [], processes: 0, warnings: [] });
+    if (stopping) return Promise.resolve(refusedReload('the server is shutting down', null));
     reloading = reloading.then(reloadNow, reloadNow);
     return reloading;
   };

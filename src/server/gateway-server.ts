@@ -16,7 +16,7 @@ import type { Config } from '../config/config-schema.js';
 import { condenseModelWarning } from '../context/condense-model-check.js';
 import { changedProviders, configErrorField, keepRestartOnly } from '../config/reload.js';
 import { awaitDrain, type ShutdownResult } from '../http/graceful-shutdown.js';
-import type { ReloadHandler, ReloadOutcome } from '../http/routes/admin-reload.js';
+import { refusedReload, type ReloadHandler, type ReloadOutcome } from '../http/routes/admin-reload.js';
 import { bootstrapMasterKey, isLoopback } from '../keys/master-key-bootstrap.js';
 import { createLogger } from '../logging/logger.js';
 import { breakerOptions, configuredHosts, configuredSecrets, createRedactor, createServices, createSharedServices, type ServiceOverrides, type SharedServices } from '../services.js';
@@ -239,7 +239,7 @@ export class GatewayServer {
    * its primary loaded and checked); one reload at a time.
    */
   reload(given?: ReloadSource): Promise<ReloadOutcome> {
-    if (this.stopping !== undefined) return Promise.resolve({ reloaded: false, error: 'the server is shutting down', param: null, restartRequired: [], processes: 0, warnings: [] });
+    if (this.stopping !== undefined) return Promise.resolve(refusedReload('the server is shutting down', null));
     const previous = this.reloading ?? Promise.resolve(undefined);
     const run = previous.then(() => this.reloadNow(given ?? loadForReload(this.config)));
     this.reloading = run;
@@ -253,7 +253,7 @@ export class GatewayServer {
     const { logger } = this.shared;
     if ('error' in loaded) {
       logger.error({ component: 'reload', err: loaded.error }, 'configuration reload refused; the running configuration stays');
-      return { reloaded: false, error: loaded.error, param: loaded.param, restartRequired: [], processes: 0, warnings: [] };
+      return refusedReload(loaded.error, loaded.param);
     }
     const next = loaded.config;
     const running = this.config;
@@ -284,7 +284,7 @@ export class GatewayServer {
       logger.level = previousLevel;
       const message = error instanceof Error ? error.message : String(error);
       logger.error({ component: 'reload', err: message }, 'configuration reload failed; the running configuration stays');
-      return { reloaded: false, error: message, param: null, restartRequired: [], processes: 0, warnings: [] };
+      return refusedReload(message, null);
     }
     if (loaded.restartRequired.length > 0) {
       logger.warn({ component: 'reload', settings: loaded.restartRequired }, 'these settings changed but need a restart; they keep their running values');

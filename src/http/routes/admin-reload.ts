@@ -22,6 +22,11 @@ export interface ReloadOutcome {
 /** Runs one reload (main.ts: this process, or every worker through the primary). */
 export type ReloadHandler = () => Promise<ReloadOutcome>;
 
+/** A reload that did not take: the running config stays (`done` workers may already have the new one). */
+export function refusedReload(error: string, param: string | null, restartRequired: string[] = [], done = 0): ReloadOutcome {
+  return { reloaded: false, error, param, restartRequired, processes: done, warnings: [] };
+}
+
 const responseDoc = {
   200: {
     type: 'object',

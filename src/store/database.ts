@@ -151,6 +151,25 @@ export function dbPathError(what: string, cause: unknown): Error {
   );
 }
 
+/** SQLite's answers for a file that opened but holds no usable database (random bytes, a truncated or damaged one). */
+function isDamaged(error: unknown): boolean {
+  const code = error instanceof Error && 'code' in error ? error.code : undefined;
+  return typeof code === 'string' && (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT'));
+}
+
+/**
+ * A SQLite file that opened but is not a database it can use: no directory or permission will
+ * help, so the advice is about the file. Its -wal and -shm go with it: SQLite would replay an old
+ * WAL into the next database put at that path, a restored backup included.
+ */
+function damagedDatabaseError(file: string, cause: unknown): Error {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new Error(
+    `cannot open the SQLite database ${file} (storage.db_path, or LLM_PROXY_DB): ${reason}. ${file} is not a usable SQLite database (damaged, truncated, or not a database at all): move it aside with its -wal and -shm files, or restore it from a backup (a new, empty database is made where none is), or set LLM_PROXY_DB to another file, or DATABASE_URL to use PostgreSQL.`,
+    { cause },
+  );
+}
+
 export function openDatabase(options: DatabaseOptions, onPoolError: (error: Error) => void = () => undefined): Database {
   if (options.databaseUrl !== undefined) {
     const timeout = options.timeoutMs ?? 5_000;
@@ -186,6 +205,7 @@ export function openDatabase(options: DatabaseOptions, onPoolError: (error: Erro
     sqlite.pragma('busy_timeout = 5000');
   } catch (error) {
     sqlite?.close();
+    if (isDamaged(error)) throw damagedDatabaseError(file, error);
     throw dbPathError(`cannot open the SQLite database ${file}`, error);
   }
   const db = new Kysely<Schema>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });

@@ -2,10 +2,12 @@
 // setting (LLM_PROXY_DB) and the fix: SQLite's own "unable to open database file" names neither.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import SqliteDatabase from 'better-sqlite3';
 
 function start(dbPath: string, env: Record<string, string>, timeout = 30_000): { status: number | null; stderr: string } {
   const result = spawnSync(process.execPath, ['dist/src/main.js'], {
@@ -69,5 +71,43 @@ describe('start-up with an unusable SQLite path', () => {
     } finally {
       chmodSync(locked, 0o755);
     }
+  });
+});
+
+describe('start-up with a SQLite file that is not a usable database', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'llm-proxy-damaged-db-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Exit 1 naming the file as damaged and what to do with it, not the directory advice; the file left as it was. */
+  function assertDamaged(path: string, reason: RegExp): void {
+    const before = readFileSync(path);
+    const result = start(path, { LLM_PROXY_API_KEYS: 'client-key' });
+    assert.equal(result.status, 1, result.stderr);
+    assert.match(result.stderr, reason);
+    assert.ok(result.stderr.includes(`${path} is not a usable SQLite database`), result.stderr);
+    assert.match(result.stderr, /move it aside with its -wal and -shm files, or restore it from a backup/);
+    assert.match(result.stderr, /set LLM_PROXY_DB to another file/);
+    assert.doesNotMatch(result.stderr, /directory this process can create and write/);
+    assert.deepEqual(readFileSync(path), before);
+  }
+
+  test('a file of random bytes (SQLITE_NOTADB)', () => {
+    const path = join(dir, 'random.db');
+    writeFileSync(path, randomBytes(8192));
+    assertDamaged(path, /file is not a database/);
+  });
+
+  test('a truncated database (SQLITE_CORRUPT)', () => {
+    const path = join(dir, 'truncated.db');
+    const sqlite = new SqliteDatabase(path);
+    sqlite.exec('create table t (x text)');
+    const insert = sqlite.prepare('insert into t values (?)');
+    for (let row = 0; row < 200; row++) insert.run('x'.repeat(500));
+    sqlite.close();
+    truncateSync(path, 3 * 4096);
+    assertDamaged(path, /database disk image is malformed/);
   });
 });

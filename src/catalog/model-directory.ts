@@ -7,8 +7,24 @@ import { buildModelViews, createModelView, type ModelView } from './model-view.j
 import { allowlistFor } from '../keys/model-allowlist.js';
 import { isSafeModelName, type ModelRouter } from '../routing/model-router.js';
 
+/** The views, their index and the configured group names, for one router version and staleness. */
+interface DirectoryState {
+  version: number;
+  stale: string;
+  index: ModelIndex;
+  groups: ReadonlySet<string>;
+}
+
+/**
+ * A configured group found by one deployment's `provider/model` route: a request with that name
+ * goes to that deployment alone (no balancing, no fallbacks), so it is not the group.
+ */
+function isGroupRoute(state: DirectoryState, view: ModelView, name: string): boolean {
+  return view.id !== name && view.alias_of === null && state.groups.has(view.id);
+}
+
 export class ModelDirectory {
-  private cached: { version: number; stale: string; index: ModelIndex; groups: ReadonlySet<string> } | undefined;
+  private cached: DirectoryState | undefined;
 
   constructor(
     private readonly router: ModelRouter,
@@ -25,7 +41,8 @@ export class ModelDirectory {
     return this.current().index;
   }
 
-  private current(): NonNullable<ModelDirectory['cached']> {
+  /** Taken once per public call and passed down: each take walks every provider's staleness. */
+  private current(): DirectoryState {
     let stale = '';
     for (const provider of this.router.providers) stale += this.isStale(provider.name) ? '1' : '0';
     const version = this.router.version;
@@ -48,8 +65,9 @@ export class ModelDirectory {
    */
   find(name: string): ModelView | undefined {
     if (!isSafeModelName(name)) return undefined;
-    const found = this.index().get(name);
-    if (found !== undefined && !this.isGroupRoute(found, name)) return found;
+    const state = this.current();
+    const found = state.index.get(name);
+    if (found !== undefined && !isGroupRoute(state, found, name)) return found;
     return this.describeRoute(name, found !== undefined);
   }
 
@@ -58,17 +76,10 @@ export class ModelDirectory {
    * nothing unlisted), as GET /v1/models/{id} answers it.
    */
   listed(name: string): ModelView | undefined {
-    const found = this.index().get(name);
+    const state = this.current();
+    const found = state.index.get(name);
     if (found === undefined || (found.id !== name && !found.routes.includes(name))) return undefined;
-    return this.isGroupRoute(found, name) ? this.describeRoute(name, true) : found;
-  }
-
-  /**
-   * A configured group found by one deployment's `provider/model` route: a request with that name
-   * goes to that deployment alone (no balancing, no fallbacks), so it is not the group.
-   */
-  private isGroupRoute(view: ModelView, name: string): boolean {
-    return view.id !== name && view.alias_of === null && this.current().groups.has(view.id);
+    return isGroupRoute(state, found, name) ? this.describeRoute(name, true) : found;
   }
 
   /** `provider/model` as a request with it routes; `deployment`: a configured group's, described even when nothing is known of it. */

@@ -102,6 +102,11 @@ export interface SummariserEstimate {
 export interface PreparedCondense {
   /** Every planned summariser call (each chunk call and the combine call of a map-reduce); none for an extractive summary. */
   estimate: SummariserEstimate;
+  /**
+   * What the summariser calls change from the request (max_tokens lowered to the group's output
+   * limit), for `X-LLM-Proxy-Warnings` when they wrote the summary; empty when nothing changed.
+   */
+  warnings: readonly string[];
   run(context: CondenseContext): Promise<CondenseResult>;
 }
 
@@ -208,8 +213,10 @@ export class ContextCondenser {
     // A plan that cannot be made is a summariser failure like any other: the run answers extractively.
     const summariser = group === undefined ? request : summariserRequest(request, group);
     const plan = group === undefined ? undefined : await this.plan(group, summariser, counter).catch((error: unknown) => ({ refused: error instanceof Error ? error.message : String(error) }));
+    const lowered = group !== undefined && summariser.maxTokens < request.maxTokens;
     return {
       estimate: plan === undefined || 'refused' in plan ? NO_CALLS : plan.estimate,
+      warnings: lowered ? [`max_tokens lowered from ${request.maxTokens} to ${summariser.maxTokens}: the largest output ${group.name} allows`] : [],
       run: async (context) => {
         if (group === undefined || plan === undefined) return extractive();
         try {

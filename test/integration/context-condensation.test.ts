@@ -58,9 +58,9 @@ describe('context condensation', () => {
     summaryReply = `Summary: ${FACTS}`;
   });
 
-  async function condense(body: unknown, headers = authHeaders()): Promise<{ status: number; json: Record<string, unknown> }> {
+  async function condense(body: unknown, headers = authHeaders()): Promise<{ status: number; json: Record<string, unknown>; headers: Headers }> {
     const response = await fetch(`${gateway.url}/api/condense`, { method: 'POST', headers, body: JSON.stringify(body) });
-    return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+    return { status: response.status, json: (await response.json()) as Record<string, unknown>, headers: response.headers };
   }
 
   async function chat(body: Record<string, unknown>, context?: string): Promise<Response> {
@@ -90,14 +90,22 @@ describe('context condensation', () => {
     assert.ok(record !== undefined && record.model === 'gpt-4o-mini' && record.status === 'ok' && record.promptTokens > 0);
   });
 
-  test("/api/condense: a budget above the summariser's catalog output limit asks it for that limit only", async () => {
+  test("/api/condense: a budget above the summariser's catalog output limit asks it for that limit only, and the answer says so", async () => {
     // gpt-4o writes at most 16,384 tokens (built-in catalog): a larger max_tokens would be refused upstream.
-    const { status, json } = await condense({ messages: longConversation(4), max_tokens: 20_000, model: 'gpt-4o' });
+    const { status, json, headers } = await condense({ messages: longConversation(4), max_tokens: 20_000, model: 'gpt-4o' });
     assert.equal(status, 200, JSON.stringify(json));
     assert.equal(json.method, 'llm');
     const sent = upstream.requests.find((request) => isSummariserCall(request.body))?.body;
     assert.equal(sent?.max_tokens, 16_384);
     assert.match((sent?.messages as Array<{ content: string }>)[0]?.content ?? '', /in at most 16384 tokens/);
+    assert.equal(headers.get('x-llm-proxy-warnings'), 'max_tokens lowered from 20000 to 16384: the largest output gpt-4o allows');
+
+    // Within the limit nothing is said; nor when the extractive summary answers, written to max_tokens itself.
+    assert.equal((await condense({ messages: longConversation(4), max_tokens: 16_384, model: 'gpt-4o' })).headers.get('x-llm-proxy-warnings'), null);
+    upstream.enqueue({ kind: 'status', status: 400 });
+    const extractive = await condense({ messages: longConversation(4), max_tokens: 20_000, model: 'gpt-4o' });
+    assert.equal(extractive.json.method, 'extractive');
+    assert.equal(extractive.headers.get('x-llm-proxy-warnings'), null);
   });
 
   test('/api/condense: a model that overruns max_tokens is cut at a boundary, never over', async () => {

@@ -40,7 +40,7 @@ export const CondenseBodySchema = Type.Object(
         minimum: 1,
         maximum: SUMMARY_TOKENS_CEILING,
         default: DEFAULT_SUMMARY_TOKENS,
-        description: "The summary budget: summary_tokens never exceeds it. The summariser is asked for at most its model's catalog output limit.",
+        description: "The summary budget: summary_tokens never exceeds it. The summariser is asked for at most its model's catalog output limit; X-LLM-Proxy-Warnings then says so.",
       }),
     ),
     model: optional(
@@ -129,6 +129,8 @@ export function registerCondense(app: FastifyInstance, services: Services): void
     // The summariser's tokens count against the key's token limit and budget, as a chat call's do:
     // every planned call's (a map-reduce makes one per chunk and one to combine them).
     const result = await runCondensation(services, request, reply, prepared, { group, started, recordWithoutCalls: true });
+    // Said as a chat answer says what changed; an extractive summary was written to max_tokens itself.
+    if (result.method !== 'extractive' && prepared.warnings.length > 0) reply.header('x-llm-proxy-warnings', prepared.warnings.join('; '));
     const instructions = summarised.filter((message) => message.role === 'system' || message.role === 'developer');
     return {
       ...result,

@@ -23,6 +23,11 @@ export interface CondenseRequest {
   /** The summarising model group; undefined means extractive only. */
   group: ModelGroup | undefined;
   instructions?: string | undefined;
+  /**
+   * `messages`' prompt tokens (counter.messages), when the caller has already counted them (the
+   * chat policy counted every message to choose what to drop): not counted a second time.
+   */
+  originalTokens?: number | undefined;
 }
 
 export interface CondenseResult {
@@ -203,7 +208,7 @@ export class ContextCondenser {
     // The input may be megabytes: its counts, chunks and extractive summary run in a worker thread
     // when it is big (src/usage/token-counts.ts); the summaries themselves are small.
     const counter = await loadTokenCounter();
-    const originalTokens = await countTokens({ kind: 'messages', messages: request.messages });
+    const originalTokens = request.originalTokens ?? (await countTokens({ kind: 'messages', messages: request.messages }));
     const finish = (summary: string, model: string, method: CondenseMethod): CondenseResult => {
       const fitted = truncateToTokens(summary, request.maxTokens, counter.text, counter.fit);
       return { summary: fitted, original_tokens: originalTokens, summary_tokens: counter.text(fitted), model, method };

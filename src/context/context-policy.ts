@@ -185,7 +185,9 @@ export async function fitContext(services: FitServices, request: FastifyRequest,
   const condenser = condenserFor(services);
   const summariser = condenser.pickModel(request.principal?.models);
   const dropped = plan.dropped.map((index) => chat.messages[index] as ChatMessage);
-  const prepared = await condenser.prepare({ messages: dropped, maxTokens: summaryTokens, group: summariser });
+  // Their count is the policy's own (priming plus each message's, as counter.messages sums it).
+  const droppedTokens = plan.dropped.reduce((sum, index) => sum + (perMessage[index] as number), priming);
+  const prepared = await condenser.prepare({ messages: dropped, maxTokens: summaryTokens, group: summariser, originalTokens: droppedTokens });
   // Admitted, run and recorded as /api/condense does: a key over its budget or token limit is refused
   // before any spend, with the error its chat call would get; the chat call's own hold follows.
   const result = await runCondensation(services, request, reply, prepared, { group: summariser, started, recordWithoutCalls: false });

@@ -1,7 +1,9 @@
 // Issue #8 over real HTTP: POST /api/condense (LLM, overrun cut, map-reduce, extractive fallback,
 // validation) and the chat route's context policies (error, truncate, condense incl. a stream, fallback).
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { after, before, beforeEach, describe, mock, test } from 'node:test';
+import type { ChatMessage } from '../../src/openai/types.js';
+import { loadTokenCounter } from '../../src/usage/token-estimator.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { authHeaders, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 import { createKey } from '../support/key-support.js';
@@ -319,6 +321,30 @@ describe('context condensation', () => {
     assert.deepEqual(sent.at(-1), messages.at(-1));
     await response.text();
     assert.ok(gateway.usage.recent().some((entry) => entry.endpoint === 'condense' && entry.requestId === response.headers.get('x-request-id')));
+  });
+
+  test('policy condense counts each message once: the summariser is handed the counts the policy made of the dropped turns', async () => {
+    // Under 8 KiB of text and no tool calls (each counts as 8 KiB), so every count runs in this
+    // process, on the shared counter spied here, not in a worker thread.
+    const counter = await loadTokenCounter();
+    const message = mock.method(counter, 'message');
+    const messages = mock.method(counter, 'messages');
+    try {
+      const conversation = longConversation(12).filter((entry) => entry.tool_calls === undefined && entry.role !== 'tool');
+      const response = await chat({ model: 'gpt-3.5-turbo', messages: conversation, max_tokens: 50 }, 'condense');
+      assert.equal(response.status, 200, await response.clone().text());
+      assert.equal(response.headers.get('x-llm-proxy-context-method'), 'condense');
+      await response.text();
+      const key = (entry: { role?: unknown; content?: unknown; tool_call_id?: unknown }) => JSON.stringify([entry.role, entry.content, entry.tool_call_id]);
+      const counted = new Map<string, number>();
+      const note = (entry: ChatMessage) => counted.set(key(entry), (counted.get(key(entry)) ?? 0) + 1);
+      for (const call of message.mock.calls) note(call.arguments[0]);
+      for (const call of messages.mock.calls) for (const entry of call.arguments[0]) note(entry);
+      for (const entry of conversation) assert.equal(counted.get(key(entry)), 1, `counted ${counted.get(key(entry)) ?? 0} times: ${key(entry)}`);
+    } finally {
+      message.mock.restore();
+      messages.mock.restore();
+    }
   });
 
   test('policy truncate and condense drop the reply whose question went: the upstream conversation opens with a user message', async () => {

@@ -2,7 +2,7 @@
 // executor or the cache produce are read back one chunk at a time and rewritten in another
 // endpoint's wire format. Only endpoints other than /v1/chat/completions pay for this.
 import { parseChunkFrame } from '../cache/convert-answer.js';
-import { upstreamStreamError, type GatewayError } from '../errors/gateway-error.js';
+import { isGatewayError, upstreamStreamError, type GatewayError } from '../errors/gateway-error.js';
 import type { ChatCompletionChunk } from '../openai/types.js';
 import { frameText } from '../streaming/sse-passthrough.js';
 import type { AnswerFormat } from './chat-pipeline.js';
@@ -28,10 +28,19 @@ function convertFrames(text: string, converter: ChunkConverter): string {
     // Comments (keep-alives) carry nothing to convert.
     if (piece.startsWith(':')) continue;
     const chunk = parseChunkFrame(piece);
-    if (chunk === undefined) throw upstreamStreamError('proxy', 'a chunk that could not be converted');
-    out += converter.push(chunk);
+    if (chunk === undefined) throw notConverted();
+    try {
+      out += converter.push(chunk);
+    } catch {
+      // A chunk of the right outline with fields of the wrong type (a null delta or tool call).
+      throw notConverted();
+    }
   }
   return out;
+}
+
+function notConverted(): GatewayError {
+  return upstreamStreamError('proxy', 'a chunk that could not be converted');
 }
 
 export interface FormatParts {
@@ -47,9 +56,19 @@ export function chunkFormat(parts: FormatParts): AnswerFormat {
     streamBody: (body) => convertFrames(body, parts.converter()),
     stream(first, frames) {
       const converter = parts.converter();
-      const head = convertFrames(frameText(first), converter);
+      // The head is converted after the status line has gone (the route has hijacked the reply): a
+      // failure here must reach the client as the stream's error event, not escape the route and
+      // leave the client waiting with no usage record.
+      let head = '';
+      let headFailure: GatewayError | undefined;
+      try {
+        head = convertFrames(frameText(first), converter);
+      } catch (error) {
+        headFailure = isGatewayError(error) ? error : notConverted();
+      }
       async function* rest(): AsyncGenerator<string> {
         try {
+          if (headFailure !== undefined) throw headFailure;
           for await (const frame of frames) {
             const out = convertFrames(frameText(frame), converter);
             if (out.length > 0) yield out;

@@ -186,6 +186,36 @@ describe('/v1/messages: keys, errors, tool streams, cache', () => {
     assert.deepEqual(final.usage.output_tokens, 12);
   });
 
+  test('a translated stream whose first content cannot be converted ends with an error event and is recorded', async () => {
+    // Both arrive in the read that brings the first content, so they are in the held head the
+    // route converts after its status line has gone: a tool call that is null, and an event that
+    // is no JSON (it passes the pass-through scanner unread once content has started).
+    const cases = [
+      sse([delta({ role: 'assistant', content: null }), delta({ tool_calls: [null] }), delta({}, 'tool_calls')]),
+      `data: ${JSON.stringify(delta({ content: 'Hi' }))}\n\ndata: {not json}\n\n${sse([delta({}, 'stop')])}`,
+    ];
+    for (const [index, body] of cases.entries()) {
+      openai.reset();
+      openai.enqueue({ kind: 'raw', status: 200, contentType: 'text/event-stream', body });
+      const requestId = `messages-unconvertible-${index}`;
+      const response = await fetch(`${gateway.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': CLIENT_KEY, 'x-request-id': requestId, 'cache-control': 'no-store' },
+        body: JSON.stringify({ ...HELLO, stream: true }),
+        signal: AbortSignal.timeout(5000),
+      });
+      assert.equal(response.status, 200);
+      const text = await response.text();
+      const events = text.split('\n\n').filter((frame) => frame.length > 0);
+      assert.match(events.at(-1) ?? '', /^event: error\ndata: \{"type":"error","error":\{"type":"api_error"/, text);
+      assert.ok(!text.includes('message_stop'), text);
+      await eventually(() => gateway.usage.recent().some((entry) => entry.requestId === requestId), 2000);
+      const entry = gateway.usage.recent().find((recorded) => recorded.requestId === requestId);
+      assert.equal(entry?.status, 'incomplete');
+      assert.equal(entry?.errorCode, 'upstream_stream_error');
+    }
+  });
+
   test('dropped fields are listed; thinking becomes reasoning_effort for reasoning models; tool_choice any → required', async () => {
     openai.reset();
     const thinking = { max_tokens: 2048, thinking: { type: 'enabled', budget_tokens: 1024 }, messages: [{ role: 'user', content: 'Hi' }] };

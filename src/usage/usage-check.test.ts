@@ -84,6 +84,12 @@ describe('local estimates', () => {
     assert.equal(estimateAnswerTokens('not json at all'), 4);
   });
 
+  test('an answer nested too deep for JSON.stringify is estimated, not thrown (the usage record is written after it)', () => {
+    const deep = '['.repeat(20_000) + ']'.repeat(20_000);
+    const answer = `{"choices":[{"message":{"content":"${'x'.repeat(8)}","tool_calls":${deep},"function_call":${deep}}}],"content":[{"type":"tool_use","input":${deep}}]}`;
+    assert.equal(estimateAnswerTokens(answer), 2);
+  });
+
   test('a provider with usage problems is logged at most once a minute', () => {
     assert.equal(shouldWarnUsage('flaky', 1_000), true);
     assert.equal(shouldWarnUsage('flaky', 30_000), false);

@@ -86,6 +86,19 @@ export function checkUsage<S>(
   return { usage, estimated: true, problem };
 }
 
+/**
+ * The length of a value's JSON. JSON.parse takes any depth but JSON.stringify recurses: an upstream
+ * answer nested some thousands deep overflows the stack, and an estimate must not throw (its caller
+ * is writing the usage record). Such a value counts as nothing; the answer's bytes bound it anyway.
+ */
+function jsonLength(value: unknown): number {
+  try {
+    return JSON.stringify(value)?.length ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
 function blockChars(blocks: readonly unknown[]): number {
   let chars = 0;
   for (const block of blocks) {
@@ -93,7 +106,7 @@ function blockChars(blocks: readonly unknown[]): number {
     const { text, thinking, input } = block as Record<string, unknown>;
     if (typeof text === 'string') chars += text.length;
     if (typeof thinking === 'string') chars += thinking.length;
-    if (input !== undefined) chars += JSON.stringify(input).length;
+    if (input !== undefined) chars += jsonLength(input);
   }
   return chars;
 }
@@ -123,8 +136,8 @@ export function estimateAnswerTokens(body: string | Buffer): number {
       const { content: said, refusal, tool_calls: calls, function_call: call } = message as Record<string, unknown>;
       if (typeof said === 'string') chars += said.length;
       if (typeof refusal === 'string') chars += refusal.length;
-      if (calls !== undefined) chars += JSON.stringify(calls).length;
-      if (call !== undefined) chars += JSON.stringify(call).length;
+      if (calls !== undefined) chars += jsonLength(calls);
+      if (call !== undefined) chars += jsonLength(call);
     }
   }
   return Math.ceil(chars / 4);

@@ -59,6 +59,17 @@ describe('checkUsage: a provider report is billed only when it is plausible (REL
     assert.ok(checkUsage(usage(40, 1e15), chat(), undefined, (source: number) => source, 9) !== undefined);
   });
 
+  test('a cached count that is no count or exceeds the prompt is dropped: the prompt is billed uncached, never credited', () => {
+    for (const cached of [1e12, -1e9, 41, Number.NaN, 'x', { a: 1 }]) {
+      const reported = { prompt_tokens: 40, completion_tokens: 5, total_tokens: 45, prompt_tokens_details: { cached_tokens: cached } } as unknown as CompletionUsage;
+      const checked = checkUsage(reported, chat(), entry, (source: number) => source, 9);
+      assert.deepEqual(checked?.usage, { prompt_tokens: 40, completion_tokens: 5, total_tokens: 45 }, String(cached));
+      assert.match(checked?.problem ?? '', /cached_tokens .* not within prompt_tokens 40/);
+    }
+    assert.equal(checkUsage(usage(40, 5, 40), chat(), entry, (source: number) => source, 9), undefined);
+    assert.equal(checkUsage({ prompt_tokens: 40, completion_tokens: 5, total_tokens: 45, prompt_tokens_details: {} }, chat(), entry, (source: number) => source, 9), undefined);
+  });
+
   test("a prompt larger than the model's window (with room for other tokenizers) is estimated, cached tokens with it", () => {
     const checked = checkUsage(usage(1e300, 5, 3), chat(), entry, (source: number) => source, 9);
     assert.equal(checked?.usage.prompt_tokens, estimatePromptTokens(chat()));

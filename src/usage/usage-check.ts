@@ -1,6 +1,7 @@
 // The provider's usage report, checked before it is billed (RELIABILITY 4b#13): a count that is
 // missing, not a number, negative, or more than the call could have produced is replaced by the
-// local estimate and the record is flagged `estimated`. A provider bug must neither make calls free
+// local estimate and the record is flagged `estimated`; a cached count outside the prompt is dropped
+// (the prompt is billed as uncached). A provider bug must neither make calls free
 // nor drain a budget (1e300 tokens at catalog prices), and a negative count must never credit one.
 import type { CatalogEntry } from '../catalog/catalog-types.js';
 import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
@@ -76,6 +77,13 @@ export function checkUsage<S>(
   else if (output > completionLimit(chat, entry)) {
     problem = `${problem === undefined ? '' : `${problem}, `}completion_tokens ${output} over max_tokens × n`;
     output = undefined;
+  }
+  // Cached tokens are billed at their own (lower) price and taken off the prompt: a count that is no
+  // count, or more than the prompt, would credit a budget (negative) or bill tokens never sent.
+  const reportedCached = reported.prompt_tokens_details?.cached_tokens;
+  if (reportedCached !== undefined && reportedCached !== null && prompt !== undefined) {
+    const cached = count(reportedCached);
+    if (cached === undefined || cached > prompt) problem = `${problem === undefined ? '' : `${problem}, `}cached_tokens ${String(reportedCached).slice(0, 32)} not within prompt_tokens ${prompt}`;
   }
   if (problem === undefined) return undefined;
   const promptTokens = prompt ?? estimatePromptTokens(chat);

@@ -3,7 +3,7 @@
 // (deployment-failover.ts); a stream is held until its first real content and turned into
 // ready-to-write SSE frames in chat-stream.ts, so OpenAI-format upstreams pass through. The shared
 // types are in chat-call-types.ts; all are re-exported here so importers keep this one path.
-import { upstreamTimeout } from '../errors/gateway-error.js';
+import { isGatewayError, upstreamBadResponse, upstreamTimeout } from '../errors/gateway-error.js';
 import type { Redactor } from '../logging/redactor.js';
 import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
 import type { ChatTarget } from '../providers/provider.js';
@@ -133,9 +133,19 @@ export class ChatExecutor extends DeploymentFailover {
     const target = this.target(route, request, context, false);
     const spec = provider.codec.buildChatRequest(request, target);
     const { bytes, parsed } = await this.client.sendForJson(provider, spec, signal, callTimeouts(group));
-    const checked = provider.codec.parseChatResponse(parsed, target);
-    if (provider.codec.passthrough) return { body: bytes, usage: readUsage(checked.usage) };
-    return { body: JSON.stringify(checked), usage: checked.usage };
+    if (provider.codec.passthrough) {
+      const checked = provider.codec.parseChatResponse(parsed, target);
+      return { body: bytes, usage: readUsage(checked.usage) };
+    }
+    try {
+      const checked = provider.codec.parseChatResponse(parsed, target);
+      return { body: JSON.stringify(checked), usage: checked.usage };
+    } catch (error) {
+      if (isGatewayError(error)) throw error;
+      // JSON.parse takes any depth but JSON.stringify recurses: tool arguments nested some thousands
+      // deep overflow the stack while they are turned into a string. A bad answer, not our failure.
+      throw upstreamBadResponse(provider.name, 'an answer that could not be converted');
+    }
   }
 
   async stream(group: ModelGroup, request: ChatCompletionRequest, context: ChatCallContext): Promise<StreamOutcome> {

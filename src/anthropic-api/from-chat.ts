@@ -68,6 +68,16 @@ export function messageId(chatId: string | undefined, fallback: string): string 
   return id.startsWith('msg_') ? id : `msg_${id.replace(/^chatcmpl-/, '')}`;
 }
 
+/**
+ * One tool call → a `tool_use` block. The answer passed through unchecked: a call with no function
+ * name throws (the pipeline answers 502); one without arguments has the input `{}`, as in a stream.
+ */
+function toolUse(id: unknown, call: unknown, fallbackId: string): AnthropicContentBlock {
+  if (!isRecord(call) || typeof call.name !== 'string') throw new TypeError('a tool call without a function name');
+  const args = call.arguments;
+  return { type: 'tool_use', id: typeof id === 'string' && id.length > 0 ? id : fallbackId, name: call.name, input: typeof args === 'string' ? parseToolInput(args) : {} };
+}
+
 /** A whole chat.completion → an Anthropic `message`. */
 export function toAnthropicMessage(chat: ChatCompletionResponse, requestId: string): AnthropicMessage {
   const choice = chat.choices[0];
@@ -79,12 +89,8 @@ export function toAnthropicMessage(chat: ChatCompletionResponse, requestId: stri
   const refusal = typeof message?.refusal === 'string' && message.refusal.length > 0 ? message.refusal : undefined;
   const text = typeof message?.content === 'string' && message.content.length > 0 ? message.content : refusal;
   if (text !== undefined) content.push({ type: 'text', text });
-  for (const call of message?.tool_calls ?? []) {
-    content.push({ type: 'tool_use', id: call.id, name: call.function.name, input: parseToolInput(call.function.arguments) });
-  }
-  if (message?.function_call !== undefined) {
-    content.push({ type: 'tool_use', id: `toolu_${requestId}`, name: message.function_call.name, input: parseToolInput(message.function_call.arguments) });
-  }
+  for (const call of message?.tool_calls ?? []) content.push(toolUse(call.id, call.function, `toolu_${requestId}_${content.length}`));
+  if (message?.function_call !== undefined) content.push(toolUse(undefined, message.function_call, `toolu_${requestId}`));
   return {
     id: messageId(chat.id, requestId),
     type: 'message',

@@ -5,7 +5,7 @@
 // wire format, in a NativeRunner that replaces the executor for that call.
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { invalidValue, isGatewayError, modelNotFound, permissionDenied, type GatewayError } from '../errors/gateway-error.js';
+import { invalidValue, isGatewayError, modelNotFound, permissionDenied, upstreamBadResponse, type GatewayError } from '../errors/gateway-error.js';
 import { fitContext, fitsUncounted } from '../context/context-policy.js';
 import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
 import type { Frame } from '../streaming/sse-passthrough.js';
@@ -210,6 +210,22 @@ export class ChatPipeline {
         recordCall(this.services, request, endpoint, planned, chat.model, false, started, disconnected ? 'client_disconnected' : 'error', isGatewayError(error) ? error.status : 500, undefined, failureExtra(error));
         throw error;
       }
+      let body: string | Buffer;
+      try {
+        body = native === undefined && format !== undefined ? format.json(outcome.body) : outcome.body;
+      } catch {
+        // A passed-through answer with the outline of a chat completion but fields of the wrong type
+        // (a tool call that is null, arguments that are no string) has no Messages or completions
+        // form: the provider's fault, answered like any bad answer. It is not cached; its tokens are billed.
+        if (cachePlan !== undefined) cache?.release(cachePlan);
+        const failure = upstreamBadResponse(outcome.route.provider.name, 'an answer that could not be converted');
+        const checked = this.checkUsage(request, outcome.route, chat, outcome.usage, true, estimateAnswerTokens, outcome.body);
+        recordCall(this.services, request, endpoint, outcome.route, chat.model, false, started, 'error', failure.status, checked?.usage ?? outcome.usage, {
+          errorCode: failure.code ?? undefined,
+          estimated: checked !== undefined,
+        });
+        throw failure;
+      }
       if (cache !== undefined && cachePlan !== undefined) {
         const chatBody = native === undefined ? outcome.body : outcome.chatBody;
         if (chatBody === undefined) cache.release(cachePlan);
@@ -219,7 +235,6 @@ export class ChatPipeline {
         reply.header('x-llm-proxy-route', routeHeader(outcome.attempts, skipped));
         const shown = warningsOf(options, warnings);
         if (shown !== undefined) reply.header('x-llm-proxy-warnings', shown);
-        const body = native === undefined && format !== undefined ? format.json(outcome.body) : outcome.body;
         return reply.code(200).header('content-type', 'application/json').send(body);
       } finally {
         // Recorded once the answer is on its way (the provider served it, whatever happens next):

@@ -100,7 +100,13 @@ export function messagesProtocol(body: Record<string, unknown>, headers: Record<
       if (!isAnthropicMessage(parsed)) throw upstreamBadResponse(route.provider.name, 'an answer that is not an Anthropic message');
       const usage = convertAnthropicUsage(parsed.usage);
       if (!cacheable(parsed)) return { usage };
-      return { usage, chatBody: JSON.stringify(parseAnthropicResponse(parsed, chatTarget(route, requestId, parsed.model))) };
+      try {
+        return { usage, chatBody: JSON.stringify(parseAnthropicResponse(parsed, chatTarget(route, requestId, parsed.model))) };
+      } catch {
+        // The chat form is only for the cache: a tool input nested too deep for JSON.stringify
+        // (JSON.parse takes any depth) leaves the answer uncached; it still passes through as it came.
+        return { usage };
+      }
     },
     readEvent(event, stats, route) {
       let data: unknown;

@@ -113,4 +113,14 @@ describe('answers that cannot be converted', () => {
     assert.equal(response.status, 200);
     assert.deepEqual(((await response.json()) as { content: unknown }).content, [{ type: 'tool_use', id: 'call_1', name: 'f', input: {} }]);
   });
+
+  test('/v1/messages on Claude: the same deep answer passes through as it came (only its cached chat form is given up)', async () => {
+    const response = await fetch(`${gateway.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': CLIENT_KEY },
+      body: JSON.stringify({ model: 'anthropic/claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content: 'Hello' }] }),
+    });
+    assert.equal(response.status, 200);
+    assert.equal(await response.text(), ANSWERS['/v1/messages']);
+  });
 });

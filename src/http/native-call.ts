@@ -11,6 +11,7 @@ import type { ProviderInstance } from '../providers/provider.js';
 import { reachableGroups } from '../routing/reachable-groups.js';
 import type { Services } from '../services.js';
 import { decodeSseBatches, SseEventTooLarge, type SseEvent } from '../streaming/sse-decoder.js';
+import { SSE_DONE } from '../streaming/sse-encoder.js';
 import { releaseBody, upstreamSse } from '../upstream/upstream-client.js';
 import type { NativeJsonOutcome } from './chat-pipeline.js';
 
@@ -100,6 +101,12 @@ export class NativeCaller {
             throw error;
           }
           out += frame;
+          // `[DONE]` ends the stream: whatever an upstream writes after it (junk, a late error) is
+          // not read, or it could put an error event after the client's [DONE].
+          if (frame === SSE_DONE) {
+            yield out;
+            return;
+          }
         }
         if (out.length > 0) yield out;
       }

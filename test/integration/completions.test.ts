@@ -22,6 +22,8 @@ interface SeenRequest {
 const TEXT = ' there was a small village by the sea.';
 const PIECES = [' there', ' was a', ' small village', ' by the sea.'];
 const USAGE = { prompt_tokens: 5, completion_tokens: 9, total_tokens: 14 };
+/** What the host writes after a stream's `[DONE]` (set by a test, then cleared). */
+let afterDone = '';
 
 /** A host that serves legacy completions, as OpenAI answers them (JSON, or `data:` chunks, a usage chunk when asked, [DONE]). */
 async function startCompletionsHost(): Promise<{ url: string; requests: SeenRequest[]; close(): Promise<void> }> {
@@ -47,7 +49,7 @@ async function startCompletionsHost(): Promise<{ url: string; requests: SeenRequ
       const frames = PIECES.map((text, index) => ({ ...base, choices: [{ text, index: 0, logprobs: null, finish_reason: index === PIECES.length - 1 ? 'length' : null }] }));
       const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
       if (includeUsage) frames.push({ ...base, choices: [], usage: USAGE } as never);
-      res.end(frames.map((frame) => `data: ${JSON.stringify(frame)}\n\n`).join('') + 'data: [DONE]\n\n');
+      res.end(frames.map((frame) => `data: ${JSON.stringify(frame)}\n\n`).join('') + 'data: [DONE]\n\n' + afterDone);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -170,6 +172,22 @@ describe('/v1/completions through the openai SDK', () => {
       assert.equal(usage.endpoint, 'completions');
       assert.equal(usage.completionTokens, USAGE.completion_tokens);
       assert.equal(usage.estimated, false);
+    }
+  });
+
+  test('native, streamed: nothing after the host\'s [DONE] is read, so no error event follows it', async () => {
+    afterDone = 'data: {not json\n\ndata: {"error":{"message":"late"}}\n\n';
+    try {
+      const response = await fetch(`${gateway.url}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${CLIENT_KEY}` },
+        body: JSON.stringify({ model: 'gpt-3.5-turbo-instruct', prompt: 'Once upon a time', max_tokens: 9, stream: true }),
+      });
+      const text = await response.text();
+      assert.ok(text.endsWith('data: [DONE]\n\n'), text);
+      assert.ok(!text.includes('error'), text);
+    } finally {
+      afterDone = '';
     }
   });
 

@@ -16,8 +16,11 @@ export interface ChunkConverter {
 
 const DONE = 'data: [DONE]';
 
-/** Converts every frame of `text` (one or several `data:` events); throws on a frame that is not a chunk. */
-function convertFrames(text: string, converter: ChunkConverter): string {
+/**
+ * Converts every frame of `text` (one or several `data:` events); throws on a frame that is not a
+ * chunk, naming `source` (the provider that sent it, or the cache) as the one whose stream failed.
+ */
+function convertFrames(text: string, converter: ChunkConverter, source: string): string {
   let out = '';
   for (const piece of text.split('\n\n')) {
     if (piece.length === 0) continue;
@@ -28,19 +31,19 @@ function convertFrames(text: string, converter: ChunkConverter): string {
     // Comments (keep-alives) carry nothing to convert.
     if (piece.startsWith(':')) continue;
     const chunk = parseChunkFrame(piece);
-    if (chunk === undefined) throw notConverted();
+    if (chunk === undefined) throw notConverted(source);
     try {
       out += converter.push(chunk);
     } catch {
       // A chunk of the right outline with fields of the wrong type (a null delta or tool call).
-      throw notConverted();
+      throw notConverted(source);
     }
   }
   return out;
 }
 
-function notConverted(): GatewayError {
-  return upstreamStreamError('proxy', 'a chunk that could not be converted');
+function notConverted(source: string): GatewayError {
+  return upstreamStreamError(source, 'a chunk that could not be converted');
 }
 
 export interface FormatParts {
@@ -53,8 +56,8 @@ export function chunkFormat(parts: FormatParts): AnswerFormat {
   return {
     json: parts.json,
     streamError: parts.streamError,
-    streamBody: (body) => convertFrames(body, parts.converter()),
-    stream(first, frames) {
+    streamBody: (body) => convertFrames(body, parts.converter(), 'cache'),
+    stream(first, frames, provider) {
       const converter = parts.converter();
       // The head is converted after the status line has gone (the route has hijacked the reply): a
       // failure here must reach the client as the stream's error event, not escape the route and
@@ -62,15 +65,15 @@ export function chunkFormat(parts: FormatParts): AnswerFormat {
       let head = '';
       let headFailure: GatewayError | undefined;
       try {
-        head = convertFrames(frameText(first), converter);
+        head = convertFrames(frameText(first), converter, provider);
       } catch (error) {
-        headFailure = isGatewayError(error) ? error : notConverted();
+        headFailure = isGatewayError(error) ? error : notConverted(provider);
       }
       async function* rest(): AsyncGenerator<string> {
         try {
           if (headFailure !== undefined) throw headFailure;
           for await (const frame of frames) {
-            const out = convertFrames(frameText(frame), converter);
+            const out = convertFrames(frameText(frame), converter, provider);
             if (out.length > 0) yield out;
           }
         } finally {

@@ -33,8 +33,11 @@ export type ChatEndpoint = 'chat.completions' | 'messages' | 'completions';
 export interface AnswerFormat {
   /** A whole chat.completion body → the endpoint's body. */
   json(body: string | Buffer): string;
-  /** Chat SSE frames (`data: {chunk}` … `data: [DONE]`) → the endpoint's frames. */
-  stream(first: Frame, frames: AsyncGenerator<Frame>): { first: string; frames: AsyncGenerator<string> };
+  /**
+   * Chat SSE frames (`data: {chunk}` … `data: [DONE]`) → the endpoint's frames. `provider` is named
+   * in the stream's error event when one of its chunks cannot be converted.
+   */
+  stream(first: Frame, frames: AsyncGenerator<Frame>, provider: string): { first: string; frames: AsyncGenerator<string> };
   /** A whole chat SSE body (a cache hit) → the endpoint's. */
   streamBody(body: string): string;
   /** The last event of a stream that failed after its first byte. */
@@ -268,7 +271,7 @@ export class ChatPipeline {
     if (cachePlan !== undefined && native !== undefined) cache?.release(cachePlan);
     let first: Frame = capture?.first ?? outcome.first;
     let frames: AsyncGenerator<Frame> = capture?.frames ?? outcome.frames;
-    if (native === undefined && format !== undefined) ({ first, frames } = format.stream(first, frames));
+    if (native === undefined && format !== undefined) ({ first, frames } = format.stream(first, frames, route.provider.name));
     const end = await writeFrames(res, first, frames, this.streams, route.provider.name, () => disconnect.abort(), format?.streamError);
     const stats = outcome.stats;
     if (cache !== undefined && cachePlan !== undefined && capture !== undefined) settleStream(cache, cachePlan, capture, end, stats.usage, warnings);

@@ -208,6 +208,8 @@ describe('/v1/messages: keys, errors, tool streams, cache', () => {
       const text = await response.text();
       const events = text.split('\n\n').filter((frame) => frame.length > 0);
       assert.match(events.at(-1) ?? '', /^event: error\ndata: \{"type":"error","error":\{"type":"api_error"/, text);
+      // The provider whose chunk failed is named, not the proxy.
+      assert.match(events.at(-1) ?? '', /The stream from provider 'openai' failed: a chunk that could not be converted/, text);
       assert.ok(!text.includes('message_stop'), text);
       await eventually(() => gateway.usage.recent().some((entry) => entry.requestId === requestId), 2000);
       const entry = gateway.usage.recent().find((recorded) => recorded.requestId === requestId);

@@ -91,5 +91,7 @@ export function completionsProtocol(body: Record<string, unknown>, clientUsage: 
       }
       return encodeSseData(data);
     },
+    // A host that closes after the finish without `[DONE]` still gives the client its `[DONE]`, as chat does.
+    closing: SSE_DONE,
   };
 }

@@ -25,6 +25,11 @@ export interface NativeProtocol {
    * to forward ('' drops it). Throws a GatewayError for an error event.
    */
   readEvent(event: SseEvent, stats: StreamStats, route: Route): string;
+  /**
+   * The frame that ends the client's stream when the upstream closed after a complete answer
+   * without its own end marker (some OpenAI-compatible hosts never send `[DONE]`).
+   */
+  closing?: string;
 }
 
 const verdicts = new WeakMap<(provider: ProviderInstance) => boolean, WeakMap<ModelGroup, boolean>>();
@@ -121,5 +126,6 @@ export class NativeCaller {
       done();
     }
     if (!stats.finished) throw upstreamStreamError(provider, 'it ended before the answer was complete');
+    if (protocol.closing !== undefined) yield protocol.closing;
   }
 }

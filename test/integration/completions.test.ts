@@ -24,6 +24,8 @@ const PIECES = [' there', ' was a', ' small village', ' by the sea.'];
 const USAGE = { prompt_tokens: 5, completion_tokens: 9, total_tokens: 14 };
 /** What the host writes after a stream's `[DONE]` (set by a test, then cleared). */
 let afterDone = '';
+/** A host that closes its streams after the finish without `[DONE]` (set by a test, then cleared). */
+let omitDone = false;
 
 /** A host that serves legacy completions, as OpenAI answers them (JSON, or `data:` chunks, a usage chunk when asked, [DONE]). */
 async function startCompletionsHost(): Promise<{ url: string; requests: SeenRequest[]; close(): Promise<void> }> {
@@ -49,7 +51,7 @@ async function startCompletionsHost(): Promise<{ url: string; requests: SeenRequ
       const frames = PIECES.map((text, index) => ({ ...base, choices: [{ text, index: 0, logprobs: null, finish_reason: index === PIECES.length - 1 ? 'length' : null }] }));
       const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
       if (includeUsage) frames.push({ ...base, choices: [], usage: USAGE } as never);
-      res.end(frames.map((frame) => `data: ${JSON.stringify(frame)}\n\n`).join('') + 'data: [DONE]\n\n' + afterDone);
+      res.end(frames.map((frame) => `data: ${JSON.stringify(frame)}\n\n`).join('') + (omitDone ? '' : 'data: [DONE]\n\n') + afterDone);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -189,6 +191,33 @@ describe('/v1/completions through the openai SDK', () => {
     } finally {
       afterDone = '';
     }
+  });
+
+  test('native, streamed: a host that closes after the finish without [DONE] still gives the client its [DONE], once', async () => {
+    omitDone = true;
+    try {
+      const before = gateway.usage.recent().length;
+      const response = await fetch(`${gateway.url}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${CLIENT_KEY}` },
+        body: JSON.stringify({ model: 'gpt-3.5-turbo-instruct', prompt: 'Once upon a time', max_tokens: 9, stream: true }),
+      });
+      const text = await response.text();
+      assert.ok(text.endsWith('data: [DONE]\n\n'), text);
+      assert.equal(text.split('[DONE]').length, 2, text);
+      assert.ok(!text.includes('error'), text);
+      const usage = await lastUsage(before + 1);
+      assert.equal(usage.status, 'ok');
+    } finally {
+      omitDone = false;
+    }
+    // With the host's own [DONE], still one.
+    const response = await fetch(`${gateway.url}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${CLIENT_KEY}` },
+      body: JSON.stringify({ model: 'gpt-3.5-turbo-instruct', prompt: 'Once upon a time', max_tokens: 9, stream: true }),
+    });
+    assert.equal((await response.text()).split('[DONE]').length, 2);
   });
 
   test('emulated over chat for Anthropic: one user message, the answer as text_completion, marked', async () => {

@@ -95,6 +95,10 @@ export function buildApp(services: Services, options: AppOptions = {}): App {
     // The router answers a malformed percent-encoding (`/%`) or an over-long path parameter before
     // any hook runs, in Fastify's own JSON quoting the path, unless this option answers instead.
     frameworkErrors: (error, request, reply) => {
+      // The router builds Fastify's bare Request, without decorations: with no bodyCharge, the
+      // budget's release() at the answer's close made its count NaN, and every metered body after
+      // it waited body_buffer_wait_s for a 503.
+      request.bodyCharge = 0;
       startRequest(request, reply, true);
       answerFrameworkError(error, request, reply);
     },

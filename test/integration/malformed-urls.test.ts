@@ -99,6 +99,17 @@ describe('malformed URLs refused by the router', () => {
     await assertServing(url);
   });
 
+  test('a refusal leaves the request-body budget whole: a metered body after it is served at once', async () => {
+    const budget = stack.gateway.app.services.shared.bodyBudget;
+    for (const path of ['/%', `/admin/keys/${'a'.repeat(1100)}`]) await call(url, { method: 'GET', path, headers: JSON_AUTH });
+    await eventually(() => budget.held === 0);
+    // Over 64 KiB, so metered; words, on a model whose window holds them.
+    const started = Date.now();
+    const res = await call(url, { headers: { ...JSON_AUTH, 'transfer-encoding': 'chunked' }, body: chat({ model: 'gpt-4o' }, 'hello world '.repeat(25_600)) });
+    assert.equal(res.status, 200, res.body);
+    assert.ok(Date.now() - started < 2_000, `it waited ${Date.now() - started} ms`);
+  });
+
   test('refusals are logged like any answer', async () => {
     const res = await call(url, { method: 'GET', path: '/health/%ff%' });
     const id = String(res.headers['x-request-id']);

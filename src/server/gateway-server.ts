@@ -107,6 +107,9 @@ export function loadForReload(running: Config): ReloadSource {
 function createListener(options: Record<string, unknown>, handler: Handler): Server {
   // As Fastify builds its own server (lib/server.js): the same http options and timeouts.
   const server = createServer((options.http ?? {}) as object, handler);
+  // An `Expect` other than 100-continue: Node's own answer is a bare 417 with no body and none of
+  // our headers. RFC 9110 lets a server ignore it, so the request is served as any other.
+  server.on('checkExpectation', handler);
   if (typeof options.keepAliveTimeout === 'number') server.keepAliveTimeout = options.keepAliveTimeout;
   if (typeof options.requestTimeout === 'number') server.requestTimeout = options.requestTimeout;
   if (typeof options.connectionTimeout === 'number') server.setTimeout(options.connectionTimeout);

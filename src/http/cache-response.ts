@@ -11,6 +11,7 @@ import type { ModelGroup } from '../routing/model-router.js';
 import { frameText, type Frame } from '../streaming/sse-passthrough.js';
 import type { StreamEnd } from './stream-response.js';
 import type { CallSignal } from '../upstream/call-signal.js';
+import { warningsHeader } from './warnings-header.js';
 
 function cacheTarget(group: ModelGroup, endpoint: string | undefined): CacheKeyTarget {
   const deployments = group.deployments.map((deployment) => deployment.id);
@@ -66,7 +67,8 @@ export async function answerFromCache(
   }
   // No deployment was called: the route says so, as every answer carries one (README, Routing).
   reply.header('x-cache', 'HIT').header('age', String(hit.ageS)).header('x-llm-proxy-route', CACHE_ROUTE);
-  if (hit.answer.warnings !== undefined) reply.header('x-llm-proxy-warnings', hit.answer.warnings.join('; '));
+  const shown = hit.answer.warnings === undefined ? undefined : warningsHeader(hit.answer.warnings);
+  if (shown !== undefined) reply.header('x-llm-proxy-warnings', shown);
   if (stream) reply.header('content-type', 'text/event-stream; charset=utf-8').header('x-accel-buffering', 'no');
   else reply.header('content-type', 'application/json');
   reply.code(200).send(body);

@@ -22,6 +22,7 @@ import { writeFrames, type StreamRegistry } from './stream-response.js';
 import { checkUsage, estimateAnswerTokens, shouldWarnUsage, type CheckedUsage } from '../usage/usage-check.js';
 import { ESTIMATED, NO_EXTRA, recordCall } from './usage-record.js';
 import { groupOutputLimit } from '../routing/group-figures.js';
+import { warningsHeader } from './warnings-header.js';
 
 /** The usage record's `endpoint`. */
 export type ChatEndpoint = 'chat.completions' | 'messages' | 'completions';
@@ -105,8 +106,7 @@ function checkOutputLimit(chat: ChatCompletionRequest, group: ModelGroup): void 
 }
 
 function warningsOf(options: PipelineOptions, warnings: readonly string[]): string | undefined {
-  const all = options.warnings === undefined || options.warnings.length === 0 ? warnings : [...options.warnings, ...warnings];
-  return all.length === 0 ? undefined : all.join('; ');
+  return warningsHeader(options.warnings === undefined || options.warnings.length === 0 ? warnings : [...options.warnings, ...warnings]);
 }
 
 function failureExtra(error: unknown): Partial<UsageRecord> {

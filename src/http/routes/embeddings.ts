@@ -16,6 +16,7 @@ import { answerFromCache, planCache, saveCompletion } from '../cache-response.js
 import { checkModelAccess, routeHeader } from '../chat-pipeline.js';
 import { abortWhenClientLeaves } from '../client-gone.js';
 import { guardBody } from '../json-body.js';
+import { warningsHeader } from '../warnings-header.js';
 import { recordCall } from '../usage-record.js';
 import { CallAbort } from '../../upstream/call-signal.js';
 
@@ -118,7 +119,8 @@ export function registerEmbeddings(app: FastifyInstance, services: Services): vo
     if (cache !== undefined && cachePlan !== undefined) saveCompletion(cache, cachePlan, out, tokens, warnings);
     record(request, outcome.route, embed.model, started, 'ok', 200, tokens, { estimated });
     reply.header('x-llm-proxy-route', routeHeader(outcome.attempts));
-    if (warnings.length > 0) reply.header('x-llm-proxy-warnings', warnings.join('; '));
+    const shown = warningsHeader(warnings);
+    if (shown !== undefined) reply.header('x-llm-proxy-warnings', shown);
     return reply.code(200).header('content-type', 'application/json').send(out);
   });
 }

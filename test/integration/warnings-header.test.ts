@@ -1,0 +1,61 @@
+// X-LLM-Proxy-Warnings names dropped fields as the client spelt them: a name with a control
+// character or a character past U+00FF made the header invalid, so Node refused it (a plain answer
+// was a 500 in Fastify's own shape, a stream was never answered). Names are escaped as `\uXXXX`.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
+import { startFakeGemini, type FakeGemini } from '../support/fake-gemini.js';
+import { authHeaders, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+
+const ODD_FIELDS = { '😀': 1, 'a\nb': 2, 'é': 3, 'x\u0000': 4 };
+const SHOWN = ['\\ud83d\\ude00', 'a\\u000ab', '\\u00e9', 'x\\u0000'];
+
+describe('X-LLM-Proxy-Warnings with field names outside printable ASCII', () => {
+  let anthropic: FakeAnthropic;
+  let gemini: FakeGemini;
+  let gateway: Gateway;
+
+  before(async () => {
+    [anthropic, gemini] = await Promise.all([startFakeAnthropic(), startFakeGemini()]);
+    gateway = await startGateway({
+      ANTHROPIC_API_KEY: UPSTREAM_KEY,
+      ANTHROPIC_BASE_URL: anthropic.url,
+      GEMINI_API_KEY: UPSTREAM_KEY,
+      GEMINI_BASE_URL: gemini.url,
+      LLM_PROXY_RPM: '0',
+    });
+  });
+  after(async () => {
+    await gateway.close();
+    await anthropic.close();
+    await gemini.close();
+  });
+
+  function assertShown(header: string | null): void {
+    assert.ok(header !== null && /^[\x20-\x7e]+$/.test(header), `header: ${header}`);
+    for (const name of SHOWN) assert.ok(header.includes(`${name}: not supported by`), `${name} in ${header}`);
+  }
+
+  async function call(path: string, body: Record<string, unknown>, timeoutMs = 5_000): Promise<Response> {
+    return fetch(`${gateway.url}${path}`, { method: 'POST', headers: authHeaders(), body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
+  }
+
+  for (const model of ['claude-sonnet-4-5', 'gemini-2.5-flash']) {
+    test(`${model}: a plain answer and a stream are served, the names escaped`, async () => {
+      const request = { model, messages: [{ role: 'user', content: 'Hello' }], ...ODD_FIELDS };
+      const plain = await call('/v1/chat/completions', request);
+      assert.equal(plain.status, 200, await plain.clone().text());
+      assertShown(plain.headers.get('x-llm-proxy-warnings'));
+      const streamed = await call('/v1/chat/completions', { ...request, stream: true });
+      assert.equal(streamed.status, 200);
+      assertShown(streamed.headers.get('x-llm-proxy-warnings'));
+      assert.ok((await streamed.text()).includes('data: [DONE]'));
+    });
+  }
+
+  test('embeddings: the names escaped', async () => {
+    const res = await call('/v1/embeddings', { model: 'gemini-embedding-001', input: 'Hello', ...ODD_FIELDS });
+    assert.equal(res.status, 200, await res.clone().text());
+    assertShown(res.headers.get('x-llm-proxy-warnings'));
+  });
+});

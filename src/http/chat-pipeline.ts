@@ -14,6 +14,7 @@ import type { AttemptRecord, ChatCallContext, JsonOutcome, StreamOutcome, Stream
 import type { ModelGroup, ModelRouter, Route } from '../routing/model-router.js';
 import { mayUseModel } from '../keys/model-allowlist.js';
 import { reachableGroups } from '../routing/reachable-groups.js';
+import type { Redactor } from '../logging/redactor.js';
 import type { Services } from '../services.js';
 import type { UsageRecord, UsageStatus } from '../usage/usage-recorder.js';
 import { answerFromCache, captureFrames, planCache, saveCompletion, settleStream } from './cache-response.js';
@@ -105,8 +106,8 @@ function checkOutputLimit(chat: ChatCompletionRequest, group: ModelGroup): void 
   }
 }
 
-function warningsOf(options: PipelineOptions, warnings: readonly string[]): string | undefined {
-  return warningsHeader(options.warnings === undefined || options.warnings.length === 0 ? warnings : [...options.warnings, ...warnings]);
+function warningsOf(options: PipelineOptions, warnings: readonly string[], redactor: Redactor): string | undefined {
+  return warningsHeader(options.warnings === undefined || options.warnings.length === 0 ? warnings : [...options.warnings, ...warnings], redactor);
 }
 
 function failureExtra(error: unknown): Partial<UsageRecord> {
@@ -191,7 +192,7 @@ export class ChatPipeline {
     };
     if (cache !== undefined) {
       const render = format === undefined ? undefined : (body: string) => (stream ? format.streamBody(body) : format.json(body));
-      const hit = await answerFromCache(cache, cachePlan, reply, stream, clientUsage, disconnect, render);
+      const hit = await answerFromCache(cache, cachePlan, reply, stream, clientUsage, disconnect, this.services.redactor, render);
       if (hit !== undefined) {
         // A replayed stream is written whole at once: its first token leaves when the answer does.
         recordCall(this.services, request, endpoint, planned, chat.model, stream, started, 'ok', 200, hit.answer.usage ?? undefined, {
@@ -236,7 +237,7 @@ export class ChatPipeline {
       }
       try {
         reply.header('x-llm-proxy-route', routeHeader(outcome.attempts, skipped));
-        const shown = warningsOf(options, warnings);
+        const shown = warningsOf(options, warnings, this.services.redactor);
         if (shown !== undefined) reply.header('x-llm-proxy-warnings', shown);
         return reply.code(200).header('content-type', 'application/json').send(body);
       } finally {
@@ -259,7 +260,7 @@ export class ChatPipeline {
     const headers = reply.getHeaders() as OutgoingHttpHeaders;
     headers['content-type'] = 'text/event-stream; charset=utf-8';
     headers['x-accel-buffering'] = 'no';
-    const shown = warningsOf(options, warnings);
+    const shown = warningsOf(options, warnings, this.services.redactor);
     if (shown !== undefined) headers['x-llm-proxy-warnings'] = shown;
     headers['x-llm-proxy-route'] = routeHeader(outcome.attempts, skipped);
     res.writeHead(200, headers);

@@ -180,6 +180,10 @@ describe('§4d secrets canary sweep', () => {
     await chatAs('unknown route', '{}');
     await send('unknown route path', { method: 'GET', path: `/v1/${CLIENT_CANARY}`, headers: client() });
     await send('model lookup', { method: 'GET', path: `/api/models/${CLIENT_CANARY}`, headers: client() });
+    // A key as the name of a field or a query parameter: the error's `param` names it.
+    await send('search parameter is the key', { method: 'GET', path: `/api/models/search?${CLIENT_CANARY}=1`, headers: client() });
+    await send('admin field is the key', { path: '/admin/keys', body: JSON.stringify({ [CLIENT_CANARY]: 1 }), headers: { authorization: `Bearer ${MASTER_CANARY}`, 'content-type': 'application/json' } });
+    await send('condense field is the key', { path: '/api/condense', body: JSON.stringify({ messages: [{ role: 'user', content: 'x' }], [MASTER_CANARY]: 1 }), headers: client() });
 
     // Failed authentication of every kind.
     await chatAs('near-miss key', chat(), { authorization: `Bearer ${CLIENT_CANARY}x`, 'content-type': 'application/json' });

@@ -1,6 +1,7 @@
 // X-LLM-Proxy-Warnings names dropped fields as the client spelt them: a name with a control
 // character or a character past U+00FF made the header invalid, so Node refused it (a plain answer
-// was a 500 in Fastify's own shape, a stream was never answered). Names are escaped as `\uXXXX`.
+// was a 500 in Fastify's own shape, a stream was never answered). Names are escaped as `\uXXXX`,
+// and a key used as a name is redacted, as in error messages (from the cache too).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
@@ -23,6 +24,7 @@ describe('X-LLM-Proxy-Warnings with field names outside printable ASCII', () => 
       GEMINI_API_KEY: UPSTREAM_KEY,
       GEMINI_BASE_URL: gemini.url,
       LLM_PROXY_RPM: '0',
+      LLM_PROXY_CACHE: 'memory',
     });
   });
   after(async () => {
@@ -52,6 +54,17 @@ describe('X-LLM-Proxy-Warnings with field names outside printable ASCII', () => 
       assert.ok((await streamed.text()).includes('data: [DONE]'));
     });
   }
+
+  test('a key as a field name is redacted, in a fresh answer and a cached one', async () => {
+    const request = { model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'Cache me' }], [UPSTREAM_KEY]: 1 };
+    for (const cache of ['MISS', 'HIT']) {
+      const res = await call('/v1/chat/completions', request);
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('x-cache'), cache);
+      const header = res.headers.get('x-llm-proxy-warnings') ?? '';
+      assert.ok(!header.includes(UPSTREAM_KEY) && header.includes('[redacted]: not supported by anthropic'), header);
+    }
+  });
 
   test('embeddings: the names escaped', async () => {
     const res = await call('/v1/embeddings', { model: 'gemini-embedding-001', input: 'Hello', ...ODD_FIELDS });

@@ -100,7 +100,11 @@ export function frameworkErrorHandler(bodyLimit: number, redactor?: Redactor): (
 
 function errorBody(error: GatewayError, redactor: Redactor | undefined): ErrorBody {
   const out = error.toBody();
-  if (redactor !== undefined) out.error.message = redactor.redact(out.error.message);
+  if (redactor !== undefined) {
+    out.error.message = redactor.redact(out.error.message);
+    // A param names what the client sent (a field, a query parameter): a key used as one is hidden there too.
+    if (out.error.param !== null) out.error.param = redactor.redact(out.error.param);
+  }
   return out;
 }
 

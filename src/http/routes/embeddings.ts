@@ -81,7 +81,7 @@ export function registerEmbeddings(app: FastifyInstance, services: Services): vo
     const disconnect = new CallAbort();
     abortWhenClientLeaves(reply.raw, disconnect);
     if (cache !== undefined) {
-      const hit = await answerFromCache(cache, cachePlan, reply, false, false, disconnect);
+      const hit = await answerFromCache(cache, cachePlan, reply, false, false, disconnect, services.redactor);
       if (hit !== undefined) {
         record(request, planned, embed.model, started, 'ok', 200, hit.answer.usage ?? undefined, { cacheHit: true, cost: 0 });
         return reply;
@@ -119,7 +119,7 @@ export function registerEmbeddings(app: FastifyInstance, services: Services): vo
     if (cache !== undefined && cachePlan !== undefined) saveCompletion(cache, cachePlan, out, tokens, warnings);
     record(request, outcome.route, embed.model, started, 'ok', 200, tokens, { estimated });
     reply.header('x-llm-proxy-route', routeHeader(outcome.attempts));
-    const shown = warningsHeader(warnings);
+    const shown = warningsHeader(warnings, services.redactor);
     if (shown !== undefined) reply.header('x-llm-proxy-warnings', shown);
     return reply.code(200).header('content-type', 'application/json').send(out);
   });

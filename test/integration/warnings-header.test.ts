@@ -66,6 +66,14 @@ describe('X-LLM-Proxy-Warnings with field names outside printable ASCII', () => 
     }
   });
 
+  test('thousands of unknown fields: the header stays small enough for a Node client to read the answer', async () => {
+    const request: Record<string, unknown> = { model: 'gemini-2.5-flash', messages: [{ role: 'user', content: 'Many fields' }] };
+    for (let index = 0; index < 3_000; index += 1) request[`field_${'x'.repeat(50)}${index}`] = 1;
+    const res = await call('/v1/chat/completions', request);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('x-llm-proxy-warnings') ?? '', /; and \d+ more$/);
+  });
+
   test('embeddings: the names escaped', async () => {
     const res = await call('/v1/embeddings', { model: 'gemini-embedding-001', input: 'Hello', ...ODD_FIELDS });
     assert.equal(res.status, 200, await res.clone().text());

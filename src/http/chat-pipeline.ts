@@ -21,7 +21,7 @@ import { answerFromCache, captureFrames, planCache, saveCompletion, settleStream
 import { abortWhenClientLeaves } from './client-gone.js';
 import { writeFrames, type StreamRegistry } from './stream-response.js';
 import { checkUsage, estimateAnswerTokens, shouldWarnUsage, type CheckedUsage } from '../usage/usage-check.js';
-import { ESTIMATED, NO_EXTRA, recordCall } from './usage-record.js';
+import { ESTIMATED, failedCall, NO_EXTRA, recordCall } from './usage-record.js';
 import { groupOutputLimit } from '../routing/group-figures.js';
 import { warningsHeader } from './warnings-header.js';
 
@@ -210,8 +210,8 @@ export class ChatPipeline {
         outcome = native === undefined ? await executor.complete(group, chat, context) : await native.complete(group, context);
       } catch (error) {
         if (cachePlan !== undefined) cache?.release(cachePlan);
-        const disconnected = disconnect.aborted;
-        recordCall(this.services, request, endpoint, planned, chat.model, false, started, disconnected ? 'client_disconnected' : 'error', isGatewayError(error) ? error.status : 500, undefined, failureExtra(error));
+        const failed = failedCall(error, disconnect.aborted);
+        recordCall(this.services, request, endpoint, planned, chat.model, false, started, failed.status, failed.httpStatus, undefined, failureExtra(error));
         throw error;
       }
       let body: string | Buffer;
@@ -253,7 +253,8 @@ export class ChatPipeline {
       outcome = native === undefined ? await executor.stream(group, chat, context) : await native.stream(group, context);
     } catch (error) {
       if (cachePlan !== undefined) cache?.release(cachePlan);
-      recordCall(this.services, request, endpoint, planned, chat.model, true, started, disconnect.aborted ? 'client_disconnected' : 'error', isGatewayError(error) ? error.status : 500, undefined, failureExtra(error));
+      const failed = failedCall(error, disconnect.aborted);
+      recordCall(this.services, request, endpoint, planned, chat.model, true, started, failed.status, failed.httpStatus, undefined, failureExtra(error));
       throw error;
     }
     reply.hijack();

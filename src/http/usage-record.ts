@@ -2,6 +2,7 @@
 // from the provider's usage and the catalog's prices, and the settlement of the call's token and
 // budget holds. Positional arguments: it runs once per request on the hot path.
 import type { FastifyRequest } from 'fastify';
+import { isGatewayError } from '../errors/gateway-error.js';
 import type { CompletionUsage } from '../openai/types.js';
 import type { Route } from '../routing/model-router.js';
 import type { Services } from '../services.js';
@@ -11,6 +12,15 @@ import type { UsageRecord, UsageStatus } from '../usage/usage-recorder.js';
 export const NO_EXTRA: Partial<UsageRecord> = Object.freeze({});
 /** The `extra` of a call billed from the local estimate (src/usage/usage-check.ts). */
 export const ESTIMATED: Partial<UsageRecord> = Object.freeze({ estimated: true });
+
+/**
+ * The record of a call that failed before its answer: `client_disconnected` with 499 (as the
+ * access line says, after nginx) when the client left first, else `error` with the error's status.
+ */
+export function failedCall(error: unknown, disconnected: boolean): { status: UsageStatus; httpStatus: number } {
+  if (disconnected) return { status: 'client_disconnected', httpStatus: isGatewayError(error) ? error.status : 499 };
+  return { status: 'error', httpStatus: isGatewayError(error) ? error.status : 500 };
+}
 
 export function recordCall(
   services: Services,

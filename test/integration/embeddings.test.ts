@@ -470,6 +470,7 @@ aliases:
       assert.ok(Date.now() - cut < 1000, `upstream aborted after ${Date.now() - cut} ms`);
       await eventually(() => gateway.usage.recent().some((entry) => entry.requestId === 'embed-gone-1'), 2000);
       assert.equal(gateway.usage.recent().find((entry) => entry.requestId === 'embed-gone-1')?.status, 'client_disconnected');
+      assert.equal(gateway.usage.recent().find((entry) => entry.requestId === 'embed-gone-1')?.httpStatus, 499);
       assert.equal(openai.requests.filter((request) => request.body?.input === 'leaving early').length, 1, 'a client that left is not retried for');
     });
 

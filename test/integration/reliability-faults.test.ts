@@ -643,6 +643,8 @@ describe('RELIABILITY §4b faults', () => {
         await eventually(() => gateway.usage.recent().length === 1, 2000);
         const record = gateway.usage.recent()[0];
         assert.equal(record?.status, 'client_disconnected', `stream=${stream}`);
+        // 499, as the access line says: the proxy did not fail (it was 500).
+        assert.equal(record?.httpStatus, 499, `stream=${stream}`);
         assert.equal(record?.stream, stream);
         assert.equal(chatCalls(fake), 1, 'a client that left is not retried for');
         assertAccessLine499(gateway, `disconnect-early-${stream}`);

@@ -17,7 +17,7 @@ import { checkModelAccess, routeHeader } from '../chat-pipeline.js';
 import { abortWhenClientLeaves } from '../client-gone.js';
 import { guardBody } from '../json-body.js';
 import { warningsHeader } from '../warnings-header.js';
-import { recordCall } from '../usage-record.js';
+import { failedCall, recordCall } from '../usage-record.js';
 import { CallAbort } from '../../upstream/call-signal.js';
 
 /** The usage record's `endpoint`, and what keeps embedding cache entries apart from chat ones. */
@@ -94,7 +94,8 @@ export function registerEmbeddings(app: FastifyInstance, services: Services): vo
       outcome = await embeddings.embed(group, embed, { signal: disconnect, warnings, allowed: request.principal?.models });
     } catch (error) {
       if (cachePlan !== undefined) cache?.release(cachePlan);
-      record(request, planned, embed.model, started, disconnect.aborted ? 'client_disconnected' : 'error', isGatewayError(error) ? error.status : 500, undefined, {
+      const failed = failedCall(error, disconnect.aborted);
+      record(request, planned, embed.model, started, failed.status, failed.httpStatus, undefined, {
         ...(isGatewayError(error) && error.code !== null ? { errorCode: error.code } : {}),
       });
       throw error;

@@ -95,6 +95,16 @@ describe('/v1/completions through the openai SDK', () => {
     await Promise.all([host?.close(), anthropic?.close(), gemini?.close()]);
   });
 
+  /** A native streamed completion, read whole as the SSE text the client got. */
+  async function streamedText(): Promise<string> {
+    const response = await fetch(`${gateway.url}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${CLIENT_KEY}` },
+      body: JSON.stringify({ model: 'gpt-3.5-turbo-instruct', prompt: 'Once upon a time', max_tokens: 9, stream: true }),
+    });
+    return response.text();
+  }
+
   async function lastUsage(count: number): Promise<Record<string, unknown>> {
     await eventually(() => gateway.usage.recent().length >= count);
     return gateway.usage.recent().at(-1) as unknown as Record<string, unknown>;
@@ -180,12 +190,7 @@ describe('/v1/completions through the openai SDK', () => {
   test('native, streamed: nothing after the host\'s [DONE] is read, so no error event follows it', async () => {
     afterDone = 'data: {not json\n\ndata: {"error":{"message":"late"}}\n\n';
     try {
-      const response = await fetch(`${gateway.url}/v1/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${CLIENT_KEY}` },
-        body: JSON.stringify({ model: 'gpt-3.5-turbo-instruct', prompt: 'Once upon a time', max_tokens: 9, stream: true }),
-      });
-      const text = await response.text();
+      const text = await streamedText();
       assert.ok(text.endsWith('data: [DONE]\n\n'), text);
       assert.ok(!text.includes('error'), text);
     } finally {
@@ -197,12 +202,7 @@ describe('/v1/completions through the openai SDK', () => {
     omitDone = true;
     try {
       const before = gateway.usage.recent().length;
-      const response = await fetch(`${gateway.url}/v1/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${CLIENT_KEY}` },
-        body: JSON.stringify({ model: 'gpt-3.5-turbo-instruct', prompt: 'Once upon a time', max_tokens: 9, stream: true }),
-      });
-      const text = await response.text();
+      const text = await streamedText();
       assert.ok(text.endsWith('data: [DONE]\n\n'), text);
       assert.equal(text.split('[DONE]').length, 2, text);
       assert.ok(!text.includes('error'), text);
@@ -212,12 +212,7 @@ describe('/v1/completions through the openai SDK', () => {
       omitDone = false;
     }
     // With the host's own [DONE], still one.
-    const response = await fetch(`${gateway.url}/v1/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${CLIENT_KEY}` },
-      body: JSON.stringify({ model: 'gpt-3.5-turbo-instruct', prompt: 'Once upon a time', max_tokens: 9, stream: true }),
-    });
-    assert.equal((await response.text()).split('[DONE]').length, 2);
+    assert.equal((await streamedText()).split('[DONE]').length, 2);
   });
 
   test('emulated over chat for Anthropic: one user message, the answer as text_completion, marked', async () => {

@@ -1,12 +1,12 @@
 // buildApp(): the Fastify app with every plugin and route registered, apart from the listener
 // (main.ts alone listens), so tests can run it on port 0 or through inject().
-import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerFactory } from 'fastify';
 import { trustProxyOption } from './config/trust-proxy.js';
 import { GatewayError } from './errors/gateway-error.js';
 import { admitBody } from './http/body-meter.js';
 import { parseJsonBody } from './http/json-body.js';
+import { requestIdFor } from './http/request-id.js';
 import { registerAuth } from './http/plugins/auth.js';
 import { registerAdminKeys } from './http/routes/admin-keys.js';
 import { registerAdminReload, type ReloadHandler } from './http/routes/admin-reload.js';
@@ -31,8 +31,6 @@ import { registerModels } from './http/routes/models.js';
 import { StreamRegistry } from './http/stream-response.js';
 import type { Services } from './services.js';
 
-/** A client's own request id is kept when it is short and plain; anything else is replaced. */
-const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const MAX_HEADERS = 100;
 /**
  * A Host is a name (letters, digits, `.`, `-`, `_` as in container names) or a bracketed IPv6
@@ -87,10 +85,7 @@ export function buildApp(services: Services, options: AppOptions = {}): App {
     trustProxy: trustProxyOption(config.server.trust_proxy),
     // While draining, health-probes.ts answers with an OpenAI-shaped 503 (Fastify's own is not).
     return503OnClosing: false,
-    genReqId: (request) => {
-      const given = request.headers['x-request-id'];
-      return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
-    },
+    genReqId: (request) => requestIdFor(request.headers),
     clientErrorHandler: clientErrorHandler(logger),
     // The router answers a malformed percent-encoding (`/%`) or an over-long path parameter before
     // any hook runs, in Fastify's own JSON quoting the path, unless this option answers instead.

@@ -16,9 +16,10 @@ import type { Config } from '../config/config-schema.js';
 import { condenseModelWarning } from '../context/condense-model-check.js';
 import { changedProviders, configErrorField, keepRestartOnly } from '../config/reload.js';
 import { awaitDrain, type ShutdownResult } from '../http/graceful-shutdown.js';
+import { connectHandler } from '../http/plugins/error-handler.js';
 import { refusedReload, type ReloadHandler, type ReloadOutcome } from '../http/routes/admin-reload.js';
 import { bootstrapMasterKey, isLoopback } from '../keys/master-key-bootstrap.js';
-import { createLogger } from '../logging/logger.js';
+import { createLogger, type Logger } from '../logging/logger.js';
 import { breakerOptions, configuredHosts, configuredSecrets, createRedactor, createServices, createSharedServices, type ServiceOverrides, type SharedServices } from '../services.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -104,9 +105,11 @@ export function loadForReload(running: Config): ReloadSource {
   return { config: next, restartRequired, warnings: warning === undefined ? [] : [warning] };
 }
 
-function createListener(options: Record<string, unknown>, handler: Handler): Server {
+function createListener(options: Record<string, unknown>, handler: Handler, logger: Logger): Server {
   // As Fastify builds its own server (lib/server.js): the same http options and timeouts.
   const server = createServer((options.http ?? {}) as object, handler);
+  // A CONNECT gets a JSON 405; Node's own reaction is to drop the connection unanswered.
+  server.on('connect', connectHandler(logger));
   // An `Expect` other than 100-continue: Node's own answer is a bare 417 with no body and none of
   // our headers. RFC 9110 lets a server ignore it, so the request is served as any other.
   server.on('checkExpectation', handler);
@@ -192,7 +195,7 @@ export class GatewayServer {
     let handler: Handler | undefined;
     const serverFactory: FastifyServerFactory = (fastifyHandler, fastifyOptions) => {
       handler = fastifyHandler as Handler;
-      this.server ??= createListener(fastifyOptions as Record<string, unknown>, this.dispatch);
+      this.server ??= createListener(fastifyOptions as Record<string, unknown>, this.dispatch, this.shared.logger);
       return this.server;
     };
     const before = new Set(this.server?.listeners('clientError') ?? []);

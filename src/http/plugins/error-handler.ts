@@ -1,8 +1,9 @@
-// The one place errors become HTTP answers: every layer's failure, Fastify's own, unknown routes
-// and malformed HTTP all leave as OpenAI-shaped JSON with the right status.
+// The one place errors become HTTP answers: every layer's failure, Fastify's own, unknown routes,
+// malformed HTTP and CONNECT all leave as OpenAI-shaped JSON with the right status.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   GatewayError,
@@ -17,6 +18,7 @@ import { toAnthropicError } from '../../anthropic-api/from-chat.js';
 import type { ErrorBody } from '../../openai/types.js';
 import type { Logger } from '../../logging/logger.js';
 import type { Redactor } from '../../logging/redactor.js';
+import { requestIdFor } from '../request-id.js';
 
 function unsupportedMediaType(message: string): GatewayError {
   return new GatewayError({ status: 415, type: 'invalid_request_error', code: 'unsupported_media_type', message });
@@ -212,7 +214,19 @@ export function lingeringClose(request: IncomingMessage): void {
   });
 }
 
-const REASONS: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Payload Too Large', 431: 'Request Header Fields Too Large' };
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
+  413: 'Payload Too Large',
+  431: 'Request Header Fields Too Large',
+};
+
+/** A whole HTTP/1.1 error answer, for a socket no response object owns; the connection closes after it. */
+function rawAnswer(status: number, body: ErrorBody, requestId: string, extraHeaders = ''): string {
+  const text = JSON.stringify(body);
+  return `HTTP/1.1 ${status} ${REASONS[status] ?? 'Bad Request'}\r\n${extraHeaders}Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${text}`;
+}
 
 /** Answers HTTP that never became a request (bad framing, huge headers, slow clients). */
 export function clientErrorHandler(logger: Logger) {
@@ -245,10 +259,32 @@ export function clientErrorHandler(logger: Logger) {
       message = 'A request header is not valid.';
     }
     const body: ErrorBody = { error: { message, type: 'invalid_request_error', param: null, code } };
-    const text = JSON.stringify(body);
     logger.debug({ code: error.code, status }, 'client error');
-    socket.end(
-      `HTTP/1.1 ${status} ${REASONS[status] ?? 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nX-Request-Id: ${randomUUID()}\r\nConnection: close\r\n\r\n${text}`,
-    );
+    socket.end(rawAnswer(status, body, randomUUID()));
+  };
+}
+
+/** The methods the routes answer, for the 405's Allow header. */
+const ROUTE_METHODS = 'GET, HEAD, POST, PATCH, DELETE';
+
+/**
+ * Answers a CONNECT request (the node:http server's 'connect' event) with a 405: the proxy is an
+ * API, not a forward proxy, and with no listener Node destroys the socket without any answer.
+ */
+export function connectHandler(logger: Logger) {
+  return (request: IncomingMessage, socket: Duplex): void => {
+    // Node's server has let go of the socket, and of its error listener: a reset must not crash the process.
+    socket.on('error', () => socket.destroy());
+    const requestId = requestIdFor(request.headers);
+    logger.debug({ reqId: requestId, method: request.method }, 'CONNECT refused');
+    const body: ErrorBody = {
+      error: { message: 'CONNECT is not supported: this server is an API, not an HTTP proxy.', type: 'invalid_request_error', param: null, code: 'method_not_allowed' },
+    };
+    // What the client sends after its request is read and dropped, so the close does not reset the connection under the answer.
+    socket.resume();
+    socket.end(rawAnswer(405, body, requestId, `Allow: ${ROUTE_METHODS}\r\n`));
+    // Nor can a client that never closes its side hold the socket open.
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    socket.once('close', () => clearTimeout(timer));
   };
 }

@@ -150,6 +150,30 @@ describe('/v1/messages: keys, errors, tool streams, cache', () => {
     assertAnthropicError(record(JSON.parse(await response.text()) as unknown), 'not_found_error');
   });
 
+  test('a wrong method or an unknown path under /v1/messages: an Anthropic-shaped 404, with the request id', async () => {
+    const cases: Array<[string, string]> = [
+      ['GET', '/v1/messages'],
+      ['PUT', '/v1/messages?beta=true'],
+      ['GET', '/v1/messages/count_tokens'],
+      ['POST', '/v1/messages/count-tokens'],
+    ];
+    for (const [method, path] of cases) {
+      const response = await fetch(`${gateway.url}${path}`, { method, headers: { 'x-api-key': CLIENT_KEY, 'x-request-id': 'wrong-method-1' } });
+      assert.equal(response.status, 404, `${method} ${path}`);
+      assert.equal(response.headers.get('x-request-id'), 'wrong-method-1');
+      const body = record(JSON.parse(await response.text()) as unknown);
+      assertAnthropicError(body, 'not_found_error');
+      assert.equal(body.request_id, 'wrong-method-1');
+    }
+    // Without a key the refusal is Anthropic's too; other unknown paths keep OpenAI's shape.
+    const anonymous = await fetch(`${gateway.url}/v1/messages`);
+    assert.equal(anonymous.status, 401);
+    assertAnthropicError(record(JSON.parse(await anonymous.text()) as unknown), 'authentication_error');
+    const elsewhere = await fetch(`${gateway.url}/v1/messagesx`, { headers: { 'x-api-key': CLIENT_KEY } });
+    assert.equal(elsewhere.status, 404);
+    assert.equal(record(record(JSON.parse(await elsewhere.text()) as unknown).error).code, 'not_found');
+  });
+
   test('OpenAI arguments in many fragments, and a call with none: every input_json_delta sequence parses', async () => {
     const args = JSON.stringify({ location: 'Paris, "Île-de-France"', unit: 'celsius', days: [1, 2, 3] });
     openai.reset();

@@ -1,5 +1,6 @@
 // The one place errors become HTTP answers: every layer's failure, Fastify's own, unknown routes,
-// malformed HTTP and CONNECT all leave as OpenAI-shaped JSON with the right status.
+// malformed HTTP and CONNECT all leave as OpenAI-shaped JSON (Anthropic's shape under /v1/messages)
+// with the right status.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -82,8 +83,22 @@ export function registerErrorHandler(app: FastifyInstance, bodyLimit: number, re
 
   app.setNotFoundHandler({}, (request, reply) => {
     const error = routeNotFound(request.method, request.url.split('?')[0] ?? '');
-    reply.code(404).header('content-type', 'application/json; charset=utf-8').send(errorBody(error, redactor));
+    reply.code(404).header('content-type', 'application/json; charset=utf-8');
+    reply.send(anthropicShaped(request) ? anthropicBody(error, request.id, redactor) : errorBody(error, redactor));
   });
+}
+
+/**
+ * Errors in Anthropic's shape: on the routes of its Messages API (route config `errorFormat`), and
+ * on any other request for a path under /v1/messages (a GET, a typo of count_tokens), whose client
+ * is an Anthropic one too.
+ */
+function anthropicShaped(request: FastifyRequest): boolean {
+  const format = request.routeOptions.config?.errorFormat;
+  if (format !== undefined) return format === 'anthropic';
+  if (request.routeOptions.url !== undefined) return false;
+  const path = request.url.split('?')[0] ?? '';
+  return path === '/v1/messages' || path.startsWith('/v1/messages/');
 }
 
 /**
@@ -110,6 +125,10 @@ function errorBody(error: GatewayError, redactor: Redactor | undefined): ErrorBo
   return out;
 }
 
+function anthropicBody(error: GatewayError, requestId: string, redactor: Redactor | undefined): ReturnType<typeof toAnthropicError> {
+  return toAnthropicError({ status: error.status, message: redactor === undefined ? error.message : redactor.redact(error.message) }, requestId);
+}
+
 /**
  * The request has a body to read. A request without one is not yet `complete` while the router
  * answers it in its 'request' event (frameworkErrors): Node's parser marks it just after.
@@ -134,13 +153,8 @@ function errorWriter(redactor: Redactor | undefined): (request: FastifyRequest, 
       reply.raw.once('finish', () => lingeringClose(raw));
     }
     reply.code(gateway.status).header('content-type', 'application/json; charset=utf-8');
-    // Routes of another API answer in that API's own error shape (route config `errorFormat`).
-    if (request.routeOptions.config?.errorFormat === 'anthropic') {
-      const message = redactor === undefined ? gateway.message : redactor.redact(gateway.message);
-      reply.send(toAnthropicError({ status: gateway.status, message }, request.id));
-      return;
-    }
-    reply.send(errorBody(gateway, redactor));
+    // Another API's paths answer in that API's own error shape.
+    reply.send(anthropicShaped(request) ? anthropicBody(gateway, request.id, redactor) : errorBody(gateway, redactor));
   };
 }
 

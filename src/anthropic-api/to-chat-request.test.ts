@@ -184,6 +184,19 @@ describe('toChatRequest edge cases', () => {
   it('validation: the path of the bad field, max_tokens required, count_tokens without it', () => {
     assert.throws(() => validateMessagesRequest({ model: 'm', messages: [{ role: 'user', content: 'x' }] }), (error: unknown) => error instanceof GatewayError && error.param === 'max_tokens');
     assert.throws(() => validateMessagesRequest({ ...base, temperature: 1.5, messages: [{ role: 'user', content: 'x' }] }), (error: unknown) => error instanceof GatewayError && error.param === 'temperature');
-    assert.throws(() => validateMessagesRequest({ ...base, messages: [{ role: 'user', content: [{ text: 'no type' }] }] }), (error: unknown) => error instanceof GatewayError && error.param === 'messages[0].content');
+    assert.throws(() => validateMessagesRequest({ ...base, messages: [{ role: 'user', content: [{ text: 'no type' }] }] }), (error: unknown) => error instanceof GatewayError && error.param === 'messages[0].content[0].type');
+  });
+
+  it('a block type that is not a string is a type error at its path, in a turn or in a tool_result', () => {
+    const isTypeError = (param: string) => (error: unknown) => error instanceof GatewayError && error.status === 400 && error.code === 'invalid_type' && error.param === param;
+    for (const type of [true, -0, null]) {
+      assert.throws(() => validateMessagesRequest({ ...base, messages: [{ role: 'user', content: [{ type, text: 'x' }] }] }), isTypeError('messages[0].content[0].type'), String(type));
+      const nested = validateMessagesRequest({ ...base, messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: [{ type, text: 'x' }] }] }] });
+      assert.throws(() => translate(nested), isTypeError('messages[0].content[0].content[0].type'), String(type));
+      const source = validateMessagesRequest({ ...base, messages: [{ role: 'user', content: [{ type: 'image', source: { type, data: 'AAAA' } }] }] });
+      assert.throws(() => translate(source), isTypeError('messages[0].content[0].source.type'), String(type));
+    }
+    const notBlock = validateMessagesRequest({ ...base, messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: [null] }] }] });
+    assert.throws(() => translate(notBlock), isTypeError('messages[0].content[0].content[0]'));
   });
 });

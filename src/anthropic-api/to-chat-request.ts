@@ -1,7 +1,7 @@
 // Anthropic Messages request → the proxy's internal ChatCompletionRequest, for every provider that is
 // not Anthropic (an Anthropic upstream gets the client's body as it came). Pure: no I/O. What cannot
 // be expressed is refused with a 400 naming it; what only changes style is dropped with a warning.
-import { invalidValue } from '../errors/gateway-error.js';
+import { invalidType, invalidValue } from '../errors/gateway-error.js';
 import type { ChatCompletionRequest, ChatMessage, ContentPart, ToolCall, ToolChoice, ToolDefinition } from '../openai/types.js';
 import { unsupportedContent } from '../providers/chat-request-fields.js';
 import type { AnthropicToolResultBlockParam, AnthropicToolUseBlockParam } from '../providers/anthropic/anthropic-wire.js';
@@ -51,6 +51,8 @@ function mediaPart(block: InboundContentBlock, param: string): ContentPart {
   const source = (block as { source?: unknown }).source;
   if (source === null || typeof source !== 'object') throw invalidValue(`${param}.source`, 'expected an object');
   const typed = source as Record<string, unknown>;
+  // Else `true` would be refused as a source type only Anthropic models take.
+  if (typeof typed.type !== 'string') throw invalidType(`${param}.source.type`, 'string');
   if (block.type === 'image') {
     if (typed.type === 'base64') return { type: 'image_url', image_url: { url: `data:${mediaTypeOf(typed, param)};base64,${String(typed.data)}` } };
     if (typed.type === 'url' && typeof typed.url === 'string') return { type: 'image_url', image_url: { url: typed.url } };
@@ -73,11 +75,15 @@ function toolResultParts(block: AnthropicToolResultBlockParam, param: string): {
   if (!Array.isArray(content)) throw invalidValue(`${param}.content`, 'expected a string or an array of blocks');
   const texts: string[] = [];
   const images: ContentPart[] = [];
-  content.forEach((part, index) => {
+  content.forEach((part: unknown, index) => {
     const at = `${param}.content[${index}]`;
-    if (part.type === 'text' && typeof part.text === 'string') texts.push(part.text);
-    else if (part.type === 'image' || (part as { type: string }).type === 'document') images.push(mediaPart(part as InboundContentBlock, at));
-    else throw unsupportedContent(at, `'${String((part as { type: unknown }).type)}' blocks in a tool_result are only available with Anthropic models`);
+    // The request schema checks the blocks of a turn, not those nested in a tool_result.
+    if (part === null || typeof part !== 'object' || Array.isArray(part)) throw invalidType(at, 'object');
+    const block = part as InboundContentBlock;
+    if (typeof block.type !== 'string') throw invalidType(`${at}.type`, 'string');
+    if (block.type === 'text' && typeof (block as { text?: unknown }).text === 'string') texts.push((block as { text: string }).text);
+    else if (block.type === 'image' || block.type === 'document') images.push(mediaPart(block, at));
+    else throw unsupportedContent(at, `'${block.type.slice(0, 64)}' blocks in a tool_result are only available with Anthropic models`);
   });
   return { text: texts.join('\n'), images };
 }

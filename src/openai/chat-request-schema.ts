@@ -126,23 +126,13 @@ function expectedType(error: ValueError): string {
   return describe(error).replace(/^expected /, '');
 }
 
-/** The most specific error: TypeBox reports a union failure first, then its members'. */
-function pickError(body: unknown): ValueError | undefined {
-  let first: ValueError | undefined;
-  for (const error of check.Errors(body)) {
-    first ??= error;
-    if (error.type !== ValueErrorType.Union) return error;
-  }
-  return first;
-}
-
 /**
- * Whether a union (nested unions included) has a plain member of the value's JSON type, so the
- * value failed a constraint (range, length), not its type: `temperature: 3` against
- * number|null is a value error, `temperature: "hot"` a type error. Enum members (`const`) never
- * count: a role outside the list is the wrong kind of value (RELIABILITY 4a#5).
+ * Whether a schema, or a member of a union (nested unions included), is a plain one of the value's
+ * JSON type, so the value failed a constraint (range, length), not its type: `temperature: 3`
+ * against number|null is a value error, `temperature: "hot"` a type error. Enum members (`const`)
+ * never count: a role outside the list is the wrong kind of value (RELIABILITY 4a#5).
  */
-function unionAcceptsTypeOf(schema: TSchema, value: unknown): boolean {
+function acceptsTypeOf(schema: TSchema, value: unknown): boolean {
   const kind = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
   const pending: TSchema[] = [schema];
   while (pending.length > 0) {
@@ -166,29 +156,47 @@ export function mapSchemaError(error: ValueError): GatewayError {
   // An empty list where a non-empty one is required counts as missing (`messages: []`, RELIABILITY 4a#5).
   if (error.type === ValueErrorType.ArrayMinItems && Array.isArray(error.value) && error.value.length === 0) return invalidType(param, 'a non-empty array');
   if (VALUE_FIELDS.has(top) || RANGE_ERRORS.has(error.type)) return invalidValue(param, describe(error));
-  if (error.type === ValueErrorType.Union && unionAcceptsTypeOf(error.schema, error.value)) return invalidValue(param, describe(error));
+  if (error.type === ValueErrorType.Union && acceptsTypeOf(error.schema, error.value)) return invalidValue(param, describe(error));
   return invalidType(param, expectedType(error));
+}
+
+/**
+ * A union's own error names only the union (`messages[0].content`: "expected union value"). When
+ * exactly one member takes the value's JSON type, the value failed inside that member, and the
+ * member's first error names the field itself (`messages[0].content[0].type`: expected string).
+ */
+function narrowUnion(error: ValueError): ValueError {
+  let current = error;
+  while (current.type === ValueErrorType.Union) {
+    const { value } = current;
+    const members = (current.schema.anyOf ?? []) as TSchema[];
+    const taking = members.flatMap((member, index) => (acceptsTypeOf(member, value) ? [index] : []));
+    const inner = taking.length === 1 ? current.errors[taking[0] as number]?.First() : undefined;
+    if (inner === undefined) break;
+    current = inner;
+  }
+  return current;
+}
+
+/** The most specific error: the first that is not a union's, else the first union's, narrowed. */
+function pickError(compiled: { Errors(value: unknown): Iterable<ValueError> }, body: unknown): ValueError | undefined {
+  let first: ValueError | undefined;
+  for (const error of compiled.Errors(body)) {
+    first ??= error;
+    if (error.type !== ValueErrorType.Union) return error;
+  }
+  return first === undefined ? undefined : narrowUnion(first);
 }
 
 /** Checks a parsed body against the schema; returns the typed request or throws a 400. */
 export function validateChatRequest(body: unknown): ChatCompletionRequest {
-  if (check.Check(body)) return body as ChatCompletionRequest;
-  const error = pickError(body);
-  if (error === undefined) throw invalidType('body', 'a JSON object');
-  throw mapSchemaError(error);
+  return validateAgainst<ChatCompletionRequest>(check, body);
 }
 
 /** The same checking and 400s for another endpoint's compiled schema (/v1/messages, /v1/completions). */
 export function validateAgainst<T>(compiled: { Check(value: unknown): boolean; Errors(value: unknown): Iterable<ValueError> }, body: unknown): T {
   if (compiled.Check(body)) return body as T;
-  let first: ValueError | undefined;
-  for (const error of compiled.Errors(body)) {
-    first ??= error;
-    if (error.type !== ValueErrorType.Union) {
-      first = error;
-      break;
-    }
-  }
-  if (first === undefined) throw invalidType('body', 'a JSON object');
-  throw mapSchemaError(first);
+  const error = pickError(compiled, body);
+  if (error === undefined) throw invalidType('body', 'a JSON object');
+  throw mapSchemaError(error);
 }

@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { GatewayError } from '../errors/gateway-error.js';
+import { validateChatRequest } from './chat-request-schema.js';
+
+function refusal(body: unknown): { status: number; code: string | null; param: string | null; message: string } {
+  try {
+    validateChatRequest(body);
+  } catch (error) {
+    assert.ok(error instanceof GatewayError);
+    return { status: error.status, code: error.code, param: error.param, message: error.message };
+  }
+  assert.fail('expected a refusal');
+}
+
+const withPart = (part: unknown) => ({ model: 'gpt-4', messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }, part] }] });
+
+describe('validateChatRequest', () => {
+  test('a content part whose type is not a string: invalid_type naming the part type', () => {
+    for (const type of [true, -0, null, 7, {}, ['text']]) {
+      const refused = refusal(withPart({ type, text: 'x' }));
+      assert.deepEqual({ status: refused.status, code: refused.code, param: refused.param }, { status: 400, code: 'invalid_type', param: 'messages[0].content[1].type' }, JSON.stringify(type));
+      assert.equal(refused.message, "Invalid type for 'messages[0].content[1].type': expected string.");
+    }
+    assert.deepEqual(refusal(withPart({ text: 'x' })).param, 'messages[0].content[1].type');
+    assert.deepEqual(refusal(withPart('text')).param, 'messages[0].content[1]');
+  });
+
+  test('a value inside a union is named by its own path; type errors of the union itself are unchanged', () => {
+    assert.deepEqual(refusal({ model: 'gpt-4', messages: [{ role: 'user', content: 'x' }], metadata: { user: 1 } }).param, 'metadata.user');
+    const hot = refusal({ model: 'gpt-4', messages: [{ role: 'user', content: 'x' }], temperature: 2.5 });
+    assert.deepEqual([hot.code, hot.param], ['invalid_value', 'temperature']);
+    assert.match(hot.message, /2/);
+    const stops = refusal({ model: 'gpt-4', messages: [{ role: 'user', content: 'x' }], stop: ['a', 'b', 'c', 'd', 'e'] });
+    assert.deepEqual([stops.code, stops.param], ['invalid_value', 'stop']);
+    const number = refusal({ model: 'gpt-4', messages: [{ role: 'user', content: 42 }] });
+    assert.deepEqual([number.code, number.param], ['invalid_type', 'messages[0].content']);
+    const word = refusal({ model: 'gpt-4', messages: [{ role: 'user', content: 'x' }], temperature: 'hot' });
+    assert.deepEqual([word.code, word.param], ['invalid_type', 'temperature']);
+  });
+});

@@ -24,6 +24,7 @@ describe('CONNECT and Upgrade requests', () => {
     assert.match(error.message, /CONNECT/);
     assert.equal(answer.headers['x-request-id'], 'tunnel-1');
     assert.equal(answer.headers.connection, 'close');
+    assert.equal(answer.headers['cache-control'], 'no-store');
     assert.equal(answer.headers.allow, 'GET, HEAD, POST, PATCH, DELETE');
     // Bytes sent after the request (a TLS hello) change nothing, and the process keeps serving.
     const eager = await rawExchange(gateway.url, ['CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n\x16\x03\x01\x02\x00\x01']);

@@ -748,7 +748,12 @@ describe('RELIABILITY §4a bad inputs', () => {
       timeoutMs: 2000,
       until: hasWholeResponse,
     });
-    assertError(parseRawResponse(big.text), { status: 431, code: 'headers_too_large', param: null });
+    const bigAnswer = parseRawResponse(big.text);
+    assertError(bigAnswer, { status: 431, code: 'headers_too_large', param: null });
+    // Written by hand on the socket, with the headers every routed answer carries.
+    assert.equal(bigAnswer.headers['cache-control'], 'no-store');
+    assert.equal(bigAnswer.headers.vary, 'Authorization');
+    assert.match(String(bigAnswer.headers['x-request-id']), /^[0-9a-f-]{36}$/);
 
     const many: Record<string, string> = { authorization: `Bearer ${CLIENT_KEY}` };
     for (let index = 0; index < 101; index++) many[`x-h${index}`] = String(index);

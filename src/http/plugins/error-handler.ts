@@ -236,10 +236,14 @@ const REASONS: Record<number, string> = {
   431: 'Request Header Fields Too Large',
 };
 
-/** A whole HTTP/1.1 error answer, for a socket no response object owns; the connection closes after it. */
+/**
+ * A whole HTTP/1.1 error answer, for a socket no response object owns; the connection closes after
+ * it. It carries the headers every routed answer starts with (app.ts startRequest), so no cache
+ * between the client and the proxy keeps it.
+ */
 function rawAnswer(status: number, body: ErrorBody, requestId: string, extraHeaders = ''): string {
   const text = JSON.stringify(body);
-  return `HTTP/1.1 ${status} ${REASONS[status] ?? 'Bad Request'}\r\n${extraHeaders}Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${text}`;
+  return `HTTP/1.1 ${status} ${REASONS[status] ?? 'Bad Request'}\r\n${extraHeaders}Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nX-Request-Id: ${requestId}\r\nCache-Control: no-store\r\nVary: Authorization\r\nConnection: close\r\n\r\n${text}`;
 }
 
 /** Answers HTTP that never became a request (bad framing, huge headers, slow clients). */

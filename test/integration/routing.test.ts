@@ -94,7 +94,10 @@ routing: { failure_threshold: 3, cooldown_s: 0.5 }
   test('weighted-random spreads load by weight (3:1)', async () => {
     for (let index = 0; index < 200; index++) assert.equal((await chat(gateway, 'balanced')).status, 200);
     const share = one.requests.length / 200;
-    assert.ok(share > 0.65 && share < 0.85, `share on the weight-3 deployment: ${share}`);
+    // 3:1 is 0.75 with a standard deviation of ~0.031 over 200 picks: ±0.15 is ~4.9 of them (the
+    // old ±0.10, 3.3 of them, failed about once in a thousand runs), and an even split (0.5) or a
+    // reversed one (0.25) is still far outside.
+    assert.ok(share > 0.6 && share < 0.9, `share on the weight-3 deployment: ${share}`);
     assert.equal(one.requests.length + two.requests.length, 200);
   });
 

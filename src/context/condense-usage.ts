@@ -112,7 +112,8 @@ function recordCondenseUsage(
     ...(cost === undefined ? {} : { cost }),
     latencyMs: Date.now() - started,
     status: disconnected ? 'client_disconnected' : ok ? 'ok' : 'error',
-    httpStatus: 200,
+    // 499 for a client that left before its answer, as the access line and the chat records say.
+    httpStatus: disconnected ? 499 : 200,
     ...(failed[0]?.errorCode === undefined ? {} : { errorCode: failed[0].errorCode }),
     stream: false,
     cacheHit: false,

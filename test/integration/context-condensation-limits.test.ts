@@ -333,9 +333,10 @@ describe('/api/condense map-reduce: every summariser call is held, recorded and 
     const { calls } = upstream;
     assert.equal(calls.length, 4);
     assert.deepEqual(
-      { status: record?.status, promptTokens: record?.promptTokens, completionTokens: record?.completionTokens },
+      { status: record?.status, httpStatus: record?.httpStatus, promptTokens: record?.promptTokens, completionTokens: record?.completionTokens },
       {
         status: 'client_disconnected',
+        httpStatus: 499,
         promptTokens: calls.reduce((sum, call) => sum + call.usage.prompt_tokens, 0),
         completionTokens: calls.reduce((sum, call) => sum + call.usage.completion_tokens, 0),
       },

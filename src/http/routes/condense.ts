@@ -14,6 +14,7 @@ import { tokenCountMethod } from '../../usage/token-estimator.js';
 import { checkModelAccess } from '../chat-pipeline.js';
 import { guardBody } from '../json-body.js';
 import { knownFields } from '../../json/known-fields.js';
+import { warningsHeader } from '../warnings-header.js';
 
 export const DEFAULT_SUMMARY_TOKENS = 512;
 /**
@@ -130,7 +131,8 @@ export function registerCondense(app: FastifyInstance, services: Services): void
     // every planned call's (a map-reduce makes one per chunk and one to combine them).
     const result = await runCondensation(services, request, reply, prepared, { group, started, recordWithoutCalls: true });
     // Said as a chat answer says what changed; an extractive summary was written to max_tokens itself.
-    if (result.method !== 'extractive' && prepared.warnings.length > 0) reply.header('x-llm-proxy-warnings', prepared.warnings.join('; '));
+    const shown = result.method === 'extractive' ? undefined : warningsHeader(prepared.warnings, services.redactor);
+    if (shown !== undefined) reply.header('x-llm-proxy-warnings', shown);
     const instructions = summarised.filter((message) => message.role === 'system' || message.role === 'developer');
     return {
       ...result,

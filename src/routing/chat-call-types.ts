@@ -17,6 +17,9 @@ export interface CallReach {
   maxOutput?: number | undefined;
 }
 
+/** One try at one deployment of `group` (the group being tried: the asked one or a fallback). */
+export type DeploymentAttempt<T> = (route: Route, group: ModelGroup, signal: CallSignal) => Promise<T>;
+
 export interface ChatCallContext extends CallReach {
   requestId: string;
   signal: CallSignal;
@@ -51,9 +54,15 @@ export interface AttemptRecord {
  */
 export type GroupView = (group: ModelGroup) => ModelGroup | undefined;
 
+/** The deployment that gave the answer, and every attempt that led there. */
 interface Served {
   route: Route;
   attempts: AttemptRecord[];
+}
+
+/** What the failover loop ends with: the attempt's result, and who served it. */
+export interface FailoverResult<T> extends Served {
+  result: T;
 }
 
 export interface JsonOutcome extends Served {

@@ -11,7 +11,7 @@ import { decodeSse } from '../streaming/sse-decoder.js';
 import { CallAbort, type CallSignal } from '../upstream/call-signal.js';
 import { releaseBody, upstreamSse, type UpstreamClient } from '../upstream/upstream-client.js';
 import { AttemptTimeout, callTimeouts } from './call-limits.js';
-import type { AttemptRecord, CallReach, ChatCallContext, ExecutorOptions, GroupView, JsonOutcome, StreamOutcome } from './chat-call-types.js';
+import type { CallReach, ChatCallContext, DeploymentAttempt, ExecutorOptions, FailoverResult, GroupView, JsonOutcome, StreamOutcome } from './chat-call-types.js';
 import { ChatStreamFrames, heldOutcome, openHeldStream, readUsage, type HeldStream } from './chat-stream.js';
 import type { HealthRegistry } from './deployment-health.js';
 import { DeploymentFailover } from './deployment-failover.js';
@@ -65,9 +65,9 @@ export class ChatExecutor extends DeploymentFailover {
   routeStream<T>(
     group: ModelGroup,
     signal: CallSignal,
-    attempt: (route: Route, group: ModelGroup, signal: CallSignal) => Promise<T>,
+    attempt: DeploymentAttempt<T>,
     reach: CallReach,
-  ): Promise<{ result: T; route: Route; attempts: AttemptRecord[] }> {
+  ): Promise<FailoverResult<T>> {
     return this.run(group, signal, attempt, reach);
   }
 
@@ -90,10 +90,10 @@ export class ChatExecutor extends DeploymentFailover {
   execute<T>(
     group: ModelGroup,
     clientSignal: CallSignal,
-    attempt: (route: Route, group: ModelGroup, signal: CallSignal) => Promise<T>,
+    attempt: DeploymentAttempt<T>,
     reach: CallReach,
     view?: GroupView,
-  ): Promise<{ result: T; route: Route; attempts: AttemptRecord[] }> {
+  ): Promise<FailoverResult<T>> {
     const totalMs = group.timeouts.totalMs ?? this.options.totalMs;
     // Not async itself: an uncapped call (the default) adds no promise of its own.
     return totalMs === undefined ? this.run(group, clientSignal, attempt, reach, view) : this.executeCapped(group, clientSignal, attempt, reach, view, totalMs);
@@ -102,11 +102,11 @@ export class ChatExecutor extends DeploymentFailover {
   private async executeCapped<T>(
     group: ModelGroup,
     clientSignal: CallSignal,
-    attempt: (route: Route, group: ModelGroup, signal: CallSignal) => Promise<T>,
+    attempt: DeploymentAttempt<T>,
     reach: CallReach,
     view: GroupView | undefined,
     totalMs: number,
-  ): Promise<{ result: T; route: Route; attempts: AttemptRecord[] }> {
+  ): Promise<FailoverResult<T>> {
     const deadline = new CallAbort();
     const abort = () => deadline.abort();
     clientSignal.addEventListener('abort', abort, { once: true });

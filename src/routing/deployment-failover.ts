@@ -6,11 +6,11 @@ import { GatewayError, isGatewayError, noHealthyDeployment } from '../errors/gat
 import { mayUseModel } from '../keys/model-allowlist.js';
 import { delay as wait, type CallSignal } from '../upstream/call-signal.js';
 import { isAbort } from './call-limits.js';
-import type { AttemptRecord, CallReach, ExecutorOptions, GroupView } from './chat-call-types.js';
+import type { AttemptRecord, CallReach, DeploymentAttempt, ExecutorOptions, FailoverResult, GroupView } from './chat-call-types.js';
 import { groupOutputLimit } from './group-figures.js';
 import type { HealthRegistry } from './deployment-health.js';
 import { orderCandidates, type Candidate } from './load-balance.js';
-import type { ModelGroup, ModelRouter, Route } from './model-router.js';
+import type { ModelGroup, ModelRouter } from './model-router.js';
 import { plannedFallbacks } from './reachable-groups.js';
 import { retryDelay, type RetryBudget } from './retry-policy.js';
 
@@ -96,10 +96,10 @@ export class DeploymentFailover {
   protected async run<T>(
     group: ModelGroup,
     signal: CallSignal,
-    attempt: (route: Route, group: ModelGroup, signal: CallSignal) => Promise<T>,
+    attempt: DeploymentAttempt<T>,
     reach: CallReach,
     view?: GroupView,
-  ): Promise<{ result: T; route: Route; attempts: AttemptRecord[] }> {
+  ): Promise<FailoverResult<T>> {
     const attempts: AttemptRecord[] = [];
     let lastError: GatewayError | undefined;
     let overflowWindow: number | undefined;

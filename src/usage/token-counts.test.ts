@@ -3,7 +3,7 @@ import { after, test } from 'node:test';
 import type { ChatCompletionRequest } from '../openai/types.js';
 import { closeCountPool, CountPool, countTokens, INLINE_CHARS, jobChars, runCountJob, WorkersUnavailable, type CountJob, type PromptPlan } from './token-counts.js';
 import { watchLoop } from '../../test/support/loop-watch.js';
-import { loadTokenCounter } from './token-estimator.js';
+import { loadTokenCounter, type TokenCounter } from './token-estimator.js';
 
 after(closeCountPool);
 
@@ -38,6 +38,24 @@ test('a plan adds up: the request is the priming, every message and the fixed pa
   assert.equal(plan.priming, counter.messages([]));
   assert.ok(plan.fixed > 0, 'the tool definition is counted outside the messages');
   assert.equal(plan.priming + plan.perMessage.reduce((sum, tokens) => sum + tokens, 0) + plan.fixed, plan.request);
+});
+
+test('a plan reads each message once (it read them all again for the whole prompt)', async () => {
+  const counter = await loadTokenCounter();
+  const request = chat('How far is the harbor from the river?');
+  const read = new Map<ChatCompletionRequest['messages'][number], number>();
+  const counting: TokenCounter = {
+    ...counter,
+    message: (message) => {
+      read.set(message, (read.get(message) ?? 0) + 1);
+      return counter.message(message);
+    },
+    messages: (messages) => messages.reduce((sum, message) => sum + counting.message(message), counter.messages([])),
+    request: (whole) => counting.messages(whole.messages) + counter.fixed(whole),
+  };
+  const plan = runCountJob(counting, { kind: 'plan', chat: request }) as PromptPlan;
+  assert.equal(plan.request, counter.request(request));
+  assert.deepEqual([...read.values()], request.messages.map(() => 1));
 });
 
 test('big jobs counted in a worker thread give the same numbers as counting in place', async () => {

@@ -59,12 +59,13 @@ export function runCountJob(counter: TokenCounter, job: CountJob): AnyResult {
     case 'extractive':
       return extractiveSummary(job.messages, job.maxTokens, counter.text, counter.fit);
     case 'plan': {
+      // Each message is counted once: the whole prompt is the parts' sum (request() would read them all again).
       const perMessage = job.chat.messages.map((message) => counter.message(message));
       const priming = counter.messages([]);
-      let messages = priming;
-      for (const tokens of perMessage) messages += tokens;
-      const request = counter.request(job.chat);
-      return { request, perMessage, priming, fixed: request - messages };
+      const fixed = counter.fixed(job.chat);
+      let request = priming + fixed;
+      for (const tokens of perMessage) request += tokens;
+      return { request, perMessage, priming, fixed };
     }
   }
 }

@@ -211,6 +211,8 @@ export interface TokenCounter {
   messages(messages: readonly ChatMessage[]): number;
   /** A chat request's prompt: messages, tool and function definitions, response schema. */
   request(chat: ChatCompletionRequest): number;
+  /** What request() counts beyond the messages: tool and function definitions, response schema. */
+  fixed(chat: ChatCompletionRequest): number;
   /**
    * request(), exact when it is at most `cap`; past `cap` counting stops and some number over it
    * comes back. What a refusal needs, at a cost bounded by the window instead of by the body.
@@ -232,18 +234,20 @@ function makeCounter(tokenizer: Tokenizer): TokenCounter {
     return tokens;
   };
   const messages = (list: readonly ChatMessage[]): number => list.reduce((sum, entry) => sum + message(entry), TOKENS_PER_REPLY);
+  const fixed = (chat: ChatCompletionRequest): number => {
+    let tokens = 0;
+    if (chat.tools !== undefined) tokens += count(JSON.stringify(chat.tools));
+    if (chat.functions !== undefined) tokens += count(JSON.stringify(chat.functions));
+    if (chat.response_format !== undefined) tokens += count(JSON.stringify(chat.response_format));
+    return tokens;
+  };
   return {
     text: count,
     fit,
     message,
     messages,
-    request(chat) {
-      let tokens = messages(chat.messages);
-      if (chat.tools !== undefined) tokens += count(JSON.stringify(chat.tools));
-      if (chat.functions !== undefined) tokens += count(JSON.stringify(chat.functions));
-      if (chat.response_format !== undefined) tokens += count(JSON.stringify(chat.response_format));
-      return tokens;
-    },
+    fixed,
+    request: (chat) => messages(chat.messages) + fixed(chat),
     requestUpTo(chat, cap) {
       // The same walk over a count that keeps a running total of the text it has seen (framing
       // tokens aside, so it never stops early) and leaves the walk once that total passes `cap`.

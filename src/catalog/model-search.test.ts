@@ -78,12 +78,19 @@ describe('parseSearchParams', () => {
     assert.equal(parseSearchParams({ max_input_cost: '0.0025' }).max_input_cost, 0.0025);
     for (const bad of ['-1', 'abc', 'Infinity', 'NaN', '1e400', '10k']) rejects({ min_context: bad }, 'min_context');
     rejects({ max_input_cost: '-0.1' }, 'max_input_cost');
+    // Decimal notation only: Number() alone reads these as 16, 3 and 7.
+    for (const bad of ['0x10', '0b11', '0o7', '0X1F400']) rejects({ min_context: bad }, 'min_context');
+    assert.equal(parseSearchParams({ max_input_cost: '1e-05' }).max_input_cost, 0.00001);
+    assert.equal(parseSearchParams({ max_output_cost: '.5' }).max_output_cost, 0.5);
   });
 
   test('limit is 1..1000 and offset a whole number of at least 0', () => {
     assert.equal(parseSearchParams({ limit: '1000', offset: '5' }).limit, 1000);
     for (const bad of ['0', '1001', '1.5', 'ten', '-3']) rejects({ limit: bad }, 'limit');
     for (const bad of ['-1', '0.5', 'x']) rejects({ offset: bad }, 'offset');
+    for (const bad of ['0x10', '0b11', '0o7']) rejects({ limit: bad }, 'limit');
+    rejects({ offset: '0x10' }, 'offset');
+    assert.equal(parseSearchParams({ limit: '5.0' }).limit, 5);
   });
 
   test('sort takes a known field, descending with a leading -', () => {

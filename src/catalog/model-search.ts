@@ -91,14 +91,20 @@ export function parseBooleanParam(name: string, value: string): boolean {
   throw invalidValue(name, 'expected true or false (or 1 or 0)');
 }
 
+/**
+ * Decimal notation only (`5`, `0.0025`, `1e-05` as Python writes small floats). `Number()` alone
+ * also reads `0x10`, `0b11` and `0o7`, which the schema's number and integer never mean.
+ */
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i;
+
 function parseNumber(name: string, value: string): number {
-  const number = Number(value);
+  const number = DECIMAL.test(value) ? Number(value) : Number.NaN;
   if (!Number.isFinite(number) || number < 0) throw invalidValue(name, 'expected a finite number of at least 0');
   return number;
 }
 
 function parseInteger(name: string, value: string, min: number, max: number): number {
-  const number = Number(value);
+  const number = DECIMAL.test(value) ? Number(value) : Number.NaN;
   if (!Number.isInteger(number) || number < min || number > max) throw invalidValue(name, `expected a whole number from ${min} to ${max}`);
   return number;
 }

@@ -70,7 +70,7 @@ export function invalidValue(param: string, detail: string): GatewayError {
   return invalidRequest(`Invalid value for '${param}': ${detail}.`, 'invalid_value', param);
 }
 
-export function authentication(message = 'Invalid API key. Pass a valid key as "Authorization: Bearer <key>".', code = 'invalid_api_key'): GatewayError {
+export function authentication(message = 'Invalid API key. Send a valid key in the "Authorization" header ("Bearer" and the key).', code = 'invalid_api_key'): GatewayError {
   return new GatewayError({ status: 401, type: 'authentication_error', code, message });
 }
 

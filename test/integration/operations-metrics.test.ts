@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { CLIENT_KEY, MASTER_KEY, UPSTREAM_KEY, eventually } from '../support/gateway-harness.js';
 import { call, chat, JSON_AUTH, post, startStack } from '../support/reliability-support.js';
+import type { ErrorBody } from '../../src/openai/types.js';
 
 function scrape(url: string, key: string) {
   return call(url, { method: 'GET', path: '/metrics', headers: { authorization: `Bearer ${key}` } });
@@ -120,7 +121,12 @@ describe('/metrics', () => {
       assert.equal((await scrape(stack.url, token)).status, 200);
       assert.equal((await scrape(stack.url, MASTER_KEY)).status, 200);
       assert.equal((await scrape(stack.url, CLIENT_KEY)).status, 401);
-      assert.equal((await call(stack.url, { method: 'GET', path: '/metrics' })).status, 401);
+      const refused = await call(stack.url, { method: 'GET', path: '/metrics' });
+      assert.equal(refused.status, 401);
+      // The hint reaches the client whole: the redactor once turned its `Bearer <token>` into `Bearer [redacted]`.
+      const { message } = (JSON.parse(refused.body) as ErrorBody).error;
+      assert.ok(!message.includes('[redacted]'), message);
+      assert.match(message, /"Authorization" header \("Bearer" and the token\)/);
     } finally {
       await stack.close();
     }

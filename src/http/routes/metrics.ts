@@ -34,7 +34,8 @@ export function registerMetrics(app: FastifyInstance, services: Services, stream
       if (token !== undefined) {
         const key = presentedKey(request);
         const allowed = key !== undefined && (timingSafeEqual(digest(key), token) || services.keys.authenticate(key)?.role === 'master');
-        if (!allowed) throw authentication('Missing or invalid metrics token. Send it as "Authorization: Bearer <token>".');
+        // Not written as `Bearer <token>`: the redactor takes that for a credential and sends `Bearer [redacted]`.
+        if (!allowed) throw authentication('Missing or invalid metrics token. Send it in the "Authorization" header ("Bearer" and the token) or in "x-api-key".');
       }
       const body = await metrics.render();
       return reply.header('content-type', metrics.contentType()).send(body);

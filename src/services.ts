@@ -219,7 +219,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     },
     redactor,
   );
-  const discovery = new ModelDiscovery(router, upstream, logger, config.routing.discovery_interval_s * 1000);
+  const discovery = new ModelDiscovery(router, upstream, logger, config.routing.discovery_interval_s * 1000, redactor);
   const health =
     overrides.health ??
     new HealthRegistry(

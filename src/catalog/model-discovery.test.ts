@@ -2,6 +2,7 @@
 // figures that are positive integers, bounded display text, and no more than the limit.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { Redactor } from '../logging/redactor.js';
 import { checkDiscoveredModels, MAX_DISCOVERED_MODELS, MAX_DISPLAY_LENGTH } from './model-discovery.js';
 
 describe('checkDiscoveredModels', () => {
@@ -20,6 +21,22 @@ describe('checkDiscoveredModels', () => {
     assert.deepEqual(checked.models, [{ id: 'gpt-4o' }, { id: 'meta-llama/Llama-3.1-8B-Instruct:free' }]);
     assert.equal(checked.dropped, 7);
     assert.equal(checked.cut, 0);
+  });
+
+  test('drops ids that hold a secret and redacts display text (a list that echoes the key it was asked with)', () => {
+    const redactor = new Redactor(['sk-upstream-secret-1234567890']);
+    const checked = checkDiscoveredModels(
+      [
+        { id: 'gpt-4o', name: 'by sk-upstream-secret-1234567890', ownedBy: 'sk-upstream-secret-1234567890' },
+        { id: 'sk-upstream-secret-1234567890' },
+        { id: 'echo-sk-upstream-secret-1234567890-model' },
+      ],
+      MAX_DISCOVERED_MODELS,
+      (text) => redactor.redact(text),
+    );
+    assert.deepEqual(checked.models, [{ id: 'gpt-4o', name: 'by [redacted]', ownedBy: '[redacted]' }]);
+    assert.equal(checked.dropped, 2);
+    assert.ok(!JSON.stringify(checked).includes('sk-upstream-secret'));
   });
 
   test('keeps figures only when they are positive integers', () => {

@@ -1,6 +1,7 @@
 // Reads each configured provider's model list at start and then in the background, never on the
 // request path. A provider that cannot be reached keeps its last list and is marked stale.
 import type { Logger } from '../logging/logger.js';
+import type { Redactor } from '../logging/redactor.js';
 import type { DiscoveredModel, ProviderInstance } from '../providers/provider.js';
 import { isSafeModelName, type ModelRouter } from '../routing/model-router.js';
 import type { UpstreamClient } from '../upstream/upstream-client.js';
@@ -48,18 +49,23 @@ function displayText(value: string | undefined): string | undefined {
   return text.length === 0 ? undefined : text;
 }
 
+/** Keeps secrets out of what is listed: the redactor's `redact`, or nothing changed. */
+type Redact = (text: string) => string;
+const asIs: Redact = (text) => text;
+
 /**
  * What a provider reported, made safe to list and route: ids that are not safe model names (they
- * would list as routes that 404) and repeats are dropped, figures kept only when they are positive
- * integers, display text bounded (displayText), and the list cut at `limit`.
+ * would list as routes that 404), ids that hold a secret (a list that echoes the key it was asked
+ * with would otherwise serve it on /v1/models) and repeats are dropped, figures kept only when they
+ * are positive integers, display text bounded (displayText) and redacted, and the list cut at `limit`.
  */
-export function checkDiscoveredModels(reported: readonly DiscoveredModel[], limit = MAX_DISCOVERED_MODELS): CheckedModelList {
+export function checkDiscoveredModels(reported: readonly DiscoveredModel[], limit = MAX_DISCOVERED_MODELS, redact: Redact = asIs): CheckedModelList {
   const models: DiscoveredModel[] = [];
   const seen = new Set<string>();
   let dropped = 0;
   let cut = 0;
   for (const item of reported) {
-    if (!isSafeModelName(item.id) || seen.has(item.id)) {
+    if (!isSafeModelName(item.id) || seen.has(item.id) || redact(item.id) !== item.id) {
       dropped++;
       continue;
     }
@@ -70,9 +76,9 @@ export function checkDiscoveredModels(reported: readonly DiscoveredModel[], limi
     seen.add(item.id);
     const model: DiscoveredModel = { id: item.id };
     const name = displayText(item.name);
-    if (name !== undefined) model.name = name;
+    if (name !== undefined) model.name = redact(name);
     const ownedBy = displayText(item.ownedBy);
-    if (ownedBy !== undefined) model.ownedBy = ownedBy;
+    if (ownedBy !== undefined) model.ownedBy = redact(ownedBy);
     if (positiveInteger(item.created)) model.created = item.created;
     if (positiveInteger(item.contextLength)) model.contextLength = item.contextLength;
     if (positiveInteger(item.maxOutputTokens)) model.maxOutputTokens = item.maxOutputTokens;
@@ -92,6 +98,7 @@ export class ModelDiscovery {
     private readonly client: UpstreamClient,
     private readonly logger: Logger,
     private readonly intervalMs: number,
+    private readonly redactor?: Redactor,
   ) {}
 
   /** Starts the first read of every list and the background refresh. Never throws. */
@@ -132,7 +139,7 @@ export class ModelDiscovery {
       const reported = list.parse(body);
       // A 200 whose JSON is not a list (`{"error": ...}`) is a failed read, like a body that is not JSON.
       if (reported === undefined) throw new Error('an answer that is not a model list');
-      const { models, dropped, cut } = checkDiscoveredModels(reported);
+      const { models, dropped, cut } = checkDiscoveredModels(reported, MAX_DISCOVERED_MODELS, this.redactor === undefined ? asIs : (text) => (this.redactor as Redactor).redact(text));
       this.noteTrimmed(provider.name, dropped, cut);
       const changed = this.router.setDiscovered(provider.name, models);
       status.models = models.length;

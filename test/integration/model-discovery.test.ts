@@ -169,4 +169,21 @@ describe('model discovery over HTTP: display names', () => {
     const search = await fetch(`${gateway.url}/api/models/search?q=injected`, { headers: { Authorization: `Bearer ${CLIENT_KEY}` } });
     assert.deepEqual(((await search.json()) as { models: ModelView[] }).models.map((m) => m.id), ['claude-team-lines']);
   });
+  test('a list that echoes the provider key it was asked with never serves the key (/v1/models, /api/models)', async () => {
+    upstream.body = JSON.stringify({
+      object: 'list',
+      data: [
+        { id: UPSTREAM_KEY, object: 'model', created: 1700000000, owned_by: 'acme' },
+        { id: 'echo-model', object: 'model', created: 1700000000, owned_by: `key ${UPSTREAM_KEY}` },
+      ],
+    });
+    await gateway.app.services.discovery.refreshAll();
+    for (const path of ['/v1/models', '/api/models', '/v1/models/echo-model']) {
+      const response = await fetch(`${gateway.url}${path}`, { headers: { Authorization: `Bearer ${CLIENT_KEY}` } });
+      assert.equal(response.status, 200, path);
+      const text = await response.text();
+      assert.ok(!text.includes(UPSTREAM_KEY), `${path} holds the provider key`);
+    }
+    assert.ok((await models(gateway)).some((m) => m.id === 'echo-model'), 'the entry without the key in its id is kept');
+  });
 });

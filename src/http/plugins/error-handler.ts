@@ -142,20 +142,54 @@ function hasBody(request: IncomingMessage): boolean {
 function errorWriter(redactor: Redactor | undefined): (request: FastifyRequest, reply: FastifyReply, gateway: GatewayError) => void {
   return (request, reply, gateway) => {
     if (gateway.retryAfterMs !== undefined) reply.header('retry-after', Math.max(1, Math.ceil(gateway.retryAfterMs / 1000)));
-    if (!request.raw.complete && hasBody(request.raw)) {
-      // A body refused while it is still arriving (413, bad JSON framing): Fastify asks for
-      // `Connection: close`, and closing at once, with the client's bytes unread, makes the kernel
-      // reset the connection, which can destroy the answer before the client reads it. Instead the
-      // answer goes out, the proxy's side is shut, and a bounded part of the rest of the upload is
-      // read and dropped until the client closes, for at most LINGER_MS (a lingering close, as nginx does).
+    const raw = request.raw;
+    if (!raw.complete && hasBody(raw) && drainable(raw)) {
+      // Node reads and drops the rest after the answer, and the connection serves the next request.
       reply.removeHeader('connection');
-      const raw = request.raw;
+    } else if (!raw.complete && hasBody(raw)) {
+      // A body refused while it is still arriving (413, bad JSON framing, or a large upload that
+      // auth refused): the connection closes after the answer, which says so, or a keep-alive
+      // client sends its next request on it and loses it. Closing at once, with the client's bytes
+      // unread, makes the kernel reset the connection, which can destroy the answer before the
+      // client reads it: instead the answer goes out, the proxy's side is shut, and a bounded part
+      // of the rest of the upload is read and dropped until the client closes, for at most
+      // LINGER_MS (a lingering close, as nginx does).
+      reply.header('connection', 'close');
+      holdOpenAfterAnswer(raw.socket);
       reply.raw.once('finish', () => lingeringClose(raw));
     }
     reply.code(gateway.status).header('content-type', 'application/json; charset=utf-8');
     // Another API's paths answer in that API's own error shape.
     reply.send(anthropicShaped(request) ? anthropicBody(gateway, request.id, redactor) : errorBody(gateway, redactor));
   };
+}
+
+/**
+ * The most of an unread body that Node's own drain may read after an answer so the connection
+ * stays open for the client's next request: a request that auth or a limit refused before its body
+ * was read (a 401, 403 or 429 to a POST or PATCH) is an ordinary one, and closing its connection
+ * cost every keep-alive client (the OpenAI SDKs, `requests.Session`) a reconnect, or the next call.
+ */
+const KEEP_ALIVE_DRAIN_BYTES = 1024 * 1024;
+
+/**
+ * Whether Node will read and drop the rest of this body after the answer (it does so for a body
+ * nobody started reading), small enough that the connection is kept rather than closed.
+ */
+function drainable(request: IncomingMessage): boolean {
+  if (request.headers['transfer-encoding'] !== undefined || request.readableFlowing !== null) return false;
+  const length = Number(request.headers['content-length']);
+  return Number.isSafeInteger(length) && length <= KEEP_ALIVE_DRAIN_BYTES;
+}
+
+/**
+ * Node ends the socket of a `Connection: close` answer with destroySoon(), which destroys it as
+ * soon as the proxy's FIN is out, with the upload's bytes unread: the reset the lingering close
+ * avoids. Ending it is enough; lingeringClose closes it.
+ */
+function holdOpenAfterAnswer(socket: Socket | null): void {
+  if (socket === null) return;
+  socket.destroySoon = () => void socket.end();
 }
 
 /** How long a connection whose request body was refused mid-upload is kept open before it is closed. */

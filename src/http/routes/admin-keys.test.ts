@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { isGatewayError } from '../../errors/gateway-error.js';
-import { parseIsoDate } from './admin-keys.js';
+import { parseIsoDate, parseKeySettings } from './admin-keys.js';
 
 describe('parseIsoDate: every date and time is UTC, and only real calendar days pass', () => {
   test('dates, times with an offset or Z, and times without one (UTC, whatever the server zone)', () => {
@@ -30,5 +30,23 @@ describe('parseIsoDate: every date and time is UTC, and only real calendar days 
       );
     }
     assert.throws(() => parseIsoDate(42, 'start'), (error: unknown) => isGatewayError(error) && error.code === 'invalid_type');
+  });
+});
+
+describe('parseKeySettings: names are text', () => {
+  test('a lone surrogate in a name or a model is a 400 naming the field; a paired one (an emoji) passes', () => {
+    // Stored, it became U+FFFD: the key came back with another name than it was given.
+    for (const [body, param] of [
+      [{ name: 'app\ud800' }, 'name'],
+      [{ name: '\udfff' }, 'name'],
+      [{ models: ['gpt-4', 'gpt\udc00'] }, 'models[1]'],
+    ] as const) {
+      assert.throws(
+        () => parseKeySettings(body),
+        (error: unknown) => isGatewayError(error) && error.status === 400 && error.code === 'invalid_value' && error.param === param,
+        JSON.stringify(body),
+      );
+    }
+    assert.deepEqual(parseKeySettings({ name: 'app 🙂', models: ['模型🙂'] }), { name: 'app 🙂', models: ['模型🙂'] });
   });
 });

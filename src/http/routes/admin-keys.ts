@@ -12,6 +12,12 @@ const KEY_ID = /^[0-9a-f]{16}$/;
 /** A date, or a date and time with an optional zone: what `expires_at` takes. */
 const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 const MAX_LIMIT = 1_000_000_000;
+/**
+ * A UTF-16 surrogate without its pair (`"\ud800"` in the JSON): no character, and stored as
+ * U+FFFD, so the key would be shown with another name than it was given, or list a model no
+ * request can name.
+ */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 /** A date or date-time as parseIsoDate reads it (the same pattern), for the documented schemas. */
 export function isoDateSchema(description: string) {
@@ -79,7 +85,7 @@ export function parseKeySettings(body: unknown): KeySettings {
   const settings: KeySettings = {};
   if (input.name !== undefined) {
     if (input.name !== null && typeof input.name !== 'string') throw invalidType('name', 'a string or null');
-    if (typeof input.name === 'string' && (input.name.length === 0 || input.name.length > 256 || /[\u0000-\u001f]/.test(input.name))) {
+    if (typeof input.name === 'string' && (input.name.length === 0 || input.name.length > 256 || /[\u0000-\u001f]/.test(input.name) || LONE_SURROGATE.test(input.name))) {
       throw invalidValue('name', 'must be 1 to 256 printable characters');
     }
     settings.name = input.name;
@@ -89,7 +95,7 @@ export function parseKeySettings(body: unknown): KeySettings {
       if (!Array.isArray(input.models)) throw invalidType('models', 'an array of model names or null');
       if (input.models.length > 1_000) throw invalidValue('models', 'may list at most 1000 models');
       for (const [index, model] of input.models.entries()) {
-        if (typeof model !== 'string' || model.length === 0 || model.length > 256) throw invalidValue(`models[${index}]`, 'must be a model name of 1 to 256 characters');
+        if (typeof model !== 'string' || model.length === 0 || model.length > 256 || LONE_SURROGATE.test(model)) throw invalidValue(`models[${index}]`, 'must be a model name of 1 to 256 characters');
       }
     }
     settings.models = input.models === null ? null : [...new Set(input.models as string[])];

@@ -70,4 +70,26 @@ describe('refusals before the body is read', () => {
     assert.equal(answers.length, 1);
     assert.equal(closed, true);
   });
+  test('a refused body that trickles instead of arriving is not drained for request_timeout_s: its connection closes within ~2 s', async () => {
+    const socket = connect(Number(new URL(gateway.url).port), '127.0.0.1');
+    socket.on('error', () => undefined);
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => {
+      answer += chunk.toString('latin1');
+    });
+    const started = Date.now();
+    const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(Date.now() - started)));
+    socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer sk-wrong-key\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"model"`);
+    const trickle = setInterval(() => {
+      if (!socket.destroyed) socket.write(' ');
+    }, 200);
+    try {
+      const lived = await closed;
+      assert.match(answer, /^HTTP\/1\.1 401 /);
+      assert.ok(lived < 4_000, `the trickling socket lived ${lived} ms`);
+    } finally {
+      clearInterval(trickle);
+      socket.destroy();
+    }
+  });
 });

@@ -146,6 +146,7 @@ function errorWriter(redactor: Redactor | undefined): (request: FastifyRequest, 
     if (!raw.complete && hasBody(raw) && drainable(raw)) {
       // Node reads and drops the rest after the answer, and the connection serves the next request.
       reply.removeHeader('connection');
+      reply.raw.once('finish', () => closeUnlessDrained(raw));
     } else if (!raw.complete && hasBody(raw)) {
       // A body refused while it is still arriving (413, bad JSON framing, or a large upload that
       // auth refused): the connection closes after the answer, which says so, or a keep-alive
@@ -180,6 +181,20 @@ function drainable(request: IncomingMessage): boolean {
   if (request.headers['transfer-encoding'] !== undefined || request.readableFlowing !== null) return false;
   const length = Number(request.headers['content-length']);
   return Number.isSafeInteger(length) && length <= KEEP_ALIVE_DRAIN_BYTES;
+}
+
+/**
+ * A drained body must arrive as an SDK sends one, at once: one that trickles would hold its socket
+ * until request_timeout_s, where a refused upload was closed within LINGER_MS. So after LINGER_MS
+ * a body still incomplete closes its connection (the answer went out long before).
+ */
+function closeUnlessDrained(request: IncomingMessage): void {
+  if (request.complete) return;
+  const timer = setTimeout(() => {
+    if (!request.complete) request.socket?.destroy();
+  }, LINGER_MS);
+  timer.unref();
+  request.once('end', () => clearTimeout(timer));
 }
 
 /**

@@ -195,6 +195,16 @@ describe('context condensation', () => {
     const ceiling = await condense({ messages: ok, max_tokens: 1_000_000 });
     assert.deepEqual(ceiling.json.error, { message: "Invalid value for 'max_tokens': 1000000 is above the maximum of 32768.", type: 'invalid_request_error', param: 'max_tokens', code: 'invalid_value' });
     assert.equal((await condense({ messages: ok, model: 'no-such-model' })).status, 404);
+    // An embedding model would only fail upstream and leave an extractive summary: refused, and nothing is called.
+    const calls = upstream.requests.length;
+    const embedding = await condense({ messages: ok, model: 'text-embedding-3-small' });
+    assert.deepEqual(embedding.json.error, {
+      message: "Invalid value for 'model': 'text-embedding-3-small' is not a chat model; the summary needs one.",
+      type: 'invalid_request_error',
+      param: 'model',
+      code: 'invalid_value',
+    });
+    assert.equal(upstream.requests.length, calls);
     assert.equal((await condense({ messages: ok }, { 'content-type': 'application/json' })).status, 401);
   });
 

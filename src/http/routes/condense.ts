@@ -8,7 +8,7 @@ import { runCondensation } from '../../context/condense-usage.js';
 import { recentStart } from '../../context/conversation-trim.js';
 import { ChatCompletionRequestSchema, validateChatRequest } from '../../openai/chat-request-schema.js';
 import type { ChatMessage } from '../../openai/types.js';
-import { MAX_MODEL_LENGTH } from '../../routing/model-router.js';
+import { MAX_MODEL_LENGTH, type ModelGroup } from '../../routing/model-router.js';
 import type { Services } from '../../services.js';
 import { tokenCountMethod } from '../../usage/token-estimator.js';
 import { checkModelAccess } from '../chat-pipeline.js';
@@ -106,6 +106,11 @@ export function parseCondenseBody(body: unknown): CondenseBody {
   };
 }
 
+/** Every deployment of the group is a model the catalog knows and marks as not a chat model. */
+function cannotChat(group: ModelGroup): boolean {
+  return group.deployments.length > 0 && group.deployments.every((deployment) => deployment.route.entry?.supports_chat === false);
+}
+
 export function registerCondense(app: FastifyInstance, services: Services): void {
   const condenser = condenserFor(services);
 
@@ -118,6 +123,11 @@ export function registerCondense(app: FastifyInstance, services: Services): void
     const named = input.model ?? services.config.condense?.model;
     const group = named === undefined ? condenser.pickModel(request.principal?.models) : services.router.plan(named);
     if (group === undefined && input.model !== undefined) throw modelNotFound(input.model);
+    // A model the catalog knows cannot chat (an embedding model) would only fail upstream and leave
+    // an extractive summary in its place: the client named it, so it is told instead.
+    if (group !== undefined && input.model !== undefined && cannotChat(group)) {
+      throw invalidValue('model', `'${input.model}' is not a chat model; the summary needs one`);
+    }
     if (group !== undefined && named !== undefined) checkModelAccess(request, services.router, group, named, input.model === undefined ? DEFAULT_MODEL_HINT : '');
 
     // `preserve_recent`: the newest messages stay verbatim; only the older ones are summarised.

@@ -180,3 +180,30 @@ test('gpt-3.5-turbo keeps the figures the user guide quotes', () => {
   assert.equal(turbo.output_cost, 0.0015);
   assert.equal(turbo.max_output_tokens, 4096);
 });
+
+test('a cached input token never costs more than an uncached one', () => {
+  for (const m of models) {
+    const cached = m.cached_input_cost;
+    if (cached === undefined || cached === null || m.input_cost === null) continue;
+    assert.ok(cached <= m.input_cost, `${m.id}: cached_input_cost ${cached} > input_cost ${m.input_cost}`);
+  }
+});
+
+// Figures checked against the providers' pages on 2026-11-28 where the catalog had been wrong.
+test('audited prices and windows: xAI Grok 4.20, DeepSeek V4 (peak rate)', () => {
+  const expected: Record<string, [context: number, input: number, output: number, cached: number]> = {
+    'grok-4.20-0309-reasoning': [1_000_000, 0.00125, 0.0025, 0.0002],
+    'grok-4.20-0309-non-reasoning': [1_000_000, 0.00125, 0.0025, 0.0002],
+    'deepseek-v4-pro': [1_048_576, 0.00132, 0.00396, 0.000044],
+    'deepseek-v4-flash': [1_048_576, 0.0003, 0.0012, 0.000006],
+  };
+  for (const [id, [context, input, output, cached]] of Object.entries(expected)) {
+    const entry = byId(id);
+    assert.deepEqual(
+      [entry.context_length, entry.input_cost, entry.output_cost, entry.cached_input_cost],
+      [context, input, output, cached],
+      id,
+    );
+  }
+  assert.ok(byId('grok-4.20-0309-reasoning').capabilities.includes('structured_outputs'));
+});

@@ -4,6 +4,7 @@
 import { createRequire } from 'node:module';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from '../logging/logger.js';
+import { maskUrl } from '../logging/redactor.js';
 
 const require = createRequire(import.meta.url);
 
@@ -33,6 +34,12 @@ export class RedisConnection {
   private openedAt = 0;
   private readonly threshold: number;
   private readonly cooldownMs: number;
+  /** REDIS_URL as log lines show it: the password masked. */
+  private readonly target: string;
+  /** Connection problems logged since the connection was last ready: each reason once per outage. */
+  private readonly problems = new Set<string>();
+  /** SELECT of the URL's database failed on this connection: ioredis goes on in database 0, another deployment's. */
+  private wrongDatabase = false;
 
   constructor(
     options: RedisConnectionOptions,
@@ -52,8 +59,32 @@ export class RedisConnection {
     // ioredis is loaded when Redis is configured, not before: the embedded default never pays its memory.
     const { Redis: RedisClient } = require('ioredis') as typeof import('ioredis');
     this.client = new RedisClient(options.url, redisOptions);
-    // ioredis reports connection errors as events; the breaker and its log lines speak for them.
-    this.client.on('error', () => undefined);
+    this.target = maskUrl(options.url);
+    // ioredis reports connection errors as events, once per reconnect attempt: logged once per distinct
+    // reason, so a wrong password, a refused port or TLS to a plain port is named (at start too) without
+    // a line every 2 s. Failed commands are the breaker's to report.
+    const tls = options.url.startsWith('rediss:');
+    this.client.on('error', (error: Error & { command?: { name?: string }; code?: string }) => {
+      if (error.command?.name === 'select') this.wrongDatabase = true;
+      // A Redis reply carries its command; a timeout or reset without one may be a TLS handshake with a plain port.
+      const handshake = error.command === undefined && error.code !== 'ECONNREFUSED';
+      this.reportProblem(tls && handshake ? `${error.message} (rediss:// connects with TLS: does that port speak TLS?)` : error.message);
+    });
+    this.client.on('connect', () => {
+      this.wrongDatabase = false;
+    });
+    this.client.on('ready', () => {
+      if (this.wrongDatabase || this.problems.size === 0) return;
+      this.problems.clear();
+      this.logger.info({ component: 'redis', url: this.target }, 'redis connected');
+    });
+  }
+
+  private reportProblem(reason: string): void {
+    if (this.problems.has(reason)) return;
+    this.problems.add(reason);
+    const hint = this.wrongDatabase ? ' (the database number in REDIS_URL does not exist on this server): Redis is not used' : ': rate limits count per instance and the cache is skipped until it connects';
+    this.logger.warn({ component: 'redis', url: this.target, err: reason }, `redis connection failed${hint}`);
   }
 
   get breakerState(): BreakerState {
@@ -63,7 +94,7 @@ export class RedisConnection {
   /** True when a call would be attempted now. */
   available(now = Date.now()): boolean {
     if (this.state === 'open' && now - this.openedAt >= this.cooldownMs) this.transition('half-open');
-    return this.state !== 'open' && this.client.status === 'ready';
+    return this.state !== 'open' && this.client.status === 'ready' && !this.wrongDatabase;
   }
 
   /** Runs one Redis operation under the breaker; throws RedisUnavailableError when it is open. */

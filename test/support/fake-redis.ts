@@ -1,0 +1,43 @@
+// A stand-in Redis that speaks just enough RESP for ioredis's handshake (AUTH, SELECT, CLIENT
+// SETINFO, the INFO ready check) and answers +OK to anything else, with AUTH and SELECT replies the
+// test sets: for the connection problems a real server is awkward to stage (a refused password, a
+// missing database number) without a redis-server of one's own.
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+
+const INFO = '# Server\r\nredis_version:7.0.0\r\nloading:0\r\n';
+
+export interface FakeRedis {
+  port: number;
+  /** Replies to AUTH and SELECT; other commands get +OK (INFO its ready-check answer). */
+  replies: { auth: string; select: string };
+  close(): Promise<void>;
+}
+
+/** Enough of RESP for ioredis's handshake: AUTH, SELECT, CLIENT SETINFO, INFO; then +OK to anything. */
+export async function fakeRedis(replies: FakeRedis['replies']): Promise<FakeRedis> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    socket.on('data', (data: Buffer) => {
+      for (const [, command] of data.toString().matchAll(/\*\d+\r\n\$\d+\r\n(\w+)\r\n/g)) {
+        const name = command?.toLowerCase();
+        if (name === 'auth') socket.write(fake.replies.auth);
+        else if (name === 'select') socket.write(fake.replies.select);
+        else if (name === 'info') socket.write(`$${Buffer.byteLength(INFO)}\r\n${INFO}\r\n`);
+        else socket.write('+OK\r\n');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const fake: FakeRedis = {
+    port: (server.address() as AddressInfo).port,
+    replies,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+  return fake;
+}

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ConfigError, interpolateEnv, loadConfig } from './config-loader.js';
+import { ConfigError, interpolateEnv, loadConfig, redisUrlProblem } from './config-loader.js';
 
 function file(text: string): string {
   const path = join(mkdtempSync(join(tmpdir(), 'llm-proxy-config-')), 'config.yaml');
@@ -209,4 +209,17 @@ test('a union field refused lists what it takes, under the field path', () => {
   assert.match(refused({ LLM_PROXY_CACHE: 'disk' }), /cache\.backend \(or LLM_PROXY_CACHE\): Expected one of "off", "memory", "redis"; got/);
   assert.match(refused({ LLM_PROXY_WORKERS: 'many' }), /server\.workers \(or LLM_PROXY_WORKERS\): Expected a whole number from 1 to 256, or auto \(one per core\); got/);
   assert.match(refused({ LLM_PROXY_CONFIG: file('model_catalog: { m: { input_cost: -1 } }') }), /model_catalog\.m\.input_cost: Expected a number from 0 to 1000000 or null; got -1/);
+});
+
+test('REDIS_URL: another scheme or a database number that is not a whole number is refused, without printing the password', () => {
+  for (const url of ['redis://:hunter2-pw@127.0.0.1:6379/abc', 'redis://:hunter2-pw@127.0.0.1:6379/1.5', 'http://:hunter2-pw@127.0.0.1:6379', 'redis://:hunter2-pw@127.0.0.1:6379?db=x']) {
+    assert.throws(
+      () => loadConfig({ REDIS_URL: url }),
+      (error: unknown) => error instanceof ConfigError && /REDIS_URL/.test(error.message) && !error.message.includes('hunter2-pw'),
+      url,
+    );
+  }
+  for (const url of ['redis://127.0.0.1:6379', 'redis://:pw@127.0.0.1:6379/2', 'rediss://h:6380/0', 'redis://h:1?db=3', '127.0.0.1:6379', '/tmp/redis.sock']) {
+    assert.equal(redisUrlProblem(url), undefined, url);
+  }
 });

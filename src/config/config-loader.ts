@@ -236,6 +236,26 @@ function configFromEnv(env: Environment): Record<string, unknown> {
   return { server, auth, providers, limits, cache, storage, logging };
 }
 
+/**
+ * What ioredis would misread in a Redis URL, described without its password: another scheme
+ * (`http://h:6379` becomes a Unix socket path) or a database number that is not a whole number
+ * (`/abc`: SELECT NaN fails unhandled and the connection carries on in database 0). A bare
+ * `host:port` and a socket path are ioredis's own forms and pass.
+ */
+export function redisUrlProblem(value: string): string | undefined {
+  if (!value.includes('://')) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'not a URL (redis://[:password@]host:port[/db]).';
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') return `use redis:// or rediss:// (TLS), not ${url.protocol}//.`;
+  const database = url.pathname.length > 1 ? decodeURIComponent(url.pathname.slice(1)) : (url.searchParams.get('db') ?? '');
+  if (database !== '' && !/^\d{1,9}$/.test(database)) return `the database number must be a whole number (redis://host:6379/2); got ${JSON.stringify(database.slice(0, 40))}.`;
+  return undefined;
+}
+
 /** How an env variable is named for a config path, so an error can point at what the user set. */
 const ENV_NAMES: Record<string, string> = {
   '/server/port': 'PORT',
@@ -376,6 +396,8 @@ export function loadConfig(env: Environment = process.env): LoadedConfig {
   }
   const trustProblem = trustProxyProblem(config.server.trust_proxy);
   if (trustProblem !== undefined) throw new ConfigError(trustProblem);
+  const redisProblem = config.storage.redis_url === undefined ? undefined : redisUrlProblem(config.storage.redis_url);
+  if (redisProblem !== undefined) throw new ConfigError(`storage.redis_url (or REDIS_URL): ${redisProblem}`);
   // REDIS_URL puts the cache in Redis (CONTRACT.md "shared state") unless a backend was chosen.
   const chosenBackend = stringFromEnv(env, 'LLM_PROXY_CACHE') ?? (isRecord(fromFile.cache) ? fromFile.cache.backend : undefined);
   if (chosenBackend === undefined && config.storage.redis_url !== undefined) config.cache.backend = 'redis';

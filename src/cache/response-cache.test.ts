@@ -220,6 +220,34 @@ describe('ResponseCache', () => {
   });
 });
 
+describe('ResponseCache store failures in the log', () => {
+  test('a store that answers reads and refuses writes (Redis full, a read-only replica): one line, not two per request', async () => {
+    const lines: string[] = [];
+    const full: CacheStore = {
+      backend: 'redis',
+      get: () => Promise.resolve(undefined),
+      set: () => Promise.reject(new Error("OOM command not allowed when used memory > 'maxmemory'")),
+      countLookup: () => undefined,
+      stats: (): Promise<CacheStoreStats> => Promise.resolve({ status: 'healthy', entries: 0, sizeBytes: 0 }),
+      close: () => Promise.resolve(),
+    };
+    const responses = new ResponseCache(
+      full,
+      { secret: Buffer.alloc(32, 1), namespace: undefined, ttlS: 60, ttlByModel: {}, multipleChoices: false, maxEntryBytes: 1024 * 1024 },
+      pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }),
+    );
+    for (let index = 0; index < 20; index++) {
+      const plan = responses.plan('k', TARGET, chat(`q${index}`), NO_DIRECTIVES, WAIT_MS);
+      assert.ok(plan !== undefined);
+      assert.equal(await responses.lookup(plan), undefined);
+      responses.save(plan, answer());
+      await tick();
+    }
+    assert.equal(lines.length, 1, lines.join(''));
+    assert.match(lines[0] as string, /cannot store answers.*|OOM/);
+  });
+});
+
 describe('ResponseCache limits', () => {
   test('an answer above the entry bound is not stored, and releases its waiters', async () => {
     const responses = cache({ maxEntryBytes: 1000 });

@@ -103,8 +103,12 @@ export class ResponseCache {
   private readonly flights = new Map<string, Flight>();
   private hits = 0;
   private misses = 0;
-  /** Store failures are logged once per run of failures, not once per request. */
-  private failing = false;
+  /**
+   * Store failures are logged once per run of failures, not once per request; reads and writes
+   * apart, since a full Redis (OOM under noeviction) or a read-only replica answers every read and
+   * refuses every write: one flag for both logged two lines per request.
+   */
+  private readonly failing = { read: false, write: false };
 
   constructor(
     readonly store: CacheStore,
@@ -171,7 +175,7 @@ export class ResponseCache {
   private async read(key: string): Promise<CachedAnswer | undefined> {
     try {
       const answer = await this.store.get(key);
-      this.recovered();
+      this.recovered('read');
       return answer;
     } catch (error) {
       this.failed('read', error);
@@ -257,7 +261,7 @@ export class ResponseCache {
     }
     this.settle(plan, answer);
     this.store.set(plan.key, answer, plan.ttlMs).then(
-      () => this.recovered(),
+      () => this.recovered('write'),
       (error: unknown) => this.failed('write', error),
     );
   }
@@ -276,15 +280,16 @@ export class ResponseCache {
   }
 
   private failed(operation: 'read' | 'write', error: unknown): void {
-    if (this.failing) return;
-    this.failing = true;
-    this.logger.warn({ component: 'cache', backend: this.store.backend, operation, err: (error as Error).message }, 'response cache unavailable: requests go to the provider');
+    if (this.failing[operation]) return;
+    this.failing[operation] = true;
+    const message = operation === 'read' ? 'response cache unavailable: requests go to the provider' : 'response cache cannot store answers';
+    this.logger.warn({ component: 'cache', backend: this.store.backend, operation, err: (error as Error).message }, message);
   }
 
-  private recovered(): void {
-    if (!this.failing) return;
-    this.failing = false;
-    this.logger.info({ component: 'cache', backend: this.store.backend }, 'response cache available again');
+  private recovered(operation: 'read' | 'write'): void {
+    if (!this.failing[operation]) return;
+    this.failing[operation] = false;
+    this.logger.info({ component: 'cache', backend: this.store.backend, operation }, 'response cache available again');
   }
 
   /** Requests currently holding others (for tests and diagnostics). */

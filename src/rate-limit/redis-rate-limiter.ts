@@ -6,6 +6,7 @@
 // A reservation is settled in the counter that made it, whether Redis is reachable by then or not.
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { Logger } from '../logging/logger.js';
 import type { RedisConnection } from '../store/redis-connection.js';
 import { countedByFallback, type RateLimitDecision, type RateLimiter, type Reservation } from './memory-rate-limiter.js';
 
@@ -90,6 +91,13 @@ function toDecision(reply: unknown, limit: number): RateLimitDecision {
 }
 
 export class RedisRateLimiter implements RateLimiter {
+  /**
+   * Checks Redis answered with an error while reachable (full under noeviction: OOM, a read-only
+   * replica): the breaker stays closed, since reads in between succeed, so without this line limits
+   * went per instance with nothing in the log. Once per run of failures, and once when it ends.
+   */
+  private failing = false;
+
   constructor(
     private readonly redis: RedisConnection,
     /** Used while Redis is away; the same algorithm, counted by this instance alone. */
@@ -98,7 +106,20 @@ export class RedisRateLimiter implements RateLimiter {
     private readonly windowMs = 60_000,
     /** Whose clock places a check in its window: Redis's, shared by every instance; 'caller' (tests) uses the `now` passed in. */
     private readonly clock: 'redis' | 'caller' = 'redis',
+    private readonly logger?: Logger,
   ) {}
+
+  private checkFailed(error: unknown): void {
+    if (this.failing) return;
+    this.failing = true;
+    this.logger?.warn({ component: 'rate-limit', err: error instanceof Error ? error.message : String(error) }, 'redis rate-limit check failed: limits count per instance');
+  }
+
+  private checkSucceeded(): void {
+    if (!this.failing) return;
+    this.failing = false;
+    this.logger?.info({ component: 'rate-limit' }, 'rate limits shared in redis again');
+  }
 
   private counterKey(key: string): string {
     return `${this.prefix}rl:${key}`;
@@ -108,9 +129,12 @@ export class RedisRateLimiter implements RateLimiter {
     if (this.redis.available(now)) {
       try {
         const reply = await this.redis.run((client) => runScript(client, this.counterKey(key), this.clock === 'redis' ? [limit, cost, this.windowMs, 'consume'] : [limit, cost, this.windowMs, 'consume', now]));
-        return toDecision(reply, limit);
-      } catch {
+        const decision = toDecision(reply, limit);
+        this.checkSucceeded();
+        return decision;
+      } catch (error) {
         // The breaker has counted the failure (and logs its transitions); this request is decided locally.
+        this.checkFailed(error);
       }
     }
     return countedByFallback(await this.local.consume(key, limit, cost, now));

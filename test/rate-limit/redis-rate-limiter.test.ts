@@ -10,6 +10,7 @@ import { MemoryRateLimiter } from '../../src/rate-limit/memory-rate-limiter.js';
 import { RedisRateLimiter } from '../../src/rate-limit/redis-rate-limiter.js';
 import { RedisConnection } from '../../src/store/redis-connection.js';
 import { createRedisPrefix, type RedisPrefix } from '../support/backing-services.js';
+import { fakeRedis } from '../support/fake-redis.js';
 import { eventually } from '../support/gateway-harness.js';
 import { checkSettlements, checkWaits, replaySequence, TIMING_CASES, WINDOW_MS, WINDOW_START } from '../support/rate-limit-timing.js';
 import { startTcpRelay } from '../support/tcp-relay.js';
@@ -214,6 +215,38 @@ describe('Redis away: each instance limits on its own and requests keep flowing'
     } finally {
       await connection.close();
       await closeServer(fake);
+    }
+  });
+});
+
+describe('Redis reachable but refusing the counter\'s writes (full under noeviction, a read-only replica)', () => {
+  test('limits count per instance, said once in the log however many checks fail, and once when Redis counts again', async () => {
+    const fake = await fakeRedis({ evalsha: "-OOM command not allowed when used memory > 'maxmemory'.\r\n", get: '$-1\r\n' });
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const connection = new RedisConnection({ url: `redis://127.0.0.1:${fake.port}` }, logger);
+    try {
+      await once(connection.client, 'ready');
+      const limiter = new RedisRateLimiter(connection, new MemoryRateLimiter(), 'x:', 60_000, 'redis', logger);
+      for (let index = 0; index < 12; index++) {
+        // The cache's reads keep succeeding in between, so the breaker never opens.
+        assert.equal(await connection.run((client) => client.get('x:cache')), null);
+        const decision = await limiter.consume('k', 100, 1, Date.now());
+        assert.equal(decision.allowed, true);
+        assert.ok(decision.fallback !== undefined, 'counted per instance');
+      }
+      assert.equal(connection.breakerState, 'closed');
+      const failed = lines.filter((line) => line.includes('rate-limit check failed'));
+      assert.equal(failed.length, 1, lines.join(''));
+      assert.match(failed[0] as string, /OOM/);
+      fake.replies.evalsha = '*4\r\n:1\r\n:99\r\n:0\r\n:0\r\n';
+      const shared = await limiter.consume('k', 100, 1, Date.now());
+      assert.equal(shared.fallback, undefined, 'counted in Redis');
+      await limiter.consume('k', 100, 1, Date.now());
+      assert.equal(lines.filter((line) => line.includes('rate limits shared in redis again')).length, 1, lines.join(''));
+    } finally {
+      await connection.close();
+      await fake.close();
     }
   });
 });

@@ -1,5 +1,5 @@
 // A stand-in Redis that speaks just enough RESP for ioredis's handshake (AUTH, SELECT, CLIENT
-// SETINFO, the INFO ready check) and answers +OK to anything else, with AUTH and SELECT replies the
+// SETINFO, the INFO ready check) and answers +OK to anything else, with replies by command that the
 // test sets: for the connection problems a real server is awkward to stage (a refused password, a
 // missing database number) without a redis-server of one's own.
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -8,8 +8,8 @@ const INFO = '# Server\r\nredis_version:7.0.0\r\nloading:0\r\n';
 
 export interface FakeRedis {
   port: number;
-  /** Replies to AUTH and SELECT; other commands get +OK (INFO its ready-check answer). */
-  replies: { auth: string; select: string };
+  /** Raw RESP replies by lower-case command name (auth, select, evalsha…); others get +OK, INFO its ready-check answer. */
+  replies: Record<string, string>;
   close(): Promise<void>;
 }
 
@@ -23,8 +23,8 @@ export async function fakeRedis(replies: FakeRedis['replies']): Promise<FakeRedi
     socket.on('data', (data: Buffer) => {
       for (const [, command] of data.toString().matchAll(/\*\d+\r\n\$\d+\r\n(\w+)\r\n/g)) {
         const name = command?.toLowerCase();
-        if (name === 'auth') socket.write(fake.replies.auth);
-        else if (name === 'select') socket.write(fake.replies.select);
+        const reply = name === undefined ? undefined : fake.replies[name];
+        if (reply !== undefined) socket.write(reply);
         else if (name === 'info') socket.write(`$${Buffer.byteLength(INFO)}\r\n${INFO}\r\n`);
         else socket.write('+OK\r\n');
       }

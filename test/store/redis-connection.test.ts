@@ -7,22 +7,33 @@ import { pino } from 'pino';
 import { MemoryRateLimiter } from '../../src/rate-limit/memory-rate-limiter.js';
 import { RedisRateLimiter } from '../../src/rate-limit/redis-rate-limiter.js';
 import { RedisConnection } from '../../src/store/redis-connection.js';
-import { fakeRedis } from '../support/fake-redis.js';
+import { fakeRedis, type FakeRedis } from '../support/fake-redis.js';
 import { eventually } from '../support/gateway-harness.js';
 
 const PASSWORD = 'pw-planted-7f3a9c1e';
-function capture() {
+
+/** A connection to a fake Redis with these replies, at the URL `url` makes of its port; its log lines are collected. */
+async function withConnection(
+  replies: FakeRedis['replies'],
+  url: (port: number) => string,
+  check: (connection: RedisConnection, lines: string[], fake: FakeRedis) => Promise<void>,
+): Promise<void> {
+  const fake = await fakeRedis(replies);
   const lines: string[] = [];
-  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
-  return { lines, logger };
+  const connection = new RedisConnection({ url: url(fake.port) }, pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }));
+  try {
+    await check(connection, lines, fake);
+    assert.ok(!lines.join('').includes(PASSWORD), 'the password was logged');
+  } finally {
+    await connection.close();
+    await fake.close();
+  }
 }
 
 describe('Redis connection problems are named once, without the password', () => {
   test('a refused password: one warning over several reconnects, then "redis connected" when it is accepted', async () => {
-    const fake = await fakeRedis({ auth: '-WRONGPASS invalid username-password pair or user is disabled.\r\n', select: '+OK\r\n' });
-    const { lines, logger } = capture();
-    const connection = new RedisConnection({ url: `redis://:${PASSWORD}@127.0.0.1:${fake.port}` }, logger);
-    try {
+    const wrongPass = '-WRONGPASS invalid username-password pair or user is disabled.\r\n';
+    await withConnection({ auth: wrongPass, select: '+OK\r\n' }, (port) => `redis://:${PASSWORD}@127.0.0.1:${port}`, async (connection, lines, fake) => {
       // ioredis retries after 200, 400, 600 ms: three refusals at least.
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       const warnings = lines.filter((line) => line.includes('redis connection failed'));
@@ -33,18 +44,12 @@ describe('Redis connection problems are named once, without the password', () =>
       fake.replies.auth = '+OK\r\n';
       await eventually(() => connection.available(), 5_000);
       assert.equal(lines.filter((line) => line.includes('redis connected')).length, 1, lines.join(''));
-      assert.ok(!lines.join('').includes(PASSWORD), 'the password was logged');
-    } finally {
-      await connection.close();
-      await fake.close();
-    }
+    });
   });
 
   test('a database number the server lacks: Redis is not used (not database 0), and the reason is logged', async () => {
-    const fake = await fakeRedis({ auth: '+OK\r\n', select: '-ERR DB index is out of range\r\n' });
-    const { lines, logger } = capture();
-    const connection = new RedisConnection({ url: `redis://:${PASSWORD}@127.0.0.1:${fake.port}/99` }, logger);
-    try {
+    const outOfRange = '-ERR DB index is out of range\r\n';
+    await withConnection({ auth: '+OK\r\n', select: outOfRange }, (port) => `redis://:${PASSWORD}@127.0.0.1:${port}/99`, async (connection, lines) => {
       // ioredis becomes ready after a failed SELECT, in database 0.
       await eventually(() => connection.client.status === 'ready', 3_000);
       assert.equal(connection.available(), false);
@@ -55,28 +60,17 @@ describe('Redis connection problems are named once, without the password', () =>
       assert.equal(warnings.length, 1, lines.join(''));
       assert.match(warnings[0] as string, /DB index is out of range/);
       assert.match(warnings[0] as string, /database number in REDIS_URL/);
-      assert.ok(!lines.join('').includes(PASSWORD), 'the password was logged');
       assert.equal(lines.filter((line) => line.includes('redis connected')).length, 0);
-    } finally {
-      await connection.close();
-      await fake.close();
-    }
+    });
   });
 
   test('rediss:// to a port that does not speak TLS: the warning says so', async () => {
-    const fake = await fakeRedis({ auth: '+OK\r\n', select: '+OK\r\n' });
-    const { lines, logger } = capture();
-    const connection = new RedisConnection({ url: `rediss://:${PASSWORD}@127.0.0.1:${fake.port}` }, logger);
-    try {
+    await withConnection({}, (port) => `rediss://:${PASSWORD}@127.0.0.1:${port}`, async (connection, lines, fake) => {
       await eventually(() => lines.some((line) => line.includes('redis connection failed')), 5_000);
       const warning = lines.find((line) => line.includes('redis connection failed')) as string;
       assert.match(warning, /does that port speak TLS/);
       assert.ok(warning.includes(`rediss://:****@127.0.0.1:${fake.port}`), warning);
-      assert.ok(!lines.join('').includes(PASSWORD), 'the password was logged');
       assert.equal(connection.available(), false);
-    } finally {
-      await connection.close();
-      await fake.close();
-    }
+    });
   });
 });

@@ -7,6 +7,8 @@ import type { Logger } from '../logging/logger.js';
 import { maskUrl } from '../logging/redactor.js';
 
 const require = createRequire(import.meta.url);
+/** Distinct connection problems logged per outage, at most. */
+const MAX_PROBLEMS = 8;
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
@@ -81,7 +83,8 @@ export class RedisConnection {
   }
 
   private reportProblem(reason: string): void {
-    if (this.problems.has(reason)) return;
+    // Bounded: a reason that varies (an address, a count) must not grow the set or the log through a long outage.
+    if (this.problems.has(reason) || this.problems.size >= MAX_PROBLEMS) return;
     this.problems.add(reason);
     const hint = this.wrongDatabase ? ' (the database number in REDIS_URL does not exist on this server): Redis is not used' : ': rate limits count per instance and the cache is skipped until it connects';
     this.logger.warn({ component: 'redis', url: this.target, err: reason }, `redis connection failed${hint}`);

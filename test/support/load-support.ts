@@ -18,7 +18,8 @@ import { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import { CLIENT_KEY, MASTER_KEY } from './gateway-harness.js';
 import { startScriptFlags } from '../../src/server/node-flags.js';
-import { freePort, startGatewayProcess, type GatewayProcess } from './gateway-process.js';
+import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
+import { startRedisServer } from './private-redis.js';
 import { sleep, splitSse } from './reliability-support.js';
 
 /** The checkout root: this file runs as dist/test/support/load-support.js. */
@@ -811,29 +812,9 @@ export interface PrivateRedis {
 export async function loadRedis(): Promise<PrivateRedis | string> {
   const named = process.env.LOAD_REDIS_URL;
   if (named !== undefined && named !== '') return { url: named, owned: false, close: async () => undefined };
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const started = await new Promise<boolean>((resolveStart) => {
-    child.once('error', () => resolveStart(false));
-    child.stdout.on('data', (chunk: Buffer) => {
-      if (chunk.toString('utf8').includes('Ready to accept connections')) resolveStart(true);
-    });
-    child.once('exit', () => resolveStart(false));
-    setTimeout(() => resolveStart(false), 5_000);
-  });
-  if (!started) {
-    child.kill('SIGKILL');
-    return 'redis-server could not be started and LOAD_REDIS_URL is not set';
-  }
-  const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    owned: true,
-    async close() {
-      child.kill('SIGKILL');
-      await exited;
-    },
-  };
+  const server = await startRedisServer();
+  if (typeof server === 'string') return `${server}, and LOAD_REDIS_URL is not set`;
+  return { url: server.url, owned: true, close: () => server.stop() };
 }
 
 export interface RedisPauseSize {

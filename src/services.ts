@@ -17,6 +17,7 @@ import { Redactor } from './logging/redactor.js';
 import { buildProviders, type ProviderSetup } from './providers/provider-registry.js';
 import { BudgetLedger } from './rate-limit/budget-ledger.js';
 import { ChatAdmission } from './rate-limit/chat-admission.js';
+import { InstanceRegistry, type InstanceCount } from './rate-limit/instance-registry.js';
 import { MemoryRateLimiter, type RateLimiter } from './rate-limit/memory-rate-limiter.js';
 import { RedisRateLimiter } from './rate-limit/redis-rate-limiter.js';
 import { ChatExecutor } from './routing/chat-executor.js';
@@ -82,6 +83,8 @@ export interface SharedServices {
   redis?: RedisConnection;
   store: SqlStore;
   rateLimiter: RateLimiter;
+  /** With Redis: how many instances share it, which divides limits while it is away. */
+  fleet?: InstanceCount;
   virtualKeys: VirtualKeyService;
   ledger: BudgetLedger;
   usage: UsageRecorder;
@@ -110,6 +113,8 @@ export interface ServiceOverrides {
   health?: HealthRegistry;
   /** Worker processes: counters kept by the primary (used directly, or under Redis while it is away). */
   localRateLimiter?: RateLimiter;
+  /** Worker processes: the instance count the primary keeps in Redis (the cluster is one instance). */
+  fleet?: InstanceCount;
   /** Worker processes: the memory response cache kept by the primary. */
   sharedMemoryCache?: SharedMemoryCache;
   /** Where unwritten usage goes at exit (default usage-spool.jsonl beside the SQLite file). */
@@ -159,7 +164,11 @@ export function createSharedServices(config: Config, overrides: ServiceOverrides
   const localLimiter = overrides.localRateLimiter ?? (memoryLimiter as MemoryRateLimiter);
   // Keys, limits, budgets and usage (issue #6): Redis makes limits and revocations shared, the store keeps keys and usage.
   const redisPrefix = config.storage.redis_prefix ?? 'llm-proxy:';
-  const rateLimiter: RateLimiter = redis === undefined ? localLimiter : new RedisRateLimiter(redis, localLimiter, redisPrefix, undefined, undefined, logger);
+  // A worker's count comes from its primary, which registers the cluster; a process registers itself.
+  const registry = redis === undefined || overrides.fleet !== undefined ? undefined : instanceRegistry(config, redis, logger);
+  registry?.start();
+  const fleet = overrides.fleet ?? registry;
+  const rateLimiter: RateLimiter = redis === undefined ? localLimiter : new RedisRateLimiter(redis, localLimiter, redisPrefix, undefined, undefined, logger, fleet);
   const store = new SqlStore({ dbPath: config.storage.db_path, ...(config.storage.database_url === undefined ? {} : { databaseUrl: config.storage.database_url }) }, logger);
   store.ready().catch((error: unknown) => logger.warn({ component: 'store', err: error instanceof Error ? error.message : String(error) }, 'database not ready at start; retrying on first use'));
   const virtualKeys = new VirtualKeyService(store.keys, logger);
@@ -181,6 +190,7 @@ export function createSharedServices(config: Config, overrides: ServiceOverrides
     ...(redis === undefined ? {} : { redis }),
     store,
     rateLimiter,
+    ...(fleet === undefined ? {} : { fleet }),
     virtualKeys,
     ledger,
     usage,
@@ -198,9 +208,20 @@ export function createSharedServices(config: Config, overrides: ServiceOverrides
       await usageWriter.close();
       await store.close();
       await cache?.close();
+      await registry?.close();
       await redis?.close();
     },
   };
+}
+
+/** The registration of this process (or cluster) among the instances sharing `redis`. */
+export function instanceRegistry(config: Config, redis: RedisConnection, logger: Logger, onChange?: (instances: number) => void): InstanceRegistry {
+  return new InstanceRegistry(redis, {
+    prefix: config.storage.redis_prefix ?? 'llm-proxy:',
+    ...(config.storage.expected_instances === undefined ? {} : { floor: config.storage.expected_instances }),
+    logger,
+    ...(onChange === undefined ? {} : { onChange }),
+  });
 }
 
 export function createServices(config: Config, overrides: ServiceOverrides = {}): Services {

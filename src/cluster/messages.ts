@@ -34,6 +34,8 @@ export interface WorkerInit {
   cacheSecret: string;
   /** The primary's running config: a worker started after a reload (or a crash) serves the same one. */
   config: Config;
+  /** With Redis: the instances counted there (the cluster is one), which divide limits while it is away. */
+  instances?: number;
 }
 
 /** Every worker's metrics in Prometheus text, or why they could not be gathered. */
@@ -49,6 +51,8 @@ export type PrimaryMessage =
   | { llmp: 1; t: 'key.changed'; keyId: string }
   | { llmp: 1; t: 'ui.session'; session: UiSession }
   | { llmp: 1; t: 'ui.session.deleted'; id: string }
+  /** The instances sharing Redis, counted anew by the primary. */
+  | { llmp: 1; t: 'instances'; count: number }
   /** The primary has loaded and checked the config once; every worker applies this same one. */
   | { llmp: 1; t: 'reload'; id: number; config: Config; restartRequired: string[] };
 

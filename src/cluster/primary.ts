@@ -13,7 +13,8 @@ import { createLogger, type Logger } from '../logging/logger.js';
 import { MemoryRateLimiter } from '../rate-limit/memory-rate-limiter.js';
 import { loadForReload, masterKeySetup } from '../server/gateway-server.js';
 import { onStopSignals } from '../server/stop-signals.js';
-import { configuredHosts, configuredSecrets, createRedactor } from '../services.js';
+import { configuredHosts, configuredSecrets, createRedactor, instanceRegistry } from '../services.js';
+import { RedisConnection } from '../store/redis-connection.js';
 import { SqlStore } from '../store/sql-store.js';
 import { isMessage, type PrimaryMessage, type ReplyValue, type WorkerMessage } from './messages.js';
 
@@ -70,6 +71,14 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
   let stopping = false;
   let listening = 0;
   let announced = false;
+
+  // With Redis, the cluster registers as one instance, here, and tells its workers the count
+  // (what divides their limits while Redis is away); the workers' own connections never register.
+  const redis = config.storage.redis_url === undefined ? undefined : new RedisConnection({ url: config.storage.redis_url }, logger);
+  const fleet = redis === undefined ? undefined : instanceRegistry(config, redis, logger, (count) => {
+    for (const slot of slots.values()) send(slot.worker, { llmp: 1, t: 'instances', count });
+  });
+  fleet?.start();
 
   const reply = (worker: Worker, id: number, value: ReplyValue) => send(worker, { llmp: 1, t: 'reply', id, value });
 
@@ -132,7 +141,7 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
     const { worker } = slot;
     switch (message.t) {
       case 'init':
-        reply(worker, message.id, { slot: slot.index, cacheSecret, config: running });
+        reply(worker, message.id, { slot: slot.index, cacheSecret, config: running, ...(fleet === undefined ? {} : { instances: fleet.instances() }) });
         return;
       case 'rl.consume':
         reply(worker, message.id, limiter.consume(message.key, message.limit, message.cost, message.now));
@@ -226,6 +235,8 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
     const clean = (await Promise.all(exits)).every(Boolean);
     clearInterval(pruneTimer);
     await cache.close();
+    await fleet?.close();
+    await redis?.close();
     logger.info({ clean }, 'shutdown complete');
     // Let pino's asynchronous destination write the last lines.
     logger.flush(() => process.exit(failure !== 0 ? failure : clean ? 0 : 1));

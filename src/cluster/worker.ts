@@ -273,6 +273,11 @@ export async function runWorker(fail: (message: string) => never): Promise<void>
   const init = (await link.ask({ llmp: 1, t: 'init' }, RELOAD_TIMEOUT_MS)) as WorkerInit;
   const { config } = init;
   const limiter = new IpcRateLimiter(link, () => (gateway as GatewayServer).shared.logger);
+  // The primary registers the cluster in Redis as one instance and sends the count as it changes.
+  let instances = init.instances ?? 1;
+  link.on('instances', (message) => {
+    instances = message.count;
+  });
   const { digest } = masterKeySetup(config);
   const uiSessions = new ClusterUiSessions(link);
   uiSessions.listen();
@@ -280,6 +285,7 @@ export async function runWorker(fail: (message: string) => never): Promise<void>
     logFields: { worker: init.slot },
     overrides: {
       localRateLimiter: limiter,
+      ...(config.storage.redis_url === undefined ? {} : { fleet: { instances: () => instances } }),
       sharedMemoryCache: { store: new IpcCacheStore(link), secret: Buffer.from(init.cacheSecret, 'hex') },
       spoolFile: spoolFile(config, init.slot),
       uiSessions,

@@ -223,3 +223,13 @@ test('REDIS_URL: another scheme or a database number that is not a whole number 
     assert.equal(redisUrlProblem(url), undefined, url);
   }
 });
+
+test('storage.expected_instances (LLM_PROXY_EXPECTED_INSTANCES): a whole number from 1, and only with REDIS_URL', () => {
+  const redis = { REDIS_URL: 'redis://127.0.0.1:6379' };
+  assert.equal(loadConfig({ ...redis, LLM_PROXY_EXPECTED_INSTANCES: '3' }).config.storage.expected_instances, 3);
+  assert.equal(loadConfig(redis).config.storage.expected_instances, undefined);
+  for (const value of ['0', '2.5']) {
+    assert.throws(() => loadConfig({ ...redis, LLM_PROXY_EXPECTED_INSTANCES: value }), /storage\.expected_instances \(or LLM_PROXY_EXPECTED_INSTANCES\)/, value);
+  }
+  assert.throws(() => loadConfig({ LLM_PROXY_EXPECTED_INSTANCES: '3' }), /needs REDIS_URL/);
+});

@@ -228,6 +228,8 @@ function configFromEnv(env: Environment): Record<string, unknown> {
   if (databaseUrl !== undefined) storage.database_url = databaseUrl;
   const redisUrl = stringFromEnv(env, 'REDIS_URL');
   if (redisUrl !== undefined) storage.redis_url = redisUrl;
+  const expectedInstances = numberFromEnv(env, 'LLM_PROXY_EXPECTED_INSTANCES');
+  if (expectedInstances !== undefined) storage.expected_instances = expectedInstances;
 
   const logging: Record<string, unknown> = {};
   const level = stringFromEnv(env, 'LLM_PROXY_LOG_LEVEL');
@@ -267,6 +269,7 @@ const ENV_NAMES: Record<string, string> = {
   '/limits/default_tpm': 'LLM_PROXY_TPM',
   '/cache/backend': 'LLM_PROXY_CACHE',
   '/cache/ttl_s': 'LLM_PROXY_CACHE_TTL',
+  '/storage/expected_instances': 'LLM_PROXY_EXPECTED_INSTANCES',
   '/logging/level': 'LLM_PROXY_LOG_LEVEL',
 };
 
@@ -398,6 +401,10 @@ export function loadConfig(env: Environment = process.env): LoadedConfig {
   if (trustProblem !== undefined) throw new ConfigError(trustProblem);
   const redisProblem = config.storage.redis_url === undefined ? undefined : redisUrlProblem(config.storage.redis_url);
   if (redisProblem !== undefined) throw new ConfigError(`storage.redis_url (or REDIS_URL): ${redisProblem}`);
+  // Without Redis each instance counts alone at the full limit by design: a divisor there would only cut limits.
+  if (config.storage.expected_instances !== undefined && config.storage.redis_url === undefined) {
+    throw new ConfigError('storage.expected_instances (or LLM_PROXY_EXPECTED_INSTANCES) divides limits while Redis is away, and needs REDIS_URL (or storage.redis_url) to be set.');
+  }
   // REDIS_URL puts the cache in Redis (CONTRACT.md "shared state") unless a backend was chosen.
   const chosenBackend = stringFromEnv(env, 'LLM_PROXY_CACHE') ?? (isRecord(fromFile.cache) ? fromFile.cache.backend : undefined);
   if (chosenBackend === undefined && config.storage.redis_url !== undefined) config.cache.backend = 'redis';

@@ -245,6 +245,11 @@ export const ConfigSchema = Type.Object(
         redis_url: Type.Optional(Type.String({ minLength: 1 })),
         /** Prefix of the Redis keys and channel for rate limits and key changes (default `llm-proxy:`). */
         redis_prefix: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._:{}-]{1,64}$' })),
+        /**
+         * The least number of instances sharing the Redis: while it is away each admits limit ÷ the
+         * instances last counted there, and never fewer than this (a fleet started while Redis is down).
+         */
+        expected_instances: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
       },
       { additionalProperties: false },
     ),

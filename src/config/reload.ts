@@ -13,6 +13,7 @@ export const RESTART_ONLY = [
   'storage.database_url',
   'storage.redis_url',
   'storage.redis_prefix',
+  'storage.expected_instances',
   // The cache store and its key secret are shared by every generation (entries survive a reload).
   'cache',
 ] as const;

@@ -15,6 +15,11 @@ export interface Reservation {
    * shared one, it corrected a count that never held it while the fallback's kept it all.
    */
   fallback?: Reservation;
+  /**
+   * Cost the counter did not take (a fallback counting a share of the limit smaller than the cost):
+   * a settlement's delta is relative to the whole cost, so this is added back to it.
+   */
+  uncounted?: number;
 }
 
 export interface RateLimitDecision extends Reservation {

@@ -1,13 +1,13 @@
 // Per-key limits shared by every instance: the memory limiter's sliding window (this minute plus
 // the last one weighted by overlap), run as one Lua script per check, so a check is one atomic
 // round trip, with Redis's clock for every instance. When Redis is away (the shared connection's
-// breaker is open, or a call fails) each instance falls back to its own memory limiter at the full
-// limit: requests keep flowing, and the operator chooses whether to divide limits by replicas.
-// A reservation is settled in the counter that made it, whether Redis is reachable by then or not.
-import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+// breaker is open, or a call fails) each instance falls back to its own memory limiter at its share
+// of the limit (limit ÷ the instances last counted in Redis, see instance-registry.ts), so the
+// fleet admits about the limit, not N times it. A reservation is settled in the counter that made
+// it, whether Redis is reachable by then or not.
 import type { Logger } from '../logging/logger.js';
-import type { RedisConnection } from '../store/redis-connection.js';
+import { RedisScript, type RedisConnection } from '../store/redis-connection.js';
+import { instanceShare, type InstanceCount } from './instance-registry.js';
 import { countedByFallback, type RateLimitDecision, type RateLimiter, type Reservation } from './memory-rate-limiter.js';
 
 /**
@@ -16,7 +16,7 @@ import { countedByFallback, type RateLimitDecision, type RateLimiter, type Reser
  * 'consume' returns {allowed, remaining, resetMs, windowStart}. The arithmetic is the memory
  * limiter's, operation for operation (both are IEEE doubles), so the two decide and wait alike.
  */
-const SLIDING_WINDOW = `
+const SLIDING_WINDOW = new RedisScript(`
 local windowMs = tonumber(ARGV[3])
 local stored = redis.call('HMGET', KEYS[1], 'ws', 'cur', 'prev')
 local ws = tonumber(stored[1])
@@ -69,18 +69,7 @@ redis.call('HSET', KEYS[1], 'ws', windowStart, 'cur', cur + cost, 'prev', prev)
 redis.call('PEXPIRE', KEYS[1], windowMs * 2)
 local remaining = math.max(0, math.floor((limit * windowMs - scaledUsed - cost * windowMs) / windowMs))
 return {1, remaining, untilFits(cur + cost, math.min(remaining + 1, limit)), windowStart}
-`;
-const SLIDING_WINDOW_SHA = createHash('sha1').update(SLIDING_WINDOW).digest('hex');
-
-async function runScript(client: Redis, key: string, args: Array<string | number>): Promise<unknown> {
-  try {
-    return await client.evalsha(SLIDING_WINDOW_SHA, 1, key, ...args);
-  } catch (error) {
-    // A Redis that restarted has forgotten the script: send it whole, once.
-    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-    return client.eval(SLIDING_WINDOW, 1, key, ...args);
-  }
-}
+`);
 
 function toDecision(reply: unknown, limit: number): RateLimitDecision {
   if (!Array.isArray(reply) || reply.length < 4 || !reply.every((item) => typeof item === 'number')) {
@@ -107,18 +96,27 @@ export class RedisRateLimiter implements RateLimiter {
     /** Whose clock places a check in its window: Redis's, shared by every instance; 'caller' (tests) uses the `now` passed in. */
     private readonly clock: 'redis' | 'caller' = 'redis',
     private readonly logger?: Logger,
+    /** How many instances share this Redis (a fallback check admits the limit ÷ that); 1 when not given. */
+    private readonly fleet?: InstanceCount,
   ) {}
 
   private checkFailed(error: unknown): void {
     if (this.failing) return;
     this.failing = true;
-    this.logger?.warn({ component: 'rate-limit', err: error instanceof Error ? error.message : String(error) }, 'redis rate-limit check failed: limits count per instance');
+    this.logger?.warn(
+      { component: 'rate-limit', err: error instanceof Error ? error.message : String(error), instances: this.instances() },
+      'redis rate-limit check failed: limits count per instance, each its share (limit ÷ instances)',
+    );
   }
 
   private checkSucceeded(): void {
     if (!this.failing) return;
     this.failing = false;
     this.logger?.info({ component: 'rate-limit' }, 'rate limits shared in redis again');
+  }
+
+  private instances(): number {
+    return this.fleet?.instances() ?? 1;
   }
 
   private counterKey(key: string): string {
@@ -128,7 +126,7 @@ export class RedisRateLimiter implements RateLimiter {
   async consume(key: string, limit: number, cost: number, now: number): Promise<RateLimitDecision> {
     if (this.redis.available(now)) {
       try {
-        const reply = await this.redis.run((client) => runScript(client, this.counterKey(key), this.clock === 'redis' ? [limit, cost, this.windowMs, 'consume'] : [limit, cost, this.windowMs, 'consume', now]));
+        const reply = await this.redis.run((client) => SLIDING_WINDOW.run(client, this.counterKey(key), this.clock === 'redis' ? [limit, cost, this.windowMs, 'consume'] : [limit, cost, this.windowMs, 'consume', now]));
         const decision = toDecision(reply, limit);
         this.checkSucceeded();
         return decision;
@@ -137,20 +135,35 @@ export class RedisRateLimiter implements RateLimiter {
         this.checkFailed(error);
       }
     }
-    return countedByFallback(await this.local.consume(key, limit, cost, now));
+    return this.consumeShare(key, limit, cost, now);
+  }
+
+  /**
+   * This instance's share of `limit`, counted alone. A cost above the share (a token reservation
+   * sized for the whole limit) is counted as the share, as a cost above the limit is counted as the
+   * limit: let through on an empty window rather than never. The part not counted is kept in the
+   * reservation, so its settlement (relative to the whole cost) corrects the counter exactly.
+   */
+  private async consumeShare(key: string, limit: number, cost: number, now: number): Promise<RateLimitDecision> {
+    const share = instanceShare(limit, this.instances());
+    const counted = share > 0 ? Math.min(cost, share) : cost;
+    const decision = countedByFallback(await this.local.consume(key, share, counted, now));
+    if (counted === cost || decision.fallback === undefined) return decision;
+    return { ...decision, fallback: { ...decision.fallback, uncounted: cost - counted } };
   }
 
   async adjust(key: string, delta: number, reservation: Reservation): Promise<void> {
-    if (delta === 0) return;
     if (reservation.fallback !== undefined) {
-      await this.local.adjust(key, delta, reservation.fallback);
+      const corrected = delta + (reservation.fallback.uncounted ?? 0);
+      if (corrected !== 0) await this.local.adjust(key, corrected, reservation.fallback);
       return;
     }
+    if (delta === 0) return;
     // Counted in Redis: the local counter never held it. With Redis away the correction is dropped:
     // a refund then errs on the safe side, and the shared counter expires within two windows.
     if (!this.redis.available()) return;
     try {
-      await this.redis.run((client) => runScript(client, this.counterKey(key), [0, delta, this.windowMs, 'adjust', reservation.windowStart]));
+      await this.redis.run((client) => SLIDING_WINDOW.run(client, this.counterKey(key), [0, delta, this.windowMs, 'adjust', reservation.windowStart]));
     } catch {
       // The breaker has counted the failure; dropped, as above.
     }

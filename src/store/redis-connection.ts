@@ -1,6 +1,7 @@
 // The one Redis connection shared by every feature that keeps state across instances (rate
 // limits, cache, revocations). Every command has a timeout, nothing queues while Redis is away,
 // and a breaker stops calling a Redis that keeps failing: callers fall back to local state.
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from '../logging/logger.js';
@@ -86,7 +87,7 @@ export class RedisConnection {
     // Bounded: a reason that varies (an address, a count) must not grow the set or the log through a long outage.
     if (this.problems.has(reason) || this.problems.size >= MAX_PROBLEMS) return;
     this.problems.add(reason);
-    const hint = this.wrongDatabase ? ' (the database number in REDIS_URL does not exist on this server): Redis is not used' : ': rate limits count per instance and the cache is skipped until it connects';
+    const hint = this.wrongDatabase ? ' (the database number in REDIS_URL does not exist on this server): Redis is not used' : ': each instance counts its share of rate limits and the cache is skipped until it connects';
     this.logger.warn({ component: 'redis', url: this.target, err: reason }, `redis connection failed${hint}`);
   }
 
@@ -142,6 +143,24 @@ export class RedisConnection {
       await this.client.quit();
     } catch {
       this.client.disconnect();
+    }
+  }
+}
+
+/** A Lua script sent by its SHA-1, and whole once when the server does not know it (a Redis that restarted). */
+export class RedisScript {
+  private readonly sha: string;
+
+  constructor(private readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  async run(client: Redis, key: string, args: Array<string | number>): Promise<unknown> {
+    try {
+      return await client.evalsha(this.sha, 1, key, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return client.eval(this.source, 1, key, ...args);
     }
   }
 }

@@ -250,3 +250,64 @@ describe('Redis reachable but refusing the counter\'s writes (full under noevict
     }
   });
 });
+
+describe('Redis away: each instance admits its share of a limit (limit ÷ the instances counted in Redis)', () => {
+  let connection: RedisConnection;
+  before(async () => {
+    const probe = await silentServer(() => undefined);
+    await closeServer(probe);
+    connection = new RedisConnection({ url: probe.url }, pino({ level: 'silent' }));
+  });
+  after(async () => {
+    await connection.close();
+  });
+  const fleetOf = (instances: number) => ({ instances: () => instances });
+  const admitted = async (limiter: RedisRateLimiter, key: string, limit: number): Promise<number> => {
+    let count = 0;
+    for (let index = 0; index < limit + 5; index++) if ((await limiter.consume(key, limit, 1, WINDOW_START)).allowed) count++;
+    return count;
+  };
+
+  test('requests: 20 a minute is 20, 10 and 7 for 1, 2 and 3 instances; a limit of 1 stays 1 with 3', async () => {
+    const counts = [];
+    for (const instances of [1, 2, 3]) {
+      const limiter = new RedisRateLimiter(connection, new MemoryRateLimiter(), 'x:', 60_000, 'redis', undefined, fleetOf(instances));
+      counts.push(await admitted(limiter, 'rpm', 20));
+    }
+    assert.deepEqual(counts, [20, 10, 7]);
+    const one = new RedisRateLimiter(connection, new MemoryRateLimiter(), 'x:', 60_000, 'redis', undefined, fleetOf(3));
+    assert.equal(await admitted(one, 'rpm', 1), 1);
+    const unknown = new RedisRateLimiter(connection, new MemoryRateLimiter(), 'x:');
+    assert.equal(await admitted(unknown, 'rpm', 20), 20, 'no count given: the full limit');
+  });
+
+  test('the decision (X-RateLimit-Limit and Remaining) is the share', async () => {
+    const limiter = new RedisRateLimiter(connection, new MemoryRateLimiter(), 'x:', 60_000, 'redis', undefined, fleetOf(2));
+    const decision = await limiter.consume('headers', 20, 1, WINDOW_START);
+    assert.deepEqual([decision.allowed, decision.limit, decision.remaining], [true, 10, 9]);
+  });
+
+  test('tokens: the share of the limit; a reservation above the share fits an empty window and settles exactly', async () => {
+    const local = new MemoryRateLimiter();
+    const limiter = new RedisRateLimiter(connection, local, 'x:', 60_000, 'redis', undefined, fleetOf(3));
+    const now = WINDOW_START + 1_000;
+    const small = await limiter.consume('tpm-a', 1_000, 300, now);
+    assert.deepEqual([small.allowed, small.limit, small.remaining], [true, 334, 34]);
+    assert.equal((await limiter.consume('tpm-a', 1_000, 50, now)).allowed, false);
+    // 600 asked of a share of 334: counted as 334 (a request larger than the limit is let through on an empty window).
+    const large = await limiter.consume('tpm-b', 1_000, 600, now);
+    assert.deepEqual([large.allowed, large.remaining], [true, 0]);
+    assert.equal((await limiter.consume('tpm-b', 1_000, 1, now)).allowed, false);
+    const used = (key: string) => 1_000 - local.consume(key, 1_000, 0, now).remaining;
+    assert.equal(used('tpm-b'), 334);
+    // Settled at 400 used: the delta is relative to the 600 asked, the counter ends at what was used.
+    await limiter.adjust('tpm-b', 400 - 600, large);
+    assert.equal(used('tpm-b'), 400);
+    const another = await new RedisRateLimiter(connection, local, 'x:', 60_000, 'redis', undefined, fleetOf(3)).consume('tpm-c', 1_000, 600, now);
+    await limiter.adjust('tpm-c', -600, another);
+    assert.equal(used('tpm-c'), 0, 'given back whole');
+    const exact = await limiter.consume('tpm-d', 1_000, 600, now);
+    await limiter.adjust('tpm-d', 0, exact);
+    assert.equal(used('tpm-d'), 600, 'used all it asked: the part not counted is counted now');
+  });
+});

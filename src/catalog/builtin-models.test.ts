@@ -207,3 +207,51 @@ test('audited prices and windows: xAI Grok 4.20, DeepSeek V4 (peak rate)', () =>
   }
   assert.ok(byId('grok-4.20-0309-reasoning').capabilities.includes('structured_outputs'));
 });
+
+test('a long-context band is dearer than the base rates and starts inside the window', () => {
+  for (const m of models) {
+    const band = m.long_context;
+    if (band === undefined || band === null) continue;
+    assert.ok(Number.isInteger(band.above_input_tokens) && band.above_input_tokens > 0, m.id);
+    assert.ok(m.context_length === null || band.above_input_tokens < m.context_length, `${m.id}: band past the window`);
+    assert.ok(m.input_cost !== null && band.input_cost >= m.input_cost, `${m.id}: band input`);
+    assert.ok(m.output_cost !== null && band.output_cost >= m.output_cost, `${m.id}: band output`);
+    const cached = band.cached_input_cost;
+    if (cached !== undefined && cached !== null) assert.ok(cached <= band.input_cost && cached >= (m.cached_input_cost ?? 0), `${m.id}: band cached`);
+  }
+});
+
+// Checked 2026-11-28. OpenAI's model pages: "Prompts with more than 272K input tokens are priced at 2x
+// input and cache rates and 1.5x output for the full request" (GPT-5.4/5.5 and pro, GPT-5.6; LiteLLM's
+// *_above_272k_tokens agree). Google: "prompts > 200k tokens" (LiteLLM gemini/* *_above_200k_tokens,
+// and openrouter/google/gemini-3.1-pro-preview). Anthropic's pricing page: "Claude Haiku 5.5 (for
+// prompts over 100,000 tokens)" $0.50 / $2.50, cache hits $0.05; Sonnet 4.5 and later Sonnets list no
+// band (LiteLLM's openrouter/anthropic/claude-sonnet-4.5 does: OpenRouter's 1M window). xAI's model
+// pages: "≥ 200k prompt tokens … Requests whose prompt reaches 200k tokens are billed at the higher
+// rate for all tokens", so their bands start past 199,999.
+test('long-context bands as the providers publish them', () => {
+  const expected: Record<string, [above: number, input: number, output: number, cached: number | undefined]> = {
+    'gpt-5.6-sol': [272_000, 0.01, 0.045, 0.001],
+    'gpt-5.6-terra': [272_000, 0.004, 0.018, 0.0004],
+    'gpt-5.6-luna': [272_000, 0.0004, 0.0018, 0.00004],
+    'gpt-5.5': [272_000, 0.01, 0.045, 0.001],
+    'gpt-5.5-pro': [272_000, 0.06, 0.27, undefined],
+    'gpt-5.4': [272_000, 0.005, 0.0225, 0.0005],
+    'gpt-5.4-pro': [272_000, 0.06, 0.27, undefined],
+    'gemini-3.1-pro-preview': [200_000, 0.004, 0.018, 0.0004],
+    'gemini-3-pro-preview': [200_000, 0.004, 0.018, 0.0004],
+    'gemini-2.5-pro': [200_000, 0.0025, 0.015, 0.00025],
+    'google/gemini-3.1-pro-preview': [200_000, 0.004, 0.018, 0.0004],
+    'anthropic/claude-sonnet-4.5': [200_000, 0.006, 0.0225, 0.0006],
+    'claude-haiku-5-5': [100_000, 0.0005, 0.0025, 0.00005],
+    'grok-4.20-0309-reasoning': [199_999, 0.0025, 0.005, 0.0004],
+    'grok-4.3': [199_999, 0.0025, 0.005, 0.0004],
+    'grok-4.5': [199_999, 0.004, 0.012, 0.001],
+  };
+  for (const [id, [above, input, output, cached]] of Object.entries(expected)) {
+    const band = byId(id).long_context;
+    assert.deepEqual(band, { above_input_tokens: above, input_cost: input, output_cost: output, ...(cached === undefined ? {} : { cached_input_cost: cached }) }, id);
+  }
+  // Only figures checked against a provider's page or LiteLLM carry a band.
+  assert.deepEqual(models.filter((m) => m.long_context !== undefined).map((m) => m.id).sort(), Object.keys(expected).sort());
+});

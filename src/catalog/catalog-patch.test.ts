@@ -139,3 +139,35 @@ model_catalog:
     }
   });
 });
+
+describe('model_catalog long_context', () => {
+  const band = { above_input_tokens: 200_000, input_cost: 0.002, output_cost: 0.004 };
+
+  test('sets a band on a built-in or new entry, replaces one whole, and null clears it', () => {
+    const banded: CatalogEntry = { ...base, long_context: { above_input_tokens: 100_000, input_cost: 0.01, output_cost: 0.02, cached_input_cost: 0.001 } };
+    const { entries } = applyCatalogPatches([banded], { big: { long_context: band }, mine: { input_cost: 0.001, output_cost: 0.002, long_context: band } }, '2026-11-28');
+    assert.deepEqual(entries[0]?.long_context, band, 'replaced whole: no cached price is kept from the old band');
+    assert.deepEqual(entries[1]?.long_context, band);
+    const cleared = applyCatalogPatches([banded], { big: { long_context: null } }, '2026-11-28').entries[0];
+    assert.equal(cleared?.long_context, null);
+    assert.equal(new ModelCatalog([cleared as CatalogEntry]).cost(cleared, 300_000, 0), (300_000 * 0.001) / 1000);
+    // Changing the base rates alone keeps the built-in band.
+    assert.deepEqual(applyCatalogPatches([banded], { big: { input_cost: 0.003 } }, '2026-11-28').entries[0]?.long_context, banded.long_context);
+  });
+
+  test('a YAML band loads, drives the cost, and a bad one names the field', () => {
+    const yaml = 'model_catalog:\n  gpt-5.5:\n    long_context: { above_input_tokens: 128000, input_cost: 0.02, output_cost: 0.06, cached_input_cost: null }\n  gemini-2.5-pro:\n    long_context: null\n';
+    const { config } = loadConfig({ LLM_PROXY_CONFIG: configFile(yaml) });
+    const catalog = ModelCatalog.builtin(config.model_catalog);
+    assert.deepEqual(catalog.get('gpt-5.5')?.long_context, { above_input_tokens: 128_000, input_cost: 0.02, output_cost: 0.06, cached_input_cost: null });
+    assert.equal(catalog.cost(catalog.get('gpt-5.5'), 128_001, 0), (128_001 * 0.02) / 1000);
+    assert.equal(catalog.get('gemini-2.5-pro')?.long_context, null);
+    for (const bad of ['{ above_input_tokens: 0, input_cost: 1, output_cost: 1 }', '{ input_cost: 1, output_cost: 1 }', '{ above_input_tokens: 10, input_cost: -1, output_cost: 1 }', '{ above_input_tokens: 10, input_cost: 1, output_cost: 1, tiers: 2 }']) {
+      assert.throws(
+        () => loadConfig({ LLM_PROXY_CONFIG: configFile(`model_catalog:\n  gpt-5.5:\n    long_context: ${bad}\n`) }),
+        (error: unknown) => error instanceof ConfigError && /model_catalog\.gpt-5\.5\.long_context: Expected \{above_input_tokens/.test(error.message),
+        bad,
+      );
+    }
+  });
+});

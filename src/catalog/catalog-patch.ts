@@ -1,6 +1,6 @@
 // Operator overrides of the built-in catalog (the config's `model_catalog:`): each patch is merged
 // over the built-in entry with the same id, or creates one. Pure; the config schema validates input.
-import type { Capability, CatalogEntry, Modality } from './catalog-types.js';
+import type { Capability, CatalogEntry, LongContextBand, Modality } from './catalog-types.js';
 import type { ProviderKind } from '../providers/provider.js';
 
 /** What the config may say about one model. Every field is optional; null means "not known". */
@@ -13,6 +13,8 @@ export interface CatalogEntryPatch {
   input_cost?: number | null;
   output_cost?: number | null;
   cached_input_cost?: number | null;
+  /** Replaces the entry's long-context band whole; null removes it. */
+  long_context?: LongContextBand | null;
   supports_chat?: boolean;
   supports_streaming?: boolean;
   capabilities?: Capability[];
@@ -81,6 +83,7 @@ export function applyCatalogPatches(
       input_cost: patch.input_cost ?? null,
       output_cost: patch.output_cost ?? null,
       cached_input_cost: patch.cached_input_cost ?? null,
+      ...(patch.long_context === undefined || patch.long_context === null ? {} : { long_context: patch.long_context }),
       supports_chat: supportsChat,
       supports_streaming: supportsStreaming,
       capabilities,

@@ -22,6 +22,19 @@ export const MODALITIES = ['text', 'image', 'audio', 'video', 'file'] as const;
 
 export type Modality = (typeof MODALITIES)[number];
 
+/**
+ * The prices of a provider's long-prompt band: a call whose prompt (cached tokens included) has more
+ * than `above_input_tokens` tokens is billed at these rates for all of its tokens, input and output,
+ * as OpenAI (above 272K), Gemini Pro and xAI (200K) and Claude Haiku 5.5 (100K) bill. USD per 1K tokens.
+ */
+export interface LongContextBand {
+  above_input_tokens: number;
+  input_cost: number;
+  output_cost: number;
+  /** null or absent: cached tokens in the band are billed as its input, as for the base rates. */
+  cached_input_cost?: number | null;
+}
+
 /** One entry of builtin-models.json. Costs are USD per 1K tokens; null means not known. */
 export interface CatalogEntry {
   /** What a chat request's `model` takes, e.g. "gpt-4o", "claude-3-5-sonnet-20241022". */
@@ -35,6 +48,8 @@ export interface CatalogEntry {
   input_cost: number | null;
   output_cost: number | null;
   cached_input_cost?: number | null;
+  /** The rates past a prompt-length threshold; absent or null when one price covers every prompt. */
+  long_context?: LongContextBand | null;
   supports_chat: boolean;
   supports_streaming: boolean;
   capabilities: Capability[];

@@ -2,6 +2,7 @@
 // looked up by id or alias, and by the provider that serves a model. One source of context windows,
 // limits and prices.
 import builtin from './builtin-models.json' with { type: 'json' };
+import { callCost, heldCost } from './call-cost.js';
 import { applyCatalogPatches, type CatalogEntryPatch } from './catalog-patch.js';
 import type { CatalogEntry, CatalogFile } from './catalog-types.js';
 import type { DiscoveredModel, ProviderKind } from '../providers/provider.js';
@@ -62,12 +63,14 @@ export class ModelCatalog {
     return this.byKind.get(kind) ?? [];
   }
 
-  /** Cost in USD of one call, from the catalog's per-1K prices; undefined when a price is unknown. */
+  /** Cost in USD of one call, from the catalog's per-1K prices (its long-context band past the threshold); undefined when a price is unknown. */
   cost(entry: CatalogEntry | undefined, promptTokens: number, completionTokens: number, cachedTokens = 0): number | undefined {
-    if (entry === undefined || entry.input_cost === null || entry.output_cost === null) return undefined;
-    const cachedPrice = entry.cached_input_cost ?? entry.input_cost;
-    const uncached = Math.max(0, promptTokens - cachedTokens);
-    return (uncached * entry.input_cost + cachedTokens * cachedPrice + completionTokens * entry.output_cost) / 1000;
+    return callCost(entry, promptTokens, completionTokens, cachedTokens);
+  }
+
+  /** The most a call could cost, for a budget hold before it runs (src/catalog/call-cost.ts). */
+  heldCost(entry: CatalogEntry | undefined, promptTokens: number, completionTokens: number): number | undefined {
+    return heldCost(entry, promptTokens, completionTokens);
   }
 }
 

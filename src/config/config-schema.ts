@@ -44,6 +44,26 @@ export const ProviderConfigSchema = Type.Object(
 
 const Cost = Type.Union([Type.Number({ minimum: 0, maximum: 1_000_000 }), Type.Null()]);
 const TokenCount = Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000_000 }), Type.Null()]);
+const Price = Type.Number({ minimum: 0, maximum: 1_000_000 });
+/** A provider's long-prompt band (src/catalog/catalog-types.ts LongContextBand); null clears a built-in one. */
+const LongContext = Type.Union(
+  [
+    Type.Object(
+      {
+        above_input_tokens: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }),
+        input_cost: Price,
+        output_cost: Price,
+        cached_input_cost: Type.Optional(Cost),
+      },
+      { additionalProperties: false },
+    ),
+    Type.Null(),
+  ],
+  {
+    description:
+      '{above_input_tokens: a whole number from 1, input_cost and output_cost: numbers from 0 to 1000000, cached_input_cost?: a number or null} (USD per 1K tokens), or null to clear the band',
+  },
+);
 const Modalities = Type.Array(Type.Union(MODALITIES.map((modality) => Type.Literal(modality))), { maxItems: 5 });
 
 /**
@@ -60,6 +80,8 @@ export const CatalogPatchSchema = Type.Object(
     input_cost: Type.Optional(Cost),
     output_cost: Type.Optional(Cost),
     cached_input_cost: Type.Optional(Cost),
+    /** Rates for the whole call once its prompt passes `above_input_tokens`; replaces a built-in band whole. */
+    long_context: Type.Optional(LongContext),
     supports_chat: Type.Optional(Type.Boolean()),
     supports_streaming: Type.Optional(Type.Boolean()),
     capabilities: Type.Optional(Type.Array(Type.Union(CAPABILITIES.map((capability) => Type.Literal(capability))), { maxItems: 32 })),

@@ -120,7 +120,8 @@ export class ChatAdmission {
 
     if (budget !== undefined) {
       // A model without a price in the catalog holds nothing: set its price under model_catalog to bill it.
-      const amount = Math.max(...candidates.map((route) => this.options.catalog.cost(route?.entry, promptTokens, outputOf(route)) ?? 0));
+      // A prompt the provider may count past a long-context threshold is held at the band's rates.
+      const amount = Math.max(...candidates.map((route) => this.options.catalog.heldCost(route?.entry, promptTokens, outputOf(route)) ?? 0));
       try {
         hold.budgetMode = await this.options.ledger.hold(principal.keyId, hold.id, amount, remedy.budget);
         hold.budget = amount;

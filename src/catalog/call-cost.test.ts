@@ -1,0 +1,97 @@
+// The cost of a call and of its budget hold, at and around each built-in long-context threshold.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import builtin from './builtin-models.json' with { type: 'json' };
+import { callCost, heldCost, PROVIDER_COUNT_SLACK } from './call-cost.js';
+import type { CatalogEntry, CatalogFile } from './catalog-types.js';
+
+const models = (builtin as CatalogFile).models;
+
+function entry(id: string): CatalogEntry {
+  const found = models.find((model) => model.id === id);
+  assert.ok(found, id);
+  return found;
+}
+
+/** USD, compared to the cent of a millionth: the sums are of binary fractions. */
+function near(actual: number | undefined, expected: number, label: string): void {
+  assert.ok(actual !== undefined && Math.abs(actual - expected) < 1e-9, `${label}: ${actual} ≠ ${expected}`);
+}
+
+const PLAIN: CatalogEntry = {
+  id: 'plain',
+  name: 'plain',
+  provider: 'openai',
+  context_length: 128_000,
+  max_output_tokens: 4096,
+  input_cost: 0.001,
+  output_cost: 0.002,
+  cached_input_cost: 0.0005,
+  supports_chat: true,
+  supports_streaming: true,
+  capabilities: [],
+  modalities: { input: ['text'], output: ['text'] },
+  source: { url: 'test', date: '2026-11-28' },
+};
+const BANDED: CatalogEntry = { ...PLAIN, id: 'banded', long_context: { above_input_tokens: 1000, input_cost: 0.002, output_cost: 0.003, cached_input_cost: 0.001 } };
+
+describe('callCost', () => {
+  test('a model without a band is billed at its one price, however long the prompt', () => {
+    near(callCost(PLAIN, 10_000_000, 1000, 1000), (9_999_000 * 0.001 + 1000 * 0.0005 + 1000 * 0.002) / 1000, 'plain');
+    assert.equal(callCost(undefined, 1, 1), undefined);
+    assert.equal(callCost({ ...PLAIN, input_cost: null }, 1, 1), undefined);
+  });
+
+  test('at the threshold the base rates apply; one token past it the band bills every token, cached and output too', () => {
+    near(callCost(BANDED, 1000, 100, 400), (600 * 0.001 + 400 * 0.0005 + 100 * 0.002) / 1000, 'at');
+    near(callCost(BANDED, 1001, 100, 400), (601 * 0.002 + 400 * 0.001 + 100 * 0.003) / 1000, 'past');
+  });
+
+  test("a band without a cached price bills cached tokens at the band's input rate, as the base rates do", () => {
+    const band = { above_input_tokens: 1000, input_cost: 0.002, output_cost: 0.003 };
+    near(callCost({ ...BANDED, long_context: band }, 2000, 0, 1000), (2000 * 0.002) / 1000, 'no cached price');
+    near(callCost({ ...BANDED, long_context: null }, 2000, 0, 0), (2000 * 0.001) / 1000, 'band cleared');
+  });
+
+  // Each threshold as its provider words it: "more than 272K" (OpenAI), "> 200k" (Google), "over 100,000"
+  // (Anthropic), and xAI's "reaches 200k", which bills a prompt of exactly 200,000 at the higher rate.
+  const cases: Array<[id: string, threshold: number, input: number, output: number, cached: number]> = [
+    ['gpt-5.5', 272_000, 0.01, 0.045, 0.001],
+    ['gpt-5.6-terra', 272_000, 0.004, 0.018, 0.0004],
+    ['gemini-2.5-pro', 200_000, 0.0025, 0.015, 0.00025],
+    ['gemini-3.1-pro-preview', 200_000, 0.004, 0.018, 0.0004],
+    ['claude-haiku-5-5', 100_000, 0.0005, 0.0025, 0.00005],
+    ['grok-4.20-0309-reasoning', 200_000 - 1, 0.0025, 0.005, 0.0004],
+  ];
+  for (const [id, threshold, input, output, cached] of cases) {
+    test(`${id}: base rates just below and at ${threshold} prompt tokens, the band just above`, () => {
+      const model = entry(id);
+      const base = (prompt: number) => ((prompt - 1000) * (model.input_cost ?? NaN) + 1000 * (model.cached_input_cost ?? NaN) + 500 * (model.output_cost ?? NaN)) / 1000;
+      near(callCost(model, threshold - 1, 500, 1000), base(threshold - 1), 'below');
+      near(callCost(model, threshold, 500, 1000), base(threshold), 'at');
+      near(callCost(model, threshold + 1, 500, 1000), ((threshold + 1 - 1000) * input + 1000 * cached + 500 * output) / 1000, 'above');
+    });
+  }
+});
+
+describe('heldCost', () => {
+  test('without a band a hold is the call priced as it would be billed', () => {
+    assert.equal(heldCost(PLAIN, 5_000_000, 100), callCost(PLAIN, 5_000_000, 100));
+  });
+
+  test('a local count the provider could put past the threshold is held at the band', () => {
+    const crossing = Math.floor(1000 / PROVIDER_COUNT_SLACK) + 1;
+    near(heldCost(BANDED, crossing, 100), (crossing * 0.002 + 100 * 0.003) / 1000, 'could cross');
+    near(heldCost(BANDED, crossing - 1, 100), ((crossing - 1) * 0.001 + 100 * 0.002) / 1000, 'cannot cross');
+    const haiku = entry('claude-haiku-5-5');
+    near(heldCost(haiku, 80_000, 1000), (80_000 * 0.0005 + 1000 * 0.0025) / 1000, 'haiku 5.5, 80K counted');
+  });
+
+  test('a band an operator set below the base rates never shrinks the hold of a prompt that may stay under it', () => {
+    const cheap: CatalogEntry = { ...PLAIN, long_context: { above_input_tokens: 1000, input_cost: 0.0001, output_cost: 0.0001 } };
+    near(heldCost(cheap, 800, 100), (800 * 0.001 + 100 * 0.002) / 1000, 'base is dearer');
+    near(heldCost({ ...cheap, input_cost: null }, 800, 100), (800 * 0.0001 + 100 * 0.0001) / 1000, 'only the band is known');
+    // Counted past the threshold already, the call is billed at the band: so is the hold.
+    near(heldCost(cheap, 2000, 100), (2000 * 0.0001 + 100 * 0.0001) / 1000, 'past it');
+  });
+});

@@ -1,0 +1,48 @@
+// What a call costs at catalog prices, and the most it could cost before it runs (a budget hold).
+// Pure and allocation-free: it runs once per usage record and once per held request.
+import type { CatalogEntry } from './catalog-types.js';
+
+/**
+ * How far a provider's own count of a prompt may run past the proxy's local one (gpt-tokenizer):
+ * Anthropic's newest tokenizer counts about 30% more than its previous one, which already counted
+ * more than OpenAI's. A hold takes a long-context band once the local count times this passes the
+ * band's threshold, so a prompt the provider counts past it is never held at the base rate.
+ */
+export const PROVIDER_COUNT_SLACK = 1.5;
+
+/** Per-1K prices of one kind each: an entry's base rates or its long-context band. */
+interface Rates {
+  input_cost: number | null;
+  output_cost: number | null;
+  cached_input_cost?: number | null;
+}
+
+function priced(rates: Rates, promptTokens: number, completionTokens: number, cachedTokens: number): number | undefined {
+  if (rates.input_cost === null || rates.output_cost === null) return undefined;
+  const cachedPrice = rates.cached_input_cost ?? rates.input_cost;
+  const uncached = Math.max(0, promptTokens - cachedTokens);
+  return (uncached * rates.input_cost + cachedTokens * cachedPrice + completionTokens * rates.output_cost) / 1000;
+}
+
+/**
+ * Cost in USD of one call from its reported tokens; undefined when a price is unknown. A prompt past
+ * the entry's long-context threshold bills the whole call at the band's rates, as the providers do.
+ */
+export function callCost(entry: CatalogEntry | undefined, promptTokens: number, completionTokens: number, cachedTokens = 0): number | undefined {
+  if (entry === undefined) return undefined;
+  const band = entry.long_context;
+  return priced(band !== undefined && band !== null && promptTokens > band.above_input_tokens ? band : entry, promptTokens, completionTokens, cachedTokens);
+}
+
+/**
+ * The most a call could cost before it runs, from the local prompt count (every token uncached):
+ * at the band's rates when the provider's count could pass its threshold, else as callCost.
+ */
+export function heldCost(entry: CatalogEntry | undefined, promptTokens: number, completionTokens: number): number | undefined {
+  const cost = callCost(entry, promptTokens, completionTokens);
+  const band = entry?.long_context;
+  if (band === undefined || band === null || promptTokens * PROVIDER_COUNT_SLACK <= band.above_input_tokens) return cost;
+  // The dearer of the two: a band an operator set below the base rates must not shrink the hold.
+  const long = priced(band, promptTokens, completionTokens, 0) ?? 0;
+  return cost === undefined || long > cost ? long : cost;
+}

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { CatalogEntry } from './catalog-types.js';
 import { ModelCatalog } from './model-catalog.js';
-import { buildModelViews, createModelView, type ViewSource } from './model-view.js';
+import { buildModelViews, createModelView, ModelViewSchema, type ViewSource } from './model-view.js';
+import { Value } from '@sinclair/typebox/value';
 import type { ChatCodec, ProviderInstance, ProviderKind } from '../providers/provider.js';
 import { ModelRouter } from '../routing/model-router.js';
 
@@ -77,6 +78,22 @@ describe('buildModelViews', () => {
     assert.deepEqual(view.modalities, { input: ['text', 'image'], output: ['text'] });
   });
 
+  test("a long-context band is shown beside the base rates, which stay the short prompts' own", () => {
+    const band = { above_input_tokens: 272_000, input_cost: 0.002, output_cost: 0.003 };
+    const [banded, plain] = buildModelViews([
+      { id: 'long', provider: openai, entry: entry('long', { long_context: band }), discovered: undefined },
+      { id: 'short', provider: openai, entry: entry('short'), discovered: undefined },
+    ]);
+    assert.equal(banded?.input_cost, 0.001);
+    assert.deepEqual(banded?.long_context, { ...band, cached_input_cost: null });
+    assert.equal(plain?.long_context, null);
+    // The documented Model schema (/openapi.json) describes every field a view has, and each view fits it.
+    for (const view of [banded, plain]) {
+      assert.deepEqual(Object.keys(view ?? {}), Object.keys(ModelViewSchema.properties));
+      assert.ok(Value.Check(ModelViewSchema, view), JSON.stringify([...Value.Errors(ModelViewSchema, view)].map((error) => error.path)));
+    }
+  });
+
   test('a model the catalog does not know shows what the provider reported and nulls elsewhere', () => {
     const [view] = buildModelViews([
       { id: 'my-finetune', provider: openai, entry: undefined, discovered: { id: 'my-finetune', contextLength: 32_768, maxOutputTokens: 4096, created: 42 } },
@@ -94,6 +111,7 @@ describe('buildModelViews', () => {
       input_cost: null,
       output_cost: null,
       cached_input_cost: null,
+      long_context: null,
       modalities: null,
       aliases: [],
       alias_of: null,

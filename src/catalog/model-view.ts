@@ -1,6 +1,7 @@
 // The public `Model` objects of /api/models: every name the router can route, merged with the
 // catalog's figures and what the provider's list reported. Pure: no I/O, no clock.
-import type { CatalogEntry } from './catalog-types.js';
+import { Type, type TSchema } from '@sinclair/typebox';
+import type { CatalogEntry, LongContextBand } from './catalog-types.js';
 import type { DiscoveredModel } from '../providers/provider.js';
 
 /** One model as clients see it. Costs are USD per 1K tokens; null means not known. */
@@ -19,6 +20,11 @@ export interface ModelView {
   input_cost: number | null;
   output_cost: number | null;
   cached_input_cost: number | null;
+  /**
+   * The provider's rates for a call whose prompt has more than `above_input_tokens` tokens (all of its
+   * tokens, input and output); null when one price covers every prompt. The fields above stay the base rates.
+   */
+  long_context: { above_input_tokens: number; input_cost: number; output_cost: number; cached_input_cost: number | null } | null;
   modalities: { input: string[]; output: string[] } | null;
   /** Other names that route to this model (the catalog's aliases). */
   aliases: string[];
@@ -68,6 +74,7 @@ export function createModelView(source: ViewSource, stale: boolean): ModelView {
     input_cost: entry?.input_cost ?? null,
     output_cost: entry?.output_cost ?? null,
     cached_input_cost: entry?.cached_input_cost ?? null,
+    long_context: bandView(entry?.long_context),
     modalities: entry === undefined ? null : { input: [...entry.modalities.input], output: [...entry.modalities.output] },
     aliases: [],
     alias_of: null,
@@ -79,6 +86,11 @@ export function createModelView(source: ViewSource, stale: boolean): ModelView {
     routes: source.routes === undefined ? [`${provider}/${source.upstreamModel ?? source.id}`] : [...source.routes],
     source: entry === undefined ? null : { url: entry.source.url, date: entry.source.date },
   };
+}
+
+function bandView(band: LongContextBand | null | undefined): ModelView['long_context'] {
+  if (band === undefined || band === null) return null;
+  return { above_input_tokens: band.above_input_tokens, input_cost: band.input_cost, output_cost: band.output_cost, cached_input_cost: band.cached_input_cost ?? null };
 }
 
 /** Folds what a provider reported under an alias into the model's view, where the catalog left gaps. */
@@ -184,3 +196,45 @@ function upstreamOf(source: ViewSource): string {
   const prefix = `${source.provider.name}/`;
   return target.startsWith(prefix) ? target.slice(prefix.length) : target;
 }
+
+const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+const Price = (description: string) => nullable(Type.Number({ minimum: 0, description: `${description} USD per 1K tokens; null: not known.` }));
+
+/** The `Model` object as /openapi.json documents it; model-view.test.ts holds createModelView to it. */
+export const ModelViewSchema = Type.Object(
+  {
+    id: Type.String({ description: 'What a chat request\'s `model` takes.' }),
+    name: Type.String(),
+    provider: Type.String({ description: 'The configured provider that serves it.' }),
+    supports_chat: nullable(Type.Boolean()),
+    supports_streaming: nullable(Type.Boolean()),
+    capabilities: Type.Array(Type.String()),
+    context_length: nullable(Type.Integer()),
+    max_output_tokens: nullable(Type.Integer()),
+    input_cost: Price('Base input rate (prompts up to `long_context.above_input_tokens`),'),
+    output_cost: Price('Base output rate,'),
+    cached_input_cost: Price('Base cached-input rate (null: billed as input),'),
+    long_context: nullable(
+      Type.Object(
+        {
+          above_input_tokens: Type.Integer({ description: 'A call whose prompt (cached tokens included) has more tokens than this is billed at these rates for all of its tokens.' }),
+          input_cost: Type.Number({ minimum: 0 }),
+          output_cost: Type.Number({ minimum: 0 }),
+          cached_input_cost: nullable(Type.Number({ minimum: 0 })),
+        },
+        { description: 'The long-prompt band, USD per 1K tokens; null when one price covers every prompt.' },
+      ),
+    ),
+    modalities: nullable(Type.Object({ input: Type.Array(Type.String()), output: Type.Array(Type.String()) })),
+    aliases: Type.Array(Type.String()),
+    alias_of: nullable(Type.String()),
+    deprecated: Type.Boolean(),
+    owned_by: Type.String(),
+    created: nullable(Type.Integer()),
+    discovered: Type.Boolean(),
+    stale: Type.Boolean(),
+    routes: Type.Array(Type.String()),
+    source: nullable(Type.Object({ url: Type.String(), date: Type.String() })),
+  },
+  { title: 'Model', description: 'One model of the catalog. Costs are USD per 1K tokens.' },
+);

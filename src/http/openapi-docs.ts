@@ -10,6 +10,7 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyPluginAsync, FastifySchema, RouteOptions } from 'fastify';
 import { CountTokensRequestSchema, MessagesRequestSchema } from '../anthropic-api/messages-request.js';
 import { SearchParamsSchema } from '../catalog/model-search.js';
+import { ModelViewSchema } from '../catalog/model-view.js';
 import { CompletionRequestSchema } from '../completions-api/completion-request.js';
 import { CSRF_HEADER, SESSION_COOKIE } from '../keys/ui-sessions.js';
 import { ChatCompletionRequestSchema } from '../openai/chat-request-schema.js';
@@ -32,6 +33,8 @@ interface RouteDoc {
   security?: Security;
   /** Error answers by status: when each comes, with its `code`s. Every one has the Error shape. */
   errors?: Record<number, string>;
+  /** The 200 answer's shape, where it is documented. */
+  ok?: TSchema;
 }
 
 const ErrorSchema = Type.Object(
@@ -62,6 +65,10 @@ const SECURITY_SCHEMES = {
 const KEYED: Security = [{ bearer: [] }, { apiKey: [] }, { dashboardSession: [], dashboardCsrf: [] }];
 const KeyId = Type.Object({ id: Type.String() });
 
+const ModelRef = Type.Unsafe<unknown>({ $ref: '#/components/schemas/Model' });
+const ModelList = (extra: Record<string, TSchema>, description: string) =>
+  Type.Object({ models: Type.Array(ModelRef), count: Type.Integer(), ...extra }, { description });
+
 /** Docs by `METHOD url` (the route-table pattern). */
 const ROUTE_DOCS: Record<string, RouteDoc> = {
   'POST /v1/chat/completions': {
@@ -89,11 +96,16 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
     summary: 'One model object `{id, object, created, owned_by}` by a listed id or its `provider/model` name (may hold `/`); 404 `model_not_found` when unknown or not allowed for the key.',
     params: Type.Object({ '*': Type.String({ description: 'The model id.' }) }),
   },
-  'GET /api/models': { summary: 'List the model catalog: `{models, count}`.' },
-  'GET /api/models/search': { summary: 'Search the model catalog: `{models, count, limit, offset}`; `count` counts matches before paging.', querystring: SearchParamsSchema },
+  'GET /api/models': { summary: 'List the model catalog: `{models, count}`.', ok: ModelList({}, 'The models the key may use.') },
+  'GET /api/models/search': {
+    summary: 'Search the model catalog: `{models, count, limit, offset}`; `count` counts matches before paging.',
+    querystring: SearchParamsSchema,
+    ok: ModelList({ limit: Type.Union([Type.Integer(), Type.Null()]), offset: Type.Integer() }, 'One page of the matching models; `max_input_cost` and the cost sorts read the base rates.'),
+  },
   'GET /api/models/*': {
     summary: 'One model by id or `provider/model` (may hold `/`); 404 when unknown.',
     params: Type.Object({ '*': Type.String({ description: 'The model id.' }) }),
+    ok: Type.Object({ model: ModelRef }, { description: 'The model.' }),
   },
   'POST /api/condense': {
     summary: 'Summarise a conversation.',
@@ -160,7 +172,9 @@ export function documentRoute({ schema, url, route }: TransformInput): { schema:
     ...(doc?.body === undefined || base.body !== undefined ? {} : { body: doc.body }),
     ...(doc?.querystring === undefined || base.querystring !== undefined ? {} : { querystring: doc.querystring }),
     ...(doc?.params === undefined || base.params !== undefined ? {} : { params: doc.params }),
-    ...(doc?.errors === undefined ? {} : { response: { ...errorResponses(doc.errors), ...(base.response as Record<string, unknown> | undefined) } }),
+    ...(doc?.errors === undefined && doc?.ok === undefined
+      ? {}
+      : { response: { ...(doc.ok === undefined ? {} : { 200: doc.ok }), ...(doc.errors === undefined ? {} : errorResponses(doc.errors)), ...(base.response as Record<string, unknown> | undefined) } }),
   };
   return { schema: documented, url };
 }
@@ -183,7 +197,7 @@ export function registerOpenApi(app: FastifyInstance): void {
         info: { title: 'llm-proxy', version: VERSION, description: 'One OpenAI-compatible endpoint in front of many LLM providers.' },
         components: {
           securitySchemes: SECURITY_SCHEMES,
-          schemas: { Error: ErrorSchema },
+          schemas: { Error: ErrorSchema, Model: ModelViewSchema },
         },
         security: KEYED,
       },

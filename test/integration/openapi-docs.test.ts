@@ -186,6 +186,19 @@ describe('OpenAPI document against the handlers', () => {
     assert.equal(search.get('limit')?.maximum, 1000);
   });
 
+  test('the model routes document the Model object, whose every field an answer carries, long_context included', async () => {
+    const model = doc.components.schemas.Model;
+    assert.ok(model?.properties?.long_context, 'Model.long_context');
+    for (const path of ['/api/models', '/api/models/search', '/api/models/{*}']) {
+      const schema = doc.paths[path]?.get?.responses?.['200'] as unknown as { content?: Record<string, { schema: unknown }> } | undefined;
+      assert.match(JSON.stringify(schema?.content), /#\/components\/schemas\/Model/, `${path} answers Model`);
+    }
+    const answer = (await get('/api/models/gpt-5.5')).json<{ model: Record<string, unknown> }>().model;
+    assert.deepEqual(Object.keys(answer).sort(), Object.keys(model?.properties ?? {}).sort());
+    assert.deepEqual(answer.long_context, { above_input_tokens: 272_000, input_cost: 0.01, output_cost: 0.045, cached_input_cost: 0.001 });
+    assert.equal(answer.input_cost, 0.005, 'input_cost stays the base rate');
+  });
+
   test('key settings document budget_period and null for clearing, and the handler takes each', async () => {
     const key = await createKey(gateway.url);
     for (const [path, method] of [['/admin/keys', 'post'], ['/admin/keys/{id}', 'patch']] as const) {

@@ -14,6 +14,7 @@ import { countTokens } from '../usage/token-counts.js';
 import { CHAT_BUDGET_REMEDY, type BudgetLedger, type HoldMode } from './budget-ledger.js';
 import type { RateLimiter, Reservation } from './memory-rate-limiter.js';
 import { formatOpenAiDuration } from './openai-duration.js';
+import { shareNote } from './instance-registry.js';
 
 /** Output allowance when neither the request nor the catalog bounds it. */
 const DEFAULT_MAX_OUTPUT = 4_096;
@@ -110,7 +111,7 @@ export class ChatAdmission {
       reply.header('x-ratelimit-reset-tokens', formatOpenAiDuration(decision.resetMs));
       if (!decision.allowed) {
         throw rateLimited(
-          `Token rate limit reached: this key may use ${tpm} tokens per minute and this request may need up to ${tokens}. Retry after the time in Retry-After, or ${remedy.tokens}.`,
+          `Token rate limit reached: this key may use ${decision.limit} tokens per minute${shareNote(decision.limit, tpm)} and this request may need up to ${tokens}. Retry after the time in Retry-After, or ${remedy.tokens}.`,
           decision.resetMs,
         );
       }

@@ -35,6 +35,11 @@ export function instanceShare(limit: number, instances: number): number {
   return Math.max(1, Math.ceil(limit / Math.max(1, instances)));
 }
 
+/** What a refusal adds when the limit counted was this instance's share, not the key's whole limit. */
+export function shareNote(counted: number, limit: number): string {
+  return counted < limit ? ` (this instance's share of ${limit} while the shared counter is unavailable)` : '';
+}
+
 export interface InstanceRegistryOptions {
   prefix: string;
   /** The least count to assume (storage.expected_instances): a fleet that starts while Redis is down. */

@@ -7,6 +7,7 @@ import type { Principal } from '../../keys/static-keys.js';
 import { isVirtualKeyShaped } from '../../keys/virtual-keys.js';
 import type { RateLimitDecision } from '../../rate-limit/memory-rate-limiter.js';
 import { formatOpenAiDuration } from '../../rate-limit/openai-duration.js';
+import { shareNote } from '../../rate-limit/instance-registry.js';
 import type { Services } from '../../services.js';
 import { addressBucket } from '../client-address.js';
 
@@ -89,7 +90,7 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
     const apply = (decision: RateLimitDecision) => {
       setLimitHeaders(reply, decision.limit, decision.remaining, decision.resetMs);
       if (!decision.allowed) {
-        throw rateLimited(`Rate limit reached: ${rpm} requests per minute for this key. Retry after the time in Retry-After.`, decision.resetMs);
+        throw rateLimited(`Rate limit reached: ${decision.limit} requests per minute for this key${shareNote(decision.limit, rpm)}. Retry after the time in Retry-After.`, decision.resetMs);
       }
     };
     const pending = services.rateLimiter.consume(`rpm:${principal.keyId}`, rpm, 1, Date.now());

@@ -170,6 +170,9 @@ function damagedDatabaseError(file: string, cause: unknown): Error {
   );
 }
 
+/** Errors of a checked-out PostgreSQL client reach its caller as a failed query; see openDatabase. */
+function ignoreClientError(): void {}
+
 export function openDatabase(options: DatabaseOptions, onPoolError: (error: Error) => void = () => undefined): Database {
   if (options.databaseUrl !== undefined) {
     const timeout = options.timeoutMs ?? 5_000;
@@ -184,6 +187,10 @@ export function openDatabase(options: DatabaseOptions, onPoolError: (error: Erro
     });
     // An idle client losing its server emits here; unhandled, it would end the process.
     pool.on('error', onPoolError);
+    // A checked-out client (mid-query, or between a transaction's statements) emits on itself, and
+    // the pool listens only to idle ones: without this, a database cut under load ended the process.
+    // Its queries fail with the same error and the pool discards it on release, so nothing to log here.
+    pool.on('connect', (client) => client.on('error', ignoreClientError));
     const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
     let location = 'postgres';
     try {

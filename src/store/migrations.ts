@@ -1,7 +1,7 @@
 // Versioned schema migrations, run at start by whichever instance gets there first (Kysely's
 // migrator holds a lock, so two instances starting together do not race). Never edit a released
 // migration: add the next one.
-import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { Migrator, PostgresAdapter, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { Schema } from './database.js';
 
 const migrations: Record<string, Migration> = {
@@ -95,13 +95,29 @@ const migrations: Record<string, Migration> = {
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
+/**
+ * The PostgreSQL schema new tables go to (the first of search_path that exists). Kysely's migrator,
+ * given no schema, takes a bookkeeping table found in ANY schema for its own: with a second
+ * deployment's tables in another schema of the same database (`search_path=myschema`, see README),
+ * it never made its own, and every start failed with `relation "llm_proxy_migration_lock" does not exist`.
+ */
+async function currentSchema(db: Kysely<Schema>): Promise<string | undefined> {
+  if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return undefined;
+  const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
+  const schema = rows[0]?.schema ?? null;
+  if (schema === null) throw new Error('no schema of the search_path exists in this database: create it, or fix search_path in DATABASE_URL');
+  return schema;
+}
+
 /** Brings the schema to the newest version; throws with the failing migration's error. */
 export async function migrateToLatest(db: Kysely<Schema>): Promise<string[]> {
+  const schema = await currentSchema(db);
   const migrator = new Migrator({
     db,
     provider,
     migrationTableName: 'llm_proxy_migration',
     migrationLockTableName: 'llm_proxy_migration_lock',
+    ...(schema === undefined ? {} : { migrationTableSchema: schema }),
   });
   const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) throw error instanceof Error ? error : new Error(String(error));

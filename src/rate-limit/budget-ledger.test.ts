@@ -163,6 +163,32 @@ test('spend made while the database was away counts until its records are writte
   await one.close();
 });
 
+test('spend that landed between the caching of the key and an outage counts against the budget during the outage', async () => {
+  const key = await newKey(0.5);
+  // The key cache keeps a record up to 30 s: fetched before any of the spend below.
+  const cached = await store.keys.findById(key.id);
+  const one = instance(() => cached);
+  // $0.20 spent and written while the database is up.
+  for (let index = 0; index < 10; index++) assert.equal(await one.call(key.id, 0.04, 0.02), 'store');
+  await one.writer.flush();
+  const down = outage();
+  let local = 0;
+  try {
+    // The cached record says $0 spent; the database said $0.20. 13 × $0.02 spent and a 14th call's $0.04 hold fill the $0.50, no more.
+    for (let index = 0; index < 40; index++) if ((await one.call(key.id, 0.04, 0.02)) === 'local') local++;
+    assert.equal(local, 14, "decided from the database's last figures plus what landed since, not from the older cached record");
+  } finally {
+    down.restoreUsage();
+    down.restoreKeys();
+  }
+  await one.writer.flush();
+  const stored = await store.keys.findById(key.id);
+  assert.ok((stored?.spend ?? 0) <= 0.5 + 1e-9, `spend ${stored?.spend} within the $0.50 budget`);
+  assert.ok(Math.abs((stored?.spend ?? 0) - 0.48) < 1e-9, `spend ${stored?.spend}`);
+  assert.equal(stored?.reserved, 0);
+  await one.close();
+});
+
 test('spend written while budgets are still decided locally keeps counting there until the database answers a budget check', async () => {
   const key = await newKey(0.3);
   const one = instance(() => key);

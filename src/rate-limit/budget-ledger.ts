@@ -7,7 +7,8 @@
 // `settle` and the UsageWriteObserver methods.
 import { permissionDenied, rateLimited, serviceUnavailable, type GatewayError } from '../errors/gateway-error.js';
 import type { Logger } from '../logging/logger.js';
-import { currentSpend, type BudgetOutcome, type KeyStore, type StoredKey, type UnwrittenSpend } from '../store/key-store.js';
+import { LRUCache } from 'lru-cache';
+import { currentSpend, type BudgetFigures, type BudgetOutcome, type KeyStore, type StoredKey, type UnwrittenSpend } from '../store/key-store.js';
 import type { IdentifiedUsageRecord } from '../store/usage-store.js';
 import type { UsageWriteObserver } from '../usage/batched-usage-writer.js';
 
@@ -61,18 +62,35 @@ interface FinishedCall {
   landing: boolean;
 }
 
-/** Per key: the finished calls not yet in the database, and what landed while the database was away from budget checks. */
-interface KeyUnwritten extends UnwrittenSpend {
-  /** Cost written while holds were local: not in the cached key they are decided from, so it still counts there. */
-  landedWhileDown: number;
+/**
+ * Per key, what a local hold starts from: the figures of the last budget check the database
+ * answered, and the cost of this instance's rows that landed since. The cached key record alone was
+ * not enough: it is up to 30 s old when the database goes away, and the spend that landed in those
+ * seconds was forgotten, so a key could overspend its budget by that much during an outage.
+ */
+interface KeyLanded {
+  /** Cost of this instance's rows of the key written so far (only grows). */
+  landed: number;
+  /** Database holds those rows released. */
+  released: number;
+  /**
+   * The database's figures, with `landed` when the check that gave them began and `released` when
+   * its answer came: a row landing while the check is under way counts as not in its spend and as
+   * not released from its holds, the safe side of both.
+   */
+  known?: BudgetFigures & { landedMark: number; releasedMark: number };
 }
+
+/** Keys whose landed spend is remembered; one evicted falls back to its cached record. */
+const MAX_TRACKED_KEYS = 100_000;
 
 export class BudgetLedger implements UsageWriteObserver {
   private readonly queues = new Map<string, Promise<void>>();
   private readonly localHeld = new Map<string, number>();
   /** By usage record id (the hold id). */
   private readonly finished = new Map<string, FinishedCall>();
-  private readonly unwritten = new Map<string, KeyUnwritten>();
+  private readonly unwritten = new Map<string, UnwrittenSpend>();
+  private readonly landedByKey = new LRUCache<string, KeyLanded>({ max: MAX_TRACKED_KEYS });
   private readonly unwrittenOf = (keyId: string): UnwrittenSpend | undefined => this.unwritten.get(keyId);
   private readonly storeBackListeners: Array<() => void> = [];
   private storeDown = false;
@@ -117,6 +135,8 @@ export class BudgetLedger implements UsageWriteObserver {
       return 'local';
     }
     let outcome: BudgetOutcome;
+    // Rows landing while the check is under way may or may not be in its figures: counted as not (the safe side).
+    const landedMark = this.landedByKey.get(keyId)?.landed ?? 0;
     try {
       outcome = await this.store.reserveBudget(keyId, holdId, amount, now, this.unwrittenOf);
     } catch (error) {
@@ -127,6 +147,11 @@ export class BudgetLedger implements UsageWriteObserver {
     }
     this.markStore(true);
     if (!outcome.admitted) throw budgetRefusal(outcome, amount, now, remedy);
+    if (outcome.figures !== undefined) {
+      const entry = this.landedByKey.get(keyId) ?? { landed: 0, released: 0 };
+      entry.known = { ...outcome.figures, landedMark, releasedMark: entry.released };
+      this.landedByKey.set(keyId, entry);
+    }
     return 'store';
   }
 
@@ -134,11 +159,19 @@ export class BudgetLedger implements UsageWriteObserver {
     const key = this.cachedKey(keyId);
     if (key === undefined) throw serviceUnavailable('The budget of this key cannot be checked right now. Retry shortly.', 'auth_unavailable', 1_000);
     if (key.maxBudget === null) return;
-    // Conservative: the holds the database had when the key was cached still count, and so does
-    // every cost written since (the cached figure predates it).
+    // Conservative: the holds the database had at its last answer still count, and so does every
+    // cost written since (its figures predate it), and every cost not written yet.
     const unwritten = this.unwritten.get(keyId);
-    const spend = currentSpend(key, now) + (unwritten === undefined ? 0 : unwritten.spend + unwritten.landedWhileDown);
-    const held = key.reserved + (this.localHeld.get(keyId) ?? 0);
+    const tracked = this.landedByKey.get(keyId);
+    const known = tracked?.known;
+    const landedSince = (tracked?.landed ?? 0) - (known?.landedMark ?? 0);
+    // A period that ended since the database's answer starts again from 0 (rows landed since still count: the safe side).
+    const base = known === undefined ? currentSpend(key, now) : key.budgetPeriod !== null && known.resetAt !== null && now >= known.resetAt ? 0 : known.spend;
+    const spend = base + landedSince + (unwritten === undefined ? 0 : unwritten.spend);
+    // Holds on one key go to the database one at a time from here, so its last answer counts every
+    // hold of this instance; those released since by landed rows are gone.
+    const reserved = known === undefined ? key.reserved : Math.max(0, known.reserved - ((tracked?.released ?? 0) - known.releasedMark));
+    const held = reserved + (this.localHeld.get(keyId) ?? 0);
     if (spend + held + amount > key.maxBudget + 1e-9 || spend >= key.maxBudget) {
       const resetAt = key.budgetPeriod === null ? null : key.budgetResetAt;
       throw budgetRefusal({ admitted: false, reason: spend >= key.maxBudget ? 'exhausted' : 'insufficient', spend, maxBudget: key.maxBudget, resetAt }, amount, now, remedy);
@@ -171,7 +204,7 @@ export class BudgetLedger implements UsageWriteObserver {
   private count(call: FinishedCall, sign: 1 | -1): void {
     let figures = this.unwritten.get(call.keyId);
     if (figures === undefined) {
-      figures = { spend: 0, held: 0, landedWhileDown: 0 };
+      figures = { spend: 0, held: 0 };
       this.unwritten.set(call.keyId, figures);
     }
     figures.spend += sign * call.cost;
@@ -179,7 +212,7 @@ export class BudgetLedger implements UsageWriteObserver {
     // Float sums drift: what is left of a key's last call is 0.
     if (figures.spend < 1e-12) figures.spend = 0;
     if (figures.held < 1e-12) figures.held = 0;
-    if (figures.spend === 0 && figures.held === 0 && figures.landedWhileDown === 0) this.unwritten.delete(call.keyId);
+    if (figures.spend === 0 && figures.held === 0) this.unwritten.delete(call.keyId);
   }
 
   /**
@@ -195,11 +228,7 @@ export class BudgetLedger implements UsageWriteObserver {
       if (call === undefined || call.landing) continue;
       call.landing = true;
       this.count(call, -1);
-      if (this.storeDown && call.cost > 0) {
-        const figures = this.unwritten.get(call.keyId) ?? { spend: 0, held: 0, landedWhileDown: 0 };
-        figures.landedWhileDown += call.cost;
-        this.unwritten.set(call.keyId, figures);
-      }
+      this.addLanded(call, 1);
     }
   }
 
@@ -213,8 +242,17 @@ export class BudgetLedger implements UsageWriteObserver {
       } else {
         call.landing = false;
         this.count(call, 1);
+        this.addLanded(call, -1);
       }
     }
+  }
+
+  private addLanded(call: FinishedCall, sign: 1 | -1): void {
+    if (call.cost === 0 && call.held === 0) return;
+    const entry = this.landedByKey.get(call.keyId) ?? { landed: 0, released: 0 };
+    entry.landed += sign * call.cost;
+    entry.released += sign * call.held;
+    this.landedByKey.set(call.keyId, entry);
   }
 
   /** Records the writer dropped: their spend never reaches the database, and a database hold goes back with the sweeper. */
@@ -256,10 +294,6 @@ export class BudgetLedger implements UsageWriteObserver {
     this.storeDown = !up;
     if (up) {
       // Spend still in the spool keeps counting (per record, until it lands); what has landed is in the figures the database now gives.
-      for (const [keyId, figures] of this.unwritten) {
-        figures.landedWhileDown = 0;
-        if (figures.spend === 0 && figures.held === 0) this.unwritten.delete(keyId);
-      }
       this.logger.info({ component: 'budget' }, 'budget holds back in the database');
       for (const listener of this.storeBackListeners) listener();
     } else {

@@ -58,8 +58,17 @@ export interface UnwrittenSpend {
   held: number;
 }
 
+/** A key's budget row as an admitting check left it: what the ledger decides from if the database then goes away. */
+export interface BudgetFigures {
+  /** Stored spend of the current period (unwritten spend not added). */
+  spend: number;
+  /** Stored holds, this one included. */
+  reserved: number;
+  resetAt: number | null;
+}
+
 export type BudgetOutcome =
-  | { admitted: true }
+  | { admitted: true; figures?: BudgetFigures }
   | { admitted: false; reason: BudgetRefusal; spend: number; maxBudget: number; resetAt: number | null };
 
 /** Float sums of prices are not exact; a budget is not refused for a rounding error. */
@@ -264,6 +273,7 @@ export class KeyStore {
         await trx.updateTable('virtual_keys').set({ spend: 0, budget_reset_at: resetAt }).where('id', '=', keyId).execute();
       }
       if (key.maxBudget === null) return { admitted: true };
+      const stored = { spend, reserved: key.reserved, resetAt };
       let reserved = key.reserved;
       const pending = unwritten?.(keyId);
       if (pending !== undefined) {
@@ -283,7 +293,7 @@ export class KeyStore {
           .execute();
         await trx.insertInto('budget_reservations').values({ id: reservationId, key_id: keyId, amount, created_at: now }).execute();
       }
-      return { admitted: true };
+      return { admitted: true, figures: { ...stored, reserved: stored.reserved + Math.max(0, amount) } };
     });
   }
 

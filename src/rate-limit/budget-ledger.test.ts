@@ -9,7 +9,7 @@ import type { BudgetOutcome, StoredKey, UnwrittenSpend } from '../store/key-stor
 import { SqlStore } from '../store/sql-store.js';
 import type { IdentifiedUsageRecord } from '../store/usage-store.js';
 import { BatchedUsageWriter } from '../usage/batched-usage-writer.js';
-import { BudgetLedger, type BudgetStore, type HoldMode } from './budget-ledger.js';
+import { BudgetLedger, HOLD_TIMEOUT_MS, type BudgetStore, type HoldMode } from './budget-ledger.js';
 
 const logger = pino({ level: 'silent' });
 let dir: string;
@@ -259,4 +259,47 @@ test('a call leaves the unwritten figures when its transaction is about to commi
   ledger.lost([b]);
   assert.equal(await check(), undefined);
   ledger.close();
+});
+
+/** A database that answers every hold, admitted, after `delayMs` (a slow one), and records the holds given back. */
+class SlowStore implements BudgetStore {
+  readonly asked: string[] = [];
+  readonly released: string[] = [];
+  constructor(private readonly delayMs: number) {}
+
+  async reserveBudget(_keyId: string, id: string): Promise<BudgetOutcome> {
+    this.asked.push(id);
+    await sleep(this.delayMs);
+    return { admitted: true, figures: { spend: 0, reserved: 0.01, resetAt: null } };
+  }
+
+  async releaseReservation(id: string): Promise<number> {
+    this.released.push(id);
+    return 1;
+  }
+
+  async releaseStale(): Promise<number> {
+    return 0;
+  }
+}
+
+test('a database slower than the hold timeout does not hold up requests: they are held locally, one hold at a time is left running, and a late hold is given back', async () => {
+  const slow = new SlowStore(HOLD_TIMEOUT_MS + 600);
+  const key = { ...(await newKey(10)), spend: 0, reserved: 0 };
+  const ledger = new BudgetLedger(slow, () => key, logger);
+  try {
+    const started = Date.now();
+    assert.equal(await ledger.hold(key.id, 'first', 0.01), 'local');
+    const waited = Date.now() - started;
+    assert.ok(waited >= HOLD_TIMEOUT_MS - 50 && waited < HOLD_TIMEOUT_MS + 400, `the first waited ${waited} ms`);
+    // The late hold still runs: the next requests do not queue behind the database at all.
+    const next = Date.now();
+    for (let index = 0; index < 20; index++) assert.equal(await ledger.hold(key.id, `next-${index}`, 0.01), 'local');
+    assert.ok(Date.now() - next < 200, `20 more took ${Date.now() - next} ms`);
+    assert.deepEqual(slow.asked, ['first'], 'no second hold was sent while the first was still running');
+    await sleep(800);
+    assert.deepEqual(slow.released, ['first'], 'the hold the database made after the request went on was given back');
+  } finally {
+    ledger.close();
+  }
 });

@@ -16,6 +16,18 @@ import type { UsageWriteObserver } from '../usage/batched-usage-writer.js';
 const STALE_HOLD_MS = 30 * 60_000;
 const SWEEP_EVERY_MS = 60_000;
 const PROBE_EVERY_MS = 1_000;
+/**
+ * Longest a request waits for the database to answer its hold (a healthy one takes milliseconds).
+ * Holds on a key queue one behind the other, so a database taking 3 s a round trip (15 s a hold)
+ * held every request of a budgeted key for 7 to 15 s; past this the hold is decided locally.
+ */
+export const HOLD_TIMEOUT_MS = 1_000;
+
+class HoldTimeout extends Error {
+  constructor() {
+    super(`the database did not answer a budget hold within ${HOLD_TIMEOUT_MS} ms`);
+  }
+}
 
 export type HoldMode = 'store' | 'local';
 
@@ -93,6 +105,8 @@ export class BudgetLedger implements UsageWriteObserver {
   private readonly landedByKey = new LRUCache<string, KeyLanded>({ max: MAX_TRACKED_KEYS });
   private readonly unwrittenOf = (keyId: string): UnwrittenSpend | undefined => this.unwritten.get(keyId);
   private readonly storeBackListeners: Array<() => void> = [];
+  /** A hold that timed out is still running in the database: no other is tried until it ends (each takes a pooled connection). */
+  private lateHold: Promise<unknown> | undefined;
   private storeDown = false;
   private probeAt = 0;
   private readonly sweeper: NodeJS.Timeout;
@@ -130,7 +144,7 @@ export class BudgetLedger implements UsageWriteObserver {
 
   private async holdNow(keyId: string, holdId: string, amount: number, now: number, remedy: string): Promise<HoldMode> {
     // While the database is known to be away, one request a second finds out whether it is back; the rest do not wait for it.
-    if (this.storeDown && now < this.probeAt) {
+    if ((this.storeDown && now < this.probeAt) || this.lateHold !== undefined) {
       this.holdLocally(keyId, amount, now, remedy);
       return 'local';
     }
@@ -138,7 +152,7 @@ export class BudgetLedger implements UsageWriteObserver {
     // Rows landing while the check is under way may or may not be in its figures: counted as not (the safe side).
     const landedMark = this.landedByKey.get(keyId)?.landed ?? 0;
     try {
-      outcome = await this.store.reserveBudget(keyId, holdId, amount, now, this.unwrittenOf);
+      outcome = await this.withinTimeout(this.store.reserveBudget(keyId, holdId, amount, now, this.unwrittenOf), holdId);
     } catch (error) {
       this.probeAt = Date.now() + PROBE_EVERY_MS;
       this.markStore(false, error);
@@ -153,6 +167,26 @@ export class BudgetLedger implements UsageWriteObserver {
       this.landedByKey.set(keyId, entry);
     }
     return 'store';
+  }
+
+  /** The store's answer, or HoldTimeout; a hold the database makes after that is given back at once. */
+  private withinTimeout(reserving: Promise<BudgetOutcome>, holdId: string): Promise<BudgetOutcome> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        const late = reserving.then(
+          (outcome) => (outcome.admitted ? this.release(holdId) : undefined),
+          () => undefined,
+        );
+        this.lateHold = late;
+        void late.then(() => {
+          if (this.lateHold === late) this.lateHold = undefined;
+        });
+        reject(new HoldTimeout());
+      }, HOLD_TIMEOUT_MS);
+      timer.unref();
+    });
+    return Promise.race([reserving, timeout]).finally(() => clearTimeout(timer));
   }
 
   private holdLocally(keyId: string, amount: number, now: number, remedy: string): void {

@@ -86,6 +86,8 @@ export interface DatabaseOptions {
   databaseUrl?: string;
   /** Longest wait for a connection or a query on PostgreSQL. */
   timeoutMs?: number;
+  /** Longest wait for another process's write lock on the SQLite file (default 5 s). */
+  busyTimeoutMs?: number;
 }
 
 export interface Database {
@@ -209,7 +211,7 @@ export function openDatabase(options: DatabaseOptions, onPoolError: (error: Erro
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
     // The CLI may write while the server runs: wait for its lock instead of failing.
-    sqlite.pragma('busy_timeout = 5000');
+    sqlite.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5_000))}`);
   } catch (error) {
     sqlite?.close();
     if (isDamaged(error)) throw damagedDatabaseError(file, error);

@@ -3,7 +3,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import Database from 'better-sqlite3';
 import { pino } from 'pino';
+import { SqlStore } from '../store/sql-store.js';
 import type { IdentifiedUsageRecord } from '../store/usage-store.js';
 import { BatchedUsageWriter, fanOutUsage, spoolsToReplay, timeOrderedId, type UsageSink, type UsageWriteObserver } from './batched-usage-writer.js';
 import { MemoryUsageRecorder } from './usage-recorder.js';
@@ -109,6 +111,35 @@ test('a record the database rejects is dropped alone; the rest of its batch is w
   assert.equal(writer.stats().rejected, 1);
   assert.equal(writer.stats().pending, 0);
   await writer.close();
+});
+
+test('a real SQLite file locked by another process: writes fail while reads answer, and no record is dropped for it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-writer-lock-'));
+  const store = new SqlStore({ dbPath: join(dir, 'usage.db'), busyTimeoutMs: 50 }, pino({ level: 'silent' }));
+  await store.ready();
+  // Another connection holds the write lock (the CLI, a backup, sqlite3 with BEGIN EXCLUSIVE): the store's waits end in SQLITE_BUSY.
+  const holder = new Database(join(dir, 'usage.db'));
+  const writer = new BatchedUsageWriter(store.usage, pino({ level: 'silent' }), { batchSize: 10, flushIntervalMs: 60_000 });
+  try {
+    holder.exec('begin exclusive');
+    for (let index = 1; index <= 3; index++) writer.record(record(index));
+    await writer.flush();
+    assert.deepEqual(
+      { rejected: writer.stats().rejected, pending: writer.stats().pending, down: writer.stats().databaseDown },
+      { rejected: 0, pending: 3, down: true },
+      'the lock is the database being away, not three records it refuses',
+    );
+    holder.exec('rollback');
+    await writer.flush();
+    assert.equal(writer.stats().pending, 0);
+    const summary = await store.usage.summarize({ start: 0, end: Date.now() + 1 });
+    assert.equal(summary.reduce((sum, group) => sum + group.requests, 0), 3);
+  } finally {
+    holder.close();
+    await writer.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('the spool is bounded: beyond it the oldest records are dropped and counted', async () => {

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSyn
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../logging/logger.js';
 import { makeDirectory } from '../store/make-directory.js';
+import { isTransientStoreError } from '../store/transient-errors.js';
 import type { IdentifiedUsageRecord } from '../store/usage-store.js';
 import type { UsageRecord, UsageRecorder } from './usage-recorder.js';
 
@@ -243,7 +244,7 @@ export class BatchedUsageWriter implements UsageRecorder {
         this.recovered();
       } catch (error) {
         this.observer?.landed(batch, false);
-        if (await this.databaseAnswers()) {
+        if (!isTransientStoreError(error) && (await this.databaseAnswers())) {
           // The database is up, so something in this batch is unwritable: find it, keep the rest.
           const rest = await this.writeOneByOne(batch);
           if (rest.length === 0) {
@@ -285,7 +286,7 @@ export class BatchedUsageWriter implements UsageRecorder {
         this.written++;
       } catch (error) {
         this.observer?.landed(single, false);
-        if (!(await this.databaseAnswers())) return batch.slice(index);
+        if (isTransientStoreError(error) || !(await this.databaseAnswers())) return batch.slice(index);
         this.rejected++;
         this.observer?.lost(single);
         this.logger.error(

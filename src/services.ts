@@ -32,6 +32,14 @@ import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { UpstreamClient } from './upstream/upstream-client.js';
 import type { UsageRecorder } from './usage/usage-recorder.js';
 
+/**
+ * better-sqlite3 waits for another process's write lock on the event loop: at the default 5 s, a
+ * file held by BEGIN EXCLUSIVE stalled every request, static keys included, for the whole lock
+ * (p50 15 s over a 20 s lock). Workers' own transactions take milliseconds; past this the write
+ * counts as the database being away (budgets held locally, usage spooled).
+ */
+const SERVER_SQLITE_BUSY_TIMEOUT_MS = 250;
+
 export interface Services {
   config: Config;
   logger: Logger;
@@ -169,7 +177,14 @@ export function createSharedServices(config: Config, overrides: ServiceOverrides
   registry?.start();
   const fleet = overrides.fleet ?? registry;
   const rateLimiter: RateLimiter = redis === undefined ? localLimiter : new RedisRateLimiter(redis, localLimiter, redisPrefix, undefined, undefined, logger, fleet);
-  const store = new SqlStore({ dbPath: config.storage.db_path, ...(config.storage.database_url === undefined ? {} : { databaseUrl: config.storage.database_url }) }, logger);
+  const store = new SqlStore(
+    {
+      dbPath: config.storage.db_path,
+      ...(config.storage.database_url === undefined ? {} : { databaseUrl: config.storage.database_url }),
+      busyTimeoutMs: SERVER_SQLITE_BUSY_TIMEOUT_MS,
+    },
+    logger,
+  );
   store.ready().catch((error: unknown) => logger.warn({ component: 'store', err: error instanceof Error ? error.message : String(error) }, 'database not ready at start; retrying on first use'));
   const virtualKeys = new VirtualKeyService(store.keys, logger);
   const keyChanges = new KeyChangeBus(virtualKeys, store.keys, logger, { redis, channel: `${redisPrefix}key-changes` });

@@ -3,7 +3,11 @@
 // and a database that goes away mid-run.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
 import { generateVirtualKey } from '../../src/keys/virtual-keys.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { CLIENT_KEY, eventually, MASTER_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
@@ -354,5 +358,52 @@ describe('the database goes away at runtime', () => {
     const stored = await services.store.keys.findById(id);
     assert.ok((stored?.spend ?? 0) > spentBefore, 'the spend made during the outage reached the key');
     assert.equal(stored?.reserved, 0);
+  });
+});
+
+describe("another process holds the SQLite file's write lock", () => {
+  let upstream: FakeOpenAi;
+  let gateway: Gateway;
+  let dir: string;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'llm-proxy-locked-'));
+    upstream = await startFakeOpenAi({ apiKey: UPSTREAM_KEY });
+    gateway = await startGateway({ OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${upstream.url}/v1`, LLM_PROXY_RPM: '0', LLM_PROXY_DB: join(dir, 'proxy.db') });
+  });
+  after(async () => {
+    await gateway.close();
+    await upstream.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('requests are not held up by the wait for the lock (better-sqlite3 waits on the event loop), and usage lands once it is released', async () => {
+    const base = gateway.url;
+    const { id, key } = await createKey(base, { max_budget: 5 });
+    assert.equal((await chat(base, key)).status, 200);
+    await gateway.app.services.usage.flush();
+    // As `sqlite3 proxy.db 'BEGIN EXCLUSIVE; …'` or a backup would hold it.
+    const holder = new Database(join(dir, 'proxy.db'));
+    holder.exec('begin exclusive');
+    let slowest = 0;
+    let sent = 0;
+    try {
+      const until = Date.now() + 3_000;
+      while (Date.now() < until) {
+        const started = Date.now();
+        const answer = await chat(base, sent % 2 === 0 ? key : CLIENT_KEY, { messages: [{ role: 'user', content: `locked ${sent}` }] });
+        slowest = Math.max(slowest, Date.now() - started);
+        assert.equal(answer.status, 200, answer.text);
+        sent++;
+      }
+    } finally {
+      holder.exec('rollback');
+      holder.close();
+    }
+    // The default 5 s wait stalled every request, a static key's too, for as long as the lock lasted.
+    assert.ok(slowest < 1_500, `slowest request ${slowest} ms`);
+    await gateway.app.services.usage.flush();
+    const summary = await gateway.app.services.store.usage.summarize({ keyId: id, start: Date.now() - 3_600_000, end: Date.now() + 1 });
+    assert.equal(summary.reduce((sum, group) => sum + group.requests, 0), 1 + Math.ceil(sent / 2), 'every request of the key once, none lost, none doubled');
   });
 });

@@ -198,6 +198,7 @@ export function createSharedServices(config: Config, overrides: ServiceOverrides
   ledger.onStoreBack(() => usageWriter.retryNow());
   const metrics = new GatewayMetrics((value) => redactor.redact(value) !== value);
   if (cache !== undefined) metrics.bind({ cache: () => cache.health() });
+  metrics.bind({ usageWriter: () => usageWriter.stats() });
   const usage = fanOutUsage(overrides.usage === undefined ? [usageWriter, metrics] : [usageWriter, metrics, overrides.usage]);
   return {
     logger,

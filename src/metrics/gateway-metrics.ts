@@ -16,6 +16,8 @@ export interface MetricsSources {
   cache?: () => Promise<{ hits: number; misses: number } | undefined>;
   /** Streams being written now. */
   activeStreams?: () => number;
+  /** The usage writer's figures: records waiting to be written, and those it gave up on. */
+  usageWriter?: () => { pending: number; dropped: number; rejected: number };
 }
 
 /** A label value we may publish: plain identifiers only, never free text. */
@@ -128,6 +130,27 @@ export class GatewayMetrics implements UsageRecorder {
       collect() {
         this.reset();
         for (const circuit of sources().circuits?.() ?? []) this.set({ deployment: circuit.deployment, provider: circuit.provider }, CIRCUIT_VALUE[circuit.state]);
+      },
+    });
+    // RELIABILITY 18: the usage spool is bounded; what it holds and what it dropped are for alerting.
+    new Gauge({
+      name: 'llm_proxy_usage_pending_records',
+      help: 'Usage records waiting to be written (the spool, while the database is away).',
+      registers,
+      collect() {
+        this.set(sources().usageWriter?.().pending ?? 0);
+      },
+    });
+    new Counter({
+      name: 'llm_proxy_usage_dropped_total',
+      help: 'Usage records never written: reason spool_full (the oldest, past the bound) or rejected (the database refused the record).',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        const stats = sources().usageWriter?.();
+        this.reset();
+        this.inc({ reason: 'spool_full' }, stats?.dropped ?? 0);
+        this.inc({ reason: 'rejected' }, stats?.rejected ?? 0);
       },
     });
     // Both read from the cache at scrape time; one call serves the pair.

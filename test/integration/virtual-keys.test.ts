@@ -345,6 +345,11 @@ describe('the database goes away at runtime', () => {
       assert.equal((await chat(base, CLIENT_KEY)).status, 200, 'static keys never touch the database');
       await services.usage.flush();
       assert.ok(gateway.logs.some((line) => line.includes('usage store unavailable')));
+      // RELIABILITY 18: the spool and what it drops are on /metrics.
+      const scrape = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${MASTER_KEY}` } })).text();
+      assert.match(scrape, /^llm_proxy_usage_pending_records [1-9]/m, 'the records waiting in the spool');
+      assert.match(scrape, /^llm_proxy_usage_dropped_total\{reason="spool_full"\} 0$/m);
+      assert.match(scrape, /^llm_proxy_usage_dropped_total\{reason="rejected"\} 0$/m);
     } finally {
       Object.assign(keys, { findById: saved.findById, reserveBudget: saved.reserveBudget });
       Object.assign(usage, { insertBatch: saved.insertBatch, ping: saved.ping });

@@ -216,6 +216,14 @@ export function buildApp(services: Services, options: AppOptions = {}): App {
     }
   });
 
+  // While draining, an answer that began before the drain tells its client to not reuse the
+  // connection: kept alive, it would be closed as idle (below 100 ms later) under the next request
+  // the client had just sent on it, a reset with no answer.
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (lifecycle.draining) reply.header('connection', 'close');
+    done(null, payload);
+  });
+
   // One access line per request; no hook at all when the level is above info.
   if (accessLog) {
     app.addHook('onResponse', (request, reply, done) => {

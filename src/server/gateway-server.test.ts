@@ -1,12 +1,17 @@
-// GatewayServer across config reloads: a retired generation must become garbage once its last
-// request has ended, or every reload keeps a whole app (routes, schemas, services) for good.
+// GatewayServer across config reloads and shutdown: a retired generation must become garbage once
+// its last request has ended (or every reload keeps a whole app for good), and a drain must answer
+// what reaches a connection it had already accepted instead of resetting it.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { startFakeOpenAi } from '../../test/support/fake-openai.js';
 import { loadConfig } from '../config/config-loader.js';
 import { GatewayServer } from './gateway-server.js';
 
@@ -36,6 +41,67 @@ test('a retired generation is collected after a reload: nothing of it stays reac
     );
   } finally {
     await gateway.shutdown(1000);
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
+
+const CLIENT_KEY = 'sk-test-client-key-0123456789';
+const UPSTREAM_KEY = 'sk-test-upstream-key-0123456789';
+
+async function startServer(directory: string, env: Record<string, string> = {}): Promise<{ gateway: GatewayServer; port: number }> {
+  const config = loadConfig({ LLM_PROXY_DB: join(directory, 'db.sqlite'), LLM_PROXY_API_KEYS: CLIENT_KEY, LLM_PROXY_LOG_LEVEL: 'error', ...env }).config;
+  const gateway = await GatewayServer.create(config, undefined);
+  await gateway.listen(0, '127.0.0.1');
+  return { gateway, port: (gateway.listener.address() as AddressInfo).port };
+}
+
+test('a request sent on an idle kept-alive connection just as the drain starts gets 503 with Connection: close, not a reset', async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'gateway-server-'));
+  const { gateway, port } = await startServer(directory);
+  const socket = connect(port, '127.0.0.1');
+  try {
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    socket.write('GET /health/live HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    while (!text.includes('"status":"alive"')) await once(socket, 'data');
+    text = '';
+    const closed = once(socket, 'close');
+    const shutdown = gateway.shutdown(5_000);
+    socket.write(`GET /v1/models HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${CLIENT_KEY}\r\n\r\n`);
+    await closed;
+    assert.match(text, /^HTTP\/1\.1 503 /);
+    assert.match(text, /\r\nconnection: close\r\n/i);
+    assert.match(text, /"code":"server_shutting_down"/);
+    assert.equal((await shutdown).drained, true);
+  } finally {
+    socket.destroy();
+    await gateway.shutdown(1000);
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
+
+test('an answer that began before the drain and ends during it says Connection: close, so its client does not reuse the connection', async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'gateway-server-'));
+  const fake = await startFakeOpenAi({ apiKey: UPSTREAM_KEY });
+  const { gateway, port } = await startServer(directory, { OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${fake.url}/v1` });
+  try {
+    fake.enqueue({ kind: 'delay-headers', ms: 300 });
+    const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+    const answered = new Promise<IncomingMessage>((resolve, reject) => {
+      const request = httpRequest({ port, host: '127.0.0.1', method: 'POST', path: '/v1/chat/completions', headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json', connection: 'keep-alive' } }, resolve);
+      request.on('error', reject);
+      request.end(body);
+    });
+    while (fake.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    const shutdown = gateway.shutdown(5_000);
+    const response = await answered;
+    response.resume();
+    assert.equal(response.statusCode, 200);
+    assert.equal(response.headers.connection, 'close');
+    assert.equal((await shutdown).drained, true);
+  } finally {
+    await gateway.shutdown(1000);
+    await fake.close();
     rmSync(directory, { recursive: true, force: true });
   }
 });

@@ -7,6 +7,7 @@
 // by a reload; SIGTERM drains every generation (see shutdown()).
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Server as NetServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import type { FastifyServerFactory } from 'fastify';
@@ -29,6 +30,8 @@ type ClientErrorListener = (...args: unknown[]) => void;
 const REDIS_WAIT_MS = 2_000;
 /** While draining, connections that went idle after their last answer are closed this often. */
 const IDLE_SWEEP_MS = 100;
+/** How long connections idle when a drain starts stay open, to answer a request already on its way with 503. */
+const IDLE_GRACE_MS = 1_000;
 
 interface Generation {
   id: number;
@@ -376,11 +379,17 @@ export class GatewayServer {
     const server = this.listener;
     const streams = generations.map(({ built }) => built.streams);
     logger.info({ deadline_s: deadlineMs / 1000, streams: streams.reduce((sum, registry) => sum + registry.size, 0) }, 'draining: not ready, no new connections');
-    const closed = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
-    // Node closes idle keep-alive connections once at close(); ones that go idle later are swept.
-    server.closeIdleConnections();
-    const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
+    // net's close(), not http's: that one also closes every idle kept-alive connection at once, so a
+    // request its client sent on one in the same instant met a reset with no answer. They are given
+    // IDLE_GRACE_MS, in which a request on them gets 503 with Connection: close; then idle ones are swept.
+    const closed = server.listening ? new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve())) : Promise.resolve();
+    let sweep: NodeJS.Timeout | undefined;
+    const grace = setTimeout(() => {
+      server.closeIdleConnections();
+      sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
+    }, IDLE_GRACE_MS);
     const { interrupted, drained } = await awaitDrain(closed, deadlineMs, streams, () => server.closeAllConnections(), logger);
+    clearTimeout(grace);
     clearInterval(sweep);
     for (const { built } of generations) {
       try {

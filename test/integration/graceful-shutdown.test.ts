@@ -38,7 +38,7 @@ function streamRequest(url: string, requestId: string) {
 }
 
 describe('graceful shutdown', () => {
-  test('before the deadline: in-flight work finishes, late requests and readiness get 503, usage is kept', async () => {
+  test('before the deadline: in-flight work finishes (its answer closes the connection), usage is kept', async () => {
     const { fake, gateway, cleanup } = await startDrainable();
     try {
       assert.equal((await call(gateway.url, { method: 'GET', path: '/health/ready' })).status, 200);
@@ -70,12 +70,12 @@ describe('graceful shutdown', () => {
       assert.ok(socket.destroyed || socket.readableEnded, 'the server closed the kept-alive connection');
       socket.destroy();
       const statuses = [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => match[1]);
-      assert.equal(statuses[0], '200');
-      // Whatever the connection carries after the drain began is refused: readiness false, work 503.
-      assert.deepEqual(statuses.slice(1), ['503', '503'].slice(0, statuses.length - 1));
-      if (statuses.length > 1) assert.match(text, /\{"status":"shutting_down"\}/);
-      if (statuses.length > 2) assert.match(text, /"code":"server_shutting_down"/);
-      assert.ok(statuses.length >= 2, text);
+      // The answer in flight when the drain began says Connection: close (as Go's Shutdown does), and
+      // the connection closes after it: what was pipelined behind it is not processed (RFC 9112 9.6),
+      // and a keep-alive client does not send its next request on a connection about to close.
+      // (A request reaching an idle connection during the drain gets 503: src/server/gateway-server.test.ts.)
+      assert.deepEqual(statuses, ['200'], text);
+      assert.match(text, /\r\nconnection: close\r\n/i);
       assert.ok(gateway.usage.recent().some((record) => record.requestId === 'drain-stream' && record.status === 'ok'));
       await assert.rejects(call(gateway.url, { method: 'GET', path: '/health/live', timeoutMs: 1000 }));
     } finally {

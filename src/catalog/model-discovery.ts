@@ -92,6 +92,8 @@ export class ModelDiscovery {
   /** Whether each provider's last list was cut or had entries dropped: logged when that changes, not per refresh. */
   private readonly trimmed = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
+  /** Aborted by stop(): a list read in flight (up to 15 s) would hold a shutdown or a retired generation's close. */
+  private stopped = new AbortController();
 
   constructor(
     private readonly router: ModelRouter,
@@ -113,6 +115,8 @@ export class ModelDiscovery {
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+    this.stopped.abort();
+    this.stopped = new AbortController();
   }
 
   statusOf(provider: string): DiscoveryStatus | undefined {
@@ -129,8 +133,9 @@ export class ModelDiscovery {
     const status = this.status.get(provider.name) ?? { models: 0, lastSuccessAt: undefined, lastAttemptAt: undefined, lastError: undefined, stale: false };
     this.status.set(provider.name, status);
     status.lastAttemptAt = Date.now();
+    const stopped = this.stopped.signal;
     try {
-      const response = await this.client.send(provider, list.request(), AbortSignal.timeout(15_000));
+      const response = await this.client.send(provider, list.request(), AbortSignal.any([stopped, AbortSignal.timeout(15_000)]));
       if (response.status !== 200) {
         const error = await this.client.errorFrom(provider, response);
         throw new Error(`HTTP ${response.status} (${error.code ?? 'error'})`);
@@ -148,6 +153,8 @@ export class ModelDiscovery {
       status.stale = false;
       this.logger.debug({ provider: provider.name, models: models.length, changed }, 'model list refreshed');
     } catch (error) {
+      // Stopped (shutdown, or a reload retired this generation): not a fault of the provider.
+      if (stopped.aborted) return;
       const reason = error instanceof Error ? error.message : 'unknown error';
       const changed = status.lastError !== reason;
       status.lastError = reason;

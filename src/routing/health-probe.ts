@@ -9,6 +9,8 @@ import type { ModelGroup, ModelRouter } from './model-router.js';
 export class HealthProbe {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  /** Aborted by stop(): a probe in flight (up to 30 s) would hold a shutdown or a retired generation's close. */
+  private stopped = new AbortController();
 
   constructor(
     private readonly router: ModelRouter,
@@ -26,6 +28,8 @@ export class HealthProbe {
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+    this.stopped.abort();
+    this.stopped = new AbortController();
   }
 
   /** Probes every deployment of every configured group once; never throws. */
@@ -33,10 +37,12 @@ export class HealthProbe {
     if (this.running) return 0;
     this.running = true;
     let probed = 0;
+    const stopped = this.stopped.signal;
     try {
       const seen = new Set<string>();
       for (const group of this.router.modelGroups()) {
         for (const deployment of group.deployments) {
+          if (stopped.aborted) return probed;
           if (seen.has(deployment.id)) continue;
           seen.add(deployment.id);
           probed++;
@@ -45,7 +51,7 @@ export class HealthProbe {
           try {
             await this.executor.complete(single, { model: group.name, messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 }, {
               requestId: `probe-${deployment.id}`,
-              signal: AbortSignal.timeout(30_000),
+              signal: AbortSignal.any([stopped, AbortSignal.timeout(30_000)]),
               includeUsage: false,
               created: Math.floor(Date.now() / 1000),
               warnings: [],

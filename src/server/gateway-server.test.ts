@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,6 +102,25 @@ test('an answer that began before the drain and ends during it says Connection: 
   } finally {
     await gateway.shutdown(1000);
     await fake.close();
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
+
+test("a shutdown does not wait for the start-up read of a provider's model list", async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'gateway-server-'));
+  // A provider whose list endpoint never answers: the read would hold the upstream pool for its 15 s timeout.
+  let listRequests = 0;
+  const hanging = createServer(() => listRequests++);
+  await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+  const { gateway } = await startServer(directory, { OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `http://127.0.0.1:${(hanging.address() as AddressInfo).port}/v1` });
+  try {
+    while (listRequests === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    const started = Date.now();
+    assert.equal((await gateway.shutdown(5_000)).drained, true);
+    assert.ok(Date.now() - started < 2_000, `the shutdown took ${Date.now() - started} ms`);
+  } finally {
+    hanging.closeAllConnections();
+    hanging.close();
     rmSync(directory, { recursive: true, force: true });
   }
 });

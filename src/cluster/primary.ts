@@ -35,6 +35,13 @@ interface Slot {
   worker: Worker;
   startedAt: number;
   crashes: number;
+  /**
+   * Set once the worker listens: only then does it take reloads (a message sent sooner, before its
+   * handler exists, is lost, and the reload waited RELOAD_TIMEOUT_MS for it with every later one queued).
+   */
+  ready: boolean;
+  /** The config it was last given (at init, or by a reload). */
+  config: Config | undefined;
 }
 
 function send(worker: Worker, message: PrimaryMessage): void {
@@ -82,8 +89,10 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
 
   const reply = (worker: Worker, id: number, value: ReplyValue) => send(worker, { llmp: 1, t: 'reply', id, value });
 
-  const askReload = (worker: Worker, restartRequired: string[]): Promise<ReloadOutcome | undefined> =>
+  const askReload = (slot: Slot, restartRequired: string[]): Promise<ReloadOutcome | undefined> =>
     new Promise((resolve) => {
+      const { worker } = slot;
+      slot.config = running;
       const id = nextReloadId++;
       const timer = setTimeout(() => settle(undefined), RELOAD_TIMEOUT_MS);
       const settle = (outcome: ReloadOutcome | undefined) => {
@@ -114,7 +123,9 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
     running = loaded.config;
     redactor.extend(configuredSecrets(running), configuredHosts(running));
     logger.level = running.logging.level;
-    const outcomes = await Promise.all([...slots.values()].map((slot) => askReload(slot.worker, loaded.restartRequired)));
+    // A worker still starting gets this config when it listens (see 'listening').
+    const ready = [...slots.values()].filter((slot) => slot.ready);
+    const outcomes = await Promise.all(ready.map((slot) => askReload(slot, loaded.restartRequired)));
     const done = outcomes.filter((outcome) => outcome?.reloaded === true).length;
     const failed = outcomes.find((outcome) => outcome !== undefined && !outcome.reloaded);
     if (loaded.restartRequired.length > 0) {
@@ -141,6 +152,7 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
     const { worker } = slot;
     switch (message.t) {
       case 'init':
+        slot.config = running;
         reply(worker, message.id, { slot: slot.index, cacheSecret, config: running, ...(fleet === undefined ? {} : { instances: fleet.instances() }) });
         return;
       case 'rl.consume':
@@ -177,6 +189,9 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
         reloadWaits.get(message.id)?.resolve(message.outcome);
         return;
       case 'listening':
+        slot.ready = true;
+        // Reloaded while it started (a replacement for a worker that died): it catches up now.
+        if (slot.config !== running) void askReload(slot, []);
         listening++;
         if (!announced && listening >= count) {
           announced = true;
@@ -188,7 +203,7 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
 
   const fork = (index: number, crashes: number) => {
     const worker = cluster.fork();
-    const slot: Slot = { index, worker, startedAt: Date.now(), crashes };
+    const slot: Slot = { index, worker, startedAt: Date.now(), crashes, ready: false, config: undefined };
     slots.set(index, slot);
     worker.on('message', (message: unknown) => {
       if (isMessage<WorkerMessage>(message)) handle(slot, message);

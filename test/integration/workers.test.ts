@@ -262,6 +262,32 @@ describe('workers: state through the primary (no Redis)', () => {
     }
   });
 
+  test('a reload while a replacement worker starts answers at once, and the replacement serves the new config', async () => {
+    const pid = gateway.child.pid as number;
+    const reloadsBefore = gateway.output().split('configuration reloaded on every worker').length - 1;
+    const exitsBefore = gateway.output().split('worker exited; starting a new one').length - 1;
+    gateway.writeConfig(`${BASE_CONFIG}aliases:\n  late: openai/gpt-4o-mini\n`);
+    const [victim] = childPids(pid);
+    process.kill(victim as number, 'SIGKILL');
+    await gateway.waitFor('worker exited; starting a new one', 10_000, exitsBefore + 1);
+    // The replacement is forked but not listening yet: it took the reload message it could not handle
+    // yet, and the primary waited 60 s for its answer, with every reload after it queued.
+    gateway.child.kill('SIGHUP');
+    await gateway.waitFor('configuration reloaded on every worker', 5_000, reloadsBefore + 1);
+    const exitLine = gateway.output().split('\n').filter((line) => line.includes('worker exited; starting a new one')).at(-1) as string;
+    const slot = (JSON.parse(exitLine) as { worker: number }).worker;
+    const from = gateway.output().length;
+    const { key } = await createKey(gateway.url, { name: 'reload-during-restart' });
+    const deadline = Date.now() + 15_000;
+    const servedByReplacement = () => gateway.output().slice(from).split('\n').some((line) => line.includes('"path":"/v1/chat/completions"') && line.includes(`"worker":${slot},`));
+    while (!servedByReplacement()) {
+      assert.ok(Date.now() < deadline, 'the replacement worker never answered');
+      const answer = await send(gateway.url, '/v1/chat/completions', { headers: { ...bearer(key), 'cache-control': 'no-store' }, body: chat('late') });
+      assert.equal(answer.status, 200, answer.body);
+      await sleep(50);
+    }
+  });
+
   test('SIGTERM to the primary: every worker drains (a stream in flight completes), exit 0', async () => {
     const { key } = await createKey(gateway.url, { name: 'drain' });
     fake.enqueue({ kind: 'slow-stream', delayMs: 150 });

@@ -44,6 +44,14 @@ interface Slot {
   config: Config | undefined;
 }
 
+/**
+ * A worker stopped cleanly: it exited 0, or the stop signal ended it while it was still starting
+ * (loading its modules, before it has a handler for the signal), with nothing to drain yet.
+ */
+function stoppedCleanly(slot: Slot, code: number | null, signal: string | null): boolean {
+  return code === 0 || (!slot.ready && (signal === 'SIGTERM' || signal === 'SIGINT'));
+}
+
 function send(worker: Worker, message: PrimaryMessage): void {
   if (worker.isConnected()) worker.send(message, undefined, () => undefined);
 }
@@ -242,8 +250,8 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
     const exits = [...slots.values()].map(
       (slot) =>
         new Promise<boolean>((resolve) => {
-          if (slot.worker.isDead()) return resolve(slot.worker.process.exitCode === 0);
-          slot.worker.once('exit', (code) => resolve(code === 0));
+          if (slot.worker.isDead()) return resolve(stoppedCleanly(slot, slot.worker.process.exitCode, slot.worker.process.signalCode));
+          slot.worker.once('exit', (code, signal) => resolve(stoppedCleanly(slot, code, signal)));
           slot.worker.process.kill('SIGTERM');
         }),
     );

@@ -2,7 +2,10 @@
 // primary over IPC, or through Redis), one memory response cache and key revocations; SIGHUP and
 // POST /admin/reload reload every worker; a killed worker is replaced; SIGTERM drains them all.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startScriptFlags } from '../../src/server/node-flags.js';
@@ -298,6 +301,31 @@ describe('workers: state through the primary (no Redis)', () => {
     assert.ok(text.trimEnd().endsWith('data: [DONE]'), text.slice(-300));
     assert.equal(await gateway.exited, 0, gateway.output().slice(-3000));
     await gateway.waitFor('worker shutting down', 1_000, 2);
+  });
+});
+
+describe('workers: stopped while starting', () => {
+  test('SIGTERM to the primary while its workers still load: the start is abandoned and the primary exits 0', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-workers-start-'));
+    try {
+      writeFileSync(join(dir, 'config.yaml'), BASE_CONFIG);
+      const child = spawn(process.execPath, ['dist/src/main.js', '--workers', '2'], {
+        env: { PATH: process.env.PATH, PORT: '0', LLM_PROXY_CONFIG: join(dir, 'config.yaml'), LLM_PROXY_DB: join(dir, 'llm-proxy.db'), LLM_PROXY_MASTER_KEY: MASTER_KEY },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      // The workers are forked right after this line, and take a while to load their modules: a
+      // signal reaching one before it has its handler ends it by default. That counted as a worker
+      // that did not stop cleanly, and the primary exited 1.
+      await eventually(() => output.includes('starting workers'), 10_000);
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, output);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -50,6 +50,23 @@ async function assertOneLimit(url: string): Promise<void> {
   assert.equal(results.filter((status) => status === 429).length, 7, results.join(','));
 }
 
+/**
+ * Runs `check` (requests that must succeed) until the worker that replaced the last one to die has
+ * answered on `path`: once it listens, the cluster hands it connections too, in the dead one's slot.
+ */
+async function untilReplacementAnswers(gateway: GatewayProcess, path: string, check: () => Promise<void>): Promise<void> {
+  const exitLine = gateway.output().split('\n').filter((line) => line.includes('worker exited; starting a new one')).at(-1) as string;
+  const slot = (JSON.parse(exitLine) as { worker: number }).worker;
+  const from = gateway.output().length;
+  const deadline = Date.now() + 15_000;
+  const served = () => gateway.output().slice(from).split('\n').some((line) => line.includes(`"path":"${path}"`) && line.includes(`"worker":${slot},`));
+  while (!served()) {
+    assert.ok(Date.now() < deadline, 'the replacement worker never answered');
+    await check();
+    await sleep(50);
+  }
+}
+
 describe('workers: state through the primary (no Redis)', () => {
   let fake: FakeOpenAi;
   let gateway: GatewayProcess;
@@ -248,21 +265,8 @@ describe('workers: state through the primary (no Redis)', () => {
       const now = childPids(pid);
       return now.length === 2 && !now.includes(victim as number) && now.includes(survivor as number);
     }, 10_000);
-    const exitLine = gateway
-      .output()
-      .split('\n')
-      .find((line) => line.includes('worker exited; starting a new one')) as string;
-    const slot = (JSON.parse(exitLine) as { worker: number }).worker;
-    const from = gateway.output().length;
     const { key } = await createKey(gateway.url, { name: 'after-restart' });
-    // Once the replacement listens, the cluster hands it connections too: it answers in the dead one's slot.
-    const deadline = Date.now() + 15_000;
-    const servedByReplacement = () => gateway.output().slice(from).split('\n').some((line) => line.includes('"path":"/v1/models"') && line.includes(`"worker":${slot},`));
-    while (!servedByReplacement()) {
-      assert.ok(Date.now() < deadline, 'the replacement worker never answered');
-      assert.deepEqual(await statuses(gateway.url, key, 2), [200, 200]);
-      await sleep(100);
-    }
+    await untilReplacementAnswers(gateway, '/v1/models', async () => assert.deepEqual(await statuses(gateway.url, key, 2), [200, 200]));
   });
 
   test('a reload while a replacement worker starts answers at once, and the replacement serves the new config', async () => {
@@ -277,18 +281,11 @@ describe('workers: state through the primary (no Redis)', () => {
     // yet, and the primary waited 60 s for its answer, with every reload after it queued.
     gateway.child.kill('SIGHUP');
     await gateway.waitFor('configuration reloaded on every worker', 5_000, reloadsBefore + 1);
-    const exitLine = gateway.output().split('\n').filter((line) => line.includes('worker exited; starting a new one')).at(-1) as string;
-    const slot = (JSON.parse(exitLine) as { worker: number }).worker;
-    const from = gateway.output().length;
     const { key } = await createKey(gateway.url, { name: 'reload-during-restart' });
-    const deadline = Date.now() + 15_000;
-    const servedByReplacement = () => gateway.output().slice(from).split('\n').some((line) => line.includes('"path":"/v1/chat/completions"') && line.includes(`"worker":${slot},`));
-    while (!servedByReplacement()) {
-      assert.ok(Date.now() < deadline, 'the replacement worker never answered');
+    await untilReplacementAnswers(gateway, '/v1/chat/completions', async () => {
       const answer = await send(gateway.url, '/v1/chat/completions', { headers: { ...bearer(key), 'cache-control': 'no-store' }, body: chat('late') });
       assert.equal(answer.status, 200, answer.body);
-      await sleep(50);
-    }
+    });
   });
 
   test('SIGTERM to the primary: every worker drains (a stream in flight completes), exit 0', async () => {

@@ -189,6 +189,31 @@ test('spend that landed between the caching of the key and an outage counts agai
   await one.close();
 });
 
+test("spend other instances made after this instance's last database answer counts during an outage (the cached record is newer)", async () => {
+  const key = await newKey(1);
+  let cached: StoredKey | undefined;
+  const one = instance(() => cached);
+  // This instance's last answer from the database: $0 spent.
+  assert.equal(await one.call(key.id, 0.1, 0.05), 'store');
+  await one.writer.flush();
+  // Later, other instances spend $0.85 of the $1 budget, and this instance's key cache refreshes.
+  const other = instance();
+  for (let index = 0; index < 17; index++) assert.equal(await other.call(key.id, 0.1, 0.05), 'store');
+  await other.writer.flush();
+  await other.close();
+  cached = await store.keys.findById(key.id);
+  assert.ok(Math.abs((cached?.spend ?? 0) - 0.9) < 1e-9, `spend ${cached?.spend}`);
+  const down = outage();
+  try {
+    // $0.90 spent: a $0.15 hold does not fit, whatever this instance's older figures say.
+    assert.equal(await one.call(key.id, 0.15, 0.15), 'budget_exceeded');
+  } finally {
+    down.restoreUsage();
+    down.restoreKeys();
+  }
+  await one.close();
+});
+
 test('spend written while budgets are still decided locally keeps counting there until the database answers a budget check', async () => {
   const key = await newKey(0.3);
   const one = instance(() => key);

@@ -200,8 +200,11 @@ export class BudgetLedger implements UsageWriteObserver {
     const known = tracked?.known;
     const landedSince = (tracked?.landed ?? 0) - (known?.landedMark ?? 0);
     // A period that ended since the database's answer starts again from 0 (rows landed since still count: the safe side).
-    const base = known === undefined ? currentSpend(key, now) : key.budgetPeriod !== null && known.resetAt !== null && now >= known.resetAt ? 0 : known.spend;
-    const spend = base + landedSince + (unwritten === undefined ? 0 : unwritten.spend);
+    const cachedSpend = currentSpend(key, now);
+    const base = known === undefined ? cachedSpend : key.budgetPeriod !== null && known.resetAt !== null && now >= known.resetAt ? 0 : known.spend;
+    // Each is a floor of the real spend; the cached record can be the newer (the database's last
+    // answer to this instance may be an hour old, and other instances' spend since is in the record).
+    const spend = Math.max(base + landedSince, cachedSpend) + (unwritten === undefined ? 0 : unwritten.spend);
     // Holds on one key go to the database one at a time from here, so its last answer counts every
     // hold of this instance; those released since by landed rows are gone.
     const reserved = known === undefined ? key.reserved : Math.max(0, known.reserved - ((tracked?.released ?? 0) - known.releasedMark));

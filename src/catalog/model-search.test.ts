@@ -84,6 +84,15 @@ describe('parseSearchParams', () => {
     assert.equal(parseSearchParams({ max_output_cost: '.5' }).max_output_cost, 0.5);
   });
 
+  test('a long run of digits is refused in linear time (no backtracking in the number check)', () => {
+    // A query string the size of Node's 16 KB header limit: a check quadratic in its length blocked the event loop ~0.35 s per request.
+    const started = performance.now();
+    rejects({ min_context: `${'1'.repeat(40_000)}x` }, 'min_context');
+    rejects({ limit: `${'1'.repeat(40_000)}.` }, 'limit');
+    const took = performance.now() - started;
+    assert.ok(took < 200, `took ${took.toFixed(0)} ms`);
+  });
+
   test('limit is 1..1000 and offset a whole number of at least 0', () => {
     assert.equal(parseSearchParams({ limit: '1000', offset: '5' }).limit, 1000);
     for (const bad of ['0', '1001', '1.5', 'ten', '-3']) rejects({ limit: bad }, 'limit');

@@ -93,9 +93,11 @@ export function parseBooleanParam(name: string, value: string): boolean {
 
 /**
  * Decimal notation only (`5`, `0.0025`, `1e-05` as Python writes small floats). `Number()` alone
- * also reads `0x10`, `0b11` and `0o7`, which the schema's number and integer never mean.
+ * also reads `0x10`, `0b11` and `0o7`, which the schema's number and integer never mean. The
+ * fraction's digits follow a required dot: `\d+\.?\d*` let a long run of digits split two ways at
+ * every position, quadratic backtracking (~0.35 s for a 16 KB query string).
  */
-const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i;
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$/i;
 
 function parseNumber(name: string, value: string): number {
   const number = DECIMAL.test(value) ? Number(value) : Number.NaN;

@@ -216,6 +216,10 @@ describe('context condensation', () => {
     assert.equal(error.code, 'model_not_allowed');
     assert.match(error.message, /'gpt-4o-mini'.*condense\.model/);
     assert.equal(upstream.requests.length, 0);
+    // A model it may not use is refused as such, whatever kind of model it is (nothing told about it).
+    const embedding = await condense({ messages: longConversation(4), max_tokens: 100, model: 'text-embedding-3-small' }, authHeaders(key));
+    assert.equal(embedding.status, 403, JSON.stringify(embedding.json));
+    assert.equal((embedding.json.error as { code: string }).code, 'model_not_allowed');
     const named = await condense({ messages: longConversation(4), max_tokens: 100, model: 'gpt-4' }, authHeaders(key));
     assert.equal(named.status, 200, JSON.stringify(named.json));
     assert.equal(named.json.model, 'gpt-4');

@@ -123,12 +123,13 @@ export function registerCondense(app: FastifyInstance, services: Services): void
     const named = input.model ?? services.config.condense?.model;
     const group = named === undefined ? condenser.pickModel(request.principal?.models) : services.router.plan(named);
     if (group === undefined && input.model !== undefined) throw modelNotFound(input.model);
+    if (group !== undefined && named !== undefined) checkModelAccess(request, services.router, group, named, input.model === undefined ? DEFAULT_MODEL_HINT : '');
     // A model the catalog knows cannot chat (an embedding model) would only fail upstream and leave
-    // an extractive summary in its place: the client named it, so it is told instead.
+    // an extractive summary in its place: the client named it, so it is told instead (after the
+    // allowlist, so a key learns nothing of a model it may not use).
     if (group !== undefined && input.model !== undefined && cannotChat(group)) {
       throw invalidValue('model', `'${input.model}' is not a chat model; the summary needs one`);
     }
-    if (group !== undefined && named !== undefined) checkModelAccess(request, services.router, group, named, input.model === undefined ? DEFAULT_MODEL_HINT : '');
 
     // `preserve_recent`: the newest messages stay verbatim; only the older ones are summarised.
     const cut = recentStart(input.messages, input.preserveRecent);

@@ -2,7 +2,8 @@
 // JSON-mode tool as content), stop reason through the shared map, cache-aware usage.
 // @see https://docs.anthropic.com/en/api/messages#response-content
 import { upstreamBadResponse } from '../../errors/gateway-error.js';
-import type { ChatCompletionResponse, CompletionUsage, ResponseMessage, ToolCall } from '../../openai/types.js';
+import type { ChatCompletionResponse, CompletionUsage, ToolCall } from '../../openai/types.js';
+import { assistantMessage } from '../assistant-message.js';
 import { mapFinishReason } from '../map-finish-reason.js';
 import type { ChatTarget } from '../provider.js';
 import type { AnthropicMessageDeltaUsage, AnthropicUsage } from './anthropic-wire.js';
@@ -66,10 +67,7 @@ export function parseAnthropicResponse(body: unknown, target: ChatTarget): ChatC
   }
 
   const legacy = target.legacyFunctions === true;
-  const message: ResponseMessage = { role: 'assistant', content: sawText || toolCalls.length === 0 ? text : null };
-  const firstCall = toolCalls[0];
-  if (legacy && firstCall !== undefined) message.function_call = { ...firstCall.function };
-  else if (toolCalls.length > 0) message.tool_calls = toolCalls;
+  const message = assistantMessage(text, sawText, toolCalls, legacy);
 
   return {
     id: body.id.length > 0 ? body.id : `chatcmpl-${target.requestId}`,

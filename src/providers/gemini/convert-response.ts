@@ -3,7 +3,8 @@
 // through the shared map, usage with cached and thinking tokens, log probabilities when asked for.
 // @see https://ai.google.dev/api/generate-content#generatecontentresponse
 import { upstreamBadResponse } from '../../errors/gateway-error.js';
-import type { ChatCompletionChoice, ChatCompletionResponse, CompletionUsage, ResponseMessage, ToolCall } from '../../openai/types.js';
+import type { ChatCompletionChoice, ChatCompletionResponse, CompletionUsage, ToolCall } from '../../openai/types.js';
+import { assistantMessage } from '../assistant-message.js';
 import { mapFinishReason, PROMPT_BLOCKED_FINISH_REASON } from '../map-finish-reason.js';
 import type { ChatTarget } from '../provider.js';
 import type { GeminiCandidate, GeminiLogprobsCandidate, GeminiLogprobsResult, GeminiPart, GeminiUsageMetadata } from './gemini-wire.js';
@@ -96,10 +97,7 @@ function convertCandidate(candidate: GeminiCandidate, position: number, target: 
     }
   }
   const legacy = target.legacyFunctions === true;
-  const message: ResponseMessage = { role: 'assistant', content: sawText || toolCalls.length === 0 ? text : null };
-  const firstCall = toolCalls[0];
-  if (legacy && firstCall !== undefined) message.function_call = { ...firstCall.function };
-  else if (toolCalls.length > 0) message.tool_calls = toolCalls;
+  const message = assistantMessage(text, sawText, toolCalls, legacy);
   return {
     index,
     message,

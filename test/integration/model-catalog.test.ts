@@ -383,6 +383,8 @@ model_catalog:
       assert.equal(status, 404, path);
       const parsed = JSON.parse(body) as ErrorBody;
       assert.equal(parsed.error.code, 'model_not_found', path);
+      // The id is in the path, not a body field: no `param`, as on /v1/models/{id}.
+      assert.equal(parsed.error.param, null, path);
       assert.ok(!parsed.error.message.includes('\n'), path);
     }
   });

@@ -24,7 +24,7 @@ export function registerCatalog(app: FastifyInstance, services: Services): void 
   app.get('/api/models/*', { config: { auth: 'client' } }, async (request) => {
     const id = (request.params as { '*'?: string })['*'] ?? '';
     const model = services.models.find(id);
-    if (model === undefined) throw modelNotFound(id);
+    if (model === undefined) throw modelNotFound(id, null);
     const allowed = services.models.visibleTo(request.principal?.models);
     if (allowed !== undefined && !allowed(model)) {
       throw permissionDenied(`This key may not use the model '${model.id}'.`, 'model_not_allowed');

@@ -76,9 +76,9 @@ test('every provider is a valid ProviderKind', () => {
 
 test('costs are null or finite non-negative numbers', () => {
   for (const m of models) {
-    for (const key of ['input_cost', 'output_cost', 'cached_input_cost'] as const) {
+    for (const key of ['input_cost', 'output_cost', 'cached_input_cost', 'cache_write_cost', 'cache_write_1h_cost'] as const) {
       const value = m[key];
-      if (value === undefined && key === 'cached_input_cost') continue;
+      if (value === undefined && key !== 'input_cost' && key !== 'output_cost') continue;
       assert.ok(
         value === null || (typeof value === 'number' && Number.isFinite(value) && value >= 0),
         `${m.id}: ${key} is ${String(value)}`,
@@ -189,6 +189,30 @@ test('a cached input token never costs more than an uncached one', () => {
   }
 });
 
+// Anthropic's pricing page: "5-minute cache writes: 1.25x the base input tokens price; 1-hour cache
+// writes: 2x; cache reads: 0.1x" (Haiku 3: $0.30 and $0.50 against $0.25 input, as listed). The
+// Claude 5.5 and Fable 5.1 entries read at 0.05x and 0.025x, a scheme whose write prices were not
+// found published: they carry none, so their writes bill as input.
+test('Anthropic prompt-cache writes: 1.25x input (5-minute) and 2x (1-hour) wherever reads are 0.1x', () => {
+  const anthropic = models.filter((m) => m.provider === 'anthropic' && m.input_cost !== null);
+  let priced = 0;
+  for (const m of anthropic) {
+    const input = m.input_cost as number;
+    if (m.cached_input_cost === undefined || m.cached_input_cost === null || Math.abs(m.cached_input_cost - input * 0.1) > 1e-12) {
+      if (m.id !== 'claude-3-haiku-20240307') assert.equal(m.cache_write_cost, undefined, m.id);
+      continue;
+    }
+    assert.ok(Math.abs((m.cache_write_cost ?? 0) - input * 1.25) < 1e-12, `${m.id}: cache_write_cost ${m.cache_write_cost}`);
+    assert.ok(Math.abs((m.cache_write_1h_cost ?? 0) - input * 2) < 1e-12, `${m.id}: cache_write_1h_cost ${m.cache_write_1h_cost}`);
+    priced++;
+  }
+  assert.ok(priced >= 15, `only ${priced} Claude models priced for writes`);
+  const haiku3 = byId('claude-3-haiku-20240307');
+  assert.deepEqual([haiku3.input_cost, haiku3.cache_write_cost, haiku3.cache_write_1h_cost], [0.00025, 0.0003, 0.0005]);
+  // No other provider bills writes above input in the catalog.
+  assert.deepEqual(models.filter((m) => m.provider !== 'anthropic' && m.cache_write_cost !== undefined).map((m) => m.id), []);
+});
+
 // Figures checked against the providers' pages on 2026-11-28 where the catalog had been wrong.
 test('audited prices and windows: xAI Grok 4.20, DeepSeek V4 (peak rate)', () => {
   const expected: Record<string, [context: number, input: number, output: number, cached: number]> = {
@@ -230,7 +254,7 @@ test('a long-context band is dearer than the base rates and starts inside the wi
 // pages: "≥ 200k prompt tokens … Requests whose prompt reaches 200k tokens are billed at the higher
 // rate for all tokens", so their bands start past 199,999.
 test('long-context bands as the providers publish them', () => {
-  const expected: Record<string, [above: number, input: number, output: number, cached: number | undefined]> = {
+  const expected: Record<string, [above: number, input: number, output: number, cached: number | undefined, write?: number, write1h?: number]> = {
     'gpt-5.6-sol': [272_000, 0.01, 0.045, 0.001],
     'gpt-5.6-terra': [272_000, 0.004, 0.018, 0.0004],
     'gpt-5.6-luna': [272_000, 0.0004, 0.0018, 0.00004],
@@ -243,14 +267,24 @@ test('long-context bands as the providers publish them', () => {
     'gemini-2.5-pro': [200_000, 0.0025, 0.015, 0.00025],
     'google/gemini-3.1-pro-preview': [200_000, 0.004, 0.018, 0.0004],
     'anthropic/claude-sonnet-4.5': [200_000, 0.006, 0.0225, 0.0006],
-    'claude-haiku-5-5': [100_000, 0.0005, 0.0025, 0.00005],
+    'claude-haiku-5-5': [100_000, 0.0005, 0.0025, 0.00005, 0.000625, 0.001],
     'grok-4.20-0309-reasoning': [199_999, 0.0025, 0.005, 0.0004],
     'grok-4.3': [199_999, 0.0025, 0.005, 0.0004],
     'grok-4.5': [199_999, 0.004, 0.012, 0.001],
   };
-  for (const [id, [above, input, output, cached]] of Object.entries(expected)) {
+  for (const [id, [above, input, output, cached, write, write1h]] of Object.entries(expected)) {
     const band = byId(id).long_context;
-    assert.deepEqual(band, { above_input_tokens: above, input_cost: input, output_cost: output, ...(cached === undefined ? {} : { cached_input_cost: cached }) }, id);
+    assert.deepEqual(
+      band,
+      {
+        above_input_tokens: above,
+        input_cost: input,
+        output_cost: output,
+        ...(cached === undefined ? {} : { cached_input_cost: cached }),
+        ...(write === undefined ? {} : { cache_write_cost: write, cache_write_1h_cost: write1h }),
+      },
+      id,
+    );
   }
   // Only figures checked against a provider's page or LiteLLM carry a band.
   assert.deepEqual(models.filter((m) => m.long_context !== undefined).map((m) => m.id).sort(), Object.keys(expected).sort());

@@ -74,6 +74,32 @@ describe('callCost', () => {
   }
 });
 
+describe('callCost with prompt-cache writes', () => {
+  const WRITES: CatalogEntry = { ...PLAIN, id: 'writes', cached_input_cost: 0.0001, cache_write_cost: 0.00125, cache_write_1h_cost: 0.002 };
+
+  test('writes are taken off the prompt and billed at their own rates, 5-minute and 1-hour apart', () => {
+    // 10,000 prompt tokens: 2,000 read from the cache, 3,000 written (1,000 of them to the 1-hour cache), 5,000 plain.
+    near(callCost(WRITES, 10_000, 100, 2000, 3000, 1000), (5000 * 0.001 + 2000 * 0.0001 + 2000 * 0.00125 + 1000 * 0.002 + 100 * 0.002) / 1000, 'mixed');
+    // Before, every written token was billed as plain input.
+    near(callCost(WRITES, 10_000, 0, 0, 10_000), (10_000 * 0.00125) / 1000, 'all written');
+  });
+
+  test('an entry without write prices bills writes as input; without a 1-hour price, 1-hour writes at the 5-minute rate', () => {
+    near(callCost(PLAIN, 10_000, 0, 0, 4000, 4000), (10_000 * 0.001) / 1000, 'no write price');
+    near(callCost({ ...WRITES, cache_write_1h_cost: null }, 10_000, 0, 0, 4000, 4000), (6000 * 0.001 + 4000 * 0.00125) / 1000, 'no 1-hour price');
+  });
+
+  test("past a long-context threshold the band's write prices apply", () => {
+    const band = { above_input_tokens: 1000, input_cost: 0.002, output_cost: 0.003, cached_input_cost: 0.0002, cache_write_cost: 0.0025, cache_write_1h_cost: 0.004 };
+    near(callCost({ ...WRITES, long_context: band }, 2000, 0, 0, 1000, 500), (1000 * 0.002 + 500 * 0.0025 + 500 * 0.004) / 1000, 'band');
+  });
+
+  test('claude-sonnet-4-6 as Anthropic bills it: reads 0.1x, 5-minute writes 1.25x, 1-hour writes 2x input', () => {
+    // $3 / $3.75 / $6 / $0.30 per million: 1M plain + 1M read + 1M written (5m) + 1M written (1h) = $13.05.
+    near(callCost(entry('claude-sonnet-4-6'), 4_000_000, 0, 1_000_000, 2_000_000, 1_000_000), 3 + 0.3 + 3.75 + 6, 'sonnet 4.6');
+  });
+});
+
 describe('heldCost', () => {
   test('without a band a hold is the call priced as it would be billed', () => {
     assert.equal(heldCost(PLAIN, 5_000_000, 100), callCost(PLAIN, 5_000_000, 100));

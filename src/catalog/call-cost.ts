@@ -15,23 +15,43 @@ interface Rates {
   input_cost: number | null;
   output_cost: number | null;
   cached_input_cost?: number | null;
+  cache_write_cost?: number | null;
+  cache_write_1h_cost?: number | null;
 }
 
-function priced(rates: Rates, promptTokens: number, completionTokens: number, cachedTokens: number): number | undefined {
+/**
+ * Of `promptTokens`, `cachedTokens` were read from the provider's cache and `writtenTokens` written
+ * to it (`written1hTokens` of those to a 1-hour cache); the rest is plain input.
+ */
+function priced(rates: Rates, promptTokens: number, completionTokens: number, cachedTokens: number, writtenTokens: number, written1hTokens: number): number | undefined {
   if (rates.input_cost === null || rates.output_cost === null) return undefined;
   const cachedPrice = rates.cached_input_cost ?? rates.input_cost;
-  const uncached = Math.max(0, promptTokens - cachedTokens);
-  return (uncached * rates.input_cost + cachedTokens * cachedPrice + completionTokens * rates.output_cost) / 1000;
+  const uncached = Math.max(0, promptTokens - cachedTokens - writtenTokens);
+  let cost = uncached * rates.input_cost + cachedTokens * cachedPrice + completionTokens * rates.output_cost;
+  if (writtenTokens > 0) {
+    const writePrice = rates.cache_write_cost ?? rates.input_cost;
+    cost += (writtenTokens - written1hTokens) * writePrice + written1hTokens * (rates.cache_write_1h_cost ?? writePrice);
+  }
+  return cost / 1000;
 }
 
 /**
  * Cost in USD of one call from its reported tokens; undefined when a price is unknown. A prompt past
  * the entry's long-context threshold bills the whole call at the band's rates, as the providers do.
+ * The token counts are the checked ones (src/usage/usage-check.ts): cached plus written within the prompt.
  */
-export function callCost(entry: CatalogEntry | undefined, promptTokens: number, completionTokens: number, cachedTokens = 0): number | undefined {
+export function callCost(
+  entry: CatalogEntry | undefined,
+  promptTokens: number,
+  completionTokens: number,
+  cachedTokens = 0,
+  writtenTokens = 0,
+  written1hTokens = 0,
+): number | undefined {
   if (entry === undefined) return undefined;
   const band = entry.long_context;
-  return priced(band !== undefined && band !== null && promptTokens > band.above_input_tokens ? band : entry, promptTokens, completionTokens, cachedTokens);
+  const rates = band !== undefined && band !== null && promptTokens > band.above_input_tokens ? band : entry;
+  return priced(rates, promptTokens, completionTokens, cachedTokens, writtenTokens, written1hTokens);
 }
 
 /**
@@ -43,6 +63,6 @@ export function heldCost(entry: CatalogEntry | undefined, promptTokens: number, 
   const band = entry?.long_context;
   if (band === undefined || band === null || promptTokens * PROVIDER_COUNT_SLACK <= band.above_input_tokens) return cost;
   // The dearer of the two: a band an operator set below the base rates must not shrink the hold.
-  const long = priced(band, promptTokens, completionTokens, 0) ?? 0;
+  const long = priced(band, promptTokens, completionTokens, 0, 0, 0) ?? 0;
   return cost === undefined || long > cost ? long : cost;
 }

@@ -117,6 +117,21 @@ model_catalog:
     assert.equal(config.model_catalog?.['openai/gpt-oss-120b']?.context_length, null);
   });
 
+  test('YAML cache-write prices load and drive the cost; a bad one names the field', () => {
+    const yaml = 'model_catalog:\n  claude-sonnet-4-6:\n    cache_write_cost: 0.005\n    cache_write_1h_cost: null\n  my-cached:\n    provider: openai\n    input_cost: 0.001\n    output_cost: 0.002\n    cache_write_cost: 0.002\n';
+    const catalog = ModelCatalog.builtin(loadConfig({ LLM_PROXY_CONFIG: configFile(yaml) }).config.model_catalog);
+    const sonnet = catalog.get('claude-sonnet-4-6');
+    assert.deepEqual([sonnet?.cache_write_cost, sonnet?.cache_write_1h_cost], [0.005, null]);
+    // With the 1-hour price cleared, 1-hour writes cost the 5-minute price: 1,000 written, 400 of them for an hour.
+    assert.equal(catalog.cost(sonnet, 1000, 0, 0, 1000, 400), (1000 * 0.005) / 1000);
+    const mine = catalog.get('my-cached');
+    assert.deepEqual([mine?.cache_write_cost, mine?.cache_write_1h_cost], [0.002, null]);
+    assert.throws(
+      () => loadConfig({ LLM_PROXY_CONFIG: configFile('model_catalog:\n  gpt-4:\n    cache_write_cost: -1\n') }),
+      (error: unknown) => error instanceof ConfigError && /model_catalog\.gpt-4\.cache_write_cost/.test(error.message),
+    );
+  });
+
   test('bad entries fail at start with the field named', () => {
     const cases: Array<[string, RegExp]> = [
       ['model_catalog:\n  gpt-4:\n    input_cost: -1\n', /model_catalog\.gpt-4\.input_cost/],

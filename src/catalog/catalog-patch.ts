@@ -13,6 +13,8 @@ export interface CatalogEntryPatch {
   input_cost?: number | null;
   output_cost?: number | null;
   cached_input_cost?: number | null;
+  cache_write_cost?: number | null;
+  cache_write_1h_cost?: number | null;
   /** Replaces the entry's long-context band whole; null removes it. */
   long_context?: LongContextBand | null;
   supports_chat?: boolean;
@@ -83,6 +85,8 @@ export function applyCatalogPatches(
       input_cost: patch.input_cost ?? null,
       output_cost: patch.output_cost ?? null,
       cached_input_cost: patch.cached_input_cost ?? null,
+      cache_write_cost: patch.cache_write_cost ?? null,
+      cache_write_1h_cost: patch.cache_write_1h_cost ?? null,
       ...(patch.long_context === undefined || patch.long_context === null ? {} : { long_context: patch.long_context }),
       supports_chat: supportsChat,
       supports_streaming: supportsStreaming,

@@ -33,6 +33,9 @@ export interface LongContextBand {
   output_cost: number;
   /** null or absent: cached tokens in the band are billed as its input, as for the base rates. */
   cached_input_cost?: number | null;
+  /** Cache writes in the band (see CatalogEntry); null or absent: billed as the band's input. */
+  cache_write_cost?: number | null;
+  cache_write_1h_cost?: number | null;
 }
 
 /** One entry of builtin-models.json. Costs are USD per 1K tokens; null means not known. */
@@ -48,6 +51,13 @@ export interface CatalogEntry {
   input_cost: number | null;
   output_cost: number | null;
   cached_input_cost?: number | null;
+  /**
+   * Prompt tokens written to the provider's cache, where the provider bills them above input
+   * (Anthropic: 1.25x input for the 5-minute cache, 2x for the 1-hour one). null or absent: billed
+   * as input. `cache_write_1h_cost` absent: 1-hour writes at `cache_write_cost`.
+   */
+  cache_write_cost?: number | null;
+  cache_write_1h_cost?: number | null;
   /** The rates past a prompt-length threshold; absent or null when one price covers every prompt. */
   long_context?: LongContextBand | null;
   supports_chat: boolean;

@@ -64,8 +64,8 @@ export class ModelCatalog {
   }
 
   /** Cost in USD of one call, from the catalog's per-1K prices (its long-context band past the threshold); undefined when a price is unknown. */
-  cost(entry: CatalogEntry | undefined, promptTokens: number, completionTokens: number, cachedTokens = 0): number | undefined {
-    return callCost(entry, promptTokens, completionTokens, cachedTokens);
+  cost(entry: CatalogEntry | undefined, promptTokens: number, completionTokens: number, cachedTokens = 0, writtenTokens = 0, written1hTokens = 0): number | undefined {
+    return callCost(entry, promptTokens, completionTokens, cachedTokens, writtenTokens, written1hTokens);
   }
 
   /** The most a call could cost, for a budget hold before it runs (src/catalog/call-cost.ts). */
@@ -92,6 +92,8 @@ export function withReported(entry: CatalogEntry | undefined, reported: Discover
     input_cost: null,
     output_cost: null,
     cached_input_cost: null,
+    cache_write_cost: null,
+    cache_write_1h_cost: null,
     // What the list cannot say is left out: no capability is claimed.
     supports_chat: true,
     supports_streaming: true,

@@ -85,7 +85,7 @@ describe('buildModelViews', () => {
       { id: 'short', provider: openai, entry: entry('short'), discovered: undefined },
     ]);
     assert.equal(banded?.input_cost, 0.001);
-    assert.deepEqual(banded?.long_context, { ...band, cached_input_cost: null });
+    assert.deepEqual(banded?.long_context, { ...band, cached_input_cost: null, cache_write_cost: null, cache_write_1h_cost: null });
     assert.equal(plain?.long_context, null);
     // The documented Model schema (/openapi.json) describes every field a view has, and each view fits it.
     for (const view of [banded, plain]) {
@@ -111,6 +111,8 @@ describe('buildModelViews', () => {
       input_cost: null,
       output_cost: null,
       cached_input_cost: null,
+      cache_write_cost: null,
+      cache_write_1h_cost: null,
       long_context: null,
       modalities: null,
       aliases: [],

@@ -20,11 +20,21 @@ export interface ModelView {
   input_cost: number | null;
   output_cost: number | null;
   cached_input_cost: number | null;
+  /** Prompt-cache writes, 5-minute and 1-hour (null: billed as input; the 1-hour one null: at the 5-minute rate). */
+  cache_write_cost: number | null;
+  cache_write_1h_cost: number | null;
   /**
    * The provider's rates for a call whose prompt has more than `above_input_tokens` tokens (all of its
    * tokens, input and output); null when one price covers every prompt. The fields above stay the base rates.
    */
-  long_context: { above_input_tokens: number; input_cost: number; output_cost: number; cached_input_cost: number | null } | null;
+  long_context: {
+    above_input_tokens: number;
+    input_cost: number;
+    output_cost: number;
+    cached_input_cost: number | null;
+    cache_write_cost: number | null;
+    cache_write_1h_cost: number | null;
+  } | null;
   modalities: { input: string[]; output: string[] } | null;
   /** Other names that route to this model (the catalog's aliases). */
   aliases: string[];
@@ -74,6 +84,8 @@ export function createModelView(source: ViewSource, stale: boolean): ModelView {
     input_cost: entry?.input_cost ?? null,
     output_cost: entry?.output_cost ?? null,
     cached_input_cost: entry?.cached_input_cost ?? null,
+    cache_write_cost: entry?.cache_write_cost ?? null,
+    cache_write_1h_cost: entry?.cache_write_1h_cost ?? null,
     long_context: bandView(entry?.long_context),
     modalities: entry === undefined ? null : { input: [...entry.modalities.input], output: [...entry.modalities.output] },
     aliases: [],
@@ -90,7 +102,14 @@ export function createModelView(source: ViewSource, stale: boolean): ModelView {
 
 function bandView(band: LongContextBand | null | undefined): ModelView['long_context'] {
   if (band === undefined || band === null) return null;
-  return { above_input_tokens: band.above_input_tokens, input_cost: band.input_cost, output_cost: band.output_cost, cached_input_cost: band.cached_input_cost ?? null };
+  return {
+    above_input_tokens: band.above_input_tokens,
+    input_cost: band.input_cost,
+    output_cost: band.output_cost,
+    cached_input_cost: band.cached_input_cost ?? null,
+    cache_write_cost: band.cache_write_cost ?? null,
+    cache_write_1h_cost: band.cache_write_1h_cost ?? null,
+  };
 }
 
 /** Folds what a provider reported under an alias into the model's view, where the catalog left gaps. */
@@ -214,6 +233,8 @@ export const ModelViewSchema = Type.Object(
     input_cost: Price('Base input rate (prompts up to `long_context.above_input_tokens`),'),
     output_cost: Price('Base output rate,'),
     cached_input_cost: Price('Base cached-input rate (null: billed as input),'),
+    cache_write_cost: Price('Base prompt-cache write rate, 5-minute cache (null: billed as input),'),
+    cache_write_1h_cost: Price('Base prompt-cache write rate, 1-hour cache (null: at the 5-minute rate),'),
     long_context: nullable(
       Type.Object(
         {
@@ -221,6 +242,8 @@ export const ModelViewSchema = Type.Object(
           input_cost: Type.Number({ minimum: 0 }),
           output_cost: Type.Number({ minimum: 0 }),
           cached_input_cost: nullable(Type.Number({ minimum: 0 })),
+          cache_write_cost: nullable(Type.Number({ minimum: 0 })),
+          cache_write_1h_cost: nullable(Type.Number({ minimum: 0 })),
         },
         { description: 'The long-prompt band, USD per 1K tokens; null when one price covers every prompt.' },
       ),

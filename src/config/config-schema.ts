@@ -54,6 +54,8 @@ const LongContext = Type.Union(
         input_cost: Price,
         output_cost: Price,
         cached_input_cost: Type.Optional(Cost),
+        cache_write_cost: Type.Optional(Cost),
+        cache_write_1h_cost: Type.Optional(Cost),
       },
       { additionalProperties: false },
     ),
@@ -61,7 +63,7 @@ const LongContext = Type.Union(
   ],
   {
     description:
-      '{above_input_tokens: a whole number from 1, input_cost and output_cost: numbers from 0 to 1000000, cached_input_cost?: a number or null} (USD per 1K tokens), or null to clear the band',
+      '{above_input_tokens: a whole number from 1, input_cost and output_cost: numbers from 0 to 1000000, cached_input_cost?, cache_write_cost?, cache_write_1h_cost?: a number or null} (USD per 1K tokens), or null to clear the band',
   },
 );
 const Modalities = Type.Array(Type.Union(MODALITIES.map((modality) => Type.Literal(modality))), { maxItems: 5 });
@@ -80,6 +82,9 @@ export const CatalogPatchSchema = Type.Object(
     input_cost: Type.Optional(Cost),
     output_cost: Type.Optional(Cost),
     cached_input_cost: Type.Optional(Cost),
+    /** Prompt-cache writes where the provider bills them above input (Anthropic: 1.25x input, 2x for the 1-hour cache). */
+    cache_write_cost: Type.Optional(Cost),
+    cache_write_1h_cost: Type.Optional(Cost),
     /** Rates for the whole call once its prompt passes `above_input_tokens`; replaces a built-in band whole. */
     long_context: Type.Optional(LongContext),
     supports_chat: Type.Optional(Type.Boolean()),

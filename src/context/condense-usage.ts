@@ -3,6 +3,7 @@
 // (map-reduce makes several), priced from the catalog.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { abortWhenClientLeaves } from '../http/client-gone.js';
+import { usageCost } from '../http/usage-record.js';
 import type { CompletionUsage } from '../openai/types.js';
 import type { ModelGroup, Route } from '../routing/model-router.js';
 import { reachableGroups } from '../routing/reachable-groups.js';
@@ -94,7 +95,7 @@ function recordCondenseUsage(
     if (call.usage === undefined) continue;
     prompt += call.usage.prompt_tokens;
     completion += call.usage.completion_tokens;
-    const part = services.catalog.cost(call.route?.entry, call.usage.prompt_tokens, call.usage.completion_tokens);
+    const part = usageCost(services.catalog, call.route?.entry, call.usage);
     if (part !== undefined) cost = (cost ?? 0) + part;
   }
   const failed = calls.filter((call) => !call.ok);

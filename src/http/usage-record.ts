@@ -3,6 +3,8 @@
 // budget holds. Positional arguments: it runs once per request on the hot path.
 import type { FastifyRequest } from 'fastify';
 import { isGatewayError } from '../errors/gateway-error.js';
+import type { CatalogEntry } from '../catalog/catalog-types.js';
+import type { ModelCatalog } from '../catalog/model-catalog.js';
 import type { CompletionUsage } from '../openai/types.js';
 import type { Route } from '../routing/model-router.js';
 import type { Services } from '../services.js';
@@ -22,6 +24,13 @@ export function failedCall(error: unknown, disconnected: boolean): { status: Usa
   return { status: 'error', httpStatus: isGatewayError(error) ? error.status : 500 };
 }
 
+/** A call's cost at catalog prices from its (checked) usage: cache reads and writes at their own rates. */
+export function usageCost(catalog: ModelCatalog, entry: CatalogEntry | undefined, usage: CompletionUsage): number | undefined {
+  const details = usage.prompt_tokens_details;
+  if (details === undefined) return catalog.cost(entry, usage.prompt_tokens, usage.completion_tokens);
+  return catalog.cost(entry, usage.prompt_tokens, usage.completion_tokens, details.cached_tokens ?? 0, details.cache_write_tokens ?? 0, details.cache_write_1h_tokens ?? 0);
+}
+
 export function recordCall(
   services: Services,
   request: FastifyRequest,
@@ -38,7 +47,7 @@ export function recordCall(
   const prompt = tokens?.prompt_tokens ?? 0;
   const completion = tokens?.completion_tokens ?? 0;
   const cached = tokens?.prompt_tokens_details?.cached_tokens ?? 0;
-  const cost = tokens === undefined ? undefined : services.catalog.cost(route?.entry, prompt, completion, cached);
+  const cost = tokens === undefined ? undefined : usageCost(services.catalog, route?.entry, tokens);
   // One object of one shape for every call (every field present, in UsageRecord's order; undefined
   // when absent): the recorders' property reads stay monomorphic and nothing is copied on the way.
   const record: UsageRecord = {

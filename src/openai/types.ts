@@ -116,7 +116,12 @@ export interface CompletionUsage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
-  prompt_tokens_details?: { cached_tokens?: number; audio_tokens?: number };
+  /**
+   * `cache_write_tokens` (of which `cache_write_1h_tokens` to a 1-hour cache): prompt tokens the
+   * provider wrote to its prompt cache, billed above input (Anthropic's `cache_creation_input_tokens`).
+   * Not OpenAI fields: set only by translated providers that report writes.
+   */
+  prompt_tokens_details?: { cached_tokens?: number; audio_tokens?: number; cache_write_tokens?: number; cache_write_1h_tokens?: number };
   completion_tokens_details?: { reasoning_tokens?: number; audio_tokens?: number };
 }
 

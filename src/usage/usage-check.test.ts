@@ -70,6 +70,20 @@ describe('checkUsage: a provider report is billed only when it is plausible (REL
     assert.equal(checkUsage({ prompt_tokens: 40, completion_tokens: 5, total_tokens: 45, prompt_tokens_details: {} }, chat(), entry, (source: number) => source, 9), undefined);
   });
 
+  test('cache writes beyond the prompt (with the reads), or a 1-hour part beyond the writes, are dropped: billed as plain input', () => {
+    const details = (writes: unknown, hour?: unknown) => ({ cached_tokens: 10, cache_write_tokens: writes, ...(hour === undefined ? {} : { cache_write_1h_tokens: hour }) });
+    for (const [writes, hour] of [[31, undefined], [-1, undefined], ['x', undefined], [Number.NaN, undefined], [20, 21], [20, -1]] as const) {
+      const reported = { prompt_tokens: 40, completion_tokens: 5, total_tokens: 45, prompt_tokens_details: details(writes, hour) } as unknown as CompletionUsage;
+      const checked = checkUsage(reported, chat(), entry, (source: number) => source, 9);
+      assert.deepEqual(checked?.usage, { prompt_tokens: 40, completion_tokens: 5, total_tokens: 45, prompt_tokens_details: { cached_tokens: 10 } }, `${writes} ${hour}`);
+      assert.match(checked?.problem ?? '', /cache_write_tokens .* not within prompt_tokens 40/);
+    }
+    for (const [writes, hour] of [[30, undefined], [30, 30], [0, 0], [null, undefined]] as const) {
+      const reported = { prompt_tokens: 40, completion_tokens: 5, total_tokens: 45, prompt_tokens_details: details(writes, hour) } as unknown as CompletionUsage;
+      assert.equal(checkUsage(reported, chat(), entry, (source: number) => source, 9), undefined, `${writes} ${hour}`);
+    }
+  });
+
   test("a prompt larger than the model's window (with room for other tokenizers) is estimated, cached tokens with it", () => {
     const checked = checkUsage(usage(1e300, 5, 3), chat(), entry, (source: number) => source, 9);
     assert.equal(checked?.usage.prompt_tokens, estimatePromptTokens(chat()));

@@ -85,6 +85,15 @@ export function checkUsage<S>(
     const cached = count(reportedCached);
     if (cached === undefined || cached > prompt) problem = `${problem === undefined ? '' : `${problem}, `}cached_tokens ${String(reportedCached).slice(0, 32)} not within prompt_tokens ${prompt}`;
   }
+  // Cache writes (set by the Anthropic translation from its own counts) are taken off the prompt too.
+  const reportedWrites = reported.prompt_tokens_details?.cache_write_tokens;
+  if (reportedWrites !== undefined && reportedWrites !== null && prompt !== undefined) {
+    const writes = count(reportedWrites);
+    const hour = reported.prompt_tokens_details?.cache_write_1h_tokens ?? 0;
+    if (writes === undefined || writes + (count(reportedCached) ?? 0) > prompt || !(hour >= 0 && hour <= writes)) {
+      problem = `${problem === undefined ? '' : `${problem}, `}cache_write_tokens ${String(reportedWrites).slice(0, 32)} not within prompt_tokens ${prompt}`;
+    }
+  }
   if (problem === undefined) return undefined;
   const promptTokens = prompt ?? estimatePromptTokens(chat);
   const completionTokens = output ?? completion(source);

@@ -195,7 +195,7 @@ describe('OpenAPI document against the handlers', () => {
     }
     const answer = (await get('/api/models/gpt-5.5')).json<{ model: Record<string, unknown> }>().model;
     assert.deepEqual(Object.keys(answer).sort(), Object.keys(model?.properties ?? {}).sort());
-    assert.deepEqual(answer.long_context, { above_input_tokens: 272_000, input_cost: 0.01, output_cost: 0.045, cached_input_cost: 0.001 });
+    assert.deepEqual(answer.long_context, { above_input_tokens: 272_000, input_cost: 0.01, output_cost: 0.045, cached_input_cost: 0.001, cache_write_cost: null, cache_write_1h_cost: null });
     assert.equal(answer.input_cost, 0.005, 'input_cost stays the base rate');
   });
 

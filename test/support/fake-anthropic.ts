@@ -37,6 +37,8 @@ export type AnthropicScenario =
   | 'json-mode'
   | 'stop'
   | 'max-tokens'
+  /** A prompt-cache hit and writes: 2,000 tokens read, 3,000 written (1,000 of them to the 1-hour cache). */
+  | 'cache-write'
   /** Stream only: a few events, then an `error` event (overloaded_error). */
   | 'stream-overloaded'
   /** Stream only: everything but `message_stop`. */

@@ -4,7 +4,8 @@ import { GatewayError } from '../../errors/gateway-error.js';
 import type { ChatCompletionResponse, ResponseMessage } from '../../openai/types.js';
 import { CREATED, makeTarget } from '../../../test/providers/codec-harness.js';
 import { readAnthropicJson } from '../../../test/support/fake-anthropic.js';
-import { parseAnthropicErrorMessage, parseAnthropicResponse } from './convert-response.js';
+import type { AnthropicMessage } from './anthropic-wire.js';
+import { convertAnthropicUsage, parseAnthropicErrorMessage, parseAnthropicResponse } from './convert-response.js';
 
 function expected(id: string, message: ResponseMessage, finish: string, usage: [number, number, number]): ChatCompletionResponse {
   const [prompt, completion, cached] = usage;
@@ -128,6 +129,24 @@ describe('parseAnthropicResponse edge cases', () => {
         (error: unknown) => error instanceof GatewayError && error.status === 502 && error.code === 'upstream_error' && error.provider === 'anthropic',
       );
     }
+  });
+});
+
+describe('convertAnthropicUsage', () => {
+  it('cache reads and writes: all in prompt_tokens, reads as cached_tokens, writes (and their 1-hour part) apart', () => {
+    const usage = convertAnthropicUsage((readAnthropicJson('anthropic-cache-write.response.json') as AnthropicMessage).usage);
+    assert.deepEqual(usage, {
+      prompt_tokens: 21 + 2000 + 3000,
+      completion_tokens: 5,
+      total_tokens: 5026,
+      prompt_tokens_details: { cached_tokens: 2000, cache_write_tokens: 3000, cache_write_1h_tokens: 1000 },
+    });
+  });
+
+  it('no writes: no write fields; a 1-hour count larger than the writes is held to them', () => {
+    assert.deepEqual(convertAnthropicUsage({ input_tokens: 8, output_tokens: 12, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 }).prompt_tokens_details, { cached_tokens: 0 });
+    const capped = convertAnthropicUsage({ input_tokens: 8, output_tokens: 1, cache_creation_input_tokens: 100, cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 500 } });
+    assert.deepEqual(capped.prompt_tokens_details, { cached_tokens: 0, cache_write_tokens: 100, cache_write_1h_tokens: 100 });
   });
 });
 

@@ -20,14 +20,17 @@ function count(value: number | null | undefined): number {
  */
 export function convertAnthropicUsage(usage: AnthropicUsage): CompletionUsage {
   const cacheRead = count(usage.cache_read_input_tokens);
-  const prompt = count(usage.input_tokens) + cacheRead + count(usage.cache_creation_input_tokens);
+  const written = count(usage.cache_creation_input_tokens);
+  const prompt = count(usage.input_tokens) + cacheRead + written;
   const completion = count(usage.output_tokens);
-  return {
-    prompt_tokens: prompt,
-    completion_tokens: completion,
-    total_tokens: prompt + completion,
-    prompt_tokens_details: { cached_tokens: cacheRead },
-  };
+  const details: NonNullable<CompletionUsage['prompt_tokens_details']> = { cached_tokens: cacheRead };
+  // Writes cost more than input (1.25x, or 2x for the 1-hour cache): kept apart so they are billed so.
+  if (written > 0) {
+    details.cache_write_tokens = written;
+    const hour = Math.min(written, count(usage.cache_creation?.ephemeral_1h_input_tokens));
+    if (hour > 0) details.cache_write_1h_tokens = hour;
+  }
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: details };
 }
 
 /** Folds a `message_delta` usage into the running totals: every count it carries is cumulative. */

@@ -171,6 +171,12 @@ describe('toAnthropicMessage and errors', () => {
     assert.deepEqual(usageOf(undefined), { input_tokens: 0, output_tokens: 0 });
   });
 
+  it("usage: cache reads and writes (OpenRouter's cache_write_tokens) leave input_tokens, as Anthropic counts them", () => {
+    // OpenRouter's documented usage: 194 prompt tokens of which 100 written to the cache.
+    const usage = { prompt_tokens: 194, completion_tokens: 2, total_tokens: 196, prompt_tokens_details: { cached_tokens: 50, cache_write_tokens: 100 } };
+    assert.deepEqual(usageOf(usage), { input_tokens: 44, output_tokens: 2, cache_creation_input_tokens: 100, cache_read_input_tokens: 50 });
+  });
+
   it('statuses map to Anthropic error types; the error event is framed as Anthropic frames it', () => {
     assert.deepEqual(
       [400, 401, 403, 404, 413, 429, 500, 502, 503, 504, 529].map(anthropicErrorType),

@@ -32,14 +32,18 @@ export function stopReasonOf(finish: FinishReason | null | undefined): Anthropic
   }
 }
 
-/** OpenAI's prompt_tokens include cached tokens; Anthropic reports cache reads apart from input_tokens. */
+/**
+ * OpenAI's prompt_tokens include cached tokens; Anthropic reports cache reads and writes apart from
+ * input_tokens (writes as OpenRouter reports them: `cache_write_tokens`).
+ */
 export function usageOf(usage: CompletionUsage | undefined | null): AnthropicUsage {
   if (usage === undefined || usage === null) return { input_tokens: 0, output_tokens: 0 };
   const cached = usage.prompt_tokens_details?.cached_tokens ?? 0;
+  const written = usage.prompt_tokens_details?.cache_write_tokens ?? 0;
   return {
-    input_tokens: Math.max(0, usage.prompt_tokens - cached),
+    input_tokens: Math.max(0, usage.prompt_tokens - cached - written),
     output_tokens: usage.completion_tokens,
-    cache_creation_input_tokens: 0,
+    cache_creation_input_tokens: written,
     cache_read_input_tokens: cached,
   };
 }

@@ -68,6 +68,6 @@ describe('native /v1/messages answers and the chat-form cache', () => {
 
   test('the usage is read from every answer, stored or not', () => {
     const { usage } = messagesProtocol({}, {}, 'req-1').readJson(message({ stop_reason: 'stop_sequence', stop_sequence: 'X', usage: { input_tokens: 10, output_tokens: 4, cache_creation_input_tokens: 4, cache_read_input_tokens: 3 } }), ROUTE);
-    assert.deepEqual(usage, { prompt_tokens: 17, completion_tokens: 4, total_tokens: 21, prompt_tokens_details: { cached_tokens: 3 } });
+    assert.deepEqual(usage, { prompt_tokens: 17, completion_tokens: 4, total_tokens: 21, prompt_tokens_details: { cached_tokens: 3, cache_write_tokens: 4 } });
   });
 });

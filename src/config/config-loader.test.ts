@@ -146,6 +146,13 @@ test('a refused value is described, never printed: a key in the wrong place stay
         !error.message.includes('9.87654'),
     );
   }
+  // So is a variable that should hold a number: the schema names the field and describes the value.
+  for (const [name, field] of [['LLM_PROXY_RPM', 'limits.default_rpm'], ['PORT', 'server.port'], ['LLM_PROXY_CACHE_TTL', 'cache.ttl_s']] as const) {
+    assert.throws(
+      () => loadConfig({ [name]: secret }),
+      (error: unknown) => error instanceof ConfigError && error.message.includes(`${field} (or ${name})`) && /got a string of 31 characters/.test(error.message) && !error.message.includes(secret),
+    );
+  }
   // A small number is still shown: it is what a port or a limit looks like.
   assert.throws(() => loadConfig({ PORT: '70000' }), (error: unknown) => error instanceof ConfigError && /got 70000/.test(error.message));
 });

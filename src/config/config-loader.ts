@@ -153,12 +153,16 @@ function merge(base: Record<string, unknown>, over: Record<string, unknown>): Re
   return out;
 }
 
-function numberFromEnv(env: Environment, name: string): number | undefined {
+/**
+ * A number, or the text itself when it is none: the schema then refuses it under the field's path
+ * (`limits.default_rpm (or LLM_PROXY_RPM)`, the `param` of a refused reload) and describes it
+ * without printing it, since a key pasted into the wrong variable must not reach a terminal.
+ */
+function numberFromEnv(env: Environment, name: string): number | string | undefined {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return undefined;
   const value = Number(raw);
-  if (!Number.isFinite(value)) throw new ConfigError(`${name}=${JSON.stringify(raw)} is not a number.`);
-  return value;
+  return Number.isFinite(value) ? value : raw;
 }
 
 function stringFromEnv(env: Environment, name: string): string | undefined {

@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigSchema, KNOWN_PROVIDER_KINDS, type Config, type ProviderConfig } from './config-schema.js';
 import { trustProxyProblem } from './trust-proxy.js';
 import { isRecord } from '../json/guards.js';
+import { describeUnion } from '../json/union-description.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -303,30 +304,10 @@ function shownName(name: string): string {
   return KEY_SHAPED.test(name) || name.length > 40 ? `<a ${name.length}-character name>` : name;
 }
 
-/** One member of a union as a reader would name it: `"auto"`, `an integer from 1 to 256`, `null`. */
-function describeMember(schema: SchemaNode): string {
-  if (schema.const !== undefined) return JSON.stringify(schema.const);
-  if (schema.type === 'integer' || schema.type === 'number') {
-    const kind = schema.type === 'integer' ? 'an integer' : 'a number';
-    const { minimum, maximum, exclusiveMinimum } = schema;
-    if (minimum !== undefined && maximum !== undefined) return `${kind} from ${minimum} to ${maximum}`;
-    if (exclusiveMinimum !== undefined) return `${kind} above ${exclusiveMinimum}`;
-    if (minimum !== undefined) return `${kind} of at least ${minimum}`;
-    return maximum === undefined ? kind : `${kind} up to ${maximum}`;
-  }
-  return typeof schema.type === 'string' ? (schema.type === 'null' ? 'null' : `a ${schema.type}`) : 'another value';
-}
-
-/**
- * TypeBox says only "Expected union value": the allowed words of a strategy or a policy are what
- * the reader needs, so a union is spelled out (`one of "error", "truncate", …`).
- */
+/** A union spelled out (`one of "error", "truncate", …`) rather than TypeBox's "Expected union value". */
 function describeError(error: ValueError): string {
-  const members = (error.schema as SchemaNode).anyOf;
-  if (error.type !== ValueErrorType.Union || members === undefined || members.length === 0) return error.message;
-  const named = members.map(describeMember);
-  if (members.every((member) => member.const !== undefined)) return `Expected one of ${named.join(', ')}`;
-  return `Expected ${named.slice(0, -1).join(', ')}${named.length > 1 ? ' or ' : ''}${named.at(-1) as string}`;
+  const union = error.type === ValueErrorType.Union ? describeUnion(error.schema as SchemaNode) : undefined;
+  return union === undefined ? error.message : `Expected ${union}`;
 }
 
 function describeErrors(config: unknown, source: string): string {

@@ -38,4 +38,14 @@ describe('validateChatRequest', () => {
     const word = refusal({ model: 'gpt-4', messages: [{ role: 'user', content: 'x' }], temperature: 'hot' });
     assert.deepEqual([word.code, word.param], ['invalid_type', 'temperature']);
   });
+
+  test('a word outside a list names the words taken, and a missing field its type, not TypeBox\'s "union value"', () => {
+    const user = [{ role: 'user', content: 'x' }];
+    const role = refusal({ model: 'gpt-4', messages: [{ role: 'bogus', content: 'x' }] });
+    assert.deepEqual([role.code, role.param], ['invalid_type', 'messages[0].role']);
+    assert.equal(role.message, `Invalid type for 'messages[0].role': expected one of "system", "developer", "user", "assistant", "tool", "function".`);
+    assert.equal(refusal({ model: 'gpt-4', messages: user, tool_choice: 'sometimes' }).message, `Invalid type for 'tool_choice': expected "none", "auto", "required" or an object.`);
+    assert.equal(refusal({ model: 'gpt-4', messages: user, response_format: { type: 'yaml' } }).message, `Invalid type for 'response_format.type': expected one of "text", "json_object", "json_schema".`);
+    assert.equal(refusal({ messages: user }).message, "Invalid type for 'model': expected a required field (a string).");
+  });
 });

@@ -5,6 +5,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { invalidType, invalidValue, modelNotFound, type GatewayError } from '../errors/gateway-error.js';
 import type { ChatCompletionRequest } from './types.js';
+import { describeSchema, describeUnion, type DescribedSchema } from '../json/union-description.js';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 const open = { additionalProperties: true } as const;
@@ -150,14 +151,16 @@ function acceptsTypeOf(schema: TSchema, value: unknown): boolean {
 export function mapSchemaError(error: ValueError): GatewayError {
   const param = toParam(error.path) || 'body';
   const top = param.split(/[.[]/)[0] ?? param;
-  if (error.value === undefined && error.type !== ValueErrorType.Union) return invalidType(param, `a required field (${describe(error)})`);
+  if (error.value === undefined && error.type !== ValueErrorType.Union) return invalidType(param, `a required field (${describeSchema(error.schema as DescribedSchema)})`);
   // An over-long model name is a name nothing serves: 404, as for any unknown model (RELIABILITY 4a#9).
   if (param === 'model' && error.type === ValueErrorType.StringMaxLength) return modelNotFound(String(error.value));
   // An empty list where a non-empty one is required counts as missing (`messages: []`, RELIABILITY 4a#5).
   if (error.type === ValueErrorType.ArrayMinItems && Array.isArray(error.value) && error.value.length === 0) return invalidType(param, 'a non-empty array');
   if (VALUE_FIELDS.has(top) || RANGE_ERRORS.has(error.type)) return invalidValue(param, describe(error));
   if (error.type === ValueErrorType.Union && acceptsTypeOf(error.schema, error.value)) return invalidValue(param, describe(error));
-  return invalidType(param, expectedType(error));
+  // A word outside a list (`role: "bogus"`) names the words it takes, not "union value".
+  const union = error.type === ValueErrorType.Union ? describeUnion(error.schema as DescribedSchema) : undefined;
+  return invalidType(param, union ?? expectedType(error));
 }
 
 /**

@@ -104,7 +104,15 @@ describe('dashboard over HTTP', () => {
     const { cookie, csrf } = await session();
     const other = await session();
     const call = (path: string, headers: Record<string, string>) => fetch(`${base}${path}`, { headers });
-    assert.equal((await call('/admin/keys', { cookie })).status, 401, 'cookie alone: what a cross-site form sends');
+    const alone = await call('/admin/keys', { cookie });
+    assert.equal(alone.status, 401, 'cookie alone: what a cross-site form sends');
+    // The refusal says what a cookie needs, not only what a key is; the same for a session that is gone.
+    const hint = /dashboard session is unknown or expired, or its "X-LLM-Proxy-CSRF" header is missing or wrong/;
+    assert.match(((await alone.json()) as { error: { message: string } }).error.message, hint);
+    const gone = await call('/admin/keys', { cookie: `llmp_ui=${'A'.repeat(43)}`, [CSRF]: csrf });
+    assert.match(((await gone.json()) as { error: { message: string } }).error.message, hint);
+    const keyed = await call('/admin/keys', { cookie, authorization: 'Bearer sk-wrong' });
+    assert.match(((await keyed.json()) as { error: { message: string } }).error.message, /^Missing or invalid API key/, 'a key presented is judged alone');
     assert.equal((await call('/admin/keys', { cookie, [CSRF]: other.csrf })).status, 401, "another session's token");
     assert.equal((await call('/admin/keys', { [CSRF]: csrf })).status, 401, 'token alone');
     assert.equal((await call('/admin/keys', { cookie, [CSRF]: csrf, 'sec-fetch-site': 'cross-site' })).status, 401);

@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authentication, permissionDenied, rateLimited } from '../../errors/gateway-error.js';
 import type { Principal } from '../../keys/static-keys.js';
+import { sessionCookie } from '../../keys/ui-sessions.js';
 import { isVirtualKeyShaped } from '../../keys/virtual-keys.js';
 import type { RateLimitDecision } from '../../rate-limit/memory-rate-limiter.js';
 import { formatOpenAiDuration } from '../../rate-limit/openai-duration.js';
@@ -99,18 +100,23 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
     return undefined;
   };
 
-  const refuse = (): never => {
+  const refuse = (request: FastifyRequest): never => {
     // One answer for missing, malformed and unknown keys, so the body tells a prober nothing (RELIABILITY 4a#16).
     // Worded so the redactor, which masks whatever follows "Bearer ", leaves the hint readable.
+    // A dashboard session cookie without a key gets its own hint, the same whether the session lives
+    // or not: a script that sends only the cookie was otherwise told about keys it never meant to send.
+    if (presentedKey(request) === undefined && sessionCookie(request.headers.cookie) !== undefined) {
+      throw authentication(`The dashboard session is unknown or expired, or its "X-LLM-Proxy-CSRF" header is missing or wrong: send the session's CSRF token (POST or GET /ui/session) with the cookie, or a valid key in "Authorization" ("Bearer" and the key) or "x-api-key".`);
+    }
     throw authentication('Missing or invalid API key. Send a valid key in the "Authorization" header ("Bearer" and the key) or in "x-api-key".');
   };
 
   const admit = (request: FastifyRequest, reply: FastifyReply, access: Access, principal: Principal | undefined): Promise<void> | undefined => {
     if (principal === undefined) {
-      if (failureLimit <= 0) return refuse();
+      if (failureLimit <= 0) return refuse(request);
       // Counted before the answer, so a burst of guesses cannot outrun its own count.
       const counted = failures.consume(failureKey(request), failureLimit, 1, Date.now());
-      return counted instanceof Promise ? counted.then(refuse) : refuse();
+      return counted instanceof Promise ? counted.then(() => refuse(request)) : refuse(request);
     }
     if (access === 'master' && principal.role !== 'master') {
       throw permissionDenied('This endpoint needs the master key.', 'master_key_required');

@@ -91,6 +91,11 @@ async function startSingle(config: Config, key: MasterKeySetup): Promise<void> {
   if (services.providerSetup.providers.length === 0) {
     logger.warn('no provider is configured, so every chat request will fail: set OPENAI_API_KEY (or another provider key) and restart');
   }
+  if (key.digest === undefined && config.auth.master_key === undefined) {
+    // Client keys alone make no master key (one is generated only when no key is configured), so
+    // a key shown by an earlier first start no longer works either: say so once, at start.
+    logger.warn('no master key: LLM_PROXY_API_KEYS is set without LLM_PROXY_MASTER_KEY, so the admin API (/admin/*), the dashboard (/ui) and /metrics (unless metrics.token is set) refuse every key; set LLM_PROXY_MASTER_KEY to use them');
+  }
   warnAboutCondenseModel(logger, config);
 
   const shutdown = async (signal: string) => {

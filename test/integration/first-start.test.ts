@@ -1,7 +1,7 @@
 // The first start with no key configured generates a master key and shows it once. A start that
 // fails before it listens must not leave the key's hash behind with the key itself never shown.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,5 +21,31 @@ test('a first start that fails before listening (port taken) keeps no hash of a 
     assert.equal(existsSync(join(dir, 'data', 'master-key.sha256')), false, 'the hash of an unseen key was kept');
   } finally {
     blocker.close();
+  }
+});
+
+test('client keys without a master key: the start-up log says the admin API and dashboard are closed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-first-start-'));
+  const env = { PATH: process.env.PATH ?? '', HOME: dir, PORT: '0', HOST: '127.0.0.1', LLM_PROXY_DB: join(dir, 'data', 'proxy.db'), LLM_PROXY_API_KEYS: 'client-key', LLM_PROXY_LOG_LEVEL: 'warn' };
+  const child = spawn(process.execPath, ['dist/src/main.js'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no warning in: ${output}`)), 20_000);
+      const read = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('no master key')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stdout.on('data', read);
+      child.stderr.on('data', read);
+      child.on('exit', () => reject(new Error(`exited: ${output}`)));
+    });
+    assert.match(output, /no master key: LLM_PROXY_API_KEYS is set without LLM_PROXY_MASTER_KEY, so the admin API \(\/admin\/\*\), the dashboard/);
+    assert.ok(!output.includes('sk-llmp-master-'), 'no key is generated while client keys are configured');
+  } finally {
+    child.kill('SIGKILL');
   }
 });

@@ -167,8 +167,6 @@ export function createSharedServices(config: Config, overrides: ServiceOverrides
   const redis = config.storage.redis_url === undefined ? undefined : new RedisConnection({ url: config.storage.redis_url }, logger);
   const cache = createResponseCache(config, logger, redis, overrides.sharedMemoryCache);
   const memoryLimiter = overrides.localRateLimiter === undefined ? new MemoryRateLimiter() : undefined;
-  const pruneTimer = setInterval(() => memoryLimiter?.prune(Date.now()), 60_000);
-  pruneTimer.unref();
   const localLimiter = overrides.localRateLimiter ?? (memoryLimiter as MemoryRateLimiter);
   // Keys, limits, budgets and usage (issue #6): Redis makes limits and revocations shared, the store keeps keys and usage.
   const redisPrefix = config.storage.redis_prefix ?? 'llm-proxy:';
@@ -176,7 +174,14 @@ export function createSharedServices(config: Config, overrides: ServiceOverrides
   const registry = redis === undefined || overrides.fleet !== undefined ? undefined : instanceRegistry(config, redis, logger);
   registry?.start();
   const fleet = overrides.fleet ?? registry;
-  const rateLimiter: RateLimiter = redis === undefined ? localLimiter : new RedisRateLimiter(redis, localLimiter, redisPrefix, undefined, undefined, logger, fleet);
+  const redisLimiter = redis === undefined ? undefined : new RedisRateLimiter(redis, localLimiter, redisPrefix, undefined, undefined, logger, fleet);
+  const rateLimiter: RateLimiter = redisLimiter ?? localLimiter;
+  const pruneTimer = setInterval(() => {
+    const now = Date.now();
+    memoryLimiter?.prune(now);
+    redisLimiter?.prune(now);
+  }, 60_000);
+  pruneTimer.unref();
   const store = new SqlStore(
     {
       dbPath: config.storage.db_path,

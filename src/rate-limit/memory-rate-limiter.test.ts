@@ -108,3 +108,23 @@ test('the reported sequence: a client that waits as told gets through, twice', (
   assert.equal(limiter.consume('rpm', 3, 1, now + 19_000).allowed, false);
   assert.equal(limiter.consume('rpm', 3, 1, now + 20_000).allowed, true);
 });
+
+test('seed raises a counter to the counts given, in their window, never lowers it', () => {
+  const limiter = new MemoryRateLimiter(60_000);
+  const start = 1_800_000_000_000 - (1_800_000_000_000 % 60_000);
+  const used = (key: string, now: number) => 100 - limiter.consume(key, 100, 0, now).remaining;
+  limiter.seed('new', start, 30, 0);
+  assert.equal(used('new', start + 1000), 30);
+  // Counted 50 here already: kept; the previous minute is raised to the 40 given (weighing half at 30 s).
+  limiter.consume('higher', 100, 50, start + 1000);
+  limiter.seed('higher', start, 30, 40);
+  assert.equal(used('higher', start + 30_000), 70);
+  // The seeded window is a minute behind this counter's: its count is this counter's previous.
+  limiter.consume('ahead', 100, 10, start + 60_000);
+  limiter.seed('ahead', start, 60, 0);
+  assert.equal(used('ahead', start + 90_000), 40);
+  // This counter is a minute behind: it moves on, its count becoming the previous one.
+  limiter.consume('behind', 100, 20, start - 60_000);
+  limiter.seed('behind', start, 10, 0);
+  assert.equal(used('behind', start + 30_000), 20);
+});

@@ -42,6 +42,12 @@ export interface RateLimiter {
    * has moved on; a window older than that no longer counts and is left alone.
    */
   adjust(key: string, delta: number, reservation: Reservation): void | Promise<void>;
+  /**
+   * Raises `key`'s counts to at least `current` (window starting at `windowStart`) and `previous`:
+   * where a fallback counter starts when the shared one goes away. Optional: a limiter that cannot
+   * take it (a cluster worker's, counted by its primary) starts from what it has.
+   */
+  seed?(key: string, windowStart: number, current: number, previous: number): void;
 }
 
 /** `decision`, made by a limiter's fallback, as that limiter returns it: marked to be settled there. */
@@ -125,6 +131,26 @@ export class MemoryRateLimiter implements RateLimiter {
     // rolled the counter, gave its refund to the new minute (lost at 0) while the old one kept it all.
     if (counter.windowStart === windowStart) counter.current = Math.max(0, counter.current + delta);
     else if (counter.windowStart - windowStart === this.windowMs) counter.previous = Math.max(0, counter.previous + delta);
+  }
+
+  seed(key: string, windowStart: number, current: number, previous: number): void {
+    const counter = this.counters.get(key);
+    if (counter === undefined || counter.windowStart < windowStart - this.windowMs) {
+      this.counters.set(key, { windowStart, current, previous });
+      return;
+    }
+    if (counter.windowStart > windowStart) {
+      // This counter has moved on a window (clocks a little apart): the seeded minute is its previous.
+      if (counter.windowStart - windowStart === this.windowMs) counter.previous = Math.max(counter.previous, current);
+      return;
+    }
+    if (counter.windowStart < windowStart) {
+      counter.previous = counter.current;
+      counter.current = 0;
+      counter.windowStart = windowStart;
+    }
+    counter.current = Math.max(counter.current, current);
+    counter.previous = Math.max(counter.previous, previous);
   }
 
   /** Drops counters idle for two windows; called from a background timer. */

@@ -13,7 +13,7 @@ import { countedByFallback, type RateLimitDecision, type RateLimiter, type Reser
 /**
  * KEYS[1]: the counter hash. ARGV: limit, cost (or delta), window ms, mode, then for 'consume'
  * optionally now (ms; Redis's clock otherwise) and for 'adjust' the reservation's window start.
- * 'consume' returns {allowed, remaining, resetMs, windowStart}. The arithmetic is the memory
+ * 'consume' returns {allowed, remaining, resetMs, windowStart, current, previous} (the counts after it). The arithmetic is the memory
  * limiter's, operation for operation (both are IEEE doubles), so the two decide and wait alike.
  */
 const SLIDING_WINDOW = new RedisScript(`
@@ -63,20 +63,23 @@ local function untilFits(current, need)
 end
 local scaledUsed = cur * windowMs + prev * (windowMs - elapsed)
 if scaledUsed + cost * windowMs > limit * windowMs then
-  return {0, math.max(0, math.floor((limit * windowMs - scaledUsed) / windowMs)), untilFits(cur, cost), windowStart}
+  return {0, math.max(0, math.floor((limit * windowMs - scaledUsed) / windowMs)), untilFits(cur, cost), windowStart, cur, prev}
 end
 redis.call('HSET', KEYS[1], 'ws', windowStart, 'cur', cur + cost, 'prev', prev)
 redis.call('PEXPIRE', KEYS[1], windowMs * 2)
 local remaining = math.max(0, math.floor((limit * windowMs - scaledUsed - cost * windowMs) / windowMs))
-return {1, remaining, untilFits(cur + cost, math.min(remaining + 1, limit)), windowStart}
+return {1, remaining, untilFits(cur + cost, math.min(remaining + 1, limit)), windowStart, cur + cost, prev}
 `);
 
-function toDecision(reply: unknown, limit: number): RateLimitDecision {
-  if (!Array.isArray(reply) || reply.length < 4 || !reply.every((item) => typeof item === 'number')) {
-    throw new Error('unexpected reply from the rate-limit script');
-  }
-  const [allowed, remaining, resetMs, windowStart] = reply as [number, number, number, number];
-  return { allowed: allowed === 1, limit, remaining, resetMs, windowStart };
+/** A key's counts as Redis last answered them: where its local counter starts if Redis goes away. */
+interface Seen {
+  windowStart: number;
+  current: number;
+  previous: number;
+}
+
+function isReply(reply: unknown): reply is [number, number, number, number, number, number] {
+  return Array.isArray(reply) && reply.length === 6 && reply.every((item) => typeof item === 'number');
 }
 
 export class RedisRateLimiter implements RateLimiter {
@@ -86,6 +89,13 @@ export class RedisRateLimiter implements RateLimiter {
    * went per instance with nothing in the log. Once per run of failures, and once when it ends.
    */
   private failing = false;
+  /**
+   * Per key, the counts of the last check Redis answered (updated in place). When Redis goes away the
+   * local counter starts from this instance's share of them, not from zero: starting from zero let a
+   * key have up to 2x its limit in the minute Redis went away (Redis's minute, then each share afresh).
+   * Taken once per outage, then dropped; pruned with the local counters.
+   */
+  private readonly seen = new Map<string, Seen>();
 
   constructor(
     private readonly redis: RedisConnection,
@@ -127,9 +137,17 @@ export class RedisRateLimiter implements RateLimiter {
     if (this.redis.available(now)) {
       try {
         const reply = await this.redis.run((client) => SLIDING_WINDOW.run(client, this.counterKey(key), this.clock === 'redis' ? [limit, cost, this.windowMs, 'consume'] : [limit, cost, this.windowMs, 'consume', now]));
-        const decision = toDecision(reply, limit);
+        if (!isReply(reply)) throw new Error('unexpected reply from the rate-limit script');
+        const [allowed, remaining, resetMs, windowStart, current, previous] = reply;
+        const seen = this.seen.get(key);
+        if (seen === undefined) this.seen.set(key, { windowStart, current, previous });
+        else {
+          seen.windowStart = windowStart;
+          seen.current = current;
+          seen.previous = previous;
+        }
         this.checkSucceeded();
-        return decision;
+        return { allowed: allowed === 1, limit, remaining, resetMs, windowStart };
       } catch (error) {
         // The breaker has counted the failure (and logs its transitions); this request is decided locally.
         this.checkFailed(error);
@@ -145,11 +163,25 @@ export class RedisRateLimiter implements RateLimiter {
    * reservation, so its settlement (relative to the whole cost) corrects the counter exactly.
    */
   private async consumeShare(key: string, limit: number, cost: number, now: number): Promise<RateLimitDecision> {
-    const share = instanceShare(limit, this.instances());
+    const instances = this.instances();
+    const share = instanceShare(limit, instances);
+    const seen = this.seen.get(key);
+    if (seen !== undefined) {
+      // This instance's part of what the fleet had used, rounded up as the share is: the fleet then
+      // admits about what was left of the limit, not the limit again.
+      const part = (count: number) => Math.ceil(count / Math.max(1, instances));
+      this.local.seed?.(key, seen.windowStart, part(seen.current), part(seen.previous));
+      this.seen.delete(key);
+    }
     const counted = share > 0 ? Math.min(cost, share) : cost;
     const decision = countedByFallback(await this.local.consume(key, share, counted, now));
     if (counted === cost || decision.fallback === undefined) return decision;
     return { ...decision, fallback: { ...decision.fallback, uncounted: cost - counted } };
+  }
+
+  /** Drops keys Redis last counted over two windows ago (their counts no longer weigh); with the local counters' prune. */
+  prune(now: number): void {
+    for (const [key, seen] of this.seen) if (now - seen.windowStart > 2 * this.windowMs) this.seen.delete(key);
   }
 
   async adjust(key: string, delta: number, reservation: Reservation): Promise<void> {

@@ -15,6 +15,7 @@ import { startRedisServer, type RedisServer } from '../support/private-redis.js'
 const TOKEN_KEY = 'second-client-key';
 const server = await startRedisServer();
 const clusterServer = typeof server === 'string' ? server : await startRedisServer();
+const midMinuteServer = typeof server === 'string' ? server : await startRedisServer();
 
 describe('Redis killed under two instances', { skip: typeof server === 'string' ? server : false }, () => {
   const redis = server as RedisServer;
@@ -63,6 +64,43 @@ describe('Redis killed under two instances', { skip: typeof server === 'string' 
       assert.equal(answered.headers.get('x-ratelimit-limit-tokens'), '1500');
       assert.equal(answered.headers.get('x-ratelimit-limit-requests'), '10');
     }
+  });
+});
+
+describe('Redis killed mid-minute under two instances', { skip: typeof midMinuteServer === 'string' ? midMinuteServer : false }, () => {
+  const redis = midMinuteServer as RedisServer;
+  let upstream: FakeOpenAi;
+  let a: Gateway;
+  let b: Gateway;
+
+  before(async () => {
+    upstream = await startFakeOpenAi({ apiKey: UPSTREAM_KEY });
+    const env = { OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${upstream.url}/v1`, LLM_PROXY_RPM: '20', LLM_PROXY_API_KEYS: CLIENT_KEY, REDIS_URL: redis.url };
+    a = await startGateway(env);
+    b = await startGateway(env);
+    await eventually(() => a.app.services.shared.fleet?.instances() === 2 && b.app.services.shared.fleet?.instances() === 2, 10_000);
+  });
+  after(async () => {
+    await a?.close();
+    await b?.close();
+    await upstream?.close();
+    await redis.stop();
+  });
+
+  test('the minute Redis goes away admits the limit in all, not the limit again: each starts from its share of what Redis counted', async () => {
+    // All of it within one minute (Redis's clock is this machine's): a new minute would weigh the last one, not count it.
+    const intoMinute = Date.now() % 60_000;
+    if (intoMinute > 45_000) await new Promise((resolve) => setTimeout(resolve, 60_000 - intoMinute + 100));
+    const get = async (gateway: Gateway) => (await fetch(`${gateway.url}/v1/models`, { headers: authHeaders() })).status;
+    const shared: number[] = [];
+    for (let index = 0; index < 12; index++) shared.push(await get(index % 2 === 0 ? a : b));
+    assert.equal(shared.filter((status) => status === 200).length, 12, shared.join(','));
+    await redis.stop();
+    await eventually(() => a.app.services.redis?.available() === false && b.app.services.redis?.available() === false, 5_000);
+    const local: number[] = [];
+    for (let index = 0; index < 40; index++) local.push(await get(index % 2 === 0 ? a : b));
+    // 20 - 12 = 8 left, 4 for each (its share of 10 less its half of the 12); from zero each admitted 10.
+    assert.equal(local.filter((status) => status === 200).length, 8, local.join(','));
   });
 });
 

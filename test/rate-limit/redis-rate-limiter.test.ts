@@ -112,6 +112,29 @@ describe('Redis rate limiter on a real Redis', { skip: typeof redis === 'string'
     }
   });
 
+  test('Redis gone mid-minute: the local counter starts from this instance\'s share of the counts Redis last gave (this minute and the last)', async () => {
+    const relay = await startTcpRelay(shared.url);
+    const throughRelay = new RedisConnection({ url: relay.url }, pino({ level: 'silent' }));
+    const local = new MemoryRateLimiter();
+    const limiter = new RedisRateLimiter(throughRelay, local, shared.prefix, 60_000, 'caller', undefined, { instances: () => 2 });
+    const minute = 100_000 * 60_000;
+    try {
+      await once(throughRelay.client, 'ready');
+      assert.equal((await limiter.consume('seeded', 1_000, 400, minute - 30_000)).allowed, true);
+      // Half-way through the next minute: 200 now, the last minute's 400 weighing 200.
+      assert.equal((await limiter.consume('seeded', 1_000, 200, minute + 30_000)).remaining, 600);
+      relay.cut();
+      await eventually(() => !throughRelay.available());
+      // The share is 500; from 100 now and 200 last minute (half of 200 and 400) it has 500 − 100 − 100 − 1 left, not 499.
+      const decision = await limiter.consume('seeded', 1_000, 1, minute + 30_000);
+      assert.deepEqual([decision.allowed, decision.limit, decision.remaining], [true, 500, 299]);
+      assert.equal((await limiter.consume('seeded', 1_000, 300, minute + 30_000)).allowed, false);
+    } finally {
+      await throughRelay.close();
+      await relay.close();
+    }
+  });
+
   test('atomic: 60 concurrent checks against a limit of 20 admit exactly 20', async () => {
     const limiter = new RedisRateLimiter(connection, new MemoryRateLimiter(), shared.prefix);
     const decisions = await Promise.all(Array.from({ length: 60 }, () => limiter.consume('race', 20, 1, Date.now())));
@@ -239,7 +262,7 @@ describe('Redis reachable but refusing the counter\'s writes (full under noevict
       const failed = lines.filter((line) => line.includes('rate-limit check failed'));
       assert.equal(failed.length, 1, lines.join(''));
       assert.match(failed[0] as string, /OOM/);
-      fake.replies.evalsha = '*4\r\n:1\r\n:99\r\n:0\r\n:0\r\n';
+      fake.replies.evalsha = '*6\r\n:1\r\n:99\r\n:0\r\n:0\r\n:1\r\n:0\r\n';
       const shared = await limiter.consume('k', 100, 1, Date.now());
       assert.equal(shared.fallback, undefined, 'counted in Redis');
       await limiter.consume('k', 100, 1, Date.now());

@@ -328,3 +328,26 @@ test('a database slower than the hold timeout does not hold up requests: they ar
     ledger.close();
   }
 });
+
+test('a database hold given back unspent during an outage leaves the local figures at once', async () => {
+  const key = await newKey(0.5);
+  const cached = await store.keys.findById(key.id);
+  const one = instance(() => cached);
+  // A $0.40 hold the database makes; its request then ends without a usage record (the client left).
+  const id = `${key.id}-call-${++callCount}`;
+  assert.equal(await one.ledger.hold(key.id, id, 0.4), 'store');
+  const down = outage();
+  const releaseReservation = store.keys.releaseReservation;
+  Object.assign(store.keys, { releaseReservation: async (): Promise<never> => { throw new Error('connect ECONNREFUSED 127.0.0.1:5432'); } });
+  try {
+    await one.ledger.release(id, key.id, 0.4);
+    // Nothing is spent or held: a $0.30 hold fits the $0.50 budget (it was refused while the $0.40 still counted).
+    assert.equal(await one.call(key.id, 0.3, 0.1), 'local');
+  } finally {
+    Object.assign(store.keys, { releaseReservation });
+    down.restoreUsage();
+    down.restoreKeys();
+  }
+  await one.writer.flush();
+  await one.close();
+});

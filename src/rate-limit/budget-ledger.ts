@@ -175,7 +175,8 @@ export class BudgetLedger implements UsageWriteObserver {
     const timeout = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => {
         const late = reserving.then(
-          (outcome) => (outcome.admitted ? this.release(holdId) : undefined),
+          // Never in this instance's figures (its answer came too late): only the database has it.
+          (outcome) => (outcome.admitted ? this.releaseInStore(holdId) : undefined),
           () => undefined,
         );
         this.lateHold = late;
@@ -307,8 +308,25 @@ export class BudgetLedger implements UsageWriteObserver {
     this.storeBackListeners.push(listener);
   }
 
-  /** Gives a database hold back unspent (a request that ended without a usage record). */
-  async release(holdId: string): Promise<void> {
+  /**
+   * Gives a database hold of `amount` on `keyId` back unspent (a request that ended without a usage
+   * record). It leaves this instance's figures at once: during an outage the database's last answer
+   * still counts it, and a key with budget left was refused until the database was back.
+   */
+  async release(holdId: string, keyId: string, amount: number): Promise<void> {
+    this.addReleased(keyId, amount);
+    await this.releaseInStore(holdId);
+  }
+
+  /** Counted like the holds landed rows release: a budget check answered after this does not subtract it again (see KeyLanded). */
+  private addReleased(keyId: string, amount: number): void {
+    if (amount <= 0) return;
+    const entry = this.landedByKey.get(keyId) ?? { landed: 0, released: 0 };
+    entry.released += amount;
+    this.landedByKey.set(keyId, entry);
+  }
+
+  private async releaseInStore(holdId: string): Promise<void> {
     try {
       await this.store.releaseReservation(holdId);
     } catch {

@@ -170,7 +170,7 @@ export class ChatAdmission {
     if (hold.done) return;
     hold.done = true;
     this.giveBackTokens(hold);
-    if (hold.budgetMode === 'store') void this.options.ledger.release(hold.id);
+    if (hold.budgetMode === 'store') void this.options.ledger.release(hold.id, hold.keyId, hold.budget);
     else if (hold.budgetMode === 'local') this.options.ledger.settle(hold.keyId, hold.id, 'local', hold.budget, 0);
   }
 

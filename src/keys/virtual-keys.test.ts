@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { pino } from 'pino';
 import { isGatewayError } from '../errors/gateway-error.js';
 import { SqlStore } from '../store/sql-store.js';
-import { generateVirtualKey, hashVirtualKey, VirtualKeyService } from './virtual-keys.js';
+import { DOWN_LOOKUP_WAIT_MS, generateVirtualKey, hashVirtualKey, VirtualKeyService } from './virtual-keys.js';
 
 const logger = pino({ level: 'silent' });
 let dir: string;
@@ -113,6 +113,26 @@ test('database down: known keys keep working from the cache, unknown keys get 50
     probe.state.down = false;
     assert.equal(await service.authenticate(stranger), undefined);
   } finally {
+    probe.restore();
+  }
+});
+
+test('database known to be away and hanging: an unknown key gets its 503 within 1 s, not after the 5 s query timeout', async () => {
+  const service = new VirtualKeyService(store.keys, logger, { ttlMs: 1, negativeTtlMs: 1 });
+  const probe = instrument();
+  const original = store.keys.findById;
+  try {
+    probe.state.down = true;
+    // A first refused read marks the database away.
+    assert.deepEqual(await refusal(service.authenticate(generateVirtualKey().key)), { status: 503, code: 'auth_unavailable' });
+    // Now it accepts connections and answers nothing for 3 s (a query timeout of 5 s would end it later).
+    store.keys.findById = () => new Promise((resolve) => setTimeout(() => resolve(undefined), 3_000));
+    const started = Date.now();
+    assert.deepEqual(await refusal(service.authenticate(generateVirtualKey().key)), { status: 503, code: 'auth_unavailable' });
+    const waited = Date.now() - started;
+    assert.ok(waited >= DOWN_LOOKUP_WAIT_MS - 50 && waited < DOWN_LOOKUP_WAIT_MS + 500, `answered after ${waited} ms`);
+  } finally {
+    store.keys.findById = original;
     probe.restore();
   }
 });

@@ -14,6 +14,8 @@ export const VIRTUAL_KEY_PREFIX = 'sk-gw_';
 /** The id is 16 hex characters (never `_`); the secret is 43 base64url characters (which may hold `_`). */
 const KEY_FORMAT = /^sk-gw_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 const HEX_DIGEST = /^[0-9a-f]{64}$/;
+/** Longest a key look-up waits on a database already known to be away (as a budget hold does: HOLD_TIMEOUT_MS). */
+export const DOWN_LOOKUP_WAIT_MS = 1_000;
 
 export interface GeneratedKey {
   id: string;
@@ -149,12 +151,24 @@ export class VirtualKeyService {
       return cached.key;
     }
     try {
-      return await this.fetch(id, digest);
+      // Known to be down and nothing cached: a hung database would hold the request for the whole
+      // query timeout (5 s) before the same 503; the read goes on and caches what it finds.
+      return await (this.storeDown ? this.withinWait(this.fetch(id, digest)) : this.fetch(id, digest));
     } catch (error) {
       this.markStore(false, error);
       if (cached?.key != null && now - cached.fetchedAt < this.maxStaleMs) return cached.key;
       throw serviceUnavailable('API keys cannot be checked right now because the key database is unavailable. Retry shortly.', 'auth_unavailable', 1_000);
     }
+  }
+
+  private withinWait(reading: Promise<StoredKey | null>): Promise<StoredKey | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`the key database did not answer within ${DOWN_LOOKUP_WAIT_MS} ms`)), DOWN_LOOKUP_WAIT_MS);
+      timer.unref();
+    });
+    reading.catch(() => undefined);
+    return Promise.race([reading, timeout]).finally(() => clearTimeout(timer));
   }
 
   private fetch(id: string, digest: string): Promise<StoredKey | null> {

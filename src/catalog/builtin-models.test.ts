@@ -1,6 +1,7 @@
 // Sanity checks on the built-in model catalog data (builtin-models.json).
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { priceChangesProblem } from './catalog-patch.js';
 import catalog from './builtin-models.json' with { type: 'json' };
 import { CAPABILITIES, MODALITIES, type CatalogEntry, type CatalogFile } from './catalog-types.js';
 import type { ProviderKind } from '../providers/provider.js';
@@ -179,6 +180,16 @@ test('gpt-3.5-turbo keeps the figures the user guide quotes', () => {
   assert.equal(turbo.input_cost, 0.0005);
   assert.equal(turbo.output_cost, 0.0015);
   assert.equal(turbo.max_output_tokens, 4096);
+});
+
+test('announced price changes stand on real, distinct days, each with both base rates', () => {
+  for (const m of models) {
+    if (m.price_changes === undefined) continue;
+    assert.equal(priceChangesProblem(m.price_changes), undefined, m.id);
+    for (const change of m.price_changes) assert.ok(change.input_cost >= 0 && change.output_cost >= 0, `${m.id} ${change.from}`);
+  }
+  // Google: Gemini 4 Argon at $2 / $10 per 1M through 2026-11-30, then $4 / $20 (cache reads with them).
+  assert.deepEqual(byId('gemini-4-argon').price_changes, [{ from: '2026-12-01', input_cost: 0.004, output_cost: 0.02, cached_input_cost: 0.0002 }]);
 });
 
 test('a cached input token never costs more than an uncached one', () => {

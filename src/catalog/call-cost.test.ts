@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import builtin from './builtin-models.json' with { type: 'json' };
-import { callCost, heldCost, PROVIDER_COUNT_SLACK } from './call-cost.js';
+import { baseRatesAt, callCost, heldCost, PROVIDER_COUNT_SLACK } from './call-cost.js';
 import type { CatalogEntry, CatalogFile } from './catalog-types.js';
 
 const models = (builtin as CatalogFile).models;
@@ -97,6 +97,36 @@ describe('callCost with prompt-cache writes', () => {
   test('claude-sonnet-4-6 as Anthropic bills it: reads 0.1x, 5-minute writes 1.25x, 1-hour writes 2x input', () => {
     // $3 / $3.75 / $6 / $0.30 per million: 1M plain + 1M read + 1M written (5m) + 1M written (1h) = $13.05.
     near(callCost(entry('claude-sonnet-4-6'), 4_000_000, 0, 1_000_000, 2_000_000, 1_000_000), 3 + 0.3 + 3.75 + 6, 'sonnet 4.6');
+  });
+});
+
+describe('announced price changes', () => {
+  const DAY = Date.parse('2026-12-01T00:00:00Z');
+  const DATED: CatalogEntry = {
+    ...PLAIN,
+    id: 'dated',
+    price_changes: [
+      { from: '2027-03-01', input_cost: 0.008, output_cost: 0.016 },
+      { from: '2026-12-01', input_cost: 0.002, output_cost: 0.004, cached_input_cost: 0.001 },
+    ],
+  };
+
+  test('a call is billed at the rates in force when it started: the change from the start of its UTC day, whatever the list order', () => {
+    near(callCost(DATED, 1000, 100, 200, 0, 0, DAY - 1), (800 * 0.001 + 200 * 0.0005 + 100 * 0.002) / 1000, 'last millisecond before');
+    near(callCost(DATED, 1000, 100, 200, 0, 0, DAY), (800 * 0.002 + 200 * 0.001 + 100 * 0.004) / 1000, 'first millisecond of the day');
+    // The later change leaves the cached rate out: it stays the entry's own.
+    near(callCost(DATED, 1000, 100, 200, 0, 0, Date.parse('2027-03-01T00:00:00Z')), (800 * 0.008 + 200 * 0.0005 + 100 * 0.016) / 1000, 'second change');
+  });
+
+  test('holds follow the clock too', () => {
+    assert.ok(baseRatesAt(DATED, DAY - 1) === DATED);
+    assert.deepEqual(baseRatesAt(DATED, DAY), { input_cost: 0.002, output_cost: 0.004, cached_input_cost: 0.001, cache_write_cost: undefined, cache_write_1h_cost: undefined });
+  });
+
+  test('gemini-4-argon doubles on 2026-12-01, as Google announced', () => {
+    const argon = entry('gemini-4-argon');
+    near(callCost(argon, 1_000_000, 1_000_000, 0, 0, 0, DAY - 1), 2 + 10, 'until November 30');
+    near(callCost(argon, 1_000_000, 1_000_000, 0, 0, 0, DAY), 4 + 20, 'from December 1');
   });
 });
 

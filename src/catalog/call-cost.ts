@@ -1,6 +1,7 @@
 // What a call costs at catalog prices, and the most it could cost before it runs (a budget hold).
-// Pure and allocation-free: it runs once per usage record and once per held request.
-import type { CatalogEntry } from './catalog-types.js';
+// Pure, and allocation-free for entries without announced price changes: it runs once per usage
+// record and once per held request.
+import type { CatalogEntry, PriceChange } from './catalog-types.js';
 
 /**
  * How far a provider's own count of a prompt may run past the proxy's local one (gpt-tokenizer):
@@ -11,12 +12,45 @@ import type { CatalogEntry } from './catalog-types.js';
 export const PROVIDER_COUNT_SLACK = 1.5;
 
 /** Per-1K prices of one kind each: an entry's base rates or its long-context band. */
-interface Rates {
+export interface Rates {
   input_cost: number | null;
   output_cost: number | null;
   cached_input_cost?: number | null;
   cache_write_cost?: number | null;
   cache_write_1h_cost?: number | null;
+}
+
+/** The start (ms) of a change's UTC day. */
+export function changeStart(change: PriceChange): number {
+  return Date.parse(`${change.from}T00:00:00Z`);
+}
+
+/**
+ * The base rates in force at `at` (ms): the entry's own, or those of the latest announced change
+ * that has begun, over the entry's for what the change leaves out. Entries without changes (nearly
+ * all) cost one property read.
+ */
+export function baseRatesAt(entry: CatalogEntry, at: number): Rates {
+  const changes = entry.price_changes;
+  if (changes === undefined || changes.length === 0) return entry;
+  // The latest change begun by `at`, whatever the list's order.
+  let current: PriceChange | undefined;
+  let currentStart = -Infinity;
+  for (const change of changes) {
+    const start = changeStart(change);
+    if (start <= at && start > currentStart) {
+      current = change;
+      currentStart = start;
+    }
+  }
+  if (current === undefined) return entry;
+  return {
+    input_cost: current.input_cost,
+    output_cost: current.output_cost,
+    cached_input_cost: current.cached_input_cost === undefined ? entry.cached_input_cost : current.cached_input_cost,
+    cache_write_cost: current.cache_write_cost === undefined ? entry.cache_write_cost : current.cache_write_cost,
+    cache_write_1h_cost: current.cache_write_1h_cost === undefined ? entry.cache_write_1h_cost : current.cache_write_1h_cost,
+  };
 }
 
 /**
@@ -39,6 +73,7 @@ function priced(rates: Rates, promptTokens: number, completionTokens: number, ca
  * Cost in USD of one call from its reported tokens; undefined when a price is unknown. A prompt past
  * the entry's long-context threshold bills the whole call at the band's rates, as the providers do.
  * The token counts are the checked ones (src/usage/usage-check.ts): cached plus written within the prompt.
+ * `at` (ms) picks the base rates of an announced price change (the call's start).
  */
 export function callCost(
   entry: CatalogEntry | undefined,
@@ -47,10 +82,11 @@ export function callCost(
   cachedTokens = 0,
   writtenTokens = 0,
   written1hTokens = 0,
+  at = Date.now(),
 ): number | undefined {
   if (entry === undefined) return undefined;
   const band = entry.long_context;
-  const rates = band !== undefined && band !== null && promptTokens > band.above_input_tokens ? band : entry;
+  const rates = band !== undefined && band !== null && promptTokens > band.above_input_tokens ? band : baseRatesAt(entry, at);
   return priced(rates, promptTokens, completionTokens, cachedTokens, writtenTokens, written1hTokens);
 }
 

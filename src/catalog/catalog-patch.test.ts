@@ -132,6 +132,25 @@ model_catalog:
     );
   });
 
+  test('YAML price changes load and drive the cost; a day the calendar lacks or two changes on one day name the field', () => {
+    const yaml = 'model_catalog:\n  gpt-4o:\n    price_changes:\n      - { from: "2027-01-01", input_cost: 0.005, output_cost: 0.02 }\n';
+    const catalog = ModelCatalog.builtin(loadConfig({ LLM_PROXY_CONFIG: configFile(yaml) }).config.model_catalog);
+    const gpt4o = catalog.get('gpt-4o');
+    const from = Date.parse('2027-01-01T00:00:00Z');
+    assert.equal(catalog.cost(gpt4o, 1000, 0, 0, 0, 0, from - 1), (1000 * (gpt4o?.input_cost ?? NaN)) / 1000);
+    assert.equal(catalog.cost(gpt4o, 1000, 0, 0, 0, 0, from), (1000 * 0.005) / 1000);
+    const bad: Array<[string, RegExp]> = [
+      ['{ from: "2027-02-30", input_cost: 1, output_cost: 1 }', /model_catalog\.gpt-4o\.price_changes: 2027-02-30 is not a day of the calendar/],
+      ['{ from: "2027-1-1", input_cost: 1, output_cost: 1 }', /model_catalog\.gpt-4o\.price_changes/],
+      ['{ from: "2027-01-01", input_cost: 1 }', /model_catalog\.gpt-4o\.price_changes/],
+    ];
+    for (const [change, message] of bad) {
+      assert.throws(() => loadConfig({ LLM_PROXY_CONFIG: configFile(`model_catalog:\n  gpt-4o:\n    price_changes:\n      - ${change}\n`) }), (error: unknown) => error instanceof ConfigError && message.test(error.message), change);
+    }
+    const twice = 'model_catalog:\n  gpt-4o:\n    price_changes:\n      - { from: "2027-01-01", input_cost: 1, output_cost: 1 }\n      - { from: "2027-01-01", input_cost: 2, output_cost: 2 }\n';
+    assert.throws(() => loadConfig({ LLM_PROXY_CONFIG: configFile(twice) }), (error: unknown) => error instanceof ConfigError && /two changes from 2027-01-01/.test(error.message));
+  });
+
   test('bad entries fail at start with the field named', () => {
     const cases: Array<[string, RegExp]> = [
       ['model_catalog:\n  gpt-4:\n    input_cost: -1\n', /model_catalog\.gpt-4\.input_cost/],

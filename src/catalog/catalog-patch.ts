@@ -1,6 +1,6 @@
 // Operator overrides of the built-in catalog (the config's `model_catalog:`): each patch is merged
 // over the built-in entry with the same id, or creates one. Pure; the config schema validates input.
-import type { Capability, CatalogEntry, LongContextBand, Modality } from './catalog-types.js';
+import type { Capability, CatalogEntry, LongContextBand, Modality, PriceChange } from './catalog-types.js';
 import type { ProviderKind } from '../providers/provider.js';
 
 /** What the config may say about one model. Every field is optional; null means "not known". */
@@ -15,6 +15,8 @@ export interface CatalogEntryPatch {
   cached_input_cost?: number | null;
   cache_write_cost?: number | null;
   cache_write_1h_cost?: number | null;
+  /** Replaces the entry's announced price changes whole; [] removes them. */
+  price_changes?: PriceChange[];
   /** Replaces the entry's long-context band whole; null removes it. */
   long_context?: LongContextBand | null;
   supports_chat?: boolean;
@@ -37,6 +39,21 @@ export interface PatchedCatalog {
 
 /** Where figures come from when the config set them and named no source of its own. */
 export const CONFIG_SOURCE_URL = 'config:model_catalog';
+
+/**
+ * Why a price-change list cannot stand, or undefined: a day the calendar lacks (Date.parse reads
+ * 2026-02-30 as March 2nd), or two changes on one day (which would win is not said).
+ */
+export function priceChangesProblem(changes: readonly PriceChange[]): string | undefined {
+  const days = new Set<string>();
+  for (const change of changes) {
+    const start = Date.parse(`${change.from}T00:00:00Z`);
+    if (Number.isNaN(start) || new Date(start).toISOString().slice(0, 10) !== change.from) return `${change.from} is not a day of the calendar`;
+    if (days.has(change.from)) return `two changes from ${change.from}`;
+    days.add(change.from);
+  }
+  return undefined;
+}
 
 /** Merges `patches` over `entries` (keeping their order; new entries last). `today` is `YYYY-MM-DD`. */
 export function applyCatalogPatches(
@@ -88,6 +105,7 @@ export function applyCatalogPatches(
       cache_write_cost: patch.cache_write_cost ?? null,
       cache_write_1h_cost: patch.cache_write_1h_cost ?? null,
       ...(patch.long_context === undefined || patch.long_context === null ? {} : { long_context: patch.long_context }),
+      ...(patch.price_changes === undefined ? {} : { price_changes: patch.price_changes }),
       supports_chat: supportsChat,
       supports_streaming: supportsStreaming,
       capabilities,

@@ -38,6 +38,20 @@ export interface LongContextBand {
   cache_write_1h_cost?: number | null;
 }
 
+/**
+ * Base rates a provider has announced for a later date: from `from` (a UTC day, `YYYY-MM-DD`, from its
+ * start) a call is billed at these. A rate a change leaves out stays the entry's; a long-context band
+ * is not changed by it. USD per 1K tokens.
+ */
+export interface PriceChange {
+  from: string;
+  input_cost: number;
+  output_cost: number;
+  cached_input_cost?: number | null;
+  cache_write_cost?: number | null;
+  cache_write_1h_cost?: number | null;
+}
+
 /** One entry of builtin-models.json. Costs are USD per 1K tokens; null means not known. */
 export interface CatalogEntry {
   /** What a chat request's `model` takes, e.g. "gpt-4o", "claude-3-5-sonnet-20241022". */
@@ -58,6 +72,8 @@ export interface CatalogEntry {
    */
   cache_write_cost?: number | null;
   cache_write_1h_cost?: number | null;
+  /** Announced changes of the base rates, in date order; the fields above are the rates before the first. */
+  price_changes?: PriceChange[];
   /** The rates past a prompt-length threshold; absent or null when one price covers every prompt. */
   long_context?: LongContextBand | null;
   supports_chat: boolean;

@@ -64,8 +64,8 @@ export class ModelCatalog {
   }
 
   /** Cost in USD of one call, from the catalog's per-1K prices (its long-context band past the threshold); undefined when a price is unknown. */
-  cost(entry: CatalogEntry | undefined, promptTokens: number, completionTokens: number, cachedTokens = 0, writtenTokens = 0, written1hTokens = 0): number | undefined {
-    return callCost(entry, promptTokens, completionTokens, cachedTokens, writtenTokens, written1hTokens);
+  cost(entry: CatalogEntry | undefined, promptTokens: number, completionTokens: number, cachedTokens = 0, writtenTokens = 0, written1hTokens = 0, at = Date.now()): number | undefined {
+    return callCost(entry, promptTokens, completionTokens, cachedTokens, writtenTokens, written1hTokens, at);
   }
 
   /** The most a call could cost, for a budget hold before it runs (src/catalog/call-cost.ts). */

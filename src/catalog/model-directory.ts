@@ -1,5 +1,6 @@
 // The public model list as the routes serve it: views and their search index, rebuilt only when
 // the router's names change (config, discovery) or a provider's list turns stale or fresh again.
+import { changeStart } from './call-cost.js';
 import type { ModelCatalog } from './model-catalog.js';
 import type { DiscoveryStatus } from './model-discovery.js';
 import { compileModelIndex, type ModelIndex } from './model-search.js';
@@ -13,6 +14,8 @@ interface DirectoryState {
   stale: string;
   index: ModelIndex;
   groups: ReadonlySet<string>;
+  /** When the next announced price change begins: the views show the base rates in force, so they are built again then. */
+  pricesUntil: number;
 }
 
 /**
@@ -46,14 +49,22 @@ export class ModelDirectory {
     let stale = '';
     for (const provider of this.router.providers) stale += this.isStale(provider.name) ? '1' : '0';
     const version = this.router.version;
-    if (this.cached !== undefined && this.cached.version === version && this.cached.stale === stale) return this.cached;
+    const now = Date.now();
+    if (this.cached !== undefined && this.cached.version === version && this.cached.stale === stale && now < this.cached.pricesUntil) return this.cached;
     const groups = new Map(this.router.modelGroups().map((group) => [group.name, group.deployments.map((deployment) => deployment.id)]));
     const sources = this.router.list().map((source) => {
       const routes = source.aliasOf === undefined ? groups.get(source.id) : undefined;
       return routes === undefined ? source : { ...source, routes };
     });
-    const index = compileModelIndex(buildModelViews(sources, (provider) => this.isStale(provider)));
-    this.cached = { version, stale, index, groups: new Set(groups.keys()) };
+    const index = compileModelIndex(buildModelViews(sources, (provider) => this.isStale(provider), now));
+    let pricesUntil = Infinity;
+    for (const source of sources) {
+      for (const change of source.entry?.price_changes ?? []) {
+        const start = changeStart(change);
+        if (start > now && start < pricesUntil) pricesUntil = start;
+      }
+    }
+    this.cached = { version, stale, index, groups: new Set(groups.keys()), pricesUntil };
     return this.cached;
   }
 
@@ -93,7 +104,7 @@ export class ModelDirectory {
     // The figures a request with this name is limited and billed by (routing/model-router.ts).
     const entry = this.catalog.entryFor(provider, upstreamModel);
     if (!deployment && entry === undefined && discovered === undefined) return undefined;
-    return createModelView({ id: name, provider, entry, discovered, upstreamModel }, this.isStale(provider.name));
+    return createModelView({ id: name, provider, entry, discovered, upstreamModel }, this.isStale(provider.name), Date.now());
   }
 
   /**

@@ -94,6 +94,17 @@ describe('buildModelViews', () => {
     }
   });
 
+  test('an announced price change: before its day the view shows the old rates and the change, from its day the new rates', () => {
+    const change = { from: '2026-12-01', input_cost: 0.004, output_cost: 0.02, cached_input_cost: 0.0002 };
+    const source = { id: 'dated', provider: openai, entry: entry('dated', { cached_input_cost: 0.0001, price_changes: [change] }), discovered: undefined };
+    const day = Date.parse('2026-12-01T00:00:00Z');
+    const [before] = buildModelViews([source], () => false, day - 1);
+    assert.deepEqual([before?.input_cost, before?.output_cost, before?.cached_input_cost, before?.price_changes], [0.001, 0.002, 0.0001, [change]]);
+    const [after] = buildModelViews([source], () => false, day);
+    assert.deepEqual([after?.input_cost, after?.output_cost, after?.cached_input_cost, after?.price_changes], [0.004, 0.02, 0.0002, []]);
+    assert.ok(Value.Check(ModelViewSchema, before), JSON.stringify([...Value.Errors(ModelViewSchema, before)].map((error) => error.path)));
+  });
+
   test('a model the catalog does not know shows what the provider reported and nulls elsewhere', () => {
     const [view] = buildModelViews([
       { id: 'my-finetune', provider: openai, entry: undefined, discovered: { id: 'my-finetune', contextLength: 32_768, maxOutputTokens: 4096, created: 42 } },
@@ -113,6 +124,7 @@ describe('buildModelViews', () => {
       cached_input_cost: null,
       cache_write_cost: null,
       cache_write_1h_cost: null,
+      price_changes: [],
       long_context: null,
       modalities: null,
       aliases: [],

@@ -1,7 +1,9 @@
 // The public `Model` objects of /api/models: every name the router can route, merged with the
-// catalog's figures and what the provider's list reported. Pure: no I/O, no clock.
+// catalog's figures and what the provider's list reported. Pure: no I/O; `now` only picks the
+// announced price changes already in force.
 import { Type, type TSchema } from '@sinclair/typebox';
-import type { CatalogEntry, LongContextBand } from './catalog-types.js';
+import { baseRatesAt, changeStart } from './call-cost.js';
+import type { CatalogEntry, LongContextBand, PriceChange } from './catalog-types.js';
 import type { DiscoveredModel } from '../providers/provider.js';
 
 /** One model as clients see it. Costs are USD per 1K tokens; null means not known. */
@@ -23,6 +25,8 @@ export interface ModelView {
   /** Prompt-cache writes, 5-minute and 1-hour (null: billed as input; the 1-hour one null: at the 5-minute rate). */
   cache_write_cost: number | null;
   cache_write_1h_cost: number | null;
+  /** Base rates announced for later dates (UTC days), not yet in force: the costs above change to them then. */
+  price_changes: PriceChange[];
   /**
    * The provider's rates for a call whose prompt has more than `above_input_tokens` tokens (all of its
    * tokens, input and output); null when one price covers every prompt. The fields above stay the base rates.
@@ -69,9 +73,11 @@ export interface ViewSource {
 }
 
 /** One view from one source. Catalog figures (config overrides included) first, then what the provider reported. */
-export function createModelView(source: ViewSource, stale: boolean): ModelView {
+export function createModelView(source: ViewSource, stale: boolean, now = Date.now()): ModelView {
   const { entry, discovered } = source;
   const provider = source.provider.name;
+  // The base rates in force at `now`: a catalog price change announced for a date past shows as the price.
+  const rates = entry === undefined ? undefined : baseRatesAt(entry, now);
   return {
     id: source.id,
     name: entry?.name ?? discovered?.name ?? source.id,
@@ -81,11 +87,12 @@ export function createModelView(source: ViewSource, stale: boolean): ModelView {
     capabilities: entry === undefined ? [] : [...entry.capabilities],
     context_length: entry?.context_length ?? discovered?.contextLength ?? null,
     max_output_tokens: entry?.max_output_tokens ?? discovered?.maxOutputTokens ?? null,
-    input_cost: entry?.input_cost ?? null,
-    output_cost: entry?.output_cost ?? null,
-    cached_input_cost: entry?.cached_input_cost ?? null,
-    cache_write_cost: entry?.cache_write_cost ?? null,
-    cache_write_1h_cost: entry?.cache_write_1h_cost ?? null,
+    input_cost: rates?.input_cost ?? null,
+    output_cost: rates?.output_cost ?? null,
+    cached_input_cost: rates?.cached_input_cost ?? null,
+    cache_write_cost: rates?.cache_write_cost ?? null,
+    cache_write_1h_cost: rates?.cache_write_1h_cost ?? null,
+    price_changes: (entry?.price_changes ?? []).filter((change) => changeStart(change) > now).map((change) => ({ ...change })),
     long_context: bandView(entry?.long_context),
     modalities: entry === undefined ? null : { input: [...entry.modalities.input], output: [...entry.modalities.output] },
     aliases: [],
@@ -126,7 +133,7 @@ function absorbDiscovered(view: ModelView, discovered: DiscoveredModel | undefin
  * as a model of its own; a config alias is a model of its own, marked `alias_of`, with the figures
  * of what it points at; a configured model group is one model whose `routes` are its deployments.
  */
-export function buildModelViews(sources: readonly ViewSource[], isStale: (provider: string) => boolean = () => false): ModelView[] {
+export function buildModelViews(sources: readonly ViewSource[], isStale: (provider: string) => boolean = () => false, now = Date.now()): ModelView[] {
   const views: ModelView[] = [];
   /** Names a client sends as `model` (ids and catalog aliases) → view. */
   const byName = new Map<string, ModelView>();
@@ -150,7 +157,7 @@ export function buildModelViews(sources: readonly ViewSource[], isStale: (provid
     else if (source.routes === undefined && source.entry?.id !== name && source.entry?.aliases?.includes(name)) catalogAliases.push(source);
     else if (!byName.has(source.id)) {
       // A model group named after a catalog model (or anything else) is a model of its own.
-      const view = createModelView(source, isStale(source.provider.name));
+      const view = createModelView(source, isStale(source.provider.name), now);
       add(view, source.routes !== undefined);
       if (source.entry?.id === name) byEntry.set(`${source.provider.name}\n${source.entry.id}`, view);
     }
@@ -168,7 +175,7 @@ export function buildModelViews(sources: readonly ViewSource[], isStale: (provid
       continue;
     }
     // The model's own id routes elsewhere (or not at all): the alias is the name that reaches it here.
-    const own = createModelView(source, isStale(source.provider.name));
+    const own = createModelView(source, isStale(source.provider.name), now);
     add(own);
     byEntry.set(key, own);
   }
@@ -178,7 +185,7 @@ export function buildModelViews(sources: readonly ViewSource[], isStale: (provid
     const target = resolveTarget(source, byName, byRoute, configAliases);
     const view: ModelView =
       target === undefined
-        ? createModelView({ ...source, upstreamModel: upstreamOf(source) }, isStale(source.provider.name))
+        ? createModelView({ ...source, upstreamModel: upstreamOf(source) }, isStale(source.provider.name), now)
         : { ...target, id: source.id, capabilities: [...target.capabilities], routes: [...target.routes] };
     view.alias_of = source.aliasOf ?? null;
     view.aliases = [];
@@ -235,6 +242,17 @@ export const ModelViewSchema = Type.Object(
     cached_input_cost: Price('Base cached-input rate (null: billed as input),'),
     cache_write_cost: Price('Base prompt-cache write rate, 5-minute cache (null: billed as input),'),
     cache_write_1h_cost: Price('Base prompt-cache write rate, 1-hour cache (null: at the 5-minute rate),'),
+    price_changes: Type.Array(
+      Type.Object({
+        from: Type.String({ description: 'The UTC day (YYYY-MM-DD) from whose start these base rates apply.' }),
+        input_cost: Type.Number({ minimum: 0 }),
+        output_cost: Type.Number({ minimum: 0 }),
+        cached_input_cost: Type.Optional(nullable(Type.Number({ minimum: 0 }))),
+        cache_write_cost: Type.Optional(nullable(Type.Number({ minimum: 0 }))),
+        cache_write_1h_cost: Type.Optional(nullable(Type.Number({ minimum: 0 }))),
+      }),
+      { description: "Announced base-rate changes not yet in force, USD per 1K tokens; a rate a change leaves out stays as it is." },
+    ),
     long_context: nullable(
       Type.Object(
         {

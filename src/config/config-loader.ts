@@ -5,6 +5,7 @@ import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value'
 import { parse as parseYaml } from 'yaml';
 import { ConfigSchema, KNOWN_PROVIDER_KINDS, type Config, type ProviderConfig } from './config-schema.js';
 import { trustProxyProblem } from './trust-proxy.js';
+import { priceChangesProblem } from '../catalog/catalog-patch.js';
 import { isRecord } from '../json/guards.js';
 import { describeUnion } from '../json/union-description.js';
 
@@ -376,6 +377,10 @@ export function loadConfig(env: Environment = process.env): LoadedConfig {
   }
   for (const [alias, target] of Object.entries(config.aliases)) {
     if (alias === target) throw new ConfigError(`aliases.${alias}: an alias cannot point at itself.`);
+  }
+  for (const [id, patch] of Object.entries(config.model_catalog ?? {})) {
+    const problem = patch.price_changes === undefined ? undefined : priceChangesProblem(patch.price_changes);
+    if (problem !== undefined) throw new ConfigError(`model_catalog.${id}.price_changes: ${problem}.`);
   }
   // A budget smaller than one body at the cap would refuse such a body forever, as 503 and retried.
   const { body_buffer_budget_mb: budget, body_limit_mb: bodyLimit } = config.server;

@@ -45,17 +45,21 @@ export const ProviderConfigSchema = Type.Object(
 const Cost = Type.Union([Type.Number({ minimum: 0, maximum: 1_000_000 }), Type.Null()]);
 const TokenCount = Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000_000 }), Type.Null()]);
 const Price = Type.Number({ minimum: 0, maximum: 1_000_000 });
+/** A set of rates beside the base ones (a band, a price change): input and output, the cache's optional. */
+const RATES = {
+  input_cost: Price,
+  output_cost: Price,
+  cached_input_cost: Type.Optional(Cost),
+  cache_write_cost: Type.Optional(Cost),
+  cache_write_1h_cost: Type.Optional(Cost),
+};
 /** A provider's long-prompt band (src/catalog/catalog-types.ts LongContextBand); null clears a built-in one. */
 const LongContext = Type.Union(
   [
     Type.Object(
       {
         above_input_tokens: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }),
-        input_cost: Price,
-        output_cost: Price,
-        cached_input_cost: Type.Optional(Cost),
-        cache_write_cost: Type.Optional(Cost),
-        cache_write_1h_cost: Type.Optional(Cost),
+        ...RATES,
       },
       { additionalProperties: false },
     ),
@@ -64,6 +68,20 @@ const LongContext = Type.Union(
   {
     description:
       '{above_input_tokens: a whole number from 1, input_cost and output_cost: numbers from 0 to 1000000, cached_input_cost?, cache_write_cost?, cache_write_1h_cost?: a number or null} (USD per 1K tokens), or null to clear the band',
+  },
+);
+/** Base rates from a UTC day on (src/catalog/catalog-types.ts PriceChange); the list replaces a built-in one whole. */
+const PriceChanges = Type.Array(
+  Type.Object(
+    {
+      from: Type.String({ pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' }),
+      ...RATES,
+    },
+    { additionalProperties: false },
+  ),
+  {
+    maxItems: 32,
+    description: '[{from: a date YYYY-MM-DD, input_cost and output_cost: numbers from 0 to 1000000, cached_input_cost?, cache_write_cost?, cache_write_1h_cost?}] (USD per 1K tokens)',
   },
 );
 const Modalities = Type.Array(Type.Union(MODALITIES.map((modality) => Type.Literal(modality))), { maxItems: 5 });
@@ -85,6 +103,8 @@ export const CatalogPatchSchema = Type.Object(
     /** Prompt-cache writes where the provider bills them above input (Anthropic: 1.25x input, 2x for the 1-hour cache). */
     cache_write_cost: Type.Optional(Cost),
     cache_write_1h_cost: Type.Optional(Cost),
+    /** Base rates announced for later dates; replaces a built-in list whole ([] clears it). */
+    price_changes: Type.Optional(PriceChanges),
     /** Rates for the whole call once its prompt passes `above_input_tokens`; replaces a built-in band whole. */
     long_context: Type.Optional(LongContext),
     supports_chat: Type.Optional(Type.Boolean()),

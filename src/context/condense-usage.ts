@@ -95,7 +95,7 @@ function recordCondenseUsage(
     if (call.usage === undefined) continue;
     prompt += call.usage.prompt_tokens;
     completion += call.usage.completion_tokens;
-    const part = usageCost(services.catalog, call.route?.entry, call.usage);
+    const part = usageCost(services.catalog, call.route?.entry, call.usage, Date.now());
     if (part !== undefined) cost = (cost ?? 0) + part;
   }
   const failed = calls.filter((call) => !call.ok);

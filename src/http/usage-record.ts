@@ -24,11 +24,14 @@ export function failedCall(error: unknown, disconnected: boolean): { status: Usa
   return { status: 'error', httpStatus: isGatewayError(error) ? error.status : 500 };
 }
 
-/** A call's cost at catalog prices from its (checked) usage: cache reads and writes at their own rates. */
-export function usageCost(catalog: ModelCatalog, entry: CatalogEntry | undefined, usage: CompletionUsage): number | undefined {
+/**
+ * A call's cost at catalog prices from its (checked) usage: cache reads and writes at their own rates,
+ * at the prices in force when the call started (`at`, ms).
+ */
+export function usageCost(catalog: ModelCatalog, entry: CatalogEntry | undefined, usage: CompletionUsage, at: number): number | undefined {
   const details = usage.prompt_tokens_details;
-  if (details === undefined) return catalog.cost(entry, usage.prompt_tokens, usage.completion_tokens);
-  return catalog.cost(entry, usage.prompt_tokens, usage.completion_tokens, details.cached_tokens ?? 0, details.cache_write_tokens ?? 0, details.cache_write_1h_tokens ?? 0);
+  if (details === undefined) return catalog.cost(entry, usage.prompt_tokens, usage.completion_tokens, 0, 0, 0, at);
+  return catalog.cost(entry, usage.prompt_tokens, usage.completion_tokens, details.cached_tokens ?? 0, details.cache_write_tokens ?? 0, details.cache_write_1h_tokens ?? 0, at);
 }
 
 export function recordCall(
@@ -47,7 +50,7 @@ export function recordCall(
   const prompt = tokens?.prompt_tokens ?? 0;
   const completion = tokens?.completion_tokens ?? 0;
   const cached = tokens?.prompt_tokens_details?.cached_tokens ?? 0;
-  const cost = tokens === undefined ? undefined : usageCost(services.catalog, route?.entry, tokens);
+  const cost = tokens === undefined ? undefined : usageCost(services.catalog, route?.entry, tokens, started);
   // One object of one shape for every call (every field present, in UsageRecord's order; undefined
   // when absent): the recorders' property reads stay monomorphic and nothing is copied on the way.
   const record: UsageRecord = {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
 import { eventually, MASTER_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
-import { callJson, createKey } from '../support/key-support.js';
+import { callJson, createKey, settledSpend } from '../support/key-support.js';
 
 /** claude-sonnet-4-5 per 1K tokens: input, output, cache read, 5-minute write, 1-hour write. */
 const RATE = { input: 0.003, output: 0.015, read: 0.0003, write: 0.00375, write1h: 0.006 };
@@ -55,13 +55,7 @@ describe('Anthropic prompt-cache writes in usage records and budgets', () => {
       assert.equal(record.cachedTokens, 2000);
       assert.ok(Math.abs((record.cost ?? 0) - EXPECTED) < 1e-12, `${record.endpoint} ${record.stream ? 'streamed' : 'plain'}: ${record.cost} ≠ ${EXPECTED}`);
     }
-    let spend = 0;
-    const deadline = Date.now() + 5000;
-    while (Date.now() < deadline) {
-      spend = Number((await callJson(gateway.url, 'GET', `/admin/keys/${id}`, MASTER_KEY)).body.spend);
-      if (Math.abs(spend - 4 * EXPECTED) < 1e-9) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    const spend = await settledSpend(gateway.url, id, 4 * EXPECTED, 1e-9);
     assert.ok(Math.abs(spend - 4 * EXPECTED) < 1e-9, `spend ${spend} ≠ ${4 * EXPECTED}`);
   });
 

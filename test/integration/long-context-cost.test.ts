@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
-import { eventually, MASTER_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
-import { callJson, chat, createKey, errorCode } from '../support/key-support.js';
+import { eventually, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+import { chat, createKey, errorCode, settledSpend } from '../support/key-support.js';
 
 /** gpt-5.5: $5 / $30 / $0.50 per 1M tokens; above 272K prompt tokens $10 / $45 / $1 for the whole call. */
 const BAND = { input: 0.01, output: 0.045, cached: 0.001 };
@@ -63,13 +63,7 @@ describe('long-context bands in usage records and budget holds', () => {
       assert.ok(Math.abs((record.cost ?? 0) - expected) < 1e-9, `${record.stream ? 'streamed' : 'plain'}: ${record.cost} ≠ ${expected}`);
     }
     // The key's budget is charged the same, once each record lands.
-    let spend = 0;
-    const deadline = Date.now() + 5000;
-    while (Date.now() < deadline) {
-      spend = Number((await callJson(gateway.url, 'GET', `/admin/keys/${id}`, MASTER_KEY)).body.spend);
-      if (Math.abs(spend - 2 * expected) < 1e-6) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    const spend = await settledSpend(gateway.url, id, 2 * expected, 1e-6);
     assert.ok(Math.abs(spend - 2 * expected) < 1e-6, `spend ${spend} ≠ ${2 * expected}`);
   });
 

@@ -36,6 +36,21 @@ export async function createKey(base: string, settings: Record<string, unknown> 
   return { id: String(response.body.id), key: String(response.body.key), body: response.body };
 }
 
+/**
+ * The key's `spend` once it reaches `expected` (within `tolerance`), or as it stands after 5 s: usage
+ * records land after the answer, so a budget is charged a little later.
+ */
+export async function settledSpend(base: string, id: string, expected: number, tolerance: number): Promise<number> {
+  let spend = 0;
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    spend = Number((await callJson(base, 'GET', `/admin/keys/${id}`, MASTER_KEY)).body.spend);
+    if (Math.abs(spend - expected) < tolerance) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return spend;
+}
+
 export function chatBody(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { model: 'gpt-4', messages: [{ role: 'user', content: 'hi' }], ...extra };
 }

@@ -221,11 +221,33 @@ test('Anthropic prompt-cache writes: 1.25x input (5-minute) and 2x (1-hour) wher
   const haiku3 = byId('claude-3-haiku-20240307');
   assert.deepEqual([haiku3.input_cost, haiku3.cache_write_cost, haiku3.cache_write_1h_cost], [0.00025, 0.0003, 0.0005]);
   // OpenRouter bills Claude's writes at 1.25x input too, and reports them as `cache_write_tokens` with no
-  // 1-hour split; no other provider bills writes above input in the catalog.
+  // 1-hour split; of the other providers only OpenAI bills writes above input (below).
   for (const m of models.filter((entry) => entry.provider === 'openrouter' && entry.id.startsWith('anthropic/claude'))) {
     assert.ok(Math.abs((m.cache_write_cost ?? 0) - (m.input_cost ?? NaN) * 1.25) < 1e-12, m.id);
   }
-  assert.deepEqual(models.filter((m) => m.provider !== 'anthropic' && m.provider !== 'openrouter' && m.cache_write_cost !== undefined).map((m) => m.id), []);
+  assert.deepEqual(models.filter((m) => !['anthropic', 'openrouter', 'openai'].includes(m.provider) && m.cache_write_cost !== undefined).map((m) => m.id), []);
+});
+
+// OpenAI's prompt-caching guide: "Cache writes have no additional fee on models before the GPT-5.6
+// family. For GPT-5.6 models and later model families, cache writes cost 1.25× the uncached input token
+// rate"; their long-prompt rates double "input and cache rates" (gpt-6-sol's page). The GPT-6.2 Sol page
+// lists $2.50 per 1M for cache writes (30-minute retention). The 12-hour writes some models offer ($5 on
+// GPT-6.2 Sol) have no usage field of their own, so they are not modelled.
+test('OpenAI prompt-cache writes: 1.25x input on GPT-5.6 and later, none before', () => {
+  const later = /^gpt-(5\.6|6)(\.\d+)?-/;
+  const openai = models.filter((m) => m.provider === 'openai');
+  for (const m of openai) {
+    if (!later.test(m.id)) {
+      assert.equal(m.cache_write_cost, undefined, m.id);
+      continue;
+    }
+    assert.ok(Math.abs((m.cache_write_cost ?? 0) - (m.input_cost ?? NaN) * 1.25) < 1e-12, `${m.id}: cache_write_cost ${m.cache_write_cost}`);
+    assert.equal(m.cache_write_1h_cost, undefined, m.id);
+    const band = m.long_context;
+    if (band !== undefined && band !== null) assert.ok(Math.abs((band.cache_write_cost ?? 0) - (band.input_cost ?? NaN) * 1.25) < 1e-12, `${m.id} band`);
+  }
+  assert.equal(openai.filter((m) => later.test(m.id)).length, 10);
+  assert.deepEqual([byId('gpt-6.2-sol').cache_write_cost, byId('gpt-5.6-sol').long_context?.cache_write_cost], [0.0025, 0.0125]);
 });
 
 // Figures checked against the providers' pages on 2026-11-28 where the catalog had been wrong.
@@ -270,9 +292,9 @@ test('a long-context band is dearer than the base rates and starts inside the wi
 // rate for all tokens", so their bands start past 199,999.
 test('long-context bands as the providers publish them', () => {
   const expected: Record<string, [above: number, input: number, output: number, cached: number | undefined, write?: number, write1h?: number]> = {
-    'gpt-5.6-sol': [272_000, 0.01, 0.045, 0.001],
-    'gpt-5.6-terra': [272_000, 0.004, 0.018, 0.0004],
-    'gpt-5.6-luna': [272_000, 0.0004, 0.0018, 0.00004],
+    'gpt-5.6-sol': [272_000, 0.01, 0.045, 0.001, 0.0125],
+    'gpt-5.6-terra': [272_000, 0.004, 0.018, 0.0004, 0.005],
+    'gpt-5.6-luna': [272_000, 0.0004, 0.0018, 0.00004, 0.0005],
     'gpt-5.5': [272_000, 0.01, 0.045, 0.001],
     'gpt-5.5-pro': [272_000, 0.06, 0.27, undefined],
     'gpt-5.4': [272_000, 0.005, 0.0225, 0.0005],

@@ -118,8 +118,9 @@ export interface CompletionUsage {
   total_tokens: number;
   /**
    * `cache_write_tokens` (of which `cache_write_1h_tokens` to a 1-hour cache): prompt tokens the
-   * provider wrote to its prompt cache, billed above input (Anthropic's `cache_creation_input_tokens`).
-   * Not OpenAI fields: set only by translated providers that report writes.
+   * provider wrote to its prompt cache, billed above input. OpenAI reports `cache_write_tokens` itself
+   * (GPT-5.6 and later bill them at 1.25x input), as does OpenRouter; the Anthropic translation sets
+   * both from `cache_creation_input_tokens`. `cache_write_1h_tokens` is not an OpenAI field.
    */
   prompt_tokens_details?: { cached_tokens?: number; audio_tokens?: number; cache_write_tokens?: number; cache_write_1h_tokens?: number };
   completion_tokens_details?: { reasoning_tokens?: number; audio_tokens?: number };

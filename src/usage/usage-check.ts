@@ -85,7 +85,9 @@ export function checkUsage<S>(
     const cached = count(reportedCached);
     if (cached === undefined || cached > prompt) problem = `${problem === undefined ? '' : `${problem}, `}cached_tokens ${String(reportedCached).slice(0, 32)} not within prompt_tokens ${prompt}`;
   }
-  // Cache writes (set by the Anthropic translation from its own counts) are taken off the prompt too.
+  // Cache writes (OpenAI's and OpenRouter's `cache_write_tokens`, or the Anthropic translation's own
+  // counts) are taken off the prompt too: each prompt token is billed once, as plain, read or written
+  // input (OpenAI: "input tokens use the uncached-input, cached-input, or cache-write rate").
   const reportedWrites = reported.prompt_tokens_details?.cache_write_tokens;
   if (reportedWrites !== undefined && reportedWrites !== null && prompt !== undefined) {
     const writes = count(reportedWrites);

@@ -52,6 +52,8 @@ export interface FakeOpenAiOptions {
   answer?: (body: Record<string, unknown>) => string | undefined;
   /** Embeddings answers report usage (as OpenAI does); false imitates hosts that send none. */
   embeddingUsage?: boolean;
+  /** The `usage` chat answers report, plain and streamed (cache reads and writes, say), in place of the fake's own counts. */
+  usage?: (body: Record<string, unknown>) => Record<string, unknown> | undefined;
 }
 
 export interface FakeOpenAi {
@@ -226,7 +228,7 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeO
     const functions = Array.isArray(body.functions) && body.function_call !== 'none' ? (body.functions as Array<{ name: string }>) : undefined;
     const promptTokens = Math.ceil(raw.length / 4);
     const completionTokens = content.split(' ').length;
-    const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+    const usage = options.usage?.(body) ?? { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
     const toolName = tools?.[0]?.function.name;
     const functionName = functions?.[0]?.name;
     const args = JSON.stringify({ location: 'Tokyo', unit: 'celsius' });

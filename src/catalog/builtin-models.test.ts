@@ -201,23 +201,25 @@ test('a cached input token never costs more than an uncached one', () => {
 });
 
 // Anthropic's pricing page: "5-minute cache writes: 1.25x the base input tokens price; 1-hour cache
-// writes: 2x; cache reads: 0.1x" (Haiku 3: $0.30 and $0.50 against $0.25 input, as listed). The
-// Claude 5.5 and Fable 5.1 entries read at 0.05x and 0.025x, a scheme whose write prices were not
-// found published: they carry none, so their writes bill as input.
-test('Anthropic prompt-cache writes: 1.25x input (5-minute) and 2x (1-hour) wherever reads are 0.1x', () => {
+// writes: 2x" (Haiku 3: $0.30 and $0.50 against $0.25 input, as listed). The multipliers hold where
+// reads are cheaper than 0.1x too: Opus 5.5 lists $5 / $8 writes on $4 input (reads $0.20), Sonnet 5.5
+// $2.50 / $4 on $2, and Fable 5.1 changed only its reads from Fable 5's ($12.50 / $20 writes on $10).
+test('Anthropic prompt-cache writes: 1.25x input (5-minute) and 2x (1-hour) on every cached Claude model', () => {
   const anthropic = models.filter((m) => m.provider === 'anthropic' && m.input_cost !== null);
   let priced = 0;
   for (const m of anthropic) {
     const input = m.input_cost as number;
-    if (m.cached_input_cost === undefined || m.cached_input_cost === null || Math.abs(m.cached_input_cost - input * 0.1) > 1e-12) {
-      if (m.id !== 'claude-3-haiku-20240307') assert.equal(m.cache_write_cost, undefined, m.id);
+    if (m.id === 'claude-3-haiku-20240307') continue;
+    if (m.cached_input_cost === undefined || m.cached_input_cost === null) {
+      assert.equal(m.cache_write_cost, undefined, m.id);
       continue;
     }
     assert.ok(Math.abs((m.cache_write_cost ?? 0) - input * 1.25) < 1e-12, `${m.id}: cache_write_cost ${m.cache_write_cost}`);
     assert.ok(Math.abs((m.cache_write_1h_cost ?? 0) - input * 2) < 1e-12, `${m.id}: cache_write_1h_cost ${m.cache_write_1h_cost}`);
     priced++;
   }
-  assert.ok(priced >= 15, `only ${priced} Claude models priced for writes`);
+  for (const id of ['claude-fable-5-1', 'claude-opus-5-5', 'claude-sonnet-5-5']) assert.notEqual(byId(id).cache_write_cost, undefined, id);
+  assert.ok(priced >= 18, `only ${priced} Claude models priced for writes`);
   const haiku3 = byId('claude-3-haiku-20240307');
   assert.deepEqual([haiku3.input_cost, haiku3.cache_write_cost, haiku3.cache_write_1h_cost], [0.00025, 0.0003, 0.0005]);
   // OpenRouter bills Claude's writes at 1.25x input too, and reports them as `cache_write_tokens` with no

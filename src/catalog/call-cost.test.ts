@@ -98,6 +98,12 @@ describe('callCost with prompt-cache writes', () => {
     // $3 / $3.75 / $6 / $0.30 per million: 1M plain + 1M read + 1M written (5m) + 1M written (1h) = $13.05.
     near(callCost(entry('claude-sonnet-4-6'), 4_000_000, 0, 1_000_000, 2_000_000, 1_000_000), 3 + 0.3 + 3.75 + 6, 'sonnet 4.6');
   });
+
+  test('claude-opus-5-5 writes at $5 (5m) and $8 (1h) per million though its reads cost 0.05x input', () => {
+    // 1M plain ($4) + 1M read ($0.20) + 1M written 5m ($5) + 1M written 1h ($8) = $17.20; it was $12.20,
+    // every write billed as $4 input.
+    near(callCost(entry('claude-opus-5-5'), 4_000_000, 0, 1_000_000, 2_000_000, 1_000_000), 4 + 0.2 + 5 + 8, 'opus 5.5');
+  });
 });
 
 describe('announced price changes', () => {

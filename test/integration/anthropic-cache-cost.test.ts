@@ -64,5 +64,8 @@ describe('Anthropic prompt-cache writes in usage records and budgets', () => {
     assert.equal(status, 200);
     const model = body.model as Record<string, unknown>;
     assert.deepEqual([model.cached_input_cost, model.cache_write_cost, model.cache_write_1h_cost], [RATE.read, RATE.write, RATE.write1h]);
+    // Opus 5.5 reads at 0.05x input but writes at the usual 1.25x and 2x ($5 and $8 per million).
+    const opus = (await callJson(gateway.url, 'GET', '/api/models/claude-opus-5-5', MASTER_KEY)).body.model as Record<string, unknown>;
+    assert.deepEqual([opus.cached_input_cost, opus.cache_write_cost, opus.cache_write_1h_cost], [0.0002, 0.005, 0.008]);
   });
 });

@@ -3,8 +3,9 @@
 // round trip, with Redis's clock for every instance. When Redis is away (the shared connection's
 // breaker is open, or a call fails) each instance falls back to its own memory limiter at its share
 // of the limit (limit ÷ the instances last counted in Redis, see instance-registry.ts), so the
-// fleet admits about the limit, not N times it. A reservation is settled in the counter that made
-// it, whether Redis is reachable by then or not.
+// fleet admits about the limit, not N times it. What an instance admitted alone is added to Redis
+// on the key's first check once it is back, so Redis does not grant its remainder on top. A
+// reservation is settled in the counter that made it, whether Redis is reachable by then or not.
 import type { Logger } from '../logging/logger.js';
 import { RedisScript, type RedisConnection } from '../store/redis-connection.js';
 import { instanceShare, type InstanceCount } from './instance-registry.js';
@@ -12,9 +13,11 @@ import { countedByFallback, type RateLimitDecision, type RateLimiter, type Reser
 
 /**
  * KEYS[1]: the counter hash. ARGV: limit, cost (or delta), window ms, mode, then for 'consume'
- * optionally now (ms; Redis's clock otherwise) and for 'adjust' the reservation's window start.
- * 'consume' returns {allowed, remaining, resetMs, windowStart, current, previous} (the counts after it). The arithmetic is the memory
- * limiter's, operation for operation (both are IEEE doubles), so the two decide and wait alike.
+ * now (ms; empty or absent: Redis's clock) and optionally what an instance admitted alone while
+ * Redis was away (window start, that window's count, the one before's), added before deciding, and
+ * for 'adjust' the reservation's window start. 'consume' returns {allowed, remaining, resetMs,
+ * windowStart, current, previous} (the counts after it). The arithmetic is the memory limiter's,
+ * operation for operation (both are IEEE doubles), so the two decide and wait alike.
  */
 const SLIDING_WINDOW = new RedisScript(`
 local windowMs = tonumber(ARGV[3])
@@ -33,10 +36,8 @@ if ARGV[4] == 'adjust' then
   end
   return 0
 end
-local now
-if ARGV[5] then
-  now = tonumber(ARGV[5])
-else
+local now = tonumber(ARGV[5])
+if now == nil then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
@@ -47,6 +48,17 @@ if ws == nil then
 elseif ws ~= windowStart then
   if windowStart - ws == windowMs then prev = cur else prev = 0 end
   cur = 0
+end
+local carried = ARGV[6] ~= nil
+if carried then
+  -- Another clock's window: one a minute behind is this one's previous; older ones no longer weigh.
+  local carriedStart = tonumber(ARGV[6])
+  if carriedStart == windowStart then
+    cur = cur + tonumber(ARGV[7])
+    prev = prev + tonumber(ARGV[8])
+  elseif windowStart - carriedStart == windowMs then
+    prev = prev + tonumber(ARGV[7])
+  end
 end
 local limit = tonumber(ARGV[1])
 local cost = tonumber(ARGV[2])
@@ -63,6 +75,10 @@ local function untilFits(current, need)
 end
 local scaledUsed = cur * windowMs + prev * (windowMs - elapsed)
 if scaledUsed + cost * windowMs > limit * windowMs then
+  if carried then
+    redis.call('HSET', KEYS[1], 'ws', windowStart, 'cur', cur, 'prev', prev)
+    redis.call('PEXPIRE', KEYS[1], windowMs * 2)
+  end
   return {0, math.max(0, math.floor((limit * windowMs - scaledUsed) / windowMs)), untilFits(cur, cost), windowStart, cur, prev}
 end
 redis.call('HSET', KEYS[1], 'ws', windowStart, 'cur', cur + cost, 'prev', prev)
@@ -71,11 +87,22 @@ local remaining = math.max(0, math.floor((limit * windowMs - scaledUsed - cost *
 return {1, remaining, untilFits(cur + cost, math.min(remaining + 1, limit)), windowStart, cur + cost, prev}
 `);
 
-/** A key's counts as Redis last answered them: where its local counter starts if Redis goes away. */
-interface Seen {
+/** A key's counts in a window and the one before it. */
+interface Counts {
   windowStart: number;
   current: number;
   previous: number;
+}
+
+/** Adds `count` to `counts`' window `windowStart` (moving on to it if later), never below 0. */
+function addTo(counts: Counts, windowStart: number, count: number, windowMs: number): void {
+  if (windowStart === counts.windowStart) counts.current = Math.max(0, counts.current + count);
+  else if (counts.windowStart - windowStart === windowMs) counts.previous = Math.max(0, counts.previous + count);
+  else if (windowStart > counts.windowStart) {
+    counts.previous = windowStart - counts.windowStart === windowMs ? counts.current : 0;
+    counts.current = Math.max(0, count);
+    counts.windowStart = windowStart;
+  }
 }
 
 function isReply(reply: unknown): reply is [number, number, number, number, number, number] {
@@ -95,7 +122,14 @@ export class RedisRateLimiter implements RateLimiter {
    * key have up to 2x its limit in the minute Redis went away (Redis's minute, then each share afresh).
    * Taken once per outage, then dropped; pruned with the local counters.
    */
-  private readonly seen = new Map<string, Seen>();
+  private readonly seen = new Map<string, Counts>();
+  /**
+   * Per key, what this instance admitted on its own while Redis was away (less refunds settled
+   * since), by its window: added to Redis's counts in the key's first check after Redis is back, so
+   * the fleet's outage admissions weigh there too instead of Redis allowing its remainder on top.
+   * Empty while Redis is up: the hot path then pays one size check.
+   */
+  private readonly owed = new Map<string, Counts>();
 
   constructor(
     private readonly redis: RedisConnection,
@@ -135,8 +169,14 @@ export class RedisRateLimiter implements RateLimiter {
 
   async consume(key: string, limit: number, cost: number, now: number): Promise<RateLimitDecision> {
     if (this.redis.available(now)) {
+      // Taken before the call, so concurrent checks of the key carry it once; put back if the call fails.
+      const owed = this.owed.size === 0 ? undefined : this.owed.get(key);
+      if (owed !== undefined) this.owed.delete(key);
+      const at = this.clock === 'redis' ? '' : now;
       try {
-        const reply = await this.redis.run((client) => SLIDING_WINDOW.run(client, this.counterKey(key), this.clock === 'redis' ? [limit, cost, this.windowMs, 'consume'] : [limit, cost, this.windowMs, 'consume', now]));
+        const reply = await this.redis.run((client) =>
+          SLIDING_WINDOW.run(client, this.counterKey(key), owed === undefined ? [limit, cost, this.windowMs, 'consume', at] : [limit, cost, this.windowMs, 'consume', at, owed.windowStart, owed.current, owed.previous]),
+        );
         if (!isReply(reply)) throw new Error('unexpected reply from the rate-limit script');
         const [allowed, remaining, resetMs, windowStart, current, previous] = reply;
         const seen = this.seen.get(key);
@@ -150,6 +190,11 @@ export class RedisRateLimiter implements RateLimiter {
         return { allowed: allowed === 1, limit, remaining, resetMs, windowStart };
       } catch (error) {
         // The breaker has counted the failure (and logs its transitions); this request is decided locally.
+        // Owed again: a script that ran but whose reply was lost then counts it twice (too high, never too low).
+        if (owed !== undefined) {
+          this.owe(key, owed.windowStart - this.windowMs, owed.previous);
+          this.owe(key, owed.windowStart, owed.current);
+        }
         this.checkFailed(error);
       }
     }
@@ -175,19 +220,31 @@ export class RedisRateLimiter implements RateLimiter {
     }
     const counted = share > 0 ? Math.min(cost, share) : cost;
     const decision = countedByFallback(await this.local.consume(key, share, counted, now));
+    if (decision.allowed) this.owe(key, decision.windowStart, counted);
     if (counted === cost || decision.fallback === undefined) return decision;
     return { ...decision, fallback: { ...decision.fallback, uncounted: cost - counted } };
   }
 
-  /** Drops keys Redis last counted over two windows ago (their counts no longer weigh); with the local counters' prune. */
+  private owe(key: string, windowStart: number, count: number): void {
+    const owed = this.owed.get(key);
+    if (owed === undefined) this.owed.set(key, { windowStart, current: Math.max(0, count), previous: 0 });
+    else addTo(owed, windowStart, count, this.windowMs);
+  }
+
+  /** Drops keys last counted over two windows ago (their counts no longer weigh); with the local counters' prune. */
   prune(now: number): void {
     for (const [key, seen] of this.seen) if (now - seen.windowStart > 2 * this.windowMs) this.seen.delete(key);
+    for (const [key, owed] of this.owed) if (now - owed.windowStart > 2 * this.windowMs) this.owed.delete(key);
   }
 
   async adjust(key: string, delta: number, reservation: Reservation): Promise<void> {
     if (reservation.fallback !== undefined) {
       const corrected = delta + (reservation.fallback.uncounted ?? 0);
-      if (corrected !== 0) await this.local.adjust(key, corrected, reservation.fallback);
+      if (corrected === 0) return;
+      // Still owed to Redis: corrected there too. Once carried, a refund stays in Redis (too high, never too low).
+      const owed = this.owed.get(key);
+      if (owed !== undefined) addTo(owed, reservation.fallback.windowStart, corrected, this.windowMs);
+      await this.local.adjust(key, corrected, reservation.fallback);
       return;
     }
     if (delta === 0) return;

@@ -10,12 +10,14 @@ import { authHeaders, CLIENT_KEY, eventually, startGateway, UPSTREAM_KEY, type G
 import { send, startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
 import { chat } from '../support/key-support.js';
 import { startRedisServer, type RedisServer } from '../support/private-redis.js';
+import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.js';
 
 /** A second static key (`static-2` on both instances), for the token limit. */
 const TOKEN_KEY = 'second-client-key';
 const server = await startRedisServer();
 const clusterServer = typeof server === 'string' ? server : await startRedisServer();
 const midMinuteServer = typeof server === 'string' ? server : await startRedisServer();
+const returnServer = typeof server === 'string' ? server : await startRedisServer();
 
 describe('Redis killed under two instances', { skip: typeof server === 'string' ? server : false }, () => {
   const redis = server as RedisServer;
@@ -67,40 +69,95 @@ describe('Redis killed under two instances', { skip: typeof server === 'string' 
   });
 });
 
+/** Two instances on `redisUrl`, CLIENT_KEY limited to 20 requests a minute, once each counts both in Redis. */
+async function twoInstances(redisUrl: string): Promise<{ a: Gateway; b: Gateway; close(): Promise<void> }> {
+  const upstream = await startFakeOpenAi({ apiKey: UPSTREAM_KEY });
+  const env = { OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${upstream.url}/v1`, LLM_PROXY_RPM: '20', LLM_PROXY_API_KEYS: CLIENT_KEY, REDIS_URL: redisUrl };
+  const a = await startGateway(env);
+  const b = await startGateway(env);
+  await eventually(() => a.app.services.shared.fleet?.instances() === 2 && b.app.services.shared.fleet?.instances() === 2, 10_000);
+  return {
+    a,
+    b,
+    async close() {
+      await a.close();
+      await b.close();
+      await upstream.close();
+    },
+  };
+}
+
+/** `count` requests of CLIENT_KEY, alternately to `a` and `b`, one at a time: how many were admitted. */
+async function admitted(a: Gateway, b: Gateway, count: number): Promise<number> {
+  let ok = 0;
+  for (let index = 0; index < count; index++) {
+    const response = await fetch(`${(index % 2 === 0 ? a : b).url}/v1/models`, { headers: authHeaders() });
+    if (response.status === 200) ok++;
+  }
+  return ok;
+}
+
+/** Waits for the next minute unless `needMs` of this one are left (Redis's clock is this machine's). */
+async function minuteWithRoom(needMs: number): Promise<void> {
+  const intoMinute = Date.now() % 60_000;
+  if (intoMinute > 60_000 - needMs) await new Promise((resolve) => setTimeout(resolve, 60_000 - intoMinute + 100));
+}
+
+const bothAvailable = (a: Gateway, b: Gateway, available: boolean) => a.app.services.redis?.available() === available && b.app.services.redis?.available() === available;
+
 describe('Redis killed mid-minute under two instances', { skip: typeof midMinuteServer === 'string' ? midMinuteServer : false }, () => {
   const redis = midMinuteServer as RedisServer;
-  let upstream: FakeOpenAi;
-  let a: Gateway;
-  let b: Gateway;
+  let fleet: Awaited<ReturnType<typeof twoInstances>>;
 
   before(async () => {
-    upstream = await startFakeOpenAi({ apiKey: UPSTREAM_KEY });
-    const env = { OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${upstream.url}/v1`, LLM_PROXY_RPM: '20', LLM_PROXY_API_KEYS: CLIENT_KEY, REDIS_URL: redis.url };
-    a = await startGateway(env);
-    b = await startGateway(env);
-    await eventually(() => a.app.services.shared.fleet?.instances() === 2 && b.app.services.shared.fleet?.instances() === 2, 10_000);
+    fleet = await twoInstances(redis.url);
   });
   after(async () => {
-    await a?.close();
-    await b?.close();
-    await upstream?.close();
+    await fleet?.close();
     await redis.stop();
   });
 
   test('the minute Redis goes away admits the limit in all, not the limit again: each starts from its share of what Redis counted', async () => {
-    // All of it within one minute (Redis's clock is this machine's): a new minute would weigh the last one, not count it.
-    const intoMinute = Date.now() % 60_000;
-    if (intoMinute > 45_000) await new Promise((resolve) => setTimeout(resolve, 60_000 - intoMinute + 100));
-    const get = async (gateway: Gateway) => (await fetch(`${gateway.url}/v1/models`, { headers: authHeaders() })).status;
-    const shared: number[] = [];
-    for (let index = 0; index < 12; index++) shared.push(await get(index % 2 === 0 ? a : b));
-    assert.equal(shared.filter((status) => status === 200).length, 12, shared.join(','));
+    // All of it within one minute: a new minute would weigh the last one, not count it.
+    await minuteWithRoom(15_000);
+    const { a, b } = fleet;
+    assert.equal(await admitted(a, b, 12), 12);
     await redis.stop();
-    await eventually(() => a.app.services.redis?.available() === false && b.app.services.redis?.available() === false, 5_000);
-    const local: number[] = [];
-    for (let index = 0; index < 40; index++) local.push(await get(index % 2 === 0 ? a : b));
+    await eventually(() => bothAvailable(a, b, false), 5_000);
     // 20 - 12 = 8 left, 4 for each (its share of 10 less its half of the 12); from zero each admitted 10.
-    assert.equal(local.filter((status) => status === 200).length, 8, local.join(','));
+    assert.equal(await admitted(a, b, 40), 8);
+  });
+});
+
+describe('Redis cut and back within a minute under two instances', { skip: typeof returnServer === 'string' ? returnServer : false }, () => {
+  const redis = returnServer as RedisServer;
+  let relay: TcpRelay;
+  let fleet: Awaited<ReturnType<typeof twoInstances>>;
+
+  before(async () => {
+    // Through a relay the test cuts and restores: Redis keeps its counts meanwhile, as one briefly unreachable does.
+    relay = await startTcpRelay(redis.url);
+    fleet = await twoInstances(relay.url);
+  });
+  after(async () => {
+    await fleet?.close();
+    await relay?.close();
+    await redis.stop();
+  });
+
+  test('once Redis is back, what the instances admitted alone weighs there: the minute admits about the limit, not its remainder again', async () => {
+    // All of it within one minute: the breaker lets a probe through 5 s after it opens.
+    await minuteWithRoom(30_000);
+    const { a, b } = fleet;
+    assert.equal(await admitted(a, b, 12), 12);
+    relay.cut();
+    await eventually(() => bothAvailable(a, b, false), 5_000);
+    assert.equal(await admitted(a, b, 40), 8);
+    relay.restore();
+    await eventually(() => bothAvailable(a, b, true), 10_000);
+    // a's first check carries its 4 (16 in Redis) and is admitted before b's 4 land: 1 over, where
+    // nothing carried admitted Redis's remaining 8 (28 in the minute).
+    assert.equal(await admitted(a, b, 40), 1);
   });
 });
 

@@ -96,16 +96,17 @@ describe('Redis rate limiter on a real Redis', { skip: typeof redis === 'string'
       assert.equal(counted.allowed, true);
       assert.equal(local.consume('drift', 100, 0, now).remaining, 20, 'counted locally');
       await back();
-      const inRedis = await limiter.consume('drift', 100, 50, now);
-      assert.equal(inRedis.remaining, 50, 'counted in Redis, where the local 80 are not');
-      // Settled while Redis is away: the local counter never held these 50, so it keeps its 80.
+      const inRedis = await limiter.consume('drift', 100, 15, now);
+      assert.equal(inRedis.remaining, 5, 'counted in Redis, with the local 80 carried there');
+      // Settled while Redis is away: the local counter never held these 15, so it keeps its 80.
       await away();
-      await limiter.adjust('drift', -40, inRedis);
-      // Settled once Redis is back: the local reservation's refund goes to the local counter.
+      await limiter.adjust('drift', -10, inRedis);
+      // Settled once Redis is back: the local reservation's refund goes to the local counter
+      // (its 80, already carried, stay in Redis).
       await back();
       await limiter.adjust('drift', -70, counted);
       assert.equal(local.consume('drift', 100, 0, now).remaining, 90, 'local: 80 − 70');
-      assert.equal((await direct.consume('drift', 100, 0, now)).remaining, 50, 'Redis: the 50 reserved there, untouched');
+      assert.equal((await direct.consume('drift', 100, 0, now)).remaining, 5, 'Redis: the 80 carried and the 15 reserved there, untouched');
     } finally {
       await throughRelay.close();
       await relay.close();
@@ -129,6 +130,34 @@ describe('Redis rate limiter on a real Redis', { skip: typeof redis === 'string'
       const decision = await limiter.consume('seeded', 1_000, 1, minute + 30_000);
       assert.deepEqual([decision.allowed, decision.limit, decision.remaining], [true, 500, 299]);
       assert.equal((await limiter.consume('seeded', 1_000, 300, minute + 30_000)).allowed, false);
+    } finally {
+      await throughRelay.close();
+      await relay.close();
+    }
+  });
+
+  test('Redis back: a key\'s first check adds what this instance admitted alone meanwhile, less refunds, not its seeded part, once', async () => {
+    const relay = await startTcpRelay(shared.url);
+    const throughRelay = new RedisConnection({ url: relay.url }, pino({ level: 'silent' }));
+    const limiter = new RedisRateLimiter(throughRelay, new MemoryRateLimiter(), shared.prefix, WINDOW_MS, 'caller', undefined, { instances: () => 2 });
+    const direct = new RedisRateLimiter(connection, new MemoryRateLimiter(), shared.prefix, WINDOW_MS, 'caller');
+    const now = WINDOW_START + 1_000;
+    try {
+      await once(throughRelay.client, 'ready');
+      assert.equal((await limiter.consume('carried', 100, 40, now)).allowed, true);
+      relay.cut();
+      await eventually(() => !throughRelay.available());
+      // The share is 50, from 20 (half of Redis's 40): 20 and 10 more fit; 5 of the 10 given back.
+      assert.equal((await limiter.consume('carried', 100, 20, now + 1_000)).allowed, true);
+      const refunded = await limiter.consume('carried', 100, 10, now + 2_000);
+      assert.deepEqual([refunded.allowed, refunded.remaining], [true, 0]);
+      await limiter.adjust('carried', -5, refunded);
+      relay.restore();
+      await eventually(() => throughRelay.available(), 5_000);
+      // 40 + 25 carried + 1: 34 left, not 59.
+      assert.equal((await limiter.consume('carried', 100, 1, now + 3_000)).remaining, 34);
+      assert.equal((await limiter.consume('carried', 100, 0, now + 3_000)).remaining, 34, 'carried once');
+      assert.equal((await direct.consume('carried', 100, 0, now + 3_000)).remaining, 34);
     } finally {
       await throughRelay.close();
       await relay.close();

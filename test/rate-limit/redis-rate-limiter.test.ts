@@ -158,6 +158,8 @@ describe('Redis rate limiter on a real Redis', { skip: typeof redis === 'string'
       assert.equal((await limiter.consume('carried', 100, 1, now + 3_000)).remaining, 34);
       assert.equal((await limiter.consume('carried', 100, 0, now + 3_000)).remaining, 34, 'carried once');
       assert.equal((await direct.consume('carried', 100, 0, now + 3_000)).remaining, 34);
+      // Half-way through the next minute the 66 weigh 33 (uncarried, 41 weighed 20.5: 79 left).
+      assert.equal((await direct.consume('carried', 100, 0, WINDOW_START + WINDOW_MS + 30_000)).remaining, 67);
     } finally {
       await throughRelay.close();
       await relay.close();

@@ -79,9 +79,44 @@ async function runSingle(config: Config): Promise<void> {
 }
 
 async function startSingle(config: Config, key: MasterKeySetup): Promise<void> {
+  // The handler comes first: a stop while the server is still being built (migrations, the app)
+  // would otherwise end the process by the signal's default action (exit 143). It waits for the
+  // build, closes it and exits 0, as a cluster primary does with a worker still starting.
+  let stop: ((signal: string) => void) | undefined;
+  let stopSignal: string | undefined;
+  let spool: (() => void) | undefined;
+  // An exit with no drain still keeps the usage records already made (the spool file, written next start).
+  onStopSignals(
+    (signal) => (stop === undefined ? (stopSignal = signal) : stop(signal)),
+    () => spool?.(),
+  );
   const gateway = await GatewayServer.create(config, key.digest, { onGeneratedKey: (generated, file) => showGeneratedKey(generated, file, addressOf(config)) });
   const { services } = gateway.app;
   const { logger } = services;
+  let announced = false;
+  const shutdown = async (signal: string) => {
+    const deadlineMs = (gateway.app.services.config.server.shutdown_timeout_s ?? 30) * 1000;
+    logger.info({ signal }, 'shutting down');
+    // A backstop only: the drain itself ends streams at the deadline and cuts what is left.
+    const force = setTimeout(() => {
+      gateway.shared.spoolUsageNow();
+      process.exit(1);
+    }, deadlineMs + 15_000);
+    force.unref();
+    try {
+      await gateway.shutdown(deadlineMs);
+    } finally {
+      // Stopped before it was announced: the master key this start generated was never shown.
+      if (!announced && key.generated !== undefined) rmSync(key.generated.file, { force: true });
+      process.exit(0);
+    }
+  };
+  stop = (signal) => void shutdown(signal);
+  spool = () => gateway.shared.spoolUsageNow();
+  if (stopSignal !== undefined) {
+    await shutdown(stopSignal);
+    return;
+  }
   for (const provider of services.providerSetup.providers) {
     logger.info({ provider: provider.name, kind: provider.kind, base_url: provider.baseUrl.origin }, 'provider configured');
   }
@@ -98,27 +133,11 @@ async function startSingle(config: Config, key: MasterKeySetup): Promise<void> {
   }
   warnAboutCondenseModel(logger, config);
 
-  const shutdown = async (signal: string) => {
-    const deadlineMs = (gateway.app.services.config.server.shutdown_timeout_s ?? 30) * 1000;
-    logger.info({ signal }, 'shutting down');
-    // A backstop only: the drain itself ends streams at the deadline and cuts what is left.
-    const force = setTimeout(() => {
-      gateway.shared.spoolUsageNow();
-      process.exit(1);
-    }, deadlineMs + 15_000);
-    force.unref();
-    try {
-      await gateway.shutdown(deadlineMs);
-    } finally {
-      process.exit(0);
-    }
-  };
-  // An exit with no drain still keeps the usage records already made (the spool file, written next start).
-  onStopSignals((signal) => void shutdown(signal), () => gateway.shared.spoolUsageNow());
   // A refused config is logged by reload() with its reason; the running one stays.
   process.on('SIGHUP', () => void gateway.reload());
 
   await gateway.listen(config.server.port, config.server.host);
+  announced = true;
   announce(logger, config, key.generated, key.digest !== undefined);
 }
 

@@ -176,6 +176,27 @@ describe('graceful shutdown', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test('SIGTERM while `node dist/src/main.js` is still starting (one process): the start is closed and the process exits 0', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-sigterm-start-'));
+    try {
+      const child = spawn(process.execPath, ['dist/src/main.js'], {
+        env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', LLM_PROXY_DB: join(dir, 'llm-proxy.db'), LLM_PROXY_MASTER_KEY: MASTER_KEY },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      // Logged while the server is being built, before it listens: the signal's default action
+      // (exit 143) used to end the process here.
+      await eventually(() => output.includes('database migrated'), 10_000);
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, output);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('heap shedding', () => {

@@ -124,3 +124,27 @@ test("a shutdown does not wait for the start-up read of a provider's model list"
     rmSync(directory, { recursive: true, force: true });
   }
 });
+
+test("a shutdown clears node's connection-check interval and emits the listener's 'close' once", async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'gateway-server-'));
+  const { gateway } = await startServer(directory);
+  try {
+    const server = gateway.listener;
+    let closes = 0;
+    server.on('close', () => closes++);
+    // node:http's own timer (headers/request timeouts), set when the server listens; only its
+    // close() clears it, so a process that stops a GatewayServer and goes on kept it.
+    const symbol = Object.getOwnPropertySymbols(server).find((candidate) => candidate.description === 'http.server.connectionsCheckingInterval');
+    assert.ok(symbol !== undefined, 'node:http keeps its connection-check interval under this symbol');
+    const interval = (server as unknown as Record<symbol, { _destroyed: boolean }>)[symbol];
+    assert.equal(interval?._destroyed, false);
+    await gateway.shutdown(1000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(interval?._destroyed, true);
+    assert.equal(closes, 1);
+    assert.ok(!Object.hasOwn(server, 'closeIdleConnections'));
+  } finally {
+    await gateway.shutdown(1000);
+    rmSync(directory, { recursive: true, force: true });
+  }
+});

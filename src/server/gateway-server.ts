@@ -7,7 +7,6 @@
 // by a reload; SIGTERM drains every generation (see shutdown()).
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { Server as NetServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import type { FastifyServerFactory } from 'fastify';
@@ -379,10 +378,12 @@ export class GatewayServer {
     const server = this.listener;
     const streams = generations.map(({ built }) => built.streams);
     logger.info({ deadline_s: deadlineMs / 1000, streams: streams.reduce((sum, registry) => sum + registry.size, 0) }, 'draining: not ready, no new connections');
-    // net's close(), not http's: that one also closes every idle kept-alive connection at once, so a
-    // request its client sent on one in the same instant met a reset with no answer. They are given
-    // IDLE_GRACE_MS, in which a request on them gets 503 with Connection: close; then idle ones are swept.
-    const closed = server.listening ? new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve())) : Promise.resolve();
+    // http's close() would also close every idle kept-alive connection at once, so a request its
+    // client sent on one in the same instant met a reset with no answer: that step is held back for
+    // this one call (they are given IDLE_GRACE_MS, in which a request on them gets 503 with
+    // Connection: close; then idle ones are swept). The rest of it stays: it clears node's
+    // connection-check interval, which net's close() alone leaves running for good.
+    const closed = server.listening ? new Promise<void>((resolve) => closeKeepingIdle(server, () => resolve())) : Promise.resolve();
     let sweep: NodeJS.Timeout | undefined;
     const grace = setTimeout(() => {
       server.closeIdleConnections();
@@ -406,5 +407,15 @@ export class GatewayServer {
     }
     logger.info({ interrupted }, 'shutdown complete');
     return { interrupted, drained };
+  }
+}
+
+/** http's close() (one 'close' event, the connection-check interval cleared) without its closing of idle connections. */
+function closeKeepingIdle(server: Server, callback: () => void): void {
+  server.closeIdleConnections = () => undefined;
+  try {
+    server.close(callback);
+  } finally {
+    delete (server as Partial<Server>).closeIdleConnections;
   }
 }

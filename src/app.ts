@@ -25,7 +25,7 @@ import { registerHealth } from './http/routes/health.js';
 import { refusal, registerHealthProbes } from './http/routes/health-probes.js';
 import { registerMetrics } from './http/routes/metrics.js';
 import { registerOpenApi } from './http/openapi-docs.js';
-import { Lifecycle } from './http/graceful-shutdown.js';
+import { closeIfLast, Lifecycle } from './http/graceful-shutdown.js';
 import { registerEmbeddings } from './http/routes/embeddings.js';
 import { registerModels } from './http/routes/models.js';
 import { StreamRegistry } from './http/stream-response.js';
@@ -163,7 +163,7 @@ export function buildApp(services: Services, options: AppOptions = {}): App {
   // start, then the cheap refusals.
   app.addHook('onRequest', (request, reply, done) => {
     startRequest(request, reply);
-    const refused = refusal(lifecycle, request, reply);
+    const refused = refusal(lifecycle, request);
     if (refused !== undefined) {
       done(refused);
       return;
@@ -218,10 +218,15 @@ export function buildApp(services: Services, options: AppOptions = {}): App {
 
   // While draining, an answer that began before the drain tells its client to not reuse the
   // connection: kept alive, it would be closed as idle (below 100 ms later) under the next request
-  // the client had just sent on it, a reset with no answer.
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    if (lifecycle.draining) reply.header('connection', 'close');
-    done(null, payload);
+  // the client had just sent on it, a reset with no answer. A request pipelined behind it is
+  // answered first, and its answer says it.
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (!lifecycle.draining) return done(null, payload);
+    closeIfLast(request.raw, reply.raw, (last) => {
+      if (last) reply.header('connection', 'close');
+      else reply.removeHeader('connection').raw.removeHeader('connection');
+      done(null, payload);
+    });
   });
 
   // One access line per request; no hook at all when the level is above info.

@@ -2,6 +2,8 @@
 // in-flight requests and streams get up to a deadline, the streams still open then end with one
 // `server_shutting_down` error event, and the services close (usage flushed). main.ts calls it
 // on SIGTERM/SIGINT; tests call it directly.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getHeapStatistics } from 'node:v8';
 import { GatewayError } from '../errors/gateway-error.js';
@@ -47,6 +49,35 @@ export function overloadedError(): GatewayError {
     retryable: true,
     retryAfterMs: 2000,
   });
+}
+
+/**
+ * While draining, an answer says `Connection: close` only when it is the last request read on its
+ * connection: with HTTP/1.1 pipelining, the answers to requests read after it are queued behind it
+ * and would be dropped unsent when the connection closes after it; the last of them says it
+ * instead. An answer queued behind one still being written decides when its turn comes, once what
+ * was sent with it has been read. Node's parser for the connection holds the last request it read.
+ * `then` is told whether this answer is the last (Fastify's own close() marks every request that
+ * arrives after it with `Connection: close`, which a queued answer that is not the last drops).
+ * Runs from app.ts's onSend hook, only while draining.
+ */
+export function closeIfLast(request: IncomingMessage, response: ServerResponse, then: (last: boolean) => void): void {
+  const decide = () => {
+    const { parser } = request.socket as Socket & { parser?: { incoming?: unknown } | null };
+    then(parser?.incoming === undefined || parser.incoming === null || parser.incoming === request);
+  };
+  if (response.socket !== null) return decide();
+  const socket = request.socket;
+  const turn = () => {
+    socket.off('close', gone);
+    decide();
+  };
+  const gone = () => {
+    response.off('socket', turn);
+    then(true);
+  };
+  response.once('socket', turn);
+  socket.once('close', gone);
 }
 
 export interface ShutdownResult {

@@ -148,3 +148,41 @@ test("a shutdown clears node's connection-check interval and emits the listener'
     rmSync(directory, { recursive: true, force: true });
   }
 });
+
+test('requests pipelined behind an answer in flight when the drain starts are answered, the last one with Connection: close', async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'gateway-server-'));
+  const fake = await startFakeOpenAi({ apiKey: UPSTREAM_KEY });
+  const { gateway, port } = await startServer(directory, { OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${fake.url}/v1` });
+  const socket = connect(port, '127.0.0.1');
+  try {
+    fake.enqueue({ kind: 'delay-headers', ms: 300 });
+    const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    const closed = once(socket, 'close');
+    const models = `GET /v1/models HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${CLIENT_KEY}\r\n\r\n`;
+    // The second request is read (and answered, into Node's queue) before the drain, the third during it.
+    socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${CLIENT_KEY}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}${models}`);
+    while (fake.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    const shutdown = gateway.shutdown(5_000);
+    socket.write(models);
+    await closed;
+    const answers = text.split(/(?=HTTP\/1\.1 \d{3} )/);
+    assert.deepEqual(
+      answers.map((answer) => answer.slice(9, 12)),
+      ['200', '200', '503'],
+      text,
+    );
+    // Only the last answer closes the connection: one that did before would drop those queued behind it.
+    assert.deepEqual(
+      answers.map((answer) => /\r\nconnection: close\r\n/i.test(answer)),
+      [false, false, true],
+    );
+    assert.equal((await shutdown).drained, true);
+  } finally {
+    socket.destroy();
+    await gateway.shutdown(1000);
+    await fake.close();
+    rmSync(directory, { recursive: true, force: true });
+  }
+});

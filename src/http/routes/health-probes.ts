@@ -1,7 +1,7 @@
 // GET /health/live and /health/ready: orchestrator probes, no key. Live while the process
 // answers; ready until a shutdown starts draining or the heap passes the shedding threshold
 // (then 503, so load balancers stop sending).
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { GatewayError } from '../../errors/gateway-error.js';
 import { overloadedError, shuttingDownError, type Lifecycle } from '../graceful-shutdown.js';
 
@@ -20,14 +20,12 @@ const probeSchema = (description: string) => ({
  * heap threshold, new work is shed the same way before the process runs out of memory.
  * Called from the one onRequest hook in app.ts.
  */
-export function refusal(lifecycle: Lifecycle, request: FastifyRequest, reply: FastifyReply): GatewayError | undefined {
+export function refusal(lifecycle: Lifecycle, request: FastifyRequest): GatewayError | undefined {
   if (!lifecycle.draining && !lifecycle.overloaded) return undefined;
   const url = request.routeOptions.url;
   if (url === '/health/ready' || url === '/health/live') return undefined;
-  if (lifecycle.draining) {
-    reply.header('connection', 'close');
-    return shuttingDownError();
-  }
+  // Its answer says Connection: close unless more requests are queued behind it (app.ts's onSend hook).
+  if (lifecycle.draining) return shuttingDownError();
   return overloadedError();
 }
 
@@ -35,7 +33,7 @@ export function registerHealthProbes(app: FastifyInstance, lifecycle: Lifecycle)
   app.get('/health/live', { config: { auth: 'none' }, schema: probeSchema('Liveness: 200 while the process answers.') }, async () => ({ status: 'alive' }));
 
   app.get('/health/ready', { config: { auth: 'none' }, schema: probeSchema('Readiness: 503 once a shutdown has started.') }, async (_request, reply) => {
-    if (lifecycle.draining) return reply.code(503).header('connection', 'close').send({ status: 'shutting_down' });
+    if (lifecycle.draining) return reply.code(503).send({ status: 'shutting_down' });
     if (lifecycle.overloaded) return reply.code(503).send({ status: 'overloaded' });
     return { status: 'ready' };
   });

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { Worker } from 'node:worker_threads';
 import { startFakeOpenAi } from '../../test/support/fake-openai.js';
 import { loadConfig } from '../config/config-loader.js';
 import { GatewayServer } from './gateway-server.js';
@@ -183,6 +184,47 @@ test('requests pipelined behind an answer in flight when the drain starts are an
     socket.destroy();
     await gateway.shutdown(1000);
     await fake.close();
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
+
+test("connections waiting in the kernel's accept queue when the drain starts are accepted and answered 503, not reset", async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'gateway-server-'));
+  const { gateway, port } = await startServer(directory);
+  // A worker thread connects (the handshake is the kernel's) while this thread is blocked, so none
+  // of the connections has been accepted when the drain starts; then it sends a request on each.
+  const connected = new Int32Array(new SharedArrayBuffer(4));
+  const client = new Worker(
+    `const { workerData, parentPort } = require('node:worker_threads');
+    const { connect } = require('node:net');
+    const { port, connected, key } = workerData;
+    let opened = 0;
+    const answers = [];
+    const sockets = Array.from({ length: 5 }, () => connect(port, '127.0.0.1', () => {
+      if (++opened === 5) { Atomics.store(connected, 0, 1); Atomics.notify(connected, 0); }
+    }));
+    Promise.all(sockets.map((socket) => new Promise((resolve) => {
+      let text = '';
+      socket.on('data', (chunk) => (text += chunk.toString('latin1')));
+      socket.on('error', (error) => (text += 'error ' + error.code));
+      socket.on('close', () => resolve(text));
+      socket.write('GET /v1/models HTTP/1.1\\r\\nHost: localhost\\r\\nAuthorization: Bearer ' + key + '\\r\\n\\r\\n');
+    }))).then((texts) => parentPort.postMessage(texts));`,
+    { eval: true, workerData: { port, connected, key: CLIENT_KEY } },
+  );
+  try {
+    Atomics.wait(connected, 0, 0, 5_000);
+    const shutdown = gateway.shutdown(5_000);
+    const [answers] = (await once(client, 'message')) as [string[]];
+    assert.equal(answers.length, 5);
+    for (const text of answers) {
+      assert.match(text, /^HTTP\/1\.1 503 /, text);
+      assert.match(text, /\r\nconnection: close\r\n/i);
+    }
+    assert.equal((await shutdown).drained, true);
+  } finally {
+    await client.terminate();
+    await gateway.shutdown(1000);
     rmSync(directory, { recursive: true, force: true });
   }
 });

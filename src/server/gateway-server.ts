@@ -31,6 +31,8 @@ const REDIS_WAIT_MS = 2_000;
 const IDLE_SWEEP_MS = 100;
 /** How long connections idle when a drain starts stay open, to answer a request already on its way with 503. */
 const IDLE_GRACE_MS = 1_000;
+/** The longest a drain keeps accepting the connections already queued before it closes the listener. */
+const ACCEPT_QUEUE_MS = 10;
 
 interface Generation {
   id: number;
@@ -383,7 +385,10 @@ export class GatewayServer {
     // this one call (they are given IDLE_GRACE_MS, in which a request on them gets 503 with
     // Connection: close; then idle ones are swept). The rest of it stays: it clears node's
     // connection-check interval, which net's close() alone leaves running for good.
-    const closed = server.listening ? new Promise<void>((resolve) => closeKeepingIdle(server, () => resolve())) : Promise.resolve();
+    // Connections that completed their handshake but wait in the kernel's accept queue would be
+    // reset by closing the listener now: they are accepted first (acceptQueued), and their requests
+    // answered 503 with Connection: close.
+    const closed = server.listening ? acceptQueued(server).then(() => new Promise<void>((resolve) => closeKeepingIdle(server, () => resolve()))) : Promise.resolve();
     let sweep: NodeJS.Timeout | undefined;
     const grace = setTimeout(() => {
       server.closeIdleConnections();
@@ -417,5 +422,27 @@ function closeKeepingIdle(server: Server, callback: () => void): void {
     server.close(callback);
   } finally {
     delete (server as Partial<Server>).closeIdleConnections;
+  }
+}
+
+/**
+ * Takes turns of the event loop (each poll phase accepts one queued connection) until a turn
+ * accepts none, for at most ACCEPT_QUEUE_MS: under a steady stream of new connections the queue
+ * never empties, and what arrives after the last turn is reset by the close.
+ */
+async function acceptQueued(server: Server): Promise<void> {
+  let accepted = 0;
+  const count = () => accepted++;
+  server.on('connection', count);
+  const until = performance.now() + ACCEPT_QUEUE_MS;
+  try {
+    let before: number;
+    do {
+      before = accepted;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    } while (accepted > before && performance.now() < until);
+  } finally {
+    server.off('connection', count);
   }
 }

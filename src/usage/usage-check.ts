@@ -49,7 +49,7 @@ export function estimatePromptTokens(chat: ChatCompletionRequest): number {
  * Checks `reported` against what `chat` could have cost on a model of `entry`: undefined when it
  * stands as reported (no allocation: the path of nearly every call). Each count that fails
  * is replaced by its estimate: the prompt from the request, the completion by `completion(source)`
- * from what was answered (called only when needed). Cached tokens survive only inside a prompt
+ * from what was answered (called only when needed). Cache reads and writes survive only inside a prompt
  * count that does.
  */
 export function checkUsage<S>(
@@ -101,7 +101,17 @@ export function checkUsage<S>(
   const completionTokens = output ?? completion(source);
   const usage: CompletionUsage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
   const cached = prompt === undefined ? undefined : count(reported.prompt_tokens_details?.cached_tokens);
-  if (cached !== undefined && cached <= promptTokens) usage.prompt_tokens_details = { cached_tokens: cached };
+  if (cached !== undefined && cached <= promptTokens) {
+    const details: NonNullable<CompletionUsage['prompt_tokens_details']> = { cached_tokens: cached };
+    // Writes that stand keep their own (higher) rate when another count failed: billed as plain input they would be under-billed.
+    const writes = count(reportedWrites);
+    const hour = reported.prompt_tokens_details?.cache_write_1h_tokens ?? 0;
+    if (writes !== undefined && writes > 0 && writes + cached <= promptTokens && hour >= 0 && hour <= writes) {
+      details.cache_write_tokens = writes;
+      if (hour > 0) details.cache_write_1h_tokens = hour;
+    }
+    usage.prompt_tokens_details = details;
+  }
   return { usage, estimated: true, problem };
 }
 

@@ -129,6 +129,15 @@ describe('announced price changes', () => {
     assert.deepEqual(baseRatesAt(DATED, DAY), { input_cost: 0.002, output_cost: 0.004, cached_input_cost: 0.001, cache_write_cost: undefined, cache_write_1h_cost: undefined });
   });
 
+  test('an entry with changes costs no date parsing and no new object per call (the hot path)', (t) => {
+    const entry: CatalogEntry = { ...DATED, id: 'dated-hot' };
+    const first = baseRatesAt(entry, DAY);
+    const parse = t.mock.method(Date, 'parse');
+    assert.equal(baseRatesAt(entry, DAY), first);
+    near(callCost(entry, 1000, 100, 0, 0, 0, DAY), (1000 * 0.002 + 100 * 0.004) / 1000, 'rates from the first read');
+    assert.equal(parse.mock.callCount(), 0);
+  });
+
   test('gemini-4-argon doubles on 2026-12-01, as Google announced', () => {
     const argon = entry('gemini-4-argon');
     near(callCost(argon, 1_000_000, 1_000_000, 0, 0, 0, DAY - 1), 2 + 10, 'until November 30');

@@ -1,6 +1,6 @@
 // What a call costs at catalog prices, and the most it could cost before it runs (a budget hold).
-// Pure, and allocation-free for entries without announced price changes: it runs once per usage
-// record and once per held request.
+// Pure and allocation-free (an entry's announced price changes are read once, on its first call): it
+// runs once per usage record and once per held request.
 import type { CatalogEntry, PriceChange } from './catalog-types.js';
 
 /**
@@ -25,32 +25,54 @@ export function changeStart(change: PriceChange): number {
   return Date.parse(`${change.from}T00:00:00Z`);
 }
 
+/** An entry's changes read once: each one's start (ms) and its rates merged over the entry's. */
+interface Schedule {
+  changes: readonly PriceChange[];
+  starts: number[];
+  rates: Rates[];
+}
+
+/** Per entry (entries are not changed once built): a call then parses no date and builds no object. */
+const schedules = new WeakMap<CatalogEntry, Schedule>();
+
+function scheduleOf(entry: CatalogEntry, changes: readonly PriceChange[]): Schedule {
+  const known = schedules.get(entry);
+  if (known !== undefined && known.changes === changes) return known;
+  const schedule: Schedule = {
+    changes,
+    starts: changes.map(changeStart),
+    rates: changes.map((change) => ({
+      input_cost: change.input_cost,
+      output_cost: change.output_cost,
+      cached_input_cost: change.cached_input_cost === undefined ? entry.cached_input_cost : change.cached_input_cost,
+      cache_write_cost: change.cache_write_cost === undefined ? entry.cache_write_cost : change.cache_write_cost,
+      cache_write_1h_cost: change.cache_write_1h_cost === undefined ? entry.cache_write_1h_cost : change.cache_write_1h_cost,
+    })),
+  };
+  schedules.set(entry, schedule);
+  return schedule;
+}
+
 /**
  * The base rates in force at `at` (ms): the entry's own, or those of the latest announced change
  * that has begun, over the entry's for what the change leaves out. Entries without changes (nearly
- * all) cost one property read.
+ * all) cost one property read; those with changes a map look-up and a loop over numbers.
  */
 export function baseRatesAt(entry: CatalogEntry, at: number): Rates {
   const changes = entry.price_changes;
   if (changes === undefined || changes.length === 0) return entry;
+  const { starts, rates } = scheduleOf(entry, changes);
   // The latest change begun by `at`, whatever the list's order.
-  let current: PriceChange | undefined;
+  let current: Rates = entry;
   let currentStart = -Infinity;
-  for (const change of changes) {
-    const start = changeStart(change);
+  for (let i = 0; i < starts.length; i++) {
+    const start = starts[i] as number;
     if (start <= at && start > currentStart) {
-      current = change;
+      current = rates[i] as Rates;
       currentStart = start;
     }
   }
-  if (current === undefined) return entry;
-  return {
-    input_cost: current.input_cost,
-    output_cost: current.output_cost,
-    cached_input_cost: current.cached_input_cost === undefined ? entry.cached_input_cost : current.cached_input_cost,
-    cache_write_cost: current.cache_write_cost === undefined ? entry.cache_write_cost : current.cache_write_cost,
-    cache_write_1h_cost: current.cache_write_1h_cost === undefined ? entry.cache_write_1h_cost : current.cache_write_1h_cost,
-  };
+  return current;
 }
 
 /**

@@ -124,7 +124,11 @@ describe('announced price changes', () => {
     near(callCost(DATED, 1000, 100, 200, 0, 0, Date.parse('2027-03-01T00:00:00Z')), (800 * 0.008 + 200 * 0.0005 + 100 * 0.016) / 1000, 'second change');
   });
 
-  test('holds follow the clock too', () => {
+  test('holds follow the clock too', (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: DAY - 1 });
+    near(heldCost(DATED, 1000, 100), (1000 * 0.001 + 100 * 0.002) / 1000, 'hold before');
+    t.mock.timers.setTime(DAY);
+    near(heldCost(DATED, 1000, 100), (1000 * 0.002 + 100 * 0.004) / 1000, 'hold from the day');
     assert.ok(baseRatesAt(DATED, DAY - 1) === DATED);
     assert.deepEqual(baseRatesAt(DATED, DAY), { input_cost: 0.002, output_cost: 0.004, cached_input_cost: 0.001, cache_write_cost: undefined, cache_write_1h_cost: undefined });
   });

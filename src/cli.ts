@@ -41,6 +41,43 @@ The keys commands use the server's store: LLM_PROXY_DB (SQLite, default ./data/l
 DATABASE_URL (PostgreSQL), and REDIS_URL, if set, to announce revocations at once.
 `;
 
+const START_HELP = `llm-proxy [start] [--workers N|auto]
+
+Runs the server on HOST:PORT (default 127.0.0.1:8000) with the configuration of the environment and
+LLM_PROXY_CONFIG (a YAML file). Providers are configured by their keys (OPENAI_API_KEY, ...); with no
+key configured at all, the first start makes a master key and prints it once.
+
+  --workers N|auto   N processes on one port (default: LLM_PROXY_WORKERS, else 1; auto = one per core)
+
+Signals (to this process, not to npm): SIGHUP reloads the configuration; SIGTERM or SIGINT drains
+(in-flight requests and streams get server.shutdown_timeout_s, default 30) and exits 0; a second one
+a second later ends it at once.
+`;
+
+const KEYS_HELP = `llm-proxy keys create|list|revoke
+
+  llm-proxy keys create [options]   make a virtual key; its secret is printed once
+      --name NAME                   a label for people
+      --models a,b,c                models the key may use (default: all)
+      --rpm N / --tpm N             requests / tokens per minute (default: LLM_PROXY_RPM / LLM_PROXY_TPM; 0 = none)
+      --budget USD                  most the key may spend
+      --period daily|weekly|monthly when the budget starts again (default: never)
+      --expires ISO-8601            when the key stops working (UTC; a date alone is that day's start)
+  llm-proxy keys list [--json]      every key: id, name, prefix, limits, spend, state (never a secret)
+  llm-proxy keys revoke ID          revoke a key (running servers refuse it within a second)
+
+They use the server's store: LLM_PROXY_DB (SQLite, default ./data/llm-proxy.db) or DATABASE_URL
+(PostgreSQL), and REDIS_URL, if set, to announce revocations at once.
+`;
+
+/** `llm-proxy COMMAND --help`: each command's own text; the general one for anything else. */
+const COMMAND_HELP: Readonly<Record<string, string>> = {
+  start: START_HELP,
+  keys: KEYS_HELP,
+  'check-config': CHECK_CONFIG_HELP,
+  models: MODELS_HELP,
+};
+
 function fail(message: string): never {
   process.stderr.write(`llm-proxy: ${message}\n`);
   process.exit(1);
@@ -166,7 +203,7 @@ async function run(argv: string[]): Promise<void> {
     return;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(command === 'check-config' ? CHECK_CONFIG_HELP : command === 'models' ? MODELS_HELP : HELP);
+    process.stdout.write((command !== undefined && Object.hasOwn(COMMAND_HELP, command) ? COMMAND_HELP[command] : undefined) ?? HELP);
     return;
   }
   if (command === undefined || command === 'start') {

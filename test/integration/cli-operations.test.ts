@@ -105,6 +105,14 @@ describe('llm-proxy check-config and models (CLI)', () => {
     assert.match((await run(process.execPath, [CLI, '--help'], { env: base })).stdout, /check-config/);
     assert.match((await run(process.execPath, [CLI, 'check-config', '--help'], { env: base })).stdout, /secret masked|every secret masked/);
     assert.match((await run(process.execPath, [CLI, 'models', '--help'], { env: base })).stdout, /--search Q/);
-    assert.match((await run(process.execPath, [CLI, 'keys', '--help'], { env: base })).stdout, /keys create/);
+    // Each command has its own text, not the general one.
+    const keys = (await run(process.execPath, [CLI, 'keys', '--help'], { env: base })).stdout;
+    assert.match(keys, /^llm-proxy keys create\|list\|revoke/);
+    assert.match(keys, /--expires ISO-8601 .*a date alone is that day's start/);
+    assert.doesNotMatch(keys, /check-config/);
+    const start = (await run(process.execPath, [CLI, 'start', '--help'], { env: base })).stdout;
+    assert.match(start, /^llm-proxy \[start\] \[--workers N\|auto\]/);
+    assert.match(start, /SIGHUP reloads/);
+    assert.doesNotMatch(start, /keys create/);
   });
 });

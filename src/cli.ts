@@ -16,22 +16,25 @@ import { RedisConnection } from './store/redis-connection.js';
 import { SqlStore } from './store/sql-store.js';
 import { CHECK_CONFIG_HELP, checkConfigCommand, MODELS_HELP, modelsCommand } from './cli-operations.js';
 
+/** The keys commands' lines, in the general help and in `keys --help`. */
+const KEYS_USAGE = `  llm-proxy keys create [options]   make a virtual key; its secret is printed once
+      --name NAME                   a label for people
+      --models a,b,c                models the key may use (default: all)
+      --rpm N / --tpm N             requests / tokens per minute (default: LLM_PROXY_RPM / LLM_PROXY_TPM; 0 = none)
+      --budget USD                  most the key may spend
+      --period daily|weekly|monthly when the budget starts again (default: never)
+      --expires ISO-8601            when the key stops working (UTC; a date alone is that day's start)
+  llm-proxy keys list [--json]      every key: id, name, prefix, limits, spend, state (never a secret)
+  llm-proxy keys revoke ID          revoke a key (running servers refuse it within a second)
+`;
+
 const HELP = `llm-proxy: one OpenAI-compatible endpoint in front of many LLM providers.
 
 Usage:
   llm-proxy [start]                 run the server (PORT, HOST, provider keys from the environment)
       --workers N|auto              N processes on one port (default: LLM_PROXY_WORKERS, else 1;
                                     auto = one per core); SIGHUP reloads the config, SIGTERM drains
-  llm-proxy keys create [options]   make a virtual key; its secret is printed once
-      --name NAME                   a label for people
-      --models a,b,c                models the key may use (default: all)
-      --rpm N / --tpm N             requests / tokens per minute (default: LLM_PROXY_RPM / LLM_PROXY_TPM; 0 = none)
-      --budget USD                  most the key may spend
-      --period daily|weekly|monthly when the budget starts again (default: never)
-      --expires ISO-8601            when the key stops working
-  llm-proxy keys list [--json]      every key: id, name, prefix, limits, spend, state (never a secret)
-  llm-proxy keys revoke ID          revoke a key (running servers refuse it within a second)
-  llm-proxy check-config [--json]   validate the configuration and print it, secrets masked (exit 1 if invalid)
+${KEYS_USAGE}  llm-proxy check-config [--json]   validate the configuration and print it, secrets masked (exit 1 if invalid)
   llm-proxy models [--search Q] [--provider P] [--capability C] [--all] [--json]
                                     list or search the model catalog offline
   llm-proxy COMMAND --help          help for one command
@@ -56,16 +59,7 @@ a second later ends it at once.
 
 const KEYS_HELP = `llm-proxy keys create|list|revoke
 
-  llm-proxy keys create [options]   make a virtual key; its secret is printed once
-      --name NAME                   a label for people
-      --models a,b,c                models the key may use (default: all)
-      --rpm N / --tpm N             requests / tokens per minute (default: LLM_PROXY_RPM / LLM_PROXY_TPM; 0 = none)
-      --budget USD                  most the key may spend
-      --period daily|weekly|monthly when the budget starts again (default: never)
-      --expires ISO-8601            when the key stops working (UTC; a date alone is that day's start)
-  llm-proxy keys list [--json]      every key: id, name, prefix, limits, spend, state (never a secret)
-  llm-proxy keys revoke ID          revoke a key (running servers refuse it within a second)
-
+${KEYS_USAGE}
 They use the server's store: LLM_PROXY_DB (SQLite, default ./data/llm-proxy.db) or DATABASE_URL
 (PostgreSQL), and REDIS_URL, if set, to announce revocations at once.
 `;

@@ -351,3 +351,39 @@ test('a database hold given back unspent during an outage leaves the local figur
   await one.writer.flush();
   await one.close();
 });
+
+test('a database hold given back while the database is away is given back there too once it answers again, not at the 30-minute sweep', async () => {
+  const key = await newKey(0.5);
+  const cached = await store.keys.findById(key.id);
+  const one = instance(() => cached);
+  const id = `${key.id}-call-${++callCount}`;
+  assert.equal(await one.ledger.hold(key.id, id, 0.4), 'store');
+  assert.equal((await store.keys.findById(key.id))?.reserved, 0.4);
+  const down = outage();
+  const releaseReservation = store.keys.releaseReservation;
+  Object.assign(store.keys, { releaseReservation: async (): Promise<never> => { throw new Error('connect ECONNREFUSED 127.0.0.1:5432'); } });
+  try {
+    await one.ledger.release(id, key.id, 0.4);
+    // A budget check while it is away marks the database down.
+    assert.equal(await one.call(key.id, 0.1, 0.05), 'local');
+  } finally {
+    Object.assign(store.keys, { releaseReservation });
+    down.restoreUsage();
+    down.restoreKeys();
+  }
+  // Still held in the database: the release failed.
+  assert.equal((await store.keys.findById(key.id))?.reserved, 0.4);
+  // The first check the database answers (one a second while it is known away) finds it back: the
+  // stuck $0.40 is given back then, leaving only that check's own $0.04 (its row is not written yet).
+  await sleep(1_100);
+  assert.equal(await one.call(key.id, 0.04, 0.01), 'store');
+  let reserved: number | undefined;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    reserved = (await store.keys.findById(key.id))?.reserved;
+    if (reserved !== undefined && reserved < 0.4) break;
+    await sleep(20);
+  }
+  assert.ok(reserved !== undefined && Math.abs(reserved - 0.04) < 1e-9, `reserved ${reserved}`);
+  await one.writer.flush();
+  await one.close();
+});

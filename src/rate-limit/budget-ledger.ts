@@ -15,6 +15,8 @@ import type { UsageWriteObserver } from '../usage/batched-usage-writer.js';
 /** Holds older than this belong to a request that can no longer settle them (its instance died). */
 const STALE_HOLD_MS = 30 * 60_000;
 const SWEEP_EVERY_MS = 60_000;
+/** Given-back holds remembered for a retry while the database is away (a hold id is ~40 bytes). */
+const MAX_PENDING_RELEASES = 10_000;
 const PROBE_EVERY_MS = 1_000;
 /**
  * Longest a request waits for the database to answer its hold (a healthy one takes milliseconds).
@@ -105,6 +107,12 @@ export class BudgetLedger implements UsageWriteObserver {
   private readonly landedByKey = new LRUCache<string, KeyLanded>({ max: MAX_TRACKED_KEYS });
   private readonly unwrittenOf = (keyId: string): UnwrittenSpend | undefined => this.unwritten.get(keyId);
   private readonly storeBackListeners: Array<() => void> = [];
+  /**
+   * Database holds given back while the database did not answer: given back again when it does, so
+   * a key is not refused for them (on every instance) until the stale-hold sweep, 30 minutes on.
+   * Bounded: past MAX_PENDING_RELEASES the sweeper alone gives the rest back.
+   */
+  private readonly pendingReleases = new Set<string>();
   /** A hold that timed out is still running in the database: no other is tried until it ends (each takes a pooled connection). */
   private lateHold: Promise<unknown> | undefined;
   private storeDown = false;
@@ -329,8 +337,10 @@ export class BudgetLedger implements UsageWriteObserver {
   private async releaseInStore(holdId: string): Promise<void> {
     try {
       await this.store.releaseReservation(holdId);
+      this.pendingReleases.delete(holdId);
     } catch {
-      // The sweeper gives it back later.
+      // Tried again when the database answers a budget check; the sweeper is the last resort.
+      if (this.pendingReleases.size < MAX_PENDING_RELEASES) this.pendingReleases.add(holdId);
     }
   }
 
@@ -350,6 +360,7 @@ export class BudgetLedger implements UsageWriteObserver {
     if (up) {
       // Spend still in the spool keeps counting (per record, until it lands); what has landed is in the figures the database now gives.
       this.logger.info({ component: 'budget' }, 'budget holds back in the database');
+      for (const holdId of this.pendingReleases) void this.releaseInStore(holdId);
       for (const listener of this.storeBackListeners) listener();
     } else {
       this.logger.warn({ component: 'budget', err: error instanceof Error ? error.message : String(error) }, 'database unavailable: budgets held per instance from cached keys');

@@ -329,11 +329,14 @@ test('a database slower than the hold timeout does not hold up requests: they ar
   }
 });
 
-test('a database hold given back unspent during an outage leaves the local figures at once', async () => {
+/**
+ * A $0.50 key with a $0.40 hold the database made, whose request then ended without a usage record
+ * (the client left); `during` runs with every store call failing, after the hold was given back.
+ */
+async function releasedDuringOutage(during: (one: ReturnType<typeof instance>, keyId: string) => Promise<void>) {
   const key = await newKey(0.5);
   const cached = await store.keys.findById(key.id);
   const one = instance(() => cached);
-  // A $0.40 hold the database makes; its request then ends without a usage record (the client left).
   const id = `${key.id}-call-${++callCount}`;
   assert.equal(await one.ledger.hold(key.id, id, 0.4), 'store');
   const down = outage();
@@ -341,45 +344,38 @@ test('a database hold given back unspent during an outage leaves the local figur
   Object.assign(store.keys, { releaseReservation: async (): Promise<never> => { throw new Error('connect ECONNREFUSED 127.0.0.1:5432'); } });
   try {
     await one.ledger.release(id, key.id, 0.4);
-    // Nothing is spent or held: a $0.30 hold fits the $0.50 budget (it was refused while the $0.40 still counted).
-    assert.equal(await one.call(key.id, 0.3, 0.1), 'local');
+    await during(one, key.id);
   } finally {
     Object.assign(store.keys, { releaseReservation });
     down.restoreUsage();
     down.restoreKeys();
   }
+  return { one, keyId: key.id };
+}
+
+test('a database hold given back unspent during an outage leaves the local figures at once', async () => {
+  const { one } = await releasedDuringOutage(async (instance, keyId) => {
+    // Nothing is spent or held: a $0.30 hold fits the $0.50 budget (it was refused while the $0.40 still counted).
+    assert.equal(await instance.call(keyId, 0.3, 0.1), 'local');
+  });
   await one.writer.flush();
   await one.close();
 });
 
 test('a database hold given back while the database is away is given back there too once it answers again, not at the 30-minute sweep', async () => {
-  const key = await newKey(0.5);
-  const cached = await store.keys.findById(key.id);
-  const one = instance(() => cached);
-  const id = `${key.id}-call-${++callCount}`;
-  assert.equal(await one.ledger.hold(key.id, id, 0.4), 'store');
-  assert.equal((await store.keys.findById(key.id))?.reserved, 0.4);
-  const down = outage();
-  const releaseReservation = store.keys.releaseReservation;
-  Object.assign(store.keys, { releaseReservation: async (): Promise<never> => { throw new Error('connect ECONNREFUSED 127.0.0.1:5432'); } });
-  try {
-    await one.ledger.release(id, key.id, 0.4);
+  const { one, keyId } = await releasedDuringOutage(async (instance, id) => {
     // A budget check while it is away marks the database down.
-    assert.equal(await one.call(key.id, 0.1, 0.05), 'local');
-  } finally {
-    Object.assign(store.keys, { releaseReservation });
-    down.restoreUsage();
-    down.restoreKeys();
-  }
+    assert.equal(await instance.call(id, 0.1, 0.05), 'local');
+  });
   // Still held in the database: the release failed.
-  assert.equal((await store.keys.findById(key.id))?.reserved, 0.4);
+  assert.equal((await store.keys.findById(keyId))?.reserved, 0.4);
   // The first check the database answers (one a second while it is known away) finds it back: the
   // stuck $0.40 is given back then, leaving only that check's own $0.04 (its row is not written yet).
   await sleep(1_100);
-  assert.equal(await one.call(key.id, 0.04, 0.01), 'store');
+  assert.equal(await one.call(keyId, 0.04, 0.01), 'store');
   let reserved: number | undefined;
   for (let attempt = 0; attempt < 50; attempt++) {
-    reserved = (await store.keys.findById(key.id))?.reserved;
+    reserved = (await store.keys.findById(keyId))?.reserved;
     if (reserved !== undefined && reserved < 0.4) break;
     await sleep(20);
   }

@@ -285,8 +285,9 @@ test('a long-context band is dearer than the base rates and starts inside the wi
 });
 
 // Checked 2026-11-28. OpenAI's model pages: "Prompts with more than 272K input tokens are priced at 2x
-// input and cache rates and 1.5x output for the full request" (GPT-5.4/5.5 and pro, GPT-5.6; LiteLLM's
-// *_above_272k_tokens agree). Google: "prompts > 200k tokens" (LiteLLM gemini/* *_above_200k_tokens,
+// input and cache rates and 1.5x output for the full request" (GPT-5.4/5.5 and pro, GPT-5.6, and the
+// GPT-6 Sol, GPT-6 Luna and GPT-6.2 Sol pages; LiteLLM's *_above_272k_tokens agree). GPT-6 Astra, 6.1 Sol
+// and 6.1 Terra from two secondary sources each quoting OpenAI's page; GPT-6.2 Astra has none yet. Google: "prompts > 200k tokens" (LiteLLM gemini/* *_above_200k_tokens,
 // and openrouter/google/gemini-3.1-pro-preview). Anthropic's pricing page: "Claude Haiku 5.5 (for
 // prompts over 100,000 tokens)" $0.50 / $2.50, cache hits $0.05; Sonnet 4.5 and later Sonnets list no
 // band (LiteLLM's openrouter/anthropic/claude-sonnet-4.5 does: OpenRouter's 1M window). xAI's model
@@ -294,6 +295,12 @@ test('a long-context band is dearer than the base rates and starts inside the wi
 // rate for all tokens", so their bands start past 199,999.
 test('long-context bands as the providers publish them', () => {
   const expected: Record<string, [above: number, input: number, output: number, cached: number | undefined, write?: number, write1h?: number]> = {
+    'gpt-6.2-sol': [272_000, 0.004, 0.015, 0.0002, 0.005],
+    'gpt-6.1-sol': [272_000, 0.004, 0.015, 0.0002, 0.005],
+    'gpt-6.1-terra': [272_000, 0.002, 0.0075, 0.0001, 0.0025],
+    'gpt-6-astra': [272_000, 0.02, 0.075, 0.002, 0.025],
+    'gpt-6-sol': [272_000, 0.004, 0.015, 0.0004, 0.005],
+    'gpt-6-luna': [272_000, 0.0002, 0.00075, 0.00002, 0.00025],
     'gpt-5.6-sol': [272_000, 0.01, 0.045, 0.001, 0.0125],
     'gpt-5.6-terra': [272_000, 0.004, 0.018, 0.0004, 0.005],
     'gpt-5.6-luna': [272_000, 0.0004, 0.0018, 0.00004, 0.0005],

@@ -58,6 +58,8 @@ describe('callCost', () => {
   const cases: Array<[id: string, threshold: number, input: number, output: number, cached: number]> = [
     ['gpt-5.5', 272_000, 0.01, 0.045, 0.001],
     ['gpt-5.6-terra', 272_000, 0.004, 0.018, 0.0004],
+    ['gpt-6-astra', 272_000, 0.02, 0.075, 0.002],
+    ['gpt-6.2-sol', 272_000, 0.004, 0.015, 0.0002],
     ['gemini-2.5-pro', 200_000, 0.0025, 0.015, 0.00025],
     ['gemini-3.1-pro-preview', 200_000, 0.004, 0.018, 0.0004],
     ['claude-haiku-5-5', 100_000, 0.0005, 0.0025, 0.00005],
@@ -92,6 +94,12 @@ describe('callCost with prompt-cache writes', () => {
   test("past a long-context threshold the band's write prices apply", () => {
     const band = { above_input_tokens: 1000, input_cost: 0.002, output_cost: 0.003, cached_input_cost: 0.0002, cache_write_cost: 0.0025, cache_write_1h_cost: 0.004 };
     near(callCost({ ...WRITES, long_context: band }, 2000, 0, 0, 1000, 500), (1000 * 0.002 + 500 * 0.0025 + 500 * 0.004) / 1000, 'band');
+  });
+
+  test('gpt-6.2-sol past 272K: input, reads and writes at 2x, output at 1.5x, for the whole call', () => {
+    // 300,000 prompt tokens (100,000 read, 50,000 written) and 2,000 out: $4 / $0.20 / $5 / $15 per million.
+    // At the short-prompt rates, as billed before the band, this call came to $0.455.
+    near(callCost(entry('gpt-6.2-sol'), 300_000, 2000, 100_000, 50_000), 0.6 + 0.02 + 0.25 + 0.03, 'gpt-6.2-sol');
   });
 
   test('claude-sonnet-4-6 as Anthropic bills it: reads 0.1x, 5-minute writes 1.25x, 1-hour writes 2x input', () => {

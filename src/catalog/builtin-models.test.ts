@@ -2,6 +2,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { priceChangesProblem } from './catalog-patch.js';
+import { ModelCatalog } from './model-catalog.js';
 import catalog from './builtin-models.json' with { type: 'json' };
 import { CAPABILITIES, MODALITIES, type CatalogEntry, type CatalogFile } from './catalog-types.js';
 import type { ProviderKind } from '../providers/provider.js';
@@ -269,6 +270,18 @@ test('audited prices and windows: xAI Grok 4.20, DeepSeek V4 (peak rate)', () =>
     );
   }
   assert.ok(byId('grok-4.20-0309-reasoning').capabilities.includes('structured_outputs'));
+});
+
+// DeepSeek's pricing page (2026-11-28): "Use deepseek-flash as the model name. The legacy names
+// deepseek-v4-flash and deepseek-v4-flash-vision-exp are still accepted, but the corresponding models
+// have been retired, their requests are served by DeepSeek-V4.1-Flash … and billed at Flash prices."
+test('deepseek-flash, DeepSeek\'s name for its Flash model, is priced as deepseek-v4-flash', () => {
+  const catalog = ModelCatalog.builtin();
+  const entry = catalog.entryFor({ name: 'deepseek', kind: 'deepseek' }, 'deepseek-flash');
+  assert.equal(entry?.id, 'deepseek-v4-flash');
+  // 1M plain, 1M read and 1M out at the peak rates: $0.30 + $0.006 + $1.20.
+  const cost = catalog.cost(entry, 2_000_000, 1_000_000, 1_000_000);
+  assert.ok(cost !== undefined && Math.abs(cost - 1.506) < 1e-9, `cost ${cost}`);
 });
 
 test('a long-context band is dearer than the base rates and starts inside the window', () => {

@@ -253,6 +253,21 @@ test('OpenAI prompt-cache writes: 1.25x input on GPT-5.6 and later, none before'
   assert.deepEqual([byId('gpt-6.2-sol').cache_write_cost, byId('gpt-5.6-sol').long_context?.cache_write_cost], [0.0025, 0.0125]);
 });
 
+// What makes a write, for budget holds: Anthropic's API (and OpenRouter passing Claude requests on)
+// caches only what a cache_control marker asks for; OpenAI caches every prompt by itself.
+// @see https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching
+// @see https://openrouter.ai/docs/guides/best-practices/prompt-caching ("Anthropic ... require[s] you to enable it on a per-message basis")
+test('every model with a write price says what makes a write: Claude a cache_control marker, OpenAI every prompt', () => {
+  const writes = (m: (typeof models)[number]) => typeof m.cache_write_cost === 'number' || typeof m.long_context?.cache_write_cost === 'number';
+  for (const m of models.filter(writes)) {
+    const expected = m.provider === 'openai' ? 'always' : 'cache_control';
+    assert.equal(m.cache_writes, expected, m.id);
+    if (m.provider === 'openrouter') assert.match(m.id, /^anthropic\/claude/, `${m.id}: an OpenRouter model that is not Claude may cache by itself`);
+  }
+  for (const m of models.filter((entry) => entry.provider === 'anthropic')) assert.equal(m.cache_writes, 'cache_control', m.id);
+  assert.deepEqual(models.filter((m) => m.cache_writes !== undefined && !writes(m) && m.provider !== 'anthropic').map((m) => m.id), []);
+});
+
 // Figures checked against the providers' pages on 2026-11-28 where the catalog had been wrong.
 test('audited prices and windows: xAI Grok 4.20, DeepSeek V4 (peak rate)', () => {
   const expected: Record<string, [context: number, input: number, output: number, cached: number]> = {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import builtin from './builtin-models.json' with { type: 'json' };
-import { baseRatesAt, callCost, heldCost, PROVIDER_COUNT_SLACK } from './call-cost.js';
+import { baseRatesAt, callCost, heldCost, heldWrites, PROVIDER_COUNT_SLACK, type HeldWrites } from './call-cost.js';
 import type { CatalogEntry, CatalogFile } from './catalog-types.js';
 
 const models = (builtin as CatalogFile).models;
@@ -176,5 +176,66 @@ describe('heldCost', () => {
     near(heldCost({ ...cheap, input_cost: null }, 800, 100), (800 * 0.0001 + 100 * 0.0001) / 1000, 'only the band is known');
     // Counted past the threshold already, the call is billed at the band: so is the hold.
     near(heldCost(cheap, 2000, 100), (2000 * 0.0001 + 100 * 0.0001) / 1000, 'past it');
+  });
+});
+
+describe('holds with prompt-cache writes', () => {
+  const MARKED: CatalogEntry = { ...PLAIN, id: 'marked', cache_write_cost: 0.00125, cache_write_1h_cost: 0.002, cache_writes: 'cache_control' };
+  const AUTOMATIC: CatalogEntry = { ...PLAIN, id: 'automatic', cache_write_cost: 0.00125, cache_writes: 'always' };
+
+  test('the prompt is held at the write rate the call may be billed: none, 5-minute, 1-hour', () => {
+    near(heldCost(MARKED, 10_000, 100, 'none'), (10_000 * 0.001 + 100 * 0.002) / 1000, 'no writes: input');
+    near(heldCost(MARKED, 10_000, 100, 'default'), (10_000 * 0.00125 + 100 * 0.002) / 1000, '5-minute writes');
+    near(heldCost(MARKED, 10_000, 100, '1h'), (10_000 * 0.002 + 100 * 0.002) / 1000, '1-hour writes');
+    // Never less than the call billed with every prompt token written at that rate.
+    for (const [writes, hour] of [['default', 0], ['1h', 10_000]] as const) {
+      assert.ok((heldCost(MARKED, 10_000, 100, writes) ?? 0) >= (callCost(MARKED, 10_000, 100, 0, 10_000, hour) ?? Infinity) - 1e-12, writes);
+    }
+  });
+
+  test('the dearer of input and write rates: a write price below input, or a 1-hour price below the 5-minute one, never shrinks a hold', () => {
+    near(heldCost({ ...MARKED, cache_write_cost: 0.0005, cache_write_1h_cost: null }, 1000, 0, '1h'), (1000 * 0.001) / 1000, 'write cheaper than input');
+    near(heldCost({ ...MARKED, cache_write_1h_cost: 0.0011 }, 1000, 0, '1h'), (1000 * 0.00125) / 1000, '1-hour cheaper than 5-minute');
+    // No 1-hour price: 1-hour writes are billed at the 5-minute rate (callCost), and held so.
+    near(heldCost(AUTOMATIC, 1000, 0, '1h'), (1000 * 0.00125) / 1000, 'no 1-hour price');
+    near(heldCost(PLAIN, 1000, 0, '1h'), (1000 * 0.001) / 1000, 'no write price');
+  });
+
+  test("a prompt that may pass a band's threshold is held at the band's write rate", () => {
+    const banded: CatalogEntry = { ...AUTOMATIC, long_context: { above_input_tokens: 1000, input_cost: 0.002, output_cost: 0.003, cache_write_cost: 0.0025 } };
+    const crossing = Math.floor(1000 / PROVIDER_COUNT_SLACK) + 1;
+    near(heldCost(banded, crossing, 100, 'default'), (crossing * 0.0025 + 100 * 0.003) / 1000, 'could cross');
+    near(heldCost(banded, crossing - 1, 100, 'default'), ((crossing - 1) * 0.00125 + 100 * 0.002) / 1000, 'cannot cross');
+    near(heldCost(entry('gpt-5.6-sol'), 200_000, 0, heldWrites(entry('gpt-5.6-sol'), () => 'none')), 200_000 * 0.0125 / 1000, 'gpt-5.6-sol, 200K counted');
+  });
+
+  test("a marked-only model writes what the request marks; an automatic one (or one that says nothing) may write any prompt", () => {
+    let walks = 0;
+    const marks = (found: HeldWrites) => () => {
+      walks++;
+      return found;
+    };
+    assert.equal(heldWrites(MARKED, marks('none')), 'none');
+    assert.equal(heldWrites(MARKED, marks('1h')), '1h');
+    assert.equal(walks, 2);
+    assert.equal(heldWrites(AUTOMATIC, marks('none')), 'default');
+    assert.equal(heldWrites({ ...AUTOMATIC, cache_writes: undefined }, marks('none')), 'default');
+    // No write price anywhere: the request is not walked (the hot path of most models).
+    assert.equal(heldWrites(PLAIN, marks('1h')), 'none');
+    assert.equal(heldWrites({ ...PLAIN, cache_writes: 'cache_control' }, marks('1h')), 'none');
+    assert.equal(heldWrites(undefined, marks('1h')), 'none');
+    assert.equal(walks, 2);
+    // A write price in a band or an announced change counts as one.
+    assert.equal(heldWrites({ ...PLAIN, long_context: { above_input_tokens: 10, input_cost: 1, output_cost: 1, cache_write_cost: 2 } }, marks('none')), 'default');
+    assert.equal(heldWrites({ ...PLAIN, price_changes: [{ from: '2027-01-01', input_cost: 1, output_cost: 1, cache_write_1h_cost: 2 }] }, marks('none')), 'default');
+  });
+
+  test('the built-in Claude models write only what is marked, OpenAI\'s GPT-5.6+ every prompt: a Sonnet 4.6 hold is input without marks, 2x with a 1-hour one', () => {
+    const sonnet = entry('claude-sonnet-4-6');
+    near(heldCost(sonnet, 1_000_000, 0, heldWrites(sonnet, () => 'none')), 3, 'unmarked: $3 input');
+    near(heldCost(sonnet, 1_000_000, 0, heldWrites(sonnet, () => 'default')), 3.75, '5-minute marker');
+    near(heldCost(sonnet, 1_000_000, 0, heldWrites(sonnet, () => '1h')), 6, '1-hour marker');
+    near(heldCost(entry('anthropic/claude-sonnet-4.5'), 100_000, 0, heldWrites(entry('anthropic/claude-sonnet-4.5'), () => 'none')), 0.3, 'OpenRouter Claude unmarked');
+    near(heldCost(entry('gpt-6.2-sol'), 1_000_000, 0, heldWrites(entry('gpt-6.2-sol'), () => 'none')), 2.5, 'GPT-6.2 Sol: every prompt may be written');
   });
 });

@@ -113,14 +113,62 @@ export function callCost(
 }
 
 /**
- * The most a call could cost before it runs, from the local prompt count (every token uncached):
- * at the band's rates when the provider's count could pass its threshold, else as callCost.
+ * The prompt-cache writes a call can make, for its hold: none, at the write rate (`cache_write_cost`,
+ * Anthropic's 5-minute cache), or at the 1-hour rate too (a `cache_control` marker with `ttl: "1h"`).
  */
-export function heldCost(entry: CatalogEntry | undefined, promptTokens: number, completionTokens: number): number | undefined {
-  const cost = callCost(entry, promptTokens, completionTokens);
-  const band = entry?.long_context;
-  if (band === undefined || band === null || promptTokens * PROVIDER_COUNT_SLACK <= band.above_input_tokens) return cost;
+export type HeldWrites = 'none' | 'default' | '1h';
+
+/** Whether one set of rates prices a cache write. */
+function pricesWrites(rates: Rates): boolean {
+  return typeof rates.cache_write_cost === 'number' || typeof rates.cache_write_1h_cost === 'number';
+}
+
+/** Whether any of an entry's rates (base, band, announced change) prices a cache write: a few property reads. */
+function entryPricesWrites(entry: CatalogEntry): boolean {
+  if (pricesWrites(entry)) return true;
+  const band = entry.long_context;
+  if (band !== undefined && band !== null && pricesWrites(band)) return true;
+  return entry.price_changes !== undefined && entry.price_changes.some(pricesWrites);
+}
+
+/**
+ * The writes a call on `entry` can be billed for. A model whose provider writes only what the request
+ * marks (`cache_writes: "cache_control"`) writes what `marks` finds in the request as it reaches the
+ * provider; one that writes every prompt by itself (or says nothing) may write the whole prompt.
+ * `marks` (a walk of the request) runs only for the first kind, and only when a write has a price.
+ */
+export function heldWrites(entry: CatalogEntry | undefined, marks: () => HeldWrites): HeldWrites {
+  if (entry === undefined || !entryPricesWrites(entry)) return 'none';
+  return entry.cache_writes === 'cache_control' ? marks() : 'default';
+}
+
+/** The dearest rate one prompt token of the call can be billed at: input, or a write rate above it. */
+function promptRate(input: number, rates: Rates, writes: HeldWrites): number {
+  if (writes === 'none') return input;
+  const write = rates.cache_write_cost ?? input;
+  // A request with a 1-hour marker may write at both rates: the dearer counts.
+  const dearest = writes === '1h' ? Math.max(write, rates.cache_write_1h_cost ?? write) : write;
+  return dearest > input ? dearest : input;
+}
+
+/** A call's cost with every prompt token at its dearest rate (none read from the cache). */
+function heldAt(rates: Rates, promptTokens: number, completionTokens: number, writes: HeldWrites): number | undefined {
+  if (rates.input_cost === null || rates.output_cost === null) return undefined;
+  return (promptTokens * promptRate(rates.input_cost, rates, writes) + completionTokens * rates.output_cost) / 1000;
+}
+
+/**
+ * The most a call could cost before it runs, from the local prompt count (every token uncached, and
+ * written at the dearest write rate `writes` allows, see heldWrites): at the band's rates when the
+ * provider's count could pass its threshold, else at the rates callCost would use.
+ */
+export function heldCost(entry: CatalogEntry | undefined, promptTokens: number, completionTokens: number, writes: HeldWrites = 'none', at = Date.now()): number | undefined {
+  if (entry === undefined) return undefined;
+  const band = entry.long_context;
+  const hasBand = band !== undefined && band !== null;
+  const cost = heldAt(hasBand && promptTokens > band.above_input_tokens ? band : baseRatesAt(entry, at), promptTokens, completionTokens, writes);
+  if (!hasBand || promptTokens * PROVIDER_COUNT_SLACK <= band.above_input_tokens) return cost;
   // The dearer of the two: a band an operator set below the base rates must not shrink the hold.
-  const long = priced(band, promptTokens, completionTokens, 0, 0, 0) ?? 0;
+  const long = heldAt(band, promptTokens, completionTokens, writes) ?? 0;
   return cost === undefined || long > cost ? long : cost;
 }

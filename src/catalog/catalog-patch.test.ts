@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { heldWrites } from './call-cost.js';
 import { applyCatalogPatches, CONFIG_SOURCE_URL } from './catalog-patch.js';
 import type { CatalogEntry } from './catalog-types.js';
 import { ModelCatalog } from './model-catalog.js';
@@ -129,6 +130,22 @@ model_catalog:
     assert.throws(
       () => loadConfig({ LLM_PROXY_CONFIG: configFile('model_catalog:\n  gpt-4:\n    cache_write_cost: -1\n') }),
       (error: unknown) => error instanceof ConfigError && /model_catalog\.gpt-4\.cache_write_cost/.test(error.message),
+    );
+  });
+
+  test('YAML cache_writes loads on a new or built-in entry and drives the hold; another value names the field', () => {
+    const yaml = 'model_catalog:\n  my-claude:\n    provider: openrouter\n    input_cost: 0.001\n    output_cost: 0.002\n    cache_write_cost: 0.00125\n    cache_writes: cache_control\n  gpt-6.2-sol:\n    cache_writes: cache_control\n';
+    const catalog = ModelCatalog.builtin(loadConfig({ LLM_PROXY_CONFIG: configFile(yaml) }).config.model_catalog);
+    const mine = catalog.get('my-claude');
+    assert.equal(mine?.cache_writes, 'cache_control');
+    // Unmarked, a marked-only model is held at input; marked, at the write rate.
+    assert.equal(catalog.heldCost(mine, 1000, 0, heldWrites(mine, () => 'none')), (1000 * 0.001) / 1000);
+    assert.equal(catalog.heldCost(mine, 1000, 0, heldWrites(mine, () => 'default')), (1000 * 0.00125) / 1000);
+    assert.equal(catalog.get('gpt-6.2-sol')?.cache_writes, 'cache_control');
+    assert.equal(catalog.get('gpt-6.2-sol')?.cache_write_cost, 0.0025, 'the rest of the entry stands');
+    assert.throws(
+      () => loadConfig({ LLM_PROXY_CONFIG: configFile('model_catalog:\n  gpt-4:\n    cache_writes: sometimes\n') }),
+      (error: unknown) => error instanceof ConfigError && /model_catalog\.gpt-4\.cache_writes/.test(error.message),
     );
   });
 

@@ -1,6 +1,6 @@
 // Operator overrides of the built-in catalog (the config's `model_catalog:`): each patch is merged
 // over the built-in entry with the same id, or creates one. Pure; the config schema validates input.
-import type { Capability, CatalogEntry, LongContextBand, Modality, PriceChange } from './catalog-types.js';
+import type { CacheWriteTrigger, Capability, CatalogEntry, LongContextBand, Modality, PriceChange } from './catalog-types.js';
 import type { ProviderKind } from '../providers/provider.js';
 
 /** What the config may say about one model. Every field is optional; null means "not known". */
@@ -15,6 +15,7 @@ export interface CatalogEntryPatch {
   cached_input_cost?: number | null;
   cache_write_cost?: number | null;
   cache_write_1h_cost?: number | null;
+  cache_writes?: CacheWriteTrigger;
   /** Replaces the entry's announced price changes whole; [] removes them. */
   price_changes?: PriceChange[];
   /** Replaces the entry's long-context band whole; null removes it. */
@@ -104,6 +105,7 @@ export function applyCatalogPatches(
       cached_input_cost: patch.cached_input_cost ?? null,
       cache_write_cost: patch.cache_write_cost ?? null,
       cache_write_1h_cost: patch.cache_write_1h_cost ?? null,
+      ...(patch.cache_writes === undefined ? {} : { cache_writes: patch.cache_writes }),
       ...(patch.long_context === undefined || patch.long_context === null ? {} : { long_context: patch.long_context }),
       ...(patch.price_changes === undefined ? {} : { price_changes: patch.price_changes }),
       supports_chat: supportsChat,

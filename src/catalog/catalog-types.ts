@@ -22,6 +22,11 @@ export const MODALITIES = ['text', 'image', 'audio', 'video', 'file'] as const;
 
 export type Modality = (typeof MODALITIES)[number];
 
+/** What makes a provider write a prompt to its cache (CatalogEntry.cache_writes). */
+export const CACHE_WRITE_TRIGGERS = ['cache_control', 'always'] as const;
+
+export type CacheWriteTrigger = (typeof CACHE_WRITE_TRIGGERS)[number];
+
 /**
  * The prices of a provider's long-prompt band: a call whose prompt (cached tokens included) has more
  * than `above_input_tokens` tokens is billed at these rates for all of its tokens, input and output,
@@ -72,6 +77,12 @@ export interface CatalogEntry {
    */
   cache_write_cost?: number | null;
   cache_write_1h_cost?: number | null;
+  /**
+   * When the provider writes a prompt to its cache: `cache_control`, only for a request that marks
+   * what to cache (Anthropic's Messages API, Claude on OpenRouter); `always`, every uncached prompt
+   * by itself (OpenAI). Absent: `always`, the dearer reading, for budget holds (src/catalog/call-cost.ts).
+   */
+  cache_writes?: CacheWriteTrigger;
   /** Announced changes of the base rates, in date order; the fields above are the rates before the first. */
   price_changes?: PriceChange[];
   /** The rates past a prompt-length threshold; absent or null when one price covers every prompt. */

@@ -2,7 +2,7 @@
 // looked up by id or alias, and by the provider that serves a model. One source of context windows,
 // limits and prices.
 import builtin from './builtin-models.json' with { type: 'json' };
-import { callCost, heldCost } from './call-cost.js';
+import { callCost, heldCost, type HeldWrites } from './call-cost.js';
 import { applyCatalogPatches, type CatalogEntryPatch } from './catalog-patch.js';
 import type { CatalogEntry, CatalogFile } from './catalog-types.js';
 import type { DiscoveredModel, ProviderKind } from '../providers/provider.js';
@@ -69,8 +69,8 @@ export class ModelCatalog {
   }
 
   /** The most a call could cost, for a budget hold before it runs (src/catalog/call-cost.ts). */
-  heldCost(entry: CatalogEntry | undefined, promptTokens: number, completionTokens: number): number | undefined {
-    return heldCost(entry, promptTokens, completionTokens);
+  heldCost(entry: CatalogEntry | undefined, promptTokens: number, completionTokens: number, writes: HeldWrites = 'none'): number | undefined {
+    return heldCost(entry, promptTokens, completionTokens, writes);
   }
 }
 

@@ -1,6 +1,6 @@
 // The one configuration schema, for the YAML file and the environment alike (TypeBox, as the routes).
 import { Type, type Static } from '@sinclair/typebox';
-import { CAPABILITIES, MODALITIES } from '../catalog/catalog-types.js';
+import { CACHE_WRITE_TRIGGERS, CAPABILITIES, MODALITIES } from '../catalog/catalog-types.js';
 
 /**
  * The longest a seconds setting that feeds a timer may be: Node's timers hold at most 2^31 − 1 ms
@@ -103,6 +103,8 @@ export const CatalogPatchSchema = Type.Object(
     /** Prompt-cache writes where the provider bills them above input (Anthropic: 1.25x input, 2x for the 1-hour cache). */
     cache_write_cost: Type.Optional(Cost),
     cache_write_1h_cost: Type.Optional(Cost),
+    /** When the provider writes a prompt to its cache: only when the request marks it (`cache_control`) or `always`. */
+    cache_writes: Type.Optional(Type.Union(CACHE_WRITE_TRIGGERS.map((trigger) => Type.Literal(trigger)))),
     /** Base rates announced for later dates; replaces a built-in list whole ([] clears it). */
     price_changes: Type.Optional(PriceChanges),
     /** Rates for the whole call once its prompt passes `above_input_tokens`; replaces a built-in band whole. */

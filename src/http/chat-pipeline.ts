@@ -67,6 +67,8 @@ export interface PipelineOptions {
    * rewritten the messages: `rewritten` is then true and the original body no longer applies).
    */
   native?: (group: ModelGroup, rewritten: boolean) => NativeRunner | undefined;
+  /** The client's own body, which the native runner sends as it came: its cache_control markers size the budget hold. */
+  nativeBody?: unknown;
   /** False when a native answer means something else than the chat answer to the same chat form (legacy completions). */
   nativeCache?: boolean;
   /** Fields the endpoint's own translation dropped, listed before the provider's in `X-LLM-Proxy-Warnings`. */
@@ -166,7 +168,7 @@ export class ChatPipeline {
     // provider's usage. Keys with neither skip it: no tokenizer, no store call. The hold covers every
     // deployment the call may reach, the fallbacks the key may use included.
     const { admission } = this.services;
-    if (admission.needsHold(request)) await admission.reserve(request, reply, chat, reachableGroups(router, group, request.principal?.models).routes);
+    if (admission.needsHold(request)) await admission.reserve(request, reply, chat, reachableGroups(router, group, request.principal?.models).routes, options.nativeBody);
     // Usage of a call that never reached a deployment is recorded against the group's first.
     const planned = group.deployments[0]?.route;
     const native = options.native?.(group, chat.messages !== messages || group !== routed);

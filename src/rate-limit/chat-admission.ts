@@ -5,6 +5,7 @@
 // provider reported. A key with neither a token limit nor a budget skips all of this.
 import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { heldWrites, type HeldWrites } from '../catalog/call-cost.js';
 import type { ModelCatalog } from '../catalog/model-catalog.js';
 import { rateLimited } from '../errors/gateway-error.js';
 import type { Logger } from '../logging/logger.js';
@@ -12,6 +13,7 @@ import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js'
 import type { Route } from '../routing/model-router.js';
 import { countTokens } from '../usage/token-counts.js';
 import { CHAT_BUDGET_REMEDY, type BudgetLedger, type HoldMode } from './budget-ledger.js';
+import { cacheControlWrites } from './cache-control-marks.js';
 import type { RateLimiter, Reservation } from './memory-rate-limiter.js';
 import { formatOpenAiDuration } from './openai-duration.js';
 import { shareNote } from './instance-registry.js';
@@ -48,6 +50,12 @@ const CHAT_REMEDY: HoldRemedy = { tokens: 'lower max_tokens', budget: CHAT_BUDGE
 /** The output allowance of a call that writes none (embeddings). */
 export const NO_OUTPUT = (): number => 0;
 
+/** The cache_control markers of the request that reach a route's provider (src/rate-limit/cache-control-marks.ts). */
+export type CacheMarks = (route: Route) => HeldWrites;
+
+/** A request the proxy wrote itself (a summariser's, embeddings): no markers. */
+const NO_MARKS: CacheMarks = () => 'none';
+
 export interface ChatAdmissionOptions {
   rateLimiter: RateLimiter;
   ledger: BudgetLedger;
@@ -71,17 +79,30 @@ export class ChatAdmission {
   /**
    * Takes the request's tokens and budget, or throws 429/403 with what was exceeded. `routes` are the
    * deployments that may serve it: the hold covers the dearest, since a retry may land on any.
+   * `nativeBody`: the client's own body, when a native call (src/anthropic-api/native-messages.ts)
+   * sends it as it came to the routes that do not take OpenAI's format.
    */
-  async reserve(request: FastifyRequest, reply: FastifyReply, chat: ChatCompletionRequest, routes: readonly Route[]): Promise<void> {
+  async reserve(request: FastifyRequest, reply: FastifyReply, chat: ChatCompletionRequest, routes: readonly Route[], nativeBody?: unknown): Promise<void> {
     const choices = Math.max(1, chat.n ?? 1);
     const asked = chat.max_completion_tokens ?? chat.max_tokens ?? undefined;
     const outputOf = (route: Route | undefined) => (asked ?? route?.entry?.max_output_tokens ?? DEFAULT_MAX_OUTPUT) * choices;
-    return this.reserveTokens(request, reply, () => countTokens({ kind: 'request', chat }), routes, outputOf);
+    // Markers reach a provider in the body it gets: an OpenAI-format one gets the chat request as it
+    // came (it passes through); a translated call loses them (Anthropic's request conversion keeps no
+    // cache_control), and a native one gets `nativeBody`. Each body is walked once at most, and only
+    // for a model that writes what is marked at a price (heldWrites).
+    let chatMarks: HeldWrites | undefined;
+    let nativeMarks: HeldWrites | undefined;
+    const marksOf: CacheMarks = (route) => {
+      if (route.provider.codec.passthrough) return (chatMarks ??= cacheControlWrites(chat));
+      return nativeBody === undefined ? 'none' : (nativeMarks ??= cacheControlWrites(nativeBody));
+    };
+    return this.reserveTokens(request, reply, () => countTokens({ kind: 'request', chat }), routes, outputOf, CHAT_REMEDY, marksOf);
   }
 
   /**
    * The same holds for a call sized another way (embeddings: its input tokens, no output).
-   * `countPrompt` runs only when the key has a token limit or a budget; `remedy` words a refusal.
+   * `countPrompt` runs only when the key has a token limit or a budget; `remedy` words a refusal;
+   * `marksOf` says what the request asks providers to write to their prompt caches.
    */
   async reserveTokens(
     request: FastifyRequest,
@@ -90,6 +111,7 @@ export class ChatAdmission {
     routes: readonly Route[],
     outputOf: (route: Route | undefined) => number = NO_OUTPUT,
     remedy: HoldRemedy = CHAT_REMEDY,
+    marksOf: CacheMarks = NO_MARKS,
   ): Promise<void> {
     const principal = request.principal;
     if (principal === null) return;
@@ -121,8 +143,15 @@ export class ChatAdmission {
 
     if (budget !== undefined) {
       // A model without a price in the catalog holds nothing: set its price under model_catalog to bill it.
-      // A prompt the provider may count past a long-context threshold is held at the band's rates.
-      const amount = Math.max(...candidates.map((route) => this.options.catalog.heldCost(route?.entry, promptTokens, outputOf(route)) ?? 0));
+      // A prompt the provider may count past a long-context threshold is held at the band's rates, and
+      // one the provider may write to its cache at the write rate (src/catalog/call-cost.ts heldWrites).
+      const amount = Math.max(
+        ...candidates.map((route) => {
+          if (route === undefined) return 0;
+          const writes = heldWrites(route.entry, () => marksOf(route));
+          return this.options.catalog.heldCost(route.entry, promptTokens, outputOf(route), writes) ?? 0;
+        }),
+      );
       try {
         hold.budgetMode = await this.options.ledger.hold(principal.keyId, hold.id, amount, remedy.budget);
         hold.budget = amount;

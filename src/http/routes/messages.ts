@@ -73,7 +73,7 @@ export function registerMessages(app: FastifyInstance, services: Services, pipel
     return pipeline.run(request, reply, chat, started, {
       endpoint: 'messages',
       format: messagesFormat(request.id, parsed.model),
-      ...(nativeOnly ? {} : { warnings }),
+      ...(nativeOnly ? { nativeBody: body } : { warnings }),
       native: (group, rewritten) => {
         if (runner !== undefined && !rewritten && servedByAnthropicOnly(router, group, allowed)) return runner;
         if (lossy) throw invalidRequest('This conversation holds content only Anthropic models take, and the context policy or a fallback would send it elsewhere.', 'unsupported_content');

@@ -30,12 +30,14 @@ describe('budget holds at prompt-cache write rates', () => {
 
   before(async () => {
     anthropic = await startFakeAnthropic();
-    openai = await startFakeOpenAi({ apiKey: UPSTREAM_KEY, models: ['gpt-6.2-sol'] });
+    openai = await startFakeOpenAi({ apiKey: UPSTREAM_KEY, models: ['gpt-6.2-sol', 'anthropic/claude-sonnet-4.5'] });
     gateway = await startGateway({
       ANTHROPIC_API_KEY: UPSTREAM_KEY,
       ANTHROPIC_BASE_URL: anthropic.url,
       OPENAI_API_KEY: UPSTREAM_KEY,
       OPENAI_BASE_URL: `${openai.url}/v1`,
+      OPENROUTER_API_KEY: UPSTREAM_KEY,
+      OPENROUTER_BASE_URL: `${openai.url}/v1`,
       LLM_PROXY_RPM: '0',
     });
   });
@@ -77,6 +79,18 @@ describe('budget holds at prompt-cache write rates', () => {
     const response = await callJson(gateway.url, 'POST', '/v1/chat/completions', key, body);
     assert.equal(response.status, 200, response.text.slice(0, 300));
     assert.doesNotMatch(anthropic.requests[0]?.rawBody ?? '', /cache_control/);
+  });
+
+  test('/v1/chat/completions to Claude on OpenRouter: the body passes through, so its markers count', async () => {
+    const { key } = await createKey(gateway.url, { name: 'openrouter-claude', max_budget: 0.33 });
+    const body = (part: Record<string, unknown>) => ({ model: 'openrouter/anthropic/claude-sonnet-4.5', max_tokens: 64, messages: [{ role: 'user', content: [{ type: 'text', text: LONG, ...part }] }] });
+    const marked = await callJson(gateway.url, 'POST', '/v1/chat/completions', key, body({ cache_control: EPHEMERAL }));
+    assert.equal(marked.status, 403, marked.text.slice(0, 300));
+    assert.equal(heldIn(marked), '$0.38');
+    assert.equal(openai.requests.length, 0);
+    const plain = await callJson(gateway.url, 'POST', '/v1/chat/completions', key, body({}));
+    assert.equal(plain.status, 200, plain.text.slice(0, 300));
+    assert.equal(openai.requests.length, 1, 'served by OpenRouter');
   });
 
   test('an OpenAI model that caches every prompt by itself is held at its write rate, markers or not', async () => {

@@ -236,6 +236,8 @@ describe('holds with prompt-cache writes', () => {
     near(heldCost(sonnet, 1_000_000, 0, heldWrites(sonnet, () => 'default')), 3.75, '5-minute marker');
     near(heldCost(sonnet, 1_000_000, 0, heldWrites(sonnet, () => '1h')), 6, '1-hour marker');
     near(heldCost(entry('anthropic/claude-sonnet-4.5'), 100_000, 0, heldWrites(entry('anthropic/claude-sonnet-4.5'), () => 'none')), 0.3, 'OpenRouter Claude unmarked');
-    near(heldCost(entry('gpt-6.2-sol'), 1_000_000, 0, heldWrites(entry('gpt-6.2-sol'), () => 'none')), 2.5, 'GPT-6.2 Sol: every prompt may be written');
+    // Far below its 272K band (a local count the provider's cannot take past it): $2.50 per 1M written; past it the band's $5.
+    near(heldCost(entry('gpt-6.2-sol'), 100_000, 0, heldWrites(entry('gpt-6.2-sol'), () => 'none')), 0.25, 'GPT-6.2 Sol: every prompt may be written');
+    near(heldCost(entry('gpt-6.2-sol'), 1_000_000, 0, heldWrites(entry('gpt-6.2-sol'), () => 'none')), 5, 'GPT-6.2 Sol past its band');
   });
 });

@@ -14,6 +14,7 @@ import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { startFakeOpenAi } from '../../test/support/fake-openai.js';
 import { loadConfig } from '../config/config-loader.js';
+import type { Config } from '../config/config-schema.js';
 import { GatewayServer } from './gateway-server.js';
 
 setFlagsFromString('--expose-gc');
@@ -49,8 +50,9 @@ test('a retired generation is collected after a reload: nothing of it stays reac
 const CLIENT_KEY = 'sk-test-client-key-0123456789';
 const UPSTREAM_KEY = 'sk-test-upstream-key-0123456789';
 
-async function startServer(directory: string, env: Record<string, string> = {}): Promise<{ gateway: GatewayServer; port: number }> {
+async function startServer(directory: string, env: Record<string, string> = {}, server: Partial<Config['server']> = {}): Promise<{ gateway: GatewayServer; port: number }> {
   const config = loadConfig({ LLM_PROXY_DB: join(directory, 'db.sqlite'), LLM_PROXY_API_KEYS: CLIENT_KEY, LLM_PROXY_LOG_LEVEL: 'error', ...env }).config;
+  Object.assign(config.server, server);
   const gateway = await GatewayServer.create(config, undefined);
   await gateway.listen(0, '127.0.0.1');
   return { gateway, port: (gateway.listener.address() as AddressInfo).port };
@@ -224,6 +226,30 @@ test("connections waiting in the kernel's accept queue when the drain starts are
     assert.equal((await shutdown).drained, true);
   } finally {
     await client.terminate();
+    await gateway.shutdown(1000);
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
+
+test('during the drain, a connection whose headers are still incomplete is closed after headers_timeout_s, not held until the deadline', async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'gateway-server-'));
+  const { gateway, port } = await startServer(directory, {}, { headers_timeout_s: 0.3 });
+  const slow = connect(port, '127.0.0.1');
+  try {
+    let text = '';
+    slow.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    const closed = once(slow, 'close');
+    // Headers begun before the signal, never finished (slowloris).
+    slow.write('GET /health/live HTTP/1.1\r\nHost: localhost\r\n');
+    await once(slow, 'connect');
+    const started = performance.now();
+    const shutdown = gateway.shutdown(4_000);
+    await closed;
+    assert.ok(performance.now() - started < 1_000, `the connection was closed after ${Math.round(performance.now() - started)} ms`);
+    assert.match(text, /^HTTP\/1\.1 408 /);
+    assert.equal((await shutdown).drained, true);
+  } finally {
+    slow.destroy();
     await gateway.shutdown(1000);
     rmSync(directory, { recursive: true, force: true });
   }

@@ -388,7 +388,18 @@ export class GatewayServer {
     // Connections that completed their handshake but wait in the kernel's accept queue would be
     // reset by closing the listener now: they are accepted first (acceptQueued), and their requests
     // answered 503 with Connection: close.
-    const closed = server.listening ? acceptQueued(server).then(() => new Promise<void>((resolve) => closeKeepingIdle(server, () => resolve()))) : Promise.resolve();
+    // close() also stops node's header/request timeout checks; they go on until the drain ends.
+    const resumeCheck = resumableConnectionCheck(server);
+    let checking: NodeJS.Timeout | undefined;
+    const closed = server.listening
+      ? acceptQueued(server).then(
+          () =>
+            new Promise<void>((resolve) => {
+              closeKeepingIdle(server, () => resolve());
+              checking = resumeCheck?.();
+            }),
+        )
+      : Promise.resolve();
     let sweep: NodeJS.Timeout | undefined;
     const grace = setTimeout(() => {
       server.closeIdleConnections();
@@ -397,6 +408,7 @@ export class GatewayServer {
     const { interrupted, drained } = await awaitDrain(closed, deadlineMs, streams, () => server.closeAllConnections(), logger);
     clearTimeout(grace);
     clearInterval(sweep);
+    clearInterval(checking);
     for (const { built } of generations) {
       try {
         await built.app.close();
@@ -423,6 +435,23 @@ function closeKeepingIdle(server: Server, callback: () => void): void {
   } finally {
     delete (server as Partial<Server>).closeIdleConnections;
   }
+}
+
+/**
+ * node:http checks header and request timeouts (headers_timeout_s, request_timeout_s) on an
+ * interval that its close() clears, so a client that opened a connection before the drain and
+ * sends its headers slowly (slowloris) would hold the drain until its deadline. Returns what starts
+ * node's own check again, with the server's own values and interval (the same 408 and close as
+ * before the drain); undefined when the listener never listened or this Node keeps its timer
+ * elsewhere. Read before close(), which also unsets the interval's period.
+ */
+function resumableConnectionCheck(server: Server): (() => NodeJS.Timeout) | undefined {
+  const symbol = Object.getOwnPropertySymbols(server).find((candidate) => candidate.description === 'http.server.connectionsCheckingInterval');
+  const timer: unknown = symbol === undefined ? undefined : (server as unknown as Record<symbol, unknown>)[symbol];
+  if (typeof timer !== 'object' || timer === null) return undefined;
+  const { _onTimeout: check, _idleTimeout: intervalMs } = timer as { _onTimeout?: unknown; _idleTimeout?: unknown };
+  if (typeof check !== 'function' || typeof intervalMs !== 'number' || intervalMs <= 0) return undefined;
+  return () => setInterval(() => (check as () => void)(), intervalMs).unref();
 }
 
 /**

@@ -216,12 +216,13 @@ export function buildApp(services: Services, options: AppOptions = {}): App {
     }
   });
 
-  // While draining, an answer that began before the drain tells its client to not reuse the
-  // connection: kept alive, it would be closed as idle (below 100 ms later) under the next request
-  // the client had just sent on it, a reset with no answer. A request pipelined behind it is
-  // answered first, and its answer says it.
+  // Once a shutdown has started, an answer tells its client to not reuse the connection: during
+  // the shutdown delay, so kept-alive clients reconnect (to another instance, once the balancer has
+  // taken this one out) before the listener closes; while draining, because a kept-alive connection
+  // would be closed as idle (100 ms later) under the next request the client had just sent on it, a
+  // reset with no answer. A request pipelined behind it is answered first, and its answer says it.
   app.addHook('onSend', (request, reply, payload, done) => {
-    if (!lifecycle.draining) return done(null, payload);
+    if (!lifecycle.leaving) return done(null, payload);
     closeIfLast(request.raw, reply.raw, (last) => {
       if (last) reply.header('connection', 'close');
       else reply.removeHeader('connection').raw.removeHeader('connection');

@@ -53,8 +53,8 @@ key configured at all, the first start makes a master key and prints it once.
   --workers N|auto   N processes on one port (default: LLM_PROXY_WORKERS, else 1; auto = one per core)
 
 Signals (to this process, not to npm): SIGHUP reloads the configuration; SIGTERM or SIGINT drains
-(in-flight requests and streams get server.shutdown_timeout_s, default 30) and exits 0; a second one
-a second later ends it at once.
+(after server.shutdown_delay_s of serving on, default 0, in-flight requests and streams get
+server.shutdown_timeout_s, default 30) and exits 0; a second one a second later ends it at once.
 `;
 
 const KEYS_HELP = `llm-proxy keys create|list|revoke

@@ -10,6 +10,7 @@ import { runWorker } from './cluster/worker.js';
 import { ConfigError, loadConfig } from './config/config-loader.js';
 import type { Config } from './config/config-schema.js';
 import { condenseModelWarning } from './context/condense-model-check.js';
+import { stopTimes } from './http/graceful-shutdown.js';
 import type { Logger } from './logging/logger.js';
 import { GatewayServer, masterKeySetup, servingProblem, type MasterKeySetup } from './server/gateway-server.js';
 import { onStopSignals } from './server/stop-signals.js';
@@ -95,16 +96,16 @@ async function startSingle(config: Config, key: MasterKeySetup): Promise<void> {
   const { logger } = services;
   let announced = false;
   const shutdown = async (signal: string) => {
-    const deadlineMs = (gateway.app.services.config.server.shutdown_timeout_s ?? 30) * 1000;
+    const { delayMs, deadlineMs } = stopTimes(gateway.app.services.config.server);
     logger.info({ signal }, 'shutting down');
     // A backstop only: the drain itself ends streams at the deadline and cuts what is left.
     const force = setTimeout(() => {
       gateway.shared.spoolUsageNow();
       process.exit(1);
-    }, deadlineMs + 15_000);
+    }, delayMs + deadlineMs + 15_000);
     force.unref();
     try {
-      await gateway.shutdown(deadlineMs);
+      await gateway.shutdown(deadlineMs, delayMs);
     } finally {
       // Stopped before it was announced: the master key this start generated was never shown.
       if (!announced && key.generated !== undefined) rmSync(key.generated.file, { force: true });

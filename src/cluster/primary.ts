@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { AggregatorRegistry } from 'prom-client';
 import { MemoryCacheStore } from '../cache/memory-cache-store.js';
 import type { Config } from '../config/config-schema.js';
+import { stopTimes } from '../http/graceful-shutdown.js';
 import { refusedReload, type ReloadOutcome } from '../http/routes/admin-reload.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { MemoryRateLimiter } from '../rate-limit/memory-rate-limiter.js';
@@ -239,13 +240,13 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
   const stop = async (failure: number) => {
     if (stopping) return;
     stopping = true;
-    const deadlineMs = (running.server.shutdown_timeout_s ?? 30) * 1000;
+    const { delayMs, deadlineMs } = stopTimes(running.server);
     logger.info({ workers: slots.size }, 'shutting down: every worker drains');
     // A backstop only: each worker ends its own streams at the deadline.
     const force = setTimeout(() => {
       for (const slot of slots.values()) slot.worker.process.kill('SIGKILL');
       process.exit(1);
-    }, deadlineMs + 20_000);
+    }, delayMs + deadlineMs + 20_000);
     force.unref();
     const exits = [...slots.values()].map(
       (slot) =>

@@ -8,6 +8,7 @@ import { AggregatorRegistry } from 'prom-client';
 import type { CachedAnswer } from '../cache/cached-answer.js';
 import type { CacheStore, CacheStoreStats } from '../cache/cache-store.js';
 import type { Config } from '../config/config-schema.js';
+import { stopTimes } from '../http/graceful-shutdown.js';
 import type { ReloadOutcome } from '../http/routes/admin-reload.js';
 import { UiSessionStore, type UiSession } from '../keys/ui-sessions.js';
 import type { Logger } from '../logging/logger.js';
@@ -249,14 +250,14 @@ export async function runWorker(fail: (message: string) => never): Promise<void>
     // Stopped before it served: nothing to drain.
     if (gateway === undefined) process.exit(0);
     const running = gateway;
-    const deadlineMs = (running.app.services.config.server.shutdown_timeout_s ?? 30) * 1000;
+    const { delayMs, deadlineMs } = stopTimes(running.app.services.config.server);
     running.shared.logger.info({ reason, pid: process.pid }, 'worker shutting down');
     const force = setTimeout(() => {
       running.shared.spoolUsageNow();
       process.exit(1);
-    }, deadlineMs + 15_000);
+    }, delayMs + deadlineMs + 15_000);
     force.unref();
-    void running.shutdown(deadlineMs).finally(() => process.exit(0));
+    void running.shutdown(deadlineMs, delayMs).finally(() => process.exit(0));
   };
   // The primary passes SIGTERM on, so a stop sent to the whole group or cgroup (Ctrl-C, systemd)
   // arrives twice: one drain either way (see stop-signals.ts).

@@ -188,6 +188,12 @@ export const ConfigSchema = Type.Object(
         keepalive_s: Type.Number({ exclusiveMinimum: 0, maximum: MAX_TIMER_S }),
         /** Seconds a SIGTERM/SIGINT waits for in-flight requests and streams before ending them (default 30). */
         shutdown_timeout_s: Type.Optional(Type.Number({ minimum: 0, maximum: 3600 })),
+        /**
+         * Seconds a SIGTERM/SIGINT keeps accepting and serving, readiness already false, before the
+         * listener closes and the drain (shutdown_timeout_s) starts: the time an orchestrator takes
+         * to stop routing new connections here (default 0). Fractions allowed.
+         */
+        shutdown_delay_s: Type.Optional(Type.Number({ minimum: 0, maximum: 3600 })),
         /** Worker processes on one port (node:cluster); `auto` = one per core. Default 1: no cluster. */
         workers: Type.Optional(
           Type.Union([Type.Integer({ minimum: 1, maximum: 256 }), Type.Literal('auto')], { description: 'a whole number from 1 to 256, or auto (one per core)' }),

@@ -8,11 +8,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { getHeapStatistics } from 'node:v8';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { App } from '../app.js';
+import type { Config } from '../config/config-schema.js';
 import type { Logger } from '../logging/logger.js';
 import type { StreamRegistry } from './stream-response.js';
 
 /** Whether this instance is taking new work: /health/ready reads it. */
 export class Lifecycle {
+  /**
+   * A shutdown has started: /health/ready answers 503 and answers say `Connection: close`, but
+   * requests are still served (server.shutdown_delay_s) until `draining` is set as well.
+   */
+  leaving = false;
+  /** The listener is closing: new requests on accepted connections get 503 `server_shutting_down`. */
   draining = false;
   /** Heap above the shedding threshold (RELIABILITY 4b#24): new work is refused with 503 until it falls. */
   overloaded = false;
@@ -59,7 +66,7 @@ export function overloadedError(): GatewayError {
  * was sent with it has been read. Node's parser for the connection holds the last request it read.
  * `then` is told whether this answer is the last (Fastify's own close() marks every request that
  * arrives after it with `Connection: close`, which a queued answer that is not the last drops).
- * Runs from app.ts's onSend hook, only while draining.
+ * Runs from app.ts's onSend hook, only once a shutdown has started (`leaving`).
  */
 export function closeIfLast(request: IncomingMessage, response: ServerResponse, then: (last: boolean) => void): void {
   const decide = () => {
@@ -98,6 +105,15 @@ export function shuttingDownError(): GatewayError {
   });
 }
 
+/**
+ * A stop's two periods, from the running config: `delayMs` of serving on, not ready
+ * (server.shutdown_delay_s, default 0), then the drain's `deadlineMs` (server.shutdown_timeout_s,
+ * default 30), which starts only after the delay.
+ */
+export function stopTimes(server: Config['server']): { delayMs: number; deadlineMs: number } {
+  return { delayMs: (server.shutdown_delay_s ?? 0) * 1000, deadlineMs: (server.shutdown_timeout_s ?? 30) * 1000 };
+}
+
 /** Time given to interrupted streams to write their last event and record their usage. */
 const INTERRUPT_GRACE_MS = 2_000;
 
@@ -125,6 +141,7 @@ const inProgress = new WeakMap<App, Promise<ShutdownResult>>();
 async function drain(target: App & { lifecycle: Lifecycle }, deadlineMs: number): Promise<ShutdownResult> {
   const { app, services, streams, lifecycle } = target;
   const logger = services.logger;
+  lifecycle.leaving = true;
   lifecycle.draining = true;
   lifecycle.stop();
   logger.info({ deadline_s: deadlineMs / 1000, streams: streams.size }, 'draining: not ready, no new connections');

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -58,23 +58,29 @@ async function startServer(directory: string, env: Record<string, string> = {}, 
   return { gateway, port: (gateway.listener.address() as AddressInfo).port };
 }
 
+/** A connection that has had one answer and is kept alive; `text()` is what arrived on it after that. */
+async function keptAlive(port: number): Promise<{ socket: Socket; text: () => string }> {
+  const socket = connect(port, '127.0.0.1');
+  let text = '';
+  socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+  socket.write('GET /health/live HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  while (!text.includes('"status":"alive"')) await once(socket, 'data');
+  text = '';
+  return { socket, text: () => text };
+}
+
 test('a request sent on an idle kept-alive connection just as the drain starts gets 503 with Connection: close, not a reset', async () => {
   const directory = mkdtempSync(join(tmpdir(), 'gateway-server-'));
   const { gateway, port } = await startServer(directory);
-  const socket = connect(port, '127.0.0.1');
+  const { socket, text } = await keptAlive(port);
   try {
-    let text = '';
-    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
-    socket.write('GET /health/live HTTP/1.1\r\nHost: localhost\r\n\r\n');
-    while (!text.includes('"status":"alive"')) await once(socket, 'data');
-    text = '';
     const closed = once(socket, 'close');
     const shutdown = gateway.shutdown(5_000);
     socket.write(`GET /v1/models HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${CLIENT_KEY}\r\n\r\n`);
     await closed;
-    assert.match(text, /^HTTP\/1\.1 503 /);
-    assert.match(text, /\r\nconnection: close\r\n/i);
-    assert.match(text, /"code":"server_shutting_down"/);
+    assert.match(text(), /^HTTP\/1\.1 503 /);
+    assert.match(text(), /\r\nconnection: close\r\n/i);
+    assert.match(text(), /"code":"server_shutting_down"/);
     assert.equal((await shutdown).drained, true);
   } finally {
     socket.destroy();
@@ -226,6 +232,51 @@ test("connections waiting in the kernel's accept queue when the drain starts are
     assert.equal((await shutdown).drained, true);
   } finally {
     await client.terminate();
+    await gateway.shutdown(1000);
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
+
+/** One GET on a connection of its own: status, `Connection` header and body. */
+function get(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; connection: string | undefined; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest({ port, host: '127.0.0.1', path, headers, agent: false }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, connection: response.headers.connection, body }));
+    });
+    request.on('error', reject);
+    request.end();
+  });
+}
+
+test('during the shutdown delay: not ready, but new connections are accepted and served (Connection: close); then the listener closes', async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'gateway-server-'));
+  const { gateway, port } = await startServer(directory);
+  // A kept-alive connection from before the signal: its next answer during the delay is served and closes it.
+  const { socket: kept, text } = await keptAlive(port);
+  try {
+    const keptClosed = once(kept, 'close');
+    const started = performance.now();
+    const shutdown = gateway.shutdown(5_000, 600);
+    const ready = await get(port, '/health/ready');
+    assert.deepEqual([ready.status, JSON.parse(ready.body)], [503, { status: 'shutting_down' }]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const models = await get(port, '/v1/models', { authorization: `Bearer ${CLIENT_KEY}` });
+    assert.equal(models.status, 200, models.body);
+    assert.equal(models.connection, 'close');
+    kept.write(`GET /v1/models HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${CLIENT_KEY}\r\n\r\n`);
+    await keptClosed;
+    assert.match(text(), /^HTTP\/1\.1 200 /);
+    assert.match(text(), /\r\nconnection: close\r\n/i);
+    assert.ok(performance.now() - started < 600, 'these were answered within the delay');
+    assert.equal(gateway.listener.listening, true);
+    assert.equal((await shutdown).drained, true);
+    assert.ok(performance.now() - started >= 600, 'the listener stayed open for the whole delay');
+    await assert.rejects(get(port, '/health/live'), /ECONNREFUSED/);
+  } finally {
+    kept.destroy();
     await gateway.shutdown(1000);
     rmSync(directory, { recursive: true, force: true });
   }

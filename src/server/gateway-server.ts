@@ -358,26 +358,43 @@ export class GatewayServer {
 
   /**
    * Graceful shutdown across generations (RELIABILITY 4b#22), as http/graceful-shutdown.ts does for
-   * one app: not ready, no new connections, in-flight work gets up to `deadlineMs`, streams still
-   * open then end with the `server_shutting_down` event, then every generation and the shared
-   * services close (usage flushed). Never rejects; a second call returns the first one's result.
+   * one app: not ready at once, still serving for `delayMs` (server.shutdown_delay_s), then no new
+   * connections, in-flight work gets up to `deadlineMs`, streams still open then end with the
+   * `server_shutting_down` event, then every generation and the shared services close (usage
+   * flushed). Never rejects; a second call returns the first one's result.
    */
-  shutdown(deadlineMs: number): Promise<ShutdownResult> {
-    this.stopping ??= this.drain(deadlineMs);
+  shutdown(deadlineMs: number, delayMs = 0): Promise<ShutdownResult> {
+    this.stopping ??= this.drain(deadlineMs, delayMs);
     return this.stopping;
   }
 
-  private async drain(deadlineMs: number): Promise<ShutdownResult> {
+  /**
+   * The shutdown delay: readiness is false and answers say `Connection: close` (so kept-alive
+   * clients reconnect), while the listener still accepts and serves, for as long as the
+   * orchestrator takes to stop sending new connections here (Kubernetes removes a stopping pod's
+   * endpoints asynchronously; Envoy's --drain-time-s likewise keeps accepting while it discourages:
+   * https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/operations/draining).
+   */
+  private async serveOn(delayMs: number): Promise<void> {
+    for (const { built } of [this.current, ...this.retiring]) built.lifecycle.leaving = true;
+    this.shared.logger.info({ delay_s: delayMs / 1000 }, 'shutdown delay: not ready, still serving');
+    await sleep(delayMs);
+  }
+
+  private async drain(deadlineMs: number, delayMs: number): Promise<ShutdownResult> {
     await this.reloading?.catch(() => undefined);
     const { logger } = this.shared;
+    const server = this.listener;
+    // A stop before the listener opened (during the start) has no one to serve on for.
+    if (delayMs > 0 && server.listening) await this.serveOn(delayMs);
     const generations = [this.current, ...this.retiring];
     // Closed below, all together: a retiring generation no longer closes itself when it goes idle.
     for (const generation of this.retiring) generation.idle = undefined;
     for (const { built } of generations) {
+      built.lifecycle.leaving = true;
       built.lifecycle.draining = true;
       built.lifecycle.stop();
     }
-    const server = this.listener;
     const streams = generations.map(({ built }) => built.streams);
     logger.info({ deadline_s: deadlineMs / 1000, streams: streams.reduce((sum, registry) => sum + registry.size, 0) }, 'draining: not ready, no new connections');
     // http's close() would also close every idle kept-alive connection at once, so a request its

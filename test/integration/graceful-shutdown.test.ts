@@ -1,5 +1,6 @@
 // Graceful shutdown (RELIABILITY 4b#22, issue #9): in-process through gracefulShutdown() on a real
-// listener, and once end to end: `node dist/src/main.js`, a slow stream, SIGTERM, exit 0, usage row in SQLite.
+// listener, and end to end: `node dist/src/main.js`, a slow stream, SIGTERM, exit 0, usage row in
+// SQLite; and with server.shutdown_delay_s, new connections served during the delay.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import Database from 'better-sqlite3';
 import { gracefulShutdown } from '../../src/http/graceful-shutdown.js';
 import { startFakeOpenAi } from '../support/fake-openai.js';
 import { CLIENT_KEY, MASTER_KEY, UPSTREAM_KEY, eventually, startGateway } from '../support/gateway-harness.js';
+import { openStream, send, startGatewayProcess } from '../support/gateway-process.js';
 import { call, chat, JSON_AUTH, sleep, splitSse } from '../support/reliability-support.js';
 
 async function startDrainable() {
@@ -177,6 +179,69 @@ describe('graceful shutdown', () => {
     } finally {
       await fake.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('server.shutdown_delay_s: after SIGTERM new connections are served while /health/ready is 503; then the listener closes, the drain runs, exit 0, usage in SQLite', async () => {
+    const fake = await startFakeOpenAi({ apiKey: UPSTREAM_KEY });
+    const proxy = await startGatewayProcess(
+      { LLM_PROXY_API_KEYS: CLIENT_KEY, LLM_PROXY_MASTER_KEY: MASTER_KEY, OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${fake.url}/v1` },
+      'server:\n  shutdown_delay_s: 1\n  shutdown_timeout_s: 5\nrouting:\n  discovery_interval_s: 0\n',
+    );
+    let release = () => undefined as void;
+    try {
+      proxy.child.kill('SIGTERM');
+      const signalled = performance.now();
+      await sleep(500);
+      // New connections, opened half-way through the delay: readiness says no, work is served.
+      const ready = await send(proxy.url, '/health/ready');
+      assert.deepEqual([ready.status, JSON.parse(ready.body)], [503, { status: 'shutting_down' }]);
+      const served = await send(proxy.url, '/v1/chat/completions', { headers: { ...JSON_AUTH, 'x-request-id': 'during-delay' }, body: chat() });
+      assert.equal(served.status, 200, served.body);
+      fake.enqueue({ kind: 'gated-stream', chunks: 2, release: new Promise<void>((resolve) => (release = resolve)) });
+      const stream = openStream(proxy.url, { ...JSON_AUTH, 'x-request-id': 'delay-stream' }, chat({ stream: true }));
+      await eventually(() => stream.received().includes('data: '), 5_000);
+      assert.ok(performance.now() - signalled < 1_000, 'these were served within the delay');
+      // After the delay the listener closes while the stream still drains; it then finishes.
+      const refused = () => send(proxy.url, '/health/live').then(() => false, (error: NodeJS.ErrnoException) => error.code === 'ECONNREFUSED');
+      while (!(await refused())) {
+        assert.ok(performance.now() - signalled < 4_000, 'the listener did not close');
+        await sleep(20);
+      }
+      assert.ok(performance.now() - signalled >= 1_000, 'the listener stayed open for the whole delay');
+      assert.equal(proxy.child.exitCode, null, 'still draining the stream');
+      release();
+      assert.ok((await stream.done).trimEnd().endsWith('data: [DONE]'));
+      assert.equal(await proxy.exited, 0, proxy.output().slice(-3000));
+      const db = new Database(proxy.dbPath, { readonly: true });
+      try {
+        const rows = db.prepare("SELECT request_id, status FROM usage_records WHERE request_id IN ('during-delay', 'delay-stream') ORDER BY request_id").all();
+        assert.deepEqual(rows, [
+          { request_id: 'delay-stream', status: 'ok' },
+          { request_id: 'during-delay', status: 'ok' },
+        ]);
+      } finally {
+        db.close();
+      }
+    } finally {
+      release();
+      await proxy.cleanup();
+      await fake.close();
+    }
+  });
+
+  test('a second SIGTERM more than a second into the shutdown delay ends the process at once, as during the drain', async () => {
+    const proxy = await startGatewayProcess({ LLM_PROXY_MASTER_KEY: MASTER_KEY }, 'server:\n  shutdown_delay_s: 30\nrouting:\n  discovery_interval_s: 0\n');
+    try {
+      proxy.child.kill('SIGTERM');
+      await proxy.waitFor('shutdown delay: not ready, still serving');
+      await sleep(1_200);
+      proxy.child.kill('SIGTERM');
+      await proxy.exited;
+      assert.equal(proxy.child.signalCode, 'SIGTERM', proxy.output().slice(-3000));
+      assert.doesNotMatch(proxy.output(), /draining: not ready/);
+    } finally {
+      await proxy.cleanup();
     }
   });
 

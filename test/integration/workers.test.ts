@@ -301,6 +301,34 @@ describe('workers: state through the primary (no Redis)', () => {
   });
 });
 
+describe('workers: shutdown delay', () => {
+  test('server.shutdown_delay_s with --workers 2: after SIGTERM to the primary, new connections are served by both workers while not ready; then every worker drains, exit 0', async () => {
+    const gateway = await startGatewayProcess({ LLM_PROXY_MASTER_KEY: MASTER_KEY }, baseConfig('  shutdown_delay_s: 0.8\n'), ['--workers', '2']);
+    try {
+      gateway.child.kill('SIGTERM');
+      const signalled = performance.now();
+      await gateway.waitFor('shutdown delay: not ready, still serving', 2_000, 2);
+      await sleep(Math.max(0, 300 - (performance.now() - signalled)));
+      // Each on a connection of its own: the cluster hands them to the workers in turn.
+      const paths = ['/health/ready', '/health/ready', '/v1/models', '/v1/models'];
+      const answers: number[] = [];
+      for (const path of [...paths, ...paths]) answers.push((await send(gateway.url, path, { headers: bearer(MASTER_KEY) })).status);
+      assert.ok(performance.now() - signalled < 800, 'these were answered within the delay');
+      assert.deepEqual(answers, [503, 503, 200, 200, 503, 503, 200, 200]);
+      assert.equal(await gateway.exited, 0, gateway.output().slice(-3000));
+      const lines = gateway.output().split('\n');
+      const answered = (path: string, status: number, worker: number) =>
+        lines.some((line) => line.includes(`"path":"${path}","status":${status}`) && line.includes(`"worker":${worker},`));
+      for (const worker of [0, 1]) {
+        assert.ok(answered('/health/ready', 503, worker) && answered('/v1/models', 200, worker), `worker ${worker} served during the delay`);
+      }
+      assert.ok(performance.now() - signalled >= 800, 'the workers served on for the whole delay');
+    } finally {
+      await gateway.cleanup();
+    }
+  });
+});
+
 describe('workers: stopped while starting', () => {
   test('SIGTERM to the primary while its workers still load: the start is abandoned and the primary exits 0', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-workers-start-'));

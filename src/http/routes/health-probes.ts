@@ -1,6 +1,6 @@
 // GET /health/live and /health/ready: orchestrator probes, no key. Live while the process
-// answers; ready until a shutdown starts draining or the heap passes the shedding threshold
-// (then 503, so load balancers stop sending).
+// answers; ready until a shutdown starts (its delay included) or the heap passes the shedding
+// threshold (then 503, so load balancers stop sending).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { GatewayError } from '../../errors/gateway-error.js';
 import { overloadedError, shuttingDownError, type Lifecycle } from '../graceful-shutdown.js';
@@ -33,7 +33,7 @@ export function registerHealthProbes(app: FastifyInstance, lifecycle: Lifecycle)
   app.get('/health/live', { config: { auth: 'none' }, schema: probeSchema('Liveness: 200 while the process answers.') }, async () => ({ status: 'alive' }));
 
   app.get('/health/ready', { config: { auth: 'none' }, schema: probeSchema('Readiness: 503 once a shutdown has started.') }, async (_request, reply) => {
-    if (lifecycle.draining) return reply.code(503).send({ status: 'shutting_down' });
+    if (lifecycle.leaving) return reply.code(503).send({ status: 'shutting_down' });
     if (lifecycle.overloaded) return reply.code(503).send({ status: 'overloaded' });
     return { status: 'ready' };
   });

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startScriptFlags } from '../../src/server/node-flags.js';
 import { startFakeOpenAi } from '../support/fake-openai.js';
 import { eventually, MASTER_KEY, UPSTREAM_KEY } from '../support/gateway-harness.js';
-import { childPids, openStream, send, startGatewayProcess, signalEveryProcess, type GatewayProcess } from '../support/gateway-process.js';
+import { childPids, forceStop, openStream, send, startGatewayProcess, signalEveryProcess } from '../support/gateway-process.js';
 
 const CONFIG = 'server:\n  shutdown_timeout_s: 5\nrouting:\n  discovery_interval_s: 0\n';
 
@@ -119,17 +119,6 @@ for (const workers of [1, 2]) {
       await cleanup();
     }
   });
-}
-
-/** SIGTERM, then another more than a second later: the operator insisting ends the drain at once. */
-async function forceStop(cli: GatewayProcess): Promise<void> {
-  cli.child.kill('SIGTERM');
-  await cli.waitFor('shutting down');
-  await sleep(1_200);
-  cli.child.kill('SIGTERM');
-  // Ended by the signal (the server's, passed on by the CLI), long before the 5 s deadline.
-  await cli.exited;
-  assert.equal(cli.child.signalCode, 'SIGTERM', cli.output().slice(-3000));
 }
 
 test('a second SIGTERM more than a second after the first ends the drain at once', async () => {

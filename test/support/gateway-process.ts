@@ -1,11 +1,13 @@
 // Runs the real `node dist/src/main.js` (optionally with --workers) on a free 127.0.0.1 port, for
 // tests of what only a process has: signals, config reloads, cluster workers. Output is captured.
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { eventually } from './gateway-harness.js';
 
 export interface GatewayProcess {
@@ -91,6 +93,17 @@ export async function startGatewayProcess(
   };
   await running.waitFor('llm-proxy listening', 20_000);
   return running;
+}
+
+/** SIGTERM, then another more than a second later: the operator insisting ends the stop (its delay or drain) at once. */
+export async function forceStop(cli: GatewayProcess): Promise<void> {
+  cli.child.kill('SIGTERM');
+  await cli.waitFor('shutting down');
+  await sleep(1_200);
+  cli.child.kill('SIGTERM');
+  // Ended by the signal (the server's, passed on by the CLI), long before the drain would end.
+  await cli.exited;
+  assert.equal(cli.child.signalCode, 'SIGTERM', cli.output().slice(-3000));
 }
 
 export interface Answer {

@@ -51,6 +51,8 @@ export interface ChatMessage {
   tool_call_id?: string;
   function_call?: FunctionCall;
   refusal?: string | null;
+  /** Not OpenAI's: a prompt-cache breakpoint on the message's last block (LiteLLM's convention, for Claude). */
+  cache_control?: unknown;
 }
 
 export interface FunctionDefinition {
@@ -58,11 +60,15 @@ export interface FunctionDefinition {
   description?: string;
   parameters?: Record<string, unknown>;
   strict?: boolean | null;
+  /** Not OpenAI's: a prompt-cache breakpoint on this tool (LiteLLM reads it here or beside `function`). */
+  cache_control?: unknown;
 }
 
 export interface ToolDefinition {
   type: 'function';
   function: FunctionDefinition;
+  /** Not OpenAI's: a prompt-cache breakpoint on this tool (LiteLLM's convention, for Claude). */
+  cache_control?: unknown;
 }
 
 export type ToolChoice =

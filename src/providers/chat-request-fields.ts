@@ -36,10 +36,15 @@ export function warnIgnored(target: ChatTarget, provider: string, field: string)
   target.warnings.push(`${field}: not supported by ${provider}, ignored`);
 }
 
+/** The shared fields and a codec's own (Anthropic's top-level `cache_control`). */
+export function handledFields(...own: string[]): ReadonlySet<string> {
+  return new Set([...HANDLED_FIELDS, ...own]);
+}
+
 /** Any other top-level field the client sent is dropped with a warning naming it, never misapplied. */
-export function warnUnknownFields(request: ChatCompletionRequest, target: ChatTarget, provider: string): void {
+export function warnUnknownFields(request: ChatCompletionRequest, target: ChatTarget, provider: string, handled: ReadonlySet<string> = HANDLED_FIELDS): void {
   for (const [field, value] of Object.entries(request)) {
-    if (!HANDLED_FIELDS.has(field) && value !== undefined && value !== null) warnIgnored(target, provider, field.slice(0, 64));
+    if (!handled.has(field) && value !== undefined && value !== null) warnIgnored(target, provider, field.slice(0, 64));
   }
 }
 
@@ -67,14 +72,33 @@ export function parseDataUrl(url: string): DataUrl | undefined {
  * parts carry no input for the model and are skipped; any other part is refused with `refused`.
  */
 export function textOfMessage(content: ChatMessage['content'], param: string, refused: string): string[] {
-  if (content === undefined || content === null) return [];
-  if (typeof content === 'string') return content.length === 0 ? [] : [content];
   const texts: string[] = [];
+  forEachTextPart(content, param, refused, (text) => {
+    if (text.length > 0) texts.push(text);
+  });
+  return texts;
+}
+
+/**
+ * The same walk, handing each text on with its part (undefined for string content) and param path,
+ * for a codec that reads more of the part than its text (Anthropic's `cache_control`). Empty texts
+ * are passed too: the caller decides what an empty part carrying more means.
+ */
+export function forEachTextPart(
+  content: ChatMessage['content'],
+  param: string,
+  refused: string,
+  visit: (text: string, part: Record<string, unknown> | undefined, partParam: string) => void,
+): void {
+  if (content === undefined || content === null) return;
+  if (typeof content === 'string') {
+    if (content.length > 0) visit(content, undefined, param);
+    return;
+  }
   content.forEach((part, index) => {
     const record = part as Record<string, unknown>;
     if (part.type === 'refusal') return;
     if (part.type !== 'text' || typeof record.text !== 'string') throw unsupportedContent(`${param}[${index}]`, refused);
-    if (record.text.length > 0) texts.push(record.text);
+    if (record.text.length > 0 || record.cache_control !== undefined) visit(record.text, record, `${param}[${index}]`);
   });
-  return texts;
 }

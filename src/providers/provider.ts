@@ -63,6 +63,11 @@ export interface DiscoveredModel {
 export interface ChatCodec {
   /** True when the upstream speaks OpenAI's format, so bodies and streams can pass through. */
   readonly passthrough: boolean;
+  /**
+   * A translating codec that carries the chat request's `cache_control` markers to the provider
+   * (Anthropic), so the budget hold prices their writes; a pass-through one carries them as sent.
+   */
+  readonly keepsCacheControl?: boolean;
   /** Headers that carry the credential and protocol version. */
   authHeaders(apiKey: string | undefined): Record<string, string>;
   buildChatRequest(request: ChatCompletionRequest, target: ChatTarget): UpstreamRequestSpec;

@@ -50,7 +50,7 @@ describe('cacheControlWrites', () => {
     assert.equal(cacheControlWrites({ ...body, messages: body.messages.slice(0, 2) }), 'default');
   });
 
-  test("a chat request translated for Anthropic loses its markers, so the hold counts none for it (src/rate-limit/chat-admission.ts)", () => {
+  test('a chat request translated for Anthropic keeps its markers, so the hold counts the same writes on either body (src/rate-limit/chat-admission.ts)', () => {
     const chat = {
       model: 'claude-sonnet-4-6',
       cache_control: HOUR,
@@ -62,8 +62,15 @@ describe('cacheControlWrites', () => {
     } as unknown as ChatCompletionRequest;
     assert.equal(cacheControlWrites(chat), '1h');
     const sent = convertAnthropicRequest(chat, { provider: 'anthropic', model: 'claude-sonnet-4-6', stream: false, includeUsage: false, requestId: 'r', created: 0, warnings: [] });
-    assert.equal(cacheControlWrites(sent), 'none');
-    assert.doesNotMatch(JSON.stringify(sent), /cache_control/);
+    assert.equal(cacheControlWrites(sent), '1h');
+    // Four breakpoints: the user message's own marker lands on the block its part already marked.
+    assert.equal(JSON.stringify(sent).match(/cache_control/g)?.length, 4);
+    assert.deepEqual(sent.system, [{ type: 'text', text: 's', cache_control: HOUR }]);
+    assert.deepEqual(sent.tools?.[0]?.cache_control, HOUR);
+    assert.deepEqual(sent.cache_control, HOUR);
+    // Without markers, none are made up.
+    const plain = convertAnthropicRequest({ model: 'claude-sonnet-4-6', messages: [{ role: 'user', content: 'big' }] }, { provider: 'anthropic', model: 'claude-sonnet-4-6', stream: false, includeUsage: false, requestId: 'r', created: 0, warnings: [] });
+    assert.equal(cacheControlWrites(plain), 'none');
   });
 
   test('a Messages request translated for another provider loses its markers too', () => {

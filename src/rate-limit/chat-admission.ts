@@ -87,14 +87,16 @@ export class ChatAdmission {
     const asked = chat.max_completion_tokens ?? chat.max_tokens ?? undefined;
     const outputOf = (route: Route | undefined) => (asked ?? route?.entry?.max_output_tokens ?? DEFAULT_MAX_OUTPUT) * choices;
     // Markers reach a provider in the body it gets: an OpenAI-format one gets the chat request as it
-    // came (it passes through); a translated call loses them (Anthropic's request conversion keeps no
-    // cache_control), and a native one gets `nativeBody`. Each body is walked once at most, and only
-    // for a model that writes what is marked at a price (heldWrites).
+    // came (it passes through); a native call's translated routes get `nativeBody`; a translated chat
+    // call keeps them where its codec carries them (Anthropic's conversion does, Gemini's does not).
+    // Each body is walked once at most, and only for a model that writes what is marked at a price (heldWrites).
     let chatMarks: HeldWrites | undefined;
     let nativeMarks: HeldWrites | undefined;
     const marksOf: CacheMarks = (route) => {
-      if (route.provider.codec.passthrough) return (chatMarks ??= cacheControlWrites(chat));
-      return nativeBody === undefined ? 'none' : (nativeMarks ??= cacheControlWrites(nativeBody));
+      const codec = route.provider.codec;
+      if (codec.passthrough) return (chatMarks ??= cacheControlWrites(chat));
+      if (nativeBody !== undefined) return (nativeMarks ??= cacheControlWrites(nativeBody));
+      return codec.keepsCacheControl === true ? (chatMarks ??= cacheControlWrites(chat)) : 'none';
     };
     return this.reserveTokens(request, reply, () => countTokens({ kind: 'request', chat }), routes, outputOf, CHAT_REMEDY, marksOf);
   }

@@ -36,6 +36,7 @@ const noHeaders: Record<string, string> = {};
 
 export const anthropicCodec: ChatCodec = {
   passthrough: false,
+  keepsCacheControl: true,
   authHeaders(apiKey): Record<string, string> {
     return apiKey === undefined ? { 'anthropic-version': ANTHROPIC_VERSION } : { 'x-api-key': apiKey, 'anthropic-version': ANTHROPIC_VERSION };
   },

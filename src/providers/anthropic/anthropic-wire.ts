@@ -12,9 +12,20 @@ export const ANTHROPIC_VERSION = '2023-06-01';
 
 // ---- Request ----
 
+/**
+ * A prompt-cache breakpoint: the prefix up to and including the block that carries it is cached
+ * (5 minutes unless `ttl: "1h"`). On tools, system blocks, content blocks, or at the top (automatic).
+ * @see https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching
+ */
+export interface AnthropicCacheControl {
+  type: 'ephemeral';
+  ttl?: '5m' | '1h';
+}
+
 export interface AnthropicTextBlockParam {
   type: 'text';
   text: string;
+  cache_control?: AnthropicCacheControl;
 }
 
 export type AnthropicImageMediaType = 'image/jpeg' | 'image/png' | 'image/gif' | 'image/webp';
@@ -33,6 +44,7 @@ export interface AnthropicUrlSource {
 export interface AnthropicImageBlockParam {
   type: 'image';
   source: AnthropicBase64ImageSource | AnthropicUrlSource;
+  cache_control?: AnthropicCacheControl;
 }
 
 export interface AnthropicBase64PdfSource {
@@ -44,6 +56,7 @@ export interface AnthropicBase64PdfSource {
 export interface AnthropicDocumentBlockParam {
   type: 'document';
   source: AnthropicBase64PdfSource;
+  cache_control?: AnthropicCacheControl;
 }
 
 export interface AnthropicToolUseBlockParam {
@@ -51,6 +64,7 @@ export interface AnthropicToolUseBlockParam {
   id: string;
   name: string;
   input: Record<string, unknown>;
+  cache_control?: AnthropicCacheControl;
 }
 
 export interface AnthropicToolResultBlockParam {
@@ -58,6 +72,7 @@ export interface AnthropicToolResultBlockParam {
   tool_use_id: string;
   content?: string | Array<AnthropicTextBlockParam | AnthropicImageBlockParam>;
   is_error?: boolean;
+  cache_control?: AnthropicCacheControl;
 }
 
 export type AnthropicContentBlockParam =
@@ -81,6 +96,7 @@ export interface AnthropicTool {
   name: string;
   description?: string;
   input_schema: AnthropicInputSchema;
+  cache_control?: AnthropicCacheControl;
 }
 
 export type AnthropicToolChoice =
@@ -101,6 +117,8 @@ export interface AnthropicMessagesRequest {
   top_p?: number;
   tools?: AnthropicTool[];
   tool_choice?: AnthropicToolChoice;
+  /** Automatic caching: the breakpoint goes on the last cacheable block. */
+  cache_control?: AnthropicCacheControl;
 }
 
 // ---- Response ----

@@ -35,13 +35,18 @@
  * | `logprobs: true`, `top_logprobs` | — | 400 `unsupported_parameter` |
  * | `stream` | `stream` | `true` when the client streams |
  * | `stream_options` | — | read by the router (`target.includeUsage`) |
+ * | `cache_control` on a content part | the block's `cache_control` | LiteLLM's convention; text, image and file parts, system parts too |
+ * | `cache_control` on a message | its last block's `cache_control` | a tool message's goes on its `tool_result`; a system one makes `system` a block list |
+ * | `cache_control` on a tool | the tool's `cache_control` | beside `function` or inside it (LiteLLM reads both); legacy `functions[]` too |
+ * | top-level `cache_control` | top-level `cache_control` | automatic caching (the last cacheable block) |
+ * | malformed, empty-text or misordered markers, more than 4 | — | 400 `invalid_value` naming the marker (convert-cache-control.ts) |
  * | any other field | — | dropped, warning naming it |
  *
  * @see https://docs.anthropic.com/en/api/messages
  * @see https://docs.anthropic.com/en/api/openai-sdk (Anthropic's own OpenAI-compatibility notes)
  */
 import { invalidRequest, invalidValue, type GatewayError } from '../../errors/gateway-error.js';
-import { parseDataUrl, textOfMessage, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
+import { forEachTextPart, handledFields, parseDataUrl, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
 import type {
   ChatCompletionRequest,
   ChatMessage,
@@ -65,6 +70,7 @@ import type {
   AnthropicToolUseBlockParam,
 } from './anthropic-wire.js';
 import { isRecord } from './anthropic-wire.js';
+import { CacheBreakpoints } from './convert-cache-control.js';
 
 /** The tool that carries JSON-mode answers. A client tool of this name is refused, so a call to it is always ours. */
 export const JSON_RESPONSE_TOOL = 'json_response';
@@ -72,6 +78,7 @@ export const JSON_RESPONSE_TOOL = 'json_response';
 export const DEFAULT_ANTHROPIC_MAX_TOKENS = 4096;
 
 /** Fields this file reads. Anything else the client sends is dropped with a warning. */
+const ANTHROPIC_FIELDS = handledFields('cache_control');
 
 const IMAGE_TYPES: Readonly<Record<string, AnthropicImageMediaType>> = {
   'image/jpeg': 'image/jpeg',
@@ -127,20 +134,50 @@ function convertPart(part: Part, param: string, allowDocuments: boolean): Anthro
   throw unsupportedContent(param, `anthropic does not accept '${String(part.type).slice(0, 64)}' parts here`);
 }
 
-function convertContent(content: ChatMessage['content'], param: string, allowDocuments: boolean): AnthropicContentBlockParam[] {
+/** Anthropic refuses a breakpoint on an empty text block, and the proxy drops those blocks. */
+function emptyMarked(partParam: string): GatewayError {
+  return invalidValue(`${partParam}.cache_control`, 'an empty text part cannot carry a cache breakpoint');
+}
+
+function convertContent(content: ChatMessage['content'], param: string, allowDocuments: boolean, marks: CacheBreakpoints): AnthropicContentBlockParam[] {
   if (content === undefined || content === null) return [];
   if (typeof content === 'string') return content.length === 0 ? [] : [{ type: 'text', text: content }];
   const blocks: AnthropicContentBlockParam[] = [];
   content.forEach((part, index) => {
-    const block = convertPart(part, `${param}[${index}]`, allowDocuments);
-    if (block !== undefined) blocks.push(block);
+    const partParam = `${param}[${index}]`;
+    const block = convertPart(part, partParam, allowDocuments);
+    const marker = marks.read((part as Record<string, unknown>).cache_control, `${partParam}.cache_control`);
+    if (block === undefined) {
+      if (marker !== undefined) throw emptyMarked(partParam);
+      return;
+    }
+    if (marker !== undefined) block.cache_control = marker;
+    blocks.push(block);
   });
   return blocks;
 }
 
-/** The text of a system or assistant message. */
-function textParts(content: ChatMessage['content'], param: string): string[] {
-  return textOfMessage(content, param, 'only text is accepted in system and assistant messages');
+/** The text of a system or assistant message, as blocks that keep their parts' breakpoints. */
+function textBlocks(content: ChatMessage['content'], param: string, marks: CacheBreakpoints): AnthropicTextBlockParam[] {
+  const blocks: AnthropicTextBlockParam[] = [];
+  forEachTextPart(content, param, 'only text is accepted in system and assistant messages', (text, part, partParam) => {
+    const marker = part === undefined ? undefined : marks.read(part.cache_control, `${partParam}.cache_control`);
+    if (marker === undefined) {
+      if (text.length > 0) blocks.push({ type: 'text', text });
+    }
+    else if (text.length === 0) throw emptyMarked(partParam);
+    else blocks.push({ type: 'text', text, cache_control: marker });
+  });
+  return blocks;
+}
+
+/** A message-level marker goes on the message's last block (LiteLLM's reading), unless that block has its own. */
+function markLastBlock(blocks: readonly AnthropicContentBlockParam[], message: ChatMessage, param: string, marks: CacheBreakpoints): void {
+  const marker = marks.read(message.cache_control, `${param}.cache_control`);
+  if (marker === undefined) return;
+  const last = blocks[blocks.length - 1];
+  if (last === undefined) throw invalidValue(`${param}.cache_control`, 'the message has no content to cache');
+  last.cache_control ??= marker;
 }
 
 /**
@@ -164,11 +201,11 @@ function parseArguments(raw: unknown, param: string): Record<string, unknown> {
   return parsed;
 }
 
-function toolResultContent(content: ChatMessage['content'], param: string): AnthropicToolResultBlockParam['content'] {
+function toolResultContent(content: ChatMessage['content'], param: string, marks: CacheBreakpoints): AnthropicToolResultBlockParam['content'] {
   if (content === undefined || content === null) return undefined;
   if (typeof content === 'string') return content.length === 0 ? undefined : content;
   const blocks: Array<AnthropicTextBlockParam | AnthropicImageBlockParam> = [];
-  for (const block of convertContent(content, param, false)) {
+  for (const block of convertContent(content, param, false, marks)) {
     if (block.type === 'text' || block.type === 'image') blocks.push(block);
   }
   return blocks.length === 0 ? undefined : blocks;
@@ -179,7 +216,7 @@ interface ConvertedMessages {
   messages: AnthropicMessageParam[];
 }
 
-function convertMessages(messages: ChatMessage[], target: ChatTarget): ConvertedMessages {
+function convertMessages(messages: ChatMessage[], target: ChatTarget, marks: CacheBreakpoints): ConvertedMessages {
   const system: AnthropicTextBlockParam[] = [];
   const turns: Array<{ role: 'user' | 'assistant'; blocks: AnthropicContentBlockParam[] }> = [];
   // Legacy `function` results name their call; the latest call of that name is the one answered.
@@ -200,15 +237,19 @@ function convertMessages(messages: ChatMessage[], target: ChatTarget): Converted
     const role = message.role;
     if (typeof message.name === 'string' && (role === 'user' || role === 'assistant' || role === 'system' || role === 'developer')) namesDropped = true;
     if (role === 'system' || role === 'developer') {
-      for (const text of textParts(message.content, `${param}.content`)) system.push({ type: 'text', text });
+      const blocks = textBlocks(message.content, `${param}.content`, marks);
+      markLastBlock(blocks, message, param, marks);
+      for (const block of blocks) system.push(block);
       return;
     }
     if (role === 'user') {
-      push('user', convertContent(message.content, `${param}.content`, true));
+      const blocks = convertContent(message.content, `${param}.content`, true, marks);
+      markLastBlock(blocks, message, param, marks);
+      push('user', blocks);
       return;
     }
     if (role === 'assistant') {
-      const blocks: AnthropicContentBlockParam[] = textParts(message.content, `${param}.content`).map((text) => ({ type: 'text', text }));
+      const blocks: AnthropicContentBlockParam[] = textBlocks(message.content, `${param}.content`, marks);
       (message.tool_calls ?? []).forEach((call, callIndex) => {
         const callParam = `${param}.tool_calls[${callIndex}]`;
         if (!isRecord(call) || !isRecord(call.function) || typeof call.function.name !== 'string' || typeof call.id !== 'string') {
@@ -232,14 +273,16 @@ function convertMessages(messages: ChatMessage[], target: ChatTarget): Converted
           input: parseArguments(message.function_call.arguments, `${param}.function_call.arguments`),
         });
       }
+      markLastBlock(blocks, message, param, marks);
       push('assistant', blocks);
       return;
     }
     if (role === 'tool') {
       if (typeof message.tool_call_id !== 'string' || message.tool_call_id.length === 0) throw invalidValue(`${param}.tool_call_id`, 'a tool message needs the id of the call it answers');
       const block: AnthropicToolResultBlockParam = { type: 'tool_result', tool_use_id: toolUseId(message.tool_call_id) };
-      const content = toolResultContent(message.content, `${param}.content`);
+      const content = toolResultContent(message.content, `${param}.content`, marks);
       if (content !== undefined) block.content = content;
+      markLastBlock([block], message, param, marks);
       push('user', [block]);
       return;
     }
@@ -247,8 +290,9 @@ function convertMessages(messages: ChatMessage[], target: ChatTarget): Converted
       const id = typeof message.name === 'string' ? legacyCalls.get(message.name) : undefined;
       if (id === undefined) throw invalidValue(`${param}.name`, 'a function message must name an earlier assistant function_call');
       const block: AnthropicToolResultBlockParam = { type: 'tool_result', tool_use_id: id };
-      const content = toolResultContent(message.content, `${param}.content`);
+      const content = toolResultContent(message.content, `${param}.content`, marks);
       if (content !== undefined) block.content = content;
+      markLastBlock([block], message, param, marks);
       push('user', [block]);
       return;
     }
@@ -262,7 +306,8 @@ function convertMessages(messages: ChatMessage[], target: ChatTarget): Converted
       // Anthropic reads tool results at the start of a user turn, so they go before any text merged in.
       const ordered = role === 'user' ? [...blocks.filter((b) => b.type === 'tool_result'), ...blocks.filter((b) => b.type !== 'tool_result')] : blocks;
       const only = ordered[0];
-      return ordered.length === 1 && only !== undefined && only.type === 'text' ? { role, content: only.text } : { role, content: ordered };
+      // A lone text turn is sent as a string, unless it carries a breakpoint (only blocks can).
+      return ordered.length === 1 && only !== undefined && only.type === 'text' && only.cache_control === undefined ? { role, content: only.text } : { role, content: ordered };
     }),
   };
 }
@@ -342,13 +387,14 @@ function warnDropped(request: ChatCompletionRequest, target: ChatTarget): void {
   if (typeof request.presence_penalty === 'number' && request.presence_penalty !== 0) ignored(target, 'presence_penalty');
   if (typeof request.frequency_penalty === 'number' && request.frequency_penalty !== 0) ignored(target, 'frequency_penalty');
   if (isRecord(request.logit_bias) && Object.keys(request.logit_bias).length > 0) ignored(target, 'logit_bias');
-  warnUnknownFields(request, target, 'anthropic');
+  warnUnknownFields(request, target, 'anthropic', ANTHROPIC_FIELDS);
 }
 
 export function convertAnthropicRequest(request: ChatCompletionRequest, target: ChatTarget): AnthropicMessagesRequest {
   if (!Array.isArray(request.messages)) throw invalidValue('messages', 'expected an array');
   checkSampling(request);
-  const { system, messages } = convertMessages(request.messages, target);
+  const marks = new CacheBreakpoints();
+  const { system, messages } = convertMessages(request.messages, target, marks);
 
   const body: AnthropicMessagesRequest = {
     model: target.model,
@@ -356,15 +402,25 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
     max_tokens: request.max_completion_tokens ?? request.max_tokens ?? target.defaultMaxTokens ?? DEFAULT_ANTHROPIC_MAX_TOKENS,
   };
   const firstSystem = system[0];
-  if (system.length === 1 && firstSystem !== undefined) body.system = firstSystem.text;
-  else if (system.length > 1) body.system = system;
+  // One unmarked text goes as a string; a breakpoint needs the block form.
+  if (system.length === 1 && firstSystem !== undefined && firstSystem.cache_control === undefined) body.system = firstSystem.text;
+  else if (system.length > 0) body.system = system;
 
   const tools: AnthropicTool[] = [];
   (request.tools ?? []).forEach((tool, index) => {
     if (!isRecord(tool) || tool.type !== 'function' || !isRecord(tool.function)) throw invalidValue(`tools[${index}]`, "anthropic accepts tools of type 'function'");
-    tools.push(convertFunction(tool.function, `tools[${index}].function`, target));
+    const converted = convertFunction(tool.function, `tools[${index}].function`, target);
+    // LiteLLM takes the marker beside `function`, or else inside it.
+    const marker = marks.read(tool.cache_control, `tools[${index}].cache_control`) ?? marks.read(tool.function.cache_control, `tools[${index}].function.cache_control`);
+    if (marker !== undefined) converted.cache_control = marker;
+    tools.push(converted);
   });
-  (request.functions ?? []).forEach((definition, index) => tools.push(convertFunction(definition, `functions[${index}]`, target)));
+  (request.functions ?? []).forEach((definition, index) => {
+    const converted = convertFunction(definition, `functions[${index}]`, target);
+    const marker = marks.read(definition.cache_control, `functions[${index}].cache_control`);
+    if (marker !== undefined) converted.cache_control = marker;
+    tools.push(converted);
+  });
   let choice = convertToolChoice(request.tool_choice, 'tool_choice') ?? convertFunctionCall(request.function_call);
 
   const json = jsonTool(request);
@@ -394,6 +450,9 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
   else if (Array.isArray(request.stop) && request.stop.length > 0) body.stop_sequences = request.stop;
   if (typeof request.user === 'string' && request.user.length > 0) body.metadata = { user_id: request.user };
   if (target.stream) body.stream = true;
+  const automatic = marks.read(request.cache_control, 'cache_control');
+  if (automatic !== undefined) body.cache_control = automatic;
+  marks.check(body);
   warnDropped(request, target);
   return body;
 }

@@ -112,6 +112,8 @@ export interface ChatCompletionRequest {
   functions?: FunctionDefinition[];
   function_call?: FunctionCallChoice;
   metadata?: Record<string, string>;
+  /** Not OpenAI's: Anthropic's automatic prompt caching (a breakpoint on the last cacheable block), for Claude. */
+  cache_control?: unknown;
   /** Fields OpenAI adds later are forwarded to OpenAI-format providers untouched. */
   [field: string]: unknown;
 }

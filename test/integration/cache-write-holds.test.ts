@@ -1,5 +1,6 @@
 // Budget holds over HTTP price the prompt at the dearest rate the call can be billed: a Claude request
-// with a cache_control marker at the write rate (2x input with `ttl: "1h"`), one without at input, and
+// with a cache_control marker at the write rate (2x input with `ttl: "1h"`), on /v1/messages and on
+// /v1/chat/completions alike (the translation carries the markers), one without at input, and
 // an OpenAI model that caches every prompt by itself at its write rate. A key whose budget fits the
 // plain-input hold but not the write-rate one is refused before any call; the refusal names the hold.
 import assert from 'node:assert/strict';
@@ -73,12 +74,33 @@ describe('budget holds at prompt-cache write rates', () => {
     assert.equal(heldIn(hour), '$0.60');
   });
 
-  test('/v1/chat/completions to Claude: markers are not sent on (the translation drops them), so the hold stays at input', async () => {
-    const { key } = await createKey(gateway.url, { name: 'chat-marked', max_budget: 0.33 });
-    const body = { model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content: [{ type: 'text', text: LONG, cache_control: { type: 'ephemeral', ttl: '1h' } }] }] };
-    const response = await callJson(gateway.url, 'POST', '/v1/chat/completions', key, body);
-    assert.equal(response.status, 200, response.text.slice(0, 300));
-    assert.doesNotMatch(anthropic.requests[0]?.rawBody ?? '', /cache_control/);
+  test('/v1/chat/completions to Claude: the markers reach Anthropic, so a marked call is held at the write rate (1h at twice input)', async () => {
+    const { key } = await createKey(gateway.url, { name: 'chat-marked', max_budget: 0.5 });
+    const body = (part: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+      model: 'claude-sonnet-4-5',
+      max_tokens: 64,
+      messages: [{ role: 'user', content: [{ type: 'text', text: LONG, ...part }] }],
+      ...extra,
+    });
+    const hour = await callJson(gateway.url, 'POST', '/v1/chat/completions', key, body({ cache_control: { type: 'ephemeral', ttl: '1h' } }));
+    assert.equal(hour.status, 403, hour.text.slice(0, 300));
+    assert.equal(heldIn(hour), '$0.60');
+    // A top-level marker (automatic caching) with a 1-hour ttl counts the same.
+    const automatic = await callJson(gateway.url, 'POST', '/v1/chat/completions', key, body({}, { cache_control: { type: 'ephemeral', ttl: '1h' } }));
+    assert.equal(automatic.status, 403, automatic.text.slice(0, 300));
+    assert.equal(anthropic.requests.length, 0, 'refused before any call');
+
+    const fiveMinutes = await callJson(gateway.url, 'POST', '/v1/chat/completions', key, body({ cache_control: EPHEMERAL }));
+    assert.equal(fiveMinutes.status, 200, fiveMinutes.text.slice(0, 300));
+    assert.match(anthropic.requests[0]?.rawBody ?? '', /"cache_control":\{"type":"ephemeral"\}/);
+
+    const { key: tight } = await createKey(gateway.url, { name: 'chat-fits-input', max_budget: 0.33 });
+    const marked = await callJson(gateway.url, 'POST', '/v1/chat/completions', tight, body({ cache_control: EPHEMERAL }));
+    assert.equal(marked.status, 403, marked.text.slice(0, 300));
+    assert.equal(heldIn(marked), '$0.38');
+    const plain = await callJson(gateway.url, 'POST', '/v1/chat/completions', tight, body({}));
+    assert.equal(plain.status, 200, plain.text.slice(0, 300));
+    assert.doesNotMatch(anthropic.requests[1]?.rawBody ?? '', /cache_control/);
   });
 
   test('/v1/chat/completions to Claude on OpenRouter: the body passes through, so its markers count', async () => {

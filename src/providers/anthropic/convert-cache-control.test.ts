@@ -66,7 +66,7 @@ describe('cache_control markers from an OpenAI chat request to Anthropic breakpo
     assert.deepEqual(warnings, []);
   });
 
-  it('puts a message-level marker on the message’s last block: a user string, an assistant tool call', () => {
+  it('puts a message-level marker on the message’s last block (a user string, an assistant tool call), and a tool part’s on its result', () => {
     const { body } = convert({
       model: 'm',
       messages: [
@@ -83,8 +83,8 @@ describe('cache_control markers from an OpenAI chat request to Anthropic breakpo
         { type: 'tool_use', id: 'c1', name: 'f', input: {}, cache_control: FIVE },
       ],
     });
-    // A marker on a part of a tool result stays on that part, inside the result.
-    assert.deepEqual(body.messages[2], { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'c1', content: [{ type: 'text', text: 'found', cache_control: FIVE }] }] });
+    // A marker on a part of a tool message goes on the result: Anthropic takes none inside it.
+    assert.deepEqual(body.messages[2], { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'c1', cache_control: FIVE, content: [{ type: 'text', text: 'found' }] }] });
   });
 
   it('reads a tool marker beside function first, then inside it; legacy functions too', () => {

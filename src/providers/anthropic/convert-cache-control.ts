@@ -10,7 +10,7 @@
  * @see https://docs.litellm.ai/docs/completion/prompt_caching
  */
 import { invalidRequest, invalidValue } from '../../errors/gateway-error.js';
-import type { AnthropicCacheControl, AnthropicContentBlockParam, AnthropicMessagesRequest } from './anthropic-wire.js';
+import type { AnthropicCacheControl, AnthropicMessagesRequest } from './anthropic-wire.js';
 import { isRecord } from './anthropic-wire.js';
 
 /** Anthropic answers 400 past this many breakpoints in one request (the top-level one included). */
@@ -23,9 +23,18 @@ export class CacheBreakpoints {
   /** Created on the first marker: a request without any allocates nothing more. */
   private sources: Map<AnthropicCacheControl, string> | undefined;
 
-  /** `value` as a breakpoint, undefined when absent; a malformed one is a 400 naming `param`. */
-  read(value: unknown, param: string): AnthropicCacheControl | undefined {
+  /**
+   * The breakpoint `holder` (a part, message, tool or the request, at `at` in it; '' for the request)
+   * carries, undefined when none; a malformed one is a 400 naming it. Without a marker this is one
+   * property read: the param path is only built for a marker.
+   */
+  of(holder: { cache_control?: unknown }, at: string): AnthropicCacheControl | undefined {
+    const value = holder.cache_control;
     if (value === undefined || value === null) return undefined;
+    return this.read(value, at === '' ? 'cache_control' : `${at}.cache_control`);
+  }
+
+  private read(value: unknown, param: string): AnthropicCacheControl {
     if (!isRecord(value)) throw invalidValue(param, SHAPE);
     if (value.type !== 'ephemeral') throw invalidValue(`${param}.type`, `anthropic caches only "ephemeral" breakpoints; ${SHAPE}`);
     const ttl = value.ttl;
@@ -48,7 +57,7 @@ export class CacheBreakpoints {
     if (Array.isArray(body.system)) for (const block of body.system) add(block.cache_control);
     for (const message of body.messages) {
       if (typeof message.content === 'string') continue;
-      for (const block of message.content) addBlock(block, add);
+      for (const block of message.content) add(block.cache_control);
     }
     add(body.cache_control);
 
@@ -69,10 +78,4 @@ export class CacheBreakpoints {
       }
     }
   }
-}
-
-/** A block's breakpoints in order: those inside a tool result come before the result's own. */
-function addBlock(block: AnthropicContentBlockParam, add: (marker: AnthropicCacheControl | undefined) => void): void {
-  if (block.type === 'tool_result' && Array.isArray(block.content)) for (const inner of block.content) add(inner.cache_control);
-  add(block.cache_control);
 }

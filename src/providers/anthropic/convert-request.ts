@@ -36,7 +36,8 @@
  * | `stream` | `stream` | `true` when the client streams |
  * | `stream_options` | — | read by the router (`target.includeUsage`) |
  * | `cache_control` on a content part | the block's `cache_control` | LiteLLM's convention; text, image and file parts, system parts too |
- * | `cache_control` on a message | its last block's `cache_control` | a tool message's goes on its `tool_result`; a system one makes `system` a block list |
+ * | `cache_control` on a message | its last block's `cache_control` | a system one makes `system` a block list |
+ * | `cache_control` in a tool message | the `tool_result`'s `cache_control` | on the message or a part: Anthropic takes none inside `tool_result.content` |
  * | `cache_control` on a tool | the tool's `cache_control` | beside `function` or inside it (LiteLLM reads both); legacy `functions[]` too |
  * | top-level `cache_control` | top-level `cache_control` | automatic caching (the last cacheable block) |
  * | malformed, empty-text or misordered markers, more than 4 | — | 400 `invalid_value` naming the marker (convert-cache-control.ts) |
@@ -146,7 +147,7 @@ function convertContent(content: ChatMessage['content'], param: string, allowDoc
   content.forEach((part, index) => {
     const partParam = `${param}[${index}]`;
     const block = convertPart(part, partParam, allowDocuments);
-    const marker = marks.read((part as Record<string, unknown>).cache_control, `${partParam}.cache_control`);
+    const marker = marks.of(part as Record<string, unknown>, partParam);
     if (block === undefined) {
       if (marker !== undefined) throw emptyMarked(partParam);
       return;
@@ -161,7 +162,7 @@ function convertContent(content: ChatMessage['content'], param: string, allowDoc
 function textBlocks(content: ChatMessage['content'], param: string, marks: CacheBreakpoints): AnthropicTextBlockParam[] {
   const blocks: AnthropicTextBlockParam[] = [];
   forEachTextPart(content, param, 'only text is accepted in system and assistant messages', (text, part, partParam) => {
-    const marker = part === undefined ? undefined : marks.read(part.cache_control, `${partParam}.cache_control`);
+    const marker = part === undefined ? undefined : marks.of(part, partParam);
     if (marker === undefined) {
       if (text.length > 0) blocks.push({ type: 'text', text });
     }
@@ -173,7 +174,7 @@ function textBlocks(content: ChatMessage['content'], param: string, marks: Cache
 
 /** A message-level marker goes on the message's last block (LiteLLM's reading), unless that block has its own. */
 function markLastBlock(blocks: readonly AnthropicContentBlockParam[], message: ChatMessage, param: string, marks: CacheBreakpoints): void {
-  const marker = marks.read(message.cache_control, `${param}.cache_control`);
+  const marker = marks.of(message, param);
   if (marker === undefined) return;
   const last = blocks[blocks.length - 1];
   if (last === undefined) throw invalidValue(`${param}.cache_control`, 'the message has no content to cache');
@@ -201,14 +202,30 @@ function parseArguments(raw: unknown, param: string): Record<string, unknown> {
   return parsed;
 }
 
-function toolResultContent(content: ChatMessage['content'], param: string, marks: CacheBreakpoints): AnthropicToolResultBlockParam['content'] {
-  if (content === undefined || content === null) return undefined;
-  if (typeof content === 'string') return content.length === 0 ? undefined : content;
-  const blocks: Array<AnthropicTextBlockParam | AnthropicImageBlockParam> = [];
-  for (const block of convertContent(content, param, false, marks)) {
-    if (block.type === 'text' || block.type === 'image') blocks.push(block);
+/**
+ * A tool or function message as a `tool_result` block. A breakpoint on one of its parts goes on the
+ * result itself (the last marked part's), as does the message's own: Anthropic refuses cache_control
+ * inside `tool_result.content` ("place it directly on `tool_result`").
+ */
+function toolResult(toolUseId: string, message: ChatMessage, param: string, marks: CacheBreakpoints): AnthropicToolResultBlockParam {
+  const result: AnthropicToolResultBlockParam = { type: 'tool_result', tool_use_id: toolUseId };
+  const content = message.content;
+  if (typeof content === 'string') {
+    if (content.length > 0) result.content = content;
+  } else if (content !== undefined && content !== null) {
+    const blocks: Array<AnthropicTextBlockParam | AnthropicImageBlockParam> = [];
+    for (const block of convertContent(content, `${param}.content`, false, marks)) {
+      if (block.type !== 'text' && block.type !== 'image') continue;
+      if (block.cache_control !== undefined) {
+        result.cache_control = block.cache_control;
+        delete block.cache_control;
+      }
+      blocks.push(block);
+    }
+    if (blocks.length > 0) result.content = blocks;
   }
-  return blocks.length === 0 ? undefined : blocks;
+  markLastBlock([result], message, param, marks);
+  return result;
 }
 
 interface ConvertedMessages {
@@ -279,21 +296,13 @@ function convertMessages(messages: ChatMessage[], target: ChatTarget, marks: Cac
     }
     if (role === 'tool') {
       if (typeof message.tool_call_id !== 'string' || message.tool_call_id.length === 0) throw invalidValue(`${param}.tool_call_id`, 'a tool message needs the id of the call it answers');
-      const block: AnthropicToolResultBlockParam = { type: 'tool_result', tool_use_id: toolUseId(message.tool_call_id) };
-      const content = toolResultContent(message.content, `${param}.content`, marks);
-      if (content !== undefined) block.content = content;
-      markLastBlock([block], message, param, marks);
-      push('user', [block]);
+      push('user', [toolResult(toolUseId(message.tool_call_id), message, param, marks)]);
       return;
     }
     if (role === 'function') {
       const id = typeof message.name === 'string' ? legacyCalls.get(message.name) : undefined;
       if (id === undefined) throw invalidValue(`${param}.name`, 'a function message must name an earlier assistant function_call');
-      const block: AnthropicToolResultBlockParam = { type: 'tool_result', tool_use_id: id };
-      const content = toolResultContent(message.content, `${param}.content`, marks);
-      if (content !== undefined) block.content = content;
-      markLastBlock([block], message, param, marks);
-      push('user', [block]);
+      push('user', [toolResult(id, message, param, marks)]);
       return;
     }
     throw invalidValue(`${param}.role`, `unknown role '${String(role).slice(0, 32)}'`);
@@ -411,13 +420,13 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
     if (!isRecord(tool) || tool.type !== 'function' || !isRecord(tool.function)) throw invalidValue(`tools[${index}]`, "anthropic accepts tools of type 'function'");
     const converted = convertFunction(tool.function, `tools[${index}].function`, target);
     // LiteLLM takes the marker beside `function`, or else inside it.
-    const marker = marks.read(tool.cache_control, `tools[${index}].cache_control`) ?? marks.read(tool.function.cache_control, `tools[${index}].function.cache_control`);
+    const marker = marks.of(tool, `tools[${index}]`) ?? marks.of(tool.function, `tools[${index}].function`);
     if (marker !== undefined) converted.cache_control = marker;
     tools.push(converted);
   });
   (request.functions ?? []).forEach((definition, index) => {
     const converted = convertFunction(definition, `functions[${index}]`, target);
-    const marker = marks.read(definition.cache_control, `functions[${index}].cache_control`);
+    const marker = marks.of(definition, `functions[${index}]`);
     if (marker !== undefined) converted.cache_control = marker;
     tools.push(converted);
   });
@@ -450,7 +459,7 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
   else if (Array.isArray(request.stop) && request.stop.length > 0) body.stop_sequences = request.stop;
   if (typeof request.user === 'string' && request.user.length > 0) body.metadata = { user_id: request.user };
   if (target.stream) body.stream = true;
-  const automatic = marks.read(request.cache_control, 'cache_control');
+  const automatic = marks.of(request, '');
   if (automatic !== undefined) body.cache_control = automatic;
   marks.check(body);
   warnDropped(request, target);

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ChatCompletionRequest } from '../openai/types.js';
-import { convertOpenAiRequest, parseOpenAiModelList } from './openai-compatible.js';
+import { convertOpenAiRequest, createOpenAiCodec, parseOpenAiModelList } from './openai-compatible.js';
 import type { ChatTarget } from './provider.js';
 
 const target = (model: string, stream: boolean): ChatTarget => ({
@@ -89,5 +89,60 @@ describe('parseOpenAiModelList', () => {
   test('an explicit empty list is empty; so is Ollama with nothing pulled (`data: null` in a list)', () => {
     assert.deepEqual(parseOpenAiModelList({ object: 'list', data: [] }), []);
     assert.deepEqual(parseOpenAiModelList({ object: 'list', data: null }), []);
+  });
+});
+
+describe('cache_control markers on OpenAI-format hosts', () => {
+  const FIVE = { type: 'ephemeral' };
+  const marked = {
+    model: 'm',
+    cache_control: FIVE,
+    messages: [
+      { role: 'system', content: 'S', cache_control: FIVE },
+      { role: 'user', content: [{ type: 'text', text: 'Hi', cache_control: FIVE }, { type: 'text', text: 'there' }] },
+      { role: 'assistant', content: 'Hello' },
+    ],
+    tools: [
+      { type: 'function', function: { name: 'a', cache_control: FIVE } },
+      { type: 'function', function: { name: 'b' }, cache_control: FIVE },
+      { type: 'function', function: { name: 'c' } },
+    ],
+    functions: [{ name: 'd', cache_control: FIVE }],
+  } as unknown as ChatCompletionRequest;
+  const build = (kind: 'mistral' | 'openrouter', request: ChatCompletionRequest) => {
+    const sink = target('m', false);
+    const body = createOpenAiCodec({ kind }).buildChatRequest(request, sink).body ?? '';
+    return { body, warnings: sink.warnings };
+  };
+
+  test('Mistral refuses unknown fields: the markers are taken out, with a warning, and the client’s request is left as it was', () => {
+    const before = JSON.stringify(marked);
+    const { body, warnings } = build('mistral', marked);
+    assert.doesNotMatch(body, /cache_control/);
+    assert.deepEqual(JSON.parse(body), {
+      model: 'm',
+      messages: [
+        { role: 'system', content: 'S' },
+        { role: 'user', content: [{ type: 'text', text: 'Hi' }, { type: 'text', text: 'there' }] },
+        { role: 'assistant', content: 'Hello' },
+      ],
+      tools: [
+        { type: 'function', function: { name: 'a' } },
+        { type: 'function', function: { name: 'b' } },
+        { type: 'function', function: { name: 'c' } },
+      ],
+      functions: [{ name: 'd' }],
+    });
+    assert.deepEqual(warnings, ['cache_control: not supported by mistral, ignored']);
+    assert.equal(JSON.stringify(marked), before, 'a fallback to a host that takes markers still gets them');
+    const plain = build('mistral', base);
+    assert.deepEqual(JSON.parse(plain.body), { ...base, model: 'm' });
+    assert.deepEqual(plain.warnings, []);
+  });
+
+  test('other hosts (OpenRouter serving Claude) get them as sent', () => {
+    const { body, warnings } = build('openrouter', marked);
+    assert.deepEqual(JSON.parse(body), marked);
+    assert.deepEqual(warnings, []);
   });
 });

@@ -6,6 +6,8 @@ import type { ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse
 import type { SseEvent } from '../streaming/sse-decoder.js';
 import type { ChatCodec, ChatTarget, DiscoveredModel, ProviderKind, UpstreamRequestSpec } from './provider.js';
 import { createOpenAiEmbeddingsCodec } from './openai-embeddings.js';
+import { stripCacheControl } from './cache-control-strip.js';
+import { warnIgnored } from './chat-request-fields.js';
 import { isRecord } from '../json/guards.js';
 
 export type OpenAiFamilyKind = Exclude<ProviderKind, 'anthropic' | 'gemini'>;
@@ -17,6 +19,8 @@ interface Preset {
   requiresKey: boolean;
   /** The host accepts `stream_options.include_usage` (others send usage unasked, or never). */
   streamOptions: boolean;
+  /** The host answers 400 to `cache_control` markers (LiteLLM's, for Claude): they are taken out, with a warning. */
+  refusesCacheControl?: true;
 }
 
 /** One row per host. A new OpenAI-compatible host is one line here. */
@@ -25,7 +29,7 @@ export const OPENAI_FAMILY_PRESETS: Record<OpenAiFamilyKind, Preset> = {
   azure: { baseUrl: undefined, requiresKey: true, streamOptions: true },
   ollama: { baseUrl: 'http://127.0.0.1:11434/v1', requiresKey: false, streamOptions: true },
   // Mistral rejects unknown fields and reports usage in the last chunk by itself.
-  mistral: { baseUrl: 'https://api.mistral.ai/v1', requiresKey: true, streamOptions: false },
+  mistral: { baseUrl: 'https://api.mistral.ai/v1', requiresKey: true, streamOptions: false, refusesCacheControl: true },
   groq: { baseUrl: 'https://api.groq.com/openai/v1', requiresKey: true, streamOptions: true },
   deepseek: { baseUrl: 'https://api.deepseek.com/v1', requiresKey: true, streamOptions: true },
   together: { baseUrl: 'https://api.together.xyz/v1', requiresKey: true, streamOptions: true },
@@ -137,7 +141,15 @@ export function createOpenAiCodec(options: OpenAiCodecOptions): ChatCodec {
       return azure ? { 'api-key': apiKey } : { authorization: `Bearer ${apiKey}` };
     },
     buildChatRequest(request, target): UpstreamRequestSpec {
-      return { path: chatPath(target.model), method: 'POST', headers: noHeaders, body: convertOpenAiRequest(request, target, preset.streamOptions) };
+      let sent = request;
+      if (preset.refusesCacheControl === true) {
+        const stripped = stripCacheControl(request);
+        if (stripped !== undefined) {
+          sent = stripped;
+          warnIgnored(target, options.kind, 'cache_control');
+        }
+      }
+      return { path: chatPath(target.model), method: 'POST', headers: noHeaders, body: convertOpenAiRequest(sent, target, preset.streamOptions) };
     },
     parseChatResponse: parseOpenAiResponse,
     convertStream: convertOpenAiStream,

@@ -1,0 +1,59 @@
+// Anthropic-style `cache_control` markers taken out of an OpenAI chat request, for an OpenAI-format
+// host that refuses fields it does not know (Mistral answers 400 "Extra inputs are not permitted").
+// Pure; copies only the objects that held a marker, and returns undefined when there was none.
+// @see https://github.com/omnimind-ai/OmniBot/issues/301 (Mistral's 400 on a text part's cache_control)
+import type { ChatCompletionRequest, ChatMessage, ToolDefinition } from '../openai/types.js';
+import { isRecord } from '../json/guards.js';
+
+function without<T extends object>(item: T): T {
+  const { cache_control: _marker, ...rest } = item as T & { cache_control?: unknown };
+  return rest as T;
+}
+
+function hasMarker(item: unknown): boolean {
+  return isRecord(item) && item.cache_control !== undefined;
+}
+
+function strippedMessage(message: ChatMessage): ChatMessage | undefined {
+  const content = message.content;
+  const partMarked = Array.isArray(content) && content.some(hasMarker);
+  if (!partMarked && !hasMarker(message)) return undefined;
+  const copy = hasMarker(message) ? without(message) : { ...message };
+  if (partMarked) copy.content = content.map((part) => (hasMarker(part) ? without(part) : part));
+  return copy;
+}
+
+function strippedTool(tool: ToolDefinition): ToolDefinition | undefined {
+  const inner = isRecord(tool) && hasMarker(tool.function);
+  if (!inner && !hasMarker(tool)) return undefined;
+  const copy = hasMarker(tool) ? without(tool) : { ...tool };
+  if (inner) copy.function = without(tool.function);
+  return copy;
+}
+
+/** `request` without its markers (on messages, parts, tools, functions, at the top), or undefined when it has none. */
+export function stripCacheControl(request: ChatCompletionRequest): ChatCompletionRequest | undefined {
+  let changed = false;
+  const strip = <T>(list: T[] | undefined, one: (item: T) => T | undefined): T[] | undefined => {
+    if (!Array.isArray(list)) return list;
+    let copy: T[] | undefined;
+    list.forEach((item, index) => {
+      const stripped = isRecord(item) ? one(item) : undefined;
+      if (stripped === undefined) return;
+      copy ??= [...list];
+      copy[index] = stripped;
+    });
+    if (copy === undefined) return list;
+    changed = true;
+    return copy;
+  };
+  const messages = strip(request.messages, strippedMessage) ?? request.messages;
+  const tools = strip(request.tools, strippedTool);
+  const functions = strip(request.functions, (definition) => (hasMarker(definition) ? without(definition) : undefined));
+  if (!changed && request.cache_control === undefined) return undefined;
+  const copy = without(request);
+  copy.messages = messages;
+  if (tools !== undefined) copy.tools = tools;
+  if (functions !== undefined) copy.functions = functions;
+  return copy;
+}

@@ -73,7 +73,7 @@ describe('cacheControlWrites', () => {
     assert.equal(cacheControlWrites(plain), 'none');
   });
 
-  test('a Messages request translated for another provider loses its markers too', () => {
+  test('a Messages request translated for another provider loses its markers', () => {
     const body = {
       model: 'm',
       max_tokens: 10,

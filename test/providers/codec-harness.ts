@@ -1,11 +1,32 @@
 // What the translated providers' codec tests share: a ChatTarget, fixture streams fed through the real
 // SSE decoder in small reads, and a reassembler that turns chunks back into one message per choice.
+import assert from 'node:assert/strict';
+import { GatewayError } from '../../src/errors/gateway-error.js';
 import type { ChatCompletionChunk, ChatCompletionResponse, FinishReason, ToolCall } from '../../src/openai/types.js';
 import type { ChatTarget } from '../../src/providers/provider.js';
 import { decodeSse, type SseEvent } from '../../src/streaming/sse-decoder.js';
 
 export const REQUEST_ID = 'req123';
 export const CREATED = 1_700_000_000;
+
+export interface ExpectedRefusal {
+  code: string;
+  param: string | null;
+  message?: RegExp;
+}
+
+/** Asserts `convert` throws the 400 a client gets for a request a codec refuses. */
+export function assertRefused(convert: () => unknown, expected: ExpectedRefusal): void {
+  assert.throws(convert, (error: unknown) => {
+    assert.ok(error instanceof GatewayError);
+    assert.equal(error.status, 400);
+    assert.equal(error.type, 'invalid_request_error');
+    assert.equal(error.code, expected.code);
+    assert.equal(error.param, expected.param);
+    if (expected.message !== undefined) assert.match(error.message, expected.message);
+    return true;
+  });
+}
 
 export function makeTarget(provider: 'anthropic' | 'gemini', overrides: Partial<ChatTarget> = {}): ChatTarget {
   return {

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type Anthropic from '@anthropic-ai/sdk';
-import { GatewayError } from '../../errors/gateway-error.js';
 import type { ChatCompletionRequest } from '../../openai/types.js';
-import { makeTarget } from '../../../test/providers/codec-harness.js';
+import { assertRefused, makeTarget } from '../../../test/providers/codec-harness.js';
 import { readAnthropicJson } from '../../../test/support/fake-anthropic.js';
 import type { AnthropicMessagesRequest } from './anthropic-wire.js';
 import { convertAnthropicRequest } from './convert-request.js';
@@ -17,18 +16,7 @@ function convert(request: unknown, stream = false) {
 }
 
 function rejects(request: unknown, param: string, message: RegExp): void {
-  assert.throws(
-    () => convert(request),
-    (error: unknown) => {
-      assert.ok(error instanceof GatewayError);
-      assert.equal(error.status, 400);
-      assert.equal(error.type, 'invalid_request_error');
-      assert.equal(error.code, 'invalid_value');
-      assert.equal(error.param, param);
-      assert.match(error.message, message);
-      return true;
-    },
-  );
+  assertRefused(() => convert(request), { code: 'invalid_value', param, message });
 }
 
 /** A body as the official SDK types it: the compiler checks each breakpoint sits where Anthropic takes one. */

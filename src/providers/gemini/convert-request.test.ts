@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { GatewayError } from '../../errors/gateway-error.js';
 import type { ChatCompletionRequest } from '../../openai/types.js';
-import { makeTarget } from '../../../test/providers/codec-harness.js';
+import { assertRefused, makeTarget, type ExpectedRefusal } from '../../../test/providers/codec-harness.js';
 import { openAiCase, TINY_PNG_BASE64, type ChatCase } from '../../../test/providers/openai-cases.js';
 import { readGeminiJson } from '../../../test/support/fake-gemini.js';
 import { convertGeminiRequest, PLACEHOLDER_THOUGHT_SIGNATURE, requiresThoughtSignature } from './convert-request.js';
@@ -26,19 +25,8 @@ function convert(request: ChatCompletionRequest, overrides: Parameters<typeof ma
   return { body: convertGeminiRequest(request, target), warnings: target.warnings };
 }
 
-function rejects(request: ChatCompletionRequest, expected: { code: string; param: string | null; message?: RegExp }): void {
-  assert.throws(
-    () => convert(request),
-    (error: unknown) => {
-      assert.ok(error instanceof GatewayError);
-      assert.equal(error.status, 400);
-      assert.equal(error.type, 'invalid_request_error');
-      assert.equal(error.code, expected.code);
-      assert.equal(error.param, expected.param);
-      if (expected.message !== undefined) assert.match(error.message, expected.message);
-      return true;
-    },
-  );
+function rejects(request: ChatCompletionRequest, expected: ExpectedRefusal): void {
+  assertRefused(() => convert(request), expected);
 }
 
 const user = (content: string) => ({ role: 'user' as const, content });

@@ -251,7 +251,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
   const { logger, redactor, redis, cache, store, rateLimiter, virtualKeys, ledger, metrics } = shared;
   const catalog = ModelCatalog.builtin(config.model_catalog);
   const providerSetup = buildProviders(config);
-  const router = routerFor(config, providerSetup.providers, catalog);
+  const router = routerFor(config, providerSetup.providers, catalog, (name) => redactor.redact(name) !== name);
   const upstream = new UpstreamClient(
     {
       connectTimeoutMs: config.routing.connect_timeout_s * 1000,

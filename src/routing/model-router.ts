@@ -79,12 +79,19 @@ function sameDiscovered(previous: ReadonlyMap<string, DiscoveredModel> | undefin
 }
 
 /** The router a config describes (aliases, groups, routing defaults), before any provider's list is discovered. */
-export function routerFor(config: Config, providers: readonly ProviderInstance[], catalog: ModelCatalog): ModelRouter {
-  return new ModelRouter(providers, catalog, config.aliases, config.models ?? [], {
-    strategy: config.routing.strategy ?? 'weighted-random',
-    retries: config.routing.retries,
-    fallbacks: config.routing.fallbacks ?? [],
-  });
+export function routerFor(config: Config, providers: readonly ProviderInstance[], catalog: ModelCatalog, holdsSecret?: (name: string) => boolean): ModelRouter {
+  return new ModelRouter(
+    providers,
+    catalog,
+    config.aliases,
+    config.models ?? [],
+    {
+      strategy: config.routing.strategy ?? 'weighted-random',
+      retries: config.routing.retries,
+      fallbacks: config.routing.fallbacks ?? [],
+    },
+    holdsSecret,
+  );
 }
 
 export class ModelRouter {
@@ -107,6 +114,11 @@ export class ModelRouter {
     private readonly aliases: Readonly<Record<string, string>>,
     private readonly groupConfigs: readonly ModelGroupConfig[] = [],
     defaults: Partial<RoutingDefaults> = {},
+    /**
+     * True for a name holding a secret (the redactor's test). Such a name never routes: as a
+     * `provider/model` it would carry the key upstream and into usage rows, breaker state and /metrics.
+     */
+    private readonly holdsSecret: (name: string) => boolean = () => false,
   ) {
     this.defaults = { strategy: defaults.strategy ?? 'weighted-random', retries: defaults.retries ?? 2, fallbacks: defaults.fallbacks ?? [] };
     for (const provider of providers) this.providersByName.set(provider.name, provider);
@@ -263,7 +275,7 @@ export class ModelRouter {
   }
 
   private resolveUncached(requested: string, depth: number): Route | undefined {
-    if (!isSafeModelName(requested)) return undefined;
+    if (!isSafeModelName(requested) || (depth === 0 && this.holdsSecret(requested))) return undefined;
     const alias = this.aliases[requested];
     if (alias !== undefined && depth < 4 && Object.hasOwn(this.aliases, requested)) {
       const route = this.resolveUncached(alias, depth + 1);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DeploymentHealth, type CircuitState } from './deployment-health.js';
+import { DeploymentHealth, HealthRegistry, type CircuitState } from './deployment-health.js';
 
 const options = { failureThreshold: 3, errorRateThreshold: 0.5, minimumRequests: 10, cooldownMs: 1000, maxCooldownMs: 4000 };
 
@@ -92,4 +92,28 @@ test('the snapshot reports latency, error rate and the last error', () => {
   assert.equal(snapshot.failures, 1);
   assert.equal(snapshot.lastError, 'HTTP 500');
   assert.equal(snapshot.status, 'degraded');
+});
+
+test('the registry keeps at most its limit of idle deployments, least recently used first out; open, cooling and busy ones stay', () => {
+  const registry = new HealthRegistry(options, () => undefined, 50);
+  const open = registry.get('openai/open');
+  for (let index = 0; index < 3; index++) fail(open, Date.now());
+  assert.equal(open.circuit, 'open');
+  const cooling = registry.get('openai/cooling');
+  cooling.coolDown(Date.now() + 60_000);
+  const busy = registry.get('openai/busy');
+  busy.start();
+  const used = registry.get('openai/used');
+  // Names a client makes up, one request each.
+  for (let index = 0; index < 10_000; index++) {
+    registry.get(`openai/made-up-${index}`);
+    // In use all along: one request every ten new names keeps it among the recent ones.
+    if (index % 10 === 0) registry.get('openai/used');
+  }
+  const ids = registry.forProvider('openai').map((health) => health.id);
+  assert.equal(ids.length, 50);
+  for (const kept of ['openai/open', 'openai/cooling', 'openai/busy', 'openai/used']) assert.ok(ids.includes(kept), `${kept} was forgotten`);
+  assert.equal(registry.get('openai/open'), open, 'the same record, circuit still open');
+  assert.equal(registry.get('openai/used'), used);
+  assert.equal(registry.get('openai/busy'), busy);
 });

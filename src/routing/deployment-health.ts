@@ -187,22 +187,47 @@ export class DeploymentHealth {
   }
 }
 
+/**
+ * Deployments kept at most. Clients name deployments (`openai/<anything>` routes), so without a
+ * bound every made-up name stayed here, in /health/providers and in /metrics for good.
+ */
+export const MAX_TRACKED_DEPLOYMENTS = 2_000;
+
 /** Every deployment's health, created on first use, keyed by `provider/model`. */
 export class HealthRegistry {
+  /** Least recently used first: get() moves an entry to the end. */
   private readonly entries = new Map<string, DeploymentHealth>();
 
   constructor(
     private readonly options: BreakerOptions,
     private readonly onTransition: (id: string, from: CircuitState, to: CircuitState, reason: string) => void,
+    private readonly limit = MAX_TRACKED_DEPLOYMENTS,
   ) {}
 
   get(id: string): DeploymentHealth {
     let health = this.entries.get(id);
     if (health === undefined) {
       health = new DeploymentHealth(id, this.options, this.onTransition);
-      this.entries.set(id, health);
+      if (this.entries.size >= this.limit) this.evictIdle(Date.now());
+    } else {
+      this.entries.delete(id);
     }
+    this.entries.set(id, health);
     return health;
+  }
+
+  /**
+   * Forgets the least recently used deployment with nothing worth keeping: closed, nothing in flight,
+   * no Retry-After running. Open or cooling ones stay (forgetting them would send traffic back early),
+   * so the registry may exceed the limit while that many are failing at once.
+   */
+  private evictIdle(now: number): void {
+    for (const [id, health] of this.entries) {
+      if (health.circuit === 'closed' && health.inFlight === 0 && !health.cooling(now)) {
+        this.entries.delete(id);
+        return;
+      }
+    }
   }
 
   /** Forgets one provider's deployments (a reload changed its endpoint or key: old failures say nothing of the new one). */

@@ -174,6 +174,9 @@ describe('§4d secrets canary sweep', () => {
     await chatAs('forbidden nested', chat({ metadata: { base_url: CLIENT_CANARY } }));
     await chatAs('model is the key', chat({ model: CLIENT_CANARY }));
     await chatAs('model is provider/key', chat({ model: `openai-x/${CLIENT_CANARY}` }));
+    // A provider that exists: the name would route, and go upstream, into breaker state and /metrics.
+    await chatAs('model is openai/key', chat({ model: `openai/${CLIENT_CANARY}` }));
+    await chatAs('model is openai/provider key', chat({ model: `openai/${OPENAI_CANARY}`, stream: true }));
     await chatAs('type error with the key', chat({ temperature: CLIENT_CANARY }));
     await chatAs('role is the key', JSON.stringify({ model: 'gpt-4', messages: [{ role: CLIENT_CANARY, content: 'x' }] }));
     await chatAs('too deep', `{"model":"gpt-4","messages":[{"role":"user","content":"x"}],"x":${'['.repeat(100)}"${CLIENT_CANARY}"${']'.repeat(100)}}`);
@@ -205,6 +208,9 @@ describe('§4d secrets canary sweep', () => {
     await send('list keys', { method: 'GET', path: '/admin/keys', headers: master });
     await send('admin usage', { method: 'GET', path: '/admin/usage', headers: master });
     await chatAs('master chat', chat({}, 'master'), master);
+    // After the traffic: what it left in the metrics and the health registry.
+    await send('metrics', { method: 'GET', path: '/metrics', headers: master });
+    await send('GET /health/providers after', { method: 'GET', path: '/health/providers', headers: client() });
 
     // The translated providers, whose errors echo their keys too.
     await chatAs('anthropic', chat({ model: 'anthropic/claude-3-5-haiku-latest' }));
@@ -239,6 +245,7 @@ describe('§4d secrets canary sweep', () => {
   const virtualNeedles = () => (virtualKey === undefined ? [] : needlesFor('virtual key', virtualKey));
 
   test('4d#9 the traffic mix ran: successes, upstream errors, streams, bad inputs and failed auth', () => {
+    assert.match(responses.find((response) => response.label === 'metrics')?.text ?? '', /^HTTP 200[^]*llm_proxy_http_requests_total/, '/metrics was swept');
     const statuses = responses.map((response) => Number(/^HTTP (\d+)/.exec(response.text)?.[1]));
     for (const status of [200, 400, 401, 403, 404, 502]) assert.ok(statuses.includes(status), `some answer was ${status}`);
     assert.ok(fake.requests.length >= 20);

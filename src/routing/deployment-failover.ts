@@ -144,7 +144,7 @@ export class DeploymentFailover {
           candidate.health.coolDown(until);
           earliestRetry = earliestRetry === undefined ? until : Math.min(earliestRetry, until);
         } else {
-          candidate.health.failed(error.code ?? `HTTP ${error.status}`, Date.now());
+          candidate.health.failed(error.code ?? `HTTP ${error.status}`, Date.now(), error.code === 'upstream_auth_error');
         }
         return 'failed';
       }

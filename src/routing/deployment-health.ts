@@ -111,8 +111,10 @@ export class DeploymentHealth {
    * A failure that says something about the deployment (not the client's fault). While the circuit
    * is open (an attempt let through because nothing else could serve, see DeploymentFailover.run) it only
    * counts: the cool-down runs on unchanged; a success closes the circuit as a probe's would.
+   * `opensAtOnce`: a failure that will repeat on every call (the provider rejected our key), so one
+   * opens the circuit, and its transition line is the operator's alert.
    */
-  failed(reason: string, now: number): void {
+  failed(reason: string, now: number, opensAtOnce = false): void {
     this.inFlight = Math.max(0, this.inFlight - 1);
     this.requests++;
     this.failures++;
@@ -128,7 +130,8 @@ export class DeploymentHealth {
     }
     if (this.state === 'closed') {
       const errors = this.recent.filter((ok) => !ok).length;
-      if (this.consecutive >= this.options.failureThreshold) this.open(now, `${this.consecutive} consecutive failures: ${reason}`);
+      if (opensAtOnce) this.open(now, reason);
+      else if (this.consecutive >= this.options.failureThreshold) this.open(now, `${this.consecutive} consecutive failures: ${reason}`);
       else if (this.recent.length >= this.options.minimumRequests && errors / this.recent.length >= this.options.errorRateThreshold) {
         this.open(now, `error rate ${Math.round((100 * errors) / this.recent.length)}%: ${reason}`);
       }

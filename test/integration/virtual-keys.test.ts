@@ -343,6 +343,8 @@ describe('the database goes away at runtime', () => {
       assert.equal(stranger.status, 503);
       assert.equal(errorCode(stranger), 'auth_unavailable');
       assert.equal((await chat(base, CLIENT_KEY)).status, 200, 'static keys never touch the database');
+      // Serving, so ready: a readiness tied to the database would pull a serving instance (litellm#34929).
+      for (const probe of ['/health/ready', '/health/live']) assert.equal((await fetch(`${base}${probe}`)).status, 200, probe);
       await services.usage.flush();
       assert.ok(gateway.logs.some((line) => line.includes('usage store unavailable')));
       // RELIABILITY 18: the spool and what it drops are on /metrics.

@@ -110,7 +110,7 @@ export function buildApp(services: Services, options: AppOptions = {}): App {
   app.server.headersTimeout = config.server.headers_timeout_s * 1000;
   app.server.requestTimeout = config.server.request_timeout_s * 1000;
 
-  const streams = new StreamRegistry(config.server.keepalive_s * 1000);
+  const streams = new StreamRegistry(config.server.keepalive_s * 1000, (config.server.write_stall_s ?? 60) * 1000);
   registerErrorHandler(app, bodyLimit, services.redactor);
   // Before any route: swagger collects routes as they are added.
   registerOpenApi(app);

@@ -186,6 +186,8 @@ export const ConfigSchema = Type.Object(
         request_timeout_s: Type.Number({ exclusiveMinimum: 0, maximum: MAX_TIMER_S }),
         /** Seconds between `: keepalive` comments on an idle stream. */
         keepalive_s: Type.Number({ exclusiveMinimum: 0, maximum: MAX_TIMER_S }),
+        /** Seconds a streaming client may leave its socket full (not reading) before it is dropped and the upstream aborted (default 60). */
+        write_stall_s: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: MAX_TIMER_S })),
         /** Seconds a SIGTERM/SIGINT waits for in-flight requests and streams before ending them (default 30). */
         shutdown_timeout_s: Type.Optional(Type.Number({ minimum: 0, maximum: 3600 })),
         /**

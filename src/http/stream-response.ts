@@ -29,7 +29,11 @@ export class StreamRegistry {
   private readonly active: ActiveStream[] = [];
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly keepaliveMs: number) {
+  /** `writeStallMs`: how long a client may leave its socket full before it is dropped. */
+  constructor(
+    private readonly keepaliveMs: number,
+    readonly writeStallMs = 60_000,
+  ) {
     this.timer = setInterval(() => this.tick(Date.now()), Math.max(250, Math.min(keepaliveMs / 3, 5000)));
     this.timer.unref();
   }
@@ -80,10 +84,7 @@ export class StreamRegistry {
   }
 }
 
-/** How long a client may leave its socket full before it is dropped. */
-const WRITE_STALL_MS = 60_000;
-
-function waitForDrain(res: ServerResponse): Promise<boolean> {
+function waitForDrain(res: ServerResponse, stallMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     const done = (drained: boolean) => {
       clearTimeout(timer);
@@ -96,7 +97,7 @@ function waitForDrain(res: ServerResponse): Promise<boolean> {
     const timer = setTimeout(() => {
       done(false);
       res.destroy();
-    }, WRITE_STALL_MS);
+    }, stallMs);
     res.on('drain', onDrain);
     res.on('close', onClose);
   });
@@ -130,7 +131,7 @@ export async function writeFrames(
       stream.lastWrite = Date.now();
       if (!res.write(frame)) {
         stream.blocked = true;
-        const drained = await waitForDrain(res);
+        const drained = await waitForDrain(res, registry.writeStallMs);
         stream.blocked = false;
         if (!drained) return { kind: 'client_disconnected' };
       }

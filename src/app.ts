@@ -85,7 +85,7 @@ export function buildApp(services: Services, options: AppOptions = {}): App {
     trustProxy: trustProxyOption(config.server.trust_proxy),
     // While draining, health-probes.ts answers with an OpenAI-shaped 503 (Fastify's own is not).
     return503OnClosing: false,
-    genReqId: (request) => requestIdFor(request.headers),
+    genReqId: (request) => requestIdFor(request.headers, (id) => services.redactor.redact(id) !== id),
     clientErrorHandler: clientErrorHandler(logger),
     // The router answers a malformed percent-encoding (`/%`) or an over-long path parameter before
     // any hook runs, in Fastify's own JSON quoting the path, unless this option answers instead.

@@ -9,15 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { startFakeOpenAi } from '../support/fake-openai.js';
 import { startGateway } from '../support/gateway-harness.js';
+import { freePort } from '../support/gateway-process.js';
 import { assertError, configFile, post } from '../support/reliability-support.js';
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 async function deploymentOf(url: string, provider: string, deployment: string): Promise<{ failures: number; circuit: string } | undefined> {
   const providers = (await (await fetch(`${url}/health/providers`)).json()) as Record<string, { deployments?: Record<string, { failures: number; circuit: string }> }>;

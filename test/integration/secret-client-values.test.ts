@@ -1,16 +1,18 @@
-// RELIABILITY §4d#7/#9 and §4a#19: a model name that holds a configured secret (`openai/<client key>`,
-// `openai/<provider key>`, a pasted key) is a name nothing serves. It once routed like any
-// `provider/model`: the client key went upstream in the body, and the name stayed in the usage row,
-// the circuit-breaker registry, /metrics' circuit_state label and /health/providers for good.
+// RELIABILITY §4d#7/#9 and §4a#19: values a client chooses that the proxy keeps must not hold a key.
+// A model name that holds a configured secret (`openai/<client key>`, `openai/<provider key>`, a
+// pasted key) is a name nothing serves: it once routed like any `provider/model`, so the client key
+// went upstream in the body, and the name stayed in the usage row, the circuit-breaker registry,
+// /metrics' circuit_state label and /health/providers for good. An X-Request-Id holding one is
+// replaced like any unsafe id (§4a#18), or the key would be stored in the usage row.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { eventually, MASTER_KEY, UPSTREAM_KEY } from '../support/gateway-harness.js';
-import { assertError, call, startStack, type Stack } from '../support/reliability-support.js';
+import { assertError, call, chat, startStack, type Stack } from '../support/reliability-support.js';
 
 // A shape no redaction pattern knows: only exact matching of the configured key can recognise it.
 const CLIENT_CANARY = 'canaryClientKey0a1b2c3d4e5f6a7b8c9d';
 
-describe('§4d model names that hold a configured secret', () => {
+describe('§4d model names and request ids that hold a configured secret', () => {
   let stack: Stack;
   const client = { authorization: `Bearer ${CLIENT_CANARY}`, 'content-type': 'application/json' };
 
@@ -63,5 +65,28 @@ describe('§4d model names that hold a configured secret', () => {
     for (const [place, text] of places) {
       for (const secret of [CLIENT_CANARY, UPSTREAM_KEY, MASTER_KEY]) assert.ok(!text.includes(secret), `${place} holds a configured key`);
     }
+  });
+
+  test('an X-Request-Id holding a key is replaced by a fresh id: the answer, the logs and the usage rows never hold it; a plain id is kept', async () => {
+    const secrets = [CLIENT_CANARY, UPSTREAM_KEY, MASTER_KEY];
+    const given = [CLIENT_CANARY, `trace-${CLIENT_CANARY}`, UPSTREAM_KEY, MASTER_KEY, 'sk-proj-abcdefghijklmnop0123'];
+    const ids: string[] = [];
+    for (const id of given) {
+      const res = await call(stack.url, { headers: { ...client, 'x-request-id': id }, body: chat() });
+      assert.equal(res.status, 200, res.body);
+      const answered = String(res.headers['x-request-id']);
+      assert.notEqual(answered, id);
+      assert.match(answered, /^[0-9a-f-]{36}$/, 'a fresh UUID');
+      ids.push(answered);
+    }
+    const plain = await call(stack.url, { headers: { ...client, 'x-request-id': 'trace-0042' }, body: chat() });
+    assert.equal(plain.headers['x-request-id'], 'trace-0042');
+    ids.push('trace-0042');
+    await eventually(() => ids.every((id) => stack.gateway.usage.recent().some((record) => record.requestId === id)), 3000);
+    const places: Array<[string, string]> = [
+      ['usage records', JSON.stringify(stack.gateway.usage.recent())],
+      ['logs', stack.gateway.logs.join('\n')],
+    ];
+    for (const [place, text] of places) for (const secret of [...secrets, 'sk-proj-abcdefghijklmnop0123']) assert.ok(!text.includes(secret), `${place} hold a key`);
   });
 });

@@ -73,6 +73,17 @@ describe('cacheControlWrites', () => {
     assert.equal(cacheControlWrites(plain), 'none');
   });
 
+  test('a marker on a legacy functions[] entry counts: the translation carries it to the Anthropic tool', () => {
+    const chat = {
+      model: 'claude-sonnet-4-6',
+      messages: [{ role: 'user', content: 'big' }],
+      functions: [{ name: 'f', parameters: { type: 'object' }, cache_control: HOUR }],
+    } as unknown as ChatCompletionRequest;
+    const sent = convertAnthropicRequest(chat, { provider: 'anthropic', model: 'claude-sonnet-4-6', stream: false, includeUsage: false, requestId: 'r', created: 0, warnings: [] });
+    assert.equal(cacheControlWrites(sent), '1h');
+    assert.equal(cacheControlWrites(chat), '1h');
+  });
+
   test('a Messages request translated for another provider loses its markers', () => {
     const body = {
       model: 'm',

@@ -1,8 +1,9 @@
 // The prompt-cache writes a request asks for with `cache_control` markers, for its budget hold: a
 // provider that caches only what is marked (Anthropic, Claude on OpenRouter) writes nothing without
 // one, and bills a marker with `ttl: "1h"` at its 1-hour rate. Pure; reads an OpenAI chat request
-// (markers on messages, content parts, tools, or at the top) or an Anthropic Messages body (on system
-// blocks, tools, content blocks and the blocks inside a tool_result, or at the top: automatic caching).
+// (markers on messages, content parts, tools, legacy functions, or at the top) or an Anthropic
+// Messages body (on system blocks, tools, content blocks and the blocks inside a tool_result, or at
+// the top: automatic caching).
 // @see https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching
 // @see https://openrouter.ai/docs/guides/best-practices/prompt-caching
 import type { HeldWrites } from '../catalog/call-cost.js';
@@ -40,6 +41,8 @@ export function cacheControlWrites(body: unknown): HeldWrites {
   if (!isRecord(body)) return 'none';
   let found = dearer(markOf(body.cache_control), listMarks(body.tools, false));
   found = dearer(found, listMarks(body.system, false));
+  // Legacy `functions[]`: the Anthropic translation carries their markers to its tools.
+  found = dearer(found, listMarks(body.functions, false));
   const messages = body.messages;
   if (found === '1h' || !Array.isArray(messages)) return found;
   for (const message of messages) {

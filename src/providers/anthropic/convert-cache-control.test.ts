@@ -116,6 +116,19 @@ describe('cache_control markers from an OpenAI chat request to Anthropic breakpo
     );
   });
 
+  it('takes a marker on an empty text part of a tool message to its tool_result, where a part marker goes anyway', () => {
+    // An empty tool output with the marker on its part (a client marking the last message's last part).
+    const { body } = convert({
+      model: 'm',
+      messages: [
+        { role: 'user', content: 'Run it.' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+        { role: 'tool', tool_call_id: 'c1', content: [{ type: 'text', text: '', cache_control: FIVE }] },
+      ],
+    });
+    assert.deepEqual(body.messages[2], { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'c1', cache_control: FIVE }] });
+  });
+
   it('refuses a marker with nothing to mark: an empty text part, an empty message', () => {
     rejects({ model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: '', cache_control: FIVE }] }] }, 'messages[0].content[0].cache_control', /empty text/);
     rejects({ model: 'm', messages: [{ role: 'system', content: [{ type: 'text', text: '', cache_control: FIVE }] }, { role: 'user', content: 'Hi' }] }, 'messages[0].content[0].cache_control', /empty text/);

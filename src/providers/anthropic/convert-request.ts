@@ -140,7 +140,14 @@ function emptyMarked(partParam: string): GatewayError {
   return invalidValue(`${partParam}.cache_control`, 'an empty text part cannot carry a cache breakpoint');
 }
 
-function convertContent(content: ChatMessage['content'], param: string, allowDocuments: boolean, marks: CacheBreakpoints): AnthropicContentBlockParam[] {
+/** `holder`, when given, takes the marker of an empty text part (a tool message's result); else it is refused. */
+function convertContent(
+  content: ChatMessage['content'],
+  param: string,
+  allowDocuments: boolean,
+  marks: CacheBreakpoints,
+  holder?: AnthropicToolResultBlockParam,
+): AnthropicContentBlockParam[] {
   if (content === undefined || content === null) return [];
   if (typeof content === 'string') return content.length === 0 ? [] : [{ type: 'text', text: content }];
   const blocks: AnthropicContentBlockParam[] = [];
@@ -149,7 +156,9 @@ function convertContent(content: ChatMessage['content'], param: string, allowDoc
     const block = convertPart(part, partParam, allowDocuments);
     const marker = marks.of(part as Record<string, unknown>, partParam);
     if (block === undefined) {
-      if (marker !== undefined) throw emptyMarked(partParam);
+      if (marker === undefined) return;
+      if (holder === undefined) throw emptyMarked(partParam);
+      holder.cache_control = marker;
       return;
     }
     if (marker !== undefined) block.cache_control = marker;
@@ -214,7 +223,8 @@ function toolResult(toolUseId: string, message: ChatMessage, param: string, mark
     if (content.length > 0) result.content = content;
   } else if (content !== undefined && content !== null) {
     const blocks: Array<AnthropicTextBlockParam | AnthropicImageBlockParam> = [];
-    for (const block of convertContent(content, `${param}.content`, false, marks)) {
+    // An empty marked part (an empty tool output) has no block, but its marker goes on the result too.
+    for (const block of convertContent(content, `${param}.content`, false, marks, result)) {
       if (block.type !== 'text' && block.type !== 'image') continue;
       if (block.cache_control !== undefined) {
         result.cache_control = block.cache_control;

@@ -9,6 +9,9 @@ import type pg from 'pg';
 import { makeDirectory } from './make-directory.js';
 
 /** Times are epoch milliseconds; money is USD; booleans are 0/1 (the same on both engines). */
+/** SQLite's page cache per connection, in KiB (SQLite's own default). */
+export const SQLITE_CACHE_KIB = 2000;
+
 export interface VirtualKeyTable {
   id: string;
   name: string | null;
@@ -212,6 +215,10 @@ export function openDatabase(options: DatabaseOptions, onPoolError: (error: Erro
     sqlite.pragma('synchronous = NORMAL');
     // The CLI may write while the server runs: wait for its lock instead of failing.
     sqlite.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5_000))}`);
+    // better-sqlite3 builds SQLite with a 16 MiB page cache (SQLITE_DEFAULT_CACHE_SIZE=-16000), which
+    // the usage table's appends fill within ~100,000 rows and keep for good: SQLite's own 2 MiB
+    // default holds the pages the appends and the usage queries touch, the OS the rest.
+    sqlite.pragma(`cache_size = -${SQLITE_CACHE_KIB}`);
   } catch (error) {
     sqlite?.close();
     if (isDamaged(error)) throw damagedDatabaseError(file, error);

@@ -305,3 +305,25 @@ test('during the drain, a connection whose headers are still incomplete is close
     rmSync(directory, { recursive: true, force: true });
   }
 });
+
+test('a stop during a reload turns readiness false at once, and the generation the reload brings in is not ready either', async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'gateway-server-'));
+  const { gateway, port } = await startServer(directory);
+  try {
+    const env = { LLM_PROXY_DB: join(directory, 'db.sqlite'), LLM_PROXY_API_KEYS: CLIENT_KEY, LLM_PROXY_LOG_LEVEL: 'error' };
+    const before = gateway.app.app;
+    const reloading = gateway.reload({ config: loadConfig(env).config, restartRequired: [] });
+    const shutdown = gateway.shutdown(5_000, 400);
+    // Asked while the reload still builds its generation: the stop has begun, so not ready.
+    const during = await get(port, '/health/ready');
+    assert.deepEqual([during.status, JSON.parse(during.body)], [503, { status: 'shutting_down' }]);
+    assert.equal((await reloading).reloaded, true);
+    assert.notEqual(gateway.app.app, before, 'the reload swapped in its generation');
+    const after = await get(port, '/health/ready');
+    assert.deepEqual([after.status, JSON.parse(after.body)], [503, { status: 'shutting_down' }]);
+    assert.equal((await shutdown).drained, true);
+  } finally {
+    await gateway.shutdown(1000);
+    rmSync(directory, { recursive: true, force: true });
+  }
+});

@@ -326,6 +326,7 @@ export class GatewayServer {
     for (const listener of old.clientErrorListeners) server.off('clientError', listener);
     for (const listener of next.clientErrorListeners) if (!server.listeners('clientError').includes(listener)) server.on('clientError', listener);
     this.current = next;
+    if (this.stopping !== undefined) next.built.lifecycle.leaving = true;
     if (server.listening) this.startBackground(next);
     this.retire(old);
   }
@@ -382,6 +383,9 @@ export class GatewayServer {
   }
 
   private async drain(deadlineMs: number, delayMs: number): Promise<ShutdownResult> {
+    // Not ready from the signal on, also while a reload in progress finishes first (swap() marks
+    // the generation it brings in the same way).
+    for (const { built } of [this.current, ...this.retiring]) built.lifecycle.leaving = true;
     await this.reloading?.catch(() => undefined);
     const { logger } = this.shared;
     const server = this.listener;

@@ -57,7 +57,7 @@ const SECURITY_SCHEMES = {
     type: 'apiKey',
     in: 'cookie',
     name: SESSION_COOKIE,
-    description: 'The dashboard session from POST /ui/session (HttpOnly); it acts as the master key, and only together with dashboardCsrf and no key presented.',
+    description: 'The dashboard session from POST /ui/session (HttpOnly); it acts as the master key, only with no key presented, and together with dashboardCsrf but for GET /openapi.json and the /docs page.',
   },
   dashboardCsrf: { type: 'apiKey', in: 'header', name: CSRF_HEADER, description: "The session's csrf_token (from POST or GET /ui/session)." },
 } as const;
@@ -148,7 +148,12 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
   },
   'GET /ui/session': { summary: 'The signed-in dashboard session (cookie) and its CSRF token.', security: [{ dashboardSession: [] }] },
   'DELETE /ui/session': { summary: 'Dashboard sign-out (cookie and `X-LLM-Proxy-CSRF`).', security: [{ dashboardSession: [], dashboardCsrf: [] }] },
-  'GET /openapi.json': { summary: 'This document.' },
+  'GET /openapi.json': {
+    summary: 'This document.',
+    description: 'The dashboard session cookie opens it alone, without the CSRF header (the /docs page reads it so).',
+    // Read by the /docs page, which a browser opens with the dashboard cookie and no CSRF header.
+    security: [{ bearer: [] }, { apiKey: [] }, { dashboardSession: [] }],
+  },
 };
 
 const ACCESS_NOTE = { none: 'No key needed.', client: 'Needs a client key.', master: 'Needs the master key.' } as const;
@@ -166,7 +171,7 @@ export function documentRoute({ schema, url, route }: TransformInput): { schema:
   const documented: FastifySchema = {
     tags: [tag],
     summary: doc?.summary ?? `${method} ${url}`,
-    description: [base.description ?? doc?.description, doc?.security === undefined ? ACCESS_NOTE[access] : 'Needs the dashboard session.'].filter((part) => part !== undefined).join(' '),
+    description: [base.description ?? doc?.description, doc?.security === undefined || access !== 'none' ? ACCESS_NOTE[access] : 'Needs the dashboard session.'].filter((part) => part !== undefined).join(' '),
     security: doc?.security ?? (access === 'none' ? [] : KEYED),
     ...base,
     ...(doc?.body === undefined || base.body !== undefined ? {} : { body: doc.body }),
@@ -207,11 +212,12 @@ export function registerOpenApi(app: FastifyInstance): void {
       if (error !== undefined && error !== null) throw error;
     },
   );
-  app.get('/openapi.json', { config: { auth: 'none' } }, async () => app.swagger());
+  // Keyed like the API it describes (CONTRACT.md: all but /health*); a browser signed in to the
+  // dashboard at /ui opens the page, and the page the document, with the session cookie alone.
+  app.get('/openapi.json', { config: { auth: 'client', sessionPage: true } }, async () => app.swagger());
   app.register(async (docs) => {
-    // The page and its assets are public: a browser cannot send a bearer key.
     docs.addHook('onRoute', (route) => {
-      route.config = { ...(route.config ?? {}), auth: 'none' };
+      route.config = { ...(route.config ?? {}), auth: 'client', sessionPage: true };
     });
     // Called, not registered: its declared dependency on a *registered* @fastify/swagger does not
     // hold, since swagger is applied directly above.

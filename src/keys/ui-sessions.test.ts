@@ -18,6 +18,19 @@ describe('dashboard sessions', () => {
     assert.equal(store.authenticate({ cookie, [CSRF_HEADER]: session.csrf, 'x-api-key': 'nope' }, 2_000), undefined);
   });
 
+  test('a page a browser opens (authenticatePage) takes the live cookie alone, never a cross-site request or one with a key', () => {
+    const store = new UiSessionStore(60_000);
+    const session = store.create(1_000);
+    const cookie = `theme=dark; ${SESSION_COOKIE}=${session.id}`;
+    assert.deepEqual(store.authenticatePage({ cookie }, 2_000), { keyId: 'master', role: 'master' });
+    assert.deepEqual(store.authenticatePage({ cookie, 'sec-fetch-site': 'same-origin' }, 2_000), { keyId: 'master', role: 'master' });
+    assert.equal(store.authenticatePage({ cookie, 'sec-fetch-site': 'cross-site' }, 2_000), undefined);
+    assert.equal(store.authenticatePage({ cookie, authorization: 'Bearer nope' }, 2_000), undefined);
+    assert.equal(store.authenticatePage({ cookie, 'x-api-key': 'nope' }, 2_000), undefined);
+    assert.equal(store.authenticatePage({ cookie: `${SESSION_COOKIE}=${'a'.repeat(43)}` }, 2_000), undefined, 'an unknown session');
+    assert.equal(store.authenticatePage({ cookie }, 61_000), undefined, 'an expired session');
+  });
+
   test('sessions expire, can be deleted, and are bounded in number', () => {
     const store = new UiSessionStore(60_000);
     const session = store.create(0);

@@ -45,6 +45,11 @@ export function sessionCookie(header: string | undefined): string | undefined {
   return undefined;
 }
 
+/** A cookie and no key: a request that presents a key (even a malformed one) is judged by that key alone. */
+function cookieOnly(headers: IncomingHttpHeaders): boolean {
+  return headers.cookie !== undefined && headers.authorization === undefined && headers['x-api-key'] === undefined;
+}
+
 export class UiSessionStore {
   /** Insertion order is creation order, so the first entry is the oldest. */
   private readonly sessions = new Map<string, UiSession>();
@@ -89,9 +94,18 @@ export class UiSessionStore {
 
   /** For the auth plugin: the master principal when the request carries a verified session. */
   authenticate(headers: IncomingHttpHeaders, now = Date.now()): Principal | undefined {
-    // A request that presents a key (even a malformed one) is judged by that key alone.
-    if (headers.cookie === undefined || headers.authorization !== undefined || headers['x-api-key'] !== undefined) return undefined;
+    if (!cookieOnly(headers)) return undefined;
     return this.verified(headers, now) === undefined ? undefined : MASTER;
+  }
+
+  /**
+   * For a page a browser opens itself (GET /docs, /openapi.json), which cannot send the CSRF
+   * header: the cookie alone, unless the browser says another site asked. Reading is all these
+   * routes do, and another site could not read the answer anyway (no CORS).
+   */
+  authenticatePage(headers: IncomingHttpHeaders, now = Date.now()): Principal | undefined {
+    if (!cookieOnly(headers) || headers['sec-fetch-site'] === 'cross-site') return undefined;
+    return this.fromCookie(headers, now) === undefined ? undefined : MASTER;
   }
 
   delete(id: string): void {

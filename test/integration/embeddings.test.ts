@@ -276,7 +276,7 @@ aliases:
     });
 
     test('/openapi.json documents the request body', async () => {
-      const response = await fetch(`${gateway.url}/openapi.json`);
+      const response = await fetch(`${gateway.url}/openapi.json`, { headers: authHeaders() });
       const doc = (await response.json()) as { paths: Record<string, { post?: { requestBody?: { content: Record<string, { schema: { properties: Record<string, unknown> } }> } } }> };
       const properties = doc.paths['/v1/embeddings']?.post?.requestBody?.content['application/json']?.schema.properties;
       assert.deepEqual(Object.keys(properties ?? {}).sort(), ['dimensions', 'encoding_format', 'input', 'model', 'user']);

@@ -121,7 +121,7 @@ describe('hot reload', () => {
     const scraped = await send(gateway.url, '/metrics', { headers: MASTER_AUTH });
     assert.equal(scraped.status, 200, scraped.body);
     assert.match(scraped.body, /llm_proxy_http_requests_total\{[^}]*route="\/admin\/reload"[^}]*status="400"[^}]*\} [1-9]/);
-    const docs = JSON.parse((await send(gateway.url, '/openapi.json')).body) as { paths: Record<string, Record<string, unknown>> };
+    const docs = JSON.parse((await send(gateway.url, '/openapi.json', { headers: MASTER_AUTH })).body) as { paths: Record<string, Record<string, unknown>> };
     assert.ok(docs.paths['/admin/reload']?.post !== undefined, 'POST /admin/reload is in the OpenAPI document');
   });
 

@@ -1,11 +1,12 @@
 // /openapi.json and /docs (issue #9): every route in the route table is in the document, the chat
 // request schema is documented without Fastify validating with it, the document says what the
-// handlers accept (and they accept what it says), and the UI is served locally.
+// handlers accept (and they accept what it says), and the UI is served locally, keyed like the
+// API: a key, or the dashboard's session cookie (CONTRACT.md: all but /health* need a key).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { MASTER_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+import { CLIENT_KEY, MASTER_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 import { callJson, createKey } from '../support/key-support.js';
-import { call, JSON_AUTH, post, startStack } from '../support/reliability-support.js';
+import { assertError, call, JSON_AUTH, post, startStack } from '../support/reliability-support.js';
 
 interface SchemaDoc {
   type?: string;
@@ -87,7 +88,7 @@ describe('OpenAPI document and docs page', () => {
   test('every route (but the docs UI assets) is in /openapi.json, with its access', async () => {
     const stack = await startStack();
     try {
-      const res = await call(stack.url, { method: 'GET', path: '/openapi.json' });
+      const res = await call(stack.url, { method: 'GET', path: '/openapi.json', headers: JSON_AUTH });
       assert.equal(res.status, 200);
       const doc = JSON.parse(res.body) as { openapi: string; paths: Record<string, Record<string, { security?: unknown[]; requestBody?: { content: Record<string, { schema: { properties: Record<string, unknown> } }> } }>> };
       assert.match(doc.openapi, /^3\./);
@@ -107,6 +108,8 @@ describe('OpenAPI document and docs page', () => {
       assert.ok(doc.paths['/v1/messages/count_tokens']?.post?.requestBody?.content['application/json']?.schema.properties.messages, 'the count_tokens request schema');
       assert.ok(doc.paths['/v1/completions']?.post?.requestBody?.content['application/json']?.schema.properties.prompt, 'the completions request schema');
       assert.deepEqual(doc.paths['/health/ready']?.get?.security, []);
+      // The document itself: a key, or the dashboard cookie alone (the /docs page cannot send the CSRF header).
+      assert.deepEqual(doc.paths['/openapi.json']?.get?.security, [{ bearer: [] }, { apiKey: [] }, { dashboardSession: [] }]);
     } finally {
       await stack.close();
     }
@@ -125,23 +128,54 @@ describe('OpenAPI document and docs page', () => {
     }
   });
 
-  test('/docs serves the UI from local assets, without a key', async () => {
+  test('/docs serves the UI from local assets, to a key', async () => {
     const stack = await startStack();
     try {
-      const page = await call(stack.url, { method: 'GET', path: '/docs' });
+      const page = await call(stack.url, { method: 'GET', path: '/docs', headers: JSON_AUTH });
       assert.equal(page.status, 200);
       assert.match(String(page.headers['content-type']), /text\/html/);
       const sources = [...page.body.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1] ?? '');
       assert.ok(sources.length > 0);
       for (const source of sources) assert.ok(!/^(?:https?:)?\/\//.test(source), `external asset ${source}`);
-      const bundle = await call(stack.url, { method: 'GET', path: '/docs/static/swagger-ui-bundle.js' });
+      const bundle = await call(stack.url, { method: 'GET', path: '/docs/static/swagger-ui-bundle.js', headers: { 'x-api-key': CLIENT_KEY } });
       assert.equal(bundle.status, 200);
       assert.ok(bundle.body.length > 100_000);
-      const initializer = await call(stack.url, { method: 'GET', path: '/docs/static/swagger-initializer.js' });
+      const initializer = await call(stack.url, { method: 'GET', path: '/docs/static/swagger-initializer.js', headers: { authorization: `Bearer ${MASTER_KEY}` } });
       assert.equal(initializer.status, 200);
-      // The API itself still needs a key.
-      assert.equal((await call(stack.url, { method: 'GET', path: '/v1/models' })).status, 401);
-      assert.equal((await call(stack.url, { method: 'GET', path: '/v1/models', headers: JSON_AUTH })).status, 200);
+    } finally {
+      await stack.close();
+    }
+  });
+
+  test('without a key /docs, its assets and the document answer 401, pointing a person to /ui; the dashboard cookie alone opens them and nothing else', async () => {
+    const stack = await startStack();
+    try {
+      const paths = ['/openapi.json', '/docs', '/docs/', '/docs/json', '/docs/yaml', '/docs/static/swagger-ui-bundle.js', '/docs/static/swagger-initializer.js', '/docs/static/index.html'];
+      for (const path of paths) {
+        const refused = await call(stack.url, { method: 'GET', path });
+        const error = assertError(refused, { status: 401, code: 'invalid_api_key', type: 'authentication_error' });
+        assert.match(error.message, /dashboard at \/ui/, path);
+        assertError(await call(stack.url, { method: 'GET', path, headers: { authorization: 'Bearer sk-not-a-key' } }), { status: 401, code: 'invalid_api_key' });
+      }
+      const signIn = await call(stack.url, { method: 'POST', path: '/ui/session', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ master_key: MASTER_KEY }) });
+      assert.equal(signIn.status, 201, signIn.body);
+      const cookie = String(signIn.headers['set-cookie']).split(';')[0] ?? '';
+      assert.match(cookie, /^llmp_ui=/);
+      for (const path of paths) {
+        const res = await call(stack.url, { method: 'GET', path, headers: { cookie } });
+        // index.html redirects to the page itself.
+        assert.equal(res.status, path.endsWith('index.html') ? 302 : 200, `${path}: ${res.body.slice(0, 200)}`);
+      }
+      assert.equal((await call(stack.url, { method: 'HEAD', path: '/docs', headers: { cookie } })).status, 200);
+      // Another site asking: refused even with the cookie.
+      assert.equal((await call(stack.url, { method: 'GET', path: '/openapi.json', headers: { cookie, 'sec-fetch-site': 'cross-site' } })).status, 401);
+      // The API keeps needing the CSRF header with the cookie, reads included.
+      assertError(await call(stack.url, { method: 'GET', path: '/v1/models', headers: { cookie } }), { status: 401, code: 'invalid_api_key' });
+      assertError(await call(stack.url, { method: 'GET', path: '/admin/keys', headers: { cookie } }), { status: 401, code: 'invalid_api_key' });
+      // A session that ended opens nothing.
+      const csrf = (JSON.parse(signIn.body) as { csrf_token: string }).csrf_token;
+      assert.equal((await call(stack.url, { method: 'DELETE', path: '/ui/session', headers: { cookie, 'x-llm-proxy-csrf': csrf } })).status, 200);
+      assert.match(assertError(await call(stack.url, { method: 'GET', path: '/docs', headers: { cookie } }), { status: 401, code: 'invalid_api_key' }).message, /\/ui/);
     } finally {
       await stack.close();
     }
@@ -171,7 +205,7 @@ describe('OpenAPI document against the handlers', () => {
           }),
       },
     );
-    doc = (await callJson(gateway.url, 'GET', '/openapi.json', undefined)).body as unknown as OpenApiDoc;
+    doc = (await callJson(gateway.url, 'GET', '/openapi.json', MASTER_KEY)).body as unknown as OpenApiDoc;
   });
   after(async () => {
     await gateway?.close();
@@ -246,8 +280,10 @@ describe('OpenAPI document against the handlers', () => {
       for (const [method, operation] of Object.entries(operations)) {
         if (!operation.security?.some((requirement) => 'bearer' in requirement)) continue;
         keyed++;
+        // The document alone opens to the cookie without its CSRF header (the /docs page reads it so).
+        const csrf = !(method === 'get' && path === '/openapi.json');
         assert.ok(
-          operation.security.some((requirement) => 'dashboardSession' in requirement && 'dashboardCsrf' in requirement),
+          operation.security.some((requirement) => 'dashboardSession' in requirement && ('dashboardCsrf' in requirement) === csrf),
           `${method} ${path}: ${JSON.stringify(operation.security)}`,
         );
       }

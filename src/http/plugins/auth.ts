@@ -17,6 +17,8 @@ export type Access = 'none' | 'client' | 'master';
 declare module 'fastify' {
   interface FastifyContextConfig {
     auth?: Access;
+    /** A page a browser opens itself (GET): the dashboard session cookie opens it without the CSRF header. */
+    sessionPage?: boolean;
   }
   interface FastifyRequest {
     principal: Principal | null;
@@ -75,6 +77,11 @@ function setLimitHeaders(reply: FastifyReply, limit: number, remaining: number, 
   reply.header('x-ratelimit-reset-requests', formatOpenAiDuration(resetMs));
 }
 
+/** Only reads: a route marked as a page is never opened by the cookie alone for anything else. */
+function sessionPage(request: FastifyRequest): boolean {
+  return request.routeOptions.config.sessionPage === true && (request.method === 'GET' || request.method === 'HEAD');
+}
+
 export function registerAuth(app: FastifyInstance, services: Services): void {
   app.decorateRequest('principal', null);
   const defaultRpm = services.config.limits.default_rpm;
@@ -101,6 +108,10 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
   };
 
   const refuse = (request: FastifyRequest): never => {
+    // A person at a browser, not a script: the page they can sign in at is the way in.
+    if (sessionPage(request)) {
+      throw authentication('Missing or invalid API key. Sign in to the dashboard at /ui (master key) and open this page again in the same browser, or send a valid key in "Authorization" ("Bearer" and the key) or "x-api-key".');
+    }
     // One answer for missing, malformed and unknown keys, so the body tells a prober nothing (RELIABILITY 4a#16).
     // Worded so the redactor, which masks whatever follows "Bearer ", leaves the hint readable.
     // A dashboard session cookie without a key gets its own hint, the same whether the session lives
@@ -135,7 +146,9 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
     // at all a dashboard session cookie, honoured only with its CSRF header (src/keys/ui-sessions.ts).
     const principal =
       key === undefined
-        ? services.uiSessions.authenticate(request.headers)
+        ? sessionPage(request)
+          ? services.uiSessions.authenticatePage(request.headers)
+          : services.uiSessions.authenticate(request.headers)
         : (services.keys.authenticate(key) ?? (isVirtualKeyShaped(key) ? services.virtualKeys.cachedPrincipal(key) : undefined));
     if (principal !== undefined) return admit(request, reply, access, principal);
     const lookUp = (): Promise<void> | undefined =>

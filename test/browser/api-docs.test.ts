@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { browserUnavailable, launchBrowser, withScreenshot, type Browser } from '../support/browser.js';
+import { browserUnavailable, launchBrowser, signInToDashboard, withScreenshot, type Browser } from '../support/browser.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { MASTER_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 
@@ -42,10 +42,7 @@ describe('API reference page in Chromium', { skip: skip ?? false }, () => {
 
   test('signed in at /ui: /docs opens in the same browser and lists the operations from /docs/json', async () => {
     await withScreenshot(page, 'docs-signed-in', async () => {
-      await page.goto(`${gateway.url}/ui`);
-      await page.getByLabel('Master key').fill(MASTER_KEY);
-      await page.getByRole('button', { name: 'Sign in' }).click();
-      await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+      await signInToDashboard(page, gateway.url, MASTER_KEY);
 
       const spec = page.waitForResponse((response) => new URL(response.url()).pathname === '/docs/json');
       const response = await page.goto(`${gateway.url}/docs`);

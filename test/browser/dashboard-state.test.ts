@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { browserUnavailable, launchBrowser, waitUntil, withScreenshot, type Browser } from '../support/browser.js';
+import { browserUnavailable, launchBrowser, signInToDashboard, waitUntil, withScreenshot, type Browser } from '../support/browser.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { MASTER_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 import { usageRecord } from '../support/usage-fixture.js';
@@ -31,10 +31,7 @@ describe('dashboard state in Chromium', { skip: skip ?? false }, () => {
     await gateway.app.services.store.usage.insertBatch(seeded);
     browser = await launchBrowser();
     page = await browser.page();
-    await page.goto(`${gateway.url}/ui`);
-    await page.getByLabel('Master key').fill(MASTER_KEY);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+    await signInToDashboard(page, gateway.url, MASTER_KEY);
   });
   after(async () => {
     await browser?.close();

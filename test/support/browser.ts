@@ -67,6 +67,14 @@ export async function launchBrowser(): Promise<Browser> {
   };
 }
 
+/** Signs in to the dashboard at <base>/ui with the master key and waits for its first view. */
+export async function signInToDashboard(page: Page, base: string, masterKey: string): Promise<void> {
+  await page.goto(`${base}/ui`);
+  await page.getByLabel('Master key').fill(masterKey);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+}
+
 /** Runs a browser step; when it throws, the page is saved as test-results/browser/<name>.png first. */
 export async function withScreenshot<T>(page: Page, name: string, run: () => Promise<T>): Promise<T> {
   try {

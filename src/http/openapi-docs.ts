@@ -151,7 +151,6 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
   'GET /openapi.json': {
     summary: 'This document.',
     description: 'The dashboard session cookie opens it alone, without the CSRF header (the /docs page reads it so).',
-    // Read by the /docs page, which a browser opens with the dashboard cookie and no CSRF header.
     security: [{ bearer: [] }, { apiKey: [] }, { dashboardSession: [] }],
   },
 };

@@ -143,7 +143,8 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
     const key = presentedKey(request);
     // Decided at once, with no shared counter asked (a Redis or IPC round trip, paid only by what may
     // be a guess): static and master keys, virtual keys already verified and cached, and with no key
-    // at all a dashboard session cookie, honoured only with its CSRF header (src/keys/ui-sessions.ts).
+    // at all a dashboard session cookie, honoured only with its CSRF header (src/keys/ui-sessions.ts)
+    // but on the pages a browser opens itself (sessionPage).
     const principal =
       key === undefined
         ? sessionPage(request)

@@ -383,3 +383,16 @@ test('a database hold given back while the database is away is given back there 
   await one.writer.flush();
   await one.close();
 });
+
+test("the first budget check the database answers after an outage does not count the holds given back during it", async () => {
+  const { one, keyId } = await releasedDuringOutage(async (instance, id) => {
+    assert.equal(await instance.call(id, 0.1, 0.05), 'local');
+  });
+  await sleep(1_100);
+  // $0.50 budget, $0.05 spent (not written yet): $0.20 fits once the stuck $0.40 is given back. The
+  // database's first answer still counted it (0.40 + 0.05 + 0.20 > 0.50) and refused the key.
+  assert.equal(await one.call(keyId, 0.2, 0.01), 'store');
+  assert.ok(Math.abs(((await store.keys.findById(keyId))?.reserved ?? NaN) - 0.2) < 1e-9);
+  await one.writer.flush();
+  await one.close();
+});

@@ -167,7 +167,21 @@ export class BudgetLedger implements UsageWriteObserver {
       this.holdLocally(keyId, amount, now, remedy);
       return 'local';
     }
-    this.markStore(true);
+    const releasing = this.markStore(true);
+    // The first check the database answers after an outage still counts the holds given back during
+    // it: once those are given back there, a refusal is asked again (only on this recovery path).
+    if (!outcome.admitted && releasing !== undefined) {
+      // Bounded as a hold is: a database that hangs now leaves this request to the refusal it got.
+      if (!(await settledWithin(releasing, HOLD_TIMEOUT_MS))) throw budgetRefusal(outcome, amount, now, remedy);
+      try {
+        outcome = await this.withinTimeout(this.store.reserveBudget(keyId, holdId, amount, now, this.unwrittenOf), holdId);
+      } catch (error) {
+        this.probeAt = Date.now() + PROBE_EVERY_MS;
+        this.markStore(false, error);
+        this.holdLocally(keyId, amount, now, remedy);
+        return 'local';
+      }
+    }
     if (!outcome.admitted) throw budgetRefusal(outcome, amount, now, remedy);
     if (outcome.figures !== undefined) {
       const entry = this.landedByKey.get(keyId) ?? { landed: 0, released: 0 };
@@ -354,20 +368,33 @@ export class BudgetLedger implements UsageWriteObserver {
     }
   }
 
-  private markStore(up: boolean, error?: unknown): void {
-    if (up === !this.storeDown) return;
+  /** On the database's return: the releases retried then, when there were any (see holdNow). */
+  private markStore(up: boolean, error?: unknown): Promise<unknown> | undefined {
+    if (up === !this.storeDown) return undefined;
     this.storeDown = !up;
     if (up) {
       // Spend still in the spool keeps counting (per record, until it lands); what has landed is in the figures the database now gives.
       this.logger.info({ component: 'budget' }, 'budget holds back in the database');
-      for (const holdId of this.pendingReleases) void this.releaseInStore(holdId);
+      const releases = [...this.pendingReleases].map((holdId) => this.releaseInStore(holdId));
       for (const listener of this.storeBackListeners) listener();
+      return releases.length > 0 ? Promise.all(releases) : undefined;
     } else {
       this.logger.warn({ component: 'budget', err: error instanceof Error ? error.message : String(error) }, 'database unavailable: budgets held per instance from cached keys');
     }
+    return undefined;
   }
 
   close(): void {
     clearInterval(this.sweeper);
   }
+}
+
+/** Whether `work` settled within `ms`. */
+function settledWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+  });
+  return Promise.race([work.then(() => true, () => true), late]).finally(() => clearTimeout(timer));
 }

@@ -156,31 +156,20 @@ export class BudgetLedger implements UsageWriteObserver {
       this.holdLocally(keyId, amount, now, remedy);
       return 'local';
     }
-    let outcome: BudgetOutcome;
     // Rows landing while the check is under way may or may not be in its figures: counted as not (the safe side).
     const landedMark = this.landedByKey.get(keyId)?.landed ?? 0;
-    try {
-      outcome = await this.withinTimeout(this.store.reserveBudget(keyId, holdId, amount, now, this.unwrittenOf), holdId);
-    } catch (error) {
-      this.probeAt = Date.now() + PROBE_EVERY_MS;
-      this.markStore(false, error);
-      this.holdLocally(keyId, amount, now, remedy);
-      return 'local';
-    }
-    const releasing = this.markStore(true);
+    let outcome = await this.reserveInStore(keyId, holdId, amount, now);
+    const releasing = outcome === undefined ? undefined : this.markStore(true);
     // The first check the database answers after an outage still counts the holds given back during
     // it: once those are given back there, a refusal is asked again (only on this recovery path).
-    if (!outcome.admitted && releasing !== undefined) {
+    if (outcome !== undefined && !outcome.admitted && releasing !== undefined) {
       // Bounded as a hold is: a database that hangs now leaves this request to the refusal it got.
       if (!(await settledWithin(releasing, HOLD_TIMEOUT_MS))) throw budgetRefusal(outcome, amount, now, remedy);
-      try {
-        outcome = await this.withinTimeout(this.store.reserveBudget(keyId, holdId, amount, now, this.unwrittenOf), holdId);
-      } catch (error) {
-        this.probeAt = Date.now() + PROBE_EVERY_MS;
-        this.markStore(false, error);
-        this.holdLocally(keyId, amount, now, remedy);
-        return 'local';
-      }
+      outcome = await this.reserveInStore(keyId, holdId, amount, now);
+    }
+    if (outcome === undefined) {
+      this.holdLocally(keyId, amount, now, remedy);
+      return 'local';
     }
     if (!outcome.admitted) throw budgetRefusal(outcome, amount, now, remedy);
     if (outcome.figures !== undefined) {
@@ -189,6 +178,17 @@ export class BudgetLedger implements UsageWriteObserver {
       this.landedByKey.set(keyId, entry);
     }
     return 'store';
+  }
+
+  /** The database's answer to a hold, or undefined when it failed or was too slow (marked away, probed again in a second). */
+  private async reserveInStore(keyId: string, holdId: string, amount: number, now: number): Promise<BudgetOutcome | undefined> {
+    try {
+      return await this.withinTimeout(this.store.reserveBudget(keyId, holdId, amount, now, this.unwrittenOf), holdId);
+    } catch (error) {
+      this.probeAt = Date.now() + PROBE_EVERY_MS;
+      this.markStore(false, error);
+      return undefined;
+    }
   }
 
   /** The store's answer, or HoldTimeout; a hold the database makes after that is given back at once. */

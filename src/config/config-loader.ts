@@ -26,7 +26,7 @@ export function defaultConfig(): Config {
     aliases: {},
     model_catalog: {},
     routing: {
-      retries: 2,
+      retries: 1,
       connect_timeout_s: 10,
       ttfb_timeout_s: 120,
       idle_timeout_s: 120,

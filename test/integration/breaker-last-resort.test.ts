@@ -14,7 +14,8 @@ async function circuitOf(url: string, provider: string, deployment: string): Pro
 }
 
 // A long cool-down, so every request below falls inside it: nothing here waits for the half-open probe.
-const BREAKER_YAML = 'routing:\n  failure_threshold: 3\n  cooldown_s: 60\n';
+// Three attempts a request (the default is two), so one failing request opens the circuit.
+const BREAKER_YAML = 'routing:\n  retries: 2\n  failure_threshold: 3\n  cooldown_s: 60\n';
 
 describe('circuit breakers with no other deployment to go to', () => {
   test('a single deployment whose circuit opened on resets and 500s is still called, and serves as soon as the upstream recovers', async () => {

@@ -122,19 +122,23 @@ function openStream(base: string, body: string, requestId?: string): StreamingCl
 describe('RELIABILITY §4b faults', () => {
   // Each failure sequence gets a fresh stack: deployments have circuit breakers (5 consecutive
   // failures open one), so sequences sharing a gateway would see each other's failures.
-  test('4b#1 upstream 500/502/503/529 before any byte → 1 + 2 retries, then 502 upstream_error; usage row failed, no cost', async () => {
-    for (const [statuses, stream] of [
-      [[500, 500, 500], false],
-      [[502, 503, 529], false],
-      [[503, 500, 502], true],
+  test('4b#1 upstream 500/502/503/529 before any byte → at most 2 attempts by default, then 502 upstream_error; usage row failed, no cost', async () => {
+    for (const [statuses, stream, yaml] of [
+      [[500, 500], false, undefined],
+      [[502, 529], false, undefined],
+      [[503, 500], true, undefined],
+      // routing.retries raises the count: 1 + 2 retries.
+      [[503, 500, 502], false, 'routing:\n  retries: 2\n'],
     ] as const) {
-      await withStack({}, async ({ fake, gateway, url }) => {
+      await withStack({ yaml }, async ({ fake, gateway, url }) => {
         for (const status of statuses) fake.enqueue({ kind: 'status', status });
+        // One more failure queued than the attempts allowed: a third attempt would take it.
+        fake.enqueue({ kind: 'status', status: 500 });
         const res = await post(url, chat({ stream }));
         // Streamed or not, nothing was sent yet: a plain JSON error.
         const error = assertError(res, { status: 502, code: 'upstream_error', type: 'api_error', param: null });
         assert.ok(!error.message.includes(fake.url) && !error.message.includes('127.0.0.1'), 'no upstream URL in the message');
-        assert.equal(chatCalls(fake), 3, `${statuses.join('/')}: one attempt and two retries`);
+        assert.equal(chatCalls(fake), statuses.length, `${statuses.join('/')}: ${statuses.length} attempts`);
         const record = await usageOf(gateway, res.headers['x-request-id'] as string);
         assert.equal(record.status, 'error');
         assert.equal(record.httpStatus, 502);
@@ -246,13 +250,13 @@ describe('RELIABILITY §4b faults', () => {
 
   test('4b#6 no response headers within the TTFB timeout → abort, retry, then 504 upstream_timeout', async () => {
     // Streamed: the time to first token is timed by the executor itself, so 0.2 s is 0.2 s. The fake
-    // takes its next queued fault only after a delay ends, so each delay outlasts all three attempts.
+    // takes its next queued fault only after a delay ends, so each delay outlasts both attempts.
     await withStack({ yaml: 'routing:\n  ttfb_timeout_s: 0.2\n' }, async ({ fake, url }) => {
-      for (let index = 0; index < 3; index++) fake.enqueue({ kind: 'delay-headers', ms: 2500 });
+      for (let index = 0; index < 2; index++) fake.enqueue({ kind: 'delay-headers', ms: 2500 });
       const started = Date.now();
       const res = await post(url, chat({ stream: true }));
       assertError(res, { status: 504, code: 'upstream_timeout', type: 'timeout_error', param: null });
-      assert.equal(chatCalls(fake), 3, 'one attempt and two retries');
+      assert.equal(chatCalls(fake), 2, 'one attempt and one retry');
       assert.ok(Date.now() - started < 2400, `answered in ${Date.now() - started} ms`);
       await eventually(() => fake.requests.every((request) => request.aborted), 2000);
     });

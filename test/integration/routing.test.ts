@@ -50,6 +50,7 @@ models:
     strategy: least-busy
     deployments: [{ provider: one, model: p1 }, { provider: two, model: p2 }]
   - name: streamer
+    retries: 2
     deployments: [{ provider: one, model: s1 }, { provider: two, model: s2 }]
   - name: midstream
     deployments: [{ provider: one, model: ms1 }, { provider: two, model: ms2 }]

@@ -218,6 +218,12 @@ export function registerOpenApi(app: FastifyInstance): void {
     docs.addHook('onRoute', (route) => {
       route.config = { ...(route.config ?? {}), auth: 'client', sessionPage: true };
     });
+    // The static plugin under swagger-ui sets `public, max-age=0`; these pages sit behind a key,
+    // so they get the API's `no-store` (RELIABILITY 4d#12), never a shared cache's copy.
+    docs.addHook('onSend', (_request, reply, payload, done) => {
+      reply.header('cache-control', 'no-store');
+      done(null, payload);
+    });
     // Called, not registered: its declared dependency on a *registered* @fastify/swagger does not
     // hold, since swagger is applied directly above.
     // Its types say callback-style; the function itself is async (5.x) and ignores a third argument.

@@ -142,6 +142,11 @@ describe('OpenAPI document and docs page', () => {
       assert.ok(bundle.body.length > 100_000);
       const initializer = await call(stack.url, { method: 'GET', path: '/docs/static/swagger-initializer.js', headers: { authorization: `Bearer ${MASTER_KEY}` } });
       assert.equal(initializer.status, 200);
+      // Keyed pages are not for shared caches: no-store, as every API answer (RELIABILITY 4d#12).
+      for (const answer of [page, bundle, initializer]) {
+        assert.equal(answer.headers['cache-control'], 'no-store');
+        assert.equal(answer.headers.vary, 'Authorization');
+      }
     } finally {
       await stack.close();
     }

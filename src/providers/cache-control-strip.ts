@@ -1,7 +1,10 @@
-// Anthropic-style `cache_control` markers taken out of an OpenAI chat request, for an OpenAI-format
-// host that refuses fields it does not know (Mistral answers 400 "Extra inputs are not permitted").
+// Anthropic-style `cache_control` markers taken out of an OpenAI chat request: all of them, for an
+// OpenAI-format host that refuses fields it does not know (Mistral answers 400 "Extra inputs are
+// not permitted"), or only those set on a `role: "tool"` message itself, for OpenRouter, which hangs
+// on them without an answer instead of moving them into the tool result.
 // Pure; copies only the objects that held a marker, and returns undefined when there was none.
 // @see https://github.com/omnimind-ai/OmniBot/issues/301 (Mistral's 400 on a text part's cache_control)
+// @see https://github.com/NousResearch/hermes-agent/pull/2391 (OpenRouter's hang on a tool message's marker)
 import type { ChatCompletionRequest, ChatMessage, ToolDefinition } from '../openai/types.js';
 import { isRecord } from '../json/guards.js';
 
@@ -56,4 +59,21 @@ export function stripCacheControl(request: ChatCompletionRequest): ChatCompletio
   if (tools !== undefined) copy.tools = tools;
   if (functions !== undefined) copy.functions = functions;
   return copy;
+}
+
+/**
+ * `request` without the markers set on tool messages themselves (those on their content parts and
+ * everywhere else stay), or undefined when no tool message has one.
+ */
+export function stripToolMessageMarkers(request: ChatCompletionRequest): ChatCompletionRequest | undefined {
+  const messages = request.messages;
+  if (!Array.isArray(messages)) return undefined;
+  let copy: ChatMessage[] | undefined;
+  for (let index = 0; index < messages.length; index++) {
+    const message = messages[index];
+    if (!isRecord(message) || message.role !== 'tool' || message.cache_control === undefined) continue;
+    copy ??= [...messages];
+    copy[index] = without(message as ChatMessage);
+  }
+  return copy === undefined ? undefined : { ...request, messages: copy };
 }

@@ -145,4 +145,26 @@ describe('cache_control markers on OpenAI-format hosts', () => {
     assert.deepEqual(JSON.parse(body), marked);
     assert.deepEqual(warnings, []);
   });
+
+  test('OpenRouter hangs on a marker set on a tool message itself: that one is taken out, with a warning; its content parts keep theirs', () => {
+    const withTools = {
+      ...marked,
+      messages: [
+        ...marked.messages,
+        { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'a', arguments: '{}' } }] },
+        { role: 'tool', tool_call_id: 'c1', content: 'result one', cache_control: FIVE },
+        { role: 'tool', tool_call_id: 'c2', content: [{ type: 'text', text: 'result two', cache_control: FIVE }] },
+      ],
+    } as unknown as ChatCompletionRequest;
+    const before = JSON.stringify(withTools);
+    const { body, warnings } = build('openrouter', withTools);
+    const sent = JSON.parse(body) as { messages: Record<string, unknown>[] };
+    assert.deepEqual(sent.messages.slice(0, 4), JSON.parse(JSON.stringify(withTools.messages.slice(0, 4))), 'the other markers are sent');
+    assert.deepEqual(sent.messages[4], { role: 'tool', tool_call_id: 'c1', content: 'result one' });
+    assert.deepEqual(sent.messages[5], { role: 'tool', tool_call_id: 'c2', content: [{ type: 'text', text: 'result two', cache_control: FIVE }] });
+    assert.deepEqual(warnings, ["cache_control on a 'tool' message (mark its content part instead): not supported by openrouter, ignored"]);
+    assert.equal(JSON.stringify(withTools), before, 'the client’s request is left as it was');
+    // Mistral takes every marker out: the tool message's too.
+    assert.doesNotMatch(build('mistral', withTools).body, /cache_control/);
+  });
 });

@@ -6,7 +6,7 @@ import type { ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse
 import type { SseEvent } from '../streaming/sse-decoder.js';
 import type { ChatCodec, ChatTarget, DiscoveredModel, ProviderKind, UpstreamRequestSpec } from './provider.js';
 import { createOpenAiEmbeddingsCodec } from './openai-embeddings.js';
-import { stripCacheControl } from './cache-control-strip.js';
+import { stripCacheControl, stripToolMessageMarkers } from './cache-control-strip.js';
 import { warnIgnored } from './chat-request-fields.js';
 import { isRecord } from '../json/guards.js';
 
@@ -21,6 +21,8 @@ interface Preset {
   streamOptions: boolean;
   /** The host answers 400 to `cache_control` markers (LiteLLM's, for Claude): they are taken out, with a warning. */
   refusesCacheControl?: true;
+  /** The host hangs on a marker set on a `role: "tool"` message itself: that one is taken out, with a warning. */
+  hangsOnToolMessageMarkers?: true;
 }
 
 /** One row per host. A new OpenAI-compatible host is one line here. */
@@ -33,7 +35,7 @@ export const OPENAI_FAMILY_PRESETS: Record<OpenAiFamilyKind, Preset> = {
   groq: { baseUrl: 'https://api.groq.com/openai/v1', requiresKey: true, streamOptions: true },
   deepseek: { baseUrl: 'https://api.deepseek.com/v1', requiresKey: true, streamOptions: true },
   together: { baseUrl: 'https://api.together.xyz/v1', requiresKey: true, streamOptions: true },
-  openrouter: { baseUrl: 'https://openrouter.ai/api/v1', requiresKey: true, streamOptions: true },
+  openrouter: { baseUrl: 'https://openrouter.ai/api/v1', requiresKey: true, streamOptions: true, hangsOnToolMessageMarkers: true },
   xai: { baseUrl: 'https://api.x.ai/v1', requiresKey: true, streamOptions: true },
   fireworks: { baseUrl: 'https://api.fireworks.ai/inference/v1', requiresKey: true, streamOptions: true },
   'openai-compatible': { baseUrl: undefined, requiresKey: false, streamOptions: true },
@@ -147,6 +149,12 @@ export function createOpenAiCodec(options: OpenAiCodecOptions): ChatCodec {
         if (stripped !== undefined) {
           sent = stripped;
           warnIgnored(target, options.kind, 'cache_control');
+        }
+      } else if (preset.hangsOnToolMessageMarkers === true) {
+        const stripped = stripToolMessageMarkers(request);
+        if (stripped !== undefined) {
+          sent = stripped;
+          warnIgnored(target, options.kind, "cache_control on a 'tool' message (mark its content part instead)");
         }
       }
       return { path: chatPath(target.model), method: 'POST', headers: noHeaders, body: convertOpenAiRequest(sent, target, preset.streamOptions) };

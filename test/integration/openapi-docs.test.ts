@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { CLIENT_KEY, MASTER_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 import { callJson, createKey } from '../support/key-support.js';
 import { assertError, call, JSON_AUTH, post, startStack } from '../support/reliability-support.js';
+import { documentedPath, routesOf } from '../support/route-table.js';
 
 interface SchemaDoc {
   type?: string;
@@ -68,22 +69,6 @@ function urlOf(path: string): string {
   return path.replace('{*}', 'gpt-4').replace('{id}', '0123456789abcdef');
 }
 
-/** [METHOD, url] for every route, read from printRoutes' tree (one level = 4 characters). */
-function routesOf(tree: string): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  const stack: string[] = [];
-  for (const line of tree.split('\n')) {
-    const match = /^([│├└─\s]*)(\S.*?)(?: \(([A-Z, ]+)\))?$/.exec(line);
-    if (match === null) continue;
-    const depth = Math.max(0, (match[1] ?? '').length / 4 - 1);
-    const path = (stack[depth - 1] ?? '') + (match[2] ?? '');
-    stack[depth] = path;
-    stack.length = depth + 1;
-    for (const method of (match[3] ?? '').split(', ')) if (method !== '' && method !== 'HEAD') out.push([method, path]);
-  }
-  return out;
-}
-
 describe('OpenAPI document and docs page', () => {
   test('every route (but the docs UI assets) is in /openapi.json, with its access', async () => {
     const stack = await startStack();
@@ -96,8 +81,7 @@ describe('OpenAPI document and docs page', () => {
       assert.ok(routes.length >= 15, JSON.stringify(routes));
       for (const [method, url] of routes) {
         if (url.startsWith('/docs')) continue;
-        // printRoutes shows a wildcard under its parent without the slash (`/api/models` → `*`).
-        const path = url.replace(/:([A-Za-z_]+)/g, '{$1}').replace(/\/?\*$/, '/{*}');
+        const path = documentedPath(url);
         assert.ok(doc.paths[path]?.[method.toLowerCase()] !== undefined, `${method} ${url} is missing from the document`);
       }
       assert.ok(!Object.keys(doc.paths).some((path) => path.startsWith('/docs')));

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildApp, type App } from '../../src/app.js';
+import type { ReloadHandler } from '../../src/http/routes/admin-reload.js';
 import { loadConfig, type Environment } from '../../src/config/config-loader.js';
 import type { Config } from '../../src/config/config-schema.js';
 import { createLogger } from '../../src/logging/logger.js';
@@ -33,6 +34,8 @@ export interface GatewayOptions {
   prepare?: (app: App) => void;
   /** The loopback address to listen on: 127.0.0.1 unless given (::1 for IPv6). */
   host?: string;
+  /** Registers POST /admin/reload (main.ts does; a bare app has nothing to reload). */
+  reload?: ReloadHandler;
 }
 
 /** `env` is the process environment the proxy would see; LLM_PROXY_DB is pointed at a temp path unless given. */
@@ -56,7 +59,7 @@ export async function startGateway(env: Environment, options: GatewayOptions = {
   const logger = createLogger(config.logging.level, redactor, { write: (line: string) => void logs.push(line) });
   const usage = new MemoryUsageRecorder();
   const services = createServices(config, { logger, usage, ...(options.rateLimiter === undefined ? {} : { localRateLimiter: options.rateLimiter }) });
-  const app = buildApp(services);
+  const app = buildApp(services, options.reload === undefined ? {} : { reload: options.reload });
   options.prepare?.(app);
   const host = options.host ?? '127.0.0.1';
   await app.app.listen({ port: 0, host });

@@ -31,6 +31,34 @@ export function pythonExamples(text = guideText()): Map<string, string> {
   return examples;
 }
 
+/**
+ * The Best Practices examples, fenced inside numbered list items, keyed `Section / Item`
+ * (`API Usage / Error Handling`), with the list's indentation taken off.
+ */
+export function listedExamples(text = guideText()): Map<string, string> {
+  const examples = new Map<string, string>();
+  let heading = '';
+  let item = '';
+  let block: string[] | undefined;
+  let indent = '';
+  for (const line of text.split('\n')) {
+    if (block !== undefined) {
+      if (line.trimEnd() === `${indent}\`\`\``) {
+        examples.set(`${heading} / ${item}`, block.join('\n'));
+        block = undefined;
+      } else block.push(line.startsWith(indent) ? line.slice(indent.length) : line.trimStart());
+      continue;
+    }
+    const fence = /^( +)```python/.exec(line);
+    if (fence !== null) {
+      indent = fence[1] as string;
+      block = [];
+    } else if (/^#{2,4} /.test(line)) heading = line.replace(/^#+ /, '').trim();
+    else if (/^\d+\. \*\*/.test(line)) item = line.replace(/^\d+\. \*\*([^*]+)\*\*.*$/, '$1');
+  }
+  return examples;
+}
+
 /** Whether `python3` with `requests` (and optionally other modules) can run here. */
 export function pythonHas(...modules: string[]): boolean {
   const result = spawnSync('python3', ['-c', ['requests', ...modules].map((module) => `import ${module}`).join('; ')], { stdio: 'ignore' });
@@ -46,6 +74,8 @@ export interface PythonRun {
 export interface RunExampleOptions {
   /** Puts this model in place of the guide's `"gpt-4"` and `"gpt-3.5-turbo"` string literals. */
   model?: string;
+  /** Directories Python imports from first (stand-ins for a chat platform's SDK). */
+  pythonPath?: string;
 }
 
 /**
@@ -79,7 +109,8 @@ export function pythonScript(source: string, port: number, options: RunExampleOp
 export function runExample(source: string, port: number, timeoutMs = 20_000, options: RunExampleOptions = {}): Promise<PythonRun> {
   const script = pythonScript(source, port, options);
   return new Promise((resolve) => {
-    const child = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = options.pythonPath === undefined ? process.env : { ...process.env, PYTHONPATH: options.pythonPath };
+    const child = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

@@ -523,6 +523,30 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
+// ---------------------------------------------------------------- error codes
+
+describe('README: error codes', () => {
+  const source = sourceFiles(join(ROOT, 'src')).map((file) => readFileSync(file, 'utf8')).join('\n');
+  /** The codes the code gives: written as a field or assigned, or handed to an error factory (its own defaults aside). */
+  const given = new Set([
+    ...[...source.matchAll(/\bcode: '([a-z][a-z_]+)'/g)].map((match) => match[1] as string),
+    ...[...source.matchAll(/^\s+(?:let )?code = '([a-z][a-z_]+)'/gm)].map((match) => match[1] as string),
+    ...[...source.matchAll(/\b(?:invalidRequest|authentication|permissionDenied|rateLimited|serviceUnavailable)\([^;]*?,\s*'([a-z][a-z_]+)'/g)].map((match) => match[1] as string),
+  ]);
+
+  test('every error code the code gives is documented', () => {
+    assert.ok(given.size > 40, `${given.size} codes`);
+    const spans = new Set(codeSpans(README));
+    assert.deepEqual([...given].filter((code) => !spans.has(code)), []);
+  });
+
+  test('every code of the Errors table is one the code gives', () => {
+    const table = tableRows(section(README, 'Errors'), 'status').flatMap((row) => spansOf(row[2] ?? '')).filter((span) => /^[a-z]+_[a-z_]+$/.test(span));
+    assert.ok(table.length > 30, `${table.length} codes in the table`);
+    assert.deepEqual(table.filter((code) => !source.includes(`'${code}'`)), []);
+  });
+});
+
 // ---------------------------------------------------------------- CLI
 
 /** What `llm-proxy … --help` prints: the general text and each command's. */

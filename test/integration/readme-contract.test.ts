@@ -13,6 +13,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { parse as parseYaml } from 'yaml';
 import { defaultConfig, loadConfig, type Environment } from '../../src/config/config-loader.js';
 import { ConfigSchema, type Config } from '../../src/config/config-schema.js';
+import { RESTART_ONLY } from '../../src/config/reload.js';
 import { isRecord } from '../../src/json/guards.js';
 import { buildProviders } from '../../src/providers/provider-registry.js';
 import { servingProblem } from '../../src/server/gateway-server.js';
@@ -176,6 +177,24 @@ describe('README: cross-references', () => {
       });
     });
     assert.deepEqual(dangling, []);
+  });
+});
+
+describe('README: what a reload applies, and the catalog it ships', () => {
+  test('the settings it says need a restart are those a reload keeps (src/config/reload.ts)', () => {
+    const sentence = /\*\*Needs a restart:\*\*([\s\S]*?)\. A reload/.exec(README)?.[1] ?? '';
+    const named = spansOf(sentence);
+    const storage = [...schemaPaths(ConfigSchema as SchemaNode)].filter((path) => /^storage\.[a-z_]+$/.test(path));
+    // `storage.*` stands for every storage key; the spans after it name them by variable or key.
+    const expanded = named.flatMap((span) => (span === 'storage.*' ? storage : span === 'cache' || /^[a-z]+\.[a-z_]+$/.test(span) ? [span] : []));
+    assert.deepEqual([...new Set(expanded)].sort(), [...RESTART_ONLY].sort());
+  });
+
+  test('the built-in catalog\'s size, as the README gives it', () => {
+    const { models } = JSON.parse(readFileSync(join(ROOT, 'src/catalog/builtin-models.json'), 'utf8')) as { models: Array<{ provider: string }> };
+    const stated = /\((\d+) models from (\d+)\s+providers/.exec(README);
+    assert.deepEqual([Number(stated?.[1]), Number(stated?.[2])], [models.length, new Set(models.map((model) => model.provider)).size]);
+    assert.ok(README.includes(`${models.length} built-in models`), 'the feature table says the same');
   });
 });
 

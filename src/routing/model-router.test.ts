@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ModelCatalog } from '../catalog/model-catalog.js';
+import { defaultConfig } from '../config/config-loader.js';
 import type { ChatCodec, DiscoveredModel, ProviderInstance } from '../providers/provider.js';
 import { ModelRouter } from './model-router.js';
 
@@ -54,5 +55,11 @@ describe('ModelRouter.setDiscovered', () => {
     r.setDiscovered('openai', base);
     r.setDiscovered('openai', []);
     assert.equal(r.resolve('team-a'), undefined, 'a model no longer listed no longer routes');
+  });
+});
+
+describe('ModelRouter routing defaults', () => {
+  test('a router given no defaults retries as the config does by default (routing.retries, 1)', () => {
+    assert.equal(router().plan('gpt-4o-mini')?.retries, defaultConfig().routing.retries);
   });
 });

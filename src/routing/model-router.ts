@@ -3,6 +3,7 @@
 // what each provider's list endpoint reported (refreshed in the background, never per request).
 import type { CatalogEntry } from '../catalog/catalog-types.js';
 import { withReported, type ModelCatalog } from '../catalog/model-catalog.js';
+import { defaultConfig } from '../config/config-loader.js';
 import type { Config, ModelGroupConfig } from '../config/config-schema.js';
 import type { DiscoveredModel, ProviderInstance } from '../providers/provider.js';
 import type { Strategy } from './load-balance.js';
@@ -120,7 +121,8 @@ export class ModelRouter {
      */
     private readonly holdsSecret: (name: string) => boolean = () => false,
   ) {
-    this.defaults = { strategy: defaults.strategy ?? 'weighted-random', retries: defaults.retries ?? 2, fallbacks: defaults.fallbacks ?? [] };
+    // Unset, the config's own defaults (one retry: RELIABILITY 4b#1), never a second copy of them.
+    this.defaults = { strategy: defaults.strategy ?? 'weighted-random', retries: defaults.retries ?? defaultConfig().routing.retries, fallbacks: defaults.fallbacks ?? [] };
     for (const provider of providers) this.providersByName.set(provider.name, provider);
     this.rebuild();
   }

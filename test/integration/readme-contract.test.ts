@@ -500,6 +500,31 @@ describe('README: routes, response headers and metrics', () => {
     for (const block of [...json, ...answers]) assert.doesNotThrow(() => JSON.parse(block.body), `README line ${block.line}`);
   });
 
+  test('the query parameters and body fields of the proxy\'s own API are documented, and the search and condense tables are exactly the document\'s', async () => {
+    const res = await fetch(`${gateway.url}/openapi.json`, { headers: { authorization: 'Bearer your-api-key' } });
+    const doc = (await res.json()) as { paths: Record<string, Record<string, { parameters?: Array<{ name: string; in: string }>; requestBody?: { content: Record<string, { schema: { properties?: Record<string, unknown> } }> } }>> };
+    const fields = (path: string, method: string) => {
+      const operation = doc.paths[path]?.[method];
+      return [
+        ...(operation?.parameters ?? []).filter((parameter) => parameter.in === 'query').map((parameter) => parameter.name),
+        ...Object.keys(operation?.requestBody?.content['application/json']?.schema.properties ?? {}),
+      ];
+    };
+    // A span names a field as itself, as `field=…`, `field: …`, or in a URL's query (`?group_by=day&sort=cost`).
+    const named = new Set(codeSpans(README).flatMap((span) => [span, ...[...span.matchAll(/(?:^|[?&{,\s"])([a-z_]+)(?==|":|:)/g)].map((match) => match[1] as string)]));
+    for (const block of fencedBlocks(README)) for (const match of block.body.matchAll(/"([a-z_]+)":/g)) named.add(match[1] as string);
+    // The OpenAI and Anthropic request bodies are those APIs' own, documented by their providers.
+    const ours = Object.keys(doc.paths).filter((path) => !path.startsWith('/v1/'));
+    const missing = ours.flatMap((path) => Object.keys(doc.paths[path] ?? {}).flatMap((method) => fields(path, method).filter((field) => !named.has(field)).map((field) => `${method.toUpperCase()} ${path} ${field}`)));
+    assert.deepEqual(missing, []);
+    const firstColumn = (header: string) => tableRows(README, header).flatMap((row) => spansOf(row[0] ?? ''));
+    assert.deepEqual(firstColumn('search parameter').sort(), fields('/api/models/search', 'get').sort());
+    assert.deepEqual(
+      firstColumn('field').sort(),
+      fields('/api/condense', 'post').sort(),
+    );
+  });
+
   test('every X- response header the code sets is documented, and every X- header the README names exists', () => {
     const source = sourceFiles(join(ROOT, 'src')).map((file) => readFileSync(file, 'utf8')).join('\n');
     const inCode = new Set([...source.matchAll(/['"`](x-[a-z0-9-]+)['"`]/gi)].map((match) => (match[1] as string).toLowerCase()));

@@ -59,10 +59,25 @@ export function listedExamples(text = guideText()): Map<string, string> {
   return examples;
 }
 
-/** Whether `python3` with `requests` (and optionally other modules) can run here. */
+// The first interpreter on PATH, then Debian's own: `.ci/run` installs the guide's modules
+// (python3-requests, python3-aiohttp) for Debian's python3, which a pyenv python3 on PATH does not see.
+const PYTHONS = ['python3', '/usr/bin/python3'];
+const pythonsFor = new Map<string, string | undefined>();
+
+/** The first interpreter that imports `requests` and `modules`, or undefined when none here does. */
+function pythonFor(modules: readonly string[]): string | undefined {
+  const wanted = ['requests', ...modules];
+  const key = wanted.join(',');
+  if (!pythonsFor.has(key)) {
+    const imports = wanted.map((module) => `import ${module}`).join('; ');
+    pythonsFor.set(key, PYTHONS.find((python) => spawnSync(python, ['-c', imports], { stdio: 'ignore' }).status === 0));
+  }
+  return pythonsFor.get(key);
+}
+
+/** Whether a Python with `requests` (and optionally other modules) can run here. */
 export function pythonHas(...modules: string[]): boolean {
-  const result = spawnSync('python3', ['-c', ['requests', ...modules].map((module) => `import ${module}`).join('; ')], { stdio: 'ignore' });
-  return result.status === 0;
+  return pythonFor(modules) !== undefined;
 }
 
 export interface PythonRun {
@@ -101,8 +116,13 @@ export const READER_SNIPPETS: readonly string[] = ['Rate Limiting', 'Timeout Iss
 export function pythonScript(source: string, port: number, options: RunExampleOptions = {}): string {
   let code = source.replaceAll('localhost:8000', `127.0.0.1:${port}`);
   if (options.model !== undefined) code = code.replace(/"(gpt-4|gpt-3\.5-turbo)"/g, JSON.stringify(options.model));
-  const imports = ['json', 'time', 'asyncio', 'requests', ...(/\baiohttp\./.test(code) ? ['aiohttp'] : [])];
-  return `import ${imports.join(', ')}\n${code}\n`;
+  return `import ${[...STANDARD_IMPORTS, ...guideModules(code)].join(', ')}\n${code}\n`;
+}
+
+const STANDARD_IMPORTS = ['json', 'time', 'asyncio'];
+/** The installed modules a script needs: `requests` always, `aiohttp` where it is named. */
+function guideModules(code: string): string[] {
+  return ['requests', ...(/\baiohttp\./.test(code) ? ['aiohttp'] : [])];
 }
 
 /** Runs one example as pythonScript writes it. */
@@ -110,7 +130,7 @@ export function runExample(source: string, port: number, timeoutMs = 20_000, opt
   const script = pythonScript(source, port, options);
   return new Promise((resolve) => {
     const env = options.pythonPath === undefined ? process.env : { ...process.env, PYTHONPATH: options.pythonPath };
-    const child = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const child = spawn(pythonFor(guideModules(script).slice(1)) ?? 'python3', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

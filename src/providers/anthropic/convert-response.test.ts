@@ -148,6 +148,14 @@ describe('convertAnthropicUsage', () => {
     const capped = convertAnthropicUsage({ input_tokens: 8, output_tokens: 1, cache_creation_input_tokens: 100, cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 500 } });
     assert.deepEqual(capped.prompt_tokens_details, { cached_tokens: 0, cache_write_tokens: 100, cache_write_1h_tokens: 100 });
   });
+
+  // Found by translated-answers.property.test.ts: the cache counts were taken as sent.
+  it('a negative, infinite or absurd cache count counts as 0: no negative cached_tokens, no null total', () => {
+    const negative = convertAnthropicUsage({ input_tokens: 0, output_tokens: 0, cache_read_input_tokens: -1 });
+    assert.deepEqual(negative, { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, prompt_tokens_details: { cached_tokens: 0 } });
+    const huge = convertAnthropicUsage({ input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 1e308, cache_read_input_tokens: Infinity });
+    assert.deepEqual(JSON.parse(JSON.stringify(huge)), { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, prompt_tokens_details: { cached_tokens: 0 } });
+  });
 });
 
 describe('parseAnthropicErrorMessage', () => {

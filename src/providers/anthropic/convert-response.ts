@@ -5,14 +5,11 @@ import { upstreamBadResponse } from '../../errors/gateway-error.js';
 import type { ChatCompletionResponse, CompletionUsage, ToolCall } from '../../openai/types.js';
 import { assistantMessage } from '../assistant-message.js';
 import { mapFinishReason } from '../map-finish-reason.js';
+import { upstreamTokenCount as count } from '../token-count.js';
 import type { ChatTarget } from '../provider.js';
 import type { AnthropicMessageDeltaUsage, AnthropicUsage } from './anthropic-wire.js';
 import { isAnthropicMessage, isRecord } from './anthropic-wire.js';
 import { JSON_RESPONSE_TOOL } from './convert-request.js';
-
-function count(value: number | null | undefined): number {
-  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
-}
 
 /**
  * Anthropic counts cached input apart from `input_tokens`; OpenAI's `prompt_tokens` includes it,

@@ -151,8 +151,17 @@ describe('parseGeminiResponse edge cases', () => {
     });
   });
 
+  // Found by translated-answers.property.test.ts: these came out as choices with index -1, 0.5 or twice 2.
+  const stop = { content: { role: 'model', parts: [{ text: 'x' }] }, finishReason: 'STOP' };
+  const badIndexes = [{ candidates: [{ ...stop, index: -1 }] }, { candidates: [{ ...stop, index: 0.5 }] }, { candidates: [{ ...stop, index: 2 }, { ...stop, index: 2 }] }];
+
+  it('a usage count that is no count (1e21, 1e308) counts as 0 rather than reaching the client', () => {
+    const usage = parseGeminiResponse({ candidates: [stop], usageMetadata: { promptTokenCount: 3, candidatesTokenCount: 1e308, cachedContentTokenCount: 1e21 } }, target).usage;
+    assert.deepEqual(usage, { prompt_tokens: 3, completion_tokens: 0, total_tokens: 3, prompt_tokens_details: { cached_tokens: 0 } });
+  });
+
   it('refuses bodies that are not a GenerateContentResponse', () => {
-    for (const body of [null, [], {}, { candidates: 'x' }, { candidates: [{ content: { parts: 'x' } }] }, { candidates: [] }, readGeminiJson('gemini-error-500.json')]) {
+    for (const body of [null, [], {}, { candidates: 'x' }, { candidates: [{ content: { parts: 'x' } }] }, { candidates: [] }, readGeminiJson('gemini-error-500.json'), ...badIndexes]) {
       assert.throws(
         () => parseGeminiResponse(body, target),
         (error: unknown) => error instanceof GatewayError && error.status === 502 && error.code === 'upstream_error' && error.provider === 'gemini',

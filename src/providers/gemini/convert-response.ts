@@ -6,13 +6,10 @@ import { upstreamBadResponse } from '../../errors/gateway-error.js';
 import type { ChatCompletionChoice, ChatCompletionResponse, CompletionUsage, ToolCall } from '../../openai/types.js';
 import { assistantMessage } from '../assistant-message.js';
 import { mapFinishReason, PROMPT_BLOCKED_FINISH_REASON } from '../map-finish-reason.js';
+import { upstreamTokenCount as count } from '../token-count.js';
 import type { ChatTarget } from '../provider.js';
 import type { GeminiCandidate, GeminiLogprobsCandidate, GeminiLogprobsResult, GeminiPart, GeminiUsageMetadata } from './gemini-wire.js';
 import { isGeminiResponse, isRecord } from './gemini-wire.js';
-
-function count(value: number | undefined): number {
-  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
-}
 
 /**
  * Thinking tokens are billed as output, so they count in `completion_tokens` (as OpenAI counts
@@ -112,6 +109,10 @@ export function parseGeminiResponse(body: unknown, target: ChatTarget): ChatComp
   let choices: ChatCompletionChoice[];
   if (candidates.length > 0) {
     choices = candidates.map((candidate, position) => convertCandidate(candidate, position, target)).sort((a, b) => a.index - b.index);
+    // Two candidates with one index would be two choices a client merges into one.
+    if (choices.some((choice, position) => position > 0 && choices[position - 1]?.index === choice.index)) {
+      throw upstreamBadResponse(target.provider, 'an answer with two candidates of the same index');
+    }
   } else if (typeof body.promptFeedback?.blockReason === 'string') {
     // The prompt itself was blocked: no candidates at all, so the answer is empty and filtered.
     choices = [{ index: 0, message: { role: 'assistant', content: '' }, finish_reason: PROMPT_BLOCKED_FINISH_REASON, logprobs: null }];

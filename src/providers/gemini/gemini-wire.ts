@@ -252,7 +252,8 @@ export function isGeminiUsage(value: unknown): value is GeminiUsageMetadata {
 function isCandidate(value: unknown): value is GeminiCandidate {
   if (!isRecord(value)) return false;
   if (value.finishReason !== undefined && typeof value.finishReason !== 'string') return false;
-  if (value.index !== undefined && typeof value.index !== 'number') return false;
+  // The index becomes the choice's: OpenAI's are non-negative integers (-1 or 0.5 reached clients as they came).
+  if (value.index !== undefined && !(Number.isSafeInteger(value.index) && (value.index as number) >= 0)) return false;
   const content = value.content;
   if (content === undefined) return true;
   return isRecord(content) && (content.parts === undefined || (Array.isArray(content.parts) && content.parts.every(isRecord)));

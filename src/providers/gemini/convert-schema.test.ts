@@ -133,4 +133,21 @@ describe('convertGeminiSchema', () => {
     assert.deepEqual(merged.required?.slice(0, 2), ['p0', 'p1']);
     assert.ok(performance.now() - started < 5_000, `${Math.round(performance.now() - started)} ms`);
   });
+
+  it('refuses a schema nested deeper than 128 levels through 64 refs (each within the body depth limit) with a 400, not a stack overflow', () => {
+    // 64 definitions, each 50 arrays deep around a $ref to the next: an 82 KB request the body
+    // checks accept, that recursed ~3,200 times and threw a RangeError (a 500).
+    const $defs: Record<string, unknown> = {};
+    for (let index = 0; index < 64; index++) {
+      let node: Record<string, unknown> = index === 63 ? { type: 'string' } : { $ref: `#/$defs/D${index + 1}` };
+      for (let level = 0; level < 50; level++) node = { type: 'array', items: node };
+      $defs[`D${index}`] = node;
+    }
+    assert.throws(
+      () => convert({ type: 'object', properties: { a: { $ref: '#/$defs/D0' } }, $defs }),
+      (error: unknown) => error instanceof GatewayError && error.status === 400 && error.code === 'unsupported_schema' && /deeper than 128/.test(error.message),
+    );
+    // Two definitions deep still converts.
+    assert.equal(convert({ type: 'object', properties: { a: { $ref: '#/$defs/D62' } }, $defs }).properties?.a?.type, 'ARRAY');
+  });
 });

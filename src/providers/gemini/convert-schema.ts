@@ -39,6 +39,8 @@ interface Context {
   expanding: string[];
   /** Subschemas converted inside `$ref` expansions so far, shared by the whole conversion. */
   expanded: { count: number };
+  /** How deep this subschema sits, `$ref` expansions included. */
+  depth: number;
 }
 
 /**
@@ -49,6 +51,12 @@ interface Context {
  */
 export const MAX_REF_DEPTH = 64;
 export const MAX_EXPANDED_NODES = 20_000;
+/**
+ * The body's nesting is bounded (MAX_JSON_DEPTH), but each of 64 nested `$ref`s may add a
+ * definition's own depth: 64 definitions 50 levels deep each (an 82 KB request) recursed ~3,200
+ * times and overflowed the stack, a 500 instead of a 400.
+ */
+export const MAX_SCHEMA_DEPTH = 128;
 
 function resolveRef(ref: string, context: Context): { name: string; schema: unknown } {
   const match = /^#\/(?:\$defs|definitions)\/(.+)$/.exec(ref);
@@ -92,6 +100,7 @@ function mergeAllOf(node: Record<string, unknown>): Record<string, unknown> {
 function convertNode(input: unknown, context: Context): GeminiSchema {
   // `true` / `{}` accept anything: Gemini has no such schema, so the type is left open.
   if (!isRecord(input)) return {};
+  if (context.depth > MAX_SCHEMA_DEPTH) throw unsupportedSchema(context.param, `it nests deeper than ${MAX_SCHEMA_DEPTH} levels`);
   if (context.expanding.length > 0 && ++context.expanded.count > MAX_EXPANDED_NODES) {
     throw unsupportedSchema(context.param, `its $ref expansions come to more than ${MAX_EXPANDED_NODES} subschemas`);
   }
@@ -105,7 +114,7 @@ function convertNode(input: unknown, context: Context): GeminiSchema {
     expanding = [...expanding, name];
   }
   if (node.allOf !== undefined) node = mergeAllOf(node);
-  const inner: Context = { ...context, expanding };
+  const inner: Context = { ...context, expanding, depth: context.depth + 1 };
 
   const out: GeminiSchema = {};
   let nullable = node.nullable === true;
@@ -187,5 +196,5 @@ function convertNode(input: unknown, context: Context): GeminiSchema {
 export function convertGeminiSchema(schema: unknown, param: string): GeminiSchema {
   const root = isRecord(schema) ? schema : {};
   const definitions = { ...(isRecord(root.definitions) ? root.definitions : {}), ...(isRecord(root.$defs) ? root.$defs : {}) };
-  return convertNode(root, { param, definitions, expanding: [], expanded: { count: 0 } });
+  return convertNode(root, { param, definitions, expanding: [], expanded: { count: 0 }, depth: 0 });
 }

@@ -123,6 +123,17 @@ describe('SsePassthrough', () => {
     assert.equal((scanner.failure as Error).message, 'boom');
   });
 
+  // Found by sse.property.test.ts: the mark made the first field `\uFEFFdata`, and the event was lost.
+  test('a byte-order mark at the start of the stream is dropped, as the decoder drops it, even split over reads', () => {
+    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(frame(HELLO) + frame(STOP) + 'data: [DONE]\n\n')]);
+    for (const at of [0, 1, 2, 3, 4]) {
+      const { out } = run([bytes.subarray(0, at), bytes.subarray(at)]);
+      assert.equal(out, frame(HELLO) + frame(STOP) + 'data: [DONE]\n\n', `cut at byte ${at}`);
+    }
+    // Only the start of a mark, then the end: those bytes are no event, and nothing is lost or thrown.
+    assert.equal(run([Buffer.from([0xef, 0xbb])]).out, '');
+  });
+
   test('a last event without its blank line counts at the end of the body', () => {
     const { out, stats } = run([Buffer.from(frame(ROLE) + frame(HELLO) + `data: ${STOP}`)]);
     assert.equal(out, frame(ROLE) + frame(HELLO) + frame(STOP));

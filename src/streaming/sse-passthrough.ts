@@ -51,6 +51,8 @@ const DONE_DATA = '[DONE]';
 const WORTH_DECODING = /"(?:usage|error|finish_reason)"[ \t]*:(?![ \t]*null)/g;
 const FINISH_KEY = '"finish_reason"';
 const EMPTY = Buffer.alloc(0);
+/** UTF-8's byte-order mark: one at the start of a stream is not part of it (the spec's decode step strips it). */
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 /** The pieces so far, plus the unchanged run [runStart, upTo) of `data` and what replaces the event after it. */
 function cut(pieces: Frame[] | undefined, data: Buffer, runStart: number, upTo: number, replacement: string | undefined): Frame[] {
@@ -78,6 +80,12 @@ export class SsePassthrough {
   private readonly parser = new SseParser();
   /** Per read: the offset of the next key with a value at or after the scan position (-1 none, -2 not searched). */
   private next = -2;
+  /**
+   * The stream's first bytes while they may still be a byte-order mark (undefined once decided).
+   * Passed on, the mark made the first event's field `\uFEFFdata`, which the decoder ignores: a
+   * first event lost, where the translated path (TextDecoder) strips the mark.
+   */
+  private head: Buffer | undefined = EMPTY;
 
   constructor(
     private readonly stats: PassthroughStats,
@@ -87,6 +95,15 @@ export class SsePassthrough {
   /** One upstream read in; what to write for it out ('' when nothing). */
   push(chunk: Buffer): Frame {
     if (this.done || this.failure !== undefined) return '';
+    if (this.head !== undefined) {
+      const start = this.head.length === 0 ? chunk : Buffer.concat([this.head, chunk]);
+      if (start.length < BOM.length && BOM.subarray(0, start.length).equals(start)) {
+        this.head = start;
+        return '';
+      }
+      this.head = undefined;
+      chunk = BOM.equals(start.subarray(0, BOM.length)) ? start.subarray(BOM.length) : start;
+    }
     if (this.decoder !== undefined) return this.decoded(chunk, false);
     if (this.carry !== undefined && !this.mayEnd(this.carry, chunk)) {
       if (chunk.length > 0) this.carry.push(chunk);
@@ -113,6 +130,14 @@ export class SsePassthrough {
   /** The upstream body ended: a last event without its blank line still counts. */
   end(): Frame {
     if (this.done || this.failure !== undefined) return '';
+    const head = this.head;
+    this.head = undefined;
+    if (head !== undefined && head.length > 0) {
+      // Only the start of a mark came, and then the end: those bytes are the stream.
+      const held = this.push(head);
+      const rest = this.end();
+      return rest.length === 0 ? held : held.length === 0 ? rest : joinFrames([held, rest]);
+    }
     if (this.decoder !== undefined) return this.decoded(EMPTY, true);
     const held = this.carry;
     this.carry = undefined;

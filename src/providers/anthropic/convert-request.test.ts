@@ -226,15 +226,44 @@ describe('convertAnthropicRequest field decisions', () => {
         { role: 'tool', tool_call_id: 'fc:12.3/x', content: 'ok' },
       ],
     });
+    const id = (body.messages[1]?.content as Array<{ id: string }>)[0]?.id ?? '';
+    assert.match(id, /^fc_12_3_x_[A-Za-z0-9_-]{12}$/);
     assert.deepEqual(body.messages.slice(1), [
-      { role: 'assistant', content: [{ type: 'tool_use', id: 'fc_12_3_x', name: 'f', input: {} }] },
-      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'fc_12_3_x', content: 'ok' }] },
+      { role: 'assistant', content: [{ type: 'tool_use', id, name: 'f', input: {} }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: id, content: 'ok' }] },
     ]);
+  });
+
+  // Found by translated-requests.property.test.ts: all three became `call_1`, which Anthropic refuses as a repeated id.
+  it('keeps ids apart that differ only in characters Anthropic refuses; a valid id stays as it is', () => {
+    const ids = ['call.1', 'call 1', 'call_1'];
+    const { body } = convert({
+      model: 'm',
+      messages: [
+        user('Hi'),
+        { role: 'assistant', content: null, tool_calls: ids.map((id) => ({ id, type: 'function', function: { name: 'f', arguments: '{}' } })) },
+        ...ids.map((id) => ({ role: 'tool' as const, tool_call_id: id, content: id })),
+      ],
+    });
+    const uses = (body.messages[1]?.content as Array<{ id: string }>).map((block) => block.id);
+    const results = (body.messages[2]?.content as Array<{ tool_use_id: string }>).map((block) => block.tool_use_id);
+    assert.equal(new Set(uses).size, 3);
+    assert.deepEqual(results, uses);
+    assert.equal(uses[2], 'call_1');
   });
 
   it('removes a draft-07 $schema from tool schemas', () => {
     const { body } = convert(openAiCase('tools'));
     assert.equal(Object.hasOwn(body.tools?.[0]?.input_schema ?? {}, '$schema'), false);
+  });
+});
+
+describe('a request with nothing to send', () => {
+  // Found by translated-requests.property.test.ts: the body went out with no messages, and anthropic answered 400 to it.
+  it('only system messages or empty content → 400 naming messages', () => {
+    for (const messages of [[{ role: 'system' as const, content: 'Be brief.' }], [{ role: 'user' as const, content: [] }], [{ role: 'user' as const, content: '' }, { role: 'assistant' as const, content: null }]]) {
+      rejects({ model: 'm', messages }, { code: 'invalid_value', param: 'messages', message: /at least one user, assistant or tool message/ });
+    }
   });
 });
 

@@ -5,9 +5,9 @@
  * | --- | --- | --- |
  * | `model` | `model` | the routed upstream name (`target.model`) |
  * | `messages` system / developer | `system` | hoisted in order (one text → string, several → text blocks); non-text parts → 400 `unsupported_content` |
- * | `messages` user / assistant | `messages` | consecutive same-role turns merged (Anthropic requires alternation); empty text dropped |
+ * | `messages` user / assistant | `messages` | consecutive same-role turns merged (Anthropic requires alternation); empty text dropped; none left → 400 `invalid_value` |
  * | `messages` tool | user `tool_result` block | `tool_call_id` → `tool_use_id`; merged into one user turn, results first |
- * | tool call ids | `tool_use.id` / `tool_use_id` | characters outside `[a-zA-Z0-9_-]` become `_` (ids from other providers) |
+ * | tool call ids | `tool_use.id` / `tool_use_id` | characters outside `[a-zA-Z0-9_-]` become `_`, and such an id gets a digest of itself after them (ids from other providers) |
  * | `messages` function (legacy) | user `tool_result` block | matched by `name` to the latest legacy `function_call` |
  * | `name` on user/assistant/system | — | dropped, warning |
  * | content `text` | `text` block | |
@@ -46,6 +46,7 @@
  * @see https://docs.anthropic.com/en/api/messages
  * @see https://docs.anthropic.com/en/api/openai-sdk (Anthropic's own OpenAI-compatibility notes)
  */
+import { createHash } from 'node:crypto';
 import { invalidRequest, invalidValue, type GatewayError } from '../../errors/gateway-error.js';
 import { forEachTextPart, handledFields, parseDataUrl, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
 import type {
@@ -190,12 +191,17 @@ function markLastBlock(blocks: readonly AnthropicContentBlockParam[], message: C
   last.cache_control ??= marker;
 }
 
+const ANTHROPIC_ID = /^[a-zA-Z0-9_-]+$/;
+
 /**
  * Anthropic ids must match `^[a-zA-Z0-9_-]+$`; ids other providers made (a conversation may move
  * between them) can hold other characters. The same mapping on calls and results keeps them paired.
+ * A valid id stays as it is; another gets a digest of itself after the replaced characters, or
+ * `call.1` and `call 1` (or `call_1` itself) became one id, which Anthropic refuses as a repeat.
  */
-function toolUseId(id: string): string {
-  return id.replace(/[^a-zA-Z0-9_-]/g, '_');
+export function toolUseId(id: string): string {
+  if (ANTHROPIC_ID.test(id)) return id;
+  return `${id.replace(/[^a-zA-Z0-9_-]/g, '_')}_${createHash('sha256').update(id).digest('base64url').slice(0, 12)}`;
 }
 
 function parseArguments(raw: unknown, param: string): Record<string, unknown> {
@@ -414,6 +420,8 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
   checkSampling(request);
   const marks = new CacheBreakpoints();
   const { system, messages } = convertMessages(request.messages, target, marks);
+  // Anthropic answers 400 to an empty list; said here, it names what the client can change.
+  if (messages.length === 0) throw invalidValue('messages', 'anthropic needs at least one user, assistant or tool message with content (system messages and empty content do not count)');
 
   const body: AnthropicMessagesRequest = {
     model: target.model,

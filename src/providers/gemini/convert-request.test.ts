@@ -185,6 +185,15 @@ describe('convertGeminiRequest field decisions', () => {
   });
 });
 
+describe('a request with nothing to send', () => {
+  // Found by translated-requests.property.test.ts: the body went out with no messages, and gemini answered 400 to it.
+  it('only system messages or empty content → 400 naming messages', () => {
+    for (const messages of [[{ role: 'system' as const, content: 'Be brief.' }], [{ role: 'user' as const, content: [] }], [{ role: 'user' as const, content: '' }, { role: 'assistant' as const, content: null }]]) {
+      rejects({ model: 'm', messages }, { code: 'invalid_value', param: 'messages', message: /at least one user, assistant or tool message/ });
+    }
+  });
+});
+
 describe('many parts', () => {
   it('consecutive user messages of 150,000 text parts each merge into one turn (no spread that overflows the stack)', () => {
     const parts = Array.from({ length: 150_000 }, () => ({ type: 'text' as const, text: 'a' }));

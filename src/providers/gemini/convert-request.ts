@@ -5,7 +5,7 @@
  * | --- | --- | --- |
  * | `model` | URL path | the routed upstream name (`target.model`), URL-encoded by the codec |
  * | `messages` system / developer | `systemInstruction.parts` | hoisted in order; non-text parts → 400 `unsupported_content` |
- * | `messages` user / assistant | `contents` role `user` / `model` | consecutive same-role turns merged; empty text dropped |
+ * | `messages` user / assistant | `contents` role `user` / `model` | consecutive same-role turns merged; empty text dropped; none left → 400 `invalid_value` |
  * | `messages` tool | user `functionResponse` part | name looked up from the earlier `tool_calls` id (unknown id → 400 `invalid_value`); a JSON-object result is the `response`, anything else `{output: ...}`; non-text parts → 400 |
  * | `messages` function (legacy) | user `functionResponse` part | name from `name` |
  * | `name` on user/assistant/system | — | dropped, warning |
@@ -303,6 +303,8 @@ export function convertGeminiRequest(request: ChatCompletionRequest, target: Cha
   if (!Array.isArray(request.messages)) throw invalidValue('messages', 'expected an array');
   const generationConfig = convertGenerationConfig(request);
   const { system, contents } = convertMessages(request.messages, target);
+  // Gemini answers 400 "contents is not specified"; said here, it names what the client can change.
+  if (contents.length === 0) throw invalidValue('messages', 'gemini needs at least one user, assistant or tool message with content (system messages and empty content do not count)');
   const body: GeminiGenerateContentRequest = { contents };
   if (system.length > 0) body.systemInstruction = { parts: system };
 

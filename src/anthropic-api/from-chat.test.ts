@@ -177,6 +177,20 @@ describe('toAnthropicMessage and errors', () => {
     assert.deepEqual(usageOf(usage), { input_tokens: 44, output_tokens: 2, cache_creation_input_tokens: 100, cache_read_input_tokens: 50 });
   });
 
+  // Found by from-chat.property.test.ts: a pass-through host's usage is unchecked.
+  it('usage with a count missing, null or no count gives 0s, never NaN (null in JSON) or a missing output_tokens', () => {
+    const odd = { completion_tokens: 3, prompt_tokens_details: { cached_tokens: null, cache_write_tokens: -5 } } as never;
+    assert.deepEqual(usageOf(odd), { input_tokens: 0, output_tokens: 3, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 });
+    assert.deepEqual(usageOf({ prompt_tokens: 10, completion_tokens: null } as never), { input_tokens: 10, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 });
+  });
+
+  it('an answer without a model names the requested one; a streamed call whose id is no string gets a made-up id', () => {
+    const chat = { id: 'chatcmpl-1', object: 'chat.completion', created: 1, choices: [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'stop' }] } as never;
+    assert.equal(toAnthropicMessage(chat, 'req1', 'claude-via-proxy').model, 'claude-via-proxy');
+    const start = write([chunk({ tool_calls: [{ index: 0, id: [{}], function: { name: 7, arguments: '{}' } }] } as never)]).find((event) => event.type === 'content_block_start');
+    assert.deepEqual(start?.type === 'content_block_start' ? start.content_block : undefined, { type: 'tool_use', id: 'toolu_req1_0', name: '', input: {} });
+  });
+
   it('statuses map to Anthropic error types; the error event is framed as Anthropic frames it', () => {
     assert.deepEqual(
       [400, 401, 403, 404, 413, 429, 500, 502, 503, 504, 529].map(anthropicErrorType),

@@ -17,6 +17,7 @@ import type {
   AnthropicUsage,
 } from '../providers/anthropic/anthropic-wire.js';
 import { isRecord } from '../providers/anthropic/anthropic-wire.js';
+import { upstreamTokenCount as count } from '../providers/token-count.js';
 
 export function stopReasonOf(finish: FinishReason | null | undefined): AnthropicStopReason {
   switch (finish) {
@@ -34,15 +35,18 @@ export function stopReasonOf(finish: FinishReason | null | undefined): Anthropic
 
 /**
  * OpenAI's prompt_tokens include cached tokens; Anthropic reports cache reads and writes apart from
- * input_tokens (writes as OpenRouter reports them: `cache_write_tokens`).
+ * input_tokens (writes as OpenRouter reports them: `cache_write_tokens`). The usage is a pass-through
+ * host's, unchecked: a count that is missing, null or no count is 0 (it made `input_tokens` NaN,
+ * null in JSON, and left `output_tokens` out).
  */
 export function usageOf(usage: CompletionUsage | undefined | null): AnthropicUsage {
-  if (usage === undefined || usage === null) return { input_tokens: 0, output_tokens: 0 };
-  const cached = usage.prompt_tokens_details?.cached_tokens ?? 0;
-  const written = usage.prompt_tokens_details?.cache_write_tokens ?? 0;
+  if (!isRecord(usage)) return { input_tokens: 0, output_tokens: 0 };
+  const details: unknown = usage.prompt_tokens_details;
+  const cached = isRecord(details) ? count(details.cached_tokens) : 0;
+  const written = isRecord(details) ? count(details.cache_write_tokens) : 0;
   return {
-    input_tokens: Math.max(0, usage.prompt_tokens - cached - written),
-    output_tokens: usage.completion_tokens,
+    input_tokens: Math.max(0, count(usage.prompt_tokens) - cached - written),
+    output_tokens: count(usage.completion_tokens),
     cache_creation_input_tokens: written,
     cache_read_input_tokens: cached,
   };
@@ -82,8 +86,8 @@ function toolUse(id: unknown, call: unknown, fallbackId: string): AnthropicConte
   return { type: 'tool_use', id: typeof id === 'string' && id.length > 0 ? id : fallbackId, name: call.name, input: typeof args === 'string' ? parseToolInput(args) : {} };
 }
 
-/** A whole chat.completion → an Anthropic `message`. */
-export function toAnthropicMessage(chat: ChatCompletionResponse, requestId: string): AnthropicMessage {
+/** A whole chat.completion → an Anthropic `message`; `model` stands in for an answer that names none. */
+export function toAnthropicMessage(chat: ChatCompletionResponse, requestId: string, model = ''): AnthropicMessage {
   const choice = chat.choices[0];
   const content: AnthropicContentBlock[] = [];
   const message = choice?.message;
@@ -99,7 +103,7 @@ export function toAnthropicMessage(chat: ChatCompletionResponse, requestId: stri
     id: messageId(chat.id, requestId),
     type: 'message',
     role: 'assistant',
-    model: chat.model,
+    model: typeof chat.model === 'string' && chat.model.length > 0 ? chat.model : model,
     content,
     stop_reason: refusal === undefined ? stopReasonOf(choice?.finish_reason) : 'refusal',
     stop_sequence: null,
@@ -141,7 +145,7 @@ export class AnthropicStreamWriter {
       id: messageId(chunk.id, this.requestId),
       type: 'message',
       role: 'assistant',
-      model: chunk.model.length > 0 ? chunk.model : this.model,
+      model: typeof chunk.model === 'string' && chunk.model.length > 0 ? chunk.model : this.model,
       content: [],
       stop_reason: null,
       stop_sequence: null,
@@ -199,8 +203,10 @@ export class AnthropicStreamWriter {
         block = { kind: 'tool', index: this.next++, call: call.index, sent: false };
         this.tools.set(call.index, block);
         this.open = block;
-        const id = call.id !== undefined && call.id.length > 0 ? call.id : `toolu_${this.requestId}_${call.index}`;
-        out += encodeEvent({ type: 'content_block_start', index: block.index, content_block: { type: 'tool_use', id, name: call.function?.name ?? '', input: {} } });
+        // A pass-through host's chunk is unchecked: an id or name that is no string is none.
+        const id = typeof call.id === 'string' && call.id.length > 0 ? call.id : `toolu_${this.requestId}_${call.index}`;
+        const name = typeof call.function?.name === 'string' ? call.function.name : '';
+        out += encodeEvent({ type: 'content_block_start', index: block.index, content_block: { type: 'tool_use', id, name, input: {} } });
       }
       // The first delta may carry the whole arguments (Gemini, Ollama): they are forwarded like any fragment.
       const fragment = call.function?.arguments;

@@ -144,3 +144,44 @@ export const geminiEvent: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 1, arbitrary: shaped({ error: field(shaped({ code: field(fc.constantFrom(429, 500, 503, 400, 7)), message: field(text), status: field(text) })) }) },
   { weight: 1, arbitrary: junk },
 );
+
+// ---- OpenAI format (what pass-through hosts answer, unchecked) ----
+
+export const openAiUsage = shaped({
+  prompt_tokens: field(tokenCount),
+  completion_tokens: field(tokenCount),
+  total_tokens: field(tokenCount),
+  prompt_tokens_details: field(shaped({ cached_tokens: field(tokenCount), cache_write_tokens: field(tokenCount) })),
+});
+
+const FINISH = ['stop', 'length', 'tool_calls', 'content_filter', 'function_call', 'other'];
+
+const openAiToolCall = shaped({
+  index: field(fc.nat(2)),
+  id: field(fc.constantFrom('call_1', 'call_2', '')),
+  type: field(fc.constant('function')),
+  function: field(shaped({ name: field(toolName), arguments: field(fc.constantFrom('{"a":1}', '{"a":', '1}', '', 'not json', '[]')) })),
+});
+
+/** A chat.completion (`message`, DeepSeek's `reasoning_content`) or a chunk (`delta`, OpenRouter's `reasoning`). */
+function openAiAnswer(object: string, body: 'message' | 'delta'): fc.Arbitrary<Record<string, unknown>> {
+  const inner = shaped({
+    role: field(fc.constant('assistant')),
+    content: field(text),
+    refusal: field(text),
+    [body === 'message' ? 'reasoning_content' : 'reasoning']: field(text),
+    tool_calls: field(fc.array(openAiToolCall, { maxLength: 2 })),
+    function_call: field(shaped({ name: field(toolName), arguments: field(fc.constantFrom('{}', 'x', '{"a"', ':1}')) })),
+  });
+  return shaped({
+    id: field(fc.constantFrom('chatcmpl-1', 'msg_1', '')),
+    object: field(fc.constant(object)),
+    created: field(fc.nat()),
+    model: field(fc.constantFrom('gpt-x', '')),
+    choices: fc.array(shaped({ index: field(fc.nat(1)), [body]: field(inner), finish_reason: field(fc.constantFrom(...FINISH)) }), { maxLength: 2 }),
+    usage: field(openAiUsage),
+  });
+}
+
+export const openAiCompletion = openAiAnswer('chat.completion', 'message');
+export const openAiChunk = openAiAnswer('chat.completion.chunk', 'delta');

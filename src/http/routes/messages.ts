@@ -24,7 +24,7 @@ const CONFIG = { auth: 'client', errorFormat: 'anthropic' } as const;
 /** Chat answers → Messages answers for one request. */
 function messagesFormat(requestId: string, model: string): AnswerFormat {
   return chunkFormat({
-    json: (body) => JSON.stringify(toAnthropicMessage(JSON.parse(typeof body === 'string' ? body : body.toString('utf8')) as ChatCompletionResponse, requestId)),
+    json: (body) => JSON.stringify(toAnthropicMessage(JSON.parse(typeof body === 'string' ? body : body.toString('utf8')) as ChatCompletionResponse, requestId, model)),
     converter: () => new AnthropicStreamWriter(requestId, model),
     streamError: encodeErrorEvent,
   });

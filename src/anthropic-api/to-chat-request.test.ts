@@ -199,4 +199,14 @@ describe('toChatRequest edge cases', () => {
     const notBlock = validateMessagesRequest({ ...base, messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: [null] }] }] });
     assert.throws(() => translate(notBlock), isTypeError('messages[0].content[0].content[0]'));
   });
+
+  // Found by to-chat-request.property.test.ts: the chat form had no messages, which the chat schema refuses.
+  it('turns that are all empty leave no message: a 400 naming messages, unless lenient (the body goes to Anthropic as it came)', () => {
+    const empty = validateMessagesRequest({ model: 'gpt-4o', max_tokens: 10, messages: [{ role: 'user', content: [] }, { role: 'assistant', content: [] }] });
+    assert.throws(
+      () => translate(empty),
+      (error: unknown) => error instanceof GatewayError && error.status === 400 && error.code === 'invalid_value' && error.param === 'messages',
+    );
+    assert.deepEqual(toChatRequest(empty, [], { lenient: true }).chat.messages, []);
+  });
 });

@@ -271,6 +271,9 @@ export function toChatRequest(request: MessagesRequest, warnings: string[], opti
     if (message.role === 'user') userTurn(message, param, messages, mode);
     else assistantTurn(message, param, messages, warnings, mode);
   });
+  // Turns with no content are dropped; none left is a request no chat model takes (a 400 from the
+  // provider, or a chat form the pipeline cannot check). Lenient mode sends the client's body instead.
+  if (messages.length === 0 && !mode.lenient) throw invalidValue('messages', 'no message has content to send (turns with empty content are left out)');
   const chat: ChatCompletionRequest = { model: request.model, messages };
   if (request.max_tokens !== undefined) {
     if (options.completionTokens === true) chat.max_completion_tokens = request.max_tokens;

@@ -12,7 +12,7 @@ function toFloat32Array(base64: string): number[] {
 describe('base64 embeddings', () => {
   test('encodes little-endian float32, as OpenAI does and the openai SDK decodes', () => {
     const values = [0.1, -0.25, 3.5, 1e-7, -123456.789, 0];
-    const encoded = encodeBase64Embedding(values);
+    const encoded = encodeBase64Embedding(values) ?? '';
     // 0.25 as float32 little-endian is 00 00 80 3e; the second value is its negative.
     assert.equal(Buffer.from(encoded, 'base64').subarray(4, 8).toString('hex'), '000080be');
     const viaSdk = toFloat32Array(encoded);
@@ -49,5 +49,17 @@ describe('conformEncoding', () => {
     assert.equal(conformEncoding([item({ values: [1] })], 'float'), undefined);
     assert.equal(conformEncoding([item(null)], 'base64'), undefined);
     assert.equal(conformEncoding([item('AQID')], 'float'), undefined);
+  });
+
+  // Found by embeddings.property.test.ts: a pass-through host's vector is unchecked.
+  test('a vector with an entry that is no number, or text that is not base64, is reported rather than encoded as 0 or NaN', () => {
+    assert.equal(conformEncoding([item([null, 0])], 'base64'), undefined);
+    assert.equal(conformEncoding([item([0.5, '1.5'])], 'base64'), undefined);
+    assert.equal(conformEncoding([item('not base64!')], 'float'), undefined);
+    assert.equal(conformEncoding([item('AAAA AAAA')], 'float'), undefined);
+    // Canonical base64, padded or not, still converts.
+    const padded = [item('AAAAPwAAgD8='), item('AAAAPwAAgD8')];
+    assert.equal(conformEncoding(padded, 'float'), true);
+    assert.deepEqual(padded.map((entry) => entry.embedding), [[0.5, 1], [0.5, 1]]);
   });
 });

@@ -3,17 +3,33 @@
 // decodes by default). Providers answer in either; the client always gets the one it asked for.
 import type { EmbeddingObject, EncodingFormat } from './embeddings-request.js';
 
-/** Floats → base64 of little-endian float32, exactly as OpenAI encodes them. */
-export function encodeBase64Embedding(values: readonly number[]): string {
+/**
+ * Floats → base64 of little-endian float32, exactly as OpenAI encodes them; undefined when a value is
+ * not a number (a pass-through host's vector is unchecked: `null` was written as 0, `"x"` as NaN).
+ */
+export function encodeBase64Embedding(values: readonly unknown[]): string | undefined {
   const bytes = Buffer.allocUnsafe(values.length * 4);
-  for (let index = 0; index < values.length; index++) bytes.writeFloatLE(values[index] as number, index * 4);
+  for (let index = 0; index < values.length; index++) {
+    const value = values[index];
+    if (typeof value !== 'number') return undefined;
+    bytes.writeFloatLE(value, index * 4);
+  }
   return bytes.toString('base64');
 }
 
-/** base64 of little-endian float32 → floats; undefined when the text is not whole float32 values. */
+/** base64 text without its `=` padding (some hosts leave it off). */
+function unpadded(text: string): string {
+  return text.endsWith('==') ? text.slice(0, -2) : text.endsWith('=') ? text.slice(0, -1) : text;
+}
+
+/**
+ * base64 of little-endian float32 → floats; undefined when the text is not whole float32 values, or
+ * not base64 at all (`"not base64!"` decoded to a vector of whatever bytes its letters made).
+ */
 export function decodeBase64Embedding(text: string): number[] | undefined {
   const bytes = Buffer.from(text, 'base64');
-  if (bytes.length % 4 !== 0) return undefined;
+  // Buffer.from skips what is not base64: the text must be what its bytes encode to.
+  if (bytes.length % 4 !== 0 || unpadded(bytes.toString('base64')) !== unpadded(text)) return undefined;
   const values = new Array<number>(bytes.length / 4);
   for (let index = 0; index < values.length; index++) values[index] = bytes.readFloatLE(index * 4);
   return values;
@@ -31,7 +47,9 @@ export function conformEncoding(data: EmbeddingObject[], format: EncodingFormat)
     if (format === 'base64') {
       if (typeof embedding === 'string') continue;
       if (!Array.isArray(embedding)) return undefined;
-      item.embedding = encodeBase64Embedding(embedding);
+      const encoded = encodeBase64Embedding(embedding);
+      if (encoded === undefined) return undefined;
+      item.embedding = encoded;
     } else {
       if (Array.isArray(embedding)) continue;
       if (typeof embedding !== 'string') return undefined;

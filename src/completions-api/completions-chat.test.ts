@@ -67,4 +67,23 @@ describe('completions over chat', () => {
     assert.deepEqual(toCompletionChunk({ ...base, choices: [{ index: 0, delta: { content: 'Hi' }, finish_reason: null }] })?.choices, [{ text: 'Hi', index: 0, logprobs: null, finish_reason: null }]);
     assert.deepEqual(toCompletionChunk({ ...base, choices: [], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } })?.usage, { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 });
   });
+
+  // Found by completions-chat.property.test.ts.
+  it('max_tokens 0 (valid for completions, not for chat) is refused when emulating', () => {
+    const request = validateCompletionRequest({ model: 'm', prompt: 'p', max_tokens: 0 });
+    assert.throws(() => completionToChat(request, true), (error: unknown) => error instanceof GatewayError && error.status === 400 && error.param === 'max_tokens');
+    assert.doesNotThrow(() => completionToChat(request, false));
+  });
+
+  it("a pass-through host's odd answer gives sound fields: counts 0 and summed, index by position, model and created filled in", () => {
+    const odd = { id: 'chatcmpl-9', object: 'chat.completion', choices: [{ index: null, message: { role: 'assistant', content: 5 }, finish_reason: {} }], usage: { completion_tokens: 2, total_tokens: null } } as never;
+    assert.deepEqual(toCompletion(odd), {
+      id: 'cmpl-9',
+      object: 'text_completion',
+      created: 0,
+      model: '',
+      choices: [{ text: '', index: 0, logprobs: null, finish_reason: null }],
+      usage: { prompt_tokens: 0, completion_tokens: 2, total_tokens: 2 },
+    });
+  });
 });

@@ -3,7 +3,9 @@
 // cannot honour (echo, logprobs, suffix, best_of > 1, several prompts, token ids) are refused, never faked.
 import { invalidRequest } from '../errors/gateway-error.js';
 import type { ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse } from '../openai/types.js';
-import type { CompletionPrompt, CompletionRequest, CompletionResponse } from './completion-request.js';
+import { isRecord } from '../json/guards.js';
+import { upstreamTokenCount as count } from '../providers/token-count.js';
+import type { CompletionChoice, CompletionPrompt, CompletionRequest, CompletionResponse } from './completion-request.js';
 
 function unsupported(param: string, detail: string): never {
   throw invalidRequest(`'${param}' ${detail} cannot be served by this model: it has no completions endpoint, and the proxy emulates completions over chat.`, 'unsupported_parameter', param);
@@ -29,6 +31,8 @@ export function completionToChat(request: CompletionRequest, strict: boolean): C
     if (request.logprobs !== undefined && request.logprobs !== null) unsupported('logprobs', 'set');
     if (typeof request.suffix === 'string' && request.suffix.length > 0) unsupported('suffix', 'set');
     if (typeof request.best_of === 'number' && request.best_of > 1) unsupported('best_of', 'above 1');
+    // Completions take 0 (with echo, the prompt alone); chat takes at least 1, and echo is refused above.
+    if (request.max_tokens === 0) unsupported('max_tokens', '0');
     const prompt = request.prompt;
     if (Array.isArray(prompt)) {
       if (prompt.length > 1) unsupported('prompt', 'as several prompts');
@@ -47,6 +51,28 @@ export function completionToChat(request: CompletionRequest, strict: boolean): C
   return chat;
 }
 
+/**
+ * A chat answer's usage in completions' form. A pass-through host's answer is unchecked: a count that
+ * is missing or no count is 0 (it left `prompt_tokens` out, or `total_tokens` null), and the total
+ * is the sum, as OpenAI defines it. A missing `model` or `created` likewise becomes '' or 0 below.
+ */
+function usageOf(usage: unknown): NonNullable<CompletionResponse['usage']> {
+  const record = isRecord(usage) ? usage : {};
+  const prompt = count(record.prompt_tokens);
+  const completion = count(record.completion_tokens);
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+}
+
+/** One choice; what is not a string or an index (a pass-through host's) is '', the position or null. */
+function completionChoice(text: unknown, index: unknown, position: number, finish: unknown): CompletionChoice {
+  return {
+    text: typeof text === 'string' ? text : '',
+    index: Number.isSafeInteger(index) && (index as number) >= 0 ? (index as number) : position,
+    logprobs: null,
+    finish_reason: typeof finish === 'string' ? finish : null,
+  };
+}
+
 export function completionId(chatId: string): string {
   return chatId.startsWith('cmpl-') ? chatId : `cmpl-${chatId.replace(/^chatcmpl-/, '')}`;
 }
@@ -56,10 +82,10 @@ export function toCompletion(chat: ChatCompletionResponse): CompletionResponse {
   return {
     id: completionId(chat.id),
     object: 'text_completion',
-    created: chat.created,
-    model: chat.model,
-    choices: chat.choices.map((choice) => ({ text: choice.message.content ?? '', index: choice.index, logprobs: null, finish_reason: choice.finish_reason })),
-    ...(chat.usage === undefined ? {} : { usage: { prompt_tokens: chat.usage.prompt_tokens, completion_tokens: chat.usage.completion_tokens, total_tokens: chat.usage.total_tokens } }),
+    created: typeof chat.created === 'number' ? chat.created : 0,
+    model: typeof chat.model === 'string' ? chat.model : '',
+    choices: chat.choices.map((choice, position) => completionChoice(choice.message.content, choice.index, position, choice.finish_reason)),
+    ...(chat.usage === undefined ? {} : { usage: usageOf(chat.usage) }),
     ...(chat.system_fingerprint === undefined ? {} : { system_fingerprint: chat.system_fingerprint }),
   };
 }
@@ -68,15 +94,15 @@ export function toCompletion(chat: ChatCompletionResponse): CompletionResponse {
 export function toCompletionChunk(chunk: ChatCompletionChunk): CompletionResponse | undefined {
   const choices = chunk.choices
     .filter((choice) => (typeof choice.delta.content === 'string' && choice.delta.content.length > 0) || (choice.finish_reason !== null && choice.finish_reason !== undefined))
-    .map((choice) => ({ text: choice.delta.content ?? '', index: choice.index, logprobs: null, finish_reason: choice.finish_reason ?? null }));
+    .map((choice, position) => completionChoice(choice.delta.content, choice.index, position, choice.finish_reason));
   const usage = chunk.usage;
   if (choices.length === 0 && (usage === undefined || usage === null)) return undefined;
   return {
     id: completionId(chunk.id),
     object: 'text_completion',
-    created: chunk.created,
-    model: chunk.model,
+    created: typeof chunk.created === 'number' ? chunk.created : 0,
+    model: typeof chunk.model === 'string' ? chunk.model : '',
     choices,
-    ...(usage === undefined || usage === null ? {} : { usage: { prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens, total_tokens: usage.total_tokens } }),
+    ...(usage === undefined || usage === null ? {} : { usage: usageOf(usage) }),
   };
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { assertJsonClean } from '../../test/providers/openai-shape.js';
-import { openAiChunk, openAiCompletion } from '../../test/providers/wire-arbitraries.js';
+import { checkUnlessThrows, openAiChunk, openAiCompletion } from '../../test/providers/wire-arbitraries.js';
 import { isRecord } from '../json/guards.js';
 import type { ChatCompletionChunk, ChatCompletionResponse } from '../openai/types.js';
 import { SseParser } from '../streaming/sse-decoder.js';
@@ -107,15 +107,7 @@ function toolCallsContiguous(chunks: readonly unknown[]): boolean {
 describe('chat answers → Anthropic Messages answers, property-based', () => {
   it('any chat.completion-shaped body → a well-formed message, or a throw the pipeline answers with 502', () => {
     fc.assert(
-      fc.property(openAiCompletion, (body) => {
-        let message: unknown;
-        try {
-          message = toAnthropicMessage(body as unknown as ChatCompletionResponse, 'req1');
-        } catch {
-          return;
-        }
-        assertMessage(message);
-      }),
+      fc.property(openAiCompletion, (body) => checkUnlessThrows(() => toAnthropicMessage(body as unknown as ChatCompletionResponse, 'req1'), assertMessage)),
       RUNS,
     );
   });

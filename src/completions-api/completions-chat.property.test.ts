@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { assertJsonClean, assertUsage } from '../../test/providers/openai-shape.js';
-import { openAiChunk, openAiCompletion } from '../../test/providers/wire-arbitraries.js';
+import { acceptedBy, checkUnlessThrows, openAiChunk, openAiCompletion } from '../../test/providers/wire-arbitraries.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import { isRecord } from '../json/guards.js';
 import { validateChatRequest } from '../openai/chat-request-schema.js';
@@ -38,14 +38,7 @@ const completionRequest = fc
     },
     { requiredKeys: ['model'] },
   )
-  .filter((request) => {
-    try {
-      validateCompletionRequest(request);
-      return true;
-    } catch {
-      return false;
-    }
-  }) as unknown as fc.Arbitrary<CompletionRequest>;
+  .filter(acceptedBy(validateCompletionRequest)) as unknown as fc.Arbitrary<CompletionRequest>;
 
 describe('completions over chat, property-based', () => {
   it('any request the completions schema accepts → a chat request the chat schema accepts, or a 400 naming the param', () => {
@@ -68,30 +61,21 @@ describe('completions over chat, property-based', () => {
 
   it('any chat answer → a text_completion with one choice per chat choice and sound usage, or a throw', () => {
     fc.assert(
-      fc.property(openAiCompletion, (body) => {
-        let completion: unknown;
-        try {
-          completion = toCompletion(body as unknown as ChatCompletionResponse);
-        } catch {
-          return;
-        }
-        assertCompletion(completion);
-      }),
+      fc.property(openAiCompletion, (body) => checkUnlessThrows(() => toCompletion(body as unknown as ChatCompletionResponse), assertCompletion)),
       RUNS,
     );
   });
 
   it('any chat chunk → a text_completion chunk, nothing, or a throw', () => {
     fc.assert(
-      fc.property(openAiChunk, (chunk) => {
-        let completion: unknown;
-        try {
-          completion = toCompletionChunk(chunk as unknown as ChatCompletionChunk);
-        } catch {
-          return;
-        }
-        if (completion !== undefined) assertCompletion(completion);
-      }),
+      fc.property(openAiChunk, (chunk) =>
+        checkUnlessThrows(
+          () => toCompletionChunk(chunk as unknown as ChatCompletionChunk),
+          (completion) => {
+            if (completion !== undefined) assertCompletion(completion);
+          },
+        ),
+      ),
       RUNS,
     );
   });

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { validateChatRequest } from '../../src/openai/chat-request-schema.js';
 import type { ChatCompletionRequest } from '../../src/openai/types.js';
-import { shaped } from './wire-arbitraries.js';
+import { acceptedBy, shaped } from './wire-arbitraries.js';
 
 /** Mostly absent: a request sets few of the optional fields, and each wrong one ends the translation early. */
 function rare<T>(arbitrary: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> {
@@ -132,14 +132,7 @@ export const chatRequest: fc.Arbitrary<ChatCompletionRequest> = shaped({
   some_future_field: rare(fc.constantFrom(undefined, 1)),
 })
   // Only what the schema accepts reaches a translator: the HTTP layer refuses the rest with its own 400.
-  .filter((request) => {
-    try {
-      validateChatRequest(request);
-      return true;
-    } catch {
-      return false;
-    }
-  }) as fc.Arbitrary<ChatCompletionRequest>;
+  .filter(acceptedBy(validateChatRequest)) as fc.Arbitrary<ChatCompletionRequest>;
 
 /**
  * A conversation that is consistent in OpenAI's terms: user and assistant turns, each assistant call

@@ -185,3 +185,29 @@ function openAiAnswer(object: string, body: 'message' | 'delta'): fc.Arbitrary<R
 
 export const openAiCompletion = openAiAnswer('chat.completion', 'message');
 export const openAiChunk = openAiAnswer('chat.completion.chunk', 'delta');
+
+/** A filter keeping what `validate` accepts: the HTTP layer refuses the rest with its own 400 before any translator runs. */
+export function acceptedBy(validate: (body: unknown) => unknown): (value: unknown) => boolean {
+  return (value) => {
+    try {
+      validate(value);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+}
+
+/**
+ * Runs `convert`; a throw is allowed (the pipeline answers it with a 502: the conversion of a
+ * pass-through answer that is not one), anything returned is held to `check`.
+ */
+export function checkUnlessThrows<T>(convert: () => T, check: (value: T) => void): void {
+  let value: T;
+  try {
+    value = convert();
+  } catch {
+    return;
+  }
+  check(value);
+}

@@ -106,6 +106,12 @@ describe('convertGeminiSchema', () => {
     }
   });
 
+  // Found by convert-schema.property.test.ts: these went to Gemini as sent, and it answers 400 to them.
+  it('keeps a copied keyword only when it has its type: text for pattern and title, a count for minLength, a number for minimum', () => {
+    assert.deepEqual(convert({ type: 'string', pattern: 0, title: 5, minLength: -1, maxLength: 2.5, minimum: 'x' }), { type: 'STRING' });
+    assert.deepEqual(convert({ type: 'string', pattern: '^a', title: 'T', minLength: 0, maxLength: 3 }), { type: 'STRING', pattern: '^a', title: 'T', minLength: 0, maxLength: 3 });
+  });
+
   it('accepts `true` and empty schemas as unconstrained', () => {
     assert.deepEqual(convert(true), {});
     assert.deepEqual(convert({ type: 'object', properties: { any: {} } }), { type: 'OBJECT', properties: { any: {} } });

@@ -25,8 +25,14 @@ const FORMATS: Readonly<Record<string, readonly string[]>> = {
   NUMBER: ['float', 'double'],
 };
 
-/** Keywords copied as they are. Anything not here or handled below is dropped (additionalProperties, $schema, default, examples, strict, ...). */
-const COPIED = ['title', 'description', 'minItems', 'maxItems', 'minProperties', 'maxProperties', 'minLength', 'maxLength', 'pattern', 'minimum', 'maximum'] as const;
+/**
+ * Keywords copied as they are, when of their JSON Schema type (a `pattern: 0` or `minItems: -1`
+ * went as sent, and Gemini answers 400 to it). Anything not here or handled below is dropped
+ * (additionalProperties, $schema, default, examples, strict, ...).
+ */
+const COPIED_TEXT = ['title', 'description', 'pattern'] as const;
+const COPIED_COUNTS = ['minItems', 'maxItems', 'minProperties', 'maxProperties', 'minLength', 'maxLength'] as const;
+const COPIED_BOUNDS = ['minimum', 'maximum'] as const;
 
 function unsupportedSchema(param: string, detail: string): GatewayError {
   return invalidRequest(`Unsupported schema in '${param}': ${detail}.`, 'unsupported_schema', param);
@@ -163,9 +169,17 @@ function convertNode(input: unknown, context: Context): GeminiSchema {
 
   if (type !== undefined) out.type = type;
   if (typeof node.format === 'string' && type !== undefined && FORMATS[type]?.includes(node.format)) out.format = node.format;
-  for (const key of COPIED) {
+  for (const key of COPIED_TEXT) {
     const value = node[key];
-    if (typeof value === 'string' || typeof value === 'number') (out as Record<string, unknown>)[key] = value;
+    if (typeof value === 'string') out[key] = value;
+  }
+  for (const key of COPIED_COUNTS) {
+    const value = node[key];
+    if (Number.isSafeInteger(value) && (value as number) >= 0) out[key] = value as number;
+  }
+  for (const key of COPIED_BOUNDS) {
+    const value = node[key];
+    if (typeof value === 'number' && Number.isFinite(value)) out[key] = value;
   }
   if (values !== undefined && values.length > 0) {
     // Non-string enums cannot be expressed; the allowed values are kept for the model to read.

@@ -7,7 +7,10 @@ import fc from 'fast-check';
 import { CREATED, makeTarget } from '../../test/providers/codec-harness.js';
 import { assertChatCompletion, assertChunkStream, assertUpstreamFailure } from '../../test/providers/openai-shape.js';
 import { anthropicMessage, anthropicStream, geminiEvent, geminiResponse } from '../../test/providers/wire-arbitraries.js';
-import type { SseEvent } from '../streaming/sse-decoder.js';
+import { readdirSync } from 'node:fs';
+import { decodeSse, type SseEvent } from '../streaming/sse-decoder.js';
+import { ANTHROPIC_FIXTURE_DIR, readAnthropicFixture } from '../../test/support/fake-anthropic.js';
+import { GEMINI_FIXTURE_DIR, readGeminiFixture } from '../../test/support/fake-gemini.js';
 import type { ChatCompletionChunk } from '../openai/types.js';
 import { isRecord } from '../json/guards.js';
 import { parseAnthropicResponse } from './anthropic/convert-response.js';
@@ -99,6 +102,48 @@ describe('Gemini answers, property-based', () => {
         await checkStream(convertGeminiStream, events, makeTarget('gemini', { stream: true, ...extra }), isError);
       }),
       RUNS,
+    );
+  });
+});
+
+/** The recorded streams, with CRLF line ends now and then (legal SSE), cut into reads at the given points. */
+async function* reads(text: string, crlf: boolean, cuts: readonly number[]): AsyncGenerator<Uint8Array> {
+  const bytes = Buffer.from(crlf ? text.replace(/\r?\n/g, '\r\n') : text, 'utf8');
+  const points = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b);
+  let start = 0;
+  for (const point of [...points, bytes.length]) {
+    yield bytes.subarray(start, point);
+    start = point;
+  }
+}
+
+async function outcome(chunks: AsyncIterable<ChatCompletionChunk>): Promise<{ chunks: ChatCompletionChunk[]; error: string | undefined }> {
+  const out: ChatCompletionChunk[] = [];
+  try {
+    for await (const chunk of chunks) out.push(chunk);
+  } catch (error) {
+    return { chunks: out, error: error instanceof Error ? error.message : String(error) };
+  }
+  return { chunks: out, error: undefined };
+}
+
+describe('recorded streams cut into reads anywhere, property-based', () => {
+  const fixtures = [
+    ...readdirSync(ANTHROPIC_FIXTURE_DIR).filter((name) => name.endsWith('.chunks.txt')).map((name) => ({ name, text: readAnthropicFixture(name), convert: convertAnthropicStream, provider: 'anthropic' as const })),
+    ...readdirSync(GEMINI_FIXTURE_DIR).filter((name) => name.endsWith('.chunks.txt')).map((name) => ({ name, text: readGeminiFixture(name), convert: convertGeminiStream, provider: 'gemini' as const })),
+  ];
+
+  it('give the chunks, usage, finish and error that one read gives (CRLF line ends too)', async () => {
+    // Some runs cut at every byte, so every UTF-8 sequence and every CR LF is split somewhere.
+    const cutsOf = fc.oneof(fc.array(fc.nat(), { maxLength: 16 }), fc.constant(Array.from({ length: 20_000 }, (_, index) => index)));
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...fixtures), fc.boolean(), cutsOf, fc.boolean(), async (fixture, crlf, cuts, includeUsage) => {
+        const target = () => makeTarget(fixture.provider, { stream: true, includeUsage });
+        const whole = await outcome(fixture.convert(decodeSse(reads(fixture.text, false, [])), target()));
+        const cut = await outcome(fixture.convert(decodeSse(reads(fixture.text, crlf, cuts)), target()));
+        assert.deepEqual(cut, whole, fixture.name);
+      }),
+      { numRuns: 200, seed: 20261128 },
     );
   });
 });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { decodeSse, SseParser, type SseEvent } from './sse-decoder.js';
+import { decodeSse, SseEventTooLarge, SseParser, type SseEvent } from './sse-decoder.js';
 import { frameText, SsePassthrough, type InspectEvent } from './sse-passthrough.js';
 
 const RUNS = { numRuns: 300, seed: 20261128 };
@@ -124,6 +124,42 @@ describe('SSE decoder, property-based', () => {
         }
         out.push(...parser.push(text.slice(start)), ...parser.end());
         assert.deepEqual(out, expectedEvents(events));
+      }),
+      RUNS,
+    );
+  });
+});
+
+describe('SSE event size cap, property-based', () => {
+  it('a giant line (up to 300 KB, multi-byte characters) cut anywhere decodes whole', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 100_000 }), fc.constantFrom('x', 'é', '€', '👋'), cuts, async (count, unit, at) => {
+        const value = unit.repeat(count);
+        assert.deepEqual(await decodeReads(cutAt(Buffer.from(`data: ${value}\n\n`, 'utf8'), at)), [{ data: value }]);
+      }),
+      { numRuns: 25, seed: 20261128 },
+    );
+  });
+
+  it('an event within the cap decodes however it is cut; one whose data alone is over it fails, never grows', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 16, max: 200 }), fc.integer({ min: 0, max: 400 }), fc.constantFrom('\n', '\r\n', '\r'), cuts, (limit, size, ending, at) => {
+        const text = `event: big${ending}data: ${'x'.repeat(size)}${ending}${ending}`;
+        const parser = new SseParser(limit);
+        const out: SseEvent[] = [];
+        let failure: unknown;
+        try {
+          let start = 0;
+          for (const point of [...new Set(at.map((cut) => cut % (text.length + 1)))].sort((a, b) => a - b)) {
+            out.push(...parser.push(text.slice(start, point)));
+            start = point;
+          }
+          out.push(...parser.push(text.slice(start)), ...parser.end());
+        } catch (error) {
+          failure = error;
+        }
+        if (text.length <= limit) assert.deepEqual([failure, out], [undefined, [{ event: 'big', data: 'x'.repeat(size) }]]);
+        if (size > limit) assert.ok(failure instanceof SseEventTooLarge, `${size} characters of data passed a cap of ${limit}`);
       }),
       RUNS,
     );

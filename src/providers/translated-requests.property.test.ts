@@ -7,6 +7,8 @@ import fc from 'fast-check';
 import { makeTarget } from '../../test/providers/codec-harness.js';
 import { assertJsonClean } from '../../test/providers/openai-shape.js';
 import { chatRequest, consistentConversation } from '../../test/providers/request-arbitraries.js';
+import { acceptedBy } from '../../test/providers/wire-arbitraries.js';
+import { validateChatRequest } from '../openai/chat-request-schema.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import { isRecord } from '../json/guards.js';
 import type { ChatCompletionRequest } from '../openai/types.js';
@@ -80,6 +82,14 @@ function assertAnthropicBody(body: AnthropicMessagesRequest, request: ChatComple
   }
   if (Array.isArray(body.system)) markers += body.system.filter((block) => block.cache_control !== undefined).length;
   assert.ok(markers <= MAX_CACHE_BREAKPOINTS, `${markers} cache breakpoints`);
+  // Anthropic's order: tools, system, messages, then the top-level one; a 1-hour breakpoint after a 5-minute one is a 400 there.
+  const ttls = [
+    ...(body.tools ?? []).map((tool) => tool.cache_control),
+    ...(Array.isArray(body.system) ? body.system.map((block) => block.cache_control) : []),
+    ...body.messages.flatMap((message) => blocksOf(message.content).map((block) => block.cache_control)),
+    body.cache_control,
+  ].flatMap((marker) => (marker === undefined ? [] : [marker.ttl === '1h' ? '1h' : '5m']));
+  assert.ok(ttls.indexOf('5m') < 0 || ttls.lastIndexOf('1h') < ttls.indexOf('5m'), `breakpoints in the order ${ttls.join(', ')}`);
   if (body.tool_choice !== undefined) assert.ok(body.tools !== undefined && body.tools.length > 0, 'tool_choice without tools');
   if (body.tool_choice?.type === 'tool') {
     const name = body.tool_choice.name;
@@ -162,6 +172,30 @@ describe('Anthropic request translation, property-based', () => {
         if (body === undefined) return;
         assertAnthropicBody(body, request);
         assertAnthropicPairs(body);
+      }),
+      RUNS,
+    );
+  });
+});
+
+/** Requests thick with cache_control markers (a part, a message, a tool, the top), valid or not. */
+const markedRequest = (() => {
+  const marker = fc.constantFrom<unknown>(undefined, { type: 'ephemeral' }, { type: 'ephemeral', ttl: '1h' }, { type: 'ephemeral', ttl: '5m' }, { type: 'x' }, null);
+  const part = fc.record({ type: fc.constant('text'), text: fc.constantFrom('', 'a'), cache_control: marker });
+  const message = fc.record({ role: fc.constantFrom('system', 'user', 'assistant', 'tool'), content: fc.oneof(fc.constantFrom('', 'a'), fc.array(part, { maxLength: 3 })), tool_call_id: fc.constant('call_1'), cache_control: marker });
+  const tool = fc.record({ type: fc.constant('function'), function: fc.record({ name: fc.constantFrom('f', 'g'), cache_control: marker }), cache_control: marker });
+  return fc
+    .record({ model: fc.constant('m'), messages: fc.array(message, { minLength: 1, maxLength: 5 }), tools: fc.array(tool, { maxLength: 3 }), cache_control: marker })
+    .map((request) => JSON.parse(JSON.stringify(request)) as ChatCompletionRequest)
+    .filter(acceptedBy(validateChatRequest));
+})();
+
+describe('Anthropic cache_control markers, property-based', () => {
+  it('any placement of markers → at most 4 breakpoints, 1-hour ones first, or a 400 naming the marker', () => {
+    fc.assert(
+      fc.property(markedRequest, (request) => {
+        const body = translate(convertAnthropicRequest, request, makeTarget('anthropic'));
+        if (body !== undefined) assertAnthropicBody(body, request);
       }),
       RUNS,
     );

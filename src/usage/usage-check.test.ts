@@ -72,7 +72,8 @@ describe('checkUsage: a provider report is billed only when it is plausible (REL
 
   test('cache writes beyond the prompt (with the reads), or a 1-hour part beyond the writes, are dropped: billed as plain input', () => {
     const details = (writes: unknown, hour?: unknown) => ({ cached_tokens: 10, cache_write_tokens: writes, ...(hour === undefined ? {} : { cache_write_1h_tokens: hour }) });
-    for (const [writes, hour] of [[31, undefined], [-1, undefined], ['x', undefined], [Number.NaN, undefined], [20, 21], [20, -1]] as const) {
+    // A 1-hour part of '12' (a string, which the comparisons coerced) or 2.5 is no count either: found by usage-check.property.test.ts.
+    for (const [writes, hour] of [[31, undefined], [-1, undefined], ['x', undefined], [Number.NaN, undefined], [20, 21], [20, -1], [20, '12'], [20, 2.5]] as const) {
       const reported = { prompt_tokens: 40, completion_tokens: 5, total_tokens: 45, prompt_tokens_details: details(writes, hour) } as unknown as CompletionUsage;
       const checked = checkUsage(reported, chat(), entry, (source: number) => source, 9);
       assert.deepEqual(checked?.usage, { prompt_tokens: 40, completion_tokens: 5, total_tokens: 45, prompt_tokens_details: { cached_tokens: 10 } }, `${writes} ${hour}`);
@@ -82,6 +83,14 @@ describe('checkUsage: a provider report is billed only when it is plausible (REL
       const reported = { prompt_tokens: 40, completion_tokens: 5, total_tokens: 45, prompt_tokens_details: details(writes, hour) } as unknown as CompletionUsage;
       assert.equal(checkUsage(reported, chat(), entry, (source: number) => source, 9), undefined, `${writes} ${hour}`);
     }
+  });
+
+  // Found by usage-check.property.test.ts: the report stood, and the fraction was billed and stored.
+  test('a fractional count is no count: estimated, never billed as the fraction', () => {
+    const checked = checkUsage(usage(12.5, 30), chat({ max_tokens: 50 }), entry, (source: number) => source, 7);
+    assert.equal(checked?.usage.prompt_tokens, estimatePromptTokens(chat()));
+    assert.equal(checked?.usage.completion_tokens, 30);
+    assert.match(checked?.problem ?? '', /prompt_tokens 12\.5/);
   });
 
   test('cache writes that stand keep their rate when another count fails', () => {

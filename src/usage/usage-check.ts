@@ -19,8 +19,13 @@ export interface CheckedUsage {
   problem: string;
 }
 
+/**
+ * A whole, non-negative count, or undefined. A fraction is no count either: one that passed (rounded
+ * only when another count failed) was billed, and stored, as the fraction, and a string `"12"` passed
+ * the 1-hour write check by coercion and was stored as the string.
+ */
 function count(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? Math.round(value) : undefined;
+  return Number.isSafeInteger(value) && (value as number) >= 0 ? (value as number) : undefined;
 }
 
 /** The most output a call may bill: max_tokens (or the catalog's output limit) for each of n choices, with a little slack. */
@@ -91,8 +96,8 @@ export function checkUsage<S>(
   const reportedWrites = reported.prompt_tokens_details?.cache_write_tokens;
   if (reportedWrites !== undefined && reportedWrites !== null && prompt !== undefined) {
     const writes = count(reportedWrites);
-    const hour = reported.prompt_tokens_details?.cache_write_1h_tokens ?? 0;
-    if (writes === undefined || writes + (count(reportedCached) ?? 0) > prompt || !(hour >= 0 && hour <= writes)) {
+    const hour = count(reported.prompt_tokens_details?.cache_write_1h_tokens ?? 0);
+    if (writes === undefined || writes + (count(reportedCached) ?? 0) > prompt || hour === undefined || hour > writes) {
       problem = `${problem === undefined ? '' : `${problem}, `}cache_write_tokens ${String(reportedWrites).slice(0, 32)} not within prompt_tokens ${prompt}`;
     }
   }
@@ -105,8 +110,8 @@ export function checkUsage<S>(
     const details: NonNullable<CompletionUsage['prompt_tokens_details']> = { cached_tokens: cached };
     // Writes that stand keep their own (higher) rate when another count failed: billed as plain input they would be under-billed.
     const writes = count(reportedWrites);
-    const hour = reported.prompt_tokens_details?.cache_write_1h_tokens ?? 0;
-    if (writes !== undefined && writes > 0 && writes + cached <= promptTokens && hour >= 0 && hour <= writes) {
+    const hour = count(reported.prompt_tokens_details?.cache_write_1h_tokens ?? 0);
+    if (writes !== undefined && writes > 0 && writes + cached <= promptTokens && hour !== undefined && hour <= writes) {
       details.cache_write_tokens = writes;
       if (hour > 0) details.cache_write_1h_tokens = hour;
     }

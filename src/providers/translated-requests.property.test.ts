@@ -44,6 +44,8 @@ function assertAnthropicBody(body: AnthropicMessagesRequest, request: ChatComple
   assert.equal(body.model, 'claude-sonnet-4-5');
   assert.ok(Number.isSafeInteger(body.max_tokens) && body.max_tokens >= 1, `max_tokens ${body.max_tokens}`);
   if (body.temperature !== undefined) assert.ok(body.temperature >= 0 && body.temperature <= 1);
+  // "stop_sequences: each stop sequence must contain non-whitespace" (Anthropic's 400).
+  for (const stop of body.stop_sequences ?? []) assert.match(stop, /\S/, `stop sequence ${JSON.stringify(stop)}`);
   assert.ok(!(body.temperature !== undefined && body.top_p !== undefined), 'temperature and top_p together');
   if (body.system !== undefined) {
     if (typeof body.system === 'string') assert.ok(body.system.length > 0, 'empty system');

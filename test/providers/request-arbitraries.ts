@@ -107,7 +107,7 @@ export const chatRequest: fc.Arbitrary<ChatCompletionRequest> = shaped({
   temperature: rare(fc.constantFrom(undefined, null, 0, 0.7, 1, 1, 0.2, 1.5)),
   top_p: rare(fc.constantFrom(undefined, null, 0, 0.9, 1)),
   n: rare(fc.constantFrom(undefined, null, 1, 1, 2)),
-  stop: rare(fc.constantFrom<unknown>(undefined, null, 'END', [], ['a', 'b'], [''])),
+  stop: rare(fc.constantFrom<unknown>(undefined, null, 'END', [], ['a', 'b'], [''], '\n', ['END', ' \t'])),
   presence_penalty: rare(fc.constantFrom(undefined, 0, 1)),
   frequency_penalty: rare(fc.constantFrom(undefined, 0, -1)),
   seed: rare(fc.constantFrom(undefined, null, 42)),

@@ -258,6 +258,17 @@ describe('convertAnthropicRequest field decisions', () => {
   });
 });
 
+describe('stop sequences', () => {
+  // Found by translated-requests.property.test.ts: sent as they came, and Anthropic answered
+  // 400 "stop_sequences: each stop sequence must contain non-whitespace" (`stop: ["\n"]` is common).
+  it('an empty or whitespace-only stop sequence → 400 naming it; others go as stop_sequences', () => {
+    rejects({ model: 'm', messages: [user('Hi')], stop: '\n' }, { code: 'invalid_value', param: 'stop', message: /only whitespace/ });
+    rejects({ model: 'm', messages: [user('Hi')], stop: ['END', ' \t'] }, { code: 'invalid_value', param: 'stop[1]' });
+    rejects({ model: 'm', messages: [user('Hi')], stop: [''] }, { code: 'invalid_value', param: 'stop[0]' });
+    assert.deepEqual(convert({ model: 'm', messages: [user('Hi')], stop: ['END', '\nUser:'] }).body.stop_sequences, ['END', '\nUser:']);
+  });
+});
+
 describe('a request with nothing to send', () => {
   // Found by translated-requests.property.test.ts: the body went out with no messages, and anthropic answered 400 to it.
   it('only system messages or empty content → 400 naming messages', () => {

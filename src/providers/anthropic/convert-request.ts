@@ -26,7 +26,7 @@
  * | `max_completion_tokens` / `max_tokens` | `max_tokens` | required by Anthropic: `target.defaultMaxTokens`, else 4096 |
  * | `temperature` | `temperature` | 0..1 only: outside → 400 `invalid_value`, never clamped |
  * | `top_p` | `top_p` | with `temperature` too, dropped with a warning (current models accept only one) |
- * | `stop` | `stop_sequences` | a string becomes a one-item list |
+ * | `stop` | `stop_sequences` | a string becomes a one-item list; an empty or whitespace-only one → 400 `invalid_value` (Anthropic refuses it) |
  * | `n` | — | 1 only; more → 400 `unsupported_parameter` |
  * | `seed` | — | dropped, warning |
  * | `user` | `metadata.user_id` | |
@@ -473,8 +473,13 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
     if (body.temperature === undefined) body.top_p = request.top_p;
     else target.warnings.push('top_p: not supported by anthropic together with temperature, ignored');
   }
-  if (typeof request.stop === 'string') body.stop_sequences = [request.stop];
-  else if (Array.isArray(request.stop) && request.stop.length > 0) body.stop_sequences = request.stop;
+  const stops = typeof request.stop === 'string' ? [request.stop] : Array.isArray(request.stop) ? request.stop : [];
+  stops.forEach((stop, index) => {
+    // Anthropic answers 400 "each stop sequence must contain non-whitespace" (`"\n"` is a common one);
+    // dropping it would let the answer run on past where the client asked it to stop.
+    if (!/\S/.test(stop)) throw invalidValue(typeof request.stop === 'string' ? 'stop' : `stop[${index}]`, 'anthropic refuses a stop sequence that is empty or only whitespace');
+  });
+  if (stops.length > 0) body.stop_sequences = stops;
   if (typeof request.user === 'string' && request.user.length > 0) body.metadata = { user_id: request.user };
   if (target.stream) body.stream = true;
   const automatic = marks.of(request, '');

@@ -48,10 +48,10 @@ function assertAnthropicBody(body: AnthropicMessagesRequest, request: ChatComple
   for (const stop of body.stop_sequences ?? []) assert.match(stop, /\S/, `stop sequence ${JSON.stringify(stop)}`);
   assert.ok(!(body.temperature !== undefined && body.top_p !== undefined), 'temperature and top_p together');
   if (body.system !== undefined) {
-    if (typeof body.system === 'string') assert.ok(body.system.length > 0, 'empty system');
-    else assert.ok(body.system.length > 0 && body.system.every((block) => block.type === 'text' && block.text.length > 0), 'system blocks');
+    if (typeof body.system === 'string') assert.match(body.system, /\S/, 'a system of only whitespace');
+    else assert.ok(body.system.length > 0 && body.system.every((block) => block.type === 'text' && /\S/.test(block.text)), 'system blocks');
   }
-  const hasSystem = request.messages.some((message) => (message.role === 'system' || message.role === 'developer') && typeof message.content === 'string' && message.content.length > 0);
+  const hasSystem = request.messages.some((message) => (message.role === 'system' || message.role === 'developer') && typeof message.content === 'string' && /\S/.test(message.content));
   if (hasSystem) assert.ok(body.system !== undefined, 'system text was not hoisted');
   assert.ok(body.messages.length > 0, 'no messages (Anthropic requires one)');
   let markers = body.cache_control === undefined ? 0 : 1;
@@ -63,7 +63,8 @@ function assertAnthropicBody(body: AnthropicMessagesRequest, request: ChatComple
     let seenOther = false;
     for (const block of blocks) {
       if (block.cache_control !== undefined) markers++;
-      if (block.type === 'text') assert.ok(block.text.length > 0, `messages[${index}] has an empty text block`);
+      // "text content blocks must contain non-whitespace text" (Anthropic's 400).
+      if (block.type === 'text') assert.match(block.text, /\S/, `messages[${index}] has a text block of only whitespace`);
       if (block.type === 'tool_use') {
         assert.equal(message.role, 'assistant');
         assert.match(block.id, ANTHROPIC_ID, `tool_use id ${JSON.stringify(block.id)}`);

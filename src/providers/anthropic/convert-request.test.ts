@@ -258,6 +258,29 @@ describe('convertAnthropicRequest field decisions', () => {
   });
 });
 
+describe('whitespace-only text', () => {
+  // Found by translated-requests.property.test.ts: sent as a text block, and Anthropic answered 400
+  // "text content blocks must contain non-whitespace text" (a model's "\n" before its tool calls, replayed).
+  it('is dropped like empty text, in any role; a message left with nothing is left out', () => {
+    const { body } = convert({
+      model: 'm',
+      messages: [
+        { role: 'system', content: ' \n' },
+        user('Weather?'),
+        { role: 'assistant', content: '\n\n', tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+        { role: 'tool', tool_call_id: 'call_1', content: [{ type: 'text', text: '\t' }] },
+        { role: 'user', content: [{ type: 'text', text: ' ' }, { type: 'text', text: 'And now?' }] },
+      ],
+    });
+    assert.equal(body.system, undefined);
+    assert.deepEqual(body.messages, [
+      { role: 'user', content: 'Weather?' },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 'call_1', name: 'f', input: {} }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'call_1' }, { type: 'text', text: 'And now?' }] },
+    ]);
+  });
+});
+
 describe('stop sequences', () => {
   // Found by translated-requests.property.test.ts: sent as they came, and Anthropic answered
   // 400 "stop_sequences: each stop sequence must contain non-whitespace" (`stop: ["\n"]` is common).

@@ -5,7 +5,7 @@
  * | --- | --- | --- |
  * | `model` | `model` | the routed upstream name (`target.model`) |
  * | `messages` system / developer | `system` | hoisted in order (one text → string, several → text blocks); non-text parts → 400 `unsupported_content` |
- * | `messages` user / assistant | `messages` | consecutive same-role turns merged (Anthropic requires alternation); empty text dropped; none left → 400 `invalid_value` |
+ * | `messages` user / assistant | `messages` | consecutive same-role turns merged (Anthropic requires alternation); empty or whitespace-only text dropped; none left → 400 `invalid_value` |
  * | `messages` tool | user `tool_result` block | `tool_call_id` → `tool_use_id`; merged into one user turn, results first |
  * | tool call ids | `tool_use.id` / `tool_use_id` | characters outside `[a-zA-Z0-9_-]` become `_`, and such an id gets a digest of itself after them (ids from other providers) |
  * | `messages` function (legacy) | user `tool_result` block | matched by `name` to the latest legacy `function_call` |
@@ -124,21 +124,30 @@ function convertFile(part: Record<string, unknown>, param: string): AnthropicCon
 
 type Part = ContentPart | OtherContentPart;
 
-/** One content part → a block, or undefined for empty text (Anthropic rejects empty text blocks). */
+/**
+ * Whether a text has anything but whitespace. Anthropic answers 400 "text content blocks must contain
+ * non-whitespace text" to a message whose text is only whitespace (a model's `"\n"` before its tool
+ * calls, replayed in history, is common), so such text is dropped like empty text.
+ */
+function hasText(text: string): boolean {
+  return /\S/.test(text);
+}
+
+/** One content part → a block, or undefined for empty or whitespace-only text (Anthropic rejects those blocks). */
 function convertPart(part: Part, param: string, allowDocuments: boolean): AnthropicContentBlockParam | undefined {
   const record = part as Record<string, unknown>;
   if (part.type === 'text') {
     if (typeof record.text !== 'string') throw invalidValue(`${param}.text`, 'expected a string');
-    return record.text.length === 0 ? undefined : { type: 'text', text: record.text };
+    return hasText(record.text) ? { type: 'text', text: record.text } : undefined;
   }
   if (part.type === 'image_url') return convertImage(isRecord(record.image_url) ? record.image_url.url : undefined, param);
   if (part.type === 'file' && allowDocuments) return convertFile(record, param);
   throw unsupportedContent(param, `anthropic does not accept '${String(part.type).slice(0, 64)}' parts here`);
 }
 
-/** Anthropic refuses a breakpoint on an empty text block, and the proxy drops those blocks. */
+/** Anthropic refuses a breakpoint on an empty text block, and the proxy drops those blocks (whitespace-only ones too). */
 function emptyMarked(partParam: string): GatewayError {
-  return invalidValue(`${partParam}.cache_control`, 'an empty text part cannot carry a cache breakpoint');
+  return invalidValue(`${partParam}.cache_control`, 'an empty text part (or one of only whitespace) cannot carry a cache breakpoint');
 }
 
 /** `holder`, when given, takes the marker of an empty text part (a tool message's result); else it is refused. */
@@ -150,7 +159,7 @@ function convertContent(
   holder?: AnthropicToolResultBlockParam,
 ): AnthropicContentBlockParam[] {
   if (content === undefined || content === null) return [];
-  if (typeof content === 'string') return content.length === 0 ? [] : [{ type: 'text', text: content }];
+  if (typeof content === 'string') return hasText(content) ? [{ type: 'text', text: content }] : [];
   const blocks: AnthropicContentBlockParam[] = [];
   content.forEach((part, index) => {
     const partParam = `${param}[${index}]`;
@@ -174,9 +183,9 @@ function textBlocks(content: ChatMessage['content'], param: string, marks: Cache
   forEachTextPart(content, param, 'only text is accepted in system and assistant messages', (text, part, partParam) => {
     const marker = part === undefined ? undefined : marks.of(part, partParam);
     if (marker === undefined) {
-      if (text.length > 0) blocks.push({ type: 'text', text });
+      if (hasText(text)) blocks.push({ type: 'text', text });
     }
-    else if (text.length === 0) throw emptyMarked(partParam);
+    else if (!hasText(text)) throw emptyMarked(partParam);
     else blocks.push({ type: 'text', text, cache_control: marker });
   });
   return blocks;

@@ -1,4 +1,7 @@
-// The app's route table as Fastify prints it, in the spelling of /openapi.json and the README.
+// The app's route table as Fastify prints it, in the spelling of /openapi.json and the README, so
+// suites that must cover every route (the OpenAPI document, the README, the client-input fuzz) pick
+// up a new route on their own.
+import type { FastifyInstance } from 'fastify';
 
 /** [METHOD, url] for every route, read from Fastify's printRoutes tree (one level = 4 characters); HEAD left out. */
 export function routesOf(tree: string): Array<[string, string]> {
@@ -32,4 +35,9 @@ export function pathMatches(pattern: string, path: string): boolean {
     .map((part) => (part === '{*}' ? '.+' : part.startsWith('{') ? '[^/]+' : part.replace(/[.*+?^$()|[\]\\]/g, '\\$&')))
     .join('');
   return new RegExp(`^${source}/?$`).test(concrete);
+}
+
+/** The live app's routes, as routesOf reads them, e.g. ['GET', '/v1/models/*']. */
+export function routeTable(app: FastifyInstance): Array<[string, string]> {
+  return routesOf(app.printRoutes({ commonPrefix: false }));
 }

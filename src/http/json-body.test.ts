@@ -91,3 +91,21 @@ describe('guardBody schema positions', () => {
     assert.equal(refusedAt({ a: [{ b: { api_key: 'x' } }], c: { base_url: 'y' } }, positions), undefined);
   });
 });
+
+describe('guardBody numbers', () => {
+  test('an infinite number (JSON 1e309) is refused at its path, inside schemas too; finite extremes pass', () => {
+    const cases: Array<[string, string]> = [
+      ['{"x":1e309}', 'x'],
+      ['{"a":[0,{"b":-1e309}]}', 'a[1].b'],
+      ['{"tools":[{"function":{"parameters":{"maximum":1e309}}}]}', 'tools[0].function.parameters.maximum'],
+    ];
+    for (const [text, param] of cases) {
+      assert.throws(
+        () => guardBody(JSON.parse(text) as Record<string, unknown>, CHAT_SCHEMAS),
+        (error: unknown) => error instanceof GatewayError && error.code === 'invalid_value' && error.param === param,
+        text,
+      );
+    }
+    guardBody(JSON.parse('{"a":1.7976931348623157e308,"b":-0,"c":1e-400,"d":[5e-324]}') as Record<string, unknown>);
+  });
+});

@@ -2,7 +2,7 @@
 // JSON.parse runs once; the object it makes drives auth, billing and forwarding alike (so a
 // duplicate key cannot mean one thing to us and another upstream).
 import { isUtf8 } from 'node:buffer';
-import { invalidJson, invalidRequest } from '../errors/gateway-error.js';
+import { invalidJson, invalidRequest, type GatewayError } from '../errors/gateway-error.js';
 
 export const MAX_JSON_DEPTH = 64;
 
@@ -124,9 +124,19 @@ function pathOf(frame: Frame | undefined, key: string | number): string {
 }
 
 /**
- * One walk over the body: refuses nesting deeper than MAX_JSON_DEPTH and override keys at any
- * depth (outside the route's JSON-schema subtrees, `schemas`). Iterative, so a 10k-deep array
- * cannot blow the stack, and it allocates no path strings unless it has an error to report.
+ * A number JSON.parse made infinite (`1e309`): forwarded, JSON.stringify would send it on as
+ * `null`, a value the client never chose (RELIABILITY 4a#12: never silently misapplied).
+ */
+function overflow(frame: Frame, key: string | number): GatewayError {
+  const param = pathOf(frame, key);
+  return invalidRequest(`The number at '${param}' is out of range: JSON numbers must be finite.`, 'invalid_value', param);
+}
+
+/**
+ * One walk over the body: refuses nesting deeper than MAX_JSON_DEPTH, override keys at any
+ * depth (outside the route's JSON-schema subtrees, `schemas`) and infinite numbers anywhere.
+ * Iterative, so a 10k-deep array cannot blow the stack, and it allocates no path strings unless
+ * it has an error to report.
  */
 export function guardBody(body: Record<string, unknown>, schemas: SchemaPositions = NO_SCHEMAS): void {
   const stack: Frame[] = [{ value: body, depth: 1, parent: undefined, key: undefined, schema: false }];
@@ -139,6 +149,7 @@ export function guardBody(body: Record<string, unknown>, schemas: SchemaPosition
       for (let index = 0; index < value.length; index++) {
         const item: unknown = value[index];
         if (item !== null && typeof item === 'object') stack.push({ value: item, depth: frame.depth + 1, parent: frame, key: index, schema: frame.schema });
+        else if (typeof item === 'number' && !Number.isFinite(item)) throw overflow(frame, index);
       }
       continue;
     }
@@ -155,6 +166,8 @@ export function guardBody(body: Record<string, unknown>, schemas: SchemaPosition
       const item = (value as Record<string, unknown>)[key];
       if (item !== null && typeof item === 'object') {
         stack.push({ value: item, depth: frame.depth + 1, parent: frame, key, schema: frame.schema || startsSchema(schemas, frame, key) });
+      } else if (typeof item === 'number' && !Number.isFinite(item)) {
+        throw overflow(frame, key);
       }
     }
   }

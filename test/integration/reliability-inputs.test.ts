@@ -432,6 +432,22 @@ describe('RELIABILITY §4a bad inputs', () => {
     await assertServing(url);
   });
 
+  test('4a#12 a number JSON cannot carry (1e309) anywhere, forwarded field or tool schema, → 400 invalid_value with its path, never forwarded as null', async () => {
+    // Raw text: JSON.stringify cannot write 1e309, JSON.parse reads it as Infinity.
+    const tool = '[{"type":"function","function":{"name":"f","parameters":{"type":"number","maximum":1e309}}}]';
+    const cases: Array<[string, string]> = [
+      [chat().replace(/}$/, ',"brand_new_field":1e309}'), 'brand_new_field'],
+      [chat().replace(/}$/, ',"metadata":{"n":[1,-1e309]}}'), 'metadata.n[1]'],
+      [chat().replace(/}$/, `,"tools":${tool}}`), 'tools[0].function.parameters.maximum'],
+    ];
+    for (const [body, param] of cases) await rejects(body, { status: 400, code: 'invalid_value', param });
+    const from = stack.fake.requests.length;
+    const res = await call(url, { path: '/v1/messages', headers: JSON_AUTH, body: '{"model":"gpt-4","max_tokens":16,"messages":[{"role":"user","content":"hi"}],"extra":0.1e99999}' });
+    assert.equal(res.status, 400, res.body);
+    assert.equal(stack.fake.requests.length, from, 'the upstream saw nothing');
+    await assertServing(url);
+  });
+
   test('4a#13 duplicate keys: the one parsed object (last key wins) drives validation, routing, billing and what is forwarded', async () => {
     const messages = JSON.stringify(MESSAGES);
     // Routing: the last "model" routes, and the same value goes upstream and into the usage row.

@@ -3,6 +3,7 @@
 // client library tidies them up first. Each route is described by what the live app says of it
 // (its route-table method and URL, and the query and body names /openapi.json gives).
 import fc from 'fast-check';
+import { parseResponseHead } from './reliability-support.js';
 
 /** One route as the fuzz sees it. */
 export interface RouteShape {
@@ -13,8 +14,8 @@ export interface RouteShape {
   query: string[];
   /** Top-level body property names the route documents. */
   fields: string[];
-  /** A valid-looking body to mutate (`{}` for a route the suite has no example for). */
-  base: Record<string, unknown>;
+  /** Valid-looking bodies to mutate (`[{}]` for a route the suite has no example for). */
+  bases: Array<Record<string, unknown>>;
 }
 
 export interface Credentials {
@@ -59,7 +60,7 @@ const RAW_TOKENS = [
 ];
 
 /** Keys that must never do anything but be refused or ignored. */
-const HOSTILE_KEYS = ['__proto__', 'constructor', 'prototype', 'api_base', 'base_url', 'api_key', 'callback_url', 'webhook_url', 'extra_headers', 'organization', 'custom_host', 'toString', 'hasOwnProperty', 'valueOf'];
+const HOSTILE_KEYS = ['__proto__', 'constructor', 'prototype', 'api_base', 'base_url', 'api_key', 'callback_url', 'webhook_url', 'extra_headers', 'organization', 'custom_host', 'toString', 'hasOwnProperty', 'valueOf', '', 'é字', 'a\r\nb', '\u0000', '\ud800', '🙂', 'x'.repeat(5_000)];
 
 const NUMBER_STRINGS = ['NaN', 'Infinity', '-Infinity', '-0', '1e309', '0x10', '1_000', ' 1', ''];
 
@@ -70,6 +71,7 @@ const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
   { arbitrary: fc.constantFrom(...RAW_TOKENS).map((token) => `${RAW_MARK}${token}`), weight: 2 },
   { arbitrary: fc.tuple(fc.constantFrom('x', ' ', '\n', 'é', '字', '\u0000', '🙂'), fc.integer({ min: 1_000, max: 1_000_000 })).map(([unit, count]) => unit.repeat(count)), weight: 1 },
   { arbitrary: fc.string({ unit: 'binary', maxLength: 20 }), weight: 1 },
+  { arbitrary: fc.constantFrom('\ud800', 'a\udfffb', '\r\n\r\ndata: [DONE]\n\n', '\u0000', '\u2028', '<script>', '${OPENAI_API_KEY}', '{{x}}', '%s%n'), weight: 1 },
   { arbitrary: fc.constantFrom(true, false, null, 0, -1, 1.5, 2 ** 53, -(2 ** 63), 1e308), weight: 1 },
 );
 
@@ -149,7 +151,7 @@ function damage(text: string, how: 'none' | 'bom' | { hex: string; at: number } 
 function bodyArb(route: RouteShape): fc.Arbitrary<Buffer | undefined> {
   const fromFields = route.fields.length === 0 ? fc.constant({}) : fc.dictionary(fc.constantFrom(...route.fields), hostileValue, { maxKeys: 4 });
   const near = fc
-    .tuple(fc.oneof({ arbitrary: fc.constant(route.base), weight: 3 }, { arbitrary: fromFields, weight: 1 }), fc.array(mutationArb(route.fields), { maxLength: 3 }))
+    .tuple(fc.oneof({ arbitrary: fc.constantFrom(...route.bases), weight: 3 }, { arbitrary: fromFields, weight: 1 }), fc.array(mutationArb(route.fields), { maxLength: 3 }))
     .map(([base, mutations]) => render(applyMutations(base as Record<string, unknown>, mutations)));
   const text = fc.oneof(
     { arbitrary: near, weight: 12 },
@@ -284,9 +286,9 @@ export function hostileRequest(route: RouteShape, credentials: Credentials): fc.
     });
 }
 
-/** The request as bytes on the wire; it asks the server to close the connection after the answer. */
-export function serialize(request: HostileRequest, host: string): Buffer {
-  const lines: Buffer[] = [Buffer.from(`${request.method} ${request.path} HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\n`, 'latin1')];
+/** The request as bytes on the wire; unless `keepAlive`, it asks the server to close the connection after the answer. */
+export function serialize(request: HostileRequest, host: string, keepAlive = false): Buffer {
+  const lines: Buffer[] = [Buffer.from(`${request.method} ${request.path} HTTP/1.1\r\nhost: ${host}\r\n${keepAlive ? '' : 'connection: close\r\n'}`, 'latin1')];
   for (const [name, value] of request.headers) lines.push(Buffer.from(`${name}: `, 'latin1'), typeof value === 'string' ? Buffer.from(value, 'latin1') : value, Buffer.from('\r\n'));
   const body = request.body;
   if (body === undefined) return Buffer.concat([...lines, Buffer.from('\r\n')]);
@@ -306,4 +308,47 @@ export function describeRequest(request: HostileRequest): string {
   const shown = bytes === undefined ? '' : bytes.length <= 600 ? bytes.toString('latin1') : `${bytes.subarray(0, 200).toString('latin1')}…${bytes.subarray(-400).toString('latin1')}`;
   const body = bytes === undefined ? '<none>' : `${bytes.length} bytes (${request.framing}): ${JSON.stringify(shown)}`;
   return `${request.method} ${request.path.slice(0, 300)}\n  ${headers.join('\n  ')}\n  body ${body}`;
+}
+
+/**
+ * Splits the bytes a keep-alive connection answered with into responses, in order. `methods` are
+ * the requests' methods (a HEAD answer has a length but no body). What is left unframed at the end
+ * (a response cut short) is returned as `rest`.
+ */
+export function splitResponses(bytes: Buffer, methods: string[]): { responses: Array<{ status: number; headers: Record<string, string>; rawHeaders: string[]; body: string }>; rest: Buffer } {
+  const responses: Array<{ status: number; headers: Record<string, string>; rawHeaders: string[]; body: string }> = [];
+  let offset = 0;
+  while (offset < bytes.length) {
+    const end = bytes.indexOf('\r\n\r\n', offset);
+    if (end < 0) break;
+    const { status, headers, rawHeaders } = parseResponseHead(bytes.subarray(offset, end).toString('latin1'));
+    let cursor = end + 4;
+    let body: Buffer = Buffer.alloc(0);
+    const noBody = methods[responses.length]?.toUpperCase() === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
+    if (!noBody && /chunked/i.test(headers['transfer-encoding'] ?? '')) {
+      const parts: Buffer[] = [];
+      for (;;) {
+        const eol = bytes.indexOf('\r\n', cursor);
+        if (eol < 0) return { responses, rest: bytes.subarray(offset) };
+        const size = parseInt(bytes.subarray(cursor, eol).toString('latin1'), 16);
+        if (Number.isNaN(size) || eol + 2 + size + 2 > bytes.length) return { responses, rest: bytes.subarray(offset) };
+        cursor = eol + 2 + size + 2;
+        if (size === 0) break;
+        parts.push(bytes.subarray(eol + 2, eol + 2 + size));
+      }
+      body = Buffer.concat(parts);
+    } else if (!noBody && headers['content-length'] !== undefined) {
+      const length = Number(headers['content-length']);
+      if (cursor + length > bytes.length) return { responses, rest: bytes.subarray(offset) };
+      body = bytes.subarray(cursor, cursor + length);
+      cursor += length;
+    } else if (!noBody) {
+      body = bytes.subarray(cursor);
+      cursor = bytes.length;
+    }
+    if (status >= 200) responses.push({ status, headers, rawHeaders, body: body.toString('utf8') });
+    // A last answer may carry a body a HEAD would not (a request that never parsed has no known method).
+    offset = /close/i.test(headers.connection ?? '') ? bytes.length : cursor;
+  }
+  return { responses, rest: bytes.subarray(offset) };
 }

@@ -101,6 +101,8 @@ export async function assertServing(base: string): Promise<void> {
 
 export interface RawExchange {
   text: string;
+  /** The same answer as bytes (offsets in `text` are not byte offsets once it holds non-ASCII). */
+  bytes: Buffer;
   /** The server closed the connection (rather than our own timeout). */
   closedByServer: boolean;
   ms: number;
@@ -136,7 +138,8 @@ export function rawExchange(
     socket.on('error', () => undefined);
     socket.on('close', () => {
       clearTimeout(timer);
-      resolve({ text: Buffer.concat(chunks).toString('utf8'), closedByServer, ms: Date.now() - started });
+      const bytes = Buffer.concat(chunks);
+      resolve({ text: bytes.toString('utf8'), bytes, closedByServer, ms: Date.now() - started });
     });
     void (async () => {
       for (const [index, piece] of pieces.entries()) {
@@ -156,13 +159,11 @@ export function hasWholeResponse(text: string): boolean {
   return length !== undefined && Buffer.byteLength(text.slice(split + 4)) >= Number(length);
 }
 
-/** Splits one raw HTTP/1.1 response (Content-Length or chunked) into status, headers and body. */
-export function parseRawResponse(text: string): RawResponse {
-  const split = text.indexOf('\r\n\r\n');
-  assert.ok(split > 0, `an HTTP response, got ${JSON.stringify(text.slice(0, 200))}`);
-  const [statusLine, ...lines] = text.slice(0, split).split('\r\n');
+/** A response's status line and header lines (the text before the blank line). */
+export function parseResponseHead(head: string): { status: number; headers: Record<string, string>; rawHeaders: string[] } {
+  const [statusLine, ...lines] = head.split('\r\n');
   const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine ?? '')?.[1]);
-  const headers: IncomingHttpHeaders = {};
+  const headers: Record<string, string> = {};
   const rawHeaders: string[] = [];
   for (const line of lines) {
     const colon = line.indexOf(':');
@@ -171,6 +172,14 @@ export function parseRawResponse(text: string): RawResponse {
     rawHeaders.push(name, value);
     headers[name.toLowerCase()] = value;
   }
+  return { status, headers, rawHeaders };
+}
+
+/** Splits one raw HTTP/1.1 response (Content-Length or chunked) into status, headers and body. */
+export function parseRawResponse(text: string): RawResponse {
+  const split = text.indexOf('\r\n\r\n');
+  assert.ok(split > 0, `an HTTP response, got ${JSON.stringify(text.slice(0, 200))}`);
+  const { status, headers, rawHeaders } = parseResponseHead(text.slice(0, split));
   let body = text.slice(split + 4);
   if (/chunked/i.test(String(headers['transfer-encoding']))) {
     let out = '';

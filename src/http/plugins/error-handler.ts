@@ -204,7 +204,14 @@ function closeUnlessDrained(request: IncomingMessage): void {
  */
 function holdOpenAfterAnswer(socket: Socket | null): void {
   if (socket === null) return;
-  socket.destroySoon = () => void socket.end();
+  socket.destroySoon = () => {
+    socket.end();
+    // lingeringClose, at this answer's finish, closes it in time. An answer queued behind a
+    // pipelined one that closes the connection is never written, so never finishes: without this
+    // the socket, ended and no longer read, stayed open for good (a leaked connection).
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    socket.once('close', () => clearTimeout(timer));
+  };
 }
 
 /** How long a connection whose request body was refused mid-upload is kept open before it is closed. */
@@ -295,12 +302,46 @@ function rawAnswer(status: number, body: ErrorBody, requestId: string, extraHead
   return `HTTP/1.1 ${status} ${REASONS[status] ?? 'Bad Request'}\r\n${extraHeaders}Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nX-Request-Id: ${requestId}\r\nCache-Control: no-store\r\nVary: Authorization\r\nConnection: close\r\n\r\n${text}`;
 }
 
+/** A socket whose bad request is answered (or will be, once the answers it owes are out). */
+const REFUSED = Symbol('llm-proxy.refused');
+/** The answer Node is writing on a connection (the first of any pipelined ones): internal, but what its own clientError default reads. */
+type ServedSocket = Socket & {
+  _httpMessage?: { req: IncomingMessage; writableFinished: boolean; once(event: 'finish' | 'close', listener: () => void): unknown } | null;
+  [REFUSED]?: true;
+};
+
+/**
+ * Runs `answer` once the answers this connection already owes are written. Requests pipelined
+ * ahead of a bad one were parsed and are being served: a 400 written now would reach the client
+ * in place of the first of them (which it then reads as that request's answer), and closing now
+ * would lose them. Node moves `_httpMessage` to the next queued answer as each one finishes. An
+ * answer whose request is still arriving is the failing request's own (a body too slow, or its
+ * chunked framing broken): it is owed nothing more, and the error answers it at once.
+ */
+function afterOwedAnswers(socket: ServedSocket, answer: () => void): void {
+  const owed = socket._httpMessage;
+  if (owed === null || owed === undefined || owed.writableFinished || !owed.req.complete) {
+    answer();
+    return;
+  }
+  let done = false;
+  const next = (): void => {
+    if (done) return;
+    done = true;
+    // Node's own 'finish' listener hands the socket to the next answer; this runs after it.
+    process.nextTick(() => afterOwedAnswers(socket, answer));
+  };
+  owed.once('finish', next);
+  owed.once('close', next);
+}
+
 /** Answers HTTP that never became a request (bad framing, huge headers, slow clients). */
 export function clientErrorHandler(logger: Logger) {
-  return (error: NodeJS.ErrnoException, socket: Socket): void => {
-    // A response already under way on this socket (a stream) must not get a second status line.
-    const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-    if (!socket.writable || inFlight?.headersSent === true) {
+  return (error: NodeJS.ErrnoException, socket: ServedSocket): void => {
+    // The parser stays failed: every later chunk on the connection raises this again.
+    if (socket[REFUSED] === true) return;
+    socket[REFUSED] = true;
+    if (!socket.writable) {
       socket.destroy();
       return;
     }
@@ -327,7 +368,11 @@ export function clientErrorHandler(logger: Logger) {
     }
     const body: ErrorBody = { error: { message, type: 'invalid_request_error', param: null, code } };
     logger.debug({ code: error.code, status }, 'client error');
-    socket.end(rawAnswer(status, body, randomUUID()));
+    afterOwedAnswers(socket, () => {
+      // An owed answer that closed the connection (Connection: close, a stream cut) leaves nothing
+      // to answer on; destroying it here could cut that answer's last bytes.
+      if (socket.writable) socket.end(rawAnswer(status, body, randomUUID()));
+    });
   };
 }
 

@@ -81,10 +81,11 @@ export function registerErrorHandler(app: FastifyInstance, bodyLimit: number, re
     write(request, reply, gateway);
   });
 
+  // Through the one writer, for its handling of a body still arriving: a SEARCH to an unknown
+  // path was answered with its upload half read and no longer read at all, and a request
+  // pipelined behind it timed out, leaving the connection open on the server for good.
   app.setNotFoundHandler({}, (request, reply) => {
-    const error = routeNotFound(request.method, request.url.split('?')[0] ?? '');
-    reply.code(404).header('content-type', 'application/json; charset=utf-8');
-    reply.send(anthropicShaped(request) ? anthropicBody(error, request.id, redactor) : errorBody(error, redactor));
+    write(request, reply, routeNotFound(request.method, request.url.split('?')[0] ?? ''));
   });
 }
 

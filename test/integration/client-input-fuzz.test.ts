@@ -204,8 +204,8 @@ describe('client-input fuzz on every route', () => {
     }
     assert.match(String(res.headers['x-request-id']), /^[A-Za-z0-9._:-]{1,128}$/, 'a safe x-request-id');
     assert.match(String(res.headers.vary), /\bAuthorization\b/, 'Vary: Authorization');
-    // The API docs' static assets (@fastify/static) may be cached by the browser; nothing else may.
-    if (!(request.path.startsWith('/docs') && res.status < 300)) assert.match(String(res.headers['cache-control']), /^no-(?:store|cache)$/, 'Cache-Control');
+    // no-cache only for the dashboard's public files under /ui; everything else, /docs included, no-store.
+    assert.match(String(res.headers['cache-control']), /^no-(?:store|cache)$/, 'Cache-Control');
     assertWellFormed(request, res);
     // A body the route reads, with a number JSON cannot carry, is refused, never forwarded as null.
     if (res.status < 300 && request.method === route.method && route.fields.length > 0 && request.framing !== 'zero-length') {

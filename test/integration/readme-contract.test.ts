@@ -224,8 +224,11 @@ const NOT_OURS: Readonly<Record<string, string>> = {
   CLOSE_WAIT: 'a TCP state',
 };
 
-/** The variables `npm run load` reads (its support module and heap probe), documented under Load figures. */
-const LOAD_VARIABLE = /^LOAD_[A-Z_]+$/;
+/**
+ * The variables `npm run load` reads (its support module and heap probe), documented under Load
+ * figures, and those the client-input fuzz suite reads (runs, seed, routes), under Tests.
+ */
+const LOAD_VARIABLE = /^(?:LOAD|FUZZ)_[A-Z_]+$/;
 
 describe('README: environment variables', () => {
   const read = variablesRead();
@@ -246,7 +249,7 @@ describe('README: environment variables', () => {
   });
 
   test('every variable the README names is read by the code (or is named as someone else\'s)', () => {
-    const bench = [...readdirSync(join(ROOT, 'bench')).filter((file) => file.endsWith('.mjs')).map((file) => join('bench', file)), 'test/support/load-support.ts']
+    const bench = [...readdirSync(join(ROOT, 'bench')).filter((file) => file.endsWith('.mjs')).map((file) => join('bench', file)), 'test/support/load-support.ts', 'test/integration/client-input-fuzz.test.ts']
       .map((file) => readFileSync(join(ROOT, file), 'utf8'))
       .join('\n');
     const stale = [...mentioned].filter((name) => {

@@ -49,6 +49,16 @@ describe('checkUsage: a provider report is billed only when it is plausible (REL
     assert.match(negative?.problem ?? '', /prompt_tokens -500, completion_tokens -500/);
   });
 
+  test('a fractional count is no count: estimated, never stored as 3.5 tokens (PostgreSQL integer columns reject it and the row is dropped)', () => {
+    const checked = checkUsage(usage(3.5, 3.5, 1.5), chat({ max_tokens: 50 }), entry, (source: number) => source, 7);
+    assert.ok(checked !== undefined, 'a fractional report stood as reported');
+    assert.deepEqual(checked.usage, { prompt_tokens: estimatePromptTokens(chat()), completion_tokens: 7, total_tokens: estimatePromptTokens(chat()) + 7 });
+    assert.match(checked.problem, /prompt_tokens 3\.5, completion_tokens 3\.5/);
+    // Only the cached part fractional: dropped like any cached count that is no count.
+    const cached = checkUsage(usage(40, 5, 2.5), chat(), entry, (source: number) => source, 9);
+    assert.deepEqual(cached?.usage, { prompt_tokens: 40, completion_tokens: 5, total_tokens: 45 });
+  });
+
   test('more output than max_tokens × n could give is estimated; the prompt and its cached part stay', () => {
     const checked = checkUsage(usage(40, 1_000_000, 8), chat({ max_tokens: 20 }), entry, (source: number) => source, 9);
     assert.deepEqual(checked?.usage, { prompt_tokens: 40, completion_tokens: 9, total_tokens: 49, prompt_tokens_details: { cached_tokens: 8 } });

@@ -252,11 +252,15 @@ export class DeploymentFailover {
         ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
       });
     }
+    const status = lastError.status === 504 ? 504 : lastError.status === 400 ? 400 : 502;
+    // A last error of another status (a 429 after a 5xx) lends the 502 neither its type nor its code:
+    // "rate_limit_error" on a 502 without Retry-After misleads clients that branch on either.
+    const own = status === lastError.status;
     return new GatewayError({
-      status: lastError.status === 504 ? 504 : lastError.status === 400 ? 400 : 502,
-      type: lastError.status === 504 ? 'timeout_error' : lastError.type,
-      code: lastError.code,
-      param: lastError.param,
+      status,
+      type: status === 504 ? 'timeout_error' : own ? lastError.type : 'api_error',
+      code: own ? lastError.code : 'upstream_error',
+      param: own ? lastError.param : null,
       message: `${lastError.message} Tried ${tried.length} attempt(s): ${summary}.`,
     });
   }

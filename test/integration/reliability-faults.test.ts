@@ -184,6 +184,21 @@ describe('RELIABILITY §4b faults', () => {
     });
   });
 
+  test('4b#1/#2 a 5xx then a 429 from the retry → 502 api_error upstream_error: not a 502 that calls itself a rate limit', async () => {
+    // Found by the chaos suite: the error kept the 429's type and code (rate_limit_error /
+    // upstream_rate_limited) on a 502 with no Retry-After, which SDKs that branch on either misread.
+    for (const stream of [false, true]) {
+      await withStack({}, async ({ fake, url }) => {
+        fake.enqueue({ kind: 'status', status: 500 });
+        fake.enqueue({ kind: 'status', status: 429, headers: { 'retry-after': '0' } });
+        const res = await post(url, chat({ stream }));
+        const error = assertError(res, { status: 502, code: 'upstream_error', type: 'api_error', param: null });
+        assert.match(error.message, /openai \(upstream_error\), openai \(429\)/, 'the message still says what each attempt got');
+        assert.equal(chatCalls(fake), 2);
+      });
+    }
+  });
+
   test('4b#3 upstream 400/404/422 → not retried (one attempt); the message is passed on only after redaction', async () => {
     await withStack({}, async ({ fake, url }) => {
       const leaked = `sk-proj-${'Z'.repeat(40)}`;

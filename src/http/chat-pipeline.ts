@@ -116,6 +116,14 @@ function failureExtra(error: unknown): Partial<UsageRecord> {
   return isGatewayError(error) && error.code !== null ? { errorCode: error.code } : {};
 }
 
+/**
+ * The usage a cache entry keeps for its hits' records: a report the check replaced is stored as
+ * checked (a hit recorded the provider's `-7` or `3.5` tokens as they came); no report stays none.
+ */
+function storedUsage(reported: CompletionUsage | undefined, checked: CheckedUsage | undefined): CompletionUsage | undefined {
+  return reported === undefined ? undefined : (checked?.usage ?? reported);
+}
+
 /** The estimate of a stream's output without a report: about a token per chunk. */
 const chunksOf = (stats: StreamStats): number => stats.chunks;
 
@@ -232,10 +240,12 @@ export class ChatPipeline {
         });
         throw failure;
       }
+      // Checked before the cache keeps it: a hit's record takes the usage stored with the answer (see storedUsage).
+      const checked = this.checkUsage(request, outcome.route, chat, outcome.usage, true, estimateAnswerTokens, outcome.body);
       if (cache !== undefined && cachePlan !== undefined) {
         const chatBody = native === undefined ? outcome.body : outcome.chatBody;
         if (chatBody === undefined) cache.release(cachePlan);
-        else saveCompletion(cache, cachePlan, chatBody, outcome.usage, warnings);
+        else saveCompletion(cache, cachePlan, chatBody, storedUsage(outcome.usage, checked), warnings);
       }
       try {
         reply.header('x-llm-proxy-route', routeHeader(outcome.attempts, skipped));
@@ -245,7 +255,6 @@ export class ChatPipeline {
       } finally {
         // Recorded once the answer is on its way (the provider served it, whatever happens next):
         // the client does not wait for the bookkeeping.
-        const checked = this.checkUsage(request, outcome.route, chat, outcome.usage, true, estimateAnswerTokens, outcome.body);
         recordCall(this.services, request, endpoint, outcome.route, chat.model, false, started, 'ok', 200, checked?.usage ?? outcome.usage, checked === undefined ? NO_EXTRA : ESTIMATED);
       }
     }
@@ -278,7 +287,6 @@ export class ChatPipeline {
     if (native === undefined && format !== undefined) ({ first, frames } = format.stream(first, frames, route.provider.name));
     const end = await writeFrames(res, first, frames, this.streams, route.provider.name, () => disconnect.abort(), format?.streamError);
     const stats = outcome.stats;
-    if (cache !== undefined && cachePlan !== undefined && capture !== undefined) settleStream(cache, cachePlan, capture, end, stats.usage, warnings);
     let status: UsageStatus = 'ok';
     let errorCode: string | undefined;
     if (end.kind === 'client_disconnected') status = 'client_disconnected';
@@ -290,6 +298,7 @@ export class ChatPipeline {
     // from the request (images by their tile formula, not their base64 length) and the output as a
     // token per chunk, and the record says so. Only a finished stream's problem is the provider's to log.
     const checked = this.checkUsage(request, route, chat, stats.usage, status === 'ok', chunksOf, stats);
+    if (cache !== undefined && cachePlan !== undefined && capture !== undefined) settleStream(cache, cachePlan, capture, end, storedUsage(stats.usage, checked), warnings);
     recordCall(this.services, request, endpoint, route, chat.model, true, started, status, 200, checked?.usage ?? stats.usage, {
       ttftMs,
       estimated: checked !== undefined,

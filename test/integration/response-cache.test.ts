@@ -426,3 +426,35 @@ describe('response cache (memory) with a translated provider', () => {
     assert.equal(anthropic.requests.length, 1);
   });
 });
+
+describe('response cache (memory) with a provider whose usage report is nonsense', () => {
+  test("a hit's usage record takes the checked counts, not the provider's -7 and 3.5 tokens", async () => {
+    // Found by the upstream chaos suite: the entry kept the report as it came, so every hit recorded
+    // negative or fractional tokens (and PostgreSQL's integer columns refuse 3.5: the row was dropped).
+    const upstream = await startFakeOpenAi({ apiKey: UPSTREAM_KEY, usage: () => ({ prompt_tokens: -7, completion_tokens: 3.5, total_tokens: 0 }) });
+    const gateway = await startGateway({ OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${upstream.url}/v1`, LLM_PROXY_RPM: '0', LLM_PROXY_CACHE: 'memory', LLM_PROXY_LOG_LEVEL: 'error' });
+    try {
+      for (const stream of [false, true]) {
+        const body = unique({ stream, ...(stream ? { stream_options: { include_usage: true } } : {}) });
+        const first = await post(gateway, body);
+        assert.equal(first.status, 200, first.text);
+        await eventually(() => gateway.usage.recent().length === (stream ? 3 : 1));
+        const second = await post(gateway, body);
+        assert.equal(second.headers.get('x-cache'), 'HIT');
+        await eventually(() => gateway.usage.recent().length === (stream ? 4 : 2));
+        const [live, hit] = gateway.usage.recent().slice(-2);
+        assert.equal(live?.estimated, true, 'the live call was billed from the estimate');
+        assert.equal(hit?.cacheHit, true);
+        for (const record of [live, hit]) {
+          assert.ok(Number.isSafeInteger(record?.promptTokens) && (record?.promptTokens ?? -1) > 0, `prompt ${String(record?.promptTokens)}`);
+          assert.ok(Number.isSafeInteger(record?.completionTokens) && (record?.completionTokens ?? -1) >= 0, `completion ${String(record?.completionTokens)}`);
+        }
+        assert.equal(hit?.promptTokens, live?.promptTokens, 'the hit records what the live call was billed');
+        assert.equal(hit?.completionTokens, live?.completionTokens);
+      }
+    } finally {
+      await gateway.close();
+      await upstream.close();
+    }
+  });
+});

@@ -39,6 +39,9 @@ interface ClientPlan {
   maxTokens: number | undefined;
   /** The client hangs up: this long after sending, or at the first body byte. */
   abort: { afterMs: number } | { atFirstByte: true } | undefined;
+  /** Sent to the gateway with the response cache on, and then once more, the same (no hang-up). */
+  cached: boolean;
+  again: boolean;
 }
 
 interface Case {
@@ -140,6 +143,8 @@ const clientPlan: fc.Arbitrary<ClientPlan> = fc.record({
   includeUsage: sometimes(fc.boolean(), 2),
   maxTokens: sometimes(fc.constantFrom(64, 1000), 2),
   abort: sometimes(fc.oneof(fc.record({ afterMs: fc.integer({ min: 0, max: 250 }) }), fc.constant({ atFirstByte: true as const })), 7),
+  cached: fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  again: fc.boolean(),
 });
 
 const chaosCase: fc.Arbitrary<Case> = fc.record({
@@ -313,9 +318,11 @@ function assertRecordFigures(record: UsageRecord, where: string): void {
 
 describe('upstream chaos (RELIABILITY §4b, randomized)', () => {
   let upstream: ChaosUpstream;
-  let gateway: Gateway;
+  /** The same config twice: without and with the response cache (memory). */
+  let plain: Gateway;
+  let cached: Gateway;
   let runs = 0;
-  const requestIds: string[] = [];
+  const requestIds = new Map<Gateway, string[]>();
   /** CHAOS_DATABASE=postgres runs the suite on PostgreSQL (its own schema) instead of SQLite. */
   let postgres: PostgresSchema | undefined;
 
@@ -344,12 +351,17 @@ describe('upstream chaos (RELIABILITY §4b, randomized)', () => {
       if (typeof schema === 'string') throw new Error(schema);
       postgres = schema;
     }
-    gateway = await startGateway({ LLM_PROXY_CONFIG: configFile(yaml), LLM_PROXY_RPM: '0', LLM_PROXY_LOG_LEVEL: 'warn', ...(postgres === undefined ? {} : { DATABASE_URL: postgres.url }) });
+    const env = { LLM_PROXY_CONFIG: configFile(yaml), LLM_PROXY_RPM: '0', LLM_PROXY_LOG_LEVEL: 'warn', ...(postgres === undefined ? {} : { DATABASE_URL: postgres.url }) };
+    plain = await startGateway(env);
+    cached = await startGateway({ ...env, LLM_PROXY_CACHE: 'memory' });
+    requestIds.set(plain, []);
+    requestIds.set(cached, []);
   });
 
   after(async () => {
     await upstream?.close();
-    await gateway?.close();
+    await plain?.close();
+    await cached?.close();
     await postgres?.drop();
   });
 
@@ -361,15 +373,28 @@ describe('upstream chaos (RELIABILITY §4b, randomized)', () => {
   }
 
   async function runOne(id: number, client: ClientPlan, run: RunPlan): Promise<void> {
-    const requestId = `chaos-${id}`;
-    requestIds.push(requestId);
     upstream.plan(id, run);
-    const where = `run ${id}`;
+    const gateway = client.cached ? cached : plain;
     // A model name of its own per run: no breaker or cool-down state carries from one run to the next.
     const request: Record<string, unknown> = { model: `${client.provider}/chaos-model-${id}`, messages: [{ role: 'user', content: `chaos-run-${id} say hello` }], stream: client.stream };
     if (client.includeUsage !== undefined) request.stream_options = { include_usage: client.includeUsage };
     if (client.maxTokens !== undefined) request.max_tokens = client.maxTokens;
-    const exchange = await send(gateway.url, JSON.stringify(request), requestId, client.abort);
+    const body = JSON.stringify(request);
+    const first = await exchangeOnce(gateway, `chaos-${id}`, body, client, run);
+    if (!client.cached || !client.again) return;
+    // The same request again: a cache hit may only replay an answer that ended well, and replays it as it was.
+    const second = await exchangeOnce(gateway, `chaos-${id}-again`, body, { ...client, abort: undefined }, run);
+    if (second.hit) {
+      assert.ok(first.clean, `run ${id}: a cache hit replays an answer that did not end well: ${first.text.slice(0, 300)}`);
+      if (!client.stream) assert.deepEqual((JSON.parse(second.text) as { choices: unknown }).choices, (JSON.parse(first.text) as { choices: unknown }).choices, `run ${id}: the replay differs`);
+    }
+  }
+
+  /** One request and every rule on its answer and usage record; says whether it ended well and was a cache hit. */
+  async function exchangeOnce(gateway: Gateway, requestId: string, body: string, client: ClientPlan, run: RunPlan): Promise<{ clean: boolean; hit: boolean; text: string }> {
+    requestIds.get(gateway)?.push(requestId);
+    const where = requestId;
+    const exchange = await send(gateway.url, body, requestId, client.abort);
 
     // The server is still serving.
     const health = await fetch(`${gateway.url}/health`);
@@ -405,7 +430,7 @@ describe('upstream chaos (RELIABILITY §4b, randomized)', () => {
       if (run.attempts.every(pristine)) assert.equal(exchange.status, 200, `${where}: a clean answer was not served: ${text.slice(0, 300)}`);
     }
 
-    if (process.env.CHAOS_DEBUG !== undefined) console.log(JSON.stringify({ id, provider: client.provider, stream: client.stream, abort: client.abort, calls: upstream.calls(id), status: exchange.status, aborted: exchange.aborted, tail: text.slice(-160) }));
+    if (process.env.CHAOS_DEBUG !== undefined) console.log(JSON.stringify({ requestId, provider: client.provider, stream: client.stream, abort: client.abort, status: exchange.status, aborted: exchange.aborted, cache: exchange.headers['x-cache'], tail: text.slice(-160) }));
     // Exactly one usage record, with figures that make sense.
     let records: UsageRecord[] = [];
     const deadline = Date.now() + 4000;
@@ -425,6 +450,7 @@ describe('upstream chaos (RELIABILITY §4b, randomized)', () => {
     } else {
       assert.ok(['ok', 'error', 'incomplete', 'client_disconnected'].includes(record.status), `${where}: record status ${record.status}`);
     }
+    return { clean: expected?.status === 'ok', hit: exchange.headers['x-cache'] === 'HIT', text };
   }
 
   test('any upstream behaviour: still serving, well-formed answer or OpenAI error, no leak, one usage record', { timeout: 120_000 }, async () => {
@@ -433,14 +459,16 @@ describe('upstream chaos (RELIABILITY §4b, randomized)', () => {
     const path = process.env.CHAOS_PATH;
     await fc.assert(fc.asyncProperty(chaosCase, runCase), { numRuns: NUM_RUNS, includeErrorInReport: true, ...(seed === undefined ? {} : { seed }), ...(path === undefined ? {} : { path }) });
 
-    // The store holds exactly one row per request, as the memory recorder did.
-    await gateway.app.services.usage.flush();
-    const response = await fetch(`${gateway.url}/admin/usage/records?limit=1000`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
-    assert.equal(response.status, 200);
-    const rows = ((await response.json()) as { data: Array<{ request_id: string }> }).data;
-    const counts = new Map<string, number>();
-    for (const row of rows) counts.set(row.request_id, (counts.get(row.request_id) ?? 0) + 1);
-    const wrong = requestIds.filter((id) => counts.get(id) !== 1).map((id) => `${id}=${counts.get(id) ?? 0}`);
-    assert.deepEqual(wrong, [], 'requests without exactly one stored usage row');
+    // Each store holds exactly one row per request, as the memory recorder did.
+    for (const gateway of [plain, cached]) {
+      await gateway.app.services.usage.flush();
+      const response = await fetch(`${gateway.url}/admin/usage/records?limit=1000`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
+      assert.equal(response.status, 200);
+      const rows = ((await response.json()) as { data: Array<{ request_id: string }> }).data;
+      const counts = new Map<string, number>();
+      for (const row of rows) counts.set(row.request_id, (counts.get(row.request_id) ?? 0) + 1);
+      const wrong = (requestIds.get(gateway) ?? []).filter((id) => counts.get(id) !== 1).map((id) => `${id}=${counts.get(id) ?? 0}`);
+      assert.deepEqual(wrong, [], 'requests without exactly one stored usage row');
+    }
   });
 });

@@ -5,7 +5,7 @@
 // never reflects the provider key or the upstream's address, and writes exactly one usage record.
 // fast-check draws the upstream's behaviour per attempt (test/support/chaos-upstream.ts) and the
 // client's request; a failure is shrunk to the smallest plan that still breaks a rule.
-// Knobs: CHAOS_RUNS (default 150, ~30 s), CHAOS_SEED and CHAOS_PATH (replay a reported failure), CHAOS_TIMEOUT_S (the test's limit, default 120),
+// Knobs: CHAOS_RUNS (default 150, ~30 s), CHAOS_SEED and CHAOS_PATH (replay a reported failure), CHAOS_TIMEOUT_S (the test's limit, default 120), CHAOS_NO_SHRINK (report the first failure as found),
 // CHAOS_DATABASE=postgres (the store on PostgreSQL), CHAOS_DEBUG (one line per run: what came back).
 import assert from 'node:assert/strict';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
@@ -469,7 +469,7 @@ describe('upstream chaos (RELIABILITY §4b, randomized)', () => {
     // CHAOS_SEED and CHAOS_PATH replay a reported failure (fast-check prints both).
     const seed = process.env.CHAOS_SEED === undefined ? undefined : Number(process.env.CHAOS_SEED);
     const path = process.env.CHAOS_PATH;
-    await fc.assert(fc.asyncProperty(chaosCase, runCase), { numRuns: NUM_RUNS, includeErrorInReport: true, ...(seed === undefined ? {} : { seed }), ...(path === undefined ? {} : { path }) });
+    await fc.assert(fc.asyncProperty(chaosCase, runCase), { numRuns: NUM_RUNS, includeErrorInReport: true, endOnFailure: process.env.CHAOS_NO_SHRINK !== undefined, ...(seed === undefined ? {} : { seed }), ...(path === undefined ? {} : { path }) });
 
     // Each store holds exactly one row per request, as the memory recorder did.
     for (const gateway of [plain, cached]) {

@@ -226,9 +226,9 @@ const NOT_OURS: Readonly<Record<string, string>> = {
 
 /**
  * The variables `npm run load` reads (its support module and heap probe), documented under Load
- * figures, and those the client-input fuzz suite reads (runs, seed, routes), under Tests.
+ * figures, and those the client-input fuzz and upstream chaos suites read (runs, seeds, scope), under Tests.
  */
-const LOAD_VARIABLE = /^(?:LOAD|FUZZ)_[A-Z_]+$/;
+const LOAD_VARIABLE = /^(?:LOAD|FUZZ|CHAOS)_[A-Z_]+$/;
 
 describe('README: environment variables', () => {
   const read = variablesRead();
@@ -249,7 +249,7 @@ describe('README: environment variables', () => {
   });
 
   test('every variable the README names is read by the code (or is named as someone else\'s)', () => {
-    const bench = [...readdirSync(join(ROOT, 'bench')).filter((file) => file.endsWith('.mjs')).map((file) => join('bench', file)), 'test/support/load-support.ts', 'test/integration/client-input-fuzz.test.ts']
+    const bench = [...readdirSync(join(ROOT, 'bench')).filter((file) => file.endsWith('.mjs')).map((file) => join('bench', file)), 'test/support/load-support.ts', 'test/integration/client-input-fuzz.test.ts', 'test/integration/upstream-chaos.test.ts']
       .map((file) => readFileSync(join(ROOT, file), 'utf8'))
       .join('\n');
     const stale = [...mentioned].filter((name) => {

@@ -486,7 +486,7 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
   stops.forEach((stop, index) => {
     // Anthropic answers 400 "each stop sequence must contain non-whitespace" (`"\n"` is a common one);
     // dropping it would let the answer run on past where the client asked it to stop.
-    if (!/\S/.test(stop)) throw invalidValue(typeof request.stop === 'string' ? 'stop' : `stop[${index}]`, 'anthropic refuses a stop sequence that is empty or only whitespace');
+    if (!hasText(stop)) throw invalidValue(typeof request.stop === 'string' ? 'stop' : `stop[${index}]`, 'anthropic refuses a stop sequence that is empty or only whitespace');
   });
   if (stops.length > 0) body.stop_sequences = stops;
   if (typeof request.user === 'string' && request.user.length > 0) body.metadata = { user_id: request.user };

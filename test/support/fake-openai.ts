@@ -1,7 +1,8 @@
 // A fake OpenAI-format upstream (OpenAI, Azure deployments, any OpenAI-compatible host) on
 // 127.0.0.1:0. It speaks the real wire format (JSON bodies, `data:` SSE lines, `[DONE]`, error
-// envelopes, `retry-after` headers), records every request it receives, and takes scripted
-// faults from a queue: `fake.enqueue({...})` shapes the next request's answer.
+// envelopes, `retry-after` headers) for chat, embeddings and (plain, at /v1) legacy completions,
+// records every request it receives, and takes scripted faults from a queue: `fake.enqueue({...})`
+// shapes the next request's answer.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -125,6 +126,20 @@ function fakeEmbeddingsAnswer(body: Record<string, unknown>, model: string, with
   return { object: 'list', data, model, ...(withUsage ? { usage: { prompt_tokens: tokens, total_tokens: tokens } } : {}) };
 }
 
+/** A legacy `/completions` answer (not streamed): the reply text as one `text_completion` choice. */
+function fakeCompletionAnswer(body: Record<string, unknown>, model: string, text: string): Record<string, unknown> {
+  const promptTokens = typeof body.prompt === 'string' ? body.prompt.split(' ').length : 1;
+  const completionTokens = text.split(' ').length;
+  return {
+    id: 'cmpl-fake',
+    object: 'text_completion',
+    created: 1_700_000_000,
+    model,
+    choices: [{ text, index: 0, logprobs: null, finish_reason: 'stop' }],
+    usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+  };
+}
+
 export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeOpenAi> {
   const requests: RecordedRequest[] = [];
   const faults: Fault[] = [];
@@ -177,7 +192,8 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeO
     }
     const isChat = url.pathname === '/v1/chat/completions' || (azure && url.pathname.endsWith('/chat/completions'));
     const isEmbeddings = url.pathname === '/v1/embeddings' || (azure && url.pathname.endsWith('/embeddings'));
-    if (req.method !== 'POST' || !(isChat || isEmbeddings) || body === undefined) {
+    const isCompletions = url.pathname === '/v1/completions';
+    if (req.method !== 'POST' || !(isChat || isEmbeddings || isCompletions) || body === undefined) {
       res.writeHead(404, { 'content-type': 'application/json' }).end(errorBody(404, 'Unknown path.'));
       return;
     }
@@ -218,6 +234,10 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeO
     }
     if (isEmbeddings) {
       res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'req_fake' }).end(JSON.stringify(fakeEmbeddingsAnswer(body, model, options.embeddingUsage !== false)));
+      return;
+    }
+    if (isCompletions) {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'req_fake' }).end(JSON.stringify(fakeCompletionAnswer(body, model, replyText)));
       return;
     }
     const id = `chatcmpl-fake${requests.length}`;

@@ -44,6 +44,7 @@ function count(haystack: string, needle: string): number {
  * `args` follow the script: `['--workers', '2']`, or `['start', '--workers', '2']` with `entry` = the CLI.
  * `nodeFlags` go before the script (the load figures pass those of `npm start`). `detached` starts it
  * in a process group of its own, so stopEveryProcess() can signal its groups without this one's.
+ * `cwd` is where it runs (a relative LLM_PROXY_CONFIG is read, and named in messages, from there).
  */
 export async function startGatewayProcess(
   env: Record<string, string>,
@@ -51,7 +52,7 @@ export async function startGatewayProcess(
   args: string[] = [],
   entry = 'dist/src/main.js',
   nodeFlags: readonly string[] = [],
-  options: { detached?: boolean } = {},
+  options: { detached?: boolean; cwd?: string } = {},
 ): Promise<GatewayProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-process-'));
   const configPath = join(dir, 'config.yaml');
@@ -62,6 +63,7 @@ export async function startGatewayProcess(
     env: { PATH: process.env.PATH ?? '', PORT: String(port), HOST: '127.0.0.1', LLM_PROXY_CONFIG: configPath, LLM_PROXY_DB: dbPath, LLM_PROXY_CACHE: 'off', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
     detached: options.detached === true,
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));

@@ -11,7 +11,7 @@ import { ConfigError, loadConfig } from './config/config-loader.js';
 import type { Config } from './config/config-schema.js';
 import { condenseModelWarning } from './context/condense-model-check.js';
 import { stopTimes } from './http/graceful-shutdown.js';
-import type { Logger } from './logging/logger.js';
+import { afterLogWritten, type Logger } from './logging/logger.js';
 import { GatewayServer, masterKeySetup, servingProblem, type MasterKeySetup } from './server/gateway-server.js';
 import { onStopSignals } from './server/stop-signals.js';
 
@@ -53,11 +53,22 @@ function showGeneratedKey(key: string, file: string, address: string): void {
   );
 }
 
-function announce(logger: Logger, config: Config, generated: { key: string; file: string } | undefined, usesStoredKey: boolean, workers?: number): void {
+/** Resolves once a generated key has been shown. */
+function announce(logger: Logger, config: Config, generated: { key: string; file: string } | undefined, usesStoredKey: boolean, workers?: number): Promise<void> {
   const address = addressOf(config);
   logger.info({ address, dashboard: `${address}/ui`, docs: `${address}/docs`, ...(workers === undefined ? {} : { workers }) }, 'llm-proxy listening');
-  if (generated !== undefined) showGeneratedKey(generated.key, generated.file, address);
-  else if (usesStoredKey) logger.info('using the generated master key whose hash is stored next to the database (delete master-key.sha256 to make a new one)');
+  if (generated === undefined) {
+    if (usesStoredKey) logger.info('using the generated master key whose hash is stored next to the database (delete master-key.sha256 to make a new one)');
+    return Promise.resolve();
+  }
+  // Shown at once, the key would land among the start-up lines still on their way to stdout and
+  // scroll away under them: after them, it is the last thing on the screen.
+  return new Promise((resolve) =>
+    afterLogWritten(logger, () => {
+      showGeneratedKey(generated.key, generated.file, address);
+      resolve();
+    }),
+  );
 }
 
 /**
@@ -138,8 +149,8 @@ async function startSingle(config: Config, key: MasterKeySetup): Promise<void> {
   process.on('SIGHUP', () => void gateway.reload());
 
   await gateway.listen(config.server.port, config.server.host);
+  await announce(logger, config, key.generated, key.digest !== undefined);
   announced = true;
-  announce(logger, config, key.generated, key.digest !== undefined);
 }
 
 async function main(): Promise<void> {
@@ -167,7 +178,7 @@ async function main(): Promise<void> {
   await forgettingKeyOnFailure(key, () => runPrimary(config, workers, {
     onListening: (logger) => {
       warnAboutCondenseModel(logger, config);
-      announce(logger, config, key.generated, key.digest !== undefined, workers);
+      void announce(logger, config, key.generated, key.digest !== undefined, workers);
     },
     onGeneratedKey: (generated, file) => showGeneratedKey(generated, file, addressOf(config)),
   }));

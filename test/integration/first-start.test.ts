@@ -2,11 +2,12 @@
 // fails before it listens must not leave the key's hash behind with the key itself never shown.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { eventually } from '../support/gateway-harness.js';
 
 test('a first start that fails before listening (port taken) keeps no hash of a key nobody saw', async () => {
   const blocker = createServer();
@@ -45,6 +46,25 @@ test('client keys without a master key: the start-up log says the admin API and 
     });
     assert.match(output, /no master key: LLM_PROXY_API_KEYS is set without LLM_PROXY_MASTER_KEY, so the admin API \(\/admin\/\*\), the dashboard/);
     assert.ok(!output.includes('sk-llmp-master-'), 'no key is generated while client keys are configured');
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+test('the generated key is shown after the start-up log, the last thing on the screen, not among the lines still being written', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-first-start-'));
+  // One file for stdout and stderr, as a terminal shows them: in the order they were written.
+  const screen = join(dir, 'screen.txt');
+  const fd = openSync(screen, 'w');
+  const env = { PATH: process.env.PATH ?? '', HOME: dir, PORT: '0', HOST: '127.0.0.1', LLM_PROXY_DB: join(dir, 'data', 'proxy.db') };
+  const child = spawn(process.execPath, ['dist/src/main.js'], { env, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  try {
+    await eventually(() => readFileSync(screen, 'utf8').includes('to choose your own keys.'), 20_000);
+    const text = readFileSync(screen, 'utf8');
+    const key = text.indexOf('sk-llmp-master-');
+    const lastLogLine = text.lastIndexOf('{"level"');
+    assert.ok(text.indexOf('"msg":"llm-proxy listening"') < key && lastLogLine < key, text);
   } finally {
     child.kill('SIGKILL');
   }

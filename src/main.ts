@@ -44,10 +44,12 @@ function warnAboutCondenseModel(logger: Logger, config: Config): void {
 /** Written straight to stderr, not through the log: the one time a generated key is ever shown. */
 function showGeneratedKey(key: string, file: string, address: string): void {
   process.stderr.write(
-    `\n  No API key was configured, so llm-proxy generated a master key. It is shown only this once:\n\n` +
+    // Names the variables: a provider's key (OPENAI_API_KEY) is an "API key" to the reader too.
+    `\n  No client or master key is configured (LLM_PROXY_API_KEYS, LLM_PROXY_MASTER_KEY), so llm-proxy\n` +
+      `  generated a master key. It is shown only this once:\n\n` +
       `      ${key}\n\n` +
-      `  Use it as "Authorization: Bearer <key>" against ${address}/v1,\n` +
-      `  and to sign in to the dashboard at ${address}/ui.\n` +
+      `  Send it as "Authorization: Bearer <key>" to ${address}/v1 (it is a client key too),\n` +
+      `  and sign in with it to the dashboard at ${address}/ui.\n` +
       `  Only its SHA-256 is kept, in ${file}; delete that file to generate a new one,\n` +
       `  or set LLM_PROXY_MASTER_KEY / LLM_PROXY_API_KEYS to choose your own keys.\n\n`,
   );

@@ -51,12 +51,13 @@ test('client keys without a master key: the start-up log says the admin API and 
   }
 });
 
-test('the generated key is shown after the start-up log, the last thing on the screen, not among the lines still being written', async () => {
+test('the generated key is shown after the start-up log, the last thing on the screen, and its banner names the keys that are not configured', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-first-start-'));
   // One file for stdout and stderr, as a terminal shows them: in the order they were written.
   const screen = join(dir, 'screen.txt');
   const fd = openSync(screen, 'w');
-  const env = { PATH: process.env.PATH ?? '', HOME: dir, PORT: '0', HOST: '127.0.0.1', LLM_PROXY_DB: join(dir, 'data', 'proxy.db') };
+  // A provider's key set, as the README's Quick start has it: the banner names the keys that are missing.
+  const env = { PATH: process.env.PATH ?? '', HOME: dir, PORT: '0', HOST: '127.0.0.1', LLM_PROXY_DB: join(dir, 'data', 'proxy.db'), OPENAI_API_KEY: 'sk-not-a-client-key' };
   const child = spawn(process.execPath, ['dist/src/main.js'], { env, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   try {
@@ -65,6 +66,7 @@ test('the generated key is shown after the start-up log, the last thing on the s
     const key = text.indexOf('sk-llmp-master-');
     const lastLogLine = text.lastIndexOf('{"level"');
     assert.ok(text.indexOf('"msg":"llm-proxy listening"') < key && lastLogLine < key, text);
+    assert.match(text, /No client or master key is configured \(LLM_PROXY_API_KEYS, LLM_PROXY_MASTER_KEY\), so llm-proxy\n  generated a master key/);
   } finally {
     child.kill('SIGKILL');
   }

@@ -26,7 +26,10 @@ import { pythonHas, runExample } from '../support/usage-guide.js';
 const README = readmeText();
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-/** Languages of blocks that hold no command (configuration, answers, the source layout). */
+/**
+ * Languages of blocks that hold no command: configuration (readme-contract.test.ts loads every yaml
+ * block through the config loader), nginx's, answers (json: held to the proxy's below), the source layout.
+ */
 const NOT_COMMANDS = new Set(['yaml', 'nginx', 'json', '']);
 
 interface Example {
@@ -52,6 +55,7 @@ function nameOf(text: string): string {
   return (text.trim().split('\n')[0] as string).replace(/\s+/g, ' ').trim();
 }
 
+/** The examples that cannot run here, by name, with the reason. */
 const NOT_RUN: Record<string, string> = {
   'npm ci && npm start # builds, then listens on http://127.0.0.1:8000 until Ctrl-C':
     'installs the dependencies and serves on port 8000 in the foreground; first-start.test.ts checks the generated key it prints, cli-start.test.ts the start',
@@ -61,6 +65,25 @@ const NOT_RUN: Record<string, string> = {
     "Python's openai package is not installed on the test machines (requests is); anthropic-chat-prompt-cache.test.ts sends the same cache_control request through the Node SDK",
   'npm test # builds with tsc, then runs every *.test.js with node\'s test runner': 'the whole suite (this test included), the benchmark and the full-size load run',
 };
+
+/** The examples run below, by name. */
+const QUICK_CHAT = 'curl http://localhost:8000/v1/chat/completions \\';
+const QUICK_SDK = "import OpenAI from 'openai';";
+const OPENAPI = 'curl -H "Authorization: Bearer your-api-key" localhost:8000/openapi.json';
+const EMBEDDINGS = 'curl http://localhost:8000/v1/embeddings \\';
+const EMBEDDINGS_SDK = "const { data, usage } = await client.embeddings.create({ model: 'text-embedding-3-small', input: 'Hello' });";
+const MESSAGES_SDK = "import Anthropic from '@anthropic-ai/sdk';";
+const MESSAGES = 'curl http://localhost:8000/v1/messages -H "x-api-key: your-api-key" -H "content-type: application/json" \\';
+const COMPLETIONS_SDK = "const completion = await client.completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: 'Once upon a time', max_tokens: 32 });";
+const MODEL = 'curl -s http://localhost:8000/v1/models/openai/gpt-4o -H "Authorization: Bearer your-api-key"';
+const CATALOG = 'curl -s localhost:8000/api/models -H "Authorization: Bearer your-api-key"';
+const CATALOG_PY = 'import requests';
+const ADMIN_KEYS = 'curl -s localhost:8000/admin/keys -H "Authorization: Bearer $LLM_PROXY_MASTER_KEY" \\';
+const CLI_KEYS = 'llm-proxy keys create --name app --models gpt-4o-mini --rpm 60 --tpm 100000 --budget 25 --period monthly --expires 2030-12-31';
+const CONDENSE = 'curl -s localhost:8000/api/condense -H "Authorization: Bearer your-api-key" -H \'Content-Type: application/json\' -d \'{';
+const CHECK_CONFIG = '$ npx llm-proxy check-config >/dev/null';
+const RELOAD = '$ curl -s -X POST localhost:8000/admin/reload -H "Authorization: Bearer $LLM_PROXY_MASTER_KEY"';
+const RUN_NAMES = [QUICK_CHAT, QUICK_SDK, OPENAPI, EMBEDDINGS, EMBEDDINGS_SDK, MESSAGES_SDK, MESSAGES, COMPLETIONS_SDK, MODEL, CATALOG, CATALOG_PY, ADMIN_KEYS, CLI_KEYS, CONDENSE, CHECK_CONFIG, RELOAD];
 
 /** One command of a shell block and the answer the README shows for it. */
 interface Step {
@@ -261,23 +284,6 @@ describe('README examples, run as written', () => {
     for (const candidate of all) assert.ok(['bash', 'console', 'ts', 'python'].includes(candidate.lang), `README line ${candidate.line}: a \`${candidate.lang}\` block`);
   });
 
-  const QUICK_CHAT = 'curl http://localhost:8000/v1/chat/completions \\';
-  const QUICK_SDK = "import OpenAI from 'openai';";
-  const OPENAPI = 'curl -H "Authorization: Bearer your-api-key" localhost:8000/openapi.json';
-  const EMBEDDINGS = 'curl http://localhost:8000/v1/embeddings \\';
-  const EMBEDDINGS_SDK = "const { data, usage } = await client.embeddings.create({ model: 'text-embedding-3-small', input: 'Hello' });";
-  const MESSAGES_SDK = "import Anthropic from '@anthropic-ai/sdk';";
-  const MESSAGES = 'curl http://localhost:8000/v1/messages -H "x-api-key: your-api-key" -H "content-type: application/json" \\';
-  const COMPLETIONS_SDK = "const completion = await client.completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: 'Once upon a time', max_tokens: 32 });";
-  const MODEL = 'curl -s http://localhost:8000/v1/models/openai/gpt-4o -H "Authorization: Bearer your-api-key"';
-  const CATALOG = 'curl -s localhost:8000/api/models -H "Authorization: Bearer your-api-key"';
-  const CATALOG_PY = 'import requests';
-  const ADMIN_KEYS = 'curl -s localhost:8000/admin/keys -H "Authorization: Bearer $LLM_PROXY_MASTER_KEY" \\';
-  const CLI_KEYS = 'llm-proxy keys create --name app --models gpt-4o-mini --rpm 60 --tpm 100000 --budget 25 --period monthly --expires 2030-12-31';
-  const CONDENSE = 'curl -s localhost:8000/api/condense -H "Authorization: Bearer your-api-key" -H \'Content-Type: application/json\' -d \'{';
-  const CHECK_CONFIG = '$ npx llm-proxy check-config >/dev/null';
-  const RELOAD = '$ curl -s -X POST localhost:8000/admin/reload -H "Authorization: Bearer $LLM_PROXY_MASTER_KEY"';
-  const RUN_NAMES = [QUICK_CHAT, QUICK_SDK, OPENAPI, EMBEDDINGS, EMBEDDINGS_SDK, MESSAGES_SDK, MESSAGES, COMPLETIONS_SDK, MODEL, CATALOG, CATALOG_PY, ADMIN_KEYS, CLI_KEYS, CONDENSE, CHECK_CONFIG, RELOAD];
 
   /** The Quick start's client, for the samples that go on from it (`client.embeddings…`, `client.completions…`). */
   const quickClient = () => run(QUICK_SDK).text.split('\n').slice(0, 2).join('\n');
@@ -368,8 +374,6 @@ describe('README examples, run as written', () => {
       assert.ok(listed.stdout.includes(made.id), listed.stdout);
     }
     await runStep({ command: (steps[2] as Step).command.replace('<id>', made.id), shown: '' });
-    const revoked = await shell('llm-proxy keys list --json');
-    assert.equal((JSON.parse(revoked.stdout) as { keys: Array<{ id: string; state: string }> }).keys.find((key) => key.id === made.id)?.state, 'revoked');
     // Revoked by another process: the proxy learns of it within about a second (its check of the database).
     let answer = '';
     for (const deadline = Date.now() + 5_000; !answer.includes('key_revoked') && Date.now() < deadline; await sleep(200)) answer = (await chat(made.key)).stdout;
@@ -401,6 +405,19 @@ describe('README examples, run as written', () => {
     assert.equal(result.status, 400);
     assert.deepEqual(departures(illustration((refused as Step).shown), JSON.parse(result.stdout), new Set()), [], result.stdout);
     writeFileSync(join(work, 'config.yaml'), CONFIG);
+  });
+
+  test("the error example is the proxy's answer to a model it does not serve", async () => {
+    const answers = fencedBlocks(README).filter((block) => block.lang === 'json');
+    assert.ok(answers.length > 0);
+    for (const block of answers) {
+      const shown = JSON.parse(block.body) as { error?: { code?: string; message?: string } };
+      const model = /^The model '([^']+)' does not exist/.exec(shown.error?.message ?? '')?.[1];
+      assert.ok(shown.error?.code === 'model_not_found' && model !== undefined, `README line ${block.line}: an answer this test does not know the request of`);
+      const result = await shell(`curl -s localhost:8000/v1/chat/completions -H "Authorization: Bearer your-api-key" -H "Content-Type: application/json" -d '{"model": "${model}", "messages": [{"role": "user", "content": "Hi"}]}'`);
+      assert.equal(result.status, 404);
+      assert.deepEqual(JSON.parse(result.stdout), shown);
+    }
   });
 
   test('each runner above ran its examples', () => {

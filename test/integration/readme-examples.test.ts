@@ -341,7 +341,7 @@ describe('README examples, run as written', { skip }, () => {
     for (const step of stepsOf(run(MODEL))) await runStep(step);
     const [list, claude, vision, one] = stepsOf(run(CATALOG));
     assert.ok(one !== undefined);
-    const models = (ran: Ran) => (JSON.parse(ran.stdout) as { models: Array<{ id: string; provider: string; capabilities: string[]; context_length: number | null }> }).models;
+    const models = (answer: Ran) => (JSON.parse(answer.stdout) as { models: Array<{ id: string; provider: string; capabilities: string[]; context_length: number | null }> }).models;
     assert.ok(models(await runStep(list as Step)).length > 100);
     const claudes = models(await runStep(claude as Step));
     assert.ok(claudes.length > 0 && claudes.every((model) => model.provider === 'anthropic' && /claude/i.test(model.id) && (model.context_length ?? 0) >= 100_000), JSON.stringify(claudes.map((model) => model.id)));

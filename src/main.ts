@@ -4,6 +4,7 @@
 import cluster from 'node:cluster';
 import { rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { runPrimary } from './cluster/primary.js';
 import { runWorker } from './cluster/worker.js';
@@ -30,8 +31,9 @@ function workerCount(argv: readonly string[], configured: Config['server']['work
   return count;
 }
 
-function addressOf(config: Config): string {
-  const { host, port } = config.server;
+/** `port`: the one bound, which differs from the configured one when that is 0 (any free port). */
+function addressOf(config: Config, port = config.server.port): string {
+  const { host } = config.server;
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
@@ -56,8 +58,8 @@ function showGeneratedKey(key: string, file: string, address: string): void {
 }
 
 /** Resolves once a generated key has been shown. */
-function announce(logger: Logger, config: Config, generated: { key: string; file: string } | undefined, usesStoredKey: boolean, workers?: number): Promise<void> {
-  const address = addressOf(config);
+function announce(logger: Logger, config: Config, port: number, generated: { key: string; file: string } | undefined, usesStoredKey: boolean, workers?: number): Promise<void> {
+  const address = addressOf(config, port);
   logger.info({ address, dashboard: `${address}/ui`, docs: `${address}/docs`, ...(workers === undefined ? {} : { workers }) }, 'llm-proxy listening');
   if (generated === undefined) {
     if (usesStoredKey) logger.info('using the generated master key whose hash is stored next to the database (delete master-key.sha256 to make a new one)');
@@ -151,7 +153,7 @@ async function startSingle(config: Config, key: MasterKeySetup): Promise<void> {
   process.on('SIGHUP', () => void gateway.reload());
 
   await gateway.listen(config.server.port, config.server.host);
-  await announce(logger, config, key.generated, key.digest !== undefined);
+  await announce(logger, config, (gateway.listener.address() as AddressInfo).port, key.generated, key.digest !== undefined);
   announced = true;
 }
 
@@ -177,12 +179,14 @@ async function main(): Promise<void> {
   }
   // Made once here, before any worker starts, so workers only read its hash.
   const key = masterKeySetup(config);
+  let boundPort = config.server.port;
   await forgettingKeyOnFailure(key, () => runPrimary(config, workers, {
-    onListening: (logger) => {
+    onListening: (logger, port) => {
+      boundPort = port;
       warnAboutCondenseModel(logger, config);
-      void announce(logger, config, key.generated, key.digest !== undefined, workers);
+      void announce(logger, config, port, key.generated, key.digest !== undefined, workers);
     },
-    onGeneratedKey: (generated, file) => showGeneratedKey(generated, file, addressOf(config)),
+    onGeneratedKey: (generated, file) => showGeneratedKey(generated, file, addressOf(config, boundPort)),
   }));
 }
 

@@ -23,7 +23,7 @@ export type WorkerNotice =
   | { llmp: 1; t: 'key.changed'; keyId: string }
   | { llmp: 1; t: 'ui.session'; session: UiSession }
   | { llmp: 1; t: 'ui.session.deleted'; id: string }
-  | { llmp: 1; t: 'listening' }
+  | { llmp: 1; t: 'listening'; port: number }
   | { llmp: 1; t: 'reload.done'; id: number; outcome: ReloadOutcome };
 
 export type WorkerMessage = WorkerRequest | WorkerNotice;

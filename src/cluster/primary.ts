@@ -26,7 +26,8 @@ const RELOAD_TIMEOUT_MS = 60_000;
 
 export interface PrimaryHooks {
   /** Called once every worker listens (the first time): the address line and the generated-key banner. */
-  onListening(logger: Logger): void;
+  /** `port`: the one the workers bound (the configured one, or the free port chosen for 0). */
+  onListening(logger: Logger, port: number): void;
   /** Shows a master key a reload generated. */
   onGeneratedKey(key: string, file: string): void;
 }
@@ -204,7 +205,7 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
         listening++;
         if (!announced && listening >= count) {
           announced = true;
-          hooks.onListening(logger);
+          hooks.onListening(logger, message.port);
         }
         return;
     }

@@ -3,6 +3,7 @@
 // the memory response cache (over IPC), key changes relayed to the other workers at once, and
 // reloads run on every worker together (the primary checks the config once, then asks each one).
 import cluster from 'node:cluster';
+import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { AggregatorRegistry } from 'prom-client';
 import type { CachedAnswer } from '../cache/cached-answer.js';
@@ -314,6 +315,6 @@ export async function runWorker(fail: (message: string) => never): Promise<void>
   } catch (error) {
     fail(`worker ${init.slot} could not listen: ${error instanceof Error ? error.message : String(error)}`);
   }
-  link.notify({ llmp: 1, t: 'listening' });
+  link.notify({ llmp: 1, t: 'listening', port: (running.listener.address() as AddressInfo).port });
   running.shared.logger.debug({ pid: process.pid }, 'worker listening');
 }

@@ -67,7 +67,33 @@ test('the generated key is shown after the start-up log, the last thing on the s
     const lastLogLine = text.lastIndexOf('{"level"');
     assert.ok(text.indexOf('"msg":"llm-proxy listening"') < key && lastLogLine < key, text);
     assert.match(text, /No client or master key is configured \(LLM_PROXY_API_KEYS, LLM_PROXY_MASTER_KEY\), so llm-proxy\n  generated a master key/);
+    // PORT=0 binds a free port: the banner gives that one, where the key works (it said `:0`).
+    const shown = /      (sk-llmp-master-\S+)\n[\s\S]*to (http:\/\/127\.0\.0\.1:(\d+))\/v1 /.exec(text);
+    assert.ok(shown !== null && shown[3] !== '0', text);
+    const models = await fetch(`${shown[2]}/v1/models`, { headers: { authorization: `Bearer ${shown[1]}` } });
+    assert.equal(models.status, 200);
   } finally {
     child.kill('SIGKILL');
+  }
+});
+
+test('PORT=0 with workers: the start-up log gives the port the workers bound, which answers', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-port-zero-'));
+  const env = { PATH: process.env.PATH ?? '', HOME: dir, PORT: '0', HOST: '127.0.0.1', LLM_PROXY_DB: join(dir, 'proxy.db'), LLM_PROXY_API_KEYS: 'port-zero-client-key' };
+  const child = spawn(process.execPath, ['dist/src/main.js', '--workers', '2'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  try {
+    await eventually(() => output.includes('"msg":"llm-proxy listening"'), 20_000);
+    const line = output.split('\n').find((entry) => entry.includes('"msg":"llm-proxy listening"')) as string;
+    const { address, workers } = JSON.parse(line) as { address: string; workers: number };
+    assert.equal(workers, 2);
+    assert.match(address, /^http:\/\/127\.0\.0\.1:[1-9]\d*$/, line);
+    const health = await fetch(`${address}/health`);
+    assert.equal(health.status, 200);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
   }
 });

@@ -39,6 +39,20 @@ function toolInputs(list: AnthropicStreamEvent[]): Map<number, string> {
   return inputs;
 }
 
+/** Fails on a delta or stop for a block that is not the open one (Anthropic's blocks run one after another). */
+function assertSequential(list: AnthropicStreamEvent[]): void {
+  let open: number | undefined;
+  for (const event of list) {
+    if (event.type === 'content_block_start') {
+      assert.equal(open, undefined, `block ${event.index} opened inside another`);
+      open = event.index;
+    } else if (event.type === 'content_block_delta' || event.type === 'content_block_stop') {
+      assert.equal(event.index, open, `${event.type} for block ${event.index}, which is not open`);
+      if (event.type === 'content_block_stop') open = undefined;
+    }
+  }
+}
+
 function chunk(delta: ChatCompletionChunk['choices'][number]['delta'], finish: ChatCompletionChunk['choices'][number]['finish_reason'] = null): ChatCompletionChunk {
   return { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o', choices: [{ index: 0, delta, finish_reason: finish }] };
 }
@@ -89,6 +103,62 @@ describe('AnthropicStreamWriter', () => {
     assert.deepEqual(start, { type: 'content_block_start', index: 1, content_block: { type: 'tool_use', id: 'call_1', name: 'weather', input: {} } });
     const delta = list.find((event) => event.type === 'message_delta');
     assert.deepEqual(delta?.type === 'message_delta' ? delta.usage : undefined, { output_tokens: 5, input_tokens: 12, cache_creation_input_tokens: 0, cache_read_input_tokens: 8 });
+  });
+
+  it('interleaved parallel calls: the open call streams live, the other is held and sent whole once the first is complete', () => {
+    const writer = new AnthropicStreamWriter('req1', 'model-x');
+    const frames = [
+      chunk({ tool_calls: [{ index: 0, id: 'call_a', type: 'function', function: { name: 'a', arguments: '{"x":' } }, { index: 1, id: 'call_b', type: 'function', function: { name: 'b', arguments: '{"y":' } }] }),
+      chunk({ tool_calls: [{ index: 1, function: { arguments: '2}' } }] }),
+      chunk({ tool_calls: [{ index: 0, function: { arguments: '1' } }] }),
+      chunk({ tool_calls: [{ index: 0, function: { arguments: '}' } }] }),
+      chunk({}, 'tool_calls'),
+    ].map((entry) => writer.push(entry));
+    // Call b's fragments wait (nothing to send), call a's go out as they come; b follows a's last.
+    assert.equal(frames[1], '');
+    assert.deepEqual(events(frames[2] ?? '').map((event) => event.type), ['content_block_delta']);
+    assert.deepEqual(events(frames[3] ?? '').map((event) => event.type), ['content_block_delta', 'content_block_stop', 'content_block_start', 'content_block_delta']);
+    const list = events(frames.join('') + writer.end());
+    assert.deepEqual(
+      list.map((event) => `${event.type}${'index' in event ? event.index : ''}`),
+      ['message_start', 'ping', 'content_block_start0', 'content_block_delta0', 'content_block_delta0', 'content_block_delta0', 'content_block_stop0', 'content_block_start1', 'content_block_delta1', 'content_block_stop1', 'message_delta', 'message_stop'],
+    );
+    assert.deepEqual(toolInputs(list), new Map([[0, '{"x":1}'], [1, '{"y":2}']]));
+    const starts = list.flatMap((event) => (event.type === 'content_block_start' ? [event.content_block] : []));
+    assert.deepEqual(starts, [{ type: 'tool_use', id: 'call_a', name: 'a', input: {} }, { type: 'tool_use', id: 'call_b', name: 'b', input: {} }]);
+  });
+
+  it('a call never completed holds the rest to the end; text between its fragments follows it, nothing lost', () => {
+    const list = write([
+      chunk({ tool_calls: [{ index: 0, id: 'call_a', type: 'function', function: { name: 'a', arguments: '{"x":' } }] }),
+      chunk({ content: 'and ' }),
+      chunk({ tool_calls: [{ index: 1, id: 'call_b', type: 'function', function: { name: 'b', arguments: '{}' } }] }),
+      chunk({ content: 'more' }),
+      chunk({ tool_calls: [{ index: 0, function: { arguments: '"cut' } }] }),
+      chunk({}, 'length'),
+    ]);
+    assertSequential(list);
+    assert.deepEqual(
+      list.filter((event) => event.type === 'content_block_start').map((event) => (event.type === 'content_block_start' ? event.content_block.type : '')),
+      ['tool_use', 'text', 'tool_use', 'text'],
+    );
+    assert.deepEqual(toolInputs(list), new Map([[0, '{"x":"cut'], [2, '{}']]));
+    const texts = list.flatMap((event) => (event.type === 'content_block_delta' && event.delta.type === 'text_delta' ? [event.delta.text] : []));
+    assert.deepEqual(texts, ['and ', 'more']);
+  });
+
+  it('one index reused for a second call (a new id after complete arguments) is a second block; more arguments after complete ones end the stream', () => {
+    const list = write([
+      chunk({ tool_calls: [{ index: 0, id: 'call_a', type: 'function', function: { name: 'a', arguments: '{"q":1}' } }] }),
+      chunk({ tool_calls: [{ index: 0, id: 'call_b', type: 'function', function: { name: 'b', arguments: '{"q":2}' } }] }),
+    ]);
+    assert.deepEqual(toolInputs(list), new Map([[0, '{"q":1}'], [1, '{"q":2}']]));
+    const writer = new AnthropicStreamWriter('req1', 'model-x');
+    writer.push(chunk({ tool_calls: [{ index: 0, id: 'call_a', type: 'function', function: { name: 'a', arguments: '{}' } }] }));
+    writer.push(chunk({ tool_calls: [{ index: 1, id: 'call_b', type: 'function', function: { name: 'b', arguments: '{}' } }] }));
+    // Whitespace after a closed call's complete arguments changes nothing: dropped, no event.
+    assert.equal(writer.push(chunk({ tool_calls: [{ index: 0, function: { arguments: ' \n' } }] })), '');
+    assert.throws(() => writer.push(chunk({ tool_calls: [{ index: 0, function: { arguments: ',"late":1}' } }] })), /after they were complete/);
   });
 
   it('reasoning_content becomes a thinking block before the text', () => {

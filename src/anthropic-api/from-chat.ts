@@ -116,18 +116,72 @@ export function encodeEvent(event: AnthropicStreamEvent): string {
   return `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
 }
 
-type OpenBlock = { kind: 'text' | 'thinking'; index: number } | { kind: 'tool'; index: number; call: number; sent: boolean };
+/**
+ * One tool call of the chat stream. `args` is every fragment so far; `depth`, `quoted` and `escaped`
+ * follow the JSON as it grows, so that whether it is complete costs one parse, not one per fragment.
+ */
+interface ToolCall {
+  id: string;
+  name: string;
+  args: string;
+  depth: number;
+  quoted: boolean;
+  escaped: boolean;
+  /** Its block's index once started; `closed` once stopped. */
+  block?: number;
+  closed: boolean;
+  complete?: boolean;
+}
+
+type OpenBlock = { kind: 'text' | 'thinking'; index: number } | { kind: 'tool'; index: number; tool: ToolCall };
+type Pending = { kind: 'text' | 'thinking'; text: string } | { kind: 'tool'; tool: ToolCall };
+
+function append(tool: ToolCall, fragment: string): void {
+  tool.args += fragment;
+  tool.complete = undefined;
+  for (const char of fragment) {
+    if (tool.escaped) tool.escaped = false;
+    else if (tool.quoted) {
+      if (char === '\\') tool.escaped = true;
+      else if (char === '"') tool.quoted = false;
+    } else if (char === '"') tool.quoted = true;
+    else if (char === '{' || char === '[') tool.depth++;
+    else if (char === '}' || char === ']') tool.depth--;
+  }
+}
+
+/** Whether the arguments so far are a whole JSON value: nothing more can belong to them. */
+function isComplete(tool: ToolCall): boolean {
+  if (tool.complete !== undefined) return tool.complete;
+  if (tool.quoted || tool.depth !== 0 || tool.args.trim().length === 0) return (tool.complete = false);
+  try {
+    JSON.parse(tool.args);
+    tool.complete = true;
+  } catch {
+    tool.complete = false;
+  }
+  return tool.complete;
+}
 
 /**
  * Turns chat chunks into Anthropic events, one chunk at a time: `push` returns the frames a chunk
  * makes (maybe none), `finish` the closing ones. Only choice 0 is read (Messages has one answer).
+ *
+ * Anthropic's blocks are strictly one after another; chat deltas need not be. OpenAI sends each call
+ * whole before the next, but Responses-to-chat bridges and some hosts interleave parallel calls'
+ * fragments (index 0 again after index 1 began). So a block is left only once it is done: text at
+ * any time, a tool call once its arguments are a complete JSON value. Until then whatever else arrives
+ * (another call, text) is held, in order, and goes out as soon as the open call completes, or at the
+ * end, each block with its buffered content in one delta. Sequential calls still stream live.
  */
 export class AnthropicStreamWriter {
   private started = false;
   private open: OpenBlock | undefined;
   private next = 0;
-  /** OpenAI tool-call index → its block (so later argument fragments find it). */
-  private readonly tools = new Map<number, Extract<OpenBlock, { kind: 'tool' }>>();
+  /** OpenAI tool-call index → its call (so later argument fragments find it). */
+  private readonly tools = new Map<number, ToolCall>();
+  /** Blocks that arrived while an unfinished call was open, in arrival order. */
+  private readonly pending: Pending[] = [];
   private finish: FinishReason | null = null;
   /** The model refused (OpenAI's `refusal` deltas): the stop reason says so. */
   private refused = false;
@@ -155,24 +209,97 @@ export class AnthropicStreamWriter {
     return encodeEvent({ type: 'message_start', message }) + encodeEvent({ type: 'ping' });
   }
 
+  /** Whether the open block may be closed for another: anything but a call whose arguments are unfinished. */
+  private leavable(): boolean {
+    return this.open?.kind !== 'tool' || isComplete(this.open.tool);
+  }
+
   private close(): string {
     const open = this.open;
     if (open === undefined) return '';
     this.open = undefined;
     let out = '';
-    // A call with no arguments at all still has a complete input: `{}`.
-    if (open.kind === 'tool' && !open.sent) out += encodeEvent({ type: 'content_block_delta', index: open.index, delta: { type: 'input_json_delta', partial_json: '{}' } });
+    if (open.kind === 'tool') {
+      open.tool.closed = true;
+      // A call with no arguments at all still has a complete input: `{}`.
+      if (open.tool.args.length === 0) out += this.delta(open.index, { type: 'input_json_delta', partial_json: '{}' });
+    }
     return out + encodeEvent({ type: 'content_block_stop', index: open.index });
   }
 
-  private openBlock(kind: 'text' | 'thinking'): string {
-    if (this.open?.kind === kind) return '';
+  private delta(index: number, delta: Extract<AnthropicStreamEvent, { type: 'content_block_delta' }>['delta']): string {
+    return encodeEvent({ type: 'content_block_delta', index, delta });
+  }
+
+  private textDelta(kind: 'text' | 'thinking', index: number, text: string): string {
+    return this.delta(index, kind === 'text' ? { type: 'text_delta', text } : { type: 'thinking_delta', thinking: text });
+  }
+
+  /** Closes the open block and starts `block`, its content so far in one delta. */
+  private begin(block: Pending): string {
     let out = this.close();
     const index = this.next++;
-    this.open = { kind, index };
-    const block: AnthropicContentBlock = kind === 'text' ? { type: 'text', text: '' } : { type: 'thinking', thinking: '', signature: '' };
-    out += encodeEvent({ type: 'content_block_start', index, content_block: block });
+    if (block.kind === 'tool') {
+      const { tool } = block;
+      tool.block = index;
+      this.open = { kind: 'tool', index, tool };
+      out += encodeEvent({ type: 'content_block_start', index, content_block: { type: 'tool_use', id: tool.id, name: tool.name, input: {} } });
+      if (tool.args.length > 0) out += this.delta(index, { type: 'input_json_delta', partial_json: tool.args });
+      return out;
+    }
+    this.open = { kind: block.kind, index };
+    const start: AnthropicContentBlock = block.kind === 'text' ? { type: 'text', text: '' } : { type: 'thinking', thinking: '', signature: '' };
+    out += encodeEvent({ type: 'content_block_start', index, content_block: start });
+    return out + this.textDelta(block.kind, index, block.text);
+  }
+
+  /** Starts the held blocks while the open one may be left (all of them when `all`, at the end). */
+  private drain(all = false): string {
+    let out = '';
+    for (let block = this.pending[0]; block !== undefined && (all || this.leavable()); block = this.pending[0]) {
+      this.pending.shift();
+      out += this.begin(block);
+    }
     return out;
+  }
+
+  private text(kind: 'text' | 'thinking', text: string): string {
+    const open = this.open;
+    if (open?.kind === kind && this.pending.length === 0) return this.textDelta(kind, open.index, text);
+    if (this.pending.length === 0 && this.leavable()) return this.begin({ kind, text });
+    const last = this.pending.at(-1);
+    if (last?.kind === kind) last.text += text;
+    else this.pending.push({ kind, text });
+    return '';
+  }
+
+  private toolCall(call: { index: number; id?: unknown; function?: { name?: unknown; arguments?: unknown } }): string {
+    const fragment = typeof call.function?.arguments === 'string' ? call.function.arguments : '';
+    // A pass-through host's chunk is unchecked: an id or name that is no string is none.
+    const id = typeof call.id === 'string' && call.id.length > 0 ? call.id : undefined;
+    const name = typeof call.function?.name === 'string' ? call.function.name : '';
+    let tool = this.tools.get(call.index);
+    // Some hosts (Ollama behind LiteLLM) give parallel calls one index: a new id after a finished call is a new call.
+    if (tool === undefined || (id !== undefined && id !== tool.id && isComplete(tool))) {
+      tool = { id: id ?? `toolu_${this.requestId}_${call.index}`, name, args: '', depth: 0, quoted: false, escaped: false, closed: false };
+      this.tools.set(call.index, tool);
+      append(tool, fragment);
+      if (this.pending.length === 0 && this.leavable()) return this.begin({ kind: 'tool', tool });
+      this.pending.push({ kind: 'tool', tool });
+      return '';
+    }
+    if (tool.block === undefined && tool.name.length === 0) tool.name = name;
+    if (fragment.length === 0) return '';
+    if (tool.closed) {
+      // Only possible after its arguments were complete: whitespace changes nothing; more would make
+      // them invalid, and the block cannot be reopened: the throw ends the stream with an error event
+      // (answer-format.ts) rather than lose them.
+      if (fragment.trim().length === 0) return '';
+      throw new TypeError(`more arguments for tool call ${call.index} after they were complete`);
+    }
+    append(tool, fragment);
+    if (tool.block === undefined) return '';
+    return this.delta(tool.block, { type: 'input_json_delta', partial_json: fragment }) + (this.pending.length > 0 ? this.drain() : '');
   }
 
   push(chunk: ChatCompletionChunk): string {
@@ -182,49 +309,25 @@ export class AnthropicStreamWriter {
     if (choice === undefined) return out;
     const delta = choice.delta;
     const reasoning = reasoningOf(delta);
-    if (reasoning !== undefined) {
-      out += this.openBlock('thinking');
-      out += encodeEvent({ type: 'content_block_delta', index: (this.open as OpenBlock).index, delta: { type: 'thinking_delta', thinking: reasoning } });
-    }
-    if (typeof delta.content === 'string' && delta.content.length > 0) {
-      out += this.openBlock('text');
-      out += encodeEvent({ type: 'content_block_delta', index: (this.open as OpenBlock).index, delta: { type: 'text_delta', text: delta.content } });
-    }
+    if (reasoning !== undefined) out += this.text('thinking', reasoning);
+    if (typeof delta.content === 'string' && delta.content.length > 0) out += this.text('text', delta.content);
     if (typeof delta.refusal === 'string' && delta.refusal.length > 0) {
       this.refused = true;
-      out += this.openBlock('text');
-      out += encodeEvent({ type: 'content_block_delta', index: (this.open as OpenBlock).index, delta: { type: 'text_delta', text: delta.refusal } });
+      out += this.text('text', delta.refusal);
     }
     const calls = delta.tool_calls ?? (delta.function_call === undefined ? undefined : [{ index: 0, id: undefined, function: delta.function_call }]);
-    for (const call of calls ?? []) {
-      let block = this.tools.get(call.index);
-      if (block === undefined) {
-        out += this.close();
-        block = { kind: 'tool', index: this.next++, call: call.index, sent: false };
-        this.tools.set(call.index, block);
-        this.open = block;
-        // A pass-through host's chunk is unchecked: an id or name that is no string is none.
-        const id = typeof call.id === 'string' && call.id.length > 0 ? call.id : `toolu_${this.requestId}_${call.index}`;
-        const name = typeof call.function?.name === 'string' ? call.function.name : '';
-        out += encodeEvent({ type: 'content_block_start', index: block.index, content_block: { type: 'tool_use', id, name, input: {} } });
-      }
-      // The first delta may carry the whole arguments (Gemini, Ollama): they are forwarded like any fragment.
-      const fragment = call.function?.arguments;
-      if (typeof fragment === 'string' && fragment.length > 0) {
-        block.sent = true;
-        out += encodeEvent({ type: 'content_block_delta', index: block.index, delta: { type: 'input_json_delta', partial_json: fragment } });
-      }
-    }
+    // The first delta may carry the whole arguments (Gemini, Ollama): they are forwarded like any fragment.
+    for (const call of calls ?? []) out += this.toolCall(call);
     if (choice.finish_reason !== null && choice.finish_reason !== undefined) this.finish = choice.finish_reason;
     return out;
   }
 
-  /** The closing events: the open block's stop, message_delta (stop reason, usage), message_stop. */
+  /** The closing events: the open block's stop, the held blocks, message_delta (stop reason, usage), message_stop. */
   end(): string {
     if (this.ended) return '';
     this.ended = true;
     let out = this.started ? '' : this.start({ id: '', object: 'chat.completion.chunk', created: 0, model: this.model, choices: [] });
-    out += this.close();
+    out += this.drain(true) + this.close();
     const usage = usageOf(this.usage);
     out += encodeEvent({
       type: 'message_delta',

@@ -210,6 +210,38 @@ describe('/v1/messages: keys, errors, tool streams, cache', () => {
     assert.deepEqual(final.usage.output_tokens, 12);
   });
 
+  test('parallel calls whose fragments interleave (index 0 after index 1 began): sequential blocks, each input whole', async () => {
+    openai.reset();
+    openai.enqueue({
+      kind: 'raw',
+      status: 200,
+      contentType: 'text/event-stream',
+      body: sse([
+        delta({ tool_calls: [{ index: 0, id: 'call_a', type: 'function', function: { name: 'get_weather', arguments: '{"location":' } }, { index: 1, id: 'call_b', type: 'function', function: { name: 'get_time', arguments: '{"tz":' } }] }),
+        delta({ tool_calls: [{ index: 1, function: { arguments: '"CET"}' } }] }),
+        delta({ tool_calls: [{ index: 0, function: { arguments: '"Paris"}' } }] }),
+        delta({}, 'tool_calls'),
+      ]),
+    });
+    const stream = client.messages.stream(
+      { model: 'gpt-4o', max_tokens: 200, messages: [{ role: 'user', content: 'Weather and time in Paris?' }], tools: [{ name: 'get_weather', input_schema: { type: 'object' } }, { name: 'get_time', input_schema: { type: 'object' } }] },
+      { headers: { 'cache-control': 'no-store' } },
+    );
+    const order: string[] = [];
+    stream.on('streamEvent', (event) => {
+      if (event.type.startsWith('content_block')) order.push(`${event.type}:${'index' in event ? event.index : ''}`);
+    });
+    const final = await stream.finalMessage();
+    assert.deepEqual(
+      final.content.map((block) => (block.type === 'tool_use' ? { id: block.id, input: block.input } : block.type)),
+      [
+        { id: 'call_a', input: { location: 'Paris' } },
+        { id: 'call_b', input: { tz: 'CET' } },
+      ],
+    );
+    assert.deepEqual(order, ['content_block_start:0', 'content_block_delta:0', 'content_block_delta:0', 'content_block_stop:0', 'content_block_start:1', 'content_block_delta:1', 'content_block_stop:1']);
+  });
+
   test('a translated stream whose first content cannot be converted ends with an error event and is recorded', async () => {
     // Both arrive in the read that brings the first content, so they are in the held head the
     // route converts after its status line has gone: a tool call that is null, and an event that

@@ -210,3 +210,12 @@ describe('toChatRequest edge cases', () => {
     assert.deepEqual(toChatRequest(empty, [], { lenient: true }).chat.messages, []);
   });
 });
+
+describe('tool names', () => {
+  it("two tools of one name: 400 naming the client's second tool, as Anthropic's API answers; the fast path leaves it to Anthropic", () => {
+    const tool = (name: string) => ({ name, input_schema: { type: 'object' } });
+    const request = validateMessagesRequest({ model: 'm', max_tokens: 10, messages: [{ role: 'user', content: 'x' }], tools: [tool('a'), tool('b'), tool('a')] });
+    assert.throws(() => toChatRequest(request, []), (error: unknown) => error instanceof GatewayError && error.code === 'invalid_value' && error.param === 'tools[2].name' && /unique/.test(error.message));
+    assert.equal(toChatRequest(request, [], { lenient: true }).chat.tools?.length, 3);
+  });
+});

@@ -3,7 +3,7 @@
 // be expressed is refused with a 400 naming it; what only changes style is dropped with a warning.
 import { invalidType, invalidValue } from '../errors/gateway-error.js';
 import type { ChatCompletionRequest, ChatMessage, ContentPart, ToolCall, ToolChoice, ToolDefinition } from '../openai/types.js';
-import { unsupportedContent } from '../providers/chat-request-fields.js';
+import { ToolNames, unsupportedContent } from '../providers/chat-request-fields.js';
 import type { AnthropicToolResultBlockParam, AnthropicToolUseBlockParam } from '../providers/anthropic/anthropic-wire.js';
 import type { InboundContentBlock, InboundMessageParam, InboundTool, MessagesRequest } from './messages-request.js';
 
@@ -289,7 +289,13 @@ export function toChatRequest(request: MessagesRequest, warnings: string[], opti
   if (request.stop_sequences !== undefined && request.stop_sequences.length > 0) chat.stop = request.stop_sequences;
   const user = request.metadata?.user_id;
   if (typeof user === 'string' && user.length > 0) chat.user = user;
-  if (request.tools !== undefined && request.tools.length > 0) chat.tools = request.tools.map((tool, index) => convertTool(tool, index, mode));
+  if (request.tools !== undefined && request.tools.length > 0) {
+    chat.tools = request.tools.map((tool, index) => convertTool(tool, index, mode));
+    // Anthropic's API refuses tools that share a name, so this one does for every model, naming the
+    // client's own field. The fast path leaves it to Anthropic: its body is sent as it came.
+    const names = new ToolNames('the Messages API');
+    if (!mode.lenient) request.tools.forEach((tool, index) => names.add(tool.name, `tools[${index}].name`));
+  }
   if (request.tool_choice !== undefined) {
     chat.tool_choice = convertToolChoice(request.tool_choice);
     if ('disable_parallel_tool_use' in request.tool_choice && request.tool_choice.disable_parallel_tool_use === true && chat.tools !== undefined) chat.parallel_tool_calls = false;

@@ -1,6 +1,6 @@
 // What the translated providers (Anthropic, Gemini) share when reading an OpenAI chat request:
 // the fields a codec handles itself, data URLs, and the warnings and errors for what it cannot take.
-import { invalidRequest, type GatewayError } from '../errors/gateway-error.js';
+import { invalidRequest, invalidValue, type GatewayError } from '../errors/gateway-error.js';
 import type { ChatCompletionRequest, ChatMessage } from '../openai/types.js';
 import type { ChatTarget } from './provider.js';
 
@@ -45,6 +45,22 @@ export function handledFields(...own: string[]): ReadonlySet<string> {
 export function warnUnknownFields(request: ChatCompletionRequest, target: ChatTarget, provider: string, handled: ReadonlySet<string> = HANDLED_FIELDS): void {
   for (const [field, value] of Object.entries(request)) {
     if (!handled.has(field) && value !== undefined && value !== null) warnIgnored(target, provider, field.slice(0, 64));
+  }
+}
+
+/**
+ * Tool names seen so far in one request, for the providers that refuse two tools of one name
+ * (Anthropic: "Tool names must be unique", Gemini: "Duplicate function declaration"). OpenAI takes
+ * them, so only translators check. The second one is named, before any upstream call.
+ */
+export class ToolNames {
+  private readonly seen = new Set<string>();
+
+  constructor(private readonly provider: string) {}
+
+  add(name: string, param: string): void {
+    if (this.seen.has(name)) throw invalidValue(param, `another tool is already named '${name.slice(0, 64)}' (${this.provider} needs tool names to be unique)`);
+    this.seen.add(name);
   }
 }
 

@@ -210,6 +210,20 @@ describe('/v1/messages: keys, errors, tool streams, cache', () => {
     assert.deepEqual(final.usage.output_tokens, 12);
   });
 
+  test('two tools of one name: 400 invalid_value naming the second, nothing upstream (chat to Claude, /v1/messages to GPT)', async () => {
+    const [openaiFrom, anthropicFrom] = [openai.requests.length, anthropic.requests.length];
+    const fn = (name: string) => ({ type: 'function', function: { name, parameters: { type: 'object' } } });
+    const chat = await post(gateway.url, { model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'Hi' }], tools: [fn('a'), fn('b'), fn('a')] }, { authorization: `Bearer ${CLIENT_KEY}` }, '/v1/chat/completions');
+    assert.equal(chat.status, 400, JSON.stringify(chat.body));
+    assert.deepEqual([record(chat.body.error).code, record(chat.body.error).param], ['invalid_value', 'tools[2].function.name']);
+    const tool = (name: string) => ({ name, input_schema: { type: 'object' } });
+    const messages = await post(gateway.url, { ...HELLO, tools: [tool('a'), tool('a')] }, { 'x-api-key': CLIENT_KEY });
+    assert.equal(messages.status, 400);
+    assertAnthropicError(messages.body, 'invalid_request_error');
+    assert.match(String(record(messages.body.error).message), /'tools\[1\]\.name'.*unique/);
+    assert.deepEqual([openai.requests.length, anthropic.requests.length], [openaiFrom, anthropicFrom]);
+  });
+
   test('parallel calls whose fragments interleave (index 0 after index 1 began): sequential blocks, each input whole', async () => {
     openai.reset();
     openai.enqueue({

@@ -152,6 +152,13 @@ describe('convertAnthropicRequest field decisions', () => {
     );
   });
 
+  it('refuses two tools of one name (Anthropic answers "Tool names must be unique"), naming the second, across tools and functions', () => {
+    const tool = (name: string) => ({ type: 'function' as const, function: { name } });
+    rejects({ ...openAiCase('text'), tools: [tool('a'), tool('b'), tool('c'), tool('a')] }, { code: 'invalid_value', param: 'tools[3].function.name', message: /'a'.*unique/ });
+    rejects({ ...openAiCase('text'), tools: [tool('a')], functions: [{ name: 'b' }, { name: 'a' }] }, { code: 'invalid_value', param: 'functions[1].name' });
+    assert.deepEqual(convert({ ...openAiCase('text'), tools: [tool('a'), tool('A')] }).body.tools?.map((entry) => entry.name), ['a', 'A']);
+  });
+
   it('refuses a client tool that takes the JSON-mode name, and a JSON schema whose root is not an object', () => {
     rejects({ ...openAiCase('text'), tools: [{ type: 'function', function: { name: JSON_RESPONSE_TOOL } }] }, { code: 'invalid_value', param: 'tools[0].function.name' });
     rejects(

@@ -17,7 +17,7 @@
  * | content `input_audio`, other parts | — | 400 `unsupported_content` |
  * | assistant `tool_calls` | `tool_use` blocks | arguments JSON-parsed; invalid JSON or a non-object → 400 `invalid_value` |
  * | assistant `function_call` (legacy) | `tool_use` block | id `toolu_legacy_<message index>` |
- * | `tools`, `functions` (legacy) | `tools` | `parameters` → `input_schema` (`{type:"object"}` when absent, `$schema` removed); `strict: true` dropped, warning |
+ * | `tools`, `functions` (legacy) | `tools` | `parameters` → `input_schema` (`{type:"object"}` when absent, `$schema` removed); `strict: true` dropped, warning; a name used twice → 400 `invalid_value` naming the second |
  * | `tool_choice` / `function_call` | `tool_choice` | auto → auto, none → none, required → any, named → tool |
  * | `parallel_tool_calls: false` | `tool_choice.disable_parallel_tool_use` | |
  * | `response_format` json_object | forced tool `json_response` | input schema `{type:"object"}`; the call comes back as message content |
@@ -48,7 +48,7 @@
  */
 import { createHash } from 'node:crypto';
 import { invalidRequest, invalidValue, type GatewayError } from '../../errors/gateway-error.js';
-import { forEachTextPart, handledFields, parseDataUrl, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
+import { forEachTextPart, handledFields, parseDataUrl, ToolNames, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
 import type {
   ChatCompletionRequest,
   ChatMessage,
@@ -443,9 +443,11 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
   else if (system.length > 0) body.system = system;
 
   const tools: AnthropicTool[] = [];
+  const names = new ToolNames('anthropic');
   (request.tools ?? []).forEach((tool, index) => {
     if (!isRecord(tool) || tool.type !== 'function' || !isRecord(tool.function)) throw invalidValue(`tools[${index}]`, "anthropic accepts tools of type 'function'");
     const converted = convertFunction(tool.function, `tools[${index}].function`, target);
+    names.add(converted.name, `tools[${index}].function.name`);
     // LiteLLM takes the marker beside `function`, or else inside it.
     const marker = marks.of(tool, `tools[${index}]`) ?? marks.of(tool.function, `tools[${index}].function`);
     if (marker !== undefined) converted.cache_control = marker;
@@ -453,6 +455,7 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
   });
   (request.functions ?? []).forEach((definition, index) => {
     const converted = convertFunction(definition, `functions[${index}]`, target);
+    names.add(converted.name, `functions[${index}].name`);
     const marker = marks.of(definition, `functions[${index}]`);
     if (marker !== undefined) converted.cache_control = marker;
     tools.push(converted);

@@ -159,6 +159,19 @@ describe('convertGeminiRequest field decisions', () => {
     );
   });
 
+  it('refuses a function name outside Gemini\'s rule, and two functions of one name, naming the param', () => {
+    const tools = (...names: string[]) => ({ model: 'm', messages: [user('Hi')], tools: names.map((name) => ({ type: 'function' as const, function: { name } })) });
+    for (const name of ['get weather', '1st_tool', 'x'.repeat(65), 'naïve', '', 'a/b']) {
+      rejects(tools('ok', name), { code: 'invalid_value', param: 'tools[1].function.name', message: /starts with a letter or an underscore.*at most 64/ });
+    }
+    rejects({ model: 'm', messages: [user('Hi')], functions: [{ name: 'get weather' }] }, { code: 'invalid_value', param: 'functions[0].name' });
+    const fine = ['_x', 'a.b:c-d_9', `a${'x'.repeat(63)}`];
+    assert.deepEqual(convert(tools(...fine)).body.tools?.[0]?.functionDeclarations.map((entry) => entry.name), fine);
+    // Gemini answers "Duplicate function declaration found"; the second is named.
+    rejects(tools('a', 'b', 'c', 'b'), { code: 'invalid_value', param: 'tools[3].function.name', message: /'b'.*unique/ });
+    rejects({ ...tools('a'), functions: [{ name: 'a' }] }, { code: 'invalid_value', param: 'functions[0].name' });
+  });
+
   it('refuses non-text parts in system and tool messages, and unknown part types', () => {
     rejects({ model: 'm', messages: [{ role: 'system', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,AA==' } }] }, user('Hi')] }, {
       code: 'unsupported_content',

@@ -15,7 +15,7 @@
  * | content `input_audio` | `inlineData` `audio/<format>` | |
  * | content `file` data | `inlineData` | `file_id` → 400 `unsupported_content` |
  * | assistant `tool_calls` / `function_call` | `functionCall` parts | arguments JSON-parsed (invalid or non-object → 400 `invalid_value`); Gemini ≥ 3 gets Google's documented placeholder `thoughtSignature` on the first call of a turn, since the real one cannot survive the OpenAI format |
- * | `tools`, `functions` (legacy) | `tools[0].functionDeclarations` | `parameters` cleaned to Gemini's schema subset (see convert-schema.ts); an empty object schema is omitted; `strict: true` dropped, warning |
+ * | `tools`, `functions` (legacy) | `tools[0].functionDeclarations` | `parameters` cleaned to Gemini's schema subset (see convert-schema.ts); an empty object schema is omitted; `strict: true` dropped, warning; a name outside Gemini's rule, or used twice → 400 `invalid_value` naming it |
  * | `tool_choice` / `function_call` | `toolConfig.functionCallingConfig` | auto → AUTO, none → NONE, required → ANY, named → ANY + `allowedFunctionNames` |
  * | `parallel_tool_calls: false` | — | no Gemini control: dropped, warning |
  * | `response_format` json_object | `responseMimeType: application/json` | |
@@ -39,7 +39,7 @@
  * @see https://ai.google.dev/gemini-api/docs/thought-signatures
  */
 import { invalidValue } from '../../errors/gateway-error.js';
-import { parseDataUrl, textOfMessage, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
+import { parseDataUrl, textOfMessage, ToolNames, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
 import type { ChatCompletionRequest, ChatMessage, FunctionCallChoice, FunctionDefinition, ToolChoice } from '../../openai/types.js';
 import type { ChatTarget } from '../provider.js';
 import { convertGeminiSchema } from './convert-schema.js';
@@ -226,8 +226,21 @@ function convertMessages(messages: ChatMessage[], target: ChatTarget): Converted
   return { system, contents };
 }
 
-function convertFunction(definition: FunctionDefinition, param: string, target: ChatTarget): GeminiFunctionDeclaration {
+/**
+ * Gemini's rule for function names, as its 400 states it: "Must start with a letter or an underscore.
+ * Must be alphameric (a-z, A-Z, 0-9), underscores (_), dots (.), colons (:), or dashes (-), with a
+ * maximum length of 64." (@google/genai's docs say 128, which Vertex takes; the Gemini API refuses 65.)
+ * Names are refused here rather than rewritten: a rewrite would have to be undone in answers, streams,
+ * replayed calls and tool_choice, and could make two names one.
+ */
+const GEMINI_FUNCTION_NAME = /^[a-zA-Z_][a-zA-Z0-9_.:-]{0,63}$/;
+
+function convertFunction(definition: FunctionDefinition, param: string, target: ChatTarget, names: ToolNames): GeminiFunctionDeclaration {
   if (!isRecord(definition) || typeof definition.name !== 'string') throw invalidValue(param, 'expected a function with a name');
+  if (!GEMINI_FUNCTION_NAME.test(definition.name)) {
+    throw invalidValue(`${param}.name`, 'gemini needs a function name that starts with a letter or an underscore, holds only letters, digits, underscores, dots, colons and dashes, and is at most 64 characters long');
+  }
+  names.add(definition.name, `${param}.name`);
   if (definition.strict === true) ignored(target, `${param}.strict`);
   const declaration: GeminiFunctionDeclaration = { name: definition.name };
   if (typeof definition.description === 'string' && definition.description.length > 0) declaration.description = definition.description;
@@ -309,11 +322,12 @@ export function convertGeminiRequest(request: ChatCompletionRequest, target: Cha
   if (system.length > 0) body.systemInstruction = { parts: system };
 
   const declarations: GeminiFunctionDeclaration[] = [];
+  const names = new ToolNames('gemini');
   (request.tools ?? []).forEach((tool, index) => {
     if (!isRecord(tool) || tool.type !== 'function' || !isRecord(tool.function)) throw invalidValue(`tools[${index}]`, "gemini accepts tools of type 'function'");
-    declarations.push(convertFunction(tool.function, `tools[${index}].function`, target));
+    declarations.push(convertFunction(tool.function, `tools[${index}].function`, target, names));
   });
-  (request.functions ?? []).forEach((definition, index) => declarations.push(convertFunction(definition, `functions[${index}]`, target)));
+  (request.functions ?? []).forEach((definition, index) => declarations.push(convertFunction(definition, `functions[${index}]`, target, names)));
   if (declarations.length > 0) {
     body.tools = [{ functionDeclarations: declarations }];
     const toolConfig = convertToolChoice(request.tool_choice) ?? convertFunctionCall(request.function_call);

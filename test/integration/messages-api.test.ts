@@ -210,6 +210,20 @@ describe('/v1/messages: keys, errors, tool streams, cache', () => {
     assert.deepEqual(final.usage.output_tokens, 12);
   });
 
+  test('chat to Claude ending on an assistant prefill with trailing whitespace: trimmed before Anthropic, said in X-LLM-Proxy-Warnings', async () => {
+    const from = anthropic.requests.length;
+    const response = await post(
+      gateway.url,
+      { model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'Say world' }, { role: 'assistant', content: 'Say: ' }] },
+      { authorization: `Bearer ${CLIENT_KEY}`, 'cache-control': 'no-store' },
+      '/v1/chat/completions',
+    );
+    assert.equal(response.status, 200, JSON.stringify(response.body));
+    assert.match(response.headers.get('x-llm-proxy-warnings') ?? '', /messages\[1\]\.content: trailing whitespace removed/);
+    const sent = record(anthropic.requests[from]?.body);
+    assert.deepEqual((sent.messages as Json[] | undefined)?.at(-1), { role: 'assistant', content: 'Say:' });
+  });
+
   test('two tools of one name: 400 invalid_value naming the second, nothing upstream (chat to Claude, /v1/messages to GPT)', async () => {
     const [openaiFrom, anthropicFrom] = [openai.requests.length, anthropic.requests.length];
     const fn = (name: string) => ({ type: 'function', function: { name, parameters: { type: 'object' } } });

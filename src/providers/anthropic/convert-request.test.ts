@@ -152,6 +152,22 @@ describe('convertAnthropicRequest field decisions', () => {
     );
   });
 
+  it('a final assistant turn (a prefill) loses the trailing whitespace of its last text, with a warning; earlier turns keep theirs', () => {
+    const prefill = convert({ model: 'm', messages: [{ role: 'user', content: 'Say world' }, { role: 'assistant', content: 'Say: \n\t' }] });
+    assert.deepEqual(prefill.body.messages.at(-1), { role: 'assistant', content: 'Say:' });
+    assert.deepEqual(prefill.warnings, ['messages[1].content: trailing whitespace removed (anthropic refuses it at the end of a final assistant message)']);
+    // Merged assistant messages: the last text block is trimmed, the warning names the message it came from.
+    const parts = convert({
+      model: 'm',
+      messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'One ' }, { role: 'assistant', content: [{ type: 'text', text: 'Two ' }, { type: 'text', text: 'three ', cache_control: { type: 'ephemeral' } }] }],
+    });
+    assert.deepEqual(parts.body.messages.at(-1)?.content, [{ type: 'text', text: 'One ' }, { type: 'text', text: 'Two ' }, { type: 'text', text: 'three', cache_control: { type: 'ephemeral' } }]);
+    assert.match(parts.warnings.join(), /^messages\[2\]\.content: trailing whitespace removed/);
+    const untouched = convert({ model: 'm', messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello ' }, { role: 'user', content: 'Go on ' }] });
+    assert.deepEqual(untouched.body.messages.map((message) => message.content), ['Hi', 'Hello ', 'Go on ']);
+    assert.deepEqual(untouched.warnings, []);
+  });
+
   it('refuses two tools of one name (Anthropic answers "Tool names must be unique"), naming the second, across tools and functions', () => {
     const tool = (name: string) => ({ type: 'function' as const, function: { name } });
     rejects({ ...openAiCase('text'), tools: [tool('a'), tool('b'), tool('c'), tool('a')] }, { code: 'invalid_value', param: 'tools[3].function.name', message: /'a'.*unique/ });

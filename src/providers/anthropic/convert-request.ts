@@ -5,7 +5,7 @@
  * | --- | --- | --- |
  * | `model` | `model` | the routed upstream name (`target.model`) |
  * | `messages` system / developer | `system` | hoisted in order (one text → string, several → text blocks); non-text parts → 400 `unsupported_content` |
- * | `messages` user / assistant | `messages` | consecutive same-role turns merged (Anthropic requires alternation); empty or whitespace-only text dropped; none left → 400 `invalid_value` |
+ * | `messages` user / assistant | `messages` | consecutive same-role turns merged (Anthropic requires alternation); empty or whitespace-only text dropped; none left → 400 `invalid_value`; a final assistant turn (a prefill) has the trailing whitespace of its last text trimmed, warning |
  * | `messages` tool | user `tool_result` block | `tool_call_id` → `tool_use_id`; merged into one user turn, results first |
  * | tool call ids | `tool_use.id` / `tool_use_id` | characters outside `[a-zA-Z0-9_-]` become `_`, and such an id gets a digest of itself after them (ids from other providers) |
  * | `messages` function (legacy) | user `tool_result` block | matched by `name` to the latest legacy `function_call` |
@@ -253,6 +253,22 @@ function toolResult(toolUseId: string, message: ChatMessage, param: string, mark
   return result;
 }
 
+/**
+ * A conversation that ends on an assistant turn asks Claude to continue that text (a prefill), and
+ * Anthropic answers 400 "final assistant content cannot end with trailing whitespace". The whitespace
+ * is trimmed from that last text block, with a warning, so the request works as it does elsewhere.
+ */
+function trimPrefill(turns: ReadonlyArray<{ role: 'user' | 'assistant'; blocks: AnthropicContentBlockParam[] }>, param: string, target: ChatTarget): void {
+  const turn = turns[turns.length - 1];
+  const block = turn?.role === 'assistant' ? turn.blocks[turn.blocks.length - 1] : undefined;
+  if (block?.type !== 'text') return;
+  const trimmed = block.text.trimEnd();
+  if (trimmed.length === block.text.length) return;
+  // Never empty: whitespace-only text was left out already.
+  block.text = trimmed;
+  target.warnings.push(`${param}.content: trailing whitespace removed (anthropic refuses it at the end of a final assistant message)`);
+}
+
 interface ConvertedMessages {
   system: AnthropicTextBlockParam[];
   messages: AnthropicMessageParam[];
@@ -265,8 +281,11 @@ function convertMessages(messages: ChatMessage[], target: ChatTarget, marks: Cac
   const legacyCalls = new Map<string, string>();
   let namesDropped = false;
 
-  const push = (role: 'user' | 'assistant', blocks: AnthropicContentBlockParam[]) => {
+  // The message whose blocks came last, for the warning when its text is trimmed.
+  let lastParam = '';
+  const push = (role: 'user' | 'assistant', blocks: AnthropicContentBlockParam[], param: string) => {
     if (blocks.length === 0) return;
+    lastParam = param;
     const last = turns[turns.length - 1];
     // A loop, not push(...blocks): a spread of 100k+ blocks from a client would overflow the stack.
     if (last !== undefined && last.role === role) for (const block of blocks) last.blocks.push(block);
@@ -287,7 +306,7 @@ function convertMessages(messages: ChatMessage[], target: ChatTarget, marks: Cac
     if (role === 'user') {
       const blocks = convertContent(message.content, `${param}.content`, true, marks);
       markLastBlock(blocks, message, param, marks);
-      push('user', blocks);
+      push('user', blocks, param);
       return;
     }
     if (role === 'assistant') {
@@ -316,24 +335,25 @@ function convertMessages(messages: ChatMessage[], target: ChatTarget, marks: Cac
         });
       }
       markLastBlock(blocks, message, param, marks);
-      push('assistant', blocks);
+      push('assistant', blocks, param);
       return;
     }
     if (role === 'tool') {
       if (typeof message.tool_call_id !== 'string' || message.tool_call_id.length === 0) throw invalidValue(`${param}.tool_call_id`, 'a tool message needs the id of the call it answers');
-      push('user', [toolResult(toolUseId(message.tool_call_id), message, param, marks)]);
+      push('user', [toolResult(toolUseId(message.tool_call_id), message, param, marks)], param);
       return;
     }
     if (role === 'function') {
       const id = typeof message.name === 'string' ? legacyCalls.get(message.name) : undefined;
       if (id === undefined) throw invalidValue(`${param}.name`, 'a function message must name an earlier assistant function_call');
-      push('user', [toolResult(id, message, param, marks)]);
+      push('user', [toolResult(id, message, param, marks)], param);
       return;
     }
     throw invalidValue(`${param}.role`, `unknown role '${String(role).slice(0, 32)}'`);
   });
 
   if (namesDropped) ignored(target, 'messages[].name');
+  trimPrefill(turns, lastParam, target);
   return {
     system,
     messages: turns.map(({ role, blocks }) => {

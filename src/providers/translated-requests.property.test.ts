@@ -78,6 +78,13 @@ function assertAnthropicBody(body: AnthropicMessagesRequest, request: ChatComple
       if (block.type === 'image' || block.type === 'document') assert.equal(message.role, 'user');
     }
   });
+  // "final assistant content cannot end with trailing whitespace" (Anthropic's 400 for a prefill).
+  const last = body.messages.at(-1);
+  const lastBlock = last?.role === 'assistant' ? blocksOf(last.content).at(-1) : undefined;
+  if (lastBlock?.type === 'text') assert.doesNotMatch(lastBlock.text, /\s$/, 'a prefill ending in whitespace');
+  // "tools: Tool names must be unique" (Anthropic's 400).
+  const toolNames = (body.tools ?? []).map((tool) => tool.name);
+  assert.equal(new Set(toolNames).size, toolNames.length, `tool names ${toolNames.join(', ')}`);
   for (const tool of body.tools ?? []) {
     assert.equal(tool.input_schema.type, 'object');
     assert.ok(!('$schema' in tool.input_schema));
@@ -130,6 +137,10 @@ function assertAnthropicPairs(body: AnthropicMessagesRequest): void {
 /** What Gemini's generateContent requires of a body, as far as the request alone can show it. */
 function assertGeminiBody(body: GeminiGenerateContentRequest): void {
   assertJsonClean(body);
+  // Gemini's 400s: "Invalid function name" and "Duplicate function declaration found".
+  const names = (body.tools ?? []).flatMap((tool) => tool.functionDeclarations?.map((declaration) => declaration.name) ?? []);
+  for (const name of names) assert.match(name, /^[a-zA-Z_][a-zA-Z0-9_.:-]{0,63}$/, `function name ${JSON.stringify(name)}`);
+  assert.equal(new Set(names).size, names.length, `function names ${names.join(', ')}`);
   assert.ok(body.contents.length > 0, 'no contents (Gemini requires one)');
   body.contents.forEach((content, index) => {
     assert.ok(content.role === 'user' || content.role === 'model');

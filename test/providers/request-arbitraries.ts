@@ -16,7 +16,7 @@ function rare<T>(arbitrary: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> {
 const words = fc.string({ unit: fc.constantFrom('a', 'b', ' ', 'é', '👋', '"', '\n'), maxLength: 6 });
 /** Ids as OpenAI, Anthropic, Gemini and others make them, and ones only a client would. */
 const callId = fc.constantFrom('call_1', 'call_2', 'call.1', 'call 1', 'toolu_01', 'call-1', '', '🙂', 'x'.repeat(70));
-const toolName = fc.constantFrom('get_weather', 'search', 'json_response', 'a.b', 'x');
+const toolName = fc.constantFrom('get_weather', 'search', 'json_response', 'a.b', 'x', 'get weather', '1st');
 const marker = fc.oneof(
   { weight: 24, arbitrary: fc.constant(undefined) },
   { weight: 2, arbitrary: fc.constant({ type: 'ephemeral' }) },

@@ -344,6 +344,8 @@ aliases:
         ['negative', { prompt_tokens: -5, total_tokens: -5 }],
         ['huge', { prompt_tokens: 1e300, total_tokens: 1e300 }],
         ['a string', { prompt_tokens: '4', total_tokens: '4' }],
+        // Found by the upstream chaos suite: a fractional count stood and went into the record.
+        ['fractional', { prompt_tokens: 3.5, total_tokens: 3.5 }],
       ] as const) {
         openai.enqueue({ kind: 'raw', status: 200, contentType: 'application/json', body: answer(usage) });
         const id = `embed-bad-usage-${name.replace(' ', '-')}`;

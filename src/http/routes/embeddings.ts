@@ -33,7 +33,8 @@ function asCompletionUsage(usage: EmbeddingUsage): CompletionUsage {
 
 /** Whether a reported input count is a count the request could have cost: each input at most what a chat prompt may bill (usage-check.ts). */
 function plausibleInput(tokens: unknown, embed: EmbeddingRequest, route: Route): boolean {
-  if (typeof tokens !== 'number' || !Number.isFinite(tokens) || tokens < 0) return false;
+  // A fractional count (3.5) is no count either: an integer column refuses it (PostgreSQL drops the row).
+  if (typeof tokens !== 'number' || !Number.isSafeInteger(tokens) || tokens < 0) return false;
   const inputs = typeof embed.input === 'string' ? 1 : Math.max(1, embed.input.length);
   return tokens <= inputs * promptLimit(route.entry);
 }

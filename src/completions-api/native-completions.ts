@@ -80,14 +80,13 @@ export function completionsProtocol(body: Record<string, unknown>, clientUsage: 
         else if (typeof choice.text === 'string' && choice.text.length > 0) stats.contentStarted = true;
       }
       const usage = readUsage(parsed.usage);
-      if (usage !== undefined) {
-        stats.usage = usage;
-        if (!clientUsage) {
-          // The usage the proxy asked for, not the client: a usage-only chunk is dropped, a usage field removed.
-          if (choices.length === 0) return '';
-          delete parsed.usage;
-          return encodeSseJson(parsed);
-        }
+      if (usage !== undefined) stats.usage = usage;
+      // The usage the proxy asked for, not the client: a usage-only chunk is dropped, a usage field
+      // removed, whether or not its counts could be read (one without them is still not the client's).
+      if (!clientUsage && parsed.usage !== undefined && parsed.usage !== null) {
+        if (choices.length === 0) return '';
+        delete parsed.usage;
+        return encodeSseJson(parsed);
       }
       return encodeSseData(data);
     },

@@ -3,15 +3,19 @@
 // whenever the client leaves, the proxy keeps serving, answers a well-formed completion or an
 // OpenAI-shaped error with a CONTRACT.md status, ends every stream with [DONE] or one error event,
 // never reflects the provider key or the upstream's address, and writes exactly one usage record.
+// The other routes that call providers hold to the same rules in their own wire format: /v1/messages
+// (Anthropic's answer, error shape and event stream; native to Anthropic, translated elsewhere),
+// /v1/completions (passed through or emulated over chat) and /v1/embeddings; they get a third of the runs.
 // fast-check draws the upstream's behaviour per attempt (test/support/chaos-upstream.ts) and the
 // client's request; a failure is shrunk to the smallest plan that still breaks a rule.
-// Knobs: CHAOS_RUNS (default 150, ~30 s), CHAOS_SEED and CHAOS_PATH (replay a reported failure), CHAOS_TIMEOUT_S (the test's limit, default 120), CHAOS_NO_SHRINK (report the first failure as found),
+// Knobs: CHAOS_RUNS (default 150 on chat, ~30 s, and a third as many on the other routes, ~10 s), CHAOS_SEED and CHAOS_PATH (replay a reported failure, with --test-name-pattern naming its test), CHAOS_TIMEOUT_S (the test's limit, default 120), CHAOS_NO_SHRINK (report the first failure as found),
 // CHAOS_DATABASE=postgres (the store on PostgreSQL), CHAOS_DEBUG (one line per run: what came back).
 import assert from 'node:assert/strict';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { TextDecoder } from 'node:util';
 import fc from 'fast-check';
+import { anthropicErrorType } from '../../src/anthropic-api/from-chat.js';
 import { CHAOS_KEYS, CHAOS_PROVIDERS, GARBAGE_COUNT, SCENARIO_COUNT, startChaosUpstream, type AttemptPlan, type BodyPlan, type ChaosProvider, type ChaosUpstream, type RunPlan } from '../support/chaos-upstream.js';
 import { CLIENT_KEY, MASTER_KEY, startGateway, type Gateway } from '../support/gateway-harness.js';
 import { configFile } from '../support/reliability-support.js';
@@ -31,9 +35,18 @@ const TYPE_OF_STATUS: Record<number, string> = {
 };
 const NUM_RUNS = Number(process.env.CHAOS_RUNS ?? 150);
 
+/** The routes that call providers; each answers in its own wire format. */
+type Route = 'chat' | 'messages' | 'completions' | 'embeddings';
+const PATHS: Record<Route, string> = { chat: '/v1/chat/completions', messages: '/v1/messages', completions: '/v1/completions', embeddings: '/v1/embeddings' };
+/** The usage record's `endpoint` for each. */
+const ENDPOINTS: Record<Route, string> = { chat: 'chat.completions', messages: 'messages', completions: 'completions', embeddings: 'embeddings' };
+
 interface ClientPlan {
+  route: Route;
   provider: ChaosProvider;
   stream: boolean;
+  /** Embeddings only: `encoding_format: base64` (OpenAI and Azure are asked for it too). */
+  base64: boolean;
   /** undefined: no stream_options at all. */
   includeUsage: boolean | undefined;
   maxTokens: number | undefined;
@@ -137,21 +150,47 @@ const attemptPlan: fc.Arbitrary<AttemptPlan> = fc.record({ benign, faults: fault
   };
 });
 
-const clientPlan: fc.Arbitrary<ClientPlan> = fc.record({
-  provider: fc.constantFrom(...CHAOS_PROVIDERS),
-  stream: fc.boolean(),
-  includeUsage: sometimes(fc.boolean(), 2),
-  maxTokens: sometimes(fc.constantFrom(64, 1000), 2),
-  abort: sometimes(fc.oneof(fc.record({ afterMs: fc.integer({ min: 0, max: 250 }) }), fc.constant({ atFirstByte: true as const })), 7),
-  cached: fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
-  again: fc.boolean(),
-});
+/** Anthropic serves no embeddings (a 400 before any upstream call): not drawn for them. */
+const EMBEDDING_PROVIDERS = CHAOS_PROVIDERS.filter((provider) => provider !== 'anthropic');
 
-const chaosCase: fc.Arbitrary<Case> = fc.record({
-  client: clientPlan,
-  run: fc.record({ attempts: fc.array(attemptPlan, { minLength: 1, maxLength: 2 }) }),
-  copies: fc.oneof({ weight: 4, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.constant(3) }),
-});
+function clientPlan(routes: readonly Route[]): fc.Arbitrary<ClientPlan> {
+  return fc.constantFrom(...routes).chain((route) =>
+    fc.record({
+      route: fc.constant(route),
+      provider: fc.constantFrom(...(route === 'embeddings' ? EMBEDDING_PROVIDERS : CHAOS_PROVIDERS)),
+      stream: route === 'embeddings' ? fc.constant(false) : fc.boolean(),
+      base64: route === 'embeddings' ? fc.boolean() : fc.constant(false),
+      includeUsage: route === 'chat' || route === 'completions' ? sometimes(fc.boolean(), 2) : fc.constant(undefined),
+      maxTokens: route === 'messages' ? fc.constantFrom(64, 1000) : route === 'embeddings' ? fc.constant(undefined) : sometimes(fc.constantFrom(64, 1000), 2),
+      abort: sometimes(fc.oneof(fc.record({ afterMs: fc.integer({ min: 0, max: 250 }) }), fc.constant({ atFirstByte: true as const })), 7),
+      cached: fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+      again: fc.boolean(),
+    }),
+  );
+}
+
+function chaosCase(routes: readonly Route[]): fc.Arbitrary<Case> {
+  return fc.record({
+    client: clientPlan(routes),
+    run: fc.record({ attempts: fc.array(attemptPlan, { minLength: 1, maxLength: 2 }) }),
+    copies: fc.oneof({ weight: 4, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.constant(3) }),
+  });
+}
+
+/** The client's request for a run on a route (the marker `chaos-run-<id>` in it picks the upstream's plan). */
+function requestBody(client: ClientPlan, id: number): string {
+  const model = `${client.provider}/chaos-model-${id}`;
+  const words = `chaos-run-${id} say hello`;
+  const request: Record<string, unknown> =
+    client.route === 'embeddings'
+      ? { model, input: words, ...(client.base64 ? { encoding_format: 'base64' } : {}) }
+      : client.route === 'completions'
+        ? { model, prompt: words, stream: client.stream }
+        : { model, messages: [{ role: 'user', content: words }], stream: client.stream };
+  if (client.includeUsage !== undefined) request.stream_options = { include_usage: client.includeUsage };
+  if (client.maxTokens !== undefined) request.max_tokens = client.maxTokens;
+  return JSON.stringify(request);
+}
 
 // ------------------------------------------------------------------------------ the client
 
@@ -163,7 +202,7 @@ interface Exchange {
   aborted: boolean;
 }
 
-function send(base: string, body: string, requestId: string, abort: ClientPlan['abort']): Promise<Exchange> {
+function send(base: string, path: string, body: string, requestId: string, abort: ClientPlan['abort']): Promise<Exchange> {
   const url = new URL(base);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -181,7 +220,7 @@ function send(base: string, body: string, requestId: string, abort: ClientPlan['
       finish();
     };
     const req = httpRequest(
-      { host: url.hostname, port: url.port, path: '/v1/chat/completions', method: 'POST', agent: false, headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json', 'x-request-id': requestId } },
+      { host: url.hostname, port: url.port, path, method: 'POST', agent: false, headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json', 'x-request-id': requestId } },
       (res) => {
         status = res.statusCode ?? 0;
         headers = res.headers;
@@ -233,7 +272,8 @@ function pristine(attempt: AttemptPlan): boolean {
   );
 }
 
-function assertErrorBody(text: string, status: number, where: string): { code: string | null } {
+/** An error answer's status is one CONTRACT.md allows and its body JSON (either format). */
+function errorJson(text: string, status: number, where: string): unknown {
   assert.ok(ERROR_STATUSES.has(status), `${where}: status ${status} is not in CONTRACT.md's table for an upstream failure (body ${text.slice(0, 300)})`);
   let parsed: unknown;
   try {
@@ -241,7 +281,11 @@ function assertErrorBody(text: string, status: number, where: string): { code: s
   } catch {
     assert.fail(`${where}: error body is not JSON: ${text.slice(0, 300)}`);
   }
-  const envelope = parsed as { error?: Record<string, unknown> };
+  return parsed;
+}
+
+function assertErrorBody(text: string, status: number, where: string): { code: string | null } {
+  const envelope = errorJson(text, status, where) as { error?: Record<string, unknown> };
   assert.deepEqual(Object.keys(envelope), ['error'], `${where}: ${text.slice(0, 300)}`);
   const error = envelope.error as Record<string, unknown>;
   assert.deepEqual(Object.keys(error).sort(), ['code', 'message', 'param', 'type'], `${where}: ${text.slice(0, 300)}`);
@@ -252,14 +296,58 @@ function assertErrorBody(text: string, status: number, where: string): { code: s
   return { code: error.code as string | null };
 }
 
-function assertCompletion(text: string): void {
+/** Anthropic's error shape with our status (README: types by status); `request_id` only on a body. */
+function assertAnthropicError(text: string, status: number, where: string): void {
+  const envelope = errorJson(text, status, where) as Record<string, unknown>;
+  assert.equal(envelope.type, 'error', `${where}: ${text.slice(0, 300)}`);
+  assert.ok(Object.keys(envelope).every((key) => ['type', 'error', 'request_id'].includes(key)), `${where}: ${text.slice(0, 300)}`);
+  const error = envelope.error as Record<string, unknown>;
+  assert.deepEqual(Object.keys(error).sort(), ['message', 'type'], `${where}: ${text.slice(0, 300)}`);
+  assert.ok(typeof error.message === 'string' && error.message.length > 0, `${where}: message`);
+  assert.equal(error.type, anthropicErrorType(status), `${where}: type ${String(error.type)} with status ${status}: ${text.slice(0, 300)}`);
+}
+
+const isObject = (value: unknown): boolean => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** A whole answer in the route's format. */
+function assertAnswer(route: Route, text: string): void {
   const parsed = JSON.parse(text) as Record<string, unknown>;
-  assert.equal(parsed.object, 'chat.completion', text.slice(0, 300));
-  assert.ok(Array.isArray(parsed.choices) && parsed.choices.length > 0, `choices: ${text.slice(0, 300)}`);
-  for (const choice of parsed.choices as Array<Record<string, unknown>>) {
-    const message = choice.message as Record<string, unknown> | undefined;
-    assert.ok(message !== undefined && message.role === 'assistant', `message: ${text.slice(0, 300)}`);
+  const where = text.slice(0, 300);
+  if (route === 'messages') {
+    assert.equal(parsed.type, 'message', where);
+    assert.equal(parsed.role, 'assistant', where);
+    assert.ok(Array.isArray(parsed.content), `content: ${where}`);
+    // The counts are the provider's on the native path (bytes unchanged): only their place is held.
+    assert.ok(isObject(parsed.usage), `usage: ${where}`);
+    return;
   }
+  if (route === 'embeddings') {
+    assert.equal(parsed.object, 'list', where);
+    assert.ok(Array.isArray(parsed.data) && parsed.data.length > 0, `data: ${where}`);
+    for (const item of parsed.data as Array<Record<string, unknown>>) {
+      assert.equal(item.object, 'embedding', where);
+      const vector = item.embedding;
+      assert.ok(typeof vector === 'string' || (Array.isArray(vector) && vector.length > 0 && vector.every((value) => Number.isFinite(value))), `embedding: ${where}`);
+    }
+    assert.ok(isObject(parsed.usage), `usage: ${where}`);
+    return;
+  }
+  assert.equal(parsed.object, route === 'chat' ? 'chat.completion' : 'text_completion', where);
+  assert.ok(Array.isArray(parsed.choices) && parsed.choices.length > 0, `choices: ${where}`);
+  for (const choice of parsed.choices as Array<Record<string, unknown>>) {
+    if (route === 'completions') {
+      assert.equal(typeof choice.text, 'string', `text: ${where}`);
+      continue;
+    }
+    const message = choice.message as Record<string, unknown> | undefined;
+    assert.ok(message !== undefined && message.role === 'assistant', `message: ${where}`);
+  }
+}
+
+/** What a cache hit must give back as it was: the answer without its ids. */
+function payloadOf(route: Route, text: string): unknown {
+  const parsed = JSON.parse(text) as Record<string, unknown>;
+  return route === 'messages' ? parsed.content : route === 'embeddings' ? parsed.data : parsed.choices;
 }
 
 /** The `data:` payloads of an SSE body (our encoder writes LF line ends). */
@@ -273,6 +361,37 @@ function sseData(text: string): string[] {
     if (payload.length > 0) out.push(payload.join('\n'));
   }
   return out;
+}
+
+/**
+ * How an Anthropic event stream ended: `message_stop`, or one `event: error` (no `message_stop`).
+ * Every event's data is JSON; translated events (`native` false) are ours and name their type.
+ */
+function assertAnthropicStream(text: string, native: boolean): 'done' | 'error' {
+  const events: Array<{ event: string | undefined; data: string }> = [];
+  for (const block of text.split('\n\n')) {
+    const lines = block.split('\n');
+    const data = lines.filter((line) => line.startsWith('data:')).map((line) => line.slice(line.charAt(5) === ' ' ? 6 : 5));
+    if (data.length === 0) continue;
+    const event = lines.find((line) => line.startsWith('event:'))?.slice(6).trim();
+    events.push({ event, data: data.join('\n') });
+  }
+  assert.ok(events.length > 0, `a stream with no events: ${JSON.stringify(text.slice(0, 300))}`);
+  for (const [index, { event, data }] of events.entries()) {
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(data) as Record<string, unknown>;
+    } catch {
+      assert.fail(`a data event that is not JSON: ${data.slice(0, 300)}`);
+    }
+    if (!native) assert.equal(parsed.type, event, `an event whose data names another type: ${data.slice(0, 300)}`);
+    const last = index === events.length - 1;
+    if (event === 'message_stop' || event === 'error') assert.ok(last, `${event} before the end: ${text.slice(-600)}`);
+    if (event === 'error') assertAnthropicError(data, [...ERROR_STATUSES].find((status) => anthropicErrorType(status) === (parsed.error as { type?: string } | undefined)?.type) ?? 0, 'stream error event');
+  }
+  const end = events[events.length - 1]?.event;
+  assert.ok(end === 'message_stop' || end === 'error', `a stream that ends with ${String(end)}: ${text.slice(-600)}`);
+  return end === 'message_stop' ? 'done' : 'error';
 }
 
 /** How a stream ended: [DONE] (usage chunk seen or not), or an error event (its code). */
@@ -376,17 +495,14 @@ describe('upstream chaos (RELIABILITY §4b, randomized)', () => {
     upstream.plan(id, run);
     const gateway = client.cached ? cached : plain;
     // A model name of its own per run: no breaker or cool-down state carries from one run to the next.
-    const request: Record<string, unknown> = { model: `${client.provider}/chaos-model-${id}`, messages: [{ role: 'user', content: `chaos-run-${id} say hello` }], stream: client.stream };
-    if (client.includeUsage !== undefined) request.stream_options = { include_usage: client.includeUsage };
-    if (client.maxTokens !== undefined) request.max_tokens = client.maxTokens;
-    const body = JSON.stringify(request);
+    const body = requestBody(client, id);
     const first = await exchangeOnce(gateway, `chaos-${id}`, body, client, run);
     if (!client.cached || !client.again) return;
     // The same request again: a cache hit may only replay an answer that ended well, and replays it as it was.
     const second = await exchangeOnce(gateway, `chaos-${id}-again`, body, { ...client, abort: undefined }, run);
     if (second.hit) {
       assert.ok(first.clean, `run ${id}: a cache hit replays an answer that did not end well: ${first.text.slice(0, 300)}`);
-      if (!client.stream && !first.aborted) assert.deepEqual((JSON.parse(second.text) as { choices: unknown }).choices, (JSON.parse(first.text) as { choices: unknown }).choices, `run ${id}: the replay differs`);
+      if (!client.stream && !first.aborted) assert.deepEqual(payloadOf(client.route, second.text), payloadOf(client.route, first.text), `run ${id}: the replay differs`);
     }
   }
 
@@ -397,7 +513,8 @@ describe('upstream chaos (RELIABILITY §4b, randomized)', () => {
   async function exchangeOnce(gateway: Gateway, requestId: string, body: string, client: ClientPlan, run: RunPlan): Promise<{ clean: boolean; hit: boolean; aborted: boolean; text: string }> {
     requestIds.get(gateway)?.push(requestId);
     const where = requestId;
-    const exchange = await send(gateway.url, body, requestId, client.abort);
+    const exchange = await send(gateway.url, PATHS[client.route], body, requestId, client.abort);
+    const anthropic = client.route === 'messages';
 
     // The server is still serving.
     const health = await fetch(`${gateway.url}/health`);
@@ -414,13 +531,22 @@ describe('upstream chaos (RELIABILITY §4b, randomized)', () => {
       assert.equal(typeof exchange.headers['x-request-id'], 'string', `${where}: x-request-id`);
       if (exchange.status !== 200) {
         assert.match(String(exchange.headers['content-type']), /^application\/json/, `${where}: error content-type`);
-        const { code } = assertErrorBody(text, exchange.status, where);
+        if (anthropic) {
+          // Anthropic's shape has no code to hold the record to.
+          assertAnthropicError(text, exchange.status, where);
+          expected = { status: 'error', httpStatus: exchange.status };
+        } else {
+          const { code } = assertErrorBody(text, exchange.status, where);
+          expected = { status: 'error', httpStatus: exchange.status, code };
+        }
         if (exchange.status === 429) assert.ok(exchange.headers['retry-after'] !== undefined, `${where}: 429 without Retry-After`);
-        expected = { status: 'error', httpStatus: exchange.status, code };
       } else if (!client.stream) {
         assert.match(String(exchange.headers['content-type']), /^application\/json/, `${where}: content-type`);
-        assertCompletion(text);
+        assertAnswer(client.route, text);
         expected = { status: 'ok', httpStatus: 200 };
+      } else if (anthropic) {
+        assert.match(String(exchange.headers['content-type']), /^text\/event-stream/, `${where}: content-type`);
+        expected = assertAnthropicStream(text, client.provider === 'anthropic') === 'done' ? { status: 'ok', httpStatus: 200 } : { status: 'incomplete', httpStatus: 200 };
       } else {
         assert.match(String(exchange.headers['content-type']), /^text\/event-stream/, `${where}: content-type`);
         const end = assertStream(text, client.includeUsage);
@@ -433,7 +559,7 @@ describe('upstream chaos (RELIABILITY §4b, randomized)', () => {
       if (run.attempts.every(pristine)) assert.equal(exchange.status, 200, `${where}: a clean answer was not served: ${text.slice(0, 300)}`);
     }
 
-    if (process.env.CHAOS_DEBUG !== undefined) console.log(JSON.stringify({ requestId, provider: client.provider, stream: client.stream, abort: client.abort, status: exchange.status, aborted: exchange.aborted, cache: exchange.headers['x-cache'], tail: text.slice(-160) }));
+    if (process.env.CHAOS_DEBUG !== undefined) console.log(JSON.stringify({ requestId, route: client.route, provider: client.provider, stream: client.stream, abort: client.abort, status: exchange.status, aborted: exchange.aborted, cache: exchange.headers['x-cache'], tail: text.slice(-160) }));
     // Exactly one usage record, with figures that make sense.
     let records: UsageRecord[] = [];
     const deadline = Date.now() + 4000;
@@ -455,6 +581,7 @@ describe('upstream chaos (RELIABILITY §4b, randomized)', () => {
     const record = records[0] as UsageRecord;
     assertRecordFigures(record, where);
     assert.equal(record.stream, client.stream, `${where}: record.stream`);
+    assert.equal(record.endpoint, ENDPOINTS[client.route], `${where}: record.endpoint`);
     if (expected !== undefined) {
       assert.equal(record.status, expected.status, `${where}: record status (answer ${exchange.status} ${text.slice(0, 200)})`);
       assert.equal(record.httpStatus, expected.httpStatus, `${where}: record httpStatus`);
@@ -465,13 +592,16 @@ describe('upstream chaos (RELIABILITY §4b, randomized)', () => {
     return { clean: record.status === 'ok', hit: exchange.headers['x-cache'] === 'HIT', aborted: exchange.aborted, text };
   }
 
-  test('any upstream behaviour: still serving, well-formed answer or OpenAI error, no leak, one usage record', { timeout: Number(process.env.CHAOS_TIMEOUT_S ?? 120) * 1000 }, async () => {
-    // CHAOS_SEED and CHAOS_PATH replay a reported failure (fast-check prints both).
+  /** The property over `routes`; CHAOS_SEED and CHAOS_PATH replay a reported failure (fast-check prints both). */
+  async function chaos(routes: readonly Route[], numRuns: number): Promise<void> {
     const seed = process.env.CHAOS_SEED === undefined ? undefined : Number(process.env.CHAOS_SEED);
     const path = process.env.CHAOS_PATH;
-    await fc.assert(fc.asyncProperty(chaosCase, runCase), { numRuns: NUM_RUNS, includeErrorInReport: true, endOnFailure: process.env.CHAOS_NO_SHRINK !== undefined, ...(seed === undefined ? {} : { seed }), ...(path === undefined ? {} : { path }) });
+    await fc.assert(fc.asyncProperty(chaosCase(routes), runCase), { numRuns, includeErrorInReport: true, endOnFailure: process.env.CHAOS_NO_SHRINK !== undefined, ...(seed === undefined ? {} : { seed }), ...(path === undefined ? {} : { path }) });
+    await assertStoredOnce();
+  }
 
-    // Each store holds exactly one row per request, as the memory recorder did.
+  /** Each store holds exactly one row per request so far, as the memory recorder did. */
+  async function assertStoredOnce(): Promise<void> {
     for (const gateway of [plain, cached]) {
       await gateway.app.services.usage.flush();
       const response = await fetch(`${gateway.url}/admin/usage/records?limit=1000`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
@@ -485,5 +615,10 @@ describe('upstream chaos (RELIABILITY §4b, randomized)', () => {
       const logged = gateway.logs.filter((line) => Object.values(CHAOS_KEYS).some((key) => line.includes(key)));
       assert.deepEqual(logged.slice(0, 3), [], 'log lines holding a provider key');
     }
-  });
+  }
+
+  const timeout = Number(process.env.CHAOS_TIMEOUT_S ?? 120) * 1000;
+  test('any upstream behaviour: still serving, well-formed answer or OpenAI error, no leak, one usage record', { timeout }, () => chaos(['chat'], NUM_RUNS));
+
+  test('the same on /v1/messages (Anthropic-shaped), /v1/completions and /v1/embeddings', { timeout }, () => chaos(['messages', 'completions', 'embeddings'], Math.ceil(NUM_RUNS / 3)));
 });

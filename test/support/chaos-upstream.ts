@@ -1,5 +1,6 @@
 // One raw-TCP upstream for the chaos suite (test/integration/upstream-chaos.test.ts): every provider
-// kind's base URL points at it under its own path prefix, and each request is answered by the plan
+// kind's base URL points at it under its own path prefix; what is asked (chat or an Anthropic message,
+// a legacy completion, embeddings) is read from the path; and each request is answered by the plan
 // registered for the run whose marker (`chaos-run-<n>`) is in the request body. It writes the HTTP
 // response byte by byte as the plan says (any status, lying or missing headers, broken framing,
 // pauses, a socket destroyed mid-body), which node:http would refuse to send.
@@ -12,6 +13,15 @@ import { readGeminiFixture } from './fake-gemini.js';
 export const CHAOS_PROVIDERS = ['openai', 'compat', 'azure', 'anthropic', 'gemini', 'ollama'] as const;
 export type ChaosProvider = (typeof CHAOS_PROVIDERS)[number];
 export type WireFormat = 'openai' | 'anthropic' | 'gemini';
+/** What the proxy asked of the upstream, read from the path: a chat answer (or Anthropic message), a legacy completion, embeddings. */
+export type UpstreamApi = 'chat' | 'completions' | 'embeddings';
+
+function apiOf(path: string): UpstreamApi {
+  const bare = path.split('?')[0] ?? '';
+  if (bare.endsWith('/embeddings') || bare.endsWith(':batchEmbedContents') || bare.endsWith(':embedContent')) return 'embeddings';
+  if (bare.endsWith('/completions') && !bare.endsWith('/chat/completions')) return 'completions';
+  return 'chat';
+}
 
 export function formatOf(provider: ChaosProvider): WireFormat {
   return provider === 'anthropic' || provider === 'gemini' ? provider : 'openai';
@@ -89,6 +99,9 @@ export interface RunPlan {
 interface SeenRequest {
   provider: ChaosProvider | undefined;
   stream: boolean;
+  api: UpstreamApi;
+  /** Embeddings asked as base64 (OpenAI and Azure are, when the client is). */
+  base64: boolean;
 }
 
 export interface ChaosUpstream {
@@ -166,16 +179,44 @@ function openAiEvents(): unknown[] {
   ];
 }
 
+function completionJson(): Record<string, unknown> {
+  return {
+    id: 'cmpl-chaos',
+    object: 'text_completion',
+    created: 1_700_000_000,
+    model: 'chaos-model',
+    choices: [{ text: ' upon a time, ünïcödé ✓.', index: 0, logprobs: null, finish_reason: 'stop' }],
+    usage: { prompt_tokens: 4, completion_tokens: 8, total_tokens: 12 },
+  };
+}
+
+function completionEvents(): unknown[] {
+  const base = { id: 'cmpl-chaos', object: 'text_completion', created: 1_700_000_000, model: 'chaos-model' };
+  const piece = (text: string, finish: string | null = null) => ({ ...base, choices: [{ text, index: 0, logprobs: null, finish_reason: finish }] });
+  return [piece(' upon'), piece(' a time ✓'), piece('.', 'stop'), { ...base, choices: [], usage: { prompt_tokens: 4, completion_tokens: 3, total_tokens: 7 } }];
+}
+
+const VECTOR = [0.0125, -0.5, 0.25, 1];
+
+function embeddingsJson(format: WireFormat, base64: boolean): unknown {
+  if (format === 'gemini') return { embeddings: [{ values: VECTOR }] };
+  const embedding = base64 ? Buffer.from(new Float32Array(VECTOR).buffer).toString('base64') : VECTOR;
+  return { object: 'list', data: [{ object: 'embedding', index: 0, embedding }], model: 'chaos-embed', usage: { prompt_tokens: 3, total_tokens: 3 } };
+}
+
 /** A format's JSON answer (already parsed). */
-function answerJson(format: WireFormat, scenario: number): unknown {
-  if (format === 'openai') return openAiJson();
+function answerJson(format: WireFormat, scenario: number, seen: SeenRequest): unknown {
+  if (seen.api === 'embeddings') return embeddingsJson(format, seen.base64);
+  if (format === 'openai') return seen.api === 'completions' ? completionJson() : openAiJson();
   if (format === 'anthropic') return JSON.parse(readAnthropicFixture(`anthropic-${ANTHROPIC_SCENARIOS[scenario % SCENARIO_COUNT]}.response.json`)) as unknown;
   return JSON.parse(readGeminiFixture(`gemini-${GEMINI_SCENARIOS[scenario % SCENARIO_COUNT]}.response.json`)) as unknown;
 }
 
 /** A format's stream as whole events (each with its blank line); the terminal one last. */
-function answerEvents(format: WireFormat, scenario: number, usage: UsageMutation): string[] {
-  if (format === 'openai') return [...openAiEvents().map((event) => `data: ${JSON.stringify(mutateUsage(event, usage))}\n\n`), 'data: [DONE]\n\n'];
+function answerEvents(format: WireFormat, scenario: number, usage: UsageMutation, api: UpstreamApi): string[] {
+  // Embeddings never stream: an event stream for them is the wrong mode (the answer as one event).
+  if (api === 'embeddings') return [`data: ${JSON.stringify(mutateUsage(embeddingsJson(format, false), usage))}\n\n`, 'data: [DONE]\n\n'];
+  if (format === 'openai') return [...(api === 'completions' ? completionEvents() : openAiEvents()).map((event) => `data: ${JSON.stringify(mutateUsage(event, usage))}\n\n`), 'data: [DONE]\n\n'];
   const text = format === 'anthropic' ? readAnthropicFixture(`anthropic-${ANTHROPIC_SCENARIOS[scenario % SCENARIO_COUNT]}.chunks.txt`) : readGeminiFixture(`gemini-${GEMINI_SCENARIOS[scenario % SCENARIO_COUNT]}.chunks.txt`);
   return splitSseEvents(text).map((event) => mutateEventUsage(event, usage));
 }
@@ -237,8 +278,9 @@ function insertAt<T>(list: T[], fraction: number, item: T): T[] {
 }
 
 /** The body of one attempt as pieces to write, and the content type the format would use. */
-function bodyPieces(plan: AttemptPlan, format: WireFormat, stream: boolean, secrets: string): { pieces: Buffer[]; type: string } {
+function bodyPieces(plan: AttemptPlan, format: WireFormat, seen: SeenRequest, secrets: string): { pieces: Buffer[]; type: string } {
   const body = plan.body;
+  const stream = seen.stream;
   const json = 'application/json; charset=utf-8';
   const sse = 'text/event-stream; charset=utf-8';
   const one = (text: string | Buffer, type: string) => ({ pieces: [Buffer.isBuffer(text) ? text : Buffer.from(text)], type });
@@ -252,7 +294,7 @@ function bodyPieces(plan: AttemptPlan, format: WireFormat, stream: boolean, secr
     case 'huge': {
       // Over max_response_mb for a JSON call; a long but legal stream otherwise.
       if (!stream) return one(JSON.stringify({ ...openAiJson(), filler: 'x'.repeat(400 * 1024) }), json);
-      const events = answerEvents(format, 0, 'ok');
+      const events = answerEvents(format, 0, 'ok', seen.api);
       const filler = format === 'openai' ? Array.from({ length: 200 }, () => `data: ${JSON.stringify({ ...(openAiEvents()[1] as object), choices: [{ index: 0, delta: { content: 'y'.repeat(2000) }, finish_reason: null }] })}\n\n`) : [];
       return { pieces: [...events.slice(0, 2), ...filler, ...events.slice(2)].map((event) => Buffer.from(event)), type: sse };
     }
@@ -264,10 +306,10 @@ function bodyPieces(plan: AttemptPlan, format: WireFormat, stream: boolean, secr
       const shape = body.shape === 'self' ? format : body.shape;
       const asStream = body.opposite ? !stream : stream;
       if (!asStream) {
-        const text = Buffer.from(JSON.stringify(mutateUsage(answerJson(shape, body.scenario), body.usage)));
+        const text = Buffer.from(JSON.stringify(mutateUsage(answerJson(shape, body.scenario, seen), body.usage)));
         return one(body.cutAt === undefined ? text : text.subarray(0, Math.floor(body.cutAt * text.length)), json);
       }
-      let events = answerEvents(shape, body.scenario, body.usage);
+      let events = answerEvents(shape, body.scenario, body.usage, seen.api);
       if (body.cutAt !== undefined) events = events.slice(0, Math.floor(body.cutAt * events.length));
       if (body.errorAt !== undefined) events = insertAt(events, body.errorAt, errorEvent(shape, secrets));
       if (body.garbage !== undefined) events = insertAt(events, body.garbage.at, garbageEvent(body.garbage.event, secrets));
@@ -298,14 +340,14 @@ const REASONS: Record<number, string> = { 200: 'OK', 204: 'No Content', 301: 'Mo
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Writes one answer on the socket as the plan says. */
-async function answer(socket: Socket, plan: AttemptPlan, format: WireFormat, stream: boolean, secrets: string): Promise<void> {
+async function answer(socket: Socket, plan: AttemptPlan, format: WireFormat, seen: SeenRequest, secrets: string): Promise<void> {
   if (plan.headerDelayMs > 0) await sleep(plan.headerDelayMs);
   if (socket.destroyed) return;
   if (plan.ending === 'drop') {
     socket.resetAndDestroy();
     return;
   }
-  const { pieces: built, type } = bodyPieces(plan, format, stream, secrets);
+  const { pieces: built, type } = bodyPieces(plan, format, seen, secrets);
   const pieces = plan.split === 'bytes' ? byteSplit(built, plan.status + plan.gapMs + built.length) : built;
   const total = pieces.reduce((sum, piece) => sum + piece.length, 0);
   const lines: string[] = [];
@@ -378,12 +420,17 @@ export async function startChaosUpstream(): Promise<ChaosUpstream> {
       socket.end(UNCLAIMED);
       return;
     }
-    const seen: SeenRequest = { provider: providerOf(path), stream: path.includes(':streamGenerateContent') || /"stream"\s*:\s*true/.test(body) };
+    const seen: SeenRequest = {
+      provider: providerOf(path),
+      stream: path.includes(':streamGenerateContent') || /"stream"\s*:\s*true/.test(body),
+      api: apiOf(path),
+      base64: /"encoding_format"\s*:\s*"base64"/.test(body),
+    };
     const attempt = counts.get(run) ?? 0;
     counts.set(run, attempt + 1);
     const step = plan.attempts[Math.min(attempt, plan.attempts.length - 1)] as AttemptPlan;
     const provider = seen.provider ?? 'openai';
-    await answer(socket, step, formatOf(provider), seen.stream, plantedSecrets(provider, port));
+    await answer(socket, step, formatOf(provider), seen, plantedSecrets(provider, port));
   };
 
   const server: Server = createServer((socket) => {

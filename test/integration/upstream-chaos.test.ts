@@ -309,16 +309,21 @@ function assertAnthropicError(text: string, status: number, where: string): void
 
 const isObject = (value: unknown): boolean => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** A whole answer in the route's format. */
-function assertAnswer(route: Route, text: string): void {
+/**
+ * A whole answer in the route's format. `native`: passed through from a host that speaks it (an
+ * Anthropic message from Anthropic, a completion from a host that serves them): its usage is the host's.
+ */
+function assertAnswer(route: Route, text: string, native: boolean): void {
   const parsed = JSON.parse(text) as Record<string, unknown>;
   const where = text.slice(0, 300);
   if (route === 'messages') {
     assert.equal(parsed.type, 'message', where);
     assert.equal(parsed.role, 'assistant', where);
     assert.ok(Array.isArray(parsed.content), `content: ${where}`);
-    // The counts are the provider's on the native path (bytes unchanged): only their place is held.
-    assert.ok(isObject(parsed.usage), `usage: ${where}`);
+    // The counts are the provider's on the native path (bytes unchanged); translated, a missing one is 0.
+    const usage = parsed.usage as Record<string, unknown> | undefined;
+    assert.ok(isObject(usage), `usage: ${where}`);
+    if (!native) assert.ok(typeof usage?.input_tokens === 'number' && typeof usage.output_tokens === 'number', `usage: ${where}`);
     return;
   }
   if (route === 'embeddings') {
@@ -334,6 +339,12 @@ function assertAnswer(route: Route, text: string): void {
   }
   assert.equal(parsed.object, route === 'chat' ? 'chat.completion' : 'text_completion', where);
   assert.ok(Array.isArray(parsed.choices) && parsed.choices.length > 0, `choices: ${where}`);
+  if (route === 'completions' && !native) {
+    // Emulated over chat: the usage is always whole (README), total_tokens the sum.
+    const usage = parsed.usage as Record<string, unknown> | undefined;
+    assert.ok(typeof usage?.prompt_tokens === 'number' && typeof usage.completion_tokens === 'number', `usage: ${where}`);
+    assert.equal(usage.total_tokens, usage.prompt_tokens + usage.completion_tokens, `total_tokens: ${where}`);
+  }
   for (const choice of parsed.choices as Array<Record<string, unknown>>) {
     if (route === 'completions') {
       assert.equal(typeof choice.text, 'string', `text: ${where}`);
@@ -542,7 +553,9 @@ describe('upstream chaos (RELIABILITY §4b, randomized)', () => {
         if (exchange.status === 429) assert.ok(exchange.headers['retry-after'] !== undefined, `${where}: 429 without Retry-After`);
       } else if (!client.stream) {
         assert.match(String(exchange.headers['content-type']), /^application\/json/, `${where}: content-type`);
-        assertAnswer(client.route, text);
+        // Anthropic and Gemini serve no legacy completions; only Anthropic serves messages natively.
+        const native = client.route === 'messages' ? client.provider === 'anthropic' : client.provider !== 'anthropic' && client.provider !== 'gemini';
+        assertAnswer(client.route, text, native);
         expected = { status: 'ok', httpStatus: 200 };
       } else if (anthropic) {
         assert.match(String(exchange.headers['content-type']), /^text\/event-stream/, `${where}: content-type`);

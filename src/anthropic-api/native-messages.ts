@@ -92,6 +92,7 @@ export function cacheable(message: AnthropicMessage): boolean {
 export function messagesProtocol(body: Record<string, unknown>, headers: Record<string, string>, requestId: string, path = '/v1/messages'): NativeProtocol {
   // Anthropic's own counts, kept apart so cache writes and reads fold correctly when message_delta updates them.
   let raw: AnthropicUsage | undefined;
+  let stopped = false;
   return {
     request(route, stream) {
       return { path, method: 'POST', headers, body: JSON.stringify({ ...body, model: route.upstreamModel, ...(stream ? { stream: true } : {}) }) };
@@ -138,6 +139,7 @@ export function messagesProtocol(body: Record<string, unknown>, headers: Record<
         case 'message_stop':
           stats.finished = true;
           stats.contentStarted = true;
+          stopped = true;
           break;
         case 'error':
           throw convertAnthropicStreamError(data, route.provider.name);
@@ -146,6 +148,7 @@ export function messagesProtocol(body: Record<string, unknown>, headers: Record<
       }
       return `event: ${event.event ?? type ?? 'message'}\n${encodeSseData(event.data)}`;
     },
+    ended: () => stopped,
   };
 }
 

@@ -26,6 +26,11 @@ export interface NativeProtocol {
    */
   readEvent(event: SseEvent, stats: StreamStats, route: Route): string;
   /**
+   * Whether the event just read ended the answer (Anthropic's `message_stop`) so that nothing after
+   * it is read; `[DONE]` always does.
+   */
+  ended?(): boolean;
+  /**
    * The frame that ends the client's stream when the upstream closed after a complete answer
    * without its own end marker (some OpenAI-compatible hosts never send `[DONE]`).
    */
@@ -106,9 +111,10 @@ export class NativeCaller {
             throw error;
           }
           out += frame;
-          // `[DONE]` ends the stream: whatever an upstream writes after it (junk, a late error) is
-          // not read, or it could put an error event after the client's [DONE].
-          if (frame === SSE_DONE) {
+          // `[DONE]` (or the protocol's own end) ends the stream: whatever an upstream writes after it
+          // (junk, a late error, a connection that never closes) is not read, or it could put an
+          // error event after the client's last event.
+          if (frame === SSE_DONE || protocol.ended?.() === true) {
             yield out;
             return;
           }

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { KEYS, record, type Json } from '../support/conformance-providers.js';
-import { FAKE_COUNT_TOKENS, startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
+import { FAKE_COUNT_TOKENS, readAnthropicFixture, startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { CLIENT_KEY, eventually, MASTER_KEY, startGateway, type Gateway } from '../support/gateway-harness.js';
 
@@ -470,5 +470,41 @@ describe('/v1/messages: a client that leaves a passed-through Claude call', () =
   test('a token count: the upstream call is aborted at once', async () => {
     const lag = await leave('/v1/messages/count_tokens', 'count-gone-1');
     assert.ok(lag < 1000, `upstream aborted after ${lag} ms`);
+  });
+});
+
+describe('/v1/messages: a passed-through Claude stream ends at message_stop', () => {
+  // Found by the upstream chaos suite: an upstream that wrote (or waited) after message_stop got the
+  // client an `event: error` after it. Here the upstream writes junk and a late error, then closes.
+  let upstream: Server;
+  let gateway: Gateway;
+  before(async () => {
+    upstream = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(`${readAnthropicFixture('anthropic-text.chunks.txt')}data: {not json\n\nevent: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"late"}}\n\n`);
+    });
+    upstream.listen(0, '127.0.0.1');
+    await once(upstream, 'listening');
+    gateway = await startGateway({ ANTHROPIC_API_KEY: KEYS.anthropic, ANTHROPIC_BASE_URL: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, LLM_PROXY_RPM: '0', LLM_PROXY_CACHE: 'off' });
+  });
+  after(async () => {
+    await gateway.close();
+    upstream.closeAllConnections();
+    upstream.close();
+  });
+
+  test('nothing after it is read, so no error event follows it, and the call is recorded ok', async () => {
+    const response = await fetch(`${gateway.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': CLIENT_KEY, 'x-request-id': 'messages-stop-1' },
+      body: JSON.stringify({ model: 'anthropic/claude-sonnet-4-5', max_tokens: 64, stream: true, messages: [{ role: 'user', content: 'Hello' }] }),
+    });
+    const text = await response.text();
+    assert.equal(response.status, 200);
+    assert.ok(text.endsWith('event: message_stop\ndata: {"type":"message_stop"}\n\n'), text.slice(-300));
+    assert.ok(!text.includes('event: error'), text.slice(-300));
+    await eventually(() => gateway.usage.recent().some((entry) => entry.requestId === 'messages-stop-1'), 2000);
+    assert.equal(gateway.usage.recent().find((entry) => entry.requestId === 'messages-stop-1')?.status, 'ok');
   });
 });

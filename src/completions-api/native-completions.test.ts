@@ -1,9 +1,10 @@
 // The pass-through of /v1/completions streams: the proxy always asks the host for usage, so usage the
-// client did not ask for is taken out, whatever its counts look like.
+// client did not ask for is taken out, whatever its counts look like; an event that is no chunk fails the stream.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { StreamStats } from '../routing/chat-call-types.js';
 import type { Route } from '../routing/model-router.js';
+import { GatewayError } from '../errors/gateway-error.js';
 import { completionsProtocol } from './native-completions.js';
 
 const ROUTE = { provider: { name: 'openai', kind: 'openai' }, upstreamModel: 'gpt-3.5-turbo-instruct', model: 'gpt-3.5-turbo-instruct', entry: undefined } as unknown as Route;
@@ -44,4 +45,13 @@ describe('completions pass-through: usage the client did not ask for', () => {
     const data = usageChunk({});
     assert.equal(read(data, true).frame, `data: ${JSON.stringify(data)}\n\n`);
   });
+});
+
+describe('completions pass-through: events that are no chunk', () => {
+  // Found by the chaos suite: `{"unexpected": true}` went to the client as if it were a chunk.
+  for (const data of [{ unexpected: true }, { choices: 'none' }, { object: 'text_completion', choices: null }]) {
+    test(`${JSON.stringify(data)} ends the stream with an upstream error`, () => {
+      assert.throws(() => read(data, false), (error: unknown) => error instanceof GatewayError && error.status === 502);
+    });
+  }
 });

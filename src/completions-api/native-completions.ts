@@ -72,7 +72,9 @@ export function completionsProtocol(body: Record<string, unknown>, clientUsage: 
       }
       if (!isRecord(parsed)) throw upstreamStreamError(route.provider.name, 'an event that is not a chunk');
       if (parsed.error !== undefined && parsed.error !== null) throw upstreamStreamError(route.provider.name, parseOpenAiErrorMessage(parsed) ?? 'an error event');
-      const choices = Array.isArray(parsed.choices) ? parsed.choices : [];
+      // Each event is read anyway: one that is no chunk ends the stream with an error, as on chat.
+      const choices = parsed.choices;
+      if (!Array.isArray(choices)) throw upstreamStreamError(route.provider.name, 'an event that is not a chunk');
       for (const choice of choices) {
         if (!isRecord(choice)) continue;
         // Some hosts close without [DONE]; a finished choice is a complete answer.

@@ -6,7 +6,7 @@
 // through for a key that may not use a group's non-Anthropic fallback).
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
@@ -419,27 +419,36 @@ function blocks(message: Anthropic.Message): unknown {
   return message.content.map((block) => (block.type === 'text' ? block.text : block.type));
 }
 
+/** A gateway (cache off) in front of an Anthropic upstream that answers every request with `handler`. */
+async function behindRawAnthropic(handler: RequestListener): Promise<{ gateway: Gateway; close(): Promise<void> }> {
+  const upstream = createServer(handler);
+  upstream.listen(0, '127.0.0.1');
+  await once(upstream, 'listening');
+  const gateway = await startGateway({ ANTHROPIC_API_KEY: KEYS.anthropic, ANTHROPIC_BASE_URL: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, LLM_PROXY_RPM: '0', LLM_PROXY_CACHE: 'off' });
+  return {
+    gateway,
+    async close() {
+      await gateway.close();
+      upstream.closeAllConnections();
+      upstream.close();
+    },
+  };
+}
+
 describe('/v1/messages: a client that leaves a passed-through Claude call', () => {
-  // An Anthropic upstream that takes each request and never answers: only the proxy can end a call.
-  let upstream: Server;
   let gateway: Gateway;
+  let close: () => Promise<void>;
   const arrived: Array<{ path: string; goneAt?: number }> = [];
   before(async () => {
-    upstream = createServer((req) => {
+    // An Anthropic upstream that takes each request and never answers: only the proxy can end a call.
+    ({ gateway, close } = await behindRawAnthropic((req) => {
       const entry: { path: string; goneAt?: number } = { path: req.url ?? '' };
       arrived.push(entry);
       req.resume();
       req.socket.on('close', () => (entry.goneAt = Date.now()));
-    });
-    upstream.listen(0, '127.0.0.1');
-    await once(upstream, 'listening');
-    gateway = await startGateway({ ANTHROPIC_API_KEY: KEYS.anthropic, ANTHROPIC_BASE_URL: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, LLM_PROXY_RPM: '0', LLM_PROXY_CACHE: 'off' });
+    }));
   });
-  after(async () => {
-    await gateway.close();
-    upstream.closeAllConnections();
-    upstream.close();
-  });
+  after(() => close());
 
   /** Sends `path`, leaves once the upstream has the call, and returns how long the upstream call outlived the client. */
   async function leave(path: string, requestId: string): Promise<number> {
@@ -476,23 +485,16 @@ describe('/v1/messages: a client that leaves a passed-through Claude call', () =
 describe('/v1/messages: a passed-through Claude stream ends at message_stop', () => {
   // Found by the upstream chaos suite: an upstream that wrote (or waited) after message_stop got the
   // client an `event: error` after it. Here the upstream writes junk and a late error, then closes.
-  let upstream: Server;
   let gateway: Gateway;
+  let close: () => Promise<void>;
   before(async () => {
-    upstream = createServer((req, res) => {
+    ({ gateway, close } = await behindRawAnthropic((req, res) => {
       req.resume();
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.end(`${readAnthropicFixture('anthropic-text.chunks.txt')}data: {not json\n\nevent: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"late"}}\n\n`);
-    });
-    upstream.listen(0, '127.0.0.1');
-    await once(upstream, 'listening');
-    gateway = await startGateway({ ANTHROPIC_API_KEY: KEYS.anthropic, ANTHROPIC_BASE_URL: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, LLM_PROXY_RPM: '0', LLM_PROXY_CACHE: 'off' });
+    }));
   });
-  after(async () => {
-    await gateway.close();
-    upstream.closeAllConnections();
-    upstream.close();
-  });
+  after(() => close());
 
   test('nothing after it is read, so no error event follows it, and the call is recorded ok', async () => {
     const response = await fetch(`${gateway.url}/v1/messages`, {

@@ -5,7 +5,7 @@
 // pieces (OpenAI) or whole in the call's first chunk (Gemini, Ollama): the concatenation is always
 // the complete JSON, `{}` when the model sent none.
 // @see https://docs.anthropic.com/en/docs/build-with-claude/streaming
-import type { GatewayError } from '../errors/gateway-error.js';
+import { StreamConversionError, type GatewayError } from '../errors/gateway-error.js';
 import type { ChatCompletionChunk, ChatCompletionResponse, CompletionUsage, FinishReason } from '../openai/types.js';
 import type {
   AnthropicContentBlock,
@@ -295,7 +295,7 @@ export class AnthropicStreamWriter {
       // them invalid, and the block cannot be reopened: the throw ends the stream with an error event
       // (answer-format.ts) rather than lose them.
       if (fragment.trim().length === 0) return '';
-      throw new TypeError(`more arguments for tool call ${call.index} after they were complete`);
+      throw new StreamConversionError(`it sent more arguments for tool call ${call.index} after they were complete`);
     }
     append(tool, fragment);
     if (tool.block === undefined) return '';

@@ -158,6 +158,12 @@ export function upstreamBadResponse(provider: string, detail = 'an answer that i
   });
 }
 
+/**
+ * Thrown by a pure stream converter that cannot go on with what the provider sent: its message (a
+ * clause, "it sent …") ends the client's stream as the detail of an upstream_stream_error.
+ */
+export class StreamConversionError extends Error {}
+
 export function upstreamStreamError(provider: string, detail: string): GatewayError {
   return new GatewayError({
     status: 502,

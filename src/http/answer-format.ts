@@ -2,7 +2,7 @@
 // executor or the cache produce are read back one chunk at a time and rewritten in another
 // endpoint's wire format. Only endpoints other than /v1/chat/completions pay for this.
 import { parseChunkFrame } from '../cache/convert-answer.js';
-import { isGatewayError, upstreamStreamError, type GatewayError } from '../errors/gateway-error.js';
+import { isGatewayError, StreamConversionError, upstreamStreamError, type GatewayError } from '../errors/gateway-error.js';
 import type { ChatCompletionChunk } from '../openai/types.js';
 import { frameText } from '../streaming/sse-passthrough.js';
 import type { AnswerFormat } from './chat-pipeline.js';
@@ -34,9 +34,9 @@ function convertFrames(text: string, converter: ChunkConverter, source: string):
     if (chunk === undefined) throw notConverted(source);
     try {
       out += converter.push(chunk);
-    } catch {
-      // A chunk of the right outline with fields of the wrong type (a null delta or tool call).
-      throw notConverted(source);
+    } catch (error) {
+      // The converter's own reason, or a chunk of the right outline with fields of the wrong type (a null delta or tool call).
+      throw error instanceof StreamConversionError ? upstreamStreamError(source, error.message) : notConverted(source);
     }
   }
   return out;

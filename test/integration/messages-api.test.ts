@@ -270,15 +270,22 @@ describe('/v1/messages: keys, errors, tool streams, cache', () => {
     assert.deepEqual(order, ['content_block_start:0', 'content_block_delta:0', 'content_block_delta:0', 'content_block_stop:0', 'content_block_start:1', 'content_block_delta:1', 'content_block_stop:1']);
   });
 
-  test('a translated stream whose first content cannot be converted ends with an error event and is recorded', async () => {
+  test('a translated stream whose content cannot be converted ends with an error event that says why, and is recorded', async () => {
     // Both arrive in the read that brings the first content, so they are in the held head the
     // route converts after its status line has gone: a tool call that is null, and an event that
     // is no JSON (it passes the pass-through scanner unread once content has started).
-    const cases = [
-      sse([delta({ role: 'assistant', content: null }), delta({ tool_calls: [null] }), delta({}, 'tool_calls')]),
-      `data: ${JSON.stringify(delta({ content: 'Hi' }))}\n\ndata: {not json}\n\n${sse([delta({}, 'stop')])}`,
+    const call = (index: number, id: string | undefined, args: string): Json => ({ index, ...(id === undefined ? {} : { id, type: 'function' }), function: { ...(id === undefined ? {} : { name: 'f' }), arguments: args } });
+    const unconverted = 'a chunk that could not be converted';
+    const cases: [string, string][] = [
+      [sse([delta({ role: 'assistant', content: null }), delta({ tool_calls: [null] }), delta({}, 'tool_calls')]), unconverted],
+      [`data: ${JSON.stringify(delta({ content: 'Hi' }))}\n\ndata: {not json}\n\n${sse([delta({}, 'stop')])}`, unconverted],
+      // Call 0 complete, its block closed for call 1, then more for call 0: the writer says what happened.
+      [
+        sse([delta({ tool_calls: [call(0, 'call_a', '{}')] }), delta({ tool_calls: [call(1, 'call_b', '{}')] }), delta({ tool_calls: [call(0, undefined, ',"late":1}')] }), delta({}, 'tool_calls')]),
+        'it sent more arguments for tool call 0 after they were complete',
+      ],
     ];
-    for (const [index, body] of cases.entries()) {
+    for (const [index, [body, detail]] of cases.entries()) {
       openai.reset();
       openai.enqueue({ kind: 'raw', status: 200, contentType: 'text/event-stream', body });
       const requestId = `messages-unconvertible-${index}`;
@@ -293,7 +300,7 @@ describe('/v1/messages: keys, errors, tool streams, cache', () => {
       const events = text.split('\n\n').filter((frame) => frame.length > 0);
       assert.match(events.at(-1) ?? '', /^event: error\ndata: \{"type":"error","error":\{"type":"api_error"/, text);
       // The provider whose chunk failed is named, not the proxy.
-      assert.match(events.at(-1) ?? '', /The stream from provider 'openai' failed: a chunk that could not be converted/, text);
+      assert.ok((events.at(-1) ?? '').includes(`The stream from provider 'openai' failed: ${detail}.`), text);
       assert.ok(!text.includes('message_stop'), text);
       await eventually(() => gateway.usage.recent().some((entry) => entry.requestId === requestId), 2000);
       const entry = gateway.usage.recent().find((recorded) => recorded.requestId === requestId);

@@ -65,6 +65,26 @@ describe('openai SDK against the proxy', () => {
     assert.ok(usage !== undefined && usage.completion_tokens > 0);
   });
 
+  test('legacy completions, plain and streamed (usage only when asked)', async () => {
+    const plain = await client.completions.create({ model: 'gpt-3.5-turbo', prompt: 'Once upon a time', max_tokens: 16 });
+    assert.equal(plain.object, 'text_completion');
+    assert.equal(plain.choices[0]?.text, 'Hello from the fake upstream.');
+    for (const includeUsage of [false, true]) {
+      const stream = await client.completions.create({ model: 'gpt-3.5-turbo', prompt: 'Once upon a time', max_tokens: 16, stream: true, ...(includeUsage ? { stream_options: { include_usage: true } } : {}) });
+      let text = '';
+      let finish: string | null | undefined;
+      let usage: OpenAI.CompletionUsage | undefined;
+      for await (const chunk of stream) {
+        text += chunk.choices[0]?.text ?? '';
+        finish = chunk.choices[0]?.finish_reason ?? finish;
+        if (chunk.usage) usage = chunk.usage;
+      }
+      assert.equal(text, 'Hello from the fake upstream.');
+      assert.equal(finish, 'stop');
+      assert.equal(usage !== undefined && usage.completion_tokens > 0, includeUsage);
+    }
+  });
+
   test('tools, plain and streamed', async () => {
     const tools = [
       {

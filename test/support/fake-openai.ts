@@ -1,6 +1,6 @@
 // A fake OpenAI-format upstream (OpenAI, Azure deployments, any OpenAI-compatible host) on
 // 127.0.0.1:0. It speaks the real wire format (JSON bodies, `data:` SSE lines, `[DONE]`, error
-// envelopes, `retry-after` headers) for chat, embeddings and (plain, at /v1) legacy completions,
+// envelopes, `retry-after` headers) for chat, embeddings and (plain, at /v1; streamed when asked) legacy completions,
 // records every request it receives, and takes scripted faults from a queue: `fake.enqueue({...})`
 // shapes the next request's answer.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -237,7 +237,18 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeO
       return;
     }
     if (isCompletions) {
-      res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'req_fake' }).end(JSON.stringify(fakeCompletionAnswer(body, model, replyText)));
+      const answer = fakeCompletionAnswer(body, model, replyText);
+      if (body.stream !== true) {
+        res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'req_fake' }).end(JSON.stringify(answer));
+        return;
+      }
+      // Streamed as OpenAI does: text_completion chunks, the usage chunk (choices []) when asked, [DONE].
+      const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+      const { usage, choices: _choices, ...base } = answer;
+      const event = (value: Record<string, unknown>) => `data: ${JSON.stringify(value)}\n\n`;
+      const chunk = (text: string, finish: string | null) => event({ ...base, choices: [{ text, index: 0, logprobs: null, finish_reason: finish }], ...(includeUsage ? { usage: null } : {}) });
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+      res.end(replyText.split(' ').map((word, index) => chunk(index === 0 ? word : ` ${word}`, null)).join('') + chunk('', 'stop') + (includeUsage ? event({ ...base, choices: [], usage }) : '') + 'data: [DONE]\n\n');
       return;
     }
     const id = `chatcmpl-fake${requests.length}`;

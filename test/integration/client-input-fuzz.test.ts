@@ -13,9 +13,10 @@ import { describeRequest, hostileRequest, serialize, splitResponses, type Hostil
 import { routeTable } from '../support/route-table.js';
 import type { RecordedRequest } from '../support/fake-openai.js';
 import { call, parseRawResponse, rawExchange, splitSse, startStack, type RawResponse, type Stack } from '../support/reliability-support.js';
+import { searchSeed } from '../support/search-seed.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 80);
-const SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);
+const SEED = searchSeed(process.env.FUZZ_SEED);
 /** Fuzz only the routes whose `METHOD url` holds this text (to hunt with many runs on one route). */
 const ONLY = process.env.FUZZ_ROUTES;
 

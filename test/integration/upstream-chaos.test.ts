@@ -19,6 +19,7 @@ import { anthropicErrorType } from '../../src/anthropic-api/from-chat.js';
 import { CHAOS_KEYS, CHAOS_PROVIDERS, GARBAGE_COUNT, SCENARIO_COUNT, startChaosUpstream, type AttemptPlan, type BodyPlan, type ChaosProvider, type ChaosUpstream, type RunPlan } from '../support/chaos-upstream.js';
 import { CLIENT_KEY, MASTER_KEY, startGateway, type Gateway } from '../support/gateway-harness.js';
 import { configFile } from '../support/reliability-support.js';
+import { searchSeed } from '../support/search-seed.js';
 import { createPostgresSchema, type PostgresSchema } from '../support/backing-services.js';
 import type { UsageRecord } from '../../src/usage/usage-recorder.js';
 
@@ -607,7 +608,7 @@ describe('upstream chaos (RELIABILITY §4b, randomized)', () => {
 
   /** The property over `routes`; CHAOS_SEED and CHAOS_PATH replay a reported failure (fast-check prints both). */
   async function chaos(routes: readonly Route[], numRuns: number): Promise<void> {
-    const seed = process.env.CHAOS_SEED === undefined ? undefined : Number(process.env.CHAOS_SEED);
+    const seed = searchSeed(process.env.CHAOS_SEED);
     const path = process.env.CHAOS_PATH;
     await fc.assert(fc.asyncProperty(chaosCase(routes), runCase), { numRuns, includeErrorInReport: true, endOnFailure: process.env.CHAOS_NO_SHRINK !== undefined, ...(seed === undefined ? {} : { seed }), ...(path === undefined ? {} : { path }) });
     await assertStoredOnce();

@@ -8,6 +8,9 @@
 //             (non-streaming chat.completion with usage; or ~20 SSE chat.completion.chunk events + [DONE]).
 //     floor   bench/floor.mjs: node:http + one keep-alive undici Pool to the mock, forwarding the body
 //             and piping the response bytes back, no features: the floor any Node proxy can reach.
+//     fastify bench/fastify-floor.mjs: one bare Fastify route (logger off, no hooks) that parses the body,
+//             serialises it for the upstream, parses a JSON answer (as a gateway reads its usage) and
+//             passes a stream through: the floor of a gateway built on Fastify (--no-fastify-floor skips it).
 //     proxy   `node dist/src/main.js` (the system under test), configured through env to use the mock as
 //             its OpenAI upstream (cache off, rate limit off, log level warn, a temp SQLite db).
 //   Every request carries `Authorization: Bearer bench-client-key` and the body
@@ -15,7 +18,7 @@
 //   (plus "stream":true for the streaming scenarios).
 //
 // METHOD
-//   * Placement: with taskset and >= 2 usable cores, the system under test (floor or proxy, only one of them
+//   * Placement: with taskset and >= 2 usable cores, the system under test (floor, fastify or proxy, only one of them
 //     under load at any time) runs alone on the 2nd core; this driver (autocannon + the TTFB client) and the
 //     mock share the 1st core (the mock gets a 3rd core if there is one). The layout is printed.
 //   * Readiness: a TCP connect for the mock and the floor; GET /health == 200 for the proxy (fails after 15 s).
@@ -59,7 +62,8 @@
 // USAGE
 //   npm run bench                          full run (3 rounds x 3 s per target and scenario, ~2-2.5 minutes)
 //   node bench/run.mjs --quick             smoke check (1 round x 2 s, short warm-up, 100 TTFB requests)
-//   node bench/run.mjs --no-proxy          only direct and floor (the proxy is not started)
+//   node bench/run.mjs --no-proxy          only direct and the floors (the proxy is not started)
+//   node bench/run.mjs --no-fastify-floor  without the Fastify floor (a quarter less time)
 //   node bench/run.mjs --only stream-c64   one scenario (repeatable or comma-separated; "stream" = both
 //                                          streaming scenarios, "nonstream" = both non-streaming ones)
 //   node bench/run.mjs --cpu-prof          start the proxy with --cpu-prof --cpu-prof-dir=.bench/ (the profile
@@ -93,7 +97,7 @@ const CHAT_PATH = '/v1/chat/completions';
 const EXPECTED_TEXT = "Hello! How can I help you today? I'm happy to assist with anything.";
 const PROXY_HEALTH_TIMEOUT_MS = 15_000;
 const TTFB_MAX_MS = 2000; // per TTFB loop (all targets); normally it takes well under a second
-const TARGETS = ['direct', 'floor', 'proxy'];
+const TARGETS = ['direct', 'floor', 'fastify', 'proxy'];
 
 // ---------------------------------------------------------------------------------------------- options
 let opts;
@@ -109,6 +113,7 @@ try {
       'cpu-prof': { type: 'boolean', default: false },
       only: { type: 'string', multiple: true },
       'no-proxy': { type: 'boolean', default: false },
+      'no-fastify-floor': { type: 'boolean', default: false },
       'proxy-entry': { type: 'string' },
       'proxy-node-flags': { type: 'string' },
       'no-pin': { type: 'boolean', default: false },
@@ -140,6 +145,7 @@ const cfg = {
   warmup: num(opts.warmup, opts.quick ? 0.5 : 1, 'warmup'),
   ttfbRequests: Math.round(num(opts['ttfb-requests'], opts.quick ? 100 : 500, 'ttfb-requests')),
   proxy: !opts['no-proxy'],
+  fastifyFloor: !opts['no-fastify-floor'],
   cpuProf: opts['cpu-prof'],
   pin: !opts['no-pin'],
   maxReruns: opts['max-reruns'] === '0' ? 0 : Math.round(num(opts['max-reruns'], opts.quick ? 2 : 5, 'max-reruns')),
@@ -168,7 +174,7 @@ if (opts.only?.length) {
     process.exit(2);
   }
 }
-const targets = TARGETS.filter((t) => t !== 'proxy' || cfg.proxy);
+const targets = TARGETS.filter((t) => (t !== 'proxy' || cfg.proxy) && (t !== 'fastify' || cfg.fastifyFloor));
 
 const BODY_NONSTREAM = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }], max_tokens: 50 });
 const BODY_STREAM = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }], max_tokens: 50, stream: true });
@@ -607,12 +613,12 @@ async function main() {
   log(`llm-proxy bench — node ${process.version}, ${os.cpus().length} cpu(s) (${os.cpus()[0]?.model ?? '?'}), targets: ${targets.join(', ')}`);
   log(`scenarios: ${scenarios.map((s) => s.name).join(', ')}; ${cfg.rounds} round(s) x ${cfg.duration} s per target, warm-up ${cfg.warmup} s, TTFB ${cfg.ttfbRequests} req/target; estimated ${Math.round(estimate)} s (re-runs allowed while the projected end stays under ${Math.round(estimate + 15)} s)`);
   if (layout.pinned) {
-    log(`cpu pinning (taskset): system under test (floor / proxy) on core ${layout.sut}; load generator (this driver: autocannon + TTFB client) on core ${layout.load}; mock upstream on core ${layout.mock}${layout.mock === layout.load ? ' (shared with the load generator)' : ''}`);
+    log(`cpu pinning (taskset): system under test (floor / fastify / proxy) on core ${layout.sut}; load generator (this driver: autocannon + TTFB client) on core ${layout.load}; mock upstream on core ${layout.mock}${layout.mock === layout.load ? ' (shared with the load generator)' : ''}`);
   } else {
     log(`cpu pinning: OFF (${layout.why}); all processes share all cores, numbers are noisier`);
   }
 
-  const ports = { direct: await freePort(), floor: await freePort(), proxy: cfg.proxy ? await freePort() : undefined };
+  const ports = { direct: await freePort(), floor: await freePort(), fastify: cfg.fastifyFloor ? await freePort() : undefined, proxy: cfg.proxy ? await freePort() : undefined };
   const baseEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? os.tmpdir(), LANG: process.env.LANG ?? 'C.UTF-8', TMPDIR: os.tmpdir() };
 
   // Each child gets the same minimal environment (no provider keys or proxy settings from the caller's shell).
@@ -628,8 +634,15 @@ async function main() {
     env: { ...baseEnv, BENCH_WATCH_STDIN: '1', FLOOR_UPSTREAM_KEY: UPSTREAM_KEY },
     stdinPipe: true,
   });
+  const fastifyFloor = cfg.fastifyFloor ? startChild('fastify', {
+    cpu: layout.pinned ? layout.sut : undefined,
+    args: [path.join(BENCH_DIR, 'fastify-floor.mjs'), String(ports.fastify), `http://${HOST}:${ports.direct}/v1`],
+    env: { ...baseEnv, BENCH_WATCH_STDIN: '1', FLOOR_UPSTREAM_KEY: UPSTREAM_KEY },
+    stdinPipe: true,
+  }) : null;
   await tcpReady(ports.direct, 10_000, mock);
   await tcpReady(ports.floor, 10_000, floor);
+  if (fastifyFloor) await tcpReady(ports.fastify, 10_000, fastifyFloor);
 
   let proxy = null;
   const invalid = [];
@@ -702,7 +715,8 @@ async function main() {
     throw new BenchError(`mock or floor not answering: ${JSON.stringify(sanity)}`);
   }
 
-  ourPids = new Set([process.pid, mock.pid, floor.pid, ...(proxy ? [proxy.pid] : [])]);
+  ourPids = new Set([process.pid, mock.pid, floor.pid, ...(fastifyFloor ? [fastifyFloor.pid] : []), ...(proxy ? [proxy.pid] : [])]);
+  const targetPid = { floor: floor.pid, fastify: fastifyFloor?.pid, proxy: proxy?.pid };
   let rerunsLeft = cfg.maxReruns;
   quietBudgetMs = cfg.maxReruns * 3000;
   const reruns = [];
@@ -728,7 +742,7 @@ async function main() {
           const res = await cannon(targetPorts[t], sc, cfg.duration);
           const na = noiseSnapshot();
           res.otherCpu = foreignLoad(nb, na);
-          res.cpu = { target: t === 'direct' ? NaN : ourLoad(nb, na, t === 'floor' ? floor.pid : proxy.pid), mock: ourLoad(nb, na, mock.pid), driver: ourLoad(nb, na, process.pid) };
+          res.cpu = { target: t === 'direct' ? NaN : ourLoad(nb, na, targetPid[t]), mock: ourLoad(nb, na, mock.pid), driver: ourLoad(nb, na, process.pid) };
           res.noisy = res.otherCpu > NOISY_CORES;
           if (res.noisy) res.otherTop = foreignTop(nb, na);
           const after = await mockStats(ports.direct);
@@ -743,7 +757,7 @@ async function main() {
           } : null;
           const bad = res.non2xx + res.errors + res.timeouts;
           const rerun = res.noisy && canRerun() && !bad && !(t === 'proxy' && proxyCrash);
-          log(`  round ${r + 1}/${cfg.rounds} ${t.padEnd(6)} ${fs0(res.rps).padStart(7)} req/s  p50 ${f(res.p50)} ms  p99 ${f(res.p99)} ms  cpu: ${t === 'direct' ? '' : `${t} ${f(res.cpu.target, 2)}, `}mock ${f(res.cpu.mock, 2)}, driver ${f(res.cpu.driver, 2)}, others ${f(res.otherCpu, 2)}${res.noisy ? `  ~ noisy${rerun ? ', re-running' : ''} [${res.otherTop.join('; ')}]` : ''}${bad ? `  !! non2xx=${res.non2xx} errors=${res.errors} timeouts=${res.timeouts} codes=${JSON.stringify(res.statusCodes)}` : ''}`);
+          log(`  round ${r + 1}/${cfg.rounds} ${t.padEnd(7)} ${fs0(res.rps).padStart(7)} req/s  p50 ${f(res.p50)} ms  p99 ${f(res.p99)} ms  cpu: ${t === 'direct' ? '' : `${t} ${f(res.cpu.target, 2)}, `}mock ${f(res.cpu.mock, 2)}, driver ${f(res.cpu.driver, 2)}, others ${f(res.otherCpu, 2)}${res.noisy ? `  ~ noisy${rerun ? ', re-running' : ''} [${res.otherTop.join('; ')}]` : ''}${bad ? `  !! non2xx=${res.non2xx} errors=${res.errors} timeouts=${res.timeouts} codes=${JSON.stringify(res.statusCodes)}` : ''}`);
           if (rerun) {
             rerunsLeft--;
             await waitForQuiet();
@@ -778,7 +792,7 @@ async function main() {
       }
       for (const [t, v] of Object.entries(tt)) {
         results[sc.name][t].ttfb = v;
-        log(`  ${t.padEnd(6)} TTFB p50 ${f(v.ttfbP50)} ms (p99 ${f(v.ttfbP99)}, n=${v.n})  full response p50 ${f(v.totalP50)} ms${v.non2xx + v.errors ? `  !! non2xx=${v.non2xx} errors=${v.errors}` : ''}`);
+        log(`  ${t.padEnd(7)} TTFB p50 ${f(v.ttfbP50)} ms (p99 ${f(v.ttfbP99)}, n=${v.n})  full response p50 ${f(v.totalP50)} ms${v.non2xx + v.errors ? `  !! non2xx=${v.non2xx} errors=${v.errors}` : ''}`);
       }
     }
   }
@@ -834,7 +848,7 @@ async function main() {
       const d = S.direct;
       const fl = S.floor;
       const vsDirect = t !== 'direct';
-      const vsFloor = t === 'proxy';
+      const vsFloor = t === 'proxy' || t === 'fastify';
       const row = {
         dp50Direct: vsDirect ? s.p50 - d.p50 : NaN,
         dp50Floor: vsFloor ? s.p50 - fl.p50 : NaN,
@@ -900,6 +914,19 @@ async function main() {
     lines.push(total
       ? `proxy log: ${total} line(s) at warn level or above (${path.relative(ROOT, proxy.logPath)}):\n${entries.slice(0, 8).map(([k, n]) => `  ${String(n).padStart(6)} x ${k}`).join('\n')}`
       : 'proxy log: nothing at warn level or above');
+  }
+  const framework = [];
+  if (cfg.fastifyFloor) {
+    for (const name of ['nonstream-c64', 'stream-c64']) {
+      const S = P[name];
+      if (!S) continue;
+      const proxyPart = cfg.proxy ? `; proxy RPS ${f(S.proxy.rps / S.fastify.rps, 2)}x the Fastify floor's (CPU per response ${f(S.proxy.cpuUs / S.fastify.cpuUs, 2)}x)` : '';
+      framework.push(`  ${name}: Fastify floor RPS ${f(S.fastify.rps / S.floor.rps, 2)}x the floor's (CPU per response ${f(S.fastify.cpuUs / S.floor.cpuUs, 2)}x; 0.7x allows ${f(1 / 0.7, 2)}x)${proxyPart}`);
+    }
+  }
+  if (framework.length) {
+    lines.push('\nFRAMEWORK (what a bare Fastify route costs before any feature; information, not a target)');
+    lines.push(...framework);
   }
   if (checks.length) {
     lines.push('\nTARGETS');

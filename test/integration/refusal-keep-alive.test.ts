@@ -62,6 +62,31 @@ describe('refusals before the body is read', () => {
     for (const answer of answers) assert.notEqual(answer.headers.connection, 'close');
   });
 
+  test('a body read whole and refused (not JSON, not an object, too deep, a bad field) keeps the connection for the next request', async () => {
+    const health = `GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
+    const chat = (body: string) => request('POST', '/v1/chat/completions', CLIENT_KEY, body);
+    const { answers, closed } = await onOneConnection(gateway.url, [
+      chat('{"model":'),
+      health,
+      chat('[1,2]'),
+      health,
+      chat(`{"model":"gpt-4","messages":${'['.repeat(100)}${']'.repeat(100)}}`),
+      health,
+      chat('{"model":"gpt-4","messages":[{"role":"user","content":"hi"}],"temperature":"hot"}'),
+      health,
+    ]);
+    assert.deepEqual(
+      answers.map((answer) => answer.status),
+      [400, 200, 400, 200, 400, 200, 400, 200],
+    );
+    assert.deepEqual(
+      answers.filter((_, index) => index % 2 === 0).map((answer) => (JSON.parse(answer.body) as { error: { code: string } }).error.code),
+      ['invalid_json', 'invalid_json', 'nesting_too_deep', 'invalid_type'],
+    );
+    assert.equal(closed, false);
+    for (const answer of answers) assert.notEqual(answer.headers.connection, 'close');
+  });
+
   test('a refused upload too large to drain says Connection: close, then closes', async () => {
     const body = Buffer.alloc(2 * 1024 * 1024, 0x20).toString('latin1');
     const { answers, closed } = await onOneConnection(gateway.url, [request('POST', '/admin/keys', CLIENT_KEY, body), `GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`]);

@@ -159,6 +159,11 @@ function errorWriter(redactor: Redactor | undefined): (request: FastifyRequest, 
       reply.header('connection', 'close');
       holdOpenAfterAnswer(raw.socket);
       reply.raw.once('finish', () => lingeringClose(raw));
+    } else if (raw.complete) {
+      // Fastify says `Connection: close` after any body parser error, for a body that may still be
+      // arriving; one read whole (bad JSON, too deep) leaves nothing behind it, and the connection
+      // serves the client's next request, pipelined or not.
+      reply.removeHeader('connection');
     }
     reply.code(gateway.status).header('content-type', 'application/json; charset=utf-8');
     // Another API's paths answer in that API's own error shape.

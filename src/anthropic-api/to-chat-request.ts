@@ -5,6 +5,7 @@ import { invalidType, invalidValue } from '../errors/gateway-error.js';
 import type { ChatCompletionRequest, ChatMessage, ContentPart, ToolCall, ToolChoice, ToolDefinition } from '../openai/types.js';
 import { ToolNames, unsupportedContent } from '../providers/chat-request-fields.js';
 import type { AnthropicToolResultBlockParam, AnthropicToolUseBlockParam } from '../providers/anthropic/anthropic-wire.js';
+import { ClientParams, type PartOrigin } from './client-params.js';
 import type { InboundContentBlock, InboundMessageParam, InboundTool, MessagesRequest } from './messages-request.js';
 
 /** Fields read below, or deliberately dropped with their own warning. */
@@ -67,14 +68,22 @@ function mediaPart(block: InboundContentBlock, param: string): ContentPart {
   throw unsupportedContent(`${param}.source`, `document source '${String(typed.type)}' is only available with Anthropic models`);
 }
 
+interface ToolResultParts {
+  text: string;
+  images: ContentPart[];
+  /** The index of each image in the result's content. */
+  positions: number[];
+}
+
 /** A tool_result's content → the tool message's text, and any images it held (they follow as a user turn). */
-function toolResultParts(block: AnthropicToolResultBlockParam, param: string): { text: string; images: ContentPart[] } {
+function toolResultParts(block: AnthropicToolResultBlockParam, param: string): ToolResultParts {
   const content = block.content;
-  if (content === undefined) return { text: '', images: [] };
-  if (typeof content === 'string') return { text: content, images: [] };
+  if (content === undefined) return { text: '', images: [], positions: [] };
+  if (typeof content === 'string') return { text: content, images: [], positions: [] };
   if (!Array.isArray(content)) throw invalidValue(`${param}.content`, 'expected a string or an array of blocks');
   const texts: string[] = [];
   const images: ContentPart[] = [];
+  const positions: number[] = [];
   content.forEach((part: unknown, index) => {
     const at = `${param}.content[${index}]`;
     // The request schema checks the blocks of a turn, not those nested in a tool_result.
@@ -82,10 +91,12 @@ function toolResultParts(block: AnthropicToolResultBlockParam, param: string): {
     const block = part as InboundContentBlock;
     if (typeof block.type !== 'string') throw invalidType(`${at}.type`, 'string');
     if (block.type === 'text' && typeof (block as { text?: unknown }).text === 'string') texts.push((block as { text: string }).text);
-    else if (block.type === 'image' || block.type === 'document') images.push(mediaPart(block, at));
-    else throw unsupportedContent(at, `'${block.type.slice(0, 64)}' blocks in a tool_result are only available with Anthropic models`);
+    else if (block.type === 'image' || block.type === 'document') {
+      images.push(mediaPart(block, at));
+      positions.push(index);
+    } else throw unsupportedContent(at, `'${block.type.slice(0, 64)}' blocks in a tool_result are only available with Anthropic models`);
   });
-  return { text: texts.join('\n'), images };
+  return { text: texts.join('\n'), images, positions };
 }
 
 function argumentsOf(block: AnthropicToolUseBlockParam, param: string): string {
@@ -111,19 +122,31 @@ function placeholder(block: unknown, mode: Mode, error: unknown): ContentPart {
   return { type: 'text', text: JSON.stringify(block) };
 }
 
-function userTurn(message: InboundMessageParam, param: string, out: ChatMessage[], mode: Mode): void {
+/** The chat messages, and where each came from (for the client's paths in later 400s). */
+interface Out {
+  messages: ChatMessage[];
+  params: ClientParams;
+}
+
+function userTurn(message: InboundMessageParam, turn: number, out: Out, mode: Mode): void {
+  const param = `messages[${turn}]`;
   if (typeof message.content === 'string') {
-    out.push({ role: 'user', content: message.content });
+    out.messages.push({ role: 'user', content: message.content });
+    out.params.origins.push({ kind: 'turn', message: turn });
     return;
   }
   const parts: ContentPart[] = [];
   const afterTools: ContentPart[] = [];
+  // The block of each part, in step with `parts` and `afterTools`.
+  const partBlocks: PartOrigin[] = [];
+  const imageBlocks: PartOrigin[] = [];
   message.content.forEach((block, index) => {
     const at = `${param}.content[${index}]`;
     switch (block.type) {
       case 'text':
         if (typeof (block as { text?: unknown }).text !== 'string') throw invalidValue(`${at}.text`, 'expected a string');
         parts.push({ type: 'text', text: (block as { text: string }).text });
+        partBlocks.push(index);
         return;
       case 'image':
       case 'document':
@@ -132,41 +155,52 @@ function userTurn(message: InboundMessageParam, param: string, out: ChatMessage[
         } catch (error) {
           parts.push(placeholder(block, mode, error));
         }
+        partBlocks.push(index);
         return;
       case 'tool_result': {
         const result = block as AnthropicToolResultBlockParam;
         if (typeof result.tool_use_id !== 'string') throw invalidValue(`${at}.tool_use_id`, 'expected a string');
-        let converted: { text: string; images: ContentPart[] };
+        let converted: ToolResultParts;
         try {
           converted = toolResultParts(result, at);
         } catch (error) {
           placeholder(block, mode, error);
-          converted = { text: JSON.stringify(result.content), images: [] };
+          converted = { text: JSON.stringify(result.content), images: [], positions: [] };
         }
-        const { text, images } = converted;
+        const { text, images, positions } = converted;
         // OpenAI has no error flag on tool results: the model reads it from the text.
-        out.push({ role: 'tool', tool_call_id: result.tool_use_id, content: result.is_error === true && !/^error/i.test(text) ? `Error: ${text}` : text });
-        for (const image of images) afterTools.push(image);
+        out.messages.push({ role: 'tool', tool_call_id: result.tool_use_id, content: result.is_error === true && !/^error/i.test(text) ? `Error: ${text}` : text });
+        out.params.origins.push({ kind: 'tool_result', message: turn, block: index });
+        images.forEach((image, position) => {
+          afterTools.push(image);
+          imageBlocks.push([index, positions[position] ?? 0]);
+        });
         return;
       }
       default:
         parts.push(placeholder(block, mode, unsupportedContent(at, `'${block.type.slice(0, 64)}' blocks in a user turn are only available with Anthropic models`)));
+        partBlocks.push(index);
     }
   });
   // Tool results come first in a user turn (Anthropic requires it, OpenAI needs them right after the call).
   const content = [...afterTools, ...parts];
   if (content.length === 0) return;
   const only = content[0];
-  out.push({ role: 'user', content: content.length === 1 && only?.type === 'text' ? only.text : content });
+  const single = content.length === 1 && only?.type === 'text';
+  out.messages.push({ role: 'user', content: single ? only.text : content });
+  out.params.origins.push(single ? { kind: 'turn', message: turn } : { kind: 'turn', message: turn, parts: [...imageBlocks, ...partBlocks] });
 }
 
-function assistantTurn(message: InboundMessageParam, param: string, out: ChatMessage[], warnings: string[], mode: Mode): void {
+function assistantTurn(message: InboundMessageParam, turn: number, out: Out, warnings: string[], mode: Mode): void {
+  const param = `messages[${turn}]`;
   if (typeof message.content === 'string') {
-    out.push({ role: 'assistant', content: message.content });
+    out.messages.push({ role: 'assistant', content: message.content });
+    out.params.origins.push({ kind: 'turn', message: turn });
     return;
   }
   const texts: string[] = [];
   const calls: ToolCall[] = [];
+  const callBlocks: number[] = [];
   let thinking = false;
   message.content.forEach((block, index) => {
     const at = `${param}.content[${index}]`;
@@ -178,6 +212,7 @@ function assistantTurn(message: InboundMessageParam, param: string, out: ChatMes
       const use = block as AnthropicToolUseBlockParam;
       if (typeof use.id !== 'string' || typeof use.name !== 'string') throw invalidValue(at, 'a tool_use block needs an id and a name');
       calls.push({ id: use.id, type: 'function', function: { name: use.name, arguments: argumentsOf(use, at) } });
+      callBlocks.push(index);
     } else if (block.type === 'thinking' || block.type === 'redacted_thinking') {
       // Signed thinking only means something to the Anthropic model that wrote it.
       thinking = true;
@@ -189,7 +224,8 @@ function assistantTurn(message: InboundMessageParam, param: string, out: ChatMes
   if (thinking) dropped(warnings, `${param}: thinking blocks`, 'only the Anthropic model that wrote them can read them');
   const text = texts.join('');
   if (text.length === 0 && calls.length === 0) return;
-  out.push({ role: 'assistant', content: text.length === 0 ? null : text, ...(calls.length === 0 ? {} : { tool_calls: calls }) });
+  out.messages.push({ role: 'assistant', content: text.length === 0 ? null : text, ...(calls.length === 0 ? {} : { tool_calls: calls }) });
+  out.params.origins.push({ kind: 'turn', message: turn, ...(calls.length === 0 ? {} : { calls: callBlocks }) });
 }
 
 function convertTool(tool: InboundTool, index: number, mode: Mode): ToolDefinition {
@@ -246,6 +282,8 @@ export interface ChatTranslation {
   chat: ChatCompletionRequest;
   /** Something could not be translated and stands as a placeholder (lenient mode only). */
   lossy: boolean;
+  /** The client's own paths for the chat form's, for a 400 raised after translation. */
+  params: ClientParams;
 }
 
 /**
@@ -264,12 +302,16 @@ export interface TranslationOptions {
 export function toChatRequest(request: MessagesRequest, warnings: string[], options: TranslationOptions = {}): ChatTranslation {
   const mode: Mode = { lenient: options.lenient === true, lossy: false };
   const messages: ChatMessage[] = [];
+  const params = new ClientParams();
+  const out: Out = { messages, params };
   const system = systemText(request.system);
-  if (system !== undefined) messages.push({ role: 'system', content: system });
+  if (system !== undefined) {
+    messages.push({ role: 'system', content: system });
+    params.origins.push({ kind: 'system' });
+  }
   request.messages.forEach((message, index) => {
-    const param = `messages[${index}]`;
-    if (message.role === 'user') userTurn(message, param, messages, mode);
-    else assistantTurn(message, param, messages, warnings, mode);
+    if (message.role === 'user') userTurn(message, index, out, mode);
+    else assistantTurn(message, index, out, warnings, mode);
   });
   // Turns with no content are dropped; none left is a request no chat model takes (a 400 from the
   // provider, or a chat form the pipeline cannot check). Lenient mode sends the client's body instead.
@@ -302,7 +344,10 @@ export function toChatRequest(request: MessagesRequest, warnings: string[], opti
   }
   const effort = reasoningEffort(request);
   if (effort !== undefined) {
-    if (options.reasoning === true) chat.reasoning_effort = effort;
+    if (options.reasoning === true) {
+      chat.reasoning_effort = effort;
+      if (typeof request.output_config?.effort === 'string') params.effort = 'output_config.effort';
+    }
     else dropped(warnings, request.thinking !== undefined ? 'thinking' : 'output_config.effort', 'the model is not known to reason');
   }
   const format = request.output_config?.format;
@@ -310,5 +355,5 @@ export function toChatRequest(request: MessagesRequest, warnings: string[], opti
   for (const [field, value] of Object.entries(request)) {
     if (!HANDLED.has(field) && value !== undefined && value !== null) dropped(warnings, field.slice(0, 64));
   }
-  return { chat, lossy: mode.lossy };
+  return { chat, lossy: mode.lossy, params };
 }

@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { KEYS, record, type Json } from '../support/conformance-providers.js';
 import { FAKE_COUNT_TOKENS, readAnthropicFixture, startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
+import { startFakeGemini, type FakeGemini } from '../support/fake-gemini.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { CLIENT_KEY, eventually, MASTER_KEY, startGateway, type Gateway } from '../support/gateway-harness.js';
 
@@ -54,17 +55,20 @@ const HELLO = { model: 'gpt-4o', max_tokens: 64, messages: [{ role: 'user', cont
 describe('/v1/messages: keys, errors, tool streams, cache', () => {
   let openai: FakeOpenAi;
   let anthropic: FakeAnthropic;
+  let gemini: FakeGemini;
   let gateway: Gateway;
   let client: Anthropic;
 
   before(async () => {
-    [openai, anthropic] = await Promise.all([startFakeOpenAi({ apiKey: KEYS.openai }), startFakeAnthropic()]);
+    [openai, anthropic, gemini] = await Promise.all([startFakeOpenAi({ apiKey: KEYS.openai }), startFakeAnthropic(), startFakeGemini()]);
     gateway = await startGateway(
       {
         OPENAI_API_KEY: KEYS.openai,
         OPENAI_BASE_URL: `${openai.url}/v1`,
         ANTHROPIC_API_KEY: KEYS.anthropic,
         ANTHROPIC_BASE_URL: anthropic.url,
+        GEMINI_API_KEY: KEYS.gemini,
+        GEMINI_BASE_URL: gemini.url,
         LLM_PROXY_RPM: '0',
         LLM_PROXY_CACHE: 'memory',
       },
@@ -80,7 +84,7 @@ describe('/v1/messages: keys, errors, tool streams, cache', () => {
   });
   after(async () => {
     await gateway?.close();
-    await Promise.all([openai?.close(), anthropic?.close()]);
+    await Promise.all([openai?.close(), anthropic?.close(), gemini?.close()]);
   });
 
   test('a key as x-api-key or as Authorization: Bearer; anthropic-version is optional', async () => {
@@ -236,6 +240,47 @@ describe('/v1/messages: keys, errors, tool streams, cache', () => {
     assertAnthropicError(messages.body, 'invalid_request_error');
     assert.match(String(record(messages.body.error).message), /'tools\[1\]\.name'.*unique/);
     assert.deepEqual([openai.requests.length, anthropic.requests.length], [openaiFrom, anthropicFrom]);
+  });
+
+  test("a 400 from the chat side names the client's own fields (Gemini's function-name rule, a message index, GPT's output limit)", async () => {
+    const refusal = async (body: Anthropic.MessageCreateParamsNonStreaming): Promise<string> => {
+      const error: unknown = await client.messages.create(body).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      assert.ok(error instanceof Anthropic.BadRequestError, String(error));
+      return String(record(record(error.error).error).message);
+    };
+    const geminiFrom = gemini.requests.length;
+    const tool = (name: string): Anthropic.Tool => ({ name, input_schema: { type: 'object' } });
+    const name = await refusal({ model: 'gemini-2.5-flash', max_tokens: 64, messages: [{ role: 'user', content: 'Hi' }], tools: [tool('ok'), tool('get weather')] });
+    assert.match(name, /^Invalid value for 'tools\[1\]\.name': gemini needs a function name/);
+    // Chat: system, user, assistant, tool, tool, user [text, image]; the client's image is block 3 of its third message.
+    const image = await refusal({
+      model: 'gemini-2.5-flash',
+      max_tokens: 64,
+      system: 'Be brief.',
+      tools: [tool('f')],
+      messages: [
+        { role: 'user', content: 'Hi' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'a', name: 'f', input: {} }, { type: 'tool_use', id: 'b', name: 'f', input: {} }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'tool_result', tool_use_id: 'a', content: 'one' },
+            { type: 'tool_result', tool_use_id: 'b', content: 'two' },
+            { type: 'text', text: 'And this?' },
+            { type: 'image', source: { type: 'url', url: 'https://example.com/a.png' } },
+          ],
+        },
+      ],
+    });
+    assert.match(image, /^Unsupported content in 'messages\[2\]\.content\[3\]': gemini does not fetch image URLs/);
+    assert.equal(gemini.requests.length, geminiFrom);
+    // GPT-4o takes the limit as max_completion_tokens; the client sent max_tokens. (The SDK will not send this many without streaming.)
+    const limit = await post(gateway.url, { ...HELLO, max_tokens: 100_000 }, { 'x-api-key': CLIENT_KEY });
+    assert.equal(limit.status, 400);
+    assert.match(String(record(limit.body.error).message), /^Invalid value for 'max_tokens': 100000 is above/);
   });
 
   test('parallel calls whose fragments interleave (index 0 after index 1 began): sequential blocks, each input whole', async () => {

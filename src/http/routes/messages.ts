@@ -59,7 +59,7 @@ export function registerMessages(app: FastifyInstance, services: Services, pipel
     const warnings: string[] = [];
     // For an Anthropic-only model the chat form only feeds limits, context checks and the cache key.
     const first = routed.deployments[0]?.route;
-    const { chat, lossy } = toChatRequest(parsed, warnings, {
+    const { chat, lossy, params } = toChatRequest(parsed, warnings, {
       lenient: nativeOnly,
       reasoning: first?.entry?.capabilities.includes('reasoning') === true,
       completionTokens: first?.provider.kind === 'openai' || first?.provider.kind === 'azure',
@@ -70,16 +70,23 @@ export function registerMessages(app: FastifyInstance, services: Services, pipel
       const protocol = messagesProtocol(body, anthropicHeaders({ version: headerValue(request, 'anthropic-version'), beta: headerValue(request, 'anthropic-beta') }), request.id);
       runner = { complete: (group, context) => caller.complete(group, context, protocol), stream: (group, context) => caller.stream(group, context, protocol) };
     }
-    return pipeline.run(request, reply, chat, started, {
-      endpoint: 'messages',
-      format: messagesFormat(request.id, parsed.model),
-      ...(nativeOnly ? { nativeBody: body } : { warnings }),
-      native: (group, rewritten) => {
-        if (runner !== undefined && !rewritten && servedByAnthropicOnly(router, group, allowed)) return runner;
-        if (lossy) throw invalidRequest('This conversation holds content only Anthropic models take, and the context policy or a fallback would send it elsewhere.', 'unsupported_content');
-        return undefined;
-      },
-    });
+    const translated = chat.messages;
+    try {
+      return await pipeline.run(request, reply, chat, started, {
+        endpoint: 'messages',
+        format: messagesFormat(request.id, parsed.model),
+        ...(nativeOnly ? { nativeBody: body } : { warnings }),
+        native: (group, rewritten) => {
+          if (runner !== undefined && !rewritten && servedByAnthropicOnly(router, group, allowed)) return runner;
+          if (lossy) throw invalidRequest('This conversation holds content only Anthropic models take, and the context policy or a fallback would send it elsewhere.', 'unsupported_content');
+          return undefined;
+        },
+      });
+    } catch (error) {
+      // A 400 from the chat side names the chat form's fields: the client is told its own. After the
+      // context policy rewrote the messages their indexes match nothing the client sent.
+      throw params.mapError(error, chat.messages !== translated);
+    }
   });
 
   app.post('/v1/messages/count_tokens', { config: CONFIG }, async (request: FastifyRequest, reply: FastifyReply) => {

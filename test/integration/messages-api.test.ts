@@ -242,6 +242,15 @@ describe('/v1/messages: keys, errors, tool streams, cache', () => {
     assert.deepEqual([openai.requests.length, anthropic.requests.length], [openaiFrom, anthropicFrom]);
   });
 
+  test("chat to Claude: a tool name outside Anthropic's rule is a 400 naming it, nothing upstream", async () => {
+    const from = anthropic.requests.length;
+    const fn = (name: string) => ({ type: 'function', function: { name, parameters: { type: 'object' } } });
+    const chat = await post(gateway.url, { model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'Hi' }], tools: [fn('ok'), fn('get.weather')] }, { authorization: `Bearer ${CLIENT_KEY}` }, '/v1/chat/completions');
+    assert.equal(chat.status, 400, JSON.stringify(chat.body));
+    assert.deepEqual([record(chat.body.error).code, record(chat.body.error).param], ['invalid_value', 'tools[1].function.name']);
+    assert.equal(anthropic.requests.length, from);
+  });
+
   test("a 400 from the chat side names the client's own fields (Gemini's function-name rule, a message index, GPT's output limit)", async () => {
     const refusal = async (body: Anthropic.MessageCreateParamsNonStreaming): Promise<string> => {
       const error: unknown = await client.messages.create(body).then(

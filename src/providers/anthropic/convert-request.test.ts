@@ -175,6 +175,17 @@ describe('convertAnthropicRequest field decisions', () => {
     assert.deepEqual(convert({ ...openAiCase('text'), tools: [tool('a'), tool('A')] }).body.tools?.map((entry) => entry.name), ['a', 'A']);
   });
 
+  it("refuses a tool name outside Anthropic's rule (letters, digits, _ and -, 1 to 128), naming the param, before anything is sent", () => {
+    const tools = (...names: string[]) => ({ ...openAiCase('text'), tools: names.map((name) => ({ type: 'function' as const, function: { name } })) });
+    for (const name of ['get weather', 'a.b', 'ns:tool', 'a/b', 'naïve', '', 'x'.repeat(129), 'tab\t', 'line\n']) {
+      rejects(tools('ok', name), { code: 'invalid_value', param: 'tools[1].function.name', message: /anthropic needs a tool name of 1 to 128 characters/ });
+    }
+    rejects({ ...openAiCase('text'), functions: [{ name: 'get weather' }] }, { code: 'invalid_value', param: 'functions[0].name' });
+    // Unlike Gemini's rule, a leading digit or dash is fine, and so are 128 characters.
+    const fine = ['1st_tool', '-x', 'A_b-9', 'x'.repeat(128)];
+    assert.deepEqual(convert(tools(...fine)).body.tools?.map((entry) => entry.name), fine);
+  });
+
   it('refuses a client tool that takes the JSON-mode name, and a JSON schema whose root is not an object', () => {
     rejects({ ...openAiCase('text'), tools: [{ type: 'function', function: { name: JSON_RESPONSE_TOOL } }] }, { code: 'invalid_value', param: 'tools[0].function.name' });
     rejects(

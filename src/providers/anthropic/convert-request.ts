@@ -17,7 +17,7 @@
  * | content `input_audio`, other parts | — | 400 `unsupported_content` |
  * | assistant `tool_calls` | `tool_use` blocks | arguments JSON-parsed; invalid JSON or a non-object → 400 `invalid_value` |
  * | assistant `function_call` (legacy) | `tool_use` block | id `toolu_legacy_<message index>` |
- * | `tools`, `functions` (legacy) | `tools` | `parameters` → `input_schema` (`{type:"object"}` when absent, `$schema` removed); `strict: true` dropped, warning; a name used twice → 400 `invalid_value` naming the second |
+ * | `tools`, `functions` (legacy) | `tools` | `parameters` → `input_schema` (`{type:"object"}` when absent, `$schema` removed); `strict: true` dropped, warning; a name outside Anthropic's rule (`^[a-zA-Z0-9_-]{1,128}$`), or used twice → 400 `invalid_value` naming it |
  * | `tool_choice` / `function_call` | `tool_choice` | auto → auto, none → none, required → any, named → tool |
  * | `parallel_tool_calls: false` | `tool_choice.disable_parallel_tool_use` | |
  * | `response_format` json_object | forced tool `json_response` | input schema `{type:"object"}`; the call comes back as message content |
@@ -376,8 +376,23 @@ function objectSchema(schema: Record<string, unknown>): AnthropicTool['input_sch
   return { ...rest, type: 'object' };
 }
 
+/**
+ * Anthropic's rule for tool names. The characters are the tool-use guide's ("Must match the regex
+ * ^[a-zA-Z0-9_-]{1,64}$"); the length is the API reference's (`name`: minLength 1, maxLength 128),
+ * which is what the API enforces now: its 400 reads "tools.16.custom.name: String should match
+ * pattern '^[a-zA-Z0-9_-]{1,128}$'" (it said {1,64} until 2025, as the guide still does). The SDK's
+ * `Tool.name` is a plain string. Refused, never rewritten, for the reasons given for Gemini's rule.
+ * @see https://platform.claude.com/docs/en/api/messages (tools[].name)
+ * @see https://platform.claude.com/docs/en/agents-and-tools/tool-use/implement-tool-use (Specifying client tools)
+ * @see https://github.com/modelcontextprotocol/modelcontextprotocol/issues/1345 (the API's 400)
+ */
+const ANTHROPIC_TOOL_NAME = /^[a-zA-Z0-9_-]{1,128}$/;
+
 function convertFunction(definition: FunctionDefinition, param: string, target: ChatTarget): AnthropicTool {
   if (!isRecord(definition) || typeof definition.name !== 'string') throw invalidValue(param, 'expected a function with a name');
+  if (!ANTHROPIC_TOOL_NAME.test(definition.name)) {
+    throw invalidValue(`${param}.name`, 'anthropic needs a tool name of 1 to 128 characters, only letters, digits, underscores and dashes');
+  }
   if (definition.name === JSON_RESPONSE_TOOL) throw invalidValue(`${param}.name`, `'${JSON_RESPONSE_TOOL}' is reserved by the proxy for JSON mode on anthropic`);
   const parameters = definition.parameters;
   let schema: AnthropicTool['input_schema'];

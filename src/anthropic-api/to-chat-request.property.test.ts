@@ -94,6 +94,62 @@ describe('/v1/messages requests → chat requests, property-based', () => {
     );
   });
 
+  it("every chat message, part and tool call maps to a path of the client's request that holds what it came from", () => {
+    /** The value at `messages[2].content[0].tool_use_id` in `value`, undefined when there is none. */
+    const at = (value: unknown, path: string): unknown =>
+      path
+        .split(/\.|(?=\[)/)
+        .reduce<unknown>((node, step) => {
+          if (node === undefined || node === null || typeof node !== 'object') return undefined;
+          const index = /^\[(\d+)\]$/.exec(step);
+          return index === null ? (node as Record<string, unknown>)[step] : Array.isArray(node) ? node[Number(index[1])] : undefined;
+        }, value);
+    /** Whether the client's block is the one a chat part was made of. */
+    const carries = (client: unknown, part: Record<string, unknown>): boolean => {
+      if (!isRecord(client)) return false;
+      const source = isRecord(client.source) ? client.source : {};
+      const url = isRecord(part.image_url) ? part.image_url.url : isRecord(part.file) ? part.file.file_data : undefined;
+      // A plain-text document becomes a text part.
+      if (part.type === 'text') return client.type === 'text' ? client.text === part.text : source.data === part.text;
+      return typeof url === 'string' && (url === source.url || url.endsWith(`;base64,${String(source.data)}`));
+    };
+    // Beside the general requests, user turns of valid blocks only: images in tool results next to text and images of the turn.
+    const image = fc.constantFrom({ type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' }, { type: 'url', url: 'https://example.com/a.png' }).map((source) => ({ type: 'image', source }));
+    const text = words.map((value) => ({ type: 'text', text: `${value}.` }));
+    const result = fc.record({ type: fc.constant('tool_result'), tool_use_id: toolId, content: fc.array(fc.oneof(text, image), { maxLength: 3 }) });
+    const resultTurns = fc.array(fc.oneof(text, image, result), { minLength: 1, maxLength: 5 }).map((content) =>
+      validateMessagesRequest({ model: 'm', max_tokens: 10, system: 'S', messages: [{ role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_01', name: 'f', input: {} }] }, { role: 'user', content }] }),
+    );
+    fc.assert(
+      fc.property(fc.oneof(messagesRequest, resultTurns), (request) => {
+        let translated: ReturnType<typeof toChatRequest>;
+        try {
+          translated = toChatRequest(structuredClone(request), []);
+        } catch {
+          return;
+        }
+        const { chat, params } = translated;
+        assert.equal(params.origins.length, chat.messages.length);
+        chat.messages.forEach((message, index) => {
+          const path = params.map(`messages[${index}]`);
+          assert.notEqual(at(request, path), undefined, `messages[${index}] → ${path}`);
+          if (message.role === 'tool') assert.equal(at(request, params.map(`messages[${index}].tool_call_id`)), message.tool_call_id);
+          if (Array.isArray(message.content)) {
+            message.content.forEach((part, partIndex) => {
+              const param = `messages[${index}].content[${partIndex}]`;
+              assert.ok(carries(at(request, params.map(param)), part as unknown as Record<string, unknown>), `${param} → ${params.map(param)}`);
+            });
+          }
+          (message.role === 'assistant' ? (message.tool_calls ?? []) : []).forEach((call, callIndex) => {
+            const client = at(request, params.map(`messages[${index}].tool_calls[${callIndex}]`));
+            assert.ok(isRecord(client) && client.type === 'tool_use' && client.id === call.id, `messages[${index}].tool_calls[${callIndex}]`);
+          });
+        });
+      }),
+      RUNS,
+    );
+  });
+
   it('tool_use / tool_result turns → every tool message answers a call of an assistant message before it', () => {
     const turn = fc.record({ text: words, ids: fc.uniqueArray(toolId, { maxLength: 2 }) });
     fc.assert(

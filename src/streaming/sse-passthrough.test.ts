@@ -29,6 +29,7 @@ function run(reads: Buffer[], options: { dropUsage?: boolean } = {}): Run {
     inspected.push(data);
     if (data === 'boom') throw new Error('boom');
     const parsed = JSON.parse(data) as { choices: Array<{ delta?: { content?: string } }>; usage?: unknown };
+    if (!Array.isArray(parsed.choices)) throw new Error('not a chunk');
     stats.chunks++;
     if (parsed.choices.some((choice) => (choice.delta?.content ?? '').length > 0)) stats.contentStarted = true;
     if (options.dropUsage && parsed.usage !== null && parsed.usage !== undefined && parsed.choices.length === 0) return '';
@@ -70,9 +71,9 @@ describe('SsePassthrough', () => {
   });
 
   test('a finish with a usage or an error beside it is decoded; a null finish_reason is no finish', () => {
-    const withUsage = '{"id":"c1","choices":[{"index":0,"delta":{},"finish_reason":"length"}],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}';
-    const withError = '{"id":"c1","choices":[{"index":0,"delta":{},"finish_reason" : "stop"}],"error":{"message":"late"}}';
-    const spaced = '{"id":"c1","choices":[{"index":0,"delta":{},"finish_reason" :\t"stop"}]}';
+    const withUsage = '{"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{},"finish_reason":"length"}],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}';
+    const withError = '{"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{},"finish_reason" : "stop"}],"error":{"message":"late"}}';
+    const spaced = '{"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{},"finish_reason" :\t"stop"}]}';
     for (const [event, decoded] of [[withUsage, true], [withError, true], [spaced, false]] as const) {
       const { inspected, stats } = run([Buffer.from(frame(ROLE) + frame(HELLO) + frame(event) + 'data: [DONE]\n\n')]);
       assert.deepEqual(inspected, decoded ? [ROLE, HELLO, event] : [ROLE, HELLO], event);
@@ -101,6 +102,48 @@ describe('SsePassthrough', () => {
     }
     const single = [...bytes].map((byte) => Buffer.from([byte]));
     assert.equal(run(single).out, STREAM);
+  });
+
+  // RELIABILITY 4b#9: `{"unexpected": true}` after the first content passed unread, and the OpenAI
+  // SDK handed client code a "chunk" without choices.
+  test('an event after the first content without "choices":[ where the chunks have it is decoded, so the caller refuses what is no chunk', () => {
+    for (const odd of ['{"unexpected": true}', '{"id":"c1","object":"chat.completion.chunk"}', '{"id":"c1","object":"chat.completion.chunk","choices":null,"x":1}', '{"object":"error","message":"overloaded"}']) {
+      const { out, inspected, scanner } = run([Buffer.from(frame(ROLE) + frame(HELLO) + frame(WORLD) + frame(odd) + frame(STOP) + 'data: [DONE]\n\n')]);
+      assert.deepEqual(inspected, [ROLE, HELLO, odd], odd);
+      assert.equal((scanner.failure as Error).message, 'not a chunk', odd);
+      assert.equal(out, frame(ROLE) + frame(HELLO) + frame(WORLD), `what came before it is sent: ${odd}`);
+    }
+  });
+
+  test('chunks of any key order and spacing pass unread once one was decoded; keepalives, an empty choices list with usage and [DONE] pass', () => {
+    const layouts = [
+      // OpenAI, vLLM, Groq, DeepSeek: choices after id, object, created, model, system_fingerprint.
+      (choices: string, rest = '') => `{"id":"chatcmpl-9","object":"chat.completion.chunk","created":1735689600,"model":"gpt-4o","system_fingerprint":"fp_1","choices":${choices}${rest},"obfuscation":"ab"}`,
+      // Azure, Gemini, llama.cpp, Together: choices first.
+      (choices: string, rest = '') => `{"choices":${choices},"created":1735689600,"id":"chatcmpl-9","model":"m","object":"chat.completion.chunk"${rest}}`,
+      // OpenRouter: provider before model; Python servers space after the colon.
+      (choices: string, rest = '') => `{"id": "gen-1", "provider": "OpenAI", "model": "openai/gpt-4o", "object": "chat.completion.chunk", "created": 1735689600, "choices": ${choices}${rest}}`,
+    ];
+    for (const layout of layouts) {
+      const content = (text: string) => layout(`[{"index":0,"delta":{"content":"${text}"},"finish_reason":null}]`, ',"usage":null');
+      const finish = layout('[{"index":0,"delta":{},"finish_reason":"stop"}]');
+      const usage = layout('[]', ',"usage":{"prompt_tokens":9,"completion_tokens":3,"total_tokens":12}');
+      const stream = frame(content('Hi')) + frame(content(' there')) + ': keepalive\n\n' + frame(content('!')) + frame(finish) + frame(usage) + 'data: [DONE]\n\n';
+      const { out, inspected, stats, scanner } = run([Buffer.from(stream)]);
+      assert.equal(scanner.failure, undefined, stream);
+      assert.deepEqual(inspected, [content('Hi'), usage], stream);
+      assert.equal(out, stream.replace(': keepalive\n\n', ''), 'the comment is dropped by the decoder, the rest passes as it came');
+      assert.equal(stats.finished, true);
+    }
+  });
+
+  test('a chunk laid out otherwise than the last decoded one is decoded, never refused, and its layout then passes unread', () => {
+    const longer = '{"id":"c1-longer-id","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}';
+    const again = '{"id":"c1-longer-id","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"b"},"finish_reason":null}]}';
+    const { out, inspected, scanner } = run([Buffer.from(frame(ROLE) + frame(HELLO) + frame(longer) + frame(again) + frame(WORLD) + 'data: [DONE]\n\n')]);
+    assert.equal(scanner.failure, undefined);
+    assert.deepEqual(inspected, [ROLE, HELLO, longer, WORLD]);
+    assert.equal(out, frame(ROLE) + frame(HELLO) + frame(longer) + frame(again) + frame(WORLD) + 'data: [DONE]\n\n');
   });
 
   test('CR and CRLF line ends, comments, data: without a space and multi-line data are re-framed by the decoder', () => {
@@ -142,7 +185,7 @@ describe('SsePassthrough', () => {
 
   test('a key spelled with spaces before and after its colon is still seen; a null value is not', () => {
     const spaced = '{"choices":[],"usage" : {"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}';
-    const nulled = '{"choices":[{"index":0,"delta":{"content":"x"},"finish_reason" :  null}],"usage": null}';
+    const nulled = '{"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"x"},"finish_reason" :  null}],"usage": null}';
     const { inspected } = run([Buffer.from(frame(HELLO) + frame(nulled) + frame(spaced) + 'data: [DONE]\n\n')]);
     assert.deepEqual(inspected, [HELLO, spaced]);
   });

@@ -496,6 +496,40 @@ describe('RELIABILITY §4b faults', () => {
     assert.deepEqual(unhandled, []);
   });
 
+  // The OpenAI SDK hands client code any `data:` JSON as a chunk: `{"unexpected": true}` after the
+  // first content passed the byte scanner unread and reached it without `choices`.
+  test('4b#9 a JSON event that is no chunk mid-stream → one upstream_stream_error event, no [DONE], usage incomplete; chunks of either key order pass', async () => {
+    await withStack({}, async ({ fake, gateway, url }) => {
+      const openAiOrder = (choices: string, rest = '') => `{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1735689600,"model":"gpt-4","choices":${choices}${rest}}`;
+      const choicesFirst = (choices: string, rest = '') => `{"choices":${choices},"created":1735689600,"id":"chatcmpl-1","model":"gpt-4","object":"chat.completion.chunk"${rest}}`;
+      for (const layout of [openAiOrder, choicesFirst]) {
+        const content = (text: string) => `data: ${layout(`[{"index":0,"delta":{"content":"${text}"},"finish_reason":null}]`, ',"usage":null')}\n\n`;
+        const finish = `data: ${layout('[{"index":0,"delta":{},"finish_reason":"stop"}]')}\n\n`;
+        const usage = `data: ${layout('[]', ',"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8}')}\n\n`;
+        // The events that must pass: content, a keepalive comment, the finish, usage with an empty choices list.
+        fake.enqueue({ kind: 'raw', status: 200, contentType: 'text/event-stream', body: content('Hello') + ': keepalive\n\n' + content(' there') + content('!') + finish + usage + 'data: [DONE]\n\n' });
+        const good = await post(url, chat({ stream: true, stream_options: { include_usage: true } }));
+        const passed = splitSse(good.body).data;
+        assert.equal(passed.at(-1), '[DONE]', good.body);
+        assert.equal(passed.length, 6, good.body);
+        assert.equal((await usageOf(gateway, good.headers['x-request-id'] as string)).status, 'ok');
+
+        fake.enqueue({ kind: 'raw', status: 200, contentType: 'text/event-stream', body: content('Hello') + content(' there') + 'data: {"unexpected": true}\n\n' + content('!') + finish + 'data: [DONE]\n\n' });
+        const res = await post(url, chat({ stream: true }));
+        assert.equal(res.status, 200);
+        const { data } = splitSse(res.body);
+        assert.ok(!data.includes('[DONE]'), res.body);
+        assert.equal(data.length, 3, `two chunks, then the error event: ${res.body}`);
+        for (const chunk of data.slice(0, 2)) assert.ok(Array.isArray((JSON.parse(chunk) as { choices?: unknown }).choices), chunk);
+        const last = JSON.parse(data.at(-1) ?? '{}') as { error: { code: string; message: string } };
+        assert.equal(last.error.code, 'upstream_stream_error');
+        assert.match(last.error.message, /an event that is not a chunk/);
+        assert.equal((await usageOf(gateway, res.headers['x-request-id'] as string)).status, 'incomplete');
+      }
+      await assertServing(url);
+    });
+  });
+
   test('4b#10 upstream HTML or non-JSON, with 200 or 502 → 502 upstream_error; the body is not reflected', async () => {
     const html = '<!DOCTYPE html><html><head><title>nginx internal</title></head><body>/srv/secret/path upstream 10.0.0.7</body></html>';
     for (const [status, contentType, body] of [

@@ -327,12 +327,14 @@ describe('/v1/messages: keys, errors, tool streams, cache', () => {
   test('a translated stream whose content cannot be converted ends with an error event that says why, and is recorded', async () => {
     // Both arrive in the read that brings the first content, so they are in the held head the
     // route converts after its status line has gone: a tool call that is null, and an event that
-    // is no JSON (it passes the pass-through scanner unread once content has started).
+    // is no JSON but laid out like the chunks (it passes the pass-through scanner unread once
+    // content has started). One that is not laid out like them is read there, and refused as no JSON.
     const call = (index: number, id: string | undefined, args: string): Json => ({ index, ...(id === undefined ? {} : { id, type: 'function' }), function: { ...(id === undefined ? {} : { name: 'f' }), arguments: args } });
     const unconverted = 'a chunk that could not be converted';
     const cases: [string, string][] = [
       [sse([delta({ role: 'assistant', content: null }), delta({ tool_calls: [null] }), delta({}, 'tool_calls')]), unconverted],
-      [`data: ${JSON.stringify(delta({ content: 'Hi' }))}\n\ndata: {not json}\n\n${sse([delta({}, 'stop')])}`, unconverted],
+      [`data: ${JSON.stringify(delta({ content: 'Hi' }))}\n\ndata: ${JSON.stringify(delta({ content: 'there' })).replace('"there"', 'there')}\n\n${sse([delta({}, 'stop')])}`, unconverted],
+      [`data: ${JSON.stringify(delta({ content: 'Hi' }))}\n\ndata: {not json}\n\n${sse([delta({}, 'stop')])}`, 'an event that is not JSON'],
       // Call 0 complete, its block closed for call 1, then more for call 0: the writer says what happened.
       [
         sse([delta({ tool_calls: [call(0, 'call_a', '{}')] }), delta({ tool_calls: [call(1, 'call_b', '{}')] }), delta({ tool_calls: [call(0, undefined, ',"late":1}')] }), delta({}, 'tool_calls')]),

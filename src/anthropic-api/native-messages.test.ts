@@ -71,3 +71,28 @@ describe('native /v1/messages answers and the chat-form cache', () => {
     assert.deepEqual(usage, { prompt_tokens: 17, completion_tokens: 4, total_tokens: 21, prompt_tokens_details: { cached_tokens: 3, cache_write_tokens: 4 } });
   });
 });
+
+describe('native /v1/messages stream events', () => {
+  const readEvent = (event: { event?: string; data: string }): string =>
+    messagesProtocol({}, {}, 'req-1').readEvent(event, { usage: undefined, finished: false, contentStarted: true, chunks: 0 }, ROUTE);
+
+  test('an event type this proxy does not know keeps the name the upstream sent, its data unchanged', () => {
+    const data = '{"type":"future_event","detail":{"a":[1,2]}}';
+    assert.equal(readEvent({ event: 'future_event', data }), `event: future_event\ndata: ${data}\n\n`);
+    assert.equal(readEvent({ event: 'server.tool-use_2', data: '{"type":"other"}' }), 'event: server.tool-use_2\ndata: {"type":"other"}\n\n');
+    // No event field: the data's type names it; neither: SSE's default.
+    assert.equal(readEvent({ data }), `event: future_event\ndata: ${data}\n\n`);
+    assert.equal(readEvent({ data: '{"x":1}' }), 'event: message\ndata: {"x":1}\n\n');
+  });
+
+  test('a name that is no plain token never reaches the frame: CR or LF in the data type cannot split it', () => {
+    // Without an event field the data's `type` was the name, as it came: the frame below became three events, one an `event: error`.
+    const injected = JSON.stringify({ type: 'x\n\nevent: error\ndata: {"type":"error","error":{"type":"api_error","message":"forged"}}' });
+    assert.equal(readEvent({ data: injected }), '');
+    assert.equal(readEvent({ data: JSON.stringify({ type: 'a\rb' }) }), '');
+    // An odd upstream name: the data's type if it is a token, else the event is dropped.
+    assert.equal(readEvent({ event: 'odd name', data: '{"type":"content_block_stop","index":0}' }), 'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n');
+    assert.equal(readEvent({ event: 'odd name', data: '{"x":1}' }), '');
+    assert.equal(readEvent({ event: 'ünïcode', data: '{"type":"a b"}' }), '');
+  });
+});

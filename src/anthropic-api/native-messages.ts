@@ -21,6 +21,22 @@ import type { ChatTarget, ProviderInstance } from '../providers/provider.js';
 import type { ModelGroup, ModelRouter, Route } from '../routing/model-router.js';
 import { encodeSseData } from '../streaming/sse-encoder.js';
 
+/** An SSE event name passed on: a plain token, as every Anthropic event type is. */
+const EVENT_NAME = /^[A-Za-z0-9_.-]+$/;
+
+/**
+ * The name a passed-through event leaves with: the upstream's own, so a type this proxy does not
+ * know (Anthropic may add some) keeps it and clients can skip it; else the data's `type`; `message`
+ * (the SSE default) when there is neither. Undefined (the event is dropped) when what there is is
+ * no plain token: a `type` may hold CR or LF, which would split the frame.
+ * @see https://docs.anthropic.com/en/docs/build-with-claude/streaming#other-events
+ */
+function eventName(sent: string | undefined, type: string | undefined): string | undefined {
+  if (sent !== undefined && sent !== '' && EVENT_NAME.test(sent)) return sent;
+  if (type !== undefined && EVENT_NAME.test(type)) return type;
+  return (sent === undefined || sent === '') && type === undefined ? 'message' : undefined;
+}
+
 /** Request headers worth passing on: the API version the client speaks and the betas it turned on. */
 export interface ClientAnthropicHeaders {
   version?: string;
@@ -146,7 +162,9 @@ export function messagesProtocol(body: Record<string, unknown>, headers: Record<
         default:
           break;
       }
-      return `event: ${event.event ?? type ?? 'message'}\n${encodeSseData(event.data)}`;
+      const name = eventName(event.event, isRecord(data) && typeof data.type === 'string' ? data.type : undefined);
+      if (name === undefined) return '';
+      return `event: ${name}\n${encodeSseData(event.data)}`;
     },
     ended: () => stopped,
   };

@@ -573,3 +573,42 @@ describe('/v1/messages: a passed-through Claude stream ends at message_stop', ()
     assert.equal(gateway.usage.recent().find((entry) => entry.requestId === 'messages-stop-1')?.status, 'ok');
   });
 });
+
+describe('/v1/messages: a passed-through Claude stream with event types the proxy does not know', () => {
+  // Anthropic may add event types; clients are to skip unknown ones, so they must keep their name.
+  // One whose data `type` carries CR/LF (and no event field) must not split the frame into a forged error.
+  let gateway: Gateway;
+  let close: () => Promise<void>;
+  const future = 'event: future_event\ndata: {"type":"future_event","detail":{"n":1}}\n\n';
+  const forged = `data: ${JSON.stringify({ type: 'x\n\nevent: error\ndata: {"type":"error","error":{"type":"api_error","message":"forged"}}' })}\n\n`;
+  before(async () => {
+    ({ gateway, close } = await behindRawAnthropic((req, res) => {
+      req.resume();
+      const events = readAnthropicFixture('anthropic-text.chunks.txt').split('\n\n').filter((event) => event.length > 0).map((event) => `${event}\n\n`);
+      events.splice(2, 0, future, forged);
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(events.join(''));
+    }));
+  });
+  after(() => close());
+
+  test('the unknown event reaches the client under its own name, the SDK skips it, and nothing is forged', async () => {
+    const response = await fetch(`${gateway.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': CLIENT_KEY },
+      body: JSON.stringify({ model: 'anthropic/claude-sonnet-4-5', max_tokens: 64, stream: true, messages: [{ role: 'user', content: 'Hello' }] }),
+    });
+    const text = await response.text();
+    assert.ok(text.includes(future), text.slice(0, 800));
+    assert.ok(!text.includes('event: error') && !text.includes('forged'), text.slice(0, 800));
+
+    const client = new Anthropic({ apiKey: CLIENT_KEY, baseURL: gateway.url, maxRetries: 0 });
+    const stream = client.messages.stream({ model: 'anthropic/claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content: 'Hello' }] });
+    const types: string[] = [];
+    stream.on('streamEvent', (event) => types.push(event.type));
+    const final = await stream.finalMessage();
+    assert.ok(types.includes('future_event'), types.join(','));
+    assert.equal(final.stop_reason, 'end_turn');
+    assert.ok(final.content.length > 0 && final.content[0]?.type === 'text', JSON.stringify(final.content));
+  });
+});

@@ -211,7 +211,8 @@ export function renderPlayground(root: HTMLElement, params: URLSearchParams): ()
   void api<{ data: Array<{ id: string }> }>('/v1/models')
     .then((list) => {
       for (const item of list.data) models.appendChild(h('option', { attrs: { value: item.id } }));
-      if (model.value === '' && list.data[0] !== undefined) model.value = list.data[0].id;
+      // Not into a field being edited: a user (or a test) who cleared it to type a name would get the default's text before theirs.
+      if (model.value === '' && document.activeElement !== model && list.data[0] !== undefined) model.value = list.data[0].id;
     })
     .catch(() => undefined);
   return () => controller?.abort();

@@ -3,7 +3,7 @@
 // and its message indexes differ from the chat form's (`system` is a chat message, one turn's
 // tool_result blocks are several `tool` messages). Pure: the translation records where each chat
 // message came from; the route maps an error's path, and the path quoted in its message, on the way out.
-import { GatewayError, isGatewayError } from '../errors/gateway-error.js';
+import { isGatewayError } from '../errors/gateway-error.js';
 
 /** A chat content part's block: its index in the turn, or [tool_result block, index in its content] for an image of a result. */
 export type PartOrigin = number | readonly [number, number];
@@ -109,17 +109,6 @@ export class ClientParams {
     const param = this.map(error.param, rewritten);
     if (param === error.param) return error;
     // A function, not a string: `$` in a path would be read as a replacement pattern.
-    const message = error.message.replace(`'${error.param}'`, () => `'${param}'`);
-    return new GatewayError({
-      status: error.status,
-      type: error.type,
-      code: error.code,
-      message,
-      param,
-      ...(error.provider === undefined ? {} : { provider: error.provider }),
-      retryable: error.retryable,
-      ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
-      cause: error.cause,
-    });
+    return error.with({ message: error.message.replace(`'${error.param}'`, () => `'${param}'`), param });
   }
 }

@@ -45,6 +45,21 @@ export class GatewayError extends Error {
     this.retryAfterMs = options.retryAfterMs;
   }
 
+  /** The same error with its message, param or retryability changed (redacted, renamed, made retryable). */
+  with(changes: Pick<Partial<GatewayErrorOptions>, 'message' | 'param' | 'retryable'>): GatewayError {
+    return new GatewayError({
+      status: this.status,
+      type: this.type,
+      code: this.code,
+      message: changes.message ?? this.message,
+      param: changes.param === undefined ? this.param : changes.param,
+      retryable: changes.retryable ?? this.retryable,
+      ...(this.provider === undefined ? {} : { provider: this.provider }),
+      ...(this.retryAfterMs === undefined ? {} : { retryAfterMs: this.retryAfterMs }),
+      ...(this.cause === undefined ? {} : { cause: this.cause }),
+    });
+  }
+
   toBody(): ErrorBody {
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }

@@ -2,7 +2,7 @@
 // Anthropic upstream, legacy completions to a host that serves them), sent through the executor's
 // routing, failover, retries and breakers, answered as the upstream's own bytes. Streams are held
 // until their first content, like chat streams, so a failure before it can still move elsewhere.
-import { GatewayError, isGatewayError, upstreamStreamError } from '../errors/gateway-error.js';
+import { isGatewayError, upstreamStreamError } from '../errors/gateway-error.js';
 import type { CompletionUsage } from '../openai/types.js';
 import type { UpstreamRequestSpec } from '../providers/provider.js';
 import { callTimeouts, heldOutcome, openHeldStream, type ChatCallContext, type HeldStream, type StreamOutcome, type StreamStats } from '../routing/chat-executor.js';
@@ -125,7 +125,7 @@ export class NativeCaller {
       if (isAbort(error)) throw error;
       if (isGatewayError(error)) {
         const message = this.services.redactor.redactProviderText(error.message);
-        throw message === error.message ? error : new GatewayError({ status: error.status, type: error.type, code: error.code, message, param: error.param });
+        throw message === error.message ? error : error.with({ message });
       }
       throw upstreamStreamError(provider, error instanceof SseEventTooLarge ? error.message : 'the connection broke');
     } finally {

@@ -113,17 +113,7 @@ export async function openHeldStream(
     if (timedOut()) throw upstreamTimeout(provider.name, 'waiting for the first token');
     if (clientSignal.aborted || !isGatewayError(error)) throw error;
     // Nothing has reached the client: any failure here may move to another deployment.
-    throw error.retryable || error.status === 429
-      ? error
-      : new GatewayError({
-          status: error.status,
-          type: error.type,
-          code: error.code,
-          message: error.message,
-          param: error.param,
-          retryable: true,
-          ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
-        });
+    throw error.retryable || error.status === 429 ? error : error.with({ retryable: true });
   } finally {
     clearTimeout(timer);
   }
@@ -143,17 +133,7 @@ export class ChatStreamFrames {
     if (isGatewayError(error)) {
       // Translated providers' error events carry the provider's own words: scrub them like any other.
       const message = this.redactor.redactProviderText(error.message);
-      if (message === error.message) return error;
-      return new GatewayError({
-        status: error.status,
-        type: error.type,
-        code: error.code,
-        message,
-        param: error.param,
-        retryable: error.retryable,
-        ...(error.provider === undefined ? {} : { provider: error.provider }),
-        ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
-      });
+      return message === error.message ? error : error.with({ message });
     }
     if (error instanceof SseEventTooLarge) return upstreamStreamError(provider.name, error.message);
     const mapped = this.client.transportError(provider.name, error, 'streaming');

@@ -13,7 +13,7 @@ import { registerAdminReload, type ReloadHandler } from './http/routes/admin-rel
 import { registerUsage } from './http/routes/usage.js';
 import { registerUsageAnalytics } from './http/routes/usage-analytics.js';
 import { registerUi } from './http/routes/ui.js';
-import { clientErrorHandler, frameworkErrorHandler, registerErrorHandler } from './http/plugins/error-handler.js';
+import { clientErrorHandler, frameworkErrorHandler, lingerIfUnread, registerErrorHandler } from './http/plugins/error-handler.js';
 import { registerCatalog } from './http/routes/catalog.js';
 import { registerChatCompletions } from './http/routes/chat-completions.js';
 import { ChatPipeline } from './http/chat-pipeline.js';
@@ -158,6 +158,8 @@ export function buildApp(services: Services, options: AppOptions = {}): App {
     if (unrouted) res[UNROUTED] = true;
     // One shared listener (it reads the reply from the response) instead of a closure and a once-wrapper per request.
     res.on('close', onResponseClose);
+    // The client's `Connection: close` (or HTTP/1.0): its body must not be left unread behind the answer.
+    if (!res.shouldKeepAlive) lingerIfUnread(request.raw, res);
   }
   // The one per-request hook before auth, callback-style (no promise per request): the common
   // start, then the cheap refusals.
@@ -224,8 +226,10 @@ export function buildApp(services: Services, options: AppOptions = {}): App {
   app.addHook('onSend', (request, reply, payload, done) => {
     if (!lifecycle.leaving) return done(null, payload);
     closeIfLast(request.raw, reply.raw, (last) => {
-      if (last) reply.header('connection', 'close');
-      else reply.removeHeader('connection').raw.removeHeader('connection');
+      if (last) {
+        reply.header('connection', 'close');
+        lingerIfUnread(request.raw, reply.raw);
+      } else reply.removeHeader('connection').raw.removeHeader('connection');
       done(null, payload);
     });
   });

@@ -2,7 +2,7 @@
 // malformed HTTP and CONNECT all leave as OpenAI-shaped JSON (Anthropic's shape under /v1/messages)
 // with the right status.
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -208,9 +208,15 @@ function closeUnlessDrained(request: IncomingMessage): void {
  * soon as the proxy's FIN is out, with the upload's bytes unread: the reset the lingering close
  * avoids. Ending it is enough; lingeringClose closes it.
  */
-function holdOpenAfterAnswer(socket: Socket | null): void {
+function holdOpenAfterAnswer(socket: Socket | null, unlessComplete?: IncomingMessage): void {
   if (socket === null) return;
+  const destroySoon = socket.destroySoon;
   socket.destroySoon = () => {
+    // A body read whole leaves nothing to be reset by: the socket closes as Node closes it.
+    if (unlessComplete?.complete === true) {
+      destroySoon.call(socket);
+      return;
+    }
     socket.end();
     // lingeringClose, at this answer's finish, closes it in time. An answer queued behind a
     // pipelined one that closes the connection is never written, so never finishes: without this
@@ -254,9 +260,30 @@ function pauseAgain(this: Socket): void {
   this.emit('pause');
 }
 
+/**
+ * An answer after which the connection closes (the client sent `Connection: close`, or the server
+ * is leaving) to a request whose body may still be arriving: a GET's body, which Fastify never
+ * reads, or one a route answers without reading. Node destroys the socket once the answer is
+ * written, and upload bytes arriving after that make the kernel reset the connection, which can
+ * destroy the end of the answer before the client has read it (the client-input fuzz saw a 147 KB
+ * /metrics answer cut at 47 KB). A body still incomplete when the answer is written gets the
+ * lingering close of a refused upload; a complete one changes nothing.
+ */
+export function lingerIfUnread(request: IncomingMessage, response: ServerResponse): void {
+  if (!hasBody(request) || request.complete) return;
+  holdOpenAfterAnswer(request.socket, request);
+  response.once('finish', () => {
+    if (!request.complete) lingeringClose(request);
+  });
+}
+
+/** A socket whose lingering close has begun: a second one (the error handler's and the closing answer's) would take a second drain. */
+const LINGERING = Symbol('llm-proxy.lingering');
+
 export function lingeringClose(request: IncomingMessage): void {
-  const socket = request.socket;
-  if (socket === null || socket.destroyed) return;
+  const socket = request.socket as (Socket & { [LINGERING]?: true }) | null;
+  if (socket === null || socket.destroyed || socket[LINGERING] === true) return;
+  socket[LINGERING] = true;
   socket.end();
   // Kept referenced: a socket that stopped reading is no active handle, so while the server closes
   // (it waits for this connection) nothing else may keep the event loop alive, and an unref'd timer

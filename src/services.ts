@@ -29,7 +29,9 @@ import { RedisConnection } from './store/redis-connection.js';
 import { SqlStore } from './store/sql-store.js';
 import { BatchedUsageWriter, fanOutUsage } from './usage/batched-usage-writer.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
+import { guardedLookup, systemResolver, type HostResolver } from './upstream/guarded-lookup.js';
 import { UpstreamClient } from './upstream/upstream-client.js';
+import { hostRules } from './upstream/url-guard.js';
 import type { UsageRecorder } from './usage/usage-recorder.js';
 
 /**
@@ -129,6 +131,8 @@ export interface ServiceOverrides {
   spoolFile?: string;
   /** Worker processes: dashboard sessions that every worker learns of. */
   uiSessions?: UiSessionStore;
+  /** Resolves upstream hosts for the SSRF guard (default the system's dns.lookup); tests map names here. */
+  resolveHost?: HostResolver;
 }
 
 /** Every secret the process knows, for the redactor. */
@@ -258,6 +262,10 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
       ttfbTimeoutMs: config.routing.ttfb_timeout_s * 1000,
       idleTimeoutMs: config.routing.idle_timeout_s * 1000,
       maxResponseBytes: Math.floor(config.routing.max_response_mb * 1024 * 1024),
+      // Every new upstream connection (chat, discovery, probes) resolves through the guard.
+      lookup: guardedLookup(hostRules(providerSetup.providers), overrides.resolveHost ?? systemResolver, ({ host, addresses, reason }) =>
+        logger.warn({ component: 'upstream', host, addresses, reason }, 'upstream connection refused by the SSRF guard'),
+      ),
     },
     redactor,
   );

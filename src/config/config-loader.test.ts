@@ -240,3 +240,49 @@ test('storage.expected_instances (LLM_PROXY_EXPECTED_INSTANCES): a whole number 
   }
   assert.throws(() => loadConfig({ LLM_PROXY_EXPECTED_INSTANCES: '3' }), /needs REDIS_URL/);
 });
+
+/** Asserts that `env` is refused with `message` (a whole string, or a pattern). */
+function assertRefused(env: Record<string, string>, message: string | RegExp): void {
+  assert.throws(() => loadConfig(env), { name: 'ConfigError', message });
+}
+
+test('upstream URL guard: a refused base_url names the provider, the variable or field, the reason and the fix', () => {
+  assertRefused(
+    { OLLAMA_BASE_URL: 'http://ollama:11434' },
+    "providers.ollama.base_url (or OLLAMA_BASE_URL): the upstream URL guard refuses provider 'ollama': http:// to ollama would send the provider's key in clear text, and the name may lead into a private network; " +
+      'use https:// to a public host, or, if this provider is on your own network on purpose, set providers.ollama.allow_private_network: true in the config file (or LLM_PROXY_PRIVATE_UPSTREAMS=ollama).',
+  );
+  assertRefused(
+    { OPENAI_API_KEY: 'k', OPENAI_BASE_URL: 'http://169.254.169.254/v1' },
+    /^providers\.openai\.base_url \(or OPENAI_BASE_URL\): .*169\.254\.169\.254 is a private destination \(169\.254\.0\.0\/16, link-local, where cloud metadata services answer\); .*LLM_PROXY_PRIVATE_UPSTREAMS=openai/,
+  );
+  assertRefused({ AZURE_OPENAI_API_KEY: 'k', AZURE_OPENAI_ENDPOINT: 'https://0x7f.1' }, /^providers\.azure\.base_url \(or AZURE_OPENAI_ENDPOINT\): .*127\.0\.0\.1 written in another form.*; write it as 127\.0\.0\.1\.$/);
+  // The URL itself is not printed: it may carry a key in its query.
+  assertRefused(
+    { LLM_PROXY_CONFIG: file('providers: { gpu-box: { type: openai-compatible, base_url: "http://10.0.0.5:8000/v1?key=secret-in-query" } }') },
+    /^(?!.*secret-in-query)providers\.gpu-box\.base_url: the upstream URL guard refuses provider 'gpu-box': 10\.0\.0\.5 is a private destination .*set providers\.gpu-box\.allow_private_network: true/,
+  );
+  assertRefused({ LLM_PROXY_CONFIG: file('providers: { openai: { base_url: "https://user:pw@api.example.com/v1" } }') }, /providers\.openai\.base_url: .*user name or password; remove it/);
+});
+
+test('upstream URL guard: the opt-in, by YAML field, by name in LLM_PROXY_PRIVATE_UPSTREAMS, or *', () => {
+  const byName = loadConfig({ OLLAMA_BASE_URL: 'http://ollama:11434', LLM_PROXY_PRIVATE_UPSTREAMS: 'ollama' }).config;
+  assert.equal(byName.providers.ollama?.allow_private_network, true);
+  const everyone = loadConfig({ OLLAMA_BASE_URL: 'http://ollama:11434', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: 'http://10.0.0.7/v1', LLM_PROXY_PRIVATE_UPSTREAMS: '*' }).config;
+  assert.equal(everyone.providers.openai?.allow_private_network, true);
+  const yaml = loadConfig({ LLM_PROXY_CONFIG: file('providers:\n  gpu: { type: openai-compatible, base_url: "http://10.0.0.5:8000/v1", allow_private_network: true }\n  public: { type: openai-compatible, base_url: "https://api.example.com/v1" }\n') }).config;
+  assert.equal(yaml.providers.gpu?.allow_private_network, true);
+  assert.equal(yaml.providers.public?.allow_private_network, undefined);
+  // One provider's opt-in is not another's.
+  assertRefused({ OLLAMA_BASE_URL: 'http://ollama:11434', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: 'http://10.0.0.7/v1', LLM_PROXY_PRIVATE_UPSTREAMS: 'ollama' }, /^providers\.openai\.base_url/);
+  assertRefused(
+    { OLLAMA_BASE_URL: 'http://ollama:11434', LLM_PROXY_PRIVATE_UPSTREAMS: 'olama' },
+    "LLM_PROXY_PRIVATE_UPSTREAMS: 'olama' is not a configured provider; name configured ones (ollama), comma-separated, or * for all.",
+  );
+});
+
+test('upstream URL guard: loopback written as such needs no opt-in (local Ollama, vLLM, tests)', () => {
+  for (const url of ['http://localhost:11434', 'http://127.0.0.1:11434', 'http://[::1]:11434', 'https://api.example.com']) {
+    assert.equal(loadConfig({ OLLAMA_BASE_URL: url }).config.providers.ollama?.base_url, url);
+  }
+});

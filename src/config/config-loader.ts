@@ -5,6 +5,7 @@ import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value'
 import { parse as parseYaml } from 'yaml';
 import { ConfigSchema, KNOWN_PROVIDER_KINDS, type Config, type ProviderConfig } from './config-schema.js';
 import { trustProxyProblem } from './trust-proxy.js';
+import { parsePrivateUpstreams, vetUpstreamUrl } from '../upstream/url-guard.js';
 import { priceChangesProblem } from '../catalog/catalog-patch.js';
 import { isRecord } from '../json/guards.js';
 import { describeUnion } from '../json/union-description.js';
@@ -325,6 +326,34 @@ function describeErrors(config: unknown, source: string): string {
   return `Invalid configuration (${source}):\n${lines.join('\n')}`;
 }
 
+/** The variable that set a provider's base_url, when one did (the environment wins over the file). */
+function baseUrlVariable(name: string, env: Environment): string | undefined {
+  const variable =
+    name === 'azure' ? 'AZURE_OPENAI_ENDPOINT' : name === 'ollama' ? 'OLLAMA_BASE_URL' : (HOSTED_KINDS as readonly string[]).includes(name) ? `${name.toUpperCase()}_BASE_URL` : undefined;
+  return variable !== undefined && stringFromEnv(env, variable) !== undefined ? variable : undefined;
+}
+
+/**
+ * LLM_PROXY_PRIVATE_UPSTREAMS (`*` or provider names) sets allow_private_network on those
+ * providers. A name no provider has is refused: a typo would leave the opt-in silently unapplied.
+ */
+function applyPrivateUpstreams(config: Config, env: Environment): void {
+  const chosen = parsePrivateUpstreams(stringFromEnv(env, 'LLM_PROXY_PRIVATE_UPSTREAMS'));
+  if (chosen === undefined) return;
+  if (chosen !== '*') {
+    const unknown = chosen.find((name) => !Object.hasOwn(config.providers, name));
+    if (unknown !== undefined) {
+      const names = Object.keys(config.providers);
+      throw new ConfigError(
+        `LLM_PROXY_PRIVATE_UPSTREAMS: '${shownName(unknown)}' is not a configured provider; name configured ones (${names.length === 0 ? 'none is configured' : names.join(', ')}), comma-separated, or * for all.`,
+      );
+    }
+  }
+  for (const [name, provider] of Object.entries(config.providers)) {
+    if (chosen === '*' || chosen.includes(name)) provider.allow_private_network = true;
+  }
+}
+
 export interface LoadedConfig {
   config: Config;
   /** The file it came from, if any (for reload and messages). */
@@ -363,17 +392,19 @@ export function loadConfig(env: Environment = process.env): LoadedConfig {
         `providers.${name}.type: '${name}' is not a known provider, so set type to one of ${KNOWN_PROVIDER_KINDS.join(', ')}.`,
       );
     }
-    if (provider.base_url !== undefined) {
-      let url: URL;
-      try {
-        url = new URL(provider.base_url);
-      } catch {
-        // Described, not printed: a mistyped URL may still carry `?key=…`.
-        throw new ConfigError(`providers.${name}.base_url: not a URL (with http:// or https://); got ${shownValue(provider.base_url)}.`);
-      }
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`providers.${name}.base_url: only http and https URLs are allowed.`);
-      if (url.username !== '' || url.password !== '') throw new ConfigError(`providers.${name}.base_url: credentials in the URL are not allowed; use api_key.`);
-    }
+  }
+  applyPrivateUpstreams(config, env);
+  for (const [name, provider] of Object.entries(config.providers)) {
+    if (provider.base_url === undefined) continue;
+    // Described, not printed: a mistyped URL may still carry `?key=…`.
+    if (!URL.canParse(provider.base_url)) throw new ConfigError(`providers.${name}.base_url: not a URL (with http:// or https://); got ${shownValue(provider.base_url)}.`);
+    const verdict = vetUpstreamUrl(provider.base_url, provider.allow_private_network === true);
+    if (verdict.allowed) continue;
+    const variable = baseUrlVariable(name, env);
+    const fix =
+      verdict.remedy ??
+      `use https:// to a public host, or, if this provider is on your own network on purpose, set providers.${name}.allow_private_network: true in the config file (or LLM_PROXY_PRIVATE_UPSTREAMS=${name})`;
+    throw new ConfigError(`providers.${name}.base_url${variable === undefined ? '' : ` (or ${variable})`}: the upstream URL guard refuses provider '${name}': ${verdict.reason}; ${fix}.`);
   }
   for (const [alias, target] of Object.entries(config.aliases)) {
     if (alias === target) throw new ConfigError(`aliases.${alias}: an alias cannot point at itself.`);

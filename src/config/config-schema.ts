@@ -38,6 +38,11 @@ export const ProviderConfigSchema = Type.Object(
     models: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }))),
     /** Read the provider's model list at start and in the background. */
     discover: Type.Optional(Type.Boolean()),
+    /**
+     * Let base_url lead to a private address (10/8, 192.168/16, 169.254/16, a name resolving to one)
+     * or use http:// to a non-loopback host; also LLM_PROXY_PRIVATE_UPSTREAMS. See src/upstream/url-guard.ts.
+     */
+    allow_private_network: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );

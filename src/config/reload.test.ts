@@ -63,3 +63,7 @@ test('a redactor extended by a reload hides the new secrets and still the old on
   redactor.extend(['new-secret-value']);
   assert.equal(redactor.redact('a old-secret-value b new-secret-value'), 'a [redacted] b [redacted]');
 });
+
+test('configErrorField finds the field of an upstream URL refusal, set by env or file', () => {
+  assert.equal(configErrorField(loadError({ OLLAMA_BASE_URL: 'http://10.0.0.5:11434' })), 'providers.ollama.base_url');
+});

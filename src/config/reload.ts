@@ -60,11 +60,11 @@ export function changedProviders(running: Config, next: Config): string[] {
 
 /**
  * The field a config error names, for the `param` of an OpenAI-shaped error: the first
- * `  field (or ENV): …` line of a schema error, or the `field: …` a semantic check starts with.
+ * `  field (or ENV): …` line of a schema error, or the `field: …` (or `field (or ENV): …`) a semantic check starts with.
  */
 export function configErrorField(message: string): string | null {
   const schemaLine = /^ {2}([A-Za-z0-9_.[\]()-]+?)(?: \(or [A-Z_]+\))?: /m.exec(message);
   if (schemaLine !== null && message.startsWith('Invalid configuration')) return schemaLine[1] as string;
-  const named = /^([A-Za-z_][A-Za-z0-9_]*(?:[.[][A-Za-z0-9_\]-]+)*)(?:=[^:]*)?: /.exec(message);
+  const named = /^([A-Za-z_][A-Za-z0-9_]*(?:[.[][A-Za-z0-9_\]-]+)*)(?:=[^:]*)?(?: \(or [A-Z_]+\))?: /.exec(message);
   return named === null ? null : (named[1] as string);
 }

@@ -104,6 +104,7 @@ export function buildProviders(config: Config): ProviderSetup {
       apiKey: settings.api_key,
       codec: info.codec({ kind, apiVersion: settings.api_version }),
       staticModels: settings.models ?? [],
+      ...(settings.allow_private_network === true ? { allowPrivateNetwork: true } : {}),
     });
   }
   for (const kind of ENV_PROVIDER_KINDS) {

@@ -103,4 +103,6 @@ export interface ProviderInstance {
   codec: ChatCodec;
   /** Names served without discovery: configured models and built-in catalog entries. */
   staticModels: readonly string[];
+  /** The admin let this provider reach private addresses (src/upstream/url-guard.ts). */
+  allowPrivateNetwork?: boolean;
 }

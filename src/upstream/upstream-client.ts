@@ -1,6 +1,8 @@
 // The shared upstream HTTP client: one undici Agent (keep-alive pools per origin; one more per
-// model-group connect timeout), connect, first-byte and idle timeouts, no redirects, capped bodies, and one mapping of transport
+// model-group connect timeout), connect, first-byte and idle timeouts, the SSRF guard's lookup on
+// new connections, no redirects, capped bodies, and one mapping of transport
 // failures to GatewayError. Providers never do I/O themselves; they describe requests.
+import type { LookupFunction } from 'node:net';
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 import {
   GatewayError,
@@ -22,6 +24,11 @@ export interface UpstreamClientOptions {
   /** Longest silence between two body chunks. */
   idleTimeoutMs: number;
   maxResponseBytes: number;
+  /**
+   * Resolves hosts for new connections (src/upstream/guarded-lookup.ts: the SSRF guard); absent,
+   * net's own. Called only when a connection is opened, never per request on a kept-alive one.
+   */
+  lookup?: LookupFunction;
 }
 
 /** A model group's own limits for one call; an absent one is the client's default. */
@@ -79,7 +86,7 @@ export class UpstreamClient {
 
   private createAgent(connectTimeoutMs: number): Agent {
     return new Agent({
-      connect: { timeout: connectTimeoutMs },
+      connect: this.options.lookup === undefined ? { timeout: connectTimeoutMs } : { timeout: connectTimeoutMs, lookup: this.options.lookup },
       headersTimeout: this.options.ttfbTimeoutMs,
       bodyTimeout: this.options.idleTimeoutMs,
       keepAliveTimeout: 30_000,

@@ -84,7 +84,8 @@ describe('RELIABILITY §4d#8 upstream URLs in errors', () => {
     // A port bound and released: nothing listens there.
     const port = await freePort();
     for (const base of [`http://127.0.0.1:${port}`, 'http://upstream-host.invalid:9911']) {
-      await withStack({ yaml: 'routing:\n  retries: 0\n  connect_timeout_s: 2\n', env: { OPENAI_BASE_URL: `${base}/v1` } }, async ({ url }) => {
+      // The name is not loopback: plain http to it needs the provider's opt-in (the SSRF guard).
+      await withStack({ yaml: 'routing:\n  retries: 0\n  connect_timeout_s: 2\n', env: { OPENAI_BASE_URL: `${base}/v1`, LLM_PROXY_PRIVATE_UPSTREAMS: 'openai' } }, async ({ url }) => {
         for (const stream of [false, true]) {
           const res = await post(url, chat({ stream }));
           assert.ok(res.status >= 500, res.body);
@@ -143,7 +144,8 @@ describe('RELIABILITY §4d#8 the configured host named bare in an error', () => 
     dns.lookup = ((hostname: string, ...rest: unknown[]) => Reflect.apply(lookup, dns, [hostname === HOST ? '127.0.0.1' : hostname, ...rest])) as typeof dns.lookup;
     fake = await startFakeOpenAi({ apiKey: UPSTREAM_KEY });
     const port = new URL(fake.url).port;
-    gateway = await startGateway({ OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `http://${HOST}:${port}/v1`, LLM_PROXY_RPM: '0' });
+    // The name leads to loopback over plain http: the SSRF guard lets it only with the provider's opt-in.
+    gateway = await startGateway({ OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `http://${HOST}:${port}/v1`, LLM_PROXY_PRIVATE_UPSTREAMS: 'openai', LLM_PROXY_RPM: '0' });
   });
   after(async () => {
     await fake?.close();

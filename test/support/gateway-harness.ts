@@ -11,6 +11,7 @@ import type { Config } from '../../src/config/config-schema.js';
 import { createLogger } from '../../src/logging/logger.js';
 import type { RateLimiter } from '../../src/rate-limit/memory-rate-limiter.js';
 import { createRedactor, createServices } from '../../src/services.js';
+import type { HostResolver } from '../../src/upstream/guarded-lookup.js';
 import { MemoryUsageRecorder } from '../../src/usage/usage-recorder.js';
 
 export const CLIENT_KEY = 'your-api-key';
@@ -36,6 +37,8 @@ export interface GatewayOptions {
   host?: string;
   /** Registers POST /admin/reload (main.ts does; a bare app has nothing to reload). */
   reload?: ReloadHandler;
+  /** Answers the SSRF guard's host lookups in place of DNS (no test touches a resolver). */
+  resolveHost?: HostResolver;
 }
 
 /** `env` is the process environment the proxy would see; LLM_PROXY_DB is pointed at a temp path unless given. */
@@ -58,7 +61,12 @@ export async function startGateway(env: Environment, options: GatewayOptions = {
   const redactor = createRedactor(config);
   const logger = createLogger(config.logging.level, redactor, { write: (line: string) => void logs.push(line) });
   const usage = new MemoryUsageRecorder();
-  const services = createServices(config, { logger, usage, ...(options.rateLimiter === undefined ? {} : { localRateLimiter: options.rateLimiter }) });
+  const services = createServices(config, {
+    logger,
+    usage,
+    ...(options.rateLimiter === undefined ? {} : { localRateLimiter: options.rateLimiter }),
+    ...(options.resolveHost === undefined ? {} : { resolveHost: options.resolveHost }),
+  });
   const app = buildApp(services, options.reload === undefined ? {} : { reload: options.reload });
   options.prepare?.(app);
   const host = options.host ?? '127.0.0.1';

@@ -1,12 +1,21 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { GatewayError } from './gateway-error.js';
+import {
+  contextLengthExceeded,
+  GatewayError,
+  upstreamBadResponse,
+  upstreamError,
+  upstreamStreamError,
+  upstreamTimeout,
+  upstreamUnreachable,
+} from './gateway-error.js';
 
 test('with(): a copy with the changed fields, every other field kept (provider, Retry-After, cause)', () => {
   const cause = new Error('socket hang up');
-  const original = new GatewayError({ status: 429, type: 'rate_limit_error', code: 'upstream_rate_limited', message: "Bad 'tools[0].function.name'.", param: 'tools[0].function.name', provider: 'gemini', retryAfterMs: 1500, cause });
+  const original = new GatewayError({ status: 429, type: 'rate_limit_error', code: 'upstream_rate_limited', message: "Bad 'tools[0].function.name'.", param: 'tools[0].function.name', provider: 'gemini', retryAfterMs: 1500, cause, attempts: 'gemini/a=429' });
   const renamed = original.with({ message: "Bad 'tools[0].name'.", param: 'tools[0].name' });
   assert.notEqual(renamed, original);
+  assert.equal(renamed.attempts, 'gemini/a=429');
   assert.deepEqual(
     [renamed.status, renamed.type, renamed.code, renamed.message, renamed.param, renamed.provider, renamed.retryable, renamed.retryAfterMs, renamed.cause],
     [429, 'rate_limit_error', 'upstream_rate_limited', "Bad 'tools[0].name'.", 'tools[0].name', 'gemini', false, 1500, cause],
@@ -17,4 +26,25 @@ test('with(): a copy with the changed fields, every other field kept (provider, 
   assert.equal(retryable.param, original.param);
   assert.equal(original.with({ param: null }).param, null);
   assert.deepEqual(retryable.toBody(), original.toBody());
+});
+
+test('messageWithoutProvider(): every factory that names a provider reads without it (RELIABILITY 4d#8)', () => {
+  const named = [
+    upstreamTimeout('acme', 'headers'),
+    upstreamUnreachable('acme'),
+    upstreamBadResponse('acme'),
+    upstreamStreamError('acme', 'the connection broke'),
+    contextLengthExceeded('acme', 'too long'),
+    ...[401, 429, 408, 404, 422, 500].map((status) => upstreamError(status, 'acme', 'boom')),
+  ];
+  for (const error of named) {
+    assert.match(error.message, /'acme'/);
+    const unnamed = error.messageWithoutProvider();
+    assert.doesNotMatch(unnamed, /acme/, unnamed);
+    assert.match(unnamed, /\b[Tt]he provider\b/, unnamed);
+  }
+  assert.equal(upstreamError(500, 'acme', 'boom').messageWithoutProvider(), 'The provider failed (HTTP 500): boom');
+  assert.equal(upstreamStreamError('acme', 'it stalled').messageWithoutProvider(), 'The stream from the provider failed: it stalled.');
+  const plain = new GatewayError({ status: 400, type: 'invalid_request_error', code: null, message: "The provider 'acme' is named by the client." });
+  assert.equal(plain.messageWithoutProvider(), plain.message, 'without a provider nothing is changed');
 });

@@ -22,6 +22,11 @@ export interface GatewayErrorOptions {
   retryable?: boolean;
   retryAfterMs?: number;
   cause?: unknown;
+  /**
+   * For the server log only, never the answer (RELIABILITY 4d#8: no deployment lists in errors):
+   * every deployment tried and what it gave, as `X-LLM-Proxy-Route` writes them.
+   */
+  attempts?: string;
 }
 
 export class GatewayError extends Error {
@@ -32,6 +37,7 @@ export class GatewayError extends Error {
   readonly provider: string | undefined;
   readonly retryable: boolean;
   readonly retryAfterMs: number | undefined;
+  readonly attempts: string | undefined;
 
   constructor(options: GatewayErrorOptions) {
     super(options.message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -43,6 +49,7 @@ export class GatewayError extends Error {
     this.provider = options.provider;
     this.retryable = options.retryable ?? false;
     this.retryAfterMs = options.retryAfterMs;
+    this.attempts = options.attempts;
   }
 
   /** The same error with its message, param or retryability changed (redacted, renamed, made retryable). */
@@ -57,7 +64,19 @@ export class GatewayError extends Error {
       ...(this.provider === undefined ? {} : { provider: this.provider }),
       ...(this.retryAfterMs === undefined ? {} : { retryAfterMs: this.retryAfterMs }),
       ...(this.cause === undefined ? {} : { cause: this.cause }),
+      ...(this.attempts === undefined ? {} : { attempts: this.attempts }),
     });
+  }
+
+  /**
+   * The message without the provider's name: for the error that sums up attempts at several
+   * deployments, which names none of them (RELIABILITY 4d#8). The factories below name a provider
+   * only as `provider '<name>'`.
+   */
+  messageWithoutProvider(): string {
+    if (this.provider === undefined) return this.message;
+    const named = `provider '${this.provider}'`;
+    return this.message.replace(`The ${named}`, 'The provider').replace(named, 'the provider');
   }
 
   toBody(): ErrorBody {

@@ -225,12 +225,17 @@ export class DeploymentFailover {
     throw this.exhausted(group.name, attempts, lastError, earliestRetry);
   }
 
-  /** The one error when nothing could serve: says what was tried, never where or with what key. */
+  /**
+   * The one error when nothing could serve: says how many attempts on how many deployments and what
+   * each got, never which deployments or providers (RELIABILITY 4d#8) nor with what key. The error
+   * carries the full list (`attempts`) and the last error (`cause`) for the server log: the error
+   * handler's `every attempt failed` warn line.
+   */
   private exhausted(model: string, all: AttemptRecord[], lastError: GatewayError | undefined, earliestRetry: number | undefined): GatewayError {
     // A fallback skipped for the key or the output asked for was never a candidate: the error is the one the others made.
     const attempts = all.some(neverTried) ? all.filter((entry) => !neverTried(entry)) : all;
     const retryAfterMs = earliestRetry === undefined ? undefined : Math.max(1000, earliestRetry - Date.now());
-    const tried = attempts.filter((entry) => entry.outcome !== 'circuit_open' && entry.outcome !== 'cooling');
+    const tried = attempts.filter((entry) => !skippedUntried(entry));
     if (lastError === undefined && attempts.length > 0 && attempts.every((entry) => entry.outcome === 'cooling')) {
       return new GatewayError({
         status: 429,
@@ -242,13 +247,16 @@ export class DeploymentFailover {
     }
     if (lastError === undefined) return noHealthyDeployment(model, retryAfterMs);
     if (tried.length <= 1 && attempts.length === tried.length) return lastError;
-    const summary = attempts.map((entry) => `${entry.deployment.split('/')[0]} (${entry.outcome})`).join(', ');
-    if (tried.every((entry) => entry.outcome === '429' || entry.outcome === 'cooling')) {
+    const summary = describeAttempts(tried, attempts.filter(skippedUntried));
+    const logged = all.map((entry) => `${entry.deployment}=${entry.outcome}`).join(', ');
+    if (tried.every((entry) => entry.outcome === '429')) {
       return new GatewayError({
         status: 429,
         type: 'rate_limit_error',
         code: 'upstream_rate_limited',
-        message: `Every deployment of '${model}' is rate limited by its provider. Tried: ${summary}.`,
+        message: `Every deployment of '${model}' is rate limited by its provider. ${summary}`,
+        attempts: logged,
+        cause: lastError,
         ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
       });
     }
@@ -261,7 +269,25 @@ export class DeploymentFailover {
       type: status === 504 ? 'timeout_error' : own ? lastError.type : 'api_error',
       code: own ? lastError.code : 'upstream_error',
       param: own ? lastError.param : null,
-      message: `${lastError.message} Tried ${tried.length} attempt(s): ${summary}.`,
+      // The last error's words, less its provider's name: one of the deployments is named by none.
+      message: `${lastError.messageWithoutProvider()} ${summary}`,
+      attempts: logged,
+      cause: lastError,
     });
   }
+}
+
+/** A deployment passed over for an open circuit or a provider's cool-down: not an attempt. */
+const skippedUntried = (entry: AttemptRecord): boolean => entry.outcome === 'circuit_open' || entry.outcome === 'cooling';
+
+/**
+ * What the client is told was tried: counts and outcomes, e.g. `Tried 3 attempt(s) on 2
+ * deployment(s): upstream_error, upstream_timeout, upstream_error.` Which deployments, and of which
+ * providers, is configuration the client has no business with: that goes to the log only.
+ */
+function describeAttempts(tried: readonly AttemptRecord[], skipped: readonly AttemptRecord[]): string {
+  const deployments = new Set(tried.map((entry) => entry.deployment)).size;
+  const outcomes = tried.map((entry) => entry.outcome).join(', ');
+  const passed = skipped.length === 0 ? '' : `; ${skipped.length} deployment(s) skipped: ${skipped.map((entry) => entry.outcome).join(', ')}`;
+  return `Tried ${tried.length} attempt(s) on ${deployments} deployment(s): ${outcomes}${passed}.`;
 }

@@ -77,6 +77,10 @@ export function registerErrorHandler(app: FastifyInstance, bodyLimit: number, re
         request.log.error({ err: error }, 'unhandled error');
       }
       gateway = internalError();
+    } else if (gateway.attempts !== undefined) {
+      // The answer says how many attempts and what each got; which deployments, only this line (RELIABILITY 4d#8).
+      const last = gateway.cause instanceof Error ? gateway.cause.message : undefined;
+      request.log.warn({ status: gateway.status, code: gateway.code, attempts: gateway.attempts, last }, 'every attempt failed');
     }
     write(request, reply, gateway);
   });

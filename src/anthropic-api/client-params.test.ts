@@ -130,3 +130,39 @@ describe('ClientParams: chat-side 400s name the Messages request', () => {
     assert.equal(params.mapError(upstream, false), upstream);
   });
 });
+
+describe('ClientParams: the provider warnings of a translated Messages request name its fields', () => {
+  /** The X-LLM-Proxy-Warnings entries of the translator for the translated request, as the client gets them. */
+  function warned(body: Record<string, unknown>, provider: 'anthropic' | 'gemini', rewritten = false): { chat: string[]; client: string[] } {
+    const { chat, params } = toChatRequest(validateMessagesRequest({ model: 'm', max_tokens: 10, ...body }), []);
+    const target = makeTarget(provider);
+    if (provider === 'gemini') convertGeminiRequest(chat, target);
+    else convertAnthropicRequest(chat, target);
+    return { chat: target.warnings, client: target.warnings.map((warning) => params.mapWarning(warning, rewritten)) };
+  }
+
+  it('gemini: the dropped user and parallel-tool-call fields are metadata.user_id and disable_parallel_tool_use', () => {
+    const { chat, client } = warned(
+      { messages: [{ role: 'user', content: 'Hi' }], metadata: { user_id: 'u-1' }, tools: [tool('a')], tool_choice: { type: 'auto', disable_parallel_tool_use: true } },
+      'gemini',
+    );
+    assert.deepEqual(chat, ['user: not supported by gemini, ignored', 'parallel_tool_calls: not supported by gemini, ignored']);
+    assert.deepEqual(client, ['metadata.user_id: not supported by gemini, ignored', 'tool_choice.disable_parallel_tool_use: not supported by gemini, ignored']);
+  });
+
+  it("anthropic (a mixed group): a prefill's trailing whitespace names the client's message, not the chat form's (system is not a message)", () => {
+    const body = { system: 'Be brief.', messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Sure ' }] };
+    const { chat, client } = warned(body, 'anthropic');
+    assert.match(chat[0] ?? '', /^messages\[2\]\.content: trailing whitespace removed/);
+    assert.match(client[0] ?? '', /^messages\[1\]\.content: trailing whitespace removed/);
+    // Once the context policy rewrote the messages, their indexes match nothing the client sent.
+    assert.match(warned(body, 'anthropic', true).client[0] ?? '', /^messages: trailing whitespace removed/);
+  });
+
+  it('an entry that names no field it knows is left as it is', () => {
+    const { params } = toChatRequest(validateMessagesRequest({ model: 'm', max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }] }), []);
+    for (const warning of ['top_p: not supported by anthropic together with temperature, ignored', "cache_control on a 'tool' message (mark its content part instead): not supported by groq, ignored", 'no field here']) {
+      assert.equal(params.mapWarning(warning, false), warning);
+    }
+  });
+});

@@ -103,6 +103,19 @@ export class ClientParams {
     }
   }
 
+  /**
+   * An `X-LLM-Proxy-Warnings` entry of the provider's (`<field>: <what happened>`, the chat form's
+   * field) → the same entry naming the client's field: `user: not supported by gemini, ignored`
+   * becomes `metadata.user_id: …`. An entry that names no field it knows is left as it is.
+   */
+  mapWarning(warning: string, rewritten: boolean): string {
+    const end = warning.indexOf(': ');
+    if (end <= 0) return warning;
+    const param = warning.slice(0, end);
+    const mapped = this.map(param, rewritten);
+    return mapped === param ? warning : mapped + warning.slice(end);
+  }
+
   /** A 400 naming a chat-side param → the same error naming the client's, in its param and in its message. */
   mapError(error: unknown, rewritten: boolean): unknown {
     if (!isGatewayError(error) || error.status !== 400 || error.param === null) return error;

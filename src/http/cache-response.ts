@@ -6,13 +6,11 @@ import type { CacheableRequest, CacheKeyTarget } from '../cache/cache-key.js';
 import { answerFromCompletion, answerFromFrames, renderCompletion, renderStream, stripUsageFromFrame } from '../cache/cached-answer.js';
 import { parseCacheControl, type CacheHit, type CachePlan, type ResponseCache } from '../cache/response-cache.js';
 import type { Config } from '../config/config-schema.js';
-import type { Redactor } from '../logging/redactor.js';
 import type { CompletionUsage } from '../openai/types.js';
 import type { ModelGroup } from '../routing/model-router.js';
 import { frameText, type Frame } from '../streaming/sse-passthrough.js';
 import type { StreamEnd } from './stream-response.js';
 import type { CallSignal } from '../upstream/call-signal.js';
-import { warningsHeader } from './warnings-header.js';
 
 function cacheTarget(group: ModelGroup, endpoint: string | undefined): CacheKeyTarget {
   const deployments = group.deployments.map((deployment) => deployment.id);
@@ -47,8 +45,11 @@ export async function answerFromCache(
   stream: boolean,
   includeUsage: boolean,
   signal: CallSignal,
-  /** For the stored warnings, which name fields as the client sent them (warnings-header.ts). */
-  redactor: Redactor,
+  /**
+   * The `X-LLM-Proxy-Warnings` value for the stored warnings (the provider's, in the chat form's
+   * names) as this request's client is to see them (warnings-header.ts); undefined: no header.
+   */
+  showWarnings: (stored: readonly string[]) => string | undefined,
   /** Another endpoint's form of the chat answer (/v1/messages, /v1/completions). */
   render?: (body: string) => string,
 ): Promise<CacheHit | undefined> {
@@ -70,7 +71,7 @@ export async function answerFromCache(
   }
   // No deployment was called: the route says so, as every answer carries one (README, Routing).
   reply.header('x-cache', 'HIT').header('age', String(hit.ageS)).header('x-llm-proxy-route', CACHE_ROUTE);
-  const shown = hit.answer.warnings === undefined ? undefined : warningsHeader(hit.answer.warnings, redactor);
+  const shown = showWarnings(hit.answer.warnings ?? []);
   if (shown !== undefined) reply.header('x-llm-proxy-warnings', shown);
   if (stream) reply.header('content-type', 'text/event-stream; charset=utf-8').header('x-accel-buffering', 'no');
   else reply.header('content-type', 'application/json');

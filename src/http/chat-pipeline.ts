@@ -73,6 +73,12 @@ export interface PipelineOptions {
   nativeCache?: boolean;
   /** Fields the endpoint's own translation dropped, listed before the provider's in `X-LLM-Proxy-Warnings`. */
   warnings?: readonly string[];
+  /**
+   * The provider's warnings name the chat form's fields: this names them as the client sent them
+   * (/v1/messages: `max_tokens`, not `max_completion_tokens`). `rewritten`: the context policy
+   * replaced the messages, whose indexes then match nothing the client sent.
+   */
+  clientWarning?: (warning: string, rewritten: boolean) => string;
   /** Extra answer headers (e.g. `X-LLM-Proxy-Emulated`). */
   headers?: Readonly<Record<string, string>>;
 }
@@ -108,8 +114,10 @@ function checkOutputLimit(chat: ChatCompletionRequest, group: ModelGroup): void 
   }
 }
 
-function warningsOf(options: PipelineOptions, warnings: readonly string[], redactor: Redactor): string | undefined {
-  return warningsHeader(options.warnings === undefined || options.warnings.length === 0 ? warnings : [...options.warnings, ...warnings], redactor);
+function warningsOf(options: PipelineOptions, warnings: readonly string[], redactor: Redactor, rewritten: boolean): string | undefined {
+  const rename = options.clientWarning;
+  const provider = rename === undefined || warnings.length === 0 ? warnings : warnings.map((warning) => rename(warning, rewritten));
+  return warningsHeader(options.warnings === undefined || options.warnings.length === 0 ? provider : [...options.warnings, ...provider], redactor);
 }
 
 function failureExtra(error: unknown): Partial<UsageRecord> {
@@ -202,7 +210,8 @@ export class ChatPipeline {
     };
     if (cache !== undefined) {
       const render = format === undefined ? undefined : (body: string) => (stream ? format.streamBody(body) : format.json(body));
-      const hit = await answerFromCache(cache, cachePlan, reply, stream, clientUsage, disconnect, this.services.redactor, render);
+      const shown = (stored: readonly string[]) => warningsOf(options, stored, this.services.redactor, chat.messages !== messages);
+      const hit = await answerFromCache(cache, cachePlan, reply, stream, clientUsage, disconnect, shown, render);
       if (hit !== undefined) {
         // A replayed stream is written whole at once: its first token leaves when the answer does.
         recordCall(this.services, request, endpoint, planned, chat.model, stream, started, 'ok', 200, hit.answer.usage ?? undefined, {
@@ -249,7 +258,7 @@ export class ChatPipeline {
       }
       try {
         reply.header('x-llm-proxy-route', routeHeader(outcome.attempts, skipped));
-        const shown = warningsOf(options, warnings, this.services.redactor);
+        const shown = warningsOf(options, warnings, this.services.redactor, chat.messages !== messages);
         if (shown !== undefined) reply.header('x-llm-proxy-warnings', shown);
         return reply.code(200).header('content-type', 'application/json').send(body);
       } finally {
@@ -272,7 +281,7 @@ export class ChatPipeline {
     const headers = reply.getHeaders() as OutgoingHttpHeaders;
     headers['content-type'] = 'text/event-stream; charset=utf-8';
     headers['x-accel-buffering'] = 'no';
-    const shown = warningsOf(options, warnings, this.services.redactor);
+    const shown = warningsOf(options, warnings, this.services.redactor, chat.messages !== messages);
     if (shown !== undefined) headers['x-llm-proxy-warnings'] = shown;
     headers['x-llm-proxy-route'] = routeHeader(outcome.attempts, skipped);
     res.writeHead(200, headers);

@@ -79,4 +79,23 @@ describe('X-LLM-Proxy-Warnings with field names outside printable ASCII', () => 
     assert.equal(res.status, 200, await res.clone().text());
     assertShown(res.headers.get('x-llm-proxy-warnings'));
   });
+
+  test("/v1/messages translated to Gemini: the provider's warnings name the client's Anthropic fields, fresh, streamed and from the cache", async () => {
+    const request = (stream: boolean) => ({
+      model: 'gemini-2.5-flash',
+      max_tokens: 20,
+      top_k: 5,
+      metadata: { user_id: 'user-7' },
+      stream,
+      messages: [{ role: 'user', content: `Who am I? (${stream ? 'streamed' : 'plain'})` }],
+    });
+    for (const [stream, cache] of [[false, 'MISS'], [false, 'HIT'], [true, 'MISS'], [true, 'HIT']] as const) {
+      const res = await call('/v1/messages', request(stream));
+      assert.equal(res.status, 200, await res.clone().text());
+      assert.equal(res.headers.get('x-cache'), cache);
+      // The endpoint's own entry first, then Gemini's, which dropped the chat form's `user`.
+      assert.equal(res.headers.get('x-llm-proxy-warnings'), 'top_k: no OpenAI-format equivalent, ignored; metadata.user_id: not supported by gemini, ignored');
+      await res.text();
+    }
+  });
 });

@@ -82,7 +82,7 @@ export function registerEmbeddings(app: FastifyInstance, services: Services): vo
     const disconnect = new CallAbort();
     abortWhenClientLeaves(reply.raw, disconnect);
     if (cache !== undefined) {
-      const hit = await answerFromCache(cache, cachePlan, reply, false, false, disconnect, services.redactor);
+      const hit = await answerFromCache(cache, cachePlan, reply, false, false, disconnect, (stored) => warningsHeader(stored, services.redactor));
       if (hit !== undefined) {
         record(request, planned, embed.model, started, 'ok', 200, hit.answer.usage ?? undefined, { cacheHit: true, cost: 0 });
         return reply;

@@ -76,6 +76,8 @@ export function registerMessages(app: FastifyInstance, services: Services, pipel
         endpoint: 'messages',
         format: messagesFormat(request.id, parsed.model),
         ...(nativeOnly ? { nativeBody: body } : { warnings }),
+        // The provider's warnings name chat fields: the client is told its own, as in a 400 (below).
+        clientWarning: (warning, rewritten) => params.mapWarning(warning, rewritten),
         native: (group, rewritten) => {
           if (runner !== undefined && !rewritten && servedByAnthropicOnly(router, group, allowed)) return runner;
           if (lossy) throw invalidRequest('This conversation holds content only Anthropic models take, and the context policy or a fallback would send it elsewhere.', 'unsupported_content');

@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import type { ChatCompletionResponse } from '../openai/types.js';
 import type { AnthropicMessage } from '../providers/anthropic/anthropic-wire.js';
 import type { Route } from '../routing/model-router.js';
+import { isGatewayError } from '../errors/gateway-error.js';
 import { toAnthropicMessage } from './from-chat.js';
 import { messagesProtocol } from './native-messages.js';
 
@@ -94,5 +95,22 @@ describe('native /v1/messages stream events', () => {
     assert.equal(readEvent({ event: 'odd name', data: '{"type":"content_block_stop","index":0}' }), 'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n');
     assert.equal(readEvent({ event: 'odd name', data: '{"x":1}' }), '');
     assert.equal(readEvent({ event: 'ünïcode', data: '{"type":"a b"}' }), '');
+  });
+
+  test("an `event: error` is the stream's error whatever type its data names", () => {
+    const cases: Array<[string, string | null]> = [
+      ['{"type":"error","error":{"type":"overloaded_error","message":"busy"}}', 'upstream_error'],
+      ['{"type":"overloaded_error","error":{"type":"overloaded_error","message":"busy"}}', 'upstream_error'],
+      ['{"type":"api_error","error":{"type":"api_error","message":"boom"}}', 'upstream_error'],
+      ['{"type":"message_delta","delta":{}}', 'upstream_stream_error'],
+      ['{"error":{"message":"no type"}}', 'upstream_stream_error'],
+    ];
+    for (const [data, code] of cases) {
+      assert.throws(
+        () => readEvent({ event: 'error', data }),
+        (error: unknown) => isGatewayError(error) && error.code === code,
+        data,
+      );
+    }
   });
 });

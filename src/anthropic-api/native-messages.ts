@@ -132,7 +132,9 @@ export function messagesProtocol(body: Record<string, unknown>, headers: Record<
       } catch {
         throw upstreamBadResponse(route.provider.name, 'a stream event that is not JSON');
       }
-      const type = isRecord(data) && typeof data.type === 'string' ? data.type : event.event;
+      // An `event: error` is the stream's error whatever type its data names: passed on as it came,
+      // the client read an error while the call was recorded as served.
+      const type = event.event === 'error' ? 'error' : isRecord(data) && typeof data.type === 'string' ? data.type : event.event;
       switch (type) {
         case 'message_start': {
           const message = isRecord(data) ? data.message : undefined;

@@ -574,6 +574,55 @@ describe('/v1/messages: a passed-through Claude stream ends at message_stop', ()
   });
 });
 
+describe('/v1/messages: a passed-through Claude stream that ends in `event: error`', () => {
+  // Found in review: an `event: error` whose data named another type (`overloaded_error`) was passed
+  // on as it came and the call recorded as ok. Whatever its data's type, it is the stream's error.
+  let gateway: Gateway;
+  let close: () => Promise<void>;
+  const errors: Record<string, string> = {
+    plain: '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}',
+    odd: '{"type":"overloaded_error","error":{"type":"overloaded_error","message":"Overloaded"}}',
+  };
+  before(async () => {
+    ({ gateway, close } = await behindRawAnthropic((req, res) => {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (chunk: string) => (body += chunk));
+      req.on('end', () => {
+        // The client's message names the error frame to end with.
+        const kind = (JSON.parse(body) as { messages: Array<{ content: string }> }).messages[0]?.content ?? '';
+        const head = readAnthropicFixture('anthropic-text.chunks.txt').split('\n\n').slice(0, 4).map((event) => `${event}\n\n`);
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.end(`${head.join('')}event: error\ndata: ${errors[kind] ?? 'unknown kind'}\n\n`);
+      });
+    }));
+  });
+  after(() => close());
+
+  test('whatever type its data names, the client gets the error event and the call is recorded incomplete', async () => {
+    for (const kind of Object.keys(errors)) {
+      const requestId = `messages-error-event-${kind}`;
+      const response = await fetch(`${gateway.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': CLIENT_KEY, 'x-request-id': requestId },
+        body: JSON.stringify({ model: 'anthropic/claude-sonnet-4-5', max_tokens: 64, stream: true, messages: [{ role: 'user', content: kind }] }),
+        signal: AbortSignal.timeout(5000),
+      });
+      assert.equal(response.status, 200);
+      const text = await response.text();
+      const events = text.split('\n\n').filter((frame) => frame.length > 0);
+      assert.ok(text.includes('Hello! How c'), text);
+      // The proxy's own error event, Anthropic's status table applied (overloaded: HTTP 529, a 5xx).
+      assert.match(events.at(-1) ?? '', /^event: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"The provider 'anthropic' failed \(HTTP 529\): overloaded_error: Overloaded"/, `${kind}: ${text.slice(-300)}`);
+      assert.ok(!text.includes(errors.odd ?? ''), `${kind}: the upstream's frame is not passed on as it came`);
+      await eventually(() => gateway.usage.recent().some((entry) => entry.requestId === requestId), 2000);
+      const entry = gateway.usage.recent().find((recorded) => recorded.requestId === requestId);
+      assert.equal(entry?.status, 'incomplete', kind);
+      assert.equal(entry?.errorCode, 'upstream_error', kind);
+    }
+  });
+});
+
 describe('/v1/messages: a passed-through Claude stream with event types the proxy does not know', () => {
   // Anthropic may add event types; clients are to skip unknown ones, so they must keep their name.
   // One whose data `type` carries CR/LF (and no event field) must not split the frame into a forged error.

@@ -49,7 +49,9 @@ export function contextPolicy(services: FitServices, request: FastifyRequest, gr
 }
 
 function overflow(group: ModelGroup, prompt: number, output: number, window: number, counted = true): GatewayError {
-  const provider = group.deployments[0]?.route.provider.name ?? group.name;
+  // The proxy refuses it, for the whole group: naming the provider of one of several deployments
+  // would tell the client a part of the configuration (RELIABILITY 4d#8).
+  const provider = group.deployments.length === 1 ? group.deployments[0]?.route.provider.name : undefined;
   return contextLengthExceeded(
     provider,
     `${counted ? '' : 'over '}${prompt} prompt tokens (estimated) + ${output} requested output tokens > ${window} for '${group.name}'. ` +

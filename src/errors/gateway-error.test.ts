@@ -45,6 +45,7 @@ test('messageWithoutProvider(): every factory that names a provider reads withou
   }
   assert.equal(upstreamError(500, 'acme', 'boom').messageWithoutProvider(), 'The provider failed (HTTP 500): boom');
   assert.equal(upstreamStreamError('acme', 'it stalled').messageWithoutProvider(), 'The stream from the provider failed: it stalled.');
+  assert.equal(contextLengthExceeded(undefined, 'too long').message, "The conversation is longer than the model's context window (too long)");
   const plain = new GatewayError({ status: 400, type: 'invalid_request_error', code: null, message: "The provider 'acme' is named by the client." });
   assert.equal(plain.messageWithoutProvider(), plain.message, 'without a provider nothing is changed');
 });

@@ -208,14 +208,15 @@ export function upstreamStreamError(provider: string, detail: string): GatewayEr
   });
 }
 
-export function contextLengthExceeded(provider: string, detail: string): GatewayError {
+/** `provider`: the one that refused it; undefined when the proxy refused it for a group of several deployments. */
+export function contextLengthExceeded(provider: string | undefined, detail: string): GatewayError {
   return new GatewayError({
     status: 400,
     type: 'invalid_request_error',
     code: 'context_length_exceeded',
     param: 'messages',
-    provider,
-    message: `The conversation is longer than the model's context window (provider '${provider}': ${detail})`,
+    ...(provider === undefined ? {} : { provider }),
+    message: `The conversation is longer than the model's context window (${provider === undefined ? '' : `provider '${provider}': `}${detail})`,
   });
 }
 

@@ -29,11 +29,15 @@ export interface EmbeddingsOutcome {
   attempts: AttemptRecord[];
 }
 
-/** A deployment whose provider has no embeddings endpoint: the request, not the deployment, is at fault. */
-export function embeddingsNotServed(provider: string, model: string): GatewayError {
+/**
+ * A deployment whose provider has no embeddings endpoint: the request, not the deployment, is at
+ * fault. `provider` undefined: a group of several deployments, none of which is named (RELIABILITY 4d#8).
+ */
+export function embeddingsNotServed(provider: string | undefined, model: string): GatewayError {
   const shown = /^[\x20-\x7e]{1,128}$/.test(model) ? `'${model}'` : 'requested';
+  const why = provider === undefined ? 'none of its deployments serves them' : `its provider '${provider}' does not serve them`;
   return invalidRequest(
-    `The model ${shown} cannot create embeddings: its provider '${provider}' does not serve them. GET /api/models/search?capability=embeddings lists embedding models.`,
+    `The model ${shown} cannot create embeddings: ${why}. GET /api/models/search?capability=embeddings lists embedding models.`,
     'model_not_supported',
     'model',
   );

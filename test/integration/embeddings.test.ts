@@ -73,6 +73,8 @@ describe('POST /v1/embeddings', () => {
     fallbacks: [chat-only, mixed-fallback]
   - name: chat-only
     deployments: [{ provider: anthropic, model: claude-haiku-4-5 }]
+  - name: chat-pair
+    deployments: [{ provider: anthropic, model: claude-haiku-4-5 }, { provider: anthropic, model: claude-sonnet-4-5 }]
   # lowest-cost puts the priced Claude model before the unpriced embedding model.
   - name: mixed-fallback
     strategy: lowest-cost
@@ -312,6 +314,12 @@ aliases:
         assert.equal(error.param, 'model');
         assert.match(error.message, new RegExp(`provider '${provider}' does not serve them`));
       }
+      // A group of several deployments: none is named (RELIABILITY 4d#8).
+      const response = await embed(gateway, { model: 'chat-pair', input: 'x' });
+      assert.equal(response.status, 400);
+      const error = response.body.error as { code: string; message: string };
+      assert.equal(error.code, 'model_not_supported');
+      assert.match(error.message, /^The model 'chat-pair' cannot create embeddings: none of its deployments serves them\./);
     });
 
     test('usage: a record per call with endpoint embeddings and the catalog cost, in /api/usage', async () => {

@@ -15,6 +15,9 @@ describe('§4d#8 an exhausted failover names no deployment', () => {
     const file = configFile(`providers:
   alphaco: { type: openai-compatible, base_url: "${alpha.url}/v1", api_key: "${UPSTREAM_KEY}", discover: false }
   betaco: { type: openai-compatible, base_url: "${beta.url}/v1", discover: false }
+model_catalog:
+  alpha-model: { context_length: 20000 }
+  beta-model: { context_length: 20000 }
 models:
   - name: pair
     deployments: [{ provider: alphaco, model: alpha-model }, { provider: betaco, model: beta-model }]
@@ -55,6 +58,12 @@ routing: { retries: 1 }
       const line = gateway.logs.slice(logged).find((entry) => entry.includes('every attempt failed')) ?? '';
       assert.match(line, /alphaco\/alpha-model=429/);
       assert.match(line, /betaco\/beta-model=429/);
+
+      // The proxy's own refusal of a prompt over the group's window names none of its deployments either.
+      const long = post(gateway.url, JSON.stringify({ model: 'pair', messages: [{ role: 'user', content: 'lorem ipsum dolor sit amet '.repeat(5000) }] }));
+      const over = assertError(await long, { status: 400, code: 'context_length_exceeded', param: 'messages' });
+      assert.match(over.message, /^The conversation is longer than the model's context window \((over )?\d+ prompt tokens/, over.message);
+      assert.doesNotMatch(over.message, NAMES);
     } finally {
       await gateway.close();
       await alpha.close();

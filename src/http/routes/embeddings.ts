@@ -67,7 +67,7 @@ export function registerEmbeddings(app: FastifyInstance, services: Services): vo
     if (routed === undefined) throw modelNotFound(embed.model);
     checkModelAccess(request, router, routed, embed.model);
     const group = embeddings.servedGroup(routed);
-    if (group === undefined) throw embeddingsNotServed(routed.deployments[0]?.route.provider.name ?? 'unknown', embed.model);
+    if (group === undefined) throw embeddingsNotServed(routed.deployments.length === 1 ? routed.deployments[0]?.route.provider.name : undefined, embed.model);
     // Usage of a call that never reached a deployment is recorded against the group's first.
     const planned = group.deployments[0]?.route;
 

@@ -269,7 +269,7 @@ export class DeploymentFailover {
       type: status === 504 ? 'timeout_error' : own ? lastError.type : 'api_error',
       code: own ? lastError.code : 'upstream_error',
       param: own ? lastError.param : null,
-      // The last error's words, less its provider's name: one of the deployments is named by none.
+      // The last error's own words, without its provider's name: the one named would be a piece of the list.
       message: `${lastError.messageWithoutProvider()} ${summary}`,
       attempts: logged,
       cause: lastError,

@@ -269,8 +269,10 @@ export class DeploymentFailover {
       type: status === 504 ? 'timeout_error' : own ? lastError.type : 'api_error',
       code: own ? lastError.code : 'upstream_error',
       param: own ? lastError.param : null,
-      // The last error's own words, without its provider's name: the one named would be a piece of the list.
-      message: `${lastError.messageWithoutProvider()} ${summary}`,
+      // The last error's own words, without its provider's name when several deployments were
+      // tried (the one named would be a piece of the list); retries of one deployment name it, as
+      // its single attempt's error does.
+      message: `${new Set(attempts.map((entry) => entry.deployment)).size > 1 ? lastError.messageWithoutProvider() : lastError.message} ${summary}`,
       attempts: logged,
       cause: lastError,
     });

@@ -54,6 +54,26 @@ describe('classifyAddress', () => {
     assert.equal(classifyAddress('::ffff:8.8.8.8').kind, 'public');
   });
 
+  test('NAT64, 6to4 and IPv4-compatible IPv6 are private when the IPv4 address inside is not public', () => {
+    const cases: Array<[string, string]> = [
+      ['64:ff9b::a9fe:a9fe', 'private'],
+      ['64:ff9b::169.254.169.254', 'private'],
+      ['64:FF9B:0:0:0:0:A00:5', 'private'],
+      ['64:ff9b::7f00:1', 'private'],
+      ['64:ff9b::8.8.8.8', 'public'],
+      ['64:ff9b:1::a00:5', 'private'],
+      ['2002:a9fe:a9fe::1', 'private'],
+      ['2002:c0a8:0101:0:0:0:0:1', 'private'],
+      ['2002:808:808::1', 'public'],
+      ['::10.0.0.5', 'private'],
+      ['::7f00:1', 'private'],
+      ['::8.8.8.8', 'public'],
+      ['2606:4700::1111', 'public'],
+    ];
+    for (const [address, kind] of cases) assert.equal(classifyAddress(address).kind, kind, address);
+    assert.match(classifyAddress('64:ff9b::a9fe:a9fe').range ?? '', /NAT64 address of 169\.254\.169\.254 \(169\.254\.0\.0\/16/);
+  });
+
   test('names the range for messages', () => {
     assert.match(classifyAddress('169.254.169.254').range ?? '', /169\.254\.0\.0\/16, link-local.*metadata/);
   });

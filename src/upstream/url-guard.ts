@@ -63,7 +63,56 @@ export function classifyAddress(address: string): AddressClass {
   const type = family === 4 ? 'ipv4' : 'ipv6';
   for (const { list, label } of LOOPBACK_LISTS) if (list.check(address, type)) return { kind: 'loopback', range: label };
   for (const { list, label } of PRIVATE_LISTS) if (list.check(address, type)) return { kind: 'private', range: label };
+  if (family === 6) {
+    const embedded = embeddedIpv4(address);
+    if (embedded !== undefined) {
+      const inner = classifyAddress(embedded.address);
+      // A translator or tunnel delivers it to the IPv4 address inside: never loopback here, but
+      // private if that is (64:ff9b::a9fe:a9fe reaches 169.254.169.254 on a NAT64 network).
+      if (inner.kind !== 'public') return { kind: 'private', range: `${embedded.label} of ${embedded.address} (${inner.range ?? inner.kind})` };
+    }
+  }
   return { kind: 'public' };
+}
+
+/**
+ * IPv6 forms that carry an IPv4 destination in their bits (BlockList judges only the IPv4-mapped
+ * `::ffff:0:0/96` by the address inside): NAT64's well-known prefix `64:ff9b::/96` (RFC 6052) and
+ * its local-use `64:ff9b:1::/48` (RFC 8215), 6to4's `2002::/16` (RFC 3056), and the deprecated
+ * IPv4-compatible `::a.b.c.d` (`::/96`).
+ */
+function embeddedIpv4(address: string): { address: string; label: string } | undefined {
+  const words = ipv6Words(address);
+  if (words === undefined) return undefined;
+  const v4 = (high: number, low: number) => `${high >>> 8}.${high & 255}.${low >>> 8}.${low & 255}`;
+  const zero = (from: number, to: number) => words.slice(from, to).every((word) => word === 0);
+  if (words[0] === 0x64 && words[1] === 0xff9b && zero(2, 6)) return { address: v4(words[6] as number, words[7] as number), label: 'NAT64 address' };
+  if (words[0] === 0x64 && words[1] === 0xff9b && words[2] === 1) return { address: v4(words[6] as number, words[7] as number), label: 'local-use NAT64 address' };
+  if (words[0] === 0x2002) return { address: v4(words[1] as number, words[2] as number), label: '6to4 address' };
+  if (zero(0, 6) && (words[6] !== 0 || (words[7] as number) > 1)) return { address: v4(words[6] as number, words[7] as number), label: 'IPv4-compatible address' };
+  return undefined;
+}
+
+/** The eight 16-bit words of an IPv6 address (`::` expanded, a trailing dotted IPv4 read as two words). */
+function ipv6Words(address: string): number[] | undefined {
+  let text = address.toLowerCase();
+  const zone = text.indexOf('%');
+  if (zone !== -1) text = text.slice(0, zone);
+  const lastColon = text.lastIndexOf(':');
+  const dotted = text.slice(lastColon + 1);
+  if (isIPv4(dotted)) {
+    const [a, b, c, d] = dotted.split('.').map(Number) as [number, number, number, number];
+    text = `${text.slice(0, lastColon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const parse = (part: string) => (part === '' ? [] : part.split(':').map((word) => (/^[0-9a-f]{1,4}$/.test(word) ? Number.parseInt(word, 16) : Number.NaN)));
+  const front = parse(halves[0] as string);
+  const back = halves.length === 2 ? parse(halves[1] as string) : [];
+  const gap = 8 - front.length - back.length;
+  if (halves.length === 2 ? gap < 1 : gap !== 0) return undefined;
+  const words = [...front, ...new Array<number>(gap).fill(0), ...back];
+  return words.every((word) => Number.isInteger(word)) ? words : undefined;
 }
 
 /** What a connection to a named host may resolve to (IP literals are judged once, at config time). */

@@ -27,7 +27,9 @@ type Verdict = 'client' | 'rate-limited' | 'deployment' | 'overflow';
 function verdict(error: GatewayError): Verdict {
   if (error.code === 'context_length_exceeded') return 'overflow';
   if (error.code === 'upstream_rate_limited') return 'rate-limited';
-  if (error.code === 'upstream_auth_error' || error.retryable) return 'deployment';
+  // A deployment that refused the proxy (its key) or that the SSRF guard refused (its address)
+  // counts against that deployment: not retried there (not retryable), the next one is tried.
+  if (error.code === 'upstream_auth_error' || error.code === 'upstream_unreachable' || error.retryable) return 'deployment';
   return 'client';
 }
 

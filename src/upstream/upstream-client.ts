@@ -15,6 +15,7 @@ import {
 import type { Redactor } from '../logging/redactor.js';
 import type { ProviderInstance, UpstreamRequestSpec } from '../providers/provider.js';
 import type { CallSignal } from './call-signal.js';
+import { UpstreamAddressRefused } from './guarded-lookup.js';
 import { StreamingHandler, type UpstreamResponse } from './upstream-body.js';
 
 export interface UpstreamClientOptions {
@@ -193,6 +194,8 @@ export class UpstreamClient {
     if (error instanceof undiciErrors.HeadersTimeoutError) return upstreamTimeout(provider, phase);
     if (error instanceof undiciErrors.BodyTimeoutError) return upstreamTimeout(provider, 'between body chunks');
     if (error instanceof undiciErrors.ConnectTimeoutError) return upstreamTimeout(provider, 'connecting');
+    // The guard would refuse the same address again: another deployment may serve, a retry of this one cannot.
+    if (error instanceof UpstreamAddressRefused) return upstreamUnreachable(provider, error).with({ retryable: false });
     return upstreamUnreachable(provider, error);
   }
 

@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { MASTER_KEY, startGateway, UPSTREAM_KEY } from '../support/gateway-harness.js';
 import { send, startGatewayProcess } from '../support/gateway-process.js';
-import { assertError, chat, post } from '../support/reliability-support.js';
+import { assertError, chat, configFile, post } from '../support/reliability-support.js';
 import type { HostResolver } from '../../src/upstream/guarded-lookup.js';
 
 /** A resolver answering from `table`, counting each lookup. */
@@ -68,7 +68,8 @@ describe('SSRF guard at connect time', () => {
         }
         assert.ok(names.lookups.length > 0 && names.lookups.every((name) => name === host), names.lookups.join());
         const lines = gateway.logs.filter((line) => line.includes(GUARD_LINE));
-        assert.ok(lines.length > 0, gateway.logs.join('\n'));
+        // One refusal per request: the guard would refuse the address again, so it is not retried.
+        assert.equal(lines.length, 2, gateway.logs.join('\n'));
         const logged = JSON.parse(lines[0] as string) as { host: string; addresses: string[]; reason: string };
         assert.equal(logged.host, host);
         assert.deepEqual(logged.addresses, [address]);
@@ -97,6 +98,29 @@ describe('SSRF guard at connect time', () => {
       assert.equal(fake.requests.length - before, 3);
       assert.deepEqual(names.lookups, ['rebind.example'], 'one lookup, for the one connection');
       assert.ok(!gateway.logs.some((line) => line.includes(GUARD_LINE)));
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  test('a deployment the guard refused is not retried, even with retries left, and the fallback serves', async () => {
+    const port = new URL(fake.url).port;
+    const names = resolver({ 'rebind.example': '10.0.0.5' });
+    const file = configFile(`providers:
+  inside: { type: openai-compatible, base_url: "https://rebind.example:${port}/v1", api_key: "${UPSTREAM_KEY}", discover: false }
+  outside: { type: openai-compatible, base_url: "${fake.url}/v1", api_key: "${UPSTREAM_KEY}", discover: false }
+models:
+  - { name: pair, deployments: [{ provider: inside, model: gpt-4o-mini }], fallbacks: [spare], retries: 2 }
+  - { name: spare, deployments: [{ provider: outside, model: gpt-4o-mini }] }
+`);
+    const gateway = await startGateway({ LLM_PROXY_CONFIG: file, LLM_PROXY_RPM: '0' }, { resolveHost: names.resolve });
+    try {
+      for (const stream of [false, true]) {
+        const answer = await post(gateway.url, JSON.stringify({ model: 'pair', stream, messages: [{ role: 'user', content: 'hi' }] }));
+        assert.equal(answer.status, 200, answer.body);
+        assert.match(String(answer.headers['x-llm-proxy-route']), /^inside\/gpt-4o-mini=upstream_unreachable, outside\/gpt-4o-mini=200$/);
+      }
+      assert.equal(gateway.logs.filter((line) => line.includes(GUARD_LINE)).length, 2, 'one refusal per request, no retry of it');
     } finally {
       await gateway.close();
     }

@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { startFakeOpenAi } from '../support/fake-openai.js';
 import { eventually } from '../support/gateway-harness.js';
 
 test('a first start that fails before listening (port taken) keeps no hash of a key nobody saw', async () => {
@@ -56,8 +57,11 @@ test('the generated key is shown after the start-up log, the last thing on the s
   // One file for stdout and stderr, as a terminal shows them: in the order they were written.
   const screen = join(dir, 'screen.txt');
   const fd = openSync(screen, 'w');
-  // A provider's key set, as the README's Quick start has it: the banner names the keys that are missing.
-  const env = { PATH: process.env.PATH ?? '', HOME: dir, PORT: '0', HOST: '127.0.0.1', LLM_PROXY_DB: join(dir, 'data', 'proxy.db'), OPENAI_API_KEY: 'sk-not-a-client-key' };
+  // A provider's key set, as the README's Quick start has it: the banner names the keys that are
+  // missing. Its base URL is a local fake (nothing beyond 127.0.0.1 is a test's target): the
+  // model-list read at start succeeds, as with a real key, and logs nothing at info.
+  const upstream = await startFakeOpenAi({ apiKey: 'sk-not-a-client-key' });
+  const env = { PATH: process.env.PATH ?? '', HOME: dir, PORT: '0', HOST: '127.0.0.1', LLM_PROXY_DB: join(dir, 'data', 'proxy.db'), OPENAI_API_KEY: 'sk-not-a-client-key', OPENAI_BASE_URL: `${upstream.url}/v1` };
   const child = spawn(process.execPath, ['dist/src/main.js'], { env, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   try {
@@ -74,6 +78,7 @@ test('the generated key is shown after the start-up log, the last thing on the s
     assert.equal(models.status, 200);
   } finally {
     child.kill('SIGKILL');
+    await upstream.close();
   }
 });
 

@@ -4,12 +4,12 @@
 // opt-in reaches it. Names are answered by an injected resolver: no test touches DNS.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import type { LookupAddress } from 'node:dns';
+import dns, { type LookupAddress } from 'node:dns';
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
-import { MASTER_KEY, startGateway, UPSTREAM_KEY } from '../support/gateway-harness.js';
+import { loopbackOnly, MASTER_KEY, startGateway, UPSTREAM_KEY } from '../support/gateway-harness.js';
 import { send, startGatewayProcess } from '../support/gateway-process.js';
 import { assertError, chat, configFile, post } from '../support/reliability-support.js';
 import type { HostResolver } from '../../src/upstream/guarded-lookup.js';
@@ -123,6 +123,28 @@ models:
       assert.equal(gateway.logs.filter((line) => line.includes(GUARD_LINE)).length, 2, 'one refusal per request, no retry of it');
     } finally {
       await gateway.close();
+    }
+  });
+
+  test('the test harness itself: a name that resolves beyond 127.0.0.1 is refused, so no test reaches a real provider', async () => {
+    const lookup = dns.lookup;
+    // Names as they resolve where there is a network: api.openai.com to a public address.
+    const table: Record<string, string> = { 'public.example': '93.184.215.14', 'near.example': '127.0.0.1' };
+    dns.lookup = ((hostname: string, ...rest: unknown[]) => {
+      const callback = rest[rest.length - 1] as (error: null, addresses: LookupAddress[]) => void;
+      const address = table[hostname];
+      if (address !== undefined) callback(null, [{ address, family: 4 }]);
+      else Reflect.apply(lookup, dns, [hostname, ...rest]);
+    }) as typeof dns.lookup;
+    const resolve = (name: string) => new Promise<{ error: NodeJS.ErrnoException | null; addresses: LookupAddress[] }>((done) => loopbackOnly(name, 0, (error, addresses) => done({ error, addresses })));
+    try {
+      const refused = await resolve('public.example');
+      assert.equal(refused.error?.code, 'ENOTFOUND');
+      assert.match(refused.error?.message ?? '', /public\.example resolves beyond 127\.0\.0\.1/);
+      assert.deepEqual(refused.addresses, []);
+      assert.deepEqual((await resolve('near.example')).addresses, [{ address: '127.0.0.1', family: 4 }]);
+    } finally {
+      dns.lookup = lookup;
     }
   });
 

@@ -11,7 +11,8 @@ import type { Config } from '../../src/config/config-schema.js';
 import { createLogger } from '../../src/logging/logger.js';
 import type { RateLimiter } from '../../src/rate-limit/memory-rate-limiter.js';
 import { createRedactor, createServices } from '../../src/services.js';
-import type { HostResolver } from '../../src/upstream/guarded-lookup.js';
+import { systemResolver, type HostResolver } from '../../src/upstream/guarded-lookup.js';
+import { classifyAddress } from '../../src/upstream/url-guard.js';
 import { MemoryUsageRecorder } from '../../src/usage/usage-recorder.js';
 
 export const CLIENT_KEY = 'your-api-key';
@@ -42,6 +43,23 @@ export interface GatewayOptions {
 }
 
 /** `env` is the process environment the proxy would see; LLM_PROXY_DB is pointed at a temp path unless given. */
+/**
+ * The default resolver of a test gateway: the system's (so a test's stand-in for dns.lookup still
+ * answers), but an answer beyond loopback is refused: nothing outside 127.0.0.1 is ever a test's
+ * target, and a test that forgot a provider's base URL fails here instead of calling the provider.
+ */
+export const loopbackOnly: HostResolver = (hostname, family, callback) => {
+  systemResolver(hostname, family, (error, addresses) => {
+    if (error === null && addresses.some((answer) => classifyAddress(answer.address).kind !== 'loopback')) {
+      const refused: NodeJS.ErrnoException = new Error(`test harness: ${hostname} resolves beyond 127.0.0.1; give the provider a local fake's base URL`);
+      refused.code = 'ENOTFOUND';
+      callback(refused, []);
+      return;
+    }
+    callback(error, addresses);
+  });
+};
+
 export async function startGateway(env: Environment, options: GatewayOptions = {}): Promise<Gateway> {
   const dataDir = env.LLM_PROXY_DB === undefined ? mkdtempSync(join(tmpdir(), 'llm-proxy-test-')) : undefined;
   const { config } = loadConfig({
@@ -65,7 +83,7 @@ export async function startGateway(env: Environment, options: GatewayOptions = {
     logger,
     usage,
     ...(options.rateLimiter === undefined ? {} : { localRateLimiter: options.rateLimiter }),
-    ...(options.resolveHost === undefined ? {} : { resolveHost: options.resolveHost }),
+    resolveHost: options.resolveHost ?? loopbackOnly,
   });
   const app = buildApp(services, options.reload === undefined ? {} : { reload: options.reload });
   options.prepare?.(app);

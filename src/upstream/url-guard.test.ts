@@ -111,12 +111,13 @@ describe('vetUpstreamUrl', () => {
 
   test('loopback written as such is allowed, http included, without an opt-in', () => {
     for (const url of ['http://127.0.0.1:11434/v1', 'http://127.9.8.7:8000', 'http://[::1]:8000/v1', 'http://[::ffff:127.0.0.1]:8000', 'https://127.0.0.1:8443']) {
-      assert.deepEqual(vetUpstreamUrl(url, false), { allowed: true, host: new URL(url).hostname.replace(/^\[|\]$/g, ''), rule: undefined }, url);
+      assert.deepEqual(vetUpstreamUrl(url, false), { allowed: true }, url);
+      assert.equal(hostRules([{ baseUrl: new URL(url) }]).size, 0, `${url}: an address is judged here, never looked up`);
     }
     for (const url of ['http://localhost:11434', 'http://LOCALHOST:1234/v1', 'http://vllm.localhost:8000/v1', 'http://localhost.:8000']) {
       const verdict = vetUpstreamUrl(url, false);
       assert.ok(verdict.allowed, url);
-      assert.deepEqual(verdict.rule, { loopbackOnly: true, allowPrivate: false }, url);
+      assert.deepEqual(hostRules([{ baseUrl: new URL(url) }]).get(new URL(url).hostname), { loopbackOnly: true, allowPrivate: false }, url);
     }
   });
 
@@ -133,9 +134,12 @@ describe('vetUpstreamUrl', () => {
     assert.match(reason(vetUpstreamUrl('http://ollama:11434', false)), /http:\/\/ to ollama would send the provider's key in clear text/);
     assert.match(reason(vetUpstreamUrl('http://api.example.com/v1', false)), /clear text/);
     assert.match(reason(vetUpstreamUrl('http://8.8.8.8/v1', false)), /clear text/);
-    assert.deepEqual(vetUpstreamUrl('http://ollama:11434', true), { allowed: true, host: 'ollama', rule: { loopbackOnly: false, allowPrivate: true } });
-    assert.deepEqual(vetUpstreamUrl('https://api.openai.com/v1', false), { allowed: true, host: 'api.openai.com', rule: { loopbackOnly: false, allowPrivate: false } });
-    assert.deepEqual(vetUpstreamUrl('https://8.8.8.8/v1', false), { allowed: true, host: '8.8.8.8', rule: undefined });
+    assert.deepEqual(vetUpstreamUrl('http://ollama:11434', true), { allowed: true });
+    assert.deepEqual(hostRules([{ baseUrl: new URL('http://ollama:11434'), allowPrivateNetwork: true }]).get('ollama'), { loopbackOnly: false, allowPrivate: true });
+    assert.deepEqual(vetUpstreamUrl('https://api.openai.com/v1', false), { allowed: true });
+    assert.deepEqual(hostRules([{ baseUrl: new URL('https://api.openai.com/v1') }]).get('api.openai.com'), { loopbackOnly: false, allowPrivate: false });
+    assert.deepEqual(vetUpstreamUrl('https://8.8.8.8/v1', false), { allowed: true });
+    assert.equal(hostRules([{ baseUrl: new URL('https://8.8.8.8/v1') }]).size, 0);
   });
 });
 

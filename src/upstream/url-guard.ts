@@ -127,7 +127,8 @@ export interface HostRule {
 export const STRICT_RULE: HostRule = { loopbackOnly: false, allowPrivate: false };
 
 export type UrlVerdict =
-  | { allowed: true; host: string; rule: HostRule | undefined }
+  /** The connect-time rule for a named host comes from hostRules, once per client. */
+  | { allowed: true }
   /** `remedy` undefined: the fix is the provider's opt-in (or https to a public host). */
   | { allowed: false; reason: string; remedy: string | undefined };
 
@@ -155,6 +156,7 @@ function writtenHost(text: string): { host: string; hasUserinfo: boolean } | und
 }
 
 const OPT_IN_NEEDED = undefined;
+const ALLOWED: UrlVerdict = { allowed: true };
 
 /**
  * Vets one configured base URL. `allowPrivate` is the provider's opt-in. Loopback written as such
@@ -184,16 +186,16 @@ export function vetUpstreamUrl(text: string, allowPrivate: boolean): UrlVerdict 
   const https = url.protocol === 'https:';
   if (isIP(address) !== 0) {
     const found = classifyAddress(address);
-    if (found.kind === 'loopback') return { allowed: true, host: address, rule: undefined };
+    if (found.kind === 'loopback') return ALLOWED;
     if (found.kind === 'private' && !allowPrivate) return { allowed: false, reason: `${address} is a private destination (${found.range ?? 'private'})`, remedy: OPT_IN_NEEDED };
     if (!https && !allowPrivate) return { allowed: false, reason: `http:// to ${address} would send the provider's key in clear text`, remedy: OPT_IN_NEEDED };
-    return { allowed: true, host: address, rule: undefined };
+    return ALLOWED;
   }
-  if (isLocalhostName(host)) return { allowed: true, host, rule: { loopbackOnly: true, allowPrivate } };
+  if (isLocalhostName(host)) return ALLOWED;
   if (!https && !allowPrivate) {
     return { allowed: false, reason: `http:// to ${host} would send the provider's key in clear text, and the name may lead into a private network`, remedy: OPT_IN_NEEDED };
   }
-  return { allowed: true, host, rule: { loopbackOnly: false, allowPrivate } };
+  return ALLOWED;
 }
 
 /** Why `rule` refuses one resolved answer, or undefined when it may be used. */

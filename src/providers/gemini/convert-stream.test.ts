@@ -105,6 +105,13 @@ describe('convertGeminiStream on the fixtures', () => {
     ]);
   });
 
+  it('a stream without usageMetadata has no usage chunk (billed from the estimate, not as zero tokens)', async () => {
+    const text = `data: ${JSON.stringify({ candidates: [{ content: { parts: [{ text: 'Hi' }], role: 'model' }, finishReason: 'STOP', index: 0 }] })}\r\n\r\n`;
+    const chunks = await collect(convertGeminiStream(sseEvents(text), makeTarget('gemini', { stream: true, includeUsage: true })));
+    assert.deepEqual(reassemble(chunks), [{ index: 0, content: 'Hi', finish_reason: 'stop' }]);
+    assert.ok(chunks.every((chunk) => chunk.usage === null));
+  });
+
   for (const name of CASES) {
     it(`${name}: the stream reassembles to the non-streamed answer`, async () => {
       const legacyFunctions = name === 'legacy-functions';

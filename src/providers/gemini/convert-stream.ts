@@ -115,14 +115,16 @@ export async function* convertGeminiStream(events: AsyncIterable<SseEvent>, targ
   for (const state of choices.values()) {
     if (!state.finished) throw upstreamStreamError(target.provider, 'the stream ended before a finishReason');
   }
-  if (target.includeUsage) {
+  // No usageMetadata at all: no usage chunk, so the call is billed from the local estimate; zeros
+  // would have made it free.
+  if (target.includeUsage && usage !== undefined) {
     yield {
       id,
       object: 'chat.completion.chunk',
       created: target.created,
       model: target.model,
       choices: [],
-      usage: convertGeminiUsage(usage ?? {}),
+      usage: convertGeminiUsage(usage),
     };
   }
 }

@@ -136,3 +136,23 @@ export function parseGeminiErrorMessage(body: unknown): string | undefined {
   if (!isRecord(value) || !isRecord(value.error) || typeof value.error.message !== 'string') return undefined;
   return typeof value.error.status === 'string' ? `${value.error.status}: ${value.error.message}` : value.error.message;
 }
+
+/**
+ * A 429's `google.rpc.RetryInfo` detail: `{"@type": ".../google.rpc.RetryInfo", "retryDelay": "37s"}`.
+ * @see https://ai.google.dev/gemini-api/docs/rate-limits
+ */
+export function parseGeminiRetryDelay(body: unknown): number | undefined {
+  if (body === null || typeof body !== 'object') return undefined;
+  const error = (body as { error?: unknown }).error;
+  if (error === null || typeof error !== 'object') return undefined;
+  const details = (error as { details?: unknown }).details;
+  if (!Array.isArray(details)) return undefined;
+  for (const detail of details) {
+    if (detail === null || typeof detail !== 'object') continue;
+    const delay = (detail as { retryDelay?: unknown }).retryDelay;
+    if (typeof delay !== 'string') continue;
+    const match = /^(\d+(?:\.\d+)?)s$/.exec(delay);
+    if (match !== null) return Math.round(Number(match[1]) * 1000);
+  }
+  return undefined;
+}

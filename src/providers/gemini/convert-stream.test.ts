@@ -154,6 +154,12 @@ describe('convertGeminiStream failures', () => {
     assert.ok(error instanceof GatewayError);
     assert.equal(error.status, 429);
     assert.equal(error.type, 'rate_limit_error');
+    // The event's RetryInfo (37s), as an HTTP 429's would be read; capped like a header's.
+    assert.equal(error.retryAfterMs, 37_000);
+    const long = `data: ${JSON.stringify({ error: { code: 429, message: 'quota', status: 'RESOURCE_EXHAUSTED', details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '86400s' }] } })}\r\n\r\n`;
+    const capped = await collectUntilError(convertGeminiStream(sseEvents(long), makeTarget('gemini')));
+    assert.ok(capped.error instanceof GatewayError);
+    assert.equal(capped.error.retryAfterMs, 5 * 60_000);
   });
 
   it('refuses a stream that ends before a finishReason', async () => {

@@ -7,7 +7,8 @@ import type { ChatCompletionChunk, ChunkDelta, FinishReason } from '../../openai
 import type { SseEvent } from '../../streaming/sse-decoder.js';
 import { mapFinishReason, PROMPT_BLOCKED_FINISH_REASON } from '../map-finish-reason.js';
 import type { ChatTarget } from '../provider.js';
-import { candidateParts, convertGeminiLogprobs, convertGeminiUsage, geminiToolCallId, stringifyArgs, visibleText } from './convert-response.js';
+import { MAX_RETRY_AFTER_MS } from '../../upstream/upstream-client.js';
+import { candidateParts, convertGeminiLogprobs, convertGeminiUsage, geminiToolCallId, parseGeminiRetryDelay, stringifyArgs, visibleText } from './convert-response.js';
 import type { GeminiUsageMetadata } from './gemini-wire.js';
 import { isGeminiResponse, isRecord } from './gemini-wire.js';
 
@@ -18,7 +19,10 @@ export function convertGeminiStreamError(data: Record<string, unknown>, provider
   const message = typeof error.message === 'string' ? error.message.slice(0, 500) : 'an error event';
   const detail = typeof error.status === 'string' ? `${error.status}: ${message}` : message;
   const code = error.code;
-  return typeof code === 'number' && code >= 400 && code <= 599 ? upstreamError(code, provider, detail) : upstreamStreamError(provider, detail);
+  if (typeof code !== 'number' || code < 400 || code > 599) return upstreamStreamError(provider, detail);
+  // A RESOURCE_EXHAUSTED event states its wait as an HTTP 429 does: it cools the deployment and becomes Retry-After.
+  const retryAfterMs = parseGeminiRetryDelay(data);
+  return upstreamError(code, provider, detail, retryAfterMs === undefined ? undefined : Math.min(retryAfterMs, MAX_RETRY_AFTER_MS));
 }
 
 interface ChoiceState {

@@ -4,10 +4,12 @@
 // @see https://ai.google.dev/api/generate-content
 import type { ChatCodec, DiscoveredModel, UpstreamRequestSpec } from '../provider.js';
 import { convertGeminiRequest } from './convert-request.js';
-import { parseGeminiErrorMessage, parseGeminiResponse } from './convert-response.js';
+import { parseGeminiErrorMessage, parseGeminiResponse, parseGeminiRetryDelay } from './convert-response.js';
 import { convertGeminiStream } from './convert-stream.js';
 import { geminiEmbeddingsCodec } from './gemini-embeddings.js';
 import { isRecord } from './gemini-wire.js';
+
+export { parseGeminiRetryDelay };
 
 export const GEMINI_DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com';
 
@@ -42,26 +44,6 @@ export function parseGeminiModelList(body: unknown): DiscoveredModel[] | undefin
 }
 
 const noHeaders: Record<string, string> = {};
-
-/**
- * A 429's `google.rpc.RetryInfo` detail: `{"@type": ".../google.rpc.RetryInfo", "retryDelay": "37s"}`.
- * @see https://ai.google.dev/gemini-api/docs/rate-limits
- */
-export function parseGeminiRetryDelay(body: unknown): number | undefined {
-  if (body === null || typeof body !== 'object') return undefined;
-  const error = (body as { error?: unknown }).error;
-  if (error === null || typeof error !== 'object') return undefined;
-  const details = (error as { details?: unknown }).details;
-  if (!Array.isArray(details)) return undefined;
-  for (const detail of details) {
-    if (detail === null || typeof detail !== 'object') continue;
-    const delay = (detail as { retryDelay?: unknown }).retryDelay;
-    if (typeof delay !== 'string') continue;
-    const match = /^(\d+(?:\.\d+)?)s$/.exec(delay);
-    if (match !== null) return Math.round(Number(match[1]) * 1000);
-  }
-  return undefined;
-}
 
 /**
  * Gemini answers a bad or expired key with 400 INVALID_ARGUMENT and an `ErrorInfo` reason of

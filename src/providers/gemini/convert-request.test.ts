@@ -198,6 +198,40 @@ describe('convertGeminiRequest field decisions', () => {
   });
 });
 
+describe('tool results in another order than their calls', () => {
+  // Gemini gets no call ids: it pairs two results of one function with its calls by position.
+  it('are sent in the order of the calls', () => {
+    const { body } = convert({
+      model: 'm',
+      messages: [
+        user('Weather in Paris and Tokyo?'),
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            { id: 'p', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+            { id: 't', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Tokyo"}' } },
+            { id: 'x', type: 'function', function: { name: 'get_time', arguments: '{}' } },
+          ],
+        },
+        { role: 'tool', tool_call_id: 'x', content: '12:00' },
+        { role: 'tool', tool_call_id: 't', content: 'rain in Tokyo' },
+        { role: 'tool', tool_call_id: 'p', content: 'sun in Paris' },
+        user('Thanks'),
+      ],
+    });
+    assert.deepEqual(body.contents[2], {
+      role: 'user',
+      parts: [
+        { functionResponse: { name: 'get_weather', response: { output: 'sun in Paris' } } },
+        { functionResponse: { name: 'get_weather', response: { output: 'rain in Tokyo' } } },
+        { functionResponse: { name: 'get_time', response: { output: '12:00' } } },
+        { text: 'Thanks' },
+      ],
+    });
+  });
+});
+
 describe('a request with nothing to send', () => {
   // Found by translated-requests.property.test.ts: the body went out with no messages, and gemini answered 400 to it.
   it('only system messages or empty content → 400 naming messages', () => {

@@ -6,7 +6,7 @@
  * | `model` | URL path | the routed upstream name (`target.model`), URL-encoded by the codec |
  * | `messages` system / developer | `systemInstruction.parts` | hoisted in order; non-text parts → 400 `unsupported_content` |
  * | `messages` user / assistant | `contents` role `user` / `model` | consecutive same-role turns merged; empty text dropped; none left → 400 `invalid_value` |
- * | `messages` tool | user `functionResponse` part | name looked up from the earlier `tool_calls` id (unknown id → 400 `invalid_value`); a JSON-object result is the `response`, anything else `{output: ...}`; non-text parts → 400 |
+ * | `messages` tool | user `functionResponse` part | name looked up from the earlier `tool_calls` id (unknown id → 400 `invalid_value`); a run of results sent in the order of their calls; a JSON-object result is the `response`, anything else `{output: ...}`; non-text parts → 400 |
  * | `messages` function (legacy) | user `functionResponse` part | name from `name` |
  * | `name` on user/assistant/system | — | dropped, warning |
  * | content `text` | `text` part | |
@@ -162,8 +162,11 @@ interface ConvertedMessages {
 function convertMessages(messages: ChatMessage[], target: ChatTarget): ConvertedMessages {
   const system: GeminiPart[] = [];
   const contents: GeminiContent[] = [];
-  // Gemini matches results to calls by function name; OpenAI by call id.
-  const callNames = new Map<string, string>();
+  // Gemini matches results to calls by function name and position; OpenAI by call id, in any order.
+  const callsById = new Map<string, { name: string; position: number }>();
+  // The run of tool results being read, sent in the order of their calls when it ends: two calls of
+  // one function answered in another order would otherwise each get the other's result.
+  let results: Array<{ position: number; part: GeminiPart }> = [];
   const signCalls = requiresThoughtSignature(target.model);
   let namesDropped = false;
 
@@ -175,10 +178,18 @@ function convertMessages(messages: ChatMessage[], target: ChatTarget): Converted
     else contents.push({ role, parts: [...parts] });
   };
 
+  const flushResults = () => {
+    if (results.length === 0) return;
+    // A stable sort: results of one position (calls of several turns, which OpenAI refuses) keep their order.
+    push('user', results.sort((a, b) => a.position - b.position).map((result) => result.part));
+    results = [];
+  };
+
   messages.forEach((message, index) => {
     const param = `messages[${index}]`;
     if (!isRecord(message)) throw invalidValue(param, 'expected a message object');
     const role = message.role;
+    if (role !== 'tool') flushResults();
     if (typeof message.name === 'string' && (role === 'user' || role === 'assistant' || role === 'system' || role === 'developer')) namesDropped = true;
     if (role === 'system' || role === 'developer') {
       for (const text of textOf(message.content, `${param}.content`)) system.push({ text });
@@ -196,7 +207,7 @@ function convertMessages(messages: ChatMessage[], target: ChatTarget): Converted
         if (!isRecord(call) || !isRecord(call.function) || typeof call.function.name !== 'string' || typeof call.id !== 'string') {
           throw invalidValue(callParam, 'expected {id, type: "function", function: {name, arguments}}');
         }
-        callNames.set(call.id, call.function.name);
+        callsById.set(call.id, { name: call.function.name, position: callIndex });
         calls.push({ functionCall: { name: call.function.name, args: parseArguments(call.function.arguments, `${callParam}.function.arguments`) } });
       });
       if (isRecord(message.function_call) && typeof message.function_call.name === 'string') {
@@ -210,9 +221,9 @@ function convertMessages(messages: ChatMessage[], target: ChatTarget): Converted
     }
     if (role === 'tool') {
       const id = message.tool_call_id;
-      const name = typeof id === 'string' ? callNames.get(id) : undefined;
-      if (name === undefined) throw invalidValue(`${param}.tool_call_id`, 'it does not match a tool call of an earlier assistant message');
-      push('user', [{ functionResponse: { name, response: functionResponseBody(message.content, `${param}.content`) } }]);
+      const call = typeof id === 'string' ? callsById.get(id) : undefined;
+      if (call === undefined) throw invalidValue(`${param}.tool_call_id`, 'it does not match a tool call of an earlier assistant message');
+      results.push({ position: call.position, part: { functionResponse: { name: call.name, response: functionResponseBody(message.content, `${param}.content`) } } });
       return;
     }
     if (role === 'function') {
@@ -222,6 +233,7 @@ function convertMessages(messages: ChatMessage[], target: ChatTarget): Converted
     }
     throw invalidValue(`${param}.role`, `unknown role '${String(role).slice(0, 32)}'`);
   });
+  flushResults();
   if (namesDropped) ignored(target, 'messages[].name');
   return { system, contents };
 }

@@ -130,11 +130,19 @@ export function parseGeminiResponse(body: unknown, target: ChatTarget): ChatComp
   return response;
 }
 
-export function parseGeminiErrorMessage(body: unknown): string | undefined {
-  // A list endpoint or proxy may wrap the status in an array: [{"error": {...}}].
+/**
+ * The google.rpc.Status of an error body: `{"error": {...}}`, or that object as the one item of a
+ * list, as Google's frontend answers a streaming method (and a proxy may wrap any answer).
+ */
+export function geminiErrorStatus(body: unknown): Record<string, unknown> | undefined {
   const value = Array.isArray(body) ? body[0] : body;
-  if (!isRecord(value) || !isRecord(value.error) || typeof value.error.message !== 'string') return undefined;
-  return typeof value.error.status === 'string' ? `${value.error.status}: ${value.error.message}` : value.error.message;
+  return isRecord(value) && isRecord(value.error) ? value.error : undefined;
+}
+
+export function parseGeminiErrorMessage(body: unknown): string | undefined {
+  const error = geminiErrorStatus(body);
+  if (error === undefined || typeof error.message !== 'string') return undefined;
+  return typeof error.status === 'string' ? `${error.status}: ${error.message}` : error.message;
 }
 
 /**
@@ -142,10 +150,7 @@ export function parseGeminiErrorMessage(body: unknown): string | undefined {
  * @see https://ai.google.dev/gemini-api/docs/rate-limits
  */
 export function parseGeminiRetryDelay(body: unknown): number | undefined {
-  if (body === null || typeof body !== 'object') return undefined;
-  const error = (body as { error?: unknown }).error;
-  if (error === null || typeof error !== 'object') return undefined;
-  const details = (error as { details?: unknown }).details;
+  const details = geminiErrorStatus(body)?.details;
   if (!Array.isArray(details)) return undefined;
   for (const detail of details) {
     if (detail === null || typeof detail !== 'object') continue;

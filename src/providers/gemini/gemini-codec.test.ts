@@ -66,4 +66,13 @@ describe('geminiCodec', () => {
     assert.equal(parseGeminiRetryDelay({ error: { message: 'no details' } }), undefined);
     assert.equal(parseGeminiRetryDelay('not an object'), undefined);
   });
+
+  it('reads an error body wrapped in a list (a streaming method\'s error) as the object itself', () => {
+    const wrapped = (name: string) => [readGeminiJson(name)];
+    assert.equal(geminiCodec.parseErrorMessage(wrapped('gemini-error-503.json')), 'UNAVAILABLE: The model is overloaded. Please try again later.');
+    assert.equal(parseGeminiRetryDelay(wrapped('gemini-error-429.json')), 37_000);
+    assert.equal(geminiCodec.parseErrorStatus?.(400, wrapped('gemini-error-invalid-key.json')), 401);
+    assert.equal(geminiCodec.parseErrorStatus?.(400, readGeminiJson('gemini-error-invalid-key.json')), 401);
+    assert.equal(geminiCodec.parseErrorStatus?.(400, wrapped('gemini-error-400.json')), undefined);
+  });
 });

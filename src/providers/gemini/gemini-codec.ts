@@ -4,7 +4,7 @@
 // @see https://ai.google.dev/api/generate-content
 import type { ChatCodec, DiscoveredModel, UpstreamRequestSpec } from '../provider.js';
 import { convertGeminiRequest } from './convert-request.js';
-import { parseGeminiErrorMessage, parseGeminiResponse, parseGeminiRetryDelay } from './convert-response.js';
+import { geminiErrorStatus, parseGeminiErrorMessage, parseGeminiResponse, parseGeminiRetryDelay } from './convert-response.js';
 import { convertGeminiStream } from './convert-stream.js';
 import { geminiEmbeddingsCodec } from './gemini-embeddings.js';
 import { isRecord } from './gemini-wire.js';
@@ -51,10 +51,8 @@ const noHeaders: Record<string, string> = {};
  * @see https://cloud.google.com/apis/design/errors#error_info
  */
 export function parseGeminiErrorStatus(status: number, body: unknown): number | undefined {
-  if (status !== 400 || body === null || typeof body !== 'object') return undefined;
-  const error = (body as { error?: unknown }).error;
-  if (error === null || typeof error !== 'object') return undefined;
-  const details = (error as { details?: unknown }).details;
+  if (status !== 400) return undefined;
+  const details = geminiErrorStatus(body)?.details;
   if (!Array.isArray(details)) return undefined;
   const rejectedKey = details.some((detail: unknown) => detail !== null && typeof detail === 'object' && (detail as { reason?: unknown }).reason === 'API_KEY_INVALID');
   return rejectedKey ? 401 : undefined;

@@ -55,6 +55,14 @@ describe('convertGeminiSchema', () => {
     assert.deepEqual(convert({ type: 'string', enum: ['a', 'b'] }), { type: 'STRING', enum: ['a', 'b'] });
   });
 
+  it('a null among enum values makes the enum nullable and keeps the strings an enum', () => {
+    // OpenAI's structured outputs write an optional enum this way.
+    assert.deepEqual(convert({ type: ['string', 'null'], enum: ['a', 'b', null] }), { type: 'STRING', enum: ['a', 'b'], nullable: true });
+    assert.deepEqual(convert({ enum: ['a', null] }), { type: 'STRING', enum: ['a'], nullable: true });
+    assert.deepEqual(convert({ type: ['integer', 'null'], enum: [1, null] }), { type: 'INTEGER', description: 'Allowed values: 1.', nullable: true });
+    assert.deepEqual(convert({ const: null }), { nullable: true });
+  });
+
   it('keeps non-string enums for the model to read, since Gemini enums are strings', () => {
     assert.deepEqual(convert({ type: 'integer', enum: [1, 2], description: 'Level.' }), { type: 'INTEGER', description: 'Level. Allowed values: 1, 2.' });
   });

@@ -161,6 +161,13 @@ function convertNode(input: unknown, context: Context): GeminiSchema {
 
   // const → a one-value enum (Gemini enums are strings only).
   let values: unknown[] | undefined = Array.isArray(node.enum) ? node.enum : node.const !== undefined ? [node.const] : undefined;
+  // A null among the values is `nullable` (OpenAI's structured outputs write an optional enum
+  // `type: ["string", "null"], enum: ["a", null]`); left in, it cost the strings their enum.
+  if (values?.includes(null) === true) {
+    nullable = true;
+    values = values.filter((value) => value !== null);
+    if (values.length === 0) values = undefined;
+  }
   if (values !== undefined && values.every((value) => typeof value === 'string')) {
     if (type === undefined && out.anyOf === undefined) type = 'STRING';
     if (type === 'STRING') out.enum = values as string[];

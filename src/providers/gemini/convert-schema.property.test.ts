@@ -70,7 +70,9 @@ function assertGeminiSchema(value: unknown, path: string): void {
     else if (key === 'required' || key === 'propertyOrdering') assert.ok(Array.isArray(item) && item.every((entry) => typeof entry === 'string'), at);
     else if (key === 'items') assertGeminiSchema(item, at);
     else if (key === 'anyOf') {
-      assert.ok(Array.isArray(item), at);
+      assert.ok(Array.isArray(item) && item.length > 0, at);
+      // "When using any_of, it must be the only field set."
+      assert.deepEqual(Object.keys(value), ['anyOf'], `${at} has siblings`);
       item.forEach((member, index) => assertGeminiSchema(member, `${at}[${index}]`));
     } else if (key === 'properties') {
       assert.ok(isRecord(item) && Object.keys(item).length > 0, `${at} empty`);

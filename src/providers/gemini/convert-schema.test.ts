@@ -47,7 +47,41 @@ describe('convertGeminiSchema', () => {
       nullable: true,
       items: { type: 'INTEGER' },
     });
-    assert.deepEqual(convert({ oneOf: [{ type: 'string' }, { type: 'integer' }, { type: 'null' }] }), { anyOf: [{ type: 'STRING' }, { type: 'INTEGER' }], nullable: true });
+    assert.deepEqual(convert({ oneOf: [{ type: 'string' }, { type: 'integer' }, { type: 'null' }] }), {
+      anyOf: [
+        { type: 'STRING', nullable: true },
+        { type: 'INTEGER', nullable: true },
+      ],
+    });
+    assert.deepEqual(convert({ anyOf: [{ type: 'null' }], description: 'nothing' }), { description: 'nothing', nullable: true });
+  });
+
+  // Gemini: "When using any_of, it must be the only field set" (a 400 for the whole request).
+  it('leaves anyOf alone in its schema: the other keywords move into its members, by type', () => {
+    assert.deepEqual(
+      convert({
+        type: 'object',
+        description: 'A shape.',
+        properties: { kind: { type: 'string' } },
+        required: ['kind'],
+        anyOf: [{ properties: { radius: { type: 'number' } }, required: ['radius'] }, { properties: { side: { type: 'number' } } }],
+      }),
+      {
+        anyOf: [
+          { type: 'OBJECT', description: 'A shape.', properties: { kind: { type: 'STRING' }, radius: { type: 'NUMBER' } }, required: ['kind', 'radius'] },
+          { type: 'OBJECT', description: 'A shape.', properties: { kind: { type: 'STRING' }, side: { type: 'NUMBER' } }, required: ['kind'] },
+        ],
+      },
+    );
+    assert.deepEqual(convert({ type: ['string', 'array', 'null'], items: { type: 'string' }, maxLength: 8, description: 'One or many.' }), {
+      anyOf: [
+        { type: 'STRING', description: 'One or many.', maxLength: 8, nullable: true },
+        { type: 'ARRAY', description: 'One or many.', nullable: true, items: { type: 'STRING' } },
+      ],
+    });
+    assert.deepEqual(convert({ title: 'Id', anyOf: [{ type: 'string' }, { anyOf: [{ type: 'integer' }, { type: 'boolean' }], description: 'inner' }] }), {
+      anyOf: [{ type: 'STRING', title: 'Id' }, { anyOf: [{ type: 'INTEGER', description: 'inner', title: 'Id' }, { type: 'BOOLEAN', description: 'inner', title: 'Id' }] }],
+    });
   });
 
   it('turns const into a one-value string enum and keeps string enums', () => {

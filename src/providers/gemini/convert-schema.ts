@@ -142,7 +142,8 @@ function convertNode(input: unknown, context: Context): GeminiSchema {
       if (nullable) inlined.nullable = true;
       return inlined;
     }
-    out.anyOf = members.map((member) => convertNode(member, inner));
+    // Only `null` members: nullable is all that is left (an empty anyOf allows nothing).
+    if (members.length > 0) out.anyOf = members.map((member) => convertNode(member, inner));
     node = rest;
   }
 
@@ -210,7 +211,60 @@ function convertNode(input: unknown, context: Context): GeminiSchema {
   }
   if (node.items !== undefined && !Array.isArray(node.items)) out.items = convertNode(node.items, inner);
   else if (Array.isArray(node.prefixItems) && node.prefixItems.length > 0) out.items = convertNode(node.prefixItems[0], inner);
-  return out;
+  return out.anyOf === undefined ? out : foldIntoMembers(out);
+}
+
+/** Keywords of one kind of value: folded only into members of those types. `format` depends on the type too (FORMATS). */
+const ONLY_FOR: Readonly<Record<string, readonly string[]>> = {
+  items: ['ARRAY'],
+  minItems: ['ARRAY'],
+  maxItems: ['ARRAY'],
+  properties: ['OBJECT'],
+  required: ['OBJECT'],
+  propertyOrdering: ['OBJECT'],
+  minProperties: ['OBJECT'],
+  maxProperties: ['OBJECT'],
+  enum: ['STRING'],
+  pattern: ['STRING'],
+  minLength: ['STRING'],
+  maxLength: ['STRING'],
+  minimum: ['NUMBER', 'INTEGER'],
+  maximum: ['NUMBER', 'INTEGER'],
+};
+
+/**
+ * Gemini refuses a schema with any keyword beside `anyOf` ("When using any_of, it must be the only
+ * field set"), so `{type: "object", properties, anyOf}`, a nullable union or a type list with
+ * `items` was a 400 for the whole request. The other keywords move into each member, as JSON Schema
+ * reads them (they apply to every member): a member's own keyword wins, properties and required are
+ * merged, and a keyword of one kind of value goes only to members of that type.
+ */
+function foldIntoMembers(schema: GeminiSchema): GeminiSchema {
+  const { anyOf, ...siblings } = schema;
+  if (anyOf === undefined || Object.keys(siblings).length === 0) return schema;
+  return { anyOf: anyOf.map((member) => foldInto(member, siblings)) };
+}
+
+function foldInto(member: GeminiSchema, siblings: GeminiSchema): GeminiSchema {
+  // A member that is a union itself has only `anyOf` (folded when it was converted).
+  if (member.anyOf !== undefined) return { anyOf: member.anyOf.map((inner) => foldInto(inner, siblings)) };
+  const type = member.type ?? siblings.type;
+  const merged: Record<string, unknown> = { ...member };
+  if (type !== undefined) merged.type = type;
+  for (const [key, value] of Object.entries(siblings)) {
+    if (key === 'type' || Object.hasOwn(merged, key)) continue;
+    const only = ONLY_FOR[key];
+    if (only !== undefined && (type === undefined || !only.includes(type))) continue;
+    if (key === 'format' && (type === undefined || FORMATS[type]?.includes(value as string) !== true)) continue;
+    merged[key] = value;
+  }
+  if (type === 'OBJECT' && siblings.properties !== undefined && member.properties !== undefined) {
+    const properties = { ...siblings.properties, ...member.properties };
+    merged.properties = properties;
+    const required = [...new Set([...(siblings.required ?? []), ...(member.required ?? [])])].filter((name) => Object.hasOwn(properties, name));
+    if (required.length > 0) merged.required = required;
+  }
+  return merged as GeminiSchema;
 }
 
 /** Converts a client JSON Schema; `param` names it in errors (recursive or dangling `$ref` → 400). */

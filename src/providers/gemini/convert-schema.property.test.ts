@@ -68,7 +68,11 @@ function assertGeminiSchema(value: unknown, path: string): void {
     else if (key === 'nullable') assert.equal(item, true, at);
     else if (key === 'enum') assert.ok(Array.isArray(item) && item.every((entry) => typeof entry === 'string') && value.type === 'STRING', at);
     else if (key === 'required' || key === 'propertyOrdering') assert.ok(Array.isArray(item) && item.every((entry) => typeof entry === 'string'), at);
-    else if (key === 'items') assertGeminiSchema(item, at);
+    else if (key === 'items') {
+      // "only allowed for ARRAY type", as properties are for OBJECT.
+      assert.equal(value.type, 'ARRAY', `${at} beside type ${String(value.type)}`);
+      assertGeminiSchema(item, at);
+    }
     else if (key === 'anyOf') {
       assert.ok(Array.isArray(item) && item.length > 0, at);
       // "When using any_of, it must be the only field set."
@@ -76,6 +80,7 @@ function assertGeminiSchema(value: unknown, path: string): void {
       item.forEach((member, index) => assertGeminiSchema(member, `${at}[${index}]`));
     } else if (key === 'properties') {
       assert.ok(isRecord(item) && Object.keys(item).length > 0, `${at} empty`);
+      assert.equal(value.type, 'OBJECT', `${at} beside type ${String(value.type)}`);
       for (const [name, member] of Object.entries(item)) assertGeminiSchema(member, `${at}.${name}`);
     } else assert.fail(`${at}: a keyword Gemini refuses`);
   }

@@ -97,6 +97,29 @@ describe('convertGeminiSchema', () => {
     assert.deepEqual(convert({ const: null }), { nullable: true });
   });
 
+  // Gemini: "properties: only allowed for OBJECT type", a 400 for the whole request.
+  it('reads an untyped schema with properties as an object, with items as an array, and leaves out keywords of another type', () => {
+    assert.deepEqual(convert({ type: 'object', properties: { data: { description: 'The page.', properties: { page_id: { type: 'string' } }, required: ['page_id'] } } }), {
+      type: 'OBJECT',
+      properties: { data: { type: 'OBJECT', description: 'The page.', properties: { page_id: { type: 'STRING' } }, required: ['page_id'] } },
+    });
+    assert.deepEqual(convert({ items: { type: 'string' }, maxItems: 2 }), { type: 'ARRAY', maxItems: 2, items: { type: 'STRING' } });
+    assert.deepEqual(convert({ type: 'string', minLength: 2, minItems: 1, minimum: 0, items: { type: 'string' }, properties: { a: { type: 'string' } }, required: ['a'] }), {
+      type: 'STRING',
+      minLength: 2,
+    });
+    assert.deepEqual(convert({ type: 'integer', pattern: '^[0-9]+$', maximum: 9 }), { type: 'INTEGER', maximum: 9 });
+  });
+
+  it('a nullable union of one member that is a union itself: nullable goes into its members', () => {
+    assert.deepEqual(convert({ oneOf: [{ anyOf: [{ type: 'string' }, { type: 'integer' }] }, { type: 'null' }] }), {
+      anyOf: [
+        { type: 'STRING', nullable: true },
+        { type: 'INTEGER', nullable: true },
+      ],
+    });
+  });
+
   it('keeps non-string enums for the model to read, since Gemini enums are strings', () => {
     assert.deepEqual(convert({ type: 'integer', enum: [1, 2], description: 'Level.' }), { type: 'INTEGER', description: 'Level. Allowed values: 1, 2.' });
   });

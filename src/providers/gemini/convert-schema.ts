@@ -26,6 +26,27 @@ const FORMATS: Readonly<Record<string, readonly string[]>> = {
 };
 
 /**
+ * Keywords of one kind of value: Gemini refuses them on a schema of another type ("properties: only
+ * allowed for OBJECT type"). `format` depends on the type too (FORMATS).
+ */
+const ONLY_FOR: Readonly<Record<string, readonly string[]>> = {
+  items: ['ARRAY'],
+  minItems: ['ARRAY'],
+  maxItems: ['ARRAY'],
+  properties: ['OBJECT'],
+  required: ['OBJECT'],
+  propertyOrdering: ['OBJECT'],
+  minProperties: ['OBJECT'],
+  maxProperties: ['OBJECT'],
+  enum: ['STRING'],
+  pattern: ['STRING'],
+  minLength: ['STRING'],
+  maxLength: ['STRING'],
+  minimum: ['NUMBER', 'INTEGER'],
+  maximum: ['NUMBER', 'INTEGER'],
+};
+
+/**
  * Keywords copied as they are, when of their JSON Schema type (a `pattern: 0` or `minItems: -1`
  * went as sent, and Gemini answers 400 to it). Anything not here or handled below is dropped
  * (additionalProperties, $schema, default, examples, strict, ...).
@@ -138,9 +159,8 @@ function convertNode(input: unknown, context: Context): GeminiSchema {
     const { anyOf: _anyOf, oneOf: _oneOf, ...rest } = node;
     const only = members[0];
     if (members.length === 1 && only !== undefined) {
-      const inlined = convertNode({ ...(isRecord(only) ? only : {}), ...rest }, inner);
-      if (nullable) inlined.nullable = true;
-      return inlined;
+      // nullable goes in with the rest: set afterwards it would sit beside the member's own anyOf.
+      return convertNode({ ...(isRecord(only) ? only : {}), ...rest, ...(nullable ? { nullable: true } : {}) }, inner);
     }
     // Only `null` members: nullable is all that is left (an empty anyOf allows nothing).
     if (members.length > 0) out.anyOf = members.map((member) => convertNode(member, inner));
@@ -175,19 +195,28 @@ function convertNode(input: unknown, context: Context): GeminiSchema {
     values = undefined;
   }
 
+  // No type, but properties or items: an object or an array, as JSON Schema reads them (MCP servers
+  // leave the type out); Gemini refuses properties without type OBJECT, a 400 for the whole request.
+  if (type === undefined && out.anyOf === undefined) {
+    if (isRecord(node.properties) && Object.keys(node.properties).length > 0) type = 'OBJECT';
+    else if ((node.items !== undefined && !Array.isArray(node.items)) || (Array.isArray(node.prefixItems) && node.prefixItems.length > 0)) type = 'ARRAY';
+  }
+  // A keyword of another type's values is left out (`items` on a string); untyped, it is kept (a type list's members get it by type).
+  const fits = (key: string): boolean => type === undefined || ONLY_FOR[key]?.includes(type) !== false;
+
   if (type !== undefined) out.type = type;
   if (typeof node.format === 'string' && type !== undefined && FORMATS[type]?.includes(node.format)) out.format = node.format;
   for (const key of COPIED_TEXT) {
     const value = node[key];
-    if (typeof value === 'string') out[key] = value;
+    if (typeof value === 'string' && fits(key)) out[key] = value;
   }
   for (const key of COPIED_COUNTS) {
     const value = node[key];
-    if (Number.isSafeInteger(value) && (value as number) >= 0) out[key] = value as number;
+    if (Number.isSafeInteger(value) && (value as number) >= 0 && fits(key)) out[key] = value as number;
   }
   for (const key of COPIED_BOUNDS) {
     const value = node[key];
-    if (typeof value === 'number' && Number.isFinite(value)) out[key] = value;
+    if (typeof value === 'number' && Number.isFinite(value) && fits(key)) out[key] = value;
   }
   if (values !== undefined && values.length > 0) {
     // Non-string enums cannot be expressed; the allowed values are kept for the model to read.
@@ -196,7 +225,7 @@ function convertNode(input: unknown, context: Context): GeminiSchema {
   }
   if (nullable) out.nullable = true;
 
-  if (isRecord(node.properties)) {
+  if (isRecord(node.properties) && fits('properties')) {
     const properties: Record<string, GeminiSchema> = {};
     for (const [name, schema] of Object.entries(node.properties)) properties[name] = convertNode(schema, inner);
     // Gemini rejects an empty `properties` ("should be non-empty for OBJECT type").
@@ -209,28 +238,13 @@ function convertNode(input: unknown, context: Context): GeminiSchema {
       if (Array.isArray(node.propertyOrdering)) out.propertyOrdering = node.propertyOrdering.filter((name): name is string => typeof name === 'string');
     }
   }
-  if (node.items !== undefined && !Array.isArray(node.items)) out.items = convertNode(node.items, inner);
+  if (!fits('items')) {
+    // Not an array: no items.
+  } else if (node.items !== undefined && !Array.isArray(node.items)) out.items = convertNode(node.items, inner);
   else if (Array.isArray(node.prefixItems) && node.prefixItems.length > 0) out.items = convertNode(node.prefixItems[0], inner);
   return out.anyOf === undefined ? out : foldIntoMembers(out);
 }
 
-/** Keywords of one kind of value: folded only into members of those types. `format` depends on the type too (FORMATS). */
-const ONLY_FOR: Readonly<Record<string, readonly string[]>> = {
-  items: ['ARRAY'],
-  minItems: ['ARRAY'],
-  maxItems: ['ARRAY'],
-  properties: ['OBJECT'],
-  required: ['OBJECT'],
-  propertyOrdering: ['OBJECT'],
-  minProperties: ['OBJECT'],
-  maxProperties: ['OBJECT'],
-  enum: ['STRING'],
-  pattern: ['STRING'],
-  minLength: ['STRING'],
-  maxLength: ['STRING'],
-  minimum: ['NUMBER', 'INTEGER'],
-  maximum: ['NUMBER', 'INTEGER'],
-};
 
 /**
  * Gemini refuses a schema with any keyword beside `anyOf` ("When using any_of, it must be the only

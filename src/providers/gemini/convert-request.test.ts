@@ -230,6 +230,25 @@ describe('tool results in another order than their calls', () => {
       ],
     });
   });
+
+  it('in the order of the calls of assistant messages merged into one turn', () => {
+    const call = (id: string) => ({ id, type: 'function' as const, function: { name: 'f', arguments: `{"n":"${id}"}` } });
+    const { body } = convert({
+      model: 'm',
+      messages: [
+        user('Go'),
+        { role: 'assistant', content: null, tool_calls: [call('a'), call('b')] },
+        { role: 'assistant', content: null, tool_calls: [call('c')] },
+        { role: 'tool', tool_call_id: 'c', content: 'C' },
+        { role: 'tool', tool_call_id: 'b', content: 'B' },
+        { role: 'tool', tool_call_id: 'a', content: 'A' },
+      ],
+    });
+    assert.deepEqual(
+      body.contents[2]?.parts.map((part) => part.functionResponse?.response),
+      [{ output: 'A' }, { output: 'B' }, { output: 'C' }],
+    );
+  });
 });
 
 describe('a request with nothing to send', () => {

@@ -163,7 +163,9 @@ function convertMessages(messages: ChatMessage[], target: ChatTarget): Converted
   const system: GeminiPart[] = [];
   const contents: GeminiContent[] = [];
   // Gemini matches results to calls by function name and position; OpenAI by call id, in any order.
+  // position: the call's place among all calls of the conversation, so merged assistant turns keep theirs.
   const callsById = new Map<string, { name: string; position: number }>();
+  let callCount = 0;
   // The run of tool results being read, sent in the order of their calls when it ends: two calls of
   // one function answered in another order would otherwise each get the other's result.
   let results: Array<{ position: number; part: GeminiPart }> = [];
@@ -180,7 +182,6 @@ function convertMessages(messages: ChatMessage[], target: ChatTarget): Converted
 
   const flushResults = () => {
     if (results.length === 0) return;
-    // A stable sort: results of one position (calls of several turns, which OpenAI refuses) keep their order.
     push('user', results.sort((a, b) => a.position - b.position).map((result) => result.part));
     results = [];
   };
@@ -207,7 +208,7 @@ function convertMessages(messages: ChatMessage[], target: ChatTarget): Converted
         if (!isRecord(call) || !isRecord(call.function) || typeof call.function.name !== 'string' || typeof call.id !== 'string') {
           throw invalidValue(callParam, 'expected {id, type: "function", function: {name, arguments}}');
         }
-        callsById.set(call.id, { name: call.function.name, position: callIndex });
+        callsById.set(call.id, { name: call.function.name, position: callCount++ });
         calls.push({ functionCall: { name: call.function.name, args: parseArguments(call.function.arguments, `${callParam}.function.arguments`) } });
       });
       if (isRecord(message.function_call) && typeof message.function_call.name === 'string') {

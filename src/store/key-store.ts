@@ -220,7 +220,15 @@ export class KeyStore {
   async update(id: string, settings: KeySettings, now: number): Promise<StoredKey | undefined> {
     await this.ready();
     const columns = settingsToColumns(settings, now);
-    await this.db.updateTable('virtual_keys').set({ ...columns, updated_at: nextVersion(now) }).where('id', '=', id).execute();
+    // A new period starts from now: the spend of one that has already ended (shown as 0, and reset
+    // on the key's next request) must not be carried into it, or re-sending the key's own period
+    // refused it until the next reset. The right side reads the row as it was before this update.
+    const spend = settings.budgetPeriod === undefined ? {} : { spend: sql<number>`case when budget_period is not null and budget_reset_at <= ${now} then 0 else spend end` };
+    await this.db
+      .updateTable('virtual_keys')
+      .set({ ...columns, ...spend, updated_at: nextVersion(now) })
+      .where('id', '=', id)
+      .execute();
     return this.findById(id);
   }
 

@@ -169,6 +169,25 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.equal(key?.totalSpend, 5);
     });
 
+    test("setting a key's budget period after its last period ended does not carry that period's spend into the next", async () => {
+      const id = newKeyId();
+      const lastWeek = Date.now() - 8 * 86_400_000;
+      await store.keys.insert({ id, keyHash: '7'.repeat(64), prefix: 'x', maxBudget: 1, budgetPeriod: 'daily' }, lastWeek);
+      await store.usage.insertBatch([usageRecord(`${id}-spent`, id, { cost: 5 })]);
+      // The admin API shows 0 spent (the period ended); re-sending the same period, or another, keeps it so.
+      const updated = await store.keys.update(id, { budgetPeriod: 'weekly' }, Date.now());
+      assert.equal(updated?.spend, 0);
+      assert.equal(updated?.totalSpend, 5);
+      assert.equal(updated?.budgetResetAt, periodEnd('weekly', Date.now()));
+      assert.equal((await store.keys.reserveBudget(id, `${id}-after`, 0.5, Date.now())).admitted, true);
+
+      // A period still running keeps its spend when the period changes (the admin chose to count it on).
+      const running = newKeyId();
+      await store.keys.insert({ id: running, keyHash: '8'.repeat(64), prefix: 'x', maxBudget: 1, budgetPeriod: 'monthly' }, Date.now());
+      await store.usage.insertBatch([usageRecord(`${running}-spent`, running, { cost: 0.25 })]);
+      assert.equal((await store.keys.update(running, { budgetPeriod: 'daily' }, Date.now()))?.spend, 0.25);
+    });
+
     test('usage batches are idempotent and settle spend and holds of exactly the new rows', async () => {
       const id = newKeyId();
       await store.keys.insert({ id, keyHash: 'f'.repeat(64), prefix: 'x', maxBudget: 10 }, Date.now());

@@ -50,3 +50,16 @@ describe('parseKeySettings: names are text', () => {
     assert.deepEqual(parseKeySettings({ name: 'app 🙂', models: ['模型🙂'] }), { name: 'app 🙂', models: ['模型🙂'] });
   });
 });
+
+describe('parseKeySettings: a name has no control characters', () => {
+  test('C0, DEL and C1 controls (U+009B is a terminal escape, printed by `llm-proxy keys list`) are a 400 naming the field', () => {
+    for (const name of ['a\u0000b', 'a\u001b[2Jb', 'a\u007fb', 'a\u0085b', 'a\u009b2Jb']) {
+      assert.throws(
+        () => parseKeySettings({ name }),
+        (error: unknown) => isGatewayError(error) && error.status === 400 && error.code === 'invalid_value' && error.param === 'name',
+        JSON.stringify(name),
+      );
+    }
+    assert.deepEqual(parseKeySettings({ name: 'café ~ ÿ ¡' }), { name: 'café ~ ÿ ¡' });
+  });
+});

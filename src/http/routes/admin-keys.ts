@@ -18,6 +18,8 @@ const MAX_LIMIT = 1_000_000_000;
  * request can name.
  */
 const LONE_SURROGATE = /\p{Cs}/u;
+/** C0, DEL and C1 (U+009B is a terminal's CSI): a name is printed by `llm-proxy keys list` and the dashboard. */
+const CONTROL = /\p{Cc}/u;
 
 /** A date or date-time as parseIsoDate reads it (the same pattern), for the documented schemas. */
 export function isoDateSchema(description: string) {
@@ -85,7 +87,7 @@ export function parseKeySettings(body: unknown): KeySettings {
   const settings: KeySettings = {};
   if (input.name !== undefined) {
     if (input.name !== null && typeof input.name !== 'string') throw invalidType('name', 'a string or null');
-    if (typeof input.name === 'string' && (input.name.length === 0 || input.name.length > 256 || /[\u0000-\u001f]/.test(input.name) || LONE_SURROGATE.test(input.name))) {
+    if (typeof input.name === 'string' && (input.name.length === 0 || input.name.length > 256 || CONTROL.test(input.name) || LONE_SURROGATE.test(input.name))) {
       throw invalidValue('name', 'must be 1 to 256 printable characters');
     }
     settings.name = input.name;

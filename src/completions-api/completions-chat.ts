@@ -21,6 +21,11 @@ export function promptText(prompt: CompletionPrompt | null | undefined): string 
   return (prompt as unknown[]).map((item) => (typeof item === 'string' ? item : Array.isArray(item) ? item.map(() => 'x').join(' ') : 'x')).join(typeof prompt[0] === 'number' ? ' ' : '\n');
 }
 
+/** How many prompts a request holds: a list of texts or of token-id lists is several, anything else one. */
+function promptCount(prompt: CompletionPrompt | null | undefined): number {
+  return Array.isArray(prompt) && prompt.length > 1 && typeof prompt[0] !== 'number' ? prompt.length : 1;
+}
+
 /**
  * The chat request a completions request stands for. With `strict`, it will be sent (emulation):
  * what chat cannot do is refused with a 400. Without, it only feeds counts and limits (the native path).
@@ -43,6 +48,13 @@ export function completionToChat(request: CompletionRequest, strict: boolean): C
   for (const field of SHARED) {
     const value = request[field];
     if (value !== undefined && value !== null) (chat as Record<string, unknown>)[field] = value;
+  }
+  if (!strict) {
+    // Passed through, the host makes n completions of each prompt of a list, generating (and billing)
+    // best_of of them when that is more: the chat request stands for them all in the token and
+    // budget holds and in the usage check, or a list of prompts or a best_of spent past both.
+    const completions = promptCount(request.prompt) * Math.max(request.n ?? 1, request.best_of ?? 1);
+    if (completions > 1) chat.n = completions;
   }
   if (request.stream === true) {
     chat.stream = true;

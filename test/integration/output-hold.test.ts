@@ -3,7 +3,7 @@
 // at 4,096 for a model the catalog does not know; a stated max_tokens is held as stated.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { chat, createKey } from '../support/key-support.js';
+import { callJson, chat, createKey } from '../support/key-support.js';
 import { startStack, type Stack } from '../support/reliability-support.js';
 
 const TPM = 1_000_000;
@@ -36,5 +36,38 @@ describe('§4a#7 the output a call is held for', () => {
     assert.equal(await held({ max_tokens: 100 }), prompt + 100);
     assert.equal(await held({ max_completion_tokens: 100, n: 3 }), prompt + 300);
     assert.equal(await held({ model: 'openai/a-model-no-catalog-knows' }), prompt + 4096);
+  });
+});
+
+describe('§4a#7 a passed-through /v1/completions call is held for every completion it makes', () => {
+  let stack: Stack;
+
+  before(async () => {
+    stack = await startStack({ fake: { models: ['gpt-3.5-turbo-instruct'] } });
+  });
+  after(async () => {
+    await stack.close();
+  });
+
+  /** Tokens taken from a fresh key's window at admission (the fake host answers one choice whatever is asked). */
+  async function held(extra: Record<string, unknown>): Promise<number> {
+    const { key } = await createKey(stack.url, { tpm_limit: TPM, rpm_limit: 0 });
+    const res = await callJson(stack.url, 'POST', '/v1/completions', key, { model: 'gpt-3.5-turbo-instruct', prompt: 'Say hi', max_tokens: 100, ...extra });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.headers.get('x-llm-proxy-emulated'), null, 'passed through, not emulated');
+    return TPM - Number(res.headers.get('x-ratelimit-remaining-tokens'));
+  }
+
+  test('each prompt of a list gets n completions, and best_of of them are generated (and billed) when it is above n', async () => {
+    const one = await held({});
+    const prompt = one - 100;
+    assert.ok(prompt > 0 && prompt < 10, `prompt ${prompt}`);
+    assert.equal(await held({ n: 2 }), prompt + 200);
+    assert.equal(await held({ best_of: 5 }), prompt + 500);
+    assert.equal(await held({ best_of: 3, n: 3 }), prompt + 300);
+    // Three prompts make three completions (their tokens counted together, each once: more than one prompt's, less than three calls').
+    const three = (await held({ prompt: ['Say hi', 'Say hi', 'Say hi'] })) - 300;
+    assert.ok(three > prompt && three < 3 * prompt, `three prompts' tokens ${three}, one's ${prompt}`);
+    assert.equal(await held({ prompt: [[1, 2], [3, 4]], n: 2 }) - (await held({ prompt: [[1, 2], [3, 4]] })), 200);
   });
 });

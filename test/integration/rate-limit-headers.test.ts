@@ -77,6 +77,18 @@ describe('rate-limit headers per the key\'s limits', () => {
     assert.deepEqual(limitHeaders(await callJson(gateway.url, 'GET', '/v1/models', key)), REQUEST_HEADERS);
   });
 
+  test('a key refused a master-only route still gets the request family, and the refusal counts against its limit (CONTRACT: every authenticated answer)', async () => {
+    const { key } = await createKey(gateway.url, { rpm_limit: 2, tpm_limit: 0 });
+    const refused = await callJson(gateway.url, 'GET', '/admin/keys', key);
+    assert.equal(refused.status, 403, refused.text);
+    assert.deepEqual(limitHeaders(refused), REQUEST_HEADERS);
+    assert.equal(refused.headers.get('x-ratelimit-remaining'), '1');
+    assert.equal((await callJson(gateway.url, 'POST', '/admin/keys', key, {})).status, 403);
+    const over = await callJson(gateway.url, 'GET', '/admin/keys', key);
+    assert.equal(over.status, 429, over.text);
+    assert.ok(Number(over.headers.get('retry-after')) >= 1);
+  });
+
   test('no limit: no rate-limit headers', async () => {
     const { key } = await createKey(gateway.url, { rpm_limit: 0, tpm_limit: 0 });
     assert.deepEqual(limitHeaders(await chat(gateway.url, key, { max_tokens: 50 })), []);

@@ -130,7 +130,12 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
       return counted instanceof Promise ? counted.then(() => refuse(request)) : refuse(request);
     }
     if (access === 'master' && principal.role !== 'master') {
-      throw permissionDenied('This endpoint needs the master key.', 'master_key_required');
+      // Still an authenticated answer: counted against the key's limit, with its headers (CONTRACT.md).
+      const refuse = (): never => {
+        throw permissionDenied('This endpoint needs the master key.', 'master_key_required');
+      };
+      const limited = limitRequests(principal, reply);
+      return limited === undefined ? refuse() : limited.then(refuse);
     }
     request.principal = principal;
     return limitRequests(principal, reply);

@@ -136,6 +136,16 @@ export class VirtualKeyService {
     return keyState(cached.key, now) === 'active' ? toPrincipal(cached.key) : undefined;
   }
 
+  /**
+   * Whether this presented key was verified here before and is still remembered, however long ago
+   * (its entry may want a fresh read): a key, not a guess, so an address's failed-authentication
+   * lockout does not keep it from that read.
+   */
+  verifiedBefore(presented: string): boolean {
+    if (!KEY_FORMAT.test(presented)) return false;
+    return (this.cache.peek(hashVirtualKey(presented))?.key ?? null) !== null;
+  }
+
   /** The cached record of a key, if any (budget decisions while the database is away). */
   cached(id: string): StoredKey | undefined {
     const digest = this.digestById.get(id);

@@ -49,6 +49,39 @@ describe('failed authentication per address', () => {
   });
 });
 
+describe('failed authentication per address: a known key whose cache entry has aged', () => {
+  let gateway: Gateway;
+  before(async () => {
+    gateway = await startGateway({}, { configure: (config) => void (config.auth.max_failures_per_minute = 5) });
+  });
+  after(() => gateway.close());
+
+  test('a virtual key verified before is read again, not refused, while a neighbour on the address keeps failing', async () => {
+    const { key: known } = await createKey(gateway.url, { name: 'known-long-ago' });
+    assert.equal((await models(gateway.url, known)).status, 200);
+    // 31 s on: the key's cache entry (30 s) wants a fresh read; the address then fails five times.
+    const realNow = Date.now;
+    Date.now = () => realNow() + 31_000;
+    try {
+      for (let attempt = 0; attempt < 5; attempt++) assert.equal((await models(gateway.url, `sk-wrong-${attempt}`)).status, 401);
+      assert.equal((await models(gateway.url, GUESS)).status, 429);
+      const keys = gateway.app.services.store.keys;
+      const findById = keys.findById.bind(keys);
+      const looked: string[] = [];
+      keys.findById = (id) => {
+        looked.push(id);
+        return findById(id);
+      };
+      assert.equal((await models(gateway.url, known)).status, 200, 'README: a shared egress address cannot lock out known keys');
+      assert.equal(looked.length, 1, 'read once, to see whether it changed');
+      assert.equal((await models(gateway.url, GUESS)).status, 429);
+      assert.equal(looked.length, 1, 'a guess is still not looked up');
+    } finally {
+      Date.now = realNow;
+    }
+  });
+});
+
 describe('failed authentication limit off', () => {
   let gateway: Gateway;
   before(async () => {

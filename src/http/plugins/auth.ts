@@ -162,7 +162,9 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
       key !== undefined && isVirtualKeyShaped(key)
         ? services.virtualKeys.authenticate(key).then((found) => admit(request, reply, access, found))
         : admit(request, reply, access, undefined);
-    if (failureLimit <= 0) return lookUp();
+    // A virtual key verified here before whose cache entry has aged is no guess: it is read again
+    // whatever its address's failures (a shared egress address must not lock out known keys).
+    if (failureLimit <= 0 || (key !== undefined && isVirtualKeyShaped(key) && services.virtualKeys.verifiedBefore(key))) return lookUp();
     // An address over its failed-authentication limit gets no further lookups (no database reads
     // for guessed virtual keys) until its window passes; the keys known above still work.
     const standing = failures.consume(failureKey(request), failureLimit - 1, 0, Date.now());

@@ -161,7 +161,12 @@ async function keysCommand(argv: string[]): Promise<void> {
       const body: Record<string, unknown> = {};
       const name = option(values, 'name');
       if (name !== undefined) body.name = name;
-      if (models !== undefined) body.models = models.split(',').map((model) => model.trim()).filter((model) => model.length > 0);
+      if (models !== undefined) {
+        const list = models.split(',').map((model) => model.trim()).filter((model) => model.length > 0);
+        // An empty list is a key that may use no model (an unset shell variable, most likely), while no --models is every model.
+        if (list.length === 0) fail('--models needs at least one model name (leave it out for every model)');
+        body.models = list;
+      }
       const rpm = numberOption(values, 'rpm');
       if (rpm !== undefined) body.rpm_limit = rpm;
       const tpm = numberOption(values, 'tpm');

@@ -72,5 +72,10 @@ describe('llm-proxy keys (CLI)', () => {
   test('bad input is refused with a message', async () => {
     await assert.rejects(run(process.execPath, [CLI, 'keys', 'create', '--period', 'yearly'], { env }), /budget_period/);
     await assert.rejects(run(process.execPath, [CLI, 'keys', 'revoke'], { env }), /needs a key id/);
+    // An empty list (an unset shell variable) would make a key that may use no model at all, while
+    // leaving --models out means every model: neither is what was meant, so it is refused.
+    for (const models of ['', ' , ']) {
+      await assert.rejects(run(process.execPath, [CLI, 'keys', 'create', '--models', models], { env }), /--models needs at least one model name/, JSON.stringify(models));
+    }
   });
 });

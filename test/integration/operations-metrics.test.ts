@@ -137,4 +137,24 @@ describe('/metrics', () => {
       await off.close();
     }
   });
+
+  test('metrics.token guesses count as failed authentications: past the limit even the token is refused, unread', async () => {
+    const token = 'metrics-token-0123456789abcdef';
+    const stack = await startStack({ yaml: `metrics:\n  token: ${token}\nauth:\n  max_failures_per_minute: 3\n` });
+    try {
+      for (let guess = 0; guess < 3; guess++) assert.equal((await scrape(stack.url, `metrics-token-guess-${guess}`)).status, 401);
+      // The fourth try learns nothing: the right token gets the same 429 a wrong one does.
+      for (const tried of [token, 'metrics-token-guess-3']) {
+        const locked = await scrape(stack.url, tried);
+        assert.equal(locked.status, 429, locked.body);
+        assert.equal((JSON.parse(locked.body) as ErrorBody).error.code, 'too_many_auth_failures');
+        assert.ok(Number(locked.headers['retry-after']) > 0);
+      }
+      // One count per address, shared with the keys: an unknown key from there is refused the same way.
+      const guessedKey = await call(stack.url, { headers: { authorization: 'Bearer sk-gw_unknown_guess' }, body: chat() });
+      assert.equal(guessedKey.status, 429, guessedKey.body);
+    } finally {
+      await stack.close();
+    }
+  });
 });

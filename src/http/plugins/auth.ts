@@ -62,6 +62,42 @@ function failureKey(request: FastifyRequest): string {
   return `auth-fail:${addressBucket(request.ip)}`;
 }
 
+/** An address's failed authentications: its standing before a credential is checked, and a failure counted. */
+export interface FailedAuthGate {
+  /** Undefined when the address may still try (or the count is off); throws 429 `too_many_auth_failures` when it may not. */
+  standing(request: FastifyRequest): Promise<void> | undefined;
+  /** Counts one failure of the address (before the refusal is sent, so a burst cannot outrun its count). */
+  count(request: FastifyRequest): Promise<unknown> | undefined;
+}
+
+/**
+ * The per-address count of failed authentications (RELIABILITY 4d#4), counted where request limits
+ * are (Redis, the cluster primary, or the process), so N workers or instances allow an address one
+ * limit, not N. Shared by the auth hook and the routes that check a credential of their own (`/metrics`'s token).
+ */
+export function failedAuthGate(services: Services): FailedAuthGate {
+  const limit = services.config.auth.max_failures_per_minute ?? DEFAULT_FAILURES_PER_MINUTE;
+  const counter = services.rateLimiter;
+  const decide = (decision: RateLimitDecision): undefined => {
+    if (!decision.allowed) {
+      throw rateLimited('Too many failed authentication attempts from this address. Retry after the time in Retry-After.', decision.resetMs, 'too_many_auth_failures');
+    }
+    return undefined;
+  };
+  return {
+    standing(request) {
+      if (limit <= 0) return undefined;
+      const standing = counter.consume(failureKey(request), limit - 1, 0, Date.now());
+      return standing instanceof Promise ? standing.then(decide) : decide(standing);
+    },
+    count(request) {
+      if (limit <= 0) return undefined;
+      const counted = counter.consume(failureKey(request), limit, 1, Date.now());
+      return counted instanceof Promise ? counted : undefined;
+    },
+  };
+}
+
 /**
  * The request limit's headers, under the names CONTRACT.md pins and again under OpenAI's (`-requests`),
  * which clients written for OpenAI read beside the `-tokens` family (src/rate-limit/chat-admission.ts).
@@ -87,9 +123,7 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
   const defaultRpm = services.config.limits.default_rpm;
 
   const failureLimit = services.config.auth.max_failures_per_minute ?? DEFAULT_FAILURES_PER_MINUTE;
-  // Failed authentications per address (RELIABILITY 4d#4) are counted where request limits are
-  // (Redis, the cluster primary, or the process), so N workers or instances allow an address one limit, not N.
-  const failures = services.rateLimiter;
+  const failures = failedAuthGate(services);
 
   /** The key's request limit; the limiter answers at once in memory, through a promise with Redis or the cluster primary. */
   const limitRequests = (principal: Principal, reply: FastifyReply): Promise<void> | undefined => {
@@ -124,10 +158,8 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
 
   const admit = (request: FastifyRequest, reply: FastifyReply, access: Access, principal: Principal | undefined): Promise<void> | undefined => {
     if (principal === undefined) {
-      if (failureLimit <= 0) return refuse(request);
-      // Counted before the answer, so a burst of guesses cannot outrun its own count.
-      const counted = failures.consume(failureKey(request), failureLimit, 1, Date.now());
-      return counted instanceof Promise ? counted.then(() => refuse(request)) : refuse(request);
+      const counted = failures.count(request);
+      return counted === undefined ? refuse(request) : counted.then(() => refuse(request));
     }
     if (access === 'master' && principal.role !== 'master') {
       // Still an authenticated answer: counted against the key's limit, with its headers (CONTRACT.md).
@@ -167,14 +199,8 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
     if (failureLimit <= 0 || (key !== undefined && isVirtualKeyShaped(key) && services.virtualKeys.verifiedBefore(key))) return lookUp();
     // An address over its failed-authentication limit gets no further lookups (no database reads
     // for guessed virtual keys) until its window passes; the keys known above still work.
-    const standing = failures.consume(failureKey(request), failureLimit - 1, 0, Date.now());
-    const decide = (decision: RateLimitDecision): Promise<void> | undefined => {
-      if (!decision.allowed) {
-        throw rateLimited('Too many failed authentication attempts from this address. Retry after the time in Retry-After.', decision.resetMs, 'too_many_auth_failures');
-      }
-      return lookUp();
-    };
-    return standing instanceof Promise ? standing.then(decide) : decide(standing);
+    const standing = failures.standing(request);
+    return standing === undefined ? lookUp() : standing.then(lookUp);
   };
 
   // Callback-style: a request with a static key costs no promise (it runs once per request).

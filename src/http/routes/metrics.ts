@@ -5,7 +5,7 @@ import type {} from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import { authentication } from '../../errors/gateway-error.js';
 import type { Services } from '../../services.js';
-import { presentedKey } from '../plugins/auth.js';
+import { failedAuthGate, presentedKey } from '../plugins/auth.js';
 import type { StreamRegistry } from '../stream-response.js';
 
 function digest(value: string): Buffer {
@@ -24,6 +24,7 @@ export function registerMetrics(app: FastifyInstance, services: Services, stream
   const options = services.config.metrics ?? {};
   if (options.enabled === false) return;
   const token = options.token === undefined ? undefined : digest(options.token);
+  const failures = failedAuthGate(services);
   app.get(
     '/metrics',
     {
@@ -32,10 +33,17 @@ export function registerMetrics(app: FastifyInstance, services: Services, stream
     },
     async (request, reply) => {
       if (token !== undefined) {
+        // The token is an operator's string, maybe a weak one: an address over its failed-authentication
+        // limit is refused before any comparison (so a guess past the limit learns nothing), and every
+        // failure counts toward that limit, as a guessed key's does.
+        await failures.standing(request);
         const key = presentedKey(request);
         const allowed = key !== undefined && (timingSafeEqual(digest(key), token) || services.keys.authenticate(key)?.role === 'master');
-        // Not written as `Bearer <token>`: the redactor takes that for a credential and sends `Bearer [redacted]`.
-        if (!allowed) throw authentication('Missing or invalid metrics token. Send it in the "Authorization" header ("Bearer" and the token) or in "x-api-key".');
+        if (!allowed) {
+          await failures.count(request);
+          // Not written as `Bearer <token>`: the redactor takes that for a credential and sends `Bearer [redacted]`.
+          throw authentication('Missing or invalid metrics token. Send it in the "Authorization" header ("Bearer" and the token) or in "x-api-key".');
+        }
       }
       const body = await metrics.render();
       return reply.header('content-type', metrics.contentType()).send(body);

@@ -135,7 +135,7 @@ export class ResponseCache {
 
   /**
    * The plan for one request, or undefined when the cache stays out of it (no-store, n > 1, a TTL
-   * of 0). `keyId` is the calling key's id: the scope every key is built under. `flightWaitMs` is the
+   * of 0). `keyId` names the calling key for good (a static key's digest, a virtual key's id): the scope every key is built under. `flightWaitMs` is the
    * longest this request waits for an identical one in flight before calling the provider itself.
    */
   plan(keyId: string, target: CacheKeyTarget, request: CacheableRequest, directives: CacheDirectives, flightWaitMs: number): CachePlan | undefined {

@@ -24,10 +24,10 @@ function cacheTarget(group: ModelGroup, endpoint: string | undefined): CacheKeyT
  * timeout (the group's own first) bounds the wait for an identical request in flight (so a reload applies to new requests).
  */
 export function planCache(cache: ResponseCache, config: Config, request: FastifyRequest, group: ModelGroup, chat: CacheableRequest, endpoint?: string): CachePlan | undefined {
-  const keyId = request.principal?.keyId;
+  const principal = request.principal;
   // Every route that reaches here is authenticated; without a caller there is no scope, so no cache.
-  if (keyId === undefined) return undefined;
-  return cache.plan(keyId, cacheTarget(group, endpoint), chat, parseCacheControl(request.headers['cache-control']), group.timeouts.ttfbMs ?? config.routing.ttfb_timeout_s * 1000);
+  if (principal === null || principal === undefined) return undefined;
+  return cache.plan(principal.cacheScope ?? principal.keyId, cacheTarget(group, endpoint), chat, parseCacheControl(request.headers['cache-control']), group.timeouts.ttfbMs ?? config.routing.ttfb_timeout_s * 1000);
 }
 
 /** `X-LLM-Proxy-Route` of an answer served from the cache. */

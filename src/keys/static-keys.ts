@@ -14,6 +14,11 @@ export interface Principal {
   models?: readonly string[];
   /** USD this key may spend (virtual keys); undefined means no budget. */
   maxBudget?: number;
+  /**
+   * Whose response-cache entries this caller reads, when `keyId` does not name the key for good: a
+   * static key's id is its place in the list, which a reload or another instance gives to another key.
+   */
+  cacheScope?: string;
 }
 
 export function digestKey(key: string): Buffer {
@@ -35,7 +40,10 @@ export class StaticKeyRing {
 
   /** `masterDigest` may come from a generated master key, of which only the hash is kept. */
   constructor(clientKeys: readonly string[], masterKey: string | undefined, masterDigest?: Buffer) {
-    clientKeys.forEach((key, index) => this.add(digestKey(key), { keyId: `static-${index + 1}`, role: 'client' }));
+    clientKeys.forEach((key, index) => {
+      const digest = digestKey(key);
+      this.add(digest, { keyId: `static-${index + 1}`, role: 'client', cacheScope: `static:${digest.toString('hex')}` });
+    });
     const master = masterKey === undefined ? masterDigest : digestKey(masterKey);
     if (master !== undefined) this.add(master, { keyId: 'master', role: 'master' });
   }

@@ -21,6 +21,12 @@ export interface CacheKeyTarget {
   model: string;
   /** `provider/upstream-model` of every deployment that may answer, in the group's order. */
   deployments: readonly string[];
+  /**
+   * Set when the call goes out in the endpoint's own wire format (Anthropic to Anthropic): what the
+   * provider gets beyond the chat form the key is otherwise built from (fields and headers the chat
+   * form has no place for, such as top_k or a beta), so they change the key too.
+   */
+  native?: unknown;
 }
 
 /** Any request body the cache keys: chat completions, embeddings. */
@@ -41,6 +47,7 @@ export function canonicalCacheInput(scope: string, target: CacheKeyTarget, reque
   for (const name of Object.keys(request)) if (!IGNORED_FIELDS.has(name)) fields[name] = request[name];
   const input: Record<string, unknown> = { scope, model: target.model, deployments: target.deployments, request: fields };
   if (target.endpoint !== undefined) input.endpoint = target.endpoint;
+  if (target.native !== undefined) input.native = target.native;
   return canonicalJson(input);
 }
 

@@ -12,22 +12,25 @@ import { frameText, type Frame } from '../streaming/sse-passthrough.js';
 import type { StreamEnd } from './stream-response.js';
 import type { CallSignal } from '../upstream/call-signal.js';
 
-function cacheTarget(group: ModelGroup, endpoint: string | undefined): CacheKeyTarget {
-  const deployments = group.deployments.map((deployment) => deployment.id);
-  return endpoint === undefined ? { model: group.name, deployments } : { endpoint, model: group.name, deployments };
+function cacheTarget(group: ModelGroup, endpoint: string | undefined, native: unknown): CacheKeyTarget {
+  const target: CacheKeyTarget = { model: group.name, deployments: group.deployments.map((deployment) => deployment.id) };
+  if (endpoint !== undefined) target.endpoint = endpoint;
+  if (native !== undefined) target.native = native;
+  return target;
 }
 
 /**
  * The request's cache plan; undefined when the cache stays out (no-store, n > 1, TTL 0). `endpoint`
- * keeps answers that are not chat completions (embeddings) apart from chat entries. The cache
+ * keeps answers that are not chat completions (embeddings) apart from chat entries; `native` is what
+ * a call in the endpoint's own wire format sends beyond the chat form (CacheKeyTarget.native). The cache
  * outlives config reloads; `config` is the one serving this request, whose time-to-first-byte
  * timeout (the group's own first) bounds the wait for an identical request in flight (so a reload applies to new requests).
  */
-export function planCache(cache: ResponseCache, config: Config, request: FastifyRequest, group: ModelGroup, chat: CacheableRequest, endpoint?: string): CachePlan | undefined {
+export function planCache(cache: ResponseCache, config: Config, request: FastifyRequest, group: ModelGroup, chat: CacheableRequest, endpoint?: string, native?: unknown): CachePlan | undefined {
   const principal = request.principal;
   // Every route that reaches here is authenticated; without a caller there is no scope, so no cache.
   if (principal === null || principal === undefined) return undefined;
-  return cache.plan(principal.cacheScope ?? principal.keyId, cacheTarget(group, endpoint), chat, parseCacheControl(request.headers['cache-control']), group.timeouts.ttfbMs ?? config.routing.ttfb_timeout_s * 1000);
+  return cache.plan(principal.cacheScope ?? principal.keyId, cacheTarget(group, endpoint, native), chat, parseCacheControl(request.headers['cache-control']), group.timeouts.ttfbMs ?? config.routing.ttfb_timeout_s * 1000);
 }
 
 /** `X-LLM-Proxy-Route` of an answer served from the cache. */

@@ -71,6 +71,12 @@ export interface PipelineOptions {
   nativeBody?: unknown;
   /** False when a native answer means something else than the chat answer to the same chat form (legacy completions). */
   nativeCache?: boolean;
+  /**
+   * What the native runner sends that the chat form may not carry (fields it drops, headers): part
+   * of the cache key of a natively served call, or two requests Claude answers differently would
+   * share an entry. Called only when the cache plans such a call.
+   */
+  nativeKey?: () => unknown;
   /** Fields the endpoint's own translation dropped, listed before the provider's in `X-LLM-Proxy-Warnings`. */
   warnings?: readonly string[];
   /**
@@ -189,7 +195,10 @@ export class ChatPipeline {
     const planned = group.deployments[0]?.route;
     const native = options.native?.(group, chat.messages !== messages || group !== routed);
     // Response cache (when on): the scoped key is hashed once, here.
-    const cachePlan = cache === undefined || (native !== undefined && options.nativeCache === false) ? undefined : planCache(cache, this.services.config, request, group, chat);
+    const cachePlan =
+      cache === undefined || (native !== undefined && options.nativeCache === false)
+        ? undefined
+        : planCache(cache, this.services.config, request, group, chat, undefined, native === undefined ? undefined : options.nativeKey?.());
     const clientUsage = chat.stream_options?.include_usage === true;
     if (options.headers !== undefined) for (const [name, value] of Object.entries(options.headers)) reply.header(name, value);
 

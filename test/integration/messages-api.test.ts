@@ -476,6 +476,26 @@ describe('/v1/messages: keys, errors, tool streams, cache', () => {
     assert.equal(secondUsage.output_tokens, firstUsage.output_tokens);
     assert.equal(anthropic.requests.length, 1);
   });
+
+  test('a passed-through Claude answer is cached under what Claude gets: fields and beta headers the chat form lacks', async () => {
+    anthropic.reset();
+    const request = { model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content: `Claude only ${Date.now()}` }] };
+    const send = async (body: unknown, headers: Record<string, string> = {}) => (await post(gateway.url, body, { 'x-api-key': CLIENT_KEY, ...headers })).headers.get('x-cache');
+    assert.equal(await send({ ...request, top_k: 1 }), 'MISS');
+    assert.equal(await send({ ...request, top_k: 1 }), 'HIT');
+    // top_k, and a field only Claude reads (a beta's structured output), change Claude's answer.
+    assert.equal(await send({ ...request, top_k: 40 }), 'MISS');
+    const schema = (name: string) => ({ type: 'json_schema', schema: { type: 'object', properties: { [name]: { type: 'string' } } } });
+    assert.equal(await send({ ...request, output_format: schema('city') }, { 'anthropic-beta': 'structured-outputs-2025-11-13' }), 'MISS');
+    assert.equal(await send({ ...request, output_format: schema('country') }, { 'anthropic-beta': 'structured-outputs-2025-11-13' }), 'MISS');
+    // So does a beta header alone.
+    assert.equal(await send({ ...request, top_k: 1 }, { 'anthropic-beta': 'context-1m-2025-08-07' }), 'MISS');
+    assert.equal(anthropic.requests.length, 5);
+    // A streamed request still reads the entry its non-streamed twin left.
+    const streamed = await fetch(`${gateway.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': CLIENT_KEY }, body: JSON.stringify({ ...request, top_k: 1, stream: true }) });
+    await streamed.text();
+    assert.equal(streamed.headers.get('x-cache'), 'HIT');
+  });
 });
 
 function blocks(message: Anthropic.Message): unknown {

@@ -66,8 +66,18 @@ export function registerMessages(app: FastifyInstance, services: Services, pipel
     });
     reply.header('request-id', request.id);
     let runner: NativeRunner | undefined;
+    let nativeKey: (() => unknown) | undefined;
     if (nativeOnly) {
-      const protocol = messagesProtocol(body, anthropicHeaders({ version: headerValue(request, 'anthropic-version'), beta: headerValue(request, 'anthropic-beta') }), request.id);
+      const version = headerValue(request, 'anthropic-version');
+      const beta = headerValue(request, 'anthropic-beta');
+      const protocol = messagesProtocol(body, anthropicHeaders({ version, beta }), request.id);
+      // Claude gets this body and these headers, not the chat form: top_k, a beta's fields and the
+      // beta itself change its answer. Delivery (stream) and labels (metadata) do not, nor the model
+      // as named (the key has what it resolved to).
+      nativeKey = () => {
+        const { model: _model, stream: _stream, metadata: _metadata, ...fields } = body;
+        return { body: fields, version, beta };
+      };
       runner = { complete: (group, context) => caller.complete(group, context, protocol), stream: (group, context) => caller.stream(group, context, protocol) };
     }
     const translated = chat.messages;
@@ -75,7 +85,7 @@ export function registerMessages(app: FastifyInstance, services: Services, pipel
       return await pipeline.run(request, reply, chat, started, {
         endpoint: 'messages',
         format: messagesFormat(request.id, parsed.model),
-        ...(nativeOnly ? { nativeBody: body } : { warnings }),
+        ...(nativeOnly ? { nativeBody: body, nativeKey } : { warnings }),
         // The provider's warnings name chat fields: the client is told its own, as in a 400 (below).
         clientWarning: (warning, rewritten) => params.mapWarning(warning, rewritten),
         native: (group, rewritten) => {

@@ -206,7 +206,9 @@ export function createSharedServices(config: Config, overrides: ServiceOverrides
   });
   ledger.onStoreBack(() => usageWriter.retryNow());
   const metrics = new GatewayMetrics((value) => redactor.redact(value) !== value);
-  if (cache !== undefined) metrics.bind({ cache: () => cache.health() });
+  // This process's lookups, not the shared figures of /health/cache: Prometheus sums a counter over
+  // workers (the cluster aggregation) and over instances, so each must count only its own.
+  if (cache !== undefined) metrics.bind({ cache: async () => cache.lookups });
   metrics.bind({ usageWriter: () => usageWriter.stats() });
   const usage = fanOutUsage(overrides.usage === undefined ? [usageWriter, metrics] : [usageWriter, metrics, overrides.usage]);
   return {

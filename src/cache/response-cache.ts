@@ -292,6 +292,11 @@ export class ResponseCache {
     this.logger.info({ component: 'cache', backend: this.store.backend, operation }, 'response cache available again');
   }
 
+  /** This process's own lookups (/metrics), whatever the store shares with other processes. */
+  get lookups(): { hits: number; misses: number } {
+    return { hits: this.hits, misses: this.misses };
+  }
+
   /** Requests currently holding others (for tests and diagnostics). */
   get inFlight(): number {
     return this.flights.size;

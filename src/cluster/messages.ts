@@ -20,6 +20,8 @@ export type WorkerRequest =
 export type WorkerNotice =
   | { llmp: 1; t: 'rl.adjust'; key: string; delta: number; windowStart: number }
   | { llmp: 1; t: 'cache.set'; key: string; answer: CachedAnswer; ttlMs: number }
+  /** Cache lookups a worker made since its last notice, for /health/cache's cluster-wide figures. */
+  | { llmp: 1; t: 'cache.count'; hits: number; misses: number }
   | { llmp: 1; t: 'key.changed'; keyId: string }
   | { llmp: 1; t: 'ui.session'; session: UiSession }
   | { llmp: 1; t: 'ui.session.deleted'; id: string }

@@ -79,6 +79,8 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
   pruneTimer.unref();
   const cache = new MemoryCacheStore(config.cache.max_mb * 1024 * 1024);
   const cacheSecret = randomBytes(32).toString('hex');
+  // Every worker's cache lookups: /health/cache on any worker reports the cluster's, as its entries are.
+  const cacheLookups = { hits: 0, misses: 0 };
   // Gathers every worker's registry for /metrics (prom-client's cluster protocol).
   const aggregator = new AggregatorRegistry();
 
@@ -183,8 +185,12 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
           (error: unknown) => reply(worker, message.id, { error: error instanceof Error ? error.message : String(error) }),
         );
         return;
+      case 'cache.count':
+        cacheLookups.hits += message.hits;
+        cacheLookups.misses += message.misses;
+        return;
       case 'cache.stats':
-        void cache.stats().then((stats) => reply(worker, message.id, stats));
+        void cache.stats().then((stats) => reply(worker, message.id, { ...stats, ...cacheLookups }));
         return;
       case 'key.changed':
       case 'ui.session':

@@ -18,6 +18,8 @@ import { GatewayServer, masterKeySetup } from '../server/gateway-server.js';
 import { onStopSignals } from '../server/stop-signals.js';
 import { isMessage, type MetricsText, type PrimaryMessage, type ReplyValue, type WorkerInit, type WorkerMessage, type WorkerNotice, type WorkerRequest } from './messages.js';
 
+/** How often a worker tells the primary its cache lookups (as the Redis store flushes its counts). */
+const COUNT_FLUSH_MS = 1000;
 /** A rate-limit or cache question the primary has not answered in this long is decided locally. */
 const ASK_TIMEOUT_MS = 2_000;
 /** How long an answer to a question given up on is still taken (the primary answers every one it gets, in order). */
@@ -186,8 +188,23 @@ export class IpcRateLimiter implements RateLimiter {
 /** The memory response cache kept by the primary: every worker reads and fills the same entries. */
 export class IpcCacheStore implements CacheStore {
   readonly backend = 'memory' as const;
+  /** Lookups since the last notice: sent once a second (not one message per request) and before a stats question. */
+  private pendingHits = 0;
+  private pendingMisses = 0;
+  private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly link: PrimaryLink) {}
+  constructor(private readonly link: PrimaryLink) {
+    this.timer = setInterval(() => this.flushCounts(), COUNT_FLUSH_MS);
+    this.timer.unref();
+  }
+
+  private flushCounts(): void {
+    if ((this.pendingHits === 0 && this.pendingMisses === 0) || !this.link.connected) return;
+    // Notices and questions share one ordered channel: the primary counts these before a stats question sent after.
+    this.link.notify({ llmp: 1, t: 'cache.count', hits: this.pendingHits, misses: this.pendingMisses });
+    this.pendingHits = 0;
+    this.pendingMisses = 0;
+  }
 
   async get(key: string): Promise<CachedAnswer | undefined> {
     const value = await this.link.ask({ llmp: 1, t: 'cache.get', key });
@@ -199,9 +216,13 @@ export class IpcCacheStore implements CacheStore {
     this.link.notify({ llmp: 1, t: 'cache.set', key, answer, ttlMs });
   }
 
-  countLookup(): void {}
+  countLookup(hit: boolean): void {
+    if (hit) this.pendingHits++;
+    else this.pendingMisses++;
+  }
 
   async stats(): Promise<CacheStoreStats> {
+    this.flushCounts();
     try {
       return (await this.link.ask({ llmp: 1, t: 'cache.stats' })) as CacheStoreStats;
     } catch {
@@ -209,7 +230,10 @@ export class IpcCacheStore implements CacheStore {
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    this.flushCounts();
+  }
 }
 
 

@@ -176,6 +176,18 @@ describe('workers: state through the primary (no Redis)', () => {
       assert.equal(again.headers['x-cache'], 'HIT', `request ${index + 2}`);
     }
     assert.equal(fake.requests.filter((request) => request.path === '/v1/chat/completions').length, 1);
+    // Those 4 lookups landed on both workers (connections go to them in turn). Each worker tells the
+    // primary its counts within a second: /health/cache on any worker gives the cluster's, as it
+    // gives the shared entries, and /metrics (summed over workers) counts each lookup once.
+    await sleep(1_200);
+    for (let index = 0; index < 2; index++) {
+      const health = JSON.parse((await send(gateway.url, '/health/cache', {})).body) as { hits: number; misses: number; hit_rate: number };
+      assert.deepEqual({ hits: health.hits, misses: health.misses, hit_rate: health.hit_rate }, { hits: 3, misses: 1, hit_rate: 0.75 });
+      const scraped = await send(gateway.url, '/metrics', { headers: { authorization: MASTER_AUTH.authorization } });
+      const total = (name: string) => scraped.body.split('\n').find((line) => line.startsWith(`${name} `))?.split(' ').at(-1);
+      assert.equal(total('llm_proxy_cache_hits_total'), '3');
+      assert.equal(total('llm_proxy_cache_misses_total'), '1');
+    }
   });
 
   test('a key revoked through one worker is refused by every worker at once', async () => {

@@ -43,10 +43,12 @@ describe('buildCacheKey', () => {
     assert.equal(buildCacheKey(SECRET, scope, TARGET, one), buildCacheKey(SECRET, scope, TARGET, two));
   });
 
-  test('delivery and labels do not change the key: stream, stream_options, user, metadata', () => {
+  test('delivery and labels do not change the key: stream, stream_options, user and its successors, metadata', () => {
     const base = buildCacheKey(SECRET, scope, TARGET, request({}));
     assert.equal(buildCacheKey(SECRET, scope, TARGET, request({ stream: true, stream_options: { include_usage: true } })), base);
     assert.equal(buildCacheKey(SECRET, scope, TARGET, request({ user: 'u-1', metadata: { run: 'a' } })), base);
+    // The two fields OpenAI replaced `user` with label the caller as it did.
+    assert.equal(buildCacheKey(SECRET, scope, TARGET, request({ safety_identifier: 'hashed-user-1', prompt_cache_key: 'tenant-1' })), base);
     // The model name as asked is replaced by what it resolved to.
     assert.equal(buildCacheKey(SECRET, scope, TARGET, request({ model: 'my-alias' })), base);
   });

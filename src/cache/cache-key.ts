@@ -6,10 +6,11 @@ import { canonicalJson } from './canonical-json.js';
 
 /**
  * Request fields that never change the answer: how it is delivered (`stream`, `stream_options`,
- * which the cache serves either way) and the caller's own labels. `model` is replaced by what it
- * resolved to: the model group and the deployments (`provider/upstream-model`) that may serve it.
+ * which the cache serves either way) and the caller's own labels (`user`, and `safety_identifier`
+ * and `prompt_cache_key`, which OpenAI split it into). `model` is replaced by what it resolved to:
+ * the model group and the deployments (`provider/upstream-model`) that may serve it.
  */
-const IGNORED_FIELDS = new Set(['model', 'stream', 'stream_options', 'user', 'metadata']);
+const IGNORED_FIELDS = new Set(['model', 'stream', 'stream_options', 'user', 'safety_identifier', 'prompt_cache_key', 'metadata']);
 
 export interface CacheKeyTarget {
   /**

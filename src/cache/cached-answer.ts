@@ -63,6 +63,25 @@ export function stripUsageFromFrame(frame: string, passthrough: boolean): string
   return frame;
 }
 
+/**
+ * Whether a chat.completion body is a complete answer, by the rule a stream meets (answerFromFrames):
+ * at least one choice, and every choice has a finish_reason. A host's `choices: []` or an unfinished
+ * choice is served once but not kept, so a retry reaches the provider.
+ */
+export function finishedCompletion(body: string): boolean {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return false;
+  }
+  if (!isRecord(parsed) || !Array.isArray(parsed.choices) || parsed.choices.length === 0) return false;
+  for (const choice of parsed.choices as unknown[]) {
+    if (!isRecord(choice) || typeof choice.finish_reason !== 'string') return false;
+  }
+  return true;
+}
+
 export function answerFromCompletion(body: string, usage: CompletionUsage | undefined, warnings: readonly string[], now: number): JsonAnswer {
   return { kind: 'json', storedAt: now, body, usage: usage ?? null, ...(warnings.length > 0 ? { warnings: [...warnings] } : {}) };
 }

@@ -3,7 +3,7 @@
 // JSON or stream, so a complete one is stored and handed to identical requests waiting for it.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { CacheableRequest, CacheKeyTarget } from '../cache/cache-key.js';
-import { answerFromCompletion, answerFromFrames, renderCompletion, renderStream, stripUsageFromFrame } from '../cache/cached-answer.js';
+import { answerFromCompletion, answerFromFrames, finishedCompletion, renderCompletion, renderStream, stripUsageFromFrame } from '../cache/cached-answer.js';
 import { parseCacheControl, type CacheHit, type CachePlan, type ResponseCache } from '../cache/response-cache.js';
 import type { Config } from '../config/config-schema.js';
 import type { CompletionUsage } from '../openai/types.js';
@@ -91,6 +91,19 @@ export function saveCompletion(
   warnings: readonly string[],
 ): void {
   cache.save(plan, answerFromCompletion(typeof body === 'string' ? body : body.toString('utf8'), usage, warnings, Date.now()));
+}
+
+/** Stores a whole chat answer when it is a complete one (finishedCompletion), else releases its waiters. */
+export function saveChatCompletion(
+  cache: ResponseCache,
+  plan: CachePlan,
+  body: string | Buffer,
+  usage: CompletionUsage | undefined,
+  warnings: readonly string[],
+): void {
+  const text = typeof body === 'string' ? body : body.toString('utf8');
+  if (finishedCompletion(text)) saveCompletion(cache, plan, text, usage, warnings);
+  else cache.release(plan);
 }
 
 export interface FrameCapture {

@@ -17,7 +17,7 @@ import { reachableGroups } from '../routing/reachable-groups.js';
 import type { Redactor } from '../logging/redactor.js';
 import type { Services } from '../services.js';
 import type { UsageRecord, UsageStatus } from '../usage/usage-recorder.js';
-import { answerFromCache, captureFrames, planCache, saveCompletion, settleStream } from './cache-response.js';
+import { answerFromCache, captureFrames, planCache, saveChatCompletion, settleStream } from './cache-response.js';
 import { abortWhenClientLeaves } from './client-gone.js';
 import { writeFrames, type StreamRegistry } from './stream-response.js';
 import { checkUsage, estimateAnswerTokens, shouldWarnUsage, type CheckedUsage } from '../usage/usage-check.js';
@@ -263,7 +263,7 @@ export class ChatPipeline {
       if (cache !== undefined && cachePlan !== undefined) {
         const chatBody = native === undefined ? outcome.body : outcome.chatBody;
         if (chatBody === undefined) cache.release(cachePlan);
-        else saveCompletion(cache, cachePlan, chatBody, storedUsage(outcome.usage, checked), warnings);
+        else saveChatCompletion(cache, cachePlan, chatBody, storedUsage(outcome.usage, checked), warnings);
       }
       try {
         reply.header('x-llm-proxy-route', routeHeader(outcome.attempts, skipped));

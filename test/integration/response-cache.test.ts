@@ -272,6 +272,24 @@ describe('response cache (memory)', () => {
     assert.equal((await post(gateway, many)).headers.get('x-cache'), 'BYPASS');
   });
 
+  test('a whole answer with no choice, or a choice the host never finished, is not cached (as a stream would not be)', async () => {
+    const completion = (choices: unknown[]) => JSON.stringify({ id: 'chatcmpl-x', object: 'chat.completion', created: 1, model: 'gpt-4', choices, usage: { prompt_tokens: 3, completion_tokens: 0, total_tokens: 3 } });
+    const unfinished = { index: 0, message: { role: 'assistant', content: 'Half an ans' }, logprobs: null, finish_reason: null };
+    for (const choices of [[], [unfinished]]) {
+      const body = unique();
+      upstream.enqueue({ kind: 'raw', status: 200, contentType: 'application/json', body: completion(choices) });
+      const first = await post(gateway, body);
+      assert.equal(first.status, 200, first.text);
+      const calls = upstream.requests.length;
+      // The retry reaches the provider and gets a real answer, which is then cached.
+      const retried = await post(gateway, body);
+      assert.equal(retried.headers.get('x-cache'), 'MISS', JSON.stringify(choices));
+      assert.equal(upstream.requests.length, calls + 1);
+      assert.ok(retried.text.includes('"finish_reason":"stop"'), retried.text);
+      assert.equal((await post(gateway, body)).headers.get('x-cache'), 'HIT');
+    }
+  });
+
   test('single flight: concurrent identical requests make one upstream call', async () => {
     const body = unique();
     const calls = upstream.requests.length;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ChatCompletionChunk, ChatCompletionResponse } from '../openai/types.js';
+import type { ChatCompletionChunk, ChatCompletionResponse, ChunkDelta } from '../openai/types.js';
 import { encodeSseData, encodeSseJson, SSE_DONE } from '../streaming/sse-encoder.js';
 import { answerFromFrames, parseAnswer, renderCompletion, renderStream, stripUsageFromFrame } from './cached-answer.js';
 import { convertChunksToCompletion, convertCompletionToChunks, parseChunkFrame, parseFrameData } from './convert-answer.js';
@@ -141,6 +141,57 @@ describe('convertCompletionToChunks', () => {
     });
     const text = convertChunksToCompletion(textChunks);
     assert.deepEqual(convertChunksToCompletion(convertCompletionToChunks(text, true)), text);
+  });
+});
+
+describe('what providers add to the OpenAI answer', () => {
+  // DeepSeek and vLLM think aloud in `reasoning_content`, OpenRouter in `reasoning` (the /v1/messages
+  // thinking block reads either); OpenAI's search models cite in `annotations`, its audio models answer in `audio`.
+  const annotation = { type: 'url_citation', url_citation: { url: 'https://example.com', title: 'Example', start_index: 0, end_index: 5 } };
+
+  test('a stream assembled into a completion keeps the reasoning, annotations and audio', () => {
+    const reasoned = convertChunksToCompletion([
+      chunk([{ index: 0, delta: { role: 'assistant', content: '', reasoning_content: 'Let me ' } as ChunkDelta, finish_reason: null }]),
+      chunk([{ index: 0, delta: { reasoning_content: 'think.' } as ChunkDelta, finish_reason: null }]),
+      chunk([{ index: 0, delta: { content: 'Hello' }, finish_reason: null }]),
+      chunk([{ index: 0, delta: { annotations: [annotation] } as ChunkDelta, finish_reason: null }]),
+      chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]),
+    ]);
+    assert.deepEqual(reasoned.choices[0]?.message, { role: 'assistant', content: 'Hello', refusal: null, reasoning_content: 'Let me think.', annotations: [annotation] });
+    const routed = convertChunksToCompletion([
+      chunk([{ index: 0, delta: { role: 'assistant', reasoning: 'Hm' } as ChunkDelta, finish_reason: null }]),
+      chunk([{ index: 0, delta: { reasoning: 'm.', content: 'Hi' } as ChunkDelta, finish_reason: null }]),
+      chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]),
+    ]);
+    assert.equal((routed.choices[0]?.message as unknown as Record<string, unknown>).reasoning, 'Hmm.');
+    const spoken = convertChunksToCompletion([
+      chunk([{ index: 0, delta: { role: 'assistant', audio: { id: 'audio_1', transcript: 'Hel' } } as ChunkDelta, finish_reason: null }]),
+      chunk([{ index: 0, delta: { audio: { data: 'AAA', transcript: 'lo' } } as ChunkDelta, finish_reason: null }]),
+      chunk([{ index: 0, delta: { audio: { data: 'BBB', expires_at: 1_700_003_600 } } as ChunkDelta, finish_reason: 'stop' }]),
+    ]);
+    assert.deepEqual((spoken.choices[0]?.message as unknown as Record<string, unknown>).audio, { id: 'audio_1', data: 'AAABBB', transcript: 'Hello', expires_at: 1_700_003_600 });
+  });
+
+  test('a completion replayed as a stream keeps them, in chunks the openai SDK assembles the same way', () => {
+    const completion = {
+      id: 'chatcmpl-3',
+      object: 'chat.completion',
+      created: 1_700_000_002,
+      model: 'deepseek-reasoner',
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: 'Hello', refusal: null, reasoning_content: 'Let me think.', annotations: [annotation], audio: { id: 'audio_1', data: 'AAA', transcript: 'Hello', expires_at: 1_700_003_600 } },
+          logprobs: null,
+          finish_reason: 'stop',
+        },
+      ],
+    } as unknown as ChatCompletionResponse;
+    const chunks = convertCompletionToChunks(completion, false);
+    const reasoningAt = chunks.findIndex((item) => 'reasoning_content' in (item.choices[0]?.delta ?? {}));
+    const contentAt = chunks.findIndex((item) => item.choices[0]?.delta.content === 'Hello');
+    assert.ok(reasoningAt > 0 && reasoningAt < contentAt, 'the reasoning comes before the answer, as it streams');
+    assert.deepEqual(convertChunksToCompletion(chunks), completion);
   });
 });
 

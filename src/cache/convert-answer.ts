@@ -22,6 +22,13 @@ interface ToolCallParts {
   arguments: string;
 }
 
+/**
+ * What providers add beside OpenAI's own message fields, kept in both forms: the reasoning text
+ * that DeepSeek and vLLM (`reasoning_content`) and OpenRouter (`reasoning`) stream in pieces, and
+ * which /v1/messages turns into a thinking block; OpenAI's `annotations` (search citations) and `audio`.
+ */
+const REASONING_FIELDS = ['reasoning_content', 'reasoning'] as const;
+
 interface ChoiceParts {
   content: string | null;
   refusal: string | null;
@@ -30,6 +37,9 @@ interface ChoiceParts {
   finishReason: FinishReason | null;
   logprobContent: unknown[] | undefined;
   logprobRefusal: unknown[] | undefined;
+  reasoning: Map<string, string> | undefined;
+  annotations: unknown[] | undefined;
+  audio: Record<string, unknown> | undefined;
 }
 
 function newChoice(): ChoiceParts {
@@ -41,7 +51,27 @@ function newChoice(): ChoiceParts {
     finishReason: null,
     logprobContent: undefined,
     logprobRefusal: undefined,
+    reasoning: undefined,
+    annotations: undefined,
+    audio: undefined,
   };
+}
+
+function addExtras(parts: ChoiceParts, delta: Record<string, unknown>): void {
+  for (const field of REASONING_FIELDS) {
+    const piece = delta[field];
+    if (typeof piece === 'string') (parts.reasoning ??= new Map()).set(field, (parts.reasoning.get(field) ?? '') + piece);
+  }
+  if (Array.isArray(delta.annotations)) for (const annotation of delta.annotations as unknown[]) (parts.annotations ??= []).push(annotation);
+  const piece = delta.audio;
+  if (isRecord(piece)) {
+    // As the openai SDK assembles it: id and expiry are replaced, data and transcript joined.
+    const audio = (parts.audio ??= {});
+    if (piece.id !== undefined && piece.id !== null) audio.id = piece.id;
+    if (typeof piece.data === 'string') audio.data = (typeof audio.data === 'string' ? audio.data : '') + piece.data;
+    if (typeof piece.transcript === 'string') audio.transcript = (typeof audio.transcript === 'string' ? audio.transcript : '') + piece.transcript;
+    if (piece.expires_at !== undefined && piece.expires_at !== null) audio.expires_at = piece.expires_at;
+  }
 }
 
 function addDelta(parts: ChoiceParts, delta: ChunkDelta): void {
@@ -93,7 +123,10 @@ export function convertChunksToCompletion(chunks: readonly ChatCompletionChunk[]
         parts = newChoice();
         choices.set(choice.index, parts);
       }
-      if (isRecord(choice.delta)) addDelta(parts, choice.delta);
+      if (isRecord(choice.delta)) {
+        addDelta(parts, choice.delta);
+        addExtras(parts, choice.delta as Record<string, unknown>);
+      }
       addLogprobs(parts, choice.logprobs);
       if (choice.finish_reason !== null && choice.finish_reason !== undefined) parts.finishReason = choice.finish_reason;
     }
@@ -111,6 +144,10 @@ export function convertChunksToCompletion(chunks: readonly ChatCompletionChunk[]
           .map(([, call]): ToolCall => ({ id: call.id, type: call.type, function: { name: call.name, arguments: call.arguments } }));
       }
       if (parts.functionCall !== undefined) message.function_call = parts.functionCall;
+      const extra = message as unknown as Record<string, unknown>;
+      if (parts.reasoning !== undefined) for (const [field, text] of parts.reasoning) extra[field] = text;
+      if (parts.annotations !== undefined) extra.annotations = parts.annotations;
+      if (parts.audio !== undefined) extra.audio = parts.audio;
       const logprobs =
         parts.logprobContent === undefined && parts.logprobRefusal === undefined
           ? null
@@ -152,6 +189,12 @@ export function convertCompletionToChunks(completion: ChatCompletionResponse, in
     const message = choice.message;
     const content = typeof message.content === 'string' ? message.content : null;
     chunks.push(chunk([chunkChoice(choice.index, { role: 'assistant', content: content === null ? null : '' }, null)]));
+    const extra = message as unknown as Record<string, unknown>;
+    // The reasoning before the answer, as it streams.
+    for (const field of REASONING_FIELDS) {
+      const text = extra[field];
+      if (typeof text === 'string' && text.length > 0) chunks.push(chunk([chunkChoice(choice.index, { [field]: text } as ChunkDelta, null)]));
+    }
     if (content !== null && content.length > 0) {
       chunks.push(chunk([chunkChoice(choice.index, { content }, null, choice.logprobs ?? null)]));
     }
@@ -170,6 +213,8 @@ export function convertCompletionToChunks(completion: ChatCompletionResponse, in
     if (message.function_call !== undefined) {
       chunks.push(chunk([chunkChoice(choice.index, { function_call: { name: message.function_call.name, arguments: message.function_call.arguments } }, null)]));
     }
+    if (Array.isArray(extra.annotations) && extra.annotations.length > 0) chunks.push(chunk([chunkChoice(choice.index, { annotations: extra.annotations } as ChunkDelta, null)]));
+    if (isRecord(extra.audio)) chunks.push(chunk([chunkChoice(choice.index, { audio: extra.audio } as ChunkDelta, null)]));
     chunks.push(chunk([chunkChoice(choice.index, {}, choice.finish_reason ?? 'stop')]));
   }
   if (includeUsage && completion.usage !== undefined) chunks.push({ ...base, choices: [], usage: completion.usage });

@@ -246,6 +246,38 @@ describe('ResponseCache store failures in the log', () => {
     assert.equal(lines.length, 1, lines.join(''));
     assert.match(lines[0] as string, /cannot store answers.*|OOM/);
   });
+
+  test('a store that goes away (reads and writes fail) is one line for the outage, and one when it is back', async () => {
+    const lines: string[] = [];
+    let down = true;
+    const flaky: CacheStore = {
+      backend: 'redis',
+      get: () => (down ? Promise.reject(new Error('Redis is unavailable')) : Promise.resolve(undefined)),
+      set: () => (down ? Promise.reject(new Error('Redis is unavailable')) : Promise.resolve()),
+      countLookup: () => undefined,
+      stats: (): Promise<CacheStoreStats> => Promise.resolve({ status: 'unavailable', entries: 0, sizeBytes: 0 }),
+      close: () => Promise.resolve(),
+    };
+    const responses = new ResponseCache(
+      flaky,
+      { secret: Buffer.alloc(32, 1), namespace: undefined, ttlS: 60, ttlByModel: {}, multipleChoices: false, maxEntryBytes: 1024 * 1024 },
+      pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }),
+    );
+    const request = async (index: number) => {
+      const plan = responses.plan('k', TARGET, chat(`q${index}`), NO_DIRECTIVES, WAIT_MS);
+      assert.ok(plan !== undefined);
+      assert.equal(await responses.lookup(plan), undefined);
+      responses.save(plan, answer());
+      await tick();
+    };
+    for (let index = 0; index < 5; index++) await request(index);
+    assert.equal(lines.length, 1, lines.join(''));
+    assert.match(lines[0] as string, /response cache unavailable/);
+    down = false;
+    for (let index = 5; index < 10; index++) await request(index);
+    assert.equal(lines.length, 2, lines.join(''));
+    assert.match(lines[1] as string, /available again/);
+  });
 });
 
 describe('ResponseCache limits', () => {

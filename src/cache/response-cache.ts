@@ -104,11 +104,14 @@ export class ResponseCache {
   private hits = 0;
   private misses = 0;
   /**
-   * Store failures are logged once per run of failures, not once per request; reads and writes
+   * Store failures are logged once per outage, not once per request. Reads and writes are tracked
    * apart, since a full Redis (OOM under noeviction) or a read-only replica answers every read and
-   * refuses every write: one flag for both logged two lines per request.
+   * refuses every write (one flag for both logged two lines per request); the outage is logged by
+   * whichever fails first and ends when neither fails, so a Redis that goes away is one line, not
+   * one for reads and another for writes.
    */
   private readonly failing = { read: false, write: false };
+  private outage = false;
 
   constructor(
     readonly store: CacheStore,
@@ -282,6 +285,8 @@ export class ResponseCache {
   private failed(operation: 'read' | 'write', error: unknown): void {
     if (this.failing[operation]) return;
     this.failing[operation] = true;
+    if (this.outage) return;
+    this.outage = true;
     const message = operation === 'read' ? 'response cache unavailable: requests go to the provider' : 'response cache cannot store answers';
     this.logger.warn({ component: 'cache', backend: this.store.backend, operation, err: (error as Error).message }, message);
   }
@@ -289,6 +294,8 @@ export class ResponseCache {
   private recovered(operation: 'read' | 'write'): void {
     if (!this.failing[operation]) return;
     this.failing[operation] = false;
+    if (!this.outage || this.failing.read || this.failing.write) return;
+    this.outage = false;
     this.logger.info({ component: 'cache', backend: this.store.backend, operation }, 'response cache available again');
   }
 

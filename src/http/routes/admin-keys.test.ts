@@ -63,3 +63,14 @@ describe('parseKeySettings: a name has no control characters', () => {
     assert.deepEqual(parseKeySettings({ name: 'café ~ ÿ ¡' }), { name: 'café ~ ÿ ¡' });
   });
 });
+
+describe('parseKeySettings: models names at least one model', () => {
+  test('an empty list is a 400 (neither "every model" nor "no model" is guessed); null and absence mean every model', () => {
+    assert.throws(
+      () => parseKeySettings({ models: [] }),
+      (error: unknown) => isGatewayError(error) && error.status === 400 && error.code === 'invalid_value' && error.param === 'models' && /leave it out/.test(error.message),
+    );
+    assert.deepEqual(parseKeySettings({ models: null }), { models: null });
+    assert.deepEqual(parseKeySettings({}), {});
+  });
+});

@@ -37,7 +37,7 @@ const limitSchema = (description: string) => clearable(Type.Integer({ minimum: 0
 export const KeySettingsSchema = Type.Object(
   {
     name: clearable(Type.String({ minLength: 1, maxLength: 256 })),
-    models: clearable(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 1_000, description: 'The models the key may use; null: every model.' })),
+    models: clearable(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { minItems: 1, maxItems: 1_000, description: 'The models the key may use; null: every model.' })),
     rpm_limit: limitSchema('Requests per minute; 0 means no limit, null the server default (LLM_PROXY_RPM).'),
     tpm_limit: limitSchema('Tokens per minute; 0 means no limit, null the server default (LLM_PROXY_TPM).'),
     max_budget: clearable(Type.Number({ minimum: 0, maximum: MAX_LIMIT, description: 'USD; null: no budget.' })),
@@ -96,6 +96,8 @@ export function parseKeySettings(body: unknown): KeySettings {
     if (input.models !== null) {
       if (!Array.isArray(input.models)) throw invalidType('models', 'an array of model names or null');
       if (input.models.length > 1_000) throw invalidValue('models', 'may list at most 1000 models');
+      // An empty list reads as "every model" to some (LiteLLM) and "no model" to others: neither is guessed.
+      if (input.models.length === 0) throw invalidValue('models', 'must name at least one model; leave it out (or send null) for every model');
       for (const [index, model] of input.models.entries()) {
         if (typeof model !== 'string' || model.length === 0 || model.length > 256 || LONE_SURROGATE.test(model)) throw invalidValue(`models[${index}]`, 'must be a model name of 1 to 256 characters');
       }

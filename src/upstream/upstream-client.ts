@@ -279,8 +279,12 @@ export function releaseBody(body: UpstreamResponse['body']): void {
   void body.dump(64 * 1024);
 }
 
-/** How providers word a prompt too long for the model's window (OpenAI, Anthropic, Gemini, vLLM, Ollama). */
-const CONTEXT_OVERFLOW = /context.length|context window|maximum context|prompt is too long|too many tokens|input token count.*exceeds|reduce the length/i;
+/**
+ * How providers word a prompt too long for the model's window (OpenAI, Anthropic, Gemini, vLLM, Ollama).
+ * Anthropic has two: "prompt is too long: …", and, when the prompt fits but not with `max_tokens`,
+ * "input length and `max_tokens` exceed context limit: 178959 + 64000 > 200000, …".
+ */
+const CONTEXT_OVERFLOW = /context.length|context window|maximum context|prompt is too long|exceed context limit|too many tokens|input token count.*exceeds|reduce the length/i;
 
 /**
  * The longest an upstream's Retry-After may cool a deployment (and be passed on to clients): a

@@ -100,7 +100,8 @@ const fields = {
 export const MessagesRequestSchema = Type.Object(
   {
     ...fields,
-    max_tokens: Type.Integer({ minimum: 1, maximum: MAX_OUTPUT_TOKENS_CEILING }),
+    // 0 pre-warms Anthropic's prompt cache without an answer (the SDK's `max_tokens` documents it).
+    max_tokens: Type.Integer({ minimum: 0, maximum: MAX_OUTPUT_TOKENS_CEILING }),
     stream: Type.Optional(Type.Boolean()),
     stop_sequences: Type.Optional(Type.Array(Type.String(), { maxItems: 64 })),
     temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),

@@ -116,7 +116,8 @@ export function messagesProtocol(body: Record<string, unknown>, headers: Record<
     readJson(parsed, route) {
       if (!isAnthropicMessage(parsed)) throw upstreamBadResponse(route.provider.name, 'an answer that is not an Anthropic message');
       const usage = convertAnthropicUsage(parsed.usage);
-      if (!cacheable(parsed)) return { usage };
+      // A pre-warm (max_tokens 0) answered from the response cache would warm nothing upstream.
+      if (body.max_tokens === 0 || !cacheable(parsed)) return { usage };
       try {
         return { usage, chatBody: JSON.stringify(parseAnthropicResponse(parsed, chatTarget(route, requestId, parsed.model))) };
       } catch {

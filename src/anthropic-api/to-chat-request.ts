@@ -317,6 +317,11 @@ export function toChatRequest(request: MessagesRequest, warnings: string[], opti
   // provider, or a chat form the pipeline cannot check). Lenient mode sends the client's body instead.
   if (messages.length === 0 && !mode.lenient) throw invalidValue('messages', 'no message has content to send (turns with empty content are left out)');
   const chat: ChatCompletionRequest = { model: request.model, messages };
+  if (request.max_tokens === 0) {
+    // Anthropic's prompt-cache pre-warming: no other model has a cache to warm or takes a limit of 0.
+    if (!mode.lenient) throw invalidValue('max_tokens', '0 (prompt-cache pre-warming) is only available with Anthropic models');
+    mode.lossy = true;
+  }
   if (request.max_tokens !== undefined) {
     if (options.completionTokens === true) chat.max_completion_tokens = request.max_tokens;
     else chat.max_tokens = request.max_tokens;

@@ -1,0 +1,60 @@
+// `max_tokens: 0` on /v1/messages: Anthropic's prompt-cache pre-warming ("Set to `0` to populate the
+// prompt cache without generating a response", @anthropic-ai/sdk MessageCreateParamsBase.max_tokens).
+// A Claude model gets it as sent, every time (a pre-warm answered from the response cache would warm
+// nothing); any other model, where it means nothing, gets a 400 naming `max_tokens`, with no call.
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import Anthropic from '@anthropic-ai/sdk';
+import { KEYS } from '../support/conformance-providers.js';
+import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
+import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
+import { CLIENT_KEY, startGateway, type Gateway } from '../support/gateway-harness.js';
+
+const PREWARM = {
+  max_tokens: 0,
+  system: [{ type: 'text' as const, text: 'A long, stable system prompt.', cache_control: { type: 'ephemeral' as const } }],
+  messages: [{ role: 'user' as const, content: 'Hello' }],
+};
+
+describe('/v1/messages with max_tokens 0 (prompt-cache pre-warming)', () => {
+  let openai: FakeOpenAi;
+  let anthropic: FakeAnthropic;
+  let gateway: Gateway;
+  let client: Anthropic;
+
+  before(async () => {
+    [openai, anthropic] = await Promise.all([startFakeOpenAi({ apiKey: KEYS.openai }), startFakeAnthropic()]);
+    gateway = await startGateway({
+      OPENAI_API_KEY: KEYS.openai,
+      OPENAI_BASE_URL: `${openai.url}/v1`,
+      ANTHROPIC_API_KEY: KEYS.anthropic,
+      ANTHROPIC_BASE_URL: anthropic.url,
+      LLM_PROXY_RPM: '0',
+      LLM_PROXY_CACHE: 'memory',
+    });
+    client = new Anthropic({ apiKey: CLIENT_KEY, baseURL: gateway.url, maxRetries: 0 });
+  });
+  beforeEach(() => {
+    anthropic.reset();
+    openai.reset();
+  });
+  after(async () => {
+    await gateway?.close();
+    await Promise.all([openai?.close(), anthropic?.close()]);
+  });
+
+  test('a Claude model gets it as sent, each time: never answered from the response cache', async () => {
+    for (let round = 0; round < 2; round++) await client.messages.create({ model: 'claude-sonnet-4-5', ...PREWARM });
+    assert.equal(anthropic.requests.length, 2);
+    assert.equal((anthropic.requests[0]?.body as { max_tokens?: unknown }).max_tokens, 0);
+  });
+
+  test('another model: 400 naming max_tokens, nothing upstream', async () => {
+    await assert.rejects(client.messages.create({ model: 'gpt-4o', ...PREWARM }), (error: unknown) => {
+      assert.ok(error instanceof Anthropic.BadRequestError);
+      assert.match(error.message, /max_tokens/);
+      return true;
+    });
+    assert.equal(openai.requests.length, 0);
+  });
+});

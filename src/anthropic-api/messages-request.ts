@@ -85,7 +85,9 @@ const fields = {
   model: Type.String({ minLength: 1, maxLength: 256 }),
   messages: Type.Array(MessageSchema, { minItems: 1, maxItems: 100_000 }),
   system: Type.Optional(Type.Union([Type.String(), Type.Array(Type.Object({ type: Type.Literal('text'), text: Type.String() }, open))])),
-  tools: Type.Optional(Type.Array(ToolSchema, { maxItems: 128 })),
+  // Not OpenAI's 128: Claude Code with a few MCP servers sends hundreds, and Anthropic takes them
+  // (thousands with tool search's `defer_loading`). The body limit bounds the size.
+  tools: Type.Optional(Type.Array(ToolSchema, { maxItems: 10_000 })),
   tool_choice: Type.Optional(
     Type.Union([
       Type.Object({ type: Type.Literal('auto'), disable_parallel_tool_use: Type.Optional(Type.Boolean()) }, open),

@@ -1,7 +1,9 @@
-// `max_tokens: 0` on /v1/messages: Anthropic's prompt-cache pre-warming ("Set to `0` to populate the
-// prompt cache without generating a response", @anthropic-ai/sdk MessageCreateParamsBase.max_tokens).
-// A Claude model gets it as sent, every time (a pre-warm answered from the response cache would warm
-// nothing); any other model, where it means nothing, gets a 400 naming `max_tokens`, with no call.
+// Limits of the Messages request that are Anthropic's, not OpenAI's.
+// `max_tokens: 0` is Anthropic's prompt-cache pre-warming ("Set to `0` to populate the prompt cache
+// without generating a response", @anthropic-ai/sdk MessageCreateParamsBase.max_tokens). A Claude
+// model gets it as sent, every time (a pre-warm answered from the response cache would warm nothing);
+// any other model, where it means nothing, gets a 400 naming `max_tokens`, with no call.
+// `tools` is not capped at OpenAI's 128: Claude Code with a few MCP servers sends hundreds.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
@@ -16,7 +18,7 @@ const PREWARM = {
   messages: [{ role: 'user' as const, content: 'Hello' }],
 };
 
-describe('/v1/messages with max_tokens 0 (prompt-cache pre-warming)', () => {
+describe('/v1/messages: max_tokens 0 (prompt-cache pre-warming) and many tools', () => {
   let openai: FakeOpenAi;
   let anthropic: FakeAnthropic;
   let gateway: Gateway;
@@ -47,6 +49,12 @@ describe('/v1/messages with max_tokens 0 (prompt-cache pre-warming)', () => {
     for (let round = 0; round < 2; round++) await client.messages.create({ model: 'claude-sonnet-4-5', ...PREWARM });
     assert.equal(anthropic.requests.length, 2);
     assert.equal((anthropic.requests[0]?.body as { max_tokens?: unknown }).max_tokens, 0);
+  });
+
+  test('more tools than OpenAI takes (Claude Code with MCP servers): a Claude model gets them all', async () => {
+    const tools = Array.from({ length: 300 }, (_, index) => ({ name: `mcp__server__tool_${index}`, input_schema: { type: 'object' as const } }));
+    await client.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content: 'Hello' }], tools });
+    assert.equal((anthropic.requests[0]?.body as { tools?: unknown[] }).tools?.length, 300);
   });
 
   test('another model: 400 naming max_tokens, nothing upstream', async () => {

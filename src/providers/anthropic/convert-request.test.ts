@@ -313,6 +313,18 @@ describe('whitespace-only text', () => {
       { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'call_1' }, { type: 'text', text: 'And now?' }] },
     ]);
   });
+
+  it('a tool output given as a string of only whitespace (a shell printing "\\r\\n") is dropped as in parts', () => {
+    const { body } = convert({
+      model: 'm',
+      messages: [
+        user('Run it.'),
+        { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'bash', arguments: '{}' } }] },
+        { role: 'tool', tool_call_id: 'call_1', content: '\r\n' },
+      ],
+    });
+    assert.deepEqual(body.messages[2], { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'call_1' }] });
+  });
 });
 
 describe('stop sequences', () => {

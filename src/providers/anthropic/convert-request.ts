@@ -235,7 +235,8 @@ function toolResult(toolUseId: string, message: ChatMessage, param: string, mark
   const result: AnthropicToolResultBlockParam = { type: 'tool_result', tool_use_id: toolUseId };
   const content = message.content;
   if (typeof content === 'string') {
-    if (content.length > 0) result.content = content;
+    // Only whitespace (a shell's "\r\n") would be a text block Anthropic refuses, as in parts.
+    if (hasText(content)) result.content = content;
   } else if (content !== undefined && content !== null) {
     const blocks: Array<AnthropicTextBlockParam | AnthropicImageBlockParam> = [];
     // An empty marked part (an empty tool output) has no block, but its marker goes on the result too.

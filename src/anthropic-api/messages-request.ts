@@ -48,8 +48,11 @@ export interface InboundMessageParam {
   content: string | InboundContentBlock[];
 }
 
-/** Client tools have an `input_schema`; server tools (`web_search_20250305`, `bash_…`) a versioned `type`. */
-export type InboundTool = (AnthropicTool & { type?: 'custom' | null; cache_control?: unknown }) | { type: string; name: string; [field: string]: unknown };
+/**
+ * Client tools have an `input_schema`; server tools (`web_search_20250305`, `bash_…`) a versioned
+ * `type`, and toolsets (`computer_toolset_20260801`, `browser_toolset_20260801`) no `name` at all.
+ */
+export type InboundTool = (AnthropicTool & { type?: 'custom' | null; cache_control?: unknown }) | { type: string; name?: string; [field: string]: unknown };
 
 export type InboundThinking = { type: 'enabled'; budget_tokens: number } | { type: 'disabled' } | { type: 'adaptive' } | { type: string };
 
@@ -79,7 +82,8 @@ const MessageSchema = Type.Object(
   open,
 );
 
-const ToolSchema = Type.Object({ name: Type.String({ minLength: 1, maxLength: 128 }) }, open);
+// Optional: toolsets have none; a client tool without one is refused in the translation.
+const ToolSchema = Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })) }, open);
 
 const fields = {
   model: Type.String({ minLength: 1, maxLength: 256 }),

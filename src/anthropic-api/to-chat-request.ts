@@ -229,12 +229,14 @@ function assistantTurn(message: InboundMessageParam, turn: number, out: Out, war
 }
 
 function convertTool(tool: InboundTool, index: number, mode: Mode): ToolDefinition {
-  const custom = tool as { type?: unknown; name: string; description?: unknown; input_schema?: unknown };
+  const custom = tool as { type?: unknown; name?: unknown; description?: unknown; input_schema?: unknown };
   if (custom.type !== undefined && custom.type !== null && custom.type !== 'custom') {
-    const error = unsupportedContent(`tools[${index}]`, `the server tool '${String(custom.type).slice(0, 64)}' is only available with Anthropic models`);
-    placeholder(tool, mode, error);
-    return { type: 'function', function: { name: custom.name, description: JSON.stringify(tool), parameters: { type: 'object' } } };
+    const type = String(custom.type).slice(0, 64);
+    placeholder(tool, mode, unsupportedContent(`tools[${index}]`, `the server tool '${type}' is only available with Anthropic models`));
+    // Toolsets (`computer_toolset_20260801`) have no name: the chat form needs one.
+    return { type: 'function', function: { name: typeof custom.name === 'string' ? custom.name : type, description: JSON.stringify(tool), parameters: { type: 'object' } } };
   }
+  if (typeof custom.name !== 'string') throw invalidValue(`tools[${index}].name`, 'a client tool needs a name');
   const schema = custom.input_schema;
   if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) throw invalidValue(`tools[${index}].input_schema`, 'expected a JSON schema object');
   return {
@@ -341,7 +343,8 @@ export function toChatRequest(request: MessagesRequest, warnings: string[], opti
     // Anthropic's API refuses tools that share a name, so this one does for every model, naming the
     // client's own field. The fast path leaves it to Anthropic: its body is sent as it came.
     const names = new ToolNames('the Messages API');
-    if (!mode.lenient) request.tools.forEach((tool, index) => names.add(tool.name, `tools[${index}].name`));
+    // Every tool has a name here: convertTool refused nameless ones (and, not lenient, every server tool).
+    if (!mode.lenient) request.tools.forEach((tool, index) => names.add(String(tool.name), `tools[${index}].name`));
   }
   if (request.tool_choice !== undefined) {
     chat.tool_choice = convertToolChoice(request.tool_choice);

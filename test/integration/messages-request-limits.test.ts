@@ -3,7 +3,8 @@
 // without generating a response", @anthropic-ai/sdk MessageCreateParamsBase.max_tokens). A Claude
 // model gets it as sent, every time (a pre-warm answered from the response cache would warm nothing);
 // any other model, where it means nothing, gets a 400 naming `max_tokens`, with no call.
-// `tools` is not capped at OpenAI's 128: Claude Code with a few MCP servers sends hundreds.
+// `tools` is not capped at OpenAI's 128: Claude Code with a few MCP servers sends hundreds. Nor does
+// every tool have a `name`: the SDK's `computer_toolset_20260801` and `browser_toolset_20260801` have none.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
@@ -55,6 +56,28 @@ describe('/v1/messages: max_tokens 0 (prompt-cache pre-warming) and many tools',
     const tools = Array.from({ length: 300 }, (_, index) => ({ name: `mcp__server__tool_${index}`, input_schema: { type: 'object' as const } }));
     await client.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content: 'Hello' }], tools });
     assert.equal((anthropic.requests[0]?.body as { tools?: unknown[] }).tools?.length, 300);
+  });
+
+  test('a server tool without a name (computer_toolset_20260801): passed to Claude, refused elsewhere naming it', async () => {
+    const body = { max_tokens: 64, messages: [{ role: 'user' as const, content: 'Open the page.' }], tools: [{ type: 'computer_toolset_20260801' as const }] };
+    await client.messages.create({ model: 'claude-sonnet-4-5', ...body });
+    assert.deepEqual((anthropic.requests[0]?.body as { tools?: unknown[] }).tools, [{ type: 'computer_toolset_20260801' }]);
+    await assert.rejects(client.messages.create({ model: 'gpt-4o', ...body }), (error: unknown) => {
+      assert.ok(error instanceof Anthropic.BadRequestError);
+      assert.match(error.message, /tools\[0\].*computer_toolset_20260801/);
+      return true;
+    });
+    assert.equal(openai.requests.length, 0);
+  });
+
+  test('a client tool without a name: 400 naming tools[0].name, nothing upstream', async () => {
+    const tools = [{ input_schema: { type: 'object' } }] as unknown as Anthropic.Tool[];
+    await assert.rejects(client.messages.create({ model: 'gpt-4o', max_tokens: 64, messages: [{ role: 'user', content: 'Hi' }], tools }), (error: unknown) => {
+      assert.ok(error instanceof Anthropic.BadRequestError);
+      assert.match(error.message, /tools\[0\]\.name/);
+      return true;
+    });
+    assert.equal(openai.requests.length, 0);
   });
 
   test('another model: 400 naming max_tokens, nothing upstream', async () => {

@@ -44,7 +44,8 @@ export interface InboundOtherBlock {
 export type InboundContentBlock = AnthropicContentBlockParam | InboundDocumentBlock | InboundThinkingBlock | InboundRedactedThinkingBlock | InboundOtherBlock;
 
 export interface InboundMessageParam {
-  role: 'user' | 'assistant';
+  /** `system` in the conversation: the SDK's MessageParam includes SystemMessageParam (text only). */
+  role: 'user' | 'assistant' | 'system';
   content: string | InboundContentBlock[];
 }
 
@@ -76,7 +77,7 @@ const Block = Type.Object({ type: Type.String({ minLength: 1 }) }, open);
 
 const MessageSchema = Type.Object(
   {
-    role: Type.Union([Type.Literal('user'), Type.Literal('assistant')]),
+    role: Type.Union([Type.Literal('user'), Type.Literal('assistant'), Type.Literal('system')]),
     content: Type.Union([Type.String(), Type.Array(Block)]),
   },
   open,

@@ -228,6 +228,23 @@ function assistantTurn(message: InboundMessageParam, turn: number, out: Out, war
   out.params.origins.push({ kind: 'turn', message: turn, ...(calls.length === 0 ? {} : { calls: callBlocks }) });
 }
 
+/** A system-role message (text only, as the SDK's SystemMessageParam) → a chat system message in its place. */
+function systemTurn(message: InboundMessageParam, turn: number, out: Out): void {
+  const texts: string[] = [];
+  if (typeof message.content === 'string') texts.push(message.content);
+  else {
+    message.content.forEach((block, index) => {
+      const text = (block as { text?: unknown }).text;
+      if (block.type !== 'text' || typeof text !== 'string') throw invalidValue(`messages[${turn}].content[${index}]`, 'a system message takes only text blocks');
+      texts.push(text);
+    });
+  }
+  const text = texts.join('\n\n');
+  if (text.length === 0) return;
+  out.messages.push({ role: 'system', content: text });
+  out.params.origins.push({ kind: 'turn', message: turn });
+}
+
 function convertTool(tool: InboundTool, index: number, mode: Mode): ToolDefinition {
   const custom = tool as { type?: unknown; name?: unknown; description?: unknown; input_schema?: unknown };
   if (custom.type !== undefined && custom.type !== null && custom.type !== 'custom') {
@@ -313,6 +330,7 @@ export function toChatRequest(request: MessagesRequest, warnings: string[], opti
   }
   request.messages.forEach((message, index) => {
     if (message.role === 'user') userTurn(message, index, out, mode);
+    else if (message.role === 'system') systemTurn(message, index, out);
     else assistantTurn(message, index, out, warnings, mode);
   });
   // Turns with no content are dropped; none left is a request no chat model takes (a 400 from the

@@ -119,7 +119,8 @@ describe('/v1/messages: keys, errors, tool streams, cache', () => {
     assertAnthropicError(noMaxTokens.body, 'invalid_request_error');
     assert.match(String(record(noMaxTokens.body.error).message), /max_tokens/);
 
-    const badRole = await post(gateway.url, { ...HELLO, messages: [{ role: 'system', content: 'Hi' }] }, { 'x-api-key': CLIENT_KEY });
+    // `system` is a role the SDK's MessageParam has (SystemMessageParam); OpenAI's `tool` is not.
+    const badRole = await post(gateway.url, { ...HELLO, messages: [{ role: 'tool', content: 'Hi' }] }, { 'x-api-key': CLIENT_KEY });
     assert.equal(badRole.status, 400);
     assertAnthropicError(badRole.body, 'invalid_request_error');
     assert.match(String(record(badRole.body.error).message), /messages\[0\]\.role/);

@@ -5,6 +5,7 @@
 // any other model, where it means nothing, gets a 400 naming `max_tokens`, with no call.
 // `tools` is not capped at OpenAI's 128: Claude Code with a few MCP servers sends hundreds. Nor does
 // every tool have a `name`: the SDK's `computer_toolset_20260801` and `browser_toolset_20260801` have none.
+// And a message may have the role `system` (the SDK's MessageParam includes SystemMessageParam).
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
@@ -19,7 +20,7 @@ const PREWARM = {
   messages: [{ role: 'user' as const, content: 'Hello' }],
 };
 
-describe('/v1/messages: max_tokens 0 (prompt-cache pre-warming) and many tools', () => {
+describe('/v1/messages: requests the Anthropic SDK allows beyond OpenAI-shaped limits', () => {
   let openai: FakeOpenAi;
   let anthropic: FakeAnthropic;
   let gateway: Gateway;
@@ -78,6 +79,22 @@ describe('/v1/messages: max_tokens 0 (prompt-cache pre-warming) and many tools',
       return true;
     });
     assert.equal(openai.requests.length, 0);
+  });
+
+  test('a system-role message: passed to Claude as sent, a system message in its place for other models', async () => {
+    const messages = [
+      { role: 'user' as const, content: 'Hi' },
+      { role: 'system' as const, content: [{ type: 'text' as const, text: 'Answer in French.' }] },
+      { role: 'user' as const, content: 'How are you?' },
+    ];
+    await client.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 64, messages });
+    assert.deepEqual((anthropic.requests[0]?.body as { messages?: unknown }).messages, messages);
+    await client.messages.create({ model: 'gpt-4o', max_tokens: 64, messages });
+    assert.deepEqual(openai.requests[0]?.body?.messages, [
+      { role: 'user', content: 'Hi' },
+      { role: 'system', content: 'Answer in French.' },
+      { role: 'user', content: 'How are you?' },
+    ]);
   });
 
   test('another model: 400 naming max_tokens, nothing upstream', async () => {

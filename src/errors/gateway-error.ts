@@ -254,6 +254,17 @@ export function upstreamError(status: number, provider: string, message: string,
       message: `The provider '${provider}' rejected the proxy's credentials (HTTP ${status}). An operator must fix the provider key.`,
     });
   }
+  if (status === 402) {
+    // The provider account's credit or billing (Anthropic billing_error, DeepSeek and OpenRouter
+    // balances, OpenAI insufficient_quota): the operator's to fix, not the client's request.
+    return new GatewayError({
+      ...base,
+      status: 502,
+      type: 'api_error',
+      code: 'upstream_billing_error',
+      message: `The provider '${provider}' refused the proxy's account for billing or quota: ${message}. An operator must fix the provider account.`,
+    });
+  }
   if (status === 429) {
     return new GatewayError({
       ...base,

@@ -68,6 +68,16 @@ export function parseOpenAiResponse(body: unknown, target: ChatTarget): ChatComp
   return body as unknown as ChatCompletionResponse;
 }
 
+/**
+ * OpenAI answers an account out of credit with 429 `insufficient_quota`, which no wait mends: read
+ * as the 402 other hosts send for it (an operator's billing problem, the next deployment tried).
+ */
+export function parseOpenAiErrorStatus(status: number, body: unknown): number | undefined {
+  if (status !== 429 || !isRecord(body) || !isRecord(body.error)) return undefined;
+  const { code, type } = body.error;
+  return code === 'insufficient_quota' || type === 'insufficient_quota' ? 402 : undefined;
+}
+
 export function parseOpenAiErrorMessage(body: unknown): string | undefined {
   if (!isRecord(body)) return undefined;
   const error = body.error;
@@ -162,6 +172,7 @@ export function createOpenAiCodec(options: OpenAiCodecOptions): ChatCodec {
     parseChatResponse: parseOpenAiResponse,
     convertStream: convertOpenAiStream,
     parseErrorMessage: parseOpenAiErrorMessage,
+    parseErrorStatus: parseOpenAiErrorStatus,
     ...(azure
       ? {}
       : {

@@ -24,12 +24,17 @@ const neverTried = (entry: AttemptRecord): boolean => entry.outcome === NOT_ALLO
 /** How a failed attempt counts: against the deployment, or against the request itself. */
 type Verdict = 'client' | 'rate-limited' | 'deployment' | 'overflow';
 
+/** A refusal that does not mend by itself (a bad key, an account out of credit): the circuit opens at once. */
+function opensAtOnce(error: GatewayError): boolean {
+  return error.code === 'upstream_auth_error' || error.code === 'upstream_billing_error';
+}
+
 function verdict(error: GatewayError): Verdict {
   if (error.code === 'context_length_exceeded') return 'overflow';
   if (error.code === 'upstream_rate_limited') return 'rate-limited';
-  // A deployment that refused the proxy (its key) or that the SSRF guard refused (its address)
-  // counts against that deployment: not retried there (not retryable), the next one is tried.
-  if (error.code === 'upstream_auth_error' || error.code === 'upstream_unreachable' || error.retryable) return 'deployment';
+  // A deployment that refused the proxy (its key or its account's billing) or that the SSRF guard
+  // refused (its address) counts against that deployment: not retried there (not retryable), the next one is tried.
+  if (opensAtOnce(error) || error.code === 'upstream_unreachable' || error.retryable) return 'deployment';
   return 'client';
 }
 
@@ -146,7 +151,7 @@ export class DeploymentFailover {
           candidate.health.coolDown(until);
           earliestRetry = earliestRetry === undefined ? until : Math.min(earliestRetry, until);
         } else {
-          candidate.health.failed(error.code ?? `HTTP ${error.status}`, Date.now(), error.code === 'upstream_auth_error');
+          candidate.health.failed(error.code ?? `HTTP ${error.status}`, Date.now(), opensAtOnce(error));
         }
         return 'failed';
       }

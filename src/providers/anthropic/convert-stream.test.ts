@@ -143,13 +143,17 @@ describe('convertAnthropicStream failures', () => {
     assert.match(error.message, /overloaded_error: Overloaded/);
   });
 
-  it('turns a rate_limit_error event into a 429 and an unknown one into a stream error', async () => {
+  it('turns a rate_limit_error event into a 429, a billing_error into a 502 for the operator and an unknown one into a stream error', async () => {
     const events = (type: string) =>
       `event: message_start\ndata: ${JSON.stringify({ type: 'message_start', message: readAnthropicJson('anthropic-text.response.json') })}\n\nevent: error\ndata: {"type":"error","error":{"type":"${type}","message":"slow down"}}\n\n`;
     const rate = await collectUntilError(convertAnthropicStream(sseEvents(events('rate_limit_error')), makeTarget('anthropic')));
     assert.ok(rate.error instanceof GatewayError);
     assert.equal(rate.error.status, 429);
     assert.equal(rate.error.type, 'rate_limit_error');
+    const billing = await collectUntilError(convertAnthropicStream(sseEvents(events('billing_error')), makeTarget('anthropic')));
+    assert.ok(billing.error instanceof GatewayError);
+    assert.equal(billing.error.code, 'upstream_billing_error');
+    assert.equal(billing.error.status, 502);
     const other = await collectUntilError(convertAnthropicStream(sseEvents(events('brand_new_error')), makeTarget('anthropic')));
     assert.ok(other.error instanceof GatewayError);
     assert.equal(other.error.code, 'upstream_stream_error');

@@ -15,6 +15,7 @@ import { convertAnthropicUsage, mergeAnthropicUsage, stringifyToolInput } from '
 const ERROR_STATUS: Readonly<Record<string, number>> = {
   invalid_request_error: 400,
   authentication_error: 401,
+  billing_error: 402,
   permission_error: 403,
   not_found_error: 404,
   request_too_large: 413,

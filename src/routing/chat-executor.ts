@@ -131,8 +131,14 @@ export class ChatExecutor extends DeploymentFailover {
   ): Promise<{ body: string | Buffer; usage: CompletionUsage | undefined }> {
     const provider = route.provider;
     const target = this.target(route, request, context, false);
-    const spec = provider.codec.buildChatRequest(request, target);
-    const { bytes, parsed } = await this.client.sendForJson(provider, spec, signal, callTimeouts(group));
+    let answer: Awaited<ReturnType<UpstreamClient['sendForJson']>>;
+    try {
+      answer = await this.client.sendForJson(provider, provider.codec.buildChatRequest(request, target), signal, callTimeouts(group));
+    } catch (error) {
+      if (!fitOutputToWindow(error, request, target)) throw error;
+      answer = await this.client.sendForJson(provider, provider.codec.buildChatRequest(request, target), signal, callTimeouts(group));
+    }
+    const { bytes, parsed } = answer;
     if (provider.codec.passthrough) {
       const checked = provider.codec.parseChatResponse(parsed, target);
       return { body: bytes, usage: readUsage(checked.usage) };
@@ -162,11 +168,37 @@ export class ChatExecutor extends DeploymentFailover {
   ): Promise<HeldStream> {
     const provider = route.provider;
     const target = this.target(route, request, context, true);
-    const spec = provider.codec.buildChatRequest(request, target);
-    return openHeldStream(this.client, provider, spec, group, context.signal, this.options.ttfbMs, (body, stats) =>
-      provider.codec.passthrough
-        ? this.frames.passthroughFrames(body, provider, stats, context.includeUsage)
-        : this.frames.translatedFrames(provider.codec.convertStream(decodeSse(upstreamSse(body), () => releaseBody(body)), target), provider, stats, context.includeUsage),
-    );
+    const open = () =>
+      openHeldStream(this.client, provider, provider.codec.buildChatRequest(request, target), group, context.signal, this.options.ttfbMs, (body, stats) =>
+        provider.codec.passthrough
+          ? this.frames.passthroughFrames(body, provider, stats, context.includeUsage)
+          : this.frames.translatedFrames(provider.codec.convertStream(decodeSse(upstreamSse(body), () => releaseBody(body)), target), provider, stats, context.includeUsage),
+      );
+    // Only a limit the proxy chose can be lowered (never on the pass-through path: no promise added there).
+    if (provider.codec.passthrough || !proxyChoseOutputLimit(request, target)) return open();
+    return open().catch((error: unknown) => (fitOutputToWindow(error, request, target) ? open() : Promise.reject(error)));
   }
 }
+
+/**
+ * Anthropic's "input length and `max_tokens` exceed context limit: 178959 + 64000 > 200000": the
+ * prompt fits, but not with the output limit the proxy chose for a client that set none (the
+ * model's whole output limit). Lowers that limit to the room the provider says is left and says
+ * whether to send again; a limit the client chose is the client's, and its 400 stands.
+ */
+function fitOutputToWindow(error: unknown, request: ChatCompletionRequest, target: ChatTarget): boolean {
+  if (!isGatewayError(error) || error.code !== 'context_length_exceeded' || !proxyChoseOutputLimit(request, target)) return false;
+  const figures = EXCEEDS_WITH_OUTPUT.exec(error.message);
+  if (figures === null) return false;
+  const [input, output, window] = [Number(figures[1]), Number(figures[2]), Number(figures[3])];
+  const room = window - input;
+  if (!(room > 0 && room < output && output === target.defaultMaxTokens)) return false;
+  target.defaultMaxTokens = room;
+  return true;
+}
+
+function proxyChoseOutputLimit(request: ChatCompletionRequest, target: ChatTarget): boolean {
+  return request.max_tokens == null && request.max_completion_tokens == null && target.defaultMaxTokens !== undefined;
+}
+
+const EXCEEDS_WITH_OUTPUT = /exceed context limit: (\d+) \+ (\d+) > (\d+)/;

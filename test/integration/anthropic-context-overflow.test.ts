@@ -28,13 +28,15 @@ describe('Claude context-window overflows through /v1/chat/completions', () => {
     await upstream.close();
   });
 
+  const overflow = (message: string) => ({ kind: 'error' as const, status: 400, body: { type: 'error', error: { type: 'invalid_request_error', message }, request_id: 'req_011CUB2XUHWkFnQzxcKBbjpF' } });
+
   for (const [name, message] of Object.entries(OVERFLOWS)) {
-    test(`${name}: 400 context_length_exceeded, not retried`, async () => {
-      upstream.enqueue({ kind: 'error', status: 400, body: { type: 'error', error: { type: 'invalid_request_error', message }, request_id: 'req_011CUB2XUHWkFnQzxcKBbjpF' } });
+    test(`${name}, with the client's own max_tokens: 400 context_length_exceeded, not retried`, async () => {
+      upstream.enqueue(overflow(message));
       const response = await fetch(`${gateway.url}/v1/chat/completions`, {
         method: 'POST',
         headers: authHeaders(),
-        body: JSON.stringify({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'hi' }] }),
+        body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 64000, messages: [{ role: 'user', content: 'hi' }] }),
       });
       assert.equal(response.status, 400);
       const body = (await response.json()) as { error: { code: string; param: string } };
@@ -43,4 +45,29 @@ describe('Claude context-window overflows through /v1/chat/completions', () => {
       assert.equal(upstream.requests.length, 1);
     });
   }
+
+  for (const stream of [false, true]) {
+    test(`no max_tokens from the client (${stream ? 'streamed' : 'whole answer'}): the proxy's own limit (the model's 64,000) is lowered to the room Claude says is left, and the call answered`, async () => {
+      upstream.enqueue(overflow(OVERFLOWS['prompt with max_tokens']));
+      const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: authHeaders(),
+        body: JSON.stringify({ model: 'claude-sonnet-4-5', stream, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      const text = await response.text();
+      assert.equal(response.status, 200, text);
+      if (stream) assert.match(text, /data: \[DONE\]\n\n$/);
+      assert.deepEqual(
+        upstream.requests.map((request) => (request.body as { max_tokens?: number }).max_tokens),
+        [64000, 200000 - 178959],
+      );
+    });
+  }
+
+  test('a prompt too long by itself is not sent again, with or without max_tokens', async () => {
+    upstream.enqueue(overflow(OVERFLOWS.prompt));
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: authHeaders(), body: JSON.stringify({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'hi' }] }) });
+    assert.equal(response.status, 400);
+    assert.equal(upstream.requests.length, 1);
+  });
 });

@@ -208,7 +208,13 @@ export class ChatStreamFrames {
       else if (!stats.contentStarted && hasContent(choice.delta)) stats.contentStarted = true;
     }
     const usage = parsed.usage;
-    if (usage === undefined || usage === null) return undefined;
+    if (usage === undefined || usage === null) {
+      // Groq reports a stream's usage in its own `x_groq.usage` on the last chunk, where it does not
+      // put one of OpenAI's: read there, and passed on as Groq sent it (it is no usage chunk to strip).
+      const groq = parsed.x_groq;
+      if (isRecord(groq) && groq.usage !== undefined && groq.usage !== null) stats.usage = readUsage(groq.usage) ?? stats.usage;
+      return undefined;
+    }
     stats.usage = readUsage(usage) ?? stats.usage;
     if (includeUsage) return undefined;
     if (choices.length === 0) return '';

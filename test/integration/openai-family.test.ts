@@ -96,6 +96,34 @@ aliases:
     assert.equal(groq.requests.at(-1)?.headers.authorization, 'Bearer gsk_groqkey1234567890abcdef');
   });
 
+  test("groq: a stream's usage in Groq's own x_groq.usage is recorded as reported, not estimated, and passed on as Groq sent it", async () => {
+    const chunk = (extra: Record<string, unknown>) =>
+      `data: ${JSON.stringify({ id: 'chatcmpl-groq1', object: 'chat.completion.chunk', created: 1732551988, model: 'llama-3.1-8b-instant', system_fingerprint: 'fp_9cb648b966', ...extra })}\n\n`;
+    const groqUsage = { queue_time: 0.02, prompt_tokens: 41, prompt_time: 0.002, completion_tokens: 7, completion_time: 0.006, total_tokens: 48, total_time: 0.008 };
+    groq.enqueue({
+      kind: 'raw',
+      status: 200,
+      contentType: 'text/event-stream',
+      body: [
+        chunk({ choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }], x_groq: { id: 'req_01jdgroq' } }),
+        chunk({ choices: [{ index: 0, delta: { content: 'Hello there, friend' }, logprobs: null, finish_reason: null }] }),
+        chunk({ choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }], x_groq: { id: 'req_01jdgroq', usage: groqUsage } }),
+        'data: [DONE]\n\n',
+      ].join(''),
+    });
+    const from = gateway.usage.recent().length;
+    const response = await chat(gateway, { model: 'llama-3.1-8b-instant', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    assert.equal(response.status, 200);
+    const text = await response.text();
+    assert.match(text, /"x_groq":\{"id":"req_01jdgroq","usage":\{"queue_time"/);
+    assert.match(text, /data: \[DONE\]\n\n$/);
+    for (let wait = 0; wait < 50 && gateway.usage.recent().length === from; wait++) await new Promise((resolve) => setTimeout(resolve, 20));
+    const record = gateway.usage.recent().at(-1);
+    assert.equal(record?.promptTokens, 41);
+    assert.equal(record?.completionTokens, 7);
+    assert.equal(record?.estimated, false);
+  });
+
   test('mistral: streams without stream_options, which Mistral rejects', async () => {
     const response = await chat(gateway, { model: 'mistral/mistral-small-2506', messages: [{ role: 'user', content: 'hi' }], stream: true });
     assert.equal(response.status, 200);

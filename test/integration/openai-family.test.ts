@@ -124,6 +124,21 @@ aliases:
     assert.equal(record?.estimated, false);
   });
 
+  test('usage on every chunk, cumulative (as xAI has sent it): counted once, from the last; none reaches a client that did not ask', async () => {
+    const chunk = (content: string | undefined, completion: number, finish: string | null) =>
+      `data: ${JSON.stringify({ id: 'x1', object: 'chat.completion.chunk', created: 1732551988, model: 'llama-local', choices: [{ index: 0, delta: content === undefined ? {} : { content }, finish_reason: finish }], usage: { prompt_tokens: 38, completion_tokens: completion, total_tokens: 38 + completion } })}\n\n`;
+    box.enqueue({ kind: 'raw', status: 200, contentType: 'text/event-stream', body: [chunk('Coca', 1, null), chunk('-Cola', 2, null), chunk(' is', 3, null), chunk(undefined, 3, 'stop'), 'data: [DONE]\n\n'].join('') });
+    const from = gateway.usage.recent().length;
+    const response = await chat(gateway, { model: 'fast', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    const text = await response.text();
+    assert.equal(response.status, 200);
+    assert.ok(!text.includes('"usage"'), text);
+    assert.match(text, /"content":"Coca".*"content":"-Cola".*"content":" is".*"finish_reason":"stop"/s);
+    for (let wait = 0; wait < 50 && gateway.usage.recent().length === from; wait++) await new Promise((resolve) => setTimeout(resolve, 20));
+    const record = gateway.usage.recent().at(-1);
+    assert.deepEqual([record?.promptTokens, record?.completionTokens, record?.estimated], [38, 3, false]);
+  });
+
   test('mistral: streams without stream_options, which Mistral rejects', async () => {
     const response = await chat(gateway, { model: 'mistral/mistral-small-2506', messages: [{ role: 'user', content: 'hi' }], stream: true });
     assert.equal(response.status, 200);

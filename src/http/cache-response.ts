@@ -30,7 +30,7 @@ export function planCache(cache: ResponseCache, config: Config, request: Fastify
   const principal = request.principal;
   // Every route that reaches here is authenticated; without a caller there is no scope, so no cache.
   if (principal === null || principal === undefined) return undefined;
-  return cache.plan(principal.cacheScope ?? principal.keyId, cacheTarget(group, endpoint, native), chat, parseCacheControl(request.headers['cache-control']), group.timeouts.ttfbMs ?? config.routing.ttfb_timeout_s * 1000);
+  return cache.plan(principal.stableId ?? principal.keyId, cacheTarget(group, endpoint, native), chat, parseCacheControl(request.headers['cache-control']), group.timeouts.ttfbMs ?? config.routing.ttfb_timeout_s * 1000);
 }
 
 /** `X-LLM-Proxy-Route` of an answer served from the cache. */

@@ -1,5 +1,5 @@
 // Static client keys and the master key: held only as SHA-256 digests, compared in constant time.
-import { hash, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, timingSafeEqual } from 'node:crypto';
 
 export type Role = 'master' | 'client';
 
@@ -15,10 +15,19 @@ export interface Principal {
   /** USD this key may spend (virtual keys); undefined means no budget. */
   maxBudget?: number;
   /**
-   * Whose response-cache entries this caller reads, when `keyId` does not name the key for good: a
-   * static key's id is its place in the list, which a reload or another instance gives to another key.
+   * Names the key for good where `keyId` does not: a static key's id is its place in the list, which
+   * a reload or another instance gives to another key. The response cache's scope and the shared
+   * limit counters (`rpm:`, `tpm:`) use it; usage records keep `keyId`.
    */
-  cacheScope?: string;
+  stableId?: string;
+}
+
+/**
+ * A static key's lasting name, derived from its digest rather than the digest itself: it goes into
+ * Redis counter names, where the key's SHA-256 (the form a key is stored in) must never appear.
+ */
+function stableIdOf(digest: Buffer): string {
+  return `static:${createHash('sha256').update('llm-proxy static key id').update(digest).digest('base64url').slice(0, 22)}`;
 }
 
 export function digestKey(key: string): Buffer {
@@ -42,7 +51,7 @@ export class StaticKeyRing {
   constructor(clientKeys: readonly string[], masterKey: string | undefined, masterDigest?: Buffer) {
     clientKeys.forEach((key, index) => {
       const digest = digestKey(key);
-      this.add(digest, { keyId: `static-${index + 1}`, role: 'client', cacheScope: `static:${digest.toString('hex')}` });
+      this.add(digest, { keyId: `static-${index + 1}`, role: 'client', stableId: stableIdOf(digest) });
     });
     const master = masterKey === undefined ? masterDigest : digestKey(masterKey);
     if (master !== undefined) this.add(master, { keyId: 'master', role: 'master' });

@@ -124,7 +124,7 @@ export class ChatAdmission {
     const promptTokens = await countPrompt();
     const candidates: ReadonlyArray<Route | undefined> = routes.length === 0 ? [undefined] : routes;
     const maxOutput = Math.max(...candidates.map(outputOf));
-    const hold: Hold = { id: randomUUID(), keyId: principal.keyId, tpmKey: `tpm:${principal.keyId}`, tokens: 0, tpmReservation: { windowStart: 0 }, budget: 0, budgetMode: undefined, done: false };
+    const hold: Hold = { id: randomUUID(), keyId: principal.keyId, tpmKey: `tpm:${principal.stableId ?? principal.keyId}`, tokens: 0, tpmReservation: { windowStart: 0 }, budget: 0, budgetMode: undefined, done: false };
 
     if (tpm > 0) {
       // A request larger than the whole limit is let through on an empty window rather than never.

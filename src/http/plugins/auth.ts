@@ -135,7 +135,7 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
         throw rateLimited(`Rate limit reached: ${decision.limit} requests per minute for this key${shareNote(decision.limit, rpm)}. Retry after the time in Retry-After.`, decision.resetMs);
       }
     };
-    const pending = services.rateLimiter.consume(`rpm:${principal.keyId}`, rpm, 1, Date.now());
+    const pending = services.rateLimiter.consume(`rpm:${principal.stableId ?? principal.keyId}`, rpm, 1, Date.now());
     if (pending instanceof Promise) return pending.then(apply);
     apply(pending);
     return undefined;

@@ -92,13 +92,17 @@ export function currentSpend(key: Pick<StoredKey, 'spend' | 'budgetPeriod' | 'bu
   return key.spend;
 }
 
-function parseModels(raw: string | null): string[] | null {
+/**
+ * The key's allowlist; null (every model) only when the column is NULL. A value that is not a JSON
+ * list (a damaged row, a hand edit) allows no model rather than every one: it fails closed.
+ */
+export function parseModels(raw: string | null): string[] | null {
   if (raw === null) return null;
   try {
     const parsed: unknown = JSON.parse(raw);
-    return Array.isArray(parsed) ? parsed.filter((item): item is string => typeof item === 'string') : null;
+    return Array.isArray(parsed) ? parsed.filter((item): item is string => typeof item === 'string') : [];
   } catch {
-    return null;
+    return [];
   }
 }
 

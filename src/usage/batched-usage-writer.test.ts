@@ -178,6 +178,23 @@ test('closing with the database down saves the spool; the next start writes it',
   }
 });
 
+test('a record that arrives after close goes to the spool file, not into a queue nobody drains', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-spool-'));
+  const spoolFile = join(dir, 'usage-spool.jsonl');
+  try {
+    const writer = new BatchedUsageWriter(new FakeSink(), pino({ level: 'silent' }), { spoolFile, flushIntervalMs: 60_000 });
+    writer.record(record(0));
+    await writer.close();
+    assert.ok(!existsSync(spoolFile), 'written before close: nothing spooled');
+    writer.record(record(1));
+    const saved = readFileSync(spoolFile, 'utf8').trim().split('\n');
+    assert.equal(saved.length, 1, 'the late record is saved for the next start');
+    assert.equal(writer.stats().pending, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a forced exit while a batch write hangs spools that batch with the records queued after it', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-spool-'));
   const spoolFile = join(dir, 'usage-spool.jsonl');

@@ -176,6 +176,12 @@ export class BatchedUsageWriter implements UsageRecorder {
     record.id ??= timeOrderedId(record.createdAt);
     this.queue.push(record as IdentifiedUsageRecord);
     this.enforceBound();
+    // Closed and no write under way (a call cut at shutdown records after the writer closed): no
+    // drain will ever take it, and the store is closing, so it goes to the spool file for the next start.
+    if (this.closed && this.draining === undefined) {
+      this.saveSpool();
+      return;
+    }
     if (this.queue.length >= this.batchSize && !this.down) void this.flushIfDue();
   }
 

@@ -103,6 +103,26 @@ export async function startGateway(env: Environment, options: GatewayOptions = {
   };
 }
 
+/**
+ * What a config reload of `gateway` builds from `env`: new services (providers, keys, limits
+ * defaults) around the same shared part (its database, counters and caches), listening on a port of
+ * their own, so a test can send the same request before and after the reload.
+ */
+export async function startReloadedTwin(gateway: Gateway, env: Environment): Promise<{ url: string; close(): Promise<void> }> {
+  const { config } = loadConfig({ ...env, LLM_PROXY_DB: gateway.app.services.config.storage.db_path });
+  config.routing.discovery_interval_s = 0;
+  const services = createServices(config, { shared: gateway.app.services.shared, resolveHost: loopbackOnly });
+  const reloaded = buildApp(services);
+  await reloaded.app.listen({ port: 0, host: '127.0.0.1' });
+  return {
+    url: `http://127.0.0.1:${(reloaded.app.server.address() as AddressInfo).port}`,
+    async close() {
+      await reloaded.app.close();
+      await reloaded.services.close();
+    },
+  };
+}
+
 /** The provider variables that point the gateway at fake upstreams (each keyed with UPSTREAM_KEY). */
 export function fakeProviderEnv(fakes: { openai?: { url: string }; groq?: { url: string }; azure?: { url: string } }): Record<string, string> {
   const env: Record<string, string> = {};

@@ -192,20 +192,20 @@ export class DeploymentFailover {
             if (holding) this.budget.release();
             holding = this.budget.tryAcquire();
             if (!holding) {
-              candidate.health.released();
+              candidate.health.passedOver();
               throw lastError ?? noHealthyDeployment(group.name, undefined);
             }
             if (tried.has(deployment) && lastError !== undefined) {
               // A deployment that refused the proxy's key would refuse it again: no second try there.
               const delay = lastError.retryable ? retryDelay(lastError, groupAttempts, { retries: current.retries }, this.random) : undefined;
               if (delay === undefined) {
-                candidate.health.released();
+                candidate.health.passedOver();
                 break;
               }
               try {
                 await wait(delay, signal);
               } catch {
-                candidate.health.released();
+                candidate.health.passedOver();
                 throw lastError;
               }
             }

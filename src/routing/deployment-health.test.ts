@@ -117,3 +117,12 @@ test('the registry keeps at most its limit of idle deployments, least recently u
   assert.equal(registry.get('openai/used'), used);
   assert.equal(registry.get('openai/busy'), busy);
 });
+
+test('passing over a deployment after available() keeps the in-flight count of running attempts', () => {
+  const { health } = tracked();
+  assert.equal(health.available(0), true);
+  health.start(); // another request's attempt, still running
+  assert.equal(health.available(0), true);
+  health.passedOver(); // this request got no retry budget: it never started
+  assert.equal(health.inFlight, 1);
+});

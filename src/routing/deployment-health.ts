@@ -144,6 +144,15 @@ export class DeploymentHealth {
     this.probing = false;
   }
 
+  /**
+   * available() said yes but no attempt was started (no retry budget, no retry wanted, client gone
+   * while waiting): give back a half-open probe slot without touching the in-flight count, which
+   * belongs to other requests' attempts.
+   */
+  passedOver(): void {
+    this.probing = false;
+  }
+
   /** The provider asked us to wait (429 Retry-After): no traffic here until then. */
   coolDown(untilMs: number): void {
     this.coolUntil = Math.max(this.coolUntil, untilMs);

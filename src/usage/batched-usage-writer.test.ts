@@ -195,6 +195,16 @@ test('a record that arrives after close goes to the spool file, not into a queue
   }
 });
 
+test('without a spool file, records that arrive after close are logged once each, not again with every later record', async () => {
+  const lines: string[] = [];
+  const writer = new BatchedUsageWriter(new FakeSink(), pino({ level: 'error' }, { write: (line: string) => void lines.push(line) }), { flushIntervalMs: 60_000 });
+  await writer.close();
+  writer.record(record(1));
+  writer.record(record(2));
+  assert.deepEqual(lines.map((line) => (JSON.parse(line) as { lost: number }).lost), [1, 1]);
+  assert.equal(writer.stats().pending, 0);
+});
+
 test('a forced exit while a batch write hangs spools that batch with the records queued after it', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-spool-'));
   const spoolFile = join(dir, 'usage-spool.jsonl');

@@ -379,7 +379,9 @@ export class BatchedUsageWriter implements UsageRecorder {
   private saveSpool(): void {
     const file = this.spoolFile;
     if (file === undefined) {
+      // Nowhere to keep them: logged once each, not again with every later record.
       this.logger.error({ component: 'usage', lost: this.queue.length }, 'usage records could not be written before exit');
+      this.queue = [];
       return;
     }
     try {

@@ -16,6 +16,7 @@ import { condenserFor } from './context-condenser.js';
 import { groupWindow } from '../routing/group-figures.js';
 import { runCondensation } from './condense-usage.js';
 import { planTrim } from './conversation-trim.js';
+import { cachedSummary } from './summary-cache.js';
 
 export const CONTEXT_HEADER = 'x-llm-proxy-context';
 const POLICIES: ReadonlySet<string> = new Set<ContextPolicy>(['error', 'truncate', 'condense', 'fallback']);
@@ -25,7 +26,7 @@ const MAX_SUMMARY_TOKENS = 512;
 const SUMMARY_OVERHEAD = 16;
 const SUMMARY_PREFIX = 'Summary of the earlier conversation: ';
 
-type FitServices = Pick<Services, 'config' | 'router' | 'executor' | 'logger' | 'usage' | 'catalog' | 'admission'>;
+type FitServices = Pick<Services, 'config' | 'router' | 'executor' | 'logger' | 'usage' | 'catalog' | 'admission' | 'cache'>;
 
 const groupPolicies = new WeakMap<object, Map<string, ContextPolicy>>();
 
@@ -189,11 +190,14 @@ export async function fitContext(services: FitServices, request: FastifyRequest,
   const dropped = plan.dropped.map((index) => chat.messages[index] as ChatMessage);
   // Their count is the policy's own (priming plus each message's, as counter.messages sums it).
   const droppedTokens = plan.dropped.reduce((sum, index) => sum + (perMessage[index] as number), priming);
-  const prepared = await condenser.prepare({ messages: dropped, maxTokens: summaryTokens, group: summariser, originalTokens: droppedTokens });
-  // Admitted, run and recorded as /api/condense does: a key over its budget or token limit is refused
-  // before any spend, with the error its chat call would get; the chat call's own hold follows.
-  const result = await runCondensation(services, request, reply, prepared, { group: summariser, started, recordWithoutCalls: false });
-  const summary: ChatMessage = { role: 'system', content: `${SUMMARY_PREFIX}${result.summary}` };
+  // From the response cache when an identical request was condensed before (src/context/summary-cache.ts).
+  const text = await cachedSummary(services, request, reply, { group: summariser, messages: dropped, maxTokens: summaryTokens }, async () => {
+    const prepared = await condenser.prepare({ messages: dropped, maxTokens: summaryTokens, group: summariser, originalTokens: droppedTokens });
+    // Admitted, run and recorded as /api/condense does: a key over its budget or token limit is refused
+    // before any spend, with the error its chat call would get; the chat call's own hold follows.
+    return runCondensation(services, request, reply, prepared, { group: summariser, started, recordWithoutCalls: false });
+  });
+  const summary: ChatMessage = { role: 'system', content: `${SUMMARY_PREFIX}${text}` };
   // The summary takes the place of the first dropped message: after the leading instructions.
   const first = plan.dropped[0] as number;
   const messages: ChatMessage[] = [];

@@ -219,3 +219,44 @@ describe('tool names', () => {
     assert.equal(toChatRequest(request, [], { lenient: true }).chat.tools?.length, 3);
   });
 });
+
+describe('cache_control markers', () => {
+  const EPHEMERAL = { type: 'ephemeral' };
+  const request = (fields: Record<string, unknown>): MessagesRequest => validateMessagesRequest({ model: 'claude-sonnet-4-5', max_tokens: 64, ...fields });
+
+  it('are carried where the chat→Anthropic translation reads them back, and flagged', () => {
+    const { chat, marked } = toChatRequest(
+      request({
+        cache_control: EPHEMERAL,
+        system: [{ type: 'text', text: 'Rules.' }, { type: 'text', text: 'Docs.', cache_control: EPHEMERAL }],
+        tools: [{ name: 'read', input_schema: { type: 'object' }, cache_control: EPHEMERAL }],
+        messages: [
+          { role: 'user', content: [{ type: 'text', text: 'Hi', cache_control: EPHEMERAL }] },
+          { role: 'assistant', content: [{ type: 'text', text: 'Reading.' }, { type: 'tool_use', id: 't1', name: 'read', input: {}, cache_control: EPHEMERAL }] },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: 'file', cache_control: EPHEMERAL }] },
+        ],
+      }),
+      [],
+    );
+    assert.equal(marked, true);
+    assert.deepEqual(chat.cache_control, EPHEMERAL);
+    assert.deepEqual(chat.messages[0], { role: 'system', content: [{ type: 'text', text: 'Rules.' }, { type: 'text', text: 'Docs.', cache_control: EPHEMERAL }] });
+    assert.deepEqual(chat.messages[1], { role: 'user', content: [{ type: 'text', text: 'Hi', cache_control: EPHEMERAL }] });
+    assert.deepEqual(chat.messages[2]?.cache_control, EPHEMERAL);
+    assert.deepEqual(chat.messages[3], { role: 'tool', tool_call_id: 't1', content: [{ type: 'text', text: 'file', cache_control: EPHEMERAL }] });
+    assert.deepEqual(chat.tools?.[0]?.cache_control, EPHEMERAL);
+  });
+
+  it('without any, the chat form is as before: joined system text, a single text as a string', () => {
+    const { chat, marked } = toChatRequest(
+      request({ system: [{ type: 'text', text: 'A' }, { type: 'text', text: 'B' }], messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }] }),
+      [],
+    );
+    assert.equal(marked, false);
+    assert.deepEqual(chat.messages, [
+      { role: 'system', content: 'A\n\nB' },
+      { role: 'user', content: 'Hi' },
+    ]);
+    assert.equal('cache_control' in chat, false);
+  });
+});

@@ -24,6 +24,7 @@ const HANDLED = new Set([
   'tool_choice',
   'thinking',
   'output_config',
+  'cache_control',
   // Anthropic's own routing and billing knobs: meaningless elsewhere, dropped without a word.
   'service_tier',
   'container',
@@ -126,6 +127,33 @@ function placeholder(block: unknown, mode: Mode, error: unknown): ContentPart {
 interface Out {
   messages: ChatMessage[];
   params: ClientParams;
+  /** A prompt-cache marker was carried over (see markerOf). */
+  marked: boolean;
+}
+
+/**
+ * A block's `cache_control`, carried into the chat form where the chat→Anthropic translation reads
+ * it back (LiteLLM's places: a part, a message, a tool, the request), so a Claude deployment reached
+ * through translation (a mixed group, Claude on OpenRouter) keeps the client's cache breakpoints.
+ * Deployments that do not cache on markers are sent none (ChatTarget.stripCacheMarkers).
+ */
+function markerOf(block: unknown, out: Out): unknown {
+  const marker = (block as { cache_control?: unknown } | null)?.cache_control;
+  if (marker === undefined || marker === null) return undefined;
+  out.marked = true;
+  return marker;
+}
+
+/** `part` with the block's marker, when it has one. */
+function marked<T extends object>(part: T, block: unknown, out: Out): T {
+  const marker = markerOf(block, out);
+  return marker === undefined ? part : { ...part, cache_control: marker };
+}
+
+/** Text blocks (system) as one string, or as parts when one of them carries a marker (each keeps its own). */
+function textContent(blocks: ReadonlyArray<{ text: string }>, out: Out): string | ContentPart[] {
+  if (!blocks.some((block) => markerOf(block, out) !== undefined)) return blocks.map((block) => block.text).join('\n\n');
+  return blocks.map((block) => marked<ContentPart>({ type: 'text', text: block.text }, block, out));
 }
 
 function userTurn(message: InboundMessageParam, turn: number, out: Out, mode: Mode): void {
@@ -145,13 +173,13 @@ function userTurn(message: InboundMessageParam, turn: number, out: Out, mode: Mo
     switch (block.type) {
       case 'text':
         if (typeof (block as { text?: unknown }).text !== 'string') throw invalidValue(`${at}.text`, 'expected a string');
-        parts.push({ type: 'text', text: (block as { text: string }).text });
+        parts.push(marked<ContentPart>({ type: 'text', text: (block as { text: string }).text }, block, out));
         partBlocks.push(index);
         return;
       case 'image':
       case 'document':
         try {
-          parts.push(mediaPart(block, at));
+          parts.push(marked(mediaPart(block, at), block, out));
         } catch (error) {
           parts.push(placeholder(block, mode, error));
         }
@@ -169,7 +197,10 @@ function userTurn(message: InboundMessageParam, turn: number, out: Out, mode: Mo
         }
         const { text, images, positions } = converted;
         // OpenAI has no error flag on tool results: the model reads it from the text.
-        out.messages.push({ role: 'tool', tool_call_id: result.tool_use_id, content: result.is_error === true && !/^error/i.test(text) ? `Error: ${text}` : text });
+        const shown = result.is_error === true && !/^error/i.test(text) ? `Error: ${text}` : text;
+        // A marker goes on the text part, not the tool message itself: OpenRouter hangs on the latter.
+        const marker = markerOf(result, out);
+        out.messages.push({ role: 'tool', tool_call_id: result.tool_use_id, content: marker === undefined ? shown : [{ type: 'text', text: shown, cache_control: marker }] });
         out.params.origins.push({ kind: 'tool_result', message: turn, block: index });
         images.forEach((image, position) => {
           afterTools.push(image);
@@ -186,7 +217,7 @@ function userTurn(message: InboundMessageParam, turn: number, out: Out, mode: Mo
   const content = [...afterTools, ...parts];
   if (content.length === 0) return;
   const only = content[0];
-  const single = content.length === 1 && only?.type === 'text';
+  const single = content.length === 1 && only?.type === 'text' && (only as { cache_control?: unknown }).cache_control === undefined;
   out.messages.push({ role: 'user', content: single ? only.text : content });
   out.params.origins.push(single ? { kind: 'turn', message: turn } : { kind: 'turn', message: turn, parts: [...imageBlocks, ...partBlocks] });
 }
@@ -202,8 +233,11 @@ function assistantTurn(message: InboundMessageParam, turn: number, out: Out, war
   const calls: ToolCall[] = [];
   const callBlocks: number[] = [];
   let thinking = false;
+  // The chat form has one assistant message: a marker on any of its blocks marks the message (its last block).
+  let marker: unknown;
   message.content.forEach((block, index) => {
     const at = `${param}.content[${index}]`;
+    if (block.type !== 'thinking' && block.type !== 'redacted_thinking') marker = markerOf(block, out) ?? marker;
     if (block.type === 'text') {
       const text = (block as { text?: unknown }).text;
       if (typeof text !== 'string') throw invalidValue(`${at}.text`, 'expected a string');
@@ -224,28 +258,28 @@ function assistantTurn(message: InboundMessageParam, turn: number, out: Out, war
   if (thinking) dropped(warnings, `${param}: thinking blocks`, 'only the Anthropic model that wrote them can read them');
   const text = texts.join('');
   if (text.length === 0 && calls.length === 0) return;
-  out.messages.push({ role: 'assistant', content: text.length === 0 ? null : text, ...(calls.length === 0 ? {} : { tool_calls: calls }) });
+  out.messages.push({ role: 'assistant', content: text.length === 0 ? null : text, ...(calls.length === 0 ? {} : { tool_calls: calls }), ...(marker === undefined ? {} : { cache_control: marker }) });
   out.params.origins.push({ kind: 'turn', message: turn, ...(calls.length === 0 ? {} : { calls: callBlocks }) });
 }
 
 /** A system-role message (text only, as the SDK's SystemMessageParam) → a chat system message in its place. */
 function systemTurn(message: InboundMessageParam, turn: number, out: Out): void {
-  const texts: string[] = [];
-  if (typeof message.content === 'string') texts.push(message.content);
+  const blocks: Array<{ text: string }> = [];
+  if (typeof message.content === 'string') blocks.push({ text: message.content });
   else {
     message.content.forEach((block, index) => {
       const text = (block as { text?: unknown }).text;
       if (block.type !== 'text' || typeof text !== 'string') throw invalidValue(`messages[${turn}].content[${index}]`, 'a system message takes only text blocks');
-      texts.push(text);
+      blocks.push(block as { text: string });
     });
   }
-  const text = texts.join('\n\n');
-  if (text.length === 0) return;
-  out.messages.push({ role: 'system', content: text });
+  const content = textContent(blocks, out);
+  if (content.length === 0) return;
+  out.messages.push({ role: 'system', content });
   out.params.origins.push({ kind: 'turn', message: turn });
 }
 
-function convertTool(tool: InboundTool, index: number, mode: Mode): ToolDefinition {
+function convertTool(tool: InboundTool, index: number, mode: Mode, out: Out): ToolDefinition {
   const custom = tool as { type?: unknown; name?: unknown; description?: unknown; input_schema?: unknown };
   if (custom.type !== undefined && custom.type !== null && custom.type !== 'custom') {
     const type = String(custom.type).slice(0, 64);
@@ -256,7 +290,7 @@ function convertTool(tool: InboundTool, index: number, mode: Mode): ToolDefiniti
   if (typeof custom.name !== 'string') throw invalidValue(`tools[${index}].name`, 'a client tool needs a name');
   const schema = custom.input_schema;
   if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) throw invalidValue(`tools[${index}].input_schema`, 'expected a JSON schema object');
-  return {
+  const definition: ToolDefinition = {
     type: 'function',
     function: {
       name: custom.name,
@@ -264,6 +298,7 @@ function convertTool(tool: InboundTool, index: number, mode: Mode): ToolDefiniti
       parameters: schema as Record<string, unknown>,
     },
   };
+  return marked(definition, tool, out);
 }
 
 function convertToolChoice(choice: NonNullable<MessagesRequest['tool_choice']>): ToolChoice {
@@ -290,11 +325,11 @@ function reasoningEffort(request: MessagesRequest): 'low' | 'medium' | 'high' | 
   return 'medium';
 }
 
-function systemText(system: MessagesRequest['system']): string | undefined {
+function systemContent(system: MessagesRequest['system'], out: Out): string | ContentPart[] | undefined {
   if (system === undefined) return undefined;
   if (typeof system === 'string') return system.length === 0 ? undefined : system;
-  const text = system.map((block) => block.text).join('\n\n');
-  return text.length === 0 ? undefined : text;
+  const content = textContent(system, out);
+  return content.length === 0 ? undefined : content;
 }
 
 export interface ChatTranslation {
@@ -303,6 +338,8 @@ export interface ChatTranslation {
   lossy: boolean;
   /** The client's own paths for the chat form's, for a 400 raised after translation. */
   params: ClientParams;
+  /** The chat form carries the client's prompt-cache markers (`cache_control`). */
+  marked: boolean;
 }
 
 /**
@@ -322,8 +359,8 @@ export function toChatRequest(request: MessagesRequest, warnings: string[], opti
   const mode: Mode = { lenient: options.lenient === true, lossy: false };
   const messages: ChatMessage[] = [];
   const params = new ClientParams();
-  const out: Out = { messages, params };
-  const system = systemText(request.system);
+  const out: Out = { messages, params, marked: false };
+  const system = systemContent(request.system, out);
   if (system !== undefined) {
     messages.push({ role: 'system', content: system });
     params.origins.push({ kind: 'system' });
@@ -357,7 +394,7 @@ export function toChatRequest(request: MessagesRequest, warnings: string[], opti
   const user = request.metadata?.user_id;
   if (typeof user === 'string' && user.length > 0) chat.user = user;
   if (request.tools !== undefined && request.tools.length > 0) {
-    chat.tools = request.tools.map((tool, index) => convertTool(tool, index, mode));
+    chat.tools = request.tools.map((tool, index) => convertTool(tool, index, mode, out));
     // Anthropic's API refuses tools that share a name, so this one does for every model, naming the
     // client's own field. The fast path leaves it to Anthropic: its body is sent as it came.
     const names = new ToolNames('the Messages API');
@@ -376,10 +413,13 @@ export function toChatRequest(request: MessagesRequest, warnings: string[], opti
     }
     else dropped(warnings, request.thinking !== undefined ? 'thinking' : 'output_config.effort', 'the model is not known to reason');
   }
+  // Anthropic's automatic caching (a breakpoint on the last cacheable block): the chat form's top-level marker.
+  const automatic = markerOf(request, out);
+  if (automatic !== undefined) chat.cache_control = automatic;
   const format = request.output_config?.format;
   if (format !== undefined && format !== null) chat.response_format = { type: 'json_schema', json_schema: { name: 'output', schema: format.schema } };
   for (const [field, value] of Object.entries(request)) {
     if (!HANDLED.has(field) && value !== undefined && value !== null) dropped(warnings, field.slice(0, 64));
   }
-  return { chat, lossy: mode.lossy, params };
+  return { chat, lossy: mode.lossy, params, marked: out.marked };
 }

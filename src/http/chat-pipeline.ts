@@ -71,6 +71,8 @@ export interface PipelineOptions {
   nativeBody?: unknown;
   /** False when a native answer means something else than the chat answer to the same chat form (legacy completions). */
   nativeCache?: boolean;
+  /** The chat form's `cache_control` markers come from the endpoint's translation (ChatCallContext.translatedMarkers). */
+  translatedMarkers?: boolean;
   /**
    * What the native runner sends that the chat form may not carry (fields it drops, headers): part
    * of the cache key of a natively served call, or two requests Claude answers differently would
@@ -217,6 +219,7 @@ export class ChatPipeline {
       allowed: request.principal?.models,
       maxOutput: typeof chat.max_completion_tokens === 'number' ? chat.max_completion_tokens : typeof chat.max_tokens === 'number' ? chat.max_tokens : undefined,
     };
+    if (options.translatedMarkers === true) context.translatedMarkers = true;
     if (cache !== undefined) {
       const render = format === undefined ? undefined : (body: string) => (stream ? format.streamBody(body) : format.json(body));
       const shown = (stored: readonly string[]) => warningsOf(options, stored, this.services.redactor, chat.messages !== messages);

@@ -44,7 +44,10 @@ export function handledFields(...own: string[]): ReadonlySet<string> {
 /** Any other top-level field the client sent is dropped with a warning naming it, never misapplied. */
 export function warnUnknownFields(request: ChatCompletionRequest, target: ChatTarget, provider: string, handled: ReadonlySet<string> = HANDLED_FIELDS): void {
   for (const [field, value] of Object.entries(request)) {
-    if (!handled.has(field) && value !== undefined && value !== null) warnIgnored(target, provider, field.slice(0, 64));
+    if (handled.has(field) || value === undefined || value === null) continue;
+    // A marker the client never wrote in the chat form (ChatTarget.stripCacheMarkers) is not news to it.
+    if (field === 'cache_control' && target.stripCacheMarkers === true) continue;
+    warnIgnored(target, provider, field.slice(0, 64));
   }
 }
 

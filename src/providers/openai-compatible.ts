@@ -154,7 +154,9 @@ export function createOpenAiCodec(options: OpenAiCodecOptions): ChatCodec {
     },
     buildChatRequest(request, target): UpstreamRequestSpec {
       let sent = request;
-      if (preset.refusesCacheControl === true) {
+      if (target.stripCacheMarkers === true) {
+        sent = stripCacheControl(request) ?? request;
+      } else if (preset.refusesCacheControl === true) {
         const stripped = stripCacheControl(request);
         if (stripped !== undefined) {
           sent = stripped;

@@ -39,6 +39,11 @@ export interface ChatTarget {
   defaultMaxTokens?: number;
   /** The client used the legacy `functions`/`function_call` fields: answer in that style. */
   legacyFunctions?: boolean;
+  /**
+   * The request's `cache_control` markers came from translating another API's request (/v1/messages),
+   * and this model does not cache on markers: send none, without a warning (the client never wrote them in the chat form).
+   */
+  stripCacheMarkers?: boolean;
 }
 
 /** The provider-specific part of an upstream HTTP call. The client adds the origin, auth and timeouts. */

@@ -84,7 +84,7 @@ describe('cacheControlWrites', () => {
     assert.equal(cacheControlWrites(chat), '1h');
   });
 
-  test('a Messages request translated for another provider loses its markers', () => {
+  test('a Messages request translated through chat keeps its markers: the hold prices the writes a Claude deployment reached that way makes', () => {
     const body = {
       model: 'm',
       max_tokens: 10,
@@ -94,6 +94,6 @@ describe('cacheControlWrites', () => {
       messages: [{ role: 'user', content: [{ type: 'text', text: 'big', cache_control: HOUR }] }],
     } as unknown as MessagesRequest;
     assert.equal(cacheControlWrites(body), '1h');
-    assert.equal(cacheControlWrites(toChatRequest(body, []).chat), 'none');
+    assert.equal(cacheControlWrites(toChatRequest(body, []).chat), '1h');
   });
 });

@@ -28,6 +28,11 @@ export interface ChatCallContext extends CallReach {
   /** Unix seconds. */
   created: number;
   warnings: string[];
+  /**
+   * The chat form's `cache_control` markers are a translation's (/v1/messages), not the client's own
+   * chat fields: they reach only deployments whose catalog entry caches on them (`cache_writes: cache_control`).
+   */
+  translatedMarkers?: boolean;
 }
 
 /** What a stream produced so far: read when the stream ends, however it ends. */

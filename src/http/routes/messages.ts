@@ -59,7 +59,7 @@ export function registerMessages(app: FastifyInstance, services: Services, pipel
     const warnings: string[] = [];
     // For an Anthropic-only model the chat form only feeds limits, context checks and the cache key.
     const first = routed.deployments[0]?.route;
-    const { chat, lossy, params } = toChatRequest(parsed, warnings, {
+    const { chat, lossy, params, marked } = toChatRequest(parsed, warnings, {
       lenient: nativeOnly,
       reasoning: first?.entry?.capabilities.includes('reasoning') === true,
       completionTokens: first?.provider.kind === 'openai' || first?.provider.kind === 'azure',
@@ -85,6 +85,7 @@ export function registerMessages(app: FastifyInstance, services: Services, pipel
       return await pipeline.run(request, reply, chat, started, {
         endpoint: 'messages',
         format: messagesFormat(request.id, parsed.model),
+        translatedMarkers: marked,
         ...(nativeOnly ? { nativeBody: body, nativeKey } : { warnings }),
         // The provider's warnings name chat fields: the client is told its own, as in a 400 (below).
         clientWarning: (warning, rewritten) => params.mapWarning(warning, rewritten),

@@ -89,6 +89,11 @@ describe('convertGeminiRequest field decisions', () => {
     assert.equal(convert({ ...openAiCase('text'), n: 1 }).body.generationConfig, undefined);
   });
 
+  it("drops a top-level cache_control with a warning, silently when it came from /v1/messages' translation", () => {
+    assert.deepEqual(convert({ ...openAiCase('text'), cache_control: { type: 'ephemeral' } }).warnings, ['cache_control: not supported by gemini, ignored']);
+    assert.deepEqual(convert({ ...openAiCase('text'), cache_control: { type: 'ephemeral' } }, { stripCacheMarkers: true }).warnings, []);
+  });
+
   it('drops user, logit_bias and unknown fields with a warning each', () => {
     const { body, warnings } = convert({ ...openAiCase('text'), user: 'u', logit_bias: { '1': 2 }, reasoning_effort: 'high', metadata: { a: 'b' } });
     assert.deepEqual(body, readGeminiJson('gemini-text.request.json'));

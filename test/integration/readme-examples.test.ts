@@ -83,7 +83,8 @@ const CLI_KEYS = 'llm-proxy keys create --name app --models gpt-4o-mini --rpm 60
 const CONDENSE = 'curl -s localhost:8000/api/condense -H "Authorization: Bearer your-api-key" -H \'Content-Type: application/json\' -d \'{';
 const CHECK_CONFIG = '$ npx llm-proxy check-config >/dev/null';
 const RELOAD = '$ curl -s -X POST localhost:8000/admin/reload -H "Authorization: Bearer $LLM_PROXY_MASTER_KEY"';
-const RUN_NAMES = [QUICK_CHAT, QUICK_SDK, OPENAPI, EMBEDDINGS, EMBEDDINGS_SDK, MESSAGES_SDK, MESSAGES, COMPLETIONS_SDK, MODEL, CATALOG, CATALOG_PY, ADMIN_KEYS, CLI_KEYS, CONDENSE, CHECK_CONFIG, RELOAD];
+const GEMINI_THINKING = 'curl -s localhost:8000/v1/chat/completions -H "Authorization: Bearer your-api-key" -H \'Content-Type: application/json\' \\';
+const RUN_NAMES = [QUICK_CHAT, QUICK_SDK, OPENAPI, EMBEDDINGS, EMBEDDINGS_SDK, MESSAGES_SDK, MESSAGES, COMPLETIONS_SDK, MODEL, CATALOG, CATALOG_PY, ADMIN_KEYS, CLI_KEYS, CONDENSE, CHECK_CONFIG, RELOAD, GEMINI_THINKING];
 
 /** One command of a shell block and the answer the README shows for it. */
 interface Step {
@@ -315,6 +316,14 @@ describe('README examples, run as written', { skip }, () => {
     const printed = await runScript(`${quickClient()}\n${run(EMBEDDINGS_SDK).text}\nconsole.log(JSON.stringify({ length: data[0].embedding.length, usage }));`);
     const { length, usage } = JSON.parse(printed) as { length: number; usage: { prompt_tokens: number } };
     assert.ok(length > 0 && usage.prompt_tokens > 0, printed);
+  });
+
+  test('Gemini: reasoning_effort none turns 2.5 Flash\'s thinking off', async () => {
+    const [step] = stepsOf(run(GEMINI_THINKING));
+    const from = gemini.requests.length;
+    await runStep(step as Step);
+    const sent = gemini.requests.slice(from).find((request) => request.model === 'gemini-2.5-flash');
+    assert.deepEqual((sent?.body as { generationConfig?: unknown } | undefined)?.generationConfig, { thinkingConfig: { thinkingBudget: 0 } });
   });
 
   test('Anthropic Messages API: the SDK sample (gpt-4o, a gemini-2.5-flash stream, count_tokens) and curl with x-api-key', async () => {

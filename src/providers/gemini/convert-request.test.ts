@@ -94,13 +94,25 @@ describe('convertGeminiRequest field decisions', () => {
     assert.deepEqual(convert({ ...openAiCase('text'), cache_control: { type: 'ephemeral' } }, { stripCacheMarkers: true }).warnings, []);
   });
 
+  it('maps reasoning_effort to thinkingConfig for the routed model, and drops it for one that does not think', () => {
+    const flash = convert({ ...openAiCase('text'), reasoning_effort: 'none' }, { model: 'gemini-2.5-flash' });
+    assert.deepEqual(flash.body.generationConfig, { thinkingConfig: { thinkingBudget: 0 } });
+    assert.deepEqual(flash.warnings, []);
+    const pro = convert({ ...openAiCase('text'), reasoning_effort: 'medium' }, { model: 'gemini-3-pro-preview' });
+    assert.deepEqual(pro.body.generationConfig, { thinkingConfig: { thinkingLevel: 'high' } });
+    assert.deepEqual(pro.warnings, ['reasoning_effort: gemini-3-pro-preview takes low or high; sent high']);
+    const old = convert({ ...openAiCase('text'), reasoning_effort: 'low' }, { model: 'gemini-2.0-flash' });
+    assert.equal(old.body.generationConfig, undefined);
+    assert.deepEqual(old.warnings, ['reasoning_effort: gemini-2.0-flash is not known to think (Gemini 2.5 and later take it), ignored']);
+  });
+
   it('drops user, logit_bias and unknown fields with a warning each', () => {
-    const { body, warnings } = convert({ ...openAiCase('text'), user: 'u', logit_bias: { '1': 2 }, reasoning_effort: 'high', metadata: { a: 'b' } });
+    const { body, warnings } = convert({ ...openAiCase('text'), user: 'u', logit_bias: { '1': 2 }, prediction: { type: 'content', content: 'x' }, metadata: { a: 'b' } });
     assert.deepEqual(body, readGeminiJson('gemini-text.request.json'));
     assert.deepEqual(warnings, [
       'user: not supported by gemini, ignored',
       'logit_bias: not supported by gemini, ignored',
-      'reasoning_effort: not supported by gemini, ignored',
+      'prediction: not supported by gemini, ignored',
       'metadata: not supported by gemini, ignored',
     ]);
   });

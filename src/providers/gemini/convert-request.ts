@@ -28,6 +28,7 @@
  * | `seed` | `seed` | |
  * | `presence_penalty`, `frequency_penalty` | `presencePenalty`, `frequencyPenalty` | |
  * | `logprobs`, `top_logprobs` | `responseLogprobs`, `logprobs` | |
+ * | `reasoning_effort` | `thinkingConfig` | Gemini 2.5: `thinkingBudget` (Google's mapping); 3 and later: `thinkingLevel`, the nearest the model takes, with a warning when it differs; older models or an unknown effort: dropped, warning (thinking-config.ts) |
  * | `user` | — | dropped, warning |
  * | `logit_bias` | — | dropped, warning when non-empty |
  * | `stream` | URL path | `:streamGenerateContent?alt=sse` (codec) |
@@ -39,7 +40,8 @@
  * @see https://ai.google.dev/gemini-api/docs/thought-signatures
  */
 import { invalidValue } from '../../errors/gateway-error.js';
-import { parseDataUrl, textOfMessage, ToolNames, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
+import { handledFields, parseDataUrl, textOfMessage, ToolNames, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
+import { thinkingConfigFor } from './thinking-config.js';
 import type { ChatCompletionRequest, ChatMessage, FunctionCallChoice, FunctionDefinition, ToolChoice } from '../../openai/types.js';
 import type { ChatTarget } from '../provider.js';
 import { convertGeminiSchema } from './convert-schema.js';
@@ -64,6 +66,9 @@ export const PLACEHOLDER_THOUGHT_SIGNATURE = 'skip_thought_signature_validator';
 
 /** Files uploaded through the Gemini Files API: the only URLs `fileData` takes. */
 const FILES_API_URI = /^https:\/\/generativelanguage\.googleapis\.com\/v1(?:beta|alpha)?\/files\/[A-Za-z0-9_-]+$/;
+
+/** Read here beyond the shared fields. */
+const HANDLED = handledFields('reasoning_effort');
 
 function ignored(target: ChatTarget, field: string): void {
   warnIgnored(target, 'gemini', field);
@@ -286,7 +291,7 @@ function convertFunctionCall(choice: FunctionCallChoice | undefined): GeminiTool
   throw invalidValue('function_call', "expected 'auto', 'none' or {name}");
 }
 
-function convertGenerationConfig(request: ChatCompletionRequest): GeminiGenerationConfig {
+function convertGenerationConfig(request: ChatCompletionRequest, target: ChatTarget): GeminiGenerationConfig {
   const config: GeminiGenerationConfig = {};
   const { temperature } = request;
   if (temperature !== undefined && temperature !== null) {
@@ -306,6 +311,15 @@ function convertGenerationConfig(request: ChatCompletionRequest): GeminiGenerati
   if (typeof request.frequency_penalty === 'number') config.frequencyPenalty = request.frequency_penalty;
   if (request.logprobs === true) config.responseLogprobs = true;
   if (typeof request.top_logprobs === 'number') config.logprobs = request.top_logprobs;
+  const effort = request.reasoning_effort;
+  if (effort !== undefined && effort !== null) {
+    const thinking = thinkingConfigFor(target.model, effort);
+    if ('dropped' in thinking) target.warnings.push(`reasoning_effort: ${thinking.dropped}, ignored`);
+    else {
+      config.thinkingConfig = thinking.config;
+      if (thinking.note !== undefined) target.warnings.push(`reasoning_effort: ${thinking.note}`);
+    }
+  }
 
   const format = request.response_format;
   if (isRecord(format) && format.type !== 'text') {
@@ -322,12 +336,12 @@ function warnDropped(request: ChatCompletionRequest, target: ChatTarget): void {
   if (typeof request.user === 'string' && request.user.length > 0) ignored(target, 'user');
   if (request.parallel_tool_calls === false) ignored(target, 'parallel_tool_calls');
   if (isRecord(request.logit_bias) && Object.keys(request.logit_bias).length > 0) ignored(target, 'logit_bias');
-  warnUnknownFields(request, target, 'gemini');
+  warnUnknownFields(request, target, 'gemini', HANDLED);
 }
 
 export function convertGeminiRequest(request: ChatCompletionRequest, target: ChatTarget): GeminiGenerateContentRequest {
   if (!Array.isArray(request.messages)) throw invalidValue('messages', 'expected an array');
-  const generationConfig = convertGenerationConfig(request);
+  const generationConfig = convertGenerationConfig(request, target);
   const { system, contents } = convertMessages(request.messages, target);
   // Gemini answers 400 "contents is not specified"; said here, it names what the client can change.
   if (contents.length === 0) throw invalidValue('messages', 'gemini needs at least one user, assistant or tool message with content (system messages and empty content do not count)');

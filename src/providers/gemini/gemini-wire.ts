@@ -96,6 +96,15 @@ export interface GeminiToolConfig {
   };
 }
 
+/** Gemini 3's thinking levels (each model takes some of them). */
+export type GeminiThinkingLevel = 'minimal' | 'low' | 'medium' | 'high';
+
+/** Either a budget (Gemini 2.5) or a level (Gemini 3 and later): Gemini refuses both at once. */
+export interface GeminiThinkingConfig {
+  thinkingBudget?: number;
+  thinkingLevel?: GeminiThinkingLevel;
+}
+
 export interface GeminiGenerationConfig {
   stopSequences?: string[];
   responseMimeType?: string;
@@ -109,6 +118,7 @@ export interface GeminiGenerationConfig {
   frequencyPenalty?: number;
   responseLogprobs?: boolean;
   logprobs?: number;
+  thinkingConfig?: GeminiThinkingConfig;
 }
 
 export interface GeminiGenerateContentRequest {

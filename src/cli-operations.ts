@@ -7,7 +7,7 @@ import { ModelDirectory } from './catalog/model-directory.js';
 import { compileModelIndex, searchModels } from './catalog/model-search.js';
 import { buildModelViews, type ModelView, type ViewSource } from './catalog/model-view.js';
 import { ConfigError, loadConfig, type Environment } from './config/config-loader.js';
-import { condenseModelWarning } from './context/condense-model-check.js';
+import { configWarnings } from './server/config-warnings.js';
 import { KNOWN_PROVIDER_KINDS, type Config } from './config/config-schema.js';
 import { maskKey, maskUrl } from './logging/redactor.js';
 import { buildProviders } from './providers/provider-registry.js';
@@ -78,8 +78,7 @@ export function checkConfigCommand(argv: string[], env: Environment = process.en
     `configuration OK (${file ?? 'defaults and environment'}); providers configured: ${setup.providers.map((provider) => provider.name).join(', ') || 'none'}\n`,
   );
   // Valid, and the server starts with it: said, not refused (discovery may still offer the name).
-  const warning = condenseModelWarning(config);
-  if (warning !== undefined) process.stderr.write(`warning: ${warning}\n`);
+  for (const { message } of configWarnings(config)) process.stderr.write(`warning: ${message}\n`);
 }
 
 /** Every model of the built-in catalog (plus config patches), as if each provider kind were configured. */

@@ -10,7 +10,7 @@ import { runPrimary } from './cluster/primary.js';
 import { runWorker } from './cluster/worker.js';
 import { ConfigError, loadConfig } from './config/config-loader.js';
 import type { Config } from './config/config-schema.js';
-import { condenseModelWarning } from './context/condense-model-check.js';
+import { configWarnings } from './server/config-warnings.js';
 import { stopTimes } from './http/graceful-shutdown.js';
 import { afterLogWritten, type Logger } from './logging/logger.js';
 import { GatewayServer, masterKeySetup, servingProblem, type MasterKeySetup } from './server/gateway-server.js';
@@ -37,10 +37,9 @@ function addressOf(config: Config, port = config.server.port): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
-/** A condense.model that routes to nothing yet: each condensation would go extractive without a word. */
-function warnAboutCondenseModel(logger: Logger, config: Config): void {
-  const warning = condenseModelWarning(config);
-  if (warning !== undefined) logger.warn({ component: 'condense' }, warning);
+/** What the config may get wrong without being refused (a condense.model that routes nowhere, weak client keys on a public port). */
+function warnAboutConfig(logger: Logger, config: Config): void {
+  for (const { component, message } of configWarnings(config)) logger.warn({ component }, message);
 }
 
 /** Written straight to stderr, not through the log: the one time a generated key is ever shown. */
@@ -147,7 +146,7 @@ async function startSingle(config: Config, key: MasterKeySetup): Promise<void> {
     // a key shown by an earlier first start no longer works either: say so once, at start.
     logger.warn('no master key: LLM_PROXY_API_KEYS is set without LLM_PROXY_MASTER_KEY, so the admin API (/admin/*), the dashboard (/ui) and /metrics (unless metrics.token is set) refuse every key; set LLM_PROXY_MASTER_KEY to use them');
   }
-  warnAboutCondenseModel(logger, config);
+  warnAboutConfig(logger, config);
 
   // A refused config is logged by reload() with its reason; the running one stays.
   process.on('SIGHUP', () => void gateway.reload());
@@ -183,7 +182,7 @@ async function main(): Promise<void> {
   await forgettingKeyOnFailure(key, () => runPrimary(config, workers, {
     onListening: (logger, port) => {
       boundPort = port;
-      warnAboutCondenseModel(logger, config);
+      warnAboutConfig(logger, config);
       void announce(logger, config, port, key.generated, key.digest !== undefined, workers);
     },
     onGeneratedKey: (generated, file) => showGeneratedKey(generated, file, addressOf(config, boundPort)),

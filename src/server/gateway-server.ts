@@ -13,7 +13,7 @@ import type { FastifyServerFactory } from 'fastify';
 import { buildApp, type App } from '../app.js';
 import { ConfigError, loadConfig } from '../config/config-loader.js';
 import type { Config } from '../config/config-schema.js';
-import { condenseModelWarning } from '../context/condense-model-check.js';
+import { configWarnings } from './config-warnings.js';
 import { changedProviders, configErrorField, keepRestartOnly } from '../config/reload.js';
 import { awaitDrain, type ShutdownResult } from '../http/graceful-shutdown.js';
 import { connectHandler } from '../http/plugins/error-handler.js';
@@ -105,8 +105,7 @@ export function loadForReload(running: Config): ReloadSource {
   const restartRequired = keepRestartOnly(running, next);
   const problem = servingProblem(next);
   if (problem !== undefined) return { error: problem, param: 'auth.master_key' };
-  const warning = condenseModelWarning(next);
-  return { config: next, restartRequired, warnings: warning === undefined ? [] : [warning] };
+  return { config: next, restartRequired, warnings: configWarnings(next).map((warning) => warning.message) };
 }
 
 function createListener(options: Record<string, unknown>, handler: Handler, logger: Logger): Server {

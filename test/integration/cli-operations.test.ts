@@ -63,6 +63,14 @@ describe('llm-proxy check-config and models (CLI)', () => {
     });
   });
 
+  test('check-config warns, and still passes, when a public listener has short client keys', async () => {
+    const env = { ...base, HOST: '0.0.0.0', LLM_PROXY_MASTER_KEY: 'm'.repeat(40), LLM_PROXY_API_KEYS: `your-api-key,${'k'.repeat(32)}` };
+    const { stderr } = await run(process.execPath, [CLI, 'check-config'], { env });
+    assert.match(stderr, /configuration OK/);
+    assert.match(stderr, /^warning: auth\.api_keys: key 1 of LLM_PROXY_API_KEYS is shorter than 32 characters while the proxy listens on 0\.0\.0\.0: /m);
+    assert.doesNotMatch(stderr, /your-api-key/);
+  });
+
   test('check-config warns, and still passes, when condense.model names no routable model', async () => {
     const file = join(dir, 'condense.yaml');
     const env = { ...base, LLM_PROXY_CONFIG: file, OPENAI_API_KEY: 'sk-openai-0123456789' };

@@ -1,0 +1,44 @@
+// What a config may get wrong without being refused, checked wherever one is loaded (start-up,
+// check-config, a reload): logged at warn, printed by check-config, answered by /admin/reload.
+import type { Config } from '../config/config-schema.js';
+import { condenseModelWarning } from '../context/condense-model-check.js';
+import { isLoopback } from '../keys/master-key-bootstrap.js';
+
+/** The length the master key must have on a public listener; client keys are held to it by a warning. */
+export const STRONG_KEY_LENGTH = 32;
+
+export interface ConfigWarning {
+  /** The log line's `component`. */
+  component: 'condense' | 'auth';
+  message: string;
+}
+
+/**
+ * Static client keys shorter than the master key must be, on a listener beyond loopback. The
+ * failed-authentication limit refuses a wrong guess, but a right one still works from that address
+ * (a shared egress address must not lock out the keys in use), so a common key (`your-api-key`) is
+ * found in a few tries. Says which keys by their place in the list, never by the key.
+ */
+export function weakClientKeysWarning(config: Config): string | undefined {
+  if (isLoopback(config.server.host)) return undefined;
+  const weak: number[] = [];
+  config.auth.api_keys.forEach((key, index) => {
+    if (key.length < STRONG_KEY_LENGTH) weak.push(index + 1);
+  });
+  if (weak.length === 0) return undefined;
+  const which = weak.length === 1 ? `key ${weak[0]} of` : `keys ${weak.join(', ')} of`;
+  return (
+    `auth.api_keys: ${which} LLM_PROXY_API_KEYS ${weak.length === 1 ? 'is' : 'are'} shorter than ${STRONG_KEY_LENGTH} characters while the proxy listens on ${config.server.host}: ` +
+    'anyone who reaches the port can guess a short or common key, and the failed-authentication limit does not refuse a right guess; ' +
+    `use random keys of ${STRONG_KEY_LENGTH} or more characters (openssl rand -hex 32), or virtual keys (POST /admin/keys)`
+  );
+}
+
+export function configWarnings(config: Config): ConfigWarning[] {
+  const warnings: ConfigWarning[] = [];
+  const condense = condenseModelWarning(config);
+  if (condense !== undefined) warnings.push({ component: 'condense', message: condense });
+  const weak = weakClientKeysWarning(config);
+  if (weak !== undefined) warnings.push({ component: 'auth', message: weak });
+  return warnings;
+}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, it, test } from 'node:test';
 import { Redactor } from '../logging/redactor.js';
-import { UpstreamClient } from './upstream-client.js';
+import { retryAfterMs, UpstreamClient } from './upstream-client.js';
 
 function client(): UpstreamClient {
   return new UpstreamClient({ connectTimeoutMs: 10_000, ttfbTimeoutMs: 120_000, idleTimeoutMs: 120_000, maxResponseBytes: 1024 }, new Redactor([]));
@@ -24,4 +24,20 @@ test('close() closes the per-group Agents too, and makes no new one afterwards',
   assert.equal(upstream.agent.closed, true);
   assert.equal(quick.closed, true);
   assert.equal(upstream.agentFor(500), upstream.agent, 'a late call meets the closed main Agent');
+});
+
+describe('retryAfterMs', () => {
+  it('reads milliseconds, seconds and HTTP dates', () => {
+    assert.equal(retryAfterMs({ 'retry-after-ms': '250' }), 250);
+    assert.equal(retryAfterMs({ 'retry-after': '3' }), 3000);
+    const later = retryAfterMs({ 'retry-after': new Date(Date.now() + 60_000).toUTCString() }) ?? 0;
+    assert.ok(later > 55_000 && later <= 60_000, String(later));
+  });
+
+  it('an empty or blank header is no hint (Number("") is 0: it used to mean "retry at once")', () => {
+    assert.equal(retryAfterMs({ 'retry-after': '' }), undefined);
+    assert.equal(retryAfterMs({ 'retry-after': '  ' }), undefined);
+    assert.equal(retryAfterMs({ 'retry-after-ms': '', 'retry-after': '2' }), 2000);
+    assert.equal(retryAfterMs({ 'retry-after': 'soon' }), undefined);
+  });
 });

@@ -297,16 +297,21 @@ function cappedRetryAfter(ms: number | undefined): number | undefined {
   return ms === undefined ? undefined : Math.min(ms, MAX_RETRY_AFTER_MS);
 }
 
-/** Reads `retry-after-ms` or `retry-after` (seconds or an HTTP date). */
+/** A header's number, or NaN: `Number('')` and `Number(' ')` are 0, and an empty header says nothing. */
+function headerNumber(value: string): number {
+  return value.trim() === '' ? Number.NaN : Number(value);
+}
+
+/** Reads `retry-after-ms` or `retry-after` (seconds or an HTTP date); an empty or unreadable one is no hint. */
 export function retryAfterMs(headers: Record<string, string | string[] | undefined>): number | undefined {
   const ms = headers['retry-after-ms'];
   if (typeof ms === 'string') {
-    const value = Number(ms);
+    const value = headerNumber(ms);
     if (Number.isFinite(value) && value >= 0) return value;
   }
   const after = headers['retry-after'];
   if (typeof after === 'string') {
-    const seconds = Number(after);
+    const seconds = headerNumber(after);
     if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
     const date = Date.parse(after);
     if (!Number.isNaN(date)) return Math.max(0, date - Date.now());

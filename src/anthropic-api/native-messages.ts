@@ -19,6 +19,7 @@ import {
 import { JSON_RESPONSE_TOOL } from '../providers/anthropic/convert-request.js';
 import type { ChatTarget, ProviderInstance } from '../providers/provider.js';
 import type { ModelGroup, ModelRouter, Route } from '../routing/model-router.js';
+import { reachableGroups } from '../routing/reachable-groups.js';
 import { encodeSseData } from '../streaming/sse-encoder.js';
 
 /** An SSE event name passed on: a plain token, as every Anthropic event type is. */
@@ -60,11 +61,17 @@ export function anthropicHeaders(client: ClientAnthropicHeaders): Record<string,
   return headers;
 }
 
-const isAnthropic = (provider: ProviderInstance): boolean => provider.kind === 'anthropic';
+/** The provider Messages bodies go to as they came. */
+export const isAnthropic = (provider: ProviderInstance): boolean => provider.kind === 'anthropic';
 
 /** Whether every deployment of the group and of the fallback groups the key may use is an Anthropic upstream. */
 export function servedByAnthropicOnly(router: ModelRouter, group: ModelGroup, allowed: readonly string[] | undefined): boolean {
   return servedNatively(router, group, isAnthropic, allowed);
+}
+
+/** Whether some deployment of the group or of a fallback group the key may use is an Anthropic upstream. */
+export function servedByAnthropicPartly(router: ModelRouter, group: ModelGroup, allowed: readonly string[] | undefined): boolean {
+  return reachableGroups(router, group, allowed).groups.some((entry) => entry.deployments.some((deployment) => isAnthropic(deployment.route.provider)));
 }
 
 /** The chat form of a native answer keeps the model name the answer gave (a hit shows the same). */

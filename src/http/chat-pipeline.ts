@@ -82,6 +82,11 @@ export interface PipelineOptions {
   /** Fields the endpoint's own translation dropped, listed before the provider's in `X-LLM-Proxy-Warnings`. */
   warnings?: readonly string[];
   /**
+   * In place of `warnings` when only some deployments get the translation (a native runner that
+   * reaches the others in the chat form): the ones that apply to the deployment that answered.
+   */
+  warningsFor?: (route: Route) => readonly string[] | undefined;
+  /**
    * The provider's warnings name the chat form's fields: this names them as the client sent them
    * (/v1/messages: `max_tokens`, not `max_completion_tokens`). `rewritten`: the context policy
    * replaced the messages, whose indexes then match nothing the client sent.
@@ -122,10 +127,11 @@ function checkOutputLimit(chat: ChatCompletionRequest, group: ModelGroup): void 
   }
 }
 
-function warningsOf(options: PipelineOptions, warnings: readonly string[], redactor: Redactor, rewritten: boolean): string | undefined {
+function warningsOf(options: PipelineOptions, warnings: readonly string[], redactor: Redactor, rewritten: boolean, route?: Route): string | undefined {
   const rename = options.clientWarning;
   const provider = rename === undefined || warnings.length === 0 ? warnings : warnings.map((warning) => rename(warning, rewritten));
-  return warningsHeader(options.warnings === undefined || options.warnings.length === 0 ? provider : [...options.warnings, ...provider], redactor);
+  const own = options.warningsFor === undefined ? options.warnings : route === undefined ? undefined : options.warningsFor(route);
+  return warningsHeader(own === undefined || own.length === 0 ? provider : [...own, ...provider], redactor);
 }
 
 function failureExtra(error: unknown): Partial<UsageRecord> {
@@ -270,7 +276,7 @@ export class ChatPipeline {
       }
       try {
         reply.header('x-llm-proxy-route', routeHeader(outcome.attempts, skipped));
-        const shown = warningsOf(options, warnings, this.services.redactor, chat.messages !== messages);
+        const shown = warningsOf(options, warnings, this.services.redactor, chat.messages !== messages, outcome.route);
         if (shown !== undefined) reply.header('x-llm-proxy-warnings', shown);
         return reply.code(200).header('content-type', 'application/json').send(body);
       } finally {
@@ -293,7 +299,7 @@ export class ChatPipeline {
     const headers = reply.getHeaders() as OutgoingHttpHeaders;
     headers['content-type'] = 'text/event-stream; charset=utf-8';
     headers['x-accel-buffering'] = 'no';
-    const shown = warningsOf(options, warnings, this.services.redactor, chat.messages !== messages);
+    const shown = warningsOf(options, warnings, this.services.redactor, chat.messages !== messages, outcome.route);
     if (shown !== undefined) headers['x-llm-proxy-warnings'] = shown;
     headers['x-llm-proxy-route'] = routeHeader(outcome.attempts, skipped);
     res.writeHead(200, headers);

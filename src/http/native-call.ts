@@ -4,6 +4,7 @@
 // until their first content, like chat streams, so a failure before it can still move elsewhere.
 import { isGatewayError, upstreamStreamError } from '../errors/gateway-error.js';
 import type { CompletionUsage } from '../openai/types.js';
+import type { CallSignal } from '../upstream/call-signal.js';
 import type { UpstreamRequestSpec } from '../providers/provider.js';
 import { callTimeouts, heldOutcome, openHeldStream, type ChatCallContext, type HeldStream, type StreamOutcome, type StreamStats } from '../routing/chat-executor.js';
 import type { ModelGroup, ModelRouter, Route } from '../routing/model-router.js';
@@ -35,6 +36,19 @@ export interface NativeProtocol {
    * without its own end marker (some OpenAI-compatible hosts never send `[DONE]`).
    */
   closing?: string;
+}
+
+/**
+ * The deployments of a group that the native protocol does not reach (a Claude group's GPT
+ * fallback), called in the chat form with their answers turned into the endpoint's own, so one
+ * call fails over between the two kinds: each deployment is called its own best way.
+ */
+export interface ForeignDeployments {
+  /** Whether the native protocol reaches this provider (else the methods below call it). */
+  native(provider: ProviderInstance): boolean;
+  complete(route: Route, group: ModelGroup, context: ChatCallContext, signal: CallSignal): Promise<{ bytes: string; usage: CompletionUsage | undefined; chatBody: string }>;
+  /** A held stream whose frames are already the endpoint's. */
+  open(route: Route, group: ModelGroup, context: ChatCallContext): Promise<HeldStream>;
 }
 
 const verdicts = new WeakMap<(provider: ProviderInstance) => boolean, WeakMap<ModelGroup, boolean>>();
@@ -70,12 +84,17 @@ function isAbort(error: unknown): boolean {
 export class NativeCaller {
   constructor(private readonly services: Pick<Services, 'executor' | 'upstream' | 'redactor' | 'config'>) {}
 
-  async complete(group: ModelGroup, context: ChatCallContext, protocol: NativeProtocol): Promise<NativeJsonOutcome> {
+  async complete(group: ModelGroup, context: ChatCallContext, protocol: NativeProtocol, foreign?: ForeignDeployments): Promise<NativeJsonOutcome> {
     const { upstream, executor } = this.services;
-    const { result, route, attempts } = await executor.execute(
+    const { result, route, attempts } = await executor.execute<{ bytes: Buffer | string; usage: CompletionUsage | undefined; chatBody?: string | undefined }>(
       group,
       context.signal,
       async (route, current, signal) => {
+        if (foreign !== undefined) {
+          if (!foreign.native(route.provider)) return foreign.complete(route, current, context, signal);
+          // A chat attempt before this one left its provider's warnings: they are not this answer's.
+          context.warnings.length = 0;
+        }
         const { bytes, parsed } = await upstream.sendForJson(route.provider, protocol.request(route, false), signal, callTimeouts(current));
         return { bytes, ...protocol.readJson(parsed, route) };
       },
@@ -84,8 +103,15 @@ export class NativeCaller {
     return { body: result.bytes, usage: result.usage, ...(result.chatBody === undefined ? {} : { chatBody: result.chatBody }), route, attempts };
   }
 
-  async stream(group: ModelGroup, context: ChatCallContext, protocol: NativeProtocol): Promise<StreamOutcome> {
-    const { result, route, attempts } = await this.services.executor.routeStream(group, context.signal, (route, current) => this.open(route, current, context, protocol), context);
+  async stream(group: ModelGroup, context: ChatCallContext, protocol: NativeProtocol, foreign?: ForeignDeployments): Promise<StreamOutcome> {
+    const attempt = (route: Route, current: ModelGroup): Promise<HeldStream> => {
+      if (foreign !== undefined) {
+        if (!foreign.native(route.provider)) return foreign.open(route, current, context);
+        context.warnings.length = 0;
+      }
+      return this.open(route, current, context, protocol);
+    };
+    const { result, route, attempts } = await this.services.executor.routeStream(group, context.signal, attempt, context);
     return heldOutcome(result, route, attempts);
   }
 

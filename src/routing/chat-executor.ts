@@ -123,7 +123,8 @@ export class ChatExecutor extends DeploymentFailover {
     }
   }
 
-  private async completeOnce(
+  /** One try at one deployment: also a native call's way to a deployment its protocol does not reach (src/http/native-call.ts). */
+  async completeOnce(
     route: Route,
     group: ModelGroup,
     request: ChatCompletionRequest,
@@ -161,7 +162,7 @@ export class ChatExecutor extends DeploymentFailover {
   }
 
   /** Opens one upstream stream and holds it until the first real content (or fails, retryably). */
-  private streamOnce(
+  streamOnce(
     route: Route,
     group: ModelGroup,
     request: ChatCompletionRequest,

@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { toAnthropicMessage, AnthropicStreamWriter, encodeErrorEvent } from '../../anthropic-api/from-chat.js';
 import { validateCountTokensRequest, validateMessagesRequest } from '../../anthropic-api/messages-request.js';
-import { anthropicHeaders, messagesProtocol, servedByAnthropicOnly } from '../../anthropic-api/native-messages.js';
+import { anthropicHeaders, isAnthropic, messagesProtocol, servedByAnthropicOnly, servedByAnthropicPartly } from '../../anthropic-api/native-messages.js';
 import { toChatRequest } from '../../anthropic-api/to-chat-request.js';
 import { invalidJson, invalidRequest, modelNotFound, upstreamBadResponse } from '../../errors/gateway-error.js';
 import type { ChatCompletionResponse } from '../../openai/types.js';
@@ -18,6 +18,7 @@ import { checkModelAccess, type AnswerFormat, type ChatPipeline, type NativeRunn
 import { MESSAGES_SCHEMAS, guardBody } from '../json-body.js';
 import { NativeCaller, type NativeProtocol } from '../native-call.js';
 import { CallAbort } from '../../upstream/call-signal.js';
+import { translatedDeployments } from '../translated-deployments.js';
 
 const CONFIG = { auth: 'client', errorFormat: 'anthropic' } as const;
 
@@ -56,6 +57,9 @@ export function registerMessages(app: FastifyInstance, services: Services, pipel
     if (routed === undefined) throw modelNotFound(parsed.model);
     const allowed = request.principal?.models;
     const nativeOnly = servedByAnthropicOnly(router, routed, allowed);
+    // A Claude group with another provider's fallback: Claude still gets the body as it came (thinking,
+    // betas, cache breakpoints, its exact events), the others the chat form, in one failover.
+    const partly = !nativeOnly && servedByAnthropicPartly(router, routed, allowed);
     const warnings: string[] = [];
     // For an Anthropic-only model the chat form only feeds limits, context checks and the cache key.
     const first = routed.deployments[0]?.route;
@@ -66,8 +70,10 @@ export function registerMessages(app: FastifyInstance, services: Services, pipel
     });
     reply.header('request-id', request.id);
     let runner: NativeRunner | undefined;
+    let mixed: NativeRunner | undefined;
     let nativeKey: (() => unknown) | undefined;
-    if (nativeOnly) {
+    const format = messagesFormat(request.id, parsed.model);
+    if (nativeOnly || partly) {
       const version = headerValue(request, 'anthropic-version');
       const beta = headerValue(request, 'anthropic-beta');
       const protocol = messagesProtocol(body, anthropicHeaders({ version, beta }), request.id);
@@ -78,19 +84,29 @@ export function registerMessages(app: FastifyInstance, services: Services, pipel
         const { model: _model, stream: _stream, metadata: _metadata, ...fields } = body;
         return { body: fields, version, beta };
       };
-      runner = { complete: (group, context) => caller.complete(group, context, protocol), stream: (group, context) => caller.stream(group, context, protocol) };
+      if (nativeOnly) runner = { complete: (group, context) => caller.complete(group, context, protocol), stream: (group, context) => caller.stream(group, context, protocol) };
+      else {
+        const foreign = translatedDeployments(services.executor, chat, format, isAnthropic);
+        mixed = { complete: (group, context) => caller.complete(group, context, protocol, foreign), stream: (group, context) => caller.stream(group, context, protocol, foreign) };
+      }
     }
+    // Set when the mixed runner serves: a Claude deployment then got the client's body, not the translation.
+    let mixedServes = false;
     const translated = chat.messages;
     try {
       return await pipeline.run(request, reply, chat, started, {
         endpoint: 'messages',
-        format: messagesFormat(request.id, parsed.model),
+        format,
         translatedMarkers: marked,
-        ...(nativeOnly ? { nativeBody: body, nativeKey } : { warnings }),
+        ...(nativeOnly ? { nativeBody: body, nativeKey } : partly ? { nativeBody: body, nativeKey, warningsFor: (route) => (mixedServes && isAnthropic(route.provider) ? undefined : warnings) } : { warnings }),
         // The provider's warnings name chat fields: the client is told its own, as in a 400 (below).
         clientWarning: (warning, rewritten) => params.mapWarning(warning, rewritten),
         native: (group, rewritten) => {
           if (runner !== undefined && !rewritten && servedByAnthropicOnly(router, group, allowed)) return runner;
+          if (mixed !== undefined && !rewritten && !lossy) {
+            mixedServes = true;
+            return mixed;
+          }
           if (lossy) throw invalidRequest('This conversation holds content only Anthropic models take, and the context policy or a fallback would send it elsewhere.', 'unsupported_content');
           return undefined;
         },

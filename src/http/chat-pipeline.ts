@@ -73,6 +73,8 @@ export interface PipelineOptions {
   nativeCache?: boolean;
   /** The chat form's `cache_control` markers come from the endpoint's translation (ChatCallContext.translatedMarkers). */
   translatedMarkers?: boolean;
+  /** The translated chat form as each deployment takes it (ChatCallContext.fitChat). */
+  fitChat?: (chat: ChatCompletionRequest, route: Route) => ChatCompletionRequest;
   /**
    * What the native runner sends that the chat form may not carry (fields it drops, headers): part
    * of the cache key of a natively served call, or two requests Claude answers differently would
@@ -226,6 +228,7 @@ export class ChatPipeline {
       maxOutput: typeof chat.max_completion_tokens === 'number' ? chat.max_completion_tokens : typeof chat.max_tokens === 'number' ? chat.max_tokens : undefined,
     };
     if (options.translatedMarkers === true) context.translatedMarkers = true;
+    if (options.fitChat !== undefined) context.fitChat = options.fitChat;
     if (cache !== undefined) {
       const render = format === undefined ? undefined : (body: string) => (stream ? format.streamBody(body) : format.json(body));
       const shown = (stored: readonly string[]) => warningsOf(options, stored, this.services.redactor, chat.messages !== messages);

@@ -38,7 +38,8 @@ export function translatedDeployments(executor: ChatExecutor, chat: ChatCompleti
   return {
     native,
     async complete(route, group, context, signal) {
-      const answer = await executor.completeOnce(route, group, chatFormFor(chat, route), context, signal);
+      // Fitted to the deployment by the executor (context.fitChat: chatFormFor).
+      const answer = await executor.completeOnce(route, group, chat, context, signal);
       const chatBody = typeof answer.body === 'string' ? answer.body : answer.body.toString('utf8');
       let bytes: string;
       try {
@@ -52,7 +53,7 @@ export function translatedDeployments(executor: ChatExecutor, chat: ChatCompleti
       return { bytes, usage: answer.usage, chatBody };
     },
     async open(route, group, context) {
-      const held = await executor.streamOnce(route, group, chatFormFor(chat, route), context);
+      const held = await executor.streamOnce(route, group, chat, context);
       const { first, frames } = format.stream(held.first, held.frames, route.provider.name);
       return { first, frames, stats: held.stats };
     },

@@ -1,7 +1,7 @@
 // The shapes a chat call hands around: its context, the records of its attempts, what a stream
 // produced and the two outcomes (a whole answer, a held stream). Apart from the code so that the
 // failover loop, the stream reader and the HTTP side share them without importing one another.
-import type { CompletionUsage } from '../openai/types.js';
+import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
 import type { Frame } from '../streaming/sse-passthrough.js';
 import type { CallSignal } from '../upstream/call-signal.js';
 import type { ModelGroup, Route } from './model-router.js';
@@ -33,6 +33,11 @@ export interface ChatCallContext extends CallReach {
    * chat fields: they reach only deployments whose catalog entry caches on them (`cache_writes: cache_control`).
    */
   translatedMarkers?: boolean;
+  /**
+   * The chat form as one deployment takes it, when it was translated from another API for the
+   * group's first deployment (src/http/translated-deployments.ts: chatFormFor).
+   */
+  fitChat?: (chat: ChatCompletionRequest, route: Route) => ChatCompletionRequest;
 }
 
 /** What a stream produced so far: read when the stream ends, however it ends. */

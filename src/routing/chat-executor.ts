@@ -127,11 +127,12 @@ export class ChatExecutor extends DeploymentFailover {
   async completeOnce(
     route: Route,
     group: ModelGroup,
-    request: ChatCompletionRequest,
+    asked: ChatCompletionRequest,
     context: ChatCallContext,
     signal: CallSignal,
   ): Promise<{ body: string | Buffer; usage: CompletionUsage | undefined }> {
     const provider = route.provider;
+    const request = context.fitChat === undefined ? asked : context.fitChat(asked, route);
     const target = this.target(route, request, context, false);
     let answer: Awaited<ReturnType<UpstreamClient['sendForJson']>>;
     try {
@@ -165,10 +166,11 @@ export class ChatExecutor extends DeploymentFailover {
   streamOnce(
     route: Route,
     group: ModelGroup,
-    request: ChatCompletionRequest,
+    asked: ChatCompletionRequest,
     context: ChatCallContext,
   ): Promise<HeldStream> {
     const provider = route.provider;
+    const request = context.fitChat === undefined ? asked : context.fitChat(asked, route);
     const target = this.target(route, request, context, true);
     const open = () =>
       openHeldStream(this.client, provider, provider.codec.buildChatRequest(request, target), group, context.signal, this.options.ttfbMs, (body, stats) =>

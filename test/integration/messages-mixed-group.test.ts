@@ -70,6 +70,8 @@ describe('/v1/messages: a Claude group with a GPT fallback', () => {
           config.models = [
             { name: 'claude-primary', deployments: [{ provider: 'anthropic', model: 'claude-sonnet-4-5' }], fallbacks: ['gpt-4o'] },
             { name: 'claude-flaky', deployments: [{ provider: 'anthropic', model: 'claude-haiku-4-5' }], fallbacks: ['gpt-4o'] },
+            // No Claude at all: translated for every deployment, the chat form made for o3.
+            { name: 'o3-first', deployments: [{ provider: 'openai', model: 'o3' }], fallbacks: ['gpt-4o'] },
           ];
         },
       },
@@ -127,6 +129,16 @@ describe('/v1/messages: a Claude group with a GPT fallback', () => {
     assert.equal(sent.max_tokens, undefined);
     assert.equal(sent.reasoning_effort, undefined);
     assert.doesNotMatch(JSON.stringify(sent), /cache_control/);
+  });
+
+  test('without Claude, each deployment still gets the chat form as it takes it: no reasoning_effort for the fallback that does not reason', async () => {
+    for (let index = 0; index < 3; index++) openai.enqueue({ kind: 'status', status: 500 });
+    const answer = await post({ ...REQUEST, model: 'o3-first', top_k: undefined });
+    assert.equal(answer.status, 200, answer.text);
+    assert.match(answer.headers.get('x-llm-proxy-route') ?? '', /^openai\/o3=upstream_error, .*openai\/gpt-4o=200$/);
+    const [first, last] = [record(openai.requests[0]?.body), record(openai.requests.at(-1)?.body)];
+    assert.deepEqual([first.model, first.reasoning_effort], ['o3', 'low']);
+    assert.deepEqual([last.model, last.reasoning_effort, last.max_completion_tokens], ['gpt-4o', undefined, 2048]);
   });
 
   test('a stream that fails on Claude before its first byte is served by GPT as Anthropic events; the SDK reads it', async () => {

@@ -18,7 +18,7 @@ import { checkModelAccess, type AnswerFormat, type ChatPipeline, type NativeRunn
 import { MESSAGES_SCHEMAS, guardBody } from '../json-body.js';
 import { NativeCaller, type NativeProtocol } from '../native-call.js';
 import { CallAbort } from '../../upstream/call-signal.js';
-import { translatedDeployments } from '../translated-deployments.js';
+import { chatFormFor, translatedDeployments } from '../translated-deployments.js';
 
 const CONFIG = { auth: 'client', errorFormat: 'anthropic' } as const;
 
@@ -98,6 +98,7 @@ export function registerMessages(app: FastifyInstance, services: Services, pipel
         endpoint: 'messages',
         format,
         translatedMarkers: marked,
+        fitChat: chatFormFor,
         ...(nativeOnly ? { nativeBody: body, nativeKey } : partly ? { nativeBody: body, nativeKey, warningsFor: (route) => (mixedServes && isAnthropic(route.provider) ? undefined : warnings) } : { warnings }),
         // The provider's warnings name chat fields: the client is told its own, as in a 400 (below).
         clientWarning: (warning, rewritten) => params.mapWarning(warning, rewritten),

@@ -41,6 +41,17 @@ const FINISH_REASONS: Record<TranslatedProvider, Readonly<Record<string, FinishR
   },
 };
 
+/**
+ * Gemini's reasons for an answer that failed at a tool call (one it wrote wrong, or one it was not
+ * offered): with nothing else in the answer, the call is a failed one, retried like a bad answer,
+ * not an empty `stop` an agent would take as the model having finished.
+ */
+const FAILED_CALL_REASONS: ReadonlySet<string> = new Set(['MALFORMED_FUNCTION_CALL', 'UNEXPECTED_TOOL_CALL']);
+
+export function failedToolCall(reason: string | null | undefined, produced: boolean): string | undefined {
+  return !produced && typeof reason === 'string' && FAILED_CALL_REASONS.has(reason) ? `an empty answer (finishReason ${reason}: the model's function call failed)` : undefined;
+}
+
 /** A prompt the provider refused to answer at all (Gemini `promptFeedback.blockReason`, any value). */
 export const PROMPT_BLOCKED_FINISH_REASON: FinishReason = 'content_filter';
 

@@ -221,6 +221,8 @@ const NOT_OURS: Readonly<Record<string, string>> = {
   NODE_OPTIONS: "node's own",
   API_KEY_INVALID: "a Gemini error reason",
   MAX_TOKENS: 'a Gemini finish reason',
+  MALFORMED_FUNCTION_CALL: 'a Gemini finish reason',
+  UNEXPECTED_TOOL_CALL: 'a Gemini finish reason',
   CLOSE_WAIT: 'a TCP state',
 };
 

@@ -5,7 +5,7 @@
 import { upstreamBadResponse } from '../../errors/gateway-error.js';
 import type { ChatCompletionChoice, ChatCompletionResponse, CompletionUsage, ToolCall } from '../../openai/types.js';
 import { assistantMessage } from '../assistant-message.js';
-import { mapFinishReason, PROMPT_BLOCKED_FINISH_REASON } from '../map-finish-reason.js';
+import { failedToolCall, mapFinishReason, PROMPT_BLOCKED_FINISH_REASON } from '../map-finish-reason.js';
 import { upstreamTokenCount as count } from '../token-count.js';
 import type { ChatTarget } from '../provider.js';
 import type { GeminiCandidate, GeminiLogprobsCandidate, GeminiLogprobsResult, GeminiPart, GeminiUsageMetadata } from './gemini-wire.js';
@@ -93,6 +93,8 @@ function convertCandidate(candidate: GeminiCandidate, position: number, target: 
       });
     }
   }
+  const failed = failedToolCall(candidate.finishReason, text.length > 0 || toolCalls.length > 0);
+  if (failed !== undefined) throw upstreamBadResponse(target.provider, failed);
   const legacy = target.legacyFunctions === true;
   const message = assistantMessage(text, sawText, toolCalls, legacy);
   return {

@@ -178,3 +178,34 @@ describe('convertGeminiStream failures', () => {
     }
   });
 });
+
+describe('a function call the model failed to write', () => {
+  const malformed = {
+    candidates: [{ content: {}, finishReason: 'MALFORMED_FUNCTION_CALL', finishMessage: 'Malformed function call: print(default_api.get_weather(city="Paris"', index: 0 }],
+    usageMetadata: { promptTokenCount: 74, totalTokenCount: 74 },
+    modelVersion: 'gemini-2.5-flash',
+    responseId: 'resp-malformed',
+  };
+
+  it('is a failed answer (retried, moved to another deployment), not an empty stop', () => {
+    assert.throws(
+      () => parseGeminiResponse(malformed, makeTarget('gemini')),
+      (error: unknown) => error instanceof GatewayError && error.status === 502 && error.code === 'upstream_error' && error.retryable && /MALFORMED_FUNCTION_CALL/.test(error.message),
+    );
+    const unexpected = { ...malformed, candidates: [{ content: { parts: [] }, finishReason: 'UNEXPECTED_TOOL_CALL', index: 0 }] };
+    assert.throws(() => parseGeminiResponse(unexpected, makeTarget('gemini')), /UNEXPECTED_TOOL_CALL/);
+  });
+
+  it('in a stream, before any content: an error the held stream moves elsewhere', async () => {
+    const { items, error } = await collectUntilError(convertGeminiStream(sseEvents(`data: ${JSON.stringify(malformed)}\r\n\r\n`), makeTarget('gemini', { stream: true })));
+    assert.ok(error instanceof GatewayError && error.code === 'upstream_stream_error' && /MALFORMED_FUNCTION_CALL/.test(error.message), String(error));
+    // Only the role chunk came before: nothing a client was shown.
+    assert.deepEqual(items.map((chunk) => chunk.choices[0]?.delta), [{ role: 'assistant', content: '' }]);
+  });
+
+  it('an answer that has text before the failed call keeps it, finished as stop', () => {
+    const withText = { ...malformed, candidates: [{ content: { role: 'model', parts: [{ text: 'Let me check.' }] }, finishReason: 'MALFORMED_FUNCTION_CALL', index: 0 }] };
+    const answer = parseGeminiResponse(withText, makeTarget('gemini'));
+    assert.deepEqual([answer.choices[0]?.message.content, answer.choices[0]?.finish_reason], ['Let me check.', 'stop']);
+  });
+});

@@ -5,7 +5,7 @@
 import { upstreamError, upstreamStreamError, type GatewayError } from '../../errors/gateway-error.js';
 import type { ChatCompletionChunk, ChunkDelta, FinishReason } from '../../openai/types.js';
 import type { SseEvent } from '../../streaming/sse-decoder.js';
-import { mapFinishReason, PROMPT_BLOCKED_FINISH_REASON } from '../map-finish-reason.js';
+import { failedToolCall, mapFinishReason, PROMPT_BLOCKED_FINISH_REASON } from '../map-finish-reason.js';
 import type { ChatTarget } from '../provider.js';
 import { MAX_RETRY_AFTER_MS } from '../../upstream/upstream-client.js';
 import { candidateParts, convertGeminiLogprobs, convertGeminiUsage, geminiToolCallId, parseGeminiRetryDelay, stringifyArgs, visibleText } from './convert-response.js';
@@ -28,6 +28,8 @@ export function convertGeminiStreamError(data: Record<string, unknown>, provider
 interface ChoiceState {
   toolCalls: number;
   finished: boolean;
+  /** Some text was sent. */
+  texted: boolean;
 }
 
 export async function* convertGeminiStream(events: AsyncIterable<SseEvent>, target: ChatTarget): AsyncGenerator<ChatCompletionChunk> {
@@ -50,7 +52,7 @@ export async function* convertGeminiStream(events: AsyncIterable<SseEvent>, targ
   function* open(index: number): Generator<ChatCompletionChunk, ChoiceState> {
     let state = choices.get(index);
     if (state === undefined) {
-      state = { toolCalls: 0, finished: false };
+      state = { toolCalls: 0, finished: false, texted: false };
       choices.set(index, state);
       yield chunk(index, { role: 'assistant', content: '' });
     }
@@ -90,7 +92,10 @@ export async function* convertGeminiStream(events: AsyncIterable<SseEvent>, targ
       for (const part of candidateParts(candidate)) {
         const text = visibleText(part);
         if (text !== undefined) {
-          if (text.length > 0) yield chunk(index, { content: text }, null, logprobs);
+          if (text.length > 0) {
+            state.texted = true;
+            yield chunk(index, { content: text }, null, logprobs);
+          }
           continue;
         }
         const call = part.functionCall;
@@ -109,6 +114,9 @@ export async function* convertGeminiStream(events: AsyncIterable<SseEvent>, targ
         yield chunk(index, { tool_calls: [{ index: callIndex, function: { arguments: args } }] });
       }
       if (typeof candidate.finishReason === 'string' && candidate.finishReason.length > 0) {
+        // Before any content the stream is still held: the failure moves the call to another try.
+        const failed = failedToolCall(candidate.finishReason, state.texted || state.toolCalls > 0);
+        if (failed !== undefined) throw upstreamStreamError(target.provider, failed);
         state.finished = true;
         yield chunk(index, {}, mapFinishReason('gemini', candidate.finishReason, { hasToolCalls: state.toolCalls > 0, legacyFunctions: legacy }));
       }

@@ -5,12 +5,12 @@
 // and shown only to clients that asked.
 import { upstreamBadResponse, upstreamStreamError } from '../errors/gateway-error.js';
 import { servedNatively, type NativeProtocol } from '../http/native-call.js';
-import type { CompletionUsage } from '../openai/types.js';
 import { AZURE_DEFAULT_API_VERSION, parseOpenAiErrorMessage } from '../providers/openai-compatible.js';
 import type { ProviderInstance } from '../providers/provider.js';
 import type { ModelGroup, ModelRouter } from '../routing/model-router.js';
 import { encodeSseData, encodeSseJson, SSE_DONE } from '../streaming/sse-encoder.js';
 import { isRecord } from '../json/guards.js';
+import { readReportedUsage } from '../usage/reported-usage.js';
 
 /** Whether this provider answers `POST …/completions` itself. */
 export function servesCompletions(provider: ProviderInstance): boolean {
@@ -35,11 +35,6 @@ export function completionsNative(router: ModelRouter, group: ModelGroup, allowe
   return servedNatively(router, group, servesCompletions, allowed);
 }
 
-function readUsage(value: unknown): CompletionUsage | undefined {
-  if (!isRecord(value) || typeof value.prompt_tokens !== 'number' || typeof value.completion_tokens !== 'number') return undefined;
-  return value as unknown as CompletionUsage;
-}
-
 /** `apiVersions`: configured provider name → Azure `api-version`. */
 export function completionsProtocol(body: Record<string, unknown>, clientUsage: boolean, apiVersions: (provider: string) => string | undefined): NativeProtocol {
   return {
@@ -55,7 +50,7 @@ export function completionsProtocol(body: Record<string, unknown>, clientUsage: 
     },
     readJson(parsed, route) {
       if (!isRecord(parsed) || !Array.isArray(parsed.choices)) throw upstreamBadResponse(route.provider.name, 'an answer that is not a text completion');
-      return { usage: readUsage(parsed.usage) };
+      return { usage: readReportedUsage(parsed.usage) };
     },
     readEvent(event, stats, route) {
       const data = event.data;
@@ -81,7 +76,7 @@ export function completionsProtocol(body: Record<string, unknown>, clientUsage: 
         if (typeof choice.finish_reason === 'string') stats.finished = stats.contentStarted = true;
         else if (typeof choice.text === 'string' && choice.text.length > 0) stats.contentStarted = true;
       }
-      const usage = readUsage(parsed.usage);
+      const usage = readReportedUsage(parsed.usage);
       if (usage !== undefined) stats.usage = usage;
       // The usage the proxy asked for, not the client: a usage-only chunk is dropped, a usage field
       // removed, whether or not its counts could be read (one without them is still not the client's).

@@ -12,7 +12,8 @@ import { CallAbort, type CallSignal } from '../upstream/call-signal.js';
 import { releaseBody, upstreamSse, type UpstreamClient } from '../upstream/upstream-client.js';
 import { AttemptTimeout, callTimeouts } from './call-limits.js';
 import type { CallReach, ChatCallContext, DeploymentAttempt, ExecutorOptions, FailoverResult, GroupView, JsonOutcome, StreamOutcome } from './chat-call-types.js';
-import { ChatStreamFrames, heldOutcome, openHeldStream, readUsage, type HeldStream } from './chat-stream.js';
+import { ChatStreamFrames, heldOutcome, openHeldStream, type HeldStream } from './chat-stream.js';
+import { readReportedUsage } from '../usage/reported-usage.js';
 import type { HealthRegistry } from './deployment-health.js';
 import { DeploymentFailover } from './deployment-failover.js';
 import type { ModelGroup, ModelRouter, Route } from './model-router.js';
@@ -144,7 +145,7 @@ export class ChatExecutor extends DeploymentFailover {
     const { bytes, parsed } = answer;
     if (provider.codec.passthrough) {
       const checked = provider.codec.parseChatResponse(parsed, target);
-      return { body: bytes, usage: readUsage(checked.usage) };
+      return { body: bytes, usage: readReportedUsage(checked.usage) };
     }
     try {
       const checked = provider.codec.parseChatResponse(parsed, target);

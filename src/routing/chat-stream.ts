@@ -3,7 +3,7 @@
 // for OpenAI-format upstreams or encoded from a codec's chunks, with usage and finish noted as they pass.
 import { GatewayError, isGatewayError, upstreamStreamError, upstreamTimeout } from '../errors/gateway-error.js';
 import type { Redactor } from '../logging/redactor.js';
-import type { ChatCompletionChunk, CompletionUsage } from '../openai/types.js';
+import type { ChatCompletionChunk } from '../openai/types.js';
 import type { ProviderInstance, UpstreamRequestSpec } from '../providers/provider.js';
 import { SseEventTooLarge } from '../streaming/sse-decoder.js';
 import { encodeSseJson, SSE_DONE } from '../streaming/sse-encoder.js';
@@ -14,12 +14,8 @@ import { AttemptTimeout, callTimeouts, isAbort } from './call-limits.js';
 import type { AttemptRecord, StreamOutcome, StreamStats } from './chat-call-types.js';
 import type { ModelGroup, Route } from './model-router.js';
 import { isRecord } from '../json/guards.js';
+import { readReportedUsage } from '../usage/reported-usage.js';
 
-export function readUsage(value: unknown): CompletionUsage | undefined {
-  if (!isRecord(value)) return undefined;
-  if (typeof value.prompt_tokens !== 'number' || typeof value.completion_tokens !== 'number') return undefined;
-  return value as unknown as CompletionUsage;
-}
 
 function hasContent(delta: unknown): boolean {
   if (!isRecord(delta)) return false;
@@ -212,10 +208,10 @@ export class ChatStreamFrames {
       // Groq reports a stream's usage in its own `x_groq.usage` on the last chunk, where it does not
       // put one of OpenAI's: read there, and passed on as Groq sent it (it is no usage chunk to strip).
       const groq = parsed.x_groq;
-      if (isRecord(groq) && groq.usage !== undefined && groq.usage !== null) stats.usage = readUsage(groq.usage) ?? stats.usage;
+      if (isRecord(groq) && groq.usage !== undefined && groq.usage !== null) stats.usage = readReportedUsage(groq.usage) ?? stats.usage;
       return undefined;
     }
-    stats.usage = readUsage(usage) ?? stats.usage;
+    stats.usage = readReportedUsage(usage) ?? stats.usage;
     if (includeUsage) return undefined;
     if (choices.length === 0) return '';
     delete parsed.usage;

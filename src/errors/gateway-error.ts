@@ -208,6 +208,21 @@ export function upstreamStreamError(provider: string, detail: string): GatewayEr
   });
 }
 
+/**
+ * The provider refused the request under its content policy (Azure's prompt filter: 400 with code
+ * `content_filter`): a client's 400, with the provider's own code, which clients written for it check.
+ */
+export function contentPolicyRefusal(provider: string, code: string, detail: string): GatewayError {
+  return new GatewayError({
+    status: 400,
+    type: 'invalid_request_error',
+    code,
+    param: 'prompt',
+    provider,
+    message: `The provider '${provider}' refused the request under its content policy: ${detail}`,
+  });
+}
+
 /** `provider`: the one that refused it; undefined when the proxy refused it for a group of several deployments. */
 export function contextLengthExceeded(provider: string | undefined, detail: string): GatewayError {
   return new GatewayError({

@@ -78,6 +78,15 @@ export function parseOpenAiErrorStatus(status: number, body: unknown): number | 
   return code === 'insufficient_quota' || type === 'insufficient_quota' ? 402 : undefined;
 }
 
+/** Azure's prompt filter (`content_filter`) and OpenAI's moderation refusal (`content_policy_violation`). */
+const CONTENT_POLICY_CODES: ReadonlySet<unknown> = new Set(['content_filter', 'content_policy_violation']);
+
+export function parseOpenAiContentPolicyCode(body: unknown): string | undefined {
+  if (!isRecord(body) || !isRecord(body.error)) return undefined;
+  const { code } = body.error;
+  return CONTENT_POLICY_CODES.has(code) ? (code as string) : undefined;
+}
+
 export function parseOpenAiErrorMessage(body: unknown): string | undefined {
   if (!isRecord(body)) return undefined;
   const error = body.error;
@@ -175,6 +184,7 @@ export function createOpenAiCodec(options: OpenAiCodecOptions): ChatCodec {
     convertStream: convertOpenAiStream,
     parseErrorMessage: parseOpenAiErrorMessage,
     parseErrorStatus: parseOpenAiErrorStatus,
+    parseContentPolicyCode: parseOpenAiContentPolicyCode,
     ...(azure
       ? {}
       : {

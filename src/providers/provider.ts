@@ -84,6 +84,11 @@ export interface ChatCodec {
   parseRetryAfterMs?(body: unknown): number | undefined;
   /** The status an error body means when the provider's HTTP status says otherwise (Gemini's bad key is a 400). */
   parseErrorStatus?(status: number, body: unknown): number | undefined;
+  /**
+   * The error body's code when the client must see it as the provider gave it: a refusal under the
+   * provider's content policy (Azure's `content_filter`), which clients written for it branch on.
+   */
+  parseContentPolicyCode?(body: unknown): string | undefined;
   /** Statuses beyond the shared table that mean "try again" (Anthropic's 529). */
   readonly extraRetryableStatuses?: readonly number[];
   /** POST /v1/embeddings; absent when the provider serves no embeddings. */

@@ -7,6 +7,7 @@ import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 import {
   GatewayError,
   upstreamBadResponse,
+  contentPolicyRefusal,
   contextLengthExceeded,
   upstreamError,
   upstreamTimeout,
@@ -234,6 +235,7 @@ export class UpstreamClient {
     const text = bytes === undefined ? '' : bytes.toString('utf8');
     let message: string | undefined;
     let bodyRetryAfter: number | undefined;
+    let policyCode: string | undefined;
     let status = httpStatus;
     if (text.length > 0) {
       try {
@@ -241,6 +243,7 @@ export class UpstreamClient {
         message = provider.codec.parseErrorMessage(parsed);
         bodyRetryAfter = provider.codec.parseRetryAfterMs?.(parsed);
         status = provider.codec.parseErrorStatus?.(httpStatus, parsed) ?? status;
+        policyCode = provider.codec.parseContentPolicyCode?.(parsed);
       } catch {
         // HTML or other non-JSON error pages are never reflected (they leak internals).
       }
@@ -250,6 +253,7 @@ export class UpstreamClient {
       return upstreamBadResponse(provider.name, `a redirect (HTTP ${httpStatus}), which is not followed`);
     }
     if (status === 400 && CONTEXT_OVERFLOW.test(safe)) return contextLengthExceeded(provider.name, safe);
+    if (status === 400 && policyCode !== undefined) return contentPolicyRefusal(provider.name, policyCode, safe);
     return upstreamError(status, provider.name, safe, cappedRetryAfter(retryAfterMs(headers) ?? bodyRetryAfter));
   }
 

@@ -6,8 +6,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import OpenAI from 'openai';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
-import { authHeaders, startGateway, type Gateway } from '../support/gateway-harness.js';
+import { authHeaders, CLIENT_KEY, startGateway, type Gateway } from '../support/gateway-harness.js';
 
 async function chat(gateway: Gateway, body: Record<string, unknown>): Promise<Response> {
   return fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: authHeaders(), body: JSON.stringify(body) });
@@ -79,6 +80,30 @@ aliases:
     const text = await response.text();
     assert.match(text, /data: \[DONE\]\n\n$/);
     assert.match(text, /"content":" stream"/);
+  });
+
+  test("azure: a prompt its content filter refuses is a 400 with Azure's own code, which the SDK and clients written for Azure read", async () => {
+    // Azure's body for a filtered prompt (code content_filter, param prompt, the categories in innererror).
+    const body = {
+      error: {
+        message: "The response was filtered due to the prompt triggering Azure OpenAI's content management policy. Please modify your prompt and retry.",
+        type: null,
+        param: 'prompt',
+        code: 'content_filter',
+        status: 400,
+        innererror: { code: 'ResponsibleAIPolicyViolation', content_filter_result: { hate: { filtered: true, severity: 'high' } } },
+      },
+    };
+    const from = azure.requests.length;
+    azure.enqueue({ kind: 'status', status: 400, body: JSON.stringify(body) });
+    const client = new OpenAI({ apiKey: CLIENT_KEY, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
+    const error = await client.chat.completions.create({ model: 'azure/dep', messages: [{ role: 'user', content: 'something filtered' }] }).catch((caught: unknown) => caught);
+    assert.ok(error instanceof OpenAI.BadRequestError, String(error));
+    assert.equal(error.code, 'content_filter');
+    assert.equal(error.param, 'prompt');
+    assert.match(error.message, /content management policy/);
+    // A refusal of the prompt is the client's to change: not retried.
+    assert.equal(azure.requests.length - from, 1);
   });
 
   test('ollama: the bare server address gets /v1, and no key is sent', async () => {

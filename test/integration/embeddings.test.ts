@@ -13,6 +13,10 @@ import { startFakeGemini, type FakeGemini } from '../support/fake-gemini.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
 import { authHeaders, CLIENT_KEY, eventually, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 import { callJson, chat, createKey, errorCode, errorMessage } from '../support/key-support.js';
+import { unitLength } from '../../src/providers/gemini/gemini-embeddings.js';
+
+/** A vector as the SDK reads it back from base64 (float32). */
+const asFloat32 = (values: number[]): number[] => Array.from(new Float32Array(values));
 
 const AZURE_KEY = 'azure-key-embed-123456';
 const MISTRAL_KEY = 'mistral-key-embed-123456';
@@ -173,10 +177,12 @@ aliases:
     test('gemini: translated to batchEmbedContents, floats or base64, usage estimated', async () => {
       const sdk = client(gateway);
       const floats = await sdk.embeddings.create({ model: 'gemini-embedding-001', input: ['alpha', 'beta'], dimensions: 4, encoding_format: 'float' });
+      // Shortened Gemini vectors come back at unit length, as OpenAI's always are.
       assert.deepEqual(
         floats.data.map((item) => item.embedding),
-        [fakeEmbedding('alpha', 4), fakeEmbedding('beta', 4)],
+        [unitLength(fakeEmbedding('alpha', 4)), unitLength(fakeEmbedding('beta', 4))],
       );
+      assert.ok(floats.data.every((item) => Math.abs(Math.hypot(...item.embedding) - 1) < 1e-12));
       assert.equal(floats.model, 'gemini-embedding-001');
       assert.ok(floats.usage.prompt_tokens >= 2);
       const sent = gemini.requests.at(-1);
@@ -186,7 +192,7 @@ aliases:
         requests: ['alpha', 'beta'].map((text) => ({ model: 'models/gemini-embedding-001', content: { role: 'user', parts: [{ text }] }, outputDimensionality: 4 })),
       });
       const decoded = await sdk.embeddings.create({ model: 'gemini/gemini-embedding-001', input: 'alpha', dimensions: 4 });
-      assert.deepEqual(decoded.data[0]?.embedding, fakeEmbedding('alpha', 4));
+      assert.deepEqual(decoded.data[0]?.embedding, asFloat32(unitLength(fakeEmbedding('alpha', 4))));
       const recorded = gateway.usage.recent().at(-1);
       assert.equal(recorded?.estimated, true);
       assert.equal(recorded?.endpoint, 'embeddings');
@@ -205,7 +211,7 @@ aliases:
       );
       assert.deepEqual(
         result.data.map((item) => item.embedding),
-        inputs.map((text) => fakeEmbedding(text, 2)),
+        inputs.map((text) => asFloat32(unitLength(fakeEmbedding(text, 2)))),
       );
       const sizes = gemini.requests.slice(before).map((request) => (request.body as { requests: unknown[] }).requests.length);
       assert.deepEqual([...sizes].sort((a, b) => b - a), [100, 100, 50]);
@@ -215,7 +221,7 @@ aliases:
       assert.equal(retried.status, 200);
       assert.deepEqual(
         (retried.body as unknown as EmbeddingsBody).data.map((item) => item.embedding),
-        inputs.slice(0, 150).map((text) => fakeEmbedding(text, 2)),
+        inputs.slice(0, 150).map((text) => unitLength(fakeEmbedding(text, 2))),
       );
       assert.equal(retried.headers.get('x-llm-proxy-route'), 'gemini/gemini-embedding-001=upstream_error, gemini/gemini-embedding-001=200');
     });

@@ -8,7 +8,7 @@ import { GatewayError } from '../../src/errors/gateway-error.js';
 import type { EmbeddingsTarget } from '../../src/providers/embeddings-codec.js';
 import { geminiCodec } from '../../src/providers/gemini/gemini-codec.js';
 import { mergeBatches } from '../../src/routing/embeddings-executor.js';
-import { convertGeminiEmbeddingsRequest, parseGeminiEmbeddingsResponse } from '../../src/providers/gemini/gemini-embeddings.js';
+import { convertGeminiEmbeddingsRequest, parseGeminiEmbeddingsResponse, unitLength } from '../../src/providers/gemini/gemini-embeddings.js';
 import { fakeEmbedding } from '../support/fake-openai.js';
 import { startFakeGemini, type FakeGemini } from '../support/fake-gemini.js';
 
@@ -60,15 +60,27 @@ describe('Gemini embeddings translation', () => {
     assert.deepEqual(warned.warnings, ['user: not supported by gemini, ignored', 'task_type: not supported by gemini, ignored']);
   });
 
-  test('the answer becomes OpenAI’s list, floats in order, without usage', () => {
-    assert.deepEqual(parseGeminiEmbeddingsResponse(structuredClone(ANSWER), target('models/gemini-embedding-001'), 2), {
+  test('the answer becomes OpenAI’s list, floats in order, of unit length, without usage', () => {
+    const parsed = parseGeminiEmbeddingsResponse(structuredClone(ANSWER), target('models/gemini-embedding-001'), 2);
+    assert.deepEqual(parsed, {
       object: 'list',
       data: [
-        { object: 'embedding', index: 0, embedding: [0.011, -0.02, 0.5] },
-        { object: 'embedding', index: 1, embedding: [-0.3, 0.25, 0.125] },
+        { object: 'embedding', index: 0, embedding: unitLength([0.011, -0.02, 0.5]) },
+        { object: 'embedding', index: 1, embedding: unitLength([-0.3, 0.25, 0.125]) },
       ],
       model: 'gemini-embedding-001',
     });
+    // A shortened vector (outputDimensionality below 3,072) is not normalised by Gemini; OpenAI's always are.
+    for (const item of parsed.data) assert.ok(Math.abs(Math.hypot(...(item.embedding as number[])) - 1) < 1e-12);
+    const [first] = parsed.data;
+    assert.ok(Math.abs((first?.embedding as number[])[2] as number - 0.5 / Math.hypot(0.011, -0.02, 0.5)) < 1e-15);
+  });
+
+  test('a vector already of unit length is left exactly as sent; a zero vector stays zero', () => {
+    const unit = [0.6, 0.8];
+    assert.equal(unitLength(unit), unit);
+    const zero = [0, 0, 0];
+    assert.equal(unitLength(zero), zero);
   });
 
   test('answers that are not batches of vectors are 502s', () => {

@@ -50,7 +50,22 @@ export function convertGeminiEmbeddingsRequest(request: EmbeddingRequest, target
   };
 }
 
-/** `{embeddings: [{values}]}` → OpenAI's list, one entry per input, floats (no usage: Gemini reports none). */
+/**
+ * `values` scaled to unit length when they are not already: gemini-embedding-001 normalises only its
+ * full 3,072 dimensions, and shortened vectors (`dimensions` 768, 1536) come back at other lengths,
+ * where OpenAI's are always unit vectors and clients compare them by dot product. A vector already of
+ * unit length (within float error) is left exactly as sent, and a zero vector as it is.
+ * @see https://ai.google.dev/gemini-api/docs/embeddings#quality-for-smaller-dimensions
+ */
+export function unitLength(values: number[]): number[] {
+  let squares = 0;
+  for (const value of values) squares += value * value;
+  const norm = Math.sqrt(squares);
+  if (norm === 0 || !Number.isFinite(norm) || Math.abs(norm - 1) < 1e-6) return values;
+  return values.map((value) => value / norm);
+}
+
+/** `{embeddings: [{values}]}` → OpenAI's list, one entry per input, floats of unit length (no usage: Gemini reports none). */
 export function parseGeminiEmbeddingsResponse(body: unknown, target: EmbeddingsTarget, expected: number): EmbeddingResponse {
   if (!isRecord(body) || !Array.isArray(body.embeddings)) throw upstreamBadResponse(target.provider, 'an answer that is not a batch of embeddings');
   const embeddings = body.embeddings as unknown[];
@@ -60,7 +75,7 @@ export function parseGeminiEmbeddingsResponse(body: unknown, target: EmbeddingsT
     const item = embeddings[index];
     const values = isRecord(item) ? item.values : undefined;
     if (!Array.isArray(values) || !values.every((value) => typeof value === 'number')) throw upstreamBadResponse(target.provider, 'an embedding that is not a vector');
-    data.push({ object: 'embedding', index, embedding: values as number[] });
+    data.push({ object: 'embedding', index, embedding: unitLength(values as number[]) });
   }
   return { object: 'list', data, model: bareModel(target.model) };
 }

@@ -19,7 +19,7 @@
  * | `tool_choice` / `function_call` | `toolConfig.functionCallingConfig` | auto → AUTO, none → NONE, required → ANY, named → ANY + `allowedFunctionNames` |
  * | `parallel_tool_calls: false` | — | no Gemini control: dropped, warning |
  * | `response_format` json_object | `responseMimeType: application/json` | |
- * | `response_format` json_schema | + `responseSchema` | cleaned: no additionalProperties/$schema/default/examples/strict, refs inlined (recursion → 400), const → enum, type lists → nullable/anyOf |
+ * | `response_format` json_schema | + `responseSchema` | each object gets `propertyOrdering` as written; cleaned: no additionalProperties/$schema/default/examples/strict, refs inlined (recursion → 400), const → enum, type lists → nullable/anyOf |
  * | `max_completion_tokens` / `max_tokens` | `maxOutputTokens` | |
  * | `temperature` | `temperature` | 0..2; outside → 400 `invalid_value` |
  * | `top_p` | `topP` | |
@@ -326,7 +326,7 @@ function convertGenerationConfig(request: ChatCompletionRequest, target: ChatTar
     if (format.type === 'json_object') config.responseMimeType = 'application/json';
     else if (format.type === 'json_schema' && isRecord(format.json_schema)) {
       config.responseMimeType = 'application/json';
-      if (format.json_schema.schema !== undefined) config.responseSchema = convertGeminiSchema(format.json_schema.schema, 'response_format.json_schema.schema');
+      if (format.json_schema.schema !== undefined) config.responseSchema = convertGeminiSchema(format.json_schema.schema, 'response_format.json_schema.schema', true);
     } else throw invalidValue('response_format', "expected type 'text', 'json_object' or 'json_schema'");
   }
   return config;

@@ -222,3 +222,25 @@ describe('convertGeminiSchema', () => {
     assert.equal(convert({ type: 'object', properties: { a: { $ref: '#/$defs/D62' } }, $defs }).properties?.a?.type, 'ARRAY');
   });
 });
+
+describe('property order of a response schema', () => {
+  const schema = {
+    type: 'object',
+    properties: { reasoning: { type: 'string' }, answer: { type: 'string' }, sources: { type: 'array', items: { type: 'object', properties: { url: { type: 'string' }, title: { type: 'string' } } } } },
+    required: ['reasoning', 'answer'],
+  };
+
+  it('every object of a response schema keeps its order as written (Gemini orders keys alphabetically otherwise)', () => {
+    const converted = convertGeminiSchema(schema, 'response_format.json_schema.schema', true);
+    assert.deepEqual(converted.propertyOrdering, ['reasoning', 'answer', 'sources']);
+    assert.deepEqual(converted.properties?.sources?.items?.propertyOrdering, ['url', 'title']);
+    // A client's own propertyOrdering stands.
+    assert.deepEqual(convertGeminiSchema({ ...schema, propertyOrdering: ['answer', 'reasoning', 'sources'] }, 'p', true).propertyOrdering, ['answer', 'reasoning', 'sources']);
+    // One property has no order to keep.
+    assert.equal(convertGeminiSchema({ type: 'object', properties: { only: { type: 'string' } } }, 'p', true).propertyOrdering, undefined);
+  });
+
+  it("tool parameters get none: a call's arguments are an object, read by name", () => {
+    assert.equal(convertGeminiSchema(schema, 'tools[0].function.parameters').propertyOrdering, undefined);
+  });
+});

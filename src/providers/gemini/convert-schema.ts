@@ -68,6 +68,8 @@ interface Context {
   expanded: { count: number };
   /** How deep this subschema sits, `$ref` expansions included. */
   depth: number;
+  /** Give each object its properties' order as written (`propertyOrdering`): a response schema's. */
+  ordered: boolean;
 }
 
 /**
@@ -236,6 +238,9 @@ function convertNode(input: unknown, context: Context): GeminiSchema {
         if (required.length > 0) out.required = required;
       }
       if (Array.isArray(node.propertyOrdering)) out.propertyOrdering = node.propertyOrdering.filter((name): name is string => typeof name === 'string');
+      // Gemini writes an answer's keys in alphabetical order unless told otherwise; OpenAI writes
+      // them as the schema lists them, which clients rely on (a `reasoning` field before `answer`).
+      else if (context.ordered && Object.keys(properties).length > 1) out.propertyOrdering = Object.keys(properties);
     }
   }
   if (!fits('items')) {
@@ -282,8 +287,9 @@ function foldInto(member: GeminiSchema, siblings: GeminiSchema): GeminiSchema {
 }
 
 /** Converts a client JSON Schema; `param` names it in errors (recursive or dangling `$ref` → 400). */
-export function convertGeminiSchema(schema: unknown, param: string): GeminiSchema {
+/** `ordered`: a response schema, whose objects keep their properties' order (see Context.ordered). */
+export function convertGeminiSchema(schema: unknown, param: string, ordered = false): GeminiSchema {
   const root = isRecord(schema) ? schema : {};
   const definitions = { ...(isRecord(root.definitions) ? root.definitions : {}), ...(isRecord(root.$defs) ? root.$defs : {}) };
-  return convertNode(root, { param, definitions, expanding: [], expanded: { count: 0 }, depth: 0 });
+  return convertNode(root, { param, definitions, expanding: [], expanded: { count: 0 }, depth: 0, ordered });
 }

@@ -141,6 +141,18 @@ describe('/v1/messages: a Claude group with a GPT fallback', () => {
     assert.deepEqual([last.model, last.reasoning_effort, last.max_completion_tokens], ['gpt-4o', undefined, 2048]);
   });
 
+  test('a Claude stream cut after its first content ends with an error event; no fallback once bytes are out', async () => {
+    anthropic.enqueue({ kind: 'destroy', scenario: 'text', afterEvents: 4 });
+    const answer = await post({ ...REQUEST, model: 'claude-primary', stream: true });
+    assert.equal(answer.status, 200);
+    assert.match(answer.text, /event: message_start/);
+    assert.match(answer.text, /event: error\ndata: .*"type":"error"/);
+    assert.doesNotMatch(answer.text, /event: message_stop/);
+    assert.equal(openai.requests.length, 0, 'GPT was not called after Claude had started answering');
+    // The server goes on serving.
+    assert.equal((await post({ ...REQUEST, model: 'claude-primary' })).status, 200);
+  });
+
   test('a stream that fails on Claude before its first byte is served by GPT as Anthropic events; the SDK reads it', async () => {
     for (let index = 0; index < 4; index++) anthropic.enqueue({ kind: 'error', status: 529 });
     const client = new Anthropic({ apiKey: CLIENT_KEY, baseURL: gateway.url, maxRetries: 0 });

@@ -46,7 +46,7 @@ export interface NativeProtocol {
 export interface ForeignDeployments {
   /** Whether the native protocol reaches this provider (else the methods below call it). */
   native(provider: ProviderInstance): boolean;
-  complete(route: Route, group: ModelGroup, context: ChatCallContext, signal: CallSignal): Promise<{ bytes: string; usage: CompletionUsage | undefined; chatBody: string }>;
+  complete(route: Route, group: ModelGroup, context: ChatCallContext, signal: CallSignal): Promise<{ bytes: string; usage: CompletionUsage | undefined; chatBody?: string }>;
   /** A held stream whose frames are already the endpoint's. */
   open(route: Route, group: ModelGroup, context: ChatCallContext): Promise<HeldStream>;
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { KEYS, record } from '../support/conformance-providers.js';
-import { readAnthropicFixture, startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
+import { FAKE_COUNT_TOKENS, readAnthropicFixture, startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { CLIENT_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 
@@ -151,6 +151,27 @@ describe('/v1/messages: a Claude group with a GPT fallback', () => {
     assert.equal(openai.requests.length, 0, 'GPT was not called after Claude had started answering');
     // The server goes on serving.
     assert.equal((await post({ ...REQUEST, model: 'claude-primary' })).status, 200);
+  });
+
+  test("count_tokens asks Claude's own count; when Claude fails, the failover answers with the proxy's count", async () => {
+    const count = async (model: string) => {
+      const response = await fetch(`${gateway.url}/v1/messages/count_tokens`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': CLIENT_KEY },
+        body: JSON.stringify({ model, system: REQUEST.system, messages: REQUEST.messages }),
+      });
+      return { status: response.status, body: record(JSON.parse(await response.text()) as unknown) };
+    };
+    const claude = await count('claude-primary');
+    assert.deepEqual(claude, { status: 200, body: { input_tokens: FAKE_COUNT_TOKENS } });
+    assert.equal(anthropic.requests.at(-1)?.path, '/v1/messages/count_tokens');
+    for (let index = 0; index < 4; index++) anthropic.enqueue({ kind: 'error', status: 529 });
+    const local = await count('claude-flaky');
+    assert.equal(local.status, 200);
+    assert.equal(typeof local.body.input_tokens, 'number');
+    assert.notEqual(local.body.input_tokens, FAKE_COUNT_TOKENS);
+    assert.ok((local.body.input_tokens as number) > 0);
+    assert.equal(openai.requests.length, 0, 'GPT is never asked to count');
   });
 
   test('a stream that fails on Claude before its first byte is served by GPT as Anthropic events; the SDK reads it', async () => {

@@ -16,7 +16,7 @@ import { chunkFormat } from '../answer-format.js';
 import { abortWhenClientLeaves } from '../client-gone.js';
 import { checkModelAccess, type AnswerFormat, type ChatPipeline, type NativeRunner } from '../chat-pipeline.js';
 import { MESSAGES_SCHEMAS, guardBody } from '../json-body.js';
-import { NativeCaller, type NativeProtocol } from '../native-call.js';
+import { NativeCaller, type ForeignDeployments, type NativeProtocol } from '../native-call.js';
 import { CallAbort } from '../../upstream/call-signal.js';
 import { chatFormFor, translatedDeployments } from '../translated-deployments.js';
 
@@ -126,8 +126,20 @@ export function registerMessages(app: FastifyInstance, services: Services, pipel
     if (group === undefined) throw modelNotFound(parsed.model);
     checkModelAccess(request, router, group, parsed.model);
     reply.header('request-id', request.id);
-    if (servedByAnthropicOnly(router, group, request.principal?.models)) {
-      // Anthropic counts with its own tokenizer: ask it.
+    const allowed = request.principal?.models;
+    // A big prompt is counted in a worker thread, off the event loop (src/usage/token-counts.ts).
+    const countHere = async (): Promise<string> => JSON.stringify({ input_tokens: await countTokens({ kind: 'request', chat: toChatRequest(parsed, [], { lenient: true }).chat }) });
+    const anthropicOnly = servedByAnthropicOnly(router, group, allowed);
+    if (anthropicOnly || servedByAnthropicPartly(router, group, allowed)) {
+      // Anthropic counts with its own tokenizer: ask it. In a group with other providers, a deployment
+      // the failover reaches that is not Claude's gets the proxy's own count, as the group would without Claude.
+      const foreign: ForeignDeployments | undefined = anthropicOnly
+        ? undefined
+        : {
+            native: isAnthropic,
+            complete: async () => ({ bytes: await countHere(), usage: undefined }),
+            open: () => Promise.reject(new Error('count_tokens does not stream')),
+          };
       const protocol: NativeProtocol = {
         ...messagesProtocol(body, anthropicHeaders({ version: headerValue(request, 'anthropic-version'), beta: headerValue(request, 'anthropic-beta') }), request.id, '/v1/messages/count_tokens'),
         readJson(answer, route) {
@@ -138,11 +150,9 @@ export function registerMessages(app: FastifyInstance, services: Services, pipel
       // The light signal of src/upstream/call-signal.ts: an AbortController costs 6-9 µs a request.
       const disconnect = new CallAbort();
       abortWhenClientLeaves(reply.raw, disconnect);
-      const outcome = await caller.complete(group, { requestId: request.id, signal: disconnect, includeUsage: false, created: 0, warnings: [], allowed: request.principal?.models }, protocol);
+      const outcome = await caller.complete(group, { requestId: request.id, signal: disconnect, includeUsage: false, created: 0, warnings: [], allowed }, protocol, foreign);
       return reply.code(200).header('content-type', 'application/json').send(outcome.body);
     }
-    const { chat } = toChatRequest(parsed, [], { lenient: true });
-    // A big prompt is counted in a worker thread, off the event loop (src/usage/token-counts.ts).
-    return reply.code(200).send({ input_tokens: await countTokens({ kind: 'request', chat }) });
+    return reply.code(200).header('content-type', 'application/json').send(await countHere());
   });
 }

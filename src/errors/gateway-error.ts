@@ -198,6 +198,17 @@ export function upstreamBadResponse(provider: string, detail = 'an answer that i
  */
 export class StreamConversionError extends Error {}
 
+/**
+ * The model's answer was a function call it failed to write (Gemini's MALFORMED_FUNCTION_CALL): a
+ * sampling accident of this request, retried and failed over like a bad answer, but never counted
+ * against the deployment's health (one client's tools could otherwise open its circuit for everyone).
+ */
+export const FAILED_TOOL_CALL = 'upstream_failed_tool_call';
+
+export function failedToolCallError(provider: string, detail: string): GatewayError {
+  return new GatewayError({ status: 502, type: 'api_error', code: FAILED_TOOL_CALL, provider, retryable: true, message: `The provider '${provider}' sent ${detail}.` });
+}
+
 export function upstreamStreamError(provider: string, detail: string): GatewayError {
   return new GatewayError({
     status: 502,

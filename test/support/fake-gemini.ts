@@ -46,7 +46,9 @@ export type GeminiScenario =
   /** Stream only: one event, then an error payload (503 UNAVAILABLE). */
   | 'stream-error'
   /** Stream only: two events and no finishReason. */
-  | 'stream-truncated';
+  | 'stream-truncated'
+  /** No answer but MALFORMED_FUNCTION_CALL (answer and stream). */
+  | 'malformed-call';
 
 export type FakeGeminiReply =
   | { kind: 'scenario'; scenario: GeminiScenario }

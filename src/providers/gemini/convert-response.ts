@@ -2,7 +2,7 @@
 // (thought summaries left out), function calls as tool calls with ids the proxy makes up, finish reason
 // through the shared map, usage with cached and thinking tokens, log probabilities when asked for.
 // @see https://ai.google.dev/api/generate-content#generatecontentresponse
-import { upstreamBadResponse } from '../../errors/gateway-error.js';
+import { failedToolCallError, upstreamBadResponse } from '../../errors/gateway-error.js';
 import type { ChatCompletionChoice, ChatCompletionResponse, CompletionUsage, ToolCall } from '../../openai/types.js';
 import { assistantMessage } from '../assistant-message.js';
 import { failedToolCall, mapFinishReason, PROMPT_BLOCKED_FINISH_REASON } from '../map-finish-reason.js';
@@ -94,7 +94,7 @@ function convertCandidate(candidate: GeminiCandidate, position: number, target: 
     }
   }
   const failed = failedToolCall(candidate.finishReason, text.length > 0 || toolCalls.length > 0);
-  if (failed !== undefined) throw upstreamBadResponse(target.provider, failed);
+  if (failed !== undefined) throw failedToolCallError(target.provider, failed);
   const legacy = target.legacyFunctions === true;
   const message = assistantMessage(text, sawText, toolCalls, legacy);
   return {

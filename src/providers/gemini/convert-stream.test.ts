@@ -187,10 +187,10 @@ describe('a function call the model failed to write', () => {
     responseId: 'resp-malformed',
   };
 
-  it('is a failed answer (retried, moved to another deployment), not an empty stop', () => {
+  it('is a failed answer (retried, moved to another deployment, never held against its health), not an empty stop', () => {
     assert.throws(
       () => parseGeminiResponse(malformed, makeTarget('gemini')),
-      (error: unknown) => error instanceof GatewayError && error.status === 502 && error.code === 'upstream_error' && error.retryable && /MALFORMED_FUNCTION_CALL/.test(error.message),
+      (error: unknown) => error instanceof GatewayError && error.status === 502 && error.code === 'upstream_failed_tool_call' && error.retryable && /MALFORMED_FUNCTION_CALL/.test(error.message),
     );
     const unexpected = { ...malformed, candidates: [{ content: { parts: [] }, finishReason: 'UNEXPECTED_TOOL_CALL', index: 0 }] };
     assert.throws(() => parseGeminiResponse(unexpected, makeTarget('gemini')), /UNEXPECTED_TOOL_CALL/);
@@ -198,7 +198,7 @@ describe('a function call the model failed to write', () => {
 
   it('in a stream, before any content: an error the held stream moves elsewhere', async () => {
     const { items, error } = await collectUntilError(convertGeminiStream(sseEvents(`data: ${JSON.stringify(malformed)}\r\n\r\n`), makeTarget('gemini', { stream: true })));
-    assert.ok(error instanceof GatewayError && error.code === 'upstream_stream_error' && /MALFORMED_FUNCTION_CALL/.test(error.message), String(error));
+    assert.ok(error instanceof GatewayError && error.code === 'upstream_failed_tool_call' && error.retryable && /MALFORMED_FUNCTION_CALL/.test(error.message), String(error));
     // Only the role chunk came before: nothing a client was shown.
     assert.deepEqual(items.map((chunk) => chunk.choices[0]?.delta), [{ role: 'assistant', content: '' }]);
   });

@@ -2,7 +2,7 @@
 // GenerateContentResponse; a candidate ends with `finishReason`, and a stream where one never does was
 // cut off. Function calls arrive whole and are sent as a name delta, then one arguments fragment.
 // @see https://ai.google.dev/api/generate-content#method:-models.streamgeneratecontent
-import { upstreamError, upstreamStreamError, type GatewayError } from '../../errors/gateway-error.js';
+import { failedToolCallError, upstreamError, upstreamStreamError, type GatewayError } from '../../errors/gateway-error.js';
 import type { ChatCompletionChunk, ChunkDelta, FinishReason } from '../../openai/types.js';
 import type { SseEvent } from '../../streaming/sse-decoder.js';
 import { failedToolCall, mapFinishReason, PROMPT_BLOCKED_FINISH_REASON } from '../map-finish-reason.js';
@@ -116,7 +116,7 @@ export async function* convertGeminiStream(events: AsyncIterable<SseEvent>, targ
       if (typeof candidate.finishReason === 'string' && candidate.finishReason.length > 0) {
         // Before any content the stream is still held: the failure moves the call to another try.
         const failed = failedToolCall(candidate.finishReason, state.texted || state.toolCalls > 0);
-        if (failed !== undefined) throw upstreamStreamError(target.provider, failed);
+        if (failed !== undefined) throw failedToolCallError(target.provider, failed);
         state.finished = true;
         yield chunk(index, {}, mapFinishReason('gemini', candidate.finishReason, { hasToolCalls: state.toolCalls > 0, legacyFunctions: legacy }));
       }

@@ -30,5 +30,8 @@ describe('reasoning_effort → thinkingConfig', () => {
     assert.ok('dropped' in thinkingConfigFor('gemini-flash-latest', 'low'));
     assert.ok('dropped' in thinkingConfigFor('gemini-2.5-flash', 'extreme'));
     assert.ok('dropped' in thinkingConfigFor('gemini-2.5-flash', 3));
+    assert.ok('dropped' in thinkingConfigFor('gemini-2.5-flash-image-preview', 'low'));
+    assert.ok('dropped' in thinkingConfigFor('gemini-2.5-flash-preview-tts', 'none'));
+    assert.deepEqual(thinkingConfigFor('gemini-2.5-flash-lite-preview-06-17', 'low'), { config: { thinkingBudget: 1024 } });
   });
 });

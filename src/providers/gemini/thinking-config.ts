@@ -35,6 +35,8 @@ export function thinkingConfigFor(model: string, effort: unknown): ThinkingMappi
   const minor = match?.[2] === undefined ? 0 : Number(match[2]);
   const variant = match?.[3] ?? '';
   const pro = /(?:^|-)pro(?:-|$)/.test(variant);
+  // Image, speech and live variants take no thinking settings (Gemini refuses them there).
+  if (/(?:^|-)(?:image|tts|audio|live|embedding)(?:-|$)/.test(variant)) return { dropped: `${model} takes no thinking settings` };
   if (major >= 3) {
     const level = (pro ? PRO_LEVELS : FLASH_LEVELS)[asked];
     const note = level === asked || (asked === 'xhigh' && level === 'high') ? undefined : `${model} takes ${pro ? 'low or high' : 'minimal, low, medium or high'}; sent ${level}`;

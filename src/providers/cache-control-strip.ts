@@ -17,12 +17,16 @@ function hasMarker(item: unknown): boolean {
   return isRecord(item) && item.cache_control !== undefined;
 }
 
-function strippedMessage(message: ChatMessage): ChatMessage | undefined {
+function strippedMessage(message: ChatMessage, flattenToolText: boolean): ChatMessage | undefined {
   const content = message.content;
   const partMarked = Array.isArray(content) && content.some(hasMarker);
   if (!partMarked && !hasMarker(message)) return undefined;
   const copy = hasMarker(message) ? without(message) : { ...message };
-  if (partMarked) copy.content = content.map((part) => (hasMarker(part) ? without(part) : part));
+  if (partMarked) {
+    const parts = content.map((part) => (hasMarker(part) ? without(part) : part));
+    const only = parts[0];
+    copy.content = flattenToolText && message.role === 'tool' && parts.length === 1 && isRecord(only) && only.type === 'text' && typeof only.text === 'string' ? only.text : parts;
+  }
   return copy;
 }
 
@@ -34,8 +38,13 @@ function strippedTool(tool: ToolDefinition): ToolDefinition | undefined {
   return copy;
 }
 
-/** `request` without its markers (on messages, parts, tools, functions, at the top), or undefined when it has none. */
-export function stripCacheControl(request: ChatCompletionRequest): ChatCompletionRequest | undefined {
+/**
+ * `request` without its markers (on messages, parts, tools, functions, at the top), or undefined when
+ * it has none. `flattenToolText`: a tool message left with one text part gets it as its string content
+ * (the translation from /v1/messages made that part only to carry a marker, and some hosts take a
+ * tool message's content as a string only); a client's own chat request keeps its shape.
+ */
+export function stripCacheControl(request: ChatCompletionRequest, flattenToolText = false): ChatCompletionRequest | undefined {
   let changed = false;
   const strip = <T>(list: T[] | undefined, one: (item: T) => T | undefined): T[] | undefined => {
     if (!Array.isArray(list)) return list;
@@ -50,7 +59,7 @@ export function stripCacheControl(request: ChatCompletionRequest): ChatCompletio
     changed = true;
     return copy;
   };
-  const messages = strip(request.messages, strippedMessage) ?? request.messages;
+  const messages = strip(request.messages, (message) => strippedMessage(message, flattenToolText)) ?? request.messages;
   const tools = strip(request.tools, strippedTool);
   const functions = strip(request.functions, (definition) => (hasMarker(definition) ? without(definition) : undefined));
   if (!changed && request.cache_control === undefined) return undefined;

@@ -164,7 +164,7 @@ export function createOpenAiCodec(options: OpenAiCodecOptions): ChatCodec {
     buildChatRequest(request, target): UpstreamRequestSpec {
       let sent = request;
       if (target.stripCacheMarkers === true) {
-        sent = stripCacheControl(request) ?? request;
+        sent = stripCacheControl(request, true) ?? request;
       } else if (preset.refusesCacheControl === true) {
         const stripped = stripCacheControl(request);
         if (stripped !== undefined) {

@@ -220,10 +220,13 @@ describe('/v1/messages: a Claude group with a GPT fallback', () => {
     assert.deepEqual((sent.tools as Array<Record<string, unknown>>)[0]?.cache_control, HOUR);
   });
 
-  test('OpenAI, which caches without markers, is sent none', async () => {
+  test('OpenAI, which caches without markers, is sent none, and a tool result as its text', async () => {
     await send('gpt-4o');
     const sent = openai.requests.at(-1);
     assert.equal(record(sent?.body).model, 'gpt-4o');
     assert.doesNotMatch(JSON.stringify(sent?.body), /cache_control/);
+    // The part the translation made only to carry the result's marker is gone with it.
+    const tool = (record(sent?.body).messages as Array<Record<string, unknown>>).find((message) => message.role === 'tool');
+    assert.equal(tool?.content, '# Project');
   });
 });

@@ -53,6 +53,8 @@ export interface ChatMessage {
   refusal?: string | null;
   /** Not OpenAI's: a prompt-cache breakpoint on the message's last block (LiteLLM's convention, for Claude). */
   cache_control?: unknown;
+  /** Not OpenAI's: Claude's signed thinking blocks of an assistant turn, replayed as received (LiteLLM's convention). */
+  thinking_blocks?: unknown;
 }
 
 export interface FunctionDefinition {
@@ -134,12 +136,19 @@ export interface CompletionUsage {
   completion_tokens_details?: { reasoning_tokens?: number; audio_tokens?: number };
 }
 
+/** Claude's thinking as an answer carries it (LiteLLM's `thinking_blocks`), signed, to be replayed in the next turn. */
+export type ThinkingBlock = { type: 'thinking'; thinking: string; signature: string } | { type: 'redacted_thinking'; data: string };
+
 export interface ResponseMessage {
   role: 'assistant';
   content: string | null;
   refusal?: string | null;
   tool_calls?: ToolCall[];
   function_call?: FunctionCall;
+  /** Not OpenAI's: the model's reasoning text (DeepSeek's field, Claude's thinking). */
+  reasoning_content?: string;
+  /** Not OpenAI's: Claude's thinking blocks, signatures included. */
+  thinking_blocks?: ThinkingBlock[];
 }
 
 export interface ChatCompletionChoice {
@@ -172,6 +181,8 @@ export interface ChunkDelta {
   refusal?: string | null;
   tool_calls?: ToolCallDelta[];
   function_call?: { name?: string; arguments?: string };
+  reasoning_content?: string;
+  thinking_blocks?: ThinkingBlock[];
 }
 
 export interface ChatCompletionChunkChoice {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ChatCompletionRequest } from '../openai/types.js';
-import { convertOpenAiRequest, createOpenAiCodec, parseOpenAiModelList } from './openai-compatible.js';
+import { convertOpenAiRequest, createOpenAiCodec, parseOpenAiModelList, withoutThinkingBlocks } from './openai-compatible.js';
 import type { ChatTarget } from './provider.js';
 
 const target = (model: string, stream: boolean): ChatTarget => ({
@@ -166,5 +166,22 @@ describe('cache_control markers on OpenAI-format hosts', () => {
     assert.equal(JSON.stringify(withTools), before, 'the client’s request is left as it was');
     // Mistral takes every marker out: the tool message's too.
     assert.doesNotMatch(build('mistral', withTools).body, /cache_control/);
+  });
+});
+
+describe('thinking_blocks replayed from a Claude answer', () => {
+  test('never reach an OpenAI-format host; a request without them is not copied', () => {
+    const request: ChatCompletionRequest = {
+      model: 'gpt-4o',
+      messages: [
+        { role: 'user', content: 'Hi' },
+        { role: 'assistant', content: 'Hello', thinking_blocks: [{ type: 'thinking', thinking: 'greet', signature: 'sig' }] },
+        { role: 'user', content: 'Again' },
+      ],
+    };
+    const stripped = withoutThinkingBlocks(request);
+    assert.deepEqual(stripped?.messages[1], { role: 'assistant', content: 'Hello' });
+    assert.equal((request.messages[1] as { thinking_blocks?: unknown }).thinking_blocks !== undefined, true, 'the client’s request is not changed');
+    assert.equal(withoutThinkingBlocks({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] }), undefined);
   });
 });

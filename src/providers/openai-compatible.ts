@@ -78,6 +78,24 @@ export function parseOpenAiErrorStatus(status: number, body: unknown): number | 
   return code === 'insufficient_quota' || type === 'insufficient_quota' ? 402 : undefined;
 }
 
+/**
+ * The request without the `thinking_blocks` the proxy's Claude answers carry (replayed by the client
+ * with each assistant turn): no OpenAI-format host knows the field, and a conversation may move from
+ * Claude to another model. Undefined when no message has them (the common case: nothing copied).
+ */
+export function withoutThinkingBlocks(request: ChatCompletionRequest): ChatCompletionRequest | undefined {
+  const messages = request.messages;
+  if (!Array.isArray(messages) || !messages.some((message) => isRecord(message) && message.thinking_blocks !== undefined)) return undefined;
+  return {
+    ...request,
+    messages: messages.map((message) => {
+      if (!isRecord(message) || message.thinking_blocks === undefined) return message;
+      const { thinking_blocks: _blocks, ...rest } = message;
+      return rest;
+    }),
+  };
+}
+
 /** Azure's prompt filter (`content_filter`) and OpenAI's moderation refusal (`content_policy_violation`). */
 const CONTENT_POLICY_CODES: ReadonlySet<unknown> = new Set(['content_filter', 'content_policy_violation']);
 
@@ -162,17 +180,17 @@ export function createOpenAiCodec(options: OpenAiCodecOptions): ChatCodec {
       return azure ? { 'api-key': apiKey } : { authorization: `Bearer ${apiKey}` };
     },
     buildChatRequest(request, target): UpstreamRequestSpec {
-      let sent = request;
+      let sent = withoutThinkingBlocks(request) ?? request;
       if (target.stripCacheMarkers === true) {
-        sent = stripCacheControl(request, true) ?? request;
+        sent = stripCacheControl(sent, true) ?? sent;
       } else if (preset.refusesCacheControl === true) {
-        const stripped = stripCacheControl(request);
+        const stripped = stripCacheControl(sent);
         if (stripped !== undefined) {
           sent = stripped;
           warnIgnored(target, options.kind, 'cache_control');
         }
       } else if (preset.hangsOnToolMessageMarkers === true) {
-        const stripped = stripToolMessageMarkers(request);
+        const stripped = stripToolMessageMarkers(sent);
         if (stripped !== undefined) {
           sent = stripped;
           warnIgnored(target, options.kind, "cache_control on a 'tool' message (mark its content part instead)");

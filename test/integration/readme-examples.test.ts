@@ -61,6 +61,8 @@ const NOT_RUN: Record<string, string> = {
     'installs the dependencies and serves on port 8000 in the foreground; first-start.test.ts checks the generated key it prints, cli-start.test.ts the start',
   'export OPENAI_API_KEY=sk-... # any provider of the table below': 'needs a real provider key and port 8000; every example here runs on the proxy these variables configure',
   'export ANTHROPIC_BASE_URL=http://localhost:8000 # no /v1': 'runs Claude Code (`claude`), which is not installed here; the /v1/messages examples below are what it calls',
+  'response = client.chat.completions.create(':
+    "Python's openai package is not installed on the test machines and it needs a real Claude model; src/providers/anthropic/convert-request.test.ts and convert-stream.test.ts hold the thinking fields it sends and reads",
   'from openai import OpenAI':
     "Python's openai package is not installed on the test machines (requests is); anthropic-chat-prompt-cache.test.ts sends the same cache_control request through the Node SDK",
   'npm test # builds with tsc, then runs every *.test.js with node\'s test runner': 'the whole suite (this test included), the benchmark and the full-size load run',

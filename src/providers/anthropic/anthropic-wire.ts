@@ -75,12 +75,21 @@ export interface AnthropicToolResultBlockParam {
   cache_control?: AnthropicCacheControl;
 }
 
+/** A thinking block replayed in an assistant turn, as Claude wrote it (its signature proves it). */
+export type AnthropicThinkingBlockParam =
+  | { type: 'thinking'; thinking: string; signature: string; cache_control?: undefined }
+  | { type: 'redacted_thinking'; data: string; cache_control?: undefined };
+
 export type AnthropicContentBlockParam =
   | AnthropicTextBlockParam
   | AnthropicImageBlockParam
   | AnthropicDocumentBlockParam
   | AnthropicToolUseBlockParam
-  | AnthropicToolResultBlockParam;
+  | AnthropicToolResultBlockParam
+  | AnthropicThinkingBlockParam;
+
+/** Extended thinking: a budget (Claude 4.5 and before, 4.6), adaptive (4.6 and later), or off. */
+export type AnthropicThinkingConfig = { type: 'enabled'; budget_tokens: number } | { type: 'adaptive' } | { type: 'disabled' };
 
 export interface AnthropicMessageParam {
   role: 'user' | 'assistant';
@@ -119,6 +128,7 @@ export interface AnthropicMessagesRequest {
   tool_choice?: AnthropicToolChoice;
   /** Automatic caching: the breakpoint goes on the last cacheable block. */
   cache_control?: AnthropicCacheControl;
+  thinking?: AnthropicThinkingConfig;
 }
 
 // ---- Response ----

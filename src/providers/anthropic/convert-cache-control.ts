@@ -57,7 +57,7 @@ export class CacheBreakpoints {
     if (Array.isArray(body.system)) for (const block of body.system) add(block.cache_control);
     for (const message of body.messages) {
       if (typeof message.content === 'string') continue;
-      for (const block of message.content) add(block.cache_control);
+      for (const block of message.content) if ('cache_control' in block) add(block.cache_control);
     }
     add(body.cache_control);
 

@@ -356,3 +356,49 @@ describe('many parts', () => {
     assert.equal(Array.isArray(merged) ? merged.length : 0, 300_000);
   });
 });
+
+describe('extended thinking', () => {
+  const SIGNED = { type: 'thinking', thinking: 'The user wants the weather; I should call the tool.', signature: 'EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds' };
+  const call = { id: 'toolu_01', type: 'function' as const, function: { name: 'get_weather', arguments: '{"location":"Paris"}' } };
+
+  it("the client's thinking (through extra_body) is Claude's, checked", () => {
+    assert.deepEqual(convert({ ...openAiCase('text'), thinking: { type: 'enabled', budget_tokens: 2048 } }).body.thinking, { type: 'enabled', budget_tokens: 2048 });
+    assert.deepEqual(convert({ ...openAiCase('text'), thinking: { type: 'adaptive' } }).body.thinking, { type: 'adaptive' });
+    assert.deepEqual(convert({ ...openAiCase('text'), thinking: { type: 'adaptive' } }).warnings, []);
+    rejects({ ...openAiCase('text'), thinking: { type: 'enabled' } }, { code: 'invalid_value', param: 'thinking' });
+    rejects({ ...openAiCase('text'), thinking: 'on' }, { code: 'invalid_value', param: 'thinking' });
+  });
+
+  it('an assistant turn replayed with its thinking_blocks gives them back first, signed, before its tool calls', () => {
+    const request: ChatCompletionRequest = {
+      model: 'claude-sonnet-4-5',
+      thinking: { type: 'enabled', budget_tokens: 2048 },
+      messages: [
+        { role: 'user', content: 'Weather in Paris?' },
+        { role: 'assistant', content: null, tool_calls: [call], thinking_blocks: [SIGNED, { type: 'redacted_thinking', data: 'EmwKAhgBEgy3va3pzix' }] },
+        { role: 'tool', tool_call_id: 'toolu_01', content: '18°C' },
+      ],
+    };
+    const { body, warnings } = convert(request);
+    assert.deepEqual(body.thinking, { type: 'enabled', budget_tokens: 2048 });
+    assert.deepEqual(warnings, []);
+    const turn = body.messages[1]?.content as Array<{ type: string }>;
+    assert.deepEqual(turn.map((block) => block.type), ['thinking', 'redacted_thinking', 'tool_use']);
+    assert.deepEqual(turn[0], SIGNED);
+    rejects({ ...request, messages: [request.messages[0]!, { ...request.messages[1]!, thinking_blocks: [{ type: 'thinking', thinking: 'x' }] }, request.messages[2]!] }, { code: 'invalid_value', param: 'messages[1].thinking_blocks[0]' });
+  });
+
+  it("a tool loop whose assistant turn came back without its thinking_blocks gets thinking off, said, instead of Claude's 400", () => {
+    const { body, warnings } = convert({
+      model: 'claude-sonnet-4-5',
+      thinking: { type: 'adaptive' },
+      messages: [
+        { role: 'user', content: 'Weather in Paris?' },
+        { role: 'assistant', content: null, tool_calls: [call] },
+        { role: 'tool', tool_call_id: 'toolu_01', content: '18°C' },
+      ],
+    });
+    assert.equal(body.thinking, undefined);
+    assert.match(warnings.join('\n'), /^thinking: the assistant turn whose tool calls this answers came without its thinking_blocks/m);
+  });
+});

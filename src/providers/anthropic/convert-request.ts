@@ -70,6 +70,8 @@ import type {
   AnthropicToolChoice,
   AnthropicToolResultBlockParam,
   AnthropicToolUseBlockParam,
+  AnthropicThinkingBlockParam,
+  AnthropicThinkingConfig,
 } from './anthropic-wire.js';
 import { isRecord } from './anthropic-wire.js';
 import { CacheBreakpoints } from './convert-cache-control.js';
@@ -80,7 +82,7 @@ export const JSON_RESPONSE_TOOL = 'json_response';
 export const DEFAULT_ANTHROPIC_MAX_TOKENS = 4096;
 
 /** Fields this file reads. Anything else the client sends is dropped with a warning. */
-const ANTHROPIC_FIELDS = handledFields('cache_control');
+const ANTHROPIC_FIELDS = handledFields('cache_control', 'thinking');
 
 const IMAGE_TYPES: Readonly<Record<string, AnthropicImageMediaType>> = {
   'image/jpeg': 'image/jpeg',
@@ -200,6 +202,48 @@ function markLastBlock(blocks: readonly AnthropicContentBlockParam[], message: C
   last.cache_control ??= marker;
 }
 
+/**
+ * An assistant turn's `thinking_blocks`, as the proxy gave them with the answer (LiteLLM's field): Claude
+ * checks their signatures, and needs them back before the tool calls of a turn it thought in.
+ */
+function thinkingBlocks(value: unknown, param: string): AnthropicThinkingBlockParam[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw invalidValue(param, 'expected the list of thinking blocks the answer carried');
+  return value.map((block: unknown, index) => {
+    if (isRecord(block) && block.type === 'thinking' && typeof block.thinking === 'string' && typeof block.signature === 'string') {
+      return { type: 'thinking', thinking: block.thinking, signature: block.signature };
+    }
+    if (isRecord(block) && block.type === 'redacted_thinking' && typeof block.data === 'string') return { type: 'redacted_thinking', data: block.data };
+    throw invalidValue(`${param}[${index}]`, "expected {type: 'thinking', thinking, signature} or {type: 'redacted_thinking', data}, as the answer carried it");
+  });
+}
+
+/** The client's `thinking` (Anthropic's own field, through extra_body), checked; undefined when absent. */
+function thinkingConfig(value: unknown): AnthropicThinkingConfig | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (isRecord(value)) {
+    if (value.type === 'adaptive' || value.type === 'disabled') return { type: value.type };
+    if (value.type === 'enabled' && typeof value.budget_tokens === 'number' && Number.isInteger(value.budget_tokens) && value.budget_tokens > 0) {
+      return { type: 'enabled', budget_tokens: value.budget_tokens };
+    }
+  }
+  throw invalidValue('thinking', "expected {type: 'enabled', budget_tokens}, {type: 'adaptive'} or {type: 'disabled'}");
+}
+
+/**
+ * Whether Claude would refuse thinking for this conversation: in a tool loop (the last turn answers
+ * the calls of the assistant turn before it) that turn must open with its thinking, and a client that
+ * did not replay the answer's `thinking_blocks` has none to send.
+ */
+function toolLoopWithoutThinking(messages: readonly AnthropicMessageParam[]): boolean {
+  const last = messages[messages.length - 1];
+  const before = messages[messages.length - 2];
+  if (last?.role !== 'user' || before?.role !== 'assistant' || typeof before.content === 'string' || typeof last.content === 'string') return false;
+  if (!last.content.some((block) => block.type === 'tool_result') || !before.content.some((block) => block.type === 'tool_use')) return false;
+  const opening = before.content[0]?.type;
+  return opening !== 'thinking' && opening !== 'redacted_thinking';
+}
+
 const ANTHROPIC_ID = /^[a-zA-Z0-9_-]+$/;
 
 /**
@@ -311,7 +355,8 @@ function convertMessages(messages: ChatMessage[], target: ChatTarget, marks: Cac
       return;
     }
     if (role === 'assistant') {
-      const blocks: AnthropicContentBlockParam[] = textBlocks(message.content, `${param}.content`, marks);
+      // Claude's thinking opens its turn, before the text and calls it led to.
+      const blocks: AnthropicContentBlockParam[] = [...thinkingBlocks(message.thinking_blocks, `${param}.thinking_blocks`), ...textBlocks(message.content, `${param}.content`, marks)];
       (message.tool_calls ?? []).forEach((call, callIndex) => {
         const callParam = `${param}.tool_calls[${callIndex}]`;
         if (!isRecord(call) || !isRecord(call.function) || typeof call.function.name !== 'string' || typeof call.id !== 'string') {
@@ -532,6 +577,12 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
   if (target.stream) body.stream = true;
   const automatic = marks.of(request, '');
   if (automatic !== undefined) body.cache_control = automatic;
+  const thinking = thinkingConfig(request.thinking);
+  if (thinking !== undefined) {
+    if (thinking.type !== 'disabled' && toolLoopWithoutThinking(messages)) {
+      target.warnings.push('thinking: the assistant turn whose tool calls this answers came without its thinking_blocks (replay the message as the answer gave it), and Claude refuses thinking then, so it is off for this call');
+    } else body.thinking = thinking;
+  }
   marks.check(body);
   warnDropped(request, target);
   return body;

@@ -2,7 +2,7 @@
 // JSON-mode tool as content), stop reason through the shared map, cache-aware usage.
 // @see https://docs.anthropic.com/en/api/messages#response-content
 import { upstreamBadResponse } from '../../errors/gateway-error.js';
-import type { ChatCompletionResponse, CompletionUsage, ToolCall } from '../../openai/types.js';
+import type { ChatCompletionResponse, CompletionUsage, ThinkingBlock, ToolCall } from '../../openai/types.js';
 import { assistantMessage } from '../assistant-message.js';
 import { mapFinishReason } from '../map-finish-reason.js';
 import { upstreamTokenCount as count } from '../token-count.js';
@@ -50,8 +50,13 @@ export function parseAnthropicResponse(body: unknown, target: ChatTarget): ChatC
   let text = '';
   let sawText = false;
   const toolCalls: ToolCall[] = [];
+  const thinking: ThinkingBlock[] = [];
   for (const block of body.content) {
-    if (block.type === 'text' && isRecord(block) && typeof block.text === 'string') {
+    if (block.type === 'thinking' && isRecord(block) && typeof block.thinking === 'string' && typeof block.signature === 'string') {
+      thinking.push({ type: 'thinking', thinking: block.thinking, signature: block.signature });
+    } else if (block.type === 'redacted_thinking' && isRecord(block) && typeof block.data === 'string') {
+      thinking.push({ type: 'redacted_thinking', data: block.data });
+    } else if (block.type === 'text' && isRecord(block) && typeof block.text === 'string') {
       text += block.text;
       sawText = true;
     } else if (block.type === 'tool_use' && isRecord(block) && typeof block.id === 'string' && typeof block.name === 'string') {
@@ -63,11 +68,16 @@ export function parseAnthropicResponse(body: unknown, target: ChatTarget): ChatC
         toolCalls.push({ id: block.id, type: 'function', function: { name: block.name, arguments: stringifyToolInput(block.input) } });
       }
     }
-    // thinking, redacted_thinking and server-tool blocks have no OpenAI field.
+    // Server-tool blocks have no OpenAI field.
   }
 
   const legacy = target.legacyFunctions === true;
   const message = assistantMessage(text, sawText, toolCalls, legacy);
+  if (thinking.length > 0) {
+    // The reasoning as DeepSeek's field carries it, and the blocks themselves to replay (Claude checks their signatures).
+    message.reasoning_content = thinking.map((block) => (block.type === 'thinking' ? block.thinking : '')).join('');
+    message.thinking_blocks = thinking;
+  }
 
   return {
     id: body.id.length > 0 ? body.id : `chatcmpl-${target.requestId}`,

@@ -181,3 +181,61 @@ describe('convertAnthropicStream failures', () => {
     assert.equal(reassemble(chunks)[0]?.content, 'Hello! How can I help you today?');
   });
 });
+
+describe('extended thinking in answers', () => {
+  const message = (content: unknown[]) => ({
+    id: 'msg_think',
+    type: 'message',
+    role: 'assistant',
+    model: 'claude-sonnet-4-5',
+    content,
+    stop_reason: 'end_turn',
+    stop_sequence: null,
+    usage: { input_tokens: 20, output_tokens: 40 },
+  });
+
+  it('a whole answer carries the thinking as reasoning_content and the signed blocks as thinking_blocks', () => {
+    const answer = parseAnthropicResponse(
+      message([
+        { type: 'thinking', thinking: 'Two plus two ', signature: 'sig-1' },
+        { type: 'redacted_thinking', data: 'EmwKAhgB' },
+        { type: 'text', text: 'It is 4.' },
+      ]),
+      makeTarget('anthropic'),
+    );
+    const reply = answer.choices[0]?.message;
+    assert.equal(reply?.content, 'It is 4.');
+    assert.equal(reply?.reasoning_content, 'Two plus two ');
+    assert.deepEqual(reply?.thinking_blocks, [
+      { type: 'thinking', thinking: 'Two plus two ', signature: 'sig-1' },
+      { type: 'redacted_thinking', data: 'EmwKAhgB' },
+    ]);
+    assert.equal(parseAnthropicResponse(message([{ type: 'text', text: 'No thinking.' }]), makeTarget('anthropic')).choices[0]?.message.thinking_blocks, undefined);
+  });
+
+  it('a stream sends thinking as reasoning_content deltas, then the signed block when it stops', async () => {
+    const events = [
+      ['message_start', { type: 'message_start', message: { ...message([]), stop_reason: null } }],
+      ['content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } }],
+      ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'Two plus ' } }],
+      ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'two.' } }],
+      ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: 'EqQBCgIYAhIM' } }],
+      ['content_block_stop', { type: 'content_block_stop', index: 0 }],
+      ['content_block_start', { type: 'content_block_start', index: 1, content_block: { type: 'text', text: '' } }],
+      ['content_block_delta', { type: 'content_block_delta', index: 1, delta: { type: 'text_delta', text: 'It is 4.' } }],
+      ['content_block_stop', { type: 'content_block_stop', index: 1 }],
+      ['message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 40 } }],
+      ['message_stop', { type: 'message_stop' }],
+    ]
+      .map(([name, data]) => `event: ${String(name)}\ndata: ${JSON.stringify(data)}\n\n`)
+      .join('');
+    const chunks = await collect(convertAnthropicStream(sseEvents(events), makeTarget('anthropic', { stream: true })));
+    const deltas = chunks.map((chunk) => chunk.choices[0]?.delta ?? {});
+    assert.deepEqual(
+      deltas.filter((delta) => delta.reasoning_content !== undefined).map((delta) => delta.reasoning_content),
+      ['Two plus ', 'two.'],
+    );
+    assert.deepEqual(deltas.find((delta) => delta.thinking_blocks !== undefined)?.thinking_blocks, [{ type: 'thinking', thinking: 'Two plus two.', signature: 'EqQBCgIYAhIM' }]);
+    assert.equal(deltas.map((delta) => delta.content ?? '').join(''), 'It is 4.');
+  });
+});

@@ -36,7 +36,8 @@ export function convertAnthropicStreamError(data: unknown, provider: string): Ga
 }
 
 /** What a content block index turned out to be. */
-type BlockKind = { kind: 'text' } | { kind: 'json' } | { kind: 'tool'; index: number } | { kind: 'ignored' };
+/** A thinking block gathers its text and signature: the whole block is sent when it stops, to be replayed. */
+type BlockKind = { kind: 'text' } | { kind: 'json' } | { kind: 'tool'; index: number } | { kind: 'thinking'; thinking: string; signature: string } | { kind: 'ignored' };
 
 function parseData(event: SseEvent, provider: string): Record<string, unknown> {
   let parsed: unknown;
@@ -113,6 +114,11 @@ export async function* convertAnthropicStream(events: AsyncIterable<SseEvent>, t
           const initial = isRecord(block.input) && Object.keys(block.input).length > 0 ? stringifyToolInput(block.input) : '';
           yield chunk(toolDelta(callIndex, { id: block.id, name: block.name, arguments: initial }));
         }
+      } else if (block.type === 'thinking') {
+        blocks.set(index, { kind: 'thinking', thinking: typeof block.thinking === 'string' ? block.thinking : '', signature: typeof block.signature === 'string' ? block.signature : '' });
+      } else if (block.type === 'redacted_thinking' && typeof block.data === 'string') {
+        blocks.set(index, { kind: 'ignored' });
+        yield chunk({ thinking_blocks: [{ type: 'redacted_thinking', data: block.data }] });
       } else {
         blocks.set(index, { kind: 'ignored' });
       }
@@ -128,8 +134,20 @@ export async function* convertAnthropicStream(events: AsyncIterable<SseEvent>, t
       } else if (delta.type === 'input_json_delta' && typeof delta.partial_json === 'string' && delta.partial_json.length > 0) {
         if (kind.kind === 'json') yield chunk({ content: delta.partial_json });
         else if (kind.kind === 'tool') yield chunk(toolDelta(kind.index, { arguments: delta.partial_json }));
+      } else if (kind.kind === 'thinking') {
+        if (delta.type === 'thinking_delta' && typeof delta.thinking === 'string' && delta.thinking.length > 0) {
+          kind.thinking += delta.thinking;
+          yield chunk({ reasoning_content: delta.thinking });
+        } else if (delta.type === 'signature_delta' && typeof delta.signature === 'string') kind.signature += delta.signature;
       }
-      // thinking, signature and citation deltas have no OpenAI field.
+      // Citation deltas have no OpenAI field.
+      continue;
+    }
+
+    if (type === 'content_block_stop') {
+      const kind = blocks.get(index);
+      // The whole thinking block, signed, for the client to replay with the turn (LiteLLM's `thinking_blocks`).
+      if (kind?.kind === 'thinking') yield chunk({ thinking_blocks: [{ type: 'thinking', thinking: kind.thinking, signature: kind.signature }] });
       continue;
     }
 
@@ -147,7 +165,7 @@ export async function* convertAnthropicStream(events: AsyncIterable<SseEvent>, t
       }
       return;
     }
-    // content_block_stop and event types added later carry nothing for the client.
+    // Event types added later carry nothing for the client.
   }
   throw upstreamStreamError(target.provider, started ? 'the stream ended before message_stop' : 'the stream ended before message_start');
 }

@@ -17,10 +17,17 @@ import { isRecord } from '../json/guards.js';
 import { readReportedUsage } from '../usage/reported-usage.js';
 
 
+/**
+ * Whether a delta is the model answering. Thinking aloud counts (DeepSeek's and vLLM's
+ * `reasoning_content`, OpenRouter's and Groq's `reasoning`): a reasoning model may think for minutes
+ * before its first word, and held until then the stream hit the time-to-first-token limit (504).
+ */
 function hasContent(delta: unknown): boolean {
   if (!isRecord(delta)) return false;
   return (
     (typeof delta.content === 'string' && delta.content.length > 0) ||
+    (typeof delta.reasoning_content === 'string' && delta.reasoning_content.length > 0) ||
+    (typeof delta.reasoning === 'string' && delta.reasoning.length > 0) ||
     (Array.isArray(delta.tool_calls) && delta.tool_calls.length > 0) ||
     isRecord(delta.function_call) ||
     (typeof delta.refusal === 'string' && delta.refusal.length > 0)

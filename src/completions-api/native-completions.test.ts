@@ -55,3 +55,20 @@ describe('completions pass-through: events that are no chunk', () => {
     });
   }
 });
+
+describe('completions pass-through: the request to Azure', () => {
+  const AZURE = { provider: { name: 'azure', kind: 'azure' }, upstreamModel: 'instruct', model: 'instruct', entry: undefined } as unknown as Route;
+  const sent = (apiVersion: string | undefined) =>
+    JSON.parse(completionsProtocol({ model: 'azure/instruct', prompt: 'Hi', stream: true, stream_options: { include_usage: true } }, true, () => apiVersion).request(AZURE, true).body ?? '') as Record<string, unknown>;
+
+  test('an api-version that takes stream_options is asked for usage', () => {
+    assert.deepEqual(sent(undefined).stream_options, { include_usage: true });
+    assert.deepEqual(sent('2024-10-21').stream_options, { include_usage: true });
+  });
+
+  test('an older api-version, which answers 400 to stream_options, gets none (not even the client’s)', () => {
+    const body = sent('2024-06-01');
+    assert.equal('stream_options' in body, false);
+    assert.deepEqual(body, { model: 'instruct', prompt: 'Hi', stream: true });
+  });
+});

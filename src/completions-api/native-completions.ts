@@ -5,7 +5,7 @@
 // and shown only to clients that asked.
 import { upstreamBadResponse, upstreamStreamError } from '../errors/gateway-error.js';
 import { servedNatively, type NativeProtocol } from '../http/native-call.js';
-import { AZURE_DEFAULT_API_VERSION, parseOpenAiErrorMessage } from '../providers/openai-compatible.js';
+import { AZURE_DEFAULT_API_VERSION, azureTakesStreamOptions, parseOpenAiErrorMessage } from '../providers/openai-compatible.js';
 import type { ProviderInstance } from '../providers/provider.js';
 import type { ModelGroup, ModelRouter } from '../routing/model-router.js';
 import { encodeSseData, encodeSseJson, SSE_DONE } from '../streaming/sse-encoder.js';
@@ -40,10 +40,16 @@ export function completionsProtocol(body: Record<string, unknown>, clientUsage: 
   return {
     request(route, stream) {
       const provider = route.provider;
+      const apiVersion = provider.kind === 'azure' ? apiVersions(provider.name) : undefined;
       const path =
         provider.kind === 'azure'
-          ? `/openai/deployments/${encodeURIComponent(route.upstreamModel)}/completions?api-version=${encodeURIComponent(apiVersions(provider.name) ?? AZURE_DEFAULT_API_VERSION)}`
+          ? `/openai/deployments/${encodeURIComponent(route.upstreamModel)}/completions?api-version=${encodeURIComponent(apiVersion ?? AZURE_DEFAULT_API_VERSION)}`
           : '/completions';
+      // An Azure api-version older than stream_options refuses the field: none is sent (usage is then estimated).
+      if (provider.kind === 'azure' && !azureTakesStreamOptions(apiVersion)) {
+        const { stream_options: _dropped, ...rest } = body;
+        return { path, method: 'POST', headers: {}, body: JSON.stringify({ ...rest, model: route.upstreamModel, ...(stream ? { stream: true } : {}) }) };
+      }
       const options = isRecord(body.stream_options) ? body.stream_options : {};
       const out = { ...body, model: route.upstreamModel, ...(stream ? { stream: true, stream_options: { ...options, include_usage: true } } : {}) };
       return { path, method: 'POST', headers: {}, body: JSON.stringify(out) };

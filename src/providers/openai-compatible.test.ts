@@ -58,6 +58,39 @@ describe('convertOpenAiRequest', () => {
   });
 });
 
+describe('stream_options by host and Azure api-version', () => {
+  const streamed = { ...base, stream: true } as ChatCompletionRequest;
+  const asked = { ...base, stream: true, stream_options: { include_usage: true } } as unknown as ChatCompletionRequest;
+  const build = (options: Parameters<typeof createOpenAiCodec>[0], request: ChatCompletionRequest) => {
+    const sink = target('dep', true);
+    const sent = JSON.parse(createOpenAiCodec(options).buildChatRequest(request, sink).body ?? '') as Record<string, unknown>;
+    return { sent, warnings: sink.warnings };
+  };
+
+  test('Azure from api-version 2024-09-01-preview (GA 2024-10-21) and its v1 preview/latest is asked for usage', () => {
+    for (const apiVersion of [undefined, '2024-10-21', '2024-09-01-preview', '2025-04-01-preview', 'preview', 'latest']) {
+      const { sent, warnings } = build({ kind: 'azure', ...(apiVersion === undefined ? {} : { apiVersion }) }, streamed);
+      assert.deepEqual(sent.stream_options, { include_usage: true }, String(apiVersion));
+      assert.deepEqual(warnings, []);
+    }
+  });
+
+  test('older Azure api-versions refuse stream_options (400 "Unrecognized request argument"): none is sent, the client\'s own with a warning', () => {
+    for (const apiVersion of ['2024-06-01', '2024-02-01', '2023-05-15', '2024-08-01-preview']) {
+      assert.equal('stream_options' in build({ kind: 'azure', apiVersion }, streamed).sent, false, apiVersion);
+      const { sent, warnings } = build({ kind: 'azure', apiVersion }, asked);
+      assert.equal('stream_options' in sent, false, apiVersion);
+      assert.deepEqual(warnings, [`stream_options: not supported by openai (Azure api-version ${apiVersion}), ignored`]);
+    }
+  });
+
+  test("Mistral, which sends usage unasked and refuses unknown fields, never gets the client's stream_options either", () => {
+    const { sent, warnings } = build({ kind: 'mistral' }, asked);
+    assert.equal('stream_options' in sent, false);
+    assert.deepEqual(warnings, []);
+  });
+});
+
 describe('parseOpenAiModelList', () => {
   test('reads ids, owners, creation times and context windows; skips entries without a usable id', () => {
     const body = {

@@ -43,12 +43,26 @@ export const OPENAI_FAMILY_PRESETS: Record<OpenAiFamilyKind, Preset> = {
 
 export const AZURE_DEFAULT_API_VERSION = '2024-10-21';
 
-/** The outgoing body: the client's request with the upstream model name, and usage always asked for. */
+/**
+ * Whether an Azure `api-version` takes `stream_options`: from 2024-09-01-preview (GA 2024-10-21) on,
+ * and the v1 API's `preview`/`latest`. Older ones (2024-06-01, 2024-02-01, …) answer 400
+ * "Unrecognized request argument supplied: stream_options" to every stream that carries it.
+ */
+export function azureTakesStreamOptions(apiVersion: string | undefined): boolean {
+  const dated = /^(\d{4}-\d{2}-\d{2})/.exec(apiVersion ?? AZURE_DEFAULT_API_VERSION);
+  return dated === null || (dated[1] as string) >= '2024-09-01';
+}
+
+/**
+ * The outgoing body: the client's request with the upstream model name, and usage always asked for
+ * where the host takes `stream_options`; where it does not, the client's own are not sent either.
+ */
 export function convertOpenAiRequest(request: ChatCompletionRequest, target: ChatTarget, streamOptions: boolean): string {
   const askUsage = target.stream && streamOptions;
+  const dropOptions = !streamOptions && request.stream_options !== undefined;
   // The common case (same model name, no stream_options of the client's) serialises the request
   // itself, with no copy of it: a stringified object ends in `}`, so the usage request is appended.
-  if (request.model === target.model && (!askUsage || request.stream_options === undefined)) {
+  if (request.model === target.model && !dropOptions && (!askUsage || request.stream_options === undefined)) {
     const json = JSON.stringify(request);
     return askUsage ? `${json.slice(0, -1)},"stream_options":{"include_usage":true}}` : json;
   }
@@ -58,6 +72,8 @@ export function convertOpenAiRequest(request: ChatCompletionRequest, target: Cha
     const options: Record<string, unknown> = { ...(isRecord(request.stream_options) ? request.stream_options : {}) };
     options.include_usage = true;
     body.stream_options = options;
+  } else if (dropOptions) {
+    delete body.stream_options;
   }
   return JSON.stringify(body);
 }
@@ -166,6 +182,7 @@ export function createOpenAiCodec(options: OpenAiCodecOptions): ChatCodec {
   const preset = OPENAI_FAMILY_PRESETS[options.kind];
   const azure = options.kind === 'azure';
   const version = encodeURIComponent(options.apiVersion ?? AZURE_DEFAULT_API_VERSION);
+  const streamOptions = azure ? azureTakesStreamOptions(options.apiVersion) : preset.streamOptions;
   // Azure puts the deployment in the path; everyone else takes the model in the body.
   const chatPath = azure
     ? (model: string) => `/openai/deployments/${encodeURIComponent(model)}/chat/completions?api-version=${version}`
@@ -196,7 +213,9 @@ export function createOpenAiCodec(options: OpenAiCodecOptions): ChatCodec {
           warnIgnored(target, options.kind, "cache_control on a 'tool' message (mark its content part instead)");
         }
       }
-      return { path: chatPath(target.model), method: 'POST', headers: noHeaders, body: convertOpenAiRequest(sent, target, preset.streamOptions) };
+      // Mistral sends its usage unasked; an Azure api-version older than stream_options sends none (estimated, and no usage chunk).
+      if (azure && !streamOptions && isRecord(request.stream_options)) warnIgnored(target, `${target.provider} (Azure api-version ${options.apiVersion ?? ''})`, 'stream_options');
+      return { path: chatPath(target.model), method: 'POST', headers: noHeaders, body: convertOpenAiRequest(sent, target, streamOptions) };
     },
     parseChatResponse: parseOpenAiResponse,
     convertStream: convertOpenAiStream,

@@ -84,11 +84,16 @@ export function parseOpenAiResponse(body: unknown, target: ChatTarget): ChatComp
   return body as unknown as ChatCompletionResponse;
 }
 
+/** Groq's own status for its flex tier at capacity (`capacity_exceeded`): a wait mends it, as a 503's does. */
+const GROQ_CAPACITY_EXCEEDED = 498;
+
 /**
  * OpenAI answers an account out of credit with 429 `insufficient_quota`, which no wait mends: read
  * as the 402 other hosts send for it (an operator's billing problem, the next deployment tried).
+ * Groq's 498 is read as the 503 it means; as a 4xx it was the client's bad request, never retried.
  */
 export function parseOpenAiErrorStatus(status: number, body: unknown): number | undefined {
+  if (status === GROQ_CAPACITY_EXCEEDED) return 503;
   if (status !== 429 || !isRecord(body) || !isRecord(body.error)) return undefined;
   const { code, type } = body.error;
   return code === 'insufficient_quota' || type === 'insufficient_quota' ? 402 : undefined;

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ChatCompletionRequest } from '../openai/types.js';
-import { convertOpenAiRequest, createOpenAiCodec, parseOpenAiModelList, withoutThinkingBlocks } from './openai-compatible.js';
+import { convertOpenAiRequest, createOpenAiCodec, parseOpenAiErrorMessage, parseOpenAiModelList, withoutThinkingBlocks } from './openai-compatible.js';
 import type { ChatTarget } from './provider.js';
 
 const target = (model: string, stream: boolean): ChatTarget => ({
@@ -88,6 +88,35 @@ describe('stream_options by host and Azure api-version', () => {
     const { sent, warnings } = build({ kind: 'mistral' }, asked);
     assert.equal('stream_options' in sent, false);
     assert.deepEqual(warnings, []);
+  });
+});
+
+describe('parseOpenAiErrorMessage', () => {
+  test("OpenAI's, Ollama's string and a top-level message", () => {
+    assert.equal(parseOpenAiErrorMessage({ error: { message: 'Bad key', type: 'invalid_request_error' } }), 'Bad key');
+    assert.equal(parseOpenAiErrorMessage({ error: 'model "x" not found, try pulling it first' }), 'model "x" not found, try pulling it first');
+    assert.equal(parseOpenAiErrorMessage({ object: 'error', message: 'Invalid model: x', type: 'invalid_model' }), 'Invalid model: x');
+  });
+
+  // Mistral's 422 for a field it does not take, in the shapes it has sent; FastAPI servers' `detail`.
+  const extra = { type: 'extra_forbidden', loc: ['body', 'messages', 1, 'assistant', 'reasoning_content'], msg: 'Extra inputs are not permitted', input: 'x' };
+  const named = 'body.messages.1.assistant.reasoning_content: Extra inputs are not permitted';
+  test('a validation list (pydantic `detail`) names each refused field', () => {
+    assert.equal(parseOpenAiErrorMessage({ object: 'error', message: { detail: [extra] }, type: 'invalid_request_error', param: null, code: null }), named);
+    assert.equal(parseOpenAiErrorMessage({ detail: [extra, { ...extra, loc: ['body', 'n'] }] }), `${named}; body.n: Extra inputs are not permitted`);
+    assert.equal(parseOpenAiErrorMessage({ object: 'Error', detail: [extra], message: [extra], type: 'invalid_request_error', code: 3001 }), named);
+    assert.equal(parseOpenAiErrorMessage({ detail: 'Not Found' }), 'Not Found');
+  });
+
+  test('an error list (Google-style `[{"error": {...}}]`) reads its first entry', () => {
+    assert.equal(parseOpenAiErrorMessage([{ error: { code: 400, message: 'Invalid JSON payload', status: 'INVALID_ARGUMENT' } }]), 'Invalid JSON payload');
+  });
+
+  test('nothing readable is undefined', () => {
+    assert.equal(parseOpenAiErrorMessage({ error: { code: 500 } }), undefined);
+    assert.equal(parseOpenAiErrorMessage({ detail: [{ nothing: true }] }), undefined);
+    assert.equal(parseOpenAiErrorMessage([]), undefined);
+    assert.equal(parseOpenAiErrorMessage('oops'), undefined);
   });
 });
 

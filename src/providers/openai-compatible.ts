@@ -126,13 +126,35 @@ export function parseOpenAiContentPolicyCode(body: unknown): string | undefined 
   return CONTENT_POLICY_CODES.has(code) ? (code as string) : undefined;
 }
 
+/**
+ * A validation list as pydantic/FastAPI servers write it (`[{loc, msg}]`: Mistral's 422 for a field
+ * it refuses), as `body.messages.1.assistant.reasoning_content: Extra inputs are not permitted; …`.
+ */
+function validationMessage(detail: unknown): string | undefined {
+  if (typeof detail === 'string') return detail;
+  if (!Array.isArray(detail)) return undefined;
+  const parts: string[] = [];
+  for (const item of detail.slice(0, 10)) {
+    if (!isRecord(item) || typeof item.msg !== 'string') continue;
+    parts.push(Array.isArray(item.loc) ? `${item.loc.join('.')}: ${item.msg}` : item.msg);
+  }
+  return parts.length === 0 ? undefined : parts.join('; ');
+}
+
+/**
+ * The message of an OpenAI-format host's error body: OpenAI's `error.message`, Ollama's `error`
+ * string, a top-level `message` (Mistral, vLLM), a validation `detail` list (Mistral's 422, nested
+ * in `message` or at the top), or the first entry of an error list (Google's OpenAI-compatible API).
+ */
 export function parseOpenAiErrorMessage(body: unknown): string | undefined {
+  if (Array.isArray(body)) return body.length > 0 && isRecord(body[0]) ? parseOpenAiErrorMessage(body[0]) : undefined;
   if (!isRecord(body)) return undefined;
   const error = body.error;
   if (isRecord(error) && typeof error.message === 'string') return error.message;
   if (typeof error === 'string') return error;
-  if (typeof body.message === 'string') return body.message;
-  return undefined;
+  const message = body.message;
+  if (typeof message === 'string') return message;
+  return validationMessage(body.detail) ?? (isRecord(message) ? validationMessage(message.detail) : validationMessage(message));
 }
 
 /** Events → chunks, for when a caller needs objects rather than the pass-through bytes. */

@@ -173,6 +173,19 @@ aliases:
     assert.equal(mistral.requests.at(-1)?.body?.stream_options, undefined);
   });
 
+  test("mistral: its 422 for a field it refuses names the field, in both of Mistral's shapes", async () => {
+    const detail = [{ type: 'extra_forbidden', loc: ['body', 'messages', 0, 'user', 'name'], msg: 'Extra inputs are not permitted', input: 'bob' }];
+    for (const body of [{ object: 'error', message: { detail }, type: 'invalid_request_error', param: null, code: null }, { detail }]) {
+      mistral.enqueue({ kind: 'status', status: 422, body: JSON.stringify(body) });
+      const response = await chat(gateway, { model: 'mistral/mistral-small-2506', messages: [{ role: 'user', content: 'hi', name: 'bob' }] });
+      assert.equal(response.status, 400);
+      const { error } = (await response.json()) as { error: { code: string; message: string } };
+      assert.equal(error.code, 'upstream_invalid_request');
+      assert.match(error.message, /body\.messages\.0\.user\.name: Extra inputs are not permitted/);
+      assert.doesNotMatch(error.message, /bob/, 'the refused value is not echoed');
+    }
+  });
+
   test('a config-file openai-compatible provider and an alias to it', async () => {
     const response = await chat(gateway, { model: 'fast', messages: [{ role: 'user', content: 'hi' }] });
     assert.equal(response.status, 200);

@@ -91,6 +91,55 @@ describe('stream_options by host and Azure api-version', () => {
   });
 });
 
+describe("Mistral's names for OpenAI's fields (it answers 422 to any field it does not know)", () => {
+  const build = (request: Record<string, unknown>) => {
+    const sink = { ...target('mistral-small-2506', false), provider: 'mistral' };
+    const sent = JSON.parse(createOpenAiCodec({ kind: 'mistral' }).buildChatRequest(request as unknown as ChatCompletionRequest, sink).body ?? '') as Record<string, unknown>;
+    return { sent, warnings: sink.warnings };
+  };
+
+  test('max_completion_tokens is sent as max_tokens, seed as random_seed; user is dropped with a warning', () => {
+    const request = { model: 'mistral-small-2506', messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 50, seed: 7, user: 'u-1', temperature: 0.2 };
+    const before = JSON.stringify(request);
+    const { sent, warnings } = build(request);
+    assert.deepEqual(sent, { model: 'mistral-small-2506', messages: [{ role: 'user', content: 'hi' }], max_tokens: 50, random_seed: 7, temperature: 0.2 });
+    assert.deepEqual(warnings, ['user: not supported by mistral, ignored']);
+    assert.equal(JSON.stringify(request), before, 'a fallback to another host still gets the request as sent');
+  });
+
+  test("the client's own max_tokens wins over max_completion_tokens", () => {
+    assert.deepEqual(build({ model: 'm', messages: [], max_tokens: 10, max_completion_tokens: 50 }).sent, { model: 'mistral-small-2506', messages: [], max_tokens: 10 });
+  });
+
+  test("a developer message is a system message; another host's reasoning on an assistant message is dropped, with a warning", () => {
+    const { sent, warnings } = build({
+      model: 'm',
+      messages: [
+        { role: 'developer', content: 'Be brief.' },
+        { role: 'user', content: 'hi' },
+        { role: 'assistant', content: 'Hello', reasoning_content: 'The user greets me.' },
+        { role: 'assistant', content: 'Again', reasoning: 'x' },
+        { role: 'user', content: 'bye' },
+      ],
+    });
+    assert.deepEqual(sent.messages, [
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'hi' },
+      { role: 'assistant', content: 'Hello' },
+      { role: 'assistant', content: 'Again' },
+      { role: 'user', content: 'bye' },
+    ]);
+    assert.deepEqual(warnings, ['reasoning_content on assistant messages: not supported by mistral, ignored']);
+  });
+
+  test('a request with none of them is sent as it came; other hosts get every field', () => {
+    const plain = { model: 'mistral-small-2506', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 };
+    assert.deepEqual(build(plain), { sent: plain, warnings: [] });
+    const request = { ...base, max_completion_tokens: 50, seed: 7, user: 'u' } as ChatCompletionRequest;
+    assert.deepEqual(JSON.parse(createOpenAiCodec({ kind: 'groq' }).buildChatRequest(request, target('gpt-4o-mini', false)).body ?? ''), request);
+  });
+});
+
 describe('parseOpenAiErrorMessage', () => {
   test("OpenAI's, Ollama's string and a top-level message", () => {
     assert.equal(parseOpenAiErrorMessage({ error: { message: 'Bad key', type: 'invalid_request_error' } }), 'Bad key');

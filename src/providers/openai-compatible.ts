@@ -8,6 +8,7 @@ import type { ChatCodec, ChatTarget, DiscoveredModel, ProviderKind, UpstreamRequ
 import { createOpenAiEmbeddingsCodec } from './openai-embeddings.js';
 import { stripCacheControl, stripToolMessageMarkers } from './cache-control-strip.js';
 import { warnIgnored } from './chat-request-fields.js';
+import { fitMistralRequest } from './mistral-request.js';
 import { isRecord } from '../json/guards.js';
 
 export type OpenAiFamilyKind = Exclude<ProviderKind, 'anthropic' | 'gemini'>;
@@ -21,6 +22,8 @@ interface Preset {
   streamOptions: boolean;
   /** The host answers 400 to `cache_control` markers (LiteLLM's, for Claude): they are taken out, with a warning. */
   refusesCacheControl?: true;
+  /** Mistral's names for OpenAI's fields, and what it has none for dropped (src/providers/mistral-request.ts). */
+  fit?: (request: ChatCompletionRequest, target: ChatTarget) => ChatCompletionRequest | undefined;
   /** The host hangs on a marker set on a `role: "tool"` message itself: that one is taken out, with a warning. */
   hangsOnToolMessageMarkers?: true;
 }
@@ -31,7 +34,7 @@ export const OPENAI_FAMILY_PRESETS: Record<OpenAiFamilyKind, Preset> = {
   azure: { baseUrl: undefined, requiresKey: true, streamOptions: true },
   ollama: { baseUrl: 'http://127.0.0.1:11434/v1', requiresKey: false, streamOptions: true },
   // Mistral rejects unknown fields and reports usage in the last chunk by itself.
-  mistral: { baseUrl: 'https://api.mistral.ai/v1', requiresKey: true, streamOptions: false, refusesCacheControl: true },
+  mistral: { baseUrl: 'https://api.mistral.ai/v1', requiresKey: true, streamOptions: false, refusesCacheControl: true, fit: fitMistralRequest },
   groq: { baseUrl: 'https://api.groq.com/openai/v1', requiresKey: true, streamOptions: true },
   deepseek: { baseUrl: 'https://api.deepseek.com/v1', requiresKey: true, streamOptions: true },
   together: { baseUrl: 'https://api.together.xyz/v1', requiresKey: true, streamOptions: true },
@@ -240,6 +243,7 @@ export function createOpenAiCodec(options: OpenAiCodecOptions): ChatCodec {
           warnIgnored(target, options.kind, "cache_control on a 'tool' message (mark its content part instead)");
         }
       }
+      if (preset.fit !== undefined) sent = preset.fit(sent, target) ?? sent;
       // Mistral sends its usage unasked; an Azure api-version older than stream_options sends none (estimated, and no usage chunk).
       if (azure && !streamOptions && isRecord(request.stream_options)) warnIgnored(target, `${target.provider} (Azure api-version ${options.apiVersion ?? ''})`, 'stream_options');
       return { path: chatPath(target.model), method: 'POST', headers: noHeaders, body: convertOpenAiRequest(sent, target, streamOptions) };

@@ -173,6 +173,14 @@ aliases:
     assert.equal(mistral.requests.at(-1)?.body?.stream_options, undefined);
   });
 
+  test("mistral: OpenAI's max_completion_tokens, seed and user reach it in its own names (user dropped, with a warning)", async () => {
+    const response = await chat(gateway, { model: 'mistral/mistral-small-2506', messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 20, seed: 3, user: 'u-1' });
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('x-llm-proxy-warnings') ?? '', /user: not supported by mistral, ignored/);
+    const sent = mistral.requests.at(-1)?.body;
+    assert.deepEqual([sent?.max_tokens, sent?.random_seed, sent?.max_completion_tokens, sent?.seed, sent?.user], [20, 3, undefined, undefined, undefined]);
+  });
+
   test("mistral: its 422 for a field it refuses names the field, in both of Mistral's shapes", async () => {
     const detail = [{ type: 'extra_forbidden', loc: ['body', 'messages', 0, 'user', 'name'], msg: 'Extra inputs are not permitted', input: 'bob' }];
     for (const body of [{ object: 'error', message: { detail }, type: 'invalid_request_error', param: null, code: null }, { detail }]) {

@@ -256,3 +256,23 @@ describe('cached answers', () => {
     assert.equal(parseAnswer('{"kind":"json","body":"{}"}'), undefined);
   });
 });
+
+describe("Claude's signed thinking blocks", () => {
+  const blocks = [
+    { type: 'thinking', thinking: 'Two plus two.', signature: 'EqQBCgIYAhIM' },
+    { type: 'redacted_thinking', data: 'EmwKAhgB' },
+  ];
+
+  test('a cached stream assembled into a completion keeps them, and a completion replayed as a stream sends them, so a hit can be replayed to Claude', () => {
+    const assembled = convertChunksToCompletion([
+      chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]),
+      chunk([{ index: 0, delta: { reasoning_content: 'Two plus two.' }, finish_reason: null }]),
+      chunk([{ index: 0, delta: { thinking_blocks: [blocks[0]] } as ChunkDelta, finish_reason: null }]),
+      chunk([{ index: 0, delta: { thinking_blocks: [blocks[1]] } as ChunkDelta, finish_reason: null }]),
+      chunk([{ index: 0, delta: { content: 'It is 4.' }, finish_reason: null }]),
+      chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]),
+    ]);
+    assert.deepEqual(assembled.choices[0]?.message, { role: 'assistant', content: 'It is 4.', refusal: null, reasoning_content: 'Two plus two.', thinking_blocks: blocks });
+    assert.deepEqual(convertChunksToCompletion(convertCompletionToChunks(assembled, false)), assembled);
+  });
+});

@@ -38,6 +38,8 @@ interface ChoiceParts {
   logprobContent: unknown[] | undefined;
   logprobRefusal: unknown[] | undefined;
   reasoning: Map<string, string> | undefined;
+  /** Claude's signed thinking blocks (`thinking_blocks`), each whole in one delta: replayed by the client. */
+  thinkingBlocks: unknown[] | undefined;
   annotations: unknown[] | undefined;
   audio: Record<string, unknown> | undefined;
 }
@@ -52,6 +54,7 @@ function newChoice(): ChoiceParts {
     logprobContent: undefined,
     logprobRefusal: undefined,
     reasoning: undefined,
+    thinkingBlocks: undefined,
     annotations: undefined,
     audio: undefined,
   };
@@ -62,6 +65,7 @@ function addExtras(parts: ChoiceParts, delta: Record<string, unknown>): void {
     const piece = delta[field];
     if (typeof piece === 'string') (parts.reasoning ??= new Map()).set(field, (parts.reasoning.get(field) ?? '') + piece);
   }
+  if (Array.isArray(delta.thinking_blocks)) for (const block of delta.thinking_blocks as unknown[]) (parts.thinkingBlocks ??= []).push(block);
   if (Array.isArray(delta.annotations)) for (const annotation of delta.annotations as unknown[]) (parts.annotations ??= []).push(annotation);
   const piece = delta.audio;
   if (isRecord(piece)) {
@@ -146,6 +150,7 @@ export function convertChunksToCompletion(chunks: readonly ChatCompletionChunk[]
       if (parts.functionCall !== undefined) message.function_call = parts.functionCall;
       const extra = message as unknown as Record<string, unknown>;
       if (parts.reasoning !== undefined) for (const [field, text] of parts.reasoning) extra[field] = text;
+      if (parts.thinkingBlocks !== undefined) extra.thinking_blocks = parts.thinkingBlocks;
       if (parts.annotations !== undefined) extra.annotations = parts.annotations;
       if (parts.audio !== undefined) extra.audio = parts.audio;
       const logprobs =
@@ -194,6 +199,9 @@ export function convertCompletionToChunks(completion: ChatCompletionResponse, in
     for (const field of REASONING_FIELDS) {
       const text = extra[field];
       if (typeof text === 'string' && text.length > 0) chunks.push(chunk([chunkChoice(choice.index, { [field]: text } as ChunkDelta, null)]));
+    }
+    if (Array.isArray(extra.thinking_blocks) && extra.thinking_blocks.length > 0) {
+      chunks.push(chunk([chunkChoice(choice.index, { thinking_blocks: extra.thinking_blocks } as ChunkDelta, null)]));
     }
     if (content !== null && content.length > 0) {
       chunks.push(chunk([chunkChoice(choice.index, { content }, null, choice.logprobs ?? null)]));

@@ -401,4 +401,12 @@ describe('extended thinking', () => {
     assert.equal(body.thinking, undefined);
     assert.match(warnings.join('\n'), /^thinking: the assistant turn whose tool calls this answers came without its thinking_blocks/m);
   });
+
+  it('a forced tool call (JSON mode included) gets thinking off, said, instead of Claude\'s 400', () => {
+    const json = convert({ ...openAiCase('text'), thinking: { type: 'adaptive' }, response_format: { type: 'json_object' } });
+    assert.equal(json.body.thinking, undefined);
+    assert.match(json.warnings.join('\n'), /^thinking: Claude does not think when a tool call is forced/m);
+    const auto = convert({ ...openAiCase('text'), thinking: { type: 'adaptive' }, tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } }], tool_choice: 'auto' });
+    assert.deepEqual(auto.body.thinking, { type: 'adaptive' });
+  });
 });

@@ -579,8 +579,12 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
   if (automatic !== undefined) body.cache_control = automatic;
   const thinking = thinkingConfig(request.thinking);
   if (thinking !== undefined) {
+    const forced = body.tool_choice?.type === 'any' || body.tool_choice?.type === 'tool';
     if (thinking.type !== 'disabled' && toolLoopWithoutThinking(messages)) {
       target.warnings.push('thinking: the assistant turn whose tool calls this answers came without its thinking_blocks (replay the message as the answer gave it), and Claude refuses thinking then, so it is off for this call');
+    } else if (thinking.type !== 'disabled' && forced) {
+      // JSON mode forces the json_response tool too.
+      target.warnings.push('thinking: Claude does not think when a tool call is forced (tool_choice required or named, or a JSON response_format), so it is off for this call');
     } else body.thinking = thinking;
   }
   marks.check(body);

@@ -20,6 +20,8 @@ interface ToolCallParts {
   type: 'function';
   name: string;
   arguments: string;
+  /** Gemini's thought signature of the call (Google's OpenAI-compatible field), kept for its replay. */
+  extra: ToolCall['extra_content'] | undefined;
 }
 
 /**
@@ -85,13 +87,14 @@ function addDelta(parts: ChoiceParts, delta: ChunkDelta): void {
     for (const call of delta.tool_calls) {
       let known = parts.toolCalls.get(call.index);
       if (known === undefined) {
-        known = { id: '', type: 'function', name: '', arguments: '' };
+        known = { id: '', type: 'function', name: '', arguments: '', extra: undefined };
         parts.toolCalls.set(call.index, known);
       }
       if (typeof call.id === 'string') known.id = call.id;
       // Names arrive whole (some hosts repeat them on every delta); arguments arrive in pieces.
       if (typeof call.function?.name === 'string' && call.function.name.length > 0) known.name = call.function.name;
       if (typeof call.function?.arguments === 'string') known.arguments += call.function.arguments;
+      if (isRecord(call.extra_content)) known.extra = call.extra_content;
     }
   }
   if (isRecord(delta.function_call)) {
@@ -145,7 +148,7 @@ export function convertChunksToCompletion(chunks: readonly ChatCompletionChunk[]
       if (parts.toolCalls.size > 0) {
         message.tool_calls = [...parts.toolCalls.entries()]
           .sort(([left], [right]) => left - right)
-          .map(([, call]): ToolCall => ({ id: call.id, type: call.type, function: { name: call.name, arguments: call.arguments } }));
+          .map(([, call]): ToolCall => ({ id: call.id, type: call.type, function: { name: call.name, arguments: call.arguments }, ...(call.extra === undefined ? {} : { extra_content: call.extra }) }));
       }
       if (parts.functionCall !== undefined) message.function_call = parts.functionCall;
       const extra = message as unknown as Record<string, unknown>;
@@ -213,7 +216,7 @@ export function convertCompletionToChunks(completion: ChatCompletionResponse, in
       chunks.push(
         chunk([
           chunkChoice(choice.index, {
-            tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.function.name, arguments: call.function.arguments } }],
+            tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.function.name, arguments: call.function.arguments }, ...(call.extra_content === undefined ? {} : { extra_content: call.extra_content }) }],
           }, null),
         ]),
       );

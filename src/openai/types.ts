@@ -36,6 +36,8 @@ export interface ToolCall {
   id: string;
   type: 'function';
   function: { name: string; arguments: string };
+  /** Not OpenAI's: Gemini's thought signature of the call, as Google's OpenAI-compatible API carries it (`{google: {thought_signature}}`). */
+  extra_content?: { google?: { thought_signature?: string } };
 }
 
 export interface FunctionCall {
@@ -173,6 +175,8 @@ export interface ToolCallDelta {
   id?: string;
   type?: 'function';
   function?: { name?: string; arguments?: string };
+  /** Not OpenAI's: see ToolCall.extra_content. */
+  extra_content?: ToolCall['extra_content'];
 }
 
 export interface ChunkDelta {

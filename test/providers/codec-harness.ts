@@ -93,7 +93,7 @@ export function reassemble(chunks: ChatCompletionChunk[]): ReassembledChoice[] {
       for (const call of delta.tool_calls ?? []) {
         const existing = state.calls[call.index];
         if (existing === undefined) {
-          state.calls[call.index] = { id: call.id ?? '', type: 'function', function: { name: call.function?.name ?? '', arguments: call.function?.arguments ?? '' } };
+          state.calls[call.index] = { id: call.id ?? '', type: 'function', function: { name: call.function?.name ?? '', arguments: call.function?.arguments ?? '' }, ...(call.extra_content === undefined ? {} : { extra_content: call.extra_content }) };
         } else {
           existing.function.arguments += call.function?.arguments ?? '';
         }

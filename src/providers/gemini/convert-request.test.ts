@@ -5,6 +5,7 @@ import { assertRefused, makeTarget, type ExpectedRefusal } from '../../../test/p
 import { openAiCase, TINY_PNG_BASE64, type ChatCase } from '../../../test/providers/openai-cases.js';
 import { readGeminiJson } from '../../../test/support/fake-gemini.js';
 import { convertGeminiRequest, PLACEHOLDER_THOUGHT_SIGNATURE, requiresThoughtSignature } from './convert-request.js';
+import { parseGeminiResponse } from './convert-response.js';
 
 const strict = 'tools[0].function.strict: not supported by gemini, ignored';
 const CASES: Array<[ChatCase, string[]]> = [
@@ -159,6 +160,27 @@ describe('convertGeminiRequest field decisions', () => {
     assert.equal(requiresThoughtSignature('gemini-3.1-flash-lite'), true);
     assert.equal(requiresThoughtSignature('gemini-10-ultra'), true);
     assert.equal(requiresThoughtSignature('gemma-3-27b-it'), false);
+  });
+
+  it("gives back the thought signature an answer's call carried (Google's extra_content), in place of the placeholder", () => {
+    const answer = parseGeminiResponse(readGeminiJson('gemini-tools.response.json'), makeTarget('gemini', { model: 'gemini-3-pro-preview' }));
+    const call = answer.choices[0]?.message.tool_calls?.[0];
+    const signature = call?.extra_content?.google?.thought_signature;
+    assert.ok(typeof signature === 'string' && signature.length > 20);
+    const { body } = convert(
+      {
+        model: 'gemini-3-pro-preview',
+        messages: [
+          user('Weather in Paris?'),
+          answer.choices[0]!.message as ChatCompletionRequest['messages'][number],
+          { role: 'tool', tool_call_id: call!.id, content: '{"temperature":18}' },
+        ],
+      },
+      { model: 'gemini-3-pro-preview' },
+    );
+    const parts = body.contents[1]?.parts ?? [];
+    assert.equal(parts.find((part) => part.functionCall !== undefined)?.thoughtSignature, signature);
+    assert.ok(!JSON.stringify(body).includes(PLACEHOLDER_THOUGHT_SIGNATURE));
   });
 
   it('refuses a tool result whose call id was never issued', () => {

@@ -14,7 +14,7 @@
  * | content `image_url` http(s) | — | 400 `unsupported_content` (`fileData.fileUri` takes uploaded files only); Gemini Files API URIs → `fileData` |
  * | content `input_audio` | `inlineData` `audio/<format>` | |
  * | content `file` data | `inlineData` | `file_id` → 400 `unsupported_content` |
- * | assistant `tool_calls` / `function_call` | `functionCall` parts | arguments JSON-parsed (invalid or non-object → 400 `invalid_value`); Gemini ≥ 3 gets Google's documented placeholder `thoughtSignature` on the first call of a turn, since the real one cannot survive the OpenAI format |
+ * | assistant `tool_calls` / `function_call` | `functionCall` parts | arguments JSON-parsed (invalid or non-object → 400 `invalid_value`); a call's `extra_content.google.thought_signature` (as answers carry it) is its `thoughtSignature`; without one, Gemini ≥ 3 gets Google's documented placeholder on the first call of a turn |
  * | `tools`, `functions` (legacy) | `tools[0].functionDeclarations` | `parameters` cleaned to Gemini's schema subset (see convert-schema.ts); an empty object schema is omitted; `strict: true` dropped, warning; a name outside Gemini's rule, or used twice → 400 `invalid_value` naming it |
  * | `tool_choice` / `function_call` | `toolConfig.functionCallingConfig` | auto → AUTO, none → NONE, required → ANY, named → ANY + `allowedFunctionNames` |
  * | `parallel_tool_calls: false` | — | no Gemini control: dropped, warning |
@@ -72,6 +72,14 @@ const HANDLED = handledFields('reasoning_effort');
 
 function ignored(target: ChatTarget, field: string): void {
   warnIgnored(target, 'gemini', field);
+}
+
+/** A tool call's `extra_content.google.thought_signature` (Google's OpenAI-compatible field), if it has one. */
+function signatureOf(call: Record<string, unknown>): string | undefined {
+  const extra = call.extra_content;
+  const google = isRecord(extra) ? extra.google : undefined;
+  const signature = isRecord(google) ? google.thought_signature : undefined;
+  return typeof signature === 'string' && signature.length > 0 ? signature : undefined;
 }
 
 /** Gemini 3 and later validate thought signatures on function calls in history. */
@@ -214,14 +222,19 @@ function convertMessages(messages: ChatMessage[], target: ChatTarget): Converted
           throw invalidValue(callParam, 'expected {id, type: "function", function: {name, arguments}}');
         }
         callsById.set(call.id, { name: call.function.name, position: callCount++ });
-        calls.push({ functionCall: { name: call.function.name, args: parseArguments(call.function.arguments, `${callParam}.function.arguments`) } });
+        const part: GeminiPart = { functionCall: { name: call.function.name, args: parseArguments(call.function.arguments, `${callParam}.function.arguments`) } };
+        // The signature the answer gave the call (Google's own OpenAI-compatible field), given back as it came.
+        const signature = signatureOf(call);
+        if (signature !== undefined) part.thoughtSignature = signature;
+        calls.push(part);
       });
       if (isRecord(message.function_call) && typeof message.function_call.name === 'string') {
         calls.push({ functionCall: { name: message.function_call.name, args: parseArguments(message.function_call.arguments, `${param}.function_call.arguments`) } });
       }
-      // Only the first call of a parallel set carries a signature, as Gemini itself sends them.
+      // Only the first call of a parallel set carries a signature, as Gemini itself sends them; the
+      // placeholder stands in for one the client did not keep.
       const first = calls[0];
-      if (signCalls && first !== undefined) first.thoughtSignature = PLACEHOLDER_THOUGHT_SIGNATURE;
+      if (signCalls && first !== undefined) first.thoughtSignature ??= PLACEHOLDER_THOUGHT_SIGNATURE;
       push('model', [...parts, ...calls]);
       return;
     }

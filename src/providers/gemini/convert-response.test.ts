@@ -20,6 +20,8 @@ function expected(id: string, message: ResponseMessage, finish: FinishReason, u:
 
 const parse = (name: string, legacyFunctions = false) => parseGeminiResponse(readGeminiJson(`gemini-${name}.response.json`), makeTarget('gemini', { legacyFunctions }));
 const paris = '{"location":"Paris","unit":"celsius","days":null}';
+/** The thought signature the recorded tool answers carry on their (first) call. */
+const SIGNATURE = 'CikB0e2Kb7Lb6YXh1vS0mD+9cQq1y3lNnYxk0ztYBh2wqK/2fXSDYwHGEnUKcQHR7Ypv';
 
 describe('parseGeminiResponse on the fixtures', () => {
   it('text, with thinking tokens as reasoning', () => {
@@ -36,7 +38,7 @@ describe('parseGeminiResponse on the fixtures', () => {
       parse('tools'),
       expected(
         'p_D2aJ6mLIyL1dkPt4rZ8QI',
-        { role: 'assistant', content: "I'll look up the weather in Paris.", tool_calls: [{ id: 'call_req123_0', type: 'function', function: { name: 'get_weather', arguments: paris } }] },
+        { role: 'assistant', content: "I'll look up the weather in Paris.", tool_calls: [{ id: 'call_req123_0', type: 'function', function: { name: 'get_weather', arguments: paris }, extra_content: { google: { thought_signature: SIGNATURE } } }] },
         'tool_calls',
         usage(95, 28, 61),
       ),
@@ -52,7 +54,7 @@ describe('parseGeminiResponse on the fixtures', () => {
           role: 'assistant',
           content: null,
           tool_calls: [
-            { id: 'call_req123_0', type: 'function', function: { name: 'get_weather', arguments: paris } },
+            { id: 'call_req123_0', type: 'function', function: { name: 'get_weather', arguments: paris }, extra_content: { google: { thought_signature: SIGNATURE } } },
             { id: 'call_req123_1', type: 'function', function: { name: 'get_weather', arguments: '{"location":"Tokyo","unit":"celsius","days":null}' } },
           ],
         },

@@ -90,6 +90,8 @@ function convertCandidate(candidate: GeminiCandidate, position: number, target: 
         id: geminiToolCallId(target.requestId, index, toolCalls.length),
         type: 'function',
         function: { name: part.functionCall.name, arguments: stringifyArgs(part.functionCall.args) },
+        // Gemini 3 needs it back with the call in the next turn: in Google's own OpenAI-compatible field.
+        ...(typeof part.thoughtSignature === 'string' && part.thoughtSignature.length > 0 ? { extra_content: { google: { thought_signature: part.thoughtSignature } } } : {}),
       });
     }
   }

@@ -28,6 +28,8 @@ function usageChunk(id: string, usage: CompletionUsage): ChatCompletionChunk {
 }
 
 const paris = '{"location":"Paris","unit":"celsius","days":null}';
+/** The thought signature the recorded tool answers carry on their (first) call. */
+const SIGNATURE = 'CikB0e2Kb7Lb6YXh1vS0mD+9cQq1y3lNnYxk0ztYBh2wqK/2fXSDYwHGEnUKcQHR7Ypv';
 const CASES = ['text', 'multi-turn', 'image', 'tools', 'parallel-tools', 'tool-result', 'legacy-functions', 'json-mode', 'stop', 'max-tokens', 'prompt-blocked'];
 
 describe('convertGeminiStream on the fixtures', () => {
@@ -62,7 +64,7 @@ describe('convertGeminiStream on the fixtures', () => {
       c({ content: "I'll look up the" }),
       c({ content: ' weather in Pari' }),
       c({ content: 's.' }),
-      c({ tool_calls: [{ index: 0, id: 'call_req123_0', type: 'function', function: { name: 'get_weather', arguments: '' } }] }),
+      c({ tool_calls: [{ index: 0, id: 'call_req123_0', type: 'function', function: { name: 'get_weather', arguments: '' }, extra_content: { google: { thought_signature: SIGNATURE } } }] }),
       c({ tool_calls: [{ index: 0, function: { arguments: paris } }] }),
       c({}, 'tool_calls'),
     ]);
@@ -72,7 +74,7 @@ describe('convertGeminiStream on the fixtures', () => {
     const c = chunkMaker('q_D2aNqYCY6m1dkPwpLs2Q8');
     assert.deepEqual(await collect(stream('parallel-tools')), [
       c({ role: 'assistant', content: '' }),
-      c({ tool_calls: [{ index: 0, id: 'call_req123_0', type: 'function', function: { name: 'get_weather', arguments: '' } }] }),
+      c({ tool_calls: [{ index: 0, id: 'call_req123_0', type: 'function', function: { name: 'get_weather', arguments: '' }, extra_content: { google: { thought_signature: SIGNATURE } } }] }),
       c({ tool_calls: [{ index: 0, function: { arguments: paris } }] }),
       c({ tool_calls: [{ index: 1, id: 'call_req123_1', type: 'function', function: { name: 'get_weather', arguments: '' } }] }),
       c({ tool_calls: [{ index: 1, function: { arguments: '{"location":"Tokyo","unit":"celsius","days":null}' } }] }),

@@ -110,7 +110,8 @@ export async function* convertGeminiStream(events: AsyncIterable<SseEvent>, targ
           continue;
         }
         const callIndex = state.toolCalls++;
-        yield chunk(index, { tool_calls: [{ index: callIndex, id: geminiToolCallId(target.requestId, index, callIndex), type: 'function', function: { name: call.name, arguments: '' } }] });
+        const signature = typeof part.thoughtSignature === 'string' && part.thoughtSignature.length > 0 ? { extra_content: { google: { thought_signature: part.thoughtSignature } } } : {};
+        yield chunk(index, { tool_calls: [{ index: callIndex, id: geminiToolCallId(target.requestId, index, callIndex), type: 'function', function: { name: call.name, arguments: '' }, ...signature }] });
         yield chunk(index, { tool_calls: [{ index: callIndex, function: { arguments: args } }] });
       }
       if (typeof candidate.finishReason === 'string' && candidate.finishReason.length > 0) {

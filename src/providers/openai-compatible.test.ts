@@ -192,9 +192,21 @@ describe('parseOpenAiModelList', () => {
     assert.equal(parseOpenAiModelList({ error: { message: 'overloaded', type: 'server_error' } }), undefined);
     assert.equal(parseOpenAiModelList({ object: 'list', data: { id: 'gpt-4o' } }), undefined);
     assert.equal(parseOpenAiModelList({ data: null }), undefined);
-    assert.equal(parseOpenAiModelList([{ id: 'gpt-4o' }]), undefined);
+    assert.equal(parseOpenAiModelList([]), undefined);
+    assert.equal(parseOpenAiModelList([{ error: { message: 'overloaded' } }]), undefined);
     assert.equal(parseOpenAiModelList('ok'), undefined);
     assert.equal(parseOpenAiModelList(null), undefined);
+  });
+
+  test("Together's list is a bare array of models (with their type and context window)", () => {
+    const body = [
+      { id: 'meta-llama/Llama-3.3-70B-Instruct-Turbo', object: 'model', created: 1733443200, type: 'chat', display_name: 'Meta Llama 3.3 70B', organization: 'Meta', context_length: 131072 },
+      { id: 'BAAI/bge-large-en-v1.5', object: 'model', created: 0, type: 'embedding', context_length: 512 },
+    ];
+    assert.deepEqual(parseOpenAiModelList(body), [
+      { id: 'meta-llama/Llama-3.3-70B-Instruct-Turbo', created: 1733443200, contextLength: 131072 },
+      { id: 'BAAI/bge-large-en-v1.5', created: 0, contextLength: 512 },
+    ]);
   });
 
   test('an explicit empty list is empty; so is Ollama with nothing pulled (`data: null` in a list)', () => {

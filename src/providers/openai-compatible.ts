@@ -183,12 +183,23 @@ export async function* convertOpenAiStream(events: AsyncIterable<SseEvent>, targ
   }
 }
 
-/** `GET /models` → discovered models; undefined when the body is not a list. */
+/**
+ * `GET /models` → discovered models; undefined when the body is not a list. Together answers a bare
+ * array of models rather than OpenAI's `{"data": [...]}`: read as a list when it holds a model (an
+ * empty or error array says nothing, so the last list is kept).
+ */
 export function parseOpenAiModelList(body: unknown): DiscoveredModel[] | undefined {
+  if (Array.isArray(body)) {
+    const models = modelsOf(body);
+    return models.length > 0 ? models : undefined;
+  }
   if (!isRecord(body)) return undefined;
   // Ollama with no model pulled answers `{"object":"list","data":null}` (a nil Go slice).
   const data = body.data === null && body.object === 'list' ? [] : body.data;
-  if (!Array.isArray(data)) return undefined;
+  return Array.isArray(data) ? modelsOf(data) : undefined;
+}
+
+function modelsOf(data: readonly unknown[]): DiscoveredModel[] {
   const models: DiscoveredModel[] = [];
   for (const item of data) {
     if (!isRecord(item) || typeof item.id !== 'string' || item.id.length === 0 || item.id.length > 256) continue;

@@ -198,6 +198,13 @@ describe('parseOpenAiModelList', () => {
     assert.equal(parseOpenAiModelList(null), undefined);
   });
 
+  test("Groq's context_window and max_completion_tokens, Mistral's max_context_length", () => {
+    const groq = { object: 'list', data: [{ id: 'llama-3.1-8b-instant', object: 'model', created: 1693721698, owned_by: 'Meta', active: true, context_window: 131072, max_completion_tokens: 131072 }] };
+    assert.deepEqual(parseOpenAiModelList(groq), [{ id: 'llama-3.1-8b-instant', ownedBy: 'Meta', created: 1693721698, contextLength: 131072, maxOutputTokens: 131072 }]);
+    const mistral = { object: 'list', data: [{ id: 'mistral-small-2506', object: 'model', created: 1750000000, owned_by: 'mistralai', max_context_length: 131072, capabilities: { completion_chat: true } }] };
+    assert.deepEqual(parseOpenAiModelList(mistral), [{ id: 'mistral-small-2506', ownedBy: 'mistralai', created: 1750000000, contextLength: 131072 }]);
+  });
+
   test("Together's list is a bare array of models (with their type and context window)", () => {
     const body = [
       { id: 'meta-llama/Llama-3.3-70B-Instruct-Turbo', object: 'model', created: 1733443200, type: 'chat', display_name: 'Meta Llama 3.3 70B', organization: 'Meta', context_length: 131072 },

@@ -206,8 +206,10 @@ function modelsOf(data: readonly unknown[]): DiscoveredModel[] {
     const model: DiscoveredModel = { id: item.id };
     if (typeof item.owned_by === 'string') model.ownedBy = item.owned_by;
     if (typeof item.created === 'number') model.created = item.created;
-    // OpenRouter and some hosts report context windows in their list.
-    if (typeof item.context_length === 'number') model.contextLength = item.context_length;
+    // OpenRouter, Together and some hosts report context windows in their list; Groq and Mistral under their own names.
+    const window = item.context_length ?? item.context_window ?? item.max_context_length;
+    if (typeof window === 'number') model.contextLength = window;
+    if (typeof item.max_completion_tokens === 'number') model.maxOutputTokens = item.max_completion_tokens;
     models.push(model);
   }
   return models;

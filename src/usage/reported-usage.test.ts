@@ -21,3 +21,20 @@ test('no token counts, no usage', () => {
   assert.equal(readReportedUsage({ prompt_cache_hit_tokens: 5 }), undefined);
   assert.equal(readReportedUsage(null), undefined);
 });
+
+test("xAI's reasoning_tokens, which it counts beside completion_tokens (its total says so), are billed as completion", () => {
+  // xAI's own example: 32 + 9 + 94 = 135.
+  const xai = { prompt_tokens: 32, completion_tokens: 9, total_tokens: 135, prompt_tokens_details: { text_tokens: 32, cached_tokens: 6 }, completion_tokens_details: { reasoning_tokens: 94 } };
+  const read = readReportedUsage(xai);
+  assert.equal(read?.completion_tokens, 103);
+  assert.equal(read?.total_tokens, 135);
+  assert.deepEqual(read?.prompt_tokens_details, { text_tokens: 32, cached_tokens: 6 });
+  assert.equal(xai.completion_tokens, 9, 'the report as sent is not changed');
+});
+
+test("OpenAI's reasoning_tokens are inside completion_tokens: the report stands as it is", () => {
+  const openai = { prompt_tokens: 32, completion_tokens: 103, total_tokens: 135, completion_tokens_details: { reasoning_tokens: 94 } };
+  assert.equal(readReportedUsage(openai), openai);
+  const noTotal = { prompt_tokens: 32, completion_tokens: 9, completion_tokens_details: { reasoning_tokens: 94 } };
+  assert.equal(readReportedUsage(noTotal), noTotal);
+});

@@ -1,19 +1,35 @@
 // A provider's `usage` object as the proxy reads it from an OpenAI-format answer or stream: OpenAI's
-// fields, plus the one host that reports its prompt cache elsewhere. Checked afterwards like any
-// report (src/usage/usage-check.ts).
+// fields, plus the hosts that report part of it elsewhere. Checked afterwards like any report
+// (src/usage/usage-check.ts).
 import { isRecord } from '../json/guards.js';
 import type { CompletionUsage } from '../openai/types.js';
+
+/**
+ * Reasoning tokens counted beside `completion_tokens` rather than inside it, as xAI does: its
+ * `total_tokens` is prompt + completion + reasoning (OpenAI's is prompt + completion, reasoning
+ * included). Such tokens are billed as output, so they were missing from the bill (grok reasoning
+ * answers cost several times what was charged). 0 when the report is OpenAI's kind.
+ */
+function reasoningBeside(value: Record<string, unknown>, usage: CompletionUsage): number {
+  const details = value.completion_tokens_details;
+  const reasoning = isRecord(details) ? details.reasoning_tokens : undefined;
+  if (typeof reasoning !== 'number' || !(reasoning > 0) || typeof value.total_tokens !== 'number') return 0;
+  return value.total_tokens === usage.prompt_tokens + usage.completion_tokens + reasoning ? reasoning : 0;
+}
 
 /**
  * The usage in `value`, or undefined when it has no token counts. DeepSeek reports the prompt
  * tokens its context cache served as `prompt_cache_hit_tokens` (and the rest as
  * `prompt_cache_miss_tokens`), not as OpenAI's `prompt_tokens_details.cached_tokens`: read there,
  * they are billed at the cache price the catalog gives, not the full input price (50× more for
- * deepseek-v4-pro). OpenAI's field wins when both are sent. Copies only when it adds the field.
+ * deepseek-v4-pro). OpenAI's field wins when both are sent. xAI's reasoning tokens, outside its
+ * `completion_tokens`, are added to them. Copies only when it changes something.
  */
 export function readReportedUsage(value: unknown): CompletionUsage | undefined {
   if (!isRecord(value) || typeof value.prompt_tokens !== 'number' || typeof value.completion_tokens !== 'number') return undefined;
-  const usage = value as unknown as CompletionUsage;
+  let usage = value as unknown as CompletionUsage;
+  const beside = reasoningBeside(value, usage);
+  if (beside > 0) usage = { ...usage, completion_tokens: usage.completion_tokens + beside };
   const hits = value.prompt_cache_hit_tokens;
   if (typeof hits !== 'number' || usage.prompt_tokens_details?.cached_tokens !== undefined) return usage;
   return { ...usage, prompt_tokens_details: { ...usage.prompt_tokens_details, cached_tokens: hits } };

@@ -86,6 +86,17 @@ export function periodEnd(period: BudgetPeriod, now: number): number {
   return Date.UTC(year, month, day + ((8 - weekday) % 7 || 7));
 }
 
+/** The start of the budget period that contains `now`, in UTC (the period periodEnd ends). */
+export function periodStart(period: BudgetPeriod, now: number): number {
+  const date = new Date(now);
+  const year = date.getUTCFullYear();
+  const month = date.getUTCMonth();
+  if (period === 'monthly') return Date.UTC(year, month, 1);
+  const day = Date.UTC(year, month, date.getUTCDate());
+  // Weeks start on Monday (getUTCDay: 0 is Sunday).
+  return period === 'daily' ? day : day - ((date.getUTCDay() + 6) % 7) * 86_400_000;
+}
+
 /** Spend that counts now: 0 once the period it was made in has ended. */
 export function currentSpend(key: Pick<StoredKey, 'spend' | 'budgetPeriod' | 'budgetResetAt'>, now: number): number {
   if (key.budgetPeriod !== null && key.budgetResetAt !== null && now >= key.budgetResetAt) return 0;

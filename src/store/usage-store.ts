@@ -5,7 +5,7 @@ import type SqliteDatabase from 'better-sqlite3';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { UsageRecord } from '../usage/usage-recorder.js';
 import type { Schema, UsageRecordTable } from './database.js';
-import { releaseReservations } from './key-store.js';
+import { periodEnd, periodStart, releaseReservations } from './key-store.js';
 
 /** A record on its way to the database: the recorder has given it its unique id. */
 export type IdentifiedUsageRecord = UsageRecord & { id: string };
@@ -84,6 +84,7 @@ type UsageValues = [
 const ID = 0;
 const KEY_ID = 2;
 const COST = 10;
+const CREATED_AT = 19;
 
 /**
  * A record's values in USAGE_COLUMNS order, cut and checked for the database: the one mapping both
@@ -124,16 +125,36 @@ export function toUsageRow(record: IdentifiedUsageRecord): UsageRecordTable {
   return row as unknown as UsageRecordTable;
 }
 
+/** One key's share of the new rows: all of their cost, and the part made in each kind of budget period running now. */
+interface KeySpend {
+  all: number;
+  daily: number;
+  weekly: number;
+  monthly: number;
+}
+
 /** What the newly inserted rows settle: their keys' spend and the budget holds they release. */
 class Settlement {
   inserted = 0;
-  readonly spendByKey = new Map<string, number>();
+  readonly spendByKey = new Map<string, KeySpend>();
   readonly heldIds: string[] = [];
+  /** When the batch settles: the budget periods running then are the ones its spend goes to. */
+  readonly now = Date.now();
+  private readonly dayStart = periodStart('daily', this.now);
+  private readonly weekStart = periodStart('weekly', this.now);
+  private readonly monthStart = periodStart('monthly', this.now);
 
-  add(keyId: string, cost: number | string | null, heldId: string | undefined): void {
+  add(keyId: string, cost: number | string | null, createdAt: number, heldId: string | undefined): void {
     this.inserted++;
     const value = cost === null ? 0 : Number(cost);
-    if (value > 0) this.spendByKey.set(keyId, (this.spendByKey.get(keyId) ?? 0) + value);
+    if (value > 0) {
+      let spend = this.spendByKey.get(keyId);
+      if (spend === undefined) this.spendByKey.set(keyId, (spend = { all: 0, daily: 0, weekly: 0, monthly: 0 }));
+      spend.all += value;
+      if (createdAt >= this.dayStart) spend.daily += value;
+      if (createdAt >= this.weekStart) spend.weekly += value;
+      if (createdAt >= this.monthStart) spend.monthly += value;
+    }
     if (heldId !== undefined) this.heldIds.push(heldId);
   }
 }
@@ -162,7 +183,7 @@ export class UsageStore {
       const values = usageValues(record);
       const id = values[ID];
       // A hold is released by the record's own id (as stored; ids are server-made, so never cut).
-      if (insert.run(...values).changes === 1) settlement.add(values[KEY_ID], values[COST], record.budgetHeld === true && id === record.id ? id : undefined);
+      if (insert.run(...values).changes === 1) settlement.add(values[KEY_ID], values[COST], values[CREATED_AT], record.budgetHeld === true && id === record.id ? id : undefined);
     }
   }
 
@@ -177,9 +198,9 @@ export class UsageStore {
         .insertInto('usage_records')
         .values(part)
         .onConflict((conflict) => conflict.column('id').doNothing())
-        .returning(['id', 'key_id', 'cost'])
+        .returning(['id', 'key_id', 'cost', 'created_at'])
         .execute();
-      for (const row of result) settlement.add(row.key_id, row.cost, held.has(row.id) ? row.id : undefined);
+      for (const row of result) settlement.add(row.key_id, row.cost, Number(row.created_at), held.has(row.id) ? row.id : undefined);
     }
   }
 
@@ -203,12 +224,28 @@ export class UsageStore {
     });
   }
 
+  /**
+   * Adds the new rows' cost to their keys. `spend` is the budget period's: a row counts in the
+   * period it was made in (its created_at, when the call started), as the hold it settles did. A
+   * key whose period has ended starts the next one here, as a budget hold would, so the new
+   * period's rows that land before its first hold are not wiped by that hold's reset; rows made
+   * before the running period began (a call started before midnight, written after) count in
+   * total_spend only, not in the new period's budget.
+   */
   private async settle(trx: Transaction<Schema>, settlement: Settlement): Promise<void> {
+    const now = settlement.now;
+    const ended = sql<boolean>`(budget_reset_at is null or budget_reset_at <= ${now})`;
+    const nextReset = sql<number>`case budget_period when 'daily' then cast(${periodEnd('daily', now)} as bigint) when 'weekly' then cast(${periodEnd('weekly', now)} as bigint) else cast(${periodEnd('monthly', now)} as bigint) end`;
     // Static keys have no row here, so their updates touch nothing.
     for (const [keyId, cost] of settlement.spendByKey) {
+      const inPeriod = sql<number>`case budget_period when 'daily' then cast(${cost.daily} as double precision) when 'weekly' then cast(${cost.weekly} as double precision) else cast(${cost.monthly} as double precision) end`;
       await trx
         .updateTable('virtual_keys')
-        .set((eb) => ({ spend: eb('spend', '+', cost), total_spend: eb('total_spend', '+', cost) }))
+        .set((eb) => ({
+          spend: sql<number>`case when budget_period is null or budget_period not in ('daily', 'weekly', 'monthly') then spend + cast(${cost.all} as double precision) when ${ended} then ${inPeriod} else spend + ${inPeriod} end`,
+          budget_reset_at: sql<number>`case when budget_period in ('daily', 'weekly', 'monthly') and ${ended} then ${nextReset} else budget_reset_at end`,
+          total_spend: eb('total_spend', '+', cost.all),
+        }))
         .where('id', '=', keyId)
         .execute();
     }

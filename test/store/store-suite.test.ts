@@ -158,34 +158,63 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
 
     test('a budget period that has ended starts again from 0', async () => {
       const id = newKeyId();
-      const lastWeek = Date.now() - 8 * 86_400_000;
-      await store.keys.insert({ id, keyHash: 'e'.repeat(64), prefix: 'x', maxBudget: 1, budgetPeriod: 'daily' }, lastWeek);
-      await store.usage.insertBatch([usageRecord(`${id}-spent`, id, { cost: 5 })]);
+      const now = Date.now();
+      const nextWeek = now + 8 * 86_400_000;
+      await store.keys.insert({ id, keyHash: 'e'.repeat(64), prefix: 'x', maxBudget: 1, budgetPeriod: 'daily' }, now);
+      await store.usage.insertBatch([usageRecord(`${id}-spent`, id, { cost: 5, createdAt: now })]);
       assert.equal((await store.keys.findById(id))?.spend, 5);
-      assert.equal((await store.keys.reserveBudget(id, `${id}-new`, 0.5, Date.now())).admitted, true);
+      assert.equal((await store.keys.reserveBudget(id, `${id}-new`, 0.5, nextWeek)).admitted, true);
       const key = await store.keys.findById(id);
       assert.equal(key?.spend, 0);
-      assert.equal(key?.budgetResetAt, periodEnd('daily', Date.now()));
+      assert.equal(key?.budgetResetAt, periodEnd('daily', nextWeek));
       assert.equal(key?.totalSpend, 5);
     });
 
     test("setting a key's budget period after its last period ended does not carry that period's spend into the next", async () => {
       const id = newKeyId();
-      const lastWeek = Date.now() - 8 * 86_400_000;
-      await store.keys.insert({ id, keyHash: '7'.repeat(64), prefix: 'x', maxBudget: 1, budgetPeriod: 'daily' }, lastWeek);
-      await store.usage.insertBatch([usageRecord(`${id}-spent`, id, { cost: 5 })]);
+      const now = Date.now();
+      const nextWeek = now + 8 * 86_400_000;
+      await store.keys.insert({ id, keyHash: '7'.repeat(64), prefix: 'x', maxBudget: 1, budgetPeriod: 'daily' }, now);
+      await store.usage.insertBatch([usageRecord(`${id}-spent`, id, { cost: 5, createdAt: now })]);
       // The admin API shows 0 spent (the period ended); re-sending the same period, or another, keeps it so.
-      const updated = await store.keys.update(id, { budgetPeriod: 'weekly' }, Date.now());
+      const updated = await store.keys.update(id, { budgetPeriod: 'weekly' }, nextWeek);
       assert.equal(updated?.spend, 0);
       assert.equal(updated?.totalSpend, 5);
-      assert.equal(updated?.budgetResetAt, periodEnd('weekly', Date.now()));
-      assert.equal((await store.keys.reserveBudget(id, `${id}-after`, 0.5, Date.now())).admitted, true);
+      assert.equal(updated?.budgetResetAt, periodEnd('weekly', nextWeek));
+      assert.equal((await store.keys.reserveBudget(id, `${id}-after`, 0.5, nextWeek)).admitted, true);
 
       // A period still running keeps its spend when the period changes (the admin chose to count it on).
       const running = newKeyId();
       await store.keys.insert({ id: running, keyHash: '8'.repeat(64), prefix: 'x', maxBudget: 1, budgetPeriod: 'monthly' }, Date.now());
-      await store.usage.insertBatch([usageRecord(`${running}-spent`, running, { cost: 0.25 })]);
+      await store.usage.insertBatch([usageRecord(`${running}-spent`, running, { cost: 0.25, createdAt: Date.now() })]);
       assert.equal((await store.keys.update(running, { budgetPeriod: 'daily' }, Date.now()))?.spend, 0.25);
+    });
+
+    test('a usage row settles into the budget period it was made in, whenever it lands', async () => {
+      const now = Date.now();
+      const today = periodEnd('daily', now) - 86_400_000;
+      // A call of yesterday whose row lands after today's first hold started the new period: not today's spend.
+      const late = newKeyId();
+      await store.keys.insert({ id: late, keyHash: '3'.repeat(64), prefix: 'x', maxBudget: 10, budgetPeriod: 'daily' }, now);
+      assert.equal((await store.keys.reserveBudget(late, `${late}-today`, 0, now)).admitted, true);
+      await store.usage.insertBatch([usageRecord(`${late}-yesterday`, late, { cost: 3, createdAt: today - 60_000 })]);
+      let key = await store.keys.findById(late);
+      assert.equal(key?.spend, 0, "yesterday's call is not charged to today's budget");
+      assert.equal(key?.totalSpend, 3);
+
+      // A call of today whose row lands before anything started the new period: kept when it starts.
+      const early = newKeyId();
+      await store.keys.insert({ id: early, keyHash: '4'.repeat(64), prefix: 'x', maxBudget: 10, budgetPeriod: 'daily' }, now - 2 * 86_400_000);
+      await store.usage.insertBatch([
+        usageRecord(`${early}-old`, early, { cost: 4, createdAt: now - 2 * 86_400_000 }),
+        usageRecord(`${early}-today`, early, { cost: 2, createdAt: now }),
+      ]);
+      const outcome = await store.keys.reserveBudget(early, `${early}-next`, 9, now);
+      assert.equal(outcome.admitted, false, "today's 2 leave no room for 9 of 10");
+      key = await store.keys.findById(early);
+      assert.equal(key?.spend, 2);
+      assert.equal(key?.totalSpend, 6);
+      assert.equal(key?.budgetResetAt, periodEnd('daily', now));
     });
 
     test('usage batches are idempotent and settle spend and holds of exactly the new rows', async () => {

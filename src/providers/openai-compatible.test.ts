@@ -140,6 +140,25 @@ describe("Mistral's names for OpenAI's fields (it answers 422 to any field it do
   });
 });
 
+describe('max_completion_tokens on hosts that ignore it', () => {
+  const sentBy = (kind: 'ollama' | 'deepseek' | 'groq' | 'openai', request: Record<string, unknown>) =>
+    JSON.parse(createOpenAiCodec({ kind }).buildChatRequest(request as unknown as ChatCompletionRequest, target('m', false)).body ?? '') as Record<string, unknown>;
+
+  test('Ollama and DeepSeek get it as max_tokens, which they honour (the client\'s own max_tokens wins)', () => {
+    for (const kind of ['ollama', 'deepseek'] as const) {
+      const request = { model: 'm', messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 5 };
+      const before = JSON.stringify(request);
+      assert.deepEqual(sentBy(kind, request), { model: 'm', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 }, kind);
+      assert.equal(JSON.stringify(request), before);
+      assert.deepEqual(sentBy(kind, { model: 'm', messages: [], max_tokens: 3, max_completion_tokens: 5 }), { model: 'm', messages: [], max_tokens: 3 }, kind);
+    }
+  });
+
+  test('hosts that take it get it as sent', () => {
+    for (const kind of ['groq', 'openai'] as const) assert.deepEqual(sentBy(kind, { model: 'm', messages: [], max_completion_tokens: 5 }), { model: 'm', messages: [], max_completion_tokens: 5 });
+  });
+});
+
 describe('parseOpenAiErrorMessage', () => {
   test("OpenAI's, Ollama's string and a top-level message", () => {
     assert.equal(parseOpenAiErrorMessage({ error: { message: 'Bad key', type: 'invalid_request_error' } }), 'Bad key');

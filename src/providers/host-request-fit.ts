@@ -1,8 +1,11 @@
-// Mistral's chat API refuses every field it does not know (422 "Extra inputs are not permitted"),
-// so OpenAI's names for what it does take are sent under Mistral's: `max_completion_tokens` as
-// `max_tokens`, `seed` as `random_seed`, a `developer` message as `system`. `user`, which it has no
-// field for, is dropped with a warning, and so is another host's reasoning (`reasoning_content`,
-// `reasoning`) on assistant messages replayed from an earlier turn. Pure; copies only what changes.
+// OpenAI's chat fields under the names a host honours, for the hosts that differ. DeepSeek and
+// Ollama take the output limit only as `max_tokens` and silently ignore `max_completion_tokens`
+// (the answer runs to the host's own cap). Mistral refuses every field it does not know
+// (422 "Extra inputs are not permitted"), so it gets `max_tokens` too, `seed` as `random_seed`, a
+// `developer` message as `system`; `user`, which it has no field for, is dropped with a warning, and
+// so is another host's reasoning (`reasoning_content`, `reasoning`) on assistant messages replayed
+// from an earlier turn. Pure; copies only what changes.
+// @see https://github.com/ollama/ollama/issues/7125, https://github.com/earendil-works/pi/issues/8018 (ignored max_completion_tokens)
 // @see https://github.com/Vali-98/ChatterUI/issues/143 (seed), https://github.com/editor-code-assistant/eca/issues/231 (max_completion_tokens)
 // @see https://github.com/charmbracelet/crush/issues/1590 (assistant reasoning_content)
 import type { ChatCompletionRequest, ChatMessage } from '../openai/types.js';
@@ -19,6 +22,20 @@ function fitMessage(message: ChatMessage): ChatMessage | undefined {
   const copy: Record<string, unknown> = { ...message };
   for (const field of REASONING_FIELDS) delete copy[field];
   return copy as unknown as ChatMessage;
+}
+
+/** `max_completion_tokens` moved to `max_tokens` (the client's own `max_tokens` wins) in `copy`. */
+function moveOutputLimit(copy: Record<string, unknown>): void {
+  copy.max_tokens ??= copy.max_completion_tokens;
+  delete copy.max_completion_tokens;
+}
+
+/** `request` with its output limit as `max_tokens`, or undefined when it has no `max_completion_tokens`. */
+export function fitMaxTokens(request: ChatCompletionRequest): ChatCompletionRequest | undefined {
+  if (request.max_completion_tokens === undefined) return undefined;
+  const copy: Record<string, unknown> = { ...request };
+  moveOutputLimit(copy);
+  return copy as unknown as ChatCompletionRequest;
 }
 
 /** `request` as Mistral takes it, or undefined when it needs no change. */
@@ -39,10 +56,7 @@ export function fitMistralRequest(request: ChatCompletionRequest, target: ChatTa
   const copy: Record<string, unknown> = { ...request };
   if (messages !== undefined) copy.messages = messages;
   if (reasoning) warnIgnored(target, target.provider, 'reasoning_content on assistant messages');
-  if (request.max_completion_tokens !== undefined) {
-    copy.max_tokens ??= request.max_completion_tokens;
-    delete copy.max_completion_tokens;
-  }
+  if (request.max_completion_tokens !== undefined) moveOutputLimit(copy);
   if (request.seed !== undefined) {
     copy.random_seed ??= request.seed;
     delete copy.seed;

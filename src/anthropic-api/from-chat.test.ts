@@ -270,3 +270,34 @@ describe('toAnthropicMessage and errors', () => {
     assert.equal(frame, 'event: error\ndata: {"type":"error","error":{"type":"api_error","message":"broke"}}\n\n');
   });
 });
+
+describe("Claude's signed thinking in a translated answer", () => {
+  const signed = { type: 'thinking' as const, thinking: 'Two plus two.', signature: 'EqQBCgIYAhIM' };
+
+  it('a whole answer gives the blocks back signed, not the unsigned reasoning text', () => {
+    const chat = {
+      id: 'chatcmpl-t',
+      object: 'chat.completion',
+      created: 1,
+      model: 'claude-sonnet-4-5',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'It is 4.', reasoning_content: 'Two plus two.', thinking_blocks: [signed, { type: 'redacted_thinking', data: 'EmwK' }] }, finish_reason: 'stop', logprobs: null }],
+    } as ChatCompletionResponse;
+    assert.deepEqual(toAnthropicMessage(chat, 'req').content, [signed, { type: 'redacted_thinking', data: 'EmwK' }, { type: 'text', text: 'It is 4.' }]);
+  });
+
+  it('a stream signs the thinking block it streamed before closing it', () => {
+    const list = write([
+      chunk({ role: 'assistant', content: '' }),
+      chunk({ reasoning_content: 'Two plus ' }),
+      chunk({ reasoning_content: 'two.' }),
+      chunk({ thinking_blocks: [signed] }),
+      chunk({ content: 'It is 4.' }),
+      chunk({}, 'stop'),
+    ]);
+    assertSequential(list);
+    const signature = list.find((event) => event.type === 'content_block_delta' && event.delta.type === 'signature_delta');
+    assert.deepEqual(signature, { type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: 'EqQBCgIYAhIM' } });
+    const order = list.filter((event) => event.type === 'content_block_delta' || event.type === 'content_block_stop').map((event) => (event.type === 'content_block_delta' ? event.delta.type : `stop ${event.index}`));
+    assert.deepEqual(order, ['thinking_delta', 'thinking_delta', 'signature_delta', 'stop 0', 'text_delta', 'stop 1']);
+  });
+});

@@ -64,6 +64,19 @@ export function parseToolInput(text: string): Record<string, unknown> {
   return { _raw: text };
 }
 
+/** Claude's signed thinking blocks an answer carries (`thinking_blocks`), as Messages blocks; empty when none. */
+function thinkingBlocksOf(value: unknown): AnthropicContentBlock[] {
+  const blocks = isRecord(value) ? value.thinking_blocks : undefined;
+  if (!Array.isArray(blocks)) return [];
+  const out: AnthropicContentBlock[] = [];
+  for (const block of blocks as unknown[]) {
+    if (!isRecord(block)) continue;
+    if (block.type === 'thinking' && typeof block.thinking === 'string' && typeof block.signature === 'string') out.push({ type: 'thinking', thinking: block.thinking, signature: block.signature });
+    else if (block.type === 'redacted_thinking' && typeof block.data === 'string') out.push({ type: 'redacted_thinking', data: block.data });
+  }
+  return out;
+}
+
 /** Providers that think aloud in OpenAI's format put it in `reasoning_content` (DeepSeek, vLLM) or `reasoning` (OpenRouter). */
 function reasoningOf(value: unknown): string | undefined {
   if (!isRecord(value)) return undefined;
@@ -91,7 +104,10 @@ export function toAnthropicMessage(chat: ChatCompletionResponse, requestId: stri
   const choice = chat.choices[0];
   const content: AnthropicContentBlock[] = [];
   const message = choice?.message;
-  const reasoning = reasoningOf(message);
+  // Claude's own blocks, signed, when the answer came from Claude; else the reasoning text, unsigned.
+  const signed = thinkingBlocksOf(message);
+  const reasoning = signed.length === 0 ? reasoningOf(message) : undefined;
+  for (const block of signed) content.push(block);
   if (reasoning !== undefined) content.push({ type: 'thinking', thinking: reasoning, signature: '' });
   // An OpenAI refusal is the model's answer (content null): Anthropic carries it as text with stop_reason `refusal`.
   const refusal = typeof message?.refusal === 'string' && message.refusal.length > 0 ? message.refusal : undefined;
@@ -273,6 +289,20 @@ export class AnthropicStreamWriter {
     return '';
   }
 
+  /**
+   * A whole thinking block, as Claude's stream sends it when the block ends: a signed one signs the
+   * thinking block streamed so far; a redacted one is a block of its own. Anything else is not ours to place.
+   */
+  private thinkingBlock(block: AnthropicContentBlock): string {
+    if (this.pending.length > 0) return '';
+    if (block.type === 'thinking' && this.open?.kind === 'thinking') return this.delta(this.open.index, { type: 'signature_delta', signature: (block as { signature: string }).signature });
+    if (block.type !== 'redacted_thinking' || !this.leavable()) return '';
+    let out = this.close();
+    const index = this.next++;
+    out += encodeEvent({ type: 'content_block_start', index, content_block: block });
+    return out + encodeEvent({ type: 'content_block_stop', index });
+  }
+
   private toolCall(call: { index: number; id?: unknown; function?: { name?: unknown; arguments?: unknown } }): string {
     const fragment = typeof call.function?.arguments === 'string' ? call.function.arguments : '';
     // A pass-through host's chunk is unchecked: an id or name that is no string is none.
@@ -310,6 +340,7 @@ export class AnthropicStreamWriter {
     const delta = choice.delta;
     const reasoning = reasoningOf(delta);
     if (reasoning !== undefined) out += this.text('thinking', reasoning);
+    for (const block of thinkingBlocksOf(delta)) out += this.thinkingBlock(block);
     if (typeof delta.content === 'string' && delta.content.length > 0) out += this.text('text', delta.content);
     if (typeof delta.refusal === 'string' && delta.refusal.length > 0) {
       this.refused = true;

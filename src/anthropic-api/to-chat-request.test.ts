@@ -102,7 +102,7 @@ describe('toChatRequest edge cases', () => {
     assert.deepEqual(warnings, ['top_k: no OpenAI-format equivalent, ignored', 'fancy_new_field: only Anthropic models take it, ignored']);
   });
 
-  it('thinking budgets map to reasoning_effort; replayed thinking blocks are dropped with a warning', () => {
+  it('thinking budgets map to reasoning_effort, and thinking itself travels for Claude; replayed thinking blocks become the turn\'s thinking_blocks', () => {
     assert.deepEqual([1024, 8000, 32000].map(effortForBudget), ['low', 'medium', 'high']);
     const withThinking = (type: string) =>
       validateMessagesRequest({ ...base, thinking: { type: 'enabled', budget_tokens: 10000 }, output_config: type === 'effort' ? { effort: 'low' } : undefined, messages: [{ role: 'user', content: 'x' }] });
@@ -122,9 +122,10 @@ describe('toChatRequest edge cases', () => {
         ],
       }),
     );
-    assert.deepEqual(chat.messages[1], { role: 'assistant', content: 'y' });
-    assert.equal(warnings.length, 2);
-    assert.match(warnings[0] ?? '', /^messages\[1\]: thinking blocks/);
+    // Signed as Claude wrote them: the Claude translation gives them back first in the turn; other models get none.
+    assert.deepEqual(chat.messages[1], { role: 'assistant', content: 'y', thinking_blocks: [{ type: 'thinking', thinking: 'hmm', signature: 'sig' }] });
+    assert.deepEqual(chat.thinking, { type: 'enabled', budget_tokens: 10000 });
+    assert.deepEqual(warnings, ['thinking: the model is not known to reason, ignored']);
   });
 
   it('a tool_result with is_error and images; a PDF document → a file part; plain-text document → text', () => {

@@ -2,11 +2,12 @@
 // not Anthropic (an Anthropic upstream gets the client's body as it came). Pure: no I/O. What cannot
 // be expressed is refused with a 400 naming it; what only changes style is dropped with a warning.
 import { invalidType, invalidValue } from '../errors/gateway-error.js';
-import type { ChatCompletionRequest, ChatMessage, ContentPart, ToolCall, ToolChoice, ToolDefinition } from '../openai/types.js';
+import type { ChatCompletionRequest, ChatMessage, ContentPart, ThinkingBlock, ToolCall, ToolChoice, ToolDefinition } from '../openai/types.js';
 import { ToolNames, unsupportedContent } from '../providers/chat-request-fields.js';
 import type { AnthropicToolResultBlockParam, AnthropicToolUseBlockParam } from '../providers/anthropic/anthropic-wire.js';
 import { ClientParams, type PartOrigin } from './client-params.js';
 import type { InboundContentBlock, InboundMessageParam, InboundTool, MessagesRequest } from './messages-request.js';
+import { isRecord } from '../json/guards.js';
 
 /** Fields read below, or deliberately dropped with their own warning. */
 const HANDLED = new Set([
@@ -222,7 +223,7 @@ function userTurn(message: InboundMessageParam, turn: number, out: Out, mode: Mo
   out.params.origins.push(single ? { kind: 'turn', message: turn } : { kind: 'turn', message: turn, parts: [...imageBlocks, ...partBlocks] });
 }
 
-function assistantTurn(message: InboundMessageParam, turn: number, out: Out, warnings: string[], mode: Mode): void {
+function assistantTurn(message: InboundMessageParam, turn: number, out: Out, mode: Mode): void {
   const param = `messages[${turn}]`;
   if (typeof message.content === 'string') {
     out.messages.push({ role: 'assistant', content: message.content });
@@ -232,7 +233,9 @@ function assistantTurn(message: InboundMessageParam, turn: number, out: Out, war
   const texts: string[] = [];
   const calls: ToolCall[] = [];
   const callBlocks: number[] = [];
-  let thinking = false;
+  // Claude's signed thinking, carried as the chat form's `thinking_blocks` (LiteLLM's field): the Claude
+  // translation gives it back first in the turn; other models are sent none.
+  const thinking: ThinkingBlock[] = [];
   // The chat form has one assistant message: a marker on any of its blocks marks the message (its last block).
   let marker: unknown;
   message.content.forEach((block, index) => {
@@ -248,17 +251,23 @@ function assistantTurn(message: InboundMessageParam, turn: number, out: Out, war
       calls.push({ id: use.id, type: 'function', function: { name: use.name, arguments: argumentsOf(use, at) } });
       callBlocks.push(index);
     } else if (block.type === 'thinking' || block.type === 'redacted_thinking') {
-      // Signed thinking only means something to the Anthropic model that wrote it.
-      thinking = true;
+      const signed = block as { thinking?: unknown; signature?: unknown; data?: unknown };
+      if (block.type === 'thinking' && typeof signed.thinking === 'string' && typeof signed.signature === 'string') thinking.push({ type: 'thinking', thinking: signed.thinking, signature: signed.signature });
+      else if (block.type === 'redacted_thinking' && typeof signed.data === 'string') thinking.push({ type: 'redacted_thinking', data: signed.data });
     } else {
       const part = placeholder(block, mode, unsupportedContent(at, `'${block.type.slice(0, 64)}' blocks in an assistant turn are only available with Anthropic models`));
       texts.push((part as { text: string }).text);
     }
   });
-  if (thinking) dropped(warnings, `${param}: thinking blocks`, 'only the Anthropic model that wrote them can read them');
   const text = texts.join('');
   if (text.length === 0 && calls.length === 0) return;
-  out.messages.push({ role: 'assistant', content: text.length === 0 ? null : text, ...(calls.length === 0 ? {} : { tool_calls: calls }), ...(marker === undefined ? {} : { cache_control: marker }) });
+  out.messages.push({
+    role: 'assistant',
+    content: text.length === 0 ? null : text,
+    ...(calls.length === 0 ? {} : { tool_calls: calls }),
+    ...(marker === undefined ? {} : { cache_control: marker }),
+    ...(thinking.length === 0 ? {} : { thinking_blocks: thinking }),
+  });
   out.params.origins.push({ kind: 'turn', message: turn, ...(calls.length === 0 ? {} : { calls: callBlocks }) });
 }
 
@@ -368,7 +377,7 @@ export function toChatRequest(request: MessagesRequest, warnings: string[], opti
   request.messages.forEach((message, index) => {
     if (message.role === 'user') userTurn(message, index, out, mode);
     else if (message.role === 'system') systemTurn(message, index, out);
-    else assistantTurn(message, index, out, warnings, mode);
+    else assistantTurn(message, index, out, mode);
   });
   // Turns with no content are dropped; none left is a request no chat model takes (a 400 from the
   // provider, or a chat form the pipeline cannot check). Lenient mode sends the client's body instead.
@@ -405,6 +414,9 @@ export function toChatRequest(request: MessagesRequest, warnings: string[], opti
     chat.tool_choice = convertToolChoice(request.tool_choice);
     if ('disable_parallel_tool_use' in request.tool_choice && request.tool_choice.disable_parallel_tool_use === true && chat.tools !== undefined) chat.parallel_tool_calls = false;
   }
+  // Claude reached through the chat form takes the client's own thinking (fitted per deployment: chatFormFor).
+  const asked = request.thinking as unknown;
+  if (isRecord(asked) && (asked.type === 'enabled' || asked.type === 'adaptive' || asked.type === 'disabled')) chat.thinking = asked;
   const effort = reasoningEffort(request);
   if (effort !== undefined) {
     if (options.reasoning === true) {

@@ -12,7 +12,7 @@ const chat: ChatCompletionRequest = { model: 'm', messages: [{ role: 'user', con
 
 describe('chatFormFor', () => {
   it('leaves the request as it is when the deployment takes it (the same object: no copy)', () => {
-    assert.equal(chatFormFor(chat, route('anthropic', ['reasoning'])), chat);
+    assert.equal(chatFormFor(chat, route('groq', ['reasoning'])), chat);
     assert.equal(chatFormFor({ ...chat, max_tokens: undefined, max_completion_tokens: 100 }, route('openai', ['reasoning'])).max_completion_tokens, 100);
   });
 
@@ -22,6 +22,14 @@ describe('chatFormFor', () => {
     const groq = chatFormFor({ ...chat, max_tokens: undefined, max_completion_tokens: 100 }, route('groq', ['reasoning']));
     assert.deepEqual([groq.max_tokens, groq.max_completion_tokens], [100, undefined]);
     assert.equal(chat.max_tokens, 100, 'the shared request is not changed');
+  });
+
+  it("Claude gets the client's thinking and no reasoning_effort; every other model the reverse", () => {
+    const both: ChatCompletionRequest = { ...chat, thinking: { type: 'enabled', budget_tokens: 1024 } };
+    const claude = chatFormFor(both, route('anthropic', ['reasoning']));
+    assert.deepEqual([claude.thinking, 'reasoning_effort' in claude], [{ type: 'enabled', budget_tokens: 1024 }, false]);
+    const gemini = chatFormFor(both, route('gemini', ['reasoning']));
+    assert.deepEqual(['thinking' in gemini, gemini.reasoning_effort], [false, 'low']);
   });
 
   it('a model the catalog does not mark as reasoning gets no reasoning_effort', () => {

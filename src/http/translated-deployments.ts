@@ -17,16 +17,20 @@ import type { ForeignDeployments } from './native-call.js';
  * hosts as `max_tokens`. The shared request is copied only when something differs.
  */
 export function chatFormFor(chat: ChatCompletionRequest, route: Route): ChatCompletionRequest {
-  const reasons = route.entry?.capabilities.includes('reasoning') === true;
   const kind = route.provider.kind;
+  const claude = kind === 'anthropic';
+  const reasons = route.entry?.capabilities.includes('reasoning') === true;
   const completionTokens = kind === 'openai' || kind === 'azure';
-  const dropEffort = chat.reasoning_effort !== undefined && !reasons;
+  // Claude takes the client's own `thinking`; every other model its `reasoning_effort` form.
+  const dropEffort = chat.reasoning_effort !== undefined && (claude || !reasons);
+  const dropThinking = chat.thinking !== undefined && !claude;
   const limit = chat.max_completion_tokens ?? chat.max_tokens ?? undefined;
   const renameLimit = limit !== undefined && (completionTokens ? chat.max_tokens !== undefined : chat.max_completion_tokens !== undefined);
-  if (!dropEffort && !renameLimit) return chat;
-  const { reasoning_effort: _effort, max_tokens: _max, max_completion_tokens: _completion, ...rest } = chat;
+  if (!dropEffort && !dropThinking && !renameLimit) return chat;
+  const { reasoning_effort: _effort, max_tokens: _max, max_completion_tokens: _completion, thinking: _thinking, ...rest } = chat;
   const copy: ChatCompletionRequest = { ...rest };
   if (!dropEffort && chat.reasoning_effort !== undefined) copy.reasoning_effort = chat.reasoning_effort;
+  if (!dropThinking && chat.thinking !== undefined) copy.thinking = chat.thinking;
   if (limit !== undefined) {
     if (completionTokens) copy.max_completion_tokens = limit;
     else copy.max_tokens = limit;

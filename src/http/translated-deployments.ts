@@ -59,7 +59,7 @@ export function translatedDeployments(executor: ChatExecutor, chat: ChatCompleti
     async open(route, group, context) {
       const held = await executor.streamOnce(route, group, chat, context);
       const { first, frames } = format.stream(held.first, held.frames, route.provider.name);
-      return { first, frames, stats: held.stats };
+      return { first, frames, stats: held.stats, whenDone: held.whenDone };
     },
   };
 }

@@ -64,13 +64,13 @@ export class ChatExecutor extends DeploymentFailover {
    * A streamed call of another kind (native /v1/messages and /v1/completions pass-through) over the
    * group, like execute() but without the total cap (a stream's length is the client's business).
    */
-  routeStream<T>(
+  routeStream(
     group: ModelGroup,
     signal: CallSignal,
-    attempt: DeploymentAttempt<T>,
+    attempt: DeploymentAttempt<HeldStream>,
     reach: CallReach,
-  ): Promise<FailoverResult<T>> {
-    return this.run(group, signal, attempt, reach);
+  ): Promise<FailoverResult<HeldStream>> {
+    return this.run(group, signal, attempt, reach, undefined, streamGoesOn);
   }
 
   async complete(group: ModelGroup, request: ChatCompletionRequest, context: ChatCallContext): Promise<JsonOutcome> {
@@ -159,7 +159,7 @@ export class ChatExecutor extends DeploymentFailover {
   }
 
   async stream(group: ModelGroup, request: ChatCompletionRequest, context: ChatCallContext): Promise<StreamOutcome> {
-    const { result, route, attempts } = await this.run(group, context.signal, (route, current) => this.streamOnce(route, current, request, context), context);
+    const { result, route, attempts } = await this.run(group, context.signal, (route, current) => this.streamOnce(route, current, request, context), context, undefined, streamGoesOn);
     return heldOutcome(result, route, attempts);
   }
 
@@ -184,6 +184,9 @@ export class ChatExecutor extends DeploymentFailover {
     return open().catch((error: unknown) => (fitOutputToWindow(error, request, target) ? open() : Promise.reject(error)));
   }
 }
+
+/** A held stream stays in its deployment's in-flight count until the upstream call is over. */
+const streamGoesOn = (held: HeldStream, done: () => void): void => held.whenDone(done);
 
 /**
  * Anthropic's "input length and `max_tokens` exceed context limit: 178959 + 64000 > 200000": the

@@ -39,6 +39,8 @@ export interface HeldStream {
   first: Frame;
   frames: AsyncGenerator<Frame>;
   stats: StreamStats;
+  /** Calls back once the upstream call is over (ended, failed or aborted): the deployment's in-flight count holds the stream until then. */
+  whenDone: (callback: () => void) => void;
 }
 
 /**
@@ -120,7 +122,8 @@ export async function openHeldStream(
   } finally {
     clearTimeout(timer);
   }
-  return { first: joinFrames(held), frames, stats };
+  const body = response.body;
+  return { first: joinFrames(held), frames, stats, whenDone: (callback) => body.onSettled(callback) };
 }
 
 /** Turns an upstream stream body into the frames the client gets; one per executor, shared by every stream. */

@@ -100,6 +100,8 @@ export class DeploymentFailover {
    * deployment is never chosen, and when nothing else is left the client gets 429 with Retry-After.
    *
    * `group` is tried as given; `view` (see GroupView) narrows each fallback to what can serve the call.
+   * `ongoing`, for a result that goes on after the attempt returns (a held stream), is handed the
+   * result and the function to call when it is over: the deployment counts it in flight until then.
    */
   protected async run<T>(
     group: ModelGroup,
@@ -107,6 +109,7 @@ export class DeploymentFailover {
     attempt: DeploymentAttempt<T>,
     reach: CallReach,
     view?: GroupView,
+    ongoing?: (result: T, done: () => void) => void,
   ): Promise<FailoverResult<T>> {
     const attempts: AttemptRecord[] = [];
     let lastError: GatewayError | undefined;
@@ -125,7 +128,8 @@ export class DeploymentFailover {
       const started = Date.now();
       try {
         const served = await attempt(candidate.route, current, signal);
-        candidate.health.succeeded(Date.now() - started);
+        candidate.health.succeeded(Date.now() - started, ongoing !== undefined);
+        if (ongoing !== undefined) ongoing(served, () => candidate.health.finished());
         attempts.push({ deployment, outcome: '200' });
         return { served };
       } catch (error) {

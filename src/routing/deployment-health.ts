@@ -94,8 +94,9 @@ export class DeploymentHealth {
     this.inFlight++;
   }
 
-  succeeded(ttfbMs: number): void {
-    this.inFlight = Math.max(0, this.inFlight - 1);
+  /** `open`: the answer goes on (a stream past its first content); it stays in flight until finished(). */
+  succeeded(ttfbMs: number, open = false): void {
+    if (!open) this.inFlight = Math.max(0, this.inFlight - 1);
     this.requests++;
     this.ewmaTtfbMs = this.ewmaTtfbMs === undefined ? ttfbMs : this.ewmaTtfbMs + EWMA_WEIGHT * (ttfbMs - this.ewmaTtfbMs);
     this.push(true);
@@ -136,6 +137,11 @@ export class DeploymentHealth {
         this.open(now, `error rate ${Math.round((100 * errors) / this.recent.length)}%: ${reason}`);
       }
     }
+  }
+
+  /** A stream that succeeded(…, true) is over: it leaves the in-flight count. */
+  finished(): void {
+    this.inFlight = Math.max(0, this.inFlight - 1);
   }
 
   /** A request that ended without saying anything about the deployment (client gone, bad request). */

@@ -32,6 +32,8 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
   private delivering = false;
   /** Set by destroy(): the call was aborted and nothing more is read. */
   destroyed = false;
+  /** Called once when the call is over: the body ended, failed or was destroyed (see onSettled). */
+  private settled: (() => void) | undefined;
 
   constructor(private readonly controller: Dispatcher.DispatchController) {}
 
@@ -86,6 +88,7 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
   end(): void {
     this.ended = true;
     this.settleDump();
+    this.settle();
     // With chunks queued, a delivery is on its way: the reader gets them first, the end next.
     if (this.queue.length === 0) this.takeWaiter()?.resolve(DONE);
   }
@@ -96,8 +99,24 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
     if (this.ended || this.destroyed || this.failure !== undefined) return;
     this.failure = error;
     this.settleDump();
+    this.settle();
     // With chunks queued, a delivery is on its way: the reader gets them first, the failure next.
     if (this.queue.length === 0) this.takeWaiter()?.reject(error);
+  }
+
+  /**
+   * Calls `callback` once the upstream call is over, however it ends: the body's end, a failure
+   * (a reset, a timeout, the client's abort) or destroy(); at once if it is over already.
+   */
+  onSettled(callback: () => void): void {
+    if (this.ended || this.destroyed || this.failure !== undefined) callback();
+    else this.settled = callback;
+  }
+
+  private settle(): void {
+    const settled = this.settled;
+    this.settled = undefined;
+    settled?.();
   }
 
   // -------------------------------------------------------------------------------- the reader
@@ -141,6 +160,7 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
     this.queued = 0;
     if (!this.ended && !this.controller.aborted) this.controller.abort(error ?? new undiciErrors.RequestAbortedError());
     this.settleDump();
+    this.settle();
     this.takeWaiter()?.resolve(DONE);
   }
 

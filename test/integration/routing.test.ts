@@ -198,6 +198,32 @@ routing: { failure_threshold: 3, cooldown_s: 0.5 }
     assert.equal(one.requests.length + two.requests.length, 1);
   });
 
+  test('a stream is in flight until it ends, not only until its first content: least-busy sends the next calls elsewhere', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    one.enqueue({ kind: 'gated-stream', chunks: 3, release: gate });
+    two.enqueue({ kind: 'gated-stream', chunks: 3, release: gate });
+    const response = await chat(gateway, 'primary', { stream: true });
+    assert.equal(response.status, 200);
+    const served = (response.headers.get('x-llm-proxy-route') ?? '').split('=')[0] as string;
+    const [busy, idle] = served === 'one/p1' ? [one, two] : [two, one];
+    idle.reset();
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read();
+    try {
+      const providers = (await (await fetch(`${gateway.url}/health/providers`)).json()) as Record<string, { deployments: Record<string, { inFlight: number }> }>;
+      assert.equal(providers[served.split('/')[0] as string]?.deployments[served]?.inFlight, 1, 'the open stream is in flight');
+      for (let index = 0; index < 4; index++) assert.equal((await chat(gateway, 'primary')).status, 200);
+      assert.equal(idle.requests.length, 4, 'every call went to the idle deployment');
+      assert.equal(busy.requests.length, 1);
+    } finally {
+      release();
+      while (!(await reader.read()).done);
+    }
+    const providers = (await (await fetch(`${gateway.url}/health/providers`)).json()) as Record<string, { deployments: Record<string, { inFlight: number }> }>;
+    assert.equal(providers[served.split('/')[0] as string]?.deployments[served]?.inFlight, 0, 'released when the stream ended');
+  });
+
   test('a stall past the time-to-first-token limit fails over', async () => {
     // lowest-cost puts h1 first; it stalls.
     one.enqueue({ kind: 'delay-headers', ms: 1000 });

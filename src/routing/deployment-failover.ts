@@ -70,12 +70,22 @@ export class DeploymentFailover {
     }
   }
 
-  /** Groups are long-lived (configured, or planned once per name): their candidates are too. */
+  /**
+   * Groups are long-lived (configured, or planned once per name): their candidates are too. Each use
+   * asks the registry again, which marks the deployment recently used; one it forgot meanwhile (past
+   * its limit, or a reload's forgetProvider) makes the list anew, so a breaker never runs on apart
+   * from the one the registry, /health/providers and a plain `provider/model` call see.
+   */
   private readonly candidateCache = new WeakMap<ModelGroup, Candidate[]>();
+
+  private stillTracked(candidates: readonly Candidate[]): boolean {
+    for (const candidate of candidates) if (this.health.get(candidate.health.id) !== candidate.health) return false;
+    return true;
+  }
 
   private candidates(group: ModelGroup): Candidate[] {
     const cached = this.candidateCache.get(group);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined && this.stillTracked(cached)) return cached;
     const built = group.deployments.map((deployment) => {
       const entry = deployment.route.entry;
       const unitCost = entry && entry.input_cost !== null && entry.output_cost !== null ? entry.input_cost + entry.output_cost : undefined;

@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { upstreamError } from '../errors/gateway-error.js';
+import type { ProviderInstance } from '../providers/provider.js';
+import { CallAbort } from '../upstream/call-signal.js';
+import type { DeploymentAttempt, FailoverResult } from './chat-call-types.js';
+import { DeploymentFailover } from './deployment-failover.js';
+import { HealthRegistry } from './deployment-health.js';
+import type { ModelGroup, ModelRouter } from './model-router.js';
+import { RetryBudget } from './retry-policy.js';
+
+const breaker = { failureThreshold: 3, errorRateThreshold: 0.5, minimumRequests: 10, cooldownMs: 60_000, maxCooldownMs: 60_000 };
+
+class Failover extends DeploymentFailover {
+  call<T>(group: ModelGroup, attempt: DeploymentAttempt<T>): Promise<FailoverResult<T>> {
+    return this.run(group, new CallAbort(), attempt, { allowed: undefined });
+  }
+}
+
+function group(name: string, ...ids: string[]): ModelGroup {
+  const provider = { name: 'one' } as ProviderInstance;
+  return {
+    name,
+    deployments: ids.map((id) => ({ id: `one/${id}`, route: { provider, upstreamModel: id, model: name, entry: undefined }, weight: 1 })),
+    strategy: 'weighted-random',
+    fallbacks: [],
+    retries: 0,
+    timeouts: {},
+    configured: true,
+  };
+}
+
+const ok: DeploymentAttempt<string> = async () => 'ok';
+const down: DeploymentAttempt<string> = async () => {
+  throw upstreamError(500, 'one', 'boom');
+};
+
+test("a group's deployment forgotten by the registry (past its limit) keeps one breaker: the one /health/providers shows", async () => {
+  const health = new HealthRegistry(breaker, () => undefined, 3);
+  const failover = new Failover({} as ModelRouter, health, new RetryBudget(), { ttfbMs: 1000, contextWindowFallbacks: true });
+  const configured = group('g', 'm1');
+  assert.equal((await failover.call(configured, ok)).result, 'ok');
+  // Clients name other deployments (`one/<anything>` routes): the group's idle one is the least recently used.
+  for (let index = 0; index < 5; index++) await failover.call(group(`one/x${index}`, `x${index}`), ok);
+  for (let index = 0; index < 3; index++) await assert.rejects(failover.call(configured, down));
+  const tracked = health.forProvider('one').find((entry) => entry.id === 'one/m1');
+  assert.equal(tracked?.circuit, 'open', 'the registry holds the breaker the group opened');
+  assert.equal(health.get('one/m1').circuit, 'open', 'a plain `one/m1` call sees the same breaker');
+});

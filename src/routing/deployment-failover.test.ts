@@ -47,3 +47,20 @@ test("a group's deployment forgotten by the registry (past its limit) keeps one 
   assert.equal(tracked?.circuit, 'open', 'the registry holds the breaker the group opened');
   assert.equal(health.get('one/m1').circuit, 'open', 'a plain `one/m1` call sees the same breaker');
 });
+
+test('a fallback that names a group already in the chain (an alias of it, or of the model asked for) is not tried again', async () => {
+  const asked = group('a', 'a1');
+  const other = group('b', 'b1');
+  asked.fallbacks = ['b', 'b-alias', 'a-alias'];
+  const groups: Record<string, ModelGroup> = { a: asked, b: other, 'b-alias': other, 'a-alias': asked };
+  const router = { plan: (name: string) => groups[name], version: 1 } as unknown as ModelRouter;
+  const failover = new Failover(router, new HealthRegistry(breaker, () => undefined), new RetryBudget(), { ttfbMs: 1000, contextWindowFallbacks: true });
+  const called: string[] = [];
+  await assert.rejects(
+    failover.call(asked, async (route) => {
+      called.push(route.upstreamModel);
+      throw upstreamError(500, 'one', 'boom');
+    }),
+  );
+  assert.deepEqual(called, ['a1', 'b1']);
+});

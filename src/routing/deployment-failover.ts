@@ -59,14 +59,19 @@ export class DeploymentFailover {
   private *chain(group: ModelGroup, reach: CallReach, attempts: AttemptRecord[], view: GroupView | undefined): Generator<ModelGroup> {
     const { allowed, maxOutput } = reach;
     yield group;
+    /** Groups already in the chain: two names of one group (an alias, a model's own name) try it once. */
+    let chained: ModelGroup[] | undefined;
     for (const { name, group: fallback } of plannedFallbacks(this.router, group)) {
       const shown = view === undefined ? fallback : view(fallback);
-      if (shown === undefined) continue;
+      if (shown === undefined || shown === group || chained?.includes(shown) === true) continue;
       // The allowlist knows the configured group, not a view of it.
       if (allowed !== undefined && !mayUseModel(allowed, this.router, name, fallback)) attempts.push({ deployment: name, outcome: NOT_ALLOWED });
       // Its upstream would refuse the max_tokens with a 400, which ends the request: not tried.
       else if (maxOutput !== undefined && (groupOutputLimit(shown) ?? Infinity) < maxOutput) attempts.push({ deployment: name, outcome: OUTPUT_LIMIT });
-      else yield shown;
+      else {
+        (chained ??= []).push(shown);
+        yield shown;
+      }
     }
   }
 

@@ -64,7 +64,9 @@ export function reachableGroups(router: Planner, group: ModelGroup, allowed: rea
   const cached = allowed === undefined ? plan.open : plan.byList.get(allowed);
   if (cached !== undefined) return cached;
   const groups = [group];
-  for (const { name, group: fallback } of plan.fallbacks) if (allowed === undefined || mayUseModel(allowed, router, name, fallback)) groups.push(fallback);
+  for (const { name, group: fallback } of plan.fallbacks) {
+    if (!groups.includes(fallback) && (allowed === undefined || mayUseModel(allowed, router, name, fallback))) groups.push(fallback);
+  }
   const reach: Reach = { groups, routes: groups.flatMap((entry) => entry.deployments.map((deployment) => deployment.route)) };
   if (allowed === undefined) plan.open = reach;
   else plan.byList.set(allowed, reach);

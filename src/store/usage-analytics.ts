@@ -4,7 +4,7 @@
 // arithmetic for hour buckets, the stored `day` column for days), so 100,000 rows never travel.
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Schema } from './database.js';
-import { utcDay } from './usage-store.js';
+import { ID_MAX, KEY_ID_MAX, MODEL_MAX, text, utcDay } from './usage-store.js';
 
 export const USAGE_DIMENSIONS = ['day', 'key', 'model', 'provider'] as const;
 export type UsageDimension = (typeof USAGE_DIMENSIONS)[number];
@@ -141,8 +141,8 @@ function where(filter: UsageFilter): RawBuilder<unknown> {
     sql`created_at >= ${filter.start}`,
     sql`created_at < ${filter.end}`,
   ];
-  if (filter.keyId !== undefined) parts.push(sql`key_id = ${filter.keyId}`);
-  if (filter.model !== undefined) parts.push(sql`model = ${filter.model}`);
+  if (filter.keyId !== undefined) parts.push(sql`key_id = ${text(filter.keyId, KEY_ID_MAX)}`);
+  if (filter.model !== undefined) parts.push(sql`model = ${text(filter.model, MODEL_MAX)}`);
   return sql`where ${sql.join(parts, sql` and `)}`;
 }
 
@@ -234,10 +234,11 @@ export class UsageAnalytics {
       .where('day', '<=', utcDay(Math.max(filter.start, filter.end - 1)))
       .where('created_at', '>=', filter.start)
       .where('created_at', '<', filter.end);
-    if (filter.keyId !== undefined) query = query.where('key_id', '=', filter.keyId);
-    if (filter.model !== undefined) query = query.where('model', '=', filter.model);
+    if (filter.keyId !== undefined) query = query.where('key_id', '=', text(filter.keyId, KEY_ID_MAX));
+    if (filter.model !== undefined) query = query.where('model', '=', text(filter.model, MODEL_MAX));
     if (before !== undefined) {
-      query = query.where((eb) => eb.or([eb('created_at', '<', before.createdAt), eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', before.id)])]));
+      const id = text(before.id, ID_MAX);
+      query = query.where((eb) => eb.or([eb('created_at', '<', before.createdAt), eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', id)])]));
     }
     const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
     return rows.map((row) => ({

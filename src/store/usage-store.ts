@@ -32,8 +32,11 @@ const INT32_MAX = 2_147_483_647;
 /** Rows per INSERT: ~21 parameters each stays far below SQLite's and PostgreSQL's limits. */
 const ROWS_PER_STATEMENT = 200;
 
-/** PostgreSQL text rejects NUL, and varchar columns reject long values: both would poison a batch. */
-function text(value: string, max: number): string {
+/**
+ * PostgreSQL text rejects NUL, and varchar columns reject long values: both would poison a batch.
+ * Filters go through it too, so they match what was stored, and a NUL in one is no database error.
+ */
+export function text(value: string, max: number): string {
   const clean = value.includes('\u0000') ? value.replaceAll('\u0000', '') : value;
   return clean.length > max ? clean.slice(0, max) : clean;
 }
@@ -67,6 +70,11 @@ function rowDay(createdAt: number): string {
   return day;
 }
 
+/** Widths of the columns a usage query filters on (see the migration). */
+export const KEY_ID_MAX = 64;
+export const MODEL_MAX = 256;
+export const ID_MAX = 64;
+
 /** Column order of the prepared SQLite insert: insertSqlite() binds its values in this order. */
 const USAGE_COLUMNS = [
   'id', 'request_id', 'key_id', 'endpoint', 'model', 'provider', 'upstream_model', 'prompt_tokens', 'completion_tokens',
@@ -93,11 +101,11 @@ const CREATED_AT = 19;
 function usageValues(record: IdentifiedUsageRecord): UsageValues {
   const createdAt = Number.isFinite(record.createdAt) ? Math.round(record.createdAt) : Date.now();
   return [
-    text(record.id, 64),
+    text(record.id, ID_MAX),
     text(record.requestId, 128),
-    text(record.keyId, 64),
+    text(record.keyId, KEY_ID_MAX),
     text(record.endpoint, 64),
-    text(record.model, 256),
+    text(record.model, MODEL_MAX),
     optionalText(record.provider, 64),
     optionalText(record.upstreamModel, 256),
     integer(record.promptTokens),
@@ -281,7 +289,7 @@ export class UsageStore {
       .where('day', '<=', utcDay(Math.max(query.start, query.end - 1)))
       .where('created_at', '>=', query.start)
       .where('created_at', '<', query.end);
-    if (query.keyId !== undefined) select = select.where('key_id', '=', query.keyId);
+    if (query.keyId !== undefined) select = select.where('key_id', '=', text(query.keyId, KEY_ID_MAX));
     const rows = await select.groupBy(['day', 'model', 'key_id']).orderBy('day').orderBy('model').orderBy('key_id').execute();
     return rows.map((row) => ({
       day: row.day,

@@ -236,6 +236,16 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.deepEqual(groups.map((group) => group.model), ['gpt-4']);
     });
 
+    test('usage filters with NUL or over-long values match what was stored, not a database error', async () => {
+      const key = `nulf-${newKeyId()}`;
+      await store.usage.insertBatch([usageRecord(`${key}-1`, `${key}\u0000`, { model: `m\u0000${'x'.repeat(300)}`, createdAt: Date.UTC(2025, 3, 1) })]);
+      const range = { start: Date.UTC(2025, 3, 1), end: Date.UTC(2025, 3, 2) };
+      const model = `m${'x'.repeat(255)}`;
+      assert.equal((await store.usage.summarize({ ...range, keyId: `${key}\u0000` })).length, 1);
+      assert.equal((await store.analytics.totals({ ...range, keyId: `\u0000${key}`, model: `${model}\u0000` })).requests, 1);
+      assert.equal((await store.analytics.rows({ ...range, model: `${model}yyy` }, 10, { createdAt: range.end, id: 'z\u0000' })).length, 1);
+    });
+
     test('usage sums by day, model and key over a half-open range', async () => {
       const key = `sum-${newKeyId()}`;
       const day1 = Date.UTC(2025, 2, 1, 10);

@@ -1,7 +1,8 @@
 // Versioned schema migrations, run at start by whichever instance gets there first (Kysely's
-// migrator holds a lock, so two instances starting together do not race). Never edit a released
-// migration: add the next one.
-import { Migrator, PostgresAdapter, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+// migrator holds a lock on PostgreSQL; on SQLite it takes none, so the run is one write transaction
+// here): two instances or workers starting together do not race. Never edit a released migration:
+// add the next one.
+import { Migrator, PostgresAdapter, SqliteAdapter, sql, type Kysely, type Migration, type MigrationResultSet, type MigrationProvider } from 'kysely';
 import type { Schema } from './database.js';
 
 const migrations: Record<string, Migration> = {
@@ -109,6 +110,28 @@ async function currentSchema(db: Kysely<Schema>): Promise<string | undefined> {
   return schema;
 }
 
+/**
+ * Runs a SQLite migration inside one BEGIN IMMEDIATE … COMMIT on the store's one connection, rolled
+ * back when it fails. Kysely's migrator takes no lock on SQLite (it assumes one connection) and,
+ * SQLite DDL being transactional or not to it, runs without a transaction: several processes on one
+ * new file (a `--workers` cluster's first start) each found a migration pending and ran it, and all
+ * but one failed ('table "virtual_keys" already exists'). Here the next waits for the write lock
+ * (busy_timeout) and then finds nothing to do.
+ */
+async function inWriteTransaction(db: Kysely<Schema>, run: () => Promise<MigrationResultSet>): Promise<MigrationResultSet> {
+  await sql`begin immediate`.execute(db);
+  let outcome: MigrationResultSet;
+  try {
+    outcome = await run();
+  } catch (error) {
+    await sql`rollback`.execute(db).catch(() => undefined);
+    throw error;
+  }
+  if (outcome.error !== undefined) await sql`rollback`.execute(db).catch(() => undefined);
+  else await sql`commit`.execute(db);
+  return outcome;
+}
+
 /** Brings the schema to the newest version; throws with the failing migration's error. */
 export async function migrateToLatest(db: Kysely<Schema>): Promise<string[]> {
   const schema = await currentSchema(db);
@@ -119,7 +142,7 @@ export async function migrateToLatest(db: Kysely<Schema>): Promise<string[]> {
     migrationLockTableName: 'llm_proxy_migration_lock',
     ...(schema === undefined ? {} : { migrationTableSchema: schema }),
   });
-  const { error, results } = await migrator.migrateToLatest();
+  const { error, results } = db.getExecutor().adapter instanceof SqliteAdapter ? await inWriteTransaction(db, () => migrator.migrateToLatest()) : await migrator.migrateToLatest();
   if (error !== undefined) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((result) => result.status === 'Success').map((result) => result.migrationName);
 }

@@ -1,0 +1,48 @@
+// Several processes on one new SQLite file (a `--workers` cluster's first start, the CLI beside a
+// starting server) migrate it at once. Kysely's migrator takes no lock on SQLite (it assumes one
+// connection), so two of them ran the same migration and one failed ('table "virtual_keys" already
+// exists'); each now migrates inside one write transaction, and the others find nothing to do.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const STORE = fileURLToPath(new URL('../../src/store/sql-store.js', import.meta.url));
+const CHILD = `
+import { SqlStore } from ${JSON.stringify(STORE)};
+const logger = { info() {}, warn() {}, error() {}, debug() {} };
+const store = new SqlStore({ dbPath: process.argv[1], busyTimeoutMs: 5000 }, logger);
+try {
+  await store.ready();
+  process.stdout.write('ok');
+} catch (error) {
+  process.stdout.write(String(error && error.message));
+} finally {
+  await store.close();
+}`;
+
+function migrate(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', () => resolve(out));
+  });
+}
+
+test('processes migrating one new SQLite file at once all succeed, each migration run once', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-migrate-race-'));
+  try {
+    for (let round = 0; round < 6; round++) {
+      const file = join(dir, `round-${round}.db`);
+      const outcomes = await Promise.all(Array.from({ length: 8 }, () => migrate(file)));
+      assert.deepEqual(outcomes, Array(8).fill('ok'), `round ${round}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

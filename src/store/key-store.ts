@@ -165,26 +165,51 @@ function nextVersion(now: number) {
 }
 
 /**
- * Gives back the reservations that match `where`, in the caller's transaction: each row is
- * deleted once (DELETE … RETURNING), so two instances releasing the same one cannot both refund it.
+ * Deletes the reservations that match `where`, in the caller's transaction, adds what they held
+ * to `byKey` and returns how many there were. Each row is deleted once (DELETE … RETURNING), so two instances releasing the same
+ * one cannot both refund it; the caller takes the amounts off the keys' `reserved`.
  */
-export async function releaseReservations(
+export async function takeReservations(
   trx: Transaction<Schema>,
   where: { ids: readonly string[] } | { createdBefore: number },
+  byKey: Map<string, number>,
 ): Promise<number> {
   let query = trx.deleteFrom('budget_reservations');
   query = 'ids' in where ? query.where('id', 'in', where.ids) : query.where('created_at', '<', where.createdBefore);
   const released = await query.returning(['key_id', 'amount']).execute();
-  const byKey = new Map<string, number>();
   for (const row of released) byKey.set(row.key_id, (byKey.get(row.key_id) ?? 0) + Number(row.amount));
-  for (const [keyId, amount] of byKey) {
+  return released.length;
+}
+
+/** `reserved` less a released amount, never below 0. */
+export function lessReserved(amount: number) {
+  return sql<number>`case when reserved > ${amount} then reserved - ${amount} else 0 end`;
+}
+
+/**
+ * Keys in the order every transaction that changes several key rows locks them: the same order
+ * everywhere, so two instances settling the same keys (or a settlement and the sweeper) never each
+ * hold one row the other waits for (PostgreSQL: `deadlock detected`, the batch rolled back).
+ */
+export function lockOrder(keyIds: Iterable<string>): string[] {
+  return [...keyIds].sort();
+}
+
+/** Gives back the reservations that match `where`, in the caller's transaction; returns how many. */
+export async function releaseReservations(
+  trx: Transaction<Schema>,
+  where: { ids: readonly string[] } | { createdBefore: number },
+): Promise<number> {
+  const byKey = new Map<string, number>();
+  const count = await takeReservations(trx, where, byKey);
+  for (const keyId of lockOrder(byKey.keys())) {
     await trx
       .updateTable('virtual_keys')
-      .set({ reserved: sql<number>`case when reserved > ${amount} then reserved - ${amount} else 0 end` })
+      .set({ reserved: lessReserved(byKey.get(keyId) as number) })
       .where('id', '=', keyId)
       .execute();
   }
-  return released.length;
+  return count;
 }
 
 export class KeyStore {

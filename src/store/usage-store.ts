@@ -5,7 +5,7 @@ import type SqliteDatabase from 'better-sqlite3';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { UsageRecord } from '../usage/usage-recorder.js';
 import type { Schema, UsageRecordTable } from './database.js';
-import { periodEnd, periodStart, releaseReservations } from './key-store.js';
+import { lessReserved, lockOrder, periodEnd, periodStart, takeReservations } from './key-store.js';
 
 /** A record on its way to the database: the recorder has given it its unique id. */
 export type IdentifiedUsageRecord = UsageRecord & { id: string };
@@ -241,26 +241,38 @@ export class UsageStore {
    * total_spend only, not in the new period's budget.
    */
   private async settle(trx: Transaction<Schema>, settlement: Settlement): Promise<void> {
+    // Only records whose call held budget have a reservation to release: no delete otherwise.
+    const released = new Map<string, number>();
+    const ids = settlement.heldIds;
+    for (let index = 0; index < ids.length; index += ROWS_PER_STATEMENT) {
+      await takeReservations(trx, { ids: ids.slice(index, index + ROWS_PER_STATEMENT) }, released);
+    }
     const now = settlement.now;
     const ended = sql<boolean>`(budget_reset_at is null or budget_reset_at <= ${now})`;
     const nextReset = sql<number>`case budget_period when 'daily' then cast(${periodEnd('daily', now)} as bigint) when 'weekly' then cast(${periodEnd('weekly', now)} as bigint) else cast(${periodEnd('monthly', now)} as bigint) end`;
-    // Static keys have no row here, so their updates touch nothing.
-    for (const [keyId, cost] of settlement.spendByKey) {
-      const inPeriod = sql<number>`case budget_period when 'daily' then cast(${cost.daily} as double precision) when 'weekly' then cast(${cost.weekly} as double precision) else cast(${cost.monthly} as double precision) end`;
+    // One update per key, spend and released holds together, keys in lock order. Static keys have
+    // no row here, so their updates touch nothing.
+    for (const keyId of lockOrder(new Set([...settlement.spendByKey.keys(), ...released.keys()]))) {
+      const cost = settlement.spendByKey.get(keyId);
+      const amount = released.get(keyId);
+      const inPeriod =
+        cost === undefined
+          ? undefined
+          : sql<number>`case budget_period when 'daily' then cast(${cost.daily} as double precision) when 'weekly' then cast(${cost.weekly} as double precision) else cast(${cost.monthly} as double precision) end`;
       await trx
         .updateTable('virtual_keys')
         .set((eb) => ({
-          spend: sql<number>`case when budget_period is null or budget_period not in ('daily', 'weekly', 'monthly') then spend + cast(${cost.all} as double precision) when ${ended} then ${inPeriod} else spend + ${inPeriod} end`,
-          budget_reset_at: sql<number>`case when budget_period in ('daily', 'weekly', 'monthly') and ${ended} then ${nextReset} else budget_reset_at end`,
-          total_spend: eb('total_spend', '+', cost.all),
+          ...(cost === undefined
+            ? {}
+            : {
+                spend: sql<number>`case when budget_period is null or budget_period not in ('daily', 'weekly', 'monthly') then spend + cast(${cost.all} as double precision) when ${ended} then ${inPeriod} else spend + ${inPeriod} end`,
+                budget_reset_at: sql<number>`case when budget_period in ('daily', 'weekly', 'monthly') and ${ended} then ${nextReset} else budget_reset_at end`,
+                total_spend: eb('total_spend', '+', cost.all),
+              }),
+          ...(amount === undefined ? {} : { reserved: lessReserved(amount) }),
         }))
         .where('id', '=', keyId)
         .execute();
-    }
-    // Only records whose call held budget have a reservation to release: no delete otherwise.
-    const ids = settlement.heldIds;
-    for (let index = 0; index < ids.length; index += ROWS_PER_STATEMENT) {
-      await releaseReservations(trx, { ids: ids.slice(index, index + ROWS_PER_STATEMENT) });
     }
   }
 

@@ -217,6 +217,22 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.equal(key?.budgetResetAt, periodEnd('daily', now));
     });
 
+    test('batches of several instances settling the same keys in other orders do not deadlock', { skip: backend.name === 'SQLite' ? 'one writer at a time: no row locks to order' : false }, async () => {
+      const keys = Array.from({ length: 6 }, () => newKeyId());
+      for (const id of keys) await store.keys.insert({ id, keyHash: `d${id}`.padEnd(64, 'd'), prefix: 'x', maxBudget: 1_000 }, Date.now());
+      const other = backend.open();
+      try {
+        for (let round = 0; round < 10; round++) {
+          const batch = (order: string[], tag: string) => order.map((id) => usageRecord(`${id}-${tag}-${round}`, id, { cost: 0.5, createdAt: Date.now() }));
+          const reversed = [...keys].reverse();
+          await Promise.all([store.usage.insertBatch(batch(keys, 'a')), other.usage.insertBatch(batch(reversed, 'b'))]);
+        }
+      } finally {
+        await other.close();
+      }
+      for (const id of keys) assert.equal((await store.keys.findById(id))?.spend, 10);
+    });
+
     test('usage batches are idempotent and settle spend and holds of exactly the new rows', async () => {
       const id = newKeyId();
       await store.keys.insert({ id, keyHash: 'f'.repeat(64), prefix: 'x', maxBudget: 10 }, Date.now());

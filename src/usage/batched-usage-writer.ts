@@ -4,7 +4,7 @@
 // spool is flushed, or saved to a file beside the SQLite path and replayed on the next start.
 import { randomFillSync } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Logger } from '../logging/logger.js';
 import { makeDirectory } from '../store/make-directory.js';
 import { isTransientStoreError } from '../store/transient-errors.js';
@@ -133,6 +133,15 @@ export interface UsageWriterStats {
   databaseDown: boolean;
 }
 
+/**
+ * The open writers of this process by spool file. A hot reload builds the next generation's writer
+ * (which replays the spool file at once) before it closes the old one: what the old one then could
+ * not write went to the file, which no live writer reads again until the next start, so those
+ * records waited for a restart however soon the database was back. A closing writer hands them
+ * to the live one instead (see saveSpool).
+ */
+const openWriters = new Map<string, Set<BatchedUsageWriter>>();
+
 export class BatchedUsageWriter implements UsageRecorder {
   private queue: IdentifiedUsageRecord[] = [];
   /** The batch being written: out of the queue until its write ends (a forced exit spools it too). */
@@ -164,6 +173,12 @@ export class BatchedUsageWriter implements UsageRecorder {
     this.observer = observer;
     this.landing = observer === undefined ? undefined : (records) => observer.landing(records);
     this.loadSpool();
+    if (this.spoolFile !== undefined) {
+      const key = resolve(this.spoolFile);
+      let writers = openWriters.get(key);
+      if (writers === undefined) openWriters.set(key, (writers = new Set()));
+      writers.add(this);
+    }
     this.timer = setInterval(() => void this.flushIfDue(), options.flushIntervalMs ?? 1_000);
     this.timer.unref();
   }
@@ -177,9 +192,10 @@ export class BatchedUsageWriter implements UsageRecorder {
     this.queue.push(record as IdentifiedUsageRecord);
     this.enforceBound();
     // Closed and no write under way (a call cut at shutdown records after the writer closed): no
-    // drain will ever take it, and the store is closing, so it goes to the spool file for the next start.
+    // drain will ever take it, and the store is closing, so it goes to the live writer of a hot
+    // reload's next generation, or else to the spool file for the next start.
     if (this.closed && this.draining === undefined) {
-      this.saveSpool();
+      this.handOverOrSave();
       return;
     }
     if (this.queue.length >= this.batchSize && !this.down) void this.flushIfDue();
@@ -221,8 +237,32 @@ export class BatchedUsageWriter implements UsageRecorder {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
+    if (this.spoolFile !== undefined) {
+      const key = resolve(this.spoolFile);
+      openWriters.get(key)?.delete(this);
+      if (openWriters.get(key)?.size === 0) openWriters.delete(key);
+    }
     await this.flush();
-    if (this.queue.length > 0) this.saveSpool();
+    if (this.queue.length > 0) this.handOverOrSave();
+  }
+
+  /** What a closed writer holds goes to an open writer of the same spool file (a hot reload's next generation), else to the file. */
+  private handOverOrSave(): void {
+    const heir = this.spoolFile === undefined ? undefined : openWriters.get(resolve(this.spoolFile))?.values().next().value;
+    if (heir === undefined) {
+      this.saveSpool();
+      return;
+    }
+    const records = this.queue;
+    this.queue = [];
+    heir.adopt(records);
+  }
+
+  /** Takes records a closed writer of the same spool file could not write; they keep their ids. */
+  private adopt(records: readonly IdentifiedUsageRecord[]): void {
+    this.queue.push(...records);
+    this.enforceBound();
+    if (!this.down) void this.flushIfDue();
   }
 
   private async flushIfDue(): Promise<void> {

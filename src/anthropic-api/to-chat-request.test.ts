@@ -128,6 +128,33 @@ describe('toChatRequest edge cases', () => {
     assert.deepEqual(warnings, ['thinking: the model is not known to reason, ignored']);
   });
 
+  it("unsigned thinking (a reasoning model's own, which the proxy translated) goes back as reasoning_content, without a warning", () => {
+    // DeepSeek requires it back on a turn with tool calls: 400 "The reasoning_content in the thinking mode must be passed back".
+    const { chat, warnings } = translate(
+      validateMessagesRequest({
+        ...base,
+        messages: [
+          { role: 'user', content: 'Weather in Paris?' },
+          {
+            role: 'assistant',
+            content: [
+              { type: 'thinking', thinking: 'I should call the tool.', signature: '' },
+              { type: 'tool_use', id: 'call_1', name: 'weather', input: { city: 'Paris' } },
+            ],
+          },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'call_1', content: 'Sunny' }] },
+        ],
+      }),
+    );
+    assert.deepEqual(chat.messages[1], {
+      role: 'assistant',
+      content: null,
+      tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } }],
+      reasoning_content: 'I should call the tool.',
+    });
+    assert.deepEqual(warnings, []);
+  });
+
   it('a tool_result with is_error and images; a PDF document → a file part; plain-text document → text', () => {
     const { chat } = translate(
       validateMessagesRequest({

@@ -236,6 +236,8 @@ function assistantTurn(message: InboundMessageParam, turn: number, out: Out, mod
   // Claude's signed thinking, carried as the chat form's `thinking_blocks` (LiteLLM's field): the Claude
   // translation gives it back first in the turn; other models are sent none.
   const thinking: ThinkingBlock[] = [];
+  // Thinking with no signature is no Claude's: the proxy wrote it from another provider's reasoning.
+  const unsigned: string[] = [];
   // The chat form has one assistant message: a marker on any of its blocks marks the message (its last block).
   let marker: unknown;
   message.content.forEach((block, index) => {
@@ -252,7 +254,11 @@ function assistantTurn(message: InboundMessageParam, turn: number, out: Out, mod
       callBlocks.push(index);
     } else if (block.type === 'thinking' || block.type === 'redacted_thinking') {
       const signed = block as { thinking?: unknown; signature?: unknown; data?: unknown };
-      if (block.type === 'thinking' && typeof signed.thinking === 'string' && typeof signed.signature === 'string') thinking.push({ type: 'thinking', thinking: signed.thinking, signature: signed.signature });
+      // Unsigned thinking is a reasoning model's own (DeepSeek's reasoning_content, in an answer the
+      // proxy translated): it goes back as such, as DeepSeek requires on a turn with tool calls
+      // (chatFormFor keeps it for the hosts that take it). Signed thinking is Claude's: `thinking_blocks`.
+      if (block.type === 'thinking' && (signed.signature === undefined || signed.signature === '') && typeof signed.thinking === 'string') unsigned.push(signed.thinking);
+      else if (block.type === 'thinking' && typeof signed.thinking === 'string' && typeof signed.signature === 'string') thinking.push({ type: 'thinking', thinking: signed.thinking, signature: signed.signature });
       else if (block.type === 'redacted_thinking' && typeof signed.data === 'string') thinking.push({ type: 'redacted_thinking', data: signed.data });
     } else {
       const part = placeholder(block, mode, unsupportedContent(at, `'${block.type.slice(0, 64)}' blocks in an assistant turn are only available with Anthropic models`));
@@ -261,12 +267,14 @@ function assistantTurn(message: InboundMessageParam, turn: number, out: Out, mod
   });
   const text = texts.join('');
   if (text.length === 0 && calls.length === 0) return;
+  const reasoning = unsigned.join('');
   out.messages.push({
     role: 'assistant',
     content: text.length === 0 ? null : text,
     ...(calls.length === 0 ? {} : { tool_calls: calls }),
     ...(marker === undefined ? {} : { cache_control: marker }),
     ...(thinking.length === 0 ? {} : { thinking_blocks: thinking }),
+    ...(reasoning.length === 0 ? {} : { reasoning_content: reasoning }),
   });
   out.params.origins.push({ kind: 'turn', message: turn, ...(calls.length === 0 ? {} : { calls: callBlocks }) });
 }

@@ -38,4 +38,24 @@ describe('chatFormFor', () => {
     assert.equal(plain.max_tokens, 100);
     assert.equal(chat.reasoning_effort, 'low');
   });
+
+  it("a replayed turn's reasoning_content goes to DeepSeek (which requires it back with tool calls) and OpenAI-compatible servers only", () => {
+    const replayed: ChatCompletionRequest = {
+      model: 'm',
+      messages: [
+        { role: 'user', content: 'Hi' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{}' } }], reasoning_content: 'think' },
+        { role: 'tool', tool_call_id: 'c', content: 'ok' },
+      ],
+      max_tokens: 100,
+    };
+    assert.equal(chatFormFor(replayed, route('deepseek', ['reasoning'])), replayed);
+    assert.equal(chatFormFor(replayed, route('openai-compatible', [])), replayed);
+    for (const kind of ['openai', 'groq', 'mistral']) {
+      const sent = chatFormFor(replayed, route(kind, ['reasoning']));
+      assert.equal(sent.messages.some((message) => 'reasoning_content' in message), false, kind);
+      assert.deepEqual(sent.messages[2], replayed.messages[2]);
+    }
+    assert.equal(replayed.messages[1]?.reasoning_content, 'think', 'the shared request is not changed');
+  });
 });

@@ -11,10 +11,31 @@ import type { AnswerFormat } from './chat-pipeline.js';
 import type { ForeignDeployments } from './native-call.js';
 
 /**
+ * Hosts that take an assistant turn's `reasoning_content` back: DeepSeek requires it on a turn with
+ * tool calls (400 "The reasoning_content in the thinking mode must be passed back"), and
+ * OpenAI-compatible servers (vLLM, llama.cpp, Kimi) read it; others refuse an unknown message field
+ * (OpenAI, Groq) or have no use for it.
+ */
+function takesReasoning(kind: string): boolean {
+  return kind === 'deepseek' || kind === 'openai-compatible';
+}
+
+/** `messages` without their `reasoning_content`, or undefined when none has one. */
+function withoutReasoning(messages: ChatCompletionRequest['messages']): ChatCompletionRequest['messages'] | undefined {
+  if (!messages.some((message) => message.reasoning_content !== undefined)) return undefined;
+  return messages.map((message) => {
+    if (message.reasoning_content === undefined) return message;
+    const { reasoning_content: _reasoning, ...rest } = message;
+    return rest;
+  });
+}
+
+/**
  * The chat form as this deployment takes it: the translation was made for the group's first
  * deployment, so `reasoning_effort` goes to a model the catalog does not mark as reasoning (OpenAI
  * refuses it there), and OpenAI and Azure get the output limit as `max_completion_tokens`, other
- * hosts as `max_tokens`. The shared request is copied only when something differs.
+ * hosts as `max_tokens`. A replayed reasoning model's thinking (`reasoning_content`) goes only to
+ * hosts that take it. The shared request is copied only when something differs.
  */
 export function chatFormFor(chat: ChatCompletionRequest, route: Route): ChatCompletionRequest {
   const kind = route.provider.kind;
@@ -26,9 +47,11 @@ export function chatFormFor(chat: ChatCompletionRequest, route: Route): ChatComp
   const dropThinking = chat.thinking !== undefined && !claude;
   const limit = chat.max_completion_tokens ?? chat.max_tokens ?? undefined;
   const renameLimit = limit !== undefined && (completionTokens ? chat.max_tokens !== undefined : chat.max_completion_tokens !== undefined);
-  if (!dropEffort && !dropThinking && !renameLimit) return chat;
+  const messages = takesReasoning(kind) ? undefined : withoutReasoning(chat.messages);
+  if (!dropEffort && !dropThinking && !renameLimit && messages === undefined) return chat;
   const { reasoning_effort: _effort, max_tokens: _max, max_completion_tokens: _completion, thinking: _thinking, ...rest } = chat;
   const copy: ChatCompletionRequest = { ...rest };
+  if (messages !== undefined) copy.messages = messages;
   if (!dropEffort && chat.reasoning_effort !== undefined) copy.reasoning_effort = chat.reasoning_effort;
   if (!dropThinking && chat.thinking !== undefined) copy.thinking = chat.thinking;
   if (limit !== undefined) {

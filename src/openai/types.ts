@@ -57,6 +57,8 @@ export interface ChatMessage {
   cache_control?: unknown;
   /** Not OpenAI's: Claude's signed thinking blocks of an assistant turn, replayed as received (LiteLLM's convention). */
   thinking_blocks?: unknown;
+  /** Not OpenAI's: an assistant turn's thinking, as DeepSeek and vLLM write it (DeepSeek requires it back on a turn with tool calls). */
+  reasoning_content?: string;
 }
 
 export interface FunctionDefinition {

@@ -1,11 +1,14 @@
 // OpenAI's chat fields under the names a host honours, for the hosts that differ. DeepSeek and
 // Ollama take the output limit only as `max_tokens` and silently ignore `max_completion_tokens`
-// (the answer runs to the host's own cap). Mistral refuses every field it does not know
-// (422 "Extra inputs are not permitted"), so it gets `max_tokens` too, `seed` as `random_seed`, a
-// `developer` message as `system`; `user`, which it has no field for, is dropped with a warning, and
-// so is another host's reasoning (`reasoning_content`, `reasoning`) on assistant messages replayed
-// from an earlier turn. Pure; copies only what changes.
+// (the answer runs to the host's own cap), and take no `developer` role (DeepSeek answers 400
+// "unknown variant `developer`"; Ollama's templates know only system): it goes as `system`, as
+// OpenAI itself treats it for older models. Mistral refuses every field it does not know
+// (422 "Extra inputs are not permitted"), so it gets those two too, `seed` as `random_seed`; `user`,
+// which it has no field for, is dropped with a warning, and so is another host's reasoning
+// (`reasoning_content`, `reasoning`) on assistant messages replayed from an earlier turn. Pure;
+// copies only what changes.
 // @see https://github.com/ollama/ollama/issues/7125, https://github.com/earendil-works/pi/issues/8018 (ignored max_completion_tokens)
+// @see https://github.com/earendil-works/pi/issues/1048 (DeepSeek and the developer role)
 // @see https://github.com/Vali-98/ChatterUI/issues/143 (seed), https://github.com/editor-code-assistant/eca/issues/231 (max_completion_tokens)
 // @see https://github.com/charmbracelet/crush/issues/1590 (assistant reasoning_content)
 import type { ChatCompletionRequest, ChatMessage } from '../openai/types.js';
@@ -15,13 +18,29 @@ import { isRecord } from '../json/guards.js';
 
 const REASONING_FIELDS = ['reasoning_content', 'reasoning'] as const;
 
-function fitMessage(message: ChatMessage): ChatMessage | undefined {
+/** A message as the host takes it, or undefined when it is fine as it is; `reasoning`: drop an assistant's reasoning. */
+function fitMessage(message: ChatMessage, reasoning: boolean): ChatMessage | undefined {
   if (!isRecord(message)) return undefined;
   if (message.role === 'developer') return { ...message, role: 'system' };
-  if (message.role !== 'assistant' || !REASONING_FIELDS.some((field) => field in message)) return undefined;
+  if (!reasoning || message.role !== 'assistant' || !REASONING_FIELDS.some((field) => field in message)) return undefined;
   const copy: Record<string, unknown> = { ...message };
   for (const field of REASONING_FIELDS) delete copy[field];
   return copy as unknown as ChatMessage;
+}
+
+/** The messages fitted (a copy), or undefined when none changed; `dropped` says whether reasoning was taken out. */
+function fitMessages(request: ChatCompletionRequest, reasoning: boolean): { messages: ChatMessage[]; dropped: boolean } | undefined {
+  if (!Array.isArray(request.messages)) return undefined;
+  let messages: ChatMessage[] | undefined;
+  let dropped = false;
+  request.messages.forEach((message, index) => {
+    const fitted = fitMessage(message, reasoning);
+    if (fitted === undefined) return;
+    if (fitted.role === 'assistant') dropped = true;
+    messages ??= [...request.messages];
+    messages[index] = fitted;
+  });
+  return messages === undefined ? undefined : { messages, dropped };
 }
 
 /** `max_completion_tokens` moved to `max_tokens` (the client's own `max_tokens` wins) in `copy`. */
@@ -30,32 +49,24 @@ function moveOutputLimit(copy: Record<string, unknown>): void {
   delete copy.max_completion_tokens;
 }
 
-/** `request` with its output limit as `max_tokens`, or undefined when it has no `max_completion_tokens`. */
-export function fitMaxTokens(request: ChatCompletionRequest): ChatCompletionRequest | undefined {
-  if (request.max_completion_tokens === undefined) return undefined;
+/** `request` with its output limit as `max_tokens` and `developer` messages as `system`, or undefined when it needs neither. */
+export function fitMaxTokensAndRoles(request: ChatCompletionRequest): ChatCompletionRequest | undefined {
+  const fitted = fitMessages(request, false);
+  if (request.max_completion_tokens === undefined && fitted === undefined) return undefined;
   const copy: Record<string, unknown> = { ...request };
-  moveOutputLimit(copy);
+  if (fitted !== undefined) copy.messages = fitted.messages;
+  if (request.max_completion_tokens !== undefined) moveOutputLimit(copy);
   return copy as unknown as ChatCompletionRequest;
 }
 
 /** `request` as Mistral takes it, or undefined when it needs no change. */
 export function fitMistralRequest(request: ChatCompletionRequest, target: ChatTarget): ChatCompletionRequest | undefined {
-  let messages: ChatMessage[] | undefined;
-  let reasoning = false;
-  if (Array.isArray(request.messages)) {
-    request.messages.forEach((message, index) => {
-      const fitted = fitMessage(message);
-      if (fitted === undefined) return;
-      if (fitted.role === 'assistant') reasoning = true;
-      messages ??= [...request.messages];
-      messages[index] = fitted;
-    });
-  }
+  const fitted = fitMessages(request, true);
   const renames = request.max_completion_tokens !== undefined || request.seed !== undefined;
-  if (messages === undefined && !renames && request.user === undefined) return undefined;
+  if (fitted === undefined && !renames && request.user === undefined) return undefined;
   const copy: Record<string, unknown> = { ...request };
-  if (messages !== undefined) copy.messages = messages;
-  if (reasoning) warnIgnored(target, target.provider, 'reasoning_content on assistant messages');
+  if (fitted !== undefined) copy.messages = fitted.messages;
+  if (fitted?.dropped === true) warnIgnored(target, target.provider, 'reasoning_content on assistant messages');
   if (request.max_completion_tokens !== undefined) moveOutputLimit(copy);
   if (request.seed !== undefined) {
     copy.random_seed ??= request.seed;

@@ -140,7 +140,7 @@ describe("Mistral's names for OpenAI's fields (it answers 422 to any field it do
   });
 });
 
-describe('max_completion_tokens on hosts that ignore it', () => {
+describe('max_completion_tokens and the developer role on hosts that ignore or refuse them', () => {
   const sentBy = (kind: 'ollama' | 'deepseek' | 'groq' | 'openai', request: Record<string, unknown>) =>
     JSON.parse(createOpenAiCodec({ kind }).buildChatRequest(request as unknown as ChatCompletionRequest, target('m', false)).body ?? '') as Record<string, unknown>;
 
@@ -152,6 +152,15 @@ describe('max_completion_tokens on hosts that ignore it', () => {
       assert.equal(JSON.stringify(request), before);
       assert.deepEqual(sentBy(kind, { model: 'm', messages: [], max_tokens: 3, max_completion_tokens: 5 }), { model: 'm', messages: [], max_tokens: 3 }, kind);
     }
+  });
+
+  test('Ollama and DeepSeek get a developer message as system (DeepSeek answers 400 "unknown variant `developer`")', () => {
+    for (const kind of ['ollama', 'deepseek'] as const) {
+      const request = { model: 'm', messages: [{ role: 'developer', content: 'Be brief.' }, { role: 'user', content: 'hi' }] };
+      assert.deepEqual(sentBy(kind, request).messages, [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hi' }], kind);
+      assert.equal(request.messages[0]?.role, 'developer');
+    }
+    assert.equal((sentBy('openai', { model: 'm', messages: [{ role: 'developer', content: 'x' }] }).messages as { role: string }[])[0]?.role, 'developer');
   });
 
   test('hosts that take it get it as sent', () => {

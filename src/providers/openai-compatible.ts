@@ -8,7 +8,7 @@ import type { ChatCodec, ChatTarget, DiscoveredModel, ProviderKind, UpstreamRequ
 import { createOpenAiEmbeddingsCodec } from './openai-embeddings.js';
 import { stripCacheControl, stripToolMessageMarkers } from './cache-control-strip.js';
 import { warnIgnored } from './chat-request-fields.js';
-import { fitMaxTokens, fitMistralRequest } from './host-request-fit.js';
+import { fitMaxTokensAndRoles, fitMistralRequest } from './host-request-fit.js';
 import { isRecord } from '../json/guards.js';
 
 export type OpenAiFamilyKind = Exclude<ProviderKind, 'anthropic' | 'gemini'>;
@@ -32,12 +32,12 @@ interface Preset {
 export const OPENAI_FAMILY_PRESETS: Record<OpenAiFamilyKind, Preset> = {
   openai: { baseUrl: 'https://api.openai.com/v1', requiresKey: true, streamOptions: true },
   azure: { baseUrl: undefined, requiresKey: true, streamOptions: true },
-  // Ollama and DeepSeek ignore max_completion_tokens: it is sent as max_tokens.
-  ollama: { baseUrl: 'http://127.0.0.1:11434/v1', requiresKey: false, streamOptions: true, fit: fitMaxTokens },
+  // Ollama and DeepSeek ignore max_completion_tokens and take no developer role: max_tokens and system are sent.
+  ollama: { baseUrl: 'http://127.0.0.1:11434/v1', requiresKey: false, streamOptions: true, fit: fitMaxTokensAndRoles },
   // Mistral rejects unknown fields and reports usage in the last chunk by itself.
   mistral: { baseUrl: 'https://api.mistral.ai/v1', requiresKey: true, streamOptions: false, refusesCacheControl: true, fit: fitMistralRequest },
   groq: { baseUrl: 'https://api.groq.com/openai/v1', requiresKey: true, streamOptions: true },
-  deepseek: { baseUrl: 'https://api.deepseek.com/v1', requiresKey: true, streamOptions: true, fit: fitMaxTokens },
+  deepseek: { baseUrl: 'https://api.deepseek.com/v1', requiresKey: true, streamOptions: true, fit: fitMaxTokensAndRoles },
   together: { baseUrl: 'https://api.together.xyz/v1', requiresKey: true, streamOptions: true },
   openrouter: { baseUrl: 'https://openrouter.ai/api/v1', requiresKey: true, streamOptions: true, hangsOnToolMessageMarkers: true },
   xai: { baseUrl: 'https://api.x.ai/v1', requiresKey: true, streamOptions: true },

@@ -5,7 +5,7 @@
 // and shown only to clients that asked.
 import { upstreamBadResponse, upstreamStreamError } from '../errors/gateway-error.js';
 import { servedNatively, type NativeProtocol } from '../http/native-call.js';
-import { AZURE_DEFAULT_API_VERSION, azureTakesStreamOptions, parseOpenAiErrorMessage } from '../providers/openai-compatible.js';
+import { AZURE_DEFAULT_API_VERSION, azureTakesNewFields, parseOpenAiErrorMessage } from '../providers/openai-compatible.js';
 import type { ProviderInstance } from '../providers/provider.js';
 import type { ModelGroup, ModelRouter } from '../routing/model-router.js';
 import { encodeSseData, encodeSseJson, SSE_DONE } from '../streaming/sse-encoder.js';
@@ -46,7 +46,7 @@ export function completionsProtocol(body: Record<string, unknown>, clientUsage: 
           ? `/openai/deployments/${encodeURIComponent(route.upstreamModel)}/completions?api-version=${encodeURIComponent(apiVersion ?? AZURE_DEFAULT_API_VERSION)}`
           : '/completions';
       // An Azure api-version older than stream_options refuses the field: none is sent (usage is then estimated).
-      if (provider.kind === 'azure' && !azureTakesStreamOptions(apiVersion)) {
+      if (provider.kind === 'azure' && !azureTakesNewFields(apiVersion)) {
         const { stream_options: _dropped, ...rest } = body;
         return { path, method: 'POST', headers: {}, body: JSON.stringify({ ...rest, model: route.upstreamModel, ...(stream ? { stream: true } : {}) }) };
       }

@@ -84,6 +84,14 @@ describe('stream_options by host and Azure api-version', () => {
     }
   });
 
+  test('older Azure api-versions refuse max_completion_tokens too: it is sent as max_tokens (the /v1/messages chat form for Azure included)', () => {
+    const request = { ...base, max_completion_tokens: 50 } as ChatCompletionRequest;
+    const old = build({ kind: 'azure', apiVersion: '2024-08-01-preview' }, request).sent;
+    assert.deepEqual([old.max_tokens, 'max_completion_tokens' in old], [50, false]);
+    const current = build({ kind: 'azure', apiVersion: '2024-10-21' }, request).sent;
+    assert.deepEqual([current.max_completion_tokens, 'max_tokens' in current], [50, false]);
+  });
+
   test("Mistral, which sends usage unasked and refuses unknown fields, never gets the client's stream_options either", () => {
     const { sent, warnings } = build({ kind: 'mistral' }, asked);
     assert.equal('stream_options' in sent, false);

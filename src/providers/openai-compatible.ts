@@ -48,11 +48,12 @@ export const OPENAI_FAMILY_PRESETS: Record<OpenAiFamilyKind, Preset> = {
 export const AZURE_DEFAULT_API_VERSION = '2024-10-21';
 
 /**
- * Whether an Azure `api-version` takes `stream_options`: from 2024-09-01-preview (GA 2024-10-21) on,
- * and the v1 API's `preview`/`latest`. Older ones (2024-06-01, 2024-02-01, …) answer 400
- * "Unrecognized request argument supplied: stream_options" to every stream that carries it.
+ * Whether an Azure `api-version` takes the fields OpenAI added in 2024 (`stream_options`,
+ * `max_completion_tokens`): from 2024-09-01-preview (GA 2024-10-21) on, and the
+ * v1 API's `preview`/`latest`. Older ones (2024-08-01-preview, 2024-06-01, 2024-02-01, …) answer 400
+ * "Unrecognized request argument supplied: stream_options" (or `max_completion_tokens`).
  */
-export function azureTakesStreamOptions(apiVersion: string | undefined): boolean {
+export function azureTakesNewFields(apiVersion: string | undefined): boolean {
   const dated = /^(\d{4}-\d{2}-\d{2})/.exec(apiVersion ?? AZURE_DEFAULT_API_VERSION);
   return dated === null || (dated[1] as string) >= '2024-09-01';
 }
@@ -226,7 +227,10 @@ export function createOpenAiCodec(options: OpenAiCodecOptions): ChatCodec {
   const preset = OPENAI_FAMILY_PRESETS[options.kind];
   const azure = options.kind === 'azure';
   const version = encodeURIComponent(options.apiVersion ?? AZURE_DEFAULT_API_VERSION);
-  const streamOptions = azure ? azureTakesStreamOptions(options.apiVersion) : preset.streamOptions;
+  const modernAzure = azure && azureTakesNewFields(options.apiVersion);
+  const streamOptions = azure ? modernAzure : preset.streamOptions;
+  // An Azure api-version from before max_completion_tokens gets the limit as max_tokens, as DeepSeek and Ollama do.
+  const fit = azure && !modernAzure ? fitMaxTokensAndRoles : preset.fit;
   // Azure puts the deployment in the path; everyone else takes the model in the body.
   const chatPath = azure
     ? (model: string) => `/openai/deployments/${encodeURIComponent(model)}/chat/completions?api-version=${version}`
@@ -257,7 +261,7 @@ export function createOpenAiCodec(options: OpenAiCodecOptions): ChatCodec {
           warnIgnored(target, options.kind, "cache_control on a 'tool' message (mark its content part instead)");
         }
       }
-      if (preset.fit !== undefined) sent = preset.fit(sent, target) ?? sent;
+      if (fit !== undefined) sent = fit(sent, target) ?? sent;
       // Mistral sends its usage unasked; an Azure api-version older than stream_options sends none (estimated, and no usage chunk).
       if (azure && !streamOptions && isRecord(request.stream_options)) warnIgnored(target, `${target.provider} (Azure api-version ${options.apiVersion ?? ''})`, 'stream_options');
       return { path: chatPath(target.model), method: 'POST', headers: noHeaders, body: convertOpenAiRequest(sent, target, streamOptions) };

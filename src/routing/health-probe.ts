@@ -3,6 +3,7 @@
 // result feeds the same health and circuit breakers as live traffic, so a dead deployment is found
 // before a client finds it and a recovered one is closed again without waiting for traffic.
 import type { Logger } from '../logging/logger.js';
+import type { ChatCompletionRequest } from '../openai/types.js';
 import type { ChatExecutor } from './chat-executor.js';
 import type { ModelGroup, ModelRouter } from './model-router.js';
 
@@ -49,7 +50,7 @@ export class HealthProbe {
           // A group of one deployment, no retries, no fallbacks: the answer is about this deployment only.
           const single: ModelGroup = { ...group, deployments: [deployment], fallbacks: [], retries: 0 };
           try {
-            await this.executor.complete(single, { model: group.name, messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 }, {
+            await this.executor.complete(single, probeRequest(group.name, deployment.route.provider.kind), {
               requestId: `probe-${deployment.id}`,
               signal: AbortSignal.any([stopped, AbortSignal.timeout(30_000)]),
               includeUsage: false,
@@ -68,4 +69,14 @@ export class HealthProbe {
     }
     return probed;
   }
+}
+
+/**
+ * The smallest chat call: OpenAI's reasoning models (o-series, gpt-5) refuse `max_tokens` and take
+ * only `max_completion_tokens`, so OpenAI and Azure get that (an old Azure api-version is sent
+ * `max_tokens` by the codec); every other host `max_tokens`.
+ */
+export function probeRequest(model: string, kind: string): ChatCompletionRequest {
+  const messages: ChatCompletionRequest['messages'] = [{ role: 'user', content: 'ping' }];
+  return kind === 'openai' || kind === 'azure' ? { model, messages, max_completion_tokens: 1 } : { model, messages, max_tokens: 1 };
 }

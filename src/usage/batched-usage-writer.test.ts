@@ -221,6 +221,26 @@ test('a record that arrives after close goes to the spool file, not into a queue
   }
 });
 
+test('records arriving after close are appended to a large spool file, not each rewriting it whole', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-spool-'));
+  const spoolFile = join(dir, 'usage-spool.jsonl');
+  try {
+    const sink = new FakeSink();
+    sink.down = true;
+    const writer = new BatchedUsageWriter(sink, pino({ level: 'silent' }), { spoolFile, flushIntervalMs: 60_000 });
+    for (let index = 0; index < 60_000; index++) writer.record(record(index, `model-${'m'.repeat(200)}`));
+    await writer.close();
+    // Calls cut at the drain deadline end one after another: each used to read and write the whole file again.
+    const started = Date.now();
+    for (let index = 0; index < 200; index++) writer.record(record(index));
+    const took = Date.now() - started;
+    assert.equal(readFileSync(spoolFile, 'utf8').split('\n').filter((line) => line !== '').length, 60_200);
+    assert.ok(took < 1_500, `200 late records took ${took} ms`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('without a spool file, records that arrive after close are logged once each, not again with every later record', async () => {
   const lines: string[] = [];
   const writer = new BatchedUsageWriter(new FakeSink(), pino({ level: 'error' }, { write: (line: string) => void lines.push(line) }), { flushIntervalMs: 60_000 });

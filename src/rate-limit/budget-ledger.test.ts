@@ -42,9 +42,9 @@ function usage(id: string, keyId: string, cost: number, budgetHeld: boolean): Id
 }
 
 /** One instance: a ledger and a usage writer wired as services.ts wires them (no timed flush: tests flush). */
-function instance(cached: () => StoredKey | undefined = () => undefined) {
+function instance(cached: () => StoredKey | undefined = () => undefined, spoolFile?: string) {
   const ledger = new BudgetLedger(store.keys, cached, logger);
-  const writer = new BatchedUsageWriter(store.usage, logger, { flushIntervalMs: 60_000, observer: ledger });
+  const writer = new BatchedUsageWriter(store.usage, logger, { flushIntervalMs: 60_000, observer: ledger, ...(spoolFile === undefined ? {} : { spoolFile }) });
   ledger.onStoreBack(() => writer.retryNow());
   /** One call as the proxy makes it: hold, then settle at the real cost and record its usage. Returns how it was held, or the refusal code. */
   async function call(keyId: string, amount: number, cost: number): Promise<HoldMode | string> {
@@ -161,6 +161,33 @@ test('spend made while the database was away counts until its records are writte
   assert.ok(Math.abs(rows.cost - (stored?.spend ?? 0)) < 1e-9);
   assert.equal(stored?.reserved, 0);
   await one.close();
+});
+
+test("a restart during an outage: the last run's spooled spend counts against the budget until it is written", async () => {
+  const key = await newKey(0.5);
+  const cached = await store.keys.findById(key.id);
+  const spoolFile = join(dir, `restart-${key.id}.jsonl`);
+  const down = outage();
+  try {
+    const first = instance(() => cached, spoolFile);
+    for (let index = 0; index < 10; index++) assert.equal(await first.call(key.id, 0.04, 0.04), 'local');
+    // Stopped with the database still away: the $0.40 goes to the spool file.
+    await first.close();
+    const second = instance(() => cached, spoolFile);
+    assert.equal(second.writer.stats().pending, 10);
+    let admitted = 0;
+    for (let index = 0; index < 10; index++) if ((await second.call(key.id, 0.04, 0.04)) === 'local') admitted++;
+    assert.equal(admitted, 2, '$0.40 spooled + 2 × $0.04 fit $0.50; a third would not');
+    second.ledger.close();
+    second.writer.spoolNow();
+  } finally {
+    down.restoreUsage();
+    down.restoreKeys();
+  }
+  const third = instance(() => cached, spoolFile);
+  await third.writer.flush();
+  assert.equal((await rowCosts(key.id)).rows, 12, 'none lost, none doubled');
+  await third.close();
 });
 
 test('spend that landed between the caching of the key and an outage counts against the budget during the outage', async () => {

@@ -315,6 +315,22 @@ export class BudgetLedger implements UsageWriteObserver {
     this.landedByKey.set(call.keyId, entry);
   }
 
+  /**
+   * Records of calls another ledger saw (the last run's spool, a hot reload's retiring generation):
+   * their cost counts until their rows land, as this instance's own calls do, so a restart or a
+   * reload during an outage does not forget spend the database has not got. Their database holds
+   * are not known here and stay counted in the database's `reserved` (the safe side).
+   */
+  adopted(records: readonly IdentifiedUsageRecord[]): void {
+    for (const record of records) {
+      const cost = record.cost;
+      if (typeof record.keyId !== 'string' || typeof cost !== 'number' || !Number.isFinite(cost) || cost <= 0 || this.finished.has(record.id)) continue;
+      const call: FinishedCall = { keyId: record.keyId, cost, held: 0, landing: false };
+      this.finished.set(record.id, call);
+      this.count(call, 1);
+    }
+  }
+
   /** Records the writer dropped: their spend never reaches the database, and a database hold goes back with the sweeper. */
   lost(records: readonly IdentifiedUsageRecord[]): void {
     for (const record of records) {

@@ -369,6 +369,7 @@ function observing(sink: FakeSink) {
     landing: (records) => void events.push(`landing ${ids(records)} stored=${records.some((item) => sink.rows.has(item.id))}`),
     landed: (records, committed) => void events.push(`landed ${ids(records)} ${committed}`),
     lost: (records) => void events.push(`lost ${ids(records)}`),
+    adopted: (records) => void events.push(`adopted ${ids(records)}`),
   };
   return { events, observer };
 }

@@ -113,6 +113,11 @@ export interface UsageWriteObserver {
   landed(records: readonly IdentifiedUsageRecord[], committed: boolean): void;
   /** Records that will never be written: the spool was full, or the database rejected them. */
   lost(records: readonly IdentifiedUsageRecord[]): void;
+  /**
+   * Records of calls this observer did not see that now wait in the writer: the spool file of the
+   * last run, or a hot reload's retiring writer's. Their spend counts until they land, like its own.
+   */
+  adopted(records: readonly IdentifiedUsageRecord[]): void;
 }
 
 export interface BatchedUsageWriterOptions {
@@ -261,6 +266,7 @@ export class BatchedUsageWriter implements UsageRecorder {
   /** Takes records a closed writer of the same spool file could not write; they keep their ids. */
   private adopt(records: readonly IdentifiedUsageRecord[]): void {
     this.queue.push(...records);
+    this.observer?.adopted(records);
     this.enforceBound();
     if (!this.down) void this.flushIfDue();
   }
@@ -395,6 +401,7 @@ export class BatchedUsageWriter implements UsageRecorder {
     }
     try {
       const lines = readFileSync(claimed, 'utf8').split('\n');
+      const adopted: IdentifiedUsageRecord[] = [];
       let loaded = 0;
       for (const line of lines) {
         if (line.trim() === '') continue;
@@ -402,6 +409,7 @@ export class BatchedUsageWriter implements UsageRecorder {
           const parsed = JSON.parse(line) as IdentifiedUsageRecord;
           if (typeof parsed.id === 'string' && typeof parsed.requestId === 'string') {
             this.queue.push(parsed);
+            adopted.push(parsed);
             loaded++;
           }
         } catch {
@@ -409,6 +417,7 @@ export class BatchedUsageWriter implements UsageRecorder {
         }
       }
       rmSync(claimed, { force: true });
+      this.observer?.adopted(adopted);
       this.enforceBound();
       this.logger.info({ component: 'usage', loaded, file: basename(source) }, 'usage spool from the last run loaded; writing it now');
     } catch (error) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseModels } from './key-store.js';
+import { BUDGET_PERIODS, parseModels, periodEnd, periodStart } from './key-store.js';
 
 describe('parseModels: a key allowlist read from its column', () => {
   test('NULL is every model; a JSON list is its strings', () => {
@@ -14,4 +14,17 @@ describe('parseModels: a key allowlist read from its column', () => {
       assert.deepEqual(parseModels(raw), [], JSON.stringify(raw));
     }
   });
+});
+
+test('periodStart is where the period periodEnd ends begins, in UTC, weeks from Monday', () => {
+  for (const period of BUDGET_PERIODS) {
+    for (let at = Date.UTC(2024, 0, 1); at < Date.UTC(2025, 0, 1); at += 7 * 3_600_000 + 123_457) {
+      const start = periodStart(period, at);
+      assert.ok(start <= at && at < periodEnd(period, at), `${period} ${new Date(at).toISOString()}`);
+      assert.equal(periodEnd(period, start), periodEnd(period, at));
+      assert.equal(periodStart(period, start - 1) < start, true);
+    }
+  }
+  assert.equal(periodStart('weekly', Date.UTC(2025, 5, 1, 12)), Date.UTC(2025, 4, 26), 'a Sunday: the Monday before');
+  assert.equal(periodStart('monthly', Date.UTC(2024, 1, 29, 23)), Date.UTC(2024, 1, 1));
 });

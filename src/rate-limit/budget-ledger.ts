@@ -316,9 +316,9 @@ export class BudgetLedger implements UsageWriteObserver {
   }
 
   /**
-   * Records of calls another ledger saw (the last run's spool, a hot reload's retiring generation):
-   * their cost counts until their rows land, as this instance's own calls do, so a restart or a
-   * reload during an outage does not forget spend the database has not got. Their database holds
+   * Records of calls another ledger saw (the spool files of the last run): their cost counts until
+   * their rows land, as this instance's own calls do, so a restart during an outage does not forget
+   * spend the database has not got. Their database holds
    * are not known here and stay counted in the database's `reserved` (the safe side).
    */
   adopted(records: readonly IdentifiedUsageRecord[]): void {

@@ -178,32 +178,6 @@ test('closing with the database down saves the spool; the next start writes it',
   }
 });
 
-test("a hot reload's retiring writer hands what it could not write to the live writer of the same spool, which writes it when the database is back", async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-spool-'));
-  const spoolFile = join(dir, 'usage-spool.jsonl');
-  try {
-    const sink = new FakeSink();
-    sink.down = true;
-    const retiring = new BatchedUsageWriter(sink, pino({ level: 'silent' }), { spoolFile, flushIntervalMs: 60_000 });
-    for (let index = 0; index < 3; index++) retiring.record(record(index));
-    // The reload builds the next generation (its writer finds no spool yet), then closes the old one.
-    const live = new BatchedUsageWriter(sink, pino({ level: 'silent' }), { spoolFile, flushIntervalMs: 60_000 });
-    await retiring.close();
-    // A call of the old generation that ends after its close.
-    retiring.record(record(3));
-    // The live writer tried them at once, against the database still away.
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    assert.equal(live.stats().pending, 4);
-    sink.down = false;
-    await live.flush();
-    assert.equal(sink.rows.size, 4, 'written by the live writer, not left in a file until the next start');
-    assert.ok(!existsSync(spoolFile));
-    await live.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
-
 test('a record that arrives after close goes to the spool file, not into a queue nobody drains', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-spool-'));
   const spoolFile = join(dir, 'usage-spool.jsonl');

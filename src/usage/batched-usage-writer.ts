@@ -4,7 +4,7 @@
 // spool is flushed, or saved to a file beside the SQLite path and replayed on the next start.
 import { randomFillSync } from 'node:crypto';
 import { appendFileSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../logging/logger.js';
 import { makeDirectory } from '../store/make-directory.js';
 import { isTransientStoreError } from '../store/transient-errors.js';
@@ -114,8 +114,8 @@ export interface UsageWriteObserver {
   /** Records that will never be written: the spool was full, or the database rejected them. */
   lost(records: readonly IdentifiedUsageRecord[]): void;
   /**
-   * Records of calls this observer did not see that now wait in the writer: the spool file of the
-   * last run, or a hot reload's retiring writer's. Their spend counts until they land, like its own.
+   * Records of calls this observer did not see that now wait in the writer: the spool files of the
+   * last run. Their spend counts until they land, like its own.
    */
   adopted(records: readonly IdentifiedUsageRecord[]): void;
 }
@@ -137,15 +137,6 @@ export interface UsageWriterStats {
   rejected: number;
   databaseDown: boolean;
 }
-
-/**
- * The open writers of this process by spool file. A hot reload builds the next generation's writer
- * (which replays the spool file at once) before it closes the old one: what the old one then could
- * not write went to the file, which no live writer reads again until the next start, so those
- * records waited for a restart however soon the database was back. A closing writer hands them
- * to the live one instead (see saveSpool).
- */
-const openWriters = new Map<string, Set<BatchedUsageWriter>>();
 
 export class BatchedUsageWriter implements UsageRecorder {
   private queue: IdentifiedUsageRecord[] = [];
@@ -178,12 +169,6 @@ export class BatchedUsageWriter implements UsageRecorder {
     this.observer = observer;
     this.landing = observer === undefined ? undefined : (records) => observer.landing(records);
     this.loadSpool();
-    if (this.spoolFile !== undefined) {
-      const key = resolve(this.spoolFile);
-      let writers = openWriters.get(key);
-      if (writers === undefined) openWriters.set(key, (writers = new Set()));
-      writers.add(this);
-    }
     this.timer = setInterval(() => void this.flushIfDue(), options.flushIntervalMs ?? 1_000);
     this.timer.unref();
   }
@@ -197,10 +182,9 @@ export class BatchedUsageWriter implements UsageRecorder {
     this.queue.push(record as IdentifiedUsageRecord);
     this.enforceBound();
     // Closed and no write under way (a call cut at shutdown records after the writer closed): no
-    // drain will ever take it, and the store is closing, so it goes to the live writer of a hot
-    // reload's next generation, or else to the spool file for the next start.
+    // drain will ever take it, and the store is closing, so it goes to the spool file for the next start.
     if (this.closed && this.draining === undefined) {
-      this.handOverOrSave();
+      this.saveSpool();
       return;
     }
     if (this.queue.length >= this.batchSize && !this.down) void this.flushIfDue();
@@ -242,33 +226,8 @@ export class BatchedUsageWriter implements UsageRecorder {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
-    if (this.spoolFile !== undefined) {
-      const key = resolve(this.spoolFile);
-      openWriters.get(key)?.delete(this);
-      if (openWriters.get(key)?.size === 0) openWriters.delete(key);
-    }
     await this.flush();
-    if (this.queue.length > 0) this.handOverOrSave();
-  }
-
-  /** What a closed writer holds goes to an open writer of the same spool file (a hot reload's next generation), else to the file. */
-  private handOverOrSave(): void {
-    const heir = this.spoolFile === undefined ? undefined : openWriters.get(resolve(this.spoolFile))?.values().next().value;
-    if (heir === undefined) {
-      this.saveSpool();
-      return;
-    }
-    const records = this.queue;
-    this.queue = [];
-    heir.adopt(records);
-  }
-
-  /** Takes records a closed writer of the same spool file could not write; they keep their ids. */
-  private adopt(records: readonly IdentifiedUsageRecord[]): void {
-    this.queue.push(...records);
-    this.observer?.adopted(records);
-    this.enforceBound();
-    if (!this.down) void this.flushIfDue();
+    if (this.queue.length > 0) this.saveSpool();
   }
 
   private async flushIfDue(): Promise<void> {

@@ -40,4 +40,15 @@ describe('retryAfterMs', () => {
     assert.equal(retryAfterMs({ 'retry-after-ms': '', 'retry-after': '2' }), 2000);
     assert.equal(retryAfterMs({ 'retry-after': 'soon' }), undefined);
   });
+
+  it('a value that is neither a number of seconds nor an HTTP date is no hint (Date.parse takes "-5" or "foo 1" as a day in 2001: "retry at once")', () => {
+    for (const value of ['-5', '-1', 'foo 1', '12 13', '0x10', '1e3', 'Infinity']) {
+      assert.equal(retryAfterMs({ 'retry-after': value }), undefined, value);
+      assert.equal(retryAfterMs({ 'retry-after-ms': value }), undefined, `ms ${value}`);
+    }
+    assert.equal(retryAfterMs({ 'retry-after': ' 7 ' }), 7000);
+    assert.equal(retryAfterMs({ 'retry-after': '1.5' }), 1500);
+    assert.equal(retryAfterMs({ 'retry-after': 'Thu, 01 Jan 1970 00:00:00 GMT' }), 0, 'a date past is "now"');
+    for (const date of ['Sunday, 06-Nov-94 08:49:37 GMT', 'Sun Nov  6 08:49:37 1994']) assert.equal(retryAfterMs({ 'retry-after': date }), 0, date);
+  });
 });

@@ -301,23 +301,33 @@ function cappedRetryAfter(ms: number | undefined): number | undefined {
   return ms === undefined ? undefined : Math.min(ms, MAX_RETRY_AFTER_MS);
 }
 
-/** A header's number, or NaN: `Number('')` and `Number(' ')` are 0, and an empty header says nothing. */
+/**
+ * A header's plain decimal number, or NaN. `Number` reads `''` and `' '` as 0 and takes `0x10`,
+ * `1e3` and `Infinity`: none is a delay a provider means.
+ */
 function headerNumber(value: string): number {
-  return value.trim() === '' ? Number.NaN : Number(value);
+  return DECIMAL.test(value) ? Number(value) : Number.NaN;
 }
+
+const DECIMAL = /^\s*\d+(?:\.\d+)?\s*$/;
+/**
+ * The outline of an HTTP date in any of its three forms (IMF-fixdate, RFC 850, asctime): a month
+ * name and a time. `Date.parse` alone takes `-5` or `foo 1` as a day in 2001, that is "retry at once".
+ */
+const HTTP_DATE = /\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\b.*\b\d{1,2}:\d{2}:\d{2}\b/i;
 
 /** Reads `retry-after-ms` or `retry-after` (seconds or an HTTP date); an empty or unreadable one is no hint. */
 export function retryAfterMs(headers: Record<string, string | string[] | undefined>): number | undefined {
   const ms = headers['retry-after-ms'];
   if (typeof ms === 'string') {
     const value = headerNumber(ms);
-    if (Number.isFinite(value) && value >= 0) return value;
+    if (!Number.isNaN(value)) return value;
   }
   const after = headers['retry-after'];
   if (typeof after === 'string') {
     const seconds = headerNumber(after);
-    if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-    const date = Date.parse(after);
+    if (!Number.isNaN(seconds)) return seconds * 1000;
+    const date = HTTP_DATE.test(after) ? Date.parse(after) : Number.NaN;
     if (!Number.isNaN(date)) return Math.max(0, date - Date.now());
   }
   return undefined;

@@ -186,7 +186,7 @@ export class ChatExecutor extends DeploymentFailover {
 }
 
 /** A held stream stays in its deployment's in-flight count until the upstream call is over. */
-const streamGoesOn = (held: HeldStream, done: () => void): void => held.whenDone(done);
+const streamGoesOn = (held: HeldStream, done: (failure: unknown) => void): void => held.whenDone(done);
 
 /**
  * Anthropic's "input length and `max_tokens` exceed context limit: 178959 + 64000 > 200000": the

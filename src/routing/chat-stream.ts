@@ -39,8 +39,11 @@ export interface HeldStream {
   first: Frame;
   frames: AsyncGenerator<Frame>;
   stats: StreamStats;
-  /** Calls back once the upstream call is over (ended, failed or aborted): the deployment's in-flight count holds the stream until then. */
-  whenDone: (callback: () => void) => void;
+  /**
+   * Calls back once the upstream call is over (ended, failed or aborted), with the failure if it
+   * failed: the deployment holds the stream in flight until then, and counts a break-off against itself.
+   */
+  whenDone: (callback: (failure: unknown) => void) => void;
 }
 
 /**

@@ -19,6 +19,9 @@ export const NOT_ALLOWED = 'model_not_allowed';
 /** The route header's outcome for a fallback whose deployments allow fewer output tokens than asked: skipped, not tried. */
 export const OUTPUT_LIMIT = 'output_limit';
 
+/** The breaker's reason for a stream that failed after its first content. */
+const BROKE_OFF = 'upstream_stream_error';
+
 const neverTried = (entry: AttemptRecord): boolean => entry.outcome === NOT_ALLOWED || entry.outcome === OUTPUT_LIMIT;
 
 /** How a failed attempt counts: against the deployment, or against the request itself; `answer`: neither, tried again. */
@@ -116,7 +119,8 @@ export class DeploymentFailover {
    *
    * `group` is tried as given; `view` (see GroupView) narrows each fallback to what can serve the call.
    * `ongoing`, for a result that goes on after the attempt returns (a held stream), is handed the
-   * result and the function to call when it is over: the deployment counts it in flight until then.
+   * result and the function to call when it is over: the deployment counts it in flight until then,
+   * and a failure then (a reset, a stall; not the client's leaving) counts against it.
    */
   protected async run<T>(
     group: ModelGroup,
@@ -124,7 +128,7 @@ export class DeploymentFailover {
     attempt: DeploymentAttempt<T>,
     reach: CallReach,
     view?: GroupView,
-    ongoing?: (result: T, done: () => void) => void,
+    ongoing?: (result: T, done: (failure: unknown) => void) => void,
   ): Promise<FailoverResult<T>> {
     const attempts: AttemptRecord[] = [];
     let lastError: GatewayError | undefined;
@@ -144,7 +148,12 @@ export class DeploymentFailover {
       try {
         const served = await attempt(candidate.route, current, signal);
         candidate.health.succeeded(Date.now() - started, ongoing !== undefined);
-        if (ongoing !== undefined) ongoing(served, () => candidate.health.finished());
+        if (ongoing !== undefined) {
+          ongoing(served, (failure) => {
+            if (failure === undefined || signal.aborted || isAbort(failure)) candidate.health.finished();
+            else candidate.health.brokeOff(BROKE_OFF, Date.now());
+          });
+        }
         attempts.push({ deployment, outcome: '200' });
         return { served };
       } catch (error) {

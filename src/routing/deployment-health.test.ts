@@ -126,3 +126,24 @@ test('passing over a deployment after available() keeps the in-flight count of r
   health.passedOver(); // this request got no retry budget: it never started
   assert.equal(health.inFlight, 1);
 });
+
+test('a stream counts at its end: in flight until then, and a break-off after its first content is a failure, once', () => {
+  const { health } = tracked();
+  for (let index = 0; index < 3; index++) {
+    assert.equal(health.available(0), true);
+    health.start();
+    health.succeeded(10, true);
+    assert.equal(health.inFlight, 1, 'still streaming');
+    health.brokeOff('upstream_stream_error', 0);
+  }
+  assert.equal(health.circuit, 'open', 'three break-offs in a row');
+  assert.equal(health.requests, 3);
+  assert.equal(health.failures, 3);
+  assert.equal(health.inFlight, 0);
+  const ended = tracked().health;
+  ended.start();
+  ended.succeeded(10, true);
+  ended.finished();
+  assert.equal(ended.inFlight, 0);
+  assert.equal(ended.snapshot(0).errorRate, 0);
+});

@@ -94,13 +94,14 @@ export class DeploymentHealth {
     this.inFlight++;
   }
 
-  /** `open`: the answer goes on (a stream past its first content); it stays in flight until finished(). */
+  /**
+   * `open`: the answer goes on (a stream past its first content): it stays in flight, and its outcome
+   * counts, until finished() or brokeOff(). A half-open circuit closes now all the same.
+   */
   succeeded(ttfbMs: number, open = false): void {
-    if (!open) this.inFlight = Math.max(0, this.inFlight - 1);
     this.requests++;
     this.ewmaTtfbMs = this.ewmaTtfbMs === undefined ? ttfbMs : this.ewmaTtfbMs + EWMA_WEIGHT * (ttfbMs - this.ewmaTtfbMs);
-    this.push(true);
-    this.consecutive = 0;
+    if (!open) this.finished();
     this.probing = false;
     if (this.state !== 'closed') {
       this.currentCooldown = this.options.cooldownMs;
@@ -139,9 +140,21 @@ export class DeploymentHealth {
     }
   }
 
-  /** A stream that succeeded(…, true) is over: it leaves the in-flight count. */
+  /** An answer is over (a stream that succeeded(…, true) included): a success. */
   finished(): void {
     this.inFlight = Math.max(0, this.inFlight - 1);
+    this.push(true);
+    this.consecutive = 0;
+  }
+
+  /**
+   * A stream that succeeded(…, true) broke off before its end (a reset, a stall): a failure, so a
+   * deployment that cuts every answer short opens its circuit like one that refuses them.
+   */
+  brokeOff(reason: string, now: number): void {
+    // Counted once, at its first content: failed() counts it again.
+    this.requests--;
+    this.failed(reason, now);
   }
 
   /** A request that ended without saying anything about the deployment (client gone, bad request). */

@@ -33,7 +33,7 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
   /** Set by destroy(): the call was aborted and nothing more is read. */
   destroyed = false;
   /** Called once when the call is over: the body ended, failed or was destroyed (see onSettled). */
-  private settled: (() => void) | undefined;
+  private settled: ((failure: unknown) => void) | undefined;
 
   constructor(private readonly controller: Dispatcher.DispatchController) {}
 
@@ -106,17 +106,17 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
 
   /**
    * Calls `callback` once the upstream call is over, however it ends: the body's end, a failure
-   * (a reset, a timeout, the client's abort) or destroy(); at once if it is over already.
+   * (a reset, a timeout, the client's abort: passed on) or destroy(); at once if it is over already.
    */
-  onSettled(callback: () => void): void {
-    if (this.ended || this.destroyed || this.failure !== undefined) callback();
+  onSettled(callback: (failure: unknown) => void): void {
+    if (this.ended || this.destroyed || this.failure !== undefined) callback(this.failure);
     else this.settled = callback;
   }
 
   private settle(): void {
     const settled = this.settled;
     this.settled = undefined;
-    settled?.();
+    settled?.(this.failure);
   }
 
   // -------------------------------------------------------------------------------- the reader

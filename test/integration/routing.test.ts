@@ -73,6 +73,8 @@ models:
     strategy: lowest-cost
   - name: breaker
     deployments: [{ provider: one, model: b1 }, { provider: two, model: b2 }]
+  - name: cutoff
+    deployments: [{ provider: one, model: cut1 }]
   - name: mixed-output
     deployments: [{ provider: big, model: large-window }, { provider: one, model: small-window }]
   - name: roomy
@@ -224,6 +226,20 @@ routing: { failure_threshold: 3, cooldown_s: 0.5 }
     assert.equal(providers[served.split('/')[0] as string]?.deployments[served]?.inFlight, 0, 'released when the stream ended');
   });
 
+  test('a stream that breaks off after its first content counts against its deployment: three open its circuit', async () => {
+    for (let index = 0; index < 3; index++) {
+      one.enqueue({ kind: 'reset-after', chunks: 3 });
+      const text = await (await chat(gateway, 'cutoff', { stream: true })).text();
+      assert.match(text, /"code":"upstream_stream_error"/);
+    }
+    const providers = (await (await fetch(`${gateway.url}/health/providers`)).json()) as Record<string, { deployments: Record<string, { circuit: string; failures: number; requests: number; inFlight: number }> }>;
+    const cut = providers.one?.deployments['one/cut1'];
+    assert.equal(cut?.circuit, 'open', JSON.stringify(cut));
+    assert.equal(cut?.failures, 3);
+    assert.equal(cut?.requests, 3, 'each stream counted once');
+    assert.equal(cut?.inFlight, 0);
+  });
+
   test('a stall past the time-to-first-token limit fails over', async () => {
     // lowest-cost puts h1 first; it stalls.
     one.enqueue({ kind: 'delay-headers', ms: 1000 });
@@ -268,7 +284,7 @@ routing: { failure_threshold: 3, cooldown_s: 0.5 }
       const messages = request.body?.messages as Array<{ content: string }> | undefined;
       return messages?.[0]?.content === 'ping';
     });
-    assert.equal(probed, 17);
+    assert.equal(probed, 18);
     assert.ok(pings.length >= 15, `pings: ${pings.length}`);
     assert.ok(pings.every((request) => request.body?.max_tokens === 1));
     assert.ok(big.requests.some((request) => request.body?.model === 'large-window'));

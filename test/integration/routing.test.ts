@@ -240,6 +240,27 @@ routing: { failure_threshold: 3, cooldown_s: 0.5 }
     assert.equal(cut?.inFlight, 0);
   });
 
+  test('a client that leaves a stream midway counts neither for nor against the deployment', async () => {
+    const before = (await (await fetch(`${gateway.url}/health/providers`)).json()) as Record<string, { deployments: Record<string, { failures: number }> }>;
+    const failures = before.one?.deployments['one/cut1']?.failures ?? 0;
+    const gate = new Promise<void>(() => undefined);
+    one.enqueue({ kind: 'gated-stream', chunks: 3, release: gate });
+    const controller = new AbortController();
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: authHeaders(),
+      body: JSON.stringify({ model: 'cutoff', messages: [{ role: 'user', content: 'hi' }], stream: true }),
+      signal: controller.signal,
+    });
+    await (response.body as ReadableStream<Uint8Array>).getReader().read();
+    controller.abort();
+    await one.waitForAbort();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const after = (await (await fetch(`${gateway.url}/health/providers`)).json()) as Record<string, { deployments: Record<string, { failures: number; inFlight: number }> }>;
+    assert.equal(after.one?.deployments['one/cut1']?.failures, failures);
+    assert.equal(after.one?.deployments['one/cut1']?.inFlight, 0);
+  });
+
   test('a stall past the time-to-first-token limit fails over', async () => {
     // lowest-cost puts h1 first; it stalls.
     one.enqueue({ kind: 'delay-headers', ms: 1000 });

@@ -16,7 +16,6 @@ import type { ModelGroup, Route } from './model-router.js';
 import { isRecord } from '../json/guards.js';
 import { readReportedUsage } from '../usage/reported-usage.js';
 
-
 /**
  * Whether a delta is the model answering. Thinking aloud counts (DeepSeek's and vLLM's
  * `reasoning_content`, OpenRouter's and Groq's `reasoning`): a reasoning model may think for minutes

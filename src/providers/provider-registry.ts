@@ -75,6 +75,9 @@ function normaliseBaseUrl(kind: ProviderKind, raw: string): URL {
   // Anthropic's and Gemini's request paths carry their version; accept a base URL written with it.
   if (kind === 'anthropic') url.pathname = url.pathname.replace(/\/v1$/, '');
   if (kind === 'gemini') url.pathname = url.pathname.replace(/\/v1(beta|alpha)?$/, '');
+  // Azure's request paths start with /openai/: an endpoint written with it (as the portal's sample
+  // code shows it) would double it, and every call would be a 404 read as model_not_found.
+  if (kind === 'azure') url.pathname = url.pathname.replace(/\/openai(\/v1)?$/, '');
   return url;
 }
 

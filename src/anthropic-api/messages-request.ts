@@ -57,7 +57,7 @@ export type InboundTool = (AnthropicTool & { type?: 'custom' | null; cache_contr
 
 export type InboundThinking = { type: 'enabled'; budget_tokens: number } | { type: 'disabled' } | { type: 'adaptive' } | { type: string };
 
-export interface MessagesRequest extends Omit<AnthropicMessagesRequest, 'messages' | 'tools' | 'system' | 'tool_choice' | 'max_tokens' | 'thinking'> {
+export interface MessagesRequest extends Omit<AnthropicMessagesRequest, 'messages' | 'tools' | 'system' | 'tool_choice' | 'max_tokens' | 'thinking' | 'output_config'> {
   messages: InboundMessageParam[];
   /** Required by /v1/messages, absent from count_tokens. */
   max_tokens?: number;

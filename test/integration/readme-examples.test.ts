@@ -86,7 +86,8 @@ const CONDENSE = 'curl -s localhost:8000/api/condense -H "Authorization: Bearer 
 const CHECK_CONFIG = '$ npx llm-proxy check-config >/dev/null';
 const RELOAD = '$ curl -s -X POST localhost:8000/admin/reload -H "Authorization: Bearer $LLM_PROXY_MASTER_KEY"';
 const GEMINI_THINKING = 'curl -s localhost:8000/v1/chat/completions -H "Authorization: Bearer your-api-key" -H \'Content-Type: application/json\' \\';
-const RUN_NAMES = [QUICK_CHAT, QUICK_SDK, OPENAPI, EMBEDDINGS, EMBEDDINGS_SDK, MESSAGES_SDK, MESSAGES, COMPLETIONS_SDK, MODEL, CATALOG, CATALOG_PY, ADMIN_KEYS, CLI_KEYS, CONDENSE, CHECK_CONFIG, RELOAD, GEMINI_THINKING];
+const CLAUDE_EFFORT = 'const thought = await client.chat.completions.create({';
+const RUN_NAMES = [QUICK_CHAT, QUICK_SDK, OPENAPI, EMBEDDINGS, EMBEDDINGS_SDK, MESSAGES_SDK, MESSAGES, COMPLETIONS_SDK, MODEL, CATALOG, CATALOG_PY, ADMIN_KEYS, CLI_KEYS, CONDENSE, CHECK_CONFIG, RELOAD, GEMINI_THINKING, CLAUDE_EFFORT];
 
 /** One command of a shell block and the answer the README shows for it. */
 interface Step {
@@ -326,6 +327,15 @@ describe('README examples, run as written', { skip }, () => {
     await runStep(step as Step);
     const sent = gemini.requests.slice(from).find((request) => request.model === 'gemini-2.5-flash');
     assert.deepEqual((sent?.body as { generationConfig?: unknown } | undefined)?.generationConfig, { thinkingConfig: { thinkingBudget: 0 } });
+  });
+
+  test("Claude: reasoning_effort low is adaptive thinking at effort low on Opus 4.7", async () => {
+    const from = anthropic.requests.length;
+    const printed = await runScript(`${quickClient()}\n${run(CLAUDE_EFFORT).text}\nconsole.log(thought.choices[0].message.content);`);
+    assert.ok(printed.length > 0, 'the answer is printed');
+    const sent = anthropic.requests.slice(from).find((request) => (request.body as { model?: string } | undefined)?.model === 'claude-opus-4-7');
+    const body = sent?.body as { thinking?: unknown; output_config?: unknown } | undefined;
+    assert.deepEqual([body?.thinking, body?.output_config], [{ type: 'adaptive' }, { effort: 'low' }]);
   });
 
   test('Anthropic Messages API: the SDK sample (gpt-4o, a gemini-2.5-flash stream, count_tokens) and curl with x-api-key', async () => {

@@ -88,8 +88,17 @@ export type AnthropicContentBlockParam =
   | AnthropicToolResultBlockParam
   | AnthropicThinkingBlockParam;
 
+/** How thinking shows in the answer: summarised text, or only the signature (the default depends on the model). */
+export type AnthropicThinkingDisplay = 'summarized' | 'omitted';
+
 /** Extended thinking: a budget (Claude 4.5 and before, 4.6), adaptive (4.6 and later), or off. */
-export type AnthropicThinkingConfig = { type: 'enabled'; budget_tokens: number } | { type: 'adaptive' } | { type: 'disabled' };
+export type AnthropicThinkingConfig =
+  | { type: 'enabled'; budget_tokens: number; display?: AnthropicThinkingDisplay }
+  | { type: 'adaptive'; display?: AnthropicThinkingDisplay }
+  | { type: 'disabled' };
+
+/** `output_config.effort`: how many tokens Claude spends on the whole answer (4.6 and later; xhigh 4.7 and later). */
+export type AnthropicEffort = 'low' | 'medium' | 'high' | 'xhigh' | 'max';
 
 export interface AnthropicMessageParam {
   role: 'user' | 'assistant';
@@ -129,6 +138,7 @@ export interface AnthropicMessagesRequest {
   /** Automatic caching: the breakpoint goes on the last cacheable block. */
   cache_control?: AnthropicCacheControl;
   thinking?: AnthropicThinkingConfig;
+  output_config?: { effort: AnthropicEffort };
 }
 
 // ---- Response ----

@@ -83,7 +83,6 @@ describe('convertAnthropicRequest field decisions', () => {
       presence_penalty: 0.5,
       frequency_penalty: 0,
       logit_bias: { '50256': -100 },
-      reasoning_effort: 'low',
       store: null,
       service_tier: 'auto',
     });
@@ -92,7 +91,6 @@ describe('convertAnthropicRequest field decisions', () => {
       'seed: not supported by anthropic, ignored',
       'presence_penalty: not supported by anthropic, ignored',
       'logit_bias: not supported by anthropic, ignored',
-      'reasoning_effort: not supported by anthropic, ignored',
       'service_tier: not supported by anthropic, ignored',
     ]);
   });
@@ -400,6 +398,64 @@ describe('extended thinking', () => {
     });
     assert.equal(body.thinking, undefined);
     assert.match(warnings.join('\n'), /^thinking: the assistant turn whose tool calls this answers came without its thinking_blocks/m);
+  });
+
+  it("the client's thinking keeps its display; another display is a 400 naming it", () => {
+    assert.deepEqual(convert({ ...openAiCase('text'), thinking: { type: 'adaptive', display: 'summarized' } }).body.thinking, { type: 'adaptive', display: 'summarized' });
+    assert.deepEqual(convert({ ...openAiCase('text'), thinking: { type: 'enabled', budget_tokens: 2048, display: 'omitted' } }).body.thinking, { type: 'enabled', budget_tokens: 2048, display: 'omitted' });
+    rejects({ ...openAiCase('text'), thinking: { type: 'adaptive', display: 'full' } }, { code: 'invalid_value', param: 'thinking.display' });
+  });
+
+  it('reasoning_effort becomes a thinking budget on Claude 4.5 and adaptive thinking with output_config.effort on 4.6 and later', () => {
+    const budget = convert({ ...openAiCase('text'), reasoning_effort: 'medium' }, { defaultMaxTokens: 64000 });
+    assert.deepEqual(budget.body.thinking, { type: 'enabled', budget_tokens: 8192 });
+    assert.equal(budget.body.output_config, undefined);
+    assert.deepEqual(budget.warnings, []);
+    const adaptive = convert({ ...openAiCase('text'), model: 'claude-opus-4-7', reasoning_effort: 'low' }, { model: 'claude-opus-4-7' });
+    assert.deepEqual(adaptive.body.thinking, { type: 'adaptive' });
+    assert.deepEqual(adaptive.body.output_config, { effort: 'low' });
+    assert.deepEqual(adaptive.warnings, []);
+    const off = convert({ ...openAiCase('text'), reasoning_effort: 'none' });
+    assert.deepEqual(off.body.thinking, { type: 'disabled' });
+    const old = convert({ ...openAiCase('text'), reasoning_effort: 'high' }, { model: 'claude-3-5-haiku-20241022' });
+    assert.equal(old.body.thinking, undefined);
+    assert.deepEqual(old.warnings, ['reasoning_effort: claude-3-5-haiku-20241022 does not think (Claude 3.7 and later do), ignored']);
+  });
+
+  it("the client's own thinking wins over reasoning_effort, whose level still goes as the effort where the model takes one", () => {
+    const budget = convert({ ...openAiCase('text'), reasoning_effort: 'high', thinking: { type: 'enabled', budget_tokens: 2048 } });
+    assert.deepEqual(budget.body.thinking, { type: 'enabled', budget_tokens: 2048 });
+    assert.deepEqual(budget.warnings, ["reasoning_effort: the request's own thinking is sent instead, ignored"]);
+    const adaptive = convert({ ...openAiCase('text'), reasoning_effort: 'high', thinking: { type: 'adaptive', display: 'summarized' } }, { model: 'claude-opus-4-6' });
+    assert.deepEqual(adaptive.body.thinking, { type: 'adaptive', display: 'summarized' });
+    assert.deepEqual(adaptive.body.output_config, { effort: 'high' });
+    assert.deepEqual(adaptive.warnings, []);
+  });
+
+  it('a budget the effort asks for is fitted under max_tokens, or thinking is off when not even the smallest fits', () => {
+    const fitted = convert({ ...openAiCase('text'), reasoning_effort: 'high', max_tokens: 6000 });
+    assert.deepEqual(fitted.body.thinking, { type: 'enabled', budget_tokens: 3000 });
+    assert.deepEqual(fitted.warnings, ['reasoning_effort: thinking budget lowered to 3000 tokens to fit max_tokens 6000']);
+    const small = convert({ ...openAiCase('text'), reasoning_effort: 'low', max_completion_tokens: 1500 });
+    assert.deepEqual(small.body.thinking, { type: 'enabled', budget_tokens: 1024 });
+    const none = convert({ ...openAiCase('text'), reasoning_effort: 'low', max_tokens: 1000 });
+    assert.equal(none.body.thinking, undefined);
+    assert.deepEqual(none.warnings, ["reasoning_effort: max_tokens 1000 leaves no room for Claude's smallest thinking budget (1024 tokens), so thinking is off for this call"]);
+    // The model's own output limit, when the client set none, leaves room for the default budgets.
+    assert.deepEqual(convert({ ...openAiCase('text'), reasoning_effort: 'high' }, { defaultMaxTokens: 64000 }).body.thinking, { type: 'enabled', budget_tokens: 16384 });
+  });
+
+  it("while Claude thinks, a temperature other than 1 and a top_p under 0.95 are dropped, said, instead of Claude's 400", () => {
+    const warm = convert({ ...openAiCase('text'), reasoning_effort: 'low', temperature: 0.2 });
+    assert.equal(warm.body.temperature, undefined);
+    assert.deepEqual(warm.warnings, ['temperature: Claude takes none but 1 while thinking, ignored']);
+    assert.equal(convert({ ...openAiCase('text'), thinking: { type: 'adaptive' }, temperature: 1 }).body.temperature, 1);
+    const narrow = convert({ ...openAiCase('text'), thinking: { type: 'adaptive' }, top_p: 0.5 });
+    assert.equal(narrow.body.top_p, undefined);
+    assert.deepEqual(narrow.warnings, ['top_p: Claude takes 0.95 to 1 while thinking, ignored']);
+    assert.equal(convert({ ...openAiCase('text'), thinking: { type: 'adaptive' }, top_p: 0.97 }).body.top_p, 0.97);
+    // Off, sampling is the client's.
+    assert.equal(convert({ ...openAiCase('text'), reasoning_effort: 'none', temperature: 0.2 }).body.temperature, 0.2);
   });
 
   it('a forced tool call (JSON mode included) gets thinking off, said, instead of Claude\'s 400', () => {

@@ -72,9 +72,11 @@ import type {
   AnthropicToolUseBlockParam,
   AnthropicThinkingBlockParam,
   AnthropicThinkingConfig,
+  AnthropicThinkingDisplay,
 } from './anthropic-wire.js';
 import { isRecord } from './anthropic-wire.js';
 import { CacheBreakpoints } from './convert-cache-control.js';
+import { MIN_THINKING_BUDGET, thinkingForEffort } from './thinking-effort.js';
 
 /** The tool that carries JSON-mode answers. A client tool of this name is refused, so a call to it is always ours. */
 export const JSON_RESPONSE_TOOL = 'json_response';
@@ -82,7 +84,7 @@ export const JSON_RESPONSE_TOOL = 'json_response';
 export const DEFAULT_ANTHROPIC_MAX_TOKENS = 4096;
 
 /** Fields this file reads. Anything else the client sends is dropped with a warning. */
-const ANTHROPIC_FIELDS = handledFields('cache_control', 'thinking');
+const ANTHROPIC_FIELDS = handledFields('cache_control', 'thinking', 'reasoning_effort');
 
 const IMAGE_TYPES: Readonly<Record<string, AnthropicImageMediaType>> = {
   'image/jpeg': 'image/jpeg',
@@ -222,12 +224,58 @@ function thinkingBlocks(value: unknown, param: string): AnthropicThinkingBlockPa
 function thinkingConfig(value: unknown): AnthropicThinkingConfig | undefined {
   if (value === undefined || value === null) return undefined;
   if (isRecord(value)) {
-    if (value.type === 'adaptive' || value.type === 'disabled') return { type: value.type };
+    const { display } = value;
+    if (display !== undefined && display !== null && display !== 'summarized' && display !== 'omitted') throw invalidValue('thinking.display', "expected 'summarized' or 'omitted'");
+    const shown: { display?: AnthropicThinkingDisplay } = display === 'summarized' || display === 'omitted' ? { display } : {};
+    if (value.type === 'disabled') return { type: 'disabled' };
+    if (value.type === 'adaptive') return { type: 'adaptive', ...shown };
     if (value.type === 'enabled' && typeof value.budget_tokens === 'number' && Number.isInteger(value.budget_tokens) && value.budget_tokens > 0) {
-      return { type: 'enabled', budget_tokens: value.budget_tokens };
+      return { type: 'enabled', budget_tokens: value.budget_tokens, ...shown };
     }
   }
   throw invalidValue('thinking', "expected {type: 'enabled', budget_tokens}, {type: 'adaptive'} or {type: 'disabled'}");
+}
+
+/**
+ * The thinking to send: the client's own `thinking`, else what its `reasoning_effort` means for the
+ * model (thinking-effort.ts); an effort level goes in `output_config` for the models that take one.
+ */
+function chooseThinking(request: ChatCompletionRequest, target: ChatTarget, body: AnthropicMessagesRequest): AnthropicThinkingConfig | undefined {
+  const own = thinkingConfig(request.thinking);
+  const effort = request.reasoning_effort;
+  if (effort === undefined || effort === null) return own;
+  const mapped = thinkingForEffort(target.model, effort);
+  if ('dropped' in mapped) {
+    target.warnings.push(`reasoning_effort: ${mapped.dropped}, ignored`);
+    return own;
+  }
+  if (mapped.note !== undefined) target.warnings.push(`reasoning_effort: ${mapped.note}`);
+  if (mapped.effort !== undefined) body.output_config = { effort: mapped.effort };
+  else if (own !== undefined) target.warnings.push('reasoning_effort: the request\'s own thinking is sent instead, ignored');
+  if (own !== undefined) return own;
+  const thinking = mapped.thinking;
+  // The budget is the proxy's choice, so it must fit under max_tokens (Claude's rule), with room for the answer.
+  if (thinking.type === 'enabled' && thinking.budget_tokens >= body.max_tokens) {
+    if (body.max_tokens <= MIN_THINKING_BUDGET) {
+      target.warnings.push(`reasoning_effort: max_tokens ${body.max_tokens} leaves no room for Claude's smallest thinking budget (${MIN_THINKING_BUDGET} tokens), so thinking is off for this call`);
+      return undefined;
+    }
+    thinking.budget_tokens = Math.max(MIN_THINKING_BUDGET, Math.floor(body.max_tokens / 2));
+    target.warnings.push(`reasoning_effort: thinking budget lowered to ${thinking.budget_tokens} tokens to fit max_tokens ${body.max_tokens}`);
+  }
+  return thinking;
+}
+
+/** Claude refuses sampling changes while it thinks: temperature other than 1, and top_p under 0.95. */
+function fitSamplingToThinking(body: AnthropicMessagesRequest, target: ChatTarget): void {
+  if (body.temperature !== undefined && body.temperature !== 1) {
+    delete body.temperature;
+    target.warnings.push('temperature: Claude takes none but 1 while thinking, ignored');
+  }
+  if (body.top_p !== undefined && body.top_p < 0.95) {
+    delete body.top_p;
+    target.warnings.push('top_p: Claude takes 0.95 to 1 while thinking, ignored');
+  }
 }
 
 /**
@@ -577,7 +625,7 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
   if (target.stream) body.stream = true;
   const automatic = marks.of(request, '');
   if (automatic !== undefined) body.cache_control = automatic;
-  const thinking = thinkingConfig(request.thinking);
+  const thinking = chooseThinking(request, target, body);
   if (thinking !== undefined) {
     const forced = body.tool_choice?.type === 'any' || body.tool_choice?.type === 'tool';
     if (thinking.type !== 'disabled' && toolLoopWithoutThinking(messages)) {
@@ -585,7 +633,10 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
     } else if (thinking.type !== 'disabled' && forced) {
       // JSON mode forces the json_response tool too.
       target.warnings.push('thinking: Claude does not think when a tool call is forced (tool_choice required or named, or a JSON response_format), so it is off for this call');
-    } else body.thinking = thinking;
+    } else {
+      body.thinking = thinking;
+      if (thinking.type !== 'disabled') fitSamplingToThinking(body, target);
+    }
   }
   marks.check(body);
   warnDropped(request, target);

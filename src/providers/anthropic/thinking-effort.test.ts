@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { thinkingForEffort } from './thinking-effort.js';
+
+describe('thinkingForEffort', () => {
+  it('Claude 3.7 to 4.5 think on a budget that /v1/messages reads back as the same effort', () => {
+    for (const model of ['claude-3-7-sonnet-20250219', 'claude-sonnet-4-20250514', 'claude-opus-4-1-20250805', 'claude-sonnet-4-5', 'claude-haiku-4-5-20251001', 'claude-opus-4-5-20251101']) {
+      assert.deepEqual(thinkingForEffort(model, 'low'), { thinking: { type: 'enabled', budget_tokens: 1024 } }, model);
+      assert.deepEqual(thinkingForEffort(model, 'medium'), { thinking: { type: 'enabled', budget_tokens: 8192 } }, model);
+      assert.deepEqual(thinkingForEffort(model, 'high'), { thinking: { type: 'enabled', budget_tokens: 16384 } }, model);
+    }
+    assert.deepEqual(thinkingForEffort('claude-sonnet-4-5', 'minimal'), { thinking: { type: 'enabled', budget_tokens: 1024 } });
+    assert.deepEqual(thinkingForEffort('claude-sonnet-4-5', 'xhigh'), { thinking: { type: 'enabled', budget_tokens: 32000 } });
+  });
+
+  it('4.6 and later think adaptively at an effort level; xhigh from 4.7; minimal is low', () => {
+    for (const model of ['claude-opus-4-6', 'claude-sonnet-4-6', 'claude-opus-4-7', 'claude-opus-5-5', 'claude-fable-5-1', 'claude-haiku-5-5']) {
+      assert.deepEqual(thinkingForEffort(model, 'medium'), { thinking: { type: 'adaptive' }, effort: 'medium' }, model);
+    }
+    assert.deepEqual(thinkingForEffort('claude-opus-4-7', 'xhigh'), { thinking: { type: 'adaptive' }, effort: 'xhigh' });
+    assert.deepEqual(thinkingForEffort('claude-sonnet-4-6', 'xhigh'), { thinking: { type: 'adaptive' }, effort: 'high', note: 'claude-sonnet-4-6 takes low, medium or high; sent high' });
+    assert.deepEqual(thinkingForEffort('claude-opus-5', 'minimal'), { thinking: { type: 'adaptive' }, effort: 'low', note: 'claude-opus-5 takes low, medium, high or xhigh; sent low' });
+  });
+
+  it('a name it cannot place is taken as the newest kind', () => {
+    assert.deepEqual(thinkingForEffort('claude-mythos-preview', 'high'), { thinking: { type: 'adaptive' }, effort: 'high' });
+  });
+
+  it('none turns thinking off on every model that thinks', () => {
+    assert.deepEqual(thinkingForEffort('claude-sonnet-4-5', 'none'), { thinking: { type: 'disabled' } });
+    assert.deepEqual(thinkingForEffort('claude-opus-4-7', 'none'), { thinking: { type: 'disabled' } });
+  });
+
+  it('Claude 3 and 3.5 do not think, and an effort OpenAI does not define is dropped', () => {
+    for (const model of ['claude-3-5-sonnet-20241022', 'claude-3-5-haiku-20241022', 'claude-3-opus-20240229', 'claude-3-haiku-20240307']) {
+      assert.deepEqual(thinkingForEffort(model, 'high'), { dropped: `${model} does not think (Claude 3.7 and later do)` });
+    }
+    assert.deepEqual(thinkingForEffort('claude-opus-4-7', 'max'), { dropped: 'expected none, minimal, low, medium, high or xhigh' });
+    assert.deepEqual(thinkingForEffort('claude-opus-4-7', 3), { dropped: 'expected none, minimal, low, medium, high or xhigh' });
+  });
+});

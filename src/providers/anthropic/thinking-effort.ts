@@ -1,0 +1,50 @@
+// OpenAI's `reasoning_effort` → Claude's thinking settings. Which ones a model takes is by its
+// generation: Claude 3.7 to 4.5 think on a token budget (`thinking: {type: "enabled", budget_tokens}`),
+// 4.6 and later adaptively with an effort level (`thinking: {type: "adaptive"}` and
+// `output_config.effort`; Opus 4.7 and later refuse budgets), and the Claude 3 and 3.5 models do not
+// think. A name the proxy cannot place (a new family) is taken as the newest kind. Pure.
+// @see https://platform.claude.com/docs/en/build-with-claude/adaptive-thinking
+// @see https://platform.claude.com/docs/en/build-with-claude/effort
+import type { AnthropicEffort, AnthropicThinkingConfig } from './anthropic-wire.js';
+
+type Effort = 'none' | 'minimal' | 'low' | 'medium' | 'high' | 'xhigh';
+
+const EFFORTS: ReadonlySet<string> = new Set<Effort>(['none', 'minimal', 'low', 'medium', 'high', 'xhigh']);
+
+/**
+ * Budgets for the models that take one. Chosen so that /v1/messages reads them back as the same
+ * effort (its thresholds are Anthropic's: under 4,096 low, under 16,384 medium); 1,024 is Claude's
+ * smallest budget.
+ */
+const BUDGETS: Readonly<Record<Exclude<Effort, 'none'>, number>> = { minimal: 1_024, low: 1_024, medium: 8_192, high: 16_384, xhigh: 32_000 };
+export const MIN_THINKING_BUDGET = 1_024;
+
+// Claude's names: `claude-3-7-sonnet-…` and `claude-3-opus-…` before 4, `claude-sonnet-4-5-…`,
+// `claude-opus-4-2025…` (a date, not a minor version) and `claude-fable-5-1` since.
+const OLD_NAME = /^claude-(\d+)(?:-(\d))?-[a-z]+(?:-|$)/;
+const NEW_NAME = /^claude-[a-z]+-(\d+)(?:-(\d{1,2}))?(?:-|$)/;
+
+export type EffortThinking =
+  | { thinking: AnthropicThinkingConfig; effort?: AnthropicEffort; note?: string }
+  /** Not an effort OpenAI defines, or a model that does not think: dropped, with this reason. */
+  | { dropped: string };
+
+/** The model's generation as major × 10 + minor (37, 45, 46, 50), or undefined for a name it cannot place. */
+function generation(model: string): number | undefined {
+  const match = OLD_NAME.exec(model) ?? NEW_NAME.exec(model);
+  if (match === null) return undefined;
+  return Number(match[1]) * 10 + (match[2] === undefined ? 0 : Number(match[2]));
+}
+
+export function thinkingForEffort(model: string, effort: unknown): EffortThinking {
+  if (typeof effort !== 'string' || !EFFORTS.has(effort)) return { dropped: 'expected none, minimal, low, medium, high or xhigh' };
+  const asked = effort as Effort;
+  const version = generation(model);
+  if (version !== undefined && version < 37) return { dropped: `${model} does not think (Claude 3.7 and later do)` };
+  if (asked === 'none') return { thinking: { type: 'disabled' } };
+  if (version !== undefined && version < 46) return { thinking: { type: 'enabled', budget_tokens: BUDGETS[asked] } };
+  if (asked === 'minimal') return { thinking: { type: 'adaptive' }, effort: 'low', note: `${model} takes low, medium, high or xhigh; sent low` };
+  // xhigh came with Opus 4.7; 4.6 takes high at most (max is another scale, Opus only).
+  if (asked === 'xhigh' && version === 46) return { thinking: { type: 'adaptive' }, effort: 'high', note: `${model} takes low, medium or high; sent high` };
+  return { thinking: { type: 'adaptive' }, effort: asked };
+}

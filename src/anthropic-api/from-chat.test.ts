@@ -73,7 +73,8 @@ describe('AnthropicStreamWriter', () => {
     assert.deepEqual(delta, {
       type: 'message_delta',
       delta: { stop_reason: 'tool_use', stop_sequence: null },
-      usage: { output_tokens: 89, input_tokens: 95, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+      // Gemini's 61 thoughts tokens, inside its output as Claude counts thinking.
+      usage: { output_tokens: 89, input_tokens: 95, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens_details: { thinking_tokens: 61 } },
     });
   });
 
@@ -245,6 +246,12 @@ describe('toAnthropicMessage and errors', () => {
     // OpenRouter's documented usage: 194 prompt tokens of which 100 written to the cache.
     const usage = { prompt_tokens: 194, completion_tokens: 2, total_tokens: 196, prompt_tokens_details: { cached_tokens: 50, cache_write_tokens: 100 } };
     assert.deepEqual(usageOf(usage), { input_tokens: 44, output_tokens: 2, cache_creation_input_tokens: 100, cache_read_input_tokens: 50 });
+  });
+
+  it("usage: a reasoning model's reasoning_tokens are Claude's output_tokens_details.thinking_tokens", () => {
+    const usage = { prompt_tokens: 10, completion_tokens: 300, total_tokens: 310, completion_tokens_details: { reasoning_tokens: 256 } };
+    assert.deepEqual(usageOf(usage), { input_tokens: 10, output_tokens: 300, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens_details: { thinking_tokens: 256 } });
+    assert.equal(usageOf({ prompt_tokens: 10, completion_tokens: 3, total_tokens: 13, completion_tokens_details: { reasoning_tokens: 0 } }).output_tokens_details, undefined);
   });
 
   // Found by from-chat.property.test.ts: a pass-through host's usage is unchecked.

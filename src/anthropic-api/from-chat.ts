@@ -44,12 +44,17 @@ export function usageOf(usage: CompletionUsage | undefined | null): AnthropicUsa
   const details: unknown = usage.prompt_tokens_details;
   const cached = isRecord(details) ? count(details.cached_tokens) : 0;
   const written = isRecord(details) ? count(details.cache_write_tokens) : 0;
-  return {
+  const converted: AnthropicUsage = {
     input_tokens: Math.max(0, count(usage.prompt_tokens) - cached - written),
     output_tokens: count(usage.completion_tokens),
     cache_creation_input_tokens: written,
     cache_read_input_tokens: cached,
   };
+  // A reasoning model's thinking, inside completion_tokens as Claude's is inside output_tokens.
+  const outputDetails: unknown = usage.completion_tokens_details;
+  const thinking = isRecord(outputDetails) ? Math.min(converted.output_tokens, count(outputDetails.reasoning_tokens)) : 0;
+  if (thinking > 0) converted.output_tokens_details = { thinking_tokens: thinking };
+  return converted;
 }
 
 /** A tool call's arguments as an object: `{}` for none; text that is not a JSON object is kept under `_raw`, never lost. */
@@ -368,6 +373,7 @@ export class AnthropicStreamWriter {
         input_tokens: usage.input_tokens,
         cache_creation_input_tokens: usage.cache_creation_input_tokens ?? null,
         cache_read_input_tokens: usage.cache_read_input_tokens ?? null,
+        ...(usage.output_tokens_details === undefined ? {} : { output_tokens_details: usage.output_tokens_details }),
       },
     });
     return out + encodeEvent({ type: 'message_stop' });

@@ -195,6 +195,8 @@ export interface AnthropicUsage {
   cache_read_input_tokens?: number | null;
   cache_creation?: { ephemeral_5m_input_tokens?: number; ephemeral_1h_input_tokens?: number } | null;
   service_tier?: string | null;
+  /** How many of `output_tokens` went to thinking (they stay in `output_tokens`, which is billed). */
+  output_tokens_details?: { thinking_tokens?: number } | null;
 }
 
 export interface AnthropicMessage {
@@ -245,6 +247,7 @@ export interface AnthropicMessageDeltaUsage {
   input_tokens?: number | null;
   cache_creation_input_tokens?: number | null;
   cache_read_input_tokens?: number | null;
+  output_tokens_details?: { thinking_tokens?: number } | null;
 }
 
 export interface AnthropicMessageDeltaEvent {

@@ -149,6 +149,14 @@ describe('convertAnthropicUsage', () => {
     assert.deepEqual(capped.prompt_tokens_details, { cached_tokens: 0, cache_write_tokens: 100, cache_write_1h_tokens: 100 });
   });
 
+  it("Claude's thinking tokens (output_tokens_details) are the answer's reasoning_tokens, inside completion_tokens as in OpenAI's usage", () => {
+    const usage = convertAnthropicUsage({ input_tokens: 20, output_tokens: 300, output_tokens_details: { thinking_tokens: 240 } });
+    assert.deepEqual(usage, { prompt_tokens: 20, completion_tokens: 300, total_tokens: 320, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 240 } });
+    assert.equal(convertAnthropicUsage({ input_tokens: 20, output_tokens: 5, output_tokens_details: { thinking_tokens: 9 } }).completion_tokens_details?.reasoning_tokens, 5);
+    assert.equal(convertAnthropicUsage({ input_tokens: 20, output_tokens: 5, output_tokens_details: null }).completion_tokens_details, undefined);
+    assert.equal(convertAnthropicUsage({ input_tokens: 20, output_tokens: 5, output_tokens_details: { thinking_tokens: 0 } }).completion_tokens_details, undefined);
+  });
+
   // Found by translated-answers.property.test.ts: the cache counts were taken as sent.
   it('a negative, infinite or absurd cache count counts as 0: no negative cached_tokens, no null total', () => {
     const negative = convertAnthropicUsage({ input_tokens: 0, output_tokens: 0, cache_read_input_tokens: -1 });

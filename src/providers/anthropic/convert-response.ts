@@ -27,7 +27,11 @@ export function convertAnthropicUsage(usage: AnthropicUsage): CompletionUsage {
     const hour = Math.min(written, count(usage.cache_creation?.ephemeral_1h_input_tokens));
     if (hour > 0) details.cache_write_1h_tokens = hour;
   }
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: details };
+  const converted: CompletionUsage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: details };
+  // Thinking is inside output_tokens, as OpenAI's reasoning_tokens are inside completion_tokens.
+  const thinking = Math.min(completion, count(usage.output_tokens_details?.thinking_tokens));
+  if (thinking > 0) converted.completion_tokens_details = { reasoning_tokens: thinking };
+  return converted;
 }
 
 /** Folds a `message_delta` usage into the running totals: every count it carries is cumulative. */
@@ -37,6 +41,7 @@ export function mergeAnthropicUsage(usage: AnthropicUsage, delta: AnthropicMessa
   if (typeof delta.input_tokens === 'number') merged.input_tokens = delta.input_tokens;
   if (typeof delta.cache_read_input_tokens === 'number') merged.cache_read_input_tokens = delta.cache_read_input_tokens;
   if (typeof delta.cache_creation_input_tokens === 'number') merged.cache_creation_input_tokens = delta.cache_creation_input_tokens;
+  if (isRecord(delta.output_tokens_details)) merged.output_tokens_details = delta.output_tokens_details;
   return merged;
 }
 

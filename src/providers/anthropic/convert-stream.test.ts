@@ -224,12 +224,14 @@ describe('extended thinking in answers', () => {
       ['content_block_start', { type: 'content_block_start', index: 1, content_block: { type: 'text', text: '' } }],
       ['content_block_delta', { type: 'content_block_delta', index: 1, delta: { type: 'text_delta', text: 'It is 4.' } }],
       ['content_block_stop', { type: 'content_block_stop', index: 1 }],
-      ['message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 40 } }],
+      ['message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 40, output_tokens_details: { thinking_tokens: 31 } } }],
       ['message_stop', { type: 'message_stop' }],
     ]
       .map(([name, data]) => `event: ${String(name)}\ndata: ${JSON.stringify(data)}\n\n`)
       .join('');
-    const chunks = await collect(convertAnthropicStream(sseEvents(events), makeTarget('anthropic', { stream: true })));
+    const chunks = await collect(convertAnthropicStream(sseEvents(events), makeTarget('anthropic', { stream: true, includeUsage: true })));
+    // The thinking count of the closing message_delta is the usage chunk's reasoning_tokens.
+    assert.deepEqual(chunks[chunks.length - 1]?.usage?.completion_tokens_details, { reasoning_tokens: 31 });
     const deltas = chunks.map((chunk) => chunk.choices[0]?.delta ?? {});
     assert.deepEqual(
       deltas.filter((delta) => delta.reasoning_content !== undefined).map((delta) => delta.reasoning_content),

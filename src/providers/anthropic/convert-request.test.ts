@@ -101,6 +101,12 @@ describe('convertAnthropicRequest field decisions', () => {
     assert.deepEqual(warnings, ['messages[].name: not supported by anthropic, ignored']);
   });
 
+  it("passes safety_identifier (OpenAI's successor to user) as metadata.user_id, before user", () => {
+    const { body, warnings } = convert({ ...openAiCase('text'), safety_identifier: 'hash-of-alice', user: 'u-1' });
+    assert.deepEqual(body.metadata, { user_id: 'hash-of-alice' });
+    assert.deepEqual(warnings, []);
+  });
+
   it('turns a single stop string into a list', () => {
     assert.deepEqual(convert({ ...openAiCase('text'), stop: 'END' }).body.stop_sequences, ['END']);
   });

@@ -29,7 +29,7 @@
  * | `stop` | `stop_sequences` | a string becomes a one-item list; an empty or whitespace-only one → 400 `invalid_value` (Anthropic refuses it) |
  * | `n` | — | 1 only; more → 400 `unsupported_parameter` |
  * | `seed` | — | dropped, warning |
- * | `user` | `metadata.user_id` | |
+ * | `safety_identifier`, else `user` | `metadata.user_id` | OpenAI split `user` into `safety_identifier` and `prompt_cache_key` |
  * | `presence_penalty`, `frequency_penalty` | — | dropped, warning when non-zero |
  * | `logit_bias` | — | dropped, warning when non-empty |
  * | `logprobs: true`, `top_logprobs` | — | 400 `unsupported_parameter` |
@@ -84,7 +84,7 @@ export const JSON_RESPONSE_TOOL = 'json_response';
 export const DEFAULT_ANTHROPIC_MAX_TOKENS = 4096;
 
 /** Fields this file reads. Anything else the client sends is dropped with a warning. */
-const ANTHROPIC_FIELDS = handledFields('cache_control', 'thinking', 'reasoning_effort');
+const ANTHROPIC_FIELDS = handledFields('cache_control', 'thinking', 'reasoning_effort', 'safety_identifier');
 
 const IMAGE_TYPES: Readonly<Record<string, AnthropicImageMediaType>> = {
   'image/jpeg': 'image/jpeg',
@@ -621,7 +621,9 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
     if (!hasText(stop)) throw invalidValue(typeof request.stop === 'string' ? 'stop' : `stop[${index}]`, 'anthropic refuses a stop sequence that is empty or only whitespace');
   });
   if (stops.length > 0) body.stop_sequences = stops;
-  if (typeof request.user === 'string' && request.user.length > 0) body.metadata = { user_id: request.user };
+  // OpenAI split `user` into `safety_identifier` (abuse monitoring: Claude's user_id is for that) and `prompt_cache_key`.
+  const user = typeof request.safety_identifier === 'string' && request.safety_identifier.length > 0 ? request.safety_identifier : request.user;
+  if (typeof user === 'string' && user.length > 0) body.metadata = { user_id: user };
   if (target.stream) body.stream = true;
   const automatic = marks.of(request, '');
   if (automatic !== undefined) body.cache_control = automatic;

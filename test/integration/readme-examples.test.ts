@@ -86,8 +86,9 @@ const CONDENSE = 'curl -s localhost:8000/api/condense -H "Authorization: Bearer 
 const CHECK_CONFIG = '$ npx llm-proxy check-config >/dev/null';
 const RELOAD = '$ curl -s -X POST localhost:8000/admin/reload -H "Authorization: Bearer $LLM_PROXY_MASTER_KEY"';
 const GEMINI_THINKING = 'curl -s localhost:8000/v1/chat/completions -H "Authorization: Bearer your-api-key" -H \'Content-Type: application/json\' \\';
+const GEMINI_GOOGLE = 'curl -s localhost:8000/v1/chat/completions -H "Authorization: Bearer your-api-key" -H \'Content-Type: application/json\' -d \'{';
 const CLAUDE_EFFORT = 'const thought = await client.chat.completions.create({';
-const RUN_NAMES = [QUICK_CHAT, QUICK_SDK, OPENAPI, EMBEDDINGS, EMBEDDINGS_SDK, MESSAGES_SDK, MESSAGES, COMPLETIONS_SDK, MODEL, CATALOG, CATALOG_PY, ADMIN_KEYS, CLI_KEYS, CONDENSE, CHECK_CONFIG, RELOAD, GEMINI_THINKING, CLAUDE_EFFORT];
+const RUN_NAMES = [QUICK_CHAT, QUICK_SDK, OPENAPI, EMBEDDINGS, EMBEDDINGS_SDK, MESSAGES_SDK, MESSAGES, COMPLETIONS_SDK, MODEL, CATALOG, CATALOG_PY, ADMIN_KEYS, CLI_KEYS, CONDENSE, CHECK_CONFIG, RELOAD, GEMINI_THINKING, GEMINI_GOOGLE, CLAUDE_EFFORT];
 
 /** One command of a shell block and the answer the README shows for it. */
 interface Step {
@@ -327,6 +328,21 @@ describe('README examples, run as written', { skip }, () => {
     await runStep(step as Step);
     const sent = gemini.requests.slice(from).find((request) => request.model === 'gemini-2.5-flash');
     assert.deepEqual((sent?.body as { generationConfig?: unknown } | undefined)?.generationConfig, { thinkingConfig: { thinkingBudget: 0 } });
+  });
+
+  test("Gemini: Google's extra_body.google thinking_config is sent as Gemini's, and the thought summary comes back as reasoning_content", async () => {
+    const [step] = stepsOf(run(GEMINI_GOOGLE));
+    const from = gemini.requests.length;
+    gemini.respondWith('thoughts');
+    try {
+      const answer = JSON.parse((await runStep(step as Step)).stdout) as { choices: Array<{ message: { content: string; reasoning_content?: string } }> };
+      assert.equal(answer.choices[0]?.message.content, 'Yes, 1009 is prime.');
+      assert.match(answer.choices[0]?.message.reasoning_content ?? '', /^\*\*Checking divisibility\*\*/);
+    } finally {
+      gemini.respondWith('text');
+    }
+    const sent = gemini.requests.slice(from).find((request) => request.model === 'gemini-2.5-flash');
+    assert.deepEqual((sent?.body as { generationConfig?: unknown } | undefined)?.generationConfig, { thinkingConfig: { thinkingBudget: 800, includeThoughts: true } });
   });
 
   test("Claude: reasoning_effort low is adaptive thinking at effort low on Opus 4.7", async () => {

@@ -48,7 +48,9 @@ export type GeminiScenario =
   /** Stream only: two events and no finishReason. */
   | 'stream-truncated'
   /** No answer but MALFORMED_FUNCTION_CALL (answer and stream). */
-  | 'malformed-call';
+  | 'malformed-call'
+  /** A thought summary part (`thought: true`, as `include_thoughts` gives), then the answer (answer and stream). */
+  | 'thoughts';
 
 export type FakeGeminiReply =
   | { kind: 'scenario'; scenario: GeminiScenario }

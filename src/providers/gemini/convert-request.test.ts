@@ -107,6 +107,34 @@ describe('convertGeminiRequest field decisions', () => {
     assert.deepEqual(old.warnings, ['reasoning_effort: gemini-2.0-flash is not known to think (Gemini 2.5 and later take it), ignored']);
   });
 
+  it("takes Google's own OpenAI-compatible settings (extra_body.google): thinking_config and cached_content", () => {
+    const google = { thinking_config: { thinking_budget: 800, include_thoughts: true }, cached_content: 'cachedContents/abc123' };
+    const nested = convert({ ...openAiCase('text'), extra_body: { google } }, { model: 'gemini-2.5-flash' });
+    assert.deepEqual(nested.body.generationConfig, { thinkingConfig: { thinkingBudget: 800, includeThoughts: true } });
+    assert.equal(nested.body.cachedContent, 'cachedContents/abc123');
+    assert.deepEqual(nested.warnings, []);
+    // extra_body={"google": …} in the Python SDK puts it at the top level.
+    const top = convert({ ...openAiCase('text'), google: { thinking_config: { thinking_level: 'low' } } }, { model: 'gemini-3-flash-preview' });
+    assert.deepEqual(top.body.generationConfig, { thinkingConfig: { thinkingLevel: 'low' } });
+  });
+
+  it("the client's own thinking_config wins over reasoning_effort, said; keys it does not read are dropped with a warning", () => {
+    const both = convert({ ...openAiCase('text'), reasoning_effort: 'high', extra_body: { google: { thinking_config: { include_thoughts: true } }, other: 1 } }, { model: 'gemini-2.5-flash' });
+    assert.deepEqual(both.body.generationConfig, { thinkingConfig: { includeThoughts: true } });
+    assert.deepEqual(both.warnings, ["reasoning_effort: the request's own thinking_config is sent instead, ignored", 'extra_body.other: not supported by gemini, ignored']);
+    const unknown = convert({ ...openAiCase('text'), google: { safety_settings: [] } });
+    assert.deepEqual(unknown.warnings, ['google.safety_settings: not supported by gemini, ignored']);
+  });
+
+  it('refuses a Google setting of the wrong shape, naming it', () => {
+    rejects({ ...openAiCase('text'), extra_body: { google: { thinking_config: { thinking_budget: 1.5 } } } }, { code: 'invalid_value', param: 'extra_body.google.thinking_config.thinking_budget' });
+    rejects({ ...openAiCase('text'), google: { thinking_config: { thinking_level: 'max' } } }, { code: 'invalid_value', param: 'google.thinking_config.thinking_level' });
+    rejects({ ...openAiCase('text'), google: { thinking_config: { thinking_budget: 100, thinking_level: 'low' } } }, { code: 'invalid_value', param: 'google.thinking_config.thinking_level' });
+    rejects({ ...openAiCase('text'), google: { thinking_config: { include_thoughts: 'yes' } } }, { code: 'invalid_value', param: 'google.thinking_config.include_thoughts' });
+    rejects({ ...openAiCase('text'), google: { cached_content: '../etc/passwd' } }, { code: 'invalid_value', param: 'google.cached_content' });
+    rejects({ ...openAiCase('text'), google: 'on' }, { code: 'invalid_value', param: 'google' });
+  });
+
   it('drops user, logit_bias and unknown fields with a warning each', () => {
     const { body, warnings } = convert({ ...openAiCase('text'), user: 'u', logit_bias: { '1': 2 }, prediction: { type: 'content', content: 'x' }, metadata: { a: 'b' } });
     assert.deepEqual(body, readGeminiJson('gemini-text.request.json'));

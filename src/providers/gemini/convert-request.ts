@@ -29,6 +29,7 @@
  * | `presence_penalty`, `frequency_penalty` | `presencePenalty`, `frequencyPenalty` | |
  * | `logprobs`, `top_logprobs` | `responseLogprobs`, `logprobs` | |
  * | `reasoning_effort` | `thinkingConfig` | Gemini 2.5: `thinkingBudget` (Google's mapping); 3 and later: `thinkingLevel`, the nearest the model takes, with a warning when it differs; older models or an unknown effort: dropped, warning (thinking-config.ts) |
+ * | `extra_body.google` (or `google`): `thinking_config`, `cached_content` | `thinkingConfig` (instead of `reasoning_effort`'s), `cachedContent` | Google's own OpenAI-compatible shape (google-extension.ts); another key: dropped, warning |
  * | `user` | — | dropped, warning |
  * | `logit_bias` | — | dropped, warning when non-empty |
  * | `stream` | URL path | `:streamGenerateContent?alt=sse` (codec) |
@@ -41,6 +42,7 @@
  */
 import { invalidValue } from '../../errors/gateway-error.js';
 import { handledFields, parseDataUrl, textOfMessage, ToolNames, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
+import { googleExtension } from './google-extension.js';
 import { thinkingConfigFor } from './thinking-config.js';
 import type { ChatCompletionRequest, ChatMessage, FunctionCallChoice, FunctionDefinition, ToolChoice } from '../../openai/types.js';
 import type { ChatTarget } from '../provider.js';
@@ -52,6 +54,7 @@ import type {
   GeminiGenerationConfig,
   GeminiPart,
   GeminiRole,
+  GeminiThinkingConfig,
   GeminiToolConfig,
 } from './gemini-wire.js';
 import { isRecord } from './gemini-wire.js';
@@ -68,7 +71,7 @@ export const PLACEHOLDER_THOUGHT_SIGNATURE = 'skip_thought_signature_validator';
 const FILES_API_URI = /^https:\/\/generativelanguage\.googleapis\.com\/v1(?:beta|alpha)?\/files\/[A-Za-z0-9_-]+$/;
 
 /** Read here beyond the shared fields. */
-const HANDLED = handledFields('reasoning_effort');
+const HANDLED = handledFields('reasoning_effort', 'google', 'extra_body');
 
 function ignored(target: ChatTarget, field: string): void {
   warnIgnored(target, 'gemini', field);
@@ -304,7 +307,7 @@ function convertFunctionCall(choice: FunctionCallChoice | undefined): GeminiTool
   throw invalidValue('function_call', "expected 'auto', 'none' or {name}");
 }
 
-function convertGenerationConfig(request: ChatCompletionRequest, target: ChatTarget): GeminiGenerationConfig {
+function convertGenerationConfig(request: ChatCompletionRequest, target: ChatTarget, own: GeminiThinkingConfig | undefined): GeminiGenerationConfig {
   const config: GeminiGenerationConfig = {};
   const { temperature } = request;
   if (temperature !== undefined && temperature !== null) {
@@ -325,7 +328,11 @@ function convertGenerationConfig(request: ChatCompletionRequest, target: ChatTar
   if (request.logprobs === true) config.responseLogprobs = true;
   if (typeof request.top_logprobs === 'number') config.logprobs = request.top_logprobs;
   const effort = request.reasoning_effort;
-  if (effort !== undefined && effort !== null) {
+  if (own !== undefined) {
+    // Google's endpoint refuses both; the client's own setting is the more precise.
+    config.thinkingConfig = own;
+    if (effort !== undefined && effort !== null) target.warnings.push("reasoning_effort: the request's own thinking_config is sent instead, ignored");
+  } else if (effort !== undefined && effort !== null) {
     const thinking = thinkingConfigFor(target.model, effort);
     if ('dropped' in thinking) target.warnings.push(`reasoning_effort: ${thinking.dropped}, ignored`);
     else {
@@ -354,7 +361,8 @@ function warnDropped(request: ChatCompletionRequest, target: ChatTarget): void {
 
 export function convertGeminiRequest(request: ChatCompletionRequest, target: ChatTarget): GeminiGenerateContentRequest {
   if (!Array.isArray(request.messages)) throw invalidValue('messages', 'expected an array');
-  const generationConfig = convertGenerationConfig(request, target);
+  const google = googleExtension(request);
+  const generationConfig = convertGenerationConfig(request, target, google?.thinkingConfig);
   const { system, contents } = convertMessages(request.messages, target);
   // Gemini answers 400 "contents is not specified"; said here, it names what the client can change.
   if (contents.length === 0) throw invalidValue('messages', 'gemini needs at least one user, assistant or tool message with content (system messages and empty content do not count)');
@@ -374,6 +382,8 @@ export function convertGeminiRequest(request: ChatCompletionRequest, target: Cha
     if (toolConfig !== undefined) body.toolConfig = toolConfig;
   }
   if (Object.keys(generationConfig).length > 0) body.generationConfig = generationConfig;
+  if (google?.cachedContent !== undefined) body.cachedContent = google.cachedContent;
+  for (const field of google?.ignored ?? []) ignored(target, field);
   warnDropped(request, target);
   return body;
 }

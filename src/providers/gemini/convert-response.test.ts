@@ -116,12 +116,13 @@ describe('parseGeminiResponse edge cases', () => {
     assert.equal(response.usage, undefined);
   });
 
-  it('leaves thought summaries out and reports a safety stop without content', () => {
+  it('gives thought summaries as reasoning_content, not content, and reports a safety stop without content', () => {
     const response = parseGeminiResponse(
-      { candidates: [{ content: { parts: [{ text: 'thinking...', thought: true }, { text: 'Answer.' }], role: 'model' }, finishReason: 'STOP' }, { finishReason: 'SAFETY', index: 1 }] },
+      { candidates: [{ content: { parts: [{ text: 'thinking', thought: true }, { text: '...', thought: true }, { text: 'Answer.' }], role: 'model' }, finishReason: 'STOP' }, { finishReason: 'SAFETY', index: 1 }] },
       target,
     );
     assert.equal(response.choices[0]?.message.content, 'Answer.');
+    assert.equal(response.choices[0]?.message.reasoning_content, 'thinking...');
     assert.deepEqual(response.choices[1], { index: 1, message: { role: 'assistant', content: '' }, finish_reason: 'content_filter', logprobs: null });
   });
 

@@ -52,6 +52,11 @@ export function visibleText(part: GeminiPart): string | undefined {
   return typeof part.text === 'string' && part.thought !== true ? part.text : undefined;
 }
 
+/** A thought summary's text (sent only when the request asked `include_thoughts`): the answer's `reasoning_content`. */
+export function thoughtText(part: GeminiPart): string | undefined {
+  return typeof part.text === 'string' && part.thought === true ? part.text : undefined;
+}
+
 export interface OpenAiTokenLogprob {
   token: string;
   logprob: number;
@@ -79,12 +84,15 @@ function convertCandidate(candidate: GeminiCandidate, position: number, target: 
   const index = typeof candidate.index === 'number' ? candidate.index : position;
   let text = '';
   let sawText = false;
+  let reasoning = '';
   const toolCalls: ToolCall[] = [];
   for (const part of candidateParts(candidate)) {
     const partText = visibleText(part);
     if (partText !== undefined) {
       text += partText;
       sawText = true;
+    } else if (part.thought === true) {
+      reasoning += thoughtText(part) ?? '';
     } else if (isRecord(part.functionCall) && typeof part.functionCall.name === 'string') {
       toolCalls.push({
         id: geminiToolCallId(target.requestId, index, toolCalls.length),
@@ -99,6 +107,7 @@ function convertCandidate(candidate: GeminiCandidate, position: number, target: 
   if (failed !== undefined) throw failedToolCallError(target.provider, failed);
   const legacy = target.legacyFunctions === true;
   const message = assistantMessage(text, sawText, toolCalls, legacy);
+  if (reasoning.length > 0) message.reasoning_content = reasoning;
   return {
     index,
     message,

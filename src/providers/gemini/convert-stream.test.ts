@@ -124,6 +124,17 @@ describe('convertGeminiStream on the fixtures', () => {
     });
   }
 
+  it('streams thought summaries as reasoning_content deltas before the answer', async () => {
+    const event = (body: unknown) => `data: ${JSON.stringify(body)}\r\n\r\n`;
+    const text =
+      event({ candidates: [{ content: { parts: [{ text: 'Weighing it', thought: true }], role: 'model' }, index: 0 }] }) +
+      event({ candidates: [{ content: { parts: [{ text: 'Yes.' }], role: 'model' }, finishReason: 'STOP', index: 0 }] });
+    const chunks = await collect(convertGeminiStream(sseEvents(text), makeTarget('gemini', { stream: true })));
+    const deltas = chunks.map((chunk) => chunk.choices[0]?.delta ?? {});
+    assert.deepEqual(deltas.filter((delta) => delta.reasoning_content !== undefined).map((delta) => delta.reasoning_content), ['Weighing it']);
+    assert.equal(deltas.map((delta) => delta.content ?? '').join(''), 'Yes.');
+  });
+
   it('streams several candidates as separate choices', async () => {
     const event = (body: unknown) => `data: ${JSON.stringify(body)}\r\n\r\n`;
     const text =

@@ -8,7 +8,7 @@ import type { SseEvent } from '../../streaming/sse-decoder.js';
 import { failedToolCall, mapFinishReason, PROMPT_BLOCKED_FINISH_REASON } from '../map-finish-reason.js';
 import type { ChatTarget } from '../provider.js';
 import { MAX_RETRY_AFTER_MS } from '../../upstream/upstream-client.js';
-import { candidateParts, convertGeminiLogprobs, convertGeminiUsage, geminiToolCallId, parseGeminiRetryDelay, stringifyArgs, visibleText } from './convert-response.js';
+import { candidateParts, convertGeminiLogprobs, convertGeminiUsage, geminiToolCallId, parseGeminiRetryDelay, stringifyArgs, thoughtText, visibleText } from './convert-response.js';
 import type { GeminiUsageMetadata } from './gemini-wire.js';
 import { isGeminiResponse, isRecord } from './gemini-wire.js';
 
@@ -96,6 +96,11 @@ export async function* convertGeminiStream(events: AsyncIterable<SseEvent>, targ
             state.texted = true;
             yield chunk(index, { content: text }, null, logprobs);
           }
+          continue;
+        }
+        const thought = thoughtText(part);
+        if (thought !== undefined) {
+          if (thought.length > 0) yield chunk(index, { reasoning_content: thought });
           continue;
         }
         const call = part.functionCall;

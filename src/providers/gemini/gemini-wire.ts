@@ -103,6 +103,8 @@ export type GeminiThinkingLevel = 'minimal' | 'low' | 'medium' | 'high';
 export interface GeminiThinkingConfig {
   thinkingBudget?: number;
   thinkingLevel?: GeminiThinkingLevel;
+  /** Thought summaries in the answer, as parts marked `thought`. */
+  includeThoughts?: boolean;
 }
 
 export interface GeminiGenerationConfig {
@@ -127,6 +129,7 @@ export interface GeminiGenerateContentRequest {
   tools?: GeminiTool[];
   toolConfig?: GeminiToolConfig;
   generationConfig?: GeminiGenerationConfig;
+  cachedContent?: string;
 }
 
 // ---- Response ----

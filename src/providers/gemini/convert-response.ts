@@ -1,5 +1,5 @@
 // Gemini GenerateContentResponse → OpenAI chat completion: one choice per candidate, text parts joined
-// (thought summaries left out), function calls as tool calls with ids the proxy makes up, finish reason
+// (thought summaries as `reasoning_content`), function calls as tool calls with ids the proxy makes up, finish reason
 // through the shared map, usage with cached and thinking tokens, log probabilities when asked for.
 // @see https://ai.google.dev/api/generate-content#generatecontentresponse
 import { failedToolCallError, upstreamBadResponse } from '../../errors/gateway-error.js';

@@ -78,3 +78,17 @@ export function fitMistralRequest(request: ChatCompletionRequest, target: ChatTa
   }
   return copy as unknown as ChatCompletionRequest;
 }
+
+/**
+ * OpenAI's reasoning models (o-series, GPT-5 and later) answer 400 "Unsupported parameter: 'max_tokens'
+ * … Use 'max_completion_tokens' instead", which means the same limit (reasoning included) to them:
+ * a client written for older models, or a group whose fallback is a reasoning model, keeps working.
+ * The client's own `max_completion_tokens` wins. Undefined when there is nothing to move.
+ */
+export function fitReasoningOutputLimit(request: ChatCompletionRequest): ChatCompletionRequest | undefined {
+  if (request.max_tokens === undefined || request.max_tokens === null) return undefined;
+  const copy: Record<string, unknown> = { ...request };
+  copy.max_completion_tokens ??= request.max_tokens;
+  delete copy.max_tokens;
+  return copy as unknown as ChatCompletionRequest;
+}

@@ -92,6 +92,23 @@ describe('stream_options by host and Azure api-version', () => {
     assert.deepEqual([current.max_completion_tokens, 'max_tokens' in current], [50, false]);
   });
 
+  test("a reasoning model on OpenAI or Azure gets the client's max_tokens as max_completion_tokens, the only name it takes", () => {
+    const reasoning = (options: Parameters<typeof createOpenAiCodec>[0], request: ChatCompletionRequest) => {
+      const sink = { ...target('o3', false), reasoningOutputLimit: true };
+      return JSON.parse(createOpenAiCodec(options).buildChatRequest(request, sink).body ?? '') as Record<string, unknown>;
+    };
+    const request = { ...base, max_tokens: 50 } as ChatCompletionRequest;
+    for (const options of [{ kind: 'openai' as const }, { kind: 'azure' as const, apiVersion: '2025-04-01-preview' }]) {
+      const sent = reasoning(options, request);
+      assert.deepEqual([sent.max_completion_tokens, 'max_tokens' in sent], [50, false], options.kind);
+    }
+    // The client's own max_completion_tokens wins.
+    assert.equal(reasoning({ kind: 'openai' }, { ...request, max_completion_tokens: 80 } as ChatCompletionRequest).max_completion_tokens, 80);
+    // Another model keeps the field as sent; other hosts are not OpenAI's reasoning models.
+    assert.equal(build({ kind: 'openai' }, request).sent.max_tokens, 50);
+    assert.equal(reasoning({ kind: 'groq' }, request).max_tokens, 50);
+  });
+
   test("Mistral, which sends usage unasked and refuses unknown fields, never gets the client's stream_options either", () => {
     const { sent, warnings } = build({ kind: 'mistral' }, asked);
     assert.equal('stream_options' in sent, false);

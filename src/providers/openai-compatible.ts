@@ -8,7 +8,7 @@ import type { ChatCodec, ChatTarget, DiscoveredModel, ProviderKind, UpstreamRequ
 import { createOpenAiEmbeddingsCodec } from './openai-embeddings.js';
 import { stripCacheControl, stripToolMessageMarkers } from './cache-control-strip.js';
 import { warnIgnored } from './chat-request-fields.js';
-import { fitMaxTokensAndRoles, fitMistralRequest } from './host-request-fit.js';
+import { fitMaxTokensAndRoles, fitMistralRequest, fitReasoningOutputLimit } from './host-request-fit.js';
 import { isRecord } from '../json/guards.js';
 
 export type OpenAiFamilyKind = Exclude<ProviderKind, 'anthropic' | 'gemini'>;
@@ -262,6 +262,7 @@ export function createOpenAiCodec(options: OpenAiCodecOptions): ChatCodec {
         }
       }
       if (fit !== undefined) sent = fit(sent, target) ?? sent;
+      else if (target.reasoningOutputLimit === true && (options.kind === 'openai' || modernAzure)) sent = fitReasoningOutputLimit(sent) ?? sent;
       // Mistral sends its usage unasked; an Azure api-version older than stream_options sends none (estimated, and no usage chunk).
       if (azure && !streamOptions && isRecord(request.stream_options)) warnIgnored(target, `${target.provider} (Azure api-version ${options.apiVersion ?? ''})`, 'stream_options');
       return { path: chatPath(target.model), method: 'POST', headers: noHeaders, body: convertOpenAiRequest(sent, target, streamOptions) };

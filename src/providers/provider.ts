@@ -37,6 +37,11 @@ export interface ChatTarget {
   warnings: string[];
   /** The catalog's max output tokens for the model, for providers that require a limit. */
   defaultMaxTokens?: number;
+  /**
+   * The request sets `max_tokens` and the catalog marks the model as reasoning: OpenAI's reasoning
+   * models refuse that field and take only `max_completion_tokens`. Unset otherwise.
+   */
+  reasoningOutputLimit?: boolean;
   /** The client used the legacy `functions`/`function_call` fields: answer in that style. */
   legacyFunctions?: boolean;
   /**

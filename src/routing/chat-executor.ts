@@ -56,6 +56,7 @@ export class ChatExecutor extends DeploymentFailover {
     };
     const limit = route.entry?.max_output_tokens;
     if (typeof limit === 'number') target.defaultMaxTokens = limit;
+    if (request.max_tokens != null && route.entry?.capabilities.includes('reasoning') === true) target.reasoningOutputLimit = true;
     if (context.translatedMarkers === true && route.entry?.cache_writes !== 'cache_control') target.stripCacheMarkers = true;
     return target;
   }

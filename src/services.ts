@@ -1,6 +1,7 @@
 // Builds the gateway's long-lived services from a validated config: one place that wires them,
 // so the app, the CLI and the tests get the same objects.
 import { dirname, join, resolve } from 'node:path';
+import { Agent, type Dispatcher } from 'undici';
 import { createResponseCache, type SharedMemoryCache } from './cache/create-response-cache.js';
 import type { ResponseCache } from './cache/response-cache.js';
 import { ModelCatalog } from './catalog/model-catalog.js';
@@ -30,6 +31,7 @@ import { SqlStore } from './store/sql-store.js';
 import { BatchedUsageWriter, fanOutUsage } from './usage/batched-usage-writer.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { guardedLookup, systemResolver, type HostResolver } from './upstream/guarded-lookup.js';
+import { createImageFetcher } from './upstream/image-fetch.js';
 import { UpstreamClient } from './upstream/upstream-client.js';
 import { hostRules } from './upstream/url-guard.js';
 import type { UsageRecorder } from './usage/usage-recorder.js';
@@ -133,7 +135,13 @@ export interface ServiceOverrides {
   uiSessions?: UiSessionStore;
   /** Resolves upstream hosts for the SSRF guard (default the system's dns.lookup); tests map names here. */
   resolveHost?: HostResolver;
+  /** The connections web image downloads use (default an Agent behind the SSRF guard, public hosts only); tests reach a local server here. */
+  imageDispatcher?: Dispatcher;
 }
+
+/** Web image downloads (for Gemini): Gemini takes 20 MB of inline data per request; an image host gets 10 s. */
+const IMAGE_FETCH_MAX_BYTES = 20 * 1024 * 1024;
+const IMAGE_FETCH_TIMEOUT_MS = 10_000;
 
 /** Every secret the process knows, for the redactor. */
 export function configuredSecrets(config: Config): string[] {
@@ -279,7 +287,22 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
       // One log line per breaker transition.
       (deployment, from, to, reason) => logger[to === 'open' ? 'warn' : 'info']({ deployment, from, to, reason }, `circuit ${to}`),
     );
+  // Client-chosen image URLs (for Gemini): a host with no rule may resolve only to public addresses.
+  const imageAgent =
+    overrides.imageDispatcher === undefined
+      ? new Agent({
+          connect: {
+            timeout: IMAGE_FETCH_TIMEOUT_MS,
+            lookup: guardedLookup(new Map(), overrides.resolveHost ?? systemResolver, ({ host, addresses, reason }) =>
+              logger.warn({ component: 'image-fetch', host, addresses, reason }, 'image download refused by the SSRF guard'),
+            ),
+          },
+          keepAliveTimeout: 10_000,
+        })
+      : undefined;
+  const fetchImage = createImageFetcher({ dispatcher: overrides.imageDispatcher ?? (imageAgent as Agent), maxBytes: IMAGE_FETCH_MAX_BYTES, timeoutMs: IMAGE_FETCH_TIMEOUT_MS });
   const executor = new ChatExecutor(upstream, router, health, new RetryBudget(), redactor, {
+    fetchImage,
     ttfbMs: config.routing.ttfb_timeout_s * 1000,
     ...(config.routing.total_timeout_s === undefined ? {} : { totalMs: config.routing.total_timeout_s * 1000 }),
     contextWindowFallbacks: config.routing.context_window_fallbacks ?? true,
@@ -318,6 +341,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
       discovery.stop();
       probe.stop();
       await upstream.close();
+      await imageAgent?.close();
       if (ownsShared) await shared.close();
     },
   };

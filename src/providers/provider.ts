@@ -78,6 +78,8 @@ export interface ChatCodec {
    * (Anthropic), so the budget hold prices their writes; a pass-through one carries them as sent.
    */
   readonly keepsCacheControl?: boolean;
+  /** The web image URLs the provider does not fetch itself: the proxy downloads them and sends them inline (src/providers/inline-images.ts). */
+  readonly inlinesImageUrl?: (url: string) => boolean;
   /** Headers that carry the credential and protocol version. */
   authHeaders(apiKey: string | undefined): Record<string, string>;
   buildChatRequest(request: ChatCompletionRequest, target: ChatTarget): UpstreamRequestSpec;

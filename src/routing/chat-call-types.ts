@@ -2,8 +2,10 @@
 // produced and the two outcomes (a whole answer, a held stream). Apart from the code so that the
 // failover loop, the stream reader and the HTTP side share them without importing one another.
 import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
+import type { CallImages } from '../providers/inline-images.js';
 import type { Frame } from '../streaming/sse-passthrough.js';
 import type { CallSignal } from '../upstream/call-signal.js';
+import type { ImageFetcher } from '../upstream/image-fetch.js';
 import type { ModelGroup, Route } from './model-router.js';
 
 /** What bounds the groups a call may reach beyond the one asked for. */
@@ -38,6 +40,8 @@ export interface ChatCallContext extends CallReach {
    * group's first deployment (src/http/translated-deployments.ts: chatFormFor).
    */
   fitChat?: (chat: ChatCompletionRequest, route: Route) => ChatCompletionRequest;
+  /** The call's downloaded images, made on the first attempt that needs one. */
+  images?: CallImages;
 }
 
 /** What a stream produced so far: read when the stream ends, however it ends. */
@@ -95,4 +99,6 @@ export interface ExecutorOptions {
   /** On a context overflow, fall back only to models with a larger catalog window. */
   contextWindowFallbacks: boolean;
   random?: () => number;
+  /** Downloads web image URLs for providers that take images only inline (ChatCodec.inlinesImageUrl). */
+  fetchImage?: ImageFetcher;
 }

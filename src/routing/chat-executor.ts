@@ -6,7 +6,8 @@
 import { isGatewayError, upstreamBadResponse, upstreamTimeout } from '../errors/gateway-error.js';
 import type { Redactor } from '../logging/redactor.js';
 import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
-import type { ChatTarget } from '../providers/provider.js';
+import { hasWebImages, inlineWebImages } from '../providers/inline-images.js';
+import type { ChatTarget, ProviderInstance } from '../providers/provider.js';
 import { decodeSse } from '../streaming/sse-decoder.js';
 import { CallAbort, type CallSignal } from '../upstream/call-signal.js';
 import { releaseBody, upstreamSse, type UpstreamClient } from '../upstream/upstream-client.js';
@@ -125,6 +126,20 @@ export class ChatExecutor extends DeploymentFailover {
     }
   }
 
+  private needsImages(provider: ProviderInstance, request: ChatCompletionRequest): boolean {
+    const inlined = provider.codec.inlinesImageUrl;
+    return inlined !== undefined && this.options.fetchImage !== undefined && hasWebImages(request, inlined);
+  }
+
+  /** `request` with its web image URLs downloaded, when needsImages said so. */
+  private async withImages(provider: ProviderInstance, request: ChatCompletionRequest, context: ChatCallContext): Promise<ChatCompletionRequest> {
+    const { fetchImage } = this.options;
+    const inlined = provider.codec.inlinesImageUrl;
+    if (fetchImage === undefined || inlined === undefined) return request;
+    context.images ??= new Map();
+    return inlineWebImages(request, inlined, fetchImage, context.images);
+  }
+
   /** One try at one deployment: also a native call's way to a deployment its protocol does not reach (src/http/native-call.ts). */
   async completeOnce(
     route: Route,
@@ -134,7 +149,9 @@ export class ChatExecutor extends DeploymentFailover {
     signal: CallSignal,
   ): Promise<{ body: string | Buffer; usage: CompletionUsage | undefined }> {
     const provider = route.provider;
-    const request = context.fitChat === undefined ? asked : context.fitChat(asked, route);
+    const fitted = context.fitChat === undefined ? asked : context.fitChat(asked, route);
+    // No await unless there are images to download: the common call takes no extra turn.
+    const request = this.needsImages(provider, fitted) ? await this.withImages(provider, fitted, context) : fitted;
     const target = this.target(route, request, context, false);
     let answer: Awaited<ReturnType<UpstreamClient['sendForJson']>>;
     try {
@@ -171,8 +188,13 @@ export class ChatExecutor extends DeploymentFailover {
     asked: ChatCompletionRequest,
     context: ChatCallContext,
   ): Promise<HeldStream> {
+    const fitted = context.fitChat === undefined ? asked : context.fitChat(asked, route);
+    if (this.needsImages(route.provider, fitted)) return this.withImages(route.provider, fitted, context).then((request) => this.openStream(route, group, request, context));
+    return this.openStream(route, group, fitted, context);
+  }
+
+  private openStream(route: Route, group: ModelGroup, request: ChatCompletionRequest, context: ChatCallContext): Promise<HeldStream> {
     const provider = route.provider;
-    const request = context.fitChat === undefined ? asked : context.fitChat(asked, route);
     const target = this.target(route, request, context, true);
     const open = () =>
       openHeldStream(this.client, provider, provider.codec.buildChatRequest(request, target), group, context.signal, this.options.ttfbMs, (body, stats) =>

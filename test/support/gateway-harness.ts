@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Dispatcher } from 'undici';
 import { buildApp, type App } from '../../src/app.js';
 import type { ReloadHandler } from '../../src/http/routes/admin-reload.js';
 import { loadConfig, type Environment } from '../../src/config/config-loader.js';
@@ -40,6 +41,8 @@ export interface GatewayOptions {
   reload?: ReloadHandler;
   /** Answers the SSRF guard's host lookups in place of DNS (no test touches a resolver). */
   resolveHost?: HostResolver;
+  /** The connections web image downloads use (an undici MockAgent: the image hosts a test serves). */
+  imageDispatcher?: Dispatcher;
 }
 
 /** `env` is the process environment the proxy would see; LLM_PROXY_DB is pointed at a temp path unless given. */
@@ -84,6 +87,7 @@ export async function startGateway(env: Environment, options: GatewayOptions = {
     usage,
     ...(options.rateLimiter === undefined ? {} : { localRateLimiter: options.rateLimiter }),
     resolveHost: options.resolveHost ?? loopbackOnly,
+    ...(options.imageDispatcher === undefined ? {} : { imageDispatcher: options.imageDispatcher }),
   });
   const app = buildApp(services, options.reload === undefined ? {} : { reload: options.reload });
   options.prepare?.(app);

@@ -11,7 +11,7 @@
  * | `name` on user/assistant/system | — | dropped, warning |
  * | content `text` | `text` part | |
  * | content `image_url` data URL | `inlineData` | any base64 media type Gemini accepts |
- * | content `image_url` http(s) | — | 400 `unsupported_content` (`fileData.fileUri` takes uploaded files only); Gemini Files API URIs → `fileData` |
+ * | content `image_url` http(s) | `inlineData` | downloaded by the executor first (codec `inlinesImageUrl`, src/providers/inline-images.ts); one that reaches here is a 400 `unsupported_content` (`fileData.fileUri` takes uploaded files only); Gemini Files API URIs → `fileData` |
  * | content `input_audio` | `inlineData` `audio/<format>` | |
  * | content `file` data | `inlineData` | `file_id` → 400 `unsupported_content` |
  * | assistant `tool_calls` / `function_call` | `functionCall` parts | arguments JSON-parsed (invalid or non-object → 400 `invalid_value`); a call's `extra_content.google.thought_signature` (as answers carry it) is its `thoughtSignature`; without one, Gemini ≥ 3 gets Google's documented placeholder on the first call of a turn |
@@ -70,6 +70,10 @@ export const PLACEHOLDER_THOUGHT_SIGNATURE = 'skip_thought_signature_validator';
 /** Files uploaded through the Gemini Files API: the only URLs `fileData` takes. */
 const FILES_API_URI = /^https:\/\/generativelanguage\.googleapis\.com\/v1(?:beta|alpha)?\/files\/[A-Za-z0-9_-]+$/;
 
+export function isFilesApiUri(url: string): boolean {
+  return FILES_API_URI.test(url);
+}
+
 /** Read here beyond the shared fields. */
 const HANDLED = handledFields('reasoning_effort', 'google', 'extra_body');
 
@@ -98,7 +102,7 @@ function convertImage(url: unknown, param: string): GeminiPart {
     if (parsed === undefined || parsed.mediaType.length === 0) throw invalidValue(`${param}.image_url.url`, 'a data URL must name its media type and be base64-encoded');
     return { inlineData: { mimeType: parsed.mediaType === 'image/jpg' ? 'image/jpeg' : parsed.mediaType, data: parsed.data } };
   }
-  if (FILES_API_URI.test(url)) return { fileData: { fileUri: url } };
+  if (isFilesApiUri(url)) return { fileData: { fileUri: url } };
   if (/^https?:\/\//i.test(url)) {
     throw unsupportedContent(param, 'gemini does not fetch image URLs; send the image as a base64 data URL');
   }

@@ -3,7 +3,7 @@
 // Side-effect free; `gemini-provider.ts` registers it as a provider kind.
 // @see https://ai.google.dev/api/generate-content
 import type { ChatCodec, DiscoveredModel, UpstreamRequestSpec } from '../provider.js';
-import { convertGeminiRequest } from './convert-request.js';
+import { convertGeminiRequest, isFilesApiUri } from './convert-request.js';
 import { geminiErrorStatus, parseGeminiErrorMessage, parseGeminiResponse, parseGeminiRetryDelay } from './convert-response.js';
 import { convertGeminiStream } from './convert-stream.js';
 import { geminiEmbeddingsCodec } from './gemini-embeddings.js';
@@ -60,6 +60,8 @@ export function parseGeminiErrorStatus(status: number, body: unknown): number | 
 
 export const geminiCodec: ChatCodec = {
   passthrough: false,
+  // Gemini's fileData takes Files API URIs only; any other web image URL is downloaded and sent as inlineData.
+  inlinesImageUrl: (url) => !isFilesApiUri(url),
   authHeaders(apiKey): Record<string, string> {
     return apiKey === undefined ? {} : { 'x-goog-api-key': apiKey };
   },

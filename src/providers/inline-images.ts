@@ -1,0 +1,56 @@
+// A chat request's web image URLs (`image_url` parts with an http(s) URL) turned into base64 data
+// URLs, for a provider that does not fetch them itself (ChatCodec.inlinesImageUrl). The fetch is given;
+// each URL is fetched once per call (a retry or a second deployment reuses it), and the request is
+// copied only along the messages that change.
+import type { ChatCompletionRequest, ChatMessage } from '../openai/types.js';
+import { isRecord } from '../json/guards.js';
+import type { FetchedImage, ImageFetcher } from '../upstream/image-fetch.js';
+
+const WEB_URL = /^https?:\/\//i;
+
+/** Which web URLs the provider needs inline (Gemini: all but its own Files API URIs). */
+export type InlinedUrl = (url: string) => boolean;
+
+function webImageUrl(part: unknown, inlined: InlinedUrl): string | undefined {
+  if (!isRecord(part) || part.type !== 'image_url' || !isRecord(part.image_url)) return undefined;
+  const { url } = part.image_url;
+  return typeof url === 'string' && WEB_URL.test(url) && inlined(url) ? url : undefined;
+}
+
+function hasWebImage(message: unknown, inlined: InlinedUrl): boolean {
+  return isRecord(message) && Array.isArray(message.content) && message.content.some((part) => webImageUrl(part, inlined) !== undefined);
+}
+
+/** Whether any message has a web image URL to download (the common case, none, is one pass over the parts). */
+export function hasWebImages(request: ChatCompletionRequest, inlined: InlinedUrl): boolean {
+  return Array.isArray(request.messages) && request.messages.some((message) => hasWebImage(message, inlined));
+}
+
+/** Fetches per call: one download per URL, shared by every attempt. */
+export type CallImages = Map<string, Promise<FetchedImage>>;
+
+export async function inlineWebImages(request: ChatCompletionRequest, inlined: InlinedUrl, fetch: ImageFetcher, fetched: CallImages, signal?: AbortSignal): Promise<ChatCompletionRequest> {
+  const pending: Array<Promise<void>> = [];
+  const messages = request.messages.map((message, index): ChatMessage => {
+    if (!hasWebImage(message, inlined) || !Array.isArray(message.content)) return message;
+    const content = message.content.map((part, position) => {
+      const url = webImageUrl(part, inlined);
+      if (url === undefined) return part;
+      const param = `messages[${index}].content[${position}].image_url.url`;
+      let download = fetched.get(url);
+      if (download === undefined) {
+        download = fetch(url, param, signal);
+        fetched.set(url, download);
+        // A failed download is not kept: the next attempt may try again.
+        download.catch(() => fetched.delete(url));
+      }
+      const image = { ...(part as { image_url: Record<string, unknown> }).image_url };
+      const copy = { ...(part as Record<string, unknown>), image_url: image };
+      pending.push(download.then(({ mediaType, data }) => void (image.url = `data:${mediaType};base64,${data}`)));
+      return copy;
+    });
+    return { ...message, content } as ChatMessage;
+  });
+  await Promise.all(pending);
+  return { ...request, messages };
+}

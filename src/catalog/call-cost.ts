@@ -11,6 +11,13 @@ import type { CatalogEntry, PriceChange } from './catalog-types.js';
  */
 export const PROVIDER_COUNT_SLACK = 1.5;
 
+/**
+ * A web search Claude runs (its `web_search` server tool): $10 per 1,000, whatever the model, billed
+ * beside the tokens, which include the results it read.
+ * @see https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/web-search-tool#usage-and-pricing
+ */
+export const WEB_SEARCH_COST = 0.01;
+
 /** Per-1K prices of one kind each: an entry's base rates or its long-context band. */
 export interface Rates {
   input_cost: number | null;

@@ -138,6 +138,8 @@ export interface CompletionUsage {
    */
   prompt_tokens_details?: { cached_tokens?: number; audio_tokens?: number; cache_write_tokens?: number; cache_write_1h_tokens?: number };
   completion_tokens_details?: { reasoning_tokens?: number; audio_tokens?: number };
+  /** Claude's web searches (LiteLLM's field; not OpenAI's): billed per search, beside the tokens. */
+  server_tool_use?: { web_search_requests: number };
 }
 
 /** Claude's thinking as an answer carries it (LiteLLM's `thinking_blocks`), signed, to be replayed in the next turn. */

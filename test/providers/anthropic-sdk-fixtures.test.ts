@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { readAnthropicJson, startFakeAnthropic, type AnthropicScenario, type FakeAnthropic } from '../support/fake-anthropic.js';
 
-const CASES: AnthropicScenario[] = ['text', 'multi-turn', 'image', 'image-url', 'tools', 'parallel-tools', 'tool-result', 'legacy-functions', 'json-mode', 'stop', 'max-tokens', 'cache-write'];
+const CASES: AnthropicScenario[] = ['text', 'multi-turn', 'image', 'image-url', 'tools', 'parallel-tools', 'tool-result', 'legacy-functions', 'json-mode', 'stop', 'max-tokens', 'cache-write', 'web-search'];
 
 /** Drops `undefined` members the SDK's accumulator leaves behind, so shapes compare as JSON. */
 function asJson(value: unknown): unknown {

@@ -197,6 +197,8 @@ export interface AnthropicUsage {
   service_tier?: string | null;
   /** How many of `output_tokens` went to thinking (they stay in `output_tokens`, which is billed). */
   output_tokens_details?: { thinking_tokens?: number } | null;
+  /** Server tools Claude ran: web searches are billed per search, beside the tokens. */
+  server_tool_use?: { web_search_requests?: number; web_fetch_requests?: number } | null;
 }
 
 export interface AnthropicMessage {
@@ -248,6 +250,7 @@ export interface AnthropicMessageDeltaUsage {
   cache_creation_input_tokens?: number | null;
   cache_read_input_tokens?: number | null;
   output_tokens_details?: { thinking_tokens?: number } | null;
+  server_tool_use?: { web_search_requests?: number; web_fetch_requests?: number } | null;
 }
 
 export interface AnthropicMessageDeltaEvent {

@@ -157,6 +157,13 @@ describe('convertAnthropicUsage', () => {
     assert.equal(convertAnthropicUsage({ input_tokens: 20, output_tokens: 5, output_tokens_details: { thinking_tokens: 0 } }).completion_tokens_details, undefined);
   });
 
+  it("Claude's web searches (server_tool_use.web_search_requests) are kept for billing; a count past 1,000 is taken as 1,000", () => {
+    assert.deepEqual(convertAnthropicUsage({ input_tokens: 20, output_tokens: 5, server_tool_use: { web_search_requests: 2, web_fetch_requests: 1 } }).server_tool_use, { web_search_requests: 2 });
+    assert.equal(convertAnthropicUsage({ input_tokens: 20, output_tokens: 5, server_tool_use: { web_search_requests: 0 } }).server_tool_use, undefined);
+    assert.equal(convertAnthropicUsage({ input_tokens: 20, output_tokens: 5, server_tool_use: { web_search_requests: -3 } }).server_tool_use, undefined);
+    assert.deepEqual(convertAnthropicUsage({ input_tokens: 20, output_tokens: 5, server_tool_use: { web_search_requests: 1e12 } }).server_tool_use, { web_search_requests: 1000 });
+  });
+
   // Found by translated-answers.property.test.ts: the cache counts were taken as sent.
   it('a negative, infinite or absurd cache count counts as 0: no negative cached_tokens, no null total', () => {
     const negative = convertAnthropicUsage({ input_tokens: 0, output_tokens: 0, cache_read_input_tokens: -1 });

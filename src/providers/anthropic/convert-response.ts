@@ -11,6 +11,9 @@ import type { AnthropicMessageDeltaUsage, AnthropicUsage } from './anthropic-wir
 import { isAnthropicMessage, isRecord } from './anthropic-wire.js';
 import { JSON_RESPONSE_TOOL } from './convert-request.js';
 
+/** The most web searches one call is billed for. */
+const MAX_WEB_SEARCHES = 1_000;
+
 /**
  * Anthropic counts cached input apart from `input_tokens`; OpenAI's `prompt_tokens` includes it,
  * with the cache hits reported again as `cached_tokens`.
@@ -31,6 +34,9 @@ export function convertAnthropicUsage(usage: AnthropicUsage): CompletionUsage {
   // Thinking is inside output_tokens, as OpenAI's reasoning_tokens are inside completion_tokens.
   const thinking = Math.min(completion, count(usage.output_tokens_details?.thinking_tokens));
   if (thinking > 0) converted.completion_tokens_details = { reasoning_tokens: thinking };
+  // Capped: a provider's bad count must not bill thousands of dollars (Claude's max_uses is far lower).
+  const searches = Math.min(MAX_WEB_SEARCHES, count(usage.server_tool_use?.web_search_requests));
+  if (searches > 0) converted.server_tool_use = { web_search_requests: searches };
   return converted;
 }
 
@@ -42,6 +48,7 @@ export function mergeAnthropicUsage(usage: AnthropicUsage, delta: AnthropicMessa
   if (typeof delta.cache_read_input_tokens === 'number') merged.cache_read_input_tokens = delta.cache_read_input_tokens;
   if (typeof delta.cache_creation_input_tokens === 'number') merged.cache_creation_input_tokens = delta.cache_creation_input_tokens;
   if (isRecord(delta.output_tokens_details)) merged.output_tokens_details = delta.output_tokens_details;
+  if (isRecord(delta.server_tool_use)) merged.server_tool_use = delta.server_tool_use;
   return merged;
 }
 

@@ -155,6 +155,14 @@ export interface ResponseMessage {
   reasoning_content?: string;
   /** Not OpenAI's: Claude's thinking blocks, signatures included. */
   thinking_blocks?: ThinkingBlock[];
+  /** Web search citations, as OpenAI's search models give them. */
+  annotations?: UrlCitation[];
+}
+
+/** A span of the answer's content and the web page it cites. */
+export interface UrlCitation {
+  type: 'url_citation';
+  url_citation: { start_index: number; end_index: number; url: string; title: string };
 }
 
 export interface ChatCompletionChoice {
@@ -191,6 +199,7 @@ export interface ChunkDelta {
   function_call?: { name?: string; arguments?: string };
   reasoning_content?: string;
   thinking_blocks?: ThinkingBlock[];
+  annotations?: UrlCitation[];
 }
 
 export interface ChatCompletionChunkChoice {

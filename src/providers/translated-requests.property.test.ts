@@ -88,6 +88,8 @@ function assertAnthropicBody(body: AnthropicMessagesRequest, request: ChatComple
   for (const tool of body.tools ?? []) {
     // "tools.0.custom.name: String should match pattern '^[a-zA-Z0-9_-]{1,128}$'" (Anthropic's 400).
     assert.match(tool.name, /^[a-zA-Z0-9_-]{1,128}$/, `tool name ${JSON.stringify(tool.name)}`);
+    // The generated requests carry function tools only (no web_search_options).
+    assert.ok('input_schema' in tool, tool.name);
     assert.equal(tool.input_schema.type, 'object');
     assert.ok(!('$schema' in tool.input_schema));
     if (tool.cache_control !== undefined) markers++;

@@ -26,14 +26,21 @@ describe("Claude's web searches in usage records and budgets", () => {
 
   test('chat and messages, plain and streamed: each call costs its tokens and its two searches', async () => {
     const { id, key } = await createKey(gateway.url, { name: 'searcher', max_budget: 10 });
-    const body = { model: 'claude-sonnet-4-5', max_tokens: 256, messages: [{ role: 'user', content: 'Weather in Paris today?' }] };
+    const body = { model: 'claude-sonnet-4-5', max_tokens: 256, web_search_options: { search_context_size: 'medium' }, messages: [{ role: 'user', content: 'Weather in Paris today?' }] };
     const plain = await callJson(gateway.url, 'POST', '/v1/chat/completions', key, body);
     assert.equal(plain.status, 200, JSON.stringify(plain.body));
-    const message = (plain.body.choices as Array<{ message: { content: string } }>)[0]?.message;
+    const message = (plain.body.choices as Array<{ message: { content: string; annotations?: Array<{ url_citation: { url: string } }> } }>)[0]?.message;
     assert.equal(message?.content, 'Today in Paris it is 12°C with light rain in the afternoon.');
+    assert.deepEqual(message?.annotations?.map((annotation) => annotation.url_citation.url), ['https://weather.example.com/paris']);
+    // OpenAI's web_search_options asks Claude to search: its web search tool is sent.
+    const sent = upstream.requests.at(-1)?.body as { tools?: unknown[] };
+    assert.deepEqual(sent.tools, [{ type: 'web_search_20250305', name: 'web_search', max_uses: 5 }]);
     assert.deepEqual((plain.body.usage as { server_tool_use?: unknown }).server_tool_use, { web_search_requests: 2 });
-    for (const [path, extra] of [['/v1/chat/completions', { stream: true }], ['/v1/messages', {}], ['/v1/messages', { stream: true }]] as const) {
-      const answer = await callJson(gateway.url, 'POST', path, key, { ...body, ...extra });
+    // Claude's own clients name the server tool in the Messages body.
+    const { web_search_options: _options, ...messages } = body;
+    const native = { ...messages, tools: [{ type: 'web_search_20250305', name: 'web_search' }] };
+    for (const [path, sent] of [['/v1/chat/completions', { ...body, stream: true }], ['/v1/messages', native], ['/v1/messages', { ...native, stream: true }]] as const) {
+      const answer = await callJson(gateway.url, 'POST', path, key, sent);
       assert.equal(answer.status, 200, `${path} ${JSON.stringify(answer.body)}`);
     }
     const ours = () => gateway.usage.recent().filter((record) => record.keyId === id);

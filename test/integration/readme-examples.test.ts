@@ -87,8 +87,9 @@ const CHECK_CONFIG = '$ npx llm-proxy check-config >/dev/null';
 const RELOAD = '$ curl -s -X POST localhost:8000/admin/reload -H "Authorization: Bearer $LLM_PROXY_MASTER_KEY"';
 const GEMINI_THINKING = 'curl -s localhost:8000/v1/chat/completions -H "Authorization: Bearer your-api-key" -H \'Content-Type: application/json\' \\';
 const GEMINI_GOOGLE = 'curl -s localhost:8000/v1/chat/completions -H "Authorization: Bearer your-api-key" -H \'Content-Type: application/json\' -d \'{';
+const CLAUDE_SEARCH = 'curl -s http://localhost:8000/v1/chat/completions -H "Authorization: Bearer your-api-key" -H \'Content-Type: application/json\' \\';
 const CLAUDE_EFFORT = 'const thought = await client.chat.completions.create({';
-const RUN_NAMES = [QUICK_CHAT, QUICK_SDK, OPENAPI, EMBEDDINGS, EMBEDDINGS_SDK, MESSAGES_SDK, MESSAGES, COMPLETIONS_SDK, MODEL, CATALOG, CATALOG_PY, ADMIN_KEYS, CLI_KEYS, CONDENSE, CHECK_CONFIG, RELOAD, GEMINI_THINKING, GEMINI_GOOGLE, CLAUDE_EFFORT];
+const RUN_NAMES = [QUICK_CHAT, QUICK_SDK, OPENAPI, EMBEDDINGS, EMBEDDINGS_SDK, MESSAGES_SDK, MESSAGES, COMPLETIONS_SDK, MODEL, CATALOG, CATALOG_PY, ADMIN_KEYS, CLI_KEYS, CONDENSE, CHECK_CONFIG, RELOAD, GEMINI_THINKING, GEMINI_GOOGLE, CLAUDE_SEARCH, CLAUDE_EFFORT];
 
 /** One command of a shell block and the answer the README shows for it. */
 interface Step {
@@ -343,6 +344,21 @@ describe('README examples, run as written', { skip }, () => {
     }
     const sent = gemini.requests.slice(from).find((request) => request.model === 'gemini-2.5-flash');
     assert.deepEqual((sent?.body as { generationConfig?: unknown } | undefined)?.generationConfig, { thinkingConfig: { thinkingBudget: 800, includeThoughts: true } });
+  });
+
+  test("Claude: web_search_options is Claude's web search tool, and the citations come back as annotations", async () => {
+    const [step] = stepsOf(run(CLAUDE_SEARCH));
+    const from = anthropic.requests.length;
+    anthropic.respondWith('web-search');
+    try {
+      const answer = JSON.parse((await runStep(step as Step)).stdout) as { choices: Array<{ message: { annotations?: Array<{ type: string; url_citation: { url: string } }> } }>; usage: { server_tool_use?: unknown } };
+      assert.deepEqual(answer.choices[0]?.message.annotations?.map((annotation) => [annotation.type, annotation.url_citation.url]), [['url_citation', 'https://weather.example.com/paris']]);
+      assert.deepEqual(answer.usage.server_tool_use, { web_search_requests: 2 });
+    } finally {
+      anthropic.respondWith('text');
+    }
+    const sent = anthropic.requests.slice(from).find((request) => (request.body as { model?: string } | undefined)?.model === 'claude-sonnet-4-5');
+    assert.deepEqual((sent?.body as { tools?: unknown } | undefined)?.tools, [{ type: 'web_search_20250305', name: 'web_search', max_uses: 1 }]);
   });
 
   test("Claude: reasoning_effort low is adaptive thinking at effort low on Opus 4.7", async () => {

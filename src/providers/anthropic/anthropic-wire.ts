@@ -117,6 +117,15 @@ export interface AnthropicTool {
   cache_control?: AnthropicCacheControl;
 }
 
+/** Claude's web search, a server tool: Anthropic runs the searches and bills them per search. */
+export interface AnthropicWebSearchTool {
+  type: 'web_search_20250305';
+  name: 'web_search';
+  max_uses?: number;
+  user_location?: { type: 'approximate'; city?: string; region?: string; country?: string; timezone?: string };
+  cache_control?: undefined;
+}
+
 export type AnthropicToolChoice =
   | { type: 'auto'; disable_parallel_tool_use?: boolean }
   | { type: 'any'; disable_parallel_tool_use?: boolean }
@@ -133,7 +142,7 @@ export interface AnthropicMessagesRequest {
   stream?: boolean;
   temperature?: number;
   top_p?: number;
-  tools?: AnthropicTool[];
+  tools?: Array<AnthropicTool | AnthropicWebSearchTool>;
   tool_choice?: AnthropicToolChoice;
   /** Automatic caching: the breakpoint goes on the last cacheable block. */
   cache_control?: AnthropicCacheControl;

@@ -107,6 +107,23 @@ describe('convertAnthropicRequest field decisions', () => {
     assert.deepEqual(warnings, []);
   });
 
+  it("web_search_options becomes Claude's web search tool, beside the client's own tools", () => {
+    const { body, warnings } = convert({
+      ...openAiCase('tools'),
+      web_search_options: { search_context_size: 'low', user_location: { type: 'approximate', approximate: { city: 'Paris', country: 'FR', timezone: 'Europe/Paris' } } },
+    });
+    assert.deepEqual(body.tools?.at(-1), { type: 'web_search_20250305', name: 'web_search', max_uses: 1, user_location: { type: 'approximate', city: 'Paris', country: 'FR', timezone: 'Europe/Paris' } });
+    assert.equal(body.tools?.length, 2);
+    assert.ok(!warnings.some((warning) => warning.startsWith('web_search_options')), warnings.join('; '));
+    assert.deepEqual(convert({ ...openAiCase('text'), web_search_options: {} }).body.tools, [{ type: 'web_search_20250305', name: 'web_search' }]);
+    rejects({ ...openAiCase('text'), web_search_options: 'yes' }, { code: 'invalid_value', param: 'web_search_options' });
+    rejects({ ...openAiCase('text'), web_search_options: { search_context_size: 'huge' } }, { code: 'invalid_value', param: 'web_search_options.search_context_size' });
+    rejects({ ...openAiCase('text'), web_search_options: { user_location: { city: 'Paris' } } }, { code: 'invalid_value', param: 'web_search_options.user_location' });
+    // Claude refuses two tools of one name: a client tool named web_search cannot stand beside it.
+    const named = { type: 'function' as const, function: { name: 'web_search', parameters: { type: 'object' } } };
+    rejects({ ...openAiCase('text'), tools: [named], web_search_options: {} }, { code: 'invalid_value', param: 'web_search_options' });
+  });
+
   it('turns a single stop string into a list', () => {
     assert.deepEqual(convert({ ...openAiCase('text'), stop: 'END' }).body.stop_sequences, ['END']);
   });
@@ -292,7 +309,9 @@ describe('convertAnthropicRequest field decisions', () => {
 
   it('removes a draft-07 $schema from tool schemas', () => {
     const { body } = convert(openAiCase('tools'));
-    assert.equal(Object.hasOwn(body.tools?.[0]?.input_schema ?? {}, '$schema'), false);
+    const [tool] = body.tools ?? [];
+    assert.ok(tool !== undefined && 'input_schema' in tool);
+    assert.equal(Object.hasOwn(tool.input_schema, '$schema'), false);
   });
 });
 

@@ -17,6 +17,7 @@
  * | content `input_audio`, other parts | — | 400 `unsupported_content` |
  * | assistant `tool_calls` | `tool_use` blocks | arguments JSON-parsed; invalid JSON or a non-object → 400 `invalid_value` |
  * | assistant `function_call` (legacy) | `tool_use` block | id `toolu_legacy_<message index>` |
+ * | `web_search_options` | `tools` + `web_search_20250305` | `search_context_size` low/medium/high → `max_uses` 1/5/10; `user_location.approximate` → `user_location`; citations come back as `annotations` |
  * | `tools`, `functions` (legacy) | `tools` | `parameters` → `input_schema` (`{type:"object"}` when absent, `$schema` removed); `strict: true` dropped, warning; a name outside Anthropic's rule (`^[a-zA-Z0-9_-]{1,128}$`), or used twice → 400 `invalid_value` naming it |
  * | `tool_choice` / `function_call` | `tool_choice` | auto → auto, none → none, required → any, named → tool |
  * | `parallel_tool_calls: false` | `tool_choice.disable_parallel_tool_use` | |
@@ -67,6 +68,7 @@ import type {
   AnthropicMessagesRequest,
   AnthropicTextBlockParam,
   AnthropicTool,
+  AnthropicWebSearchTool,
   AnthropicToolChoice,
   AnthropicToolResultBlockParam,
   AnthropicToolUseBlockParam,
@@ -84,7 +86,7 @@ export const JSON_RESPONSE_TOOL = 'json_response';
 export const DEFAULT_ANTHROPIC_MAX_TOKENS = 4096;
 
 /** Fields this file reads. Anything else the client sends is dropped with a warning. */
-const ANTHROPIC_FIELDS = handledFields('cache_control', 'thinking', 'reasoning_effort', 'safety_identifier');
+const ANTHROPIC_FIELDS = handledFields('cache_control', 'thinking', 'reasoning_effort', 'safety_identifier', 'web_search_options');
 
 const IMAGE_TYPES: Readonly<Record<string, AnthropicImageMediaType>> = {
   'image/jpeg': 'image/jpeg',
@@ -218,6 +220,38 @@ function thinkingBlocks(value: unknown, param: string): AnthropicThinkingBlockPa
     if (isRecord(block) && block.type === 'redacted_thinking' && typeof block.data === 'string') return { type: 'redacted_thinking', data: block.data };
     throw invalidValue(`${param}[${index}]`, "expected {type: 'thinking', thinking, signature} or {type: 'redacted_thinking', data}, as the answer carried it");
   });
+}
+
+/** OpenAI's search context size as the number of searches Claude may run (LiteLLM's mapping). */
+const SEARCH_USES = { low: 1, medium: 5, high: 10 } as const;
+
+/**
+ * OpenAI's `web_search_options` → Claude's web search server tool (Anthropic runs the searches, billed
+ * per search; the answer's citations come back as `annotations`). Undefined when absent.
+ */
+function webSearchTool(value: unknown): AnthropicWebSearchTool | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!isRecord(value)) throw invalidValue('web_search_options', 'expected an object');
+  const tool: AnthropicWebSearchTool = { type: 'web_search_20250305', name: 'web_search' };
+  const size = value.search_context_size;
+  if (size !== undefined && size !== null) {
+    if (size !== 'low' && size !== 'medium' && size !== 'high') throw invalidValue('web_search_options.search_context_size', "expected 'low', 'medium' or 'high'");
+    tool.max_uses = SEARCH_USES[size];
+  }
+  const location = value.user_location;
+  if (location !== undefined && location !== null) {
+    const approximate = isRecord(location) ? location.approximate : undefined;
+    if (!isRecord(location) || location.type !== 'approximate' || !isRecord(approximate)) {
+      throw invalidValue('web_search_options.user_location', "expected {type: 'approximate', approximate: {city, region, country, timezone}}");
+    }
+    const place: NonNullable<AnthropicWebSearchTool['user_location']> = { type: 'approximate' };
+    for (const key of ['city', 'region', 'country', 'timezone'] as const) {
+      const part = approximate[key];
+      if (typeof part === 'string' && part.length > 0) place[key] = part;
+    }
+    tool.user_location = place;
+  }
+  return tool;
 }
 
 /** The client's `thinking` (Anthropic's own field, through extra_body), checked; undefined when absent. */
@@ -589,6 +623,8 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
     if (marker !== undefined) converted.cache_control = marker;
     tools.push(converted);
   });
+  const search = webSearchTool(request.web_search_options);
+  if (search !== undefined) names.add(search.name, 'web_search_options');
   let choice = convertToolChoice(request.tool_choice, 'tool_choice') ?? convertFunctionCall(request.function_call);
 
   const json = jsonTool(request);
@@ -600,8 +636,8 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
     else if (choice === undefined || choice.type === 'auto') choice = { type: 'any' };
     tools.push(json);
   }
-  if (tools.length > 0) {
-    body.tools = tools;
+  if (tools.length > 0 || search !== undefined) {
+    body.tools = search === undefined ? tools : [...tools, search];
     if (request.parallel_tool_calls === false && (choice === undefined || choice.type !== 'none')) {
       choice = { ...(choice ?? { type: 'auto' }), disable_parallel_tool_use: true };
     }

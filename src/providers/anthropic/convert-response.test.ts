@@ -132,6 +132,21 @@ describe('parseAnthropicResponse edge cases', () => {
   });
 });
 
+describe('web search answers', () => {
+  it("a cited text block's web search citations become url_citation annotations over its span; the search blocks have no OpenAI field", () => {
+    const answer = parseAnthropicResponse(readAnthropicJson('anthropic-web-search.response.json'), makeTarget('anthropic'));
+    const message = answer.choices[0]?.message;
+    const first = 'Today in Paris ';
+    const cited = 'it is 12°C with light rain in the afternoon.';
+    assert.equal(message?.content, first + cited);
+    assert.deepEqual(message?.annotations, [
+      { type: 'url_citation', url_citation: { start_index: first.length, end_index: first.length + cited.length, url: 'https://weather.example.com/paris', title: 'Paris forecast' } },
+    ]);
+    assert.equal(message?.tool_calls, undefined);
+    assert.deepEqual(answer.usage?.server_tool_use, { web_search_requests: 2 });
+  });
+});
+
 describe('convertAnthropicUsage', () => {
   it('cache reads and writes: all in prompt_tokens, reads as cached_tokens, writes (and their 1-hour part) apart', () => {
     const usage = convertAnthropicUsage((readAnthropicJson('anthropic-cache-write.response.json') as AnthropicMessage).usage);

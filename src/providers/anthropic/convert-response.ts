@@ -2,7 +2,7 @@
 // JSON-mode tool as content), stop reason through the shared map, cache-aware usage.
 // @see https://docs.anthropic.com/en/api/messages#response-content
 import { upstreamBadResponse } from '../../errors/gateway-error.js';
-import type { ChatCompletionResponse, CompletionUsage, ThinkingBlock, ToolCall } from '../../openai/types.js';
+import type { ChatCompletionResponse, CompletionUsage, ThinkingBlock, ToolCall, UrlCitation } from '../../openai/types.js';
 import { assistantMessage } from '../assistant-message.js';
 import { mapFinishReason } from '../map-finish-reason.js';
 import { upstreamTokenCount as count } from '../token-count.js';
@@ -52,6 +52,20 @@ export function mergeAnthropicUsage(usage: AnthropicUsage, delta: AnthropicMessa
   return merged;
 }
 
+/**
+ * A text block's web search citations as OpenAI's `url_citation` annotations over `start`..`end` of
+ * the answer's content (the span of the block they came with). Other citation kinds (document
+ * locations) have no URL and no OpenAI field.
+ */
+export function urlCitations(citations: unknown, start: number, end: number, into: UrlCitation[]): void {
+  if (!Array.isArray(citations)) return;
+  for (const citation of citations) {
+    if (!isRecord(citation) || citation.type !== 'web_search_result_location' || typeof citation.url !== 'string') continue;
+    const title = typeof citation.title === 'string' ? citation.title : '';
+    into.push({ type: 'url_citation', url_citation: { start_index: start, end_index: end, url: citation.url, title } });
+  }
+}
+
 /** Tool input is an object on the wire; OpenAI carries it as a JSON string. */
 export function stringifyToolInput(input: unknown): string {
   return JSON.stringify(input === undefined || input === null ? {} : input);
@@ -63,12 +77,14 @@ export function parseAnthropicResponse(body: unknown, target: ChatTarget): ChatC
   let sawText = false;
   const toolCalls: ToolCall[] = [];
   const thinking: ThinkingBlock[] = [];
+  const annotations: UrlCitation[] = [];
   for (const block of body.content) {
     if (block.type === 'thinking' && isRecord(block) && typeof block.thinking === 'string' && typeof block.signature === 'string') {
       thinking.push({ type: 'thinking', thinking: block.thinking, signature: block.signature });
     } else if (block.type === 'redacted_thinking' && isRecord(block) && typeof block.data === 'string') {
       thinking.push({ type: 'redacted_thinking', data: block.data });
     } else if (block.type === 'text' && isRecord(block) && typeof block.text === 'string') {
+      urlCitations(block.citations, text.length, text.length + block.text.length, annotations);
       text += block.text;
       sawText = true;
     } else if (block.type === 'tool_use' && isRecord(block) && typeof block.id === 'string' && typeof block.name === 'string') {
@@ -90,6 +106,7 @@ export function parseAnthropicResponse(body: unknown, target: ChatTarget): ChatC
     message.reasoning_content = thinking.map((block) => (block.type === 'thinking' ? block.thinking : '')).join('');
     message.thinking_blocks = thinking;
   }
+  if (annotations.length > 0) message.annotations = annotations;
 
   return {
     id: body.id.length > 0 ? body.id : `chatcmpl-${target.requestId}`,

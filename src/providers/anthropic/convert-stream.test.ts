@@ -129,6 +129,18 @@ describe('convertAnthropicStream on the fixtures', () => {
   }
 });
 
+describe('a web search stream', () => {
+  it('streams the cited text, then its url_citation annotations, as the answer has them; usage keeps the searches', async () => {
+    const chunks = await collect(stream('web-search', { includeUsage: true }));
+    const response = parseAnthropicResponse(readAnthropicJson('anthropic-web-search.response.json'), makeTarget('anthropic'));
+    const deltas = chunks.map((chunk) => chunk.choices[0]?.delta ?? {});
+    assert.equal(deltas.map((delta) => delta.content ?? '').join(''), response.choices[0]?.message.content);
+    assert.deepEqual(deltas.flatMap((delta) => delta.annotations ?? []), response.choices[0]?.message.annotations);
+    assert.ok(deltas.every((delta) => delta.tool_calls === undefined), 'the search is not a client tool call');
+    assert.deepEqual(chunks.at(-1)?.usage?.server_tool_use, { web_search_requests: 2 });
+  });
+});
+
 describe('convertAnthropicStream failures', () => {
   it('turns an overloaded error event into a retryable 502 after the chunks sent so far', async () => {
     const { items, error } = await collectUntilError(stream('stream-overloaded'));

@@ -2,14 +2,14 @@
 // usage) lives in the generator; a stream that stops before `message_stop` is an error, not an answer.
 // @see https://docs.anthropic.com/en/docs/build-with-claude/streaming
 import { upstreamError, upstreamStreamError, type GatewayError } from '../../errors/gateway-error.js';
-import type { ChatCompletionChunk, ChunkDelta, FinishReason } from '../../openai/types.js';
+import type { ChatCompletionChunk, ChunkDelta, FinishReason, UrlCitation } from '../../openai/types.js';
 import type { SseEvent } from '../../streaming/sse-decoder.js';
 import { mapFinishReason } from '../map-finish-reason.js';
 import type { ChatTarget } from '../provider.js';
 import type { AnthropicMessageDeltaUsage, AnthropicUsage } from './anthropic-wire.js';
 import { isAnthropicUsage, isRecord } from './anthropic-wire.js';
 import { JSON_RESPONSE_TOOL } from './convert-request.js';
-import { convertAnthropicUsage, mergeAnthropicUsage, stringifyToolInput } from './convert-response.js';
+import { convertAnthropicUsage, mergeAnthropicUsage, stringifyToolInput, urlCitations } from './convert-response.js';
 
 /** Error types an `error` event can carry, as the HTTP status they stand for. */
 const ERROR_STATUS: Readonly<Record<string, number>> = {
@@ -37,7 +37,7 @@ export function convertAnthropicStreamError(data: unknown, provider: string): Ga
 
 /** What a content block index turned out to be. */
 /** A thinking block gathers its text and signature: the whole block is sent when it stops, to be replayed. */
-type BlockKind = { kind: 'text' } | { kind: 'json' } | { kind: 'tool'; index: number } | { kind: 'thinking'; thinking: string; signature: string } | { kind: 'ignored' };
+type BlockKind = { kind: 'text'; start: number; citations: unknown[] | undefined } | { kind: 'json' } | { kind: 'tool'; index: number } | { kind: 'thinking'; thinking: string; signature: string } | { kind: 'ignored' };
 
 function parseData(event: SseEvent, provider: string): Record<string, unknown> {
   let parsed: unknown;
@@ -57,6 +57,8 @@ export async function* convertAnthropicStream(events: AsyncIterable<SseEvent>, t
   let usage: AnthropicUsage = { input_tokens: 0, output_tokens: 0 };
   let stopReason: string | null = null;
   let toolCalls = 0;
+  /** Characters of content sent so far: where a cited text block's span starts and ends. */
+  let written = 0;
   const blocks = new Map<number, BlockKind>();
 
   const chunk = (delta: ChunkDelta, finishReason: FinishReason | null = null): ChatCompletionChunk => ({
@@ -99,8 +101,11 @@ export async function* convertAnthropicStream(events: AsyncIterable<SseEvent>, t
     if (type === 'content_block_start') {
       const block = isRecord(data.content_block) ? data.content_block : {};
       if (block.type === 'text') {
-        blocks.set(index, { kind: 'text' });
-        if (typeof block.text === 'string' && block.text.length > 0) yield chunk({ content: block.text });
+        blocks.set(index, { kind: 'text', start: written, citations: Array.isArray(block.citations) && block.citations.length > 0 ? [...(block.citations as unknown[])] : undefined });
+        if (typeof block.text === 'string' && block.text.length > 0) {
+          written += block.text.length;
+          yield chunk({ content: block.text });
+        }
       } else if (block.type === 'tool_use' && typeof block.name === 'string' && typeof block.id === 'string') {
         if (block.name === JSON_RESPONSE_TOOL) {
           blocks.set(index, { kind: 'json' });
@@ -130,9 +135,15 @@ export async function* convertAnthropicStream(events: AsyncIterable<SseEvent>, t
       const delta = isRecord(data.delta) ? data.delta : {};
       if (kind === undefined) throw upstreamStreamError(target.provider, 'a delta for a block that never started');
       if (kind.kind === 'text' && delta.type === 'text_delta' && typeof delta.text === 'string' && delta.text.length > 0) {
+        written += delta.text.length;
         yield chunk({ content: delta.text });
+      } else if (kind.kind === 'text' && delta.type === 'citations_delta') {
+        (kind.citations ??= []).push(delta.citation);
       } else if (delta.type === 'input_json_delta' && typeof delta.partial_json === 'string' && delta.partial_json.length > 0) {
-        if (kind.kind === 'json') yield chunk({ content: delta.partial_json });
+        if (kind.kind === 'json') {
+          written += delta.partial_json.length;
+          yield chunk({ content: delta.partial_json });
+        }
         else if (kind.kind === 'tool') yield chunk(toolDelta(kind.index, { arguments: delta.partial_json }));
       } else if (kind.kind === 'thinking') {
         if (delta.type === 'thinking_delta' && typeof delta.thinking === 'string' && delta.thinking.length > 0) {
@@ -140,7 +151,6 @@ export async function* convertAnthropicStream(events: AsyncIterable<SseEvent>, t
           yield chunk({ reasoning_content: delta.thinking });
         } else if (delta.type === 'signature_delta' && typeof delta.signature === 'string') kind.signature += delta.signature;
       }
-      // Citation deltas have no OpenAI field.
       continue;
     }
 
@@ -148,6 +158,12 @@ export async function* convertAnthropicStream(events: AsyncIterable<SseEvent>, t
       const kind = blocks.get(index);
       // The whole thinking block, signed, for the client to replay with the turn (LiteLLM's `thinking_blocks`).
       if (kind?.kind === 'thinking') yield chunk({ thinking_blocks: [{ type: 'thinking', thinking: kind.thinking, signature: kind.signature }] });
+      // A text block's web search citations, over the span it streamed (OpenAI's search models stream `annotations` too).
+      if (kind?.kind === 'text' && kind.citations !== undefined) {
+        const annotations: UrlCitation[] = [];
+        urlCitations(kind.citations, kind.start, written, annotations);
+        if (annotations.length > 0) yield chunk({ annotations });
+      }
       continue;
     }
 

@@ -307,4 +307,23 @@ describe("Claude's signed thinking in a translated answer", () => {
     const order = list.filter((event) => event.type === 'content_block_delta' || event.type === 'content_block_stop').map((event) => (event.type === 'content_block_delta' ? event.delta.type : `stop ${event.index}`));
     assert.deepEqual(order, ['thinking_delta', 'thinking_delta', 'signature_delta', 'stop 0', 'text_delta', 'stop 1']);
   });
+
+  it('a thinking block held behind an unfinished tool call keeps its signature, and a redacted block held there is sent in its place', () => {
+    const list = write([
+      chunk({ role: 'assistant', content: '' }),
+      chunk({ tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'weather', arguments: '{"city":' } }] }),
+      chunk({ reasoning_content: 'Two plus two.' }),
+      chunk({ thinking_blocks: [signed] }),
+      chunk({ thinking_blocks: [{ type: 'redacted_thinking', data: 'EmwK' }] }),
+      chunk({ tool_calls: [{ index: 0, function: { arguments: '"Paris"}' } }] }),
+      chunk({}, 'tool_calls'),
+    ]);
+    assertSequential(list);
+    const order = list.filter((event) => event.type === 'content_block_start' || event.type === 'content_block_delta').map((event) => (event.type === 'content_block_start' ? event.content_block.type : event.delta.type));
+    assert.deepEqual(order, ['tool_use', 'input_json_delta', 'input_json_delta', 'thinking', 'thinking_delta', 'signature_delta', 'redacted_thinking']);
+    const signature = list.find((event) => event.type === 'content_block_delta' && event.delta.type === 'signature_delta');
+    assert.deepEqual(signature, { type: 'content_block_delta', index: 1, delta: { type: 'signature_delta', signature: 'EqQBCgIYAhIM' } });
+    const redacted = list.find((event) => event.type === 'content_block_start' && event.content_block.type === 'redacted_thinking');
+    assert.deepEqual(redacted, { type: 'content_block_start', index: 2, content_block: { type: 'redacted_thinking', data: 'EmwK' } });
+  });
 });

@@ -155,7 +155,12 @@ interface ToolCall {
 }
 
 type OpenBlock = { kind: 'text' | 'thinking'; index: number } | { kind: 'tool'; index: number; tool: ToolCall };
-type Pending = { kind: 'text' | 'thinking'; text: string } | { kind: 'tool'; tool: ToolCall };
+/** A held thinking block keeps the signature that came while it was held; a redacted one is held whole. */
+type Pending =
+  | { kind: 'text'; text: string }
+  | { kind: 'thinking'; text: string; signature?: string }
+  | { kind: 'tool'; tool: ToolCall }
+  | { kind: 'redacted'; block: AnthropicContentBlock };
 
 function append(tool: ToolCall, fragment: string): void {
   tool.args += fragment;
@@ -260,6 +265,10 @@ export class AnthropicStreamWriter {
   private begin(block: Pending): string {
     let out = this.close();
     const index = this.next++;
+    if (block.kind === 'redacted') {
+      out += encodeEvent({ type: 'content_block_start', index, content_block: block.block });
+      return out + encodeEvent({ type: 'content_block_stop', index });
+    }
     if (block.kind === 'tool') {
       const { tool } = block;
       tool.block = index;
@@ -271,7 +280,8 @@ export class AnthropicStreamWriter {
     this.open = { kind: block.kind, index };
     const start: AnthropicContentBlock = block.kind === 'text' ? { type: 'text', text: '' } : { type: 'thinking', thinking: '', signature: '' };
     out += encodeEvent({ type: 'content_block_start', index, content_block: start });
-    return out + this.textDelta(block.kind, index, block.text);
+    out += this.textDelta(block.kind, index, block.text);
+    return block.kind === 'thinking' && block.signature !== undefined ? out + this.delta(index, { type: 'signature_delta', signature: block.signature }) : out;
   }
 
   /** Starts the held blocks while the open one may be left (all of them when `all`, at the end). */
@@ -289,23 +299,29 @@ export class AnthropicStreamWriter {
     if (open?.kind === kind && this.pending.length === 0) return this.textDelta(kind, open.index, text);
     if (this.pending.length === 0 && this.leavable()) return this.begin({ kind, text });
     const last = this.pending.at(-1);
-    if (last?.kind === kind) last.text += text;
+    // A signed thinking block is whole: more thinking after it is a block of its own.
+    if (last?.kind === kind && (last.kind === 'text' || last.signature === undefined)) last.text += text;
     else this.pending.push({ kind, text });
     return '';
   }
 
   /**
    * A whole thinking block, as Claude's stream sends it when the block ends: a signed one signs the
-   * thinking block streamed so far; a redacted one is a block of its own. Anything else is not ours to place.
+   * thinking block streamed so far (or the one held, when blocks are held behind an unfinished call);
+   * a redacted one is a block of its own, held like any other. Anything else is not ours to place.
    */
   private thinkingBlock(block: AnthropicContentBlock): string {
-    if (this.pending.length > 0) return '';
-    if (block.type === 'thinking' && this.open?.kind === 'thinking') return this.delta(this.open.index, { type: 'signature_delta', signature: (block as { signature: string }).signature });
-    if (block.type !== 'redacted_thinking' || !this.leavable()) return '';
-    let out = this.close();
-    const index = this.next++;
-    out += encodeEvent({ type: 'content_block_start', index, content_block: block });
-    return out + encodeEvent({ type: 'content_block_stop', index });
+    if (block.type === 'thinking') {
+      const signature = (block as { signature: string }).signature;
+      const last = this.pending.at(-1);
+      if (last?.kind === 'thinking') last.signature = signature;
+      else if (this.pending.length === 0 && this.open?.kind === 'thinking') return this.delta(this.open.index, { type: 'signature_delta', signature });
+      return '';
+    }
+    if (block.type !== 'redacted_thinking') return '';
+    if (this.pending.length === 0 && this.leavable()) return this.begin({ kind: 'redacted', block });
+    this.pending.push({ kind: 'redacted', block });
+    return '';
   }
 
   private toolCall(call: { index: number; id?: unknown; function?: { name?: unknown; arguments?: unknown } }): string {

@@ -35,7 +35,7 @@ test('messageWithoutProvider(): every factory that names a provider reads withou
     upstreamBadResponse('acme'),
     upstreamStreamError('acme', 'the connection broke'),
     contextLengthExceeded('acme', 'too long'),
-    ...[401, 429, 408, 404, 422, 500].map((status) => upstreamError(status, 'acme', 'boom')),
+    ...[401, 429, 408, 404, 413, 422, 500].map((status) => upstreamError(status, 'acme', 'boom')),
   ];
   for (const error of named) {
     assert.match(error.message, /'acme'/);
@@ -48,4 +48,10 @@ test('messageWithoutProvider(): every factory that names a provider reads withou
   assert.equal(contextLengthExceeded(undefined, 'too long').message, "The conversation is longer than the model's context window (too long)");
   const plain = new GatewayError({ status: 400, type: 'invalid_request_error', code: null, message: "The provider 'acme' is named by the client." });
   assert.equal(plain.messageWithoutProvider(), plain.message, 'without a provider nothing is changed');
+});
+
+test("upstreamError(413): the provider's limit on the request's size is a 413 request_too_large, the client's to fix (not retried)", () => {
+  const error = upstreamError(413, 'acme', 'Request too large');
+  assert.deepEqual([error.status, error.type, error.code, error.param, error.retryable], [413, 'invalid_request_error', 'request_too_large', null, false]);
+  assert.equal(error.message, "The provider 'acme' refused the request as too large: Request too large");
 });

@@ -307,6 +307,11 @@ export function upstreamError(status: number, provider: string, message: string,
   if (status === 404) {
     return new GatewayError({ ...base, status: 404, type: 'invalid_request_error', code: 'model_not_found', param: 'model', message: `The provider '${provider}' answered not found: ${message}` });
   }
+  if (status === 413) {
+    // The provider's own limit on a request's size (Anthropic's request_too_large, a proxy's page in
+    // front of a host): the client's to make smaller, as the proxy's own 413 says.
+    return new GatewayError({ ...base, status: 413, type: 'invalid_request_error', code: 'request_too_large', message: `The provider '${provider}' refused the request as too large: ${message}` });
+  }
   if (status >= 400 && status < 500 && status !== 409) {
     return new GatewayError({ ...base, status: 400, type: 'invalid_request_error', code: 'upstream_invalid_request', message: `The provider '${provider}' rejected the request: ${message}` });
   }

@@ -6,6 +6,7 @@ import { createServer, request as httpRequest, type Server, type ServerResponse 
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { CLIENT_KEY, eventually, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+import type { Fault } from '../support/fake-openai.js';
 import {
   assertError,
   assertRequestId,
@@ -221,6 +222,27 @@ describe('RELIABILITY §4b faults', () => {
       }
       await assertServing(url);
     });
+  });
+
+  test("an upstream's 413 (request too large) is a 413 request_too_large, JSON or an HTML page from a proxy in front of it; other HTML or plain-text error pages keep their status mapping, with none of the page passed on", async () => {
+    const page = (title: string) => `<html><head><title>${title}</title></head><body><center><h1>${title}</h1></center><hr><center>nginx</center> ${UPSTREAM_KEY} http://10.0.0.7:11434/v1</body></html>`;
+    const cases: Array<[Fault, number, string, string]> = [
+        [{ kind: 'status', status: 413, body: JSON.stringify({ error: { message: 'Request too large: 33554432 bytes', type: 'invalid_request_error', param: null, code: null } }) }, 413, 'request_too_large', 'invalid_request_error'],
+        [{ kind: 'raw', status: 413, contentType: 'text/html', body: page('413 Request Entity Too Large') }, 413, 'request_too_large', 'invalid_request_error'],
+        [{ kind: 'raw', status: 400, contentType: 'text/html', body: page('400 Bad Request') }, 400, 'upstream_invalid_request', 'invalid_request_error'],
+        [{ kind: 'raw', status: 502, contentType: 'text/html', body: page('502 Bad Gateway') }, 502, 'upstream_error', 'api_error'],
+        [{ kind: 'raw', status: 503, contentType: 'text/plain', body: `upstream connect error or disconnect/reset before headers. ${UPSTREAM_KEY}` }, 502, 'upstream_error', 'api_error'],
+      ];
+    for (const [fault, status, code, type] of cases) {
+      await withStack({}, async ({ fake, url }) => {
+        // A 5xx is retried: every try gets the same page.
+        for (let index = 0; index < 4; index++) fake.enqueue(fault);
+        const res = await post(url, chat());
+        const error = assertError(res, { status, code, type, param: null });
+        assert.match(error.message, /^The provider 'openai' /, error.message);
+        for (const secret of [UPSTREAM_KEY, '10.0.0.7', 'nginx', '<html', 'upstream connect']) assert.ok(!res.body.includes(secret), `${secret} in ${res.body}`);
+      });
+    }
   });
 
   test('4b#4 upstream 401/403 (bad provider key) → 502 upstream_auth_error, never 401, no key in the message or logs', async () => {

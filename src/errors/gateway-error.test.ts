@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  contentPolicyRefusal,
   contextLengthExceeded,
   GatewayError,
   upstreamBadResponse,
@@ -54,4 +55,12 @@ test("upstreamError(413): the provider's limit on the request's size is a 413 re
   const error = upstreamError(413, 'acme', 'Request too large');
   assert.deepEqual([error.status, error.type, error.code, error.param, error.retryable], [413, 'invalid_request_error', 'request_too_large', null, false]);
   assert.equal(error.message, "The provider 'acme' refused the request as too large: Request too large");
+});
+
+test("contentPolicyRefusal: the provider's detail goes out as `innererror` in the error JSON, and survives with()", () => {
+  const inner = { code: 'ResponsibleAIPolicyViolation', content_filter_result: { hate: { filtered: true, severity: 'high' } } };
+  const error = contentPolicyRefusal('azure', 'content_filter', 'filtered', inner);
+  assert.deepEqual(error.toBody().error.innererror, inner);
+  assert.deepEqual(error.with({ message: 'renamed' }).toBody().error.innererror, inner);
+  assert.equal('innererror' in contentPolicyRefusal('azure', 'content_filter', 'filtered').toBody().error, false, 'no detail, no field');
 });

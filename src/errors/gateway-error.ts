@@ -27,6 +27,8 @@ export interface GatewayErrorOptions {
    * every deployment tried and what it gave, as `X-LLM-Proxy-Route` writes them.
    */
   attempts?: string;
+  /** The provider's own detail of a refusal, passed on in the error JSON (Azure's `innererror`); already redacted. */
+  innerError?: Record<string, unknown>;
 }
 
 export class GatewayError extends Error {
@@ -38,6 +40,7 @@ export class GatewayError extends Error {
   readonly retryable: boolean;
   readonly retryAfterMs: number | undefined;
   readonly attempts: string | undefined;
+  readonly innerError: Record<string, unknown> | undefined;
 
   constructor(options: GatewayErrorOptions) {
     super(options.message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -50,6 +53,7 @@ export class GatewayError extends Error {
     this.retryable = options.retryable ?? false;
     this.retryAfterMs = options.retryAfterMs;
     this.attempts = options.attempts;
+    this.innerError = options.innerError;
   }
 
   /** The same error with its message, param or retryability changed (redacted, renamed, made retryable). */
@@ -65,6 +69,7 @@ export class GatewayError extends Error {
       ...(this.retryAfterMs === undefined ? {} : { retryAfterMs: this.retryAfterMs }),
       ...(this.cause === undefined ? {} : { cause: this.cause }),
       ...(this.attempts === undefined ? {} : { attempts: this.attempts }),
+      ...(this.innerError === undefined ? {} : { innerError: this.innerError }),
     });
   }
 
@@ -80,7 +85,9 @@ export class GatewayError extends Error {
   }
 
   toBody(): ErrorBody {
-    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+    const error: ErrorBody['error'] = { message: this.message, type: this.type, param: this.param, code: this.code };
+    if (this.innerError !== undefined) error.innererror = this.innerError;
+    return { error };
   }
 }
 
@@ -221,10 +228,12 @@ export function upstreamStreamError(provider: string, detail: string): GatewayEr
 
 /**
  * The provider refused the request under its content policy (Azure's prompt filter: 400 with code
- * `content_filter`): a client's 400, with the provider's own code, which clients written for it check.
+ * `content_filter`): a client's 400, with the provider's own code, which clients written for it check,
+ * and its detail of what was filtered (`innerError`: Azure's `innererror`, redacted), which they read.
  */
-export function contentPolicyRefusal(provider: string, code: string, detail: string): GatewayError {
+export function contentPolicyRefusal(provider: string, code: string, detail: string, innerError?: Record<string, unknown>): GatewayError {
   return new GatewayError({
+    ...(innerError === undefined ? {} : { innerError }),
     status: 400,
     type: 'invalid_request_error',
     code,

@@ -225,6 +225,8 @@ export interface ErrorBody {
     type: string;
     param: string | null;
     code: string | null;
+    /** Azure's detail of a content-filter refusal (`content_filter_result`), as Azure sends it. */
+    innererror?: Record<string, unknown>;
   };
 }
 

@@ -131,6 +131,12 @@ export function parseOpenAiContentPolicyCode(body: unknown): string | undefined 
   return CONTENT_POLICY_CODES.has(code) ? (code as string) : undefined;
 }
 
+export function parseOpenAiContentPolicyDetail(body: unknown): Record<string, unknown> | undefined {
+  if (!isRecord(body) || !isRecord(body.error)) return undefined;
+  const { innererror } = body.error;
+  return isRecord(innererror) ? innererror : undefined;
+}
+
 /**
  * A validation list as pydantic/FastAPI servers write it (`[{loc, msg}]`: Mistral's 422 for a field
  * it refuses), as `body.messages.1.assistant.reasoning_content: Extra inputs are not permitted; …`.
@@ -272,6 +278,7 @@ export function createOpenAiCodec(options: OpenAiCodecOptions): ChatCodec {
     parseErrorMessage: parseOpenAiErrorMessage,
     parseErrorStatus: parseOpenAiErrorStatus,
     parseContentPolicyCode: parseOpenAiContentPolicyCode,
+    parseContentPolicyDetail: parseOpenAiContentPolicyDetail,
     ...(azure
       ? {}
       : {

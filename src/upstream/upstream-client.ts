@@ -236,6 +236,7 @@ export class UpstreamClient {
     let message: string | undefined;
     let bodyRetryAfter: number | undefined;
     let policyCode: string | undefined;
+    let policyDetail: Record<string, unknown> | undefined;
     let status = httpStatus;
     if (text.length > 0) {
       try {
@@ -244,6 +245,7 @@ export class UpstreamClient {
         bodyRetryAfter = provider.codec.parseRetryAfterMs?.(parsed);
         status = provider.codec.parseErrorStatus?.(httpStatus, parsed) ?? status;
         policyCode = provider.codec.parseContentPolicyCode?.(parsed);
+        if (policyCode !== undefined) policyDetail = provider.codec.parseContentPolicyDetail?.(parsed);
       } catch {
         // HTML or other non-JSON error pages are never reflected (they leak internals).
       }
@@ -253,8 +255,23 @@ export class UpstreamClient {
       return upstreamBadResponse(provider.name, `a redirect (HTTP ${httpStatus}), which is not followed`);
     }
     if (status === 400 && CONTEXT_OVERFLOW.test(safe)) return contextLengthExceeded(provider.name, safe);
-    if (status === 400 && policyCode !== undefined) return contentPolicyRefusal(provider.name, policyCode, safe);
+    if (status === 400 && policyCode !== undefined) return contentPolicyRefusal(provider.name, policyCode, safe, this.safeDetail(policyDetail));
     return upstreamError(status, provider.name, safe, cappedRetryAfter(retryAfterMs(headers) ?? bodyRetryAfter));
+  }
+
+  /**
+   * A provider's error detail as the client may see it: redacted like the message (its JSON text, so
+   * every string in it), and left out when larger than MAX_DETAIL_CHARS or no longer JSON once redacted.
+   */
+  private safeDetail(detail: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+    if (detail === undefined) return undefined;
+    const text = JSON.stringify(detail);
+    if (text.length > MAX_DETAIL_CHARS) return undefined;
+    try {
+      return JSON.parse(this.redactor.redactProviderText(text)) as Record<string, unknown>;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Closes the main Agent and every per-group one (shutdown, or the old services after a reload). */
@@ -288,6 +305,9 @@ export function releaseBody(body: UpstreamResponse['body']): void {
  * Anthropic has two: "prompt is too long: …", and, when the prompt fits but not with `max_tokens`,
  * "input length and `max_tokens` exceed context limit: 178959 + 64000 > 200000, …".
  */
+/** The most of a provider's error detail passed on (Azure's content_filter_result is a few hundred characters). */
+const MAX_DETAIL_CHARS = 8 * 1024;
+
 const CONTEXT_OVERFLOW = /context.length|context window|maximum context|prompt is too long|exceed context limit|too many tokens|input token count.*exceeds|reduce the length/i;
 
 /**

@@ -104,8 +104,18 @@ aliases:
     assert.equal(error.code, 'content_filter');
     assert.equal(error.param, 'prompt');
     assert.match(error.message, /content management policy/);
+    // Azure's own detail of what was filtered, which code written for Azure reads (`error.body.innererror` in the Python SDK).
+    assert.deepEqual((error.error as { innererror?: unknown }).innererror, body.error.innererror);
     // A refusal of the prompt is the client's to change: not retried.
     assert.equal(azure.requests.length - from, 1);
+    // The detail is the provider's text, scrubbed like its message: no key, no upstream address.
+    const leaky = { error: { ...body.error, innererror: { ...body.error.innererror, note: `blocklist at ${azure.url}/lists?api-key=azure-key-123456` } } };
+    azure.enqueue({ kind: 'status', status: 400, body: JSON.stringify(leaky) });
+    const scrubbed = await client.chat.completions.create({ model: 'azure/dep', messages: [{ role: 'user', content: 'something filtered' }] }).catch((caught: unknown) => caught);
+    assert.ok(scrubbed instanceof OpenAI.BadRequestError, String(scrubbed));
+    const inner = (scrubbed.error as { innererror?: { note?: string; content_filter_result?: unknown } }).innererror;
+    assert.deepEqual(inner?.content_filter_result, body.error.innererror.content_filter_result);
+    assert.ok(inner?.note !== undefined && !inner.note.includes('azure-key-123456') && !inner.note.includes(new URL(azure.url).host), inner?.note);
   });
 
   test('ollama: the bare server address gets /v1, and no key is sent', async () => {

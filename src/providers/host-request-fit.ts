@@ -5,36 +5,51 @@
 // OpenAI itself treats it for older models. Mistral refuses every field it does not know
 // (422 "Extra inputs are not permitted"), so it gets those two too, `seed` as `random_seed`; `user`,
 // which it has no field for, is dropped with a warning, and so is another host's reasoning
-// (`reasoning_content`, `reasoning`) on assistant messages replayed from an earlier turn. Pure;
-// copies only what changes.
+// (`reasoning_content`, `reasoning`) on assistant messages replayed from an earlier turn. Groq
+// refuses `reasoning_content` there too (400 "property 'reasoning_content' is unsupported"): it is
+// dropped with a warning; Groq's own `reasoning` stays. Pure; copies only what changes.
 // @see https://github.com/ollama/ollama/issues/7125, https://github.com/earendil-works/pi/issues/8018 (ignored max_completion_tokens)
 // @see https://github.com/earendil-works/pi/issues/1048 (DeepSeek and the developer role)
 // @see https://github.com/Vali-98/ChatterUI/issues/143 (seed), https://github.com/editor-code-assistant/eca/issues/231 (max_completion_tokens)
 // @see https://github.com/charmbracelet/crush/issues/1590 (assistant reasoning_content)
+// @see https://github.com/tashfeenahmed/freellmapi/issues/1070, https://github.com/janhq/jan/issues/8136 (Groq and reasoning_content)
 import type { ChatCompletionRequest, ChatMessage } from '../openai/types.js';
 import { warnIgnored } from './chat-request-fields.js';
 import type { ChatTarget } from './provider.js';
 import { isRecord } from '../json/guards.js';
 
-const REASONING_FIELDS = ['reasoning_content', 'reasoning'] as const;
+const NO_FIELDS: readonly string[] = [];
+/** Every field another host's reasoning comes in (Mistral refuses both). */
+const REASONING_FIELDS: readonly string[] = ['reasoning_content', 'reasoning'];
+/** Groq takes its own `reasoning` on assistant messages, and refuses DeepSeek's name for it. */
+const GROQ_REFUSED_FIELDS: readonly string[] = ['reasoning_content'];
 
-/** A message as the host takes it, or undefined when it is fine as it is; `reasoning`: drop an assistant's reasoning. */
-function fitMessage(message: ChatMessage, reasoning: boolean): ChatMessage | undefined {
+/** Whether `record` has any of `fields` (a loop: no closure per message on every request to the host). */
+function hasAny(record: Record<string, unknown>, fields: readonly string[]): boolean {
+  for (const field of fields) if (field in record) return true;
+  return false;
+}
+
+/**
+ * A message as the host takes it, or undefined when it is fine as it is; `system`: a developer
+ * message becomes a system one; `reasoning`: the fields to drop from an assistant's message.
+ */
+function fitMessage(message: ChatMessage, system: boolean, reasoning: readonly string[]): ChatMessage | undefined {
   if (!isRecord(message)) return undefined;
-  if (message.role === 'developer') return { ...message, role: 'system' };
-  if (!reasoning || message.role !== 'assistant' || !REASONING_FIELDS.some((field) => field in message)) return undefined;
+  if (system && message.role === 'developer') return { ...message, role: 'system' };
+  if (message.role !== 'assistant' || !hasAny(message, reasoning)) return undefined;
   const copy: Record<string, unknown> = { ...message };
-  for (const field of REASONING_FIELDS) delete copy[field];
+  for (const field of reasoning) delete copy[field];
   return copy as unknown as ChatMessage;
 }
 
 /** The messages fitted (a copy), or undefined when none changed; `dropped` says whether reasoning was taken out. */
-function fitMessages(request: ChatCompletionRequest, reasoning: boolean): { messages: ChatMessage[]; dropped: boolean } | undefined {
+function fitMessages(request: ChatCompletionRequest, system: boolean, reasoning: readonly string[]): { messages: ChatMessage[]; dropped: boolean } | undefined {
   if (!Array.isArray(request.messages)) return undefined;
   let messages: ChatMessage[] | undefined;
   let dropped = false;
   request.messages.forEach((message, index) => {
-    const fitted = fitMessage(message, reasoning);
+    const fitted = fitMessage(message, system, reasoning);
     if (fitted === undefined) return;
     if (fitted.role === 'assistant') dropped = true;
     messages ??= [...request.messages];
@@ -51,7 +66,7 @@ function moveOutputLimit(copy: Record<string, unknown>): void {
 
 /** `request` with its output limit as `max_tokens` and `developer` messages as `system`, or undefined when it needs neither. */
 export function fitMaxTokensAndRoles(request: ChatCompletionRequest): ChatCompletionRequest | undefined {
-  const fitted = fitMessages(request, false);
+  const fitted = fitMessages(request, true, NO_FIELDS);
   if (request.max_completion_tokens === undefined && fitted === undefined) return undefined;
   const copy: Record<string, unknown> = { ...request };
   if (fitted !== undefined) copy.messages = fitted.messages;
@@ -61,7 +76,7 @@ export function fitMaxTokensAndRoles(request: ChatCompletionRequest): ChatComple
 
 /** `request` as Mistral takes it, or undefined when it needs no change. */
 export function fitMistralRequest(request: ChatCompletionRequest, target: ChatTarget): ChatCompletionRequest | undefined {
-  const fitted = fitMessages(request, true);
+  const fitted = fitMessages(request, true, REASONING_FIELDS);
   const renames = request.max_completion_tokens !== undefined || request.seed !== undefined;
   if (fitted === undefined && !renames && request.user === undefined) return undefined;
   const copy: Record<string, unknown> = { ...request };
@@ -91,4 +106,12 @@ export function fitReasoningOutputLimit(request: ChatCompletionRequest): ChatCom
   copy.max_completion_tokens ??= request.max_tokens;
   delete copy.max_tokens;
   return copy as unknown as ChatCompletionRequest;
+}
+
+/** `request` without `reasoning_content` on assistant messages (with a warning), or undefined when none has it. */
+export function fitGroqRequest(request: ChatCompletionRequest, target: ChatTarget): ChatCompletionRequest | undefined {
+  const fitted = fitMessages(request, false, GROQ_REFUSED_FIELDS);
+  if (fitted === undefined) return undefined;
+  if (fitted.dropped) warnIgnored(target, target.provider, 'reasoning_content on assistant messages');
+  return { ...request, messages: fitted.messages };
 }

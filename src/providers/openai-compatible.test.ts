@@ -165,6 +165,33 @@ describe("Mistral's names for OpenAI's fields (it answers 422 to any field it do
   });
 });
 
+describe("Groq refuses reasoning_content on an assistant message (400 \"property 'reasoning_content' is unsupported\")", () => {
+  test("another host's reasoning_content replayed on an assistant message is dropped with a warning; Groq's own reasoning field is kept", () => {
+    const sink = { ...target('openai/gpt-oss-120b', false), provider: 'groq' };
+    const request = {
+      model: 'openai/gpt-oss-120b',
+      messages: [
+        { role: 'developer', content: 'Be brief.' },
+        { role: 'user', content: 'hi' },
+        { role: 'assistant', content: 'Hello', reasoning_content: 'The user greets me.' },
+        { role: 'assistant', content: 'Again', reasoning: 'x' },
+        { role: 'user', content: 'bye' },
+      ],
+    };
+    const before = JSON.stringify(request);
+    const sent = JSON.parse(createOpenAiCodec({ kind: 'groq' }).buildChatRequest(request as unknown as ChatCompletionRequest, sink).body ?? '') as Record<string, unknown>;
+    assert.deepEqual(sent.messages, [
+      { role: 'developer', content: 'Be brief.' },
+      { role: 'user', content: 'hi' },
+      { role: 'assistant', content: 'Hello' },
+      { role: 'assistant', content: 'Again', reasoning: 'x' },
+      { role: 'user', content: 'bye' },
+    ]);
+    assert.deepEqual(sink.warnings, ['reasoning_content on assistant messages: not supported by groq, ignored']);
+    assert.equal(JSON.stringify(request), before, 'a fallback to another host still gets the request as sent');
+  });
+});
+
 describe('max_completion_tokens and the developer role on hosts that ignore or refuse them', () => {
   const sentBy = (kind: 'ollama' | 'deepseek' | 'groq' | 'openai', request: Record<string, unknown>) =>
     JSON.parse(createOpenAiCodec({ kind }).buildChatRequest(request as unknown as ChatCompletionRequest, target('m', false)).body ?? '') as Record<string, unknown>;

@@ -8,7 +8,7 @@ import type { ChatCodec, ChatTarget, DiscoveredModel, ProviderKind, UpstreamRequ
 import { createOpenAiEmbeddingsCodec } from './openai-embeddings.js';
 import { stripCacheControl, stripToolMessageMarkers } from './cache-control-strip.js';
 import { warnIgnored } from './chat-request-fields.js';
-import { fitMaxTokensAndRoles, fitMistralRequest, fitReasoningOutputLimit } from './host-request-fit.js';
+import { fitGroqRequest, fitMaxTokensAndRoles, fitMistralRequest, fitReasoningOutputLimit } from './host-request-fit.js';
 import { isRecord } from '../json/guards.js';
 
 export type OpenAiFamilyKind = Exclude<ProviderKind, 'anthropic' | 'gemini'>;
@@ -36,7 +36,8 @@ export const OPENAI_FAMILY_PRESETS: Record<OpenAiFamilyKind, Preset> = {
   ollama: { baseUrl: 'http://127.0.0.1:11434/v1', requiresKey: false, streamOptions: true, fit: fitMaxTokensAndRoles },
   // Mistral rejects unknown fields and reports usage in the last chunk by itself.
   mistral: { baseUrl: 'https://api.mistral.ai/v1', requiresKey: true, streamOptions: false, refusesCacheControl: true, fit: fitMistralRequest },
-  groq: { baseUrl: 'https://api.groq.com/openai/v1', requiresKey: true, streamOptions: true },
+  // Groq answers 400 to `reasoning_content` on an assistant message (a DeepSeek answer replayed).
+  groq: { baseUrl: 'https://api.groq.com/openai/v1', requiresKey: true, streamOptions: true, fit: fitGroqRequest },
   deepseek: { baseUrl: 'https://api.deepseek.com/v1', requiresKey: true, streamOptions: true, fit: fitMaxTokensAndRoles },
   together: { baseUrl: 'https://api.together.xyz/v1', requiresKey: true, streamOptions: true },
   openrouter: { baseUrl: 'https://openrouter.ai/api/v1', requiresKey: true, streamOptions: true, hangsOnToolMessageMarkers: true },

@@ -253,3 +253,25 @@ describe('extended thinking in answers', () => {
     assert.equal(deltas.map((delta) => delta.content ?? '').join(''), 'It is 4.');
   });
 });
+
+describe('a tool call without arguments', () => {
+  it("Claude streams an empty input as one empty input_json_delta: the call's arguments are {} as in the whole answer, not ''", async () => {
+    const content = [{ type: 'tool_use', id: 'toolu_01', name: 'get_time', input: {} }];
+    const whole = { id: 'msg_notool', type: 'message', role: 'assistant', model: 'claude-sonnet-4-5', content, stop_reason: 'tool_use', stop_sequence: null, usage: { input_tokens: 20, output_tokens: 5 } };
+    const events = [
+      ['message_start', { type: 'message_start', message: { ...whole, content: [], stop_reason: null } }],
+      ['content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id: 'toolu_01', name: 'get_time', input: {} } }],
+      ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: '' } }],
+      ['content_block_stop', { type: 'content_block_stop', index: 0 }],
+      ['message_delta', { type: 'message_delta', delta: { stop_reason: 'tool_use', stop_sequence: null }, usage: { output_tokens: 5 } }],
+      ['message_stop', { type: 'message_stop' }],
+    ]
+      .map(([name, data]) => `event: ${String(name)}\ndata: ${JSON.stringify(data)}\n\n`)
+      .join('');
+    for (const legacyFunctions of [false, true]) {
+      const chunks = await collect(convertAnthropicStream(sseEvents(events), makeTarget('anthropic', { stream: true, legacyFunctions })));
+      const response = parseAnthropicResponse(whole, makeTarget('anthropic', { legacyFunctions }));
+      assert.deepEqual(reassemble(chunks), choicesOf(response), `legacy ${legacyFunctions}`);
+    }
+  });
+});

@@ -36,8 +36,17 @@ export function convertAnthropicStreamError(data: unknown, provider: string): Ga
 }
 
 /** What a content block index turned out to be. */
-/** A thinking block gathers its text and signature: the whole block is sent when it stops, to be replayed. */
-type BlockKind = { kind: 'text'; start: number; citations: unknown[] | undefined } | { kind: 'json' } | { kind: 'tool'; index: number } | { kind: 'thinking'; thinking: string; signature: string } | { kind: 'ignored' };
+/**
+ * A thinking block gathers its text and signature: the whole block is sent when it stops, to be replayed.
+ * A tool block notes whether any of its arguments were sent: a call with no input gets `{}` when it stops.
+ * A text block notes where its content starts and its web search citations, for their annotations.
+ */
+type BlockKind =
+  | { kind: 'text'; start: number; citations: unknown[] | undefined }
+  | { kind: 'json' }
+  | { kind: 'tool'; index: number; sent: boolean }
+  | { kind: 'thinking'; thinking: string; signature: string }
+  | { kind: 'ignored' };
 
 function parseData(event: SseEvent, provider: string): Record<string, unknown> {
   let parsed: unknown;
@@ -114,9 +123,9 @@ export async function* convertAnthropicStream(events: AsyncIterable<SseEvent>, t
           blocks.set(index, { kind: 'ignored' });
         } else {
           const callIndex = toolCalls++;
-          blocks.set(index, { kind: 'tool', index: callIndex });
           // `input` is `{}` at the start; the arguments arrive as input_json_delta fragments.
           const initial = isRecord(block.input) && Object.keys(block.input).length > 0 ? stringifyToolInput(block.input) : '';
+          blocks.set(index, { kind: 'tool', index: callIndex, sent: initial.length > 0 });
           yield chunk(toolDelta(callIndex, { id: block.id, name: block.name, arguments: initial }));
         }
       } else if (block.type === 'thinking') {
@@ -143,8 +152,10 @@ export async function* convertAnthropicStream(events: AsyncIterable<SseEvent>, t
         if (kind.kind === 'json') {
           written += delta.partial_json.length;
           yield chunk({ content: delta.partial_json });
+        } else if (kind.kind === 'tool') {
+          kind.sent = true;
+          yield chunk(toolDelta(kind.index, { arguments: delta.partial_json }));
         }
-        else if (kind.kind === 'tool') yield chunk(toolDelta(kind.index, { arguments: delta.partial_json }));
       } else if (kind.kind === 'thinking') {
         if (delta.type === 'thinking_delta' && typeof delta.thinking === 'string' && delta.thinking.length > 0) {
           kind.thinking += delta.thinking;
@@ -158,8 +169,10 @@ export async function* convertAnthropicStream(events: AsyncIterable<SseEvent>, t
       const kind = blocks.get(index);
       // The whole thinking block, signed, for the client to replay with the turn (LiteLLM's `thinking_blocks`).
       if (kind?.kind === 'thinking') yield chunk({ thinking_blocks: [{ type: 'thinking', thinking: kind.thinking, signature: kind.signature }] });
+      // A call without input (Claude streams it as one empty fragment) has the arguments `{}`, as the whole answer gives them, not ''.
+      else if (kind?.kind === 'tool' && !kind.sent) yield chunk(toolDelta(kind.index, { arguments: '{}' }));
       // A text block's web search citations, over the span it streamed (OpenAI's search models stream `annotations` too).
-      if (kind?.kind === 'text' && kind.citations !== undefined) {
+      else if (kind?.kind === 'text' && kind.citations !== undefined) {
         const annotations: UrlCitation[] = [];
         urlCitations(kind.citations, kind.start, written, annotations);
         if (annotations.length > 0) yield chunk({ annotations });

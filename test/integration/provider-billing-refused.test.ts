@@ -4,6 +4,7 @@
 // opens at once (as for a rejected key), and the group's other deployments serve meanwhile.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { startFakeAnthropic } from '../support/fake-anthropic.js';
 import { startFakeOpenAi } from '../support/fake-openai.js';
 import { startGateway, UPSTREAM_KEY } from '../support/gateway-harness.js';
 import { assertError, configFile, post } from '../support/reliability-support.js';
@@ -60,4 +61,38 @@ routing: { strategy: weighted-random, cooldown_s: 60 }
       }
     });
   }
+});
+
+describe("Anthropic's account out of credit (HTTP 400 invalid_request_error \"Your credit balance is too low\")", () => {
+  test('is the 502 upstream_billing_error it means, not the client\'s 400: its circuit opens and the group\'s other deployment serves', async () => {
+    const [broke, good] = await Promise.all([startFakeAnthropic(), startFakeOpenAi({ apiKey: undefined, reply: 'good' })]);
+    const file = configFile(`providers:
+  broke: { type: anthropic, base_url: "${broke.url}", api_key: "${UPSTREAM_KEY}", discover: false }
+  good: { type: openai-compatible, base_url: "${good.url}/v1", discover: false }
+models:
+  - name: alone
+    deployments: [{ provider: broke, model: claude-sonnet-4-5 }]
+  - name: pair
+    deployments: [{ provider: broke, model: claude-sonnet-4-5, weight: 1000 }, { provider: good, model: b, weight: 1 }]
+routing: { strategy: weighted-random, cooldown_s: 60 }
+`);
+    const gateway = await startGateway({ LLM_PROXY_CONFIG: file, LLM_PROXY_RPM: '0' });
+    try {
+      const body = { type: 'error', error: { type: 'invalid_request_error', message: 'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.' }, request_id: 'req_011CbrFTcXhtiMzr3s6EocF7' };
+      for (let index = 0; index < 20; index++) broke.enqueue({ kind: 'error', status: 400, body });
+      const refused = await post(gateway.url, chat('alone'));
+      assertError(refused, { status: 502, code: 'upstream_billing_error' });
+      assert.match(refused.body, /credit balance is too low/);
+      for (let index = 0; index < 3; index++) {
+        const res = await post(gateway.url, chat('pair'));
+        assert.equal(res.status, 200, res.body);
+        assert.match(String(res.headers['x-llm-proxy-route']), /good\/b=200$/);
+      }
+      assert.equal(broke.requests.filter((request) => request.path === '/v1/messages').length, 1, 'no call after its circuit opened');
+    } finally {
+      await gateway.close();
+      await broke.close();
+      await good.close();
+    }
+  });
 });

@@ -58,3 +58,15 @@ describe('anthropicCodec', () => {
     assert.deepEqual(parseAnthropicModelList({ data: [], has_more: false }), []);
   });
 });
+
+describe("Anthropic's status for an account out of credit", () => {
+  const body = (message: string) => ({ type: 'error', error: { type: 'invalid_request_error', message } });
+
+  it('a 400 "credit balance is too low" is read as the 402 it means (the operator\'s billing, not the client\'s request)', () => {
+    const broke = body('Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.');
+    assert.equal(anthropicCodec.parseErrorStatus?.(400, broke), 402);
+    assert.equal(anthropicCodec.parseErrorStatus?.(400, body('messages: roles must alternate')), undefined, 'other 400s stay the client\'s');
+    assert.equal(anthropicCodec.parseErrorStatus?.(429, broke), undefined);
+    assert.equal(anthropicCodec.parseErrorStatus?.(400, '<html>'), undefined);
+  });
+});

@@ -4,7 +4,7 @@
 import type { DiscoveredModel, ChatCodec, UpstreamRequestSpec } from '../provider.js';
 import { ANTHROPIC_VERSION, isRecord } from './anthropic-wire.js';
 import { convertAnthropicRequest } from './convert-request.js';
-import { parseAnthropicErrorMessage, parseAnthropicResponse } from './convert-response.js';
+import { parseAnthropicErrorMessage, parseAnthropicErrorStatus, parseAnthropicResponse } from './convert-response.js';
 import { convertAnthropicStream } from './convert-stream.js';
 
 export const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
@@ -46,6 +46,7 @@ export const anthropicCodec: ChatCodec = {
   parseChatResponse: parseAnthropicResponse,
   convertStream: convertAnthropicStream,
   parseErrorMessage: parseAnthropicErrorMessage,
+  parseErrorStatus: parseAnthropicErrorStatus,
   // 529 is Anthropic's "overloaded": a retry (or another provider) usually succeeds.
   extraRetryableStatuses: [529],
   listModels: {

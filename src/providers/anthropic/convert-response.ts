@@ -125,6 +125,20 @@ export function parseAnthropicResponse(body: unknown, target: ChatTarget): ChatC
   };
 }
 
+/**
+ * Anthropic answers an account out of credit with 400 `invalid_request_error` "Your credit balance
+ * is too low to access the Anthropic API…": the operator's billing, read as the 402 other providers
+ * send for it (502 `upstream_billing_error`, the deployment's circuit opened, the next one tried),
+ * not the client's bad request.
+ */
+export function parseAnthropicErrorStatus(status: number, body: unknown): number | undefined {
+  if (status !== 400 || !isRecord(body) || !isRecord(body.error)) return undefined;
+  const { message } = body.error;
+  return typeof message === 'string' && CREDIT_TOO_LOW.test(message) ? 402 : undefined;
+}
+
+const CREDIT_TOO_LOW = /credit balance is too low/i;
+
 export function parseAnthropicErrorMessage(body: unknown): string | undefined {
   if (!isRecord(body)) return undefined;
   const error = body.error;

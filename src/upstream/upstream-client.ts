@@ -238,6 +238,7 @@ export class UpstreamClient {
     let policyCode: string | undefined;
     let policyDetail: Record<string, unknown> | undefined;
     let status = httpStatus;
+    let page = false;
     if (text.length > 0) {
       try {
         const parsed = JSON.parse(text) as unknown;
@@ -247,10 +248,11 @@ export class UpstreamClient {
         policyCode = provider.codec.parseContentPolicyCode?.(parsed);
         if (policyCode !== undefined) policyDetail = provider.codec.parseContentPolicyDetail?.(parsed);
       } catch {
-        // HTML or other non-JSON error pages are never reflected (they leak internals).
+        // HTML or other non-JSON error pages are never reflected (they leak internals): only said to have come.
+        page = true;
       }
     }
-    const safe = message === undefined ? 'no details' : this.redactor.redactProviderText(message.slice(0, 1000));
+    const safe = message !== undefined ? this.redactor.redactProviderText(message.slice(0, 1000)) : page ? errorPage(headers) : 'no details';
     if (httpStatus >= 300 && httpStatus < 400) {
       return upstreamBadResponse(provider.name, `a redirect (HTTP ${httpStatus}), which is not followed`);
     }
@@ -305,6 +307,18 @@ export function releaseBody(body: UpstreamResponse['body']): void {
  * Anthropic has two: "prompt is too long: …", and, when the prompt fits but not with `max_tokens`,
  * "input length and `max_tokens` exceed context limit: 178959 + 64000 > 200000, …".
  */
+/**
+ * What a non-JSON error body is called in the error: a page from a proxy or gateway in front of the
+ * provider (nginx's 413, a load balancer's 502), named by its media type when that is a plain one.
+ */
+function errorPage(headers: UpstreamResponse['headers']): string {
+  const type = headers['content-type'];
+  const media = typeof type === 'string' ? (type.split(';')[0] ?? '').trim().toLowerCase() : '';
+  return MEDIA_TYPE.test(media) ? `an error page that is not JSON (${media}, not shown)` : 'an error page that is not JSON (not shown)';
+}
+
+const MEDIA_TYPE = /^[a-z]+\/[a-z0-9.+-]{1,64}$/;
+
 /** The most of a provider's error detail passed on (Azure's content_filter_result is a few hundred characters). */
 const MAX_DETAIL_CHARS = 8 * 1024;
 

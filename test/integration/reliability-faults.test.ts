@@ -240,6 +240,8 @@ describe('RELIABILITY §4b faults', () => {
         const res = await post(url, chat());
         const error = assertError(res, { status, code, type, param: null });
         assert.match(error.message, /^The provider 'openai' /, error.message);
+        // The client learns that an error page came (a proxy's, a gateway's), not that the provider said nothing.
+        if (fault.kind === 'raw') assert.match(error.message, /an error page that is not JSON \(text\/(html|plain), not shown\)/, error.message);
         for (const secret of [UPSTREAM_KEY, '10.0.0.7', 'nginx', '<html', 'upstream connect']) assert.ok(!res.body.includes(secret), `${secret} in ${res.body}`);
       });
     }

@@ -7,7 +7,10 @@
 // which it has no field for, is dropped with a warning, and so is another host's reasoning
 // (`reasoning_content`, `reasoning`) on assistant messages replayed from an earlier turn. Groq
 // refuses `reasoning_content` there too (400 "property 'reasoning_content' is unsupported"): it is
-// dropped with a warning; Groq's own `reasoning` stays. Pure; copies only what changes.
+// dropped with a warning; Groq's own `reasoning` stays. Both refuse the `extra_content` (Gemini's
+// thought signature) that the proxy's Gemini answers put on tool calls, so a conversation that moves
+// from Gemini to them loses it, silently: it means nothing to another model, as `thinking_blocks`
+// (src/providers/openai-compatible.ts). Pure; copies only what changes.
 // @see https://github.com/ollama/ollama/issues/7125, https://github.com/earendil-works/pi/issues/8018 (ignored max_completion_tokens)
 // @see https://github.com/earendil-works/pi/issues/1048 (DeepSeek and the developer role)
 // @see https://github.com/Vali-98/ChatterUI/issues/143 (seed), https://github.com/editor-code-assistant/eca/issues/231 (max_completion_tokens)
@@ -30,28 +33,53 @@ function hasAny(record: Record<string, unknown>, fields: readonly string[]): boo
   return false;
 }
 
-/**
- * A message as the host takes it, or undefined when it is fine as it is; `system`: a developer
- * message becomes a system one; `reasoning`: the fields to drop from an assistant's message.
- */
-function fitMessage(message: ChatMessage, system: boolean, reasoning: readonly string[]): ChatMessage | undefined {
-  if (!isRecord(message)) return undefined;
-  if (system && message.role === 'developer') return { ...message, role: 'system' };
-  if (message.role !== 'assistant' || !hasAny(message, reasoning)) return undefined;
-  const copy: Record<string, unknown> = { ...message };
-  for (const field of reasoning) delete copy[field];
-  return copy as unknown as ChatMessage;
+/** Whether a tool call of the message carries `extra_content`. */
+function hasCallExtras(message: Record<string, unknown>): boolean {
+  const calls = message.tool_calls;
+  if (!Array.isArray(calls)) return false;
+  for (const call of calls) if (isRecord(call) && call.extra_content !== undefined) return true;
+  return false;
 }
 
-/** The messages fitted (a copy), or undefined when none changed; `dropped` says whether reasoning was taken out. */
-function fitMessages(request: ChatCompletionRequest, system: boolean, reasoning: readonly string[]): { messages: ChatMessage[]; dropped: boolean } | undefined {
+function withoutCallExtras(calls: unknown[]): unknown[] {
+  return calls.map((call) => {
+    if (!isRecord(call) || call.extra_content === undefined) return call;
+    const { extra_content: _extra, ...rest } = call;
+    return rest;
+  });
+}
+
+/**
+ * A message as the host takes it, or undefined when it is fine as it is; `system`: a developer
+ * message becomes a system one; `reasoning`: the fields to drop from an assistant's message;
+ * `extras`: its tool calls' `extra_content` is dropped too.
+ */
+function fitMessage(message: ChatMessage, system: boolean, reasoning: readonly string[], extras: boolean): { message: ChatMessage; dropped: boolean } | undefined {
+  if (!isRecord(message)) return undefined;
+  if (system && message.role === 'developer') return { message: { ...message, role: 'system' }, dropped: false };
+  if (message.role !== 'assistant') return undefined;
+  const dropped = hasAny(message, reasoning);
+  const callExtras = extras && hasCallExtras(message);
+  if (!dropped && !callExtras) return undefined;
+  const copy: Record<string, unknown> = { ...message };
+  for (const field of reasoning) delete copy[field];
+  if (callExtras) copy.tool_calls = withoutCallExtras(copy.tool_calls as unknown[]);
+  return { message: copy as unknown as ChatMessage, dropped };
+}
+
+/**
+ * The messages fitted (a copy), or undefined when none changed; `dropped` says whether reasoning was
+ * taken out (tool calls' `extra_content` is taken out without a word).
+ */
+function fitMessages(request: ChatCompletionRequest, system: boolean, reasoning: readonly string[], extras = false): { messages: ChatMessage[]; dropped: boolean } | undefined {
   if (!Array.isArray(request.messages)) return undefined;
   let messages: ChatMessage[] | undefined;
   let dropped = false;
   request.messages.forEach((message, index) => {
-    const fitted = fitMessage(message, system, reasoning);
-    if (fitted === undefined) return;
-    if (fitted.role === 'assistant') dropped = true;
+    const result = fitMessage(message, system, reasoning, extras);
+    if (result === undefined) return;
+    const fitted = result.message;
+    if (result.dropped) dropped = true;
     messages ??= [...request.messages];
     messages[index] = fitted;
   });
@@ -76,7 +104,7 @@ export function fitMaxTokensAndRoles(request: ChatCompletionRequest): ChatComple
 
 /** `request` as Mistral takes it, or undefined when it needs no change. */
 export function fitMistralRequest(request: ChatCompletionRequest, target: ChatTarget): ChatCompletionRequest | undefined {
-  const fitted = fitMessages(request, true, REASONING_FIELDS);
+  const fitted = fitMessages(request, true, REASONING_FIELDS, true);
   const renames = request.max_completion_tokens !== undefined || request.seed !== undefined;
   if (fitted === undefined && !renames && request.user === undefined) return undefined;
   const copy: Record<string, unknown> = { ...request };
@@ -110,7 +138,7 @@ export function fitReasoningOutputLimit(request: ChatCompletionRequest): ChatCom
 
 /** `request` without `reasoning_content` on assistant messages (with a warning), or undefined when none has it. */
 export function fitGroqRequest(request: ChatCompletionRequest, target: ChatTarget): ChatCompletionRequest | undefined {
-  const fitted = fitMessages(request, false, GROQ_REFUSED_FIELDS);
+  const fitted = fitMessages(request, false, GROQ_REFUSED_FIELDS, true);
   if (fitted === undefined) return undefined;
   if (fitted.dropped) warnIgnored(target, target.provider, 'reasoning_content on assistant messages');
   return { ...request, messages: fitted.messages };

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ChatCompletionRequest } from '../openai/types.js';
-import { convertOpenAiRequest, createOpenAiCodec, parseOpenAiErrorMessage, parseOpenAiModelList, withoutThinkingBlocks } from './openai-compatible.js';
+import { convertOpenAiRequest, createOpenAiCodec, parseOpenAiErrorMessage, parseOpenAiModelList, withoutThinkingBlocks, type OpenAiFamilyKind } from './openai-compatible.js';
 import type { ChatTarget } from './provider.js';
 
 const target = (model: string, stream: boolean): ChatTarget => ({
@@ -189,6 +189,32 @@ describe("Groq refuses reasoning_content on an assistant message (400 \"property
     ]);
     assert.deepEqual(sink.warnings, ['reasoning_content on assistant messages: not supported by groq, ignored']);
     assert.equal(JSON.stringify(request), before, 'a fallback to another host still gets the request as sent');
+  });
+});
+
+describe("Gemini's thought signature on a replayed tool call (extra_content), sent to hosts that refuse fields they do not know", () => {
+  const call = (id: string, extra: boolean) => ({ id, type: 'function', function: { name: 'w', arguments: '{}' }, ...(extra ? { extra_content: { google: { thought_signature: 'CiQB' } } } : {}) });
+  const request = {
+    model: 'm',
+    messages: [
+      { role: 'user', content: 'hi' },
+      { role: 'assistant', content: null, tool_calls: [call('call_1', true), call('call_2', false)] },
+      { role: 'tool', tool_call_id: 'call_1', content: '1' },
+      { role: 'tool', tool_call_id: 'call_2', content: '2' },
+    ],
+  };
+  const sentBy = (kind: OpenAiFamilyKind) => JSON.parse(createOpenAiCodec({ kind }).buildChatRequest(request as unknown as ChatCompletionRequest, target('m', false)).body ?? '') as { messages: Array<{ tool_calls?: unknown[] }> };
+
+  test('Mistral and Groq get the calls without it (a Gemini answer replayed after a fallback); the request is not changed', () => {
+    const before = JSON.stringify(request);
+    for (const kind of ['mistral', 'groq'] as const) {
+      assert.deepEqual(sentBy(kind).messages[1]?.tool_calls, [call('call_1', false), call('call_2', false)], kind);
+    }
+    assert.equal(JSON.stringify(request), before);
+  });
+
+  test("OpenAI-compatible servers (Google's own OpenAI-compatible API needs it back) and OpenAI get it as it came", () => {
+    for (const kind of ['openai-compatible', 'openai'] as const) assert.deepEqual(sentBy(kind).messages[1]?.tool_calls, [call('call_1', true), call('call_2', false)], kind);
   });
 });
 

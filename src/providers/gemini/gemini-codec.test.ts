@@ -76,3 +76,12 @@ describe('geminiCodec', () => {
     assert.equal(geminiCodec.parseErrorStatus?.(400, wrapped('gemini-error-400.json')), undefined);
   });
 });
+
+describe("Gemini's status for a request over its size limit", () => {
+  it('a 400 INVALID_ARGUMENT "Request payload size exceeds the limit" is read as the 413 it means (request_too_large, as a 413 from any provider)', () => {
+    const body = { error: { code: 400, message: 'Request payload size exceeds the limit: 20971520 bytes.', status: 'INVALID_ARGUMENT' } };
+    assert.equal(geminiCodec.parseErrorStatus?.(400, body), 413);
+    assert.equal(geminiCodec.parseErrorStatus?.(400, [body]), 413, 'as the streaming method wraps it');
+    assert.equal(geminiCodec.parseErrorStatus?.(400, { error: { code: 400, message: 'Invalid JSON payload received.', status: 'INVALID_ARGUMENT' } }), undefined);
+  });
+});

@@ -47,16 +47,22 @@ const noHeaders: Record<string, string> = {};
 
 /**
  * Gemini answers a bad or expired key with 400 INVALID_ARGUMENT and an `ErrorInfo` reason of
- * `API_KEY_INVALID`: the operator's key is at fault, not the client's request, so it is a 401.
+ * `API_KEY_INVALID`: the operator's key is at fault, not the client's request, so it is a 401; and a
+ * request over its size limit with 400 too, read as 413.
  * @see https://cloud.google.com/apis/design/errors#error_info
  */
 export function parseGeminiErrorStatus(status: number, body: unknown): number | undefined {
   if (status !== 400) return undefined;
-  const details = geminiErrorStatus(body)?.details;
+  const error = geminiErrorStatus(body);
+  // Its limit on a request's size is a 400 too ("Request payload size exceeds the limit: N bytes."): the 413 it means.
+  if (typeof error?.message === 'string' && PAYLOAD_TOO_LARGE.test(error.message)) return 413;
+  const details = error?.details;
   if (!Array.isArray(details)) return undefined;
   const rejectedKey = details.some((detail: unknown) => detail !== null && typeof detail === 'object' && (detail as { reason?: unknown }).reason === 'API_KEY_INVALID');
   return rejectedKey ? 401 : undefined;
 }
+
+const PAYLOAD_TOO_LARGE = /payload size exceeds the limit/i;
 
 export const geminiCodec: ChatCodec = {
   passthrough: false,

@@ -327,3 +327,25 @@ describe("Claude's signed thinking in a translated answer", () => {
     assert.deepEqual(redacted, { type: 'content_block_start', index: 2, content_block: { type: 'redacted_thinking', data: 'EmwK' } });
   });
 });
+
+describe("a host's finish_reason 'stop' on an answer with tool calls (OpenAI's gpt-4o with a forced tool, Google's OpenAI-compatible stream)", () => {
+  const call = { id: 'call_1', type: 'function' as const, function: { name: 'weather', arguments: '{"city":"Paris"}' } };
+
+  it("a stream's tool_use blocks end with stop_reason tool_use, which Anthropic clients run their tools on", () => {
+    const list = write([
+      chunk({ role: 'assistant', content: null }),
+      chunk({ tool_calls: [{ index: 0, ...call }] }),
+      chunk({}, 'stop'),
+    ]);
+    const delta = list.find((event) => event.type === 'message_delta');
+    assert.equal(delta?.type === 'message_delta' ? delta.delta.stop_reason : undefined, 'tool_use');
+  });
+
+  it('a whole answer likewise; without tool calls stop stays end_turn, and length stays max_tokens', () => {
+    const answer = (message: Record<string, unknown>, finish: string) =>
+      ({ id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'gpt-4o', choices: [{ index: 0, message: { role: 'assistant', content: null, ...message }, finish_reason: finish, logprobs: null }] }) as unknown as ChatCompletionResponse;
+    assert.equal(toAnthropicMessage(answer({ tool_calls: [call] }, 'stop'), 'req').stop_reason, 'tool_use');
+    assert.equal(toAnthropicMessage(answer({ content: 'Hi.' }, 'stop'), 'req').stop_reason, 'end_turn');
+    assert.equal(toAnthropicMessage(answer({ tool_calls: [call] }, 'length'), 'req').stop_reason, 'max_tokens');
+  });
+});

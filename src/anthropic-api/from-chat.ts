@@ -19,7 +19,7 @@ import type {
 import { isRecord } from '../providers/anthropic/anthropic-wire.js';
 import { upstreamTokenCount as count } from '../providers/token-count.js';
 
-export function stopReasonOf(finish: FinishReason | null | undefined): AnthropicStopReason {
+export function stopReasonOf(finish: FinishReason | null | undefined, hasToolUse = false): AnthropicStopReason {
   switch (finish) {
     case 'length':
       return 'max_tokens';
@@ -29,7 +29,9 @@ export function stopReasonOf(finish: FinishReason | null | undefined): Anthropic
     case 'content_filter':
       return 'refusal';
     default:
-      return 'end_turn';
+      // Hosts end some answers with tool calls as `stop` (OpenAI's gpt-4o with a forced tool, Google's
+      // OpenAI-compatible streams): an Anthropic client runs its tools only on `tool_use`.
+      return hasToolUse ? 'tool_use' : 'end_turn';
   }
 }
 
@@ -126,7 +128,7 @@ export function toAnthropicMessage(chat: ChatCompletionResponse, requestId: stri
     role: 'assistant',
     model: typeof chat.model === 'string' && chat.model.length > 0 ? chat.model : model,
     content,
-    stop_reason: refusal === undefined ? stopReasonOf(choice?.finish_reason) : 'refusal',
+    stop_reason: refusal === undefined ? stopReasonOf(choice?.finish_reason, content.some((block) => block.type === 'tool_use')) : 'refusal',
     stop_sequence: null,
     usage: usageOf(chat.usage),
   };
@@ -383,7 +385,7 @@ export class AnthropicStreamWriter {
     const usage = usageOf(this.usage);
     out += encodeEvent({
       type: 'message_delta',
-      delta: { stop_reason: this.refused ? 'refusal' : stopReasonOf(this.finish), stop_sequence: null },
+      delta: { stop_reason: this.refused ? 'refusal' : stopReasonOf(this.finish, this.tools.size > 0), stop_sequence: null },
       usage: {
         output_tokens: usage.output_tokens,
         input_tokens: usage.input_tokens,

@@ -273,6 +273,55 @@ test('a start also replays the spools of worker slots that no longer run and of 
   }
 });
 
+/** A run that stopped with the database away: `count` records in its spool file, the sink still down. */
+async function spooledAtExit(count: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-spool-'));
+  const spoolFile = join(dir, 'usage-spool.jsonl');
+  const down = new FakeSink();
+  down.down = true;
+  const first = new BatchedUsageWriter(down, pino({ level: 'silent' }), { spoolFile, flushIntervalMs: 60_000 });
+  for (let index = 0; index < count; index++) first.record(record(index));
+  await first.close();
+  return { dir, spoolFile, down };
+}
+
+test('a replayed spool stays on disk until its records are written: a crash while the database is still away loses none', async () => {
+  const { dir, spoolFile, down } = await spooledAtExit(3);
+  try {
+
+    // The next start reads the spool while the database is still away, then dies before writing it.
+    const crashed = new BatchedUsageWriter(down, pino({ level: 'silent' }), { spoolFile, flushIntervalMs: 60_000 });
+    await crashed.flush();
+    assert.equal(crashed.stats().pending, 3);
+    crashed.spoolNow = () => undefined; // a kill -9: nothing more is saved
+    assert.equal(spoolsToReplay(spoolFile).length, 1, 'the claimed spool is still on disk');
+
+    // A second replay (the claim of a process that is gone) in the same pid reads the file too, so it
+    // is keyed apart from the spool this writer saves; once written, nothing is left behind.
+    const up = new FakeSink();
+    const second = new BatchedUsageWriter(up, pino({ level: 'silent' }), { spoolFile, flushIntervalMs: 60_000 });
+    await second.flush();
+    assert.deepEqual(new Set(up.rows.keys()), new Set(down.attemptedIds));
+    assert.equal(up.rows.size, 3);
+    assert.deepEqual(readdirSync(dir), [], 'deleted once written');
+    await second.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a replayed spool saved again at exit (database still away) is not left twice on disk', async () => {
+  const { dir, spoolFile, down } = await spooledAtExit(3);
+  try {
+    const again = new BatchedUsageWriter(down, pino({ level: 'silent' }), { spoolFile, flushIntervalMs: 60_000 });
+    await again.close();
+    assert.deepEqual(readdirSync(dir), ['usage-spool.jsonl']);
+    assert.equal(readFileSync(spoolFile, 'utf8').split('\n').filter((line) => line !== '').length, 3);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 test('timeOrderedId: RFC 9562 version 7 layout, the 48-bit millisecond time first', () => {

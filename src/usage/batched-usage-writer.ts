@@ -1,7 +1,8 @@
 // Usage records to the database, off the request path: buffered, written in batches (every second
 // or every 500 records), and kept in a bounded spool while the database is away. Every record gets
 // its unique id when it is recorded, so a batch written twice inserts nothing twice. On close the
-// spool is flushed, or saved to a file beside the SQLite path and replayed on the next start.
+// spool is flushed, or saved to a file beside the SQLite path and replayed on the next start; a
+// replayed file is deleted only once its records are written.
 import { randomFillSync } from 'node:crypto';
 import { appendFileSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -11,8 +12,10 @@ import { isTransientStoreError } from '../store/transient-errors.js';
 import type { IdentifiedUsageRecord } from '../store/usage-store.js';
 import type { UsageRecord, UsageRecorder } from './usage-recorder.js';
 
-/** `<spool>.<pid>.loading`: a spool being replayed by process <pid>. */
-const LOADING_SUFFIX = /\.\d+\.loading$/;
+/** `<spool>.<pid>[-<n>].loading`: a spool being replayed by process <pid> (its n-th claim). */
+const LOADING_SUFFIX = /\.\d+(-\d+)?\.loading$/;
+/** Claims made by this process, for claim names of their own. */
+let claimCount = 0;
 
 function processAlive(pid: number): boolean {
   // Our own pid on a leftover is an earlier run's (a container's node is pid 1 on every start).
@@ -27,13 +30,13 @@ function processAlive(pid: number): boolean {
 
 /**
  * The spool files beside `file` that are ours to replay: `<stem>.jsonl` and `<stem>-<slot>.jsonl`
- * of every worker slot, and those files half-claimed (`….<pid>.loading`) by a process that is gone.
+ * of every worker slot, and those files claimed (`….<pid>-<n>.loading`) by a process that is gone (claims stay until their records are written).
  */
 export function spoolsToReplay(file: string): string[] {
   const dir = dirname(file);
   const stem = basename(file).replace(/(-\d+)?\.jsonl$/, '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const spool = new RegExp(`^${stem}(-\\d+)?\\.jsonl$`);
-  const loading = new RegExp(`^${stem}(-\\d+)?\\.jsonl\\.(\\d+)\\.loading$`);
+  const loading = new RegExp(`^${stem}(-\\d+)?\\.jsonl\\.(\\d+)(-\\d+)?\\.loading$`);
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -156,6 +159,11 @@ export class BatchedUsageWriter implements UsageRecorder {
   private written = 0;
   private dropped = 0;
   private rejected = 0;
+  /**
+   * Spool files of the last run, claimed and read: each stays on disk until every record it held is
+   * written (or given up), so a crash while the database is still away loses none of them.
+   */
+  private claims: { file: string; remaining: Set<IdentifiedUsageRecord> }[] = [];
 
   constructor(
     private readonly sink: UsageSink,
@@ -252,6 +260,7 @@ export class BatchedUsageWriter implements UsageRecorder {
         await this.sink.insertBatch(batch, this.landing);
         this.observer?.landed(batch, true);
         this.written += batch.length;
+        this.settle(batch);
         this.recovered();
       } catch (error) {
         this.observer?.landed(batch, false);
@@ -295,11 +304,13 @@ export class BatchedUsageWriter implements UsageRecorder {
         await this.sink.insertBatch(single, this.landing);
         this.observer?.landed(single, true);
         this.written++;
+        this.settle(single);
       } catch (error) {
         this.observer?.landed(single, false);
         if (isTransientStoreError(error) || !(await this.databaseAnswers())) return batch.slice(index);
         this.rejected++;
         this.observer?.lost(single);
+        this.settle(single);
         this.logger.error(
           { component: 'usage', usageId: record.id, reqId: record.requestId, err: error instanceof Error ? error.message : String(error) },
           'usage record rejected by the database and dropped',
@@ -333,6 +344,7 @@ export class BatchedUsageWriter implements UsageRecorder {
     if (excess <= 0) return;
     const dropped = this.queue.splice(0, excess);
     this.observer?.lost(dropped);
+    this.settle(dropped);
     if (this.dropped === 0 || this.dropped % 10_000 < excess) {
       this.logger.error({ component: 'usage', dropped: this.dropped + excess, maxSpool: this.maxSpool }, 'usage spool full: oldest records dropped');
     }
@@ -350,9 +362,29 @@ export class BatchedUsageWriter implements UsageRecorder {
     for (const source of spoolsToReplay(file)) this.loadSpoolFile(source);
   }
 
+  /** Records that left the queue for good (written, rejected, dropped): a claimed spool with none left goes. */
+  private settle(records: readonly IdentifiedUsageRecord[]): void {
+    if (this.claims.length === 0) return;
+    for (const claim of this.claims) for (const record of records) claim.remaining.delete(record);
+    this.removeClaims((claim) => claim.remaining.size === 0);
+  }
+
+  private removeClaims(done: (claim: { remaining: Set<IdentifiedUsageRecord> }) => boolean): void {
+    this.claims = this.claims.filter((claim) => {
+      if (!done(claim)) return true;
+      try {
+        rmSync(claim.file, { force: true });
+      } catch (error) {
+        // Left behind, it is replayed once more: record ids make that insert nothing twice.
+        this.logger.warn({ component: 'usage', file: claim.file, err: (error as Error).message }, 'replayed usage spool could not be removed');
+      }
+      return false;
+    });
+  }
+
   private loadSpoolFile(source: string): void {
-    // One claim name per source slot: sources are taken one after the other, each removed before the next.
-    const claimed = `${source.replace(LOADING_SUFFIX, '')}.${process.pid}.loading`;
+    // A name of its own per claim: claims stay on disk until written, so two must never meet.
+    const claimed = `${source.replace(LOADING_SUFFIX, '')}.${process.pid}-${++claimCount}.loading`;
     try {
       renameSync(source, claimed);
     } catch {
@@ -375,7 +407,8 @@ export class BatchedUsageWriter implements UsageRecorder {
           this.rejected++;
         }
       }
-      rmSync(claimed, { force: true });
+      this.claims.push({ file: claimed, remaining: new Set(adopted) });
+      this.removeClaims((claim) => claim.remaining.size === 0);
       this.observer?.adopted(adopted);
       this.enforceBound();
       this.logger.info({ component: 'usage', loaded, file: basename(source) }, 'usage spool from the last run loaded; writing it now');
@@ -401,6 +434,8 @@ export class BatchedUsageWriter implements UsageRecorder {
       appendFileSync(file, `\n${this.queue.map((record) => JSON.stringify(record)).join('\n')}\n`, { mode: 0o600 });
       this.logger.warn({ component: 'usage', saved: this.queue.length, file }, 'database away at exit: usage spool saved for the next start');
       this.queue = [];
+      // What the claimed spools still held is in the file just written.
+      this.removeClaims(() => true);
     } catch (error) {
       this.logger.error({ component: 'usage', lost: this.queue.length, err: (error as Error).message }, 'usage spool could not be saved');
     }

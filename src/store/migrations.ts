@@ -110,16 +110,43 @@ async function currentSchema(db: Kysely<Schema>): Promise<string | undefined> {
   return schema;
 }
 
+/** How long a starting process waits for SQLite's write lock to migrate (workers queueing, a backup). */
+const MIGRATION_LOCK_WAIT_MS = 10_000;
+
+function isBusy(error: unknown): boolean {
+  const code = error instanceof Error && 'code' in error ? error.code : undefined;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
+/**
+ * BEGIN IMMEDIATE, asked again after a pause while another process holds the write lock. The
+ * server's busy_timeout is 250 ms (better-sqlite3 waits on the event loop), which eight workers
+ * migrating one new file in turn, or a lock held a second at start, outlast: the start then failed
+ * with SQLITE_BUSY. These pauses are timers, so requests go on meanwhile.
+ */
+async function beginImmediate(db: Kysely<Schema>): Promise<void> {
+  const deadline = Date.now() + MIGRATION_LOCK_WAIT_MS;
+  for (let pauseMs = 10; ; pauseMs = Math.min(pauseMs * 2, 200)) {
+    try {
+      await sql`begin immediate`.execute(db);
+      return;
+    } catch (error) {
+      if (!isBusy(error) || Date.now() + pauseMs > deadline) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+  }
+}
+
 /**
  * Runs a SQLite migration inside one BEGIN IMMEDIATE … COMMIT on the store's one connection, rolled
  * back when it fails. Kysely's migrator takes no lock on SQLite (it assumes one connection) and,
  * SQLite DDL being transactional or not to it, runs without a transaction: several processes on one
  * new file (a `--workers` cluster's first start) each found a migration pending and ran it, and all
  * but one failed ('table "virtual_keys" already exists'). Here the next waits for the write lock
- * (busy_timeout) and then finds nothing to do.
+ * (beginImmediate) and then finds nothing to do.
  */
 async function inWriteTransaction(db: Kysely<Schema>, run: () => Promise<MigrationResultSet>): Promise<MigrationResultSet> {
-  await sql`begin immediate`.execute(db);
+  await beginImmediate(db);
   let outcome: MigrationResultSet;
   try {
     outcome = await run();

@@ -14,7 +14,7 @@ const STORE = fileURLToPath(new URL('../../src/store/sql-store.js', import.meta.
 const CHILD = `
 import { SqlStore } from ${JSON.stringify(STORE)};
 const logger = { info() {}, warn() {}, error() {}, debug() {} };
-const store = new SqlStore({ dbPath: process.argv[1], busyTimeoutMs: 5000 }, logger);
+const store = new SqlStore({ dbPath: process.argv[1], busyTimeoutMs: Number(process.argv[2]) }, logger);
 try {
   await store.ready();
   process.stdout.write('ok');
@@ -24,9 +24,9 @@ try {
   await store.close();
 }`;
 
-function migrate(file: string): Promise<string> {
+function migrate(file: string, busyTimeoutMs = 5000): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD, file, String(busyTimeoutMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.on('error', reject);
@@ -42,6 +42,26 @@ test('processes migrating one new SQLite file at once all succeed, each migratio
       const outcomes = await Promise.all(Array.from({ length: 8 }, () => migrate(file)));
       assert.deepEqual(outcomes, Array(8).fill('ok'), `round ${round}`);
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// The server waits only 250 ms for SQLite's write lock (better-sqlite3 waits on the event loop), and
+// eight workers queueing for one migration each, or a lock another process holds for a few seconds at
+// start, outlast that: the migration waits for the lock off the event loop instead.
+test('with the server\'s 250 ms busy timeout, migrations wait for the lock instead of failing with SQLITE_BUSY', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-migrate-busy-'));
+  try {
+    const file = join(dir, 'held.db');
+    const holder = spawn(
+      process.execPath,
+      ['-e', `const db = new (require('better-sqlite3'))(process.argv[1]); db.pragma('journal_mode = WAL'); db.exec('begin immediate'); process.stdout.write('held'); setTimeout(() => { db.exec('commit'); db.close(); }, 4000);`, file],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
+    const outcomes = await Promise.all(Array.from({ length: 8 }, () => migrate(file, 250)));
+    assert.deepEqual(outcomes, Array(8).fill('ok'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -286,3 +286,18 @@ test('upstream URL guard: loopback written as such needs no opt-in (local Ollama
     assert.equal(loadConfig({ OLLAMA_BASE_URL: url }).config.providers.ollama?.base_url, url);
   }
 });
+
+test('storage.db_path: an in-memory or URI name is refused, not made a file of that name', () => {
+  for (const [env, setting] of [
+    [{ LLM_PROXY_DB: ':memory:' }, 'LLM_PROXY_DB'],
+    [{ LLM_PROXY_CONFIG: file('storage: { db_path: "file::memory:?cache=shared" }') }, 'storage.db_path'],
+    [{ LLM_PROXY_DB: 'file:data/llm-proxy.db' }, 'LLM_PROXY_DB'],
+  ] as const) {
+    assert.throws(
+      () => loadConfig(env),
+      (error: unknown) => error instanceof ConfigError && error.message.includes(setting) && /not a file path/.test(error.message) && /DATABASE_URL/.test(error.message),
+      JSON.stringify(env),
+    );
+  }
+  assert.equal(loadConfig({ LLM_PROXY_DB: './memory.db' }).config.storage.db_path, './memory.db');
+});

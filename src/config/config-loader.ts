@@ -251,6 +251,17 @@ function configFromEnv(env: Environment): Record<string, unknown> {
  * (`/abc`: SELECT NaN fails unhandled and the connection carries on in database 0). A bare
  * `host:port` and a socket path are ioredis's own forms and pass.
  */
+/**
+ * SQLite's special names, which better-sqlite3 would take as a plain file name (`:memory:` or
+ * `file:…` made a file so named in the working directory). An in-memory database is not offered:
+ * keys, budgets and usage must outlive a restart and be shared by the --workers processes and the
+ * CLI, and the path also places the master key's hash and the usage spool.
+ */
+export function sqlitePathProblem(path: string): string | undefined {
+  if (path !== ':memory:' && !path.startsWith('file:')) return undefined;
+  return `${shownValue(path)} is not a file path: an in-memory SQLite database or a SQLite URI is not supported (keys, budgets and usage must outlive a restart and be shared by every worker and the CLI). Set a file path (a throwaway one such as /tmp/llm-proxy-test.db for tests), or DATABASE_URL to use PostgreSQL.`;
+}
+
 export function redisUrlProblem(value: string): string | undefined {
   if (!value.includes('://')) return undefined;
   let url: URL;
@@ -418,6 +429,8 @@ export function loadConfig(env: Environment = process.env): LoadedConfig {
   if (budget !== undefined && budget < bodyLimit) {
     throw new ConfigError(`server.body_buffer_budget_mb: ${budget} is less than server.body_limit_mb (${bodyLimit}); one body at the limit must fit.`);
   }
+  const dbPathProblem = sqlitePathProblem(config.storage.db_path);
+  if (dbPathProblem !== undefined) throw new ConfigError(`storage.db_path (or LLM_PROXY_DB): ${dbPathProblem}`);
   const trustProblem = trustProxyProblem(config.server.trust_proxy);
   if (trustProblem !== undefined) throw new ConfigError(trustProblem);
   const redisProblem = config.storage.redis_url === undefined ? undefined : redisUrlProblem(config.storage.redis_url);

@@ -1,6 +1,5 @@
 // Builds the gateway's long-lived services from a validated config: one place that wires them,
 // so the app, the CLI and the tests get the same objects.
-import { dirname, join, resolve } from 'node:path';
 import { Agent, type Dispatcher } from 'undici';
 import { createResponseCache, type SharedMemoryCache } from './cache/create-response-cache.js';
 import type { ResponseCache } from './cache/response-cache.js';
@@ -28,7 +27,7 @@ import { HealthProbe } from './routing/health-probe.js';
 import { RetryBudget } from './routing/retry-policy.js';
 import { RedisConnection } from './store/redis-connection.js';
 import { SqlStore } from './store/sql-store.js';
-import { BatchedUsageWriter, fanOutUsage } from './usage/batched-usage-writer.js';
+import { BatchedUsageWriter, fanOutUsage, usageSpoolFile } from './usage/batched-usage-writer.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { guardedLookup, systemResolver, type HostResolver } from './upstream/guarded-lookup.js';
 import { createImageFetcher } from './upstream/image-fetch.js';
@@ -129,7 +128,7 @@ export interface ServiceOverrides {
   fleet?: InstanceCount;
   /** Worker processes: the memory response cache kept by the primary. */
   sharedMemoryCache?: SharedMemoryCache;
-  /** Where unwritten usage goes at exit (default usage-spool.jsonl beside the SQLite file). */
+  /** Where unwritten usage goes at exit (default usageSpoolFile(config.storage)). */
   spoolFile?: string;
   /** Worker processes: dashboard sessions that every worker learns of. */
   uiSessions?: UiSessionStore;
@@ -208,7 +207,7 @@ export function createSharedServices(config: Config, overrides: ServiceOverrides
   keyChanges.start();
   const ledger = new BudgetLedger(store.keys, (id) => virtualKeys.cached(id), logger);
   const usageWriter = new BatchedUsageWriter(store.usage, logger, {
-    spoolFile: overrides.spoolFile ?? join(dirname(resolve(config.storage.db_path)), 'usage-spool.jsonl'),
+    spoolFile: overrides.spoolFile ?? usageSpoolFile(config.storage),
     // The ledger counts a call's spend until its row lands, and the first budget check the database answers again ends the writer's backoff.
     observer: ledger,
   });

@@ -4,11 +4,9 @@
 // reloads run on every worker together (the primary checks the config once, then asks each one).
 import cluster from 'node:cluster';
 import type { AddressInfo } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
 import { AggregatorRegistry } from 'prom-client';
 import type { CachedAnswer } from '../cache/cached-answer.js';
 import type { CacheStore, CacheStoreStats } from '../cache/cache-store.js';
-import type { Config } from '../config/config-schema.js';
 import { stopTimes } from '../http/graceful-shutdown.js';
 import type { ReloadOutcome } from '../http/routes/admin-reload.js';
 import { UiSessionStore, type UiSession } from '../keys/ui-sessions.js';
@@ -16,6 +14,7 @@ import type { Logger } from '../logging/logger.js';
 import { countedByFallback, MemoryRateLimiter, type RateLimitDecision, type RateLimiter, type Reservation } from '../rate-limit/memory-rate-limiter.js';
 import { GatewayServer, masterKeySetup } from '../server/gateway-server.js';
 import { onStopSignals } from '../server/stop-signals.js';
+import { usageSpoolFile } from '../usage/batched-usage-writer.js';
 import { isMessage, type MetricsText, type PrimaryMessage, type ReplyValue, type WorkerInit, type WorkerMessage, type WorkerNotice, type WorkerRequest } from './messages.js';
 
 /** How often a worker tells the primary its cache lookups (as the Redis store flushes its counts). */
@@ -260,11 +259,6 @@ class ClusterUiSessions extends UiSessionStore {
   }
 }
 
-function spoolFile(config: Config, slot: number): string {
-  // Slot 0 keeps the single-process name, so a spool left by an earlier run is replayed.
-  return join(dirname(resolve(config.storage.db_path)), slot === 0 ? 'usage-spool.jsonl' : `usage-spool-${slot}.jsonl`);
-}
-
 /** Runs this worker until the primary (or a signal) tells it to stop; its config comes from the primary. */
 export async function runWorker(fail: (message: string) => never): Promise<void> {
   let gateway: GatewayServer | undefined;
@@ -313,7 +307,7 @@ export async function runWorker(fail: (message: string) => never): Promise<void>
       localRateLimiter: limiter,
       ...(config.storage.redis_url === undefined ? {} : { fleet: { instances: () => instances } }),
       sharedMemoryCache: { store: new IpcCacheStore(link), secret: Buffer.from(init.cacheSecret, 'hex') },
-      spoolFile: spoolFile(config, init.slot),
+      spoolFile: usageSpoolFile(config.storage, init.slot),
       uiSessions,
     },
     reloadAll: async () => (await link.ask({ llmp: 1, t: 'reload.request' }, RELOAD_TIMEOUT_MS)) as ReloadOutcome,

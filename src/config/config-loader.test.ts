@@ -301,3 +301,8 @@ test('storage.db_path: an in-memory or URI name is refused, not made a file of t
   }
   assert.equal(loadConfig({ LLM_PROXY_DB: './memory.db' }).config.storage.db_path, './memory.db');
 });
+
+test('LLM_PROXY_SPOOL_DIR sets storage.spool_dir (where unwritten usage records wait); unset by default', () => {
+  assert.equal(loadConfig({}).config.storage.spool_dir, undefined);
+  assert.equal(loadConfig({ LLM_PROXY_SPOOL_DIR: '/var/lib/llm-proxy' }).config.storage.spool_dir, '/var/lib/llm-proxy');
+});

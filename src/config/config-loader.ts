@@ -231,6 +231,8 @@ function configFromEnv(env: Environment): Record<string, unknown> {
   const storage: Record<string, unknown> = {};
   const db = stringFromEnv(env, 'LLM_PROXY_DB');
   if (db !== undefined) storage.db_path = db;
+  const spoolDir = stringFromEnv(env, 'LLM_PROXY_SPOOL_DIR');
+  if (spoolDir !== undefined) storage.spool_dir = spoolDir;
   const databaseUrl = stringFromEnv(env, 'DATABASE_URL');
   if (databaseUrl !== undefined) storage.database_url = databaseUrl;
   const redisUrl = stringFromEnv(env, 'REDIS_URL');

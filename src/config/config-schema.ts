@@ -303,6 +303,11 @@ export const ConfigSchema = Type.Object(
     storage: Type.Object(
       {
         db_path: Type.String({ minLength: 1 }),
+        /**
+         * Where usage records not yet written are kept across a restart while the database is away
+         * (default: the directory of db_path, also with PostgreSQL).
+         */
+        spool_dir: Type.Optional(Type.String({ minLength: 1 })),
         database_url: Type.Optional(Type.String({ minLength: 1 })),
         redis_url: Type.Optional(Type.String({ minLength: 1 })),
         /** Prefix of the Redis keys and channel for rate limits and key changes (default `llm-proxy:`). */

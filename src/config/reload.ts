@@ -10,6 +10,8 @@ export const RESTART_ONLY = [
   'server.host',
   'server.workers',
   'storage.db_path',
+  // The usage writer (and its spool file) is shared by every generation.
+  'storage.spool_dir',
   'storage.database_url',
   'storage.redis_url',
   'storage.redis_prefix',

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { SqlStore } from '../store/sql-store.js';
 import type { IdentifiedUsageRecord } from '../store/usage-store.js';
-import { BatchedUsageWriter, fanOutUsage, spoolsToReplay, timeOrderedId, type UsageSink, type UsageWriteObserver } from './batched-usage-writer.js';
+import { BatchedUsageWriter, fanOutUsage, spoolsToReplay, timeOrderedId, usageSpoolFile, type UsageSink, type UsageWriteObserver } from './batched-usage-writer.js';
 import { MemoryUsageRecorder } from './usage-recorder.js';
 import type { UsageRecord } from './usage-recorder.js';
 
@@ -439,4 +439,12 @@ test('retryNow ends the backoff: the spool is written as soon as the database is
   assert.equal(writer.stats().databaseDown, false);
   assert.equal(sink.rows.size, 1);
   await writer.close();
+});
+
+test('usageSpoolFile: storage.spool_dir when set, else beside the SQLite path; a file per worker slot', () => {
+  assert.equal(usageSpoolFile({ db_path: './data/llm-proxy.db' }), resolve('data/usage-spool.jsonl'));
+  assert.equal(usageSpoolFile({ db_path: '/srv/db/llm-proxy.db' }, 2), '/srv/db/usage-spool-2.jsonl');
+  // With PostgreSQL the SQLite path is unused; the spool goes where storage.spool_dir says.
+  assert.equal(usageSpoolFile({ db_path: './data/llm-proxy.db', spool_dir: '/var/lib/llm-proxy/spool' }), '/var/lib/llm-proxy/spool/usage-spool.jsonl');
+  assert.equal(usageSpoolFile({ db_path: './data/llm-proxy.db', spool_dir: 'spool' }, 1), resolve('spool/usage-spool-1.jsonl'));
 });

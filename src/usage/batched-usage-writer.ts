@@ -1,11 +1,11 @@
 // Usage records to the database, off the request path: buffered, written in batches (every second
 // or every 500 records), and kept in a bounded spool while the database is away. Every record gets
 // its unique id when it is recorded, so a batch written twice inserts nothing twice. On close the
-// spool is flushed, or saved to a file beside the SQLite path and replayed on the next start; a
+// spool is flushed, or saved to a file (usageSpoolFile) and replayed on the next start; a
 // replayed file is deleted only once its records are written.
 import { randomFillSync } from 'node:crypto';
 import { appendFileSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Logger } from '../logging/logger.js';
 import { makeDirectory } from '../store/make-directory.js';
 import { isTransientStoreError } from '../store/transient-errors.js';
@@ -26,6 +26,16 @@ function processAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * The spool file of a process: in storage.spool_dir, or beside the SQLite file (the default data
+ * directory, also with PostgreSQL). Worker slot 0 keeps the single-process name, so a spool left by
+ * an earlier run is replayed whatever the number of workers.
+ */
+export function usageSpoolFile(storage: { db_path: string; spool_dir?: string }, slot = 0): string {
+  const dir = storage.spool_dir === undefined ? dirname(resolve(storage.db_path)) : resolve(storage.spool_dir);
+  return join(dir, slot === 0 ? 'usage-spool.jsonl' : `usage-spool-${slot}.jsonl`);
 }
 
 /**

@@ -1,7 +1,8 @@
 // The shared cache store: answers in Redis under one key prefix, each a JSON value set with
 // `SET ... PX ttl`, so every instance sees every other's entries. Entry count and size come from
 // a small index (a sorted set of expiry times and a hash of sizes) kept by one Lua script per
-// write and pruned as entries expire; hit and miss counts are flushed to a stats hash each second.
+// write and pruned as entries expire, or as each stats call finds them gone before their time (Redis's
+// own maxmemory eviction, an operator's DEL); hit and miss counts are flushed to a stats hash each second.
 // Every call goes through the shared RedisConnection (command timeout + breaker), so a slow or
 // absent Redis costs at most one short timeout and then nothing: the cache is skipped.
 import type { Redis } from 'ioredis';
@@ -12,19 +13,30 @@ import type { CacheStore, CacheStoreStats } from './cache-store.js';
 /** Expired index members removed per write; the stats call prunes more. */
 const PRUNE_ON_WRITE = 20;
 const PRUNE_ON_STATS = 1000;
+/**
+ * Index members whose entry key each stats call checks is still there, from where the last call
+ * stopped: Redis evicts entries under maxmemory without telling the index, which counted them until
+ * their TTL ended. A bounded sweep keeps each call short; the count catches up over a few calls.
+ */
+const SWEEP_ON_STATS = 2000;
+
+// Removes one member from the index and its size from the total. KEYS as in each script below.
+const DROP_MEMBER = `
+local function drop(index, sizes, stats, member)
+  local size = redis.call('HGET', sizes, member)
+  if size then redis.call('HINCRBY', stats, 'bytes', -tonumber(size)) end
+  redis.call('HDEL', sizes, member)
+  redis.call('ZREM', index, member)
+end
+`;
 const FLUSH_INTERVAL_MS = 1000;
 
 // KEYS: entry, index, sizes, stats. ARGV: value, ttl ms, member, size, expires-at ms, now ms, prune limit.
-const SET_SCRIPT = `
+const SET_SCRIPT = `${DROP_MEMBER}
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[6], 'LIMIT', 0, tonumber(ARGV[7]))
 for _, member in ipairs(expired) do
-  if member ~= ARGV[3] then
-    local size = redis.call('HGET', KEYS[3], member)
-    if size then redis.call('HINCRBY', KEYS[4], 'bytes', -tonumber(size)) end
-    redis.call('HDEL', KEYS[3], member)
-    redis.call('ZREM', KEYS[2], member)
-  end
+  if member ~= ARGV[3] then drop(KEYS[2], KEYS[3], KEYS[4], member) end
 end
 local old = redis.call('HGET', KEYS[3], ARGV[3])
 if old then redis.call('HINCRBY', KEYS[4], 'bytes', -tonumber(old)) end
@@ -34,15 +46,24 @@ redis.call('ZADD', KEYS[2], ARGV[5], ARGV[3])
 return 1
 `;
 
-// KEYS: index, sizes, stats. ARGV: now ms, prune limit. Returns entries, bytes, hits, misses.
-const STATS_SCRIPT = `
+// KEYS: index, sizes, stats. ARGV: now ms, prune limit, entry key prefix, sweep limit. Returns
+// entries, bytes, hits, misses. The entry keys checked are named from the index (a standalone
+// Redis, which the proxy uses, runs that; a Redis Cluster would refuse it, as it does the prefix).
+const STATS_SCRIPT = `${DROP_MEMBER}
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-for _, member in ipairs(expired) do
-  local size = redis.call('HGET', KEYS[2], member)
-  if size then redis.call('HINCRBY', KEYS[3], 'bytes', -tonumber(size)) end
-  redis.call('HDEL', KEYS[2], member)
-  redis.call('ZREM', KEYS[1], member)
+for _, member in ipairs(expired) do drop(KEYS[1], KEYS[2], KEYS[3], member) end
+local from = tonumber(redis.call('HGET', KEYS[3], 'sweep') or '0')
+local limit = tonumber(ARGV[4])
+if from >= redis.call('ZCARD', KEYS[1]) then from = 0 end
+local checked = redis.call('ZRANGE', KEYS[1], from, from + limit - 1)
+local gone = 0
+for _, member in ipairs(checked) do
+  if redis.call('EXISTS', ARGV[3] .. member) == 0 then
+    drop(KEYS[1], KEYS[2], KEYS[3], member)
+    gone = gone + 1
+  end
 end
+redis.call('HSET', KEYS[3], 'sweep', from + #checked - gone)
 local fields = redis.call('HMGET', KEYS[3], 'bytes', 'hits', 'misses')
 return {redis.call('ZCARD', KEYS[1]), fields[1] or '0', fields[2] or '0', fields[3] or '0'}
 `;
@@ -61,7 +82,7 @@ interface CacheCommands {
     now: number,
     prune: number,
   ): Promise<number>;
-  llmProxyCacheStats(index: string, sizes: string, stats: string, now: number, prune: number): Promise<[number, string, string, string]>;
+  llmProxyCacheStats(index: string, sizes: string, stats: string, now: number, prune: number, entryPrefix: string, sweep: number): Promise<[number, string, string, string]>;
 }
 
 function commands(client: Redis): CacheCommands {
@@ -94,7 +115,11 @@ export class RedisCacheStore implements CacheStore {
   }
 
   private entryKey(key: string): string {
-    return `${this.prefix}e:${key}`;
+    return `${this.entryPrefix}${key}`;
+  }
+
+  private get entryPrefix(): string {
+    return `${this.prefix}e:`;
   }
 
   async get(key: string): Promise<CachedAnswer | undefined> {
@@ -148,7 +173,7 @@ export class RedisCacheStore implements CacheStore {
     await this.flushCounts();
     try {
       const [entries, bytes, hits, misses] = await this.connection.run(() =>
-        this.commands.llmProxyCacheStats(this.indexKey, this.sizesKey, this.statsKey, now, PRUNE_ON_STATS),
+        this.commands.llmProxyCacheStats(this.indexKey, this.sizesKey, this.statsKey, now, PRUNE_ON_STATS, this.entryPrefix, SWEEP_ON_STATS),
       );
       return {
         status: this.connection.breakerState === 'closed' ? 'healthy' : 'degraded',

@@ -23,12 +23,16 @@ import { searchSeed } from '../support/search-seed.js';
 import { createPostgresSchema, type PostgresSchema } from '../support/backing-services.js';
 import type { UsageRecord } from '../../src/usage/usage-recorder.js';
 
-/** Statuses CONTRACT.md's error table allows for a chat call whose upstream misbehaved. */
-const ERROR_STATUSES = new Set([400, 404, 429, 502, 503, 504]);
+/**
+ * Statuses CONTRACT.md's error table allows for a chat call whose upstream misbehaved; 413 when the
+ * provider refused the request as too large (the same status as the proxy's own body limit).
+ */
+const ERROR_STATUSES = new Set([400, 404, 413, 429, 502, 503, 504]);
 /** The error `type` each of those statuses goes with (an SDK branches on either). */
 const TYPE_OF_STATUS: Record<number, string> = {
   400: 'invalid_request_error',
   404: 'invalid_request_error',
+  413: 'invalid_request_error',
   429: 'rate_limit_error',
   502: 'api_error',
   503: 'service_unavailable_error',

@@ -78,8 +78,9 @@ export const CASES: ConformanceCase[] = [
   answer('image-url', 'image as an http URL', {
     openai: { content: 'Two dice on a checkered background, one of them semi-transparent.', finish: 'stop' },
     anthropic: { content: 'Two dice on a checkered background, one of them semi-transparent.', finish: 'stop' },
-    // Gemini's fileData takes uploaded files only: a web URL is refused before any upstream call.
-    gemini: { status: 400, code: 'unsupported_content' },
+    // Gemini fetches no web URLs: the proxy downloads the image, and in tests no image host answers
+    // (nothing beyond 127.0.0.1), so the download fails before any upstream call.
+    gemini: { status: 400, code: 'invalid_image_url' },
   }),
   answer('tools', 'tools', {
     openai: { content: null, toolCalls: [{ id: 'call_paris', name: 'get_weather', arguments: paris }], finish: 'tool_calls' },

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Dispatcher } from 'undici';
+import { MockAgent, type Dispatcher } from 'undici';
 import { buildApp, type App } from '../../src/app.js';
 import type { ReloadHandler } from '../../src/http/routes/admin-reload.js';
 import { loadConfig, type Environment } from '../../src/config/config-loader.js';
@@ -44,6 +44,10 @@ export interface GatewayOptions {
   /** The connections web image downloads use (an undici MockAgent: the image hosts a test serves). */
   imageDispatcher?: Dispatcher;
 }
+
+/** Image downloads (for Gemini) reach no host, and look up no name, unless a test serves images itself. */
+const NO_IMAGE_HOSTS = new MockAgent();
+NO_IMAGE_HOSTS.disableNetConnect();
 
 /** `env` is the process environment the proxy would see; LLM_PROXY_DB is pointed at a temp path unless given. */
 /**
@@ -87,7 +91,7 @@ export async function startGateway(env: Environment, options: GatewayOptions = {
     usage,
     ...(options.rateLimiter === undefined ? {} : { localRateLimiter: options.rateLimiter }),
     resolveHost: options.resolveHost ?? loopbackOnly,
-    ...(options.imageDispatcher === undefined ? {} : { imageDispatcher: options.imageDispatcher }),
+    imageDispatcher: options.imageDispatcher ?? NO_IMAGE_HOSTS,
   });
   const app = buildApp(services, options.reload === undefined ? {} : { reload: options.reload });
   options.prepare?.(app);

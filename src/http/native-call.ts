@@ -6,7 +6,7 @@ import { isGatewayError, upstreamStreamError } from '../errors/gateway-error.js'
 import type { CompletionUsage } from '../openai/types.js';
 import type { CallSignal } from '../upstream/call-signal.js';
 import type { UpstreamRequestSpec } from '../providers/provider.js';
-import { callTimeouts, heldOutcome, openHeldStream, type ChatCallContext, type HeldStream, type StreamOutcome, type StreamStats } from '../routing/chat-executor.js';
+import { callTimeouts, heldOutcome, openHeldStream, type ChatCallContext, type FramesOver, type HeldStream, type StreamOutcome, type StreamStats } from '../routing/chat-executor.js';
 import type { ModelGroup, ModelRouter, Route } from '../routing/model-router.js';
 import type { ProviderInstance } from '../providers/provider.js';
 import { reachableGroups } from '../routing/reachable-groups.js';
@@ -122,8 +122,9 @@ export class NativeCaller {
     );
   }
 
-  private async *frames(batches: AsyncGenerator<SseEvent[]>, route: Route, stats: StreamStats, protocol: NativeProtocol, done: () => void): AsyncGenerator<string> {
+  private async *frames(batches: AsyncGenerator<SseEvent[]>, route: Route, stats: StreamStats, protocol: NativeProtocol, over: FramesOver): AsyncGenerator<string> {
     const provider = route.provider.name;
+    let failure: unknown;
     try {
       for await (const batch of batches) {
         let out = '';
@@ -147,17 +148,17 @@ export class NativeCaller {
         }
         if (out.length > 0) yield out;
       }
+      if (!stats.finished) throw upstreamStreamError(provider, 'it ended before the answer was complete');
     } catch (error) {
-      if (isAbort(error)) throw error;
-      if (isGatewayError(error)) {
+      if (isAbort(error)) failure = error;
+      else if (isGatewayError(error)) {
         const message = this.services.redactor.redactProviderText(error.message);
-        throw message === error.message ? error : error.with({ message });
-      }
-      throw upstreamStreamError(provider, error instanceof SseEventTooLarge ? error.message : 'the connection broke');
+        failure = message === error.message ? error : error.with({ message });
+      } else failure = upstreamStreamError(provider, error instanceof SseEventTooLarge ? error.message : 'the connection broke');
+      throw failure;
     } finally {
-      done();
+      over(failure);
     }
-    if (!stats.finished) throw upstreamStreamError(provider, 'it ended before the answer was complete');
     if (protocol.closing !== undefined) yield protocol.closing;
   }
 }

@@ -22,7 +22,7 @@ import type { RetryBudget } from './retry-policy.js';
 
 export type { AttemptRecord, ChatCallContext, ExecutorOptions, GroupView, JsonOutcome, StreamOutcome, StreamStats } from './chat-call-types.js';
 export { callTimeouts } from './call-limits.js';
-export { heldOutcome, openHeldStream, type HeldStream } from './chat-stream.js';
+export { heldOutcome, openHeldStream, type FramesOver, type HeldStream } from './chat-stream.js';
 export { NOT_ALLOWED } from './deployment-failover.js';
 
 export class ChatExecutor extends DeploymentFailover {
@@ -197,10 +197,10 @@ export class ChatExecutor extends DeploymentFailover {
     const provider = route.provider;
     const target = this.target(route, request, context, true);
     const open = () =>
-      openHeldStream(this.client, provider, provider.codec.buildChatRequest(request, target), group, context.signal, this.options.ttfbMs, (body, stats) =>
+      openHeldStream(this.client, provider, provider.codec.buildChatRequest(request, target), group, context.signal, this.options.ttfbMs, (body, stats, over) =>
         provider.codec.passthrough
-          ? this.frames.passthroughFrames(body, provider, stats, context.includeUsage)
-          : this.frames.translatedFrames(provider.codec.convertStream(decodeSse(upstreamSse(body), () => releaseBody(body)), target), provider, stats, context.includeUsage),
+          ? this.frames.passthroughFrames(body, provider, stats, context.includeUsage, over)
+          : this.frames.translatedFrames(provider.codec.convertStream(decodeSse(upstreamSse(body), () => releaseBody(body)), target), provider, stats, context.includeUsage, over),
       );
     // Only a limit the proxy chose can be lowered (never on the pass-through path: no promise added there).
     if (provider.codec.passthrough || !proxyChoseOutputLimit(request, target)) return open();

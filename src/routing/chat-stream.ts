@@ -46,6 +46,12 @@ export interface HeldStream {
 }
 
 /**
+ * Called by a stream's frames once they are over, with the failure they ended on: an error event,
+ * an end before the answer was complete (undefined: they ended well, or the reader stopped early).
+ */
+export type FramesOver = (failure?: unknown) => void;
+
+/**
  * The outcome of a held stream and where it was served. Written with named fields on purpose: on
  * Node 20's V8 (11.3) an object spread followed by properties the source lacks,
  * `{ ...result, route, attempts }`, takes a slow path (~0.5-0.7 µs a call in a microbenchmark,
@@ -64,8 +70,10 @@ const MAX_HELD_BYTES = 4 * 1024 * 1024;
  * Opens one upstream stream and reads it until its first real content (a chunk with content, a
  * tool call or a finish), so any failure before that point, a stall past the time to the first
  * token included, can still move to another deployment: such failures are thrown as retryable.
- * `framesOf` turns the body into ready-to-write frames and keeps `stats`; `release` is for it to
- * call when the stream is over (it drops the client-abort listener). Chat and native calls share it.
+ * `framesOf` turns the body into ready-to-write frames and keeps `stats`; `over` is for it to call
+ * when its frames are over (it drops the client-abort listener). A stream is done, for its deployment,
+ * once both the upstream call and its frames are over: a failure of either counts against it, so an
+ * upstream error event or an early end counts as a broken connection does. Chat and native calls share it.
  */
 export async function openHeldStream(
   client: UpstreamClient,
@@ -74,14 +82,36 @@ export async function openHeldStream(
   group: ModelGroup,
   clientSignal: CallSignal,
   defaultTtfbMs: number,
-  framesOf: (body: UpstreamResponse['body'], stats: StreamStats, release: () => void) => AsyncGenerator<Frame>,
+  framesOf: (body: UpstreamResponse['body'], stats: StreamStats, over: FramesOver) => AsyncGenerator<Frame>,
 ): Promise<HeldStream> {
   // The attempt has its own signal: the client's going away aborts it, and so does a stall
   // before the first content (past the time-to-first-token limit).
   const attempt = new CallAbort();
-  const onClientAbort = () => attempt.abort();
+  // The frames' end and the upstream call's, met in either order; a client that leaves ends the
+  // frames too (a reader that never finishes them must not hold the deployment in flight for good).
+  let framesOver = false;
+  let framesFailure: unknown;
+  let callOver = false;
+  let callFailure: unknown;
+  let done: ((failure: unknown) => void) | undefined;
+  const settle = () => {
+    if (!framesOver || !callOver || done === undefined) return;
+    const callback = done;
+    done = undefined;
+    callback(callFailure ?? framesFailure);
+  };
+  const release: FramesOver = (failure) => {
+    clientSignal.removeEventListener('abort', onClientAbort);
+    if (framesOver) return;
+    framesOver = true;
+    framesFailure = failure;
+    settle();
+  };
+  const onClientAbort = () => {
+    attempt.abort();
+    release();
+  };
   clientSignal.addEventListener('abort', onClientAbort, { once: true });
-  const release = () => clientSignal.removeEventListener('abort', onClientAbort);
   const ttfbMs = group.timeouts.ttfbMs ?? defaultTtfbMs;
   const timer = setTimeout(() => attempt.abort(new AttemptTimeout()), ttfbMs);
   const timedOut = () => attempt.reason instanceof AttemptTimeout;
@@ -124,8 +154,15 @@ export async function openHeldStream(
   } finally {
     clearTimeout(timer);
   }
-  const body = response.body;
-  return { first: joinFrames(held), frames, stats, whenDone: (callback) => body.onSettled(callback) };
+  const whenDone = (callback: (failure: unknown) => void) => {
+    done = callback;
+    response.body.onSettled((failure) => {
+      callOver = true;
+      callFailure = failure;
+      settle();
+    });
+  };
+  return { first: joinFrames(held), frames, stats, whenDone };
 }
 
 /** Turns an upstream stream body into the frames the client gets; one per executor, shared by every stream. */
@@ -165,9 +202,11 @@ export class ChatStreamFrames {
     provider: ProviderInstance,
     stats: StreamStats,
     includeUsage: boolean,
+    over: FramesOver,
   ): AsyncGenerator<Frame> {
     const scanner = new SsePassthrough(stats, (data) => this.inspectEvent(provider, stats, includeUsage, data));
     let ended = false;
+    let failure: unknown;
     try {
       for await (const chunk of upstreamSse(body)) {
         const out = scanner.push(chunk);
@@ -186,14 +225,16 @@ export class ChatStreamFrames {
         stats.finished = true;
         return;
       }
+      // Some hosts close without [DONE]; a finished answer is still complete.
+      if (!stats.finished) throw upstreamStreamError(provider.name, 'it ended before the answer was complete');
     } catch (error) {
-      throw this.streamFailure(provider, error);
+      failure = this.streamFailure(provider, error);
+      throw failure;
     } finally {
       // Stopped at [DONE], on an error or by the client: what is left of the body is released.
       if (!ended) releaseBody(body);
+      over(failure);
     }
-    // Some hosts close without [DONE]; a finished answer is still complete.
-    if (!stats.finished) throw upstreamStreamError(provider.name, 'it ended before the answer was complete');
     yield SSE_DONE;
   }
 
@@ -235,7 +276,9 @@ export class ChatStreamFrames {
     provider: ProviderInstance,
     stats: StreamStats,
     includeUsage: boolean,
+    over: FramesOver,
   ): AsyncGenerator<string> {
+    let failure: unknown;
     try {
       for await (const chunk of chunks) {
         stats.chunks++;
@@ -251,7 +294,10 @@ export class ChatStreamFrames {
         yield encodeSseJson(chunk);
       }
     } catch (error) {
-      throw this.streamFailure(provider, error);
+      failure = this.streamFailure(provider, error);
+      throw failure;
+    } finally {
+      over(failure);
     }
     stats.finished = true;
     yield SSE_DONE;

@@ -153,6 +153,22 @@ describe('/v1/messages: a Claude group with a GPT fallback', () => {
     assert.equal((await post({ ...REQUEST, model: 'claude-primary' })).status, 200);
   });
 
+  test('a Claude stream that fails after its first content without a broken connection counts against its deployment', async () => {
+    const failures = async () => {
+      const providers = (await (await fetch(`${gateway.url}/health/providers`)).json()) as Record<string, { deployments: Record<string, { failures: number; inFlight: number }> }>;
+      return providers.anthropic?.deployments['anthropic/claude-sonnet-4-5'];
+    };
+    const before = (await failures())?.failures ?? 0;
+    for (const scenario of ['stream-overloaded', 'stream-truncated'] as const) {
+      anthropic.enqueue({ kind: 'scenario', scenario });
+      const answer = await post({ ...REQUEST, model: 'claude-primary', stream: true });
+      assert.match(answer.text, /event: error/);
+    }
+    const after = await failures();
+    assert.equal(after?.failures, before + 2, JSON.stringify(after));
+    assert.equal(after?.inFlight, 0);
+  });
+
   test("count_tokens asks Claude's own count; when Claude fails, the failover answers with the proxy's count", async () => {
     const count = async (model: string) => {
       const response = await fetch(`${gateway.url}/v1/messages/count_tokens`, {

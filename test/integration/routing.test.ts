@@ -75,6 +75,10 @@ models:
     deployments: [{ provider: one, model: b1 }, { provider: two, model: b2 }]
   - name: cutoff
     deployments: [{ provider: one, model: cut1 }]
+  - name: cut-by-event
+    deployments: [{ provider: one, model: cut-event }]
+  - name: cut-short
+    deployments: [{ provider: one, model: cut-short }]
   - name: mixed-output
     deployments: [{ provider: big, model: large-window }, { provider: one, model: small-window }]
   - name: roomy
@@ -240,6 +244,26 @@ routing: { failure_threshold: 3, cooldown_s: 0.5 }
     assert.equal(cut?.inFlight, 0);
   });
 
+  for (const [name, fault, model] of [
+    ['an upstream error event', { kind: 'error-event', chunks: 3, message: 'overloaded' }, 'cut-event'],
+    ['a clean close before the answer is complete', { kind: 'truncate', chunks: 3 }, 'cut-short'],
+  ] as const) {
+    test(`a stream that fails after its first content by ${name} counts against its deployment`, async () => {
+      const group = model === 'cut-event' ? 'cut-by-event' : 'cut-short';
+      for (let index = 0; index < 3; index++) {
+        one.enqueue(fault);
+        const text = await (await chat(gateway, group, { stream: true })).text();
+        assert.match(text, /"code":"upstream_stream_error"/);
+      }
+      const providers = (await (await fetch(`${gateway.url}/health/providers`)).json()) as Record<string, { deployments: Record<string, { circuit: string; failures: number; requests: number; inFlight: number }> }>;
+      const cut = providers.one?.deployments[`one/${model}`];
+      assert.equal(cut?.failures, 3, JSON.stringify(cut));
+      assert.equal(cut?.requests, 3, 'each stream counted once');
+      assert.equal(cut?.circuit, 'open');
+      assert.equal(cut?.inFlight, 0);
+    });
+  }
+
   test('a client that leaves a stream midway counts neither for nor against the deployment', async () => {
     const before = (await (await fetch(`${gateway.url}/health/providers`)).json()) as Record<string, { deployments: Record<string, { failures: number }> }>;
     const failures = before.one?.deployments['one/cut1']?.failures ?? 0;
@@ -305,7 +329,7 @@ routing: { failure_threshold: 3, cooldown_s: 0.5 }
       const messages = request.body?.messages as Array<{ content: string }> | undefined;
       return messages?.[0]?.content === 'ping';
     });
-    assert.equal(probed, 18);
+    assert.equal(probed, 20);
     assert.ok(pings.length >= 15, `pings: ${pings.length}`);
     assert.ok(pings.every((request) => request.body?.max_tokens === 1));
     assert.ok(big.requests.some((request) => request.body?.model === 'large-window'));

@@ -64,3 +64,30 @@ test('a fallback that names a group already in the chain (an alias of it, or of 
   );
   assert.deepEqual(called, ['a1', 'b1']);
 });
+
+test('a 503 whose Retry-After is longer than a retry waits cools its deployment: the next calls go elsewhere until then', async () => {
+  const health = new HealthRegistry(breaker, () => undefined);
+  // A constant random keeps the configured order: m1 first.
+  const failover = new Failover({} as ModelRouter, health, new RetryBudget(), { ttfbMs: 1000, contextWindowFallbacks: true, random: () => 0.5 });
+  const busy = group('g', 'm1', 'm2');
+  const called: string[] = [];
+  const attempt: DeploymentAttempt<string> = async (route) => {
+    called.push(route.upstreamModel);
+    if (route.upstreamModel === 'm1') throw upstreamError(503, 'one', 'down for maintenance', 60_000);
+    return 'ok';
+  };
+  for (let index = 0; index < 3; index++) assert.equal((await failover.call(busy, attempt)).result, 'ok');
+  assert.deepEqual(called, ['m1', 'm2', 'm2', 'm2']);
+  assert.ok(health.get('one/m1').cooling(Date.now() + 59_000), 'cooling for the hinted minute');
+  assert.ok(!health.get('one/m1').cooling(Date.now() + 61_000));
+});
+
+test('a 503 with a short Retry-After (one a retry waits for) does not cool its deployment', async () => {
+  const health = new HealthRegistry(breaker, () => undefined);
+  const failover = new Failover({} as ModelRouter, health, new RetryBudget(), { ttfbMs: 1000, contextWindowFallbacks: true, random: () => 0.5 });
+  await failover.call(group('g', 'm1', 'm2'), async (route) => {
+    if (route.upstreamModel === 'm1') throw upstreamError(503, 'one', 'busy', 2_000);
+    return 'ok';
+  });
+  assert.equal(health.get('one/m1').cooling(Date.now()), false);
+});

@@ -12,7 +12,7 @@ import type { HealthRegistry } from './deployment-health.js';
 import { orderCandidates, type Candidate } from './load-balance.js';
 import type { ModelGroup, ModelRouter } from './model-router.js';
 import { plannedFallbacks } from './reachable-groups.js';
-import { retryDelay, type RetryBudget } from './retry-policy.js';
+import { MAX_WAITED_RETRY_AFTER_MS, retryDelay, type RetryBudget } from './retry-policy.js';
 
 /** The route header's outcome for a fallback the key may not use: it was skipped, not tried. */
 export const NOT_ALLOWED = 'model_not_allowed';
@@ -183,7 +183,11 @@ export class DeploymentFailover {
           candidate.health.coolDown(until);
           earliestRetry = earliestRetry === undefined ? until : Math.min(earliestRetry, until);
         } else {
-          candidate.health.failed(error.code ?? `HTTP ${error.status}`, Date.now(), opensAtOnce(error));
+          const now = Date.now();
+          candidate.health.failed(error.code ?? `HTTP ${error.status}`, now, opensAtOnce(error));
+          // A 503 that says when to come back, later than a retry would wait: believed, as a 429's is
+          // (the time is capped where it is read), so the next calls do not go straight back to it.
+          if (error.retryAfterMs !== undefined && error.retryAfterMs > MAX_WAITED_RETRY_AFTER_MS) candidate.health.coolDown(now + error.retryAfterMs);
         }
         return 'failed';
       }
@@ -280,7 +284,8 @@ export class DeploymentFailover {
         status: 429,
         type: 'rate_limit_error',
         code: 'upstream_rate_limited',
-        message: `Every deployment of '${model}' is rate limited by its provider; retry after the time in Retry-After.`,
+        // Cooling after a 429, or after a 503 with a long Retry-After: either way the provider said when.
+        message: `Every deployment of '${model}' is rate limited or unavailable by its provider's word; retry after the time in Retry-After.`,
         ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
       });
     }

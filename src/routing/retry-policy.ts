@@ -13,6 +13,9 @@ export interface RetryOptions {
   maxRetryAfterMs?: number;
 }
 
+/** The longest Retry-After a retry waits for (unless the options say otherwise); a longer one cools the deployment instead. */
+export const MAX_WAITED_RETRY_AFTER_MS = 10_000;
+
 export class RetryBudget {
   inFlight = 0;
   private retrying = 0;
@@ -38,6 +41,6 @@ export function retryDelay(error: unknown, attempt: number, options: RetryOption
   const base = options.baseDelayMs ?? 250;
   const cap = options.maxDelayMs ?? 4000;
   const hinted = isGatewayError(error) ? error.retryAfterMs : undefined;
-  if (hinted !== undefined) return hinted <= (options.maxRetryAfterMs ?? 10_000) ? hinted : undefined;
+  if (hinted !== undefined) return hinted <= (options.maxRetryAfterMs ?? MAX_WAITED_RETRY_AFTER_MS) ? hinted : undefined;
   return Math.floor(random() * Math.min(cap, base * 2 ** (attempt - 1)));
 }

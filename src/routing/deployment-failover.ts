@@ -143,8 +143,8 @@ export class DeploymentFailover {
     const tryOnce = async (candidate: Candidate, current: ModelGroup): Promise<{ served: T } | 'failed' | 'overflow'> => {
       const deployment = candidate.health.id;
       total++;
-      candidate.health.start();
       const started = Date.now();
+      candidate.health.start(started);
       try {
         const served = await attempt(candidate.route, current, signal);
         candidate.health.succeeded(Date.now() - started, ongoing !== undefined);

@@ -43,6 +43,8 @@ export interface HealthSnapshot {
 export class DeploymentHealth {
   inFlight = 0;
   ewmaTtfbMs: number | undefined;
+  /** When an attempt last started here (epoch ms; 0: never, or not said): how old `ewmaTtfbMs` may be. */
+  triedAt = 0;
   requests = 0;
   failures = 0;
   private state: CircuitState = 'closed';
@@ -90,8 +92,10 @@ export class DeploymentHealth {
     return Math.max(this.coolUntil, this.state === 'open' ? this.openUntil : 0);
   }
 
-  start(): void {
+  /** An attempt starts here at `now` (epoch ms). */
+  start(now = 0): void {
     this.inFlight++;
+    if (now > this.triedAt) this.triedAt = now;
   }
 
   /**

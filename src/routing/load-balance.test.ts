@@ -55,10 +55,33 @@ test('lowest-latency measures unmeasured deployments first, then prefers the fas
   const slow = candidate('slow', 1);
   const fresh = candidate('fresh', 1);
   for (const [health, ms] of [[fast.health, 50], [slow.health, 400]] as const) {
-    health.start();
+    health.start(Date.now());
     health.succeeded(ms);
   }
   assert.deepEqual(orderCandidates([slow, fast, fresh], 'lowest-latency', seededRandom(5)).map((item) => item.health.id), ['fresh', 'fast', 'slow']);
+});
+
+test('lowest-latency re-measures a deployment left untried for a minute: one call goes to it, then the fastest again', () => {
+  const fast = candidate('fast', 1);
+  const slow = candidate('slow', 1);
+  const start = 1_000_000;
+  for (const [health, ms] of [[fast.health, 50], [slow.health, 400]] as const) {
+    health.start(start);
+    health.succeeded(ms);
+  }
+  const first = (now: number) => orderCandidates([fast, slow], 'lowest-latency', seededRandom(5), now)[0]?.health.id;
+  // The fast one serves every call meanwhile.
+  for (let now = start; now < start + 60_000; now += 10_000) {
+    assert.equal(first(now), 'fast');
+    fast.health.start(now);
+    fast.health.succeeded(50);
+  }
+  const later = start + 61_000;
+  assert.equal(first(later), 'slow', 'its figure is a minute old: measured again');
+  slow.health.start(later);
+  assert.equal(first(later), 'fast', 'one call at a time re-measures it');
+  slow.health.succeeded(40);
+  assert.ok((slow.health.ewmaTtfbMs ?? 400) < 400, 'its figure moved towards what it does now');
 });
 
 test('lowest-cost prefers the cheapest known price, unknown last', () => {

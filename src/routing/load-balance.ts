@@ -29,16 +29,33 @@ function byScore(candidates: readonly Candidate[], score: (candidate: Candidate)
     .map((entry) => entry.candidate);
 }
 
-export function orderCandidates(candidates: readonly Candidate[], strategy: Strategy, random: () => number = Math.random): Candidate[] {
+/**
+ * How long a deployment's latency figure stands without an attempt there. lowest-latency never picks
+ * a deployment once slower than another, so its figure would never change however fast it became:
+ * past this age it counts as unmeasured again, and the next call goes to it (one call: that call's
+ * start makes the figure current; its answer updates it). LiteLLM's latency routing likewise forgets
+ * figures past a TTL.
+ */
+export const REMEASURE_AFTER_MS = 60_000;
+
+/** A deployment's latency for lowest-latency: -1 (first) when unmeasured or not tried for a while. */
+function latencyScore(health: DeploymentHealth, now: number): number {
+  const ewma = health.ewmaTtfbMs;
+  return ewma === undefined || now - health.triedAt > REMEASURE_AFTER_MS ? -1 : ewma;
+}
+
+export function orderCandidates(candidates: readonly Candidate[], strategy: Strategy, random: () => number = Math.random, now?: number): Candidate[] {
   if (candidates.length <= 1) return candidates.slice();
   switch (strategy) {
     case 'weighted-random':
       return weightedOrder(candidates, random);
     case 'least-busy':
       return byScore(candidates, (candidate) => candidate.health.inFlight, random);
-    case 'lowest-latency':
-      // Unmeasured deployments go first, so each gets measured.
-      return byScore(candidates, (candidate) => candidate.health.ewmaTtfbMs ?? -1, random);
+    case 'lowest-latency': {
+      // Unmeasured deployments go first, so each gets measured (again, when its figure is old).
+      const at = now ?? Date.now();
+      return byScore(candidates, (candidate) => latencyScore(candidate.health, at), random);
+    }
     case 'lowest-cost':
       return byScore(candidates, (candidate) => candidate.unitCost ?? Number.POSITIVE_INFINITY, random);
   }

@@ -91,3 +91,24 @@ test('a 503 with a short Retry-After (one a retry waits for) does not cool its d
   });
   assert.equal(health.get('one/m1').cooling(Date.now()), false);
 });
+
+test("when every circuit is open, the one call goes to the asked group's deployment whose cool-down ends first, not its first", async () => {
+  const health = new HealthRegistry(breaker, () => undefined);
+  const asked = group('a', 'a1', 'a2');
+  const fallback = group('b', 'b1');
+  asked.fallbacks = ['b'];
+  const router = { plan: (name: string) => (name === 'b' ? fallback : undefined), version: 1 } as unknown as ModelRouter;
+  // A constant random keeps the configured order: a1 first.
+  const failover = new Failover(router, health, new RetryBudget(), { ttfbMs: 1000, contextWindowFallbacks: true, random: () => 0.5 });
+  const now = Date.now();
+  // b1 opened first, then a2, then a1. The model asked for is preferred to a fallback; within it, a2 is the closest to its probe.
+  for (const [id, at] of [['one/b1', now - 30_000], ['one/a2', now - 20_000], ['one/a1', now - 10_000]] as const) {
+    for (let index = 0; index < 3; index++) health.get(id).failed('boom', at);
+  }
+  const called: string[] = [];
+  await failover.call(asked, async (route) => {
+    called.push(route.upstreamModel);
+    return 'ok';
+  });
+  assert.deepEqual(called, ['a2']);
+});

@@ -98,8 +98,6 @@ export interface ChatCodec {
   parseContentPolicyCode?(body: unknown): string | undefined;
   /** That refusal's detail as the provider gives it (Azure's `innererror`: `content_filter_result` and its code). */
   parseContentPolicyDetail?(body: unknown): Record<string, unknown> | undefined;
-  /** Statuses beyond the shared table that mean "try again" (Anthropic's 529). */
-  readonly extraRetryableStatuses?: readonly number[];
   /** POST /v1/embeddings; absent when the provider serves no embeddings. */
   readonly embeddings?: EmbeddingsCodec;
   /** The list endpoint, for discovery. */

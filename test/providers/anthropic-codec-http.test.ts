@@ -71,7 +71,6 @@ describe('anthropicCodec over HTTP', () => {
     assert.equal(response.status, 529);
     assert.equal(response.headers.get('x-should-retry'), 'true');
     assert.equal(anthropicCodec.parseErrorMessage(await response.json()), 'overloaded_error: Overloaded');
-    assert.ok(anthropicCodec.extraRetryableStatuses?.includes(response.status));
   });
 
   it('discovers models through the list request', async () => {

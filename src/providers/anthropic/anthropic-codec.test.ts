@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { collect, makeTarget, sseEvents } from '../../../test/providers/codec-harness.js';
 import { openAiCase } from '../../../test/providers/openai-cases.js';
 import { readAnthropicFixture, readAnthropicJson } from '../../../test/support/fake-anthropic.js';
+import { upstreamError } from '../../errors/gateway-error.js';
 import { anthropicCodec, parseAnthropicModelList } from './anthropic-codec.js';
 
 describe('anthropicCodec', () => {
@@ -33,8 +34,10 @@ describe('anthropicCodec', () => {
     assert.equal(anthropicCodec.parseErrorMessage(readAnthropicJson('anthropic-error-529.json')), 'overloaded_error: Overloaded');
   });
 
-  it('retries 529 (overloaded)', () => {
-    assert.deepEqual(anthropicCodec.extraRetryableStatuses, [529]);
+  it('retries 529 (overloaded): the shared status table makes every 5xx a retryable upstream_error', () => {
+    const error = upstreamError(529, 'anthropic', anthropicCodec.parseErrorMessage(readAnthropicJson('anthropic-error-529.json')) ?? '');
+    assert.equal(error.retryable, true);
+    assert.equal(error.code, 'upstream_error');
   });
 
   it('lists models from GET /v1/models?limit=1000', () => {

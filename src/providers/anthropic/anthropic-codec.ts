@@ -47,8 +47,6 @@ export const anthropicCodec: ChatCodec = {
   convertStream: convertAnthropicStream,
   parseErrorMessage: parseAnthropicErrorMessage,
   parseErrorStatus: parseAnthropicErrorStatus,
-  // 529 is Anthropic's "overloaded": a retry (or another provider) usually succeeds.
-  extraRetryableStatuses: [529],
   listModels: {
     request: (): UpstreamRequestSpec => ({ path: '/v1/models?limit=1000', method: 'GET', headers: noHeaders }),
     parse: parseAnthropicModelList,

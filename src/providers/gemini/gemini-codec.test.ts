@@ -38,7 +38,6 @@ describe('geminiCodec', () => {
     const chunks = await collect(geminiCodec.convertStream(sseEvents(readGeminiFixture('gemini-tools.chunks.txt')), makeTarget('gemini', { stream: true })));
     assert.equal(chunks[chunks.length - 1]?.choices[0]?.finish_reason, 'tool_calls');
     assert.equal(geminiCodec.parseErrorMessage(readGeminiJson('gemini-error-503.json')), 'UNAVAILABLE: The model is overloaded. Please try again later.');
-    assert.equal(geminiCodec.extraRetryableStatuses, undefined);
   });
 
   it('lists the models that can generate content, without the models/ prefix', () => {

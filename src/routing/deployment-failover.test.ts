@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { upstreamError } from '../errors/gateway-error.js';
+import { upstreamError, upstreamUnreachable } from '../errors/gateway-error.js';
 import type { ProviderInstance } from '../providers/provider.js';
 import { CallAbort } from '../upstream/call-signal.js';
 import type { DeploymentAttempt, FailoverResult } from './chat-call-types.js';
@@ -111,4 +111,38 @@ test("when every circuit is open, the one call goes to the asked group's deploym
     return 'ok';
   });
   assert.deepEqual(called, ['a2']);
+});
+
+/** m1 then m2 (a constant random keeps the configured order), two retries, short backoff. */
+function callRetryingPair(attempt: DeploymentAttempt<string>): Promise<FailoverResult<string>> {
+  const failover = new Failover({} as ModelRouter, new HealthRegistry(breaker, () => undefined), new RetryBudget(), { ttfbMs: 1000, contextWindowFallbacks: true, random: () => 0.05 });
+  const pair = group('g', 'm1', 'm2');
+  pair.retries = 2;
+  return failover.call(pair, attempt);
+}
+
+test("a retry goes by the error of the deployment it goes back to, not the last error of another one", async () => {
+  const called: string[] = [];
+  const result = await callRetryingPair(async (route) => {
+    called.push(route.upstreamModel);
+    // m1 is briefly down (retryable); m2 refuses the proxy's key (not retryable, and not m1's business).
+    if (route.upstreamModel === 'm2') throw upstreamError(401, 'one', 'bad key');
+    if (called.length === 1) throw upstreamError(503, 'one', 'busy');
+    return 'ok';
+  });
+  assert.equal(result.result, 'ok');
+  assert.deepEqual(called, ['m1', 'm2', 'm1']);
+});
+
+test('a deployment not worth a retry is passed over on the way back, and the next one still gets its retry', async () => {
+  const called: string[] = [];
+  const result = await callRetryingPair(async (route) => {
+    called.push(route.upstreamModel);
+    // m1's address is refused by the SSRF guard (no retry there can help); m2 is briefly down.
+    if (route.upstreamModel === 'm1') throw upstreamUnreachable('one', new Error('refused address')).with({ retryable: false });
+    if (called.length === 2) throw upstreamError(503, 'one', 'busy');
+    return 'ok';
+  });
+  assert.equal(result.result, 'ok');
+  assert.deepEqual(called, ['m1', 'm2', 'm2']);
 });

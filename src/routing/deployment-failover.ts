@@ -203,7 +203,8 @@ export class DeploymentFailover {
         }
         const ordered = orderCandidates(this.candidates(current), current.strategy, this.random);
         const limit = Math.max(ordered.length, 1 + current.retries);
-        const tried = new Set<string>();
+        /** Each deployment tried in this group, with the error it failed on: a retry there goes by that one. */
+        const tried = new Map<string, GatewayError | undefined>();
         const skipped = new Set<string>();
         let groupAttempts = 0;
         for (let index = 0; groupAttempts < limit && index < limit * 2; index++) {
@@ -231,12 +232,15 @@ export class DeploymentFailover {
               candidate.health.passedOver();
               throw lastError ?? noHealthyDeployment(group.name, undefined);
             }
-            if (tried.has(deployment) && lastError !== undefined) {
+            const previous = tried.get(deployment);
+            if (previous !== undefined) {
               // A deployment that refused the proxy's key would refuse it again: no second try there.
-              const delay = lastError.retryable ? retryDelay(lastError, groupAttempts, { retries: current.retries }, this.random) : undefined;
+              // Its own error decides (another deployment's refusal or Retry-After is not about it).
+              const delay = previous.retryable ? retryDelay(previous, groupAttempts, { retries: current.retries }, this.random) : undefined;
               if (delay === undefined) {
+                // Passed over, not the end of the group: the next deployment may still be worth its retry.
                 candidate.health.passedOver();
-                break;
+                continue;
               }
               try {
                 await wait(delay, signal);
@@ -246,11 +250,12 @@ export class DeploymentFailover {
               }
             }
           }
-          tried.add(deployment);
           groupAttempts++;
           const outcome = await tryOnce(candidate, current);
           if (outcome === 'overflow') break;
           if (outcome !== 'failed') return { result: outcome.served, route: candidate.route, attempts };
+          // A failed attempt set lastError to its own error.
+          tried.set(deployment, lastError);
         }
       }
       if (total === 0 && lastResort !== undefined) {

@@ -61,7 +61,7 @@ test('lowest-latency measures unmeasured deployments first, then prefers the fas
   assert.deepEqual(orderCandidates([slow, fast, fresh], 'lowest-latency', seededRandom(5)).map((item) => item.health.id), ['fresh', 'fast', 'slow']);
 });
 
-test('lowest-latency re-measures a deployment left untried for a minute: one call goes to it, then the fastest again', () => {
+test("lowest-latency re-measures a deployment left untried for a minute of the group's traffic: one call goes to it, then the fastest again", () => {
   const fast = candidate('fast', 1);
   const slow = candidate('slow', 1);
   const start = 1_000_000;
@@ -69,19 +69,31 @@ test('lowest-latency re-measures a deployment left untried for a minute: one cal
     health.start(start);
     health.succeeded(ms);
   }
-  const first = (now: number) => orderCandidates([fast, slow], 'lowest-latency', seededRandom(5), now)[0]?.health.id;
+  const first = () => orderCandidates([fast, slow], 'lowest-latency', seededRandom(5))[0]?.health.id;
   // The fast one serves every call meanwhile.
-  for (let now = start; now < start + 60_000; now += 10_000) {
-    assert.equal(first(now), 'fast');
+  for (let now = start; now <= start + 60_000; now += 10_000) {
+    assert.equal(first(), 'fast');
     fast.health.start(now);
     fast.health.succeeded(50);
   }
-  const later = start + 61_000;
-  assert.equal(first(later), 'slow', 'its figure is a minute old: measured again');
-  slow.health.start(later);
-  assert.equal(first(later), 'fast', 'one call at a time re-measures it');
+  fast.health.start(start + 61_000);
+  fast.health.succeeded(50);
+  assert.equal(first(), 'slow', 'its figure is a minute behind the group: measured again');
+  slow.health.start(start + 61_000);
+  assert.equal(first(), 'fast', 'one call at a time re-measures it');
   slow.health.succeeded(40);
   assert.ok((slow.health.ewmaTtfbMs ?? 400) < 400, 'its figure moved towards what it does now');
+});
+
+test('lowest-latency keeps the fastest first in a quiet group: figures age with traffic, not with the clock', () => {
+  const fast = candidate('fast', 1);
+  const slow = candidate('slow', 1);
+  for (const [health, ms] of [[fast.health, 50], [slow.health, 400]] as const) {
+    health.start(1_000);
+    health.succeeded(ms);
+  }
+  // Hours later, nothing tried since: still the fastest first.
+  assert.equal(orderCandidates([slow, fast], 'lowest-latency', seededRandom(5))[0]?.health.id, 'fast');
 });
 
 test('lowest-cost prefers the cheapest known price, unknown last', () => {

@@ -30,32 +30,36 @@ function byScore(candidates: readonly Candidate[], score: (candidate: Candidate)
 }
 
 /**
- * How long a deployment's latency figure stands without an attempt there. lowest-latency never picks
- * a deployment once slower than another, so its figure would never change however fast it became:
- * past this age it counts as unmeasured again, and the next call goes to it (one call: that call's
- * start makes the figure current; its answer updates it). LiteLLM's latency routing likewise forgets
- * figures past a TTL.
+ * How far a deployment's latency figure may fall behind the group's newest attempt. lowest-latency
+ * never picks a deployment once slower than another, so its figure would never change however fast
+ * it became: this far behind it counts as unmeasured again, and the next call goes to it (one call:
+ * that call's start makes the figure current; its answer updates it). Measured against the group's
+ * own traffic, not the clock, so a quiet group keeps its fastest first. LiteLLM's latency routing
+ * likewise forgets figures past a TTL.
  */
 export const REMEASURE_AFTER_MS = 60_000;
 
-/** A deployment's latency for lowest-latency: -1 (first) when unmeasured or not tried for a while. */
-function latencyScore(health: DeploymentHealth, now: number): number {
-  const ewma = health.ewmaTtfbMs;
-  return ewma === undefined || now - health.triedAt > REMEASURE_AFTER_MS ? -1 : ewma;
+/** lowest-latency's order: the lowest figure first, unmeasured and long-untried deployments before all. */
+function latencyOrder(candidates: readonly Candidate[], random: () => number): Candidate[] {
+  let newest = 0;
+  for (const candidate of candidates) if (candidate.health.triedAt > newest) newest = candidate.health.triedAt;
+  return byScore(
+    candidates,
+    ({ health }) => (health.ewmaTtfbMs === undefined || newest - health.triedAt > REMEASURE_AFTER_MS ? -1 : health.ewmaTtfbMs),
+    random,
+  );
 }
 
-export function orderCandidates(candidates: readonly Candidate[], strategy: Strategy, random: () => number = Math.random, now?: number): Candidate[] {
+export function orderCandidates(candidates: readonly Candidate[], strategy: Strategy, random: () => number = Math.random): Candidate[] {
   if (candidates.length <= 1) return candidates.slice();
   switch (strategy) {
     case 'weighted-random':
       return weightedOrder(candidates, random);
     case 'least-busy':
       return byScore(candidates, (candidate) => candidate.health.inFlight, random);
-    case 'lowest-latency': {
+    case 'lowest-latency':
       // Unmeasured deployments go first, so each gets measured (again, when its figure is old).
-      const at = now ?? Date.now();
-      return byScore(candidates, (candidate) => latencyScore(candidate.health, at), random);
-    }
+      return latencyOrder(candidates, random);
     case 'lowest-cost':
       return byScore(candidates, (candidate) => candidate.unitCost ?? Number.POSITIVE_INFINITY, random);
   }

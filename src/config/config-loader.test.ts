@@ -306,3 +306,19 @@ test('LLM_PROXY_SPOOL_DIR sets storage.spool_dir (where unwritten usage records 
   assert.equal(loadConfig({}).config.storage.spool_dir, undefined);
   assert.equal(loadConfig({ LLM_PROXY_SPOOL_DIR: '/var/lib/llm-proxy' }).config.storage.spool_dir, '/var/lib/llm-proxy');
 });
+
+test('a model group deployment on a provider nobody configured is refused, naming the field and the names there are', () => {
+  const group = (provider: string) => file(`providers:\n  gpu-box: { type: openai-compatible, base_url: "http://127.0.0.1:8001/v1" }\nmodels:\n  - name: g\n    deployments: [{ provider: openai, model: m }, { provider: ${provider}, model: m }]\n`);
+  // A typo would leave the deployment out, and a group of typos would answer every request 404.
+  assert.throws(
+    () => loadConfig({ LLM_PROXY_CONFIG: group('opneai') }),
+    (error: unknown) =>
+      error instanceof ConfigError &&
+      /^models\.0\.deployments\.1\.provider: 'opneai' is neither a provider of the config \(gpu-box\) nor a built-in one \(openai, .*anthropic.*\);/.test(error.message),
+  );
+  // A built-in provider without its key is accepted (start-up says it is not configured), as is one of the file's own.
+  assert.equal(loadConfig({ LLM_PROXY_CONFIG: group('anthropic') }).config.models?.[0]?.deployments[1]?.provider, 'anthropic');
+  assert.equal(loadConfig({ LLM_PROXY_CONFIG: group('gpu-box') }).config.models?.[0]?.deployments[1]?.provider, 'gpu-box');
+  // openai-compatible is a type, not a provider: no deployment can name it unless a provider is called so.
+  assert.throws(() => loadConfig({ LLM_PROXY_CONFIG: group('openai-compatible') }), /models\.0\.deployments\.1\.provider: 'openai-compatible' is neither/);
+});

@@ -367,6 +367,26 @@ function applyPrivateUpstreams(config: Config, env: Environment): void {
   }
 }
 
+/**
+ * A deployment's provider must be one the config names or a built-in one: the router leaves out a
+ * deployment whose provider does not exist, so a typo (`opneai`) dropped it without a word, and a
+ * group of such deployments answered every request 404. A built-in provider without its key passes
+ * (start-up logs it as not configured).
+ */
+function checkDeploymentProviders(config: Config): void {
+  const own = Object.keys(config.providers);
+  const builtIn = KNOWN_PROVIDER_KINDS.filter((kind) => kind !== 'openai-compatible');
+  (config.models ?? []).forEach((group, groupIndex) => {
+    group.deployments.forEach((deployment, index) => {
+      const name = deployment.provider;
+      if (Object.hasOwn(config.providers, name) || (builtIn as readonly string[]).includes(name)) return;
+      throw new ConfigError(
+        `models.${groupIndex}.deployments.${index}.provider: '${shownName(name)}' is neither a provider of the config (${own.length === 0 ? 'none' : own.join(', ')}) nor a built-in one (${builtIn.join(', ')}); use one of those names, or add it under providers.`,
+      );
+    });
+  });
+}
+
 export interface LoadedConfig {
   config: Config;
   /** The file it came from, if any (for reload and messages). */
@@ -419,6 +439,7 @@ export function loadConfig(env: Environment = process.env): LoadedConfig {
       `use https:// to a public host, or, if this provider is on your own network on purpose, set providers.${name}.allow_private_network: true in the config file (or LLM_PROXY_PRIVATE_UPSTREAMS=${name})`;
     throw new ConfigError(`providers.${name}.base_url${variable === undefined ? '' : ` (or ${variable})`}: the upstream URL guard refuses provider '${name}': ${verdict.reason}; ${fix}.`);
   }
+  checkDeploymentProviders(config);
   for (const [alias, target] of Object.entries(config.aliases)) {
     if (alias === target) throw new ConfigError(`aliases.${alias}: an alias cannot point at itself.`);
   }

@@ -322,3 +322,11 @@ test('a model group deployment on a provider nobody configured is refused, namin
   // openai-compatible is a type, not a provider: no deployment can name it unless a provider is called so.
   assert.throws(() => loadConfig({ LLM_PROXY_CONFIG: group('openai-compatible') }), /models\.0\.deployments\.1\.provider: 'openai-compatible' is neither/);
 });
+
+test('two model groups of one name are refused: the later one took the name and the first one\'s deployments were never used', () => {
+  const groups = file('models:\n  - name: g\n    deployments: [{ provider: openai, model: a }]\n  - name: h\n    deployments: [{ provider: openai, model: b }]\n  - name: g\n    deployments: [{ provider: openai, model: c }]\n');
+  assert.throws(
+    () => loadConfig({ LLM_PROXY_CONFIG: groups }),
+    (error: unknown) => error instanceof ConfigError && error.message === "models.2.name: 'g' is already the name of models.0; put both groups' deployments in one group.",
+  );
+});

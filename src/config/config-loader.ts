@@ -368,15 +368,22 @@ function applyPrivateUpstreams(config: Config, env: Environment): void {
 }
 
 /**
- * A deployment's provider must be one the config names or a built-in one: the router leaves out a
- * deployment whose provider does not exist, so a typo (`opneai`) dropped it without a word, and a
- * group of such deployments answered every request 404. A built-in provider without its key passes
- * (start-up logs it as not configured).
+ * Model groups: one a name, and a deployment's provider is one the config names or a built-in one.
+ * The router leaves out a deployment whose provider does not exist, so a typo (`opneai`) dropped it
+ * without a word, and a group of such deployments answered every request 404. A built-in provider
+ * without its key passes (start-up logs it as not configured).
  */
-function checkDeploymentProviders(config: Config): void {
+function checkModelGroups(config: Config): void {
   const own = Object.keys(config.providers);
   const builtIn = KNOWN_PROVIDER_KINDS.filter((kind) => kind !== 'openai-compatible');
+  const firstOfName = new Map<string, number>();
   (config.models ?? []).forEach((group, groupIndex) => {
+    // The router keeps one group a name: a second of the same name replaced the first whole.
+    const first = firstOfName.get(group.name);
+    if (first !== undefined) {
+      throw new ConfigError(`models.${groupIndex}.name: '${shownName(group.name)}' is already the name of models.${first}; put both groups' deployments in one group.`);
+    }
+    firstOfName.set(group.name, groupIndex);
     group.deployments.forEach((deployment, index) => {
       const name = deployment.provider;
       if (Object.hasOwn(config.providers, name) || (builtIn as readonly string[]).includes(name)) return;
@@ -439,7 +446,7 @@ export function loadConfig(env: Environment = process.env): LoadedConfig {
       `use https:// to a public host, or, if this provider is on your own network on purpose, set providers.${name}.allow_private_network: true in the config file (or LLM_PROXY_PRIVATE_UPSTREAMS=${name})`;
     throw new ConfigError(`providers.${name}.base_url${variable === undefined ? '' : ` (or ${variable})`}: the upstream URL guard refuses provider '${name}': ${verdict.reason}; ${fix}.`);
   }
-  checkDeploymentProviders(config);
+  checkModelGroups(config);
   for (const [alias, target] of Object.entries(config.aliases)) {
     if (alias === target) throw new ConfigError(`aliases.${alias}: an alias cannot point at itself.`);
   }

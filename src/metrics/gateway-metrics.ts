@@ -127,6 +127,8 @@ export class GatewayMetrics implements UsageRecorder {
       help: 'Circuit breaker state per deployment: 0 closed, 1 half-open, 2 open.',
       labelNames: ['deployment', 'provider'],
       registers,
+      // Each worker has its own breakers: the cluster shows the worst state, as a sum would leave 0–2.
+      aggregator: 'max',
       collect() {
         this.reset();
         for (const circuit of sources().circuits?.() ?? []) this.set({ deployment: circuit.deployment, provider: circuit.provider }, CIRCUIT_VALUE[circuit.state]);

@@ -330,3 +330,12 @@ test('two model groups of one name are refused: the later one took the name and 
     (error: unknown) => error instanceof ConfigError && error.message === "models.2.name: 'g' is already the name of models.0; put both groups' deployments in one group.",
   );
 });
+
+test('an alias chain that comes back to where it started is refused, naming the alias and the chain', () => {
+  assert.throws(
+    () => loadConfig({ LLM_PROXY_CONFIG: file('aliases: { fast: quick, quick: speedy, speedy: fast }') }),
+    (error: unknown) => error instanceof ConfigError && error.message === 'aliases.fast: the chain fast → quick → speedy → fast comes back to fast, so it reaches no model; point one of them at a model.',
+  );
+  // A chain that ends at a model, and two aliases of one model, stay accepted.
+  assert.deepEqual(loadConfig({ LLM_PROXY_CONFIG: file('aliases: { fast: quick, quick: gpt-4o-mini, cheap: gpt-4o-mini }') }).config.aliases, { fast: 'quick', quick: 'gpt-4o-mini', cheap: 'gpt-4o-mini' });
+});

@@ -394,6 +394,26 @@ function checkModelGroups(config: Config): void {
   });
 }
 
+/**
+ * An alias that leads back to itself (`fast: quick`, `quick: fast`) reaches no model: the router
+ * follows a few hops and then takes whatever name it stands on, so such a name answered 404, or the
+ * model the loop happened to stop at.
+ */
+function checkAliasCycles(aliases: Readonly<Record<string, string>>): void {
+  for (const start of Object.keys(aliases)) {
+    const chain = [start];
+    let name = aliases[start] as string;
+    while (Object.hasOwn(aliases, name) && !chain.includes(name)) {
+      chain.push(name);
+      name = aliases[name] as string;
+    }
+    if (name !== start) continue;
+    if (chain.length === 1) throw new ConfigError(`aliases.${shownName(start)}: an alias cannot point at itself.`);
+    const shown = [...chain, start].map(shownName).join(' → ');
+    throw new ConfigError(`aliases.${shownName(start)}: the chain ${shown} comes back to ${shownName(start)}, so it reaches no model; point one of them at a model.`);
+  }
+}
+
 export interface LoadedConfig {
   config: Config;
   /** The file it came from, if any (for reload and messages). */
@@ -447,9 +467,7 @@ export function loadConfig(env: Environment = process.env): LoadedConfig {
     throw new ConfigError(`providers.${name}.base_url${variable === undefined ? '' : ` (or ${variable})`}: the upstream URL guard refuses provider '${name}': ${verdict.reason}; ${fix}.`);
   }
   checkModelGroups(config);
-  for (const [alias, target] of Object.entries(config.aliases)) {
-    if (alias === target) throw new ConfigError(`aliases.${alias}: an alias cannot point at itself.`);
-  }
+  checkAliasCycles(config.aliases);
   for (const [id, patch] of Object.entries(config.model_catalog ?? {})) {
     const problem = patch.price_changes === undefined ? undefined : priceChangesProblem(patch.price_changes);
     if (problem !== undefined) throw new ConfigError(`model_catalog.${id}.price_changes: ${problem}.`);

@@ -24,9 +24,12 @@ function providerHealth(services: Services, provider: ProviderInstance, now: num
     else unhealthy++;
   }
   const discovery = services.discovery.statusOf(provider.name);
+  const snapshots = Object.values(deployments);
+  // Its list never read and no call ever answered: failed calls only confirm it, they are no sign of service.
+  const neverAnswered = discovery?.lastError !== undefined && discovery.lastSuccessAt === undefined && snapshots.every((item) => item.requests === item.failures);
   let status: ProviderStatus = 'healthy';
-  if (unhealthy > 0) status = healthy === 0 && Object.values(deployments).every((item) => item.status === 'down') ? 'down' : 'degraded';
-  else if (healthy === 0 && discovery?.lastError !== undefined && discovery.lastSuccessAt === undefined) status = 'unreachable';
+  if (unhealthy > 0) status = healthy === 0 && snapshots.every((item) => item.status === 'down') ? 'down' : healthy === 0 && neverAnswered ? 'unreachable' : 'degraded';
+  else if (healthy === 0 && neverAnswered) status = 'unreachable';
   return { status, deployments };
 }
 

@@ -339,3 +339,22 @@ test('an alias chain that comes back to where it started is refused, naming the 
   // A chain that ends at a model, and two aliases of one model, stay accepted.
   assert.deepEqual(loadConfig({ LLM_PROXY_CONFIG: file('aliases: { fast: quick, quick: gpt-4o-mini, cheap: gpt-4o-mini }') }).config.aliases, { fast: 'quick', quick: 'gpt-4o-mini', cheap: 'gpt-4o-mini' });
 });
+
+test('a key with a line break or surrounding space (a secret file\'s trailing newline) is refused naming the field, not sent', () => {
+  const config = file('providers:\n  openai: { api_key: "${PROVIDER_KEY}" }\nauth: { master_key: "${MASTER}", api_keys: ["${CLIENT}"] }\nmetrics: { token: "${TOKEN}" }\n');
+  const good = { PROVIDER_KEY: 'sk-provider-0123456789', MASTER: 'master-key-0123456789-0123456789', CLIENT: 'client key with spaces inside', TOKEN: 'metrics-token-0123456789' };
+  assert.equal(loadConfig({ LLM_PROXY_CONFIG: config, ...good }).config.auth.api_keys[0], 'client key with spaces inside');
+  // Sent as a header, such a key failed every call as "could not be reached", or matched no client's header.
+  for (const [variable, field] of [['PROVIDER_KEY', 'providers.openai.api_key'], ['MASTER', 'auth.master_key'], ['CLIENT', 'auth.api_keys.0'], ['TOKEN', 'metrics.token']] as const) {
+    for (const bad of [`${good[variable]}\n`, ` ${good[variable]}`, `${good[variable].slice(0, 8)}\t${good[variable].slice(8)}`]) {
+      assert.throws(
+        () => loadConfig({ LLM_PROXY_CONFIG: config, ...good, [variable]: bad }),
+        (error: unknown) =>
+          error instanceof ConfigError &&
+          new RegExp(`^  ${field.replace(/\./g, '\\.')}: Expected a key (of 16 or more characters )?with no line break, tab or other control character and no space at either end \\(a secret file's trailing newline\\?\\); got a string of ${bad.length} characters$`, 'm').test(error.message) &&
+          !error.message.includes(bad.trim()),
+        `${variable}=${JSON.stringify(bad)}`,
+      );
+    }
+  }
+});

@@ -8,6 +8,18 @@ import { CACHE_WRITE_TRIGGERS, CAPABILITIES, MODALITIES } from '../catalog/catal
  */
 const MAX_TIMER_S = 2_147_483;
 
+/**
+ * A key sent or matched as a header value: HTTP trims the ends of a header and refuses control
+ * characters, so such a key (a secret file's trailing newline) failed every call or matched no one.
+ */
+function KeyString(minLength = 1) {
+  return Type.String({
+    minLength,
+    pattern: '^[^\\s\\x00-\\x1f\\x7f](?:[^\\x00-\\x1f\\x7f]*[^\\s\\x00-\\x1f\\x7f])?$',
+    description: `a key ${minLength > 1 ? `of ${minLength} or more characters ` : ''}with no line break, tab or other control character and no space at either end (a secret file's trailing newline?)`,
+  });
+}
+
 const PROVIDER_KINDS = [
   'openai',
   'azure',
@@ -30,7 +42,7 @@ export const ProviderConfigSchema = Type.Object(
   {
     /** Which wire format; defaults to the provider's name when that is a known kind. */
     type: Type.Optional(ProviderKindSchema),
-    api_key: Type.Optional(Type.String({ minLength: 1 })),
+    api_key: Type.Optional(KeyString()),
     base_url: Type.Optional(Type.String({ minLength: 1 })),
     /** Azure only: the `api-version` query parameter. */
     api_version: Type.Optional(Type.String({ minLength: 1 })),
@@ -225,8 +237,8 @@ export const ConfigSchema = Type.Object(
     ),
     auth: Type.Object(
       {
-        master_key: Type.Optional(Type.String({ minLength: 1 })),
-        api_keys: Type.Array(Type.String({ minLength: 1 })),
+        master_key: Type.Optional(KeyString()),
+        api_keys: Type.Array(KeyString()),
         /** Failed authentications allowed per client address per minute before 429 (0: no limit). */
         max_failures_per_minute: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
       },
@@ -325,7 +337,7 @@ export const ConfigSchema = Type.Object(
       Type.Object(
         {
           enabled: Type.Optional(Type.Boolean()),
-          token: Type.Optional(Type.String({ minLength: 16 })),
+          token: Type.Optional(KeyString(16)),
         },
         { additionalProperties: false },
       ),

@@ -21,9 +21,24 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-/** `--workers N|auto` (after `llm-proxy start` or `npm start --`) over LLM_PROXY_WORKERS / server.workers. */
+/**
+ * `--workers N|auto` (after `llm-proxy start` or `npm start --`) over LLM_PROXY_WORKERS / server.workers.
+ * Anything else stops the start: a mistyped `--wrokers 4` must not start one process unannounced.
+ */
 function workerCount(argv: readonly string[], configured: Config['server']['workers']): number {
-  const { values } = parseArgs({ args: [...argv], allowPositionals: true, strict: false, options: { workers: { type: 'string' } } });
+  const takes = 'start takes only --workers N|auto (llm-proxy start --help)';
+  let values: { workers?: string | undefined };
+  try {
+    const parsed = parseArgs({ args: [...argv], allowPositionals: true, options: { workers: { type: 'string' } } });
+    values = parsed.values;
+    const extra = parsed.positionals.filter((positional, index) => !(index === 0 && positional === 'start'));
+    if (extra.length > 0) fail(`unexpected argument ${JSON.stringify(extra[0])}; ${takes}`);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') fail(`--workers needs a count: --workers N|auto`);
+    const option = /'(-[^']*)'/.exec((error as Error).message)?.[1];
+    fail(`${option === undefined ? (error as Error).message.split('\n')[0] : `unknown option ${option}`}; ${takes}`);
+  }
   const raw = typeof values.workers === 'string' ? values.workers : configured === undefined ? '1' : String(configured);
   if (raw === 'auto') return availableParallelism();
   const count = Number(raw);

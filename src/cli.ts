@@ -90,6 +90,32 @@ function numberOption(values: Record<string, string | boolean | undefined>, name
   return value;
 }
 
+/** The `keys create` flag of each key setting, so a refusal names what the user typed. */
+const FLAG_OF: Readonly<Record<string, string>> = {
+  name: '--name',
+  models: '--models',
+  rpm_limit: '--rpm',
+  tpm_limit: '--tpm',
+  max_budget: '--budget',
+  budget_period: '--period',
+  expires_at: '--expires',
+};
+
+/**
+ * Runs the admin API's parser on flags: its refusals name the JSON field (`'budget_period'`) and
+ * offer `null`, which no flag takes; said again with the flag (`--period`) and without null.
+ */
+function asFlags<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    const param = isGatewayError(error) ? error.param?.replace(/\[\d+\]$/, '') : undefined;
+    const flag = param === undefined || param === null ? undefined : FLAG_OF[param];
+    if (flag === undefined || !isGatewayError(error)) throw error;
+    fail(error.message.replace(/'[^']*'/, flag).replace(/,? or null\b[^.]*/, ''));
+  }
+}
+
 interface KeysContext {
   store: SqlStore;
   keys: VirtualKeyService;
@@ -177,7 +203,7 @@ async function keysCommand(argv: string[]): Promise<void> {
       if (period !== undefined) body.budget_period = period;
       const expires = option(values, 'expires');
       if (expires !== undefined) body.expires_at = expires;
-      const settings = parseKeySettings(body);
+      const settings = asFlags(() => parseKeySettings(body));
       if (settings.expiresAt != null && settings.expiresAt <= Date.now()) fail('--expires must be in the future');
       const { record, key } = await context.keys.create(settings);
       process.stdout.write(`${JSON.stringify({ ...describeKey(record), key }, null, 2)}\n`);

@@ -70,7 +70,16 @@ describe('llm-proxy keys (CLI)', () => {
   });
 
   test('bad input is refused with a message', async () => {
-    await assert.rejects(run(process.execPath, [CLI, 'keys', 'create', '--period', 'yearly'], { env }), /budget_period/);
+    // Named by the flag the user typed, with what the flag takes (null is the API's, no flag's).
+    await assert.rejects(run(process.execPath, [CLI, 'keys', 'create', '--period', 'yearly'], { env }), (error: { stderr: string }) => {
+      assert.equal(error.stderr, 'llm-proxy: Invalid value for --period: must be one of daily, weekly, monthly.\n');
+      return true;
+    });
+    await assert.rejects(run(process.execPath, [CLI, 'keys', 'create', '--rpm', '1.5'], { env }), (error: { stderr: string }) => {
+      assert.equal(error.stderr, 'llm-proxy: Invalid type for --rpm: expected an integer.\n');
+      return true;
+    });
+    await assert.rejects(run(process.execPath, [CLI, 'keys', 'create', '--expires', 'tomorrow'], { env }), /^llm-proxy: Invalid value for --expires: must be an ISO 8601 date/m);
     await assert.rejects(run(process.execPath, [CLI, 'keys', 'revoke'], { env }), /needs a key id/);
     // An empty list (an unset shell variable) would make a key that may use no model at all, while
     // leaving --models out means every model: neither is what was meant, so it is refused.

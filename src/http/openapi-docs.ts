@@ -112,7 +112,7 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
     body: CondenseBodySchema,
     errors: {
       400: "The body, naming the field in `param`: `unknown_parameter` (a field not listed here), `invalid_type` or `invalid_value` (one outside its type or bounds; `messages` as in /v1/chat/completions; `model` that the catalog marks as not a chat model, an embedding model say), `forbidden_param` (an upstream override such as `api_key`), `invalid_json`.",
-      403: "`model_not_allowed`: the key's `models` leave out `model`, or `condense.model` when `model` is left out; `budget_exceeded`: the summariser calls could cost more than the key's budget has left (one that never resets).",
+      403: "`model_not_allowed`: the key's `models` leave out `model`, or `condense.model` when `model` is left out; `budget_exceeded`: the summariser calls could cost more than the key's budget has left (one that never resets), or more than the whole of one that resets (`budget_period`).",
       404: '`model_not_found`: no configured provider serves `model`.',
       429: "With `Retry-After`. `rate_limit_exceeded`: the key's requests per minute, or its tokens per minute (every summariser call planned counts), are used up; `budget_exceeded`: the summariser calls could cost more than is left of a budget that resets (`budget_period`), or calls in flight hold the rest.",
     },

@@ -9,7 +9,7 @@ import type { BudgetOutcome, StoredKey, UnwrittenSpend } from '../store/key-stor
 import { SqlStore } from '../store/sql-store.js';
 import type { IdentifiedUsageRecord } from '../store/usage-store.js';
 import { BatchedUsageWriter } from '../usage/batched-usage-writer.js';
-import { BudgetLedger, HOLD_TIMEOUT_MS, type BudgetStore, type HoldMode } from './budget-ledger.js';
+import { BudgetLedger, budgetRefusal, HOLD_TIMEOUT_MS, type BudgetStore, type HoldMode } from './budget-ledger.js';
 
 const logger = pino({ level: 'silent' });
 let dir: string;
@@ -422,4 +422,21 @@ test("the first budget check the database answers after an outage does not count
   assert.ok(Math.abs(((await store.keys.findById(keyId))?.reserved ?? NaN) - 0.2) < 1e-9);
   await one.writer.flush();
   await one.close();
+});
+
+test('a request dearer than the whole budget of a periodic key is 403, not a 429 no reset can mend', () => {
+  const now = Date.UTC(2026, 10, 29, 12);
+  const resetAt = Date.UTC(2026, 11, 1);
+  // Nothing spent: it fits no period, so Retry-After (two days here) would send the client back for another refusal.
+  const never = budgetRefusal({ admitted: false, reason: 'insufficient', spend: 0, maxBudget: 0.1, resetAt }, 0.16, now);
+  assert.equal(never.status, 403);
+  assert.equal(never.code, 'budget_exceeded');
+  assert.equal(never.retryAfterMs, undefined);
+  assert.match(never.message, /more than this key's whole budget of \$0\.10/);
+  // A period already used up says when it resets, as before.
+  assert.equal(budgetRefusal({ admitted: false, reason: 'exhausted', spend: 0.1, maxBudget: 0.1, resetAt }, 0.16, now).status, 429);
+  // One that fits a fresh period still waits for it.
+  const later = budgetRefusal({ admitted: false, reason: 'insufficient', spend: 0.05, maxBudget: 0.1, resetAt }, 0.08, now);
+  assert.equal(later.status, 429);
+  assert.equal(later.retryAfterMs, resetAt - now);
 });

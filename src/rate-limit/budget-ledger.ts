@@ -51,6 +51,12 @@ export function budgetRefusal(outcome: Exclude<BudgetOutcome, { admitted: true }
   const { reason, spend, maxBudget, resetAt } = outcome;
   if (reason === 'revoked') return permissionDenied('This API key has been revoked. Ask the administrator for a new key.', 'key_revoked');
   if (reason === 'missing') return permissionDenied('This API key no longer exists.', 'key_revoked');
+  // Room left in the period, but the request is dearer than a whole period's budget: no reset makes
+  // room for it, so it is final (a 429 sent the client back at the reset for the same refusal, and
+  // SDKs retry 429s by themselves). A period already used up still says when it resets.
+  if (reason === 'insufficient' && resetAt !== null && amount > maxBudget + 1e-9) {
+    return permissionDenied(`This request could cost up to ${usd(amount)}, more than this key's whole budget of ${usd(maxBudget)} a period, so no reset makes room for it. ${remedy}`, 'budget_exceeded');
+  }
   const resets = resetAt === null ? '' : ` It resets at ${new Date(resetAt).toISOString()}.`;
   if (reason === 'exhausted' || spend + amount > maxBudget) {
     const message =

@@ -342,10 +342,11 @@ test('an alias chain that comes back to where it started is refused, naming the 
 
 test('a key with a line break or surrounding space (a secret file\'s trailing newline) is refused naming the field, not sent', () => {
   const config = file('providers:\n  openai: { api_key: "${PROVIDER_KEY}" }\nauth: { master_key: "${MASTER}", api_keys: ["${CLIENT}"] }\nmetrics: { token: "${TOKEN}" }\n');
-  const good = { PROVIDER_KEY: 'sk-provider-0123456789', MASTER: 'master-key-0123456789-0123456789', CLIENT: 'client key with spaces inside', TOKEN: 'metrics-token-0123456789' };
-  assert.equal(loadConfig({ LLM_PROXY_CONFIG: config, ...good }).config.auth.api_keys[0], 'client key with spaces inside');
-  // Sent as a header, such a key failed every call as "could not be reached", or matched no client's header.
-  for (const [variable, field] of [['PROVIDER_KEY', 'providers.openai.api_key'], ['MASTER', 'auth.master_key'], ['CLIENT', 'auth.api_keys.0'], ['TOKEN', 'metrics.token']] as const) {
+  const good = { PROVIDER_KEY: 'sk-provider-0123456789', MASTER: 'master-key-0123456789-0123456789', CLIENT: 'client-key-0123456789', TOKEN: 'metrics-token-0123456789' };
+  assert.equal(loadConfig({ LLM_PROXY_CONFIG: config, ...good }).config.auth.api_keys[0], 'client-key-0123456789');
+  // Sent as a header, such a key failed every call as "could not be reached". (Client and master
+  // keys take no space or control character anywhere: the test after this one.)
+  for (const [variable, field] of [['PROVIDER_KEY', 'providers.openai.api_key'], ['TOKEN', 'metrics.token']] as const) {
     for (const bad of [`${good[variable]}\n`, ` ${good[variable]}`, `${good[variable].slice(0, 8)}\t${good[variable].slice(8)}`]) {
       assert.throws(
         () => loadConfig({ LLM_PROXY_CONFIG: config, ...good, [variable]: bad }),
@@ -357,4 +358,19 @@ test('a key with a line break or surrounding space (a secret file\'s trailing ne
       );
     }
   }
+});
+
+test('a client or master key that no request can present (a space, non-ASCII, over 512 characters) is refused at start, not 401 on every call', () => {
+  for (const [env, field] of [
+    [{ LLM_PROXY_MASTER_KEY: 'correct horse battery staple' }, 'auth.master_key (or LLM_PROXY_MASTER_KEY)'],
+    [{ LLM_PROXY_API_KEYS: 'good-key,clé-secrète' }, 'auth.api_keys'],
+    [{ LLM_PROXY_API_KEYS: `k${'x'.repeat(512)}` }, 'auth.api_keys'],
+  ] as const) {
+    assert.throws(
+      () => loadConfig(env),
+      (error: unknown) => error instanceof ConfigError && error.message.includes(field) && !error.message.includes('horse') && !error.message.includes('secrète'),
+      field,
+    );
+  }
+  assert.equal(loadConfig({ LLM_PROXY_MASTER_KEY: `sk-${'x'.repeat(509)}` }).config.auth.master_key?.length, 512);
 });

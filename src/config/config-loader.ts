@@ -291,6 +291,7 @@ const ENV_NAMES: Record<string, string> = {
   '/cache/ttl_s': 'LLM_PROXY_CACHE_TTL',
   '/storage/expected_instances': 'LLM_PROXY_EXPECTED_INSTANCES',
   '/logging/level': 'LLM_PROXY_LOG_LEVEL',
+  '/auth/master_key': 'LLM_PROXY_MASTER_KEY',
 };
 
 /**

@@ -183,6 +183,15 @@ export const ModelGroupSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * A client or master key as a request can present it: src/http/plugins/auth.ts refuses a token
+ * with a space, a non-ASCII character or over 512 characters, so such a key would be 401 on every call.
+ */
+const PresentableKeySchema = Type.String({
+  pattern: '^[\\x21-\\x7e]{1,512}$',
+  description: 'a key of 1 to 512 printable ASCII characters, without spaces (what "Authorization: Bearer" or "x-api-key" can carry)',
+});
+
 export const ConfigSchema = Type.Object(
   {
     server: Type.Object(
@@ -237,8 +246,8 @@ export const ConfigSchema = Type.Object(
     ),
     auth: Type.Object(
       {
-        master_key: Type.Optional(KeyString()),
-        api_keys: Type.Array(KeyString()),
+        master_key: Type.Optional(PresentableKeySchema),
+        api_keys: Type.Array(PresentableKeySchema),
         /** Failed authentications allowed per client address per minute before 429 (0: no limit). */
         max_failures_per_minute: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
       },

@@ -93,7 +93,21 @@ export async function startGatewayProcess(
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  await running.waitFor('llm-proxy listening', 20_000);
+  try {
+    await running.waitFor('llm-proxy listening', 30_000);
+  } catch (error) {
+    // A start that never listens must not outlive its test: the test file would wait on it (and on
+    // any workers it forked) until the run's own limit. SIGTERM lets a primary stop its workers.
+    child.kill('SIGTERM');
+    const stopped = await Promise.race([exited.then(() => true), sleep(3_000).then(() => false)]);
+    if (!stopped) {
+      if (options.detached === true && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      else child.kill('SIGKILL');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   return running;
 }
 

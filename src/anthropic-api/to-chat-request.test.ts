@@ -186,6 +186,18 @@ describe('toChatRequest edge cases', () => {
     ]);
   });
 
+  // OpenAI refuses a file part with file_data and no filename ("Missing required parameter: …file.file_id");
+  // a document's title is optional, and Claude Code sends PDFs without one.
+  it('a PDF document without a title still gets a filename', () => {
+    const { chat } = translate(
+      validateMessagesRequest({ ...base, messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBE' } }, { type: 'text', text: 'Sum up.' }] }] }),
+    );
+    assert.deepEqual(chat.messages[0]?.content, [
+      { type: 'file', file: { file_data: 'data:application/pdf;base64,JVBE', filename: 'document.pdf' } },
+      { type: 'text', text: 'Sum up.' },
+    ]);
+  });
+
   it('what only Anthropic takes is refused, or stands as a placeholder in lenient mode', () => {
     const request = validateMessagesRequest({
       ...base,

@@ -64,7 +64,8 @@ function mediaPart(block: InboundContentBlock, param: string): ContentPart {
   // A document: base64 PDFs become file parts, plain text becomes text; URLs and Files API ids cannot travel.
   if (typed.type === 'base64') {
     const title = (block as { title?: unknown }).title;
-    return { type: 'file', file: { file_data: `data:${mediaTypeOf(typed, param)};base64,${String(typed.data)}`, ...(typeof title === 'string' ? { filename: title } : {}) } };
+    // OpenAI refuses file_data without a filename, and a document's title is optional.
+    return { type: 'file', file: { file_data: `data:${mediaTypeOf(typed, param)};base64,${String(typed.data)}`, filename: typeof title === 'string' && title.length > 0 ? title : 'document.pdf' } };
   }
   if (typed.type === 'text' && typeof typed.data === 'string') return { type: 'text', text: typed.data };
   throw unsupportedContent(`${param}.source`, `document source '${String(typed.type)}' is only available with Anthropic models`);

@@ -23,6 +23,16 @@ describe('completions over chat', () => {
     assert.equal(completionToChat(validateCompletionRequest({ model: 'm', prompt: ['Only one'] }), true).messages[0]?.content, 'Only one');
   });
 
+  // OpenAI's completions API writes 16 tokens when max_tokens is left out; a chat model has no such
+  // default and wrote a whole answer (and billed it) for the request a native host answers in 16.
+  it('emulation keeps the completions default of 16 tokens when max_tokens is absent or null', () => {
+    assert.equal(completionToChat(validateCompletionRequest({ model: 'm', prompt: 'Once' }), true).max_tokens, 16);
+    assert.equal(completionToChat(validateCompletionRequest({ model: 'm', prompt: 'Once', max_tokens: null }), true).max_tokens, 16);
+    assert.equal(completionToChat(validateCompletionRequest({ model: 'm', prompt: 'Once', max_tokens: 200 }), true).max_tokens, 200);
+    // Passed through, the host applies its own default: the chat form for counting sets none.
+    assert.equal(completionToChat(validateCompletionRequest({ model: 'm', prompt: 'Once' }), false).max_tokens, undefined);
+  });
+
   it('refuses what chat cannot honour when emulating, accepts it for counting only', () => {
     for (const [fields, param] of [
       [{ echo: true }, 'echo'],

@@ -11,6 +11,9 @@ function unsupported(param: string, detail: string): never {
   throw invalidRequest(`'${param}' ${detail} cannot be served by this model: it has no completions endpoint, and the proxy emulates completions over chat.`, 'unsupported_parameter', param);
 }
 
+/** `max_tokens` when a completions request leaves it out, as OpenAI's API reference gives it. */
+const COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
+
 /** Fields copied as they are onto the chat request. */
 const SHARED = ['max_tokens', 'temperature', 'top_p', 'n', 'stop', 'presence_penalty', 'frequency_penalty', 'logit_bias', 'user', 'seed'] as const;
 
@@ -49,6 +52,9 @@ export function completionToChat(request: CompletionRequest, strict: boolean): C
     const value = request[field];
     if (value !== undefined && value !== null) (chat as Record<string, unknown>)[field] = value;
   }
+  // OpenAI's completions default: 16 tokens. A chat model has none, so the emulation sets it; a host
+  // the request is passed through to applies its own.
+  if (strict && chat.max_tokens === undefined) chat.max_tokens = COMPLETIONS_DEFAULT_MAX_TOKENS;
   if (!strict) {
     // Passed through, the host makes n completions of each prompt of a list, generating (and billing)
     // best_of of them when that is more: the chat request stands for them all in the token and

@@ -64,9 +64,18 @@ export function stripUsageFromFrame(frame: string, passthrough: boolean): string
 }
 
 /**
+ * A finish_reason that makes an answer worth keeping: any but `content_filter`. A filter's verdict
+ * on a sampled answer (Azure's, Gemini's SAFETY or RECITATION) is often not what the next call gets,
+ * and a kept one answered every retry with the same cut answer for the whole TTL.
+ */
+function keptFinish(reason: unknown): boolean {
+  return typeof reason === 'string' && reason !== 'content_filter';
+}
+
+/**
  * Whether a chat.completion body is a complete answer, by the rule a stream meets (answerFromFrames):
- * at least one choice, and every choice has a finish_reason. A host's `choices: []` or an unfinished
- * choice is served once but not kept, so a retry reaches the provider.
+ * at least one choice, and every choice has a finish_reason other than `content_filter`. A host's
+ * `choices: []`, an unfinished or a filtered choice is served once but not kept, so a retry reaches the provider.
  */
 export function finishedCompletion(body: string): boolean {
   let parsed: unknown;
@@ -77,7 +86,7 @@ export function finishedCompletion(body: string): boolean {
   }
   if (!isRecord(parsed) || !Array.isArray(parsed.choices) || parsed.choices.length === 0) return false;
   for (const choice of parsed.choices as unknown[]) {
-    if (!isRecord(choice) || typeof choice.finish_reason !== 'string') return false;
+    if (!isRecord(choice) || !keptFinish(choice.finish_reason)) return false;
   }
   return true;
 }
@@ -88,7 +97,7 @@ export function answerFromCompletion(body: string, usage: CompletionUsage | unde
 
 /**
  * A finished stream's frames as an answer, or undefined when it is not a complete one: it must end
- * with `[DONE]`, every frame must be a chunk, and every choice must have a finish_reason.
+ * with `[DONE]`, every frame must be a chunk, and every choice must have a finish_reason (none of them `content_filter`).
  */
 export function answerFromFrames(
   frames: readonly string[],
@@ -104,6 +113,7 @@ export function answerFromFrames(
     const chunk = parseChunkFrame(frame);
     if (chunk === undefined) return undefined;
     for (const choice of chunk.choices) {
+      if (choice.finish_reason === 'content_filter') return undefined;
       const done = choice.finish_reason !== null && choice.finish_reason !== undefined;
       finished.set(choice.index, (finished.get(choice.index) ?? false) || done);
     }

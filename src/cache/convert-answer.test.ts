@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ChatCompletionChunk, ChatCompletionResponse, ChunkDelta } from '../openai/types.js';
 import { encodeSseData, encodeSseJson, SSE_DONE } from '../streaming/sse-encoder.js';
-import { answerFromFrames, parseAnswer, renderCompletion, renderStream, stripUsageFromFrame } from './cached-answer.js';
+import { answerFromFrames, finishedCompletion, parseAnswer, renderCompletion, renderStream, stripUsageFromFrame } from './cached-answer.js';
 import { convertChunksToCompletion, convertCompletionToChunks, parseChunkFrame, parseFrameData } from './convert-answer.js';
 
 const base = { id: 'chatcmpl-1', object: 'chat.completion.chunk' as const, created: 1_700_000_000, model: 'gpt-4o', system_fingerprint: 'fp_1' };
@@ -229,6 +229,21 @@ describe('cached answers', () => {
     assert.equal(answerFromFrames(frames.slice(0, -1), true, usage, [], 1), undefined);
     assert.equal(answerFromFrames([...frames.slice(0, 3), SSE_DONE], true, usage, [], 1), undefined);
     assert.equal(answerFromFrames([frames[0] as string, 'data: {"error":{"message":"x"}}\n\n', SSE_DONE], true, usage, [], 1), undefined);
+  });
+
+  test("an answer a content filter cut (finish_reason content_filter) is not kept, streamed or whole, so a retry reaches the provider", () => {
+    const filtered = [
+      chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]),
+      chunk([{ index: 0, delta: { content: 'Here is how' }, finish_reason: null }]),
+      chunk([{ index: 0, delta: {}, finish_reason: 'content_filter' }]),
+    ];
+    assert.equal(answerFromFrames([...filtered.map((item) => encodeSseJson(item)), SSE_DONE], true, usage, [], 1), undefined);
+    assert.equal(finishedCompletion(JSON.stringify(convertChunksToCompletion(filtered))), false);
+    // One filtered choice of several spoils the whole answer.
+    const two = { ...convertChunksToCompletion(textChunks) };
+    two.choices = [...two.choices, { index: 1, message: { role: 'assistant', content: null, refusal: null }, logprobs: null, finish_reason: 'content_filter' }];
+    assert.equal(finishedCompletion(JSON.stringify(two)), false);
+    assert.equal(finishedCompletion(JSON.stringify(convertChunksToCompletion(textChunks))), true);
   });
 
   test('a stream entry replays its frames byte for byte, and serves a non-stream request', () => {

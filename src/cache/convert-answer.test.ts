@@ -291,3 +291,24 @@ describe("Claude's signed thinking blocks", () => {
     assert.deepEqual(convertChunksToCompletion(convertCompletionToChunks(assembled, false)), assembled);
   });
 });
+
+describe("OpenRouter's reasoning_details", () => {
+  test('a cached stream assembled into a completion joins each entry from its fragments (same type and index), keeping its signature, and a completion replayed as a stream sends them', () => {
+    const delta = (details: unknown[]) => chunk([{ index: 0, delta: { reasoning_details: details } as ChunkDelta, finish_reason: null }]);
+    const assembled = convertChunksToCompletion([
+      chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]),
+      delta([{ type: 'reasoning.text', text: 'Two plus', format: 'anthropic-claude-v1', index: 0 }]),
+      delta([{ type: 'reasoning.text', text: ' two.', format: 'anthropic-claude-v1', index: 0 }]),
+      delta([{ type: 'reasoning.text', text: '', signature: 'EqQBCgIYAhIM', format: 'anthropic-claude-v1', index: 0 }]),
+      delta([{ type: 'reasoning.encrypted', data: 'EmwKAhgB', format: 'anthropic-claude-v1', index: 1 }]),
+      chunk([{ index: 0, delta: { content: 'It is 4.' }, finish_reason: null }]),
+      chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]),
+    ]);
+    const details = [
+      { type: 'reasoning.text', text: 'Two plus two.', signature: 'EqQBCgIYAhIM', format: 'anthropic-claude-v1', index: 0 },
+      { type: 'reasoning.encrypted', data: 'EmwKAhgB', format: 'anthropic-claude-v1', index: 1 },
+    ];
+    assert.deepEqual(assembled.choices[0]?.message, { role: 'assistant', content: 'It is 4.', refusal: null, reasoning_details: details });
+    assert.deepEqual(convertChunksToCompletion(convertCompletionToChunks(assembled, false)), assembled);
+  });
+});

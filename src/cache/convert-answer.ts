@@ -27,7 +27,7 @@ interface ToolCallParts {
 /**
  * What providers add beside OpenAI's own message fields, kept in both forms: the reasoning text
  * that DeepSeek and vLLM (`reasoning_content`) and OpenRouter (`reasoning`) stream in pieces, and
- * which /v1/messages turns into a thinking block; OpenAI's `annotations` (search citations) and `audio`.
+ * which /v1/messages turns into a thinking block; OpenRouter's `reasoning_details`; OpenAI's `annotations` (search citations) and `audio`.
  */
 const REASONING_FIELDS = ['reasoning_content', 'reasoning'] as const;
 
@@ -42,6 +42,8 @@ interface ChoiceParts {
   reasoning: Map<string, string> | undefined;
   /** Claude's signed thinking blocks (`thinking_blocks`), each whole in one delta: replayed by the client. */
   thinkingBlocks: unknown[] | undefined;
+  /** OpenRouter's `reasoning_details`, joined from their streamed fragments (addReasoningDetail): replayed by the client. */
+  reasoningDetails: Record<string, unknown>[] | undefined;
   annotations: unknown[] | undefined;
   audio: Record<string, unknown> | undefined;
 }
@@ -57,9 +59,32 @@ function newChoice(): ChoiceParts {
     logprobRefusal: undefined,
     reasoning: undefined,
     thinkingBlocks: undefined,
+    reasoningDetails: undefined,
     annotations: undefined,
     audio: undefined,
   };
+}
+
+/** The text fields of a reasoning detail (`reasoning.text`, `.summary`, `.encrypted`) that stream in pieces. */
+const DETAIL_TEXT_FIELDS = new Set(['text', 'summary', 'data']);
+
+/**
+ * Adds one streamed reasoning detail. OpenRouter streams an entry as fragments of its `type` and
+ * `index`, the signature on the last: a fragment of the entry before joins it (text joined, other
+ * fields as last sent), since an entry sent back in pieces is refused. One without an index stays whole.
+ * @see https://openrouter.ai/docs/use-cases/reasoning-tokens
+ */
+function addReasoningDetail(parts: ChoiceParts, detail: Record<string, unknown>): void {
+  const details = (parts.reasoningDetails ??= []);
+  const last = details[details.length - 1];
+  if (last === undefined || detail.index === undefined || last.index !== detail.index || last.type !== detail.type) {
+    details.push({ ...detail });
+    return;
+  }
+  for (const [field, value] of Object.entries(detail)) {
+    if (DETAIL_TEXT_FIELDS.has(field) && typeof value === 'string') last[field] = (typeof last[field] === 'string' ? last[field] : '') + value;
+    else if (value !== null && value !== undefined) last[field] = value;
+  }
 }
 
 function addExtras(parts: ChoiceParts, delta: Record<string, unknown>): void {
@@ -68,6 +93,7 @@ function addExtras(parts: ChoiceParts, delta: Record<string, unknown>): void {
     if (typeof piece === 'string') (parts.reasoning ??= new Map()).set(field, (parts.reasoning.get(field) ?? '') + piece);
   }
   if (Array.isArray(delta.thinking_blocks)) for (const block of delta.thinking_blocks as unknown[]) (parts.thinkingBlocks ??= []).push(block);
+  if (Array.isArray(delta.reasoning_details)) for (const detail of delta.reasoning_details as unknown[]) if (isRecord(detail)) addReasoningDetail(parts, detail);
   if (Array.isArray(delta.annotations)) for (const annotation of delta.annotations as unknown[]) (parts.annotations ??= []).push(annotation);
   const piece = delta.audio;
   if (isRecord(piece)) {
@@ -154,6 +180,7 @@ export function convertChunksToCompletion(chunks: readonly ChatCompletionChunk[]
       const extra = message as unknown as Record<string, unknown>;
       if (parts.reasoning !== undefined) for (const [field, text] of parts.reasoning) extra[field] = text;
       if (parts.thinkingBlocks !== undefined) extra.thinking_blocks = parts.thinkingBlocks;
+      if (parts.reasoningDetails !== undefined) extra.reasoning_details = parts.reasoningDetails;
       if (parts.annotations !== undefined) extra.annotations = parts.annotations;
       if (parts.audio !== undefined) extra.audio = parts.audio;
       const logprobs =
@@ -203,8 +230,9 @@ export function convertCompletionToChunks(completion: ChatCompletionResponse, in
       const text = extra[field];
       if (typeof text === 'string' && text.length > 0) chunks.push(chunk([chunkChoice(choice.index, { [field]: text } as ChunkDelta, null)]));
     }
-    if (Array.isArray(extra.thinking_blocks) && extra.thinking_blocks.length > 0) {
-      chunks.push(chunk([chunkChoice(choice.index, { thinking_blocks: extra.thinking_blocks } as ChunkDelta, null)]));
+    for (const field of ['thinking_blocks', 'reasoning_details'] as const) {
+      const blocks = extra[field];
+      if (Array.isArray(blocks) && blocks.length > 0) chunks.push(chunk([chunkChoice(choice.index, { [field]: blocks } as ChunkDelta, null)]));
     }
     if (content !== null && content.length > 0) {
       chunks.push(chunk([chunkChoice(choice.index, { content }, null, choice.logprobs ?? null)]));

@@ -37,10 +37,24 @@ describe('buildCacheKey', () => {
   test('field order and whitespace do not change the key', () => {
     const one = JSON.parse('{"model":"gpt-4","temperature":0.2,"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"number"}}}}}]}');
     const two = JSON.parse(`{
-      "tools": [ { "function": { "parameters": { "properties": { "b": {"type":"number"}, "a": {"type":"string"} }, "type": "object" }, "name": "f" }, "type": "function" } ],
+      "tools": [ { "function": { "parameters": { "properties": { "a": {"type":"string"}, "b": {"type":"number"} }, "type": "object" }, "name": "f" }, "type": "function" } ],
       "messages": [ { "content": "hi", "role": "user" } ],
       "temperature": 0.2, "model": "gpt-4" }`);
     assert.equal(buildCacheKey(SECRET, scope, TARGET, one), buildCacheKey(SECRET, scope, TARGET, two));
+  });
+
+  test("the order of a JSON schema's properties changes the key: the model writes an object's fields in that order (reasoning before answer, or after)", () => {
+    const schema = (properties: Record<string, unknown>) => ({
+      response_format: { type: 'json_schema', json_schema: { name: 'r', strict: true, schema: { type: 'object', properties, required: ['reasoning', 'answer'] } } },
+      tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties } } }],
+    });
+    const first = schema({ reasoning: { type: 'string' }, answer: { type: 'string' } });
+    const last = schema({ answer: { type: 'string' }, reasoning: { type: 'string' } });
+    assert.notEqual(buildCacheKey(SECRET, scope, TARGET, request(first)), buildCacheKey(SECRET, scope, TARGET, request(last)));
+    // The keys of a property's own schema are still in any order.
+    const spelled = schema({ reasoning: { description: 'd', type: 'string' }, answer: { type: 'string' } });
+    const reordered = schema({ reasoning: { type: 'string', description: 'd' }, answer: { type: 'string' } });
+    assert.equal(buildCacheKey(SECRET, scope, TARGET, request(spelled)), buildCacheKey(SECRET, scope, TARGET, request(reordered)));
   });
 
   test('delivery and labels do not change the key: stream, stream_options, user and its successors, metadata', () => {

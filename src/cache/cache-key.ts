@@ -30,6 +30,14 @@ export interface CacheKeyTarget {
   native?: unknown;
 }
 
+/**
+ * Objects whose key order is part of the request: a JSON schema's `properties` (response_format,
+ * tools, functions), which the model fills in that order, so `reasoning` before `answer` is another
+ * answer than after it. Sorted, two such requests shared an entry.
+ * @see https://platform.openai.com/docs/guides/structured-outputs
+ */
+const ORDERED_OBJECTS: ReadonlySet<string> = new Set(['properties']);
+
 /** Any request body the cache keys: chat completions, embeddings. */
 export interface CacheableRequest {
   model: string;
@@ -49,7 +57,7 @@ export function canonicalCacheInput(scope: string, target: CacheKeyTarget, reque
   const input: Record<string, unknown> = { scope, model: target.model, deployments: target.deployments, request: fields };
   if (target.endpoint !== undefined) input.endpoint = target.endpoint;
   if (target.native !== undefined) input.native = target.native;
-  return canonicalJson(input);
+  return canonicalJson(input, undefined, ORDERED_OBJECTS);
 }
 
 /** The cache key (43 characters, base64url). Throws when the scope is empty. */

@@ -16,14 +16,21 @@ import type { ModelGroup, Route } from './model-router.js';
 import { isRecord } from '../json/guards.js';
 import { readReportedUsage } from '../usage/reported-usage.js';
 
+/** A piece of a spoken answer (OpenAI's audio output): its transcript or its sound. */
+function hasAudio(audio: unknown): boolean {
+  return isRecord(audio) && ((typeof audio.transcript === 'string' && audio.transcript.length > 0) || (typeof audio.data === 'string' && audio.data.length > 0));
+}
+
 /**
  * Whether a delta is the model answering. Thinking aloud counts (DeepSeek's and vLLM's
  * `reasoning_content`, OpenRouter's and Groq's `reasoning`): a reasoning model may think for minutes
  * before its first word, and held until then the stream hit the time-to-first-token limit (504).
+ * So does speaking: an audio answer streams in `audio` with content null to its end, and was held whole.
  */
 function hasContent(delta: unknown): boolean {
   if (!isRecord(delta)) return false;
   return (
+    hasAudio(delta.audio) ||
     (typeof delta.content === 'string' && delta.content.length > 0) ||
     (typeof delta.reasoning_content === 'string' && delta.reasoning_content.length > 0) ||
     (typeof delta.reasoning === 'string' && delta.reasoning.length > 0) ||

@@ -1,7 +1,8 @@
 // Hosts that think aloud stream the thinking before the answer: DeepSeek and vLLM in
 // `reasoning_content`, OpenRouter and Groq in `reasoning`. That thinking is the model answering: it
 // ends the hold of the stream's start (and its time-to-first-token limit), so a long think is
-// streamed to the client as it comes instead of being cut off as a stall and retried.
+// streamed to the client as it comes instead of being cut off as a stall and retried. A spoken
+// answer (OpenAI's audio output) streams in `audio` with content null throughout: that is answering too.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { assertServing, chat, chatCalls, post, splitSse, withStack } from '../support/reliability-support.js';
@@ -33,4 +34,26 @@ describe('reasoning streams', () => {
       });
     });
   }
+});
+
+describe('audio streams', () => {
+  test('a spoken answer (delta.audio, content null) longer than the time to first token is streamed, not held to its end and cut off as a stall', async () => {
+    await withStack({ yaml: 'routing:\n  ttfb_timeout_s: 0.4\n  retries: 0\n' }, async ({ fake, url }) => {
+      const spoken = [{ id: 'audio_1', transcript: 'Hello' }, { transcript: ' there' }, { data: 'UklGRg==' }, { data: 'AAAA' }, { expires_at: 1_735_689_600 }].map((audio) => chunk({ audio }));
+      fake.enqueue({
+        kind: 'raw-parts',
+        parts: [chunk({ role: 'assistant', content: null, refusal: null }), ...spoken, chunk({}, 'stop'), 'data: [DONE]\n\n'],
+        gapMs: 150,
+      });
+      const res = await post(url, chat({ stream: true, modalities: ['text', 'audio'], audio: { voice: 'alloy', format: 'pcm16' } }));
+      assert.equal(res.status, 200, res.body);
+      const data = splitSse(res.body).data;
+      assert.equal(data.at(-1), '[DONE]');
+      const chunks = data.slice(0, -1).map((text) => JSON.parse(text) as { choices: { delta: { audio?: { transcript?: string; data?: string } } }[] });
+      assert.equal(chunks.map((parsed) => parsed.choices[0]?.delta.audio?.transcript ?? '').join(''), 'Hello there');
+      assert.equal(chunks.map((parsed) => parsed.choices[0]?.delta.audio?.data ?? '').join(''), 'UklGRg==AAAA');
+      assert.equal(chatCalls(fake), 1);
+      await assertServing(url);
+    });
+  });
 });

@@ -64,18 +64,22 @@ export function stripUsageFromFrame(frame: string, passthrough: boolean): string
 }
 
 /**
- * A finish_reason that makes an answer worth keeping: any but `content_filter`. A filter's verdict
- * on a sampled answer (Azure's, Gemini's SAFETY or RECITATION) is often not what the next call gets,
- * and a kept one answered every retry with the same cut answer for the whole TTL.
+ * Finish reasons that say the answer was cut short by something other than the request, so the
+ * next call may well get a whole one: a content filter's verdict on a sampled answer (Azure's,
+ * Gemini's SAFETY or RECITATION), and a host's own failure (DeepSeek's `insufficient_system_resource`,
+ * Mistral's `error`, vLLM's `abort`). Kept, every retry got the same cut answer for the whole TTL.
  */
+const CUT_SHORT: ReadonlySet<unknown> = new Set(['content_filter', 'insufficient_system_resource', 'error', 'abort']);
+
+/** A finish_reason that makes an answer worth keeping. */
 function keptFinish(reason: unknown): boolean {
-  return typeof reason === 'string' && reason !== 'content_filter';
+  return typeof reason === 'string' && !CUT_SHORT.has(reason);
 }
 
 /**
  * Whether a chat.completion body is a complete answer, by the rule a stream meets (answerFromFrames):
- * at least one choice, and every choice has a finish_reason other than `content_filter`. A host's
- * `choices: []`, an unfinished or a filtered choice is served once but not kept, so a retry reaches the provider.
+ * at least one choice, and every choice has a finish_reason that is not CUT_SHORT. A host's
+ * `choices: []`, an unfinished, filtered or cut choice is served once but not kept, so a retry reaches the provider.
  */
 export function finishedCompletion(body: string): boolean {
   let parsed: unknown;
@@ -97,7 +101,7 @@ export function answerFromCompletion(body: string, usage: CompletionUsage | unde
 
 /**
  * A finished stream's frames as an answer, or undefined when it is not a complete one: it must end
- * with `[DONE]`, every frame must be a chunk, and every choice must have a finish_reason (none of them `content_filter`).
+ * with `[DONE]`, every frame must be a chunk, and every choice must have a finish_reason (none of them CUT_SHORT).
  */
 export function answerFromFrames(
   frames: readonly string[],
@@ -113,8 +117,8 @@ export function answerFromFrames(
     const chunk = parseChunkFrame(frame);
     if (chunk === undefined) return undefined;
     for (const choice of chunk.choices) {
-      if (choice.finish_reason === 'content_filter') return undefined;
       const done = choice.finish_reason !== null && choice.finish_reason !== undefined;
+      if (done && !keptFinish(choice.finish_reason)) return undefined;
       finished.set(choice.index, (finished.get(choice.index) ?? false) || done);
     }
   }

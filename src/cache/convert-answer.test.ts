@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ChatCompletionChunk, ChatCompletionResponse, ChunkDelta } from '../openai/types.js';
+import type { ChatCompletionChunk, ChatCompletionResponse, ChunkDelta, FinishReason } from '../openai/types.js';
 import { encodeSseData, encodeSseJson, SSE_DONE } from '../streaming/sse-encoder.js';
 import { answerFromFrames, finishedCompletion, parseAnswer, renderCompletion, renderStream, stripUsageFromFrame } from './cached-answer.js';
 import { convertChunksToCompletion, convertCompletionToChunks, parseChunkFrame, parseFrameData } from './convert-answer.js';
@@ -244,6 +244,17 @@ describe('cached answers', () => {
     two.choices = [...two.choices, { index: 1, message: { role: 'assistant', content: null, refusal: null }, logprobs: null, finish_reason: 'content_filter' }];
     assert.equal(finishedCompletion(JSON.stringify(two)), false);
     assert.equal(finishedCompletion(JSON.stringify(convertChunksToCompletion(textChunks))), true);
+  });
+
+  test("an answer the host says it cut short on its side (DeepSeek's insufficient_system_resource, Mistral's error, vLLM's abort) is not kept", () => {
+    for (const reason of ['insufficient_system_resource', 'error', 'abort']) {
+      const cut = [
+        chunk([{ index: 0, delta: { role: 'assistant', content: 'Half an ans' }, finish_reason: null }]),
+        chunk([{ index: 0, delta: {}, finish_reason: reason as FinishReason }]),
+      ];
+      assert.equal(answerFromFrames([...cut.map((item) => encodeSseJson(item)), SSE_DONE], true, usage, [], 1), undefined, reason);
+      assert.equal(finishedCompletion(JSON.stringify(convertChunksToCompletion(cut))), false, reason);
+    }
   });
 
   test('a stream entry replays its frames byte for byte, and serves a non-stream request', () => {

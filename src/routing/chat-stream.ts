@@ -118,7 +118,10 @@ export async function openHeldStream(
     attempt.abort();
     release();
   };
-  clientSignal.addEventListener('abort', onClientAbort, { once: true });
+  // A client already gone (it left while its request waited: for an identical one in flight, say)
+  // fires no listener: the call is stopped before it is sent, as a non-streaming one is.
+  if (clientSignal.aborted) attempt.abort(clientSignal.reason);
+  else clientSignal.addEventListener('abort', onClientAbort, { once: true });
   const ttfbMs = group.timeouts.ttfbMs ?? defaultTtfbMs;
   const timer = setTimeout(() => attempt.abort(new AttemptTimeout()), ttfbMs);
   const timedOut = () => attempt.reason instanceof AttemptTimeout;

@@ -113,7 +113,9 @@ export class ChatExecutor extends DeploymentFailover {
   ): Promise<FailoverResult<T>> {
     const deadline = new CallAbort();
     const abort = () => deadline.abort();
-    clientSignal.addEventListener('abort', abort, { once: true });
+    // A client already gone fires no listener: the deadline starts aborted, so no attempt is sent.
+    if (clientSignal.aborted) deadline.abort(clientSignal.reason);
+    else clientSignal.addEventListener('abort', abort, { once: true });
     const timer = setTimeout(() => deadline.abort(new AttemptTimeout()), totalMs);
     try {
       return await this.run(group, deadline, attempt, reach, view);

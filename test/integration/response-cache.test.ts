@@ -311,21 +311,29 @@ describe('response cache (memory)', () => {
     for (const answer of streams) assert.equal(answer.text, streams[0]?.text);
   });
 
-  test('single flight: a request whose client leaves while it waits makes no upstream call of its own, streamed or not', async () => {
-    for (const stream of [true, false]) {
-      const body = unique(stream ? { stream: true } : {});
-      const calls = upstream.requests.length;
-      upstream.enqueue({ kind: 'delay-headers', ms: 800 });
-      const first = post(gateway, body);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      const leaving = new AbortController();
-      const waiter = fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: authHeaders(CLIENT_KEY), body: JSON.stringify(body), signal: leaving.signal });
-      await new Promise((resolve) => setTimeout(resolve, 150));
-      leaving.abort();
-      await waiter.catch(() => undefined);
-      assert.equal((await first).status, 200);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      assert.equal(upstream.requests.length, calls + 1, `stream: ${stream}: ${upstream.requests.slice(calls).map((request) => request.path).join(', ')}`);
+  test('single flight: a request whose client leaves while it waits makes no upstream call of its own, streamed or not, with a total time cap or not', async () => {
+    // A cap on the whole call (total_timeout_s) gives the attempts a deadline signal of their own.
+    const capped = await startGateway(env({ LLM_PROXY_CONFIG: configFile('routing:\n  total_timeout_s: 30\n') }));
+    try {
+      for (const target of [gateway, capped]) {
+        for (const stream of [true, false]) {
+          const body = unique(stream ? { stream: true } : {});
+          const calls = upstream.requests.length;
+          upstream.enqueue({ kind: 'delay-headers', ms: 800 });
+          const first = post(target, body);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          const leaving = new AbortController();
+          const waiter = fetch(`${target.url}/v1/chat/completions`, { method: 'POST', headers: authHeaders(CLIENT_KEY), body: JSON.stringify(body), signal: leaving.signal });
+          await new Promise((resolve) => setTimeout(resolve, 150));
+          leaving.abort();
+          await waiter.catch(() => undefined);
+          assert.equal((await first).status, 200);
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          assert.equal(upstream.requests.length, calls + 1, `capped: ${target === capped}, stream: ${stream}`);
+        }
+      }
+    } finally {
+      await capped.close();
     }
   });
 

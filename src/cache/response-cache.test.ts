@@ -5,6 +5,7 @@ import type { ChatCompletionRequest } from '../openai/types.js';
 import { answerFromCompletion, type CachedAnswer } from './cached-answer.js';
 import type { CacheStore, CacheStoreStats } from './cache-store.js';
 import { MemoryCacheStore } from './memory-cache-store.js';
+import { CallAbort } from '../upstream/call-signal.js';
 import { NO_DIRECTIVES, parseCacheControl, ResponseCache, type ResponseCacheOptions } from './response-cache.js';
 
 const logger = pino({ level: 'silent' });
@@ -185,6 +186,25 @@ describe('ResponseCache', () => {
     assert.ok(Date.now() - started < 500);
     // A leader that never settles is forgotten once the wait has passed.
     assert.equal(responses.inFlight, 0);
+  });
+
+  test('single flight: a request that left stops waiting at once, whether it leaves during the wait or had left before it', async () => {
+    const responses = cache();
+    const leader = responses.plan('k1', TARGET, chat('left'), NO_DIRECTIVES, 5000);
+    assert.ok(leader !== undefined);
+    assert.equal(await responses.lookup(leader), undefined);
+    for (const leaveFirst of [false, true]) {
+      const plan = responses.plan('k1', TARGET, chat('left'), NO_DIRECTIVES, 5000);
+      assert.ok(plan !== undefined);
+      const gone = new CallAbort();
+      if (leaveFirst) gone.abort();
+      const started = Date.now();
+      const waiting = responses.lookup(plan, gone);
+      if (!leaveFirst) setTimeout(() => gone.abort(), 20);
+      assert.equal(await waiting, undefined);
+      assert.ok(Date.now() - started < 1000, `left first: ${leaveFirst}, waited ${Date.now() - started} ms`);
+    }
+    responses.release(leader);
   });
 
   test("single flight: each request waits as long as its own plan says (a reload's new timeout applies to the requests after it)", async () => {

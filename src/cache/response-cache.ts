@@ -188,6 +188,8 @@ export class ResponseCache {
 
   /** The leader's answer; undefined when it failed or this request left; 'timeout' when the wait ran out. */
   private async waitFor(flight: Flight, waitMs: number, signal: CallSignal | undefined): Promise<CachedAnswer | 'timeout' | undefined> {
+    // Left already (during the admission or the context policy): an abort that happened fires no listener.
+    if (signal?.aborted === true) return undefined;
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
     const giveUp = new Promise<'timeout' | undefined>((resolve) => {

@@ -158,13 +158,17 @@ export function captureFrames(
   return capture;
 }
 
-/** Calls `visit` with each SSE frame (ending in a blank line) of a string of one or more frames. */
+/**
+ * Calls `visit` with each SSE frame (ending in a blank line) of a string of one or more frames. A
+ * bare blank line (a host's empty keep-alive, passed through as it came) is no frame: kept, it was
+ * taken for an event that is no chunk, and the stream was never stored.
+ */
 function eachFrame(batch: string, visit: (frame: string) => void): void {
   let start = 0;
   while (start < batch.length) {
     const end = batch.indexOf('\n\n', start);
     const stop = end < 0 ? batch.length : end + 2;
-    visit(batch.slice(start, stop));
+    if (end !== start) visit(batch.slice(start, stop));
     start = stop;
   }
 }

@@ -186,6 +186,20 @@ describe('response cache (memory)', () => {
     assert.ok(withUsage.text.includes('"total_tokens":7'));
   });
 
+  test('a stream with bare blank lines between its events (an empty keep-alive) is cached', async () => {
+    const chunk = (delta: Record<string, unknown>, finish: string | null) =>
+      `data: ${JSON.stringify({ id: 'chatcmpl-blank', object: 'chat.completion.chunk', created: 1, model: 'gpt-4', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+    const parts = [chunk({ role: 'assistant', content: '' }, null), chunk({ content: 'Hi' }, null), '\n\n', chunk({ content: ' there' }, null) + '\n\n', chunk({}, 'stop'), 'data: [DONE]\n\n'];
+    upstream.enqueue({ kind: 'raw-parts', parts, gapMs: 10 });
+    const body = unique({ stream: true });
+    const live = await post(gateway, body);
+    assert.equal(live.status, 200);
+    assert.equal(chunks(live.text).map((item) => (item.choices as Array<{ delta: { content?: string } }>)[0]?.delta.content ?? '').join(''), 'Hi there');
+    const replay = await post(gateway, body);
+    assert.equal(replay.headers.get('x-cache'), 'HIT');
+    assert.deepEqual(chunks(replay.text), chunks(live.text));
+  });
+
   test('a stream entry serves a non-stream request with the assembled completion', async () => {
     const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { location: { type: 'string' } } } } }];
     const body = unique({ tools });

@@ -58,6 +58,15 @@ describe('convertOpenAiRequest', () => {
   });
 });
 
+/** A conversation replayed with another host's reasoning on its assistant turns, and a developer message. */
+const REPLAYED_REASONING = [
+  { role: 'developer', content: 'Be brief.' },
+  { role: 'user', content: 'hi' },
+  { role: 'assistant', content: 'Hello', reasoning_content: 'The user greets me.' },
+  { role: 'assistant', content: 'Again', reasoning: 'x' },
+  { role: 'user', content: 'bye' },
+];
+
 describe('stream_options by host and Azure api-version', () => {
   const streamed = { ...base, stream: true } as ChatCompletionRequest;
   const asked = { ...base, stream: true, stream_options: { include_usage: true } } as unknown as ChatCompletionRequest;
@@ -139,13 +148,7 @@ describe("Mistral's names for OpenAI's fields (it answers 422 to any field it do
   test("a developer message is a system message; another host's reasoning on an assistant message is dropped, with a warning", () => {
     const { sent, warnings } = build({
       model: 'm',
-      messages: [
-        { role: 'developer', content: 'Be brief.' },
-        { role: 'user', content: 'hi' },
-        { role: 'assistant', content: 'Hello', reasoning_content: 'The user greets me.' },
-        { role: 'assistant', content: 'Again', reasoning: 'x' },
-        { role: 'user', content: 'bye' },
-      ],
+      messages: REPLAYED_REASONING,
     });
     assert.deepEqual(sent.messages, [
       { role: 'system', content: 'Be brief.' },
@@ -170,13 +173,7 @@ describe("Groq refuses reasoning_content on an assistant message (400 \"property
     const sink = { ...target('openai/gpt-oss-120b', false), provider: 'groq' };
     const request = {
       model: 'openai/gpt-oss-120b',
-      messages: [
-        { role: 'developer', content: 'Be brief.' },
-        { role: 'user', content: 'hi' },
-        { role: 'assistant', content: 'Hello', reasoning_content: 'The user greets me.' },
-        { role: 'assistant', content: 'Again', reasoning: 'x' },
-        { role: 'user', content: 'bye' },
-      ],
+      messages: REPLAYED_REASONING,
     };
     const before = JSON.stringify(request);
     const sent = JSON.parse(createOpenAiCodec({ kind: 'groq' }).buildChatRequest(request as unknown as ChatCompletionRequest, sink).body ?? '') as Record<string, unknown>;

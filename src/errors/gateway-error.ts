@@ -211,6 +211,8 @@ export class StreamConversionError extends Error {}
  * against the deployment's health (one client's tools could otherwise open its circuit for everyone).
  */
 export const FAILED_TOOL_CALL = 'upstream_failed_tool_call';
+/** The code of a web image the proxy could not download for a provider that takes images only inline. */
+export const IMAGE_NOT_FETCHED = 'invalid_image_url';
 
 export function failedToolCallError(provider: string, detail: string): GatewayError {
   return new GatewayError({ status: 502, type: 'api_error', code: FAILED_TOOL_CALL, provider, retryable: true, message: `The provider '${provider}' sent ${detail}.` });

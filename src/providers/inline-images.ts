@@ -1,6 +1,6 @@
 // A chat request's web image URLs (`image_url` parts with an http(s) URL) turned into base64 data
 // URLs, for a provider that does not fetch them itself (ChatCodec.inlinesImageUrl). The fetch is given;
-// each URL is fetched once per call (a retry or a second deployment reuses it), and the request is
+// each URL is fetched once per call (a second deployment reuses it, or its failure), and the request is
 // copied only along the messages that change.
 import type { ChatCompletionRequest, ChatMessage } from '../openai/types.js';
 import { isRecord } from '../json/guards.js';
@@ -40,9 +40,9 @@ export async function inlineWebImages(request: ChatCompletionRequest, inlined: I
       let download = fetched.get(url);
       if (download === undefined) {
         download = fetch(url, param, signal);
+        // A failed one is kept too: the call goes on only to deployments that fetch URLs themselves,
+        // and another inline-only one fails at once instead of waiting for the same host again.
         fetched.set(url, download);
-        // A failed download is not kept: the next attempt may try again.
-        download.catch(() => fetched.delete(url));
       }
       const image = { ...(part as { image_url: Record<string, unknown> }).image_url };
       const copy = { ...(part as Record<string, unknown>), image_url: image };

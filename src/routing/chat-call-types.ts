@@ -42,6 +42,8 @@ export interface ChatCallContext extends CallReach {
   fitChat?: (chat: ChatCompletionRequest, route: Route) => ChatCompletionRequest;
   /** The call's downloaded images, made on the first attempt that needs one. */
   images?: CallImages;
+  /** The client's signal as an AbortSignal, for the image downloads: made with `images`. */
+  imageSignal?: AbortSignal;
 }
 
 /** What a stream produced so far: read when the stream ends, however it ends. */

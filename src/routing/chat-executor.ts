@@ -9,7 +9,7 @@ import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js'
 import { hasWebImages, inlineWebImages } from '../providers/inline-images.js';
 import type { ChatTarget, ProviderInstance } from '../providers/provider.js';
 import { decodeSse } from '../streaming/sse-decoder.js';
-import { CallAbort, type CallSignal } from '../upstream/call-signal.js';
+import { CallAbort, toAbortSignal, type CallSignal } from '../upstream/call-signal.js';
 import { releaseBody, upstreamSse, type UpstreamClient } from '../upstream/upstream-client.js';
 import { AttemptTimeout, callTimeouts } from './call-limits.js';
 import type { CallReach, ChatCallContext, DeploymentAttempt, ExecutorOptions, FailoverResult, GroupView, JsonOutcome, StreamOutcome } from './chat-call-types.js';
@@ -139,7 +139,9 @@ export class ChatExecutor extends DeploymentFailover {
     const inlined = provider.codec.inlinesImageUrl;
     if (fetchImage === undefined || inlined === undefined) return request;
     context.images ??= new Map();
-    return inlineWebImages(request, inlined, fetchImage, context.images);
+    // The downloads serve every attempt of the call, so they stop when the client leaves, not with an attempt.
+    context.imageSignal ??= toAbortSignal(context.signal);
+    return inlineWebImages(request, inlined, fetchImage, context.images, context.imageSignal);
   }
 
   /** One try at one deployment: also a native call's way to a deployment its protocol does not reach (src/http/native-call.ts). */

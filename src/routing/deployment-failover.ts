@@ -2,7 +2,7 @@
 // orders a group's deployments by its strategy, skips open circuits and cooling deployments,
 // retries within the retry budget, moves on to the fallbacks the key may use, and makes the one
 // error when nothing could serve. ChatExecutor extends it; each attempt is the caller's function.
-import { FAILED_TOOL_CALL, GatewayError, isGatewayError, noHealthyDeployment } from '../errors/gateway-error.js';
+import { FAILED_TOOL_CALL, GatewayError, IMAGE_NOT_FETCHED, isGatewayError, noHealthyDeployment } from '../errors/gateway-error.js';
 import { mayUseModel } from '../keys/model-allowlist.js';
 import { delay as wait, type CallSignal } from '../upstream/call-signal.js';
 import { isAbort } from './call-limits.js';
@@ -24,8 +24,11 @@ const BROKE_OFF = 'upstream_stream_error';
 
 const neverTried = (entry: AttemptRecord): boolean => entry.outcome === NOT_ALLOWED || entry.outcome === OUTPUT_LIMIT;
 
-/** How a failed attempt counts: against the deployment, or against the request itself; `answer`: neither, tried again. */
-type Verdict = 'client' | 'rate-limited' | 'deployment' | 'overflow' | 'answer';
+/**
+ * How a failed attempt counts: against the deployment, or against the request itself; `answer`:
+ * neither, tried again; `elsewhere`: neither, and only another deployment can help.
+ */
+type Verdict = 'client' | 'rate-limited' | 'deployment' | 'overflow' | 'answer' | 'elsewhere';
 
 /** A refusal that does not mend by itself (a bad key, an account out of credit): the circuit opens at once. */
 function opensAtOnce(error: GatewayError): boolean {
@@ -36,6 +39,9 @@ function verdict(error: GatewayError): Verdict {
   if (error.code === 'context_length_exceeded') return 'overflow';
   if (error.code === 'upstream_rate_limited') return 'rate-limited';
   if (error.code === FAILED_TOOL_CALL) return 'answer';
+  // The proxy could not download an image for a provider that takes images only inline (Gemini):
+  // a provider that fetches URLs itself (Claude, OpenAI) may still reach it from its own network.
+  if (error.code === IMAGE_NOT_FETCHED) return 'elsewhere';
   // A deployment that refused the proxy (its key or its account's billing) or that the SSRF guard
   // refused (its address) counts against that deployment: not retried there (not retryable), the next one is tried.
   if (opensAtOnce(error) || error.code === 'upstream_unreachable' || error.retryable) return 'deployment';
@@ -174,8 +180,8 @@ export class DeploymentFailover {
           overflowWindow = candidate.route.entry?.context_length ?? 0;
           return 'overflow';
         }
-        if (kind === 'answer') {
-          // The deployment answered; the answer was unusable this time. Another try may do.
+        if (kind === 'answer' || kind === 'elsewhere') {
+          // The deployment answered, unusably this time, or was never called: nothing against it.
           candidate.health.released();
         } else if (kind === 'rate-limited') {
           candidate.health.released();

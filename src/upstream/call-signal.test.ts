@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CallAbort, delay } from './call-signal.js';
+import { CallAbort, delay, toAbortSignal } from './call-signal.js';
 
 test('CallAbort: each listener runs once, on the first abort; removed listeners and later adds never run', () => {
   const abort = new CallAbort();
@@ -34,4 +34,19 @@ test('delay: resolves after the time; rejects with the reason when the signal ab
   const real = delay(60_000, controller.signal);
   controller.abort(reason);
   await assert.rejects(real, (error) => error === reason);
+});
+
+test('toAbortSignal: aborts with the call signal and its reason; already aborted stays so; an AbortSignal is itself', () => {
+  const abort = new CallAbort();
+  const signal = toAbortSignal(abort);
+  assert.equal(signal.aborted, false);
+  const reason = new Error('client left');
+  abort.abort(reason);
+  assert.equal(signal.aborted, true);
+  assert.equal(signal.reason, reason);
+  const gone = new CallAbort();
+  gone.abort(reason);
+  assert.equal(toAbortSignal(gone).aborted, true);
+  const real = new AbortController().signal;
+  assert.equal(toAbortSignal(real), real);
 });

@@ -41,6 +41,18 @@ export class CallAbort implements CallSignal {
   }
 }
 
+/**
+ * An AbortSignal that aborts with `signal`, for an API that takes only a real one (undici's
+ * `request`, AbortSignal.any). Made only where such an API is called, off the common path.
+ */
+export function toAbortSignal(signal: CallSignal): AbortSignal {
+  if (signal instanceof AbortSignal) return signal;
+  const controller = new AbortController();
+  if (signal.aborted) controller.abort(signal.reason);
+  else signal.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
+  return controller.signal;
+}
+
 /** Waits `ms`; rejects with the signal's reason when it aborts first. */
 export function delay(ms: number, signal: CallSignal): Promise<void> {
   if (signal.aborted) return Promise.reject(signal.reason);

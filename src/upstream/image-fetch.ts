@@ -8,7 +8,7 @@
 import { isIP } from 'node:net';
 import type { Dispatcher } from 'undici';
 import { request } from 'undici';
-import { invalidRequest, type GatewayError } from '../errors/gateway-error.js';
+import { IMAGE_NOT_FETCHED, invalidRequest, type GatewayError } from '../errors/gateway-error.js';
 
 export interface ImageFetchOptions {
   /** The connections: an Agent whose lookup is the SSRF guard's (tests pass their own). */
@@ -32,7 +32,7 @@ export type ImageFetcher = (url: string, param: string, signal?: AbortSignal) =>
 const IMAGE_TYPES = /^image\/(png|jpeg|jpg|webp|heic|heif|gif)$/;
 
 function failed(param: string, reason: string): GatewayError {
-  return invalidRequest(`Could not fetch the image at '${param}': ${reason}. Send it as a base64 data URL instead.`, 'invalid_image_url', param);
+  return invalidRequest(`Could not fetch the image at '${param}': ${reason}. Send it as a base64 data URL instead.`, IMAGE_NOT_FETCHED, param);
 }
 
 /** Why a URL is not fetched, or undefined when it may be. */

@@ -8,17 +8,34 @@ import { MockAgent } from 'undici';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
 import { startFakeGemini, type FakeGemini } from '../support/fake-gemini.js';
 import { authHeaders, startGateway, type Gateway } from '../support/gateway-harness.js';
+import { configFile } from '../support/reliability-support.js';
 
 const PNG = Buffer.from('89504e470d0a1a0a0000000d4948445200000001', 'hex');
 const URL_OF_CAT = 'https://images.example.com/cat.png';
+
+/** An image host the proxy reaches through an undici MockAgent, never the network. */
+function mockImageHost() {
+  const images = new MockAgent();
+  images.disableNetConnect();
+  return { images, host: images.get('https://images.example.com') };
+}
+
+/** A chat request with a text part and an image given by URL. */
+function imageQuestion(gateway: Gateway, model: string, url: string, stream = false): Promise<Response> {
+  return fetch(`${gateway.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: authHeaders(),
+    body: JSON.stringify({ model, stream, messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url, detail: 'low' } }] }] }),
+  });
+}
 
 describe('web image URLs', () => {
   let gemini: FakeGemini;
   let anthropic: FakeAnthropic;
   let gateway: Gateway;
-  const images = new MockAgent();
-  images.disableNetConnect();
-  const host = images.get('https://images.example.com');
+  /** Gemini deployments with a fallback to Claude, and a Gemini-only group. */
+  let grouped: Gateway;
+  const { images, host } = mockImageHost();
 
   before(async () => {
     [gemini, anthropic] = await Promise.all([startFakeGemini(), startFakeAnthropic()]);
@@ -26,18 +43,30 @@ describe('web image URLs', () => {
       { GEMINI_API_KEY: 'gemini-test-key-0123456789', GEMINI_BASE_URL: gemini.url, ANTHROPIC_API_KEY: 'sk-ant-test-0123456789', ANTHROPIC_BASE_URL: anthropic.url },
       { imageDispatcher: images },
     );
+    grouped = await startGateway(
+      {
+        LLM_PROXY_CONFIG: configFile(`
+providers:
+  gemini: { type: gemini, api_key: gemini-test-key-0123456789, base_url: "${gemini.url}", discover: false }
+  claude: { type: anthropic, api_key: sk-ant-test-0123456789, base_url: "${anthropic.url}", discover: false }
+models:
+  - name: seeing
+    deployments: [{ provider: gemini, model: gemini-2.5-flash }, { provider: gemini, model: gemini-2.5-pro }]
+    fallbacks: [claude/claude-sonnet-4-5]
+  - name: gemini-only
+    deployments: [{ provider: gemini, model: gemini-2.5-flash }]
+routing: { retries: 2 }
+`),
+      },
+      { imageDispatcher: images },
+    );
   });
   after(async () => {
-    await gateway.close();
+    await Promise.all([gateway.close(), grouped.close()]);
     await Promise.all([gemini.close(), anthropic.close(), images.close()]);
   });
 
-  const ask = (model: string, url: string, stream = false) =>
-    fetch(`${gateway.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: authHeaders(),
-      body: JSON.stringify({ model, stream, messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url, detail: 'low' } }] }] }),
-    });
+  const ask = (model: string, url: string, stream = false) => imageQuestion(gateway, model, url, stream);
 
   test('Gemini gets the downloaded image inline, in answers and streams', async () => {
     for (const stream of [false, true]) {
@@ -67,6 +96,33 @@ describe('web image URLs', () => {
     assert.equal(((await literal.json()) as { error: { code: string } }).error.code, 'invalid_image_url');
   });
 
+  test('a client that leaves while its image downloads stops the download, and Gemini is never called', async () => {
+    let answered = false;
+    // The host answers after 1.5 s unless the download was stopped before (the mock then never reads the body).
+    host
+      .intercept({ path: '/slow.png', method: 'GET' })
+      .reply(200, () => {
+        answered = true;
+        return PNG;
+      }, { headers: { 'content-type': 'image/png' } })
+      .delay(1500);
+    const from = gemini.requests.length;
+    const leaving = new AbortController();
+    const asked = fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: authHeaders(),
+      signal: leaving.signal,
+      body: JSON.stringify({ model: 'gemini-2.5-flash', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://images.example.com/slow.png' } }] }] }),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    leaving.abort();
+    await assert.rejects(asked);
+    await new Promise((resolve) => setTimeout(resolve, 1700));
+    assert.equal(answered, false, 'the download went on after the client left');
+    assert.equal(gemini.requests.length, from);
+    assert.equal((await fetch(`${gateway.url}/health`)).status, 200);
+  });
+
   test("a Gemini Files API URI is Gemini's own: sent as fileData, not downloaded", async () => {
     const files = 'https://generativelanguage.googleapis.com/v1beta/files/abc123';
     const from = gemini.requests.length;
@@ -81,6 +137,31 @@ describe('web image URLs', () => {
     assert.equal(response.status, 200);
     const sent = anthropic.requests[from]?.body as { messages: Array<{ content: Array<{ type: string; source?: unknown }> }> };
     assert.deepEqual(sent.messages[0]?.content[1]?.source, { type: 'url', url: URL_OF_CAT });
+    images.assertNoPendingInterceptors();
+  });
+
+  test('an image the proxy cannot download goes on to a provider that fetches URLs itself (Claude); the other Gemini deployment does not download it again', async () => {
+    // One answer only: a second download would find no interceptor (and fail otherwise than 403).
+    host.intercept({ path: '/private.png', method: 'GET' }).reply(403, 'proxy not allowed');
+    const [fromGemini, fromClaude] = [gemini.requests.length, anthropic.requests.length];
+    const response = await imageQuestion(grouped, 'seeing', 'https://images.example.com/private.png');
+    assert.equal(response.status, 200, await response.clone().text());
+    assert.equal(gemini.requests.length, fromGemini, 'Gemini was called without its image');
+    const sent = anthropic.requests[fromClaude]?.body as { messages: Array<{ content: Array<{ source?: unknown }> }> };
+    assert.deepEqual(sent.messages[0]?.content[1]?.source, { type: 'url', url: 'https://images.example.com/private.png' });
+    images.assertNoPendingInterceptors();
+    assert.match(response.headers.get('x-llm-proxy-route') ?? '', /claude/);
+  });
+
+  test('an image the proxy cannot download, with nothing else to go to, stays the 400 naming the field, downloaded once despite retries', async () => {
+    host.intercept({ path: '/missing.png', method: 'GET' }).reply(404, 'not here');
+    const from = gemini.requests.length;
+    const response = await imageQuestion(grouped, 'gemini-only', 'https://images.example.com/missing.png');
+    assert.equal(response.status, 400);
+    const { error } = (await response.json()) as { error: { code: string; param: string; message: string } };
+    assert.deepEqual([error.code, error.param], ['invalid_image_url', 'messages[0].content[1].image_url.url']);
+    assert.match(error.message, /answered 404/);
+    assert.equal(gemini.requests.length, from);
     images.assertNoPendingInterceptors();
   });
 });

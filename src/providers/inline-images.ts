@@ -4,7 +4,7 @@
 // copied only along the messages that change.
 import type { ChatCompletionRequest, ChatMessage } from '../openai/types.js';
 import { isRecord } from '../json/guards.js';
-import type { FetchedImage, ImageFetcher } from '../upstream/image-fetch.js';
+import type { FetchedImage, ImageFetcher, ImageRoom } from '../upstream/image-fetch.js';
 
 const WEB_URL = /^https?:\/\//i;
 
@@ -26,8 +26,15 @@ export function hasWebImages(request: ChatCompletionRequest, inlined: InlinedUrl
   return Array.isArray(request.messages) && request.messages.some((message) => hasWebImage(message, inlined));
 }
 
-/** Fetches per call: one download per URL, shared by every attempt. */
-export type CallImages = Map<string, Promise<FetchedImage>>;
+/** Fetches per call: one download per URL, shared by every attempt, within one room for their bytes. */
+export interface CallImages {
+  readonly byUrl: Map<string, Promise<FetchedImage>>;
+  readonly room: ImageRoom;
+}
+
+export function callImages(): CallImages {
+  return { byUrl: new Map(), room: { used: 0 } };
+}
 
 export async function inlineWebImages(request: ChatCompletionRequest, inlined: InlinedUrl, fetch: ImageFetcher, fetched: CallImages, signal?: AbortSignal): Promise<ChatCompletionRequest> {
   const pending: Array<Promise<void>> = [];
@@ -37,12 +44,12 @@ export async function inlineWebImages(request: ChatCompletionRequest, inlined: I
       const url = webImageUrl(part, inlined);
       if (url === undefined) return part;
       const param = `messages[${index}].content[${position}].image_url.url`;
-      let download = fetched.get(url);
+      let download = fetched.byUrl.get(url);
       if (download === undefined) {
-        download = fetch(url, param, signal);
+        download = fetch(url, param, signal, fetched.room);
         // A failed one is kept too: the call goes on only to deployments that fetch URLs themselves,
         // and another inline-only one fails at once instead of waiting for the same host again.
-        fetched.set(url, download);
+        fetched.byUrl.set(url, download);
       }
       const image = { ...(part as { image_url: Record<string, unknown> }).image_url };
       const copy = { ...(part as Record<string, unknown>), image_url: image };

@@ -6,7 +6,7 @@
 import { isGatewayError, upstreamBadResponse, upstreamTimeout } from '../errors/gateway-error.js';
 import type { Redactor } from '../logging/redactor.js';
 import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
-import { hasWebImages, inlineWebImages } from '../providers/inline-images.js';
+import { callImages, hasWebImages, inlineWebImages } from '../providers/inline-images.js';
 import type { ChatTarget, ProviderInstance } from '../providers/provider.js';
 import { decodeSse } from '../streaming/sse-decoder.js';
 import { CallAbort, toAbortSignal, type CallSignal } from '../upstream/call-signal.js';
@@ -138,7 +138,7 @@ export class ChatExecutor extends DeploymentFailover {
     const { fetchImage } = this.options;
     const inlined = provider.codec.inlinesImageUrl;
     if (fetchImage === undefined || inlined === undefined) return request;
-    context.images ??= new Map();
+    context.images ??= callImages();
     // The downloads serve every attempt of the call, so they stop when the client leaves, not with an attempt.
     context.imageSignal ??= toAbortSignal(context.signal);
     return inlineWebImages(request, inlined, fetchImage, context.images, context.imageSignal);

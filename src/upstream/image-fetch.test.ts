@@ -61,6 +61,24 @@ describe('createImageFetcher', () => {
     assert.match((await refusal(fetchImage('http://images.example.com/cat.png', PARAM))).message, /only https/);
   });
 
+  it("holds one request's images within the limit together; a failed download gives its bytes back", async () => {
+    const image = Buffer.alloc(40, 1);
+    for (const path of ['/a.png', '/b.png', '/c.png']) host.intercept({ path, method: 'GET' }).reply(200, image, { headers: { 'content-type': 'image/png' } });
+    // Apart, each fits; in one request, the second would make 80 of 64 bytes.
+    assert.equal((await fetchImage('https://images.example.com/a.png', PARAM)).data.length, 56);
+    const room = { used: 0 };
+    await fetchImage('https://images.example.com/b.png', PARAM, undefined, room);
+    const together = await refusal(fetchImage('https://images.example.com/c.png', PARAM, undefined, room));
+    assert.match(together.message, /the request's images together are larger than 64 bytes/);
+    assert.equal(room.used, 40);
+    // Declared too large by its Content-Length: refused before a byte is read.
+    host.intercept({ path: '/declared.png', method: 'GET' }).reply(200, image, { headers: { 'content-type': 'image/png', 'content-length': '40' } });
+    assert.match((await refusal(fetchImage('https://images.example.com/declared.png', PARAM, undefined, room))).message, /together are larger/);
+    host.intercept({ path: '/broken.png', method: 'GET' }).reply(404, 'no');
+    await refusal(fetchImage('https://images.example.com/broken.png', PARAM, undefined, room));
+    assert.equal(room.used, 40);
+  });
+
   it('gives up on a host that does not answer in time', async () => {
     const slow = createImageFetcher({ dispatcher: mock, maxBytes: 64, timeoutMs: 100 });
     host.intercept({ path: '/slow.png', method: 'GET' }).reply(200, PNG, { headers: { 'content-type': 'image/png' } }).delay(1_000);

@@ -25,8 +25,16 @@ export interface FetchedImage {
   data: string;
 }
 
-/** Fetches the image at `url`; `param` names the field for errors. */
-export type ImageFetcher = (url: string, param: string, signal?: AbortSignal) => Promise<FetchedImage>;
+/**
+ * The bytes a call's downloads hold: one call's images together stay within maxBytes (Gemini's
+ * inline limit is per request), so a request listing many large images cannot fill the memory.
+ */
+export interface ImageRoom {
+  used: number;
+}
+
+/** Fetches the image at `url`; `param` names the field for errors; `room` is shared by the call's downloads. */
+export type ImageFetcher = (url: string, param: string, signal?: AbortSignal, room?: ImageRoom) => Promise<FetchedImage>;
 
 /** Image types every provider that takes inline images reads (Gemini: PNG, JPEG, WEBP, HEIC, HEIF; GIF for Claude). */
 const IMAGE_TYPES = /^image\/(png|jpeg|jpg|webp|heic|heif|gif)$/;
@@ -53,7 +61,9 @@ export function refusedImageUrl(url: string): string | undefined {
 }
 
 export function createImageFetcher(options: ImageFetchOptions): ImageFetcher {
-  return async (url, param, signal) => {
+  const tooLarge = (param: string, size: number) =>
+    failed(param, size > options.maxBytes ? `the image is larger than ${options.maxBytes} bytes` : `the request's images together are larger than ${options.maxBytes} bytes`);
+  return async (url, param, signal, room = { used: 0 }) => {
     const refused = refusedImageUrl(url);
     if (refused !== undefined) throw failed(param, refused);
     const timeout = AbortSignal.timeout(options.timeoutMs);
@@ -65,23 +75,26 @@ export function createImageFetcher(options: ImageFetchOptions): ImageFetcher {
       throw failed(param, timeout.aborted ? `no answer within ${options.timeoutMs / 1000} s` : 'the host could not be reached (or is not a public address)');
     }
     const { statusCode, headers, body } = answer;
+    let size = 0;
     try {
       if (statusCode >= 300 && statusCode < 400) throw failed(param, 'the host answered with a redirect, which is not followed');
       if (statusCode !== 200) throw failed(param, `the host answered ${statusCode}`);
       const type = String(headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
       if (!IMAGE_TYPES.test(type)) throw failed(param, `the host sent ${type === '' ? 'no content type' : type.slice(0, 64)}, not a PNG, JPEG, WEBP, HEIC, HEIF or GIF image`);
       const declared = Number(headers['content-length']);
-      if (Number.isFinite(declared) && declared > options.maxBytes) throw failed(param, `the image is larger than ${options.maxBytes} bytes`);
+      if (Number.isFinite(declared) && room.used + declared > options.maxBytes) throw tooLarge(param, declared);
       const chunks: Buffer[] = [];
-      let size = 0;
       for await (const chunk of body as AsyncIterable<Buffer>) {
         size += chunk.length;
-        if (size > options.maxBytes) throw failed(param, `the image is larger than ${options.maxBytes} bytes`);
+        room.used += chunk.length;
+        if (room.used > options.maxBytes) throw tooLarge(param, size);
         chunks.push(chunk);
       }
       if (size === 0) throw failed(param, 'the host sent an empty body');
       return { mediaType: type === 'image/jpg' ? 'image/jpeg' : type, data: Buffer.concat(chunks, size).toString('base64') };
     } catch (error) {
+      // A download that failed holds nothing: its bytes are the others' room again.
+      room.used -= size;
       if ((error as { status?: unknown }).status === 400) throw error;
       throw failed(param, timeout.aborted ? `no answer within ${options.timeoutMs / 1000} s` : 'the download broke off');
     } finally {

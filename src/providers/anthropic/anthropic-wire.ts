@@ -147,7 +147,13 @@ export interface AnthropicMessagesRequest {
   /** Automatic caching: the breakpoint goes on the last cacheable block. */
   cache_control?: AnthropicCacheControl;
   thinking?: AnthropicThinkingConfig;
-  output_config?: { effort: AnthropicEffort };
+  output_config?: { effort?: AnthropicEffort; format?: AnthropicOutputFormat };
+}
+
+/** `output_config.format`: structured outputs, Claude's text constrained to a JSON schema (4.5 and later). */
+export interface AnthropicOutputFormat {
+  type: 'json_schema';
+  schema: Record<string, unknown>;
 }
 
 // ---- Response ----

@@ -490,4 +490,40 @@ describe('extended thinking', () => {
     const auto = convert({ ...openAiCase('text'), thinking: { type: 'adaptive' }, tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } }], tool_choice: 'auto' });
     assert.deepEqual(auto.body.thinking, { type: 'adaptive' });
   });
+
+  it("JSON mode with thinking on Claude 4.5 and later: structured outputs (output_config.format) instead of the forced tool, so thinking stays", () => {
+    const schema = (openAiCase('json-mode').response_format as { json_schema: { schema: Record<string, unknown> } }).json_schema.schema;
+    const sonnet = convert({ ...openAiCase('json-mode'), reasoning_effort: 'medium' }, { model: 'claude-sonnet-4-5', defaultMaxTokens: 64000 });
+    assert.deepEqual(sonnet.body.thinking, { type: 'enabled', budget_tokens: 8192 });
+    assert.deepEqual(sonnet.body.output_config, { format: { type: 'json_schema', schema: { ...schema, additionalProperties: false } } });
+    assert.equal(sonnet.body.tools, undefined);
+    assert.equal(sonnet.body.tool_choice, undefined);
+    assert.deepEqual(sonnet.warnings, []);
+    // 4.6 and later: the effort and the format in one output_config.
+    const opus = convert({ ...openAiCase('json-mode'), reasoning_effort: 'high' }, { model: 'claude-opus-4-7' });
+    assert.deepEqual(opus.body.output_config, { effort: 'high', format: { type: 'json_schema', schema: { ...schema, additionalProperties: false } } });
+    assert.deepEqual(opus.body.thinking, { type: 'adaptive' });
+    // Without thinking, the forced tool stays (it serves every Claude model and every schema).
+    const plain = convert(openAiCase('json-mode'), { model: 'claude-sonnet-4-5' });
+    assert.equal(plain.body.output_config, undefined);
+    assert.deepEqual(plain.body.tool_choice, { type: 'tool', name: JSON_RESPONSE_TOOL });
+  });
+
+  it('JSON mode with thinking keeps the forced tool (thinking off, said) where structured outputs cannot serve', () => {
+    const forcedTool = (request: ChatCompletionRequest, model = 'claude-sonnet-4-5') => {
+      const { body, warnings } = convert(request, { model, defaultMaxTokens: 64000 });
+      assert.equal(body.output_config?.format, undefined, model);
+      assert.deepEqual(body.tool_choice, { type: 'tool', name: JSON_RESPONSE_TOOL });
+      assert.equal(body.thinking, undefined);
+      assert.match(warnings.join('\n'), /structured outputs, which keep thinking, need Claude 4\.5 or later/);
+    };
+    const thinking = { ...openAiCase('json-mode'), reasoning_effort: 'high' as const };
+    // Before 4.5, no structured outputs.
+    forcedTool(thinking, 'claude-sonnet-4-20250514');
+    forcedTool(thinking, 'claude-3-7-sonnet-20250219');
+    // json_object has no schema to give.
+    forcedTool({ ...thinking, response_format: { type: 'json_object' } });
+    // A map (open object) would lose its meaning closed.
+    forcedTool({ ...thinking, response_format: { type: 'json_schema', json_schema: { name: 'tags', schema: { type: 'object', additionalProperties: { type: 'string' } } } } });
+  });
 });

@@ -22,7 +22,7 @@
  * | `tool_choice` / `function_call` | `tool_choice` | auto → auto, none → none, required → any, named → tool |
  * | `parallel_tool_calls: false` | `tool_choice.disable_parallel_tool_use` | |
  * | `response_format` json_object | forced tool `json_response` | input schema `{type:"object"}`; the call comes back as message content |
- * | `response_format` json_schema | forced tool `json_response` | input schema = the schema (root must be an object, else 400); with client tools the choice becomes `any` |
+ * | `response_format` json_schema | forced tool `json_response` | input schema = the schema (root must be an object, else 400); with client tools the choice becomes `any`; while Claude 4.5+ thinks, `output_config.format` instead when the schema fits (output-format.ts) |
  * | `response_format` text | — | the default |
  * | `max_completion_tokens` / `max_tokens` | `max_tokens` | required by Anthropic: `target.defaultMaxTokens`, else 4096 |
  * | `temperature` | `temperature` | 0..1 only: outside → 400 `invalid_value`, never clamped |
@@ -66,6 +66,7 @@ import type {
   AnthropicImageMediaType,
   AnthropicMessageParam,
   AnthropicMessagesRequest,
+  AnthropicOutputFormat,
   AnthropicTextBlockParam,
   AnthropicTool,
   AnthropicWebSearchTool,
@@ -78,7 +79,8 @@ import type {
 } from './anthropic-wire.js';
 import { isRecord } from './anthropic-wire.js';
 import { CacheBreakpoints } from './convert-cache-control.js';
-import { MIN_THINKING_BUDGET, thinkingForEffort } from './thinking-effort.js';
+import { claudeOutputFormat } from './output-format.js';
+import { claudeGeneration, MIN_THINKING_BUDGET, thinkingForEffort } from './thinking-effort.js';
 
 /** The tool that carries JSON-mode answers. A client tool of this name is refused, so a call to it is always ours. */
 export const JSON_RESPONSE_TOOL = 'json_response';
@@ -298,6 +300,20 @@ function chooseThinking(request: ChatCompletionRequest, target: ChatTarget, body
     target.warnings.push(`reasoning_effort: thinking budget lowered to ${thinking.budget_tokens} tokens to fit max_tokens ${body.max_tokens}`);
   }
   return thinking;
+}
+
+/** Whether Claude will think on this call: asked to, and not refused by the conversation's shape. */
+function thinks(thinking: AnthropicThinkingConfig | undefined, messages: AnthropicMessageParam[]): boolean {
+  return thinking !== undefined && thinking.type !== 'disabled' && !toolLoopWithoutThinking(messages);
+}
+
+/** Claude's structured output for the client's json_schema, when the model has them (4.5 and later, or a name too new to place) and the schema fits. */
+function structuredOutput(request: ChatCompletionRequest, model: string): AnthropicOutputFormat | undefined {
+  const format = request.response_format;
+  if (!isRecord(format) || format.type !== 'json_schema' || !isRecord(format.json_schema)) return undefined;
+  const generation = claudeGeneration(model);
+  if (generation !== undefined && generation < 45) return undefined;
+  return claudeOutputFormat(format.json_schema.schema);
 }
 
 /** Claude refuses sampling changes while it thinks: temperature other than 1, and top_p under 0.95. */
@@ -627,7 +643,14 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
   if (search !== undefined) names.add(search.name, 'web_search_options');
   let choice = convertToolChoice(request.tool_choice, 'tool_choice') ?? convertFunctionCall(request.function_call);
 
-  const json = jsonTool(request);
+  const thinking = chooseThinking(request, target, body);
+  let json = jsonTool(request);
+  // A forced JSON tool would turn thinking off; structured outputs keep it, where the model and the schema allow.
+  const format = json !== undefined && thinks(thinking, messages) && choice?.type !== 'any' && choice?.type !== 'tool' ? structuredOutput(request, target.model) : undefined;
+  if (format !== undefined) {
+    body.output_config = { ...body.output_config, format };
+    json = undefined;
+  }
   if (json !== undefined) {
     // No JSON mode on Anthropic: the answer is forced through a tool whose input is the JSON.
     // With client tools the model may still call them first ("any"; no tool_choice means "auto", as
@@ -663,14 +686,17 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
   if (target.stream) body.stream = true;
   const automatic = marks.of(request, '');
   if (automatic !== undefined) body.cache_control = automatic;
-  const thinking = chooseThinking(request, target, body);
   if (thinking !== undefined) {
     const forced = body.tool_choice?.type === 'any' || body.tool_choice?.type === 'tool';
     if (thinking.type !== 'disabled' && toolLoopWithoutThinking(messages)) {
       target.warnings.push('thinking: the assistant turn whose tool calls this answers came without its thinking_blocks (replay the message as the answer gave it), and Claude refuses thinking then, so it is off for this call');
     } else if (thinking.type !== 'disabled' && forced) {
       // JSON mode forces the json_response tool too.
-      target.warnings.push('thinking: Claude does not think when a tool call is forced (tool_choice required or named, or a JSON response_format), so it is off for this call');
+      target.warnings.push(
+        json === undefined
+          ? 'thinking: Claude does not think when a tool call is forced (tool_choice required or named), so it is off for this call'
+          : "thinking: Claude does not think when a tool call is forced, as JSON mode is here (structured outputs, which keep thinking, need Claude 4.5 or later and a json_schema within Claude's subset), so it is off for this call",
+      );
     } else {
       body.thinking = thinking;
       if (thinking.type !== 'disabled') fitSamplingToThinking(body, target);

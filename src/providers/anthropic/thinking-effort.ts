@@ -30,7 +30,7 @@ export type EffortThinking =
   | { dropped: string };
 
 /** The model's generation as major × 10 + minor (37, 45, 46, 50), or undefined for a name it cannot place. */
-function generation(model: string): number | undefined {
+export function claudeGeneration(model: string): number | undefined {
   const match = OLD_NAME.exec(model) ?? NEW_NAME.exec(model);
   if (match === null) return undefined;
   return Number(match[1]) * 10 + (match[2] === undefined ? 0 : Number(match[2]));
@@ -39,7 +39,7 @@ function generation(model: string): number | undefined {
 export function thinkingForEffort(model: string, effort: unknown): EffortThinking {
   if (typeof effort !== 'string' || !EFFORTS.has(effort)) return { dropped: 'expected none, minimal, low, medium, high or xhigh' };
   const asked = effort as Effort;
-  const version = generation(model);
+  const version = claudeGeneration(model);
   if (version !== undefined && version < 37) return { dropped: `${model} does not think (Claude 3.7 and later do)` };
   if (asked === 'none') return { thinking: { type: 'disabled' } };
   if (version !== undefined && version < 46) return { thinking: { type: 'enabled', budget_tokens: BUDGETS[asked] } };

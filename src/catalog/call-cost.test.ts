@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import builtin from './builtin-models.json' with { type: 'json' };
-import { baseRatesAt, callCost, heldCost, heldWrites, PROVIDER_COUNT_SLACK, type HeldWrites } from './call-cost.js';
+import { baseRatesAt, callCost, heldCost, heldWrites, PROVIDER_COUNT_SLACK, webSearchCost, type HeldWrites } from './call-cost.js';
 import type { CatalogEntry, CatalogFile } from './catalog-types.js';
 
 const models = (builtin as CatalogFile).models;
@@ -241,3 +241,16 @@ describe('holds with prompt-cache writes', () => {
     near(heldCost(entry('gpt-6.2-sol'), 1_000_000, 0, heldWrites(entry('gpt-6.2-sol'), () => 'none')), 5, 'GPT-6.2 Sol past its band');
   });
 });
+
+describe('webSearchCost', () => {
+  test("Claude's searches $10 per 1,000; Gemini 3 and later $14 per 1,000 queries; Gemini 2.5 and before $35 per 1,000 grounded prompts", () => {
+    near(webSearchCost(entry('claude-sonnet-4-6'), 3), 0.03, 'claude, 3 searches');
+    near(webSearchCost(entry('gemini-3-flash-preview'), 3), 0.042, 'gemini 3, 3 queries');
+    near(webSearchCost(entry('gemini-2.5-flash'), 3), 0.035, 'gemini 2.5, one grounded prompt of 3 queries');
+    near(webSearchCost(entry('gemini-2.5-flash'), 1), 0.035, 'gemini 2.5, one query');
+    // A Gemini name without a generation (an alias) is taken as the newest kind.
+    near(webSearchCost({ ...entry('gemini-3-flash-preview'), id: 'gemini-flash-latest' }, 2), 0.028, 'gemini alias');
+    for (const id of ['claude-sonnet-4-6', 'gemini-2.5-flash', 'gemini-3-flash-preview']) near(webSearchCost(entry(id), 0), 0, `${id}, no search`);
+  });
+});
+

@@ -18,6 +18,24 @@ export const PROVIDER_COUNT_SLACK = 1.5;
  */
 export const WEB_SEARCH_COST = 0.01;
 
+/**
+ * Grounding with Google Search: Gemini 3 and later bill each search query ($14 per 1,000), Gemini 2.5
+ * and before each grounded prompt however many queries it ran ($35 per 1,000). The free allowances
+ * (per day or month, per project) are not the proxy's to know, so every search is billed at list price.
+ * @see https://ai.google.dev/gemini-api/docs/pricing
+ */
+const GEMINI_SEARCH_QUERY_COST = 0.014;
+const GEMINI_GROUNDED_PROMPT_COST = 0.035;
+const GEMINI_GENERATION = /^(?:[a-z-]+\/)?gemini-(\d+)/;
+
+/** What a call's web searches cost (`server_tool_use.web_search_requests`), by the provider that ran them. */
+export function webSearchCost(entry: CatalogEntry, searches: number): number {
+  if (searches <= 0) return 0;
+  if (entry.provider !== 'gemini') return searches * WEB_SEARCH_COST;
+  const generation = GEMINI_GENERATION.exec(entry.id);
+  return generation !== null && Number(generation[1]) < 3 ? GEMINI_GROUNDED_PROMPT_COST : searches * GEMINI_SEARCH_QUERY_COST;
+}
+
 /** Per-1K prices of one kind each: an entry's base rates or its long-context band. */
 export interface Rates {
   input_cost: number | null;

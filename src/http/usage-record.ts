@@ -4,7 +4,7 @@
 import type { FastifyRequest } from 'fastify';
 import { isGatewayError } from '../errors/gateway-error.js';
 import type { CatalogEntry } from '../catalog/catalog-types.js';
-import { WEB_SEARCH_COST } from '../catalog/call-cost.js';
+import { webSearchCost } from '../catalog/call-cost.js';
 import type { ModelCatalog } from '../catalog/model-catalog.js';
 import type { CompletionUsage } from '../openai/types.js';
 import type { Route } from '../routing/model-router.js';
@@ -36,8 +36,8 @@ export function usageCost(catalog: ModelCatalog, entry: CatalogEntry | undefined
       ? catalog.cost(entry, usage.prompt_tokens, usage.completion_tokens, 0, 0, 0, at)
       : catalog.cost(entry, usage.prompt_tokens, usage.completion_tokens, details.cached_tokens ?? 0, details.cache_write_tokens ?? 0, details.cache_write_1h_tokens ?? 0, at);
   const searches = usage.server_tool_use?.web_search_requests;
-  // Claude's web searches, when the model is priced (an unpriced model's cost stays unknown).
-  return tokens === undefined || searches === undefined ? tokens : tokens + searches * WEB_SEARCH_COST;
+  // Claude's web searches and Gemini's Google Search grounding, when the model is priced (an unpriced model's cost stays unknown).
+  return tokens === undefined || searches === undefined || entry === undefined ? tokens : tokens + webSearchCost(entry, searches);
 }
 
 export function recordCall(

@@ -3,6 +3,7 @@
 import { invalidRequest, invalidValue, type GatewayError } from '../errors/gateway-error.js';
 import type { ChatCompletionRequest, ChatMessage } from '../openai/types.js';
 import type { ChatTarget } from './provider.js';
+import { isRecord } from '../json/guards.js';
 
 /** Fields every translated codec reads (or deliberately drops with its own warning). */
 const HANDLED_FIELDS = new Set([
@@ -121,3 +122,32 @@ export function forEachTextPart(
     if (record.text.length > 0 || record.cache_control !== undefined) visit(record.text, record, `${param}[${index}]`);
   });
 }
+
+/** OpenAI's `web_search_options`, checked: how much to search, and the place to search from. */
+export interface WebSearchAsked {
+  size?: 'low' | 'medium' | 'high';
+  /** `user_location.approximate`: city, region, country, timezone. */
+  place?: Record<string, unknown>;
+}
+
+/** `web_search_options` as OpenAI checks it (400 naming the field), or undefined when absent. */
+export function readWebSearchOptions(value: unknown): WebSearchAsked | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!isRecord(value)) throw invalidValue('web_search_options', 'expected an object');
+  const asked: WebSearchAsked = {};
+  const size = value.search_context_size;
+  if (size !== undefined && size !== null) {
+    if (size !== 'low' && size !== 'medium' && size !== 'high') throw invalidValue('web_search_options.search_context_size', "expected 'low', 'medium' or 'high'");
+    asked.size = size;
+  }
+  const location = value.user_location;
+  if (location !== undefined && location !== null) {
+    const approximate = isRecord(location) ? location.approximate : undefined;
+    if (!isRecord(location) || location.type !== 'approximate' || !isRecord(approximate)) {
+      throw invalidValue('web_search_options.user_location', "expected {type: 'approximate', approximate: {city, region, country, timezone}}");
+    }
+    asked.place = approximate;
+  }
+  return asked;
+}
+

@@ -49,6 +49,8 @@ export interface ChatTarget {
    * and this model does not cache on markers: send none, without a warning (the client never wrote them in the chat form).
    */
   stripCacheMarkers?: boolean;
+  /** The request turned on the provider's web search (set by a codec that reads its citations from the whole answer). */
+  webSearch?: boolean;
 }
 
 /** The provider-specific part of an upstream HTTP call. The client adds the origin, auth and timeouts. */

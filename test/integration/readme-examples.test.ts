@@ -89,7 +89,8 @@ const GEMINI_THINKING = 'curl -s localhost:8000/v1/chat/completions -H "Authoriz
 const GEMINI_GOOGLE = 'curl -s localhost:8000/v1/chat/completions -H "Authorization: Bearer your-api-key" -H \'Content-Type: application/json\' -d \'{';
 const CLAUDE_SEARCH = 'curl -s http://localhost:8000/v1/chat/completions -H "Authorization: Bearer your-api-key" -H \'Content-Type: application/json\' \\';
 const CLAUDE_EFFORT = 'const thought = await client.chat.completions.create({';
-const RUN_NAMES = [QUICK_CHAT, QUICK_SDK, OPENAPI, EMBEDDINGS, EMBEDDINGS_SDK, MESSAGES_SDK, MESSAGES, COMPLETIONS_SDK, MODEL, CATALOG, CATALOG_PY, ADMIN_KEYS, CLI_KEYS, CONDENSE, CHECK_CONFIG, RELOAD, GEMINI_THINKING, GEMINI_GOOGLE, CLAUDE_SEARCH, CLAUDE_EFFORT];
+const GEMINI_SEARCH = 'curl -s http://localhost:8000/v1/chat/completions -H "Authorization: Bearer your-api-key" -H \'Content-Type: application/json\' -d \'{';
+const RUN_NAMES = [QUICK_CHAT, QUICK_SDK, OPENAPI, EMBEDDINGS, EMBEDDINGS_SDK, MESSAGES_SDK, MESSAGES, COMPLETIONS_SDK, MODEL, CATALOG, CATALOG_PY, ADMIN_KEYS, CLI_KEYS, CONDENSE, CHECK_CONFIG, RELOAD, GEMINI_THINKING, GEMINI_GOOGLE, GEMINI_SEARCH, CLAUDE_SEARCH, CLAUDE_EFFORT];
 
 /** One command of a shell block and the answer the README shows for it. */
 interface Step {
@@ -344,6 +345,22 @@ describe('README examples, run as written', { skip }, () => {
     }
     const sent = gemini.requests.slice(from).find((request) => request.model === 'gemini-2.5-flash');
     assert.deepEqual((sent?.body as { generationConfig?: unknown } | undefined)?.generationConfig, { thinkingConfig: { thinkingBudget: 800, includeThoughts: true } });
+  });
+
+  test('Gemini: web_search_options is Grounding with Google Search, and the sources come back as annotations', async () => {
+    const [step] = stepsOf(run(GEMINI_SEARCH));
+    const from = gemini.requests.length;
+    gemini.respondWith('grounding');
+    try {
+      const answer = JSON.parse((await runStep(step as Step)).stdout) as { choices: Array<{ message: { annotations?: Array<{ type: string; url_citation: { start_index: number; end_index: number } }> } }>; usage: { server_tool_use?: unknown } };
+      assert.deepEqual(answer.choices[0]?.message.annotations?.[0]?.url_citation.start_index, 0);
+      assert.deepEqual(answer.choices[0]?.message.annotations?.[0]?.url_citation.end_index, 56);
+      assert.deepEqual(answer.usage.server_tool_use, { web_search_requests: 2 });
+    } finally {
+      gemini.respondWith('text');
+    }
+    const sent = gemini.requests.slice(from).find((request) => request.model === 'gemini-2.5-flash');
+    assert.deepEqual((sent?.body as { tools?: unknown } | undefined)?.tools, [{ googleSearch: {} }]);
   });
 
   test("Claude: web_search_options is Claude's web search tool, and the citations come back as annotations", async () => {

@@ -50,7 +50,9 @@ export type GeminiScenario =
   /** No answer but MALFORMED_FUNCTION_CALL (answer and stream). */
   | 'malformed-call'
   /** A thought summary part (`thought: true`, as `include_thoughts` gives), then the answer (answer and stream). */
-  | 'thoughts';
+  | 'thoughts'
+  /** An answer grounded with Google Search: `groundingMetadata` (queries, sources, supported spans) on the last event. */
+  | 'grounding';
 
 export type FakeGeminiReply =
   | { kind: 'scenario'; scenario: GeminiScenario }

@@ -49,7 +49,7 @@
  */
 import { createHash } from 'node:crypto';
 import { invalidRequest, invalidValue, type GatewayError } from '../../errors/gateway-error.js';
-import { forEachTextPart, handledFields, parseDataUrl, ToolNames, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
+import { forEachTextPart, handledFields, parseDataUrl, readWebSearchOptions, ToolNames, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
 import type {
   ChatCompletionRequest,
   ChatMessage,
@@ -232,23 +232,14 @@ const SEARCH_USES = { low: 1, medium: 5, high: 10 } as const;
  * per search; the answer's citations come back as `annotations`). Undefined when absent.
  */
 function webSearchTool(value: unknown): AnthropicWebSearchTool | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (!isRecord(value)) throw invalidValue('web_search_options', 'expected an object');
+  const asked = readWebSearchOptions(value);
+  if (asked === undefined) return undefined;
   const tool: AnthropicWebSearchTool = { type: 'web_search_20250305', name: 'web_search' };
-  const size = value.search_context_size;
-  if (size !== undefined && size !== null) {
-    if (size !== 'low' && size !== 'medium' && size !== 'high') throw invalidValue('web_search_options.search_context_size', "expected 'low', 'medium' or 'high'");
-    tool.max_uses = SEARCH_USES[size];
-  }
-  const location = value.user_location;
-  if (location !== undefined && location !== null) {
-    const approximate = isRecord(location) ? location.approximate : undefined;
-    if (!isRecord(location) || location.type !== 'approximate' || !isRecord(approximate)) {
-      throw invalidValue('web_search_options.user_location', "expected {type: 'approximate', approximate: {city, region, country, timezone}}");
-    }
+  if (asked.size !== undefined) tool.max_uses = SEARCH_USES[asked.size];
+  if (asked.place !== undefined) {
     const place: NonNullable<AnthropicWebSearchTool['user_location']> = { type: 'approximate' };
     for (const key of ['city', 'region', 'country', 'timezone'] as const) {
-      const part = approximate[key];
+      const part = asked.place[key];
       if (typeof part === 'string' && part.length > 0) place[key] = part;
     }
     tool.user_location = place;

@@ -126,6 +126,22 @@ describe('convertGeminiRequest field decisions', () => {
     assert.deepEqual(unknown.warnings, ['google.safety_settings: not supported by gemini, ignored']);
   });
 
+  it('web_search_options turns on Grounding with Google Search, beside function declarations; its size and location are checked, then dropped', () => {
+    const plain = convert({ ...openAiCase('text'), web_search_options: {} });
+    assert.deepEqual(plain.body.tools, [{ googleSearch: {} }]);
+    assert.equal(plain.body.toolConfig, undefined);
+    assert.deepEqual(plain.warnings, []);
+    const located = convert({
+      ...openAiCase('tools'),
+      web_search_options: { search_context_size: 'high', user_location: { type: 'approximate', approximate: { city: 'Paris', country: 'FR' } } },
+    });
+    assert.deepEqual(located.body.tools?.map((tool) => Object.keys(tool)), [['functionDeclarations'], ['googleSearch']]);
+    assert.ok(located.warnings.includes('web_search_options.search_context_size: not supported by gemini, ignored'));
+    assert.ok(located.warnings.includes('web_search_options.user_location: not supported by gemini, ignored'));
+    rejects({ ...openAiCase('text'), web_search_options: { user_location: { city: 'Paris' } } }, { code: 'invalid_value', param: 'web_search_options.user_location' });
+    rejects({ ...openAiCase('text'), web_search_options: true }, { code: 'invalid_value', param: 'web_search_options' });
+  });
+
   it('refuses a Google setting of the wrong shape, naming it', () => {
     rejects({ ...openAiCase('text'), extra_body: { google: { thinking_config: { thinking_budget: 1.5 } } } }, { code: 'invalid_value', param: 'extra_body.google.thinking_config.thinking_budget' });
     rejects({ ...openAiCase('text'), google: { thinking_config: { thinking_level: 'max' } } }, { code: 'invalid_value', param: 'google.thinking_config.thinking_level' });
@@ -233,7 +249,7 @@ describe('convertGeminiRequest field decisions', () => {
     }
     rejects({ model: 'm', messages: [user('Hi')], functions: [{ name: 'get weather' }] }, { code: 'invalid_value', param: 'functions[0].name' });
     const fine = ['_x', 'a.b:c-d_9', `a${'x'.repeat(63)}`];
-    assert.deepEqual(convert(tools(...fine)).body.tools?.[0]?.functionDeclarations.map((entry) => entry.name), fine);
+    assert.deepEqual(convert(tools(...fine)).body.tools?.[0]?.functionDeclarations?.map((entry) => entry.name), fine);
     // Gemini answers "Duplicate function declaration found"; the second is named.
     rejects(tools('a', 'b', 'c', 'b'), { code: 'invalid_value', param: 'tools[3].function.name', message: /'b'.*unique/ });
     rejects({ ...tools('a'), functions: [{ name: 'a' }] }, { code: 'invalid_value', param: 'functions[0].name' });

@@ -41,7 +41,7 @@
  * @see https://ai.google.dev/gemini-api/docs/thought-signatures
  */
 import { invalidValue } from '../../errors/gateway-error.js';
-import { handledFields, parseDataUrl, textOfMessage, ToolNames, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
+import { handledFields, parseDataUrl, readWebSearchOptions, textOfMessage, ToolNames, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
 import { googleExtension } from './google-extension.js';
 import { thinkingConfigFor } from './thinking-config.js';
 import type { ChatCompletionRequest, ChatMessage, FunctionCallChoice, FunctionDefinition, ToolChoice } from '../../openai/types.js';
@@ -75,7 +75,7 @@ export function isFilesApiUri(url: string): boolean {
 }
 
 /** Read here beyond the shared fields. */
-const HANDLED = handledFields('reasoning_effort', 'google', 'extra_body');
+const HANDLED = handledFields('reasoning_effort', 'google', 'extra_body', 'web_search_options');
 
 function ignored(target: ChatTarget, field: string): void {
   warnIgnored(target, 'gemini', field);
@@ -363,6 +363,18 @@ function warnDropped(request: ChatCompletionRequest, target: ChatTarget): void {
   warnUnknownFields(request, target, 'gemini', HANDLED);
 }
 
+/**
+ * OpenAI's `web_search_options` → Grounding with Google Search. Gemini decides how much to search and
+ * takes no location, so those options are checked as OpenAI would and then dropped, with a warning.
+ */
+function wantsWebSearch(value: unknown, target: ChatTarget): boolean {
+  const asked = readWebSearchOptions(value);
+  if (asked === undefined) return false;
+  if (asked.size !== undefined) ignored(target, 'web_search_options.search_context_size');
+  if (asked.place !== undefined) ignored(target, 'web_search_options.user_location');
+  return true;
+}
+
 export function convertGeminiRequest(request: ChatCompletionRequest, target: ChatTarget): GeminiGenerateContentRequest {
   if (!Array.isArray(request.messages)) throw invalidValue('messages', 'expected an array');
   const google = googleExtension(request);
@@ -384,6 +396,11 @@ export function convertGeminiRequest(request: ChatCompletionRequest, target: Cha
     body.tools = [{ functionDeclarations: declarations }];
     const toolConfig = convertToolChoice(request.tool_choice) ?? convertFunctionCall(request.function_call);
     if (toolConfig !== undefined) body.toolConfig = toolConfig;
+  }
+  if (wantsWebSearch(request.web_search_options, target)) {
+    (body.tools ??= []).push({ googleSearch: {} });
+    // The citations come with the whole answer, over its text: a stream keeps the text for them.
+    target.webSearch = true;
   }
   if (Object.keys(generationConfig).length > 0) body.generationConfig = generationConfig;
   if (google?.cachedContent !== undefined) body.cachedContent = google.cachedContent;

@@ -188,3 +188,28 @@ describe('parseGeminiErrorMessage', () => {
     assert.equal(parseGeminiErrorMessage('x'), undefined);
   });
 });
+
+describe('Grounding with Google Search', () => {
+  const ALJAZEERA = 'https://vertexaisearch.cloud.google.com/grounding-api-redirect/AUZIYQHq3aljazeera';
+  const UEFA = 'https://vertexaisearch.cloud.google.com/grounding-api-redirect/AUZIYQFuefacom';
+  const cite = (start: number, end: number, url: string, title: string) => ({ type: 'url_citation', url_citation: { start_index: start, end_index: end, url, title } });
+
+  it('the sources come back as url_citation annotations over the spans they support, and the queries are counted', () => {
+    const response = parse('grounding');
+    const message = response.choices[0]?.message;
+    assert.equal(message?.content, "Spain won Euro 2024, defeating England 2-1 in the final. This victory marks Spain's record fourth European Championship title.");
+    assert.deepEqual(message?.annotations, [cite(0, 56, ALJAZEERA, 'aljazeera.com'), cite(57, 126, ALJAZEERA, 'aljazeera.com'), cite(57, 126, UEFA, 'uefa.com')]);
+    // Search results read count as prompt (toolUsePromptTokenCount); the two queries are billed beside the tokens.
+    assert.deepEqual(response.usage, { prompt_tokens: 151, completion_tokens: 29, total_tokens: 180, prompt_tokens_details: { cached_tokens: 0 }, server_tool_use: { web_search_requests: 2 } });
+  });
+
+  it('a span found nowhere in the answer, or a source index out of range, is left out rather than placed wrong', () => {
+    const body = readGeminiJson('gemini-grounding.response.json') as { candidates: Array<{ groundingMetadata: { groundingSupports: Array<{ segment: { text: string }; groundingChunkIndices: number[] }> } }> };
+    const supports = body.candidates[0]?.groundingMetadata.groundingSupports ?? [];
+    (supports[0] as { segment: { text: string } }).segment.text = 'Not in the answer.';
+    (supports[1] as { groundingChunkIndices: number[] }).groundingChunkIndices = [1, 7];
+    const response = parseGeminiResponse(body, makeTarget('gemini'));
+    assert.deepEqual(response.choices[0]?.message.annotations, [cite(57, 126, UEFA, 'uefa.com')]);
+  });
+});
+

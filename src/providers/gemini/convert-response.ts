@@ -1,6 +1,7 @@
 // Gemini GenerateContentResponse → OpenAI chat completion: one choice per candidate, text parts joined
 // (thought summaries as `reasoning_content`), function calls as tool calls with ids the proxy makes up, finish reason
-// through the shared map, usage with cached and thinking tokens, log probabilities when asked for.
+// through the shared map, usage with cached and thinking tokens, log probabilities when asked for,
+// Google Search grounding as `url_citation` annotations and a search count.
 // @see https://ai.google.dev/api/generate-content#generatecontentresponse
 import { failedToolCallError, upstreamBadResponse } from '../../errors/gateway-error.js';
 import type { ChatCompletionChoice, ChatCompletionResponse, CompletionUsage, ToolCall } from '../../openai/types.js';
@@ -10,12 +11,13 @@ import { upstreamTokenCount as count } from '../token-count.js';
 import type { ChatTarget } from '../provider.js';
 import type { GeminiCandidate, GeminiLogprobsCandidate, GeminiLogprobsResult, GeminiPart, GeminiUsageMetadata } from './gemini-wire.js';
 import { isGeminiResponse, isRecord } from './gemini-wire.js';
+import { groundingAnnotations, groundingSearches } from './grounding.js';
 
 /**
  * Thinking tokens are billed as output, so they count in `completion_tokens` (as OpenAI counts
  * reasoning); tool-use prompt tokens (server tools) count as prompt, so the totals agree with Gemini's.
  */
-export function convertGeminiUsage(usage: GeminiUsageMetadata): CompletionUsage {
+export function convertGeminiUsage(usage: GeminiUsageMetadata, searches = 0): CompletionUsage {
   const prompt = count(usage.promptTokenCount) + count(usage.toolUsePromptTokenCount);
   const thoughts = count(usage.thoughtsTokenCount);
   const completion = count(usage.candidatesTokenCount) + thoughts;
@@ -26,6 +28,8 @@ export function convertGeminiUsage(usage: GeminiUsageMetadata): CompletionUsage 
     prompt_tokens_details: { cached_tokens: count(usage.cachedContentTokenCount) },
   };
   if (usage.thoughtsTokenCount !== undefined) converted.completion_tokens_details = { reasoning_tokens: thoughts };
+  // Google Search queries, billed beside the tokens (src/catalog/call-cost.ts: webSearchCost).
+  if (searches > 0) converted.server_tool_use = { web_search_requests: searches };
   return converted;
 }
 
@@ -108,6 +112,10 @@ function convertCandidate(candidate: GeminiCandidate, position: number, target: 
   const legacy = target.legacyFunctions === true;
   const message = assistantMessage(text, sawText, toolCalls, legacy);
   if (reasoning.length > 0) message.reasoning_content = reasoning;
+  if (candidate.groundingMetadata !== undefined) {
+    const annotations = groundingAnnotations(candidate.groundingMetadata, text);
+    if (annotations.length > 0) message.annotations = annotations;
+  }
   return {
     index,
     message,
@@ -139,7 +147,7 @@ export function parseGeminiResponse(body: unknown, target: ChatTarget): ChatComp
     model: target.model,
     choices,
   };
-  if (body.usageMetadata !== undefined) response.usage = convertGeminiUsage(body.usageMetadata);
+  if (body.usageMetadata !== undefined) response.usage = convertGeminiUsage(body.usageMetadata, candidates.reduce((sum, candidate) => sum + groundingSearches(candidate.groundingMetadata), 0));
   return response;
 }
 

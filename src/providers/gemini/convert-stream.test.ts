@@ -135,6 +135,18 @@ describe('convertGeminiStream on the fixtures', () => {
     assert.equal(deltas.map((delta) => delta.content ?? '').join(''), 'Yes.');
   });
 
+  it('grounding: the citations stream as an annotations delta before the finish, as in the answer; the usage counts the searches', async () => {
+    const chunks = await collect(stream('grounding', { webSearch: true, includeUsage: true }));
+    const response = parseGeminiResponse(readGeminiJson('gemini-grounding.response.json'), makeTarget('gemini'));
+    const at = chunks.findIndex((chunk) => chunk.choices[0]?.delta.annotations !== undefined);
+    assert.deepEqual(chunks[at]?.choices[0]?.delta, { annotations: response.choices[0]?.message.annotations });
+    assert.equal(chunks[at + 1]?.choices[0]?.finish_reason, 'stop');
+    assert.equal(chunks.filter((chunk) => chunk.choices[0]?.delta.annotations !== undefined).length, 1);
+    assert.deepEqual(chunks[chunks.length - 1]?.usage, response.usage);
+    // A request that did not turn search on keeps no text for citations: none are made.
+    assert.ok((await collect(stream('grounding'))).every((chunk) => chunk.choices[0]?.delta.annotations === undefined));
+  });
+
   it('streams several candidates as separate choices', async () => {
     const event = (body: unknown) => `data: ${JSON.stringify(body)}\r\n\r\n`;
     const text =

@@ -11,6 +11,7 @@ import { MAX_RETRY_AFTER_MS } from '../../upstream/upstream-client.js';
 import { candidateParts, convertGeminiLogprobs, convertGeminiUsage, geminiToolCallId, parseGeminiRetryDelay, stringifyArgs, thoughtText, visibleText } from './convert-response.js';
 import type { GeminiUsageMetadata } from './gemini-wire.js';
 import { isGeminiResponse, isRecord } from './gemini-wire.js';
+import { groundingAnnotations, groundingSearches } from './grounding.js';
 
 /** An error payload in the stream (`{"error": {code, message, status}}`) → the status table's error. */
 export function convertGeminiStreamError(data: Record<string, unknown>, provider: string): GatewayError {
@@ -30,10 +31,15 @@ interface ChoiceState {
   finished: boolean;
   /** Some text was sent. */
   texted: boolean;
+  /** The text sent so far, kept only when the request turned on web search (its citations span it). */
+  text: string;
+  /** Google Search queries the choice ran, from its grounding metadata (the latest event's: each repeats the whole). */
+  searches: number;
 }
 
 export async function* convertGeminiStream(events: AsyncIterable<SseEvent>, target: ChatTarget): AsyncGenerator<ChatCompletionChunk> {
   const legacy = target.legacyFunctions === true;
+  const grounded = target.webSearch === true;
   let id = `chatcmpl-${target.requestId}`;
   let first = true;
   let usage: GeminiUsageMetadata | undefined;
@@ -52,7 +58,7 @@ export async function* convertGeminiStream(events: AsyncIterable<SseEvent>, targ
   function* open(index: number): Generator<ChatCompletionChunk, ChoiceState> {
     let state = choices.get(index);
     if (state === undefined) {
-      state = { toolCalls: 0, finished: false, texted: false };
+      state = { toolCalls: 0, finished: false, texted: false, text: '', searches: 0 };
       choices.set(index, state);
       yield chunk(index, { role: 'assistant', content: '' });
     }
@@ -94,6 +100,7 @@ export async function* convertGeminiStream(events: AsyncIterable<SseEvent>, targ
         if (text !== undefined) {
           if (text.length > 0) {
             state.texted = true;
+            if (grounded) state.text += text;
             yield chunk(index, { content: text }, null, logprobs);
           }
           continue;
@@ -119,6 +126,12 @@ export async function* convertGeminiStream(events: AsyncIterable<SseEvent>, targ
         yield chunk(index, { tool_calls: [{ index: callIndex, id: geminiToolCallId(target.requestId, index, callIndex), type: 'function', function: { name: call.name, arguments: '' }, ...signature }] });
         yield chunk(index, { tool_calls: [{ index: callIndex, function: { arguments: args } }] });
       }
+      if (candidate.groundingMetadata !== undefined) {
+        state.searches = groundingSearches(candidate.groundingMetadata);
+        const annotations = groundingAnnotations(candidate.groundingMetadata, state.text);
+        // OpenAI's search models stream `annotations` in a delta of their own too.
+        if (annotations.length > 0) yield chunk(index, { annotations });
+      }
       if (typeof candidate.finishReason === 'string' && candidate.finishReason.length > 0) {
         // Before any content the stream is still held: the failure moves the call to another try.
         const failed = failedToolCall(candidate.finishReason, state.texted || state.toolCalls > 0);
@@ -142,7 +155,7 @@ export async function* convertGeminiStream(events: AsyncIterable<SseEvent>, targ
       created: target.created,
       model: target.model,
       choices: [],
-      usage: convertGeminiUsage(usage),
+      usage: convertGeminiUsage(usage, [...choices.values()].reduce((sum, state) => sum + state.searches, 0)),
     };
   }
 }

@@ -83,8 +83,10 @@ export interface GeminiFunctionDeclaration {
   parameters?: GeminiSchema;
 }
 
+/** One of: function declarations, or Grounding with Google Search (`googleSearch: {}`, Gemini 2.0 and later). */
 export interface GeminiTool {
-  functionDeclarations: GeminiFunctionDeclaration[];
+  functionDeclarations?: GeminiFunctionDeclaration[];
+  googleSearch?: Record<string, never>;
 }
 
 export type GeminiFunctionCallingMode = 'AUTO' | 'ANY' | 'NONE' | 'VALIDATED';
@@ -168,6 +170,22 @@ export interface GeminiCandidate {
   avgLogprobs?: number;
   /** Present when the request set `responseLogprobs`. */
   logprobsResult?: GeminiLogprobsResult;
+  /** Present when the answer was grounded with Google Search. */
+  groundingMetadata?: GeminiGroundingMetadata;
+}
+
+/** A grounded answer's sources and which spans each supports. */
+export interface GeminiGroundingMetadata {
+  webSearchQueries?: string[];
+  groundingChunks?: Array<{ web?: { uri?: string; title?: string } }>;
+  groundingSupports?: Array<{
+    /** Offsets are in bytes, into the part `partIndex`. */
+    segment?: { startIndex?: number; endIndex?: number; partIndex?: number; text?: string };
+    groundingChunkIndices?: number[];
+    confidenceScores?: number[];
+  }>;
+  /** Google's rendered search suggestions (HTML), which its terms ask apps to show. */
+  searchEntryPoint?: { renderedContent?: string };
 }
 
 export interface GeminiLogprobsCandidate {

@@ -26,9 +26,14 @@ export type WorkerNotice =
   | { llmp: 1; t: 'ui.session'; session: UiSession }
   | { llmp: 1; t: 'ui.session.deleted'; id: string }
   | { llmp: 1; t: 'listening'; port: number }
+  /** How far a worker's start has come: named by the primary should the start never end. */
+  | { llmp: 1; t: 'starting'; step: StartStep }
   | { llmp: 1; t: 'reload.done'; id: number; outcome: ReloadOutcome };
 
 export type WorkerMessage = WorkerRequest | WorkerNotice;
+
+/** The steps of a worker's start after it has its config (before: loading its modules, then asking for the config). */
+export type StartStep = 'building its services' | 'listening (waiting up to 2 s for Redis, then binding the port)';
 
 /** What a worker learns before it builds its services: its slot (kept by a replacement), the shared cache-key secret, the config. */
 export interface WorkerInit {

@@ -23,6 +23,10 @@ import { isMessage, type PrimaryMessage, type ReplyValue, type WorkerMessage } f
 const STABLE_AFTER_MS = 5_000;
 const MAX_RESTART_DELAY_MS = 10_000;
 const RELOAD_TIMEOUT_MS = 60_000;
+/** A worker not listening this long after its fork is named in the log, with the step it is at (a slow start under load, or a stuck one). */
+const START_WARN_MS = 15_000;
+/** server.worker_start_timeout_s by default: a worker not listening by then is ended, so a stuck start fails loudly instead of waiting forever. */
+const DEFAULT_START_TIMEOUT_S = 120;
 
 export interface PrimaryHooks {
   /** Called once every worker listens (the first time): the address line and the generated-key banner. */
@@ -44,6 +48,10 @@ interface Slot {
   ready: boolean;
   /** The config it was last given (at init, or by a reload). */
   config: Config | undefined;
+  /** How far its start has come, for the log should it not listen in time. */
+  step: string;
+  /** The start's warning and deadline, cleared once it listens or exits. */
+  startTimers: NodeJS.Timeout[];
 }
 
 /**
@@ -164,6 +172,7 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
     const { worker } = slot;
     switch (message.t) {
       case 'init':
+        slot.step = 'asking the primary for its config (answered)';
         slot.config = running;
         reply(worker, message.id, { slot: slot.index, cacheSecret, config: running, ...(fleet === undefined ? {} : { instances: fleet.instances() }) });
         return;
@@ -204,7 +213,11 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
       case 'reload.done':
         reloadWaits.get(message.id)?.resolve(message.outcome);
         return;
+      case 'starting':
+        slot.step = message.step;
+        return;
       case 'listening':
+        for (const timer of slot.startTimers) clearTimeout(timer);
         slot.ready = true;
         // Reloaded while it started (a replacement for a worker that died): it catches up now.
         if (slot.config !== running) void askReload(slot, []);
@@ -219,12 +232,26 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
 
   const fork = (index: number, crashes: number) => {
     const worker = cluster.fork();
-    const slot: Slot = { index, worker, startedAt: Date.now(), crashes, ready: false, config: undefined };
+    const slot: Slot = { index, worker, startedAt: Date.now(), crashes, ready: false, config: undefined, step: 'loading its modules', startTimers: [] };
     slots.set(index, slot);
+    // Nothing else bounds a start: a worker whose event loop is stuck, or whose 'listening' never
+    // comes, would leave the primary waiting in silence (before the first announcement, forever).
+    const timeoutS = running.server.worker_start_timeout_s ?? DEFAULT_START_TIMEOUT_S;
+    const startLog = () => ({ worker: index, pid: worker.process.pid, step: slot.step });
+    if (timeoutS * 1000 > START_WARN_MS) {
+      slot.startTimers.push(setTimeout(() => logger.warn({ ...startLog(), after_s: START_WARN_MS / 1000 }, 'a worker is still starting'), START_WARN_MS).unref());
+    }
+    slot.startTimers.push(
+      setTimeout(() => {
+        logger.error({ ...startLog(), worker_start_timeout_s: timeoutS }, 'a worker did not listen within server.worker_start_timeout_s; ending it');
+        worker.process.kill('SIGKILL');
+      }, timeoutS * 1000).unref(),
+    );
     worker.on('message', (message: unknown) => {
       if (isMessage<WorkerMessage>(message)) handle(slot, message);
     });
     worker.on('exit', (code, signal) => {
+      for (const timer of slot.startTimers) clearTimeout(timer);
       if (slots.get(index) === slot) slots.delete(index);
       for (const wait of reloadWaits.values()) if (wait.worker === worker) wait.resolve(undefined);
       if (stopping) return;

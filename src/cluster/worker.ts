@@ -115,8 +115,14 @@ export class PrimaryLink {
     return this.channel.connected;
   }
 
-  notify(message: WorkerNotice | Extract<WorkerMessage, { t: 'listening' }>): void {
+  notify(message: WorkerNotice): void {
     if (this.channel.connected) this.channel.send(message, () => undefined);
+  }
+
+  /** A notice that must arrive: rejects when it could not be sent. */
+  tell(message: WorkerNotice): Promise<void> {
+    if (!this.channel.connected) return Promise.reject(new Error('the primary process is gone'));
+    return new Promise((resolve, reject) => this.channel.send(message, (error) => (error === null ? resolve() : reject(error))));
   }
 
   /**
@@ -301,6 +307,7 @@ export async function runWorker(fail: (message: string) => never): Promise<void>
   const { digest } = masterKeySetup(config);
   const uiSessions = new ClusterUiSessions(link);
   uiSessions.listen();
+  link.notify({ llmp: 1, t: 'starting', step: 'building its services' });
   const running = await GatewayServer.create(config, digest, {
     logFields: { worker: init.slot },
     overrides: {
@@ -328,11 +335,13 @@ export async function runWorker(fail: (message: string) => never): Promise<void>
   link.on('reload', (message) => {
     void running.reload({ config: message.config, restartRequired: message.restartRequired }).then((outcome) => link.notify({ llmp: 1, t: 'reload.done', id: message.id, outcome }));
   });
+  link.notify({ llmp: 1, t: 'starting', step: 'listening (waiting up to 2 s for Redis, then binding the port)' });
   try {
     await running.listen(config.server.port, config.server.host);
+    // The primary counts the workers listening by this notice: one it never gets would leave its start waiting.
+    await link.tell({ llmp: 1, t: 'listening', port: (running.listener.address() as AddressInfo).port });
   } catch (error) {
     fail(`worker ${init.slot} could not listen: ${error instanceof Error ? error.message : String(error)}`);
   }
-  link.notify({ llmp: 1, t: 'listening', port: (running.listener.address() as AddressInfo).port });
   running.shared.logger.debug({ pid: process.pid }, 'worker listening');
 }

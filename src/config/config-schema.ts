@@ -226,6 +226,8 @@ export const ConfigSchema = Type.Object(
         workers: Type.Optional(
           Type.Union([Type.Integer({ minimum: 1, maximum: 256 }), Type.Literal('auto')], { description: 'a whole number from 1 to 256, or auto (one per core)' }),
         ),
+        /** Seconds a worker may take from its fork to listening before the primary ends it as stuck (default 120). */
+        worker_start_timeout_s: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: MAX_TIMER_S })),
         /**
          * Which peers' X-Forwarded-For/-Proto/-Host are believed (a TLS-terminating balancer): false
          * (default), true (every peer), a hop count, or addresses/CIDRs (a list or a comma-separated string).

@@ -94,7 +94,10 @@ export async function startGatewayProcess(
     },
   };
   try {
-    await running.waitFor('llm-proxy listening', 30_000);
+    // A `--workers 2` start under a load of 16-20 on 2 cores measured 34 s (each process loads its
+    // modules for 12-15 s): 30 s failed such starts that were slow, not stuck. A stuck worker is
+    // logged at 15 s with its step (a worker is still starting), which the error below shows.
+    await running.waitFor('llm-proxy listening', 60_000);
   } catch (error) {
     // A start that never listens must not outlive its test: the test file would wait on it (and on
     // any workers it forked) until the run's own limit. SIGTERM lets a primary stop its workers.

@@ -1,9 +1,11 @@
 // A `--workers` start bounded by server.worker_start_timeout_s: a worker that never listens is
 // named with the step it is stuck at and ended; before the first announcement the whole start
 // fails (exit 1), after it the worker is replaced. Workers are stuck by a preload (stuck-worker.ts).
+// And a Redis that accepts connections but never answers does not hold a start up.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -85,6 +87,30 @@ describe('workers: a start that never listens', () => {
       for (const pid of childPids(gateway.child.pid as number)) process.kill(pid, 'SIGKILL');
       await gateway.cleanup();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('REDIS_URL at a server that accepts connections and never answers: it does not hold up the start (the ready check of ioredis times out and the wait ends), and the workers serve', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.once('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as { port: number };
+    try {
+      const gateway = await startGatewayProcess({ LLM_PROXY_MASTER_KEY: MASTER_KEY, REDIS_URL: `redis://127.0.0.1:${port}` }, CONFIG, ['--workers', '2']);
+      try {
+        assert.ok(sockets.size >= 1, 'the gateway did connect to the silent server');
+        assert.equal((await send(gateway.url, '/health')).status, 200);
+        assert.doesNotMatch(gateway.output(), /a worker is still starting|did not listen/);
+      } finally {
+        await gateway.cleanup();
+      }
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
     }
   });
 });

@@ -147,6 +147,8 @@ export function configuredSecrets(config: Config): string[] {
   const secrets = [...config.auth.api_keys];
   if (config.auth.master_key !== undefined) secrets.push(config.auth.master_key);
   if (config.metrics?.token !== undefined) secrets.push(config.metrics.token);
+  // Whoever holds the cache's HMAC secret can name (and, over a shared Redis, plant) any tenant's entries.
+  if (config.cache.secret !== undefined) secrets.push(config.cache.secret);
   for (const provider of Object.values(config.providers)) if (provider.api_key !== undefined) secrets.push(provider.api_key);
   for (const url of [config.storage.database_url, config.storage.redis_url]) {
     if (url === undefined) continue;

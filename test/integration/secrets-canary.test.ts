@@ -24,6 +24,7 @@ const ANTHROPIC_CANARY = `canaryAnthropicProvider${hex()}`;
 const GEMINI_CANARY = `canaryGeminiProvider${hex()}`;
 const CLIENT_CANARY = `canaryClientKey${hex()}`;
 const MASTER_CANARY = `canaryMasterKey${hex()}${hex()}`;
+const CACHE_SECRET_CANARY = `canaryCacheSecret${hex()}`;
 
 interface Needle {
   name: string;
@@ -128,7 +129,7 @@ describe('§4d secrets canary sweep', () => {
       LLM_PROXY_CACHE: 'memory',
       LLM_PROXY_DB: join(dataDir, 'canary.db'),
       // One attempt per call, so each upstream failure is one breaker failure (the mix stays below its threshold).
-      LLM_PROXY_CONFIG: configFile('routing:\n  retries: 0\n'),
+      LLM_PROXY_CONFIG: configFile(`routing:\n  retries: 0\ncache:\n  secret: ${CACHE_SECRET_CANARY}\n`),
     });
 
     const ok = async (label: string) => {
@@ -173,6 +174,8 @@ describe('§4d secrets canary sweep', () => {
     await chatAs('forbidden param', chat({ api_key: CLIENT_CANARY }));
     await chatAs('forbidden nested', chat({ metadata: { base_url: CLIENT_CANARY } }));
     await chatAs('model is the key', chat({ model: CLIENT_CANARY }));
+    // The cache's HMAC secret is a credential too (it forges cache keys shared over Redis).
+    await chatAs('model is the cache secret', chat({ model: CACHE_SECRET_CANARY }));
     await chatAs('model is provider/key', chat({ model: `openai-x/${CLIENT_CANARY}` }));
     // A provider that exists: the name would route, and go upstream, into breaker state and /metrics.
     await chatAs('model is openai/key', chat({ model: `openai/${CLIENT_CANARY}` }));
@@ -241,6 +244,7 @@ describe('§4d secrets canary sweep', () => {
     ...needlesFor('gemini provider key', GEMINI_CANARY),
     ...needlesFor('client key', CLIENT_CANARY),
     ...needlesFor('master key', MASTER_CANARY),
+    ...needlesFor('cache secret', CACHE_SECRET_CANARY),
   ];
   const virtualNeedles = () => (virtualKey === undefined ? [] : needlesFor('virtual key', virtualKey));
 

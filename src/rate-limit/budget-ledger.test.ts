@@ -440,3 +440,15 @@ test('a request dearer than the whole budget of a periodic key is 403, not a 429
   assert.equal(later.status, 429);
   assert.equal(later.retryAfterMs, resetAt - now);
 });
+
+test('a periodic budget of 0 refuses with 403 and no Retry-After: no reset ever makes room', () => {
+  const now = Date.UTC(2026, 10, 29, 12);
+  const resetAt = Date.UTC(2026, 11, 1);
+  for (const amount of [0, 0.01]) {
+    const refusal = budgetRefusal({ admitted: false, reason: 'exhausted', spend: 0, maxBudget: 0, resetAt }, amount, now);
+    assert.equal(refusal.status, 403);
+    assert.equal(refusal.code, 'budget_exceeded');
+    assert.equal(refusal.retryAfterMs, undefined);
+    assert.match(refusal.message, /budget of \$0/);
+  }
+});

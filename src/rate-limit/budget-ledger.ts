@@ -51,6 +51,10 @@ export function budgetRefusal(outcome: Exclude<BudgetOutcome, { admitted: true }
   const { reason, spend, maxBudget, resetAt } = outcome;
   if (reason === 'revoked') return permissionDenied('This API key has been revoked. Ask the administrator for a new key.', 'key_revoked');
   if (reason === 'missing') return permissionDenied('This API key no longer exists.', 'key_revoked');
+  // A budget of 0 admits nothing in any period, so no reset helps: final, like one that never resets.
+  if (maxBudget <= 0) {
+    return permissionDenied(`This key's budget of $0${resetAt === null ? '' : ' a period'} lets it spend nothing, and no reset changes that. Ask the administrator to raise its max_budget.`, 'budget_exceeded');
+  }
   // Room left in the period, but the request is dearer than a whole period's budget: no reset makes
   // room for it, so it is final (a 429 sent the client back at the reset for the same refusal, and
   // SDKs retry 429s by themselves). A period already used up still says when it resets.

@@ -226,8 +226,18 @@ describe('virtual keys on one instance', () => {
     assert.match(errorMessage(refused), /budget/);
     assert.equal((await callJson(base, 'GET', `/admin/keys/${spent.id}`, MASTER_KEY)).body.state, 'over_budget');
 
-    const daily = await createKey(base, { max_budget: 0, budget_period: 'daily' });
-    const windowed = await chat(base, daily.key);
+    // A periodic budget of 0 admits nothing in any period: final, not a 429 to retry at every reset.
+    const zeroDaily = await createKey(base, { max_budget: 0, budget_period: 'daily' });
+    const never = await chat(base, zeroDaily.key);
+    assert.equal(never.status, 403);
+    assert.equal(errorCode(never), 'budget_exceeded');
+    assert.equal(never.headers.get('retry-after'), null);
+    assert.match(errorMessage(never), /budget of \$0/);
+
+    // As in the budget race: with max_tokens 100 one request fits $0.007, a second does not until the reset.
+    const daily = await createKey(base, { max_budget: 0.007, budget_period: 'daily' });
+    assert.equal((await chat(base, daily.key, { max_tokens: 100 })).status, 200);
+    const windowed = await chat(base, daily.key, { max_tokens: 100 });
     assert.equal(windowed.status, 429);
     assert.equal(errorCode(windowed), 'budget_exceeded');
     assert.ok(Number(windowed.headers.get('retry-after')) >= 1);

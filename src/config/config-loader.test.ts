@@ -374,3 +374,47 @@ test('a client or master key that no request can present (a space, non-ASCII, ov
   }
   assert.equal(loadConfig({ LLM_PROXY_MASTER_KEY: `sk-${'x'.repeat(509)}` }).config.auth.master_key?.length, 512);
 });
+
+/** The message of the ConfigError `env` is refused with. */
+function refusal(env: Record<string, string>): string {
+  let message = '';
+  assert.throws(
+    () => loadConfig(env),
+    (error: unknown) => error instanceof ConfigError && (message = error.message).length > 0,
+    JSON.stringify(env),
+  );
+  return message;
+}
+
+test('a number variable takes plain decimal digits only: hex, exponents and spaces are refused naming the variable', () => {
+  for (const [name, bad] of [
+    ['PORT', '0x1F40'],
+    ['PORT', '1e3'],
+    ['PORT', ' 80'],
+    ['PORT', '80 '],
+    ['PORT', '+80'],
+    ['LLM_PROXY_RPM', '0b11'],
+    ['LLM_PROXY_TPM', '1_000'],
+    ['LLM_PROXY_BODY_LIMIT_MB', '.5'],
+    ['LLM_PROXY_CACHE_TTL', 'Infinity'],
+    ['LLM_PROXY_WORKERS', '0x4'],
+    ['LLM_PROXY_WORKERS', '2e0'],
+  ] as const) {
+    const message = refusal({ [name]: bad });
+    assert.match(message, new RegExp(`\\(or ${name}\\): `), `${name}=${JSON.stringify(bad)}: ${message}`);
+    assert.match(message, /digits/, message);
+    assert.ok(!message.includes(bad.trim()) || bad.trim().length < 3, message);
+  }
+  assert.equal(loadConfig({ PORT: '8080' }).config.server.port, 8080);
+  assert.equal(loadConfig({ LLM_PROXY_BODY_LIMIT_MB: '0.5' }).config.server.body_limit_mb, 0.5);
+  assert.equal(loadConfig({ LLM_PROXY_WORKERS: '3' }).config.server.workers, 3);
+  // An empty value is an unset one, as before.
+  assert.equal(loadConfig({ PORT: '' }).config.server.port, 8000);
+});
+
+test('LLM_PROXY_API_KEYS holding only commas is refused: it names no key, and none would have meant a generated master key', () => {
+  for (const bad of [',', ' , ,', ',,,']) {
+    assert.match(refusal({ LLM_PROXY_API_KEYS: bad }), /^auth\.api_keys \(or LLM_PROXY_API_KEYS\): .*no key/);
+  }
+  assert.deepEqual(loadConfig({ LLM_PROXY_API_KEYS: 'k1,' }).config.auth.api_keys, ['k1']);
+});

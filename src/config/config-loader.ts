@@ -156,16 +156,38 @@ function merge(base: Record<string, unknown>, over: Record<string, unknown>): Re
   return out;
 }
 
+/** A number as the environment variables take it: decimal digits, a `-` and a fraction at most. */
+const DECIMAL = /^-?\d+(\.\d+)?$/;
+
+/** An example of each number variable, for the refusal of a value written otherwise. */
+const NUMBER_EXAMPLES: Readonly<Record<string, string>> = {
+  PORT: '8000',
+  LLM_PROXY_BODY_LIMIT_MB: '10',
+  LLM_PROXY_WORKERS: '4',
+  LLM_PROXY_RPM: '600',
+  LLM_PROXY_TPM: '100000',
+  LLM_PROXY_CACHE_TTL: '3600',
+  LLM_PROXY_EXPECTED_INSTANCES: '3',
+};
+
 /**
- * A number, or the text itself when it is none: the schema then refuses it under the field's path
- * (`limits.default_rpm (or LLM_PROXY_RPM)`, the `param` of a refused reload) and describes it
- * without printing it, since a key pasted into the wrong variable must not reach a terminal.
+ * Refuses a number variable not written in plain decimal digits: Number() would take `0x1F40`,
+ * `1e3`, ` 80` and `Infinity`, so a typo or a stray space started the proxy on another value than
+ * the one meant. Named by its config path and variable (the `param` of a refused reload); the value
+ * is described, not printed, since a key pasted into the wrong variable must not reach a terminal.
  */
-function numberFromEnv(env: Environment, name: string): number | string | undefined {
+function decimalRefusal(name: string, raw: string): ConfigError {
+  const path = Object.entries(ENV_NAMES).find(([, variable]) => variable === name)?.[0].slice(1).replaceAll('/', '.') ?? name;
+  return new ConfigError(
+    `${path} (or ${name}): write it in plain decimal digits, as ${name}=${NUMBER_EXAMPLES[name] ?? '10'} (no hex, exponent, + sign, spaces or underscores); got ${shownValue(raw)}.`,
+  );
+}
+
+function numberFromEnv(env: Environment, name: string): number | undefined {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return undefined;
-  const value = Number(raw);
-  return Number.isFinite(value) ? value : raw;
+  if (!DECIMAL.test(raw)) throw decimalRefusal(name, raw);
+  return Number(raw);
 }
 
 function stringFromEnv(env: Environment, name: string): string | undefined {
@@ -183,15 +205,24 @@ function configFromEnv(env: Environment): Record<string, unknown> {
   const bodyLimit = numberFromEnv(env, 'LLM_PROXY_BODY_LIMIT_MB');
   if (bodyLimit !== undefined) server.body_limit_mb = bodyLimit;
   const workers = stringFromEnv(env, 'LLM_PROXY_WORKERS');
-  // `auto` stays a word; anything else is handed to the schema as a number, so "two" is named as invalid.
-  if (workers !== undefined) server.workers = workers === 'auto' || !Number.isFinite(Number(workers)) ? workers : Number(workers);
+  const rawWorkers = env.LLM_PROXY_WORKERS ?? '';
+  // A number written otherwise than in digits (`0x4`, `2e0`, ` 3`) is refused as the other number variables are.
+  if (workers !== undefined && workers !== 'auto' && !DECIMAL.test(rawWorkers) && Number.isFinite(Number(rawWorkers))) throw decimalRefusal('LLM_PROXY_WORKERS', rawWorkers);
+  // `auto` and a word stay strings, so the schema names "two" as invalid with the forms it takes.
+  if (workers !== undefined) server.workers = workers === 'auto' || !DECIMAL.test(workers) ? workers : Number(workers);
   const trustProxy = stringFromEnv(env, 'LLM_PROXY_TRUST_PROXY');
   // As a lone `${VAR}` in the file: true/false and a hop count keep their type; anything else is an address list.
   if (trustProxy !== undefined) server.trust_proxy = trustProxy === 'true' || trustProxy === 'false' ? trustProxy === 'true' : /^\d+$/.test(trustProxy) ? Number(trustProxy) : trustProxy;
 
   const auth: Record<string, unknown> = {};
   const keys = stringFromEnv(env, 'LLM_PROXY_API_KEYS');
-  if (keys !== undefined) auth.api_keys = keys.split(',').map((key) => key.trim()).filter((key) => key.length > 0);
+  if (keys !== undefined) {
+    auth.api_keys = keys.split(',').map((key) => key.trim()).filter((key) => key.length > 0);
+    // Only commas is no key at all: it would have started with a generated master key, or emptied the file's keys.
+    if ((auth.api_keys as string[]).length === 0) {
+      throw new ConfigError('auth.api_keys (or LLM_PROXY_API_KEYS): holds no key, only commas and spaces; list keys separated by commas (k1,k2), or leave the variable unset for none.');
+    }
+  }
   const master = stringFromEnv(env, 'LLM_PROXY_MASTER_KEY');
   if (master !== undefined) auth.master_key = master;
 

@@ -37,6 +37,8 @@ test('changedProviders names providers whose settings differ, not new or removed
 test('configErrorField finds the field a loader error names', () => {
   assert.equal(configErrorField(loadError({ LLM_PROXY_RPM: '-1' })), 'limits.default_rpm');
   assert.equal(configErrorField(loadError({ LLM_PROXY_WORKERS: 'two' })), 'server.workers');
+  assert.equal(configErrorField(loadError({ PORT: '0x1F40' })), 'server.port');
+  assert.equal(configErrorField(loadError({ LLM_PROXY_API_KEYS: ',' })), 'auth.api_keys');
   assert.equal(configErrorField(loadError({ LLM_PROXY_CONFIG: '/nonexistent/llm-proxy.yaml' })), 'LLM_PROXY_CONFIG');
   assert.equal(configErrorField("providers.acme.type: 'acme' is not a known provider"), 'providers.acme.type');
   assert.equal(configErrorField('/tmp/config.yaml: not valid YAML: bad indentation'), null);

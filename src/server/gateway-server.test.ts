@@ -15,7 +15,8 @@ import { Worker } from 'node:worker_threads';
 import { startFakeOpenAi } from '../../test/support/fake-openai.js';
 import { loadConfig } from '../config/config-loader.js';
 import type { Config } from '../config/config-schema.js';
-import { GatewayServer } from './gateway-server.js';
+import { masterKeyFile } from '../keys/master-key-bootstrap.js';
+import { GatewayServer, masterKeySetup } from './gateway-server.js';
 
 setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
@@ -322,6 +323,40 @@ test('a stop during a reload turns readiness false at once, and the generation t
     const after = await get(port, '/health/ready');
     assert.deepEqual([after.status, JSON.parse(after.body)], [503, { status: 'shutting_down' }]);
     assert.equal((await shutdown).drained, true);
+  } finally {
+    await gateway.shutdown(1000);
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
+
+test('a reload whose new generation fails to build leaves the old master key in effect, and the next good reload still sees the change', async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'gateway-server-'));
+  const env = { LLM_PROXY_DB: join(directory, 'db.sqlite'), LLM_PROXY_LOG_LEVEL: 'error' };
+  // No key configured: the master key is generated and only its hash kept beside the database.
+  const first = masterKeySetup(loadConfig(env).config);
+  const oldKey = first.generated?.key as string;
+  const shown: string[] = [];
+  const gateway = await GatewayServer.create(loadConfig(env).config, first.digest, { onGeneratedKey: (key) => shown.push(key) });
+  try {
+    await gateway.listen(0, '127.0.0.1');
+    const port = (gateway.listener.address() as AddressInfo).port;
+    const adminStatus = async (key: string) => (await fetch(`http://127.0.0.1:${port}/admin/keys`, { headers: { authorization: `Bearer ${key}` } })).status;
+    assert.equal(await adminStatus(oldKey), 200);
+    gateway.shared.uiSessions.create();
+    // The operator deletes the stored hash to rotate the generated key, and reloads a config whose
+    // build fails (here a section missing, as no loaded config can be: only a build fault is left).
+    rmSync(masterKeyFile(env.LLM_PROXY_DB));
+    const broken = { ...loadConfig(env).config, limits: undefined } as unknown as Config;
+    assert.equal((await gateway.reload({ config: broken, restartRequired: [] })).reloaded, false);
+    const newKey = shown[0] as string;
+    assert.equal(await adminStatus(oldKey), 200, 'the old master key serves on');
+    assert.equal(await adminStatus(newKey), 401);
+    assert.equal(gateway.shared.uiSessions.size, 1, 'nothing changed: the dashboard session lives');
+    // The good reload brings in the new key: the old one, and the sessions signed in with it, end.
+    assert.equal((await gateway.reload({ config: loadConfig(env).config, restartRequired: [] })).reloaded, true);
+    assert.equal(await adminStatus(newKey), 200);
+    assert.equal(await adminStatus(oldKey), 401);
+    assert.equal(gateway.shared.uiSessions.size, 0, 'the sessions of the old master key ended');
   } finally {
     await gateway.shutdown(1000);
     rmSync(directory, { recursive: true, force: true });

@@ -154,7 +154,7 @@ export class GatewayServer {
     const shared = createSharedServices(config, { ...options.overrides, ...logging });
     const gateway = new GatewayServer(config, shared, options);
     gateway.masterKeyDigest = masterKeyDigest;
-    gateway.current = await gateway.build(config, undefined);
+    gateway.current = await gateway.build(config, undefined, masterKeyDigest);
     return gateway;
   }
 
@@ -195,11 +195,11 @@ export class GatewayServer {
     generation.handler(req, res);
   };
 
-  private async build(config: Config, health: ServiceOverrides['health']): Promise<Generation> {
+  private async build(config: Config, health: ServiceOverrides['health'], masterKeyDigest: Buffer | undefined): Promise<Generation> {
     const services = createServices(config, {
       shared: this.shared,
       ...(health === undefined ? {} : { health }),
-      ...(this.masterKeyDigest === undefined ? {} : { masterKeyDigest: this.masterKeyDigest }),
+      ...(masterKeyDigest === undefined ? {} : { masterKeyDigest }),
     });
     const made: { handler?: Handler } = {};
     const before = this.server?.listeners('clientError') ?? [];
@@ -288,7 +288,6 @@ export class GatewayServer {
       // A rotated master key ends the dashboard sessions signed in with the old one (each worker
       // clears its own copy: every worker reloads the same config).
       const rotated = next.auth.master_key !== running.auth.master_key || !sameDigest(key.digest, this.masterKeyDigest);
-      this.masterKeyDigest = key.digest;
       this.shared.redactor.extend(configuredSecrets(next), configuredHosts(next));
       logger.level = next.logging.level;
       // Breaker state carries over for deployments whose provider did not change.
@@ -297,8 +296,10 @@ export class GatewayServer {
         health = this.current.built.services.health;
         for (const provider of changedProviders(running, next)) health.forgetProvider(provider);
       }
-      const generation = await this.build(next, health);
+      const generation = await this.build(next, health, key.digest);
       this.swap(generation);
+      // Only now: a build that failed leaves the running key, so the next reload still sees a rotation.
+      this.masterKeyDigest = key.digest;
       this.config = next;
       if (rotated) {
         this.shared.uiSessions.clear();

@@ -85,9 +85,45 @@ function option(values: Record<string, string | boolean | undefined>, name: stri
 function numberOption(values: Record<string, string | boolean | undefined>, name: string): number | undefined {
   const raw = option(values, name);
   if (raw === undefined) return undefined;
-  const value = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(value)) fail(`--${name} must be a number, not ${JSON.stringify(raw)}`);
-  return value;
+  // Decimal digits only, as the environment's numbers: Number() reads `0x10` as 16 and `1e3` as 1000.
+  if (!/^-?\d+(\.\d+)?$/.test(raw)) fail(`--${name} takes a number in decimal digits (--${name} 60), not ${JSON.stringify(raw)}.`);
+  return Number(raw);
+}
+
+/** The options of `keys`, for parseArgs and for reading its argv first. */
+const KEYS_OPTIONS = {
+  name: { type: 'string' },
+  models: { type: 'string' },
+  rpm: { type: 'string' },
+  tpm: { type: 'string' },
+  budget: { type: 'string' },
+  period: { type: 'string' },
+  expires: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+/**
+ * `keys` argv with each value joined to its flag (`--rpm=-5`), so a value that starts with a dash
+ * reaches our checks (parseArgs called `--rpm -5` "ambiguous"), and parseArgs' other refusals
+ * said in our words: a flag with no value, an unknown flag.
+ */
+function keysArguments(argv: readonly string[]): string[] {
+  const flags = new Set(Object.keys(KEYS_OPTIONS).map((name) => `--${name}`));
+  const out: string[] = [];
+  for (let index = 0; index < argv.length; index++) {
+    const argument = argv[index] as string;
+    const name = argument.slice(2);
+    if (argument.startsWith('--') && !argument.includes('=') && !flags.has(argument) && argument !== '--') fail(`keys has no option ${argument}; see llm-proxy keys --help`);
+    if (!flags.has(argument) || KEYS_OPTIONS[name as keyof typeof KEYS_OPTIONS].type !== 'string') {
+      out.push(argument);
+      continue;
+    }
+    const value = argv[index + 1];
+    if (value === undefined || flags.has(value)) fail(`${argument} needs a value (${argument} ${name === 'rpm' || name === 'tpm' || name === 'budget' ? 'N' : 'VALUE'}); see llm-proxy keys --help`);
+    out.push(`${argument}=${value}`);
+    index++;
+  }
+  return out;
 }
 
 /** The `keys create` flag of each key setting, so a refusal names what the user typed. */
@@ -154,20 +190,7 @@ function table(rows: Array<Record<string, unknown>>): string {
 }
 
 async function keysCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      name: { type: 'string' },
-      models: { type: 'string' },
-      rpm: { type: 'string' },
-      tpm: { type: 'string' },
-      budget: { type: 'string' },
-      period: { type: 'string' },
-      expires: { type: 'string' },
-      json: { type: 'boolean' },
-    },
-  });
+  const { values, positionals } = parseArgs({ args: keysArguments(argv), allowPositionals: true, options: KEYS_OPTIONS });
   const [action, id] = positionals;
   if (action !== 'create' && action !== 'list' && action !== 'revoke') fail(`unknown keys command ${JSON.stringify(action ?? '')}; see llm-proxy --help`);
   if (action === 'revoke' && id === undefined) fail('keys revoke needs a key id (llm-proxy keys list shows them)');

@@ -81,6 +81,27 @@ describe('llm-proxy keys (CLI)', () => {
     });
     await assert.rejects(run(process.execPath, [CLI, 'keys', 'create', '--expires', 'tomorrow'], { env }), /^llm-proxy: Invalid value for --expires: must be an ISO 8601 date/m);
     await assert.rejects(run(process.execPath, [CLI, 'keys', 'revoke'], { env }), /needs a key id/);
+    // A negative number is a value, not an option: refused for what it is, in the API's words for the flag.
+    for (const [flag, value, said] of [
+      ['--rpm', '-5', 'llm-proxy: Invalid value for --rpm: must be between 0 and 1000000000 (0 means no limit).\n'],
+      ['--budget', '-1', 'llm-proxy: Invalid value for --budget: must be between 0 and 1e9 USD.\n'],
+      ['--rpm', '0x10', 'llm-proxy: --rpm takes a number in decimal digits (--rpm 60), not "0x10".\n'],
+      ['--tpm', '1e3', 'llm-proxy: --tpm takes a number in decimal digits (--tpm 60), not "1e3".\n'],
+    ] as const) {
+      await assert.rejects(run(process.execPath, [CLI, 'keys', 'create', flag, value], { env }), (error: { stderr: string }) => {
+        assert.equal(error.stderr, said);
+        return true;
+      });
+    }
+    await assert.rejects(run(process.execPath, [CLI, 'keys', 'create', '--rpm'], { env }), (error: { stderr: string }) => {
+      assert.equal(error.stderr, 'llm-proxy: --rpm needs a value (--rpm N); see llm-proxy keys --help\n');
+      return true;
+    });
+    await assert.rejects(run(process.execPath, [CLI, 'keys', 'create', '--rpm', '--name', 'x'], { env }), /^llm-proxy: --rpm needs a value/m);
+    await assert.rejects(run(process.execPath, [CLI, 'keys', 'create', '--bogus', '1'], { env }), (error: { stderr: string }) => {
+      assert.equal(error.stderr, 'llm-proxy: keys has no option --bogus; see llm-proxy keys --help\n');
+      return true;
+    });
     // An empty list (an unset shell variable) would make a key that may use no model at all, while
     // leaving --models out means every model: neither is what was meant, so it is refused.
     for (const models of ['', ' , ']) {

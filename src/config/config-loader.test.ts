@@ -418,3 +418,16 @@ test('LLM_PROXY_API_KEYS holding only commas is refused: it names no key, and no
   }
   assert.deepEqual(loadConfig({ LLM_PROXY_API_KEYS: 'k1,' }).config.auth.api_keys, ['k1']);
 });
+
+test('cache TTLs and size have upper bounds, refused naming the field and the limit', () => {
+  assert.match(refusal({ LLM_PROXY_CACHE_TTL: '1000000000000' }), /cache\.ttl_s \(or LLM_PROXY_CACHE_TTL\): .*31536000/);
+  assert.match(refusal({ LLM_PROXY_CONFIG: file('cache:\n  ttl_by_model: { gpt-4: 1000000000000 }\n') }), /cache\.ttl_by_model\.gpt-4: .*31536000/);
+  assert.equal(loadConfig({ LLM_PROXY_CACHE_TTL: '31536000' }).config.cache.ttl_s, 31_536_000);
+  assert.match(refusal({ LLM_PROXY_CONFIG: file('cache:\n  max_mb: 10000000\n') }), /cache\.max_mb: .*1048576/);
+  // In memory, the cache lives in this process's heap: one that could fill it would leave no room to serve.
+  const message = refusal({ LLM_PROXY_CONFIG: file('cache:\n  max_mb: 500000\n') });
+  assert.match(message, /^cache\.max_mb: 500000 MB is more than half of this process's heap limit \(\d+ MB\)/);
+  assert.match(message, /LLM_PROXY_CACHE=redis|--max-old-space-size/);
+  assert.equal(loadConfig({ LLM_PROXY_CONFIG: file('cache:\n  max_mb: 500000\n'), REDIS_URL: 'redis://127.0.0.1:6379' }).config.cache.max_mb, 500_000);
+  assert.equal(loadConfig({ LLM_PROXY_CONFIG: file('cache:\n  max_mb: 512\n') }).config.cache.max_mb, 512);
+});

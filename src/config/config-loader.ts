@@ -1,6 +1,7 @@
 // Loads the configuration: defaults, then the YAML file (LLM_PROXY_CONFIG, with ${ENV} interpolation),
 // then the environment variables of CONTRACT.md. The only module that reads process.env.
 import { readFileSync } from 'node:fs';
+import { getHeapStatistics } from 'node:v8';
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { ConfigSchema, KNOWN_PROVIDER_KINDS, type Config, type ProviderConfig } from './config-schema.js';
@@ -524,6 +525,16 @@ export function loadConfig(env: Environment = process.env): LoadedConfig {
   if (chosenBackend === undefined && config.storage.redis_url !== undefined) config.cache.backend = 'redis';
   if (config.cache.backend === 'redis' && config.storage.redis_url === undefined) {
     throw new ConfigError('cache.backend (or LLM_PROXY_CACHE) is "redis", which needs REDIS_URL (or storage.redis_url) to be set.');
+  }
+  // A memory cache lives in the heap (the cluster primary's too): filled past half of it, it leaves
+  // too little to serve, and from 85% every new request is shed with 503 until entries expire.
+  // Only a size the operator chose: the default must not stop a start in a small container.
+  const heapMb = Math.floor(getHeapStatistics().heap_size_limit / 1_048_576);
+  const chosenSize = isRecord(fromFile.cache) && fromFile.cache.max_mb !== undefined;
+  if (chosenSize && config.cache.backend === 'memory' && config.cache.max_mb > heapMb / 2) {
+    throw new ConfigError(
+      `cache.max_mb: ${shownValue(config.cache.max_mb)} MB is more than half of this process's heap limit (${heapMb} MB), so a full cache would leave no room to serve; lower it, use LLM_PROXY_CACHE=redis, or raise the heap (NODE_OPTIONS=--max-old-space-size=MB).`,
+    );
   }
   return { config, file };
 }

@@ -8,6 +8,11 @@ import { CACHE_WRITE_TRIGGERS, CAPABILITIES, MODALITIES } from '../catalog/catal
  */
 const MAX_TIMER_S = 2_147_483;
 
+/** The longest a cached answer is kept: a year (models, prices and answers change well before). */
+const MAX_CACHE_TTL_S = 31_536_000;
+/** The largest cache, memory or Redis (1 TiB); in memory it is also held to the heap, see config-loader.ts. */
+const MAX_CACHE_MB = 1_048_576;
+
 /**
  * A key sent or matched as a header value: HTTP trims the ends of a header and refuses control
  * characters, so such a key (a secret file's trailing newline) failed every call or matched no one.
@@ -308,10 +313,10 @@ export const ConfigSchema = Type.Object(
     cache: Type.Object(
       {
         backend: Type.Union([Type.Literal('off'), Type.Literal('memory'), Type.Literal('redis')]),
-        ttl_s: Type.Number({ minimum: 0 }),
-        max_mb: Type.Number({ exclusiveMinimum: 0 }),
+        ttl_s: Type.Number({ minimum: 0, maximum: MAX_CACHE_TTL_S }),
+        max_mb: Type.Number({ exclusiveMinimum: 0, maximum: MAX_CACHE_MB }),
         /** Model name (as asked, as routed, or `provider/model`) → TTL seconds; 0 turns caching off for it. */
-        ttl_by_model: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 256 }), Type.Number({ minimum: 0 }))),
+        ttl_by_model: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 256 }), Type.Number({ minimum: 0, maximum: MAX_CACHE_TTL_S }))),
         /** Share entries between all keys under this name (default: each key has its own). */
         namespace: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._:-]{1,128}$' })),
         /** HMAC secret for cache keys; instances sharing Redis must agree (default: derived, see the README). */

@@ -3,13 +3,14 @@
 import type { Config } from '../config/config-schema.js';
 import { condenseModelWarning } from '../context/condense-model-check.js';
 import { isLoopback } from '../keys/master-key-bootstrap.js';
+import { fallbackWarnings } from '../routing/unrouted-names.js';
 
 /** The length the master key must have on a public listener; client keys are held to it by a warning. */
 export const STRONG_KEY_LENGTH = 32;
 
 export interface ConfigWarning {
   /** The log line's `component`. */
-  component: 'condense' | 'auth';
+  component: 'condense' | 'auth' | 'routing';
   message: string;
 }
 
@@ -40,5 +41,6 @@ export function configWarnings(config: Config): ConfigWarning[] {
   if (condense !== undefined) warnings.push({ component: 'condense', message: condense });
   const weak = weakClientKeysWarning(config);
   if (weak !== undefined) warnings.push({ component: 'auth', message: weak });
+  for (const message of fallbackWarnings(config)) warnings.push({ component: 'routing', message });
   return warnings;
 }

@@ -6,7 +6,7 @@ import { TINY_PNG_BASE64 } from '../../test/providers/openai-cases.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { MessagesRequest } from './messages-request.js';
 import { validateMessagesRequest } from './messages-request.js';
-import { effortForBudget, toChatRequest } from './to-chat-request.js';
+import { effortForBudget, MAX_USER_LENGTH, toChatRequest, userId } from './to-chat-request.js';
 
 function fixture(name: string): MessagesRequest {
   return validateMessagesRequest(readAnthropicJson(`anthropic-${name}.request.json`));
@@ -298,5 +298,25 @@ describe('cache_control markers', () => {
       { role: 'user', content: 'Hi' },
     ]);
     assert.equal('cache_control' in chat, false);
+  });
+});
+
+describe('metadata.user_id', () => {
+  it('a short one is the user as it came; a longer one its digest, the same every time', () => {
+    assert.equal(userId('user-42'), 'user-42');
+    assert.equal(userId('u'.repeat(MAX_USER_LENGTH)), 'u'.repeat(MAX_USER_LENGTH));
+    const long = JSON.stringify({ device_id: 'd'.repeat(64), account_uuid: '00000000-0000-4000-8000-000000000000', session_id: 's'.repeat(36) });
+    const fitted = userId(long);
+    assert.match(fitted, /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(userId(long), fitted);
+    assert.notEqual(userId(`${long} `), fitted);
+    const { chat } = translate({ model: 'm', max_tokens: 10, metadata: { user_id: long }, messages: [{ role: 'user', content: 'Hi' }] });
+    assert.equal(chat.user, fitted);
+  });
+
+  it("output_config.effort is carried as it came, for Claude (chatFormFor keeps it for Claude alone)", () => {
+    const { chat } = translate({ model: 'm', max_tokens: 10, output_config: { effort: 'max' }, messages: [{ role: 'user', content: 'Hi' }] }, true);
+    assert.deepEqual(chat.output_config, { effort: 'max' });
+    assert.equal(chat.reasoning_effort, 'high');
   });
 });

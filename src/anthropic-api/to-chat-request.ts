@@ -1,6 +1,7 @@
 // Anthropic Messages request → the proxy's internal ChatCompletionRequest, for every provider that is
 // not Anthropic (an Anthropic upstream gets the client's body as it came). Pure: no I/O. What cannot
 // be expressed is refused with a 400 naming it; what only changes style is dropped with a warning.
+import { createHash } from 'node:crypto';
 import { invalidType, invalidValue } from '../errors/gateway-error.js';
 import type { ChatCompletionRequest, ChatMessage, ContentPart, ThinkingBlock, ToolCall, ToolChoice, ToolDefinition } from '../openai/types.js';
 import { ToolNames, unsupportedContent } from '../providers/chat-request-fields.js';
@@ -42,6 +43,18 @@ export function effortForBudget(budget: number): 'low' | 'medium' | 'high' {
   if (budget < 4_096) return 'low';
   if (budget < 16_384) return 'medium';
   return 'high';
+}
+
+/** The longest `user` passed on as it came: OpenAI's limit for its successor, `safety_identifier` (OpenRouter takes 128). */
+export const MAX_USER_LENGTH = 64;
+
+/**
+ * `metadata.user_id` as the chat form's `user`. Claude Code sends about 150 characters (a JSON
+ * object of ids lately), which OpenRouter refuses (400, at most 128); a longer one goes as its
+ * SHA-256 digest (43 characters, base64url): the same id every time, and still opaque.
+ */
+export function userId(user: string): string {
+  return user.length <= MAX_USER_LENGTH ? user : createHash('sha256').update(user).digest('base64url');
 }
 
 function mediaTypeOf(source: Record<string, unknown>, param: string): string {
@@ -410,7 +423,7 @@ export function toChatRequest(request: MessagesRequest, warnings: string[], opti
   if (request.top_k !== undefined) dropped(warnings, 'top_k', 'no OpenAI-format equivalent');
   if (request.stop_sequences !== undefined && request.stop_sequences.length > 0) chat.stop = request.stop_sequences;
   const user = request.metadata?.user_id;
-  if (typeof user === 'string' && user.length > 0) chat.user = user;
+  if (typeof user === 'string' && user.length > 0) chat.user = userId(user);
   if (request.tools !== undefined && request.tools.length > 0) {
     chat.tools = request.tools.map((tool, index) => convertTool(tool, index, mode, out));
     // Anthropic's API refuses tools that share a name, so this one does for every model, naming the
@@ -426,6 +439,9 @@ export function toChatRequest(request: MessagesRequest, warnings: string[], opti
   // Claude reached through the chat form takes the client's own thinking (fitted per deployment: chatFormFor).
   const asked = request.thinking as unknown;
   if (isRecord(asked) && (asked.type === 'enabled' || asked.type === 'adaptive' || asked.type === 'disabled')) chat.thinking = asked;
+  // As `thinking`: a Claude deployment reached through the chat form takes the client's own effort level.
+  const level = request.output_config?.effort;
+  if (typeof level === 'string') chat.output_config = { effort: level };
   const effort = reasoningEffort(request);
   if (effort !== undefined) {
     if (options.reasoning === true) {

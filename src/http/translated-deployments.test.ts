@@ -32,6 +32,13 @@ describe('chatFormFor', () => {
     assert.deepEqual(['thinking' in gemini, gemini.reasoning_effort], [false, 'low']);
   });
 
+  it("Claude gets the client's output_config (its effort level); no other model does", () => {
+    const leveled: ChatCompletionRequest = { ...chat, thinking: { type: 'adaptive' }, output_config: { effort: 'low' } };
+    assert.deepEqual(chatFormFor(leveled, route('anthropic', ['reasoning'])).output_config, { effort: 'low' });
+    assert.equal('output_config' in chatFormFor(leveled, route('openai', ['reasoning'])), false);
+    assert.equal('output_config' in chatFormFor({ ...chat, output_config: { effort: 'low' } }, route('groq', ['reasoning'])), false);
+  });
+
   it('a model the catalog does not mark as reasoning gets no reasoning_effort', () => {
     const plain = chatFormFor(chat, route('groq', []));
     assert.equal('reasoning_effort' in plain, false);

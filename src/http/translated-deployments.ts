@@ -44,16 +44,18 @@ export function chatFormFor(chat: ChatCompletionRequest, route: Route): ChatComp
   const completionTokens = kind === 'openai' || kind === 'azure';
   // Claude takes the client's own `thinking`; every other model its `reasoning_effort` form.
   const dropEffort = chat.reasoning_effort !== undefined && (claude || !reasons);
-  const dropThinking = chat.thinking !== undefined && !claude;
+  // `output_config` (its effort level) is Claude's too.
+  const dropThinking = (chat.thinking !== undefined || chat.output_config !== undefined) && !claude;
   const limit = chat.max_completion_tokens ?? chat.max_tokens ?? undefined;
   const renameLimit = limit !== undefined && (completionTokens ? chat.max_tokens !== undefined : chat.max_completion_tokens !== undefined);
   const messages = takesReasoning(kind) ? undefined : withoutReasoning(chat.messages);
   if (!dropEffort && !dropThinking && !renameLimit && messages === undefined) return chat;
-  const { reasoning_effort: _effort, max_tokens: _max, max_completion_tokens: _completion, thinking: _thinking, ...rest } = chat;
+  const { reasoning_effort: _effort, max_tokens: _max, max_completion_tokens: _completion, thinking: _thinking, output_config: _output, ...rest } = chat;
   const copy: ChatCompletionRequest = { ...rest };
   if (messages !== undefined) copy.messages = messages;
   if (!dropEffort && chat.reasoning_effort !== undefined) copy.reasoning_effort = chat.reasoning_effort;
   if (!dropThinking && chat.thinking !== undefined) copy.thinking = chat.thinking;
+  if (!dropThinking && chat.output_config !== undefined) copy.output_config = chat.output_config;
   if (limit !== undefined) {
     if (completionTokens) copy.max_completion_tokens = limit;
     else copy.max_tokens = limit;

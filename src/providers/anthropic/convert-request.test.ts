@@ -361,6 +361,48 @@ describe('stop sequences', () => {
   });
 });
 
+describe('a tool history without tools', () => {
+  // Anthropic answers 400 "Requests which include `tool_use` or `tool_result` blocks must define tools".
+  const call = (id: string, name: string) => ({ id, type: 'function' as const, function: { name, arguments: '{}' } });
+  it('each tool the history called is defined, and none may be called', () => {
+    const { body, warnings } = convert({
+      model: 'm',
+      messages: [
+        user('Weather and time?'),
+        { role: 'assistant', content: null, tool_calls: [call('call_1', 'get_weather'), call('call_2', 'get_time'), call('call_3', 'get_weather')] },
+        { role: 'tool', tool_call_id: 'call_1', content: 'Sunny' },
+        { role: 'tool', tool_call_id: 'call_2', content: 'Noon' },
+        { role: 'tool', tool_call_id: 'call_3', content: 'Sunny' },
+        user('Summarise.'),
+      ],
+    });
+    assert.deepEqual(body.tools?.map((tool) => ('input_schema' in tool ? [tool.name, tool.input_schema] : [])), [['get_weather', { type: 'object' }], ['get_time', { type: 'object' }]]);
+    assert.deepEqual(body.tool_choice, { type: 'none' });
+    assert.deepEqual(warnings, []);
+  });
+
+  it('a result whose call is not in the history still gets a tool; the client\'s own tools or JSON mode leave it alone', () => {
+    const orphan = convert({ model: 'm', messages: [user('Go'), { role: 'tool', tool_call_id: 'call_9', content: 'done' }] }).body;
+    assert.deepEqual(orphan.tools?.map((tool) => tool.name), ['earlier_tool']);
+    const history = [user('Go'), { role: 'assistant' as const, content: null, tool_calls: [call('call_1', 'get_weather')] }, { role: 'tool' as const, tool_call_id: 'call_1', content: 'Sunny' }];
+    const json = convert({ model: 'm', messages: history, response_format: { type: 'json_object' } }).body;
+    assert.deepEqual(json.tools?.map((tool) => tool.name), [JSON_RESPONSE_TOOL]);
+    assert.equal(convert({ model: 'm', messages: [user('Hi')] }).body.tools, undefined);
+  });
+});
+
+describe('output_config.effort', () => {
+  it("the client's own level is Claude's, checked, and wins over reasoning_effort's", () => {
+    const text = openAiCase('text');
+    assert.deepEqual(convert({ ...text, model: 'claude-sonnet-4-6', output_config: { effort: 'max' } }, { model: 'claude-sonnet-4-6' }).body.output_config, { effort: 'max' });
+    const both = convert({ ...text, reasoning_effort: 'high', output_config: { effort: 'low' } }, { model: 'claude-sonnet-4-6' });
+    assert.deepEqual(both.body.output_config, { effort: 'low' });
+    assert.deepEqual(both.body.thinking, { type: 'adaptive' });
+    assert.match(both.warnings.join('; '), /reasoning_effort: the request's own output_config.effort is sent instead/);
+    rejects({ ...text, output_config: { effort: 'extreme' } }, { code: 'invalid_value', param: 'output_config.effort' });
+  });
+});
+
 describe('a request with nothing to send', () => {
   // Found by translated-requests.property.test.ts: the body went out with no messages, and anthropic answered 400 to it.
   it('only system messages or empty content → 400 naming messages', () => {

@@ -28,6 +28,7 @@
  * | `temperature` | `temperature` | 0..1 only: outside → 400 `invalid_value`, never clamped |
  * | `top_p` | `top_p` | with `temperature` too, dropped with a warning (current models accept only one) |
  * | `stop` | `stop_sequences` | a string becomes a one-item list; an empty or whitespace-only one → 400 `invalid_value` (Anthropic refuses it) |
+ * | `output_config.effort` (Anthropic's own, as /v1/messages carries it) | `output_config.effort` | low, medium, high, xhigh, max; else 400 `invalid_value`; wins over `reasoning_effort`'s level |
  * | `n` | — | 1 only; more → 400 `unsupported_parameter` |
  * | `seed` | — | dropped, warning |
  * | `safety_identifier`, else `user` | `metadata.user_id` | OpenAI split `user` into `safety_identifier` and `prompt_cache_key` |
@@ -62,6 +63,7 @@ import type {
 import type { ChatTarget } from '../provider.js';
 import type {
   AnthropicContentBlockParam,
+  AnthropicEffort,
   AnthropicImageBlockParam,
   AnthropicImageMediaType,
   AnthropicMessageParam,
@@ -88,7 +90,9 @@ export const JSON_RESPONSE_TOOL = 'json_response';
 export const DEFAULT_ANTHROPIC_MAX_TOKENS = 4096;
 
 /** Fields this file reads. Anything else the client sends is dropped with a warning. */
-const ANTHROPIC_FIELDS = handledFields('cache_control', 'thinking', 'reasoning_effort', 'safety_identifier', 'web_search_options');
+const ANTHROPIC_FIELDS = handledFields('cache_control', 'thinking', 'output_config', 'reasoning_effort', 'safety_identifier', 'web_search_options');
+
+const EFFORTS: ReadonlySet<string> = new Set<AnthropicEffort>(['low', 'medium', 'high', 'xhigh', 'max']);
 
 const IMAGE_TYPES: Readonly<Record<string, AnthropicImageMediaType>> = {
   'image/jpeg': 'image/jpeg',
@@ -263,6 +267,16 @@ function thinkingConfig(value: unknown): AnthropicThinkingConfig | undefined {
   throw invalidValue('thinking', "expected {type: 'enabled', budget_tokens}, {type: 'adaptive'} or {type: 'disabled'}");
 }
 
+/** The client's `output_config.effort` (Anthropic's own field, as `thinking`), checked; undefined when absent. */
+function effortConfig(value: unknown): AnthropicEffort | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!isRecord(value)) throw invalidValue('output_config', 'expected an object');
+  const { effort } = value;
+  if (effort === undefined || effort === null) return undefined;
+  if (typeof effort !== 'string' || !EFFORTS.has(effort)) throw invalidValue('output_config.effort', "expected 'low', 'medium', 'high', 'xhigh' or 'max'");
+  return effort as AnthropicEffort;
+}
+
 /**
  * The thinking to send: the client's own `thinking`, else what its `reasoning_effort` means for the
  * model (thinking-effort.ts); an effort level goes in `output_config` for the models that take one.
@@ -331,6 +345,33 @@ function toolLoopWithoutThinking(messages: readonly AnthropicMessageParam[]): bo
   if (!last.content.some((block) => block.type === 'tool_result') || !before.content.some((block) => block.type === 'tool_use')) return false;
   const opening = before.content[0]?.type;
   return opening !== 'thinking' && opening !== 'redacted_thinking';
+}
+
+/** What a tool made up for a conversation's earlier calls says of itself. */
+const EARLIER_TOOL_DESCRIPTION = 'A tool called earlier in this conversation; not offered for this turn.';
+
+/**
+ * Anthropic answers 400 "Requests which include `tool_use` or `tool_result` blocks must define tools"
+ * to a conversation with tool calls in its history and no `tools` (a closing turn after a tool loop;
+ * OpenAI takes it). One definition per tool the history called, so Claude reads the history as it was,
+ * sent with `tool_choice: none`. Undefined when the history has no tool block.
+ */
+function toolsOfHistory(messages: readonly AnthropicMessageParam[]): AnthropicTool[] | undefined {
+  const names = new Set<string>();
+  let blocks = false;
+  for (const message of messages) {
+    if (typeof message.content === 'string') continue;
+    for (const block of message.content) {
+      if (block.type === 'tool_use') {
+        blocks = true;
+        if (ANTHROPIC_TOOL_NAME.test(block.name)) names.add(block.name);
+      } else if (block.type === 'tool_result') blocks = true;
+    }
+  }
+  if (!blocks) return undefined;
+  // A result whose call is not in the history (or a call by a name Claude would refuse) still needs one tool.
+  if (names.size === 0) names.add('earlier_tool');
+  return [...names].map((name) => ({ name, description: EARLIER_TOOL_DESCRIPTION, input_schema: { type: 'object' } }));
 }
 
 const ANTHROPIC_ID = /^[a-zA-Z0-9_-]+$/;
@@ -635,6 +676,11 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
   let choice = convertToolChoice(request.tool_choice, 'tool_choice') ?? convertFunctionCall(request.function_call);
 
   const thinking = chooseThinking(request, target, body);
+  const effort = effortConfig(request.output_config);
+  if (effort !== undefined) {
+    if (body.output_config !== undefined && body.output_config.effort !== effort) target.warnings.push(`reasoning_effort: the request's own output_config.effort is sent instead, ignored`);
+    body.output_config = { ...body.output_config, effort };
+  }
   let json = jsonTool(request);
   // A forced JSON tool would turn thinking off; structured outputs keep it, where the model and the schema allow.
   const format = json !== undefined && thinks(thinking, messages) && choice?.type !== 'any' && choice?.type !== 'tool' ? structuredOutput(request, target.model) : undefined;
@@ -649,6 +695,14 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
     if (tools.length === 0 || choice?.type === 'none') choice = { type: 'tool', name: JSON_RESPONSE_TOOL };
     else if (choice === undefined || choice.type === 'auto') choice = { type: 'any' };
     tools.push(json);
+  }
+  if (tools.length === 0 && search === undefined) {
+    const earlier = toolsOfHistory(messages);
+    if (earlier !== undefined) {
+      // No tools offered means no call may be made, as OpenAI's API reads it.
+      tools.push(...earlier);
+      choice = { type: 'none' };
+    }
   }
   if (tools.length > 0 || search !== undefined) {
     body.tools = search === undefined ? tools : [...tools, search];

@@ -1,0 +1,121 @@
+// Requests translated between formats, fitted to what the provider on the other side takes: Claude
+// Code's long `metadata.user_id` as a short stable `user`; a tool history without `tools` sent to
+// Claude with definitions of its tools; `output_config.effort` reaching Claude through the chat form.
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { KEYS, record, type Json } from '../support/conformance-providers.js';
+import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
+import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
+import { CLIENT_KEY, startGateway, type Gateway } from '../support/gateway-harness.js';
+
+/** Claude Code's `metadata.user_id`: a JSON object of ids, about 150 characters. */
+const CLAUDE_CODE_USER = JSON.stringify({
+  device_id: 'c0ffee00d1ce0bad5eed0fa11cafe0000000000000000000000000000000000a',
+  account_uuid: '00000000-0000-4000-8000-000000000000',
+  session_id: '9b2b5a0e-8f3c-4d6e-a1b2-c3d4e5f60718',
+});
+
+describe('translated requests fitted to the provider', () => {
+  let openai: FakeOpenAi;
+  let anthropic: FakeAnthropic;
+  let gateway: Gateway;
+
+  before(async () => {
+    [openai, anthropic] = await Promise.all([startFakeOpenAi({ apiKey: KEYS.openai }), startFakeAnthropic()]);
+    gateway = await startGateway(
+      {
+        OPENAI_API_KEY: KEYS.openai,
+        OPENAI_BASE_URL: `${openai.url}/v1`,
+        OPENROUTER_API_KEY: KEYS.openai,
+        OPENROUTER_BASE_URL: `${openai.url}/v1`,
+        ANTHROPIC_API_KEY: KEYS.anthropic,
+        ANTHROPIC_BASE_URL: anthropic.url,
+        LLM_PROXY_RPM: '0',
+        LLM_PROXY_CACHE: 'off',
+      },
+      {
+        configure: (config) => {
+          // A small window, so that X-LLM-Proxy-Context: truncate rewrites the conversation and Claude gets the chat form.
+          config.model_catalog = { 'claude-sonnet-4-6': { context_length: 300 } };
+        },
+      },
+    );
+  });
+  after(async () => {
+    await gateway?.close();
+    await Promise.all([openai, anthropic].map((fake) => fake?.close()));
+  });
+  beforeEach(() => [openai, anthropic].forEach((fake) => fake.reset()));
+
+  async function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; text: string; headers: Headers }> {
+    const response = await fetch(`${gateway.url}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, text: await response.text(), headers: response.headers };
+  }
+
+  test("/v1/messages to an OpenAI-format host: Claude Code's long metadata.user_id goes as a short id, the same every time", async () => {
+    const request = { model: 'openrouter/anthropic/claude-sonnet-4.5', max_tokens: 64, metadata: { user_id: CLAUDE_CODE_USER }, messages: [{ role: 'user', content: 'Hi' }] };
+    const first = await post('/v1/messages', request);
+    const second = await post('/v1/messages', request);
+    assert.equal(first.status, 200, first.text);
+    assert.equal(second.status, 200, second.text);
+    const users = openai.requests.map((sent) => record(sent.body).user);
+    assert.equal(users.length, 2);
+    assert.equal(typeof users[0], 'string');
+    // OpenRouter refuses more than 128; OpenAI's safety_identifier more than 64.
+    assert.ok((users[0] as string).length <= 64, String(users[0]));
+    assert.equal(users[1], users[0]);
+    // A short id is passed on as it came.
+    await post('/v1/messages', { ...request, metadata: { user_id: 'user-42' } });
+    assert.equal(record(openai.requests[2]?.body).user, 'user-42');
+  });
+
+  test('chat to Claude: a conversation with tool calls in its history and no tools gets definitions of those tools, and may call none', async () => {
+    const response = await post('/v1/chat/completions', {
+      model: 'claude-sonnet-4-5',
+      messages: [
+        { role: 'user', content: 'What is the weather in Paris?' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+        { role: 'tool', tool_call_id: 'call_1', content: 'Sunny, 21 °C' },
+        { role: 'user', content: 'Now summarise the conversation.' },
+      ],
+    });
+    assert.equal(response.status, 200, response.text);
+    const sent = record(anthropic.requests[0]?.body);
+    // Anthropic answers 400 "Requests which include `tool_use` or `tool_result` blocks must define tools" otherwise.
+    const tools = sent.tools as Json[] | undefined;
+    assert.deepEqual(tools?.map((tool) => tool.name), ['get_weather']);
+    assert.deepEqual(sent.tool_choice, { type: 'none' });
+    // The history itself is unchanged.
+    assert.deepEqual((sent.messages as Json[])[1], { role: 'assistant', content: [{ type: 'tool_use', id: 'call_1', name: 'get_weather', input: { city: 'Paris' } }] });
+    assert.equal(response.headers.get('x-llm-proxy-warnings'), null);
+  });
+
+  test("/v1/messages to Claude through the chat form (the context policy rewrote the conversation): output_config.effort reaches Claude", async () => {
+    const filler = 'The quick brown fox jumps over the lazy dog. '.repeat(30);
+    const response = await post(
+      '/v1/messages',
+      {
+        model: 'claude-sonnet-4-6',
+        max_tokens: 64,
+        thinking: { type: 'adaptive' },
+        output_config: { effort: 'low' },
+        messages: [
+          { role: 'user', content: filler },
+          { role: 'assistant', content: 'Noted.' },
+          { role: 'user', content: 'Hi' },
+        ],
+      },
+      { 'x-llm-proxy-context': 'truncate' },
+    );
+    assert.equal(response.status, 200, response.text);
+    assert.match(response.headers.get('x-llm-proxy-context-method') ?? '', /truncate/);
+    const sent = record(anthropic.requests[0]?.body);
+    assert.equal((sent.messages as Json[]).length, 1);
+    assert.deepEqual(sent.thinking, { type: 'adaptive' });
+    assert.deepEqual(sent.output_config, { effort: 'low' });
+  });
+});

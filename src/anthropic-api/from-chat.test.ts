@@ -9,7 +9,7 @@ import { GatewayError } from '../errors/gateway-error.js';
 import type { ChatCompletionChunk, ChatCompletionResponse } from '../openai/types.js';
 import type { AnthropicStreamEvent } from '../providers/anthropic/anthropic-wire.js';
 import { convertGeminiStream } from '../providers/gemini/convert-stream.js';
-import { AnthropicStreamWriter, anthropicErrorType, encodeErrorEvent, parseToolInput, toAnthropicMessage, usageOf } from './from-chat.js';
+import { AnthropicStreamWriter, anthropicErrorType, encodeErrorEvent, parseToolInput, toAnthropicMessage, usageOf, matchedStopOf } from './from-chat.js';
 
 /** Every frame the writer made, as [event name, data]; the name must match the data's type. */
 function events(text: string): AnthropicStreamEvent[] {
@@ -347,5 +347,17 @@ describe("a host's finish_reason 'stop' on an answer with tool calls (OpenAI's g
     assert.equal(toAnthropicMessage(answer({ tool_calls: [call] }, 'stop'), 'req').stop_reason, 'tool_use');
     assert.equal(toAnthropicMessage(answer({ content: 'Hi.' }, 'stop'), 'req').stop_reason, 'end_turn');
     assert.equal(toAnthropicMessage(answer({ tool_calls: [call] }, 'length'), 'req').stop_reason, 'max_tokens');
+  });
+});
+
+describe('matchedStopOf', () => {
+  it("reads the stop string a host names (vLLM's stop_reason, SGLang's matched_stop) on a stop, nothing else", () => {
+    assert.equal(matchedStopOf({ finish_reason: 'stop', stop_reason: '###' }), '###');
+    assert.equal(matchedStopOf({ finish_reason: 'stop', matched_stop: 'END' }), 'END');
+    // A stop token's id, no stop at all, another finish: nothing to name.
+    assert.equal(matchedStopOf({ finish_reason: 'stop', stop_reason: 128009 }), undefined);
+    assert.equal(matchedStopOf({ finish_reason: 'stop', stop_reason: null }), undefined);
+    assert.equal(matchedStopOf({ finish_reason: 'length', stop_reason: '###' }), undefined);
+    assert.equal(matchedStopOf({ finish_reason: 'stop' }), undefined);
   });
 });

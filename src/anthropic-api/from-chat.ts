@@ -36,6 +36,19 @@ export function stopReasonOf(finish: FinishReason | null | undefined, hasToolUse
 }
 
 /**
+ * The stop sequence an answer ended on, where the host says which: vLLM's `stop_reason` (the stop
+ * string; a number is a stop token's id) and SGLang's `matched_stop` on the choice. OpenAI and most
+ * hosts end on a stop sequence with `stop`, as on a natural end, and drop the sequence from the text:
+ * there it cannot be known, and the answer says `end_turn`.
+ * @see https://docs.vllm.ai/en/latest/serving/openai_compatible_server.html
+ */
+export function matchedStopOf(choice: unknown): string | undefined {
+  if (!isRecord(choice) || choice.finish_reason !== 'stop') return undefined;
+  const matched = typeof choice.stop_reason === 'string' ? choice.stop_reason : choice.matched_stop;
+  return typeof matched === 'string' && matched.length > 0 ? matched : undefined;
+}
+
+/**
  * OpenAI's prompt_tokens include cached tokens; Anthropic reports cache reads and writes apart from
  * input_tokens (writes as OpenRouter reports them: `cache_write_tokens`). The usage is a pass-through
  * host's, unchecked: a count that is missing, null or no count is 0 (it made `input_tokens` NaN,
@@ -106,6 +119,13 @@ function toolUse(id: unknown, call: unknown, fallbackId: string): AnthropicConte
   return { type: 'tool_use', id: typeof id === 'string' && id.length > 0 ? id : fallbackId, name: call.name, input: typeof args === 'string' ? parseToolInput(args) : {} };
 }
 
+/** `stop_reason` and `stop_sequence`: `stop_sequence` with the sequence when the host named one it ended on. */
+function stopOf(refused: boolean, finish: FinishReason | null | undefined, hasToolUse: boolean, matched: string | undefined): { stop_reason: AnthropicStopReason; stop_sequence: string | null } {
+  if (refused) return { stop_reason: 'refusal', stop_sequence: null };
+  if (matched !== undefined && !hasToolUse) return { stop_reason: 'stop_sequence', stop_sequence: matched };
+  return { stop_reason: stopReasonOf(finish, hasToolUse), stop_sequence: null };
+}
+
 /** A whole chat.completion → an Anthropic `message`; `model` stands in for an answer that names none. */
 export function toAnthropicMessage(chat: ChatCompletionResponse, requestId: string, model = ''): AnthropicMessage {
   const choice = chat.choices[0];
@@ -128,8 +148,7 @@ export function toAnthropicMessage(chat: ChatCompletionResponse, requestId: stri
     role: 'assistant',
     model: typeof chat.model === 'string' && chat.model.length > 0 ? chat.model : model,
     content,
-    stop_reason: refusal === undefined ? stopReasonOf(choice?.finish_reason, content.some((block) => block.type === 'tool_use')) : 'refusal',
-    stop_sequence: null,
+    ...stopOf(refusal !== undefined, choice?.finish_reason, content.some((block) => block.type === 'tool_use'), matchedStopOf(choice)),
     usage: usageOf(chat.usage),
   };
 }
@@ -211,6 +230,8 @@ export class AnthropicStreamWriter {
   /** Blocks that arrived while an unfinished call was open, in arrival order. */
   private readonly pending: Pending[] = [];
   private finish: FinishReason | null = null;
+  /** The stop sequence the host said the answer ended on (matchedStopOf). */
+  private matched: string | undefined;
   /** The model refused (OpenAI's `refusal` deltas): the stop reason says so. */
   private refused = false;
   private usage: CompletionUsage | undefined;
@@ -372,7 +393,10 @@ export class AnthropicStreamWriter {
     const calls = delta.tool_calls ?? (delta.function_call === undefined ? undefined : [{ index: 0, id: undefined, function: delta.function_call }]);
     // The first delta may carry the whole arguments (Gemini, Ollama): they are forwarded like any fragment.
     for (const call of calls ?? []) out += this.toolCall(call);
-    if (choice.finish_reason !== null && choice.finish_reason !== undefined) this.finish = choice.finish_reason;
+    if (choice.finish_reason !== null && choice.finish_reason !== undefined) {
+      this.finish = choice.finish_reason;
+      this.matched = matchedStopOf(choice);
+    }
     return out;
   }
 
@@ -385,7 +409,7 @@ export class AnthropicStreamWriter {
     const usage = usageOf(this.usage);
     out += encodeEvent({
       type: 'message_delta',
-      delta: { stop_reason: this.refused ? 'refusal' : stopReasonOf(this.finish, this.tools.size > 0), stop_sequence: null },
+      delta: stopOf(this.refused, this.finish, this.tools.size > 0, this.matched),
       usage: {
         output_tokens: usage.output_tokens,
         input_tokens: usage.input_tokens,

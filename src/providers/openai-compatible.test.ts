@@ -418,3 +418,17 @@ describe('thinking_blocks replayed from a Claude answer', () => {
     assert.equal(withoutThinkingBlocks({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] }), undefined);
   });
 });
+
+describe('stop sequences beyond what the host documents', () => {
+  const request = (count: number): ChatCompletionRequest => ({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], stop: Array.from({ length: count }, (_, index) => `S${index}:`) });
+  test('OpenAI and Azure take 4: a fifth is a 400 naming stop; hosts with no documented limit get them all', () => {
+    for (const kind of ['openai', 'azure'] as const) {
+      assert.throws(() => createOpenAiCodec({ kind }).buildChatRequest(request(5), target('gpt-4o', false)), (error: unknown) => {
+        const refusal = error as { status?: number; param?: string; message?: string };
+        return refusal.status === 400 && refusal.param === 'stop' && /at most 4 stop sequences, got 5/.test(refusal.message ?? '');
+      });
+      assert.equal((JSON.parse(createOpenAiCodec({ kind }).buildChatRequest(request(4), target('gpt-4o', false)).body ?? '') as { stop: unknown[] }).stop.length, 4);
+    }
+    assert.equal((JSON.parse(createOpenAiCodec({ kind: 'deepseek' }).buildChatRequest(request(8), target('m', false)).body ?? '') as { stop: unknown[] }).stop.length, 8);
+  });
+});

@@ -1,7 +1,7 @@
 // The OpenAI-format family: OpenAI, Azure OpenAI, Ollama and the OpenAI-compatible hosts, as one
 // codec and one preset table. Bodies and streams pass through; only the model name and the usage
 // request are changed on the way out.
-import { upstreamBadResponse, upstreamStreamError } from '../errors/gateway-error.js';
+import { invalidValue, upstreamBadResponse, upstreamStreamError } from '../errors/gateway-error.js';
 import type { ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse } from '../openai/types.js';
 import type { SseEvent } from '../streaming/sse-decoder.js';
 import type { ChatCodec, ChatTarget, DiscoveredModel, ProviderKind, UpstreamRequestSpec } from './provider.js';
@@ -26,12 +26,15 @@ interface Preset {
   fit?: (request: ChatCompletionRequest, target: ChatTarget) => ChatCompletionRequest | undefined;
   /** The host hangs on a marker set on a `role: "tool"` message itself: that one is taken out, with a warning. */
   hangsOnToolMessageMarkers?: true;
+  /** The most stop sequences the host documents; more (only /v1/messages can send them) is a 400 naming the client's field, before the call. */
+  maxStopSequences?: number;
 }
 
 /** One row per host. A new OpenAI-compatible host is one line here. */
 export const OPENAI_FAMILY_PRESETS: Record<OpenAiFamilyKind, Preset> = {
-  openai: { baseUrl: 'https://api.openai.com/v1', requiresKey: true, streamOptions: true },
-  azure: { baseUrl: undefined, requiresKey: true, streamOptions: true },
+  // "Up to 4 sequences" (the chat API's `stop`).
+  openai: { baseUrl: 'https://api.openai.com/v1', requiresKey: true, streamOptions: true, maxStopSequences: 4 },
+  azure: { baseUrl: undefined, requiresKey: true, streamOptions: true, maxStopSequences: 4 },
   // Ollama and DeepSeek ignore max_completion_tokens and take no developer role: max_tokens and system are sent.
   ollama: { baseUrl: 'http://127.0.0.1:11434/v1', requiresKey: false, streamOptions: true, fit: fitMaxTokensAndRoles },
   // Mistral rejects unknown fields and reports usage in the last chunk by itself.
@@ -252,6 +255,10 @@ export function createOpenAiCodec(options: OpenAiCodecOptions): ChatCodec {
       return azure ? { 'api-key': apiKey } : { authorization: `Bearer ${apiKey}` };
     },
     buildChatRequest(request, target): UpstreamRequestSpec {
+      const stops = request.stop;
+      if (preset.maxStopSequences !== undefined && Array.isArray(stops) && stops.length > preset.maxStopSequences) {
+        throw invalidValue('stop', `${options.kind} takes at most ${preset.maxStopSequences} stop sequences, got ${stops.length}`);
+      }
       let sent = withoutThinkingBlocks(request) ?? request;
       if (target.stripCacheMarkers === true) {
         sent = stripCacheControl(sent, true) ?? sent;

@@ -352,3 +352,11 @@ describe('many parts', () => {
     assert.equal(Array.isArray(merged) ? merged.length : 0, 300_000);
   });
 });
+
+describe('stop sequences', () => {
+  it("more than Gemini's 5 → 400 naming stop; up to 5 go as stopSequences", () => {
+    const stops = ['A:', 'B:', 'C:', 'D:', 'E:', 'F:'];
+    rejects({ ...openAiCase('text'), stop: stops }, { code: 'invalid_value', param: 'stop', message: /at most 5 stop sequences, got 6/ });
+    assert.deepEqual(convert({ ...openAiCase('text'), stop: stops.slice(0, 5) }).body.generationConfig?.stopSequences, stops.slice(0, 5));
+  });
+});

@@ -23,7 +23,7 @@
  * | `max_completion_tokens` / `max_tokens` | `maxOutputTokens` | |
  * | `temperature` | `temperature` | 0..2; outside → 400 `invalid_value` |
  * | `top_p` | `topP` | |
- * | `stop` | `stopSequences` | a string becomes a one-item list |
+ * | `stop` | `stopSequences` | a string becomes a one-item list; more than 5 (Gemini's limit) → 400 `invalid_value` |
  * | `n` | `candidateCount` | sent when not 1 |
  * | `seed` | `seed` | |
  * | `presence_penalty`, `frequency_penalty` | `presencePenalty`, `frequencyPenalty` | |
@@ -76,6 +76,9 @@ export function isFilesApiUri(url: string): boolean {
 
 /** Read here beyond the shared fields. */
 const HANDLED = handledFields('reasoning_effort', 'google', 'extra_body', 'web_search_options');
+
+/** `generationConfig.stopSequences` takes "up to 5" (the API reference). @see https://ai.google.dev/api/generate-content#generationconfig */
+const MAX_STOP_SEQUENCES = 5;
 
 function ignored(target: ChatTarget, field: string): void {
   warnIgnored(target, 'gemini', field);
@@ -324,7 +327,11 @@ function convertGenerationConfig(request: ChatCompletionRequest, target: ChatTar
   const maxTokens = request.max_completion_tokens ?? request.max_tokens;
   if (typeof maxTokens === 'number') config.maxOutputTokens = maxTokens;
   if (typeof request.stop === 'string') config.stopSequences = [request.stop];
-  else if (Array.isArray(request.stop) && request.stop.length > 0) config.stopSequences = request.stop;
+  else if (Array.isArray(request.stop) && request.stop.length > 0) {
+    // Gemini answers 400 to more (it names its own field): said here, it names the client's, uncalled.
+    if (request.stop.length > MAX_STOP_SEQUENCES) throw invalidValue('stop', `gemini takes at most ${MAX_STOP_SEQUENCES} stop sequences, got ${request.stop.length}`);
+    config.stopSequences = request.stop;
+  }
   if (typeof request.n === 'number' && request.n !== 1) config.candidateCount = request.n;
   if (typeof request.seed === 'number') config.seed = request.seed;
   if (typeof request.presence_penalty === 'number') config.presencePenalty = request.presence_penalty;

@@ -103,13 +103,33 @@ export function fitMaxTokensAndRoles(request: ChatCompletionRequest): ChatComple
   return copy as unknown as ChatCompletionRequest;
 }
 
+/**
+ * The index of a last assistant message that is a prefill (text, no tool calls, not yet marked), or -1.
+ * Mistral answers 400 "Expected last role User or Tool (or Assistant with prefix True) for serving but
+ * got assistant" unless it says `prefix: true`, Mistral's own prefill (Claude continues such a turn too).
+ * @see https://docs.mistral.ai/capabilities/completion/ (prefix)
+ */
+function prefillIndex(messages: readonly ChatMessage[]): number {
+  const last = messages[messages.length - 1];
+  if (!isRecord(last) || last.role !== 'assistant' || last.prefix === true) return -1;
+  const calls = last.tool_calls;
+  return Array.isArray(calls) && calls.length > 0 ? -1 : messages.length - 1;
+}
+
 /** `request` as Mistral takes it, or undefined when it needs no change. */
 export function fitMistralRequest(request: ChatCompletionRequest, target: ChatTarget): ChatCompletionRequest | undefined {
   const fitted = fitMessages(request, true, REASONING_FIELDS, true);
   const renames = request.max_completion_tokens !== undefined || request.seed !== undefined;
-  if (fitted === undefined && !renames && request.user === undefined) return undefined;
+  const prefill = Array.isArray(request.messages) ? prefillIndex(request.messages) : -1;
+  if (fitted === undefined && !renames && request.user === undefined && prefill < 0) return undefined;
   const copy: Record<string, unknown> = { ...request };
   if (fitted !== undefined) copy.messages = fitted.messages;
+  if (prefill >= 0) {
+    const messages = [...(copy.messages as ChatMessage[])];
+    // Mistral's own field: no other host's message has it.
+    messages[prefill] = { ...(messages[prefill] as ChatMessage), prefix: true } as ChatMessage;
+    copy.messages = messages;
+  }
   if (fitted?.dropped === true) warnIgnored(target, target.provider, 'reasoning_content on assistant messages');
   if (request.max_completion_tokens !== undefined) moveOutputLimit(copy);
   if (request.seed !== undefined) {

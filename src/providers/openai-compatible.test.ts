@@ -357,7 +357,8 @@ describe('cache_control markers on OpenAI-format hosts', () => {
       messages: [
         { role: 'system', content: 'S' },
         { role: 'user', content: [{ type: 'text', text: 'Hi' }, { type: 'text', text: 'there' }] },
-        { role: 'assistant', content: 'Hello' },
+        // The last message is an assistant's: Mistral takes it only as a prefill (host-request-fit.ts).
+        { role: 'assistant', content: 'Hello', prefix: true },
       ],
       tools: [
         { type: 'function', function: { name: 'a' } },

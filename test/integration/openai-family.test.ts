@@ -191,6 +191,21 @@ aliases:
     assert.deepEqual([sent?.max_tokens, sent?.random_seed, sent?.max_completion_tokens, sent?.seed, sent?.user], [20, 3, undefined, undefined, undefined]);
   });
 
+  test('mistral: a conversation ending on an assistant message (a prefill) is sent with prefix: true, which Mistral asks for there', async () => {
+    // Without it Mistral answers 400 "Expected last role User or Tool (or Assistant with prefix True) for serving but got assistant".
+    const prefill = { role: 'assistant', content: 'Paris is' };
+    const response = await chat(gateway, { model: 'mistral/mistral-small-2506', messages: [{ role: 'user', content: 'Capital of France?' }, prefill] });
+    assert.equal(response.status, 200);
+    const sent = mistral.requests.at(-1)?.body?.messages as Array<Record<string, unknown>> | undefined;
+    assert.deepEqual(sent?.at(-1), { ...prefill, prefix: true });
+    // An earlier assistant message, and a last one with tool calls (answered by tool results next), are left as they are.
+    const calls = [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }];
+    await chat(gateway, { model: 'mistral/mistral-small-2506', messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }, { role: 'user', content: 'c' }] });
+    assert.equal((mistral.requests.at(-1)?.body?.messages as Array<Record<string, unknown>>)[1]?.prefix, undefined);
+    await chat(gateway, { model: 'mistral/mistral-small-2506', messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: null, tool_calls: calls }] });
+    assert.equal((mistral.requests.at(-1)?.body?.messages as Array<Record<string, unknown>>).at(-1)?.prefix, undefined);
+  });
+
   test("mistral: its 422 for a field it refuses names the field, in both of Mistral's shapes", async () => {
     const detail = [{ type: 'extra_forbidden', loc: ['body', 'messages', 0, 'user', 'name'], msg: 'Extra inputs are not permitted', input: 'bob' }];
     for (const body of [{ object: 'error', message: { detail }, type: 'invalid_request_error', param: null, code: null }, { detail }]) {

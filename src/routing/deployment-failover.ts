@@ -19,6 +19,9 @@ export const NOT_ALLOWED = 'model_not_allowed';
 /** The route header's outcome for a fallback whose deployments allow fewer output tokens than asked: skipped, not tried. */
 export const OUTPUT_LIMIT = 'output_limit';
 
+/** How long a 429 that states no wait cools its deployment. */
+const UNSTATED_RATE_LIMIT_WAIT_MS = 1000;
+
 /** The breaker's reason for a stream that failed after its first content. */
 const BROKE_OFF = 'upstream_stream_error';
 
@@ -140,6 +143,11 @@ export class DeploymentFailover {
     let lastError: GatewayError | undefined;
     let overflowWindow: number | undefined;
     let earliestRetry: number | undefined;
+    /**
+     * When each failed deployment said it could take a call again (its last failure's Retry-After; a
+     * 429's cool-down), or undefined once any failure said nothing of when: the combined error's Retry-After.
+     */
+    let statedWaits: Map<string, number> | undefined = new Map();
     let total = 0;
     let holding = false;
     /** The deployment tried when nothing else could be (see above), with its group. */
@@ -174,6 +182,11 @@ export class DeploymentFailover {
           throw error;
         }
         lastError = error;
+        if (statedWaits !== undefined) {
+          const wait = kind === 'rate-limited' ? (error.retryAfterMs ?? UNSTATED_RATE_LIMIT_WAIT_MS) : kind === 'deployment' ? error.retryAfterMs : undefined;
+          if (wait === undefined) statedWaits = undefined;
+          else statedWaits.set(deployment, Date.now() + wait);
+        }
         if (kind === 'overflow') {
           candidate.health.released();
           if (!this.options.contextWindowFallbacks) throw error;
@@ -185,7 +198,7 @@ export class DeploymentFailover {
           candidate.health.released();
         } else if (kind === 'rate-limited') {
           candidate.health.released();
-          const until = Date.now() + (error.retryAfterMs ?? 1000);
+          const until = Date.now() + (error.retryAfterMs ?? UNSTATED_RATE_LIMIT_WAIT_MS);
           candidate.health.coolDown(until);
           earliestRetry = earliestRetry === undefined ? until : Math.min(earliestRetry, until);
         } else {
@@ -276,16 +289,23 @@ export class DeploymentFailover {
       if (holding) this.budget.release();
       this.budget.inFlight--;
     }
-    throw this.exhausted(group.name, attempts, lastError, earliestRetry);
+    throw this.exhausted(group.name, attempts, lastError, earliestRetry, soonest(statedWaits, earliestRetry));
   }
 
   /**
    * The one error when nothing could serve: says how many attempts on how many deployments and what
    * each got, never which deployments or providers (RELIABILITY 4d#8) nor with what key. The error
    * carries the full list (`attempts`) and the last error (`cause`) for the server log: the error
-   * handler's `every attempt failed` warn line.
+   * handler's `every attempt failed` warn line. `statedRetry`: when every failure said when to come
+   * back, the soonest of those times (and of the skipped deployments'): the combined error's Retry-After.
    */
-  private exhausted(model: string, all: AttemptRecord[], lastError: GatewayError | undefined, earliestRetry: number | undefined): GatewayError {
+  private exhausted(
+    model: string,
+    all: AttemptRecord[],
+    lastError: GatewayError | undefined,
+    earliestRetry: number | undefined,
+    statedRetry: number | undefined,
+  ): GatewayError {
     // A fallback skipped for the key or the output asked for was never a candidate: the error is the one the others made.
     const attempts = all.some(neverTried) ? all.filter((entry) => !neverTried(entry)) : all;
     const retryAfterMs = earliestRetry === undefined ? undefined : Math.max(1000, earliestRetry - Date.now());
@@ -330,8 +350,18 @@ export class DeploymentFailover {
       message: `${new Set(attempts.map((entry) => entry.deployment)).size > 1 ? lastError.messageWithoutProvider() : lastError.message} ${summary}`,
       attempts: logged,
       cause: lastError,
+      // Every provider said when: SDKs that honour Retry-After on a 5xx then wait that long, not their own guess.
+      ...(statedRetry === undefined ? {} : { retryAfterMs: Math.max(1000, statedRetry - Date.now()) }),
     });
   }
+}
+
+/** The soonest of the stated waits and `earliestRetry` (skipped deployments, 429s); undefined if any failure stated none. */
+function soonest(statedWaits: ReadonlyMap<string, number> | undefined, earliestRetry: number | undefined): number | undefined {
+  if (statedWaits === undefined || statedWaits.size === 0) return undefined;
+  let first = earliestRetry ?? Number.POSITIVE_INFINITY;
+  for (const at of statedWaits.values()) if (at < first) first = at;
+  return first;
 }
 
 /** A deployment passed over for an open circuit or a provider's cool-down: not an attempt. */

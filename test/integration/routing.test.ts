@@ -8,16 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
-import { authHeaders, startGateway, type Gateway } from '../support/gateway-harness.js';
+import { authHeaders, postChat as chat, startGateway, type Gateway } from '../support/gateway-harness.js';
 import { startStalledListener, type StalledListener } from '../support/stalled-listener.js';
-
-function chat(gateway: Gateway, model: string, extra: Record<string, unknown> = {}): Promise<Response> {
-  return fetch(`${gateway.url}/v1/chat/completions`, {
-    method: 'POST',
-    headers: authHeaders(),
-    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], ...extra }),
-  });
-}
 
 describe('routing and resilience', () => {
   let one: FakeOpenAi;

@@ -144,6 +144,15 @@ export function authHeaders(key = CLIENT_KEY): Record<string, string> {
   return { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
 }
 
+/** POST /v1/chat/completions with the client key: one user message `hi` to `model`, plus `extra` fields. */
+export function postChat(gateway: Gateway, model: string, extra: Record<string, unknown> = {}): Promise<Response> {
+  return fetch(`${gateway.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: authHeaders(),
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], ...extra }),
+  });
+}
+
 /** Polls until `check` passes or the time runs out (for effects that land after the answer). */
 export async function eventually(check: () => boolean, timeoutMs = 2000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

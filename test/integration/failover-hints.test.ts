@@ -1,0 +1,61 @@
+// What the failover loop tells clients when deployments say "later": a combined 502 whose every
+// failure carried a wait gets the shortest as Retry-After.
+// Real HTTP on 127.0.0.1: two fake OpenAI-format upstreams in front of one gateway.
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
+import { postChat as chat, startGateway, type Gateway } from '../support/gateway-harness.js';
+import { configFile } from '../support/reliability-support.js';
+
+describe('failover: waits the providers asked for', () => {
+  let one: FakeOpenAi;
+  let two: FakeOpenAi;
+  let gateway: Gateway;
+
+  before(async () => {
+    [one, two] = await Promise.all([startFakeOpenAi({ apiKey: undefined, reply: 'one two three' }), startFakeOpenAi({ apiKey: undefined, reply: 'one two three' })]);
+    const pair = (name: string, first: string, second: string) =>
+      `  - name: ${name}\n    deployments: [{ provider: one, model: ${first} }, { provider: two, model: ${second} }]\n`;
+    const solo = (name: string, provider: string, model: string) => `  - name: ${name}\n    retries: 0\n    deployments: [{ provider: ${provider}, model: ${model} }]\n`;
+    const file = configFile(
+      `providers:
+  one: { type: openai-compatible, base_url: "${one.url}/v1", discover: false }
+  two: { type: openai-compatible, base_url: "${two.url}/v1", discover: false }
+models:
+${pair('limited-and-down', 'ld1', 'ld2')}${pair('both-down', 'bd1', 'bd2')}${pair('one-unhinted', 'uh1', 'uh2')}${pair('probed', 'pr1', 'pr2')}${solo('probed-one', 'one', 'pr1')}${solo('probed-two', 'two', 'pr2')}${solo('limited-stream', 'one', 'ls1')}${pair('limited-start', 'st1', 'st2')}
+routing: { failure_threshold: 3, cooldown_s: 1 }
+`,
+    );
+    gateway = await startGateway({ LLM_PROXY_CONFIG: file, LLM_PROXY_RPM: '0', LLM_PROXY_CACHE: 'off' });
+  });
+  after(async () => {
+    await gateway.close();
+    await Promise.all([one.close(), two.close()]);
+  });
+  afterEach(() => {
+    one.reset();
+    two.reset();
+  });
+
+  test('a 502 after every deployment failed with a stated wait (a 429, a 503 with Retry-After) carries the shortest as Retry-After', async () => {
+    one.enqueue({ kind: 'status', status: 429, headers: { 'retry-after': '3' } });
+    two.enqueue({ kind: 'status', status: 503, headers: { 'retry-after': '20' } });
+    const mixed = await chat(gateway, 'limited-and-down');
+    assert.equal(mixed.status, 502, await mixed.clone().text());
+    assert.equal(mixed.headers.get('retry-after'), '3');
+
+    one.enqueue({ kind: 'status', status: 503, headers: { 'retry-after': '2' } });
+    two.enqueue({ kind: 'status', status: 503, headers: { 'retry-after': '5' } });
+    const down = await chat(gateway, 'both-down');
+    assert.equal(down.status, 502, await down.clone().text());
+    assert.equal(down.headers.get('retry-after'), '2');
+  });
+
+  test('a failure that stated no wait leaves the combined 502 without Retry-After', async () => {
+    one.enqueue({ kind: 'status', status: 503, headers: { 'retry-after': '2' } });
+    two.enqueue({ kind: 'status', status: 500 });
+    const response = await chat(gateway, 'one-unhinted');
+    assert.equal(response.status, 502);
+    assert.equal(response.headers.get('retry-after'), null);
+  });
+});

@@ -5,7 +5,7 @@
 // and shown only to clients that asked.
 import { upstreamBadResponse, upstreamStreamError } from '../errors/gateway-error.js';
 import { servedNatively, type NativeProtocol } from '../http/native-call.js';
-import { AZURE_DEFAULT_API_VERSION, azureTakesNewFields, parseOpenAiErrorMessage } from '../providers/openai-compatible.js';
+import { AZURE_DEFAULT_API_VERSION, azureTakesNewFields, convertOpenAiStreamError } from '../providers/openai-compatible.js';
 import type { ProviderInstance } from '../providers/provider.js';
 import type { ModelGroup, ModelRouter } from '../routing/model-router.js';
 import { encodeSseData, encodeSseJson, SSE_DONE } from '../streaming/sse-encoder.js';
@@ -72,7 +72,7 @@ export function completionsProtocol(body: Record<string, unknown>, clientUsage: 
         throw upstreamStreamError(route.provider.name, 'an event that is not JSON');
       }
       if (!isRecord(parsed)) throw upstreamStreamError(route.provider.name, 'an event that is not a chunk');
-      if (parsed.error !== undefined && parsed.error !== null) throw upstreamStreamError(route.provider.name, parseOpenAiErrorMessage(parsed) ?? 'an error event');
+      if (parsed.error !== undefined && parsed.error !== null) throw convertOpenAiStreamError(parsed, route.provider.name);
       // Each event is read anyway: one that is no chunk ends the stream with an error, as on chat.
       const choices = parsed.choices;
       if (!Array.isArray(choices)) throw upstreamStreamError(route.provider.name, 'an event that is not a chunk');

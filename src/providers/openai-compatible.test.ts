@@ -3,7 +3,16 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ChatCompletionRequest } from '../openai/types.js';
-import { convertOpenAiRequest, createOpenAiCodec, parseOpenAiErrorMessage, parseOpenAiModelList, withoutThinkingBlocks, type OpenAiFamilyKind } from './openai-compatible.js';
+import {
+  convertOpenAiRequest,
+  convertOpenAiStreamError,
+  createOpenAiCodec,
+  parseOpenAiErrorMessage,
+  parseOpenAiErrorStatus,
+  parseOpenAiModelList,
+  withoutThinkingBlocks,
+  type OpenAiFamilyKind,
+} from './openai-compatible.js';
 import type { ChatTarget } from './provider.js';
 
 const target = (model: string, stream: boolean): ChatTarget => ({
@@ -269,6 +278,26 @@ describe('parseOpenAiErrorMessage', () => {
     assert.equal(parseOpenAiErrorMessage({ detail: [{ nothing: true }] }), undefined);
     assert.equal(parseOpenAiErrorMessage([]), undefined);
     assert.equal(parseOpenAiErrorMessage('oops'), undefined);
+  });
+});
+
+describe('an error event inside a stream (parseOpenAiErrorStatus with 200, convertOpenAiStreamError)', () => {
+  test('a rate limit, by code or by type, is the 429 it would have been before the headers', () => {
+    const byCode = { error: { message: 'Rate limit reached for requests', type: 'requests', param: null, code: 'rate_limit_exceeded' } };
+    const byType = { error: { message: 'Slow down', type: 'rate_limit_exceeded' } };
+    assert.equal(parseOpenAiErrorStatus(200, byCode), 429);
+    assert.equal(parseOpenAiErrorStatus(200, byType), 429);
+    const error = convertOpenAiStreamError(byCode, 'openai');
+    assert.equal(error.status, 429);
+    assert.equal(error.code, 'upstream_rate_limited');
+    assert.equal(error.retryable, true);
+  });
+
+  test('any other error event is a broken stream', () => {
+    const other = { error: { message: 'The server had an error', type: 'server_error', code: null } };
+    assert.equal(parseOpenAiErrorStatus(200, other), undefined);
+    assert.equal(parseOpenAiErrorStatus(200, { error: 'rate_limit_exceeded' }), undefined);
+    assert.equal(convertOpenAiStreamError(other, 'openai').code, 'upstream_stream_error');
   });
 });
 

@@ -1,7 +1,7 @@
 // The OpenAI-format family: OpenAI, Azure OpenAI, Ollama and the OpenAI-compatible hosts, as one
 // codec and one preset table. Bodies and streams pass through; only the model name and the usage
 // request are changed on the way out.
-import { invalidValue, upstreamBadResponse, upstreamStreamError } from '../errors/gateway-error.js';
+import { invalidValue, upstreamBadResponse, upstreamError, upstreamStreamError, type GatewayError } from '../errors/gateway-error.js';
 import type { ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse } from '../openai/types.js';
 import type { SseEvent } from '../streaming/sse-decoder.js';
 import type { ChatCodec, ChatTarget, DiscoveredModel, ProviderKind, UpstreamRequestSpec } from './provider.js';
@@ -96,13 +96,23 @@ export function parseOpenAiResponse(body: unknown, target: ChatTarget): ChatComp
 /** Groq's own status for its flex tier at capacity (`capacity_exceeded`): a wait mends it, as a 503's does. */
 const GROQ_CAPACITY_EXCEEDED = 498;
 
+/** The codes and types OpenAI-format hosts give a rate limit (OpenAI: code `rate_limit_exceeded`, type `requests`/`tokens`). */
+const RATE_LIMITED = new Set(['rate_limit_exceeded', 'rate_limit_error']);
+
 /**
  * OpenAI answers an account out of credit with 429 `insufficient_quota`, which no wait mends: read
  * as the 402 other hosts send for it (an operator's billing problem, the next deployment tried).
  * Groq's 498 is read as the 503 it means; as a 4xx it was the client's bad request, never retried.
+ * Status 200 is an error event inside a stream: a rate limit there is the 429 it would have been
+ * before the headers (its deployment cooled, not counted as broken).
  */
 export function parseOpenAiErrorStatus(status: number, body: unknown): number | undefined {
   if (status === GROQ_CAPACITY_EXCEEDED) return 503;
+  if (status === 200) {
+    if (!isRecord(body) || !isRecord(body.error)) return undefined;
+    const { code, type } = body.error;
+    return (typeof code === 'string' && RATE_LIMITED.has(code)) || (typeof type === 'string' && RATE_LIMITED.has(type)) ? 429 : undefined;
+  }
   if (status !== 429 || !isRecord(body) || !isRecord(body.error)) return undefined;
   const { code, type } = body.error;
   return code === 'insufficient_quota' || type === 'insufficient_quota' ? 402 : undefined;
@@ -172,6 +182,12 @@ export function parseOpenAiErrorMessage(body: unknown): string | undefined {
   return validationMessage(body.detail) ?? (isRecord(message) ? validationMessage(message.detail) : validationMessage(message));
 }
 
+/** An error event in an OpenAI-format stream → a rate limit's 429 (see parseOpenAiErrorStatus), else a broken stream. */
+export function convertOpenAiStreamError(parsed: Record<string, unknown>, provider: string): GatewayError {
+  const message = parseOpenAiErrorMessage(parsed) ?? 'an error event';
+  return parseOpenAiErrorStatus(200, parsed) === 429 ? upstreamError(429, provider, message) : upstreamStreamError(provider, message);
+}
+
 /** Events → chunks, for when a caller needs objects rather than the pass-through bytes. */
 export async function* convertOpenAiStream(events: AsyncIterable<SseEvent>, target: ChatTarget): AsyncGenerator<ChatCompletionChunk> {
   for await (const event of events) {
@@ -182,9 +198,7 @@ export async function* convertOpenAiStream(events: AsyncIterable<SseEvent>, targ
     } catch {
       throw upstreamStreamError(target.provider, 'an event that is not JSON');
     }
-    if (isRecord(parsed) && parsed.error !== undefined) {
-      throw upstreamStreamError(target.provider, parseOpenAiErrorMessage(parsed) ?? 'an error event');
-    }
+    if (isRecord(parsed) && parsed.error !== undefined) throw convertOpenAiStreamError(parsed, target.provider);
     if (!isRecord(parsed) || !Array.isArray(parsed.choices)) throw upstreamStreamError(target.provider, 'an event that is not a chunk');
     const chunk = parsed as unknown as ChatCompletionChunk;
     if (!target.includeUsage && chunk.usage) {

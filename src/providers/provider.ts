@@ -91,7 +91,10 @@ export interface ChatCodec {
   parseErrorMessage(body: unknown): string | undefined;
   /** A wait the provider states in its error body rather than a header (Gemini's RetryInfo). */
   parseRetryAfterMs?(body: unknown): number | undefined;
-  /** The status an error body means when the provider's HTTP status says otherwise (Gemini's bad key is a 400). */
+  /**
+   * The status an error body means when the provider's HTTP status says otherwise (Gemini's bad key is a 400).
+   * Asked with 200 for an error event inside a stream (a rate limit there: 429).
+   */
   parseErrorStatus?(status: number, body: unknown): number | undefined;
   /**
    * The error body's code when the client must see it as the provider gave it: a refusal under the

@@ -1,7 +1,7 @@
 // The streaming side of a chat call: an upstream stream held until its first real content (so a
 // failure before it can still fail over), then the frames the client gets, passed through as bytes
 // for OpenAI-format upstreams or encoded from a codec's chunks, with usage and finish noted as they pass.
-import { GatewayError, isGatewayError, upstreamStreamError, upstreamTimeout } from '../errors/gateway-error.js';
+import { GatewayError, isGatewayError, upstreamError, upstreamStreamError, upstreamTimeout } from '../errors/gateway-error.js';
 import type { Redactor } from '../logging/redactor.js';
 import type { ChatCompletionChunk } from '../openai/types.js';
 import type { ProviderInstance, UpstreamRequestSpec } from '../providers/provider.js';
@@ -9,7 +9,7 @@ import { SseEventTooLarge } from '../streaming/sse-decoder.js';
 import { encodeSseJson, SSE_DONE } from '../streaming/sse-encoder.js';
 import { joinFrames, SsePassthrough, type Frame } from '../streaming/sse-passthrough.js';
 import { CallAbort, type CallSignal } from '../upstream/call-signal.js';
-import { releaseBody, upstreamSse, type UpstreamClient, type UpstreamResponse } from '../upstream/upstream-client.js';
+import { MAX_RETRY_AFTER_MS, releaseBody, upstreamSse, type UpstreamClient, type UpstreamResponse } from '../upstream/upstream-client.js';
 import { AttemptTimeout, callTimeouts, isAbort } from './call-limits.js';
 import type { AttemptRecord, StreamOutcome, StreamStats } from './chat-call-types.js';
 import type { ModelGroup, Route } from './model-router.js';
@@ -198,7 +198,14 @@ export class ChatStreamFrames {
 
   private upstreamErrorEvent(provider: ProviderInstance, parsed: Record<string, unknown>): GatewayError {
     const message = provider.codec.parseErrorMessage(parsed);
-    return upstreamStreamError(provider.name, message === undefined ? 'an error event' : this.redactor.redactProviderText(message.slice(0, 500)));
+    const said = message === undefined ? 'an error event' : this.redactor.redactProviderText(message.slice(0, 500));
+    // An event the provider marks as a rate limit is the 429 it would have sent before the headers:
+    // its deployment is cooled (for the wait the event states, if any), not counted as broken.
+    if (provider.codec.parseErrorStatus?.(200, parsed) === 429) {
+      const wait = provider.codec.parseRetryAfterMs?.(parsed);
+      return upstreamError(429, provider.name, said, wait === undefined ? undefined : Math.min(wait, MAX_RETRY_AFTER_MS));
+    }
+    return upstreamStreamError(provider.name, said);
   }
 
   /**

@@ -165,6 +165,7 @@ export class DeploymentFailover {
         if (ongoing !== undefined) {
           ongoing(served, (failure) => {
             if (failure === undefined || signal.aborted || isAbort(failure)) candidate.health.finished();
+            else if (isGatewayError(failure) && verdict(failure) === 'rate-limited') candidate.health.rateLimitedOpen(Date.now() + (failure.retryAfterMs ?? UNSTATED_RATE_LIMIT_WAIT_MS));
             else candidate.health.brokeOff(BROKE_OFF, Date.now());
           });
         }

@@ -161,6 +161,17 @@ export class DeploymentHealth {
     this.failed(reason, now);
   }
 
+  /**
+   * A stream that succeeded(…, true) was then rate limited by its provider (an error event saying so):
+   * over, counted neither way (as a 429 before the headers is not), and no traffic here until `untilMs`.
+   */
+  rateLimitedOpen(untilMs: number): void {
+    // Counted once, at its first content: a rate limit is not a request the breaker weighs.
+    this.requests--;
+    this.released();
+    this.coolDown(untilMs);
+  }
+
   /** A request that ended without saying anything about the deployment (client gone, bad request). */
   released(): void {
     this.inFlight = Math.max(0, this.inFlight - 1);

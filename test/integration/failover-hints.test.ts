@@ -1,11 +1,24 @@
-// What the failover loop tells clients when deployments say "later": a combined 502 whose every
-// failure carried a wait gets the shortest as Retry-After.
+// What the failover loop tells clients and breakers when deployments say "later": a combined 502
+// whose every failure carried a wait gets the shortest as Retry-After; a rate-limit error event in a
+// stream cools its deployment like a 429 instead of counting against its circuit.
 // Real HTTP on 127.0.0.1: two fake OpenAI-format upstreams in front of one gateway.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { postChat as chat, startGateway, type Gateway } from '../support/gateway-harness.js';
 import { configFile } from '../support/reliability-support.js';
+
+interface DeploymentView {
+  status: string;
+  circuit: string;
+  failures: number;
+  inFlight: number;
+}
+
+async function deployment(gateway: Gateway, id: string): Promise<DeploymentView | undefined> {
+  const providers = (await (await fetch(`${gateway.url}/health/providers`)).json()) as Record<string, { deployments?: Record<string, DeploymentView> }>;
+  return providers[id.split('/')[0] as string]?.deployments?.[id];
+}
 
 describe('failover: waits the providers asked for', () => {
   let one: FakeOpenAi;
@@ -57,5 +70,32 @@ routing: { failure_threshold: 3, cooldown_s: 1 }
     const response = await chat(gateway, 'one-unhinted');
     assert.equal(response.status, 502);
     assert.equal(response.headers.get('retry-after'), null);
+  });
+
+  test('a rate-limit error event after the first content cools its deployment and does not count against its circuit', async () => {
+    one.enqueue({ kind: 'error-event', chunks: 3, message: 'Rate limit reached for requests', type: 'requests', code: 'rate_limit_exceeded' });
+    const text = await (await chat(gateway, 'limited-stream', { stream: true })).text();
+    assert.match(text, /data: \{"error":/);
+    assert.doesNotMatch(text, /\[DONE\]/);
+    const health = await deployment(gateway, 'one/ls1');
+    assert.equal(health?.failures, 0, JSON.stringify(health));
+    assert.equal(health?.status, 'cooling');
+    assert.equal(health?.inFlight, 0);
+  });
+
+  test('a rate-limit error event before the first content cools its deployment; the other one serves', async () => {
+    // The role chunk, then the event: nothing has reached the client.
+    one.enqueue({ kind: 'error-event', chunks: 1, message: 'Rate limit reached', type: 'rate_limit_exceeded' });
+    two.enqueue({ kind: 'error-event', chunks: 1, message: 'Rate limit reached', type: 'rate_limit_exceeded' });
+    const response = await chat(gateway, 'limited-start', { stream: true });
+    const text = await response.text();
+    // Both rate limited: the client is told to wait, as for two 429s.
+    assert.equal(response.status, 429, text);
+    assert.ok(Number(response.headers.get('retry-after')) >= 1);
+    for (const id of ['one/st1', 'two/st2']) {
+      const health = await deployment(gateway, id);
+      assert.equal(health?.failures, 0, JSON.stringify(health));
+      assert.equal(health?.status, 'cooling');
+    }
   });
 });

@@ -27,7 +27,7 @@ export type Fault =
   /** Wait before sending the response headers, then answer normally (or as `then` says). */
   | { kind: 'delay-headers'; ms: number; then?: Fault }
   /** Send an `error` event mid-stream after N chunks. */
-  | { kind: 'error-event'; chunks: number; message: string }
+  | { kind: 'error-event'; chunks: number; message: string; type?: string; code?: string | null }
   /** Send N chunks, then a line that is not JSON. */
   | { kind: 'bad-json-event'; chunks: number }
   /** Send N chunks and end without [DONE] or a finish_reason. */
@@ -317,7 +317,7 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeO
         if (res.destroyed) return;
       }
       if (fault?.kind === 'error-event' && index === fault.chunks) {
-        res.end(`data: ${JSON.stringify({ error: { message: fault.message, type: 'server_error', param: null, code: null } })}\n\n`);
+        res.end(`data: ${JSON.stringify({ error: { message: fault.message, type: fault.type ?? 'server_error', param: null, code: fault.code ?? null } })}\n\n`);
         return;
       }
       if (fault?.kind === 'bad-json-event' && index === fault.chunks) {

@@ -150,7 +150,7 @@ export class DeploymentFailover {
     let statedWaits: Map<string, number> | undefined = new Map();
     let total = 0;
     let holding = false;
-    /** The deployment tried when nothing else could be (see above), with its group. */
+    /** The deployment tried when nothing else could be (see above), with its group and rank (its cool-down's end). */
     let lastResort: { candidate: Candidate; group: ModelGroup; at: number } | undefined;
 
     /** One attempt at one deployment; failures are recorded here, and only a client's fault or an abort is thrown. */
@@ -238,8 +238,11 @@ export class DeploymentFailover {
               attempts.push({ deployment, outcome: cooling ? 'cooling' : 'circuit_open' });
               const at = candidate.health.availableAt();
               if (at > now) earliestRetry = earliestRetry === undefined ? at : Math.min(earliestRetry, at);
-              if (!cooling && (lastResort === undefined || (lastResort.group === current && at < lastResort.at))) {
-                lastResort = { candidate, group: current, at };
+              // A half-open circuit allows one probe: while it is out, an open one is called first (the
+              // one whose cool-down ends soonest), and the probing one only when there is no other.
+              const rank = candidate.health.probeInFlight() ? Number.POSITIVE_INFINITY : at;
+              if (!cooling && (lastResort === undefined || (lastResort.group === current && rank < lastResort.at))) {
+                lastResort = { candidate, group: current, at: rank };
               }
             }
             if (skipped.size === ordered.length) break;

@@ -82,6 +82,11 @@ export class DeploymentHealth {
     return true;
   }
 
+  /** A half-open circuit whose one probe is out: another call now would be a second probe. */
+  probeInFlight(): boolean {
+    return this.state === 'half-open' && this.probing;
+  }
+
   /** True while a provider's Retry-After holds traffic off (as opposed to an open circuit). */
   cooling(now: number): boolean {
     return now < this.coolUntil;

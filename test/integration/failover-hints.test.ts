@@ -1,12 +1,13 @@
 // What the failover loop tells clients and breakers when deployments say "later": a combined 502
 // whose every failure carried a wait gets the shortest as Retry-After; a rate-limit error event in a
-// stream cools its deployment like a 429 instead of counting against its circuit.
+// stream cools its deployment like a 429 instead of counting against its circuit; and the last resort
+// (every circuit open) does not send a second call to a deployment whose one half-open probe is in flight.
 // Real HTTP on 127.0.0.1: two fake OpenAI-format upstreams in front of one gateway.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { postChat as chat, startGateway, type Gateway } from '../support/gateway-harness.js';
-import { configFile } from '../support/reliability-support.js';
+import { configFile, sleep } from '../support/reliability-support.js';
 
 interface DeploymentView {
   status: string;
@@ -19,6 +20,8 @@ async function deployment(gateway: Gateway, id: string): Promise<DeploymentView 
   const providers = (await (await fetch(`${gateway.url}/health/providers`)).json()) as Record<string, { deployments?: Record<string, DeploymentView> }>;
   return providers[id.split('/')[0] as string]?.deployments?.[id];
 }
+
+const callsFor = (fake: FakeOpenAi, model: string) => fake.requests.filter((request) => request.body?.model === model).length;
 
 describe('failover: waits the providers asked for', () => {
   let one: FakeOpenAi;
@@ -97,5 +100,25 @@ routing: { failure_threshold: 3, cooldown_s: 1 }
       assert.equal(health?.failures, 0, JSON.stringify(health));
       assert.equal(health?.status, 'cooling');
     }
+  });
+
+  test('with every circuit open, the last resort is not a deployment whose half-open probe is in flight', async () => {
+    // pr1 opens now, pr2 half a second later (a refused key opens a circuit at once); cool-down 1 s.
+    one.enqueue({ kind: 'status', status: 401 });
+    assert.equal((await chat(gateway, 'probed-one')).status, 502);
+    await sleep(500);
+    two.enqueue({ kind: 'status', status: 401 });
+    assert.equal((await chat(gateway, 'probed-two')).status, 502);
+    await sleep(600);
+    // pr1's cool-down is over: the next call is its one half-open probe, held for a while; pr2 is still open.
+    const opened = callsFor(one, 'pr1');
+    one.enqueue({ kind: 'delay-headers', ms: 600 });
+    const probe = chat(gateway, 'probed');
+    await sleep(100);
+    const second = await chat(gateway, 'probed');
+    assert.equal(second.status, 200, await second.clone().text());
+    assert.match(second.headers.get('x-llm-proxy-route') ?? '', /(^|, )two\/pr2=200$/);
+    assert.equal((await probe).status, 200);
+    assert.equal(callsFor(one, 'pr1') - opened, 1, 'one probe, no second call beside it');
   });
 });

@@ -17,6 +17,11 @@ export interface CallReach {
    * fallback whose deployments allow fewer is skipped (the asked group is checked before the call).
    */
   maxOutput?: number | undefined;
+  /**
+   * A health probe: its one-token answer to `ping` is timed like no real request (a stream's first
+   * content, a whole answer), so it feeds the breaker but not the latency figure lowest-latency ranks by.
+   */
+  probe?: boolean;
 }
 
 /** One try at one deployment of `group` (the group being tried: the asked one or a fallback). */

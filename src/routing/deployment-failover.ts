@@ -158,10 +158,11 @@ export class DeploymentFailover {
       const deployment = candidate.health.id;
       total++;
       const started = Date.now();
-      candidate.health.start(started);
+      // A probe's start does not make the latency figure current either (see REMEASURE_AFTER_MS).
+      candidate.health.start(reach.probe === true ? 0 : started);
       try {
         const served = await attempt(candidate.route, current, signal);
-        candidate.health.succeeded(Date.now() - started, ongoing !== undefined);
+        candidate.health.succeeded(reach.probe === true ? undefined : Date.now() - started, ongoing !== undefined);
         if (ongoing !== undefined) {
           ongoing(served, (failure) => {
             if (failure === undefined || signal.aborted || isAbort(failure)) candidate.health.finished();

@@ -107,9 +107,10 @@ export class DeploymentHealth {
    * `open`: the answer goes on (a stream past its first content): it stays in flight, and its outcome
    * counts, until finished() or brokeOff(). A half-open circuit closes now all the same.
    */
-  succeeded(ttfbMs: number, open = false): void {
+  succeeded(ttfbMs: number | undefined, open = false): void {
     this.requests++;
-    this.ewmaTtfbMs = this.ewmaTtfbMs === undefined ? ttfbMs : this.ewmaTtfbMs + EWMA_WEIGHT * (ttfbMs - this.ewmaTtfbMs);
+    // Undefined: a time that says nothing of real requests' (a health probe's).
+    if (ttfbMs !== undefined) this.ewmaTtfbMs = this.ewmaTtfbMs === undefined ? ttfbMs : this.ewmaTtfbMs + EWMA_WEIGHT * (ttfbMs - this.ewmaTtfbMs);
     if (!open) this.finished();
     this.probing = false;
     if (this.state !== 'closed') {

@@ -58,6 +58,7 @@ export class HealthProbe {
               warnings: [],
               // The proxy's own probe, made for no key.
               allowed: undefined,
+              probe: true,
             });
           } catch (error) {
             this.logger.debug({ deployment: deployment.id, code: (error as { code?: string }).code }, 'health probe failed');

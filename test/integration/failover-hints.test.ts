@@ -1,7 +1,8 @@
 // What the failover loop tells clients and breakers when deployments say "later": a combined 502
 // whose every failure carried a wait gets the shortest as Retry-After; a rate-limit error event in a
 // stream cools its deployment like a 429 instead of counting against its circuit; and the last resort
-// (every circuit open) does not send a second call to a deployment whose one half-open probe is in flight.
+// (every circuit open) does not send a second call to a deployment whose one half-open probe is in flight;
+// a health probe's time stays out of the latency figure.
 // Real HTTP on 127.0.0.1: two fake OpenAI-format upstreams in front of one gateway.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
@@ -11,6 +12,7 @@ import { configFile, sleep } from '../support/reliability-support.js';
 
 interface DeploymentView {
   status: string;
+  latencyMs: number | null;
   circuit: string;
   failures: number;
   inFlight: number;
@@ -38,7 +40,7 @@ describe('failover: waits the providers asked for', () => {
   one: { type: openai-compatible, base_url: "${one.url}/v1", discover: false }
   two: { type: openai-compatible, base_url: "${two.url}/v1", discover: false }
 models:
-${pair('limited-and-down', 'ld1', 'ld2')}${pair('both-down', 'bd1', 'bd2')}${pair('one-unhinted', 'uh1', 'uh2')}${pair('probed', 'pr1', 'pr2')}${solo('probed-one', 'one', 'pr1')}${solo('probed-two', 'two', 'pr2')}${solo('limited-stream', 'one', 'ls1')}${pair('limited-start', 'st1', 'st2')}
+${pair('limited-and-down', 'ld1', 'ld2')}${pair('both-down', 'bd1', 'bd2')}${pair('one-unhinted', 'uh1', 'uh2')}${pair('probed', 'pr1', 'pr2')}${solo('probed-one', 'one', 'pr1')}${solo('probed-two', 'two', 'pr2')}${solo('limited-stream', 'one', 'ls1')}${solo('measured', 'two', 'lat1')}${pair('limited-start', 'st1', 'st2')}
 routing: { failure_threshold: 3, cooldown_s: 1 }
 `,
     );
@@ -120,5 +122,16 @@ routing: { failure_threshold: 3, cooldown_s: 1 }
     assert.match(second.headers.get('x-llm-proxy-route') ?? '', /(^|, )two\/pr2=200$/);
     assert.equal((await probe).status, 200);
     assert.equal(callsFor(one, 'pr1') - opened, 1, 'one probe, no second call beside it');
+  });
+
+  test("a health probe's one-token call does not move the latency figure lowest-latency routes by", async () => {
+    two.enqueue({ kind: 'delay-headers', ms: 400 });
+    assert.equal((await chat(gateway, 'measured')).status, 200);
+    const measured = (await deployment(gateway, 'two/lat1'))?.latencyMs ?? 0;
+    assert.ok(measured >= 400, `measured ${measured}`);
+    // Every configured deployment gets an instant one-token call; its time is no request's.
+    await gateway.app.services.probe.probeAll();
+    await gateway.app.services.probe.probeAll();
+    assert.equal((await deployment(gateway, 'two/lat1'))?.latencyMs, measured);
   });
 });

@@ -101,6 +101,11 @@ describe('buildCacheKey', () => {
     assert.notEqual(buildCacheKey(SECRET, scope, { model: 'gpt-4', deployments: ['azure/gpt-4'] }, request({})), base);
     assert.notEqual(buildCacheKey(SECRET, cacheScope('static-2', undefined), TARGET, request({})), base);
     assert.notEqual(buildCacheKey(Buffer.alloc(32, 8), scope, TARGET, request({})), base);
+    // The fallbacks the key may use: a fallback's answer is no answer for a key that may not use it.
+    const reaching = buildCacheKey(SECRET, scope, { ...TARGET, fallbacks: ['gpt-4o'] }, request({}));
+    assert.notEqual(reaching, base);
+    assert.notEqual(buildCacheKey(SECRET, scope, { ...TARGET, fallbacks: ['gpt-4o', 'claude'] }, request({})), reaching);
+    assert.equal(buildCacheKey(SECRET, scope, { ...TARGET, fallbacks: [] }, request({})), base);
     // A shared namespace is one scope for every key, and never equal to a key's own scope.
     assert.equal(cacheScope('static-1', 'team'), cacheScope('static-2', 'team'));
     assert.notEqual(cacheScope('team', undefined), cacheScope('x', 'team'));

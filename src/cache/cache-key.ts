@@ -23,6 +23,12 @@ export interface CacheKeyTarget {
   /** `provider/upstream-model` of every deployment that may answer, in the group's order. */
   deployments: readonly string[];
   /**
+   * The fallback groups the calling key may use, in order (absent: none). A fallback's answer is
+   * kept under the group asked for, so under a shared namespace (or after a key's allowlist
+   * shrinks) a key that may not use that fallback was served what it gave another key.
+   */
+  fallbacks?: readonly string[];
+  /**
    * Set when the call goes out in the endpoint's own wire format (Anthropic to Anthropic): what the
    * provider gets beyond the chat form the key is otherwise built from (fields and headers the chat
    * form has no place for, such as top_k or a beta), so they change the key too.
@@ -56,6 +62,7 @@ export function canonicalCacheInput(scope: string, target: CacheKeyTarget, reque
   for (const name of Object.keys(request)) if (!IGNORED_FIELDS.has(name)) fields[name] = request[name];
   const input: Record<string, unknown> = { scope, model: target.model, deployments: target.deployments, request: fields };
   if (target.endpoint !== undefined) input.endpoint = target.endpoint;
+  if (target.fallbacks !== undefined && target.fallbacks.length > 0) input.fallbacks = target.fallbacks;
   if (target.native !== undefined) input.native = target.native;
   return canonicalJson(input, undefined, ORDERED_OBJECTS);
 }

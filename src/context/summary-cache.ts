@@ -31,7 +31,7 @@ export interface SummaryInput {
  * namespace) and held to the request's Cache-Control; identical requests in flight wait for one summary.
  */
 export async function cachedSummary(
-  services: Pick<Services, 'cache' | 'config'>,
+  services: Pick<Services, 'cache' | 'config' | 'router'>,
   request: FastifyRequest,
   reply: FastifyReply,
   input: SummaryInput,
@@ -42,7 +42,7 @@ export async function cachedSummary(
   const plan =
     cache === undefined || group === undefined
       ? undefined
-      : planCache(cache, services.config, request, group, { model: group.name, messages: input.messages, max_tokens: input.maxTokens }, SUMMARY_ENDPOINT);
+      : planCache(cache, services.config, services.router, request, group, { model: group.name, messages: input.messages, max_tokens: input.maxTokens }, SUMMARY_ENDPOINT);
   if (cache === undefined || plan === undefined) return (await summarise()).summary;
   const gone = new CallAbort();
   abortWhenClientLeaves(reply.raw, gone);

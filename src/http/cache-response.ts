@@ -7,17 +7,22 @@ import { answerFromCompletion, answerFromFrames, finishedCompletion, renderCompl
 import { parseCacheControl, type CacheHit, type CachePlan, type ResponseCache } from '../cache/response-cache.js';
 import type { Config } from '../config/config-schema.js';
 import type { CompletionUsage } from '../openai/types.js';
-import type { ModelGroup } from '../routing/model-router.js';
+import type { ModelGroup, ModelRouter } from '../routing/model-router.js';
+import { reachableGroups } from '../routing/reachable-groups.js';
 import { frameText, type Frame } from '../streaming/sse-passthrough.js';
 import type { StreamEnd } from './stream-response.js';
 import type { CallSignal } from '../upstream/call-signal.js';
 
-function cacheTarget(group: ModelGroup, endpoint: string | undefined, native: unknown): CacheKeyTarget {
+function cacheTarget(router: Planner, group: ModelGroup, allowed: readonly string[] | undefined, endpoint: string | undefined, native: unknown): CacheKeyTarget {
   const target: CacheKeyTarget = { model: group.name, deployments: group.deployments.map((deployment) => deployment.id) };
+  // What may have answered is part of the key: the fallbacks this key may use (reachable-groups.ts).
+  if (group.fallbacks.length > 0) target.fallbacks = reachableGroups(router, group, allowed).groups.slice(1).map((fallback) => fallback.name);
   if (endpoint !== undefined) target.endpoint = endpoint;
   if (native !== undefined) target.native = native;
   return target;
 }
+
+type Planner = Pick<ModelRouter, 'plan' | 'version'>;
 
 /**
  * The request's cache plan; undefined when the cache stays out (no-store, n > 1, TTL 0). `endpoint`
@@ -25,12 +30,13 @@ function cacheTarget(group: ModelGroup, endpoint: string | undefined, native: un
  * a call in the endpoint's own wire format sends beyond the chat form (CacheKeyTarget.native). The cache
  * outlives config reloads; `config` is the one serving this request, whose time-to-first-byte
  * timeout (the group's own first) bounds the wait for an identical request in flight (so a reload applies to new requests).
+ * `router` works out which of the group's fallbacks the calling key may use: they are part of the key.
  */
-export function planCache(cache: ResponseCache, config: Config, request: FastifyRequest, group: ModelGroup, chat: CacheableRequest, endpoint?: string, native?: unknown): CachePlan | undefined {
+export function planCache(cache: ResponseCache, config: Config, router: Planner, request: FastifyRequest, group: ModelGroup, chat: CacheableRequest, endpoint?: string, native?: unknown): CachePlan | undefined {
   const principal = request.principal;
   // Every route that reaches here is authenticated; without a caller there is no scope, so no cache.
   if (principal === null || principal === undefined) return undefined;
-  return cache.plan(principal.stableId ?? principal.keyId, cacheTarget(group, endpoint, native), chat, parseCacheControl(request.headers['cache-control']), group.timeouts.ttfbMs ?? config.routing.ttfb_timeout_s * 1000);
+  return cache.plan(principal.stableId ?? principal.keyId, cacheTarget(router, group, principal.models, endpoint, native), chat, parseCacheControl(request.headers['cache-control']), group.timeouts.ttfbMs ?? config.routing.ttfb_timeout_s * 1000);
 }
 
 /** `X-LLM-Proxy-Route` of an answer served from the cache. */

@@ -208,7 +208,7 @@ export class ChatPipeline {
     const cachePlan =
       cache === undefined || (native !== undefined && options.nativeCache === false)
         ? undefined
-        : planCache(cache, this.services.config, request, group, chat, undefined, native === undefined ? undefined : options.nativeKey?.());
+        : planCache(cache, this.services.config, this.services.router, request, group, chat, undefined, native === undefined ? undefined : options.nativeKey?.());
     const clientUsage = chat.stream_options?.include_usage === true;
     if (options.headers !== undefined) for (const [name, value] of Object.entries(options.headers)) reply.header(name, value);
 

@@ -214,3 +214,57 @@ routing: { retries: 0, failure_threshold: 1000, fallbacks: [dear-model, cheap-ba
     assert.equal(mixed.status, 200, mixed.text);
   });
 });
+
+describe('a shared cache namespace keeps to each key\'s allowlist', () => {
+  let primary: FakeOpenAi;
+  let backup: FakeOpenAi;
+  let gateway: Gateway;
+
+  before(async () => {
+    primary = await startFakeOpenAi({ apiKey: UPSTREAM_KEY, models: ['cheap-model'] });
+    backup = await startFakeOpenAi({ apiKey: UPSTREAM_KEY, models: ['cheap-backup'] });
+    gateway = await startGateway({
+      LLM_PROXY_CONFIG: configFile(`
+providers:
+  primary: { type: openai-compatible, api_key: ${UPSTREAM_KEY}, base_url: "${primary.url}/v1", models: [cheap-model] }
+  backup: { type: openai-compatible, api_key: ${UPSTREAM_KEY}, base_url: "${backup.url}/v1", models: [cheap-backup] }
+models:
+  - name: cheap
+    deployments: [{ provider: primary, model: cheap-model }]
+    fallbacks: [cheap-backup]
+routing: { retries: 0, failure_threshold: 1000 }
+cache: { namespace: team }
+`),
+      LLM_PROXY_RPM: '0',
+      LLM_PROXY_CACHE: 'memory',
+    });
+  });
+  after(async () => {
+    await gateway.close();
+    await primary.close();
+    await backup.close();
+  });
+
+  test('an answer a fallback gave one key is never served to a key that may not use that fallback', async () => {
+    const withBackup = (await createKey(gateway.url, { name: 'ns-with-backup', models: ['cheap', 'cheap-backup'] })).key;
+    const alsoBackup = (await createKey(gateway.url, { name: 'ns-also-backup', models: ['cheap', 'cheap-backup'] })).key;
+    const cheapOnly = (await createKey(gateway.url, { name: 'ns-cheap-only', models: ['cheap'] })).key;
+    for (const stream of [false, true]) {
+      const question = { model: 'cheap', stream, messages: [{ role: 'user', content: `shared ${String(stream)}` }] };
+      primary.enqueue({ kind: 'status', status: 500 });
+      const served = await callJson(gateway.url, 'POST', '/v1/chat/completions', withBackup, question);
+      assert.equal(served.status, 200, served.text);
+      assert.equal(served.headers.get('x-llm-proxy-route'), 'primary/cheap-model=upstream_error, backup/cheap-backup=200');
+      // A key with the same reach shares the namespace's entry.
+      const shared = await callJson(gateway.url, 'POST', '/v1/chat/completions', alsoBackup, question);
+      assert.equal(shared.headers.get('x-cache'), 'HIT', `stream: ${stream}`);
+      // A key limited to `cheap` would never have been answered by cheap-backup: no hit, its own call.
+      const calls = primary.requests.length;
+      const own = await callJson(gateway.url, 'POST', '/v1/chat/completions', cheapOnly, question);
+      assert.equal(own.status, 200, own.text);
+      assert.equal(own.headers.get('x-cache'), 'MISS', `stream: ${stream}`);
+      assert.equal(own.headers.get('x-llm-proxy-route'), 'primary/cheap-model=200');
+      assert.equal(primary.requests.length, calls + 1);
+    }
+  });
+});

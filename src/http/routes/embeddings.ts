@@ -76,7 +76,7 @@ export function registerEmbeddings(app: FastifyInstance, services: Services): vo
     const countInput = () => (counted ??= countTokens({ kind: 'embeddings', input: embed.input }));
     // The hold prices every deployment the call may reach: the fallbacks the key may use included.
     await services.admission.reserveTokens(request, reply, countInput, embeddings.reachableRoutes(group, request.principal?.models), NO_OUTPUT, REMEDY);
-    const cachePlan = cache === undefined ? undefined : planCache(cache, services.config, request, group, embed, ENDPOINT);
+    const cachePlan = cache === undefined ? undefined : planCache(cache, services.config, router, request, group, embed, ENDPOINT);
 
     // The light signal of src/upstream/call-signal.ts: an AbortController costs 6-9 µs a request.
     const disconnect = new CallAbort();

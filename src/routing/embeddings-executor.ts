@@ -151,6 +151,9 @@ export class EmbeddingsExecutor {
     signal: CallSignal,
     call: (part: EmbeddingRequest, count: number, signal: CallSignal) => Promise<{ response: EmbeddingResponse }>,
   ): Promise<EmbeddingResponse> {
+    // A client already gone (it left while waiting for an identical request) fires no listener:
+    // its batches would go out on a fresh controller, so none is sent (as ChatExecutor's deadline).
+    if (signal.aborted) throw signal.reason;
     const inputs = request.input as readonly unknown[];
     const controller = new AbortController();
     const abort = () => controller.abort();

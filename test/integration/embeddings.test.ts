@@ -555,3 +555,35 @@ describe('POST /v1/embeddings with the response cache', () => {
     assert.equal(answer.object, 'chat.completion');
   });
 });
+
+describe('POST /v1/embeddings in batches with the response cache', () => {
+  let gemini: FakeGemini;
+  let gateway: Gateway;
+  before(async () => {
+    gemini = await startFakeGemini();
+    gateway = await startGateway({ GEMINI_API_KEY: 'gemini-key-embed-123456', GEMINI_BASE_URL: gemini.url, LLM_PROXY_CACHE: 'memory', LLM_PROXY_RPM: '0' });
+  });
+  after(async () => {
+    await gateway.close();
+    await gemini.close();
+  });
+
+  test('a request whose client leaves while it waits for an identical one makes no call of its own, in batches or not', async () => {
+    // 150 inputs: two batchEmbedContents calls (Gemini takes 100 at most); 50: one.
+    for (const [count, batches] of [[150, 2], [50, 1]] as const) {
+      const body = { model: 'gemini-embedding-001', input: Array.from({ length: count }, (_, index) => `batched ${index}`), dimensions: 2 };
+      const calls = gemini.requests.length;
+      for (let batch = 0; batch < batches; batch++) gemini.enqueue({ kind: 'delay', ms: 800 });
+      const first = embed(gateway, body);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const leaving = new AbortController();
+      const waiter = fetch(`${gateway.url}/v1/embeddings`, { method: 'POST', headers: authHeaders(), body: JSON.stringify(body), signal: leaving.signal });
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      leaving.abort();
+      await waiter.catch(() => undefined);
+      assert.equal((await first).status, 200);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(gemini.requests.length, calls + batches, `${count} inputs: only the first request's calls`);
+    }
+  });
+});

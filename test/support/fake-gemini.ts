@@ -10,6 +10,7 @@
  * fake.enqueue({ kind: 'error', status: 429 });     // the next request only (a FIFO queue before the default)
  * fake.enqueue({ kind: 'error', status: 400, fixture: 'invalid-key' }); // gemini-error-invalid-key.json
  * fake.enqueue({ kind: 'destroy', scenario: 'text', afterEvents: 1 }); // 1 SSE event, then the socket dies
+ * fake.enqueue({ kind: 'delay', ms: 500 });           // the next request is answered half a second late
  * fake.requests[0]                                  // { method, path, query, headers, body (parsed JSON), rawBody, model }
  * await fake.close();
  * ```
@@ -62,7 +63,9 @@ export type FakeGeminiReply =
    */
   | { kind: 'error'; status: number; body?: unknown; fixture?: string; headers?: Record<string, string> }
   /** Streams the scenario's first `afterEvents` events, then destroys the socket mid-body. */
-  | { kind: 'destroy'; scenario: GeminiScenario; afterEvents: number };
+  | { kind: 'destroy'; scenario: GeminiScenario; afterEvents: number }
+  /** Answers `ms` later, with `then` (default: the 'text' scenario, or computed embeddings). */
+  | { kind: 'delay'; ms: number; then?: FakeGeminiReply };
 
 export interface RecordedGeminiRequest {
   method: string;
@@ -167,6 +170,10 @@ function sendEmbeddings(response: ServerResponse, body: unknown): void {
 }
 
 function handle(request: RecordedGeminiRequest, response: ServerResponse, reply: FakeGeminiReply): void {
+  if (reply.kind === 'delay') {
+    setTimeout(() => handle(request, response, reply.then ?? { kind: 'scenario', scenario: 'text' }), reply.ms);
+    return;
+  }
   if (reply.kind === 'error') {
     sendError(response, reply);
     return;

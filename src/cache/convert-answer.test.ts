@@ -134,6 +134,12 @@ describe('convertCompletionToChunks', () => {
     for (const item of chunks) assert.equal(item.object, 'chat.completion.chunk');
   });
 
+  test('with usage asked, every chunk before the usage chunk has "usage": null, as OpenAI streams it; without, none has the field', () => {
+    const asked = convertCompletionToChunks(completion, true);
+    for (const item of asked.slice(0, -1)) assert.ok(Object.hasOwn(item, 'usage') && item.usage === null, JSON.stringify(item));
+    for (const item of convertCompletionToChunks(completion, false)) assert.ok(!Object.hasOwn(item, 'usage'), JSON.stringify(item));
+  });
+
   test('round trip: completion → chunks → completion is the same answer', () => {
     assert.deepEqual(convertChunksToCompletion(convertCompletionToChunks(completion, true)), {
       ...completion,

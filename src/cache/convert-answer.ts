@@ -208,7 +208,9 @@ function chunkChoice(index: number, delta: ChunkDelta, finishReason: FinishReaso
 /**
  * Synthesises the chunks of a stream from a chat.completion: per choice a role chunk, the content
  * (with its logprobs), the refusal, one chunk per tool call, the legacy function_call and the
- * finish; then, when asked, a usage chunk with no choices, as OpenAI sends it.
+ * finish; then, when asked, a usage chunk with no choices, as OpenAI sends it. With usage asked,
+ * every other chunk has `"usage": null`, as OpenAI's (and the translated providers') live streams do.
+ * @see https://platform.openai.com/docs/api-reference/chat/create#chat-create-stream_options
  */
 export function convertCompletionToChunks(completion: ChatCompletionResponse, includeUsage: boolean): ChatCompletionChunk[] {
   const base = {
@@ -218,7 +220,7 @@ export function convertCompletionToChunks(completion: ChatCompletionResponse, in
     model: completion.model,
     ...(completion.system_fingerprint === undefined ? {} : { system_fingerprint: completion.system_fingerprint }),
   };
-  const chunk = (choices: ChatCompletionChunkChoice[]): ChatCompletionChunk => ({ ...base, choices });
+  const chunk = (choices: ChatCompletionChunkChoice[]): ChatCompletionChunk => (includeUsage ? { ...base, choices, usage: null } : { ...base, choices });
   const chunks: ChatCompletionChunk[] = [];
   for (const choice of completion.choices) {
     const message = choice.message;

@@ -236,6 +236,19 @@ describe('response cache (memory)', () => {
     assert.equal(upstream.requests.length, calls);
   });
 
+  test('a JSON entry replayed as a stream with usage asked has "usage": null on every chunk but the last, as the live stream has', async () => {
+    const body = unique();
+    assert.equal((await post(gateway, body)).status, 200);
+    const asked = { ...body, stream: true, stream_options: { include_usage: true } };
+    const replayed = await post(gateway, asked);
+    assert.equal(replayed.headers.get('x-cache'), 'HIT');
+    const live = await post(gateway, asked, { 'cache-control': 'no-cache' });
+    assert.equal(live.headers.get('x-cache'), 'BYPASS');
+    const shape = (text: string) => chunks(text).map((chunk) => (Object.hasOwn(chunk, 'usage') ? (chunk.usage === null ? 'null' : 'usage') : 'absent'));
+    assert.deepEqual(new Set(shape(live.text).slice(0, -1)), new Set(['null']), live.text);
+    assert.deepEqual(shape(replayed.text), [...shape(replayed.text).slice(0, -1).map(() => 'null'), 'usage'], replayed.text);
+  });
+
   test('Cache-Control: no-cache skips reading but writes, no-store neither, max-age bounds the age', async () => {
     const body = unique();
     const calls = upstream.requests.length;

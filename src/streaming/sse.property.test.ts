@@ -174,7 +174,7 @@ interface ChunkModel {
   usage: 'absent' | 'null' | 'set';
   error: boolean;
   /** How it is written: the fast path's own form, or one only the decoder reads. */
-  form: 'canonical' | 'tight' | 'crlf' | 'comment' | 'event' | 'multiline';
+  form: 'canonical' | 'tight' | 'crlf' | 'cr' | 'comment' | 'event' | 'multiline';
 }
 
 const chunkModel: fc.Arbitrary<ChunkModel> = fc.record({
@@ -182,7 +182,7 @@ const chunkModel: fc.Arbitrary<ChunkModel> = fc.record({
   finish: fc.constantFrom(undefined, null, null, 'stop', 'length'),
   usage: fc.constantFrom('absent', 'absent', 'null', 'set'),
   error: fc.constantFrom(false, false, false, true),
-  form: fc.constantFrom('canonical', 'canonical', 'canonical', 'canonical', 'tight', 'crlf', 'comment', 'event', 'multiline'),
+  form: fc.constantFrom('canonical', 'canonical', 'canonical', 'canonical', 'tight', 'crlf', 'cr', 'comment', 'event', 'multiline'),
 });
 
 function chunkJson(model: ChunkModel, spaced: boolean): string {
@@ -204,6 +204,9 @@ function frame(model: ChunkModel, json: string): string {
       return `data:${json}\n\n`;
     case 'crlf':
       return `data: ${json}\r\n\r\n`;
+    // CR alone ends lines too (the spec allows it): the scanner hands the rest to the decoder.
+    case 'cr':
+      return `data: ${json}\r\r`;
     case 'comment':
       return `: keepalive\ndata: ${json}\n\n`;
     case 'event':

@@ -200,6 +200,29 @@ describe('response cache (memory)', () => {
     assert.deepEqual(chunks(replay.text), chunks(live.text));
   });
 
+  test('a stream with CR-only line ends (legal SSE) reaches the client as valid SSE, [DONE] last, usage recorded, and is cached', async () => {
+    const chunk = (delta: Record<string, unknown>, finish: string | null) =>
+      `data: ${JSON.stringify({ id: 'chatcmpl-cr', object: 'chat.completion.chunk', created: 1, model: 'gpt-4', choices: [{ index: 0, delta, finish_reason: finish }] })}\r\r`;
+    const usage = `data: ${JSON.stringify({ id: 'chatcmpl-cr', object: 'chat.completion.chunk', created: 1, model: 'gpt-4', choices: [], usage: { prompt_tokens: 6, completion_tokens: 3, total_tokens: 9 } })}\r`;
+    // Cut inside a line end pair and inside an event: each piece is a read of its own.
+    const parts = [chunk({ role: 'assistant', content: '' }, null) + ': keep-alive\r\r', chunk({ content: 'Hi' }, null).slice(0, -1), '\r' + chunk({ content: ' there' }, null), chunk({}, 'stop') + usage, '\rdata: [DONE]\r\r'];
+    upstream.enqueue({ kind: 'raw-parts', parts, gapMs: 10 });
+    const body = unique({ stream: true, stream_options: { include_usage: true } });
+    const live = await post(gateway, { ...body }, { 'x-request-id': 'cr-only-live' });
+    assert.equal(live.status, 200);
+    assert.ok(!live.text.includes('\r'), JSON.stringify(live.text));
+    assert.ok(live.text.endsWith('\n\ndata: [DONE]\n\n'), JSON.stringify(live.text));
+    assert.equal(chunks(live.text).map((item) => (item.choices as Array<{ delta: { content?: string } }>)[0]?.delta.content ?? '').join(''), 'Hi there');
+    assert.equal(chunks(live.text).length, 5);
+    await eventually(() => gateway.usage.recent().some((entry) => entry.requestId === 'cr-only-live'));
+    const recorded = gateway.usage.recent().find((entry) => entry.requestId === 'cr-only-live');
+    assert.deepEqual([recorded?.promptTokens, recorded?.completionTokens], [6, 3]);
+    assert.equal(recorded?.estimated, false);
+    const replay = await post(gateway, body);
+    assert.equal(replay.headers.get('x-cache'), 'HIT');
+    assert.equal(replay.text, live.text);
+  });
+
   test('a stream entry serves a non-stream request with the assembled completion', async () => {
     const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { location: { type: 'string' } } } } }];
     const body = unique({ tools });

@@ -3,6 +3,7 @@
 // cross serving, Cache-Control, TTL, the byte bound, single flight and what is never cached.
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { request, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -396,6 +397,43 @@ describe('response cache (memory)', () => {
     assert.equal(answers.filter((answer) => answer.status === 400).length, 1);
     assert.equal(answers.filter((answer) => answer.status === 200).length, 2);
     assert.equal(upstream.requests.length, calls + 3);
+  });
+
+  test('single flight: a stream that fails or whose client leaves after its first bytes releases the others, who get whole answers of their own, never its part', async () => {
+    for (const ending of ['upstream-reset', 'client-left'] as const) {
+      const body = unique({ stream: true });
+      const calls = upstream.requests.length;
+      let release: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      // Content has reached the first client (two chunks) when the others arrive and wait for it.
+      upstream.enqueue({ kind: 'gated-stream', chunks: 2, release: ending === 'upstream-reset' ? gate.then(() => Promise.reject(new Error('reset'))) : gate });
+      // A connection of its own, closed to leave (fetch's abort may leave its pool a spare one, which held the gateway's close).
+      const leader = request(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: authHeaders(CLIENT_KEY), agent: false });
+      const answered = new Promise<IncomingMessage>((resolve) => leader.on('response', resolve));
+      leader.on('error', () => undefined);
+      leader.end(JSON.stringify(body));
+      const response = await answered;
+      await new Promise((resolve) => response.once('data', resolve));
+      const ended = new Promise((resolve) => response.on('close', resolve));
+      response.resume();
+      const waiting = Array.from({ length: 2 }, () => post(gateway, body));
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      if (ending === 'client-left') {
+        leader.destroy();
+        // The proxy sees the client go before the upstream sends the rest (else the answer is whole, and kept).
+        await new Promise((resolve) => setTimeout(resolve, 150));
+      }
+      release();
+      const others = await Promise.all(waiting);
+      await ended;
+      for (const answer of others) {
+        assert.equal(answer.status, 200, `${ending}: ${answer.text}`);
+        assert.equal(answer.headers.get('x-cache'), 'MISS', ending);
+        assert.ok(answer.text.endsWith('data: [DONE]\n\n') && answer.text.includes('"finish_reason":"stop"'), `${ending}: ${answer.text}`);
+      }
+      assert.equal(upstream.requests.length, calls + 3, ending);
+      assert.equal(gateway.app.services.cache?.inFlight ?? 0, 0);
+    }
   });
 
   test('/health/cache reports the memory backend', async () => {

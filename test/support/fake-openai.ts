@@ -38,7 +38,7 @@ export type Fault =
   | { kind: 'raw-parts'; parts: string[]; gapMs: number }
   /** Delay between stream chunks. */
   | { kind: 'slow-stream'; delayMs: number }
-  /** Send N chunks, then the rest once `release` resolves: a call kept in flight for as long as the test needs. */
+  /** Send N chunks, then the rest once `release` resolves (or reset the connection if it rejects): a call kept in flight for as long as the test needs. */
   | { kind: 'gated-stream'; chunks: number; release: Promise<void> };
 
 export interface FakeOpenAiOptions {
@@ -313,8 +313,13 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeO
       }
       if (fault?.kind === 'stall-after' && index === fault.chunks) return;
       if (fault?.kind === 'gated-stream' && index === fault.chunks) {
-        await fault.release;
-        if (res.destroyed) return;
+        // A gate that rejects resets the connection there (a stream that breaks once the test says).
+        const opened = await fault.release.then(
+          () => true,
+          () => false,
+        );
+        if (!opened) res.socket?.destroy();
+        if (res.destroyed || !opened) return;
       }
       if (fault?.kind === 'error-event' && index === fault.chunks) {
         res.end(`data: ${JSON.stringify({ error: { message: fault.message, type: fault.type ?? 'server_error', param: null, code: fault.code ?? null } })}\n\n`);

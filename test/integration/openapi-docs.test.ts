@@ -287,7 +287,26 @@ describe('OpenAPI document against the handlers', () => {
     assert.ok(doc.components.schemas.Error?.properties?.error, 'the Error component');
     const restricted = await createKey(gateway.url, { name: 'condense-restricted', models: ['gpt-4.1-mini'] });
     const spent = await createKey(gateway.url, { name: 'condense-spent', max_budget: 0 });
-    const spentToday = await createKey(gateway.url, { name: 'condense-spent-today', max_budget: 0, budget_period: 'daily' });
+    // A day's budget already spent (a call of $1 recorded today): the next call waits for the reset.
+    const spentToday = await createKey(gateway.url, { name: 'condense-spent-today', max_budget: 1, budget_period: 'daily' });
+    gateway.app.services.usage.record({
+      requestId: 'spent-today',
+      keyId: spentToday.id,
+      endpoint: '/v1/chat/completions',
+      model: 'gpt-4.1-nano',
+      promptTokens: 10,
+      completionTokens: 10,
+      cachedTokens: 0,
+      cost: 1,
+      latencyMs: 1,
+      status: 'ok',
+      httpStatus: 200,
+      stream: false,
+      cacheHit: false,
+      estimated: false,
+      createdAt: Date.now(),
+    });
+    await gateway.app.services.usage.flush();
     const oncePerMinute = await createKey(gateway.url, { name: 'condense-rpm', rpm_limit: 1 });
     const messages = [{ role: 'user', content: 'My order #4521 never arrived.' }];
     const named = { model: 'gpt-4.1-nano', messages };

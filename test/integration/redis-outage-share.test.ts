@@ -10,6 +10,7 @@ import { authHeaders, CLIENT_KEY, eventually, startGateway, UPSTREAM_KEY, type G
 import { send, startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
 import { chat } from '../support/key-support.js';
 import { startRedisServer, type RedisServer } from '../support/private-redis.js';
+import { minuteWithRoom } from '../support/rate-limit-timing.js';
 import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.js';
 
 /** A second static key (`static-2` on both instances), for the token limit. */
@@ -95,12 +96,6 @@ async function admitted(a: Gateway, b: Gateway, count: number): Promise<number> 
     if (response.status === 200) ok++;
   }
   return ok;
-}
-
-/** Waits for the next minute unless `needMs` of this one are left (Redis's clock is this machine's). */
-async function minuteWithRoom(needMs: number): Promise<void> {
-  const intoMinute = Date.now() % 60_000;
-  if (intoMinute > 60_000 - needMs) await new Promise((resolve) => setTimeout(resolve, 60_000 - intoMinute + 100));
 }
 
 const bothAvailable = (a: Gateway, b: Gateway, available: boolean) => a.app.services.redis?.available() === available && b.app.services.redis?.available() === available;

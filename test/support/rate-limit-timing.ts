@@ -5,6 +5,12 @@ import assert from 'node:assert/strict';
 import type { RateLimiter } from '../../src/rate-limit/memory-rate-limiter.js';
 
 export const WINDOW_MS = 60_000;
+
+/** On the real clock: waits for the next minute unless `needMs` of this one are left (Redis's clock is this machine's). */
+export async function minuteWithRoom(needMs: number): Promise<void> {
+  const intoMinute = Date.now() % WINDOW_MS;
+  if (intoMinute > WINDOW_MS - needMs) await new Promise((resolve) => setTimeout(resolve, WINDOW_MS - intoMinute + 100));
+}
 /** The start of some window (a fixed one, so that a failure repeats). */
 export const WINDOW_START = 1_800_000_000_000 - (1_800_000_000_000 % WINDOW_MS);
 

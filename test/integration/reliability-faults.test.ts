@@ -158,6 +158,43 @@ describe('RELIABILITY §4b faults', () => {
     });
   });
 
+  test('4b#1 retries take a place in the retry budget: of 8 calls failing at once, 3 are retried (20% of 8 is under the minimum of 3)', async () => {
+    // Every first attempt is held until all 8 are in, then all fail together; a retry hangs 1 s before
+    // failing, so the 3 retries hold their places while the other 5 ask for one.
+    const FIRST = 8;
+    let arrivals = 0;
+    const held: ServerResponse[] = [];
+    const fail = (res: ServerResponse) => res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"down","type":"server_error","param":null,"code":null}}');
+    const upstream = await startServer((res) => {
+      arrivals++;
+      if (arrivals > FIRST) {
+        setTimeout(() => fail(res), 1_000);
+        return;
+      }
+      held.push(res);
+      if (held.length === FIRST) for (const waiting of held) fail(waiting);
+    });
+    // A breaker that opened on these failures would skip the deployment instead of asking the budget.
+    const gateway = await startGateway({
+      OPENAI_API_KEY: UPSTREAM_KEY,
+      OPENAI_BASE_URL: `${upstream.url}/v1`,
+      LLM_PROXY_RPM: '0',
+      LLM_PROXY_CACHE: 'off',
+      LLM_PROXY_CONFIG: configFile('routing:\n  failure_threshold: 100\n'),
+    });
+    try {
+      const answers = await Promise.all(Array.from({ length: FIRST }, () => post(gateway.url, chat())));
+      for (const res of answers) assertError(res, { status: 502, code: 'upstream_error', type: 'api_error' });
+      assert.equal(arrivals, FIRST + 3, 'three retries, not one per call');
+      // An error carries no route header (it would name deployments): its message counts the attempts.
+      const retried = answers.filter((res) => /Tried 2 attempt\(s\) on 1 deployment\(s\)/.test(res.body)).length;
+      assert.equal(retried, 3, 'the calls refused a retry end after their one attempt');
+    } finally {
+      await upstream.close();
+      await gateway.close();
+    }
+  });
+
   test('4b#2 upstream 429 with retry-after → 429 upstream_rate_limited with Retry-After; the deployment cools that long', async () => {
     await withStack({}, async ({ fake, url }) => {
       fake.enqueue({ kind: 'status', status: 429, headers: { 'retry-after': '60' } });

@@ -220,6 +220,20 @@ describe('RELIABILITY §4b faults', () => {
       await sleep(150);
       await assertServing(url);
     });
+    // A provider asking for a day is held to the cap: 5 minutes, in the header and in the cool-down.
+    const day: Array<Record<string, string>> = [{ 'retry-after': '86400' }, { 'retry-after-ms': '86400000' }, { 'retry-after': new Date(Date.now() + 86_400_000).toUTCString() }];
+    for (const headers of day) {
+      await withStack({}, async ({ fake, url }) => {
+        fake.enqueue({ kind: 'status', status: 429, headers });
+        const res = await post(url, chat());
+        assertError(res, { status: 429, code: 'upstream_rate_limited' });
+        assert.equal(res.headers['retry-after'], '300', JSON.stringify(headers));
+        const again = await post(url, chat());
+        assertError(again, { status: 429, code: 'upstream_rate_limited' });
+        assert.ok(Number(again.headers['retry-after']) <= 300, `cooling ${String(again.headers['retry-after'])} s`);
+        assert.equal(chatCalls(fake), 1);
+      });
+    }
   });
 
   test('4b#1/#2 a 5xx then a 429 from the retry → 502 api_error upstream_error: not a 502 that calls itself a rate limit', async () => {
@@ -406,6 +420,9 @@ describe('RELIABILITY §4b faults', () => {
       assert.equal(record.status, 'incomplete');
       assert.equal(record.errorCode, 'upstream_stream_error');
       assert.ok(record.completionTokens >= 2, 'locally counted completion tokens');
+      // The prompt is billed too (by the local estimate: the upstream never reported usage).
+      assert.ok(record.promptTokens > 0, `prompt tokens ${record.promptTokens}`);
+      assert.equal(record.estimated, true);
     } finally {
       await resetting.close();
       await gateway.close();
@@ -440,6 +457,7 @@ describe('RELIABILITY §4b faults', () => {
         assert.equal(record.errorCode, 'upstream_stream_error');
         assert.equal(record.estimated, true);
         assert.ok(record.completionTokens >= 1);
+        assert.ok(record.promptTokens > 0, `${fault.kind}: prompt tokens ${record.promptTokens}`);
       }
       // The stalled upstream call was aborted, not left open.
       await eventually(() => fake.requests.some((request) => request.aborted), 2000);

@@ -1,6 +1,7 @@
-// RELIABILITY §4b#17 on a real PostgreSQL: the gateway's DATABASE_URL goes through a TCP relay the
-// test cuts (every connection dropped, new ones refused) and restores. virtual-keys.test.ts covers the
-// same row on SQLite with the store's calls made to fail; this one proves it with the real driver.
+// RELIABILITY §4b#17 and #18 on a real PostgreSQL: the gateway's DATABASE_URL goes through a TCP relay
+// the test cuts (every connection dropped, new ones refused) and restores, and another session locks
+// the usage table so writes wait. virtual-keys.test.ts covers both rows on SQLite (the store's calls
+// made to fail, the file's write lock held); these prove them with the real driver.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
@@ -25,7 +26,7 @@ async function rowsByRequest(schema: PostgresSchema, keyId: string): Promise<Map
   }
 }
 
-describe('§4b#17 PostgreSQL goes away at runtime (real server, relay cut)', { skip: typeof postgres === 'string' ? postgres : false }, () => {
+describe('§4b#17/#18 PostgreSQL away or slow at runtime (real server)', { skip: typeof postgres === 'string' ? postgres : false }, () => {
   const schema = postgres as PostgresSchema;
   let relay: TcpRelay;
   let upstream: FakeOpenAi;
@@ -92,5 +93,42 @@ describe('§4b#17 PostgreSQL goes away at runtime (real server, relay cut)', { s
     assert.deepEqual([...(await rowsByRequest(schema, id)).values()], [1, 1, 1, 1, 1, 1]);
     const after = await chat(base, key);
     assert.equal(after.status, 200, after.text);
+  });
+
+  test('§4b#18 usage writes that wait 4 s (another session locks usage_records) do not hold up requests; every record lands once', async () => {
+    const base = gateway.url;
+    const { id, key } = await createKey(base, { max_budget: 5 });
+    assert.equal((await chat(base, key)).status, 200);
+    await gateway.app.services.usage.flush();
+    const baseline = Date.now();
+    assert.equal((await chat(base, CLIENT_KEY)).status, 200);
+    const normal = Date.now() - baseline;
+    // Writes wait for the lock; reads (key look-ups, budget figures) do not.
+    const holder = new pg.Client({ connectionString: schema.url });
+    await holder.connect();
+    await holder.query('begin');
+    await holder.query('lock table usage_records in exclusive mode');
+    const ids: string[] = [];
+    let slowest = 0;
+    try {
+      const until = Date.now() + 4_000;
+      while (Date.now() < until) {
+        const started = Date.now();
+        const answer = await chat(base, key, { messages: [{ role: 'user', content: `slow writes ${ids.length}` }] });
+        slowest = Math.max(slowest, Date.now() - started);
+        assert.equal(answer.status, 200, answer.text);
+        ids.push(answer.headers.get('x-request-id') ?? '');
+      }
+      assert.equal((await rowsByRequest(schema, id)).size, 1, 'the batches are waiting for the lock');
+    } finally {
+      await holder.query('rollback');
+      await holder.end();
+    }
+    // A batch waiting on the lock may hold the key's row, so a budget hold can wait its 1 s bound, no more.
+    assert.ok(slowest < normal + 1_500, `slowest request ${slowest} ms (a normal one ${normal} ms)`);
+    await gateway.app.services.usage.flush();
+    const rows = await rowsByRequest(schema, id);
+    for (const requestId of ids) assert.equal(rows.get(requestId), 1, `${requestId}: written once`);
+    assert.equal(rows.size, 1 + ids.length);
   });
 });

@@ -136,6 +136,9 @@ function warningsOf(options: PipelineOptions, warnings: readonly string[], redac
   return warningsHeader(own === undefined || own.length === 0 ? provider : [...own, ...provider], redactor);
 }
 
+/** The output of a call whose client left before any of it was written. */
+const noOutput = (): number => 0;
+
 function failureExtra(error: unknown): Partial<UsageRecord> {
   return isGatewayError(error) && error.code !== null ? { errorCode: error.code } : {};
 }
@@ -175,6 +178,31 @@ export class ChatPipeline {
       request.log.warn({ provider: route.provider.name, model: route.upstreamModel, problem: checked.problem }, 'usage report not usable: billed from the local estimate');
     }
     return checked;
+  }
+
+  /**
+   * The record of a call that failed before its answer. A client that left after the prompt went
+   * upstream (`sentTo`) is billed that prompt, estimated (the provider has read it and bills it),
+   * and no output: neither refunded to zero nor charged what it never got (RELIABILITY 4b#19/#20).
+   */
+  private recordFailure(
+    request: FastifyRequest,
+    endpoint: string,
+    planned: Route | undefined,
+    chat: ChatCompletionRequest,
+    stream: boolean,
+    started: number,
+    error: unknown,
+    disconnected: boolean,
+    sentTo: Route | undefined,
+  ): void {
+    const failed = failedCall(error, disconnected);
+    if (failed.status !== 'client_disconnected' || sentTo === undefined) {
+      recordCall(this.services, request, endpoint, planned, chat.model, stream, started, failed.status, failed.httpStatus, undefined, failureExtra(error));
+      return;
+    }
+    const prompt = checkUsage(undefined, chat, sentTo.entry, noOutput, undefined);
+    recordCall(this.services, request, endpoint, sentTo, chat.model, stream, started, failed.status, failed.httpStatus, prompt?.usage, { ...failureExtra(error), estimated: true });
   }
 
   /**
@@ -226,6 +254,7 @@ export class ChatPipeline {
       warnings,
       allowed: request.principal?.models,
       maxOutput: typeof chat.max_completion_tokens === 'number' ? chat.max_completion_tokens : typeof chat.max_tokens === 'number' ? chat.max_tokens : undefined,
+      sentTo: undefined,
     };
     if (options.translatedMarkers === true) context.translatedMarkers = true;
     if (options.fitChat !== undefined) context.fitChat = options.fitChat;
@@ -250,8 +279,7 @@ export class ChatPipeline {
         outcome = native === undefined ? await executor.complete(group, chat, context) : await native.complete(group, context);
       } catch (error) {
         if (cachePlan !== undefined) cache?.release(cachePlan);
-        const failed = failedCall(error, disconnect.aborted);
-        recordCall(this.services, request, endpoint, planned, chat.model, false, started, failed.status, failed.httpStatus, undefined, failureExtra(error));
+        this.recordFailure(request, endpoint, planned, chat, false, started, error, disconnect.aborted, context.sentTo);
         throw error;
       }
       let body: string | Buffer;
@@ -294,8 +322,7 @@ export class ChatPipeline {
       outcome = native === undefined ? await executor.stream(group, chat, context) : await native.stream(group, context);
     } catch (error) {
       if (cachePlan !== undefined) cache?.release(cachePlan);
-      const failed = failedCall(error, disconnect.aborted);
-      recordCall(this.services, request, endpoint, planned, chat.model, true, started, failed.status, failed.httpStatus, undefined, failureExtra(error));
+      this.recordFailure(request, endpoint, planned, chat, true, started, error, disconnect.aborted, context.sentTo);
       throw error;
     }
     reply.hijack();

@@ -95,6 +95,7 @@ export class NativeCaller {
           // A chat attempt before this one left its provider's warnings: they are not this answer's.
           context.warnings.length = 0;
         }
+        context.sentTo = route;
         const { bytes, parsed } = await upstream.sendForJson(route.provider, protocol.request(route, false), signal, callTimeouts(current));
         return { bytes, ...protocol.readJson(parsed, route) };
       },
@@ -117,6 +118,7 @@ export class NativeCaller {
 
   private open(route: Route, group: ModelGroup, context: ChatCallContext, protocol: NativeProtocol): Promise<HeldStream> {
     const { upstream, config } = this.services;
+    context.sentTo = route;
     return openHeldStream(upstream, route.provider, protocol.request(route, true), group, context.signal, config.routing.ttfb_timeout_s * 1000, (body, stats, release) =>
       this.frames(decodeSseBatches(upstreamSse(body), () => releaseBody(body)), route, stats, protocol, release),
     );

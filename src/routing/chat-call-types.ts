@@ -22,6 +22,12 @@ export interface CallReach {
    * content, a whole answer), so it feeds the breaker but not the latency figure lowest-latency ranks by.
    */
   probe?: boolean;
+  /**
+   * The route of the request last sent upstream and not answered with an error: its provider has
+   * read the prompt, so a client that leaves before the answer is billed that prompt (RELIABILITY
+   * 4b#20), not refunded to zero. Set by the executor as it sends; cleared by a failed attempt.
+   */
+  sentTo?: Route | undefined;
 }
 
 /** One try at one deployment of `group` (the group being tried: the asked one or a fallback). */
@@ -29,6 +35,7 @@ export type DeploymentAttempt<T> = (route: Route, group: ModelGroup, signal: Cal
 
 export interface ChatCallContext extends CallReach {
   requestId: string;
+
   signal: CallSignal;
   /** The client asked for a usage chunk. */
   includeUsage: boolean;

@@ -158,6 +158,7 @@ export class ChatExecutor extends DeploymentFailover {
     const request = this.needsImages(provider, fitted) ? await this.withImages(provider, fitted, context) : fitted;
     const target = this.target(route, request, context, false);
     let answer: Awaited<ReturnType<UpstreamClient['sendForJson']>>;
+    context.sentTo = route;
     try {
       answer = await this.client.sendForJson(provider, provider.codec.buildChatRequest(request, target), signal, callTimeouts(group));
     } catch (error) {
@@ -200,6 +201,7 @@ export class ChatExecutor extends DeploymentFailover {
   private openStream(route: Route, group: ModelGroup, request: ChatCompletionRequest, context: ChatCallContext): Promise<HeldStream> {
     const provider = route.provider;
     const target = this.target(route, request, context, true);
+    context.sentTo = route;
     const open = () =>
       openHeldStream(this.client, provider, provider.codec.buildChatRequest(request, target), group, context.signal, this.options.ttfbMs, (body, stats, over) =>
         provider.codec.passthrough

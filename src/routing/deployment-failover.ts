@@ -178,6 +178,8 @@ export class DeploymentFailover {
           throw error;
         }
         attempts.push({ deployment, outcome: error.status === 502 || error.status === 504 ? (error.code ?? String(error.status)) : String(error.status) });
+        // Answered with an error (or never sent): no prompt of this attempt is billed.
+        reach.sentTo = undefined;
         const kind = verdict(error);
         if (kind === 'client') {
           candidate.health.released();

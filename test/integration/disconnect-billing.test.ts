@@ -46,4 +46,48 @@ describe('§4b#19 a mid-stream disconnect is billed what was sent', () => {
       assert.ok((record.cost ?? 0) < atMax / 50, 'not billed at max_tokens');
     });
   });
+
+  /** Sends a chat request on its own connection and destroys it after `leaveAfterMs`. */
+  async function leaveEarly(url: string, requestId: string, body: string, leaveAfterMs: number): Promise<void> {
+    const target = new URL(url);
+    const req = httpRequest({ host: target.hostname, port: target.port, path: '/v1/chat/completions', method: 'POST', headers: { ...JSON_AUTH, 'x-request-id': requestId }, agent: false });
+    req.on('error', () => undefined);
+    req.on('response', (res) => res.on('error', () => undefined));
+    req.end(body);
+    await new Promise((resolve) => setTimeout(resolve, leaveAfterMs));
+    req.destroy();
+  }
+
+  test('§4b#20: a client that leaves while the upstream reads its prompt (before any answer) is billed that prompt, estimated, and no output', async () => {
+    await withStack({}, async ({ fake, gateway, url }) => {
+      for (const [requestId, stream] of [['left-waiting', false], ['left-before-first-token', true]] as const) {
+        fake.enqueue({ kind: 'delay-headers', ms: 3000 });
+        await leaveEarly(url, requestId, chat({ stream, max_tokens: 4000 }), 300);
+        await fake.waitForAbort(1000);
+        await eventually(() => gateway.usage.recent().some((record) => record.requestId === requestId), 3000);
+        const record = gateway.usage.recent().find((entry) => entry.requestId === requestId);
+        assert.equal(record?.status, 'client_disconnected', requestId);
+        assert.ok(record.promptTokens > 0, `${requestId}: the prompt the provider read is billed`);
+        assert.equal(record.completionTokens, 0, `${requestId}: no output was written`);
+        assert.equal(record.estimated, true);
+        const entry = gateway.app.services.router.plan('gpt-4')?.deployments[0]?.route.entry;
+        const expected = gateway.app.services.catalog.cost(entry, record.promptTokens, 0);
+        assert.ok(expected !== undefined && expected > 0 && Math.abs((record.cost ?? 0) - expected) < 1e-12, `${requestId}: cost ${String(record.cost)}, expected ${String(expected)}`);
+      }
+    });
+  });
+
+  test('§4b#20: a client that leaves after its only attempt was answered with an error (waiting for the retry) is billed nothing', async () => {
+    await withStack({ yaml: 'routing: { retries: 1 }' }, async ({ fake, gateway, url }) => {
+      // A 503 that asks for 2 s: the retry waits, and the client leaves during the wait.
+      fake.enqueue({ kind: 'status', status: 503, headers: { 'retry-after': '2' } });
+      await leaveEarly(url, 'left-during-retry-wait', chat({ max_tokens: 100 }), 500);
+      await eventually(() => gateway.usage.recent().some((record) => record.requestId === 'left-during-retry-wait'), 4000);
+      const record = gateway.usage.recent().find((entry) => entry.requestId === 'left-during-retry-wait');
+      assert.equal(record?.status, 'client_disconnected');
+      assert.equal(record.promptTokens, 0);
+      assert.equal(record.cost ?? 0, 0);
+    });
+  });
 });
+

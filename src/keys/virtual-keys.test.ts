@@ -108,6 +108,9 @@ test('database down: known keys keep working from the cache, unknown keys get 50
     probe.state.down = true;
     await new Promise((resolve) => setTimeout(resolve, 5));
     assert.ok((await service.authenticate(key)) !== undefined, 'served from the cache past its TTL');
+    // For 15 minutes since it was last read, not for as long as the outage lasts.
+    assert.ok((await service.authenticate(key, Date.now() + 14 * 60_000)) !== undefined, 'served 14 minutes into the outage');
+    assert.deepEqual(await refusal(service.authenticate(key, Date.now() + 15 * 60_000 + 1_000)), { status: 503, code: 'auth_unavailable' });
     const stranger = generateVirtualKey().key;
     assert.deepEqual(await refusal(service.authenticate(stranger)), { status: 503, code: 'auth_unavailable' });
     probe.state.down = false;

@@ -170,6 +170,8 @@ export interface ChatCompletionChoice {
   message: ResponseMessage;
   finish_reason: FinishReason | null;
   logprobs: unknown;
+  /** Not OpenAI's: the stop sequence the answer ended on, in vLLM's field (set from Claude's `stop_sequence`). */
+  stop_reason?: string;
 }
 
 export interface ChatCompletionResponse {
@@ -207,6 +209,8 @@ export interface ChatCompletionChunkChoice {
   delta: ChunkDelta;
   finish_reason: FinishReason | null;
   logprobs?: unknown;
+  /** As ChatCompletionChoice's, on the finishing chunk. */
+  stop_reason?: string;
 }
 
 export interface ChatCompletionChunk {

@@ -118,4 +118,25 @@ describe('translated requests fitted to the provider', () => {
     assert.deepEqual(sent.thinking, { type: 'adaptive' });
     assert.deepEqual(sent.output_config, { effort: 'low' });
   });
+
+  test('/v1/messages to Claude through the chat form: the stop sequence Claude ended on comes back as stop_sequence, plain and streamed', async () => {
+    const filler = 'The quick brown fox jumps over the lazy dog. '.repeat(30);
+    anthropic.respondWith('stop');
+    try {
+      for (const stream of [false, true]) {
+        const response = await post(
+          '/v1/messages',
+          { model: 'claude-sonnet-4-6', max_tokens: 64, stream, stop_sequences: ['5'], messages: [{ role: 'user', content: filler }, { role: 'assistant', content: 'Noted.' }, { role: 'user', content: 'Count to 10.' }] },
+          { 'x-llm-proxy-context': 'truncate' },
+        );
+        assert.equal(response.status, 200, response.text);
+        assert.match(response.headers.get('x-llm-proxy-context-method') ?? '', /truncate/);
+        if (stream) assert.match(response.text, /"stop_reason":"stop_sequence","stop_sequence":"5"/);
+        else assert.deepEqual([record(JSON.parse(response.text) as Json).stop_reason, record(JSON.parse(response.text) as Json).stop_sequence], ['stop_sequence', '5']);
+      }
+    } finally {
+      anthropic.respondWith('text');
+    }
+  });
 });
+

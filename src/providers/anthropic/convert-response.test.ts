@@ -92,7 +92,10 @@ describe('parseAnthropicResponse on the fixtures', () => {
   });
 
   it('stop and max-tokens', () => {
-    assert.deepEqual(parse('stop'), expected('msg_01UbBwbwGFsEh2Rrq7RWaakE', { role: 'assistant', content: '1\n2\n3\n4\n' }, 'stop', [20, 9, 0]));
+    // The stop sequence Claude ended on is kept in vLLM's field, for /v1/messages' stop_sequence.
+    const stopped = expected('msg_01UbBwbwGFsEh2Rrq7RWaakE', { role: 'assistant', content: '1\n2\n3\n4\n' }, 'stop', [20, 9, 0]);
+    (stopped.choices[0] as { stop_reason?: string }).stop_reason = '5';
+    assert.deepEqual(parse('stop'), stopped);
     assert.deepEqual(
       parse('max-tokens'),
       expected('msg_01GqHfyR3AcbqWnBX89P8tbv', { role: 'assistant', content: 'In the mist-wrapped peaks of Eldermoor, there lived a dragon named' }, 'length', [16, 16, 0]),

@@ -2,7 +2,7 @@
 // JSON-mode tool as content), stop reason through the shared map, cache-aware usage.
 // @see https://docs.anthropic.com/en/api/messages#response-content
 import { upstreamBadResponse } from '../../errors/gateway-error.js';
-import type { ChatCompletionResponse, CompletionUsage, ThinkingBlock, ToolCall, UrlCitation } from '../../openai/types.js';
+import type { ChatCompletionChoice, ChatCompletionResponse, CompletionUsage, ThinkingBlock, ToolCall, UrlCitation } from '../../openai/types.js';
 import { assistantMessage } from '../assistant-message.js';
 import { mapFinishReason } from '../map-finish-reason.js';
 import { upstreamTokenCount as count } from '../token-count.js';
@@ -66,6 +66,11 @@ export function urlCitations(citations: unknown, start: number, end: number, int
   }
 }
 
+/** Claude's `stop_sequence` when it stopped on one, for the chat form's `stop_reason` (vLLM's field). */
+export function matchedStopSequence(stopReason: unknown, stopSequence: unknown): string | undefined {
+  return stopReason === 'stop_sequence' && typeof stopSequence === 'string' && stopSequence.length > 0 ? stopSequence : undefined;
+}
+
 /** Tool input is an object on the wire; OpenAI carries it as a JSON string. */
 export function stringifyToolInput(input: unknown): string {
   return JSON.stringify(input === undefined || input === null ? {} : input);
@@ -107,20 +112,22 @@ export function parseAnthropicResponse(body: unknown, target: ChatTarget): ChatC
     message.thinking_blocks = thinking;
   }
   if (annotations.length > 0) message.annotations = annotations;
+  const choice: ChatCompletionChoice = {
+    index: 0,
+    message,
+    finish_reason: mapFinishReason('anthropic', body.stop_reason, { hasToolCalls: toolCalls.length > 0, legacyFunctions: legacy }),
+    logprobs: null,
+  };
+  // Which stop sequence ended it: /v1/messages reads it back as `stop_sequence` when Claude was reached through the chat form.
+  const matched = matchedStopSequence(body.stop_reason, body.stop_sequence);
+  if (matched !== undefined) choice.stop_reason = matched;
 
   return {
     id: body.id.length > 0 ? body.id : `chatcmpl-${target.requestId}`,
     object: 'chat.completion',
     created: target.created,
     model: target.model,
-    choices: [
-      {
-        index: 0,
-        message,
-        finish_reason: mapFinishReason('anthropic', body.stop_reason, { hasToolCalls: toolCalls.length > 0, legacyFunctions: legacy }),
-        logprobs: null,
-      },
-    ],
+    choices: [choice],
     usage: convertAnthropicUsage(body.usage),
   };
 }

@@ -9,7 +9,7 @@ import type { ChatTarget } from '../provider.js';
 import type { AnthropicMessageDeltaUsage, AnthropicUsage } from './anthropic-wire.js';
 import { isAnthropicUsage, isRecord } from './anthropic-wire.js';
 import { JSON_RESPONSE_TOOL } from './convert-request.js';
-import { convertAnthropicUsage, mergeAnthropicUsage, stringifyToolInput, urlCitations } from './convert-response.js';
+import { convertAnthropicUsage, matchedStopSequence, mergeAnthropicUsage, stringifyToolInput, urlCitations } from './convert-response.js';
 
 /** Error types an `error` event can carry, as the HTTP status they stand for. */
 const ERROR_STATUS: Readonly<Record<string, number>> = {
@@ -65,6 +65,7 @@ export async function* convertAnthropicStream(events: AsyncIterable<SseEvent>, t
   let started = false;
   let usage: AnthropicUsage = { input_tokens: 0, output_tokens: 0 };
   let stopReason: string | null = null;
+  let stopSequence: string | null = null;
   let toolCalls = 0;
   /** Characters of content sent so far: where a cited text block's span starts and ends. */
   let written = 0;
@@ -183,12 +184,16 @@ export async function* convertAnthropicStream(events: AsyncIterable<SseEvent>, t
     if (type === 'message_delta') {
       const delta = isRecord(data.delta) ? data.delta : {};
       if (typeof delta.stop_reason === 'string') stopReason = delta.stop_reason;
+      if (typeof delta.stop_sequence === 'string') stopSequence = delta.stop_sequence;
       if (isRecord(data.usage)) usage = mergeAnthropicUsage(usage, data.usage as unknown as AnthropicMessageDeltaUsage);
       continue;
     }
 
     if (type === 'message_stop') {
-      yield chunk({}, mapFinishReason('anthropic', stopReason, { hasToolCalls: toolCalls > 0, legacyFunctions: legacy }));
+      const finish = chunk({}, mapFinishReason('anthropic', stopReason, { hasToolCalls: toolCalls > 0, legacyFunctions: legacy }));
+      const matched = matchedStopSequence(stopReason, stopSequence);
+      if (matched !== undefined && finish.choices[0] !== undefined) finish.choices[0].stop_reason = matched;
+      yield finish;
       if (target.includeUsage) {
         yield { id, object: 'chat.completion.chunk', created: target.created, model: target.model, choices: [], usage: convertAnthropicUsage(usage) };
       }

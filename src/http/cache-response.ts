@@ -115,7 +115,8 @@ export function saveChatCompletion(
 export interface FrameCapture {
   /** What to write first and after, as the client asked (usage chunk or not). */
   first: string;
-  frames: AsyncGenerator<string>;
+  /** The live frames as this client takes them: each upstream write as it came when nothing in it changed. */
+  frames: AsyncGenerator<Frame>;
   /** Every frame as produced, usage included, for the cache (emptied if the stream outgrows an entry). */
   captured: string[];
   /** The stream grew past the largest entry: it will not be stored. */
@@ -151,14 +152,20 @@ export function captureFrames(
     keep(frame);
     capture.first += shown(frame) ?? '';
   });
-  async function* rest(): AsyncGenerator<string> {
+  async function* rest(): AsyncGenerator<Frame> {
     for await (const batch of frames) {
-      let out = '';
-      eachFrame(frameText(batch), (frame) => {
+      const text = frameText(batch);
+      // Built only from the first frame this client takes otherwise (the usage chunk it did not ask
+      // for): a write left as it came goes on as the upstream's own bytes, not a copy re-encoded.
+      let out: string | undefined;
+      eachFrame(text, (frame, start) => {
         keep(frame);
-        out += shown(frame) ?? '';
+        const client = shown(frame) ?? '';
+        if (out !== undefined) out += client;
+        else if (client !== frame) out = text.slice(0, start) + client;
       });
-      if (out.length > 0) yield out;
+      if (out === undefined) yield batch;
+      else if (out.length > 0) yield out;
     }
   }
   return capture;
@@ -169,12 +176,12 @@ export function captureFrames(
  * bare blank line (a host's empty keep-alive, passed through as it came) is no frame: kept, it was
  * taken for an event that is no chunk, and the stream was never stored.
  */
-function eachFrame(batch: string, visit: (frame: string) => void): void {
+function eachFrame(batch: string, visit: (frame: string, start: number) => void): void {
   let start = 0;
   while (start < batch.length) {
     const end = batch.indexOf('\n\n', start);
     const stop = end < 0 ? batch.length : end + 2;
-    if (end !== start) visit(batch.slice(start, stop));
+    if (end !== start) visit(batch.slice(start, stop), start);
     start = stop;
   }
 }

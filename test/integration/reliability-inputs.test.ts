@@ -344,11 +344,43 @@ describe('RELIABILITY §4a bad inputs', () => {
       `openai/${'b'.repeat(300)}`,
     ];
     for (const model of names) {
+      const from = stack.fake.requests.length;
       const { error } = await rejects(chat({ model }), { status: 404, code: 'model_not_found', param: 'model' });
       // A hostile name is never reflected raw (no control characters, no megabytes).
       assert.ok(!/[\r\n\0]/.test(error.message), JSON.stringify(error.message));
       assert.ok(error.message.length < 400);
+      // Not a chat call, nor any other: a name like openai/../../v1/models must not become a GET either.
+      assert.equal(stack.fake.requests.length, from, `${JSON.stringify(model)}: the capture server saw a request`);
     }
+    await assertServing(url);
+  });
+
+  test('4a#9 the same names on every other route that takes a model → 404, the capture server sees 0 requests', async () => {
+    const names = ['openai%2Fgpt-4', 'openai/..%2F..%2Fadmin', '%2e%2e/gpt-4', 'openai/../../v1/models', 'gpt-4\u0000', 'gpt-4\r\nX-Injected: 1', 'gpt-4?x=1', 'gpt-4#f', 'gpt-4@evil.example', 'openai\\..\\gpt-4', 'a'.repeat(257)];
+    const routes: Array<[string, (model: string) => Record<string, unknown>]> = [
+      ['/v1/chat/completions', (model) => ({ model, stream: true, messages: MESSAGES })],
+      ['/v1/embeddings', (model) => ({ model, input: 'hi' })],
+      ['/v1/completions', (model) => ({ model, prompt: 'hi', max_tokens: 5 })],
+      ['/api/condense', (model) => ({ model, messages: MESSAGES })],
+      ['/v1/messages', (model) => ({ model, max_tokens: 5, messages: MESSAGES })],
+      ['/v1/messages/count_tokens', (model) => ({ model, messages: MESSAGES })],
+    ];
+    const from = stack.fake.requests.length;
+    for (const [path, body] of routes) {
+      for (const model of names) {
+        const res = await call(url, { path, headers: JSON_AUTH, body: JSON.stringify(body(model)) });
+        const label = `${path} ${JSON.stringify(model).slice(0, 40)}`;
+        if (path.startsWith('/v1/messages')) {
+          // Anthropic's error shape on its routes (README: Anthropic Messages API).
+          assert.equal(res.status, 404, `${label}: ${res.body.slice(0, 200)}`);
+          assert.equal((JSON.parse(res.body) as { error: { type: string } }).error.type, 'not_found_error', label);
+          assertRequestId(res.headers);
+        } else {
+          assertError(res, { status: 404, code: 'model_not_found', param: 'model' });
+        }
+      }
+    }
+    assert.equal(stack.fake.requests.length, from, 'the capture server saw a request');
     await assertServing(url);
   });
 
@@ -814,4 +846,5 @@ describe('RELIABILITY §4a bad inputs', () => {
     assertRequestId(asked.headers);
     await assertServing(url);
   });
+
 });

@@ -45,10 +45,10 @@ export const CondenseBodySchema = Type.Object(
       }),
     ),
     model: optional(
+      // No maxLength: a longer name is a name nothing serves, a 404 as on the chat routes, not a 400.
       Type.String({
         minLength: 1,
-        maxLength: MAX_MODEL_LENGTH,
-        description: 'The summarising model. Default: condense.model, else the cheapest routable chat model the key may use.',
+        description: `The summarising model. Default: condense.model, else the cheapest routable chat model the key may use. Over ${MAX_MODEL_LENGTH} characters it names no model (404 model_not_found).`,
       }),
     ),
     preserve_recent: optional(
@@ -95,8 +95,10 @@ export function parseCondenseBody(body: unknown): CondenseBody {
   if (!Array.isArray(fields.messages)) throw invalidType('messages', 'an array of messages');
   if (fields.messages.length === 0) throw invalidType('messages', 'a non-empty array');
   const { messages } = validateChatRequest({ model: 'condense', messages: fields.messages });
-  const model = optionalString(fields, 'model', MAX_MODEL_LENGTH);
+  const model = optionalString(fields, 'model', Number.POSITIVE_INFINITY);
   if (model !== undefined && model.length === 0) throw invalidValue('model', 'empty');
+  // An over-long name is a name nothing serves: 404, as on the chat routes (RELIABILITY 4a#9).
+  if (model !== undefined && model.length > MAX_MODEL_LENGTH) throw modelNotFound(model);
   return {
     messages,
     maxTokens: optionalInteger(fields, 'max_tokens', { minimum: 1, maximum: SUMMARY_TOKENS_CEILING }, DEFAULT_SUMMARY_TOKENS),

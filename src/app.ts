@@ -211,6 +211,12 @@ export function buildApp(services: Services, options: AppOptions = {}): App {
       done(null, undefined);
       return;
     }
+    // No route takes it (the 404 handler's turn): the body is read and dropped, not parsed, so an
+    // upload to a path we do not serve (/v1/audio/transcriptions' multipart) is told 404, not invalid_json.
+    if (request.routeOptions.url === undefined) {
+      done(null, undefined);
+      return;
+    }
     try {
       done(null, parseJsonBody(body as Buffer));
     } catch (error) {

@@ -847,4 +847,33 @@ describe('RELIABILITY §4a bad inputs', () => {
     await assertServing(url);
   });
 
+  test('4a#25 a multipart body (the audio upload shape) with a 10 KB boundary and junk before it → 400 invalid_json at once, nothing upstream', async () => {
+    // No route takes multipart (there is no audio endpoint); such a body is simply not JSON, and no
+    // boundary is ever searched for, so its length costs nothing (CVE-2024-8984 was a boundary scan).
+    const boundary = 'B'.repeat(10 * 1024);
+    const part = (name: string, value: string) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+    const junk = '\r\n-'.repeat(100_000);
+    const bodies = [
+      `${part('model', 'gpt-4')}${part('file', 'RIFF....WAVE')}--${boundary}--\r\n`,
+      `${junk}${part('model', 'gpt-4')}--${boundary}--\r\n`,
+      `${'-'.repeat(1_000_000)}${boundary}`,
+    ];
+    for (const path of ['/v1/chat/completions', '/v1/embeddings', '/v1/messages']) {
+      for (const body of bodies) {
+        const from = stack.fake.requests.length;
+        const started = performance.now();
+        const res = await call(url, { path, headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': `multipart/form-data; boundary=${boundary}` }, body });
+        const ms = performance.now() - started;
+        assert.equal(res.status, 400, `${path}: ${res.body.slice(0, 200)}`);
+        if (!path.startsWith('/v1/messages')) assertError(res, { status: 400, code: 'invalid_json', param: null });
+        else assert.equal((JSON.parse(res.body) as { error: { type: string } }).error.type, 'invalid_request_error');
+        assert.ok(ms < 1_000, `${path}: answered in ${Math.round(ms)} ms`);
+        assert.equal(stack.fake.requests.length, from, 'the upstream saw nothing');
+      }
+    }
+    // The OpenAI audio routes are not served: 404, not a parse.
+    const audio = await call(url, { path: '/v1/audio/transcriptions', headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': `multipart/form-data; boundary=${boundary}` }, body: bodies[1] });
+    assertError(audio, { status: 404, code: 'not_found' });
+    await assertServing(url);
+  });
 });

@@ -22,6 +22,7 @@ import {
   type Stack,
 } from '../support/reliability-support.js';
 import { startFakeGemini } from '../support/fake-gemini.js';
+import { createKey, settledSpend } from '../support/key-support.js';
 
 const MESSAGES = [{ role: 'user', content: 'hi' }];
 
@@ -519,6 +520,51 @@ describe('RELIABILITY §4a bad inputs', () => {
     await assertServing(url);
   });
 
+  test('4a#13 duplicate keys: the model a key\'s allowlist checks is the model routed and billed, on every route', async () => {
+    const limited = await createKey(url, { name: 'dup-keys', models: ['gpt-4o-mini', 'text-embedding-3-small'], max_budget: 100 });
+    const headers = { authorization: `Bearer ${limited.key}`, 'content-type': 'application/json' };
+    const messages = JSON.stringify(MESSAGES);
+    // The allowed model first, a forbidden one last: the last one is what is checked, and refused.
+    const refusals: Array<[string, string]> = [
+      ['/v1/chat/completions', `{"model":"gpt-4o-mini","messages":${messages},"model":"gpt-4"}`],
+      ['/v1/chat/completions', `{"model":"gpt-4o-mini","stream":true,"messages":${messages},"model":"gpt-4"}`],
+      ['/v1/completions', `{"model":"gpt-4o-mini","prompt":"hi","model":"gpt-4"}`],
+      ['/v1/embeddings', `{"model":"text-embedding-3-small","input":"hi","model":"text-embedding-3-large"}`],
+      ['/api/condense', `{"model":"gpt-4o-mini","messages":${messages},"model":"gpt-4"}`],
+      ['/v1/messages', `{"model":"gpt-4o-mini","max_tokens":5,"messages":${messages},"model":"gpt-4"}`],
+    ];
+    const from = stack.fake.requests.length;
+    for (const [path, body] of refusals) {
+      const res = await call(url, { path, headers, body });
+      assert.equal(res.status, 403, `${path}: ${res.body.slice(0, 200)}`);
+      if (!path.startsWith('/v1/messages')) assertError(res, { status: 403, code: 'model_not_allowed', type: 'permission_error' });
+      else assert.equal((JSON.parse(res.body) as { error: { type: string } }).error.type, 'permission_error');
+    }
+    assert.equal(stack.fake.requests.length, from, 'nothing refused went upstream');
+
+    // The forbidden model first, the allowed one last: served, forwarded and billed as the allowed one.
+    const served = await call(url, { headers, body: `{"model":"gpt-4","messages":${messages},"model":"gpt-4o-mini"}` });
+    assert.equal(served.status, 200, served.body);
+    assert.deepEqual(stack.fake.requests.slice(from).map((request) => request.body?.model), ['gpt-4o-mini']);
+    const plain = await call(url, { headers, body: chat({ model: 'gpt-4o-mini' }) });
+    const dearer = await post(url, chat());
+    const record = async (res: RawResponse) => {
+      const id = res.headers['x-request-id'] as string;
+      await eventually(() => stack.gateway.usage.recent().some((entry) => entry.requestId === id));
+      return stack.gateway.usage.recent().find((entry) => entry.requestId === id);
+    };
+    const [servedRecord, plainRecord, dearerRecord] = [await record(served), await record(plain), await record(dearer)];
+    assert.equal(servedRecord?.model, 'gpt-4o-mini');
+    assert.equal(servedRecord?.keyId, limited.id);
+    assert.ok(servedRecord?.cost !== undefined && servedRecord.cost > 0);
+    // Same prompt, same answer: priced as gpt-4o-mini, not as the gpt-4 named first.
+    assert.equal(servedRecord.cost, plainRecord?.cost);
+    assert.notEqual(servedRecord.cost, dearerRecord?.cost);
+    const spend = await settledSpend(url, limited.id, servedRecord.cost * 2, 1e-9);
+    assert.ok(Math.abs(spend - servedRecord.cost * 2) < 1e-9, `the key's spend ${spend} is two gpt-4o-mini calls`);
+    await assertServing(url);
+  });
+
   test('4a#14 __proto__ and constructor.prototype in the body have no effect on any object', async () => {
     const bodies = [
       `{"__proto__":{"admin":true,"polluted":"yes"},"model":"gpt-4","messages":${JSON.stringify(MESSAGES)}}`,
@@ -757,6 +803,41 @@ describe('RELIABILITY §4a bad inputs', () => {
     const plain = await post(url, chat({}, content));
     assert.equal((JSON.parse(plain.body) as { choices: Array<{ message: { content: string } }> }).choices[0]?.message.content, `Hello from the fake upstream. You said: ${content}`);
     assertRequestId(res.headers);
+    await assertServing(url);
+  });
+
+  test('4a#21 the same strings translated into /v1/messages events, and an upstream error text echoed into a stream, stay inside one data: line', async () => {
+    const content = 'start\n\ndata: [DONE]\n\nmiddle\rend\r\n\r\nevent: message_stop\ndata: {"type":"message_stop"}\n\n';
+    const translated = await call(url, { path: '/v1/messages', headers: JSON_AUTH, body: JSON.stringify({ model: 'gpt-4', max_tokens: 50, stream: true, messages: [{ role: 'user', content }] }) });
+    assert.equal(translated.status, 200, translated.body);
+    assert.ok(!translated.body.includes('\r'), 'no raw CR on the wire');
+    const blocks = translated.body.split('\n\n').filter((block) => block.length > 0);
+    const events = blocks.map((block) => {
+      const [event, data, ...rest] = block.split('\n');
+      assert.deepEqual(rest, [], `one event and one data line per block: ${JSON.stringify(block)}`);
+      assert.match(event ?? '', /^event: [a-z_]+$/);
+      assert.match(data ?? '', /^data: \{/);
+      return { name: (event ?? '').slice(7), data: JSON.parse((data ?? '').slice(6)) as { type: string; delta?: { text?: string } } };
+    });
+    assert.equal(events.filter((event) => event.name === 'message_stop').length, 1, 'exactly one message_stop, the last');
+    assert.equal(events.at(-1)?.name, 'message_stop');
+    const text = events.map((event) => (event.data.type === 'content_block_delta' ? (event.data.delta?.text ?? '') : '')).join('');
+    assert.equal(text, `Hello from the fake upstream. You said: ${content}`);
+
+    // A provider's error text is copied into the closing error event: still one JSON-escaped line.
+    const message = 'boom\n\ndata: [DONE]\n\n\rx';
+    for (const [path, body] of [['/v1/chat/completions', chat({ stream: true })], ['/v1/messages', JSON.stringify({ model: 'gpt-4', max_tokens: 50, stream: true, messages: MESSAGES })]] as const) {
+      stack.fake.enqueue({ kind: 'error-event', chunks: 2, message });
+      const res = await call(url, { path, headers: JSON_AUTH, body });
+      assert.equal(res.status, 200);
+      // A failed stream ends on its error event, with no [DONE] line (CONTRACT.md), not even the one in the text.
+      assert.ok(!res.body.includes('\r') && !/^data: \[DONE\]$/m.test(res.body), `${path}: the error text broke out of its line: ${JSON.stringify(res.body.slice(-300))}`);
+      const last = res.body.trimEnd().split('\n\n').at(-1) ?? '';
+      const dataLines = last.split('\n').filter((line) => line.startsWith('data: '));
+      assert.equal(dataLines.length, 1, `${path}: ${JSON.stringify(last)}`);
+      const parsed = JSON.parse(dataLines[0]?.slice(6) ?? '') as { error: { message: string } };
+      assert.ok(parsed.error.message.includes(message), `${path}: ${parsed.error.message}`);
+    }
     await assertServing(url);
   });
 

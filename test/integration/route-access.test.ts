@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CLIENT_KEY, MASTER_KEY } from '../support/gateway-harness.js';
-import { assertError, call, chat, post, startStack, type RawResponse, type Stack } from '../support/reliability-support.js';
+import { createKey } from '../support/key-support.js';
+import { assertError, call, chat, hasWholeResponse, parseRawResponse, post, rawExchange, startStack, type RawResponse, type Stack } from '../support/reliability-support.js';
 
 /** Routes anyone may call (CONTRACT.md: /health*; the dashboard page and its sign-in, the way to a session). */
 const OPEN = new Set([
@@ -119,5 +120,46 @@ describe('§4d#12/#13 access and caching headers on every route', () => {
       assert.equal(res.headers.vary, 'Authorization', name);
     }
     assert.deepEqual(answers.map(([, res]) => res.status), [200, 404, 400, 413]);
+  });
+});
+
+describe('§4d#12 refusals made outside the routes carry the same caching headers', () => {
+  let stack: Stack;
+
+  before(async () => {
+    stack = await startStack({
+      yaml: 'server:\n  headers_timeout_s: 1\n  request_timeout_s: 1.5\nauth:\n  max_failures_per_minute: 3\nrouting:\n  retries: 0\n  ttfb_timeout_s: 0.5\n',
+    });
+  });
+  after(async () => {
+    await stack.close();
+  });
+
+  const raw = async (pieces: string[], gapMs = 0): Promise<RawResponse> => parseRawResponse((await rawExchange(stack.url, pieces, { gapMs, timeoutMs: 5_000, until: hasWholeResponse })).text);
+
+  test('malformed HTTP, timeouts, URL and coding refusals, rate limits, the auth lockout and upstream failures: no-store and Vary: Authorization on each', async () => {
+    const answers: Array<[string, number, RawResponse]> = [];
+    answers.push(['not HTTP', 400, await raw(['HELLO WORLD\r\n\r\n'])]);
+    answers.push(['bad X-Request-Id', 400, await raw(['GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: a\rb\r\n\r\n'])]);
+    answers.push(['malformed percent-encoding', 400, await raw(['GET /v1/models/% HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'])]);
+    answers.push(['bad Host', 400, await raw([`GET /v1/models HTTP/1.1\r\nHost: a?b\r\nAuthorization: Bearer ${CLIENT_KEY}\r\n\r\n`])]);
+    answers.push(['slow headers', 408, await raw(['GET /health HTTP/1.1\r\n', 'Host: 127.0.0.1\r\n'], 1_500)]);
+    answers.push(['long path parameter', 414, await call(stack.url, { method: 'DELETE', path: `/admin/keys/${'a'.repeat(1_100)}`, headers: { authorization: `Bearer ${MASTER_KEY}` } })]);
+    answers.push(['Content-Encoding', 415, await post(stack.url, chat(), { 'content-encoding': 'gzip' })]);
+    const limited = await createKey(stack.url, { name: 'one-a-minute', rpm_limit: 1 });
+    const limitedHeaders = { authorization: `Bearer ${limited.key}`, 'content-type': 'application/json' };
+    assert.equal((await call(stack.url, { headers: limitedHeaders, body: chat() })).status, 200);
+    answers.push(['key rate limit', 429, await call(stack.url, { headers: limitedHeaders, body: chat() })]);
+    stack.fake.enqueue({ kind: 'status', status: 500 });
+    answers.push(['upstream 500', 502, await post(stack.url, chat())]);
+    stack.fake.enqueue({ kind: 'delay-headers', ms: 2_000 });
+    answers.push(['upstream timeout', 504, await post(stack.url, chat())]);
+    for (let attempt = 0; attempt < 3; attempt++) await call(stack.url, { method: 'GET', path: '/v1/models', headers: { authorization: `Bearer sk-wrong-${attempt}` } });
+    answers.push(['auth lockout', 429, await call(stack.url, { method: 'GET', path: '/v1/models', headers: { authorization: 'Bearer sk-wrong-again' } })]);
+    for (const [name, status, res] of answers) {
+      assert.equal(res.status, status, `${name}: ${res.body.slice(0, 200)}`);
+      assert.equal(res.headers['cache-control'], 'no-store', `${name}: Cache-Control`);
+      assert.equal(res.headers.vary, 'Authorization', `${name}: Vary`);
+    }
   });
 });

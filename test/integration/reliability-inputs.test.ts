@@ -91,6 +91,31 @@ describe('RELIABILITY §4a bad inputs', () => {
     assert.equal(chunked.status, 200, chunked.body);
     const identity = await post(url, chat(), { 'content-encoding': 'identity' });
     assert.equal(identity.status, 200);
+
+    // The same on every other route that takes a body (Anthropic's error shape on its own routes).
+    const others: Array<[string, string]> = [
+      ['/v1/messages', JSON.stringify({ model: 'gpt-4', max_tokens: 5, messages: MESSAGES })],
+      ['/v1/messages/count_tokens', JSON.stringify({ model: 'gpt-4', messages: MESSAGES })],
+      ['/v1/embeddings', JSON.stringify({ model: 'text-embedding-3-small', input: 'hi' })],
+      ['/v1/completions', JSON.stringify({ model: 'gpt-4', prompt: 'hi', max_tokens: 5 })],
+      ['/api/condense', JSON.stringify({ messages: [{ role: 'user', content: 'hi there' }] })],
+    ];
+    for (const [path, body] of others) {
+      const send = (headers: Record<string, string>, payload = body) => call(url, { path, headers: { authorization: `Bearer ${CLIENT_KEY}`, ...headers }, body: payload });
+      const refusal = (res: RawResponse, status: number, code: string) => {
+        if (!path.startsWith('/v1/messages')) return assertError(res, { status, code, param: null });
+        assert.equal(res.status, status, `${path}: ${res.body.slice(0, 200)}`);
+        return assert.equal((JSON.parse(res.body) as { error: { type: string } }).error.type, 'invalid_request_error');
+      };
+      for (const type of [undefined, 'text/plain', 'application/x-www-form-urlencoded']) {
+        const res = await send(type === undefined ? {} : { 'content-type': type });
+        assert.equal(res.status, 200, `${path} ${String(type)}: ${res.body.slice(0, 200)}`);
+      }
+      const from = stack.fake.requests.length;
+      refusal(await send({ 'content-type': 'application/x-www-form-urlencoded' }, 'model=gpt-4&input=hi'), 400, 'invalid_json');
+      refusal(await send({ 'content-type': 'application/json', 'content-encoding': 'gzip' }), 415, 'unsupported_media_type');
+      assert.equal(stack.fake.requests.length, from, `${path}: a refused body went upstream`);
+    }
     await assertServing(url);
   });
 

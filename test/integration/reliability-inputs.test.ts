@@ -20,6 +20,7 @@ import {
   startStack,
   type RawResponse,
   type Stack,
+  withStack,
 } from '../support/reliability-support.js';
 import { startFakeGemini } from '../support/fake-gemini.js';
 import { createKey, settledSpend } from '../support/key-support.js';
@@ -669,6 +670,34 @@ describe('RELIABILITY §4a bad inputs', () => {
     assert.match([...bodies][0] ?? '', /Authorization.*x-api-key/);
     assert.equal(chatCalls(stack.fake, from), 0);
     await assertServing(url);
+  });
+
+  test('4a#16 malformed, unknown static-shaped and unknown virtual-key-shaped keys are refused in similar time (no lookup that takes longer for one kind)', async () => {
+    await withStack({ yaml: 'auth:\n  max_failures_per_minute: 0\n' }, async (own) => {
+      const kinds: Record<string, (index: number) => Record<string, string>> = {
+        missing: () => ({}),
+        malformed: (index) => ({ authorization: `Basic ${Buffer.from(`u:${index}`).toString('base64')}` }),
+        unknown: (index) => ({ authorization: `Bearer sk-unknown-${index.toString().padStart(24, '0')}` }),
+        // A fresh id every time: past the negative cache, so each one is a database look-up.
+        'unknown virtual': (index) => ({ authorization: `Bearer sk-gw_${index.toString(16).padStart(16, '0')}_${'A'.repeat(43)}` }),
+      };
+      const medians: Record<string, number> = {};
+      const bodies = new Set<string>();
+      for (const [kind, headers] of Object.entries(kinds)) {
+        const times: number[] = [];
+        for (let index = 0; index < 40; index++) {
+          const started = performance.now();
+          const res = await call(own.url, { method: 'GET', path: '/v1/models', headers: headers(index) });
+          times.push(performance.now() - started);
+          bodies.add(JSON.stringify(assertError(res, { status: 401, code: 'invalid_api_key', type: 'authentication_error' })));
+        }
+        times.sort((a, b) => a - b);
+        medians[kind] = times[20] ?? 0;
+      }
+      assert.equal(bodies.size, 1, 'one body for every kind');
+      const values = Object.values(medians);
+      assert.ok(Math.max(...values) - Math.min(...values) < 25, `median latencies differ: ${JSON.stringify(medians)}`);
+    });
   });
 
   test('4a#17 key in the query string (?key=, ?api_key=) → 401; the query string never reaches the access log', async () => {

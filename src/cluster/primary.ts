@@ -265,9 +265,11 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
       const streak = lived < STABLE_AFTER_MS ? crashes + 1 : 0;
       const delay = streak === 0 ? 0 : Math.min(MAX_RESTART_DELAY_MS, 250 * 2 ** streak);
       logger.warn({ worker: index, pid: worker.process.pid, code, signal, restart_in_ms: delay }, 'worker exited; starting a new one');
+      // Not unref'd: with every worker gone at once (the OOM killer), this timer is all that keeps the
+      // primary running, and it exited 0 in silence with no worker left.
       setTimeout(() => {
         if (!stopping) fork(index, streak);
-      }, delay).unref();
+      }, delay);
     });
   };
 

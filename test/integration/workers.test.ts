@@ -341,6 +341,36 @@ describe('workers: shutdown delay', () => {
   });
 });
 
+describe('workers: every worker killed at once', () => {
+  test('the primary starts new ones and serves again; it does not exit with no worker left', async () => {
+    const gateway = await startGatewayProcess({ LLM_PROXY_MASTER_KEY: MASTER_KEY }, BASE_CONFIG, ['--workers', '2']);
+    try {
+      const pid = gateway.child.pid as number;
+      const killed = childPids(pid);
+      for (const worker of killed) process.kill(worker, 'SIGKILL');
+      await gateway.waitFor('worker exited; starting a new one', 10_000, 2);
+      // The primary had nothing left to keep it running but the restart timers: it exited 0.
+      await eventually(() => {
+        const now = childPids(pid);
+        return now.length === 2 && now.every((worker) => !killed.includes(worker));
+      }, 15_000);
+      assert.equal(gateway.child.exitCode, null, gateway.output().slice(-3000));
+      let status = 0;
+      const deadline = Date.now() + 15_000;
+      while (status !== 200 && Date.now() < deadline) {
+        status = await send(gateway.url, '/v1/models', { headers: bearer(MASTER_KEY) }).then(
+          (answer) => answer.status,
+          () => 0,
+        );
+        if (status !== 200) await sleep(100);
+      }
+      assert.equal(status, 200, gateway.output().slice(-3000));
+    } finally {
+      await gateway.cleanup();
+    }
+  });
+});
+
 describe('workers: stopped while starting', () => {
   test('SIGTERM to the primary while its workers still load: the start is abandoned and the primary exits 0', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-workers-start-'));

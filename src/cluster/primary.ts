@@ -93,7 +93,7 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
   const aggregator = new AggregatorRegistry();
 
   const slots = new Map<number, Slot>();
-  const reloadWaits = new Map<number, { worker: Worker; resolve(outcome: ReloadOutcome | undefined): void }>();
+  const reloadWaits = new Map<number, { worker: Worker; resolve(outcome: ReloadOutcome): void }>();
   let nextReloadId = 1;
   let stopping = false;
   let listening = 0;
@@ -109,22 +109,56 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
 
   const reply = (worker: Worker, id: number, value: ReplyValue) => send(worker, { llmp: 1, t: 'reply', id, value });
 
-  const askReload = (slot: Slot, restartRequired: string[]): Promise<ReloadOutcome | undefined> =>
+  /**
+   * Asks one worker to apply `target`. `answered` is false when the worker gave no answer in time:
+   * it may still apply it later, so only a restart makes its config known again.
+   */
+  const askReload = (slot: Slot, target: Config, restartRequired: string[]): Promise<{ outcome: ReloadOutcome; answered: boolean }> =>
     new Promise((resolve) => {
       const { worker } = slot;
-      slot.config = running;
       const id = nextReloadId++;
-      const timer = setTimeout(() => settle(undefined), RELOAD_TIMEOUT_MS);
-      const settle = (outcome: ReloadOutcome | undefined) => {
+      const timer = setTimeout(() => settle(refusedReload(`worker ${slot.index} did not answer within ${RELOAD_TIMEOUT_MS / 1000} s`, null), false), RELOAD_TIMEOUT_MS);
+      const settle = (outcome: ReloadOutcome, answered: boolean) => {
         clearTimeout(timer);
         reloadWaits.delete(id);
-        resolve(outcome);
+        // Only an applied config is the worker's: one that failed keeps what it ran.
+        if (outcome.reloaded) slot.config = target;
+        resolve({ outcome, answered });
       };
-      reloadWaits.set(id, { worker, resolve: settle });
-      send(worker, { llmp: 1, t: 'reload', id, config: running, restartRequired });
+      // Named by its worker: the answer says where the reload failed.
+      reloadWaits.set(id, { worker, resolve: (outcome) => settle(outcome.reloaded ? outcome : { ...outcome, error: `worker ${slot.index}: ${outcome.error ?? 'it could not reload'}` }, true) });
+      send(worker, { llmp: 1, t: 'reload', id, config: target, restartRequired });
     });
 
-  /** Checks the config once here, then reloads every worker; the outcome covers them all. */
+  /**
+   * Ends a worker whose config is not the running one (it could not be switched back, or never
+   * answered): its replacement starts on the running config. SIGTERM lets it drain; SIGKILL after
+   * the drain's own limits, for one whose event loop never comes back.
+   */
+  const restartOnRunning = (slot: Slot, reason: string) => {
+    const { worker } = slot;
+    // A stop ends every worker anyway, each after its drain.
+    if (stopping || worker.isDead()) return;
+    logger.warn({ component: 'reload', worker: slot.index, pid: worker.process.pid, reason }, 'restarting a worker on the running configuration');
+    const { delayMs, deadlineMs } = stopTimes(running.server);
+    setTimeout(() => {
+      if (!worker.isDead()) worker.process.kill('SIGKILL');
+    }, delayMs + deadlineMs + 20_000).unref();
+    worker.process.kill('SIGTERM');
+  };
+
+  /** Brings a worker to the running config (a replacement that started on an older one, or one switched back). */
+  const toRunning = async (slot: Slot) => {
+    const target = running;
+    const { outcome } = await askReload(slot, target, []);
+    if (!outcome.reloaded && running === target) restartOnRunning(slot, outcome.error ?? 'it could not apply the running configuration');
+  };
+
+  /**
+   * Checks the config once here, then reloads every worker, all or nothing: the primary records the
+   * new config only once every worker runs it. Should one fail (its build, no answer, it died), the
+   * workers that took it go back to the running one, and the answer says which worker failed and why.
+   */
   const reloadNow = async (): Promise<ReloadOutcome> => {
     const loaded = loadForReload(running);
     if ('error' in loaded) {
@@ -140,26 +174,35 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
       logger.error({ component: 'reload', err: message }, 'configuration reload refused; the running configuration stays');
       return refusedReload(message, null);
     }
-    running = loaded.config;
-    redactor.extend(configuredSecrets(running), configuredHosts(running));
-    logger.level = running.logging.level;
-    // A worker still starting gets this config when it listens (see 'listening').
+    // Before any worker has them: a failure's log line must not show the new secrets either.
+    redactor.extend(configuredSecrets(loaded.config), configuredHosts(loaded.config));
+    // A worker still starting gets the running config when it listens (see 'listening').
     const ready = [...slots.values()].filter((slot) => slot.ready);
-    const outcomes = await Promise.all(ready.map((slot) => askReload(slot, loaded.restartRequired)));
-    const done = outcomes.filter((outcome) => outcome?.reloaded === true).length;
-    const failed = outcomes.find((outcome) => outcome !== undefined && !outcome.reloaded);
+    const answers = await Promise.all(ready.map((slot) => askReload(slot, loaded.config, loaded.restartRequired)));
+    const failedAt = answers.findIndex((answer) => !answer.outcome.reloaded);
+    if (failedAt !== -1) {
+      const failed = answers[failedAt]?.outcome as ReloadOutcome;
+      const back = ready.filter((_slot, index) => answers[index]?.outcome.reloaded === true);
+      await Promise.all(back.map(toRunning));
+      ready.forEach((slot, index) => {
+        if (answers[index]?.answered === false) restartOnRunning(slot, failed.error ?? 'it did not answer');
+      });
+      const error = failed.error ?? 'a worker could not reload';
+      logger.error({ component: 'reload', err: error, switched_back: back.length, workers: slots.size }, 'configuration reload failed on a worker; every worker keeps the running configuration');
+      return refusedReload(error, failed.param ?? null, loaded.restartRequired);
+    }
+    running = loaded.config;
+    logger.level = running.logging.level;
+    // A replacement that listened while this reload ran started on the config before it.
+    for (const slot of slots.values()) if (slot.ready && !ready.includes(slot) && slot.config !== running) void toRunning(slot);
     if (loaded.restartRequired.length > 0) {
       logger.warn({ component: 'reload', settings: loaded.restartRequired }, 'these settings changed but need a restart; they keep their running values');
-    }
-    if (failed !== undefined) {
-      logger.error({ component: 'reload', err: failed.error, reloaded: done, workers: slots.size }, 'configuration reload failed on a worker');
-      return refusedReload(failed.error ?? 'a worker could not reload', failed.param ?? null, loaded.restartRequired, done);
     }
     // Checked and logged here, once: a worker given this config reports none of its own.
     const warnings = loaded.warnings ?? [];
     for (const warning of warnings) logger.warn({ component: 'reload' }, warning);
-    logger.info({ component: 'reload', workers: done }, 'configuration reloaded on every worker');
-    return { reloaded: true, restartRequired: loaded.restartRequired, processes: done, warnings };
+    logger.info({ component: 'reload', workers: ready.length }, 'configuration reloaded on every worker');
+    return { reloaded: true, restartRequired: loaded.restartRequired, processes: ready.length, warnings };
   };
   let reloading: Promise<ReloadOutcome> = Promise.resolve({ reloaded: true, restartRequired: [], processes: 0, warnings: [] });
   const reloadAll = (): Promise<ReloadOutcome> => {
@@ -220,7 +263,7 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
         for (const timer of slot.startTimers) clearTimeout(timer);
         slot.ready = true;
         // Reloaded while it started (a replacement for a worker that died): it catches up now.
-        if (slot.config !== running) void askReload(slot, []);
+        if (slot.config !== running) void toRunning(slot);
         listening++;
         if (!announced && listening >= count) {
           announced = true;
@@ -253,7 +296,8 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
     worker.on('exit', (code, signal) => {
       for (const timer of slot.startTimers) clearTimeout(timer);
       if (slots.get(index) === slot) slots.delete(index);
-      for (const wait of reloadWaits.values()) if (wait.worker === worker) wait.resolve(undefined);
+      const how = signal === null ? `code ${code}` : signal;
+      for (const wait of reloadWaits.values()) if (wait.worker === worker) wait.resolve(refusedReload(`exited while applying it (${how})`, null));
       if (stopping) return;
       if (!announced) {
         // A worker that cannot start (a port in use, a bad database path) would fail the same way again.

@@ -1,9 +1,12 @@
 // Preloaded (node --import) into a `--workers` gateway: its cluster workers get stuck, as a worker
 // whose event loop never comes back would (a synchronous wait that does not end). The primary is
 // left alone. STUCK_WORKER_AT: `load` (before the worker's own code runs), `config` (once the
-// primary has answered its request for the config). With STUCK_WORKER_FILE, only while that file exists.
+// primary has answered its request for the config), `reload` (when the primary asks it to reload).
+// With STUCK_WORKER_FILE, only while that file exists; at `reload`, each worker stuck appends its
+// pid to STUCK_WORKER_FILE.pids first (the test ends it, as the OOM killer would), and with
+// STUCK_WORKER_ONE=1 the first worker to delete the file is the only one stuck.
 import cluster from 'node:cluster';
-import { existsSync } from 'node:fs';
+import { appendFileSync, existsSync, rmSync } from 'node:fs';
 
 function stuck(): void {
   const file = process.env.STUCK_WORKER_FILE;
@@ -12,11 +15,36 @@ function stuck(): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
 }
 
+/** A reload message: stuck, when the file says so (claimed by deleting it, with STUCK_WORKER_ONE). */
+function stuckOnReload(): void {
+  const file = process.env.STUCK_WORKER_FILE;
+  if (file === undefined) return stuck();
+  if (process.env.STUCK_WORKER_ONE === '1') {
+    try {
+      // One unlink succeeds: that worker is the one stuck.
+      rmSync(file);
+    } catch {
+      return;
+    }
+  } else if (!existsSync(file)) return;
+  appendFileSync(`${file}.pids`, `${process.pid}\n`);
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+}
+
+function isMessage(message: unknown, type: string): boolean {
+  return typeof message === 'object' && message !== null && (message as { t?: unknown }).t === type;
+}
+
 if (cluster.isWorker) {
   if (process.env.STUCK_WORKER_AT === 'load') stuck();
   if (process.env.STUCK_WORKER_AT === 'config') {
     process.on('message', (message: unknown) => {
-      if (typeof message === 'object' && message !== null && (message as { t?: unknown }).t === 'reply') stuck();
+      if (isMessage(message, 'reply')) stuck();
+    });
+  }
+  if (process.env.STUCK_WORKER_AT === 'reload') {
+    process.on('message', (message: unknown) => {
+      if (isMessage(message, 'reload')) stuckOnReload();
     });
   }
 }

@@ -1,0 +1,129 @@
+// A `--workers` reload is all or nothing: when a worker cannot apply the new config (here it dies
+// while applying it, as a worker the OOM killer ends would), the workers that took it go back to
+// the running config, the primary keeps that one (a replacement starts on it, the next reload is
+// compared with it), and the SIGHUP log line says the reload failed and why. Workers are made to
+// hang on the reload message by a preload (stuck-worker.ts) and then killed by the test.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
+import { eventually, MASTER_KEY, UPSTREAM_KEY } from '../support/gateway-harness.js';
+import { childPids, send, startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
+
+const PRELOAD = ['--import', new URL('../support/stuck-worker.js', import.meta.url).href];
+const BASE_CONFIG = 'server:\n  shutdown_timeout_s: 5\nrouting:\n  discovery_interval_s: 0\n';
+const WITH_ALIAS = `${BASE_CONFIG}aliases:\n  fast: openai/gpt-4o-mini\n`;
+const HEADERS = { authorization: `Bearer ${MASTER_KEY}`, 'content-type': 'application/json', 'cache-control': 'no-store' };
+
+/** The status of a chat call naming `model`, on a connection of its own (the workers take them in turn). */
+async function chatStatus(url: string, model: string): Promise<number> {
+  const answer = await send(url, '/v1/chat/completions', { headers: HEADERS, body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }) });
+  return answer.status;
+}
+
+/** The pids the preload wrote, once `count` workers hang on the reload message. */
+async function stuckPids(flag: string, count: number): Promise<number[]> {
+  const file = `${flag}.pids`;
+  const read = () => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number) : []);
+  await eventually(() => read().length === count, 15_000);
+  return read();
+}
+
+/** `model`'s status on both workers, including every replacement started since `from` (the output's length then). */
+async function statusOnEveryWorker(gateway: GatewayProcess, model: string, expected: number): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  const servedBy = new Set<number>();
+  const from = gateway.output().length;
+  // Both slots must answer, each after its replacement listened (the access line names the worker).
+  while (servedBy.size < 2) {
+    assert.ok(Date.now() < deadline, `not every worker answered:\n${gateway.output().slice(-3000)}`);
+    let status: number;
+    try {
+      status = await chatStatus(gateway.url, model);
+    } catch (error) {
+      // Every worker died: none listens until the replacements do.
+      if ((error as NodeJS.ErrnoException).code !== 'ECONNREFUSED') throw error;
+      await sleep(50);
+      continue;
+    }
+    assert.equal(status, expected);
+    for (const line of gateway.output().slice(from).split('\n')) {
+      if (!line.includes('"path":"/v1/chat/completions"')) continue;
+      const worker = (JSON.parse(line) as { worker?: number }).worker;
+      if (worker !== undefined) servedBy.add(worker);
+    }
+    await sleep(50);
+  }
+}
+
+function failureLine(gateway: GatewayProcess): { err: string; msg: string } {
+  const line = gateway.output().split('\n').find((text) => text.includes('configuration reload failed'));
+  assert.ok(line !== undefined, gateway.output().slice(-3000));
+  return JSON.parse(line) as { err: string; msg: string };
+}
+
+for (const [name, one] of [
+  ['one worker dies while applying a reload', true],
+  ['every worker dies while applying a reload', false],
+] as const) {
+  describe(`cluster reload: ${name}`, () => {
+    let fake: FakeOpenAi;
+    let gateway: GatewayProcess;
+    let dir: string;
+    let flag: string;
+
+    before(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'llm-proxy-cluster-reload-'));
+      flag = join(dir, 'stuck');
+      fake = await startFakeOpenAi({ apiKey: UPSTREAM_KEY, answer: () => 'hello' });
+      gateway = await startGatewayProcess(
+        {
+          LLM_PROXY_MASTER_KEY: MASTER_KEY,
+          OPENAI_API_KEY: UPSTREAM_KEY,
+          OPENAI_BASE_URL: `${fake.url}/v1`,
+          STUCK_WORKER_AT: 'reload',
+          STUCK_WORKER_FILE: flag,
+          ...(one ? { STUCK_WORKER_ONE: '1' } : {}),
+        },
+        BASE_CONFIG,
+        ['--workers', '2'],
+        'dist/src/main.js',
+        PRELOAD,
+      );
+    });
+
+    after(async () => {
+      // A drain first: a primary killed outright leaves its workers writing into the data directory cleanup removes.
+      gateway.child.kill('SIGTERM');
+      await gateway.exited;
+      await gateway.cleanup();
+      await fake.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    test('the reload fails as a whole: the log says why, every worker (replacements too) serves the running config', async () => {
+      writeFileSync(flag, '');
+      gateway.writeConfig(WITH_ALIAS);
+      gateway.child.kill('SIGHUP');
+      const stuck = await stuckPids(flag, one ? 1 : 2);
+      for (const pid of stuck) process.kill(pid, 'SIGKILL');
+      await gateway.waitFor('configuration reload failed', 15_000);
+      const failure = failureLine(gateway);
+      assert.match(failure.err, /^worker \d: exited while applying it \(SIGKILL\)/, failure.err);
+      assert.doesNotMatch(gateway.output(), /configuration reloaded on every worker/);
+      // Both slots, each worker that survived and each replacement, serve the config that was running.
+      await statusOnEveryWorker(gateway, 'fast', 404);
+      assert.equal(childPids(gateway.child.pid as number).filter((pid) => stuck.includes(pid)).length, 0);
+    });
+
+    test('the next reload is compared with the running config, and then applies on every worker', async () => {
+      rmSync(flag, { force: true });
+      gateway.child.kill('SIGHUP');
+      await gateway.waitFor('configuration reloaded on every worker', 15_000);
+      await statusOnEveryWorker(gateway, 'fast', 200);
+    });
+  });
+}

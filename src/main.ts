@@ -13,8 +13,13 @@ import type { Config } from './config/config-schema.js';
 import { configWarnings } from './server/config-warnings.js';
 import { stopTimes } from './http/graceful-shutdown.js';
 import { afterLogWritten, type Logger } from './logging/logger.js';
+import { ProcessFaults } from './logging/process-faults.js';
 import { GatewayServer, masterKeySetup, servingProblem, type MasterKeySetup } from './server/gateway-server.js';
 import { onStopSignals } from './server/stop-signals.js';
+
+// First, so a fault while the config loads is reported too (to stderr, until a logger exists).
+const faults = new ProcessFaults();
+faults.install();
 
 function fail(message: string): never {
   process.stderr.write(`llm-proxy: ${message}\n`);
@@ -123,6 +128,8 @@ async function startSingle(config: Config, key: MasterKeySetup): Promise<void> {
   const gateway = await GatewayServer.create(config, key.digest, { onGeneratedKey: (generated, file) => showGeneratedKey(generated, file, addressOf(config)) });
   const { services } = gateway.app;
   const { logger } = services;
+  // The shared logger: its redactor learns each reload's secrets too.
+  faults.report({ logger: gateway.shared.logger, beforeExit: () => gateway.shared.spoolUsageNow() });
   let announced = false;
   const shutdown = async (signal: string) => {
     const { delayMs, deadlineMs } = stopTimes(gateway.app.services.config.server);
@@ -174,7 +181,7 @@ async function startSingle(config: Config, key: MasterKeySetup): Promise<void> {
 async function main(): Promise<void> {
   if (cluster.isWorker) {
     // The primary hands over the config it checked, so a worker restarted after a bad edit still starts.
-    await runWorker(fail);
+    await runWorker(fail, faults);
     return;
   }
   let config: Config;
@@ -195,6 +202,7 @@ async function main(): Promise<void> {
   const key = masterKeySetup(config);
   let boundPort = config.server.port;
   await forgettingKeyOnFailure(key, () => runPrimary(config, workers, {
+    faults,
     onListening: (logger, port) => {
       boundPort = port;
       warnAboutConfig(logger, config);
@@ -204,9 +212,6 @@ async function main(): Promise<void> {
   }));
 }
 
-process.on('unhandledRejection', (reason) => {
-  process.stderr.write(`llm-proxy: unhandled rejection: ${reason instanceof Error ? reason.name : 'error'}\n`);
-});
 
 main().catch((error: unknown) => {
   fail(error instanceof Error ? error.message : String(error));

@@ -11,6 +11,7 @@ import type { Config } from '../config/config-schema.js';
 import { stopTimes } from '../http/graceful-shutdown.js';
 import { refusedReload, type ReloadOutcome } from '../http/routes/admin-reload.js';
 import { createLogger, type Logger } from '../logging/logger.js';
+import type { ProcessFaults } from '../logging/process-faults.js';
 import { MemoryRateLimiter } from '../rate-limit/memory-rate-limiter.js';
 import { loadForReload, masterKeySetup } from '../server/gateway-server.js';
 import { onStopSignals } from '../server/stop-signals.js';
@@ -34,6 +35,8 @@ export interface PrimaryHooks {
   onListening(logger: Logger, port: number): void;
   /** Shows a master key a reload generated. */
   onGeneratedKey(key: string, file: string): void;
+  /** The process's fault handling, told of the primary's logger. */
+  faults: ProcessFaults;
 }
 
 interface Slot {
@@ -69,6 +72,7 @@ function send(worker: Worker, message: PrimaryMessage): void {
 export async function runPrimary(config: Config, count: number, hooks: PrimaryHooks): Promise<void> {
   const redactor = createRedactor(config);
   const logger = createLogger(config.logging.level, redactor);
+  hooks.faults.report({ logger });
   let running = config;
 
   // Migrations once, before the workers open the database together (SQLite has no migration lock).

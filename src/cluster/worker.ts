@@ -13,6 +13,7 @@ import { UiSessionStore, type UiSession } from '../keys/ui-sessions.js';
 import type { Logger } from '../logging/logger.js';
 import { countedByFallback, MemoryRateLimiter, type RateLimitDecision, type RateLimiter, type Reservation } from '../rate-limit/memory-rate-limiter.js';
 import { GatewayServer, masterKeySetup } from '../server/gateway-server.js';
+import type { ProcessFaults } from '../logging/process-faults.js';
 import { onStopSignals } from '../server/stop-signals.js';
 import { usageSpoolFile } from '../usage/batched-usage-writer.js';
 import { isMessage, type MetricsText, type PrimaryMessage, type ReplyValue, type WorkerInit, type WorkerMessage, type WorkerNotice, type WorkerRequest } from './messages.js';
@@ -266,7 +267,7 @@ class ClusterUiSessions extends UiSessionStore {
 }
 
 /** Runs this worker until the primary (or a signal) tells it to stop; its config comes from the primary. */
-export async function runWorker(fail: (message: string) => never): Promise<void> {
+export async function runWorker(fail: (message: string) => never, faults: ProcessFaults): Promise<void> {
   let gateway: GatewayServer | undefined;
   let stopping = false;
   const shutdown = (reason: string) => {
@@ -320,6 +321,7 @@ export async function runWorker(fail: (message: string) => never): Promise<void>
     reloadAll: async () => (await link.ask({ llmp: 1, t: 'reload.request' }, RELOAD_TIMEOUT_MS)) as ReloadOutcome,
   });
   gateway = running;
+  faults.report({ logger: running.shared.logger, beforeExit: () => running.shared.spoolUsageNow() });
   // /metrics answers for the whole cluster: the primary gathers every worker's registry (this one's through prom-client's listener).
   new AggregatorRegistry();
   AggregatorRegistry.setRegistries([running.shared.metrics.registry]);

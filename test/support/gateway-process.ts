@@ -66,9 +66,17 @@ export async function startGatewayProcess(
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
   let output = '';
+  let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => {
+    const text = chunk.toString('utf8');
+    output += text;
+    stderr += text;
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close' comes after the output streams end: by then its stderr is all here.
+  let closed = false;
+  child.once('close', () => (closed = true));
   const running: GatewayProcess = {
     url: `http://127.0.0.1:${port}`,
     port,
@@ -97,7 +105,17 @@ export async function startGatewayProcess(
     // A `--workers 2` start under a load of 16-20 on 2 cores measured 34 s (each process loads its
     // modules for 12-15 s): 30 s failed such starts that were slow, not stuck. A stuck worker is
     // logged at 15 s with its step (a worker is still starting), which the error below shows.
-    await running.waitFor('llm-proxy listening', 60_000);
+    const listening = () => count(output, 'llm-proxy listening') >= 1;
+    try {
+      await eventually(() => listening() || closed, 60_000);
+    } catch {
+      throw new Error(`"llm-proxy listening" did not appear in 60 s in the output:\n${output.slice(-4000)}`);
+    }
+    // Exited before it listened (a refused config, a port taken): said at once, not after the whole limit.
+    if (!listening()) {
+      const how = child.signalCode === null ? `with code ${child.exitCode}` : `by ${child.signalCode}`;
+      throw new Error(`the gateway exited ${how} before it listened; its stderr:\n${stderr.slice(-4000)}`);
+    }
   } catch (error) {
     // A start that never listens must not outlive its test: the test file would wait on it (and on
     // any workers it forked) until the run's own limit. SIGTERM lets a primary stop its workers.

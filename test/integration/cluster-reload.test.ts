@@ -125,5 +125,24 @@ for (const [name, one] of [
       await gateway.waitFor('configuration reloaded on every worker', 15_000);
       await statusOnEveryWorker(gateway, 'fast', 200);
     });
+
+    if (one) {
+      test('POST /admin/reload: the answer says the reload failed, on which worker and why; the running config stays on every worker', async () => {
+        rmSync(`${flag}.pids`, { force: true });
+        writeFileSync(flag, '');
+        gateway.writeConfig(`${WITH_ALIAS}  quick: openai/gpt-4o-mini\n`);
+        // Answered by the worker it reached; the other one hangs on the reload and is killed.
+        const answer = send(gateway.url, '/admin/reload', { method: 'POST', headers: { authorization: HEADERS.authorization } });
+        const [stuck] = await stuckPids(flag, 1);
+        process.kill(stuck as number, 'SIGKILL');
+        const refused = await answer;
+        assert.equal(refused.status, 400, refused.body);
+        const { error } = JSON.parse(refused.body) as { error: { message: string; code: string } };
+        assert.equal(error.code, 'invalid_config');
+        assert.match(error.message, /^The new configuration was refused and the running one stays: worker \d: exited while applying it \(SIGKILL\)$/);
+        await statusOnEveryWorker(gateway, 'quick', 404);
+        await statusOnEveryWorker(gateway, 'fast', 200);
+      });
+    }
   });
 }

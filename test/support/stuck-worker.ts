@@ -4,7 +4,8 @@
 // primary has answered its request for the config), `reload` (when the primary asks it to reload).
 // With STUCK_WORKER_FILE, only while that file exists; at `reload`, each worker stuck appends its
 // pid to STUCK_WORKER_FILE.pids first (the test ends it, as the OOM killer would), and with
-// STUCK_WORKER_ONE=1 the first worker to delete the file is the only one stuck.
+// STUCK_WORKER_ONE=1 the first worker to delete the file is the only one stuck. A worker that asked
+// for the reload (POST /admin/reload reached it) is never stuck: it answers the client.
 import cluster from 'node:cluster';
 import { appendFileSync, existsSync, rmSync } from 'node:fs';
 
@@ -19,6 +20,8 @@ function stuck(): void {
 function stuckOnReload(): void {
   const file = process.env.STUCK_WORKER_FILE;
   if (file === undefined) return stuck();
+  // The worker whose client asked for this reload (POST /admin/reload) stays free to answer it.
+  if (asked) return;
   if (process.env.STUCK_WORKER_ONE === '1') {
     try {
       // One unlink succeeds: that worker is the one stuck.
@@ -30,6 +33,9 @@ function stuckOnReload(): void {
   appendFileSync(`${file}.pids`, `${process.pid}\n`);
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
 }
+
+/** Set once this worker has asked the primary for a reload. */
+let asked = false;
 
 function isMessage(message: unknown, type: string): boolean {
   return typeof message === 'object' && message !== null && (message as { t?: unknown }).t === type;
@@ -43,6 +49,14 @@ if (cluster.isWorker) {
     });
   }
   if (process.env.STUCK_WORKER_AT === 'reload') {
+    // Noted as it leaves: this worker's client is waiting on the reload's answer.
+    const send = process.send?.bind(process);
+    if (send !== undefined) {
+      process.send = ((message: unknown, ...rest: unknown[]) => {
+        if (isMessage(message, 'reload.request')) asked = true;
+        return (send as (...args: unknown[]) => boolean)(message, ...rest);
+      }) as typeof process.send;
+    }
     process.on('message', (message: unknown) => {
       if (isMessage(message, 'reload')) stuckOnReload();
     });

@@ -185,7 +185,10 @@ export function buildApp(services: Services, options: AppOptions = {}): App {
 
   app.addHook('preParsing', (request, _reply, payload, done) => {
     const encoding = request.headers['content-encoding'];
-    if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
+    // A coding names how a body is sent: a request with none (a GET, Content-Length 0) has nothing to decode.
+    const length = request.headers['content-length'];
+    const bodied = request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+    if (encoding !== undefined && bodied && encoding.toLowerCase() !== 'identity') {
       done(new GatewayError({ status: 415, type: 'invalid_request_error', code: 'unsupported_media_type', message: 'Content-Encoding is not supported; send the body uncompressed.' }));
       return;
     }

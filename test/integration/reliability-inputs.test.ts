@@ -92,6 +92,9 @@ describe('RELIABILITY §4a bad inputs', () => {
     assert.equal(chunked.status, 200, chunked.body);
     const identity = await post(url, chat(), { 'content-encoding': 'identity' });
     assert.equal(identity.status, 200);
+    // A coding on a request without a body (a GET) has nothing to decode: not refused.
+    const bodiless = await call(url, { method: 'GET', path: '/v1/models', headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-encoding': 'gzip' } });
+    assert.equal(bodiless.status, 200, bodiless.body.slice(0, 200));
 
     // The same on every other route that takes a body (Anthropic's error shape on its own routes).
     const others: Array<[string, string]> = [

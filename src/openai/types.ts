@@ -157,6 +157,8 @@ export interface ResponseMessage {
   thinking_blocks?: ThinkingBlock[];
   /** Web search citations, as OpenAI's search models give them. */
   annotations?: UrlCitation[];
+  /** Not OpenAI's: the queries a web search ran (Gemini's `webSearchQueries`), for /v1/messages' `server_tool_use` block. */
+  web_search_queries?: string[];
 }
 
 /** A span of the answer's content and the web page it cites. */
@@ -202,6 +204,8 @@ export interface ChunkDelta {
   reasoning_content?: string;
   thinking_blocks?: ThinkingBlock[];
   annotations?: UrlCitation[];
+  /** Not OpenAI's: see ResponseMessage.web_search_queries. */
+  web_search_queries?: string[];
 }
 
 export interface ChatCompletionChunkChoice {

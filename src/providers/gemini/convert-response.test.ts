@@ -199,6 +199,8 @@ describe('Grounding with Google Search', () => {
     const message = response.choices[0]?.message;
     assert.equal(message?.content, "Spain won Euro 2024, defeating England 2-1 in the final. This victory marks Spain's record fourth European Championship title.");
     assert.deepEqual(message?.annotations, [cite(0, 56, ALJAZEERA, 'aljazeera.com'), cite(57, 126, ALJAZEERA, 'aljazeera.com'), cite(57, 126, UEFA, 'uefa.com')]);
+    // The queries themselves travel too (not OpenAI's field): /v1/messages shows them in its server_tool_use block.
+    assert.deepEqual(message?.web_search_queries, ['UEFA Euro 2024 winner', 'who won euro 2024']);
     // Search results read count as prompt (toolUsePromptTokenCount); the two queries are billed beside the tokens.
     assert.deepEqual(response.usage, { prompt_tokens: 151, completion_tokens: 29, total_tokens: 180, prompt_tokens_details: { cached_tokens: 0 }, server_tool_use: { web_search_requests: 2 } });
   });

@@ -1,7 +1,7 @@
 // Gemini GenerateContentResponse → OpenAI chat completion: one choice per candidate, text parts joined
 // (thought summaries as `reasoning_content`), function calls as tool calls with ids the proxy makes up, finish reason
 // through the shared map, usage with cached and thinking tokens, log probabilities when asked for,
-// Google Search grounding as `url_citation` annotations and a search count.
+// Google Search grounding as `url_citation` annotations, the queries it ran and a search count.
 // @see https://ai.google.dev/api/generate-content#generatecontentresponse
 import { failedToolCallError, upstreamBadResponse } from '../../errors/gateway-error.js';
 import type { ChatCompletionChoice, ChatCompletionResponse, CompletionUsage, ToolCall } from '../../openai/types.js';
@@ -11,7 +11,7 @@ import { upstreamTokenCount as count } from '../token-count.js';
 import type { ChatTarget } from '../provider.js';
 import type { GeminiCandidate, GeminiLogprobsCandidate, GeminiLogprobsResult, GeminiPart, GeminiUsageMetadata } from './gemini-wire.js';
 import { isGeminiResponse, isRecord } from './gemini-wire.js';
-import { groundingAnnotations, groundingSearches } from './grounding.js';
+import { groundingAnnotations, groundingQueries, groundingSearches } from './grounding.js';
 
 /**
  * Thinking tokens are billed as output, so they count in `completion_tokens` (as OpenAI counts
@@ -115,6 +115,8 @@ function convertCandidate(candidate: GeminiCandidate, position: number, target: 
   if (candidate.groundingMetadata !== undefined) {
     const annotations = groundingAnnotations(candidate.groundingMetadata, text);
     if (annotations.length > 0) message.annotations = annotations;
+    const queries = groundingQueries(candidate.groundingMetadata);
+    if (queries.length > 0) message.web_search_queries = queries;
   }
   return {
     index,

@@ -139,7 +139,7 @@ describe('convertGeminiStream on the fixtures', () => {
     const chunks = await collect(stream('grounding', { webSearch: true, includeUsage: true }));
     const response = parseGeminiResponse(readGeminiJson('gemini-grounding.response.json'), makeTarget('gemini'));
     const at = chunks.findIndex((chunk) => chunk.choices[0]?.delta.annotations !== undefined);
-    assert.deepEqual(chunks[at]?.choices[0]?.delta, { annotations: response.choices[0]?.message.annotations });
+    assert.deepEqual(chunks[at]?.choices[0]?.delta, { annotations: response.choices[0]?.message.annotations, web_search_queries: ['UEFA Euro 2024 winner', 'who won euro 2024'] });
     assert.equal(chunks[at + 1]?.choices[0]?.finish_reason, 'stop');
     assert.equal(chunks.filter((chunk) => chunk.choices[0]?.delta.annotations !== undefined).length, 1);
     assert.deepEqual(chunks[chunks.length - 1]?.usage, response.usage);

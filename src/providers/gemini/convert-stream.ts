@@ -11,7 +11,7 @@ import { MAX_RETRY_AFTER_MS } from '../../upstream/upstream-client.js';
 import { candidateParts, convertGeminiLogprobs, convertGeminiUsage, geminiToolCallId, parseGeminiRetryDelay, stringifyArgs, thoughtText, visibleText } from './convert-response.js';
 import type { GeminiUsageMetadata } from './gemini-wire.js';
 import { isGeminiResponse, isRecord } from './gemini-wire.js';
-import { groundingAnnotations, groundingSearches } from './grounding.js';
+import { groundingAnnotations, groundingQueries, groundingSearches } from './grounding.js';
 
 /** An error payload in the stream (`{"error": {code, message, status}}`) → the status table's error. */
 export function convertGeminiStreamError(data: Record<string, unknown>, provider: string): GatewayError {
@@ -129,8 +129,11 @@ export async function* convertGeminiStream(events: AsyncIterable<SseEvent>, targ
       if (candidate.groundingMetadata !== undefined) {
         state.searches = groundingSearches(candidate.groundingMetadata);
         const annotations = groundingAnnotations(candidate.groundingMetadata, state.text);
-        // OpenAI's search models stream `annotations` in a delta of their own too.
-        if (annotations.length > 0) yield chunk(index, { annotations });
+        const queries = groundingQueries(candidate.groundingMetadata);
+        // OpenAI's search models stream `annotations` in a delta of their own too; the queries go with them.
+        if (annotations.length > 0 || queries.length > 0) {
+          yield chunk(index, { ...(annotations.length > 0 ? { annotations } : {}), ...(queries.length > 0 ? { web_search_queries: queries } : {}) });
+        }
       }
       if (typeof candidate.finishReason === 'string' && candidate.finishReason.length > 0) {
         // Before any content the stream is still held: the failure moves the call to another try.

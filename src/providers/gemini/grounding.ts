@@ -14,9 +14,15 @@ const MAX_SEARCHES = 100;
  */
 export function groundingSearches(metadata: GeminiGroundingMetadata | undefined): number {
   if (!isRecord(metadata)) return 0;
-  const queries = Array.isArray(metadata.webSearchQueries) ? metadata.webSearchQueries.filter((query) => typeof query === 'string').length : 0;
+  const queries = groundingQueries(metadata).length;
   if (queries > 0) return Math.min(queries, MAX_SEARCHES);
   return Array.isArray(metadata.groundingChunks) && metadata.groundingChunks.length > 0 ? 1 : 0;
+}
+
+/** The queries Gemini searched for, as it lists them (strings only). */
+export function groundingQueries(metadata: GeminiGroundingMetadata | undefined): string[] {
+  if (!isRecord(metadata) || !Array.isArray(metadata.webSearchQueries)) return [];
+  return metadata.webSearchQueries.filter((query): query is string => typeof query === 'string').slice(0, MAX_SEARCHES);
 }
 
 /**

@@ -46,6 +46,8 @@ export class ClientParams {
   readonly origins: MessageOrigin[] = [];
   /** Which field `reasoning_effort` came from, when one did. */
   effort: 'thinking' | 'output_config.effort' = 'thinking';
+  /** The client's index of each chat tool, once a web search tool was taken out of the list (else the same). */
+  tools: number[] | undefined;
 
   private message(index: number, rest: string): string {
     const origin = this.origins[index];
@@ -81,7 +83,7 @@ export class ClientParams {
     const message = MESSAGE.exec(param);
     if (message !== null) return rewritten ? 'messages' : this.message(Number(message[1]), message[2] ?? '');
     const tool = FUNCTION.exec(param);
-    if (tool !== null) return `tools[${tool[1]}]${toolField(tool[2] ?? '')}`;
+    if (tool !== null) return `tools[${this.tools?.[Number(tool[1])] ?? tool[1]}]${toolField(tool[2] ?? '')}`;
     const stop = STOP.exec(param);
     if (stop !== null) return `stop_sequences${stop[1] ?? ''}`;
     if (param.startsWith(SCHEMA)) return `output_config.format.schema${param.slice(SCHEMA.length)}`;

@@ -6,7 +6,7 @@
 // the complete JSON, `{}` when the model sent none.
 // @see https://docs.anthropic.com/en/docs/build-with-claude/streaming
 import { StreamConversionError, type GatewayError } from '../errors/gateway-error.js';
-import type { ChatCompletionChunk, ChatCompletionResponse, CompletionUsage, FinishReason } from '../openai/types.js';
+import type { ChatCompletionChunk, ChatCompletionResponse, CompletionUsage, FinishReason, UrlCitation } from '../openai/types.js';
 import type {
   AnthropicContentBlock,
   AnthropicErrorResponse,
@@ -18,6 +18,7 @@ import type {
 } from '../providers/anthropic/anthropic-wire.js';
 import { isRecord } from '../providers/anthropic/anthropic-wire.js';
 import { upstreamTokenCount as count } from '../providers/token-count.js';
+import { blockEvents, searchQueriesOf, urlCitationsOf, webSearchBlocks } from './web-search.js';
 
 export function stopReasonOf(finish: FinishReason | null | undefined, hasToolUse = false): AnthropicStopReason {
   switch (finish) {
@@ -69,6 +70,9 @@ export function usageOf(usage: CompletionUsage | undefined | null): AnthropicUsa
   const outputDetails: unknown = usage.completion_tokens_details;
   const thinking = isRecord(outputDetails) ? Math.min(converted.output_tokens, count(outputDetails.reasoning_tokens)) : 0;
   if (thinking > 0) converted.output_tokens_details = { thinking_tokens: thinking };
+  // Web searches the model ran (Gemini's grounding queries), billed per search as Claude's are.
+  const searches = isRecord(usage.server_tool_use) ? count(usage.server_tool_use.web_search_requests) : 0;
+  if (searches > 0) converted.server_tool_use = { web_search_requests: searches, web_fetch_requests: 0 };
   return converted;
 }
 
@@ -139,7 +143,10 @@ export function toAnthropicMessage(chat: ChatCompletionResponse, requestId: stri
   // An OpenAI refusal is the model's answer (content null): Anthropic carries it as text with stop_reason `refusal`.
   const refusal = typeof message?.refusal === 'string' && message.refusal.length > 0 ? message.refusal : undefined;
   const text = typeof message?.content === 'string' && message.content.length > 0 ? message.content : refusal;
-  if (text !== undefined) content.push({ type: 'text', text });
+  // A searched answer: the search, its pages, then the text cut at the spans it cites.
+  const searched = refusal === undefined ? webSearchBlocks(text ?? '', urlCitationsOf(message), searchQueriesOf(message), requestId) : undefined;
+  if (searched !== undefined) content.push(...searched);
+  else if (text !== undefined) content.push({ type: 'text', text });
   for (const call of message?.tool_calls ?? []) content.push(toolUse(call.id, call.function, `toolu_${requestId}_${content.length}`));
   if (message?.function_call !== undefined) content.push(toolUse(undefined, message.function_call, `toolu_${requestId}`));
   return {
@@ -236,10 +243,20 @@ export class AnthropicStreamWriter {
   private refused = false;
   private usage: CompletionUsage | undefined;
   private ended = false;
+  /** With web search: the text, held to the end (the citations and queries come last), and what cites it. */
+  private held = '';
+  private readonly citations = new Map<string, UrlCitation>();
+  private readonly queries = new Set<string>();
 
+  /**
+   * `webSearch`: the request turned a web search on, so the answer's text is held and sent at the end
+   * after the search's blocks, cut at the spans it cites, as in the whole answer (toAnthropicMessage).
+   * Tool calls and thinking still stream live, so they come before it (the whole answer puts calls after).
+   */
   constructor(
     private readonly requestId: string,
     private readonly model: string,
+    private readonly webSearch = false,
   ) {}
 
   private start(chunk: ChatCompletionChunk): string {
@@ -385,7 +402,15 @@ export class AnthropicStreamWriter {
     const reasoning = reasoningOf(delta);
     if (reasoning !== undefined) out += this.text('thinking', reasoning);
     for (const block of thinkingBlocksOf(delta)) out += this.thinkingBlock(block);
-    if (typeof delta.content === 'string' && delta.content.length > 0) out += this.text('text', delta.content);
+    if (typeof delta.content === 'string' && delta.content.length > 0) {
+      if (this.webSearch) this.held += delta.content;
+      else out += this.text('text', delta.content);
+    }
+    if (this.webSearch) {
+      // A provider may repeat its whole metadata in later chunks: each citation and query counts once.
+      for (const citation of urlCitationsOf(delta)) this.citations.set(JSON.stringify(citation.url_citation), citation);
+      for (const query of searchQueriesOf(delta)) this.queries.add(query);
+    }
     if (typeof delta.refusal === 'string' && delta.refusal.length > 0) {
       this.refused = true;
       out += this.text('text', delta.refusal);
@@ -400,12 +425,21 @@ export class AnthropicStreamWriter {
     return out;
   }
 
+  /** The held text of a searched answer, after the search's blocks (webSearchBlocks). */
+  private searched(): string {
+    if (!this.webSearch) return '';
+    const blocks = webSearchBlocks(this.held, [...this.citations.values()], [...this.queries], this.requestId) ?? (this.held.length > 0 ? [{ type: 'text', text: this.held }] : []);
+    const events = blockEvents(blocks, this.next);
+    this.next += blocks.length;
+    return events.map(encodeEvent).join('');
+  }
+
   /** The closing events: the open block's stop, the held blocks, message_delta (stop reason, usage), message_stop. */
   end(): string {
     if (this.ended) return '';
     this.ended = true;
     let out = this.started ? '' : this.start({ id: '', object: 'chat.completion.chunk', created: 0, model: this.model, choices: [] });
-    out += this.drain(true) + this.close();
+    out += this.drain(true) + this.close() + this.searched();
     const usage = usageOf(this.usage);
     out += encodeEvent({
       type: 'message_delta',
@@ -416,6 +450,7 @@ export class AnthropicStreamWriter {
         cache_creation_input_tokens: usage.cache_creation_input_tokens ?? null,
         cache_read_input_tokens: usage.cache_read_input_tokens ?? null,
         ...(usage.output_tokens_details === undefined ? {} : { output_tokens_details: usage.output_tokens_details }),
+        ...(usage.server_tool_use === undefined ? {} : { server_tool_use: usage.server_tool_use }),
       },
     });
     return out + encodeEvent({ type: 'message_stop' });

@@ -69,6 +69,17 @@ export function servedByAnthropicOnly(router: ModelRouter, group: ModelGroup, al
   return servedNatively(router, group, isAnthropic, allowed);
 }
 
+/**
+ * Providers that run Claude's web search tool: Claude (the body as it came, or the chat form's
+ * `web_search_options` as its own tool) and Gemini (`web_search_options` as Google Search grounding).
+ */
+const searchesTheWeb = (provider: ProviderInstance): boolean => provider.kind === 'anthropic' || provider.kind === 'gemini';
+
+/** Whether every deployment the key may reach searches the web for Claude's web search tool. */
+export function servedWithWebSearch(router: ModelRouter, group: ModelGroup, allowed: readonly string[] | undefined): boolean {
+  return servedNatively(router, group, searchesTheWeb, allowed);
+}
+
 /** Whether some deployment of the group or of a fallback group the key may use is an Anthropic upstream. */
 export function servedByAnthropicPartly(router: ModelRouter, group: ModelGroup, allowed: readonly string[] | undefined): boolean {
   return reachableGroups(router, group, allowed).groups.some((entry) => entry.deployments.some((deployment) => isAnthropic(deployment.route.provider)));

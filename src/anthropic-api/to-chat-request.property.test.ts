@@ -46,7 +46,7 @@ const message = fc.record({ role: fc.constantFrom('user', 'assistant'), content:
 
 const tool = fc.oneof(
   shaped({ name: toolName, description: fc.constantFrom(undefined, 'Weather.'), input_schema: field(fc.constant({ type: 'object', properties: { city: { type: 'string' } } })), type: fc.constantFrom(undefined, 'custom', null) }),
-  shaped({ type: fc.constantFrom('web_search_20250305', 'bash_20250124'), name: fc.constantFrom('web_search', 'bash') }),
+  shaped({ type: fc.constantFrom('web_search_20250305', 'bash_20250124'), name: fc.constantFrom('web_search', 'bash'), max_uses: fc.constantFrom(undefined, 3), allowed_domains: fc.constantFrom(undefined, [], ['example.com']) }),
 );
 
 const messagesRequest: fc.Arbitrary<MessagesRequest> = shaped({
@@ -68,7 +68,7 @@ const messagesRequest: fc.Arbitrary<MessagesRequest> = shaped({
   some_future_field: fc.constantFrom(undefined, { x: 1 }),
 }).filter(acceptedBy(validateMessagesRequest)) as unknown as fc.Arbitrary<MessagesRequest>;
 
-const options = fc.record({ reasoning: fc.boolean(), completionTokens: fc.boolean(), lenient: fc.boolean() }) as fc.Arbitrary<TranslationOptions>;
+const options = fc.record({ reasoning: fc.boolean(), completionTokens: fc.boolean(), lenient: fc.boolean(), webSearch: fc.boolean() }) as fc.Arbitrary<TranslationOptions>;
 
 describe('/v1/messages requests → chat requests, property-based', () => {
   it('any request the Messages schema accepts → a chat request the chat schema accepts, or a 400 naming the param', () => {

@@ -9,6 +9,7 @@ import type { AnthropicToolResultBlockParam, AnthropicToolUseBlockParam } from '
 import { ClientParams, type PartOrigin } from './client-params.js';
 import type { InboundContentBlock, InboundMessageParam, InboundTool, MessagesRequest } from './messages-request.js';
 import { isRecord } from '../json/guards.js';
+import { checkWebSearchTool, isWebSearchTool, searchHistoryText } from './web-search.js';
 
 /** Fields read below, or deliberately dropped with their own warning. */
 const HANDLED = new Set([
@@ -275,6 +276,12 @@ function assistantTurn(message: InboundMessageParam, turn: number, out: Out, mod
       else if (block.type === 'thinking' && typeof signed.thinking === 'string' && typeof signed.signature === 'string') thinking.push({ type: 'thinking', thinking: signed.thinking, signature: signed.signature });
       else if (block.type === 'redacted_thinking' && typeof signed.data === 'string') thinking.push({ type: 'redacted_thinking', data: signed.data });
     } else {
+      // A web search Claude ran in that turn: what it searched and found, as text any model reads.
+      const search = searchHistoryText(block);
+      if (search !== undefined) {
+        texts.push(search);
+        return;
+      }
       const part = placeholder(block, mode, unsupportedContent(at, `'${block.type.slice(0, 64)}' blocks in an assistant turn are only available with Anthropic models`));
       texts.push((part as { text: string }).text);
     }
@@ -384,6 +391,8 @@ export interface TranslationOptions {
   reasoning?: boolean;
   /** OpenAI and Azure take the limit as `max_completion_tokens` (their reasoning models refuse `max_tokens`); other hosts know only `max_tokens`. */
   completionTokens?: boolean;
+  /** Every deployment reached searches the web itself (Gemini): Claude's web search tool becomes `web_search_options`. */
+  webSearch?: boolean;
 }
 
 export function toChatRequest(request: MessagesRequest, warnings: string[], options: TranslationOptions = {}): ChatTranslation {
@@ -424,17 +433,37 @@ export function toChatRequest(request: MessagesRequest, warnings: string[], opti
   if (request.stop_sequences !== undefined && request.stop_sequences.length > 0) chat.stop = request.stop_sequences;
   const user = request.metadata?.user_id;
   if (typeof user === 'string' && user.length > 0) chat.user = userId(user);
+  // The web search tool, when the model searches by `web_search_options` instead: its index.
+  let searchTool: number | undefined;
   if (request.tools !== undefined && request.tools.length > 0) {
-    chat.tools = request.tools.map((tool, index) => convertTool(tool, index, mode, out));
+    const tools: ToolDefinition[] = [];
+    const origins: number[] = [];
+    request.tools.forEach((tool, index) => {
+      if (options.webSearch === true && !mode.lenient && isWebSearchTool(tool)) {
+        checkWebSearchTool(tool as unknown as Record<string, unknown>, index, warnings);
+        searchTool = index;
+        return;
+      }
+      tools.push(convertTool(tool, index, mode, out));
+      origins.push(index);
+    });
+    if (tools.length > 0) chat.tools = tools;
+    if (searchTool !== undefined) params.tools = origins;
     // Anthropic's API refuses tools that share a name, so this one does for every model, naming the
     // client's own field. The fast path leaves it to Anthropic: its body is sent as it came.
     const names = new ToolNames('the Messages API');
     // Every tool has a name here: convertTool refused nameless ones (and, not lenient, every server tool).
     if (!mode.lenient) request.tools.forEach((tool, index) => names.add(String(tool.name), `tools[${index}].name`));
   }
-  if (request.tool_choice !== undefined) {
-    chat.tool_choice = convertToolChoice(request.tool_choice);
-    if ('disable_parallel_tool_use' in request.tool_choice && request.tool_choice.disable_parallel_tool_use === true && chat.tools !== undefined) chat.parallel_tool_calls = false;
+  const choice = request.tool_choice;
+  // `none` forbids searching too; the model decides itself whether to search, so a choice that
+  // forces the search (or any tool, with no other left) cannot be kept.
+  if (searchTool !== undefined && choice?.type !== 'none') chat.web_search_options = {};
+  const forcesSearch = searchTool !== undefined && ((choice?.type === 'tool' && choice.name === request.tools?.[searchTool]?.name) || (choice?.type === 'any' && chat.tools === undefined));
+  if (forcesSearch) dropped(warnings, 'tool_choice', 'the model decides itself whether to search');
+  else if (choice !== undefined) {
+    chat.tool_choice = convertToolChoice(choice);
+    if ('disable_parallel_tool_use' in choice && choice.disable_parallel_tool_use === true && chat.tools !== undefined) chat.parallel_tool_calls = false;
   }
   // Claude reached through the chat form takes the client's own thinking (fitted per deployment: chatFormFor).
   const asked = request.thinking as unknown;

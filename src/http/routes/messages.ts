@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { toAnthropicMessage, AnthropicStreamWriter, encodeErrorEvent } from '../../anthropic-api/from-chat.js';
 import { validateCountTokensRequest, validateMessagesRequest } from '../../anthropic-api/messages-request.js';
-import { anthropicHeaders, isAnthropic, messagesProtocol, servedByAnthropicOnly, servedByAnthropicPartly } from '../../anthropic-api/native-messages.js';
+import { anthropicHeaders, isAnthropic, messagesProtocol, servedByAnthropicOnly, servedByAnthropicPartly, servedWithWebSearch } from '../../anthropic-api/native-messages.js';
 import { toChatRequest } from '../../anthropic-api/to-chat-request.js';
 import { invalidJson, invalidRequest, modelNotFound, upstreamBadResponse } from '../../errors/gateway-error.js';
 import type { ChatCompletionResponse } from '../../openai/types.js';
@@ -23,10 +23,10 @@ import { chatFormFor, translatedDeployments } from '../translated-deployments.js
 const CONFIG = { auth: 'client', errorFormat: 'anthropic' } as const;
 
 /** Chat answers → Messages answers for one request. */
-function messagesFormat(requestId: string, model: string): AnswerFormat {
+function messagesFormat(requestId: string, model: string, webSearch: boolean): AnswerFormat {
   return chunkFormat({
     json: (body) => JSON.stringify(toAnthropicMessage(JSON.parse(typeof body === 'string' ? body : body.toString('utf8')) as ChatCompletionResponse, requestId, model)),
-    converter: () => new AnthropicStreamWriter(requestId, model),
+    converter: () => new AnthropicStreamWriter(requestId, model, webSearch),
     streamError: encodeErrorEvent,
   });
 }
@@ -67,12 +67,13 @@ export function registerMessages(app: FastifyInstance, services: Services, pipel
       lenient: nativeOnly,
       reasoning: first?.entry?.capabilities.includes('reasoning') === true,
       completionTokens: first?.provider.kind === 'openai' || first?.provider.kind === 'azure',
+      webSearch: !nativeOnly && servedWithWebSearch(router, routed, allowed),
     });
     reply.header('request-id', request.id);
     let runner: NativeRunner | undefined;
     let mixed: NativeRunner | undefined;
     let nativeKey: (() => unknown) | undefined;
-    const format = messagesFormat(request.id, parsed.model);
+    const format = messagesFormat(request.id, parsed.model, chat.web_search_options !== undefined);
     if (nativeOnly || partly) {
       const version = headerValue(request, 'anthropic-version');
       const beta = headerValue(request, 'anthropic-beta');

@@ -191,7 +191,43 @@ export interface AnthropicRedactedThinkingBlock {
   data: string;
 }
 
-/** Server tools (web search, code execution) add block types; the proxy does not surface them. */
+/** A search Claude's web search tool ran (the proxy writes one from Gemini's grounding; see anthropic-api/web-search.ts). */
+export interface AnthropicServerToolUseBlock {
+  type: 'server_tool_use';
+  id: string;
+  name: string;
+  input: unknown;
+  /** Who called it: the model itself (`direct`), as the SDK's types require. */
+  caller?: { type: 'direct' };
+}
+
+/** One page a web search found. `encrypted_content` is Anthropic's sealed page text: empty when another provider searched. */
+export interface AnthropicWebSearchResult {
+  type: 'web_search_result';
+  url: string;
+  title: string;
+  encrypted_content: string;
+  page_age: string | null;
+}
+
+/** The pages of one search (or why it failed), answering the `server_tool_use` block of the same id. */
+export interface AnthropicWebSearchToolResultBlock {
+  type: 'web_search_tool_result';
+  tool_use_id: string;
+  content: AnthropicWebSearchResult[] | { type: 'web_search_tool_result_error'; error_code: string };
+  caller?: { type: 'direct' };
+}
+
+/** A text block's citation of a page a web search found. */
+export interface AnthropicWebSearchCitation {
+  type: 'web_search_result_location';
+  url: string;
+  title: string | null;
+  cited_text: string;
+  encrypted_index: string;
+}
+
+/** Other server tools (code execution, web fetch) add block types; the proxy does not surface them. */
 export interface AnthropicOtherBlock {
   type: string;
 }
@@ -201,6 +237,8 @@ export type AnthropicContentBlock =
   | AnthropicToolUseBlock
   | AnthropicThinkingBlock
   | AnthropicRedactedThinkingBlock
+  | AnthropicServerToolUseBlock
+  | AnthropicWebSearchToolResultBlock
   | AnthropicOtherBlock;
 
 export interface AnthropicUsage {

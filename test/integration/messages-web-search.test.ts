@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
+import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
 import { startFakeGemini, type FakeGemini } from '../support/fake-gemini.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { CLIENT_KEY, eventually, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
@@ -19,22 +20,38 @@ const REQUEST: Anthropic.MessageCreateParamsNonStreaming = { model: 'gemini-2.5-
 describe('/v1/messages: the web search tool on Gemini', () => {
   let gemini: FakeGemini;
   let openai: FakeOpenAi;
+  let anthropic: FakeAnthropic;
   let gateway: Gateway;
   let client: Anthropic;
 
   before(async () => {
-    [gemini, openai] = await Promise.all([startFakeGemini(), startFakeOpenAi({ apiKey: UPSTREAM_KEY })]);
+    [gemini, openai, anthropic] = await Promise.all([startFakeGemini(), startFakeOpenAi({ apiKey: UPSTREAM_KEY }), startFakeAnthropic()]);
     gemini.respondWith('grounding');
     gateway = await startGateway(
-      { GEMINI_API_KEY: UPSTREAM_KEY, GEMINI_BASE_URL: gemini.url, OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${openai.url}/v1`, LLM_PROXY_RPM: '0' },
-      // A Gemini group whose fallback cannot search: the tool cannot be served by every deployment.
-      { configure: (config) => void (config.models = [{ name: 'gemini-or-gpt', deployments: [{ provider: 'gemini', model: 'gemini-2.5-flash' }], fallbacks: ['gpt-4o'] }]) },
+      {
+        GEMINI_API_KEY: UPSTREAM_KEY,
+        GEMINI_BASE_URL: gemini.url,
+        OPENAI_API_KEY: UPSTREAM_KEY,
+        OPENAI_BASE_URL: `${openai.url}/v1`,
+        ANTHROPIC_API_KEY: UPSTREAM_KEY,
+        ANTHROPIC_BASE_URL: anthropic.url,
+        LLM_PROXY_RPM: '0',
+      },
+      {
+        configure: (config) =>
+          void (config.models = [
+            // A Gemini group whose fallback cannot search: the tool cannot be served by every deployment.
+            { name: 'gemini-or-gpt', deployments: [{ provider: 'gemini', model: 'gemini-2.5-flash' }], fallbacks: ['gpt-4o'] },
+            // Claude with a Gemini fallback: both search.
+            { name: 'claude-or-gemini', deployments: [{ provider: 'anthropic', model: 'claude-sonnet-4-5' }], fallbacks: ['gemini-2.5-flash'] },
+          ]),
+      },
     );
     client = new Anthropic({ apiKey: CLIENT_KEY, baseURL: gateway.url, maxRetries: 0 });
   });
   after(async () => {
     await gateway?.close();
-    await Promise.all([gemini?.close(), openai?.close()]);
+    await Promise.all([gemini?.close(), openai?.close(), anthropic?.close()]);
   });
 
   test('the SDK gets the search, its pages and the cited text, whole and streamed, and each call is billed its search', async () => {
@@ -121,5 +138,22 @@ describe('/v1/messages: the web search tool on Gemini', () => {
     await refused({ ...REQUEST, model: 'gpt-4o' }, /the server tool 'web_search_20250305' is only available with Anthropic models/);
     await refused({ ...REQUEST, model: 'gemini-or-gpt' }, /the server tool 'web_search_20250305' is only available with Anthropic models/);
     assert.equal(gemini.requests.length + openai.requests.length, calls);
+  });
+
+  test('Claude with a Gemini fallback: Claude gets the tool as it came, and when Claude fails Gemini searches', async () => {
+    anthropic.respondWith('web-search');
+    const request = { ...REQUEST, model: 'claude-or-gemini' };
+    const native = await client.messages.create(request);
+    assert.deepEqual((anthropic.requests.at(-1)?.body as { tools?: unknown }).tools, [SEARCH]);
+    assert.equal(native.usage.server_tool_use?.web_search_requests, 2);
+    const before = gemini.requests.length;
+    for (let index = 0; index < 4; index++) anthropic.enqueue({ kind: 'error', status: 529 });
+    const fallback = await client.messages.create(request);
+    assert.equal(gemini.requests.length, before + 1);
+    assert.deepEqual((gemini.requests.at(-1)?.body as { tools?: unknown }).tools, [{ googleSearch: {} }]);
+    assert.deepEqual(
+      fallback.content.map((block) => block.type),
+      ['server_tool_use', 'web_search_tool_result', 'text', 'text', 'text'],
+    );
   });
 });

@@ -25,10 +25,15 @@ async function chatStatus(url: string, model: string): Promise<number> {
 }
 
 /** The pids the preload wrote, once `count` workers hang on the reload message. */
-async function stuckPids(flag: string, count: number): Promise<number[]> {
+async function stuckPids(flag: string, count: number, gateway: GatewayProcess): Promise<number[]> {
   const file = `${flag}.pids`;
   const read = () => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number) : []);
-  await eventually(() => read().length === count, 15_000);
+  try {
+    // Generous: a loaded machine (the whole suite, two files at a time) once took past 15 s.
+    await eventually(() => read().length === count, 45_000);
+  } catch {
+    assert.fail(`${count} worker(s) should hang on the reload; pids ${JSON.stringify(read())}; output:\n${gateway.output().slice(-3000)}`);
+  }
   return read();
 }
 
@@ -108,7 +113,7 @@ for (const [name, one] of [
       writeFileSync(flag, '');
       gateway.writeConfig(WITH_ALIAS);
       gateway.child.kill('SIGHUP');
-      const stuck = await stuckPids(flag, one ? 1 : 2);
+      const stuck = await stuckPids(flag, one ? 1 : 2, gateway);
       for (const pid of stuck) process.kill(pid, 'SIGKILL');
       await gateway.waitFor('configuration reload failed', 15_000);
       const failure = failureLine(gateway);
@@ -133,7 +138,7 @@ for (const [name, one] of [
         gateway.writeConfig(`${WITH_ALIAS}  quick: openai/gpt-4o-mini\n`);
         // Answered by the worker it reached; the other one hangs on the reload and is killed.
         const answer = send(gateway.url, '/admin/reload', { method: 'POST', headers: { authorization: HEADERS.authorization } });
-        const [stuck] = await stuckPids(flag, 1);
+        const [stuck] = await stuckPids(flag, 1, gateway);
         process.kill(stuck as number, 'SIGKILL');
         const refused = await answer;
         assert.equal(refused.status, 400, refused.body);

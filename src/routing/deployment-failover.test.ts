@@ -146,3 +146,30 @@ test('a deployment not worth a retry is passed over on the way back, and the nex
   assert.equal(result.result, 'ok');
   assert.deepEqual(called, ['m1', 'm2', 'm2']);
 });
+
+test('a last-resort call to a half-open deployment whose probe is out gives back no probe slot when it ends without a verdict: one probe at a time', async () => {
+  const health = new HealthRegistry(breaker, () => undefined);
+  const failover = new Failover({} as ModelRouter, health, new RetryBudget(), { ttfbMs: 1000, contextWindowFallbacks: true });
+  const only = group('g', 'm1');
+  // Opened a cool-down ago: the next call is the half-open circuit's probe.
+  for (let index = 0; index < 3; index++) health.get('one/m1').failed('boom', Date.now() - breaker.cooldownMs - 1000);
+  let answerProbe: ((value: string) => void) | undefined;
+  const probe = failover.call(only, () => new Promise<string>((resolve) => (answerProbe = resolve)));
+  const deployment = health.get('one/m1');
+  assert.equal(deployment.probeInFlight(), true);
+  // Nothing else can serve: the next request goes to it as the last resort, and the client caused a 400.
+  await assert.rejects(
+    failover.call(only, async () => {
+      throw upstreamError(400, 'one', 'bad request');
+    }),
+  );
+  assert.equal(deployment.probeInFlight(), true, 'the first probe is still out: its slot stays taken');
+  // Another last resort fails: only the probe decides a half-open circuit.
+  await assert.rejects(failover.call(only, down));
+  assert.equal(deployment.circuit, 'half-open');
+  assert.equal(deployment.probeInFlight(), true);
+  answerProbe?.('ok');
+  assert.equal((await probe).result, 'ok');
+  assert.equal(deployment.circuit, 'closed');
+  assert.equal(deployment.inFlight, 0);
+});

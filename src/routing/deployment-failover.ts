@@ -8,7 +8,7 @@ import { delay as wait, type CallSignal } from '../upstream/call-signal.js';
 import { isAbort } from './call-limits.js';
 import type { AttemptRecord, CallReach, DeploymentAttempt, ExecutorOptions, FailoverResult, GroupView } from './chat-call-types.js';
 import { groupOutputLimit } from './group-figures.js';
-import type { HealthRegistry } from './deployment-health.js';
+import { NO_PROBE, type HealthRegistry, type ProbeTicket } from './deployment-health.js';
 import { orderCandidates, type Candidate } from './load-balance.js';
 import type { ModelGroup, ModelRouter } from './model-router.js';
 import { plannedFallbacks } from './reachable-groups.js';
@@ -153,8 +153,12 @@ export class DeploymentFailover {
     /** The deployment tried when nothing else could be (see above), with its group and rank (its cool-down's end). */
     let lastResort: { candidate: Candidate; group: ModelGroup; at: number } | undefined;
 
-    /** One attempt at one deployment; failures are recorded here, and only a client's fault or an abort is thrown. */
-    const tryOnce = async (candidate: Candidate, current: ModelGroup): Promise<{ served: T } | 'failed' | 'overflow'> => {
+    /**
+     * One attempt at one deployment; failures are recorded here, and only a client's fault or an abort
+     * is thrown. `probe`: what admit() granted (NO_PROBE for the last resort, which went through an
+     * open circuit and holds no probe slot to give back).
+     */
+    const tryOnce = async (candidate: Candidate, current: ModelGroup, probe: ProbeTicket): Promise<{ served: T } | 'failed' | 'overflow'> => {
       const deployment = candidate.health.id;
       total++;
       const started = Date.now();
@@ -174,7 +178,7 @@ export class DeploymentFailover {
         return { served };
       } catch (error) {
         if (signal.aborted || isAbort(error) || !isGatewayError(error)) {
-          candidate.health.released();
+          candidate.health.released(probe);
           throw error;
         }
         attempts.push({ deployment, outcome: error.status === 502 || error.status === 504 ? (error.code ?? String(error.status)) : String(error.status) });
@@ -182,7 +186,7 @@ export class DeploymentFailover {
         reach.sentTo = undefined;
         const kind = verdict(error);
         if (kind === 'client') {
-          candidate.health.released();
+          candidate.health.released(probe);
           throw error;
         }
         lastError = error;
@@ -192,22 +196,22 @@ export class DeploymentFailover {
           else statedWaits.set(deployment, Date.now() + wait);
         }
         if (kind === 'overflow') {
-          candidate.health.released();
+          candidate.health.released(probe);
           if (!this.options.contextWindowFallbacks) throw error;
           overflowWindow = candidate.route.entry?.context_length ?? 0;
           return 'overflow';
         }
         if (kind === 'answer' || kind === 'elsewhere') {
           // The deployment answered, unusably this time, or was never called: nothing against it.
-          candidate.health.released();
+          candidate.health.released(probe);
         } else if (kind === 'rate-limited') {
-          candidate.health.released();
+          candidate.health.released(probe);
           const until = Date.now() + (error.retryAfterMs ?? UNSTATED_RATE_LIMIT_WAIT_MS);
           candidate.health.coolDown(until);
           earliestRetry = earliestRetry === undefined ? until : Math.min(earliestRetry, until);
         } else {
           const now = Date.now();
-          candidate.health.failed(error.code ?? `HTTP ${error.status}`, now, opensAtOnce(error));
+          candidate.health.failed(error.code ?? `HTTP ${error.status}`, now, opensAtOnce(error), probe);
           // A 503 that says when to come back, later than a retry would wait: believed, as a 429's is
           // (the time is capped where it is read), so the next calls do not go straight back to it.
           if (error.retryAfterMs !== undefined && error.retryAfterMs > MAX_WAITED_RETRY_AFTER_MS) candidate.health.coolDown(now + error.retryAfterMs);
@@ -234,7 +238,8 @@ export class DeploymentFailover {
           const candidate = ordered[index % ordered.length] as Candidate;
           const deployment = candidate.health.id;
           const now = Date.now();
-          if (!candidate.health.available(now)) {
+          const probe = candidate.health.admit(now);
+          if (probe === undefined) {
             if (!skipped.has(deployment)) {
               skipped.add(deployment);
               const cooling = candidate.health.cooling(now);
@@ -255,7 +260,7 @@ export class DeploymentFailover {
             if (holding) this.budget.release();
             holding = this.budget.tryAcquire();
             if (!holding) {
-              candidate.health.passedOver();
+              candidate.health.passedOver(probe);
               throw lastError ?? noHealthyDeployment(group.name, undefined);
             }
             const previous = tried.get(deployment);
@@ -265,19 +270,19 @@ export class DeploymentFailover {
               const delay = previous.retryable ? retryDelay(previous, groupAttempts, { retries: current.retries }, this.random) : undefined;
               if (delay === undefined) {
                 // Passed over, not the end of the group: the next deployment may still be worth its retry.
-                candidate.health.passedOver();
+                candidate.health.passedOver(probe);
                 continue;
               }
               try {
                 await wait(delay, signal);
               } catch {
-                candidate.health.passedOver();
+                candidate.health.passedOver(probe);
                 throw lastError;
               }
             }
           }
           groupAttempts++;
-          const outcome = await tryOnce(candidate, current);
+          const outcome = await tryOnce(candidate, current, probe);
           if (outcome === 'overflow') break;
           if (outcome !== 'failed') return { result: outcome.served, route: candidate.route, attempts };
           // A failed attempt set lastError to its own error.
@@ -289,7 +294,7 @@ export class DeploymentFailover {
         // It was not skipped after all: the route header shows the attempt only.
         const index = attempts.findIndex((entry) => entry.deployment === candidate.health.id && entry.outcome === 'circuit_open');
         if (index >= 0) attempts.splice(index, 1);
-        const outcome = await tryOnce(candidate, lastResort.group);
+        const outcome = await tryOnce(candidate, lastResort.group, NO_PROBE);
         if (outcome !== 'failed' && outcome !== 'overflow') return { result: outcome.served, route: candidate.route, attempts };
       }
     } finally {

@@ -24,6 +24,16 @@ export const DEFAULT_BREAKER: BreakerOptions = {
   maxCooldownMs: 300_000,
 };
 
+/** What admit() grants outside a half-open circuit: a call that holds no probe slot. */
+export const NO_PROBE = 0;
+
+/**
+ * What admit() granted: NO_PROBE, or the ticket of a half-open circuit's one probe. The call hands it
+ * back when it ends, so only the call that holds the slot frees it: a call let through an open
+ * circuit as the last resort, or one that began before the circuit opened, never does.
+ */
+export type ProbeTicket = number;
+
 const WINDOW = 20;
 const EWMA_WEIGHT = 0.2;
 
@@ -52,7 +62,9 @@ export class DeploymentHealth {
   private readonly recent: boolean[] = [];
   private openUntil = 0;
   private currentCooldown: number;
-  private probing = false;
+  /** The ticket of the probe out on a half-open circuit, or NO_PROBE. */
+  private probe: ProbeTicket = NO_PROBE;
+  private tickets = 0;
   private coolUntil = 0;
   lastError: string | undefined;
   lastErrorAt: number | undefined;
@@ -69,22 +81,30 @@ export class DeploymentHealth {
     return this.state;
   }
 
-  /** Whether a request may go here now; a half-open circuit lets exactly one probe through. */
-  available(now: number): boolean {
-    if (now < this.coolUntil) return false;
-    if (this.state === 'closed') return true;
+  /**
+   * Whether a request may go here now (undefined: not now); a half-open circuit lets exactly one
+   * probe through, and its ticket goes to the ending of that call (succeeded, failed, released, passedOver).
+   */
+  admit(now: number): ProbeTicket | undefined {
+    if (now < this.coolUntil) return undefined;
+    if (this.state === 'closed') return NO_PROBE;
     if (this.state === 'open') {
-      if (now < this.openUntil) return false;
+      if (now < this.openUntil) return undefined;
       this.transition('half-open', 'cool-down over');
     }
-    if (this.probing) return false;
-    this.probing = true;
-    return true;
+    if (this.probe !== NO_PROBE) return undefined;
+    this.probe = ++this.tickets;
+    return this.probe;
   }
 
   /** A half-open circuit whose one probe is out: another call now would be a second probe. */
   probeInFlight(): boolean {
-    return this.state === 'half-open' && this.probing;
+    return this.state === 'half-open' && this.probe !== NO_PROBE;
+  }
+
+  /** Whether `ticket` is the probe out now (a call's own, not one the circuit has moved past). */
+  private holds(ticket: ProbeTicket): boolean {
+    return ticket !== NO_PROBE && ticket === this.probe;
   }
 
   /** True while a provider's Retry-After holds traffic off (as opposed to an open circuit). */
@@ -112,7 +132,7 @@ export class DeploymentHealth {
     // Undefined: a time that says nothing of real requests' (a health probe's).
     if (ttfbMs !== undefined) this.ewmaTtfbMs = this.ewmaTtfbMs === undefined ? ttfbMs : this.ewmaTtfbMs + EWMA_WEIGHT * (ttfbMs - this.ewmaTtfbMs);
     if (!open) this.finished();
-    this.probing = false;
+    // Any call's success closes the circuit, the probe's or not (closing frees the probe slot).
     if (this.state !== 'closed') {
       this.currentCooldown = this.options.cooldownMs;
       this.transition('closed', 'probe succeeded');
@@ -122,11 +142,12 @@ export class DeploymentHealth {
   /**
    * A failure that says something about the deployment (not the client's fault). While the circuit
    * is open (an attempt let through because nothing else could serve, see DeploymentFailover.run) it only
-   * counts: the cool-down runs on unchanged; a success closes the circuit as a probe's would.
+   * counts: the cool-down runs on unchanged; a success closes the circuit as a probe's would. While it
+   * is half-open, only the probe (`probe`: its ticket) reopens it; any other call's failure only counts.
    * `opensAtOnce`: a failure that will repeat on every call (the provider rejected our key), so one
    * opens the circuit, and its transition line is the operator's alert.
    */
-  failed(reason: string, now: number, opensAtOnce = false): void {
+  failed(reason: string, now: number, opensAtOnce = false, probe: ProbeTicket = NO_PROBE): void {
     this.inFlight = Math.max(0, this.inFlight - 1);
     this.requests++;
     this.failures++;
@@ -134,8 +155,7 @@ export class DeploymentHealth {
     this.lastErrorAt = now;
     this.push(false);
     this.consecutive++;
-    this.probing = false;
-    if (this.state === 'half-open') {
+    if (this.state === 'half-open' && this.holds(probe)) {
       this.currentCooldown = Math.min(this.currentCooldown * 2, this.options.maxCooldownMs);
       this.open(now, `probe failed: ${reason}`);
       return;
@@ -178,19 +198,22 @@ export class DeploymentHealth {
     this.coolDown(untilMs);
   }
 
-  /** A request that ended without saying anything about the deployment (client gone, bad request). */
-  released(): void {
+  /**
+   * A request that ended without saying anything about the deployment (client gone, bad request).
+   * `probe`: its ticket, if it was the probe: the slot is free for the next call.
+   */
+  released(probe: ProbeTicket = NO_PROBE): void {
     this.inFlight = Math.max(0, this.inFlight - 1);
-    this.probing = false;
+    if (this.holds(probe)) this.probe = NO_PROBE;
   }
 
   /**
-   * available() said yes but no attempt was started (no retry budget, no retry wanted, client gone
-   * while waiting): give back a half-open probe slot without touching the in-flight count, which
-   * belongs to other requests' attempts.
+   * admit() said yes but no attempt was started (no retry budget, no retry wanted, client gone
+   * while waiting): give back the probe slot it granted, if any, without touching the in-flight
+   * count, which belongs to other requests' attempts.
    */
-  passedOver(): void {
-    this.probing = false;
+  passedOver(probe: ProbeTicket): void {
+    if (this.holds(probe)) this.probe = NO_PROBE;
   }
 
   /** The provider asked us to wait (429 Retry-After): no traffic here until then. */
@@ -212,6 +235,8 @@ export class DeploymentHealth {
     const from = this.state;
     if (from === to) return;
     this.state = to;
+    // A probe slot belongs to one half-open period: a call still out from an earlier one holds none.
+    this.probe = NO_PROBE;
     this.onTransition(this.id, from, to, reason);
   }
 

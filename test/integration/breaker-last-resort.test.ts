@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { startFakeOpenAi } from '../support/fake-openai.js';
 import { startGateway, type Gateway } from '../support/gateway-harness.js';
-import { assertError, call, chat, chatCalls, configFile, JSON_AUTH, post, withStack } from '../support/reliability-support.js';
+import { assertError, call, chat, chatCalls, configFile, JSON_AUTH, post, sleep, withStack } from '../support/reliability-support.js';
 
 async function circuitOf(url: string, provider: string, deployment: string): Promise<string | undefined> {
   const providers = (await (await fetch(`${url}/health/providers`)).json()) as Record<string, { deployments?: Record<string, { circuit: string }> }>;
@@ -67,6 +67,31 @@ describe('circuit breakers with no other deployment to go to', () => {
       assert.equal(embedded.status, 200, embedded.body);
       assert.equal((JSON.parse(embedded.body) as { data: unknown[] }).data.length, 1);
       assert.equal(await circuitOf(url, 'openai', 'openai/text-embedding-3-small'), 'closed');
+    });
+  });
+
+  test('while the half-open probe is out, last-resort calls neither free its slot (a 400) nor reopen the circuit (a 500): the probe out decides', async () => {
+    await withStack({ yaml: 'routing:\n  retries: 2\n  failure_threshold: 3\n  cooldown_s: 0.2\n' }, async ({ fake, url }) => {
+      for (let index = 0; index < 3; index++) fake.enqueue({ kind: 'status', status: 500 });
+      assertError(await post(url, chat()), { status: 502, code: 'upstream_error' });
+      assert.equal(await circuitOf(url, 'openai', 'openai/gpt-4'), 'open');
+      await sleep(300);
+      // The probe: its answer is held for a while.
+      fake.enqueue({ kind: 'delay-headers', ms: 1500 });
+      const probe = post(url, chat());
+      for (let waited = 0; chatCalls(fake) < 4 && waited < 2000; waited += 10) await sleep(10);
+      assert.equal(await circuitOf(url, 'openai', 'openai/gpt-4'), 'half-open');
+      // Nowhere else to go: the last resort, refused for the client's own request.
+      fake.enqueue({ kind: 'status', status: 400 });
+      assert.equal((await post(url, chat())).status, 400);
+      // Another last resort fails: the probe out still decides, the circuit stays half-open.
+      fake.enqueue({ kind: 'status', status: 500 });
+      assertError(await post(url, chat()), { status: 502, code: 'upstream_error' });
+      assert.equal(chatCalls(fake), 6);
+      assert.equal(await circuitOf(url, 'openai', 'openai/gpt-4'), 'half-open', 'a second probe failed and reopened the circuit');
+      const probed = await probe;
+      assert.equal(probed.status, 200, probed.body);
+      assert.equal(await circuitOf(url, 'openai', 'openai/gpt-4'), 'closed');
     });
   });
 

@@ -29,6 +29,7 @@ import { closeIfLast, Lifecycle } from './http/graceful-shutdown.js';
 import { registerEmbeddings } from './http/routes/embeddings.js';
 import { registerModels } from './http/routes/models.js';
 import { StreamRegistry } from './http/stream-response.js';
+import { UnusedConnections } from './http/unused-connections.js';
 import type { Services } from './services.js';
 
 const MAX_HEADERS = 100;
@@ -271,5 +272,14 @@ export function buildApp(services: Services, options: AppOptions = {}): App {
   app.addHook('onClose', async () => {
     streams.close();
   });
+  // Fastify's close() closes idle connections, not those that never sent a request: they held it
+  // open for good. A listener shared by reloads (serverFactory) is GatewayServer's to sweep.
+  if (options.serverFactory === undefined) {
+    const unused = new UnusedConnections(app.server);
+    app.addHook('preClose', (done) => {
+      unused.close();
+      done();
+    });
+  }
   return { app, services, streams, lifecycle };
 }

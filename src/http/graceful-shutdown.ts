@@ -145,9 +145,9 @@ async function drain(target: App & { lifecycle: Lifecycle }, deadlineMs: number)
   lifecycle.draining = true;
   lifecycle.stop();
   logger.info({ deadline_s: deadlineMs / 1000, streams: streams.size }, 'draining: not ready, no new connections');
-  // Fastify stops listening and closes idle sockets; requests still arriving on busy kept-alive
-  // sockets get 503 from health-probes.ts. It resolves once the busy connections have ended
-  // (hijacked streams included).
+  // Fastify stops listening and closes idle sockets (app.ts also those that never sent a byte);
+  // requests still arriving on busy kept-alive sockets get 503 from health-probes.ts. It resolves
+  // once the busy connections have ended (hijacked streams included).
   const closed = settled(app.close());
   const { interrupted, drained } = await awaitDrain(closed, deadlineMs, [streams], () => app.server.closeAllConnections(), logger);
   try {

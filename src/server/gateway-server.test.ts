@@ -9,6 +9,7 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
@@ -302,6 +303,30 @@ test('during the drain, a connection whose headers are still incomplete is close
     assert.equal((await shutdown).drained, true);
   } finally {
     slow.destroy();
+    await gateway.shutdown(1000);
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
+
+test('during the drain, a connection that never sent a byte is closed with the idle ones, not held until headers_timeout_s', async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'gateway-server-'));
+  // The default 10 s headers timeout: the sweep, not the timeout, must close it.
+  const { gateway, port } = await startServer(directory);
+  const unused = connect(port, '127.0.0.1');
+  unused.on('error', () => undefined);
+  try {
+    const closed = once(unused, 'close');
+    await once(unused, 'connect');
+    const started = performance.now();
+    const shutdown = gateway.shutdown(20_000);
+    const outcome = await Promise.race([closed.then(() => 'closed' as const), sleep(5_000, 'open' as const, { ref: false })]);
+    assert.equal(outcome, 'closed', 'still open 5 s into the drain');
+    // It gets the idle connections' grace (IDLE_GRACE_MS, 1 s) first: a request on its way would get 503.
+    const took = performance.now() - started;
+    assert.ok(took >= 900 && took < 2_500, `closed after ${Math.round(took)} ms`);
+    assert.equal((await shutdown).drained, true);
+  } finally {
+    unused.destroy();
     await gateway.shutdown(1000);
     rmSync(directory, { recursive: true, force: true });
   }

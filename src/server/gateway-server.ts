@@ -18,6 +18,7 @@ import { changedProviders, configErrorField, keepRestartOnly } from '../config/r
 import { awaitDrain, type ShutdownResult } from '../http/graceful-shutdown.js';
 import { connectHandler } from '../http/plugins/error-handler.js';
 import { refusedReload, type ReloadHandler, type ReloadOutcome } from '../http/routes/admin-reload.js';
+import { UnusedConnections } from '../http/unused-connections.js';
 import { bootstrapMasterKey, isLoopback } from '../keys/master-key-bootstrap.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { breakerOptions, configuredHosts, configuredSecrets, createRedactor, createServices, createSharedServices, type ServiceOverrides, type SharedServices } from '../services.js';
@@ -131,6 +132,8 @@ function listenersAdded(server: Server, before: readonly unknown[]): ClientError
 
 export class GatewayServer {
   private server: Server | undefined;
+  /** The listener's connections that have sent nothing yet: swept with the idle ones during a drain. */
+  private unused: UnusedConnections | undefined;
   private current!: Generation;
   private readonly retiring = new Set<Generation>();
   private nextId = 1;
@@ -245,7 +248,10 @@ export class GatewayServer {
   private serverFactory(made: { handler?: Handler }): FastifyServerFactory {
     return (fastifyHandler, fastifyOptions) => {
       made.handler = fastifyHandler as Handler;
-      this.server ??= createListener(fastifyOptions as Record<string, unknown>, this.dispatch, this.shared.logger);
+      if (this.server === undefined) {
+        this.server = createListener(fastifyOptions as Record<string, unknown>, this.dispatch, this.shared.logger);
+        this.unused = new UnusedConnections(this.server);
+      }
       return this.server;
     };
   }
@@ -422,9 +428,15 @@ export class GatewayServer {
         )
       : Promise.resolve();
     let sweep: NodeJS.Timeout | undefined;
-    const grace = setTimeout(() => {
+    // Connections that never sent a request are not idle to node (and the header-timeout check
+    // would keep them for headers_timeout_s): they go with the idle ones.
+    const closeIdle = () => {
       server.closeIdleConnections();
-      sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
+      this.unused?.close();
+    };
+    const grace = setTimeout(() => {
+      closeIdle();
+      sweep = setInterval(closeIdle, IDLE_SWEEP_MS);
     }, IDLE_GRACE_MS);
     const { interrupted, drained } = await awaitDrain(closed, deadlineMs, streams, () => server.closeAllConnections(), logger);
     clearTimeout(grace);

@@ -3,12 +3,14 @@
 // SQLite; and with server.shutdown_delay_s, new connections served during the delay.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { gracefulShutdown } from '../../src/http/graceful-shutdown.js';
 import { startFakeOpenAi } from '../support/fake-openai.js';
@@ -85,6 +87,34 @@ describe('graceful shutdown', () => {
       await assert.rejects(call(gateway.url, { method: 'GET', path: '/health/live', timeoutMs: 1000 }));
     } finally {
       await cleanup();
+    }
+  });
+
+  test("a connection that never sent a byte holds neither the harness's close nor the drain: both end at once, the connection closed", async () => {
+    for (const stop of ['close', 'drain'] as const) {
+      const { gateway, cleanup } = await startDrainable();
+      // As a test's aborted fetch or a client's connection pool leaves one: connected, nothing sent.
+      const unused = connect(Number(new URL(gateway.url).port), '127.0.0.1');
+      unused.on('error', () => undefined);
+      const unusedClosed = once(unused, 'close');
+      try {
+        await once(unused, 'connect');
+        await sleep(50);
+        const started = Date.now();
+        // The test harness's teardown, or the drain. node:http stops its header-timeout checks at
+        // close() and counts such a connection as not idle: it stayed open for good.
+        const stopped = stop === 'close' ? gateway.close() : gracefulShutdown(gateway.app, 20_000);
+        const outcome = await Promise.race([stopped.then(() => 'stopped' as const), delay(5_000, 'still waiting' as const, { ref: false })]);
+        assert.equal(outcome, 'stopped', `${stop}: held by the unused connection`);
+        assert.ok(Date.now() - started < 2_000, `${stop} took ${Date.now() - started} ms`);
+        if (stop === 'drain') assert.deepEqual(await stopped, { interrupted: 0, drained: true });
+        await Promise.race([unusedClosed, sleep(1_000)]);
+        assert.equal(unused.destroyed || unused.readableEnded, true, 'the unused connection was closed');
+      } finally {
+        // Frees a close still held by it.
+        unused.destroy();
+        await cleanup();
+      }
     }
   });
 

@@ -8,7 +8,7 @@ import { delay as wait, type CallSignal } from '../upstream/call-signal.js';
 import { isAbort } from './call-limits.js';
 import type { AttemptRecord, CallReach, DeploymentAttempt, ExecutorOptions, FailoverResult, GroupView } from './chat-call-types.js';
 import { groupOutputLimit } from './group-figures.js';
-import { NO_PROBE, type HealthRegistry, type ProbeTicket } from './deployment-health.js';
+import { NO_PROBE, type CallKind, type HealthRegistry, type ProbeTicket } from './deployment-health.js';
 import { orderCandidates, type Candidate } from './load-balance.js';
 import type { ModelGroup, ModelRouter } from './model-router.js';
 import { plannedFallbacks } from './reachable-groups.js';
@@ -150,6 +150,8 @@ export class DeploymentFailover {
     let statedWaits: Map<string, number> | undefined = new Map();
     let total = 0;
     let holding = false;
+    /** A held result is a stream: its time is to first content, ranked apart from whole answers'. */
+    const kind: CallKind = ongoing === undefined ? 'answer' : 'stream';
     /** The deployment tried when nothing else could be (see above), with its group and rank (its cool-down's end). */
     let lastResort: { candidate: Candidate; group: ModelGroup; at: number } | undefined;
 
@@ -163,7 +165,7 @@ export class DeploymentFailover {
       total++;
       const started = Date.now();
       // A probe's start does not make the latency figure current either (see REMEASURE_AFTER_MS).
-      candidate.health.start(reach.probe === true ? 0 : started);
+      candidate.health.start(reach.probe === true ? 0 : started, kind);
       try {
         const served = await attempt(candidate.route, current, signal);
         candidate.health.succeeded(reach.probe === true ? undefined : Date.now() - started, ongoing !== undefined);
@@ -228,7 +230,7 @@ export class DeploymentFailover {
           const window = current.deployments[0]?.route.entry?.context_length;
           if (typeof window !== 'number' || window <= overflowWindow) continue;
         }
-        const ordered = orderCandidates(this.candidates(current), current.strategy, this.random);
+        const ordered = orderCandidates(this.candidates(current), current.strategy, this.random, kind);
         const limit = Math.max(ordered.length, 1 + current.retries);
         /** Each deployment tried in this group, with the error it failed on: a retry there goes by that one. */
         const tried = new Map<string, GatewayError | undefined>();

@@ -1,6 +1,7 @@
 // What the proxy knows about each deployment from live traffic: a circuit breaker (opened by
 // consecutive failures or a high error rate, cool-down doubling on each reopening, one half-open
-// probe), 429 cool-downs from Retry-After, in-flight count, and an EWMA of time to first byte.
+// probe), 429 cool-downs from Retry-After, in-flight count, and EWMAs of latency (whole answers
+// and streams' first content apart).
 // It feeds load balancing, failover and /health/providers.
 
 export type CircuitState = 'closed' | 'open' | 'half-open';
@@ -34,6 +35,20 @@ export const NO_PROBE = 0;
  */
 export type ProbeTicket = number;
 
+/**
+ * What a latency figure measures: a whole answer's time, or a stream's time to its first content.
+ * Kept apart: one figure fed both made a deployment that mostly served streams look faster for
+ * whole answers than one that serves them sooner.
+ */
+export type CallKind = 'answer' | 'stream';
+
+export interface LatencyFigure {
+  /** EWMA in ms; undefined until measured. */
+  ewmaMs: number | undefined;
+  /** When an attempt of this kind last started here (epoch ms; 0: never, or not said): how old `ewmaMs` may be. */
+  triedAt: number;
+}
+
 const WINDOW = 20;
 const EWMA_WEIGHT = 0.2;
 
@@ -44,7 +59,10 @@ export interface HealthSnapshot {
   requests: number;
   failures: number;
   errorRate: number;
+  /** Whole answers' time (ms). */
   latencyMs: number | null;
+  /** Streams' time to first content (ms). */
+  firstContentMs: number | null;
   lastError: string | null;
   lastErrorAt: string | null;
   retryAt: string | null;
@@ -52,9 +70,7 @@ export interface HealthSnapshot {
 
 export class DeploymentHealth {
   inFlight = 0;
-  ewmaTtfbMs: number | undefined;
-  /** When an attempt last started here (epoch ms; 0: never, or not said): how old `ewmaTtfbMs` may be. */
-  triedAt = 0;
+  readonly latency: Record<CallKind, LatencyFigure> = { answer: { ewmaMs: undefined, triedAt: 0 }, stream: { ewmaMs: undefined, triedAt: 0 } };
   requests = 0;
   failures = 0;
   private state: CircuitState = 'closed';
@@ -117,20 +133,25 @@ export class DeploymentHealth {
     return Math.max(this.coolUntil, this.state === 'open' ? this.openUntil : 0);
   }
 
-  /** An attempt starts here at `now` (epoch ms). */
-  start(now = 0): void {
+  /** An attempt of `kind` starts here at `now` (epoch ms). */
+  start(now = 0, kind: CallKind = 'answer'): void {
     this.inFlight++;
-    if (now > this.triedAt) this.triedAt = now;
+    const figure = this.latency[kind];
+    if (now > figure.triedAt) figure.triedAt = now;
   }
 
   /**
    * `open`: the answer goes on (a stream past its first content): it stays in flight, and its outcome
-   * counts, until finished() or brokeOff(). A half-open circuit closes now all the same.
+   * counts, until finished() or brokeOff(). A half-open circuit closes now all the same. `ms`: the
+   * whole answer's time, or an open one's (a stream's) time to first content.
    */
-  succeeded(ttfbMs: number | undefined, open = false): void {
+  succeeded(ms: number | undefined, open = false): void {
     this.requests++;
     // Undefined: a time that says nothing of real requests' (a health probe's).
-    if (ttfbMs !== undefined) this.ewmaTtfbMs = this.ewmaTtfbMs === undefined ? ttfbMs : this.ewmaTtfbMs + EWMA_WEIGHT * (ttfbMs - this.ewmaTtfbMs);
+    if (ms !== undefined) {
+      const figure = this.latency[open ? 'stream' : 'answer'];
+      figure.ewmaMs = figure.ewmaMs === undefined ? ms : figure.ewmaMs + EWMA_WEIGHT * (ms - figure.ewmaMs);
+    }
     if (!open) this.finished();
     // Any call's success closes the circuit, the probe's or not (closing frees the probe slot).
     if (this.state !== 'closed') {
@@ -256,12 +277,18 @@ export class DeploymentHealth {
       requests: this.requests,
       failures: this.failures,
       errorRate: Math.round(errorRate * 1000) / 1000,
-      latencyMs: this.ewmaTtfbMs === undefined ? null : Math.round(this.ewmaTtfbMs * 10) / 10,
+      latencyMs: shown(this.latency.answer.ewmaMs),
+      firstContentMs: shown(this.latency.stream.ewmaMs),
       lastError: this.lastError ?? null,
       lastErrorAt: this.lastErrorAt === undefined ? null : new Date(this.lastErrorAt).toISOString(),
       retryAt: retryAt > now ? new Date(retryAt).toISOString() : null,
     };
   }
+}
+
+/** A figure for /health/providers: tenths of a millisecond, null until measured. */
+function shown(ms: number | undefined): number | null {
+  return ms === undefined ? null : Math.round(ms * 10) / 10;
 }
 
 /**

@@ -82,7 +82,7 @@ test("lowest-latency re-measures a deployment left untried for a minute of the g
   slow.health.start(start + 61_000);
   assert.equal(first(), 'fast', 'one call at a time re-measures it');
   slow.health.succeeded(40);
-  assert.ok((slow.health.ewmaTtfbMs ?? 400) < 400, 'its figure moved towards what it does now');
+  assert.ok((slow.health.latency.answer.ewmaMs ?? 400) < 400, 'its figure moved towards what it does now');
 });
 
 test('lowest-latency keeps the fastest first in a quiet group: figures age with traffic, not with the clock', () => {
@@ -94,6 +94,35 @@ test('lowest-latency keeps the fastest first in a quiet group: figures age with 
   }
   // Hours later, nothing tried since: still the fastest first.
   assert.equal(orderCandidates([slow, fast], 'lowest-latency', seededRandom(5))[0]?.health.id, 'fast');
+});
+
+test('lowest-latency ranks a whole answer by whole answers\' times and a stream by streams\' first content', () => {
+  // quick: streams start at once but its whole answers are slow; steady: the other way round.
+  const quick = candidate('quick', 1);
+  const steady = candidate('steady', 1);
+  for (const [health, stream, answer] of [[quick.health, 20, 600], [steady.health, 300, 250]] as const) {
+    health.start(1_000, 'stream');
+    health.succeeded(stream, true);
+    health.finished();
+    health.start(1_000, 'answer');
+    health.succeeded(answer);
+  }
+  const first = (kind: 'answer' | 'stream') => orderCandidates([quick, steady], 'lowest-latency', seededRandom(5), kind)[0]?.health.id;
+  assert.equal(first('answer'), 'steady');
+  assert.equal(first('stream'), 'quick');
+  assert.deepEqual([quick.health.snapshot(0).latencyMs, quick.health.snapshot(0).firstContentMs], [600, 20]);
+});
+
+test('lowest-latency measures a deployment known only by its streams before ranking it for a whole answer', () => {
+  const streamed = candidate('streamed', 1);
+  const answered = candidate('answered', 1);
+  streamed.health.start(1_000, 'stream');
+  streamed.health.succeeded(10, true);
+  streamed.health.finished();
+  answered.health.start(1_000);
+  answered.health.succeeded(400);
+  assert.equal(orderCandidates([answered, streamed], 'lowest-latency', seededRandom(5), 'answer')[0]?.health.id, 'streamed');
+  assert.equal(orderCandidates([answered, streamed], 'lowest-latency', seededRandom(5), 'stream')[0]?.health.id, 'answered');
 });
 
 test('lowest-cost prefers the cheapest known price, unknown last', () => {

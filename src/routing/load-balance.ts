@@ -1,6 +1,6 @@
 // Load-balancing strategies: each turns a model group's deployments into the order to try them.
 // The first is the pick; the rest are where a failure moves on to.
-import type { DeploymentHealth } from './deployment-health.js';
+import type { CallKind, DeploymentHealth } from './deployment-health.js';
 import type { Route } from './model-router.js';
 
 export type Strategy = 'weighted-random' | 'least-busy' | 'lowest-latency' | 'lowest-cost';
@@ -39,18 +39,25 @@ function byScore(candidates: readonly Candidate[], score: (candidate: Candidate)
  */
 export const REMEASURE_AFTER_MS = 60_000;
 
-/** lowest-latency's order: the lowest figure first, unmeasured and long-untried deployments before all. */
-function latencyOrder(candidates: readonly Candidate[], random: () => number): Candidate[] {
+/**
+ * lowest-latency's order by the figure of the call's kind: the lowest first, unmeasured and
+ * long-untried deployments (in that kind) before all.
+ */
+function latencyOrder(candidates: readonly Candidate[], random: () => number, kind: CallKind): Candidate[] {
   let newest = 0;
-  for (const candidate of candidates) if (candidate.health.triedAt > newest) newest = candidate.health.triedAt;
+  for (const candidate of candidates) if (candidate.health.latency[kind].triedAt > newest) newest = candidate.health.latency[kind].triedAt;
   return byScore(
     candidates,
-    ({ health }) => (health.ewmaTtfbMs === undefined || newest - health.triedAt > REMEASURE_AFTER_MS ? -1 : health.ewmaTtfbMs),
+    ({ health }) => {
+      const { ewmaMs, triedAt } = health.latency[kind];
+      return ewmaMs === undefined || newest - triedAt > REMEASURE_AFTER_MS ? -1 : ewmaMs;
+    },
     random,
   );
 }
 
-export function orderCandidates(candidates: readonly Candidate[], strategy: Strategy, random: () => number = Math.random): Candidate[] {
+/** `kind`: the call's, for lowest-latency (a stream is ranked by first content, a whole answer by its time). */
+export function orderCandidates(candidates: readonly Candidate[], strategy: Strategy, random: () => number = Math.random, kind: CallKind = 'answer'): Candidate[] {
   if (candidates.length <= 1) return candidates.slice();
   switch (strategy) {
     case 'weighted-random':
@@ -59,7 +66,7 @@ export function orderCandidates(candidates: readonly Candidate[], strategy: Stra
       return byScore(candidates, (candidate) => candidate.health.inFlight, random);
     case 'lowest-latency':
       // Unmeasured deployments go first, so each gets measured (again, when its figure is old).
-      return latencyOrder(candidates, random);
+      return latencyOrder(candidates, random, kind);
     case 'lowest-cost':
       return byScore(candidates, (candidate) => candidate.unitCost ?? Number.POSITIVE_INFINITY, random);
   }

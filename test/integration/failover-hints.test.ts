@@ -2,7 +2,8 @@
 // whose every failure carried a wait gets the shortest as Retry-After; a rate-limit error event in a
 // stream cools its deployment like a 429 instead of counting against its circuit; and the last resort
 // (every circuit open) does not send a second call to a deployment whose one half-open probe is in flight;
-// a health probe's time stays out of the latency figure.
+// a health probe's time stays out of the latency figure, and lowest-latency ranks a call by the figure
+// of its own kind (a stream by time to first content, a whole answer by its whole time).
 // Real HTTP on 127.0.0.1: two fake OpenAI-format upstreams in front of one gateway.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
@@ -13,6 +14,7 @@ import { configFile, sleep } from '../support/reliability-support.js';
 interface DeploymentView {
   status: string;
   latencyMs: number | null;
+  firstContentMs: number | null;
   circuit: string;
   failures: number;
   inFlight: number;
@@ -40,7 +42,9 @@ describe('failover: waits the providers asked for', () => {
   one: { type: openai-compatible, base_url: "${one.url}/v1", discover: false }
   two: { type: openai-compatible, base_url: "${two.url}/v1", discover: false }
 models:
-${pair('limited-and-down', 'ld1', 'ld2')}${pair('both-down', 'bd1', 'bd2')}${pair('one-unhinted', 'uh1', 'uh2')}${pair('probed', 'pr1', 'pr2')}${solo('probed-one', 'one', 'pr1')}${solo('probed-two', 'two', 'pr2')}${solo('limited-stream', 'one', 'ls1')}${solo('measured', 'two', 'lat1')}${pair('limited-start', 'st1', 'st2')}
+${pair('limited-and-down', 'ld1', 'ld2')}${pair('both-down', 'bd1', 'bd2')}${pair('one-unhinted', 'uh1', 'uh2')}${pair('probed', 'pr1', 'pr2')}${solo('probed-one', 'one', 'pr1')}${solo('probed-two', 'two', 'pr2')}${solo('limited-stream', 'one', 'ls1')}${solo('measured', 'two', 'lat1')}${pair('limited-start', 'st1', 'st2')}  - name: by-latency
+    strategy: lowest-latency
+    deployments: [{ provider: one, model: q }, { provider: two, model: s }]
 routing: { failure_threshold: 3, cooldown_s: 1 }
 `,
     );
@@ -133,5 +137,31 @@ routing: { failure_threshold: 3, cooldown_s: 1 }
     await gateway.app.services.probe.probeAll();
     await gateway.app.services.probe.probeAll();
     assert.equal((await deployment(gateway, 'two/lat1'))?.latencyMs, measured);
+  });
+
+  test("lowest-latency: a whole answer goes to the deployment whose whole answers are faster, whatever its streams' first content said", async () => {
+    /** Which deployment served: the route header's last entry. */
+    const servedBy = async (response: Response): Promise<string> => {
+      await response.text();
+      assert.equal(response.status, 200);
+      return (response.headers.get('x-llm-proxy-route') ?? '').split(', ').at(-1)?.split('=')[0] ?? '';
+    };
+    // one/q: its streams' first content at once, its whole answers in 600 ms (long answers);
+    // two/s: 300 ms to a stream's first content, 250 ms for a whole answer.
+    one.enqueue({ kind: 'delay-headers', ms: 0 });
+    two.enqueue({ kind: 'delay-headers', ms: 300 });
+    for (let index = 0; index < 3; index++) {
+      one.enqueue({ kind: 'delay-headers', ms: 600 });
+      two.enqueue({ kind: 'delay-headers', ms: 250 });
+    }
+    // Two streams, then two whole answers: each deployment measured once in each kind (unmeasured first).
+    const streamed = [await servedBy(await chat(gateway, 'by-latency', { stream: true })), await servedBy(await chat(gateway, 'by-latency', { stream: true }))];
+    assert.deepEqual(streamed.sort(), ['one/q', 'two/s']);
+    const answered = [await servedBy(await chat(gateway, 'by-latency')), await servedBy(await chat(gateway, 'by-latency'))];
+    assert.deepEqual(answered.sort(), ['one/q', 'two/s'], 'the first whole answers measure each deployment');
+    assert.equal(await servedBy(await chat(gateway, 'by-latency')), 'two/s', 'whole answers: 250 ms beats 600 ms');
+    assert.equal(await servedBy(await chat(gateway, 'by-latency', { stream: true })), 'one/q', 'streams: first content at once beats 300 ms');
+    const quick = await deployment(gateway, 'one/q');
+    assert.ok((quick?.latencyMs ?? 0) >= 600 && (quick?.firstContentMs ?? Infinity) < 300, JSON.stringify(quick));
   });
 });

@@ -62,7 +62,6 @@ export function registerHealth(app: FastifyInstance, services: Services): void {
       const discovery = services.discovery.statusOf(provider.name);
       const health = providerHealth(services, provider, now);
       const snapshots = Object.values(health.deployments);
-      const measured = snapshots.filter((item) => item.latencyMs !== null);
       const requests = snapshots.reduce((sum, item) => sum + item.requests, 0);
       const failures = snapshots.reduce((sum, item) => sum + item.failures, 0);
       const reasons = snapshots.filter((item) => item.status !== 'healthy' && item.lastError !== null).map((item) => item.lastError as string);
@@ -71,7 +70,8 @@ export function registerHealth(app: FastifyInstance, services: Services): void {
         kind: provider.kind,
         configured: true,
         models: listed.filter((model) => model.provider === provider).length,
-        latency_ms: measured.length === 0 ? null : Math.round((measured.reduce((sum, item) => sum + (item.latencyMs ?? 0), 0) / measured.length) * 10) / 10,
+        latency_ms: meanOf(snapshots.map((item) => item.latencyMs)),
+        first_content_ms: meanOf(snapshots.map((item) => item.firstContentMs)),
         error_rate: requests === 0 ? 0 : Math.round((failures / requests) * 1000) / 1000,
         in_flight: snapshots.reduce((sum, item) => sum + item.inFlight, 0),
         requests,
@@ -94,4 +94,10 @@ export function registerHealth(app: FastifyInstance, services: Services): void {
     }
     return out;
   });
+}
+
+/** The mean of the deployments' measured figures (tenths of a ms), null when none is measured. */
+function meanOf(figures: ReadonlyArray<number | null>): number | null {
+  const measured = figures.filter((figure): figure is number => figure !== null);
+  return measured.length === 0 ? null : Math.round((measured.reduce((sum, figure) => sum + figure, 0) / measured.length) * 10) / 10;
 }

@@ -1,7 +1,8 @@
 // Graceful shutdown (RELIABILITY 4b#22): readiness goes false, the listener stops accepting,
 // in-flight requests and streams get up to a deadline, the streams still open then end with one
-// `server_shutting_down` error event, and the services close (usage flushed). main.ts calls it
-// on SIGTERM/SIGINT; tests call it directly.
+// `server_shutting_down` error event, and the services close (usage flushed). The server's own
+// stop (SIGTERM/SIGINT in main.ts and each worker) is GatewayServer.shutdown (src/server), which
+// drains with awaitDrain from here; gracefulShutdown does the same for a bare App, as tests run one.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -59,8 +59,12 @@ test('an uncaught exception is logged as fatal, the pending usage is spooled, th
   });
   faults.report({ logger, beforeExit: () => steps.push('spool') });
   faults.uncaughtException(new Error(`write after end (${SECRET})`));
+  // A second one before the exit is logged, but spools and exits no second time.
+  faults.uncaughtException(new Error('second'));
   assert.equal(await exit, 1);
+  await new Promise((resolve) => setTimeout(resolve, 20));
   assert.deepEqual(steps, ['spool', 'exit']);
+  assert.equal(lines().length, 2);
   const [line] = lines();
   assert.equal(line?.level, 60);
   assert.equal(line?.err, 'write after end ([redacted])');

@@ -36,6 +36,7 @@ export interface FaultSink {
 export class ProcessFaults {
   private sink: FaultSink | undefined;
   private readonly fallback = new Redactor([]);
+  private exiting = false;
 
   constructor(
     private readonly writeStderr: (text: string) => void = (text) => process.stderr.write(text),
@@ -53,6 +54,9 @@ export class ProcessFaults {
 
   uncaughtException(error: unknown): void {
     this.log('fatal', error, 'uncaught exception; the process exits');
+    // Another one while the log is flushed: logged, but the spool and the exit are already on their way.
+    if (this.exiting) return;
+    this.exiting = true;
     try {
       this.sink?.beforeExit?.();
     } catch {

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { getHeapStatistics } from 'node:v8';
 import { test } from 'node:test';
 import { ConfigError, interpolateEnv, loadConfig, redisUrlProblem } from './config-loader.js';
 
@@ -430,4 +433,18 @@ test('cache TTLs and size have upper bounds, refused naming the field and the li
   assert.match(message, /LLM_PROXY_CACHE=redis|--max-old-space-size/);
   assert.equal(loadConfig({ LLM_PROXY_CONFIG: file('cache:\n  max_mb: 500000\n'), REDIS_URL: 'redis://127.0.0.1:6379' }).config.cache.max_mb, 500_000);
   assert.equal(loadConfig({ LLM_PROXY_CONFIG: file('cache:\n  max_mb: 512\n') }).config.cache.max_mb, 512);
+});
+
+test('the default memory cache shrinks to a quarter of a small heap; a chosen size or Redis is kept', () => {
+  const loader = pathToFileURL(join(import.meta.dirname, 'config-loader.js')).href;
+  const sizeIn = (heapMb: number, env: Record<string, string>): number => {
+    const script = `import { loadConfig } from ${JSON.stringify(loader)}; process.stdout.write(String(loadConfig(${JSON.stringify(env)}).config.cache.max_mb));`;
+    return Number(execFileSync(process.execPath, [`--max-old-space-size=${heapMb}`, '--input-type=module', '-e', script], { encoding: 'utf8' }));
+  };
+  const small = sizeIn(200, {});
+  // V8 adds its young generation to the limit it reports, so a quarter of 200 MB is a little more than 50.
+  assert.ok(small >= 50 && small < 64, `default cache in a 200 MB heap: ${small} MB`);
+  assert.equal(sizeIn(200, { LLM_PROXY_CONFIG: file('cache:\n  max_mb: 90\n') }), 90);
+  assert.equal(sizeIn(200, { REDIS_URL: 'redis://127.0.0.1:6379' }), 256);
+  assert.equal(loadConfig({}).config.cache.max_mb, Math.min(256, Math.floor(getHeapStatistics().heap_size_limit / 1_048_576 / 4)));
 });

@@ -528,9 +528,11 @@ export function loadConfig(env: Environment = process.env): LoadedConfig {
   }
   // A memory cache lives in the heap (the cluster primary's too): filled past half of it, it leaves
   // too little to serve, and from 85% every new request is shed with 503 until entries expire.
-  // Only a size the operator chose: the default must not stop a start in a small container.
+  // Only a size the operator chose: the default must not stop a start in a small container, so
+  // there it shrinks to a quarter of the heap instead (256 MB fills a 512 MB heap past the shed line).
   const heapMb = Math.floor(getHeapStatistics().heap_size_limit / 1_048_576);
   const chosenSize = isRecord(fromFile.cache) && fromFile.cache.max_mb !== undefined;
+  if (!chosenSize && config.cache.backend === 'memory') config.cache.max_mb = Math.max(1, Math.min(config.cache.max_mb, Math.floor(heapMb / 4)));
   if (chosenSize && config.cache.backend === 'memory' && config.cache.max_mb > heapMb / 2) {
     throw new ConfigError(
       `cache.max_mb: ${shownValue(config.cache.max_mb)} MB is more than half of this process's heap limit (${heapMb} MB), so a full cache would leave no room to serve; lower it, use LLM_PROXY_CACHE=redis, or raise the heap (NODE_OPTIONS=--max-old-space-size=MB).`,

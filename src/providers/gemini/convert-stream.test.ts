@@ -147,6 +147,23 @@ describe('convertGeminiStream on the fixtures', () => {
     assert.ok((await collect(stream('grounding'))).every((chunk) => chunk.choices[0]?.delta.annotations === undefined));
   });
 
+  it('grounding metadata repeated by a later event streams only the citations and queries not sent yet', async () => {
+    const lines = readGeminiFixture('gemini-grounding.chunks.txt').split('\n').filter((line) => line.startsWith('data: '));
+    const last = JSON.parse(lines[lines.length - 1]!.slice(6)) as { candidates: { groundingMetadata: unknown; content: unknown }[] };
+    const metadata = last.candidates[0]!.groundingMetadata;
+    // The same metadata again on an event of its own after the text, before the finish: no new citation, no new query.
+    const repeat = { candidates: [{ content: { parts: [{ text: '' }], role: 'model' }, index: 0, groundingMetadata: metadata }] };
+    const finished = lines[lines.length - 1]!;
+    const text = [...lines.slice(0, -1), finished.replace('"finishReason": "STOP", ', ''), `data: ${JSON.stringify(repeat)}`, `data: ${JSON.stringify({ candidates: [{ content: { parts: [{ text: '' }], role: 'model' }, finishReason: 'STOP', index: 0 }] })}`]
+      .map((line) => `${line}\n\n`)
+      .join('');
+    const chunks = await collect(convertGeminiStream(sseEvents(text), makeTarget('gemini', { stream: true, webSearch: true })));
+    const whole = parseGeminiResponse(readGeminiJson('gemini-grounding.response.json'), makeTarget('gemini'));
+    const cited = chunks.flatMap((chunk) => chunk.choices[0]?.delta.annotations ?? []);
+    assert.deepEqual(cited, whole.choices[0]?.message.annotations);
+    assert.deepEqual(chunks.flatMap((chunk) => chunk.choices[0]?.delta.web_search_queries ?? []), ['UEFA Euro 2024 winner', 'who won euro 2024']);
+  });
+
   it('streams several candidates as separate choices', async () => {
     const event = (body: unknown) => `data: ${JSON.stringify(body)}\r\n\r\n`;
     const text =

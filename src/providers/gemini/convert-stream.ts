@@ -35,6 +35,8 @@ interface ChoiceState {
   text: string;
   /** Google Search queries the choice ran, from its grounding metadata (the latest event's: each repeats the whole). */
   searches: number;
+  /** Citations and queries already streamed: a later event's metadata repeats them, and a client adds up the deltas. */
+  sent: Set<string>;
 }
 
 export async function* convertGeminiStream(events: AsyncIterable<SseEvent>, target: ChatTarget): AsyncGenerator<ChatCompletionChunk> {
@@ -58,7 +60,7 @@ export async function* convertGeminiStream(events: AsyncIterable<SseEvent>, targ
   function* open(index: number): Generator<ChatCompletionChunk, ChoiceState> {
     let state = choices.get(index);
     if (state === undefined) {
-      state = { toolCalls: 0, finished: false, texted: false, text: '', searches: 0 };
+      state = { toolCalls: 0, finished: false, texted: false, text: '', searches: 0, sent: new Set() };
       choices.set(index, state);
       yield chunk(index, { role: 'assistant', content: '' });
     }
@@ -128,8 +130,12 @@ export async function* convertGeminiStream(events: AsyncIterable<SseEvent>, targ
       }
       if (candidate.groundingMetadata !== undefined) {
         state.searches = groundingSearches(candidate.groundingMetadata);
-        const annotations = groundingAnnotations(candidate.groundingMetadata, state.text);
-        const queries = groundingQueries(candidate.groundingMetadata);
+        const sent = state.sent;
+        const fresh = (key: string): boolean => !sent.has(key) && sent.add(key) !== undefined;
+        const annotations = groundingAnnotations(candidate.groundingMetadata, state.text).filter((cited) =>
+          fresh(`c ${cited.url_citation.start_index} ${cited.url_citation.end_index} ${cited.url_citation.url}`),
+        );
+        const queries = groundingQueries(candidate.groundingMetadata).filter((query) => fresh(`q ${query}`));
         // OpenAI's search models stream `annotations` in a delta of their own too; the queries go with them.
         if (annotations.length > 0 || queries.length > 0) {
           yield chunk(index, { ...(annotations.length > 0 ? { annotations } : {}), ...(queries.length > 0 ? { web_search_queries: queries } : {}) });

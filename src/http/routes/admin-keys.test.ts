@@ -62,6 +62,17 @@ describe('parseKeySettings: a name has no control characters', () => {
     }
     assert.deepEqual(parseKeySettings({ name: 'café ~ ÿ ¡' }), { name: 'café ~ ÿ ¡' });
   });
+
+  test('nor does a model of the allow-list: no request can name one, and `keys list` prints them', () => {
+    for (const model of ['gpt-4\n', 'a\u001b[2Jb', 'gpt\u009b4']) {
+      assert.throws(
+        () => parseKeySettings({ models: ['gpt-4o', model] }),
+        (error: unknown) => isGatewayError(error) && error.status === 400 && error.code === 'invalid_value' && error.param === 'models[1]' && /printable/.test(error.message),
+        JSON.stringify(model),
+      );
+    }
+    assert.deepEqual(parseKeySettings({ models: ['openai/gpt-4o', 'claude-3@20240229'] }), { models: ['openai/gpt-4o', 'claude-3@20240229'] });
+  });
 });
 
 describe('parseKeySettings: models names at least one model', () => {

@@ -99,7 +99,7 @@ export function parseKeySettings(body: unknown): KeySettings {
       // An empty list reads as "every model" to some (LiteLLM) and "no model" to others: neither is guessed.
       if (input.models.length === 0) throw invalidValue('models', 'must name at least one model; leave it out (or send null) for every model');
       for (const [index, model] of input.models.entries()) {
-        if (typeof model !== 'string' || model.length === 0 || model.length > 256 || LONE_SURROGATE.test(model)) throw invalidValue(`models[${index}]`, 'must be a model name of 1 to 256 characters');
+        if (typeof model !== 'string' || model.length === 0 || model.length > 256 || CONTROL.test(model) || LONE_SURROGATE.test(model)) throw invalidValue(`models[${index}]`, 'must be a model name of 1 to 256 printable characters');
       }
     }
     settings.models = input.models === null ? null : [...new Set(input.models as string[])];

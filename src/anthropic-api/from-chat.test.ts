@@ -273,6 +273,8 @@ describe('toAnthropicMessage and errors', () => {
       [400, 401, 403, 404, 413, 429, 500, 502, 503, 504, 529].map(anthropicErrorType),
       ['invalid_request_error', 'authentication_error', 'permission_error', 'not_found_error', 'request_too_large', 'rate_limit_error', 'api_error', 'api_error', 'overloaded_error', 'timeout_error', 'overloaded_error'],
     );
+    // The README's list: a 4xx it does not name (a CONNECT, a slow or too-long request, a compressed body, too many headers) is the client's request.
+    assert.deepEqual([405, 408, 414, 415, 431].map(anthropicErrorType), Array(5).fill('invalid_request_error'));
     const frame = encodeErrorEvent(new GatewayError({ status: 502, type: 'api_error', code: 'upstream_stream_error', message: 'broke' }));
     assert.equal(frame, 'event: error\ndata: {"type":"error","error":{"type":"api_error","message":"broke"}}\n\n');
   });

@@ -50,6 +50,22 @@ describe('completions over chat', () => {
     assert.equal(promptText([[1, 2], [3]]), 'x x\nx');
   });
 
+  it('the refusal says which: one prompt in token ids is token ids, not several prompts', () => {
+    const reason = (prompt: unknown) => {
+      try {
+        completionToChat(validateCompletionRequest({ model: 'm', prompt }), true);
+      } catch (error) {
+        if (error instanceof GatewayError) return error.message.split(' cannot')[0];
+      }
+      return undefined;
+    };
+    assert.equal(reason([1, 2, 3]), "'prompt' as token ids");
+    assert.equal(reason([[1, 2]]), "'prompt' as token ids");
+    assert.equal(reason([[1, 2], [3]]), "'prompt' as several prompts");
+    assert.equal(reason(['a', 'b']), "'prompt' as several prompts");
+    assert.equal(reason(['a']), undefined);
+  });
+
   it('validation names the field', () => {
     assert.throws(() => validateCompletionRequest({ model: 'm', prompt: 3 }), (error: unknown) => error instanceof GatewayError && error.param === 'prompt');
     assert.throws(() => validateCompletionRequest({ model: 'm', logprobs: 9 }), (error: unknown) => error instanceof GatewayError && error.param === 'logprobs');

@@ -42,8 +42,9 @@ export function completionToChat(request: CompletionRequest, strict: boolean): C
     // Completions take 0 (with echo, the prompt alone); chat takes at least 1, and echo is refused above.
     if (request.max_tokens === 0) unsupported('max_tokens', '0');
     const prompt = request.prompt;
+    // A flat list of numbers is one prompt in token ids, however long: refused as such, not as several prompts.
     if (Array.isArray(prompt)) {
-      if (prompt.length > 1) unsupported('prompt', 'as several prompts');
+      if (promptCount(prompt) > 1) unsupported('prompt', 'as several prompts');
       if (typeof prompt[0] !== 'string') unsupported('prompt', 'as token ids');
     }
   }

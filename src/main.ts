@@ -165,8 +165,9 @@ async function startSingle(config: Config, key: MasterKeySetup): Promise<void> {
   }
   if (key.digest === undefined && config.auth.master_key === undefined) {
     // Client keys alone make no master key (one is generated only when no key is configured), so
-    // a key shown by an earlier first start no longer works either: say so once, at start.
-    logger.warn('no master key: LLM_PROXY_API_KEYS is set without LLM_PROXY_MASTER_KEY, so the admin API (/admin/*), the dashboard (/ui) and /metrics (unless metrics.token is set) refuse every key; set LLM_PROXY_MASTER_KEY to use them');
+    // a key shown by an earlier first start no longer works either: say so once, at start, naming the
+    // variable and the file's field alike (keys from the file alone are the same case).
+    logger.warn('no master key: client keys are set (LLM_PROXY_API_KEYS or auth.api_keys) without a master key (LLM_PROXY_MASTER_KEY or auth.master_key), so the admin API (/admin/*), the dashboard (/ui) and /metrics (unless metrics.token is set) refuse every key; set LLM_PROXY_MASTER_KEY (or auth.master_key) to use them');
   }
   warnAboutConfig(logger, config);
 

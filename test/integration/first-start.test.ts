@@ -2,7 +2,7 @@
 // fails before it listens must not leave the key's hash behind with the key itself never shown.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,9 +26,8 @@ test('a first start that fails before listening (port taken) keeps no hash of a 
   }
 });
 
-test('client keys without a master key: the start-up log says the admin API and dashboard are closed', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-first-start-'));
-  const env = { PATH: process.env.PATH ?? '', HOME: dir, PORT: '0', HOST: '127.0.0.1', LLM_PROXY_DB: join(dir, 'data', 'proxy.db'), LLM_PROXY_API_KEYS: 'client-key', LLM_PROXY_LOG_LEVEL: 'warn' };
+/** The start-up output of a process with `env`, up to its "no master key" warning. */
+async function outputUntilNoMasterKeyWarning(env: Record<string, string>): Promise<string> {
   const child = spawn(process.execPath, ['dist/src/main.js'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   try {
@@ -45,11 +44,28 @@ test('client keys without a master key: the start-up log says the admin API and 
       child.stderr.on('data', read);
       child.on('exit', () => reject(new Error(`exited: ${output}`)));
     });
-    assert.match(output, /no master key: LLM_PROXY_API_KEYS is set without LLM_PROXY_MASTER_KEY, so the admin API \(\/admin\/\*\), the dashboard/);
-    assert.ok(!output.includes('sk-llmp-master-'), 'no key is generated while client keys are configured');
+    return output;
   } finally {
     child.kill('SIGKILL');
   }
+}
+
+test('client keys without a master key: the start-up log says the admin API and dashboard are closed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-first-start-'));
+  const env = { PATH: process.env.PATH ?? '', HOME: dir, PORT: '0', HOST: '127.0.0.1', LLM_PROXY_DB: join(dir, 'data', 'proxy.db'), LLM_PROXY_API_KEYS: 'client-key', LLM_PROXY_LOG_LEVEL: 'warn' };
+  const output = await outputUntilNoMasterKeyWarning(env);
+  assert.match(output, /no master key: client keys are set \(LLM_PROXY_API_KEYS or auth\.api_keys\) without a master key \(LLM_PROXY_MASTER_KEY or auth\.master_key\), so the admin API \(\/admin\/\*\), the dashboard/);
+  assert.ok(!output.includes('sk-llmp-master-'), 'no key is generated while client keys are configured');
+});
+
+test('client keys from the config file alone: the warning names the file\'s field too, not only the variable', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-first-start-'));
+  const file = join(dir, 'proxy.yaml');
+  writeFileSync(file, 'auth: { api_keys: [file-client-key] }\n');
+  const env = { PATH: process.env.PATH ?? '', HOME: dir, PORT: '0', HOST: '127.0.0.1', LLM_PROXY_DB: join(dir, 'data', 'proxy.db'), LLM_PROXY_CONFIG: file, LLM_PROXY_LOG_LEVEL: 'warn' };
+  const output = await outputUntilNoMasterKeyWarning(env);
+  assert.match(output, /no master key: client keys are set \(LLM_PROXY_API_KEYS or auth\.api_keys\)/);
+  assert.ok(!output.includes('sk-llmp-master-'), 'no key is generated while client keys are configured');
 });
 
 test('the generated key is shown after the start-up log, the last thing on the screen, and its banner names the keys that are not configured', async () => {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import builtin from './builtin-models.json' with { type: 'json' };
-import { baseRatesAt, callCost, heldCost, heldWrites, PROVIDER_COUNT_SLACK, webSearchCost, type HeldWrites } from './call-cost.js';
+import { baseRatesAt, callCost, heldCost, heldWrites, MAX_BILLED_SEARCHES, PROVIDER_COUNT_SLACK, webSearchCost, type HeldWrites } from './call-cost.js';
 import type { CatalogEntry, CatalogFile } from './catalog-types.js';
 
 const models = (builtin as CatalogFile).models;
@@ -251,6 +251,14 @@ describe('webSearchCost', () => {
     // A Gemini name without a generation (an alias) is taken as the newest kind.
     near(webSearchCost({ ...entry('gemini-3-flash-preview'), id: 'gemini-flash-latest' }, 2), 0.028, 'gemini alias');
     for (const id of ['claude-sonnet-4-6', 'gemini-2.5-flash', 'gemini-3-flash-preview']) near(webSearchCost(entry(id), 0), 0, `${id}, no search`);
+  });
+
+  test('a count past the cap is billed as the cap, and one that is no positive number as nothing; a hold of no bound (Infinity) is the cap', () => {
+    for (const searches of [MAX_BILLED_SEARCHES + 1, 1e9, Infinity]) near(webSearchCost(entry('claude-sonnet-4-6'), searches), 10, `claude, ${searches}`);
+    near(webSearchCost(entry('gemini-3-flash-preview'), Infinity), 1.4, 'gemini 3, 100 queries at most');
+    near(webSearchCost(entry('gemini-2.5-flash'), Infinity), 0.035, 'gemini 2.5, one grounded prompt');
+    // What an OpenAI-format host may report: its usage reaches the bill unchecked.
+    for (const bad of [Number.NaN, -5, '3' as unknown as number, null as unknown as number]) near(webSearchCost(entry('claude-sonnet-4-6'), bad), 0, `claude, ${String(bad)}`);
   });
 });
 

@@ -13,10 +13,21 @@ export const PROVIDER_COUNT_SLACK = 1.5;
 
 /**
  * A web search Claude runs (its `web_search` server tool): $10 per 1,000, whatever the model, billed
- * beside the tokens, which include the results it read.
+ * beside the tokens, which include the results it read. OpenAI-format hosts that report searches
+ * (`server_tool_use.web_search_requests`, LiteLLM's field) are billed the same.
  * @see https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/web-search-tool#usage-and-pricing
  */
 export const WEB_SEARCH_COST = 0.01;
+
+/**
+ * The most searches one call is billed for (past this a count is a provider's bad figure, not
+ * searches: Claude's `max_uses` is far lower), and so what a budget holds for a call whose request
+ * does not bound its searches.
+ */
+export const MAX_BILLED_SEARCHES = 1_000;
+
+/** The same for Gemini 3's search queries (Gemini runs a handful per prompt). */
+export const MAX_BILLED_GEMINI_QUERIES = 100;
 
 /**
  * Grounding with Google Search: Gemini 3 and later bill each search query ($14 per 1,000), Gemini 2.5
@@ -28,12 +39,17 @@ const GEMINI_SEARCH_QUERY_COST = 0.014;
 const GEMINI_GROUNDED_PROMPT_COST = 0.035;
 const GEMINI_GENERATION = /^(?:[a-z-]+\/)?gemini-(\d+)/;
 
-/** What a call's web searches cost (`server_tool_use.web_search_requests`), by the provider that ran them. */
+/**
+ * What a call's web searches cost (`server_tool_use.web_search_requests`), by the provider that ran
+ * them. A count that is no positive number is nothing, one past the cap the cap: an OpenAI-format
+ * host's report reaches here unchecked. A hold passes the request's bound, Infinity when it has none.
+ */
 export function webSearchCost(entry: CatalogEntry, searches: number): number {
-  if (searches <= 0) return 0;
-  if (entry.provider !== 'gemini') return searches * WEB_SEARCH_COST;
+  // typeof: a host's string "3" would pass `> 0` by coercion.
+  if (typeof searches !== 'number' || !(searches > 0)) return 0;
+  if (entry.provider !== 'gemini') return Math.min(searches, MAX_BILLED_SEARCHES) * WEB_SEARCH_COST;
   const generation = GEMINI_GENERATION.exec(entry.id);
-  return generation !== null && Number(generation[1]) < 3 ? GEMINI_GROUNDED_PROMPT_COST : searches * GEMINI_SEARCH_QUERY_COST;
+  return generation !== null && Number(generation[1]) < 3 ? GEMINI_GROUNDED_PROMPT_COST : Math.min(searches, MAX_BILLED_GEMINI_QUERIES) * GEMINI_SEARCH_QUERY_COST;
 }
 
 /** Per-1K prices of one kind each: an entry's base rates or its long-context band. */

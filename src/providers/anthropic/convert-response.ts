@@ -10,9 +10,7 @@ import type { ChatTarget } from '../provider.js';
 import type { AnthropicMessageDeltaUsage, AnthropicUsage } from './anthropic-wire.js';
 import { isAnthropicMessage, isRecord } from './anthropic-wire.js';
 import { JSON_RESPONSE_TOOL } from './convert-request.js';
-
-/** The most web searches one call is billed for. */
-const MAX_WEB_SEARCHES = 1_000;
+import { MAX_BILLED_SEARCHES } from '../../catalog/call-cost.js';
 
 /**
  * Anthropic counts cached input apart from `input_tokens`; OpenAI's `prompt_tokens` includes it,
@@ -35,7 +33,7 @@ export function convertAnthropicUsage(usage: AnthropicUsage): CompletionUsage {
   const thinking = Math.min(completion, count(usage.output_tokens_details?.thinking_tokens));
   if (thinking > 0) converted.completion_tokens_details = { reasoning_tokens: thinking };
   // Capped: a provider's bad count must not bill thousands of dollars (Claude's max_uses is far lower).
-  const searches = Math.min(MAX_WEB_SEARCHES, count(usage.server_tool_use?.web_search_requests));
+  const searches = Math.min(MAX_BILLED_SEARCHES, count(usage.server_tool_use?.web_search_requests));
   if (searches > 0) converted.server_tool_use = { web_search_requests: searches };
   return converted;
 }

@@ -4,9 +4,8 @@
 // @see https://ai.google.dev/gemini-api/docs/google-search
 import type { UrlCitation } from '../../openai/types.js';
 import { isRecord, type GeminiGroundingMetadata } from './gemini-wire.js';
-
-/** A count past this is a provider's bad figure, not searches to bill (Gemini runs a handful per prompt). */
-const MAX_SEARCHES = 100;
+// A count past this is a provider's bad figure, not searches to bill; budget holds take it as the most.
+import { MAX_BILLED_GEMINI_QUERIES as MAX_SEARCHES } from '../../catalog/call-cost.js';
 
 /**
  * The searches a grounded answer ran: Gemini lists its queries (`webSearchQueries`). An answer

@@ -5,7 +5,7 @@
 // provider reported. A key with neither a token limit nor a budget skips all of this.
 import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { heldWrites, type HeldWrites } from '../catalog/call-cost.js';
+import { heldWrites, webSearchCost, type HeldWrites } from '../catalog/call-cost.js';
 import type { ModelCatalog } from '../catalog/model-catalog.js';
 import { rateLimited } from '../errors/gateway-error.js';
 import type { Logger } from '../logging/logger.js';
@@ -17,6 +17,7 @@ import { cacheControlWrites } from './cache-control-marks.js';
 import type { RateLimiter, Reservation } from './memory-rate-limiter.js';
 import { formatOpenAiDuration } from './openai-duration.js';
 import { shareNote } from './instance-registry.js';
+import { searchBound, type SearchBound } from './web-search-bound.js';
 
 /** Output allowance when neither the request nor the catalog bounds it. */
 const DEFAULT_MAX_OUTPUT = 4_096;
@@ -46,6 +47,12 @@ export interface HoldRemedy {
 
 /** Chat's (and the summariser's): both bounded by max_tokens. */
 const CHAT_REMEDY: HoldRemedy = { tokens: 'lower max_tokens', budget: CHAT_BUDGET_REMEDY };
+
+/** A chat call that may search the web: its searches are held too, and Claude's can be bounded. */
+const SEARCH_REMEDY: HoldRemedy = {
+  tokens: CHAT_REMEDY.tokens,
+  budget: "Lower max_tokens, shorten the prompt, or allow fewer web searches (max_uses on Claude's web_search tool, web_search_options.search_context_size for Claude on /v1/chat/completions).",
+};
 
 /** The output allowance of a call that writes none (embeddings). */
 export const NO_OUTPUT = (): number => 0;
@@ -98,13 +105,16 @@ export class ChatAdmission {
       if (nativeBody !== undefined) return (nativeMarks ??= cacheControlWrites(nativeBody));
       return codec.keepsCacheControl === true ? (chatMarks ??= cacheControlWrites(chat)) : 'none';
     };
-    return this.reserveTokens(request, reply, () => countTokens({ kind: 'request', chat }), routes, outputOf, CHAT_REMEDY, marksOf);
+    // Web-search fees are held only for a request that may search (usually none: one property read).
+    const searches = request.principal?.maxBudget === undefined ? undefined : searchBound(chat, nativeBody);
+    return this.reserveTokens(request, reply, () => countTokens({ kind: 'request', chat }), routes, outputOf, searches === undefined ? CHAT_REMEDY : SEARCH_REMEDY, marksOf, searches);
   }
 
   /**
    * The same holds for a call sized another way (embeddings: its input tokens, no output).
    * `countPrompt` runs only when the key has a token limit or a budget; `remedy` words a refusal;
-   * `marksOf` says what the request asks providers to write to their prompt caches.
+   * `marksOf` says what the request asks providers to write to their prompt caches; `searchesOf`,
+   * when given, how many web searches it may run on a route (held at webSearchCost).
    */
   async reserveTokens(
     request: FastifyRequest,
@@ -114,6 +124,7 @@ export class ChatAdmission {
     outputOf: (route: Route | undefined) => number = NO_OUTPUT,
     remedy: HoldRemedy = CHAT_REMEDY,
     marksOf: CacheMarks = NO_MARKS,
+    searchesOf?: SearchBound,
   ): Promise<void> {
     const principal = request.principal;
     if (principal === null) return;
@@ -151,7 +162,10 @@ export class ChatAdmission {
         ...candidates.map((route) => {
           if (route === undefined) return 0;
           const writes = heldWrites(route.entry, () => marksOf(route));
-          return this.options.catalog.heldCost(route.entry, promptTokens, outputOf(route), writes) ?? 0;
+          const tokens = this.options.catalog.heldCost(route.entry, promptTokens, outputOf(route), writes);
+          // As billed (src/http/usage-record.ts usageCost): searches only beside a known token price.
+          if (tokens === undefined || route.entry === undefined || searchesOf === undefined) return tokens ?? 0;
+          return tokens + webSearchCost(route.entry, searchesOf(route));
         }),
       );
       try {

@@ -25,7 +25,8 @@ describe("Claude's web searches in usage records and budgets", () => {
   });
 
   test('chat and messages, plain and streamed: each call costs its tokens and its two searches', async () => {
-    const { id, key } = await createKey(gateway.url, { name: 'searcher', max_budget: 10 });
+    // Room for the hold of a call whose web search tool has no max_uses: 1,000 searches ($10) and its tokens.
+    const { id, key } = await createKey(gateway.url, { name: 'searcher', max_budget: 20 });
     const body = { model: 'claude-sonnet-4-5', max_tokens: 256, web_search_options: { search_context_size: 'medium' }, messages: [{ role: 'user', content: 'Weather in Paris today?' }] };
     const plain = await callJson(gateway.url, 'POST', '/v1/chat/completions', key, body);
     assert.equal(plain.status, 200, JSON.stringify(plain.body));

@@ -228,8 +228,8 @@ function thinkingBlocks(value: unknown, param: string): AnthropicThinkingBlockPa
   });
 }
 
-/** OpenAI's search context size as the number of searches Claude may run (LiteLLM's mapping). */
-const SEARCH_USES = { low: 1, medium: 5, high: 10 } as const;
+/** OpenAI's search context size as the number of searches Claude may run (LiteLLM's mapping); budget holds read it too. */
+export const SEARCH_USES = { low: 1, medium: 5, high: 10 } as const;
 
 /**
  * OpenAI's `web_search_options` → Claude's web search server tool (Anthropic runs the searches, billed

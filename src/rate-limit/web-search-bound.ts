@@ -1,0 +1,47 @@
+// The web searches a request may be billed for, for its budget hold (src/catalog/call-cost.ts
+// webSearchCost): the route's provider decides how its request searches. Pure; a request that asks
+// for no search costs one property read (chat) or a walk of its tools (a native Messages body).
+// @see https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/web-search-tool
+import { isWebSearchTool } from '../anthropic-api/web-search.js';
+import { isRecord } from '../json/guards.js';
+import type { ChatCompletionRequest } from '../openai/types.js';
+import { SEARCH_USES } from '../providers/anthropic/convert-request.js';
+import type { Route } from '../routing/model-router.js';
+
+/** The most searches a request may run on a route: 0 for none, Infinity when nothing bounds them (webSearchCost caps it). */
+export type SearchBound = (route: Route) => number;
+
+/**
+ * Claude's web search tools in a Messages body as it reaches Anthropic: their `max_uses` added up,
+ * Infinity when one has none. `tool_choice: none` runs no tool.
+ */
+function nativeSearches(body: unknown): number {
+  if (!isRecord(body) || !Array.isArray(body.tools)) return 0;
+  if (isRecord(body.tool_choice) && body.tool_choice.type === 'none') return 0;
+  let searches = 0;
+  for (const tool of body.tools) {
+    if (!isWebSearchTool(tool)) continue;
+    const uses = (tool as Record<string, unknown>).max_uses;
+    searches += typeof uses === 'number' && uses >= 0 ? uses : Infinity;
+  }
+  return searches;
+}
+
+/**
+ * What bounds the searches of a request, or undefined when it can run none. `web_search_options`
+ * reaches Claude (translated) as its tool with `max_uses` from `search_context_size`, Gemini as
+ * Google Search (Gemini decides how much), and an OpenAI-format host as it came (the host decides);
+ * `nativeBody`, when given, is what an Anthropic deployment gets in its place.
+ */
+export function searchBound(chat: ChatCompletionRequest, nativeBody: unknown): SearchBound | undefined {
+  const options = chat.web_search_options;
+  const asked = options !== undefined && options !== null;
+  const native = nativeBody === undefined ? 0 : nativeSearches(nativeBody);
+  if (!asked && native === 0) return undefined;
+  const size = asked && isRecord(options) ? options.search_context_size : undefined;
+  const translated = !asked ? 0 : size === 'low' || size === 'medium' || size === 'high' ? SEARCH_USES[size] : Infinity;
+  return (route) => {
+    if (route.provider.kind === 'anthropic') return nativeBody !== undefined ? native : translated;
+    return asked ? Infinity : 0;
+  };
+}

@@ -30,7 +30,8 @@ function nativeSearches(body: unknown): number {
 /**
  * What bounds the searches of a request, or undefined when it can run none. `web_search_options`
  * reaches Claude (translated) as its tool with `max_uses` from `search_context_size`, Gemini as
- * Google Search (Gemini decides how much), and an OpenAI-format host as it came (the host decides);
+ * Google Search (Gemini decides how much), and an OpenAI-format host as it came (OpenAI's own
+ * search models run one search per call; another host decides);
  * `nativeBody`, when given, is what an Anthropic deployment gets in its place.
  */
 export function searchBound(chat: ChatCompletionRequest, nativeBody: unknown): SearchBound | undefined {
@@ -41,7 +42,11 @@ export function searchBound(chat: ChatCompletionRequest, nativeBody: unknown): S
   const size = asked && isRecord(options) ? options.search_context_size : undefined;
   const translated = !asked ? 0 : size === 'low' || size === 'medium' || size === 'high' ? SEARCH_USES[size] : Infinity;
   return (route) => {
-    if (route.provider.kind === 'anthropic') return nativeBody !== undefined ? native : translated;
-    return asked ? Infinity : 0;
+    const kind = route.provider.kind;
+    if (kind === 'anthropic') return nativeBody !== undefined ? native : translated;
+    if (!asked) return 0;
+    // OpenAI's search models run one search per chat call (billed per call) and report no count:
+    // holding the billing cap there would keep every key with less than $10 left from searching.
+    return kind === 'openai' || kind === 'azure' ? 1 : Infinity;
   };
 }

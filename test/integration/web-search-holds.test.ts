@@ -86,6 +86,8 @@ describe('budget holds include web-search fees', () => {
       GEMINI_BASE_URL: gemini.url,
       OPENAI_API_KEY: UPSTREAM_KEY,
       OPENAI_BASE_URL: `${openai.url}/v1`,
+      OPENROUTER_API_KEY: UPSTREAM_KEY,
+      OPENROUTER_BASE_URL: `${openai.url}/v1`,
       LLM_PROXY_RPM: '0',
     });
   });
@@ -193,17 +195,30 @@ describe('budget holds include web-search fees', () => {
   });
 
   test('an OpenAI-format host: web_search_options holds 1,000 searches, and a reported count past that is billed as 1,000', async () => {
-    const { key } = await createKey(gateway.url, { name: 'openai-search', max_budget: 5 });
-    const refused = await callJson(gateway.url, 'POST', '/v1/chat/completions', key, { model: 'gpt-4o', max_tokens: 16, messages: QUESTION, web_search_options: {} });
+    const { key } = await createKey(gateway.url, { name: 'openrouter-search', max_budget: 5 });
+    const refused = await callJson(gateway.url, 'POST', '/v1/chat/completions', key, { model: 'openrouter/openai/gpt-4o', max_tokens: 16, messages: QUESTION, web_search_options: {} });
     assert.equal(refused.status, 403, refused.text.slice(0, 300));
     assert.equal(errorCode(refused), 'budget_exceeded');
     assert.equal(heldIn(refused), '$10.00');
-    const { id, key: rich } = await createKey(gateway.url, { name: 'openai-search-rich', max_budget: 100 });
-    const answer = await callJson(gateway.url, 'POST', '/v1/chat/completions', rich, { model: 'gpt-4o', max_tokens: 16, messages: QUESTION, web_search_options: {} });
+    const { id, key: rich } = await createKey(gateway.url, { name: 'openrouter-search-rich', max_budget: 100 });
+    const answer = await callJson(gateway.url, 'POST', '/v1/chat/completions', rich, { model: 'openrouter/openai/gpt-4o', max_tokens: 16, messages: QUESTION, web_search_options: {} });
     assert.equal(answer.status, 200, answer.text.slice(0, 300));
     const ours = () => gateway.usage.recent().filter((record) => record.keyId === id);
     await eventually(() => ours().length >= 1);
     const cost = ours()[0]?.cost ?? 0;
     assert.ok(cost > 10 && cost < 10.001, `cost ${cost}: 1,000 searches and a few tokens`);
+  });
+
+  test("OpenAI's own API: a search model runs one search a call, so web_search_options holds one ($0.01); a count it reports is still billed", async () => {
+    const { id, key } = await createKey(gateway.url, { name: 'openai-search', max_budget: 5 });
+    const answer = await callJson(gateway.url, 'POST', '/v1/chat/completions', key, { model: 'gpt-4o', max_tokens: 16, messages: QUESTION, web_search_options: {} });
+    assert.equal(answer.status, 200, answer.text.slice(0, 300));
+    const ours = () => gateway.usage.recent().filter((record) => record.keyId === id);
+    await eventually(() => ours().length >= 1);
+    assert.ok((ours()[0]?.cost ?? 0) > 10, 'the fake reports 1e9 searches: billed as 1,000');
+    const { key: poor } = await createKey(gateway.url, { name: 'openai-search-poor', max_budget: 0.005 });
+    const refused = await callJson(gateway.url, 'POST', '/v1/chat/completions', poor, { model: 'gpt-4o', max_tokens: 16, messages: QUESTION, web_search_options: {} });
+    assert.equal(refused.status, 403, refused.text.slice(0, 300));
+    assert.equal(heldIn(refused), '$0.01');
   });
 });

@@ -18,6 +18,7 @@ import { EmbeddingRequestSchema } from '../openai/embeddings-request.js';
 import { VERSION } from '../version.js';
 import { KeySettingsSchema } from './routes/admin-keys.js';
 import { CondenseBodySchema } from './routes/condense.js';
+import { DOCS_CONTENT_SECURITY_POLICY, securityHeaders } from './routes/ui.js';
 import { UsageRecordsQuerySchema, UsageSummaryQuerySchema, UsageTimeseriesQuerySchema } from './routes/usage-analytics.js';
 import { AdminUsageQuerySchema, UsageRangeSchema } from './routes/usage.js';
 
@@ -219,8 +220,10 @@ export function registerOpenApi(app: FastifyInstance): void {
       route.config = { ...(route.config ?? {}), auth: 'client', sessionPage: true };
     });
     // The static plugin under swagger-ui sets `public, max-age=0`; these pages sit behind a key,
-    // so they get the API's `no-store` (RELIABILITY 4d#12), never a shared cache's copy.
+    // so they get the API's `no-store` (RELIABILITY 4d#12), never a shared cache's copy. And the
+    // dashboard's security headers: no inline or foreign script, never framed (clickjacking).
     docs.addHook('onSend', (_request, reply, payload, done) => {
+      securityHeaders(reply, DOCS_CONTENT_SECURITY_POLICY);
       reply.header('cache-control', 'no-store');
       done(null, payload);
     });

@@ -22,6 +22,10 @@ describe('API reference page in Chromium', { skip: skip ?? false }, () => {
     gateway = await startGateway({ OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${upstream.url}/v1`, LLM_PROXY_RPM: '0' });
     browser = await launchBrowser();
     page = await browser.page();
+    // Every Content-Security-Policy violation a page reports, by directive and what was blocked.
+    await page.addInitScript(
+      "window.__violations = []; document.addEventListener('securitypolicyviolation', (event) => window.__violations.push(event.effectiveDirective + ' ' + event.blockedURI));",
+    );
   });
   after(async () => {
     await browser?.close();
@@ -52,6 +56,11 @@ describe('API reference page in Chromium', { skip: skip ?? false }, () => {
       await page.locator('.opblock', { hasText: '/v1/chat/completions' }).first().waitFor();
       assert.ok((await page.locator('.opblock').count()) >= 30);
       assert.equal(await page.getByText('Failed to load API definition').count(), 0);
+      // It renders under its Content-Security-Policy, which the browser enforces, and trips none of it.
+      assert.match((await response?.allHeaders())?.['content-security-policy'] ?? '', /script-src 'self'/);
+      await page.locator('.opblock-summary').first().click();
+      await page.locator('.opblock-body').first().waitFor();
+      assert.deepEqual(await page.evaluate('window.__violations'), []);
       // The document at its own address opens the same way.
       const document = await page.goto(`${gateway.url}/openapi.json`);
       assert.equal(document?.status(), 200);

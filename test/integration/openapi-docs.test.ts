@@ -131,6 +131,18 @@ describe('OpenAPI document and docs page', () => {
         assert.equal(answer.headers['cache-control'], 'no-store');
         assert.equal(answer.headers.vary, 'Authorization');
       }
+      // A keyed page like /ui: scripts from this origin only, never framed (clickjacking), no sniffing.
+      const redirect = await call(stack.url, { method: 'GET', path: '/docs/static/index.html', headers: JSON_AUTH });
+      for (const answer of [page, bundle, initializer, redirect]) {
+        const policy = String(answer.headers['content-security-policy']);
+        assert.match(policy, /(?:^|; )script-src 'self';/);
+        assert.match(policy, /(?:^|; )frame-ancestors 'none'(?:;|$)/);
+        assert.match(policy, /(?:^|; )object-src 'none'(?:;|$)/);
+        assert.match(policy, /(?:^|; )base-uri 'none'(?:;|$)/);
+        assert.equal(answer.headers['x-frame-options'], 'DENY');
+        assert.equal(answer.headers['x-content-type-options'], 'nosniff');
+        assert.equal(answer.headers['referrer-policy'], 'no-referrer');
+      }
     } finally {
       await stack.close();
     }

@@ -75,9 +75,16 @@ export function loadAssets(root = PACKAGE_ROOT): { assets: Map<string, Asset>; m
   return { assets, missing };
 }
 
-export function securityHeaders(reply: FastifyReply): FastifyReply {
+/**
+ * The API reference page (/docs, Swagger UI's bundled files): as strict for scripts, framing and
+ * plugins; Swagger UI sets style attributes in the markup it renders, so inline styles are allowed.
+ */
+export const DOCS_CONTENT_SECURITY_POLICY =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+export function securityHeaders(reply: FastifyReply, policy = CONTENT_SECURITY_POLICY): FastifyReply {
   return reply
-    .header('content-security-policy', CONTENT_SECURITY_POLICY)
+    .header('content-security-policy', policy)
     .header('x-content-type-options', 'nosniff')
     .header('referrer-policy', 'no-referrer')
     .header('x-frame-options', 'DENY')

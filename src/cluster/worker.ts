@@ -249,8 +249,8 @@ class ClusterUiSessions extends UiSessionStore {
     super();
   }
 
-  override create(now?: number): UiSession {
-    const session = super.create(now);
+  override create(master: string, now?: number): UiSession {
+    const session = super.create(master, now);
     this.link.notify({ llmp: 1, t: 'ui.session', session });
     return session;
   }

@@ -44,8 +44,18 @@ interface Entry {
   principal: Principal;
 }
 
+/**
+ * A master key's lasting tag, from its digest: dashboard sessions carry the tag of the key they were
+ * signed in with (src/keys/ui-sessions.ts), so one signed in with an earlier master key is not honoured.
+ */
+function masterTagOf(digest: Buffer): string {
+  return createHash('sha256').update('llm-proxy dashboard session master').update(digest).digest('base64url').slice(0, 22);
+}
+
 export class StaticKeyRing {
   private readonly entries = new Map<string, Entry>();
+  /** The master key's tag (masterTagOf); undefined when there is no master key. */
+  readonly masterTag: string | undefined;
 
   /** `masterDigest` may come from a generated master key, of which only the hash is kept. */
   constructor(clientKeys: readonly string[], masterKey: string | undefined, masterDigest?: Buffer) {
@@ -55,6 +65,7 @@ export class StaticKeyRing {
     });
     const master = masterKey === undefined ? masterDigest : digestKey(masterKey);
     if (master !== undefined) this.add(master, { keyId: 'master', role: 'master' });
+    this.masterTag = master === undefined ? undefined : masterTagOf(master);
   }
 
   private add(digest: Buffer, principal: Principal): void {

@@ -4,6 +4,10 @@
 // request that also carries the session's CSRF token in a custom header, which a cross-site form
 // or image cannot send (and a cross-site script cannot, without the CORS the gateway never grants).
 // Sessions live in this process's memory: a restart or another instance means signing in again.
+// Each session names the master key it was signed in with (a tag of its digest, StaticKeyRing's
+// masterTag) and is honoured only while that is still the master key of the generation asking: a
+// sign-in that a retired generation finishes after a key rotation, or one another worker passes on
+// late, never acts as the new key.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Principal } from './static-keys.js';
@@ -14,6 +18,8 @@ const DEFAULT_TTL_MS = 8 * 3_600_000;
 const MAX_SESSIONS = 1_000;
 /** 32 random bytes, base64url: what the store hands out, so anything else is not looked up. */
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
+/** A master key's tag (StaticKeyRing.masterTag): 22 base64url characters. */
+const TAG_SHAPE = /^[A-Za-z0-9_-]{22}$/;
 
 /** A session acts as the master key. */
 const MASTER: Principal = Object.freeze({ keyId: 'master', role: 'master' });
@@ -22,6 +28,8 @@ export interface UiSession {
   id: string;
   csrf: string;
   expiresAt: number;
+  /** The tag of the master key it was signed in with. */
+  master: string;
 }
 
 function token(): string {
@@ -56,8 +64,9 @@ export class UiSessionStore {
 
   constructor(readonly ttlMs = DEFAULT_TTL_MS) {}
 
-  create(now = Date.now()): UiSession {
-    const session: UiSession = { id: token(), csrf: token(), expiresAt: now + this.ttlMs };
+  /** A session for a sign-in with the master key whose tag is `master`. */
+  create(master: string, now = Date.now()): UiSession {
+    const session: UiSession = { id: token(), csrf: token(), expiresAt: now + this.ttlMs, master };
     this.keep(session, now);
     return session;
   }
@@ -69,8 +78,11 @@ export class UiSessionStore {
     this.sessions.set(session.id, session);
   }
 
-  /** The live session named by the request's cookie (no CSRF check: for reading the session itself). */
-  fromCookie(headers: IncomingHttpHeaders, now = Date.now()): UiSession | undefined {
+  /**
+   * The live session named by the request's cookie, signed in with the master key tagged `master`
+   * (the asking generation's; undefined when it has none): no CSRF check, for reading the session itself.
+   */
+  fromCookie(headers: IncomingHttpHeaders, master: string | undefined, now = Date.now()): UiSession | undefined {
     const id = sessionCookie(headers.cookie);
     if (id === undefined) return undefined;
     const session = this.sessions.get(id);
@@ -79,23 +91,23 @@ export class UiSessionStore {
       this.sessions.delete(id);
       return undefined;
     }
-    return session;
+    return master !== undefined && session.master === master ? session : undefined;
   }
 
   /** The live session of a request that also proves, by its CSRF header, that the page itself sent it. */
-  verified(headers: IncomingHttpHeaders, now = Date.now()): UiSession | undefined {
+  verified(headers: IncomingHttpHeaders, master: string | undefined, now = Date.now()): UiSession | undefined {
     const csrf = headers[CSRF_HEADER];
     if (typeof csrf !== 'string' || !TOKEN_SHAPE.test(csrf)) return undefined;
     // Browsers say when a request comes from another site; such a request is never the dashboard's.
     if (headers['sec-fetch-site'] === 'cross-site') return undefined;
-    const session = this.fromCookie(headers, now);
+    const session = this.fromCookie(headers, master, now);
     return session !== undefined && sameToken(session.csrf, csrf) ? session : undefined;
   }
 
   /** For the auth plugin: the master principal when the request carries a verified session. */
-  authenticate(headers: IncomingHttpHeaders, now = Date.now()): Principal | undefined {
+  authenticate(headers: IncomingHttpHeaders, master: string | undefined, now = Date.now()): Principal | undefined {
     if (!cookieOnly(headers)) return undefined;
-    return this.verified(headers, now) === undefined ? undefined : MASTER;
+    return this.verified(headers, master, now) === undefined ? undefined : MASTER;
   }
 
   /**
@@ -103,9 +115,9 @@ export class UiSessionStore {
    * header: the cookie alone, unless the browser says another site asked. Reading is all these
    * routes do, and another site could not read the answer anyway (no CORS).
    */
-  authenticatePage(headers: IncomingHttpHeaders, now = Date.now()): Principal | undefined {
+  authenticatePage(headers: IncomingHttpHeaders, master: string | undefined, now = Date.now()): Principal | undefined {
     if (!cookieOnly(headers) || headers['sec-fetch-site'] === 'cross-site') return undefined;
-    return this.fromCookie(headers, now) === undefined ? undefined : MASTER;
+    return this.fromCookie(headers, master, now) === undefined ? undefined : MASTER;
   }
 
   delete(id: string): void {
@@ -120,8 +132,8 @@ export class UiSessionStore {
   /** Keeps a session another worker process of this server made (`--workers`), so any worker accepts it. */
   adopt(session: UiSession): void {
     const now = Date.now();
-    if (TOKEN_SHAPE.test(session.id) && TOKEN_SHAPE.test(session.csrf) && Number.isFinite(session.expiresAt) && session.expiresAt > now) {
-      this.keep({ id: session.id, csrf: session.csrf, expiresAt: Math.min(session.expiresAt, now + this.ttlMs) }, now);
+    if (TOKEN_SHAPE.test(session.id) && TOKEN_SHAPE.test(session.csrf) && TAG_SHAPE.test(session.master) && Number.isFinite(session.expiresAt) && session.expiresAt > now) {
+      this.keep({ id: session.id, csrf: session.csrf, expiresAt: Math.min(session.expiresAt, now + this.ttlMs), master: session.master }, now);
     }
   }
 

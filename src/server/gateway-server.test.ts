@@ -367,7 +367,7 @@ test('a reload whose new generation fails to build leaves the old master key in 
     const port = (gateway.listener.address() as AddressInfo).port;
     const adminStatus = async (key: string) => (await fetch(`http://127.0.0.1:${port}/admin/keys`, { headers: { authorization: `Bearer ${key}` } })).status;
     assert.equal(await adminStatus(oldKey), 200);
-    gateway.shared.uiSessions.create();
+    gateway.shared.uiSessions.create(gateway.app.services.keys.masterTag as string);
     // The operator deletes the stored hash to rotate the generated key, and reloads a config whose
     // build fails (here a section missing, as no loaded config can be: only a build fault is left).
     rmSync(masterKeyFile(env.LLM_PROXY_DB));
@@ -383,6 +383,46 @@ test('a reload whose new generation fails to build leaves the old master key in 
     assert.equal(await adminStatus(oldKey), 401);
     assert.equal(gateway.shared.uiSessions.size, 0, 'the sessions of the old master key ended');
   } finally {
+    await gateway.shutdown(1000);
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
+
+test('a dashboard sign-in with the old master key whose body arrives after the key changed gets no working session', async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'gateway-server-'));
+  const oldKey = 'sk-old-master-key-0123456789abcdefghijkl';
+  const newKey = 'sk-new-master-key-0123456789abcdefghijkl';
+  const env = (master: string) => ({ LLM_PROXY_DB: join(directory, 'db.sqlite'), LLM_PROXY_MASTER_KEY: master, LLM_PROXY_LOG_LEVEL: 'error' });
+  const gateway = await GatewayServer.create(loadConfig(env(oldKey)).config, undefined);
+  let socket: Socket | undefined;
+  try {
+    await gateway.listen(0, '127.0.0.1');
+    const port = (gateway.listener.address() as AddressInfo).port;
+    // Someone holding the old (leaked) key starts a sign-in and holds back the body's last byte
+    // until the operator has rotated the key: the request already belongs to the old generation.
+    const body = JSON.stringify({ master_key: oldKey });
+    socket = connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.write(`POST /ui/session HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, -1)}`);
+    await sleep(100);
+    assert.equal((await gateway.reload({ config: loadConfig(env(newKey)).config, restartRequired: [] })).reloaded, true);
+    socket.end(body.slice(-1));
+    await once(socket, 'close');
+    const answer = Buffer.concat(chunks).toString('utf8');
+    // Refused, or a session that opens nothing.
+    assert.match(answer, /^HTTP\/1\.1 (?:201|401) /);
+    const cookie = /set-cookie: (llmp_ui=[^;]+)/i.exec(answer)?.[1];
+    const csrf = /"csrf_token":"([^"]+)"/.exec(answer)?.[1];
+    if (cookie !== undefined && csrf !== undefined) {
+      const keys = await fetch(`http://127.0.0.1:${port}/admin/keys`, { headers: { cookie, 'x-llm-proxy-csrf': csrf } });
+      assert.equal(keys.status, 401, 'a session signed in with the old master key acts as the new one');
+      assert.equal((await fetch(`http://127.0.0.1:${port}/ui/session`, { headers: { cookie } })).status, 401);
+    }
+    assert.equal((await fetch(`http://127.0.0.1:${port}/admin/keys`, { headers: { authorization: `Bearer ${newKey}` } })).status, 200);
+  } finally {
+    socket?.destroy();
     await gateway.shutdown(1000);
     rmSync(directory, { recursive: true, force: true });
   }

@@ -185,8 +185,8 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
     const principal =
       key === undefined
         ? sessionPage(request)
-          ? services.uiSessions.authenticatePage(request.headers)
-          : services.uiSessions.authenticate(request.headers)
+          ? services.uiSessions.authenticatePage(request.headers, services.keys.masterTag)
+          : services.uiSessions.authenticate(request.headers, services.keys.masterTag)
         : (services.keys.authenticate(key) ?? (isVirtualKeyShaped(key) ? services.virtualKeys.cachedPrincipal(key) : undefined));
     if (principal !== undefined) return admit(request, reply, access, principal);
     const lookUp = (): Promise<void> | undefined =>

@@ -158,8 +158,11 @@ export function registerUi(app: FastifyInstance, services: Services): void {
     const key = (body as { master_key?: unknown }).master_key;
     if (typeof key !== 'string') throw invalidType('master_key', 'a string');
     const principal = key.length === 0 || key.length > MAX_KEY_LENGTH ? undefined : services.keys.authenticate(key);
-    if (principal?.role !== 'master') throw authentication('This is not the master key.', 'invalid_master_key');
-    const session = sessions.create();
+    const master = services.keys.masterTag;
+    if (principal?.role !== 'master' || master === undefined) throw authentication('This is not the master key.', 'invalid_master_key');
+    // Tagged with this generation's master key: if a reload rotates the key while this request was
+    // under way, the new generation never honours it.
+    const session = sessions.create(master);
     reply.header('set-cookie', cookie(request, session.id, Math.floor(sessions.ttlMs / 1000)));
     return reply.code(201).send(describeSession(session));
   });
@@ -167,7 +170,7 @@ export function registerUi(app: FastifyInstance, services: Services): void {
   // A page that was reloaded asks for its CSRF token again; only this origin can read the answer.
   app.get('/ui/session', { config: { auth: 'none' } }, async (request, reply) => {
     securityHeaders(reply);
-    const session = sessions.fromCookie(request.headers);
+    const session = sessions.fromCookie(request.headers, services.keys.masterTag);
     if (session === undefined) throw authentication('Not signed in.', 'no_session');
     return describeSession(session);
   });
@@ -175,7 +178,7 @@ export function registerUi(app: FastifyInstance, services: Services): void {
   // Sign out: needs the CSRF token too, so another site cannot sign the operator out.
   app.delete('/ui/session', { config: { auth: 'none' } }, async (request, reply) => {
     securityHeaders(reply);
-    const session = sessions.verified(request.headers);
+    const session = sessions.verified(request.headers, services.keys.masterTag);
     if (session === undefined) throw authentication('Not signed in.', 'no_session');
     sessions.delete(session.id);
     reply.header('set-cookie', cookie(request, '', 0));

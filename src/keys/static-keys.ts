@@ -54,8 +54,8 @@ function masterTagOf(digest: Buffer): string {
 
 export class StaticKeyRing {
   private readonly entries = new Map<string, Entry>();
-  /** The master key's tag (masterTagOf); undefined when there is no master key. */
-  readonly masterTag: string | undefined;
+  private masterHex: string | undefined;
+  private tag: string | undefined;
 
   /** `masterDigest` may come from a generated master key, of which only the hash is kept. */
   constructor(clientKeys: readonly string[], masterKey: string | undefined, masterDigest?: Buffer) {
@@ -64,8 +64,26 @@ export class StaticKeyRing {
       this.add(digest, { keyId: `static-${index + 1}`, role: 'client', stableId: stableIdOf(digest) });
     });
     const master = masterKey === undefined ? masterDigest : digestKey(masterKey);
-    if (master !== undefined) this.add(master, { keyId: 'master', role: 'master' });
-    this.masterTag = master === undefined ? undefined : masterTagOf(master);
+    if (master !== undefined) {
+      this.add(master, { keyId: 'master', role: 'master' });
+      this.masterHex = master.toString('hex');
+      this.tag = masterTagOf(master);
+    }
+  }
+
+  /** The master key's tag (masterTagOf); undefined when there is no master key, or it was retired. */
+  get masterTag(): string | undefined {
+    return this.tag;
+  }
+
+  /**
+   * A reload replaced the master key: this (retired) ring no longer knows it, so the requests its
+   * generation still runs cannot sign in with it, nor act as it past their authentication.
+   */
+  retireMaster(): void {
+    if (this.masterHex !== undefined) this.entries.delete(this.masterHex);
+    this.masterHex = undefined;
+    this.tag = undefined;
   }
 
   private add(digest: Buffer, principal: Principal): void {

@@ -427,3 +427,38 @@ test('a dashboard sign-in with the old master key whose body arrives after the k
     rmSync(directory, { recursive: true, force: true });
   }
 });
+
+test('an admin request with the old master key whose body arrives after the key changed is refused', async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'gateway-server-'));
+  const oldKey = 'sk-old-master-key-0123456789abcdefghijkl';
+  const newKey = 'sk-new-master-key-0123456789abcdefghijkl';
+  const env = (master: string) => ({ LLM_PROXY_DB: join(directory, 'db.sqlite'), LLM_PROXY_MASTER_KEY: master, LLM_PROXY_LOG_LEVEL: 'error' });
+  const gateway = await GatewayServer.create(loadConfig(env(oldKey)).config, undefined);
+  let socket: Socket | undefined;
+  try {
+    await gateway.listen(0, '127.0.0.1');
+    const port = (gateway.listener.address() as AddressInfo).port;
+    // The key is checked when the headers arrive; the body, and so the handler, can wait until the
+    // operator has rotated the leaked key. A virtual key made then would outlive the rotation.
+    const body = JSON.stringify({ name: 'kept after rotation' });
+    socket = connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.write(
+      `POST /admin/keys HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${oldKey}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, -1)}`,
+    );
+    await sleep(100);
+    assert.equal((await gateway.reload({ config: loadConfig(env(newKey)).config, restartRequired: [] })).reloaded, true);
+    socket.end(body.slice(-1));
+    await once(socket, 'close');
+    const answer = Buffer.concat(chunks).toString('utf8');
+    assert.match(answer, /^HTTP\/1\.1 401 /, answer.slice(0, 300));
+    const listed = await fetch(`http://127.0.0.1:${port}/admin/keys`, { headers: { authorization: `Bearer ${newKey}` } });
+    assert.deepEqual(((await listed.json()) as { keys: unknown[] }).keys, []);
+  } finally {
+    socket?.destroy();
+    await gateway.shutdown(1000);
+    rmSync(directory, { recursive: true, force: true });
+  }
+});

@@ -303,12 +303,16 @@ export class GatewayServer {
         for (const provider of changedProviders(running, next)) health.forgetProvider(provider);
       }
       const generation = await this.build(next, health, key.digest);
+      const retiring = this.current;
       this.swap(generation);
       // Only now: a build that failed leaves the running key, so the next reload still sees a rotation.
       this.masterKeyDigest = key.digest;
       this.config = next;
       if (rotated) {
         this.shared.uiSessions.clear();
+        // The retired generation still runs the requests it had: one whose key was checked before the
+        // swap but whose body comes after (held back on purpose, perhaps) must not act as the old key.
+        retiring.built.services.keys.retireMaster();
         logger.info({ component: 'reload' }, 'the master key changed: dashboard sessions ended');
       }
     } catch (error) {

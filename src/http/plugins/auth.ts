@@ -203,6 +203,14 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
     return standing === undefined ? lookUp() : standing.then(lookUp);
   };
 
+  // A key is checked when the headers arrive; the handler runs once the body has. A master-key request
+  // whose body came after a reload rotated the key (its generation retired it) is refused here.
+  app.addHook('preHandler', (request, _reply, done) => {
+    if (request.principal?.role === 'master' && services.keys.masterTag === undefined) {
+      done(authentication('The master key changed while this request was under way: send it again with the current master key.'));
+    } else done();
+  });
+
   // Callback-style: a request with a static key costs no promise (it runs once per request).
   app.addHook('onRequest', (request, reply, done) => {
     let pending: Promise<void> | undefined;

@@ -1,7 +1,7 @@
 // Authentication and per-key request limits for every route. Each route declares its access in
 // its config (`auth: 'none' | 'client' | 'master'`); a route that declares nothing needs a client
 // key, so a forgotten declaration fails closed. Decided on the route table, never on the URL.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
 import { authentication, permissionDenied, rateLimited } from '../../errors/gateway-error.js';
 import type { Principal } from '../../keys/static-keys.js';
 import { sessionCookie } from '../../keys/ui-sessions.js';
@@ -203,12 +203,18 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
     return standing === undefined ? lookUp() : standing.then(lookUp);
   };
 
-  // A key is checked when the headers arrive; the handler runs once the body has. A master-key request
-  // whose body came after a reload rotated the key (its generation retired it) is refused here.
-  app.addHook('preHandler', (request, _reply, done) => {
+  // A key is checked when the headers arrive; the handler runs once the body has. A request to a
+  // master-only route whose body came after a reload rotated the key (its generation retired it) is
+  // refused here. Only those routes get the hook: the client routes' hot path stays without one.
+  const retiredMaster: preHandlerHookHandler = (request, _reply, done) => {
     if (request.principal?.role === 'master' && services.keys.masterTag === undefined) {
       done(authentication('The master key changed while this request was under way: send it again with the current master key.'));
     } else done();
+  };
+  app.addHook('onRoute', (route) => {
+    if (route.config?.auth !== 'master') return;
+    const own = route.preHandler;
+    route.preHandler = own === undefined ? [retiredMaster] : Array.isArray(own) ? [retiredMaster, ...own] : [retiredMaster, own];
   });
 
   // Callback-style: a request with a static key costs no promise (it runs once per request).

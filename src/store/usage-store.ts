@@ -54,6 +54,16 @@ export function utcDay(epochMs: number): string {
   return new Date(epochMs).toISOString().slice(0, 10);
 }
 
+/**
+ * The UTC days a range touches, first and last, for the (key_id, day) index: only with a key. Over
+ * every key the reads bound created_at alone, as these repeat its bounds and PostgreSQL, taking the
+ * two for independent, expected a third of a range's rows (a 30-day summary over 1,000,000 rows
+ * sorted on disk in one process: 1.4 s, 0.5 s without them).
+ */
+export function usageDayBounds(range: { start: number; end: number }): [string, string] {
+  return [utcDay(range.start), utcDay(Math.max(range.start, range.end - 1))];
+}
+
 const DAY_MS = 86_400_000;
 /** The UTC day last written, and its bounds: a batch's rows nearly all fall on the same day. */
 let dayStart = 0;
@@ -296,12 +306,12 @@ export class UsageStore {
         eb.fn.sum<number>('completion_tokens').as('completion_tokens'),
         eb.fn.sum<number | null>('cost').as('cost'),
       ])
-      // The day bounds let the (key_id, day) index narrow the scan; created_at makes it exact.
-      .where('day', '>=', utcDay(query.start))
-      .where('day', '<=', utcDay(Math.max(query.start, query.end - 1)))
       .where('created_at', '>=', query.start)
       .where('created_at', '<', query.end);
-    if (query.keyId !== undefined) select = select.where('key_id', '=', text(query.keyId, KEY_ID_MAX));
+    if (query.keyId !== undefined) {
+      const [first, last] = usageDayBounds(query);
+      select = select.where('key_id', '=', text(query.keyId, KEY_ID_MAX)).where('day', '>=', first).where('day', '<=', last);
+    }
     const rows = await select.groupBy(['day', 'model', 'key_id']).orderBy('day').orderBy('model').orderBy('key_id').execute();
     return rows.map((row) => ({
       day: row.day,

@@ -27,6 +27,7 @@ import { HealthProbe } from './routing/health-probe.js';
 import { RetryBudget } from './routing/retry-policy.js';
 import { RedisConnection } from './store/redis-connection.js';
 import { SqlStore } from './store/sql-store.js';
+import { UsageRetention } from './usage/usage-retention.js';
 import { BatchedUsageWriter, fanOutUsage, usageSpoolFile } from './usage/batched-usage-writer.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { guardedLookup, systemResolver, type HostResolver } from './upstream/guarded-lookup.js';
@@ -214,6 +215,9 @@ export function createSharedServices(config: Config, overrides: ServiceOverrides
     observer: ledger,
   });
   ledger.onStoreBack(() => usageWriter.retryNow());
+  const retentionDays = config.storage.usage_retention_days;
+  const retention = retentionDays === undefined ? undefined : new UsageRetention(store.usage, logger, { days: retentionDays });
+  retention?.start();
   const metrics = new GatewayMetrics((value) => redactor.redact(value) !== value);
   // This process's lookups, not the shared figures of /health/cache: Prometheus sums a counter over
   // workers (the cluster aggregation) and over instances, so each must count only its own.
@@ -238,6 +242,7 @@ export function createSharedServices(config: Config, overrides: ServiceOverrides
     spoolUsageNow: () => usageWriter.spoolNow(),
     async close() {
       clearInterval(pruneTimer);
+      await retention?.stop();
       await keyChanges.close();
       ledger.close();
       await usage.flush();

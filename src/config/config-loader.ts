@@ -271,6 +271,8 @@ function configFromEnv(env: Environment): Record<string, unknown> {
   if (redisUrl !== undefined) storage.redis_url = redisUrl;
   const expectedInstances = numberFromEnv(env, 'LLM_PROXY_EXPECTED_INSTANCES');
   if (expectedInstances !== undefined) storage.expected_instances = expectedInstances;
+  const retention = numberFromEnv(env, 'LLM_PROXY_USAGE_RETENTION_DAYS');
+  if (retention !== undefined) storage.usage_retention_days = retention;
 
   const logging: Record<string, unknown> = {};
   const level = stringFromEnv(env, 'LLM_PROXY_LOG_LEVEL');
@@ -322,6 +324,7 @@ const ENV_NAMES: Record<string, string> = {
   '/cache/backend': 'LLM_PROXY_CACHE',
   '/cache/ttl_s': 'LLM_PROXY_CACHE_TTL',
   '/storage/expected_instances': 'LLM_PROXY_EXPECTED_INSTANCES',
+  '/storage/usage_retention_days': 'LLM_PROXY_USAGE_RETENTION_DAYS',
   '/logging/level': 'LLM_PROXY_LOG_LEVEL',
   '/auth/master_key': 'LLM_PROXY_MASTER_KEY',
 };

@@ -345,6 +345,11 @@ export const ConfigSchema = Type.Object(
          * instances last counted there, and never fewer than this (a fleet started while Redis is down).
          */
         expected_instances: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+        /**
+         * Usage records older than this many days are deleted in the background (default: kept for
+         * good). At least 7: a spooled batch replayed after its rows were pruned would count their spend again.
+         */
+        usage_retention_days: Type.Optional(Type.Integer({ minimum: 7, maximum: 36_600 })),
       },
       { additionalProperties: false },
     ),

@@ -16,6 +16,8 @@ export const RESTART_ONLY = [
   'storage.redis_url',
   'storage.redis_prefix',
   'storage.expected_instances',
+  // The pruner runs in the shared part, started once.
+  'storage.usage_retention_days',
   // The cache store and its key secret are shared by every generation (entries survive a reload).
   'cache',
 ] as const;

@@ -286,6 +286,19 @@ export class UsageStore {
     }
   }
 
+  /**
+   * Deletes up to `limit` of the oldest usage rows made before `cutoff` (epoch ms), returning how
+   * many went: one short statement through the created_at index, so a SQLite writer holds the lock
+   * for milliseconds and the event loop is free between batches. On PostgreSQL SKIP LOCKED lets
+   * several instances prune at once, each taking other rows, none waiting on another.
+   */
+  async pruneBefore(cutoff: number, limit: number): Promise<number> {
+    await this.ready();
+    const lock = this.sqlite === undefined ? sql` for update skip locked` : sql``;
+    const result = await sql`delete from usage_records where id in (select id from usage_records where created_at < ${cutoff} order by created_at limit ${limit}${lock})`.execute(this.db);
+    return Number(result.numAffectedRows ?? 0);
+  }
+
   /** A cheap round trip: is the database answering? */
   async ping(): Promise<void> {
     await this.ready();

@@ -19,7 +19,8 @@ export const CHECK_CONFIG_HELP = `llm-proxy check-config [--json]
 
 Loads the configuration exactly as the server would (defaults, LLM_PROXY_CONFIG, environment),
 validates it, and prints the result with every secret masked. Exits 1 with the reason when it is
-not valid; warns (exit 0) when condense.model names no routable model. --json prints JSON instead of YAML.
+not valid; warns (exit 0) when condense.model or a fallback names no routable model, or a listener on
+a non-loopback address has short client keys. --json prints JSON instead of YAML.
 `;
 
 export const MODELS_HELP = `llm-proxy models [--search Q] [--provider P] [--capability C] [--all] [--json]

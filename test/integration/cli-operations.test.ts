@@ -111,7 +111,11 @@ describe('llm-proxy check-config and models (CLI)', () => {
 
   test('--help everywhere', async () => {
     assert.match((await run(process.execPath, [CLI, '--help'], { env: base })).stdout, /check-config/);
-    assert.match((await run(process.execPath, [CLI, 'check-config', '--help'], { env: base })).stdout, /secret masked|every secret masked/);
+    const checkConfig = (await run(process.execPath, [CLI, 'check-config', '--help'], { env: base })).stdout;
+    assert.match(checkConfig, /secret masked|every secret masked/);
+    // It names every warning check-config gives with exit 0, as the README's CLI entry does.
+    assert.match(checkConfig, /condense\.model or a fallback names no routable model/);
+    assert.match(checkConfig, /short client keys/);
     assert.match((await run(process.execPath, [CLI, 'models', '--help'], { env: base })).stdout, /--search Q/);
     // Each command has its own text, not the general one.
     const keys = (await run(process.execPath, [CLI, 'keys', '--help'], { env: base })).stdout;

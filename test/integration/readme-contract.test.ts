@@ -660,3 +660,42 @@ describe('README: the CLI', () => {
     }
   });
 });
+
+// ---------------------------------------------------------------- layout and dependencies
+
+/** The folders a reader looks for: each of src/, test/ and the top level (dot folders and build output left out). */
+function folders(): string[] {
+  const under = (dir: string) =>
+    readdirSync(join(ROOT, dir), { withFileTypes: true })
+      .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.'))
+      .map((entry) => `${dir === '' ? '' : `${dir}/`}${entry.name}/`);
+  const top = under('').filter((name) => !['node_modules/', 'dist/', 'data/', 'test-results/'].includes(name));
+  return [...top, ...under('src'), ...under('test')];
+}
+
+describe('README: layout and dependencies', () => {
+  test('Layout names every folder of the repository, src/ and test/', () => {
+    const block = fencedBlocks(section(README, 'Layout'))[0]?.body ?? '';
+    // Named anywhere in the block (`test/support/` in another folder's line counts); a line's own
+    // folder, at its start, must exist.
+    const named = new Set([...block.matchAll(/(?<![\w./-])((?:[a-z][a-z-]*\/)+)/g)].map((match) => match[1] as string));
+    const shown = (folder: string) => [...named].some((name) => name.startsWith(folder));
+    assert.deepEqual(folders().filter((folder) => !shown(folder)), []);
+    const heads = [...block.matchAll(/^((?:[a-z][a-z-]*\/)+)/gm)].map((match) => match[1] as string);
+    assert.deepEqual(heads.filter((name) => !statSync(join(ROOT, name), { throwIfNoEntry: false })?.isDirectory()), []);
+  });
+
+  test('Dependencies gives a reason for every package in package.json, and names no other', () => {
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
+    const rows = tableRows(section(README, 'Dependencies, and why each is there'), 'package');
+    const named = new Map<string, string>();
+    for (const [cell = '', why = ''] of rows) for (const name of cell.replace(/\s*\(.*\)\s*$/, '').split(',')) named.set(name.trim(), why);
+    const runtime = Object.keys(manifest.dependencies ?? {});
+    const development = Object.keys(manifest.devDependencies ?? {});
+    assert.deepEqual([...runtime, ...development].filter((name) => !named.has(name)), []);
+    assert.deepEqual([...named.keys()].filter((name) => !runtime.includes(name) && !development.includes(name)), []);
+    // A package only the build, tests or benchmark use says so; a runtime one does not.
+    for (const name of development) assert.match(named.get(name) ?? '', /\(dev\)/, `${name} is a devDependency`);
+    for (const name of runtime) assert.doesNotMatch(named.get(name) ?? '', /\(dev\)/, `${name} is a runtime dependency`);
+  });
+});

@@ -35,7 +35,15 @@ describe('thinkingForEffort', () => {
     for (const model of ['claude-3-5-sonnet-20241022', 'claude-3-5-haiku-20241022', 'claude-3-opus-20240229', 'claude-3-haiku-20240307']) {
       assert.deepEqual(thinkingForEffort(model, 'high'), { dropped: `${model} does not think (Claude 3.7 and later do)` });
     }
-    assert.deepEqual(thinkingForEffort('claude-opus-4-7', 'max'), { dropped: 'expected none, minimal, low, medium, high or xhigh' });
-    assert.deepEqual(thinkingForEffort('claude-opus-4-7', 3), { dropped: 'expected none, minimal, low, medium, high or xhigh' });
+    assert.deepEqual(thinkingForEffort('claude-opus-4-7', 'extreme'), { dropped: 'expected none, minimal, low, medium, high, xhigh or max' });
+    assert.deepEqual(thinkingForEffort('claude-opus-4-7', 3), { dropped: 'expected none, minimal, low, medium, high, xhigh or max' });
+  });
+
+  it("max (the openai SDK's top effort) is Claude's own max from 4.6 on, and the largest budget before", () => {
+    for (const model of ['claude-opus-4-6', 'claude-sonnet-4-6', 'claude-opus-4-7', 'claude-sonnet-5', 'claude-mythos-preview']) {
+      assert.deepEqual(thinkingForEffort(model, 'max'), { thinking: { type: 'adaptive' }, effort: 'max' }, model);
+    }
+    assert.deepEqual(thinkingForEffort('claude-sonnet-4-5', 'max'), { thinking: { type: 'enabled', budget_tokens: 32000 } });
+    assert.deepEqual(thinkingForEffort('claude-3-7-sonnet-20250219', 'max'), { thinking: { type: 'enabled', budget_tokens: 32000 } });
   });
 });

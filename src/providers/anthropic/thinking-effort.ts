@@ -7,16 +7,17 @@
 // @see https://platform.claude.com/docs/en/build-with-claude/effort
 import type { AnthropicEffort, AnthropicThinkingConfig } from './anthropic-wire.js';
 
-type Effort = 'none' | 'minimal' | 'low' | 'medium' | 'high' | 'xhigh';
+/** OpenAI's efforts (`ReasoningEffort` in the openai SDK, `max` since 6.x). */
+type Effort = 'none' | 'minimal' | 'low' | 'medium' | 'high' | 'xhigh' | 'max';
 
-const EFFORTS: ReadonlySet<string> = new Set<Effort>(['none', 'minimal', 'low', 'medium', 'high', 'xhigh']);
+const EFFORTS: ReadonlySet<string> = new Set<Effort>(['none', 'minimal', 'low', 'medium', 'high', 'xhigh', 'max']);
 
 /**
  * Budgets for the models that take one. Chosen so that /v1/messages reads them back as the same
  * effort (its thresholds are Anthropic's: under 4,096 low, under 16,384 medium); 1,024 is Claude's
- * smallest budget.
+ * smallest budget. `max` gets the largest, as `xhigh` does.
  */
-const BUDGETS: Readonly<Record<Exclude<Effort, 'none'>, number>> = { minimal: 1_024, low: 1_024, medium: 8_192, high: 16_384, xhigh: 32_000 };
+const BUDGETS: Readonly<Record<Exclude<Effort, 'none'>, number>> = { minimal: 1_024, low: 1_024, medium: 8_192, high: 16_384, xhigh: 32_000, max: 32_000 };
 export const MIN_THINKING_BUDGET = 1_024;
 
 // Claude's names: `claude-3-7-sonnet-…` and `claude-3-opus-…` before 4, `claude-sonnet-4-5-…`,
@@ -37,14 +38,14 @@ export function claudeGeneration(model: string): number | undefined {
 }
 
 export function thinkingForEffort(model: string, effort: unknown): EffortThinking {
-  if (typeof effort !== 'string' || !EFFORTS.has(effort)) return { dropped: 'expected none, minimal, low, medium, high or xhigh' };
+  if (typeof effort !== 'string' || !EFFORTS.has(effort)) return { dropped: 'expected none, minimal, low, medium, high, xhigh or max' };
   const asked = effort as Effort;
   const version = claudeGeneration(model);
   if (version !== undefined && version < 37) return { dropped: `${model} does not think (Claude 3.7 and later do)` };
   if (asked === 'none') return { thinking: { type: 'disabled' } };
   if (version !== undefined && version < 46) return { thinking: { type: 'enabled', budget_tokens: BUDGETS[asked] } };
   if (asked === 'minimal') return { thinking: { type: 'adaptive' }, effort: 'low', note: `${model} takes low, medium, high or xhigh; sent low` };
-  // xhigh came with Opus 4.7; 4.6 takes high at most (max is another scale, Opus only).
+  // xhigh came with Opus 4.7; 4.6 takes max but not xhigh. Claude's max is OpenAI's max, sent as is.
   if (asked === 'xhigh' && version === 46) return { thinking: { type: 'adaptive' }, effort: 'high', note: `${model} takes low, medium or high; sent high` };
   return { thinking: { type: 'adaptive' }, effort: asked };
 }

@@ -25,6 +25,12 @@ describe('reasoning_effort → thinkingConfig', () => {
     assert.deepEqual(thinkingConfigFor('gemini-3-flash-preview', 'xhigh'), { config: { thinkingLevel: 'high' } });
   });
 
+  it("max (the openai SDK's top effort) is Gemini's top: level high, 2.5's largest budget", () => {
+    assert.deepEqual(thinkingConfigFor('gemini-3-flash-preview', 'max'), { config: { thinkingLevel: 'high' } });
+    assert.deepEqual(thinkingConfigFor('gemini-3-pro-preview', 'max'), { config: { thinkingLevel: 'high' } });
+    assert.deepEqual(thinkingConfigFor('gemini-2.5-pro', 'max'), { config: { thinkingBudget: 24576 } });
+  });
+
   it('dropped for models that do not think, unknown names and efforts OpenAI does not define', () => {
     assert.ok('dropped' in thinkingConfigFor('gemini-2.0-flash', 'low'));
     assert.ok('dropped' in thinkingConfigFor('gemini-flash-latest', 'low'));

@@ -7,18 +7,19 @@
 // @see https://ai.google.dev/gemini-api/docs/thinking#set-budget
 import type { GeminiThinkingConfig, GeminiThinkingLevel } from './gemini-wire.js';
 
-type Effort = 'none' | 'minimal' | 'low' | 'medium' | 'high' | 'xhigh';
+/** OpenAI's efforts (`ReasoningEffort` in the openai SDK, `max` since 6.x). */
+type Effort = 'none' | 'minimal' | 'low' | 'medium' | 'high' | 'xhigh' | 'max';
 
-const EFFORTS: ReadonlySet<string> = new Set<Effort>(['none', 'minimal', 'low', 'medium', 'high', 'xhigh']);
+const EFFORTS: ReadonlySet<string> = new Set<Effort>(['none', 'minimal', 'low', 'medium', 'high', 'xhigh', 'max']);
 
 /** Gemini 2.5's budgets (Google's mapping; 24,576 is Flash's largest, so every 2.5 model takes them). */
-const BUDGETS: Readonly<Record<Exclude<Effort, 'none'>, number>> = { minimal: 1_024, low: 1_024, medium: 8_192, high: 24_576, xhigh: 24_576 };
+const BUDGETS: Readonly<Record<Exclude<Effort, 'none'>, number>> = { minimal: 1_024, low: 1_024, medium: 8_192, high: 24_576, xhigh: 24_576, max: 24_576 };
 /** 2.5 Pro cannot turn thinking off: its smallest budget. */
 const PRO_MIN_BUDGET = 128;
 
 /** The level each effort becomes on a Gemini 3 Flash-class model, and on a Pro (low and high only). */
-const FLASH_LEVELS: Readonly<Record<Effort, GeminiThinkingLevel>> = { none: 'minimal', minimal: 'minimal', low: 'low', medium: 'medium', high: 'high', xhigh: 'high' };
-const PRO_LEVELS: Readonly<Record<Effort, GeminiThinkingLevel>> = { none: 'low', minimal: 'low', low: 'low', medium: 'high', high: 'high', xhigh: 'high' };
+const FLASH_LEVELS: Readonly<Record<Effort, GeminiThinkingLevel>> = { none: 'minimal', minimal: 'minimal', low: 'low', medium: 'medium', high: 'high', xhigh: 'high', max: 'high' };
+const PRO_LEVELS: Readonly<Record<Effort, GeminiThinkingLevel>> = { none: 'low', minimal: 'low', low: 'low', medium: 'high', high: 'high', xhigh: 'high', max: 'high' };
 
 const VERSION = /^(?:models\/)?gemini-(\d+)(?:\.(\d+))?-(.*)$/;
 
@@ -28,7 +29,7 @@ export type ThinkingMapping =
   | { dropped: string };
 
 export function thinkingConfigFor(model: string, effort: unknown): ThinkingMapping {
-  if (typeof effort !== 'string' || !EFFORTS.has(effort)) return { dropped: 'expected none, minimal, low, medium, high or xhigh' };
+  if (typeof effort !== 'string' || !EFFORTS.has(effort)) return { dropped: 'expected none, minimal, low, medium, high, xhigh or max' };
   const asked = effort as Effort;
   const match = VERSION.exec(model);
   const major = match === null ? NaN : Number(match[1]);
@@ -39,7 +40,7 @@ export function thinkingConfigFor(model: string, effort: unknown): ThinkingMappi
   if (/(?:^|-)(?:image|tts|audio|live|embedding)(?:-|$)/.test(variant)) return { dropped: `${model} takes no thinking settings` };
   if (major >= 3) {
     const level = (pro ? PRO_LEVELS : FLASH_LEVELS)[asked];
-    const note = level === asked || (asked === 'xhigh' && level === 'high') ? undefined : `${model} takes ${pro ? 'low or high' : 'minimal, low, medium or high'}; sent ${level}`;
+    const note = level === asked || ((asked === 'xhigh' || asked === 'max') && level === 'high') ? undefined : `${model} takes ${pro ? 'low or high' : 'minimal, low, medium or high'}; sent ${level}`;
     return note === undefined ? { config: { thinkingLevel: level } } : { config: { thinkingLevel: level }, note };
   }
   if (major === 2 && minor === 5) {

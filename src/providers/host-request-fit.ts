@@ -4,7 +4,7 @@
 // "unknown variant `developer`"; Ollama's templates know only system): it goes as `system`, as
 // OpenAI itself treats it for older models. Mistral refuses every field it does not know
 // (422 "Extra inputs are not permitted"), so it gets those two too, `seed` as `random_seed`; `user`,
-// which it has no field for, is dropped with a warning, and so is another host's reasoning
+// which it has no field for, is dropped with a warning, as are OpenAI's service fields (`store`, …), and so is another host's reasoning
 // (`reasoning_content`, `reasoning`) on assistant messages replayed from an earlier turn. Groq
 // refuses `reasoning_content` there too (400 "property 'reasoning_content' is unsupported"): it is
 // dropped with a warning; Groq's own `reasoning` stays. Both refuse the `extra_content` (Gemini's
@@ -116,13 +116,30 @@ function prefillIndex(messages: readonly ChatMessage[]): number {
   return Array.isArray(calls) && calls.length > 0 ? -1 : messages.length - 1;
 }
 
+/**
+ * OpenAI's fields that Mistral's schema lacks (422 "Extra inputs are not permitted", even for null)
+ * and that change only how OpenAI runs the call (storage, tier, abuse tracking, cache lifetime,
+ * moderation) or the answer's length: dropped, with a warning when set. `store: false` is sent by
+ * many OpenAI-SDK agents. Mistral takes `metadata`, `prompt_cache_key` and `prediction` itself.
+ * @see https://github.com/Gitlawb/openclaude/issues/739 (422 on `store`)
+ */
+const MISTRAL_DROPPED_FIELDS: readonly string[] = ['store', 'service_tier', 'safety_identifier', 'prompt_cache_retention', 'prompt_cache_options', 'moderation', 'verbosity'];
+
 /** `request` as Mistral takes it, or undefined when it needs no change. */
 export function fitMistralRequest(request: ChatCompletionRequest, target: ChatTarget): ChatCompletionRequest | undefined {
   const fitted = fitMessages(request, true, REASONING_FIELDS, true);
   const renames = request.max_completion_tokens !== undefined || request.seed !== undefined;
   const prefill = Array.isArray(request.messages) ? prefillIndex(request.messages) : -1;
-  if (fitted === undefined && !renames && request.user === undefined && prefill < 0) return undefined;
+  const dropped = hasAny(request as unknown as Record<string, unknown>, MISTRAL_DROPPED_FIELDS);
+  if (fitted === undefined && !renames && request.user === undefined && prefill < 0 && !dropped) return undefined;
   const copy: Record<string, unknown> = { ...request };
+  if (dropped) {
+    for (const field of MISTRAL_DROPPED_FIELDS) {
+      if (!(field in copy)) continue;
+      if (copy[field] !== undefined && copy[field] !== null) warnIgnored(target, target.provider, field);
+      delete copy[field];
+    }
+  }
   if (fitted !== undefined) copy.messages = fitted.messages;
   if (prefill >= 0) {
     const messages = [...(copy.messages as ChatMessage[])];

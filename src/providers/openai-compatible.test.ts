@@ -150,6 +150,39 @@ describe("Mistral's names for OpenAI's fields (it answers 422 to any field it do
     assert.equal(JSON.stringify(request), before, 'a fallback to another host still gets the request as sent');
   });
 
+  test("OpenAI's fields about its own service (store, service_tier, safety_identifier, cache retention, moderation) and verbosity are dropped with a warning each; Mistral's own (metadata, prompt_cache_key, prediction) stay", () => {
+    const request = {
+      model: 'mistral-small-2506',
+      messages: [{ role: 'user', content: 'hi' }],
+      store: false,
+      service_tier: 'auto',
+      safety_identifier: 'u-hash',
+      prompt_cache_retention: '24h',
+      prompt_cache_options: { ttl: '30m' },
+      moderation: { model: 'omni-moderation-latest' },
+      verbosity: 'low',
+      metadata: { team: 'a' },
+      prompt_cache_key: 'k',
+      prediction: { type: 'content', content: 'x' },
+      parallel_tool_calls: true,
+    };
+    const before = JSON.stringify(request);
+    const { sent, warnings } = build(request);
+    assert.deepEqual(sent, {
+      model: 'mistral-small-2506',
+      messages: [{ role: 'user', content: 'hi' }],
+      metadata: { team: 'a' },
+      prompt_cache_key: 'k',
+      prediction: { type: 'content', content: 'x' },
+      parallel_tool_calls: true,
+    });
+    assert.deepEqual(warnings, ['store', 'service_tier', 'safety_identifier', 'prompt_cache_retention', 'prompt_cache_options', 'moderation', 'verbosity'].map((field) => `${field}: not supported by mistral, ignored`));
+    assert.equal(JSON.stringify(request), before, 'a fallback to another host still gets the request as sent');
+    // Null is what the SDK sends for "not set": nothing to warn about, but Mistral refuses the key all the same.
+    const nulls = build({ model: 'm', messages: [], store: null, verbosity: null });
+    assert.deepEqual(nulls, { sent: { model: 'mistral-small-2506', messages: [] }, warnings: [] });
+  });
+
   test("the client's own max_tokens wins over max_completion_tokens", () => {
     assert.deepEqual(build({ model: 'm', messages: [], max_tokens: 10, max_completion_tokens: 50 }).sent, { model: 'mistral-small-2506', messages: [], max_tokens: 10 });
   });

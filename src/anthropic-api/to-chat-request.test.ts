@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { readAnthropicJson } from '../../test/support/fake-anthropic.js';
 import { TINY_PNG_BASE64 } from '../../test/providers/openai-cases.js';
 import { GatewayError } from '../errors/gateway-error.js';
+import type { ToolDefinition } from '../openai/types.js';
 import type { MessagesRequest } from './messages-request.js';
 import { validateMessagesRequest } from './messages-request.js';
 import { effortForBudget, MAX_USER_LENGTH, toChatRequest, userId } from './to-chat-request.js';
@@ -284,7 +285,7 @@ describe('cache_control markers', () => {
     assert.deepEqual(chat.messages[1], { role: 'user', content: [{ type: 'text', text: 'Hi', cache_control: EPHEMERAL }] });
     assert.deepEqual(chat.messages[2]?.cache_control, EPHEMERAL);
     assert.deepEqual(chat.messages[3], { role: 'tool', tool_call_id: 't1', content: [{ type: 'text', text: 'file', cache_control: EPHEMERAL }] });
-    assert.deepEqual(chat.tools?.[0]?.cache_control, EPHEMERAL);
+    assert.deepEqual((chat.tools?.[0] as ToolDefinition | undefined)?.cache_control, EPHEMERAL);
   });
 
   it('without any, the chat form is as before: joined system text, a single text as a string', () => {

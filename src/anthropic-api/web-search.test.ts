@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { collect, makeTarget, sseEvents } from '../../test/providers/codec-harness.js';
 import { readGeminiFixture, readGeminiJson } from '../../test/support/fake-gemini.js';
 import { GatewayError } from '../errors/gateway-error.js';
+import type { ToolDefinition } from '../openai/types.js';
 import type { AnthropicContentBlock, AnthropicStreamEvent } from '../providers/anthropic/anthropic-wire.js';
 import { parseGeminiResponse } from '../providers/gemini/convert-response.js';
 import { convertGeminiStream } from '../providers/gemini/convert-stream.js';
@@ -38,7 +39,7 @@ describe('the web search tool → web_search_options', () => {
     for (const type of ['web_search_20250305', 'web_search_20260209']) {
       const { chat, warnings, params } = translate({ tools: [{ ...SEARCH, type }, WEATHER] });
       assert.deepEqual(chat.web_search_options, {});
-      assert.deepEqual(chat.tools?.map((tool) => tool.function.name), ['weather']);
+      assert.deepEqual(chat.tools?.map((tool) => (tool as ToolDefinition).function.name), ['weather']);
       // A 400 about the chat form's first tool names the client's second.
       assert.equal(params.map('tools[0].function.name'), 'tools[1].name');
       assert.deepEqual(warnings, ['tools[0].max_uses: the model decides how to search, ignored']);

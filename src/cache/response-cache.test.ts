@@ -79,6 +79,13 @@ describe('ResponseCache', () => {
     assert.ok(second !== undefined && (await shared.lookup(second)) !== undefined);
   });
 
+  test("a request offering a custom tool (openai 6.x) keeps the cache out: its calls have no stream form the cache could rebuild from a whole answer, or the other way", () => {
+    const responses = cache();
+    const custom = { type: 'custom', custom: { name: 'apply_patch' } };
+    assert.equal(responses.plan('k', TARGET, chat('a', { tools: [custom] }), NO_DIRECTIVES, WAIT_MS), undefined);
+    assert.ok(responses.plan('k', TARGET, chat('a', { tools: [{ type: 'function', function: { name: 'f' } }] }), NO_DIRECTIVES, WAIT_MS) !== undefined);
+  });
+
   test('no-store, n > 1 and a TTL of 0 keep the cache out; no-cache skips reading only', async () => {
     const responses = cache({ ttlByModel: { 'gpt-4-nocache': 0 } });
     assert.equal(responses.plan('k', TARGET, chat('a'), { ...NO_DIRECTIVES, noStore: true }, WAIT_MS), undefined);

@@ -8,6 +8,7 @@ import { answerSize, type CachedAnswer } from './cached-answer.js';
 import { CanonicalDepthError } from './canonical-json.js';
 import type { CacheStatus, CacheStore } from './cache-store.js';
 import type { CallSignal } from '../upstream/call-signal.js';
+import { isRecord } from '../json/guards.js';
 
 /** What a request's Cache-Control header asks of the cache. */
 export interface CacheDirectives {
@@ -99,6 +100,15 @@ export const CACHE_OFF_HEALTH: CacheHealth = Object.freeze({
   hit_rate: 0,
 });
 
+/**
+ * Whether a request offers a custom tool (openai 6.x): its calls (`custom.input`, free text) have no
+ * stream form the openai SDK documents, so a whole answer could not be replayed as a stream (nor a
+ * stream as a whole answer) with them in it. Such a request goes uncached.
+ */
+function offersCustomTool(tools: unknown): boolean {
+  return Array.isArray(tools) && tools.some((tool) => isRecord(tool) && tool.type === 'custom');
+}
+
 export class ResponseCache {
   private readonly flights = new Map<string, Flight>();
   private hits = 0;
@@ -144,6 +154,7 @@ export class ResponseCache {
   plan(keyId: string, target: CacheKeyTarget, request: CacheableRequest, directives: CacheDirectives, flightWaitMs: number): CachePlan | undefined {
     if (directives.noStore) return undefined;
     if (typeof request.n === 'number' && request.n > 1 && !this.options.multipleChoices) return undefined;
+    if (offersCustomTool(request.tools)) return undefined;
     const ttlMs = this.ttlFor(request.model, target);
     if (!(ttlMs > 0)) return undefined;
     let key: string;

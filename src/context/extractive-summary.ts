@@ -26,7 +26,10 @@ export function messageText(message: ChatMessage): string {
       else pieces.push(`[${part.type === 'image_url' ? 'image' : part.type}]`);
     }
   }
-  for (const call of message.tool_calls ?? []) pieces.push(`[called ${call.function.name}(${call.function.arguments})]`);
+  for (const call of message.tool_calls ?? []) {
+    // A custom tool's call (openai 6.x) carries free text as `custom.input`, not `function.arguments`.
+    pieces.push(call.type === 'custom' ? `[called ${call.custom.name}(${call.custom.input})]` : `[called ${call.function.name}(${call.function.arguments})]`);
+  }
   if (message.function_call !== undefined) pieces.push(`[called ${message.function_call.name}(${message.function_call.arguments})]`);
   return pieces.join(' ').trim();
 }

@@ -31,7 +31,8 @@ function describeMember(schema: DescribedSchema): string {
 export function describeUnion(schema: DescribedSchema): string | undefined {
   const members = schema.anyOf;
   if (members === undefined || members.length === 0) return undefined;
-  const named = members.map(describeMember);
+  // Several object forms read as one "an object".
+  const named = [...new Set(members.map(describeMember))];
   if (members.every((member) => member.const !== undefined)) return `one of ${named.join(', ')}`;
   return `${named.slice(0, -1).join(', ')}${named.length > 1 ? ' or ' : ''}${named.at(-1) as string}`;
 }

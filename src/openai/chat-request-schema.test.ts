@@ -49,3 +49,32 @@ describe('validateChatRequest', () => {
     assert.equal(refusal({ messages: user }).message, "Invalid type for 'model': expected a required field (a string).");
   });
 });
+
+describe("openai 6.x tool forms: custom tools, allowed_tools and custom tool_choice, custom calls replayed", () => {
+  const user = [{ role: 'user', content: 'x' }];
+  const custom = { type: 'custom', custom: { name: 'apply_patch', description: 'Edit files', format: { type: 'grammar', grammar: { syntax: 'lark', definition: 'start: /.+/' } } } };
+  const fn = { type: 'function', function: { name: 'lookup', parameters: { type: 'object' } } };
+
+  test('are taken, as OpenAI takes them', () => {
+    const bodies = [
+      { model: 'gpt-5', messages: user, tools: [fn, custom] },
+      { model: 'gpt-5', messages: user, tools: [fn, custom], tool_choice: { type: 'custom', custom: { name: 'apply_patch' } } },
+      { model: 'gpt-5', messages: user, tools: [fn, custom], tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'required', tools: [{ type: 'function', function: { name: 'lookup' } }, { type: 'custom', custom: { name: 'apply_patch' } }] } } },
+      {
+        model: 'gpt-5',
+        tools: [custom],
+        messages: [...user, { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'custom', custom: { name: 'apply_patch', input: '*** Begin Patch' } }] }, { role: 'tool', tool_call_id: 'call_1', content: 'done' }],
+      },
+    ];
+    for (const body of bodies) assert.equal(validateChatRequest(body), body);
+  });
+
+  test('a malformed one is named by its own path, by the form its type picks', () => {
+    assert.deepEqual(refusal({ model: 'gpt-5', messages: user, tools: [{ type: 'function' }] }).param, 'tools[0].function');
+    assert.deepEqual(refusal({ model: 'gpt-5', messages: user, tools: [{ type: 'custom', custom: {} }] }).param, 'tools[0].custom.name');
+    assert.deepEqual(refusal({ model: 'gpt-5', messages: user, tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'sometimes', tools: [] } } }).param, 'tool_choice.allowed_tools.mode');
+    assert.deepEqual(refusal({ model: 'gpt-5', messages: user, tool_choice: { type: 'function', function: {} } }).param, 'tool_choice.function.name');
+    const call = refusal({ model: 'gpt-5', messages: [...user, { role: 'assistant', tool_calls: [{ id: 'c', function: { name: 'f' } }] }] });
+    assert.deepEqual(call.param, 'messages[1].tool_calls[0].function.arguments');
+  });
+});

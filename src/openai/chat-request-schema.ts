@@ -20,14 +20,18 @@ export const ChatMessageSchema = Type.Object(
     tool_call_id: Type.Optional(Type.String()),
     tool_calls: Type.Optional(
       Type.Array(
-        Type.Object(
-          {
-            id: Type.String(),
-            type: Type.Optional(Type.Literal('function')),
-            function: Type.Object({ name: Type.String(), arguments: Type.String() }, open),
-          },
-          open,
-        ),
+        Type.Union([
+          Type.Object(
+            {
+              id: Type.String(),
+              type: Type.Optional(Type.Literal('function')),
+              function: Type.Object({ name: Type.String(), arguments: Type.String() }, open),
+            },
+            open,
+          ),
+          // A custom tool's call (openai 6.x `ChatCompletionMessageCustomToolCall`): free text, no JSON arguments.
+          Type.Object({ id: Type.String(), type: Type.Literal('custom'), custom: Type.Object({ name: Type.String(), input: Type.String() }, open) }, open),
+        ]),
       ),
     ),
     function_call: Type.Optional(Type.Object({ name: Type.String(), arguments: Type.String() }, open)),
@@ -70,7 +74,14 @@ export const ChatCompletionRequestSchema = Type.Object(
       Type.Object({ type: Type.Union([Type.Literal('text'), Type.Literal('json_object'), Type.Literal('json_schema')]) }, open),
     ),
     tools: Type.Optional(
-      Type.Array(Type.Object({ type: Type.Literal('function'), function: FunctionSchema }, open), { maxItems: 128 }),
+      Type.Array(
+        Type.Union([
+          Type.Object({ type: Type.Literal('function'), function: FunctionSchema }, open),
+          // openai 6.x `ChatCompletionCustomTool` (GPT-5's free-text tools): OpenAI-format hosts get it as sent; translators refuse it.
+          Type.Object({ type: Type.Literal('custom'), custom: Type.Object({ name: Type.String({ minLength: 1, maxLength: 128 }) }, open) }, open),
+        ]),
+        { maxItems: 128 },
+      ),
     ),
     tool_choice: Type.Optional(
       Type.Union([
@@ -78,6 +89,14 @@ export const ChatCompletionRequestSchema = Type.Object(
         Type.Literal('auto'),
         Type.Literal('required'),
         Type.Object({ type: Type.Literal('function'), function: Type.Object({ name: Type.String() }, open) }, open),
+        Type.Object({ type: Type.Literal('custom'), custom: Type.Object({ name: Type.String() }, open) }, open),
+        Type.Object(
+          {
+            type: Type.Literal('allowed_tools'),
+            allowed_tools: Type.Object({ mode: Type.Union([Type.Literal('auto'), Type.Literal('required')]), tools: Type.Array(Type.Object({}, open)) }, open),
+          },
+          open,
+        ),
       ]),
     ),
     parallel_tool_calls: Type.Optional(Type.Boolean()),
@@ -164,6 +183,17 @@ export function mapSchemaError(error: ValueError): GatewayError {
 }
 
 /**
+ * Whether an object form is the one a value's `type` names: its `type` constant is the value's, or,
+ * for a value without one, the form does not require it (a tool call's `type` may be left out).
+ */
+function typeFits(member: TSchema, value: unknown): boolean {
+  const property = (member.properties as Record<string, TSchema> | undefined)?.type;
+  const kind = typeof value === 'object' && value !== null ? (value as Record<string, unknown>).type : undefined;
+  if (kind === undefined) return property === undefined || !((member.required as string[] | undefined) ?? []).includes('type');
+  return property !== undefined && property.const === kind;
+}
+
+/**
  * A union's own error names only the union (`messages[0].content`: "expected union value"). When
  * exactly one member takes the value's JSON type, the value failed inside that member, and the
  * member's first error names the field itself (`messages[0].content[0].type`: expected string).
@@ -173,7 +203,9 @@ function narrowUnion(error: ValueError): ValueError {
   while (current.type === ValueErrorType.Union) {
     const { value } = current;
     const members = (current.schema.anyOf ?? []) as TSchema[];
-    const taking = members.flatMap((member, index) => (acceptsTypeOf(member, value) ? [index] : []));
+    let taking = members.flatMap((member, index) => (acceptsTypeOf(member, value) ? [index] : []));
+    // Several object forms (a function or a custom tool): the one its `type` names.
+    if (taking.length > 1) taking = taking.filter((index) => typeFits(members[index] as TSchema, value));
     const inner = taking.length === 1 ? current.errors[taking[0] as number]?.First() : undefined;
     if (inner === undefined) break;
     current = inner;

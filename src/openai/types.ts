@@ -40,6 +40,13 @@ export interface ToolCall {
   extra_content?: { google?: { thought_signature?: string } };
 }
 
+/** A custom tool's call (openai 6.x): free text, not JSON arguments. Only OpenAI-format hosts take custom tools. */
+export interface CustomToolCall {
+  id: string;
+  type: 'custom';
+  custom: { name: string; input: string };
+}
+
 export interface FunctionCall {
   name: string;
   arguments: string;
@@ -49,7 +56,7 @@ export interface ChatMessage {
   role: ChatRole;
   content?: string | Array<ContentPart | OtherContentPart> | null;
   name?: string;
-  tool_calls?: ToolCall[];
+  tool_calls?: Array<ToolCall | CustomToolCall>;
   tool_call_id?: string;
   function_call?: FunctionCall;
   refusal?: string | null;
@@ -77,11 +84,21 @@ export interface ToolDefinition {
   cache_control?: unknown;
 }
 
+/** openai 6.x `ChatCompletionCustomTool`: free-text input, optionally held to a grammar. */
+export interface CustomToolDefinition {
+  type: 'custom';
+  custom: { name: string; description?: string; format?: unknown };
+  /** Not OpenAI's: a prompt-cache breakpoint, as on a function tool (taken out for the hosts that refuse it). */
+  cache_control?: unknown;
+}
+
 export type ToolChoice =
   | 'none'
   | 'auto'
   | 'required'
-  | { type: 'function'; function: { name: string } };
+  | { type: 'function'; function: { name: string } }
+  | { type: 'custom'; custom: { name: string } }
+  | { type: 'allowed_tools'; allowed_tools: { mode: 'auto' | 'required'; tools: Array<Record<string, unknown>> } };
 
 export type FunctionCallChoice = 'none' | 'auto' | { name: string };
 
@@ -112,7 +129,7 @@ export interface ChatCompletionRequest {
   top_logprobs?: number | null;
   logit_bias?: Record<string, number> | null;
   response_format?: ResponseFormat;
-  tools?: ToolDefinition[];
+  tools?: Array<ToolDefinition | CustomToolDefinition>;
   tool_choice?: ToolChoice;
   parallel_tool_calls?: boolean;
   functions?: FunctionDefinition[];

@@ -56,6 +56,27 @@ describe('translated requests fitted to the provider', () => {
     return { status: response.status, text: await response.text(), headers: response.headers };
   }
 
+  test("openai 6.x custom tools reach OpenAI as sent (they were a 400 'tools[0].function'); Claude refuses them naming the field, before any call", async () => {
+    const tools = [
+      { type: 'function', function: { name: 'read', parameters: { type: 'object', properties: {} } } },
+      { type: 'custom', custom: { name: 'apply_patch', description: 'Edit files', format: { type: 'text' } } },
+    ];
+    const tool_choice = { type: 'allowed_tools', allowed_tools: { mode: 'auto', tools: [{ type: 'custom', custom: { name: 'apply_patch' } }] } };
+    const messages = [
+      { role: 'user', content: 'Fix it' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'custom', custom: { name: 'apply_patch', input: '*** Begin Patch' } }] },
+      { role: 'tool', tool_call_id: 'call_1', content: 'done' },
+    ];
+    const sent = await post('/v1/chat/completions', { model: 'gpt-4o-mini', tools, tool_choice, messages });
+    assert.equal(sent.status, 200, sent.text);
+    const body = record(openai.requests[0]?.body);
+    assert.deepEqual([body.tools, body.tool_choice, body.messages], [tools, tool_choice, messages]);
+    const refused = await post('/v1/chat/completions', { model: 'claude-sonnet-4-5', max_tokens: 64, tools, messages: [{ role: 'user', content: 'Fix it' }] });
+    assert.equal(refused.status, 400, refused.text);
+    assert.equal(record(record(JSON.parse(refused.text) as Json).error).param, 'tools[1]');
+    assert.equal(anthropic.requests.length, 0);
+  });
+
   test("/v1/messages to an OpenAI-format host: Claude Code's long metadata.user_id goes as a short id, the same every time", async () => {
     const request = { model: 'openrouter/anthropic/claude-sonnet-4.5', max_tokens: 64, metadata: { user_id: CLAUDE_CODE_USER }, messages: [{ role: 'user', content: 'Hi' }] };
     const first = await post('/v1/messages', request);

@@ -586,7 +586,10 @@ function convertToolChoice(choice: ToolChoice | undefined, param: string): Anthr
   if (choice === 'auto') return { type: 'auto' };
   if (choice === 'none') return { type: 'none' };
   if (choice === 'required') return { type: 'any' };
-  if (isRecord(choice) && isRecord(choice.function) && typeof choice.function.name === 'string') return { type: 'tool', name: choice.function.name };
+  if (isRecord(choice) && choice.type === 'function' && isRecord(choice.function) && typeof choice.function.name === 'string') return { type: 'tool', name: choice.function.name };
+  // openai 6.x forms Claude has no counterpart for: named, not misread as another choice.
+  if (isRecord(choice) && choice.type === 'allowed_tools') throw unsupportedParameter(param, "Claude has no allowed_tools; send only the tools it may call, with tool_choice 'auto' or 'required'");
+  if (isRecord(choice) && choice.type === 'custom') throw unsupportedParameter(param, 'Claude takes no custom tools');
   throw invalidValue(param, "expected 'auto', 'none', 'required' or {type: 'function', function: {name}}");
 }
 

@@ -40,7 +40,7 @@
  * @see https://ai.google.dev/gemini-api/docs/function-calling
  * @see https://ai.google.dev/gemini-api/docs/thought-signatures
  */
-import { invalidValue } from '../../errors/gateway-error.js';
+import { invalidRequest, invalidValue } from '../../errors/gateway-error.js';
 import { handledFields, parseDataUrl, readWebSearchOptions, textOfMessage, ToolNames, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
 import { googleExtension } from './google-extension.js';
 import { thinkingConfigFor } from './thinking-config.js';
@@ -300,9 +300,12 @@ function convertToolChoice(choice: ToolChoice | undefined): GeminiToolConfig | u
   if (choice === 'auto') return { functionCallingConfig: { mode: 'AUTO' } };
   if (choice === 'none') return { functionCallingConfig: { mode: 'NONE' } };
   if (choice === 'required') return { functionCallingConfig: { mode: 'ANY' } };
-  if (isRecord(choice) && isRecord(choice.function) && typeof choice.function.name === 'string') {
+  if (isRecord(choice) && choice.type === 'function' && isRecord(choice.function) && typeof choice.function.name === 'string') {
     return { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: [choice.function.name] } };
   }
+  // openai 6.x forms: named, not misread as another choice.
+  if (isRecord(choice) && choice.type === 'allowed_tools') throw invalidRequest("The parameter 'tool_choice' is not supported by gemini: allowed_tools has no counterpart; send only the tools it may call, with tool_choice 'auto' or 'required'.", 'unsupported_parameter', 'tool_choice');
+  if (isRecord(choice) && choice.type === 'custom') throw invalidRequest("The parameter 'tool_choice' is not supported by gemini: it takes no custom tools.", 'unsupported_parameter', 'tool_choice');
   throw invalidValue('tool_choice', "expected 'auto', 'none', 'required' or {type: 'function', function: {name}}");
 }
 

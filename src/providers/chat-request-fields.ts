@@ -30,6 +30,7 @@ const HANDLED_FIELDS = new Set([
   'parallel_tool_calls',
   'functions',
   'function_call',
+  'modalities',
 ]);
 
 /** Records that a field was dropped: it reaches the client in `X-LLM-Proxy-Warnings`. */
@@ -40,6 +41,18 @@ export function warnIgnored(target: ChatTarget, provider: string, field: string)
 /** The shared fields and a codec's own (Anthropic's top-level `cache_control`). */
 export function handledFields(...own: string[]): ReadonlySet<string> {
   return new Set([...HANDLED_FIELDS, ...own]);
+}
+
+/**
+ * `modalities` with `audio`: the client asks for a spoken answer (`message.audio`), which neither
+ * translator can give; dropped, the client would get text where it waits for audio. `["text"]`
+ * alone is the default and taken without a word; `audio` (the voice) is warned about as any field.
+ */
+export function refuseAudioOutput(request: ChatCompletionRequest, provider: string): void {
+  const modalities = (request as { modalities?: unknown }).modalities;
+  if (Array.isArray(modalities) && modalities.includes('audio')) {
+    throw invalidRequest(`The parameter 'modalities' is not supported by ${provider}: it answers in text only, not audio.`, 'unsupported_parameter', 'modalities');
+  }
 }
 
 /** Any other top-level field the client sent is dropped with a warning naming it, never misapplied. */

@@ -1,5 +1,6 @@
-// openai 6.x tool forms neither translator can send: custom tools (free-text input), their calls
-// replayed, and `tool_choice` `allowed_tools` or `custom`. Each is a 400 naming the field, never misread.
+// openai 6.x forms neither translator can send: custom tools (free-text input), their calls replayed,
+// `tool_choice` `allowed_tools` or `custom`, and audio output. Each is a 400 naming the field, never misread.
+import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ChatCompletionRequest } from '../openai/types.js';
 import { assertRefused, makeTarget } from '../../test/providers/codec-harness.js';
@@ -23,6 +24,13 @@ for (const [provider, convert] of [['anthropic', convertAnthropicRequest], ['gem
     it('a custom tool, or its call replayed, is a 400 naming it', () => {
       refused({ tools: [weather, custom] }, 'invalid_value', 'tools[1]');
       refused({ tools: [weather], messages: replayed }, 'invalid_value', 'messages[1].tool_calls[0]');
+    });
+
+    it("modalities asking for audio (gpt-4o-audio's spoken answer) is an unsupported_parameter, not a text answer with a warning; text alone is taken", () => {
+      refused({ modalities: ['text', 'audio'], audio: { voice: 'alloy', format: 'mp3' } }, 'unsupported_parameter', 'modalities');
+      const target = makeTarget(provider);
+      convert(ask({ modalities: ['text'] }), target);
+      assert.deepEqual(target.warnings, []);
     });
 
     it('tool_choice allowed_tools or custom is an unsupported_parameter, not read as another choice', () => {

@@ -50,7 +50,7 @@
  */
 import { createHash } from 'node:crypto';
 import { invalidRequest, invalidValue, type GatewayError } from '../../errors/gateway-error.js';
-import { forEachTextPart, handledFields, parseDataUrl, readWebSearchOptions, ToolNames, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
+import { forEachTextPart, handledFields, parseDataUrl, readWebSearchOptions, refuseAudioOutput, ToolNames, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
 import type {
   ChatCompletionRequest,
   ChatMessage,
@@ -635,6 +635,7 @@ function warnDropped(request: ChatCompletionRequest, target: ChatTarget): void {
   if (typeof request.presence_penalty === 'number' && request.presence_penalty !== 0) ignored(target, 'presence_penalty');
   if (typeof request.frequency_penalty === 'number' && request.frequency_penalty !== 0) ignored(target, 'frequency_penalty');
   if (isRecord(request.logit_bias) && Object.keys(request.logit_bias).length > 0) ignored(target, 'logit_bias');
+  refuseAudioOutput(request, 'anthropic');
   warnUnknownFields(request, target, 'anthropic', ANTHROPIC_FIELDS);
 }
 

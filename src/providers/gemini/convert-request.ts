@@ -41,7 +41,7 @@
  * @see https://ai.google.dev/gemini-api/docs/thought-signatures
  */
 import { invalidRequest, invalidValue } from '../../errors/gateway-error.js';
-import { handledFields, parseDataUrl, readWebSearchOptions, textOfMessage, ToolNames, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
+import { handledFields, parseDataUrl, readWebSearchOptions, refuseAudioOutput, textOfMessage, ToolNames, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
 import { googleExtension } from './google-extension.js';
 import { thinkingConfigFor } from './thinking-config.js';
 import type { ChatCompletionRequest, ChatMessage, FunctionCallChoice, FunctionDefinition, ToolChoice } from '../../openai/types.js';
@@ -370,6 +370,7 @@ function warnDropped(request: ChatCompletionRequest, target: ChatTarget): void {
   if (typeof request.user === 'string' && request.user.length > 0) ignored(target, 'user');
   if (request.parallel_tool_calls === false) ignored(target, 'parallel_tool_calls');
   if (isRecord(request.logit_bias) && Object.keys(request.logit_bias).length > 0) ignored(target, 'logit_bias');
+  refuseAudioOutput(request, 'gemini');
   warnUnknownFields(request, target, 'gemini', HANDLED);
 }
 

@@ -80,6 +80,27 @@ describe('guardBody schema positions', () => {
     assert.equal(refusedAt({ model: 'claude-x', messages: MESSAGES, tools: [{ name: 'c', input_schema: OVERRIDE_NAMED }] }, CHAT_SCHEMAS), 'tools[0].input_schema.properties.base_url');
   });
 
+  test("Anthropic Messages: a tool call's input and a tool's input_examples are the client's data", () => {
+    // A tool with a `repo_url` or `api_key` parameter (its input_schema is exempt): the model's call of
+    // it comes back as a tool_use block in the next request, its input an object, not chat's string.
+    const input = { repo_url: 'https://example.com/r.git', api_key: 'k', nested: { base_url: 'x' } };
+    const body = {
+      model: 'claude-x',
+      max_tokens: 10,
+      messages: [
+        { role: 'user', content: 'clone it' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'clone', input }, { type: 'mcp_tool_use', id: 'mcptoolu_1', name: 'fetch', server_name: 's', input }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'done' }] },
+      ],
+      tools: [{ name: 'clone', input_schema: OVERRIDE_NAMED, input_examples: [input] }],
+    };
+    assert.equal(refusedAt(body, MESSAGES_SCHEMAS), undefined);
+    // Only at those positions: the same keys beside them are still refused.
+    assert.equal(refusedAt({ ...body, messages: [{ role: 'user', content: [{ type: 'text', text: 'x', api_key: 'k' }] }] }, MESSAGES_SCHEMAS), 'messages[0].content[0].api_key');
+    assert.equal(refusedAt({ ...body, tools: [{ name: 'clone', input_schema: {}, base_url: 'x' }] }, MESSAGES_SCHEMAS), 'tools[0].base_url');
+    assert.equal(refusedAt({ ...body, input: { api_key: 'k' } }, MESSAGES_SCHEMAS), 'input.api_key');
+  });
+
   test('routes without schemas check every key', () => {
     assert.equal(refusedAt({ model: 'x', input: 'y', tools: [{ function: { parameters: { api_key: 'k' } } }] }), 'tools[0].function.parameters.api_key');
   });

@@ -54,10 +54,18 @@ export const CHAT_SCHEMAS = schemaPositions('tools[].function.parameters', 'func
 
 /**
  * Anthropic Messages: client tools and structured output (`output_config.format`, and the beta's
- * `output_format`, which an Anthropic upstream gets as sent).
+ * `output_format`, which an Anthropic upstream gets as sent). Also the client's data keyed by its
+ * tools' own parameter names: a replayed call's `input` (`tool_use`, `server_tool_use`,
+ * `mcp_tool_use`: an object here, where chat's `arguments` is a string) and a tool's `input_examples`.
  * @see https://docs.anthropic.com/en/docs/build-with-claude/structured-outputs
  */
-export const MESSAGES_SCHEMAS = schemaPositions('tools[].input_schema', 'output_config.format.schema', 'output_format.schema');
+export const MESSAGES_SCHEMAS = schemaPositions(
+  'tools[].input_schema',
+  'tools[].input_examples',
+  'messages[].content[].input',
+  'output_config.format.schema',
+  'output_format.schema',
+);
 
 /** Bodies without schemas (completions, embeddings, condense): every key is checked. */
 const NO_SCHEMAS = schemaPositions();

@@ -439,6 +439,28 @@ describe('/v1/messages: keys, errors, tool streams, cache', () => {
     assert.match(String(record(elsewhere.body.error).message), /only available with Anthropic models/);
   });
 
+  test("a replayed tool call whose input names repo_url or api_key (the tool's own parameters) is served on both paths", async () => {
+    const input = { repo_url: 'https://example.com/r.git', api_key: 'k' };
+    const request = {
+      max_tokens: 64,
+      tools: [{ name: 'clone', input_schema: { type: 'object', properties: { repo_url: { type: 'string' }, api_key: { type: 'string' } } }, input_examples: [input] }],
+      messages: [
+        { role: 'user', content: 'Clone it' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'clone', input }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'cloned' }] },
+      ],
+    };
+    anthropic.reset();
+    const native = await post(gateway.url, { ...request, model: 'claude-sonnet-4-5' }, { 'x-api-key': CLIENT_KEY, 'cache-control': 'no-store' });
+    assert.equal(native.status, 200, JSON.stringify(native.body));
+    assert.deepEqual(anthropic.requests[0]?.body, { ...request, model: 'claude-sonnet-4-5' });
+    openai.reset();
+    const translated = await post(gateway.url, { ...request, model: 'gpt-4o' }, { 'x-api-key': CLIENT_KEY, 'cache-control': 'no-store' });
+    assert.equal(translated.status, 200, JSON.stringify(translated.body));
+    const call = record((record(openai.requests[0]?.body).messages as unknown[])[1]);
+    assert.deepEqual(call.tool_calls, [{ id: 'toolu_1', type: 'function', function: { name: 'clone', arguments: JSON.stringify(input) } }]);
+  });
+
   test('a fallback the key may not use does not stop a Claude group from being passed through', async () => {
     const request = {
       model: 'claude-backed',

@@ -46,6 +46,8 @@ export class ClientParams {
   readonly origins: MessageOrigin[] = [];
   /** Which field `reasoning_effort` came from, when one did. */
   effort: 'thinking' | 'output_config.effort' = 'thinking';
+  /** Which field `response_format` came from: the beta's `output_format` or `output_config.format`. */
+  format: 'output_config.format' | 'output_format' = 'output_config.format';
   /** The client's index of each chat tool, once a web search tool was taken out of the list (else the same). */
   tools: number[] | undefined;
 
@@ -86,8 +88,8 @@ export class ClientParams {
     if (tool !== null) return `tools[${this.tools?.[Number(tool[1])] ?? tool[1]}]${toolField(tool[2] ?? '')}`;
     const stop = STOP.exec(param);
     if (stop !== null) return `stop_sequences${stop[1] ?? ''}`;
-    if (param.startsWith(SCHEMA)) return `output_config.format.schema${param.slice(SCHEMA.length)}`;
-    if (param.startsWith('response_format')) return 'output_config.format';
+    if (param.startsWith(SCHEMA)) return `${this.format}.schema${param.slice(SCHEMA.length)}`;
+    if (param.startsWith('response_format')) return this.format;
     if (param.startsWith('tool_choice')) return param === 'tool_choice.function.name' ? 'tool_choice.name' : 'tool_choice';
     switch (param) {
       case 'max_completion_tokens':

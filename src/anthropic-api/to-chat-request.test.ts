@@ -321,3 +321,40 @@ describe('metadata.user_id', () => {
     assert.equal(chat.reasoning_effort, 'high');
   });
 });
+
+describe('newer request fields the chat form can or cannot carry', () => {
+  const base = { model: 'm', max_tokens: 10, messages: [{ role: 'user' as const, content: 'x' }] };
+  const refusedAt = (param: string) => (error: unknown) => error instanceof GatewayError && error.status === 400 && error.code === 'unsupported_content' && error.param === param;
+
+  it("mcp_servers (the model's tools from remote MCP servers): a 400 naming it, not answered without those tools", () => {
+    const mcp = validateMessagesRequest({ ...base, mcp_servers: [{ type: 'url', url: 'https://mcp.example.com/sse', name: 'docs' }] });
+    assert.throws(() => translate(mcp), refusedAt('mcp_servers'));
+    // For Claude (lenient) the body goes as it came; the chat form is marked unfit to send elsewhere.
+    const lenient = toChatRequest(mcp, [], { lenient: true });
+    assert.equal(lenient.lossy, true);
+    // An empty list asks for nothing.
+    assert.deepEqual(translate(validateMessagesRequest({ ...base, mcp_servers: [] })).warnings, []);
+  });
+
+  it('a strict client tool stays strict (function.strict), and a 400 on it names the client tool', () => {
+    const warnings: string[] = [];
+    const { chat, params } = toChatRequest(validateMessagesRequest({ ...base, tools: [{ name: 'f', input_schema: { type: 'object' }, strict: true }, { name: 'g', input_schema: { type: 'object' } }] }), warnings);
+    assert.equal(chat.tools?.[0]?.function.strict, true);
+    assert.equal(params.map('tools[0].function.strict'), 'tools[0].strict');
+    assert.equal('strict' in (chat.tools?.[1]?.function ?? {}), false);
+    assert.deepEqual(warnings, []);
+  });
+
+  it("the beta's output_format (structured outputs before output_config.format) → json_schema, named as the client sent it in a 400", () => {
+    const schema = { type: 'object', properties: { city: { type: 'string' } } };
+    const translation = toChatRequest(validateMessagesRequest({ ...base, output_format: { type: 'json_schema', schema } }), []);
+    assert.deepEqual(translation.chat.response_format, { type: 'json_schema', json_schema: { name: 'output', schema } });
+    assert.equal(translation.params.map('response_format.json_schema.schema.properties'), 'output_format.schema.properties');
+    assert.equal(translation.params.map('response_format'), 'output_format');
+    const warnings: string[] = [];
+    toChatRequest(validateMessagesRequest({ ...base, output_format: { type: 'json_schema', schema } }), warnings);
+    assert.deepEqual(warnings, []);
+    // output_config.format keeps its own name.
+    assert.equal(toChatRequest(validateMessagesRequest({ ...base, output_config: { format: { type: 'json_schema', schema } } }), []).params.map('response_format'), 'output_config.format');
+  });
+});

@@ -32,7 +32,10 @@ const HANDLED = new Set([
   'service_tier',
   'container',
   'context_management',
+  // Refused when not empty (below): the model would answer without the tools those servers give it.
   'mcp_servers',
+  // The structured-outputs beta's field, before `output_config.format`: read as that.
+  'output_format',
 ]);
 
 function dropped(warnings: string[], field: string, why = 'only Anthropic models take it'): void {
@@ -334,6 +337,9 @@ function convertTool(tool: InboundTool, index: number, mode: Mode, out: Out): To
       name: custom.name,
       ...(typeof custom.description === 'string' ? { description: custom.description } : {}),
       parameters: schema as Record<string, unknown>,
+      // Strict tool use: the input is guaranteed to fit the schema. OpenAI enforces it the same way;
+      // a provider that cannot drops it with a warning naming `tools[i].strict`.
+      ...((tool as { strict?: unknown }).strict === true ? { strict: true } : {}),
     },
   };
   return marked(definition, tool, out);
@@ -483,7 +489,17 @@ export function toChatRequest(request: MessagesRequest, warnings: string[], opti
   const automatic = markerOf(request, out);
   if (automatic !== undefined) chat.cache_control = automatic;
   const format = request.output_config?.format;
+  const betaFormat = request.output_format;
   if (format !== undefined && format !== null) chat.response_format = { type: 'json_schema', json_schema: { name: 'output', schema: format.schema } };
+  else if (isRecord(betaFormat)) {
+    if (betaFormat.type !== 'json_schema' || !isRecord(betaFormat.schema)) throw invalidValue('output_format', 'expected {"type": "json_schema", "schema": {…}}');
+    chat.response_format = { type: 'json_schema', json_schema: { name: 'output', schema: betaFormat.schema } };
+    params.format = 'output_format';
+  }
+  // Remote MCP servers add their tools to the model's: answered without them would be a wrong answer, not a lesser one.
+  if (Array.isArray(request.mcp_servers) && request.mcp_servers.length > 0) {
+    placeholder(request.mcp_servers, mode, unsupportedContent('mcp_servers', 'remote MCP servers are only available with Anthropic models'));
+  }
   for (const [field, value] of Object.entries(request)) {
     if (!HANDLED.has(field) && value !== undefined && value !== null) dropped(warnings, field.slice(0, 64));
   }

@@ -358,3 +358,42 @@ describe('newer request fields the chat form can or cannot carry', () => {
     assert.equal(toChatRequest(validateMessagesRequest({ ...base, output_config: { format: { type: 'json_schema', schema } } }), []).params.map('response_format'), 'output_config.format');
   });
 });
+
+describe('documents: what the chat form cannot carry is said', () => {
+  const pdf = { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' };
+  const text = { type: 'text', media_type: 'text/plain', data: 'The sky is blue.' };
+
+  it("citations, a document's context and a text document's title are dropped with a warning naming the block's field", () => {
+    const { chat, warnings } = translate(
+      validateMessagesRequest({
+        model: 'm',
+        max_tokens: 10,
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'document', source: pdf, title: 'report.pdf', context: 'Q3 figures', citations: { enabled: true } },
+              { type: 'document', source: text, title: 'Sky facts', citations: { enabled: false } },
+              { type: 'text', text: 'Summarise with citations.' },
+            ],
+          },
+          { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'read', input: {} }] },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: [{ type: 'document', source: text, context: 'from disk' }] }] },
+        ],
+      }),
+    );
+    assert.deepEqual(warnings, [
+      'messages[0].content[0].context: the chat form has no document context, ignored',
+      'messages[0].content[0].citations: the chat form has no citations, ignored',
+      'messages[0].content[1].title: the chat form has no title for a text document, ignored',
+      'messages[2].content[0].content[0].context: the chat form has no document context, ignored',
+    ]);
+    // The PDF's title is its file name, as before.
+    assert.deepEqual((chat.messages[0]?.content as Array<{ type: string; file?: { filename?: string } }>)[0]?.file?.filename, 'report.pdf');
+  });
+
+  it('a plain document gives no warning', () => {
+    const { warnings } = translate(validateMessagesRequest({ model: 'm', max_tokens: 10, messages: [{ role: 'user', content: [{ type: 'document', source: pdf }, { type: 'document', source: text, citations: { enabled: false } }] }] }));
+    assert.deepEqual(warnings, []);
+  });
+});

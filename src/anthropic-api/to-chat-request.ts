@@ -66,8 +66,20 @@ function mediaTypeOf(source: Record<string, unknown>, param: string): string {
   return source.media_type;
 }
 
+/**
+ * What a document block asks that no chat part carries, said in `warnings`: its `context` (text the
+ * model was to read but not cite), citations (the answer comes back without them) and a text
+ * document's `title` (a PDF's is its file name).
+ */
+function documentWarnings(block: InboundContentBlock, param: string, source: Record<string, unknown>, warnings: string[]): void {
+  const document = block as { context?: unknown; citations?: unknown; title?: unknown };
+  if (typeof document.context === 'string' && document.context.length > 0) warnings.push(`${param}.context: the chat form has no document context, ignored`);
+  if (isRecord(document.citations) && document.citations.enabled === true) warnings.push(`${param}.citations: the chat form has no citations, ignored`);
+  if (source.type === 'text' && typeof document.title === 'string' && document.title.length > 0) warnings.push(`${param}.title: the chat form has no title for a text document, ignored`);
+}
+
 /** An image or document block of a user turn → an OpenAI content part. */
-function mediaPart(block: InboundContentBlock, param: string): ContentPart {
+function mediaPart(block: InboundContentBlock, param: string, warnings: string[]): ContentPart {
   const source = (block as { source?: unknown }).source;
   if (source === null || typeof source !== 'object') throw invalidValue(`${param}.source`, 'expected an object');
   const typed = source as Record<string, unknown>;
@@ -79,6 +91,7 @@ function mediaPart(block: InboundContentBlock, param: string): ContentPart {
     throw unsupportedContent(`${param}.source`, `image source '${String(typed.type)}' is only available with Anthropic models`);
   }
   // A document: base64 PDFs become file parts, plain text becomes text; URLs and Files API ids cannot travel.
+  if (typed.type === 'base64' || (typed.type === 'text' && typeof typed.data === 'string')) documentWarnings(block, param, typed, warnings);
   if (typed.type === 'base64') {
     const title = (block as { title?: unknown }).title;
     // OpenAI refuses file_data without a filename, and a document's title is optional.
@@ -96,7 +109,7 @@ interface ToolResultParts {
 }
 
 /** A tool_result's content → the tool message's text, and any images it held (they follow as a user turn). */
-function toolResultParts(block: AnthropicToolResultBlockParam, param: string): ToolResultParts {
+function toolResultParts(block: AnthropicToolResultBlockParam, param: string, warnings: string[]): ToolResultParts {
   const content = block.content;
   if (content === undefined) return { text: '', images: [], positions: [] };
   if (typeof content === 'string') return { text: content, images: [], positions: [] };
@@ -112,7 +125,7 @@ function toolResultParts(block: AnthropicToolResultBlockParam, param: string): T
     if (typeof block.type !== 'string') throw invalidType(`${at}.type`, 'string');
     if (block.type === 'text' && typeof (block as { text?: unknown }).text === 'string') texts.push((block as { text: string }).text);
     else if (block.type === 'image' || block.type === 'document') {
-      images.push(mediaPart(block, at));
+      images.push(mediaPart(block, at, warnings));
       positions.push(index);
     } else throw unsupportedContent(at, `'${block.type.slice(0, 64)}' blocks in a tool_result are only available with Anthropic models`);
   });
@@ -145,6 +158,8 @@ function placeholder(block: unknown, mode: Mode, error: unknown): ContentPart {
 /** The chat messages, and where each came from (for the client's paths in later 400s). */
 interface Out {
   messages: ChatMessage[];
+  /** The translation's warnings (X-LLM-Proxy-Warnings). */
+  warnings: string[];
   params: ClientParams;
   /** A prompt-cache marker was carried over (see markerOf). */
   marked: boolean;
@@ -198,7 +213,7 @@ function userTurn(message: InboundMessageParam, turn: number, out: Out, mode: Mo
       case 'image':
       case 'document':
         try {
-          parts.push(marked(mediaPart(block, at), block, out));
+          parts.push(marked(mediaPart(block, at, out.warnings), block, out));
         } catch (error) {
           parts.push(placeholder(block, mode, error));
         }
@@ -209,7 +224,7 @@ function userTurn(message: InboundMessageParam, turn: number, out: Out, mode: Mo
         if (typeof result.tool_use_id !== 'string') throw invalidValue(`${at}.tool_use_id`, 'expected a string');
         let converted: ToolResultParts;
         try {
-          converted = toolResultParts(result, at);
+          converted = toolResultParts(result, at, out.warnings);
         } catch (error) {
           placeholder(block, mode, error);
           converted = { text: JSON.stringify(result.content), images: [], positions: [] };
@@ -405,7 +420,7 @@ export function toChatRequest(request: MessagesRequest, warnings: string[], opti
   const mode: Mode = { lenient: options.lenient === true, lossy: false };
   const messages: ChatMessage[] = [];
   const params = new ClientParams();
-  const out: Out = { messages, params, marked: false };
+  const out: Out = { messages, warnings, params, marked: false };
   const system = systemContent(request.system, out);
   if (system !== undefined) {
     messages.push({ role: 'system', content: system });

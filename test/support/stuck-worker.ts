@@ -4,8 +4,10 @@
 // primary has answered its request for the config), `reload` (when the primary asks it to reload).
 // With STUCK_WORKER_FILE, only while that file exists; at `reload`, each worker stuck appends its
 // pid to STUCK_WORKER_FILE.pids first (the test ends it, as the OOM killer would), and with
-// STUCK_WORKER_ONE=1 the first worker to delete the file is the only one stuck. A worker that asked
-// for the reload (POST /admin/reload reached it) is never stuck: it answers the client.
+// STUCK_WORKER_ONE=1 the first worker to delete the file is the only one stuck. With
+// STUCK_WORKER_DIE=1 such a worker kills itself (SIGKILL) instead of hanging, as one the OOM killer
+// ends while it applies the reload: a test then waits on the primary's log, not on a pid to kill. A
+// worker that asked for the reload (POST /admin/reload reached it) is never stuck: it answers the client.
 import cluster from 'node:cluster';
 import { appendFileSync, existsSync, rmSync } from 'node:fs';
 
@@ -31,6 +33,7 @@ function stuckOnReload(): void {
     }
   } else if (!existsSync(file)) return;
   appendFileSync(`${file}.pids`, `${process.pid}\n`);
+  if (process.env.STUCK_WORKER_DIE === '1') process.kill(process.pid, 'SIGKILL');
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
 }
 

@@ -9,7 +9,7 @@ import { AggregatorRegistry } from 'prom-client';
 import { MemoryCacheStore } from '../cache/memory-cache-store.js';
 import type { Config } from '../config/config-schema.js';
 import { stopTimes } from '../http/graceful-shutdown.js';
-import { refusedReload, type ReloadOutcome } from '../http/routes/admin-reload.js';
+import { faultedReload, refusedReload, type ReloadOutcome } from '../http/routes/admin-reload.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import type { ProcessFaults } from '../logging/process-faults.js';
 import { MemoryRateLimiter } from '../rate-limit/memory-rate-limiter.js';
@@ -121,7 +121,7 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
     new Promise((resolve) => {
       const { worker } = slot;
       const id = nextReloadId++;
-      const timer = setTimeout(() => settle(refusedReload(`worker ${slot.index} did not answer within ${RELOAD_TIMEOUT_MS / 1000} s`, null), false), RELOAD_TIMEOUT_MS);
+      const timer = setTimeout(() => settle(faultedReload(`worker ${slot.index}: did not answer within ${RELOAD_TIMEOUT_MS / 1000} s`, 'worker'), false), RELOAD_TIMEOUT_MS);
       const settle = (outcome: ReloadOutcome, answered: boolean) => {
         clearTimeout(timer);
         reloadWaits.delete(id);
@@ -183,9 +183,10 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
     // A worker still starting gets the running config when it listens (see 'listening').
     const ready = [...slots.values()].filter((slot) => slot.ready);
     const answers = await Promise.all(ready.map((slot) => askReload(slot, loaded.config, loaded.restartRequired)));
-    const failedAt = answers.findIndex((answer) => !answer.outcome.reloaded);
-    if (failedAt !== -1) {
-      const failed = answers[failedAt]?.outcome as ReloadOutcome;
+    // A worker's refusal of the config itself says more than another worker's fault (a 400, not a 503).
+    const failures = answers.map((answer) => answer.outcome).filter((outcome) => !outcome.reloaded);
+    const failed = failures.find((outcome) => outcome.fault === undefined) ?? failures[0];
+    if (failed !== undefined) {
       const back = ready.filter((_slot, index) => answers[index]?.outcome.reloaded === true);
       await Promise.all(back.map(toRunning));
       ready.forEach((slot, index) => {
@@ -193,7 +194,7 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
       });
       const error = failed.error ?? 'a worker could not reload';
       logger.error({ component: 'reload', err: error, switched_back: back.length, workers: slots.size }, 'configuration reload failed on a worker; every worker keeps the running configuration');
-      return refusedReload(error, failed.param ?? null, loaded.restartRequired);
+      return { ...refusedReload(error, failed.param ?? null, loaded.restartRequired), ...(failed.fault === undefined ? {} : { fault: failed.fault }) };
     }
     running = loaded.config;
     logger.level = running.logging.level;
@@ -210,7 +211,7 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
   };
   let reloading: Promise<ReloadOutcome> = Promise.resolve({ reloaded: true, restartRequired: [], processes: 0, warnings: [] });
   const reloadAll = (): Promise<ReloadOutcome> => {
-    if (stopping) return Promise.resolve(refusedReload('the server is shutting down', null));
+    if (stopping) return Promise.resolve(faultedReload('the server is shutting down', 'stopping'));
     reloading = reloading.then(reloadNow, reloadNow);
     return reloading;
   };
@@ -301,7 +302,7 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
       for (const timer of slot.startTimers) clearTimeout(timer);
       if (slots.get(index) === slot) slots.delete(index);
       const how = signal === null ? `code ${code}` : signal;
-      for (const wait of reloadWaits.values()) if (wait.worker === worker) wait.resolve(refusedReload(`exited while applying it (${how})`, null));
+      for (const wait of reloadWaits.values()) if (wait.worker === worker) wait.resolve(faultedReload(`exited while applying it (${how})`, 'worker'));
       if (stopping) return;
       if (!announced) {
         // A worker that cannot start (a port in use, a bad database path) would fail the same way again.

@@ -462,3 +462,28 @@ test('an admin request with the old master key whose body arrives after the key 
     rmSync(directory, { recursive: true, force: true });
   }
 });
+
+test('POST /admin/reload during the shutdown delay is a 503 server_shutting_down (the config is not at fault), not a 400 invalid_config', async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'gateway-server-'));
+  const master = 'sk-test-master-key-0123456789abcdef';
+  const { gateway, port } = await startServer(directory, { LLM_PROXY_MASTER_KEY: master });
+  try {
+    // The delay keeps the listener serving while the server is already stopping.
+    const shutdown = gateway.shutdown(5_000, 2_000);
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const request = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/admin/reload', headers: { authorization: `Bearer ${master}` } }, (response: IncomingMessage) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      });
+      request.on('error', reject);
+      request.end();
+    });
+    assert.equal(answer.status, 503, answer.body);
+    assert.equal((JSON.parse(answer.body) as { error: { code: string } }).error.code, 'server_shutting_down');
+    assert.equal((await shutdown).drained, true);
+  } finally {
+    await gateway.shutdown(1000);
+    rmSync(directory, { recursive: true, force: true });
+  }
+});

@@ -17,7 +17,7 @@ import { configWarnings } from './config-warnings.js';
 import { changedProviders, configErrorField, keepRestartOnly } from '../config/reload.js';
 import { awaitDrain, type ShutdownResult } from '../http/graceful-shutdown.js';
 import { connectHandler } from '../http/plugins/error-handler.js';
-import { refusedReload, type ReloadHandler, type ReloadOutcome } from '../http/routes/admin-reload.js';
+import { faultedReload, refusedReload, type ReloadHandler, type ReloadOutcome } from '../http/routes/admin-reload.js';
 import { UnusedConnections } from '../http/unused-connections.js';
 import { bootstrapMasterKey, isLoopback } from '../keys/master-key-bootstrap.js';
 import { createLogger, type Logger } from '../logging/logger.js';
@@ -269,7 +269,7 @@ export class GatewayServer {
    * its primary loaded and checked); one reload at a time.
    */
   reload(given?: ReloadSource): Promise<ReloadOutcome> {
-    if (this.stopping !== undefined) return Promise.resolve(refusedReload('the server is shutting down', null));
+    if (this.stopping !== undefined) return Promise.resolve(faultedReload('the server is shutting down', 'stopping'));
     const previous = this.reloading ?? Promise.resolve(undefined);
     const run = previous.then(() => this.reloadNow(given ?? loadForReload(this.config)));
     this.reloading = run;

@@ -138,10 +138,12 @@ for (const [name, one] of [
         // Answered by the worker it reached; the other one dies applying the reload.
         const refused = await send(gateway.url, '/admin/reload', { method: 'POST', headers: { authorization: HEADERS.authorization } });
         stuckPids(flag, 1, gateway);
-        assert.equal(refused.status, 400, refused.body);
-        const { error } = JSON.parse(refused.body) as { error: { message: string; code: string } };
-        assert.equal(error.code, 'invalid_config');
-        assert.match(error.message, /^The new configuration was refused and the running one stays: worker \d: exited while applying it \(SIGKILL\)$/);
+        // The config is fine (a worker failed it): a 503 to retry, not the 400 of a config refused.
+        assert.equal(refused.status, 503, refused.body);
+        const { error } = JSON.parse(refused.body) as { error: { message: string; type: string; code: string } };
+        assert.equal(error.code, 'reload_failed');
+        assert.equal(error.type, 'service_unavailable_error');
+        assert.match(error.message, /^The reload failed on a worker and the running configuration stays: worker \d: exited while applying it \(SIGKILL\)$/);
         await statusOnEveryWorker(gateway, 'quick', 404);
         await statusOnEveryWorker(gateway, 'fast', 200);
       });

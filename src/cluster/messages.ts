@@ -28,7 +28,9 @@ export type WorkerNotice =
   | { llmp: 1; t: 'listening'; port: number }
   /** How far a worker's start has come: named by the primary should the start never end. */
   | { llmp: 1; t: 'starting'; step: StartStep }
-  | { llmp: 1; t: 'reload.done'; id: number; outcome: ReloadOutcome };
+  | { llmp: 1; t: 'reload.done'; id: number; outcome: ReloadOutcome }
+  /** The answer to a `ping`: this worker's event loop runs. */
+  | { llmp: 1; t: 'pong'; id: number };
 
 export type WorkerMessage = WorkerRequest | WorkerNotice;
 
@@ -61,7 +63,9 @@ export type PrimaryMessage =
   /** The instances sharing Redis, counted anew by the primary. */
   | { llmp: 1; t: 'instances'; count: number }
   /** The primary has loaded and checked the config once; every worker applies this same one. */
-  | { llmp: 1; t: 'reload'; id: number; config: Config; restartRequired: string[] };
+  | { llmp: 1; t: 'reload'; id: number; config: Config; restartRequired: string[] }
+  /** Is this worker's event loop running? Sent to one that gave no answer to a reload. */
+  | { llmp: 1; t: 'ping'; id: number };
 
 export function isMessage<T extends { llmp: 1 }>(value: unknown): value is T {
   return value !== null && typeof value === 'object' && (value as { llmp?: unknown }).llmp === 1 && typeof (value as { t?: unknown }).t === 'string';

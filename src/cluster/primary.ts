@@ -23,7 +23,12 @@ import { isMessage, type PrimaryMessage, type ReplyValue, type WorkerMessage } f
 /** A worker that dies sooner than this after starting counts as a crash loop: restarts back off. */
 const STABLE_AFTER_MS = 5_000;
 const MAX_RESTART_DELAY_MS = 10_000;
-const RELOAD_TIMEOUT_MS = 60_000;
+/**
+ * server.worker_reload_timeout_s by default. A worker's reload is a synchronous build (well under a
+ * second idle, a few seconds under heavy load): one that has not answered by then is stuck, and
+ * every later reload (SIGHUP, POST /admin/reload) queues behind this one, so it must not be long.
+ */
+const DEFAULT_RELOAD_TIMEOUT_S = 15;
 /** A worker not listening this long after its fork is named in the log, with the step it is at (a slow start under load, or a stuck one). */
 const START_WARN_MS = 15_000;
 /** server.worker_start_timeout_s by default: a worker not listening by then is ended, so a stuck start fails loudly instead of waiting forever. */
@@ -46,9 +51,11 @@ interface Slot {
   crashes: number;
   /**
    * Set once the worker listens: only then does it take reloads (a message sent sooner, before its
-   * handler exists, is lost, and the reload waited RELOAD_TIMEOUT_MS for it with every later one queued).
+   * handler exists, is lost, and the reload waited out its deadline for it with every later one queued).
    */
   ready: boolean;
+  /** Told to stop (restarted on the running config): later reloads leave it out, its replacement starts on the running config. */
+  leaving: boolean;
   /** The config it was last given (at init, or by a reload). */
   config: Config | undefined;
   /** How far its start has come, for the log should it not listen in time. */
@@ -98,6 +105,8 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
 
   const slots = new Map<number, Slot>();
   const reloadWaits = new Map<number, { worker: Worker; resolve(outcome: ReloadOutcome): void }>();
+  const pongWaits = new Map<number, () => void>();
+  let nextPingId = 1;
   let nextReloadId = 1;
   let stopping = false;
   let listening = 0;
@@ -121,7 +130,8 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
     new Promise((resolve) => {
       const { worker } = slot;
       const id = nextReloadId++;
-      const timer = setTimeout(() => settle(faultedReload(`worker ${slot.index}: did not answer within ${RELOAD_TIMEOUT_MS / 1000} s`, 'worker'), false), RELOAD_TIMEOUT_MS);
+      const timeoutS = reloadTimeoutS();
+      const timer = setTimeout(() => settle(faultedReload(`worker ${slot.index}: did not answer within ${timeoutS} s (server.worker_reload_timeout_s)`, 'worker'), false), timeoutS * 1000);
       const settle = (outcome: ReloadOutcome, answered: boolean) => {
         clearTimeout(timer);
         reloadWaits.delete(id);
@@ -134,13 +144,34 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
       send(worker, { llmp: 1, t: 'reload', id, config: target, restartRequired });
     });
 
+  const reloadTimeoutS = () => running.server.worker_reload_timeout_s ?? DEFAULT_RELOAD_TIMEOUT_S;
+
+  /** Resolves true once `slot`'s worker answers a ping (its event loop runs), false after `timeoutMs` without one. */
+  const ping = (slot: Slot, timeoutMs: number): Promise<boolean> =>
+    new Promise((resolve) => {
+      const id = nextPingId++;
+      const timer = setTimeout(() => {
+        pongWaits.delete(id);
+        resolve(false);
+      }, timeoutMs);
+      pongWaits.set(id, () => {
+        clearTimeout(timer);
+        pongWaits.delete(id);
+        resolve(true);
+      });
+      send(slot.worker, { llmp: 1, t: 'ping', id });
+    });
+
   /**
    * Ends a worker whose config is not the running one (it could not be switched back, or never
    * answered): its replacement starts on the running config. SIGTERM lets it drain; SIGKILL after
-   * the drain's own limits, for one whose event loop never comes back.
+   * the drain's own limits, for one whose event loop never comes back. One that gave no answer is
+   * pinged first: one that answers no ping either is stuck (no drain would ever run, and the
+   * connections handed to it meanwhile would hang), so it is killed at once.
    */
-  const restartOnRunning = (slot: Slot, reason: string) => {
+  const restartOnRunning = (slot: Slot, reason: string, answered = true) => {
     const { worker } = slot;
+    slot.leaving = true;
     // A stop ends every worker anyway, each after its drain.
     if (stopping || worker.isDead()) return;
     logger.warn({ component: 'reload', worker: slot.index, pid: worker.process.pid, reason }, 'restarting a worker on the running configuration');
@@ -148,14 +179,21 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
     setTimeout(() => {
       if (!worker.isDead()) worker.process.kill('SIGKILL');
     }, delayMs + deadlineMs + 20_000).unref();
+    // Sent before the SIGTERM: a live worker answers it whatever its drain does next.
+    const alive = answered ? undefined : ping(slot, Math.min(5, reloadTimeoutS()) * 1000);
     worker.process.kill('SIGTERM');
+    void alive?.then((answers) => {
+      if (answers || worker.isDead()) return;
+      logger.warn({ component: 'reload', worker: slot.index, pid: worker.process.pid }, 'the worker answers nothing (its event loop is stuck): killing it');
+      worker.process.kill('SIGKILL');
+    });
   };
 
   /** Brings a worker to the running config (a replacement that started on an older one, or one switched back). */
   const toRunning = async (slot: Slot) => {
     const target = running;
-    const { outcome } = await askReload(slot, target, []);
-    if (!outcome.reloaded && running === target) restartOnRunning(slot, outcome.error ?? 'it could not apply the running configuration');
+    const { outcome, answered } = await askReload(slot, target, []);
+    if (!outcome.reloaded && running === target) restartOnRunning(slot, outcome.error ?? 'it could not apply the running configuration', answered);
   };
 
   /**
@@ -181,7 +219,7 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
     // Before any worker has them: a failure's log line must not show the new secrets either.
     redactor.extend(configuredSecrets(loaded.config), configuredHosts(loaded.config));
     // A worker still starting gets the running config when it listens (see 'listening').
-    const ready = [...slots.values()].filter((slot) => slot.ready);
+    const ready = [...slots.values()].filter((slot) => slot.ready && !slot.leaving);
     const answers = await Promise.all(ready.map((slot) => askReload(slot, loaded.config, loaded.restartRequired)));
     // A worker's refusal of the config itself says more than another worker's fault (a 400, not a 503).
     const failures = answers.map((answer) => answer.outcome).filter((outcome) => !outcome.reloaded);
@@ -190,7 +228,7 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
       const back = ready.filter((_slot, index) => answers[index]?.outcome.reloaded === true);
       await Promise.all(back.map(toRunning));
       ready.forEach((slot, index) => {
-        if (answers[index]?.answered === false) restartOnRunning(slot, failed.error ?? 'it did not answer');
+        if (answers[index]?.answered === false) restartOnRunning(slot, answers[index].outcome.error ?? 'it did not answer', false);
       });
       const error = failed.error ?? 'a worker could not reload';
       logger.error({ component: 'reload', err: error, switched_back: back.length, workers: slots.size }, 'configuration reload failed on a worker; every worker keeps the running configuration');
@@ -199,7 +237,7 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
     running = loaded.config;
     logger.level = running.logging.level;
     // A replacement that listened while this reload ran started on the config before it.
-    for (const slot of slots.values()) if (slot.ready && !ready.includes(slot) && slot.config !== running) void toRunning(slot);
+    for (const slot of slots.values()) if (slot.ready && !slot.leaving && !ready.includes(slot) && slot.config !== running) void toRunning(slot);
     if (loaded.restartRequired.length > 0) {
       logger.warn({ component: 'reload', settings: loaded.restartRequired }, 'these settings changed but need a restart; they keep their running values');
     }
@@ -261,6 +299,9 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
       case 'reload.done':
         reloadWaits.get(message.id)?.resolve(message.outcome);
         return;
+      case 'pong':
+        pongWaits.get(message.id)?.();
+        return;
       case 'starting':
         slot.step = message.step;
         return;
@@ -280,7 +321,7 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
 
   const fork = (index: number, crashes: number) => {
     const worker = cluster.fork();
-    const slot: Slot = { index, worker, startedAt: Date.now(), crashes, ready: false, config: undefined, step: 'loading its modules', startTimers: [] };
+    const slot: Slot = { index, worker, startedAt: Date.now(), crashes, ready: false, leaving: false, config: undefined, step: 'loading its modules', startTimers: [] };
     slots.set(index, slot);
     // Nothing else bounds a start: a worker whose event loop is stuck, or whose 'listening' never
     // comes, would leave the primary waiting in silence (before the first announcement, forever).

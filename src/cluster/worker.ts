@@ -80,6 +80,8 @@ export class PrimaryLink {
     channel.on('message', (message: unknown) => {
       if (!isMessage<PrimaryMessage>(message)) return;
       if (message.t === 'reply') this.settle(message.id, message.value);
+      // Answered here, from the first moment the link exists: only a stuck event loop leaves it unanswered.
+      else if (message.t === 'ping') this.notify({ llmp: 1, t: 'pong', id: message.id });
       else this.handlers.get(message.t)?.(message);
     });
     channel.once('disconnect', () => {

@@ -233,6 +233,8 @@ export const ConfigSchema = Type.Object(
         ),
         /** Seconds a worker may take from its fork to listening before the primary ends it as stuck (default 120). */
         worker_start_timeout_s: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: MAX_TIMER_S })),
+        /** Seconds the primary waits for each worker to apply a reload before it fails the reload and restarts that worker (default 15). */
+        worker_reload_timeout_s: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: MAX_TIMER_S })),
         /**
          * Which peers' X-Forwarded-For/-Proto/-Host are believed (a TLS-terminating balancer): false
          * (default), true (every peer), a hop count, or addresses/CIDRs (a list or a comma-separated string).

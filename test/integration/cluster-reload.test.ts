@@ -150,3 +150,74 @@ for (const [name, one] of [
     }
   });
 }
+
+// A worker whose event loop is stuck on the reload (it never answers, never dies) holds the reload
+// for server.worker_reload_timeout_s only: the reload fails as a whole, that worker is killed (it
+// answers no ping either) and replaced, and the next reload is not queued behind it.
+describe('cluster reload: a worker hangs on a reload', () => {
+  const config = `${BASE_CONFIG.replace('server:\n', 'server:\n  worker_reload_timeout_s: 2\n')}`;
+  let fake: FakeOpenAi;
+  let gateway: GatewayProcess;
+  let dir: string;
+  let flag: string;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'llm-proxy-cluster-hang-'));
+    flag = join(dir, 'stuck');
+    fake = await startFakeOpenAi({ apiKey: UPSTREAM_KEY, answer: () => 'hello' });
+    try {
+      gateway = await startGatewayProcess(
+        {
+          LLM_PROXY_MASTER_KEY: MASTER_KEY,
+          OPENAI_API_KEY: UPSTREAM_KEY,
+          OPENAI_BASE_URL: `${fake.url}/v1`,
+          STUCK_WORKER_AT: 'reload',
+          STUCK_WORKER_FILE: flag,
+          STUCK_WORKER_ONE: '1',
+        },
+        config,
+        ['--workers', '2'],
+        'dist/src/main.js',
+        PRELOAD,
+      );
+    } catch (error) {
+      // after() has no gateway to stop: the fake must not keep the file running.
+      await fake.close();
+      throw error;
+    }
+  });
+
+  after(async () => {
+    gateway.child.kill('SIGTERM');
+    await gateway.exited;
+    await gateway.cleanup();
+    await fake.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('POST /admin/reload answers 503 reload_failed after the deadline, not 60 s; the stuck worker is killed and replaced; every worker keeps the running config', async () => {
+    writeFileSync(flag, '');
+    gateway.writeConfig(`${config}aliases:\n  fast: openai/gpt-4o-mini\n`);
+    const started = Date.now();
+    const refused = await send(gateway.url, '/admin/reload', { method: 'POST', headers: { authorization: HEADERS.authorization } });
+    const [stuck] = stuckPids(flag, 1, gateway);
+    assert.equal(refused.status, 503, refused.body);
+    const { error } = JSON.parse(refused.body) as { error: { message: string; code: string } };
+    assert.equal(error.code, 'reload_failed');
+    assert.match(error.message, /: worker \d: did not answer within 2 s \(server\.worker_reload_timeout_s\)$/);
+    // The deadline, then at most the switch-back of the worker that took it (it answers at once).
+    assert.ok(Date.now() - started < 15_000, `answered after ${Date.now() - started} ms`);
+    // A stuck event loop runs no drain: the primary kills it once it answers no ping either.
+    await gateway.waitFor('its event loop is stuck', LOADED_MS);
+    await gateway.waitFor('worker exited; starting a new one', LOADED_MS);
+    assert.equal(childPids(gateway.child.pid as number).includes(stuck as number), false);
+    await statusOnEveryWorker(gateway, 'fast', 404);
+  });
+
+  test('the next reload is not held by the worker that hung: it applies on every worker', async () => {
+    rmSync(flag, { force: true });
+    gateway.child.kill('SIGHUP');
+    await gateway.waitFor('configuration reloaded on every worker', LOADED_MS);
+    await statusOnEveryWorker(gateway, 'fast', 200);
+  });
+});

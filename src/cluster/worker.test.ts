@@ -92,3 +92,21 @@ test('a count the primary answers after the worker gave up on it is taken back t
   await sleep(20);
   assert.equal(primary.limiter.consume('late', 10, 0, now).remaining, 6, 'an answer in time stays counted');
 });
+
+test('a ping from the primary is answered with a pong of the same id, by the link itself (no handler needed): only a stuck event loop leaves it unanswered', () => {
+  const toWorker = new EventEmitter();
+  const sent: WorkerMessage[] = [];
+  const channel: PrimaryChannel = {
+    connected: true,
+    on: (event, listener) => toWorker.on(event, listener),
+    once: (event, listener) => toWorker.once(event, listener),
+    send: (message, callback) => {
+      sent.push(message);
+      callback(null);
+    },
+  };
+  new PrimaryLink(channel);
+  const ping: PrimaryMessage = { llmp: 1, t: 'ping', id: 7 };
+  toWorker.emit('message', ping);
+  assert.deepEqual(sent, [{ llmp: 1, t: 'pong', id: 7 }]);
+});

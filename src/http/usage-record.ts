@@ -35,9 +35,16 @@ export function usageCost(catalog: ModelCatalog, entry: CatalogEntry | undefined
     details === undefined
       ? catalog.cost(entry, usage.prompt_tokens, usage.completion_tokens, 0, 0, 0, at)
       : catalog.cost(entry, usage.prompt_tokens, usage.completion_tokens, details.cached_tokens ?? 0, details.cache_write_tokens ?? 0, details.cache_write_1h_tokens ?? 0, at);
+  if (tokens === undefined) return undefined;
+  // Claude's compaction iterations, billed beside the top-level counts that leave them out (src/providers/anthropic/convert-response.ts).
+  const compaction = usage.compaction;
+  const all =
+    compaction === undefined
+      ? tokens
+      : tokens + (catalog.cost(entry, compaction.prompt_tokens, compaction.completion_tokens, compaction.cached_tokens, compaction.cache_write_tokens, compaction.cache_write_1h_tokens, at) ?? 0);
   const searches = usage.server_tool_use?.web_search_requests;
   // Claude's web searches and Gemini's Google Search grounding, when the model is priced (an unpriced model's cost stays unknown).
-  return tokens === undefined || searches === undefined || entry === undefined ? tokens : tokens + webSearchCost(entry, searches);
+  return searches === undefined || entry === undefined ? all : all + webSearchCost(entry, searches);
 }
 
 export function recordCall(
@@ -53,8 +60,10 @@ export function recordCall(
   tokens: CompletionUsage | undefined,
   extra: Partial<UsageRecord> = NO_EXTRA,
 ): void {
-  const prompt = tokens?.prompt_tokens ?? 0;
-  const completion = tokens?.completion_tokens ?? 0;
+  // Claude's compaction iterations are tokens the call used (and Anthropic billed), beside the top-level counts.
+  const compaction = tokens?.compaction;
+  const prompt = (tokens?.prompt_tokens ?? 0) + (compaction === undefined ? 0 : compaction.prompt_tokens);
+  const completion = (tokens?.completion_tokens ?? 0) + (compaction === undefined ? 0 : compaction.completion_tokens);
   const cached = tokens?.prompt_tokens_details?.cached_tokens ?? 0;
   const cost = tokens === undefined ? undefined : usageCost(services.catalog, route?.entry, tokens, started);
   // One object of one shape for every call (every field present, in UsageRecord's order; undefined

@@ -157,6 +157,25 @@ export interface CompletionUsage {
   completion_tokens_details?: { reasoning_tokens?: number; audio_tokens?: number };
   /** Claude's web searches (LiteLLM's field; not OpenAI's): billed per search, beside the tokens. */
   server_tool_use?: { web_search_requests: number };
+  /**
+   * Not OpenAI's: what Claude's compaction iterations used (`usage.iterations[]` of type `compaction`,
+   * summed), which Anthropic bills but leaves out of its top-level counts, so out of the fields above.
+   * Set by the Anthropic translation only when a compaction ran.
+   */
+  compaction?: CompactionUsage;
+  /** Not OpenAI's: Claude's `usage.speed` when `fast` (billed at the model's fast-mode multiplier). */
+  speed?: 'fast';
+  /** Not OpenAI's: Claude's `usage.inference_geo` when not `global` (US-only inference is billed at a multiplier). */
+  inference_geo?: string;
+}
+
+/** Tokens of Claude's compaction iterations, counted as CompletionUsage counts them (cache reads and writes inside the prompt). */
+export interface CompactionUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached_tokens: number;
+  cache_write_tokens: number;
+  cache_write_1h_tokens: number;
 }
 
 /** Claude's thinking as an answer carries it (LiteLLM's `thinking_blocks`), signed, to be replayed in the next turn. */

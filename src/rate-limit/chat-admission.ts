@@ -196,7 +196,12 @@ export class ChatAdmission {
     hold.done = true;
     this.holds.delete(request);
     if (hold.tokens > 0) {
-      const used = usage === undefined ? 0 : Math.max(0, usage.prompt_tokens) + Math.max(0, usage.completion_tokens);
+      // Claude's compaction iterations count against rate limits too, beside the top-level counts.
+      const compaction = usage?.compaction;
+      const used =
+        usage === undefined
+          ? 0
+          : Math.max(0, usage.prompt_tokens) + Math.max(0, usage.completion_tokens) + (compaction === undefined ? 0 : compaction.prompt_tokens + compaction.completion_tokens);
       this.adjustTokens(hold, used - hold.tokens);
     }
     if (hold.budgetMode !== undefined) this.options.ledger.settle(hold.keyId, hold.id, hold.budgetMode, hold.budget, cost ?? 0);

@@ -117,6 +117,10 @@ export function checkUsage<S>(
     }
     usage.prompt_tokens_details = details;
   }
+  // What the counts above do not cover stands: Claude's compaction iterations, the speed and geography it ran at.
+  if (reported.compaction !== undefined) usage.compaction = reported.compaction;
+  if (reported.speed !== undefined) usage.speed = reported.speed;
+  if (reported.inference_geo !== undefined) usage.inference_geo = reported.inference_geo;
   return { usage, estimated: true, problem };
 }
 

@@ -252,6 +252,25 @@ export interface AnthropicUsage {
   output_tokens_details?: { thinking_tokens?: number } | null;
   /** Server tools Claude ran: web searches are billed per search, beside the tokens. */
   server_tool_use?: { web_search_requests?: number; web_fetch_requests?: number } | null;
+  /** The speed the call ran at: `fast` (fast mode) is billed at the model's fast-mode multiplier. */
+  speed?: string | null;
+  /** Where inference ran (`global`, `us`): US-only inference is billed at a multiplier. */
+  inference_geo?: string | null;
+  /** Per sampling iteration (beta): `compaction` entries are billed but left out of the counts above. */
+  iterations?: AnthropicIterationUsage[] | null;
+}
+
+/**
+ * One entry of `usage.iterations` (the SDK's BetaIterationsUsage): a `message`, `compaction`,
+ * `advisor_message` or `fallback_message` iteration, each with its own counts.
+ */
+export interface AnthropicIterationUsage {
+  type: string;
+  input_tokens?: number;
+  output_tokens?: number;
+  cache_creation_input_tokens?: number | null;
+  cache_read_input_tokens?: number | null;
+  cache_creation?: { ephemeral_5m_input_tokens?: number; ephemeral_1h_input_tokens?: number } | null;
 }
 
 export interface AnthropicMessage {
@@ -304,6 +323,8 @@ export interface AnthropicMessageDeltaUsage {
   cache_read_input_tokens?: number | null;
   output_tokens_details?: { thinking_tokens?: number } | null;
   server_tool_use?: { web_search_requests?: number; web_fetch_requests?: number } | null;
+  /** The iterations so far (beta), cumulative like the counts. */
+  iterations?: AnthropicIterationUsage[] | null;
 }
 
 export interface AnthropicMessageDeltaEvent {

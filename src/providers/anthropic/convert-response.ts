@@ -2,7 +2,7 @@
 // JSON-mode tool as content), stop reason through the shared map, cache-aware usage.
 // @see https://docs.anthropic.com/en/api/messages#response-content
 import { upstreamBadResponse } from '../../errors/gateway-error.js';
-import type { ChatCompletionChoice, ChatCompletionResponse, CompletionUsage, ThinkingBlock, ToolCall, UrlCitation } from '../../openai/types.js';
+import type { ChatCompletionChoice, ChatCompletionResponse, CompactionUsage, CompletionUsage, ThinkingBlock, ToolCall, UrlCitation } from '../../openai/types.js';
 import { assistantMessage } from '../assistant-message.js';
 import { mapFinishReason } from '../map-finish-reason.js';
 import { upstreamTokenCount as count } from '../token-count.js';
@@ -35,7 +35,45 @@ export function convertAnthropicUsage(usage: AnthropicUsage): CompletionUsage {
   // Capped: a provider's bad count must not bill thousands of dollars (Claude's max_uses is far lower).
   const searches = Math.min(MAX_BILLED_SEARCHES, count(usage.server_tool_use?.web_search_requests));
   if (searches > 0) converted.server_tool_use = { web_search_requests: searches };
+  // Read only when present (one property read each on the common path).
+  const iterations = usage.iterations;
+  if (Array.isArray(iterations) && iterations.length > 0) {
+    const compaction = compactionUsage(iterations);
+    if (compaction !== undefined) converted.compaction = compaction;
+  }
+  if (usage.speed === 'fast') converted.speed = 'fast';
+  const geo = usage.inference_geo;
+  if (typeof geo === 'string' && geo.length > 0 && geo !== 'global') converted.inference_geo = geo;
   return converted;
+}
+
+/**
+ * The summed counts of the `compaction` entries of `usage.iterations`, undefined when there are none.
+ * Anthropic leaves them out of the top-level counts, which are the sum of the other iterations, and
+ * bills them: "To calculate total tokens consumed and billed for a request, sum across all entries in
+ * the usage.iterations array." The summary is written by the request's own model, at its rates.
+ * @see https://platform.claude.com/docs/en/build-with-claude/compaction#usage-and-billing
+ */
+export function compactionUsage(iterations: readonly unknown[]): CompactionUsage | undefined {
+  let found = false;
+  let input = 0;
+  let output = 0;
+  let read = 0;
+  let written = 0;
+  let hour = 0;
+  for (const iteration of iterations) {
+    if (!isRecord(iteration) || iteration.type !== 'compaction') continue;
+    found = true;
+    input += count(iteration.input_tokens);
+    output += count(iteration.output_tokens);
+    read += count(iteration.cache_read_input_tokens);
+    const writes = count(iteration.cache_creation_input_tokens);
+    written += writes;
+    const creation = iteration.cache_creation;
+    if (isRecord(creation)) hour += Math.min(writes, count(creation.ephemeral_1h_input_tokens));
+  }
+  if (!found) return undefined;
+  return { prompt_tokens: input + read + written, completion_tokens: output, cached_tokens: read, cache_write_tokens: written, cache_write_1h_tokens: hour };
 }
 
 /** Folds a `message_delta` usage into the running totals: every count it carries is cumulative. */
@@ -47,6 +85,7 @@ export function mergeAnthropicUsage(usage: AnthropicUsage, delta: AnthropicMessa
   if (typeof delta.cache_creation_input_tokens === 'number') merged.cache_creation_input_tokens = delta.cache_creation_input_tokens;
   if (isRecord(delta.output_tokens_details)) merged.output_tokens_details = delta.output_tokens_details;
   if (isRecord(delta.server_tool_use)) merged.server_tool_use = delta.server_tool_use;
+  if (Array.isArray(delta.iterations)) merged.iterations = delta.iterations;
   return merged;
 }
 

@@ -1,7 +1,7 @@
 // What a call costs at catalog prices, and the most it could cost before it runs (a budget hold).
 // Pure and allocation-free (an entry's announced price changes are read once, on its first call): it
 // runs once per usage record and once per held request.
-import type { CatalogEntry, PriceChange } from './catalog-types.js';
+import type { CatalogEntry, PriceChange, RateMultipliers } from './catalog-types.js';
 
 /**
  * How far a provider's own count of a prompt may run past the proxy's local one (gpt-tokenizer):
@@ -212,4 +212,44 @@ export function heldCost(entry: CatalogEntry | undefined, promptTokens: number, 
   // The dearer of the two: a band an operator set below the base rates must not shrink the hold.
   const long = heldAt(band, promptTokens, completionTokens, writes) ?? 0;
   return cost === undefined || long > cost ? long : cost;
+}
+
+/** A geography's multiplier, 1 when the entry lists none for it (an own key only: `constructor` is no geography). */
+function geoMultiplier(multipliers: RateMultipliers, geo: string): number {
+  const byGeo = multipliers.inference_geo;
+  if (byGeo === undefined || !Object.hasOwn(byGeo, geo)) return 1;
+  const value = byGeo[geo];
+  return typeof value === 'number' && value > 0 ? value : 1;
+}
+
+/**
+ * What a call's token cost is multiplied by for how it ran, as its usage reports it: Claude's fast mode
+ * (`speed` "fast") and inference geography (`inference_geo`), stacked. 1 for an entry without
+ * `rate_multipliers` (nearly all): one property read.
+ */
+export function rateMultiplier(entry: CatalogEntry | undefined, speed: string | undefined, geo: string | undefined): number {
+  const multipliers = entry?.rate_multipliers;
+  if (multipliers === undefined) return 1;
+  let factor = 1;
+  if (speed === 'fast' && typeof multipliers.fast === 'number' && multipliers.fast > 0) factor *= multipliers.fast;
+  if (geo !== undefined) factor *= geoMultiplier(multipliers, geo);
+  return factor;
+}
+
+/**
+ * The multiplier a hold takes before the call, from the request as it reaches the provider (a native
+ * call's own body; undefined for one the proxy translated, which carries neither field): fast mode when
+ * it asks for `speed: "fast"`; the geography it names in `inference_geo`, else the dearest listed, since
+ * the provider then runs it where the workspace's `default_inference_geo` says, which the proxy cannot see.
+ */
+export function heldMultiplier(entry: CatalogEntry | undefined, body: unknown): number {
+  const multipliers = entry?.rate_multipliers;
+  if (multipliers === undefined) return 1;
+  const request = typeof body === 'object' && body !== null ? (body as { speed?: unknown; inference_geo?: unknown }) : undefined;
+  const fast = request?.speed === 'fast' && typeof multipliers.fast === 'number' && multipliers.fast > 0 ? multipliers.fast : 1;
+  const geo = request?.inference_geo;
+  if (typeof geo === 'string') return fast * geoMultiplier(multipliers, geo);
+  let dearest = 1;
+  if (multipliers.inference_geo !== undefined) for (const value of Object.values(multipliers.inference_geo)) if (typeof value === 'number' && value > dearest) dearest = value;
+  return fast * dearest;
 }

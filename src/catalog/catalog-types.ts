@@ -57,6 +57,21 @@ export interface PriceChange {
   cache_write_1h_cost?: number | null;
 }
 
+/**
+ * What a provider multiplies every rate of a call by (input, output, cache reads and writes), by how
+ * the call ran as its answer's usage says. Claude: fast mode (`usage.speed: "fast"`) and US-only
+ * inference (`usage.inference_geo: "us"`), which stack ("Data residency multipliers apply on top of
+ * fast mode pricing"; prompt-caching multipliers apply on top of both).
+ * @see https://platform.claude.com/docs/en/about-claude/pricing#fast-mode-pricing
+ * @see https://platform.claude.com/docs/en/about-claude/pricing#data-residency-pricing
+ */
+export interface RateMultipliers {
+  /** A call that ran in fast mode. Absent: the model has no fast-mode price (billed at its rates). */
+  fast?: number;
+  /** By the geography inference ran in (e.g. `{"us": 1.1}`); one not listed (`global`): 1. */
+  inference_geo?: Readonly<Record<string, number>>;
+}
+
 /** One entry of builtin-models.json. Costs are USD per 1K tokens; null means not known. */
 export interface CatalogEntry {
   /** What a chat request's `model` takes, e.g. "gpt-4o", "claude-3-5-sonnet-20241022". */
@@ -87,6 +102,8 @@ export interface CatalogEntry {
   price_changes?: PriceChange[];
   /** The rates past a prompt-length threshold; absent or null when one price covers every prompt. */
   long_context?: LongContextBand | null;
+  /** Multipliers of every rate by how the call ran (fast mode, inference geography); absent: none. */
+  rate_multipliers?: RateMultipliers;
   supports_chat: boolean;
   supports_streaming: boolean;
   capabilities: Capability[];

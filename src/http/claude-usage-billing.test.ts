@@ -2,12 +2,16 @@
 // top-level counts), fast mode and US-only inference. Recorded payloads, as Anthropic's docs show them.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from '../logging/logger.js';
+import type { BudgetLedger } from '../rate-limit/budget-ledger.js';
+import { ChatAdmission } from '../rate-limit/chat-admission.js';
+import type { RateLimiter } from '../rate-limit/memory-rate-limiter.js';
 import { messagesProtocol } from '../anthropic-api/native-messages.js';
 import { ModelCatalog } from '../catalog/model-catalog.js';
-import type { CompletionUsage } from '../openai/types.js';
+import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
 import { convertAnthropicUsage } from '../providers/anthropic/convert-response.js';
 import type { Route } from '../routing/model-router.js';
-import type { ChatCompletionRequest } from '../openai/types.js';
 import { checkUsage } from '../usage/usage-check.js';
 import { usageCost } from './usage-record.js';
 
@@ -68,5 +72,80 @@ describe('Claude compaction iterations', () => {
     const usage = convertAnthropicUsage(COMPACTED);
     const checked = checkUsage({ ...usage, completion_tokens: -1 }, { model: 'm', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2_000 } as ChatCompletionRequest, opus, () => 7, undefined);
     assert.deepEqual(checked?.usage.compaction, usage.compaction);
+  });
+});
+
+const entry = (id: string) => catalog.entries.find((candidate) => candidate.id === id);
+
+describe('Claude fast mode and US-only inference', () => {
+  test('the answer says how it ran: usage.speed fast and a non-global inference_geo are kept', () => {
+    const usage = convertAnthropicUsage({ input_tokens: 10, output_tokens: 2, speed: 'fast', inference_geo: 'us' });
+    assert.equal(usage.speed, 'fast');
+    assert.equal(usage.inference_geo, 'us');
+    const plain = convertAnthropicUsage({ input_tokens: 10, output_tokens: 2, speed: 'standard', inference_geo: 'global' });
+    assert.equal(plain.speed, undefined);
+    assert.equal(plain.inference_geo, undefined);
+  });
+
+  test('fast mode bills every rate at the fast price: Opus 5.5 $8 / $40, a cache hit $0.40 per MTok', () => {
+    const usage = convertAnthropicUsage({ input_tokens: 1_000, output_tokens: 100, cache_read_input_tokens: 500, speed: 'fast' });
+    near(usageCost(catalog, entry('claude-opus-5-5'), usage, AT), (1_000 * 8 + 100 * 40 + 500 * 0.4) / 1e6);
+    // Opus 5 and Opus 4.8: $10 / $50.
+    near(usageCost(catalog, entry('claude-opus-5'), usage, AT), (1_000 * 10 + 100 * 50 + 500 * 1) / 1e6);
+  });
+
+  test('US-only inference is 1.1x on Claude 4.6 and later, stacked on fast mode; earlier models are billed as they were', () => {
+    const us = convertAnthropicUsage({ input_tokens: 1_000, output_tokens: 100, cache_creation_input_tokens: 200, inference_geo: 'us' });
+    near(usageCost(catalog, entry('claude-sonnet-4-6'), us, AT), ((1_000 * 3 + 100 * 15 + 200 * 3.75) * 1.1) / 1e6);
+    const both = convertAnthropicUsage({ input_tokens: 1_000, output_tokens: 100, inference_geo: 'us', speed: 'fast' });
+    near(usageCost(catalog, entry('claude-opus-4-8'), both, AT), ((1_000 * 5 + 100 * 25) * 2 * 1.1) / 1e6);
+    near(usageCost(catalog, entry('claude-haiku-4-5-20251001'), us, AT), (1_000 * 1 + 100 * 5 + 200 * 1.25) / 1e6);
+    // Opus 4.6 runs a fast request at standard speed and rates.
+    near(usageCost(catalog, entry('claude-opus-4-6'), convertAnthropicUsage({ input_tokens: 1_000, output_tokens: 0, speed: 'fast' }), AT), 5_000 / 1e6);
+    // A geography the catalog does not price, or an inherited property's name, changes nothing.
+    near(usageCost(catalog, entry('claude-opus-4-6'), convertAnthropicUsage({ input_tokens: 1_000, output_tokens: 0, inference_geo: 'constructor' }), AT), 5_000 / 1e6);
+  });
+
+  test('the multiplier applies to compaction iterations too, not to web search fees', () => {
+    const usage = convertAnthropicUsage({ ...COMPACTED, speed: 'fast', server_tool_use: { web_search_requests: 2 } });
+    near(usageCost(catalog, opus, usage, AT), ((203_000 * 5 + 4_500 * 25) * 2) / 1e6 + 0.02);
+  });
+
+  test('a usage whose counts fail the check keeps its speed and geography', () => {
+    const usage = convertAnthropicUsage({ input_tokens: 10, output_tokens: 2, speed: 'fast', inference_geo: 'us' });
+    const checked = checkUsage({ ...usage, completion_tokens: -1 }, { model: 'm', messages: [{ role: 'user', content: 'hi' }], max_tokens: 20 } as ChatCompletionRequest, opus, () => 7, undefined);
+    assert.equal(checked?.usage.speed, 'fast');
+    assert.equal(checked?.usage.inference_geo, 'us');
+  });
+});
+
+describe('the budget hold of a Claude call', () => {
+  async function held(model: string, nativeBody: unknown): Promise<number> {
+    const holds: number[] = [];
+    const admission = new ChatAdmission({
+      rateLimiter: {} as RateLimiter,
+      ledger: { hold: (_key: string, _id: string, amount: number) => (holds.push(amount), Promise.resolve('local')) } as unknown as BudgetLedger,
+      catalog,
+      defaultTpm: 0,
+      logger: {} as Logger,
+    });
+    const request = { principal: { keyId: 'k', maxBudget: 100 } } as unknown as FastifyRequest;
+    const reply = { header: () => undefined, raw: { once: () => undefined } } as unknown as FastifyReply;
+    const route = { provider: { name: 'anthropic', codec: { passthrough: false } }, upstreamModel: model, model, entry: entry(model) } as unknown as Route;
+    await admission.reserve(request, reply, { model, messages: [{ role: 'user', content: 'hello there' }], max_tokens: 1_000 }, [route], nativeBody);
+    return holds[0] as number;
+  }
+
+  test('fast mode doubles it on a model with a fast price; a named geography is held at its multiplier', async () => {
+    const global = await held('claude-opus-5-5', { speed: 'standard', inference_geo: 'global' });
+    near(await held('claude-opus-5-5', { speed: 'fast', inference_geo: 'global' }), global * 2);
+    near(await held('claude-opus-5-5', { speed: 'fast', inference_geo: 'us' }), global * 2.2);
+    near(await held('claude-opus-4-6', { speed: 'fast', inference_geo: 'global' }), await held('claude-opus-4-6', { inference_geo: 'global' }));
+  });
+
+  test('without inference_geo the workspace default may be US-only: held at 1.1x', async () => {
+    near(await held('claude-sonnet-4-6', {}), (await held('claude-sonnet-4-6', { inference_geo: 'global' })) * 1.1);
+    near(await held('claude-sonnet-4-6', undefined), (await held('claude-sonnet-4-6', { inference_geo: 'global' })) * 1.1);
+    near(await held('claude-haiku-4-5-20251001', {}), await held('claude-haiku-4-5-20251001', { inference_geo: 'global' }));
   });
 });

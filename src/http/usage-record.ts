@@ -4,7 +4,7 @@
 import type { FastifyRequest } from 'fastify';
 import { isGatewayError } from '../errors/gateway-error.js';
 import type { CatalogEntry } from '../catalog/catalog-types.js';
-import { webSearchCost } from '../catalog/call-cost.js';
+import { rateMultiplier, webSearchCost } from '../catalog/call-cost.js';
 import type { ModelCatalog } from '../catalog/model-catalog.js';
 import type { CompletionUsage } from '../openai/types.js';
 import type { Route } from '../routing/model-router.js';
@@ -42,9 +42,11 @@ export function usageCost(catalog: ModelCatalog, entry: CatalogEntry | undefined
     compaction === undefined
       ? tokens
       : tokens + (catalog.cost(entry, compaction.prompt_tokens, compaction.completion_tokens, compaction.cached_tokens, compaction.cache_write_tokens, compaction.cache_write_1h_tokens, at) ?? 0);
+  // Claude's fast mode and US-only inference multiply every token rate (not the per-search fee).
+  const scaled = usage.speed === undefined && usage.inference_geo === undefined ? all : all * rateMultiplier(entry, usage.speed, usage.inference_geo);
   const searches = usage.server_tool_use?.web_search_requests;
   // Claude's web searches and Gemini's Google Search grounding, when the model is priced (an unpriced model's cost stays unknown).
-  return searches === undefined || entry === undefined ? all : all + webSearchCost(entry, searches);
+  return searches === undefined || entry === undefined ? scaled : scaled + webSearchCost(entry, searches);
 }
 
 export function recordCall(

@@ -5,7 +5,7 @@
 // provider reported. A key with neither a token limit nor a budget skips all of this.
 import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { heldWrites, webSearchCost, type HeldWrites } from '../catalog/call-cost.js';
+import { heldMultiplier, heldWrites, webSearchCost, type HeldWrites } from '../catalog/call-cost.js';
 import type { ModelCatalog } from '../catalog/model-catalog.js';
 import { rateLimited } from '../errors/gateway-error.js';
 import type { Logger } from '../logging/logger.js';
@@ -107,14 +107,17 @@ export class ChatAdmission {
     };
     // Web-search fees are held only for a request that may search (usually none: one property read).
     const searches = request.principal?.maxBudget === undefined ? undefined : searchBound(chat, nativeBody);
-    return this.reserveTokens(request, reply, () => countTokens({ kind: 'request', chat }), routes, outputOf, searches === undefined ? CHAT_REMEDY : SEARCH_REMEDY, marksOf, searches);
+    // Claude's fast mode and inference geography multiply its rates (src/catalog/call-cost.ts heldMultiplier).
+    const scaleOf = (route: Route): number => heldMultiplier(route.entry, nativeBody);
+    return this.reserveTokens(request, reply, () => countTokens({ kind: 'request', chat }), routes, outputOf, searches === undefined ? CHAT_REMEDY : SEARCH_REMEDY, marksOf, searches, scaleOf);
   }
 
   /**
    * The same holds for a call sized another way (embeddings: its input tokens, no output).
    * `countPrompt` runs only when the key has a token limit or a budget; `remedy` words a refusal;
    * `marksOf` says what the request asks providers to write to their prompt caches; `searchesOf`,
-   * when given, how many web searches it may run on a route (held at webSearchCost).
+   * when given, how many web searches it may run on a route (held at webSearchCost); `scaleOf`, what a
+   * route's token rates are multiplied by (Claude's fast mode and inference geography).
    */
   async reserveTokens(
     request: FastifyRequest,
@@ -125,6 +128,7 @@ export class ChatAdmission {
     remedy: HoldRemedy = CHAT_REMEDY,
     marksOf: CacheMarks = NO_MARKS,
     searchesOf?: SearchBound,
+    scaleOf?: (route: Route) => number,
   ): Promise<void> {
     const principal = request.principal;
     if (principal === null) return;
@@ -162,7 +166,8 @@ export class ChatAdmission {
         ...candidates.map((route) => {
           if (route === undefined) return 0;
           const writes = heldWrites(route.entry, () => marksOf(route));
-          const tokens = this.options.catalog.heldCost(route.entry, promptTokens, outputOf(route), writes);
+          const base = this.options.catalog.heldCost(route.entry, promptTokens, outputOf(route), writes);
+          const tokens = base === undefined || scaleOf === undefined ? base : base * scaleOf(route);
           // As billed (src/http/usage-record.ts usageCost): searches only beside a known token price.
           if (tokens === undefined || route.entry === undefined || searchesOf === undefined) return tokens ?? 0;
           return tokens + webSearchCost(route.entry, searchesOf(route));

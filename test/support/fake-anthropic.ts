@@ -39,6 +39,8 @@ export type AnthropicScenario =
   | 'max-tokens'
   /** A prompt-cache hit and writes: 2,000 tokens read, 3,000 written (1,000 of them to the 1-hour cache). */
   | 'cache-write'
+  /** Claude Opus 4.8 in fast mode, US-only inference, after a compaction (usage.iterations: 160,000 in and 3,000 out beside the top-level 2,000 and 100). */
+  | 'compaction-fast'
   /** Claude searched the web twice (server_tool_use, web_search_tool_result, a cited text block; usage server_tool_use.web_search_requests 2). */
   | 'web-search'
   /** Stream only: a few events, then an `error` event (overloaded_error). */

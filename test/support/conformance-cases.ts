@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import type { ChatCase } from '../providers/openai-cases.js';
 import { anthropicProvider, geminiProvider, KEYS, openAiProvider, type Answer, type FailureReply, type ProviderId, type ProviderUnderTest, type Slot } from './conformance-providers.js';
-import { startFakeAnthropic } from './fake-anthropic.js';
+import { claudeGeneration } from '../../src/providers/anthropic/thinking-effort.js';
+import { STRICT_WEATHER, startFakeAnthropic } from './fake-anthropic.js';
 import { startFakeGemini } from './fake-gemini.js';
 import { startFakeOpenAi } from './fake-openai.js';
 import { startGateway, type Gateway } from './gateway-harness.js';
@@ -51,6 +52,7 @@ export interface RecoveryCase {
 
 export type ConformanceCase = AnswerCase | FailureCase | DisconnectCase | RecoveryCase;
 
+// Claude 4.5 and later (the main model here) take strict tool use; Gemini has no counterpart.
 const strict = (provider: string) => `tools[0].function.strict: not supported by ${provider}, ignored`;
 const paris = { location: 'Paris', unit: 'celsius', days: null };
 const tokyo = { location: 'Tokyo', unit: 'celsius', days: null };
@@ -88,7 +90,6 @@ export const CASES: ConformanceCase[] = [
       content: "I'll check the current weather in Paris for you.",
       toolCalls: [{ id: 'toolu_01A09q90qw90lq917835lq9', name: 'get_weather', arguments: paris }],
       finish: 'tool_calls',
-      warnings: [strict('anthropic')],
     },
     gemini: { content: "I'll look up the weather in Paris.", toolCalls: [{ name: 'get_weather', arguments: paris }], finish: 'tool_calls', warnings: [strict('gemini')] },
   }),
@@ -108,7 +109,6 @@ export const CASES: ConformanceCase[] = [
         { id: 'toolu_01VNzT4mLvKXbtzqUD8zfKk4', name: 'get_weather', arguments: tokyo },
       ],
       finish: 'tool_calls',
-      warnings: [strict('anthropic')],
     },
     gemini: {
       content: null,
@@ -122,7 +122,7 @@ export const CASES: ConformanceCase[] = [
   }),
   answer('tool-result', 'tool results round trip', {
     openai: { content: 'Paris is cloudy at 18°C, while Tokyo is sunny at 24°C.', finish: 'stop' },
-    anthropic: { content: 'Paris is cloudy at 18°C, while Tokyo is sunny at 24°C.', finish: 'stop', warnings: [strict('anthropic')] },
+    anthropic: { content: 'Paris is cloudy at 18°C, while Tokyo is sunny at 24°C.', finish: 'stop' },
     gemini: {
       content: 'Paris is cloudy at 18°C, while Tokyo is sunny at 24°C.',
       finish: 'stop',
@@ -253,5 +253,10 @@ export function recoveryPlan(p: ProviderUnderTest, testCase: RecoveryCase): { mo
   const table = CASES.find((entry): entry is AnswerCase => entry.kind === 'answer' && entry.scenario === testCase.scenario);
   const expected = table?.expect(p.id);
   assert.ok(expected !== undefined && !('status' in expected));
-  return { model, expected, deployment: `${p.id}/${model.replace(/^[a-z]+\//, '')}` };
+  // The recover slot is a Claude before 4.5, which has no strict tool use: the strict tool's warning comes back (once).
+  const generation = p.id === 'anthropic' ? claudeGeneration(model) : undefined;
+  const warned = generation !== undefined && generation < 45 && STRICT_WEATHER.has(testCase.scenario)
+    ? { ...expected, warnings: [`tools[0].function.strict: ${model} has no strict tool use (Claude 4.5 and later do), ignored`, ...(expected.warnings ?? [])] }
+    : expected;
+  return { model, expected: warned, deployment: `${p.id}/${model.replace(/^[a-z]+\//, '')}` };
 }

@@ -4,7 +4,7 @@
 // scripted with the bytes OpenAI would send for the same answer.
 import assert from 'node:assert/strict';
 import type { ChatCase } from '../providers/openai-cases.js';
-import { readAnthropicJson, type FakeAnthropic } from './fake-anthropic.js';
+import { anthropicRequestFor, readAnthropicJson, type FakeAnthropic } from './fake-anthropic.js';
 import { readGeminiJson, type FakeGemini } from './fake-gemini.js';
 import type { FakeOpenAi } from './fake-openai.js';
 
@@ -236,7 +236,7 @@ export function anthropicProvider(fake: FakeAnthropic): ProviderUnderTest {
       if (scenario === undefined) return;
       // The recorded request of the codec tests, but for the catalog's max_tokens when the client set none.
       const limit = request.max_completion_tokens ?? request.max_tokens ?? CLAUDE_MAX_OUTPUT;
-      const expected: Json = { ...record(readAnthropicJson(`anthropic-${scenario}.request.json`)), model, max_tokens: limit, ...(stream ? { stream: true } : {}) };
+      const expected: Json = { ...record(anthropicRequestFor(scenario, model)), model, max_tokens: limit, ...(stream ? { stream: true } : {}) };
       assert.deepEqual(body, expected);
     },
     usage: anthropicUsage,

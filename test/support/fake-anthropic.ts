@@ -23,6 +23,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { claudeGeneration } from '../../src/providers/anthropic/thinking-effort.js';
 import { startScriptedFake, type ScriptedFake } from './scripted-fake.js';
 
 export type AnthropicScenario =
@@ -87,6 +88,31 @@ export function readAnthropicFixture(name: string): string {
 
 export function readAnthropicJson(name: string): unknown {
   return JSON.parse(readAnthropicFixture(name)) as unknown;
+}
+
+/**
+ * The recorded request of a chat scenario as the proxy sends it to `model`. The chat cases' weather
+ * tool is strict, and Claude 4.5 and later take strict tool use: there the tool goes with
+ * `strict: true` and its schema in Claude's subset (`default` and `examples` are no part of it; an enum goes without its type).
+ * The fixture itself stays as a /v1/messages client sends it (no `strict`).
+ */
+/** The chat scenarios whose weather tool is strict (openai-cases.ts). */
+export const STRICT_WEATHER: ReadonlySet<string> = new Set(['tools', 'parallel-tools', 'tool-result']);
+
+export function anthropicRequestFor(scenario: string, model: string): Record<string, unknown> {
+  const request = readAnthropicJson(`anthropic-${scenario}.request.json`) as Record<string, unknown>;
+  const generation = claudeGeneration(model);
+  const strict = generation === undefined || generation >= 45;
+  if (!strict || !STRICT_WEATHER.has(scenario) || !Array.isArray(request.tools)) return request;
+  const tools = (request.tools as Array<Record<string, unknown>>).map((tool) => {
+    if (tool.name !== 'get_weather') return tool;
+    const schema = tool.input_schema as { properties: Record<string, Record<string, unknown>> };
+    // An enum says the type: output-format.ts sends the literals alone.
+    const { default: _default, type: _type, ...unit } = schema.properties.unit ?? {};
+    const { examples: _examples, ...days } = schema.properties.days ?? {};
+    return { ...tool, strict: true, input_schema: { ...schema, properties: { ...schema.properties, unit, days } } };
+  });
+  return { ...request, tools };
 }
 
 /** Splits an SSE fixture into its events, each with its blank line, as the server writes them. */

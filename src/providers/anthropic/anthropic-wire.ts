@@ -115,6 +115,8 @@ export interface AnthropicTool {
   description?: string;
   input_schema: AnthropicInputSchema;
   cache_control?: AnthropicCacheControl;
+  /** Strict tool use: the input is constrained to `input_schema` (Claude 4.5 and later; Claude's schema subset). */
+  strict?: boolean;
 }
 
 /** Claude's web search, a server tool: Anthropic runs the searches and bills them per search. */

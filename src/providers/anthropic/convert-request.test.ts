@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { ChatCompletionRequest } from '../../openai/types.js';
 import { assertRefused, makeTarget, type ExpectedRefusal } from '../../../test/providers/codec-harness.js';
 import { openAiCase, weatherFunction, type ChatCase } from '../../../test/providers/openai-cases.js';
-import { readAnthropicJson } from '../../../test/support/fake-anthropic.js';
+import { anthropicRequestFor, readAnthropicJson } from '../../../test/support/fake-anthropic.js';
 import { convertAnthropicRequest, JSON_RESPONSE_TOOL } from './convert-request.js';
 
 const CASES: Array<[ChatCase, string[]]> = [
@@ -11,9 +11,9 @@ const CASES: Array<[ChatCase, string[]]> = [
   ['multi-turn', ['top_p: not supported by anthropic together with temperature, ignored']],
   ['image', []],
   ['image-url', []],
-  ['tools', ['tools[0].function.strict: not supported by anthropic, ignored']],
-  ['parallel-tools', ['tools[0].function.strict: not supported by anthropic, ignored']],
-  ['tool-result', ['tools[0].function.strict: not supported by anthropic, ignored']],
+  ['tools', []],
+  ['parallel-tools', []],
+  ['tool-result', []],
   ['legacy-functions', []],
   ['json-mode', []],
   ['stop', []],
@@ -35,7 +35,7 @@ describe('convertAnthropicRequest on the fixture cases', () => {
   for (const [name, warnings] of CASES) {
     it(`builds anthropic-${name}.request.json`, () => {
       const { body, warnings: got } = convert(openAiCase(name), { legacyFunctions: name === 'legacy-functions' });
-      assert.deepEqual(body, readAnthropicJson(`anthropic-${name}.request.json`));
+      assert.deepEqual(body, anthropicRequestFor(name, 'claude-sonnet-4-5'));
       assert.deepEqual(got, warnings);
     });
   }
@@ -567,5 +567,61 @@ describe('extended thinking', () => {
     forcedTool({ ...thinking, response_format: { type: 'json_object' } });
     // A map (open object) would lose its meaning closed.
     forcedTool({ ...thinking, response_format: { type: 'json_schema', json_schema: { name: 'tags', schema: { type: 'object', additionalProperties: { type: 'string' } } } } });
+  });
+});
+
+describe('strict tool use', () => {
+  const ask = [user('Weather in Paris?')];
+  const tool = (name: string, parameters: Record<string, unknown> | undefined, strict: boolean | undefined = true) => ({ type: 'function' as const, function: { name, ...(parameters === undefined ? {} : { parameters }), ...(strict === undefined ? {} : { strict }) } });
+  const closed = (properties: Record<string, unknown>, required: string[] = Object.keys(properties)) => ({ type: 'object', properties, required, additionalProperties: false });
+
+  it("a strict tool stays strict on Claude 4.5 and later, its schema in Claude's subset (no beta header: it is generally available)", () => {
+    const schema = closed({ city: { type: 'string', minLength: 2, default: 'Paris' }, days: { type: ['integer', 'null'], minimum: 1 } });
+    for (const model of ['claude-sonnet-4-5', 'claude-opus-4-6', 'claude-haiku-4-5-20251001', 'claude-fable-5']) {
+      const { body, warnings } = convert({ model: 'm', messages: ask, tools: [tool('weather', schema)] }, { model });
+      assert.deepEqual(body.tools, [
+        {
+          name: 'weather',
+          strict: true,
+          input_schema: closed({ city: { type: 'string', description: '{minLength: 2}' }, days: { type: ['integer', 'null'], description: '{minimum: 1}' } }),
+        },
+      ], model);
+      assert.deepEqual(warnings, [], model);
+    }
+    // Not strict: sent as it came.
+    const plain = convert({ model: 'm', messages: ask, tools: [tool('weather', schema, false)] });
+    assert.deepEqual(plain.body.tools, [{ name: 'weather', input_schema: schema }]);
+    // A strict tool without parameters takes none: the empty object, closed.
+    assert.deepEqual(convert({ model: 'm', messages: ask, tools: [tool('now', undefined)] }).body.tools, [{ name: 'now', strict: true, input_schema: { type: 'object', properties: {}, additionalProperties: false } }]);
+    // Legacy functions[] too.
+    assert.equal((convert({ model: 'm', messages: ask, functions: [{ name: 'weather', parameters: schema, strict: true }] }, { legacyFunctions: true }).body.tools?.[0] as { strict?: boolean }).strict, true);
+  });
+
+  it('before Claude 4.5, or for a schema outside the subset, the tool goes as before, without strict, and a warning says why', () => {
+    const schema = closed({ city: { type: 'string' } });
+    const old = convert({ model: 'm', messages: ask, tools: [tool('weather', schema)] }, { model: 'claude-opus-4-1' });
+    assert.deepEqual(old.body.tools, [{ name: 'weather', input_schema: schema }]);
+    assert.deepEqual(old.warnings, ['tools[0].function.strict: claude-opus-4-1 has no strict tool use (Claude 4.5 and later do), ignored']);
+    const map = { type: 'object', properties: { tags: { type: 'object', additionalProperties: { type: 'string' } } }, required: ['tags'] };
+    const unfit = convert({ model: 'm', messages: ask, tools: [tool('tag', map)] });
+    assert.deepEqual(unfit.body.tools, [{ name: 'tag', input_schema: map }]);
+    assert.deepEqual(unfit.warnings, ["tools[0].function.strict: the schema is outside Claude's strict subset, or past its limits for one request (20 strict tools, 24 optional and 16 union-typed properties in all), ignored"]);
+  });
+
+  it("Claude's limits hold across the request: 20 strict tools, 24 optional properties in all, and the output format shares them", () => {
+    const many = Array.from({ length: 21 }, (_, index) => tool(`t${index}`, closed({ a: { type: 'string' } })));
+    const { body, warnings } = convert({ model: 'm', messages: ask, tools: many });
+    const strictness = (body.tools ?? []).map((each) => (each as { strict?: boolean }).strict === true);
+    assert.deepEqual(strictness, [...Array.from({ length: 20 }, () => true), false]);
+    assert.deepEqual(warnings.map((warning) => warning.split(':')[0]), ['tools[20].function.strict']);
+    const optional = (prefix: string) => ({ type: 'object', properties: Object.fromEntries(Array.from({ length: 13 }, (_, index) => [`${prefix}${index}`, { type: 'string' }])), additionalProperties: false });
+    const shared = convert({ model: 'm', messages: ask, tools: [tool('a', optional('a')), tool('b', optional('b'))] });
+    assert.deepEqual((shared.body.tools ?? []).map((each) => (each as { strict?: boolean }).strict), [true, undefined]);
+    // The output format takes what the strict tools left: here none, so JSON mode keeps its forced tool.
+    const format = { type: 'json_schema' as const, json_schema: { name: 'out', schema: optional('o') } };
+    const thinking = { model: 'm', messages: ask, reasoning_effort: 'low' as const, response_format: format };
+    assert.notEqual(convert({ ...thinking }).body.output_config?.format, undefined);
+    const spent = convert({ ...thinking, tools: [tool('a', optional('a'))] });
+    assert.equal(spent.body.output_config?.format, undefined);
   });
 });

@@ -18,7 +18,7 @@
  * | assistant `tool_calls` | `tool_use` blocks | arguments JSON-parsed; invalid JSON or a non-object → 400 `invalid_value` |
  * | assistant `function_call` (legacy) | `tool_use` block | id `toolu_legacy_<message index>` |
  * | `web_search_options` | `tools` + `web_search_20250305` | `search_context_size` low/medium/high → `max_uses` 1/5/10; `user_location.approximate` → `user_location`; citations come back as `annotations` |
- * | `tools`, `functions` (legacy) | `tools` | `parameters` → `input_schema` (`{type:"object"}` when absent, `$schema` removed); `strict: true` dropped, warning; a name outside Anthropic's rule (`^[a-zA-Z0-9_-]{1,128}$`), or used twice → 400 `invalid_value` naming it |
+ * | `tools`, `functions` (legacy) | `tools` | `parameters` → `input_schema` (`{type:"object"}` when absent, `$schema` removed); `strict: true` → `strict: true` on Claude 4.5+ with the schema in Claude's subset (output-format.ts), else dropped with a warning saying why; a name outside Anthropic's rule (`^[a-zA-Z0-9_-]{1,128}$`), or used twice → 400 `invalid_value` naming it |
  * | `tool_choice` / `function_call` | `tool_choice` | auto → auto, none → none, required → any, named → tool |
  * | `parallel_tool_calls: false` | `tool_choice.disable_parallel_tool_use` | |
  * | `response_format` json_object | forced tool `json_response` | input schema `{type:"object"}`; the call comes back as message content |
@@ -81,7 +81,7 @@ import type {
 } from './anthropic-wire.js';
 import { isRecord } from './anthropic-wire.js';
 import { CacheBreakpoints } from './convert-cache-control.js';
-import { claudeOutputFormat } from './output-format.js';
+import { claudeOutputFormat, claudeStrictToolSchema, StrictBudget } from './output-format.js';
 import { claudeGeneration, MIN_THINKING_BUDGET, thinkingForEffort } from './thinking-effort.js';
 
 /** The tool that carries JSON-mode answers. A client tool of this name is refused, so a call to it is always ours. */
@@ -313,12 +313,12 @@ function thinks(thinking: AnthropicThinkingConfig | undefined, messages: Anthrop
 }
 
 /** Claude's structured output for the client's json_schema, when the model has them (4.5 and later, or a name too new to place) and the schema fits. */
-function structuredOutput(request: ChatCompletionRequest, model: string): AnthropicOutputFormat | undefined {
+function structuredOutput(request: ChatCompletionRequest, model: string, budget: StrictBudget): AnthropicOutputFormat | undefined {
   const format = request.response_format;
   if (!isRecord(format) || format.type !== 'json_schema' || !isRecord(format.json_schema)) return undefined;
   const generation = claudeGeneration(model);
   if (generation !== undefined && generation < 45) return undefined;
-  return claudeOutputFormat(format.json_schema.schema);
+  return claudeOutputFormat(format.json_schema.schema, budget);
 }
 
 /** Claude refuses sampling changes while it thinks: temperature other than 1, and top_p under 0.95. */
@@ -564,7 +564,27 @@ function objectSchema(schema: Record<string, unknown>): AnthropicTool['input_sch
  */
 const ANTHROPIC_TOOL_NAME = /^[a-zA-Z0-9_-]{1,128}$/;
 
-function convertFunction(definition: FunctionDefinition, param: string, target: ChatTarget): AnthropicTool {
+/**
+ * `strict: true` → Claude's strict tool use, on the models that have it (as structured outputs: 4.5
+ * and later, or a name too new to place) and for a schema within Claude's subset and the request's
+ * limits; else the tool goes without it, and a warning says why. No parameters is the closed empty object.
+ */
+function strictSchema(definition: FunctionDefinition, param: string, target: ChatTarget, budget: StrictBudget): AnthropicTool['input_schema'] | undefined {
+  if (definition.strict !== true) return undefined;
+  const generation = claudeGeneration(target.model);
+  if (generation !== undefined && generation < 45) {
+    target.warnings.push(`${param}.strict: ${target.model} has no strict tool use (Claude 4.5 and later do), ignored`);
+    return undefined;
+  }
+  const parameters = definition.parameters ?? { type: 'object', properties: {}, additionalProperties: false };
+  const schema = claudeStrictToolSchema(parameters, budget);
+  if (schema === undefined) {
+    target.warnings.push(`${param}.strict: the schema is outside Claude's strict subset, or past its limits for one request (20 strict tools, 24 optional and 16 union-typed properties in all), ignored`);
+  }
+  return schema;
+}
+
+function convertFunction(definition: FunctionDefinition, param: string, target: ChatTarget, budget: StrictBudget): AnthropicTool {
   if (!isRecord(definition) || typeof definition.name !== 'string') throw invalidValue(param, 'expected a function with a name');
   if (!ANTHROPIC_TOOL_NAME.test(definition.name)) {
     throw invalidValue(`${param}.name`, 'anthropic needs a tool name of 1 to 128 characters, only letters, digits, underscores and dashes');
@@ -575,9 +595,10 @@ function convertFunction(definition: FunctionDefinition, param: string, target: 
   if (parameters === undefined || parameters === null) schema = { type: 'object', properties: {} };
   else if (!isRecord(parameters) || (parameters.type !== undefined && parameters.type !== 'object')) throw invalidValue(`${param}.parameters`, 'anthropic needs an object schema');
   else schema = objectSchema(parameters);
-  if (definition.strict === true) ignored(target, `${param}.strict`);
-  const tool: AnthropicTool = { name: definition.name, input_schema: schema };
+  const strict = strictSchema(definition, param, target, budget);
+  const tool: AnthropicTool = { name: definition.name, input_schema: strict ?? schema };
   if (typeof definition.description === 'string' && definition.description.length > 0) tool.description = definition.description;
+  if (strict !== undefined) tool.strict = true;
   return tool;
 }
 
@@ -659,9 +680,11 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
 
   const tools: AnthropicTool[] = [];
   const names = new ToolNames('anthropic');
+  // Claude's limits on strict schemas hold across the request: strict tools first, then the output format.
+  const budget = new StrictBudget();
   (request.tools ?? []).forEach((tool, index) => {
     if (!isRecord(tool) || tool.type !== 'function' || !isRecord(tool.function)) throw invalidValue(`tools[${index}]`, "anthropic accepts tools of type 'function'");
-    const converted = convertFunction(tool.function, `tools[${index}].function`, target);
+    const converted = convertFunction(tool.function, `tools[${index}].function`, target, budget);
     names.add(converted.name, `tools[${index}].function.name`);
     // LiteLLM takes the marker beside `function`, or else inside it.
     const marker = marks.of(tool, `tools[${index}]`) ?? marks.of(tool.function, `tools[${index}].function`);
@@ -669,7 +692,7 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
     tools.push(converted);
   });
   (request.functions ?? []).forEach((definition, index) => {
-    const converted = convertFunction(definition, `functions[${index}]`, target);
+    const converted = convertFunction(definition, `functions[${index}]`, target, budget);
     names.add(converted.name, `functions[${index}].name`);
     const marker = marks.of(definition, `functions[${index}]`);
     if (marker !== undefined) converted.cache_control = marker;
@@ -687,7 +710,7 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
   }
   let json = jsonTool(request);
   // A forced JSON tool would turn thinking off; structured outputs keep it, where the model and the schema allow.
-  const format = json !== undefined && thinks(thinking, messages) && choice?.type !== 'any' && choice?.type !== 'tool' ? structuredOutput(request, target.model) : undefined;
+  const format = json !== undefined && thinks(thinking, messages) && choice?.type !== 'any' && choice?.type !== 'tool' ? structuredOutput(request, target.model, budget) : undefined;
   if (format !== undefined) {
     body.output_config = { ...body.output_config, format };
     json = undefined;

@@ -1,24 +1,35 @@
-// OpenAI's `response_format: json_schema` → Claude's structured outputs (`output_config.format`),
-// for the calls where the forced-tool JSON mode cannot serve: Claude does not think while a tool
-// call is forced, so a client that asked for JSON and for reasoning lost the reasoning. Claude 4.5
-// and later constrain their text to the schema instead, thinking on. Pure.
+// Claude's structured outputs, for the schemas OpenAI clients send: `response_format: json_schema` →
+// `output_config.format`, and a tool's `strict: true` → Claude's strict tool use (`strict: true`
+// beside `input_schema`, generally available: no beta header). The first serves the calls where the
+// forced-tool JSON mode cannot: Claude does not think while a tool call is forced, so a client that
+// asked for JSON and for reasoning lost the reasoning. Claude 4.5 and later constrain their text (or
+// the tool's input) to the schema instead. Pure.
 //
 // Claude takes a subset of JSON Schema, and refuses (400) what lies outside it, so a schema is sent
 // only when it fits: objects closed (`additionalProperties` absent or false: Claude needs false and
-// it is set), no recursion, literals that are primitives, at most 24 optional properties and 16
-// union-typed ones in all. Constraints Claude does not enforce (minimum, maxLength, pattern, …) move
-// into the description, as Anthropic's SDK does (`transformJSONSchema`), so the model still reads
-// them. A schema that does not fit keeps the forced tool (and the warning that thinking is off).
-// @see https://platform.claude.com/docs/en/build-with-claude/structured-outputs (JSON Schema limitations)
+// it is set), no recursion, literals that are primitives; and across all the strict schemas of one
+// request (strict tools and the output format) at most 20 strict tools, 24 optional properties and
+// 16 union-typed ones (`StrictBudget`). Constraints Claude does not enforce (minimum, maxLength,
+// pattern, …) move into the description, as Anthropic's SDK does (`transformJSONSchema`), so the
+// model still reads them. A schema that does not fit keeps the forced tool (and the warning that
+// thinking is off), or the tool goes without `strict` (and a warning says so).
+// @see https://platform.claude.com/docs/en/build-with-claude/structured-outputs (JSON Schema limitations, Schema complexity limits)
+// @see https://platform.claude.com/docs/en/agents-and-tools/tool-use/strict-tool-use
 import { isRecord } from '../../json/guards.js';
-import type { AnthropicOutputFormat } from './anthropic-wire.js';
+import type { AnthropicInputSchema, AnthropicOutputFormat } from './anthropic-wire.js';
 
 /** String formats Claude enforces (the SDK's list); another format is described, not enforced. */
 const STRING_FORMATS: ReadonlySet<string> = new Set(['date-time', 'time', 'date', 'duration', 'email', 'hostname', 'uri', 'ipv4', 'ipv6', 'uuid']);
 
-/** Claude's limits across one schema. */
-const MAX_OPTIONAL = 24;
-const MAX_UNIONS = 16;
+/**
+ * What Claude's limits leave for one request's strict schemas: they hold across every tool with
+ * `strict: true` and the output format together. One budget per request; a schema that fits takes its share.
+ */
+export class StrictBudget {
+  tools = 20;
+  optional = 24;
+  unions = 16;
+}
 /** Deeper or larger than this is not a schema a model should fill; and refs expanded in place could multiply. */
 const MAX_DEPTH = 32;
 const MAX_NODES = 2_000;
@@ -120,10 +131,10 @@ function convert(schema: unknown, walk: Walk, depth: number): Record<string, unk
 }
 
 /**
- * Claude's output format for a JSON schema, or undefined when the schema does not fit Claude's
- * subset (the caller keeps the forced tool then).
+ * The schema in Claude's strict subset, or undefined when it does not fit (its root must be an
+ * object) or would pass what the budget leaves; a schema that fits takes its share of the budget.
  */
-export function claudeOutputFormat(schema: unknown): AnthropicOutputFormat | undefined {
+export function claudeStrictSchema(schema: unknown, budget: StrictBudget): Record<string, unknown> | undefined {
   if (!isRecord(schema)) return undefined;
   const defs = { ...(isRecord(schema.definitions) ? schema.definitions : {}), ...(isRecord(schema.$defs) ? schema.$defs : {}) };
   const walk: Walk = { defs, open: new Set(), optional: 0, unions: 0, nodes: 0 };
@@ -134,6 +145,29 @@ export function claudeOutputFormat(schema: unknown): AnthropicOutputFormat | und
     if (error instanceof DoesNotFit) return undefined;
     throw error;
   }
-  if (converted.type !== 'object' || walk.optional > MAX_OPTIONAL || walk.unions > MAX_UNIONS) return undefined;
-  return { type: 'json_schema', schema: converted };
+  if (converted.type !== 'object' || walk.optional > budget.optional || walk.unions > budget.unions) return undefined;
+  budget.optional -= walk.optional;
+  budget.unions -= walk.unions;
+  return converted;
+}
+
+/**
+ * Claude's output format for a JSON schema, or undefined when the schema does not fit Claude's
+ * subset, or what the request's strict tools left of the budget (the caller keeps the forced tool then).
+ */
+export function claudeOutputFormat(schema: unknown, budget: StrictBudget = new StrictBudget()): AnthropicOutputFormat | undefined {
+  const converted = claudeStrictSchema(schema, budget);
+  return converted === undefined ? undefined : { type: 'json_schema', schema: converted };
+}
+
+/**
+ * A tool's input schema for Claude's strict tool use, or undefined when it does not fit, or the
+ * request already has as many strict tools, optional or union-typed properties as Claude takes.
+ */
+export function claudeStrictToolSchema(schema: unknown, budget: StrictBudget): AnthropicInputSchema | undefined {
+  if (budget.tools === 0) return undefined;
+  const converted = claudeStrictSchema(schema, budget);
+  if (converted === undefined) return undefined;
+  budget.tools -= 1;
+  return { ...converted, type: 'object' };
 }

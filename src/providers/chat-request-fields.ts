@@ -81,6 +81,37 @@ export class ToolNames {
   }
 }
 
+/** openai 6.x `tool_choice` `allowed_tools`, read against the request's function tools. */
+export interface AllowedTools {
+  mode: 'auto' | 'required';
+  /** The tools named, each once, in the client's order. */
+  names: string[];
+  /** Whether they are every tool offered: then it means plain `auto` or `required`. */
+  all: boolean;
+}
+
+/**
+ * Reads `{type: 'allowed_tools', allowed_tools: {mode, tools}}`. OpenAI's meaning: the model sees
+ * every tool in `tools` and may call only these (`auto`: or answer in text; `required`: call one or
+ * more). A name that is not a function tool of the request, or none at all, is a 400 naming it.
+ * @see node_modules/openai/resources/chat/completions/completions.d.ts (ChatCompletionAllowedTools)
+ */
+export function readAllowedTools(choice: Record<string, unknown>, offered: readonly string[]): AllowedTools {
+  const spec = choice.allowed_tools;
+  if (!isRecord(spec) || (spec.mode !== 'auto' && spec.mode !== 'required') || !Array.isArray(spec.tools)) {
+    throw invalidValue('tool_choice.allowed_tools', "expected {mode: 'auto' or 'required', tools: [...]}");
+  }
+  if (spec.tools.length === 0) throw invalidValue('tool_choice.allowed_tools.tools', 'expected at least one tool');
+  const known = new Set(offered);
+  const names: string[] = [];
+  spec.tools.forEach((tool: unknown, index) => {
+    const name = isRecord(tool) && tool.type === 'function' && isRecord(tool.function) && typeof tool.function.name === 'string' ? tool.function.name : undefined;
+    if (name === undefined || !known.has(name)) throw invalidValue(`tool_choice.allowed_tools.tools[${index}]`, "expected {type: 'function', function: {name}} naming a function tool of this request");
+    if (!names.includes(name)) names.push(name);
+  });
+  return { mode: spec.mode, names, all: names.length === known.size };
+}
+
 export function unsupportedContent(param: string, detail: string): GatewayError {
   return invalidRequest(`Unsupported content in '${param}': ${detail}.`, 'unsupported_content', param);
 }

@@ -1,5 +1,6 @@
 // openai 6.x forms neither translator can send: custom tools (free-text input), their calls replayed,
-// `tool_choice` `allowed_tools` or `custom`, and audio output. Each is a 400 naming the field, never misread.
+// `tool_choice` `custom`, and audio output. Each is a 400 naming the field, never misread. And
+// `tool_choice` `allowed_tools`, sent where the provider can express it exactly, else a 400 too.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ChatCompletionRequest } from '../openai/types.js';
@@ -33,9 +34,59 @@ for (const [provider, convert] of [['anthropic', convertAnthropicRequest], ['gem
       assert.deepEqual(target.warnings, []);
     });
 
-    it('tool_choice allowed_tools or custom is an unsupported_parameter, not read as another choice', () => {
-      refused({ tools: [weather], tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'required', tools: [{ type: 'function', function: { name: 'weather' } }] } } }, 'unsupported_parameter', 'tool_choice');
+    it('tool_choice custom is an unsupported_parameter, not read as another choice', () => {
       refused({ tools: [weather], tool_choice: { type: 'custom', custom: { name: 'apply_patch' } } }, 'unsupported_parameter', 'tool_choice');
+    });
+
+    it('tool_choice allowed_tools must name tools of the request, as functions', () => {
+      const allowed = (tools: unknown[], mode = 'required') => ({ tools: [weather, clock], tool_choice: { type: 'allowed_tools', allowed_tools: { mode, tools } } });
+      refused(allowed([{ type: 'function', function: { name: 'nowhere' } }]), 'invalid_value', 'tool_choice.allowed_tools.tools[0]');
+      refused(allowed([fn('weather'), { type: 'custom', custom: { name: 'apply_patch' } }]), 'invalid_value', 'tool_choice.allowed_tools.tools[1]');
+      refused(allowed([]), 'invalid_value', 'tool_choice.allowed_tools.tools');
+      refused(allowed([fn('weather')], 'sometimes'), 'invalid_value', 'tool_choice.allowed_tools');
     });
   });
 }
+
+const clock = { type: 'function', function: { name: 'clock', parameters: { type: 'object' } } };
+const search = { type: 'function', function: { name: 'search', parameters: { type: 'object' } } };
+const fn = (name: string) => ({ type: 'function', function: { name } });
+const allowedTools = (mode: 'auto' | 'required', names: string[]) => ({ tools: [weather, clock, search], tool_choice: { type: 'allowed_tools', allowed_tools: { mode, tools: names.map(fn) } } });
+
+// OpenAI: the model sees every tool in `tools`, and may call only those allowed_tools names (the
+// full list stays, for the prompt cache). Sent only where the provider can say exactly that.
+describe('tool_choice allowed_tools on Gemini: allowedFunctionNames', () => {
+  const config = (fields: Record<string, unknown>) => {
+    const body = convertGeminiRequest(ask(fields), makeTarget('gemini'));
+    return { declared: body.tools?.[0]?.functionDeclarations?.map((each) => each.name), toolConfig: body.toolConfig };
+  };
+
+  it('required → ANY limited to the names; auto → VALIDATED limited to them (calls or text); every tool declared either way', () => {
+    assert.deepEqual(config(allowedTools('required', ['weather', 'clock'])), { declared: ['weather', 'clock', 'search'], toolConfig: { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: ['weather', 'clock'] } } });
+    assert.deepEqual(config(allowedTools('auto', ['search'])), { declared: ['weather', 'clock', 'search'], toolConfig: { functionCallingConfig: { mode: 'VALIDATED', allowedFunctionNames: ['search'] } } });
+  });
+
+  it('naming every tool is plain auto or required (AUTO, ANY)', () => {
+    assert.deepEqual(config(allowedTools('auto', ['search', 'weather', 'clock'])).toolConfig, { functionCallingConfig: { mode: 'AUTO' } });
+    assert.deepEqual(config(allowedTools('required', ['search', 'weather', 'clock', 'weather'])).toolConfig, { functionCallingConfig: { mode: 'ANY' } });
+  });
+});
+
+describe('tool_choice allowed_tools on Claude: only where it means the same', () => {
+  const choice = (fields: Record<string, unknown>) => {
+    const body = convertAnthropicRequest(ask(fields), makeTarget('anthropic'));
+    return { tools: body.tools?.map((each) => each.name), choice: body.tool_choice };
+  };
+
+  it('every tool named is auto or any; one tool required is that tool; all tools are sent either way', () => {
+    assert.deepEqual(choice(allowedTools('auto', ['weather', 'clock', 'search'])), { tools: ['weather', 'clock', 'search'], choice: { type: 'auto' } });
+    assert.deepEqual(choice(allowedTools('required', ['weather', 'clock', 'search'])), { tools: ['weather', 'clock', 'search'], choice: { type: 'any' } });
+    assert.deepEqual(choice(allowedTools('required', ['clock'])), { tools: ['weather', 'clock', 'search'], choice: { type: 'tool', name: 'clock' } });
+  });
+
+  it('a subset Claude cannot limit its calls to is a 400 naming tool_choice: sending only those tools would change what the model sees', () => {
+    for (const fields of [allowedTools('required', ['weather', 'clock']), allowedTools('auto', ['clock'])]) {
+      assertRefused(() => convertAnthropicRequest(ask(fields), makeTarget('anthropic')), { code: 'unsupported_parameter', param: 'tool_choice', message: /sees every tool/ });
+    }
+  });
+});

@@ -77,6 +77,20 @@ describe('translated requests fitted to the provider', () => {
     assert.equal(anthropic.requests.length, 0);
   });
 
+  test('tool_choice allowed_tools reaches Claude where it can say the same (one tool required → that tool, every tool still sent); a subset is a 400 before any call', async () => {
+    const tools = ['read', 'write', 'list'].map((name) => ({ type: 'function', function: { name, parameters: { type: 'object', properties: {} } } }));
+    const allowed = (mode: string, names: string[]) => ({ type: 'allowed_tools', allowed_tools: { mode, tools: names.map((name) => ({ type: 'function', function: { name } })) } });
+    const ask = { model: 'claude-sonnet-4-5', max_tokens: 64, tools, messages: [{ role: 'user', content: 'Read it' }] };
+    const sent = await post('/v1/chat/completions', { ...ask, tool_choice: allowed('required', ['read']) });
+    assert.equal(sent.status, 200, sent.text);
+    const body = record(anthropic.requests[0]?.body);
+    assert.deepEqual([(body.tools as Array<{ name: string }>).map((tool) => tool.name), body.tool_choice], [['read', 'write', 'list'], { type: 'tool', name: 'read' }]);
+    const refused = await post('/v1/chat/completions', { ...ask, tool_choice: allowed('auto', ['read', 'list']) });
+    assert.equal(refused.status, 400, refused.text);
+    assert.deepEqual([record(record(JSON.parse(refused.text) as Json).error).code, record(record(JSON.parse(refused.text) as Json).error).param], ['unsupported_parameter', 'tool_choice']);
+    assert.equal(anthropic.requests.length, 1);
+  });
+
   test("/v1/messages to an OpenAI-format host: Claude Code's long metadata.user_id goes as a short id, the same every time", async () => {
     const request = { model: 'openrouter/anthropic/claude-sonnet-4.5', max_tokens: 64, metadata: { user_id: CLAUDE_CODE_USER }, messages: [{ role: 'user', content: 'Hi' }] };
     const first = await post('/v1/messages', request);

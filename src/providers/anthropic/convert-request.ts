@@ -19,7 +19,7 @@
  * | assistant `function_call` (legacy) | `tool_use` block | id `toolu_legacy_<message index>` |
  * | `web_search_options` | `tools` + `web_search_20250305` | `search_context_size` low/medium/high → `max_uses` 1/5/10; `user_location.approximate` → `user_location`; citations come back as `annotations` |
  * | `tools`, `functions` (legacy) | `tools` | `parameters` → `input_schema` (`{type:"object"}` when absent, `$schema` removed); `strict: true` → `strict: true` on Claude 4.5+ with the schema in Claude's subset (output-format.ts), else dropped with a warning saying why; a name outside Anthropic's rule (`^[a-zA-Z0-9_-]{1,128}$`), or used twice → 400 `invalid_value` naming it |
- * | `tool_choice` / `function_call` | `tool_choice` | auto → auto, none → none, required → any, named → tool |
+ * | `tool_choice` / `function_call` | `tool_choice` | auto → auto, none → none, required → any, named → tool; `allowed_tools` naming every tool → auto / any, one tool `required` → tool, else 400 `unsupported_parameter` (Claude cannot show every tool and allow some) |
  * | `parallel_tool_calls: false` | `tool_choice.disable_parallel_tool_use` | |
  * | `response_format` json_object | forced tool `json_response` | input schema `{type:"object"}`; the call comes back as message content |
  * | `response_format` json_schema | forced tool `json_response` | input schema = the schema (root must be an object, else 400); with client tools the choice becomes `any`; while Claude 4.5+ thinks, `output_config.format` instead when the schema fits (output-format.ts) |
@@ -50,7 +50,7 @@
  */
 import { createHash } from 'node:crypto';
 import { invalidRequest, invalidValue, type GatewayError } from '../../errors/gateway-error.js';
-import { forEachTextPart, handledFields, parseDataUrl, readWebSearchOptions, refuseAudioOutput, ToolNames, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
+import { forEachTextPart, handledFields, parseDataUrl, readAllowedTools, readWebSearchOptions, refuseAudioOutput, ToolNames, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
 import type {
   ChatCompletionRequest,
   ChatMessage,
@@ -602,14 +602,31 @@ function convertFunction(definition: FunctionDefinition, param: string, target: 
   return tool;
 }
 
-function convertToolChoice(choice: ToolChoice | undefined, param: string): AnthropicToolChoice | undefined {
+/**
+ * `allowed_tools`, where Claude can say it exactly: every tool named is `auto` or `any`, and one
+ * tool `required` is that tool. Otherwise a 400: Claude has no way to show every tool and let some
+ * be called, and sending only the allowed ones would change what the model sees (and the prompt
+ * cache OpenAI keeps the full list for).
+ */
+function allowedToolsChoice(choice: Record<string, unknown>, offered: readonly string[]): AnthropicToolChoice {
+  const allowed = readAllowedTools(choice, offered);
+  if (allowed.all) return { type: allowed.mode === 'auto' ? 'auto' : 'any' };
+  const [only] = allowed.names;
+  if (allowed.mode === 'required' && allowed.names.length === 1 && only !== undefined) return { type: 'tool', name: only };
+  throw unsupportedParameter(
+    'tool_choice',
+    "with allowed_tools the model sees every tool and may call only some, and Claude cannot limit its calls to a subset (sending only those tools would change what it sees); name every tool, or one with mode 'required', or send only the tools it may call",
+  );
+}
+
+function convertToolChoice(choice: ToolChoice | undefined, param: string, offered: readonly string[]): AnthropicToolChoice | undefined {
   if (choice === undefined || choice === null) return undefined;
   if (choice === 'auto') return { type: 'auto' };
   if (choice === 'none') return { type: 'none' };
   if (choice === 'required') return { type: 'any' };
   if (isRecord(choice) && choice.type === 'function' && isRecord(choice.function) && typeof choice.function.name === 'string') return { type: 'tool', name: choice.function.name };
   // openai 6.x forms Claude has no counterpart for: named, not misread as another choice.
-  if (isRecord(choice) && choice.type === 'allowed_tools') throw unsupportedParameter(param, "Claude has no allowed_tools; send only the tools it may call, with tool_choice 'auto' or 'required'");
+  if (isRecord(choice) && choice.type === 'allowed_tools') return allowedToolsChoice(choice, offered);
   if (isRecord(choice) && choice.type === 'custom') throw unsupportedParameter(param, 'Claude takes no custom tools');
   throw invalidValue(param, "expected 'auto', 'none', 'required' or {type: 'function', function: {name}}");
 }
@@ -700,7 +717,7 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
   });
   const search = webSearchTool(request.web_search_options);
   if (search !== undefined) names.add(search.name, 'web_search_options');
-  let choice = convertToolChoice(request.tool_choice, 'tool_choice') ?? convertFunctionCall(request.function_call);
+  let choice = convertToolChoice(request.tool_choice, 'tool_choice', tools.map((tool) => tool.name)) ?? convertFunctionCall(request.function_call);
 
   const thinking = chooseThinking(request, target, body);
   const effort = effortConfig(request.output_config);

@@ -16,7 +16,7 @@
  * | content `file` data | `inlineData` | `file_id` → 400 `unsupported_content` |
  * | assistant `tool_calls` / `function_call` | `functionCall` parts | arguments JSON-parsed (invalid or non-object → 400 `invalid_value`); a call's `extra_content.google.thought_signature` (as answers carry it) is its `thoughtSignature`; without one, Gemini ≥ 3 gets Google's documented placeholder on the first call of a turn |
  * | `tools`, `functions` (legacy) | `tools[0].functionDeclarations` | `parameters` cleaned to Gemini's schema subset (see convert-schema.ts); an empty object schema is omitted; `strict: true` dropped, warning; a name outside Gemini's rule, or used twice → 400 `invalid_value` naming it |
- * | `tool_choice` / `function_call` | `toolConfig.functionCallingConfig` | auto → AUTO, none → NONE, required → ANY, named → ANY + `allowedFunctionNames` |
+ * | `tool_choice` / `function_call` | `toolConfig.functionCallingConfig` | auto → AUTO, none → NONE, required → ANY, named → ANY + `allowedFunctionNames`; `allowed_tools` → ANY (`required`) or VALIDATED (`auto`) + `allowedFunctionNames`, every function still declared (every tool named: AUTO / ANY) |
  * | `parallel_tool_calls: false` | — | no Gemini control: dropped, warning |
  * | `response_format` json_object | `responseMimeType: application/json` | |
  * | `response_format` json_schema | + `responseSchema` | each object gets `propertyOrdering` as written; cleaned: no additionalProperties/$schema/default/examples/strict, refs inlined (recursion → 400), const → enum, type lists → nullable/anyOf |
@@ -41,7 +41,7 @@
  * @see https://ai.google.dev/gemini-api/docs/thought-signatures
  */
 import { invalidRequest, invalidValue } from '../../errors/gateway-error.js';
-import { handledFields, parseDataUrl, readWebSearchOptions, refuseAudioOutput, textOfMessage, ToolNames, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
+import { handledFields, parseDataUrl, readAllowedTools, readWebSearchOptions, refuseAudioOutput, textOfMessage, ToolNames, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
 import { googleExtension } from './google-extension.js';
 import { thinkingConfigFor } from './thinking-config.js';
 import type { ChatCompletionRequest, ChatMessage, FunctionCallChoice, FunctionDefinition, ToolChoice } from '../../openai/types.js';
@@ -295,7 +295,19 @@ function convertFunction(definition: FunctionDefinition, param: string, target: 
   return declaration;
 }
 
-function convertToolChoice(choice: ToolChoice | undefined): GeminiToolConfig | undefined {
+/**
+ * `allowed_tools`: every function stays declared, and the calls are limited to the names, as OpenAI
+ * means it. `required` → ANY, `auto` → VALIDATED (function calls or text, the calls limited to
+ * `allowedFunctionNames`; AUTO takes no names); every tool named is plain AUTO or ANY.
+ * @see https://ai.google.dev/api/caching#FunctionCallingConfig (allowedFunctionNames: mode ANY or VALIDATED)
+ */
+function allowedToolsConfig(choice: Record<string, unknown>, offered: readonly string[]): GeminiToolConfig {
+  const allowed = readAllowedTools(choice, offered);
+  if (allowed.all) return { functionCallingConfig: { mode: allowed.mode === 'auto' ? 'AUTO' : 'ANY' } };
+  return { functionCallingConfig: { mode: allowed.mode === 'auto' ? 'VALIDATED' : 'ANY', allowedFunctionNames: allowed.names } };
+}
+
+function convertToolChoice(choice: ToolChoice | undefined, offered: readonly string[]): GeminiToolConfig | undefined {
   if (choice === undefined || choice === null) return undefined;
   if (choice === 'auto') return { functionCallingConfig: { mode: 'AUTO' } };
   if (choice === 'none') return { functionCallingConfig: { mode: 'NONE' } };
@@ -304,7 +316,7 @@ function convertToolChoice(choice: ToolChoice | undefined): GeminiToolConfig | u
     return { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: [choice.function.name] } };
   }
   // openai 6.x forms: named, not misread as another choice.
-  if (isRecord(choice) && choice.type === 'allowed_tools') throw invalidRequest("The parameter 'tool_choice' is not supported by gemini: allowed_tools has no counterpart; send only the tools it may call, with tool_choice 'auto' or 'required'.", 'unsupported_parameter', 'tool_choice');
+  if (isRecord(choice) && choice.type === 'allowed_tools') return allowedToolsConfig(choice, offered);
   if (isRecord(choice) && choice.type === 'custom') throw invalidRequest("The parameter 'tool_choice' is not supported by gemini: it takes no custom tools.", 'unsupported_parameter', 'tool_choice');
   throw invalidValue('tool_choice', "expected 'auto', 'none', 'required' or {type: 'function', function: {name}}");
 }
@@ -405,7 +417,7 @@ export function convertGeminiRequest(request: ChatCompletionRequest, target: Cha
   (request.functions ?? []).forEach((definition, index) => declarations.push(convertFunction(definition, `functions[${index}]`, target, names)));
   if (declarations.length > 0) {
     body.tools = [{ functionDeclarations: declarations }];
-    const toolConfig = convertToolChoice(request.tool_choice) ?? convertFunctionCall(request.function_call);
+    const toolConfig = convertToolChoice(request.tool_choice, declarations.map((declaration) => declaration.name)) ?? convertFunctionCall(request.function_call);
     if (toolConfig !== undefined) body.toolConfig = toolConfig;
   }
   if (wantsWebSearch(request.web_search_options, target)) {

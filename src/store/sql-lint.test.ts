@@ -17,6 +17,8 @@ const REVIEWED: Record<string, number> = {
   'src/store/usage-analytics.ts': 9,
   // PRAGMAs: constants (cache_size from a constant too), and busy_timeout from a number floored in place.
   'src/store/database.ts': 4,
+  // The usage reader thread's PRAGMAs: busy_timeout a number the store chose, cache_size a constant.
+  'src/store/sqlite-reader-worker.ts': 2,
 };
 
 /** `sql.raw`/`lit`/`id`, PRAGMAs, and any driver call (pg's query, better-sqlite3's exec/prepare, postgres' unsafe) given SQL text. */

@@ -2,9 +2,11 @@
 // before its first use. Opening never blocks on the network, so a database that is down at boot
 // leaves the proxy serving static keys; the migration is simply tried again on the next use.
 import type { Logger } from '../logging/logger.js';
-import { openDatabase, type Database, type DatabaseOptions, type Dialect } from './database.js';
+import type { Kysely } from 'kysely';
+import { openDatabase, type Database, type DatabaseOptions, type Dialect, type Schema } from './database.js';
 import { KeyStore } from './key-store.js';
 import { migrateToLatest } from './migrations.js';
+import { openSqliteReader } from './sqlite-reader.js';
 import { UsageStore } from './usage-store.js';
 import { UsageAnalytics } from './usage-analytics.js';
 
@@ -16,6 +18,8 @@ export class SqlStore {
   readonly dialect: Dialect;
   private readonly database: Database;
   private migration: Promise<void> | undefined;
+  /** Where the usage reports read: the database itself, or on SQLite a worker thread's connection to it. */
+  private readonly reader: Kysely<Schema>;
 
   constructor(
     options: DatabaseOptions,
@@ -25,8 +29,11 @@ export class SqlStore {
     this.dialect = this.database.dialect;
     const ready = () => this.ready();
     this.keys = new KeyStore(this.database.db, this.dialect, ready);
-    this.usage = new UsageStore(this.database.db, ready, this.database.sqlite);
-    this.analytics = new UsageAnalytics(this.database.db, ready);
+    // On SQLite the usage reports read on a worker thread: an aggregate over months of rows blocked the event loop.
+    const reader = this.database.sqlite === undefined ? this.database.db : openSqliteReader(this.database.location, options.busyTimeoutMs ?? 5_000);
+    this.reader = reader;
+    this.usage = new UsageStore(this.database.db, ready, this.database.sqlite, reader);
+    this.analytics = new UsageAnalytics(reader, ready);
   }
 
   get location(): string {
@@ -51,6 +58,7 @@ export class SqlStore {
   }
 
   async close(): Promise<void> {
+    if (this.reader !== this.database.db) await this.reader.destroy();
     await this.database.close();
   }
 }

@@ -186,6 +186,8 @@ export class UsageStore {
     private readonly ready: () => Promise<void>,
     /** On SQLite, usage rows go in through a prepared statement: the query builder's per-batch compile was a visible share of CPU under load. */
     private readonly sqlite?: SqliteDatabase.Database,
+    /** Where summarize() reads (SqlStore: on SQLite a worker thread, off the event loop); default `db`. */
+    private readonly reader: Kysely<Schema> = db,
   ) {}
 
   /**
@@ -308,7 +310,7 @@ export class UsageStore {
   /** Sums by UTC day, model and key over [start, end). */
   async summarize(query: UsageQuery): Promise<UsageGroup[]> {
     await this.ready();
-    let select = this.db
+    let select = this.reader
       .selectFrom('usage_records')
       .select((eb) => [
         'day',

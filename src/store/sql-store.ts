@@ -2,11 +2,11 @@
 // before its first use. Opening never blocks on the network, so a database that is down at boot
 // leaves the proxy serving static keys; the migration is simply tried again on the next use.
 import type { Logger } from '../logging/logger.js';
-import type { Kysely } from 'kysely';
-import { openDatabase, type Database, type DatabaseOptions, type Dialect, type Schema } from './database.js';
+import type { Worker } from 'node:worker_threads';
+import { openDatabase, SQLITE_CACHE_KIB, type Database, type DatabaseOptions, type Dialect } from './database.js';
 import { KeyStore } from './key-store.js';
 import { migrateToLatest } from './migrations.js';
-import { openSqliteReader } from './sqlite-reader.js';
+import { openSqliteReader, type SqliteReader } from './sqlite-reader.js';
 import { UsageStore } from './usage-store.js';
 import { UsageAnalytics } from './usage-analytics.js';
 
@@ -18,8 +18,8 @@ export class SqlStore {
   readonly dialect: Dialect;
   private readonly database: Database;
   private migration: Promise<void> | undefined;
-  /** Where the usage reports read: the database itself, or on SQLite a worker thread's connection to it. */
-  private readonly reader: Kysely<Schema>;
+  /** On SQLite, where the usage reports read: a worker thread's connection to the file. */
+  private readonly reader: SqliteReader | undefined;
 
   constructor(
     options: DatabaseOptions,
@@ -30,10 +30,18 @@ export class SqlStore {
     const ready = () => this.ready();
     this.keys = new KeyStore(this.database.db, this.dialect, ready);
     // On SQLite the usage reports read on a worker thread: an aggregate over months of rows blocked the event loop.
-    const reader = this.database.sqlite === undefined ? this.database.db : openSqliteReader(this.database.location, options.busyTimeoutMs ?? 5_000);
-    this.reader = reader;
+    this.reader =
+      this.database.sqlite === undefined
+        ? undefined
+        : openSqliteReader({ file: this.database.location, busyTimeoutMs: options.busyTimeoutMs ?? 5_000, cacheKib: SQLITE_CACHE_KIB }, this.database.db, logger);
+    const reader = this.reader?.db ?? this.database.db;
     this.usage = new UsageStore(this.database.db, ready, this.database.sqlite, reader);
     this.analytics = new UsageAnalytics(reader, ready);
+  }
+
+  /** The usage reader's worker thread, if one runs (tests end it to check the fallback). */
+  readerThread(): Worker | undefined {
+    return this.reader?.thread();
   }
 
   get location(): string {
@@ -58,7 +66,7 @@ export class SqlStore {
   }
 
   async close(): Promise<void> {
-    if (this.reader !== this.database.db) await this.reader.destroy();
+    await this.reader?.db.destroy();
     await this.database.close();
   }
 }

@@ -8,8 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setImmediate } from 'node:timers/promises';
 import SqliteDatabase from 'better-sqlite3';
 import { pino } from 'pino';
+import { MAX_FAILURES } from '../../src/store/sqlite-reader.js';
 import { SqlStore } from '../../src/store/sql-store.js';
 import { watchLoop } from '../support/loop-watch.js';
 import { usageRecord } from '../support/usage-fixture.js';
@@ -22,11 +24,12 @@ const RANGE = { start: END - 90 * DAY, end: END };
 describe('usage reports on SQLite', () => {
   let dir: string;
   let store: SqlStore;
+  const logs: string[] = [];
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'llm-proxy-reads-'));
     const file = join(dir, 'usage.db');
-    store = new SqlStore({ dbPath: file }, pino({ level: 'silent' }));
+    store = new SqlStore({ dbPath: file }, pino({ level: 'info' }, { write: (line: string) => logs.push(line) }));
     await store.ready();
     // Seeded through a connection of its own: 200,000 rows over 90 days, 200 keys, 30 models.
     const seed = new SqliteDatabase(file);
@@ -77,5 +80,59 @@ describe('usage reports on SQLite', () => {
     assert.equal(await store.usage.insertBatch([usageRecord('fresh', 'key-new', 'gpt-4', END - DAY)]), 1);
     const totals = await store.analytics.totals({ ...RANGE, keyId: 'key-new' });
     assert.equal(totals.requests, 1);
+  });
+
+  test('a reader thread that dies mid-query: the query is answered on the main thread with a log line, and the next report starts a new thread', async () => {
+    const pending = store.usage.summarize(RANGE);
+    // The query is sent once the store is ready (a promise already settled): a turn later.
+    await setImmediate();
+    const thread = store.readerThread();
+    assert.ok(thread !== undefined, 'a report starts the reader thread');
+    await thread.terminate();
+    const groups = await pending;
+    assert.equal(groups.reduce((sum, group) => sum + group.requests, 0), ROWS + 1);
+    assert.ok(
+      logs.some((line) => line.includes('usage reader thread ended')),
+      logs.join(''),
+    );
+    const totals = await store.analytics.totals(RANGE);
+    assert.equal(totals.requests, ROWS + 1);
+    const next = store.readerThread();
+    assert.ok(next !== undefined && next !== thread, 'a new thread answered the next report');
+  });
+
+  test(`after ${MAX_FAILURES} deaths in a row the reports stay on the main thread`, async () => {
+    // The report above reset the count. A thread started for a report is ended before it has loaded,
+    // so it cannot answer first; a warm one might, and then the count starts again.
+    for (let attempt = 0; attempt < 3 * MAX_FAILURES && !logs.some((line) => line.includes('from now on')); attempt++) {
+      const pending = store.analytics.totals(RANGE);
+      await setImmediate();
+      await store.readerThread()?.terminate();
+      assert.equal((await pending).requests, ROWS + 1);
+    }
+    assert.equal((await store.analytics.totals(RANGE)).requests, ROWS + 1);
+    assert.equal(store.readerThread(), undefined, logs.filter((line) => line.includes('reader')).join(''));
+    assert.ok(logs.some((line) => line.includes('run on the main thread from now on')));
+  });
+});
+
+describe('the usage reader thread and close()', () => {
+  test('close ends the thread and fails a report still running, so nothing hangs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-reads-'));
+    try {
+      const store = new SqlStore({ dbPath: join(dir, 'usage.db') }, pino({ level: 'silent' }));
+      assert.equal(await store.usage.insertBatch([usageRecord('one', 'key-a', 'gpt-4', END - DAY)]), 1);
+      assert.equal((await store.analytics.totals(RANGE)).requests, 1);
+      const thread = store.readerThread();
+      assert.ok(thread !== undefined);
+      const exited = new Promise<number>((resolve) => thread.once('exit', resolve));
+      const running = assert.rejects(store.analytics.totals(RANGE), /closed/);
+      await store.close();
+      await exited;
+      await running;
+      await assert.rejects(store.analytics.totals(RANGE), /closed|destroyed/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

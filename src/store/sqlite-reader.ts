@@ -22,7 +22,7 @@ import {
 } from 'kysely';
 import type { Logger } from '../logging/logger.js';
 import type { Schema } from './database.js';
-import type { ReaderReply, ReaderSettings } from './sqlite-reader-worker.js';
+import type { ReaderColumn, ReaderReply, ReaderSettings } from './sqlite-reader-worker.js';
 
 /** Thread deaths in a row (no answer in between) after which the reports stay on the main thread. */
 export const MAX_FAILURES = 3;
@@ -33,12 +33,20 @@ interface Pending {
   reject(error: Error): void;
 }
 
-function objects(columns: string[], rows: unknown[][]): Record<string, unknown>[] {
-  return rows.map((values) => {
-    const row: Record<string, unknown> = {};
-    for (let index = 0; index < columns.length; index++) row[columns[index] as string] = values[index];
-    return row;
+/** The rows of a column-wise answer (sqlite-reader-worker.ts), as the query builder gives them. */
+function objects(count: number, columns: ReaderColumn[]): Record<string, unknown>[] {
+  const cells = columns.map((entry): ((row: number) => unknown) => {
+    if ('numbers' in entry) return (row) => entry.numbers[row];
+    if ('codes' in entry) return (row) => entry.values[entry.codes[row] as number];
+    return (row) => entry.cells[row];
   });
+  const rows: Record<string, unknown>[] = new Array(count);
+  for (let row = 0; row < count; row++) {
+    const object: Record<string, unknown> = {};
+    for (let index = 0; index < columns.length; index++) object[(columns[index] as ReaderColumn).name] = (cells[index] as (row: number) => unknown)(row);
+    rows[row] = object;
+  }
+  return rows;
 }
 
 class ReaderDriver implements Driver {
@@ -88,7 +96,7 @@ class ReaderDriver implements Driver {
       this.pending.delete(message.id);
       this.failures = 0;
       if ('error' in message) pending.reject(Object.assign(new Error(message.error), message.code === undefined ? {} : { code: message.code }));
-      else pending.resolve(objects(message.columns, message.rows));
+      else pending.resolve(objects(message.count, message.columns));
       // Idle, it keeps no process alive (a CLI command ends when its work does).
       if (this.pending.size === 0) worker.unref();
     });

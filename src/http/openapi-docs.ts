@@ -218,6 +218,14 @@ export function registerOpenApi(app: FastifyInstance): void {
   app.register(async (docs) => {
     docs.addHook('onRoute', (route) => {
       route.config = { ...(route.config ?? {}), auth: 'client', sessionPage: true };
+      // The plugin's redirect rewrites the path only when it ends the URL: with a query string it
+      // sent index.html?x=1 back to itself, for good. The page, with the query kept.
+      if (route.url === '/docs/static/index.html') {
+        route.handler = (request, reply) => {
+          const query = request.url.indexOf('?');
+          return reply.redirect(query === -1 ? '/docs/' : `/docs/${request.url.slice(query)}`);
+        };
+      }
     });
     // The static plugin under swagger-ui sets `public, max-age=0`; these pages sit behind a key,
     // so they get the API's `no-store` (RELIABILITY 4d#12), never a shared cache's copy. And the

@@ -167,6 +167,12 @@ describe('OpenAPI document and docs page', () => {
         // index.html redirects to the page itself.
         assert.equal(res.status, path.endsWith('index.html') ? 302 : 200, `${path}: ${res.body.slice(0, 200)}`);
       }
+      // With a query string too (the plugin's own redirect sent it back to itself, for good).
+      for (const [path, to] of [['/docs/static/index.html', '/docs/'], ['/docs/static/index.html?x=1', '/docs/?x=1']]) {
+        const res = await call(stack.url, { method: 'GET', path, headers: { cookie } });
+        assert.equal(res.status, 302, path);
+        assert.equal(res.headers.location, to, path);
+      }
       assert.equal((await call(stack.url, { method: 'HEAD', path: '/docs', headers: { cookie } })).status, 200);
       // Another site asking: refused even with the cookie.
       assert.equal((await call(stack.url, { method: 'GET', path: '/openapi.json', headers: { cookie, 'sec-fetch-site': 'cross-site' } })).status, 401);

@@ -3,10 +3,12 @@
 // fake + gateway, so no fault can leak from one test into another and order does not matter.
 import assert from 'node:assert/strict';
 import { createServer, request as httpRequest, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import { CLIENT_KEY, eventually, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 import type { Fault } from '../support/fake-openai.js';
+import { fakeRedis } from '../support/fake-redis.js';
+import { freePort } from '../support/gateway-process.js';
 import {
   assertError,
   assertRequestId,
@@ -30,7 +32,7 @@ async function usageOf(gateway: Gateway, requestId: string) {
 
 /** A local server for faults the fake has no queue entry for. */
 async function startServer(handler: (res: ServerResponse, path: string) => void): Promise<{ server: Server; url: string; close(): Promise<void> }> {
-  const sockets = new Set<import('node:net').Socket>();
+  const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
     req.resume();
     req.on('end', () => handler(res, req.url ?? '/'));
@@ -741,6 +743,43 @@ describe('RELIABILITY §4b faults', () => {
       await gateway.close();
     }
   });
+
+  // The limiter and the cache both use Redis here (a per-minute limit, the Redis cache), so every
+  // request calls it; the hanging fake answers ioredis's handshake, then nothing.
+  async function redisOutage(kind: 'refuses' | 'hangs'): Promise<void> {
+    const port = kind === 'refuses' ? await freePort() : undefined;
+    const hanging = kind === 'hangs' ? await fakeRedis({}, { hangAfterReady: true }) : undefined;
+    try {
+      await withStack({ env: { REDIS_URL: `redis://127.0.0.1:${port ?? hanging?.port}`, LLM_PROXY_RPM: '12', LLM_PROXY_CACHE: 'redis' } }, async ({ gateway, url }) => {
+        const times: number[] = [];
+        for (let index = 0; index < 10; index++) {
+          const started = Date.now();
+          // A request in flight on Redis must not hold the liveness probe up.
+          const [res, live] = await Promise.all([post(url, chat({}, `redis ${kind} ${index}`)), sleep(20).then(() => fetch(`${url}/health/live`))]);
+          times.push(Date.now() - started);
+          assert.equal(res.status, 200, `request ${index}: ${res.body}`);
+          assert.equal(live.status, 200, 'liveness');
+        }
+        // Redis's timeout is 250 ms a command; a request makes at most two before the breaker opens.
+        assert.ok(times.every((ms) => ms < 1000), `latencies ${times.join(',')}`);
+        assert.ok(times.slice(-3).every((ms) => ms < 200), `the breaker is open by now: ${times.join(',')}`);
+        // The limit is counted on this instance meanwhile: 12 a minute, 10 used, 2 left.
+        for (let index = 0; index < 2; index++) assert.equal((await post(url, chat({}, `left ${index}`))).status, 200);
+        assertError(await post(url, chat({}, 'over')), { status: 429, code: 'rate_limit_exceeded', type: 'rate_limit_error', param: null });
+        if (kind === 'hangs') {
+          assert.equal(gateway.logs.filter((line) => line.includes('redis breaker opened')).length, 1, 'one line per breaker transition');
+        }
+        assert.equal((await fetch(`${url}/health/live`)).status, 200);
+        assert.equal((await fetch(`${url}/health/ready`)).status, 200);
+      });
+    } finally {
+      await hanging?.close();
+    }
+  }
+
+  test('4b#14/#15 Redis refuses connections: requests keep succeeding, the per-instance limit holds, liveness stays 200', { timeout: 30_000 }, () => redisOutage('refuses'));
+
+  test('4b#14/#15 Redis accepts, then never answers: requests keep succeeding within the command timeout, the per-instance limit holds, liveness stays 200, one breaker line', { timeout: 30_000 }, () => redisOutage('hangs'));
 
   test('4b#19 client disconnects mid-stream → upstream aborted within 1 s; usage client_disconnected; the next request works', async () => {
     await withStack({}, async ({ fake, gateway, url }) => {

@@ -236,22 +236,10 @@ describe('Redis away: each instance limits on its own and requests keep flowing'
 
   test('connects, then hangs: calls time out, the breaker opens once and later calls skip Redis', async () => {
     // Answers the connection handshake (CLIENT SETINFO, the INFO ready check), then never again (like CLIENT PAUSE).
-    const fake = await silentServer((socket) => {
-      let hanging = false;
-      socket.on('data', (data: Buffer) => {
-        for (const [, command] of data.toString().matchAll(/\*\d+\r\n\$\d+\r\n(\w+)\r\n/g)) {
-          if (hanging) return;
-          if (command?.toLowerCase() === 'info') {
-            const info = '# Server\r\nredis_version:7.0.0\r\nloading:0\r\n';
-            socket.write(`$${Buffer.byteLength(info)}\r\n${info}\r\n`);
-            hanging = true;
-          } else socket.write('+OK\r\n');
-        }
-      });
-    });
+    const fake = await fakeRedis({}, { hangAfterReady: true });
     const lines: string[] = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
-    const connection = new RedisConnection({ url: fake.url, commandTimeoutMs: 100 }, logger);
+    const connection = new RedisConnection({ url: `redis://127.0.0.1:${fake.port}`, commandTimeoutMs: 100 }, logger);
     try {
       await once(connection.client, 'ready');
       const limiter = new RedisRateLimiter(connection, new MemoryRateLimiter(), 'x:');
@@ -268,7 +256,7 @@ describe('Redis away: each instance limits on its own and requests keep flowing'
       assert.equal(lines.filter((line) => line.includes('redis breaker opened')).length, 1);
     } finally {
       await connection.close();
-      await closeServer(fake);
+      await fake.close();
     }
   });
 });

@@ -1,7 +1,7 @@
 // A stand-in Redis that speaks just enough RESP for ioredis's handshake (AUTH, SELECT, CLIENT
 // SETINFO, the INFO ready check) and answers +OK to anything else, with replies by command that the
 // test sets: for the connection problems a real server is awkward to stage (a refused password, a
-// missing database number) without a redis-server of one's own.
+// missing database number, a server that hangs once connected) without a redis-server of one's own.
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 
 const INFO = '# Server\r\nredis_version:7.0.0\r\nloading:0\r\n';
@@ -13,16 +13,22 @@ export interface FakeRedis {
   close(): Promise<void>;
 }
 
-/** Enough of RESP for ioredis's handshake: AUTH, SELECT, CLIENT SETINFO, INFO; then +OK to anything. */
-export async function fakeRedis(replies: FakeRedis['replies']): Promise<FakeRedis> {
+/**
+ * Enough of RESP for ioredis's handshake: AUTH, SELECT, CLIENT SETINFO, INFO; then +OK to anything.
+ * `hangAfterReady`: after the INFO ready check, never answer again (`CLIENT PAUSE ALL`, a wedged server).
+ */
+export async function fakeRedis(replies: FakeRedis['replies'], options: { hangAfterReady?: boolean } = {}): Promise<FakeRedis> {
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
+    let hanging = false;
     socket.on('data', (data: Buffer) => {
       for (const [, command] of data.toString().matchAll(/\*\d+\r\n\$\d+\r\n(\w+)\r\n/g)) {
+        if (hanging) return;
         const name = command?.toLowerCase();
+        hanging = options.hangAfterReady === true && name === 'info';
         const reply = name === undefined ? undefined : fake.replies[name];
         if (reply !== undefined) socket.write(reply);
         else if (name === 'info') socket.write(`$${Buffer.byteLength(INFO)}\r\n${INFO}\r\n`);

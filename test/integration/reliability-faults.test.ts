@@ -860,14 +860,18 @@ describe('RELIABILITY §4b faults', () => {
       await sleep(200);
       assert.ok(read > 0);
       res.pause();
-      await sleep(400);
-      const pausedAt = produced;
-      await sleep(1000);
-      const growth = produced - pausedAt;
+      // The kernel's socket buffers on two hops take some megabytes before the upstream is held,
+      // slower on a loaded machine: wait (up to 8 s) for a half-second in which it all but stops.
+      // An unbounded proxy never stops taking from a local firehose.
+      const deadline = Date.now() + 8000;
+      let growth = Number.POSITIVE_INFINITY;
+      while (growth >= 256 * 1024 && Date.now() < deadline) {
+        const before = produced;
+        await sleep(500);
+        growth = produced - before;
+      }
       const backlog = produced - read;
-      // The kernel's socket buffers on two hops hold some megabytes; an unbounded proxy would
-      // have taken hundreds of megabytes from a local firehose in that time.
-      assert.ok(growth < 4 * 1024 * 1024, `the upstream kept producing ${growth} bytes while the client read nothing`);
+      assert.ok(growth < 256 * 1024, `the upstream kept producing ${growth} bytes a half-second while the client read nothing`);
       assert.ok(backlog < 48 * 1024 * 1024, `backlog ${backlog} bytes`);
       // Reading again resumes the flow: it was paused, not broken.
       res.resume();

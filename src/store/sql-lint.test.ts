@@ -3,10 +3,11 @@
 // parameter). Text that becomes SQL as written (`sql.raw`, `sql.lit`, a driver's own query or exec)
 // is allowed only where listed below, each reviewed: built from constants, never from a request.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { sourceFiles } from '../../test/support/source-files.js';
 
 // dist/src/store → the repository root, where the TypeScript sources are.
 const ROOT = join(fileURLToPath(import.meta.url), '..', '..', '..', '..');
@@ -24,18 +25,9 @@ const REVIEWED: Record<string, number> = {
 /** `sql.raw`/`lit`/`id`, PRAGMAs, and any driver call (pg's query, better-sqlite3's exec/prepare, postgres' unsafe) given SQL text. */
 const VERBATIM = /\bsql\.(?:raw|lit|id)\s*\(|\.pragma\s*\(|\.(?:query|exec|prepare|unsafe)\s*\(\s*[`'"]/g;
 
-function sources(dir: string, out: string[] = []): string[] {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) sources(path, out);
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) out.push(path);
-  }
-  return out;
-}
-
 test('verbatim SQL only where reviewed; everything else is bound parameters', () => {
   const found: Record<string, number> = {};
-  for (const file of sources(join(ROOT, 'src'))) {
+  for (const file of sourceFiles(join(ROOT, 'src'))) {
     const count = readFileSync(file, 'utf8').match(VERBATIM)?.length ?? 0;
     if (count > 0) found[relative(ROOT, file)] = count;
   }

@@ -70,8 +70,11 @@ describe('Claude compaction iterations', () => {
 
   test('a usage whose counts fail the check keeps its compaction', () => {
     const usage = convertAnthropicUsage(COMPACTED);
-    const checked = checkUsage({ ...usage, completion_tokens: -1 }, { model: 'm', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2_000 } as ChatCompletionRequest, opus, () => 7, undefined);
-    assert.deepEqual(checked?.usage.compaction, usage.compaction);
+    const compaction = usage.compaction;
+    // Changed in place: the billing fields are not enumerable, so a spread copy would not carry them.
+    usage.completion_tokens = -1;
+    const checked = checkUsage(usage, { model: 'm', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2_000 } as ChatCompletionRequest, opus, () => 7, undefined);
+    assert.deepEqual(checked?.usage.compaction, compaction);
   });
 });
 
@@ -113,7 +116,8 @@ describe('Claude fast mode and US-only inference', () => {
 
   test('a usage whose counts fail the check keeps its speed and geography', () => {
     const usage = convertAnthropicUsage({ input_tokens: 10, output_tokens: 2, speed: 'fast', inference_geo: 'us' });
-    const checked = checkUsage({ ...usage, completion_tokens: -1 }, { model: 'm', messages: [{ role: 'user', content: 'hi' }], max_tokens: 20 } as ChatCompletionRequest, opus, () => 7, undefined);
+    usage.completion_tokens = -1;
+    const checked = checkUsage(usage, { model: 'm', messages: [{ role: 'user', content: 'hi' }], max_tokens: 20 } as ChatCompletionRequest, opus, () => 7, undefined);
     assert.equal(checked?.usage.speed, 'fast');
     assert.equal(checked?.usage.inference_geo, 'us');
   });
@@ -147,5 +151,42 @@ describe('the budget hold of a Claude call', () => {
     near(await held('claude-sonnet-4-6', {}), (await held('claude-sonnet-4-6', { inference_geo: 'global' })) * 1.1);
     near(await held('claude-sonnet-4-6', undefined), (await held('claude-sonnet-4-6', { inference_geo: 'global' })) * 1.1);
     near(await held('claude-haiku-4-5-20251001', {}), await held('claude-haiku-4-5-20251001', { inference_geo: 'global' }));
+  });
+});
+
+describe('Claude iterations on other models: advisors and server-side fallbacks', () => {
+  const ADVISED = {
+    input_tokens: 3_000,
+    output_tokens: 300,
+    iterations: [
+      { type: 'message', model: 'claude-sonnet-4-6', input_tokens: 1_000, output_tokens: 100 },
+      { type: 'advisor_message', model: 'claude-opus-4-8', input_tokens: 1_000, output_tokens: 1_000, cache_read_input_tokens: 100 },
+      { type: 'advisor_message', model: 'claude-opus-4-8', input_tokens: 500, output_tokens: 500 },
+      { type: 'message', model: 'claude-sonnet-4-6', input_tokens: 2_000, output_tokens: 200 },
+    ],
+  };
+  const sonnet = entry('claude-sonnet-4-6');
+  const entryOf = (model: string) => catalog.get(model);
+
+  test('summed per model and kind, cache reads inside the prompt as CompletionUsage counts them', () => {
+    const usage = convertAnthropicUsage(ADVISED);
+    assert.deepEqual(usage.model_iterations, [
+      { model: 'claude-sonnet-4-6', counted: true, prompt_tokens: 3_000, completion_tokens: 300, cached_tokens: 0, cache_write_tokens: 0, cache_write_1h_tokens: 0 },
+      { model: 'claude-opus-4-8', counted: false, prompt_tokens: 1_600, completion_tokens: 1_500, cached_tokens: 100, cache_write_tokens: 0, cache_write_1h_tokens: 0 },
+    ]);
+    assert.equal(convertAnthropicUsage({ input_tokens: 5, output_tokens: 1, iterations: [{ type: 'message', input_tokens: 5, output_tokens: 1 }] }).model_iterations, undefined);
+  });
+
+  test("an advisor at its model's rates (Opus 4.8's cache read at $0.50); one the catalog does not price at the executor's", () => {
+    const usage = convertAnthropicUsage(ADVISED);
+    near(usageCost(catalog, sonnet, usage, AT, entryOf), (3_000 * 3 + 300 * 15 + 1_500 * 5 + 100 * 0.5 + 1_500 * 25) / 1e6);
+    const unknown = convertAnthropicUsage({ ...ADVISED, iterations: [{ type: 'advisor_message', model: 'claude-mystery-9', input_tokens: 1_000, output_tokens: 1_000 }] });
+    near(usageCost(catalog, sonnet, unknown, AT, entryOf), (4_000 * 3 + 1_300 * 15) / 1e6);
+  });
+
+  test('fast mode is the executor’s: an advisor is billed at standard speed, US-only inference applies to both', () => {
+    const usage = convertAnthropicUsage({ ...ADVISED, speed: 'fast', inference_geo: 'us', iterations: [{ type: 'advisor_message', model: 'claude-opus-4-8', input_tokens: 1_000, output_tokens: 1_000 }] });
+    const opus48 = entry('claude-opus-4-8');
+    near(usageCost(catalog, opus48, usage, AT, entryOf), ((3_000 * 5 + 300 * 25) * 2 * 1.1 + (1_000 * 5 + 1_000 * 25) * 1.1) / 1e6);
   });
 });

@@ -157,16 +157,37 @@ export interface CompletionUsage {
   completion_tokens_details?: { reasoning_tokens?: number; audio_tokens?: number };
   /** Claude's web searches (LiteLLM's field; not OpenAI's): billed per search, beside the tokens. */
   server_tool_use?: { web_search_requests: number };
+  /*
+   * The four fields below are the proxy's, for billing only: the Anthropic translation sets them
+   * non-enumerable (src/openai/billing-fields.ts), so no answer or chunk
+   * a client reads carries them (OpenAI's usage object has no such fields; strict clients refuse them).
+   * A spread copy (`{ ...usage }`) drops them too: code that copies a usage sets them with billingField.
+   */
   /**
-   * Not OpenAI's: what Claude's compaction iterations used (`usage.iterations[]` of type `compaction`,
-   * summed), which Anthropic bills but leaves out of its top-level counts, so out of the fields above.
-   * Set by the Anthropic translation only when a compaction ran.
+   * What Claude's compaction iterations used (`usage.iterations[]` of type `compaction`, summed),
+   * which Anthropic bills but leaves out of its top-level counts, so out of the fields above.
+   * Set only when a compaction ran.
    */
   compaction?: CompactionUsage;
-  /** Not OpenAI's: Claude's `usage.speed` when `fast` (billed at the model's fast-mode multiplier). */
+  /**
+   * Claude's iterations that name their model (`message`, `fallback_message`, `advisor_message`),
+   * summed per model and kind: an advisor's, or a fallback model's, are billed at that model's rates.
+   */
+  model_iterations?: ModelIterationUsage[];
+  /** Claude's `usage.speed` when `fast` (billed at the model's fast-mode multiplier). */
   speed?: 'fast';
-  /** Not OpenAI's: Claude's `usage.inference_geo` when not `global` (US-only inference is billed at a multiplier). */
+  /** Claude's `usage.inference_geo` when not `global` (US-only inference is billed at a multiplier). */
   inference_geo?: string;
+}
+
+/** Tokens Claude's iterations on one model used, and whether Anthropic's top-level counts include them. */
+export interface ModelIterationUsage extends CompactionUsage {
+  model: string;
+  /**
+   * `message` and `fallback_message` entries are inside the top-level counts; `advisor_message` ones
+   * are not (nor do they run at the request's `speed`).
+   */
+  counted: boolean;
 }
 
 /** Tokens of Claude's compaction iterations, counted as CompletionUsage counts them (cache reads and writes inside the prompt). */

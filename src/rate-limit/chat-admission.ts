@@ -9,6 +9,7 @@ import { heldMultiplier, heldWrites, webSearchCost, type HeldWrites } from '../c
 import type { ModelCatalog } from '../catalog/model-catalog.js';
 import { rateLimited } from '../errors/gateway-error.js';
 import type { Logger } from '../logging/logger.js';
+import { tokensBeside } from '../openai/billing-fields.js';
 import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
 import type { Route } from '../routing/model-router.js';
 import { countTokens } from '../usage/token-counts.js';
@@ -201,12 +202,9 @@ export class ChatAdmission {
     hold.done = true;
     this.holds.delete(request);
     if (hold.tokens > 0) {
-      // Claude's compaction iterations count against rate limits too, beside the top-level counts.
-      const compaction = usage?.compaction;
-      const used =
-        usage === undefined
-          ? 0
-          : Math.max(0, usage.prompt_tokens) + Math.max(0, usage.completion_tokens) + (compaction === undefined ? 0 : compaction.prompt_tokens + compaction.completion_tokens);
+      // Claude's compaction and advisor iterations count against rate limits too, beside the top-level counts.
+      const beside = tokensBeside(usage);
+      const used = usage === undefined ? 0 : Math.max(0, usage.prompt_tokens) + Math.max(0, usage.completion_tokens) + beside.prompt + beside.completion;
       this.adjustTokens(hold, used - hold.tokens);
     }
     if (hold.budgetMode !== undefined) this.options.ledger.settle(hold.keyId, hold.id, hold.budgetMode, hold.budget, cost ?? 0);

@@ -4,6 +4,7 @@
 // (the prompt is billed as uncached). A provider bug must neither make calls free
 // nor drain a budget (1e300 tokens at catalog prices), and a negative count must never credit one.
 import type { CatalogEntry } from '../catalog/catalog-types.js';
+import { billingField } from '../openai/billing-fields.js';
 import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
 import { roughCounter } from './token-estimator.js';
 
@@ -117,10 +118,11 @@ export function checkUsage<S>(
     }
     usage.prompt_tokens_details = details;
   }
-  // What the counts above do not cover stands: Claude's compaction iterations, the speed and geography it ran at.
-  if (reported.compaction !== undefined) usage.compaction = reported.compaction;
-  if (reported.speed !== undefined) usage.speed = reported.speed;
-  if (reported.inference_geo !== undefined) usage.inference_geo = reported.inference_geo;
+  // What the counts above do not cover stands: Claude's compaction and per-model iterations, the speed and geography it ran at.
+  if (reported.compaction !== undefined) billingField(usage, 'compaction', reported.compaction);
+  if (reported.model_iterations !== undefined) billingField(usage, 'model_iterations', reported.model_iterations);
+  if (reported.speed !== undefined) billingField(usage, 'speed', reported.speed);
+  if (reported.inference_geo !== undefined) billingField(usage, 'inference_geo', reported.inference_geo);
   return { usage, estimated: true, problem };
 }
 

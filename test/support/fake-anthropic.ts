@@ -42,6 +42,10 @@ export type AnthropicScenario =
   | 'cache-write'
   /** Claude Opus 4.8 in fast mode, US-only inference, after a compaction (usage.iterations: 160,000 in and 3,000 out beside the top-level 2,000 and 100). */
   | 'compaction-fast'
+  /** Claude Sonnet 4.6 consulted a Claude Opus 4.8 advisor (usage.iterations: an advisor_message of 1,100 in and 1,500 out beside the top-level 3,000 and 300). */
+  | 'advisor'
+  /** Plain only: Claude Fable 5 declined and Claude Opus 4.8 answered (usage.iterations: Fable's 1,000 and 1, Opus's fallback_message 1,100 and 399; top-level 2,100 and 400). */
+  | 'fallback'
   /** Claude searched the web twice (server_tool_use, web_search_tool_result, a cited text block; usage server_tool_use.web_search_requests 2). */
   | 'web-search'
   /** Stream only: a few events, then an `error` event (overloaded_error). */

@@ -258,7 +258,7 @@ export interface AnthropicUsage {
   speed?: string | null;
   /** Where inference ran (`global`, `us`): US-only inference is billed at a multiplier. */
   inference_geo?: string | null;
-  /** Per sampling iteration (beta): `compaction` entries are billed but left out of the counts above. */
+  /** Per sampling iteration (beta): `compaction` and `advisor_message` entries are billed but left out of the counts above. */
   iterations?: AnthropicIterationUsage[] | null;
 }
 
@@ -268,6 +268,8 @@ export interface AnthropicUsage {
  */
 export interface AnthropicIterationUsage {
   type: string;
+  /** The model that ran it (`message`, `advisor_message`, `fallback_message`): an advisor's is billed at its own rates. */
+  model?: string | null;
   input_tokens?: number;
   output_tokens?: number;
   cache_creation_input_tokens?: number | null;

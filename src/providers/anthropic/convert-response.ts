@@ -2,7 +2,7 @@
 // JSON-mode tool as content), stop reason through the shared map, cache-aware usage.
 // @see https://docs.anthropic.com/en/api/messages#response-content
 import { upstreamBadResponse } from '../../errors/gateway-error.js';
-import type { ChatCompletionChoice, ChatCompletionResponse, CompactionUsage, CompletionUsage, ThinkingBlock, ToolCall, UrlCitation } from '../../openai/types.js';
+import type { ChatCompletionChoice, ChatCompletionResponse, CompactionUsage, CompletionUsage, ModelIterationUsage, ThinkingBlock, ToolCall, UrlCitation } from '../../openai/types.js';
 import { assistantMessage } from '../assistant-message.js';
 import { mapFinishReason } from '../map-finish-reason.js';
 import { upstreamTokenCount as count } from '../token-count.js';
@@ -11,6 +11,7 @@ import type { AnthropicMessageDeltaUsage, AnthropicUsage } from './anthropic-wir
 import { isAnthropicMessage, isRecord } from './anthropic-wire.js';
 import { JSON_RESPONSE_TOOL } from './convert-request.js';
 import { MAX_BILLED_SEARCHES } from '../../catalog/call-cost.js';
+import { billingField } from '../../openai/billing-fields.js';
 
 /**
  * Anthropic counts cached input apart from `input_tokens`; OpenAI's `prompt_tokens` includes it,
@@ -39,12 +40,55 @@ export function convertAnthropicUsage(usage: AnthropicUsage): CompletionUsage {
   const iterations = usage.iterations;
   if (Array.isArray(iterations) && iterations.length > 0) {
     const compaction = compactionUsage(iterations);
-    if (compaction !== undefined) converted.compaction = compaction;
+    if (compaction !== undefined) billingField(converted, 'compaction', compaction);
+    const models = modelIterations(iterations);
+    if (models !== undefined) billingField(converted, 'model_iterations', models);
   }
-  if (usage.speed === 'fast') converted.speed = 'fast';
+  if (usage.speed === 'fast') billingField(converted, 'speed', 'fast');
   const geo = usage.inference_geo;
-  if (typeof geo === 'string' && geo.length > 0 && geo !== 'global') converted.inference_geo = geo;
+  if (typeof geo === 'string' && geo.length > 0 && geo !== 'global') billingField(converted, 'inference_geo', geo);
   return converted;
+}
+
+/** The iteration kinds that name the model that ran them, and whether the top-level counts include them. */
+const MODEL_ITERATIONS: Readonly<Record<string, boolean>> = { message: true, fallback_message: true, advisor_message: false };
+
+/**
+ * Claude's iterations that name their model, summed per model and kind, undefined when none does.
+ * An advisor's (`advisor_message`) are left out of the top-level counts and billed at the advisor
+ * model's rates; a fallback model's (`fallback_message`, and the `message` entries of its tool loop)
+ * are inside them but billed at that model's rates, not the requested one's.
+ * @see https://platform.claude.com/docs/en/agents-and-tools/tool-use/advisor-tool
+ * @see https://platform.claude.com/docs/en/build-with-claude/refusals-and-fallback
+ */
+export function modelIterations(iterations: readonly unknown[]): ModelIterationUsage[] | undefined {
+  let found: ModelIterationUsage[] | undefined;
+  for (const iteration of iterations) {
+    if (!isRecord(iteration) || typeof iteration.type !== 'string' || !Object.hasOwn(MODEL_ITERATIONS, iteration.type)) continue;
+    const model = iteration.model;
+    if (typeof model !== 'string' || model.length === 0) continue;
+    const counted = MODEL_ITERATIONS[iteration.type] as boolean;
+    found ??= [];
+    let sum = found.find((known) => known.model === model && known.counted === counted);
+    if (sum === undefined) {
+      sum = { model, counted, prompt_tokens: 0, completion_tokens: 0, cached_tokens: 0, cache_write_tokens: 0, cache_write_1h_tokens: 0 };
+      found.push(sum);
+    }
+    addIteration(sum, iteration);
+  }
+  return found;
+}
+
+/** Adds one iteration's counts, as CompletionUsage counts them (cache reads and writes inside the prompt). */
+function addIteration(sum: CompactionUsage, iteration: Record<string, unknown>): void {
+  const read = count(iteration.cache_read_input_tokens);
+  const writes = count(iteration.cache_creation_input_tokens);
+  const creation = iteration.cache_creation;
+  sum.prompt_tokens += count(iteration.input_tokens) + read + writes;
+  sum.completion_tokens += count(iteration.output_tokens);
+  sum.cached_tokens += read;
+  sum.cache_write_tokens += writes;
+  if (isRecord(creation)) sum.cache_write_1h_tokens += Math.min(writes, count(creation.ephemeral_1h_input_tokens));
 }
 
 /**
@@ -55,25 +99,13 @@ export function convertAnthropicUsage(usage: AnthropicUsage): CompletionUsage {
  * @see https://platform.claude.com/docs/en/build-with-claude/compaction#usage-and-billing
  */
 export function compactionUsage(iterations: readonly unknown[]): CompactionUsage | undefined {
-  let found = false;
-  let input = 0;
-  let output = 0;
-  let read = 0;
-  let written = 0;
-  let hour = 0;
+  let sum: CompactionUsage | undefined;
   for (const iteration of iterations) {
     if (!isRecord(iteration) || iteration.type !== 'compaction') continue;
-    found = true;
-    input += count(iteration.input_tokens);
-    output += count(iteration.output_tokens);
-    read += count(iteration.cache_read_input_tokens);
-    const writes = count(iteration.cache_creation_input_tokens);
-    written += writes;
-    const creation = iteration.cache_creation;
-    if (isRecord(creation)) hour += Math.min(writes, count(creation.ephemeral_1h_input_tokens));
+    sum ??= { prompt_tokens: 0, completion_tokens: 0, cached_tokens: 0, cache_write_tokens: 0, cache_write_1h_tokens: 0 };
+    addIteration(sum, iteration);
   }
-  if (!found) return undefined;
-  return { prompt_tokens: input + read + written, completion_tokens: output, cached_tokens: read, cache_write_tokens: written, cache_write_1h_tokens: hour };
+  return sum;
 }
 
 /** Folds a `message_delta` usage into the running totals: every count it carries is cumulative. */

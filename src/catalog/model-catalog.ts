@@ -13,6 +13,9 @@ import type { DiscoveredModel, ProviderKind } from '../providers/provider.js';
  */
 const RESOLD: Partial<Record<ProviderKind, ProviderKind>> = { azure: 'openai' };
 
+/** OpenRouter's suffix for a model with its web plugin on. */
+const ONLINE = ':online';
+
 export class ModelCatalog {
   private readonly byName = new Map<string, CatalogEntry>();
   private readonly byKind = new Map<ProviderKind, CatalogEntry[]>();
@@ -53,7 +56,9 @@ export class ModelCatalog {
   entryFor(provider: { readonly name: string; readonly kind: ProviderKind }, model: string): CatalogEntry | undefined {
     const qualified = `${provider.name}/${model}`;
     if (this.unrouted.has(qualified)) return this.byName.get(qualified);
-    const entry = this.byName.get(model);
+    // OpenRouter's `:online` variant is its model with the web plugin: the same token prices (the
+    // plugin's fees are held and billed apart, src/rate-limit/web-search-bound.ts).
+    const entry = this.byName.get(model) ?? (provider.kind === 'openrouter' && model.endsWith(ONLINE) ? this.byName.get(model.slice(0, -ONLINE.length)) : undefined);
     if (entry === undefined) return undefined;
     return entry.provider === provider.kind || RESOLD[provider.kind] === entry.provider || this.unrouted.has(entry.id) ? entry : undefined;
   }

@@ -5,7 +5,8 @@
 // provider reported. A key with neither a token limit nor a budget skips all of this.
 import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { heldMultiplier, heldWrites, webSearchCost, type HeldWrites } from '../catalog/call-cost.js';
+import type { CatalogEntry } from '../catalog/catalog-types.js';
+import { heldCost, heldMultiplier, heldWrites, PROVIDER_COUNT_SLACK, webSearchCost, type HeldWrites } from '../catalog/call-cost.js';
 import type { ModelCatalog } from '../catalog/model-catalog.js';
 import { rateLimited } from '../errors/gateway-error.js';
 import type { Logger } from '../logging/logger.js';
@@ -18,7 +19,8 @@ import { cacheControlWrites } from './cache-control-marks.js';
 import type { RateLimiter, Reservation } from './memory-rate-limiter.js';
 import { formatOpenAiDuration } from './openai-duration.js';
 import { shareNote } from './instance-registry.js';
-import { searchBound, type SearchBound } from './web-search-bound.js';
+import { compactionTrigger } from './compaction-bound.js';
+import { openRouterWebFee, searchBound } from './web-search-bound.js';
 
 /** Output allowance when neither the request nor the catalog bounds it. */
 const DEFAULT_MAX_OUTPUT = 4_096;
@@ -54,6 +56,21 @@ const SEARCH_REMEDY: HoldRemedy = {
   tokens: CHAT_REMEDY.tokens,
   budget: "Lower max_tokens, shorten the prompt, or allow fewer web searches (max_uses on Claude's web_search tool, web_search_options.search_context_size for Claude on /v1/chat/completions).",
 };
+
+/** What a route may bill beside the call's tokens (web searches, a Claude compaction), in USD, for a priced `entry`. */
+export type HeldExtra = (route: Route, entry: CatalogEntry, promptTokens: number) => number;
+
+/**
+ * The most a Claude compaction can add when the prompt may reach `trigger` (Anthropic's count, which
+ * may run PROVIDER_COUNT_SLACK past the local one): the summarising iteration reads the whole context
+ * (the prompt) and writes a summary no longer than the model's output limit (no documented lower bound).
+ * One compaction: a call can compact again only after server tools (web search, code execution)
+ * grow the context back to the trigger, which nothing in the request bounds.
+ */
+function compactionHold(entry: CatalogEntry, promptTokens: number, trigger: number): number {
+  if (promptTokens * PROVIDER_COUNT_SLACK < trigger) return 0;
+  return heldCost(entry, promptTokens, entry.max_output_tokens ?? DEFAULT_MAX_OUTPUT) ?? 0;
+}
 
 /** The output allowance of a call that writes none (embeddings). */
 export const NO_OUTPUT = (): number => 0;
@@ -106,18 +123,28 @@ export class ChatAdmission {
       if (nativeBody !== undefined) return (nativeMarks ??= cacheControlWrites(nativeBody));
       return codec.keepsCacheControl === true ? (chatMarks ??= cacheControlWrites(chat)) : 'none';
     };
-    // Web-search fees are held only for a request that may search (usually none: one property read).
-    const searches = request.principal?.maxBudget === undefined ? undefined : searchBound(chat, nativeBody);
     // Claude's fast mode and inference geography multiply its rates (src/catalog/call-cost.ts heldMultiplier).
     const scaleOf = (route: Route): number => heldMultiplier(route.entry, nativeBody);
-    return this.reserveTokens(request, reply, () => countTokens({ kind: 'request', chat }), routes, outputOf, searches === undefined ? CHAT_REMEDY : SEARCH_REMEDY, marksOf, searches, scaleOf);
+    if (request.principal?.maxBudget === undefined) return this.reserveTokens(request, reply, () => countTokens({ kind: 'request', chat }), routes, outputOf, CHAT_REMEDY, marksOf, undefined, scaleOf);
+    // What a call may be billed beside its tokens: web searches (usually none asked: a few property
+    // reads) and a compaction Claude may run first (src/rate-limit/compaction-bound.ts).
+    const searches = searchBound(chat, nativeBody);
+    const trigger = nativeBody === undefined ? undefined : compactionTrigger(nativeBody);
+    const extraOf: HeldExtra = (route, entry, promptTokens) => {
+      let extra = openRouterWebFee(chat, route);
+      if (searches !== undefined) extra += webSearchCost(entry, searches(route));
+      if (trigger !== undefined && route.provider.kind === 'anthropic') extra += compactionHold(entry, promptTokens, trigger) * scaleOf(route);
+      return extra;
+    };
+    const searching = searches !== undefined || chat.plugins !== undefined || chat.model.endsWith(':online') || routes.some((route) => route.upstreamModel.endsWith(':online'));
+    return this.reserveTokens(request, reply, () => countTokens({ kind: 'request', chat }), routes, outputOf, searching ? SEARCH_REMEDY : CHAT_REMEDY, marksOf, extraOf, scaleOf);
   }
 
   /**
    * The same holds for a call sized another way (embeddings: its input tokens, no output).
    * `countPrompt` runs only when the key has a token limit or a budget; `remedy` words a refusal;
-   * `marksOf` says what the request asks providers to write to their prompt caches; `searchesOf`,
-   * when given, how many web searches it may run on a route (held at webSearchCost); `scaleOf`, what a
+   * `marksOf` says what the request asks providers to write to their prompt caches; `extraOf`, when
+   * given, what a route may bill beside the tokens (web searches, a compaction); `scaleOf`, what a
    * route's token rates are multiplied by (Claude's fast mode and inference geography).
    */
   async reserveTokens(
@@ -128,7 +155,7 @@ export class ChatAdmission {
     outputOf: (route: Route | undefined) => number = NO_OUTPUT,
     remedy: HoldRemedy = CHAT_REMEDY,
     marksOf: CacheMarks = NO_MARKS,
-    searchesOf?: SearchBound,
+    extraOf?: HeldExtra,
     scaleOf?: (route: Route) => number,
   ): Promise<void> {
     const principal = request.principal;
@@ -169,9 +196,9 @@ export class ChatAdmission {
           const writes = heldWrites(route.entry, () => marksOf(route));
           const base = this.options.catalog.heldCost(route.entry, promptTokens, outputOf(route), writes);
           const tokens = base === undefined || scaleOf === undefined ? base : base * scaleOf(route);
-          // As billed (src/http/usage-record.ts usageCost): searches only beside a known token price.
-          if (tokens === undefined || route.entry === undefined || searchesOf === undefined) return tokens ?? 0;
-          return tokens + webSearchCost(route.entry, searchesOf(route));
+          // As billed (src/http/usage-record.ts usageCost): the rest only beside a known token price.
+          if (tokens === undefined || route.entry === undefined || extraOf === undefined) return tokens ?? 0;
+          return tokens + extraOf(route, route.entry, promptTokens);
         }),
       );
       try {

@@ -2,8 +2,10 @@
 // webSearchCost): the route's provider decides how its request searches. Pure; a request that asks
 // for no search costs one property read (chat) or a walk of its tools (a native Messages body).
 // @see https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/web-search-tool
+// @see https://openrouter.ai/docs/guides/features/plugins/web-search
 import { isWebSearchTool } from '../anthropic-api/web-search.js';
 import { isRecord } from '../json/guards.js';
+import { MAX_BILLED_SEARCHES, WEB_SEARCH_COST } from '../catalog/call-cost.js';
 import type { ChatCompletionRequest } from '../openai/types.js';
 import { SEARCH_USES } from '../providers/anthropic/convert-request.js';
 import type { Route } from '../routing/model-router.js';
@@ -49,4 +51,28 @@ export function searchBound(chat: ChatCompletionRequest, nativeBody: unknown): S
     // holding the billing cap there would keep every key with less than $10 left from searching.
     return kind === 'openai' || kind === 'azure' ? 1 : Infinity;
   };
+}
+
+/** OpenRouter's web plugin: Exa's results are $4 per 1,000, at most `max_results` (5 unless set) a call. */
+export const OPENROUTER_RESULT_COST = 0.004;
+export const OPENROUTER_DEFAULT_RESULTS = 5;
+/** The model vendors whose own search OpenRouter's plugin uses when no `engine` is named. */
+const NATIVE_SEARCH = /^(?:anthropic|openai|perplexity|x-ai)\//;
+
+/**
+ * The most OpenRouter's web plugin (`plugins: [{ id: "web" }]`, or a model slug ending `:online`,
+ * the client's or the deployment's) may add to a call on `route`, in USD: 0 off OpenRouter or when
+ * the request does not ask for it. Exa's results are billed per result; a provider's native search
+ * (and the other engines) is passed through at the provider's price, which the proxy holds at $0.01
+ * a result: Claude's $10 per 1,000 searches, at most one search per result.
+ */
+export function openRouterWebFee(chat: ChatCompletionRequest, route: Route): number {
+  if (route.provider.kind !== 'openrouter') return 0;
+  const plugin = Array.isArray(chat.plugins) ? chat.plugins.find((entry): entry is Record<string, unknown> => isRecord(entry) && entry.id === 'web') : undefined;
+  if (plugin === undefined && !chat.model.endsWith(':online') && !route.upstreamModel.endsWith(':online')) return 0;
+  const asked = plugin?.max_results;
+  const results = typeof asked === 'number' && asked >= 0 ? Math.min(asked, MAX_BILLED_SEARCHES) : OPENROUTER_DEFAULT_RESULTS;
+  const engine = plugin?.engine;
+  const exa = engine === 'exa' || (engine === undefined && !NATIVE_SEARCH.test(route.upstreamModel));
+  return results * (exa ? OPENROUTER_RESULT_COST : WEB_SEARCH_COST);
 }

@@ -8,7 +8,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
-import { callJson, createKey, type JsonResponse } from '../support/key-support.js';
+import { callJson, createKey, heldIn } from '../support/key-support.js';
 
 /** About 100K tokens by the local count: claude-sonnet-4-5 holds $0.30 at input, $0.375 at 5-minute writes, $0.60 at 1-hour ones. */
 const LONG = 'word '.repeat(100_000);
@@ -18,11 +18,6 @@ function messages(extra: Record<string, unknown> = {}, block: Record<string, unk
   return { model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content: [{ type: 'text', text: LONG, ...block }] }], ...extra };
 }
 
-/** The hold a budget refusal names ("could cost up to $0.38"), in either error shape. */
-function heldIn(response: JsonResponse): string {
-  const error = response.body.error as { message?: unknown } | undefined;
-  return /could cost up to (\$[0-9.]+)/.exec(String(error?.message))?.[1] ?? `no hold in ${response.text.slice(0, 300)}`;
-}
 
 describe('budget holds at prompt-cache write rates', () => {
   let anthropic: FakeAnthropic;

@@ -66,3 +66,8 @@ export function errorCode(response: JsonResponse): unknown {
 export function errorMessage(response: JsonResponse): string {
   return String((response.body.error as { message?: unknown } | undefined)?.message ?? '');
 }
+
+/** The hold a budget refusal names ("could cost up to $0.38"), in either error shape. */
+export function heldIn(response: JsonResponse): string {
+  return /could cost up to (\$[0-9.]+)/.exec(errorMessage(response))?.[1] ?? `no hold in ${response.text.slice(0, 300)}`;
+}

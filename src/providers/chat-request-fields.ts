@@ -50,9 +50,12 @@ export function handledFields(...own: string[]): ReadonlySet<string> {
  */
 export function refuseAudioOutput(request: ChatCompletionRequest, provider: string): void {
   const modalities = (request as { modalities?: unknown }).modalities;
-  if (Array.isArray(modalities) && modalities.includes('audio')) {
-    throw invalidRequest(`The parameter 'modalities' is not supported by ${provider}: it answers in text only, not audio.`, 'unsupported_parameter', 'modalities');
-  }
+  if (Array.isArray(modalities) && modalities.includes('audio')) throw unsupportedParameter('modalities', provider, 'it answers in text only, not audio');
+}
+
+/** The 400 for a field the provider cannot honour and that cannot be dropped without changing the answer asked for. */
+export function unsupportedParameter(param: string, provider: string, detail: string): GatewayError {
+  return invalidRequest(`The parameter '${param}' is not supported by ${provider}: ${detail}.`, 'unsupported_parameter', param);
 }
 
 /** Any other top-level field the client sent is dropped with a warning naming it, never misapplied. */

@@ -7,7 +7,9 @@
 // which it has no field for, is dropped with a warning, as are OpenAI's service fields (`store`, …), and so is another host's reasoning
 // (`reasoning_content`, `reasoning`) on assistant messages replayed from an earlier turn. Groq
 // refuses `reasoning_content` there too (400 "property 'reasoning_content' is unsupported"): it is
-// dropped with a warning; Groq's own `reasoning` stays. Both refuse the `extra_content` (Gemini's
+// dropped with a warning; Groq's own `reasoning` stays. Both refuse OpenAI's token-level fields
+// (`logprobs`, `top_logprobs`, `logit_bias`), and Mistral audio, web search and legacy functions:
+// what the client would miss in the answer is a 400 naming the field before any call, the rest is dropped. Both refuse the `extra_content` (Gemini's
 // thought signature) that the proxy's Gemini answers put on tool calls, so a conversation that moves
 // from Gemini to them loses it, silently: it means nothing to another model, as `thinking_blocks`
 // (src/providers/openai-compatible.ts). Pure; copies only what changes.
@@ -17,7 +19,7 @@
 // @see https://github.com/charmbracelet/crush/issues/1590 (assistant reasoning_content)
 // @see https://github.com/tashfeenahmed/freellmapi/issues/1070, https://github.com/janhq/jan/issues/8136 (Groq and reasoning_content)
 import type { ChatCompletionRequest, ChatMessage } from '../openai/types.js';
-import { warnIgnored } from './chat-request-fields.js';
+import { refuseAudioOutput, unsupportedParameter, warnIgnored } from './chat-request-fields.js';
 import type { ChatTarget } from './provider.js';
 import { isRecord } from '../json/guards.js';
 
@@ -125,14 +127,54 @@ function prefillIndex(messages: readonly ChatMessage[]): number {
  */
 const MISTRAL_DROPPED_FIELDS: readonly string[] = ['store', 'service_tier', 'safety_identifier', 'prompt_cache_retention', 'prompt_cache_options', 'moderation', 'verbosity'];
 
+/** OpenAI's token-level fields, which Mistral and Groq refuse (422, 400) whatever their value. */
+const TOKEN_FIELDS: readonly string[] = ['logprobs', 'top_logprobs', 'logit_bias'];
+
+/**
+ * The token-level fields, for a host that has none of them: log probabilities asked for are a 400
+ * naming the field, before any call (an answer without them is not the one asked for); `logprobs:
+ * false` and null are OpenAI's default, taken out without a word; a `logit_bias` is taken out with
+ * a warning when it biases any token, as the translated providers do.
+ * @see https://console.groq.com/docs/openai (fields that "will result in a 400 error if they are supplied")
+ */
+function dropTokenFields(request: ChatCompletionRequest, copy: Record<string, unknown>, target: ChatTarget): void {
+  if (request.logprobs === true) throw unsupportedParameter('logprobs', target.provider, 'it does not return log probabilities');
+  if (request.top_logprobs !== undefined && request.top_logprobs !== null) throw unsupportedParameter('top_logprobs', target.provider, 'it does not return log probabilities');
+  if (isRecord(request.logit_bias) && Object.keys(request.logit_bias).length > 0) warnIgnored(target, target.provider, 'logit_bias');
+  for (const field of TOKEN_FIELDS) delete copy[field];
+}
+
+/** OpenAI's fields Mistral's chat has none of, beyond MISTRAL_DROPPED_FIELDS: refused when set to mean anything (mistralLacks). */
+const MISTRAL_LACKED_FIELDS: readonly string[] = [...TOKEN_FIELDS, 'modalities', 'audio', 'web_search_options', 'functions', 'function_call'];
+
+/**
+ * Takes MISTRAL_LACKED_FIELDS out of `copy`. Audio output, a web search (Mistral's is in its Agents
+ * API, not chat) and the legacy `functions` (Mistral takes them as `tools`) are a 400 naming the
+ * field, before any call; `modalities: ["text"]` is the default and goes without a word, and so does
+ * `audio` (the voice, which means nothing without audio output).
+ */
+function mistralLacks(request: ChatCompletionRequest, copy: Record<string, unknown>, target: ChatTarget): void {
+  dropTokenFields(request, copy, target);
+  refuseAudioOutput(request, target.provider);
+  if (request.web_search_options !== undefined && request.web_search_options !== null) {
+    throw unsupportedParameter('web_search_options', target.provider, "its chat API does not search the web; choose a model that does, or search with Mistral's Agents API");
+  }
+  for (const field of ['functions', 'function_call']) {
+    if (copy[field] !== undefined && copy[field] !== null) throw unsupportedParameter(field, target.provider, 'send the functions as tools (and function_call as tool_choice)');
+  }
+  for (const field of MISTRAL_LACKED_FIELDS) delete copy[field];
+}
+
 /** `request` as Mistral takes it, or undefined when it needs no change. */
 export function fitMistralRequest(request: ChatCompletionRequest, target: ChatTarget): ChatCompletionRequest | undefined {
   const fitted = fitMessages(request, true, REASONING_FIELDS, true);
   const renames = request.max_completion_tokens !== undefined || request.seed !== undefined;
   const prefill = Array.isArray(request.messages) ? prefillIndex(request.messages) : -1;
   const dropped = hasAny(request as unknown as Record<string, unknown>, MISTRAL_DROPPED_FIELDS);
-  if (fitted === undefined && !renames && request.user === undefined && prefill < 0 && !dropped) return undefined;
+  const lacked = hasAny(request as unknown as Record<string, unknown>, MISTRAL_LACKED_FIELDS);
+  if (fitted === undefined && !renames && request.user === undefined && prefill < 0 && !dropped && !lacked) return undefined;
   const copy: Record<string, unknown> = { ...request };
+  if (lacked) mistralLacks(request, copy, target);
   if (dropped) {
     for (const field of MISTRAL_DROPPED_FIELDS) {
       if (!(field in copy)) continue;
@@ -174,10 +216,22 @@ export function fitReasoningOutputLimit(request: ChatCompletionRequest): ChatCom
   return copy as unknown as ChatCompletionRequest;
 }
 
-/** `request` without `reasoning_content` on assistant messages (with a warning), or undefined when none has it. */
+/**
+ * `request` without `reasoning_content` on assistant messages (with a warning) and without the
+ * token-level fields Groq refuses (dropTokenFields), or undefined when it needs no change. More than
+ * one choice is a 400 naming `n`, before any call: Groq answers 400 to any `n` but 1.
+ * @see https://console.groq.com/docs/openai
+ */
 export function fitGroqRequest(request: ChatCompletionRequest, target: ChatTarget): ChatCompletionRequest | undefined {
+  if (typeof request.n === 'number' && request.n !== 1) throw unsupportedParameter('n', target.provider, 'it returns one choice per request, so n must be 1');
   const fitted = fitMessages(request, false, GROQ_REFUSED_FIELDS, true);
-  if (fitted === undefined) return undefined;
-  if (fitted.dropped) warnIgnored(target, target.provider, 'reasoning_content on assistant messages');
-  return { ...request, messages: fitted.messages };
+  const lacked = hasAny(request as unknown as Record<string, unknown>, TOKEN_FIELDS);
+  if (fitted === undefined && !lacked) return undefined;
+  const copy: Record<string, unknown> = { ...request };
+  if (lacked) dropTokenFields(request, copy, target);
+  if (fitted !== undefined) {
+    if (fitted.dropped) warnIgnored(target, target.provider, 'reasoning_content on assistant messages');
+    copy.messages = fitted.messages;
+  }
+  return copy as unknown as ChatCompletionRequest;
 }

@@ -39,7 +39,7 @@ export const OPENAI_FAMILY_PRESETS: Record<OpenAiFamilyKind, Preset> = {
   ollama: { baseUrl: 'http://127.0.0.1:11434/v1', requiresKey: false, streamOptions: true, fit: fitMaxTokensAndRoles },
   // Mistral rejects unknown fields and reports usage in the last chunk by itself.
   mistral: { baseUrl: 'https://api.mistral.ai/v1', requiresKey: true, streamOptions: false, refusesCacheControl: true, fit: fitMistralRequest },
-  // Groq answers 400 to `reasoning_content` on an assistant message (a DeepSeek answer replayed).
+  // Groq answers 400 to `reasoning_content` on an assistant message (a DeepSeek answer replayed), to the token-level fields and to n > 1.
   groq: { baseUrl: 'https://api.groq.com/openai/v1', requiresKey: true, streamOptions: true, fit: fitGroqRequest },
   deepseek: { baseUrl: 'https://api.deepseek.com/v1', requiresKey: true, streamOptions: true, fit: fitMaxTokensAndRoles },
   together: { baseUrl: 'https://api.together.xyz/v1', requiresKey: true, streamOptions: true },

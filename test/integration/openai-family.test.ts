@@ -14,6 +14,25 @@ async function chat(gateway: Gateway, body: Record<string, unknown>): Promise<Re
   return fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: authHeaders(), body: JSON.stringify(body) });
 }
 
+/**
+ * Mistral's chat request fields (its API reference, as the `mistralai` client's ChatCompletionRequest
+ * lists them): any other top-level field is its 422 "Extra inputs are not permitted", even null.
+ */
+const MISTRAL_FIELDS = new Set(['model', 'messages', 'temperature', 'top_p', 'max_tokens', 'stream', 'stop', 'random_seed', 'metadata', 'response_format', 'tools', 'tool_choice', 'presence_penalty', 'frequency_penalty', 'n', 'prediction', 'parallel_tool_calls', 'reasoning_effort', 'prompt_mode', 'guardrails', 'prompt_cache_key', 'safe_prompt']);
+
+function mistralRefuses(body: Record<string, unknown>): { status: number; body: unknown } | undefined {
+  const extra = Object.keys(body).filter((field) => !MISTRAL_FIELDS.has(field));
+  if (extra.length === 0) return undefined;
+  const detail = extra.map((field) => ({ type: 'extra_forbidden', loc: ['body', field], msg: 'Extra inputs are not permitted', input: body[field] }));
+  return { status: 422, body: { object: 'error', message: { detail }, type: 'invalid_request_error', param: null, code: null } };
+}
+
+/** Groq's "not supported and will result in a 400 error if they are supplied" (its OpenAI compatibility page), and n other than 1. */
+function groqRefuses(body: Record<string, unknown>): { status: number; body: unknown } | undefined {
+  const field = ['logprobs', 'logit_bias', 'top_logprobs'].find((name) => name in body) ?? (body.n !== undefined && body.n !== 1 ? 'n' : undefined);
+  return field === undefined ? undefined : { status: 400, body: { error: { message: `property '${field}' is unsupported`, type: 'invalid_request_error' } } };
+}
+
 describe('OpenAI-format family', () => {
   let azure: FakeOpenAi;
   let ollama: FakeOpenAi;
@@ -26,8 +45,8 @@ describe('OpenAI-format family', () => {
     [azure, ollama, groq, mistral, box] = await Promise.all([
       startFakeOpenAi({ apiKey: 'azure-key-123456' }),
       startFakeOpenAi({ apiKey: undefined }),
-      startFakeOpenAi({ apiKey: 'gsk_groqkey1234567890abcdef' }),
-      startFakeOpenAi({ apiKey: 'mistral-key-123456' }),
+      startFakeOpenAi({ apiKey: 'gsk_groqkey1234567890abcdef', refuse: groqRefuses }),
+      startFakeOpenAi({ apiKey: 'mistral-key-123456', refuse: mistralRefuses }),
       startFakeOpenAi({ apiKey: undefined }),
     ]);
     const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-family-'));
@@ -216,6 +235,46 @@ aliases:
       assert.equal(error.code, 'upstream_invalid_request');
       assert.match(error.message, /body\.messages\.0\.user\.name: Extra inputs are not permitted/);
       assert.doesNotMatch(error.message, /bob/, 'the refused value is not echoed');
+    }
+  });
+
+  test('mistral and groq: log probabilities asked for are a 400 naming the field and the host, before any call', async () => {
+    const cases: Array<[string, Record<string, unknown>, string]> = [
+      ['mistral/mistral-small-2506', { logprobs: true }, 'logprobs'],
+      ['mistral/mistral-small-2506', { top_logprobs: 3 }, 'top_logprobs'],
+      ['mistral/mistral-small-2506', { web_search_options: {} }, 'web_search_options'],
+      ['mistral/mistral-small-2506', { modalities: ['text', 'audio'], audio: { voice: 'alloy', format: 'mp3' } }, 'modalities'],
+      ['mistral/mistral-small-2506', { functions: [{ name: 'f', parameters: { type: 'object' } }] }, 'functions'],
+      ['groq/llama-3.1-8b-instant', { logprobs: true, top_logprobs: 2 }, 'logprobs'],
+      ['groq/llama-3.1-8b-instant', { n: 2 }, 'n'],
+    ];
+    for (const [model, fields, param] of cases) {
+      const fake = model.startsWith('groq') ? groq : mistral;
+      const before = fake.requests.length;
+      const response = await chat(gateway, { model, messages: [{ role: 'user', content: 'hi' }], ...fields });
+      assert.equal(response.status, 400, `${model} ${param}`);
+      const { error } = (await response.json()) as { error: { code: string; param: string; message: string } };
+      assert.deepEqual([error.code, error.param], ['unsupported_parameter', param], error.message);
+      assert.match(error.message, new RegExp(`'${param}' is not supported by ${model.split('/')[0]}`));
+      assert.equal(fake.requests.length, before, `${model} ${param}: no upstream call`);
+    }
+  });
+
+  test('mistral and groq: what means the default is not sent; a logit_bias is dropped with a warning', async () => {
+    const cases: Array<[string, FakeOpenAi, Record<string, unknown>, RegExp | undefined]> = [
+      ['mistral/mistral-small-2506', mistral, { logprobs: false, top_logprobs: null, modalities: ['text'], web_search_options: null, audio: null }, undefined],
+      ['mistral/mistral-small-2506', mistral, { logit_bias: { '1734': -100 } }, /logit_bias: not supported by mistral, ignored/],
+      ['groq/llama-3.1-8b-instant', groq, { logprobs: false, n: 1 }, undefined],
+      ['groq/llama-3.1-8b-instant', groq, { logit_bias: { '1734': -100 } }, /logit_bias: not supported by groq, ignored/],
+    ];
+    for (const [model, fake, fields, warning] of cases) {
+      const response = await chat(gateway, { model, messages: [{ role: 'user', content: 'hi' }], ...fields });
+      assert.equal(response.status, 200, `${model} ${JSON.stringify(fields)}: ${await response.clone().text()}`);
+      const warnings = response.headers.get('x-llm-proxy-warnings') ?? '';
+      if (warning === undefined) assert.equal(warnings, '', `${model} ${JSON.stringify(fields)}`);
+      else assert.match(warnings, warning);
+      const sent = fake.requests.at(-1)?.body ?? {};
+      for (const field of Object.keys(fields)) if (field !== 'n') assert.equal(field in sent, false, `${model}: ${field} not sent`);
     }
   });
 

@@ -55,6 +55,8 @@ export interface FakeOpenAiOptions {
   embeddingUsage?: boolean;
   /** The `usage` chat answers report, plain and streamed (cache reads and writes, say), in place of the fake's own counts. */
   usage?: (body: Record<string, unknown>) => Record<string, unknown> | undefined;
+  /** A host's own refusal of a chat request it validates more strictly than OpenAI (a field it lacks): the status and JSON body it answers. */
+  refuse?: (body: Record<string, unknown>) => { status: number; body: unknown } | undefined;
 }
 
 export interface FakeOpenAi {
@@ -225,6 +227,11 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeO
         res.write(part);
       }
       res.end();
+      return;
+    }
+    const refusal = isChat ? options.refuse?.(body) : undefined;
+    if (refusal !== undefined) {
+      res.writeHead(refusal.status, { 'content-type': 'application/json' }).end(JSON.stringify(refusal.body));
       return;
     }
     const model = String(body.model);

@@ -49,8 +49,8 @@
  * @see https://docs.anthropic.com/en/api/openai-sdk (Anthropic's own OpenAI-compatibility notes)
  */
 import { createHash } from 'node:crypto';
-import { invalidRequest, invalidValue, type GatewayError } from '../../errors/gateway-error.js';
-import { forEachTextPart, handledFields, parseDataUrl, readAllowedTools, readWebSearchOptions, refuseAudioOutput, ToolNames, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
+import { invalidValue, type GatewayError } from '../../errors/gateway-error.js';
+import { forEachTextPart, handledFields, parseDataUrl, readAllowedTools, readWebSearchOptions, refuseAudioOutput, ToolNames, unsupportedContent, unsupportedParameter as unsupportedByProvider, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
 import type {
   ChatCompletionRequest,
   ChatMessage,
@@ -107,7 +107,7 @@ function ignored(target: ChatTarget, field: string): void {
 }
 
 function unsupportedParameter(param: string, detail: string): GatewayError {
-  return invalidRequest(`The parameter '${param}' is not supported by anthropic: ${detail}.`, 'unsupported_parameter', param);
+  return unsupportedByProvider(param, 'anthropic', detail);
 }
 
 function convertImage(url: unknown, param: string): AnthropicImageBlockParam {

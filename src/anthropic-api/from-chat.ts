@@ -247,11 +247,13 @@ export class AnthropicStreamWriter {
   private held = '';
   private readonly citations = new Map<string, UrlCitation>();
   private readonly queries = new Set<string>();
+  /** With web search: the tool calls, held to go after the held text, as the whole answer puts them. */
+  private readonly heldCalls: ToolCall[] = [];
 
   /**
    * `webSearch`: the request turned a web search on, so the answer's text is held and sent at the end
-   * after the search's blocks, cut at the spans it cites, as in the whole answer (toAnthropicMessage).
-   * Tool calls and thinking still stream live, so they come before it (the whole answer puts calls after).
+   * after the search's blocks, cut at the spans it cites, then the tool calls, held too: the order of
+   * the whole answer (toAnthropicMessage) and of Claude's own. Thinking still streams live (it comes first in both).
    */
   constructor(
     private readonly requestId: string,
@@ -375,6 +377,10 @@ export class AnthropicStreamWriter {
       tool = { id: id ?? `toolu_${this.requestId}_${call.index}`, name, args: '', depth: 0, quoted: false, escaped: false, closed: false };
       this.tools.set(call.index, tool);
       append(tool, fragment);
+      if (this.webSearch) {
+        this.heldCalls.push(tool);
+        return '';
+      }
       if (this.pending.length === 0 && this.leavable()) return this.begin({ kind: 'tool', tool });
       this.pending.push({ kind: 'tool', tool });
       return '';
@@ -425,13 +431,15 @@ export class AnthropicStreamWriter {
     return out;
   }
 
-  /** The held text of a searched answer, after the search's blocks (webSearchBlocks). */
+  /** The held text of a searched answer, after the search's blocks (webSearchBlocks), then its held tool calls, each whole. */
   private searched(): string {
     if (!this.webSearch) return '';
     const blocks = webSearchBlocks(this.held, [...this.citations.values()], [...this.queries], this.requestId) ?? (this.held.length > 0 ? [{ type: 'text', text: this.held }] : []);
     const events = blockEvents(blocks, this.next);
     this.next += blocks.length;
-    return events.map(encodeEvent).join('');
+    let out = events.map(encodeEvent).join('');
+    for (const tool of this.heldCalls) out += this.begin({ kind: 'tool', tool });
+    return out + this.close();
   }
 
   /** The closing events: the open block's stop, the held blocks, message_delta (stop reason, usage), message_stop. */

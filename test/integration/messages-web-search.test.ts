@@ -104,6 +104,38 @@ describe('/v1/messages: the web search tool on Gemini', () => {
     }
   });
 
+  test('an answer that searches and calls a tool streams its blocks in the order of the whole answer: search, cited text, then the call', async () => {
+    gemini.respondWith('grounding-tools');
+    try {
+      const tool: Anthropic.Tool = { name: 'save_note', description: 'Save a note.', input_schema: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] } };
+      const request: Anthropic.MessageCreateParamsNonStreaming = { ...REQUEST, model: 'gemini-3-flash-preview', tools: [SEARCH, tool] };
+      const message = await client.messages.create(request);
+      const order = ['server_tool_use', 'web_search_tool_result', 'text', 'tool_use'];
+      assert.deepEqual(
+        message.content.map((block) => block.type),
+        order,
+      );
+      assert.equal(message.stop_reason, 'tool_use');
+      const stream = client.messages.stream({ ...request, stream: true });
+      const starts: string[] = [];
+      stream.on('streamEvent', (event) => {
+        if (event.type === 'content_block_start') starts.push(event.content_block.type);
+      });
+      const streamed = await stream.finalMessage();
+      assert.deepEqual(starts, order, 'streamed in the same order as the whole answer (and as Claude sends it)');
+      // The same blocks, but for the ids the proxy makes from each request's id (the search's `srvtoolu_<id>`, the call's).
+      const ids = (content: Anthropic.ContentBlock[]) => {
+        const first = content[0];
+        assert.ok(first?.type === 'server_tool_use');
+        return JSON.parse(JSON.stringify(content).replaceAll(first.id.replace(/^srvtoolu_/, ''), 'ID')) as unknown;
+      };
+      assert.deepEqual(ids(streamed.content), ids(message.content));
+      assert.equal(streamed.stop_reason, 'tool_use');
+    } finally {
+      gemini.respondWith('grounding');
+    }
+  });
+
   test("earlier turns' search blocks reach Gemini as text of their turn", async () => {
     await client.messages.create({
       ...REQUEST,

@@ -53,7 +53,13 @@ export type GeminiScenario =
   /** A thought summary part (`thought: true`, as `include_thoughts` gives), then the answer (answer and stream). */
   | 'thoughts'
   /** An answer grounded with Google Search: `groundingMetadata` (queries, sources, supported spans) on the last event. */
-  | 'grounding';
+  | 'grounding'
+  /**
+   * A grounded answer that also calls a function (Gemini 3 takes Google Search beside function
+   * declarations): the cited text, then the call with the grounding metadata. Composed in the
+   * recorded fixtures' wire format (grounding's metadata, tools' call part), not recorded itself.
+   */
+  | 'grounding-tools';
 
 export type FakeGeminiReply =
   | { kind: 'scenario'; scenario: GeminiScenario }

@@ -154,6 +154,22 @@ describe('translated requests fitted to the provider', () => {
     assert.deepEqual(sent.output_config, { effort: 'low' });
   });
 
+  test('reasoning_effort a Claude model has no level for goes as its nearest lower one, and the warning lists the levels it takes', async () => {
+    const cases: Array<[string, string, string, string]> = [
+      ['claude-opus-4-6', 'xhigh', 'high', 'claude-opus-4-6 takes low, medium, high or max; sent high'],
+      ['claude-mythos-preview', 'xhigh', 'high', 'claude-mythos-preview takes low, medium, high or max; sent high'],
+      ['claude-sonnet-4-6', 'minimal', 'low', 'claude-sonnet-4-6 takes low, medium, high or max; sent low'],
+      ['claude-opus-4-7', 'minimal', 'low', 'claude-opus-4-7 takes low, medium, high, xhigh or max; sent low'],
+    ];
+    for (const [model, asked, sent, note] of cases) {
+      // Named with its provider: the built-in catalog does not list Mythos Preview.
+      const response = await post('/v1/chat/completions', { model: `anthropic/${model}`, max_tokens: 64, reasoning_effort: asked, messages: [{ role: 'user', content: 'hi' }] });
+      assert.equal(response.status, 200, `${model} ${asked}: ${response.text}`);
+      assert.deepEqual(record(anthropic.requests.at(-1)?.body).output_config, { effort: sent }, `${model} ${asked}`);
+      assert.equal(response.headers.get('x-llm-proxy-warnings'), `reasoning_effort: ${note}`);
+    }
+  });
+
   test('/v1/messages to Claude through the chat form: the stop sequence Claude ended on comes back as stop_sequence, plain and streamed', async () => {
     const filler = 'The quick brown fox jumps over the lazy dog. '.repeat(30);
     anthropic.respondWith('stop');

@@ -181,6 +181,27 @@ function sendStream(response: ServerResponse, scenario: AnthropicScenario, after
   next();
 }
 
+/**
+ * The effort levels of the models Anthropic's effort page lists with fewer than all five: Opus 4.5
+ * has no max or xhigh, the 4.6 models and Mythos Preview no xhigh. A level a model lacks is a 400.
+ * @see https://platform.claude.com/docs/en/build-with-claude/effort (Effort levels)
+ */
+const EFFORT_LEVELS: Readonly<Record<string, readonly string[]>> = {
+  'claude-opus-4-5-20251101': ['low', 'medium', 'high'],
+  'claude-opus-4-6': ['low', 'medium', 'high', 'max'],
+  'claude-sonnet-4-6': ['low', 'medium', 'high', 'max'],
+  'claude-mythos-preview': ['low', 'medium', 'high', 'max'],
+};
+
+function effortRefusal(body: unknown): string | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const { model, output_config: config } = body as { model?: unknown; output_config?: { effort?: unknown } };
+  const levels = typeof model === 'string' ? EFFORT_LEVELS[model] : undefined;
+  const effort = config?.effort;
+  if (levels === undefined || typeof effort !== 'string' || levels.includes(effort)) return undefined;
+  return `output_config.effort: '${effort}' is not supported by ${model}`;
+}
+
 function handle(request: RecordedRequest, response: ServerResponse, reply: FakeAnthropicReply): void {
   if (reply.kind === 'error') {
     sendError(response, reply.status, reply.body, reply.headers);
@@ -199,6 +220,11 @@ function handle(request: RecordedRequest, response: ServerResponse, reply: FakeA
   }
   if (request.method !== 'POST' || request.path !== '/v1/messages') {
     sendError(response, 404, { type: 'error', error: { type: 'not_found_error', message: 'Not Found' }, request_id: null }, undefined);
+    return;
+  }
+  const refused = effortRefusal(request.body);
+  if (refused !== undefined) {
+    sendError(response, 400, { type: 'error', error: { type: 'invalid_request_error', message: refused }, request_id: null }, undefined);
     return;
   }
   const streaming = typeof request.body === 'object' && request.body !== null && (request.body as Record<string, unknown>).stream === true;

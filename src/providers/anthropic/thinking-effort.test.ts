@@ -18,8 +18,10 @@ describe('thinkingForEffort', () => {
       assert.deepEqual(thinkingForEffort(model, 'medium'), { thinking: { type: 'adaptive' }, effort: 'medium' }, model);
     }
     assert.deepEqual(thinkingForEffort('claude-opus-4-7', 'xhigh'), { thinking: { type: 'adaptive' }, effort: 'xhigh' });
-    assert.deepEqual(thinkingForEffort('claude-sonnet-4-6', 'xhigh'), { thinking: { type: 'adaptive' }, effort: 'high', note: 'claude-sonnet-4-6 takes low, medium or high; sent high' });
-    assert.deepEqual(thinkingForEffort('claude-opus-5', 'minimal'), { thinking: { type: 'adaptive' }, effort: 'low', note: 'claude-opus-5 takes low, medium, high or xhigh; sent low' });
+    assert.deepEqual(thinkingForEffort('claude-sonnet-4-6', 'xhigh'), { thinking: { type: 'adaptive' }, effort: 'high', note: 'claude-sonnet-4-6 takes low, medium, high or max; sent high' });
+    assert.deepEqual(thinkingForEffort('claude-mythos-preview', 'xhigh'), { thinking: { type: 'adaptive' }, effort: 'high', note: 'claude-mythos-preview takes low, medium, high or max; sent high' });
+    assert.deepEqual(thinkingForEffort('claude-opus-4-6', 'minimal'), { thinking: { type: 'adaptive' }, effort: 'low', note: 'claude-opus-4-6 takes low, medium, high or max; sent low' });
+    assert.deepEqual(thinkingForEffort('claude-opus-5', 'minimal'), { thinking: { type: 'adaptive' }, effort: 'low', note: 'claude-opus-5 takes low, medium, high, xhigh or max; sent low' });
   });
 
   it('a name it cannot place is taken as the newest kind', () => {

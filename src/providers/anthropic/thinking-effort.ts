@@ -25,6 +25,9 @@ export const MIN_THINKING_BUDGET = 1_024;
 const OLD_NAME = /^claude-(\d+)(?:-(\d))?-[a-z]+(?:-|$)/;
 const NEW_NAME = /^claude-[a-z]+-(\d+)(?:-(\d{1,2}))?(?:-|$)/;
 
+/** Claude Mythos Preview: adaptive, with max but not xhigh (a name with no version to place). */
+const MYTHOS_PREVIEW = 'claude-mythos-preview';
+
 export type EffortThinking =
   | { thinking: AnthropicThinkingConfig; effort?: AnthropicEffort; note?: string }
   /** Not an effort OpenAI defines, or a model that does not think: dropped, with this reason. */
@@ -44,8 +47,12 @@ export function thinkingForEffort(model: string, effort: unknown): EffortThinkin
   if (version !== undefined && version < 37) return { dropped: `${model} does not think (Claude 3.7 and later do)` };
   if (asked === 'none') return { thinking: { type: 'disabled' } };
   if (version !== undefined && version < 46) return { thinking: { type: 'enabled', budget_tokens: BUDGETS[asked] } };
-  if (asked === 'minimal') return { thinking: { type: 'adaptive' }, effort: 'low', note: `${model} takes low, medium, high or xhigh; sent low` };
-  // xhigh came with Opus 4.7; 4.6 takes max but not xhigh. Claude's max is OpenAI's max, sent as is.
-  if (asked === 'xhigh' && version === 46) return { thinking: { type: 'adaptive' }, effort: 'high', note: `${model} takes low, medium or high; sent high` };
+  // xhigh came with Opus 4.7: the 4.6 models and Mythos Preview take max but not xhigh. A level the
+  // model lacks goes as the nearest one below it (above, for minimal), with a note naming its levels.
+  // Claude's max is OpenAI's max, sent as is.
+  const xhigh = version !== 46 && model !== MYTHOS_PREVIEW;
+  const levels = xhigh ? 'low, medium, high, xhigh or max' : 'low, medium, high or max';
+  if (asked === 'minimal') return { thinking: { type: 'adaptive' }, effort: 'low', note: `${model} takes ${levels}; sent low` };
+  if (asked === 'xhigh' && !xhigh) return { thinking: { type: 'adaptive' }, effort: 'high', note: `${model} takes ${levels}; sent high` };
   return { thinking: { type: 'adaptive' }, effort: asked };
 }

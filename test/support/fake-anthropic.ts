@@ -94,20 +94,28 @@ export function readAnthropicJson(name: string): unknown {
   return JSON.parse(readAnthropicFixture(name)) as unknown;
 }
 
-/**
- * The recorded request of a chat scenario as the proxy sends it to `model`. The chat cases' weather
- * tool is strict, and Claude 4.5 and later take strict tool use: there the tool goes with
- * `strict: true` and its schema in Claude's subset (`default` and `examples` are no part of it; an enum goes without its type).
- * The fixture itself stays as a /v1/messages client sends it (no `strict`).
- */
 /** The chat scenarios whose weather tool is strict (openai-cases.ts). */
 export const STRICT_WEATHER: ReadonlySet<string> = new Set(['tools', 'parallel-tools', 'tool-result']);
+/** The chat scenarios whose `json_schema` is strict (openai-cases.ts): JSON mode's forced tool. */
+const STRICT_JSON: ReadonlySet<string> = new Set(['json-mode']);
 
+/**
+ * The recorded request of a chat scenario as the proxy sends it to `model`. The chat cases' weather
+ * tool and JSON schema are strict, and Claude 4.5 and later take strict tool use: there the tool (the
+ * weather tool, JSON mode's `json_response`) goes with `strict: true` and its schema in Claude's
+ * subset (`default` and `examples` are no part of it; an enum goes without its type). The fixture
+ * itself stays as a /v1/messages client sends it (no `strict`).
+ */
 export function anthropicRequestFor(scenario: string, model: string): Record<string, unknown> {
   const request = readAnthropicJson(`anthropic-${scenario}.request.json`) as Record<string, unknown>;
   const generation = claudeGeneration(model);
   const strict = generation === undefined || generation >= 45;
-  if (!strict || !STRICT_WEATHER.has(scenario) || !Array.isArray(request.tools)) return request;
+  if (!strict || !Array.isArray(request.tools)) return request;
+  if (STRICT_JSON.has(scenario)) {
+    // The schema is in Claude's subset as the client wrote it (closed, nothing to move).
+    return { ...request, tools: (request.tools as Array<Record<string, unknown>>).map((tool) => (tool.name === 'json_response' ? { ...tool, strict: true } : tool)) };
+  }
+  if (!STRICT_WEATHER.has(scenario)) return request;
   const tools = (request.tools as Array<Record<string, unknown>>).map((tool) => {
     if (tool.name !== 'get_weather') return tool;
     const schema = tool.input_schema as { properties: Record<string, Record<string, unknown>> };

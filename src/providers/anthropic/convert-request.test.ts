@@ -568,6 +568,36 @@ describe('extended thinking', () => {
     // A map (open object) would lose its meaning closed.
     forcedTool({ ...thinking, response_format: { type: 'json_schema', json_schema: { name: 'tags', schema: { type: 'object', additionalProperties: { type: 'string' } } } } });
   });
+
+  it("a strict json_schema makes JSON mode's forced tool strict on Claude 4.5 and later, its schema in Claude's subset; else it goes as before, said", () => {
+    const jsonTool = (request: ChatCompletionRequest, model: string) => {
+      const { body, warnings } = convert(request, { model });
+      return { tool: body.tools?.find((tool) => tool.name === JSON_RESPONSE_TOOL) as Record<string, unknown> | undefined, warnings };
+    };
+    const schema = { type: 'object', properties: { city: { type: 'string', minLength: 2 } }, required: ['city'], additionalProperties: false };
+    const asked = (strict: boolean | undefined, given: Record<string, unknown> = schema): ChatCompletionRequest => ({
+      ...openAiCase('text'),
+      response_format: { type: 'json_schema', json_schema: { name: 'place', schema: given, ...(strict === undefined ? {} : { strict }) } },
+    });
+    const strict = jsonTool(asked(true), 'claude-sonnet-4-5');
+    assert.equal(strict.tool?.strict, true);
+    assert.deepEqual(strict.tool?.input_schema, { type: 'object', properties: { city: { type: 'string', description: '{minLength: 2}' } }, required: ['city'], additionalProperties: false });
+    assert.deepEqual(strict.warnings, []);
+    // Not asked: the tool is not strict (OpenAI does not hold the answer to the schema either).
+    for (const unasked of [false, undefined]) assert.equal(jsonTool(asked(unasked), 'claude-sonnet-4-5').tool?.strict, undefined);
+    const old = jsonTool(asked(true), 'claude-opus-4-1-20250805');
+    assert.equal(old.tool?.strict, undefined);
+    assert.deepEqual(old.warnings, ['response_format.json_schema.strict: claude-opus-4-1-20250805 has no strict tool use (Claude 4.5 and later do), ignored']);
+    const open = jsonTool(asked(true, { type: 'object', additionalProperties: { type: 'string' } }), 'claude-sonnet-4-5');
+    assert.equal(open.tool?.strict, undefined);
+    assert.match(open.warnings.join('\n'), /^response_format\.json_schema\.strict: the schema is outside Claude's strict subset/m);
+    // The request's strict tools and the JSON tool share Claude's limit of 20 strict tools.
+    const weather = { type: 'function' as const, function: { name: 'w0', strict: true, parameters: { type: 'object', properties: {}, additionalProperties: false } } };
+    const tools = Array.from({ length: 20 }, (_, index) => ({ ...weather, function: { ...weather.function, name: `w${index}` } }));
+    const full = jsonTool({ ...asked(true), tools }, 'claude-sonnet-4-5');
+    assert.equal(full.tool?.strict, undefined);
+    assert.match(full.warnings.join('\n'), /response_format\.json_schema\.strict: .*20 strict tools/);
+  });
 });
 
 describe('strict tool use', () => {

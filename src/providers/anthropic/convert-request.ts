@@ -658,6 +658,20 @@ function jsonTool(request: ChatCompletionRequest): AnthropicTool | undefined {
   throw invalidValue('response_format', "expected type 'text', 'json_object' or 'json_schema'");
 }
 
+/**
+ * A `json_schema` with `strict: true` → strict tool use on JSON mode's forced tool (OpenAI's strict
+ * means the answer follows the schema; Claude's, that the tool input does), where the model and the
+ * schema allow it (strictSchema: else a warning says why). A schema-less `json_schema` means any
+ * object: nothing to be strict about.
+ */
+function strictJsonSchema(request: ChatCompletionRequest, target: ChatTarget, budget: StrictBudget): AnthropicTool['input_schema'] | undefined {
+  const format = request.response_format;
+  if (!isRecord(format) || format.type !== 'json_schema' || !isRecord(format.json_schema)) return undefined;
+  const { strict, schema } = format.json_schema;
+  if (strict !== true || !isRecord(schema)) return undefined;
+  return strictSchema({ name: JSON_RESPONSE_TOOL, parameters: schema, strict }, 'response_format.json_schema', target, budget);
+}
+
 function checkSampling(request: ChatCompletionRequest): void {
   const { temperature, n } = request;
   if (temperature !== undefined && temperature !== null && (typeof temperature !== 'number' || temperature < 0 || temperature > 1)) {
@@ -733,6 +747,8 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
     json = undefined;
   }
   if (json !== undefined) {
+    const strict = strictJsonSchema(request, target, budget);
+    if (strict !== undefined) json = { ...json, input_schema: strict, strict: true };
     // No JSON mode on Anthropic: the answer is forced through a tool whose input is the JSON.
     // With client tools the model may still call them first ("any"; no tool_choice means "auto", as
     // in OpenAI's API); a named or required choice stays.

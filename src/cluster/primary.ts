@@ -14,6 +14,7 @@ import { createLogger, type Logger } from '../logging/logger.js';
 import type { ProcessFaults } from '../logging/process-faults.js';
 import { MemoryRateLimiter } from '../rate-limit/memory-rate-limiter.js';
 import { loadForReload, masterKeySetup } from '../server/gateway-server.js';
+import { onReloadSignal } from '../server/reload-signal.js';
 import { onStopSignals } from '../server/stop-signals.js';
 import { configuredHosts, configuredSecrets, createRedactor, instanceRegistry } from '../services.js';
 import { RedisConnection } from '../store/redis-connection.js';
@@ -394,7 +395,11 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
 
   // Under the CLI, its parent passes the signal on too: one stop either way (see stop-signals.ts).
   onStopSignals(() => void stop(0));
-  process.on('SIGHUP', () => void reloadAll());
+  // Those that came during the start (its migrations) are applied now: a worker not yet listening takes the result when it does.
+  if (onReloadSignal(() => void reloadAll()) > 0) {
+    logger.info('SIGHUP came while the primary was starting: reloading the configuration now');
+    void reloadAll();
+  }
 
   logger.info({ workers: count }, 'starting workers');
   for (let index = 0; index < count; index++) fork(index, 0);

@@ -14,6 +14,7 @@ import type { Logger } from '../logging/logger.js';
 import { countedByFallback, MemoryRateLimiter, type RateLimitDecision, type RateLimiter, type Reservation } from '../rate-limit/memory-rate-limiter.js';
 import { GatewayServer, masterKeySetup } from '../server/gateway-server.js';
 import type { ProcessFaults } from '../logging/process-faults.js';
+import { onReloadSignal } from '../server/reload-signal.js';
 import { onStopSignals } from '../server/stop-signals.js';
 import { usageSpoolFile } from '../usage/batched-usage-writer.js';
 import { isMessage, type MetricsText, type PrimaryMessage, type ReplyValue, type WorkerInit, type WorkerMessage, type WorkerNotice, type WorkerRequest } from './messages.js';
@@ -291,8 +292,9 @@ export async function runWorker(fail: (message: string) => never, faults: Proces
   // arrives twice: one drain either way (see stop-signals.ts).
   // An exit with no drain still keeps the usage records already made (this worker's spool file).
   onStopSignals(shutdown, () => gateway?.shared.spoolUsageNow());
-  // Reloads are coordinated by the primary (SIGHUP to it); one sent to the whole group must not end a worker.
-  process.on('SIGHUP', () => undefined);
+  // Reloads are coordinated by the primary (SIGHUP to it); one sent to the whole group must not end a
+  // worker. Held since its entry point loaded; one held meanwhile is ignored too (its config comes from the primary).
+  onReloadSignal(() => undefined);
   // A worker whose primary is gone is ended at once by node:cluster itself (process.exit after this
   // event): the usage records not yet written go to its spool file first, whatever ended the primary.
   cluster.worker?.once('disconnect', () => gateway?.shared.spoolUsageNow());

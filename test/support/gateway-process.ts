@@ -45,6 +45,7 @@ function count(haystack: string, needle: string): number {
  * `nodeFlags` go before the script (the load figures pass those of `npm start`). `detached` starts it
  * in a process group of its own, so stopEveryProcess() can signal its groups without this one's.
  * `cwd` is where it runs (a relative LLM_PROXY_CONFIG is read, and named in messages, from there).
+ * `onSpawn` gets the child at once, before it listens (to signal it while it starts).
  */
 export async function startGatewayProcess(
   env: Record<string, string>,
@@ -52,7 +53,7 @@ export async function startGatewayProcess(
   args: string[] = [],
   entry = 'dist/src/main.js',
   nodeFlags: readonly string[] = [],
-  options: { detached?: boolean; cwd?: string } = {},
+  options: { detached?: boolean; cwd?: string; onSpawn?: (child: ChildProcessWithoutNullStreams) => void } = {},
 ): Promise<GatewayProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-process-'));
   const configPath = join(dir, 'config.yaml');
@@ -65,6 +66,7 @@ export async function startGatewayProcess(
     detached: options.detached === true,
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
+  options.onSpawn?.(child);
   let output = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));

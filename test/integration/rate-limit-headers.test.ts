@@ -1,7 +1,8 @@
 // Which X-RateLimit-* headers an answer carries, per the limits its key has: the request family
 // (under CONTRACT.md's bare names and OpenAI's `-requests` names, whose reset is OpenAI's duration)
 // when the key has a request limit, the `-tokens` family when it has a token limit and the route
-// counts tokens, nothing for a limit the key does not have.
+// counts tokens. CONTRACT.md pins the bare three on every authenticated answer: a key with no
+// request limit gets them as 0 (no limit, as 0 means in the configuration), and no `-requests` names.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
@@ -11,6 +12,13 @@ import { durationMs } from '../support/rate-limit-timing.js';
 
 const REQUEST_HEADERS = ['x-ratelimit-limit', 'x-ratelimit-limit-requests', 'x-ratelimit-remaining', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset', 'x-ratelimit-reset-requests'];
 const TOKEN_HEADERS = ['x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens'];
+/** CONTRACT.md's three, on every authenticated answer. */
+const BARE_HEADERS = ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'];
+
+/** The bare three of a key with no request limit: 0 each. */
+function assertNoRequestLimit(response: JsonResponse): void {
+  for (const name of BARE_HEADERS) assert.equal(response.headers.get(name), '0', name);
+}
 
 function limitHeaders(response: JsonResponse): string[] {
   return [...response.headers.keys()].filter((name) => name.startsWith('x-ratelimit-')).sort();
@@ -51,24 +59,27 @@ describe('rate-limit headers per the key\'s limits', () => {
     assert.deepEqual(limitHeaders(refused), [...REQUEST_HEADERS, ...TOKEN_HEADERS].sort());
   });
 
-  test('tokens only: the -tokens family where tokens are counted, no request headers anywhere', async () => {
+  test('tokens only: the -tokens family where tokens are counted, the bare three as 0 everywhere, no -requests names', async () => {
     const { key } = await createKey(gateway.url, { rpm_limit: 0, tpm_limit: 1_000 });
+    const withTokens = [...BARE_HEADERS, ...TOKEN_HEADERS].sort();
     const answered = await chat(gateway.url, key, { max_tokens: 50 });
     assert.equal(answered.status, 200, answered.text);
-    assert.deepEqual(limitHeaders(answered), TOKEN_HEADERS);
+    assert.deepEqual(limitHeaders(answered), withTokens);
+    assertNoRequestLimit(answered);
     const streamed = await chat(gateway.url, key, { max_tokens: 50, stream: true });
     assert.equal(streamed.status, 200, streamed.text);
-    assert.deepEqual(limitHeaders(streamed), TOKEN_HEADERS);
+    assert.deepEqual(limitHeaders(streamed), withTokens);
     const refused = await chat(gateway.url, key, { max_tokens: 990 });
     assert.equal(refused.status, 429, refused.text);
-    assert.deepEqual(limitHeaders(refused), TOKEN_HEADERS);
+    assert.deepEqual(limitHeaders(refused), withTokens);
+    assertNoRequestLimit(refused);
     upstream.enqueue({ kind: 'status', status: 400, body: JSON.stringify({ error: { message: 'bad', type: 'invalid_request_error', param: null, code: null } }) });
     const failed = await chat(gateway.url, key, { max_tokens: 50 });
     assert.equal(failed.status, 400, failed.text);
-    assert.deepEqual(limitHeaders(failed), TOKEN_HEADERS);
-    // Nothing counted: no limit applies to a model list, nor to a request refused before its tokens are.
-    assert.deepEqual(limitHeaders(await callJson(gateway.url, 'GET', '/v1/models', key)), []);
-    assert.deepEqual(limitHeaders(await chat(gateway.url, key, { model: 'no-such-model' })), []);
+    assert.deepEqual(limitHeaders(failed), withTokens);
+    // No token count: a model list, a request refused before its tokens are.
+    assert.deepEqual(limitHeaders(await callJson(gateway.url, 'GET', '/v1/models', key)), BARE_HEADERS);
+    assert.deepEqual(limitHeaders(await chat(gateway.url, key, { model: 'no-such-model' })), BARE_HEADERS);
   });
 
   test('requests only: the request family on every route, no -tokens headers', async () => {
@@ -89,8 +100,15 @@ describe('rate-limit headers per the key\'s limits', () => {
     assert.ok(Number(over.headers.get('retry-after')) >= 1);
   });
 
-  test('no limit: no rate-limit headers', async () => {
+  test('no limit: the bare three as 0 (CONTRACT: every authenticated answer), a master-only refusal too', async () => {
     const { key } = await createKey(gateway.url, { rpm_limit: 0, tpm_limit: 0 });
-    assert.deepEqual(limitHeaders(await chat(gateway.url, key, { max_tokens: 50 })), []);
+    const answered = await chat(gateway.url, key, { max_tokens: 50 });
+    assert.equal(answered.status, 200, answered.text);
+    assert.deepEqual(limitHeaders(answered), BARE_HEADERS);
+    assertNoRequestLimit(answered);
+    const refused = await callJson(gateway.url, 'GET', '/admin/keys', key);
+    assert.equal(refused.status, 403, refused.text);
+    assert.deepEqual(limitHeaders(refused), BARE_HEADERS);
+    assertNoRequestLimit(refused);
   });
 });

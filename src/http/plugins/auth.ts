@@ -113,6 +113,17 @@ function setLimitHeaders(reply: FastifyReply, limit: number, remaining: number, 
   reply.header('x-ratelimit-reset-requests', formatOpenAiDuration(resetMs));
 }
 
+/**
+ * A key with no request limit: CONTRACT.md's three still, each 0, as 0 means no limit in the
+ * configuration (a client that waits Reset seconds at Remaining 0 waits none). Not OpenAI's
+ * `-requests` names: OpenAI never sends a limit of 0, and clients read those as a real quota.
+ */
+function setNoLimitHeaders(reply: FastifyReply): void {
+  reply.header('x-ratelimit-limit', 0);
+  reply.header('x-ratelimit-remaining', 0);
+  reply.header('x-ratelimit-reset', 0);
+}
+
 /** Only reads: a route marked as a page is never opened by the cookie alone for anything else. */
 function sessionPage(request: FastifyRequest): boolean {
   return request.routeOptions.config.sessionPage === true && (request.method === 'GET' || request.method === 'HEAD');
@@ -128,7 +139,10 @@ export function registerAuth(app: FastifyInstance, services: Services): void {
   /** The key's request limit; the limiter answers at once in memory, through a promise with Redis or the cluster primary. */
   const limitRequests = (principal: Principal, reply: FastifyReply): Promise<void> | undefined => {
     const rpm = principal.rpmLimit ?? defaultRpm;
-    if (rpm <= 0) return undefined;
+    if (rpm <= 0) {
+      setNoLimitHeaders(reply);
+      return undefined;
+    }
     const apply = (decision: RateLimitDecision) => {
       setLimitHeaders(reply, decision.limit, decision.remaining, decision.resetMs);
       if (!decision.allowed) {

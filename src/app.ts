@@ -153,6 +153,11 @@ export function buildApp(services: Services, options: AppOptions = {}): App {
     reply.header('x-request-id', request.id);
     reply.header('cache-control', 'no-store');
     reply.header('vary', 'Authorization');
+    // Of the dashboard's security headers, the one that means something for JSON and event streams
+    // (OWASP's REST cheat sheet asks it of API answers): a browser never reads an answer as another
+    // type than it says, however much of a model's text it quotes. Framing, referrer, opener and
+    // script policies are for pages (/ui, /docs set them).
+    reply.header('x-content-type-options', 'nosniff');
     metrics.requestStarted();
     const res = reply.raw as TrackedResponse;
     res[TRACKED] = reply;

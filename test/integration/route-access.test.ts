@@ -1,5 +1,6 @@
 // RELIABILITY §4d#13 (every route goes through auth; a route-table test fails on any route missing
-// it) and §4d#12 (every API answer carries Cache-Control: no-store and Vary: Authorization). Every
+// it) and §4d#12 (every API answer carries Cache-Control: no-store and Vary: Authorization), and
+// X-Content-Type-Options: nosniff on every answer, JSON and streams as the dashboard's pages. Every
 // operation of /openapi.json is called without a key, with a client key and with the master key;
 // openapi-docs.test.ts proves the document holds every route of the table, so a new route lands
 // here too, and fails until it is given its access in the lists below.
@@ -60,9 +61,10 @@ describe('§4d#12/#13 access and caching headers on every route', () => {
     return call(stack.url, { method: operation.method, path: operation.url, headers, ...(body === undefined ? {} : { body }) });
   }
 
-  /** no-store on everything but the dashboard page (revalidated, no-cache); Vary: Authorization on all. */
+  /** no-store on everything but the dashboard page (revalidated, no-cache); Vary: Authorization and nosniff on all. */
   function assertCachingHeaders(operation: Operation, res: RawResponse): void {
     assert.equal(res.headers.vary, 'Authorization', `${operation.name}: Vary`);
+    assert.equal(res.headers['x-content-type-options'], 'nosniff', `${operation.name}: X-Content-Type-Options`);
     assert.equal(res.headers['cache-control'], operation.name === 'GET /ui' ? 'no-cache' : 'no-store', `${operation.name}: Cache-Control`);
   }
 
@@ -118,12 +120,13 @@ describe('§4d#12/#13 access and caching headers on every route', () => {
     for (const [name, res] of answers) {
       assert.equal(res.headers['cache-control'], 'no-store', name);
       assert.equal(res.headers.vary, 'Authorization', name);
+      assert.equal(res.headers['x-content-type-options'], 'nosniff', name);
     }
     assert.deepEqual(answers.map(([, res]) => res.status), [200, 404, 400, 413]);
   });
 });
 
-describe('§4d#12 refusals made outside the routes carry the same caching headers', () => {
+describe('§4d#12 refusals made outside the routes carry the same caching and nosniff headers', () => {
   let stack: Stack;
 
   before(async () => {
@@ -137,7 +140,7 @@ describe('§4d#12 refusals made outside the routes carry the same caching header
 
   const raw = async (pieces: string[], gapMs = 0): Promise<RawResponse> => parseRawResponse((await rawExchange(stack.url, pieces, { gapMs, timeoutMs: 5_000, until: hasWholeResponse })).text);
 
-  test('malformed HTTP, timeouts, URL and coding refusals, rate limits, the auth lockout and upstream failures: no-store and Vary: Authorization on each', async () => {
+  test('malformed HTTP, timeouts, URL and coding refusals, rate limits, the auth lockout and upstream failures: no-store, Vary: Authorization and nosniff on each', async () => {
     const answers: Array<[string, number, RawResponse]> = [];
     answers.push(['not HTTP', 400, await raw(['HELLO WORLD\r\n\r\n'])]);
     answers.push(['bad X-Request-Id', 400, await raw(['GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: a\rb\r\n\r\n'])]);
@@ -160,6 +163,7 @@ describe('§4d#12 refusals made outside the routes carry the same caching header
       assert.equal(res.status, status, `${name}: ${res.body.slice(0, 200)}`);
       assert.equal(res.headers['cache-control'], 'no-store', `${name}: Cache-Control`);
       assert.equal(res.headers.vary, 'Authorization', `${name}: Vary`);
+      assert.equal(res.headers['x-content-type-options'], 'nosniff', `${name}: X-Content-Type-Options`);
     }
   });
 });

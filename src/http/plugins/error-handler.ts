@@ -336,7 +336,7 @@ const REASONS: Record<number, string> = {
  */
 function rawAnswer(status: number, body: ErrorBody, requestId: string, extraHeaders = ''): string {
   const text = JSON.stringify(body);
-  return `HTTP/1.1 ${status} ${REASONS[status] ?? 'Bad Request'}\r\n${extraHeaders}Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nX-Request-Id: ${requestId}\r\nCache-Control: no-store\r\nVary: Authorization\r\nConnection: close\r\n\r\n${text}`;
+  return `HTTP/1.1 ${status} ${REASONS[status] ?? 'Bad Request'}\r\n${extraHeaders}Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nX-Request-Id: ${requestId}\r\nCache-Control: no-store\r\nVary: Authorization\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${text}`;
 }
 
 /** A socket whose bad request is answered (or will be, once the answers it owes are out). */

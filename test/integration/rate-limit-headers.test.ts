@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
-import { startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+import { CLIENT_KEY, MASTER_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 import { callJson, chat, createKey, type JsonResponse } from '../support/key-support.js';
 import { durationMs } from '../support/rate-limit-timing.js';
 
@@ -110,5 +110,47 @@ describe('rate-limit headers per the key\'s limits', () => {
     assert.equal(refused.status, 403, refused.text);
     assert.deepEqual(limitHeaders(refused), BARE_HEADERS);
     assertNoRequestLimit(refused);
+  });
+});
+
+// The master key sets no limit of its own, so LLM_PROXY_RPM (CONTRACT.md: keys that set none) counts
+// it like any such key, on every route it opens, with the dashboard's sessions (signed in with it) in
+// the same count; a client key's count is its own.
+describe('the master key under LLM_PROXY_RPM', () => {
+  let upstream: FakeOpenAi;
+  let gateway: Gateway;
+
+  before(async () => {
+    upstream = await startFakeOpenAi({ apiKey: UPSTREAM_KEY });
+    gateway = await startGateway({ OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${upstream.url}/v1`, LLM_PROXY_RPM: '4' });
+  });
+  after(async () => {
+    await gateway.close();
+    await upstream.close();
+  });
+
+  test('counted with its dashboard sessions against the default limit, on chat and admin routes alike; a client key keeps its own count', async () => {
+    const signedIn = await fetch(`${gateway.url}/ui/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ master_key: MASTER_KEY }) });
+    assert.equal(signedIn.status, 201);
+    const session = {
+      cookie: (signedIn.headers.get('set-cookie') ?? '').split(';')[0] ?? '',
+      'x-llm-proxy-csrf': ((await signedIn.json()) as { csrf_token: string }).csrf_token,
+    };
+    const answered = await chat(gateway.url, MASTER_KEY, { max_tokens: 20 });
+    assert.equal(answered.status, 200, answered.text);
+    assert.equal(answered.headers.get('x-ratelimit-limit'), '4');
+    assert.equal(answered.headers.get('x-ratelimit-remaining'), '3');
+    assert.equal((await callJson(gateway.url, 'GET', '/admin/keys', MASTER_KEY)).status, 200);
+    const bySession = await fetch(`${gateway.url}/admin/keys`, { headers: session });
+    assert.equal(bySession.status, 200);
+    assert.equal(bySession.headers.get('x-ratelimit-remaining'), '1');
+    assert.equal((await callJson(gateway.url, 'GET', '/v1/models', MASTER_KEY)).status, 200);
+    const over = await callJson(gateway.url, 'GET', '/admin/keys', MASTER_KEY);
+    assert.equal(over.status, 429, over.text);
+    assert.ok(Number(over.headers.get('retry-after')) >= 1);
+    assert.equal((await fetch(`${gateway.url}/admin/keys`, { headers: session })).status, 429);
+    const client = await chat(gateway.url, CLIENT_KEY, { max_tokens: 20 });
+    assert.equal(client.status, 200, client.text);
+    assert.equal(client.headers.get('x-ratelimit-remaining'), '3');
   });
 });

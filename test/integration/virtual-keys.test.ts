@@ -7,10 +7,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { generateVirtualKey } from '../../src/keys/virtual-keys.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { CLIENT_KEY, eventually, MASTER_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+import { openStream } from '../support/gateway-process.js';
 import { callJson, chat, createKey, errorCode, errorMessage } from '../support/key-support.js';
 
 describe('virtual keys on one instance', () => {
@@ -145,6 +147,28 @@ describe('virtual keys on one instance', () => {
     assert.equal(expired.status, 403);
     assert.equal(errorCode(expired), 'key_expired');
     assert.match(errorMessage(expired), /expired/);
+  });
+
+  // Revocation refuses every request that comes after it; one admitted before it finishes, as
+  // gateways and OpenAI do (a key is checked when a request is admitted), and is billed to the key.
+  test('a key revoked while its stream is under way: the stream finishes, its usage is the key\'s, the next request is refused', async () => {
+    const { id, key } = await createKey(base);
+    let release = (): void => undefined;
+    upstream.enqueue({ kind: 'gated-stream', chunks: 2, release: new Promise<void>((resolve) => (release = resolve)) });
+    const stream = openStream(base, { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, JSON.stringify({ model: 'gpt-4', stream: true, messages: [{ role: 'user', content: 'hi' }] }));
+    await eventually(() => stream.received().includes('data: {'), 10_000);
+    assert.equal((await callJson(base, 'DELETE', `/admin/keys/${id}`, MASTER_KEY)).status, 200);
+    const refused = await chat(base, key);
+    assert.equal(errorCode(refused), 'key_revoked');
+    release();
+    const text = await stream.done;
+    assert.match(text, /data: \[DONE\]\s*$/);
+    assert.doesNotMatch(text, /"error"/);
+    // Written in batches: read until it is there.
+    const deadline = Date.now() + 10_000;
+    let requests: number | undefined;
+    while ((requests = ((await callJson(base, 'GET', `/admin/usage?key_id=${id}`, MASTER_KEY)).body.totals as Record<string, number>).requests) !== 1 && Date.now() < deadline) await sleep(50);
+    assert.equal(requests, 1);
   });
 
   test('PATCH changes limits at once', async () => {

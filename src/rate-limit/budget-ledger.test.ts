@@ -88,7 +88,7 @@ function outage() {
 }
 
 async function rowCosts(keyId: string): Promise<{ rows: number; cost: number }> {
-  const groups = await store.usage.summarize({ keyId, start: 0, end: Date.now() + 1 });
+  const groups = await store.analytics.summarize({ keyId, start: 0, end: Date.now() + 1 });
   return { rows: groups.reduce((sum, group) => sum + group.requests, 0), cost: groups.reduce((sum, group) => sum + group.cost, 0) };
 }
 

@@ -74,10 +74,35 @@ export interface UsageRecordTable {
   day: string;
 }
 
+/**
+ * The usage records summed per UTC day, key, model and provider, written in the same transaction
+ * as the records themselves: the reports read whole days here instead of every record.
+ */
+export interface UsageDailyTable {
+  /** The UTC date, as usage_records.day. */
+  day: string;
+  key_id: string;
+  model: string;
+  /** '' for records with no provider (usage_records.provider null). */
+  provider: string;
+  requests: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached_tokens: number;
+  /** Sum of the costs known (a record's null cost adds 0). */
+  cost: number;
+  /** Records with status 'error'. */
+  errors: number;
+  cache_hits: number;
+  latency_sum: number;
+  latency_max: number;
+}
+
 export interface Schema {
   virtual_keys: VirtualKeyTable;
   budget_reservations: BudgetReservationTable;
   usage_records: UsageRecordTable;
+  usage_daily: UsageDailyTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

@@ -35,7 +35,7 @@ export class SqlStore {
         ? undefined
         : openSqliteReader({ file: this.database.location, busyTimeoutMs: options.busyTimeoutMs ?? 5_000, cacheKib: SQLITE_CACHE_KIB }, this.database.db, logger);
     const reader = this.reader?.db ?? this.database.db;
-    this.usage = new UsageStore(this.database.db, ready, this.database.sqlite, reader);
+    this.usage = new UsageStore(this.database.db, ready, this.database.sqlite);
     this.analytics = new UsageAnalytics(reader, ready);
   }
 

@@ -1,10 +1,15 @@
-// Aggregates over the usage records for the admin dashboard (issue #10): totals, time series per
-// hour or day, sums grouped by day/key/model/provider with paging, and the raw rows newest first.
-// All of it is computed by the database in SQL that SQLite and PostgreSQL read alike (integer
-// arithmetic for hour buckets, the stored `day` column for days), so 100,000 rows never travel.
+// Aggregates over the usage records for the usage API and the admin dashboard (issue #10): the
+// per-day, model and key sums of /admin/usage, totals, time series per hour or day, sums grouped
+// by day/key/model/provider with paging, and the raw rows newest first. All of it is computed by
+// the database in SQL that SQLite and PostgreSQL read alike (integer arithmetic for hour buckets,
+// the stored `day` column for days), so 100,000 rows never travel. The whole UTC days of a range are
+// read from the daily sums (usage_daily), only its partial first and last days from the records;
+// hourly series read the records alone.
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Schema } from './database.js';
-import { ID_MAX, KEY_ID_MAX, MODEL_MAX, text, usageDayBounds } from './usage-store.js';
+import { DAY_MS, ID_MAX, KEY_ID_MAX, MODEL_MAX, text, usageDayBounds, utcDay } from './usage-store.js';
+
+const HOUR_MS = 3_600_000;
 
 export const USAGE_DIMENSIONS = ['day', 'key', 'model', 'provider'] as const;
 export type UsageDimension = (typeof USAGE_DIMENSIONS)[number];
@@ -12,16 +17,32 @@ export type UsageBucket = 'hour' | 'day';
 export const GROUP_SORTS = ['requests', 'cost', 'tokens', 'errors', 'name'] as const;
 export type GroupSort = (typeof GROUP_SORTS)[number];
 
-const HOUR_MS = 3_600_000;
-
-/** Columns by dimension: fixed strings, never user input, so they may be spliced into SQL. */
+/** Columns by dimension (of the source below): fixed strings, never user input, so they may be spliced into SQL. */
 const COLUMN: Record<UsageDimension, string> = {
   day: 'day',
   key: 'key_id',
   model: 'model',
-  // Records of requests that never reached a provider have none.
-  provider: "coalesce(provider, '')",
+  provider: 'provider',
 };
+
+export interface UsageQuery {
+  keyId?: string;
+  /** Inclusive, epoch ms. */
+  start: number;
+  /** Exclusive, epoch ms. */
+  end: number;
+}
+
+/** GET /admin/usage's and /api/usage's groups. */
+export interface UsageGroup {
+  day: string;
+  model: string;
+  keyId: string;
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+  cost: number;
+}
 
 export interface UsageFilter {
   /** Inclusive, epoch ms. */
@@ -86,17 +107,17 @@ export interface RowCursor {
   id: string;
 }
 
-/** Each figure's column and aggregate; max for the maximum, sums (of the per-group values) otherwise. */
+/** Each figure's column and aggregate over the source; max for the maximum, sums (of the per-day or per-row values) otherwise. */
 const AGGREGATES = [
-  ['requests', 'count(*)'],
+  ['requests', 'sum(requests)'],
   ['prompt_tokens', 'sum(prompt_tokens)'],
   ['completion_tokens', 'sum(completion_tokens)'],
   ['cached_tokens', 'sum(cached_tokens)'],
   ['cost', 'sum(cost)'],
-  ['errors', "sum(case when status = 'error' then 1 else 0 end)"],
-  ['cache_hits', 'sum(cache_hit)'],
-  ['latency_sum', 'sum(latency_ms)'],
-  ['latency_max', 'max(latency_ms)'],
+  ['errors', 'sum(errors)'],
+  ['cache_hits', 'sum(cache_hits)'],
+  ['latency_sum', 'sum(latency_sum)'],
+  ['latency_max', 'max(latency_max)'],
 ] as const;
 const FIGURES = sql.raw(AGGREGATES.map(([name, aggregate]) => `${aggregate} as ${name}`).join(', '));
 /**
@@ -134,9 +155,10 @@ function figures(row: FigureColumns): UsageFigures {
 }
 
 /**
- * The WHERE clause: created_at bounds the range; with a key, the day bounds narrow the (key_id, day)
- * index too. Without one they are left out: they repeat created_at's, and PostgreSQL, taking them
- * for independent, expected a third of the rows and planned the big ranges badly (usageDayBounds).
+ * The WHERE clause over the records: created_at bounds the range; with a key, the day bounds narrow
+ * the (key_id, day) index too. Without one they are left out: they repeat created_at's, and
+ * PostgreSQL, taking them for independent, expected a third of the rows and planned the big ranges
+ * badly (usageDayBounds).
  */
 function where(filter: UsageFilter): RawBuilder<unknown> {
   const parts = [sql`created_at >= ${filter.start}`, sql`created_at < ${filter.end}`];
@@ -148,20 +170,71 @@ function where(filter: UsageFilter): RawBuilder<unknown> {
   return sql`where ${sql.join(parts, sql` and `)}`;
 }
 
+/** A record as one row of the source: the daily sums' columns, for one request (and its hour, for hourly series). */
+const RECORD_COLUMNS = sql.raw(
+  `created_at - created_at % ${HOUR_MS} as hour, day, key_id, model, coalesce(provider, '') as provider, 1 as requests, prompt_tokens, completion_tokens, cached_tokens, cost, ` +
+    "case when status = 'error' then 1 else 0 end as errors, cache_hit as cache_hits, latency_ms as latency_sum, latency_ms as latency_max",
+);
+const DAILY_COLUMNS = sql.raw('null as hour, day, key_id, model, provider, requests, prompt_tokens, completion_tokens, cached_tokens, cost, errors, cache_hits, latency_sum, latency_max');
+
+/**
+ * What the reports aggregate, as a derived table `u`: the daily sums of the whole UTC days in the
+ * range and the records of its partial first and last days (none when the range is whole days),
+ * or, with `rollup` off (and for hourly series, which the sums cannot answer), the range's records
+ * alone. Both give the same sums; only the cost may differ in its last bits, being added in another order.
+ */
+function source(filter: UsageFilter, rollup: boolean): RawBuilder<unknown> {
+  const first = Math.ceil(filter.start / DAY_MS) * DAY_MS;
+  const last = Math.floor(filter.end / DAY_MS) * DAY_MS;
+  if (!rollup || first >= last) return sql`(select ${RECORD_COLUMNS} from usage_records ${where(filter)}) u`;
+  const parts = [sql`day >= ${utcDay(first)}`, sql`day < ${utcDay(last)}`];
+  if (filter.keyId !== undefined) parts.push(sql`key_id = ${text(filter.keyId, KEY_ID_MAX)}`);
+  if (filter.model !== undefined) parts.push(sql`model = ${text(filter.model, MODEL_MAX)}`);
+  const branches = [sql`select ${DAILY_COLUMNS} from usage_daily where ${sql.join(parts, sql` and `)}`];
+  if (filter.start < first) branches.push(sql`select ${RECORD_COLUMNS} from usage_records ${where({ ...filter, end: first })}`);
+  if (last < filter.end) branches.push(sql`select ${RECORD_COLUMNS} from usage_records ${where({ ...filter, start: last })}`);
+  return sql`(${sql.join(branches, sql` union all `)}) u`;
+}
+
 function dayStart(day: string): number {
   return Date.parse(`${day}T00:00:00Z`);
 }
 
 export class UsageAnalytics {
+  private readonly rollup: boolean;
+
   constructor(
     private readonly db: Kysely<Schema>,
     private readonly ready: () => Promise<void>,
-  ) {}
+    /** `rollup: false` reads every record of a range, never the daily sums (the tests compare the two). */
+    options: { rollup?: boolean } = {},
+  ) {
+    this.rollup = options.rollup ?? true;
+  }
+
+  /** Sums by UTC day, model and key over [start, end), for GET /admin/usage and /api/usage. */
+  async summarize(query: UsageQuery): Promise<UsageGroup[]> {
+    await this.ready();
+    const result = await sql<{ day: string; model: string; key_id: string; requests: unknown; prompt_tokens: unknown; completion_tokens: unknown; cost: unknown }>`
+      select day, model, key_id, sum(requests) as requests, sum(prompt_tokens) as prompt_tokens, sum(completion_tokens) as completion_tokens, sum(cost) as cost
+      from ${source(query, this.rollup)}
+      group by day, model, key_id
+      order by day, model, key_id`.execute(this.db);
+    return result.rows.map((row) => ({
+      day: row.day,
+      model: row.model,
+      keyId: row.key_id,
+      requests: num(row.requests),
+      promptTokens: num(row.prompt_tokens),
+      completionTokens: num(row.completion_tokens),
+      cost: num(row.cost),
+    }));
+  }
 
   /** Totals over the filter. */
   async totals(filter: UsageFilter): Promise<UsageFigures> {
     await this.ready();
-    const result = await sql<FigureColumns>`select ${FIGURES} from usage_records ${where(filter)}`.execute(this.db);
+    const result = await sql<FigureColumns>`select ${FIGURES} from ${source(filter, this.rollup)}`.execute(this.db);
     return figures(result.rows[0] ?? ({} as FigureColumns));
   }
 
@@ -169,12 +242,12 @@ export class UsageAnalytics {
   async timeseries(filter: UsageFilter, bucket: UsageBucket, groupBy?: Exclude<UsageDimension, 'day'>): Promise<TimeseriesRow[]> {
     await this.ready();
     // Integer arithmetic on epoch ms: the same expression and result on both engines.
-    const bucketSql = bucket === 'hour' ? sql.raw(`created_at - created_at % ${HOUR_MS}`) : sql.raw('day');
+    const bucketSql = sql.raw(bucket);
     // PostgreSQL refuses a constant in GROUP BY, so the ungrouped form groups by the bucket alone.
     const groupSql = groupBy === undefined ? sql.raw("''") : sql.raw(COLUMN[groupBy]);
     const result = await sql<FigureColumns & { bucket: unknown; grp: string }>`
       select ${bucketSql} as bucket, ${groupSql} as grp, ${FIGURES}
-      from usage_records ${where(filter)}
+      from ${source(filter, this.rollup && bucket === 'day')}
       group by ${groupBy === undefined ? bucketSql : sql`${bucketSql}, ${groupSql}`}
       order by 1`.execute(this.db);
     return result.rows.map((row) => ({
@@ -196,16 +269,16 @@ export class UsageAnalytics {
     // Ties and 'name' fall back to the dimensions themselves, so paging is stable.
     const byName = dimensions.map((_, index) => `d${index}`).join(', ');
     const sortSql = {
-      requests: 'count(*) desc',
+      requests: 'sum(requests) desc',
       cost: 'coalesce(sum(cost), 0) desc',
       tokens: 'sum(prompt_tokens) + sum(completion_tokens) desc',
-      errors: "sum(case when status = 'error' then 1 else 0 end) desc",
+      errors: 'sum(errors) desc',
       name: byName,
     }[page.sort];
     const order = sql.raw(page.sort === 'name' ? byName : `${sortSql}, ${byName}`);
     const result = await sql<FigureColumns & Record<string, unknown>>`
       select ${sql.join(columns)}, ${FIGURES}, ${WINDOW_TOTALS}
-      from usage_records ${where(filter)}
+      from ${source(filter, this.rollup)}
       group by ${groupBy}
       order by ${order}
       limit ${page.limit} offset ${page.offset}`.execute(this.db);
@@ -214,7 +287,7 @@ export class UsageAnalytics {
       // An empty page (no usage, or an offset past the end) carries no window: ask separately.
       const [totals, counted] = await Promise.all([
         this.totals(filter),
-        sql<{ n: unknown }>`select count(*) as n from (select 1 as one from usage_records ${where(filter)} group by ${groupBy}) grouped`.execute(this.db),
+        sql<{ n: unknown }>`select count(*) as n from (select 1 as one from ${source(filter, this.rollup)} group by ${groupBy}) grouped`.execute(this.db),
       ]);
       return { rows: [], count: num(counted.rows[0]?.n), totals };
     }

@@ -1,6 +1,7 @@
 // Every usage row updates each index of usage_records, so the table keeps only the indexes its
 // range queries use. These tests run the real summary and analytics queries on a migrated SQLite
-// file and read SQLite's plan for each: none may scan the whole table.
+// file and read SQLite's plan for each: none may scan the whole table, of the records or of their
+// daily sums (the whole days of a range are read there, its partial first and last from the records).
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import type { Schema } from './database.js';
 import { migrateToLatest } from './migrations.js';
 import { UsageAnalytics } from './usage-analytics.js';
 import { UsageStore } from './usage-store.js';
+import { usageRecord } from '../../test/support/usage-fixture.js';
 
 interface PlanRow {
   detail: string;
@@ -35,18 +37,12 @@ describe('usage_records indexes (SQLite)', () => {
       },
     });
     await migrateToLatest(db);
-    // Enough rows over enough days and keys that SQLite's planner has a choice to make.
-    const insert = sqlite.prepare(
-      `INSERT INTO usage_records (id, request_id, key_id, endpoint, model, prompt_tokens, completion_tokens, cached_tokens, latency_ms, status, http_status, stream, cache_hit, estimated, created_at, day)
-       VALUES (?, ?, ?, 'chat.completions', ?, 1, 1, 0, 1, 'ok', 200, 0, 0, 0, ?, ?)`,
-    );
+    // Enough rows over enough days and keys that SQLite's planner has a choice to make, written as the
+    // writer does (the daily sums with them).
     const start = Date.UTC(2026, 9, 1);
-    sqlite.transaction(() => {
-      for (let index = 0; index < 2000; index++) {
-        const createdAt = start + index * 3_600_000;
-        insert.run(`u${index}`, `r${index}`, `key${index % 7}`, `model${index % 3}`, createdAt, new Date(createdAt).toISOString().slice(0, 10));
-      }
-    })();
+    const records = Array.from({ length: 2000 }, (_, index) => usageRecord(`u${index}`, `key${index % 7}`, `model${index % 3}`, start + index * 3_600_000 + 60_000));
+    assert.equal(await new UsageStore(db, ready, sqlite).insertBatch(records), 2000);
+    ran.length = 0;
     sqlite.exec('ANALYZE');
   });
 
@@ -62,12 +58,15 @@ describe('usage_records indexes (SQLite)', () => {
     return (sqlite.prepare(`EXPLAIN QUERY PLAN ${last.sql}`).all(...last.parameters) as PlanRow[]).map((row) => row.detail);
   }
 
-  /** Every read of usage_records is an index search (a range or a skip-scan), never a scan of the table or a whole index; `index`, when given, is the one used. */
-  function assertSearched(plan: string[], index?: string): void {
-    const reads = plan.filter((detail) => /usage_records/.test(detail));
-    assert.ok(reads.length > 0, `no read of usage_records in ${JSON.stringify(plan)}`);
+  /**
+   * Every read of `table` is an index search (a range or a skip-scan; of usage_daily, its primary
+   * key is the table), never a scan of the table or a whole index; `index`, when given, is the one used.
+   */
+  function assertSearched(plan: string[], table: 'usage_records' | 'usage_daily', index?: string): void {
+    const reads = plan.filter((detail) => new RegExp(`\\b${table}\\b`).test(detail));
+    assert.ok(reads.length > 0, `no read of ${table} in ${JSON.stringify(plan)}`);
     for (const detail of reads) {
-      assert.match(detail, /^SEARCH usage_records USING (COVERING )?INDEX /, `plan: ${JSON.stringify(plan)}`);
+      assert.match(detail, new RegExp(`^SEARCH ${table} USING (COVERING INDEX |INDEX |PRIMARY KEY)`), `plan: ${JSON.stringify(plan)}`);
       if (index !== undefined) assert.match(detail, new RegExp(`INDEX ${index}\\b`), `plan: ${JSON.stringify(plan)}`);
     }
   }
@@ -79,29 +78,40 @@ describe('usage_records indexes (SQLite)', () => {
     assert.deepEqual(names, ['usage_records_created_at', 'usage_records_key_day']);
   });
 
-  test('the usage summary searches an index, with a key (key_id, day)', async () => {
-    const store = new UsageStore(db, ready);
-    const window = { start: Date.UTC(2026, 9, 10), end: Date.UTC(2026, 9, 12) };
-    const all = await store.summarize(window);
-    assert.equal(all.reduce((sum, group) => sum + group.requests, 0), 48);
-    assertSearched(lastPlan());
-    const one = await store.summarize({ ...window, keyId: 'key3' });
+  test('the usage summary searches an index, with a key (key_id, day) in both tables', async () => {
+    const analytics = new UsageAnalytics(db, ready);
+    // Whole days but the first and last half days: both tables are read.
+    const window = { start: Date.UTC(2026, 9, 10) - 43_200_000, end: Date.UTC(2026, 9, 12) + 43_200_000 };
+    const all = await analytics.summarize(window);
+    assert.equal(all.reduce((sum, group) => sum + group.requests, 0), 72);
+    assertSearched(lastPlan(), 'usage_records');
+    assertSearched(lastPlan(), 'usage_daily');
+    const one = await analytics.summarize({ ...window, keyId: 'key3' });
     assert.ok(one.length > 0);
-    assertSearched(lastPlan(), 'usage_records_key_day');
+    // A partial day's records: SQLite may take either index for them.
+    assertSearched(lastPlan(), 'usage_records');
+    assertSearched(lastPlan(), 'usage_daily');
+    // A range within one day reads only records: by key and day.
+    await analytics.summarize({ start: Date.UTC(2026, 9, 10, 3, 0), end: Date.UTC(2026, 9, 10, 22, 0), keyId: 'key3' });
+    assertSearched(lastPlan(), 'usage_records', 'usage_records_key_day');
   });
 
   test('the analytics totals, time series and newest-first rows read through an index', async () => {
     const analytics = new UsageAnalytics(db, ready);
-    const window = { start: Date.UTC(2026, 9, 10), end: Date.UTC(2026, 9, 17) };
+    const window = { start: Date.UTC(2026, 9, 10) - 43_200_000, end: Date.UTC(2026, 9, 17) + 43_200_000 };
     const totals = await analytics.totals(window);
-    assert.equal(totals.requests, 7 * 24);
-    assertSearched(lastPlan());
+    assert.equal(totals.requests, 8 * 24);
+    assertSearched(lastPlan(), 'usage_records');
+    assertSearched(lastPlan(), 'usage_daily');
     await analytics.timeseries(window, 'day');
-    assertSearched(lastPlan());
+    assertSearched(lastPlan(), 'usage_daily');
+    await analytics.timeseries(window, 'hour');
+    assertSearched(lastPlan(), 'usage_records');
     const rows = await analytics.rows(window, 10);
     assert.equal(rows.length, 10);
-    assertSearched(lastPlan());
+    assertSearched(lastPlan(), 'usage_records');
     await analytics.totals({ ...window, keyId: 'key1' });
-    assertSearched(lastPlan(), 'usage_records_key_day');
+    assertSearched(lastPlan(), 'usage_records');
+    assertSearched(lastPlan(), 'usage_daily');
   });
 });

@@ -1,32 +1,14 @@
 // Usage records in the database: batch inserts that are safe to replay (insert-or-ignore on a
-// server-made id), each settling the spend and budget holds of exactly the rows it inserted, and
-// the per-key, per-model, per-day sums the usage API reads.
+// server-made id), each settling the spend and budget holds of exactly the rows it inserted and
+// adding them to the daily sums the usage reports read (usage_daily), and retention's deletes.
 import type SqliteDatabase from 'better-sqlite3';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { UsageRecord } from '../usage/usage-recorder.js';
-import type { Schema, UsageRecordTable } from './database.js';
+import type { Schema, UsageDailyTable, UsageRecordTable } from './database.js';
 import { lessReserved, lockOrder, periodEnd, periodStart, takeReservations } from './key-store.js';
 
 /** A record on its way to the database: the recorder has given it its unique id. */
 export type IdentifiedUsageRecord = UsageRecord & { id: string };
-
-export interface UsageQuery {
-  keyId?: string;
-  /** Inclusive, epoch ms. */
-  start: number;
-  /** Exclusive, epoch ms. */
-  end: number;
-}
-
-export interface UsageGroup {
-  day: string;
-  model: string;
-  keyId: string;
-  requests: number;
-  promptTokens: number;
-  completionTokens: number;
-  cost: number;
-}
 
 const INT32_MAX = 2_147_483_647;
 /** Rows per INSERT: ~21 parameters each stays far below SQLite's and PostgreSQL's limits. */
@@ -64,7 +46,7 @@ export function usageDayBounds(range: { start: number; end: number }): [string, 
   return [utcDay(range.start), utcDay(Math.max(range.start, range.end - 1))];
 }
 
-const DAY_MS = 86_400_000;
+export const DAY_MS = 86_400_000;
 /** The UTC day last written, and its bounds: a batch's rows nearly all fall on the same day. */
 let dayStart = 0;
 let dayEnd = 0;
@@ -101,8 +83,17 @@ type UsageValues = [
 /** Where each value sits in UsageValues. */
 const ID = 0;
 const KEY_ID = 2;
+const MODEL = 4;
+const PROVIDER = 5;
+const PROMPT_TOKENS = 7;
+const COMPLETION_TOKENS = 8;
+const CACHED_TOKENS = 9;
 const COST = 10;
+const LATENCY_MS = 11;
+const STATUS = 13;
+const CACHE_HIT = 17;
 const CREATED_AT = 19;
+const DAY = 20;
 
 /**
  * A record's values in USAGE_COLUMNS order, cut and checked for the database: the one mapping both
@@ -137,10 +128,69 @@ function usageValues(record: IdentifiedUsageRecord): UsageValues {
 
 /** The row of a record (the PostgreSQL path). */
 export function toUsageRow(record: IdentifiedUsageRecord): UsageRecordTable {
-  const values = usageValues(record);
+  return rowOf(usageValues(record));
+}
+
+function rowOf(values: UsageValues): UsageRecordTable {
   const row: Record<string, unknown> = {};
   for (let index = 0; index < USAGE_COLUMNS.length; index++) row[USAGE_COLUMNS[index] as string] = values[index];
   return row as unknown as UsageRecordTable;
+}
+
+/** Column order of the daily upsert (DailySums.groups() gives rows in this order). */
+const DAILY_COLUMNS = [
+  'day', 'key_id', 'model', 'provider', 'requests', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'cost', 'errors', 'cache_hits', 'latency_sum', 'latency_max',
+] as const satisfies ReadonlyArray<keyof UsageDailyTable>;
+
+type DailyValues = [
+  day: string, key_id: string, model: string, provider: string, requests: number, prompt_tokens: number, completion_tokens: number,
+  cached_tokens: number, cost: number, errors: number, cache_hits: number, latency_sum: number, latency_max: number,
+];
+
+/** Every figure is added to the stored one, but the maximum latency, which keeps the larger (max() on SQLite, greatest() on PostgreSQL). */
+function dailyUpsert(greatest: 'max' | 'greatest'): string {
+  const added = DAILY_COLUMNS.slice(4, -1).map((column) => `${column} = usage_daily.${column} + excluded.${column}`);
+  return `on conflict (day, key_id, model, provider) do update set ${added.join(', ')}, latency_max = ${greatest}(usage_daily.latency_max, excluded.latency_max)`;
+}
+
+/** The new rows summed per day, key, model and provider: one upsert per group, not per row. */
+class DailySums {
+  private readonly byGroup = new Map<string, DailyValues>();
+
+  add(values: UsageValues): void {
+    const provider = values[PROVIDER] ?? '';
+    const name = `${values[DAY]}\u0000${values[KEY_ID]}\u0000${values[MODEL]}\u0000${provider}`;
+    const cost = values[COST] ?? 0;
+    const errors = values[STATUS] === 'error' ? 1 : 0;
+    const latency = values[LATENCY_MS];
+    const sums = this.byGroup.get(name);
+    if (sums === undefined) {
+      const row: DailyValues = [values[DAY], values[KEY_ID], values[MODEL], provider, 1, values[PROMPT_TOKENS], values[COMPLETION_TOKENS], values[CACHED_TOKENS], cost, errors, values[CACHE_HIT], latency, latency];
+      this.byGroup.set(name, row);
+      return;
+    }
+    sums[4] += 1;
+    sums[5] += values[PROMPT_TOKENS];
+    sums[6] += values[COMPLETION_TOKENS];
+    sums[7] += values[CACHED_TOKENS];
+    sums[8] += cost;
+    sums[9] += errors;
+    sums[10] += values[CACHE_HIT];
+    sums[11] += latency;
+    if (latency > sums[12]) sums[12] = latency;
+  }
+
+  /**
+   * The groups in one order (day, key, model, provider): on PostgreSQL two batches upserting the
+   * same rows lock them in the same order, so they wait for each other instead of deadlocking.
+   */
+  groups(): DailyValues[] {
+    return [...this.byGroup.values()].sort((a, b) => compare(a[0], b[0]) || compare(a[1], b[1]) || compare(a[2], b[2]) || compare(a[3], b[3]));
+  }
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** One key's share of the new rows: all of their cost, and the part made in each kind of budget period running now. */
@@ -154,6 +204,7 @@ interface KeySpend {
 /** What the newly inserted rows settle: their keys' spend and the budget holds they release. */
 class Settlement {
   inserted = 0;
+  readonly daily = new DailySums();
   readonly spendByKey = new Map<string, KeySpend>();
   readonly heldIds: string[] = [];
   /** When the batch settles: the budget periods running then are the ones its spend goes to. */
@@ -162,9 +213,13 @@ class Settlement {
   private readonly weekStart = periodStart('weekly', this.now);
   private readonly monthStart = periodStart('monthly', this.now);
 
-  add(keyId: string, cost: number | string | null, createdAt: number, heldId: string | undefined): void {
+  add(values: UsageValues, heldId: string | undefined): void {
     this.inserted++;
-    const value = cost === null ? 0 : Number(cost);
+    this.daily.add(values);
+    const keyId = values[KEY_ID];
+    const cost = values[COST];
+    const createdAt = values[CREATED_AT];
+    const value = cost === null ? 0 : cost;
     if (value > 0) {
       let spend = this.spendByKey.get(keyId);
       if (spend === undefined) this.spendByKey.set(keyId, (spend = { all: 0, daily: 0, weekly: 0, monthly: 0 }));
@@ -180,14 +235,13 @@ class Settlement {
 export class UsageStore {
   /** SQLite only: one prepared statement, made on first use (after the migration created the table). */
   private sqliteInsert: SqliteDatabase.Statement<UsageValues> | undefined;
+  private sqliteDaily: SqliteDatabase.Statement<DailyValues> | undefined;
 
   constructor(
     private readonly db: Kysely<Schema>,
     private readonly ready: () => Promise<void>,
     /** On SQLite, usage rows go in through a prepared statement: the query builder's per-batch compile was a visible share of CPU under load. */
     private readonly sqlite?: SqliteDatabase.Database,
-    /** Where summarize() reads (SqlStore: on SQLite a worker thread, off the event loop); default `db`. */
-    private readonly reader: Kysely<Schema> = db,
   ) {}
 
   /**
@@ -203,24 +257,35 @@ export class UsageStore {
       const values = usageValues(record);
       const id = values[ID];
       // A hold is released by the record's own id (as stored; ids are server-made, so never cut).
-      if (insert.run(...values).changes === 1) settlement.add(values[KEY_ID], values[COST], values[CREATED_AT], record.budgetHeld === true && id === record.id ? id : undefined);
+      if (insert.run(...values).changes === 1) settlement.add(values, record.budgetHeld === true && id === record.id ? id : undefined);
     }
+    this.sqliteDaily ??= sqlite.prepare<DailyValues>(
+      `INSERT INTO usage_daily (${DAILY_COLUMNS.join(', ')}) VALUES (${DAILY_COLUMNS.map(() => '?').join(', ')}) ${dailyUpsert('max')}`,
+    );
+    for (const group of settlement.daily.groups()) this.sqliteDaily.run(...group);
   }
 
   /** The PostgreSQL path: multi-row inserts through Kysely, the new rows read back with RETURNING. */
   private async insertRows(trx: Transaction<Schema>, records: readonly IdentifiedUsageRecord[], settlement: Settlement): Promise<void> {
-    const rows = records.map(toUsageRow);
+    const values = records.map(usageValues);
     // Only records whose call held budget have a reservation to release.
     const held = new Set(records.filter((record) => record.budgetHeld === true).map((record) => record.id));
-    for (let index = 0; index < rows.length; index += ROWS_PER_STATEMENT) {
-      const part = rows.slice(index, index + ROWS_PER_STATEMENT);
+    for (let index = 0; index < values.length; index += ROWS_PER_STATEMENT) {
+      const part = values.slice(index, index + ROWS_PER_STATEMENT);
+      const byId = new Map<string, UsageValues>();
+      for (const row of part) if (!byId.has(row[ID])) byId.set(row[ID], row);
       const result = await trx
         .insertInto('usage_records')
-        .values(part)
+        .values(part.map(rowOf))
         .onConflict((conflict) => conflict.column('id').doNothing())
-        .returning(['id', 'key_id', 'cost', 'created_at'])
+        .returning('id')
         .execute();
-      for (const row of result) settlement.add(row.key_id, row.cost, Number(row.created_at), held.has(row.id) ? row.id : undefined);
+      for (const { id } of result) settlement.add(byId.get(id) as UsageValues, held.has(id) ? id : undefined);
+    }
+    const groups = settlement.daily.groups();
+    for (let index = 0; index < groups.length; index += ROWS_PER_STATEMENT) {
+      const part = groups.slice(index, index + ROWS_PER_STATEMENT).map((group) => Object.fromEntries(DAILY_COLUMNS.map((column, at) => [column, group[at]])) as unknown as UsageDailyTable);
+      await trx.insertInto('usage_daily').values(part).modifyEnd(sql.raw(dailyUpsert('greatest'))).execute();
     }
   }
 
@@ -289,53 +354,31 @@ export class UsageStore {
   }
 
   /**
-   * Deletes up to `limit` of the oldest usage rows made before `cutoff` (epoch ms), returning how
-   * many went: one short statement through the created_at index, so a SQLite writer holds the lock
-   * for milliseconds and the event loop is free between batches. On PostgreSQL SKIP LOCKED lets
-   * several instances prune at once, each taking other rows, none waiting on another.
+   * Deletes up to `limit` of the oldest usage rows made before the UTC day `cutoff` (epoch ms) falls in,
+   * returning how many went: one short statement through the created_at index, so a SQLite writer
+   * holds the lock for milliseconds and the event loop is free between batches. On PostgreSQL SKIP
+   * LOCKED lets several instances prune at once, each taking other rows, none waiting on another.
+   * In the same transaction the daily sums of every day now without rows go too: the cutoff is a
+   * whole day so that, once a pass is done, the sums hold exactly the days the rows do.
    */
   async pruneBefore(cutoff: number, limit: number): Promise<number> {
     await this.ready();
+    const before = cutoff - (cutoff % DAY_MS);
     const lock = this.sqlite === undefined ? sql` for update skip locked` : sql``;
-    const result = await sql`delete from usage_records where id in (select id from usage_records where created_at < ${cutoff} order by created_at limit ${limit}${lock})`.execute(this.db);
-    return Number(result.numAffectedRows ?? 0);
+    return this.db.transaction().execute(async (trx) => {
+      const result = await sql`delete from usage_records where id in (select id from usage_records where created_at < ${before} order by created_at limit ${limit}${lock})`.execute(trx);
+      // The day of the oldest row left (mid-pass, one is partly deleted) keeps its sums; the days before it have no rows.
+      const { rows } = await sql<{ oldest: number | string | null }>`select min(created_at) as oldest from usage_records`.execute(trx);
+      const oldest = rows[0]?.oldest ?? null;
+      const emptied = oldest === null ? before : Math.min(before, Number(oldest));
+      await sql`delete from usage_daily where day < ${utcDay(emptied)}`.execute(trx);
+      return Number(result.numAffectedRows ?? 0);
+    });
   }
 
   /** A cheap round trip: is the database answering? */
   async ping(): Promise<void> {
     await this.ready();
     await sql`select 1`.execute(this.db);
-  }
-
-  /** Sums by UTC day, model and key over [start, end). */
-  async summarize(query: UsageQuery): Promise<UsageGroup[]> {
-    await this.ready();
-    let select = this.reader
-      .selectFrom('usage_records')
-      .select((eb) => [
-        'day',
-        'model',
-        'key_id',
-        eb.fn.countAll<number>().as('requests'),
-        eb.fn.sum<number>('prompt_tokens').as('prompt_tokens'),
-        eb.fn.sum<number>('completion_tokens').as('completion_tokens'),
-        eb.fn.sum<number | null>('cost').as('cost'),
-      ])
-      .where('created_at', '>=', query.start)
-      .where('created_at', '<', query.end);
-    if (query.keyId !== undefined) {
-      const [first, last] = usageDayBounds(query);
-      select = select.where('key_id', '=', text(query.keyId, KEY_ID_MAX)).where('day', '>=', first).where('day', '<=', last);
-    }
-    const rows = await select.groupBy(['day', 'model', 'key_id']).orderBy('day').orderBy('model').orderBy('key_id').execute();
-    return rows.map((row) => ({
-      day: row.day,
-      model: row.model,
-      keyId: row.key_id,
-      requests: Number(row.requests),
-      promptTokens: Number(row.prompt_tokens ?? 0),
-      completionTokens: Number(row.completion_tokens ?? 0),
-      cost: Number(row.cost ?? 0),
-    }));
   }
 }

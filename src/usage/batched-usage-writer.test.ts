@@ -132,7 +132,7 @@ test('a real SQLite file locked by another process: writes fail while reads answ
     holder.exec('rollback');
     await writer.flush();
     assert.equal(writer.stats().pending, 0);
-    const summary = await store.usage.summarize({ start: 0, end: Date.now() + 1 });
+    const summary = await store.analytics.summarize({ start: 0, end: Date.now() + 1 });
     assert.equal(summary.reduce((sum, group) => sum + group.requests, 0), 3);
   } finally {
     holder.close();

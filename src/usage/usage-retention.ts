@@ -4,7 +4,8 @@
 // Budgets never read usage rows (spend and total_spend are kept on the key as rows land), so
 // pruning changes no key's spend; it only shortens how far back the usage reports reach. The
 // schema's least retention (7 days) outlasts a spooled batch's replay: one replayed after its rows
-// were pruned would insert them, and count their spend, again.
+// were pruned would insert them, and count their spend, again. Each pass also deletes the daily sums
+// of the days left without records (UsageStore.pruneBefore), so the reports read the same either way.
 import type { Logger } from '../logging/logger.js';
 
 const DAY_MS = 86_400_000;
@@ -46,6 +47,7 @@ export class UsageRetention {
   }
 
   start(): void {
+    this.logger.info({ component: 'usage', days: this.options.days }, 'usage retention: on in this process; records older than the retention are deleted every hour');
     this.schedule(this.options.firstDelayMs ?? 60_000);
   }
 

@@ -235,7 +235,7 @@ describe('virtual keys on one instance', () => {
     }
     await gateway.app.services.usage.flush();
     const stored = await gateway.app.services.store.keys.findById(id);
-    const groups = await gateway.app.services.store.usage.summarize({ keyId: id, start: Date.now() - 3_600_000, end: Date.now() + 1 });
+    const groups = await gateway.app.services.store.analytics.summarize({ keyId: id, start: Date.now() - 3_600_000, end: Date.now() + 1 });
     assert.equal(groups.reduce((sum, group) => sum + group.requests, 0), 12);
     const rowCost = groups.reduce((sum, group) => sum + group.cost, 0);
     assert.ok(rowCost > 0 && Math.abs((stored?.spend ?? 0) - rowCost) < 1e-9, `spend ${stored?.spend} is the sum of the rows ${rowCost}`);
@@ -391,10 +391,10 @@ describe('the database goes away at runtime', () => {
       Object.assign(usage, { insertBatch: saved.insertBatch, ping: saved.ping });
     }
     await services.usage.flush();
-    const summary = await services.store.usage.summarize({ keyId: id, start: Date.now() - 3_600_000, end: Date.now() + 1 });
+    const summary = await services.store.analytics.summarize({ keyId: id, start: Date.now() - 3_600_000, end: Date.now() + 1 });
     assert.equal(summary.reduce((sum, group) => sum + group.requests, 0), 7, `every request once: none lost, none doubled\n${gateway.logs.slice(-15).join('')}`);
     await services.usage.flush();
-    const again = await services.store.usage.summarize({ keyId: id, start: Date.now() - 3_600_000, end: Date.now() + 1 });
+    const again = await services.store.analytics.summarize({ keyId: id, start: Date.now() - 3_600_000, end: Date.now() + 1 });
     assert.equal(again.reduce((sum, group) => sum + group.requests, 0), 7);
     const stored = await services.store.keys.findById(id);
     assert.ok((stored?.spend ?? 0) > spentBefore, 'the spend made during the outage reached the key');
@@ -444,7 +444,7 @@ describe("another process holds the SQLite file's write lock", () => {
     // The default 5 s wait stalled every request, a static key's too, for as long as the lock lasted.
     assert.ok(slowest < 1_500, `slowest request ${slowest} ms`);
     await gateway.app.services.usage.flush();
-    const summary = await gateway.app.services.store.usage.summarize({ keyId: id, start: Date.now() - 3_600_000, end: Date.now() + 1 });
+    const summary = await gateway.app.services.store.analytics.summarize({ keyId: id, start: Date.now() - 3_600_000, end: Date.now() + 1 });
     assert.equal(summary.reduce((sum, group) => sum + group.requests, 0), 1 + Math.ceil(sent / 2), 'every request of the key once, none lost, none doubled');
   });
 });

@@ -248,7 +248,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
     test('NUL and over-long strings are cleaned before they reach the database', async () => {
       const id = `nul-${newKeyId()}`;
       assert.equal(await store.usage.insertBatch([usageRecord(id, 'k-nul', { model: 'gpt\u0000-4', errorCode: 'x'.repeat(500), requestId: 'r\u0000' })]), 1);
-      const groups = await store.usage.summarize({ keyId: 'k-nul', start: 0, end: Date.now() + 1 });
+      const groups = await store.analytics.summarize({ keyId: 'k-nul', start: 0, end: Date.now() + 1 });
       assert.deepEqual(groups.map((group) => group.model), ['gpt-4']);
     });
 
@@ -257,7 +257,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       await store.usage.insertBatch([usageRecord(`${key}-1`, `${key}\u0000`, { model: `m\u0000${'x'.repeat(300)}`, createdAt: Date.UTC(2025, 3, 1) })]);
       const range = { start: Date.UTC(2025, 3, 1), end: Date.UTC(2025, 3, 2) };
       const model = `m${'x'.repeat(255)}`;
-      assert.equal((await store.usage.summarize({ ...range, keyId: `${key}\u0000` })).length, 1);
+      assert.equal((await store.analytics.summarize({ ...range, keyId: `${key}\u0000` })).length, 1);
       assert.equal((await store.analytics.totals({ ...range, keyId: `\u0000${key}`, model: `${model}\u0000` })).requests, 1);
       assert.equal((await store.analytics.rows({ ...range, model: `${model}yyy` }, 10, { createdAt: range.end, id: 'z\u0000' })).length, 1);
     });
@@ -272,14 +272,14 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
         usageRecord(`${key}-3`, key, { createdAt: day2, model: 'claude', promptTokens: 5, completionTokens: 5, cost: undefined }),
         usageRecord(`${key}-4`, `${key}-other`, { createdAt: day1, model: 'gpt-4' }),
       ]);
-      const groups = await store.usage.summarize({ keyId: key, start: Date.UTC(2025, 2, 1), end: Date.UTC(2025, 2, 3) });
+      const groups = await store.analytics.summarize({ keyId: key, start: Date.UTC(2025, 2, 1), end: Date.UTC(2025, 2, 3) });
       assert.deepEqual(groups, [
         { day: '2025-03-01', model: 'gpt-4', keyId: key, requests: 2, promptTokens: 30, completionTokens: 3, cost: 0.75 },
         { day: '2025-03-02', model: 'claude', keyId: key, requests: 1, promptTokens: 5, completionTokens: 5, cost: 0 },
       ]);
-      const firstDay = await store.usage.summarize({ keyId: key, start: Date.UTC(2025, 2, 1), end: Date.UTC(2025, 2, 2) });
+      const firstDay = await store.analytics.summarize({ keyId: key, start: Date.UTC(2025, 2, 1), end: Date.UTC(2025, 2, 2) });
       assert.equal(firstDay.length, 1);
-      const everyKey = await store.usage.summarize({ start: Date.UTC(2025, 2, 1), end: Date.UTC(2025, 2, 3) });
+      const everyKey = await store.analytics.summarize({ start: Date.UTC(2025, 2, 1), end: Date.UTC(2025, 2, 3) });
       assert.ok(everyKey.some((group) => group.keyId === `${key}-other`));
     });
 

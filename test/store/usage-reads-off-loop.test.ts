@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setImmediate } from 'node:timers/promises';
-import SqliteDatabase from 'better-sqlite3';
 import { pino } from 'pino';
 import { MAX_FAILURES } from '../../src/store/sqlite-reader.js';
 import { SqlStore } from '../../src/store/sql-store.js';
@@ -28,22 +27,16 @@ describe('usage reports on SQLite', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'llm-proxy-reads-'));
-    const file = join(dir, 'usage.db');
-    store = new SqlStore({ dbPath: file }, pino({ level: 'info' }, { write: (line: string) => logs.push(line) }));
+    store = new SqlStore({ dbPath: join(dir, 'usage.db') }, pino({ level: 'info' }, { write: (line: string) => logs.push(line) }));
     await store.ready();
-    // Seeded through a connection of its own: 200,000 rows over 90 days, 200 keys, 30 models.
-    const seed = new SqliteDatabase(file);
-    const insert = seed.prepare(
-      `INSERT INTO usage_records (id, request_id, key_id, endpoint, model, prompt_tokens, completion_tokens, cached_tokens, cost, latency_ms, status, http_status, stream, cache_hit, estimated, created_at, day)
-       VALUES (?, ?, ?, 'chat.completions', ?, 10, 5, 0, 0.001, 100, 'ok', 200, 0, 0, 0, ?, ?)`,
-    );
-    seed.transaction(() => {
-      for (let index = 0; index < ROWS; index++) {
-        const createdAt = RANGE.start + Math.floor((index * 90 * DAY) / ROWS);
-        insert.run(`u${index}`, `r${index}`, `key${index % 200}`, `model${index % 30}`, createdAt, new Date(createdAt).toISOString().slice(0, 10));
-      }
-    })();
-    seed.close();
+    // 200,000 rows over 90 days, 200 keys, 30 models, written as the writer does (the daily sums with them).
+    for (let index = 0; index < ROWS; index += 5_000) {
+      const batch = Array.from({ length: 5_000 }, (_, offset) => {
+        const row = index + offset;
+        return usageRecord(`u${row}`, `key${row % 200}`, `model${row % 30}`, RANGE.start + Math.floor((row * 90 * DAY) / ROWS));
+      });
+      await store.usage.insertBatch(batch);
+    }
   });
 
   after(async () => {
@@ -54,7 +47,7 @@ describe('usage reports on SQLite', () => {
   test('a 90-day summary by day, model and key leaves the event loop free', async () => {
     const watch = watchLoop();
     const started = performance.now();
-    const groups = await store.usage.summarize(RANGE);
+    const groups = await store.analytics.summarize(RANGE);
     const took = performance.now() - started;
     const stall = watch.stop();
     assert.equal(groups.reduce((sum, group) => sum + group.requests, 0), ROWS);
@@ -83,7 +76,7 @@ describe('usage reports on SQLite', () => {
   });
 
   test('a reader thread that dies mid-query: the query is answered on the main thread with a log line, and the next report starts a new thread', async () => {
-    const pending = store.usage.summarize(RANGE);
+    const pending = store.analytics.summarize(RANGE);
     // The query is sent once the store is ready (a promise already settled): a turn later.
     await setImmediate();
     const thread = store.readerThread();

@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { invalidValue, isGatewayError, serviceUnavailable } from '../../errors/gateway-error.js';
 import type { Services } from '../../services.js';
-import type { UsageGroup } from '../../store/usage-store.js';
+import type { UsageGroup } from '../../store/usage-analytics.js';
 import { knownParams } from '../../json/known-fields.js';
 import { isoDateSchema, parseIsoDate } from './admin-keys.js';
 
@@ -76,7 +76,7 @@ export function registerUsage(app: FastifyInstance, services: Services): void {
     await services.usage.flush();
     let groups: UsageGroup[];
     try {
-      groups = await services.store.usage.summarize({ ...range, ...(keyId === undefined ? {} : { keyId }) });
+      groups = await services.store.analytics.summarize({ ...range, ...(keyId === undefined ? {} : { keyId }) });
     } catch (error) {
       if (isGatewayError(error)) throw error;
       services.logger.warn({ component: 'usage', err: error instanceof Error ? error.message : String(error) }, 'usage query failed');

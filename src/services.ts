@@ -131,6 +131,8 @@ export interface ServiceOverrides {
   sharedMemoryCache?: SharedMemoryCache;
   /** Where unwritten usage goes at exit (default usageSpoolFile(config.storage)). */
   spoolFile?: string;
+  /** Worker processes: false in all but one, so usage retention runs once per cluster (default true). */
+  usageRetention?: boolean;
   /** Worker processes: dashboard sessions that every worker learns of. */
   uiSessions?: UiSessionStore;
   /** Resolves upstream hosts for the SSRF guard (default the system's dns.lookup); tests map names here. */
@@ -216,7 +218,7 @@ export function createSharedServices(config: Config, overrides: ServiceOverrides
   });
   ledger.onStoreBack(() => usageWriter.retryNow());
   const retentionDays = config.storage.usage_retention_days;
-  const retention = retentionDays === undefined ? undefined : new UsageRetention(store.usage, logger, { days: retentionDays });
+  const retention = retentionDays === undefined || overrides.usageRetention === false ? undefined : new UsageRetention(store.usage, logger, { days: retentionDays });
   retention?.start();
   const metrics = new GatewayMetrics((value) => redactor.redact(value) !== value);
   // This process's lookups, not the shared figures of /health/cache: Prometheus sums a counter over

@@ -320,6 +320,8 @@ export async function runWorker(fail: (message: string) => never, faults: Proces
       ...(config.storage.redis_url === undefined ? {} : { fleet: { instances: () => instances } }),
       sharedMemoryCache: { store: new IpcCacheStore(link), secret: Buffer.from(init.cacheSecret, 'hex') },
       spoolFile: usageSpoolFile(config.storage, init.slot),
+      // One worker prunes old usage; a replacement keeps its slot, so the cluster never has none.
+      usageRetention: init.slot === 0,
       uiSessions,
     },
     reloadAll: async () => (await link.ask({ llmp: 1, t: 'reload.request' }, RELOAD_TIMEOUT_MS)) as ReloadOutcome,

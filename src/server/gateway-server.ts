@@ -52,7 +52,7 @@ interface Generation {
 }
 
 /** The part of the overrides that a cluster worker supplies (state kept by the primary). */
-export type ProcessOverrides = Pick<ServiceOverrides, 'localRateLimiter' | 'sharedMemoryCache' | 'spoolFile' | 'uiSessions'>;
+export type ProcessOverrides = Pick<ServiceOverrides, 'localRateLimiter' | 'sharedMemoryCache' | 'spoolFile' | 'uiSessions' | 'usageRetention'>;
 
 export interface GatewayServerOptions {
   overrides?: ProcessOverrides;

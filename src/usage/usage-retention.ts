@@ -6,6 +6,8 @@
 // schema's least retention (7 days) outlasts a spooled batch's replay: one replayed after its rows
 // were pruned would insert them, and count their spend, again. Each pass also deletes the daily sums
 // of the days left without records (UsageStore.pruneBefore), so the reports read the same either way.
+// With `--workers N` one worker runs it (slot 0, and its replacement): N of them deleted the same
+// rows at once on SQLite, each waiting for the others' write lock.
 import type { Logger } from '../logging/logger.js';
 
 const DAY_MS = 86_400_000;

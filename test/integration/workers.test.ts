@@ -371,6 +371,31 @@ describe('workers: every worker killed at once', () => {
   });
 });
 
+describe('workers: usage retention', () => {
+  test('LLM_PROXY_USAGE_RETENTION_DAYS with --workers 2: one worker runs it, and its replacement when the workers are killed', async () => {
+    const gateway = await startGatewayProcess({ LLM_PROXY_MASTER_KEY: MASTER_KEY, LLM_PROXY_USAGE_RETENTION_DAYS: '30' }, BASE_CONFIG, ['--workers', '2']);
+    try {
+      const retaining = () => gateway.output().split('\n').filter((line) => line.includes('usage retention: on'));
+      // The primary says it listens once both workers do, each having built its services first.
+      await gateway.waitFor('usage retention: on', 10_000);
+      await sleep(500);
+      assert.equal(retaining().length, 1, retaining().join('\n'));
+      assert.match(retaining()[0] as string, /"worker":0\b/);
+      // Log lines name the slot, not the process: both workers go, and slot 0's replacement takes over.
+      const killed = childPids(gateway.child.pid as number);
+      for (const worker of killed) process.kill(worker, 'SIGKILL');
+      await gateway.waitFor('usage retention: on', 15_000, 2);
+      // The other replacement starts too: it would have said so by now.
+      await eventually(() => childPids(gateway.child.pid as number).filter((worker) => !killed.includes(worker)).length === 2, 15_000);
+      await sleep(1_500);
+      assert.equal(retaining().length, 2, retaining().join('\n'));
+      assert.match(retaining()[1] as string, /"worker":0\b/);
+    } finally {
+      await gateway.cleanup();
+    }
+  });
+});
+
 describe('workers: stopped while starting', () => {
   test('SIGTERM to the primary while its workers still load: the start is abandoned and the primary exits 0', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-workers-start-'));

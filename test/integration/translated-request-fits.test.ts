@@ -170,6 +170,26 @@ describe('translated requests fitted to the provider', () => {
     }
   });
 
+  test("reasoning_effort none on a Claude model that cannot turn thinking off goes as its lowest setting, with a warning, where Anthropic refused 'disabled'", async () => {
+    const cases: Array<[string, Json, Json | undefined, string | null]> = [
+      ['claude-opus-5-5', { type: 'adaptive' }, { effort: 'low' }, 'reasoning_effort: claude-opus-5-5 cannot turn thinking off; sent low'],
+      ['claude-fable-5-1', { type: 'adaptive' }, { effort: 'low' }, 'reasoning_effort: claude-fable-5-1 cannot turn thinking off; sent low'],
+      ['claude-mythos-preview', { type: 'adaptive' }, { effort: 'low' }, 'reasoning_effort: claude-mythos-preview cannot turn thinking off; sent low'],
+      ['claude-sonnet-5-5', { type: 'between_tools' }, undefined, 'reasoning_effort: claude-sonnet-5-5 cannot turn thinking off; sent between_tools (no thinking before the answer)'],
+      // These take 'disabled' (Opus 5 at its default effort).
+      ['claude-opus-5', { type: 'disabled' }, undefined, null],
+      ['claude-haiku-5-5', { type: 'disabled' }, undefined, null],
+      ['claude-opus-4-7', { type: 'disabled' }, undefined, null],
+    ];
+    for (const [model, thinking, config, warning] of cases) {
+      const response = await post('/v1/chat/completions', { model: `anthropic/${model}`, max_tokens: 64, reasoning_effort: 'none', messages: [{ role: 'user', content: 'hi' }] });
+      assert.equal(response.status, 200, `${model}: ${response.text}`);
+      const sent = record(anthropic.requests.at(-1)?.body);
+      assert.deepEqual([sent.thinking, sent.output_config], [thinking, config], model);
+      assert.equal(response.headers.get('x-llm-proxy-warnings'), warning, model);
+    }
+  });
+
   test('/v1/messages to Claude through the chat form: the stop sequence Claude ended on comes back as stop_sequence, plain and streamed', async () => {
     const filler = 'The quick brown fox jumps over the lazy dog. '.repeat(30);
     anthropic.respondWith('stop');

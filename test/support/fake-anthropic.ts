@@ -210,6 +210,26 @@ function effortRefusal(body: unknown): string | undefined {
   return `output_config.effort: '${effort}' is not supported by ${model}`;
 }
 
+/**
+ * The models that think on every answer refuse `thinking: {type: "disabled"}` (400, at any effort):
+ * Fable and Mythos (Mythos Preview too) and Opus 5.5; Sonnet 5.5 takes `between_tools` in its place,
+ * and no other model takes `between_tools`. By id, as Anthropic's pages name them.
+ * @see https://platform.claude.com/docs/en/models/opus-5-5/whats-new-opus-5-5 (Thinking can't be disabled; also Fable 5.1)
+ * @see https://platform.claude.com/docs/en/models/fable-5/migration-guide, https://platform.claude.com/docs/en/models/sonnet-5-5/whats-new-sonnet-5-5
+ */
+const ALWAYS_THINKING: ReadonlySet<string> = new Set(['claude-fable-5', 'claude-fable-5-1', 'claude-fable-5-2', 'claude-mythos-5', 'claude-mythos-5-1', 'claude-mythos-5-2', 'claude-mythos-preview', 'claude-opus-5-5', 'claude-sonnet-5-5']);
+
+function thinkingRefusal(body: unknown): string | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const { model, thinking } = body as { model?: unknown; thinking?: { type?: unknown } };
+  const type = thinking?.type;
+  if (type === 'disabled' && typeof model === 'string' && ALWAYS_THINKING.has(model)) {
+    return '"thinking.type.disabled" is not supported for this model. Use "thinking.type.adaptive" and "output_config.effort" to control thinking behavior.';
+  }
+  if (type === 'between_tools' && model !== 'claude-sonnet-5-5') return '"thinking.type.between_tools" is not supported for this model.';
+  return undefined;
+}
+
 function handle(request: RecordedRequest, response: ServerResponse, reply: FakeAnthropicReply): void {
   if (reply.kind === 'error') {
     sendError(response, reply.status, reply.body, reply.headers);
@@ -230,7 +250,7 @@ function handle(request: RecordedRequest, response: ServerResponse, reply: FakeA
     sendError(response, 404, { type: 'error', error: { type: 'not_found_error', message: 'Not Found' }, request_id: null }, undefined);
     return;
   }
-  const refused = effortRefusal(request.body);
+  const refused = effortRefusal(request.body) ?? thinkingRefusal(request.body);
   if (refused !== undefined) {
     sendError(response, 400, { type: 'error', error: { type: 'invalid_request_error', message: refused }, request_id: null }, undefined);
     return;

@@ -95,7 +95,9 @@ export type AnthropicThinkingDisplay = 'summarized' | 'omitted';
 export type AnthropicThinkingConfig =
   | { type: 'enabled'; budget_tokens: number; display?: AnthropicThinkingDisplay }
   | { type: 'adaptive'; display?: AnthropicThinkingDisplay }
-  | { type: 'disabled' };
+  | { type: 'disabled' }
+  /** Claude Sonnet 5.5's lowest: no thinking before the answer, short notes between tool calls (it takes no `disabled`). */
+  | { type: 'between_tools' };
 
 /** `output_config.effort`: how many tokens Claude spends on the whole answer (4.6 and later; xhigh 4.7 and later). */
 export type AnthropicEffort = 'low' | 'medium' | 'high' | 'xhigh' | 'max';

@@ -28,9 +28,14 @@ describe('thinkingForEffort', () => {
     assert.deepEqual(thinkingForEffort('claude-mythos-preview', 'high'), { thinking: { type: 'adaptive' }, effort: 'high' });
   });
 
-  it('none turns thinking off on every model that thinks', () => {
-    assert.deepEqual(thinkingForEffort('claude-sonnet-4-5', 'none'), { thinking: { type: 'disabled' } });
-    assert.deepEqual(thinkingForEffort('claude-opus-4-7', 'none'), { thinking: { type: 'disabled' } });
+  it('none turns thinking off on every model that can; the others get their lowest setting, said in a note', () => {
+    for (const model of ['claude-sonnet-4-5', 'claude-opus-4-7', 'claude-opus-5', 'claude-sonnet-5', 'claude-haiku-5-5']) {
+      assert.deepEqual(thinkingForEffort(model, 'none'), { thinking: { type: 'disabled' } }, model);
+    }
+    for (const model of ['claude-opus-5-5', 'claude-fable-5', 'claude-fable-5-2', 'claude-mythos-5-1', 'claude-mythos-preview']) {
+      assert.deepEqual(thinkingForEffort(model, 'none'), { thinking: { type: 'adaptive' }, effort: 'low', note: `${model} cannot turn thinking off; sent low` }, model);
+    }
+    assert.deepEqual(thinkingForEffort('claude-sonnet-5-5', 'none'), { thinking: { type: 'between_tools' }, note: 'claude-sonnet-5-5 cannot turn thinking off; sent between_tools (no thinking before the answer)' });
   });
 
   it('Claude 3 and 3.5 do not think, and an effort OpenAI does not define is dropped', () => {

@@ -2,7 +2,8 @@
 // generation: Claude 3.7 to 4.5 think on a token budget (`thinking: {type: "enabled", budget_tokens}`),
 // 4.6 and later adaptively with an effort level (`thinking: {type: "adaptive"}` and
 // `output_config.effort`; Opus 4.7 and later refuse budgets), and the Claude 3 and 3.5 models do not
-// think. A name the proxy cannot place (a new family) is taken as the newest kind. Pure.
+// think. `none` turns thinking off where the model can (lowestThinking). A name the proxy cannot
+// place (a new family) is taken as the newest kind. Pure.
 // @see https://platform.claude.com/docs/en/build-with-claude/adaptive-thinking
 // @see https://platform.claude.com/docs/en/build-with-claude/effort
 import type { AnthropicEffort, AnthropicThinkingConfig } from './anthropic-wire.js';
@@ -28,6 +29,28 @@ const NEW_NAME = /^claude-[a-z]+-(\d+)(?:-(\d{1,2}))?(?:-|$)/;
 /** Claude Mythos Preview: adaptive, with max but not xhigh (a name with no version to place). */
 const MYTHOS_PREVIEW = 'claude-mythos-preview';
 
+const FAMILY = /^claude-([a-z]+)-/;
+
+/**
+ * What a model that cannot turn thinking off gets for `none` (Anthropic answers 400 "thinking.type.disabled
+ * is not supported for this model" at any effort), or undefined when it takes `disabled`. Fable and
+ * Mythos think on every answer, and so does Opus from 5.5: their lowest effort. Sonnet from 5.5 takes
+ * `between_tools` instead, its lowest (no thinking before the answer). Haiku 5.5 and Opus 5 still
+ * take `disabled`.
+ * @see https://platform.claude.com/docs/en/models/opus-5-5/whats-new-opus-5-5 (Thinking can't be disabled; also Fable 5.1)
+ * @see https://platform.claude.com/docs/en/models/fable-5/migration-guide, https://platform.claude.com/docs/en/models/sonnet-5-5/whats-new-sonnet-5-5
+ */
+function lowestThinking(model: string, version: number | undefined): EffortThinking | undefined {
+  const family = FAMILY.exec(model)?.[1];
+  if (family === 'fable' || family === 'mythos' || (family === 'opus' && version !== undefined && version >= 55)) {
+    return { thinking: { type: 'adaptive' }, effort: 'low', note: `${model} cannot turn thinking off; sent low` };
+  }
+  if (family === 'sonnet' && version !== undefined && version >= 55) {
+    return { thinking: { type: 'between_tools' }, note: `${model} cannot turn thinking off; sent between_tools (no thinking before the answer)` };
+  }
+  return undefined;
+}
+
 export type EffortThinking =
   | { thinking: AnthropicThinkingConfig; effort?: AnthropicEffort; note?: string }
   /** Not an effort OpenAI defines, or a model that does not think: dropped, with this reason. */
@@ -45,7 +68,7 @@ export function thinkingForEffort(model: string, effort: unknown): EffortThinkin
   const asked = effort as Effort;
   const version = claudeGeneration(model);
   if (version !== undefined && version < 37) return { dropped: `${model} does not think (Claude 3.7 and later do)` };
-  if (asked === 'none') return { thinking: { type: 'disabled' } };
+  if (asked === 'none') return lowestThinking(model, version) ?? { thinking: { type: 'disabled' } };
   if (version !== undefined && version < 46) return { thinking: { type: 'enabled', budget_tokens: BUDGETS[asked] } };
   // xhigh came with Opus 4.7: the 4.6 models and Mythos Preview take max but not xhigh. A level the
   // model lacks goes as the nearest one below it (above, for minimal), with a note naming its levels.

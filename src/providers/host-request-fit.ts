@@ -12,7 +12,8 @@
 // what the client would miss in the answer is a 400 naming the field before any call, the rest is dropped. Both refuse the `extra_content` (Gemini's
 // thought signature) that the proxy's Gemini answers put on tool calls, so a conversation that moves
 // from Gemini to them loses it, silently: it means nothing to another model, as `thinking_blocks`
-// (src/providers/openai-compatible.ts). Pure; copies only what changes.
+// (src/providers/openai-compatible.ts). xAI refuses `name` on any message but a user's: dropped with
+// a warning. Pure; copies only what changes.
 // @see https://github.com/ollama/ollama/issues/7125, https://github.com/earendil-works/pi/issues/8018 (ignored max_completion_tokens)
 // @see https://github.com/earendil-works/pi/issues/1048 (DeepSeek and the developer role)
 // @see https://github.com/Vali-98/ChatterUI/issues/143 (seed), https://github.com/editor-code-assistant/eca/issues/231 (max_completion_tokens)
@@ -69,18 +70,25 @@ function fitMessage(message: ChatMessage, system: boolean, reasoning: readonly s
   return { message: copy as unknown as ChatMessage, dropped };
 }
 
+type MessageFit = (message: ChatMessage) => { message: ChatMessage; dropped: boolean } | undefined;
+
 /**
  * The messages fitted (a copy), or undefined when none changed; `dropped` says whether reasoning was
  * taken out (tool calls' `extra_content` is taken out without a word).
  */
 function fitMessages(request: ChatCompletionRequest, system: boolean, reasoning: readonly string[], extras = false): { messages: ChatMessage[]; dropped: boolean } | undefined {
+  return fitEach(request, (message) => fitMessage(message, system, reasoning, extras));
+}
+
+/** Each message through `fit`: a copy of the list, or undefined when none changed; `dropped` when any fit says so. */
+function fitEach(request: ChatCompletionRequest, fit: MessageFit): { messages: ChatMessage[]; dropped: boolean } | undefined {
   if (!Array.isArray(request.messages)) return undefined;
   let messages: ChatMessage[] | undefined;
   let dropped = false;
-  // A loop, not forEach: Groq's and Mistral's every request passes here, and most change nothing.
+  // A loop, not forEach: every request to these hosts passes here, and most change nothing.
   const list = request.messages;
   for (let index = 0; index < list.length; index++) {
-    const result = fitMessage(list[index] as ChatMessage, system, reasoning, extras);
+    const result = fit(list[index] as ChatMessage);
     if (result === undefined) continue;
     if (result.dropped) dropped = true;
     messages ??= [...list];
@@ -234,4 +242,28 @@ export function fitGroqRequest(request: ChatCompletionRequest, target: ChatTarge
     copy.messages = fitted.messages;
   }
   return copy as unknown as ChatCompletionRequest;
+}
+
+/** The roles whose `name` xAI refuses; `function` messages are left alone (their name is the function's). */
+const XAI_UNNAMED_ROLES: ReadonlySet<unknown> = new Set(['system', 'developer', 'assistant', 'tool']);
+
+/** The message without its `name` when xAI refuses it there; `dropped` when it said something (not null). */
+function withoutXaiName(message: ChatMessage): { message: ChatMessage; dropped: boolean } | undefined {
+  if (!isRecord(message) || !('name' in message) || !XAI_UNNAMED_ROLES.has(message.role)) return undefined;
+  const { name, ...rest } = message;
+  return { message: rest as unknown as ChatMessage, dropped: name !== undefined && name !== null };
+}
+
+/**
+ * `request` without `name` on messages whose role is not user, or undefined when none has one: xAI
+ * answers 400 "Only messages of role 'user' can have a name." (OpenAI takes it on every role, and
+ * agents name their system and assistant turns). Dropped with a warning: the model no longer tells
+ * those participants apart by name.
+ * @see https://github.com/BerriAI/litellm/issues/9720, https://github.com/microsoft/autogen/issues/4715
+ */
+export function fitXaiRequest(request: ChatCompletionRequest, target: ChatTarget): ChatCompletionRequest | undefined {
+  const fitted = fitEach(request, withoutXaiName);
+  if (fitted === undefined) return undefined;
+  if (fitted.dropped) warnIgnored(target, target.provider, 'name on messages whose role is not user');
+  return { ...request, messages: fitted.messages };
 }

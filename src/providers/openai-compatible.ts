@@ -8,7 +8,7 @@ import type { ChatCodec, ChatTarget, DiscoveredModel, ProviderKind, UpstreamRequ
 import { createOpenAiEmbeddingsCodec } from './openai-embeddings.js';
 import { stripCacheControl, stripToolMessageMarkers } from './cache-control-strip.js';
 import { warnIgnored } from './chat-request-fields.js';
-import { fitGroqRequest, fitMaxTokensAndRoles, fitMistralRequest, fitReasoningOutputLimit } from './host-request-fit.js';
+import { fitGroqRequest, fitMaxTokensAndRoles, fitMistralRequest, fitReasoningOutputLimit, fitXaiRequest } from './host-request-fit.js';
 import { isRecord } from '../json/guards.js';
 
 export type OpenAiFamilyKind = Exclude<ProviderKind, 'anthropic' | 'gemini'>;
@@ -44,7 +44,8 @@ export const OPENAI_FAMILY_PRESETS: Record<OpenAiFamilyKind, Preset> = {
   deepseek: { baseUrl: 'https://api.deepseek.com/v1', requiresKey: true, streamOptions: true, fit: fitMaxTokensAndRoles },
   together: { baseUrl: 'https://api.together.xyz/v1', requiresKey: true, streamOptions: true },
   openrouter: { baseUrl: 'https://openrouter.ai/api/v1', requiresKey: true, streamOptions: true, hangsOnToolMessageMarkers: true },
-  xai: { baseUrl: 'https://api.x.ai/v1', requiresKey: true, streamOptions: true },
+  // xAI answers 400 to a `name` on any message but a user's.
+  xai: { baseUrl: 'https://api.x.ai/v1', requiresKey: true, streamOptions: true, fit: fitXaiRequest },
   fireworks: { baseUrl: 'https://api.fireworks.ai/inference/v1', requiresKey: true, streamOptions: true },
   'openai-compatible': { baseUrl: undefined, requiresKey: false, streamOptions: true },
 };

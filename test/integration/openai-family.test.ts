@@ -33,20 +33,32 @@ function groqRefuses(body: Record<string, unknown>): { status: number; body: unk
   return field === undefined ? undefined : { status: 400, body: { error: { message: `property '${field}' is unsupported`, type: 'invalid_request_error' } } };
 }
 
+/**
+ * xAI's 400 for a `name` on a message of any role but user (its own words, as clients report them).
+ * @see https://github.com/BerriAI/litellm/issues/9720, https://github.com/microsoft/autogen/issues/4715
+ */
+function xaiRefuses(body: Record<string, unknown>): { status: number; body: unknown } | undefined {
+  const messages = Array.isArray(body.messages) ? (body.messages as Array<Record<string, unknown>>) : [];
+  if (!messages.some((message) => message.role !== 'user' && 'name' in message)) return undefined;
+  return { status: 400, body: { code: 'Client specified an invalid argument', error: "Only messages of role 'user' can have a name." } };
+}
+
 describe('OpenAI-format family', () => {
   let azure: FakeOpenAi;
   let ollama: FakeOpenAi;
   let groq: FakeOpenAi;
   let mistral: FakeOpenAi;
+  let xai: FakeOpenAi;
   let box: FakeOpenAi;
   let gateway: Gateway;
 
   before(async () => {
-    [azure, ollama, groq, mistral, box] = await Promise.all([
+    [azure, ollama, groq, mistral, xai, box] = await Promise.all([
       startFakeOpenAi({ apiKey: 'azure-key-123456' }),
       startFakeOpenAi({ apiKey: undefined }),
       startFakeOpenAi({ apiKey: 'gsk_groqkey1234567890abcdef', refuse: groqRefuses }),
       startFakeOpenAi({ apiKey: 'mistral-key-123456', refuse: mistralRefuses }),
+      startFakeOpenAi({ apiKey: 'xai-key-123456', refuse: xaiRefuses }),
       startFakeOpenAi({ apiKey: undefined }),
     ]);
     const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-family-'));
@@ -71,11 +83,13 @@ aliases:
       GROQ_BASE_URL: `${groq.url}/v1`,
       MISTRAL_API_KEY: 'mistral-key-123456',
       MISTRAL_BASE_URL: `${mistral.url}/v1`,
+      XAI_API_KEY: 'xai-key-123456',
+      XAI_BASE_URL: `${xai.url}/v1`,
     });
   });
   after(async () => {
     await gateway.close();
-    await Promise.all([azure, ollama, groq, mistral, box].map((fake) => fake.close()));
+    await Promise.all([azure, ollama, groq, mistral, xai, box].map((fake) => fake.close()));
   });
 
   test('azure: deployment in the path, api-version in the query, key in api-key', async () => {
@@ -276,6 +290,25 @@ aliases:
       const sent = fake.requests.at(-1)?.body ?? {};
       for (const field of Object.keys(fields)) if (field !== 'n') assert.equal(field in sent, false, `${model}: ${field} not sent`);
     }
+  });
+
+  test("xai: a name on a message whose role is not user, which xAI refuses, is dropped with a warning; a user's name stays", async () => {
+    const messages = [
+      { role: 'system', content: 'Two players.', name: 'narrator' },
+      { role: 'user', content: 'I open the door.', name: 'alice' },
+      { role: 'assistant', content: 'It creaks.', name: 'dungeon_master' },
+      { role: 'user', content: 'I look inside.', name: 'bob' },
+    ];
+    const response = await chat(gateway, { model: 'xai/grok-4.3', messages });
+    assert.equal(response.status, 200, await response.clone().text());
+    assert.equal(response.headers.get('x-llm-proxy-warnings'), 'name on messages whose role is not user: not supported by xai, ignored');
+    const sent = xai.requests.at(-1)?.body?.messages as Array<Record<string, unknown>>;
+    assert.deepEqual(sent, [{ role: 'system', content: 'Two players.' }, messages[1], { role: 'assistant', content: 'It creaks.' }, messages[3]]);
+    // Nothing to drop: no warning, the messages as sent.
+    const plain = await chat(gateway, { model: 'xai/grok-4.3', messages: [messages[1]] });
+    assert.equal(plain.status, 200);
+    assert.equal(plain.headers.get('x-llm-proxy-warnings'), null);
+    assert.deepEqual(xai.requests.at(-1)?.body?.messages, [messages[1]]);
   });
 
   test('a config-file openai-compatible provider and an alias to it', async () => {

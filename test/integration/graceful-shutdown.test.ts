@@ -144,6 +144,7 @@ describe('graceful shutdown', () => {
   test('SIGTERM on `node dist/src/main.js`: the stream ends, the process exits 0, the usage row is in SQLite', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-sigterm-'));
     const fake = await startFakeOpenAi({ apiKey: UPSTREAM_KEY });
+    let stopChild = (): void => undefined;
     try {
       const probe = createServer();
       await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
@@ -171,7 +172,12 @@ describe('graceful shutdown', () => {
       child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
       child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      await eventually(() => output.includes('llm-proxy listening'), 10_000);
+      // A failed step below must not leave the server running: its pipes would hold this file open.
+      stopChild = () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      };
+      // The shared harness's start allowance (gateway-process.ts): a start took over 10 s at load 10.
+      await eventually(() => output.includes('llm-proxy listening'), 60_000);
       const url = `http://127.0.0.1:${port}`;
 
       fake.enqueue({ kind: 'slow-stream', delayMs: 2_000 });
@@ -207,6 +213,7 @@ describe('graceful shutdown', () => {
         db.close();
       }
     } finally {
+      stopChild();
       await fake.close();
       rmSync(dir, { recursive: true, force: true });
     }

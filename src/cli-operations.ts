@@ -7,31 +7,12 @@ import { ModelDirectory } from './catalog/model-directory.js';
 import { compileModelIndex, searchModels } from './catalog/model-search.js';
 import { buildModelViews, type ModelView, type ViewSource } from './catalog/model-view.js';
 import { ConfigError, loadConfig, type Environment } from './config/config-loader.js';
-import { configWarnings } from './server/config-warnings.js';
+import { configuredSecrets } from './config/config-secrets.js';
+import { configWarnings, servingProblem } from './server/config-warnings.js';
 import { KNOWN_PROVIDER_KINDS, type Config } from './config/config-schema.js';
 import { maskKey, maskUrl } from './logging/redactor.js';
 import { buildProviders } from './providers/provider-registry.js';
 import { routerFor } from './routing/model-router.js';
-import { servingProblem } from './server/gateway-server.js';
-import { configuredSecrets } from './services.js';
-
-export const CHECK_CONFIG_HELP = `llm-proxy check-config [--json]
-
-Loads the configuration exactly as the server would (defaults, LLM_PROXY_CONFIG, environment),
-validates it, and prints the result with every secret masked. Exits 1 with the reason when it is
-not valid; warns (exit 0) when condense.model or a fallback names no routable model, or a listener on
-a non-loopback address has short client keys. --json prints JSON instead of YAML.
-`;
-
-export const MODELS_HELP = `llm-proxy models [--search Q] [--provider P] [--capability C] [--all] [--json]
-
-Lists the models the configured providers serve, from the built-in catalog and the config (offline:
-no provider is called). With no provider configured, or with --all, lists the whole catalog.
-  --search Q       case-insensitive match on id and name
-  --provider P     only this provider
-  --capability C   only models with this capability (vision, function_calling, json_mode, ...)
-  --json           {"models": [...], "count": N}
-`;
 
 /** Field names whose values are secrets wherever they appear. */
 const SECRET_FIELD = /(?:^|_)(?:key|keys|secret|token|password)$/i;

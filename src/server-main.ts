@@ -7,26 +7,22 @@ import { rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
+import { fail } from './cli-fail.js';
 import { runPrimary } from './cluster/primary.js';
 import { runWorker } from './cluster/worker.js';
 import { ConfigError, loadConfig } from './config/config-loader.js';
 import type { Config } from './config/config-schema.js';
-import { configWarnings } from './server/config-warnings.js';
+import { configWarnings, servingProblem } from './server/config-warnings.js';
 import { stopTimes } from './http/graceful-shutdown.js';
 import { afterLogWritten, type Logger } from './logging/logger.js';
 import { ProcessFaults } from './logging/process-faults.js';
-import { GatewayServer, masterKeySetup, servingProblem, type MasterKeySetup } from './server/gateway-server.js';
+import { GatewayServer, masterKeySetup, type MasterKeySetup } from './server/gateway-server.js';
 import { onReloadSignal } from './server/reload-signal.js';
 import { onStopSignals } from './server/stop-signals.js';
 
 // First, so a fault while the config loads is reported too (to stderr, until a logger exists).
 const faults = new ProcessFaults();
 faults.install();
-
-function fail(message: string): never {
-  process.stderr.write(`llm-proxy: ${message}\n`);
-  process.exit(1);
-}
 
 /**
  * `--workers N|auto` (after `llm-proxy start` or `npm start --`) over LLM_PROXY_WORKERS / server.workers.

@@ -4,6 +4,7 @@ import { Agent, type Dispatcher } from 'undici';
 import { createResponseCache, type SharedMemoryCache } from './cache/create-response-cache.js';
 import type { ResponseCache } from './cache/response-cache.js';
 import { ModelCatalog } from './catalog/model-catalog.js';
+import { configuredHosts, configuredSecrets } from './config/config-secrets.js';
 import { ModelDirectory } from './catalog/model-directory.js';
 import { ModelDiscovery } from './catalog/model-discovery.js';
 import type { Config } from './config/config-schema.js';
@@ -144,32 +145,6 @@ export interface ServiceOverrides {
 /** Web image downloads (for Gemini): Gemini takes 20 MB of inline data per request; an image host gets 10 s. */
 const IMAGE_FETCH_MAX_BYTES = 20 * 1024 * 1024;
 const IMAGE_FETCH_TIMEOUT_MS = 10_000;
-
-/** Every secret the process knows, for the redactor. */
-export function configuredSecrets(config: Config): string[] {
-  const secrets = [...config.auth.api_keys];
-  if (config.auth.master_key !== undefined) secrets.push(config.auth.master_key);
-  if (config.metrics?.token !== undefined) secrets.push(config.metrics.token);
-  // Whoever holds the cache's HMAC secret can name (and, over a shared Redis, plant) any tenant's entries.
-  if (config.cache.secret !== undefined) secrets.push(config.cache.secret);
-  for (const provider of Object.values(config.providers)) if (provider.api_key !== undefined) secrets.push(provider.api_key);
-  for (const url of [config.storage.database_url, config.storage.redis_url]) {
-    if (url === undefined) continue;
-    try {
-      const password = new URL(url).password;
-      if (password.length > 0) secrets.push(decodeURIComponent(password));
-    } catch {
-      // Not a URL: nothing to pick out.
-    }
-  }
-  return secrets;
-}
-
-/** The configured providers' base URL hosts: the redactor removes them from provider text by name. */
-export function configuredHosts(config: Config): string[] {
-  const urls = Object.values(config.providers).map((provider) => provider.base_url);
-  return urls.filter((url): url is string => url !== undefined && URL.canParse(url)).map((url) => new URL(url).hostname);
-}
 
 /** The redactor for `config`: its secrets, and its providers' hosts for text bound for clients. */
 export function createRedactor(config: Config): Redactor {

@@ -35,7 +35,3 @@ export function bootstrapMasterKey(dbPath: string): BootstrappedMasterKey {
   }
   return { digest, file, generated: key };
 }
-
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}

@@ -1,12 +1,24 @@
 // What a config may get wrong without being refused, checked wherever one is loaded (start-up,
 // check-config, a reload): logged at warn, printed by check-config, answered by /admin/reload.
+// And the one thing that refuses it (servingProblem). Nothing here opens the store or the server,
+// so check-config loads neither.
 import type { Config } from '../config/config-schema.js';
 import { condenseModelWarning } from '../context/condense-model-check.js';
-import { isLoopback } from '../keys/master-key-bootstrap.js';
 import { fallbackWarnings } from '../routing/unrouted-names.js';
 
 /** The length the master key must have on a public listener; client keys are held to it by a warning. */
 export const STRONG_KEY_LENGTH = 32;
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** Why a config must not serve, or undefined: a public listener needs a strong master key. */
+export function servingProblem(config: Config): string | undefined {
+  const { auth, server } = config;
+  if (isLoopback(server.host) || (auth.master_key !== undefined && auth.master_key.length >= STRONG_KEY_LENGTH)) return undefined;
+  return `auth.master_key: refusing to listen on ${server.host} without a master key of at least ${STRONG_KEY_LENGTH} characters: set LLM_PROXY_MASTER_KEY (or bind HOST=127.0.0.1).`;
+}
 
 export interface ConfigWarning {
   /** The log line's `component`. */

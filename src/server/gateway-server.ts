@@ -13,15 +13,16 @@ import type { FastifyServerFactory } from 'fastify';
 import { buildApp, type App } from '../app.js';
 import { ConfigError, loadConfig } from '../config/config-loader.js';
 import type { Config } from '../config/config-schema.js';
-import { configWarnings } from './config-warnings.js';
+import { configWarnings, servingProblem } from './config-warnings.js';
 import { changedProviders, configErrorField, keepRestartOnly } from '../config/reload.js';
 import { awaitDrain, type ShutdownResult } from '../http/graceful-shutdown.js';
 import { connectHandler } from '../http/plugins/error-handler.js';
 import { faultedReload, refusedReload, type ReloadHandler, type ReloadOutcome } from '../http/routes/admin-reload.js';
 import { UnusedConnections } from '../http/unused-connections.js';
-import { bootstrapMasterKey, isLoopback } from '../keys/master-key-bootstrap.js';
+import { bootstrapMasterKey } from '../keys/master-key-bootstrap.js';
 import { createLogger, type Logger } from '../logging/logger.js';
-import { breakerOptions, configuredHosts, configuredSecrets, createRedactor, createServices, createSharedServices, type ServiceOverrides, type SharedServices } from '../services.js';
+import { configuredHosts, configuredSecrets } from '../config/config-secrets.js';
+import { breakerOptions, createRedactor, createServices, createSharedServices, type ServiceOverrides, type SharedServices } from '../services.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 type ClientErrorListener = (...args: unknown[]) => void;
@@ -79,13 +80,6 @@ export function masterKeySetup(config: Config): MasterKeySetup {
   if (config.auth.api_keys.length > 0 || config.auth.master_key !== undefined) return { digest: undefined };
   const bootstrapped = bootstrapMasterKey(config.storage.db_path);
   return { digest: bootstrapped.digest, ...(bootstrapped.generated === undefined ? {} : { generated: { key: bootstrapped.generated, file: bootstrapped.file } }) };
-}
-
-/** Why a config must not serve, or undefined: a public listener needs a strong master key. */
-export function servingProblem(config: Config): string | undefined {
-  const { auth, server } = config;
-  if (isLoopback(server.host) || (auth.master_key !== undefined && auth.master_key.length >= 32)) return undefined;
-  return `auth.master_key: refusing to listen on ${server.host} without a master key of at least 32 characters: set LLM_PROXY_MASTER_KEY (or bind HOST=127.0.0.1).`;
 }
 
 function sameDigest(a: Buffer | undefined, b: Buffer | undefined): boolean {

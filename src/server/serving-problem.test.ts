@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfig } from '../config/config-loader.js';
-import { servingProblem } from './gateway-server.js';
+import { servingProblem } from './config-warnings.js';
 
 const STRONG = 'm'.repeat(32);
 const SHORT = 'm'.repeat(31);

@@ -16,7 +16,7 @@ import { ConfigSchema, type Config } from '../../src/config/config-schema.js';
 import { RESTART_ONLY } from '../../src/config/reload.js';
 import { isRecord } from '../../src/json/guards.js';
 import { buildProviders } from '../../src/providers/provider-registry.js';
-import { servingProblem } from '../../src/server/gateway-server.js';
+import { servingProblem } from '../../src/server/config-warnings.js';
 import { startGateway, type Gateway } from '../support/gateway-harness.js';
 import { codeSpans, fencedBlocks, proseOf, readmeText, section, spansOf, tableRows } from '../support/readme.js';
 import { documentedPath, pathMatches, routesOf } from '../support/route-table.js';

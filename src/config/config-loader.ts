@@ -1,9 +1,10 @@
 // Loads the configuration: defaults, then the YAML file (LLM_PROXY_CONFIG, with ${ENV} interpolation),
 // then the environment variables of CONTRACT.md. The only module that reads process.env.
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { getHeapStatistics } from 'node:v8';
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
-import { parse as parseYaml } from 'yaml';
+import type YAML from 'yaml';
 import { ConfigSchema, KNOWN_PROVIDER_KINDS, type Config, type ProviderConfig } from './config-schema.js';
 import { trustProxyProblem } from './trust-proxy.js';
 import { parsePrivateUpstreams, vetUpstreamUrl } from '../upstream/url-guard.js';
@@ -454,6 +455,14 @@ export interface LoadedConfig {
   config: Config;
   /** The file it came from, if any (for reload and messages). */
   file: string | undefined;
+}
+
+const require = createRequire(import.meta.url);
+let yamlModule: typeof YAML | undefined;
+/** The YAML parser (72 files) is loaded when there is a file to read: a start from the environment alone never pays it. */
+function parseYaml(text: string): unknown {
+  yamlModule ??= require('yaml') as typeof YAML;
+  return yamlModule.parse(text);
 }
 
 /** Builds and validates the configuration; throws ConfigError with a message naming the bad field. */

@@ -116,7 +116,9 @@ export async function startGatewayProcess(
     // Exited before it listened (a refused config, a port taken): said at once, not after the whole limit.
     if (!listening()) {
       const how = child.signalCode === null ? `with code ${child.exitCode}` : `by ${child.signalCode}`;
-      throw new Error(`the gateway exited ${how} before it listened; its stderr:\n${stderr.slice(-4000)}`);
+      // Its log lines (stdout) say why when stderr is empty: a primary logs a failed start and exits 1.
+      const said = stderr.trim().length > 0 ? `its stderr:\n${stderr.slice(-4000)}` : `its output:\n${output.slice(-4000)}`;
+      throw new Error(`the gateway exited ${how} before it listened; ${said}`);
     }
   } catch (error) {
     // A start that never listens must not outlive its test: the test file would wait on it (and on

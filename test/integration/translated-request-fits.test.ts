@@ -190,6 +190,81 @@ describe('translated requests fitted to the provider', () => {
     }
   });
 
+  const weather = { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } };
+  const ask = { role: 'user', content: 'Weather in Paris?' };
+
+  test('tool_choice required or named on the Claude models that refuse a forced tool call goes as auto, with a warning; Anthropic answered 400 "tool_choice: type "tool" and "any" are not supported for this model."', async () => {
+    const cases: Array<[string, unknown, string]> = [
+      ['claude-opus-5-5', 'required', "tool_choice: claude-opus-5-5 refuses a forced tool call (Fable and Mythos 5.1, Opus and Sonnet 5.5 and later do), so it went as auto: the model may answer without calling a tool"],
+      ['claude-fable-5-1', { type: 'function', function: { name: 'get_weather' } }, "tool_choice: claude-fable-5-1 refuses a forced tool call (Fable and Mythos 5.1, Opus and Sonnet 5.5 and later do), so it went as auto: the model may answer without calling get_weather"],
+      ['claude-sonnet-5-5', 'required', "tool_choice: claude-sonnet-5-5 refuses a forced tool call (Fable and Mythos 5.1, Opus and Sonnet 5.5 and later do), so it went as auto: the model may answer without calling a tool"],
+    ];
+    for (const [model, tool_choice, warning] of cases) {
+      const response = await post('/v1/chat/completions', { model: `anthropic/${model}`, max_tokens: 64, tools: [weather], tool_choice, reasoning_effort: 'low', messages: [ask] });
+      assert.equal(response.status, 200, `${model}: ${response.text}`);
+      const sent = record(anthropic.requests.at(-1)?.body);
+      // Thinking stays: nothing is forced any more.
+      assert.deepEqual([sent.tool_choice, sent.thinking], [{ type: 'auto' }, { type: 'adaptive' }], model);
+      assert.equal(response.headers.get('x-llm-proxy-warnings'), warning, model);
+    }
+    // Fable 5 takes a forced call (thinking is left out, as on every model that takes one).
+    const fable = await post('/v1/chat/completions', { model: 'anthropic/claude-fable-5', max_tokens: 64, tools: [weather], tool_choice: 'required', messages: [ask] });
+    assert.equal(fable.status, 200, fable.text);
+    assert.deepEqual(record(anthropic.requests.at(-1)?.body).tool_choice, { type: 'any' });
+  });
+
+  test("JSON mode on the Claude models that refuse a forced tool call: a json_schema in Claude's subset goes as output_config.format, json_object as the json_response tool with tool_choice auto and a warning", async () => {
+    const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false };
+    const structured = await post('/v1/chat/completions', { model: 'anthropic/claude-opus-5-5', max_tokens: 64, response_format: { type: 'json_schema', json_schema: { name: 'place', schema } }, messages: [ask] });
+    assert.equal(structured.status, 200, structured.text);
+    const sent = record(anthropic.requests.at(-1)?.body);
+    assert.deepEqual([sent.output_config, sent.tools, sent.tool_choice], [{ format: { type: 'json_schema', schema } }, undefined, undefined]);
+    assert.equal(structured.headers.get('x-llm-proxy-warnings'), null);
+    // With the client's tools and a required choice: auto, the tools, and the format.
+    const withTools = await post('/v1/chat/completions', { model: 'anthropic/claude-sonnet-5-5', max_tokens: 64, tools: [weather], tool_choice: 'required', response_format: { type: 'json_schema', json_schema: { name: 'place', schema } }, messages: [ask] });
+    assert.equal(withTools.status, 200, withTools.text);
+    const both = record(anthropic.requests.at(-1)?.body);
+    assert.deepEqual([both.output_config, (both.tools as Json[]).length, both.tool_choice], [{ format: { type: 'json_schema', schema } }, 1, { type: 'auto' }]);
+
+    const object = await post('/v1/chat/completions', { model: 'anthropic/claude-fable-5-2', max_tokens: 64, response_format: { type: 'json_object' }, messages: [ask] });
+    assert.equal(object.status, 200, object.text);
+    const tool = record(anthropic.requests.at(-1)?.body);
+    assert.deepEqual([(tool.tools as Array<{ name: string }>).map((each) => each.name), tool.tool_choice, tool.output_config], [['json_response'], { type: 'auto' }, undefined]);
+    assert.equal(
+      object.headers.get('x-llm-proxy-warnings'),
+      "response_format: claude-fable-5-2 refuses a forced tool call, and json_object has no form in Claude's structured outputs, so the json_response tool went with tool_choice auto: the answer may come as text",
+    );
+  });
+
+  test('temperature and top_p on the Claude models that take no sampling settings (Opus 4.7 and later) are dropped with a warning; Anthropic answered 400 "`temperature` is deprecated for this model."', async () => {
+    for (const model of ['claude-opus-4-7', 'claude-haiku-5-5', 'claude-mythos-preview']) {
+      const response = await post('/v1/chat/completions', { model: `anthropic/${model}`, max_tokens: 64, temperature: 0.2, messages: [ask] });
+      assert.equal(response.status, 200, `${model}: ${response.text}`);
+      assert.equal(record(anthropic.requests.at(-1)?.body).temperature, undefined, model);
+      assert.equal(response.headers.get('x-llm-proxy-warnings'), `temperature: ${model} takes no sampling settings (Claude Opus 4.7 and later), ignored`, model);
+    }
+    const topP = await post('/v1/chat/completions', { model: 'anthropic/claude-opus-5', max_tokens: 64, top_p: 0.5, messages: [ask] });
+    assert.equal(topP.status, 200, topP.text);
+    assert.equal(record(anthropic.requests.at(-1)?.body).top_p, undefined);
+    assert.equal(topP.headers.get('x-llm-proxy-warnings'), 'top_p: claude-opus-5 takes no sampling settings (Claude Opus 4.7 and later), ignored');
+    // temperature 1 is the default they take; older models take any.
+    await post('/v1/chat/completions', { model: 'anthropic/claude-opus-4-7', max_tokens: 64, temperature: 1, messages: [ask] });
+    assert.equal(record(anthropic.requests.at(-1)?.body).temperature, 1);
+    await post('/v1/chat/completions', { model: 'anthropic/claude-sonnet-4-6', max_tokens: 64, temperature: 0.2, messages: [ask] });
+    assert.equal(record(anthropic.requests.at(-1)?.body).temperature, 0.2);
+  });
+
+  test('a prefill (a last assistant message) to Claude 4.6 and later is a 400 naming it, before any call; Anthropic refused it ("This model does not support assistant message prefill")', async () => {
+    const messages = [ask, { role: 'assistant', content: '{"city": "' }];
+    const refused = await post('/v1/chat/completions', { model: 'anthropic/claude-sonnet-4-6', max_tokens: 64, messages });
+    assert.equal(refused.status, 400, refused.text);
+    const error = (JSON.parse(refused.text) as { error: { code: string; param: string } }).error;
+    assert.deepEqual([error.code, error.param], ['unsupported_content', 'messages[1]']);
+    assert.equal(anthropic.requests.length, 0);
+    const older = await post('/v1/chat/completions', { model: 'anthropic/claude-sonnet-4-5', max_tokens: 64, messages });
+    assert.equal(older.status, 200, older.text);
+  });
+
   test('/v1/messages to Claude through the chat form: the stop sequence Claude ended on comes back as stop_sequence, plain and streamed', async () => {
     const filler = 'The quick brown fox jumps over the lazy dog. '.repeat(30);
     anthropic.respondWith('stop');

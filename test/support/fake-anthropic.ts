@@ -230,6 +230,47 @@ function thinkingRefusal(body: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * The models that refuse a forced tool call (`tool_choice` `any` or `tool`) at all, thinking or not: Fable
+ * and Mythos from 5.1, Opus 5.5, Sonnet 5.5. Fable 5 and Mythos 5 take it. The message is Anthropic's.
+ * @see https://platform.claude.com/docs/en/models/fable-5-1/whats-new-fable-5-1 (Forced tool use is not supported)
+ * @see https://platform.claude.com/docs/en/models/opus-5-5/whats-new-opus-5-5, https://platform.claude.com/docs/en/models/sonnet-5-5/whats-new-sonnet-5-5
+ * @see https://github.com/anomalyco/opencode/issues/46735 (the 400's text, claude-fable-5 answering 200)
+ */
+const NO_FORCED_TOOL: ReadonlySet<string> = new Set(['claude-fable-5-1', 'claude-fable-5-2', 'claude-mythos-5-1', 'claude-mythos-5-2', 'claude-opus-5-5', 'claude-sonnet-5-5']);
+
+/**
+ * The models that take no sampling settings: Claude Opus 4.7 and every model since (Opus 4.8, 5, 5.5,
+ * Sonnet 5, 5.5, Haiku 5.5, Fable, Mythos). A `temperature` other than 1, or any `top_p` or `top_k`, is a 400.
+ * @see https://platform.claude.com/docs/en/about-claude/models/migration-guide (Migrating to Claude Opus 4.7: sampling parameters)
+ */
+const NO_SAMPLING: ReadonlySet<string> = new Set([
+  'claude-opus-4-7', 'claude-opus-4-8', 'claude-opus-5', 'claude-opus-5-5', 'claude-sonnet-5', 'claude-sonnet-5-5', 'claude-haiku-5-5',
+  'claude-fable-5', 'claude-fable-5-1', 'claude-fable-5-2', 'claude-mythos-5', 'claude-mythos-5-1', 'claude-mythos-5-2', 'claude-mythos-preview',
+]);
+
+/**
+ * The models that take no prefill (a conversation ending on an assistant turn): Claude 4.6 and later.
+ * @see https://platform.claude.com/docs/en/about-claude/models/whats-new-claude-4-6 (Prefill removal)
+ */
+const NO_PREFILL: ReadonlySet<string> = new Set(['claude-opus-4-6', 'claude-sonnet-4-6', ...NO_SAMPLING]);
+
+function modelRefusal(body: unknown): string | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const { model, tool_choice: choice, messages, temperature, top_p: topP, top_k: topK } = body as Record<string, unknown>;
+  if (typeof model !== 'string') return undefined;
+  const forced = typeof choice === 'object' && choice !== null && ((choice as { type?: unknown }).type === 'any' || (choice as { type?: unknown }).type === 'tool');
+  if (forced && NO_FORCED_TOOL.has(model)) return 'tool_choice: type "tool" and "any" are not supported for this model.';
+  if (NO_SAMPLING.has(model)) {
+    if (temperature !== undefined && temperature !== 1) return '`temperature` is deprecated for this model.';
+    if (topP !== undefined) return '`top_p` is deprecated for this model.';
+    if (topK !== undefined) return '`top_k` is deprecated for this model.';
+  }
+  const last = Array.isArray(messages) ? (messages.at(-1) as { role?: unknown } | undefined) : undefined;
+  if (last?.role === 'assistant' && NO_PREFILL.has(model)) return 'This model does not support assistant message prefill. The conversation must end with a user message.';
+  return undefined;
+}
+
 function handle(request: RecordedRequest, response: ServerResponse, reply: FakeAnthropicReply): void {
   if (reply.kind === 'error') {
     sendError(response, reply.status, reply.body, reply.headers);
@@ -250,7 +291,7 @@ function handle(request: RecordedRequest, response: ServerResponse, reply: FakeA
     sendError(response, 404, { type: 'error', error: { type: 'not_found_error', message: 'Not Found' }, request_id: null }, undefined);
     return;
   }
-  const refused = effortRefusal(request.body) ?? thinkingRefusal(request.body);
+  const refused = effortRefusal(request.body) ?? thinkingRefusal(request.body) ?? modelRefusal(request.body);
   if (refused !== undefined) {
     sendError(response, 400, { type: 'error', error: { type: 'invalid_request_error', message: refused }, request_id: null }, undefined);
     return;

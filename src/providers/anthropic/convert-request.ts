@@ -5,7 +5,7 @@
  * | --- | --- | --- |
  * | `model` | `model` | the routed upstream name (`target.model`) |
  * | `messages` system / developer | `system` | hoisted in order (one text → string, several → text blocks); non-text parts → 400 `unsupported_content` |
- * | `messages` user / assistant | `messages` | consecutive same-role turns merged (Anthropic requires alternation); empty or whitespace-only text dropped; none left → 400 `invalid_value`; a final assistant turn (a prefill) has the trailing whitespace of its last text trimmed, warning |
+ * | `messages` user / assistant | `messages` | consecutive same-role turns merged (Anthropic requires alternation); empty or whitespace-only text dropped; none left → 400 `invalid_value`; a final assistant turn (a prefill) has the trailing whitespace of its last text trimmed, warning; on Claude 4.6 and later (which refuse a prefill) → 400 `unsupported_content` naming it |
  * | `messages` tool | user `tool_result` block | `tool_call_id` → `tool_use_id`; merged into one user turn, results first |
  * | tool call ids | `tool_use.id` / `tool_use_id` | characters outside `[a-zA-Z0-9_-]` become `_`, and such an id gets a digest of itself after them (ids from other providers) |
  * | `messages` function (legacy) | user `tool_result` block | matched by `name` to the latest legacy `function_call` |
@@ -19,14 +19,14 @@
  * | assistant `function_call` (legacy) | `tool_use` block | id `toolu_legacy_<message index>` |
  * | `web_search_options` | `tools` + `web_search_20250305` | `search_context_size` low/medium/high → `max_uses` 1/5/10; `user_location.approximate` → `user_location`; citations come back as `annotations` |
  * | `tools`, `functions` (legacy) | `tools` | `parameters` → `input_schema` (`{type:"object"}` when absent, `$schema` removed); `strict: true` → `strict: true` on Claude 4.5+ with the schema in Claude's subset (output-format.ts), else dropped with a warning saying why; a name outside Anthropic's rule (`^[a-zA-Z0-9_-]{1,128}$`), or used twice → 400 `invalid_value` naming it |
- * | `tool_choice` / `function_call` | `tool_choice` | auto → auto, none → none, required → any, named → tool; `allowed_tools` naming every tool → auto / any, one tool `required` → tool, else 400 `unsupported_parameter` (Claude cannot show every tool and allow some) |
+ * | `tool_choice` / `function_call` | `tool_choice` | auto → auto, none → none, required → any, named → tool; `allowed_tools` naming every tool → auto / any, one tool `required` → tool, else 400 `unsupported_parameter` (Claude cannot show every tool and allow some); a forced choice on the models that refuse one (model-limits.ts) → auto, warning |
  * | `parallel_tool_calls: false` | `tool_choice.disable_parallel_tool_use` | |
- * | `response_format` json_object | forced tool `json_response` | input schema `{type:"object"}`; the call comes back as message content |
- * | `response_format` json_schema | forced tool `json_response` | input schema = the schema (root must be an object, else 400); with client tools the choice becomes `any`; while Claude 4.5+ thinks, `output_config.format` instead when the schema fits (output-format.ts) |
+ * | `response_format` json_object | forced tool `json_response` | input schema `{type:"object"}`; the call comes back as message content; on the models that refuse a forced call, with `auto`, warning |
+ * | `response_format` json_schema | forced tool `json_response` | input schema = the schema (root must be an object, else 400); with client tools the choice becomes `any`; while Claude 4.5+ thinks, or on the models that refuse a forced call, `output_config.format` instead when the schema fits (output-format.ts); else there the tool with `auto`, warning |
  * | `response_format` text | — | the default |
  * | `max_completion_tokens` / `max_tokens` | `max_tokens` | required by Anthropic: `target.defaultMaxTokens`, else 4096 |
- * | `temperature` | `temperature` | 0..1 only: outside → 400 `invalid_value`, never clamped |
- * | `top_p` | `top_p` | with `temperature` too, dropped with a warning (current models accept only one) |
+ * | `temperature` | `temperature` | 0..1 only: outside → 400 `invalid_value`, never clamped; other than 1 on Claude Opus 4.7 and later, dropped, warning |
+ * | `top_p` | `top_p` | with `temperature` too, or on Claude Opus 4.7 and later, dropped with a warning |
  * | `stop` | `stop_sequences` | a string becomes a one-item list; an empty or whitespace-only one → 400 `invalid_value` (Anthropic refuses it) |
  * | `output_config.effort` (Anthropic's own, as /v1/messages carries it) | `output_config.effort` | low, medium, high, xhigh, max; else 400 `invalid_value`; wins over `reasoning_effort`'s level |
  * | `n` | — | 1 only; more → 400 `unsupported_parameter` |
@@ -81,6 +81,7 @@ import type {
 } from './anthropic-wire.js';
 import { isRecord } from './anthropic-wire.js';
 import { CacheBreakpoints } from './convert-cache-control.js';
+import { refusesForcedTool, refusesPrefill, refusesSampling } from './model-limits.js';
 import { claudeOutputFormat, claudeStrictToolSchema, StrictBudget } from './output-format.js';
 import { claudeGeneration, MIN_THINKING_BUDGET, thinkingForEffort } from './thinking-effort.js';
 
@@ -321,6 +322,19 @@ function structuredOutput(request: ChatCompletionRequest, model: string, budget:
   return claudeOutputFormat(format.json_schema.schema, budget);
 }
 
+/** Claude Opus 4.7 and later take no sampling settings, thinking or not: temperature 1 (the default) alone. */
+function dropSampling(body: AnthropicMessagesRequest, target: ChatTarget): void {
+  const said = `${target.model} takes no sampling settings (Claude Opus 4.7 and later), ignored`;
+  if (body.temperature !== undefined && body.temperature !== 1) {
+    delete body.temperature;
+    target.warnings.push(`temperature: ${said}`);
+  }
+  if (body.top_p !== undefined) {
+    delete body.top_p;
+    target.warnings.push(`top_p: ${said}`);
+  }
+}
+
 /** Claude refuses sampling changes while it thinks: temperature other than 1, and top_p under 0.95. */
 function fitSamplingToThinking(body: AnthropicMessagesRequest, target: ChatTarget): void {
   if (body.temperature !== undefined && body.temperature !== 1) {
@@ -529,6 +543,10 @@ function convertMessages(messages: ChatMessage[], target: ChatTarget, marks: Cac
   });
 
   if (namesDropped) ignored(target, 'messages[].name');
+  if (turns[turns.length - 1]?.role === 'assistant' && refusesPrefill(target.model)) {
+    // Said before the call, naming the message: Claude's 400 names none, and dropping the turn would answer another question.
+    throw unsupportedContent(lastParam, `${target.model} takes no prefill (Claude 4.6 and later refuse a conversation that ends on an assistant message); end it on a user message, or ask for the answer's shape with response_format`);
+  }
   trimPrefill(turns, lastParam, target);
   return {
     system,
@@ -732,6 +750,16 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
   const search = webSearchTool(request.web_search_options);
   if (search !== undefined) names.add(search.name, 'web_search_options');
   let choice = convertToolChoice(request.tool_choice, 'tool_choice', tools.map((tool) => tool.name)) ?? convertFunctionCall(request.function_call);
+  // Claude's newest models refuse a forced call outright (thinking cannot be turned off for one): the
+  // nearest they take is auto, with the tools as they were (only some would change what the model sees).
+  const unforced = refusesForcedTool(target.model);
+  if (unforced && (choice?.type === 'any' || choice?.type === 'tool')) {
+    const field = request.tool_choice !== undefined && request.tool_choice !== null ? 'tool_choice' : 'function_call';
+    target.warnings.push(
+      `${field}: ${target.model} refuses a forced tool call (Fable and Mythos 5.1, Opus and Sonnet 5.5 and later do), so it went as auto: the model may answer without calling ${choice.type === 'tool' ? choice.name : 'a tool'}`,
+    );
+    choice = { type: 'auto' };
+  }
 
   const thinking = chooseThinking(request, target, body);
   const effort = effortConfig(request.output_config);
@@ -740,8 +768,10 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
     body.output_config = { ...body.output_config, effort };
   }
   let json = jsonTool(request);
-  // A forced JSON tool would turn thinking off; structured outputs keep it, where the model and the schema allow.
-  const format = json !== undefined && thinks(thinking, messages) && choice?.type !== 'any' && choice?.type !== 'tool' ? structuredOutput(request, target.model, budget) : undefined;
+  // A forced JSON tool would turn thinking off; structured outputs keep it, where the model and the schema
+  // allow. A model that refuses a forced call gets them whenever the schema fits.
+  const wantsFormat = unforced || (thinks(thinking, messages) && choice?.type !== 'any' && choice?.type !== 'tool');
+  const format = json !== undefined && wantsFormat ? structuredOutput(request, target.model, budget) : undefined;
   if (format !== undefined) {
     body.output_config = { ...body.output_config, format };
     json = undefined;
@@ -751,8 +781,13 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
     if (strict !== undefined) json = { ...json, input_schema: strict, strict: true };
     // No JSON mode on Anthropic: the answer is forced through a tool whose input is the JSON.
     // With client tools the model may still call them first ("any"; no tool_choice means "auto", as
-    // in OpenAI's API); a named or required choice stays.
-    if (tools.length === 0 || choice?.type === 'none') choice = { type: 'tool', name: JSON_RESPONSE_TOOL };
+    // in OpenAI's API); a named or required choice stays. A model that refuses a forced call is
+    // offered the tool (Claude's closed objects cannot say "any object", so no format fits json_object).
+    if (unforced) {
+      const asked = isRecord(request.response_format) && request.response_format.type === 'json_object' ? 'json_object' : "this json_schema (outside Claude's subset or limits)";
+      target.warnings.push(`response_format: ${target.model} refuses a forced tool call, and ${asked} has no form in Claude's structured outputs, so the ${JSON_RESPONSE_TOOL} tool went with tool_choice auto: the answer may come as text`);
+      choice = { type: 'auto' };
+    } else if (tools.length === 0 || choice?.type === 'none') choice = { type: 'tool', name: JSON_RESPONSE_TOOL };
     else if (choice === undefined || choice.type === 'auto') choice = { type: 'any' };
     tools.push(json);
   }
@@ -778,6 +813,7 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
     if (body.temperature === undefined) body.top_p = request.top_p;
     else target.warnings.push('top_p: not supported by anthropic together with temperature, ignored');
   }
+  if (refusesSampling(target.model)) dropSampling(body, target);
   const stops = typeof request.stop === 'string' ? [request.stop] : Array.isArray(request.stop) ? request.stop : [];
   stops.forEach((stop, index) => {
     // Anthropic answers 400 "each stop sequence must contain non-whitespace" (`"\n"` is a common one);

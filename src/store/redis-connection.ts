@@ -43,6 +43,14 @@ export class RedisConnection {
   private readonly problems = new Set<string>();
   /** SELECT of the URL's database failed on this connection: ioredis goes on in database 0, another deployment's. */
   private wrongDatabase = false;
+  /**
+   * A command went unanswered (timed out) and none has answered since: every user of the connection
+   * skips Redis at once, so a request calling it several times in a row (its limits, then the cache)
+   * waits out one timeout, not one a call, before the breaker opens. Ended by any answer: one PING
+   * at a time asks (its failures count towards the breaker as any command's), or a new connection's ready check.
+   */
+  private stalled = false;
+  private probing = false;
 
   constructor(
     options: RedisConnectionOptions,
@@ -77,6 +85,8 @@ export class RedisConnection {
       this.wrongDatabase = false;
     });
     this.client.on('ready', () => {
+      // The ready check (INFO) was answered on this connection.
+      this.stalled = false;
       if (this.wrongDatabase || this.problems.size === 0) return;
       this.problems.clear();
       this.logger.info({ component: 'redis', url: this.target }, 'redis connected');
@@ -98,7 +108,7 @@ export class RedisConnection {
   /** True when a call would be attempted now. */
   available(now = Date.now()): boolean {
     if (this.state === 'open' && now - this.openedAt >= this.cooldownMs) this.transition('half-open');
-    return this.state !== 'open' && this.client.status === 'ready' && !this.wrongDatabase;
+    return this.state !== 'open' && !this.stalled && this.client.status === 'ready' && !this.wrongDatabase;
   }
 
   /** Runs one Redis operation under the breaker; throws RedisUnavailableError when it is open. */
@@ -109,22 +119,46 @@ export class RedisConnection {
       this.succeeded();
       return result;
     } catch (error) {
-      this.failed();
+      this.failed(error);
       throw error instanceof RedisUnavailableError ? error : new RedisUnavailableError((error as Error).message);
     }
   }
 
   private succeeded(): void {
     this.failures = 0;
+    this.stalled = false;
     if (this.state !== 'closed') this.transition('closed');
   }
 
-  private failed(): void {
+  private failed(error: unknown): void {
     this.failures++;
     if (this.state === 'half-open' || this.failures >= this.threshold) {
       this.openedAt = Date.now();
+      // The breaker takes over: its cool-down, then its half-open probe.
+      this.stalled = false;
       if (this.state !== 'open') this.transition('open');
+      return;
     }
+    // An error reply (OOM, a read-only replica, a PING the ACL refuses) is Redis answering: no call is held up by it.
+    if (error instanceof Error && error.name === 'ReplyError') this.stalled = false;
+    else this.stall();
+  }
+
+  private stall(): void {
+    this.stalled = true;
+    // A connection that is not ready refuses commands at once; its ready event ends the stall.
+    if (this.probing || this.client.status !== 'ready') return;
+    this.probing = true;
+    this.client.ping().then(
+      () => {
+        this.probing = false;
+        this.succeeded();
+      },
+      (error: unknown) => {
+        this.probing = false;
+        this.failed(error);
+      },
+    );
   }
 
   private transition(next: BreakerState): void {

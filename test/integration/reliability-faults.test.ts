@@ -760,13 +760,16 @@ describe('RELIABILITY §4b faults', () => {
           assert.equal(res.status, 200, `request ${index}: ${res.body}`);
           assert.equal(live.status, 200, 'liveness');
         }
-        // Redis's timeout is 250 ms a command; a request makes at most two before the breaker opens.
+        // Redis's timeout is 250 ms a command; a request waits out one at most (the first request here
+        // is also a cold one; redis-hang-latency.test.ts measures the bound against a warm baseline).
         assert.ok(times.every((ms) => ms < 1000), `latencies ${times.join(',')}`);
         assert.ok(times.slice(-3).every((ms) => ms < 200), `the breaker is open by now: ${times.join(',')}`);
         // The limit is counted on this instance meanwhile: 12 a minute, 10 used, 2 left.
         for (let index = 0; index < 2; index++) assert.equal((await post(url, chat({}, `left ${index}`))).status, 200);
         assertError(await post(url, chat({}, 'over')), { status: 429, code: 'rate_limit_exceeded', type: 'rate_limit_error', param: null });
         if (kind === 'hangs') {
+          // Opened by the connection's own PINGs timing out (5 failures in all), whatever the requests do meanwhile.
+          await eventually(() => gateway.logs.some((line) => line.includes('redis breaker opened')), 3_000);
           assert.equal(gateway.logs.filter((line) => line.includes('redis breaker opened')).length, 1, 'one line per breaker transition');
         }
         assert.equal((await fetch(`${url}/health/live`)).status, 200);

@@ -3,12 +3,14 @@
 // and never uses a connection whose SELECT failed: ioredis would go on in database 0.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { MemoryRateLimiter } from '../../src/rate-limit/memory-rate-limiter.js';
 import { RedisRateLimiter } from '../../src/rate-limit/redis-rate-limiter.js';
 import { RedisConnection } from '../../src/store/redis-connection.js';
 import { fakeRedis, type FakeRedis } from '../support/fake-redis.js';
 import { eventually } from '../support/gateway-harness.js';
+import { startRedisServer, type RedisServer } from '../support/private-redis.js';
 
 const PASSWORD = 'pw-planted-7f3a9c1e';
 
@@ -72,5 +74,31 @@ describe('Redis connection problems are named once, without the password', () =>
       assert.ok(warning.includes(`rediss://:****@127.0.0.1:${fake.port}`), warning);
       assert.equal(connection.available(), false);
     });
+  });
+});
+
+describe('a stalled connection is skipped until Redis answers, whatever the answer', () => {
+  test('a PING refused (NOPERM) still ends the stall: Redis answered', async (t) => {
+    const server = await startRedisServer();
+    if (typeof server === 'string') return t.skip(server);
+    const redis = server as RedisServer;
+    const admin = new Redis(redis.url);
+    const connection = new RedisConnection({ url: `redis://limited:pw@127.0.0.1:${redis.port}`, commandTimeoutMs: 100 }, pino({ level: 'silent' }));
+    try {
+      await admin.call('ACL', 'SETUSER', 'limited', 'on', '>pw', '~*', '+@all', '-ping');
+      await eventually(() => connection.available(), 3_000);
+      await admin.call('CLIENT', 'PAUSE', '300', 'ALL');
+      await assert.rejects(connection.run((client) => client.get('k')), /timed out/);
+      assert.equal(connection.available(), false, 'skipped while stalled');
+      await assert.rejects(connection.run((client) => client.get('k')), /unavailable/);
+      // Once the pause ends the connection's PING gets -NOPERM: an answer all the same.
+      await eventually(() => connection.available(), 2_000);
+      assert.equal(await connection.run((client) => client.get('k')), null);
+      assert.equal(connection.breakerState, 'closed');
+    } finally {
+      await connection.close();
+      admin.disconnect();
+      await redis.stop();
+    }
   });
 });

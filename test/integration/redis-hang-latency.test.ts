@@ -1,0 +1,130 @@
+// RELIABILITY §4b#15: Redis stops answering (CLIENT PAUSE ALL on a redis-server of this test's
+// own) while a request calls it three times in a row: the request limit, the token limit, the
+// Redis response cache. From the first request after the stall, none waits on Redis for more than
+// one command timeout (250 ms): once a command on the connection has timed out, the request's next
+// calls, and other requests', skip Redis at once instead of each waiting out a timeout of its own.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
+import { CLIENT_KEY, eventually, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+import { chat } from '../support/key-support.js';
+import { startRedisServer, type RedisServer } from '../support/private-redis.js';
+
+const server = await startRedisServer();
+/** The connection's command timeout (src/store/redis-connection.ts). */
+const REDIS_TIMEOUT_MS = 250;
+/** Scheduling and the local fallback on a loaded machine; under a second timeout. */
+const SLACK_MS = 200;
+const PAUSE_MS = 2_500;
+const RPM = 1000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('§4b#15 Redis stalls under a request that calls it three times', { skip: typeof server === 'string' ? server : false }, () => {
+  const redis = server as RedisServer;
+  let upstream: FakeOpenAi;
+  let admin: Redis;
+  const gateways: Gateway[] = [];
+
+  before(async () => {
+    upstream = await startFakeOpenAi({ apiKey: UPSTREAM_KEY });
+    admin = new Redis(redis.url);
+  });
+  after(async () => {
+    for (const gateway of gateways) await gateway.close();
+    admin?.disconnect();
+    await upstream?.close();
+    await redis.stop();
+  });
+
+  /** A gateway on the healthy Redis, and its slowest answer over a few requests there (its baseline). */
+  async function healthyGateway(name: string): Promise<{ gateway: Gateway; baseline: number }> {
+    const gateway = await startGateway(
+      {
+        OPENAI_API_KEY: UPSTREAM_KEY,
+        OPENAI_BASE_URL: `${upstream.url}/v1`,
+        REDIS_URL: redis.url,
+        LLM_PROXY_RPM: String(RPM),
+        LLM_PROXY_TPM: '1000000',
+        LLM_PROXY_CACHE: 'redis',
+      },
+      // Counters, cache entries and the instance count of its own: each test starts from none.
+      { configure: (config) => void (config.storage.redis_prefix = `${name}:`) },
+    );
+    gateways.push(gateway);
+    // A test gateway does not wait for Redis at start as the server does (2 s at most): on a loaded
+    // machine its first requests could otherwise go without it, and its ready check fall in the stall.
+    await eventually(() => gateway.app.services.redis?.available() === true, 5_000);
+    let baseline = 0;
+    for (let index = 0; index < 8; index++) {
+      const started = Date.now();
+      const res = await chat(gateway.url, CLIENT_KEY, { messages: [{ role: 'user', content: `${name} warm ${index}` }] });
+      // The first few warm the code paths up (a cold first request takes far longer than any later one).
+      if (index >= 3) baseline = Math.max(baseline, Date.now() - started);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.equal(res.headers.get('x-cache'), 'MISS');
+    }
+    assert.equal(gateway.app.services.redis?.breakerState, 'closed');
+    return { gateway, baseline };
+  }
+
+  /** Stalls every client of the server for `ms` (the pausing client too: it cannot unpause early). */
+  async function pause(ms = PAUSE_MS): Promise<number> {
+    await admin.call('CLIENT', 'PAUSE', String(ms), 'ALL');
+    return Date.now();
+  }
+
+  async function timed(gateway: Gateway, content: string): Promise<number> {
+    const started = Date.now();
+    const res = await chat(gateway.url, CLIENT_KEY, { messages: [{ role: 'user', content }] });
+    assert.equal(res.status, 200, `${content}: ${JSON.stringify(res.body)}`);
+    return Date.now() - started;
+  }
+
+  test('one request after another: each waits one timeout at most, the first included', { timeout: 20_000 }, async () => {
+    const { gateway, baseline } = await healthyGateway('sequential');
+    const paused = await pause();
+    const times: number[] = [];
+    for (let index = 0; Date.now() - paused < PAUSE_MS - 600; index++) times.push(await timed(gateway, `sequential ${index}`));
+    const bound = baseline + REDIS_TIMEOUT_MS + SLACK_MS;
+    assert.ok(times.length >= 3, `requests made: ${times.join(',')}`);
+    assert.ok(times.every((ms) => ms <= bound), `latencies ${times.join(',')} ms; baseline ${baseline} ms, bound ${bound} ms`);
+    await sleep(PAUSE_MS - (Date.now() - paused) + 100);
+    assert.equal(gateway.logs.filter((line) => line.includes('redis breaker opened')).length, 1, 'one line per breaker transition');
+  });
+
+  test('requests overlapping (one every 30 ms): each waits one timeout at most', { timeout: 20_000 }, async () => {
+    const { gateway, baseline } = await healthyGateway('overlapping');
+    const paused = await pause();
+    const pending: Array<Promise<number>> = [];
+    for (let index = 0; index < 20; index++) {
+      pending.push(timed(gateway, `overlapping ${index}`));
+      await sleep(30);
+    }
+    const times = await Promise.all(pending);
+    const bound = baseline + REDIS_TIMEOUT_MS + SLACK_MS;
+    assert.ok(times.every((ms) => ms <= bound), `latencies ${times.join(',')} ms; baseline ${baseline} ms, bound ${bound} ms`);
+    await sleep(PAUSE_MS - (Date.now() - paused) + 100);
+    assert.equal(gateway.logs.filter((line) => line.includes('redis breaker opened')).length, 1, 'one line per breaker transition');
+  });
+
+  test('a stall shorter than the breaker takes to open: Redis is used again as soon as it answers, and the breaker never opened', { timeout: 20_000 }, async () => {
+    const { gateway, baseline } = await healthyGateway('brief');
+    const connection = gateway.app.services.redis;
+    assert.ok(connection !== undefined);
+    // Past the first timeout and the first probe, well before 5 failures (about 1.25 s) open the breaker.
+    const paused = await pause(600);
+    const times: number[] = [];
+    for (let index = 0; Date.now() - paused < 500; index++) times.push(await timed(gateway, `brief ${index}`));
+    const bound = baseline + REDIS_TIMEOUT_MS + SLACK_MS;
+    assert.ok(times.every((ms) => ms <= bound), `latencies ${times.join(',')} ms; baseline ${baseline} ms, bound ${bound} ms`);
+    await eventually(() => connection.available(), 2_000);
+    assert.ok(Date.now() - paused < 1_200, `Redis used again ${Date.now() - paused} ms after the stall began`);
+    // Read from Redis again: a warm-up request's answer is a hit.
+    const again = await chat(gateway.url, CLIENT_KEY, { messages: [{ role: 'user', content: 'brief warm 0' }] });
+    assert.equal(again.headers.get('x-cache'), 'HIT', 'answered from Redis');
+    assert.equal(connection.breakerState, 'closed', gateway.logs.filter((line) => line.includes('redis')).join(''));
+    assert.equal(gateway.logs.filter((line) => line.includes('redis breaker')).length, 0, 'the breaker never changed');
+  });
+});

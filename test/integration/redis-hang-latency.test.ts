@@ -3,6 +3,8 @@
 // Redis response cache. From the first request after the stall, none waits on Redis for more than
 // one command timeout (250 ms): once a command on the connection has timed out, the request's next
 // calls, and other requests', skip Redis at once instead of each waiting out a timeout of its own.
+// §4b#16's recovery: once Redis answers again the opened breaker half-opens, closes, and the
+// requests admitted alone meanwhile are counted in Redis once.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
@@ -10,6 +12,7 @@ import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { CLIENT_KEY, eventually, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 import { chat } from '../support/key-support.js';
 import { startRedisServer, type RedisServer } from '../support/private-redis.js';
+import { minuteWithRoom } from '../support/rate-limit-timing.js';
 
 const server = await startRedisServer();
 /** The connection's command timeout (src/store/redis-connection.ts). */
@@ -126,5 +129,34 @@ describe('§4b#15 Redis stalls under a request that calls it three times', { ski
     assert.equal(again.headers.get('x-cache'), 'HIT', 'answered from Redis');
     assert.equal(connection.breakerState, 'closed', gateway.logs.filter((line) => line.includes('redis')).join(''));
     assert.equal(gateway.logs.filter((line) => line.includes('redis breaker')).length, 0, 'the breaker never changed');
+  });
+
+  test('§4b#16 Redis back after the breaker opened: it half-opens after its cool-down and closes, one line each, and what was admitted alone is counted in Redis once', { timeout: 40_000 }, async () => {
+    // Counted in one minute of Redis's: the remaining count below is then exact.
+    await minuteWithRoom(15_000);
+    const { gateway } = await healthyGateway('recovery');
+    const connection = gateway.app.services.redis;
+    assert.ok(connection !== undefined);
+    let made = 8;
+    const paused = await pause();
+    while (Date.now() - paused < PAUSE_MS - 600) {
+      await timed(gateway, `recovery ${made++}`);
+      await sleep(50);
+    }
+    await eventually(() => connection.breakerState === 'open', 3_000);
+    // Redis answers again once the pause ends; the breaker lets a call through after its 5 s cool-down.
+    await sleep(PAUSE_MS - (Date.now() - paused) + 100);
+    assert.equal(connection.breakerState, 'open', 'still cooling down');
+    await eventually(() => connection.available(), 8_000);
+    const res = await chat(gateway.url, CLIENT_KEY, { messages: [{ role: 'user', content: 'recovery after' }] });
+    made++;
+    assert.equal(res.status, 200);
+    assert.equal(connection.breakerState, 'closed');
+    const transitions = gateway.logs.filter((line) => line.includes('redis breaker')).map((line) => (JSON.parse(line) as { to: string }).to);
+    assert.deepEqual(transitions, ['open', 'half-open', 'closed']);
+    // Every request made is in Redis's count once (the ones admitted alone carried by this check),
+    // plus the first stalled request's own check: Redis ran it when the pause ended, after the proxy
+    // had given up on it and counted it alone (too high by one, never too low).
+    assert.equal(Number(res.headers.get('x-ratelimit-remaining')), RPM - made - 1, `requests made: ${made}`);
   });
 });

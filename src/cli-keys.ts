@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { fail } from './cli-fail.js';
-import { ConfigError, loadConfig } from './config/config-loader.js';
+import { loadConfigOrFail } from './config/config-loader.js';
 import type { Config } from './config/config-schema.js';
 import { isGatewayError } from './errors/gateway-error.js';
 import { describeKey, parseKeySettings } from './http/routes/admin-keys.js';
@@ -132,13 +132,7 @@ export async function keysCommand(argv: string[]): Promise<void> {
   if (action !== 'create' && action !== 'list' && action !== 'revoke') fail(`unknown keys command ${JSON.stringify(action ?? '')}; see llm-proxy --help`);
   if (action === 'revoke' && id === undefined) fail('keys revoke needs a key id (llm-proxy keys list shows them)');
 
-  let config: Config;
-  try {
-    config = loadConfig().config;
-  } catch (error) {
-    if (error instanceof ConfigError) fail(error.message);
-    throw error;
-  }
+  const config = loadConfigOrFail(fail);
   const logger = pino({ level: 'warn', base: { service: 'llm-proxy-cli' } }, pino.destination(2));
   const context = await openKeys(config, logger);
   try {

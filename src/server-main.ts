@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { fail } from './cli-fail.js';
 import { runPrimary } from './cluster/primary.js';
 import { runWorker } from './cluster/worker.js';
-import { ConfigError, loadConfig } from './config/config-loader.js';
+import { loadConfigOrFail } from './config/config-loader.js';
 import type { Config } from './config/config-schema.js';
 import { configWarnings, servingProblem } from './server/config-warnings.js';
 import { stopTimes } from './http/graceful-shutdown.js';
@@ -186,13 +186,7 @@ async function main(): Promise<void> {
     await runWorker(fail, faults);
     return;
   }
-  let config: Config;
-  try {
-    config = loadConfig().config;
-  } catch (error) {
-    if (error instanceof ConfigError) fail(error.message);
-    throw error;
-  }
+  const config = loadConfigOrFail(fail);
   const problem = servingProblem(config);
   if (problem !== undefined) fail(problem.replace(/^auth\.master_key: /, ''));
   const workers = workerCount(process.argv.slice(2), config.server.workers);

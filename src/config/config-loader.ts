@@ -466,6 +466,16 @@ function parseYaml(text: string): unknown {
 }
 
 /** Builds and validates the configuration; throws ConfigError with a message naming the bad field. */
+/** The config for a command that cannot go on without it: a refused one is `fail`ed with its message. */
+export function loadConfigOrFail(fail: (message: string) => never): Config {
+  try {
+    return loadConfig().config;
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message);
+    throw error;
+  }
+}
+
 export function loadConfig(env: Environment = process.env): LoadedConfig {
   const file = stringFromEnv(env, 'LLM_PROXY_CONFIG');
   let fromFile: Record<string, unknown> = {};

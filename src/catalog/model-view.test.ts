@@ -94,6 +94,22 @@ describe('buildModelViews', () => {
     }
   });
 
+  test('rate multipliers (fast mode, inference geography) are shown beside the rates they multiply; null without', () => {
+    const multipliers = { fast: 2, inference_geo: { us: 1.1 } };
+    const [fast, geo, plain] = buildModelViews([
+      { id: 'fast', provider: openai, entry: entry('fast', { rate_multipliers: multipliers }), discovered: undefined },
+      { id: 'geo', provider: openai, entry: entry('geo', { rate_multipliers: { inference_geo: { us: 1.1 } } }), discovered: undefined },
+      { id: 'plain', provider: openai, entry: entry('plain'), discovered: undefined },
+    ]);
+    assert.deepEqual(fast?.rate_multipliers, multipliers);
+    // A model without a fast-mode price says so with null, not a 1 it would not bill.
+    assert.deepEqual(geo?.rate_multipliers, { fast: null, inference_geo: { us: 1.1 } });
+    assert.equal(plain?.rate_multipliers, null);
+    for (const view of [fast, geo, plain]) assert.ok(Value.Check(ModelViewSchema, view), JSON.stringify([...Value.Errors(ModelViewSchema, view)].map((error) => error.path)));
+    // A copy: the view's object is not the catalog entry's (a caller mutating one leaves the other alone).
+    assert.notEqual(fast?.rate_multipliers?.inference_geo, multipliers.inference_geo);
+  });
+
   test('an announced price change: before its day the view shows the old rates and the change, from its day the new rates', () => {
     const change = { from: '2026-12-01', input_cost: 0.004, output_cost: 0.02, cached_input_cost: 0.0002 };
     const source = { id: 'dated', provider: openai, entry: entry('dated', { cached_input_cost: 0.0001, price_changes: [change] }), discovered: undefined };
@@ -126,6 +142,7 @@ describe('buildModelViews', () => {
       cache_write_1h_cost: null,
       price_changes: [],
       long_context: null,
+      rate_multipliers: null,
       modalities: null,
       aliases: [],
       alias_of: null,

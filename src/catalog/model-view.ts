@@ -3,7 +3,7 @@
 // announced price changes already in force.
 import { Type, type TSchema } from '@sinclair/typebox';
 import { baseRatesAt, changeStart } from './call-cost.js';
-import type { CatalogEntry, LongContextBand, PriceChange } from './catalog-types.js';
+import type { CatalogEntry, LongContextBand, PriceChange, RateMultipliers } from './catalog-types.js';
 import type { DiscoveredModel } from '../providers/provider.js';
 
 /** One model as clients see it. Costs are USD per 1K tokens; null means not known. */
@@ -39,6 +39,12 @@ export interface ModelView {
     cache_write_cost: number | null;
     cache_write_1h_cost: number | null;
   } | null;
+  /**
+   * What every rate of a call is multiplied by for how it ran (Claude's fast mode, and inference
+   * geography by region: `{"us": 1.1}`; one not listed is 1), stacked; `fast` null when the model has
+   * no fast-mode price. null when the model's rates take no multiplier.
+   */
+  rate_multipliers: { fast: number | null; inference_geo: Record<string, number> } | null;
   modalities: { input: string[]; output: string[] } | null;
   /** Other names that route to this model (the catalog's aliases). */
   aliases: string[];
@@ -94,6 +100,7 @@ export function createModelView(source: ViewSource, stale: boolean, now = Date.n
     cache_write_1h_cost: rates?.cache_write_1h_cost ?? null,
     price_changes: (entry?.price_changes ?? []).filter((change) => changeStart(change) > now).map((change) => ({ ...change })),
     long_context: bandView(entry?.long_context),
+    rate_multipliers: multipliersView(entry?.rate_multipliers),
     modalities: entry === undefined ? null : { input: [...entry.modalities.input], output: [...entry.modalities.output] },
     aliases: [],
     alias_of: null,
@@ -117,6 +124,11 @@ function bandView(band: LongContextBand | null | undefined): ModelView['long_con
     cache_write_cost: band.cache_write_cost ?? null,
     cache_write_1h_cost: band.cache_write_1h_cost ?? null,
   };
+}
+
+function multipliersView(multipliers: RateMultipliers | undefined): ModelView['rate_multipliers'] {
+  if (multipliers === undefined) return null;
+  return { fast: multipliers.fast ?? null, inference_geo: { ...multipliers.inference_geo } };
 }
 
 /** Folds what a provider reported under an alias into the model's view, where the catalog left gaps. */
@@ -264,6 +276,15 @@ export const ModelViewSchema = Type.Object(
           cache_write_1h_cost: nullable(Type.Number({ minimum: 0 })),
         },
         { description: 'The long-prompt band, USD per 1K tokens; null when one price covers every prompt.' },
+      ),
+    ),
+    rate_multipliers: nullable(
+      Type.Object(
+        {
+          fast: nullable(Type.Number({ exclusiveMinimum: 0, description: 'A call run in fast mode (`speed: "fast"`); null: the model has no fast-mode price.' })),
+          inference_geo: Type.Record(Type.String(), Type.Number({ exclusiveMinimum: 0 }), { description: 'By the geography inference ran in (`inference_geo`); one not listed: 1.' }),
+        },
+        { description: 'What every rate of a call (input, output, cache reads and writes) is multiplied by for how it ran, stacked; null: none.' },
       ),
     ),
     modalities: nullable(Type.Object({ input: Type.Array(Type.String()), output: Type.Array(Type.String()) })),

@@ -203,6 +203,17 @@ model_catalog:
     assert.equal(`Input cost: $${gpt4Info.model.input_cost}/1K tokens`, 'Input cost: $0.03/1K tokens');
   });
 
+  test('a Claude model shows the multipliers its rates take (fast mode, US-only inference); others show null', async () => {
+    const opus = await get<{ model: Model }>(gateway, '/api/models/claude-opus-4-8');
+    assert.equal(opus.status, 200);
+    assert.deepEqual(opus.body.model.rate_multipliers, { fast: 2, inference_geo: { us: 1.1 } });
+    const sonnet = await get<{ model: Model }>(gateway, '/api/models/claude-sonnet-4-5-20250929');
+    assert.equal(sonnet.body.model.rate_multipliers, null);
+    const { body } = await get<ModelList>(gateway, '/api/models');
+    assert.deepEqual(body.models.find((m) => m.id === 'claude-opus-4-8')?.rate_multipliers, { fast: 2, inference_geo: { us: 1.1 } });
+    assert.equal(body.models.find((m) => m.id === 'gpt-4')?.rate_multipliers, null);
+  });
+
   test('USAGE Cost Optimization, Model Selection: the cheapest chat model with enough context', async () => {
     await gateway.app.services.discovery.refreshAll(); // with unknown discovered models in the list
     // USAGE.md iterates `get_available_models()`, which its Model Management section defines as the

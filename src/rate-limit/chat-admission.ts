@@ -20,6 +20,7 @@ import type { RateLimiter, Reservation } from './memory-rate-limiter.js';
 import { formatOpenAiDuration } from './openai-duration.js';
 import { shareNote } from './instance-registry.js';
 import { compactionTrigger } from './compaction-bound.js';
+import { claudeRuns, claudeRunsHold, TRANSLATED_SEARCH_RUNS } from './claude-runs-bound.js';
 import { openRouterWebFee, searchBound } from './web-search-bound.js';
 
 /** Output allowance when neither the request nor the catalog bounds it. */
@@ -55,6 +56,12 @@ const CHAT_REMEDY: HoldRemedy = { tokens: 'lower max_tokens', budget: CHAT_BUDGE
 const SEARCH_REMEDY: HoldRemedy = {
   tokens: CHAT_REMEDY.tokens,
   budget: "Lower max_tokens, shorten the prompt, or allow fewer web searches (max_uses on Claude's web_search tool, web_search_options.search_context_size for Claude on /v1/chat/completions).",
+};
+
+/** A native Claude call with an advisor or server-side fallbacks: both can be bounded in the request. */
+const RUNS_REMEDY: HoldRemedy = {
+  tokens: CHAT_REMEDY.tokens,
+  budget: 'Lower max_tokens, shorten the prompt, or bound what Claude may run beside the model: max_uses and max_tokens on the advisor tool, fewer or cheaper fallbacks.',
 };
 
 /** What a route may bill beside the call's tokens (web searches, a Claude compaction), in USD, for a priced `entry`. */
@@ -130,14 +137,34 @@ export class ChatAdmission {
     // reads) and a compaction Claude may run first (src/rate-limit/compaction-bound.ts).
     const searches = searchBound(chat, nativeBody);
     const trigger = nativeBody === undefined ? undefined : compactionTrigger(nativeBody);
+    // What Claude may run beside one sampling of the model: a server-tool loop, an advisor, fallback
+    // models (src/rate-limit/claude-runs-bound.ts); a translated chat request, its web search's loop.
+    const runs = nativeBody !== undefined ? claudeRuns(nativeBody) : chat.web_search_options !== undefined && chat.web_search_options !== null ? TRANSLATED_SEARCH_RUNS : undefined;
+    const limit = (entry: CatalogEntry) => entry.max_output_tokens ?? DEFAULT_MAX_OUTPUT;
     const extraOf: HeldExtra = (route, entry, promptTokens) => {
       let extra = openRouterWebFee(chat, route);
       if (searches !== undefined) extra += webSearchCost(entry, searches(route));
-      if (trigger !== undefined && route.provider.kind === 'anthropic') extra += compactionHold(entry, promptTokens, trigger) * scaleOf(route);
+      if (route.provider.kind !== 'anthropic') return extra;
+      if (trigger !== undefined) extra += compactionHold(entry, promptTokens, trigger) * scaleOf(route);
+      if (runs !== undefined) {
+        const { provider } = route;
+        extra += claudeRunsHold(runs, {
+          entry,
+          entryOf: (model) => this.options.catalog.entryFor(provider, model),
+          promptTokens,
+          output: outputOf(route),
+          asked,
+          limit,
+          writesOf: (model) => heldWrites(model, () => marksOf(route)),
+          scale: scaleOf(route),
+          body: nativeBody,
+        });
+      }
       return extra;
     };
     const searching = searches !== undefined || chat.plugins !== undefined || chat.model.endsWith(':online') || routes.some((route) => route.upstreamModel.endsWith(':online'));
-    return this.reserveTokens(request, reply, () => countTokens({ kind: 'request', chat }), routes, outputOf, searching ? SEARCH_REMEDY : CHAT_REMEDY, marksOf, extraOf, scaleOf);
+    const remedy = runs !== undefined && (runs.advisors.length > 0 || runs.fallbacks === 'default' || runs.fallbacks.length > 0) ? RUNS_REMEDY : searching ? SEARCH_REMEDY : CHAT_REMEDY;
+    return this.reserveTokens(request, reply, () => countTokens({ kind: 'request', chat }), routes, outputOf, remedy, marksOf, extraOf, scaleOf);
   }
 
   /**

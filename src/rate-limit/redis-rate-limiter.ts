@@ -7,7 +7,7 @@
 // on the key's first check once it is back, so Redis does not grant its remainder on top. A
 // reservation is settled in the counter that made it, whether Redis is reachable by then or not.
 import type { Logger } from '../logging/logger.js';
-import { RedisScript, type RedisConnection } from '../store/redis-connection.js';
+import { RedisScript, type LateOutcome, type RedisConnection } from '../store/redis-connection.js';
 import { instanceShare, type InstanceCount } from './instance-registry.js';
 import { countedByFallback, type RateLimitDecision, type RateLimiter, type Reservation } from './memory-rate-limiter.js';
 
@@ -53,11 +53,12 @@ local carried = ARGV[6] ~= nil
 if carried then
   -- Another clock's window: one a minute behind is this one's previous; older ones no longer weigh.
   local carriedStart = tonumber(ARGV[6])
+  -- A carry can be negative (a check counted here twice, taken back): never below 0.
   if carriedStart == windowStart then
-    cur = cur + tonumber(ARGV[7])
-    prev = prev + tonumber(ARGV[8])
+    cur = math.max(0, cur + tonumber(ARGV[7]))
+    prev = math.max(0, prev + tonumber(ARGV[8]))
   elseif windowStart - carriedStart == windowMs then
-    prev = prev + tonumber(ARGV[7])
+    prev = math.max(0, prev + tonumber(ARGV[7]))
   end
 end
 local limit = tonumber(ARGV[1])
@@ -94,13 +95,17 @@ interface Counts {
   previous: number;
 }
 
-/** Adds `count` to `counts`' window `windowStart` (moving on to it if later), never below 0. */
+/**
+ * Adds `count` to `counts`' window `windowStart` (moving on to it if later). A count owed to Redis
+ * may go below 0: a check Redis ran after it timed out is taken back from there by the next carry
+ * (which the script keeps at 0 or more).
+ */
 function addTo(counts: Counts, windowStart: number, count: number, windowMs: number): void {
-  if (windowStart === counts.windowStart) counts.current = Math.max(0, counts.current + count);
-  else if (counts.windowStart - windowStart === windowMs) counts.previous = Math.max(0, counts.previous + count);
+  if (windowStart === counts.windowStart) counts.current += count;
+  else if (counts.windowStart - windowStart === windowMs) counts.previous += count;
   else if (windowStart > counts.windowStart) {
     counts.previous = windowStart - counts.windowStart === windowMs ? counts.current : 0;
-    counts.current = Math.max(0, count);
+    counts.current = count;
     counts.windowStart = windowStart;
   }
 }
@@ -175,7 +180,12 @@ export class RedisRateLimiter implements RateLimiter {
       const at = this.clock === 'redis' ? '' : now;
       try {
         const reply = await this.redis.run((client) =>
-          SLIDING_WINDOW.run(client, this.counterKey(key), owed === undefined ? [limit, cost, this.windowMs, 'consume', at] : [limit, cost, this.windowMs, 'consume', at, owed.windowStart, owed.current, owed.previous]),
+          SLIDING_WINDOW.run(
+            client,
+            this.counterKey(key),
+            owed === undefined ? [limit, cost, this.windowMs, 'consume', at] : [limit, cost, this.windowMs, 'consume', at, owed.windowStart, owed.current, owed.previous],
+            (outcome) => this.ranLate(key, cost, owed, outcome),
+          ),
         );
         if (!isReply(reply)) throw new Error('unexpected reply from the rate-limit script');
         const [allowed, remaining, resetMs, windowStart, current, previous] = reply;
@@ -190,7 +200,7 @@ export class RedisRateLimiter implements RateLimiter {
         return { allowed: allowed === 1, limit, remaining, resetMs, windowStart };
       } catch (error) {
         // The breaker has counted the failure (and logs its transitions); this request is decided locally.
-        // Owed again: a script that ran but whose reply was lost then counts it twice (too high, never too low).
+        // Owed again; if Redis runs the check after all, ranLate takes it back.
         if (owed !== undefined) {
           this.owe(key, owed.windowStart - this.windowMs, owed.previous);
           this.owe(key, owed.windowStart, owed.current);
@@ -227,8 +237,27 @@ export class RedisRateLimiter implements RateLimiter {
 
   private owe(key: string, windowStart: number, count: number): void {
     const owed = this.owed.get(key);
-    if (owed === undefined) this.owed.set(key, { windowStart, current: Math.max(0, count), previous: 0 });
+    if (owed === undefined) this.owed.set(key, { windowStart, current: count, previous: 0 });
     else addTo(owed, windowStart, count, this.windowMs);
+  }
+
+  /**
+   * A check that timed out, run by Redis when it resumed (its reply comes before any later command's
+   * on the connection, so before the next check can carry). Meanwhile its request was decided here
+   * (owed if admitted) and what it carried was owed again; Redis has counted both now, so both are
+   * taken off what is owed: the carry, and the cost if Redis admitted it (owed below 0 when nothing
+   * else is, taken back from Redis by the next carry). The request then counts once, as decided here.
+   * A reply error (it did not run) leaves everything owed; so does a connection closed before the
+   * reply, where whether it ran is not known: counted twice if it did (too high, never too low).
+   */
+  private ranLate(key: string, cost: number, carried: Counts | undefined, outcome: LateOutcome): void {
+    if (!('reply' in outcome) || !isReply(outcome.reply)) return;
+    const [allowed, , , windowStart] = outcome.reply;
+    if (carried !== undefined) {
+      this.owe(key, carried.windowStart - this.windowMs, -carried.previous);
+      this.owe(key, carried.windowStart, -carried.current);
+    }
+    if (allowed === 1) this.owe(key, windowStart, -cost);
   }
 
   /** Drops keys last counted over two windows ago (their counts no longer weigh); with the local counters' prune. */

@@ -181,6 +181,42 @@ export class RedisConnection {
   }
 }
 
+/**
+ * What became of a command after its caller gave up on it (it timed out): Redis's reply when it ran
+ * it late, or an error: a reply error (it did not run), or the connection closing (not known).
+ */
+export type LateOutcome = { reply: unknown } | { error: Error };
+
+let IoredisCommand: typeof import('ioredis').Command | undefined;
+
+/**
+ * Sends `name args` on `client`. With `late`, a reply (or error) that comes after the command was
+ * rejected (its timeout) is passed to it instead of being dropped: a stalled Redis runs what it had
+ * already read once it resumes, and a caller that counted something elsewhere meanwhile must know.
+ */
+function send(client: Redis, name: string, args: Array<string | number>, late?: (outcome: LateOutcome) => void): Promise<unknown> {
+  // Loaded already (a client exists); looked up once, not per command.
+  IoredisCommand ??= (require('ioredis') as typeof import('ioredis')).Command;
+  const command = new IoredisCommand(name, args, { replyEncoding: 'utf8' });
+  if (late !== undefined) {
+    let gaveUp = false;
+    const { resolve, reject } = command;
+    command.reject = (error) => {
+      if (gaveUp) late({ error });
+      else {
+        gaveUp = true;
+        reject(error);
+      }
+    };
+    command.resolve = (reply: unknown) => {
+      if (gaveUp) late({ reply: command.transformReply(reply as Buffer | Buffer[]) });
+      resolve(reply);
+    };
+  }
+  void client.sendCommand(command);
+  return command.promise;
+}
+
 /** A Lua script sent by its SHA-1, and whole once when the server does not know it (a Redis that restarted). */
 export class RedisScript {
   private readonly sha: string;
@@ -189,12 +225,13 @@ export class RedisScript {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  async run(client: Redis, key: string, args: Array<string | number>): Promise<unknown> {
+  /** Runs the script; `late` is told what became of a call that timed out (see `send`). */
+  async run(client: Redis, key: string, args: Array<string | number>, late?: (outcome: LateOutcome) => void): Promise<unknown> {
     try {
-      return await client.evalsha(this.sha, 1, key, ...args);
+      return await send(client, 'evalsha', [this.sha, 1, key, ...args], late);
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return client.eval(this.source, 1, key, ...args);
+      return send(client, 'eval', [this.source, 1, key, ...args], late);
     }
   }
 }

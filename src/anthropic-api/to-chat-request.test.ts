@@ -7,7 +7,8 @@ import { GatewayError } from '../errors/gateway-error.js';
 import type { ToolDefinition } from '../openai/types.js';
 import type { MessagesRequest } from './messages-request.js';
 import { validateMessagesRequest } from './messages-request.js';
-import { effortForBudget, MAX_USER_LENGTH, toChatRequest, userId } from './to-chat-request.js';
+import { MAX_USER_LENGTH, toChatRequest, userId } from './to-chat-request.js';
+import { effortForBudget } from '../providers/anthropic/thinking-effort.js';
 
 function fixture(name: string): MessagesRequest {
   return validateMessagesRequest(readAnthropicJson(`anthropic-${name}.request.json`));

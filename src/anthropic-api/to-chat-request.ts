@@ -10,6 +10,7 @@ import { ClientParams, type PartOrigin } from './client-params.js';
 import type { InboundContentBlock, InboundMessageParam, InboundTool, MessagesRequest } from './messages-request.js';
 import { isRecord } from '../json/guards.js';
 import { checkWebSearchTool, isWebSearchTool, searchHistoryText } from './web-search.js';
+import { effortForBudget } from '../providers/anthropic/thinking-effort.js';
 
 /** Fields read below, or deliberately dropped with their own warning. */
 const HANDLED = new Set([
@@ -42,12 +43,6 @@ function dropped(warnings: string[], field: string, why = 'only Anthropic models
   warnings.push(`${field}: ${why}, ignored`);
 }
 
-/** `budget_tokens` → OpenAI's `reasoning_effort`, by the thresholds Anthropic's docs use for small, medium and large budgets. */
-export function effortForBudget(budget: number): 'low' | 'medium' | 'high' {
-  if (budget < 4_096) return 'low';
-  if (budget < 16_384) return 'medium';
-  return 'high';
-}
 
 /** The longest `user` passed on as it came: OpenAI's limit for its successor, `safety_identifier` (OpenRouter takes 128). */
 export const MAX_USER_LENGTH = 64;

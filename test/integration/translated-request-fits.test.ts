@@ -193,6 +193,40 @@ describe('translated requests fitted to the provider', () => {
   const weather = { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } };
   const ask = { role: 'user', content: 'Weather in Paris?' };
 
+  test("the client's own thinking (extra_body) goes as the model takes it, with a warning: disabled where thinking cannot be turned off, budget_tokens where thinking is adaptive only; Anthropic refused both", async () => {
+    const cases: Array<[string, Json, Json, Json | undefined, string | null]> = [
+      ['claude-fable-5', { type: 'disabled' }, { type: 'adaptive' }, { effort: 'low' }, 'thinking: claude-fable-5 cannot turn thinking off; sent low'],
+      ['claude-sonnet-5-5', { type: 'disabled' }, { type: 'between_tools' }, undefined, 'thinking: claude-sonnet-5-5 cannot turn thinking off; sent between_tools (no thinking before the answer)'],
+      ['claude-opus-4-7', { type: 'enabled', budget_tokens: 20000 }, { type: 'adaptive' }, { effort: 'high' }, 'thinking: claude-opus-4-7 takes no budget_tokens (adaptive thinking only, Claude Opus 4.7 and later); sent adaptive at effort high'],
+      ['claude-mythos-5', { type: 'enabled', budget_tokens: 1024, display: 'omitted' }, { type: 'adaptive', display: 'omitted' }, { effort: 'low' }, 'thinking: claude-mythos-5 takes no budget_tokens (adaptive thinking only, Claude Opus 4.7 and later); sent adaptive at effort low'],
+      // What the model takes goes as it came.
+      ['claude-opus-4-6', { type: 'enabled', budget_tokens: 2048 }, { type: 'enabled', budget_tokens: 2048 }, undefined, null],
+      ['claude-opus-5', { type: 'disabled' }, { type: 'disabled' }, undefined, null],
+    ];
+    for (const [model, thinking, sentThinking, config, warning] of cases) {
+      const response = await post('/v1/chat/completions', { model: `anthropic/${model}`, max_tokens: 4096, thinking, messages: [ask] });
+      assert.equal(response.status, 200, `${model}: ${response.text}`);
+      const sent = record(anthropic.requests.at(-1)?.body);
+      assert.deepEqual([sent.thinking, sent.output_config], [sentThinking, config], model);
+      assert.equal(response.headers.get('x-llm-proxy-warnings'), warning, model);
+    }
+  });
+
+  test('a forced tool call on the Claude models that think on every answer and take one (Fable 5, Mythos 5) keeps their thinking, with no warning that it is off', async () => {
+    for (const model of ['claude-fable-5', 'claude-mythos-5']) {
+      const response = await post('/v1/chat/completions', { model: `anthropic/${model}`, max_tokens: 64, tools: [weather], tool_choice: 'required', reasoning_effort: 'high', messages: [ask] });
+      assert.equal(response.status, 200, `${model}: ${response.text}`);
+      const sent = record(anthropic.requests.at(-1)?.body);
+      assert.deepEqual([sent.tool_choice, sent.thinking, sent.output_config], [{ type: 'any' }, { type: 'adaptive' }, { effort: 'high' }], model);
+      assert.equal(response.headers.get('x-llm-proxy-warnings'), null, model);
+    }
+    // A model that can think or not still has it off for a forced call (Anthropic: "Thinking may not be enabled when tool_choice forces tool use.").
+    const opus = await post('/v1/chat/completions', { model: 'anthropic/claude-opus-4-7', max_tokens: 64, tools: [weather], tool_choice: 'required', reasoning_effort: 'high', messages: [ask] });
+    assert.equal(opus.status, 200, opus.text);
+    assert.equal(record(anthropic.requests.at(-1)?.body).thinking, undefined);
+    assert.match(opus.headers.get('x-llm-proxy-warnings') ?? '', /^thinking: Claude does not think when a tool call is forced/);
+  });
+
   test('tool_choice required or named on the Claude models that refuse a forced tool call goes as auto, with a warning; Anthropic answered 400 "tool_choice: type "tool" and "any" are not supported for this model."', async () => {
     const cases: Array<[string, unknown, string]> = [
       ['claude-opus-5-5', 'required', "tool_choice: claude-opus-5-5 refuses a forced tool call (Fable and Mythos 5.1, Opus and Sonnet 5.5 and later do), so it went as auto: the model may answer without calling a tool"],
@@ -207,7 +241,7 @@ describe('translated requests fitted to the provider', () => {
       assert.deepEqual([sent.tool_choice, sent.thinking], [{ type: 'auto' }, { type: 'adaptive' }], model);
       assert.equal(response.headers.get('x-llm-proxy-warnings'), warning, model);
     }
-    // Fable 5 takes a forced call (thinking is left out, as on every model that takes one).
+    // Fable 5 takes a forced call.
     const fable = await post('/v1/chat/completions', { model: 'anthropic/claude-fable-5', max_tokens: 64, tools: [weather], tool_choice: 'required', messages: [ask] });
     assert.equal(fable.status, 200, fable.text);
     assert.deepEqual(record(anthropic.requests.at(-1)?.body).tool_choice, { type: 'any' });

@@ -227,8 +227,26 @@ function thinkingRefusal(body: unknown): string | undefined {
     return '"thinking.type.disabled" is not supported for this model. Use "thinking.type.adaptive" and "output_config.effort" to control thinking behavior.';
   }
   if (type === 'between_tools' && model !== 'claude-sonnet-5-5') return '"thinking.type.between_tools" is not supported for this model.';
+  if (type === 'enabled' && typeof model === 'string' && NO_BUDGET.has(model)) {
+    return '"thinking.type.enabled" is not supported for this model. Use "thinking.type.adaptive" and "output_config.effort" to control thinking behavior.';
+  }
+  // Thinking and a forced call exclude each other, but on the models that think on every answer (Fable 5, Mythos 5 take a forced call).
+  const choice = (body as { tool_choice?: { type?: unknown } }).tool_choice;
+  const forced = choice?.type === 'any' || choice?.type === 'tool';
+  if (forced && type !== undefined && type !== 'disabled' && !(typeof model === 'string' && ALWAYS_THINKING.has(model))) return 'Thinking may not be enabled when tool_choice forces tool use.';
   return undefined;
 }
+
+/**
+ * The models that take no thinking budget (`thinking: {type: "enabled", budget_tokens}`), adaptive
+ * thinking only: Claude Opus 4.7 and every model since. Mythos Preview takes both.
+ * @see https://platform.claude.com/docs/en/build-with-claude/thinking-troubleshooting
+ * @see https://github.com/NousResearch/hermes-agent/issues/11137 (the 400's text, claude-opus-4-7)
+ */
+const NO_BUDGET: ReadonlySet<string> = new Set([
+  'claude-opus-4-7', 'claude-opus-4-8', 'claude-opus-5', 'claude-opus-5-5', 'claude-sonnet-5', 'claude-sonnet-5-5', 'claude-haiku-5-5',
+  'claude-fable-5', 'claude-fable-5-1', 'claude-fable-5-2', 'claude-mythos-5', 'claude-mythos-5-1', 'claude-mythos-5-2',
+]);
 
 /**
  * The models that refuse a forced tool call (`tool_choice` `any` or `tool`) at all, thinking or not: Fable

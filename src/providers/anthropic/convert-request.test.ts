@@ -533,6 +533,48 @@ describe('extended thinking', () => {
     assert.deepEqual(auto.body.thinking, { type: 'adaptive' });
   });
 
+  it("the client's own thinking on a model that refuses it as given: disabled goes as the model's lowest, budget_tokens as adaptive with the effort its budget means, each said", () => {
+    const tools = [{ type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object' } } }];
+    // Fable, Mythos and Opus 5.5 think on every answer: their lowest is adaptive at low effort.
+    const off = convert({ ...openAiCase('text'), thinking: { type: 'disabled' } }, { model: 'claude-fable-5' });
+    assert.deepEqual([off.body.thinking, off.body.output_config], [{ type: 'adaptive' }, { effort: 'low' }]);
+    assert.deepEqual(off.warnings, ['thinking: claude-fable-5 cannot turn thinking off; sent low']);
+    // Sonnet 5.5 has between_tools for it.
+    const between = convert({ ...openAiCase('text'), thinking: { type: 'disabled' } }, { model: 'claude-sonnet-5-5' });
+    assert.deepEqual([between.body.thinking, between.body.output_config], [{ type: 'between_tools' }, undefined]);
+    // Opus 4.7 and every model since (Mythos Preview aside) think adaptively only.
+    const budget = convert({ ...openAiCase('text'), thinking: { type: 'enabled', budget_tokens: 8000, display: 'summarized' } }, { model: 'claude-opus-4-7' });
+    assert.deepEqual([budget.body.thinking, budget.body.output_config], [{ type: 'adaptive', display: 'summarized' }, { effort: 'medium' }]);
+    assert.deepEqual(budget.warnings, ['thinking: claude-opus-4-7 takes no budget_tokens (adaptive thinking only, Claude Opus 4.7 and later); sent adaptive at effort medium']);
+    // The client's own effort wins over the one its budget means, without a word.
+    const own = convert({ ...openAiCase('text'), thinking: { type: 'enabled', budget_tokens: 2000 }, output_config: { effort: 'max' } }, { model: 'claude-fable-5' });
+    assert.deepEqual([own.body.thinking, own.body.output_config], [{ type: 'adaptive' }, { effort: 'max' }]);
+    assert.deepEqual(own.warnings, ['thinking: claude-fable-5 takes no budget_tokens (adaptive thinking only, Claude Opus 4.7 and later); sent adaptive at effort low']);
+    // What the model takes goes as it came.
+    for (const [model, thinking] of [['claude-sonnet-4-6', { type: 'enabled', budget_tokens: 2048 }], ['claude-mythos-preview', { type: 'enabled', budget_tokens: 2048 }], ['claude-opus-5', { type: 'disabled' }], ['claude-haiku-5-5', { type: 'disabled' }]] as const) {
+      const sent = convert({ ...openAiCase('text'), thinking }, { model });
+      assert.deepEqual([sent.body.thinking, sent.warnings], [thinking, []], model);
+    }
+    // With a forced call on a model that takes one and thinks on every answer, thinking stays: nothing is turned off.
+    const forced = convert({ ...openAiCase('text'), tools, tool_choice: 'required', thinking: { type: 'disabled' } }, { model: 'claude-mythos-5' });
+    assert.deepEqual([forced.body.thinking, forced.body.tool_choice], [{ type: 'adaptive' }, { type: 'any' }]);
+  });
+
+  it("a forced tool call on a model that thinks on every answer and takes one (Fable 5, Mythos 5, Mythos Preview) keeps the thinking, with no word of it being off", () => {
+    const tools = [{ type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object' } } }];
+    for (const model of ['claude-fable-5', 'claude-mythos-5', 'claude-mythos-preview']) {
+      const { body, warnings } = convert({ ...openAiCase('text'), tools, tool_choice: 'required', reasoning_effort: 'high' }, { model });
+      assert.deepEqual(body.tool_choice, { type: 'any' }, model);
+      assert.deepEqual(body.thinking, { type: 'adaptive' }, model);
+      assert.deepEqual(body.output_config, { effort: 'high' }, model);
+      assert.deepEqual(warnings, [], model);
+    }
+    // A model that can think or not still gets thinking off for a forced call, said.
+    const opus = convert({ ...openAiCase('text'), tools, tool_choice: 'required', reasoning_effort: 'high' }, { model: 'claude-opus-4-7' });
+    assert.equal(opus.body.thinking, undefined);
+    assert.match(opus.warnings.join('\n'), /^thinking: Claude does not think when a tool call is forced/m);
+  });
+
   it("JSON mode with thinking on Claude 4.5 and later: structured outputs (output_config.format) instead of the forced tool, so thinking stays", () => {
     const schema = (openAiCase('json-mode').response_format as { json_schema: { schema: Record<string, unknown> } }).json_schema.schema;
     const sonnet = convert({ ...openAiCase('json-mode'), reasoning_effort: 'medium' }, { model: 'claude-sonnet-4-5', defaultMaxTokens: 64000 });

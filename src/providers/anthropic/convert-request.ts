@@ -83,7 +83,7 @@ import { isRecord } from './anthropic-wire.js';
 import { CacheBreakpoints } from './convert-cache-control.js';
 import { refusesForcedTool, refusesPrefill, refusesSampling } from './model-limits.js';
 import { claudeOutputFormat, claudeStrictToolSchema, StrictBudget } from './output-format.js';
-import { claudeGeneration, MIN_THINKING_BUDGET, thinkingForEffort } from './thinking-effort.js';
+import { alwaysThinks, claudeGeneration, fitOwnThinking, MIN_THINKING_BUDGET, thinkingForEffort } from './thinking-effort.js';
 
 /** The tool that carries JSON-mode answers. A client tool of this name is refused, so a call to it is always ours. */
 export const JSON_RESPONSE_TOOL = 'json_response';
@@ -279,11 +279,24 @@ function effortConfig(value: unknown): AnthropicEffort | undefined {
 }
 
 /**
+ * The client's own `thinking`, checked, as the model takes it (fitOwnThinking): what it would refuse
+ * goes as the nearest it takes, said, with the effort that means unless the client set its own.
+ */
+function ownThinking(request: ChatCompletionRequest, target: ChatTarget, body: AnthropicMessagesRequest): AnthropicThinkingConfig | undefined {
+  const own = thinkingConfig(request.thinking);
+  const fitted = own === undefined ? undefined : fitOwnThinking(target.model, own);
+  if (fitted === undefined) return own;
+  if (fitted.note !== undefined) target.warnings.push(`thinking: ${fitted.note}`);
+  if (fitted.effort !== undefined && effortConfig(request.output_config) === undefined) body.output_config = { ...body.output_config, effort: fitted.effort };
+  return fitted.thinking;
+}
+
+/**
  * The thinking to send: the client's own `thinking`, else what its `reasoning_effort` means for the
  * model (thinking-effort.ts); an effort level goes in `output_config` for the models that take one.
  */
 function chooseThinking(request: ChatCompletionRequest, target: ChatTarget, body: AnthropicMessagesRequest): AnthropicThinkingConfig | undefined {
-  const own = thinkingConfig(request.thinking);
+  const own = ownThinking(request, target, body);
   const effort = request.reasoning_effort;
   if (effort === undefined || effort === null) return own;
   const mapped = thinkingForEffort(target.model, effort);
@@ -831,8 +844,9 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
     const forced = body.tool_choice?.type === 'any' || body.tool_choice?.type === 'tool';
     if (thinking.type !== 'disabled' && toolLoopWithoutThinking(messages)) {
       target.warnings.push('thinking: the assistant turn whose tool calls this answers came without its thinking_blocks (replay the message as the answer gave it), and Claude refuses thinking then, so it is off for this call');
-    } else if (thinking.type !== 'disabled' && forced) {
-      // JSON mode forces the json_response tool too.
+      // A model that thinks on every answer and takes a forced call (Fable 5, Mythos 5) thinks through
+      // it: its thinking goes as asked, and nothing is off. JSON mode forces the json_response tool too.
+    } else if (thinking.type !== 'disabled' && forced && !alwaysThinks(target.model)) {
       target.warnings.push(
         json === undefined
           ? 'thinking: Claude does not think when a tool call is forced (tool_choice required or named), so it is off for this call'

@@ -2,10 +2,12 @@
 // generation: Claude 3.7 to 4.5 think on a token budget (`thinking: {type: "enabled", budget_tokens}`),
 // 4.6 and later adaptively with an effort level (`thinking: {type: "adaptive"}` and
 // `output_config.effort`; Opus 4.7 and later refuse budgets), and the Claude 3 and 3.5 models do not
-// think. `none` turns thinking off where the model can (lowestThinking). A name the proxy cannot
-// place (a new family) is taken as the newest kind. Pure.
+// think. `none` turns thinking off where the model can (lowestThinking). The client's own `thinking`
+// goes as the model takes it too (fitOwnThinking). A name the proxy cannot place (a new family) is
+// taken as the newest kind. Pure.
 // @see https://platform.claude.com/docs/en/build-with-claude/adaptive-thinking
 // @see https://platform.claude.com/docs/en/build-with-claude/effort
+// @see https://platform.claude.com/docs/en/build-with-claude/thinking-troubleshooting (which thinking types each model refuses)
 import type { AnthropicEffort, AnthropicThinkingConfig } from './anthropic-wire.js';
 
 /** OpenAI's efforts (`ReasoningEffort` in the openai SDK, `max` since 6.x). */
@@ -40,7 +42,7 @@ const FAMILY = /^claude-([a-z]+)-/;
  * @see https://platform.claude.com/docs/en/models/opus-5-5/whats-new-opus-5-5 (Thinking can't be disabled; also Fable 5.1)
  * @see https://platform.claude.com/docs/en/models/fable-5/migration-guide, https://platform.claude.com/docs/en/models/sonnet-5-5/whats-new-sonnet-5-5
  */
-function lowestThinking(model: string, version: number | undefined): EffortThinking | undefined {
+function lowestThinking(model: string, version: number | undefined): ThinkingChoice | undefined {
   const family = FAMILY.exec(model)?.[1];
   if (family === 'fable' || family === 'mythos' || (family === 'opus' && version !== undefined && version >= 55)) {
     return { thinking: { type: 'adaptive' }, effort: 'low', note: `${model} cannot turn thinking off; sent low` };
@@ -51,8 +53,55 @@ function lowestThinking(model: string, version: number | undefined): EffortThink
   return undefined;
 }
 
+/** `budget_tokens` → an effort level, by the thresholds Anthropic's docs use for small, medium and large budgets. */
+export function effortForBudget(budget: number): 'low' | 'medium' | 'high' {
+  if (budget < 4_096) return 'low';
+  if (budget < 16_384) return 'medium';
+  return 'high';
+}
+
+/** Whether the model thinks on every answer (it refuses `thinking: {type: "disabled"}`): Fable, Mythos, Opus and Sonnet from 5.5. */
+export function alwaysThinks(model: string): boolean {
+  return lowestThinking(model, claudeGeneration(model)) !== undefined;
+}
+
+/**
+ * Whether the model refuses a thinking budget (400 '"thinking.type.enabled" is not supported for this
+ * model. Use "thinking.type.adaptive" and "output_config.effort"'): Claude Opus 4.7 and every model
+ * since, and a name too new to place; Mythos Preview takes both kinds.
+ * @see https://platform.claude.com/docs/en/build-with-claude/thinking-troubleshooting
+ */
+function refusesBudget(model: string): boolean {
+  const version = claudeGeneration(model);
+  return model !== MYTHOS_PREVIEW && (version === undefined || version >= 47);
+}
+
+/**
+ * The client's own `thinking` (Anthropic's field, through extra_body) where the model would refuse it
+ * as given, or undefined when it takes it: `disabled` on a model that thinks on every answer goes as
+ * that model's lowest (as reasoning_effort `none` does); a budget on a model that thinks adaptively
+ * only goes as adaptive, at the effort the budget means (its `display` kept).
+ */
+export function fitOwnThinking(model: string, own: AnthropicThinkingConfig): ThinkingChoice | undefined {
+  if (own.type === 'disabled') return lowestThinking(model, claudeGeneration(model));
+  if (own.type !== 'enabled' || !refusesBudget(model)) return undefined;
+  const effort = effortForBudget(own.budget_tokens);
+  return {
+    thinking: own.display === undefined ? { type: 'adaptive' } : { type: 'adaptive', display: own.display },
+    effort,
+    note: `${model} takes no budget_tokens (adaptive thinking only, Claude Opus 4.7 and later); sent adaptive at effort ${effort}`,
+  };
+}
+
+/** Thinking to send, the effort level for models that take one, and what changed from what was asked. */
+export interface ThinkingChoice {
+  thinking: AnthropicThinkingConfig;
+  effort?: AnthropicEffort;
+  note?: string;
+}
+
 export type EffortThinking =
-  | { thinking: AnthropicThinkingConfig; effort?: AnthropicEffort; note?: string }
+  | ThinkingChoice
   /** Not an effort OpenAI defines, or a model that does not think: dropped, with this reason. */
   | { dropped: string };
 

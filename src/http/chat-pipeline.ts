@@ -9,6 +9,7 @@ import { invalidValue, isGatewayError, modelNotFound, permissionDenied, upstream
 import { fitContext, fitsUncounted } from '../context/context-policy.js';
 import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
 import type { Frame } from '../streaming/sse-passthrough.js';
+import { passesThrough } from '../providers/provider.js';
 import { CallAbort } from '../upstream/call-signal.js';
 import type { AttemptRecord, ChatCallContext, JsonOutcome, StreamOutcome, StreamStats } from '../routing/chat-executor.js';
 import type { ModelGroup, ModelRouter, Route } from '../routing/model-router.js';
@@ -337,7 +338,7 @@ export class ChatPipeline {
     const route = outcome.route;
     // Native streams are not in the chat format the cache keeps: their waiters are released.
     const capture =
-      cachePlan === undefined || native !== undefined ? undefined : captureFrames(outcome.first, outcome.frames, clientUsage, route.provider.codec.passthrough, cache?.maxEntryBytes ?? 0);
+      cachePlan === undefined || native !== undefined ? undefined : captureFrames(outcome.first, outcome.frames, clientUsage, passesThrough(route.provider.codec, chat), cache?.maxEntryBytes ?? 0);
     if (cachePlan !== undefined && native !== undefined) cache?.release(cachePlan);
     let first: Frame = capture?.first ?? outcome.first;
     let frames: AsyncGenerator<Frame> = capture?.frames ?? outcome.frames;

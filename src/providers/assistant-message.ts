@@ -1,5 +1,6 @@
 // The assistant message a translated provider's answer becomes, the same for every translator.
 import type { ResponseMessage, ToolCall } from '../openai/types.js';
+import { legacyFunctionCall } from './legacy-functions.js';
 
 /**
  * `content` is null only when the answer is tool calls alone (OpenAI's shape). A client that asked
@@ -7,8 +8,8 @@ import type { ResponseMessage, ToolCall } from '../openai/types.js';
  */
 export function assistantMessage(text: string, sawText: boolean, toolCalls: ToolCall[], legacyFunctions: boolean): ResponseMessage {
   const message: ResponseMessage = { role: 'assistant', content: sawText || toolCalls.length === 0 ? text : null };
-  const firstCall = toolCalls[0];
-  if (legacyFunctions && firstCall !== undefined) message.function_call = { ...firstCall.function };
+  const legacyCall = legacyFunctions ? legacyFunctionCall(toolCalls) : undefined;
+  if (legacyCall !== undefined) message.function_call = legacyCall;
   else if (toolCalls.length > 0) message.tool_calls = toolCalls;
   return message;
 }

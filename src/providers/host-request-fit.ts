@@ -8,8 +8,9 @@
 // (`reasoning_content`, `reasoning`) on assistant messages replayed from an earlier turn. Groq
 // refuses `reasoning_content` there too (400 "property 'reasoning_content' is unsupported"): it is
 // dropped with a warning; Groq's own `reasoning` stays. Both refuse OpenAI's token-level fields
-// (`logprobs`, `top_logprobs`, `logit_bias`), and Mistral audio, web search and legacy functions:
-// what the client would miss in the answer is a 400 naming the field before any call, the rest is dropped. Both refuse the `extra_content` (Gemini's
+// (`logprobs`, `top_logprobs`, `logit_bias`), and Mistral audio and web search: what the client
+// would miss in the answer is a 400 naming the field before any call, the rest is dropped. Mistral
+// gets legacy functions as tools (legacy-functions.ts). Both refuse the `extra_content` (Gemini's
 // thought signature) that the proxy's Gemini answers put on tool calls, so a conversation that moves
 // from Gemini to them loses it, silently: it means nothing to another model, as `thinking_blocks`
 // (src/providers/openai-compatible.ts). xAI refuses `name` on any message but a user's: dropped with
@@ -23,6 +24,7 @@ import type { ChatCompletionRequest, ChatMessage } from '../openai/types.js';
 import { refuseAudioOutput, unsupportedParameter, warnIgnored } from './chat-request-fields.js';
 import type { ChatTarget } from './provider.js';
 import { isRecord } from '../json/guards.js';
+import { convertLegacyFunctionsToTools } from './legacy-functions.js';
 
 const NO_FIELDS: readonly string[] = [];
 /** Every field another host's reasoning comes in (Mistral refuses both). */
@@ -153,13 +155,12 @@ function dropTokenFields(request: ChatCompletionRequest, copy: Record<string, un
 }
 
 /** OpenAI's fields Mistral's chat has none of, beyond MISTRAL_DROPPED_FIELDS: refused when set to mean anything (mistralLacks). */
-const MISTRAL_LACKED_FIELDS: readonly string[] = [...TOKEN_FIELDS, 'modalities', 'audio', 'web_search_options', 'functions', 'function_call'];
+const MISTRAL_LACKED_FIELDS: readonly string[] = [...TOKEN_FIELDS, 'modalities', 'audio', 'web_search_options'];
 
 /**
- * Takes MISTRAL_LACKED_FIELDS out of `copy`. Audio output, a web search (Mistral's is in its Agents
- * API, not chat) and the legacy `functions` (Mistral takes them as `tools`) are a 400 naming the
- * field, before any call; `modalities: ["text"]` is the default and goes without a word, and so does
- * `audio` (the voice, which means nothing without audio output).
+ * Takes MISTRAL_LACKED_FIELDS out of `copy`. Audio output and a web search (Mistral's is in its Agents
+ * API, not chat) are a 400 naming the field, before any call; `modalities: ["text"]` is the default
+ * and goes without a word, and so does `audio` (the voice, which means nothing without audio output).
  */
 function mistralLacks(request: ChatCompletionRequest, copy: Record<string, unknown>, target: ChatTarget): void {
   dropTokenFields(request, copy, target);
@@ -167,14 +168,29 @@ function mistralLacks(request: ChatCompletionRequest, copy: Record<string, unkno
   if (request.web_search_options !== undefined && request.web_search_options !== null) {
     throw unsupportedParameter('web_search_options', target.provider, "its chat API does not search the web; choose a model that does, or search with Mistral's Agents API");
   }
-  for (const field of ['functions', 'function_call']) {
-    if (copy[field] !== undefined && copy[field] !== null) throw unsupportedParameter(field, target.provider, 'send the functions as tools (and function_call as tool_choice)');
-  }
   for (const field of MISTRAL_LACKED_FIELDS) delete copy[field];
 }
 
-/** `request` as Mistral takes it, or undefined when it needs no change. */
-export function fitMistralRequest(request: ChatCompletionRequest, target: ChatTarget): ChatCompletionRequest | undefined {
+/**
+ * A legacy call's id as Mistral takes it (400 "Tool call id was … but must be a-z, A-Z, 0-9, with a
+ * length of 9"): `fc` and the assistant message's index, so the same conversation gets the same ids.
+ * @see https://github.com/anomalyco/opencode/issues/1680
+ */
+const mistralCallId = (index: number): string => `fc${String(index).padStart(7, '0')}`;
+
+/**
+ * `request` as Mistral takes it, or undefined when it needs no change. Legacy `functions`,
+ * `function_call` and `function` turns go as tools (Mistral has none of them: 422), their calls
+ * with ids Mistral takes; the answer goes back in the legacy style (openai-compatible.ts).
+ * @see https://github.com/mistralai/client-ts (ChatCompletionRequest: messages of role system, user, assistant, tool; ToolChoiceEnum auto, none, any, required, or ToolChoice naming a function)
+ */
+export function fitMistralRequest(asked: ChatCompletionRequest, target: ChatTarget): ChatCompletionRequest | undefined {
+  const tooled = convertLegacyFunctionsToTools(asked, mistralCallId);
+  const request = tooled ?? asked;
+  return fitMistralFields(request, target) ?? tooled;
+}
+
+function fitMistralFields(request: ChatCompletionRequest, target: ChatTarget): ChatCompletionRequest | undefined {
   const fitted = fitMessages(request, true, REASONING_FIELDS, true);
   const renames = request.max_completion_tokens !== undefined || request.seed !== undefined;
   const prefill = Array.isArray(request.messages) ? prefillIndex(request.messages) : -1;

@@ -2,6 +2,7 @@
 // Codecs never map reasons themselves: a new reason is one row here, and every path (response,
 // stream, legacy function style) picks it up.
 import type { FinishReason } from '../openai/types.js';
+import { legacyFinishReason } from './legacy-functions.js';
 
 /** Providers whose answers are translated (OpenAI-format hosts send `finish_reason` themselves). */
 export type TranslatedProvider = 'anthropic' | 'gemini';
@@ -71,6 +72,6 @@ export function mapFinishReason(provider: TranslatedProvider, reason: string | n
   let mapped: FinishReason = reason !== null && reason !== undefined && Object.hasOwn(row, reason) ? (row[reason] as FinishReason) : 'stop';
   if (mapped === 'stop' && context.hasToolCalls) mapped = 'tool_calls';
   if (mapped === 'tool_calls' && !context.hasToolCalls) mapped = 'stop';
-  if (mapped === 'tool_calls' && context.legacyFunctions === true) mapped = 'function_call';
+  if (context.legacyFunctions === true) mapped = legacyFinishReason(mapped);
   return mapped;
 }

@@ -1,6 +1,7 @@
 // The OpenAI-format family: OpenAI, Azure OpenAI, Ollama and the OpenAI-compatible hosts, as one
 // codec and one preset table. Bodies and streams pass through; only the model name and the usage
-// request are changed on the way out.
+// request are changed on the way out (and a host's own names, host-request-fit.ts). The one answer
+// read and converted is a tools-only host's to a legacy functions request (legacy-functions.ts).
 import { invalidValue, upstreamBadResponse, upstreamError, upstreamStreamError, type GatewayError } from '../errors/gateway-error.js';
 import type { ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse } from '../openai/types.js';
 import type { SseEvent } from '../streaming/sse-decoder.js';
@@ -10,6 +11,7 @@ import { stripCacheControl, stripToolMessageMarkers } from './cache-control-stri
 import { warnIgnored } from './chat-request-fields.js';
 import { fitGroqRequest, fitMaxTokensAndRoles, fitMistralRequest, fitReasoningOutputLimit, fitXaiRequest } from './host-request-fit.js';
 import { isRecord } from '../json/guards.js';
+import { convertAnswerToLegacy, convertChunksToLegacy, usesLegacyFunctions } from './legacy-functions.js';
 
 export type OpenAiFamilyKind = Exclude<ProviderKind, 'anthropic' | 'gemini'>;
 
@@ -28,6 +30,11 @@ interface Preset {
   hangsOnToolMessageMarkers?: true;
   /** The most stop sequences the host documents; more (only /v1/messages can send them) is a 400 naming the client's field, before the call. */
   maxStopSequences?: number;
+  /**
+   * The host takes no legacy `functions`: its fit sends them as tools, and a legacy request's answer
+   * is read and converted back to the legacy style (src/providers/legacy-functions.ts).
+   */
+  toolsOnly?: true;
 }
 
 /** One row per host. A new OpenAI-compatible host is one line here. */
@@ -37,8 +44,8 @@ export const OPENAI_FAMILY_PRESETS: Record<OpenAiFamilyKind, Preset> = {
   azure: { baseUrl: undefined, requiresKey: true, streamOptions: true, maxStopSequences: 4 },
   // Ollama and DeepSeek ignore max_completion_tokens and take no developer role: max_tokens and system are sent.
   ollama: { baseUrl: 'http://127.0.0.1:11434/v1', requiresKey: false, streamOptions: true, fit: fitMaxTokensAndRoles },
-  // Mistral rejects unknown fields and reports usage in the last chunk by itself.
-  mistral: { baseUrl: 'https://api.mistral.ai/v1', requiresKey: true, streamOptions: false, refusesCacheControl: true, fit: fitMistralRequest },
+  // Mistral rejects unknown fields, reports usage in the last chunk by itself and takes functions only as tools.
+  mistral: { baseUrl: 'https://api.mistral.ai/v1', requiresKey: true, streamOptions: false, refusesCacheControl: true, fit: fitMistralRequest, toolsOnly: true },
   // Groq answers 400 to `reasoning_content` on an assistant message (a DeepSeek answer replayed), to the token-level fields and to n > 1.
   groq: { baseUrl: 'https://api.groq.com/openai/v1', requiresKey: true, streamOptions: true, fit: fitGroqRequest },
   deepseek: { baseUrl: 'https://api.deepseek.com/v1', requiresKey: true, streamOptions: true, fit: fitMaxTokensAndRoles },
@@ -296,8 +303,19 @@ export function createOpenAiCodec(options: OpenAiCodecOptions): ChatCodec {
       if (azure && !streamOptions && isRecord(request.stream_options)) warnIgnored(target, `${target.provider} (Azure api-version ${options.apiVersion ?? ''})`, 'stream_options');
       return { path: chatPath(target.model), method: 'POST', headers: noHeaders, body: convertOpenAiRequest(sent, target, streamOptions) };
     },
-    parseChatResponse: parseOpenAiResponse,
-    convertStream: convertOpenAiStream,
+    ...(preset.toolsOnly === true
+      ? {
+          convertsAnswerTo: usesLegacyFunctions,
+          parseChatResponse: (body: unknown, target: ChatTarget) => {
+            const response = parseOpenAiResponse(body, target);
+            return target.legacyFunctions === true ? convertAnswerToLegacy(response) : response;
+          },
+          convertStream: (events: AsyncIterable<SseEvent>, target: ChatTarget) => {
+            const chunks = convertOpenAiStream(events, target);
+            return target.legacyFunctions === true ? convertChunksToLegacy(chunks) : chunks;
+          },
+        }
+      : { parseChatResponse: parseOpenAiResponse, convertStream: convertOpenAiStream }),
     parseErrorMessage: parseOpenAiErrorMessage,
     parseErrorStatus: parseOpenAiErrorStatus,
     parseContentPolicyCode: parseOpenAiContentPolicyCode,

@@ -82,6 +82,12 @@ export interface ChatCodec {
   readonly keepsCacheControl?: boolean;
   /** The web image URLs the provider does not fetch itself: the proxy downloads them and sends them inline (src/providers/inline-images.ts). */
   readonly inlinesImageUrl?: (url: string) => boolean;
+  /**
+   * A pass-through codec's answer to this request must be read and converted all the same: the
+   * host answers in another style than the client asked in (Mistral, which takes only tools, asked
+   * with legacy functions). The answer then goes through parseChatResponse and convertStream.
+   */
+  readonly convertsAnswerTo?: (request: ChatCompletionRequest) => boolean;
   /** Headers that carry the credential and protocol version. */
   authHeaders(apiKey: string | undefined): Record<string, string>;
   buildChatRequest(request: ChatCompletionRequest, target: ChatTarget): UpstreamRequestSpec;
@@ -127,4 +133,9 @@ export interface ProviderInstance {
   staticModels: readonly string[];
   /** The admin let this provider reach private addresses (src/upstream/url-guard.ts). */
   allowPrivateNetwork?: boolean;
+}
+
+/** Whether the answer to `request` goes to the client as the upstream's bytes (see ChatCodec.convertsAnswerTo). */
+export function passesThrough(codec: ChatCodec, request: ChatCompletionRequest): boolean {
+  return codec.passthrough && codec.convertsAnswerTo?.(request) !== true;
 }

@@ -7,7 +7,8 @@ import { isGatewayError, upstreamBadResponse, upstreamTimeout } from '../errors/
 import type { Redactor } from '../logging/redactor.js';
 import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
 import { callImages, hasWebImages, inlineWebImages } from '../providers/inline-images.js';
-import type { ChatTarget, ProviderInstance } from '../providers/provider.js';
+import { usesLegacyFunctions } from '../providers/legacy-functions.js';
+import { passesThrough, type ChatTarget, type ProviderInstance } from '../providers/provider.js';
 import { decodeSse } from '../streaming/sse-decoder.js';
 import { CallAbort, toAbortSignal, type CallSignal } from '../upstream/call-signal.js';
 import { releaseBody, upstreamSse, type UpstreamClient } from '../upstream/upstream-client.js';
@@ -53,7 +54,7 @@ export class ChatExecutor extends DeploymentFailover {
       requestId: context.requestId,
       created: context.created,
       warnings: context.warnings,
-      legacyFunctions: request.functions !== undefined || request.function_call !== undefined,
+      legacyFunctions: usesLegacyFunctions(request),
     };
     const limit = route.entry?.max_output_tokens;
     if (typeof limit === 'number') target.defaultMaxTokens = limit;
@@ -166,7 +167,7 @@ export class ChatExecutor extends DeploymentFailover {
       answer = await this.client.sendForJson(provider, provider.codec.buildChatRequest(request, target), signal, callTimeouts(group));
     }
     const { bytes, parsed } = answer;
-    if (provider.codec.passthrough) {
+    if (passesThrough(provider.codec, request)) {
       const checked = provider.codec.parseChatResponse(parsed, target);
       return { body: bytes, usage: readReportedUsage(checked.usage) };
     }
@@ -202,14 +203,15 @@ export class ChatExecutor extends DeploymentFailover {
     const provider = route.provider;
     const target = this.target(route, request, context, true);
     context.sentTo = route;
+    const passthrough = passesThrough(provider.codec, request);
     const open = () =>
       openHeldStream(this.client, provider, provider.codec.buildChatRequest(request, target), group, context.signal, this.options.ttfbMs, (body, stats, over) =>
-        provider.codec.passthrough
+        passthrough
           ? this.frames.passthroughFrames(body, provider, stats, context.includeUsage, over)
           : this.frames.translatedFrames(provider.codec.convertStream(decodeSse(upstreamSse(body), () => releaseBody(body)), target), provider, stats, context.includeUsage, over),
       );
     // Only a limit the proxy chose can be lowered (never on the pass-through path: no promise added there).
-    if (provider.codec.passthrough || !proxyChoseOutputLimit(request, target)) return open();
+    if (passthrough || !proxyChoseOutputLimit(request, target)) return open();
     return open().catch((error: unknown) => (fitOutputToWindow(error, request, target) ? open() : Promise.reject(error)));
   }
 }

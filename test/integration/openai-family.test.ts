@@ -2,7 +2,7 @@
 // OpenAI-compatible API without a key, hosted OpenAI-compatible presets, config-file providers
 // and aliases. Each against a fake upstream that records exactly what it was sent.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -20,9 +20,29 @@ async function chat(gateway: Gateway, body: Record<string, unknown>): Promise<Re
  */
 const MISTRAL_FIELDS = new Set(['model', 'messages', 'temperature', 'top_p', 'max_tokens', 'stream', 'stop', 'random_seed', 'metadata', 'response_format', 'tools', 'tool_choice', 'presence_penalty', 'frequency_penalty', 'n', 'prediction', 'parallel_tool_calls', 'reasoning_effort', 'prompt_mode', 'guardrails', 'prompt_cache_key', 'safe_prompt']);
 
+/**
+ * Mistral's messages are system, user, assistant or tool (no legacy `function` role: 422), and a
+ * tool call's id must be 9 letters or digits (its 400, as clients report it).
+ * @see https://github.com/editor-code-assistant/eca/issues/233
+ */
+function mistralRefusesMessages(body: Record<string, unknown>): { status: number; body: unknown } | undefined {
+  const messages = Array.isArray(body.messages) ? (body.messages as Array<Record<string, unknown>>) : [];
+  for (const [index, message] of messages.entries()) {
+    if (!['system', 'user', 'assistant', 'tool'].includes(String(message.role))) {
+      return { status: 422, body: { object: 'error', message: { detail: [{ type: 'union_tag_invalid', loc: ['body', 'messages', index], msg: 'Input tag does not match any of the expected tags' }] }, type: 'invalid_request_error', param: null, code: null } };
+    }
+    const ids = [...(Array.isArray(message.tool_calls) ? (message.tool_calls as Array<{ id?: unknown }>).map((call) => call.id) : []), ...(message.role === 'tool' ? [message.tool_call_id] : [])];
+    const bad = ids.find((id) => typeof id !== 'string' || !/^[a-zA-Z0-9]{9}$/.test(id));
+    if (ids.length > 0 && bad !== undefined) {
+      return { status: 400, body: { object: 'error', message: `Tool call id was ${String(bad)} but must be a-z, A-Z, 0-9, with a length of 9.`, type: 'invalid_function_call', param: null, code: '3280' } };
+    }
+  }
+  return undefined;
+}
+
 function mistralRefuses(body: Record<string, unknown>): { status: number; body: unknown } | undefined {
   const extra = Object.keys(body).filter((field) => !MISTRAL_FIELDS.has(field));
-  if (extra.length === 0) return undefined;
+  if (extra.length === 0) return mistralRefusesMessages(body);
   const detail = extra.map((field) => ({ type: 'extra_forbidden', loc: ['body', field], msg: 'Extra inputs are not permitted', input: body[field] }));
   return { status: 422, body: { object: 'error', message: { detail }, type: 'invalid_request_error', param: null, code: null } };
 }
@@ -216,6 +236,41 @@ aliases:
     assert.equal(mistral.requests.at(-1)?.body?.stream_options, undefined);
   });
 
+  test('mistral: legacy functions go as tools (it has no functions: 422) and the answer comes back as function_call, plain and streamed', async () => {
+    const weather = { name: 'get_weather', parameters: { type: 'object', properties: { location: { type: 'string' } }, required: ['location'] } };
+    const conversation = [
+      { role: 'user', content: 'Weather in Paris, then Tokyo?' },
+      { role: 'assistant', content: null, function_call: { name: 'get_weather', arguments: '{"location":"Paris"}' } },
+      { role: 'function', name: 'get_weather', content: '18°C' },
+    ];
+    const fixtures = new URL('../../../src/providers/__fixtures__/', import.meta.url);
+    mistral.enqueue({ kind: 'raw', status: 200, contentType: 'application/json', body: readFileSync(new URL('mistral-parallel-tools.response.json', fixtures), 'utf8') });
+    const plain = await chat(gateway, { model: 'mistral/mistral-small-2506', messages: conversation, functions: [weather], function_call: { name: 'get_weather' } });
+    const answer = (await plain.json()) as { choices: Array<{ message: Record<string, unknown>; finish_reason: string }> };
+    assert.equal(plain.status, 200, JSON.stringify(answer));
+    assert.deepEqual([answer.choices[0]?.message.function_call, answer.choices[0]?.message.tool_calls, answer.choices[0]?.finish_reason], [{ name: 'get_weather', arguments: '{"location": "Paris"}' }, undefined, 'function_call']);
+    const sent = mistral.requests.at(-1)?.body ?? {};
+    assert.deepEqual([sent.functions, sent.function_call, sent.tools, sent.tool_choice], [undefined, undefined, [{ type: 'function', function: weather }], { type: 'function', function: { name: 'get_weather' } }]);
+    assert.deepEqual((sent.messages as Array<Record<string, unknown>>).map((message) => message.role), ['user', 'assistant', 'tool']);
+
+    mistral.enqueue({ kind: 'raw', status: 200, contentType: 'text/event-stream', body: readFileSync(new URL('mistral-parallel-tools.chunks.txt', fixtures), 'utf8') });
+    const client = new OpenAI({ apiKey: CLIENT_KEY, baseURL: `${gateway.url}/v1` });
+    const stream = await client.chat.completions.create({ model: 'mistral/mistral-small-2506', messages: [{ role: 'user', content: 'Weather in Paris?' }], functions: [weather], function_call: 'auto', stream: true });
+    let name = '';
+    let args = '';
+    let finish: string | null = null;
+    let toolCalls = 0;
+    for await (const chunk of stream) {
+      const choice = chunk.choices[0];
+      name += choice?.delta.function_call?.name ?? '';
+      args += choice?.delta.function_call?.arguments ?? '';
+      toolCalls += choice?.delta.tool_calls?.length ?? 0;
+      finish = choice?.finish_reason ?? finish;
+    }
+    assert.deepEqual([name, args, toolCalls, finish], ['get_weather', '{"location": "Paris"}', 0, 'function_call']);
+    assert.equal(mistral.requests.at(-1)?.body?.tool_choice, 'auto');
+  });
+
   test("mistral: OpenAI's max_completion_tokens, seed and user reach it in its own names (user dropped, with a warning)", async () => {
     const response = await chat(gateway, { model: 'mistral/mistral-small-2506', messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 20, seed: 3, user: 'u-1' });
     assert.equal(response.status, 200);
@@ -258,7 +313,6 @@ aliases:
       ['mistral/mistral-small-2506', { top_logprobs: 3 }, 'top_logprobs'],
       ['mistral/mistral-small-2506', { web_search_options: {} }, 'web_search_options'],
       ['mistral/mistral-small-2506', { modalities: ['text', 'audio'], audio: { voice: 'alloy', format: 'mp3' } }, 'modalities'],
-      ['mistral/mistral-small-2506', { functions: [{ name: 'f', parameters: { type: 'object' } }] }, 'functions'],
       ['groq/llama-3.1-8b-instant', { logprobs: true, top_logprobs: 2 }, 'logprobs'],
       ['groq/llama-3.1-8b-instant', { n: 2 }, 'n'],
     ];

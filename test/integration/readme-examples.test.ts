@@ -65,6 +65,8 @@ const NOT_RUN: Record<string, string> = {
     "Python's openai package is not installed on the test machines and it needs a real Claude model; src/providers/anthropic/convert-request.test.ts and convert-stream.test.ts hold the thinking fields it sends and reads",
   'from openai import OpenAI':
     "Python's openai package is not installed on the test machines (requests is); anthropic-chat-prompt-cache.test.ts sends the same cache_control request through the Node SDK",
+  'client.chat.completions.create(model="mistral/mistral-small-2506", messages=messages,':
+    "Python's openai package is not installed on the test machines and `{...}` stands for a schema; openai-family.test.ts sends the same legacy request through the Node SDK to a fake Mistral and reads the function_call back",
   'npm test # builds with tsc, then runs every *.test.js with node\'s test runner': 'the whole suite (this test included), the benchmark and the full-size load run',
 };
 

@@ -50,12 +50,12 @@
  */
 import { createHash } from 'node:crypto';
 import { invalidValue, type GatewayError } from '../../errors/gateway-error.js';
+import { toolChoiceOfFunctionCall } from '../legacy-functions.js';
 import { forEachTextPart, handledFields, parseDataUrl, readAllowedTools, readWebSearchOptions, refuseAudioOutput, ToolNames, unsupportedContent, unsupportedParameter as unsupportedByProvider, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
 import type {
   ChatCompletionRequest,
   ChatMessage,
   ContentPart,
-  FunctionCallChoice,
   FunctionDefinition,
   OtherContentPart,
   ToolChoice,
@@ -662,14 +662,6 @@ function convertToolChoice(choice: ToolChoice | undefined, param: string, offere
   throw invalidValue(param, "expected 'auto', 'none', 'required' or {type: 'function', function: {name}}");
 }
 
-function convertFunctionCall(choice: FunctionCallChoice | undefined): AnthropicToolChoice | undefined {
-  if (choice === undefined || choice === null) return undefined;
-  if (choice === 'auto') return { type: 'auto' };
-  if (choice === 'none') return { type: 'none' };
-  if (isRecord(choice) && typeof choice.name === 'string') return { type: 'tool', name: choice.name };
-  throw invalidValue('function_call', "expected 'auto', 'none' or {name}");
-}
-
 /** JSON mode's tool, or undefined when the client asked for text. */
 function jsonTool(request: ChatCompletionRequest): AnthropicTool | undefined {
   const format = request.response_format;
@@ -762,7 +754,8 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
   });
   const search = webSearchTool(request.web_search_options);
   if (search !== undefined) names.add(search.name, 'web_search_options');
-  let choice = convertToolChoice(request.tool_choice, 'tool_choice', tools.map((tool) => tool.name)) ?? convertFunctionCall(request.function_call);
+  const offered = tools.map((tool) => tool.name);
+  let choice = convertToolChoice(request.tool_choice, 'tool_choice', offered) ?? convertToolChoice(toolChoiceOfFunctionCall(request.function_call), 'function_call', offered);
   // Claude's newest models refuse a forced call outright (thinking cannot be turned off for one): the
   // nearest they take is auto, with the tools as they were (only some would change what the model sees).
   const unforced = refusesForcedTool(target.model);

@@ -41,10 +41,11 @@
  * @see https://ai.google.dev/gemini-api/docs/thought-signatures
  */
 import { invalidRequest, invalidValue } from '../../errors/gateway-error.js';
+import { toolChoiceOfFunctionCall } from '../legacy-functions.js';
 import { handledFields, parseDataUrl, readAllowedTools, readWebSearchOptions, refuseAudioOutput, textOfMessage, ToolNames, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
 import { googleExtension } from './google-extension.js';
 import { thinkingConfigFor } from './thinking-config.js';
-import type { ChatCompletionRequest, ChatMessage, FunctionCallChoice, FunctionDefinition, ToolChoice } from '../../openai/types.js';
+import type { ChatCompletionRequest, ChatMessage, FunctionDefinition, ToolChoice } from '../../openai/types.js';
 import type { ChatTarget } from '../provider.js';
 import { convertGeminiSchema } from './convert-schema.js';
 import type {
@@ -321,14 +322,6 @@ function convertToolChoice(choice: ToolChoice | undefined, offered: readonly str
   throw invalidValue('tool_choice', "expected 'auto', 'none', 'required' or {type: 'function', function: {name}}");
 }
 
-function convertFunctionCall(choice: FunctionCallChoice | undefined): GeminiToolConfig | undefined {
-  if (choice === undefined || choice === null) return undefined;
-  if (choice === 'auto') return { functionCallingConfig: { mode: 'AUTO' } };
-  if (choice === 'none') return { functionCallingConfig: { mode: 'NONE' } };
-  if (isRecord(choice) && typeof choice.name === 'string') return { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: [choice.name] } };
-  throw invalidValue('function_call', "expected 'auto', 'none' or {name}");
-}
-
 function convertGenerationConfig(request: ChatCompletionRequest, target: ChatTarget, own: GeminiThinkingConfig | undefined): GeminiGenerationConfig {
   const config: GeminiGenerationConfig = {};
   const { temperature } = request;
@@ -417,7 +410,8 @@ export function convertGeminiRequest(request: ChatCompletionRequest, target: Cha
   (request.functions ?? []).forEach((definition, index) => declarations.push(convertFunction(definition, `functions[${index}]`, target, names)));
   if (declarations.length > 0) {
     body.tools = [{ functionDeclarations: declarations }];
-    const toolConfig = convertToolChoice(request.tool_choice, declarations.map((declaration) => declaration.name)) ?? convertFunctionCall(request.function_call);
+    const offered = declarations.map((declaration) => declaration.name);
+    const toolConfig = convertToolChoice(request.tool_choice, offered) ?? convertToolChoice(toolChoiceOfFunctionCall(request.function_call), offered);
     if (toolConfig !== undefined) body.toolConfig = toolConfig;
   }
   if (wantsWebSearch(request.web_search_options, target)) {

@@ -6,6 +6,7 @@ import { fail } from './cli-fail.js';
 import { isGatewayError } from './errors/gateway-error.js';
 import { missingStartFlags, relaunchWithFlags, stopWithParent } from './server/node-flags.js';
 import { releaseReloadSignals } from './server/reload-signal.js';
+import { releaseStopSignals } from './server/stop-signals.js';
 
 /** The keys commands' lines, in the general help and in `keys --help`. */
 const KEYS_USAGE = `  llm-proxy keys create [options]   make a virtual key; its secret is printed once
@@ -83,8 +84,11 @@ const COMMAND_HELP: Readonly<Record<string, string>> = {
 
 async function run(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
-  // Only the server takes SIGHUP as a reload: cli.ts holds it until the command is known.
-  if ((command !== undefined && command !== 'start') || rest.includes('--help') || rest.includes('-h')) releaseReloadSignals();
+  // Only the server takes SIGHUP as a reload, or a stop as a drain: cli.ts holds them until the command is known.
+  if ((command !== undefined && command !== 'start') || rest.includes('--help') || rest.includes('-h')) {
+    releaseReloadSignals();
+    releaseStopSignals();
+  }
   if (command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(HELP);
     return;
@@ -96,7 +100,11 @@ async function run(argv: string[]): Promise<void> {
   if (command === undefined || command === 'start') {
     // The GC flags of `npm start` can only be given when node starts: run again with them if missing.
     const missing = missingStartFlags(process.execArgv);
-    if (missing.length > 0) await relaunchWithFlags(missing);
+    if (missing.length > 0) {
+      // The server runs in the child, which holds its own; this process passes the signals on (exiting 0 here would orphan it).
+      releaseStopSignals();
+      await relaunchWithFlags(missing);
+    }
     stopWithParent();
     // server-main.ts starts the server when it is loaded (SIGHUP is held already, by cli.ts).
     await import('./server-main.js');

@@ -18,7 +18,7 @@ import { afterLogWritten, type Logger } from './logging/logger.js';
 import { ProcessFaults } from './logging/process-faults.js';
 import { GatewayServer, masterKeySetup, type MasterKeySetup } from './server/gateway-server.js';
 import { onReloadSignal } from './server/reload-signal.js';
-import { onStopSignals } from './server/stop-signals.js';
+import { keepStopSignals, onStopSignals } from './server/stop-signals.js';
 
 // First, so a fault while the config loads is reported too (to stderr, until a logger exists).
 const faults = new ProcessFaults();
@@ -181,6 +181,9 @@ async function startSingle(config: Config, key: MasterKeySetup): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  // From here on a stop has something to undo (a generated key file, migrations, workers): kept
+  // for the server's handler, which drains what has started and exits 0. Until now it exited 0 at once.
+  keepStopSignals();
   if (cluster.isWorker) {
     // The primary hands over the config it checked, so a worker restarted after a bad edit still starts.
     await runWorker(fail, faults);
@@ -205,6 +208,10 @@ async function main(): Promise<void> {
       void announce(logger, config, port, key.generated, key.digest !== undefined, workers);
     },
     onGeneratedKey: (generated, file) => showGeneratedKey(generated, file, addressOf(config, boundPort)),
+    // As a start that failed: the key this start generated was never shown, so its hash goes.
+    onStoppedBeforeListening: () => {
+      if (key.generated !== undefined) rmSync(key.generated.file, { force: true });
+    },
   }));
 }
 

@@ -43,7 +43,7 @@ import type { UsageRecorder } from './usage/usage-recorder.js';
  * (p50 15 s over a 20 s lock). Workers' own transactions take milliseconds; past this the write
  * counts as the database being away (budgets held locally, usage spooled).
  */
-const SERVER_SQLITE_BUSY_TIMEOUT_MS = 250;
+export const SERVER_SQLITE_BUSY_TIMEOUT_MS = 250;
 
 export interface Services {
   config: Config;

@@ -17,7 +17,7 @@ import { loadForReload, masterKeySetup } from '../server/gateway-server.js';
 import { onReloadSignal } from '../server/reload-signal.js';
 import { onStopSignals } from '../server/stop-signals.js';
 import { configuredHosts, configuredSecrets } from '../config/config-secrets.js';
-import { createRedactor, instanceRegistry } from '../services.js';
+import { createRedactor, instanceRegistry, SERVER_SQLITE_BUSY_TIMEOUT_MS } from '../services.js';
 import { RedisConnection } from '../store/redis-connection.js';
 import { SqlStore } from '../store/sql-store.js';
 import { isMessage, type PrimaryMessage, type ReplyValue, type WorkerMessage } from './messages.js';
@@ -40,6 +40,8 @@ export interface PrimaryHooks {
   /** Called once every worker listens (the first time): the address line and the generated-key banner. */
   /** `port`: the one the workers bound (the configured one, or the free port chosen for 0). */
   onListening(logger: Logger, port: number): void;
+  /** The start was stopped before every worker listened (its announcement, a generated key's banner, never came). */
+  onStoppedBeforeListening(): void;
   /** Shows a master key a reload generated. */
   onGeneratedKey(key: string, file: string): void;
   /** The process's fault handling, told of the primary's logger. */
@@ -83,16 +85,6 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
   const logger = createLogger(config.logging.level, redactor);
   hooks.faults.report({ logger });
   let running = config;
-
-  // Migrations once, before the workers open the database together (SQLite has no migration lock).
-  const store = new SqlStore({ dbPath: config.storage.db_path, ...(config.storage.database_url === undefined ? {} : { databaseUrl: config.storage.database_url }) }, logger);
-  try {
-    await store.ready();
-  } catch (error) {
-    logger.warn({ component: 'store', err: error instanceof Error ? error.message : String(error) }, 'database not ready at start; the workers retry on first use');
-  } finally {
-    await store.close().catch(() => undefined);
-  }
 
   // What the workers share when Redis does not hold it (with REDIS_URL, the limiter is their fallback).
   const limiter = new MemoryRateLimiter();
@@ -389,6 +381,7 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
     await cache.close();
     await fleet?.close();
     await redis?.close();
+    if (!announced) hooks.onStoppedBeforeListening();
     logger.info({ clean }, 'shutdown complete');
     // Let pino's asynchronous destination write the last lines.
     logger.flush(() => process.exit(failure !== 0 ? failure : clean ? 0 : 1));
@@ -396,12 +389,27 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
 
   // Under the CLI, its parent passes the signal on too: one stop either way (see stop-signals.ts).
   onStopSignals(() => void stop(0));
-  // Those that came during the start (its migrations) are applied now: a worker not yet listening takes the result when it does.
+  // Those that came during the start (its modules) are applied now: a worker not yet listening takes the result when it does.
   if (onReloadSignal(() => void reloadAll()) > 0) {
     logger.info('SIGHUP came while the primary was starting: reloading the configuration now');
     void reloadAll();
   }
 
+  // Migrations once, before the workers open the database together (SQLite has no migration lock).
+  // The workers' short busy_timeout, not the 5 s default: better-sqlite3 waits for another process's
+  // write lock synchronously, and the migration asks for it again on timers for up to 10 s, so at
+  // 5 s the primary heard no signal for 10 s (a stop then came after the wait, past `docker stop`'s
+  // 10 s). A stop meanwhile ends the start (stop() above): the migration is one transaction.
+  const store = new SqlStore({ dbPath: config.storage.db_path, ...(config.storage.database_url === undefined ? {} : { databaseUrl: config.storage.database_url }), busyTimeoutMs: SERVER_SQLITE_BUSY_TIMEOUT_MS }, logger);
+  try {
+    await store.ready();
+  } catch (error) {
+    if (!stopping) logger.warn({ component: 'store', err: error instanceof Error ? error.message : String(error) }, 'database not ready at start; the workers retry on first use');
+  } finally {
+    await store.close().catch(() => undefined);
+  }
+  // Stopped while it started (a stop kept since its modules loaded, or one during the migrations).
+  if (stopping) return;
   logger.info({ workers: count }, 'starting workers');
   for (let index = 0; index < count; index++) fork(index, 0);
 }

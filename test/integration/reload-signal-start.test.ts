@@ -165,8 +165,8 @@ describe('SIGHUP while the start waits for its migrations (the config already re
       try {
         gateway = await startGatewayProcess({ ...env(), LLM_PROXY_DB: dbPath, LLM_PROXY_CONFIG: configPath }, BASE_CONFIG, start.args, start.entry, start.flags, { onSpawn });
         await signalled;
-        // Taken while held (one process) or once the primary's handler is there (its migrations hold the event
-        // loop in SQLite's busy wait until the lock goes): the process was not ended by it either way.
+        // Taken while held (one process) or by the primary's handler, there before its migrations (which
+        // wait for the lock on timers): the process was not ended by it either way.
         await gateway.waitFor(start.args.length > 0 ? 'configuration reloaded on every worker' : 'configuration reloaded', LOADED_MS);
         // The alias of the edited config answers, on each connection (the workers take them in turn).
         for (let round = 0; round < 4; round++) assert.equal(await chatStatus(gateway.url, 'fast'), 200);

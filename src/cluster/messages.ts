@@ -28,6 +28,8 @@ export type WorkerNotice =
   | { llmp: 1; t: 'listening'; port: number }
   /** How far a worker's start has come: named by the primary should the start never end. */
   | { llmp: 1; t: 'starting'; step: StartStep }
+  /** Why this worker's start failed (it exits 1 next): a reason that would come again (the port, the database path). */
+  | { llmp: 1; t: 'start.failed'; reason: string }
   | { llmp: 1; t: 'reload.done'; id: number; outcome: ReloadOutcome }
   /** The answer to a `ping`: this worker's event loop runs. */
   | { llmp: 1; t: 'pong'; id: number };

@@ -25,6 +25,8 @@ import { isMessage, type PrimaryMessage, type ReplyValue, type WorkerMessage } f
 /** A worker that dies sooner than this after starting counts as a crash loop: restarts back off. */
 const STABLE_AFTER_MS = 5_000;
 const MAX_RESTART_DELAY_MS = 10_000;
+/** Before the cluster first listens, a worker's start is tried this often (exits that are no verdict on the start: see failsTheStart) before the start fails. */
+export const MAX_START_ATTEMPTS = 5;
 /**
  * server.worker_reload_timeout_s by default. A worker's reload is a synchronous build (well under a
  * second idle, a few seconds under heavy load): one that has not answered by then is stuck, and
@@ -66,6 +68,39 @@ interface Slot {
   step: string;
   /** The start's warning and deadline, cleared once it listens or exits. */
   startTimers: NodeJS.Timeout[];
+  /** Ended by the primary's start deadline (server.worker_start_timeout_s), not by someone else's signal. */
+  endedByPrimary: boolean;
+  /** Why its start failed, as the worker said before it exited. */
+  failure: string | undefined;
+}
+
+/** How a worker that had not listened ended, and what the rest of the cluster was doing then. */
+export interface StartExit {
+  code: number | null;
+  signal: string | null;
+  /** The primary's start deadline ended it. */
+  endedByPrimary: boolean;
+  /** The primary had told it to go (restarted on the running config). */
+  leaving: boolean;
+  /** Another worker listens: the port, the database and the config work. */
+  othersListening: boolean;
+}
+
+/**
+ * Before the cluster first listens: whether a worker's exit fails the whole start (exit 1) or the
+ * worker is started again. A failure that would come again stops at once: the worker exited with a
+ * code, having said why (the port taken, the database path unusable: every try fails the same way),
+ * or it never listened in server.worker_start_timeout_s. An exit that says nothing about the start
+ * is restarted (a bounded number of times, MAX_START_ATTEMPTS): a signal the primary did not send
+ * (the OOM killer's SIGKILL, an operator's `kill`), exit 0 (an operator's SIGTERM it took cleanly),
+ * one told to go by the primary, or any failure while another worker listens (that one shows the
+ * start works: this one ran out of memory, lost a lock race).
+ */
+export function failsTheStart(exit: StartExit): boolean {
+  if (exit.leaving || exit.othersListening) return false;
+  if (exit.endedByPrimary) return true;
+  if (exit.signal !== null) return false;
+  return exit.code !== 0;
 }
 
 /**
@@ -103,7 +138,6 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
   let nextPingId = 1;
   let nextReloadId = 1;
   let stopping = false;
-  let listening = 0;
   let announced = false;
 
   // With Redis, the cluster registers as one instance, here, and tells its workers the count
@@ -299,13 +333,16 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
       case 'starting':
         slot.step = message.step;
         return;
+      case 'start.failed':
+        slot.failure = message.reason;
+        return;
       case 'listening':
         for (const timer of slot.startTimers) clearTimeout(timer);
         slot.ready = true;
         // Reloaded while it started (a replacement for a worker that died): it catches up now.
         if (slot.config !== running) void toRunning(slot);
-        listening++;
-        if (!announced && listening >= count) {
+        // Counted by the workers listening now: one that listened and died before the rest did is not counted twice with its replacement.
+        if (!announced && [...slots.values()].filter((other) => other.ready).length >= count) {
           announced = true;
           hooks.onListening(logger, message.port);
         }
@@ -315,7 +352,7 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
 
   const fork = (index: number, crashes: number) => {
     const worker = cluster.fork();
-    const slot: Slot = { index, worker, startedAt: Date.now(), crashes, ready: false, leaving: false, config: undefined, step: 'loading its modules', startTimers: [] };
+    const slot: Slot = { index, worker, startedAt: Date.now(), crashes, ready: false, leaving: false, config: undefined, step: 'loading its modules', startTimers: [], endedByPrimary: false, failure: undefined };
     slots.set(index, slot);
     // Nothing else bounds a start: a worker whose event loop is stuck, or whose 'listening' never
     // comes, would leave the primary waiting in silence (before the first announcement, forever).
@@ -327,6 +364,7 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
     slot.startTimers.push(
       setTimeout(() => {
         logger.error({ ...startLog(), worker_start_timeout_s: timeoutS }, 'a worker did not listen within server.worker_start_timeout_s; ending it');
+        slot.endedByPrimary = true;
         worker.process.kill('SIGKILL');
       }, timeoutS * 1000).unref(),
     );
@@ -339,22 +377,43 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
       const how = signal === null ? `code ${code}` : signal;
       for (const wait of reloadWaits.values()) if (wait.worker === worker) wait.resolve(faultedReload(`exited while applying it (${how})`, 'worker'));
       if (stopping) return;
-      if (!announced) {
+      // Its last message (why its start failed) can still be in the channel: decided once that has closed.
+      if (worker.isConnected()) worker.once('disconnect', () => afterExit(slot, code, signal));
+      else afterExit(slot, code, signal);
+    });
+  };
+
+  /** Starts `slot`'s worker again, or, before the cluster first listened, fails the start (see failsTheStart). */
+  const afterExit = (slot: Slot, code: number | null, signal: string | null) => {
+    if (stopping) return;
+    const { index, worker, crashes } = slot;
+    const fields = { worker: index, pid: worker.process.pid, code, signal, ...(slot.failure === undefined ? {} : { reason: slot.failure }) };
+    let streak: number;
+    if (!announced) {
+      const othersListening = [...slots.values()].some((other) => other.ready);
+      if (failsTheStart({ code, signal, endedByPrimary: slot.endedByPrimary, leaving: slot.leaving, othersListening })) {
         // A worker that cannot start (a port in use, a bad database path) would fail the same way again.
-        logger.error({ worker: index, code, signal }, 'a worker failed to start; stopping');
+        logger.error(fields, 'a worker failed to start; stopping');
         void stop(1);
         return;
       }
+      streak = crashes + 1;
+      if (streak >= MAX_START_ATTEMPTS) {
+        logger.error({ ...fields, attempts: streak }, `a worker failed to start ${streak} times; stopping`);
+        void stop(1);
+        return;
+      }
+    } else {
       const lived = Date.now() - slot.startedAt;
-      const streak = lived < STABLE_AFTER_MS ? crashes + 1 : 0;
-      const delay = streak === 0 ? 0 : Math.min(MAX_RESTART_DELAY_MS, 250 * 2 ** streak);
-      logger.warn({ worker: index, pid: worker.process.pid, code, signal, restart_in_ms: delay }, 'worker exited; starting a new one');
-      // Not unref'd: with every worker gone at once (the OOM killer), this timer is all that keeps the
-      // primary running, and it exited 0 in silence with no worker left.
-      setTimeout(() => {
-        if (!stopping) fork(index, streak);
-      }, delay);
-    });
+      streak = lived < STABLE_AFTER_MS ? crashes + 1 : 0;
+    }
+    const delay = streak === 0 ? 0 : Math.min(MAX_RESTART_DELAY_MS, 250 * 2 ** streak);
+    logger.warn({ ...fields, restart_in_ms: delay, ...(announced ? {} : { while_starting: true }) }, 'worker exited; starting a new one');
+    // Not unref'd: with every worker gone at once (the OOM killer), this timer is all that keeps the
+    // primary running, and it exited 0 in silence with no worker left.
+    setTimeout(() => {
+      if (!stopping) fork(index, streak);
+    }, delay);
   };
 
   const stop = async (failure: number) => {

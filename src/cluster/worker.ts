@@ -300,56 +300,69 @@ export async function runWorker(fail: (message: string) => never, faults: Proces
   cluster.worker?.once('disconnect', () => gateway?.shared.spoolUsageNow());
 
   const link = new PrimaryLink();
-  // Asked for rather than pushed by the primary at fork: a message that arrives before this process listens would be lost.
-  const init = (await link.ask({ llmp: 1, t: 'init' }, RELOAD_TIMEOUT_MS)) as WorkerInit;
-  const { config } = init;
-  const limiter = new IpcRateLimiter(link, () => (gateway as GatewayServer).shared.logger);
-  // The primary registers the cluster in Redis as one instance and sends the count as it changes.
-  let instances = init.instances ?? 1;
-  link.on('instances', (message) => {
-    instances = message.count;
-  });
-  const { digest } = masterKeySetup(config);
-  const uiSessions = new ClusterUiSessions(link);
-  uiSessions.listen();
-  link.notify({ llmp: 1, t: 'starting', step: 'building its services' });
-  const running = await GatewayServer.create(config, digest, {
-    logFields: { worker: init.slot },
-    overrides: {
-      localRateLimiter: limiter,
-      ...(config.storage.redis_url === undefined ? {} : { fleet: { instances: () => instances } }),
-      sharedMemoryCache: { store: new IpcCacheStore(link), secret: Buffer.from(init.cacheSecret, 'hex') },
-      spoolFile: usageSpoolFile(config.storage, init.slot),
-      // One worker prunes old usage; a replacement keeps its slot, so the cluster never has none.
-      usageRetention: init.slot === 0,
-      uiSessions,
-    },
-    reloadAll: async () => (await link.ask({ llmp: 1, t: 'reload.request' }, RELOAD_TIMEOUT_MS)) as ReloadOutcome,
-  });
-  gateway = running;
-  faults.report({ logger: running.shared.logger, beforeExit: () => running.shared.spoolUsageNow() });
-  // /metrics answers for the whole cluster: the primary gathers every worker's registry (this one's through prom-client's listener).
-  new AggregatorRegistry();
-  AggregatorRegistry.setRegistries([running.shared.metrics.registry]);
-  running.shared.metrics.renderFrom(async () => {
-    const gathered = (await link.ask({ llmp: 1, t: 'metrics' }, METRICS_TIMEOUT_MS)) as MetricsText;
-    if (gathered.text === undefined) throw new Error(`the workers' metrics could not be gathered: ${gathered.error ?? 'no answer'}`);
-    return gathered.text;
-  });
-  const { virtualKeys } = running.shared;
-  // A key changed here (revoked, limits edited) is dropped from every other worker's cache at once.
-  virtualKeys.onChange((keyId) => link.notify({ llmp: 1, t: 'key.changed', keyId }));
-  link.on('key.changed', (message) => virtualKeys.invalidate(message.keyId));
-  link.on('reload', (message) => {
-    void running.reload({ config: message.config, restartRequired: message.restartRequired }).then((outcome) => link.notify({ llmp: 1, t: 'reload.done', id: message.id, outcome }));
-  });
-  link.notify({ llmp: 1, t: 'starting', step: 'listening (waiting up to 2 s for Redis, then binding the port)' });
+  // A start that fails tells the primary why before it exits: the primary names the reason in its
+  // own log line and stops the cluster's start at once (the same reason would end every worker).
+  const failStart = async (reason: string): Promise<never> => {
+    await link.tell({ llmp: 1, t: 'start.failed', reason }).catch(() => undefined);
+    return fail(reason);
+  };
+  const serve = async (): Promise<void> => {
+    // Asked for rather than pushed by the primary at fork: a message that arrives before this process listens would be lost.
+    const init = (await link.ask({ llmp: 1, t: 'init' }, RELOAD_TIMEOUT_MS)) as WorkerInit;
+    const { config } = init;
+    const limiter = new IpcRateLimiter(link, () => (gateway as GatewayServer).shared.logger);
+    // The primary registers the cluster in Redis as one instance and sends the count as it changes.
+    let instances = init.instances ?? 1;
+    link.on('instances', (message) => {
+      instances = message.count;
+    });
+    const { digest } = masterKeySetup(config);
+    const uiSessions = new ClusterUiSessions(link);
+    uiSessions.listen();
+    link.notify({ llmp: 1, t: 'starting', step: 'building its services' });
+    const running = await GatewayServer.create(config, digest, {
+      logFields: { worker: init.slot },
+      overrides: {
+        localRateLimiter: limiter,
+        ...(config.storage.redis_url === undefined ? {} : { fleet: { instances: () => instances } }),
+        sharedMemoryCache: { store: new IpcCacheStore(link), secret: Buffer.from(init.cacheSecret, 'hex') },
+        spoolFile: usageSpoolFile(config.storage, init.slot),
+        // One worker prunes old usage; a replacement keeps its slot, so the cluster never has none.
+        usageRetention: init.slot === 0,
+        uiSessions,
+      },
+      reloadAll: async () => (await link.ask({ llmp: 1, t: 'reload.request' }, RELOAD_TIMEOUT_MS)) as ReloadOutcome,
+    });
+    gateway = running;
+    faults.report({ logger: running.shared.logger, beforeExit: () => running.shared.spoolUsageNow() });
+    // /metrics answers for the whole cluster: the primary gathers every worker's registry (this one's through prom-client's listener).
+    new AggregatorRegistry();
+    AggregatorRegistry.setRegistries([running.shared.metrics.registry]);
+    running.shared.metrics.renderFrom(async () => {
+      const gathered = (await link.ask({ llmp: 1, t: 'metrics' }, METRICS_TIMEOUT_MS)) as MetricsText;
+      if (gathered.text === undefined) throw new Error(`the workers' metrics could not be gathered: ${gathered.error ?? 'no answer'}`);
+      return gathered.text;
+    });
+    const { virtualKeys } = running.shared;
+    // A key changed here (revoked, limits edited) is dropped from every other worker's cache at once.
+    virtualKeys.onChange((keyId) => link.notify({ llmp: 1, t: 'key.changed', keyId }));
+    link.on('key.changed', (message) => virtualKeys.invalidate(message.keyId));
+    link.on('reload', (message) => {
+      void running.reload({ config: message.config, restartRequired: message.restartRequired }).then((outcome) => link.notify({ llmp: 1, t: 'reload.done', id: message.id, outcome }));
+    });
+    link.notify({ llmp: 1, t: 'starting', step: 'listening (waiting up to 2 s for Redis, then binding the port)' });
+    try {
+      await running.listen(config.server.port, config.server.host);
+      // The primary counts the workers listening by this notice: one it never gets would leave its start waiting.
+      await link.tell({ llmp: 1, t: 'listening', port: (running.listener.address() as AddressInfo).port });
+    } catch (error) {
+      await failStart(`worker ${init.slot} could not listen: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    running.shared.logger.debug({ pid: process.pid }, 'worker listening');
+  };
   try {
-    await running.listen(config.server.port, config.server.host);
-    // The primary counts the workers listening by this notice: one it never gets would leave its start waiting.
-    await link.tell({ llmp: 1, t: 'listening', port: (running.listener.address() as AddressInfo).port });
+    await serve();
   } catch (error) {
-    fail(`worker ${init.slot} could not listen: ${error instanceof Error ? error.message : String(error)}`);
+    await failStart(error instanceof Error ? error.message : String(error));
   }
-  running.shared.logger.debug({ pid: process.pid }, 'worker listening');
 }

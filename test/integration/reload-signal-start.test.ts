@@ -6,7 +6,7 @@
 // nothing of ours could catch them.
 import assert from 'node:assert/strict';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -15,7 +15,7 @@ import Database from 'better-sqlite3';
 import { startScriptFlags } from '../../src/server/node-flags.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { eventually, MASTER_KEY, UPSTREAM_KEY } from '../support/gateway-harness.js';
-import { childPids, send, startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
+import { childPids, hasOpen, send, startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
 
 const BASE_CONFIG = 'routing:\n  discovery_interval_s: 0\n';
 const WITH_ALIAS = `${BASE_CONFIG}aliases:\n  fast: openai/gpt-4o-mini\n`;
@@ -27,21 +27,6 @@ const LOADED_MS = 60_000;
 function hasMapped(pid: number, name: string): boolean {
   try {
     return readFileSync(`/proc/${pid}/maps`, 'utf8').includes(name);
-  } catch {
-    return false;
-  }
-}
-
-/** Whether `pid` has `file` open (the database: it has read its config). */
-function hasOpen(pid: number, file: string): boolean {
-  try {
-    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
-      try {
-        return readlinkSync(`/proc/${pid}/fd/${fd}`) === file;
-      } catch {
-        return false;
-      }
-    });
   } catch {
     return false;
   }

@@ -7,14 +7,14 @@
 // loads are paused by a preload (paused-load.ts) so each signal lands in its window on any load.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { startScriptFlags } from '../../src/server/node-flags.js';
 import { eventually, MASTER_KEY } from '../support/gateway-harness.js';
-import { childPids } from '../support/gateway-process.js';
+import { childPids, hasOpen } from '../support/gateway-process.js';
 
 const PRELOAD = ['--import', new URL('../support/paused-load.js', import.meta.url).href];
 const CONFIG = 'routing:\n  discovery_interval_s: 0\n';
@@ -56,20 +56,6 @@ async function ended(started: Started): Promise<{ code: number | null; signal: N
   } finally {
     clearTimeout(timer);
     for (const pid of childPids(started.child.pid as number)) process.kill(pid, 'SIGKILL');
-  }
-}
-
-function hasOpen(pid: number, file: string): boolean {
-  try {
-    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
-      try {
-        return readlinkSync(`/proc/${pid}/fd/${fd}`) === file;
-      } catch {
-        return false;
-      }
-    });
-  } catch {
-    return false;
   }
 }
 

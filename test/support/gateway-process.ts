@@ -2,7 +2,7 @@
 // tests of what only a process has: signals, config reloads, cluster workers. Output is captured.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -230,4 +230,19 @@ export async function signalEveryProcess(root: number, signal: NodeJS.Signals, s
     await settle(signalled);
   }
   process.kill(-root, signal);
+}
+
+/** Whether `pid` has `file` open (a server's database: it has read its config). */
+export function hasOpen(pid: number, file: string): boolean {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`) === file;
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
 }

@@ -189,7 +189,8 @@ class DailySums {
   }
 }
 
-function compare(a: string, b: string): number {
+/** Code-unit order: the same in every process, whatever a database's collation. */
+export function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 

@@ -71,6 +71,7 @@ async function reports(analytics: UsageAnalytics, filter: UsageFilter, random: (
   return [
     await analytics.totals(filter),
     await analytics.summarize(filter),
+    await analytics.breakdowns(filter, ['day', 'model', 'key']),
     await analytics.timeseries(filter, 'hour'),
     await analytics.timeseries(filter, 'day', 'provider'),
     await analytics.timeseries(filter, 'hour', 'key'),
@@ -151,6 +152,32 @@ for (const backend of backends) {
       const { rows } = await sql<{ n: number | string }>`select count(*) as n from usage_daily`.execute(database.db);
       assert.ok(Number(rows[0]?.n) > 0 && Number(rows[0]?.n) < all.length, `${rows[0]?.n} daily rows`);
       await assertSame(7, 60);
+    });
+
+    // GET /admin/usage's breakdowns, summed by the database, against the day × model × key groups
+    // added up in the process (as the route did before): the same values, sorted alike.
+    test('breakdowns by day, model and key equal the day × model × key groups added up (seed 5)', async () => {
+      const random = seededRandom(5);
+      for (let index = 0; index < 40; index++) {
+        const filter = randomFilter(random);
+        const groups = await store.analytics.summarize(filter);
+        const added = { day: new Map<string, number[]>(), model: new Map<string, number[]>(), key: new Map<string, number[]>() };
+        for (const group of groups) {
+          for (const [dimension, value] of [['day', group.day], ['model', group.model], ['key', group.keyId]] as const) {
+            const sums = added[dimension].get(value) ?? [0, 0, 0, 0];
+            added[dimension].set(value, [sums[0]! + group.requests, sums[1]! + group.promptTokens, sums[2]! + group.completionTokens, sums[3]! + group.cost]);
+          }
+        }
+        const breakdowns = await store.analytics.breakdowns(filter, ['day', 'model', 'key']);
+        for (const dimension of ['day', 'model', 'key'] as const) {
+          const expected = [...added[dimension].entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+          const actual = breakdowns[dimension].map((row) => [row.value, [row.requests, row.promptTokens, row.completionTokens, row.cost]]);
+          assert.deepEqual(actual, expected, `${dimension}, filter ${JSON.stringify(filter)}`);
+        }
+        // Only what is asked for is computed.
+        const some = await store.analytics.breakdowns(filter, ['model']);
+        assert.deepEqual(some, { day: [], model: breakdowns.model, key: [] });
+      }
     });
 
     test('after retention the sums hold exactly the days the records do (seed 11)', async () => {

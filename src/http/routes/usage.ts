@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { invalidValue, isGatewayError, serviceUnavailable } from '../../errors/gateway-error.js';
 import type { Services } from '../../services.js';
-import type { UsageGroup } from '../../store/usage-analytics.js';
+import type { BreakdownDimension, BreakdownRow } from '../../store/usage-analytics.js';
 import { knownParams } from '../../json/known-fields.js';
 import { isoDateSchema, parseIsoDate } from './admin-keys.js';
 
@@ -20,31 +20,21 @@ interface Totals {
   cost: number;
 }
 
-function emptyTotals(): Totals {
-  return { requests: 0, prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, cost: 0 };
-}
-
-function add(totals: Totals, group: UsageGroup): void {
-  totals.requests += group.requests;
-  totals.prompt_tokens += group.promptTokens;
-  totals.completion_tokens += group.completionTokens;
-  totals.total_tokens += group.promptTokens + group.completionTokens;
-  totals.cost += group.cost;
-}
-
-function rounded(totals: Totals): Totals {
+/** The rows' figures added up as the API answers them, cost rounded to 8 decimals. */
+function totalsOf(rows: readonly BreakdownRow[]): Totals {
+  const totals: Totals = { requests: 0, prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, cost: 0 };
+  for (const row of rows) {
+    totals.requests += row.requests;
+    totals.prompt_tokens += row.promptTokens;
+    totals.completion_tokens += row.completionTokens;
+    totals.total_tokens += row.promptTokens + row.completionTokens;
+    totals.cost += row.cost;
+  }
   return { ...totals, cost: Math.round(totals.cost * 1e8) / 1e8 };
 }
 
-function breakdown<K extends string>(groups: readonly UsageGroup[], name: K, pick: (group: UsageGroup) => string): Array<Record<K, string> & Totals> {
-  const byValue = new Map<string, Totals>();
-  for (const group of groups) {
-    const value = pick(group);
-    let totals = byValue.get(value);
-    if (totals === undefined) byValue.set(value, (totals = emptyTotals()));
-    add(totals, group);
-  }
-  return [...byValue.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([value, totals]) => ({ [name]: value, ...rounded(totals) }) as Record<K, string> & Totals);
+function breakdown<K extends string>(rows: readonly BreakdownRow[], name: K): Array<Record<K, string> & Totals> {
+  return rows.map((row) => ({ [name]: row.value, ...totalsOf([row]) }) as Record<K, string> & Totals);
 }
 
 /** What parseRange reads, as /openapi.json shows it for every usage endpoint. */
@@ -70,35 +60,34 @@ export function parseRange(query: unknown, now = Date.now()): { start: number; e
 }
 
 export function registerUsage(app: FastifyInstance, services: Services): void {
-  async function summarize(keyId: string | undefined, query: unknown) {
+  async function summarize(keyId: string | undefined, query: unknown, dimensions: readonly BreakdownDimension[]) {
     const range = parseRange(query);
     // Read-your-writes: what this instance has buffered goes first (it never throws; a database away shows below).
     await services.usage.flush();
-    let groups: UsageGroup[];
+    let breakdowns: Record<BreakdownDimension, BreakdownRow[]>;
     try {
-      groups = await services.store.analytics.summarize({ ...range, ...(keyId === undefined ? {} : { keyId }) });
+      breakdowns = await services.store.analytics.breakdowns({ ...range, ...(keyId === undefined ? {} : { keyId }) }, dimensions);
     } catch (error) {
       if (isGatewayError(error)) throw error;
       services.logger.warn({ component: 'usage', err: error instanceof Error ? error.message : String(error) }, 'usage query failed');
       throw serviceUnavailable('Usage cannot be read right now because the database is unavailable. Retry shortly.', 'usage_unavailable', 1_000);
     }
-    const totals = emptyTotals();
-    for (const group of groups) add(totals, group);
     const summary = {
       object: 'usage',
       start: new Date(range.start).toISOString(),
       end: new Date(range.end).toISOString(),
-      totals: rounded(totals),
-      by_model: breakdown(groups, 'model', (group) => group.model),
-      by_day: breakdown(groups, 'date', (group) => group.day),
+      // Every record is in exactly one day of the range: the days' sums add up to the totals.
+      totals: totalsOf(breakdowns.day),
+      by_model: breakdown(breakdowns.model, 'model'),
+      by_day: breakdown(breakdowns.day, 'date'),
     };
-    return { summary, groups };
+    return { summary, breakdowns };
   }
 
   app.get('/api/usage', { config: { auth: 'client' } }, async (request) => {
     knownParams(request.query, UsageRangeSchema);
     const keyId = request.principal?.keyId ?? 'anonymous';
-    const { summary } = await summarize(keyId, request.query);
+    const { summary } = await summarize(keyId, request.query, ['day', 'model']);
     return { key_id: keyId, ...summary };
   });
 
@@ -107,7 +96,7 @@ export function registerUsage(app: FastifyInstance, services: Services): void {
     const rawKey = (request.query as { key_id?: unknown } | undefined)?.key_id;
     if (rawKey !== undefined && (typeof rawKey !== 'string' || rawKey.length === 0 || rawKey.length > 64)) throw invalidValue('key_id', 'must be a key id');
     const keyId = typeof rawKey === 'string' ? rawKey : undefined;
-    const { summary, groups } = await summarize(keyId, request.query);
-    return { key_id: keyId ?? null, ...summary, by_key: breakdown(groups, 'key_id', (group) => group.keyId) };
+    const { summary, breakdowns } = await summarize(keyId, request.query, ['day', 'model', 'key']);
+    return { key_id: keyId ?? null, ...summary, by_key: breakdown(breakdowns.key, 'key_id') };
   });
 }

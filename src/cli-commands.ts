@@ -1,5 +1,5 @@
 // The `llm-proxy` command (its entry is cli.ts): `start` runs the server (server-main.ts); `keys create|list|revoke` manage
-// virtual keys in the same store the server uses, configured the same way (env and LLM_PROXY_CONFIG).
+// virtual keys, and `usage rebuild-rollup` the daily usage sums, in the same store the server uses, configured the same way (env and LLM_PROXY_CONFIG).
 // Each command's code is imported when it runs: `--help` needs none of it, and `start`, which
 // relaunches itself with the node flags of `npm start`, would otherwise load the store twice.
 import { fail } from './cli-fail.js';
@@ -29,10 +29,13 @@ Usage:
 ${KEYS_USAGE}  llm-proxy check-config [--json]   validate the configuration and print it, secrets masked (exit 1 if invalid)
   llm-proxy models [--search Q] [--provider P] [--capability C] [--all] [--json]
                                     list or search the model catalog offline
+  llm-proxy usage rebuild-rollup [--since DATE]
+                                    sum the usage records into the daily sums the reports read again
+                                    (after instances of a version before 0004_usage_daily wrote records)
   llm-proxy COMMAND --help          help for one command
   llm-proxy --help                  this text
 
-The keys commands use the server's store: LLM_PROXY_DB (SQLite, default ./data/llm-proxy.db) or
+The keys and usage commands use the server's store: LLM_PROXY_DB (SQLite, default ./data/llm-proxy.db) or
 DATABASE_URL (PostgreSQL), and REDIS_URL, if set, to announce revocations at once.
 `;
 
@@ -74,12 +77,27 @@ no provider is called). With no provider configured, or with --all, lists the wh
   --json           {"models": [...], "count": N}
 `;
 
+const USAGE_HELP = `llm-proxy usage rebuild-rollup [--since DATE]
+
+Sums the usage records into the daily sums (usage_daily) that /admin/usage, /api/usage and the
+dashboard read for whole days, replacing what is there, one UTC day at a time, each in a transaction
+of its own: a running server's usage writes wait for one day's work at most. Run it once every
+instance runs this version, after a rollout in which an instance of an earlier version (before the
+daily sums) wrote records: those records are missing from the sums until then.
+
+  --since DATE   from this UTC day on (ISO 8601; a date-time counts from its day's start);
+                 default: the first day with records
+
+It uses the server's store: LLM_PROXY_DB (SQLite, default ./data/llm-proxy.db) or DATABASE_URL (PostgreSQL).
+`;
+
 /** `llm-proxy COMMAND --help`: each command's own text; the general one for anything else. */
 const COMMAND_HELP: Readonly<Record<string, string>> = {
   start: START_HELP,
   keys: KEYS_HELP,
   'check-config': CHECK_CONFIG_HELP,
   models: MODELS_HELP,
+  usage: USAGE_HELP,
 };
 
 async function run(argv: string[]): Promise<void> {
@@ -116,6 +134,10 @@ async function run(argv: string[]): Promise<void> {
   }
   if (command === 'models') {
     (await import('./cli-operations.js')).modelsCommand(rest);
+    return;
+  }
+  if (command === 'usage') {
+    await (await import('./cli-usage.js')).usageCommand(rest);
     return;
   }
   if (command === 'keys') {

@@ -12,7 +12,7 @@ import { KeyChangeBus } from './keys/key-change-bus.js';
 import { VirtualKeyService } from './keys/virtual-keys.js';
 import type { Logger } from './logging/logger.js';
 import { RedisConnection } from './store/redis-connection.js';
-import { SqlStore } from './store/sql-store.js';
+import { SqlStore, storeOptions } from './store/sql-store.js';
 
 function option(values: Record<string, string | boolean | undefined>, name: string): string | undefined {
   const value = values[name];
@@ -96,7 +96,7 @@ interface KeysContext {
 }
 
 async function openKeys(config: Config, logger: Logger): Promise<KeysContext> {
-  const store = new SqlStore({ dbPath: config.storage.db_path, ...(config.storage.database_url === undefined ? {} : { databaseUrl: config.storage.database_url }) }, logger);
+  const store = new SqlStore(storeOptions(config.storage), logger);
   await store.ready();
   const keys = new VirtualKeyService(store.keys, logger);
   let redis: RedisConnection | undefined;

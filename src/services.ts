@@ -27,7 +27,7 @@ import { DEFAULT_BREAKER, HealthRegistry, type BreakerOptions } from './routing/
 import { HealthProbe } from './routing/health-probe.js';
 import { RetryBudget } from './routing/retry-policy.js';
 import { RedisConnection } from './store/redis-connection.js';
-import { SqlStore } from './store/sql-store.js';
+import { SqlStore, storeOptions } from './store/sql-store.js';
 import { UsageRetention } from './usage/usage-retention.js';
 import { BatchedUsageWriter, fanOutUsage, usageSpoolFile } from './usage/batched-usage-writer.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
@@ -173,14 +173,7 @@ export function createSharedServices(config: Config, overrides: ServiceOverrides
     redisLimiter?.prune(now);
   }, 60_000);
   pruneTimer.unref();
-  const store = new SqlStore(
-    {
-      dbPath: config.storage.db_path,
-      ...(config.storage.database_url === undefined ? {} : { databaseUrl: config.storage.database_url }),
-      busyTimeoutMs: SERVER_SQLITE_BUSY_TIMEOUT_MS,
-    },
-    logger,
-  );
+  const store = new SqlStore({ ...storeOptions(config.storage), busyTimeoutMs: SERVER_SQLITE_BUSY_TIMEOUT_MS }, logger);
   store.ready().catch((error: unknown) => logger.warn({ component: 'store', err: error instanceof Error ? error.message : String(error) }, 'database not ready at start; retrying on first use'));
   const virtualKeys = new VirtualKeyService(store.keys, logger);
   const keyChanges = new KeyChangeBus(virtualKeys, store.keys, logger, { redis, channel: `${redisPrefix}key-changes` });

@@ -19,7 +19,7 @@ import { onStopSignals } from '../server/stop-signals.js';
 import { configuredHosts, configuredSecrets } from '../config/config-secrets.js';
 import { createRedactor, instanceRegistry, SERVER_SQLITE_BUSY_TIMEOUT_MS } from '../services.js';
 import { RedisConnection } from '../store/redis-connection.js';
-import { SqlStore } from '../store/sql-store.js';
+import { SqlStore, storeOptions } from '../store/sql-store.js';
 import { isMessage, type PrimaryMessage, type ReplyValue, type WorkerMessage } from './messages.js';
 
 /** A worker that dies sooner than this after starting counts as a crash loop: restarts back off. */
@@ -459,7 +459,7 @@ export async function runPrimary(config: Config, count: number, hooks: PrimaryHo
   // write lock synchronously, and the migration asks for it again on timers for up to 10 s, so at
   // 5 s the primary heard no signal for 10 s (a stop then came after the wait, past `docker stop`'s
   // 10 s). A stop meanwhile ends the start (stop() above): the migration is one transaction.
-  const store = new SqlStore({ dbPath: config.storage.db_path, ...(config.storage.database_url === undefined ? {} : { databaseUrl: config.storage.database_url }), busyTimeoutMs: SERVER_SQLITE_BUSY_TIMEOUT_MS }, logger);
+  const store = new SqlStore({ ...storeOptions(config.storage), busyTimeoutMs: SERVER_SQLITE_BUSY_TIMEOUT_MS }, logger);
   try {
     await store.ready();
   } catch (error) {

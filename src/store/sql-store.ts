@@ -10,6 +10,11 @@ import { openSqliteReader, type SqliteReader } from './sqlite-reader.js';
 import { UsageStore } from './usage-store.js';
 import { UsageAnalytics } from './usage-analytics.js';
 
+/** Where the configuration puts the store (storage.db_path, or DATABASE_URL): the server's, its CLI's and its cluster's. */
+export function storeOptions(storage: { db_path: string; database_url?: string | undefined }): DatabaseOptions {
+  return { dbPath: storage.db_path, ...(storage.database_url === undefined ? {} : { databaseUrl: storage.database_url }) };
+}
+
 export class SqlStore {
   readonly keys: KeyStore;
   readonly usage: UsageStore;

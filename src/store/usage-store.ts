@@ -233,6 +233,14 @@ class Settlement {
   }
 }
 
+/** What a rebuild of the daily sums did: the days it went through (first to last, UTC) and the sums rows it wrote. */
+export interface RebuiltDays {
+  days: number;
+  rows: number;
+  firstDay: string | null;
+  lastDay: string | null;
+}
+
 export class UsageStore {
   /** SQLite only: one prepared statement, made on first use (after the migration created the table). */
   private sqliteInsert: SqliteDatabase.Statement<UsageValues> | undefined;
@@ -375,6 +383,61 @@ export class UsageStore {
       await sql`delete from usage_daily where day < ${utcDay(emptied)}`.execute(trx);
       return Number(result.numAffectedRows ?? 0);
     });
+  }
+
+  /**
+   * Sums the records into usage_daily again, from the UTC day of `since` (default: the first day
+   * with records or sums) to the last: `llm-proxy usage rebuild-rollup`, after a rollout in which an
+   * instance of a version before the sums wrote records without adding them. Each day is replaced
+   * in a transaction of its own (its sums deleted, then summed from its records), so a running
+   * server's usage batches wait for one day's work at most (SQLite's write lock; on PostgreSQL the
+   * table lock below) instead of the whole table's, which on SQLite outlasted its 250 ms busy
+   * timeout. A day whose sums are rebuilt is right whatever is written meanwhile; stopped midway,
+   * the days done are right and the rest as they were. Sums of days without records go too.
+   */
+  async rebuildDaily(options: { since?: number } = {}): Promise<RebuiltDays> {
+    await this.ready();
+    const records = await sql<{ first: unknown; last: unknown }>`select min(created_at) as first, max(created_at) as last from usage_records`.execute(this.db);
+    const sums = await sql<{ first: string | null; last: string | null }>`select min(day) as first, max(day) as last from usage_daily`.execute(this.db);
+    const starts: number[] = [];
+    const ends: number[] = [];
+    const recordBounds = records.rows[0];
+    if (recordBounds !== undefined && recordBounds.first !== null && recordBounds.last !== null) {
+      starts.push(Number(recordBounds.first));
+      ends.push(Number(recordBounds.last));
+    }
+    const sumBounds = sums.rows[0];
+    if (sumBounds !== undefined && sumBounds.first !== null && sumBounds.last !== null) {
+      starts.push(Date.parse(`${sumBounds.first}T00:00:00Z`));
+      ends.push(Date.parse(`${sumBounds.last}T00:00:00Z`));
+    }
+    const dayOf = (epochMs: number) => epochMs - (((epochMs % DAY_MS) + DAY_MS) % DAY_MS);
+    let first = starts.length === 0 ? Number.POSITIVE_INFINITY : dayOf(Math.min(...starts));
+    if (options.since !== undefined) first = Math.max(first, dayOf(options.since));
+    const last = ends.length === 0 ? Number.NEGATIVE_INFINITY : dayOf(Math.max(...ends));
+    const done: RebuiltDays = { days: 0, rows: 0, firstDay: null, lastDay: null };
+    for (let start = first; start <= last; start += DAY_MS) {
+      const day = utcDay(start);
+      done.rows += await this.db.transaction().execute(async (trx) => {
+        // PostgreSQL: a batch adding to the sums waits here until this day is done (its records,
+        // inserted first, are then not in the sums summed here, and are added after); one that
+        // added before has committed, or this lock waits for it, so its records are read below.
+        if (this.sqlite === undefined) await sql`lock table usage_daily in exclusive mode`.execute(trx);
+        await trx.deleteFrom('usage_daily').where('day', '=', day).execute();
+        const result = await sql`
+          insert into usage_daily (day, key_id, model, provider, requests, prompt_tokens, completion_tokens, cached_tokens, cost, errors, cache_hits, latency_sum, latency_max)
+          select day, key_id, model, coalesce(provider, ''), count(*), sum(prompt_tokens), sum(completion_tokens), sum(cached_tokens),
+            coalesce(sum(cost), 0), sum(case when status = 'error' then 1 else 0 end), sum(cache_hit), sum(latency_ms), max(latency_ms)
+          from usage_records
+          where created_at >= ${start} and created_at < ${start + DAY_MS}
+          group by day, key_id, model, coalesce(provider, '')`.execute(trx);
+        return Number(result.numAffectedRows ?? 0);
+      });
+      done.days++;
+      done.firstDay ??= day;
+      done.lastDay = day;
+    }
+    return done;
   }
 
   /** A cheap round trip: is the database answering? */

@@ -600,7 +600,7 @@ describe('README: error codes', () => {
 
 /** What `llm-proxy … --help` prints: the general text and each command's. */
 function helpText(): string {
-  return ['--help', 'start --help', 'keys --help', 'check-config --help', 'models --help']
+  return ['--help', 'start --help', 'keys --help', 'check-config --help', 'models --help', 'usage --help']
     .map((args) => {
       const result = spawnSync(process.execPath, [CLI, ...args.split(' ')], { encoding: 'utf8', env: { PATH: process.env.PATH } });
       assert.equal(result.status, 0, result.stderr);
@@ -626,7 +626,7 @@ describe('README: the CLI', () => {
   test('every command and flag of the help is documented, and every one the README shows exists', () => {
     const help = helpText();
     const helpCommands = new Set([...help.matchAll(/^\s+llm-proxy \[?([a-z][a-z-]*)/gm)].map((match) => match[1] as string));
-    assert.deepEqual([...helpCommands].sort(), ['check-config', 'keys', 'models', 'start']);
+    assert.deepEqual([...helpCommands].sort(), ['check-config', 'keys', 'models', 'start', 'usage']);
     for (const command of helpCommands) assert.ok(new RegExp(`\`(?:llm-proxy )?${command}\\b|llm-proxy ${command}\\b`).test(documented), `llm-proxy ${command}`);
     for (const action of ['create', 'list', 'revoke']) assert.ok(documented.includes(`keys ${action}`) || documented.includes(`keys create|list|revoke`), `keys ${action}`);
     const inHelp = flags(help);
@@ -645,6 +645,7 @@ describe('README: the CLI', () => {
         ['keys', 'list', '--json'],
         ['check-config', '--json'],
         ['models', '--search', 'gpt', '--provider', 'openai', '--capability', 'vision', '--all', '--json'],
+        ['usage', 'rebuild-rollup', '--since', '2026-01-01'],
       ];
       for (const args of runs) {
         const result = run(args);

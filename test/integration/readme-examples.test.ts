@@ -92,7 +92,8 @@ const GEMINI_GOOGLE = 'curl -s localhost:8000/v1/chat/completions -H "Authorizat
 const CLAUDE_SEARCH = 'curl -s http://localhost:8000/v1/chat/completions -H "Authorization: Bearer your-api-key" -H \'Content-Type: application/json\' \\';
 const CLAUDE_EFFORT = 'const thought = await client.chat.completions.create({';
 const GEMINI_SEARCH = 'curl -s http://localhost:8000/v1/chat/completions -H "Authorization: Bearer your-api-key" -H \'Content-Type: application/json\' -d \'{';
-const RUN_NAMES = [QUICK_CHAT, QUICK_SDK, OPENAPI, EMBEDDINGS, EMBEDDINGS_SDK, MESSAGES_SDK, MESSAGES, COMPLETIONS_SDK, MODEL, CATALOG, CATALOG_PY, ADMIN_KEYS, CLI_KEYS, CONDENSE, CHECK_CONFIG, RELOAD, GEMINI_THINKING, GEMINI_GOOGLE, GEMINI_SEARCH, CLAUDE_SEARCH, CLAUDE_EFFORT];
+const REBUILD_ROLLUP = 'llm-proxy usage rebuild-rollup --since 2026-06-01';
+const RUN_NAMES = [QUICK_CHAT, QUICK_SDK, OPENAPI, EMBEDDINGS, EMBEDDINGS_SDK, MESSAGES_SDK, MESSAGES, COMPLETIONS_SDK, MODEL, CATALOG, CATALOG_PY, ADMIN_KEYS, CLI_KEYS, CONDENSE, CHECK_CONFIG, RELOAD, GEMINI_THINKING, GEMINI_GOOGLE, GEMINI_SEARCH, CLAUDE_SEARCH, CLAUDE_EFFORT, REBUILD_ROLLUP];
 
 /** One command of a shell block and the answer the README shows for it. */
 interface Step {
@@ -457,6 +458,19 @@ describe('README examples, run as written', { skip }, () => {
     for (const deadline = Date.now() + 5_000; !answer.includes('key_revoked') && Date.now() < deadline; await sleep(200)) answer = (await chat(made.key)).stdout;
     assert.match(answer, /key_revoked/);
     // `llm-proxy start` serves on port 8000 until stopped: cli-start.test.ts runs it.
+  });
+
+  test('usage rebuild-rollup, against the running proxy’s database', async () => {
+    // A record of today, written (GET /admin/usage writes what the proxy holds first).
+    await shell('curl -s localhost:8000/v1/chat/completions -H "Authorization: Bearer $LLM_PROXY_MASTER_KEY" -H "Content-Type: application/json" -d \'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}\'');
+    await shell('curl -s localhost:8000/admin/usage -H "Authorization: Bearer $LLM_PROXY_MASTER_KEY"');
+    const [step] = stepsOf(run(REBUILD_ROLLUP));
+    const result = await shell((step as Step).command);
+    assert.equal(result.code, 0, result.stderr);
+    // The days and rows are this database's (one of each, maybe); the line is the README's, up to today.
+    const shape = (text: string) => text.replace(/\d{4}-\d{2}-\d{2}/g, 'DAY').replace(/\d+ (day|row)s?\b/g, 'N $1s');
+    assert.equal(shape(result.stdout.trim()), shape((step as Step).shown));
+    assert.ok(result.stdout.includes(`to ${new Date().toISOString().slice(0, 10)})`), result.stdout);
   });
 
   test('context condensation', async () => {

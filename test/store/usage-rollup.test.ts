@@ -6,23 +6,19 @@
 // Costs here are multiples of 1/1024, which doubles add exactly in any order, so the comparison is
 // exact: with arbitrary costs the two may differ in their last bits (the sums are added in another order).
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import { seededRandom } from '../../src/routing/load-balance.js';
-import { openDatabase, type Database } from '../../src/store/database.js';
-import { SqlStore } from '../../src/store/sql-store.js';
+import type { Database } from '../../src/store/database.js';
+import type { SqlStore } from '../../src/store/sql-store.js';
 import { UsageAnalytics, type GroupSort, type UsageDimension, type UsageFilter } from '../../src/store/usage-analytics.js';
 import type { IdentifiedUsageRecord } from '../../src/store/usage-store.js';
 import { UsageRetention } from '../../src/usage/usage-retention.js';
-import { createPostgresSchema, type PostgresSchema } from '../support/backing-services.js';
+import { storeBackends } from '../support/store-backends.js';
 import { usageRecord } from '../support/usage-fixture.js';
 
 const logger = pino({ level: 'silent' });
-const postgres = await createPostgresSchema();
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const START = Date.UTC(2026, 2, 1);
@@ -82,32 +78,7 @@ async function reports(analytics: UsageAnalytics, filter: UsageFilter, random: (
   ];
 }
 
-interface Backend {
-  name: string;
-  skip: string | false;
-  /** The store, and a connection of the test's own to the same database for the record-only reports. */
-  open(): { store: SqlStore; database: Database };
-  teardown(): Promise<void>;
-}
-
-const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-rollup-'));
-const backends: Backend[] = [
-  {
-    name: 'SQLite',
-    skip: false,
-    open: () => ({ store: new SqlStore({ dbPath: join(dir, 'usage.db') }, logger), database: openDatabase({ dbPath: join(dir, 'usage.db') }) }),
-    teardown: async () => rmSync(dir, { recursive: true, force: true }),
-  },
-  {
-    name: 'PostgreSQL',
-    skip: typeof postgres === 'string' ? postgres : false,
-    open: () => {
-      const url = (postgres as PostgresSchema).url;
-      return { store: new SqlStore({ dbPath: 'unused.db', databaseUrl: url }, logger), database: openDatabase({ dbPath: 'unused.db', databaseUrl: url }) };
-    },
-    teardown: async () => (postgres as PostgresSchema).drop(),
-  },
-];
+const backends = await storeBackends('rollup');
 
 for (const backend of backends) {
   describe(`usage reports from the daily sums on ${backend.name}`, { skip: backend.skip }, () => {

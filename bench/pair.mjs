@@ -2,8 +2,10 @@
 //
 //   node bench/pair.mjs [--mode nonstream|stream] [--rounds 3] [--duration 5]
 //                       [--a-entry dist/src/main.js] [--b-entry <file>] [--a-flags "..."] [--b-flags "..."]
+//                       [--chunk-delay <ms>]
 //   e.g. node bench/pair.mjs --mode stream --b-flags="--max-semi-space-size=16"
 //        node bench/pair.mjs --a-entry /tmp/base/dist/src/main.js      (a worktree of another commit)
+//        node bench/pair.mjs --mode stream --chunk-delay 1   (each event its own upstream read)
 //
 // Both proxies run at the same time on the same core (the last usable one), each driven at c=32 by
 // this process (with the mock upstream) on another core. Whatever slows the core slows both alike,
@@ -12,6 +14,10 @@
 // here, where the floor's own CPU per response moved 57–118 µs between runs. Both start with the
 // node flags of `npm start`; --a-flags / --b-flags are added after them (a later V8 flag wins).
 // Prints each round and the median B/A; below 1 means B spends less CPU per response.
+// Without --chunk-delay the mock writes a stream's events back to back and each proxy reads the
+// stream in one socket read, so a streamed response costs one scan and one client write: that
+// measures the per-stream work. With it (the mock's MOCK_CHUNK_DELAY_MS) every event is a read and
+// a write of its own, as in a real stream and the 2,000-stream load figure: the per-chunk work.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -31,6 +37,7 @@ const { values: opts } = parseArgs({
     'b-entry': { type: 'string' },
     'a-flags': { type: 'string', default: '' },
     'b-flags': { type: 'string', default: '' },
+    'chunk-delay': { type: 'string', default: '0' },
   },
 });
 if (opts.mode !== 'nonstream' && opts.mode !== 'stream') throw new Error('--mode is nonstream or stream');
@@ -71,7 +78,7 @@ async function healthy(port, timeoutMs = 15_000) {
 }
 
 const mockPort = await freePort();
-run(pin(allowed?.[0], [process.execPath, path.join(ROOT, 'bench', 'mock-upstream.mjs'), String(mockPort)]), {});
+run(pin(allowed?.[0], [process.execPath, path.join(ROOT, 'bench', 'mock-upstream.mjs'), String(mockPort)]), { MOCK_CHUNK_DELAY_MS: opts['chunk-delay'] });
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'llm-proxy-pair-'));
 
 async function startProxy(name, entry, extraFlags) {
@@ -100,7 +107,7 @@ const load = (target, seconds) =>
 const median = (values) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
 const ratios = [];
 try {
-  console.log(`pair: ${opts.mode}, ${rounds} round(s) x ${duration} s, both on core ${allowed?.[1] ?? '(any: taskset unavailable)'}`);
+  console.log(`pair: ${opts.mode}${opts['chunk-delay'] === '0' ? '' : `, ${opts['chunk-delay']} ms between events`}, ${rounds} round(s) x ${duration} s, both on core ${allowed?.[1] ?? '(any: taskset unavailable)'}`);
   console.log(`  A: ${path.relative(ROOT, opts['a-entry']) || opts['a-entry']} ${opts['a-flags']}`);
   console.log(`  B: ${path.relative(ROOT, opts['b-entry'] ?? opts['a-entry'])} ${opts['b-flags']}`);
   for (let round = 1; round <= rounds; round++) {

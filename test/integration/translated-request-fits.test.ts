@@ -212,6 +212,50 @@ describe('translated requests fitted to the provider', () => {
     }
   });
 
+  test("the client's own between_tools reaches Claude Sonnet 5.5 (it was a 400 invalid_value from the proxy), at high effort at most; elsewhere it goes as disabled would, said (Anthropic refuses it there)", async () => {
+    const cases: Array<[string, Json | undefined, Json, Json | undefined, string | null]> = [
+      ['claude-sonnet-5-5', undefined, { type: 'between_tools' }, undefined, null],
+      ['claude-sonnet-5-5', { effort: 'max' }, { type: 'between_tools' }, { effort: 'high' }, 'output_config.effort: between_tools runs at effort low, medium or high (claude-sonnet-5-5 refuses it at max); sent high'],
+      ['claude-opus-5', undefined, { type: 'disabled' }, undefined, "thinking: claude-opus-5 takes no between_tools (Claude Sonnet 5.5's lowest setting); sent disabled (no thinking)"],
+      ['claude-opus-5-5', undefined, { type: 'adaptive' }, { effort: 'low' }, "thinking: claude-opus-5-5 takes no between_tools (Claude Sonnet 5.5's lowest setting); claude-opus-5-5 cannot turn thinking off; sent low"],
+    ];
+    for (const [model, output_config, sentThinking, config, warning] of cases) {
+      const response = await post('/v1/chat/completions', { model: `anthropic/${model}`, max_tokens: 4096, thinking: { type: 'between_tools' }, ...(output_config === undefined ? {} : { output_config }), messages: [ask] });
+      assert.equal(response.status, 200, `${model}: ${response.text}`);
+      const sent = record(anthropic.requests.at(-1)?.body);
+      assert.deepEqual([sent.thinking, sent.output_config], [sentThinking, config], model);
+      assert.equal(response.headers.get('x-llm-proxy-warnings'), warning, model);
+    }
+  });
+
+  test("the client's own adaptive thinking on Claude 4.5 and earlier goes as a budget for its effort, said; Anthropic refused it ('adaptive' does not match 'disabled', 'enabled')", async () => {
+    const response = await post('/v1/chat/completions', { model: 'anthropic/claude-sonnet-4-5', max_tokens: 20000, thinking: { type: 'adaptive' }, output_config: { effort: 'medium' }, messages: [ask] });
+    assert.equal(response.status, 200, response.text);
+    const sent = record(anthropic.requests.at(-1)?.body);
+    assert.deepEqual(sent.thinking, { type: 'enabled', budget_tokens: 8192 });
+    assert.equal(response.headers.get('x-llm-proxy-warnings'), 'thinking: claude-sonnet-4-5 takes no adaptive thinking (a budget only, Claude 4.5 and earlier); sent budget_tokens 8192, the budget of effort medium');
+  });
+
+  test('a tool loop whose assistant turn came without thinking_blocks: off on a model that can stop thinking (Anthropic refuses manual thinking then), kept as asked where thinking cannot be off, with a warning that says so', async () => {
+    const loop = [
+      ask,
+      { role: 'assistant', content: null, tool_calls: [{ id: 'toolu_01', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+      { role: 'tool', tool_call_id: 'toolu_01', content: '18°C' },
+    ];
+    const cases: Array<[string, Json, Json | undefined, string]> = [
+      ['claude-sonnet-4-5', { thinking: { type: 'enabled', budget_tokens: 2048 } }, undefined, 'so it is off for this call'],
+      ['claude-sonnet-5-5', { reasoning_effort: 'none' }, { type: 'between_tools' }, 'claude-sonnet-5-5 cannot turn thinking off, so it thinks on without the reasoning behind those calls'],
+      ['claude-opus-5-5', { thinking: { type: 'adaptive' } }, { type: 'adaptive' }, 'claude-opus-5-5 cannot turn thinking off, so it thinks on without the reasoning behind those calls'],
+    ];
+    for (const [model, asked, thinking, said] of cases) {
+      const response = await post('/v1/chat/completions', { model: `anthropic/${model}`, max_tokens: 4096, tools: [weather], messages: loop, ...asked });
+      assert.equal(response.status, 200, `${model}: ${response.text}`);
+      assert.deepEqual(record(anthropic.requests.at(-1)?.body).thinking, thinking, model);
+      const warnings = response.headers.get('x-llm-proxy-warnings') ?? '';
+      assert.ok(warnings.includes(`came without its thinking_blocks (replay the message as the answer gave it)`) && warnings.includes(said), `${model}: ${warnings}`);
+    }
+  });
+
   test('a forced tool call on the Claude models that think on every answer and take one (Fable 5, Mythos 5) keeps their thinking, with no warning that it is off', async () => {
     for (const model of ['claude-fable-5', 'claude-mythos-5']) {
       const response = await post('/v1/chat/completions', { model: `anthropic/${model}`, max_tokens: 64, tools: [weather], tool_choice: 'required', reasoning_effort: 'high', messages: [ask] });

@@ -227,6 +227,18 @@ function thinkingRefusal(body: unknown): string | undefined {
     return '"thinking.type.disabled" is not supported for this model. Use "thinking.type.adaptive" and "output_config.effort" to control thinking behavior.';
   }
   if (type === 'between_tools' && model !== 'claude-sonnet-5-5') return '"thinking.type.between_tools" is not supported for this model.';
+  // Sonnet 5.5 takes between_tools at low, medium and high effort only (its default is high). Not Anthropic's words.
+  const effort = (body as { output_config?: { effort?: unknown } }).output_config?.effort;
+  if (type === 'between_tools' && (effort === 'xhigh' || effort === 'max')) return `"thinking.type.between_tools" is not supported with output_config.effort '${effort}'. Use "thinking.type.adaptive".`;
+  if (type === 'adaptive' && typeof model === 'string' && BUDGET_ONLY.has(model)) {
+    return "thinking: Input tag 'adaptive' found using 'type' does not match any of the expected tags: 'disabled', 'enabled'";
+  }
+  if (type === 'enabled') {
+    const opening = toolLoopOpening((body as { messages?: unknown }).messages);
+    if (opening !== undefined && opening.type !== 'thinking' && opening.type !== 'redacted_thinking') {
+      return `messages.${opening.index}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`${String(opening.type)}\`. When \`thinking\` is enabled, a final \`assistant\` message must start with a thinking block (preceeding the lastmost set of \`tool_use\` and \`tool_result\` blocks). We recommend you include thinking blocks from previous turns. To avoid this requirement, disable \`thinking\`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking`;
+    }
+  }
   if (type === 'enabled' && typeof model === 'string' && NO_BUDGET.has(model)) {
     return '"thinking.type.enabled" is not supported for this model. Use "thinking.type.adaptive" and "output_config.effort" to control thinking behavior.';
   }
@@ -235,6 +247,34 @@ function thinkingRefusal(body: unknown): string | undefined {
   const forced = choice?.type === 'any' || choice?.type === 'tool';
   if (forced && type !== undefined && type !== 'disabled' && !(typeof model === 'string' && ALWAYS_THINKING.has(model))) return 'Thinking may not be enabled when tool_choice forces tool use.';
   return undefined;
+}
+
+/**
+ * The models that think on a budget only and refuse `thinking: {type: "adaptive"}` (Claude 4.5 and
+ * earlier; adaptive thinking came with 4.6). The 400's text is Anthropic's schema check, as Bedrock relays it.
+ * @see https://platform.claude.com/docs/en/build-with-claude/thinking-troubleshooting (Claude Haiku 4.5: Extended only, rejects "adaptive")
+ * @see https://github.com/strands-agents/sdk-python/issues/1856 (the 400's text, claude-sonnet-4-5)
+ */
+const BUDGET_ONLY: ReadonlySet<string> = new Set([
+  'claude-sonnet-4-5', 'claude-sonnet-4-5-20250929', 'claude-haiku-4-5', 'claude-haiku-4-5-20251001', 'claude-opus-4-5', 'claude-opus-4-5-20251101',
+  'claude-opus-4-1', 'claude-opus-4-1-20250805', 'claude-opus-4-0', 'claude-opus-4-20250514', 'claude-sonnet-4-0', 'claude-sonnet-4-20250514',
+  'claude-3-7-sonnet-latest', 'claude-3-7-sonnet-20250219',
+]);
+
+/**
+ * In a tool loop (the last turn carries tool results for the assistant turn before it), that assistant
+ * turn's first block and its index, for the check manual thinking (`enabled`) makes: the turn must open
+ * with its thinking. Undefined when the conversation does not end in a tool loop.
+ * @see https://github.com/anthropics/claude-code/issues/14264 (the 400's text, claude-opus-4-5)
+ */
+function toolLoopOpening(messages: unknown): { index: number; type: unknown } | undefined {
+  if (!Array.isArray(messages) || messages.length < 2) return undefined;
+  const index = messages.length - 2;
+  const [before, last] = [messages[index] as { role?: unknown; content?: unknown }, messages[index + 1] as { role?: unknown; content?: unknown }];
+  if (before?.role !== 'assistant' || last?.role !== 'user' || !Array.isArray(before.content) || !Array.isArray(last.content)) return undefined;
+  const types = (blocks: unknown[]) => blocks.map((block) => (block as { type?: unknown }).type);
+  if (!types(last.content).includes('tool_result') || !types(before.content).includes('tool_use')) return undefined;
+  return { index, type: types(before.content)[0] };
 }
 
 /**

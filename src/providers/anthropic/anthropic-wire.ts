@@ -97,7 +97,7 @@ export type AnthropicThinkingConfig =
   | { type: 'adaptive'; display?: AnthropicThinkingDisplay }
   | { type: 'disabled' }
   /** Claude Sonnet 5.5's lowest: no thinking before the answer, short notes between tool calls (it takes no `disabled`). */
-  | { type: 'between_tools' };
+  | { type: 'between_tools'; display?: AnthropicThinkingDisplay };
 
 /** `output_config.effort`: how many tokens Claude spends on the whole answer (4.6 and later; xhigh 4.7 and later). */
 export type AnthropicEffort = 'low' | 'medium' | 'high' | 'xhigh' | 'max';

@@ -428,8 +428,9 @@ describe('extended thinking', () => {
 
   it("the client's thinking (through extra_body) is Claude's, checked", () => {
     assert.deepEqual(convert({ ...openAiCase('text'), thinking: { type: 'enabled', budget_tokens: 2048 } }).body.thinking, { type: 'enabled', budget_tokens: 2048 });
-    assert.deepEqual(convert({ ...openAiCase('text'), thinking: { type: 'adaptive' } }).body.thinking, { type: 'adaptive' });
-    assert.deepEqual(convert({ ...openAiCase('text'), thinking: { type: 'adaptive' } }).warnings, []);
+    // Adaptive on Claude 4.6 and later (4.5 and earlier take budgets only: see below).
+    assert.deepEqual(convert({ ...openAiCase('text'), thinking: { type: 'adaptive' } }, { model: 'claude-sonnet-4-6' }).body.thinking, { type: 'adaptive' });
+    assert.deepEqual(convert({ ...openAiCase('text'), thinking: { type: 'adaptive' } }, { model: 'claude-sonnet-4-6' }).warnings, []);
     rejects({ ...openAiCase('text'), thinking: { type: 'enabled' } }, { code: 'invalid_value', param: 'thinking' });
     rejects({ ...openAiCase('text'), thinking: 'on' }, { code: 'invalid_value', param: 'thinking' });
   });
@@ -456,7 +457,7 @@ describe('extended thinking', () => {
   it("a tool loop whose assistant turn came back without its thinking_blocks gets thinking off, said, instead of Claude's 400", () => {
     const { body, warnings } = convert({
       model: 'claude-sonnet-4-5',
-      thinking: { type: 'adaptive' },
+      thinking: { type: 'enabled', budget_tokens: 2048 },
       messages: [
         { role: 'user', content: 'Weather in Paris?' },
         { role: 'assistant', content: null, tool_calls: [call] },
@@ -468,7 +469,7 @@ describe('extended thinking', () => {
   });
 
   it("the client's thinking keeps its display; another display is a 400 naming it", () => {
-    assert.deepEqual(convert({ ...openAiCase('text'), thinking: { type: 'adaptive', display: 'summarized' } }).body.thinking, { type: 'adaptive', display: 'summarized' });
+    assert.deepEqual(convert({ ...openAiCase('text'), thinking: { type: 'adaptive', display: 'summarized' } }, { model: 'claude-sonnet-4-6' }).body.thinking, { type: 'adaptive', display: 'summarized' });
     assert.deepEqual(convert({ ...openAiCase('text'), thinking: { type: 'enabled', budget_tokens: 2048, display: 'omitted' } }).body.thinking, { type: 'enabled', budget_tokens: 2048, display: 'omitted' });
     rejects({ ...openAiCase('text'), thinking: { type: 'adaptive', display: 'full' } }, { code: 'invalid_value', param: 'thinking.display' });
   });
@@ -516,20 +517,21 @@ describe('extended thinking', () => {
     const warm = convert({ ...openAiCase('text'), reasoning_effort: 'low', temperature: 0.2 });
     assert.equal(warm.body.temperature, undefined);
     assert.deepEqual(warm.warnings, ['temperature: Claude takes none but 1 while thinking, ignored']);
-    assert.equal(convert({ ...openAiCase('text'), thinking: { type: 'adaptive' }, temperature: 1 }).body.temperature, 1);
-    const narrow = convert({ ...openAiCase('text'), thinking: { type: 'adaptive' }, top_p: 0.5 });
+    const adaptive = { model: 'claude-sonnet-4-6' };
+    assert.equal(convert({ ...openAiCase('text'), thinking: { type: 'adaptive' }, temperature: 1 }, adaptive).body.temperature, 1);
+    const narrow = convert({ ...openAiCase('text'), thinking: { type: 'adaptive' }, top_p: 0.5 }, adaptive);
     assert.equal(narrow.body.top_p, undefined);
     assert.deepEqual(narrow.warnings, ['top_p: Claude takes 0.95 to 1 while thinking, ignored']);
-    assert.equal(convert({ ...openAiCase('text'), thinking: { type: 'adaptive' }, top_p: 0.97 }).body.top_p, 0.97);
+    assert.equal(convert({ ...openAiCase('text'), thinking: { type: 'adaptive' }, top_p: 0.97 }, adaptive).body.top_p, 0.97);
     // Off, sampling is the client's.
     assert.equal(convert({ ...openAiCase('text'), reasoning_effort: 'none', temperature: 0.2 }).body.temperature, 0.2);
   });
 
   it('a forced tool call (JSON mode included) gets thinking off, said, instead of Claude\'s 400', () => {
-    const json = convert({ ...openAiCase('text'), thinking: { type: 'adaptive' }, response_format: { type: 'json_object' } });
+    const json = convert({ ...openAiCase('text'), thinking: { type: 'adaptive' }, response_format: { type: 'json_object' } }, { model: 'claude-sonnet-4-6' });
     assert.equal(json.body.thinking, undefined);
     assert.match(json.warnings.join('\n'), /^thinking: Claude does not think when a tool call is forced/m);
-    const auto = convert({ ...openAiCase('text'), thinking: { type: 'adaptive' }, tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } }], tool_choice: 'auto' });
+    const auto = convert({ ...openAiCase('text'), thinking: { type: 'adaptive' }, tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } }], tool_choice: 'auto' }, { model: 'claude-sonnet-4-6' });
     assert.deepEqual(auto.body.thinking, { type: 'adaptive' });
   });
 
@@ -573,6 +575,77 @@ describe('extended thinking', () => {
     const opus = convert({ ...openAiCase('text'), tools, tool_choice: 'required', reasoning_effort: 'high' }, { model: 'claude-opus-4-7' });
     assert.equal(opus.body.thinking, undefined);
     assert.match(opus.warnings.join('\n'), /^thinking: Claude does not think when a tool call is forced/m);
+  });
+
+  it("the client's own between_tools (Claude Sonnet 5.5's lowest setting) goes to Sonnet 5.5 as sent; elsewhere as the client's disabled would, said", () => {
+    const sonnet = convert({ ...openAiCase('text'), thinking: { type: 'between_tools' } }, { model: 'claude-sonnet-5-5' });
+    assert.deepEqual([sonnet.body.thinking, sonnet.body.output_config, sonnet.warnings], [{ type: 'between_tools' }, undefined, []]);
+    const effort = convert({ ...openAiCase('text'), thinking: { type: 'between_tools' }, output_config: { effort: 'medium' } }, { model: 'claude-sonnet-5-5' });
+    assert.deepEqual([effort.body.thinking, effort.body.output_config, effort.warnings], [{ type: 'between_tools' }, { effort: 'medium' }, []]);
+    const cases: Array<[string, unknown, unknown, string]> = [
+      ['claude-opus-5', { type: 'disabled' }, undefined, 'thinking: claude-opus-5 takes no between_tools (Claude Sonnet 5.5\'s lowest setting); sent disabled (no thinking)'],
+      ['claude-sonnet-4-5', { type: 'disabled' }, undefined, 'thinking: claude-sonnet-4-5 takes no between_tools (Claude Sonnet 5.5\'s lowest setting); sent disabled (no thinking)'],
+      ['claude-fable-5-1', { type: 'adaptive' }, { effort: 'low' }, 'thinking: claude-fable-5-1 takes no between_tools (Claude Sonnet 5.5\'s lowest setting); claude-fable-5-1 cannot turn thinking off; sent low'],
+    ];
+    for (const [model, thinking, config, warning] of cases) {
+      const sent = convert({ ...openAiCase('text'), thinking: { type: 'between_tools' } }, { model });
+      assert.deepEqual([sent.body.thinking, sent.body.output_config, sent.warnings], [thinking, config, [warning]], model);
+    }
+  });
+
+  it('between_tools above high effort (Claude Sonnet 5.5 refuses it at xhigh and max) goes at high, said, whichever field asked', () => {
+    const own = convert({ ...openAiCase('text'), thinking: { type: 'between_tools' }, output_config: { effort: 'max' } }, { model: 'claude-sonnet-5-5' });
+    assert.deepEqual([own.body.thinking, own.body.output_config], [{ type: 'between_tools' }, { effort: 'high' }]);
+    assert.deepEqual(own.warnings, ['output_config.effort: between_tools runs at effort low, medium or high (claude-sonnet-5-5 refuses it at max); sent high']);
+    const mapped = convert({ ...openAiCase('text'), thinking: { type: 'between_tools' }, reasoning_effort: 'xhigh' }, { model: 'claude-sonnet-5-5' });
+    assert.deepEqual([mapped.body.thinking, mapped.body.output_config], [{ type: 'between_tools' }, { effort: 'high' }]);
+    assert.deepEqual(mapped.warnings, ['reasoning_effort: between_tools runs at effort low, medium or high (claude-sonnet-5-5 refuses it at xhigh); sent high']);
+    // reasoning_effort none is between_tools there too: the client's own max meets the same limit.
+    const none = convert({ ...openAiCase('text'), reasoning_effort: 'none', output_config: { effort: 'max' } }, { model: 'claude-sonnet-5-5' });
+    assert.deepEqual([none.body.thinking, none.body.output_config], [{ type: 'between_tools' }, { effort: 'high' }]);
+  });
+
+  it("the client's own adaptive thinking on Claude 4.5 and earlier (budgets only) goes as a budget for its effort, fitted under max_tokens, said", () => {
+    const high = convert({ ...openAiCase('text'), thinking: { type: 'adaptive' } }, { model: 'claude-sonnet-4-5', defaultMaxTokens: 64000 });
+    assert.deepEqual([high.body.thinking, high.body.output_config], [{ type: 'enabled', budget_tokens: 16384 }, undefined]);
+    assert.deepEqual(high.warnings, ['thinking: claude-sonnet-4-5 takes no adaptive thinking (a budget only, Claude 4.5 and earlier); sent budget_tokens 16384, the budget of effort high']);
+    // The effort comes from output_config.effort, else reasoning_effort, else adaptive's default (high); display stays.
+    const low = convert({ ...openAiCase('text'), thinking: { type: 'adaptive', display: 'summarized' }, output_config: { effort: 'low' } }, { model: 'claude-opus-4-5-20251101', defaultMaxTokens: 64000 });
+    assert.deepEqual(low.body.thinking, { type: 'enabled', budget_tokens: 1024, display: 'summarized' });
+    const medium = convert({ ...openAiCase('text'), thinking: { type: 'adaptive' }, reasoning_effort: 'medium' }, { model: 'claude-3-7-sonnet-20250219', defaultMaxTokens: 64000 });
+    assert.deepEqual([medium.body.thinking, medium.warnings], [{ type: 'enabled', budget_tokens: 8192 }, ['thinking: claude-3-7-sonnet-20250219 takes no adaptive thinking (a budget only, Claude 4.5 and earlier); sent budget_tokens 8192, the budget of effort medium']]);
+    // Under the default max_tokens (4096) the budget is lowered, as reasoning_effort's is; under 1,025 thinking is off.
+    const fitted = convert({ ...openAiCase('text'), thinking: { type: 'adaptive' } }, { model: 'claude-haiku-4-5' });
+    assert.deepEqual(fitted.body.thinking, { type: 'enabled', budget_tokens: 2048 });
+    assert.deepEqual(fitted.warnings.at(-1), 'thinking: thinking budget lowered to 2048 tokens to fit max_tokens 4096');
+    const off = convert({ ...openAiCase('text'), max_tokens: 1000, thinking: { type: 'adaptive' } }, { model: 'claude-haiku-4-5' });
+    assert.equal(off.body.thinking, undefined);
+    assert.deepEqual(off.warnings.at(-1), "thinking: max_tokens 1000 leaves no room for Claude's smallest thinking budget (1024 tokens), so thinking is off for this call");
+    // 4.6 and later, and Mythos Preview, take adaptive as sent.
+    for (const model of ['claude-sonnet-4-6', 'claude-opus-4-7', 'claude-mythos-preview']) {
+      const sent = convert({ ...openAiCase('text'), thinking: { type: 'adaptive' } }, { model });
+      assert.deepEqual([sent.body.thinking, sent.warnings], [{ type: 'adaptive' }, []], model);
+    }
+  });
+
+  it('a tool loop without thinking_blocks on a model that cannot turn thinking off keeps its thinking as asked, and the warning says it thinks on', () => {
+    const loop: ChatCompletionRequest['messages'] = [
+      { role: 'user', content: 'Weather in Paris?' },
+      { role: 'assistant', content: null, tool_calls: [call] },
+      { role: 'tool', tool_call_id: 'toolu_01', content: '18°C' },
+    ];
+    const cases: Array<[string, Partial<ChatCompletionRequest>, unknown, unknown]> = [
+      ['claude-sonnet-5-5', { reasoning_effort: 'none' }, { type: 'between_tools' }, undefined],
+      ['claude-sonnet-5-5', { thinking: { type: 'between_tools' } }, { type: 'between_tools' }, undefined],
+      ['claude-opus-5-5', { thinking: { type: 'adaptive' } }, { type: 'adaptive' }, undefined],
+      ['claude-fable-5-1', { reasoning_effort: 'high' }, { type: 'adaptive' }, { effort: 'high' }],
+    ];
+    for (const [model, asked, thinking, config] of cases) {
+      const { body, warnings } = convert({ model, messages: loop, ...asked }, { model });
+      assert.deepEqual([body.thinking, body.output_config], [thinking, config], model);
+      assert.doesNotMatch(warnings.join('\n'), /off for this call/, model);
+      assert.ok(warnings.includes(`thinking: the assistant turn whose tool calls this answers came without its thinking_blocks (replay the message as the answer gave it); ${model} cannot turn thinking off, so it thinks on without the reasoning behind those calls`), `${model}: ${warnings.join(' | ')}`);
+    }
   });
 
   it("JSON mode with thinking on Claude 4.5 and later: structured outputs (output_config.format) instead of the forced tool, so thinking stays", () => {

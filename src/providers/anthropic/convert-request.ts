@@ -29,6 +29,8 @@
  * | `top_p` | `top_p` | with `temperature` too, or on Claude Opus 4.7 and later, dropped with a warning |
  * | `stop` | `stop_sequences` | a string becomes a one-item list; an empty or whitespace-only one → 400 `invalid_value` (Anthropic refuses it) |
  * | `output_config.effort` (Anthropic's own, as /v1/messages carries it) | `output_config.effort` | low, medium, high, xhigh, max; else 400 `invalid_value`; wins over `reasoning_effort`'s level |
+ * | `thinking` (Anthropic's own) | `thinking` | enabled, adaptive, between_tools, disabled; else 400 `invalid_value`; what the model refuses goes as the nearest it takes, warning (thinking-effort.ts `fitOwnThinking`); between_tools above high effort → high, warning |
+ * | `reasoning_effort` | `thinking` (+ `output_config.effort`) | by the model's generation (thinking-effort.ts); the client's own `thinking` wins |
  * | `n` | — | 1 only; more → 400 `unsupported_parameter` |
  * | `seed` | — | dropped, warning |
  * | `safety_identifier`, else `user` | `metadata.user_id` | OpenAI split `user` into `safety_identifier` and `prompt_cache_key` |
@@ -261,11 +263,12 @@ function thinkingConfig(value: unknown): AnthropicThinkingConfig | undefined {
     const shown: { display?: AnthropicThinkingDisplay } = display === 'summarized' || display === 'omitted' ? { display } : {};
     if (value.type === 'disabled') return { type: 'disabled' };
     if (value.type === 'adaptive') return { type: 'adaptive', ...shown };
+    if (value.type === 'between_tools') return { type: 'between_tools', ...shown };
     if (value.type === 'enabled' && typeof value.budget_tokens === 'number' && Number.isInteger(value.budget_tokens) && value.budget_tokens > 0) {
       return { type: 'enabled', budget_tokens: value.budget_tokens, ...shown };
     }
   }
-  throw invalidValue('thinking', "expected {type: 'enabled', budget_tokens}, {type: 'adaptive'} or {type: 'disabled'}");
+  throw invalidValue('thinking', "expected {type: 'enabled', budget_tokens}, {type: 'adaptive'}, {type: 'between_tools'} or {type: 'disabled'}");
 }
 
 /** The client's `output_config.effort` (Anthropic's own field, as `thinking`), checked; undefined when absent. */
@@ -278,17 +281,42 @@ function effortConfig(value: unknown): AnthropicEffort | undefined {
   return effort as AnthropicEffort;
 }
 
+/** The client's own `thinking`, as it came and as the model takes it; absent when the client sent none. */
+interface OwnThinking {
+  asked: AnthropicThinkingConfig;
+  /** What goes: `asked`, or the nearest the model takes; undefined when a budget it needs does not fit. */
+  sent: AnthropicThinkingConfig | undefined;
+}
+
 /**
  * The client's own `thinking`, checked, as the model takes it (fitOwnThinking): what it would refuse
- * goes as the nearest it takes, said, with the effort that means unless the client set its own.
+ * goes as the nearest it takes, said, with the effort that means unless the client set its own. A
+ * budget made from adaptive thinking (Claude 4.5 and earlier) takes the client's effort level.
  */
-function ownThinking(request: ChatCompletionRequest, target: ChatTarget, body: AnthropicMessagesRequest): AnthropicThinkingConfig | undefined {
-  const own = thinkingConfig(request.thinking);
-  const fitted = own === undefined ? undefined : fitOwnThinking(target.model, own);
-  if (fitted === undefined) return own;
+function ownThinking(request: ChatCompletionRequest, target: ChatTarget, body: AnthropicMessagesRequest): OwnThinking | undefined {
+  const asked = thinkingConfig(request.thinking);
+  if (asked === undefined) return undefined;
+  const level = effortConfig(request.output_config) ?? request.reasoning_effort;
+  const fitted = fitOwnThinking(target.model, asked, level);
+  if (fitted === undefined) return { asked, sent: asked };
   if (fitted.note !== undefined) target.warnings.push(`thinking: ${fitted.note}`);
   if (fitted.effort !== undefined && effortConfig(request.output_config) === undefined) body.output_config = { ...body.output_config, effort: fitted.effort };
-  return fitted.thinking;
+  return { asked, sent: fitted.thinking.type === 'enabled' ? fitBudget(fitted.thinking, body, target, 'thinking') : fitted.thinking };
+}
+
+/**
+ * A budget the proxy chose must fit under max_tokens (Claude's rule), with room for the answer: else
+ * half of it (at least Claude's smallest), or no thinking when not even that fits; each said.
+ */
+function fitBudget(thinking: AnthropicThinkingConfig & { type: 'enabled' }, body: AnthropicMessagesRequest, target: ChatTarget, field: string): AnthropicThinkingConfig | undefined {
+  if (thinking.budget_tokens < body.max_tokens) return thinking;
+  if (body.max_tokens <= MIN_THINKING_BUDGET) {
+    target.warnings.push(`${field}: max_tokens ${body.max_tokens} leaves no room for Claude's smallest thinking budget (${MIN_THINKING_BUDGET} tokens), so thinking is off for this call`);
+    return undefined;
+  }
+  const budget_tokens = Math.max(MIN_THINKING_BUDGET, Math.floor(body.max_tokens / 2));
+  target.warnings.push(`${field}: thinking budget lowered to ${budget_tokens} tokens to fit max_tokens ${body.max_tokens}`);
+  return { ...thinking, budget_tokens };
 }
 
 /**
@@ -298,32 +326,36 @@ function ownThinking(request: ChatCompletionRequest, target: ChatTarget, body: A
 function chooseThinking(request: ChatCompletionRequest, target: ChatTarget, body: AnthropicMessagesRequest): AnthropicThinkingConfig | undefined {
   const own = ownThinking(request, target, body);
   const effort = request.reasoning_effort;
-  if (effort === undefined || effort === null) return own;
+  if (effort === undefined || effort === null) return own?.sent;
   const mapped = thinkingForEffort(target.model, effort);
   if ('dropped' in mapped) {
     target.warnings.push(`reasoning_effort: ${mapped.dropped}, ignored`);
-    return own;
+    return own?.sent;
   }
   if (mapped.note !== undefined) target.warnings.push(`reasoning_effort: ${mapped.note}`);
   if (mapped.effort !== undefined) body.output_config = { effort: mapped.effort };
-  else if (own !== undefined) target.warnings.push('reasoning_effort: the request\'s own thinking is sent instead, ignored');
-  if (own !== undefined) return own;
+  // Adaptive thinking made a budget on Claude 4.5 and earlier takes its size from reasoning_effort: not ignored.
+  else if (own !== undefined && !(own.asked.type === 'adaptive' && own.sent?.type !== 'adaptive')) target.warnings.push('reasoning_effort: the request\'s own thinking is sent instead, ignored');
+  if (own !== undefined) return own.sent;
   const thinking = mapped.thinking;
-  // The budget is the proxy's choice, so it must fit under max_tokens (Claude's rule), with room for the answer.
-  if (thinking.type === 'enabled' && thinking.budget_tokens >= body.max_tokens) {
-    if (body.max_tokens <= MIN_THINKING_BUDGET) {
-      target.warnings.push(`reasoning_effort: max_tokens ${body.max_tokens} leaves no room for Claude's smallest thinking budget (${MIN_THINKING_BUDGET} tokens), so thinking is off for this call`);
-      return undefined;
-    }
-    thinking.budget_tokens = Math.max(MIN_THINKING_BUDGET, Math.floor(body.max_tokens / 2));
-    target.warnings.push(`reasoning_effort: thinking budget lowered to ${thinking.budget_tokens} tokens to fit max_tokens ${body.max_tokens}`);
-  }
-  return thinking;
+  return thinking.type === 'enabled' ? fitBudget(thinking, body, target, 'reasoning_effort') : thinking;
 }
 
-/** Whether Claude will think on this call: asked to, and not refused by the conversation's shape. */
-function thinks(thinking: AnthropicThinkingConfig | undefined, messages: AnthropicMessageParam[]): boolean {
-  return thinking !== undefined && thinking.type !== 'disabled' && !toolLoopWithoutThinking(messages);
+/**
+ * Claude Sonnet 5.5 takes between_tools at effort low, medium or high only (400 at xhigh and max;
+ * those need adaptive thinking): the effort goes as high, said, naming the field that asked for it.
+ * @see https://platform.claude.com/docs/en/models/sonnet-5-5/whats-new-sonnet-5-5 (Turn off up-front thinking with between_tools)
+ */
+function fitEffortToBetweenTools(thinking: AnthropicThinkingConfig | undefined, body: AnthropicMessagesRequest, target: ChatTarget, field: string): void {
+  const effort = body.output_config?.effort;
+  if (thinking?.type !== 'between_tools' || (effort !== 'xhigh' && effort !== 'max')) return;
+  body.output_config = { ...body.output_config, effort: 'high' };
+  target.warnings.push(`${field}: between_tools runs at effort low, medium or high (${target.model} refuses it at ${effort}); sent high`);
+}
+
+/** Whether Claude will think on this call: asked to, and not refused by the conversation's shape (a model that cannot stop thinking thinks regardless). */
+function thinks(thinking: AnthropicThinkingConfig | undefined, messages: AnthropicMessageParam[], model: string): boolean {
+  return thinking !== undefined && thinking.type !== 'disabled' && (alwaysThinks(model) || !toolLoopWithoutThinking(messages));
 }
 
 /** Claude's structured output for the client's json_schema, when the model has them (4.5 and later, or a name too new to place) and the schema fits. */
@@ -773,10 +805,11 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
     if (body.output_config !== undefined && body.output_config.effort !== effort) target.warnings.push(`reasoning_effort: the request's own output_config.effort is sent instead, ignored`);
     body.output_config = { ...body.output_config, effort };
   }
+  fitEffortToBetweenTools(thinking, body, target, effort !== undefined ? 'output_config.effort' : 'reasoning_effort');
   let json = jsonTool(request);
   // A forced JSON tool would turn thinking off; structured outputs keep it, where the model and the schema
   // allow. A model that refuses a forced call gets them whenever the schema fits.
-  const wantsFormat = unforced || (thinks(thinking, messages) && choice?.type !== 'any' && choice?.type !== 'tool');
+  const wantsFormat = unforced || (thinks(thinking, messages, target.model) && choice?.type !== 'any' && choice?.type !== 'tool');
   const format = json !== undefined && wantsFormat ? structuredOutput(request, target.model, budget) : undefined;
   if (format !== undefined) {
     body.output_config = { ...body.output_config, format };
@@ -835,11 +868,20 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
   if (automatic !== undefined) body.cache_control = automatic;
   if (thinking !== undefined) {
     const forced = body.tool_choice?.type === 'any' || body.tool_choice?.type === 'tool';
-    if (thinking.type !== 'disabled' && toolLoopWithoutThinking(messages)) {
-      target.warnings.push('thinking: the assistant turn whose tool calls this answers came without its thinking_blocks (replay the message as the answer gave it), and Claude refuses thinking then, so it is off for this call');
-      // A model that thinks on every answer and takes a forced call (Fable 5, Mythos 5) thinks through
-      // it: its thinking goes as asked, and nothing is off. JSON mode forces the json_response tool too.
-    } else if (thinking.type !== 'disabled' && forced && !alwaysThinks(target.model)) {
+    // A model that thinks on every answer cannot have it off for a forced call or a tool loop: its
+    // thinking goes as asked (leaving it out would not stop it, and Sonnet 5.5's between_tools would
+    // become up-front thinking), and the warning says so.
+    const always = alwaysThinks(target.model);
+    const bare = thinking.type !== 'disabled' && toolLoopWithoutThinking(messages);
+    if (bare) {
+      target.warnings.push(
+        `thinking: the assistant turn whose tool calls this answers came without its thinking_blocks (replay the message as the answer gave it)${always ? `; ${target.model} cannot turn thinking off, so it thinks on without the reasoning behind those calls` : ', and Claude refuses thinking then, so it is off for this call'}`,
+      );
+    }
+    if (bare && !always) {
+      // Off: Claude answers 400 "a final assistant message must start with a thinking block" otherwise.
+      // JSON mode forces the json_response tool too.
+    } else if (thinking.type !== 'disabled' && forced && !always) {
       target.warnings.push(
         json === undefined
           ? 'thinking: Claude does not think when a tool call is forced (tool_choice required or named), so it is off for this call'

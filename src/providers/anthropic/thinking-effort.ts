@@ -47,10 +47,21 @@ function lowestThinking(model: string, version: number | undefined): ThinkingCho
   if (family === 'fable' || family === 'mythos' || (family === 'opus' && version !== undefined && version >= 55)) {
     return { thinking: { type: 'adaptive' }, effort: 'low', note: `${model} cannot turn thinking off; sent low` };
   }
-  if (family === 'sonnet' && version !== undefined && version >= 55) {
+  if (takesBetweenTools(model)) {
     return { thinking: { type: 'between_tools' }, note: `${model} cannot turn thinking off; sent between_tools (no thinking before the answer)` };
   }
   return undefined;
+}
+
+/**
+ * Whether the model takes `thinking: {type: "between_tools"}` (no thinking before the answer, short
+ * notes between tool calls; at effort low, medium or high only): Claude Sonnet from 5.5, in place of
+ * `disabled`. Anthropic: "Only Claude Sonnet 5.5 accepts between_tools".
+ * @see https://platform.claude.com/docs/en/models/sonnet-5-5/whats-new-sonnet-5-5 (Turn off up-front thinking with between_tools)
+ */
+export function takesBetweenTools(model: string): boolean {
+  const version = claudeGeneration(model);
+  return FAMILY.exec(model)?.[1] === 'sonnet' && version !== undefined && version >= 55;
 }
 
 /** `budget_tokens` → an effort level, by the thresholds Anthropic's docs use for small, medium and large budgets. */
@@ -79,11 +90,32 @@ function refusesBudget(model: string): boolean {
 /**
  * The client's own `thinking` (Anthropic's field, through extra_body) where the model would refuse it
  * as given, or undefined when it takes it: `disabled` on a model that thinks on every answer goes as
- * that model's lowest (as reasoning_effort `none` does); a budget on a model that thinks adaptively
- * only goes as adaptive, at the effort the budget means (its `display` kept).
+ * that model's lowest (as reasoning_effort `none` does); `between_tools` on another model than Sonnet
+ * 5.5 as `disabled` would; a budget on a model that thinks adaptively only goes as adaptive, at the
+ * effort the budget means; adaptive on Claude 3.7 to 4.5 (budgets only: 400 "Input tag 'adaptive' …
+ * does not match any of the expected tags: 'disabled', 'enabled'") as the budget reasoning_effort
+ * gives `level` (the client's effort level; adaptive's default, high, when it set none). `display` is kept.
+ * @see https://platform.claude.com/docs/en/build-with-claude/adaptive-thinking (older models require enabled with budget_tokens)
  */
-export function fitOwnThinking(model: string, own: AnthropicThinkingConfig): ThinkingChoice | undefined {
-  if (own.type === 'disabled') return lowestThinking(model, claudeGeneration(model));
+export function fitOwnThinking(model: string, own: AnthropicThinkingConfig, level?: unknown): ThinkingChoice | undefined {
+  const version = claudeGeneration(model);
+  if (own.type === 'disabled') return lowestThinking(model, version);
+  if (own.type === 'between_tools') {
+    if (takesBetweenTools(model)) return undefined;
+    const said = `${model} takes no between_tools (Claude Sonnet 5.5's lowest setting)`;
+    const lowest = lowestThinking(model, version);
+    if (lowest === undefined) return { thinking: { type: 'disabled' }, note: `${said}; sent disabled (no thinking)` };
+    return { ...lowest, note: `${said}; ${lowest.note ?? ''}` };
+  }
+  if (own.type === 'adaptive') {
+    if (version === undefined || version < 37 || version >= 46) return undefined;
+    const effort = typeof level === 'string' && level in BUDGETS ? (level as keyof typeof BUDGETS) : 'high';
+    const budget = BUDGETS[effort];
+    return {
+      thinking: own.display === undefined ? { type: 'enabled', budget_tokens: budget } : { type: 'enabled', budget_tokens: budget, display: own.display },
+      note: `${model} takes no adaptive thinking (a budget only, Claude 4.5 and earlier); sent budget_tokens ${budget}, the budget of effort ${effort}`,
+    };
+  }
   if (own.type !== 'enabled' || !refusesBudget(model)) return undefined;
   const effort = effortForBudget(own.budget_tokens);
   return {

@@ -130,6 +130,14 @@ describe('toChatRequest edge cases', () => {
     assert.deepEqual(warnings, ['thinking: the model is not known to reason, ignored']);
   });
 
+  it("between_tools (Claude Sonnet 5.5's lowest: no thinking before the answer) travels for Claude, and means no reasoning_effort, as disabled does", () => {
+    const between = validateMessagesRequest({ ...base, thinking: { type: 'between_tools' }, messages: [{ role: 'user', content: 'x' }] });
+    const { chat, warnings } = translate(between, true);
+    assert.deepEqual(chat.thinking, { type: 'between_tools' });
+    assert.equal(chat.reasoning_effort, undefined);
+    assert.deepEqual(warnings, []);
+  });
+
   it("unsigned thinking (a reasoning model's own, which the proxy translated) goes back as reasoning_content, without a warning", () => {
     // DeepSeek requires it back on a turn with tool calls: 400 "The reasoning_content in the thinking mode must be passed back".
     const { chat, warnings } = translate(

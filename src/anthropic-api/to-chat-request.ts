@@ -374,7 +374,8 @@ function reasoningEffort(request: MessagesRequest): 'low' | 'medium' | 'high' | 
   if (effort === 'low' || effort === 'medium' || effort === 'high') return effort;
   if (typeof effort === 'string') return 'high';
   const thinking = request.thinking;
-  if (thinking === undefined || thinking.type === 'disabled') return undefined;
+  // between_tools (Claude Sonnet 5.5's lowest) asks for no thinking before the answer, as disabled does.
+  if (thinking === undefined || thinking.type === 'disabled' || thinking.type === 'between_tools') return undefined;
   if (thinking.type === 'enabled' && 'budget_tokens' in thinking && typeof thinking.budget_tokens === 'number') return effortForBudget(thinking.budget_tokens);
   return 'medium';
 }
@@ -483,7 +484,7 @@ export function toChatRequest(request: MessagesRequest, warnings: string[], opti
   }
   // Claude reached through the chat form takes the client's own thinking (fitted per deployment: chatFormFor).
   const asked = request.thinking as unknown;
-  if (isRecord(asked) && (asked.type === 'enabled' || asked.type === 'adaptive' || asked.type === 'disabled')) chat.thinking = asked;
+  if (isRecord(asked) && (asked.type === 'enabled' || asked.type === 'adaptive' || asked.type === 'between_tools' || asked.type === 'disabled')) chat.thinking = asked;
   // As `thinking`: a Claude deployment reached through the chat form takes the client's own effort level.
   const level = request.output_config?.effort;
   if (typeof level === 'string') chat.output_config = { effort: level };

@@ -192,6 +192,12 @@ describe('translated requests fitted to the provider', () => {
 
   const weather = { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } };
   const ask = { role: 'user', content: 'Weather in Paris?' };
+  /** A tool loop whose assistant turn came back without its thinking_blocks. */
+  const loop = [
+    ask,
+    { role: 'assistant', content: null, tool_calls: [{ id: 'toolu_01', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+    { role: 'tool', tool_call_id: 'toolu_01', content: '18°C' },
+  ];
 
   test("the client's own thinking (extra_body) goes as the model takes it, with a warning: disabled where thinking cannot be turned off, budget_tokens where thinking is adaptive only; Anthropic refused both", async () => {
     const cases: Array<[string, Json, Json, Json | undefined, string | null]> = [
@@ -237,11 +243,6 @@ describe('translated requests fitted to the provider', () => {
   });
 
   test('a tool loop whose assistant turn came without thinking_blocks: off on a model that can stop thinking (Anthropic refuses manual thinking then), kept as asked where thinking cannot be off, with a warning that says so', async () => {
-    const loop = [
-      ask,
-      { role: 'assistant', content: null, tool_calls: [{ id: 'toolu_01', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
-      { role: 'tool', tool_call_id: 'toolu_01', content: '18°C' },
-    ];
     const cases: Array<[string, Json, Json | undefined, string]> = [
       ['claude-sonnet-4-5', { thinking: { type: 'enabled', budget_tokens: 2048 } }, undefined, 'so it is off for this call'],
       ['claude-sonnet-5-5', { reasoning_effort: 'none' }, { type: 'between_tools' }, 'claude-sonnet-5-5 cannot turn thinking off, so it thinks on without the reasoning behind those calls'],
@@ -264,11 +265,59 @@ describe('translated requests fitted to the provider', () => {
       assert.deepEqual([sent.tool_choice, sent.thinking, sent.output_config], [{ type: 'any' }, { type: 'adaptive' }, { effort: 'high' }], model);
       assert.equal(response.headers.get('x-llm-proxy-warnings'), null, model);
     }
-    // A model that can think or not still has it off for a forced call (Anthropic: "Thinking may not be enabled when tool_choice forces tool use.").
+    // Adaptive thinking takes a forced call on every model that takes one: it stays, unsaid.
     const opus = await post('/v1/chat/completions', { model: 'anthropic/claude-opus-4-7', max_tokens: 64, tools: [weather], tool_choice: 'required', reasoning_effort: 'high', messages: [ask] });
     assert.equal(opus.status, 200, opus.text);
+    assert.deepEqual(record(anthropic.requests.at(-1)?.body).thinking, { type: 'adaptive' });
+    assert.equal(opus.headers.get('x-llm-proxy-warnings'), null);
+    // A budget (manual thinking) does not (Anthropic: "Thinking may not be enabled when tool_choice forces tool use."): off, said.
+    const sonnet = await post('/v1/chat/completions', { model: 'anthropic/claude-sonnet-4-5', max_tokens: 4096, tools: [weather], tool_choice: 'required', reasoning_effort: 'high', messages: [ask] });
+    assert.equal(sonnet.status, 200, sonnet.text);
     assert.equal(record(anthropic.requests.at(-1)?.body).thinking, undefined);
-    assert.match(opus.headers.get('x-llm-proxy-warnings') ?? '', /^thinking: Claude does not think when a tool call is forced/);
+    assert.match(sonnet.headers.get('x-llm-proxy-warnings') ?? '', /thinking: Claude does not think on a budget when a tool call is forced/);
+  });
+
+  test("output_config.effort on a Claude model that takes none (Sonnet and Haiku 4.5 and earlier) is dropped with a warning, and a level the model lacks goes as its nearest lower one; Anthropic refused both", async () => {
+    const cases: Array<[string, string, Json | undefined, string]> = [
+      ['claude-sonnet-4-5', 'low', undefined, 'output_config.effort: claude-sonnet-4-5 takes no effort (Claude Opus 4.5, and the 4.6 models and later, do), ignored'],
+      ['claude-haiku-4-5', 'high', undefined, 'output_config.effort: claude-haiku-4-5 takes no effort (Claude Opus 4.5, and the 4.6 models and later, do), ignored'],
+      ['claude-opus-4-5-20251101', 'max', { effort: 'high' }, 'output_config.effort: claude-opus-4-5-20251101 takes low, medium or high; sent high'],
+      ['claude-opus-4-6', 'xhigh', { effort: 'high' }, 'output_config.effort: claude-opus-4-6 takes low, medium, high or max; sent high'],
+    ];
+    for (const [model, effort, config, warning] of cases) {
+      const response = await post('/v1/chat/completions', { model: `anthropic/${model}`, max_tokens: 64, output_config: { effort }, messages: [ask] });
+      assert.equal(response.status, 200, `${model}: ${response.text}`);
+      assert.deepEqual(record(anthropic.requests.at(-1)?.body).output_config, config, model);
+      assert.equal(response.headers.get('x-llm-proxy-warnings'), warning, model);
+    }
+  });
+
+  test("the client's own thinking on a Claude 3 or 3.5 model (no extended thinking) is dropped with a warning; Anthropic refused it", async () => {
+    for (const thinking of [{ type: 'enabled', budget_tokens: 2048 }, { type: 'adaptive' }]) {
+      const response = await post('/v1/chat/completions', { model: 'anthropic/claude-3-5-haiku-20241022', max_tokens: 4096, thinking, messages: [ask] });
+      assert.equal(response.status, 200, response.text);
+      assert.equal(record(anthropic.requests.at(-1)?.body).thinking, undefined);
+      assert.equal(response.headers.get('x-llm-proxy-warnings'), 'thinking: claude-3-5-haiku-20241022 does not think (Claude 3.7 and later do), ignored');
+    }
+  });
+
+  test("a tool loop without thinking_blocks on a Claude model that thinks unless told not to (Opus 5, Sonnet 5, Haiku 5.5) sends thinking disabled, so the warning that it is off is true; at high effort at most where disabled needs it", async () => {
+    const cases: Array<[string, Json | undefined, Json | undefined, string | undefined]> = [
+      ['claude-opus-5', undefined, undefined, undefined],
+      ['claude-sonnet-5', undefined, undefined, undefined],
+      ['claude-haiku-5-5', { effort: 'max' }, { effort: 'high' }, 'output_config.effort: claude-haiku-5-5 takes thinking disabled at effort high or below; sent high'],
+      // Before 5, leaving thinking out is off: nothing to send.
+      ['claude-opus-4-7', undefined, undefined, undefined],
+    ];
+    for (const [model, output_config, config, said] of cases) {
+      const response = await post('/v1/chat/completions', { model: `anthropic/${model}`, max_tokens: 4096, tools: [weather], messages: loop, thinking: { type: 'adaptive' }, ...(output_config === undefined ? {} : { output_config }) });
+      assert.equal(response.status, 200, `${model}: ${response.text}`);
+      const sent = record(anthropic.requests.at(-1)?.body);
+      assert.deepEqual([sent.thinking, sent.output_config], [model === 'claude-opus-4-7' ? undefined : { type: 'disabled' }, config], model);
+      const warnings = response.headers.get('x-llm-proxy-warnings') ?? '';
+      assert.ok(warnings.includes('so it is off for this call'), `${model}: ${warnings}`);
+      if (said !== undefined) assert.ok(warnings.includes(said), `${model}: ${warnings}`);
+    }
   });
 
   test('tool_choice required or named on the Claude models that refuse a forced tool call goes as auto, with a warning; Anthropic answered 400 "tool_choice: type "tool" and "any" are not supported for this model."', async () => {

@@ -201,9 +201,36 @@ const EFFORT_LEVELS: Readonly<Record<string, readonly string[]>> = {
   'claude-mythos-preview': ['low', 'medium', 'high', 'max'],
 };
 
+/**
+ * The models that take no effort at all: Anthropic's effort page lists Opus 4.5 and the 4.6 models and
+ * later only (Sonnet and Haiku 4.5, Opus 4.1, Claude 4, 3.7 and 3.x are not there). The 400's text is
+ * not documented: these words are the fake's.
+ * @see https://platform.claude.com/docs/en/build-with-claude/effort (supportedModels)
+ */
+const NO_EFFORT: ReadonlySet<string> = new Set([
+  'claude-sonnet-4-5', 'claude-sonnet-4-5-20250929', 'claude-haiku-4-5', 'claude-haiku-4-5-20251001', 'claude-opus-4-1', 'claude-opus-4-1-20250805',
+  'claude-opus-4-0', 'claude-opus-4-20250514', 'claude-sonnet-4-0', 'claude-sonnet-4-20250514', 'claude-3-7-sonnet-latest', 'claude-3-7-sonnet-20250219',
+  'claude-3-5-haiku-latest', 'claude-3-5-haiku-20241022', 'claude-3-haiku-20240307',
+]);
+
+/**
+ * The models with no extended thinking (Claude 3 and 3.5): any `thinking` is a 400. The text is not
+ * documented: these words are the fake's.
+ */
+const NO_THINKING: ReadonlySet<string> = new Set(['claude-3-5-haiku-latest', 'claude-3-5-haiku-20241022', 'claude-3-haiku-20240307', 'claude-3-5-sonnet-20241022', 'claude-3-opus-20240229']);
+
+/**
+ * Claude Opus 5 and later models that accept `disabled` take it at effort high or below only: with
+ * xhigh or max it is a 400 (Claude Opus 5, Claude Haiku 5.5 here). The text is not documented: these
+ * words are the fake's.
+ * @see https://platform.claude.com/docs/en/build-with-claude/thinking-troubleshooting (footnote 2 of the per-model table)
+ */
+const DISABLED_AT_HIGH_OR_BELOW: ReadonlySet<string> = new Set(['claude-opus-5', 'claude-haiku-5-5']);
+
 function effortRefusal(body: unknown): string | undefined {
   if (typeof body !== 'object' || body === null) return undefined;
   const { model, output_config: config } = body as { model?: unknown; output_config?: { effort?: unknown } };
+  if (typeof model === 'string' && NO_EFFORT.has(model) && config?.effort !== undefined) return `output_config.effort: effort is not supported by ${model}`;
   const levels = typeof model === 'string' ? EFFORT_LEVELS[model] : undefined;
   const effort = config?.effort;
   if (levels === undefined || typeof effort !== 'string' || levels.includes(effort)) return undefined;
@@ -223,6 +250,11 @@ function thinkingRefusal(body: unknown): string | undefined {
   if (typeof body !== 'object' || body === null) return undefined;
   const { model, thinking } = body as { model?: unknown; thinking?: { type?: unknown } };
   const type = thinking?.type;
+  if (type !== undefined && typeof model === 'string' && NO_THINKING.has(model)) return `thinking: extended thinking is not supported by ${model}`;
+  const level = (body as { output_config?: { effort?: unknown } }).output_config?.effort;
+  if (type === 'disabled' && typeof model === 'string' && DISABLED_AT_HIGH_OR_BELOW.has(model) && (level === 'xhigh' || level === 'max')) {
+    return `"thinking.type.disabled" is not supported with output_config.effort '${level}' on this model. Lower the effort to high or below, or leave thinking on.`;
+  }
   if (type === 'disabled' && typeof model === 'string' && ALWAYS_THINKING.has(model)) {
     return '"thinking.type.disabled" is not supported for this model. Use "thinking.type.adaptive" and "output_config.effort" to control thinking behavior.';
   }
@@ -242,10 +274,11 @@ function thinkingRefusal(body: unknown): string | undefined {
   if (type === 'enabled' && typeof model === 'string' && NO_BUDGET.has(model)) {
     return '"thinking.type.enabled" is not supported for this model. Use "thinking.type.adaptive" and "output_config.effort" to control thinking behavior.';
   }
-  // Thinking and a forced call exclude each other, but on the models that think on every answer (Fable 5, Mythos 5 take a forced call).
+  // A forced call excludes manual thinking (a budget) only: adaptive thinking takes one.
+  // @see https://platform.claude.com/docs/en/build-with-claude/thinking-tool-workflows (Limit tool choice to auto or none in manual mode)
   const choice = (body as { tool_choice?: { type?: unknown } }).tool_choice;
   const forced = choice?.type === 'any' || choice?.type === 'tool';
-  if (forced && type !== undefined && type !== 'disabled' && !(typeof model === 'string' && ALWAYS_THINKING.has(model))) return 'Thinking may not be enabled when tool_choice forces tool use.';
+  if (forced && type === 'enabled') return 'Thinking may not be enabled when tool_choice forces tool use.';
   return undefined;
 }
 

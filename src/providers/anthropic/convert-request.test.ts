@@ -527,10 +527,12 @@ describe('extended thinking', () => {
     assert.equal(convert({ ...openAiCase('text'), reasoning_effort: 'none', temperature: 0.2 }).body.temperature, 0.2);
   });
 
-  it('a forced tool call (JSON mode included) gets thinking off, said, instead of Claude\'s 400', () => {
-    const json = convert({ ...openAiCase('text'), thinking: { type: 'adaptive' }, response_format: { type: 'json_object' } }, { model: 'claude-sonnet-4-6' });
+  it('a forced tool call (JSON mode included) gets a thinking budget off, said, instead of Claude\'s 400; adaptive thinking stays, unsaid', () => {
+    const json = convert({ ...openAiCase('text'), thinking: { type: 'enabled', budget_tokens: 2048 }, response_format: { type: 'json_object' } }, { model: 'claude-sonnet-4-6' });
     assert.equal(json.body.thinking, undefined);
-    assert.match(json.warnings.join('\n'), /^thinking: Claude does not think when a tool call is forced/m);
+    assert.match(json.warnings.join('\n'), /^thinking: Claude does not think on a budget when a tool call is forced, as JSON mode is here/m);
+    const adaptive = convert({ ...openAiCase('text'), thinking: { type: 'adaptive' }, response_format: { type: 'json_object' } }, { model: 'claude-sonnet-4-6' });
+    assert.deepEqual([adaptive.body.thinking, adaptive.body.tool_choice, adaptive.warnings], [{ type: 'adaptive' }, { type: 'tool', name: JSON_RESPONSE_TOOL }, []]);
     const auto = convert({ ...openAiCase('text'), thinking: { type: 'adaptive' }, tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } }], tool_choice: 'auto' }, { model: 'claude-sonnet-4-6' });
     assert.deepEqual(auto.body.thinking, { type: 'adaptive' });
   });
@@ -571,10 +573,46 @@ describe('extended thinking', () => {
       assert.deepEqual(body.output_config, { effort: 'high' }, model);
       assert.deepEqual(warnings, [], model);
     }
-    // A model that can think or not still gets thinking off for a forced call, said.
+    // Adaptive thinking takes a forced call on a model that can think or not too.
     const opus = convert({ ...openAiCase('text'), tools, tool_choice: 'required', reasoning_effort: 'high' }, { model: 'claude-opus-4-7' });
-    assert.equal(opus.body.thinking, undefined);
-    assert.match(opus.warnings.join('\n'), /^thinking: Claude does not think when a tool call is forced/m);
+    assert.deepEqual([opus.body.thinking, opus.warnings], [{ type: 'adaptive' }, []]);
+    // A budget does not: off, said.
+    const sonnet = convert({ ...openAiCase('text'), tools, tool_choice: 'required', reasoning_effort: 'low' }, { model: 'claude-sonnet-4-5' });
+    assert.equal(sonnet.body.thinking, undefined);
+    assert.match(sonnet.warnings.join('\n'), /^thinking: Claude does not think on a budget when a tool call is forced/m);
+  });
+
+  it('a tool loop without thinking_blocks on a model that thinks unless told not to (Claude 5 and later) sends disabled, at effort high at most on Opus 5 and later', () => {
+    const loop: ChatCompletionRequest['messages'] = [
+      { role: 'user', content: 'Weather in Paris?' },
+      { role: 'assistant', content: null, tool_calls: [call] },
+      { role: 'tool', tool_call_id: 'toolu_01', content: '18°C' },
+    ];
+    const opus = convert({ model: 'claude-opus-5', thinking: { type: 'adaptive' }, output_config: { effort: 'xhigh' }, messages: loop }, { model: 'claude-opus-5' });
+    assert.deepEqual([opus.body.thinking, opus.body.output_config], [{ type: 'disabled' }, { effort: 'high' }]);
+    assert.match(opus.warnings.join('\n'), /so it is off for this call$/m);
+    assert.match(opus.warnings.join('\n'), /^output_config.effort: claude-opus-5 takes thinking disabled at effort high or below; sent high$/m);
+    // Sonnet 5 has no such effort rule; before Claude 5, leaving thinking out is off.
+    const sonnet = convert({ model: 'claude-sonnet-5', thinking: { type: 'adaptive' }, output_config: { effort: 'max' }, messages: loop }, { model: 'claude-sonnet-5' });
+    assert.deepEqual([sonnet.body.thinking, sonnet.body.output_config], [{ type: 'disabled' }, { effort: 'max' }]);
+    const older = convert({ model: 'claude-opus-4-8', thinking: { type: 'adaptive' }, messages: loop }, { model: 'claude-opus-4-8' });
+    assert.equal(older.body.thinking, undefined);
+    // reasoning_effort none with the client's own max effort on Opus 5: disabled at high.
+    const none = convert({ ...openAiCase('text'), reasoning_effort: 'none', output_config: { effort: 'max' } }, { model: 'claude-opus-5' });
+    assert.deepEqual([none.body.thinking, none.body.output_config], [{ type: 'disabled' }, { effort: 'high' }]);
+  });
+
+  it("the client's own effort on a model that takes none is dropped, said; a level it lacks goes as the nearest lower; thinking on Claude 3.5 is dropped, said", () => {
+    const sonnet = convert({ ...openAiCase('text'), output_config: { effort: 'low' } }, { model: 'claude-sonnet-4-5' });
+    assert.deepEqual([sonnet.body.output_config, sonnet.warnings], [undefined, ['output_config.effort: claude-sonnet-4-5 takes no effort (Claude Opus 4.5, and the 4.6 models and later, do), ignored']]);
+    // Used as the budget of the client's adaptive thinking: not ignored, not said.
+    const budget = convert({ ...openAiCase('text'), thinking: { type: 'adaptive' }, output_config: { effort: 'low' } }, { model: 'claude-haiku-4-5' });
+    assert.deepEqual([budget.body.thinking, budget.body.output_config], [{ type: 'enabled', budget_tokens: 1024 }, undefined]);
+    assert.equal(budget.warnings.length, 1);
+    const opus = convert({ ...openAiCase('text'), output_config: { effort: 'max' } }, { model: 'claude-opus-4-5-20251101' });
+    assert.deepEqual([opus.body.output_config, opus.warnings], [{ effort: 'high' }, ['output_config.effort: claude-opus-4-5-20251101 takes low, medium or high; sent high']]);
+    const old = convert({ ...openAiCase('text'), thinking: { type: 'enabled', budget_tokens: 2048 } }, { model: 'claude-3-5-haiku-20241022' });
+    assert.deepEqual([old.body.thinking, old.warnings], [undefined, ['thinking: claude-3-5-haiku-20241022 does not think (Claude 3.7 and later do), ignored']]);
   });
 
   it("the client's own between_tools (Claude Sonnet 5.5's lowest setting) goes to Sonnet 5.5 as sent; elsewhere as the client's disabled would, said", () => {

@@ -28,8 +28,8 @@
  * | `temperature` | `temperature` | 0..1 only: outside → 400 `invalid_value`, never clamped; other than 1 on Claude Opus 4.7 and later, dropped, warning |
  * | `top_p` | `top_p` | with `temperature` too, or on Claude Opus 4.7 and later, dropped with a warning |
  * | `stop` | `stop_sequences` | a string becomes a one-item list; an empty or whitespace-only one → 400 `invalid_value` (Anthropic refuses it) |
- * | `output_config.effort` (Anthropic's own, as /v1/messages carries it) | `output_config.effort` | low, medium, high, xhigh, max; else 400 `invalid_value`; wins over `reasoning_effort`'s level |
- * | `thinking` (Anthropic's own) | `thinking` | enabled, adaptive, between_tools, disabled; else 400 `invalid_value`; what the model refuses goes as the nearest it takes, warning (thinking-effort.ts `fitOwnThinking`); between_tools above high effort → high, warning |
+ * | `output_config.effort` (Anthropic's own, as /v1/messages carries it) | `output_config.effort` | low, medium, high, xhigh, max; else 400 `invalid_value`; wins over `reasoning_effort`'s level; a level the model lacks → the nearest below, warning; dropped, warning, on the models that take none (Sonnet and Haiku 4.5 and earlier; thinking-effort.ts `fitOwnEffort`) |
+ * | `thinking` (Anthropic's own) | `thinking` | enabled, adaptive, between_tools, disabled; else 400 `invalid_value`; what the model refuses goes as the nearest it takes, warning (thinking-effort.ts `fitOwnThinking`); dropped, warning, on Claude 3 and 3.5; between_tools above high effort → high, warning; disabled on Opus 5 and later above high effort → high, warning; a budget with a forced tool call → off, warning (adaptive stays); in a tool loop without thinking_blocks → off (`disabled` on Claude 5 and later, which think unless told not to), warning |
  * | `reasoning_effort` | `thinking` (+ `output_config.effort`) | by the model's generation (thinking-effort.ts); the client's own `thinking` wins |
  * | `n` | — | 1 only; more → 400 `unsupported_parameter` |
  * | `seed` | — | dropped, warning |
@@ -85,7 +85,7 @@ import { isRecord } from './anthropic-wire.js';
 import { CacheBreakpoints } from './convert-cache-control.js';
 import { refusesForcedTool, refusesPrefill, refusesSampling } from './model-limits.js';
 import { claudeOutputFormat, claudeStrictToolSchema, StrictBudget } from './output-format.js';
-import { alwaysThinks, claudeGeneration, fitOwnThinking, MIN_THINKING_BUDGET, thinkingForEffort } from './thinking-effort.js';
+import { alwaysThinks, claudeGeneration, disabledNeedsHighOrBelow, fitOwnEffort, fitOwnThinking, MIN_THINKING_BUDGET, thinkingForEffort, thinksByDefault } from './thinking-effort.js';
 
 /** The tool that carries JSON-mode answers. A client tool of this name is refused, so a call to it is always ours. */
 export const JSON_RESPONSE_TOOL = 'json_response';
@@ -299,6 +299,10 @@ function ownThinking(request: ChatCompletionRequest, target: ChatTarget, body: A
   const level = effortConfig(request.output_config) ?? request.reasoning_effort;
   const fitted = fitOwnThinking(target.model, asked, level);
   if (fitted === undefined) return { asked, sent: asked };
+  if ('dropped' in fitted) {
+    target.warnings.push(`thinking: ${fitted.dropped}, ignored`);
+    return { asked, sent: undefined };
+  }
   if (fitted.note !== undefined) target.warnings.push(`thinking: ${fitted.note}`);
   if (fitted.effort !== undefined && effortConfig(request.output_config) === undefined) body.output_config = { ...body.output_config, effort: fitted.effort };
   return { asked, sent: fitted.thinking.type === 'enabled' ? fitBudget(fitted.thinking, body, target, 'thinking') : fitted.thinking };
@@ -342,6 +346,26 @@ function chooseThinking(request: ChatCompletionRequest, target: ChatTarget, body
 }
 
 /**
+ * The client's own `output_config.effort` as the model takes it (fitOwnEffort), over reasoning_effort's
+ * level; on a model that takes no effort it is dropped, said, unless it already went as the budget of
+ * the client's adaptive thinking (Claude 4.5 and earlier).
+ */
+function ownEffort(request: ChatCompletionRequest, target: ChatTarget, body: AnthropicMessagesRequest): AnthropicEffort | undefined {
+  const asked = effortConfig(request.output_config);
+  if (asked === undefined) return undefined;
+  const fitted = fitOwnEffort(target.model, asked);
+  if ('dropped' in fitted) {
+    const budgeted = isRecord(request.thinking) && request.thinking.type === 'adaptive' && body.output_config === undefined;
+    if (!budgeted) target.warnings.push(`output_config.effort: ${fitted.dropped}, ignored`);
+    return undefined;
+  }
+  if (fitted.note !== undefined) target.warnings.push(`output_config.effort: ${fitted.note}`);
+  if (body.output_config !== undefined && body.output_config.effort !== fitted.effort) target.warnings.push(`reasoning_effort: the request's own output_config.effort is sent instead, ignored`);
+  body.output_config = { ...body.output_config, effort: fitted.effort };
+  return fitted.effort;
+}
+
+/**
  * Claude Sonnet 5.5 takes between_tools at effort low, medium or high only (400 at xhigh and max;
  * those need adaptive thinking): the effort goes as high, said, naming the field that asked for it.
  * @see https://platform.claude.com/docs/en/models/sonnet-5-5/whats-new-sonnet-5-5 (Turn off up-front thinking with between_tools)
@@ -351,6 +375,18 @@ function fitEffortToBetweenTools(thinking: AnthropicThinkingConfig | undefined, 
   if (thinking?.type !== 'between_tools' || (effort !== 'xhigh' && effort !== 'max')) return;
   body.output_config = { ...body.output_config, effort: 'high' };
   target.warnings.push(`${field}: between_tools runs at effort low, medium or high (${target.model} refuses it at ${effort}); sent high`);
+}
+
+/**
+ * Claude Opus 5 and later take `thinking: {type: "disabled"}` at effort high or below only (400 at xhigh
+ * and max): the effort goes as high, said, naming the field that asked for it.
+ * @see https://platform.claude.com/docs/en/build-with-claude/thinking-troubleshooting (footnote 2 of the per-model table)
+ */
+function fitEffortToDisabled(body: AnthropicMessagesRequest, target: ChatTarget, field: string): void {
+  const effort = body.output_config?.effort;
+  if (body.thinking?.type !== 'disabled' || (effort !== 'xhigh' && effort !== 'max') || !disabledNeedsHighOrBelow(target.model)) return;
+  body.output_config = { ...body.output_config, effort: 'high' };
+  target.warnings.push(`${field}: ${target.model} takes thinking disabled at effort high or below; sent high`);
 }
 
 /** Whether Claude will think on this call: asked to, and not refused by the conversation's shape (a model that cannot stop thinking thinks regardless). */
@@ -800,11 +836,7 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
   }
 
   const thinking = chooseThinking(request, target, body);
-  const effort = effortConfig(request.output_config);
-  if (effort !== undefined) {
-    if (body.output_config !== undefined && body.output_config.effort !== effort) target.warnings.push(`reasoning_effort: the request's own output_config.effort is sent instead, ignored`);
-    body.output_config = { ...body.output_config, effort };
-  }
+  const effort = ownEffort(request, target, body);
   fitEffortToBetweenTools(thinking, body, target, effort !== undefined ? 'output_config.effort' : 'reasoning_effort');
   let json = jsonTool(request);
   // A forced JSON tool would turn thinking off; structured outputs keep it, where the model and the schema
@@ -880,18 +912,23 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
     }
     if (bare && !always) {
       // Off: Claude answers 400 "a final assistant message must start with a thinking block" otherwise.
-      // JSON mode forces the json_response tool too.
-    } else if (thinking.type !== 'disabled' && forced && !always) {
+      // Where the model thinks unless told not to (Claude 5 and later), off has to be said.
+      if (thinksByDefault(target.model)) body.thinking = { type: 'disabled' };
+    } else if (thinking.type === 'enabled' && forced && !always) {
+      // Manual thinking (a budget) refuses a forced call; adaptive thinking takes one. A budget goes on
+      // the models that think only when asked (Claude 4.6 and earlier), so leaving it out is off.
+      // @see https://platform.claude.com/docs/en/build-with-claude/thinking-tool-workflows (Limit tool choice to auto or none in manual mode)
       target.warnings.push(
         json === undefined
-          ? 'thinking: Claude does not think when a tool call is forced (tool_choice required or named), so it is off for this call'
-          : "thinking: Claude does not think when a tool call is forced, as JSON mode is here (structured outputs, which keep thinking, need Claude 4.5 or later and a json_schema within Claude's subset), so it is off for this call",
+          ? 'thinking: Claude does not think on a budget when a tool call is forced (tool_choice required or named), so it is off for this call'
+          : "thinking: Claude does not think on a budget when a tool call is forced, as JSON mode is here (structured outputs, which keep thinking, need Claude 4.5 or later and a json_schema within Claude's subset), so it is off for this call",
       );
     } else {
       body.thinking = thinking;
       if (thinking.type !== 'disabled') fitSamplingToThinking(body, target);
     }
   }
+  fitEffortToDisabled(body, target, effort !== undefined ? 'output_config.effort' : 'reasoning_effort');
   marks.check(body);
   warnDropped(request, target);
   return body;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { thinkingForEffort } from './thinking-effort.js';
+import { disabledNeedsHighOrBelow, fitOwnEffort, thinkingForEffort, thinksByDefault } from './thinking-effort.js';
 
 describe('thinkingForEffort', () => {
   it('Claude 3.7 to 4.5 think on a budget that /v1/messages reads back as the same effort', () => {
@@ -52,5 +52,24 @@ describe('thinkingForEffort', () => {
     }
     assert.deepEqual(thinkingForEffort('claude-sonnet-4-5', 'max'), { thinking: { type: 'enabled', budget_tokens: 32000 } });
     assert.deepEqual(thinkingForEffort('claude-3-7-sonnet-20250219', 'max'), { thinking: { type: 'enabled', budget_tokens: 32000 } });
+  });
+});
+
+describe('per-model effort and default thinking', () => {
+  it("the client's own effort: dropped where the model takes none (Sonnet and Haiku 4.5 and earlier), lowered to the levels it has elsewhere", () => {
+    for (const model of ['claude-sonnet-4-5', 'claude-haiku-4-5-20251001', 'claude-opus-4-1', 'claude-sonnet-4-20250514', 'claude-3-7-sonnet-20250219', 'claude-3-5-haiku-20241022']) {
+      assert.ok('dropped' in fitOwnEffort(model, 'low'), model);
+    }
+    assert.deepEqual(fitOwnEffort('claude-opus-4-5-20251101', 'medium'), { effort: 'medium' });
+    assert.deepEqual(fitOwnEffort('claude-opus-4-5', 'xhigh'), { effort: 'high', note: 'claude-opus-4-5 takes low, medium or high; sent high' });
+    assert.deepEqual(fitOwnEffort('claude-sonnet-4-6', 'xhigh'), { effort: 'high', note: 'claude-sonnet-4-6 takes low, medium, high or max; sent high' });
+    assert.deepEqual(fitOwnEffort('claude-mythos-preview', 'max'), { effort: 'max' });
+    for (const model of ['claude-opus-4-7', 'claude-haiku-5-5', 'claude-fable-5-1', 'claude-nova-preview']) assert.deepEqual(fitOwnEffort(model, 'xhigh'), { effort: 'xhigh' }, model);
+  });
+
+  it('Claude 5 and later think when thinking is left out; disabled needs effort high or below on Opus 5 and later, not on Sonnet 5', () => {
+    for (const model of ['claude-opus-5', 'claude-sonnet-5', 'claude-haiku-5-5', 'claude-fable-5', 'claude-mythos-preview']) assert.equal(thinksByDefault(model), true, model);
+    for (const model of ['claude-opus-4-8', 'claude-opus-4-7', 'claude-sonnet-4-6', 'claude-sonnet-4-5', 'claude-3-7-sonnet-20250219']) assert.equal(thinksByDefault(model), false, model);
+    assert.deepEqual(['claude-opus-5', 'claude-haiku-5-5', 'claude-sonnet-5', 'claude-opus-4-8'].map(disabledNeedsHighOrBelow), [true, true, false, false]);
   });
 });

@@ -95,10 +95,13 @@ function refusesBudget(model: string): boolean {
  * effort the budget means; adaptive on Claude 3.7 to 4.5 (budgets only: 400 "Input tag 'adaptive' …
  * does not match any of the expected tags: 'disabled', 'enabled'") as the budget reasoning_effort
  * gives `level` (the client's effort level; adaptive's default, high, when it set none). `display` is kept.
+ * On Claude 3 and 3.5 (no extended thinking) it is dropped.
  * @see https://platform.claude.com/docs/en/build-with-claude/adaptive-thinking (older models require enabled with budget_tokens)
  */
-export function fitOwnThinking(model: string, own: AnthropicThinkingConfig, level?: unknown): ThinkingChoice | undefined {
+export function fitOwnThinking(model: string, own: AnthropicThinkingConfig, level?: unknown): EffortThinking | undefined {
   const version = claudeGeneration(model);
+  // Claude 3 and 3.5 have no extended thinking: any `thinking` is a 400, and without it the answer is the same.
+  if (version !== undefined && version < 37) return { dropped: `${model} does not think (Claude 3.7 and later do)` };
   if (own.type === 'disabled') return lowestThinking(model, version);
   if (own.type === 'between_tools') {
     if (takesBetweenTools(model)) return undefined;
@@ -123,6 +126,51 @@ export function fitOwnThinking(model: string, own: AnthropicThinkingConfig, leve
     effort,
     note: `${model} takes no budget_tokens (adaptive thinking only, Claude Opus 4.7 and later); sent adaptive at effort ${effort}`,
   };
+}
+
+/**
+ * The client's own `output_config.effort` as the model takes it: the level, lowered to the nearest the
+ * model has (with a note naming its levels), or dropped on a model that takes no effort. Anthropic's
+ * effort page lists Claude Opus 4.5 and every model from 4.6 (a name too new to place too); Sonnet and
+ * Haiku 4.5 and earlier are not there. Opus 4.5 has low, medium and high; the 4.6 models and Mythos
+ * Preview max but not xhigh.
+ * @see https://platform.claude.com/docs/en/build-with-claude/effort (supportedModels; Effort levels)
+ */
+export function fitOwnEffort(model: string, effort: AnthropicEffort): { effort: AnthropicEffort; note?: string } | { dropped: string } {
+  const version = claudeGeneration(model);
+  const opus45 = FAMILY.exec(model)?.[1] === 'opus' && version === 45;
+  if (version !== undefined && version < 46 && !opus45) return { dropped: `${model} takes no effort (Claude Opus 4.5, and the 4.6 models and later, do)` };
+  const levels: readonly AnthropicEffort[] = opus45
+    ? ['low', 'medium', 'high']
+    : version === 46 || model === MYTHOS_PREVIEW
+      ? ['low', 'medium', 'high', 'max']
+      : ['low', 'medium', 'high', 'xhigh', 'max'];
+  if (levels.includes(effort)) return { effort };
+  const sent: AnthropicEffort = effort === 'max' && levels.includes('xhigh') ? 'xhigh' : 'high';
+  return { effort: sent, note: `${model} takes ${levels.slice(0, -1).join(', ')} or ${levels[levels.length - 1] ?? ''}; sent ${sent}` };
+}
+
+/**
+ * Whether the model thinks when the request has no `thinking`: Claude 5 and later (Opus 5, Sonnet 5,
+ * Haiku 5.5: "On", and those that think on every answer), Mythos Preview, a name too new to place.
+ * Claude 4.8 and earlier answer without thinking unless asked. On these, leaving `thinking` out does not
+ * turn it off; `{type: "disabled"}` does, where the model takes it.
+ * @see https://platform.claude.com/docs/en/build-with-claude/thinking-troubleshooting (Default column of the per-model table)
+ * @see https://platform.claude.com/docs/en/about-claude/models/whats-new-opus-5 (thinking on by default)
+ */
+export function thinksByDefault(model: string): boolean {
+  const version = claudeGeneration(model);
+  return version === undefined || version >= 50;
+}
+
+/**
+ * Whether `thinking: {type: "disabled"}` needs effort high or below (400 with xhigh or max): "Claude Opus
+ * 5 and later models" that accept it. Sonnet 5 came before Opus 5 and has no such rule.
+ * @see https://platform.claude.com/docs/en/build-with-claude/thinking-troubleshooting (footnote 2 of the per-model table)
+ */
+export function disabledNeedsHighOrBelow(model: string): boolean {
+  const version = claudeGeneration(model);
+  return version === undefined || (version >= 50 && !(FAMILY.exec(model)?.[1] === 'sonnet' && version === 50));
 }
 
 /** Thinking to send, the effort level for models that take one, and what changed from what was asked. */

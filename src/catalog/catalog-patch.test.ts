@@ -5,8 +5,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { heldWrites } from './call-cost.js';
-import { applyCatalogPatches, CONFIG_SOURCE_URL } from './catalog-patch.js';
+import { heldMultiplier, heldWrites, rateMultiplier } from './call-cost.js';
+import { applyCatalogPatches, CONFIG_SOURCE_URL, type CatalogEntryPatch } from './catalog-patch.js';
 import type { CatalogEntry } from './catalog-types.js';
 import { ModelCatalog } from './model-catalog.js';
 import { ConfigError, defaultConfig, loadConfig } from '../config/config-loader.js';
@@ -218,6 +218,58 @@ describe('model_catalog long_context', () => {
         () => loadConfig({ LLM_PROXY_CONFIG: configFile(`model_catalog:\n  gpt-5.5:\n    long_context: ${bad}\n`) }),
         (error: unknown) => error instanceof ConfigError && /model_catalog\.gpt-5\.5\.long_context: Expected \{above_input_tokens/.test(error.message),
         bad,
+      );
+    }
+  });
+});
+
+describe('model_catalog rate_multipliers', () => {
+  const claude: CatalogEntry = { ...base, id: 'claude-big', provider: 'anthropic', rate_multipliers: { fast: 2, inference_geo: { us: 1.1 } } };
+
+  test('merges field by field over a built-in entry; null removes a field or all of them; a new entry takes them', () => {
+    const merged = (patch: CatalogEntryPatch['rate_multipliers']) => applyCatalogPatches([claude], { 'claude-big': { rate_multipliers: patch } }, '2026-12-01').entries[0]?.rate_multipliers;
+    assert.deepEqual(merged({ fast: 6 }), { fast: 6, inference_geo: { us: 1.1 } }, 'correcting fast mode keeps the geography');
+    assert.deepEqual(merged({ inference_geo: { us: 1.2, eu: 1.05 } }), { fast: 2, inference_geo: { us: 1.2, eu: 1.05 } }, 'a geography map replaces the built-in one whole');
+    assert.deepEqual(merged({ fast: null }), { inference_geo: { us: 1.1 } });
+    assert.equal(merged({ fast: null, inference_geo: null }), undefined, 'nothing left: no multipliers');
+    assert.equal(merged(null), undefined);
+    assert.deepEqual(claude.rate_multipliers, { fast: 2, inference_geo: { us: 1.1 } }, 'the built-in entry is not mutated');
+    // Another field's patch keeps them.
+    assert.deepEqual(applyCatalogPatches([claude], { 'claude-big': { input_cost: 0.002 } }, '2026-12-01').entries[0]?.rate_multipliers, claude.rate_multipliers);
+
+    const { entries } = applyCatalogPatches([], { 'claude-next': { provider: 'anthropic', input_cost: 0.005, output_cost: 0.025, rate_multipliers: { fast: 6, inference_geo: { us: 1.1 } } } }, '2026-12-01');
+    const created = entries[0];
+    assert.deepEqual(created?.rate_multipliers, { fast: 6, inference_geo: { us: 1.1 } });
+    assert.ok(Math.abs(rateMultiplier(created, 'fast', 'us') - 6.6) < 1e-12);
+    assert.ok(Math.abs(heldMultiplier(created, { speed: 'fast' }) - 6.6) < 1e-12, 'a hold without inference_geo takes the dearest geography');
+    assert.equal(heldMultiplier(created, { inference_geo: 'global' }), 1);
+  });
+
+  test('YAML multipliers load and drive billing; a bad one stops the start naming the field', () => {
+    const yaml = [
+      'model_catalog:',
+      '  claude-opus-4-8:',
+      '    rate_multipliers: { fast: 3 }',
+      '  claude-sonnet-4-5:',
+      '    rate_multipliers: { inference_geo: { us: 1.1 } }',
+      '  claude-next:',
+      '    provider: anthropic',
+      '    input_cost: 0.005',
+      '    output_cost: 0.025',
+      '    rate_multipliers: { fast: 6, inference_geo: { us: 1.1, eu: 1.05 } }',
+      '',
+    ].join('\n');
+    const catalog = ModelCatalog.builtin(loadConfig({ LLM_PROXY_CONFIG: configFile(yaml) }).config.model_catalog);
+    assert.deepEqual(catalog.get('claude-opus-4-8')?.rate_multipliers, { fast: 3, inference_geo: { us: 1.1 } });
+    assert.ok(Math.abs(rateMultiplier(catalog.get('claude-sonnet-4-5'), undefined, 'us') - 1.1) < 1e-12, 'a model the catalog bills no multiplier gets one');
+    assert.ok(Math.abs(rateMultiplier(catalog.get('claude-next'), 'fast', 'eu') - 6 * 1.05) < 1e-12);
+
+    const bad = ['{ fast: 0 }', '{ fast: -2 }', '{ fast: "2" }', '{ inference_geo: { us: 0 } }', '{ inference_geo: { "US only": 1.1 } }', '{ batch: 0.5 }', '[2]'];
+    for (const value of bad) {
+      assert.throws(
+        () => loadConfig({ LLM_PROXY_CONFIG: configFile(`model_catalog:\n  claude-opus-4-8:\n    rate_multipliers: ${value}\n`) }),
+        (error: unknown) => error instanceof ConfigError && /model_catalog\.claude-opus-4-8\.rate_multipliers: Expected \{fast/.test(error.message),
+        value,
       );
     }
   });

@@ -1,6 +1,6 @@
 // Operator overrides of the built-in catalog (the config's `model_catalog:`): each patch is merged
 // over the built-in entry with the same id, or creates one. Pure; the config schema validates input.
-import type { CacheWriteTrigger, Capability, CatalogEntry, LongContextBand, Modality, PriceChange } from './catalog-types.js';
+import type { CacheWriteTrigger, Capability, CatalogEntry, LongContextBand, Modality, PriceChange, RateMultipliers } from './catalog-types.js';
 import type { ProviderKind } from '../providers/provider.js';
 
 /** What the config may say about one model. Every field is optional; null means "not known". */
@@ -20,6 +20,11 @@ export interface CatalogEntryPatch {
   price_changes?: PriceChange[];
   /** Replaces the entry's long-context band whole; null removes it. */
   long_context?: LongContextBand | null;
+  /**
+   * Merged field by field over the entry's: `fast` replaces its fast-mode multiplier, `inference_geo`
+   * its geography map whole; null removes the field, and `rate_multipliers: null` all of them.
+   */
+  rate_multipliers?: RateMultipliersPatch | null;
   supports_chat?: boolean;
   supports_streaming?: boolean;
   capabilities?: Capability[];
@@ -27,6 +32,12 @@ export interface CatalogEntryPatch {
   aliases?: string[];
   deprecated?: boolean;
   source?: { url: string; date: string };
+}
+
+/** What the config may say about a model's rate multipliers; null removes a field. */
+export interface RateMultipliersPatch {
+  fast?: number | null;
+  inference_geo?: Readonly<Record<string, number>> | null;
 }
 
 export interface PatchedCatalog {
@@ -75,9 +86,11 @@ export function applyCatalogPatches(
     const index = position.get(id) ?? aliasPosition.get(id);
     const base = index === undefined ? undefined : out[index];
     if (base !== undefined && index !== undefined) {
+      const { rate_multipliers: builtIn, ...kept } = base;
       out[index] = {
-        ...base,
+        ...kept,
         ...definedFields(patch),
+        ...withMultipliers(mergedMultipliers(builtIn, patch.rate_multipliers)),
         id: base.id,
         modalities: {
           input: patch.modalities?.input ?? base.modalities.input,
@@ -108,6 +121,7 @@ export function applyCatalogPatches(
       ...(patch.cache_writes === undefined ? {} : { cache_writes: patch.cache_writes }),
       ...(patch.long_context === undefined || patch.long_context === null ? {} : { long_context: patch.long_context }),
       ...(patch.price_changes === undefined ? {} : { price_changes: patch.price_changes }),
+      ...withMultipliers(mergedMultipliers(undefined, patch.rate_multipliers)),
       supports_chat: supportsChat,
       supports_streaming: supportsStreaming,
       capabilities,
@@ -123,9 +137,27 @@ export function applyCatalogPatches(
   return { entries: out, unrouted };
 }
 
+/**
+ * `patch` over an entry's multipliers: a field given replaces that field (null removes it), one left
+ * out stays. undefined when none is left, as for an entry without any (billing reads one property).
+ */
+function mergedMultipliers(base: RateMultipliers | undefined, patch: RateMultipliersPatch | null | undefined): RateMultipliers | undefined {
+  if (patch === undefined) return base;
+  if (patch === null) return undefined;
+  const fast = patch.fast === undefined ? base?.fast : (patch.fast ?? undefined);
+  const geo = patch.inference_geo === undefined ? base?.inference_geo : (patch.inference_geo ?? undefined);
+  const hasGeo = geo !== undefined && Object.keys(geo).length > 0;
+  if (fast === undefined && !hasGeo) return undefined;
+  return { ...(fast === undefined ? {} : { fast }), ...(hasGeo ? { inference_geo: { ...geo } } : {}) };
+}
+
+function withMultipliers(multipliers: RateMultipliers | undefined): { rate_multipliers?: RateMultipliers } {
+  return multipliers === undefined ? {} : { rate_multipliers: multipliers };
+}
+
 /** The patch without `undefined` values, so an absent field never erases a built-in figure. */
 function definedFields(patch: CatalogEntryPatch): Partial<CatalogEntry> {
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(patch)) if (value !== undefined && key !== 'modalities' && key !== 'source') out[key] = value;
+  for (const [key, value] of Object.entries(patch)) if (value !== undefined && key !== 'modalities' && key !== 'source' && key !== 'rate_multipliers') out[key] = value;
   return out as Partial<CatalogEntry>;
 }

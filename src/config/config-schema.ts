@@ -106,6 +106,29 @@ const PriceChanges = Type.Array(
     description: '[{from: a date YYYY-MM-DD, input_cost and output_cost: numbers from 0 to 1000000, cached_input_cost?, cache_write_cost?, cache_write_1h_cost?}] (USD per 1K tokens)',
   },
 );
+/** A multiplier of every rate: above 0 (0 would bill nothing), at most 100 (a typo, not a price). */
+const Multiplier = Type.Number({ exclusiveMinimum: 0, maximum: 100 });
+/**
+ * What every rate of a call is multiplied by for how it ran (src/catalog/catalog-types.ts
+ * RateMultipliers), merged field by field over the built-in ones; null removes a field, or all.
+ */
+const RateMultipliers = Type.Union(
+  [
+    Type.Object(
+      {
+        fast: Type.Optional(Type.Union([Multiplier, Type.Null()])),
+        // Lowercase, as Anthropic reports `inference_geo` ("us"); `__proto__` and the like cannot be keys.
+        inference_geo: Type.Optional(Type.Union([Type.Record(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$' }), Multiplier, { additionalProperties: false }), Type.Null()])),
+      },
+      { additionalProperties: false },
+    ),
+    Type.Null(),
+  ],
+  {
+    description:
+      '{fast?: a number above 0 up to 100 (fast mode), or null to remove it; inference_geo?: {a geography in lowercase, e.g. us: a number above 0 up to 100}, or null to remove them}, or null to remove every multiplier',
+  },
+);
 const Modalities = Type.Array(Type.Union(MODALITIES.map((modality) => Type.Literal(modality))), { maxItems: 5 });
 
 /**
@@ -131,6 +154,8 @@ export const CatalogPatchSchema = Type.Object(
     price_changes: Type.Optional(PriceChanges),
     /** Rates for the whole call once its prompt passes `above_input_tokens`; replaces a built-in band whole. */
     long_context: Type.Optional(LongContext),
+    /** Claude's fast mode and inference geography: multipliers of every rate, merged over the built-in ones. */
+    rate_multipliers: Type.Optional(RateMultipliers),
     supports_chat: Type.Optional(Type.Boolean()),
     supports_streaming: Type.Optional(Type.Boolean()),
     capabilities: Type.Optional(Type.Array(Type.Union(CAPABILITIES.map((capability) => Type.Literal(capability))), { maxItems: 32 })),

@@ -57,7 +57,8 @@ export class ModelCatalog {
     const qualified = `${provider.name}/${model}`;
     if (this.unrouted.has(qualified)) return this.byName.get(qualified);
     // OpenRouter's `:online` variant is its model with the web plugin: the same token prices (the
-    // plugin's fees are held and billed apart, src/rate-limit/web-search-bound.ts).
+    // plugin's fees are held apart, src/rate-limit/web-search-bound.ts, and billed only as far as
+    // OpenRouter reports searches: it documents no count of the plugin's results).
     const entry = this.byName.get(model) ?? (provider.kind === 'openrouter' && model.endsWith(ONLINE) ? this.byName.get(model.slice(0, -ONLINE.length)) : undefined);
     if (entry === undefined) return undefined;
     return entry.provider === provider.kind || RESOLD[provider.kind] === entry.provider || this.unrouted.has(entry.id) ? entry : undefined;

@@ -64,7 +64,9 @@ const NATIVE_SEARCH = /^(?:anthropic|openai|perplexity|x-ai)\//;
  * the client's or the deployment's) may add to a call on `route`, in USD: 0 off OpenRouter or when
  * the request does not ask for it. Exa's results are billed per result; a provider's native search
  * (and the other engines) is passed through at the provider's price, which the proxy holds at $0.01
- * a result: Claude's $10 per 1,000 searches, at most one search per result.
+ * a result: Claude's $10 per 1,000 searches, at most one search per result. Held only: OpenRouter's
+ * answer documents no count of the plugin's results nor its fee (`usage.cost` is the whole call's,
+ * `server_tool_use.web_search_requests` counts searches), so the call is billed what it reports.
  */
 export function openRouterWebFee(chat: ChatCompletionRequest, route: Route): number {
   if (route.provider.kind !== 'openrouter') return 0;

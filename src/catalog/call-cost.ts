@@ -14,7 +14,8 @@ export const PROVIDER_COUNT_SLACK = 1.5;
 /**
  * A web search Claude runs (its `web_search` server tool): $10 per 1,000, whatever the model, billed
  * beside the tokens, which include the results it read. OpenAI-format hosts that report searches
- * (`server_tool_use.web_search_requests`, LiteLLM's field) are billed the same.
+ * (`server_tool_use.web_search_requests`, LiteLLM's field; OpenRouter's `server_tool_use_details`,
+ * read as it in src/usage/reported-usage.ts) are billed the same.
  * @see https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/web-search-tool#usage-and-pricing
  */
 export const WEB_SEARCH_COST = 0.01;

@@ -155,7 +155,7 @@ export interface CompletionUsage {
    */
   prompt_tokens_details?: { cached_tokens?: number; audio_tokens?: number; cache_write_tokens?: number; cache_write_1h_tokens?: number };
   completion_tokens_details?: { reasoning_tokens?: number; audio_tokens?: number };
-  /** Claude's web searches (LiteLLM's field; not OpenAI's): billed per search, beside the tokens. */
+  /** Web searches (LiteLLM's field; not OpenAI's; OpenRouter's `server_tool_use_details` is read as it): billed per search, beside the tokens. */
   server_tool_use?: { web_search_requests: number };
   /*
    * The four fields below are the proxy's, for billing only: the Anthropic translation sets them

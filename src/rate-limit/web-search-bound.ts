@@ -66,7 +66,7 @@ const NATIVE_SEARCH = /^(?:anthropic|openai|perplexity|x-ai)\//;
  * (and the other engines) is passed through at the provider's price, which the proxy holds at $0.01
  * a result: Claude's $10 per 1,000 searches, at most one search per result. Held only: OpenRouter's
  * answer documents no count of the plugin's results nor its fee (`usage.cost` is the whole call's,
- * `server_tool_use.web_search_requests` counts searches), so the call is billed what it reports.
+ * `server_tool_use_details.web_search_requests` counts searches), so the call is billed what it reports.
  */
 export function openRouterWebFee(chat: ChatCompletionRequest, route: Route): number {
   if (route.provider.kind !== 'openrouter') return 0;

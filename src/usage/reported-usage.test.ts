@@ -38,3 +38,37 @@ test("OpenAI's reasoning_tokens are inside completion_tokens: the report stands 
   const noTotal = { prompt_tokens: 32, completion_tokens: 9, completion_tokens_details: { reasoning_tokens: 94 } };
   assert.equal(readReportedUsage(noTotal), noTotal);
 });
+
+// OpenRouter's chat usage as its API schema (ChatUsage, for answers and the last stream chunk) names
+// it: the searches are under `server_tool_use_details`, not LiteLLM's `server_tool_use`.
+// @see https://openrouter.ai/docs/api/api-reference/chat/create-a-chat-completion (ChatUsage, ServerToolUseDetails)
+const OPENROUTER_USAGE = {
+  prompt_tokens: 1210,
+  completion_tokens: 188,
+  total_tokens: 1398,
+  cost: 0.0256,
+  is_byok: false,
+  prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+  cost_details: { upstream_inference_cost: null, upstream_inference_prompt_cost: 0.003025, upstream_inference_completions_cost: 0.00188 },
+  completion_tokens_details: { reasoning_tokens: 0, image_tokens: 0 },
+  server_tool_use_details: { tool_calls_requested: 3, tool_calls_executed: 3, web_search_requests: 2 },
+};
+
+test("OpenRouter's server_tool_use_details.web_search_requests is read as the searches billed (its tool-call counts are not)", () => {
+  const read = readReportedUsage(OPENROUTER_USAGE);
+  assert.deepEqual(read?.server_tool_use, { web_search_requests: 2 });
+  assert.equal(read?.prompt_tokens, 1210);
+  assert.equal((OPENROUTER_USAGE as Record<string, unknown>).server_tool_use, undefined, 'the report as sent is not changed');
+  // No search run: nothing to bill, and the report stands as it is.
+  const none = { ...OPENROUTER_USAGE, server_tool_use_details: { tool_calls_requested: 1, tool_calls_executed: 1, web_search_requests: 0 } };
+  assert.equal(readReportedUsage(none), none);
+  const nulls = { ...OPENROUTER_USAGE, server_tool_use_details: null };
+  assert.equal(readReportedUsage(nulls), nulls);
+});
+
+test('both fields count the same searches: the larger is billed, not their sum', () => {
+  const both = { ...OPENROUTER_USAGE, server_tool_use: { web_search_requests: 1 } };
+  assert.deepEqual(readReportedUsage(both)?.server_tool_use, { web_search_requests: 2 });
+  const litellm = { ...OPENROUTER_USAGE, server_tool_use: { web_search_requests: 4 } };
+  assert.equal(readReportedUsage(litellm), litellm);
+});

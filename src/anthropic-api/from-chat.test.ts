@@ -254,6 +254,13 @@ describe('toAnthropicMessage and errors', () => {
     assert.equal(usageOf({ prompt_tokens: 10, completion_tokens: 3, total_tokens: 13, completion_tokens_details: { reasoning_tokens: 0 } }).output_tokens_details, undefined);
   });
 
+  it("usage: OpenRouter's searches (server_tool_use_details, its chat schema's field) are Claude's server_tool_use, as LiteLLM's field is", () => {
+    const openrouter = { prompt_tokens: 1210, completion_tokens: 188, total_tokens: 1398, cost: 0.0256, server_tool_use_details: { tool_calls_requested: 3, tool_calls_executed: 3, web_search_requests: 2 } };
+    assert.deepEqual(usageOf(openrouter as never).server_tool_use, { web_search_requests: 2, web_fetch_requests: 0 });
+    assert.deepEqual(usageOf({ prompt_tokens: 10, completion_tokens: 3, total_tokens: 13, server_tool_use: { web_search_requests: 1 } }).server_tool_use, { web_search_requests: 1, web_fetch_requests: 0 });
+    assert.equal(usageOf({ ...openrouter, server_tool_use_details: { tool_calls_requested: 1, web_search_requests: 0 } } as never).server_tool_use, undefined);
+  });
+
   // Found by from-chat.property.test.ts: a pass-through host's usage is unchecked.
   it('usage with a count missing, null or no count gives 0s, never NaN (null in JSON) or a missing output_tokens', () => {
     const odd = { completion_tokens: 3, prompt_tokens_details: { cached_tokens: null, cache_write_tokens: -5 } } as never;

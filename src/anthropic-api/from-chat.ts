@@ -18,6 +18,7 @@ import type {
 } from '../providers/anthropic/anthropic-wire.js';
 import { isRecord } from '../providers/anthropic/anthropic-wire.js';
 import { upstreamTokenCount as count } from '../providers/token-count.js';
+import { reportedSearches } from '../usage/reported-usage.js';
 import { blockEvents, searchQueriesOf, urlCitationsOf, webSearchBlocks } from './web-search.js';
 
 export function stopReasonOf(finish: FinishReason | null | undefined, hasToolUse = false): AnthropicStopReason {
@@ -70,8 +71,8 @@ export function usageOf(usage: CompletionUsage | undefined | null): AnthropicUsa
   const outputDetails: unknown = usage.completion_tokens_details;
   const thinking = isRecord(outputDetails) ? Math.min(converted.output_tokens, count(outputDetails.reasoning_tokens)) : 0;
   if (thinking > 0) converted.output_tokens_details = { thinking_tokens: thinking };
-  // Web searches the model ran (Gemini's grounding queries), billed per search as Claude's are.
-  const searches = isRecord(usage.server_tool_use) ? count(usage.server_tool_use.web_search_requests) : 0;
+  // Web searches the model ran (Gemini's grounding queries, OpenRouter's), billed per search as Claude's are.
+  const searches = count(reportedSearches(usage as unknown as Record<string, unknown>));
   if (searches > 0) converted.server_tool_use = { web_search_requests: searches, web_fetch_requests: 0 };
   return converted;
 }

@@ -109,6 +109,12 @@ describe('checkUsage: a provider report is billed only when it is plausible (REL
     assert.deepEqual(checked?.usage, { prompt_tokens: 40, completion_tokens: 9, total_tokens: 49, prompt_tokens_details: { cached_tokens: 10, cache_write_tokens: 20, cache_write_1h_tokens: 5 } });
   });
 
+  test('web searches a report counts stand when a token count fails: they were run, and are billed per search beside the tokens', () => {
+    const reported: CompletionUsage = { prompt_tokens: 40, completion_tokens: 1_000_000, total_tokens: 1_000_040, server_tool_use: { web_search_requests: 3 } };
+    const checked = checkUsage(reported, chat({ max_tokens: 20 }), entry, (source: number) => source, 9);
+    assert.deepEqual(checked?.usage, { prompt_tokens: 40, completion_tokens: 9, total_tokens: 49, server_tool_use: { web_search_requests: 3 } });
+  });
+
   test("a prompt larger than the model's window (with room for other tokenizers) is estimated, cached tokens with it", () => {
     const checked = checkUsage(usage(1e300, 5, 3), chat(), entry, (source: number) => source, 9);
     assert.equal(checked?.usage.prompt_tokens, estimatePromptTokens(chat()));

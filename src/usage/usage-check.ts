@@ -118,7 +118,9 @@ export function checkUsage<S>(
     }
     usage.prompt_tokens_details = details;
   }
-  // What the counts above do not cover stands: Claude's compaction and per-model iterations, the speed and geography it ran at.
+  // What the counts above do not cover stands: the web searches run (billed per search, capped by
+  // webSearchCost), Claude's compaction and per-model iterations, the speed and geography it ran at.
+  if (reported.server_tool_use !== undefined) usage.server_tool_use = reported.server_tool_use;
   if (reported.compaction !== undefined) billingField(usage, 'compaction', reported.compaction);
   if (reported.model_iterations !== undefined) billingField(usage, 'model_iterations', reported.model_iterations);
   if (reported.speed !== undefined) billingField(usage, 'speed', reported.speed);

@@ -38,7 +38,8 @@ describe("OpenRouter's searches in server_tool_use_details are billed", () => {
     openrouter = await startFakeOpenAi({
       apiKey: UPSTREAM_KEY,
       models: ['openai/gpt-4o'],
-      usage: (body) => openRouterUsage(Array.isArray(body.plugins) ? SEARCHES : undefined),
+      // A request whose `user` is `miscounted` is answered with more output than max_tokens allows.
+      usage: (body) => ({ ...openRouterUsage(Array.isArray(body.plugins) ? SEARCHES : undefined), ...(body.user === 'miscounted' ? { completion_tokens: 1_000_000 } : {}) }),
     });
     gateway = await startGateway({ OPENROUTER_API_KEY: UPSTREAM_KEY, OPENROUTER_BASE_URL: `${openrouter.url}/v1`, LLM_PROXY_RPM: '0' });
     const { id, key } = await createKey(gateway.url, { name: 'openrouter-tokens-only', max_budget: 100 });
@@ -72,6 +73,20 @@ describe("OpenRouter's searches in server_tool_use_details are billed", () => {
     assert.equal(answer.status, 200, answer.text.slice(0, 300));
     assert.deepEqual(answer.body.usage, openRouterUsage(SEARCHES));
     await assertCharged(id);
+  });
+
+  test('a report whose token count is not believed is billed from the estimate, and its searches still are', async () => {
+    const { id, key } = await createKey(gateway.url, { name: 'openrouter-searched-miscounted', max_budget: 100 });
+    const answer = await callJson(gateway.url, 'POST', '/v1/chat/completions', key, { ...SEARCHED, user: 'miscounted' });
+    assert.equal(answer.status, 200, answer.text.slice(0, 300));
+    const ours = () => gateway.usage.recent().filter((record) => record.keyId === id);
+    await eventually(() => ours().length >= 1);
+    const record = ours()[0];
+    assert.equal(record?.estimated, true);
+    assert.ok(record?.completionTokens !== undefined && record.completionTokens < 1_000, `completion ${record?.completionTokens} estimated`);
+    // The prompt as reported, the output as estimated from the answer (less than reported), and the searches.
+    const cost = record?.cost ?? 0;
+    assert.ok(cost > SEARCHES * 0.01 && cost < tokensOnly + SEARCHES * 0.01, `cost ${cost}: some of ${tokensOnly} of tokens and ${SEARCHES} searches at $0.01`);
   });
 
   for (const includeUsage of [false, true]) {

@@ -76,8 +76,20 @@ describe('workers: a start that never listens', () => {
   test('a replacement worker stuck after the cluster listens is ended and started again; the other worker serves meanwhile', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-stuck-replacement-'));
     const flag = join(dir, 'stuck');
-    const gateway = await startGatewayProcess({ LLM_PROXY_MASTER_KEY: MASTER_KEY, STUCK_WORKER_AT: 'load', STUCK_WORKER_FILE: flag }, CONFIG, ['--workers', '2'], 'dist/src/main.js', PRELOAD);
+    // The first start gets a minute: under load (the full suite on 2 cores) two workers took more
+    // than 10 s to load, and the start failed before the case began. The 10 s bound under test comes
+    // in by a reload (the primary reads it when it forks a replacement).
+    const gateway = await startGatewayProcess(
+      { LLM_PROXY_MASTER_KEY: MASTER_KEY, STUCK_WORKER_AT: 'load', STUCK_WORKER_FILE: flag },
+      CONFIG.replace('worker_start_timeout_s: 10', 'worker_start_timeout_s: 60'),
+      ['--workers', '2'],
+      'dist/src/main.js',
+      PRELOAD,
+    );
     try {
+      gateway.writeConfig(CONFIG);
+      gateway.child.kill('SIGHUP');
+      await gateway.waitFor('configuration reloaded on every worker', LOADED_MS);
       writeFileSync(flag, '');
       const [first] = childPids(gateway.child.pid as number);
       process.kill(first as number, 'SIGKILL');

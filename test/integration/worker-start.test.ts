@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { eventually, MASTER_KEY } from '../support/gateway-harness.js';
-import { childPids, send, startGatewayProcess } from '../support/gateway-process.js';
+import { alive, childPids, send, startGatewayProcess } from '../support/gateway-process.js';
 import { MAX_START_ATTEMPTS } from '../../src/cluster/primary.js';
 
 const PRELOAD = ['--import', new URL('../support/stuck-worker.js', import.meta.url).href];
@@ -19,15 +19,6 @@ const PAUSED = ['--import', new URL('../support/paused-load.js', import.meta.url
 /** Upper bound only: a `--workers 2` start took 34 s at a load of 16-20. */
 const LOADED_MS = 60_000;
 const CONFIG = 'server:\n  worker_start_timeout_s: 10\nrouting:\n  discovery_interval_s: 0\n';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Starts `--workers 2` with every worker stuck at `at`; resolves with the exit code, the output and the workers' pids. */
 async function stuckStart(at: 'load' | 'config'): Promise<{ code: number | null; output: string; workers: number[] }> {

@@ -26,6 +26,48 @@ export interface GatewayProcess {
   cleanup(): Promise<void>;
 }
 
+/**
+ * Gateways started here that still run, each with whether it leads a process group of its own. A
+ * test file can end before its after() stops one (a later step of its before() threw, the runner's
+ * --test-force-exit, its per-file limit's SIGTERM), and an orphaned gateway serves on for good:
+ * each is stopped when this process ends.
+ */
+const unstopped = new Map<ChildProcessWithoutNullStreams, boolean>();
+
+function stopUnstopped(): void {
+  for (const [child, detached] of unstopped) {
+    try {
+      // A detached start is its own process group: its workers go with it.
+      if (detached && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      else child.kill('SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+/** SIGTERM ends this process without its 'exit' listeners: stop the gateways, then take the signal as before. */
+function onTerminate(): void {
+  stopUnstopped();
+  process.removeListener('SIGTERM', onTerminate);
+  process.kill(process.pid, 'SIGTERM');
+}
+
+function track(child: ChildProcessWithoutNullStreams, detached: boolean): void {
+  if (unstopped.size === 0) {
+    process.on('exit', stopUnstopped);
+    process.on('SIGTERM', onTerminate);
+  }
+  unstopped.set(child, detached);
+  child.once('exit', () => {
+    unstopped.delete(child);
+    if (unstopped.size === 0) {
+      process.removeListener('exit', stopUnstopped);
+      process.removeListener('SIGTERM', onTerminate);
+    }
+  });
+}
+
 export async function freePort(): Promise<number> {
   const probe = createServer();
   await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
@@ -66,6 +108,7 @@ export async function startGatewayProcess(
     detached: options.detached === true,
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
+  track(child, options.detached === true);
   options.onSpawn?.(child);
   let output = '';
   let stderr = '';
@@ -230,6 +273,16 @@ export async function signalEveryProcess(root: number, signal: NodeJS.Signals, s
     await settle(signalled);
   }
   process.kill(-root, signal);
+}
+
+/** Whether process `pid` still runs (signal 0 only checks). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Whether `pid` has `file` open (a server's database: it has read its config). */

@@ -69,6 +69,18 @@ export const loopbackOnly: HostResolver = (hostname, family, callback) => {
 
 export async function startGateway(env: Environment, options: GatewayOptions = {}): Promise<Gateway> {
   const dataDir = env.LLM_PROXY_DB === undefined ? mkdtempSync(join(tmpdir(), 'llm-proxy-test-')) : undefined;
+  const removeDataDir = () => {
+    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    return await start(env, options, dataDir, removeDataDir);
+  } catch (error) {
+    removeDataDir();
+    throw error;
+  }
+}
+
+async function start(env: Environment, options: GatewayOptions, dataDir: string | undefined, removeDataDir: () => void): Promise<Gateway> {
   const { config } = loadConfig({
     LLM_PROXY_API_KEYS: CLIENT_KEY,
     LLM_PROXY_MASTER_KEY: MASTER_KEY,
@@ -93,10 +105,19 @@ export async function startGateway(env: Environment, options: GatewayOptions = {
     resolveHost: options.resolveHost ?? loopbackOnly,
     imageDispatcher: options.imageDispatcher ?? NO_IMAGE_HOSTS,
   });
-  const app = buildApp(services, options.reload === undefined ? {} : { reload: options.reload });
-  options.prepare?.(app);
+  let app: App | undefined;
+  try {
+    app = buildApp(services, options.reload === undefined ? {} : { reload: options.reload });
+    options.prepare?.(app);
+    await app.app.listen({ port: 0, host: options.host ?? '127.0.0.1' });
+  } catch (error) {
+    // What was built must not keep the test file alive (the store, its timers and connections)
+    // or leave its database open when the start fails: the caller has nothing to close.
+    await app?.app.close();
+    await services.close();
+    throw error;
+  }
   const host = options.host ?? '127.0.0.1';
-  await app.app.listen({ port: 0, host });
   const { port } = app.app.server.address() as AddressInfo;
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
@@ -106,7 +127,7 @@ export async function startGateway(env: Environment, options: GatewayOptions = {
     async close() {
       await app.app.close();
       await services.close();
-      if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
+      removeDataDir();
     },
   };
 }

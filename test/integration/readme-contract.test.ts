@@ -228,9 +228,10 @@ const NOT_OURS: Readonly<Record<string, string>> = {
 
 /**
  * The variables `npm run load` reads (its support module and heap probe), documented under Load
- * figures, and those the client-input fuzz and upstream chaos suites read (runs, seeds, scope), under Tests.
+ * figures, those the client-input fuzz and upstream chaos suites read (runs, seeds, scope), under Tests,
+ * and the test runner's (its per-file limit), under Development.
  */
-const LOAD_VARIABLE = /^(?:LOAD|FUZZ|CHAOS)_[A-Z_]+$/;
+const LOAD_VARIABLE = /^(?:LOAD|FUZZ|CHAOS|TEST)_[A-Z_]+$/;
 
 describe('README: environment variables', () => {
   const read = variablesRead();
@@ -251,7 +252,7 @@ describe('README: environment variables', () => {
   });
 
   test('every variable the README names is read by the code (or is named as someone else\'s)', () => {
-    const bench = [...readdirSync(join(ROOT, 'bench')).filter((file) => file.endsWith('.mjs')).map((file) => join('bench', file)), 'test/support/load-support.ts', 'test/integration/client-input-fuzz.test.ts', 'test/integration/upstream-chaos.test.ts']
+    const bench = [...readdirSync(join(ROOT, 'bench')).filter((file) => file.endsWith('.mjs')).map((file) => join('bench', file)), 'test/support/load-support.ts', 'test/integration/client-input-fuzz.test.ts', 'test/integration/upstream-chaos.test.ts', 'scripts/run-tests.mjs']
       .map((file) => readFileSync(join(ROOT, file), 'utf8'))
       .join('\n');
     const stale = [...mentioned].filter((name) => {

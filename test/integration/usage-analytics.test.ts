@@ -275,11 +275,17 @@ describe('dashboard usage API over 100,000 records (SQLite)', () => {
   test('summary, series and deep record pages each answer quickly', async () => {
     const timed = async (path: string): Promise<JsonResponse> => {
       const started = performance.now();
+      const before = process.cpuUsage();
       const response = await get(gateway, path);
-      const ms = performance.now() - started;
+      const { user, system } = process.cpuUsage(before);
+      const cpuMs = (user + system) / 1000;
       assert.equal(response.status, 200, response.text);
-      // Generous for a shared 2-core machine; these take tens of milliseconds when it is idle.
-      assert.ok(ms < 2_000, `${path} took ${Math.round(ms)} ms`);
+      // The work an answer costs, in CPU time: on a loaded machine the wall time is mostly waiting
+      // for a core (the hourly series, 0.8-1 s of CPU whatever the load, took 2.3-2.9 s at a load of
+      // 12-16 on 2 cores). Every thread of this process counts (the SQLite reader thread that runs
+      // the queries, and the test's client too: an overcount).
+      // A page of records costs ~10 ms, a summary ~0.2 s; the bound is for the hourly series.
+      assert.ok(cpuMs < 2_000, `${path} took ${Math.round(cpuMs)} ms of CPU (${Math.round(performance.now() - started)} ms of wall time)`);
       return response;
     };
     const summary = await timed('/admin/usage/summary?group_by=key&limit=25');

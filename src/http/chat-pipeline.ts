@@ -7,7 +7,8 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { invalidValue, isGatewayError, modelNotFound, permissionDenied, upstreamBadResponse, type GatewayError } from '../errors/gateway-error.js';
 import { fitContext, fitsUncounted } from '../context/context-policy.js';
-import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
+import { OPENROUTER_WEB_SEARCH, type ChatCompletionRequest, type CompletionUsage } from '../openai/types.js';
+import { isRecord } from '../json/guards.js';
 import type { Frame } from '../streaming/sse-passthrough.js';
 import { passesThrough } from '../providers/provider.js';
 import { CallAbort } from '../upstream/call-signal.js';
@@ -130,6 +131,22 @@ function checkOutputLimit(chat: ChatCompletionRequest, group: ModelGroup): void 
   }
 }
 
+/**
+ * OpenRouter's `openrouter:web_search` tool is OpenRouter's own: any other provider would refuse it
+ * (or a translator drop it), so a request that any of its deployments, fallbacks included, would
+ * send elsewhere is refused before any call. `web_search_options` is the portable form.
+ */
+function checkServerTools(chat: ChatCompletionRequest, routes: readonly Route[]): void {
+  const index = chat.tools?.findIndex((tool) => isRecord(tool) && tool.type === OPENROUTER_WEB_SEARCH) ?? -1;
+  if (index < 0) return;
+  const elsewhere = routes.find((route) => route.provider.kind !== 'openrouter');
+  if (elsewhere === undefined) return;
+  throw invalidValue(
+    `tools[${index}]`,
+    `the tool type '${OPENROUTER_WEB_SEARCH}' is taken only by OpenRouter deployments, and '${chat.model}' may be served by ${elsewhere.provider.name} (${elsewhere.provider.kind}); use web_search_options for a provider's own web search`,
+  );
+}
+
 function warningsOf(options: PipelineOptions, warnings: readonly string[], redactor: Redactor, rewritten: boolean, route?: Route): string | undefined {
   const rename = options.clientWarning;
   const provider = rename === undefined || warnings.length === 0 ? warnings : warnings.map((warning) => rename(warning, rewritten));
@@ -218,6 +235,7 @@ export class ChatPipeline {
     if (routed === undefined) throw modelNotFound(chat.model);
     checkModelAccess(request, router, routed, chat.model);
     checkOutputLimit(chat, routed);
+    if (chat.tools !== undefined) checkServerTools(chat, reachableGroups(router, routed, request.principal?.models).routes);
     // Context policy (issue #8, src/context/context-policy.ts): a prompt over the model's window is
     // refused, truncated or condensed in place, or moved to a larger-window fallback group. No counting
     // when the catalog knows no window or the body is obviously small.

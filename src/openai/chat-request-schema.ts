@@ -4,7 +4,7 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { invalidType, invalidValue, modelNotFound, type GatewayError } from '../errors/gateway-error.js';
-import type { ChatCompletionRequest } from './types.js';
+import { OPENROUTER_WEB_SEARCH, type ChatCompletionRequest } from './types.js';
 import { describeSchema, describeUnion, type DescribedSchema } from '../json/union-description.js';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -79,6 +79,8 @@ export const ChatCompletionRequestSchema = Type.Object(
           Type.Object({ type: Type.Literal('function'), function: FunctionSchema }, open),
           // openai 6.x `ChatCompletionCustomTool` (GPT-5's free-text tools): OpenAI-format hosts get it as sent; translators refuse it.
           Type.Object({ type: Type.Literal('custom'), custom: Type.Object({ name: Type.String({ minLength: 1, maxLength: 128 }) }, open) }, open),
+          // OpenRouter's web search server tool: only OpenRouter takes it (src/http/chat-pipeline.ts refuses it elsewhere).
+          Type.Object({ type: Type.Literal(OPENROUTER_WEB_SEARCH), parameters: Type.Optional(Type.Object({}, open)) }, open),
         ]),
         { maxItems: 128 },
       ),

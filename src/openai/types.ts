@@ -92,6 +92,19 @@ export interface CustomToolDefinition {
   cache_control?: unknown;
 }
 
+/**
+ * Not OpenAI's: OpenRouter's web search server tool (OpenRouter runs the searches; the model may
+ * call it 0 to `max_uses` times). Only OpenRouter deployments take it (src/http/chat-pipeline.ts).
+ * @see https://openrouter.ai/docs/guides/features/server-tools/web-search
+ */
+export interface OpenRouterWebSearchTool {
+  type: typeof OPENROUTER_WEB_SEARCH;
+  /** OpenRouter's WebSearchServerToolConfig (engine, max_results, max_total_results, max_uses, …), forwarded as sent. */
+  parameters?: Record<string, unknown>;
+}
+
+export const OPENROUTER_WEB_SEARCH = 'openrouter:web_search';
+
 export type ToolChoice =
   | 'none'
   | 'auto'
@@ -129,7 +142,7 @@ export interface ChatCompletionRequest {
   top_logprobs?: number | null;
   logit_bias?: Record<string, number> | null;
   response_format?: ResponseFormat;
-  tools?: Array<ToolDefinition | CustomToolDefinition>;
+  tools?: Array<ToolDefinition | CustomToolDefinition | OpenRouterWebSearchTool>;
   tool_choice?: ToolChoice;
   parallel_tool_calls?: boolean;
   functions?: FunctionDefinition[];

@@ -5,7 +5,7 @@
 // Pure; copies only the objects that held a marker, and returns undefined when there was none.
 // @see https://github.com/omnimind-ai/OmniBot/issues/301 (Mistral's 400 on a text part's cache_control)
 // @see https://github.com/NousResearch/hermes-agent/pull/2391 (OpenRouter's hang on a tool message's marker)
-import type { ChatCompletionRequest, ChatMessage, ToolDefinition, CustomToolDefinition } from '../openai/types.js';
+import type { ChatCompletionRequest, ChatMessage, ToolDefinition, CustomToolDefinition, OpenRouterWebSearchTool } from '../openai/types.js';
 import { isRecord } from '../json/guards.js';
 
 function without<T extends object>(item: T): T {
@@ -30,12 +30,12 @@ function strippedMessage(message: ChatMessage, flattenToolText: boolean): ChatMe
   return copy;
 }
 
-function strippedTool(tool: ToolDefinition | CustomToolDefinition): ToolDefinition | CustomToolDefinition | undefined {
-  // A custom tool (openai 6.x) has no `function` to look in.
-  const inner = tool.type !== 'custom' && hasMarker(tool.function);
+function strippedTool<T extends ToolDefinition | CustomToolDefinition | OpenRouterWebSearchTool>(tool: T): T | undefined {
+  // Only a function tool has a `function` to look in (not a custom tool, openai 6.x, nor OpenRouter's web search).
+  const inner = tool.type === 'function' && hasMarker(tool.function);
   if (!inner && !hasMarker(tool)) return undefined;
   const copy = hasMarker(tool) ? without(tool) : { ...tool };
-  if (inner && copy.type !== 'custom') copy.function = without(copy.function);
+  if (inner && copy.type === 'function') copy.function = without(copy.function);
   return copy;
 }
 

@@ -11,7 +11,7 @@ import type { ModelCatalog } from '../catalog/model-catalog.js';
 import { rateLimited } from '../errors/gateway-error.js';
 import type { Logger } from '../logging/logger.js';
 import { tokensBeside } from '../openai/billing-fields.js';
-import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
+import { OPENROUTER_WEB_SEARCH, type ChatCompletionRequest, type CompletionUsage } from '../openai/types.js';
 import type { Route } from '../routing/model-router.js';
 import { countTokens } from '../usage/token-counts.js';
 import { CHAT_BUDGET_REMEDY, type BudgetLedger, type HoldMode } from './budget-ledger.js';
@@ -162,7 +162,7 @@ export class ChatAdmission {
       }
       return extra;
     };
-    const searching = searches !== undefined || chat.plugins !== undefined || chat.model.endsWith(':online') || routes.some((route) => route.upstreamModel.endsWith(':online'));
+    const searching = searches !== undefined || chat.plugins !== undefined || chat.tools?.some((tool) => tool.type === OPENROUTER_WEB_SEARCH) === true || chat.model.endsWith(':online') || routes.some((route) => route.upstreamModel.endsWith(':online'));
     const remedy = runs !== undefined && (runs.advisors.length > 0 || runs.fallbacks === 'default' || runs.fallbacks.length > 0) ? RUNS_REMEDY : searching ? SEARCH_REMEDY : CHAT_REMEDY;
     return this.reserveTokens(request, reply, () => countTokens({ kind: 'request', chat }), routes, outputOf, remedy, marksOf, extraOf, scaleOf);
   }

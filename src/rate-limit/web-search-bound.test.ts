@@ -4,7 +4,8 @@ import { describe, test } from 'node:test';
 import type { ChatCompletionRequest } from '../openai/types.js';
 import type { ProviderKind } from '../providers/provider.js';
 import type { Route } from '../routing/model-router.js';
-import { searchBound } from './web-search-bound.js';
+import { MAX_BILLED_SEARCHES, WEB_SEARCH_COST } from '../catalog/call-cost.js';
+import { openRouterWebFee, searchBound } from './web-search-bound.js';
 
 function route(kind: ProviderKind): Route {
   return { provider: { kind } } as unknown as Route;
@@ -35,5 +36,35 @@ describe('searchBound', () => {
     assert.deepEqual(KINDS.map((kind) => bounded?.(route(kind))), [7, 0, 0, 0, 0]);
     const open = searchBound({ ...CHAT, web_search_options: {} }, { tools: [{ type: 'web_search_20250305', name: 'web_search' }] });
     assert.deepEqual(KINDS.map((kind) => open?.(route(kind))), [Infinity, Infinity, 1, Infinity, 1]);
+  });
+});
+
+describe("openRouterWebFee: OpenRouter's openrouter:web_search server tool", () => {
+  const openrouter = (upstreamModel: string): Route => ({ provider: { kind: 'openrouter' }, upstreamModel }) as unknown as Route;
+  const searching = (parameters: Record<string, unknown> | undefined, extra: Partial<ChatCompletionRequest> = {}): ChatCompletionRequest =>
+    ({ ...CHAT, tools: [{ type: 'openrouter:web_search', ...(parameters === undefined ? {} : { parameters }) }], ...extra }) as ChatCompletionRequest;
+  const near = (actual: number, expected: number, what: string) => assert.ok(Math.abs(actual - expected) < 1e-9, `${what}: ${actual} ≠ ${expected}`);
+
+  test("Exa: the larger of max_uses searches at $0.01 (what the key is billed) and the results (max_results a search, 5 unless set; max_total_results, 50 unless set) at $0.004", () => {
+    near(openRouterWebFee(searching({ engine: 'exa', max_uses: 3 }), openrouter('openai/gpt-4o')), 0.06, '3 searches of 5 results');
+    near(openRouterWebFee(searching({ engine: 'exa', max_uses: 2, max_results: 10, max_total_results: 12 }), openrouter('openai/gpt-4o')), 0.048, '12 results at most');
+    near(openRouterWebFee(searching({ max_uses: 20, max_results: 1 }), openrouter('meta-llama/llama-3.3-70b-instruct')), 0.2, 'auto is Exa off the native vendors: 20 searches > 20 results');
+  });
+
+  test('no max_uses: nothing bounds the searches, held at the most one call is billed (1,000 searches, $10)', () => {
+    near(openRouterWebFee(searching(undefined), openrouter('meta-llama/llama-3.3-70b-instruct')), MAX_BILLED_SEARCHES * WEB_SEARCH_COST, 'no parameters');
+    near(openRouterWebFee(searching({ max_results: 2 }), openrouter('openai/gpt-4o')), MAX_BILLED_SEARCHES * WEB_SEARCH_COST, 'native search');
+  });
+
+  test("native search: max_uses bounds Anthropic's (OpenRouter forwards it), not the other vendors'", () => {
+    near(openRouterWebFee(searching({ max_uses: 2 }), openrouter('anthropic/claude-sonnet-4.5')), 0.02, 'Claude');
+    near(openRouterWebFee(searching({ engine: 'native', max_uses: 2 }), openrouter('openai/gpt-4o')), MAX_BILLED_SEARCHES * WEB_SEARCH_COST, 'OpenAI ignores max_uses');
+  });
+
+  test("two tools add up; tool_choice none and other providers hold nothing", () => {
+    const two = { ...CHAT, tools: [{ type: 'openrouter:web_search', parameters: { engine: 'exa', max_uses: 1 } }, { type: 'openrouter:web_search', parameters: { engine: 'exa', max_uses: 1 } }] } as ChatCompletionRequest;
+    near(openRouterWebFee(two, openrouter('openai/gpt-4o')), 0.04, 'two tools');
+    assert.equal(openRouterWebFee(searching({ engine: 'exa', max_uses: 3 }, { tool_choice: 'none' }), openrouter('openai/gpt-4o')), 0);
+    assert.equal(openRouterWebFee(searching({ engine: 'exa', max_uses: 3 }), { provider: { kind: 'openai' }, upstreamModel: 'gpt-4o' } as unknown as Route), 0);
   });
 });

@@ -6,7 +6,7 @@
 import { isWebSearchTool } from '../anthropic-api/web-search.js';
 import { isRecord } from '../json/guards.js';
 import { MAX_BILLED_SEARCHES, WEB_SEARCH_COST } from '../catalog/call-cost.js';
-import type { ChatCompletionRequest } from '../openai/types.js';
+import { OPENROUTER_WEB_SEARCH, type ChatCompletionRequest } from '../openai/types.js';
 import { SEARCH_USES } from '../providers/anthropic/convert-request.js';
 import type { Route } from '../routing/model-router.js';
 
@@ -59,22 +59,57 @@ export const OPENROUTER_DEFAULT_RESULTS = 5;
 /** The model vendors whose own search OpenRouter's plugin uses when no `engine` is named. */
 const NATIVE_SEARCH = /^(?:anthropic|openai|perplexity|x-ai)\//;
 
+/** OpenRouter's web search server tool: at most this many results across a request's searches unless `max_total_results` says. */
+export const OPENROUTER_DEFAULT_TOTAL_RESULTS = 50;
+
+/** Whether OpenRouter runs the model vendor's own search for `engine` (`auto` or none: the vendors of NATIVE_SEARCH). */
+function nativeEngine(engine: unknown, upstreamModel: string): boolean {
+  return engine === 'native' || ((engine === undefined || engine === 'auto') && NATIVE_SEARCH.test(upstreamModel));
+}
+
 /**
- * The most OpenRouter's web plugin (`plugins: [{ id: "web" }]`, or a model slug ending `:online`,
- * the client's or the deployment's) may add to a call on `route`, in USD: 0 off OpenRouter or when
- * the request does not ask for it. Exa's results are billed per result; a provider's native search
- * (and the other engines) is passed through at the provider's price, which the proxy holds at $0.01
- * a result: Claude's $10 per 1,000 searches, at most one search per result. Held only: OpenRouter's
- * answer documents no count of the plugin's results nor its fee (`usage.cost` is the whole call's,
- * `server_tool_use_details.web_search_requests` counts searches), so the call is billed what it reports.
+ * The most one `openrouter:web_search` tool may add to a call, in USD: the larger of its searches at
+ * $0.01 (what the key is billed, from `server_tool_use_details.web_search_requests`) and its results
+ * at the plugin's prices (what OpenRouter bills the proxy). `max_uses` bounds the searches, except a
+ * native search other than Claude's (OpenRouter forwards it to Anthropic only): unbounded, they are
+ * held at MAX_BILLED_SEARCHES. Results: `max_results` a search (5 unless set; native search ignores
+ * it, and is priced per search), at most `max_total_results` (50 unless set).
+ * @see https://openrouter.ai/docs/guides/features/server-tools/web-search
+ */
+function searchToolFee(parameters: unknown, upstreamModel: string): number {
+  const config = isRecord(parameters) ? parameters : {};
+  const count = (value: unknown): number | undefined => (typeof value === 'number' && value >= 0 ? value : undefined);
+  const native = nativeEngine(config.engine, upstreamModel);
+  const uses = native && !upstreamModel.startsWith('anthropic/') ? undefined : count(config.max_uses);
+  const searches = Math.min(uses ?? Infinity, MAX_BILLED_SEARCHES);
+  if (native) return searches * WEB_SEARCH_COST;
+  const perSearch = count(config.max_results) ?? OPENROUTER_DEFAULT_RESULTS;
+  const results = Math.min(count(config.max_total_results) ?? OPENROUTER_DEFAULT_TOTAL_RESULTS, searches * perSearch, MAX_BILLED_SEARCHES);
+  return Math.max(searches * WEB_SEARCH_COST, results * (config.engine === 'exa' || config.engine === undefined || config.engine === 'auto' ? OPENROUTER_RESULT_COST : WEB_SEARCH_COST));
+}
+
+/**
+ * The most OpenRouter's web search may add to a call on `route`, in USD: 0 off OpenRouter or when the
+ * request does not ask for it. Its `openrouter:web_search` tools (searchToolFee, added up; none run
+ * with `tool_choice: none`) and its web plugin (`plugins: [{ id: "web" }]`, deprecated, or a model
+ * slug ending `:online`, the client's or the deployment's). The plugin's Exa results are billed per
+ * result; a provider's native search (and the other engines) is passed through at the provider's
+ * price, which the proxy holds at $0.01 a result: Claude's $10 per 1,000 searches, at most one search
+ * per result. Held only: OpenRouter's answer documents no count of the plugin's results nor its fee
+ * (`usage.cost` is the whole call's, `server_tool_use_details.web_search_requests` counts searches),
+ * so the call is billed what it reports.
  */
 export function openRouterWebFee(chat: ChatCompletionRequest, route: Route): number {
   if (route.provider.kind !== 'openrouter') return 0;
+  let tools = 0;
+  if (Array.isArray(chat.tools) && chat.tool_choice !== 'none') {
+    for (const tool of chat.tools) if (isRecord(tool) && tool.type === OPENROUTER_WEB_SEARCH) tools += searchToolFee(tool.parameters, route.upstreamModel);
+  }
   const plugin = Array.isArray(chat.plugins) ? chat.plugins.find((entry): entry is Record<string, unknown> => isRecord(entry) && entry.id === 'web') : undefined;
-  if (plugin === undefined && !chat.model.endsWith(':online') && !route.upstreamModel.endsWith(':online')) return 0;
+  if (plugin === undefined && !chat.model.endsWith(':online') && !route.upstreamModel.endsWith(':online')) return tools;
   const asked = plugin?.max_results;
   const results = typeof asked === 'number' && asked >= 0 ? Math.min(asked, MAX_BILLED_SEARCHES) : OPENROUTER_DEFAULT_RESULTS;
   const engine = plugin?.engine;
   const exa = engine === 'exa' || (engine === undefined && !NATIVE_SEARCH.test(route.upstreamModel));
-  return results * (exa ? OPENROUTER_RESULT_COST : WEB_SEARCH_COST);
+  return tools + results * (exa ? OPENROUTER_RESULT_COST : WEB_SEARCH_COST);
 }

@@ -262,12 +262,13 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeO
     const created = 1_700_000_000;
     const text = lastUserText(body);
     const content = options.answer?.(body) ?? (text.length > 0 ? `${replyText} You said: ${text}` : replyText);
-    const tools = Array.isArray(body.tools) && body.tool_choice !== 'none' ? (body.tools as Array<{ function: { name: string } }>) : undefined;
+    // A server tool (OpenRouter's `openrouter:web_search`) runs on the host: the model calls only the client's function tools.
+    const tools = Array.isArray(body.tools) && body.tool_choice !== 'none' ? (body.tools as Array<{ function?: { name: string } }>).filter((tool) => tool.function !== undefined) : undefined;
     const functions = Array.isArray(body.functions) && body.function_call !== 'none' ? (body.functions as Array<{ name: string }>) : undefined;
     const promptTokens = Math.ceil(raw.length / 4);
     const completionTokens = content.split(' ').length;
     const usage = options.usage?.(body) ?? { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
-    const toolName = tools?.[0]?.function.name;
+    const toolName = tools?.[0]?.function?.name;
     const functionName = functions?.[0]?.name;
     const args = JSON.stringify({ location: 'Tokyo', unit: 'celsius' });
 

@@ -136,10 +136,11 @@ function checkOutputLimit(chat: ChatCompletionRequest, group: ModelGroup): void 
  * (or a translator drop it), so a request that any of its deployments, fallbacks included, would
  * send elsewhere is refused before any call. `web_search_options` is the portable form.
  */
-function checkServerTools(chat: ChatCompletionRequest, routes: readonly Route[]): void {
+function checkServerTools(chat: ChatCompletionRequest, routes: () => readonly Route[]): void {
   const index = chat.tools?.findIndex((tool) => isRecord(tool) && tool.type === OPENROUTER_WEB_SEARCH) ?? -1;
   if (index < 0) return;
-  const elsewhere = routes.find((route) => route.provider.kind !== 'openrouter');
+  // Only now: every request with function tools passes here, and the reachable routes are not free.
+  const elsewhere = routes().find((route) => route.provider.kind !== 'openrouter');
   if (elsewhere === undefined) return;
   throw invalidValue(
     `tools[${index}]`,
@@ -235,7 +236,7 @@ export class ChatPipeline {
     if (routed === undefined) throw modelNotFound(chat.model);
     checkModelAccess(request, router, routed, chat.model);
     checkOutputLimit(chat, routed);
-    if (chat.tools !== undefined) checkServerTools(chat, reachableGroups(router, routed, request.principal?.models).routes);
+    if (chat.tools !== undefined) checkServerTools(chat, () => reachableGroups(router, routed, request.principal?.models).routes);
     // Context policy (issue #8, src/context/context-policy.ts): a prompt over the model's window is
     // refused, truncated or condensed in place, or moved to a larger-window fallback group. No counting
     // when the catalog knows no window or the body is obviously small.

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { openRouterUsage } from '../../test/support/openrouter-usage.js';
 import { readReportedUsage } from './reported-usage.js';
 
 test("DeepSeek's prompt_cache_hit_tokens is read as the cached prompt tokens", () => {
@@ -39,20 +40,8 @@ test("OpenAI's reasoning_tokens are inside completion_tokens: the report stands 
   assert.equal(readReportedUsage(noTotal), noTotal);
 });
 
-// OpenRouter's chat usage as its API schema (ChatUsage, for answers and the last stream chunk) names
-// it: the searches are under `server_tool_use_details`, not LiteLLM's `server_tool_use`.
-// @see https://openrouter.ai/docs/api/api-reference/chat/create-a-chat-completion (ChatUsage, ServerToolUseDetails)
-const OPENROUTER_USAGE = {
-  prompt_tokens: 1210,
-  completion_tokens: 188,
-  total_tokens: 1398,
-  cost: 0.0256,
-  is_byok: false,
-  prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-  cost_details: { upstream_inference_cost: null, upstream_inference_prompt_cost: 0.003025, upstream_inference_completions_cost: 0.00188 },
-  completion_tokens_details: { reasoning_tokens: 0, image_tokens: 0 },
-  server_tool_use_details: { tool_calls_requested: 3, tool_calls_executed: 3, web_search_requests: 2 },
-};
+// OpenRouter's chat usage (test/support/openrouter-usage.ts), from a call that searched twice.
+const OPENROUTER_USAGE = openRouterUsage(2);
 
 test("OpenRouter's server_tool_use_details.web_search_requests is read as the searches billed (its tool-call counts are not)", () => {
   const read = readReportedUsage(OPENROUTER_USAGE);

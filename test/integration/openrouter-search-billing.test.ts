@@ -7,21 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { eventually, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 import { callJson, createKey, settledSpend } from '../support/key-support.js';
-
-/** OpenRouter's usage object as its schema has it; `searches` set only when the call searched. */
-function openRouterUsage(searches: number | undefined): Record<string, unknown> {
-  return {
-    prompt_tokens: 1210,
-    completion_tokens: 188,
-    total_tokens: 1398,
-    cost: 0.0256,
-    is_byok: false,
-    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-    cost_details: { upstream_inference_cost: null, upstream_inference_prompt_cost: 0.003025, upstream_inference_completions_cost: 0.00188 },
-    completion_tokens_details: { reasoning_tokens: 0, image_tokens: 0 },
-    ...(searches === undefined ? {} : { server_tool_use_details: { tool_calls_requested: searches + 1, tool_calls_executed: searches + 1, web_search_requests: searches } }),
-  };
-}
+import { openRouterUsage } from '../support/openrouter-usage.js';
 
 const SEARCHES = 3;
 const QUESTION = [{ role: 'user', content: 'Weather in Paris today?' }];

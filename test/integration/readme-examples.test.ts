@@ -67,6 +67,8 @@ const NOT_RUN: Record<string, string> = {
     "Python's openai package is not installed on the test machines (requests is); anthropic-chat-prompt-cache.test.ts sends the same cache_control request through the Node SDK",
   'client.chat.completions.create(model="mistral/mistral-small-2506", messages=messages,':
     "Python's openai package is not installed on the test machines and `{...}` stands for a schema; openai-family.test.ts sends the same legacy request through the Node SDK to a fake Mistral and reads the function_call back",
+  "# OpenRouter's own search tool (OPENROUTER_API_KEY set): at most 2 searches of 3 Exa results each":
+    'needs an OpenRouter deployment, which searches the web; openrouter-web-search-tool.test.ts sends the same request to a fake OpenRouter, checks the tool reaches it unchanged, the hold of its searches and the 400 on another provider',
   'npm test # builds with tsc, then runs every *.test.js with node\'s test runner': 'the whole suite (this test included), the benchmark and the full-size load run',
 };
 

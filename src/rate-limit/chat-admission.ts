@@ -58,6 +58,9 @@ const SEARCH_REMEDY: HoldRemedy = {
   budget: "Lower max_tokens, shorten the prompt, or allow fewer web searches (max_uses on Claude's web_search tool, web_search_options.search_context_size for Claude on /v1/chat/completions).",
 };
 
+/** A model's output limit for a hold: the catalog's, else the default allowance. */
+const outputLimitOf = (entry: CatalogEntry): number => entry.max_output_tokens ?? DEFAULT_MAX_OUTPUT;
+
 /** A native Claude call with an advisor or server-side fallbacks: both can be bounded in the request. */
 const RUNS_REMEDY: HoldRemedy = {
   tokens: CHAT_REMEDY.tokens,
@@ -140,7 +143,6 @@ export class ChatAdmission {
     // What Claude may run beside one sampling of the model: a server-tool loop, an advisor, fallback
     // models (src/rate-limit/claude-runs-bound.ts); a translated chat request, its web search's loop.
     const runs = nativeBody !== undefined ? claudeRuns(nativeBody) : chat.web_search_options !== undefined && chat.web_search_options !== null ? TRANSLATED_SEARCH_RUNS : undefined;
-    const limit = (entry: CatalogEntry) => entry.max_output_tokens ?? DEFAULT_MAX_OUTPUT;
     const extraOf: HeldExtra = (route, entry, promptTokens) => {
       let extra = openRouterWebFee(chat, route);
       if (searches !== undefined) extra += webSearchCost(entry, searches(route));
@@ -154,7 +156,7 @@ export class ChatAdmission {
           promptTokens,
           output: outputOf(route),
           asked,
-          limit,
+          limit: outputLimitOf,
           writesOf: (model) => heldWrites(model, () => marksOf(route)),
           scale: scaleOf(route),
           body: nativeBody,

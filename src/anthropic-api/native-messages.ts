@@ -2,8 +2,9 @@
 // is an Anthropic upstream, the client's own body goes to the upstream's /v1/messages with the
 // routed model name and our provider key, and the answer's bytes and events come back unchanged.
 // Usage is read from the answer (message_start and message_delta in a stream).
-import { upstreamBadResponse } from '../errors/gateway-error.js';
+import { modelNotAllowed, permissionDenied, upstreamBadResponse } from '../errors/gateway-error.js';
 import { servedNatively, type NativeProtocol } from '../http/native-call.js';
+import type { ModelAllowlist } from '../keys/model-allowlist.js';
 import { convertAnthropicStreamError } from '../providers/anthropic/convert-stream.js';
 import { convertAnthropicUsage, mergeAnthropicUsage, parseAnthropicResponse } from '../providers/anthropic/convert-response.js';
 import {
@@ -19,6 +20,7 @@ import {
 import { JSON_RESPONSE_TOOL } from '../providers/anthropic/convert-request.js';
 import type { ChatTarget, ProviderInstance } from '../providers/provider.js';
 import type { ModelGroup, ModelRouter, Route } from '../routing/model-router.js';
+import { claudeRuns } from '../rate-limit/claude-runs-bound.js';
 import { reachableGroups } from '../routing/reachable-groups.js';
 import { encodeSseData } from '../streaming/sse-encoder.js';
 
@@ -83,6 +85,36 @@ export function servedWithWebSearch(router: ModelRouter, group: ModelGroup, allo
 /** Whether some deployment of the group or of a fallback group the key may use is an Anthropic upstream. */
 export function servedByAnthropicPartly(router: ModelRouter, group: ModelGroup, allowed: readonly string[] | undefined): boolean {
   return reachableGroups(router, group, allowed).groups.some((entry) => entry.deployments.some((deployment) => isAnthropic(deployment.route.provider)));
+}
+
+/**
+ * Claude calls, and bills to the key, the models a Messages body names beside `model`: an advisor
+ * tool's and each server-side fallback's. A key with a `models` list may name only those it may use
+ * on every Anthropic provider the call may reach (the body goes to each as it came); refused before
+ * any call. `"fallbacks": "default"` lets Anthropic choose models no list can be checked against.
+ * Only a body with an advisor or fallbacks reads `routes`.
+ * @see https://platform.claude.com/docs/en/agents-and-tools/tool-use/advisor-tool
+ * @see https://platform.claude.com/docs/en/build-with-claude/refusals-and-fallback
+ */
+export function checkClaudeRunModels(body: unknown, allowlist: ModelAllowlist, routes: () => readonly Route[]): void {
+  const runs = claudeRuns(body);
+  if (runs === undefined) return;
+  if (runs.fallbacks === 'default') {
+    throw permissionDenied(
+      'This key may use only the models it lists, and "fallbacks": "default" lets Anthropic choose the fallback models: name the fallback models instead ("fallbacks": [{"model": ...}]), each one the key may use.',
+      'model_not_allowed',
+      'fallbacks',
+    );
+  }
+  if (runs.advisors.length === 0 && runs.fallbacks.length === 0) return;
+  const providers = new Set(routes().flatMap((route) => (isAnthropic(route.provider) ? [route.provider.name] : [])));
+  const check = (run: { model: string; field: string }, role: string) => {
+    for (const provider of providers) {
+      if (!allowlist.allowsOn(provider, run.model)) throw modelNotAllowed(run.model, ` ${run.field} names it as ${role}, which Anthropic would call and bill to this key.`, run.field);
+    }
+  };
+  for (const advisor of runs.advisors) check(advisor, 'the advisor');
+  for (const fallback of runs.fallbacks) check(fallback, 'a server-side fallback');
 }
 
 /** The chat form of a native answer keeps the model name the answer gave (a hit shows the same). */

@@ -115,14 +115,28 @@ export function authentication(message = 'Invalid API key. Send a valid key in t
   return new GatewayError({ status: 401, type: 'authentication_error', code, message });
 }
 
-export function permissionDenied(message: string, code = 'permission_denied'): GatewayError {
-  return new GatewayError({ status: 403, type: 'permission_error', code, message });
+export function permissionDenied(message: string, code = 'permission_denied', param: string | null = null): GatewayError {
+  return new GatewayError({ status: 403, type: 'permission_error', code, message, param });
+}
+
+/**
+ * A model name as an error message shows it: only when short and printable, so a hostile name
+ * cannot smuggle control characters or megabytes into the answer.
+ */
+function shownModel(model: string): string {
+  return /^[\x20-\x7e]{1,128}$/.test(model) ? `'${model}'` : 'requested';
+}
+
+/**
+ * 403 for a model the calling key's `models` allowlist leaves out. `hint` ends the message; `param`
+ * names the field when the model is not the request's `model` (one the request has the provider call).
+ */
+export function modelNotAllowed(model: string, hint = '', param: string | null = null): GatewayError {
+  return permissionDenied(`This key may not use the model ${shownModel(model)}.${hint}`, 'model_not_allowed', param);
 }
 
 export function modelNotFound(model: string, param: string | null = 'model'): GatewayError {
-  // The model name is echoed only when it is short and printable, so a hostile name cannot
-  // smuggle control characters or megabytes into the answer.
-  const shown = /^[\x20-\x7e]{1,128}$/.test(model) ? `'${model}'` : 'requested';
+  const shown = shownModel(model);
   return new GatewayError({
     status: 404,
     type: 'invalid_request_error',

@@ -5,7 +5,7 @@
 // wire format, in a NativeRunner that replaces the executor for that call.
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { invalidValue, isGatewayError, modelNotFound, permissionDenied, upstreamBadResponse, type GatewayError } from '../errors/gateway-error.js';
+import { invalidValue, isGatewayError, modelNotAllowed, modelNotFound, upstreamBadResponse, type GatewayError } from '../errors/gateway-error.js';
 import { fitContext, fitsUncounted } from '../context/context-policy.js';
 import { OPENROUTER_WEB_SEARCH, type ChatCompletionRequest, type CompletionUsage } from '../openai/types.js';
 import { isRecord } from '../json/guards.js';
@@ -14,7 +14,7 @@ import { passesThrough } from '../providers/provider.js';
 import { CallAbort } from '../upstream/call-signal.js';
 import type { AttemptRecord, ChatCallContext, JsonOutcome, StreamOutcome, StreamStats } from '../routing/chat-executor.js';
 import type { ModelGroup, ModelRouter, Route } from '../routing/model-router.js';
-import { mayUseModel } from '../keys/model-allowlist.js';
+import { allowlistFor, mayUseModel, type ModelAllowlist } from '../keys/model-allowlist.js';
 import { reachableGroups } from '../routing/reachable-groups.js';
 import type { Redactor } from '../logging/redactor.js';
 import type { Services } from '../services.js';
@@ -96,6 +96,12 @@ export interface PipelineOptions {
    * replaced the messages, whose indexes then match nothing the client sent.
    */
   clientWarning?: (warning: string, rewritten: boolean) => string;
+  /**
+   * For a key with a `models` list, once `model` passed and before any call: the models the body has
+   * the provider call itself (Claude's advisor and server-side fallbacks), checked against the list.
+   * `routes` gives the deployments the key may reach.
+   */
+  checkNamedModels?: (allowlist: ModelAllowlist, routes: () => readonly Route[]) => void;
   /** Extra answer headers (e.g. `X-LLM-Proxy-Emulated`). */
   headers?: Readonly<Record<string, string>>;
 }
@@ -116,7 +122,7 @@ export function routeHeader(attempts: readonly AttemptRecord[], skipped?: readon
 export function checkModelAccess(request: FastifyRequest, router: Pick<ModelRouter, 'plan' | 'version'>, group: ModelGroup, requested: string, hint = ''): void {
   const allowed = request.principal?.models;
   if (allowed === undefined || mayUseModel(allowed, router, requested, group)) return;
-  throw permissionDenied(`This key may not use the model '${requested}'.${hint}`, 'model_not_allowed');
+  throw modelNotAllowed(requested, hint);
 }
 
 /** A group allows the smallest output limit of its deployments: the balancer or a retry may pick any of them. */
@@ -235,6 +241,8 @@ export class ChatPipeline {
     const routed = router.plan(chat.model);
     if (routed === undefined) throw modelNotFound(chat.model);
     checkModelAccess(request, router, routed, chat.model);
+    const allowed = request.principal?.models;
+    if (allowed !== undefined && options.checkNamedModels !== undefined) options.checkNamedModels(allowlistFor(allowed, router), () => reachableGroups(router, routed, allowed).routes);
     checkOutputLimit(chat, routed);
     if (chat.tools !== undefined) checkServerTools(chat, () => reachableGroups(router, routed, request.principal?.models).routes);
     // Context policy (issue #8, src/context/context-policy.ts): a prompt over the model's window is

@@ -31,6 +31,17 @@ describe('ModelAllowlist', () => {
     assert.equal(allows(['team'], 'openai/gpt-4o'), false);
   });
 
+  test('a model a provider calls itself: by its name, or an entry that routes to it on that provider; not by a group', () => {
+    const on = (entries: string[], provider: string, model: string): boolean => new ModelAllowlist(entries, (name) => router.plan(name)).allowsOn(provider, model);
+    for (const entry of ['gpt-4o-mini', 'openai/gpt-4o-mini', 'mini']) {
+      assert.equal(on([entry], 'openai', 'gpt-4o-mini'), true, entry);
+      assert.equal(on([entry], 'backup', 'gpt-4o-mini'), entry === 'gpt-4o-mini', `${entry} on backup`);
+      assert.equal(on([entry], 'openai', 'gpt-4o'), false, entry);
+    }
+    assert.equal(on(['team'], 'openai', 'gpt-4o'), false);
+    assert.equal(on(['smart'], 'openai', 'gpt-4o'), false);
+  });
+
   test('entries that route nowhere allow only their own name', () => {
     assert.equal(allows(['no-such-model'], 'no-such-model'), true);
     assert.equal(allows(['no-such-model', 'nowhere/x'], 'gpt-4o-mini'), false);

@@ -65,6 +65,15 @@ export class ModelAllowlist {
     return group !== undefined && this.allows(name, group);
   }
 
+  /**
+   * Whether the list allows `model` called on `provider` by the provider itself (a model the request
+   * names for it to run: Claude's advisor, its server-side fallbacks): listed by that name, or by a
+   * name that routes to `provider/model` (that form itself, the bare name, an alias).
+   */
+  allowsOn(provider: string, model: string): boolean {
+    return this.names.has(model) || this.allowsDeployment(`${provider}/${model}`);
+  }
+
   /** Whether the list reaches this deployment (`provider/model`) through a name that routes to it alone. */
   allowsDeployment(deployment: string): boolean {
     return this.resolveTargets().deployments.has(deployment);

@@ -49,8 +49,8 @@ describe('claudeRuns', () => {
       ],
     });
     assert.deepEqual(runs?.advisors, [
-      { model: 'claude-big', uses: 3, maxTokens: 2048, writes: '1h' },
-      { model: 'claude-big', uses: SERVER_LOOP_ITERATIONS, maxTokens: undefined, writes: 'default' },
+      { model: 'claude-big', field: 'tools[0].model', uses: 3, maxTokens: 2048, writes: '1h' },
+      { model: 'claude-big', field: 'tools[1].model', uses: SERVER_LOOP_ITERATIONS, maxTokens: undefined, writes: 'default' },
     ]);
     assert.equal(runs?.iterations, SERVER_LOOP_ITERATIONS);
     assert.equal(claudeRuns({ ...ASK, tools: [{ type: 'advisor_20260301', name: 'advisor', model: 'claude-big' }], tool_choice: { type: 'none' } }), undefined);
@@ -61,8 +61,8 @@ describe('claudeRuns', () => {
       iterations: 1,
       advisors: [],
       fallbacks: [
-        { model: 'claude-a', maxTokens: 50, speed: 'fast' },
-        { model: 'claude-c', maxTokens: undefined, speed: undefined },
+        { model: 'claude-a', field: 'fallbacks[0].model', maxTokens: 50, speed: 'fast' },
+        { model: 'claude-c', field: 'fallbacks[3].model', maxTokens: undefined, speed: undefined },
       ],
     });
     assert.deepEqual(claudeRuns({ ...ASK, fallbacks: 'default' })?.fallbacks, 'default');
@@ -92,7 +92,7 @@ describe('claudeRunsHold', () => {
   });
 
   test('an advisor at its own rates, or the requested model’s when the catalog does not price it', () => {
-    const advisor = { model: 'claude-big', uses: 2, maxTokens: 500, writes: 'none' as const };
+    const advisor = { model: 'claude-big', field: 'tools[0].model', uses: 2, maxTokens: 500, writes: 'none' as const };
     assert.equal(claudeRunsHold({ iterations: 1, advisors: [advisor], fallbacks: [] }, pricing()), 2 * (10 + 0.5 * 20));
     // No max_tokens: the advisor model's output limit (1,000 tokens).
     assert.equal(claudeRunsHold({ iterations: 1, advisors: [{ ...advisor, maxTokens: undefined }] , fallbacks: [] }, pricing()), 2 * (10 + 20));
@@ -100,7 +100,14 @@ describe('claudeRunsHold', () => {
   });
 
   test('fallback attempts read the prompt and what the attempts before them may have written, each with its own loop', () => {
-    const runs = { iterations: 2, advisors: [], fallbacks: [{ model: 'claude-big', maxTokens: 200, speed: undefined }, { model: 'claude-x', maxTokens: undefined, speed: undefined }] };
+    const runs = {
+      iterations: 2,
+      advisors: [],
+      fallbacks: [
+        { model: 'claude-big', field: 'fallbacks[0].model', maxTokens: 200, speed: undefined },
+        { model: 'claude-x', field: 'fallbacks[1].model', maxTokens: undefined, speed: undefined },
+      ],
+    };
     // The requested model's second iteration: 1; claude-big reads 1,100 twice and writes 200: 11 + 4 + 11;
     // claude-x reads 1,300 twice and writes the request's 100: 1.3 + 0.2 + 1.3.
     assert.ok(Math.abs(claudeRunsHold(runs, pricing()) - (1 + 26 + 2.8)) < 1e-9);

@@ -25,6 +25,8 @@ const ADVISOR_TOOL = /^advisor_\d{8}$/;
 /** One advisor tool: who advises, how often and how long at most. */
 export interface AdvisorRun {
   model: string;
+  /** Where the body names the model (`tools[1].model`), for an error about it. */
+  field: string;
   /** `max_uses`, else one consultation per iteration of the loop. */
   uses: number;
   /** `max_tokens` (the advisor's thinking and text per call); undefined: the advisor model's output limit. */
@@ -36,6 +38,8 @@ export interface AdvisorRun {
 /** One fallback attempt the request names, with the fields it may override for that attempt. */
 export interface FallbackRun {
   model: string;
+  /** Where the body names the model (`fallbacks[0].model`). */
+  field: string;
   maxTokens: number | undefined;
   speed: unknown;
 }
@@ -52,20 +56,21 @@ function positive(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined;
 }
 
-function advisorRun(tool: Record<string, unknown>): AdvisorRun | undefined {
+function advisorRun(tool: Record<string, unknown>, index: number): AdvisorRun | undefined {
   if (typeof tool.model !== 'string' || tool.model.length === 0) return undefined;
   const caching = tool.caching;
   const writes: HeldWrites = !isRecord(caching) ? 'none' : caching.ttl === '1h' ? '1h' : 'default';
-  return { model: tool.model, uses: positive(tool.max_uses) ?? SERVER_LOOP_ITERATIONS, maxTokens: positive(tool.max_tokens), writes };
+  return { model: tool.model, field: `tools[${index}].model`, uses: positive(tool.max_uses) ?? SERVER_LOOP_ITERATIONS, maxTokens: positive(tool.max_tokens), writes };
 }
 
 function fallbackRuns(value: unknown): FallbackRun[] | 'default' {
   if (value === 'default') return 'default';
   if (!Array.isArray(value)) return [];
   const runs: FallbackRun[] = [];
-  for (const entry of value) {
+  for (let index = 0; index < value.length; index++) {
+    const entry: unknown = value[index];
     if (!isRecord(entry) || typeof entry.model !== 'string' || entry.model.length === 0) continue;
-    runs.push({ model: entry.model, maxTokens: positive(entry.max_tokens), speed: entry.speed });
+    runs.push({ model: entry.model, field: `fallbacks[${index}].model`, maxTokens: positive(entry.max_tokens), speed: entry.speed });
   }
   return runs;
 }
@@ -81,10 +86,12 @@ export function claudeRuns(body: unknown): ClaudeRuns | undefined {
   const advisors: AdvisorRun[] = [];
   const toolsRun = !(isRecord(body.tool_choice) && body.tool_choice.type === 'none');
   if (toolsRun && Array.isArray(body.tools)) {
-    for (const tool of body.tools) {
+    const tools: unknown[] = body.tools;
+    for (let index = 0; index < tools.length; index++) {
+      const tool = tools[index];
       if (!isRecord(tool) || typeof tool.type !== 'string' || !SERVER_TOOL.test(tool.type)) continue;
       iterations = SERVER_LOOP_ITERATIONS;
-      const advisor = ADVISOR_TOOL.test(tool.type) ? advisorRun(tool) : undefined;
+      const advisor = ADVISOR_TOOL.test(tool.type) ? advisorRun(tool, index) : undefined;
       if (advisor !== undefined) advisors.push(advisor);
     }
   }

@@ -1,7 +1,7 @@
 // GET /api/models, /api/models/search and /api/models/{model_id}: the model catalog as the calling
 // key may see it (CONTRACT.md "Model"). The figures, search and index live in src/catalog/.
 import type { FastifyInstance } from 'fastify';
-import { modelNotFound, permissionDenied } from '../../errors/gateway-error.js';
+import { modelNotAllowed, modelNotFound } from '../../errors/gateway-error.js';
 import { searchModels } from '../../catalog/model-search.js';
 import type { Services } from '../../services.js';
 
@@ -27,7 +27,7 @@ export function registerCatalog(app: FastifyInstance, services: Services): void 
     if (model === undefined) throw modelNotFound(id, null);
     const allowed = services.models.visibleTo(request.principal?.models);
     if (allowed !== undefined && !allowed(model)) {
-      throw permissionDenied(`This key may not use the model '${model.id}'.`, 'model_not_allowed');
+      throw modelNotAllowed(model.id);
     }
     return { model };
   });

@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { toAnthropicMessage, AnthropicStreamWriter, encodeErrorEvent } from '../../anthropic-api/from-chat.js';
 import { validateCountTokensRequest, validateMessagesRequest } from '../../anthropic-api/messages-request.js';
-import { anthropicHeaders, isAnthropic, messagesProtocol, servedByAnthropicOnly, servedByAnthropicPartly, servedWithWebSearch } from '../../anthropic-api/native-messages.js';
+import { anthropicHeaders, checkClaudeRunModels, isAnthropic, messagesProtocol, servedByAnthropicOnly, servedByAnthropicPartly, servedWithWebSearch } from '../../anthropic-api/native-messages.js';
 import { toChatRequest } from '../../anthropic-api/to-chat-request.js';
 import { invalidJson, invalidRequest, modelNotFound, upstreamBadResponse } from '../../errors/gateway-error.js';
 import type { ChatCompletionResponse } from '../../openai/types.js';
@@ -101,6 +101,8 @@ export function registerMessages(app: FastifyInstance, services: Services, pipel
         translatedMarkers: marked,
         fitChat: chatFormFor,
         ...(nativeOnly ? { nativeBody: body, nativeKey } : partly ? { nativeBody: body, nativeKey, warningsFor: (route) => (mixedServes && isAnthropic(route.provider) ? undefined : warnings) } : { warnings }),
+        // Claude gets the body as it came: the models it names for Claude to call are the key's to allow.
+        ...(nativeOnly || partly ? { checkNamedModels: (allowlist, routes) => checkClaudeRunModels(body, allowlist, routes) } : {}),
         // The provider's warnings name chat fields: the client is told its own, as in a 400 (below).
         clientWarning: (warning, rewritten) => params.mapWarning(warning, rewritten),
         native: (group, rewritten) => {

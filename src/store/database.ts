@@ -114,6 +114,10 @@ export interface DatabaseOptions {
   databaseUrl?: string;
   /** Longest wait for a connection or a query on PostgreSQL. */
   timeoutMs?: number;
+  /** PostgreSQL connections in the pool (default 20). */
+  poolSize?: number;
+  /** Longest wait for a free pooled PostgreSQL connection (default timeoutMs, at most 3 s). */
+  poolWaitMs?: number;
   /** Longest wait for another process's write lock on the SQLite file (default 5 s). */
   busyTimeoutMs?: number;
 }
@@ -208,9 +212,9 @@ export function openDatabase(options: DatabaseOptions, onPoolError: (error: Erro
     const timeout = options.timeoutMs ?? 5_000;
     const pool = new (loadPg().Pool)({
       connectionString: options.databaseUrl,
-      max: 20,
+      max: options.poolSize ?? 20,
       // Also the longest wait for a free pooled connection.
-      connectionTimeoutMillis: Math.min(timeout, 3_000),
+      connectionTimeoutMillis: options.poolWaitMs ?? Math.min(timeout, 3_000),
       query_timeout: timeout,
       idleTimeoutMillis: 30_000,
       types: pgTypes,

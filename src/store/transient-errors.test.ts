@@ -12,6 +12,11 @@ test("the database's state is transient; what it says of the data is not", () =>
     assert.equal(isTransientStoreError(coded(code)), false, code);
   }
   assert.equal(isTransientStoreError(new Error('Connection terminated unexpectedly')), false, 'no code: the writer asks the database');
+  // node-pg's timeouts have no code either, but a ping answering after one says nothing of the data (test/store/postgres-pool-busy.test.ts).
+  for (const message of ['timeout exceeded when trying to connect', 'Query read timeout', 'Connection terminated due to connection timeout']) {
+    assert.equal(isTransientStoreError(new Error(message)), true, message);
+  }
+  assert.equal(isTransientStoreError(Object.assign(new Error('Query read timeout'), { code: '22P02' })), false, 'a code decides');
   assert.equal(isTransientStoreError(undefined), false);
   assert.equal(isTransientStoreError({ code: 5 }), false);
 });

@@ -14,8 +14,17 @@ const SQLITE_TRANSIENT = ['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_READONLY', 'SQ
  */
 const POSTGRES_TRANSIENT_CLASSES = new Set(['08', '25', '40', '53', '55', '57', '58']);
 
+/**
+ * node-pg's own timeouts, which carry no code: a wait for a pooled connection (pg-pool), a new
+ * connection's, a query's answer (query_timeout). Each says the database was busy (a burst, a row
+ * lock held by another instance), never what it thinks of the data, and its ping can answer at
+ * once: the usage writer took them for refused records and dropped them.
+ */
+const POSTGRES_CLIENT_TIMEOUTS = new Set(['timeout exceeded when trying to connect', 'Connection terminated due to connection timeout', 'Query read timeout']);
+
 export function isTransientStoreError(error: unknown): boolean {
   const code = typeof error === 'object' && error !== null && 'code' in error ? (error as { code: unknown }).code : undefined;
+  if (code === undefined && error instanceof Error) return POSTGRES_CLIENT_TIMEOUTS.has(error.message);
   if (typeof code !== 'string') return false;
   if (code.startsWith('SQLITE_')) return SQLITE_TRANSIENT.some((prefix) => code === prefix || code.startsWith(`${prefix}_`));
   // A socket's errno (ECONNREFUSED, ECONNRESET, ETIMEDOUT…).

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { KEYS, record, type Json } from '../support/conformance-providers.js';
-import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
+import { readAnthropicJson, startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { CLIENT_KEY, startGateway, type Gateway } from '../support/gateway-harness.js';
 
@@ -242,19 +242,59 @@ describe('translated requests fitted to the provider', () => {
     assert.equal(response.headers.get('x-llm-proxy-warnings'), 'thinking: claude-sonnet-4-5 takes no adaptive thinking (a budget only, Claude 4.5 and earlier); sent budget_tokens 8192, the budget of effort medium');
   });
 
-  test('a tool loop whose assistant turn came without thinking_blocks: off on a model that can stop thinking (Anthropic refuses manual thinking then), kept as asked where thinking cannot be off, with a warning that says so', async () => {
-    const cases: Array<[string, Json, Json | undefined, string]> = [
-      ['claude-sonnet-4-5', { thinking: { type: 'enabled', budget_tokens: 2048 } }, undefined, 'so it is off for this call'],
-      ['claude-sonnet-5-5', { reasoning_effort: 'none' }, { type: 'between_tools' }, 'claude-sonnet-5-5 cannot turn thinking off, so it thinks on without the reasoning behind those calls'],
-      ['claude-opus-5-5', { thinking: { type: 'adaptive' } }, { type: 'adaptive' }, 'claude-opus-5-5 cannot turn thinking off, so it thinks on without the reasoning behind those calls'],
+  test("Claude's signed thinking comes back on the answer as thinking_blocks; replayed with the assistant turn, it reaches Claude first in that turn and thinking stays on in the tool loop", async () => {
+    anthropic.respondWith('thinking-tools');
+    const thinking = { type: 'enabled', budget_tokens: 2048 };
+    const first = await post('/v1/chat/completions', { model: 'anthropic/claude-opus-4-6', max_tokens: 4096, thinking, tools: [weather], messages: [ask] });
+    assert.equal(first.status, 200, first.text);
+    const reply = record(record((JSON.parse(first.text) as { choices: Json[] }).choices[0]).message);
+    const blocks = (readAnthropicJson('anthropic-thinking-tools.response.json') as { content: Json[] }).content.slice(0, 1);
+    assert.deepEqual(reply.thinking_blocks, blocks);
+    // The client sends the assistant message back as it came (the openai SDK keeps unknown fields).
+    const replay = await post('/v1/chat/completions', {
+      model: 'anthropic/claude-opus-4-6',
+      max_tokens: 4096,
+      thinking,
+      tools: [weather],
+      messages: [ask, reply, { role: 'tool', tool_call_id: record((reply.tool_calls as Json[])[0]).id, content: '18°C' }],
+    });
+    assert.equal(replay.status, 200, replay.text);
+    assert.equal(replay.headers.get('x-llm-proxy-warnings'), null);
+    const sent = record(anthropic.requests.at(-1)?.body);
+    assert.deepEqual(sent.thinking, thinking);
+    const turn = (sent.messages as Json[])[1];
+    assert.deepEqual([turn?.role, (turn?.content as Json[]).map((block) => block.type)], ['assistant', ['thinking', 'tool_use']]);
+    assert.deepEqual((turn?.content as Json[])[0], blocks[0]);
+  });
+
+  test('a tool loop whose assistant turn came without thinking_blocks: a budget goes off where thinking can stop (Anthropic refuses it then), adaptive where it cannot (Mythos Preview); adaptive thinking stays as asked, unsaid', async () => {
+    const cases: Array<[string, Json, Json | undefined, Json | undefined, string | null]> = [
+      ['claude-sonnet-4-5', { thinking: { type: 'enabled', budget_tokens: 2048 } }, undefined, undefined, 'so it is off for this call'],
+      ['claude-mythos-preview', { thinking: { type: 'enabled', budget_tokens: 2048 } }, { type: 'adaptive' }, { effort: 'low' }, 'claude-mythos-preview cannot turn thinking off, so it went as adaptive at effort low'],
+      // Adaptive thinking may skip a step (a forced call skips it), so Claude takes a turn that opens with its call.
+      ['claude-opus-4-6', { thinking: { type: 'adaptive' } }, { type: 'adaptive' }, undefined, null],
+      ['claude-opus-5', { thinking: { type: 'adaptive' }, output_config: { effort: 'xhigh' } }, { type: 'adaptive' }, { effort: 'xhigh' }, null],
+      ['claude-haiku-5-5', { reasoning_effort: 'high' }, { type: 'adaptive' }, { effort: 'high' }, null],
+      ['claude-sonnet-5-5', { thinking: { type: 'between_tools' } }, { type: 'between_tools' }, undefined, null],
+      ['claude-opus-5-5', { thinking: { type: 'adaptive' } }, { type: 'adaptive' }, undefined, null],
     ];
-    for (const [model, asked, thinking, said] of cases) {
+    for (const [model, asked, thinking, config, said] of cases) {
       const response = await post('/v1/chat/completions', { model: `anthropic/${model}`, max_tokens: 4096, tools: [weather], messages: loop, ...asked });
       assert.equal(response.status, 200, `${model}: ${response.text}`);
-      assert.deepEqual(record(anthropic.requests.at(-1)?.body).thinking, thinking, model);
-      const warnings = response.headers.get('x-llm-proxy-warnings') ?? '';
-      assert.ok(warnings.includes(`came without its thinking_blocks (replay the message as the answer gave it)`) && warnings.includes(said), `${model}: ${warnings}`);
+      const sent = record(anthropic.requests.at(-1)?.body);
+      assert.deepEqual([sent.thinking, sent.output_config], [thinking, config], model);
+      const warnings = response.headers.get('x-llm-proxy-warnings');
+      if (said === null) assert.equal(warnings, null, model);
+      else assert.ok((warnings ?? '').includes('came without its thinking_blocks (replay the message as the answer gave it)') && (warnings ?? '').includes(said), `${model}: ${warnings}`);
     }
+  });
+
+  test('a budget with a forced tool call on Claude Mythos Preview (it cannot stop thinking) goes as adaptive at the effort the budget means, said; Anthropic refused it ("Thinking may not be enabled when tool_choice forces tool use.")', async () => {
+    const response = await post('/v1/chat/completions', { model: 'anthropic/claude-mythos-preview', max_tokens: 20000, tools: [weather], tool_choice: 'required', thinking: { type: 'enabled', budget_tokens: 16384 }, messages: [ask] });
+    assert.equal(response.status, 200, response.text);
+    const sent = record(anthropic.requests.at(-1)?.body);
+    assert.deepEqual([sent.tool_choice, sent.thinking, sent.output_config], [{ type: 'any' }, { type: 'adaptive' }, { effort: 'high' }]);
+    assert.equal(response.headers.get('x-llm-proxy-warnings'), 'thinking: Claude does not think on a budget when a tool call is forced (tool_choice required or named), and claude-mythos-preview cannot turn thinking off, so it went as adaptive at effort high');
   });
 
   test('a forced tool call on the Claude models that think on every answer and take one (Fable 5, Mythos 5) keeps their thinking, with no warning that it is off', async () => {
@@ -298,25 +338,6 @@ describe('translated requests fitted to the provider', () => {
       assert.equal(response.status, 200, response.text);
       assert.equal(record(anthropic.requests.at(-1)?.body).thinking, undefined);
       assert.equal(response.headers.get('x-llm-proxy-warnings'), 'thinking: claude-3-5-haiku-20241022 does not think (Claude 3.7 and later do), ignored');
-    }
-  });
-
-  test("a tool loop without thinking_blocks on a Claude model that thinks unless told not to (Opus 5, Sonnet 5, Haiku 5.5) sends thinking disabled, so the warning that it is off is true; at high effort at most where disabled needs it", async () => {
-    const cases: Array<[string, Json | undefined, Json | undefined, string | undefined]> = [
-      ['claude-opus-5', undefined, undefined, undefined],
-      ['claude-sonnet-5', undefined, undefined, undefined],
-      ['claude-haiku-5-5', { effort: 'max' }, { effort: 'high' }, 'output_config.effort: claude-haiku-5-5 takes thinking disabled at effort high or below; sent high'],
-      // Before 5, leaving thinking out is off: nothing to send.
-      ['claude-opus-4-7', undefined, undefined, undefined],
-    ];
-    for (const [model, output_config, config, said] of cases) {
-      const response = await post('/v1/chat/completions', { model: `anthropic/${model}`, max_tokens: 4096, tools: [weather], messages: loop, thinking: { type: 'adaptive' }, ...(output_config === undefined ? {} : { output_config }) });
-      assert.equal(response.status, 200, `${model}: ${response.text}`);
-      const sent = record(anthropic.requests.at(-1)?.body);
-      assert.deepEqual([sent.thinking, sent.output_config], [model === 'claude-opus-4-7' ? undefined : { type: 'disabled' }, config], model);
-      const warnings = response.headers.get('x-llm-proxy-warnings') ?? '';
-      assert.ok(warnings.includes('so it is off for this call'), `${model}: ${warnings}`);
-      if (said !== undefined) assert.ok(warnings.includes(said), `${model}: ${warnings}`);
     }
   });
 

@@ -46,6 +46,8 @@ export type AnthropicScenario =
   | 'advisor'
   /** Plain only: Claude Fable 5 declined and Claude Opus 4.8 answered (usage.iterations: Fable's 1,000 and 1, Opus's fallback_message 1,100 and 399; top-level 2,100 and 400). */
   | 'fallback'
+  /** Plain only: Claude Sonnet 4.6 thought (one signed thinking block), then called get_weather for Paris, as Anthropic's thinking-with-tools walkthrough shows. */
+  | 'thinking-tools'
   /** Claude searched the web twice (server_tool_use, web_search_tool_result, a cited text block; usage server_tool_use.web_search_requests 2). */
   | 'web-search'
   /** Stream only: a few events, then an `error` event (overloaded_error). */

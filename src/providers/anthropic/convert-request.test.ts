@@ -582,24 +582,66 @@ describe('extended thinking', () => {
     assert.match(sonnet.warnings.join('\n'), /^thinking: Claude does not think on a budget when a tool call is forced/m);
   });
 
-  it('a tool loop without thinking_blocks on a model that thinks unless told not to (Claude 5 and later) sends disabled, at effort high at most on Opus 5 and later', () => {
+  it('a tool loop without thinking_blocks keeps adaptive thinking as asked, unsaid: Claude may skip thinking in a step, so the API takes a turn that opens with its call (a budget is what it refuses)', () => {
     const loop: ChatCompletionRequest['messages'] = [
       { role: 'user', content: 'Weather in Paris?' },
       { role: 'assistant', content: null, tool_calls: [call] },
       { role: 'tool', tool_call_id: 'toolu_01', content: '18°C' },
     ];
-    const opus = convert({ model: 'claude-opus-5', thinking: { type: 'adaptive' }, output_config: { effort: 'xhigh' }, messages: loop }, { model: 'claude-opus-5' });
-    assert.deepEqual([opus.body.thinking, opus.body.output_config], [{ type: 'disabled' }, { effort: 'high' }]);
-    assert.match(opus.warnings.join('\n'), /so it is off for this call$/m);
-    assert.match(opus.warnings.join('\n'), /^output_config.effort: claude-opus-5 takes thinking disabled at effort high or below; sent high$/m);
-    // Sonnet 5 has no such effort rule; before Claude 5, leaving thinking out is off.
-    const sonnet = convert({ model: 'claude-sonnet-5', thinking: { type: 'adaptive' }, output_config: { effort: 'max' }, messages: loop }, { model: 'claude-sonnet-5' });
-    assert.deepEqual([sonnet.body.thinking, sonnet.body.output_config], [{ type: 'disabled' }, { effort: 'max' }]);
-    const older = convert({ model: 'claude-opus-4-8', thinking: { type: 'adaptive' }, messages: loop }, { model: 'claude-opus-4-8' });
-    assert.equal(older.body.thinking, undefined);
-    // reasoning_effort none with the client's own max effort on Opus 5: disabled at high.
+    const cases: Array<[string, Partial<ChatCompletionRequest>, unknown, unknown]> = [
+      ['claude-sonnet-4-6', { thinking: { type: 'adaptive' } }, { type: 'adaptive' }, undefined],
+      ['claude-opus-4-7', { reasoning_effort: 'high' }, { type: 'adaptive' }, { effort: 'high' }],
+      // Claude 5 and later: no `disabled` sent, and the client's xhigh is not lowered for it.
+      ['claude-opus-5', { thinking: { type: 'adaptive' }, output_config: { effort: 'xhigh' } }, { type: 'adaptive' }, { effort: 'xhigh' }],
+      ['claude-haiku-5-5', { thinking: { type: 'adaptive' }, output_config: { effort: 'max' } }, { type: 'adaptive' }, { effort: 'max' }],
+      // The models that cannot turn thinking off: as asked, and no warning that they think on without it.
+      ['claude-sonnet-5-5', { thinking: { type: 'between_tools' } }, { type: 'between_tools' }, undefined],
+      ['claude-opus-5-5', { thinking: { type: 'adaptive' } }, { type: 'adaptive' }, undefined],
+      ['claude-fable-5-1', { reasoning_effort: 'high' }, { type: 'adaptive' }, { effort: 'high' }],
+    ];
+    for (const [model, asked, thinking, config] of cases) {
+      const { body, warnings } = convert({ model, messages: loop, tools: [{ type: 'function', function: { name: 'get_weather' } }], ...asked }, { model });
+      assert.deepEqual([body.thinking, body.output_config, warnings], [thinking, config, []], model);
+    }
+    // A budget still goes off (Claude 4.5 and earlier take nothing else), said; disabled is not needed before Claude 5.
+    const budget = convert({ model: 'claude-sonnet-4-5', thinking: { type: 'adaptive' }, messages: loop }, { model: 'claude-sonnet-4-5', defaultMaxTokens: 64000 });
+    assert.equal(budget.body.thinking, undefined);
+    assert.match(budget.warnings.join('\n'), /came without its thinking_blocks .*so it is off for this call$/m);
+  });
+
+  it('reasoning_effort none with the client\'s own max effort on Opus 5 and later: disabled, at effort high (Claude refuses disabled above high there)', () => {
     const none = convert({ ...openAiCase('text'), reasoning_effort: 'none', output_config: { effort: 'max' } }, { model: 'claude-opus-5' });
     assert.deepEqual([none.body.thinking, none.body.output_config], [{ type: 'disabled' }, { effort: 'high' }]);
+    assert.match(none.warnings.join('\n'), /^output_config.effort: claude-opus-5 takes thinking disabled at effort high or below; sent high$/m);
+  });
+
+  it('Claude Mythos Preview (takes a budget, cannot turn thinking off): a budget where Claude refuses one (a forced call, a tool loop without thinking_blocks) goes as adaptive at the effort it means, said', () => {
+    const model = 'claude-mythos-preview';
+    const forced = convert({ ...openAiCase('tools'), model, tool_choice: 'required', thinking: { type: 'enabled', budget_tokens: 2048 } }, { model, defaultMaxTokens: 64000 });
+    assert.deepEqual([forced.body.tool_choice, forced.body.thinking, forced.body.output_config], [{ type: 'any' }, { type: 'adaptive' }, { effort: 'low' }]);
+    assert.deepEqual(forced.warnings, [`thinking: Claude does not think on a budget when a tool call is forced (tool_choice required or named), and ${model} cannot turn thinking off, so it went as adaptive at effort low`]);
+    const loop = convert(
+      {
+        model,
+        thinking: { type: 'enabled', budget_tokens: 20000, display: 'summarized' },
+        messages: [
+          { role: 'user', content: 'Weather in Paris?' },
+          { role: 'assistant', content: null, tool_calls: [call] },
+          { role: 'tool', tool_call_id: 'toolu_01', content: '18°C' },
+        ],
+      },
+      { model, defaultMaxTokens: 64000 },
+    );
+    assert.deepEqual([loop.body.thinking, loop.body.output_config], [{ type: 'adaptive', display: 'summarized' }, { effort: 'high' }]);
+    assert.deepEqual(loop.warnings, [
+      `thinking: the assistant turn whose tool calls this answers came without its thinking_blocks (replay the message as the answer gave it), and Claude refuses a budget then; ${model} cannot turn thinking off, so it went as adaptive at effort high`,
+    ]);
+    // The client's own effort wins over the budget's.
+    const own = convert({ ...openAiCase('tools'), model, tool_choice: 'required', thinking: { type: 'enabled', budget_tokens: 2048 }, output_config: { effort: 'max' } }, { model, defaultMaxTokens: 64000 });
+    assert.deepEqual([own.body.thinking, own.body.output_config], [{ type: 'adaptive' }, { effort: 'max' }]);
+    // Without a forced call or a loop the budget goes as sent.
+    const plain = convert({ ...openAiCase('tools'), model, thinking: { type: 'enabled', budget_tokens: 2048 } }, { model, defaultMaxTokens: 64000 });
+    assert.deepEqual([plain.body.thinking, plain.warnings], [{ type: 'enabled', budget_tokens: 2048 }, []]);
   });
 
   it("the client's own effort on a model that takes none is dropped, said; a level it lacks goes as the nearest lower; thinking on Claude 3.5 is dropped, said", () => {
@@ -663,26 +705,6 @@ describe('extended thinking', () => {
     for (const model of ['claude-sonnet-4-6', 'claude-opus-4-7', 'claude-mythos-preview']) {
       const sent = convert({ ...openAiCase('text'), thinking: { type: 'adaptive' } }, { model });
       assert.deepEqual([sent.body.thinking, sent.warnings], [{ type: 'adaptive' }, []], model);
-    }
-  });
-
-  it('a tool loop without thinking_blocks on a model that cannot turn thinking off keeps its thinking as asked, and the warning says it thinks on', () => {
-    const loop: ChatCompletionRequest['messages'] = [
-      { role: 'user', content: 'Weather in Paris?' },
-      { role: 'assistant', content: null, tool_calls: [call] },
-      { role: 'tool', tool_call_id: 'toolu_01', content: '18°C' },
-    ];
-    const cases: Array<[string, Partial<ChatCompletionRequest>, unknown, unknown]> = [
-      ['claude-sonnet-5-5', { reasoning_effort: 'none' }, { type: 'between_tools' }, undefined],
-      ['claude-sonnet-5-5', { thinking: { type: 'between_tools' } }, { type: 'between_tools' }, undefined],
-      ['claude-opus-5-5', { thinking: { type: 'adaptive' } }, { type: 'adaptive' }, undefined],
-      ['claude-fable-5-1', { reasoning_effort: 'high' }, { type: 'adaptive' }, { effort: 'high' }],
-    ];
-    for (const [model, asked, thinking, config] of cases) {
-      const { body, warnings } = convert({ model, messages: loop, ...asked }, { model });
-      assert.deepEqual([body.thinking, body.output_config], [thinking, config], model);
-      assert.doesNotMatch(warnings.join('\n'), /off for this call/, model);
-      assert.ok(warnings.includes(`thinking: the assistant turn whose tool calls this answers came without its thinking_blocks (replay the message as the answer gave it); ${model} cannot turn thinking off, so it thinks on without the reasoning behind those calls`), `${model}: ${warnings.join(' | ')}`);
     }
   });
 

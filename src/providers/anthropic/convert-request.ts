@@ -29,7 +29,7 @@
  * | `top_p` | `top_p` | with `temperature` too, or on Claude Opus 4.7 and later, dropped with a warning |
  * | `stop` | `stop_sequences` | a string becomes a one-item list; an empty or whitespace-only one → 400 `invalid_value` (Anthropic refuses it) |
  * | `output_config.effort` (Anthropic's own, as /v1/messages carries it) | `output_config.effort` | low, medium, high, xhigh, max; else 400 `invalid_value`; wins over `reasoning_effort`'s level; a level the model lacks → the nearest below, warning; dropped, warning, on the models that take none (Sonnet and Haiku 4.5 and earlier; thinking-effort.ts `fitOwnEffort`) |
- * | `thinking` (Anthropic's own) | `thinking` | enabled, adaptive, between_tools, disabled; else 400 `invalid_value`; what the model refuses goes as the nearest it takes, warning (thinking-effort.ts `fitOwnThinking`); dropped, warning, on Claude 3 and 3.5; between_tools above high effort → high, warning; disabled on Opus 5 and later above high effort → high, warning; a budget with a forced tool call → off, warning (adaptive stays); in a tool loop without thinking_blocks → off (`disabled` on Claude 5 and later, which think unless told not to), warning |
+ * | `thinking` (Anthropic's own) | `thinking` | enabled, adaptive, between_tools, disabled; else 400 `invalid_value`; what the model refuses goes as the nearest it takes, warning (thinking-effort.ts `fitOwnThinking`); dropped, warning, on Claude 3 and 3.5; between_tools above high effort → high, warning; disabled on Opus 5 and later above high effort → high, warning; a budget with a forced tool call, or in a tool loop without thinking_blocks → off, warning (adaptive and between_tools stay: thinking is optional at each step there), or adaptive at the budget's effort on Mythos Preview (takes budgets, cannot stop thinking), warning |
  * | `reasoning_effort` | `thinking` (+ `output_config.effort`) | by the model's generation (thinking-effort.ts); the client's own `thinking` wins |
  * | `n` | — | 1 only; more → 400 `unsupported_parameter` |
  * | `seed` | — | dropped, warning |
@@ -85,7 +85,7 @@ import { isRecord } from './anthropic-wire.js';
 import { CacheBreakpoints } from './convert-cache-control.js';
 import { refusesForcedTool, refusesPrefill, refusesSampling } from './model-limits.js';
 import { claudeOutputFormat, claudeStrictToolSchema, StrictBudget } from './output-format.js';
-import { alwaysThinks, claudeGeneration, disabledNeedsHighOrBelow, fitOwnEffort, fitOwnThinking, MIN_THINKING_BUDGET, thinkingForEffort, thinksByDefault } from './thinking-effort.js';
+import { alwaysThinks, claudeGeneration, disabledNeedsHighOrBelow, effortForBudget, fitOwnEffort, fitOwnThinking, MIN_THINKING_BUDGET, thinkingForEffort, thinksByDefault } from './thinking-effort.js';
 
 /** The tool that carries JSON-mode answers. A client tool of this name is refused, so a call to it is always ours. */
 export const JSON_RESPONSE_TOOL = 'json_response';
@@ -391,7 +391,18 @@ function fitEffortToDisabled(body: AnthropicMessagesRequest, target: ChatTarget,
 
 /** Whether Claude will think on this call: asked to, and not refused by the conversation's shape (a model that cannot stop thinking thinks regardless). */
 function thinks(thinking: AnthropicThinkingConfig | undefined, messages: AnthropicMessageParam[], model: string): boolean {
-  return thinking !== undefined && thinking.type !== 'disabled' && (alwaysThinks(model) || !toolLoopWithoutThinking(messages));
+  return thinking !== undefined && thinking.type !== 'disabled' && (alwaysThinks(model) || !budgetInBareToolLoop(thinking, messages));
+}
+
+/**
+ * Whether Claude refuses this thinking for the conversation's shape: manual thinking (a budget) needs the
+ * turn a tool loop answers to open with its thinking. Adaptive thinking (and between_tools) is optional
+ * at every step, and a forced call skips it, so a turn that opens with its call is one Claude itself
+ * gives and takes back; turning it off mid-loop would also break "one thinking configuration per turn".
+ * @see https://platform.claude.com/docs/en/build-with-claude/thinking-tool-workflows (The rules this walkthrough applies)
+ */
+function budgetInBareToolLoop(thinking: AnthropicThinkingConfig, messages: readonly AnthropicMessageParam[]): boolean {
+  return thinking.type === 'enabled' && toolLoopWithoutThinking(messages);
 }
 
 /** Claude's structured output for the client's json_schema, when the model has them (4.5 and later, or a name too new to place) and the schema fits. */
@@ -429,9 +440,9 @@ function fitSamplingToThinking(body: AnthropicMessagesRequest, target: ChatTarge
 }
 
 /**
- * Whether Claude would refuse thinking for this conversation: in a tool loop (the last turn answers
- * the calls of the assistant turn before it) that turn must open with its thinking, and a client that
- * did not replay the answer's `thinking_blocks` has none to send.
+ * Whether the conversation ends in a tool loop (the last turn answers the calls of the assistant turn
+ * before it) whose assistant turn does not open with thinking: a client that did not replay the
+ * answer's `thinking_blocks`, or a step Claude answered without thinking.
  */
 function toolLoopWithoutThinking(messages: readonly AnthropicMessageParam[]): boolean {
   const last = messages[messages.length - 1];
@@ -900,29 +911,30 @@ export function convertAnthropicRequest(request: ChatCompletionRequest, target: 
   if (automatic !== undefined) body.cache_control = automatic;
   if (thinking !== undefined) {
     const forced = body.tool_choice?.type === 'any' || body.tool_choice?.type === 'tool';
-    // A model that thinks on every answer cannot have it off for a forced call or a tool loop: its
-    // thinking goes as asked (leaving it out would not stop it, and Sonnet 5.5's between_tools would
-    // become up-front thinking), and the warning says so.
-    const always = alwaysThinks(target.model);
-    const bare = thinking.type !== 'disabled' && toolLoopWithoutThinking(messages);
-    if (bare) {
-      target.warnings.push(
-        `thinking: the assistant turn whose tool calls this answers came without its thinking_blocks (replay the message as the answer gave it)${always ? `; ${target.model} cannot turn thinking off, so it thinks on without the reasoning behind those calls` : ', and Claude refuses thinking then, so it is off for this call'}`,
-      );
-    }
-    if (bare && !always) {
-      // Off: Claude answers 400 "a final assistant message must start with a thinking block" otherwise.
-      // Where the model thinks unless told not to (Claude 5 and later), off has to be said.
-      if (thinksByDefault(target.model)) body.thinking = { type: 'disabled' };
-    } else if (thinking.type === 'enabled' && forced && !always) {
-      // Manual thinking (a budget) refuses a forced call; adaptive thinking takes one. A budget goes on
-      // the models that think only when asked (Claude 4.6 and earlier), so leaving it out is off.
+    const bare = budgetInBareToolLoop(thinking, messages);
+    if (thinking.type === 'enabled' && (bare || forced)) {
+      // Manual thinking (a budget) refuses a forced call and a tool loop whose turn does not open with
+      // its thinking; adaptive thinking takes both.
       // @see https://platform.claude.com/docs/en/build-with-claude/thinking-tool-workflows (Limit tool choice to auto or none in manual mode)
-      target.warnings.push(
-        json === undefined
-          ? 'thinking: Claude does not think on a budget when a tool call is forced (tool_choice required or named), so it is off for this call'
-          : "thinking: Claude does not think on a budget when a tool call is forced, as JSON mode is here (structured outputs, which keep thinking, need Claude 4.5 or later and a json_schema within Claude's subset), so it is off for this call",
-      );
+      const why = bare
+        ? 'thinking: the assistant turn whose tool calls this answers came without its thinking_blocks (replay the message as the answer gave it), and Claude refuses a budget then'
+        : json === undefined
+          ? 'thinking: Claude does not think on a budget when a tool call is forced (tool_choice required or named)'
+          : "thinking: Claude does not think on a budget when a tool call is forced, as JSON mode is here (structured outputs, which keep thinking, need Claude 4.5 or later and a json_schema within Claude's subset)";
+      if (alwaysThinks(target.model)) {
+        // A model that takes a budget but cannot stop thinking (Mythos Preview) thinks adaptively instead,
+        // at the client's effort, else the one the budget means.
+        const level = body.output_config?.effort ?? effortForBudget(thinking.budget_tokens);
+        body.thinking = thinking.display === undefined ? { type: 'adaptive' } : { type: 'adaptive', display: thinking.display };
+        body.output_config = { ...body.output_config, effort: level };
+        target.warnings.push(`${why}${bare ? ';' : ', and'} ${target.model} cannot turn thinking off, so it went as adaptive at effort ${level}`);
+        fitSamplingToThinking(body, target);
+      } else {
+        target.warnings.push(`${why}, so it is off for this call`);
+        // Off: the models that take a budget and can stop thinking (Claude 4.6 and earlier) think only
+        // when asked, so leaving it out is off; one that thinks by default would need it said.
+        if (thinksByDefault(target.model)) body.thinking = { type: 'disabled' };
+      }
     } else {
       body.thinking = thinking;
       if (thinking.type !== 'disabled') fitSamplingToThinking(body, target);

@@ -7,7 +7,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { invalidValue, isGatewayError, modelNotAllowed, modelNotFound, upstreamBadResponse, type GatewayError } from '../errors/gateway-error.js';
 import { fitContext, fitsUncounted } from '../context/context-policy.js';
-import { OPENROUTER_WEB_SEARCH, type ChatCompletionRequest, type CompletionUsage } from '../openai/types.js';
+import { OPENROUTER_SERVER_TOOLS, OPENROUTER_WEB_SEARCH, type ChatCompletionRequest, type CompletionUsage } from '../openai/types.js';
 import { isRecord } from '../json/guards.js';
 import type { Frame } from '../streaming/sse-passthrough.js';
 import { passesThrough } from '../providers/provider.js';
@@ -138,19 +138,22 @@ function checkOutputLimit(chat: ChatCompletionRequest, group: ModelGroup): void 
 }
 
 /**
- * OpenRouter's `openrouter:web_search` tool is OpenRouter's own: any other provider would refuse it
- * (or a translator drop it), so a request that any of its deployments, fallbacks included, would
- * send elsewhere is refused before any call. `web_search_options` is the portable form.
+ * OpenRouter's server tools (`openrouter:web_search`, `openrouter:web_fetch`, `openrouter:datetime`)
+ * are OpenRouter's own: any other provider would refuse them (or a translator drop them), so a
+ * request that any of its deployments, fallbacks included, would send elsewhere is refused before
+ * any call. `web_search_options` is the portable form of the search.
  */
 function checkServerTools(chat: ChatCompletionRequest, routes: () => readonly Route[]): void {
-  const index = chat.tools?.findIndex((tool) => isRecord(tool) && tool.type === OPENROUTER_WEB_SEARCH) ?? -1;
+  const index = chat.tools?.findIndex((tool) => isRecord(tool) && OPENROUTER_SERVER_TOOLS.has(tool.type)) ?? -1;
   if (index < 0) return;
   // Only now: every request with function tools passes here, and the reachable routes are not free.
   const elsewhere = routes().find((route) => route.provider.kind !== 'openrouter');
   if (elsewhere === undefined) return;
+  const type = chat.tools?.[index]?.type;
+  const portable = type === OPENROUTER_WEB_SEARCH ? "; use web_search_options for a provider's own web search" : '';
   throw invalidValue(
     `tools[${index}]`,
-    `the tool type '${OPENROUTER_WEB_SEARCH}' is taken only by OpenRouter deployments, and '${chat.model}' may be served by ${elsewhere.provider.name} (${elsewhere.provider.kind}); use web_search_options for a provider's own web search`,
+    `the tool type '${type}' is taken only by OpenRouter deployments, and '${chat.model}' may be served by ${elsewhere.provider.name} (${elsewhere.provider.kind})${portable}`,
   );
 }
 

@@ -4,7 +4,7 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { invalidType, invalidValue, modelNotFound, type GatewayError } from '../errors/gateway-error.js';
-import { OPENROUTER_WEB_SEARCH, type ChatCompletionRequest } from './types.js';
+import { OPENROUTER_DATETIME, OPENROUTER_FETCH_ENGINES, OPENROUTER_WEB_FETCH, OPENROUTER_WEB_SEARCH, type ChatCompletionRequest } from './types.js';
 import { describeSchema, describeUnion, type DescribedSchema } from '../json/union-description.js';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -51,6 +51,22 @@ const FunctionSchema = Type.Object(
 /** Upper bound for max_tokens when the catalog does not know the model's own limit. */
 export const MAX_OUTPUT_TOKENS_CEILING = 1_000_000;
 
+/**
+ * OpenRouter's WebFetchServerToolConfig. The engines are the documented ones only: each has its own
+ * price a page, which the budget hold needs (src/rate-limit/web-search-bound.ts). Fields OpenRouter
+ * adds later pass as sent.
+ */
+const WebFetchConfigSchema = Type.Object(
+  {
+    engine: Type.Optional(Type.Union(OPENROUTER_FETCH_ENGINES.map((engine) => Type.Literal(engine)))),
+    max_uses: Type.Optional(Type.Integer({ minimum: 0 })),
+    max_content_tokens: Type.Optional(Type.Integer({ minimum: 0 })),
+    allowed_domains: Type.Optional(Type.Array(Type.String())),
+    blocked_domains: Type.Optional(Type.Array(Type.String())),
+  },
+  open,
+);
+
 export const ChatCompletionRequestSchema = Type.Object(
   {
     model: Type.String({ minLength: 1, maxLength: 256 }),
@@ -79,8 +95,10 @@ export const ChatCompletionRequestSchema = Type.Object(
           Type.Object({ type: Type.Literal('function'), function: FunctionSchema }, open),
           // openai 6.x `ChatCompletionCustomTool` (GPT-5's free-text tools): OpenAI-format hosts get it as sent; translators refuse it.
           Type.Object({ type: Type.Literal('custom'), custom: Type.Object({ name: Type.String({ minLength: 1, maxLength: 128 }) }, open) }, open),
-          // OpenRouter's web search server tool: only OpenRouter takes it (src/http/chat-pipeline.ts refuses it elsewhere).
+          // OpenRouter's server tools: only OpenRouter takes them (src/http/chat-pipeline.ts refuses them elsewhere).
           Type.Object({ type: Type.Literal(OPENROUTER_WEB_SEARCH), parameters: Type.Optional(Type.Object({}, open)) }, open),
+          Type.Object({ type: Type.Literal(OPENROUTER_WEB_FETCH), parameters: Type.Optional(WebFetchConfigSchema) }, open),
+          Type.Object({ type: Type.Literal(OPENROUTER_DATETIME), parameters: Type.Optional(Type.Object({ timezone: Type.Optional(Type.String({ minLength: 1 })) }, open)) }, open),
         ]),
         { maxItems: 128 },
       ),

@@ -105,6 +105,53 @@ export interface OpenRouterWebSearchTool {
 
 export const OPENROUTER_WEB_SEARCH = 'openrouter:web_search';
 
+/**
+ * The engines OpenRouter documents for its web fetch tool (`auto`, the default: the provider's own
+ * fetch where the endpoint has one, else Exa). Each has its price a page (src/rate-limit/web-search-bound.ts).
+ * @see https://openrouter.ai/docs/guides/features/server-tools/web-fetch
+ */
+export const OPENROUTER_FETCH_ENGINES = ['auto', 'native', 'openrouter', 'exa', 'parallel', 'firecrawl'] as const;
+export type OpenRouterFetchEngine = (typeof OPENROUTER_FETCH_ENGINES)[number];
+
+/** Not OpenAI's: OpenRouter's WebFetchServerToolConfig. */
+export interface OpenRouterWebFetchConfig {
+  engine?: OpenRouterFetchEngine;
+  /** Fetches a request may run; past it the tool answers the model with an error. */
+  max_uses?: number;
+  /** A fetched page past this many (approximate) tokens is cut. */
+  max_content_tokens?: number;
+  allowed_domains?: string[];
+  blocked_domains?: string[];
+}
+
+/**
+ * Not OpenAI's: OpenRouter's web fetch server tool (OpenRouter fetches the pages or PDFs the model
+ * asks for, 0 to `max_uses` times). Only OpenRouter deployments take it (src/http/chat-pipeline.ts).
+ * @see https://openrouter.ai/docs/guides/features/server-tools/web-fetch
+ */
+export interface OpenRouterWebFetchTool {
+  type: typeof OPENROUTER_WEB_FETCH;
+  parameters?: OpenRouterWebFetchConfig;
+}
+
+export const OPENROUTER_WEB_FETCH = 'openrouter:web_fetch';
+
+/**
+ * Not OpenAI's: OpenRouter's datetime server tool (the current date and time, in `timezone`, an
+ * IANA name, UTC unless set). Free. Only OpenRouter deployments take it.
+ * @see https://openrouter.ai/docs/guides/features/server-tools/datetime
+ */
+export interface OpenRouterDatetimeTool {
+  type: typeof OPENROUTER_DATETIME;
+  parameters?: { timezone?: string };
+}
+
+export const OPENROUTER_DATETIME = 'openrouter:datetime';
+
+/** OpenRouter's server tools a chat request may name in `tools`: OpenRouter runs them, no other provider takes them. */
+export type OpenRouterServerTool = OpenRouterWebSearchTool | OpenRouterWebFetchTool | OpenRouterDatetimeTool;
+export const OPENROUTER_SERVER_TOOLS: ReadonlySet<string> = new Set<OpenRouterServerTool['type']>([OPENROUTER_WEB_SEARCH, OPENROUTER_WEB_FETCH, OPENROUTER_DATETIME]);
+
 export type ToolChoice =
   | 'none'
   | 'auto'
@@ -142,7 +189,7 @@ export interface ChatCompletionRequest {
   top_logprobs?: number | null;
   logit_bias?: Record<string, number> | null;
   response_format?: ResponseFormat;
-  tools?: Array<ToolDefinition | CustomToolDefinition | OpenRouterWebSearchTool>;
+  tools?: Array<ToolDefinition | CustomToolDefinition | OpenRouterServerTool>;
   tool_choice?: ToolChoice;
   parallel_tool_calls?: boolean;
   functions?: FunctionDefinition[];

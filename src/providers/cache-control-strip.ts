@@ -5,7 +5,7 @@
 // Pure; copies only the objects that held a marker, and returns undefined when there was none.
 // @see https://github.com/omnimind-ai/OmniBot/issues/301 (Mistral's 400 on a text part's cache_control)
 // @see https://github.com/NousResearch/hermes-agent/pull/2391 (OpenRouter's hang on a tool message's marker)
-import type { ChatCompletionRequest, ChatMessage, ToolDefinition, CustomToolDefinition, OpenRouterWebSearchTool } from '../openai/types.js';
+import type { ChatCompletionRequest, ChatMessage, ToolDefinition, CustomToolDefinition, OpenRouterServerTool } from '../openai/types.js';
 import { isRecord } from '../json/guards.js';
 
 function without<T extends object>(item: T): T {
@@ -30,8 +30,8 @@ function strippedMessage(message: ChatMessage, flattenToolText: boolean): ChatMe
   return copy;
 }
 
-function strippedTool<T extends ToolDefinition | CustomToolDefinition | OpenRouterWebSearchTool>(tool: T): T | undefined {
-  // Only a function tool has a `function` to look in (not a custom tool, openai 6.x, nor OpenRouter's web search).
+function strippedTool<T extends ToolDefinition | CustomToolDefinition | OpenRouterServerTool>(tool: T): T | undefined {
+  // Only a function tool has a `function` to look in (not a custom tool, openai 6.x, nor OpenRouter's server tools).
   const inner = tool.type === 'function' && hasMarker(tool.function);
   if (!inner && !hasMarker(tool)) return undefined;
   const copy = hasMarker(tool) ? without(tool) : { ...tool };

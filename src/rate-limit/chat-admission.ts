@@ -11,7 +11,7 @@ import type { ModelCatalog } from '../catalog/model-catalog.js';
 import { rateLimited } from '../errors/gateway-error.js';
 import type { Logger } from '../logging/logger.js';
 import { tokensBeside } from '../openai/billing-fields.js';
-import { OPENROUTER_WEB_SEARCH, type ChatCompletionRequest, type CompletionUsage } from '../openai/types.js';
+import { OPENROUTER_WEB_FETCH, OPENROUTER_WEB_SEARCH, type ChatCompletionRequest, type CompletionUsage } from '../openai/types.js';
 import type { Route } from '../routing/model-router.js';
 import { countTokens } from '../usage/token-counts.js';
 import { CHAT_BUDGET_REMEDY, type BudgetLedger, type HoldMode } from './budget-ledger.js';
@@ -55,7 +55,7 @@ const CHAT_REMEDY: HoldRemedy = { tokens: 'lower max_tokens', budget: CHAT_BUDGE
 /** A chat call that may search the web: its searches are held too, and Claude's can be bounded. */
 const SEARCH_REMEDY: HoldRemedy = {
   tokens: CHAT_REMEDY.tokens,
-  budget: "Lower max_tokens, shorten the prompt, or allow fewer web searches (max_uses on Claude's web_search tool, web_search_options.search_context_size for Claude on /v1/chat/completions).",
+  budget: "Lower max_tokens, shorten the prompt, or allow fewer web searches or fetches (max_uses on Claude's web_search tool and on OpenRouter's web_search and web_fetch tools, web_search_options.search_context_size for Claude on /v1/chat/completions).",
 };
 
 /** A model's output limit for a hold: the catalog's, else the default allowance. */
@@ -164,7 +164,7 @@ export class ChatAdmission {
       }
       return extra;
     };
-    const searching = searches !== undefined || chat.plugins !== undefined || chat.tools?.some((tool) => tool.type === OPENROUTER_WEB_SEARCH) === true || chat.model.endsWith(':online') || routes.some((route) => route.upstreamModel.endsWith(':online'));
+    const searching = searches !== undefined || chat.plugins !== undefined || chat.tools?.some((tool) => tool.type === OPENROUTER_WEB_SEARCH || tool.type === OPENROUTER_WEB_FETCH) === true || chat.model.endsWith(':online') || routes.some((route) => route.upstreamModel.endsWith(':online'));
     const remedy = runs !== undefined && (runs.advisors.length > 0 || runs.fallbacks === 'default' || runs.fallbacks.length > 0) ? RUNS_REMEDY : searching ? SEARCH_REMEDY : CHAT_REMEDY;
     return this.reserveTokens(request, reply, () => countTokens({ kind: 'request', chat }), routes, outputOf, remedy, marksOf, extraOf, scaleOf);
   }

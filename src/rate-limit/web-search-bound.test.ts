@@ -1,7 +1,7 @@
-// The web searches a request may be billed for on each kind of route, for its budget hold.
+// The web searches and fetches a request may be billed for on each kind of route, for its budget hold.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ChatCompletionRequest } from '../openai/types.js';
+import type { ChatCompletionRequest, OpenRouterWebFetchConfig } from '../openai/types.js';
 import type { ProviderKind } from '../providers/provider.js';
 import type { Route } from '../routing/model-router.js';
 import { MAX_BILLED_SEARCHES, WEB_SEARCH_COST } from '../catalog/call-cost.js';
@@ -12,6 +12,7 @@ function route(kind: ProviderKind): Route {
 }
 
 const CHAT: ChatCompletionRequest = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
+const near = (actual: number, expected: number, what: string) => assert.ok(Math.abs(actual - expected) < 1e-9, `${what}: ${actual} ≠ ${expected}`);
 const KINDS: ProviderKind[] = ['anthropic', 'gemini', 'openai', 'openrouter', 'azure'];
 
 describe('searchBound', () => {
@@ -43,7 +44,6 @@ describe("openRouterWebFee: OpenRouter's openrouter:web_search server tool", () 
   const openrouter = (upstreamModel: string): Route => ({ provider: { kind: 'openrouter' }, upstreamModel }) as unknown as Route;
   const searching = (parameters: Record<string, unknown> | undefined, extra: Partial<ChatCompletionRequest> = {}): ChatCompletionRequest =>
     ({ ...CHAT, tools: [{ type: 'openrouter:web_search', ...(parameters === undefined ? {} : { parameters }) }], ...extra }) as ChatCompletionRequest;
-  const near = (actual: number, expected: number, what: string) => assert.ok(Math.abs(actual - expected) < 1e-9, `${what}: ${actual} ≠ ${expected}`);
 
   test("Exa: the larger of max_uses searches at $0.01 (what the key is billed) and the results (max_results a search, 5 unless set; max_total_results, 50 unless set) at $0.004", () => {
     near(openRouterWebFee(searching({ engine: 'exa', max_uses: 3 }), openrouter('openai/gpt-4o')), 0.06, '3 searches of 5 results');
@@ -66,5 +66,35 @@ describe("openRouterWebFee: OpenRouter's openrouter:web_search server tool", () 
     near(openRouterWebFee(two, openrouter('openai/gpt-4o')), 0.04, 'two tools');
     assert.equal(openRouterWebFee(searching({ engine: 'exa', max_uses: 3 }, { tool_choice: 'none' }), openrouter('openai/gpt-4o')), 0);
     assert.equal(openRouterWebFee(searching({ engine: 'exa', max_uses: 3 }), { provider: { kind: 'openai' }, upstreamModel: 'gpt-4o' } as unknown as Route), 0);
+  });
+});
+
+describe("openRouterWebFee: OpenRouter's openrouter:web_fetch server tool", () => {
+  const openrouter: Route = { provider: { kind: 'openrouter' }, upstreamModel: 'openai/gpt-4o' } as unknown as Route;
+  const fetching = (parameters: OpenRouterWebFetchConfig | undefined, extra: Partial<ChatCompletionRequest> = {}): ChatCompletionRequest => ({
+    ...CHAT,
+    tools: [{ type: 'openrouter:web_fetch', ...(parameters === undefined ? {} : { parameters }) }],
+    ...extra,
+  });
+
+  test("max_uses pages at the engine's price: Exa, Parallel and auto (Exa where the provider has no fetch) $0.001, Firecrawl and native $0.0025, OpenRouter's fetcher free", () => {
+    for (const [engine, page] of [['exa', 0.001], ['parallel', 0.001], [undefined, 0.001], ['auto', 0.001], ['firecrawl', 0.0025], ['native', 0.0025], ['openrouter', 0]] as const) {
+      near(openRouterWebFee(fetching({ ...(engine === undefined ? {} : { engine }), max_uses: 4, max_content_tokens: 100 }), openrouter), 4 * page, String(engine));
+    }
+  });
+
+  test("no max_uses: OpenRouter's cap of 50 for native and its own fetcher, 1,000 pages for the uncapped engines", () => {
+    near(openRouterWebFee(fetching(undefined), openrouter), MAX_BILLED_SEARCHES * 0.001, 'auto');
+    near(openRouterWebFee(fetching({ engine: 'firecrawl' }), openrouter), MAX_BILLED_SEARCHES * 0.0025, 'firecrawl');
+    near(openRouterWebFee(fetching({ engine: 'native' }), openrouter), 50 * 0.0025, 'native');
+    assert.equal(openRouterWebFee(fetching({ engine: 'openrouter' }), openrouter), 0);
+  });
+
+  test('adds to a search tool beside it; datetime, tool_choice none and other providers hold nothing', () => {
+    const both = { ...CHAT, tools: [{ type: 'openrouter:web_search', parameters: { engine: 'exa', max_uses: 1 } }, { type: 'openrouter:web_fetch', parameters: { engine: 'exa', max_uses: 5 } }, { type: 'openrouter:datetime' }] } as ChatCompletionRequest;
+    near(openRouterWebFee(both, openrouter), 0.02 + 0.005, 'one search of 5 results and 5 pages');
+    assert.equal(openRouterWebFee({ ...CHAT, tools: [{ type: 'openrouter:datetime', parameters: { timezone: 'Europe/Paris' } }] }, openrouter), 0);
+    assert.equal(openRouterWebFee(fetching({ max_uses: 3 }, { tool_choice: 'none' }), openrouter), 0);
+    assert.equal(openRouterWebFee(fetching({ max_uses: 3 }), { provider: { kind: 'openai' }, upstreamModel: 'gpt-4o' } as unknown as Route), 0);
   });
 });

@@ -3,10 +3,11 @@
 // for no search costs one property read (chat) or a walk of its tools (a native Messages body).
 // @see https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/web-search-tool
 // @see https://openrouter.ai/docs/guides/features/plugins/web-search
+// @see https://openrouter.ai/docs/guides/features/server-tools/web-fetch (OpenRouter's fetches, held beside the searches)
 import { isWebSearchTool } from '../anthropic-api/web-search.js';
 import { isRecord } from '../json/guards.js';
 import { MAX_BILLED_SEARCHES, WEB_SEARCH_COST } from '../catalog/call-cost.js';
-import { OPENROUTER_WEB_SEARCH, type ChatCompletionRequest } from '../openai/types.js';
+import { OPENROUTER_WEB_FETCH, OPENROUTER_WEB_SEARCH, type ChatCompletionRequest, type OpenRouterFetchEngine } from '../openai/types.js';
 import { SEARCH_USES } from '../providers/anthropic/convert-request.js';
 import type { Route } from '../routing/model-router.js';
 
@@ -89,21 +90,52 @@ function searchToolFee(parameters: unknown, upstreamModel: string): number {
 }
 
 /**
- * The most OpenRouter's web search may add to a call on `route`, in USD: 0 off OpenRouter or when the
- * request does not ask for it. Its `openrouter:web_search` tools (searchToolFee, added up; none run
- * with `tool_choice: none`) and its web plugin (`plugins: [{ id: "web" }]`, deprecated, or a model
- * slug ending `:online`, the client's or the deployment's). The plugin's Exa results are billed per
- * result; a provider's native search (and the other engines) is passed through at the provider's
- * price, which the proxy holds at $0.01 a result: Claude's $10 per 1,000 searches, at most one search
- * per result. Held only: OpenRouter's answer documents no count of the plugin's results nor its fee
- * (`usage.cost` is the whole call's, `server_tool_use_details.web_search_requests` counts searches),
- * so the call is billed what it reports.
+ * OpenRouter's web fetch, a page, by engine (OpenRouter's tool page, "Providers and pricing"): Exa and
+ * Parallel $0.001, Firecrawl $0.0025, OpenRouter's own fetcher free. `auto` uses the provider's own
+ * fetch where the endpoint has one (no fee beside the tokens for Claude's) and Exa otherwise: Exa's
+ * price. `native` falls back to "another workspace-allowed executor" that OpenRouter does not name:
+ * the dearest page.
+ * @see https://openrouter.ai/tool/web-fetch
+ */
+const FETCH_PAGE_COST: Readonly<Record<OpenRouterFetchEngine, number>> = { auto: 0.001, exa: 0.001, parallel: 0.001, firecrawl: 0.0025, native: 0.0025, openrouter: 0 };
+/** OpenRouter's own cap on the fetches of one request for its `openrouter` and `native` engines (Exa and Firecrawl have none). */
+const FETCH_HARD_LIMIT = 50;
+
+/**
+ * The most one `openrouter:web_fetch` tool may add to a call, in USD: `max_uses` pages at its engine's
+ * price (`auto` unless set). Without `max_uses`, OpenRouter's cap of 50 for the engines it caps, else
+ * MAX_BILLED_SEARCHES pages, as for unbounded searches.
+ */
+function fetchToolFee(parameters: unknown): number {
+  const config = isRecord(parameters) ? parameters : {};
+  // The request schema takes only the documented engines; the dearest page stands for any other.
+  const engine: OpenRouterFetchEngine = config.engine === undefined ? 'auto' : typeof config.engine === 'string' && Object.hasOwn(FETCH_PAGE_COST, config.engine) ? (config.engine as OpenRouterFetchEngine) : 'firecrawl';
+  const uses = typeof config.max_uses === 'number' && config.max_uses >= 0 ? config.max_uses : Infinity;
+  const limit = engine === 'native' || engine === 'openrouter' ? FETCH_HARD_LIMIT : MAX_BILLED_SEARCHES;
+  return Math.min(uses, limit) * FETCH_PAGE_COST[engine];
+}
+
+/**
+ * The most OpenRouter's web search and fetch may add to a call on `route`, in USD: 0 off OpenRouter
+ * or when the request does not ask for them. Its `openrouter:web_search` tools (searchToolFee) and
+ * `openrouter:web_fetch` tools (fetchToolFee), added up, none run with `tool_choice: none`; its web
+ * plugin (`plugins: [{ id: "web" }]`, deprecated, or a model slug ending `:online`, the client's or
+ * the deployment's). The plugin's Exa results are billed per result; a provider's native search (and
+ * the other engines) is passed through at the provider's price, which the proxy holds at $0.01 a
+ * result: Claude's $10 per 1,000 searches, at most one search per result. Held only: OpenRouter's
+ * answer documents no count of the plugin's results, nor of the fetches, nor their fees (`usage.cost`
+ * is the whole call's, `server_tool_use_details.web_search_requests` counts searches and
+ * `tool_calls_requested` every server tool's calls), so the call is billed what it reports.
  */
 export function openRouterWebFee(chat: ChatCompletionRequest, route: Route): number {
   if (route.provider.kind !== 'openrouter') return 0;
   let tools = 0;
   if (Array.isArray(chat.tools) && chat.tool_choice !== 'none') {
-    for (const tool of chat.tools) if (isRecord(tool) && tool.type === OPENROUTER_WEB_SEARCH) tools += searchToolFee(tool.parameters, route.upstreamModel);
+    for (const tool of chat.tools) {
+      if (!isRecord(tool)) continue;
+      if (tool.type === OPENROUTER_WEB_SEARCH) tools += searchToolFee(tool.parameters, route.upstreamModel);
+      else if (tool.type === OPENROUTER_WEB_FETCH) tools += fetchToolFee(tool.parameters);
+    }
   }
   const plugin = Array.isArray(chat.plugins) ? chat.plugins.find((entry): entry is Record<string, unknown> => isRecord(entry) && entry.id === 'web') : undefined;
   if (plugin === undefined && !chat.model.endsWith(':online') && !route.upstreamModel.endsWith(':online')) return tools;

@@ -68,7 +68,9 @@ const NOT_RUN: Record<string, string> = {
   'client.chat.completions.create(model="mistral/mistral-small-2506", messages=messages,':
     "Python's openai package is not installed on the test machines and `{...}` stands for a schema; openai-family.test.ts sends the same legacy request through the Node SDK to a fake Mistral and reads the function_call back",
   "# OpenRouter's own search tool (OPENROUTER_API_KEY set): at most 2 searches of 3 Exa results each":
-    'needs an OpenRouter deployment, which searches the web; openrouter-web-search-tool.test.ts sends the same request to a fake OpenRouter, checks the tool reaches it unchanged, the hold of its searches and the 400 on another provider',
+    'needs an OpenRouter deployment, which searches the web; openrouter-server-tools.test.ts sends the same request to a fake OpenRouter, checks the tool reaches it unchanged, the hold of its searches and the 400 on another provider',
+  "# OpenRouter's fetch tool (OPENROUTER_API_KEY set): at most 3 pages through Exa, from docs.example.com only":
+    'needs an OpenRouter deployment, which fetches the page; openrouter-server-tools.test.ts sends web_fetch and datetime to a fake OpenRouter, checks they reach it unchanged, the hold of the fetches, the 400 on a wrong parameter and on another provider',
   'npm test # builds with tsc, then runs every *.test.js with node\'s test runner': 'the whole suite (this test included), the benchmark and the full-size load run',
 };
 

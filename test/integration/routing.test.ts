@@ -278,14 +278,17 @@ routing: { failure_threshold: 3, cooldown_s: 0.5 }
   });
 
   test('a stall past the time-to-first-token limit fails over', async () => {
-    // lowest-cost puts h1 first; it stalls.
-    one.enqueue({ kind: 'delay-headers', ms: 1000 });
+    // lowest-cost puts h1 first; it stalls far past the group's 0.3 s limit.
+    const stallMs = 5_000;
+    one.enqueue({ kind: 'delay-headers', ms: stallMs });
     const started = Date.now();
     const response = await chat(gateway, 'hasty', { stream: true });
     assert.equal(response.status, 200);
     await response.text();
-    assert.ok(Date.now() - started < 900, 'the second deployment answered without waiting out the first');
+    assert.ok(Date.now() - started < stallMs, 'the second deployment answered without waiting out the first');
     assert.equal(response.headers.get('x-llm-proxy-route'), 'one/h1=upstream_timeout, two/h2=200');
+    // Cut off, not left to answer: a stalled call that ran on would still hold a connection.
+    assert.equal((await one.waitForAbort()).body?.model, 'h1');
   });
 
   test('circuit breaker: opens after consecutive failures, skips the deployment, half-opens after the cool-down', async () => {

@@ -199,7 +199,10 @@ describe('response cache (redis unreachable)', () => {
         const answer = await post(gateway, body);
         assert.equal(answer.status, 200);
         assert.equal(answer.headers.get('x-cache'), 'MISS');
-        assert.ok(answer.ms < 1000, `took ${answer.ms} ms`);
+        // Not held on Redis (a call with no timeout would hang). The 250 ms command timeout a request
+        // may wait out once is measured against a warm baseline in redis-hang-latency.test.ts, not
+        // here under whatever load the machine has.
+        assert.ok(answer.ms < 5_000, `took ${answer.ms} ms`);
       }
       const stream = await post(gateway, { ...body, stream: true });
       assert.ok(stream.text.endsWith('data: [DONE]\n\n'));

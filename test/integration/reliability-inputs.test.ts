@@ -1005,7 +1005,9 @@ describe('RELIABILITY §4a bad inputs', () => {
         assert.equal(res.status, 400, `${path}: ${res.body.slice(0, 200)}`);
         if (!path.startsWith('/v1/messages')) assertError(res, { status: 400, code: 'invalid_json', param: null });
         else assert.equal((JSON.parse(res.body) as { error: { type: string } }).error.type, 'invalid_request_error');
-        assert.ok(ms < 1_000, `${path}: answered in ${Math.round(ms)} ms`);
+        // A parse is milliseconds here; a scan superlinear in these 0.3–1 MB bodies takes far more than
+        // this bound, which leaves room for a loaded machine.
+        assert.ok(ms < 5_000, `${path}: answered in ${Math.round(ms)} ms`);
         assert.equal(stack.fake.requests.length, from, 'the upstream saw nothing');
       }
     }

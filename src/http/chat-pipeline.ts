@@ -15,6 +15,7 @@ import { CallAbort } from '../upstream/call-signal.js';
 import type { AttemptRecord, ChatCallContext, JsonOutcome, StreamOutcome, StreamStats } from '../routing/chat-executor.js';
 import type { ModelGroup, ModelRouter, Route } from '../routing/model-router.js';
 import { allowlistFor, mayUseModel, type ModelAllowlist } from '../keys/model-allowlist.js';
+import { checkOpenRouterModels, namesOpenRouterModels } from '../keys/openrouter-models.js';
 import { reachableGroups } from '../routing/reachable-groups.js';
 import type { Redactor } from '../logging/redactor.js';
 import type { Services } from '../services.js';
@@ -245,7 +246,15 @@ export class ChatPipeline {
     if (routed === undefined) throw modelNotFound(chat.model);
     checkModelAccess(request, router, routed, chat.model);
     const allowed = request.principal?.models;
-    if (allowed !== undefined && options.checkNamedModels !== undefined) options.checkNamedModels(allowlistFor(allowed, router), () => reachableGroups(router, routed, allowed).routes);
+    // Models the body has the provider run beside `model` (Claude's advisor, OpenRouter's fallbacks):
+    // only a route that sends such a body, or a body carrying them, pays for the check.
+    const openRouterModels = allowed !== undefined && namesOpenRouterModels(chat);
+    if (allowed !== undefined && (options.checkNamedModels !== undefined || openRouterModels)) {
+      const allowlist = allowlistFor(allowed, router);
+      const reachable = () => reachableGroups(router, routed, allowed).routes;
+      options.checkNamedModels?.(allowlist, reachable);
+      if (openRouterModels) checkOpenRouterModels(chat, allowlist, reachable);
+    }
     checkOutputLimit(chat, routed);
     if (chat.tools !== undefined) checkServerTools(chat, () => reachableGroups(router, routed, request.principal?.models).routes);
     // Context policy (issue #8, src/context/context-policy.ts): a prompt over the model's window is

@@ -197,6 +197,10 @@ export interface ChatCompletionRequest {
   metadata?: Record<string, string>;
   /** Not OpenAI's: Anthropic's automatic prompt caching (a breakpoint on the last cacheable block), for Claude. */
   cache_control?: unknown;
+  /** Not OpenAI's: OpenRouter's model fallbacks, tried (and billed) after `model` (src/keys/openrouter-models.ts). Unchecked unless a key's allowlist reads it. */
+  models?: unknown;
+  /** Not OpenAI's: an OpenRouter preset, whose models, tools and parameters OpenRouter merges into the request. */
+  preset?: unknown;
   /** Fields OpenAI adds later are forwarded to OpenAI-format providers untouched. */
   [field: string]: unknown;
 }

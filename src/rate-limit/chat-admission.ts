@@ -91,6 +91,26 @@ export type CacheMarks = (route: Route) => HeldWrites;
 /** A request the proxy wrote itself (a summariser's, embeddings): no markers. */
 const NO_MARKS: CacheMarks = () => 'none';
 
+/**
+ * Each OpenRouter route once more per model its `models` list names: OpenRouter answers with the
+ * first that serves, and bills that one's rates, so a hold covers the dearest. A model the catalog
+ * does not price adds nothing: the call is billed at the requested model's rates (src/http/usage-record.ts).
+ * @see https://openrouter.ai/docs/guides/routing/model-fallbacks
+ */
+function withOpenRouterFallbacks(routes: readonly Route[], models: unknown, catalog: ModelCatalog): readonly Route[] {
+  if (!Array.isArray(models) || models.length === 0) return routes;
+  const reached = [...routes];
+  for (const route of routes) {
+    if (route.provider.kind !== 'openrouter') continue;
+    for (const model of models as unknown[]) {
+      if (typeof model !== 'string' || model === route.upstreamModel) continue;
+      const entry = catalog.entryFor(route.provider, model);
+      if (entry !== undefined && entry.input_cost !== null && entry.output_cost !== null) reached.push({ ...route, upstreamModel: model, entry });
+    }
+  }
+  return reached;
+}
+
 export interface ChatAdmissionOptions {
   rateLimiter: RateLimiter;
   ledger: BudgetLedger;
@@ -112,12 +132,14 @@ export class ChatAdmission {
   }
 
   /**
-   * Takes the request's tokens and budget, or throws 429/403 with what was exceeded. `routes` are the
+   * Takes the request's tokens and budget, or throws 429/403 with what was exceeded. `planned` are the
    * deployments that may serve it: the hold covers the dearest, since a retry may land on any.
    * `nativeBody`: the client's own body, when a native call (src/anthropic-api/native-messages.ts)
    * sends it as it came to the routes that do not take OpenAI's format.
    */
-  async reserve(request: FastifyRequest, reply: FastifyReply, chat: ChatCompletionRequest, routes: readonly Route[], nativeBody?: unknown): Promise<void> {
+  async reserve(request: FastifyRequest, reply: FastifyReply, chat: ChatCompletionRequest, planned: readonly Route[], nativeBody?: unknown): Promise<void> {
+    // OpenRouter's fallbacks (`models`) are models the call may reach too: one property read without them.
+    const routes = chat.models === undefined ? planned : withOpenRouterFallbacks(planned, chat.models, this.options.catalog);
     const choices = Math.max(1, chat.n ?? 1);
     const asked = chat.max_completion_tokens ?? chat.max_tokens ?? undefined;
     const outputOf = (route: Route | undefined) => (asked ?? route?.entry?.max_output_tokens ?? DEFAULT_MAX_OUTPUT) * choices;

@@ -48,6 +48,22 @@ describe('validateChatRequest', () => {
     assert.equal(refusal({ model: 'gpt-4', messages: user, response_format: { type: 'yaml' } }).message, `Invalid type for 'response_format.type': expected one of "text", "json_object", "json_schema".`);
     assert.equal(refusal({ messages: user }).message, "Invalid type for 'model': expected a required field (a string).");
   });
+
+  test('a tool of a type the proxy does not take is named by its type, with the types taken; a known type still names its broken field', () => {
+    const user = [{ role: 'user', content: 'x' }];
+    const tools = (tool: unknown) => ({ model: 'gpt-4', messages: user, tools: [{ type: 'function', function: { name: 'a' } }, tool] });
+    const image = refusal(tools({ type: 'openrouter:image_generation' }));
+    assert.deepEqual([image.status, image.code, image.param], [400, 'invalid_value', 'tools[1].type']);
+    assert.equal(
+      image.message,
+      "Invalid value for 'tools[1].type': the tool type 'openrouter:image_generation' is not one the proxy takes: it takes 'function' and 'custom' tools, and on OpenRouter deployments OpenRouter's server tools openrouter:web_search, openrouter:web_fetch, openrouter:datetime.",
+    );
+    assert.equal(refusal(tools({ type: 'retrieval' })).param, 'tools[1].type');
+    // No type, or a type that is no string: the schema's own wording, as before.
+    assert.equal(refusal(tools({ function: { name: 'b' } })).param, 'tools[1]');
+    assert.equal(refusal(tools({ type: 'function' })).param, 'tools[1].function');
+    assert.equal(refusal(tools({ type: 'openrouter:web_fetch', parameters: { engine: 'bing' } })).param, 'tools[1].parameters.engine');
+  });
 });
 
 describe("openai 6.x tool forms: custom tools, allowed_tools and custom tool_choice, custom calls replayed", () => {

@@ -4,7 +4,7 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { invalidType, invalidValue, modelNotFound, type GatewayError } from '../errors/gateway-error.js';
-import { OPENROUTER_DATETIME, OPENROUTER_FETCH_ENGINES, OPENROUTER_WEB_FETCH, OPENROUTER_WEB_SEARCH, type ChatCompletionRequest } from './types.js';
+import { OPENROUTER_DATETIME, OPENROUTER_FETCH_ENGINES, OPENROUTER_SERVER_TOOLS, OPENROUTER_WEB_FETCH, OPENROUTER_WEB_SEARCH, type ChatCompletionRequest } from './types.js';
 import { describeSchema, describeUnion, type DescribedSchema } from '../json/union-description.js';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -243,15 +243,40 @@ function pickError(compiled: { Errors(value: unknown): Iterable<ValueError> }, b
   return first === undefined ? undefined : narrowUnion(first);
 }
 
-/** Checks a parsed body against the schema; returns the typed request or throws a 400. */
-export function validateChatRequest(body: unknown): ChatCompletionRequest {
-  return validateAgainst<ChatCompletionRequest>(check, body);
+/** The tool types a chat request may name; OpenRouter's server tools only reach OpenRouter (src/http/chat-pipeline.ts). */
+const TOOL_TYPES: ReadonlySet<string> = new Set(['function', 'custom', ...OPENROUTER_SERVER_TOOLS]);
+
+/**
+ * A tool whose `type` is none the proxy takes (`openrouter:image_generation`, OpenRouter's tools that
+ * run other models, a misspelling) fails the tools union as a whole: named here by its type, with the
+ * types taken, not as "expected union value".
+ */
+function unknownToolType(error: ValueError): GatewayError | undefined {
+  const index = error.type === ValueErrorType.Union ? /^\/tools\/(\d+)$/.exec(error.path)?.[1] : undefined;
+  const type: unknown = index === undefined || typeof error.value !== 'object' || error.value === null ? undefined : (error.value as Record<string, unknown>).type;
+  if (typeof type !== 'string' || TOOL_TYPES.has(type)) return undefined;
+  return invalidValue(
+    `tools[${index as string}].type`,
+    `the tool type '${type.slice(0, 64)}' is not one the proxy takes: it takes 'function' and 'custom' tools, and on OpenRouter deployments OpenRouter's server tools ${[...OPENROUTER_SERVER_TOOLS].join(', ')}`,
+  );
 }
 
-/** The same checking and 400s for another endpoint's compiled schema (/v1/messages, /v1/completions). */
-export function validateAgainst<T>(compiled: { Check(value: unknown): boolean; Errors(value: unknown): Iterable<ValueError> }, body: unknown): T {
+/** Checks a parsed body against the schema; returns the typed request or throws a 400. */
+export function validateChatRequest(body: unknown): ChatCompletionRequest {
+  return validateAgainst<ChatCompletionRequest>(check, body, unknownToolType);
+}
+
+/**
+ * The same checking and 400s for another endpoint's compiled schema (/v1/messages, /v1/completions).
+ * `explain` may word an error better than the schema's mapping (it runs only on a refused body).
+ */
+export function validateAgainst<T>(
+  compiled: { Check(value: unknown): boolean; Errors(value: unknown): Iterable<ValueError> },
+  body: unknown,
+  explain?: (error: ValueError) => GatewayError | undefined,
+): T {
   if (compiled.Check(body)) return body as T;
   const error = pickError(compiled, body);
   if (error === undefined) throw invalidType('body', 'a JSON object');
-  throw mapSchemaError(error);
+  throw explain?.(error) ?? mapSchemaError(error);
 }

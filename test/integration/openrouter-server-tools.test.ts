@@ -131,6 +131,22 @@ describe('OpenRouter server tools', () => {
     assert.equal(openrouter.requests.length, 0);
   });
 
+  test("a server tool the gateway does not take is a 400 naming its type and the ones it takes, before any call", async () => {
+    const { key } = await createKey(gateway.url, { name: 'or-tool-unknown', max_budget: 100 });
+    // Image generation has no price to hold; the advisor and subagent tools run (and bill) other models.
+    for (const type of ['openrouter:image_generation', 'openrouter:advisor', 'openrouter:subagent']) {
+      const refused = await callJson(gateway.url, 'POST', '/v1/chat/completions', key, body({ tools: [{ type: 'function', function: { name: 'lookup' } }, { type, parameters: { model: 'anthropic/claude-opus-4.7' } }] }));
+      assert.equal(refused.status, 400, refused.text.slice(0, 300));
+      const error = (refused.body as { error: { message: string; param: string; code: string } }).error;
+      assert.equal(error.param, 'tools[1].type');
+      assert.equal(error.code, 'invalid_value');
+      assert.ok(error.message.includes(`'${type}'`), error.message);
+      for (const taken of ['openrouter:web_search', 'openrouter:web_fetch', 'openrouter:datetime']) assert.ok(error.message.includes(taken), error.message);
+      assert.doesNotMatch(error.message, /union/);
+    }
+    assert.equal(openrouter.requests.length, 0);
+  });
+
   test('web fetch or datetime on another provider is a 400 naming the tool and OpenRouter, before any call', async () => {
     const { key } = await createKey(gateway.url, { name: 'or-fetch-elsewhere', max_budget: 100 });
     for (const tool of [FETCH, { type: 'openrouter:datetime' }]) {

@@ -263,8 +263,12 @@ export interface CompactionUsage {
   cache_write_1h_tokens: number;
 }
 
-/** Claude's thinking as an answer carries it (LiteLLM's `thinking_blocks`), signed, to be replayed in the next turn. */
-export type ThinkingBlock = { type: 'thinking'; thinking: string; signature: string } | { type: 'redacted_thinking'; data: string };
+/**
+ * Claude's thinking as an answer carries it (LiteLLM's `thinking_blocks`), signed, to be replayed in the next turn.
+ * Not LiteLLM's: `after_tool_call_id`, the id of the tool call the block came after in Claude's answer (absent for
+ * blocks before any call), so that a replayed turn puts thinking between its calls again, in Claude's order.
+ */
+export type ThinkingBlock = ({ type: 'thinking'; thinking: string; signature: string } | { type: 'redacted_thinking'; data: string }) & { after_tool_call_id?: string };
 
 export interface ResponseMessage {
   role: 'assistant';

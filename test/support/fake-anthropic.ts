@@ -16,10 +16,12 @@
  * `"stream": true`, `anthropic-<scenario>.chunks.txt` as `text/event-stream` (one write per event).
  * `GET /v1/models` answers `anthropic-models.json`; `POST /v1/messages/count_tokens` answers
  * `{"input_tokens": FAKE_COUNT_TOKENS}`. Other paths get Anthropic's 404 body.
- * An error reply without a body sends `anthropic-error-<status>.json` when it exists.
+ * An error reply without a body sends `anthropic-error-<status>.json` when it exists. Like Anthropic, the
+ * fake refuses some requests with a 400 (see the `*Refusal` checks), among them a replayed assistant turn
+ * whose thinking blocks are out of the order of the recorded answer they came from.
  * The fake checks no credentials: tests assert on the recorded headers instead.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,6 +50,8 @@ export type AnthropicScenario =
   | 'fallback'
   /** Plain only: Claude Sonnet 4.6 thought (one signed thinking block), then called get_weather for Paris, as Anthropic's thinking-with-tools walkthrough shows. */
   | 'thinking-tools'
+  /** Claude Opus 4.6 thought between its calls: thinking, text, tool_use (calculator), thinking, tool_use (database_query). Plain and streamed. */
+  | 'interleaved-thinking'
   /** Claude searched the web twice (server_tool_use, web_search_tool_result, a cited text block; usage server_tool_use.web_search_requests 2). */
   | 'web-search'
   /** Stream only: a few events, then an `error` event (overloaded_error). */
@@ -364,6 +368,50 @@ function modelRefusal(body: unknown): string | undefined {
   return undefined;
 }
 
+/** A thinking or tool_use block as the order check knows it: by signature, data or id; undefined for other blocks. */
+function orderKey(block: unknown): string | undefined {
+  if (typeof block !== 'object' || block === null) return undefined;
+  const { type, signature, data, id } = block as Record<string, unknown>;
+  if (type === 'thinking' && typeof signature === 'string') return `thinking ${signature}`;
+  if (type === 'redacted_thinking' && typeof data === 'string') return `redacted_thinking ${data}`;
+  if (type === 'tool_use' && typeof id === 'string') return `tool_use ${id}`;
+  return undefined;
+}
+
+let answeredOrders: Map<string, string[]> | undefined;
+/** Each thinking block of the recorded answers → the thinking and tool_use blocks of its answer, in Claude's order. */
+function answeredOrder(key: string): string[] | undefined {
+  if (answeredOrders === undefined) {
+    answeredOrders = new Map();
+    for (const name of readdirSync(ANTHROPIC_FIXTURE_DIR).filter((file) => file.endsWith('.response.json'))) {
+      const content = (readAnthropicJson(name) as { content?: unknown }).content;
+      const keys = Array.isArray(content) ? content.map(orderKey).filter((found) => found !== undefined) : [];
+      for (const found of keys) if (!found.startsWith('tool_use ')) answeredOrders.set(found, keys);
+    }
+  }
+  return answeredOrders.get(key);
+}
+
+/**
+ * Anthropic takes the thinking blocks of the latest assistant turn back only as they were in its answer: a
+ * block moved (thinking put before calls it came after) is a 400, naming the first block out of place. The
+ * fake compares the order of the thinking and tool_use blocks of the answers it recorded. The message is Anthropic's.
+ * @see https://github.com/NousResearch/hermes-agent/pull/35976 (the 400's text, a reordered interleaved turn)
+ */
+function replayRefusal(body: unknown): string | undefined {
+  const messages = typeof body === 'object' && body !== null ? (body as { messages?: unknown }).messages : undefined;
+  if (!Array.isArray(messages)) return undefined;
+  const index = messages.findLastIndex((message) => (message as { role?: unknown } | null)?.role === 'assistant');
+  const content = (messages[index] as { content?: unknown } | undefined)?.content;
+  if (!Array.isArray(content)) return undefined;
+  const sent = content.map((block, at) => ({ key: orderKey(block), at })).filter((block): block is { key: string; at: number } => block.key !== undefined);
+  const expected = sent.map(({ key }) => answeredOrder(key)).find((order) => order !== undefined);
+  if (expected === undefined) return undefined;
+  const moved = sent.find(({ key }, at) => expected[at] !== key) ?? (sent.length === expected.length ? undefined : sent[sent.length - 1]);
+  if (moved === undefined) return undefined;
+  return `messages.${index}.content.${moved.at}: \`thinking\` or \`redacted_thinking\` blocks in the latest assistant message cannot be modified. These blocks must remain as they were in the original response.`;
+}
+
 function handle(request: RecordedRequest, response: ServerResponse, reply: FakeAnthropicReply): void {
   if (reply.kind === 'error') {
     sendError(response, reply.status, reply.body, reply.headers);
@@ -384,7 +432,7 @@ function handle(request: RecordedRequest, response: ServerResponse, reply: FakeA
     sendError(response, 404, { type: 'error', error: { type: 'not_found_error', message: 'Not Found' }, request_id: null }, undefined);
     return;
   }
-  const refused = effortRefusal(request.body) ?? thinkingRefusal(request.body) ?? modelRefusal(request.body);
+  const refused = effortRefusal(request.body) ?? thinkingRefusal(request.body) ?? modelRefusal(request.body) ?? replayRefusal(request.body);
   if (refused !== undefined) {
     sendError(response, 400, { type: 'error', error: { type: 'invalid_request_error', message: refused }, request_id: null }, undefined);
     return;

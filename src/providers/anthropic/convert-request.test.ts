@@ -5,6 +5,7 @@ import { assertRefused, makeTarget, type ExpectedRefusal } from '../../../test/p
 import { openAiCase, weatherFunction, type ChatCase } from '../../../test/providers/openai-cases.js';
 import { anthropicRequestFor, readAnthropicJson } from '../../../test/support/fake-anthropic.js';
 import { convertAnthropicRequest, JSON_RESPONSE_TOOL } from './convert-request.js';
+import { parseAnthropicResponse } from './convert-response.js';
 
 const CASES: Array<[ChatCase, string[]]> = [
   ['text', []],
@@ -828,5 +829,42 @@ describe('strict tool use', () => {
     assert.notEqual(convert({ ...thinking }).body.output_config?.format, undefined);
     const spent = convert({ ...thinking, tools: [tool('a', optional('a'))] });
     assert.equal(spent.body.output_config?.format, undefined);
+  });
+});
+
+describe('interleaved thinking replayed (thinking, text, tool_use, thinking, tool_use in one answer)', () => {
+  const fixture = readAnthropicJson('anthropic-interleaved-thinking.response.json') as { content: Array<Record<string, unknown>> };
+  const answer = parseAnthropicResponse(fixture, makeTarget('anthropic', { model: 'claude-opus-4-6' })).choices[0]!.message;
+  const results = (answer.tool_calls ?? []).map((call) => ({ role: 'tool' as const, tool_call_id: call.id, content: 'done' }));
+  const replay = (message: unknown): ChatCompletionRequest => ({
+    model: 'claude-opus-4-6',
+    thinking: { type: 'enabled', budget_tokens: 2048 },
+    messages: [{ role: 'user', content: 'Revenue for 150 units at $50, against the monthly average?' }, message as ChatCompletionRequest['messages'][number], ...results],
+  });
+  const turnOf = (message: unknown) => convert(replay(message), { model: 'claude-opus-4-6' }).body.messages[1]?.content as Array<Record<string, unknown>>;
+  const kinds = (blocks: Array<Record<string, unknown>>) => blocks.map((block) => (block.type === 'tool_use' ? block.id : block.type === 'thinking' ? block.signature : block.type));
+  const [sig1, sig2] = fixture.content.filter((block) => block.type === 'thinking').map((block) => block.signature);
+
+  it('the answer sent back as it came reaches Claude in its own order, each block as Claude wrote it (the position field stays here)', () => {
+    const { body, warnings } = convert(replay(answer), { model: 'claude-opus-4-6' });
+    assert.deepEqual(body.messages[1]?.content, fixture.content);
+    assert.deepEqual(warnings, []);
+  });
+
+  it('blocks without positions (an older answer, a client that drops unknown fields) go first, as before', () => {
+    const bare = { ...answer, thinking_blocks: answer.thinking_blocks?.map(({ after_tool_call_id: _after, ...block }) => block) };
+    assert.deepEqual(kinds(turnOf(bare)), [sig1, sig2, 'text', 'toolu_01InterleavedCalc', 'toolu_01InterleavedQuery']);
+  });
+
+  it("positions that do not fit the turn's calls (a call left out, calls reordered) change nothing: the blocks go first in their own order", () => {
+    const [calc, query] = answer.tool_calls ?? [];
+    assert.deepEqual(kinds(turnOf({ ...answer, tool_calls: [query] })), [sig1, sig2, 'text', 'toolu_01InterleavedQuery']);
+    const swapped = { ...answer, thinking_blocks: [{ ...answer.thinking_blocks![0]!, after_tool_call_id: 'toolu_01InterleavedQuery' }, answer.thinking_blocks![1]!] };
+    assert.deepEqual(kinds(turnOf({ ...swapped, tool_calls: [calc, query] })), [sig1, sig2, 'text', 'toolu_01InterleavedCalc', 'toolu_01InterleavedQuery']);
+  });
+
+  it('a position that is not a string is the proxy’s 400, naming it', () => {
+    const bad = { ...answer, thinking_blocks: [answer.thinking_blocks![0]!, { ...answer.thinking_blocks![1]!, after_tool_call_id: 3 }] };
+    assertRefused(() => convert(replay(bad), { model: 'claude-opus-4-6' }), { code: 'invalid_value', param: 'messages[1].thinking_blocks[1].after_tool_call_id' });
   });
 });

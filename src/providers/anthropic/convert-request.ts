@@ -16,6 +16,7 @@
  * | content `file` (PDF data) | `document` source `base64` | `file_id` and non-PDF files → 400 `unsupported_content` |
  * | content `input_audio`, other parts | — | 400 `unsupported_content` |
  * | assistant `tool_calls` | `tool_use` blocks | arguments JSON-parsed; invalid JSON or a non-object → 400 `invalid_value` |
+ * | assistant `thinking_blocks` (LiteLLM's) | `thinking` / `redacted_thinking` blocks | first in the turn; one naming a call of the turn (`after_tool_call_id`) right after it, as Claude interleaved them (thinking-order.ts); the name is not sent |
  * | assistant `function_call` (legacy) | `tool_use` block | id `toolu_legacy_<message index>` |
  * | `web_search_options` | `tools` + `web_search_20250305` | `search_context_size` low/medium/high → `max_uses` 1/5/10; `user_location.approximate` → `user_location`; citations come back as `annotations` |
  * | `tools`, `functions` (legacy) | `tools` | `parameters` → `input_schema` (`{type:"object"}` when absent, `$schema` removed); `strict: true` → `strict: true` on Claude 4.5+ with the schema in Claude's subset (output-format.ts), else dropped with a warning saying why; a name outside Anthropic's rule (`^[a-zA-Z0-9_-]{1,128}$`), or used twice → 400 `invalid_value` naming it |
@@ -77,7 +78,6 @@ import type {
   AnthropicToolChoice,
   AnthropicToolResultBlockParam,
   AnthropicToolUseBlockParam,
-  AnthropicThinkingBlockParam,
   AnthropicThinkingConfig,
   AnthropicThinkingDisplay,
 } from './anthropic-wire.js';
@@ -85,6 +85,7 @@ import { isRecord } from './anthropic-wire.js';
 import { CacheBreakpoints } from './convert-cache-control.js';
 import { refusesForcedTool, refusesPrefill, refusesSampling } from './model-limits.js';
 import { claudeOutputFormat, claudeStrictToolSchema, StrictBudget } from './output-format.js';
+import { orderAssistantTurn, readThinkingBlocks } from './thinking-order.js';
 import { alwaysThinks, claudeGeneration, disabledNeedsHighOrBelow, effortForBudget, fitOwnEffort, fitOwnThinking, MIN_THINKING_BUDGET, thinkingForEffort, thinksByDefault } from './thinking-effort.js';
 
 /** The tool that carries JSON-mode answers. A client tool of this name is refused, so a call to it is always ours. */
@@ -213,22 +214,6 @@ function markLastBlock(blocks: readonly AnthropicContentBlockParam[], message: C
   const last = blocks[blocks.length - 1];
   if (last === undefined) throw invalidValue(`${param}.cache_control`, 'the message has no content to cache');
   last.cache_control ??= marker;
-}
-
-/**
- * An assistant turn's `thinking_blocks`, as the proxy gave them with the answer (LiteLLM's field): Claude
- * checks their signatures, and needs them back before the tool calls of a turn it thought in.
- */
-function thinkingBlocks(value: unknown, param: string): AnthropicThinkingBlockParam[] {
-  if (value === undefined || value === null) return [];
-  if (!Array.isArray(value)) throw invalidValue(param, 'expected the list of thinking blocks the answer carried');
-  return value.map((block: unknown, index) => {
-    if (isRecord(block) && block.type === 'thinking' && typeof block.thinking === 'string' && typeof block.signature === 'string') {
-      return { type: 'thinking', thinking: block.thinking, signature: block.signature };
-    }
-    if (isRecord(block) && block.type === 'redacted_thinking' && typeof block.data === 'string') return { type: 'redacted_thinking', data: block.data };
-    throw invalidValue(`${param}[${index}]`, "expected {type: 'thinking', thinking, signature} or {type: 'redacted_thinking', data}, as the answer carried it");
-  });
 }
 
 /** OpenAI's search context size as the number of searches Claude may run (LiteLLM's mapping); budget holds read it too. */
@@ -591,8 +576,10 @@ function convertMessages(messages: ChatMessage[], target: ChatTarget, marks: Cac
       return;
     }
     if (role === 'assistant') {
-      // Claude's thinking opens its turn, before the text and calls it led to.
-      const blocks: AnthropicContentBlockParam[] = [...thinkingBlocks(message.thinking_blocks, `${param}.thinking_blocks`), ...textBlocks(message.content, `${param}.content`, marks)];
+      // Claude's thinking opens its turn, before the text and calls it led to, or between the calls it came between.
+      const thinking = readThinkingBlocks(message.thinking_blocks, `${param}.thinking_blocks`);
+      const text = textBlocks(message.content, `${param}.content`, marks);
+      const calls: Array<{ id: string; block: AnthropicContentBlockParam }> = [];
       (message.tool_calls ?? []).forEach((call, callIndex) => {
         const callParam = `${param}.tool_calls[${callIndex}]`;
         if (!isRecord(call) || !isRecord(call.function) || typeof call.function.name !== 'string' || typeof call.id !== 'string') {
@@ -604,8 +591,10 @@ function convertMessages(messages: ChatMessage[], target: ChatTarget, marks: Cac
           name: call.function.name,
           input: parseArguments(call.function.arguments, `${callParam}.function.arguments`),
         };
-        blocks.push(block);
+        // The id as the answer gave it: thinking blocks name their call by it.
+        calls.push({ id: call.id, block });
       });
+      const blocks = orderAssistantTurn(thinking, text, calls);
       if (isRecord(message.function_call) && typeof message.function_call.name === 'string') {
         const id = `toolu_legacy_${index}`;
         legacyCalls.set(message.function_call.name, id);

@@ -145,6 +145,11 @@ export function stringifyToolInput(input: unknown): string {
   return JSON.stringify(input === undefined || input === null ? {} : input);
 }
 
+/** A returned thinking block with the id of the tool call it came after, when there was one (thinking-order.ts reads it back). */
+export function placeThinking(block: ThinkingBlock, afterToolCall: string | undefined): ThinkingBlock {
+  return afterToolCall === undefined ? block : { ...block, after_tool_call_id: afterToolCall };
+}
+
 export function parseAnthropicResponse(body: unknown, target: ChatTarget): ChatCompletionResponse {
   if (!isAnthropicMessage(body)) throw upstreamBadResponse(target.provider, 'an answer that is not an Anthropic message');
   let text = '';
@@ -152,11 +157,14 @@ export function parseAnthropicResponse(body: unknown, target: ChatTarget): ChatC
   const toolCalls: ToolCall[] = [];
   const thinking: ThinkingBlock[] = [];
   const annotations: UrlCitation[] = [];
+  const legacy = target.legacyFunctions === true;
   for (const block of body.content) {
+    // The call the block came after, for the replay to put it back there (legacy answers show no call ids).
+    const after = legacy ? undefined : toolCalls[toolCalls.length - 1]?.id;
     if (block.type === 'thinking' && isRecord(block) && typeof block.thinking === 'string' && typeof block.signature === 'string') {
-      thinking.push({ type: 'thinking', thinking: block.thinking, signature: block.signature });
+      thinking.push(placeThinking({ type: 'thinking', thinking: block.thinking, signature: block.signature }, after));
     } else if (block.type === 'redacted_thinking' && isRecord(block) && typeof block.data === 'string') {
-      thinking.push({ type: 'redacted_thinking', data: block.data });
+      thinking.push(placeThinking({ type: 'redacted_thinking', data: block.data }, after));
     } else if (block.type === 'text' && isRecord(block) && typeof block.text === 'string') {
       urlCitations(block.citations, text.length, text.length + block.text.length, annotations);
       text += block.text;
@@ -173,7 +181,6 @@ export function parseAnthropicResponse(body: unknown, target: ChatTarget): ChatC
     // Server-tool blocks have no OpenAI field.
   }
 
-  const legacy = target.legacyFunctions === true;
   const message = assistantMessage(text, sawText, toolCalls, legacy);
   if (thinking.length > 0) {
     // The reasoning as DeepSeek's field carries it, and the blocks themselves to replay (Claude checks their signatures).

@@ -275,3 +275,49 @@ describe('a tool call without arguments', () => {
     }
   });
 });
+
+describe('interleaved thinking (Claude 4 and later think between the tool calls of one answer)', () => {
+  const fixture = readAnthropicJson('anthropic-interleaved-thinking.response.json') as { content: Array<Record<string, unknown>> };
+  const [first, , calc, second] = fixture.content as [Record<string, unknown>, unknown, { id: string }, Record<string, unknown>];
+  /** Each block as Claude wrote it, the second with the call it came after, so that a replay can put it back there. */
+  const expectedBlocks = [first, { ...second, after_tool_call_id: calc.id }];
+
+  it('a whole answer: each thinking block after a tool call names that call (after_tool_call_id); the first, before any call, names none', () => {
+    const reply = parseAnthropicResponse(fixture, makeTarget('anthropic')).choices[0]?.message;
+    assert.deepEqual(reply?.thinking_blocks, expectedBlocks);
+    assert.deepEqual(reply?.tool_calls?.map((call) => call.id), ['toolu_01InterleavedCalc', 'toolu_01InterleavedQuery']);
+  });
+
+  it('a stream gives the same blocks, named the same way, as the whole answer', async () => {
+    const chunks = await collect(stream('interleaved-thinking'));
+    const blocks = chunks.flatMap((chunk) => chunk.choices[0]?.delta.thinking_blocks ?? []);
+    assert.deepEqual(blocks, expectedBlocks);
+    assert.deepEqual(reassemble(chunks), choicesOf(parseAnthropicResponse(fixture, makeTarget('anthropic'))));
+  });
+
+  it('a redacted block after a call names it too; the legacy function_call format (no call ids) names none', async () => {
+    const content = [
+      { type: 'tool_use', id: 'toolu_A', name: 'a', input: {} },
+      { type: 'redacted_thinking', data: 'EmwKAhgB' },
+      { type: 'tool_use', id: 'toolu_B', name: 'b', input: {} },
+    ];
+    const whole = { ...fixture, content };
+    assert.deepEqual(parseAnthropicResponse(whole, makeTarget('anthropic')).choices[0]?.message.thinking_blocks, [{ type: 'redacted_thinking', data: 'EmwKAhgB', after_tool_call_id: 'toolu_A' }]);
+    assert.deepEqual(parseAnthropicResponse(whole, makeTarget('anthropic', { legacyFunctions: true })).choices[0]?.message.thinking_blocks, [{ type: 'redacted_thinking', data: 'EmwKAhgB' }]);
+    const events = [
+      ['message_start', { type: 'message_start', message: { ...whole, content: [], stop_reason: null } }],
+      ['content_block_start', { type: 'content_block_start', index: 0, content_block: content[0] }],
+      ['content_block_stop', { type: 'content_block_stop', index: 0 }],
+      ['content_block_start', { type: 'content_block_start', index: 1, content_block: content[1] }],
+      ['content_block_stop', { type: 'content_block_stop', index: 1 }],
+      ['message_delta', { type: 'message_delta', delta: { stop_reason: 'tool_use', stop_sequence: null }, usage: { output_tokens: 5 } }],
+      ['message_stop', { type: 'message_stop' }],
+    ]
+      .map(([name, data]) => `event: ${String(name)}\ndata: ${JSON.stringify(data)}\n\n`)
+      .join('');
+    for (const [legacyFunctions, block] of [[false, { type: 'redacted_thinking', data: 'EmwKAhgB', after_tool_call_id: 'toolu_A' }], [true, { type: 'redacted_thinking', data: 'EmwKAhgB' }]] as const) {
+      const chunks = await collect(convertAnthropicStream(sseEvents(events), makeTarget('anthropic', { stream: true, legacyFunctions })));
+      assert.deepEqual(chunks.flatMap((chunk) => chunk.choices[0]?.delta.thinking_blocks ?? []), [block], `legacy ${legacyFunctions}`);
+    }
+  });
+});

@@ -9,7 +9,7 @@ import type { ChatTarget } from '../provider.js';
 import type { AnthropicMessageDeltaUsage, AnthropicUsage } from './anthropic-wire.js';
 import { isAnthropicUsage, isRecord } from './anthropic-wire.js';
 import { JSON_RESPONSE_TOOL } from './convert-request.js';
-import { convertAnthropicUsage, matchedStopSequence, mergeAnthropicUsage, stringifyToolInput, urlCitations } from './convert-response.js';
+import { convertAnthropicUsage, matchedStopSequence, mergeAnthropicUsage, placeThinking, stringifyToolInput, urlCitations } from './convert-response.js';
 
 /** Error types an `error` event can carry, as the HTTP status they stand for. */
 const ERROR_STATUS: Readonly<Record<string, number>> = {
@@ -67,6 +67,8 @@ export async function* convertAnthropicStream(events: AsyncIterable<SseEvent>, t
   let stopReason: string | null = null;
   let stopSequence: string | null = null;
   let toolCalls = 0;
+  /** The id of the latest tool call, which the thinking blocks after it name (not in legacy answers: they show no ids). */
+  let lastCall: string | undefined;
   /** Characters of content sent so far: where a cited text block's span starts and ends. */
   let written = 0;
   const blocks = new Map<number, BlockKind>();
@@ -127,13 +129,14 @@ export async function* convertAnthropicStream(events: AsyncIterable<SseEvent>, t
           // `input` is `{}` at the start; the arguments arrive as input_json_delta fragments.
           const initial = isRecord(block.input) && Object.keys(block.input).length > 0 ? stringifyToolInput(block.input) : '';
           blocks.set(index, { kind: 'tool', index: callIndex, sent: initial.length > 0 });
+          if (!legacy) lastCall = block.id;
           yield chunk(toolDelta(callIndex, { id: block.id, name: block.name, arguments: initial }));
         }
       } else if (block.type === 'thinking') {
         blocks.set(index, { kind: 'thinking', thinking: typeof block.thinking === 'string' ? block.thinking : '', signature: typeof block.signature === 'string' ? block.signature : '' });
       } else if (block.type === 'redacted_thinking' && typeof block.data === 'string') {
         blocks.set(index, { kind: 'ignored' });
-        yield chunk({ thinking_blocks: [{ type: 'redacted_thinking', data: block.data }] });
+        yield chunk({ thinking_blocks: [placeThinking({ type: 'redacted_thinking', data: block.data }, lastCall)] });
       } else {
         blocks.set(index, { kind: 'ignored' });
       }
@@ -169,7 +172,7 @@ export async function* convertAnthropicStream(events: AsyncIterable<SseEvent>, t
     if (type === 'content_block_stop') {
       const kind = blocks.get(index);
       // The whole thinking block, signed, for the client to replay with the turn (LiteLLM's `thinking_blocks`).
-      if (kind?.kind === 'thinking') yield chunk({ thinking_blocks: [{ type: 'thinking', thinking: kind.thinking, signature: kind.signature }] });
+      if (kind?.kind === 'thinking') yield chunk({ thinking_blocks: [placeThinking({ type: 'thinking', thinking: kind.thinking, signature: kind.signature }, lastCall)] });
       // A call without input (Claude streams it as one empty fragment) has the arguments `{}`, as the whole answer gives them, not ''.
       else if (kind?.kind === 'tool' && !kind.sent) yield chunk(toolDelta(kind.index, { arguments: '{}' }));
       // A text block's web search citations, over the span it streamed (OpenAI's search models stream `annotations` too).

@@ -9,6 +9,8 @@ import type { MessagesRequest } from './messages-request.js';
 import { validateMessagesRequest } from './messages-request.js';
 import { MAX_USER_LENGTH, toChatRequest, userId } from './to-chat-request.js';
 import { effortForBudget } from '../providers/anthropic/thinking-effort.js';
+import { convertAnthropicRequest } from '../providers/anthropic/convert-request.js';
+import { makeTarget } from '../../test/providers/codec-harness.js';
 
 function fixture(name: string): MessagesRequest {
   return validateMessagesRequest(readAnthropicJson(`anthropic-${name}.request.json`));
@@ -405,5 +407,24 @@ describe('documents: what the chat form cannot carry is said', () => {
   it('a plain document gives no warning', () => {
     const { warnings } = translate(validateMessagesRequest({ model: 'm', max_tokens: 10, messages: [{ role: 'user', content: [{ type: 'document', source: pdf }, { type: 'document', source: text, citations: { enabled: false } }] }] }));
     assert.deepEqual(warnings, []);
+  });
+});
+
+describe("Claude's interleaved thinking in an assistant turn", () => {
+  it('a thinking block after a tool_use names that call (after_tool_call_id), so that the Claude translation sends the turn back in its own order', () => {
+    const content = (readAnthropicJson('anthropic-interleaved-thinking.response.json') as { content: Array<{ type: string; id?: string }> }).content;
+    const results = content.filter((block) => block.type === 'tool_use').map((block) => ({ type: 'tool_result', tool_use_id: block.id, content: 'done' }));
+    const request = {
+      model: 'claude-opus-4-6',
+      max_tokens: 4096,
+      thinking: { type: 'adaptive' },
+      messages: [{ role: 'user', content: 'Revenue?' }, { role: 'assistant', content }, { role: 'user', content: results }],
+    } as unknown as MessagesRequest;
+    const { chat } = translate(request, true);
+    assert.deepEqual(
+      (chat.messages[1]?.thinking_blocks as Array<{ after_tool_call_id?: string }>).map((block) => block.after_tool_call_id),
+      [undefined, 'toolu_01InterleavedCalc'],
+    );
+    assert.deepEqual(convertAnthropicRequest(chat, makeTarget('anthropic', { model: 'claude-opus-4-6' })).messages[1]?.content, content);
   });
 });

@@ -11,6 +11,7 @@ import type { InboundContentBlock, InboundMessageParam, InboundTool, MessagesReq
 import { isRecord } from '../json/guards.js';
 import { checkWebSearchTool, isWebSearchTool, searchHistoryText } from './web-search.js';
 import { effortForBudget } from '../providers/anthropic/thinking-effort.js';
+import { placeThinking } from '../providers/anthropic/thinking-order.js';
 
 /** Fields read below, or deliberately dropped with their own warning. */
 const HANDLED = new Set([
@@ -262,7 +263,7 @@ function assistantTurn(message: InboundMessageParam, turn: number, out: Out, mod
   const calls: ToolCall[] = [];
   const callBlocks: number[] = [];
   // Claude's signed thinking, carried as the chat form's `thinking_blocks` (LiteLLM's field): the Claude
-  // translation gives it back first in the turn; other models are sent none.
+  // translation gives it back in the turn where it stood; other models are sent none.
   const thinking: ThinkingBlock[] = [];
   // Thinking with no signature is no Claude's: the proxy wrote it from another provider's reasoning.
   const unsigned: string[] = [];
@@ -286,8 +287,9 @@ function assistantTurn(message: InboundMessageParam, turn: number, out: Out, mod
       // proxy translated): it goes back as such, as DeepSeek requires on a turn with tool calls
       // (chatFormFor keeps it for the hosts that take it). Signed thinking is Claude's: `thinking_blocks`.
       if (block.type === 'thinking' && (signed.signature === undefined || signed.signature === '') && typeof signed.thinking === 'string') unsigned.push(signed.thinking);
-      else if (block.type === 'thinking' && typeof signed.thinking === 'string' && typeof signed.signature === 'string') thinking.push({ type: 'thinking', thinking: signed.thinking, signature: signed.signature });
-      else if (block.type === 'redacted_thinking' && typeof signed.data === 'string') thinking.push({ type: 'redacted_thinking', data: signed.data });
+      // A block after a call names it, so that the Claude translation puts it back there (Claude interleaves them).
+      else if (block.type === 'thinking' && typeof signed.thinking === 'string' && typeof signed.signature === 'string') thinking.push(placeThinking({ type: 'thinking', thinking: signed.thinking, signature: signed.signature }, calls.at(-1)?.id));
+      else if (block.type === 'redacted_thinking' && typeof signed.data === 'string') thinking.push(placeThinking({ type: 'redacted_thinking', data: signed.data }, calls.at(-1)?.id));
     } else {
       // A web search Claude ran in that turn: what it searched and found, as text any model reads.
       const search = searchHistoryText(block);

@@ -10,6 +10,7 @@ import type { ChatTarget } from '../provider.js';
 import type { AnthropicMessageDeltaUsage, AnthropicUsage } from './anthropic-wire.js';
 import { isAnthropicMessage, isRecord } from './anthropic-wire.js';
 import { JSON_RESPONSE_TOOL } from './convert-request.js';
+import { placeThinking } from './thinking-order.js';
 import { MAX_BILLED_SEARCHES } from '../../catalog/call-cost.js';
 import { billingField } from '../../openai/billing-fields.js';
 
@@ -143,11 +144,6 @@ export function matchedStopSequence(stopReason: unknown, stopSequence: unknown):
 /** Tool input is an object on the wire; OpenAI carries it as a JSON string. */
 export function stringifyToolInput(input: unknown): string {
   return JSON.stringify(input === undefined || input === null ? {} : input);
-}
-
-/** A returned thinking block with the id of the tool call it came after, when there was one (thinking-order.ts reads it back). */
-export function placeThinking(block: ThinkingBlock, afterToolCall: string | undefined): ThinkingBlock {
-  return afterToolCall === undefined ? block : { ...block, after_tool_call_id: afterToolCall };
 }
 
 export function parseAnthropicResponse(body: unknown, target: ChatTarget): ChatCompletionResponse {

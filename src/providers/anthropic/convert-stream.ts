@@ -9,7 +9,8 @@ import type { ChatTarget } from '../provider.js';
 import type { AnthropicMessageDeltaUsage, AnthropicUsage } from './anthropic-wire.js';
 import { isAnthropicUsage, isRecord } from './anthropic-wire.js';
 import { JSON_RESPONSE_TOOL } from './convert-request.js';
-import { convertAnthropicUsage, matchedStopSequence, mergeAnthropicUsage, placeThinking, stringifyToolInput, urlCitations } from './convert-response.js';
+import { placeThinking } from './thinking-order.js';
+import { convertAnthropicUsage, matchedStopSequence, mergeAnthropicUsage, stringifyToolInput, urlCitations } from './convert-response.js';
 
 /** Error types an `error` event can carry, as the HTTP status they stand for. */
 const ERROR_STATUS: Readonly<Record<string, number>> = {

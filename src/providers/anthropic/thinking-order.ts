@@ -4,8 +4,14 @@
 // returned block names the call it came after (`after_tool_call_id`), and a replayed turn is rebuilt from it.
 // @see https://platform.claude.com/docs/en/build-with-claude/preserved-thinking/prefix-checks ("a thinking block between others was left out or moved")
 import { invalidValue } from '../../errors/gateway-error.js';
+import type { ThinkingBlock } from '../../openai/types.js';
 import type { AnthropicContentBlockParam, AnthropicThinkingBlockParam } from './anthropic-wire.js';
 import { isRecord } from './anthropic-wire.js';
+
+/** A returned thinking block with the id of the tool call it came after, when there was one. */
+export function placeThinking(block: ThinkingBlock, afterToolCall: string | undefined): ThinkingBlock {
+  return afterToolCall === undefined ? block : { ...block, after_tool_call_id: afterToolCall };
+}
 
 /** A replayed thinking block as Claude takes it, and the id of the call it came after (undefined: before any call). */
 export interface PlacedThinking {

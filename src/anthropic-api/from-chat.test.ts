@@ -301,6 +301,36 @@ describe("Claude's signed thinking in a translated answer", () => {
     assert.deepEqual(toAnthropicMessage(chat, 'req').content, [signed, { type: 'redacted_thinking', data: 'EmwK' }, { type: 'text', text: 'It is 4.' }]);
   });
 
+  it("a whole answer puts each block back after the tool call it came after (Claude refuses a replayed turn whose thinking moved)", () => {
+    const second = { type: 'thinking' as const, thinking: 'Now the database.', signature: 'EqQBCgIYAhIN' };
+    const chat = {
+      id: 'chatcmpl-i',
+      object: 'chat.completion',
+      created: 1,
+      model: 'claude-sonnet-4-5',
+      choices: [
+        {
+          index: 0,
+          message: {
+            role: 'assistant',
+            content: 'Let me look.',
+            thinking_blocks: [signed, { ...second, after_tool_call_id: 'toolu_1' }],
+            tool_calls: [
+              { id: 'toolu_1', type: 'function', function: { name: 'calculator', arguments: '{"x":1}' } },
+              { id: 'toolu_2', type: 'function', function: { name: 'database_query', arguments: '{}' } },
+            ],
+          },
+          finish_reason: 'tool_calls',
+          logprobs: null,
+        },
+      ],
+    } as ChatCompletionResponse;
+    assert.deepEqual(
+      toAnthropicMessage(chat, 'req').content.map((block) => ('id' in block ? block.id : 'thinking' in block ? block.thinking : block.type)),
+      ['Two plus two.', 'text', 'toolu_1', 'Now the database.', 'toolu_2'],
+    );
+  });
+
   it('a stream signs the thinking block it streamed before closing it', () => {
     const list = write([
       chunk({ role: 'assistant', content: '' }),

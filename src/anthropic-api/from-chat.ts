@@ -17,6 +17,7 @@ import type {
   AnthropicUsage,
 } from '../providers/anthropic/anthropic-wire.js';
 import { isRecord } from '../providers/anthropic/anthropic-wire.js';
+import { orderAssistantTurn } from '../providers/anthropic/thinking-order.js';
 import { upstreamTokenCount as count } from '../providers/token-count.js';
 import { reportedSearches } from '../usage/reported-usage.js';
 import { blockEvents, searchQueriesOf, urlCitationsOf, webSearchBlocks } from './web-search.js';
@@ -89,15 +90,19 @@ export function parseToolInput(text: string): Record<string, unknown> {
   return { _raw: text };
 }
 
+/** A signed thinking block and the id of the tool call it came after (`after_tool_call_id`), if any. */
+type PlacedBlock = { block: AnthropicContentBlock; after: string | undefined };
+
 /** Claude's signed thinking blocks an answer carries (`thinking_blocks`), as Messages blocks; empty when none. */
-function thinkingBlocksOf(value: unknown): AnthropicContentBlock[] {
+function thinkingBlocksOf(value: unknown): PlacedBlock[] {
   const blocks = isRecord(value) ? value.thinking_blocks : undefined;
   if (!Array.isArray(blocks)) return [];
-  const out: AnthropicContentBlock[] = [];
+  const out: PlacedBlock[] = [];
   for (const block of blocks as unknown[]) {
     if (!isRecord(block)) continue;
-    if (block.type === 'thinking' && typeof block.thinking === 'string' && typeof block.signature === 'string') out.push({ type: 'thinking', thinking: block.thinking, signature: block.signature });
-    else if (block.type === 'redacted_thinking' && typeof block.data === 'string') out.push({ type: 'redacted_thinking', data: block.data });
+    const after = typeof block.after_tool_call_id === 'string' ? block.after_tool_call_id : undefined;
+    if (block.type === 'thinking' && typeof block.thinking === 'string' && typeof block.signature === 'string') out.push({ block: { type: 'thinking', thinking: block.thinking, signature: block.signature }, after });
+    else if (block.type === 'redacted_thinking' && typeof block.data === 'string') out.push({ block: { type: 'redacted_thinking', data: block.data }, after });
   }
   return out;
 }
@@ -134,22 +139,28 @@ function stopOf(refused: boolean, finish: FinishReason | null | undefined, hasTo
 /** A whole chat.completion → an Anthropic `message`; `model` stands in for an answer that names none. */
 export function toAnthropicMessage(chat: ChatCompletionResponse, requestId: string, model = ''): AnthropicMessage {
   const choice = chat.choices[0];
-  const content: AnthropicContentBlock[] = [];
   const message = choice?.message;
   // Claude's own blocks, signed, when the answer came from Claude; else the reasoning text, unsigned.
   const signed = thinkingBlocksOf(message);
   const reasoning = signed.length === 0 ? reasoningOf(message) : undefined;
-  for (const block of signed) content.push(block);
-  if (reasoning !== undefined) content.push({ type: 'thinking', thinking: reasoning, signature: '' });
+  const before: AnthropicContentBlock[] = [];
+  if (reasoning !== undefined) before.push({ type: 'thinking', thinking: reasoning, signature: '' });
   // An OpenAI refusal is the model's answer (content null): Anthropic carries it as text with stop_reason `refusal`.
   const refusal = typeof message?.refusal === 'string' && message.refusal.length > 0 ? message.refusal : undefined;
   const text = typeof message?.content === 'string' && message.content.length > 0 ? message.content : refusal;
   // A searched answer: the search, its pages, then the text cut at the spans it cites.
   const searched = refusal === undefined ? webSearchBlocks(text ?? '', urlCitationsOf(message), searchQueriesOf(message), requestId) : undefined;
-  if (searched !== undefined) content.push(...searched);
-  else if (text !== undefined) content.push({ type: 'text', text });
-  for (const call of message?.tool_calls ?? []) content.push(toolUse(call.id, call.function, `toolu_${requestId}_${content.length}`));
-  if (message?.function_call !== undefined) content.push(toolUse(undefined, message.function_call, `toolu_${requestId}`));
+  if (searched !== undefined) before.push(...searched);
+  else if (text !== undefined) before.push({ type: 'text', text });
+  const calls: Array<{ id: string; block: AnthropicContentBlock }> = [];
+  for (const call of message?.tool_calls ?? []) {
+    const block = toolUse(call.id, call.function, `toolu_${requestId}_${signed.length + before.length + calls.length}`);
+    calls.push({ id: typeof call.id === 'string' ? call.id : '', block });
+  }
+  if (message?.function_call !== undefined) calls.push({ id: '', block: toolUse(undefined, message.function_call, `toolu_${requestId}`) });
+  // Claude thinks between the calls of one answer; the client replays this message as it got it, and
+  // Claude refuses a turn whose thinking moved, so each block goes back after the call it came after.
+  const content = orderAssistantTurn(signed, before, calls);
   return {
     id: messageId(chat.id, requestId),
     type: 'message',
@@ -408,7 +419,7 @@ export class AnthropicStreamWriter {
     const delta = choice.delta;
     const reasoning = reasoningOf(delta);
     if (reasoning !== undefined) out += this.text('thinking', reasoning);
-    for (const block of thinkingBlocksOf(delta)) out += this.thinkingBlock(block);
+    for (const { block } of thinkingBlocksOf(delta)) out += this.thinkingBlock(block);
     if (typeof delta.content === 'string' && delta.content.length > 0) {
       if (this.webSearch) this.held += delta.content;
       else out += this.text('text', delta.content);

@@ -45,7 +45,11 @@ export function readThinkingBlocks(value: unknown, param: string): PlacedThinkin
  * turn's calls (a call dropped, calls reordered, a name no call has), every block goes first in its own
  * order, as for blocks without positions: thinking blocks are never reordered among themselves.
  */
-export function orderAssistantTurn(thinking: readonly PlacedThinking[], text: readonly AnthropicContentBlockParam[], calls: ReadonlyArray<{ id: string; block: AnthropicContentBlockParam }>): AnthropicContentBlockParam[] {
+export function orderAssistantTurn<Block = AnthropicContentBlockParam>(
+  thinking: ReadonlyArray<{ block: Block; after: string | undefined }>,
+  text: readonly Block[],
+  calls: ReadonlyArray<{ id: string; block: Block }>,
+): Block[] {
   const callSlot = new Map<string, number>();
   calls.forEach(({ id }, index) => {
     if (!callSlot.has(id)) callSlot.set(id, index + 1);
@@ -61,11 +65,11 @@ export function orderAssistantTurn(thinking: readonly PlacedThinking[], text: re
     }
     slots.push(slot);
   }
-  const blocks: AnthropicContentBlockParam[] = [];
+  const blocks: Block[] = [];
   let next = 0;
   // A loop, not push(...blocks): a client's 100k+ blocks would overflow the stack.
   const take = (slot: number) => {
-    for (; next < thinking.length && (!fits || slots[next] === slot); next++) blocks.push((thinking[next] as PlacedThinking).block);
+    for (; next < thinking.length && (!fits || slots[next] === slot); next++) blocks.push((thinking[next] as { block: Block }).block);
   };
   take(0);
   for (const block of text) blocks.push(block);

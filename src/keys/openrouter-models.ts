@@ -1,6 +1,8 @@
 // The models a chat body has OpenRouter call, and bill to the key, beside `model`: its model
 // fallbacks (`models`) and a preset's models (`preset`), against a key's `models` allowlist. An
 // OpenRouter deployment gets the body as the client sent it, so these reach OpenRouter unchanged.
+// So does a generic `openai-compatible` host, which may be OpenRouter under another name (or a
+// router that reads the same fields): its deployments are checked the same way.
 // @see https://openrouter.ai/docs/guides/routing/model-fallbacks
 // @see https://openrouter.ai/docs/guides/features/presets
 import { invalidType, modelNotAllowed, permissionDenied } from '../errors/gateway-error.js';
@@ -10,6 +12,9 @@ import type { ModelAllowlist } from './model-allowlist.js';
 
 const present = (value: unknown): boolean => value !== undefined && value !== null;
 
+/** Provider kinds whose hosts may read `models` and `preset`: OpenRouter, and any host the proxy cannot name. */
+const ROUTERS: ReadonlySet<string> = new Set(['openrouter', 'openai-compatible']);
+
 /** Whether a chat body names models for OpenRouter to run beside `model`: two property reads. */
 export function namesOpenRouterModels(chat: ChatCompletionRequest): boolean {
   return present(chat.models) || present(chat.preset);
@@ -17,13 +22,13 @@ export function namesOpenRouterModels(chat: ChatCompletionRequest): boolean {
 
 /**
  * For a key with a `models` list, and a body for which namesOpenRouterModels holds: each `models`
- * entry must be a model the key may use on every OpenRouter provider the call may reach (`routes`),
+ * entry must be a model the key may use on every OpenRouter (or generic) provider the call may reach (`routes`),
  * else 403 `model_not_allowed` naming `models[i]`; a `preset` brings models (and tools, advisors
  * among them) no list can be checked against, so it is refused. Before any call. A body that reaches
- * no OpenRouter deployment passes: the fields mean nothing elsewhere.
+ * no OpenRouter or generic deployment passes: the fields mean nothing to the named providers.
  */
 export function checkOpenRouterModels(chat: ChatCompletionRequest, allowlist: ModelAllowlist, routes: () => readonly Route[]): void {
-  const providers = new Set(routes().flatMap((route) => (route.provider.kind === 'openrouter' ? [route.provider.name] : [])));
+  const providers = new Set(routes().flatMap((route) => (ROUTERS.has(route.provider.kind) ? [route.provider.name] : [])));
   if (providers.size === 0) return;
   if (present(chat.preset)) {
     throw permissionDenied(

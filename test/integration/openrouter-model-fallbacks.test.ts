@@ -8,6 +8,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 import { callJson, createKey, errorCode, errorMessage, heldIn, type JsonResponse } from '../support/key-support.js';
+import { configFile } from '../support/reliability-support.js';
 
 const MINI = 'openrouter/openai/gpt-4o-mini';
 const OPUS = 'anthropic/claude-opus-4.7';
@@ -28,6 +29,8 @@ function assertNotAllowed(response: JsonResponse, param: string, model: string):
 describe("OpenRouter's model fallbacks and presets follow the key's model allowlist", () => {
   let openrouter: FakeOpenAi;
   let openai: FakeOpenAi;
+  /** A generic `openai-compatible` host (OpenRouter, or a router like it, under a name the proxy does not know). */
+  let generic: FakeOpenAi;
   let gateway: Gateway;
   /** May use GPT-4o mini on OpenRouter only. */
   let miniOnly: string;
@@ -35,9 +38,10 @@ describe("OpenRouter's model fallbacks and presets follow the key's model allowl
   let withAlias: string;
 
   before(async () => {
-    [openrouter, openai] = await Promise.all([
+    [openrouter, openai, generic] = await Promise.all([
       startFakeOpenAi({ apiKey: UPSTREAM_KEY, models: ['openai/gpt-4o-mini', OPUS, HAIKU] }),
       startFakeOpenAi({ apiKey: UPSTREAM_KEY, models: ['gpt-4o-mini'] }),
+      startFakeOpenAi({ apiKey: undefined, models: ['router-mini'] }),
     ]);
     gateway = await startGateway(
       {
@@ -47,19 +51,21 @@ describe("OpenRouter's model fallbacks and presets follow the key's model allowl
         OPENAI_BASE_URL: `${openai.url}/v1`,
         LLM_PROXY_RPM: '0',
         LLM_PROXY_CACHE: 'off',
+        LLM_PROXY_CONFIG: configFile(`providers:\n  router: { type: openai-compatible, base_url: "${generic.url}/v1", discover: false, models: [router-mini] }\n`),
       },
       { configure: (config) => void (config.aliases = { ...config.aliases, 'quick-claude': `openrouter/${HAIKU}` }) },
     );
-    miniOnly = (await createKey(gateway.url, { name: 'mini-only', models: [MINI] })).key;
+    miniOnly = (await createKey(gateway.url, { name: 'mini-only', models: [MINI, 'router/router-mini'] })).key;
     withAlias = (await createKey(gateway.url, { name: 'with-alias', models: [MINI, 'quick-claude'] })).key;
   });
   beforeEach(() => {
     openrouter.reset();
     openai.reset();
+    generic.reset();
   });
   after(async () => {
     await gateway?.close();
-    await Promise.all([openrouter?.close(), openai?.close()]);
+    await Promise.all([openrouter?.close(), openai?.close(), generic?.close()]);
   });
 
   const post = (key: string, sent: unknown) => callJson(gateway.url, 'POST', '/v1/chat/completions', key, sent);
@@ -80,6 +86,18 @@ describe("OpenRouter's model fallbacks and presets follow the key's model allowl
     assert.equal(aliased.status, 200, aliased.text.slice(0, 300));
     assert.equal(openrouter.requests.length, 2);
     assert.deepEqual(openrouter.requests[1]?.body?.models, ['openai/gpt-4o-mini', HAIKU]);
+  });
+
+  test('a generic openai-compatible host gets the same check: it may be OpenRouter, or a router reading the same fields', async () => {
+    const routed = body({ model: 'router/router-mini' });
+    assertNotAllowed(await post(miniOnly, { ...routed, models: ['router-mini', OPUS] }), 'models[1]', OPUS);
+    const preset = await post(miniOnly, { ...routed, preset: 'email-copywriter' });
+    assert.equal(preset.status, 403, preset.text.slice(0, 300));
+    assert.equal((preset.body.error as { param?: unknown }).param, 'preset');
+    assert.equal(generic.requests.length, 0, 'no upstream call');
+    const own = await post(miniOnly, { ...routed, models: ['router-mini'] });
+    assert.equal(own.status, 200, own.text.slice(0, 300));
+    assert.deepEqual(generic.requests[0]?.body?.models, ['router-mini']);
   });
 
   test('a preset is refused to a key with an allowlist: the models it runs cannot be checked', async () => {

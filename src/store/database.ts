@@ -7,6 +7,7 @@ import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, SqliteDriver, ty
 import { createRequire } from 'node:module';
 import type pg from 'pg';
 import { makeDirectory } from './make-directory.js';
+import { guardedPool } from './postgres-pool.js';
 
 /** Times are epoch milliseconds; money is USD; booleans are 0/1 (the same on both engines). */
 /** SQLite's page cache per connection, in KiB (SQLite's own default). */
@@ -112,7 +113,10 @@ export interface DatabaseOptions {
   dbPath: string;
   /** postgres://…; a `?options=-c search_path=name` parameter selects a schema. */
   databaseUrl?: string;
-  /** Longest wait for a connection or a query on PostgreSQL. */
+  /**
+   * Longest wait for a connection or a query's answer on PostgreSQL (node-pg's query_timeout); the
+   * server itself stops a statement a little sooner (see serverStatementTimeout).
+   */
   timeoutMs?: number;
   /** PostgreSQL connections in the pool (default 20). */
   poolSize?: number;
@@ -138,6 +142,16 @@ let pgModule: typeof pg | undefined;
 function loadPg(): typeof pg {
   pgModule ??= require('pg') as typeof pg;
   return pgModule;
+}
+
+/**
+ * The server's statement_timeout for a client that waits `timeoutMs`: a little shorter (500 ms,
+ * at most half), so a statement waiting on a row lock is stopped in the server and its answer
+ * comes first, keeping the connection; the client's own timeout is left for a server or network
+ * that does not answer at all, and then closes the connection (see postgres-pool.ts).
+ */
+function serverStatementTimeout(timeoutMs: number): number {
+  return Math.max(1, timeoutMs - Math.min(500, Math.floor(timeoutMs / 2)));
 }
 
 const INT8_OID = 20;
@@ -225,7 +239,7 @@ export function openDatabase(options: DatabaseOptions, onPoolError: (error: Erro
     // the pool listens only to idle ones: without this, a database cut under load ended the process.
     // Its queries fail with the same error and the pool discards it on release, so nothing to log here.
     pool.on('connect', (client) => client.on('error', ignoreClientError));
-    const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool: guardedPool(pool, serverStatementTimeout(timeout)) }) });
     let location = 'postgres';
     try {
       const url = new URL(options.databaseUrl);

@@ -21,6 +21,8 @@ const REVIEWED: Record<string, number> = {
   'src/store/usage-store.ts': 1,
   // PRAGMAs: constants (cache_size from a constant too), and busy_timeout from a number floored in place.
   'src/store/database.ts': 4,
+  // The session's statement_timeout: set_config with the value bound.
+  'src/store/postgres-pool.ts': 1,
   // The usage reader thread's PRAGMAs: busy_timeout a number the store chose, cache_size a constant.
   'src/store/sqlite-reader-worker.ts': 2,
 };

@@ -20,7 +20,13 @@ const POSTGRES_TRANSIENT_CLASSES = new Set(['08', '25', '40', '53', '55', '57', 
  * lock held by another instance), never what it thinks of the data, and its ping can answer at
  * once: the usage writer took them for refused records and dropped them.
  */
-const POSTGRES_CLIENT_TIMEOUTS = new Set(['timeout exceeded when trying to connect', 'Connection terminated due to connection timeout', 'Query read timeout']);
+const QUERY_READ_TIMEOUT = 'Query read timeout';
+const POSTGRES_CLIENT_TIMEOUTS = new Set(['timeout exceeded when trying to connect', 'Connection terminated due to connection timeout', QUERY_READ_TIMEOUT]);
+
+/** node-pg's query_timeout: the client stopped waiting, the statement may still run in the server. */
+export function isQueryReadTimeout(error: unknown): error is Error {
+  return error instanceof Error && !('code' in error) && error.message === QUERY_READ_TIMEOUT;
+}
 
 export function isTransientStoreError(error: unknown): boolean {
   const code = typeof error === 'object' && error !== null && 'code' in error ? (error as { code: unknown }).code : undefined;

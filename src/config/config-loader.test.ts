@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { getHeapStatistics } from 'node:v8';
 import { test } from 'node:test';
+import { DEFAULT_POOL_SIZE } from '../store/database.js';
+import { storeOptions } from '../store/sql-store.js';
 import { ConfigError, interpolateEnv, loadConfig, redisUrlProblem } from './config-loader.js';
 
 function file(text: string): string {
@@ -242,6 +244,22 @@ test('storage.expected_instances (LLM_PROXY_EXPECTED_INSTANCES): a whole number 
     assert.throws(() => loadConfig({ ...redis, LLM_PROXY_EXPECTED_INSTANCES: value }), /storage\.expected_instances \(or LLM_PROXY_EXPECTED_INSTANCES\)/, value);
   }
   assert.throws(() => loadConfig({ LLM_PROXY_EXPECTED_INSTANCES: '3' }), /needs REDIS_URL/);
+});
+
+test('storage.database_pool_size (LLM_PROXY_DATABASE_POOL_SIZE): a whole number from 1 to 1000, the store\'s pool size', () => {
+  const postgres = { DATABASE_URL: 'postgres://127.0.0.1:5432/test' };
+  assert.equal(loadConfig(postgres).config.storage.database_pool_size, undefined);
+  assert.equal(storeOptions(loadConfig(postgres).config.storage).poolSize, undefined, 'the store applies its default');
+  assert.equal(DEFAULT_POOL_SIZE, 10);
+  const { config } = loadConfig({ ...postgres, LLM_PROXY_DATABASE_POOL_SIZE: '4' });
+  assert.equal(config.storage.database_pool_size, 4);
+  assert.equal(storeOptions(config.storage).poolSize, 4);
+  assert.equal(loadConfig({ LLM_PROXY_CONFIG: file('storage:\n  db_path: ./data/x.db\n  database_pool_size: 6\n') }).config.storage.database_pool_size, 6);
+  for (const value of ['0', '2.5', '1001', '-3']) {
+    assert.throws(() => loadConfig({ ...postgres, LLM_PROXY_DATABASE_POOL_SIZE: value }), /storage\.database_pool_size \(or LLM_PROXY_DATABASE_POOL_SIZE\)/, value);
+  }
+  assert.throws(() => loadConfig({ ...postgres, LLM_PROXY_DATABASE_POOL_SIZE: '1e2' }), /storage\.database_pool_size \(or LLM_PROXY_DATABASE_POOL_SIZE\): write it in plain decimal digits/);
+  assert.throws(() => loadConfig({ LLM_PROXY_CONFIG: file('storage:\n  db_path: ./data/x.db\n  database_pool_size: many\n') }), /storage\.database_pool_size/);
 });
 
 /** Asserts that `env` is refused with `message` (a whole string, or a pattern). */

@@ -170,6 +170,7 @@ const NUMBER_EXAMPLES: Readonly<Record<string, string>> = {
   LLM_PROXY_TPM: '100000',
   LLM_PROXY_CACHE_TTL: '3600',
   LLM_PROXY_EXPECTED_INSTANCES: '3',
+  LLM_PROXY_DATABASE_POOL_SIZE: '10',
 };
 
 /**
@@ -268,6 +269,8 @@ function configFromEnv(env: Environment): Record<string, unknown> {
   if (spoolDir !== undefined) storage.spool_dir = spoolDir;
   const databaseUrl = stringFromEnv(env, 'DATABASE_URL');
   if (databaseUrl !== undefined) storage.database_url = databaseUrl;
+  const poolSize = numberFromEnv(env, 'LLM_PROXY_DATABASE_POOL_SIZE');
+  if (poolSize !== undefined) storage.database_pool_size = poolSize;
   const redisUrl = stringFromEnv(env, 'REDIS_URL');
   if (redisUrl !== undefined) storage.redis_url = redisUrl;
   const expectedInstances = numberFromEnv(env, 'LLM_PROXY_EXPECTED_INSTANCES');
@@ -324,6 +327,7 @@ const ENV_NAMES: Record<string, string> = {
   '/limits/default_tpm': 'LLM_PROXY_TPM',
   '/cache/backend': 'LLM_PROXY_CACHE',
   '/cache/ttl_s': 'LLM_PROXY_CACHE_TTL',
+  '/storage/database_pool_size': 'LLM_PROXY_DATABASE_POOL_SIZE',
   '/storage/expected_instances': 'LLM_PROXY_EXPECTED_INSTANCES',
   '/storage/usage_retention_days': 'LLM_PROXY_USAGE_RETENTION_DAYS',
   '/logging/level': 'LLM_PROXY_LOG_LEVEL',

@@ -364,6 +364,11 @@ export const ConfigSchema = Type.Object(
          */
         spool_dir: Type.Optional(Type.String({ minLength: 1 })),
         database_url: Type.Optional(Type.String({ minLength: 1 })),
+        /**
+         * PostgreSQL connections each process keeps (default 10): with `--workers N` that is N times
+         * as many, and every instance's and the CLI's count together against the server's max_connections.
+         */
+        database_pool_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000 })),
         redis_url: Type.Optional(Type.String({ minLength: 1 })),
         /** Prefix of the Redis keys and channel for rate limits and key changes (default `llm-proxy:`). */
         redis_prefix: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._:{}-]{1,64}$' })),

@@ -13,6 +13,7 @@ export const RESTART_ONLY = [
   // The usage writer (and its spool file) is shared by every generation.
   'storage.spool_dir',
   'storage.database_url',
+  'storage.database_pool_size',
   'storage.redis_url',
   'storage.redis_prefix',
   'storage.expected_instances',

@@ -118,7 +118,7 @@ export interface DatabaseOptions {
    * server itself stops a statement a little sooner (see serverStatementTimeout).
    */
   timeoutMs?: number;
-  /** PostgreSQL connections in the pool (default 20). */
+  /** PostgreSQL connections in the pool (default DEFAULT_POOL_SIZE). */
   poolSize?: number;
   /** Longest wait for a free pooled PostgreSQL connection (default timeoutMs, at most 3 s). */
   poolWaitMs?: number;
@@ -143,6 +143,9 @@ function loadPg(): typeof pg {
   pgModule ??= require('pg') as typeof pg;
   return pgModule;
 }
+
+/** PostgreSQL connections per process (storage.database_pool_size): 9 `--workers` stay under max_connections' default 100. */
+export const DEFAULT_POOL_SIZE = 10;
 
 /**
  * The server's statement_timeout for a client that waits `timeoutMs`: a little shorter (500 ms,
@@ -226,7 +229,7 @@ export function openDatabase(options: DatabaseOptions, onPoolError: (error: Erro
     const timeout = options.timeoutMs ?? 5_000;
     const pool = new (loadPg().Pool)({
       connectionString: options.databaseUrl,
-      max: options.poolSize ?? 20,
+      max: options.poolSize ?? DEFAULT_POOL_SIZE,
       // Also the longest wait for a free pooled connection.
       connectionTimeoutMillis: options.poolWaitMs ?? Math.min(timeout, 3_000),
       query_timeout: timeout,

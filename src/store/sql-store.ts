@@ -11,8 +11,12 @@ import { UsageStore } from './usage-store.js';
 import { UsageAnalytics } from './usage-analytics.js';
 
 /** Where the configuration puts the store (storage.db_path, or DATABASE_URL): the server's, its CLI's and its cluster's. */
-export function storeOptions(storage: { db_path: string; database_url?: string | undefined }): DatabaseOptions {
-  return { dbPath: storage.db_path, ...(storage.database_url === undefined ? {} : { databaseUrl: storage.database_url }) };
+export function storeOptions(storage: { db_path: string; database_url?: string | undefined; database_pool_size?: number | undefined }): DatabaseOptions {
+  return {
+    dbPath: storage.db_path,
+    ...(storage.database_url === undefined ? {} : { databaseUrl: storage.database_url }),
+    ...(storage.database_pool_size === undefined ? {} : { poolSize: storage.database_pool_size }),
+  };
 }
 
 export class SqlStore {

@@ -6,11 +6,12 @@ import { after, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { pino } from 'pino';
+import { loadConfig } from '../../src/config/config-loader.js';
 import { openDatabase } from '../../src/store/database.js';
-import { SqlStore } from '../../src/store/sql-store.js';
+import { SqlStore, storeOptions } from '../../src/store/sql-store.js';
 import { isTransientStoreError } from '../../src/store/transient-errors.js';
 import { BatchedUsageWriter, type UsageSink } from '../../src/usage/batched-usage-writer.js';
-import { createPostgresSchema, type PostgresSchema } from '../support/backing-services.js';
+import { createPostgresSchema, POSTGRES_URL, type PostgresSchema } from '../support/backing-services.js';
 import { usageRecord } from '../support/usage-fixture.js';
 
 const logger = pino({ level: 'silent' });
@@ -35,6 +36,30 @@ describe('PostgreSQL busy under the store', { skip }, () => {
   const schema = postgres as PostgresSchema;
   after(async () => {
     await schema.drop();
+  });
+
+  test('LLM_PROXY_DATABASE_POOL_SIZE caps the server sessions a process opens, however many queries wait', async () => {
+    const application = `llmp_pool_size_${process.pid}`;
+    const { config } = loadConfig({ DATABASE_URL: `${schema.url}&application_name=${application}`, LLM_PROXY_DATABASE_POOL_SIZE: '2' });
+    const database = openDatabase(storeOptions(config.storage));
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    try {
+      let settled = false;
+      const sleeping = Promise.all(Array.from({ length: 6 }, () => sql`select pg_sleep(0.3)`.execute(database.db))).finally(() => (settled = true));
+      // The most sessions seen while the six wait their turn (sampled, so a slow machine only samples less often).
+      let most = 0;
+      while (!settled) {
+        const { rows } = await admin.query<{ count: string }>('select count(*) from pg_stat_activity where application_name = $1', [application]);
+        most = Math.max(most, Number(rows[0]?.count));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await sleeping;
+      assert.equal(most, 2);
+    } finally {
+      await admin.end();
+      await database.close();
+    }
   });
 
   test("node-pg's own timeouts (a pool wait, a query's answer) are the database being busy, not a refusal of the data", async () => {

@@ -75,7 +75,7 @@ describe('native /v1/messages answers and the chat-form cache', () => {
 
 describe('native /v1/messages stream events', () => {
   const readEvent = (event: { event?: string; data: string }): string =>
-    messagesProtocol({}, {}, 'req-1').readEvent(event, { usage: undefined, finished: false, contentStarted: true, chunks: 0 }, ROUTE);
+    messagesProtocol({}, {}, 'req-1').readEvent(event, { usage: undefined, finished: false, contentStarted: true, chunks: 0, model: undefined }, ROUTE);
 
   test('an event type this proxy does not know keeps the name the upstream sent, its data unchanged', () => {
     const data = '{"type":"future_event","detail":{"a":[1,2]}}';

@@ -10,7 +10,7 @@ import { completionsProtocol } from './native-completions.js';
 const ROUTE = { provider: { name: 'openai', kind: 'openai' }, upstreamModel: 'gpt-3.5-turbo-instruct', model: 'gpt-3.5-turbo-instruct', entry: undefined } as unknown as Route;
 
 function read(data: unknown, clientUsage: boolean): { frame: string; stats: StreamStats } {
-  const stats: StreamStats = { usage: undefined, finished: false, contentStarted: false, chunks: 0 };
+  const stats: StreamStats = { usage: undefined, finished: false, contentStarted: false, chunks: 0, model: undefined };
   const frame = completionsProtocol({ model: 'gpt-3.5-turbo-instruct', prompt: 'Hi' }, clientUsage, () => undefined).readEvent({ data: JSON.stringify(data) }, stats, ROUTE);
   return { frame, stats };
 }

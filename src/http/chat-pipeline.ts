@@ -25,6 +25,7 @@ import { abortWhenClientLeaves } from './client-gone.js';
 import { writeFrames, type StreamRegistry } from './stream-response.js';
 import { checkUsage, estimateAnswerTokens, shouldWarnUsage, type CheckedUsage } from '../usage/usage-check.js';
 import { ESTIMATED, failedCall, NO_EXTRA, recordCall } from './usage-record.js';
+import { billedRoute } from '../usage/openrouter-fallbacks.js';
 import { groupOutputLimit } from '../routing/group-figures.js';
 import { warningsHeader } from './warnings-header.js';
 
@@ -322,6 +323,8 @@ export class ChatPipeline {
         this.recordFailure(request, endpoint, planned, chat, false, started, error, disconnect.aborted, context.sentTo);
         throw error;
       }
+      // The deployment the usage is recorded against: OpenRouter bills a fallback that answered at its own rates.
+      const billed = billedRoute(outcome.route, chat, outcome.model, this.services.catalog);
       let body: string | Buffer;
       try {
         body = native === undefined && format !== undefined ? format.json(outcome.body) : outcome.body;
@@ -331,15 +334,15 @@ export class ChatPipeline {
         // form: the provider's fault, answered like any bad answer. It is not cached; its tokens are billed.
         if (cachePlan !== undefined) cache?.release(cachePlan);
         const failure = upstreamBadResponse(outcome.route.provider.name, 'an answer that could not be converted');
-        const checked = this.checkUsage(request, outcome.route, chat, outcome.usage, true, estimateAnswerTokens, outcome.body);
-        recordCall(this.services, request, endpoint, outcome.route, chat.model, false, started, 'error', failure.status, checked?.usage ?? outcome.usage, {
+        const checked = this.checkUsage(request, billed, chat, outcome.usage, true, estimateAnswerTokens, outcome.body);
+        recordCall(this.services, request, endpoint, billed, chat.model, false, started, 'error', failure.status, checked?.usage ?? outcome.usage, {
           errorCode: failure.code ?? undefined,
           estimated: checked !== undefined,
         });
         throw failure;
       }
       // Checked before the cache keeps it: a hit's record takes the usage stored with the answer (see storedUsage).
-      const checked = this.checkUsage(request, outcome.route, chat, outcome.usage, true, estimateAnswerTokens, outcome.body);
+      const checked = this.checkUsage(request, billed, chat, outcome.usage, true, estimateAnswerTokens, outcome.body);
       if (cache !== undefined && cachePlan !== undefined) {
         const chatBody = native === undefined ? outcome.body : outcome.chatBody;
         if (chatBody === undefined) cache.release(cachePlan);
@@ -353,7 +356,7 @@ export class ChatPipeline {
       } finally {
         // Recorded once the answer is on its way (the provider served it, whatever happens next):
         // the client does not wait for the bookkeeping.
-        recordCall(this.services, request, endpoint, outcome.route, chat.model, false, started, 'ok', 200, checked?.usage ?? outcome.usage, checked === undefined ? NO_EXTRA : ESTIMATED);
+        recordCall(this.services, request, endpoint, billed, chat.model, false, started, 'ok', 200, checked?.usage ?? outcome.usage, checked === undefined ? NO_EXTRA : ESTIMATED);
       }
     }
 
@@ -394,9 +397,10 @@ export class ChatPipeline {
     // Without a usable report (a stream cut short, or a provider's bad count) the prompt is estimated
     // from the request (images by their tile formula, not their base64 length) and the output as a
     // token per chunk, and the record says so. Only a finished stream's problem is the provider's to log.
-    const checked = this.checkUsage(request, route, chat, stats.usage, status === 'ok', chunksOf, stats);
+    const billed = billedRoute(route, chat, stats.model, this.services.catalog);
+    const checked = this.checkUsage(request, billed, chat, stats.usage, status === 'ok', chunksOf, stats);
     if (cache !== undefined && cachePlan !== undefined && capture !== undefined) settleStream(cache, cachePlan, capture, end, storedUsage(stats.usage, checked), warnings);
-    recordCall(this.services, request, endpoint, route, chat.model, true, started, status, 200, checked?.usage ?? stats.usage, {
+    recordCall(this.services, request, endpoint, billed, chat.model, true, started, status, 200, checked?.usage ?? stats.usage, {
       ttftMs,
       estimated: checked !== undefined,
       ...(errorCode === undefined ? {} : { errorCode }),

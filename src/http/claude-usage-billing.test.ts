@@ -12,6 +12,7 @@ import { ModelCatalog } from '../catalog/model-catalog.js';
 import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
 import { convertAnthropicUsage } from '../providers/anthropic/convert-response.js';
 import type { Route } from '../routing/model-router.js';
+import type { StreamStats } from '../routing/chat-call-types.js';
 import { checkUsage } from '../usage/usage-check.js';
 import { usageCost } from './usage-record.js';
 
@@ -59,7 +60,7 @@ describe('Claude compaction iterations', () => {
   });
 
   test('a stream bills the iterations its last message_delta reports', () => {
-    const stats: { usage: CompletionUsage | undefined; finished: boolean; contentStarted: boolean; chunks: number } = { usage: undefined, finished: false, contentStarted: false, chunks: 0 };
+    const stats: StreamStats = { usage: undefined, finished: false, contentStarted: false, chunks: 0, model: undefined };
     const protocol = messagesProtocol({}, {}, 'req-1');
     const route = { provider: { name: 'anthropic' }, upstreamModel: 'claude-opus-4-8', entry: opus } as unknown as Route;
     protocol.readEvent({ event: 'message_start', data: JSON.stringify({ type: 'message_start', message: { id: 'm', type: 'message', role: 'assistant', model: 'claude-opus-4-8', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 23_000, output_tokens: 1 } } }) }, stats, route);

@@ -13,6 +13,7 @@ import type { Logger } from '../logging/logger.js';
 import { tokensBeside } from '../openai/billing-fields.js';
 import { OPENROUTER_WEB_FETCH, OPENROUTER_WEB_SEARCH, type ChatCompletionRequest, type CompletionUsage } from '../openai/types.js';
 import type { Route } from '../routing/model-router.js';
+import { routeAnswering } from '../usage/openrouter-fallbacks.js';
 import { countTokens } from '../usage/token-counts.js';
 import { CHAT_BUDGET_REMEDY, type BudgetLedger, type HoldMode } from './budget-ledger.js';
 import { cacheControlWrites } from './cache-control-marks.js';
@@ -94,7 +95,7 @@ const NO_MARKS: CacheMarks = () => 'none';
 /**
  * Each OpenRouter route once more per model its `models` list names: OpenRouter answers with the
  * first that serves, and bills that one's rates, so a hold covers the dearest. A model the catalog
- * does not price adds nothing: the call is billed at the requested model's rates (src/http/usage-record.ts).
+ * does not price adds nothing: the call is billed at the requested model's rates (src/usage/openrouter-fallbacks.ts).
  * @see https://openrouter.ai/docs/guides/routing/model-fallbacks
  */
 function withOpenRouterFallbacks(routes: readonly Route[], models: unknown, catalog: ModelCatalog): readonly Route[] {
@@ -103,9 +104,8 @@ function withOpenRouterFallbacks(routes: readonly Route[], models: unknown, cata
   for (const route of routes) {
     if (route.provider.kind !== 'openrouter') continue;
     for (const model of models as unknown[]) {
-      if (typeof model !== 'string' || model === route.upstreamModel) continue;
-      const entry = catalog.entryFor(route.provider, model);
-      if (entry !== undefined && entry.input_cost !== null && entry.output_cost !== null) reached.push({ ...route, upstreamModel: model, entry });
+      const answering = typeof model === 'string' ? routeAnswering(route, model, catalog) : undefined;
+      if (answering !== undefined) reached.push(answering);
     }
   }
   return reached;

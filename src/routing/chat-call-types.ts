@@ -65,6 +65,12 @@ export interface StreamStats {
   /** A chunk with content, a tool call, a refusal or a finish has been seen. */
   contentStarted: boolean;
   chunks: number;
+  /**
+   * The `model` the stream's first chunk that names one names (on the pass-through path, read from
+   * the chunks decoded anyway: those before the first content): who answered, for billing
+   * (src/usage/openrouter-fallbacks.ts).
+   */
+  model: string | undefined;
 }
 
 /** One try at one deployment, for the `X-LLM-Proxy-Route` header and the final error. */
@@ -96,6 +102,8 @@ export interface FailoverResult<T> extends Served {
 export interface JsonOutcome extends Served {
   body: string | Buffer;
   usage: CompletionUsage | undefined;
+  /** The answer's `model` (who answered, for billing: src/usage/openrouter-fallbacks.ts); undefined when it names none or was not read. */
+  model?: string | undefined;
 }
 
 export interface StreamOutcome extends Served {

@@ -5,7 +5,7 @@
 // types are in chat-call-types.ts; all are re-exported here so importers keep this one path.
 import { isGatewayError, upstreamBadResponse, upstreamTimeout } from '../errors/gateway-error.js';
 import type { Redactor } from '../logging/redactor.js';
-import type { ChatCompletionRequest, CompletionUsage } from '../openai/types.js';
+import type { ChatCompletionRequest, ChatCompletionResponse, CompletionUsage } from '../openai/types.js';
 import { callImages, hasWebImages, inlineWebImages } from '../providers/inline-images.js';
 import { usesLegacyFunctions } from '../providers/legacy-functions.js';
 import { passesThrough, type ChatTarget, type ProviderInstance } from '../providers/provider.js';
@@ -84,7 +84,7 @@ export class ChatExecutor extends DeploymentFailover {
       context,
     );
     // Named fields, not a spread: see heldOutcome.
-    return { body: result.body, usage: result.usage, route, attempts };
+    return { body: result.body, usage: result.usage, model: result.model, route, attempts };
   }
 
   /**
@@ -152,7 +152,7 @@ export class ChatExecutor extends DeploymentFailover {
     asked: ChatCompletionRequest,
     context: ChatCallContext,
     signal: CallSignal,
-  ): Promise<{ body: string | Buffer; usage: CompletionUsage | undefined }> {
+  ): Promise<{ body: string | Buffer; usage: CompletionUsage | undefined; model: string | undefined }> {
     const provider = route.provider;
     const fitted = context.fitChat === undefined ? asked : context.fitChat(asked, route);
     // No await unless there are images to download: the common call takes no extra turn.
@@ -169,11 +169,11 @@ export class ChatExecutor extends DeploymentFailover {
     const { bytes, parsed } = answer;
     if (passesThrough(provider.codec, request)) {
       const checked = provider.codec.parseChatResponse(parsed, target);
-      return { body: bytes, usage: readReportedUsage(checked.usage) };
+      return { body: bytes, usage: readReportedUsage(checked.usage), model: modelOf(checked) };
     }
     try {
       const checked = provider.codec.parseChatResponse(parsed, target);
-      return { body: JSON.stringify(checked), usage: checked.usage };
+      return { body: JSON.stringify(checked), usage: checked.usage, model: modelOf(checked) };
     } catch (error) {
       if (isGatewayError(error)) throw error;
       // JSON.parse takes any depth but JSON.stringify recurses: tool arguments nested some thousands
@@ -214,6 +214,12 @@ export class ChatExecutor extends DeploymentFailover {
     if (passthrough || !proxyChoseOutputLimit(request, target)) return open();
     return open().catch((error: unknown) => (fitOutputToWindow(error, request, target) ? open() : Promise.reject(error)));
   }
+}
+
+/** The model an answer names: a passed-through answer's shape is checked only as far as its choices. */
+function modelOf(answer: ChatCompletionResponse): string | undefined {
+  const model: unknown = answer.model;
+  return typeof model === 'string' ? model : undefined;
 }
 
 /** A held stream stays in its deployment's in-flight count until the upstream call is over. */

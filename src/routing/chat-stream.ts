@@ -138,7 +138,7 @@ export async function openHeldStream(
     if (timedOut()) throw upstreamTimeout(provider.name, 'waiting for the first token');
     throw error;
   }
-  const stats: StreamStats = { usage: undefined, finished: false, contentStarted: false, chunks: 0 };
+  const stats: StreamStats = { usage: undefined, finished: false, contentStarted: false, chunks: 0, model: undefined };
   const frames = framesOf(response.body, stats, release);
   const held: Frame[] = [];
   let heldBytes = 0;
@@ -268,6 +268,7 @@ export class ChatStreamFrames {
     const choices = parsed.choices;
     if (!Array.isArray(choices)) throw upstreamStreamError(provider.name, 'an event that is not a chunk');
     stats.chunks++;
+    if (stats.model === undefined && typeof parsed.model === 'string') stats.model = parsed.model;
     for (const choice of choices) {
       if (!isRecord(choice)) continue;
       if (typeof choice.finish_reason === 'string') stats.finished = stats.contentStarted = true;
@@ -299,6 +300,7 @@ export class ChatStreamFrames {
     try {
       for await (const chunk of chunks) {
         stats.chunks++;
+        if (stats.model === undefined && typeof chunk.model === 'string') stats.model = chunk.model;
         for (const choice of chunk.choices) {
           if (choice.finish_reason !== null && choice.finish_reason !== undefined) stats.finished = stats.contentStarted = true;
           else if (!stats.contentStarted && hasContent(choice.delta)) stats.contentStarted = true;

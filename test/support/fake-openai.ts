@@ -55,6 +55,11 @@ export interface FakeOpenAiOptions {
   embeddingUsage?: boolean;
   /** The `usage` chat answers report, plain and streamed (cache reads and writes, say), in place of the fake's own counts. */
   usage?: (body: Record<string, unknown>) => Record<string, unknown> | undefined;
+  /**
+   * The `model` a chat answer names (the plain body and every stream chunk) in place of the one asked
+   * for: the fallback OpenRouter answered with (`models: [...]`), or a host's dated snapshot name.
+   */
+  answerModel?: (body: Record<string, unknown>) => string | undefined;
   /** A host's own refusal of a chat request it validates more strictly than OpenAI (a field it lacks): the status and JSON body it answers. */
   refuse?: (body: Record<string, unknown>) => { status: number; body: unknown } | undefined;
 }
@@ -260,6 +265,7 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeO
     }
     const id = `chatcmpl-fake${requests.length}`;
     const created = 1_700_000_000;
+    const answered = options.answerModel?.(body) ?? model;
     const text = lastUserText(body);
     const content = options.answer?.(body) ?? (text.length > 0 ? `${replyText} You said: ${text}` : replyText);
     // A server tool (OpenRouter's `openrouter:web_search`) runs on the host: the model calls only the client's function tools.
@@ -286,14 +292,14 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeO
       const choices = Array.from({ length: n }, (_, index) => ({ index, message, logprobs: null, finish_reason: finish }));
       res
         .writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'req_fake' })
-        .end(JSON.stringify({ id, object: 'chat.completion', created, model, choices, usage, system_fingerprint: 'fp_fake' }));
+        .end(JSON.stringify({ id, object: 'chat.completion', created, model: answered, choices, usage, system_fingerprint: 'fp_fake' }));
       return;
     }
 
     const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
     const frames: string[] = [];
-    const base = { id, object: 'chat.completion.chunk', created, model, system_fingerprint: 'fp_fake' };
+    const base = { id, object: 'chat.completion.chunk', created, model: answered, system_fingerprint: 'fp_fake' };
     const chunk = (delta: Record<string, unknown>, finish: string | null) =>
       JSON.stringify({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...(includeUsage ? { usage: null } : {}) });
     frames.push(chunk({ role: 'assistant', content: '', refusal: null }, null));

@@ -153,8 +153,9 @@ export async function startReloadedTwin(gateway: Gateway, env: Environment): Pro
 }
 
 /** The provider variables that point the gateway at fake upstreams (each keyed with UPSTREAM_KEY). */
-export function fakeProviderEnv(fakes: { openai?: { url: string }; groq?: { url: string }; azure?: { url: string } }): Record<string, string> {
+export function fakeProviderEnv(fakes: { openai?: { url: string }; groq?: { url: string }; azure?: { url: string }; openrouter?: { url: string } }): Record<string, string> {
   const env: Record<string, string> = {};
+  if (fakes.openrouter !== undefined) Object.assign(env, { OPENROUTER_API_KEY: UPSTREAM_KEY, OPENROUTER_BASE_URL: `${fakes.openrouter.url}/v1` });
   if (fakes.openai !== undefined) Object.assign(env, { OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${fakes.openai.url}/v1` });
   if (fakes.groq !== undefined) Object.assign(env, { GROQ_API_KEY: UPSTREAM_KEY, GROQ_BASE_URL: `${fakes.groq.url}/v1` });
   if (fakes.azure !== undefined) Object.assign(env, { AZURE_OPENAI_API_KEY: UPSTREAM_KEY, AZURE_OPENAI_ENDPOINT: fakes.azure.url });

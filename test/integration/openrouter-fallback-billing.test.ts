@@ -29,7 +29,7 @@ describe('a call OpenRouter answers with a fallback model is billed at that mode
     const answerModel = () => answering;
     const usage = () => USAGE;
     [openrouter, openai] = await Promise.all([
-      startFakeOpenAi({ apiKey: UPSTREAM_KEY, models: ['openai/gpt-4o-mini', OPUS], answerModel, usage }),
+      startFakeOpenAi({ apiKey: UPSTREAM_KEY, models: ['openai/gpt-4o-mini', OPUS, 'openrouter/auto'], answerModel, usage }),
       startFakeOpenAi({ apiKey: UPSTREAM_KEY, models: ['gpt-4o-mini', 'gpt-4o'], answerModel, usage }),
     ]);
     gateway = await startGateway({ ...fakeProviderEnv({ openrouter, openai }), LLM_PROXY_RPM: '0', LLM_PROXY_CACHE: 'off' });
@@ -77,6 +77,12 @@ describe('a call OpenRouter answers with a fallback model is billed at that mode
     test(`an answer from the requested model is billed at its rates (${kind})`, async () => {
       answering = 'openai/gpt-4o-mini';
       assertBilled(await call({ model: MINI, models: [OPUS], stream }, MINI_COST), MINI_COST, 'openai/gpt-4o-mini');
+    });
+
+    test(`a model OpenRouter picked (the Auto Router, a preset) is billed at its rates and named (${kind})`, async () => {
+      answering = OPUS;
+      assertBilled(await call({ model: 'openrouter/openrouter/auto', stream }, OPUS_COST), OPUS_COST, OPUS);
+      assertBilled(await call({ model: MINI, preset: 'email-copywriter', stream }, OPUS_COST), OPUS_COST, OPUS);
     });
 
     test(`an answer naming a model the catalog does not price is billed at the requested model's rates (${kind})`, async () => {

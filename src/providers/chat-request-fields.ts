@@ -170,6 +170,20 @@ export function forEachTextPart(
   });
 }
 
+/** A tool call's `arguments` (a JSON string) as the object Claude and Gemini take; absent or empty is no arguments. */
+export function parseToolArguments(raw: unknown, param: string): Record<string, unknown> {
+  if (raw === undefined || raw === null || raw === '') return {};
+  if (typeof raw !== 'string') throw invalidValue(param, 'expected a JSON string');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw invalidValue(param, 'the arguments are not valid JSON');
+  }
+  if (!isRecord(parsed)) throw invalidValue(param, 'the arguments must be a JSON object');
+  return parsed;
+}
+
 /** OpenAI's `web_search_options`, checked: how much to search, and the place to search from. */
 export interface WebSearchAsked {
   size?: 'low' | 'medium' | 'high';

@@ -54,7 +54,7 @@
 import { createHash } from 'node:crypto';
 import { invalidValue, type GatewayError } from '../../errors/gateway-error.js';
 import { toolChoiceOfFunctionCall } from '../legacy-functions.js';
-import { forEachTextPart, handledFields, parseDataUrl, readAllowedTools, readWebSearchOptions, refuseAudioOutput, ToolNames, unsupportedContent, unsupportedParameter as unsupportedByProvider, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
+import { forEachTextPart, handledFields, parseDataUrl, parseToolArguments, readAllowedTools, readWebSearchOptions, refuseAudioOutput, ToolNames, unsupportedContent, unsupportedParameter as unsupportedByProvider, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
 import type {
   ChatCompletionRequest,
   ChatMessage,
@@ -478,19 +478,6 @@ export function toolUseId(id: string): string {
   return `${id.replace(/[^a-zA-Z0-9_-]/g, '_')}_${createHash('sha256').update(id).digest('base64url').slice(0, 12)}`;
 }
 
-function parseArguments(raw: unknown, param: string): Record<string, unknown> {
-  if (raw === undefined || raw === null || raw === '') return {};
-  if (typeof raw !== 'string') throw invalidValue(param, 'expected a JSON string');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw invalidValue(param, 'the arguments are not valid JSON');
-  }
-  if (!isRecord(parsed)) throw invalidValue(param, 'the arguments must be a JSON object');
-  return parsed;
-}
-
 /**
  * A tool or function message as a `tool_result` block. A breakpoint on one of its parts goes on the
  * result itself (the last marked part's), as does the message's own: Anthropic refuses cache_control
@@ -589,7 +576,7 @@ function convertMessages(messages: ChatMessage[], target: ChatTarget, marks: Cac
           type: 'tool_use',
           id: toolUseId(call.id),
           name: call.function.name,
-          input: parseArguments(call.function.arguments, `${callParam}.function.arguments`),
+          input: parseToolArguments(call.function.arguments, `${callParam}.function.arguments`),
         };
         // The id as the answer gave it: thinking blocks name their call by it.
         calls.push({ id: call.id, block });
@@ -602,7 +589,7 @@ function convertMessages(messages: ChatMessage[], target: ChatTarget, marks: Cac
           type: 'tool_use',
           id,
           name: message.function_call.name,
-          input: parseArguments(message.function_call.arguments, `${param}.function_call.arguments`),
+          input: parseToolArguments(message.function_call.arguments, `${param}.function_call.arguments`),
         });
       }
       markLastBlock(blocks, message, param, marks);

@@ -42,7 +42,7 @@
  */
 import { invalidRequest, invalidValue } from '../../errors/gateway-error.js';
 import { toolChoiceOfFunctionCall } from '../legacy-functions.js';
-import { handledFields, parseDataUrl, readAllowedTools, readWebSearchOptions, refuseAudioOutput, textOfMessage, ToolNames, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
+import { handledFields, parseDataUrl, parseToolArguments, readAllowedTools, readWebSearchOptions, refuseAudioOutput, textOfMessage, ToolNames, unsupportedContent, warnIgnored, warnUnknownFields } from '../chat-request-fields.js';
 import { googleExtension } from './google-extension.js';
 import { thinkingConfigFor } from './thinking-config.js';
 import type { ChatCompletionRequest, ChatMessage, FunctionDefinition, ToolChoice } from '../../openai/types.js';
@@ -153,19 +153,6 @@ function textOf(content: ChatMessage['content'], param: string): string[] {
   return textOfMessage(content, param, 'gemini accepts only text here');
 }
 
-function parseArguments(raw: unknown, param: string): Record<string, unknown> {
-  if (raw === undefined || raw === null || raw === '') return {};
-  if (typeof raw !== 'string') throw invalidValue(param, 'expected a JSON string');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw invalidValue(param, 'the arguments are not valid JSON');
-  }
-  if (!isRecord(parsed)) throw invalidValue(param, 'the arguments must be a JSON object');
-  return parsed;
-}
-
 /** A tool result → `functionResponse.response`, which must be an object. */
 function functionResponseBody(content: ChatMessage['content'], param: string): Record<string, unknown> {
   const text = textOf(content, param).join('');
@@ -233,14 +220,14 @@ function convertMessages(messages: ChatMessage[], target: ChatTarget): Converted
           throw invalidValue(callParam, 'expected {id, type: "function", function: {name, arguments}}');
         }
         callsById.set(call.id, { name: call.function.name, position: callCount++ });
-        const part: GeminiPart = { functionCall: { name: call.function.name, args: parseArguments(call.function.arguments, `${callParam}.function.arguments`) } };
+        const part: GeminiPart = { functionCall: { name: call.function.name, args: parseToolArguments(call.function.arguments, `${callParam}.function.arguments`) } };
         // The signature the answer gave the call (Google's own OpenAI-compatible field), given back as it came.
         const signature = signatureOf(call);
         if (signature !== undefined) part.thoughtSignature = signature;
         calls.push(part);
       });
       if (isRecord(message.function_call) && typeof message.function_call.name === 'string') {
-        calls.push({ functionCall: { name: message.function_call.name, args: parseArguments(message.function_call.arguments, `${param}.function_call.arguments`) } });
+        calls.push({ functionCall: { name: message.function_call.name, args: parseToolArguments(message.function_call.arguments, `${param}.function_call.arguments`) } });
       }
       // Only the first call of a parallel set carries a signature, as Gemini itself sends them; the
       // placeholder stands in for one the client did not keep.

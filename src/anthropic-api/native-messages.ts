@@ -17,7 +17,7 @@ import {
   type AnthropicToolUseBlock,
   type AnthropicUsage,
 } from '../providers/anthropic/anthropic-wire.js';
-import { JSON_RESPONSE_TOOL } from '../providers/anthropic/convert-request.js';
+import { JSON_RESPONSE_TOOL } from '../providers/anthropic/convert-tools.js';
 import type { ChatTarget, ProviderInstance } from '../providers/provider.js';
 import type { ModelGroup, ModelRouter, Route } from '../routing/model-router.js';
 import { claudeRuns } from '../rate-limit/claude-runs-bound.js';

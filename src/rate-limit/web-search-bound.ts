@@ -8,7 +8,7 @@ import { isWebSearchTool } from '../anthropic-api/web-search.js';
 import { isRecord } from '../json/guards.js';
 import { MAX_BILLED_SEARCHES, WEB_SEARCH_COST } from '../catalog/call-cost.js';
 import { OPENROUTER_WEB_FETCH, OPENROUTER_WEB_SEARCH, type ChatCompletionRequest, type OpenRouterFetchEngine } from '../openai/types.js';
-import { SEARCH_USES } from '../providers/anthropic/convert-request.js';
+import { SEARCH_USES } from '../providers/anthropic/convert-tools.js';
 import type { Route } from '../routing/model-router.js';
 
 /** The most searches a request may run on a route: 0 for none, Infinity when nothing bounds them (webSearchCost caps it). */

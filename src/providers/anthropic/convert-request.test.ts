@@ -4,7 +4,8 @@ import type { ChatCompletionRequest } from '../../openai/types.js';
 import { assertRefused, makeTarget, type ExpectedRefusal } from '../../../test/providers/codec-harness.js';
 import { openAiCase, weatherFunction, type ChatCase } from '../../../test/providers/openai-cases.js';
 import { anthropicRequestFor, readAnthropicJson } from '../../../test/support/fake-anthropic.js';
-import { convertAnthropicRequest, JSON_RESPONSE_TOOL } from './convert-request.js';
+import { convertAnthropicRequest } from './convert-request.js';
+import { JSON_RESPONSE_TOOL } from './convert-tools.js';
 import { parseAnthropicResponse } from './convert-response.js';
 
 const CASES: Array<[ChatCase, string[]]> = [

@@ -9,7 +9,7 @@ import { upstreamTokenCount as count } from '../token-count.js';
 import type { ChatTarget } from '../provider.js';
 import type { AnthropicMessageDeltaUsage, AnthropicUsage } from './anthropic-wire.js';
 import { isAnthropicMessage, isRecord } from './anthropic-wire.js';
-import { JSON_RESPONSE_TOOL } from './convert-request.js';
+import { JSON_RESPONSE_TOOL } from './convert-tools.js';
 import { placeThinking } from './thinking-order.js';
 import { MAX_BILLED_SEARCHES } from '../../catalog/call-cost.js';
 import { billingField } from '../../openai/billing-fields.js';

@@ -8,7 +8,7 @@ import { mapFinishReason } from '../map-finish-reason.js';
 import type { ChatTarget } from '../provider.js';
 import type { AnthropicMessageDeltaUsage, AnthropicUsage } from './anthropic-wire.js';
 import { isAnthropicUsage, isRecord } from './anthropic-wire.js';
-import { JSON_RESPONSE_TOOL } from './convert-request.js';
+import { JSON_RESPONSE_TOOL } from './convert-tools.js';
 import { placeThinking } from './thinking-order.js';
 import { convertAnthropicUsage, matchedStopSequence, mergeAnthropicUsage, stringifyToolInput, urlCitations } from './convert-response.js';
 

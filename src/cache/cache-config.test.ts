@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Value } from '@sinclair/typebox/value';
 import { pino } from 'pino';
-import { ConfigError, defaultConfig, loadConfig } from '../config/config-loader.js';
+import { ConfigError } from '../config/config-error.js';
+import { defaultConfig, loadConfig } from '../config/config-loader.js';
 import { ConfigSchema } from '../config/config-schema.js';
 import { cacheSecret, createResponseCache } from './create-response-cache.js';
 

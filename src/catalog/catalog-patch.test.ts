@@ -9,7 +9,8 @@ import { heldMultiplier, heldWrites, rateMultiplier } from './call-cost.js';
 import { applyCatalogPatches, CONFIG_SOURCE_URL, type CatalogEntryPatch } from './catalog-patch.js';
 import type { CatalogEntry } from './catalog-types.js';
 import { ModelCatalog } from './model-catalog.js';
-import { ConfigError, defaultConfig, loadConfig } from '../config/config-loader.js';
+import { ConfigError } from '../config/config-error.js';
+import { defaultConfig, loadConfig } from '../config/config-loader.js';
 import { Value } from '@sinclair/typebox/value';
 import { ConfigSchema } from '../config/config-schema.js';
 

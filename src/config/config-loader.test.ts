@@ -8,7 +8,10 @@ import { getHeapStatistics } from 'node:v8';
 import { test } from 'node:test';
 import { DEFAULT_POOL_SIZE } from '../store/database.js';
 import { storeOptions } from '../store/sql-store.js';
-import { ConfigError, interpolateEnv, loadConfig, redisUrlProblem } from './config-loader.js';
+import { redisUrlProblem } from './config-checks.js';
+import { ConfigError } from './config-error.js';
+import { interpolateEnv } from './config-interpolation.js';
+import { loadConfig } from './config-loader.js';
 
 function file(text: string): string {
   const path = join(mkdtempSync(join(tmpdir(), 'llm-proxy-config-')), 'config.yaml');

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Redactor } from '../logging/redactor.js';
-import { ConfigError, loadConfig } from './config-loader.js';
+import { ConfigError } from './config-error.js';
+import { loadConfig } from './config-loader.js';
 import { changedProviders, configErrorField, keepRestartOnly } from './reload.js';
 
 function loadError(env: Record<string, string>): string {

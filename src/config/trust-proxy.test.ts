@@ -3,7 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ConfigError, loadConfig } from './config-loader.js';
+import { ConfigError } from './config-error.js';
+import { loadConfig } from './config-loader.js';
 import { trustProxyOption } from './trust-proxy.js';
 
 function file(text: string): string {

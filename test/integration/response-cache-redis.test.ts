@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import type { Environment } from '../../src/config/config-loader.js';
+import type { Environment } from '../../src/config/config-env.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { authHeaders, CLIENT_KEY, eventually, MASTER_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 

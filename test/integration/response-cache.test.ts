@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
-import type { Environment } from '../../src/config/config-loader.js';
+import type { Environment } from '../../src/config/config-env.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { authHeaders, CLIENT_KEY, eventually, MASTER_KEY, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';

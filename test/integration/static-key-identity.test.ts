@@ -4,7 +4,7 @@
 // hands one key's answers, or charges its traffic, to another.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Environment } from '../../src/config/config-loader.js';
+import type { Environment } from '../../src/config/config-env.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
 import { authHeaders, startGateway, startReloadedTwin, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 

@@ -7,7 +7,7 @@ import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHead
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Environment } from '../../src/config/config-loader.js';
+import type { Environment } from '../../src/config/config-env.js';
 import { startFakeOpenAi, type FakeOpenAi, type FakeOpenAiOptions } from './fake-openai.js';
 import { CLIENT_KEY, startGateway, UPSTREAM_KEY, type Gateway } from './gateway-harness.js';
 

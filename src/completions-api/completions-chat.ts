@@ -62,6 +62,11 @@ export function completionToChat(request: CompletionRequest, strict: boolean): C
     // budget holds and in the usage check, or a list of prompts or a best_of spent past both.
     const completions = promptCount(request.prompt) * Math.max(request.n ?? 1, request.best_of ?? 1);
     if (completions > 1) chat.n = completions;
+    // The host gets the body as sent: OpenRouter's model fallbacks and preset (a generic host may be
+    // OpenRouter) go on the chat request too, so a key's allowlist is checked against them
+    // (src/keys/openrouter-models.ts) and the hold covers them.
+    if (request.models !== undefined) chat.models = request.models;
+    if (request.preset !== undefined) chat.preset = request.preset;
   }
   if (request.stream === true) {
     chat.stream = true;

@@ -100,6 +100,19 @@ describe("OpenRouter's model fallbacks and presets follow the key's model allowl
     assert.deepEqual(generic.requests[0]?.body?.models, ['router-mini']);
   });
 
+  test('/v1/completions passed through to a generic host gets the same check: the body goes as sent', async () => {
+    const completion = (extra: Record<string, unknown>) => callJson(gateway.url, 'POST', '/v1/completions', miniOnly, { model: 'router/router-mini', prompt: 'Hello', max_tokens: 16, ...extra });
+    assertNotAllowed(await completion({ models: ['router-mini', OPUS] }), 'models[1]', OPUS);
+    assertNotAllowed(await completion({ models: [OPUS], stream: true }), 'models[0]', OPUS);
+    const preset = await completion({ preset: 'email-copywriter' });
+    assert.equal(preset.status, 403, preset.text.slice(0, 300));
+    assert.equal((preset.body.error as { param?: unknown }).param, 'preset');
+    assert.equal(generic.requests.length, 0, 'no upstream call');
+    const own = await completion({ models: ['router-mini'] });
+    assert.equal(own.status, 200, own.text.slice(0, 300));
+    assert.deepEqual(generic.requests[0]?.body?.models, ['router-mini']);
+  });
+
   test('a preset is refused to a key with an allowlist: the models it runs cannot be checked', async () => {
     const response = await post(withAlias, body({ preset: 'email-copywriter' }));
     assert.equal(response.status, 403, response.text.slice(0, 300));

@@ -100,11 +100,15 @@ const NO_MARKS: CacheMarks = () => 'none';
  */
 function withOpenRouterFallbacks(routes: readonly Route[], models: unknown, catalog: ModelCatalog): readonly Route[] {
   if (!Array.isArray(models) || models.length === 0) return routes;
+  // Each name once: a list may repeat a name any number of times, and the hold spreads its routes
+  // into Math.max (past ~100,000 arguments a RangeError). Distinct priced names are the catalog's.
+  const names = new Set<string>();
+  for (const model of models as unknown[]) if (typeof model === 'string') names.add(model);
   const reached = [...routes];
   for (const route of routes) {
     if (route.provider.kind !== 'openrouter') continue;
-    for (const model of models as unknown[]) {
-      const answering = typeof model === 'string' ? routeAnswering(route, model, catalog) : undefined;
+    for (const model of names) {
+      const answering = routeAnswering(route, model, catalog);
       if (answering !== undefined) reached.push(answering);
     }
   }

@@ -160,4 +160,13 @@ describe("OpenRouter's model fallbacks and presets follow the key's model allowl
     assert.equal(unpriced.status, 200, unpriced.text.slice(0, 300));
     assert.equal(openrouter.requests.length, 2, 'refused before any call');
   });
+
+  test('a fallback list naming one model many times is held at that model once, not a crash', async () => {
+    const { key } = await createKey(gateway.url, { name: 'fallback-repeats', max_budget: 0.01 });
+    // More entries than a spread call takes as arguments (the hold's Math.max over its routes).
+    const repeated = await post(key, body({ max_tokens: 4_000, models: new Array<string>(200_000).fill(HAIKU) }));
+    assert.equal(repeated.status, 403, repeated.text.slice(0, 300));
+    assert.equal(heldIn(repeated), '$0.02');
+    assert.equal(openrouter.requests.length, 0, 'refused before any call');
+  });
 });

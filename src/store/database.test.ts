@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { openDatabase, SQLITE_CACHE_KIB } from './database.js';
+import { openDatabase, serverStatementTimeout, SQLITE_CACHE_KIB } from './database.js';
 
 test('SQLite opens in WAL mode with a 2 MiB page cache, not the 16 MiB better-sqlite3 builds in', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-db-'));
@@ -22,4 +22,12 @@ test('SQLite opens in WAL mode with a 2 MiB page cache, not the 16 MiB better-sq
     await opened.close();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("PostgreSQL's statement_timeout: 500 ms (at most half) under the client's wait; none when the client waits forever", () => {
+  assert.equal(serverStatementTimeout(5_000), 4_500);
+  assert.equal(serverStatementTimeout(600), 300);
+  assert.equal(serverStatementTimeout(1), 1);
+  // node-pg's query_timeout 0 is no timeout: the server must not stop every statement at 1 ms.
+  assert.equal(serverStatementTimeout(0), 0);
 });

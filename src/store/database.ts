@@ -151,9 +151,12 @@ export const DEFAULT_POOL_SIZE = 10;
  * The server's statement_timeout for a client that waits `timeoutMs`: a little shorter (500 ms,
  * at most half), so a statement waiting on a row lock is stopped in the server and its answer
  * comes first, keeping the connection; the client's own timeout is left for a server or network
- * that does not answer at all, and then closes the connection (see postgres-pool.ts).
+ * that does not answer at all, and then closes the connection (see postgres-pool.ts). No client
+ * timeout (0) is none in the server either.
  */
-function serverStatementTimeout(timeoutMs: number): number {
+export function serverStatementTimeout(timeoutMs: number): number {
+  // node-pg reads 0 as no client timeout at all, and so does PostgreSQL.
+  if (!(timeoutMs > 0)) return 0;
   return Math.max(1, timeoutMs - Math.min(500, Math.floor(timeoutMs / 2)));
 }
 

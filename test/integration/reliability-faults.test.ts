@@ -370,13 +370,19 @@ describe('RELIABILITY §4b faults', () => {
       assert.ok(Date.now() - started < stallMs / 2, `answered in ${Date.now() - started} ms`);
       await fake.waitForAbort(stallMs / 2);
     });
-    // One slow attempt, then a prompt one: the retry answers.
-    await withStack({ yaml: 'routing:\n  ttfb_timeout_s: 0.2\n' }, async ({ fake, url }) => {
-      fake.enqueue({ kind: 'delay-headers', ms: 1000 });
+    // One slow attempt, then a prompt one: the retry answers. The limit applies to the retry as well,
+    // whose headers had to come within 0.2 s on a loaded machine; it is 1 s here. The first attempt
+    // stalls 10 times that and is cut: aborted at the fake, and two calls (one waited out would answer
+    // alone). The limit, the first retry's backoff (under 0.25 s) and the retry fit in half the stall.
+    await withStack({ yaml: 'routing:\n  ttfb_timeout_s: 1\n' }, async ({ fake, url }) => {
+      fake.enqueue({ kind: 'delay-headers', ms: stallMs });
+      const started = Date.now();
       const retried = await post(url, chat({ stream: true }));
       assert.equal(retried.status, 200, retried.body);
       assert.equal(splitSse(retried.body).data.at(-1), '[DONE]');
-      assert.equal(chatCalls(fake), 2);
+      assert.equal(chatCalls(fake), 2, 'one attempt and one retry');
+      assert.ok(Date.now() - started < stallMs / 2, `answered in ${Date.now() - started} ms`);
+      await fake.waitForAbort(stallMs / 2);
       await assertServing(url);
     });
   });

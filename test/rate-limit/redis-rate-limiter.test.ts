@@ -19,10 +19,14 @@ const redis = await createRedisPrefix();
 
 describe('Redis rate limiter on a real Redis', { skip: typeof redis === 'string' ? redis : false }, () => {
   const shared = redis as RedisPrefix;
+  // These compare decisions, not timeouts: a check the shared Redis answers slowly on a loaded machine
+  // (past the 250 ms default) would be decided by the fallback instead, and stall the connection for
+  // the next test. Going away is staged by cutting a relay, which fails commands at once.
+  const connect = (url: string) => new RedisConnection({ url, commandTimeoutMs: 10_000 }, pino({ level: 'silent' }));
   let connection: RedisConnection;
 
   before(async () => {
-    connection = new RedisConnection({ url: shared.url }, pino({ level: 'silent' }));
+    connection = connect(shared.url);
     await once(connection.client, 'ready');
   });
   after(async () => {
@@ -76,7 +80,7 @@ describe('Redis rate limiter on a real Redis', { skip: typeof redis === 'string'
   test('a reservation is settled by the counter that made it, whether Redis was away then or is away now', async () => {
     // The limiter under test reaches Redis through a relay the test cuts; `direct` reads the shared counter.
     const relay = await startTcpRelay(shared.url);
-    const throughRelay = new RedisConnection({ url: relay.url }, pino({ level: 'silent' }));
+    const throughRelay = connect(relay.url);
     const local = new MemoryRateLimiter(WINDOW_MS);
     const limiter = new RedisRateLimiter(throughRelay, local, shared.prefix, WINDOW_MS, 'caller');
     const direct = new RedisRateLimiter(connection, new MemoryRateLimiter(WINDOW_MS), shared.prefix, WINDOW_MS, 'caller');
@@ -115,7 +119,7 @@ describe('Redis rate limiter on a real Redis', { skip: typeof redis === 'string'
 
   test('Redis gone mid-minute: the local counter starts from this instance\'s share of the counts Redis last gave (this minute and the last)', async () => {
     const relay = await startTcpRelay(shared.url);
-    const throughRelay = new RedisConnection({ url: relay.url }, pino({ level: 'silent' }));
+    const throughRelay = connect(relay.url);
     const local = new MemoryRateLimiter();
     const limiter = new RedisRateLimiter(throughRelay, local, shared.prefix, 60_000, 'caller', undefined, { instances: () => 2 });
     const minute = 100_000 * 60_000;
@@ -138,7 +142,7 @@ describe('Redis rate limiter on a real Redis', { skip: typeof redis === 'string'
 
   test('Redis back: a key\'s first check adds what this instance admitted alone meanwhile, less refunds, not its seeded part, once', async () => {
     const relay = await startTcpRelay(shared.url);
-    const throughRelay = new RedisConnection({ url: relay.url }, pino({ level: 'silent' }));
+    const throughRelay = connect(relay.url);
     const limiter = new RedisRateLimiter(throughRelay, new MemoryRateLimiter(), shared.prefix, WINDOW_MS, 'caller', undefined, { instances: () => 2 });
     const direct = new RedisRateLimiter(connection, new MemoryRateLimiter(), shared.prefix, WINDOW_MS, 'caller');
     const now = WINDOW_START + 1_000;

@@ -151,7 +151,8 @@ describe('graceful shutdown', () => {
       const port = (probe.address() as AddressInfo).port;
       await new Promise<void>((resolve) => probe.close(() => resolve()));
       const configPath = join(dir, 'config.yaml');
-      writeFileSync(configPath, 'server:\n  shutdown_timeout_s: 1\n');
+      const deadlineMs = 1_000;
+      writeFileSync(configPath, `server:\n  shutdown_timeout_s: ${deadlineMs / 1000}\n`);
       const dbPath = join(dir, 'llm-proxy.db');
       const child = spawn(process.execPath, ['dist/src/main.js'], {
         env: {
@@ -198,7 +199,11 @@ describe('graceful shutdown', () => {
       await done;
       const code = await exited;
       assert.equal(code, 0, output);
-      assert.ok(Date.now() - signalled < 8000);
+      // Out soon after the drain deadline: closing what is left (the app, the usage writer, SQLite)
+      // takes ~0.3 s at load 12, and the upstream stream (~20 s) is cut, not waited for. Exit 0 already
+      // rules out the backstop (exit 1 at the deadline + 15 s); this catches a close held for seconds.
+      const tookMs = Date.now() - signalled;
+      assert.ok(tookMs < deadlineMs + 7_000, `exited ${tookMs} ms after SIGTERM\n${output.slice(-3000)}`);
       const events = splitSse(received).data;
       assert.ok(!events.includes('[DONE]'));
       assert.match(events.at(-1) ?? '', /"code":"server_shutting_down"/);

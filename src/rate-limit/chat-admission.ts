@@ -21,7 +21,7 @@ import type { RateLimiter, Reservation } from './memory-rate-limiter.js';
 import { formatOpenAiDuration } from './openai-duration.js';
 import { shareNote } from './instance-registry.js';
 import { compactionTrigger } from './compaction-bound.js';
-import { claudeRuns, claudeRunsHold, TRANSLATED_SEARCH_RUNS } from './claude-runs-bound.js';
+import { claudeRuns, claudeRunsHold, SERVER_LOOP_ITERATIONS, TRANSLATED_SEARCH_RUNS } from './claude-runs-bound.js';
 import { openRouterWebFee, searchBound } from './web-search-bound.js';
 
 /** Output allowance when neither the request nor the catalog bounds it. */
@@ -66,6 +66,12 @@ const outputLimitOf = (entry: CatalogEntry): number => entry.max_output_tokens ?
 const RUNS_REMEDY: HoldRemedy = {
   tokens: CHAT_REMEDY.tokens,
   budget: 'Lower max_tokens, shorten the prompt, or bound what Claude may run beside the model: max_uses and max_tokens on the advisor tool, fewer or cheaper fallbacks.',
+};
+
+/** A native Claude call with MCP servers: the connector's loop holds the prompt once per iteration. */
+const MCP_REMEDY: HoldRemedy = {
+  tokens: CHAT_REMEDY.tokens,
+  budget: `Lower max_tokens or shorten the prompt: Claude runs the tools of the request's mcp_servers in a loop of up to ${SERVER_LOOP_ITERATIONS} iterations, each reading the prompt again (tool_choice none, or no mcp_servers, runs none).`,
 };
 
 /** What a route may bill beside the call's tokens (web searches, a Claude compaction), in USD, for a priced `entry`. */
@@ -166,7 +172,7 @@ export class ChatAdmission {
     // reads) and a compaction Claude may run first (src/rate-limit/compaction-bound.ts).
     const searches = searchBound(chat, nativeBody);
     const trigger = nativeBody === undefined ? undefined : compactionTrigger(nativeBody);
-    // What Claude may run beside one sampling of the model: a server-tool loop, an advisor, fallback
+    // What Claude may run beside one sampling of the model: a server-tool or MCP loop, an advisor, fallback
     // models (src/rate-limit/claude-runs-bound.ts); a translated chat request, its web search's loop.
     const runs = nativeBody !== undefined ? claudeRuns(nativeBody) : chat.web_search_options !== undefined && chat.web_search_options !== null ? TRANSLATED_SEARCH_RUNS : undefined;
     const extraOf: HeldExtra = (route, entry, promptTokens) => {
@@ -191,7 +197,7 @@ export class ChatAdmission {
       return extra;
     };
     const searching = searches !== undefined || chat.plugins !== undefined || chat.tools?.some((tool) => tool.type === OPENROUTER_WEB_SEARCH || tool.type === OPENROUTER_WEB_FETCH) === true || chat.model.endsWith(':online') || routes.some((route) => route.upstreamModel.endsWith(':online'));
-    const remedy = runs !== undefined && (runs.advisors.length > 0 || runs.fallbacks === 'default' || runs.fallbacks.length > 0) ? RUNS_REMEDY : searching ? SEARCH_REMEDY : CHAT_REMEDY;
+    const remedy = runs !== undefined && (runs.advisors.length > 0 || runs.fallbacks === 'default' || runs.fallbacks.length > 0) ? RUNS_REMEDY : searching ? SEARCH_REMEDY : runs?.mcp === true ? MCP_REMEDY : CHAT_REMEDY;
     return this.reserveTokens(request, reply, () => countTokens({ kind: 'request', chat }), routes, outputOf, remedy, marksOf, extraOf, scaleOf);
   }
 

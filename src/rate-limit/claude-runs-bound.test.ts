@@ -39,6 +39,19 @@ describe('claudeRuns', () => {
     assert.equal(claudeRuns({ ...ASK, tools: [{ type: 'web_fetch_20250910', name: 'web_fetch' }], tool_choice: { type: 'none' } }), undefined);
   });
 
+  test('MCP servers (the MCP connector) run their tools in the same loop; none declared, or tool_choice none, runs none', () => {
+    const server = { type: 'url', url: 'https://mcp.example.com/sse', name: 'docs' };
+    const looped = { iterations: SERVER_LOOP_ITERATIONS, advisors: [], fallbacks: [], mcp: true };
+    // mcp-client-2025-04-04: the servers alone; mcp-client-2025-11-20 and later: each with an mcp_toolset in tools.
+    assert.deepEqual(claudeRuns({ ...ASK, mcp_servers: [server] }), looped);
+    assert.deepEqual(claudeRuns({ ...ASK, mcp_servers: [server], tools: [{ type: 'mcp_toolset', mcp_server_name: 'docs' }] }), looped);
+    assert.deepEqual(claudeRuns({ ...ASK, mcp_servers: [server], tools: [{ type: 'web_search_20250305', name: 'web_search' }] }), looped);
+    assert.equal(claudeRuns({ ...ASK, mcp_servers: [] }), undefined);
+    assert.equal(claudeRuns({ ...ASK, mcp_servers: [server], tool_choice: { type: 'none' } }), undefined);
+    // Fallback attempts run the same request, MCP servers included: each with its own loop.
+    assert.equal(claudeRuns({ ...ASK, mcp_servers: [server], fallbacks: 'default' })?.iterations, SERVER_LOOP_ITERATIONS);
+  });
+
   test('an advisor: its model, max_uses (else one per iteration), max_tokens and the TTL its prompt is cached at', () => {
     const runs = claudeRuns({
       ...ASK,

@@ -1,8 +1,10 @@
 // What a Messages body lets Anthropic run beyond one sampling of the requested model, for its budget
-// hold: the server-tool loop (each iteration reads the whole context again), advisor consultations
-// (billed at the advisor model's rates) and server-side fallback attempts (at each fallback model's).
-// Pure; a body with none of them costs a walk of its tools and two property reads.
+// hold: the server-tool loop (each iteration reads the whole context again; the MCP connector's tools
+// run in it too), advisor consultations (billed at the advisor model's rates) and server-side fallback
+// attempts (at each fallback model's). Pure; a body with none of them costs a walk of its tools and
+// three property reads.
 // @see https://platform.claude.com/docs/en/agents-and-tools/tool-use/overview (the server-side sampling loop)
+// @see https://platform.claude.com/docs/en/agents-and-tools/mcp-connector
 // @see https://platform.claude.com/docs/en/agents-and-tools/tool-use/advisor-tool
 // @see https://platform.claude.com/docs/en/build-with-claude/refusals-and-fallback
 import { isRecord } from '../json/guards.js';
@@ -45,8 +47,10 @@ export interface FallbackRun {
 }
 
 export interface ClaudeRuns {
-  /** Sampling iterations of the requested model (1 without a server tool). */
+  /** Sampling iterations of the requested model (1 without a server tool or an MCP server). */
   iterations: number;
+  /** Present when the body declares MCP servers (`mcp_servers`), whose tools Anthropic runs in the loop. */
+  mcp?: true;
   advisors: AdvisorRun[];
   /** `fallbacks` as asked: its entries (Anthropic takes up to three), or `default` (Anthropic picks the model). */
   fallbacks: FallbackRun[] | 'default';
@@ -85,6 +89,11 @@ export function claudeRuns(body: unknown): ClaudeRuns | undefined {
   let iterations = 1;
   const advisors: AdvisorRun[] = [];
   const toolsRun = !(isRecord(body.tool_choice) && body.tool_choice.type === 'none');
+  // The MCP connector calls its servers' tools itself (mcp_tool_use, mcp_tool_result) in the same
+  // loop as the server tools. Any server declared may run it: the mcp_toolset entries in `tools` only
+  // configure a declared server's tools (and the 2025-04-04 beta has none), so the servers decide.
+  const mcp = toolsRun && Array.isArray(body.mcp_servers) && body.mcp_servers.length > 0;
+  if (mcp) iterations = SERVER_LOOP_ITERATIONS;
   if (toolsRun && Array.isArray(body.tools)) {
     const tools: unknown[] = body.tools;
     for (let index = 0; index < tools.length; index++) {
@@ -96,7 +105,7 @@ export function claudeRuns(body: unknown): ClaudeRuns | undefined {
     }
   }
   if (iterations === 1 && advisors.length === 0 && fallbacks !== 'default' && fallbacks.length === 0) return undefined;
-  return { iterations, advisors, fallbacks };
+  return mcp ? { iterations, advisors, fallbacks, mcp } : { iterations, advisors, fallbacks };
 }
 
 /** A chat request translated for Claude runs its web search (`web_search_options`) in the same loop. */

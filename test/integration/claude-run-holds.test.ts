@@ -1,5 +1,6 @@
 // Budget holds over HTTP for what a native Claude call may run beyond one sampling of the requested
-// model: the server-tool loop re-reading the prompt (up to Anthropic's 10 iterations), advisor
+// model: the server-tool loop re-reading the prompt (up to Anthropic's 10 iterations; the MCP
+// connector's servers run their tools in it too), advisor
 // consultations (at the advisor model's rates, max_uses × max_tokens) and server-side fallback
 // attempts (at each fallback model's rates). A key whose budget fits the call without them but not
 // with them is refused before any call.
@@ -7,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
 import { startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
-import { callJson, createKey, heldIn } from '../support/key-support.js';
+import { callJson, createKey, errorMessage, heldIn } from '../support/key-support.js';
 
 /** About 100,000 prompt tokens; `inference_geo: "global"` so the holds take no US-only multiplier. */
 function messages(model: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -46,6 +47,25 @@ describe('budget holds for the other runs a native Claude call may make', () => 
     assert.equal(heldIn(code), '$3.03');
     assert.equal(anthropic.requests.length, 2, 'refused before any call');
     assert.equal((await sonnet({ tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 2 }], tool_choice: { type: 'none' } })).status, 200);
+  });
+
+  test('MCP servers hold the loop their tools run in, as a server tool does: refused before any call on a small budget, sent on an adequate one', async () => {
+    const small = await createKey(gateway.url, { name: 'mcp-small', max_budget: 1 });
+    const ample = await createKey(gateway.url, { name: 'mcp-ample', max_budget: 5 });
+    const mcp = { mcp_servers: [{ type: 'url', url: 'https://mcp.example.com/sse', name: 'docs' }], tools: [{ type: 'mcp_toolset', mcp_server_name: 'docs' }] };
+    const sonnet = (key: string, extra: Record<string, unknown> = {}) => callJson(gateway.url, 'POST', '/v1/messages', key, messages('claude-sonnet-4-6', extra));
+    // $0.33 for one sampling, and nine more readings of the prompt ($2.70).
+    const refused = await sonnet(small.key, mcp);
+    assert.equal(refused.status, 403, refused.text.slice(0, 300));
+    assert.equal(heldIn(refused), '$3.03');
+    assert.match(errorMessage(refused), /mcp_servers/, 'the refusal names what the loop comes from');
+    assert.equal(anthropic.requests.length, 0, 'refused before any call');
+    assert.equal((await sonnet(small.key, { ...mcp, tool_choice: { type: 'none' } })).status, 200, 'tool_choice none runs no MCP tool');
+    const sent = await sonnet(ample.key, mcp);
+    assert.equal(sent.status, 200, sent.text.slice(0, 300));
+    assert.equal(anthropic.requests.length, 2);
+    const body = anthropic.requests[1]?.body as Record<string, unknown> | undefined;
+    assert.deepEqual(body?.mcp_servers, mcp.mcp_servers, 'the servers reach Anthropic as they came');
   });
 
   test('an advisor holds max_uses consultations of the prompt and its max_tokens at the advisor model’s rates', async () => {

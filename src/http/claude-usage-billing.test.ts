@@ -185,6 +185,19 @@ describe('Claude iterations on other models: advisors and server-side fallbacks'
     near(usageCost(catalog, sonnet, unknown, AT, entryOf), (4_000 * 3 + 1_300 * 15) / 1e6);
   });
 
+  test("the MCP connector's loop: its message iterations are inside the top-level counts, billed once at the model's rates", () => {
+    // Two samplings around one mcp_tool_use / mcp_tool_result; the second reads the first's context again.
+    const usage = convertAnthropicUsage({
+      input_tokens: 2_300,
+      output_tokens: 150,
+      iterations: [
+        { type: 'message', model: 'claude-sonnet-4-6', input_tokens: 1_000, output_tokens: 50 },
+        { type: 'message', model: 'claude-sonnet-4-6', input_tokens: 1_300, output_tokens: 100 },
+      ],
+    });
+    near(usageCost(catalog, sonnet, usage, AT, entryOf), (2_300 * 3 + 150 * 15) / 1e6);
+  });
+
   test('fast mode is the executor’s: an advisor is billed at standard speed, US-only inference applies to both', () => {
     const usage = convertAnthropicUsage({ ...ADVISED, speed: 'fast', inference_geo: 'us', iterations: [{ type: 'advisor_message', model: 'claude-opus-4-8', input_tokens: 1_000, output_tokens: 1_000 }] });
     const opus48 = entry('claude-opus-4-8');

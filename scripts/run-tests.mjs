@@ -27,13 +27,15 @@ if (files.length === 0) {
   process.exit(1);
 }
 // A file that hangs must fail, named, instead of holding the run until CI's own limit with no word:
-// - --test-force-exit ends a file once its tests are done, even if something it opened is still
-//   open (a fake upstream left by a before() that threw): the failure shows at once, with its error.
-// - --test-timeout is, for `node --test`, a limit per file: the file's process is stopped and the
-//   file fails, with the test it was running (scripts/test-reporter.mjs). The slowest files took
-//   ~90 s (client-input-fuzz, cluster-reload), ~65 s (cli-start), ~50 s (graceful-shutdown) on 2
-//   cores at a load of ~10, so 180 s stops a hung file well inside CI's 10 minutes (the other
-//   slot runs on meanwhile) without stopping a slow one.
+// --test-timeout is, for `node --test`, a limit per file: the file's process is stopped and the
+// file fails, with the test it was running (scripts/test-reporter.mjs), also when its tests are
+// done and something it opened is still open (a fake upstream left by a before() that threw).
+// Not --test-force-exit: it ends the file's process while the results are still on their way to
+// the runner, and on a loaded machine the last tests of a file went missing from the report (511,
+// 507, 510 tests in three runs of the same files), and it let a file that leaks a handle pass.
+// The slowest files took ~90 s (client-input-fuzz, cluster-reload), ~65 s (cli-start), ~50 s
+// (graceful-shutdown) on 2 cores at a load of ~10, so 180 s stops a hung file well inside CI's 10
+// minutes (the other slot runs on meanwhile) without stopping a slow one.
 const limitS = Number(process.env.TEST_FILE_TIMEOUT_S ?? '180');
 if (!(limitS > 0)) {
   console.error(`TEST_FILE_TIMEOUT_S must be a number of seconds above 0, not ${process.env.TEST_FILE_TIMEOUT_S}`);
@@ -42,7 +44,7 @@ if (!(limitS > 0)) {
 const reporter = fileURLToPath(new URL('test-reporter.mjs', import.meta.url));
 const result = spawnSync(
   process.execPath,
-  ['--test', '--test-concurrency=2', '--test-force-exit', `--test-timeout=${limitS * 1000}`, `--test-reporter=${reporter}`, ...files],
+  ['--test', '--test-concurrency=2', `--test-timeout=${limitS * 1000}`, `--test-reporter=${reporter}`, ...files],
   { stdio: 'inherit', env: { ...process.env, TEST_FILE_TIMEOUT_S: String(limitS) } },
 );
 process.exit(result.status ?? 1);

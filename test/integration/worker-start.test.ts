@@ -20,11 +20,18 @@ const PAUSED = ['--import', new URL('../support/paused-load.js', import.meta.url
 const LOADED_MS = 60_000;
 const CONFIG = 'server:\n  worker_start_timeout_s: 10\nrouting:\n  discovery_interval_s: 0\n';
 
+/**
+ * The bound for a start stuck at `at`. Stuck by the preload, a worker never leaves 'loading its
+ * modules', however slow the machine: a short bound names that step all the same. Stuck at `config`,
+ * it must first load its modules (1-2 s idle, 12-15 s under load), so that case keeps CONFIG's 10 s.
+ */
+const STUCK_BOUND_S = { load: 3, config: 10 } as const;
+
 /** Starts `--workers 2` with every worker stuck at `at`; resolves with the exit code, the output and the workers' pids. */
 async function stuckStart(at: 'load' | 'config'): Promise<{ code: number | null; output: string; workers: number[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-stuck-start-'));
   try {
-    writeFileSync(join(dir, 'config.yaml'), CONFIG);
+    writeFileSync(join(dir, 'config.yaml'), CONFIG.replace('worker_start_timeout_s: 10', `worker_start_timeout_s: ${STUCK_BOUND_S[at]}`));
     const child = spawn(process.execPath, [...PRELOAD, 'dist/src/main.js', '--workers', '2'], {
       env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', LLM_PROXY_CONFIG: join(dir, 'config.yaml'), LLM_PROXY_DB: join(dir, 'llm-proxy.db'), LLM_PROXY_MASTER_KEY: MASTER_KEY, STUCK_WORKER_AT: at },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -48,7 +55,9 @@ async function stuckStart(at: 'load' | 'config'): Promise<{ code: number | null;
   }
 }
 
-describe('workers: a start that never listens', () => {
+// Two tests at a time: most of each is waiting (on a start bound, a back-off, a stuck worker), and
+// the first two pair a start whose workers are stuck at once (idle) with one that must load.
+describe('workers: a start that never listens', { concurrency: 2 }, () => {
   for (const [at, step] of [
     ['load', 'loading its modules'],
     ['config', 'asking the primary for its config (answered)'],
@@ -149,7 +158,7 @@ function pausedStart(dir: string, env: Record<string, string> = {}) {
   return { child, output: () => output, exited, reached, pause, cleanup };
 }
 
-describe('workers: a start that is interrupted, or fails for a reason', () => {
+describe('workers: a start that is interrupted, or fails for a reason', { concurrency: 2 }, () => {
   test('workers killed while they load (SIGKILL, as the OOM killer; SIGTERM, as an operator) are started again, and the cluster listens', { timeout: LOADED_MS * 3 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'llm-proxy-killed-start-'));
     const start = pausedStart(dir);

@@ -8,7 +8,7 @@
 // /v1/completions (passed through or emulated over chat) and /v1/embeddings; they get a third of the runs.
 // fast-check draws the upstream's behaviour per attempt (test/support/chaos-upstream.ts) and the
 // client's request; a failure is shrunk to the smallest plan that still breaks a rule.
-// Knobs: CHAOS_RUNS (default 150 on chat, ~30 s, and a third as many on the other routes, ~10 s), CHAOS_SEED and CHAOS_PATH (replay a reported failure, with --test-name-pattern naming its test), CHAOS_TIMEOUT_S (the test's limit, default 120), CHAOS_NO_SHRINK (report the first failure as found),
+// Knobs: CHAOS_RUNS (default 150 on chat, in 3 shards that search at once, and a third as many on the other routes meanwhile; ~15 s in all), CHAOS_SEED and CHAOS_PATH (replay a reported failure in one shard, with --test-name-pattern naming its test), CHAOS_TIMEOUT_S (the test's limit, default 120), CHAOS_NO_SHRINK (report the first failure as found),
 // CHAOS_DATABASE=postgres (the store on PostgreSQL), CHAOS_DEBUG (one line per run: what came back).
 import assert from 'node:assert/strict';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
@@ -451,17 +451,27 @@ function assertRecordFigures(record: UsageRecord, where: string): void {
 
 // ------------------------------------------------------------------------------ the suite
 
-describe('upstream chaos (RELIABILITY §4b, randomized)', () => {
+/** Run numbers, unique across the file: they name request ids, which may share one PostgreSQL schema. */
+let runs = 0;
+
+/**
+ * A chaos upstream and the gateways in front of it, and the property run against them. Each shard
+ * has its own: runCase drops every connection of its upstream, which would cut another's runs.
+ */
+interface Shard {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  chaos(routes: readonly Route[], numRuns: number, seed: number | undefined): Promise<void>;
+}
+
+function chaosShard(postgres: () => PostgresSchema | undefined): Shard {
   let upstream: ChaosUpstream;
   /** The same config twice: without and with the response cache (memory). */
   let plain: Gateway;
   let cached: Gateway;
-  let runs = 0;
   const requestIds = new Map<Gateway, string[]>();
-  /** CHAOS_DATABASE=postgres runs the suite on PostgreSQL (its own schema) instead of SQLite. */
-  let postgres: PostgresSchema | undefined;
 
-  before(async () => {
+  async function start(): Promise<void> {
     upstream = await startChaosUpstream();
     const base = upstream.url;
     const yaml = [
@@ -481,24 +491,19 @@ describe('upstream chaos (RELIABILITY §4b, randomized)', () => {
       '  max_response_mb: 0.25',
       '',
     ].join('\n');
-    if (process.env.CHAOS_DATABASE === 'postgres') {
-      const schema = await createPostgresSchema();
-      if (typeof schema === 'string') throw new Error(schema);
-      postgres = schema;
-    }
-    const env = { LLM_PROXY_CONFIG: configFile(yaml), LLM_PROXY_RPM: '0', LLM_PROXY_LOG_LEVEL: 'debug', ...(postgres === undefined ? {} : { DATABASE_URL: postgres.url }) };
+    const schema = postgres();
+    const env = { LLM_PROXY_CONFIG: configFile(yaml), LLM_PROXY_RPM: '0', LLM_PROXY_LOG_LEVEL: 'debug', ...(schema === undefined ? {} : { DATABASE_URL: schema.url }) };
     plain = await startGateway(env);
     cached = await startGateway({ ...env, LLM_PROXY_CACHE: 'memory' });
     requestIds.set(plain, []);
     requestIds.set(cached, []);
-  });
+  }
 
-  after(async () => {
+  async function stop(): Promise<void> {
     await upstream?.close();
     await plain?.close();
     await cached?.close();
-    await postgres?.drop();
-  });
+  }
 
   async function runCase({ client, run, copies }: Case): Promise<void> {
     await upstream.dropConnections();
@@ -611,8 +616,7 @@ describe('upstream chaos (RELIABILITY §4b, randomized)', () => {
   }
 
   /** The property over `routes`; CHAOS_SEED and CHAOS_PATH replay a reported failure (fast-check prints both). */
-  async function chaos(routes: readonly Route[], numRuns: number): Promise<void> {
-    const seed = searchSeed(process.env.CHAOS_SEED);
+  async function chaos(routes: readonly Route[], numRuns: number, seed: number | undefined): Promise<void> {
     const path = process.env.CHAOS_PATH;
     await fc.assert(fc.asyncProperty(chaosCase(routes), runCase), { numRuns, includeErrorInReport: true, endOnFailure: process.env.CHAOS_NO_SHRINK !== undefined, ...(seed === undefined ? {} : { seed }), ...(path === undefined ? {} : { path }) });
     await assertStoredOnce();
@@ -635,8 +639,52 @@ describe('upstream chaos (RELIABILITY §4b, randomized)', () => {
     }
   }
 
-  const timeout = Number(process.env.CHAOS_TIMEOUT_S ?? 120) * 1000;
-  test('any upstream behaviour: still serving, well-formed answer or OpenAI error, no leak, one usage record', { timeout }, () => chaos(['chat'], NUM_RUNS));
+  return { start, stop, chaos };
+}
 
-  test('the same on /v1/messages (Anthropic-shaped), /v1/completions and /v1/embeddings', { timeout }, () => chaos(['messages', 'completions', 'embeddings'], Math.ceil(NUM_RUNS / 3)));
+/**
+ * A run mostly waits (on the upstream's pauses, timeouts and retry back-offs; the whole file used
+ * ~4 s of CPU in 45 s), so the runs are split over shards that search at once, each with a seed of
+ * its own (CI: CI_SEED + its number). A given CHAOS_SEED (or CHAOS_PATH) replays in one shard, which
+ * is what a reported failure's seed and path name.
+ */
+const SHARDS = process.env.CHAOS_SEED || process.env.CHAOS_PATH ? 1 : 3;
+
+describe('upstream chaos (RELIABILITY §4b, randomized)', { concurrency: true }, () => {
+  /** CHAOS_DATABASE=postgres runs the suite on PostgreSQL (its own schema) instead of SQLite. */
+  let postgres: PostgresSchema | undefined;
+  /** The chat runs over SHARDS shards; the other routes in one more, at the same time. */
+  const chatShards = Array.from({ length: SHARDS }, () => chaosShard(() => postgres));
+  const otherShard = chaosShard(() => postgres);
+
+  before(async () => {
+    if (process.env.CHAOS_DATABASE === 'postgres') {
+      const schema = await createPostgresSchema();
+      if (typeof schema === 'string') throw new Error(schema);
+      postgres = schema;
+    }
+    await Promise.all([...chatShards, otherShard].map((shard) => shard.start()));
+  });
+
+  after(async () => {
+    await Promise.all([...chatShards, otherShard].map((shard) => shard.stop()));
+    await postgres?.drop();
+  });
+
+  const seed = searchSeed(process.env.CHAOS_SEED);
+  const timeout = Number(process.env.CHAOS_TIMEOUT_S ?? 120) * 1000;
+  test('any upstream behaviour: still serving, well-formed answer or OpenAI error, no leak, one usage record', { timeout }, async () => {
+    // Every shard searches to its end; each failure is reported with its own seed and path.
+    const searched = await Promise.allSettled(
+      chatShards.map((shard, index) => shard.chaos(['chat'], Math.ceil(NUM_RUNS / SHARDS), seed === undefined ? undefined : seed + index)),
+    );
+    const failed = searched.flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason as unknown] : []));
+    if (failed.length === 1) throw failed[0];
+    // In one message: the reporter shows an error's message, and each holds its shard's seed and path.
+    if (failed.length > 1) throw new Error(failed.map((error) => (error instanceof Error ? error.message : String(error))).join('\n\n'));
+  });
+
+  test('the same on /v1/messages (Anthropic-shaped), /v1/completions and /v1/embeddings', { timeout }, () =>
+    otherShard.chaos(['messages', 'completions', 'embeddings'], Math.ceil(NUM_RUNS / 3), seed),
+  );
 });

@@ -223,6 +223,8 @@ export interface Descriptors {
   sockets: number;
   /** TCP sockets of the process in CLOSE_WAIT (the peer closed, the process never did). */
   closeWait: number;
+  /** TCP sockets of the process other than its listeners. */
+  connections: number;
 }
 
 /** Open fds and sockets of `pid` (/proc/<pid>/fd), and its TCP states from /proc/net/tcp{,6}. */
@@ -241,6 +243,7 @@ export function descriptors(pid: number): Descriptors {
     if (socket) inodes.add(socket[1] as string);
   }
   let closeWait = 0;
+  let connections = 0;
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text: string;
     try {
@@ -251,10 +254,12 @@ export function descriptors(pid: number): Descriptors {
     for (const line of text.split('\n').slice(1)) {
       const columns = line.trim().split(/\s+/);
       // sl local rem st tx:rx tr:when retrnsmt uid timeout inode
-      if (columns.length > 9 && columns[3] === '08' && inodes.has(columns[9] as string)) closeWait++;
+      if (columns.length <= 9 || !inodes.has(columns[9] as string)) continue;
+      if (columns[3] === '08') closeWait++;
+      if (columns[3] !== '0A') connections++; // 0A: LISTEN
     }
   }
-  return { fds, sockets: inodes.size, closeWait };
+  return { fds, sockets: inodes.size, closeWait, connections };
 }
 
 // ------------------------------------------------------------------------------------------ traffic
@@ -687,7 +692,10 @@ export interface FdSize {
 export async function fdFigure(size: FdSize): Promise<FigureResult> {
   return withProxy({ upstreamKeepAliveMs: size.upstreamKeepAliveMs, yaml: RESETS_YAML }, async (proxy, upstream) => {
     await runMixed(proxy.url, 100, 8, new MixTally());
-    await sleep(size.upstreamKeepAliveMs + 1500);
+    // The baseline once the warm-up's connections have closed (the upstream ends idle ones after its
+    // keep-alive), waited for no longer than that keep-alive and 1.5 s.
+    const quietBy = performance.now() + size.upstreamKeepAliveMs + 1500;
+    while (descriptors(proxy.pid).connections > 0 && performance.now() < quietBy) await sleep(50);
     const baseline = descriptors(proxy.pid);
     const tally = new MixTally();
     await runMixed(proxy.url, size.requests, size.concurrency, tally);
@@ -920,7 +928,10 @@ export async function budgetFigure(size: BudgetSize): Promise<FigureResult> {
       const prefix = `llmp-load-${process.pid}-${Date.now()}:`;
       const instances: Proxy[] = [];
       try {
-        for (let i = 0; i < 2; i++) instances.push(await startProxy(upstream, { REDIS_URL: redis.url, LLM_PROXY_RPM: String(size.rpmLimit) }, `storage:\n  redis_prefix: "${prefix}"\n`));
+        // Started at once; each one that started is cleaned up below, even when the other failed.
+        const started = await Promise.allSettled([0, 1].map(() => startProxy(upstream, { REDIS_URL: redis.url, LLM_PROXY_RPM: String(size.rpmLimit) }, `storage:\n  redis_prefix: "${prefix}"\n`)));
+        for (const outcome of started) if (outcome.status === 'fulfilled') instances.push(outcome.value);
+        for (const outcome of started) if (outcome.status === 'rejected') throw outcome.reason;
         const [a, b] = instances as [Proxy, Proxy];
         // Both connected to Redis first: an instance serves before that, deciding locally (by design).
         const admin = new Redis(redis.url, { maxRetriesPerRequest: 0 });
@@ -1097,6 +1108,12 @@ export function failures(result: FigureResult): Check[] {
 
 export interface Figure {
   name: string;
+  /**
+   * Its checks move with CPU that other processes take (latencies, rates, a deadline, Redis command
+   * timeouts): measured with nothing else running. The others check counts, fds, heap and RSS of
+   * their own proxy, which another figure's load beside them does not change.
+   */
+  alone: boolean;
   run(): Promise<FigureResult>;
 }
 
@@ -1148,15 +1165,15 @@ export const TEST_SIZES: Sizes = {
 
 export function figures(sizes: Sizes): Figure[] {
   return [
-    { name: 'overhead', run: () => overheadFigure(sizes.overhead) },
-    { name: 'throughput', run: () => throughputFigure(sizes.throughput) },
-    { name: 'streams', run: () => streamsFigure(sizes.streams) },
-    { name: 'leak', run: () => leakFigure(sizes.leak) },
-    { name: 'fd', run: () => fdFigure(sizes.fd) },
-    { name: 'slowloris', run: () => slowlorisFigure(sizes.slowloris) },
-    { name: 'redis-pause', run: () => redisPauseFigure(sizes.redisPause) },
-    { name: 'budget', run: () => budgetFigure(sizes.budget) },
-    { name: 'shutdown', run: () => shutdownFigure(sizes.shutdown) },
-    { name: 'body-cap', run: () => bodyCapFigure(sizes.bodyCap) },
+    { name: 'overhead', alone: true, run: () => overheadFigure(sizes.overhead) },
+    { name: 'throughput', alone: true, run: () => throughputFigure(sizes.throughput) },
+    { name: 'streams', alone: true, run: () => streamsFigure(sizes.streams) },
+    { name: 'leak', alone: false, run: () => leakFigure(sizes.leak) },
+    { name: 'fd', alone: false, run: () => fdFigure(sizes.fd) },
+    { name: 'slowloris', alone: true, run: () => slowlorisFigure(sizes.slowloris) },
+    { name: 'redis-pause', alone: true, run: () => redisPauseFigure(sizes.redisPause) },
+    { name: 'budget', alone: false, run: () => budgetFigure(sizes.budget) },
+    { name: 'shutdown', alone: true, run: () => shutdownFigure(sizes.shutdown) },
+    { name: 'body-cap', alone: false, run: () => bodyCapFigure(sizes.bodyCap) },
   ];
 }

@@ -42,6 +42,17 @@ describe('ModelAllowlist', () => {
     assert.equal(on(['smart'], 'openai', 'gpt-4o'), false);
   });
 
+  test("a listed alias that shares a real model's name allows what it routes to, not that model, when the provider calls it", () => {
+    const aliased = new ModelRouter([provider('openai', 'openai'), provider('backup', 'openai')], ModelCatalog.builtin(), { 'gpt-4o': 'gpt-4o-mini' });
+    const on = (entries: string[], on: string, model: string): boolean => new ModelAllowlist(entries, (name) => aliased.plan(name)).allowsOn(on, model);
+    assert.equal(on(['gpt-4o'], 'openai', 'gpt-4o'), false, 'the key was given gpt-4o-mini under that name');
+    assert.equal(on(['gpt-4o'], 'openai', 'gpt-4o-mini'), true);
+    // A name that routes to itself, or a provider/model form of it, still allows the model by name; unrouted names too.
+    assert.equal(on(['gpt-4o-mini'], 'backup', 'gpt-4o-mini'), true);
+    assert.equal(on(['openai/gpt-4o-mini'], 'backup', 'openai/gpt-4o-mini'), true);
+    assert.equal(on(['claude-opus-4-8'], 'anthropic', 'claude-opus-4-8'), true);
+  });
+
   test('entries that route nowhere allow only their own name', () => {
     assert.equal(allows(['no-such-model'], 'no-such-model'), true);
     assert.equal(allows(['no-such-model', 'nowhere/x'], 'gpt-4o-mini'), false);

@@ -71,7 +71,12 @@ export class ModelAllowlist {
    * name that routes to `provider/model` (that form itself, the bare name, an alias).
    */
   allowsOn(provider: string, model: string): boolean {
-    return this.names.has(model) || this.allowsDeployment(`${provider}/${model}`);
+    if (this.allowsDeployment(`${provider}/${model}`)) return true;
+    if (!this.names.has(model)) return false;
+    // A listed name the proxy routes means what it routes to: an alias that shares a real model's
+    // name (`gpt-4o` → gpt-4o-mini) does not allow the real model. Unrouted, the name is the model.
+    const group = this.plan(model);
+    return group === undefined || group.deployments.some((deployment) => deployment.route.upstreamModel === model || deployment.id === model);
   }
 
   /** Whether the list reaches this deployment (`provider/model`) through a name that routes to it alone. */

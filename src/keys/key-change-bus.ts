@@ -64,20 +64,27 @@ export class KeyChangeBus {
   private subscribe(): void {
     const redis = this.options.redis;
     if (redis === undefined) return;
-    const subscriber = redis.client.duplicate();
+    // Subscribed here on every ready, not by ioredis (`autoResubscribe`): its own resubscription has no
+    // catch, and a ready check answered just after close() makes it reject unhandled (the stream ended).
+    const subscriber = redis.client.duplicate({ autoResubscribe: false });
     this.subscriber = subscriber;
     subscriber.on('error', () => undefined);
     let connectedBefore = false;
     subscriber.on('ready', () => {
-      if (connectedBefore) {
-        // ioredis subscribes again by itself; what was announced meanwhile is lost, so start afresh.
-        this.keys.invalidateAll();
-        return;
-      }
+      // Ready after close(): the answer to a ready check that was on its way.
+      if (this.subscriber !== subscriber) return;
+      const reconnected = connectedBefore;
       connectedBefore = true;
-      subscriber.subscribe(this.options.channel).catch((error: unknown) => {
-        this.logger.warn({ component: 'keys', err: error instanceof Error ? error.message : String(error) }, 'key change subscription failed; relying on the database poll');
-      });
+      subscriber
+        .subscribe(this.options.channel)
+        .catch((error: unknown) => {
+          if (this.subscriber !== subscriber) return;
+          this.logger.warn({ component: 'keys', err: error instanceof Error ? error.message : String(error) }, 'key change subscription failed; relying on the database poll');
+        })
+        .then(() => {
+          // What was announced while away is lost: start afresh once nothing more can be missed.
+          if (reconnected) this.keys.invalidateAll();
+        });
     });
     subscriber.on('message', (channel: string, message: string) => {
       if (channel !== this.options.channel) return;

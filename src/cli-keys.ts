@@ -126,11 +126,38 @@ function table(rows: Array<Record<string, unknown>>): string {
   return [format(columns), ...cells.map(format)].join('\n');
 }
 
+type KeysAction = 'create' | 'list' | 'revoke';
+
+/** The options each action reads; `--json` everywhere, since create and revoke print JSON anyway. */
+const ACTION_OPTIONS: Readonly<Record<KeysAction, readonly string[]>> = {
+  create: ['name', 'models', 'rpm', 'tpm', 'budget', 'period', 'expires', 'json'],
+  list: ['json'],
+  revoke: ['json'],
+};
+
+/**
+ * Refuses words and flags the action would not read: `keys revoke A B` revoked A alone and left B
+ * active without a word, and `keys list --name x` listed every key as if filtered.
+ */
+function checkActionArguments(action: KeysAction, values: Record<string, unknown>, extra: readonly string[]): void {
+  const first = extra[0];
+  if (first !== undefined) {
+    if (action === 'revoke') fail(`keys revoke takes one key id, not also ${JSON.stringify(first)}; run it once for each key`);
+    fail(`keys ${action} takes no argument, not ${JSON.stringify(first)}${action === 'create' ? ' (a name is --name NAME)' : ''}; see llm-proxy keys --help`);
+  }
+  for (const name of Object.keys(values)) {
+    if (values[name] === undefined || ACTION_OPTIONS[action].includes(name)) continue;
+    fail(`keys ${action} has no option --${name}${action === 'list' ? ' (it lists every key)' : ''}; see llm-proxy keys --help`);
+  }
+}
+
 export async function keysCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args: keysArguments(argv), allowPositionals: true, options: KEYS_OPTIONS });
-  const [action, id] = positionals;
+  const [action, ...rest] = positionals;
   if (action !== 'create' && action !== 'list' && action !== 'revoke') fail(`unknown keys command ${JSON.stringify(action ?? '')}; see llm-proxy --help`);
+  const id = action === 'revoke' ? rest.shift() : undefined;
   if (action === 'revoke' && id === undefined) fail('keys revoke needs a key id (llm-proxy keys list shows them)');
+  checkActionArguments(action, values, rest);
 
   const config = loadConfigOrFail(fail);
   const logger = pino({ level: 'warn', base: { service: 'llm-proxy-cli' } }, pino.destination(2));

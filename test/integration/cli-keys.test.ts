@@ -69,6 +69,37 @@ describe('llm-proxy keys (CLI)', () => {
     assert.equal(errorCode(response), 'key_revoked');
   });
 
+  // `keys revoke A B` revoked A alone and said nothing of B, which stayed active: a leaked key the
+  // operator believed revoked. Words and flags an action does not take are refused before it runs.
+  test('an action refuses what it does not take, and changes nothing', async () => {
+    const first = JSON.parse((await run(process.execPath, [CLI, 'keys', 'create', '--name', 'one'], { env })).stdout) as { id: string; key: string };
+    const second = JSON.parse((await run(process.execPath, [CLI, 'keys', 'create', '--name', 'two'], { env })).stdout) as { id: string; key: string };
+    await assert.rejects(run(process.execPath, [CLI, 'keys', 'revoke', first.id, second.id], { env }), (error: { stderr: string }) => {
+      assert.equal(error.stderr, `llm-proxy: keys revoke takes one key id, not also ${JSON.stringify(second.id)}; run it once for each key\n`);
+      return true;
+    });
+    const states = async () => {
+      const listed = JSON.parse((await run(process.execPath, [CLI, 'keys', 'list', '--json'], { env })).stdout) as { keys: Array<{ id: string; state: string }> };
+      return [first.id, second.id].map((id) => listed.keys.find((key) => key.id === id)?.state);
+    };
+    assert.deepEqual(await states(), ['active', 'active']);
+    for (const [args, said] of [
+      [['keys', 'list', 'revoked'], 'llm-proxy: keys list takes no argument, not "revoked"; see llm-proxy keys --help\n'],
+      [['keys', 'create', 'app'], 'llm-proxy: keys create takes no argument, not "app" (a name is --name NAME); see llm-proxy keys --help\n'],
+      [['keys', 'list', '--name', 'one'], 'llm-proxy: keys list has no option --name (it lists every key); see llm-proxy keys --help\n'],
+      [['keys', 'revoke', first.id, '--expires', '2099-01-01'], 'llm-proxy: keys revoke has no option --expires; see llm-proxy keys --help\n'],
+    ] as const) {
+      await assert.rejects(run(process.execPath, [CLI, ...args], { env }), (error: { stderr: string }) => {
+        assert.equal(error.stderr, said);
+        return true;
+      });
+    }
+    assert.deepEqual(await states(), ['active', 'active']);
+    const countBefore = (JSON.parse((await run(process.execPath, [CLI, 'keys', 'list', '--json'], { env })).stdout) as { count: number }).count;
+    await assert.rejects(run(process.execPath, [CLI, 'keys', 'create', 'app', '--rpm', '5'], { env }));
+    assert.equal((JSON.parse((await run(process.execPath, [CLI, 'keys', 'list', '--json'], { env })).stdout) as { count: number }).count, countBefore);
+  });
+
   test('bad input is refused with a message', async () => {
     // Named by the flag the user typed, with what the flag takes (null is the API's, no flag's).
     await assert.rejects(run(process.execPath, [CLI, 'keys', 'create', '--period', 'yearly'], { env }), (error: { stderr: string }) => {

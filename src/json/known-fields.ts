@@ -10,7 +10,8 @@ function refuseUnknown(names: readonly string[], schema: TObject, noun: string):
     if (known.includes(name)) continue;
     // `param` is the name only when it is a plain one: a client's odd bytes are not echoed.
     const shown = /^[A-Za-z0-9_.-]{1,64}$/.test(name) ? name : null;
-    throw invalidRequest(`Unknown ${noun}${shown === null ? '' : ` '${shown}'`}. Known: ${known.join(', ')}.`, 'unknown_parameter', shown);
+    const knownList = known.length === 0 ? `This endpoint takes no ${noun}s.` : `Known: ${known.join(', ')}.`;
+    throw invalidRequest(`Unknown ${noun}${shown === null ? '' : ` '${shown}'`}. ${knownList}`, 'unknown_parameter', shown);
   }
 }
 

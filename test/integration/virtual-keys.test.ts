@@ -97,6 +97,33 @@ describe('virtual keys on one instance', () => {
     assert.equal((await callJson(base, 'GET', '/admin/keys/..%2f..%2fhealth', MASTER_KEY)).status, 404);
   });
 
+  // No /admin/keys route reads a query string: `?state=expired` answered every key, so a script that
+  // revoked what it listed revoked the active keys too, and `DELETE …?dry_run=true` revoked.
+  test('a query parameter on /admin/keys is a 400 that names it, and changes nothing', async () => {
+    const { id, key } = await createKey(base, { name: 'queried' });
+    const calls: Array<[string, string, Record<string, unknown> | undefined, string]> = [
+      ['GET', '/admin/keys?state=expired', undefined, 'state'],
+      ['GET', '/admin/keys?limit=1&offset=1', undefined, 'limit'],
+      ['GET', `/admin/keys/${id}?include=secret`, undefined, 'include'],
+      ['PATCH', `/admin/keys/${id}?name=renamed`, { rpm_limit: 1 }, 'name'],
+      ['DELETE', `/admin/keys/${id}?dry_run=true`, undefined, 'dry_run'],
+      ['POST', '/admin/keys?name=x', {}, 'name'],
+    ];
+    const before = (await callJson(base, 'GET', '/admin/keys', MASTER_KEY)).body.count;
+    for (const [method, path, body, param] of calls) {
+      const response = await callJson(base, method, path, MASTER_KEY, body);
+      assert.equal(response.status, 400, `${method} ${path}: ${response.text}`);
+      assert.equal(errorCode(response), 'unknown_parameter', path);
+      assert.equal((response.body.error as { param: unknown }).param, param, path);
+      assert.match(errorMessage(response), /takes no query parameters/, path);
+    }
+    const after = await callJson(base, 'GET', `/admin/keys/${id}`, MASTER_KEY);
+    assert.equal(after.body.state, 'active');
+    assert.equal(after.body.rpm_limit, null);
+    assert.equal((await callJson(base, 'GET', '/admin/keys', MASTER_KEY)).body.count, before);
+    assert.equal((await chat(base, key)).status, 200);
+  });
+
   test('a virtual key chats, carries limit headers, and is held to its model list', async () => {
     const { id, key } = await createKey(base, { models: ['gpt-4'], rpm_limit: 50 });
     const response = await chat(base, key);

@@ -1,12 +1,12 @@
 // /admin/keys: the master key makes, lists, changes and revokes virtual keys. A new key's secret is
 // in the 201 answer and nowhere else, ever; lists show an id, a 4-character prefix and the limits.
 import { Type, type TSchema } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError, invalidRequest, invalidType, invalidValue } from '../../errors/gateway-error.js';
 import { keyState } from '../../keys/virtual-keys.js';
 import { BUDGET_PERIODS, currentSpend, periodEnd, type BudgetPeriod, type KeySettings, type StoredKey } from '../../store/key-store.js';
 import type { Services } from '../../services.js';
-import { knownFields } from '../../json/known-fields.js';
+import { knownFields, knownParams } from '../../json/known-fields.js';
 
 const KEY_ID = /^[0-9a-f]{16}$/;
 /** A date, or a date and time with an optional zone: what `expires_at` takes. */
@@ -161,10 +161,29 @@ function idParam(params: unknown): string {
   return id;
 }
 
+const NoQuerySchema = Type.Object({});
+
+/**
+ * Every /admin/keys route: the master key, and no query string. None reads one, so one is refused,
+ * not ignored: `GET ?state=expired` answered every key (a script revoking what it listed revoked the
+ * active ones), and `DELETE …?dry_run=true` revoked.
+ */
+const ROUTE_OPTIONS = {
+  config: { auth: 'master' },
+  preHandler: (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
+    try {
+      knownParams(request.query, NoQuerySchema);
+      done();
+    } catch (error) {
+      done(error as Error);
+    }
+  },
+} as const;
+
 export function registerAdminKeys(app: FastifyInstance, services: Services): void {
   const keys = services.virtualKeys;
 
-  app.post('/admin/keys', { config: { auth: 'master' } }, async (request, reply) => {
+  app.post('/admin/keys', ROUTE_OPTIONS, async (request, reply) => {
     const settings = parseKeySettings(request.body);
     const now = Date.now();
     if (settings.expiresAt != null && settings.expiresAt <= now) throw invalidValue('expires_at', 'must be in the future');
@@ -172,19 +191,19 @@ export function registerAdminKeys(app: FastifyInstance, services: Services): voi
     return reply.code(201).send({ ...describeKey(record, now), key });
   });
 
-  app.get('/admin/keys', { config: { auth: 'master' } }, async () => {
+  app.get('/admin/keys', ROUTE_OPTIONS, async () => {
     const now = Date.now();
     const list = (await keys.list()).map((key) => describeKey(key, now));
     return { keys: list, count: list.length };
   });
 
-  app.get('/admin/keys/:id', { config: { auth: 'master' } }, async (request) => {
+  app.get('/admin/keys/:id', ROUTE_OPTIONS, async (request) => {
     const key = await keys.get(idParam(request.params));
     if (key === undefined) throw keyNotFound();
     return describeKey(key);
   });
 
-  app.patch('/admin/keys/:id', { config: { auth: 'master' } }, async (request) => {
+  app.patch('/admin/keys/:id', ROUTE_OPTIONS, async (request) => {
     const id = idParam(request.params);
     const settings = parseKeySettings(request.body);
     const key = await keys.update(id, settings);
@@ -192,7 +211,7 @@ export function registerAdminKeys(app: FastifyInstance, services: Services): voi
     return describeKey(key);
   });
 
-  app.delete('/admin/keys/:id', { config: { auth: 'master' } }, async (request) => {
+  app.delete('/admin/keys/:id', ROUTE_OPTIONS, async (request) => {
     const key = await keys.revoke(idParam(request.params));
     if (key === undefined) throw keyNotFound();
     return describeKey(key);

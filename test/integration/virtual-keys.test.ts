@@ -97,6 +97,23 @@ describe('virtual keys on one instance', () => {
     assert.equal((await callJson(base, 'GET', '/admin/keys/..%2f..%2fhealth', MASTER_KEY)).status, 404);
   });
 
+  // README and /openapi.json (JSON Schema's maxLength counts code points) say 256 characters; the
+  // handler counted UTF-16 units, so 200 emoji (400 units) were refused as too long.
+  test('names and model entries are measured in characters, not UTF-16 units', async () => {
+    const name = '\u{1F511}'.repeat(256);
+    const model = `m-${'\u{1F680}'.repeat(254)}`;
+    const created = await createKey(base, { name, models: [model] });
+    assert.equal(created.body.name, name);
+    assert.deepEqual(created.body.models, [model]);
+    const read = await callJson(base, 'GET', `/admin/keys/${created.id}`, MASTER_KEY);
+    assert.equal(read.body.name, name);
+    for (const body of [{ name: `${name}x` }, { models: [`${model}x`] }]) {
+      const response = await callJson(base, 'PATCH', `/admin/keys/${created.id}`, MASTER_KEY, body);
+      assert.equal(response.status, 400, JSON.stringify(body).slice(0, 40));
+      assert.equal(errorCode(response), 'invalid_value');
+    }
+  });
+
   // No /admin/keys route reads a query string: `?state=expired` answered every key, so a script that
   // revoked what it listed revoked the active keys too, and `DELETE …?dry_run=true` revoked.
   test('a query parameter on /admin/keys is a 400 that names it, and changes nothing', async () => {

@@ -20,6 +20,19 @@ const MAX_LIMIT = 1_000_000_000;
 const LONE_SURROGATE = /\p{Cs}/u;
 /** C0, DEL and C1 (U+009B is a terminal's CSI): a name is printed by `llm-proxy keys list` and the dashboard. */
 const CONTROL = /\p{Cc}/u;
+const MAX_TEXT = 256;
+
+/**
+ * A name or model entry: 1 to 256 characters (code points, as the schema's maxLength and
+ * PostgreSQL's varchar(256) count them; `.length` counts an emoji twice), printable, whole.
+ */
+function validText(value: unknown): value is string {
+  if (typeof value !== 'string' || value.length === 0 || CONTROL.test(value) || LONE_SURROGATE.test(value)) return false;
+  if (value.length <= MAX_TEXT) return true;
+  let characters = 0;
+  for (const _character of value) if (++characters > MAX_TEXT) return false;
+  return true;
+}
 
 /** A date or date-time as parseIsoDate reads it (the same pattern), for the documented schemas. */
 export function isoDateSchema(description: string) {
@@ -36,8 +49,8 @@ const limitSchema = (description: string) => clearable(Type.Integer({ minimum: 0
  */
 export const KeySettingsSchema = Type.Object(
   {
-    name: clearable(Type.String({ minLength: 1, maxLength: 256 })),
-    models: clearable(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { minItems: 1, maxItems: 1_000, description: 'The models the key may use; null: every model.' })),
+    name: clearable(Type.String({ minLength: 1, maxLength: MAX_TEXT })),
+    models: clearable(Type.Array(Type.String({ minLength: 1, maxLength: MAX_TEXT }), { minItems: 1, maxItems: 1_000, description: 'The models the key may use; null: every model.' })),
     rpm_limit: limitSchema('Requests per minute; 0 means no limit, null the server default (LLM_PROXY_RPM).'),
     tpm_limit: limitSchema('Tokens per minute; 0 means no limit, null the server default (LLM_PROXY_TPM).'),
     max_budget: clearable(Type.Number({ minimum: 0, maximum: MAX_LIMIT, description: 'USD; null: no budget.' })),
@@ -87,7 +100,7 @@ export function parseKeySettings(body: unknown): KeySettings {
   const settings: KeySettings = {};
   if (input.name !== undefined) {
     if (input.name !== null && typeof input.name !== 'string') throw invalidType('name', 'a string or null');
-    if (typeof input.name === 'string' && (input.name.length === 0 || input.name.length > 256 || CONTROL.test(input.name) || LONE_SURROGATE.test(input.name))) {
+    if (typeof input.name === 'string' && !validText(input.name)) {
       throw invalidValue('name', 'must be 1 to 256 printable characters');
     }
     settings.name = input.name;
@@ -99,7 +112,7 @@ export function parseKeySettings(body: unknown): KeySettings {
       // An empty list reads as "every model" to some (LiteLLM) and "no model" to others: neither is guessed.
       if (input.models.length === 0) throw invalidValue('models', 'must name at least one model; leave it out (or send null) for every model');
       for (const [index, model] of input.models.entries()) {
-        if (typeof model !== 'string' || model.length === 0 || model.length > 256 || CONTROL.test(model) || LONE_SURROGATE.test(model)) throw invalidValue(`models[${index}]`, 'must be a model name of 1 to 256 printable characters');
+        if (!validText(model)) throw invalidValue(`models[${index}]`, 'must be a model name of 1 to 256 printable characters');
       }
     }
     settings.models = input.models === null ? null : [...new Set(input.models as string[])];

@@ -452,3 +452,15 @@ test('a periodic budget of 0 refuses with 403 and no Retry-After: no reset ever 
     assert.match(refusal.message, /budget of \$0/);
   }
 });
+
+test('a budget within the 1e-9 USD tolerance is one of $0: 403 without Retry-After, not a 429 forever with "$4.9e-324"', () => {
+  const now = Date.UTC(2026, 10, 29, 12);
+  const resetAt = Date.UTC(2026, 11, 1);
+  for (const maxBudget of [5e-324, 1e-10, 1e-9]) {
+    const refusal = budgetRefusal({ admitted: false, reason: 'exhausted', spend: 0, maxBudget, resetAt }, 0.01, now);
+    assert.equal(refusal.status, 403, String(maxBudget));
+    assert.equal(refusal.retryAfterMs, undefined);
+    assert.match(refusal.message, /budget of under \$0\.000000001 a period lets it spend nothing/);
+    assert.doesNotMatch(refusal.message, /e-/);
+  }
+});

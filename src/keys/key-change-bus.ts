@@ -1,7 +1,7 @@
 // How a key change made on one instance (or by the CLI) reaches every instance's key cache: a Redis
 // pub/sub message when REDIS_URL is set (milliseconds), and, as a net under it, a poll of the keys
 // whose `updated_at` moved (every second; it also catches a CLI writing to the same database, and
-// announcements missed while Redis was away). The subscriber is the one connection that cannot share
+// announcements missed while Redis was away). The poll keeps time by the database's clock. The subscriber is the one connection that cannot share
 // the command connection, since a subscribed Redis connection takes no other commands.
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -10,8 +10,11 @@ import type { KeyStore } from '../store/key-store.js';
 import type { RedisConnection } from '../store/redis-connection.js';
 import type { VirtualKeyService } from './virtual-keys.js';
 
-/** Writers' clocks may differ by this much; changes are looked for this far back. */
-const CLOCK_MARGIN_MS = 30_000;
+/**
+ * Each poll looks this far back before the previous one began: a change's time is taken before it
+ * commits, by the clock of the instance that writes it, which may be behind the database's.
+ */
+const LOOKBACK_MS = 30_000;
 
 interface Announcement {
   origin: string;
@@ -42,7 +45,9 @@ export class KeyChangeBus {
   private pollTimer: NodeJS.Timeout | undefined;
   private polling = false;
   private pollFailing = false;
-  private newest = Date.now();
+  /** When (by the database's clock) the last poll that answered began. */
+  private checkedAt: number | undefined;
+  /** The version each changed key was last seen at, so a key is dropped once per change. */
   private readonly seen = new Map<string, number>();
 
   constructor(
@@ -113,14 +118,19 @@ export class KeyChangeBus {
     if (this.polling) return;
     this.polling = true;
     try {
-      const changed = await this.store.changedSince(this.newest - CLOCK_MARGIN_MS);
+      // Not the newest `updated_at` seen: one written by a clock minutes ahead would move the window
+      // past every change written after it by a right clock, until that clock caught up.
+      const now = await this.store.clock();
+      const since = (this.checkedAt ?? now) - LOOKBACK_MS;
+      const changed = await this.store.changedSince(since);
+      this.checkedAt = now;
       for (const { id, updatedAt } of changed) {
-        if (updatedAt > this.newest) this.newest = updatedAt;
         if (this.seen.get(id) === updatedAt) continue;
         this.seen.set(id, updatedAt);
         this.keys.invalidate(id, updatedAt);
       }
-      for (const [id, updatedAt] of this.seen) if (updatedAt < this.newest - 2 * CLOCK_MARGIN_MS) this.seen.delete(id);
+      // Versions at or before the window's start are never answered again.
+      for (const [id, updatedAt] of this.seen) if (updatedAt <= since) this.seen.delete(id);
       if (this.pollFailing) {
         this.pollFailing = false;
         this.logger.info({ component: 'keys' }, 'key change poll working again');

@@ -164,6 +164,11 @@ function nextVersion(now: number) {
   return sql<number>`case when updated_at >= ${now} then updated_at + 1 else ${now} end`;
 }
 
+/** Now in epoch milliseconds by the database's clock (on SQLite, the one machine's). */
+function databaseNow(dialect: Dialect) {
+  return dialect === 'postgres' ? sql<number>`(extract(epoch from clock_timestamp()) * 1000)::bigint` : sql<number>`cast(unixepoch('subsec') * 1000 as integer)`;
+}
+
 /**
  * Deletes the reservations that match `where`, in the caller's transaction, adds what they held
  * to `byKey` and returns how many there were. Each row is deleted once (DELETE … RETURNING), so two instances releasing the same
@@ -281,6 +286,16 @@ export class KeyStore {
       .where('id', '=', id)
       .execute();
     return this.findById(id);
+  }
+
+  /**
+   * The database's clock, in epoch milliseconds: the poll's time line. Instances' own clocks may
+   * disagree, and one running ahead must not move the poll past the changes of the others.
+   */
+  async clock(): Promise<number> {
+    await this.ready();
+    const { rows } = await sql<{ now: number | string }>`select ${databaseNow(this.dialect)} as now`.execute(this.db);
+    return Number(rows[0]?.now);
   }
 
   /** Ids changed by an admin after `since` (the poll that backs up pub/sub invalidation). */

@@ -12,7 +12,7 @@ import type { VirtualKeyService } from './virtual-keys.js';
 
 /**
  * Each poll looks this far back before the previous one began: a change's time is taken before it
- * commits, by the clock of the instance that writes it, which may be behind the database's.
+ * commits, and an instance of an earlier version writes it by its own clock, which may be behind.
  */
 const LOOKBACK_MS = 30_000;
 

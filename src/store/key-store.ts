@@ -159,14 +159,19 @@ function settingsToColumns(settings: KeySettings, now: number): Partial<VirtualK
   return columns;
 }
 
-/** `updated_at` always moves forward, even for two changes in one millisecond, so pollers see both. */
-function nextVersion(now: number) {
-  return sql<number>`case when updated_at >= ${now} then updated_at + 1 else ${now} end`;
-}
-
 /** Now in epoch milliseconds by the database's clock (on SQLite, the one machine's). */
 function databaseNow(dialect: Dialect) {
   return dialect === 'postgres' ? sql<number>`(extract(epoch from clock_timestamp()) * 1000)::bigint` : sql<number>`cast(unixepoch('subsec') * 1000 as integer)`;
+}
+
+/**
+ * A change's `updated_at`: the database's time, so the other instances' poll (which keeps that
+ * time) finds it whatever the writer's clock says; and always forward, even for two changes in one
+ * millisecond or after one an earlier version wrote by a clock ahead, so pollers see each.
+ */
+function nextVersion(dialect: Dialect) {
+  const now = databaseNow(dialect);
+  return sql<number>`case when updated_at >= ${now} then updated_at + 1 else ${now} end`;
 }
 
 /**
@@ -226,7 +231,7 @@ export class KeyStore {
 
   async insert(key: NewKey, now: number): Promise<StoredKey> {
     await this.ready();
-    const row: VirtualKeyTable = {
+    const row: Omit<VirtualKeyTable, 'updated_at'> = {
       id: key.id,
       name: null,
       key_hash: key.keyHash,
@@ -243,11 +248,14 @@ export class KeyStore {
       expires_at: null,
       revoked_at: null,
       created_at: now,
-      updated_at: now,
       ...settingsToColumns(key, now),
     };
-    await this.db.insertInto('virtual_keys').values(row).execute();
-    return toKey(row);
+    const inserted = await this.db
+      .insertInto('virtual_keys')
+      .values({ ...row, updated_at: databaseNow(this.dialect) })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toKey(inserted);
   }
 
   async findById(id: string): Promise<StoredKey | undefined> {
@@ -271,7 +279,7 @@ export class KeyStore {
     const spend = settings.budgetPeriod === undefined ? {} : { spend: sql<number>`case when budget_period is not null and budget_reset_at <= ${now} then 0 else spend end` };
     await this.db
       .updateTable('virtual_keys')
-      .set({ ...columns, ...spend, updated_at: nextVersion(now) })
+      .set({ ...columns, ...spend, updated_at: nextVersion(this.dialect) })
       .where('id', '=', id)
       .execute();
     return this.findById(id);
@@ -282,7 +290,7 @@ export class KeyStore {
     await this.ready();
     await this.db
       .updateTable('virtual_keys')
-      .set({ revoked_at: sql<number>`coalesce(revoked_at, ${now})`, updated_at: nextVersion(now) })
+      .set({ revoked_at: sql<number>`coalesce(revoked_at, ${now})`, updated_at: nextVersion(this.dialect) })
       .where('id', '=', id)
       .execute();
     return this.findById(id);

@@ -135,6 +135,17 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.equal(await refusalCode(readerKeys.authenticate(revoked.key)), 'key_revoked', 'the revocation reached the other instance on its next poll');
     });
 
+    test('a change made by an instance whose clock runs a minute behind reaches the others on their next poll', async () => {
+      // A key made 10 minutes ago, revoked by an instance whose clock is a minute slow.
+      const { key, record } = await writerKeys.create({ name: 'revoked-by-a-slow-clock' }, Date.now() - 10 * MINUTE_MS);
+      assert.notEqual(await readerKeys.authenticate(key), undefined);
+      await bus.pollNow();
+      await writerKeys.revoke(record.id, Date.now() - MINUTE_MS);
+      await bus.pollNow();
+
+      assert.equal(await refusalCode(readerKeys.authenticate(key)), 'key_revoked');
+    });
+
     test('a key changed once by a fast clock is dropped from the cache once, not on every poll', async () => {
       const { key, record } = await writerKeys.create({ name: 'future-dated' });
       await backend.writeChangeTime(record.id, Date.now() + 5 * MINUTE_MS);

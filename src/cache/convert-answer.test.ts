@@ -96,6 +96,22 @@ describe('convertChunksToCompletion', () => {
     assert.deepEqual(choice?.logprobs, { content: [{ token: 'a', logprob: -0.1 }, { token: 'b', logprob: -0.2 }], refusal: null });
     assert.equal(choice?.message.refusal, 'no');
   });
+
+  test("Azure's first chunk (its prompt filter's verdict: no choices, empty id and model, created 0) does not name the answer", () => {
+    // Azure OpenAI streams this before the answer's own chunks; the openai SDK skips a chunk with an empty id when it assembles.
+    // @see https://learn.microsoft.com/azure/ai-foundry/openai/concepts/content-filter
+    const promptFilter = {
+      choices: [],
+      created: 0,
+      id: '',
+      model: '',
+      object: '',
+      prompt_filter_results: [{ prompt_index: 0, content_filter_results: { hate: { filtered: false, severity: 'safe' }, violence: { filtered: false, severity: 'safe' } } }],
+    } as unknown as ChatCompletionChunk;
+    const completion = convertChunksToCompletion([promptFilter, ...textChunks]);
+    assert.deepEqual([completion.id, completion.created, completion.model], ['chatcmpl-1', 1_700_000_000, 'gpt-4o']);
+    assert.equal(completion.choices[0]?.message.content, 'Hello world');
+  });
 });
 
 describe('convertCompletionToChunks', () => {

@@ -164,7 +164,9 @@ export function convertChunksToCompletion(chunks: readonly ChatCompletionChunk[]
       if (choice.finish_reason !== null && choice.finish_reason !== undefined) parts.finishReason = choice.finish_reason;
     }
   }
-  const first = chunks[0];
+  // Azure's first chunk is its prompt filter's verdict, with an empty id and model and created 0: the
+  // answer is named by the first chunk that has an id, as the openai SDK skips id-less ones when it assembles.
+  const first = chunks.find((chunk) => typeof chunk.id === 'string' && chunk.id.length > 0) ?? chunks[0];
   const assembled: ChatCompletionChoice[] = [...choices.entries()]
     .sort(([left], [right]) => left - right)
     .map(([index, parts]) => {

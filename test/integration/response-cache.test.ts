@@ -238,6 +238,23 @@ describe('response cache (memory)', () => {
     assert.ok(completion.usage.total_tokens > 0);
   });
 
+  test("an Azure stream, whose first chunk is its prompt filter's verdict (no choices, empty id and model), serves a non-stream request named by its answer's chunks", async () => {
+    // Azure OpenAI's stream as it comes: the prompt filter's chunk, then chunks with the answer's id, model and created.
+    const promptFilter = `data: ${JSON.stringify({ choices: [], created: 0, id: '', model: '', object: '', prompt_filter_results: [{ prompt_index: 0, content_filter_results: { hate: { filtered: false, severity: 'safe' } } }] })}\n\n`;
+    const chunk = (delta: Record<string, unknown>, finish: string | null) =>
+      `data: ${JSON.stringify({ id: 'chatcmpl-azure1', object: 'chat.completion.chunk', created: 1_733_000_000, model: 'gpt-4o-2024-08-06', choices: [{ index: 0, delta, finish_reason: finish, logprobs: null, content_filter_results: {} }] })}\n\n`;
+    const parts = [promptFilter + chunk({ role: 'assistant', content: '' }, null), chunk({ content: 'Hi there' }, null) + chunk({}, 'stop') + 'data: [DONE]\n\n'];
+    upstream.enqueue({ kind: 'raw-parts', parts, gapMs: 10 });
+    const body = unique();
+    const live = await post(gateway, { ...body, stream: true });
+    assert.equal(live.status, 200);
+    const plain = await post(gateway, body);
+    assert.equal(plain.headers.get('x-cache'), 'HIT');
+    const completion = JSON.parse(plain.text) as { id: string; created: number; model: string; choices: Array<{ message: { content: string } }> };
+    assert.deepEqual([completion.id, completion.created, completion.model], ['chatcmpl-azure1', 1_733_000_000, 'gpt-4o-2024-08-06']);
+    assert.equal(completion.choices[0]?.message.content, 'Hi there');
+  });
+
   test('a JSON entry serves a stream request with synthesised chunks, through the openai SDK', async () => {
     const body = unique();
     const first = await post(gateway, body);

@@ -223,6 +223,9 @@ describe('frames', () => {
     assert.equal(parseFrameData(encodeSseData('{"a":\n1}')), '{"a":\n1}');
     assert.equal(parseChunkFrame('data: {"error":{"message":"x"},"choices":[]}\n\n'), undefined);
     assert.equal(parseChunkFrame('data: not json\n\n'), undefined);
+    // Azure's content-filter annotation: a choice with results and offsets but no delta, read as an empty one.
+    const annotation = parseChunkFrame('data: {"id":"","object":"","created":0,"model":"","choices":[{"index":0,"finish_reason":null,"content_filter_results":{},"content_filter_offsets":{"check_offset":0,"start_offset":0,"end_offset":5}}],"usage":null}\n\n');
+    assert.deepEqual(annotation?.choices[0]?.delta, {});
   });
 
   test('stripUsageFromFrame mirrors the executor for clients that did not ask for usage', () => {

@@ -272,7 +272,12 @@ export function parseFrameData(frame: string): string {
   return body.split('\n').map(field).join('\n');
 }
 
-/** A frame's chunk, or undefined when the frame is not a chunk (an error event, junk). */
+/**
+ * A frame's chunk, or undefined when the frame is not a chunk (an error event, junk). A choice with
+ * no `delta` gets an empty one: Azure's content-filter annotations (`content_filter_results` and
+ * offsets, even after the finish) have none, and every reader of a chunk reads its delta.
+ * @see https://learn.microsoft.com/azure/ai-foundry/openai/concepts/content-streaming
+ */
 export function parseChunkFrame(frame: string): ChatCompletionChunk | undefined {
   let parsed: unknown;
   try {
@@ -281,6 +286,9 @@ export function parseChunkFrame(frame: string): ChatCompletionChunk | undefined 
     return undefined;
   }
   if (!isRecord(parsed) || !Array.isArray(parsed.choices) || parsed.error !== undefined) return undefined;
-  for (const choice of parsed.choices) if (!isRecord(choice) || typeof choice.index !== 'number') return undefined;
+  for (const choice of parsed.choices) {
+    if (!isRecord(choice) || typeof choice.index !== 'number') return undefined;
+    if (!('delta' in choice)) choice.delta = {};
+  }
   return parsed as unknown as ChatCompletionChunk;
 }

@@ -137,6 +137,29 @@ aliases:
     assert.equal(azure.requests.at(-1)?.body?.stream_options, undefined);
   });
 
+  test("azure: a stream with its content filter's chunks (the prompt's verdict first; annotations whose choice has no delta) converts for /v1/messages", async () => {
+    // Azure's stream as its content-streaming guide shows it: annotation chunks carry content_filter_results
+    // and offsets, no delta, and may come after the finish.
+    // @see https://learn.microsoft.com/azure/ai-foundry/openai/concepts/content-streaming
+    const event = (payload: Record<string, unknown>) => `data: ${JSON.stringify(payload)}\n\n`;
+    const base = { id: 'chatcmpl-azure2', object: 'chat.completion.chunk', created: 1_733_000_000, model: 'gpt-4o-2024-08-06' };
+    const annotation = { id: '', object: '', created: 0, model: '', choices: [{ index: 0, finish_reason: null, content_filter_results: { hate: { filtered: false, severity: 'safe' } }, content_filter_offsets: { check_offset: 0, start_offset: 0, end_offset: 5 } }] };
+    const parts = [
+      event({ id: '', object: '', created: 0, model: '', choices: [], prompt_filter_results: [{ prompt_index: 0, content_filter_results: {} }] }) +
+        event({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] }),
+      event({ ...base, choices: [{ index: 0, delta: { content: 'Hello' }, finish_reason: null }] }) + event(annotation),
+      event({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }) + event(annotation) + 'data: [DONE]\n\n',
+    ];
+    azure.enqueue({ kind: 'raw-parts', parts, gapMs: 5 });
+    const messages = await fetch(`${gateway.url}/v1/messages`, { method: 'POST', headers: authHeaders(), body: JSON.stringify({ model: 'azure/dep', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'hi' }] }) });
+    const events = await messages.text();
+    assert.equal(messages.status, 200);
+    assert.ok(!events.includes('event: error'), events);
+    assert.match(events, /"text_delta","text":"Hello"/);
+    assert.match(events, /"stop_reason":"end_turn"/);
+    assert.match(events, /event: message_stop/);
+  });
+
   test("azure: a prompt its content filter refuses is a 400 with Azure's own code, which the SDK and clients written for Azure read", async () => {
     // Azure's body for a filtered prompt (code content_filter, param prompt, the categories in innererror).
     const body = {

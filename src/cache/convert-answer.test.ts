@@ -215,6 +215,24 @@ describe('what providers add to the OpenAI answer', () => {
     assert.ok(reasoningAt > 0 && reasoningAt < contentAt, 'the reasoning comes before the answer, as it streams');
     assert.deepEqual(convertChunksToCompletion(chunks), completion);
   });
+
+  test("a Gemini answer grounded with Google Search keeps the queries it ran (`web_search_queries`) both ways, as /v1/messages' server_tool_use block reads them", () => {
+    // As convert-stream sends them: with the annotations, each query once over the stream.
+    const grounded = convertChunksToCompletion([
+      chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]),
+      chunk([{ index: 0, delta: { content: 'Hello' }, finish_reason: null }]),
+      chunk([{ index: 0, delta: { annotations: [annotation], web_search_queries: ['euro 2024 winner'] } as ChunkDelta, finish_reason: null }]),
+      chunk([{ index: 0, delta: { web_search_queries: ['who won euro 2024'] }, finish_reason: null }]),
+      chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]),
+    ]);
+    assert.deepEqual(grounded.choices[0]?.message.web_search_queries, ['euro 2024 winner', 'who won euro 2024']);
+    const replayed = convertCompletionToChunks(grounded, false);
+    assert.deepEqual(
+      replayed.flatMap((item) => item.choices[0]?.delta.web_search_queries ?? []),
+      ['euro 2024 winner', 'who won euro 2024'],
+    );
+    assert.deepEqual(convertChunksToCompletion(replayed), grounded);
+  });
 });
 
 describe('frames', () => {

@@ -27,7 +27,7 @@ interface ToolCallParts {
 /**
  * What providers add beside OpenAI's own message fields, kept in both forms: the reasoning text
  * that DeepSeek and vLLM (`reasoning_content`) and OpenRouter (`reasoning`) stream in pieces, and
- * which /v1/messages turns into a thinking block; OpenRouter's `reasoning_details`; OpenAI's `annotations` (search citations) and `audio`.
+ * which /v1/messages turns into a thinking block; OpenRouter's `reasoning_details`; OpenAI's `annotations` (search citations), Gemini's search `web_search_queries` and `audio`.
  */
 const REASONING_FIELDS = ['reasoning_content', 'reasoning'] as const;
 
@@ -45,6 +45,8 @@ interface ChoiceParts {
   /** OpenRouter's `reasoning_details`, joined from their streamed fragments (addReasoningDetail): replayed by the client. */
   reasoningDetails: Record<string, unknown>[] | undefined;
   annotations: unknown[] | undefined;
+  /** The queries a Gemini answer's Google Search ran, each sent once over the stream (src/providers/gemini/convert-stream.ts). */
+  searchQueries: string[] | undefined;
   audio: Record<string, unknown> | undefined;
 }
 
@@ -61,6 +63,7 @@ function newChoice(): ChoiceParts {
     thinkingBlocks: undefined,
     reasoningDetails: undefined,
     annotations: undefined,
+    searchQueries: undefined,
     audio: undefined,
   };
 }
@@ -95,6 +98,7 @@ function addExtras(parts: ChoiceParts, delta: Record<string, unknown>): void {
   if (Array.isArray(delta.thinking_blocks)) for (const block of delta.thinking_blocks as unknown[]) (parts.thinkingBlocks ??= []).push(block);
   if (Array.isArray(delta.reasoning_details)) for (const detail of delta.reasoning_details as unknown[]) if (isRecord(detail)) addReasoningDetail(parts, detail);
   if (Array.isArray(delta.annotations)) for (const annotation of delta.annotations as unknown[]) (parts.annotations ??= []).push(annotation);
+  if (Array.isArray(delta.web_search_queries)) for (const query of delta.web_search_queries as unknown[]) if (typeof query === 'string') (parts.searchQueries ??= []).push(query);
   const piece = delta.audio;
   if (isRecord(piece)) {
     // As the openai SDK assembles it: id and expiry are replaced, data and transcript joined.
@@ -184,6 +188,7 @@ export function convertChunksToCompletion(chunks: readonly ChatCompletionChunk[]
       if (parts.thinkingBlocks !== undefined) extra.thinking_blocks = parts.thinkingBlocks;
       if (parts.reasoningDetails !== undefined) extra.reasoning_details = parts.reasoningDetails;
       if (parts.annotations !== undefined) extra.annotations = parts.annotations;
+      if (parts.searchQueries !== undefined) extra.web_search_queries = parts.searchQueries;
       if (parts.audio !== undefined) extra.audio = parts.audio;
       const logprobs =
         parts.logprobContent === undefined && parts.logprobRefusal === undefined
@@ -256,7 +261,10 @@ export function convertCompletionToChunks(completion: ChatCompletionResponse, in
     if (message.function_call !== undefined) {
       chunks.push(chunk([chunkChoice(choice.index, { function_call: { name: message.function_call.name, arguments: message.function_call.arguments } }, null)]));
     }
-    if (Array.isArray(extra.annotations) && extra.annotations.length > 0) chunks.push(chunk([chunkChoice(choice.index, { annotations: extra.annotations } as ChunkDelta, null)]));
+    // The search's citations and queries in one delta, as the Gemini stream sends them.
+    const cited = Array.isArray(extra.annotations) && extra.annotations.length > 0 ? { annotations: extra.annotations } : {};
+    const searched = Array.isArray(message.web_search_queries) && message.web_search_queries.length > 0 ? { web_search_queries: message.web_search_queries } : {};
+    if ('annotations' in cited || 'web_search_queries' in searched) chunks.push(chunk([chunkChoice(choice.index, { ...cited, ...searched } as ChunkDelta, null)]));
     if (isRecord(extra.audio)) chunks.push(chunk([chunkChoice(choice.index, { audio: extra.audio } as ChunkDelta, null)]));
     chunks.push(chunk([chunkChoice(choice.index, {}, choice.finish_reason ?? 'stop')]));
   }

@@ -81,3 +81,43 @@ describe('Gemini: web_search_options is Grounding with Google Search', () => {
     assert.equal(upstream.requests.length, from);
   });
 });
+
+describe('Gemini: a grounded answer from the response cache', () => {
+  let upstream: FakeGemini;
+  let gateway: Gateway;
+
+  before(async () => {
+    upstream = await startFakeGemini();
+    upstream.respondWith('grounding');
+    gateway = await startGateway({ GEMINI_API_KEY: UPSTREAM_KEY, GEMINI_BASE_URL: upstream.url, LLM_PROXY_RPM: '0', LLM_PROXY_CACHE: 'memory' });
+  });
+  after(async () => {
+    await gateway.close();
+    await upstream.close();
+  });
+
+  test("keeps the queries Google Search ran (`web_search_queries`) when a stream's entry serves a whole answer, and the other way", async () => {
+    const { key } = await createKey(gateway.url, { name: 'cached-grounded' });
+    const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+    const queries = ['UEFA Euro 2024 winner', 'who won euro 2024'];
+    const streamedQueries = (text: string): string[] =>
+      text
+        .split('\n\n')
+        .filter((frame) => frame.startsWith('data: {'))
+        .flatMap((frame) => (JSON.parse(frame.slice(6)) as { choices: Array<{ delta: { web_search_queries?: string[] } }> }).choices[0]?.delta.web_search_queries ?? []);
+    // Streamed first, then asked whole.
+    const first = { model: 'gemini-2.5-flash', web_search_options: {}, messages: [{ role: 'user', content: 'Who won Euro 2024? (streamed first)' }] };
+    const live = await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers, body: JSON.stringify({ ...first, stream: true }) });
+    assert.deepEqual(streamedQueries(await live.text()), queries);
+    const whole = await callJson(gateway.url, 'POST', '/v1/chat/completions', key, first);
+    assert.equal(whole.headers.get('x-cache'), 'HIT');
+    assert.deepEqual((whole.body.choices as Array<{ message: { web_search_queries?: string[] } }>)[0]?.message.web_search_queries, queries);
+    // Asked whole first, then streamed.
+    const second = { ...first, messages: [{ role: 'user', content: 'Who won Euro 2024? (whole first)' }] };
+    const plain = await callJson(gateway.url, 'POST', '/v1/chat/completions', key, second);
+    assert.deepEqual((plain.body.choices as Array<{ message: { web_search_queries?: string[] } }>)[0]?.message.web_search_queries, queries);
+    const replay = await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers, body: JSON.stringify({ ...second, stream: true }) });
+    assert.equal(replay.headers.get('x-cache'), 'HIT');
+    assert.deepEqual(streamedQueries(await replay.text()), queries);
+  });
+});

@@ -235,6 +235,24 @@ describe('what providers add to the OpenAI answer', () => {
   });
 });
 
+describe('generated images (Gemini image models, OpenRouter)', () => {
+  test('a stream assembled into a completion keeps every image, and a completion replayed as a stream sends them', () => {
+    const red = { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } } as const;
+    const blue = { type: 'image_url', image_url: { url: 'data:image/jpeg;base64,BBBB' } } as const;
+    const drawn = convertChunksToCompletion([
+      chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]),
+      chunk([{ index: 0, delta: { content: 'Two squares.' }, finish_reason: null }]),
+      chunk([{ index: 0, delta: { images: [red] }, finish_reason: null }]),
+      chunk([{ index: 0, delta: { images: [blue] }, finish_reason: null }]),
+      chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]),
+    ]);
+    assert.deepEqual(drawn.choices[0]?.message.images, [red, blue]);
+    const replayed = convertCompletionToChunks(drawn, false);
+    assert.deepEqual(replayed.flatMap((item) => item.choices[0]?.delta.images ?? []), [red, blue]);
+    assert.deepEqual(convertChunksToCompletion(replayed), drawn);
+  });
+});
+
 describe('frames', () => {
   test('parseFrameData reads single and multi-line data fields', () => {
     assert.equal(parseFrameData('data: {"a":1}\n\n'), '{"a":1}');

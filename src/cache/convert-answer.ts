@@ -27,7 +27,7 @@ interface ToolCallParts {
 /**
  * What providers add beside OpenAI's own message fields, kept in both forms: the reasoning text
  * that DeepSeek and vLLM (`reasoning_content`) and OpenRouter (`reasoning`) stream in pieces, and
- * which /v1/messages turns into a thinking block; OpenRouter's `reasoning_details`; OpenAI's `annotations` (search citations), Gemini's search `web_search_queries` and `audio`.
+ * which /v1/messages turns into a thinking block; OpenRouter's `reasoning_details`; OpenAI's `annotations` (search citations), Gemini's search `web_search_queries`, generated `images` and `audio`.
  */
 const REASONING_FIELDS = ['reasoning_content', 'reasoning'] as const;
 
@@ -47,6 +47,8 @@ interface ChoiceParts {
   annotations: unknown[] | undefined;
   /** The queries a Gemini answer's Google Search ran, each sent once over the stream (src/providers/gemini/convert-stream.ts). */
   searchQueries: string[] | undefined;
+  /** Generated images (`images`: Gemini's image models, OpenRouter's), each whole in one delta. */
+  images: unknown[] | undefined;
   audio: Record<string, unknown> | undefined;
 }
 
@@ -64,6 +66,7 @@ function newChoice(): ChoiceParts {
     reasoningDetails: undefined,
     annotations: undefined,
     searchQueries: undefined,
+    images: undefined,
     audio: undefined,
   };
 }
@@ -98,6 +101,7 @@ function addExtras(parts: ChoiceParts, delta: Record<string, unknown>): void {
   if (Array.isArray(delta.thinking_blocks)) for (const block of delta.thinking_blocks as unknown[]) (parts.thinkingBlocks ??= []).push(block);
   if (Array.isArray(delta.reasoning_details)) for (const detail of delta.reasoning_details as unknown[]) if (isRecord(detail)) addReasoningDetail(parts, detail);
   if (Array.isArray(delta.annotations)) for (const annotation of delta.annotations as unknown[]) (parts.annotations ??= []).push(annotation);
+  if (Array.isArray(delta.images)) for (const image of delta.images as unknown[]) (parts.images ??= []).push(image);
   if (Array.isArray(delta.web_search_queries)) for (const query of delta.web_search_queries as unknown[]) if (typeof query === 'string') (parts.searchQueries ??= []).push(query);
   const piece = delta.audio;
   if (isRecord(piece)) {
@@ -189,6 +193,7 @@ export function convertChunksToCompletion(chunks: readonly ChatCompletionChunk[]
       if (parts.reasoningDetails !== undefined) extra.reasoning_details = parts.reasoningDetails;
       if (parts.annotations !== undefined) extra.annotations = parts.annotations;
       if (parts.searchQueries !== undefined) extra.web_search_queries = parts.searchQueries;
+      if (parts.images !== undefined) extra.images = parts.images;
       if (parts.audio !== undefined) extra.audio = parts.audio;
       const logprobs =
         parts.logprobContent === undefined && parts.logprobRefusal === undefined
@@ -246,6 +251,7 @@ export function convertCompletionToChunks(completion: ChatCompletionResponse, in
     if (content !== null && content.length > 0) {
       chunks.push(chunk([chunkChoice(choice.index, { content }, null, choice.logprobs ?? null)]));
     }
+    if (Array.isArray(message.images) && message.images.length > 0) chunks.push(chunk([chunkChoice(choice.index, { images: message.images }, null)]));
     if (typeof message.refusal === 'string' && message.refusal.length > 0) {
       chunks.push(chunk([chunkChoice(choice.index, { refusal: message.refusal }, null)]));
     }

@@ -284,6 +284,14 @@ export interface ResponseMessage {
   annotations?: UrlCitation[];
   /** Not OpenAI's: the queries a web search ran (Gemini's `webSearchQueries`), for /v1/messages' `server_tool_use` block. */
   web_search_queries?: string[];
+  /** Not OpenAI's: images the model generated (Gemini's image models), in OpenRouter's and LiteLLM's field. */
+  images?: GeneratedImage[];
+}
+
+/** An image in an answer, as OpenRouter and LiteLLM give one: a `data:` URL with its media type. */
+export interface GeneratedImage {
+  type: 'image_url';
+  image_url: { url: string };
 }
 
 /** A span of the answer's content and the web page it cites. */
@@ -331,6 +339,8 @@ export interface ChunkDelta {
   annotations?: UrlCitation[];
   /** Not OpenAI's: see ResponseMessage.web_search_queries. */
   web_search_queries?: string[];
+  /** Not OpenAI's: see ResponseMessage.images; each image whole in one delta. */
+  images?: GeneratedImage[];
 }
 
 export interface ChatCompletionChunkChoice {

@@ -59,7 +59,9 @@ export type GeminiScenario =
    * declarations): the cited text, then the call with the grounding metadata. Composed in the
    * recorded fixtures' wire format (grounding's metadata, tools' call part), not recorded itself.
    */
-  | 'grounding-tools';
+  | 'grounding-tools'
+  /** An image model's answer (gemini-2.5-flash-image): text, then the generated image as an `inlineData` part (answer and stream). */
+  | 'image-output';
 
 export type FakeGeminiReply =
   | { kind: 'scenario'; scenario: GeminiScenario }

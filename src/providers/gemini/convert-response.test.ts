@@ -20,6 +20,8 @@ function expected(id: string, message: ResponseMessage, finish: FinishReason, u:
 
 const parse = (name: string, legacyFunctions = false) => parseGeminiResponse(readGeminiJson(`gemini-${name}.response.json`), makeTarget('gemini', { legacyFunctions }));
 const paris = '{"location":"Paris","unit":"celsius","days":null}';
+/** The 1×1 PNG the image-output fixtures carry. */
+const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
 /** The thought signature the recorded tool answers carry on their (first) call. */
 const SIGNATURE = 'CikB0e2Kb7Lb6YXh1vS0mD+9cQq1y3lNnYxk0ztYBh2wqK/2fXSDYwHGEnUKcQHR7Ypv';
 
@@ -87,6 +89,13 @@ describe('parseGeminiResponse on the fixtures', () => {
     );
   });
 
+  it("image-output: a generated image is in `message.images` as a data URL (OpenRouter's and LiteLLM's field), beside the text", () => {
+    assert.deepEqual(
+      parse('image-output'),
+      expected('Zk1naPqXB7Sm1dkP8vLJyQ4', { role: 'assistant', content: 'Here is a tiny red square.', images: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${PNG}` } }] }, 'stop', usage(9, 1297)),
+    );
+  });
+
   it('prompt-blocked: empty content, content_filter', () => {
     assert.deepEqual(
       parse('prompt-blocked'),
@@ -124,6 +133,21 @@ describe('parseGeminiResponse edge cases', () => {
     assert.equal(response.choices[0]?.message.content, 'Answer.');
     assert.equal(response.choices[0]?.message.reasoning_content, 'thinking...');
     assert.deepEqual(response.choices[1], { index: 1, message: { role: 'assistant', content: '' }, finish_reason: 'content_filter', logprobs: null });
+  });
+
+  it('an answer that is only an image has content "" and the image; an interim image of the model\'s thinking (`thought: true`) is left out', () => {
+    const response = parseGeminiResponse(
+      {
+        candidates: [
+          {
+            content: { parts: [{ inlineData: { mimeType: 'image/png', data: 'AAAA' }, thought: true }, { inlineData: { mimeType: 'image/jpeg', data: 'BBBB' } }], role: 'model' },
+            finishReason: 'STOP',
+          },
+        ],
+      },
+      target,
+    );
+    assert.deepEqual(response.choices[0]?.message, { role: 'assistant', content: '', images: [{ type: 'image_url', image_url: { url: 'data:image/jpeg;base64,BBBB' } }] });
   });
 
   it('converts log probabilities when they were asked for', () => {

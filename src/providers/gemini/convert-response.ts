@@ -1,10 +1,11 @@
 // Gemini GenerateContentResponse → OpenAI chat completion: one choice per candidate, text parts joined
-// (thought summaries as `reasoning_content`), function calls as tool calls with ids the proxy makes up, finish reason
+// (thought summaries as `reasoning_content`), generated images as `images` data URLs (OpenRouter's field),
+// function calls as tool calls with ids the proxy makes up, finish reason
 // through the shared map, usage with cached and thinking tokens, log probabilities when asked for,
 // Google Search grounding as `url_citation` annotations, the queries it ran and a search count.
 // @see https://ai.google.dev/api/generate-content#generatecontentresponse
 import { failedToolCallError, upstreamBadResponse } from '../../errors/gateway-error.js';
-import type { ChatCompletionChoice, ChatCompletionResponse, CompletionUsage, ToolCall } from '../../openai/types.js';
+import type { ChatCompletionChoice, ChatCompletionResponse, CompletionUsage, GeneratedImage, ToolCall } from '../../openai/types.js';
 import { assistantMessage } from '../assistant-message.js';
 import { failedToolCall, mapFinishReason, PROMPT_BLOCKED_FINISH_REASON } from '../map-finish-reason.js';
 import { upstreamTokenCount as count } from '../token-count.js';
@@ -61,6 +62,17 @@ export function thoughtText(part: GeminiPart): string | undefined {
   return typeof part.text === 'string' && part.thought === true ? part.text : undefined;
 }
 
+/**
+ * A generated image (an image model's `inlineData` part) as OpenRouter's and LiteLLM's `images` entry;
+ * undefined for any other part. An interim image of the model's thinking (`thought: true`) is no answer.
+ * @see https://ai.google.dev/gemini-api/docs/image-generation
+ */
+export function generatedImage(part: GeminiPart): GeneratedImage | undefined {
+  const blob = part.inlineData;
+  if (part.thought === true || !isRecord(blob) || typeof blob.mimeType !== 'string' || !blob.mimeType.startsWith('image/') || typeof blob.data !== 'string') return undefined;
+  return { type: 'image_url', image_url: { url: `data:${blob.mimeType};base64,${blob.data}` } };
+}
+
 export interface OpenAiTokenLogprob {
   token: string;
   logprob: number;
@@ -90,6 +102,7 @@ function convertCandidate(candidate: GeminiCandidate, position: number, target: 
   let sawText = false;
   let reasoning = '';
   const toolCalls: ToolCall[] = [];
+  const images: GeneratedImage[] = [];
   for (const part of candidateParts(candidate)) {
     const partText = visibleText(part);
     if (partText !== undefined) {
@@ -105,13 +118,17 @@ function convertCandidate(candidate: GeminiCandidate, position: number, target: 
         // Gemini 3 needs it back with the call in the next turn: in Google's own OpenAI-compatible field.
         ...(typeof part.thoughtSignature === 'string' && part.thoughtSignature.length > 0 ? { extra_content: { google: { thought_signature: part.thoughtSignature } } } : {}),
       });
+    } else {
+      const image = generatedImage(part);
+      if (image !== undefined) images.push(image);
     }
   }
-  const failed = failedToolCall(candidate.finishReason, text.length > 0 || toolCalls.length > 0);
+  const failed = failedToolCall(candidate.finishReason, text.length > 0 || toolCalls.length > 0 || images.length > 0);
   if (failed !== undefined) throw failedToolCallError(target.provider, failed);
   const legacy = target.legacyFunctions === true;
   const message = assistantMessage(text, sawText, toolCalls, legacy);
   if (reasoning.length > 0) message.reasoning_content = reasoning;
+  if (images.length > 0) message.images = images;
   if (candidate.groundingMetadata !== undefined) {
     const annotations = groundingAnnotations(candidate.groundingMetadata, text);
     if (annotations.length > 0) message.annotations = annotations;

@@ -97,6 +97,17 @@ describe('convertGeminiStream on the fixtures', () => {
     assert.deepEqual(await collect(stream('safety')), [c({ role: 'assistant', content: '' }), c({ content: 'Here is how you' }), c({}, 'content_filter')]);
   });
 
+  it('image-output: the text, then the generated image whole in an `images` delta, then the finish', async () => {
+    const c = chunkMaker('Zk1naPqXB7Sm1dkP8vLJyQ4');
+    const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+    assert.deepEqual(await collect(stream('image-output')), [
+      c({ role: 'assistant', content: '' }),
+      c({ content: 'Here is a tiny red square.' }),
+      c({ images: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${png}` } }] }),
+      c({}, 'stop'),
+    ]);
+  });
+
   it('prompt-blocked: a role chunk, content_filter, then usage', async () => {
     const id = 'x_D2aMHsLYqG1dkP4-6Z0Aw';
     const c = chunkMaker(id, true);

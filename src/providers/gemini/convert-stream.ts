@@ -8,7 +8,7 @@ import type { SseEvent } from '../../streaming/sse-decoder.js';
 import { failedToolCall, mapFinishReason, PROMPT_BLOCKED_FINISH_REASON } from '../map-finish-reason.js';
 import type { ChatTarget } from '../provider.js';
 import { MAX_RETRY_AFTER_MS } from '../../upstream/upstream-client.js';
-import { candidateParts, convertGeminiLogprobs, convertGeminiUsage, geminiToolCallId, parseGeminiRetryDelay, stringifyArgs, thoughtText, visibleText } from './convert-response.js';
+import { candidateParts, convertGeminiLogprobs, convertGeminiUsage, generatedImage, geminiToolCallId, parseGeminiRetryDelay, stringifyArgs, thoughtText, visibleText } from './convert-response.js';
 import type { GeminiUsageMetadata } from './gemini-wire.js';
 import { isGeminiResponse, isRecord } from './gemini-wire.js';
 import { groundingAnnotations, groundingQueries, groundingSearches } from './grounding.js';
@@ -29,7 +29,7 @@ export function convertGeminiStreamError(data: Record<string, unknown>, provider
 interface ChoiceState {
   toolCalls: number;
   finished: boolean;
-  /** Some text was sent. */
+  /** Some text (or a generated image) was sent. */
   texted: boolean;
   /** The text sent so far, kept only when the request turned on web search (its citations span it). */
   text: string;
@@ -110,6 +110,13 @@ export async function* convertGeminiStream(events: AsyncIterable<SseEvent>, targ
         const thought = thoughtText(part);
         if (thought !== undefined) {
           if (thought.length > 0) yield chunk(index, { reasoning_content: thought });
+          continue;
+        }
+        const image = generatedImage(part);
+        if (image !== undefined) {
+          // Each image arrives whole in one event: sent whole, in one delta, as OpenRouter streams them.
+          state.texted = true;
+          yield chunk(index, { images: [image] });
           continue;
         }
         const call = part.functionCall;

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { ApiError, GoogleGenAI } from '@google/genai';
 import { readGeminiFixture, readGeminiJson, splitGeminiEvents, startFakeGemini, type FakeGemini, type GeminiScenario } from '../support/fake-gemini.js';
 
-const CASES: GeminiScenario[] = ['text', 'multi-turn', 'image', 'tools', 'parallel-tools', 'tool-result', 'legacy-functions', 'json-mode', 'stop', 'max-tokens', 'prompt-blocked', 'thoughts', 'grounding'];
+const CASES: GeminiScenario[] = ['text', 'multi-turn', 'image', 'tools', 'parallel-tools', 'tool-result', 'legacy-functions', 'json-mode', 'stop', 'max-tokens', 'prompt-blocked', 'thoughts', 'grounding', 'image-output'];
 
 /** The wire fields of an SDK response (it adds `sdkHttpResponse` and getters), as plain JSON. */
 function wireFields(response: object): unknown {

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { startFakeAnthropic } from '../support/fake-anthropic.js';
+import { startFakeGemini } from '../support/fake-gemini.js';
 import { startFakeOpenAi } from '../support/fake-openai.js';
 import { startGateway, UPSTREAM_KEY } from '../support/gateway-harness.js';
 import { assertError, configFile, post } from '../support/reliability-support.js';
@@ -89,6 +90,40 @@ routing: { strategy: weighted-random, cooldown_s: 60 }
         assert.match(String(res.headers['x-llm-proxy-route']), /good\/b=200$/);
       }
       assert.equal(broke.requests.filter((request) => request.path === '/v1/messages').length, 1, 'no call after its circuit opened');
+    } finally {
+      await gateway.close();
+      await broke.close();
+      await good.close();
+    }
+  });
+});
+
+describe('Gemini refusing the project (HTTP 400 FAILED_PRECONDITION "free tier is not available in your country. Please enable billing")', () => {
+  test("is the 502 upstream_billing_error it means, not the client's 400: its circuit opens and the group's other deployment serves", async () => {
+    const [broke, good] = await Promise.all([startFakeGemini(), startFakeOpenAi({ apiKey: undefined, reply: 'good' })]);
+    const file = configFile(`providers:
+  broke: { type: gemini, base_url: "${broke.url}", api_key: "${UPSTREAM_KEY}", discover: false }
+  good: { type: openai-compatible, base_url: "${good.url}/v1", discover: false }
+models:
+  - name: alone
+    deployments: [{ provider: broke, model: gemini-2.5-flash }]
+  - name: pair
+    deployments: [{ provider: broke, model: gemini-2.5-flash, weight: 1000 }, { provider: good, model: b, weight: 1 }]
+routing: { strategy: weighted-random, cooldown_s: 60 }
+`);
+    const gateway = await startGateway({ LLM_PROXY_CONFIG: file, LLM_PROXY_RPM: '0' });
+    try {
+      for (let index = 0; index < 20; index++) broke.enqueue({ kind: 'error', status: 400, fixture: 'failed-precondition' });
+      const refused = await post(gateway.url, chat('alone'));
+      assertError(refused, { status: 502, code: 'upstream_billing_error' });
+      assert.match(refused.body, /enable billing/);
+      assert.equal(broke.requests.length, 1, 'not retried: no wait mends it');
+      for (let index = 0; index < 3; index++) {
+        const res = await post(gateway.url, chat('pair'));
+        assert.equal(res.status, 200, res.body);
+        assert.match(String(res.headers['x-llm-proxy-route']), /good\/b=200$/);
+      }
+      assert.equal(broke.requests.length, 1, 'no call after its circuit opened');
     } finally {
       await gateway.close();
       await broke.close();

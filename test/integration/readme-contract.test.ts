@@ -221,6 +221,7 @@ const NOT_OURS: Readonly<Record<string, string>> = {
   ANTHROPIC_DEFAULT_HAIKU_MODEL: "Claude Code's own variable",
   NODE_OPTIONS: "node's own",
   API_KEY_INVALID: "a Gemini error reason",
+  FAILED_PRECONDITION: 'a Gemini error status',
   MAX_TOKENS: 'a Gemini finish reason',
   MALFORMED_FUNCTION_CALL: 'a Gemini finish reason',
   UNEXPECTED_TOOL_CALL: 'a Gemini finish reason',

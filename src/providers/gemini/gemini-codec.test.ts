@@ -84,3 +84,16 @@ describe("Gemini's status for a request over its size limit", () => {
     assert.equal(geminiCodec.parseErrorStatus?.(400, { error: { code: 400, message: 'Invalid JSON payload received.', status: 'INVALID_ARGUMENT' } }), undefined);
   });
 });
+
+describe("Gemini's status for a project it will not serve", () => {
+  // Google's troubleshooting table: 400 FAILED_PRECONDITION, "Gemini API free tier is not available in
+  // your country. Please enable billing …" (and "User location is not supported for the API use."):
+  // the project's billing or region, which the operator must fix, never the client's request.
+  // @see https://ai.google.dev/gemini-api/docs/troubleshooting#error-codes
+  it('a 400 FAILED_PRECONDITION is read as the 402 it means (upstream_billing_error, as a 402 from any provider)', () => {
+    assert.equal(geminiCodec.parseErrorStatus?.(400, readGeminiJson('gemini-error-failed-precondition.json')), 402);
+    assert.equal(geminiCodec.parseErrorStatus?.(400, [readGeminiJson('gemini-error-failed-precondition.json')]), 402, 'as the streaming method wraps it');
+    assert.equal(geminiCodec.parseErrorStatus?.(400, { error: { code: 400, message: 'User location is not supported for the API use.', status: 'FAILED_PRECONDITION' } }), 402);
+    assert.equal(geminiCodec.parseErrorStatus?.(400, readGeminiJson('gemini-error-400.json')), undefined, 'INVALID_ARGUMENT stays the client\'s 400');
+  });
+});

@@ -47,13 +47,17 @@ const noHeaders: Record<string, string> = {};
 
 /**
  * Gemini answers a bad or expired key with 400 INVALID_ARGUMENT and an `ErrorInfo` reason of
- * `API_KEY_INVALID`: the operator's key is at fault, not the client's request, so it is a 401; and a
- * request over its size limit with 400 too, read as 413.
+ * `API_KEY_INVALID`: the operator's key is at fault, not the client's request, so it is a 401; a
+ * request over its size limit with 400 too, read as 413; and a project it will not serve (no free
+ * tier in the country without billing, an unsupported location) with 400 FAILED_PRECONDITION, read as
+ * the 402 an account refused for billing is: the operator's to fix, and another deployment may serve.
  * @see https://cloud.google.com/apis/design/errors#error_info
+ * @see https://ai.google.dev/gemini-api/docs/troubleshooting#error-codes
  */
 export function parseGeminiErrorStatus(status: number, body: unknown): number | undefined {
   if (status !== 400) return undefined;
   const error = geminiErrorStatus(body);
+  if (error?.status === 'FAILED_PRECONDITION') return 402;
   // Its limit on a request's size is a 400 too ("Request payload size exceeds the limit: N bytes."): the 413 it means.
   if (typeof error?.message === 'string' && PAYLOAD_TOO_LARGE.test(error.message)) return 413;
   const details = error?.details;

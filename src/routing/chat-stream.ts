@@ -25,7 +25,8 @@ function hasAudio(audio: unknown): boolean {
  * Whether a delta is the model answering. Thinking aloud counts (DeepSeek's and vLLM's
  * `reasoning_content`, OpenRouter's and Groq's `reasoning`): a reasoning model may think for minutes
  * before its first word, and held until then the stream hit the time-to-first-token limit (504).
- * So does speaking: an audio answer streams in `audio` with content null to its end, and was held whole.
+ * So does speaking: an audio answer streams in `audio` with content null to its end, and was held whole;
+ * and drawing: an image model's pictures come in `images` (OpenRouter's field, Gemini's translation's).
  */
 function hasContent(delta: unknown): boolean {
   if (!isRecord(delta)) return false;
@@ -36,7 +37,8 @@ function hasContent(delta: unknown): boolean {
     (typeof delta.reasoning === 'string' && delta.reasoning.length > 0) ||
     (Array.isArray(delta.tool_calls) && delta.tool_calls.length > 0) ||
     isRecord(delta.function_call) ||
-    (typeof delta.refusal === 'string' && delta.refusal.length > 0)
+    (typeof delta.refusal === 'string' && delta.refusal.length > 0) ||
+    (Array.isArray(delta.images) && delta.images.length > 0)
   );
 }
 

@@ -2,7 +2,8 @@
 // `reasoning_content`, OpenRouter and Groq in `reasoning`. That thinking is the model answering: it
 // ends the hold of the stream's start (and its time-to-first-token limit), so a long think is
 // streamed to the client as it comes instead of being cut off as a stall and retried. A spoken
-// answer (OpenAI's audio output) streams in `audio` with content null throughout: that is answering too.
+// answer (OpenAI's audio output) streams in `audio` with content null throughout: that is answering too,
+// and so is an image model's picture (`images`, OpenRouter's field, which Gemini's translation uses).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { assertServing, chat, chatCalls, post, splitSse, withStack } from '../support/reliability-support.js';
@@ -52,6 +53,29 @@ describe('audio streams', () => {
       const chunks = data.slice(0, -1).map((text) => JSON.parse(text) as { choices: { delta: { audio?: { transcript?: string; data?: string } } }[] });
       assert.equal(chunks.map((parsed) => parsed.choices[0]?.delta.audio?.transcript ?? '').join(''), 'Hello there');
       assert.equal(chunks.map((parsed) => parsed.choices[0]?.delta.audio?.data ?? '').join(''), 'UklGRg==AAAA');
+      assert.equal(chatCalls(fake), 1);
+      await assertServing(url);
+    });
+  });
+});
+
+describe('image streams', () => {
+  test("an image model's pictures (delta.images, content null) over longer than the time to first token are streamed, not held and cut off as a stall", async () => {
+    await withStack({ yaml: 'routing:\n  ttfb_timeout_s: 0.4\n  retries: 0\n' }, async ({ fake, url }) => {
+      const image = (data: string) => ({ type: 'image_url', image_url: { url: `data:image/png;base64,${data}` } });
+      const pictures = ['iVBORw0K', 'AAAA', 'BBBB'].map((data) => chunk({ content: null, images: [image(data)] }));
+      fake.enqueue({
+        kind: 'raw-parts',
+        parts: [chunk({ role: 'assistant', content: null }), ...pictures, chunk({}, 'stop'), 'data: [DONE]\n\n'],
+        gapMs: 200,
+      });
+      const res = await post(url, chat({ stream: true, modalities: ['image', 'text'] }));
+      assert.equal(res.status, 200, res.body);
+      const data = splitSse(res.body).data;
+      assert.equal(data.at(-1), '[DONE]');
+      const chunks = data.slice(0, -1).map((text) => JSON.parse(text) as { choices: { delta: { images?: { image_url: { url: string } }[] } }[] });
+      const urls = chunks.flatMap((parsed) => parsed.choices[0]?.delta.images ?? []).map((entry) => entry.image_url.url);
+      assert.deepEqual(urls, ['data:image/png;base64,iVBORw0K', 'data:image/png;base64,AAAA', 'data:image/png;base64,BBBB']);
       assert.equal(chatCalls(fake), 1);
       await assertServing(url);
     });

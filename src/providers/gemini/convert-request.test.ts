@@ -51,6 +51,14 @@ describe('convertGeminiRequest on the fixture cases', () => {
 });
 
 describe('convertGeminiRequest field decisions', () => {
+  it('modalities with image asks Gemini for pictures (responseModalities); text alone sends nothing', () => {
+    const asked = (modalities: string[]) => convert({ model: 'gemini-2.5-flash-image', messages: [user('Draw a cat')], modalities } as ChatCompletionRequest);
+    assert.deepEqual(asked(['text', 'image']).body.generationConfig?.responseModalities, ['TEXT', 'IMAGE']);
+    assert.deepEqual(asked(['image']).body.generationConfig?.responseModalities, ['IMAGE']);
+    assert.equal(asked(['text']).body.generationConfig?.responseModalities, undefined);
+    assert.deepEqual(asked(['text', 'image']).warnings, []);
+  });
+
   it('sends a Gemini Files API URI as fileData', () => {
     const uri = 'https://generativelanguage.googleapis.com/v1beta/files/abc-123';
     const { body } = convert({ model: 'm', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: uri } }] }] });

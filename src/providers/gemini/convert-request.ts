@@ -28,6 +28,7 @@
  * | `seed` | `seed` | |
  * | `presence_penalty`, `frequency_penalty` | `presencePenalty`, `frequencyPenalty` | |
  * | `logprobs`, `top_logprobs` | `responseLogprobs`, `logprobs` | |
+ * | `modalities` with `image` | `responseModalities` | `["TEXT", "IMAGE"]` (or `["IMAGE"]` without `text`); with `audio` → 400 `unsupported_parameter`; text only: nothing sent |
  * | `reasoning_effort` | `thinkingConfig` | Gemini 2.5: `thinkingBudget` (Google's mapping); 3 and later: `thinkingLevel`, the nearest the model takes, with a warning when it differs; older models or an unknown effort: dropped, warning (thinking-config.ts) |
  * | `extra_body.google` (or `google`): `thinking_config`, `cached_content` | `thinkingConfig` (instead of `reasoning_effort`'s), `cachedContent` | Google's own OpenAI-compatible shape (google-extension.ts); another key: dropped, warning |
  * | `user` | — | dropped, warning |
@@ -333,6 +334,12 @@ function convertGenerationConfig(request: ChatCompletionRequest, target: ChatTar
   if (typeof request.frequency_penalty === 'number') config.frequencyPenalty = request.frequency_penalty;
   if (request.logprobs === true) config.responseLogprobs = true;
   if (typeof request.top_logprobs === 'number') config.logprobs = request.top_logprobs;
+  // Pictures asked for: Gemini's image models answer with them only when the request lists IMAGE
+  // (some refuse a request without it). Text alone is Gemini's default, so nothing is sent then.
+  const modalities = (request as { modalities?: unknown }).modalities;
+  if (Array.isArray(modalities) && modalities.includes('image')) {
+    config.responseModalities = modalities.includes('text') ? ['TEXT', 'IMAGE'] : ['IMAGE'];
+  }
   const effort = request.reasoning_effort;
   if (own !== undefined) {
     // Google's endpoint refuses both; the client's own setting is the more precise.

@@ -123,7 +123,11 @@ export interface GeminiGenerationConfig {
   responseLogprobs?: boolean;
   logprobs?: number;
   thinkingConfig?: GeminiThinkingConfig;
+  /** What the answer may hold; image models take `["TEXT", "IMAGE"]`. */
+  responseModalities?: GeminiModality[];
 }
+
+export type GeminiModality = 'TEXT' | 'IMAGE' | 'AUDIO';
 
 export interface GeminiGenerateContentRequest {
   contents: GeminiContent[];

@@ -14,26 +14,35 @@ function numberOrNull(value: string): number | null {
   return value.trim() === '' ? null : Number(value);
 }
 
-/** The body of a POST or PATCH from the form; on create, empty fields are left out. */
-function settings(controls: KeyForm, editing: boolean): Record<string, unknown> {
+/** Model names, one a line: a name may hold a comma (`vendor/model,v2`) but never a line break. */
+function modelList(value: string): string[] {
+  return value.split(/\r?\n/).map((model) => model.trim()).filter((model) => model !== '');
+}
+
+/**
+ * The body of a POST or PATCH from the form. On create, empty fields are left out; on edit, only
+ * the fields changed since the form was filled (`shown`), so an untouched expiry, which the input
+ * shows to the second, is not sent back without its milliseconds.
+ */
+function settings(controls: KeyForm, shown: Readonly<Record<keyof KeyForm, string>> | null): Record<string, unknown> {
   const body: Record<string, unknown> = {};
-  const set = (name: string, value: unknown) => {
-    if (editing || (value !== null && value !== '')) body[name] = value;
+  const set = (control: keyof KeyForm, name: string, value: unknown) => {
+    if (shown === null ? value !== null && value !== '' : controls[control].value !== shown[control]) body[name] = value;
   };
-  set('name', controls.name.value.trim() === '' ? null : controls.name.value.trim());
-  const models = controls.models.value.split(',').map((model) => model.trim()).filter((model) => model !== '');
-  set('models', models.length === 0 ? null : models);
-  set('rpm_limit', numberOrNull(controls.rpm.value));
-  set('tpm_limit', numberOrNull(controls.tpm.value));
-  set('max_budget', numberOrNull(controls.budget.value));
-  set('budget_period', controls.period.value === '' ? null : controls.period.value);
-  set('expires_at', controls.expires.value === '' ? null : new Date(controls.expires.value).toISOString());
+  set('name', 'name', controls.name.value.trim() === '' ? null : controls.name.value.trim());
+  const models = modelList(controls.models.value);
+  set('models', 'models', models.length === 0 ? null : models);
+  set('rpm', 'rpm_limit', numberOrNull(controls.rpm.value));
+  set('tpm', 'tpm_limit', numberOrNull(controls.tpm.value));
+  set('budget', 'max_budget', numberOrNull(controls.budget.value));
+  set('period', 'budget_period', controls.period.value === '' ? null : controls.period.value);
+  set('expires', 'expires_at', controls.expires.value === '' ? null : new Date(controls.expires.value).toISOString());
   return body;
 }
 
 interface KeyForm {
   name: HTMLInputElement;
-  models: HTMLInputElement;
+  models: HTMLTextAreaElement;
   rpm: HTMLInputElement;
   tpm: HTMLInputElement;
   budget: HTMLInputElement;
@@ -41,25 +50,27 @@ interface KeyForm {
   expires: HTMLInputElement;
 }
 
-/** `YYYY-MM-DDTHH:MM` in local time, what a datetime-local input takes. */
+/** `YYYY-MM-DDTHH:MM:SS` in local time, what a datetime-local input with `step="1"` takes. */
 function localInput(iso: string | null): string {
   if (iso === null) return '';
   const date = new Date(iso);
   const pad = (value: number) => String(value).padStart(2, '0');
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
 }
 
 export function renderKeys(root: HTMLElement): void {
   const controls: KeyForm = {
     name: input({ maxlength: 256, autocomplete: 'off' }),
-    models: input({ placeholder: 'all models', autocomplete: 'off' }),
+    models: h('textarea', { attrs: { rows: 2, placeholder: 'all models', autocomplete: 'off', spellcheck: 'false' } }),
     rpm: input({ type: 'number', min: 0, step: 1, inputmode: 'numeric' }),
     tpm: input({ type: 'number', min: 0, step: 1, inputmode: 'numeric' }),
     budget: input({ type: 'number', min: 0, step: 'any', inputmode: 'decimal' }),
     period: select(PERIODS, ''),
-    expires: input({ type: 'datetime-local' }),
+    expires: input({ type: 'datetime-local', step: 1 }),
   };
   let editing: VirtualKey | null = null;
+  /** The values the form showed when an edit began: what the user did not change is not sent. */
+  let shown: Record<keyof KeyForm, string> | null = null;
   const heading = h('h2', {}, 'Create a key');
   const submit = h('button', { attrs: { type: 'submit' } }, 'Create key');
   const cancel = button('Cancel edit', () => edit(null), 'quiet');
@@ -69,7 +80,7 @@ export function renderKeys(root: HTMLElement): void {
     'form',
     { class: 'inline', on: { submit: (event) => (event.preventDefault(), void save()) } },
     field('Name', controls.name),
-    field('Models (comma-separated)', controls.models),
+    field('Models (one per line)', controls.models),
     field('Requests / min', controls.rpm),
     field('Tokens / min', controls.tpm),
     field('Budget (USD)', controls.budget),
@@ -87,12 +98,13 @@ export function renderKeys(root: HTMLElement): void {
     submit.textContent = key === null ? 'Create key' : 'Save changes';
     cancel.hidden = key === null;
     controls.name.value = key?.name ?? '';
-    controls.models.value = key?.models?.join(', ') ?? '';
+    controls.models.value = key?.models?.join('\n') ?? '';
     controls.rpm.value = key?.rpm_limit?.toString() ?? '';
     controls.tpm.value = key?.tpm_limit?.toString() ?? '';
     controls.budget.value = key?.max_budget?.toString() ?? '';
     controls.period.value = key?.budget_period ?? '';
     controls.expires.value = localInput(key?.expires_at ?? null);
+    shown = key === null ? null : { name: controls.name.value, models: controls.models.value, rpm: controls.rpm.value, tpm: controls.tpm.value, budget: controls.budget.value, period: controls.period.value, expires: controls.expires.value };
     formError.textContent = '';
     if (key !== null) controls.name.focus();
   }
@@ -124,9 +136,9 @@ export function renderKeys(root: HTMLElement): void {
     submit.disabled = true;
     try {
       if (editing === null) {
-        showSecret(await api<VirtualKey>('/admin/keys', { method: 'POST', body: settings(controls, false) }));
+        showSecret(await api<VirtualKey>('/admin/keys', { method: 'POST', body: settings(controls, null) }));
       } else {
-        await api<VirtualKey>(`/admin/keys/${encodeURIComponent(editing.id)}`, { method: 'PATCH', body: settings(controls, true) });
+        await api<VirtualKey>(`/admin/keys/${encodeURIComponent(editing.id)}`, { method: 'PATCH', body: settings(controls, shown) });
         status.textContent = 'Saved.';
       }
       edit(null);

@@ -3,7 +3,7 @@
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { fail } from './cli-fail.js';
+import { fail, refuseRepeatedOptions } from './cli-fail.js';
 import { loadConfigOrFail } from './config/config-loader.js';
 import type { Config } from './config/config-schema.js';
 import { isGatewayError } from './errors/gateway-error.js';
@@ -152,7 +152,8 @@ function checkActionArguments(action: KeysAction, values: Record<string, unknown
 }
 
 export async function keysCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args: keysArguments(argv), allowPositionals: true, options: KEYS_OPTIONS });
+  const { values, positionals, tokens } = parseArgs({ args: keysArguments(argv), allowPositionals: true, options: KEYS_OPTIONS, tokens: true });
+  refuseRepeatedOptions(tokens, 'llm-proxy keys --help');
   const [action, ...rest] = positionals;
   if (action !== 'create' && action !== 'list' && action !== 'revoke') fail(`unknown keys command ${JSON.stringify(action ?? '')}; see llm-proxy --help`);
   const id = action === 'revoke' ? rest.shift() : undefined;

@@ -3,7 +3,7 @@
 // by cli-commands.ts only for this command.
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { fail } from './cli-fail.js';
+import { fail, refuseRepeatedOptions } from './cli-fail.js';
 import { loadConfigOrFail } from './config/config-loader.js';
 import { parseIsoDate } from './http/routes/admin-keys.js';
 import { SqlStore, storeOptions } from './store/sql-store.js';
@@ -17,7 +17,8 @@ function sinceOf(value: string): number {
 }
 
 export async function usageCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { since: { type: 'string' } } });
+  const { values, positionals, tokens } = parseArgs({ args: argv, allowPositionals: true, options: { since: { type: 'string' } }, tokens: true });
+  refuseRepeatedOptions(tokens, 'llm-proxy usage --help');
   const [action] = positionals;
   if (action !== 'rebuild-rollup' || positionals.length > 1) fail(`unknown usage command ${JSON.stringify(positionals.join(' '))}; see llm-proxy usage --help`);
   const since = values.since === undefined ? undefined : sinceOf(values.since);

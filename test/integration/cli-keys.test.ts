@@ -100,6 +100,22 @@ describe('llm-proxy keys (CLI)', () => {
     assert.equal((JSON.parse((await run(process.execPath, [CLI, 'keys', 'list', '--json'], { env })).stdout) as { count: number }).count, countBefore);
   });
 
+  test('a flag given twice is refused, naming it, and no key is made', async () => {
+    const count = async () => (JSON.parse((await run(process.execPath, [CLI, 'keys', 'list', '--json'], { env })).stdout) as { count: number }).count;
+    const before = await count();
+    // Last value won: `--rpm 5 --rpm 6` made a key with 6, a typo or a pasted line silently undone.
+    for (const [args, said] of [
+      [['--rpm', '5', '--rpm', '6'], 'llm-proxy: --rpm is given twice ("5", then "6"): give it once; see llm-proxy keys --help\n'],
+      [['--name', 'a', '--models', 'gpt-4', '--name=b'], 'llm-proxy: --name is given twice ("a", then "b"): give it once; see llm-proxy keys --help\n'],
+    ] as const) {
+      await assert.rejects(run(process.execPath, [CLI, 'keys', 'create', ...args], { env }), (error: { stderr: string }) => {
+        assert.equal(error.stderr, said);
+        return true;
+      });
+    }
+    assert.equal(await count(), before);
+  });
+
   test('bad input is refused with a message', async () => {
     // Named by the flag the user typed, with what the flag takes (null is the API's, no flag's).
     await assert.rejects(run(process.execPath, [CLI, 'keys', 'create', '--period', 'yearly'], { env }), (error: { stderr: string }) => {

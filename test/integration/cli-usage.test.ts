@@ -62,6 +62,8 @@ describe('llm-proxy usage rebuild-rollup (CLI)', () => {
       [['usage', 'rebuild-rollup', '--since', '2026-02-30'], /^llm-proxy: --since takes an ISO 8601 date such as 2026-03-01 \(a UTC day\) or a date-time, not "2026-02-30"\n$/],
       [['usage', 'rebuild-rollup', '--sinse', '2026-03-01'], /^llm-proxy: .*--sinse/],
       [['usage', 'rebuild'], /^llm-proxy: unknown usage command "rebuild"; see llm-proxy usage --help\n$/],
+      // The last one won: a rebuild from another day than the first one asked for.
+      [['usage', 'rebuild-rollup', '--since', '2026-03-02', '--since', '2026-03-03'], /^llm-proxy: --since is given twice \("2026-03-02", then "2026-03-03"\): give it once; see llm-proxy usage --help\n$/],
     ] as const) {
       await assert.rejects(run(process.execPath, [CLI, ...args], { env }), (error: { code: number; stderr: string }) => {
         assert.equal(error.code, 1);

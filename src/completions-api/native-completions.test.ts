@@ -57,7 +57,7 @@ describe('completions pass-through: events that are no chunk', () => {
 });
 
 describe('completions pass-through: the request to Azure', () => {
-  const AZURE = { provider: { name: 'azure', kind: 'azure' }, upstreamModel: 'instruct', model: 'instruct', entry: undefined } as unknown as Route;
+  const AZURE = { provider: { name: 'azure', kind: 'azure', baseUrl: new URL('https://x.openai.azure.com/') }, upstreamModel: 'instruct', model: 'instruct', entry: undefined } as unknown as Route;
   const sent = (apiVersion: string | undefined) =>
     JSON.parse(completionsProtocol({ model: 'azure/instruct', prompt: 'Hi', stream: true, stream_options: { include_usage: true } }, true, () => apiVersion).request(AZURE, true).body ?? '') as Record<string, unknown>;
 

@@ -1,11 +1,12 @@
-// Legacy completions passed through to hosts that still serve them: OpenAI, Azure
-// (`/openai/deployments/{d}/completions`), Ollama's OpenAI API, Together, Fireworks, DeepSeek's beta
+// Legacy completions passed through to hosts that still serve them: OpenAI, Azure's deployment API
+// (`/openai/deployments/{d}/completions`; its v1 API has none), Ollama's OpenAI API, Together, Fireworks, DeepSeek's beta
 // API (a base URL ending in /beta) and OpenAI-compatible servers (vLLM, llama.cpp, LM Studio).
 // The body goes out as the client sent it, with the routed model; usage is always asked of a stream
 // and shown only to clients that asked.
 import { upstreamBadResponse, upstreamStreamError } from '../errors/gateway-error.js';
 import { servedNatively, type NativeProtocol } from '../http/native-call.js';
-import { AZURE_DEFAULT_API_VERSION, azureTakesNewFields, convertOpenAiStreamError } from '../providers/openai-compatible.js';
+import { azurePath, azureTakesNewFields, usesAzureV1Api } from '../providers/azure-api.js';
+import { convertOpenAiStreamError } from '../providers/openai-compatible.js';
 import type { ProviderInstance } from '../providers/provider.js';
 import type { ModelGroup, ModelRouter } from '../routing/model-router.js';
 import { encodeSseData, encodeSseJson, SSE_DONE } from '../streaming/sse-encoder.js';
@@ -15,8 +16,10 @@ import { readReportedUsage } from '../usage/reported-usage.js';
 /** Whether this provider answers `POST …/completions` itself. */
 export function servesCompletions(provider: ProviderInstance): boolean {
   switch (provider.kind) {
-    case 'openai':
     case 'azure':
+      // Azure's v1 API lists no /completions (its spec has chat/completions and embeddings only).
+      return !usesAzureV1Api(provider.baseUrl);
+    case 'openai':
     case 'ollama':
     case 'together':
     case 'fireworks':
@@ -41,10 +44,7 @@ export function completionsProtocol(body: Record<string, unknown>, clientUsage: 
     request(route, stream) {
       const provider = route.provider;
       const apiVersion = provider.kind === 'azure' ? apiVersions(provider.name) : undefined;
-      const path =
-        provider.kind === 'azure'
-          ? `/openai/deployments/${encodeURIComponent(route.upstreamModel)}/completions?api-version=${encodeURIComponent(apiVersion ?? AZURE_DEFAULT_API_VERSION)}`
-          : '/completions';
+      const path = provider.kind === 'azure' ? azurePath('completions', route.upstreamModel, { v1: usesAzureV1Api(provider.baseUrl), apiVersion }) : '/completions';
       // An Azure api-version older than stream_options refuses the field: none is sent (usage is then estimated).
       if (provider.kind === 'azure' && !azureTakesNewFields(apiVersion)) {
         const { stream_options: _dropped, ...rest } = body;

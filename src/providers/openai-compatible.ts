@@ -7,6 +7,7 @@ import type { ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse
 import type { SseEvent } from '../streaming/sse-decoder.js';
 import type { ChatCodec, ChatTarget, DiscoveredModel, ProviderKind, UpstreamRequestSpec } from './provider.js';
 import { createOpenAiEmbeddingsCodec } from './openai-embeddings.js';
+import { azurePath, azureTakesNewFields, type AzureApi } from './azure-api.js';
 import { stripCacheControl, stripToolMessageMarkers } from './cache-control-strip.js';
 import { warnIgnored } from './chat-request-fields.js';
 import { fitGroqRequest, fitMaxTokensAndRoles, fitMistralRequest, fitReasoningOutputLimit, fitXaiRequest } from './host-request-fit.js';
@@ -56,19 +57,6 @@ export const OPENAI_FAMILY_PRESETS: Record<OpenAiFamilyKind, Preset> = {
   fireworks: { baseUrl: 'https://api.fireworks.ai/inference/v1', requiresKey: true, streamOptions: true },
   'openai-compatible': { baseUrl: undefined, requiresKey: false, streamOptions: true },
 };
-
-export const AZURE_DEFAULT_API_VERSION = '2024-10-21';
-
-/**
- * Whether an Azure `api-version` takes the fields OpenAI added in 2024 (`stream_options`,
- * `max_completion_tokens`): from 2024-09-01-preview (GA 2024-10-21) on, and the
- * v1 API's `preview`/`latest`. Older ones (2024-08-01-preview, 2024-06-01, 2024-02-01, …) answer 400
- * "Unrecognized request argument supplied: stream_options" (or `max_completion_tokens`).
- */
-export function azureTakesNewFields(apiVersion: string | undefined): boolean {
-  const dated = /^(\d{4}-\d{2}-\d{2})/.exec(apiVersion ?? AZURE_DEFAULT_API_VERSION);
-  return dated === null || (dated[1] as string) >= '2024-09-01';
-}
 
 /**
  * The outgoing body: the client's request with the upstream model name, and usage always asked for
@@ -253,22 +241,22 @@ export interface OpenAiCodecOptions {
   kind: OpenAiFamilyKind;
   /** Azure's `api-version`. */
   apiVersion?: string;
+  /** Azure's v1 API (the base URL ends in /openai/v1) rather than its deployment paths. */
+  azureV1?: boolean;
 }
 
 export function createOpenAiCodec(options: OpenAiCodecOptions): ChatCodec {
   const preset = OPENAI_FAMILY_PRESETS[options.kind];
   const azure = options.kind === 'azure';
-  const version = encodeURIComponent(options.apiVersion ?? AZURE_DEFAULT_API_VERSION);
+  const azureApi: AzureApi = { v1: options.azureV1 === true, apiVersion: options.apiVersion };
   const modernAzure = azure && azureTakesNewFields(options.apiVersion);
   const streamOptions = azure ? modernAzure : preset.streamOptions;
   // An Azure api-version from before max_completion_tokens gets the limit as max_tokens, as DeepSeek and Ollama do.
   const fit = azure && !modernAzure ? fitMaxTokensAndRoles : preset.fit;
-  // Azure puts the deployment in the path; everyone else takes the model in the body.
-  const chatPath = azure
-    ? (model: string) => `/openai/deployments/${encodeURIComponent(model)}/chat/completions?api-version=${version}`
-    : () => '/chat/completions';
+  // Azure's deployment API puts the deployment in the path; everyone else takes the model in the body.
+  const chatPath = azure ? (model: string) => azurePath('chat/completions', model, azureApi) : () => '/chat/completions';
   const noHeaders: Record<string, string> = {};
-  const embeddings = createOpenAiEmbeddingsCodec({ kind: options.kind, encodedApiVersion: version });
+  const embeddings = createOpenAiEmbeddingsCodec({ kind: options.kind, ...(azure ? { azureApi } : {}) });
   return {
     passthrough: true,
     ...(embeddings === undefined ? {} : { embeddings }),

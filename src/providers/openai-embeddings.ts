@@ -6,6 +6,7 @@ import type { EmbeddingRequest, EmbeddingResponse } from '../openai/embeddings-r
 import type { EmbeddingsCodec, EmbeddingsTarget } from './embeddings-codec.js';
 import type { OpenAiFamilyKind } from './openai-compatible.js';
 import type { UpstreamRequestSpec } from './provider.js';
+import { azurePath, type AzureApi } from './azure-api.js';
 import { isRecord } from '../json/guards.js';
 
 interface EmbeddingsDialect {
@@ -74,19 +75,17 @@ export function parseOpenAiEmbeddingsResponse(body: unknown, target: EmbeddingsT
 
 export interface OpenAiEmbeddingsOptions {
   kind: OpenAiFamilyKind;
-  /** Azure's `api-version`, already URL-encoded. */
-  encodedApiVersion: string;
+  /** Azure's API (v1 or deployments) and `api-version`. */
+  azureApi?: AzureApi;
 }
 
 /** The family's embeddings codec for one host; undefined for hosts without embeddings. */
 export function createOpenAiEmbeddingsCodec(options: OpenAiEmbeddingsOptions): EmbeddingsCodec | undefined {
   const dialect = DIALECTS[options.kind];
   if (dialect === null) return undefined;
-  // Azure puts the deployment in the path; everyone else takes the model in the body.
-  const path =
-    options.kind === 'azure'
-      ? (model: string) => `/openai/deployments/${encodeURIComponent(model)}/embeddings?api-version=${options.encodedApiVersion}`
-      : () => '/embeddings';
+  // Azure's deployment API puts the deployment in the path; everyone else takes the model in the body.
+  const azureApi = options.kind === 'azure' ? (options.azureApi ?? { v1: false, apiVersion: undefined }) : undefined;
+  const path = azureApi === undefined ? () => '/embeddings' : (model: string) => azurePath('embeddings', model, azureApi);
   const noHeaders: Record<string, string> = {};
   return {
     passthrough: true,

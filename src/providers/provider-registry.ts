@@ -1,5 +1,6 @@
 // Builds the configured provider instances from the config: one registry line per wire format.
 import type { Config, ConfiguredProviderKind } from '../config/config-schema.js';
+import { selectsAzureV1Api, usesAzureV1Api } from './azure-api.js';
 import { ANTHROPIC_DEFAULT_BASE_URL, anthropicCodec } from './anthropic/anthropic-codec.js';
 import { GEMINI_DEFAULT_BASE_URL, geminiCodec } from './gemini/gemini-codec.js';
 import { createOpenAiCodec, OPENAI_FAMILY_PRESETS, type OpenAiFamilyKind } from './openai-compatible.js';
@@ -8,6 +9,7 @@ import type { ChatCodec, ProviderInstance, ProviderKind } from './provider.js';
 interface CodecFactoryOptions {
   kind: ProviderKind;
   apiVersion: string | undefined;
+  baseUrl: URL;
 }
 
 interface KindInfo {
@@ -41,7 +43,12 @@ function kindInfo(kind: ProviderKind): KindInfo | undefined {
     defaultBaseUrl: preset.baseUrl,
     requiresKey: preset.requiresKey,
     env: envNames(kind),
-    codec: (options) => createOpenAiCodec({ kind: options.kind as OpenAiFamilyKind, ...(options.apiVersion === undefined ? {} : { apiVersion: options.apiVersion }) }),
+    codec: (options) =>
+      createOpenAiCodec({
+        kind: options.kind as OpenAiFamilyKind,
+        ...(options.apiVersion === undefined ? {} : { apiVersion: options.apiVersion }),
+        ...(options.kind === 'azure' && usesAzureV1Api(options.baseUrl) ? { azureV1: true } : {}),
+      }),
   };
 }
 
@@ -67,7 +74,7 @@ export interface ProviderSetup {
   notConfigured: Record<string, string>;
 }
 
-function normaliseBaseUrl(kind: ProviderKind, raw: string): URL {
+function normaliseBaseUrl(kind: ProviderKind, raw: string, apiVersion: string | undefined): URL {
   const url = new URL(raw);
   // Ollama's OpenAI-compatible API lives under /v1; accept the bare server address too.
   if (kind === 'ollama' && !/\/v1\/?$/.test(url.pathname)) url.pathname = `${url.pathname.replace(/\/+$/, '')}/v1`;
@@ -75,9 +82,13 @@ function normaliseBaseUrl(kind: ProviderKind, raw: string): URL {
   // Anthropic's and Gemini's request paths carry their version; accept a base URL written with it.
   if (kind === 'anthropic') url.pathname = url.pathname.replace(/\/v1$/, '');
   if (kind === 'gemini') url.pathname = url.pathname.replace(/\/v1(beta|alpha)?$/, '');
-  // Azure's request paths start with /openai/: an endpoint written with it (as the portal's sample
-  // code shows it) would double it, and every call would be a 404 read as model_not_found.
-  if (kind === 'azure') url.pathname = url.pathname.replace(/\/openai(\/v1)?$/, '');
+  // Azure: the resource's endpoint for its deployment API, whose request paths start with /openai/
+  // (an endpoint written with /openai, as the portal's samples show it, would double it, and every
+  // call would be a 404 read as model_not_found); the endpoint's /openai/v1 for its v1 API.
+  if (kind === 'azure') {
+    const v1 = selectsAzureV1Api(apiVersion, url.pathname);
+    url.pathname = `${url.pathname.replace(/\/+$/, '').replace(/\/openai(\/v1)?$/, '')}${v1 ? '/openai/v1' : ''}`;
+  }
   return url;
 }
 
@@ -100,12 +111,13 @@ export function buildProviders(config: Config): ProviderSetup {
       notConfigured[name] = `no API key: set ${info.env}`;
       continue;
     }
+    const baseUrl = normaliseBaseUrl(kind, base, settings.api_version);
     providers.push({
       name,
       kind,
-      baseUrl: normaliseBaseUrl(kind, base),
+      baseUrl,
       apiKey: settings.api_key,
-      codec: info.codec({ kind, apiVersion: settings.api_version }),
+      codec: info.codec({ kind, apiVersion: settings.api_version, baseUrl }),
       staticModels: settings.models ?? [],
       ...(settings.allow_private_network === true ? { allowPrivateNetwork: true } : {}),
     });

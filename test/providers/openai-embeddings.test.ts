@@ -43,7 +43,7 @@ describe('OpenAI-family embeddings codec', () => {
 
   test('ollama and other hosts are asked for floats (the proxy encodes base64 itself)', () => {
     for (const kind of ['ollama', 'together', 'fireworks', 'openai-compatible'] as const) {
-      const spec = createOpenAiEmbeddingsCodec({ kind, encodedApiVersion: 'x' })?.buildEmbeddingsRequest(REQUEST, target(kind, 'nomic-embed-text'));
+      const spec = createOpenAiEmbeddingsCodec({ kind })?.buildEmbeddingsRequest(REQUEST, target(kind, 'nomic-embed-text'));
       const body = JSON.parse(spec?.body ?? '') as Record<string, unknown>;
       assert.equal(body.encoding_format, undefined, kind);
       assert.equal(body.dimensions, 256, kind);
@@ -53,7 +53,7 @@ describe('OpenAI-family embeddings codec', () => {
 
   test('mistral: output_dimension, and user dropped with a warning (it rejects unknown fields)', () => {
     const mistral = target('mistral', 'mistral-embed');
-    const spec = createOpenAiEmbeddingsCodec({ kind: 'mistral', encodedApiVersion: 'x' })?.buildEmbeddingsRequest(REQUEST, mistral);
+    const spec = createOpenAiEmbeddingsCodec({ kind: 'mistral' })?.buildEmbeddingsRequest(REQUEST, mistral);
     assert.deepEqual(JSON.parse(spec?.body ?? ''), { model: 'mistral-embed', input: ['a', 'b'], output_dimension: 256 });
     assert.deepEqual(mistral.warnings, ['user: not supported by mistral, ignored']);
   });

@@ -1,5 +1,5 @@
-// A fake OpenAI-format upstream (OpenAI, Azure deployments, any OpenAI-compatible host) on
-// 127.0.0.1:0. It speaks the real wire format (JSON bodies, `data:` SSE lines, `[DONE]`, error
+// A fake OpenAI-format upstream (OpenAI, Azure deployments and Azure's v1 API, any OpenAI-compatible
+// host) on 127.0.0.1:0. It speaks the real wire format (JSON bodies, `data:` SSE lines, `[DONE]`, error
 // envelopes, `retry-after` headers) for chat, embeddings and (plain, at /v1; streamed when asked) legacy completions,
 // records every request it receives, and takes scripted faults from a queue: `fake.enqueue({...})`
 // shapes the next request's answer.
@@ -44,6 +44,11 @@ export type Fault =
 export interface FakeOpenAiOptions {
   /** The key the fake accepts as `Authorization: Bearer` (or Azure `api-key`); undefined accepts any (Ollama). */
   apiKey: string | undefined;
+  /**
+   * Azure's v1 API at /openai/v1 lists its model catalog (the base models the resource can deploy,
+   * with Azure's `capabilities` and `lifecycle_status`), not its deployments: these ids.
+   */
+  azureCatalog?: string[];
   models?: string[];
   /** Extra fields of a model's entry in the list (a host's own `context_length`, say). */
   listFields?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
@@ -147,6 +152,22 @@ function fakeCompletionAnswer(body: Record<string, unknown>, model: string, text
   };
 }
 
+/** Azure's api-version values: dated (the deployment API's) and the v1 API's own (its spec's enum). */
+const DATED_API_VERSION = /^\d{4}-\d{2}-\d{2}(-preview)?$/;
+const V1_API_VERSIONS = new Set(['v1', 'preview']);
+
+/**
+ * Azure's answer to an api-version the path does not take: the deployment paths need a dated one,
+ * the v1 paths take none, `v1` or `preview` (a dated one there is refused).
+ * @see https://learn.microsoft.com/azure/ai-foundry/openai/api-version-lifecycle
+ */
+function refuseAzureShape(url: URL, v1: boolean): { status: number; body: unknown } | undefined {
+  const version = url.searchParams.get('api-version');
+  if (v1 ? version === null || V1_API_VERSIONS.has(version) : version !== null && DATED_API_VERSION.test(version)) return undefined;
+  if (!v1 && version === null) return { status: 404, body: { error: { code: '404', message: 'Resource not found' } } };
+  return { status: 400, body: { error: { code: 'BadRequest', message: 'API version not supported' } } };
+}
+
 export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeOpenAi> {
   const requests: RecordedRequest[] = [];
   const faults: Fault[] = [];
@@ -186,9 +207,30 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeO
     });
 
     const azure = url.pathname.startsWith('/openai/deployments/');
-    const presented = azure ? req.headers['api-key'] : req.headers.authorization?.replace(/^Bearer /, '');
+    // Azure's v1 API takes the key as `api-key` or as `Authorization: Bearer` (the openai SDK's way).
+    // @see https://learn.microsoft.com/azure/ai-foundry/openai/api-version-lifecycle
+    const azureV1 = url.pathname.startsWith('/openai/v1/');
+    const bearer = req.headers.authorization?.replace(/^Bearer /, '');
+    const presented = azure ? req.headers['api-key'] : azureV1 ? (req.headers['api-key'] ?? bearer) : bearer;
     if (options.apiKey !== undefined && presented !== options.apiKey) {
       res.writeHead(401, { 'content-type': 'application/json' }).end(errorBody(401, 'Incorrect API key provided.'));
+      return;
+    }
+    const refusal = azure || azureV1 ? refuseAzureShape(url, azureV1) : undefined;
+    if (refusal !== undefined) {
+      res.writeHead(refusal.status, { 'content-type': 'application/json' }).end(JSON.stringify(refusal.body));
+      return;
+    }
+    if (req.method === 'GET' && azureV1 && url.pathname === '/openai/v1/models') {
+      const catalog = options.azureCatalog ?? ['gpt-4o-2024-08-06', 'text-embedding-3-small', 'dall-e-3'];
+      const data = catalog.map((id) => ({
+        id,
+        object: 'model',
+        created: 1_700_000_000,
+        capabilities: { fine_tune: false, inference: true, completion: false, chat_completion: !id.startsWith('text-embedding'), embeddings: id.startsWith('text-embedding') },
+        lifecycle_status: 'generally-available',
+      }));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data }));
       return;
     }
     if (req.method === 'GET' && url.pathname === '/v1/models') {
@@ -197,8 +239,8 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeO
       );
       return;
     }
-    const isChat = url.pathname === '/v1/chat/completions' || (azure && url.pathname.endsWith('/chat/completions'));
-    const isEmbeddings = url.pathname === '/v1/embeddings' || (azure && url.pathname.endsWith('/embeddings'));
+    const isChat = url.pathname === '/v1/chat/completions' || url.pathname === '/openai/v1/chat/completions' || (azure && url.pathname.endsWith('/chat/completions'));
+    const isEmbeddings = url.pathname === '/v1/embeddings' || url.pathname === '/openai/v1/embeddings' || (azure && url.pathname.endsWith('/embeddings'));
     const isCompletions = url.pathname === '/v1/completions';
     if (req.method !== 'POST' || !(isChat || isEmbeddings || isCompletions) || body === undefined) {
       res.writeHead(404, { 'content-type': 'application/json' }).end(errorBody(404, 'Unknown path.'));
@@ -234,9 +276,14 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeO
       res.end();
       return;
     }
-    const refusal = isChat ? options.refuse?.(body) : undefined;
-    if (refusal !== undefined) {
-      res.writeHead(refusal.status, { 'content-type': 'application/json' }).end(JSON.stringify(refusal.body));
+    // On Azure's v1 API the deployment is named by the body's `model`, as OpenAI's model is.
+    if (azureV1 && typeof body.model !== 'string') {
+      res.writeHead(400, { 'content-type': 'application/json' }).end(errorBody(400, "Missing required parameter: 'model'."));
+      return;
+    }
+    const hostRefusal = isChat ? options.refuse?.(body) : undefined;
+    if (hostRefusal !== undefined) {
+      res.writeHead(hostRefusal.status, { 'content-type': 'application/json' }).end(JSON.stringify(hostRefusal.body));
       return;
     }
     const model = String(body.model);

@@ -49,7 +49,7 @@ export const ProviderConfigSchema = Type.Object(
     type: Type.Optional(ProviderKindSchema),
     api_key: Type.Optional(KeyString()),
     base_url: Type.Optional(Type.String({ minLength: 1 })),
-    /** Azure only: the `api-version` query parameter. */
+    /** Azure only: the `api-version` query parameter; `v1` or `preview` selects its v1 API (src/providers/azure-api.ts). */
     api_version: Type.Optional(Type.String({ minLength: 1 })),
     /** Model names this provider serves, in addition to what its list endpoint reports. */
     models: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }))),

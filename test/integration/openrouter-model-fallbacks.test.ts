@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
-import { startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+import { fakeProviderEnv, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 import { callJson, createKey, errorCode, errorMessage, heldIn, type JsonResponse } from '../support/key-support.js';
 import { configFile } from '../support/reliability-support.js';
 
@@ -45,10 +45,7 @@ describe("OpenRouter's model fallbacks and presets follow the key's model allowl
     ]);
     gateway = await startGateway(
       {
-        OPENROUTER_API_KEY: UPSTREAM_KEY,
-        OPENROUTER_BASE_URL: `${openrouter.url}/v1`,
-        OPENAI_API_KEY: UPSTREAM_KEY,
-        OPENAI_BASE_URL: `${openai.url}/v1`,
+        ...fakeProviderEnv({ openrouter, openai }),
         LLM_PROXY_RPM: '0',
         LLM_PROXY_CACHE: 'off',
         LLM_PROXY_CONFIG: configFile(`providers:\n  router: { type: openai-compatible, base_url: "${generic.url}/v1", discover: false, models: [router-mini] }\n`),

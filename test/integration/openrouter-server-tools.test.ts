@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
-import { eventually, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
+import { eventually, fakeProviderEnv, startGateway, UPSTREAM_KEY, type Gateway } from '../support/gateway-harness.js';
 import { callJson, createKey, heldIn } from '../support/key-support.js';
 
 const SEARCHES = 2;
@@ -37,14 +37,7 @@ describe('OpenRouter server tools', () => {
   before(async () => {
     openrouter = await startFakeOpenAi({ apiKey: UPSTREAM_KEY, models: ['openai/gpt-4o-mini', 'meta-llama/llama-3.3-70b-instruct'], usage: searchedUsage });
     openai = await startFakeOpenAi({ apiKey: UPSTREAM_KEY, models: ['gpt-4o-mini'] });
-    gateway = await startGateway({
-      OPENROUTER_API_KEY: UPSTREAM_KEY,
-      OPENROUTER_BASE_URL: `${openrouter.url}/v1`,
-      OPENAI_API_KEY: UPSTREAM_KEY,
-      OPENAI_BASE_URL: `${openai.url}/v1`,
-      LLM_PROXY_RPM: '0',
-      LLM_PROXY_CACHE: 'off',
-    });
+    gateway = await startGateway({ ...fakeProviderEnv({ openrouter, openai }), LLM_PROXY_RPM: '0', LLM_PROXY_CACHE: 'off' });
   });
   beforeEach(() => {
     openrouter.reset();

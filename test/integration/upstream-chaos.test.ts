@@ -8,7 +8,7 @@
 // /v1/completions (passed through or emulated over chat) and /v1/embeddings; they get a third of the runs.
 // fast-check draws the upstream's behaviour per attempt (test/support/chaos-upstream.ts) and the
 // client's request; a failure is shrunk to the smallest plan that still breaks a rule.
-// Knobs: CHAOS_RUNS (default 150 on chat, in 3 shards that search at once, and a third as many on the other routes meanwhile; ~15 s in all), CHAOS_SEED and CHAOS_PATH (replay a reported failure in one shard, with --test-name-pattern naming its test), CHAOS_TIMEOUT_S (the test's limit, default 120), CHAOS_NO_SHRINK (report the first failure as found),
+// Knobs: CHAOS_RUNS (default 150 on chat, in 3 shards that search at once, and a third as many on the other routes meanwhile; ~15 s in all), CHAOS_SEED and CHAOS_PATH (replay a reported failure in one shard, with --test-name-pattern naming its test), CHAOS_TIMEOUT_S (the test's limit, default 120; a run that takes over 30 s fails as a counterexample with its seed and path, and the search stops 15 s before the limit), CHAOS_NO_SHRINK (report the first failure as found),
 // CHAOS_DATABASE=postgres (the store on PostgreSQL), CHAOS_DEBUG (one line per run: what came back).
 import assert from 'node:assert/strict';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
@@ -39,6 +39,12 @@ const TYPE_OF_STATUS: Record<number, string> = {
   504: 'timeout_error',
 };
 const NUM_RUNS = Number(process.env.CHAOS_RUNS ?? 150);
+/** The test's own limit (CHAOS_TIMEOUT_S). */
+const TEST_TIMEOUT_MS = Number(process.env.CHAOS_TIMEOUT_S ?? 120) * 1000;
+/** One run's limit: a run waits seconds at most (upstream pauses, timeouts, back-offs), so 30 s is a hang. */
+const RUN_TIMEOUT_MS = 30_000;
+/** The search (and its shrinking) stops here, reporting what it found, before the test's limit. */
+const SEARCH_LIMIT_MS = Math.max(RUN_TIMEOUT_MS + 5_000, TEST_TIMEOUT_MS - 15_000);
 
 /** The routes that call providers; each answers in its own wire format. */
 type Route = 'chat' | 'messages' | 'completions' | 'embeddings';
@@ -618,7 +624,18 @@ function chaosShard(postgres: () => PostgresSchema | undefined): Shard {
   /** The property over `routes`; CHAOS_SEED and CHAOS_PATH replay a reported failure (fast-check prints both). */
   async function chaos(routes: readonly Route[], numRuns: number, seed: number | undefined): Promise<void> {
     const path = process.env.CHAOS_PATH;
-    await fc.assert(fc.asyncProperty(chaosCase(routes), runCase), { numRuns, includeErrorInReport: true, endOnFailure: process.env.CHAOS_NO_SHRINK !== undefined, ...(seed === undefined ? {} : { seed }), ...(path === undefined ? {} : { path }) });
+    await fc.assert(fc.asyncProperty(chaosCase(routes), runCase), {
+      numRuns,
+      includeErrorInReport: true,
+      endOnFailure: process.env.CHAOS_NO_SHRINK !== undefined,
+      // A run that never ends (a request the gateway never answers) fails as a counterexample with its
+      // seed and path, and the search stops before the test's own limit, which would report neither.
+      timeout: RUN_TIMEOUT_MS,
+      interruptAfterTimeLimit: SEARCH_LIMIT_MS,
+      markInterruptAsFailure: true,
+      ...(seed === undefined ? {} : { seed }),
+      ...(path === undefined ? {} : { path }),
+    });
     await assertStoredOnce();
   }
 
@@ -672,7 +689,7 @@ describe('upstream chaos (RELIABILITY §4b, randomized)', { concurrency: true },
   });
 
   const seed = searchSeed(process.env.CHAOS_SEED);
-  const timeout = Number(process.env.CHAOS_TIMEOUT_S ?? 120) * 1000;
+  const timeout = TEST_TIMEOUT_MS;
   test('any upstream behaviour: still serving, well-formed answer or OpenAI error, no leak, one usage record', { timeout }, async () => {
     // Every shard searches to its end; each failure is reported with its own seed and path.
     const searched = await Promise.allSettled(

@@ -94,6 +94,12 @@ export class ModelDiscovery {
   private timer: NodeJS.Timeout | undefined;
   /** Aborted by stop(): a list read in flight (up to 15 s) would hold a shutdown or a retired generation's close. */
   private stopped = new AbortController();
+  /**
+   * The read of each provider's list in flight: a tick (or a caller) that comes while one still waits
+   * joins it. Two reads at once piled up connections to a slow provider and could finish out of order,
+   * an older list (or an older failure, marking the list stale) applied over a newer one.
+   */
+  private readonly reading = new Map<string, Promise<void>>();
 
   constructor(
     private readonly router: ModelRouter,
@@ -127,7 +133,15 @@ export class ModelDiscovery {
     await Promise.all(this.router.providers.map((provider) => this.refresh(provider)));
   }
 
-  async refresh(provider: ProviderInstance): Promise<void> {
+  refresh(provider: ProviderInstance): Promise<void> {
+    const running = this.reading.get(provider.name);
+    if (running !== undefined) return running;
+    const read = this.read(provider).finally(() => this.reading.delete(provider.name));
+    this.reading.set(provider.name, read);
+    return read;
+  }
+
+  private async read(provider: ProviderInstance): Promise<void> {
     const list = provider.codec.listModels;
     if (list === undefined) return;
     const status = this.status.get(provider.name) ?? { models: 0, lastSuccessAt: undefined, lastAttemptAt: undefined, lastError: undefined, stale: false };

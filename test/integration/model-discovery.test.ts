@@ -187,3 +187,52 @@ describe('model discovery over HTTP: display names', () => {
     assert.ok((await models(gateway)).some((m) => m.id === 'echo-model'), 'the entry without the key in its id is kept');
   });
 });
+
+describe('model discovery over HTTP: overlapping refreshes', () => {
+  // Once `hold` is set, the next list request waits for `release`; any other answers `later` at once.
+  const held = { hold: false, requests: 0, release: (_body: string) => {}, arrived: () => {} };
+  const arrived = new Promise<void>((resolve) => (held.arrived = resolve));
+  const later = list(['newer-list-model']);
+  let server: Server;
+  let gateway: Gateway;
+
+  before(async () => {
+    server = createServer((req, res) => {
+      if (req.method !== 'GET' || req.url?.split('?')[0] !== '/v1/models') return void res.writeHead(404).end();
+      held.requests++;
+      if (!held.hold) return void res.writeHead(200, { 'content-type': 'application/json' }).end(later);
+      held.hold = false;
+      held.release = (body) => res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+      held.arrived();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    gateway = await startGateway({ OPENAI_API_KEY: UPSTREAM_KEY, OPENAI_BASE_URL: `${url}/v1`, LLM_PROXY_RPM: '0' });
+    // The start-up read is done: count from here.
+    await gateway.app.services.discovery.refreshAll();
+    held.requests = 0;
+  });
+  after(async () => {
+    held.release('{"object":"list","data":[]}');
+    await gateway.close();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  test('a refresh while a read of the same list is in flight joins it: one request, and no older list applied over a newer one', async () => {
+    const discovery = gateway.app.services.discovery;
+    // A slow provider and a short discovery_interval_s: the next tick comes while the last read still waits.
+    held.hold = true;
+    const first = discovery.refreshAll();
+    await arrived;
+    const second = discovery.refreshAll();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(held.requests, 1, 'a second list request was sent while the first was in flight');
+    held.release(list(['held-list-model']));
+    await Promise.all([first, second]);
+    assert.equal(held.requests, 1);
+    const ids = (await models(gateway)).map((m) => m.id);
+    assert.ok(ids.includes('held-list-model'), ids.join(','));
+    assert.equal(discovery.statusOf('openai')?.lastError, undefined);
+  });
+});

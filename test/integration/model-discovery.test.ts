@@ -190,7 +190,7 @@ describe('model discovery over HTTP: display names', () => {
 
 describe('model discovery over HTTP: overlapping refreshes', () => {
   // Once `hold` is set, the next list request waits for `release`; any other answers `later` at once.
-  const held = { hold: false, requests: 0, release: (_body: string) => {}, arrived: () => {} };
+  const held = { hold: false, stall: false, requests: 0, release: (_body: string) => {}, arrived: () => {} };
   const arrived = new Promise<void>((resolve) => (held.arrived = resolve));
   const later = list(['newer-list-model']);
   let server: Server;
@@ -200,6 +200,8 @@ describe('model discovery over HTTP: overlapping refreshes', () => {
     server = createServer((req, res) => {
       if (req.method !== 'GET' || req.url?.split('?')[0] !== '/v1/models') return void res.writeHead(404).end();
       held.requests++;
+      // Headers and half a body, then nothing: only the read's own 15 s bound ends it.
+      if (held.stall) return void res.writeHead(200, { 'content-type': 'application/json' }).write('{"object":"list","data":[');
       if (!held.hold) return void res.writeHead(200, { 'content-type': 'application/json' }).end(later);
       held.hold = false;
       held.release = (body) => res.writeHead(200, { 'content-type': 'application/json' }).end(body);
@@ -213,7 +215,6 @@ describe('model discovery over HTTP: overlapping refreshes', () => {
     held.requests = 0;
   });
   after(async () => {
-    held.release('{"object":"list","data":[]}');
     await gateway.close();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -233,6 +234,21 @@ describe('model discovery over HTTP: overlapping refreshes', () => {
     assert.equal(held.requests, 1);
     const ids = (await models(gateway)).map((m) => m.id);
     assert.ok(ids.includes('held-list-model'), ids.join(','));
+    assert.equal(discovery.statusOf('openai')?.lastError, undefined);
+  });
+
+  test('a read whose body stalls ends within its 15 s bound, so the reads joined to it never hang and the next refresh reads again', { timeout: 90_000 }, async () => {
+    const discovery = gateway.app.services.discovery;
+    held.requests = 0;
+    held.stall = true;
+    const started = Date.now();
+    await Promise.all([discovery.refreshAll(), discovery.refreshAll()]);
+    held.stall = false;
+    assert.ok(Date.now() - started < 60_000, `the stalled read took ${Date.now() - started} ms`);
+    assert.equal(held.requests, 1);
+    assert.notEqual(discovery.statusOf('openai')?.lastError, undefined);
+    await discovery.refreshAll();
+    assert.equal(held.requests, 2, 'the refresh after it reads the list again');
     assert.equal(discovery.statusOf('openai')?.lastError, undefined);
   });
 });

@@ -8,7 +8,7 @@
 import { permissionDenied, rateLimited, serviceUnavailable, type GatewayError } from '../errors/gateway-error.js';
 import type { Logger } from '../logging/logger.js';
 import { LRUCache } from 'lru-cache';
-import { currentSpend, type BudgetFigures, type BudgetOutcome, type KeyStore, type StoredKey, type UnwrittenSpend } from '../store/key-store.js';
+import { currentSpend, EPSILON_USD, type BudgetFigures, type BudgetOutcome, type KeyStore, type StoredKey, type UnwrittenSpend } from '../store/key-store.js';
 import type { IdentifiedUsageRecord } from '../store/usage-store.js';
 import type { UsageWriteObserver } from '../usage/batched-usage-writer.js';
 
@@ -36,9 +36,6 @@ export type HoldMode = 'store' | 'local';
 /** The part of the key store the ledger uses. */
 export type BudgetStore = Pick<KeyStore, 'reserveBudget' | 'releaseReservation' | 'releaseStale'>;
 
-/** Spend within this of a budget counts as the budget (float sums of per-call costs). */
-const BUDGET_TOLERANCE_USD = 1e-9;
-
 function usd(amount: number): string {
   return `$${amount < 0.01 ? amount.toPrecision(2) : amount.toFixed(2)}`;
 }
@@ -56,14 +53,14 @@ export function budgetRefusal(outcome: Exclude<BudgetOutcome, { admitted: true }
   if (reason === 'missing') return permissionDenied('This API key no longer exists.', 'key_revoked');
   // A budget of 0 admits nothing in any period, so no reset helps: final, like one that never resets.
   // So does one within the store's 1e-9 USD tolerance (key-store.ts counts it spent at once).
-  if (maxBudget <= BUDGET_TOLERANCE_USD) {
+  if (maxBudget <= EPSILON_USD) {
     const budget = maxBudget <= 0 ? '$0' : 'under $0.000000001';
     return permissionDenied(`This key's budget of ${budget}${resetAt === null ? '' : ' a period'} lets it spend nothing, and no reset changes that. Ask the administrator to raise its max_budget.`, 'budget_exceeded');
   }
   // Room left in the period, but the request is dearer than a whole period's budget: no reset makes
   // room for it, so it is final (a 429 sent the client back at the reset for the same refusal, and
   // SDKs retry 429s by themselves). A period already used up still says when it resets.
-  if (reason === 'insufficient' && resetAt !== null && amount > maxBudget + BUDGET_TOLERANCE_USD) {
+  if (reason === 'insufficient' && resetAt !== null && amount > maxBudget + EPSILON_USD) {
     return permissionDenied(`This request could cost up to ${usd(amount)}, more than this key's whole budget of ${usd(maxBudget)} a period, so no reset makes room for it. ${remedy}`, 'budget_exceeded');
   }
   const resets = resetAt === null ? '' : ` It resets at ${new Date(resetAt).toISOString()}.`;
@@ -249,7 +246,7 @@ export class BudgetLedger implements UsageWriteObserver {
     // hold of this instance; those released since by landed rows are gone.
     const reserved = known === undefined ? key.reserved : Math.max(0, known.reserved - ((tracked?.released ?? 0) - known.releasedMark));
     const held = reserved + (this.localHeld.get(keyId) ?? 0);
-    if (spend + held + amount > key.maxBudget + BUDGET_TOLERANCE_USD || spend >= key.maxBudget) {
+    if (spend + held + amount > key.maxBudget + EPSILON_USD || spend >= key.maxBudget) {
       const resetAt = key.budgetPeriod === null ? null : key.budgetResetAt;
       throw budgetRefusal({ admitted: false, reason: spend >= key.maxBudget ? 'exhausted' : 'insufficient', spend, maxBudget: key.maxBudget, resetAt }, amount, now, remedy);
     }

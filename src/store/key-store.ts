@@ -72,7 +72,7 @@ export type BudgetOutcome =
   | { admitted: false; reason: BudgetRefusal; spend: number; maxBudget: number; resetAt: number | null };
 
 /** Float sums of prices are not exact; a budget is not refused for a rounding error. */
-const EPSILON_USD = 1e-9;
+export const EPSILON_USD = 1e-9;
 
 /** The end of the budget period that contains `now`, in UTC (weeks start on Monday). */
 export function periodEnd(period: BudgetPeriod, now: number): number {

@@ -11,7 +11,8 @@ import { releaseStopSignals } from './server/stop-signals.js';
 /** The keys commands' lines, in the general help and in `keys --help`. */
 const KEYS_USAGE = `  llm-proxy keys create [options]   make a virtual key; its secret is printed once
       --name NAME                   a label for people
-      --models a,b,c                models the key may use (default: all)
+      --models a,b,c                models the key may use, split at commas (default: all)
+      --model NAME                  one model the key may use; repeatable, and a name may hold a comma
       --rpm N / --tpm N             requests / tokens per minute (default: LLM_PROXY_RPM / LLM_PROXY_TPM; 0 = none)
       --budget USD                  most the key may spend
       --period daily|weekly|monthly when the budget starts again (default: never)
@@ -73,7 +74,8 @@ Lists the models the configured providers serve, from the built-in catalog and t
 no provider is called). With no provider configured, or with --all, lists the whole catalog.
   --search Q       case-insensitive match on id and name
   --provider P     only this provider
-  --capability C   only models with this capability (vision, function_calling, json_mode, ...)
+  --capability C   only models with this capability (vision, function_calling, json_mode, ...);
+                   repeated or comma-separated (a,b), a model needs every one, as in /api/models/search
   --json           {"models": [...], "count": N}
 `;
 

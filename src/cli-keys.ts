@@ -14,12 +14,12 @@ import type { Logger } from './logging/logger.js';
 import { RedisConnection } from './store/redis-connection.js';
 import { SqlStore, storeOptions } from './store/sql-store.js';
 
-function option(values: Record<string, string | boolean | undefined>, name: string): string | undefined {
+function option(values: Record<string, string | boolean | string[] | undefined>, name: string): string | undefined {
   const value = values[name];
   return typeof value === 'string' ? value : undefined;
 }
 
-function numberOption(values: Record<string, string | boolean | undefined>, name: string): number | undefined {
+function numberOption(values: Record<string, string | boolean | string[] | undefined>, name: string): number | undefined {
   const raw = option(values, name);
   if (raw === undefined) return undefined;
   // Decimal digits only, as the environment's numbers: Number() reads `0x10` as 16 and `1e3` as 1000.
@@ -31,6 +31,8 @@ function numberOption(values: Record<string, string | boolean | undefined>, name
 const KEYS_OPTIONS = {
   name: { type: 'string' },
   models: { type: 'string' },
+  // One name per flag, repeatable: the way to give a name holding a comma, which --models splits at.
+  model: { type: 'string', multiple: true },
   rpm: { type: 'string' },
   tpm: { type: 'string' },
   budget: { type: 'string' },
@@ -130,7 +132,7 @@ type KeysAction = 'create' | 'list' | 'revoke';
 
 /** The options each action reads; `--json` everywhere, since create and revoke print JSON anyway. */
 const ACTION_OPTIONS: Readonly<Record<KeysAction, readonly string[]>> = {
-  create: ['name', 'models', 'rpm', 'tpm', 'budget', 'period', 'expires', 'json'],
+  create: ['name', 'models', 'model', 'rpm', 'tpm', 'budget', 'period', 'expires', 'json'],
   list: ['json'],
   revoke: ['json'],
 };
@@ -153,7 +155,7 @@ function checkActionArguments(action: KeysAction, values: Record<string, unknown
 
 export async function keysCommand(argv: string[]): Promise<void> {
   const { values, positionals, tokens } = parseArgs({ args: keysArguments(argv), allowPositionals: true, options: KEYS_OPTIONS, tokens: true });
-  refuseRepeatedOptions(tokens, 'llm-proxy keys --help');
+  refuseRepeatedOptions(tokens, 'llm-proxy keys --help', KEYS_OPTIONS);
   const [action, ...rest] = positionals;
   if (action !== 'create' && action !== 'list' && action !== 'revoke') fail(`unknown keys command ${JSON.stringify(action ?? '')}; see llm-proxy --help`);
   const id = action === 'revoke' ? rest.shift() : undefined;
@@ -169,12 +171,17 @@ export async function keysCommand(argv: string[]): Promise<void> {
       const body: Record<string, unknown> = {};
       const name = option(values, 'name');
       if (name !== undefined) body.name = name;
+      const list: string[] = [];
       if (models !== undefined) {
-        const list = models.split(',').map((model) => model.trim()).filter((model) => model.length > 0);
+        list.push(...models.split(',').map((model) => model.trim()).filter((model) => model.length > 0));
         // An empty list is a key that may use no model (an unset shell variable, most likely), while no --models is every model.
         if (list.length === 0) fail('--models needs at least one model name (leave it out for every model)');
-        body.models = list;
       }
+      for (const model of values.model ?? []) {
+        if (model.trim().length === 0) fail('--model needs a model name (leave it out for every model)');
+        list.push(model.trim());
+      }
+      if (models !== undefined || values.model !== undefined) body.models = list;
       const rpm = numberOption(values, 'rpm');
       if (rpm !== undefined) body.rpm_limit = rpm;
       const tpm = numberOption(values, 'tpm');

@@ -2,6 +2,7 @@
 // `llm-proxy models` (list or search the catalog offline: no network, no database).
 import { parseArgs } from 'node:util';
 import { stringify as toYaml } from 'yaml';
+import { refuseRepeatedOptions } from './cli-fail.js';
 import { ModelCatalog } from './catalog/model-catalog.js';
 import { ModelDirectory } from './catalog/model-directory.js';
 import { compileModelIndex, searchModels } from './catalog/model-search.js';
@@ -86,11 +87,21 @@ function table(models: readonly ModelView[]): string {
   return [format(columns), ...cells.map(format)].join('\n');
 }
 
+/**
+ * `models` options. --capability gathers every value, as /api/models/search does with a repeated
+ * or comma-separated `capability` (a model needs every one); the others are given once.
+ */
+const MODELS_OPTIONS = {
+  search: { type: 'string' },
+  provider: { type: 'string' },
+  capability: { type: 'string', multiple: true },
+  all: { type: 'boolean' },
+  json: { type: 'boolean' },
+} as const;
+
 export function modelsCommand(argv: string[], env: Environment = process.env): void {
-  const { values } = parseArgs({
-    args: argv,
-    options: { search: { type: 'string' }, provider: { type: 'string' }, capability: { type: 'string' }, all: { type: 'boolean' }, json: { type: 'boolean' } },
-  });
+  const { values, tokens } = parseArgs({ args: argv, options: MODELS_OPTIONS, tokens: true });
+  refuseRepeatedOptions(tokens, 'llm-proxy models --help', MODELS_OPTIONS);
   const { config } = load(env);
   const catalog = ModelCatalog.builtin(config.model_catalog);
   const setup = buildProviders(config);
@@ -101,7 +112,7 @@ export function modelsCommand(argv: string[], env: Environment = process.env): v
     const router = routerFor(config, setup.providers, catalog);
     views = [...new ModelDirectory(router, catalog, { statusOf: () => undefined }).index().models];
   }
-  const query: Record<string, string> = {};
+  const query: Record<string, string | string[]> = {};
   if (values.search !== undefined) query.q = values.search;
   if (values.provider !== undefined) query.provider = values.provider;
   if (values.capability !== undefined) query.capability = values.capability;

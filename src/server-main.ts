@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import { fail } from './cli-fail.js';
+import { fail, refuseRepeatedOptions } from './cli-fail.js';
 import { runPrimary } from './cluster/primary.js';
 import { runWorker } from './cluster/worker.js';
 import { loadConfigOrFail } from './config/config-loader.js';
@@ -26,14 +26,16 @@ faults.install();
 
 /**
  * `--workers N|auto` (after `llm-proxy start` or `npm start --`) over LLM_PROXY_WORKERS / server.workers.
- * Anything else stops the start: a mistyped `--wrokers 4` must not start one process unannounced.
+ * Anything else stops the start: a mistyped `--wrokers 4` must not start one process unannounced,
+ * nor `--workers 2 --workers 4` four.
  */
 function workerCount(argv: readonly string[], configured: Config['server']['workers']): number {
   const takes = 'start takes only --workers N|auto (llm-proxy start --help)';
   let values: { workers?: string | undefined };
   try {
-    const parsed = parseArgs({ args: [...argv], allowPositionals: true, options: { workers: { type: 'string' } } });
+    const parsed = parseArgs({ args: [...argv], allowPositionals: true, options: { workers: { type: 'string' } }, tokens: true });
     values = parsed.values;
+    refuseRepeatedOptions(parsed.tokens, 'llm-proxy start --help');
     const extra = parsed.positionals.filter((positional, index) => !(index === 0 && positional === 'start'));
     if (extra.length > 0) fail(`unexpected argument ${JSON.stringify(extra[0])}; ${takes}`);
   } catch (error) {

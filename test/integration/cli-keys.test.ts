@@ -100,6 +100,17 @@ describe('llm-proxy keys (CLI)', () => {
     assert.equal((JSON.parse((await run(process.execPath, [CLI, 'keys', 'list', '--json'], { env })).stdout) as { count: number }).count, countBefore);
   });
 
+  test('--model names one model per flag, repeatable, so a name may hold a comma (as the dashboard\'s one-per-line field)', async () => {
+    // --models splits at commas: `vendor/model,v2` could only be given as two names.
+    const created = await run(process.execPath, [CLI, 'keys', 'create', '--model', 'vendor/model,v2', '--model', 'gpt-4', '--models', 'gpt-4o,gpt-4o-mini'], { env });
+    assert.deepEqual((JSON.parse(created.stdout) as { models: string[] }).models, ['gpt-4o', 'gpt-4o-mini', 'vendor/model,v2', 'gpt-4']);
+    await assert.rejects(run(process.execPath, [CLI, 'keys', 'create', '--model', ' '], { env }), (error: { stderr: string }) => {
+      assert.equal(error.stderr, 'llm-proxy: --model needs a model name (leave it out for every model)\n');
+      return true;
+    });
+    await assert.rejects(run(process.execPath, [CLI, 'keys', 'list', '--model', 'gpt-4'], { env }), /keys list has no option --model/);
+  });
+
   test('a flag given twice is refused, naming it, and no key is made', async () => {
     const count = async () => (JSON.parse((await run(process.execPath, [CLI, 'keys', 'list', '--json'], { env })).stdout) as { count: number }).count;
     const before = await count();

@@ -109,6 +109,36 @@ describe('llm-proxy check-config and models (CLI)', () => {
     assert.match(table.stdout, /\d+ models?\n$/);
   });
 
+  test('models: --search or --provider given twice is refused, naming it', async () => {
+    // The last one won: `--search claude --search gpt` listed the gpt models alone without a word.
+    for (const [args, said] of [
+      [['--search', 'claude', '--search', 'gpt'], 'llm-proxy: --search is given twice ("claude", then "gpt"): give it once; see llm-proxy models --help\n'],
+      [['--provider', 'openai', '--json', '--provider=anthropic'], 'llm-proxy: --provider is given twice ("openai", then "anthropic"): give it once; see llm-proxy models --help\n'],
+    ] as const) {
+      await assert.rejects(run(process.execPath, [CLI, 'models', ...args], { env: base }), (error: { code: number; stderr: string }) => {
+        assert.equal(error.code, 1);
+        assert.equal(error.stderr, said);
+        return true;
+      });
+    }
+  });
+
+  test('models: --capability repeated combines, as a comma list and /api/models/search do (a model needs every one)', async () => {
+    const listed = async (...args: string[]) =>
+      (JSON.parse((await run(process.execPath, [CLI, 'models', '--all', '--json', ...args], { env: base })).stdout) as { models: Array<{ id: string; capabilities: string[] }>; count: number });
+    const vision = await listed('--capability', 'vision');
+    const both = await listed('--capability', 'vision', '--capability', 'function_calling');
+    const commas = await listed('--capability', 'vision,function_calling');
+    assert.ok(both.count > 0);
+    // The last one alone won before: every function_calling model, vision or not.
+    assert.ok(both.models.every((model) => model.capabilities.includes('vision') && model.capabilities.includes('function_calling')));
+    assert.ok(both.count < (await listed('--capability', 'function_calling')).count);
+    assert.ok(both.count <= vision.count);
+    assert.deepEqual(both, commas);
+    // A name the API does not know is refused in either form.
+    await assert.rejects(run(process.execPath, [CLI, 'models', '--capability', 'vision', '--capability', 'telepathy'], { env: base }), /capability/);
+  });
+
   test('--help everywhere', async () => {
     assert.match((await run(process.execPath, [CLI, '--help'], { env: base })).stdout, /check-config/);
     const checkConfig = (await run(process.execPath, [CLI, 'check-config', '--help'], { env: base })).stdout;
@@ -116,11 +146,15 @@ describe('llm-proxy check-config and models (CLI)', () => {
     // It names every warning check-config gives with exit 0, as the README's CLI entry does.
     assert.match(checkConfig, /condense\.model or a fallback names no routable model/);
     assert.match(checkConfig, /short client keys/);
-    assert.match((await run(process.execPath, [CLI, 'models', '--help'], { env: base })).stdout, /--search Q/);
+    const models = (await run(process.execPath, [CLI, 'models', '--help'], { env: base })).stdout;
+    assert.match(models, /--search Q/);
+    assert.match(models, /repeated or comma-separated \(a,b\), a model needs every one/);
     // Each command has its own text, not the general one.
     const keys = (await run(process.execPath, [CLI, 'keys', '--help'], { env: base })).stdout;
     assert.match(keys, /^llm-proxy keys create\|list\|revoke/);
     assert.match(keys, /--expires ISO-8601 .*a date alone is that day's start/);
+    assert.match(keys, /--models a,b,c +models the key may use, split at commas/);
+    assert.match(keys, /--model NAME +one model the key may use; repeatable, and a name may hold a comma/);
     assert.doesNotMatch(keys, /check-config/);
     const start = (await run(process.execPath, [CLI, 'start', '--help'], { env: base })).stdout;
     assert.match(start, /^llm-proxy \[start\] \[--workers N\|auto\]/);

@@ -43,4 +43,16 @@ describe('start arguments', () => {
       assert.match(stderr, /--workers N\|auto/);
     });
   }
+
+  for (const [name, args] of [
+    ['npm start -- --workers 2 --workers 4', [MAIN, '--workers', '2', '--workers', '4']],
+    ['llm-proxy start --workers 2 --workers=4', [CLI, 'start', '--workers', '2', '--workers=4']],
+  ] as const) {
+    // The last one won: a server with 4 processes where the first count said 2.
+    test(`${name}: exits 1 naming the flag given twice`, async () => {
+      const { code, stderr } = await run([...args], env);
+      assert.equal(code, 1, stderr);
+      assert.equal(stderr, 'llm-proxy: --workers is given twice ("2", then "4"): give it once; see llm-proxy start --help\n');
+    });
+  }
 });

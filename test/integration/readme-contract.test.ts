@@ -644,7 +644,7 @@ describe('README: the CLI', () => {
     const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env });
     try {
       const runs = [
-        ['keys', 'create', '--name', 'readme', '--models', 'gpt-4o-mini', '--rpm', '60', '--tpm', '1000', '--budget', '5', '--period', 'monthly', '--expires', '2099-01-01'],
+        ['keys', 'create', '--name', 'readme', '--models', 'gpt-4o-mini', '--model', 'vendor/model,v2', '--rpm', '60', '--tpm', '1000', '--budget', '5', '--period', 'monthly', '--expires', '2099-01-01'],
         ['keys', 'list', '--json'],
         ['check-config', '--json'],
         ['models', '--search', 'gpt', '--provider', 'openai', '--capability', 'vision', '--all', '--json'],

@@ -157,7 +157,7 @@ test('truncation leaves a valid conversation alone, and one without a user messa
   assert.deepEqual(plan(replies, 3)?.kept, [0, 2, 3]);
 });
 
-test('preserve_recent never starts the kept tail inside a tool exchange', () => {
+test('preserve_recent starts the kept tail at a user turn, so never inside a tool exchange', () => {
   const call = (id: string) => ({ id, type: 'function' as const, function: { name: 'lookup', arguments: '{}' } });
   const messages: ChatMessage[] = [
     { role: 'user', content: 'look both up' },
@@ -166,24 +166,28 @@ test('preserve_recent never starts the kept tail inside a tool exchange', () => 
     { role: 'tool', tool_call_id: 'call_2', content: 'two' },
     { role: 'assistant', content: 'both found' },
     { role: 'user', content: 'thanks' },
+    { role: 'assistant', content: 'welcome' },
   ];
-  // A cut at either result moves back to the call, so it keeps all its results.
-  assert.equal(recentStart(messages, 3), 1);
-  assert.equal(recentStart(messages, 4), 1);
-  // Cuts on a unit boundary, and the edges, stay where they are.
-  assert.equal(recentStart(messages, 2), 4);
-  assert.equal(recentStart(messages, 5), 1);
-  assert.equal(recentStart(messages, 0), 6);
-  assert.equal(recentStart(messages, 6), 0);
+  // A cut at a result, at the call or at a reply moves back to the user message that asked.
+  for (const count of [3, 4, 5, 6]) assert.equal(recentStart(messages, count), 0, String(count));
+  assert.equal(recentStart(messages, 1), 5);
+  assert.equal(recentStart(messages, 2), 5);
+  // Nothing preserved stays nothing; more than there is keeps all.
+  assert.equal(recentStart(messages, 0), 7);
   assert.equal(recentStart(messages, 99), 0);
-  // A legacy function call keeps its answer the same way.
+  // No user message at or before the cut: the tail starts at the first one after it; with none at all, nothing is kept.
+  const greeted: ChatMessage[] = [{ role: 'system', content: 'Be brief.' }, { role: 'assistant', content: 'Hi!' }, { role: 'user', content: 'hello' }, { role: 'assistant', content: 'yes?' }];
+  assert.equal(recentStart(greeted, 3), 2);
+  assert.equal(recentStart(greeted, 4), 2);
+  assert.equal(recentStart([{ role: 'system', content: 'Be brief.' }, { role: 'assistant', content: 'Hi!' }], 1), 2);
+  // A legacy function call stays with its answer the same way.
   const legacy: ChatMessage[] = [
     { role: 'user', content: 'weather?' },
     { role: 'assistant', content: null, function_call: { name: 'weather', arguments: '{}' } },
     { role: 'function', name: 'weather', content: 'sunny' },
     { role: 'user', content: 'thanks' },
   ];
-  assert.equal(recentStart(legacy, 2), 1);
+  assert.equal(recentStart(legacy, 2), 0);
 });
 
 test('truncateToTokens cuts at a sentence or word boundary, never over', async () => {

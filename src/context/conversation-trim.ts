@@ -47,14 +47,19 @@ export function conversationUnits(messages: readonly ChatMessage[]): Conversatio
 }
 
 /**
- * Where the newest `count` messages start (`preserve_recent`), moved earlier when the cut would fall
- * inside a tool exchange: a tool result sent without its call is refused upstream, and so is a call
- * without all its results.
+ * Where the kept tail of `preserve_recent` starts: at the last user message at or before the newest
+ * `count` messages, so the tail holds at least them and opens with a user turn (Anthropic and Gemini
+ * refuse a conversation whose first turn after the system prompt is not the user's), as the chat
+ * policy's kept part does (planTrim). A user message is never inside a tool exchange, so no call
+ * loses its results. With no user message there, the tail starts at the first one after them; with
+ * none at all, nothing is kept (messages.length).
  */
 export function recentStart(messages: readonly ChatMessage[], count: number): number {
   const cut = Math.max(0, messages.length - count);
-  for (const unit of conversationUnits(messages)) if (unit.start < cut && cut < unit.end) return unit.start;
-  return cut;
+  if (cut === messages.length) return cut;
+  for (let index = cut; index >= 0; index--) if (messages[index]?.role === 'user') return index;
+  const next = messages.findIndex((message, index) => index > cut && message.role === 'user');
+  return next < 0 ? messages.length : next;
 }
 
 export interface TrimPlan {

@@ -154,8 +154,10 @@ describe('context condensation', () => {
     assert.ok(!(sent[1]?.content ?? '').includes('What is my order number?'));
   });
 
-  test('/api/condense: preserve_recent moves back to keep a tool call with its result, never an orphan result', async () => {
+  test('/api/condense: preserve_recent moves back to the user turn that led to a tool call, never leaving an orphan result', async () => {
     const messages = [
+      { role: 'user', content: 'Hello, I have a question about an order.' },
+      { role: 'assistant', content: 'Of course, which one?' },
       { role: 'user', content: `${FACTS} Where is it?` },
       { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'lookup_order', arguments: '{"order":"4521"}' } }] },
       { role: 'tool', tool_call_id: 'call_1', content: 'Order 4521: shipped.' },
@@ -164,11 +166,45 @@ describe('context condensation', () => {
     ];
     const { status, json } = await condense({ messages, preserve_recent: 3 });
     assert.equal(status, 200);
-    // Three from the end is the tool result: the cut moves back to the call that asked for it.
-    assert.deepEqual(json.messages, [{ role: 'system', content: `Summary of the earlier conversation: ${summaryReply}` }, ...messages.slice(1)]);
-    assert.equal(json.preserved, 4);
+    // Three from the end is the tool result: the cut moves back past its call to the user turn that asked.
+    assert.deepEqual(json.messages, [{ role: 'system', content: `Summary of the earlier conversation: ${summaryReply}` }, ...messages.slice(2)]);
+    assert.equal(json.preserved, 5);
     const sent = upstream.requests.at(-1)?.body?.messages as Array<{ content: string }>;
+    assert.match(sent[1]?.content ?? '', /which one\?/);
     assert.ok(!(sent[1]?.content ?? '').includes('Order 4521: shipped.'));
+  });
+
+  /** The roles of a conversation after its leading system/developer prompts. */
+  function turnRoles(messages: unknown): string[] {
+    const roles = (messages as Array<{ role: string }>).map((message) => message.role);
+    const first = roles.findIndex((role) => role !== 'system' && role !== 'developer');
+    return first < 0 ? [] : roles.slice(first);
+  }
+
+  test('/api/condense: the preserved tail starts at a user turn, so the conversation is one any provider takes', async () => {
+    // README's example: the newest message is the assistant's reply; its question stays with it.
+    const readme = [{ role: 'user', content: 'My order #4521 never arrived' }, { role: 'assistant', content: 'Sorry! Let me check.' }];
+    const small = await condense({ messages: readme, max_tokens: 100, preserve_recent: 1 });
+    assert.equal(small.status, 200, JSON.stringify(small.json));
+    assert.deepEqual(turnRoles(small.json.messages), ['user', 'assistant']);
+
+    const messages = [
+      { role: 'system', content: 'You are the TechCorp support assistant.' },
+      { role: 'user', content: `${FACTS} Where is it?` },
+      { role: 'assistant', content: 'Let me check.' },
+      { role: 'user', content: 'It was due on March 3.' },
+      { role: 'assistant', content: 'It has shipped.' },
+    ];
+    const { status, json } = await condense({ messages, preserve_recent: 1 });
+    assert.equal(status, 200, JSON.stringify(json));
+    assert.deepEqual(turnRoles(json.messages), ['user', 'assistant']);
+    assert.deepEqual((json.messages as unknown[]).slice(-2), messages.slice(-2));
+    assert.equal(json.preserved, 2);
+    // A conversation opening with the assistant's greeting: the tail moves on to the first user turn.
+    const greeted = [{ role: 'assistant', content: 'Hi, how can I help?' }, ...messages.slice(1, 3)];
+    const opened = await condense({ messages: greeted, preserve_recent: 3 });
+    assert.deepEqual(turnRoles(opened.json.messages), ['user', 'assistant']);
+    assert.equal(opened.json.preserved, 2);
   });
 
   test('/api/condense: bad input is a 400 naming the parameter', async () => {

@@ -52,7 +52,7 @@ export const CondenseBodySchema = Type.Object(
       }),
     ),
     preserve_recent: optional(
-      Type.Integer({ minimum: 0, default: 0, description: 'The newest N messages stay verbatim (more when the Nth-newest is a tool result: its call stays with it).' }),
+      Type.Integer({ minimum: 0, default: 0, description: 'The newest N messages stay verbatim, from the user message at or before the Nth-newest on, so the kept turns open with a user turn and a tool call keeps its results (preserved can be more than N).' }),
     ),
     instructions: optional(Type.String({ maxLength: MAX_INSTRUCTIONS, description: 'Extra guidance for the summariser.' })),
   },

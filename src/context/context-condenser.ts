@@ -15,7 +15,8 @@ import type { CallSignal } from '../upstream/call-signal.js';
 import { isRecord } from '../json/guards.js';
 import { groupOutputLimit, groupWindow } from '../routing/group-figures.js';
 
-export type CondenseMethod = 'llm' | 'llm-map-reduce' | 'extractive';
+/** `none`: there was nothing to summarise (every message is kept verbatim), so no summariser was called. */
+export type CondenseMethod = 'llm' | 'llm-map-reduce' | 'extractive' | 'none';
 
 export interface CondenseRequest {
   messages: readonly ChatMessage[];
@@ -59,6 +60,8 @@ export interface CondenseContext {
 
 /** What `model` says when no LLM wrote the summary. */
 export const EXTRACTIVE_MODEL = 'extractive';
+/** What `model` and `method` say when there was nothing to summarise. */
+const NOTHING = 'none';
 
 /** Room kept in a summariser call for the prompt's own words and framing. */
 const PROMPT_SLACK = 64;
@@ -205,6 +208,10 @@ export class ContextCondenser {
    * the estimate against the key's token limit and budget, then runs the plan.
    */
   async prepare(request: CondenseRequest): Promise<PreparedCondense> {
+    if (request.messages.length === 0) {
+      const nothing: CondenseResult = { summary: '', original_tokens: 0, summary_tokens: 0, model: NOTHING, method: NOTHING };
+      return { estimate: NO_CALLS, warnings: [], run: () => Promise.resolve(nothing) };
+    }
     // The input may be megabytes: its counts, chunks and extractive summary run in a worker thread
     // when it is big (src/usage/token-counts.ts); the summaries themselves are small.
     const counter = await loadTokenCounter();

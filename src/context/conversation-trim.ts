@@ -11,7 +11,8 @@ export interface ConversationUnit {
   pinned: boolean;
 }
 
-function isInstruction(message: ChatMessage): boolean {
+/** A system or developer prompt: kept wherever a conversation is cut, never summarised. */
+export function isInstruction(message: ChatMessage): boolean {
   return message.role === 'system' || message.role === 'developer';
 }
 

@@ -181,6 +181,34 @@ describe('context condensation', () => {
     return first < 0 ? [] : roles.slice(first);
   }
 
+  test('/api/condense: system prompts kept verbatim are not summarised; with nothing else to summarise, no summariser call', async () => {
+    const system = { role: 'system', content: 'You are the TechCorp support assistant. Never promise refunds.' };
+    const { status, json } = await condense({ messages: [system, { role: 'user', content: 'Hello?' }], preserve_recent: 1 });
+    assert.equal(status, 200, JSON.stringify(json));
+    assert.equal(upstream.requests.filter((request) => isSummariserCall(request.body)).length, 0, 'a summariser call for the system prompt alone');
+    assert.deepEqual(json.messages, [system, { role: 'user', content: 'Hello?' }]);
+    assert.equal(json.preserved, 1);
+    assert.equal(json.method, 'none');
+    assert.equal(json.summary, '');
+    assert.equal(json.summary_tokens, 0);
+    assert.equal(json.original_tokens, 0);
+    // All messages preserved, or only instructions to summarise: no call either.
+    assert.equal((await condense({ messages: [system, { role: 'user', content: 'Hello?' }], preserve_recent: 5 })).json.method, 'none');
+    assert.equal((await condense({ messages: [system] })).json.method, 'none');
+    assert.equal(upstream.requests.filter((request) => isSummariserCall(request.body)).length, 0);
+
+    // With older turns to summarise, the summariser gets them without the system prompt it keeps.
+    const messages = [system, { role: 'user', content: `${FACTS} Where is it?` }, { role: 'assistant', content: 'Checking.' }, { role: 'user', content: 'Any news?' }];
+    const summarised = await condense({ messages, preserve_recent: 1 });
+    assert.equal(summarised.json.method, 'llm');
+    assert.deepEqual(summarised.json.messages, [system, { role: 'system', content: `Summary of the earlier conversation: ${summaryReply}` }, messages[3]]);
+    const calls = upstream.requests.filter((request) => isSummariserCall(request.body));
+    assert.equal(calls.length, 1);
+    const transcript = String((calls[0]?.body?.messages as Array<{ content: string }>)[1]?.content);
+    assert.match(transcript, /order #4521/);
+    assert.ok(!transcript.includes('Never promise refunds'), transcript);
+  });
+
   test('/api/condense: the preserved tail starts at a user turn, so the conversation is one any provider takes', async () => {
     // README's example: the newest message is the assistant's reply; its question stays with it.
     const readme = [{ role: 'user', content: 'My order #4521 never arrived' }, { role: 'assistant', content: 'Sorry! Let me check.' }];

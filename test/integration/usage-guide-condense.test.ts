@@ -54,9 +54,10 @@ describe('USAGE.md condensation examples', { skip }, () => {
     assert.ok(out.endsWith(`\nSummary: ${SUMMARY}\n`), out);
     const call = upstream.requests.find((request) => request.body !== undefined && isSummariserCall(request.body));
     assert.equal(call?.body?.max_tokens, 100);
-    // The whole history went to the summariser: the system prompt and all three exchanges.
+    // All three exchanges went to the summariser, and not the system prompt, which the answer's messages keep verbatim.
     const transcript = String((call?.body?.messages as Array<{ content: string }>)[1]?.content);
-    assert.match(transcript, /TechCorp/);
+    assert.match(transcript, /Hi, I can't access my account/);
     assert.match(transcript, /Can you help me reset it\?/);
+    assert.doesNotMatch(transcript, /TechCorp/);
   });
 });

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalidJson, invalidType, invalidValue, modelNotFound } from '../../errors/gateway-error.js';
 import { condenserFor } from '../../context/context-condenser.js';
 import { runCondensation } from '../../context/condense-usage.js';
-import { recentStart } from '../../context/conversation-trim.js';
+import { isInstruction, recentStart } from '../../context/conversation-trim.js';
 import { ChatCompletionRequestSchema, validateChatRequest } from '../../openai/chat-request-schema.js';
 import type { ChatMessage } from '../../openai/types.js';
 import { MAX_MODEL_LENGTH, type ModelGroup } from '../../routing/model-router.js';
@@ -133,12 +133,14 @@ export function registerCondense(app: FastifyInstance, services: Services): void
       throw invalidValue('model', `'${input.model}' is not a chat model; the summary needs one`);
     }
 
-    // `preserve_recent`: the newest messages stay verbatim; only the older ones are summarised.
+    // `preserve_recent`: the newest messages stay verbatim (from a user turn on); the older ones are
+    // summarised, all but their system/developer prompts, which stay verbatim too. What stays is never
+    // sent to the summariser, so a conversation with nothing else to summarise makes no call.
     const cut = recentStart(input.messages, input.preserveRecent);
     const older = input.messages.slice(0, cut);
     const recent = input.messages.slice(cut);
-    const summarised = older.length > 0 ? older : input.messages;
-
+    const instructions = older.filter(isInstruction);
+    const summarised = older.filter((message) => !isInstruction(message));
     const prepared = await condenser.prepare({ messages: summarised, maxTokens: input.maxTokens, group, instructions: input.instructions });
     // The summariser's tokens count against the key's token limit and budget, as a chat call's do:
     // every planned call's (a map-reduce makes one per chunk and one to combine them).
@@ -146,13 +148,13 @@ export function registerCondense(app: FastifyInstance, services: Services): void
     // Said as a chat answer says what changed; an extractive summary was written to max_tokens itself.
     const shown = result.method === 'extractive' ? undefined : warningsHeader(prepared.warnings, services.redactor);
     if (shown !== undefined) reply.header('x-llm-proxy-warnings', shown);
-    const instructions = summarised.filter((message) => message.role === 'system' || message.role === 'developer');
     return {
       ...result,
       // Counted with gpt-tokenizer (o200k_base): exact for OpenAI models, an estimate for other providers.
       token_count: tokenCountMethod(group?.deployments[0]?.route.provider.kind),
       // The conversation to send on: its instructions, the summary, then the preserved recent turns.
-      messages: older.length > 0 ? [...instructions, { role: 'system', content: `Summary of the earlier conversation: ${result.summary}` }, ...recent] : input.messages,
+      // The summary is a system message, as the chat policy's is: after the instructions, before a user turn.
+      messages: summarised.length > 0 ? [...instructions, { role: 'system', content: `Summary of the earlier conversation: ${result.summary}` }, ...recent] : input.messages,
       preserved: recent.length,
     };
   });

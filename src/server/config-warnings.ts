@@ -4,6 +4,7 @@
 // so check-config loads neither.
 import type { Config } from '../config/config-schema.js';
 import { condenseModelWarning } from '../context/condense-model-check.js';
+import { selectsAzureV1Api } from '../providers/azure-api.js';
 import { fallbackWarnings } from '../routing/unrouted-names.js';
 
 /** The length the master key must have on a public listener; client keys are held to it by a warning. */
@@ -47,6 +48,31 @@ export function weakClientKeysWarning(config: Config): string | undefined {
   );
 }
 
+/**
+ * An Azure endpoint written for the v1 API (ending in /openai/v1, as Microsoft's samples give the
+ * openai client's base_url) with a dated api_version: the v1 paths refuse a dated version, so the
+ * calls go to the deployment API instead, which the operator may not expect. Names the provider and
+ * the version, never the URL (it may hold a secret).
+ */
+export function azureEndpointWarnings(config: Config): string[] {
+  const warnings: string[] = [];
+  for (const [name, settings] of Object.entries(config.providers)) {
+    if ((settings.type ?? name) !== 'azure' || settings.base_url === undefined || settings.api_version === undefined) continue;
+    let path: string;
+    try {
+      path = new URL(settings.base_url).pathname.replace(/\/+$/, '');
+    } catch {
+      continue;
+    }
+    if (!/\/openai\/v1$/.test(path) || selectsAzureV1Api(settings.api_version, path)) continue;
+    warnings.push(
+      `providers.${name}.api_version: '${settings.api_version}' is a dated version, which Azure's v1 API refuses, so calls go to the deployment API (/openai/deployments/…) although its endpoint ends in /openai/v1; ` +
+        'leave api_version out (or set it to v1 or preview) to use the v1 API',
+    );
+  }
+  return warnings;
+}
+
 export function configWarnings(config: Config): ConfigWarning[] {
   const warnings: ConfigWarning[] = [];
   const condense = condenseModelWarning(config);
@@ -54,5 +80,6 @@ export function configWarnings(config: Config): ConfigWarning[] {
   const weak = weakClientKeysWarning(config);
   if (weak !== undefined) warnings.push({ component: 'auth', message: weak });
   for (const message of fallbackWarnings(config)) warnings.push({ component: 'routing', message });
+  for (const message of azureEndpointWarnings(config)) warnings.push({ component: 'routing', message });
   return warnings;
 }
